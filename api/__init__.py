@@ -1,0 +1,1 @@
+"""HTTP edge: a thin FastAPI relay onto the core."""

@@ -1,0 +1,1 @@
+"""Pure domain model: states, transitions, instance records. No I/O."""

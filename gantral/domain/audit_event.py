@@ -1,0 +1,69 @@
+"""The one audit event schema. Emitted by the workflow, chained and stored by the sink."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gantral.domain.actors import Actor
+
+
+class AuditEventType(StrEnum):
+    INSTANCE_STARTED = "INSTANCE_STARTED"
+    STATE_TRANSITION = "STATE_TRANSITION"
+    POLICY_EVALUATED = "POLICY_EVALUATED"
+    HUMAN_REQUESTED = "HUMAN_REQUESTED"
+    REQUEST_SUPERSEDED = "REQUEST_SUPERSEDED"
+    DECISION_RECORDED = "DECISION_RECORDED"
+    ESCALATED = "ESCALATED"
+    REMINDER_SENT = "REMINDER_SENT"
+    TIMED_OUT = "TIMED_OUT"
+    GRANT_ISSUED = "GRANT_ISSUED"
+    GRANT_USED = "GRANT_USED"
+    AGENT_EVENT = "AGENT_EVENT"
+    COST_REPORTED = "COST_REPORTED"
+    VIOLATION = "VIOLATION"
+    INSTANCE_SEALED = "INSTANCE_SEALED"
+
+
+class AuditEvent(BaseModel):
+    """One fact about one instance. `seq` starts at 1 and has no gaps per instance.
+
+    `snapshot`, when present, is the context a human was shown. The sink redacts it,
+    stores it content-addressed in object storage and replaces it with a reference
+    before the event is hashed into the chain.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    instance_id: str
+    seq: int = Field(ge=1)
+    type: AuditEventType
+    at: datetime
+    actor: Actor
+    payload: dict[str, Any] = Field(default_factory=dict)
+    snapshot: dict[str, Any] | None = None
+
+
+class AppendAuditEvents(BaseModel):
+    """Input of the sink's `gantral.audit.append` activity: consecutive events of one instance."""
+
+    instance_id: str
+    events: list[AuditEvent]
+
+
+class StoredEvent(BaseModel):
+    seq: int
+    hash: str
+    snapshot_key: str | None = None
+    snapshot_hash: str | None = None
+
+
+class AppendResult(BaseModel):
+    stored: list[StoredEvent]
+
+
+AUDIT_APPEND_ACTIVITY = "gantral.audit.append"

@@ -1,0 +1,96 @@
+"""Immutable records an instance accumulates: transitions, requests, decisions, grants, cost."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gantral.domain.actors import Actor
+from gantral.domain.states import State
+from gantral.policy.models import Materiality
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class TransitionRecord(_Frozen):
+    seq: int
+    from_state: State
+    to_state: State
+    cause: str
+    actor: Actor
+    at: datetime
+    request_id: str | None = None
+
+
+class DecisionType(StrEnum):
+    APPROVE = "APPROVE"
+    REJECT = "REJECT"
+    OVERRIDE = "OVERRIDE"
+
+
+class RequestStatus(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    OVERRIDDEN = "OVERRIDDEN"
+    EXPIRED = "EXPIRED"
+    SUPERSEDED = "SUPERSEDED"
+    CANCELLED = "CANCELLED"
+
+
+class Decision(_Frozen):
+    decision_id: str
+    instance_id: str
+    request_id: str
+    decision_type: DecisionType
+    human_actor_id: str
+    role: str
+    justification: str | None
+    context_snapshot: dict[str, Any]
+    args_digest: str
+    context_delta: dict[str, Any] | None = None
+    idempotency_key: str
+    at: datetime
+
+
+class Grant(_Frozen):
+    """Authority to run one step once, with exactly the arguments whose digest it carries."""
+
+    grant_id: str
+    step_id: str
+    request_id: str | None
+    args_digest: str
+    arguments: dict[str, Any]
+    expires_at: datetime
+
+
+class HumanRequest(BaseModel):
+    request_id: str
+    step_id: str
+    action: str
+    arguments: dict[str, Any]
+    args_digest: str
+    materiality: Materiality
+    required_approvers: list[str]
+    tier: int = 0
+    deadline: datetime | None
+    context_snapshot: dict[str, Any]
+    context_snapshot_ref: str | None = None
+    status: RequestStatus = RequestStatus.PENDING
+    approvals: list[str] = Field(default_factory=list)
+    still_needed: list[str] = Field(default_factory=list)
+    grant: Grant | None = None
+    context_delta: dict[str, Any] | None = None
+    created_at: datetime
+
+
+class Cost(BaseModel):
+    tokens: int = 0
+    money: float = 0.0
+    currency: str = "USD"
+    wall_time_seconds: float = 0.0

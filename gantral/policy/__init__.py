@@ -1,0 +1,1 @@
+"""Declarative policies: pydantic models of policy files, loading, and pure evaluation."""

@@ -1,0 +1,88 @@
+"""Quorum over nested role rules, where each human counts at most once.
+
+Satisfaction is a matching problem: `all_of: [A, B]` needs two *different* people,
+even if one person holds both roles. Rules are small, so an exhaustive search over
+the distinct sets of humans each sub-rule can use is exact and fast enough.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from itertools import combinations
+
+from pydantic import BaseModel
+
+from gantral.policy.models import AllOf, AnyOf, ApprovalRule, RoleRule
+
+# An approval: the human's id and the role they acted in.
+Approvals = Mapping[str, str]
+
+
+class QuorumProgress(BaseModel):
+    satisfied: bool
+    still_needed: list[str]
+
+
+def _options(rule: ApprovalRule, approvals: Approvals) -> list[frozenset[str]]:
+    """Every minimal set of distinct humans that satisfies `rule`."""
+    if isinstance(rule, RoleRule):
+        return [frozenset({h}) for h, role in approvals.items() if role == rule.role]
+    if isinstance(rule, AnyOf):
+        return _dedupe(o for child in rule.any_of for o in _options(child, approvals))
+    children = rule.all_of if isinstance(rule, AllOf) else rule.n_of.of
+    need = len(children) if isinstance(rule, AllOf) else rule.n_of.n
+    result: list[frozenset[str]] = []
+    for chosen in combinations(children, need):
+        result.extend(_disjoint_unions([_options(c, approvals) for c in chosen]))
+    return _dedupe(result)
+
+
+def _disjoint_unions(option_lists: list[list[frozenset[str]]]) -> list[frozenset[str]]:
+    acc: list[frozenset[str]] = [frozenset()]
+    for options in option_lists:
+        acc = [a | o for a in acc for o in options if not a & o]
+        if not acc:
+            break
+    return acc
+
+
+def _dedupe(options: Iterable[frozenset[str]]) -> list[frozenset[str]]:
+    return list(dict.fromkeys(options))
+
+
+def describe(rule: ApprovalRule) -> str:
+    if isinstance(rule, RoleRule):
+        return rule.role
+    if isinstance(rule, AnyOf):
+        return "any_of(" + ", ".join(describe(r) for r in rule.any_of) + ")"
+    if isinstance(rule, AllOf):
+        return "all_of(" + ", ".join(describe(r) for r in rule.all_of) + ")"
+    return f"{rule.n_of.n}_of(" + ", ".join(describe(r) for r in rule.n_of.of) + ")"
+
+
+def roles_in(rule: ApprovalRule) -> list[str]:
+    if isinstance(rule, RoleRule):
+        return [rule.role]
+    children = (
+        rule.any_of
+        if isinstance(rule, AnyOf)
+        else rule.all_of
+        if isinstance(rule, AllOf)
+        else rule.n_of.of
+    )
+    return list(dict.fromkeys(r for c in children for r in roles_in(c)))
+
+
+def progress(rule: ApprovalRule, approvals: Approvals) -> QuorumProgress:
+    """Whether `approvals` satisfy `rule`, and which parts still need someone."""
+    if _options(rule, approvals):
+        return QuorumProgress(satisfied=True, still_needed=[])
+    return QuorumProgress(satisfied=False, still_needed=_unsatisfied(rule, approvals))
+
+
+def _unsatisfied(rule: ApprovalRule, approvals: Approvals) -> list[str]:
+    if _options(rule, approvals):
+        return []
+    if isinstance(rule, AllOf):
+        return [n for c in rule.all_of for n in _unsatisfied(c, approvals)] or [describe(rule)]
+    return [describe(rule)]

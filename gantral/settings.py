@@ -1,0 +1,67 @@
+"""The one settings tree. Every value comes from `GANTRAL_*` environment variables
+(nested with `__`, e.g. `GANTRAL_TEMPORAL__ADDRESS`) or a `.env` file; nothing in
+code assumes the local stack.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Profile(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class TemporalSettings(BaseModel):
+    address: str = "localhost:7233"
+    namespace: str = "default"
+    task_queue: str = "gantral-instances"
+    audit_task_queue: str = "gantral-audit"
+
+
+class DatabaseSettings(BaseModel):
+    # The sink's own credentials: only the sink process may append to the audit tables.
+    url: SecretStr = SecretStr("")
+
+
+class S3Settings(BaseModel):
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    bucket: str = "gantral-audit"
+    access_key_id: SecretStr = SecretStr("")
+    secret_access_key: SecretStr = SecretStr("")
+    retention_days: int = Field(default=2555, ge=1)
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GANTRAL_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    profile: Profile = Profile.DEVELOPMENT
+    temporal: TemporalSettings = TemporalSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    s3: S3Settings = S3Settings()
+    api: ApiSettings = ApiSettings()
+    # Workflow templates and their step policies (YAML/JSON), read at instance start.
+    workflows_dir: Path = Path("examples/workflows")
+    # Development-mode identity: actor and role from X-Gantral-Actor / X-Gantral-Role.
+    dev_identity_headers: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.profile is Profile.PRODUCTION and self.dev_identity_headers:
+            raise ValueError(
+                "GANTRAL_DEV_IDENTITY_HEADERS must be false when GANTRAL_PROFILE=production"
+            )
+        return self
