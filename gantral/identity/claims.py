@@ -1,0 +1,79 @@
+"""Turn validated token claims into a `Principal`, following the configured mapping.
+
+Pure: no I/O, no signature checks (that is `tokens.py`). Kept apart so the mapping of
+each IdP's conventions can be tested without keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gantral.errors import Unauthenticated
+from gantral.identity.principal import Principal, PrincipalKind
+from gantral.identity.settings import ClaimMapping
+
+__all__ = ["claim", "principal_from_claims"]
+
+
+def claim(claims: Mapping[str, Any], name: str) -> Any:
+    """The claim at a dotted path (`realm_access.roles`), or None.
+
+    A literal key containing dots (e.g. a namespaced URL claim) wins over the path.
+    """
+    if name in claims:
+        return claims[name]
+    node: Any = claims
+    for part in name.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _names(value: Any) -> list[str]:
+    """Claims carry lists as JSON arrays, space-separated (`scope`) or comma-separated."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part for part in value.replace(",", " ").split() if part]
+    if isinstance(value, list | tuple):
+        return [item for item in value if isinstance(item, str) and item]
+    return []
+
+
+def _roles(raw: list[str], mapping: ClaimMapping) -> frozenset[str]:
+    roles: set[str] = set()
+    for name in raw:
+        if name in mapping.role_mapping:
+            roles.update(mapping.role_mapping[name])
+        elif not mapping.drop_unmapped_roles:
+            roles.add(name)
+    return frozenset(roles)
+
+
+def _is_agent(claims: Mapping[str, Any], subject: str, mapping: ClaimMapping) -> bool:
+    for name, values in mapping.agent_claims.items():
+        if claim(claims, name) in values:
+            return True
+    return any(claim(claims, name) == subject for name in mapping.client_id_claims)
+
+
+def principal_from_claims(
+    claims: Mapping[str, Any], mapping: ClaimMapping, *, issuer: str | None = None
+) -> Principal:
+    """Build the principal; a token without a usable subject is refused, not defaulted."""
+    subject = claim(claims, mapping.subject)
+    if not isinstance(subject, str) or not subject or len(subject) > 256:
+        raise Unauthenticated(
+            f"token has no usable subject claim {mapping.subject!r}", reason="missing_subject"
+        )
+    kind = PrincipalKind.AGENT if _is_agent(claims, subject, mapping) else PrincipalKind.HUMAN
+    return Principal(
+        subject=subject,
+        kind=kind,
+        roles=_roles(_names(claim(claims, mapping.roles)), mapping),
+        teams=frozenset(_names(claim(claims, mapping.teams))),
+        issuer=issuer,
+        claims=dict(claims),
+    )
