@@ -1,60 +1,73 @@
 """Pure, deterministic policy evaluation: from a pinned policy and a step context to a plan.
 
-The workflow calls this itself, so replaying history gives the same answer.
+The workflow calls this itself, so replaying history gives the same answer: no I/O, no
+clock, no randomness. The same function re-checks an OVERRIDE's edited arguments
+(issue 7): evaluate the pinned policy on the new context and compare the plans with
+`needs_more_authority`.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
+from gantral.policy.compiled import compiled
+from gantral.policy.materiality import Materiality
+from gantral.policy.models import Policy
+from gantral.policy.plan import RequestPlan, Tier
 
-from gantral.policy.models import ApprovalRule, Materiality, OnTimeout, Policy
-from gantral.policy.quorum import describe, roles_in
-
-
-class Tier(BaseModel):
-    """One rung of the escalation chain: who may decide, and for how long."""
-
-    approvers: ApprovalRule
-    timeout: timedelta | None
+__all__ = ["RequestPlan", "Tier", "classify", "needs_more_authority", "plan_request"]
 
 
-class RequestPlan(BaseModel):
-    requires_human: bool
-    materiality: Materiality
-    tiers: list[Tier]
-    on_timeout: OnTimeout
-    justification_required_for_approve: bool
-    override_roles: list[str]
-    grant_ttl: timedelta
-    explanation: list[str]
+def plan_request(policy: Policy, context: Mapping[str, Any]) -> RequestPlan:
+    """Evaluate `policy` for one step. `context` is what the agent sent with its request.
 
-    def eligible_roles(self, tier: int) -> list[str]:
-        return roles_in(self.tiers[min(tier, len(self.tiers) - 1)].approvers) if self.tiers else []
-
-
-def plan_request(policy: Policy, context: dict[str, Any]) -> RequestPlan:
-    """Evaluate `policy` for one step. `context` is what the agent sent with its request."""
-    del context  # the §6.2 form has no context-dependent rules
-    rule = policy.approval_rule
-    explanation = [f"materiality {policy.materiality} (fixed by policy)"]
-    tiers: list[Tier] = []
-    if policy.requires_human_approval:
-        tiers.append(Tier(approvers=rule, timeout=policy.timeouts.primary))
-        if policy.timeouts.escalation is not None:
-            tiers.append(Tier(approvers=rule, timeout=policy.timeouts.escalation))
-        explanation.append(f"human approval required: {describe(rule)}")
+    Materiality rules read fields of `context` by dotted path (`arguments.amount`); the
+    highest matching level wins, never below the policy's `materiality`.
+    """
+    level, winner, matched = classify(policy, context)
+    base = compiled(policy).plans[level]
+    if winner is not None:
+        head = f"materiality {level}: rule {winner} fired"
+    elif policy.materiality_rules:
+        head = f"materiality {level} (policy floor; no materiality rule matched)"
     else:
-        explanation.append("no human approval required")
-    return RequestPlan(
-        requires_human=policy.requires_human_approval,
-        materiality=policy.materiality,
-        tiers=tiers,
-        on_timeout=policy.on_timeout,
-        justification_required_for_approve=policy.justification_required_for_approve,
-        override_roles=policy.override_roles or roles_in(rule) if tiers else [],
-        grant_ttl=policy.grant_ttl,
-        explanation=explanation,
+        head = f"materiality {level} (fixed by policy)"
+    return base.model_copy(
+        update={
+            "tiers": list(base.tiers),
+            "override_roles": list(base.override_roles),
+            "materiality_rule": winner,
+            "matched_rules": matched,
+            "explanation": [head, *base.explanation],
+        }
     )
+
+
+def classify(
+    policy: Policy, context: Mapping[str, Any]
+) -> tuple[Materiality, str | None, list[str]]:
+    """The materiality of `context`, the rule that set it, and every rule that matched."""
+    c = compiled(policy)
+    level, winner = c.floor, None
+    matched: list[str] = []
+    for rule in c.rules:
+        if rule.matches(context):
+            matched.append(f"{rule.label} ({rule.text})")
+            # Strictly higher: on a tie the first rule in the file is the one reported.
+            if rule.level.rank > level.rank:
+                level, winner = rule.level, matched[-1]
+    return level, winner, matched
+
+
+def needs_more_authority(before: RequestPlan, after: RequestPlan) -> bool:
+    """Whether re-evaluating (e.g. an OVERRIDE's edited arguments) asks for more than
+    `before` did: a higher materiality, or at the same materiality a need for human
+    approval or different approvers. Then the edit must go to the approvers of `after`
+    instead of taking effect. A less material edit is covered by the authority that
+    approved the more material one."""
+    if after.materiality.rank != before.materiality.rank:
+        return after.materiality.rank > before.materiality.rank
+    if after.requires_human and not before.requires_human:
+        return True
+    return [t.approvers for t in after.tiers] != [t.approvers for t in before.tiers]

@@ -1,20 +1,43 @@
-"""Pydantic models of policy files (reference §6.2 form)."""
+"""Pydantic models of policy files.
+
+The reference §6.2 form keeps parsing and meaning the same: a plain `approvers` list
+means every listed role must approve, `timeouts.primary` is tier 1 and
+`timeouts.escalation` a second tier with the same approvers, and `on_timeout` defaults
+to EXPIRE (fail closed). Everything else is an optional addition with a default:
+materiality rules, per-materiality settings, explicit escalation tiers with reminders,
+SLA, separation of duties and OVERRIDE rules.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
-from gantral.policy.durations import Duration
+from gantral.policy.conditions import Condition, MaterialityRule, Op
+from gantral.policy.durations import Duration, format_duration
+from gantral.policy.materiality import Materiality
 
-
-class Materiality(StrEnum):
-    LOW = "LOW"
-    MEDIUM = "MEDIUM"
-    HIGH = "HIGH"
-    CRITICAL = "CRITICAL"
+__all__ = [
+    "AllOf",
+    "AnyOf",
+    "ApprovalRule",
+    "Approvers",
+    "Condition",
+    "LevelSettings",
+    "Materiality",
+    "MaterialityRule",
+    "NOf",
+    "NOfRule",
+    "OnTimeout",
+    "Op",
+    "Policy",
+    "RoleRule",
+    "TierSpec",
+    "Timeouts",
+]
 
 
 class _Strict(BaseModel):
@@ -26,16 +49,16 @@ class RoleRule(_Strict):
 
 
 class AnyOf(_Strict):
-    any_of: list[ApprovalRule] = Field(min_length=1)
+    any_of: list[Rule] = Field(min_length=1)
 
 
 class AllOf(_Strict):
-    all_of: list[ApprovalRule] = Field(min_length=1)
+    all_of: list[Rule] = Field(min_length=1)
 
 
 class NOf(_Strict):
     n: int = Field(ge=1)
-    of: list[ApprovalRule] = Field(min_length=1)
+    of: list[Rule] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _n_fits(self) -> NOf:
@@ -50,6 +73,44 @@ class NOfRule(_Strict):
 
 ApprovalRule = RoleRule | AnyOf | AllOf | NOfRule
 
+_RULE_KEYS = ("role", "any_of", "all_of", "n_of")
+_RULE_TAGS: dict[type, str] = {RoleRule: "role", AnyOf: "any_of", AllOf: "all_of", NOfRule: "n_of"}
+
+
+def _rule_tag(value: Any) -> str | None:
+    # A tagged union gives one precise error ("any_of[1].role: field required") instead
+    # of one error per union member, which is what makes YAML line numbers useful.
+    if isinstance(value, dict):
+        keys = [k for k in _RULE_KEYS if k in value]
+        return keys[0] if len(keys) == 1 else None
+    return _RULE_TAGS.get(type(value))
+
+
+Rule = Annotated[
+    Annotated[RoleRule, Tag("role")]
+    | Annotated[AnyOf, Tag("any_of")]
+    | Annotated[AllOf, Tag("all_of")]
+    | Annotated[NOfRule, Tag("n_of")],
+    Discriminator(
+        _rule_tag,
+        custom_error_type="approval_rule",
+        custom_error_message="an approval rule needs exactly one of: role, any_of, all_of, n_of",
+    ),
+]
+
+# A plain list of roles (all must approve, the §6.2 form) or one nested rule.
+Approvers = Annotated[
+    Annotated[list[RoleRule], Tag("list")] | Annotated[Rule, Tag("rule")],
+    Discriminator(lambda v: "list" if isinstance(v, list) else "rule"),
+]
+
+for _model in (AnyOf, AllOf, NOf):
+    _model.model_rebuild()
+
+
+def as_rule(approvers: list[RoleRule] | ApprovalRule) -> ApprovalRule:
+    return AllOf(all_of=list(approvers)) if isinstance(approvers, list) else approvers
+
 
 class Timeouts(_Strict):
     primary: Duration | None = None
@@ -63,28 +124,100 @@ class OnTimeout(StrEnum):
     APPROVE = "APPROVE"
 
 
-class Policy(_Strict):
+class TierSpec(_Strict):
+    """One explicit rung of an escalation chain. No `approvers` means the policy's."""
+
+    name: str | None = Field(default=None, min_length=1)
+    approvers: Approvers | None = None
+    timeout: Duration | None = None
+    # How long before this tier's deadline a reminder goes out.
+    reminders: list[Duration] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _reminders_fit(self) -> TierSpec:
+        check_reminders(self.reminders, self.timeout)
+        return self
+
+
+def check_reminders(reminders: list[timedelta], timeout: timedelta | None) -> None:
+    if reminders and timeout is None:
+        raise ValueError("reminders need a timeout: they are counted back from the deadline")
+    for r in reminders:
+        if timeout is not None and r >= timeout:
+            raise ValueError(
+                f"reminder {format_duration(r)} is not before the {format_duration(timeout)} "
+                "deadline"
+            )
+
+
+class _Settings(_Strict):
+    """The settings a materiality level may change. `None` means: as the policy says."""
+
+    approvers: Approvers | None = None
+    timeouts: Timeouts | None = None
+    tiers: list[TierSpec] | None = Field(default=None, min_length=1)
+    reminders: list[Duration] | None = None
+    on_timeout: OnTimeout | None = None
+    sla: Duration | None = None
+    justification_required_for_approve: bool | None = None
+    override_roles: list[str] | None = None
+    override_requires_justification: bool | None = None
+    override_requires_second_signoff: bool | None = None
+    grant_ttl: Duration | None = None
+
+    @model_validator(mode="after")
+    def _one_chain(self) -> _Settings:
+        if self.tiers is not None and "timeouts" in self.model_fields_set:
+            raise ValueError("give either tiers or timeouts, not both")
+        if self.tiers is not None and self.reminders is not None:
+            raise ValueError("with tiers, put reminders on each tier")
+        return self
+
+
+class LevelSettings(_Settings):
+    """Settings for one materiality level.
+
+    Setting `approvers` or `tiers` here implies `requires_human_approval: true`: a policy
+    that names approvers for a level never silently lets that level through.
+    """
+
+    requires_human_approval: bool | None = None
+
+
+class Policy(_Settings):
     """One step's policy. A plain `approvers` list means every listed role must approve."""
 
+    kind: Literal["gantral/policy"] = "gantral/policy"
+    id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    # The floor: materiality rules can raise it, never lower it.
     materiality: Materiality = Materiality.LOW
+    materiality_rules: list[MaterialityRule] = Field(default_factory=list)
     requires_human_approval: bool = False
-    approvers: list[RoleRule] | ApprovalRule = Field(default_factory=list)
+    approvers: Approvers = Field(default_factory=list)
     timeouts: Timeouts = Timeouts()
     on_timeout: OnTimeout = OnTimeout.EXPIRE
     justification_required_for_approve: bool = False
     # Roles allowed to OVERRIDE; empty means the approver roles.
     override_roles: list[str] = Field(default_factory=list)
+    override_requires_justification: bool = True
+    override_requires_second_signoff: bool = False
     grant_ttl: Duration = Field(default="15m", validate_default=True)
-    kind: Literal["gantral/policy"] = "gantral/policy"
+    # On by default: requester, agent owner and trigger actor cannot approve. An opt-out
+    # is explicit and every plan says so in its explanation.
+    separation_of_duties: bool = True
+    by_materiality: dict[Materiality, LevelSettings] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _approvers_when_required(self) -> Policy:
-        if self.requires_human_approval and self.approvers == []:
-            raise ValueError("requires_human_approval is true but no approvers are listed")
+    def _every_level_is_coherent(self) -> Policy:
+        # Resolve every level now, so a bad combination fails when the file is loaded,
+        # not when an instance first reaches that materiality.
+        from gantral.policy.levels import resolve_level
+
+        for level in Materiality:
+            resolve_level(self, level)
         return self
 
     @property
     def approval_rule(self) -> ApprovalRule:
-        if isinstance(self.approvers, list):
-            return AllOf(all_of=list(self.approvers))
-        return self.approvers
+        return as_rule(self.approvers)

@@ -3,16 +3,20 @@
 Satisfaction is a matching problem: `all_of: [A, B]` needs two *different* people,
 even if one person holds both roles. Rules are small, so an exhaustive search over
 the distinct sets of humans each sub-rule can use is exact and fast enough.
+
+Separation of duties lives here too, as `excluded`: the requester, the agent's owner
+and the actor who triggered the instance are removed before anything is counted, so no
+rule can ever be satisfied by them, however it is nested.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from itertools import combinations
 
 from pydantic import BaseModel
 
-from gantral.policy.models import AllOf, AnyOf, ApprovalRule, RoleRule
+from gantral.policy.models import AllOf, AnyOf, ApprovalRule, NOfRule, RoleRule
 
 # An approval: the human's id and the role they acted in.
 Approvals = Mapping[str, str]
@@ -73,8 +77,20 @@ def roles_in(rule: ApprovalRule) -> list[str]:
     return list(dict.fromkeys(r for c in children for r in roles_in(c)))
 
 
-def progress(rule: ApprovalRule, approvals: Approvals) -> QuorumProgress:
-    """Whether `approvals` satisfy `rule`, and which parts still need someone."""
+def progress(
+    rule: ApprovalRule, approvals: Approvals, *, excluded: Collection[str] = ()
+) -> QuorumProgress:
+    """Whether `approvals` satisfy `rule`, and which parts still need someone.
+
+    Args:
+        rule: the tier's approval rule.
+        approvals: human id -> the role that human approved in.
+        excluded: humans who never count (separation of duties): the requester, the
+            agent's owner, the instance's trigger actor. Pass nothing when the plan says
+            `separation_of_duties` is off.
+    """
+    if excluded:
+        approvals = {h: r for h, r in approvals.items() if h not in excluded}
     if _options(rule, approvals):
         return QuorumProgress(satisfied=True, still_needed=[])
     return QuorumProgress(satisfied=False, still_needed=_unsatisfied(rule, approvals))
@@ -86,3 +102,15 @@ def _unsatisfied(rule: ApprovalRule, approvals: Approvals) -> list[str]:
     if isinstance(rule, AllOf):
         return [n for c in rule.all_of for n in _unsatisfied(c, approvals)] or [describe(rule)]
     return [describe(rule)]
+
+
+def min_humans(rule: ApprovalRule) -> int:
+    """The fewest distinct humans that can ever satisfy `rule`."""
+    if isinstance(rule, RoleRule):
+        return 1
+    if isinstance(rule, AnyOf):
+        return min(min_humans(c) for c in rule.any_of)
+    if isinstance(rule, AllOf):
+        return sum(min_humans(c) for c in rule.all_of)
+    assert isinstance(rule, NOfRule)
+    return sum(sorted(min_humans(c) for c in rule.n_of.of)[: rule.n_of.n])

@@ -1,0 +1,129 @@
+"""A policy compiled once for fast evaluation: predicates bound, per-level plans built.
+
+Evaluation runs on every authorize call and again inside workflow code on replay, so
+the work that depends only on the policy is done once per policy object. The cache is
+keyed by object identity and holds the policy itself, so an id is never reused while
+its entry lives; it changes no result, only how fast it is computed.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gantral.policy.durations import format_duration
+from gantral.policy.levels import Resolved, resolve_level
+from gantral.policy.materiality import Materiality
+from gantral.policy.models import Policy
+from gantral.policy.plan import RequestPlan, Tier
+from gantral.policy.quorum import describe
+
+_CACHE_SIZE = 256
+_cache: OrderedDict[int, tuple[Policy, CompiledPolicy]] = OrderedDict()
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    label: str
+    level: Materiality
+    text: str
+    predicates: tuple[Callable[[Mapping[str, Any]], bool], ...]
+
+    def matches(self, context: Mapping[str, Any]) -> bool:
+        return all(p(context) for p in self.predicates)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    floor: Materiality
+    rules: tuple[CompiledRule, ...]
+    plans: Mapping[Materiality, RequestPlan]
+
+
+def compiled(policy: Policy) -> CompiledPolicy:
+    key = id(policy)
+    hit = _cache.get(key)
+    if hit is not None and hit[0] is policy:
+        _cache.move_to_end(key)
+        return hit[1]
+    result = compile_policy(policy)
+    _cache[key] = (policy, result)
+    if len(_cache) > _CACHE_SIZE:
+        _cache.popitem(last=False)
+    return result
+
+
+def compile_policy(policy: Policy) -> CompiledPolicy:
+    rules = tuple(
+        CompiledRule(
+            label=rule.label(i),
+            level=rule.level,
+            text=" and ".join(c.describe() for c in rule.when),
+            predicates=tuple(c.compile() for c in rule.when),
+        )
+        for i, rule in enumerate(policy.materiality_rules)
+    )
+    plans = {level: _plan(policy, resolve_level(policy, level), level) for level in Materiality}
+    return CompiledPolicy(floor=policy.materiality, rules=rules, plans=plans)
+
+
+def _plan(policy: Policy, r: Resolved, level: Materiality) -> RequestPlan:
+    tiers = [
+        Tier(
+            approvers=t.rule,
+            timeout=t.timeout,
+            reminders=sorted(t.reminders, reverse=True),
+            name=t.name,
+        )
+        for t in r.tiers
+    ]
+    return RequestPlan(
+        requires_human=r.requires_human,
+        materiality=level,
+        tiers=tiers,
+        on_timeout=r.on_timeout,
+        justification_required_for_approve=r.justification_required_for_approve,
+        override_roles=list(r.override_roles),
+        grant_ttl=r.grant_ttl,
+        explanation=_explain(policy, r, tiers),
+        separation_of_duties=policy.separation_of_duties,
+        override_requires_justification=r.override_requires_justification,
+        override_requires_second_signoff=r.override_requires_second_signoff,
+        sla=r.sla,
+        settings_source=r.source,
+    )
+
+
+def _explain(policy: Policy, r: Resolved, tiers: list[Tier]) -> list[str]:
+    lines = [] if r.source == "policy" else [f"settings from {r.source}"]
+    if not tiers:
+        return [*lines, "no human approval required"]
+    lines.append(f"human approval required: {describe(tiers[0].approvers)}")
+    if len(tiers) > 1:
+        lines.append(f"escalation chain of {len(tiers)} tiers")
+    for i, t in enumerate(tiers, start=1):
+        within = f" within {format_duration(t.timeout)}" if t.timeout else " with no deadline"
+        name = f" ({t.name})" if t.name else ""
+        line = f"tier {i}{name}: {describe(t.approvers)}{within}"
+        if t.reminders:
+            line += ", reminders " + ", ".join(format_duration(x) for x in t.reminders)
+            line += " before the deadline"
+        lines.append(line)
+    lines.append(f"on timeout: {r.on_timeout}")
+    if r.sla is not None:
+        lines.append(f"SLA: decision within {format_duration(r.sla)}")
+    if policy.separation_of_duties:
+        lines.append(
+            "separation of duties: requester, agent owner and trigger actor cannot approve"
+        )
+    else:
+        lines.append("separation of duties: OFF (explicit policy opt-out)")
+    override = "override: roles " + ", ".join(r.override_roles)
+    if r.override_requires_justification:
+        override += "; justification required"
+    if r.override_requires_second_signoff:
+        override += "; second sign-off required"
+    lines.append(override)
+    return lines

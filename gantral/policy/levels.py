@@ -1,0 +1,136 @@
+"""What a policy says at one materiality level: its settings merged, its chain resolved.
+
+Two layers only, so a reader can work out any answer by hand: the entry of
+`by_materiality` for the level (or, failing that, the nearest *lower* level that has
+one, so a stricter level is never left with the policy's laxer defaults), then the
+policy's top-level settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, TypeVar
+
+from gantral.policy.materiality import Materiality
+
+_T = TypeVar("_T")
+
+if TYPE_CHECKING:
+    from gantral.policy.models import ApprovalRule, LevelSettings, OnTimeout, Policy
+
+
+@dataclass(frozen=True)
+class ResolvedTier:
+    rule: ApprovalRule
+    timeout: timedelta | None
+    reminders: tuple[timedelta, ...] = ()
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Every setting that applies at one level. `source` says where they came from."""
+
+    source: str
+    requires_human: bool
+    tiers: tuple[ResolvedTier, ...]
+    on_timeout: OnTimeout
+    sla: timedelta | None
+    justification_required_for_approve: bool
+    override_roles: tuple[str, ...]
+    override_requires_justification: bool
+    override_requires_second_signoff: bool
+    grant_ttl: timedelta
+    notes: tuple[str, ...] = field(default=())
+
+
+def level_entry(policy: Policy, level: Materiality) -> tuple[Materiality, LevelSettings] | None:
+    for candidate in reversed(list(Materiality)[: level.rank + 1]):
+        if candidate in policy.by_materiality:
+            return candidate, policy.by_materiality[candidate]
+    return None
+
+
+def resolve_level(policy: Policy, level: Materiality) -> Resolved:
+    """Merge the settings for `level`. Raises ValueError naming the field if incoherent."""
+    from gantral.policy.quorum import roles_in
+
+    entry = level_entry(policy, level)
+    layer = entry[1] if entry else None
+    where = f"by_materiality.{entry[0]}" if entry else "policy"
+    requires_human = _requires_human(policy, layer)
+    tiers = _chain(policy, layer, where) if requires_human else ()
+    override_roles = _pick(layer.override_roles if layer else None, policy.override_roles)
+    if not override_roles and tiers:
+        override_roles = list(dict.fromkeys(r for t in tiers for r in roles_in(t.rule)))
+    return Resolved(
+        source=where,
+        requires_human=requires_human,
+        tiers=tiers,
+        on_timeout=_pick(layer.on_timeout if layer else None, policy.on_timeout),
+        sla=_pick(layer.sla if layer else None, policy.sla),
+        justification_required_for_approve=_pick(
+            layer.justification_required_for_approve if layer else None,
+            policy.justification_required_for_approve,
+        ),
+        override_roles=tuple(override_roles) if tiers else (),
+        override_requires_justification=_pick(
+            layer.override_requires_justification if layer else None,
+            policy.override_requires_justification,
+        ),
+        override_requires_second_signoff=_pick(
+            layer.override_requires_second_signoff if layer else None,
+            policy.override_requires_second_signoff,
+        ),
+        grant_ttl=_pick(layer.grant_ttl if layer else None, policy.grant_ttl),
+    )
+
+
+def _pick(override: _T | None, default: _T) -> _T:
+    return default if override is None else override
+
+
+def _requires_human(policy: Policy, layer: LevelSettings | None) -> bool:
+    if layer is None:
+        return policy.requires_human_approval
+    if layer.requires_human_approval is not None:
+        return layer.requires_human_approval
+    return layer.approvers is not None or layer.tiers is not None or policy.requires_human_approval
+
+
+def _chain(policy: Policy, layer: LevelSettings | None, where: str) -> tuple[ResolvedTier, ...]:
+    from gantral.policy.models import as_rule, check_reminders
+
+    approvers = _pick(layer.approvers if layer else None, policy.approvers)
+    default_rule = as_rule(approvers) if approvers != [] else None
+    own_chain = layer is not None and (
+        layer.tiers is not None or "timeouts" in layer.model_fields_set
+    )
+    chain_owner = layer if own_chain and layer is not None else policy
+    prefix = where if chain_owner is layer else "policy"
+    if chain_owner.tiers is not None:
+        tiers = []
+        for i, spec in enumerate(chain_owner.tiers):
+            rule = as_rule(spec.approvers) if spec.approvers is not None else default_rule
+            if rule is None:
+                raise ValueError(f"{prefix}.tiers[{i}] has no approvers and the policy lists none")
+            tiers.append(ResolvedTier(rule, spec.timeout, tuple(spec.reminders), spec.name))
+    else:
+        if default_rule is None:
+            raise ValueError(f"{where}: human approval is required but no approvers are listed")
+        timeouts = chain_owner.timeouts or policy.timeouts
+        reminders = _pick(layer.reminders if layer else None, policy.reminders) or []
+        tiers = [ResolvedTier(default_rule, timeouts.primary, tuple(reminders))]
+        if timeouts.escalation is not None:
+            tiers.append(ResolvedTier(default_rule, timeouts.escalation, tuple(reminders)))
+    for i, tier in enumerate(tiers):
+        if tier.timeout is None and i < len(tiers) - 1:
+            raise ValueError(
+                f"{prefix}: tier {i + 1} has no timeout, so later tiers are unreachable"
+            )
+        try:
+            check_reminders(list(tier.reminders), tier.timeout)
+        except ValueError as e:
+            raise ValueError(f"{prefix}: tier {i + 1}: {e}") from None
+    return tuple(tiers)
