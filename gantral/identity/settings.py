@@ -77,7 +77,15 @@ class DevIssuerSettings(BaseModel):
     # Where its signing key (and an optional `clients.yaml`) live; created on first start.
     data_dir: Path = Path(".data/dev-issuer")
     clients: list[DevClient] = Field(default_factory=list)
+    # Agent tokens are short-lived (reference §10.1): at most an hour.
     token_ttl: Duration = Field(default=timedelta(minutes=10), validate_default=True)
+
+    @field_validator("token_ttl")
+    @classmethod
+    def _short_lived(cls, value: timedelta) -> timedelta:
+        if value > timedelta(hours=1):
+            raise ValueError("dev issuer tokens live at most 1h")
+        return value
 
 
 class VaultSettings(BaseModel):
