@@ -1,43 +1,112 @@
-"""Workflow templates: a versioned step graph with a policy per governed step."""
+"""Workflow templates: a versioned step graph with triggers and a policy per governed step.
+
+A step either inlines its policy or references a stored one by id (and, to pin it in the
+template itself, a version and content hash). References are resolved when an instance
+starts, which pins exact versions and hashes for the instance's whole life.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
+from graphlib import CycleError, TopologicalSorter
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gantral.domain.digest import sha256_hex
 from gantral.policy.models import Materiality, Policy
 
+_ID = r"^[A-Za-z0-9_.-]+$"
+Scalar = str | int | float | bool
 
-class StepDefinition(BaseModel):
+
+class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+
+class PolicyRef(_Frozen):
+    """A stored policy: the latest version, or exactly `version` (and `content_hash`)."""
+
+    id: str = Field(min_length=1, pattern=_ID)
+    version: int | None = Field(default=None, ge=1)
+    content_hash: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")
+
+    @model_validator(mode="after")
+    def _hash_needs_version(self) -> PolicyRef:
+        if self.content_hash is not None and self.version is None:
+            raise ValueError("content_hash pins a version: give version too")
+        return self
+
+
+class Trigger(_Frozen):
+    """What starts an instance, e.g. source `github`, event `pull_request.opened`,
+    match `{repository: acme/payments}`; or source `manual`."""
+
+    source: str = Field(min_length=1, pattern=_ID)
+    event: str | None = Field(default=None, min_length=1)
+    match: dict[str, Scalar] = Field(default_factory=dict)
     description: str = ""
+
+
+class StepDefinition(_Frozen):
+    id: str = Field(min_length=1, pattern=_ID)
+    description: str = ""
+    # Governed steps need an authorize call (and whatever their policy demands).
+    governed: bool = True
+    depends_on: list[str] = Field(default_factory=list)
     policy: Policy = Policy()
+    policy_ref: PolicyRef | None = None
+
+    @model_validator(mode="after")
+    def _one_policy(self) -> StepDefinition:
+        if self.policy_ref is not None and "policy" in self.model_fields_set:
+            raise ValueError("give either policy or policy_ref, not both")
+        return self
 
 
-class WorkflowTemplate(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    version: int = Field(ge=1)
+class WorkflowTemplate(_Frozen):
+    kind: Literal["gantral/workflow"] = "gantral/workflow"
+    id: str = Field(min_length=1, pattern=_ID)
+    # Assigned by the registry on PUT (N+1). A version in the body is a precondition.
+    version: int = Field(default=1, ge=1)
     description: str = ""
     default_materiality: Materiality = Materiality.LOW
+    triggers: list[Trigger] = Field(default_factory=list)
     steps: list[StepDefinition] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _unique_steps(self) -> WorkflowTemplate:
+    def _graph_is_sound(self) -> WorkflowTemplate:
         ids = [s.id for s in self.steps]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"duplicate step ids: {', '.join(dupes)}")
+        for s in self.steps:
+            unknown = [d for d in s.depends_on if d not in ids or d == s.id]
+            if unknown:
+                raise ValueError(f"step {s.id} depends on unknown step(s): {', '.join(unknown)}")
+        try:
+            self.order()
+        except CycleError as e:
+            raise ValueError(f"steps depend on each other in a cycle: {e.args[1]}") from None
         return self
 
     def step(self, step_id: str) -> StepDefinition | None:
         return next((s for s in self.steps if s.id == step_id), None)
 
+    def order(self) -> list[str]:
+        """Step ids in an order that respects `depends_on` (ties: as declared)."""
+        sorter = TopologicalSorter({s.id: s.depends_on for s in self.steps})
+        position = {s.id: i for i, s in enumerate(self.steps)}
+        sorter.prepare()
+        result: list[str] = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready(), key=position.__getitem__)
+            result.extend(ready)
+            sorter.done(*ready)
+        return result
+
+    def policy_refs(self) -> dict[str, PolicyRef]:
+        return {s.id: s.policy_ref for s in self.steps if s.policy_ref is not None}
+
     def content_hash(self) -> str:
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+        """sha256 of the RFC 8785 canonical JSON, version excluded: same content, same hash."""
+        return "sha256:" + sha256_hex(self.model_dump(mode="json", exclude={"version"}))

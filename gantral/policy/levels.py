@@ -20,6 +20,16 @@ if TYPE_CHECKING:
     from gantral.policy.models import ApprovalRule, LevelSettings, OnTimeout, Policy
 
 
+class FieldError(ValueError):
+    """A ValueError that knows which field it is about, so loaders can find its line."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        self.loc = loc
+        self.message = message
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        super().__init__(f"{where}: {message}" if where else message)
+
+
 @dataclass(frozen=True)
 class ResolvedTier:
     rule: ApprovalRule
@@ -102,35 +112,48 @@ def _requires_human(policy: Policy, layer: LevelSettings | None) -> bool:
 def _chain(policy: Policy, layer: LevelSettings | None, where: str) -> tuple[ResolvedTier, ...]:
     from gantral.policy.models import as_rule, check_reminders
 
+    layer_loc: tuple[str | int, ...] = ("by_materiality", where.split(".")[-1]) if layer else ()
     approvers = _pick(layer.approvers if layer else None, policy.approvers)
     default_rule = as_rule(approvers) if approvers != [] else None
     own_chain = layer is not None and (
         layer.tiers is not None or "timeouts" in layer.model_fields_set
     )
-    chain_owner = layer if own_chain and layer is not None else policy
-    prefix = where if chain_owner is layer else "policy"
-    if chain_owner.tiers is not None:
-        tiers = []
-        for i, spec in enumerate(chain_owner.tiers):
+    owner = layer if own_chain and layer is not None else policy
+    owner_loc = layer_loc if owner is layer else ()
+    tiers: list[ResolvedTier] = []
+    locs: list[tuple[str | int, ...]] = []
+    if owner.tiers is not None:
+        for i, spec in enumerate(owner.tiers):
             rule = as_rule(spec.approvers) if spec.approvers is not None else default_rule
             if rule is None:
-                raise ValueError(f"{prefix}.tiers[{i}] has no approvers and the policy lists none")
+                raise FieldError(
+                    (*owner_loc, "tiers", i, "approvers"), "no approvers, and the policy lists none"
+                )
             tiers.append(ResolvedTier(rule, spec.timeout, tuple(spec.reminders), spec.name))
+            locs.append((*owner_loc, "tiers", i))
     else:
         if default_rule is None:
-            raise ValueError(f"{where}: human approval is required but no approvers are listed")
-        timeouts = chain_owner.timeouts or policy.timeouts
+            loc = (*layer_loc, "approvers") if layer and layer.approvers is not None else ()
+            raise FieldError(
+                loc or ("approvers",), "human approval is required but no approvers are listed"
+            )
+        timeouts = owner.timeouts or policy.timeouts
+        own_reminders = layer is not None and layer.reminders is not None
         reminders = _pick(layer.reminders if layer else None, policy.reminders) or []
-        tiers = [ResolvedTier(default_rule, timeouts.primary, tuple(reminders))]
+        reminder_loc = (*(layer_loc if own_reminders else ()), "reminders")
+        tiers.append(ResolvedTier(default_rule, timeouts.primary, tuple(reminders)))
+        locs.append((*owner_loc, "timeouts", "primary"))
         if timeouts.escalation is not None:
             tiers.append(ResolvedTier(default_rule, timeouts.escalation, tuple(reminders)))
+            locs.append((*owner_loc, "timeouts", "escalation"))
     for i, tier in enumerate(tiers):
         if tier.timeout is None and i < len(tiers) - 1:
-            raise ValueError(
-                f"{prefix}: tier {i + 1} has no timeout, so later tiers are unreachable"
+            raise FieldError(
+                locs[i], f"tier {i + 1} has no timeout, so later tiers are unreachable"
             )
         try:
             check_reminders(list(tier.reminders), tier.timeout)
         except ValueError as e:
-            raise ValueError(f"{prefix}: tier {i + 1}: {e}") from None
+            loc = (*locs[i], "reminders") if owner.tiers is not None else reminder_loc
+            raise FieldError(loc, f"tier {i + 1}: {e}") from None
     return tuple(tiers)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_val
 
 from gantral.policy.conditions import Condition, MaterialityRule, Op
 from gantral.policy.durations import Duration, format_duration
+from gantral.policy.levels import FieldError
 from gantral.policy.materiality import Materiality
 
 __all__ = [
@@ -135,7 +136,10 @@ class TierSpec(_Strict):
 
     @model_validator(mode="after")
     def _reminders_fit(self) -> TierSpec:
-        check_reminders(self.reminders, self.timeout)
+        try:
+            check_reminders(self.reminders, self.timeout)
+        except ValueError as e:
+            raise FieldError(("reminders",), str(e)) from None
         return self
 
 
@@ -217,6 +221,12 @@ class Policy(_Settings):
         for level in Materiality:
             resolve_level(self, level)
         return self
+
+    def content_hash(self) -> str:
+        """sha256 of the RFC 8785 canonical JSON of the policy: what versions are keyed by."""
+        from gantral.domain.digest import sha256_hex
+
+        return "sha256:" + sha256_hex(self.model_dump(mode="json"))
 
     @property
     def approval_rule(self) -> ApprovalRule:

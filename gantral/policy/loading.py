@@ -1,0 +1,183 @@
+"""Loading policy and workflow-template files (YAML or JSON) with errors that point home.
+
+Every error names the field *and* the line: the YAML is composed once into a node tree
+(which keeps marks) and constructed from it, and a pydantic error location is walked
+down that tree to the deepest node it reaches. Parts of a location that are not in the
+file (union tags, a missing field's name) are skipped or, for a missing field, named
+at its parent's line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from gantral.domain.templates import WorkflowTemplate
+from gantral.errors import InvalidInput
+from gantral.policy.levels import FieldError
+from gantral.policy.models import Policy
+
+M = TypeVar("M", bound=BaseModel)
+Document = Policy | WorkflowTemplate
+
+__all__ = ["Document", "load_document", "load_file", "load_policy", "load_template", "parse"]
+
+
+def parse(text: str | bytes, *, source: str = "<input>") -> tuple[Any, yaml.Node | None]:
+    """Parse YAML (JSON is YAML) into plain data plus the node tree for line lookups."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InvalidInput(f"{source}: not UTF-8 text", reason="invalid_document") from e
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        _refuse_duplicate_keys(node, source)
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else None
+        raise InvalidInput(
+            f"{source}:{line}: {e.problem or 'invalid YAML'}", reason="invalid_document", line=line
+        ) from None
+    except yaml.YAMLError as e:
+        raise InvalidInput(f"{source}: {e}", reason="invalid_document") from None
+    finally:
+        loader.dispose()
+    return data, node
+
+
+def validate(model: type[M], data: Any, node: yaml.Node | None, *, source: str = "<input>") -> M:
+    """`model.model_validate(data)`, with errors translated to InvalidInput(field=, line=)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        errors = [
+            _describe(err, node, data) for err in e.errors(include_url=False, include_input=False)
+        ]
+        # Top of the file first, the way an author reads it.
+        errors.sort(key=lambda x: x["line"] if x["line"] is not None else 1 << 30)
+        first = errors[0]
+        where = f"{source}:{first['line']}" if first["line"] else source
+        raise InvalidInput(
+            f"{where}: {first['field'] or '(document)'}: {first['message']}",
+            reason="invalid_document",
+            field=first["field"],
+            line=first["line"],
+            errors=errors,
+        ) from None
+
+
+def load_policy(text: str | bytes, *, source: str = "<policy>") -> Policy:
+    data, node = parse(text, source=source)
+    return validate(Policy, data if data is not None else {}, node, source=source)
+
+
+def load_template(text: str | bytes, *, source: str = "<workflow>") -> WorkflowTemplate:
+    data, node = parse(text, source=source)
+    return validate(WorkflowTemplate, data, node, source=source)
+
+
+def load_document(text: str | bytes, *, source: str = "<input>") -> Document:
+    """A policy or a workflow template, told apart by `kind` (or by having `steps`)."""
+    data, node = parse(text, source=source)
+    if isinstance(data, dict) and (data.get("kind") == "gantral/workflow" or "steps" in data):
+        return validate(WorkflowTemplate, data, node, source=source)
+    return validate(Policy, data if data is not None else {}, node, source=source)
+
+
+def load_file(path: Path) -> Document:
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise InvalidInput(f"{path}: {e.strerror}", reason="unreadable_file") from None
+    return load_document(raw, source=str(path))
+
+
+def _describe(err: Any, root: yaml.Node | None, data: Any) -> dict[str, Any]:
+    loc, message = tuple(err["loc"]), str(err["msg"]).removeprefix("Value error, ")
+    cause = err.get("ctx", {}).get("error")
+    if isinstance(cause, FieldError):
+        # A whole-policy check that knows the field it is about (levels.resolve_level).
+        loc, message = (*loc, *cause.loc), cause.message
+    field, line = locate(root, loc) if root is not None else (locate_in_data(data, loc), None)
+    return {"field": field, "line": line, "message": message}
+
+
+def locate(root: yaml.Node | None, loc: tuple[str | int, ...]) -> tuple[str, int | None]:
+    """Follow a pydantic error location down the node tree: (dotted field, 1-based line)."""
+    node, line = root, (root.start_mark.line + 1 if root is not None else None)
+    parts: list[str | int] = []
+    for i, part in enumerate(loc):
+        if isinstance(node, yaml.MappingNode):
+            hit = next(
+                (
+                    (k, v)
+                    for k, v in node.value
+                    if isinstance(k, yaml.ScalarNode) and k.value == part
+                ),
+                None,
+            )
+            if hit is not None:
+                parts.append(part)
+                line, node = hit[0].start_mark.line + 1, hit[1]
+            elif i == len(loc) - 1 and isinstance(part, str) and not part.startswith("["):
+                parts.append(part)  # a missing field: named, at its parent's line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            item = node.value[part] if 0 <= part < len(node.value) else None
+            if item is not None:
+                parts.append(part)
+                node, line = item, item.start_mark.line + 1
+        # Anything else (a union tag such as "rule", a field name repeated after its
+        # tag) is not in the file: skip it.
+    return _render(parts), line
+
+
+def locate_in_data(data: Any, loc: tuple[str | int, ...]) -> str:
+    """As `locate`, for data that came without a file (an API body): the field only."""
+    parts: list[str | int] = []
+    for i, part in enumerate(loc):
+        present = (isinstance(data, dict) and part in data) or (
+            isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        )
+        if present:
+            parts.append(part)
+            data = data[part]
+        elif isinstance(data, dict) and i == len(loc) - 1 and not str(part).startswith("["):
+            parts.append(part)
+    return _render(parts)
+
+
+def _render(parts: list[str | int]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
+    return out
+
+
+def _refuse_duplicate_keys(node: yaml.Node | None, source: str) -> None:
+    # PyYAML keeps the last duplicate silently; in a policy that hides an approver.
+    stack = [(node, "")]
+    while stack:
+        current, path = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            seen: set[str] = set()
+            for k, v in current.value:
+                key = str(k.value)
+                field = f"{path}.{key}" if path else key
+                if key in seen:
+                    line = k.start_mark.line + 1
+                    raise InvalidInput(
+                        f"{source}:{line}: {field}: duplicate key",
+                        reason="invalid_document",
+                        field=field,
+                        line=line,
+                    )
+                seen.add(key)
+                stack.append((v, field))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(current.value))

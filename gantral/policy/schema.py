@@ -1,0 +1,54 @@
+"""The published JSON Schemas of policy and workflow-template files, rendered from the
+pydantic models so the schema and the loader can never disagree (a unit test compares
+the committed files under `specs/` with this render)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from gantral.domain.templates import WorkflowTemplate
+from gantral.policy.models import Policy
+
+_BASE = "https://gantral.dev/specs/"
+_DOCUMENTS: dict[str, tuple[type[BaseModel], str]] = {
+    "policy.schema.json": (Policy, "Gantral policy"),
+    "workflow-template.schema.json": (WorkflowTemplate, "Gantral workflow template"),
+}
+
+
+def render_schemas() -> dict[str, str]:
+    """File name under `specs/` -> its content."""
+    return {name: _render(model, title, name) for name, (model, title) in _DOCUMENTS.items()}
+
+
+def _render(model: type[BaseModel], title: str, name: str) -> str:
+    # "validation" mode: the schema describes what an author may write (durations as
+    # "30m" or seconds, defaults optional), not what the API echoes back.
+    schema: dict[str, Any] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": _BASE + name,
+        **model.model_json_schema(mode="validation"),
+    }
+    schema["title"] = title
+    return json.dumps(schema, indent=2, sort_keys=False) + "\n"
+
+
+def write_schemas(directory: Path) -> list[Path]:
+    """Write every schema under `directory` (normally `specs/`)."""
+    written = []
+    for name, content in render_schemas().items():
+        path = directory / name
+        path.write_text(content)
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":  # python -m gantral.policy.schema [DIRECTORY]
+    import sys
+
+    for p in write_schemas(Path(sys.argv[1] if len(sys.argv) > 1 else "specs")):
+        print(f"wrote {p}")

@@ -1,0 +1,117 @@
+"""Loading policy files: errors name the field and the line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gantral.domain.templates import WorkflowTemplate
+from gantral.errors import InvalidInput
+from gantral.policy.loading import load_document, load_file, load_policy, validate
+from gantral.policy.models import Materiality, Policy
+
+EXAMPLES = sorted((Path(__file__).parents[2] / "examples" / "policies").glob("*.*"))
+
+
+def error_of(text: str) -> InvalidInput:
+    with pytest.raises(InvalidInput) as caught:
+        load_policy(text, source="p.yaml")
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "line", "message"),
+    [
+        (
+            "requires_human_approval: true\napprovers:\n  any_of:\n    - role: A\n    - rol: B\n",
+            "approvers.any_of[1]",
+            5,
+            "exactly one of: role, any_of, all_of, n_of",
+        ),
+        (
+            "requires_human_approval: true\napprovers:\n  - role: A\n  - {role: 3}\n",
+            "approvers[1].role",
+            4,
+            "valid string",
+        ),
+        ("\n\napprovers:\n  n_of:\n    of: [{role: A}]\n", "approvers.n_of.n", 4, "required"),
+        ("by_materiality:\n  VERY: {}\n", "by_materiality.VERY", 2, "'LOW', 'MEDIUM'"),
+        (
+            "materiality_rules:\n  - level: HIGH\n    when:\n      - field: amount\n"
+            "        op: gt\n        value: lots\n",
+            "materiality_rules[0].when[0]",
+            4,
+            "op gt needs a number",
+        ),
+        ("timeouts:\n  primary: 30x\n", "timeouts.primary", 2, "duration must be like"),
+        ("materiality: HIGH\nmaterality: LOW\n", "materality", 2, "Extra inputs"),
+        ("x: 1\nx: 2\n", "x", 2, "duplicate key"),
+        (
+            "requires_human_approval: true\napprovers: [{role: A}]\n"
+            "timeouts: {primary: 30m}\nreminders: [45m]\n",
+            "reminders",
+            4,
+            "reminder 45m is not before the 30m deadline",
+        ),
+        (
+            "requires_human_approval: true\napprovers: [{role: A}]\nby_materiality:\n"
+            "  HIGH:\n    tiers:\n      - timeout: 10m\n      - {timeout: 5m, reminders: [5m]}\n",
+            "by_materiality.HIGH.tiers[1].reminders",
+            7,
+            "reminder 5m is not before the 5m deadline",
+        ),
+        (
+            "requires_human_approval: true\n",
+            "approvers",
+            1,
+            "no approvers are listed",
+        ),
+    ],
+)
+def test_errors_name_field_and_line(text: str, field: str, line: int, message: str) -> None:
+    err = error_of(text)
+    assert (err.details["field"], err.details["line"]) == (field, line)
+    assert message in err.message
+    assert err.message.startswith(f"p.yaml:{line}: {field}: ")
+
+
+def test_syntax_errors_have_a_line() -> None:
+    err = error_of("approvers:\n  - role: A\n  role: B\n")
+    assert err.details["line"] == 3 and err.reason == "invalid_document"
+
+
+def test_json_documents_load_with_lines() -> None:
+    text = json.dumps({"requires_human_approval": True, "approvers": [{"role": 1}]}, indent=2)
+    err = error_of(text)
+    assert err.details["field"] == "approvers[0].role" and err.details["line"] == 5
+
+
+def test_validate_without_a_file_still_names_the_field() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        validate(Policy, {"approvers": {"all_of": []}}, None)
+    assert caught.value.details["field"] == "approvers.all_of"
+    assert caught.value.details["line"] is None
+
+
+def test_every_error_is_reported() -> None:
+    err = error_of("materiality: SEVERE\ngrant_ttl: -1\n")
+    assert [e["field"] for e in err.details["errors"]] == ["materiality", "grant_ttl"]
+
+
+def test_empty_file_is_the_default_policy() -> None:
+    assert load_policy("") == Policy()
+
+
+def test_documents_are_told_apart() -> None:
+    assert isinstance(load_document("materiality: HIGH\n"), Policy)
+    doc = load_document("id: deploy\nsteps: [{id: ship}]\n")
+    assert isinstance(doc, WorkflowTemplate) and doc.steps[0].id == "ship"
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_examples_load(path: Path) -> None:
+    doc = load_file(path)
+    if isinstance(doc, Policy):
+        assert doc.materiality in Materiality
