@@ -137,7 +137,9 @@ async def test_token_endpoint_refusals(
 ) -> None:
     async with httpx.AsyncClient() as http:
         response = await http.post(
-            f"{issuer.url}/token", data=form, auth=httpx.BasicAuth(*auth) if auth else None
+            f"{issuer.url}/token",
+            data=form,
+            auth=httpx.BasicAuth(*auth) if auth else httpx.USE_CLIENT_DEFAULT,
         )
     assert response.status_code == status
     assert response.json()["error"] == error

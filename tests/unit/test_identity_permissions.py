@@ -145,7 +145,7 @@ def test_principal_without_teams_reaches_no_team() -> None:
 ROLES = ["a", "b", "c"]
 TEAMS = ["t1", "t2", "t3"]
 
-grants = st.builds(
+grants: st.SearchStrategy[dict[str, object]] = st.builds(
     dict,
     permissions=st.lists(st.sampled_from(list(Permission)), min_size=1, max_size=4),
     roles=st.lists(st.sampled_from(ROLES), max_size=2),

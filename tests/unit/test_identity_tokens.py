@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -241,6 +242,27 @@ async def test_unknown_kid_refetch_is_rate_limited(
     for _ in range(5):
         assert await refused(validator, rs256(rsa_private, claims(), kid="forged")) == "unknown_key"
     assert idp.fetches == 1
+
+
+async def test_concurrent_requests_with_a_new_kid_fetch_once(make: Make, idp: FakeIdp) -> None:
+    validator = make(jwks_min_refetch_seconds=3600)
+    new = rsa_key()
+    idp.keys = [rsa_jwk(new, "fresh")]
+    tokens = [rs256(new, claims(sub=f"u{i}"), kid="fresh") for i in range(20)]
+    principals = await asyncio.gather(*(validator.validate(t) for t in tokens))
+    assert {p.subject for p in principals} == {f"u{i}" for i in range(20)}
+    assert idp.fetches == 1
+
+
+async def test_kid_is_optional_only_with_a_single_key(make: Make, idp: FakeIdp) -> None:
+    only = rsa_key()
+    jwk = rsa_jwk(only, "ignored")
+    del jwk["kid"]
+    idp.keys = [jwk]
+    token = jwt.encode(claims(), only, algorithm="RS256")
+    assert (await make().validate(token)).subject == "alice"
+    idp.keys = [jwk, rsa_jwk(rsa_key(), "other")]
+    assert await refused(make(), token) == "missing_kid"
 
 
 async def test_cached_keys_survive_an_idp_outage(
