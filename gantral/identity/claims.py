@@ -53,6 +53,9 @@ def _roles(raw: list[str], mapping: ClaimMapping) -> frozenset[str]:
 
 
 def _is_agent(claims: Mapping[str, Any], subject: str, mapping: ClaimMapping) -> bool:
+    required = mapping.human_requires_claim
+    if required and not claim(claims, required):
+        return True
     for name, values in mapping.agent_claims.items():
         if claim(claims, name) in values:
             return True

@@ -56,8 +56,11 @@ class ClaimMapping(BaseModel):
         }
     )
     # ... or when its subject equals one of these client-id claims: a client-credentials
-    # token is issued to the client itself, so `sub == azp` (Keycloak, Okta, the dev issuer).
-    client_id_claims: list[str] = Field(default_factory=lambda: ["client_id", "azp"])
+    # token is issued to the client itself, so `sub == azp` (the dev issuer) or `sub == cid` (Okta).
+    client_id_claims: list[str] = Field(default_factory=lambda: ["client_id", "azp", "cid"])
+    # Fail closed: when set, a token WITHOUT this claim (e.g. `email`, only present on
+    # interactive logins) is an agent's, so an unrecognised service account can never decide.
+    human_requires_claim: str | None = None
 
 
 class DevClient(BaseModel):

@@ -327,6 +327,7 @@ async def test_claim_mapping_keycloak_style(make: Make, rsa_private: RSAPrivateK
         ({"azp": "alice"}, PrincipalKind.AGENT),  # client-credentials: sub == client id
         ({"azp": "web-console"}, PrincipalKind.HUMAN),  # a person signed in via a client
         ({"client_id": "alice"}, PrincipalKind.AGENT),
+        ({"cid": "alice"}, PrincipalKind.AGENT),  # Okta
         ({"gty": "client-credentials"}, PrincipalKind.AGENT),
     ],
 )
@@ -335,6 +336,14 @@ async def test_agent_detection(
 ) -> None:
     principal = await make().validate(rs256(rsa_private, claims(**extra)))
     assert principal.kind is kind
+
+
+async def test_human_requires_claim_fails_closed(make: Make, rsa_private: RSAPrivateKey) -> None:
+    validator = make(claims=ClaimMapping(human_requires_claim="email"))
+    service_account = rs256(rsa_private, claims(sub="svc-7f3a", azp="ledger"))
+    assert (await validator.validate(service_account)).kind is PrincipalKind.AGENT
+    person = rs256(rsa_private, claims(email="alice@example.com"))
+    assert (await validator.validate(person)).kind is PrincipalKind.HUMAN
 
 
 @pytest.mark.parametrize(
