@@ -1,0 +1,45 @@
+"""The `gantral.audit.append` activity, served only by the sink process.
+
+A thin translation layer: the sink service raises the Gantral error tree, and this turns
+it into Temporal's retry semantics. Conflicts and invalid input are final (retrying
+cannot help); gaps and unavailable storage are retried, so the workflow waits until
+the event is durably stored (fail closed).
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg_pool import PoolTimeout
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from gantral.audit.sink import AuditSink
+from gantral.audit.store import SequenceGap
+from gantral.domain.audit_event import AUDIT_APPEND_ACTIVITY, AppendAuditEvents, AppendResult
+from gantral.errors import Conflict, InvalidInput, Unavailable
+
+__all__ = ["AuditSinkActivities"]
+
+
+class AuditSinkActivities:
+    def __init__(self, sink: AuditSink) -> None:
+        self._sink = sink
+
+    @activity.defn(name=AUDIT_APPEND_ACTIVITY)
+    async def append(self, request: AppendAuditEvents) -> AppendResult:
+        try:
+            return await self._sink.append(request)
+        except Conflict as error:
+            raise ApplicationError(error.message, type="Conflict", non_retryable=True) from error
+        except InvalidInput as error:
+            raise ApplicationError(
+                error.message, type="InvalidInput", non_retryable=True
+            ) from error
+        except SequenceGap as error:
+            raise ApplicationError(error.message, type="SequenceGap") from error
+        except Unavailable as error:
+            raise ApplicationError(error.message, type="Unavailable") from error
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            # The message names the failing host at most, never credentials.
+            activity.logger.warning("audit store unavailable: %s", type(error).__name__)
+            raise ApplicationError("audit database unavailable", type="Unavailable") from error

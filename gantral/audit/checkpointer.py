@@ -1,0 +1,79 @@
+"""Keeps an in-memory Merkle tree in step with the database and publishes signed checkpoints.
+
+Checkpoints go to object storage first (the anchor an attacker with database access
+cannot rewrite) and then to PostgreSQL. Concurrent requests coalesce under one lock, so a
+burst of seals produces one checkpoint rather than one per seal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gantral.audit.checkpoint import Checkpoint, sign_checkpoint
+from gantral.audit.merkle import MerkleTree
+from gantral.audit.objects import ObjectStore
+from gantral.audit.queries import AuditQueries
+from gantral.audit.store import AuditWriter
+
+__all__ = ["CHECKPOINT_PREFIX_KEY", "Checkpointer", "checkpoint_key", "sync_tree"]
+
+CHECKPOINT_PREFIX_KEY = "checkpoints/"
+
+
+def checkpoint_key(size: int) -> str:
+    """Zero-padded so listing the prefix returns checkpoints in size order."""
+    return f"{CHECKPOINT_PREFIX_KEY}{size:020d}.json"
+
+
+async def sync_tree(tree: MerkleTree, queries: AuditQueries) -> None:
+    """Append every committed leaf the tree does not have yet."""
+    for row in await queries.leaves(tree.size):
+        if row.log_index != tree.size:
+            raise RuntimeError(f"audit log has a hole at index {tree.size}")
+        tree.append(row.hash)
+
+
+class Checkpointer:
+    def __init__(
+        self,
+        queries: AuditQueries,
+        writer: AuditWriter,
+        objects: ObjectStore,
+        key: Ed25519PrivateKey,
+        origin: str,
+    ) -> None:
+        self.tree = MerkleTree()
+        self._queries = queries
+        self._writer = writer
+        self._objects = objects
+        self._key = key
+        self._origin = origin
+        self._lock = asyncio.Lock()
+        self._latest: Checkpoint | None = None
+
+    async def publish(self, min_size: int = 0) -> Checkpoint | None:
+        """A checkpoint covering at least `min_size` leaves (and everything committed)."""
+        async with self._lock:
+            if self._latest is None:
+                self._latest = await self._queries.latest_checkpoint()
+            await sync_tree(self.tree, self._queries)
+            if min_size and self._latest is not None and self._latest.size >= min_size:
+                return self._latest
+            if self.tree.size == 0:
+                return None
+            if self._latest is not None and self._latest.size >= self.tree.size:
+                return self._latest
+            cp = sign_checkpoint(
+                self._key,
+                origin=self._origin,
+                size=self.tree.size,
+                root=self.tree.root(),
+                timestamp=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            )
+            await self._objects.put_locked(checkpoint_key(cp.size), cp.model_dump_json().encode())
+            await self._writer.record_checkpoint(cp)
+            self._latest = cp
+            return cp

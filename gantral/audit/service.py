@@ -1,0 +1,72 @@
+"""Wiring of the sink's dependencies from settings: one place that opens and closes them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gantral.audit.checkpoint import key_id, load_private_key
+from gantral.audit.checkpointer import Checkpointer
+from gantral.audit.config import AuditConfig
+from gantral.audit.db import Database, open_pool
+from gantral.audit.migrations import migrate
+from gantral.audit.objects import ObjectStore
+from gantral.audit.queries import AuditQueries
+from gantral.audit.sink import AuditSink
+from gantral.audit.store import AuditWriter
+from gantral.settings import Profile, Settings
+
+__all__ = ["SinkDeps", "open_sink", "signing_key"]
+
+log = logging.getLogger("gantral.audit")
+
+
+def signing_key(settings: Settings) -> Ed25519PrivateKey:
+    """The checkpoint key; development falls back to an ephemeral key, production refuses."""
+    value = settings.audit.signing_key.get_secret_value()
+    if value:
+        return load_private_key(value)
+    if settings.profile is Profile.PRODUCTION:
+        raise RuntimeError("GANTRAL_AUDIT__SIGNING_KEY is required in production")
+    key = Ed25519PrivateKey.generate()
+    log.warning(
+        "no audit signing key configured: using an ephemeral key %s", key_id(key.public_key())
+    )
+    return key
+
+
+@dataclass
+class SinkDeps:
+    sink: AuditSink
+    checkpointer: Checkpointer
+    queries: AuditQueries
+    objects: ObjectStore
+
+
+@asynccontextmanager
+async def open_sink(
+    settings: Settings, config: AuditConfig | None = None
+) -> AsyncIterator[SinkDeps]:
+    """Migrate, open the writer pool and object store, load the log; close on exit."""
+    config = config or AuditConfig()
+    dsn = settings.database.url.get_secret_value()
+    if not dsn:
+        raise RuntimeError("GANTRAL_DATABASE__URL (the sink's credentials) is required")
+    key = signing_key(settings)
+    await migrate(dsn, config)
+    objects = ObjectStore.from_settings(settings.s3)
+    await objects.ensure_bucket()
+    pool = await open_pool(dsn, config.writer_role)
+    try:
+        db = Database(config, pool=pool)
+        queries, writer = AuditQueries(db), AuditWriter(db)
+        checkpointer = Checkpointer(queries, writer, objects, key, config.origin)
+        await checkpointer.publish()
+        sink = AuditSink(writer, queries, objects, checkpointer, settings.audit.redact_paths)
+        yield SinkDeps(sink, checkpointer, queries, objects)
+    finally:
+        await pool.close()

@@ -1,0 +1,91 @@
+"""The sink service behind the `gantral.audit.append` activity.
+
+Order matters for fail-closed behaviour: snapshots are written to object storage, then
+the batch is committed to PostgreSQL, and only then does the call return. A seal also
+forces a checkpoint covering it and exports the evidence bundle; if any step fails the
+call raises and the (idempotent) retry redoes only what is missing.
+"""
+
+from __future__ import annotations
+
+from gantral.audit.bundle import build_bundle, bundle_key, encode_bundle
+from gantral.audit.checkpointer import Checkpointer
+from gantral.audit.encoding import encode_body, format_at
+from gantral.audit.objects import ObjectStore
+from gantral.audit.queries import AuditQueries
+from gantral.audit.rows import PreparedEvent
+from gantral.audit.snapshots import store_snapshot
+from gantral.audit.store import SEAL_TYPE, AuditWriter
+from gantral.domain.audit_event import AppendAuditEvents, AppendResult, AuditEvent, StoredEvent
+from gantral.errors import InvalidInput
+
+__all__ = ["AuditSink"]
+
+
+class AuditSink:
+    def __init__(
+        self,
+        writer: AuditWriter,
+        queries: AuditQueries,
+        objects: ObjectStore,
+        checkpointer: Checkpointer,
+        redact_paths: list[str],
+    ) -> None:
+        self.writer = writer
+        self.queries = queries
+        self.objects = objects
+        self.checkpointer = checkpointer
+        self.redact_paths = list(redact_paths)
+
+    async def append(self, request: AppendAuditEvents) -> AppendResult:
+        _check_batch(request)
+        prepared = [await self._prepare(event) for event in request.events]
+        rows = await self.writer.append(request.instance_id, prepared)
+        if rows and rows[-1].type == SEAL_TYPE:
+            await self.export(request.instance_id, rows[-1].log_index)
+        return AppendResult(
+            stored=[
+                StoredEvent(
+                    seq=row.seq,
+                    hash=row.hash.hex(),
+                    snapshot_key=row.snapshot_key,
+                    snapshot_hash=row.snapshot_hash,
+                )
+                for row in rows
+            ]
+        )
+
+    async def _prepare(self, event: AuditEvent) -> PreparedEvent:
+        ref = None
+        if event.snapshot is not None:
+            ref = await store_snapshot(self.objects, event.snapshot, self.redact_paths)
+        return PreparedEvent(
+            seq=event.seq,
+            type=str(event.type),
+            at=format_at(event.at),
+            body=encode_body(event, ref),
+            snapshot_key=None if ref is None else str(ref["key"]),
+            snapshot_hash=None if ref is None else str(ref["sha256"]),
+        )
+
+    async def export(self, instance_id: str, seal_index: int) -> str:
+        """Checkpoint past the seal, then write the evidence bundle; returns its key."""
+        checkpoint = await self.checkpointer.publish(min_size=seal_index + 1)
+        rows = await self.queries.instance_events(instance_id)
+        seals = await self.queries.seals(instance_id)
+        bundle = build_bundle(
+            instance_id, rows, seals.get(instance_id), checkpoint, self.checkpointer.tree
+        )
+        data, digest = encode_bundle(bundle)
+        key = bundle_key(instance_id, digest)
+        await self.objects.put_locked(key, data)
+        await self.writer.record_bundle(instance_id, key, digest)
+        return key
+
+
+def _check_batch(request: AppendAuditEvents) -> None:
+    for i, event in enumerate(request.events):
+        if event.instance_id != request.instance_id:
+            raise InvalidInput(f"event seq {event.seq} belongs to {event.instance_id}")
+        if i and event.seq != request.events[i - 1].seq + 1:
+            raise InvalidInput(f"batch for {request.instance_id} is not consecutive at {event.seq}")

@@ -1,0 +1,178 @@
+"""The sink's writes: idempotent, gap-checked appends to the instance chains and the log.
+
+One transaction per batch, under one advisory lock, so global log indices are assigned
+in commit order with no holes. Retries are safe: an identical re-sent event is a no-op,
+a different event at a stored seq is a `Conflict` (never retried), and a seq beyond the
+head is a `SequenceGap` (retried until the missing events arrive).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from psycopg import sql
+
+from gantral.audit.checkpoint import Checkpoint
+from gantral.audit.db import Conn, Database
+from gantral.audit.encoding import GENESIS, chain_hash
+from gantral.audit.rows import (
+    EVENT_COLUMNS,
+    EventRow,
+    PreparedEvent,
+    as_bytes,
+    as_int,
+    event_from_row,
+)
+from gantral.errors import Conflict, Unavailable
+
+__all__ = ["SEAL_TYPE", "AuditWriter", "SequenceGap"]
+
+SEAL_TYPE = "INSTANCE_SEALED"
+_LOG_LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s))"
+
+
+class SequenceGap(Unavailable):
+    """Events arrived beyond the instance head; the earlier ones are still in flight."""
+
+    code = "sequence_gap"
+
+
+class AuditWriter:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def append(self, instance_id: str, events: Sequence[PreparedEvent]) -> list[EventRow]:
+        """Store the batch; returns the stored rows (new and previously stored) in seq order."""
+        if not events:
+            return []
+        async with self.db.connection() as conn, conn.transaction():
+            await conn.execute(_LOG_LOCK, (f"{self.db.config.schema}.log",))
+            existing = await self._existing(conn, instance_id, events[0].seq)
+            head_seq = existing[-1].seq if existing else await self._head_seq(conn, instance_id)
+            by_seq = {row.seq: row for row in existing}
+            stored: list[EventRow] = []
+            fresh: list[PreparedEvent] = []
+            for event in events:
+                if event.seq in by_seq:
+                    if by_seq[event.seq].body != event.body:
+                        raise Conflict(
+                            f"instance {instance_id} seq {event.seq}: a different event is stored",
+                            reason="audit_seq_conflict",
+                        )
+                    stored.append(by_seq[event.seq])
+                else:
+                    fresh.append(event)
+            if fresh:
+                stored += await self._insert(conn, instance_id, head_seq, fresh)
+            return stored
+
+    async def _existing(self, conn: Conn, instance_id: str, from_seq: int) -> list[EventRow]:
+        template = sql.SQL("SELECT {} FROM {} WHERE instance_id = %s AND seq >= %s ORDER BY seq")
+        query = template.format(sql.SQL(EVENT_COLUMNS), self.db.table("events"))
+        cur = await conn.execute(query, (instance_id, from_seq))
+        return [event_from_row(row) for row in await cur.fetchall()]
+
+    async def _head_seq(self, conn: Conn, instance_id: str) -> int:
+        query = sql.SQL("SELECT coalesce(max(seq), 0) FROM {} WHERE instance_id = %s")
+        cur = await conn.execute(query.format(self.db.table("events")), (instance_id,))
+        row = await cur.fetchone()
+        return as_int(row[0]) if row else 0
+
+    async def _insert(
+        self, conn: Conn, instance_id: str, head_seq: int, fresh: list[PreparedEvent]
+    ) -> list[EventRow]:
+        if fresh[0].seq != head_seq + 1:
+            raise SequenceGap(
+                f"instance {instance_id}: got seq {fresh[0].seq}, head is {head_seq}",
+                reason="audit_seq_gap",
+            )
+        events = self.db.table("events")
+        prev = GENESIS
+        if head_seq:
+            cur = await conn.execute(
+                sql.SQL("SELECT hash, type FROM {} WHERE instance_id = %s AND seq = %s").format(
+                    events
+                ),
+                (instance_id, head_seq),
+            )
+            head = await cur.fetchone()
+            assert head is not None
+            if head[1] == SEAL_TYPE:
+                raise Conflict(
+                    f"instance {instance_id} is sealed at seq {head_seq}", reason="audit_sealed"
+                )
+            prev = as_bytes(head[0])
+        cur = await conn.execute(
+            sql.SQL("SELECT coalesce(max(log_index) + 1, 0) FROM {}").format(events)
+        )
+        found = await cur.fetchone()
+        next_index = as_int(found[0]) if found else 0
+        rows: list[EventRow] = []
+        for i, event in enumerate(fresh):
+            if event.seq != head_seq + 1 + i:
+                raise SequenceGap(f"instance {instance_id}: batch skips seq {head_seq + 1 + i}")
+            if event.type == SEAL_TYPE and i != len(fresh) - 1:
+                raise Conflict(f"instance {instance_id}: events after the seal at {event.seq}")
+            digest = chain_hash(prev, event.body)
+            rows.append(
+                EventRow(
+                    next_index + i,
+                    instance_id,
+                    event.seq,
+                    event.type,
+                    event.body,
+                    prev,
+                    digest,
+                    event.snapshot_key,
+                    event.snapshot_hash,
+                )
+            )
+            prev = digest
+        copy_sql = sql.SQL(
+            "COPY {} (log_index, instance_id, seq, type, at, body, prev_hash, hash,"
+            " snapshot_key, snapshot_hash) FROM STDIN"
+        ).format(events)
+        async with conn.cursor().copy(copy_sql) as copy:
+            for stored_row, event in zip(rows, fresh, strict=True):
+                await copy.write_row(
+                    (
+                        stored_row.log_index,
+                        instance_id,
+                        stored_row.seq,
+                        stored_row.type,
+                        event.at,
+                        stored_row.body,
+                        stored_row.prev_hash,
+                        stored_row.hash,
+                        stored_row.snapshot_key,
+                        stored_row.snapshot_hash,
+                    )
+                )
+        last = rows[-1]
+        if last.type == SEAL_TYPE:
+            await conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (instance_id, seq, log_index, head_hash)"
+                    " VALUES (%s, %s, %s, %s)"
+                ).format(self.db.table("seals")),
+                (instance_id, last.seq, last.log_index, last.hash),
+            )
+        return rows
+
+    async def record_bundle(self, instance_id: str, key: str, sha256: str) -> None:
+        query = sql.SQL(
+            "INSERT INTO {} (instance_id, object_key, sha256) VALUES (%s, %s, %s)"
+            " ON CONFLICT DO NOTHING"
+        ).format(self.db.table("bundles"))
+        async with self.db.connection() as conn, conn.transaction():
+            await conn.execute(query, (instance_id, key, sha256))
+
+    async def record_checkpoint(self, cp: Checkpoint) -> None:
+        query = sql.SQL(
+            "INSERT INTO {} (size, origin, root, timestamp, key_id, signature)"
+            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+        ).format(self.db.table("checkpoints"))
+        async with self.db.connection() as conn, conn.transaction():
+            await conn.execute(
+                query, (cp.size, cp.origin, cp.root, cp.timestamp, cp.key_id, cp.signature)
+            )

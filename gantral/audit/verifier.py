@@ -1,0 +1,130 @@
+"""Verification against live storage: the database chains and log, object-storage anchors.
+
+The object-locked checkpoints and bundles are the trust anchors: an attacker with full
+database access can rewrite tables and even re-chain them, but cannot re-sign the
+checkpoints or remove what object lock retains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from gantral.audit.bundle import BUNDLE_PREFIX
+from gantral.audit.checkpoint import Checkpoint
+from gantral.audit.checkpointer import CHECKPOINT_PREFIX_KEY
+from gantral.audit.merkle import MerkleTree
+from gantral.audit.objects import ObjectStore
+from gantral.audit.queries import AuditQueries
+from gantral.audit.rows import EventRow, SealRow
+from gantral.audit.verify import Problem, verify_chain, verify_checkpoints, verify_log_indices
+
+__all__ = ["VerifyReport", "verify_database"]
+
+
+@dataclass
+class VerifyReport:
+    instances: int = 0
+    events: int = 0
+    checkpoints: int = 0
+    signatures_checked: bool = False
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+async def verify_database(
+    queries: AuditQueries,
+    *,
+    objects: ObjectStore | None,
+    public_key: Ed25519PublicKey | None,
+    instance_ids: Sequence[str] | None = None,
+    check_log: bool = True,
+) -> VerifyReport:
+    """Verify the given instances (all when None), plus the global log and its checkpoints."""
+    report = VerifyReport(signatures_checked=public_key is not None)
+    seals = await queries.seals()
+    chains: dict[str, list[EventRow]] = {}
+    if instance_ids is None:
+        async for row in queries.all_events():
+            chains.setdefault(row.instance_id, []).append(row)
+        for sealed in seals.keys() - chains.keys():
+            chains[sealed] = []
+    else:
+        for iid in instance_ids:
+            chains[iid] = await queries.instance_events(iid)
+            if not chains[iid] and iid not in seals:
+                report.problems.append(Problem("unknown_instance", "no events stored", iid))
+    for iid, rows in chains.items():
+        report.instances += 1
+        report.events += len(rows)
+        report.problems += verify_chain(iid, rows, seals.get(iid))
+        if objects is not None:
+            report.problems += await _check_snapshots(objects, iid, rows)
+    if check_log:
+        report.problems += await _check_log(queries, objects, public_key, report)
+        if objects is not None and instance_ids is None:
+            report.problems += await _check_bundles(objects, seals, set(chains))
+    return report
+
+
+async def _check_snapshots(objects: ObjectStore, iid: str, rows: list[EventRow]) -> list[Problem]:
+    problems = []
+    for row in rows:
+        if row.snapshot_key is None:
+            continue
+        data = await objects.get(row.snapshot_key)
+        if data is None:
+            problems.append(Problem("snapshot_missing", f"object {row.snapshot_key} is missing",
+                                    iid, row.seq))  # fmt: skip
+        elif hashlib.sha256(data).hexdigest() != row.snapshot_hash:
+            problems.append(Problem("snapshot_tampered", f"object {row.snapshot_key} does not "
+                                    "match its hash", iid, row.seq))  # fmt: skip
+    return problems
+
+
+async def _check_log(
+    queries: AuditQueries,
+    objects: ObjectStore | None,
+    public_key: Ed25519PublicKey | None,
+    report: VerifyReport,
+) -> list[Problem]:
+    leaves = await queries.leaves()
+    problems = verify_log_indices(row.log_index for row in leaves)
+    tree = MerkleTree(row.hash for row in leaves)
+    labelled = [("database", cp) for cp in await queries.checkpoints()]
+    if objects is not None:
+        for key in await objects.keys(CHECKPOINT_PREFIX_KEY):
+            data = await objects.get(key)
+            if data is not None:
+                labelled.append(("object-storage", Checkpoint.model_validate_json(data)))
+    report.checkpoints = len(labelled)
+    return problems + verify_checkpoints(tree, labelled, public_key)
+
+
+async def _check_bundles(
+    objects: ObjectStore, seals: dict[str, SealRow], present: set[str]
+) -> list[Problem]:
+    """Every exported (object-locked) bundle must still match a sealed chain in the database."""
+    problems = []
+    for key in await objects.keys(BUNDLE_PREFIX):
+        iid = unquote(key[len(BUNDLE_PREFIX) :].rsplit("/", 1)[0])
+        data = await objects.get(key)
+        if data is None:
+            continue
+        head = (json.loads(data).get("seal") or {}).get("head")
+        seal = seals.get(iid)
+        if iid not in present or seal is None:
+            problems.append(Problem("instance_missing", "exported evidence bundle exists but the "
+                                    "instance is gone from the database", iid))  # fmt: skip
+        elif seal.head_hash.hex() != head:
+            problems.append(Problem("seal_head_mismatch", "database seal differs from the "
+                                    "exported bundle", iid, seal.seq))  # fmt: skip
+    return problems

@@ -1,0 +1,151 @@
+"""The sink's store on a real PostgreSQL and SeaweedFS: chaining, idempotency, roles."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest
+from botocore.exceptions import ClientError
+from psycopg import sql
+
+from gantral.audit.bundle_verify import verify_bundle
+from gantral.audit.checkpointer import CHECKPOINT_PREFIX_KEY
+from gantral.audit.store import SequenceGap
+from gantral.audit.testing import TestSink, make_events, open_test_sink, unique
+from gantral.audit.verifier import verify_database
+from gantral.domain.audit_event import AppendAuditEvents
+from gantral.errors import Conflict
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def ts(stack: Any) -> AsyncIterator[TestSink]:
+    async with open_test_sink(stack.postgres_uri, stack.s3_endpoint) as sink:
+        yield sink
+
+
+def _req(iid: str, events: list[Any]) -> AppendAuditEvents:
+    return AppendAuditEvents(instance_id=iid, events=events)
+
+
+async def test_append_chains_and_reappend_is_a_noop(ts: TestSink) -> None:
+    iid = unique("inst")
+    events = make_events(iid, 10)
+    first = await ts.sink.append(_req(iid, events[:4]))
+    await ts.sink.append(_req(iid, events[4:]))
+    again = await ts.sink.append(_req(iid, events[:4]))
+    assert [s.hash for s in again.stored] == [s.hash for s in first.stored]
+    rows = await ts.queries.instance_events(iid)
+    assert [r.seq for r in rows] == list(range(1, 11))
+    assert [r.log_index for r in rows] == list(range(10))
+    report = await verify_database(ts.queries, objects=ts.objects, public_key=ts.key.public_key())
+    assert report.ok, report.problems
+    assert report.events == 10
+
+
+async def test_different_event_at_stored_seq_is_a_conflict(ts: TestSink) -> None:
+    iid = unique("inst")
+    events = make_events(iid, 5, sealed=False)
+    await ts.sink.append(_req(iid, events))
+    forged = events[2].model_copy(update={"payload": {"n": 999}})
+    with pytest.raises(Conflict):
+        await ts.sink.append(_req(iid, [forged]))
+
+
+async def test_gap_is_refused_until_missing_events_arrive(ts: TestSink) -> None:
+    iid = unique("inst")
+    events = make_events(iid, 6, sealed=False)
+    await ts.sink.append(_req(iid, events[:2]))
+    with pytest.raises(SequenceGap):
+        await ts.sink.append(_req(iid, events[4:]))
+    await ts.sink.append(_req(iid, events[2:4]))
+    result = await ts.sink.append(_req(iid, events[4:]))
+    assert [s.seq for s in result.stored] == [5, 6]
+
+
+async def test_nothing_may_follow_a_seal(ts: TestSink) -> None:
+    iid = unique("inst")
+    await ts.sink.append(_req(iid, make_events(iid, 3)))
+    with pytest.raises(Conflict):
+        await ts.sink.append(_req(iid, make_events(iid, 1, start=4, sealed=False)))
+
+
+async def test_seal_exports_a_bundle_verifiable_offline(ts: TestSink) -> None:
+    iid = unique("inst")
+    await ts.sink.append(_req(iid, make_events(iid, 12, snapshot_every=3)))
+    keys = await ts.queries.bundle_keys(iid)
+    assert len(keys) == 1
+    data = await ts.objects.get(keys[0])
+    assert data is not None and hashlib.sha256(data).hexdigest() in keys[0]
+    bundle = json.loads(data)
+    assert bundle["seal"]["seq"] == 12
+    assert bundle["checkpoint"]["size"] >= 12
+    assert len(bundle["snapshots"]) == 3
+    assert verify_bundle(bundle, ts.key.public_key()) == []
+    assert await ts.objects.keys(CHECKPOINT_PREFIX_KEY)
+
+
+async def test_snapshot_is_redacted_locked_and_referenced(ts: TestSink) -> None:
+    iid = unique("inst")
+    result = await ts.sink.append(_req(iid, make_events(iid, 3, sealed=False, snapshot_every=3)))
+    stored = result.stored[2]
+    assert stored.snapshot_key == f"snapshots/sha256/{stored.snapshot_hash}.json"
+    data = await ts.objects.get(stored.snapshot_key)
+    assert data is not None and hashlib.sha256(data).hexdigest() == stored.snapshot_hash
+    assert json.loads(data) == {"amount": 30, "seq": 3}
+    body = json.loads((await ts.queries.instance_events(iid))[2].body)
+    assert body["snapshot"] == {
+        "key": stored.snapshot_key,
+        "sha256": stored.snapshot_hash,
+        "redacted": ["$.prompt"],
+    }
+    client = ts.objects.raw_client()
+    versions = client.list_object_versions(Bucket=ts.objects.bucket, Prefix=stored.snapshot_key)
+    version = versions["Versions"][0]["VersionId"]
+    with pytest.raises(ClientError):
+        client.delete_object(Bucket=ts.objects.bucket, Key=stored.snapshot_key, VersionId=version)
+
+
+@pytest.mark.parametrize("role", ["writer", "reader"])
+async def test_audit_roles_cannot_rewrite_history(stack: Any, ts: TestSink, role: str) -> None:
+    iid = unique("inst")
+    await ts.sink.append(_req(iid, make_events(iid, 3)))
+    role_name = ts.config.writer_role if role == "writer" else ts.config.reader_role
+    events = sql.SQL("{}.events").format(sql.Identifier(ts.config.schema))
+    statements = [
+        sql.SQL("UPDATE {} SET type = 'X'").format(events),
+        sql.SQL("DELETE FROM {}").format(events),
+        sql.SQL("TRUNCATE {}").format(events),
+    ]
+    if role == "reader":
+        statements.append(sql.SQL("INSERT INTO {} SELECT * FROM {} LIMIT 1").format(events, events))
+    async with await psycopg.AsyncConnection.connect(stack.postgres_uri) as conn:
+        await conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role_name)))
+        await conn.commit()
+        for statement in statements:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                await conn.execute(statement)
+            await conn.rollback()
+        cur = await conn.execute(sql.SQL("SELECT count(*) FROM {}").format(events))
+        assert (await cur.fetchone()) == (3,)
+
+
+async def test_triggers_refuse_changes_even_to_the_owner(stack: Any, ts: TestSink) -> None:
+    iid = unique("inst")
+    await ts.sink.append(_req(iid, make_events(iid, 3)))
+    async with await psycopg.AsyncConnection.connect(stack.postgres_uri) as conn:
+        for table in ("events", "seals", "checkpoints", "bundles"):
+            name = sql.SQL("{}.{}").format(sql.Identifier(ts.config.schema), sql.Identifier(table))
+            for statement in ("DELETE FROM {}", "TRUNCATE {}"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                    await conn.execute(sql.SQL(statement).format(name))
+                await conn.rollback()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            await conn.execute(
+                sql.SQL("UPDATE {}.events SET type = 'X'").format(sql.Identifier(ts.config.schema))
+            )

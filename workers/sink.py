@@ -1,0 +1,85 @@
+"""The audit sink process: serves `gantral.audit.append` on the audit task queue.
+
+Separate from the instance worker so only this process holds the audit database's
+writer credentials and the checkpoint signing key. Stops cleanly on SIGTERM/SIGINT:
+the Temporal worker drains in-flight appends, then a last checkpoint is published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from gantral.activities.audit_sink import AuditSinkActivities
+from gantral.audit.checkpointer import Checkpointer
+from gantral.audit.config import AuditConfig
+from gantral.audit.service import open_sink
+from gantral.settings import Settings
+
+__all__ = ["main", "run_sink"]
+
+log = logging.getLogger("gantral.sink")
+
+
+async def _publish_periodically(
+    checkpointer: Checkpointer, every: float, stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        try:
+            await checkpointer.publish()
+        except Exception as error:  # keep serving appends; the next tick retries
+            log.warning("checkpoint publishing failed: %s", type(error).__name__)
+
+
+async def run_sink(
+    settings: Settings, stop: asyncio.Event | None = None, *, config: AuditConfig | None = None
+) -> None:
+    """Run until `stop` is set (or forever)."""
+    stop = stop or asyncio.Event()
+    async with open_sink(settings, config) as deps:
+        client = await Client.connect(
+            settings.temporal.address,
+            namespace=settings.temporal.namespace,
+            data_converter=pydantic_data_converter,
+        )
+        activities = AuditSinkActivities(deps.sink)
+        worker = Worker(
+            client,
+            task_queue=settings.temporal.audit_task_queue,
+            activities=[activities.append],
+            max_concurrent_activities=32,
+            graceful_shutdown_timeout=timedelta(seconds=10),
+        )
+        interval = settings.audit.checkpoint_interval_seconds
+        publisher = asyncio.create_task(_publish_periodically(deps.checkpointer, interval, stop))
+        log.info("audit sink serving %s", settings.temporal.audit_task_queue)
+        async with worker:
+            await stop.wait()
+        await publisher
+        await deps.checkpointer.publish()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_sink(Settings(), stop)
+
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()
