@@ -42,14 +42,14 @@ def _names(value: Any) -> list[str]:
     return []
 
 
-def _roles(raw: list[str], mapping: ClaimMapping) -> frozenset[str]:
-    roles: set[str] = set()
+def _mapped(raw: list[str], mapping: dict[str, list[str]], drop_unmapped: bool) -> frozenset[str]:
+    names: set[str] = set()
     for name in raw:
-        if name in mapping.role_mapping:
-            roles.update(mapping.role_mapping[name])
-        elif not mapping.drop_unmapped_roles:
-            roles.add(name)
-    return frozenset(roles)
+        if name in mapping:
+            names.update(mapping[name])
+        elif not drop_unmapped:
+            names.add(name)
+    return frozenset(names)
 
 
 def _is_agent(claims: Mapping[str, Any], subject: str, mapping: ClaimMapping) -> bool:
@@ -75,8 +75,12 @@ def principal_from_claims(
     return Principal(
         subject=subject,
         kind=kind,
-        roles=_roles(_names(claim(claims, mapping.roles)), mapping),
-        teams=frozenset(_names(claim(claims, mapping.teams))),
+        roles=_mapped(
+            _names(claim(claims, mapping.roles)), mapping.role_mapping, mapping.drop_unmapped_roles
+        ),
+        teams=_mapped(
+            _names(claim(claims, mapping.teams)), mapping.team_mapping, mapping.drop_unmapped_teams
+        ),
         issuer=issuer,
         claims=dict(claims),
     )

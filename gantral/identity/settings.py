@@ -47,6 +47,9 @@ class ClaimMapping(BaseModel):
     # unless `drop_unmapped_roles` is set (useful when the IdP sends hundreds of groups).
     role_mapping: dict[str, list[str]] = Field(default_factory=dict)
     drop_unmapped_roles: bool = False
+    # The same for teams, e.g. Entra ID group object ids -> team names.
+    team_mapping: dict[str, list[str]] = Field(default_factory=dict)
+    drop_unmapped_teams: bool = False
     # A token is an agent's when any of these claims holds one of the listed values ...
     agent_claims: dict[str, list[str]] = Field(
         default_factory=lambda: {

@@ -305,13 +305,14 @@ async def test_claim_mapping_keycloak_style(make: Make, rsa_private: RSAPrivateK
         teams="groups",
         role_mapping={"gantral-approvers": ["approver"]},
         drop_unmapped_roles=True,
+        team_mapping={"3f1c-guid": ["payments"]},
     )
     token = rs256(
         rsa_private,
         claims(
             roles=None,
             realm_access={"roles": ["gantral-approvers", "offline_access"]},
-            groups="payments risk",
+            groups="3f1c-guid risk",
         ),
     )
     principal = await make(claims=mapping).validate(token)
