@@ -58,9 +58,25 @@ class StepDefinition(_Frozen):
 
     @model_validator(mode="after")
     def _one_policy(self) -> StepDefinition:
-        if self.policy_ref is not None and "policy" in self.model_fields_set:
+        ref = self.policy_ref
+        if ref is None or self.policy == _UNSET:
+            return self
+        # Both is the pinned form an instance starts with (registry.pin_template): the
+        # reference names the exact version, and the inlined policy must be that version.
+        if ref.content_hash is None:
             raise ValueError("give either policy or policy_ref, not both")
+        if self.policy.content_hash() != ref.content_hash:
+            raise ValueError("the inlined policy does not match policy_ref.content_hash")
         return self
+
+    @property
+    def needs_resolution(self) -> bool:
+        """True while `policy_ref` is not resolved: `policy` is then only a placeholder and
+        must not be evaluated. `registry.pin_template` resolves every step."""
+        return self.policy_ref is not None and self.policy == _UNSET
+
+
+_UNSET = Policy()
 
 
 class WorkflowTemplate(_Frozen):

@@ -31,6 +31,8 @@ def test_order_respects_dependencies_and_declaration() -> None:
 
 def test_policy_references() -> None:
     t = template()
+    assert t.steps[1].needs_resolution and not t.steps[0].needs_resolution
+    assert WorkflowTemplate.model_validate_json(t.model_dump_json()) == t
     assert t.policy_refs() == {"ship": PolicyRef(id="prod")}
     assert t.step("ship") is not None and t.step("nope") is None
     assert t.step("test") is not None and t.step("test").policy == Policy()  # type: ignore[union-attr]
@@ -46,7 +48,20 @@ def test_policy_references() -> None:
             [{"id": "a", "depends_on": ["b"]}, {"id": "b", "depends_on": ["a"]}],
             "cycle",
         ),
-        ([{"id": "a", "policy": {}, "policy_ref": {"id": "p"}}], "either policy or policy_ref"),
+        (
+            [{"id": "a", "policy": {"materiality": "HIGH"}, "policy_ref": {"id": "p"}}],
+            "either policy or policy_ref",
+        ),
+        (
+            [
+                {
+                    "id": "a",
+                    "policy": {"materiality": "HIGH"},
+                    "policy_ref": {"id": "p", "version": 1, "content_hash": "sha256:" + "0" * 64},
+                }
+            ],
+            "does not match",
+        ),
     ],
 )
 def test_bad_graphs_are_refused(steps: list[dict[str, Any]], message: str) -> None:

@@ -1,0 +1,263 @@
+"""The PostgreSQL `PolicyRegistry`: one append-only table in its own schema.
+
+The database enforces immutability itself (a trigger refuses UPDATE, DELETE and
+TRUNCATE), so no code path, present or future, can rewrite a version an instance has
+pinned. Concurrent PUTs of the same id race on the primary key; the loser retries and
+sees the winner's version, which makes PUT idempotent under concurrency too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from psycopg import AsyncConnection, sql
+from psycopg.errors import UniqueViolation
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from gantral.domain.templates import WorkflowTemplate
+from gantral.errors import Conflict, NotFound
+from gantral.policy.models import Policy
+from gantral.policy.registry import (
+    Put,
+    StoredPolicy,
+    StoredTemplate,
+    next_version,
+    prepare_policy,
+    prepare_template,
+)
+
+__all__ = ["MIGRATIONS", "PostgresRegistry"]
+
+Kind = Literal["policy", "workflow"]
+_RETRIES = 5
+
+# Append only: a migration, once released, is never edited; add the next one instead.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE {schema}.documents (
+        kind text NOT NULL CHECK (kind IN ('policy', 'workflow')),
+        doc_id text NOT NULL,
+        version integer NOT NULL CHECK (version >= 1),
+        content_hash text NOT NULL CHECK (content_hash ~ '^sha256:[0-9a-f]{{64}}$'),
+        body jsonb NOT NULL,
+        source text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (kind, doc_id, version)
+    );
+    CREATE FUNCTION {schema}.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'registry documents are immutable (append-only)'
+            USING ERRCODE = 'insufficient_privilege';
+    END $$;
+    CREATE TRIGGER documents_immutable BEFORE UPDATE OR DELETE ON {schema}.documents
+        FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
+    CREATE TRIGGER documents_no_truncate BEFORE TRUNCATE ON {schema}.documents
+        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
+    """,
+]
+
+
+class PostgresRegistry:
+    """A `PolicyRegistry` on a psycopg pool opened by the caller (API lifespan, worker)."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any], *, schema: str = "gantral_registry"):
+        self._pool = pool
+        self._schema = sql.Identifier(schema)
+
+    async def migrate(self) -> int:
+        """Apply pending migrations; safe to run from many processes at once.
+
+        Returns how many were applied.
+        """
+        async with self._pool.connection() as conn, conn.transaction():
+            # Serializes concurrent migrators (API and workers starting together).
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                (f"gantral_registry_migrations:{self._schema.as_string(conn)}",),
+            )
+            await conn.execute(self._sql("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            await conn.execute(
+                self._sql(
+                    "CREATE TABLE IF NOT EXISTS {schema}.migrations "
+                    "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+            )
+            cur = await conn.execute(
+                self._sql("SELECT coalesce(max(version), 0) FROM {schema}.migrations")
+            )
+            row = await cur.fetchone()
+            done = int(row[0]) if row else 0
+            for number, statement in enumerate(MIGRATIONS[done:], start=done + 1):
+                await conn.execute(self._sql(statement))
+                await conn.execute(
+                    self._sql("INSERT INTO {schema}.migrations (version) VALUES (%s)"), (number,)
+                )
+            return len(MIGRATIONS) - done
+
+    async def put_policy(
+        self,
+        policy_id: str,
+        policy: Policy,
+        *,
+        source: str | None = None,
+        expected_version: int | None = None,
+    ) -> Put[StoredPolicy]:
+        stored_policy, digest = prepare_policy(policy_id, policy)
+        body = stored_policy.model_dump(mode="json")
+        row, created = await self._put("policy", policy_id, digest, body, source, expected_version)
+        return Put(_policy(row), created)
+
+    async def get_policy(self, policy_id: str, version: int | None = None) -> StoredPolicy:
+        return _policy(await self._get("policy", policy_id, version))
+
+    async def policy_versions(self, policy_id: str) -> list[StoredPolicy]:
+        return [_policy(r) for r in await self._versions("policy", policy_id)]
+
+    async def list_policies(self) -> list[StoredPolicy]:
+        return [_policy(r) for r in await self._latest_of_each("policy")]
+
+    async def put_template(
+        self, template: WorkflowTemplate, *, source: str | None = None
+    ) -> Put[StoredTemplate]:
+        asked, digest = prepare_template(template)
+        body = template.model_dump(mode="json")
+        row, created = await self._put("workflow", template.id, digest, body, source, asked)
+        return Put(_template(row), created)
+
+    async def get_template(self, workflow_id: str, version: int | None = None) -> StoredTemplate:
+        return _template(await self._get("workflow", workflow_id, version))
+
+    async def template_versions(self, workflow_id: str) -> list[StoredTemplate]:
+        return [_template(r) for r in await self._versions("workflow", workflow_id)]
+
+    async def list_templates(self) -> list[StoredTemplate]:
+        return [_template(r) for r in await self._latest_of_each("workflow")]
+
+    # --- storage -------------------------------------------------------------------
+
+    def _sql(self, statement: str) -> sql.Composed:
+        return sql.SQL(statement).format(schema=self._schema)
+
+    async def _put(
+        self,
+        kind: Kind,
+        doc_id: str,
+        digest: str,
+        body: dict[str, Any],
+        source: str | None,
+        expected: int | None,
+    ) -> tuple[dict[str, Any], bool]:
+        for _ in range(_RETRIES):
+            async with self._pool.connection() as conn:
+                try:
+                    async with conn.transaction():
+                        return await self._put_once(
+                            conn, kind, doc_id, digest, body, source, expected
+                        )
+                except UniqueViolation:
+                    continue  # a concurrent PUT took this version: look again
+        raise Conflict(f"{kind} {doc_id}: too many concurrent writers", reason="contended")
+
+    async def _put_once(
+        self,
+        conn: AsyncConnection[Any],
+        kind: Kind,
+        doc_id: str,
+        digest: str,
+        body: dict[str, Any],
+        source: str | None,
+        expected: int | None,
+    ) -> tuple[dict[str, Any], bool]:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            self._sql(
+                "SELECT * FROM {schema}.documents WHERE kind = %s AND doc_id = %s "
+                "ORDER BY version DESC LIMIT 1"
+            ),
+            (kind, doc_id),
+        )
+        latest = await cur.fetchone()
+        version = next_version(
+            f"{kind} {doc_id}",
+            (latest["version"], latest["content_hash"]) if latest else None,
+            digest,
+            expected,
+        )
+        if version is None:
+            assert latest is not None
+            return latest, False
+        if kind == "workflow":
+            body = {**body, "version": version}
+        await cur.execute(
+            self._sql(
+                "INSERT INTO {schema}.documents"
+                " (kind, doc_id, version, content_hash, body, source)"
+                " VALUES (%s, %s, %s, %s, %s, %s) RETURNING *"
+            ),
+            (kind, doc_id, version, digest, Jsonb(body), source),
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        return row, True
+
+    async def _get(self, kind: Kind, doc_id: str, version: int | None) -> dict[str, Any]:
+        query = "SELECT * FROM {schema}.documents WHERE kind = %s AND doc_id = %s"
+        params: tuple[Any, ...] = (kind, doc_id)
+        if version is not None:
+            query += " AND version = %s"
+            params += (version,)
+        rows = await self._fetch(query + " ORDER BY version DESC LIMIT 1", params)
+        if rows:
+            return rows[0]
+        if version is not None and await self._fetch(
+            "SELECT 1 FROM {schema}.documents WHERE kind = %s AND doc_id = %s LIMIT 1",
+            (kind, doc_id),
+        ):
+            raise NotFound(f"{kind} {doc_id!r} has no version {version}", reason="unknown_version")
+        raise NotFound(f"unknown {kind} {doc_id!r}", reason=f"unknown_{kind}")
+
+    async def _versions(self, kind: Kind, doc_id: str) -> list[dict[str, Any]]:
+        rows = await self._fetch(
+            "SELECT * FROM {schema}.documents WHERE kind = %s AND doc_id = %s ORDER BY version",
+            (kind, doc_id),
+        )
+        if not rows:
+            raise NotFound(f"unknown {kind} {doc_id!r}", reason=f"unknown_{kind}")
+        return rows
+
+    async def _latest_of_each(self, kind: Kind) -> list[dict[str, Any]]:
+        return await self._fetch(
+            "SELECT DISTINCT ON (doc_id) * FROM {schema}.documents WHERE kind = %s "
+            "ORDER BY doc_id, version DESC",
+            (kind,),
+        )
+
+    async def _fetch(self, query: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(self._sql(query), params)
+            rows: list[dict[str, Any]] = await cur.fetchall()
+            return rows
+
+
+def _policy(row: dict[str, Any]) -> StoredPolicy:
+    return StoredPolicy(
+        policy_id=row["doc_id"],
+        version=row["version"],
+        content_hash=row["content_hash"],
+        policy=Policy.model_validate(row["body"]),
+        created_at=row["created_at"],
+        source=row["source"],
+    )
+
+
+def _template(row: dict[str, Any]) -> StoredTemplate:
+    return StoredTemplate(
+        workflow_id=row["doc_id"],
+        version=row["version"],
+        content_hash=row["content_hash"],
+        template=WorkflowTemplate.model_validate(row["body"]),
+        created_at=row["created_at"],
+        source=row["source"],
+    )
