@@ -31,13 +31,19 @@ def _missing(error: ClientError) -> bool:
 
 
 class ObjectStore:
-    def __init__(self, client: S3Client, bucket: str, retention_days: int) -> None:
+    def __init__(
+        self, client: S3Client, bucket: str, retention_days: int, *, prefix: str = ""
+    ) -> None:
         self._client = client
         self.bucket = bucket
         self.retention_days = retention_days
+        # Namespaces several logs in one bucket (tests, benchmarks); empty in production.
+        self.prefix = prefix
 
     @classmethod
-    def from_settings(cls, s3: S3Settings, *, bucket: str | None = None) -> ObjectStore:
+    def from_settings(
+        cls, s3: S3Settings, *, bucket: str | None = None, prefix: str = ""
+    ) -> ObjectStore:
         key_id = s3.access_key_id.get_secret_value() or None
         secret = s3.secret_access_key.get_secret_value() or None
         client = boto3.client(
@@ -53,7 +59,7 @@ class ObjectStore:
                 retries={"max_attempts": 3, "mode": "standard"},
             ),
         )
-        return cls(client, bucket or s3.bucket, s3.retention_days)
+        return cls(client, bucket or s3.bucket, s3.retention_days, prefix=prefix)
 
     async def ensure_bucket(self) -> None:
         await asyncio.to_thread(self._ensure_bucket)
@@ -79,7 +85,7 @@ class ObjectStore:
         retain = datetime.now(UTC) + timedelta(days=self.retention_days)
         self._client.put_object(
             Bucket=self.bucket,
-            Key=key,
+            Key=self.prefix + key,
             Body=data,
             ContentType="application/json",
             ObjectLockMode="COMPLIANCE",
@@ -88,7 +94,7 @@ class ObjectStore:
 
     def _exists(self, key: str) -> bool:
         try:
-            self._client.head_object(Bucket=self.bucket, Key=key)
+            self._client.head_object(Bucket=self.bucket, Key=self.prefix + key)
         except ClientError as error:
             if _missing(error):
                 return False
@@ -100,7 +106,7 @@ class ObjectStore:
 
     def _get(self, key: str) -> bytes | None:
         try:
-            response = self._client.get_object(Bucket=self.bucket, Key=key)
+            response = self._client.get_object(Bucket=self.bucket, Key=self.prefix + key)
         except ClientError as error:
             if _missing(error):
                 return None
@@ -112,13 +118,17 @@ class ObjectStore:
 
     def _keys(self, prefix: str) -> list[str]:
         found: list[str] = []
-        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix + prefix}
         while True:
             page = self._client.list_objects_v2(**kwargs)
-            found += [obj["Key"] for obj in page.get("Contents", []) if "Key" in obj]
+            skip = len(self.prefix)
+            found += [obj["Key"][skip:] for obj in page.get("Contents", []) if "Key" in obj]
             if not page.get("IsTruncated"):
                 return found
             kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
+    def full_key(self, key: str) -> str:
+        return self.prefix + key
 
     def raw_client(self) -> S3Client:
         """For operators and tests (e.g. proving a locked version cannot be deleted)."""

@@ -29,6 +29,9 @@ from gantral.settings import S3Settings
 
 __all__ = ["TestSink", "make_events", "open_test_sink", "s3_settings", "unique"]
 
+TEST_BUCKET = "gantral-audit-tests"
+"""One bucket for all tests: SeaweedFS gives each bucket its own volumes, so keys are
+namespaced by a unique prefix per test sink instead."""
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 
 
@@ -92,6 +95,8 @@ def _cycle(seq: int) -> AuditEventType:
 
 @dataclass
 class TestSink:
+    __test__ = False  # not a pytest test class
+
     sink: AuditSink
     queries: AuditQueries
     writer: AuditWriter
@@ -113,7 +118,7 @@ async def open_test_sink(
     config = AuditConfig(schema=unique("audit_t"))
     await migrate(dsn, config)
     objects = ObjectStore.from_settings(
-        s3_settings(s3_endpoint), bucket=unique("audit-t").replace("_", "-")
+        s3_settings(s3_endpoint), bucket=TEST_BUCKET, prefix=f"{config.schema}/"
     )
     await objects.ensure_bucket()
     pool = await open_pool(dsn, config.writer_role)

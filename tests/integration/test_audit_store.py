@@ -105,10 +105,11 @@ async def test_snapshot_is_redacted_locked_and_referenced(ts: TestSink) -> None:
         "redacted": ["$.prompt"],
     }
     client = ts.objects.raw_client()
-    versions = client.list_object_versions(Bucket=ts.objects.bucket, Prefix=stored.snapshot_key)
+    key = ts.objects.full_key(stored.snapshot_key)
+    versions = client.list_object_versions(Bucket=ts.objects.bucket, Prefix=key)
     version = versions["Versions"][0]["VersionId"]
     with pytest.raises(ClientError):
-        client.delete_object(Bucket=ts.objects.bucket, Key=stored.snapshot_key, VersionId=version)
+        client.delete_object(Bucket=ts.objects.bucket, Key=key, VersionId=version)
 
 
 @pytest.mark.parametrize("role", ["writer", "reader"])

@@ -1,0 +1,199 @@
+"""Read side for the API: instance chains, verification, bundles, checkpoints and proofs.
+
+Opened once in the API lifespan with the read-only credentials; connections act as the
+reader role, which can only SELECT. Proofs come from an in-memory Merkle tree that is
+brought up to date from the database before each proof.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from psycopg_pool import AsyncConnectionPool
+
+from gantral.audit.bundle import build_bundle
+from gantral.audit.checkpoint import Checkpoint, load_private_key
+from gantral.audit.checkpointer import sync_tree
+from gantral.audit.config import AuditConfig
+from gantral.audit.db import Conn, Database, open_pool
+from gantral.audit.merkle import MerkleTree, ProofError, leaf_hash
+from gantral.audit.objects import ObjectStore
+from gantral.audit.queries import AuditQueries
+from gantral.audit.verifier import verify_database
+from gantral.audit.views import (
+    BundleView,
+    ConsistencyProofView,
+    EventView,
+    InclusionProofView,
+    InstanceView,
+    ProblemView,
+    VerifyView,
+)
+from gantral.errors import Conflict, InvalidInput, NotFound
+from gantral.settings import Settings
+
+__all__ = ["AuditReader"]
+
+
+class AuditReader:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Conn],
+        config: AuditConfig,
+        objects: ObjectStore | None,
+        public_key: Ed25519PublicKey | None,
+    ) -> None:
+        self._pool = pool
+        self.queries = AuditQueries(Database(config, pool=pool))
+        self.objects = objects
+        self.public_key = public_key
+        self._tree = MerkleTree()
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls,
+        dsn: str,
+        *,
+        config: AuditConfig | None = None,
+        objects: ObjectStore | None = None,
+        public_key: Ed25519PublicKey | None = None,
+    ) -> AuditReader:
+        config = config or AuditConfig()
+        return cls(await open_pool(dsn, config.reader_role), config, objects, public_key)
+
+    @classmethod
+    async def from_settings(cls, settings: Settings) -> AuditReader:
+        """Reader credentials, object storage, and the checkpoint public key when known."""
+        key = settings.audit.signing_key.get_secret_value()
+        return await cls.open(
+            settings.database.reader_url.get_secret_value(),
+            objects=ObjectStore.from_settings(settings.s3),
+            public_key=load_private_key(key).public_key() if key else None,
+        )
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def instance(self, instance_id: str) -> InstanceView:
+        rows = await self.queries.instance_events(instance_id)
+        if not rows:
+            raise NotFound(f"no audit events for instance {instance_id}")
+        seal = (await self.queries.seals(instance_id)).get(instance_id)
+        events = []
+        for row in rows:
+            body: dict[str, Any] = json.loads(row.body)
+            events.append(
+                EventView(
+                    seq=row.seq,
+                    log_index=row.log_index,
+                    type=row.type,
+                    at=str(body.get("at")),
+                    actor=body.get("actor") or {},
+                    payload=body.get("payload") or {},
+                    snapshot=body.get("snapshot"),
+                    prev_hash=row.prev_hash.hex(),
+                    hash=row.hash.hex(),
+                    body=row.body.decode(),
+                )
+            )
+        return InstanceView(
+            instance_id=instance_id,
+            events=events,
+            sealed=seal is not None,
+            head=rows[-1].hash.hex(),
+            bundle_keys=await self.queries.bundle_keys(instance_id),
+        )
+
+    async def verify(self, instance_id: str) -> VerifyView:
+        report = await verify_database(
+            self.queries,
+            objects=self.objects,
+            public_key=self.public_key,
+            instance_ids=[instance_id],
+        )
+        unknown = [p for p in report.problems if p.code == "unknown_instance"]
+        if unknown and report.events == 0:
+            raise NotFound(f"no audit events for instance {instance_id}")
+        return VerifyView(
+            instance_id=instance_id,
+            ok=report.ok,
+            events=report.events,
+            checkpoints=report.checkpoints,
+            signatures_checked=report.signatures_checked,
+            problems=[ProblemView(**vars(p)) for p in report.problems],
+        )
+
+    async def _synced_tree(self) -> MerkleTree:
+        async with self._lock:
+            await sync_tree(self._tree, self.queries)
+            return self._tree
+
+    async def bundle(self, instance_id: str) -> BundleView:
+        """The exported (object-locked) bundle when sealed, else one built from the database."""
+        if self.objects is not None:
+            for key in await self.queries.bundle_keys(instance_id):
+                data = await self.objects.get(key)
+                if data is not None:
+                    return BundleView.model_validate_json(data)
+        rows = await self.queries.instance_events(instance_id)
+        if not rows:
+            raise NotFound(f"no audit events for instance {instance_id}")
+        seal = (await self.queries.seals(instance_id)).get(instance_id)
+        checkpoint = await self.queries.latest_checkpoint()
+        tree = await self._synced_tree()
+        return BundleView.model_validate(build_bundle(instance_id, rows, seal, checkpoint, tree))
+
+    async def latest_checkpoint(self) -> Checkpoint:
+        checkpoint = await self.queries.latest_checkpoint()
+        if checkpoint is None:
+            raise NotFound("no checkpoint has been published yet")
+        return checkpoint
+
+    async def inclusion(
+        self, instance_id: str, seq: int, tree_size: int | None = None
+    ) -> InclusionProofView:
+        rows = [r for r in await self.queries.instance_events(instance_id) if r.seq == seq]
+        if not rows:
+            raise NotFound(f"no audit event {seq} for instance {instance_id}")
+        checkpoint = await self.queries.latest_checkpoint()
+        size = tree_size if tree_size is not None else (checkpoint.size if checkpoint else 0)
+        row = rows[0]
+        if row.log_index >= size:
+            raise Conflict(
+                f"event {seq} of {instance_id} is not covered by a tree of size {size} yet",
+                reason="not_yet_checkpointed",
+            )
+        tree = await self._synced_tree()
+        try:
+            proof = tree.inclusion_proof(row.log_index, size)
+        except ProofError as error:
+            raise InvalidInput(str(error)) from error
+        return InclusionProofView(
+            instance_id=instance_id,
+            seq=seq,
+            log_index=row.log_index,
+            leaf_hash=leaf_hash(row.hash).hex(),
+            tree_size=size,
+            root=tree.root(size).hex(),
+            proof=[p.hex() for p in proof],
+            checkpoint=checkpoint if checkpoint and checkpoint.size == size else None,
+        )
+
+    async def consistency(self, first: int, second: int | None = None) -> ConsistencyProofView:
+        tree = await self._synced_tree()
+        second = tree.size if second is None else second
+        try:
+            proof = tree.consistency_proof(first, second)
+        except ProofError as error:
+            raise InvalidInput(str(error)) from error
+        return ConsistencyProofView(
+            first=first,
+            second=second,
+            first_root=tree.root(first).hex(),
+            second_root=tree.root(second).hex(),
+            proof=[p.hex() for p in proof],
+        )
