@@ -115,9 +115,7 @@ def _chain(policy: Policy, layer: LevelSettings | None, where: str) -> tuple[Res
     layer_loc: tuple[str | int, ...] = ("by_materiality", where.split(".")[-1]) if layer else ()
     approvers = _pick(layer.approvers if layer else None, policy.approvers)
     default_rule = as_rule(approvers) if approvers != [] else None
-    own_chain = layer is not None and (
-        layer.tiers is not None or "timeouts" in layer.model_fields_set
-    )
+    own_chain = layer is not None and (layer.tiers is not None or layer.timeouts is not None)
     owner = layer if own_chain and layer is not None else policy
     owner_loc = layer_loc if owner is layer else ()
     tiers: list[ResolvedTier] = []

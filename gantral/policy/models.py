@@ -171,7 +171,8 @@ class _Settings(_Strict):
 
     @model_validator(mode="after")
     def _one_chain(self) -> _Settings:
-        if self.tiers is not None and "timeouts" in self.model_fields_set:
+        # By value, not by which fields were written: a dumped policy must load back.
+        if self.tiers is not None and self.timeouts not in (None, Timeouts()):
             raise ValueError("give either tiers or timeouts, not both")
         if self.tiers is not None and self.reminders is not None:
             raise ValueError("with tiers, put reminders on each tier")

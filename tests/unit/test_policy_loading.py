@@ -115,3 +115,5 @@ def test_examples_load(path: Path) -> None:
     doc = load_file(path)
     if isinstance(doc, Policy):
         assert doc.materiality in Materiality
+    # What is stored (and what Temporal carries) is the JSON dump: it must load back equal.
+    assert type(doc).model_validate_json(doc.model_dump_json()) == doc

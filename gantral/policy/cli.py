@@ -1,0 +1,111 @@
+"""`gantral policy ...`: test and validate policy files offline, e.g. in a policy repo's CI.
+
+    gantral policy evaluate payments.yaml --context '{"arguments": {"amount": 20000}}' \
+        --actor alice:FINANCE --actor bob:CFO --requester carol
+    gantral policy validate policies/*.yaml
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gantral.errors import InvalidInput
+from gantral.policy.explain import Actors, explain
+from gantral.policy.loading import load_file, parse
+from gantral.policy.models import Policy
+
+policy_app = typer.Typer(
+    help="Policy files: dry-run evaluation and validation.", no_args_is_help=True
+)
+
+
+@policy_app.command("evaluate")
+def evaluate_command(
+    policy_file: Annotated[Path, typer.Argument(help="A policy file (YAML or JSON).")],
+    context: Annotated[
+        str, typer.Option(help="The step context: a JSON object, or a JSON/YAML file.")
+    ] = "{}",
+    actor: Annotated[
+        list[str] | None,
+        typer.Option(help="An approval to try, as HUMAN_ID:ROLE. Repeatable."),
+    ] = None,
+    requester: Annotated[str | None, typer.Option(help="Who requested the step.")] = None,
+    agent_owner: Annotated[str | None, typer.Option(help="The agent's owner.")] = None,
+    trigger_actor: Annotated[str | None, typer.Option(help="Who triggered the instance.")] = None,
+) -> None:
+    """Print the decision path (materiality, approvers, deadlines, why) as JSON."""
+    try:
+        policy = load_file(policy_file)
+        if not isinstance(policy, Policy):
+            raise InvalidInput(f"{policy_file}: a workflow template, not a policy")
+        actors = Actors(
+            approvals=_approvals(actor or []),
+            requester=requester,
+            agent_owner=agent_owner,
+            trigger_actor=trigger_actor,
+        )
+        path = explain(policy, _context(context), actors)
+    except InvalidInput as e:
+        typer.echo(f"error: {e.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(path.model_dump_json(indent=2))
+
+
+@policy_app.command("validate")
+def validate_command(
+    files: Annotated[list[Path], typer.Argument(help="Policy or workflow-template files.")],
+) -> None:
+    """Check files; print FILE:LINE: FIELD: problem for each error, exit 1 if any."""
+    failed = 0
+    for path in files:
+        try:
+            doc = load_file(path)
+        except InvalidInput as e:
+            failed += 1
+            for err in e.details.get("errors") or [{"message": e.message}]:
+                if "field" in err:
+                    where = f"{path}:{err['line']}" if err["line"] else str(path)
+                    typer.echo(
+                        f"{where}: {err['field'] or '(document)'}: {err['message']}", err=True
+                    )
+                else:
+                    typer.echo(err["message"], err=True)
+            continue
+        typer.echo(f"ok {path} ({doc.content_hash()})")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _approvals(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        human, sep, role = pair.partition(":")
+        if not sep or not human or not role:
+            raise InvalidInput(f"--actor {pair!r}: expected HUMAN_ID:ROLE", field="actor")
+        if human in out:
+            raise InvalidInput(f"--actor {human}: each human counts once", field="actor")
+        out[human] = role
+    return out
+
+
+def _context(value: str) -> dict[str, Any]:
+    text = value
+    if not value.lstrip().startswith("{"):
+        path = Path(value)
+        try:
+            text = path.read_text()
+        except OSError as e:
+            raise InvalidInput(f"--context {value}: {e.strerror}", field="context") from None
+        data, _ = parse(text, source=value)
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InvalidInput(f"--context: not JSON: {e}", field="context") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("--context must be a JSON object", field="context")
+    return data
