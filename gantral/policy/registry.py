@@ -16,6 +16,7 @@ Implementations: `InMemoryRegistry` (tests, dev) here and `PostgresRegistry` in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_ID = re.compile(r"[A-Za-z0-9_.-]{1,200}")
 
 
 class StoredPolicy(BaseModel):
@@ -157,6 +159,10 @@ async def pin_template(registry: PolicyRegistry, template: WorkflowTemplate) -> 
 
 def prepare_policy(policy_id: str, policy: Policy) -> tuple[Policy, str]:
     """The policy exactly as it will be stored (its `id` set), and its content hash."""
+    if not _ID.fullmatch(policy_id):
+        raise InvalidInput(
+            f"policy id {policy_id!r} must match {_ID.pattern}", reason="invalid_id", field="id"
+        )
     if policy.id is not None and policy.id != policy_id:
         raise InvalidInput(
             f"the policy says id {policy.id!r} but is stored as {policy_id!r}",
