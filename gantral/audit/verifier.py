@@ -24,7 +24,7 @@ from gantral.audit.queries import AuditQueries
 from gantral.audit.rows import EventRow, SealRow
 from gantral.audit.verify import Problem, verify_chain, verify_checkpoints, verify_log_indices
 
-__all__ = ["VerifyReport", "verify_database"]
+__all__ = ["VerifyReport", "stored_checkpoints", "verify_database"]
 
 
 @dataclass
@@ -47,8 +47,13 @@ async def verify_database(
     public_key: Ed25519PublicKey | None,
     instance_ids: Sequence[str] | None = None,
     check_log: bool = True,
+    anchors: Sequence[Checkpoint] = (),
 ) -> VerifyReport:
-    """Verify the given instances (all when None), plus the global log and its checkpoints."""
+    """Verify the given instances (all when None), plus the global log and its checkpoints.
+
+    `anchors` are checkpoints the caller already holds (pinned by an auditor, or fetched
+    once from object storage); they are checked like the stored ones.
+    """
     report = VerifyReport(signatures_checked=public_key is not None)
     seals = await queries.seals()
     chains: dict[str, list[EventRow]] = {}
@@ -69,7 +74,7 @@ async def verify_database(
         if objects is not None:
             report.problems += await _check_snapshots(objects, iid, rows)
     if check_log:
-        report.problems += await _check_log(queries, objects, public_key, report)
+        report.problems += await _check_log(queries, objects, public_key, report, anchors)
         if objects is not None and instance_ids is None:
             report.problems += await _check_bundles(objects, seals, set(chains))
     return report
@@ -95,18 +100,27 @@ async def _check_log(
     objects: ObjectStore | None,
     public_key: Ed25519PublicKey | None,
     report: VerifyReport,
+    anchors: Sequence[Checkpoint],
 ) -> list[Problem]:
     leaves = await queries.leaves()
     problems = verify_log_indices(row.log_index for row in leaves)
     tree = MerkleTree(row.hash for row in leaves)
     labelled = [("database", cp) for cp in await queries.checkpoints()]
+    labelled += [("pinned", cp) for cp in anchors]
     if objects is not None:
-        for key in await objects.keys(CHECKPOINT_PREFIX_KEY):
-            data = await objects.get(key)
-            if data is not None:
-                labelled.append(("object-storage", Checkpoint.model_validate_json(data)))
+        labelled += [("object-storage", cp) for cp in await stored_checkpoints(objects)]
     report.checkpoints = len(labelled)
     return problems + verify_checkpoints(tree, labelled, public_key)
+
+
+async def stored_checkpoints(objects: ObjectStore) -> list[Checkpoint]:
+    """The object-locked checkpoints, oldest first."""
+    found = []
+    for key in await objects.keys(CHECKPOINT_PREFIX_KEY):
+        data = await objects.get(key)
+        if data is not None:
+            found.append(Checkpoint.model_validate_json(data))
+    return found
 
 
 async def _check_bundles(

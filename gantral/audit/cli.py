@@ -1,0 +1,161 @@
+"""`gantral audit ...`: verify the log (from the database or offline bundles), keys, export.
+
+Wire with `app.add_typer(audit_app, name="audit")` in `gantral/cli.py`. Verification
+exits 1 and prints one line per break (instance, seq, what is wrong); 0 when all holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from gantral.audit.bundle_verify import verify_bundle
+from gantral.audit.checkpoint import generate_key_pem, key_id, load_private_key, load_public_key
+from gantral.audit.config import DEFAULT_SCHEMA, AuditConfig
+from gantral.audit.objects import ObjectStore
+from gantral.audit.reader import AuditReader
+from gantral.audit.verifier import VerifyReport, verify_database
+from gantral.audit.verify import Problem
+from gantral.settings import Settings
+
+__all__ = ["audit_app"]
+
+audit_app = typer.Typer(
+    help="Tamper-evident audit log: verify, export, keys.", no_args_is_help=True
+)
+
+PublicKeyOpt = Annotated[
+    str | None,
+    typer.Option("--public-key", help="Ed25519 public key: PEM file, inline PEM or 64 hex chars."),
+]
+DsnOpt = Annotated[
+    str | None, typer.Option("--dsn", help="PostgreSQL URI (default: the reader credentials).")
+]
+SchemaOpt = Annotated[str, typer.Option("--schema", help="Audit schema.")]
+
+
+def _public_key(value: str | None, settings: Settings) -> Ed25519PublicKey | None:
+    if value:
+        return load_public_key(value)
+    secret = settings.audit.signing_key.get_secret_value()
+    return load_private_key(secret).public_key() if secret else None
+
+
+def _fail(problems: list[Problem]) -> None:
+    for problem in problems:
+        typer.echo(f"FAIL {problem}", err=True)
+    raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def verify(
+    instance_ids: Annotated[
+        list[str] | None, typer.Argument(help="Instances (default: all).")
+    ] = None,
+    bundle: Annotated[
+        list[Path] | None, typer.Option("--bundle", help="Verify exported bundle files offline.")
+    ] = None,
+    public_key: PublicKeyOpt = None,
+    dsn: DsnOpt = None,
+    schema: SchemaOpt = DEFAULT_SCHEMA,
+    bucket_prefix: Annotated[str, typer.Option(help="Object key prefix of this log.")] = "",
+    no_objects: Annotated[bool, typer.Option(help="Skip object-storage checks.")] = False,
+) -> None:
+    """Verify instance chains, seals, snapshots and signed checkpoints; exit 1 on any break."""
+    settings = Settings()
+    key = _public_key(public_key, settings)
+    if bundle:
+        if key is None:
+            raise typer.BadParameter("offline verification needs --public-key")
+        problems: list[Problem] = []
+        for path in bundle:
+            problems += verify_bundle(json.loads(path.read_text()), key)
+        if problems:
+            _fail(problems)
+        typer.echo(f"OK {len(bundle)} bundle(s) verified against key {key_id(key)[:16]}")
+        return
+    objects = None if no_objects else _objects(settings, bucket_prefix)
+    report = asyncio.run(
+        _verify_db(_dsn(dsn, settings), AuditConfig(schema=schema), objects, key, instance_ids)
+    )
+    if not report.ok:
+        _fail(report.problems)
+    signed = "signatures checked" if report.signatures_checked else "signatures NOT checked"
+    typer.echo(
+        f"OK {report.instances} instance(s), {report.events} event(s), "
+        f"{report.checkpoints} checkpoint(s) verified ({signed})"
+    )
+
+
+def _dsn(dsn: str | None, settings: Settings) -> str:
+    value = dsn or settings.database.reader_url.get_secret_value()
+    value = value or settings.database.url.get_secret_value()
+    if not value:
+        raise typer.BadParameter("no database: pass --dsn or set GANTRAL_DATABASE__READER_URL")
+    return value
+
+
+def _objects(settings: Settings, prefix: str) -> ObjectStore:
+    return ObjectStore.from_settings(settings.s3, prefix=prefix)
+
+
+async def _verify_db(
+    dsn: str,
+    config: AuditConfig,
+    objects: ObjectStore | None,
+    key: Ed25519PublicKey | None,
+    instance_ids: list[str] | None,
+) -> VerifyReport:
+    reader = await AuditReader.open(dsn, config=config, objects=objects, public_key=key)
+    try:
+        return await verify_database(
+            reader.queries, objects=objects, public_key=key, instance_ids=instance_ids or None
+        )
+    finally:
+        await reader.close()
+
+
+@audit_app.command("export")
+def export(
+    instance_id: str,
+    out: Annotated[Path, typer.Option("--out", help="Where to write the bundle JSON.")],
+    dsn: DsnOpt = None,
+    schema: SchemaOpt = DEFAULT_SCHEMA,
+    bucket_prefix: Annotated[str, typer.Option(help="Object key prefix of this log.")] = "",
+) -> None:
+    """Write an instance's evidence bundle (the object-locked one when sealed)."""
+    settings = Settings()
+
+    async def run() -> str:
+        reader = await AuditReader.open(
+            _dsn(dsn, settings),
+            config=AuditConfig(schema=schema),
+            objects=_objects(settings, bucket_prefix),
+        )
+        try:
+            return (await reader.bundle(instance_id)).model_dump_json(indent=2)
+        finally:
+            await reader.close()
+
+    out.write_text(asyncio.run(run()))
+    typer.echo(f"wrote {out}")
+
+
+@audit_app.command("keygen")
+def keygen(
+    out: Annotated[Path, typer.Option("--out", help="Private key file (PEM, mode 0600).")],
+) -> None:
+    """Create an Ed25519 checkpoint signing key; writes OUT and OUT.pub, prints the key id."""
+    private, public = generate_key_pem()
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(private)
+    pub_path = out.with_name(out.name + ".pub")
+    pub_path.write_text(public)
+    typer.echo(f"wrote {out} and {pub_path}; key id {key_id(load_public_key(public))}")
