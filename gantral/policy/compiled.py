@@ -3,11 +3,13 @@
 Evaluation runs on every authorize call and again inside workflow code on replay, so
 the work that depends only on the policy is done once per policy object. The cache is
 keyed by object identity and holds the policy itself, so an id is never reused while
-its entry lives; it changes no result, only how fast it is computed.
+its entry lives; it changes no result, only how fast it is computed (`compile_policy`
+is itself pure, so two threads compiling the same policy at once is harmless).
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +24,8 @@ from gantral.policy.quorum import describe
 
 _CACHE_SIZE = 256
 _cache: OrderedDict[int, tuple[Policy, CompiledPolicy]] = OrderedDict()
+# Temporal runs workflow activations on several threads; the cache is shared by them.
+_lock = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +48,16 @@ class CompiledPolicy:
 
 def compiled(policy: Policy) -> CompiledPolicy:
     key = id(policy)
-    hit = _cache.get(key)
-    if hit is not None and hit[0] is policy:
-        _cache.move_to_end(key)
-        return hit[1]
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] is policy:
+            _cache.move_to_end(key)
+            return hit[1]
     result = compile_policy(policy)
-    _cache[key] = (policy, result)
-    if len(_cache) > _CACHE_SIZE:
-        _cache.popitem(last=False)
+    with _lock:
+        _cache[key] = (policy, result)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
     return result
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from itertools import combinations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gantral.policy.models import AllOf, AnyOf, ApprovalRule, NOfRule, RoleRule
 
@@ -23,8 +23,14 @@ Approvals = Mapping[str, str]
 
 
 class QuorumProgress(BaseModel):
+    """E.g. "2 of 3 approvals, still needed: SECURITY_REVIEWER" for the instance API/memo."""
+
     satisfied: bool
     still_needed: list[str]
+    # Humans whose approval counts toward the rule (role in the rule, not excluded),
+    # and the fewest distinct humans the rule can ever be satisfied by.
+    counted: list[str] = Field(default_factory=list)
+    required: int = 0
 
 
 def _options(rule: ApprovalRule, approvals: Approvals) -> list[frozenset[str]]:
@@ -91,9 +97,17 @@ def progress(
     """
     if excluded:
         approvals = {h: r for h, r in approvals.items() if h not in excluded}
+    roles = set(roles_in(rule))
+    counted = sorted(h for h, r in approvals.items() if r in roles)
+    required = min_humans(rule)
     if _options(rule, approvals):
-        return QuorumProgress(satisfied=True, still_needed=[])
-    return QuorumProgress(satisfied=False, still_needed=_unsatisfied(rule, approvals))
+        return QuorumProgress(satisfied=True, still_needed=[], counted=counted, required=required)
+    return QuorumProgress(
+        satisfied=False,
+        still_needed=_unsatisfied(rule, approvals),
+        counted=counted,
+        required=required,
+    )
 
 
 def _unsatisfied(rule: ApprovalRule, approvals: Approvals) -> list[str]:

@@ -125,3 +125,9 @@ def test_progress_is_deterministic_and_order_independent(
 ) -> None:
     reversed_order = dict(reversed(list(given.items())))
     assert progress(rule, given) == progress(rule, given) == progress(rule, reversed_order)
+
+
+def test_progress_counts_for_the_instance_view() -> None:
+    rule = NOfRule(n_of=NOf(n=2, of=[A, B, C]))
+    p = progress(rule, {"ann": "A", "req": "B", "zed": "Z"}, excluded={"req"})
+    assert (p.counted, p.required, p.satisfied) == (["ann"], 2, False)
