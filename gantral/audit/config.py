@@ -21,3 +21,5 @@ class AuditConfig:
     reader_role: str = "gantral_audit_reader"
     # Names this log inside signed checkpoints, so a checkpoint cannot be replayed elsewhere.
     origin: str = "gantral-audit"
+    # Prefix of every object key, to share one bucket between logs (tests); empty otherwise.
+    object_prefix: str = ""

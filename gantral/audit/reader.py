@@ -66,12 +66,16 @@ class AuditReader:
         return cls(await open_pool(dsn, config.reader_role), config, objects, public_key)
 
     @classmethod
-    async def from_settings(cls, settings: Settings) -> AuditReader:
+    async def from_settings(
+        cls, settings: Settings, config: AuditConfig | None = None
+    ) -> AuditReader:
         """Reader credentials, object storage, and the checkpoint public key when known."""
+        config = config or AuditConfig()
         key = settings.audit.signing_key.get_secret_value()
         return await cls.open(
             settings.database.reader_url.get_secret_value(),
-            objects=ObjectStore.from_settings(settings.s3),
+            config=config,
+            objects=ObjectStore.from_settings(settings.s3, prefix=config.object_prefix),
             public_key=load_private_key(key).public_key() if key else None,
         )
 

@@ -58,7 +58,7 @@ async def open_sink(
         raise RuntimeError("GANTRAL_DATABASE__URL (the sink's credentials) is required")
     key = signing_key(settings)
     await migrate(dsn, config)
-    objects = ObjectStore.from_settings(settings.s3)
+    objects = ObjectStore.from_settings(settings.s3, prefix=config.object_prefix)
     await objects.ensure_bucket()
     pool = await open_pool(dsn, config.writer_role)
     try:

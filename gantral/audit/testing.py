@@ -47,6 +47,7 @@ def s3_settings(endpoint: str, *, retention_days: int = 1) -> S3Settings:
         access_key_id=SecretStr("gantral-test"),
         secret_access_key=SecretStr("gantral-test-secret"),
         retention_days=retention_days,
+        bucket=TEST_BUCKET,
     )
 
 

@@ -1,0 +1,246 @@
+"""Fault tests through Temporal: the sink or PostgreSQL goes away mid-stream.
+
+A small driver workflow appends each instance's events in batches through the real
+`gantral.audit.append` activity with unlimited retries, as the instance workflow does.
+Afterwards every event must be stored exactly once and every chain must verify.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from pydantic import BaseModel, SecretStr
+from temporalio import workflow
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import RetryPolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from gantral.audit.checkpoint import generate_key_pem, load_private_key
+from gantral.audit.config import AuditConfig
+from gantral.audit.db import Database
+from gantral.audit.objects import ObjectStore
+from gantral.audit.queries import AuditQueries
+from gantral.audit.testing import TEST_BUCKET, make_events, s3_settings, unique
+from gantral.audit.verifier import verify_database
+from gantral.domain.audit_event import (
+    AUDIT_APPEND_ACTIVITY,
+    AppendAuditEvents,
+    AppendResult,
+    AuditEvent,
+)
+from gantral.settings import AuditSettings, DatabaseSettings, Settings, TemporalSettings
+from workers.sink import run_sink
+
+pytestmark = pytest.mark.integration
+
+
+class DriveInput(BaseModel):
+    events: list[AuditEvent]
+    batch: int
+    audit_queue: str
+
+
+@workflow.defn(name="AuditFaultDriver")
+class AuditDriver:
+    @workflow.run
+    async def run(self, inp: DriveInput) -> list[str]:
+        hashes: list[str] = []
+        for i in range(0, len(inp.events), inp.batch):
+            chunk = inp.events[i : i + inp.batch]
+            result = await workflow.execute_activity(
+                AUDIT_APPEND_ACTIVITY,
+                AppendAuditEvents(instance_id=chunk[0].instance_id, events=chunk),
+                task_queue=inp.audit_queue,
+                start_to_close_timeout=timedelta(seconds=5),
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(milliseconds=200),
+                    maximum_interval=timedelta(seconds=1),
+                    maximum_attempts=0,
+                ),
+                result_type=AppendResult,
+            )
+            hashes += [s.hash for s in result.stored]
+        return hashes
+
+
+@pytest.fixture
+async def client(stack: Any) -> Client:
+    return await Client.connect(stack.temporal_address, data_converter=pydantic_data_converter)
+
+
+@pytest.fixture
+async def driver(client: Client) -> AsyncIterator[str]:
+    queue = unique("audit-driver")
+    async with Worker(
+        client, task_queue=queue, workflows=[AuditDriver],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):  # fmt: skip
+        yield queue
+
+
+def _settings(stack: Any, queue: str, pem: str) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database=DatabaseSettings(url=SecretStr(stack.postgres_uri)),
+        s3=s3_settings(stack.s3_endpoint),
+        temporal=TemporalSettings(address=stack.temporal_address, audit_task_queue=queue),
+        audit=AuditSettings(signing_key=SecretStr(pem), checkpoint_interval_seconds=0.5),
+    )
+
+
+async def _start(
+    client: Client, driver: str, audit_queue: str, instances: int, events: int, batch: int
+) -> list[WorkflowHandle[Any, list[str]]]:
+    handles = []
+    for _ in range(instances):
+        iid = unique("fault")
+        handles.append(
+            await client.start_workflow(
+                AuditDriver.run,
+                DriveInput(
+                    events=make_events(iid, events, snapshot_every=5),
+                    batch=batch,
+                    audit_queue=audit_queue,
+                ),
+                id=iid,
+                task_queue=driver,
+            )
+        )
+    return handles
+
+
+async def _count(dsn: str, schema: str) -> int:
+    try:
+        async with await psycopg.AsyncConnection.connect(dsn, connect_timeout=2) as conn:
+            q = sql.SQL("SELECT count(*) FROM {}.events").format(sql.Identifier(schema))
+            row = await (await conn.execute(q)).fetchone()
+            return int(row[0]) if row else 0
+    except psycopg.Error:
+        return 0
+
+
+async def _wait_for(dsn: str, schema: str, at_least: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while await _count(dsn, schema) < at_least:
+        assert time.monotonic() < deadline, f"fewer than {at_least} events stored in time"
+        await asyncio.sleep(0.1)
+
+
+async def _assert_exactly_once(
+    stack: Any, config: AuditConfig, pem: str, expected: dict[str, list[str]]
+) -> None:
+    async with await psycopg.AsyncConnection.connect(stack.postgres_uri) as conn:
+        queries = AuditQueries(Database(config, conn=conn))
+        for iid, hashes in expected.items():
+            rows = await queries.instance_events(iid)
+            assert [r.seq for r in rows] == list(range(1, len(hashes) + 1)), iid
+            assert [r.hash.hex() for r in rows] == hashes
+        objects = ObjectStore.from_settings(
+            s3_settings(stack.s3_endpoint), prefix=config.object_prefix
+        )
+        report = await verify_database(
+            queries, objects=objects, public_key=load_private_key(pem).public_key()
+        )
+        assert report.ok, report.problems
+        assert report.events == sum(len(h) for h in expected.values())
+
+
+async def test_postgres_stopped_and_restarted_while_appends_retry(
+    stack: Any, client: Client, driver: str
+) -> None:
+    pem, _ = generate_key_pem()
+    schema = unique("audit_pg")
+    config = AuditConfig(schema=schema, object_prefix=f"{schema}/")
+    settings = _settings(stack, unique("audit-q"), pem)
+    stop = asyncio.Event()
+    sink = asyncio.create_task(run_sink(settings, stop, config=config))
+    try:
+        handles = await _start(client, driver, settings.temporal.audit_task_queue, 5, 24, 2)
+        await _wait_for(stack.postgres_uri, schema, 12)
+        assert await _count(stack.postgres_uri, schema) < 5 * 24  # really mid-stream
+        await asyncio.to_thread(stack.postgres.stop)
+        await asyncio.sleep(3)  # appends fail and are retried while the database is down
+        await asyncio.to_thread(stack.postgres.restart)
+        results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 120)
+        assert all(len(r) == 24 for r in results)
+        await _assert_exactly_once(
+            stack, config, pem, {h.id: r for h, r in zip(handles, results, strict=True)}
+        )
+    finally:
+        stop.set()
+        await asyncio.wait_for(sink, 30)
+
+
+_SINK_SCRIPT = """
+import asyncio, signal, sys
+from gantral.audit.config import AuditConfig
+from gantral.settings import Settings
+from workers.sink import run_sink
+
+async def main() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    config = AuditConfig(schema=sys.argv[1], object_prefix=sys.argv[1] + "/")
+    await run_sink(Settings(_env_file=None), stop, config=config)
+
+asyncio.run(main())
+"""
+
+
+def _spawn_sink(stack: Any, schema: str, queue: str, pem: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "GANTRAL_DATABASE__URL": stack.postgres_uri,
+            "GANTRAL_S3__ENDPOINT_URL": stack.s3_endpoint,
+            "GANTRAL_S3__BUCKET": TEST_BUCKET,
+            "GANTRAL_S3__ACCESS_KEY_ID": "gantral-test",
+            "GANTRAL_S3__SECRET_ACCESS_KEY": "gantral-test-secret",
+            "GANTRAL_S3__RETENTION_DAYS": "1",
+            "GANTRAL_TEMPORAL__ADDRESS": stack.temporal_address,
+            "GANTRAL_TEMPORAL__AUDIT_TASK_QUEUE": queue,
+            "GANTRAL_AUDIT__SIGNING_KEY": pem,
+            "GANTRAL_AUDIT__CHECKPOINT_INTERVAL_SECONDS": "0.5",
+        }
+    )
+    return subprocess.Popen([sys.executable, "-c", _SINK_SCRIPT, schema], env=env)
+
+
+async def test_sink_killed_mid_stream_and_restarted(
+    stack: Any, client: Client, driver: str
+) -> None:
+    pem, _ = generate_key_pem()
+    schema, queue = unique("audit_kill"), unique("audit-q")
+    config = AuditConfig(schema=schema, object_prefix=f"{schema}/")
+    proc = _spawn_sink(stack, schema, queue, pem)
+    try:
+        handles = await _start(client, driver, queue, 5, 30, 2)
+        await _wait_for(stack.postgres_uri, schema, 20)
+        proc.kill()  # SIGKILL: no chance to finish in-flight appends or checkpoints
+        proc.wait(10)
+        stored_at_kill = await _count(stack.postgres_uri, schema)
+        assert stored_at_kill < 150
+        proc = _spawn_sink(stack, schema, queue, pem)
+        results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 120)
+        await _assert_exactly_once(
+            stack, config, pem, {h.id: r for h, r in zip(handles, results, strict=True)}
+        )
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
