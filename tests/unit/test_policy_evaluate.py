@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from gantral.policy.evaluate import classify, needs_more_authority, plan_request
@@ -218,3 +220,28 @@ def test_an_edit_that_raises_materiality_needs_more_authority() -> None:
     assert not needs_more_authority(before, same)
     assert needs_more_authority(before, after)
     assert not needs_more_authority(after, before)
+
+
+@settings(max_examples=300)
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "environment": st.sampled_from(["production", "staging", 1, None]),
+            "data_class": st.sampled_from(["PII", "PHI", "public"]),
+            "arguments": st.fixed_dictionaries(
+                {}, optional={"amount": st.one_of(st.integers(-10, 3_000_000), st.floats())}
+            ),
+        },
+    )
+)
+def test_materiality_is_the_highest_matching_level_and_never_below_the_floor(
+    context: dict[str, Any],
+) -> None:
+    p = policy(PAYMENTS)
+    plan = plan_request(p, context)
+    _, _, matched = classify(p, context)
+    by_name = {r.name: r.level for r in p.materiality_rules}
+    levels = [by_name[m.split(" ")[0]] for m in matched]
+    assert plan.materiality.rank == max([p.materiality.rank, *(lv.rank for lv in levels)])
+    assert plan.requires_human == (plan.materiality is not Materiality.LOW)

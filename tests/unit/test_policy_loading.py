@@ -12,7 +12,11 @@ from gantral.errors import InvalidInput
 from gantral.policy.loading import load_document, load_file, load_policy, validate
 from gantral.policy.models import Materiality, Policy
 
-EXAMPLES = sorted((Path(__file__).parents[2] / "examples" / "policies").glob("*.*"))
+EXAMPLES = sorted(
+    p
+    for p in (Path(__file__).parents[2] / "examples" / "policies").iterdir()
+    if p.suffix in {".yaml", ".json"}
+)
 
 
 def error_of(text: str) -> InvalidInput:
