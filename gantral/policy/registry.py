@@ -38,6 +38,7 @@ __all__ = [
     "pin_template",
     "prepare_policy",
     "prepare_template",
+    "resolve_policy",
 ]
 
 T = TypeVar("T")
