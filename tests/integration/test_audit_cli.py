@@ -1,0 +1,112 @@
+"""`gantral audit` commands: exit codes and precise messages, online and offline."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from typer.testing import CliRunner
+
+from gantral.audit.checkpoint import public_key_pem
+from gantral.audit.cli import audit_app
+from gantral.audit.testing import TEST_BUCKET, TestSink, make_events, open_test_sink, unique
+from gantral.domain.audit_event import AppendAuditEvents
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def logged(stack: Any) -> AsyncIterator[tuple[TestSink, list[str]]]:
+    async with open_test_sink(stack.postgres_uri, stack.s3_endpoint) as ts:
+        ids = [unique("cli") for _ in range(3)]
+        for iid in ids:
+            events = make_events(iid, 6, snapshot_every=2)
+            await ts.sink.append(AppendAuditEvents(instance_id=iid, events=events))
+        await ts.checkpointer.publish()
+        yield ts, ids
+
+
+def _run(stack: Any, ts: TestSink, *args: str) -> Any:
+    env = {
+        "GANTRAL_S3__ENDPOINT_URL": stack.s3_endpoint,
+        "GANTRAL_S3__BUCKET": TEST_BUCKET,
+        "GANTRAL_S3__ACCESS_KEY_ID": "k",
+        "GANTRAL_S3__SECRET_ACCESS_KEY": "s",
+    }
+    common = [
+        "--dsn",
+        stack.postgres_uri,
+        "--schema",
+        ts.config.schema,
+        "--bucket-prefix",
+        f"{ts.config.schema}/",
+    ]
+    argv = [args[0], *common, *args[1:]] if args[0] in ("verify", "export") else list(args)
+    return CliRunner().invoke(audit_app, argv, env=env)
+
+
+def test_verify_all_one_and_a_set(stack: Any, logged: Any, tmp_path: Path) -> None:
+    ts, ids = logged
+    pub = tmp_path / "pub.pem"
+    pub.write_text(public_key_pem(ts.key.public_key()))
+    everything = _run(stack, ts, "verify", "--public-key", str(pub))
+    assert everything.exit_code == 0, everything.output
+    assert "OK 3 instance(s), 18 event(s)" in everything.output
+    assert "signatures checked" in everything.output
+    some = _run(stack, ts, "verify", ids[0], ids[2], "--public-key", str(pub))
+    assert some.exit_code == 0 and "OK 2 instance(s)" in some.output
+    unknown = _run(stack, ts, "verify", "nope")
+    assert unknown.exit_code == 1 and "instance nope" in unknown.output
+
+
+def test_offline_bundle_verification(stack: Any, logged: Any, tmp_path: Path) -> None:
+    ts, ids = logged
+    pub = tmp_path / "pub.pem"
+    pub.write_text(public_key_pem(ts.key.public_key()))
+    out = tmp_path / "bundle.json"
+    exported = _run(stack, ts, "export", ids[1], "--out", str(out))
+    assert exported.exit_code == 0, exported.output
+    ok = _run(stack, ts, "verify", "--bundle", str(out), "--public-key", str(pub))
+    assert ok.exit_code == 0, ok.output
+    bundle = json.loads(out.read_text())
+    bundle["events"][3]["body"] = bundle["events"][3]["body"].replace('"n":4', '"n":40')
+    out.write_text(json.dumps(bundle))
+    bad = _run(stack, ts, "verify", "--bundle", str(out), "--public-key", str(pub))
+    assert bad.exit_code == 1
+    assert f"instance {ids[1]} seq 4: stored hash does not match the stored body" in bad.output
+
+
+def test_keygen_writes_a_private_and_public_key(tmp_path: Path) -> None:
+    result = CliRunner().invoke(audit_app, ["keygen", "--out", str(tmp_path / "k.pem")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "k.pem").stat().st_mode & 0o777 == 0o600
+    assert "PUBLIC KEY" in (tmp_path / "k.pem.pub").read_text()
+
+
+async def test_tampered_database_fails_with_instance_and_seq(stack: Any, logged: Any) -> None:
+    ts, ids = logged
+    async with await psycopg.AsyncConnection.connect(stack.postgres_uri) as conn:
+        await conn.execute("SET session_replication_role = replica")
+        await conn.execute(
+            sql.SQL(
+                "UPDATE {}.events SET body = convert_to(replace(convert_from(body, 'UTF8'),"
+                " '\"n\":5', '\"n\":6'), 'UTF8')"
+                " WHERE instance_id = %s AND seq = 5"
+            ).format(sql.Identifier(ts.config.schema)),
+            (ids[2],),
+        )
+        await conn.commit()
+    result = await _run_in_thread(stack, ts, "verify")
+    assert result.exit_code == 1
+    assert f"instance {ids[2]} seq 5: stored hash does not match the stored body" in result.output
+
+
+async def _run_in_thread(stack: Any, ts: TestSink, *args: str) -> Any:
+    import asyncio
+
+    return await asyncio.to_thread(_run, stack, ts, *args)
