@@ -65,7 +65,9 @@ def verify(
     dsn: DsnOpt = None,
     schema: SchemaOpt = DEFAULT_SCHEMA,
     bucket_prefix: Annotated[str, typer.Option(help="Object key prefix of this log.")] = "",
-    no_objects: Annotated[bool, typer.Option(help="Skip object-storage checks.")] = False,
+    no_objects: Annotated[
+        bool, typer.Option("--no-objects", help="Skip object-storage checks (snapshots, anchors).")
+    ] = False,
 ) -> None:
     """Verify instance chains, seals, snapshots and signed checkpoints; exit 1 on any break."""
     settings = Settings()

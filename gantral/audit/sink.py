@@ -41,7 +41,7 @@ class AuditSink:
         _check_batch(request)
         prepared = [await self._prepare(event) for event in request.events]
         rows = await self.writer.append(request.instance_id, prepared)
-        if rows and rows[-1].type == SEAL_TYPE:
+        if rows and rows[-1].type == SEAL_TYPE and not await self._exported(request.instance_id):
             await self.export(request.instance_id, rows[-1].log_index)
         return AppendResult(
             stored=[
@@ -54,6 +54,10 @@ class AuditSink:
                 for row in rows
             ]
         )
+
+    async def _exported(self, instance_id: str) -> bool:
+        """A retried seal must not export a second bundle once one is recorded."""
+        return bool(await self.queries.bundle_keys(instance_id))
 
     async def _prepare(self, event: AuditEvent) -> PreparedEvent:
         ref = None
