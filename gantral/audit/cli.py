@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from gantral.audit.bundle_verify import verify_bundle
 from gantral.audit.checkpoint import generate_key_pem, key_id, load_private_key, load_public_key
 from gantral.audit.config import DEFAULT_SCHEMA, AuditConfig
+from gantral.audit.migrations import migrate
 from gantral.audit.objects import ObjectStore
 from gantral.audit.reader import AuditReader
 from gantral.audit.verifier import VerifyReport, verify_database
@@ -161,3 +162,17 @@ def keygen(
     pub_path = out.with_name(out.name + ".pub")
     pub_path.write_text(public)
     typer.echo(f"wrote {out} and {pub_path}; key id {key_id(load_public_key(public))}")
+
+
+@audit_app.command("migrate")
+def migrate_schema(
+    dsn: Annotated[str, typer.Option("--dsn", help="An owner/admin PostgreSQL URI.")],
+    schema: SchemaOpt = DEFAULT_SCHEMA,
+) -> None:
+    """Create or upgrade the audit schema and its roles (the sink also does this at start).
+
+    Run once as an admin when the sink's own login role (a member of
+    `gantral_audit_writer`) may not create schemas.
+    """
+    version = asyncio.run(migrate(dsn, AuditConfig(schema=schema)))
+    typer.echo(f"audit schema {schema} at version {version}")

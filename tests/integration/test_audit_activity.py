@@ -1,0 +1,58 @@
+"""The activity's contract with the workflow: which failures are final and which retry."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from gantral.activities.audit_sink import AuditSinkActivities
+from gantral.audit.testing import TestSink, make_events, open_test_sink, unique
+from gantral.domain.audit_event import AppendAuditEvents
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def acts(stack: Any) -> AsyncIterator[tuple[AuditSinkActivities, TestSink]]:
+    async with open_test_sink(stack.postgres_uri, stack.s3_endpoint) as ts:
+        yield AuditSinkActivities(ts.sink), ts
+
+
+async def _call(acts: AuditSinkActivities, iid: str, events: list[Any]) -> Any:
+    request = AppendAuditEvents(instance_id=iid, events=events)
+    return await ActivityEnvironment().run(acts.append, request)
+
+
+async def test_append_returns_hashes_and_snapshot_refs(acts: Any) -> None:
+    activities, _ = acts
+    iid = unique("act")
+    result = await _call(activities, iid, make_events(iid, 4, sealed=False, snapshot_every=2))
+    assert [s.seq for s in result.stored] == [1, 2, 3, 4]
+    assert all(len(s.hash) == 64 for s in result.stored)
+    assert result.stored[1].snapshot_key.startswith("snapshots/sha256/")
+    assert result.stored[0].snapshot_key is None
+
+
+async def test_conflict_and_bad_batches_are_final_gaps_retry(acts: Any) -> None:
+    activities, _ = acts
+    iid = unique("act")
+    events = make_events(iid, 6, sealed=False)
+    await _call(activities, iid, events[:3])
+    forged = events[1].model_copy(update={"payload": {"forged": True}})
+    with pytest.raises(ApplicationError) as conflict:
+        await _call(activities, iid, [forged])
+    assert conflict.value.type == "Conflict" and conflict.value.non_retryable
+    with pytest.raises(ApplicationError) as gap:
+        await _call(activities, iid, events[4:])
+    assert gap.value.type == "SequenceGap" and not gap.value.non_retryable
+    with pytest.raises(ApplicationError) as invalid:
+        await _call(activities, iid, [events[3], events[5]])
+    assert invalid.value.type == "InvalidInput" and invalid.value.non_retryable
+    other = make_events(unique("other"), 1, sealed=False)
+    with pytest.raises(ApplicationError) as wrong_instance:
+        await _call(activities, iid, other)
+    assert wrong_instance.value.type == "InvalidInput"
