@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -183,24 +184,8 @@ async def test_postgres_stopped_and_restarted_while_appends_retry(
         await asyncio.wait_for(sink, 30)
 
 
-_SINK_SCRIPT = """
-import asyncio, signal, sys
-from gantral.audit.config import AuditConfig
-from gantral.settings import Settings
-from workers.sink import run_sink
-
-async def main() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    config = AuditConfig(schema=sys.argv[1], object_prefix=sys.argv[1] + "/")
-    await run_sink(Settings(_env_file=None), stop, config=config)
-
-asyncio.run(main())
-"""
-
-
-def _spawn_sink(stack: Any, schema: str, queue: str, pem: str) -> subprocess.Popen[bytes]:
+def _spawn_sink(stack: Any, queue: str, pem: str) -> subprocess.Popen[bytes]:
+    """The real entry point (`python -m workers.sink`), configured only by environment."""
     env = dict(os.environ)
     env.update(
         {
@@ -216,16 +201,17 @@ def _spawn_sink(stack: Any, schema: str, queue: str, pem: str) -> subprocess.Pop
             "GANTRAL_AUDIT__CHECKPOINT_INTERVAL_SECONDS": "0.5",
         }
     )
-    return subprocess.Popen([sys.executable, "-c", _SINK_SCRIPT, schema], env=env)
+    return subprocess.Popen([sys.executable, "-m", "workers.sink"], env=env, cwd=Path.cwd())
 
 
 async def test_sink_killed_mid_stream_and_restarted(
     stack: Any, client: Client, driver: str
 ) -> None:
     pem, _ = generate_key_pem()
-    schema, queue = unique("audit_kill"), unique("audit-q")
-    config = AuditConfig(schema=schema, object_prefix=f"{schema}/")
-    proc = _spawn_sink(stack, schema, queue, pem)
+    queue = unique("audit-q")
+    config = AuditConfig()  # the production defaults: schema gantral_audit, no key prefix
+    schema = config.schema
+    proc = _spawn_sink(stack, queue, pem)
     try:
         handles = await _start(client, driver, queue, 5, 30, 2)
         await _wait_for(stack.postgres_uri, schema, 20)
@@ -233,7 +219,7 @@ async def test_sink_killed_mid_stream_and_restarted(
         proc.wait(10)
         stored_at_kill = await _count(stack.postgres_uri, schema)
         assert stored_at_kill < 150
-        proc = _spawn_sink(stack, schema, queue, pem)
+        proc = _spawn_sink(stack, queue, pem)
         results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 120)
         await _assert_exactly_once(
             stack, config, pem, {h.id: r for h, r in zip(handles, results, strict=True)}
