@@ -16,7 +16,13 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gantral.audit.bundle_verify import verify_bundle
-from gantral.audit.checkpoint import generate_key_pem, key_id, load_private_key, load_public_key
+from gantral.audit.checkpoint import (
+    Checkpoint,
+    generate_key_pem,
+    key_id,
+    load_private_key,
+    load_public_key,
+)
 from gantral.audit.config import DEFAULT_SCHEMA, AuditConfig
 from gantral.audit.migrations import migrate
 from gantral.audit.objects import ObjectStore
@@ -69,6 +75,10 @@ def verify(
     no_objects: Annotated[
         bool, typer.Option("--no-objects", help="Skip object-storage checks (snapshots, anchors).")
     ] = False,
+    pinned: Annotated[
+        list[Path] | None,
+        typer.Option("--pinned", help="Checkpoint JSON files saved earlier (trusted anchors)."),
+    ] = None,
 ) -> None:
     """Verify instance chains, seals, snapshots and signed checkpoints; exit 1 on any break."""
     settings = Settings()
@@ -85,7 +95,14 @@ def verify(
         return
     objects = None if no_objects else _objects(settings, bucket_prefix)
     report = asyncio.run(
-        _verify_db(_dsn(dsn, settings), AuditConfig(schema=schema), objects, key, instance_ids)
+        _verify_db(
+            _dsn(dsn, settings),
+            AuditConfig(schema=schema),
+            objects,
+            key,
+            instance_ids,
+            [Checkpoint.model_validate_json(p.read_text()) for p in pinned or []],
+        )
     )
     if not report.ok:
         _fail(report.problems)
@@ -114,11 +131,16 @@ async def _verify_db(
     objects: ObjectStore | None,
     key: Ed25519PublicKey | None,
     instance_ids: list[str] | None,
+    anchors: list[Checkpoint],
 ) -> VerifyReport:
     reader = await AuditReader.open(dsn, config=config, objects=objects, public_key=key)
     try:
         return await verify_database(
-            reader.queries, objects=objects, public_key=key, instance_ids=instance_ids or None
+            reader.queries,
+            objects=objects,
+            public_key=key,
+            instance_ids=instance_ids or None,
+            anchors=anchors,
         )
     finally:
         await reader.close()

@@ -27,8 +27,8 @@ async def logged(stack: Any) -> AsyncIterator[tuple[TestSink, list[str]]]:
         for iid in ids:
             events = make_events(iid, 6, snapshot_every=2)
             await ts.sink.append(AppendAuditEvents(instance_id=iid, events=events))
-        await ts.checkpointer.publish()
-        yield ts, ids
+        checkpoint = await ts.checkpointer.publish()
+        yield ts, ids, checkpoint
 
 
 def _run(stack: Any, ts: TestSink, *args: str) -> Any:
@@ -51,7 +51,7 @@ def _run(stack: Any, ts: TestSink, *args: str) -> Any:
 
 
 def test_verify_all_one_and_a_set(stack: Any, logged: Any, tmp_path: Path) -> None:
-    ts, ids = logged
+    ts, ids, *_ = logged
     pub = tmp_path / "pub.pem"
     pub.write_text(public_key_pem(ts.key.public_key()))
     everything = _run(stack, ts, "verify", "--public-key", str(pub))
@@ -64,8 +64,26 @@ def test_verify_all_one_and_a_set(stack: Any, logged: Any, tmp_path: Path) -> No
     assert unknown.exit_code == 1 and "instance nope" in unknown.output
 
 
+def test_pinned_checkpoints_are_anchors(stack: Any, logged: Any, tmp_path: Path) -> None:
+    ts, _, checkpoint = logged
+    good, forged = tmp_path / "good.json", tmp_path / "forged.json"
+    good.write_text(checkpoint.model_dump_json())
+    forged.write_text(checkpoint.model_copy(update={"root": "00" * 32}).model_dump_json())
+    pub = tmp_path / "pub.pem"
+    pub.write_text(public_key_pem(ts.key.public_key()))
+    ok = _run(stack, ts, "verify", "--public-key", str(pub), "--pinned", str(good))
+    assert ok.exit_code == 0, ok.output
+    bad = _run(stack, ts, "verify", "--public-key", str(pub), "--pinned", str(forged))
+    assert bad.exit_code == 1
+    size = checkpoint.size
+    assert (
+        f"pinned checkpoint size {size}: checkpoint {size} has an invalid signature" in bad.output
+    )
+    assert "root_mismatch" in bad.output
+
+
 def test_offline_bundle_verification(stack: Any, logged: Any, tmp_path: Path) -> None:
-    ts, ids = logged
+    ts, ids, *_ = logged
     pub = tmp_path / "pub.pem"
     pub.write_text(public_key_pem(ts.key.public_key()))
     out = tmp_path / "bundle.json"
@@ -89,7 +107,7 @@ def test_keygen_writes_a_private_and_public_key(tmp_path: Path) -> None:
 
 
 async def test_tampered_database_fails_with_instance_and_seq(stack: Any, logged: Any) -> None:
-    ts, ids = logged
+    ts, ids, *_ = logged
     async with await psycopg.AsyncConnection.connect(stack.postgres_uri) as conn:
         await conn.execute("SET session_replication_role = replica")
         await conn.execute(
