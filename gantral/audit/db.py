@@ -51,7 +51,11 @@ def _set_role(role: str) -> Callable[[Conn], Awaitable[None]]:
     """Drop to the least-privileged audit role when the login role is a member of it."""
 
     async def configure(conn: Conn) -> None:
-        cur = await conn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (role,))
+        cur = await conn.execute(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %(r)s)"
+            " THEN pg_has_role(current_user, %(r)s, 'MEMBER') ELSE false END",
+            {"r": role},
+        )
         row = await cur.fetchone()
         if row is not None and row[0]:
             await conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))

@@ -14,6 +14,7 @@ from psycopg import sql
 
 from gantral.audit.bundle_verify import verify_bundle
 from gantral.audit.checkpointer import CHECKPOINT_PREFIX_KEY
+from gantral.audit.db import open_pool
 from gantral.audit.store import SequenceGap
 from gantral.audit.testing import TestSink, make_events, open_test_sink, unique
 from gantral.audit.verifier import verify_database
@@ -112,6 +113,17 @@ async def test_snapshot_is_redacted_locked_and_referenced(ts: TestSink) -> None:
     version = versions["Versions"][0]["VersionId"]
     with pytest.raises(ClientError):
         client.delete_object(Bucket=ts.objects.bucket, Key=key, VersionId=version)
+
+
+async def test_pools_act_as_the_least_privileged_roles(stack: Any, ts: TestSink) -> None:
+    for role in (ts.config.writer_role, ts.config.reader_role):
+        pool = await open_pool(stack.postgres_uri, role)
+        try:
+            async with pool.connection() as conn:
+                row = await (await conn.execute("SELECT current_user")).fetchone()
+                assert row == (role,)
+        finally:
+            await pool.close()
 
 
 @pytest.mark.parametrize("role", ["writer", "reader"])
