@@ -19,7 +19,6 @@ from gantral.audit.rows import (
     EVENT_COLUMNS,
     EventRow,
     PreparedEvent,
-    as_bytes,
     as_int,
     event_from_row,
 )
@@ -45,11 +44,24 @@ class AuditWriter:
         """Store the batch; returns the stored rows (new and previously stored) in seq order."""
         if not events:
             return []
+        first = events[0].seq
+        near_query = sql.SQL(
+            "SELECT {} FROM {} WHERE instance_id = %s AND seq >= %s ORDER BY seq"
+        ).format(sql.SQL(EVENT_COLUMNS), self.db.table("events"))
+        top_query = sql.SQL("SELECT coalesce(max(log_index) + 1, 0) FROM {}").format(
+            self.db.table("events")
+        )
         async with self.db.connection() as conn, conn.transaction():
-            await conn.execute(_LOG_LOCK, (f"{self.db.config.schema}.log",))
-            existing = await self._existing(conn, instance_id, events[0].seq)
-            head_seq = existing[-1].seq if existing else await self._head_seq(conn, instance_id)
-            by_seq = {row.seq: row for row in existing}
+            # One round trip: the lock, then (under it) the batch's neighbourhood and the
+            # next log index. Each statement's snapshot is taken after the lock is held.
+            async with conn.pipeline():
+                await conn.execute(_LOG_LOCK, (f"{self.db.config.schema}.log",))
+                near_cur = await conn.execute(near_query, (instance_id, first - 1))
+                top_cur = await conn.execute(top_query)
+            near = [event_from_row(row) for row in await near_cur.fetchall()]
+            top = await top_cur.fetchone()
+            next_index = as_int(top[0]) if top else 0
+            by_seq = {row.seq: row for row in near}
             stored: list[EventRow] = []
             fresh: list[PreparedEvent] = []
             for event in events:
@@ -63,14 +75,15 @@ class AuditWriter:
                 else:
                     fresh.append(event)
             if fresh:
-                stored += await self._insert(conn, instance_id, head_seq, fresh)
+                head = near[-1] if near else None
+                if head is None and first > 1:
+                    head_seq = await self._head_seq(conn, instance_id)
+                    raise SequenceGap(
+                        f"instance {instance_id}: got seq {first}, head is {head_seq}",
+                        reason="audit_seq_gap",
+                    )
+                stored += await self._insert(conn, instance_id, head, fresh, next_index)
             return stored
-
-    async def _existing(self, conn: Conn, instance_id: str, from_seq: int) -> list[EventRow]:
-        template = sql.SQL("SELECT {} FROM {} WHERE instance_id = %s AND seq >= %s ORDER BY seq")
-        query = template.format(sql.SQL(EVENT_COLUMNS), self.db.table("events"))
-        cur = await conn.execute(query, (instance_id, from_seq))
-        return [event_from_row(row) for row in await cur.fetchall()]
 
     async def _head_seq(self, conn: Conn, instance_id: str) -> int:
         query = sql.SQL("SELECT coalesce(max(seq), 0) FROM {} WHERE instance_id = %s")
@@ -79,34 +92,25 @@ class AuditWriter:
         return as_int(row[0]) if row else 0
 
     async def _insert(
-        self, conn: Conn, instance_id: str, head_seq: int, fresh: list[PreparedEvent]
+        self,
+        conn: Conn,
+        instance_id: str,
+        head: EventRow | None,
+        fresh: list[PreparedEvent],
+        next_index: int,
     ) -> list[EventRow]:
+        head_seq = head.seq if head else 0
         if fresh[0].seq != head_seq + 1:
             raise SequenceGap(
                 f"instance {instance_id}: got seq {fresh[0].seq}, head is {head_seq}",
                 reason="audit_seq_gap",
             )
-        events = self.db.table("events")
-        prev = GENESIS
-        if head_seq:
-            cur = await conn.execute(
-                sql.SQL("SELECT hash, type FROM {} WHERE instance_id = %s AND seq = %s").format(
-                    events
-                ),
-                (instance_id, head_seq),
+        if head is not None and head.type == SEAL_TYPE:
+            raise Conflict(
+                f"instance {instance_id} is sealed at seq {head_seq}", reason="audit_sealed"
             )
-            head = await cur.fetchone()
-            assert head is not None
-            if head[1] == SEAL_TYPE:
-                raise Conflict(
-                    f"instance {instance_id} is sealed at seq {head_seq}", reason="audit_sealed"
-                )
-            prev = as_bytes(head[0])
-        cur = await conn.execute(
-            sql.SQL("SELECT coalesce(max(log_index) + 1, 0) FROM {}").format(events)
-        )
-        found = await cur.fetchone()
-        next_index = as_int(found[0]) if found else 0
+        events = self.db.table("events")
+        prev = head.hash if head else GENESIS
         rows: list[EventRow] = []
         for i, event in enumerate(fresh):
             if event.seq != head_seq + 1 + i:
