@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -74,9 +75,11 @@ async def verify_database(
         if objects is not None:
             report.problems += await _check_snapshots(objects, iid, rows)
     if check_log:
-        report.problems += await _check_log(queries, objects, public_key, report, anchors)
+        leaves = await queries.leaves()
+        report.problems += await _check_log(queries, leaves, objects, public_key, report, anchors)
         if objects is not None and instance_ids is None:
-            report.problems += await _check_bundles(objects, seals, set(chains))
+            by_index = {row.log_index: row.hash for row in leaves}
+            report.problems += await _check_bundles(objects, seals, set(chains), by_index)
     return report
 
 
@@ -97,12 +100,12 @@ async def _check_snapshots(objects: ObjectStore, iid: str, rows: list[EventRow])
 
 async def _check_log(
     queries: AuditQueries,
+    leaves: list[EventRow],
     objects: ObjectStore | None,
     public_key: Ed25519PublicKey | None,
     report: VerifyReport,
     anchors: Sequence[Checkpoint],
 ) -> list[Problem]:
-    leaves = await queries.leaves()
     problems = verify_log_indices(row.log_index for row in leaves)
     tree = MerkleTree(row.hash for row in leaves)
     labelled = [("database", cp) for cp in await queries.checkpoints()]
@@ -124,16 +127,24 @@ async def stored_checkpoints(objects: ObjectStore) -> list[Checkpoint]:
 
 
 async def _check_bundles(
-    objects: ObjectStore, seals: dict[str, SealRow], present: set[str]
+    objects: ObjectStore,
+    seals: dict[str, SealRow],
+    present: set[str],
+    by_index: dict[int, bytes],
 ) -> list[Problem]:
-    """Every exported (object-locked) bundle must still match a sealed chain in the database."""
+    """Every exported (object-locked) bundle must still match a sealed chain in the database.
+
+    Comparing event hashes position by position names the first rewritten event even
+    when the attacker re-chained the instance so that its own hashes are consistent.
+    """
     problems = []
     for key in await objects.keys(BUNDLE_PREFIX):
         iid = unquote(key[len(BUNDLE_PREFIX) :].rsplit("/", 1)[0])
         data = await objects.get(key)
         if data is None:
             continue
-        head = (json.loads(data).get("seal") or {}).get("head")
+        bundle = json.loads(data)
+        head = (bundle.get("seal") or {}).get("head")
         seal = seals.get(iid)
         if iid not in present or seal is None:
             problems.append(Problem("instance_missing", "exported evidence bundle exists but the "
@@ -141,4 +152,15 @@ async def _check_bundles(
         elif seal.head_hash.hex() != head:
             problems.append(Problem("seal_head_mismatch", "database seal differs from the "
                                     "exported bundle", iid, seal.seq))  # fmt: skip
+        problems += _diff_bundle(iid, bundle, by_index)
     return problems
+
+
+def _diff_bundle(iid: str, bundle: dict[str, Any], by_index: dict[int, bytes]) -> list[Problem]:
+    for event in bundle.get("events", []):
+        index = int(event["log_index"])
+        stored = by_index.get(index)
+        if stored is None or stored.hex() != event["hash"]:
+            what = "is missing" if stored is None else "differs from the exported evidence bundle"
+            return [Problem("bundle_mismatch", f"log index {index} {what}", iid, int(event["seq"]))]
+    return []

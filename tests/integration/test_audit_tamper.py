@@ -240,3 +240,36 @@ async def test_replaced_snapshot_objects_are_detected(world: World) -> None:
         assert hashlib.sha256(original).hexdigest() == row.snapshot_hash
     final = await verify_database(ts.queries, objects=ts.objects, public_key=ts.key.public_key())
     assert final.ok, final.problems
+
+
+async def test_rechained_sealed_instance_is_pinpointed_by_its_bundle(
+    stack: Any, world: World
+) -> None:
+    """Even a consistent rewrite (new hashes, new seal head) is located to instance and seq."""
+    rng = random.Random(f"{SEED}-pinpoint")
+    sealed = [iid for i, iid in enumerate(world.ids) if i % 4 != 0]
+    schema = world.ts.config.schema
+    async with await psycopg.AsyncConnection.connect(stack.postgres_uri) as conn:
+        queries = AuditQueries(Database(world.ts.config, conn=conn))
+        for trial in range(10):
+            iid = rng.choice(sealed)
+            async with conn.transaction(force_rollback=True):
+                await conn.execute("SET LOCAL session_replication_role = replica")
+                rows = await queries.instance_events(iid)
+                k = rng.randrange(len(rows) - 1)
+                forged = _rechain([*rows[:k], _edit_body(rows[k], rng), *rows[k + 1 :]])
+                await _rewrite(conn, schema, iid, forged, random.Random(0))
+                seals = sql.SQL("{}.seals").format(sql.Identifier(schema))
+                await conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE instance_id = %s").format(seals), (iid,)
+                )
+                await conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {} (instance_id, seq, log_index, head_hash)"
+                        " VALUES (%s, %s, %s, %s)"
+                    ).format(seals),
+                    (iid, forged[-1].seq, forged[-1].log_index, forged[-1].hash),
+                )
+                report = await verify_database(queries, objects=world.ts.objects, public_key=None)
+                located = {(p.code, p.instance_id, p.seq) for p in report.problems}
+                assert ("bundle_mismatch", iid, k + 1) in located, f"trial {trial}"
