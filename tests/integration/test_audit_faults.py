@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from pydantic import BaseModel, SecretStr
 from temporalio import workflow
 from temporalio.client import Client, WorkflowHandle
@@ -140,9 +141,9 @@ async def _wait_for(dsn: str, schema: str, at_least: int, timeout: float = 60) -
 
 
 async def _assert_exactly_once(
-    stack: Any, config: AuditConfig, pem: str, expected: dict[str, list[str]]
+    dsn: str, stack: Any, config: AuditConfig, pem: str, expected: dict[str, list[str]]
 ) -> None:
-    async with await psycopg.AsyncConnection.connect(stack.postgres_uri) as conn:
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
         queries = AuditQueries(Database(config, conn=conn))
         for iid, hashes in expected.items():
             rows = await queries.instance_events(iid)
@@ -177,19 +178,31 @@ async def test_postgres_stopped_and_restarted_while_appends_retry(
         results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 120)
         assert all(len(r) == 24 for r in results)
         await _assert_exactly_once(
-            stack, config, pem, {h.id: r for h, r in zip(handles, results, strict=True)}
+            stack.postgres_uri,
+            stack,
+            config,
+            pem,
+            {h.id: r for h, r in zip(handles, results, strict=True)},
         )
     finally:
         stop.set()
         await asyncio.wait_for(sink, 30)
 
 
-def _spawn_sink(stack: Any, queue: str, pem: str) -> subprocess.Popen[bytes]:
+async def _fresh_database(stack: Any) -> str:
+    """A database of its own, so the production default schema is this test's alone."""
+    name = unique("audit_db")
+    async with await psycopg.AsyncConnection.connect(stack.postgres_uri, autocommit=True) as conn:
+        await conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return make_conninfo(stack.postgres_uri, dbname=name)
+
+
+def _spawn_sink(stack: Any, dsn: str, queue: str, pem: str) -> subprocess.Popen[bytes]:
     """The real entry point (`python -m workers.sink`), configured only by environment."""
     env = dict(os.environ)
     env.update(
         {
-            "GANTRAL_DATABASE__URL": stack.postgres_uri,
+            "GANTRAL_DATABASE__URL": dsn,
             "GANTRAL_S3__ENDPOINT_URL": stack.s3_endpoint,
             "GANTRAL_S3__BUCKET": TEST_BUCKET,
             "GANTRAL_S3__ACCESS_KEY_ID": "gantral-test",
@@ -210,19 +223,19 @@ async def test_sink_killed_mid_stream_and_restarted(
     pem, _ = generate_key_pem()
     queue = unique("audit-q")
     config = AuditConfig()  # the production defaults: schema gantral_audit, no key prefix
-    schema = config.schema
-    proc = _spawn_sink(stack, queue, pem)
+    schema, dsn = config.schema, await _fresh_database(stack)
+    proc = _spawn_sink(stack, dsn, queue, pem)
     try:
         handles = await _start(client, driver, queue, 5, 30, 2)
-        await _wait_for(stack.postgres_uri, schema, 20)
+        await _wait_for(dsn, schema, 20)
         proc.kill()  # SIGKILL: no chance to finish in-flight appends or checkpoints
         proc.wait(10)
-        stored_at_kill = await _count(stack.postgres_uri, schema)
+        stored_at_kill = await _count(dsn, schema)
         assert stored_at_kill < 150
-        proc = _spawn_sink(stack, queue, pem)
+        proc = _spawn_sink(stack, dsn, queue, pem)
         results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 120)
         await _assert_exactly_once(
-            stack, config, pem, {h.id: r for h, r in zip(handles, results, strict=True)}
+            dsn, stack, config, pem, {h.id: r for h, r in zip(handles, results, strict=True)}
         )
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(proc.wait, 30) == 0
