@@ -8,11 +8,14 @@ call raises and the (idempotent) retry redoes only what is missing.
 
 from __future__ import annotations
 
+import rfc8785
+
 from gantral.audit.bundle import build_bundle, bundle_key, encode_bundle
 from gantral.audit.checkpointer import Checkpointer
 from gantral.audit.encoding import encode_body, format_at
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
+from gantral.audit.redaction import parse_path
 from gantral.audit.rows import PreparedEvent
 from gantral.audit.snapshots import store_snapshot
 from gantral.audit.store import SEAL_TYPE, AuditWriter
@@ -35,6 +38,8 @@ class AuditSink:
         self.queries = queries
         self.objects = objects
         self.checkpointer = checkpointer
+        for path in redact_paths:
+            parse_path(path)  # a bad path is a configuration error: refuse to start
         self.redact_paths = list(redact_paths)
 
     async def append(self, request: AppendAuditEvents) -> AppendResult:
@@ -60,14 +65,21 @@ class AuditSink:
         return bool(await self.queries.bundle_keys(instance_id))
 
     async def _prepare(self, event: AuditEvent) -> PreparedEvent:
-        ref = None
-        if event.snapshot is not None:
-            ref = await store_snapshot(self.objects, event.snapshot, self.redact_paths)
+        try:
+            ref = None
+            if event.snapshot is not None:
+                ref = await store_snapshot(self.objects, event.snapshot, self.redact_paths)
+            body = encode_body(event, ref)
+        except rfc8785.CanonicalizationError as error:
+            # NaN, huge integers, non-string keys: no retry can make this hashable.
+            raise InvalidInput(
+                f"event {event.instance_id} seq {event.seq} is not canonical JSON: {error}"
+            ) from error
         return PreparedEvent(
             seq=event.seq,
             type=str(event.type),
             at=format_at(event.at),
-            body=encode_body(event, ref),
+            body=body,
             snapshot_key=None if ref is None else str(ref["key"]),
             snapshot_hash=None if ref is None else str(ref["sha256"]),
         )

@@ -56,3 +56,13 @@ async def test_conflict_and_bad_batches_are_final_gaps_retry(acts: Any) -> None:
     with pytest.raises(ApplicationError) as wrong_instance:
         await _call(activities, iid, other)
     assert wrong_instance.value.type == "InvalidInput"
+
+
+async def test_events_that_cannot_be_canonicalized_are_final(acts: Any) -> None:
+    activities, _ = acts
+    iid = unique("act")
+    event = make_events(iid, 1, sealed=False)[0].model_copy(update={"payload": {"n": 2**60}})
+    with pytest.raises(ApplicationError) as error:
+        await _call(activities, iid, [event])
+    assert error.value.type == "InvalidInput" and error.value.non_retryable
+    assert "seq 1 is not canonical JSON" in str(error.value)
