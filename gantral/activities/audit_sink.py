@@ -9,6 +9,7 @@ the event is durably stored (fail closed).
 from __future__ import annotations
 
 import psycopg
+from botocore.exceptions import BotoCoreError, ClientError
 from psycopg_pool import PoolTimeout
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -43,3 +44,8 @@ class AuditSinkActivities:
             # The message names the failing host at most, never credentials.
             activity.logger.warning("audit store unavailable: %s", type(error).__name__)
             raise ApplicationError("audit database unavailable", type="Unavailable") from error
+        except (BotoCoreError, ClientError) as error:
+            activity.logger.warning("audit object storage unavailable: %s", type(error).__name__)
+            raise ApplicationError(
+                "audit object storage unavailable", type="Unavailable"
+            ) from error
