@@ -10,7 +10,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from gantral.activities.audit_sink import AuditSinkActivities
-from gantral.audit.testing import TestSink, make_events, open_test_sink, unique
+from gantral.audit.objects import ObjectStore
+from gantral.audit.sink import AuditSink
+from gantral.audit.testing import TestSink, make_events, open_test_sink, s3_settings, unique
 from gantral.domain.audit_event import AppendAuditEvents
 
 pytestmark = pytest.mark.integration
@@ -66,3 +68,17 @@ async def test_events_that_cannot_be_canonicalized_are_final(acts: Any) -> None:
         await _call(activities, iid, [event])
     assert error.value.type == "InvalidInput" and error.value.non_retryable
     assert "seq 1 is not canonical JSON" in str(error.value)
+
+
+async def test_object_storage_down_fails_closed_and_retries(acts: Any) -> None:
+    _, ts = acts
+    dead = ObjectStore.from_settings(s3_settings("http://127.0.0.1:9"), prefix="dead/")
+    sink = AuditSink(ts.writer, ts.queries, dead, ts.checkpointer, ["$.prompt"])
+    iid = unique("act")
+    events = make_events(iid, 2, sealed=False, snapshot_every=2)
+    with pytest.raises(ApplicationError) as error:
+        await _call(AuditSinkActivities(sink), iid, events)
+    assert error.value.type == "Unavailable" and not error.value.non_retryable
+    assert await ts.queries.instance_events(iid) == []  # nothing stored without its snapshot
+    result = await _call(AuditSinkActivities(ts.sink), iid, events)  # the retry, storage back
+    assert [s.seq for s in result.stored] == [1, 2]
