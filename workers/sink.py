@@ -18,7 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from gantral.activities.audit_sink import AuditSinkActivities
-from gantral.audit.checkpointer import Checkpointer
+from gantral.audit.checkpointer import Checkpointer, LogDivergence
 from gantral.audit.config import AuditConfig
 from gantral.audit.service import open_sink
 from gantral.settings import Settings
@@ -36,6 +36,8 @@ async def _publish_periodically(
             await asyncio.wait_for(stop.wait(), timeout=every)
         try:
             await checkpointer.publish()
+        except LogDivergence as error:  # tampering: loud, and nothing more gets signed
+            log.error("audit log tampering detected, checkpoints refused: %s", error)
         except Exception as error:  # keep serving appends; the next tick retries
             log.warning("checkpoint publishing failed: %s", type(error).__name__)
 

@@ -18,7 +18,13 @@ from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
 from gantral.audit.store import AuditWriter
 
-__all__ = ["CHECKPOINT_PREFIX_KEY", "Checkpointer", "checkpoint_key", "sync_tree"]
+__all__ = [
+    "CHECKPOINT_PREFIX_KEY",
+    "Checkpointer",
+    "LogDivergence",
+    "checkpoint_key",
+    "sync_tree",
+]
 
 CHECKPOINT_PREFIX_KEY = "checkpoints/"
 
@@ -34,6 +40,10 @@ async def sync_tree(tree: MerkleTree, queries: AuditQueries) -> None:
         if row.log_index != tree.size:
             raise RuntimeError(f"audit log has a hole at index {tree.size}")
         tree.append(row.hash)
+
+
+class LogDivergence(RuntimeError):
+    """The stored log contradicts a signed checkpoint: it was tampered with."""
 
 
 class Checkpointer:
@@ -58,8 +68,9 @@ class Checkpointer:
         """A checkpoint covering at least `min_size` leaves (and everything committed)."""
         async with self._lock:
             if self._latest is None:
-                self._latest = await self._queries.latest_checkpoint()
+                self._latest = await self._load_latest()
             await sync_tree(self.tree, self._queries)
+            self._refuse_divergence()
             if min_size and self._latest is not None and self._latest.size >= min_size:
                 return self._latest
             if self.tree.size == 0:
@@ -77,3 +88,28 @@ class Checkpointer:
             await self._writer.record_checkpoint(cp)
             self._latest = cp
             return cp
+
+    async def _load_latest(self) -> Checkpoint | None:
+        """The newest checkpoint in the database or the object-locked bucket, whichever is
+        larger: deleting database checkpoints must not let the sink forget what it signed."""
+        latest = await self._queries.latest_checkpoint()
+        keys = sorted(await self._objects.keys(CHECKPOINT_PREFIX_KEY))
+        if keys:
+            data = await self._objects.get(keys[-1])
+            if data is not None:
+                anchored = Checkpoint.model_validate_json(data)
+                if latest is None or anchored.size > latest.size:
+                    latest = anchored
+        return latest
+
+    def _refuse_divergence(self) -> None:
+        """Never sign a log that does not extend what was already signed."""
+        latest = self._latest
+        if latest is None:
+            return
+        if latest.size > self.tree.size:
+            raise LogDivergence(
+                f"log has {self.tree.size} events but checkpoint {latest.size} was signed"
+            )
+        if self.tree.root(latest.size).hex() != latest.root:
+            raise LogDivergence(f"log no longer matches signed checkpoint {latest.size}")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gantral.audit.checkpoint import key_id, load_private_key
-from gantral.audit.checkpointer import Checkpointer
+from gantral.audit.checkpointer import Checkpointer, LogDivergence
 from gantral.audit.config import AuditConfig
 from gantral.audit.db import Database, open_pool
 from gantral.audit.migrations import migrate
@@ -65,7 +65,12 @@ async def open_sink(
         db = Database(config, pool=pool)
         queries, writer = AuditQueries(db), AuditWriter(db)
         checkpointer = Checkpointer(queries, writer, objects, key, config.origin)
-        await checkpointer.publish()
+        try:
+            await checkpointer.publish()
+        except LogDivergence as error:
+            # Keep accepting appends (they chain as usual) but sign and seal nothing
+            # until an operator has looked: seals will wait, failing closed.
+            log.error("audit log tampering detected at start: %s", error)
         sink = AuditSink(writer, queries, objects, checkpointer, settings.audit.redact_paths)
         yield SinkDeps(sink, checkpointer, queries, objects)
     finally:

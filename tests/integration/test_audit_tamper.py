@@ -21,10 +21,12 @@ import pytest
 from psycopg import sql
 
 from gantral.audit.checkpoint import Checkpoint
+from gantral.audit.checkpointer import Checkpointer, LogDivergence
 from gantral.audit.db import Database
 from gantral.audit.encoding import GENESIS, chain_hash
 from gantral.audit.queries import AuditQueries
 from gantral.audit.rows import EventRow
+from gantral.audit.store import AuditWriter
 from gantral.audit.testing import TestSink, make_events, open_test_sink, unique
 from gantral.audit.verifier import stored_checkpoints, verify_database
 from gantral.domain.audit_event import AppendAuditEvents
@@ -273,3 +275,42 @@ async def test_rechained_sealed_instance_is_pinpointed_by_its_bundle(
                 report = await verify_database(queries, objects=world.ts.objects, public_key=None)
                 located = {(p.code, p.instance_id, p.seq) for p in report.problems}
                 assert ("bundle_mismatch", iid, k + 1) in located, f"trial {trial}"
+
+
+def _leaf_rewrite(rows: list[EventRow], rng: random.Random, iid: str) -> list[EventRow]:
+    """Attacks that change the global log itself (body-only edits are the chain's job)."""
+    k = rng.randrange(len(rows))
+    choice = rng.randrange(3)
+    if choice == 0:
+        return _rechain([*rows[:k], _edit_body(rows[k], rng), *rows[k + 1 :]])
+    if choice == 1:
+        return rows[:k] + rows[k + 1 :]
+    return rows[: max(k, 1)] if k else []
+
+
+async def test_the_sink_refuses_to_sign_a_rewritten_log(stack: Any, world: World) -> None:
+    """A sink restarted on a database whose log was rewritten will not sign it."""
+    rng = random.Random(f"{SEED}-refuse")
+    async with await psycopg.AsyncConnection.connect(stack.postgres_uri) as conn:
+        db = Database(world.ts.config, conn=conn)
+        for _ in range(20):
+            iid = rng.choice(world.ids)
+            async with conn.transaction(force_rollback=True):
+                await conn.execute("SET LOCAL session_replication_role = replica")
+                rows = await AuditQueries(db).instance_events(iid)
+                forged = _leaf_rewrite(rows, rng, iid)
+                await _rewrite(conn, world.ts.config.schema, iid, forged, rng)
+                await conn.execute(
+                    sql.SQL("DELETE FROM {}.checkpoints").format(
+                        sql.Identifier(world.ts.config.schema)
+                    )
+                )
+                restarted = Checkpointer(  # a sink restarting on the tampered database
+                    AuditQueries(db),
+                    AuditWriter(db),
+                    world.ts.objects,
+                    world.ts.key,
+                    "gantral-audit",
+                )
+                with pytest.raises((LogDivergence, RuntimeError)):
+                    await restarted.publish()
