@@ -46,6 +46,7 @@ def start_seaweedfs(data_dir: Path, s3_port: int, base_port: int) -> ManagedProc
         f"-volume.port={volume}", f"-volume.port.grpc={volume + 10000}",
         f"-filer.port={filer}", f"-filer.port.grpc={filer + 10000}",
         "-s3", f"-s3.port={s3_port}", f"-s3.port.grpc={s3_port + 10000}",
+        "-s3.port.iceberg=0", "-s3.port.lance=0",
         "-master.volumeSizeLimitMB=64", "-volume.max=20", "-master.telemetry=false",
     ]  # fmt: skip
     proc = ManagedProcess("seaweedfs", argv, data_dir / "weed.log")

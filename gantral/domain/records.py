@@ -81,8 +81,10 @@ class HumanRequest(BaseModel):
     deadline: datetime | None
     context_snapshot: dict[str, Any]
     context_snapshot_ref: str | None = None
+    requested_by: str = ""
     status: RequestStatus = RequestStatus.PENDING
-    approvals: list[str] = Field(default_factory=list)
+    # human id -> the role they approved in; each human counts once.
+    approvals: dict[str, str] = Field(default_factory=dict)
     still_needed: list[str] = Field(default_factory=list)
     grant: Grant | None = None
     context_delta: dict[str, Any] | None = None

@@ -1,0 +1,180 @@
+"""`/v1/instances`: the agent protocol and human decisions. One core call per route."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from api.deps import Core, CurrentActor
+from api.schemas import (
+    AuthorizeRequest,
+    DecisionRequest,
+    EventRequest,
+    FinishRequest,
+    StartInstanceRequest,
+)
+from gantral.client import InstancePage
+from gantral.domain.records import HumanRequest
+from gantral.domain.states import State
+from gantral.errors import Forbidden
+from gantral.workflows.messages import (
+    AgentEvent,
+    AgentEventResult,
+    AuthorizeResult,
+    AuthorizeStep,
+    Decide,
+    DecisionResult,
+    Finish,
+    FinishKind,
+    InstanceView,
+)
+
+router = APIRouter(prefix="/v1/instances", tags=["instances"])
+
+InstanceId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")]
+StepId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")]
+ERRORS: dict[int | str, dict[str, str]] = {
+    404: {"description": "Unknown instance or request"},
+    409: {"description": "Not allowed in the instance's current state"},
+    422: {"description": "Malformed request"},
+}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+async def start_instance(
+    body: StartInstanceRequest, core: Core, actor: CurrentActor, response: Response
+) -> InstanceView:
+    """Start a governed instance. A repeated `idempotency_key` returns the same instance (200)."""
+    view, created = await core.start_instance(
+        workflow_id=body.workflow_id,
+        workflow_version=body.workflow_version,
+        owning_team_id=body.owning_team_id,
+        trigger_context=body.trigger_context,
+        idempotency_key=body.idempotency_key,
+        actor=actor,
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return view
+
+
+@router.get("", responses=ERRORS)
+async def list_instances(
+    core: Core,
+    _: CurrentActor,
+    state: State | None = None,
+    team: Annotated[str | None, Query(max_length=200)] = None,
+    workflow: Annotated[str | None, Query(max_length=200)] = None,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page_token: Annotated[str | None, Query(max_length=4096)] = None,
+) -> InstancePage:
+    """List instances from Temporal visibility, filtered by state, team and workflow."""
+    return await core.list_instances(
+        state=state,
+        owning_team_id=team,
+        workflow_id=workflow,
+        page_size=page_size,
+        page_token=page_token,
+    )
+
+
+@router.get("/{instance_id}", responses=ERRORS)
+async def get_instance(instance_id: InstanceId, core: Core, _: CurrentActor) -> InstanceView:
+    return await core.get_instance(instance_id)
+
+
+@router.post("/{instance_id}/steps/{step_id}/authorize", responses=ERRORS)
+async def authorize_step(
+    instance_id: InstanceId,
+    step_id: StepId,
+    body: AuthorizeRequest,
+    core: Core,
+    actor: CurrentActor,
+) -> AuthorizeResult:
+    """Ask before a governed step. ALLOW carries a grant; PENDING carries the human request."""
+    step = AuthorizeStep(
+        step_id=step_id,
+        action=body.action,
+        arguments=body.arguments,
+        context=body.context,
+        actor=actor,
+    )
+    return await core.authorize(instance_id, step)
+
+
+@router.get("/{instance_id}/requests/{request_id}", responses=ERRORS)
+async def get_request(
+    instance_id: InstanceId,
+    request_id: Annotated[str, Path(max_length=200)],
+    core: Core,
+    _: CurrentActor,
+    wait: Annotated[float, Query(ge=0, le=60, description="Long-poll seconds")] = 0,
+) -> HumanRequest:
+    """The human request; with `wait`, returns as soon as it is decided or the wait ends."""
+    return await core.get_request(instance_id, request_id, wait)
+
+
+@router.post("/{instance_id}/decisions", responses=ERRORS)
+async def decide(
+    instance_id: InstanceId, body: DecisionRequest, core: Core, actor: CurrentActor
+) -> DecisionResult:
+    """APPROVE, REJECT or OVERRIDE a pending request. Racing decisions: one wins, others 409."""
+    role = body.role or (actor.roles[0] if actor.roles else None)
+    if role is None:
+        raise Forbidden("the caller holds no role to decide in", reason="no_role")
+    decision = Decide(
+        request_id=body.request_id,
+        decision_type=body.decision_type,
+        actor=actor,
+        role=role,
+        justification=body.justification,
+        context_delta=body.context_delta,
+        idempotency_key=body.idempotency_key,
+        seen_args_digest=body.seen_args_digest,
+    )
+    return await core.decide(instance_id, decision)
+
+
+@router.post("/{instance_id}/events", responses=ERRORS)
+async def report_event(
+    instance_id: InstanceId, body: EventRequest, core: Core, actor: CurrentActor
+) -> AgentEventResult:
+    """Step started/completed/failed and cost. Starting a governed step needs its grant."""
+    event = AgentEvent(
+        kind=body.kind,
+        step_id=body.step_id,
+        grant_id=body.grant_id,
+        args_digest=body.args_digest,
+        cost=body.cost,
+        detail=body.detail,
+        actor=actor,
+    )
+    return await core.report(instance_id, event)
+
+
+async def _finish(
+    core: Core, instance_id: str, kind: FinishKind, body: FinishRequest, actor: CurrentActor
+) -> InstanceView:
+    return await core.finish(instance_id, Finish(kind=kind, reason=body.reason, actor=actor))
+
+
+@router.post("/{instance_id}/cancel", responses=ERRORS)
+async def cancel(
+    instance_id: InstanceId, body: FinishRequest, core: Core, actor: CurrentActor
+) -> InstanceView:
+    return await _finish(core, instance_id, FinishKind.CANCEL, body, actor)
+
+
+@router.post("/{instance_id}/complete", responses=ERRORS)
+async def complete(
+    instance_id: InstanceId, body: FinishRequest, core: Core, actor: CurrentActor
+) -> InstanceView:
+    return await _finish(core, instance_id, FinishKind.COMPLETE, body, actor)
+
+
+@router.post("/{instance_id}/fail", responses=ERRORS)
+async def fail(
+    instance_id: InstanceId, body: FinishRequest, core: Core, actor: CurrentActor
+) -> InstanceView:
+    return await _finish(core, instance_id, FinishKind.FAIL, body, actor)

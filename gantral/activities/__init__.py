@@ -1,0 +1,1 @@
+"""Class-based activities with injected clients."""

@@ -1,0 +1,282 @@
+"""The core's front door: everything the API (or an embedding program) can ask of Gantral.
+
+Each method is one call into Temporal; Temporal failures are translated into the
+`gantral.errors` tree here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import time
+import uuid
+from collections.abc import Awaitable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from gantral.catalog import TemplateCatalog
+from gantral.domain.actors import Actor
+from gantral.domain.records import HumanRequest, RequestStatus
+from gantral.domain.states import State
+from gantral.errors import BY_CODE, Conflict, GantralError, InvalidInput, NotFound, Unavailable
+from gantral.settings import Settings
+from gantral.workflows import search
+from gantral.workflows.instance import InstanceWorkflow
+from gantral.workflows.messages import (
+    WORKFLOW_NAME,
+    AgentEvent,
+    AgentEventResult,
+    AuthorizeResult,
+    AuthorizeStep,
+    Decide,
+    DecisionResult,
+    Finish,
+    InstanceView,
+    StartInstance,
+)
+
+T = TypeVar("T")
+_WAIT_POLL_SECONDS = 0.25
+
+
+class InstanceSummary(BaseModel):
+    instance_id: str
+    state: State | None
+    workflow_id: str | None
+    owning_team_id: str | None
+    materiality: str | None
+    summary: str | None
+    started_at: datetime | None
+    closed: bool
+
+
+class InstancePage(BaseModel):
+    items: list[InstanceSummary]
+    next_page_token: str | None
+
+
+async def connect_temporal(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal.address,
+        namespace=settings.temporal.namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def instance_id_for(owning_team_id: str, idempotency_key: str | None) -> str:
+    """A stable id per (team, key), so a retried start can never create a second instance."""
+    if idempotency_key is None:
+        return f"inst_{uuid.uuid4().hex}"
+    digest = hashlib.sha256(f"{owning_team_id}\x00{idempotency_key}".encode()).hexdigest()
+    return f"inst_{digest[:32]}"
+
+
+class GantralClient:
+    def __init__(self, temporal: Client, settings: Settings, catalog: TemplateCatalog) -> None:
+        self._temporal = temporal
+        self._settings = settings
+        self._catalog = catalog
+
+    def _handle(self, instance_id: str) -> WorkflowHandle[InstanceWorkflow, InstanceView]:
+        return self._temporal.get_workflow_handle_for(InstanceWorkflow.run, instance_id)
+
+    async def start_instance(
+        self,
+        *,
+        workflow_id: str,
+        workflow_version: int | None,
+        owning_team_id: str,
+        trigger_context: dict[str, Any],
+        idempotency_key: str | None,
+        actor: Actor,
+    ) -> tuple[InstanceView, bool]:
+        """Start (or, for a repeated idempotency key, find) an instance. True if newly created."""
+        template = self._catalog.resolve(workflow_id, workflow_version)
+        start = StartInstance(
+            instance_id=instance_id_for(owning_team_id, idempotency_key),
+            template=template,
+            template_hash=template.content_hash(),
+            owning_team_id=owning_team_id,
+            trigger_context=trigger_context,
+            started_by=actor,
+            idempotency_key=idempotency_key,
+            audit_task_queue=self._settings.temporal.audit_task_queue,
+        )
+        created = True
+        try:
+            await self._temporal.start_workflow(
+                InstanceWorkflow.run,
+                start,
+                id=start.instance_id,
+                task_queue=self._settings.temporal.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                search_attributes=search.initial(start),
+                memo={"summary": f"{template.id} v{template.version}: CREATED"},
+            )
+        except WorkflowAlreadyStartedError:
+            created = False
+        view = await self._wait_started(start.instance_id)
+        if not created and view.workflow_id != workflow_id:
+            raise Conflict(
+                "idempotency key already used to start a different workflow",
+                reason="idempotency_key_reused",
+            )
+        return view, created
+
+    async def _wait_started(self, instance_id: str) -> InstanceView:
+        """The first workflow task moves CREATED -> RUNNING; answer once it has."""
+        deadline = time.monotonic() + 10
+        view = await self.get_instance(instance_id)
+        while view.state is State.CREATED and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            view = await self.get_instance(instance_id)
+        return view
+
+    async def get_instance(self, instance_id: str) -> InstanceView:
+        return await self._call(instance_id, self._handle(instance_id).query(InstanceWorkflow.view))
+
+    async def list_instances(
+        self,
+        *,
+        state: State | None = None,
+        owning_team_id: str | None = None,
+        workflow_id: str | None = None,
+        page_size: int = 50,
+        page_token: str | None = None,
+    ) -> InstancePage:
+        clauses = [f"WorkflowType = '{WORKFLOW_NAME}'"]
+        for key, value in (
+            ("GantralState", state.value if state else None),
+            ("GantralTeam", owning_team_id),
+            ("GantralWorkflow", workflow_id),
+        ):
+            if value is not None:
+                clauses.append(f"{key} = {_quote(value)}")
+        try:
+            token = bytes.fromhex(page_token) if page_token else None
+        except ValueError as exc:
+            raise InvalidInput("page_token is not valid", reason="bad_page_token") from exc
+        iterator = self._temporal.list_workflows(
+            " AND ".join(clauses), page_size=page_size, next_page_token=token
+        )
+        try:
+            await iterator.fetch_next_page()
+        except RPCError as exc:
+            raise _translate_rpc(exc, "") from exc
+        items = [
+            InstanceSummary(
+                instance_id=wf.id,
+                state=_state_or_none(wf.typed_search_attributes.get(search.STATE)),
+                workflow_id=wf.typed_search_attributes.get(search.WORKFLOW),
+                owning_team_id=wf.typed_search_attributes.get(search.TEAM),
+                materiality=wf.typed_search_attributes.get(search.MATERIALITY),
+                summary=await _memo_summary(wf.memo()),
+                started_at=wf.start_time,
+                closed=wf.status is not WorkflowExecutionStatus.RUNNING,
+            )
+            for wf in iterator.current_page or []
+        ]
+        next_token = iterator.next_page_token
+        return InstancePage(items=items, next_page_token=next_token.hex() if next_token else None)
+
+    async def authorize(self, instance_id: str, step: AuthorizeStep) -> AuthorizeResult:
+        handle = self._handle(instance_id)
+        return await self._call(
+            instance_id, handle.execute_update(InstanceWorkflow.authorize, step)
+        )
+
+    async def get_request(self, instance_id: str, request_id: str, wait: float = 0) -> HumanRequest:
+        """The request, long-polling up to `wait` seconds for it to leave PENDING."""
+        deadline = time.monotonic() + wait
+        while True:
+            view = await self.get_instance(instance_id)
+            request = next((r for r in view.requests if r.request_id == request_id), None)
+            if request is None:
+                raise NotFound(
+                    f"no request {request_id} on {instance_id}", reason="unknown_request"
+                )
+            if request.status is not RequestStatus.PENDING or time.monotonic() >= deadline:
+                return request
+            await asyncio.sleep(_WAIT_POLL_SECONDS)
+
+    async def decide(self, instance_id: str, decision: Decide) -> DecisionResult:
+        handle = self._handle(instance_id)
+        return await self._call(
+            instance_id,
+            handle.execute_update(
+                InstanceWorkflow.decide, decision, id=f"decision-{decision.idempotency_key}"
+            ),
+        )
+
+    async def report(self, instance_id: str, event: AgentEvent) -> AgentEventResult:
+        handle = self._handle(instance_id)
+        return await self._call(instance_id, handle.execute_update(InstanceWorkflow.report, event))
+
+    async def finish(self, instance_id: str, cmd: Finish) -> InstanceView:
+        handle = self._handle(instance_id)
+        return await self._call(instance_id, handle.execute_update(InstanceWorkflow.finish, cmd))
+
+    async def _call(self, instance_id: str, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except WorkflowUpdateFailedError as exc:
+            raise _translate_failure(exc.cause) from exc
+        except WorkflowQueryFailedError as exc:
+            raise Unavailable(f"query failed: {exc}", reason="query_failed") from exc
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND and await self._closed(instance_id):
+                raise Conflict(f"instance {instance_id} is closed", reason="terminal") from exc
+            raise _translate_rpc(exc, instance_id) from exc
+
+    async def _closed(self, instance_id: str) -> bool:
+        with contextlib.suppress(RPCError):
+            desc = await self._handle(instance_id).describe()
+            return desc.status is not WorkflowExecutionStatus.RUNNING
+        return False
+
+
+def _translate_failure(cause: BaseException | None) -> GantralError:
+    if isinstance(cause, ApplicationError) and cause.type in BY_CODE:
+        details = cause.details[0] if cause.details else {}
+        reason = details.get("reason") if isinstance(details, dict) else None
+        return BY_CODE[cause.type](cause.message, reason=reason)
+    return Unavailable(f"workflow refused the request: {cause}", reason="workflow_error")
+
+
+def _translate_rpc(exc: RPCError, instance_id: str) -> GantralError:
+    if exc.status is RPCStatusCode.NOT_FOUND:
+        return NotFound(f"unknown instance {instance_id!r}", reason="unknown_instance")
+    if exc.status is RPCStatusCode.INVALID_ARGUMENT:
+        return InvalidInput(exc.message, reason="invalid_query")
+    return Unavailable(f"Temporal unavailable: {exc.message}", reason="temporal_unavailable")
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _state_or_none(value: str | None) -> State | None:
+    return State(value) if value is not None and value in State.__members__ else None
+
+
+async def _memo_summary(memo: Awaitable[Mapping[str, Any]]) -> str | None:
+    value = (await memo).get("summary")
+    return value if isinstance(value, str) else None
+
+
+__all__ = ["GantralClient", "InstancePage", "InstanceSummary", "connect_temporal"]

@@ -1,0 +1,1 @@
+"""The instance workflow and its typed messages. Pure orchestration: no I/O."""

@@ -1,0 +1,59 @@
+"""Whether a human decision may be taken: pure checks run by the Update validator."""
+
+from __future__ import annotations
+
+from gantral.domain.actors import ActorKind
+from gantral.domain.records import DecisionType, HumanRequest, RequestStatus
+from gantral.domain.states import State
+from gantral.policy.evaluate import RequestPlan
+from gantral.workflows.messages import Decide
+from gantral.workflows.refusals import conflict, forbidden, invalid, not_found
+
+
+def check_decision(
+    d: Decide,
+    state: State,
+    request: HumanRequest | None,
+    plan: RequestPlan | None,
+    excluded_actors: set[str],
+) -> None:
+    """Raise a typed refusal unless `d` is a decision this instance may accept now."""
+    if request is None or plan is None:
+        raise not_found("unknown_request", f"no human request {d.request_id} on this instance")
+    if request.status is RequestStatus.SUPERSEDED:
+        raise conflict("superseded", f"request {d.request_id} was superseded by a newer request")
+    if request.status is not RequestStatus.PENDING:
+        raise conflict("already_decided", f"request {d.request_id} is already {request.status}")
+    if state is not State.WAITING_FOR_HUMAN:
+        raise conflict("not_waiting", f"instance is {state}, not WAITING_FOR_HUMAN")
+    if d.actor.kind is not ActorKind.HUMAN:
+        raise forbidden("not_human", "only a human can decide; agents and the system cannot")
+    if d.role not in d.actor.roles:
+        raise forbidden("role_not_held", f"actor {d.actor.id} does not hold role {d.role}")
+    if d.seen_args_digest is not None and d.seen_args_digest != request.args_digest:
+        raise conflict("stale", f"the request changed since it was seen: now {request.args_digest}")
+    # Separation of duties is on unless the policy opts out explicitly.
+    if getattr(plan, "separation_of_duties", True) and d.actor.id in excluded_actors:
+        raise forbidden(
+            "separation_of_duties",
+            f"{d.actor.id} requested or triggered this instance and cannot decide on it",
+        )
+    _check_type(d, request, plan)
+
+
+def _check_type(d: Decide, request: HumanRequest, plan: RequestPlan) -> None:
+    justification = (d.justification or "").strip()
+    if d.decision_type is DecisionType.OVERRIDE:
+        if d.role not in plan.override_roles:
+            raise forbidden("role_not_allowed", f"role {d.role} may not override this request")
+        if not d.context_delta:
+            raise invalid("context_delta_required", "OVERRIDE needs a non-empty context_delta")
+    elif d.role not in plan.eligible_roles(request.tier):
+        raise forbidden("role_not_allowed", f"role {d.role} is not an approver of this request")
+    needs_text = (
+        d.decision_type is not DecisionType.APPROVE or plan.justification_required_for_approve
+    )
+    if needs_text and not justification:
+        raise invalid("justification_required", f"{d.decision_type} requires a justification")
+    if d.decision_type is DecisionType.APPROVE and d.actor.id in request.approvals:
+        raise conflict("already_approved", f"{d.actor.id} already approved; each human counts once")

@@ -1,0 +1,136 @@
+"""One typed input and one typed result per workflow, update and query.
+
+New fields always get defaults, so running instances keep decoding their history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from gantral.domain.actors import Actor
+from gantral.domain.records import (
+    Cost,
+    Decision,
+    DecisionType,
+    Grant,
+    HumanRequest,
+    TransitionRecord,
+)
+from gantral.domain.states import State
+from gantral.domain.templates import WorkflowTemplate
+from gantral.policy.models import Materiality
+
+WORKFLOW_NAME = "GantralInstance"
+
+
+class StartInstance(BaseModel):
+    instance_id: str
+    template: WorkflowTemplate
+    template_hash: str
+    owning_team_id: str
+    trigger_context: dict[str, Any] = Field(default_factory=dict)
+    started_by: Actor
+    idempotency_key: str | None = None
+    audit_task_queue: str = "gantral-audit"
+
+
+class AuthorizeStep(BaseModel):
+    step_id: str
+    action: str = ""
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    context: dict[str, Any] = Field(default_factory=dict)
+    actor: Actor
+
+
+class AuthorizeOutcome(StrEnum):
+    ALLOW = "ALLOW"
+    PENDING = "PENDING"
+
+
+class AuthorizeResult(BaseModel):
+    outcome: AuthorizeOutcome
+    step_id: str
+    args_digest: str
+    materiality: Materiality
+    explanation: list[str]
+    request: HumanRequest | None = None
+    grant: Grant | None = None
+
+
+class Decide(BaseModel):
+    request_id: str
+    decision_type: DecisionType
+    actor: Actor
+    role: str
+    justification: str | None = None
+    context_delta: dict[str, Any] | None = None
+    idempotency_key: str
+    # The digest of the arguments the approver was shown; a changed request makes it stale.
+    seen_args_digest: str | None = None
+
+
+class DecisionResult(BaseModel):
+    decision: Decision
+    request: HumanRequest
+    state: State
+
+
+class AgentEventKind(StrEnum):
+    STEP_STARTED = "STEP_STARTED"
+    STEP_COMPLETED = "STEP_COMPLETED"
+    STEP_FAILED = "STEP_FAILED"
+    COST = "COST"
+
+
+class AgentEvent(BaseModel):
+    kind: AgentEventKind
+    step_id: str | None = None
+    grant_id: str | None = None
+    args_digest: str | None = None
+    cost: Cost | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+    actor: Actor
+
+
+class AgentEventResult(BaseModel):
+    accepted: bool
+    state: State
+    cost: Cost
+
+
+class FinishKind(StrEnum):
+    COMPLETE = "COMPLETE"
+    FAIL = "FAIL"
+    CANCEL = "CANCEL"
+
+
+class Finish(BaseModel):
+    kind: FinishKind
+    reason: str | None = None
+    actor: Actor
+
+
+class InstanceView(BaseModel):
+    """Everything the instance API shows. Readiness is not here: it is derived, never state."""
+
+    instance_id: str
+    workflow_id: str
+    workflow_version: int
+    template_hash: str
+    owning_team_id: str
+    trigger_context: dict[str, Any]
+    started_by: Actor
+    state: State
+    created_at: datetime
+    updated_at: datetime
+    pending_request: HumanRequest | None
+    requests: list[HumanRequest]
+    decisions: list[Decision]
+    transitions: list[TransitionRecord]
+    cost: Cost
+    audit_events: int = 0
+    audit_head: str | None = None

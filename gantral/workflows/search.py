@@ -1,0 +1,52 @@
+"""Search attributes and memo: Gantral's governed view inside Temporal's own CLI and Web UI."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+from gantral.domain.records import HumanRequest
+from gantral.domain.states import State
+from gantral.workflows.messages import StartInstance
+
+STATE = SearchAttributeKey.for_keyword("GantralState")
+TEAM = SearchAttributeKey.for_keyword("GantralTeam")
+WORKFLOW = SearchAttributeKey.for_keyword("GantralWorkflow")
+MATERIALITY = SearchAttributeKey.for_keyword("GantralMateriality")
+
+
+def summary(start: StartInstance, state: State, pending: HumanRequest | None) -> str:
+    text = f"{start.template.id} v{start.template.version} for team {start.owning_team_id}: {state}"
+    if pending is not None:
+        approvers = ", ".join(pending.still_needed or pending.required_approvers)
+        text += f" on step {pending.step_id} ({pending.materiality}); needs {approvers}"
+        if pending.deadline is not None:
+            text += f" by {pending.deadline.isoformat()}"
+    return text
+
+
+def publish(start: StartInstance, state: State, pending: HumanRequest | None) -> None:
+    """Upsert the visible state. Called on every change; never read back by the workflow."""
+    updates = [STATE.value_set(state.value), TEAM.value_set(start.owning_team_id)]
+    updates.append(WORKFLOW.value_set(start.template.id))
+    if pending is not None:
+        updates.append(MATERIALITY.value_set(pending.materiality.value))
+    workflow.upsert_search_attributes(updates)
+    workflow.upsert_memo(
+        {
+            "summary": summary(start, state, pending),
+            "pending_request_id": pending.request_id if pending else None,
+            "approvals": dict(pending.approvals) if pending else {},
+        }
+    )
+
+
+def initial(start: StartInstance) -> TypedSearchAttributes:
+    """Set at start, so the instance is listable before its first workflow task runs."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(STATE, State.CREATED.value),
+            SearchAttributePair(TEAM, start.owning_team_id),
+            SearchAttributePair(WORKFLOW, start.template.id),
+        ]
+    )
