@@ -1,4 +1,4 @@
-"""The `gantral` command."""
+"""The `gantral` command: the local stack, each process on its own, and operator tools."""
 
 from __future__ import annotations
 
@@ -7,11 +7,68 @@ from typing import Annotated
 
 import typer
 
+from gantral.audit.cli import audit_app
+from gantral.identity.cli import identity_app
+from gantral.policy.cli import policy_app
+
 app = typer.Typer(
     help="Gantral: AI execution control plane.", no_args_is_help=True, add_completion=False
 )
 specs_app = typer.Typer(help="Generated specifications (OpenAPI, state machine, schemas).")
 app.add_typer(specs_app, name="specs")
+app.add_typer(audit_app, name="audit", help="Verify, export and manage the audit log.")
+app.add_typer(policy_app, name="policy", help="Validate policies and dry-run them offline.")
+app.add_typer(identity_app, name="identity", help="Development identity: tokens and issuer.")
+
+
+@app.command()
+def dev(
+    data_dir: Annotated[
+        Path, typer.Option(help="Where every service keeps its data between runs.")
+    ] = Path(".data"),
+    workflows_dir: Annotated[
+        Path, typer.Option(help="Workflow templates (YAML/JSON) to start instances from.")
+    ] = Path("examples/workflows"),
+    api_port: Annotated[int, typer.Option(help="API port.")] = 8000,
+    temporal_port: Annotated[int, typer.Option(help="Temporal frontend port.")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
+    s3_port: Annotated[int, typer.Option(help="S3 (SeaweedFS) port.")] = 8333,
+) -> None:
+    """Run the whole control plane locally (PostgreSQL, Temporal + Web UI, S3, sink, worker, API).
+
+    Ctrl-C stops everything; a second start reuses the same data.
+    """
+    from gantral.devstack.run import DevPorts, run_dev_stack
+
+    ports = DevPorts(api=api_port, temporal=temporal_port, temporal_ui=ui_port, s3=s3_port)
+    run_dev_stack(data_dir, ports, workflows_dir)
+
+
+@app.command()
+def worker() -> None:
+    """Run the instance worker alone (configured by GANTRAL_* variables)."""
+    from workers.worker import main as worker_main
+
+    worker_main()
+
+
+@app.command()
+def sink() -> None:
+    """Run the audit sink alone: the only process with audit write credentials."""
+    from workers.sink import main as sink_main
+
+    sink_main()
+
+
+@app.command()
+def api() -> None:
+    """Run the HTTP API alone (bind address from GANTRAL_API__HOST / GANTRAL_API__PORT)."""
+    import uvicorn
+
+    from gantral.settings import Settings
+
+    settings = Settings()
+    uvicorn.run("api.app:create_app", factory=True, host=settings.api.host, port=settings.api.port)
 
 
 @specs_app.command("write")

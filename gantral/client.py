@@ -30,7 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from gantral.catalog import TemplateCatalog
 from gantral.domain.actors import Actor
-from gantral.domain.records import HumanRequest, RequestStatus
+from gantral.domain.records import HumanRequest
 from gantral.domain.states import State
 from gantral.errors import BY_CODE, Conflict, GantralError, InvalidInput, NotFound, Unavailable
 from gantral.settings import Settings
@@ -201,7 +201,7 @@ class GantralClient:
         )
 
     async def get_request(self, instance_id: str, request_id: str, wait: float = 0) -> HumanRequest:
-        """The request, long-polling up to `wait` seconds for it to leave PENDING."""
+        """The request, long-polling up to `wait` seconds for its outcome to be applied."""
         deadline = time.monotonic() + wait
         while True:
             view = await self.get_instance(instance_id)
@@ -210,7 +210,7 @@ class GantralClient:
                 raise NotFound(
                     f"no request {request_id} on {instance_id}", reason="unknown_request"
                 )
-            if request.status is not RequestStatus.PENDING or time.monotonic() >= deadline:
+            if request.resolved_at is not None or time.monotonic() >= deadline:
                 return request
             await asyncio.sleep(_WAIT_POLL_SECONDS)
 

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
 from pathlib import Path
 
 from gantral.domain.state_doc import render_state_machine_markdown
+from gantral.policy.schema import render_schemas
 
-GENERATED: dict[str, Callable[[], str]] = {
-    "state-machine.md": render_state_machine_markdown,
-}
+
+def render_openapi() -> str:
+    from api.app import create_app
+
+    return json.dumps(create_app().openapi(), indent=2, sort_keys=True) + "\n"
+
+
+def render_all() -> dict[str, str]:
+    """File name under `specs/` -> its expected content."""
+    return {
+        "state-machine.md": render_state_machine_markdown(),
+        "openapi.json": render_openapi(),
+        **render_schemas(),
+    }
 
 
 def write_specs(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, render in GENERATED.items():
+    for name, content in render_all().items():
         path = directory / name
-        path.write_text(render())
+        path.write_text(content)
         written.append(path)
     return written

@@ -83,10 +83,11 @@ class AuditReader:
         await self._pool.close()
 
     async def instance(self, instance_id: str) -> InstanceView:
+        # Seal first: a seal seen implies its event is committed and in the rows read next.
+        seal = (await self.queries.seals(instance_id)).get(instance_id)
         rows = await self.queries.instance_events(instance_id)
         if not rows:
             raise NotFound(f"no audit events for instance {instance_id}")
-        seal = (await self.queries.seals(instance_id)).get(instance_id)
         events = []
         for row in rows:
             body: dict[str, Any] = json.loads(row.body)
@@ -143,10 +144,11 @@ class AuditReader:
                 data = await self.objects.get(key)
                 if data is not None:
                     return BundleView.model_validate_json(data)
+        # Seal first: a seal seen implies its event is committed and in the rows read next.
+        seal = (await self.queries.seals(instance_id)).get(instance_id)
         rows = await self.queries.instance_events(instance_id)
         if not rows:
             raise NotFound(f"no audit events for instance {instance_id}")
-        seal = (await self.queries.seals(instance_id)).get(instance_id)
         checkpoint = await self.queries.latest_checkpoint()
         tree = await self._synced_tree()
         return BundleView.model_validate(build_bundle(instance_id, rows, seal, checkpoint, tree))

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 
@@ -58,10 +58,17 @@ def venv_binary(name: str) -> str:
 
 
 class ManagedProcess:
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
+        self.env = dict(env) if env is not None else None
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -73,7 +80,7 @@ class ManagedProcess:
         log = self.log_path.open("ab")
         # Own process group: Ctrl-C in the terminal reaches us, and we stop children in order.
         self._proc = subprocess.Popen(
-            self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=self.env
         )
         log.close()
         deadline = time.monotonic() + timeout

@@ -89,6 +89,8 @@ class HumanRequest(BaseModel):
     grant: Grant | None = None
     context_delta: dict[str, Any] | None = None
     created_at: datetime
+    # Set once the outcome is durably audited and applied; long-polls wait for this.
+    resolved_at: datetime | None = None
 
 
 class Cost(BaseModel):

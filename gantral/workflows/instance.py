@@ -229,6 +229,7 @@ class InstanceWorkflow:
                 State.TERMINATED, f"{request.status.lower()} ends the instance", SYSTEM_ACTOR, rid
             )
         await self._outbox.flush()
+        request.resolved_at = workflow.now()
 
     def _issue_grant(
         self,
@@ -295,6 +296,7 @@ class InstanceWorkflow:
         request = self._open_request(req, action, digest, plan)
         if pending is not None:
             pending.status = RequestStatus.SUPERSEDED
+            pending.resolved_at = workflow.now()
             self._outbox.record(
                 AuditEventType.REQUEST_SUPERSEDED,
                 req.actor,
@@ -457,6 +459,7 @@ class InstanceWorkflow:
     async def finish(self, cmd: Finish) -> InstanceView:
         if self._pending_id is not None:
             self._requests[self._pending_id].status = RequestStatus.CANCELLED
+            self._requests[self._pending_id].resolved_at = workflow.now()
             self._pending_id = None
         if cmd.kind is FinishKind.COMPLETE:
             await self._move(State.COMPLETED, cmd.reason or "agent reported completion", cmd.actor)

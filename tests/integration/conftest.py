@@ -1,8 +1,10 @@
-"""Core fixtures on the real stack: a Temporal client, the instance worker, the audit sink
-activity and the API, each on task queues unique to this test session."""
+"""Core fixtures on the real stack: a Temporal client, the instance worker, the real audit
+sink and the API, each on task queues unique to this test session."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,12 +14,13 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Worker
 
 from api.app import create_app
+from gantral.audit.config import AuditConfig
+from gantral.audit.testing import TEST_BUCKET
 from gantral.settings import Settings
 from tests.conftest import Stack
-from tests.integration.fake_sink import MemorySink
+from workers.sink import run_sink
 from workers.worker import build_worker
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -33,9 +36,25 @@ def settings(stack: Stack) -> Settings:
                 "task_queue": f"instances-{suffix}",
                 "audit_task_queue": f"audit-{suffix}",
             },
+            "database": {"url": stack.postgres_uri, "reader_url": stack.postgres_uri},
+            "s3": {
+                "endpoint_url": stack.s3_endpoint,
+                "bucket": TEST_BUCKET,
+                "access_key_id": "gantral-test",
+                "secret_access_key": "gantral-test-secret",
+                "retention_days": 1,
+            },
+            "audit": {"checkpoint_interval_seconds": 2},
             "workflows_dir": TEMPLATES,
         }
     )
+
+
+@pytest.fixture(scope="session")
+def audit_config() -> AuditConfig:
+    """The core suite's own audit schema and key prefix, apart from the audit sink's tests."""
+    suffix = uuid.uuid4().hex[:8]
+    return AuditConfig(schema=f"audit_core_{suffix}", object_prefix=f"core-{suffix}/")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -43,25 +62,27 @@ async def temporal(settings: Settings) -> Client:
     return await Client.connect(settings.temporal.address, data_converter=pydantic_data_converter)
 
 
-@pytest.fixture(scope="session")
-def sink() -> MemorySink:
-    return MemorySink()
-
-
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def workers(temporal: Client, settings: Settings, sink: MemorySink) -> AsyncIterator[None]:
-    audit = Worker(
-        temporal, task_queue=settings.temporal.audit_task_queue, activities=[sink.append]
-    )
-    async with build_worker(temporal, settings), audit:
-        yield
+async def workers(
+    temporal: Client, settings: Settings, audit_config: AuditConfig
+) -> AsyncIterator[None]:
+    """The instance worker and the real audit sink (PostgreSQL + SeaweedFS)."""
+    stop = asyncio.Event()
+    sink = asyncio.create_task(run_sink(settings, stop, config=audit_config))
+    try:
+        async with build_worker(temporal, settings):
+            yield
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(sink, timeout=30)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def api(
-    settings: Settings, temporal: Client, workers: None
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditConfig
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, temporal)
+    app = create_app(settings, temporal, audit_config=audit_config)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gantral") as client:

@@ -9,8 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.fake_sink import MemorySink
-
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 AGENT = {"X-Gantral-Actor": "agent-7", "X-Gantral-Actor-Kind": "agent"}
@@ -56,7 +54,7 @@ def states(view: dict[str, Any]) -> list[str]:
 
 
 async def test_happy_path_authorize_pending_approve_resume_complete(
-    api: httpx.AsyncClient, sink: MemorySink
+    api: httpx.AsyncClient,
 ) -> None:
     inst = await start(api)
     iid = inst["instance_id"]
@@ -110,15 +108,16 @@ async def test_happy_path_authorize_pending_approve_resume_complete(
         "RUNNING", "WAITING_FOR_HUMAN", "APPROVED", "RESUMED", "RUNNING", "COMPLETED",
     ]  # fmt: skip
     assert [t["seq"] for t in final["transitions"]] == list(range(1, 7))
-    await wait_for(lambda: "INSTANCE_SEALED" in sink.types(iid))
-    types = sink.types(iid)
+    events = await sealed_audit(api, iid)
+    types = [e["type"] for e in events]
     assert types[0] == "INSTANCE_STARTED" and types[-1] == "INSTANCE_SEALED"
-    assert types.count("DECISION_RECORDED") == 1 and "GRANT_USED" not in types
-    seqs = [e.seq for e in sink.events[iid]]
-    assert seqs == list(range(1, len(seqs) + 1))
-    snapshot_events = [e for e in sink.events[iid] if e.snapshot is not None]
-    assert snapshot_events[0].snapshot is not None
-    assert snapshot_events[0].snapshot["args_digest"] == pending["args_digest"]
+    assert types.count("DECISION_RECORDED") == 1
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    requested = next(e for e in events if e["type"] == "HUMAN_REQUESTED")
+    assert requested["payload"]["args_digest"] == pending["args_digest"]
+    assert requested["snapshot"]["sha256"]  # stored in object storage, referenced by hash
+    verdict = (await api.get(f"/v1/audit/instances/{iid}/verify", headers=LEAD)).json()
+    assert verdict["ok"] is True, verdict
 
 
 async def test_reject_terminates(api: httpx.AsyncClient) -> None:
@@ -159,7 +158,7 @@ async def test_override_returns_changed_parameters(api: httpx.AsyncClient) -> No
     assert "OVERRIDDEN" in states(view)
 
 
-async def test_timeout_escalates_then_expires(api: httpx.AsyncClient, sink: MemorySink) -> None:
+async def test_timeout_escalates_then_expires(api: httpx.AsyncClient) -> None:
     iid = (await start(api, workflow="fast-timeout"))["instance_id"]
     pending = await authorize(api, iid, step="release")
     rid = pending["request"]["request_id"]
@@ -171,7 +170,7 @@ async def test_timeout_escalates_then_expires(api: httpx.AsyncClient, sink: Memo
     assert "REJECTED" not in states(view)
     assert view["transitions"][-2]["actor"]["kind"] == "system"
     assert view["decisions"] == []
-    types = sink.types(iid)
+    types = [e["type"] for e in await sealed_audit(api, iid)]
     assert types.index("ESCALATED") < types.index("TIMED_OUT")
     late = await decide(api, iid, rid, "APPROVE", LEAD)
     assert late.status_code == 409
@@ -242,7 +241,7 @@ async def test_quorum_needs_two_distinct_roles_and_refuses_self_approval(
 
 
 async def test_agent_cannot_pass_a_governed_step_without_a_grant(
-    api: httpx.AsyncClient, sink: MemorySink
+    api: httpx.AsyncClient,
 ) -> None:
     iid = (await start(api))["instance_id"]
     sneaky = await api.post(
@@ -258,12 +257,16 @@ async def test_agent_cannot_pass_a_governed_step_without_a_grant(
         headers=AGENT,
     )
     assert no_grant.status_code == 409 and no_grant.json()["reason"] == "no_grant"
-    assert sink.types(iid).count("VIOLATION") == 2
+    audit = (await api.get(f"/v1/audit/instances/{iid}", headers=LEAD)).json()
+    violations = [e["payload"]["reason"] for e in audit["events"] if e["type"] == "VIOLATION"]
+    assert violations == ["not_authorized", "no_grant"]
 
 
-async def wait_for(predicate: Any, timeout: float = 10) -> None:
-    for _ in range(int(timeout / 0.1)):
-        if predicate():
-            return
+async def sealed_audit(api: httpx.AsyncClient, iid: str) -> list[dict[str, Any]]:
+    """The instance's stored audit events, once the seal event has been stored."""
+    for _ in range(100):
+        resp = await api.get(f"/v1/audit/instances/{iid}", headers=LEAD)
+        if resp.status_code == 200 and resp.json()["sealed"]:
+            return list(resp.json()["events"])
         await asyncio.sleep(0.1)
-    raise AssertionError("condition not met in time")
+    raise AssertionError(f"instance {iid} was not sealed in time")

@@ -1,0 +1,138 @@
+"""`gantral dev`: the whole control plane on one machine, with data kept between runs.
+
+Starts PostgreSQL, the Temporal dev server (with Web UI), SeaweedFS (S3), then the audit
+sink, the instance worker and the API as child processes configured only through
+`GANTRAL_*` variables, exactly as they would run alone. Ctrl-C stops them in reverse order.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from gantral.audit.checkpoint import generate_key_pem
+from gantral.devstack.process import ManagedProcess, port_open
+from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
+
+
+@dataclass(frozen=True)
+class DevPorts:
+    api: int = 8000
+    temporal: int = 7233
+    temporal_ui: int = 8233
+    s3: int = 8333
+    seaweedfs_base: int = 9333
+
+
+def _signing_key(data_dir: Path) -> Path:
+    """A development checkpoint key, created once and kept with the rest of the local data."""
+    path = data_dir / "audit-signing-key.pem"
+    if not path.exists():
+        private, _ = generate_key_pem()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(private)
+    return path
+
+
+def stack_environment(data_dir: Path, ports: DevPorts, postgres_uri: str) -> dict[str, str]:
+    return {
+        "GANTRAL_PROFILE": "development",
+        "GANTRAL_TEMPORAL__ADDRESS": f"127.0.0.1:{ports.temporal}",
+        "GANTRAL_DATABASE__URL": postgres_uri,
+        "GANTRAL_DATABASE__READER_URL": postgres_uri,
+        "GANTRAL_S3__ENDPOINT_URL": f"http://127.0.0.1:{ports.s3}",
+        "GANTRAL_S3__BUCKET": "gantral-audit",
+        # SeaweedFS without an identities file accepts any key pair: local use only.
+        "GANTRAL_S3__ACCESS_KEY_ID": "gantral-dev",
+        "GANTRAL_S3__SECRET_ACCESS_KEY": "gantral-dev",
+        "GANTRAL_S3__RETENTION_DAYS": "1",
+        "GANTRAL_AUDIT__SIGNING_KEY": str(_signing_key(data_dir)),
+        "GANTRAL_API__HOST": "127.0.0.1",
+        "GANTRAL_API__PORT": str(ports.api),
+    }
+
+
+def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    started: list[ManagedProcess] = []
+    postgres = Postgres(data_dir / "postgres")
+    try:
+        print(f"gantral dev: data in {data_dir}", flush=True)
+        uri = postgres.start()
+        print("  postgres    ready", flush=True)
+        started.append(start_temporal(data_dir / "temporal", ports.temporal, ports.temporal_ui))
+        print(f"  temporal    ready on 127.0.0.1:{ports.temporal}", flush=True)
+        started.append(start_seaweedfs(data_dir / "seaweedfs", ports.s3, ports.seaweedfs_base))
+        print(f"  s3          ready on http://127.0.0.1:{ports.s3}", flush=True)
+        env = {
+            **os.environ,
+            **stack_environment(data_dir, ports, uri),
+            "GANTRAL_WORKFLOWS_DIR": str(workflows_dir.resolve()),
+        }
+        python = sys.executable
+        logs = data_dir / "logs"
+        for name, argv, ready in (
+            ("sink", [python, "-m", "workers.sink"], None),
+            ("worker", [python, "-m", "workers.worker"], None),
+            (
+                "api",
+                [python, "-m", "uvicorn", "api.app:create_app", "--factory",
+                 "--host", "127.0.0.1", "--port", str(ports.api)],
+                ports.api,
+            ),
+        ):  # fmt: skip
+            proc = ManagedProcess(name, argv, logs / f"{name}.log", env=env)
+            proc.start(_ready_port(ready) if ready else _alive_for(2.0), timeout=60)
+            started.append(proc)
+            print(f"  {name:<11} running (log: {proc.log_path})", flush=True)
+        print(
+            "\nGantral is up.\n"
+            f"  API docs         http://127.0.0.1:{ports.api}/docs\n"
+            f"  Temporal Web UI  http://127.0.0.1:{ports.temporal_ui}\n"
+            f"  Governed view    temporal workflow list --address 127.0.0.1:{ports.temporal}"
+            " --query \"GantralState='WAITING_FOR_HUMAN'\"\n"
+            "Press Ctrl-C to stop; data stays in the data directory.",
+            flush=True,
+        )
+        _wait_for_interrupt(started)
+    finally:
+        for proc in reversed(started):
+            proc.stop()
+        postgres.stop()
+        print("gantral dev: stopped", flush=True)
+
+
+def _ready_port(port: int) -> Callable[[], bool]:
+    return lambda: port_open(port)
+
+
+def _alive_for(seconds: float) -> Callable[[], bool]:
+    """For processes without a port: ready once they survived their start-up."""
+    since = time.monotonic()
+    return lambda: time.monotonic() - since >= seconds
+
+
+def _wait_for_interrupt(processes: list[ManagedProcess]) -> None:
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stop:
+            dead = [p.name for p in processes if not p.running]
+            if dead:
+                print(f"gantral dev: {', '.join(dead)} exited; stopping", flush=True)
+                return
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return
