@@ -1,0 +1,114 @@
+"""A thin Python client for the Gantral API (sync and async, on httpx).
+
+Every decision is the server's. The SDK adds one thing of its own: a governed step
+computes the digest of the arguments it will run locally, with the server's own
+function (`gantral.domain.digest.args_digest`), and refuses to start if the grant
+does not cover exactly those arguments.
+
+    async with AsyncGantralClient("http://127.0.0.1:8000", auth=DevIdentity("agent-7")) as gc:
+        inst = await gc.start_instance("deploy", "payments")
+        async with gc.governed_step(inst.instance_id, "deploy", arguments=args) as step:
+            run_deploy(**step.arguments)        # an override's edit, if a human made one
+        await gc.complete(inst.instance_id)
+
+Errors:
+
+    GantralSDKError                 every SDK error; `reason` is machine-readable
+    ├── TransportError              the API could not be reached
+    ├── APIError                    the API refused: status_code, code, reason, details
+    │   ├── InvalidInput            422
+    │   ├── Unauthenticated         401
+    │   ├── Forbidden               403
+    │   ├── NotFound                404
+    │   ├── Conflict                409 (already_decided, grant_reused, stale, ...)
+    │   └── Unavailable             503 / 5xx
+    └── StepRefused                 a governed step must not run; `request` if any
+        ├── StepRejected            REJECTED by a human (or on timeout)
+        ├── StepExpired             EXPIRED: no decision before the policy's deadline
+        ├── StepCancelled           CANCELLED with the instance, or SUPERSEDED
+        ├── DecisionTimeout         the SDK stopped waiting (the request stays open)
+        └── DigestMismatch          the grant does not cover the arguments to run
+"""
+
+from gantral.domain.digest import args_digest
+from gantral.domain.records import (
+    Cost,
+    Decision,
+    DecisionType,
+    Grant,
+    HumanRequest,
+    RequestStatus,
+)
+from gantral.domain.states import State
+from gantral.sdk._async_client import AsyncGantralClient
+from gantral.sdk._auth import BearerToken, ClientCredentials, DevIdentity, TokenProvider
+from gantral.sdk._calls import InstancePage, InstanceSummary
+from gantral.sdk._errors import (
+    APIError,
+    Conflict,
+    DecisionTimeout,
+    DigestMismatch,
+    Forbidden,
+    GantralSDKError,
+    InvalidInput,
+    NotFound,
+    StepCancelled,
+    StepExpired,
+    StepRefused,
+    StepRejected,
+    TransportError,
+    Unauthenticated,
+    Unavailable,
+)
+from gantral.sdk._governed import DEFAULT_DECISION_WAIT, GovernedStep
+from gantral.sdk._sync_client import GantralClient
+from gantral.workflows.messages import (
+    AgentEventKind,
+    AgentEventResult,
+    AuthorizeOutcome,
+    AuthorizeResult,
+    DecisionResult,
+    InstanceView,
+)
+
+__all__ = [
+    "DEFAULT_DECISION_WAIT",
+    "APIError",
+    "AgentEventKind",
+    "AgentEventResult",
+    "AsyncGantralClient",
+    "AuthorizeOutcome",
+    "AuthorizeResult",
+    "BearerToken",
+    "ClientCredentials",
+    "Conflict",
+    "Cost",
+    "Decision",
+    "DecisionResult",
+    "DecisionTimeout",
+    "DecisionType",
+    "DevIdentity",
+    "DigestMismatch",
+    "Forbidden",
+    "GantralClient",
+    "GantralSDKError",
+    "GovernedStep",
+    "Grant",
+    "HumanRequest",
+    "InstancePage",
+    "InstanceSummary",
+    "InstanceView",
+    "InvalidInput",
+    "NotFound",
+    "RequestStatus",
+    "State",
+    "StepCancelled",
+    "StepExpired",
+    "StepRefused",
+    "StepRejected",
+    "TokenProvider",
+    "TransportError",
+    "Unauthenticated",
+    "Unavailable",
+    "args_digest",
+]

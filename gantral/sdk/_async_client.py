@@ -1,0 +1,340 @@
+"""The asyncio client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import httpx
+
+from gantral.domain.records import Cost, DecisionType, HumanRequest, RequestStatus
+from gantral.domain.states import State
+from gantral.sdk import _calls, _governed
+from gantral.sdk._calls import Call, InstancePage, M
+from gantral.sdk._errors import DecisionTimeout, TransportError, Unavailable
+from gantral.sdk._governed import DEFAULT_DECISION_WAIT, GovernedStep
+from gantral.workflows.messages import (
+    AgentEventKind,
+    AgentEventResult,
+    AuthorizeResult,
+    DecisionResult,
+    InstanceView,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+log = logging.getLogger("gantral.sdk")
+
+_RETRY_PAUSE = 1.0
+_MIN_POLL_SECONDS = 0.5
+
+
+class AsyncGantralClient:
+    """Talks to the Gantral API with asyncio. All decisions are the server's.
+
+    Args:
+        base_url: The API root, e.g. `http://127.0.0.1:8000`.
+        auth: `DevIdentity`, `BearerToken`, `ClientCredentials` or any `httpx.Auth`.
+        http: An existing `httpx.AsyncClient` to use (its base URL, transport and
+            settings); the caller keeps ownership and closes it.
+        timeout: Default timeout per HTTP call, in seconds (long polls get their own).
+        poll_wait: Seconds each long poll asks the server to wait (at most 60).
+
+    Use as `async with AsyncGantralClient(...) as client:` or call `aclose()`.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        auth: httpx.Auth | None = None,
+        http: httpx.AsyncClient | None = None,
+        timeout: float = 30.0,
+        poll_wait: float = 30.0,
+    ) -> None:
+        if http is None and base_url is None:
+            raise ValueError("give base_url or an http client")
+        self._owned = http is None
+        self._http = http or httpx.AsyncClient(base_url=base_url or "", timeout=timeout)
+        self._auth = auth
+        self._base_url = base_url
+        self.poll_wait = min(poll_wait, _calls.MAX_SERVER_WAIT)
+
+    async def __aenter__(self) -> AsyncGantralClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owned:
+            await self._http.aclose()
+
+    async def _run(self, call: Call[M]) -> M:
+        url = call.path if self._owned or self._base_url is None else self._base_url + call.path
+        extra: dict[str, Any] = {}
+        if call.timeout is not None:
+            extra["timeout"] = httpx.Timeout(self._http.timeout.connect, read=call.timeout)
+        if self._auth is not None:
+            extra["auth"] = self._auth
+        try:
+            response = await self._http.request(
+                call.method, url, json=call.json, params=call.params, **extra
+            )
+        except httpx.TransportError as exc:
+            raise TransportError(f"{call.method} {call.path}: {exc!r}") from exc
+        return call.decode(response)
+
+    # -- instances -----------------------------------------------------------------------
+
+    async def start_instance(
+        self,
+        workflow_id: str,
+        owning_team_id: str,
+        trigger_context: dict[str, Any] | None = None,
+        *,
+        workflow_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> InstanceView:
+        """Start a governed instance; the same `idempotency_key` returns the same one."""
+        return await self._run(
+            _calls.start_instance(
+                workflow_id, owning_team_id, trigger_context, workflow_version, idempotency_key
+            )
+        )
+
+    async def get_instance(self, instance_id: str) -> InstanceView:
+        return await self._run(_calls.get_instance(instance_id))
+
+    async def list_instances(
+        self,
+        *,
+        state: State | str | None = None,
+        team: str | None = None,
+        workflow: str | None = None,
+        page_size: int = 50,
+        page_token: str | None = None,
+    ) -> InstancePage:
+        return await self._run(_calls.list_instances(state, team, workflow, page_size, page_token))
+
+    async def cancel(self, instance_id: str, reason: str | None = None) -> InstanceView:
+        return await self._run(_calls.finish(instance_id, "cancel", reason))
+
+    async def complete(self, instance_id: str, reason: str | None = None) -> InstanceView:
+        return await self._run(_calls.finish(instance_id, "complete", reason))
+
+    async def fail(self, instance_id: str, reason: str | None = None) -> InstanceView:
+        return await self._run(_calls.finish(instance_id, "fail", reason))
+
+    # -- agent protocol -------------------------------------------------------------------
+
+    async def authorize(
+        self,
+        instance_id: str,
+        step_id: str,
+        *,
+        action: str = "",
+        arguments: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> AuthorizeResult:
+        """Ask before a governed step. Prefer `governed_step`, which also checks the grant."""
+        call = _calls.authorize(instance_id, step_id, action, arguments or {}, context)
+        return await self._run(call)
+
+    async def get_request(
+        self, instance_id: str, request_id: str, *, wait: float = 0
+    ) -> HumanRequest:
+        """The human request; with `wait` (<= 60 s) the server holds it until decided."""
+        return await self._run(_calls.get_request(instance_id, request_id, wait))
+
+    async def wait_for_decision(
+        self, instance_id: str, request_id: str, *, wait: float = DEFAULT_DECISION_WAIT
+    ) -> HumanRequest:
+        """Long-poll until the request leaves PENDING.
+
+        Raises:
+            DecisionTimeout: still pending after `wait` seconds.
+        """
+        deadline = time.monotonic() + wait
+        while True:
+            remaining = deadline - time.monotonic()
+            poll = max(0.0, min(self.poll_wait, remaining))
+            asked = time.monotonic()
+            try:
+                request = await self.get_request(instance_id, request_id, wait=poll)
+            except (TransportError, Unavailable) as exc:
+                # A poll is a read: ride out a restarting API until our own deadline.
+                if time.monotonic() + _RETRY_PAUSE >= deadline:
+                    raise
+                log.warning("polling %s failed (%s); retrying", request_id, exc.reason)
+                await asyncio.sleep(_RETRY_PAUSE)
+                continue
+            if request.status is not RequestStatus.PENDING:
+                return request
+            now = time.monotonic()
+            if now >= deadline:
+                raise DecisionTimeout(
+                    f"no decision on {request_id} within {wait:g}s", request=request
+                )
+            if now - asked < _MIN_POLL_SECONDS:
+                # Answered early (a proxy cutting long polls short?): do not hammer the API.
+                await asyncio.sleep(min(_MIN_POLL_SECONDS, deadline - now))
+
+    async def report(
+        self,
+        instance_id: str,
+        kind: AgentEventKind | str,
+        *,
+        step_id: str | None = None,
+        grant_id: str | None = None,
+        args_digest: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> AgentEventResult:
+        """Report a step event. A governed STEP_STARTED needs the grant id and the digest."""
+        call = _calls.report(instance_id, kind, step_id, grant_id, args_digest, None, detail)
+        return await self._run(call)
+
+    async def report_cost(
+        self,
+        instance_id: str,
+        *,
+        tokens: int = 0,
+        money: float = 0.0,
+        currency: str = "USD",
+        wall_time_seconds: float = 0.0,
+    ) -> AgentEventResult:
+        """Add to the instance's cost; the server keeps the totals."""
+        cost = Cost(
+            tokens=tokens, money=money, currency=currency, wall_time_seconds=wall_time_seconds
+        )
+        return await self._run(_calls.report(instance_id, AgentEventKind.COST, cost=cost))
+
+    # -- human decisions ------------------------------------------------------------------
+
+    async def decide(
+        self,
+        instance_id: str,
+        request_id: str,
+        decision_type: DecisionType | str,
+        *,
+        role: str | None = None,
+        justification: str | None = None,
+        context_delta: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        seen_args_digest: str | None = None,
+    ) -> DecisionResult:
+        """APPROVE, REJECT or OVERRIDE. Pass `seen_args_digest` so a changed request is stale."""
+        call = _calls.decide(
+            instance_id, request_id, decision_type, role, justification,
+            context_delta, idempotency_key, seen_args_digest,
+        )  # fmt: skip
+        return await self._run(call)
+
+    # -- governed steps -------------------------------------------------------------------
+
+    async def prepare_step(
+        self,
+        instance_id: str,
+        step_id: str,
+        *,
+        action: str = "",
+        arguments: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+        wait: float = DEFAULT_DECISION_WAIT,
+    ) -> GovernedStep:
+        """Authorize, wait for a human if needed, and check the grant. Nothing is started."""
+        action = action or step_id  # the server's default, so both digests agree
+        requested = _governed.plain(arguments or {})
+        result = await self.authorize(
+            instance_id, step_id, action=action, arguments=requested, context=context
+        )
+        request = _governed.request_to_wait_for(result)
+        if request is not None and request.status is RequestStatus.PENDING:
+            request = await self.wait_for_decision(instance_id, request.request_id, wait=wait)
+        return _governed.bind(instance_id, step_id, action, requested, result, request)
+
+    @contextlib.asynccontextmanager
+    async def governed_step(
+        self,
+        instance_id: str,
+        step_id: str,
+        *,
+        action: str = "",
+        arguments: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+        wait: float = DEFAULT_DECISION_WAIT,
+    ) -> AsyncIterator[GovernedStep]:
+        """Run a governed step with exactly the arguments a grant covers.
+
+        Authorizes; if a human must decide, long-polls up to `wait` seconds. Runs the
+        body with `step.arguments` (an override's edit, if any) after checking locally
+        that their digest is the grant's, and reports STEP_STARTED before and
+        STEP_COMPLETED or STEP_FAILED after.
+
+        Raises:
+            StepRejected, StepExpired, StepCancelled, DecisionTimeout, DigestMismatch:
+                the body does not run, and nothing is reported as started.
+        """
+        step = await self.prepare_step(
+            instance_id, step_id, action=action, arguments=arguments, context=context, wait=wait
+        )
+        await self.report(
+            instance_id, AgentEventKind.STEP_STARTED, step_id=step_id,
+            grant_id=step.grant.grant_id, args_digest=step.args_digest,
+        )  # fmt: skip
+        try:
+            yield step
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            try:
+                await self.report(
+                    instance_id, AgentEventKind.STEP_FAILED, step_id=step_id,
+                    detail=_governed.failure_detail(exc),
+                )  # fmt: skip
+            except Exception as report_exc:
+                exc.add_note(f"reporting STEP_FAILED failed too: {report_exc!r}")
+            raise
+        await self._end(step)
+
+    async def _end(self, step: GovernedStep) -> None:
+        if step.cost is not None:
+            await self._run(_calls.report(step.instance_id, AgentEventKind.COST, cost=step.cost))
+        await self.report(
+            step.instance_id, AgentEventKind.STEP_COMPLETED, step_id=step.step_id,
+            detail=step.detail,
+        )  # fmt: skip
+
+    def governed(
+        self,
+        step_id: str,
+        *,
+        action: str = "",
+        context: dict[str, Any] | None = None,
+        wait: float = DEFAULT_DECISION_WAIT,
+    ) -> Callable[[Callable[P, Awaitable[R]]], Callable[Concatenate[str, P], Awaitable[R]]]:
+        """Decorate an async function whose keyword arguments are the step's arguments.
+
+        The decorated function takes the instance id first; it runs with the granted
+        arguments (an override's edit, if any) inside `governed_step`.
+        """
+
+        def decorate(fn: Callable[P, Awaitable[R]]) -> Callable[Concatenate[str, P], Awaitable[R]]:
+            @functools.wraps(fn)
+            async def run(instance_id: str, /, *args: P.args, **kwargs: P.kwargs) -> R:
+                if args:
+                    raise TypeError("governed functions take keyword arguments only")
+                async with self.governed_step(
+                    instance_id, step_id, action=action, arguments=dict(kwargs),
+                    context=context, wait=wait,
+                ) as step:  # fmt: skip
+                    return await fn(**step.arguments)  # type: ignore[call-arg]
+
+            return run
+
+        return decorate

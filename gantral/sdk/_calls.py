@@ -1,0 +1,182 @@
+"""Every API call as data: method, path, body and the model its answer decodes to.
+
+The sync and async clients only execute these, so both speak exactly the same protocol.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel
+
+from gantral.domain.records import Cost, DecisionType, HumanRequest
+from gantral.domain.states import State
+from gantral.sdk._errors import error_from_response
+from gantral.workflows.messages import (
+    AgentEventKind,
+    AgentEventResult,
+    AuthorizeResult,
+    DecisionResult,
+    InstanceView,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_SERVER_WAIT = 60.0
+"""The longest long-poll the API accepts (`?wait=`), in seconds."""
+_WAIT_SLACK = 10.0
+
+
+class InstanceSummary(BaseModel):
+    """One row of `GET /v1/instances`."""
+
+    instance_id: str
+    state: State | None = None
+    workflow_id: str | None = None
+    owning_team_id: str | None = None
+    materiality: str | None = None
+    summary: str | None = None
+    started_at: datetime | None = None
+    closed: bool = False
+
+
+class InstancePage(BaseModel):
+    """A page of instances; pass `next_page_token` back for the next one."""
+
+    items: list[InstanceSummary]
+    next_page_token: str | None = None
+
+
+@dataclass(frozen=True)
+class Call(Generic[M]):
+    method: str
+    path: str
+    model: type[M]
+    json: dict[str, Any] | None = None
+    params: dict[str, str | int | float] = field(default_factory=dict)
+    # Per-call read timeout, for long polls that outlast the client's default.
+    timeout: float | None = None
+
+    def decode(self, response: httpx.Response) -> M:
+        if not response.is_success:
+            raise error_from_response(response)
+        return self.model.model_validate(response.json())
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _instance(instance_id: str, *rest: str) -> str:
+    return "/".join(["/v1/instances", _seg(instance_id), *rest])
+
+
+def start_instance(
+    workflow_id: str,
+    owning_team_id: str,
+    trigger_context: dict[str, Any] | None,
+    workflow_version: int | None,
+    idempotency_key: str | None,
+) -> Call[InstanceView]:
+    body: dict[str, Any] = {
+        "workflow_id": workflow_id,
+        "owning_team_id": owning_team_id,
+        "trigger_context": trigger_context or {},
+    }
+    if workflow_version is not None:
+        body["workflow_version"] = workflow_version
+    if idempotency_key is not None:
+        body["idempotency_key"] = idempotency_key
+    return Call("POST", "/v1/instances", InstanceView, json=body)
+
+
+def get_instance(instance_id: str) -> Call[InstanceView]:
+    return Call("GET", _instance(instance_id), InstanceView)
+
+
+def list_instances(
+    state: State | str | None,
+    team: str | None,
+    workflow: str | None,
+    page_size: int,
+    page_token: str | None,
+) -> Call[InstancePage]:
+    params: dict[str, str | int | float] = {"page_size": page_size}
+    for name, value in (("state", state), ("team", team), ("workflow", workflow)):
+        if value is not None:
+            params[name] = str(value)
+    if page_token:
+        params["page_token"] = page_token
+    return Call("GET", "/v1/instances", InstancePage, params=params)
+
+
+def authorize(
+    instance_id: str,
+    step_id: str,
+    action: str,
+    arguments: dict[str, Any],
+    context: dict[str, Any] | None,
+) -> Call[AuthorizeResult]:
+    body = {"action": action, "arguments": arguments, "context": context or {}}
+    return Call("POST", _instance(instance_id, "steps", _seg(step_id), "authorize"),
+                AuthorizeResult, json=body)  # fmt: skip
+
+
+def get_request(instance_id: str, request_id: str, wait: float) -> Call[HumanRequest]:
+    wait = min(max(wait, 0.0), MAX_SERVER_WAIT)
+    params: dict[str, str | int | float] = {"wait": wait} if wait else {}
+    return Call("GET", _instance(instance_id, "requests", _seg(request_id)), HumanRequest,
+                params=params, timeout=wait + _WAIT_SLACK if wait else None)  # fmt: skip
+
+
+def decide(
+    instance_id: str,
+    request_id: str,
+    decision_type: DecisionType | str,
+    role: str | None,
+    justification: str | None,
+    context_delta: dict[str, Any] | None,
+    idempotency_key: str | None,
+    seen_args_digest: str | None,
+) -> Call[DecisionResult]:
+    body: dict[str, Any] = {
+        "request_id": request_id,
+        "decision_type": str(DecisionType(decision_type)),
+        # A fresh key per call; pass your own to make retries of one decision safe.
+        "idempotency_key": idempotency_key or f"sdk-{uuid.uuid4().hex}",
+    }
+    optional = {
+        "role": role,
+        "justification": justification,
+        "context_delta": context_delta,
+        "seen_args_digest": seen_args_digest,
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    return Call("POST", _instance(instance_id, "decisions"), DecisionResult, json=body)
+
+
+def report(
+    instance_id: str,
+    kind: AgentEventKind | str,
+    step_id: str | None = None,
+    grant_id: str | None = None,
+    args_digest: str | None = None,
+    cost: Cost | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Call[AgentEventResult]:
+    body: dict[str, Any] = {"kind": str(AgentEventKind(kind)), "detail": detail or {}}
+    optional = {"step_id": step_id, "grant_id": grant_id, "args_digest": args_digest}
+    body.update({k: v for k, v in optional.items() if v is not None})
+    if cost is not None:
+        body["cost"] = cost.model_dump(mode="json")
+    return Call("POST", _instance(instance_id, "events"), AgentEventResult, json=body)
+
+
+def finish(instance_id: str, verb: str, reason: str | None) -> Call[InstanceView]:
+    body = {"reason": reason} if reason is not None else {}
+    return Call("POST", _instance(instance_id, verb), InstanceView, json=body)

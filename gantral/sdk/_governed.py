@@ -1,0 +1,154 @@
+"""The governed step's local checks, shared by the sync and async clients. No I/O.
+
+The server decides; the SDK only makes sure the agent runs exactly what a grant covers.
+It computes the digest of the arguments it will run itself (`gantral.domain.digest`,
+the server's own function) and never takes a digest from the server for them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from gantral.domain.digest import args_digest
+from gantral.domain.records import Cost, Grant, HumanRequest, RequestStatus
+from gantral.sdk._errors import (
+    DigestMismatch,
+    StepCancelled,
+    StepExpired,
+    StepRefused,
+    StepRejected,
+)
+from gantral.workflows.messages import AuthorizeOutcome, AuthorizeResult
+
+DEFAULT_DECISION_WAIT = 3600.0
+"""How long a governed step waits for a human by default, in seconds."""
+
+_REFUSALS: dict[RequestStatus, type[StepRefused]] = {
+    RequestStatus.REJECTED: StepRejected,
+    RequestStatus.EXPIRED: StepExpired,
+    RequestStatus.CANCELLED: StepCancelled,
+    RequestStatus.SUPERSEDED: StepCancelled,
+}
+
+
+@dataclass
+class GovernedStep:
+    """An authorized step, ready to run.
+
+    Attributes:
+        instance_id: The instance.
+        step_id: The step.
+        action: The action the grant covers (the step id when none was given).
+        arguments: The arguments to run: the requested ones, or an override's edit.
+        args_digest: Their digest, computed locally; equal to the grant's.
+        grant: The single-use grant the step was started with.
+        outcome: `ALLOW`, `APPROVED` or `OVERRIDDEN`.
+        request: The human request, when a human was asked.
+        detail: Free-form facts sent with STEP_COMPLETED; fill it while the step runs.
+        cost: Cost to report with the step's end, if set (tokens, money, wall time).
+    """
+
+    instance_id: str
+    step_id: str
+    action: str
+    arguments: dict[str, Any]
+    args_digest: str
+    grant: Grant
+    outcome: str
+    request: HumanRequest | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    cost: Cost | None = None
+
+    @property
+    def overridden(self) -> bool:
+        """True when a human changed the arguments (OVERRIDE)."""
+        return self.outcome == RequestStatus.OVERRIDDEN
+
+    @property
+    def context_delta(self) -> dict[str, Any] | None:
+        """The override's changed parameters, if any."""
+        return self.request.context_delta if self.request is not None else None
+
+
+def plain(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A JSON-plain deep copy: exactly what the server receives, and what a human sees.
+
+    Later mutation of the caller's dict cannot change what runs, and tuples and the like
+    become what they are on the wire, so the local digest matches the server's.
+    """
+    copied = json.loads(json.dumps(arguments, allow_nan=False))
+    if not isinstance(copied, dict):
+        raise TypeError("arguments must be a JSON object")
+    return copied
+
+
+def request_to_wait_for(result: AuthorizeResult) -> HumanRequest | None:
+    """The request to wait on, or None when the authorization already grants."""
+    if result.outcome is AuthorizeOutcome.ALLOW:
+        return None
+    if result.request is None:
+        raise StepRefused("PENDING authorization without a request", reason="no_request")
+    return result.request
+
+
+def outcome_of(request: HumanRequest) -> None:
+    """Raise the typed refusal for a request that ended without authority."""
+    refusal = _REFUSALS.get(request.status)
+    if refusal is not None:
+        raise refusal(
+            f"request {request.request_id} for step {request.step_id} is {request.status}",
+            request=request,
+        )
+
+
+def bind(
+    instance_id: str,
+    step_id: str,
+    action: str,
+    requested: dict[str, Any],
+    result: AuthorizeResult,
+    request: HumanRequest | None,
+) -> GovernedStep:
+    """Pick the arguments to run and check that the grant covers exactly them."""
+    if request is None:
+        grant, outcome, arguments = result.grant, str(AuthorizeOutcome.ALLOW), requested
+    else:
+        outcome_of(request)
+        grant, outcome = request.grant, str(request.status)
+        # Only an OVERRIDE changes what runs; an approval covers what was asked, as asked.
+        overridden = request.status is RequestStatus.OVERRIDDEN
+        arguments = plain(grant.arguments) if overridden and grant is not None else requested
+    if grant is None:
+        raise StepRefused(f"step {step_id} was not granted ({outcome})", reason="no_grant")
+    if grant.step_id != step_id:
+        raise DigestMismatch(
+            f"grant {grant.grant_id} is for step {grant.step_id}, not {step_id}",
+            reason="grant_step_mismatch",
+            request=request,
+        )
+    digest = args_digest(action, arguments)
+    if digest != grant.args_digest:
+        raise DigestMismatch(
+            f"grant {grant.grant_id} covers {grant.args_digest}, "
+            f"but the arguments to run hash to {digest}",
+            request=request,
+        )
+    return GovernedStep(
+        instance_id=instance_id,
+        step_id=step_id,
+        action=action,
+        arguments=arguments,
+        args_digest=digest,
+        grant=grant,
+        outcome=outcome,
+        request=request,
+    )
+
+
+def failure_detail(exc: BaseException) -> dict[str, Any]:
+    """What STEP_FAILED says about an exception: its type only, never its message
+    (messages often carry data a policy would redact)."""
+    cls = type(exc)
+    return {"error_type": f"{cls.__module__}.{cls.__qualname__}"}

@@ -1,0 +1,175 @@
+"""SDK plumbing without a network: error mapping, auth schemes, request shapes."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from gantral import sdk
+from tests.unit.test_sdk_fakes import IID, FakeAPI, request
+
+
+def _error(status: int, code: str, reason: str, **details: object) -> httpx.Response:
+    body: dict[str, object] = {"error": code, "reason": reason, "message": f"{reason} happened"}
+    if details:
+        body["details"] = details
+    return httpx.Response(status, json=body)
+
+
+@pytest.mark.parametrize(
+    ("response", "cls", "reason"),
+    [
+        (_error(409, "conflict", "grant_reused"), sdk.Conflict, "grant_reused"),
+        (_error(404, "not_found", "unknown_request"), sdk.NotFound, "unknown_request"),
+        (_error(401, "unauthenticated", "expired"), sdk.Unauthenticated, "expired"),
+        (_error(403, "forbidden", "separation_of_duties"), sdk.Forbidden, "separation_of_duties"),
+        (_error(503, "unavailable", "query_failed"), sdk.Unavailable, "query_failed"),
+        (
+            _error(422, "invalid_input", "validation_failed", errors=[{"field": "x"}]),
+            sdk.InvalidInput,
+            "validation_failed",
+        ),
+        # Not Gantral's body: the status decides, the reason falls back to the code.
+        (httpx.Response(502, text="<html>bad gateway</html>"), sdk.Unavailable, "unavailable"),
+        (httpx.Response(409, json=["odd"]), sdk.Conflict, "conflict"),
+        (httpx.Response(418, json={}), sdk.APIError, "error"),
+    ],
+)
+def test_errors_map_to_the_typed_tree_keeping_the_reason(
+    response: httpx.Response, cls: type[sdk.APIError], reason: str
+) -> None:
+    api = FakeAPI()
+    api.on("GET", f"/instances/{IID}", response)
+    client = sdk.GantralClient("http://g", http=httpx.Client(transport=api.transport()))
+    with client, pytest.raises(sdk.APIError) as info:
+        client.get_instance(IID)
+    assert type(info.value) is cls
+    assert info.value.reason == reason
+    assert info.value.status_code == response.status_code
+    assert isinstance(info.value, sdk.GantralSDKError)
+
+
+def test_error_details_are_kept() -> None:
+    api = FakeAPI()
+    api.on("GET", f"/instances/{IID}", _error(422, "invalid_input", "bad", errors=[{"f": 1}]))
+    client = sdk.GantralClient("http://g", http=httpx.Client(transport=api.transport()))
+    with pytest.raises(sdk.InvalidInput) as info:
+        client.get_instance(IID)
+    assert info.value.details == {"errors": [{"f": 1}]}
+    assert "422 invalid_input/bad" in str(info.value)
+
+
+async def test_transport_failure_is_a_transport_error() -> None:
+    def down(_: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(down), base_url="http://g")
+    with pytest.raises(sdk.TransportError):
+        await sdk.AsyncGantralClient(http=http).get_instance(IID)
+
+
+def test_dev_identity_headers() -> None:
+    api = FakeAPI()
+    api.on("POST", "/decisions", _error(404, "not_found", "x"))
+    auth = sdk.DevIdentity("alice", roles=["TECH_LEAD", "SRE"], kind="human")
+    client = sdk.GantralClient(
+        auth=auth, http=httpx.Client(transport=api.transport(), base_url="http://g")
+    )
+    with pytest.raises(sdk.NotFound):
+        client.decide(IID, "req_1", "APPROVE", seen_args_digest="sha256:ab")
+    sent = api.calls[0]
+    assert sent.headers["X-Gantral-Actor"] == "alice"
+    assert sent.headers["X-Gantral-Roles"] == "TECH_LEAD,SRE"
+    assert sent.headers["X-Gantral-Actor-Kind"] == "human"
+    body = json.loads(sent.content)
+    assert body["decision_type"] == "APPROVE" and body["seen_args_digest"] == "sha256:ab"
+    assert body["idempotency_key"].startswith("sdk-")
+
+
+async def test_bearer_token_from_sync_and_async_providers() -> None:
+    api = FakeAPI()
+    api.on("GET", f"/instances/{IID}", _error(404, "not_found", "x"))
+    tokens = iter(["t1", "t2"])
+    sync = sdk.GantralClient(
+        "http://g",
+        auth=sdk.BearerToken(lambda: next(tokens)),
+        http=httpx.Client(transport=api.transport()),
+    )
+    for _ in range(2):
+        with pytest.raises(sdk.NotFound):
+            sync.get_instance(IID)
+
+    async def provider() -> str:
+        return "t3"
+
+    http = httpx.AsyncClient(transport=api.transport(), base_url="http://g")
+    client = sdk.AsyncGantralClient(auth=sdk.BearerToken(provider), http=http)
+    with pytest.raises(sdk.NotFound):
+        await client.get_instance(IID)
+    assert [c.headers["Authorization"] for c in api.calls] == [
+        "Bearer t1",
+        "Bearer t2",
+        "Bearer t3",
+    ]
+    with pytest.raises(TypeError):
+        sdk.GantralClient(
+            "http://g", auth=sdk.BearerToken(provider), http=httpx.Client(transport=api.transport())
+        ).get_instance(IID)
+
+
+def test_client_credentials_caches_and_refreshes_on_401() -> None:
+    issued: list[str] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path == "/token":
+            assert req.headers["Authorization"].startswith("Basic ")
+            assert b"grant_type=client_credentials" in req.content
+            issued.append(f"tok{len(issued) + 1}")
+            return httpx.Response(200, json={"access_token": issued[-1], "expires_in": 600})
+        if req.headers["Authorization"] == "Bearer tok1" and len(issued) == 1 and calls[0] >= 2:
+            return _error(401, "unauthenticated", "expired")
+        calls[0] += 1
+        return httpx.Response(200, json=request().model_dump(mode="json"))
+
+    calls = [0]
+    auth = sdk.ClientCredentials("http://idp/token", "bot", "s3cret")
+    assert "s3cret" not in repr(auth)
+    http = httpx.Client(transport=httpx.MockTransport(handler), base_url="http://g")
+    client = sdk.GantralClient(auth=auth, http=http)
+    for _ in range(3):
+        client.get_request(IID, "req_1")
+    assert issued == ["tok1", "tok2"]  # one token reused twice, refreshed once after a 401
+
+
+def test_long_poll_is_capped_and_gets_a_longer_read_timeout() -> None:
+    api = FakeAPI()
+    api.on("GET", "/requests/req_1", request().model_dump(mode="json"))
+    client = sdk.GantralClient("http://g", http=httpx.Client(transport=api.transport()))
+    client.get_request(IID, "req_1", wait=300)
+    sent = api.calls[0]
+    assert sent.url.params["wait"] == "60.0"
+    assert sent.extensions["timeout"]["read"] == 70.0
+
+
+def test_request_shapes() -> None:
+    api = FakeAPI()
+    api.on("GET", "/v1/instances", {"items": [{"instance_id": "a"}], "next_page_token": "n"})
+    api.on("POST", "/events", {"accepted": True, "state": "RUNNING", "cost": {"tokens": 5}})
+    client = sdk.GantralClient("http://g", http=httpx.Client(transport=api.transport()))
+    page = client.list_instances(state=sdk.State.RUNNING, team="payments", page_size=10)
+    assert page.items[0].instance_id == "a" and page.next_page_token == "n"
+    assert dict(api.calls[0].url.params) == {
+        "state": "RUNNING",
+        "team": "payments",
+        "page_size": "10",
+    }
+    result = client.report_cost(IID, tokens=5, money=0.1, wall_time_seconds=2)
+    assert result.cost.tokens == 5
+    assert api.bodies("/events")[0] == {
+        "kind": "COST",
+        "detail": {},
+        "cost": {"tokens": 5, "money": 0.1, "currency": "USD", "wall_time_seconds": 2.0},
+    }
+    assert api.calls[1].url.path == f"/v1/instances/{IID}/events"

@@ -1,0 +1,252 @@
+"""The governed-step helper against a scripted API: what runs is exactly what was granted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from gantral import sdk
+from gantral.domain.digest import args_digest
+from gantral.domain.records import RequestStatus
+from tests.unit.test_sdk_fakes import ARGS, EVENT_OK, IID, FakeAPI, authorize_result, grant, request
+
+DIGEST = args_digest("deploy.run", ARGS)
+
+
+def _async(api: FakeAPI, poll_wait: float = 30.0) -> sdk.AsyncGantralClient:
+    http = httpx.AsyncClient(transport=api.transport(), base_url="http://g")
+    return sdk.AsyncGantralClient(http=http, auth=sdk.DevIdentity("agent-7"), poll_wait=poll_wait)
+
+
+def _sync(api: FakeAPI) -> sdk.GantralClient:
+    http = httpx.Client(transport=api.transport(), base_url="http://g")
+    return sdk.GantralClient(http=http, auth=sdk.DevIdentity("agent-7"))
+
+
+def _pending_then(api: FakeAPI, *outcomes: dict[str, Any]) -> None:
+    api.on("POST", "/authorize", authorize_result("PENDING", req=request()))
+    api.on("GET", "/requests/req_1", *outcomes)
+    api.on("POST", "/events", EVENT_OK)
+
+
+def _decided(status: RequestStatus, **kw: Any) -> dict[str, Any]:
+    return request(status, **kw).model_dump(mode="json")
+
+
+async def test_allow_reports_start_with_the_locally_computed_digest() -> None:
+    api = FakeAPI()
+    # The server's top-level digest is ignored: only the grant binds, checked locally.
+    api.on("POST", "/authorize", authorize_result("ALLOW", g=grant(), digest="sha256:bogus"))
+    api.on("POST", "/events", EVENT_OK)
+    ran: list[dict[str, Any]] = []
+    async with _async(api).governed_step(
+        IID, "deploy", action="deploy.run", arguments=dict(ARGS)
+    ) as step:
+        ran.append(step.arguments)
+        step.detail["url"] = "https://billing"
+    assert ran == [ARGS] and step.outcome == "ALLOW" and step.args_digest == DIGEST
+    started, completed = api.bodies("/events")
+    assert started == {
+        "kind": "STEP_STARTED",
+        "step_id": "deploy",
+        "grant_id": "grant_1",
+        "args_digest": DIGEST,
+        "detail": {},
+    }
+    assert completed == {
+        "kind": "STEP_COMPLETED",
+        "step_id": "deploy",
+        "detail": {"url": "https://billing"},
+    }
+    assert api.bodies("/authorize")[0]["arguments"] == ARGS
+
+
+async def test_action_defaults_to_the_step_id_like_the_server() -> None:
+    api = FakeAPI()
+    api.on("POST", "/authorize", authorize_result("ALLOW", g=grant(step="plan", action="plan")))
+    api.on("POST", "/events", EVENT_OK)
+    async with _async(api).governed_step(IID, "plan", arguments=ARGS) as step:
+        assert step.action == "plan"
+    assert api.bodies("/authorize")[0]["action"] == "plan"
+    assert api.bodies("/events")[0]["args_digest"] == args_digest("plan", ARGS)
+
+
+async def test_grant_for_other_arguments_is_refused_before_step_started() -> None:
+    api = FakeAPI()
+    sneaky = grant(args_digest=args_digest("deploy.run", {**ARGS, "version": "9.9.9"}))
+    api.on("POST", "/authorize", authorize_result("ALLOW", g=sneaky))
+    api.on("POST", "/events", EVENT_OK)
+    with pytest.raises(sdk.DigestMismatch) as info:
+        async with _async(api).governed_step(IID, "deploy", action="deploy.run", arguments=ARGS):
+            pytest.fail("the body must not run")
+    assert info.value.reason == "args_digest_mismatch"
+    assert api.events() == []
+
+
+async def test_approval_runs_the_requested_arguments_not_the_grants() -> None:
+    api = FakeAPI()
+    # An approval covers what was asked; a grant carrying other arguments is not obeyed.
+    slipped = grant(arguments={**ARGS, "version": "6.6.6"}, args_digest=DIGEST)
+    _pending_then(api, _decided(RequestStatus.APPROVED, grant=slipped))
+    async with _async(api).governed_step(
+        IID, "deploy", action="deploy.run", arguments=ARGS
+    ) as step:
+        assert step.arguments == ARGS and step.outcome == "APPROVED"
+
+
+async def test_long_poll_loops_until_decided() -> None:
+    api = FakeAPI()
+    pending = _decided(RequestStatus.PENDING)
+    approved = _decided(RequestStatus.APPROVED, grant=grant(request_id="req_1"))
+    _pending_then(api, pending, pending, approved)
+    async with _async(api, poll_wait=5).governed_step(
+        IID, "deploy", action="deploy.run", arguments=ARGS, wait=600
+    ) as step:
+        assert step.request is not None and step.request.status is RequestStatus.APPROVED
+    polls = [c for c in api.calls if c.url.path.endswith("/requests/req_1")]
+    assert len(polls) == 3
+    assert all(float(c.url.params["wait"]) == 5 for c in polls)
+    assert api.events() == ["STEP_STARTED", "STEP_COMPLETED"]
+
+
+async def test_wait_is_bounded_by_the_overall_timeout() -> None:
+    api = FakeAPI()
+    _pending_then(api, _decided(RequestStatus.PENDING))
+    with pytest.raises(sdk.DecisionTimeout) as info:
+        async with _async(api).governed_step(
+            IID, "deploy", action="deploy.run", arguments=ARGS, wait=0.2
+        ):
+            pytest.fail("the body must not run")
+    assert info.value.request is not None and info.value.request.request_id == "req_1"
+    assert api.events() == []
+
+
+async def test_polling_rides_out_an_unavailable_api() -> None:
+    api = FakeAPI()
+    down = httpx.Response(503, json={"error": "unavailable", "reason": "x", "message": ""})
+    approved = _decided(RequestStatus.APPROVED, grant=grant())
+    api.on("POST", "/authorize", authorize_result("PENDING", req=request()))
+    api.on("GET", "/requests/req_1", down, approved)
+    api.on("POST", "/events", EVENT_OK)
+    step = await _async(api).prepare_step(IID, "deploy", action="deploy.run", arguments=ARGS)
+    assert step.outcome == "APPROVED"
+
+
+async def test_override_runs_the_edited_arguments() -> None:
+    api = FakeAPI()
+    edited = {**ARGS, "version": "2.4.0"}
+    overridden = _decided(
+        RequestStatus.OVERRIDDEN,
+        arguments=edited,
+        context_delta={"version": "2.4.0"},
+        grant=grant(arguments=edited, request_id="req_1"),
+    )
+    _pending_then(api, overridden)
+    async with _async(api).governed_step(
+        IID, "deploy", action="deploy.run", arguments=ARGS
+    ) as step:
+        assert step.arguments == edited and step.overridden
+        assert step.context_delta == {"version": "2.4.0"}
+    assert api.bodies("/events")[0]["args_digest"] == args_digest("deploy.run", edited)
+
+
+async def test_override_grant_whose_arguments_do_not_hash_to_its_digest_is_refused() -> None:
+    api = FakeAPI()
+    forged = grant(arguments={**ARGS, "version": "6.6.6"}, args_digest=DIGEST)
+    _pending_then(api, _decided(RequestStatus.OVERRIDDEN, grant=forged))
+    with pytest.raises(sdk.DigestMismatch):
+        await _async(api).prepare_step(IID, "deploy", action="deploy.run", arguments=ARGS)
+    assert api.events() == []
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (RequestStatus.REJECTED, sdk.StepRejected),
+        (RequestStatus.EXPIRED, sdk.StepExpired),
+        (RequestStatus.CANCELLED, sdk.StepCancelled),
+        (RequestStatus.SUPERSEDED, sdk.StepCancelled),
+    ],
+)
+async def test_refusals_are_typed_and_nothing_starts(
+    status: RequestStatus, error: type[sdk.StepRefused]
+) -> None:
+    api = FakeAPI()
+    _pending_then(api, _decided(status))
+    with pytest.raises(error) as info:
+        async with _async(api).governed_step(IID, "deploy", action="deploy.run", arguments=ARGS):
+            pytest.fail("the body must not run")
+    assert isinstance(info.value, sdk.StepRefused)
+    assert info.value.request is not None and info.value.request.status is status
+    assert api.events() == []
+
+
+async def test_failure_in_the_body_is_reported_and_re_raised() -> None:
+    api = FakeAPI()
+    api.on("POST", "/authorize", authorize_result("ALLOW", g=grant()))
+    api.on("POST", "/events", EVENT_OK)
+
+    class DeployBroke(RuntimeError):
+        pass
+
+    with pytest.raises(DeployBroke):
+        async with _async(api).governed_step(IID, "deploy", action="deploy.run", arguments=ARGS):
+            raise DeployBroke("secret-laden message")
+    _, failed = api.bodies("/events")
+    assert failed["kind"] == "STEP_FAILED" and failed["step_id"] == "deploy"
+    assert failed["detail"]["error_type"].endswith("DeployBroke")
+    assert "secret" not in str(failed)
+
+
+async def test_arguments_are_frozen_at_authorization() -> None:
+    api = FakeAPI()
+    api.on("POST", "/authorize", authorize_result("ALLOW", g=grant()))
+    api.on("POST", "/events", EVENT_OK)
+    mine = dict(ARGS)
+    client = _async(api)
+    async with client.governed_step(IID, "deploy", action="deploy.run", arguments=mine) as step:
+        mine["version"] = "changed-after-approval"
+        assert step.arguments == ARGS
+
+
+async def test_decorator_form_and_step_cost() -> None:
+    api = FakeAPI()
+    edited = {**ARGS, "version": "2.4.0"}
+    _pending_then(api, _decided(RequestStatus.OVERRIDDEN, grant=grant(arguments=edited)))
+    client = _async(api)
+
+    @client.governed("deploy", action="deploy.run", context={"env": "prod"})
+    async def deploy(*, service: str, version: str) -> str:
+        return f"{service}@{version}"
+
+    assert await deploy(IID, service="billing", version="2.4.1") == "billing@2.4.0"
+    assert api.bodies("/authorize")[0]["context"] == {"env": "prod"}
+    with pytest.raises(TypeError):
+        await deploy(IID, "billing")  # type: ignore[call-arg]
+
+
+def test_sync_client_governed_step_and_decorator() -> None:
+    api = FakeAPI()
+    _pending_then(api, _decided(RequestStatus.APPROVED, grant=grant()))
+    client = _sync(api)
+    with client.governed_step(IID, "deploy", action="deploy.run", arguments=ARGS) as step:
+        step.cost = sdk.Cost(tokens=10)
+    assert api.events() == ["STEP_STARTED", "COST", "STEP_COMPLETED"]
+
+    @client.governed("deploy", action="deploy.run")
+    def deploy(*, service: str, version: str) -> str:
+        return version
+
+    assert deploy(IID, **ARGS) == "2.4.1"
+
+
+def test_sync_mismatch_is_refused() -> None:
+    api = FakeAPI()
+    api.on("POST", "/authorize", authorize_result("ALLOW", g=grant(step="plan")))
+    step = _sync(api).governed_step(IID, "deploy", action="deploy.run", arguments=ARGS)
+    with pytest.raises(sdk.DigestMismatch) as info, step:
+        pytest.fail("the body must not run")
+    assert info.value.reason == "grant_step_mismatch"
+    assert api.events() == []
