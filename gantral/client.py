@@ -32,7 +32,15 @@ from gantral.catalog import TemplateCatalog
 from gantral.domain.actors import Actor
 from gantral.domain.records import HumanRequest
 from gantral.domain.states import State
-from gantral.errors import BY_CODE, Conflict, GantralError, InvalidInput, NotFound, Unavailable
+from gantral.errors import (
+    BY_CODE,
+    Conflict,
+    Forbidden,
+    GantralError,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+)
 from gantral.settings import Settings
 from gantral.workflows import search
 from gantral.workflows.instance import InstanceWorkflow
@@ -46,6 +54,7 @@ from gantral.workflows.messages import (
     DecisionResult,
     Finish,
     InstanceView,
+    Refusal,
     StartInstance,
 )
 
@@ -216,12 +225,30 @@ class GantralClient:
 
     async def decide(self, instance_id: str, decision: Decide) -> DecisionResult:
         handle = self._handle(instance_id)
-        return await self._call(
-            instance_id,
-            handle.execute_update(
-                InstanceWorkflow.decide, decision, id=f"decision-{decision.idempotency_key}"
-            ),
-        )
+        try:
+            return await self._call(
+                instance_id,
+                handle.execute_update(
+                    InstanceWorkflow.decide, decision, id=f"decision-{decision.idempotency_key}"
+                ),
+            )
+        except (Forbidden, Conflict, InvalidInput) as refused:
+            await self.record_refusal(
+                instance_id,
+                Refusal(
+                    actor=decision.actor,
+                    attempted=f"{decision.decision_type} as {decision.role}",
+                    reason=refused.reason,
+                    message=refused.message,
+                    request_id=decision.request_id,
+                ),
+            )
+            raise
+
+    async def record_refusal(self, instance_id: str, refusal: Refusal) -> None:
+        """Record a refused attempt in the instance's audit log (best effort once closed)."""
+        with contextlib.suppress(RPCError):
+            await self._handle(instance_id).signal(InstanceWorkflow.record_refusal, refusal)
 
     async def report(self, instance_id: str, event: AgentEvent) -> AgentEventResult:
         handle = self._handle(instance_id)

@@ -26,6 +26,8 @@ class AuditEventType(StrEnum):
     AGENT_EVENT = "AGENT_EVENT"
     COST_REPORTED = "COST_REPORTED"
     VIOLATION = "VIOLATION"
+    # An attempt refused before it could touch the instance (API permission or validator).
+    ACCESS_REFUSED = "ACCESS_REFUSED"
     INSTANCE_SEALED = "INSTANCE_SEALED"
 
 

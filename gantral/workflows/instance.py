@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         Finish,
         FinishKind,
         InstanceView,
+        Refusal,
         StartInstance,
     )
     from gantral.workflows.refusals import conflict, invalid, not_found
@@ -551,6 +552,16 @@ class InstanceWorkflow:
             request.still_needed = quorum.still_needed
             if quorum.satisfied:
                 request.status = RequestStatus.APPROVED
+
+    @workflow.signal
+    async def record_refusal(self, refusal: Refusal) -> None:
+        """A signal, not an update: a refused caller must not be able to block the instance."""
+        self._outbox.record(
+            AuditEventType.ACCESS_REFUSED,
+            refusal.actor,
+            refusal.model_dump(mode="json", exclude={"actor"}),
+        )
+        await self._outbox.flush()
 
     # -- reads --------------------------------------------------------------------------
 

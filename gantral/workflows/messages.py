@@ -134,3 +134,13 @@ class InstanceView(BaseModel):
     cost: Cost
     audit_events: int = 0
     audit_head: str | None = None
+
+
+class Refusal(BaseModel):
+    """An attempt that was refused; recorded so every refusal is attributable."""
+
+    actor: Actor
+    attempted: str
+    reason: str
+    message: str
+    request_id: str | None = None

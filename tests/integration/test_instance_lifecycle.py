@@ -238,6 +238,12 @@ async def test_quorum_needs_two_distinct_roles_and_refuses_self_approval(
     assert twice.status_code == 409
     second = await decide(api, iid, rid, "APPROVE", SECURITY)
     assert second.status_code == 200 and second.json()["state"] == "RUNNING"
+    audit = (await api.get(f"/v1/audit/instances/{iid}", headers=LEAD)).json()
+    refused = [e for e in audit["events"] if e["type"] == "ACCESS_REFUSED"]
+    assert [(e["actor"]["id"], e["payload"]["reason"]) for e in refused] == [
+        ("agent-7", "separation_of_duties"),
+        ("alice", "already_approved"),
+    ]
 
 
 async def test_agent_cannot_pass_a_governed_step_without_a_grant(
