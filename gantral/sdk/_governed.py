@@ -84,6 +84,17 @@ def plain(arguments: dict[str, Any]) -> dict[str, Any]:
     return copied
 
 
+def settled(request: HumanRequest) -> bool:
+    """Decided, and the outcome applied: an approval's grant is there to use."""
+    if request.resolved_at is not None:
+        return True
+    if request.status is RequestStatus.PENDING:
+        return False
+    # Servers that do not stamp `resolved_at`: an approval counts once its grant exists.
+    granting = request.status in (RequestStatus.APPROVED, RequestStatus.OVERRIDDEN)
+    return not granting or request.grant is not None
+
+
 def request_to_wait_for(result: AuthorizeResult) -> HumanRequest | None:
     """The request to wait on, or None when the authorization already grants."""
     if result.outcome is AuthorizeOutcome.ALLOW:

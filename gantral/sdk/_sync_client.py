@@ -11,7 +11,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
 
-from gantral.domain.records import Cost, DecisionType, HumanRequest, RequestStatus
+from gantral.domain.records import Cost, DecisionType, HumanRequest
 from gantral.domain.states import State
 from gantral.sdk import _calls, _governed
 from gantral.sdk._calls import Call, InstancePage, M
@@ -152,7 +152,7 @@ class GantralClient:
     def wait_for_decision(
         self, instance_id: str, request_id: str, *, wait: float = DEFAULT_DECISION_WAIT
     ) -> HumanRequest:
-        """Long-poll until the request leaves PENDING.
+        """Long-poll until the request is decided and its outcome applied.
 
         Raises:
             DecisionTimeout: still pending after `wait` seconds.
@@ -171,7 +171,7 @@ class GantralClient:
                 log.warning("polling %s failed (%s); retrying", request_id, exc.reason)
                 time.sleep(_RETRY_PAUSE)
                 continue
-            if request.status is not RequestStatus.PENDING:
+            if _governed.settled(request):
                 return request
             now = time.monotonic()
             if now >= deadline:
@@ -251,7 +251,7 @@ class GantralClient:
             instance_id, step_id, action=action, arguments=requested, context=context
         )
         request = _governed.request_to_wait_for(result)
-        if request is not None and request.status is RequestStatus.PENDING:
+        if request is not None and not _governed.settled(request):
             request = self.wait_for_decision(instance_id, request.request_id, wait=wait)
         return _governed.bind(instance_id, step_id, action, requested, result, request)
 

@@ -250,3 +250,13 @@ def test_sync_mismatch_is_refused() -> None:
         pytest.fail("the body must not run")
     assert info.value.reason == "grant_step_mismatch"
     assert api.events() == []
+
+
+async def test_an_approval_is_awaited_until_its_grant_is_applied() -> None:
+    api = FakeAPI()
+    applying = _decided(RequestStatus.APPROVED)  # decided, grant not issued yet
+    applied = _decided(RequestStatus.APPROVED, grant=grant(), resolved_at="2026-01-01T00:00:00Z")
+    _pending_then(api, applying, applied)
+    step = await _async(api).prepare_step(IID, "deploy", action="deploy.run", arguments=ARGS)
+    assert step.grant.grant_id == "grant_1"
+    assert len([c for c in api.calls if c.url.path.endswith("/requests/req_1")]) == 2
