@@ -246,6 +246,7 @@ class AsyncGantralClient:
         arguments: dict[str, Any] | None = None,
         context: dict[str, Any] | None = None,
         wait: float = DEFAULT_DECISION_WAIT,
+        on_pending: Callable[[HumanRequest], object] | None = None,
     ) -> GovernedStep:
         """Authorize, wait for a human if needed, and check the grant. Nothing is started."""
         action = action or step_id  # the server's default, so both digests agree
@@ -255,6 +256,9 @@ class AsyncGantralClient:
         )
         request = _governed.request_to_wait_for(result)
         if request is not None and not _governed.settled(request):
+            log.info("step %s waits for a human: request %s", step_id, request.request_id)
+            if on_pending is not None:
+                on_pending(request)
             request = await self.wait_for_decision(instance_id, request.request_id, wait=wait)
         return _governed.bind(instance_id, step_id, action, requested, result, request)
 
@@ -268,10 +272,12 @@ class AsyncGantralClient:
         arguments: dict[str, Any] | None = None,
         context: dict[str, Any] | None = None,
         wait: float = DEFAULT_DECISION_WAIT,
+        on_pending: Callable[[HumanRequest], object] | None = None,
     ) -> AsyncIterator[GovernedStep]:
         """Run a governed step with exactly the arguments a grant covers.
 
-        Authorizes; if a human must decide, long-polls up to `wait` seconds. Runs the
+        Authorizes; if a human must decide, calls `on_pending(request)` (to tell someone)
+        and long-polls up to `wait` seconds. Runs the
         body with `step.arguments` (an override's edit, if any) after checking locally
         that their digest is the grant's, and reports STEP_STARTED before and
         STEP_COMPLETED or STEP_FAILED after.
@@ -281,8 +287,9 @@ class AsyncGantralClient:
                 the body does not run, and nothing is reported as started.
         """
         step = await self.prepare_step(
-            instance_id, step_id, action=action, arguments=arguments, context=context, wait=wait
-        )
+            instance_id, step_id, action=action, arguments=arguments, context=context,
+            wait=wait, on_pending=on_pending,
+        )  # fmt: skip
         await self.report(
             instance_id, AgentEventKind.STEP_STARTED, step_id=step_id,
             grant_id=step.grant.grant_id, args_digest=step.args_digest,

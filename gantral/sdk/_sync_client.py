@@ -243,6 +243,7 @@ class GantralClient:
         arguments: dict[str, Any] | None = None,
         context: dict[str, Any] | None = None,
         wait: float = DEFAULT_DECISION_WAIT,
+        on_pending: Callable[[HumanRequest], object] | None = None,
     ) -> GovernedStep:
         """Authorize, wait for a human if needed, and check the grant. Nothing is started."""
         action = action or step_id  # the server's default, so both digests agree
@@ -252,6 +253,9 @@ class GantralClient:
         )
         request = _governed.request_to_wait_for(result)
         if request is not None and not _governed.settled(request):
+            log.info("step %s waits for a human: request %s", step_id, request.request_id)
+            if on_pending is not None:
+                on_pending(request)
             request = self.wait_for_decision(instance_id, request.request_id, wait=wait)
         return _governed.bind(instance_id, step_id, action, requested, result, request)
 
@@ -265,10 +269,12 @@ class GantralClient:
         arguments: dict[str, Any] | None = None,
         context: dict[str, Any] | None = None,
         wait: float = DEFAULT_DECISION_WAIT,
+        on_pending: Callable[[HumanRequest], object] | None = None,
     ) -> Iterator[GovernedStep]:
         """Run a governed step with exactly the arguments a grant covers.
 
-        Authorizes; if a human must decide, long-polls up to `wait` seconds. Runs the
+        Authorizes; if a human must decide, calls `on_pending(request)` (to tell someone)
+        and long-polls up to `wait` seconds. Runs the
         body with `step.arguments` (an override's edit, if any) after checking locally
         that their digest is the grant's, and reports STEP_STARTED before and
         STEP_COMPLETED or STEP_FAILED after.
@@ -278,8 +284,9 @@ class GantralClient:
                 the body does not run, and nothing is reported as started.
         """
         step = self.prepare_step(
-            instance_id, step_id, action=action, arguments=arguments, context=context, wait=wait
-        )
+            instance_id, step_id, action=action, arguments=arguments, context=context,
+            wait=wait, on_pending=on_pending,
+        )  # fmt: skip
         self.report(
             instance_id, AgentEventKind.STEP_STARTED, step_id=step_id,
             grant_id=step.grant.grant_id, args_digest=step.args_digest,

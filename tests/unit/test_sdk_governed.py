@@ -101,14 +101,17 @@ async def test_long_poll_loops_until_decided() -> None:
     pending = _decided(RequestStatus.PENDING)
     approved = _decided(RequestStatus.APPROVED, grant=grant(request_id="req_1"))
     _pending_then(api, pending, pending, approved)
+    told: list[str] = []
     async with _async(api, poll_wait=5).governed_step(
-        IID, "deploy", action="deploy.run", arguments=ARGS, wait=600
-    ) as step:
+        IID, "deploy", action="deploy.run", arguments=ARGS, wait=600,
+        on_pending=lambda r: told.append(r.request_id),
+    ) as step:  # fmt: skip
         assert step.request is not None and step.request.status is RequestStatus.APPROVED
     polls = [c for c in api.calls if c.url.path.endswith("/requests/req_1")]
     assert len(polls) == 3
     assert all(float(c.url.params["wait"]) == 5 for c in polls)
     assert api.events() == ["STEP_STARTED", "STEP_COMPLETED"]
+    assert told == ["req_1"]
 
 
 async def test_wait_is_bounded_by_the_overall_timeout() -> None:

@@ -1,0 +1,62 @@
+"""`examples/agent_deploy.py` runs end to end against the real stack, approved by a human."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import uuid
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+import pytest
+
+from gantral import sdk
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "agent_deploy.py"
+
+
+def load_example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("agent_deploy_example", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_example_agent_deploys_what_was_approved(
+    api: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = load_example()
+    agent_id = f"example-agent-{uuid.uuid4().hex[:8]}"
+    args = example.build_parser().parse_args(
+        ["--workflow", "deploy", "--agent-id", agent_id, "--service-version", "3.0.0",
+         "--wait", "60"]
+    )  # fmt: skip
+    agent_run = asyncio.create_task(example.run(args, http=api))
+    alice = sdk.AsyncGantralClient(
+        http=api, auth=sdk.DevIdentity("alice", roles=["TECH_LEAD"], kind="human")
+    )
+    async with asyncio.timeout(30):
+        waiting: list[sdk.InstanceView] = []
+        while not waiting:
+            await asyncio.sleep(0.2)
+            assert not agent_run.done(), "the agent stopped before asking"
+            page = await alice.list_instances(state=sdk.State.WAITING_FOR_HUMAN, workflow="deploy")
+            views = [await alice.get_instance(i.instance_id) for i in page.items]
+            waiting = [v for v in views if v.started_by.id == agent_id]
+    view = waiting[0]
+    assert view.pending_request is not None
+    request = view.pending_request
+    assert request.arguments == {"service": "billing", "version": "3.0.0", "replicas": 3}
+    await alice.decide(
+        view.instance_id, request.request_id, "APPROVE",
+        seen_args_digest=sdk.args_digest(request.action, request.arguments),
+    )  # fmt: skip
+    assert await agent_run == 0
+    final = await alice.get_instance(view.instance_id)
+    assert final.state is sdk.State.COMPLETED
+    assert final.cost.wall_time_seconds > 0
+    assert f"request {request.request_id}" in capsys.readouterr().out
