@@ -274,10 +274,10 @@ class GantralClient:
         """Run a governed step with exactly the arguments a grant covers.
 
         Authorizes; if a human must decide, calls `on_pending(request)` (to tell someone)
-        and long-polls up to `wait` seconds. Runs the
-        body with `step.arguments` (an override's edit, if any) after checking locally
-        that their digest is the grant's, and reports STEP_STARTED before and
-        STEP_COMPLETED or STEP_FAILED after.
+        and long-polls up to `wait` seconds. Checks locally that the digest of
+        `step.arguments` (an override's edit, if any) is the grant's, reports STEP_STARTED
+        with both, runs the body, then reports `step.cost` if set, and STEP_COMPLETED or
+        STEP_FAILED (with the exception's type).
 
         Raises:
             StepRejected, StepExpired, StepCancelled, DecisionTimeout, DigestMismatch:
@@ -297,6 +297,8 @@ class GantralClient:
             raise
         except BaseException as exc:
             try:
+                if step.cost is not None:
+                    self._run(_calls.report(instance_id, AgentEventKind.COST, cost=step.cost))
                 self.report(
                     instance_id, AgentEventKind.STEP_FAILED, step_id=step_id,
                     detail=_governed.failure_detail(exc),
