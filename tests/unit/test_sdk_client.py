@@ -173,3 +173,26 @@ def test_request_shapes() -> None:
         "cost": {"tokens": 5, "money": 0.1, "currency": "USD", "wall_time_seconds": 2.0},
     }
     assert api.calls[1].url.path == f"/v1/instances/{IID}/events"
+
+
+async def test_client_credentials_with_the_async_client() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path == "/token":
+            return httpx.Response(200, json={"access_token": "atok", "expires_in": 600})
+        assert req.headers["Authorization"] == "Bearer atok"
+        return httpx.Response(200, json=request().model_dump(mode="json"))
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://g")
+    auth = sdk.ClientCredentials("http://idp/token", "bot", "s3cret", audience="gantral")
+    async with sdk.AsyncGantralClient(auth=auth, http=http) as client:
+        assert (await client.get_request(IID, "req_1")).request_id == "req_1"
+
+
+def test_token_endpoint_refusal_is_unauthenticated() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"error": "invalid_client", "error_description": "no"})
+
+    http = httpx.Client(transport=httpx.MockTransport(handler), base_url="http://g")
+    auth = sdk.ClientCredentials("http://idp/token", "bot", "wrong")
+    with pytest.raises(sdk.Unauthenticated):
+        sdk.GantralClient(auth=auth, http=http).get_instance(IID)
