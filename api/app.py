@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from temporalio.client import Client
 
 from api import errors
-from api.routers import audit, health, instances
+from api.routers import audit, health, instances, policies, workflows
 from gantral import __version__
 from gantral.audit.config import AuditConfig
 from gantral.audit.reader import AuditReader
-from gantral.catalog import TemplateCatalog
 from gantral.client import GantralClient, connect_temporal
+from gantral.policy.runtime import open_registry
 from gantral.settings import Settings
 
 
@@ -29,20 +29,20 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = temporal or await connect_temporal(settings)
-        app.state.settings = settings
-        app.state.temporal = client
-        app.state.core = GantralClient(client, settings, TemplateCatalog(settings.workflows_dir))
-        # Without reader credentials the audit routes answer 503; the rest still serves.
-        reader = None
-        if settings.database.reader_url.get_secret_value():
-            reader = await AuditReader.from_settings(settings, audit_config)
-        app.state.audit_reader = reader
-        try:
+        async with AsyncExitStack() as stack:
+            client = temporal or await connect_temporal(settings)
+            app.state.settings = settings
+            app.state.temporal = client
+            registry = await stack.enter_async_context(open_registry(settings))
+            app.state.registry = registry
+            app.state.core = GantralClient(client, settings, registry)
+            # Without reader credentials the audit routes answer 503; the rest still serves.
+            reader = None
+            if settings.database.reader_url.get_secret_value():
+                reader = await AuditReader.from_settings(settings, audit_config)
+                stack.push_async_callback(reader.close)
+            app.state.audit_reader = reader
             yield
-        finally:
-            if reader is not None:
-                await reader.close()
 
     app = FastAPI(
         title="Gantral",
@@ -54,4 +54,6 @@ def create_app(
     app.include_router(health.router)
     app.include_router(instances.router)
     app.include_router(audit.router)
+    app.include_router(policies.router)
+    app.include_router(workflows.router)
     return app

@@ -28,7 +28,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from gantral.catalog import TemplateCatalog
 from gantral.domain.actors import Actor
 from gantral.domain.records import HumanRequest
 from gantral.domain.states import State
@@ -41,6 +40,7 @@ from gantral.errors import (
     NotFound,
     Unavailable,
 )
+from gantral.policy.registry import PolicyRegistry, pin_template
 from gantral.settings import Settings
 from gantral.workflows import search
 from gantral.workflows.instance import InstanceWorkflow
@@ -95,10 +95,10 @@ def instance_id_for(owning_team_id: str, idempotency_key: str | None) -> str:
 
 
 class GantralClient:
-    def __init__(self, temporal: Client, settings: Settings, catalog: TemplateCatalog) -> None:
+    def __init__(self, temporal: Client, settings: Settings, registry: PolicyRegistry) -> None:
         self._temporal = temporal
         self._settings = settings
-        self._catalog = catalog
+        self._registry = registry
 
     def _handle(self, instance_id: str) -> WorkflowHandle[InstanceWorkflow, InstanceView]:
         return self._temporal.get_workflow_handle_for(InstanceWorkflow.run, instance_id)
@@ -114,11 +114,14 @@ class GantralClient:
         actor: Actor,
     ) -> tuple[InstanceView, bool]:
         """Start (or, for a repeated idempotency key, find) an instance. True if newly created."""
-        template = self._catalog.resolve(workflow_id, workflow_version)
+        stored = await self._registry.get_template(workflow_id, workflow_version)
+        # Pinned now: the instance carries the exact policy versions and hashes in its
+        # start input, so no later publication can change what governs it.
+        template = await pin_template(self._registry, stored.template)
         start = StartInstance(
             instance_id=instance_id_for(owning_team_id, idempotency_key),
             template=template,
-            template_hash=template.content_hash(),
+            template_hash=stored.content_hash,
             owning_team_id=owning_team_id,
             trigger_context=trigger_context,
             started_by=actor,

@@ -27,8 +27,11 @@ class TemporalSettings(BaseModel):
 class DatabaseSettings(BaseModel):
     # The sink's own credentials: only the sink process may append to the audit tables.
     url: SecretStr = SecretStr("")
-    # Read-only credentials used by the API to serve audit reads and the registry.
+    # Read-only credentials used by the API to serve audit reads.
     reader_url: SecretStr = SecretStr("")
+    # The API's credentials for the policy/workflow registry (schema `gantral_registry`).
+    # Empty: an in-memory registry, fed only by the watched directory and the API (dev only).
+    registry_url: SecretStr = SecretStr("")
 
 
 class AuditSettings(BaseModel):
@@ -64,8 +67,10 @@ class Settings(BaseSettings):
     s3: S3Settings = S3Settings()
     audit: AuditSettings = AuditSettings()
     api: ApiSettings = ApiSettings()
-    # Workflow templates and their step policies (YAML/JSON), read at instance start.
-    workflows_dir: Path = Path("examples/workflows")
+    # Watched directory of workflow templates and policies (YAML/JSON), published into the
+    # registry as new versions while the API runs. Unset: the registry is fed by the API only.
+    workflows_dir: Path | None = Path("examples/workflows")
+    watch_interval_seconds: float = Field(default=2.0, gt=0)
     # Development-mode identity: actor and role from X-Gantral-Actor / X-Gantral-Role.
     dev_identity_headers: bool = True
 

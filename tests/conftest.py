@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gantral.devstack.process import ManagedProcess, free_port
+from gantral.devstack.process import ManagedProcess, StackError, free_port
 from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
 
 
@@ -27,6 +27,18 @@ class Stack:
         return self.postgres.uri
 
 
+def _start_seaweedfs(data_dir: Path) -> tuple[ManagedProcess, int]:
+    """Free ports can be taken by a concurrent run between choosing and binding: retry."""
+    for attempt in range(3):
+        s3_port = free_port()
+        try:
+            return start_seaweedfs(data_dir / str(attempt), s3_port), s3_port
+        except StackError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     data_dir = Path(tempfile.mkdtemp(prefix="gantral-test-"))
@@ -34,8 +46,7 @@ def stack() -> Iterator[Stack]:
     postgres.start()
     temporal_port = free_port()
     temporal = start_temporal(data_dir / "temporal", temporal_port, ui_port=None)
-    s3_port, s3_base = free_port(), free_port()
-    seaweedfs = start_seaweedfs(data_dir / "seaweedfs", s3_port, s3_base)
+    seaweedfs, s3_port = _start_seaweedfs(data_dir / "seaweedfs")
     try:
         yield Stack(
             data_dir=data_dir,

@@ -46,6 +46,7 @@ def stack_environment(data_dir: Path, ports: DevPorts, postgres_uri: str) -> dic
         "GANTRAL_TEMPORAL__ADDRESS": f"127.0.0.1:{ports.temporal}",
         "GANTRAL_DATABASE__URL": postgres_uri,
         "GANTRAL_DATABASE__READER_URL": postgres_uri,
+        "GANTRAL_DATABASE__REGISTRY_URL": postgres_uri,
         "GANTRAL_S3__ENDPOINT_URL": f"http://127.0.0.1:{ports.s3}",
         "GANTRAL_S3__BUCKET": "gantral-audit",
         # SeaweedFS without an identities file accepts any key pair: local use only.

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gantral.devstack.process import ManagedProcess, port_open, venv_binary
+from gantral.devstack.process import ManagedProcess, free_port, port_open, venv_binary
 
 # Custom search attributes that make Gantral state visible in Temporal's CLI and Web UI.
 SEARCH_ATTRIBUTES = {
@@ -36,16 +36,25 @@ def start_temporal(data_dir: Path, port: int, ui_port: int | None) -> ManagedPro
     return proc
 
 
-def start_seaweedfs(data_dir: Path, s3_port: int, base_port: int) -> ManagedProcess:
-    """SeaweedFS with its S3 gateway. Every port is explicit so stacks can run side by side."""
+def start_seaweedfs(data_dir: Path, s3_port: int, base_port: int | None = None) -> ManagedProcess:
+    """SeaweedFS with its S3 gateway. Every port is explicit so stacks can run side by side.
+
+    With `base_port`, the internal ports are fixed (base, base+1, base+2, gRPC at +10000),
+    which a long-lived local stack wants; without it, each is a free port, for tests.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
-    master, volume, filer = base_port, base_port + 1, base_port + 2
+    if base_port is None:
+        internal = [free_port() for _ in range(7)]
+    else:
+        b = base_port
+        internal = [b, b + 10000, b + 1, b + 10001, b + 2, b + 10002, s3_port + 10000]
+    master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3_grpc = internal
     argv = [
         venv_binary("weed"), "server", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        f"-master.port={master}", f"-master.port.grpc={master + 10000}",
-        f"-volume.port={volume}", f"-volume.port.grpc={volume + 10000}",
-        f"-filer.port={filer}", f"-filer.port.grpc={filer + 10000}",
-        "-s3", f"-s3.port={s3_port}", f"-s3.port.grpc={s3_port + 10000}",
+        f"-master.port={master}", f"-master.port.grpc={master_grpc}",
+        f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}",
+        f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
+        "-s3", f"-s3.port={s3_port}", f"-s3.port.grpc={s3_grpc}",
         "-s3.port.iceberg=0", "-s3.port.lance=0",
         "-master.volumeSizeLimitMB=64", "-volume.max=20", "-master.telemetry=false",
     ]  # fmt: skip

@@ -86,6 +86,10 @@ class HumanRequest(BaseModel):
     # human id -> the role they approved in; each human counts once.
     approvals: dict[str, str] = Field(default_factory=dict)
     still_needed: list[str] = Field(default_factory=list)
+    # "1 of 2 approvals; still needed: SECURITY_REVIEWER"
+    quorum: str = ""
+    # Separation of duties: these humans cannot decide this request.
+    excluded_approvers: list[str] = Field(default_factory=list)
     grant: Grant | None = None
     context_delta: dict[str, Any] | None = None
     created_at: datetime

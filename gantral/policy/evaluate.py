@@ -13,10 +13,17 @@ from typing import Any
 
 from gantral.policy.compiled import compiled
 from gantral.policy.materiality import Materiality
-from gantral.policy.models import Policy
+from gantral.policy.models import AnyOf, Policy, RoleRule
 from gantral.policy.plan import RequestPlan, Tier
 
-__all__ = ["RequestPlan", "Tier", "classify", "needs_more_authority", "plan_request"]
+__all__ = [
+    "RequestPlan",
+    "Tier",
+    "classify",
+    "needs_more_authority",
+    "plan_request",
+    "second_signoff_plan",
+]
 
 
 def plan_request(policy: Policy, context: Mapping[str, Any]) -> RequestPlan:
@@ -71,3 +78,18 @@ def needs_more_authority(before: RequestPlan, after: RequestPlan) -> bool:
     if after.requires_human and not before.requires_human:
         return True
     return [t.approvers for t in after.tiers] != [t.approvers for t in before.tiers]
+
+
+def second_signoff_plan(plan: RequestPlan) -> RequestPlan:
+    """The follow-up an override needs when the policy asks for a second sign-off: one more
+    human holding an override role, on the same deadlines; the overrider cannot be it."""
+    roles = [RoleRule(role=r) for r in plan.override_roles]
+    rule = roles[0] if len(roles) == 1 else AnyOf(any_of=list(roles))
+    first = plan.tiers[0] if plan.tiers else Tier(approvers=rule, timeout=None)
+    return plan.model_copy(
+        update={
+            "tiers": [Tier(approvers=rule, timeout=first.timeout, reminders=first.reminders)],
+            "override_requires_second_signoff": False,
+            "explanation": [*plan.explanation, "override needs a second sign-off"],
+        }
+    )

@@ -33,7 +33,7 @@ def check_decision(
     if d.seen_args_digest is not None and d.seen_args_digest != request.args_digest:
         raise conflict("stale", f"the request changed since it was seen: now {request.args_digest}")
     # Separation of duties is on unless the policy opts out explicitly.
-    if getattr(plan, "separation_of_duties", True) and d.actor.id in excluded_actors:
+    if plan.separation_of_duties and d.actor.id in excluded_actors:
         raise forbidden(
             "separation_of_duties",
             f"{d.actor.id} requested or triggered this instance and cannot decide on it",
@@ -50,9 +50,11 @@ def _check_type(d: Decide, request: HumanRequest, plan: RequestPlan) -> None:
             raise invalid("context_delta_required", "OVERRIDE needs a non-empty context_delta")
     elif d.role not in plan.eligible_roles(request.tier):
         raise forbidden("role_not_allowed", f"role {d.role} is not an approver of this request")
-    needs_text = (
-        d.decision_type is not DecisionType.APPROVE or plan.justification_required_for_approve
-    )
+    needs_text = {
+        DecisionType.APPROVE: plan.justification_required_for_approve,
+        DecisionType.REJECT: True,
+        DecisionType.OVERRIDE: plan.override_requires_justification,
+    }[d.decision_type]
     if needs_text and not justification:
         raise invalid("justification_required", f"{d.decision_type} requires a justification")
     if d.decision_type is DecisionType.APPROVE and d.actor.id in request.approvals:

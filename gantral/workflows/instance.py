@@ -28,7 +28,12 @@ with workflow.unsafe.imports_passed_through():
         TransitionRecord,
     )
     from gantral.domain.states import TERMINAL_STATES, State, is_allowed
-    from gantral.policy.evaluate import RequestPlan, plan_request
+    from gantral.policy.evaluate import (
+        RequestPlan,
+        needs_more_authority,
+        plan_request,
+        second_signoff_plan,
+    )
     from gantral.policy.quorum import progress, roles_in
     from gantral.workflows import search
     from gantral.workflows.audit_outbox import AuditOutbox
@@ -134,8 +139,7 @@ class InstanceWorkflow:
             request.deadline = workflow.now() + tier.timeout if tier.timeout else None
             self._publish()
             await self._outbox.flush()
-            reminders: list[timedelta] = getattr(tier, "reminders", [])
-            for remind_at in self._reminder_times(reminders, request.deadline):
+            for remind_at in self._reminder_times(tier.reminders, request.deadline):
                 if await self._decided_before(request, remind_at):
                     return
                 self._outbox.record(
@@ -294,7 +298,9 @@ class InstanceWorkflow:
                 explanation=plan.explanation,
                 grant=grant,
             )
-        request = self._open_request(req, action, digest, plan)
+        request = self._open_request(
+            req.step_id, action, req.arguments, req.context, req.actor, plan
+        )
         if pending is not None:
             pending.status = RequestStatus.SUPERSEDED
             pending.resolved_at = workflow.now()
@@ -330,32 +336,41 @@ class InstanceWorkflow:
             raise conflict("not_running", f"instance is {self._state}")
 
     def _open_request(
-        self, req: AuthorizeStep, action: str, digest: str, plan: RequestPlan
+        self,
+        step_id: str,
+        action: str,
+        arguments: dict[str, Any],
+        context: dict[str, Any],
+        requested_by: Actor,
+        plan: RequestPlan,
+        excluded: set[str] | None = None,
     ) -> HumanRequest:
         request_id = f"req_{workflow.uuid4().hex}"
+        digest = args_digest(action, arguments)
         roles = plan.eligible_roles(0)
         snapshot = {
             "instance_id": self._start.instance_id,
             "workflow_id": self._start.template.id,
-            "step_id": req.step_id,
+            "step_id": step_id,
             "action": action,
-            "arguments": req.arguments,
+            "arguments": arguments,
             "args_digest": digest,
-            "context": req.context,
+            "context": context,
             "materiality": plan.materiality.value,
             "required_approvers": roles,
         }
         request = HumanRequest(
             request_id=request_id,
-            step_id=req.step_id,
+            step_id=step_id,
             action=action,
-            arguments=req.arguments,
+            arguments=arguments,
             args_digest=digest,
             materiality=plan.materiality,
             required_approvers=roles,
             deadline=None,
             context_snapshot=snapshot,
-            requested_by=req.actor.id,
+            requested_by=requested_by.id,
+            excluded_approvers=sorted(self._excluded(requested_by.id) | (excluded or set())),
             created_at=workflow.now(),
         )
         self._requests[request_id] = request
@@ -363,10 +378,10 @@ class InstanceWorkflow:
         self._pending_id = request_id
         seq = self._outbox.record(
             AuditEventType.HUMAN_REQUESTED,
-            req.actor,
+            requested_by,
             {
                 "request_id": request_id,
-                "step_id": req.step_id,
+                "step_id": step_id,
                 "args_digest": digest,
                 "approvers": roles,
             },
@@ -374,6 +389,10 @@ class InstanceWorkflow:
         )
         request.context_snapshot_ref = f"audit:{self._start.instance_id}/{seq}"
         return request
+
+    def _excluded(self, requester: str) -> set[str]:
+        """Who separation of duties keeps from deciding: the requester and the trigger actor."""
+        return {requester, self._start.started_by.id}
 
     def _pending_result(self, request: HumanRequest, plan: RequestPlan) -> AuthorizeResult:
         return AuthorizeResult(
@@ -440,7 +459,7 @@ class InstanceWorkflow:
                 "unknown_step",
                 f"step {event.step_id} is not in workflow {self._start.template.id}",
             )
-        governed = step.policy.requires_human_approval
+        governed = step.governed
         if event.kind is AgentEventKind.STEP_STARTED and (governed or event.grant_id):
             return self._grants.use(
                 event.step_id, event.grant_id, event.args_digest, workflow.now()
@@ -531,27 +550,66 @@ class InstanceWorkflow:
                     "idempotency_key_reused", "idempotency key already used for another request"
                 )
             return
-        excluded = {self._start.started_by.id}
         request = self._requests.get(d.request_id)
-        if request is not None:
-            excluded.add(request.requested_by)
+        excluded = set(request.excluded_approvers) if request is not None else set()
         check_decision(d, self._state, request, self._plans.get(d.request_id), excluded)
 
     def _resolve(self, request: HumanRequest, plan: RequestPlan, d: Decide) -> None:
+        """Apply one decision to its request, synchronously (before any await)."""
         if d.decision_type is DecisionType.REJECT:
             request.status = RequestStatus.REJECTED
         elif d.decision_type is DecisionType.OVERRIDE:
-            request.arguments = {**request.arguments, **(d.context_delta or {})}
-            request.args_digest = args_digest(request.action, request.arguments)
-            request.context_delta = d.context_delta
-            request.status = RequestStatus.OVERRIDDEN
+            self._resolve_override(request, plan, d)
         else:
             request.approvals[d.actor.id] = d.role
-            tier = plan.tiers[min(request.tier, len(plan.tiers) - 1)]
-            quorum = progress(tier.approvers, request.approvals)
-            request.still_needed = quorum.still_needed
-            if quorum.satisfied:
-                request.status = RequestStatus.APPROVED
+            self._update_quorum(request, plan)
+
+    def _update_quorum(self, request: HumanRequest, plan: RequestPlan) -> None:
+        tier = plan.tiers[min(request.tier, len(plan.tiers) - 1)]
+        quorum = progress(tier.approvers, request.approvals, excluded=request.excluded_approvers)
+        request.still_needed = quorum.still_needed
+        request.quorum = f"{len(quorum.counted)} of {quorum.required} approvals" + (
+            "" if quorum.satisfied else "; still needed: " + ", ".join(quorum.still_needed)
+        )
+        if quorum.satisfied:
+            request.status = RequestStatus.APPROVED
+
+    def _resolve_override(self, request: HumanRequest, plan: RequestPlan, d: Decide) -> None:
+        """An override's edited arguments are re-checked against the pinned policy first.
+
+        If they need more authority (higher materiality, other approvers) or the policy
+        wants a second sign-off, the edit becomes a new request for those approvers: an
+        override never routes around the policy.
+        """
+        arguments = {**request.arguments, **(d.context_delta or {})}
+        step = self._start.template.step(request.step_id)
+        assert step is not None
+        context = dict(request.context_snapshot.get("context") or {})
+        edited = plan_request(step.policy, {**context, "arguments": arguments})
+        request.context_delta = d.context_delta
+        more = needs_more_authority(plan, edited)
+        if more or plan.override_requires_second_signoff:
+            request.status = RequestStatus.SUPERSEDED
+            request.resolved_at = workflow.now()
+            follow_up = edited if more else second_signoff_plan(plan)
+            new = self._open_request(
+                request.step_id, request.action, arguments, context, d.actor, follow_up,
+                excluded={d.actor.id},
+            )  # fmt: skip
+            self._outbox.record(
+                AuditEventType.REQUEST_SUPERSEDED,
+                d.actor,
+                {
+                    "request_id": request.request_id,
+                    "superseded_by": new.request_id,
+                    "why": "override needs more authority" if more else "second sign-off",
+                    "materiality": edited.materiality,
+                },
+            )
+            return
+        request.arguments = arguments
+        request.args_digest = args_digest(request.action, arguments)
+        request.status = RequestStatus.OVERRIDDEN
 
     @workflow.signal
     async def record_refusal(self, refusal: Refusal) -> None:

@@ -36,7 +36,11 @@ def settings(stack: Stack) -> Settings:
                 "task_queue": f"instances-{suffix}",
                 "audit_task_queue": f"audit-{suffix}",
             },
-            "database": {"url": stack.postgres_uri, "reader_url": stack.postgres_uri},
+            "database": {
+                "url": stack.postgres_uri,
+                "reader_url": stack.postgres_uri,
+                "registry_url": stack.postgres_uri,
+            },
             "s3": {
                 "endpoint_url": stack.s3_endpoint,
                 "bucket": TEST_BUCKET,

@@ -1,0 +1,91 @@
+"""`/v1/policies`: publish immutable policy versions, read them, dry-run them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.routers.registry_body import DOCUMENT_BODY, read_document
+from gantral.policy.explain import Actors, DecisionPath, explain
+from gantral.policy.loading import load_policy
+from gantral.policy.registry import PolicyRegistry, StoredPolicy
+
+router = APIRouter(prefix="/v1/policies", tags=["policies"])
+
+PolicyId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")]
+Version = Annotated[int, Path(ge=1)]
+ERRORS: dict[int | str, dict[str, str]] = {
+    404: {"description": "Unknown policy or version"},
+    409: {"description": "Version precondition failed"},
+    422: {"description": "Invalid policy (field and line named)"},
+}
+
+
+def get_registry(request: Request) -> PolicyRegistry:
+    registry: PolicyRegistry = request.app.state.registry
+    return registry
+
+
+Registry = Annotated[PolicyRegistry, Depends(get_registry)]
+
+
+class EvaluateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(default=None, ge=1, description="Default: the latest version")
+    context: dict[str, Any] = Field(default_factory=dict)
+    actors: Actors = Actors()
+
+
+@router.put(
+    "/{policy_id}",
+    status_code=status.HTTP_201_CREATED,
+    responses=ERRORS,
+    openapi_extra=DOCUMENT_BODY,
+)
+async def put_policy(
+    policy_id: PolicyId, request: Request, registry: Registry, response: Response
+) -> StoredPolicy:
+    """Store a new version (YAML or JSON). Identical content returns the existing version (200).
+
+    Applies to instances started from now on; running instances keep their pinned version.
+    """
+    policy = load_policy(await read_document(request), source=f"policy {policy_id}")
+    put = await registry.put_policy(policy_id, policy, source="api")
+    if not put.created:
+        response.status_code = status.HTTP_200_OK
+    return put.stored
+
+
+@router.get("")
+async def list_policies(registry: Registry) -> list[StoredPolicy]:
+    """The latest version of every policy."""
+    return await registry.list_policies()
+
+
+@router.get("/{policy_id}", responses=ERRORS)
+async def get_policy(policy_id: PolicyId, registry: Registry) -> StoredPolicy:
+    return await registry.get_policy(policy_id)
+
+
+@router.get("/{policy_id}/versions", responses=ERRORS)
+async def list_policy_versions(policy_id: PolicyId, registry: Registry) -> list[StoredPolicy]:
+    return await registry.policy_versions(policy_id)
+
+
+@router.get("/{policy_id}/versions/{version}", responses=ERRORS)
+async def get_policy_version(
+    policy_id: PolicyId, version: Version, registry: Registry
+) -> StoredPolicy:
+    return await registry.get_policy(policy_id, version)
+
+
+@router.post("/{policy_id}:evaluate", responses=ERRORS)
+async def evaluate_policy(
+    policy_id: PolicyId, body: EvaluateRequest, registry: Registry
+) -> DecisionPath:
+    """Dry run: the decision path for a step context and a set of actors, and which rule fired."""
+    stored = await registry.get_policy(policy_id, body.version)
+    return explain(stored.policy, body.context, body.actors)

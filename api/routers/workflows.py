@@ -1,0 +1,70 @@
+"""`/v1/workflows`: publish immutable workflow template versions and read them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response, status
+
+from api.routers.policies import Registry
+from api.routers.registry_body import DOCUMENT_BODY, read_document
+from gantral.errors import InvalidInput
+from gantral.policy.loading import load_template
+from gantral.policy.registry import StoredTemplate
+
+router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
+
+WorkflowId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")]
+ERRORS: dict[int | str, dict[str, str]] = {
+    404: {"description": "Unknown workflow or version"},
+    409: {"description": "Version precondition failed"},
+    422: {"description": "Invalid template (field and line named)"},
+}
+
+
+@router.put(
+    "/{workflow_id}",
+    status_code=status.HTTP_201_CREATED,
+    responses=ERRORS,
+    openapi_extra=DOCUMENT_BODY,
+)
+async def put_workflow(
+    workflow_id: WorkflowId, request: Request, registry: Registry, response: Response
+) -> StoredTemplate:
+    """Store a new template version (never overwrites one). Identical content: 200, same version."""
+    template = load_template(await read_document(request), source=f"workflow {workflow_id}")
+    if template.id != workflow_id:
+        raise InvalidInput(
+            f"the template says id {template.id!r} but the path says {workflow_id!r}",
+            reason="id_mismatch",
+            field="id",
+        )
+    put = await registry.put_template(template, source="api")
+    if not put.created:
+        response.status_code = status.HTTP_200_OK
+    return put.stored
+
+
+@router.get("")
+async def list_workflows(registry: Registry) -> list[StoredTemplate]:
+    """The latest version of every workflow template."""
+    return await registry.list_templates()
+
+
+@router.get("/{workflow_id}", responses=ERRORS)
+async def get_workflow(workflow_id: WorkflowId, registry: Registry) -> StoredTemplate:
+    return await registry.get_template(workflow_id)
+
+
+@router.get("/{workflow_id}/versions", responses=ERRORS)
+async def list_workflow_versions(
+    workflow_id: WorkflowId, registry: Registry
+) -> list[StoredTemplate]:
+    return await registry.template_versions(workflow_id)
+
+
+@router.get("/{workflow_id}/versions/{version}", responses=ERRORS)
+async def get_workflow_version(
+    workflow_id: WorkflowId, version: Annotated[int, Path(ge=1)], registry: Registry
+) -> StoredTemplate:
+    return await registry.get_template(workflow_id, version)
