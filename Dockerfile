@@ -1,0 +1,48 @@
+# syntax=docker/dockerfile:1
+# One image for every Gantral process; the command picks the role:
+#   api     uvicorn --factory api.app:create_app --host 0.0.0.0 --port 8000   (default)
+#   worker  python -m workers.worker     (instance workflows; no database credentials)
+#   sink    python -m workers.sink       (audit writer; the only holder of the signing key)
+# Configuration comes only from GANTRAL_* environment variables (gantral/settings.py).
+ARG PYTHON_IMAGE=python:3.11-slim
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/gantral
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY gantral ./gantral
+COPY api ./api
+COPY workers ./workers
+# A regular (non-editable) install of the runtime dependencies only: no [dev], no [local].
+RUN /opt/gantral/bin/pip install --upgrade pip \
+ && /opt/gantral/bin/pip install . \
+ && /opt/gantral/bin/python -c "import gantral, api.app, workers.worker, workers.sink"
+# Package data (e.g. gantral/identity/default_permissions.yaml) is not declared in
+# pyproject.toml yet, so the wheel omits it: copy every non-Python file next to its module.
+# Harmless once `[tool.setuptools.package-data]` covers them.
+RUN site="$(/opt/gantral/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
+ && find gantral api workers -type f ! -name '*.py' ! -path '*/__pycache__/*' \
+      -exec install -D -m 0644 {} "$site/{}" \;
+
+FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="gantral" \
+      org.opencontainers.image.description="AI execution control plane" \
+      org.opencontainers.image.licenses="Apache-2.0"
+ENV PATH=/opt/gantral/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    GANTRAL_API__HOST=0.0.0.0 \
+    GANTRAL_API__PORT=8000
+# A fixed numeric uid/gid so Kubernetes can check runAsNonRoot without a passwd lookup.
+RUN groupadd --system --gid 10001 gantral \
+ && useradd --system --uid 10001 --gid gantral --home-dir /app --shell /usr/sbin/nologin gantral
+COPY --from=build /opt/gantral /opt/gantral
+WORKDIR /app
+# Example workflow templates and policies, for the dev/test compose stack; production mounts
+# its own templates and sets GANTRAL_WORKFLOWS_DIR.
+COPY --chown=root:root examples ./examples
+USER 10001:10001
+EXPOSE 8000
+CMD ["uvicorn", "--factory", "api.app:create_app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--no-server-header"]

@@ -1,0 +1,177 @@
+{{/* Chart name, truncated to the 63 characters Kubernetes allows in names. */}}
+{{- define "gantral.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Fully qualified release name. */}}
+{{- define "gantral.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "gantral.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels on every object. */}}
+{{- define "gantral.labels" -}}
+helm.sh/chart: {{ include "gantral.chart" . }}
+app.kubernetes.io/name: {{ include "gantral.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: gantral
+{{- end }}
+
+{{/* Selector labels of one component; call with (dict "root" $ "component" "api"). */}}
+{{- define "gantral.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "gantral.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "gantral.componentLabels" -}}
+{{ include "gantral.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Name of one component's objects, e.g. "release-gantral-sink". */}}
+{{- define "gantral.componentName" -}}
+{{- printf "%s-%s" (include "gantral.fullname" .root) .component | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Service account of one component. */}}
+{{- define "gantral.serviceAccountName" -}}
+{{- $values := index .root.Values .component }}
+{{- if $values.serviceAccount.create }}
+{{- default (include "gantral.componentName" .) $values.serviceAccount.name }}
+{{- else }}
+{{- default "default" $values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "gantral.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{- define "gantral.configMapName" -}}
+{{- printf "%s-config" (include "gantral.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "gantral.workflowsConfigMapName" -}}
+{{- if .Values.workflowTemplates.existingConfigMap }}
+{{- .Values.workflowTemplates.existingConfigMap }}
+{{- else }}
+{{- printf "%s-workflows" (include "gantral.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{- define "gantral.hasWorkflowTemplates" -}}
+{{- if or .Values.workflowTemplates.existingConfigMap .Values.workflowTemplates.files }}true{{ end }}
+{{- end }}
+
+{{/* Where the sink reads its signing key; GANTRAL_AUDIT__SIGNING_KEY holds this path. */}}
+{{- define "gantral.signingKeyDir" -}}
+/var/run/secrets/gantral/audit
+{{- end }}
+
+{{/* Refuse to render a production release that would not start or would be unsafe. */}}
+{{- define "gantral.validate" -}}
+{{- if eq .Values.profile "production" }}
+{{- if .Values.devIdentityHeaders }}
+{{- fail "devIdentityHeaders must be false when profile=production" }}
+{{- end }}
+{{- if not .Values.audit.signingKey.existingSecret }}
+{{- fail "audit.signingKey.existingSecret is required when profile=production" }}
+{{- end }}
+{{- if not (hasPrefix "https://" .Values.identity.issuer) }}
+{{- fail "identity.issuer must be an https URL when profile=production" }}
+{{- end }}
+{{- end }}
+{{- if not .Values.database.writer.existingSecret }}
+{{- fail "database.writer.existingSecret is required (the sink's writer credentials)" }}
+{{- end }}
+{{- if not .Values.database.reader.existingSecret }}
+{{- fail "database.reader.existingSecret is required (the API's read-only credentials)" }}
+{{- end }}
+{{- if eq .Values.database.writer.existingSecret .Values.database.reader.existingSecret }}
+{{- if eq .Values.database.writer.key .Values.database.reader.key }}
+{{- fail "database.reader must not be the writer's credentials: the API gets read-only access" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Static S3 keys from a Secret, or nothing (cloud identity). Call with an s3.writer/reader map. */}}
+{{- define "gantral.s3CredentialsEnv" -}}
+{{- if .existingSecret }}
+- name: GANTRAL_S3__ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .accessKeyIdKey }}
+- name: GANTRAL_S3__SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .secretAccessKeyKey }}
+{{- end }}
+{{- end }}
+
+{{/* Pod-level fields every component shares; call with (dict "root" $ "component" "api"). */}}
+{{- define "gantral.podCommon" -}}
+{{- $values := index .root.Values .component }}
+serviceAccountName: {{ include "gantral.serviceAccountName" . }}
+# No process talks to the Kubernetes API. (IRSA / workload identity inject their own token.)
+automountServiceAccountToken: false
+securityContext:
+  {{- toYaml .root.Values.podSecurityContext | nindent 2 }}
+{{- with .root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $values.topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* Pod template metadata; call with (dict "root" $ "component" "api"). */}}
+{{- define "gantral.podMetadata" -}}
+{{- $values := index .root.Values .component }}
+labels:
+  {{- include "gantral.selectorLabels" . | nindent 2 }}
+  {{- with $values.podLabels }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+annotations:
+  # Roll the pods when the non-secret settings change.
+  checksum/config: {{ include (print .root.Template.BasePath "/configmap.yaml") .root | sha256sum }}
+  {{- with $values.podAnnotations }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end }}

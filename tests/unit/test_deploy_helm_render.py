@@ -1,0 +1,169 @@
+"""The Helm chart rendered by Helm's own engine (helm-python-sdk embeds it; no helm binary,
+no cluster). Skipped where that package is not installed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.unit.test_deploy_settings import gantral_env_names
+
+helm = pytest.importorskip("helm_python", reason="helm-python-sdk not installed")
+
+CHART = Path(__file__).resolve().parents[2] / "helm" / "gantral"
+
+PRODUCTION: dict[str, Any] = {
+    "database": {
+        "writer": {"existingSecret": "gantral-db-writer"},
+        "reader": {"existingSecret": "gantral-db-reader"},
+    },
+    "audit": {"signingKey": {"existingSecret": "gantral-audit-signing-key"}},
+    "identity": {"issuer": "https://login.example.com/realms/gantral"},
+    "s3": {"writer": {"existingSecret": "gantral-s3-writer"}},
+    "api": {"ingress": {"enabled": True, "className": "nginx"}},
+    "migrations": {"enabled": True, "existingSecret": "gantral-db-owner"},
+    "workflowTemplates": {"files": {"deploy.yaml": "kind: gantral/workflow\nid: deploy\n"}},
+    "extraConfig": {"GANTRAL_IDENTITY__LEEWAY_SECONDS": "10"},
+}
+
+
+def _render(values: dict[str, Any]) -> dict[str, str]:
+    chart = helm.Chart.load(CHART)
+    return chart.render(values, name="gantral", namespace="gantral", is_install=True)
+
+
+@pytest.fixture(scope="module")
+def objects() -> dict[tuple[str, str], dict[str, Any]]:
+    found = {}
+    for path, text in _render(PRODUCTION).items():
+        if path.endswith(".yaml"):
+            for doc in yaml.safe_load_all(text):
+                if doc:
+                    found[(doc["kind"], doc["metadata"]["name"])] = doc
+    return found
+
+
+def _pod(objects: dict[tuple[str, str], dict[str, Any]], name: str) -> dict[str, Any]:
+    return objects[("Deployment", f"gantral-{name}")]["spec"]["template"]["spec"]
+
+
+def _env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in container.get("env", [])}
+
+
+def test_production_values_render_every_object(objects: dict) -> None:
+    kinds = sorted({kind for kind, _ in objects})
+    assert kinds == [
+        "ConfigMap",
+        "Deployment",
+        "Ingress",
+        "Job",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "Service",
+        "ServiceAccount",
+    ]
+    for component in ("api", "worker", "sink"):
+        assert ("ServiceAccount", f"gantral-{component}") in objects
+        assert ("NetworkPolicy", f"gantral-{component}") in objects
+
+
+def test_lint_finds_no_errors() -> None:
+    report = helm.lint(CHART, PRODUCTION, strict=True)
+    assert report["errors"] == []
+
+
+def test_rendered_settings_are_real(objects: dict) -> None:
+    known = gantral_env_names()
+    config = objects[("ConfigMap", "gantral-config")]["data"]
+    names = set(config)
+    for component in ("api", "worker", "sink"):
+        for container in _pod(objects, component)["containers"]:
+            names |= set(_env(container))
+    assert sorted(n for n in names if n.startswith("GANTRAL_") and n not in known) == []
+    assert config["GANTRAL_PROFILE"] == "production"
+    assert config["GANTRAL_DEV_IDENTITY_HEADERS"] == "false"
+    assert config["GANTRAL_IDENTITY__DEV_ISSUER__ENABLED"] == "false"
+
+
+def test_credentials_go_only_where_they_belong(objects: dict) -> None:
+    sink = _pod(objects, "sink")
+    (container,) = sink["containers"]
+    env = _env(container)
+    writer = env["GANTRAL_DATABASE__URL"]["valueFrom"]["secretKeyRef"]
+    assert writer["name"] == "gantral-db-writer"
+    key_path = env["GANTRAL_AUDIT__SIGNING_KEY"]["value"]
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "signing-key")
+    assert key_path.startswith(mount["mountPath"] + "/") and mount["readOnly"] is True
+    assert sink["serviceAccountName"] == "gantral-sink"
+
+    api = _pod(objects, "api")
+    api_env = _env(api["containers"][0])
+    assert api_env["GANTRAL_DATABASE__READER_URL"]["valueFrom"]["secretKeyRef"]["name"] == (
+        "gantral-db-reader"
+    )
+    worker = _pod(objects, "worker")
+    assert _env(worker["containers"][0]) == {}
+    for pod in (api, worker):
+        text = yaml.safe_dump(pod)
+        assert "gantral-db-writer" not in text
+        assert "gantral-audit-signing-key" not in text
+        assert "gantral-s3-writer" not in text
+        assert "GANTRAL_DATABASE__URL" not in text
+    assert "secretKeyRef" not in yaml.safe_dump(objects[("ConfigMap", "gantral-config")])
+
+
+def test_every_pod_is_locked_down(objects: dict) -> None:
+    for component in ("api", "worker", "sink"):
+        pod = _pod(objects, component)
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["automountServiceAccountToken"] is False
+        for container in pod["containers"]:
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    probes = _pod(objects, "api")["containers"][0]
+    assert probes["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert probes["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def test_network_policies_allow_only_what_each_process_needs(objects: dict) -> None:
+    def egress_ports(component: str) -> set[int]:
+        spec = objects[("NetworkPolicy", f"gantral-{component}")]["spec"]
+        return {p["port"] for rule in spec["egress"] for p in rule["ports"]} - {53}
+
+    assert egress_ports("worker") == {7233}
+    assert egress_ports("sink") == {7233, 5432, 443}
+    for component in ("worker", "sink"):
+        assert objects[("NetworkPolicy", f"gantral-{component}")]["spec"]["ingress"] == []
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"audit": {"signingKey": {"existingSecret": ""}}}, "signingKey"),
+        ({"identity": {"issuer": "http://login.example.com"}}, "https"),
+        ({"devIdentityHeaders": True}, "devIdentityHeaders"),
+        ({"database": {"writer": {"existingSecret": ""}}}, "database.writer"),
+        (
+            {"database": {"reader": {"existingSecret": "gantral-db-writer"}}},
+            "read-only",
+        ),
+    ],
+)
+def test_production_refuses_unsafe_values(override: dict[str, Any], message: str) -> None:
+    values = _merge(PRODUCTION, override)
+    with pytest.raises(helm.HelmRenderError, match=message):
+        _render(values)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merged[key] = _merge(base[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,83 @@
+"""The `GANTRAL_*` names deployment files may set, derived from the one settings tree.
+
+`Settings` ignores unknown variables (`extra="ignore"`), so a misspelt name in a compose
+file or a Helm template would silently fall back to a default; the deploy tests check every
+name they find against this list instead.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from functools import cache
+
+from pydantic import BaseModel
+
+from gantral.identity.settings import IdentitySettings
+from gantral.settings import Settings
+
+PREFIX = "GANTRAL_"
+DELIMITER = "__"
+
+
+def _models_in(annotation: object) -> list[type[BaseModel]]:
+    """The pydantic models an annotation holds, e.g. `X | None` -> [X]."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+    return []
+
+
+def _walk(model: type[BaseModel], prefix: str) -> set[str]:
+    names: set[str] = set()
+    for field_name, field in model.model_fields.items():
+        name = prefix + field_name.upper()
+        # The field itself (a leaf, or a nested model given whole as JSON) ...
+        names.add(name)
+        # ... and, for nested models, every field inside it.
+        for nested in _models_in(field.annotation):
+            names |= _walk(nested, name + DELIMITER)
+    return names
+
+
+@cache
+def gantral_env_names() -> frozenset[str]:
+    """Every environment variable name the settings tree reads."""
+    names = _walk(Settings, PREFIX)
+    if "identity" not in Settings.model_fields:
+        # Identity settings are meant to be mounted as `settings.identity`; accept their
+        # names even before the root settings carry them.
+        names.add(PREFIX + "IDENTITY")
+        names |= _walk(IdentitySettings, PREFIX + "IDENTITY" + DELIMITER)
+    return frozenset(names)
+
+
+def test_known_settings_are_derived() -> None:
+    names = gantral_env_names()
+    for name in (
+        "GANTRAL_PROFILE",
+        "GANTRAL_TEMPORAL__ADDRESS",
+        "GANTRAL_TEMPORAL__NAMESPACE",
+        "GANTRAL_DATABASE__URL",
+        "GANTRAL_DATABASE__READER_URL",
+        "GANTRAL_S3__ENDPOINT_URL",
+        "GANTRAL_S3__RETENTION_DAYS",
+        "GANTRAL_AUDIT__SIGNING_KEY",
+        "GANTRAL_API__PORT",
+        "GANTRAL_IDENTITY__ISSUER",
+        "GANTRAL_IDENTITY__AUDIENCE",
+        "GANTRAL_IDENTITY__DEV_ISSUER__ENABLED",
+    ):
+        assert name in names
+    assert "GANTRAL_TEMPORAL__ADRESS" not in names
+    assert "GANTRAL_DATABASE__PASSWORD" not in names
+
+
+def test_derived_names_are_read_by_settings(monkeypatch) -> None:
+    # A round trip through pydantic-settings proves the naming scheme, not just the walk.
+    monkeypatch.setenv("GANTRAL_TEMPORAL__ADDRESS", "temporal.example:7233")
+    monkeypatch.setenv("GANTRAL_S3__RETENTION_DAYS", "3")
+    settings = Settings(_env_file=None)
+    assert settings.temporal.address == "temporal.example:7233"
+    assert settings.s3.retention_days == 3
