@@ -95,10 +95,14 @@ def test_processes_point_at_the_stack(services: dict[str, Any]) -> None:
         endpoint = urlsplit(_env(services[name])["GANTRAL_S3__ENDPOINT_URL"])
         assert endpoint.hostname == "s3"
         assert f"-s3.port={endpoint.port}" in _command(services["s3"])
-    sink_db = urlsplit(_env(services["sink"])["GANTRAL_DATABASE__URL"])
-    api_db = urlsplit(_env(services["api"])["GANTRAL_DATABASE__READER_URL"])
-    assert sink_db.hostname == api_db.hostname == "postgres"
-    assert sink_db.path == api_db.path == "/" + _env(services["postgres"])["POSTGRES_DB"]
+    database = "/" + _env(services["postgres"])["POSTGRES_DB"]
+    for name, variable in (
+        ("sink", "GANTRAL_DATABASE__URL"),
+        ("api", "GANTRAL_DATABASE__READER_URL"),
+        ("api", "GANTRAL_DATABASE__REGISTRY_URL"),
+    ):
+        url = urlsplit(_env(services[name])[variable])
+        assert (url.hostname, url.path) == ("postgres", database), (name, variable)
 
 
 def test_only_the_sink_holds_writer_credentials_and_the_signing_key(
@@ -107,16 +111,24 @@ def test_only_the_sink_holds_writer_credentials_and_the_signing_key(
     sink, api, worker = (_env(services[name]) for name in ("sink", "api", "worker"))
     assert "GANTRAL_DATABASE__URL" in sink
     assert "GANTRAL_DATABASE__READER_URL" not in sink
+    assert "GANTRAL_DATABASE__REGISTRY_URL" not in sink
     assert "GANTRAL_DATABASE__READER_URL" in api
+    assert "GANTRAL_DATABASE__REGISTRY_URL" in api
     for env in (api, worker):
         assert "GANTRAL_DATABASE__URL" not in env
         assert "GANTRAL_AUDIT__SIGNING_KEY" not in env
     assert not any(v.startswith(("GANTRAL_DATABASE", "GANTRAL_S3__ACCESS")) for v in worker)
-    # Two different login roles: the API's cannot append to the audit log.
-    sink_user = urlsplit(sink["GANTRAL_DATABASE__URL"]).username
-    api_user = urlsplit(api["GANTRAL_DATABASE__READER_URL"]).username
-    assert sink_user and api_user and sink_user != api_user
-    assert sink_user != "postgres"
+    # Separate login roles: none of the API's can append to the audit log.
+    users = [
+        urlsplit(env[variable]).username
+        for env, variable in (
+            (sink, "GANTRAL_DATABASE__URL"),
+            (api, "GANTRAL_DATABASE__READER_URL"),
+            (api, "GANTRAL_DATABASE__REGISTRY_URL"),
+        )
+    ]
+    assert all(users) and len(set(users)) == 3
+    assert "postgres" not in users
 
 
 def test_images_are_pinned(services: dict[str, Any]) -> None:

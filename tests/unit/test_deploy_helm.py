@@ -149,7 +149,7 @@ def test_values_configure_every_component(values: dict[str, Any]) -> None:
     assert values["temporal"]["address"] and values["temporal"]["namespace"]
     assert values["identity"]["audience"]
     assert values["profile"] == "production"
-    assert values["devIdentityHeaders"] is False
+    assert values["identity"]["devIssuerEnabled"] is False
     assert values["api"]["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert values["api"]["readinessProbe"]["httpGet"]["path"] == "/readyz"
 
@@ -161,10 +161,13 @@ def test_only_the_sink_gets_the_writer_credentials_and_the_signing_key() -> None
     assert ".Values.audit.signingKey.existingSecret" in sink
     assert "GANTRAL_DATABASE__URL" in sink
     assert "GANTRAL_AUDIT__SIGNING_KEY" in sink
-    assert "database.reader" not in sink
+    assert "database.reader" not in sink and "database.registry" not in sink
+    assert "REGISTRY_URL" not in sink
     api = templates["api-deployment.yaml"]
     assert ".Values.database.reader.existingSecret" in api
     assert "GANTRAL_DATABASE__READER_URL" in api
+    assert ".Values.database.registry" in api
+    assert "GANTRAL_DATABASE__REGISTRY_URL" in api
     worker = templates["worker-deployment.yaml"]
     assert "database." not in worker and "s3." not in worker
     for name, text in templates.items():
@@ -217,7 +220,7 @@ def test_values_hold_no_secret_looking_literals(values: dict[str, Any]) -> None:
     assert _secret_findings(values) == []
     # Credentials are only ever named as existing Secrets, empty by default.
     secrets = [(p, v) for p, v in _leaves(values) if p.endswith(".existingSecret")]
-    assert len(secrets) >= 6
+    assert len(secrets) >= 7
     assert all(v == "" for _, v in secrets)
 
 

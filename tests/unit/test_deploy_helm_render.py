@@ -19,6 +19,7 @@ PRODUCTION: dict[str, Any] = {
     "database": {
         "writer": {"existingSecret": "gantral-db-writer"},
         "reader": {"existingSecret": "gantral-db-reader"},
+        "registry": {"existingSecret": "gantral-db-registry"},
     },
     "audit": {"signingKey": {"existingSecret": "gantral-audit-signing-key"}},
     "identity": {"issuer": "https://login.example.com/realms/gantral"},
@@ -85,7 +86,6 @@ def test_rendered_settings_are_real(objects: dict) -> None:
             names |= set(_env(container))
     assert sorted(n for n in names if n.startswith("GANTRAL_") and n not in known) == []
     assert config["GANTRAL_PROFILE"] == "production"
-    assert config["GANTRAL_DEV_IDENTITY_HEADERS"] == "false"
     assert config["GANTRAL_IDENTITY__DEV_ISSUER__ENABLED"] == "false"
 
 
@@ -100,11 +100,16 @@ def test_credentials_go_only_where_they_belong(objects: dict) -> None:
     assert key_path.startswith(mount["mountPath"] + "/") and mount["readOnly"] is True
     assert sink["serviceAccountName"] == "gantral-sink"
 
+    assert "gantral-db-reader" not in yaml.safe_dump(sink)
+    assert "gantral-db-registry" not in yaml.safe_dump(sink)
+
     api = _pod(objects, "api")
     api_env = _env(api["containers"][0])
-    assert api_env["GANTRAL_DATABASE__READER_URL"]["valueFrom"]["secretKeyRef"]["name"] == (
-        "gantral-db-reader"
-    )
+    for variable, secret in (
+        ("GANTRAL_DATABASE__READER_URL", "gantral-db-reader"),
+        ("GANTRAL_DATABASE__REGISTRY_URL", "gantral-db-registry"),
+    ):
+        assert api_env[variable]["valueFrom"]["secretKeyRef"]["name"] == secret
     worker = _pod(objects, "worker")
     assert _env(worker["containers"][0]) == {}
     for pod in (api, worker):
@@ -145,8 +150,14 @@ def test_network_policies_allow_only_what_each_process_needs(objects: dict) -> N
     [
         ({"audit": {"signingKey": {"existingSecret": ""}}}, "signingKey"),
         ({"identity": {"issuer": "http://login.example.com"}}, "https"),
-        ({"devIdentityHeaders": True}, "devIdentityHeaders"),
+        ({"identity": {"jwksUrl": "http://login.example.com/jwks"}}, "jwksUrl"),
+        ({"identity": {"devIssuerEnabled": True}}, "devIssuerEnabled"),
         ({"database": {"writer": {"existingSecret": ""}}}, "database.writer"),
+        ({"database": {"registry": {"existingSecret": ""}}}, "database.registry"),
+        (
+            {"database": {"registry": {"existingSecret": "gantral-db-writer"}}},
+            "only the sink may write",
+        ),
         (
             {"database": {"reader": {"existingSecret": "gantral-db-writer"}}},
             "read-only",

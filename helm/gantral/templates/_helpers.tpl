@@ -91,14 +91,20 @@ app.kubernetes.io/component: {{ .component }}
 {{/* Refuse to render a production release that would not start or would be unsafe. */}}
 {{- define "gantral.validate" -}}
 {{- if eq .Values.profile "production" }}
-{{- if .Values.devIdentityHeaders }}
-{{- fail "devIdentityHeaders must be false when profile=production" }}
-{{- end }}
 {{- if not .Values.audit.signingKey.existingSecret }}
 {{- fail "audit.signingKey.existingSecret is required when profile=production" }}
 {{- end }}
 {{- if not (hasPrefix "https://" .Values.identity.issuer) }}
 {{- fail "identity.issuer must be an https URL when profile=production" }}
+{{- end }}
+{{- if and .Values.identity.jwksUrl (not (hasPrefix "https://" .Values.identity.jwksUrl)) }}
+{{- fail "identity.jwksUrl must be an https URL when profile=production" }}
+{{- end }}
+{{- if .Values.identity.devIssuerEnabled }}
+{{- fail "identity.devIssuerEnabled must be false when profile=production" }}
+{{- end }}
+{{- if not .Values.database.registry.existingSecret }}
+{{- fail "database.registry.existingSecret is required when profile=production (the API's registry credentials)" }}
 {{- end }}
 {{- end }}
 {{- if not .Values.database.writer.existingSecret }}
@@ -110,6 +116,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- if eq .Values.database.writer.existingSecret .Values.database.reader.existingSecret }}
 {{- if eq .Values.database.writer.key .Values.database.reader.key }}
 {{- fail "database.reader must not be the writer's credentials: the API gets read-only access" }}
+{{- end }}
+{{- end }}
+{{- if eq .Values.database.writer.existingSecret .Values.database.registry.existingSecret }}
+{{- if eq .Values.database.writer.key .Values.database.registry.key }}
+{{- fail "database.registry must not be the writer's credentials: only the sink may write the audit log" }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -90,6 +90,7 @@ output "secrets_to_fill" {
     signing_key = module.gantral.signing_key_secret_arn
     sink_db_url = module.gantral.sink_database_url_secret_arn
     api_db_url  = module.gantral.api_database_url_secret_arn
+    registry    = module.gantral.api_registry_url_secret_arn
     db_owner    = module.gantral.db_master_user_secret_arn
     sink_policy = module.gantral.sink_iam_policy_arn
     api_policy  = module.gantral.api_iam_policy_arn

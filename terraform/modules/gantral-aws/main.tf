@@ -222,6 +222,14 @@ resource "aws_secretsmanager_secret" "api_database_url" {
   tags        = local.tags
 }
 
+# postgresql:// URI of the API's registry login role (owns schema gantral_registry).
+resource "aws_secretsmanager_secret" "api_registry_url" {
+  name        = "${var.name}/database/api-registry-url"
+  description = "Gantral API PostgreSQL URI for the policy/workflow registry."
+  kms_key_id  = var.kms_key_arn
+  tags        = local.tags
+}
+
 # --- IAM policies for the processes' workload identities (IRSA / EKS Pod Identity) ----------
 
 data "aws_iam_policy_document" "sink" {
@@ -276,7 +284,7 @@ data "aws_iam_policy_document" "api" {
   statement {
     sid       = "ApiSecrets"
     actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
-    resources = [aws_secretsmanager_secret.api_database_url.arn]
+    resources = [aws_secretsmanager_secret.api_database_url.arn, aws_secretsmanager_secret.api_registry_url.arn]
   }
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]

@@ -58,6 +58,11 @@ output "api_database_url_secret_arn" {
   value       = aws_secretsmanager_secret.api_database_url.arn
 }
 
+output "api_registry_url_secret_arn" {
+  description = "Secret to put the API's registry PostgreSQL URI into."
+  value       = aws_secretsmanager_secret.api_registry_url.arn
+}
+
 output "sink_iam_policy_arn" {
   description = "Attach to the sink's IRSA / Pod Identity role (null when create_iam_policies = false)."
   value       = one(aws_iam_policy.sink[*].arn)
