@@ -533,7 +533,8 @@ class InstanceWorkflow:
             },
         )
         await self._outbox.flush()
-        if request.status is not RequestStatus.PENDING:
+        # A superseding override leaves the instance waiting on its follow-up request.
+        if request.status in _OUTCOME_STATE:
             await self._apply_outcome(
                 request, d.actor, f"{d.decision_type} by {d.actor.id} as {d.role}"
             )
