@@ -19,7 +19,7 @@ log = logging.getLogger("gantral.worker")
 
 # Gantral's pure modules (and the libraries they use) are deterministic: share them with the
 # sandbox instead of re-importing them per workflow, so model classes stay identical.
-_SANDBOX = SandboxedWorkflowRunner(
+SANDBOX_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
         "gantral", "pydantic", "pydantic_core", "rfc8785", "annotated_types"
     )
@@ -31,7 +31,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         client,
         task_queue=settings.temporal.task_queue,
         workflows=[InstanceWorkflow],
-        workflow_runner=_SANDBOX,
+        workflow_runner=SANDBOX_RUNNER,
     )
 
 

@@ -1,0 +1,93 @@
+"""Durability and determinism: an instance waiting for a human survives a worker restart,
+and its recorded history replays against today's workflow code."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowHistory
+from temporalio.worker import Replayer
+
+from gantral.client import GantralClient
+from gantral.domain.actors import Actor, ActorKind
+from gantral.domain.records import DecisionType
+from gantral.domain.states import State
+from gantral.policy.loading import load_template
+from gantral.policy.registry import InMemoryRegistry
+from gantral.settings import Settings
+from gantral.workflows import search
+from gantral.workflows.instance import InstanceWorkflow
+from gantral.workflows.messages import AuthorizeStep, Decide, Finish, FinishKind
+from workers.worker import SANDBOX_RUNNER, build_worker
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+HISTORIES = Path(__file__).parent / "histories"
+AGENT = Actor(id="agent-1", kind=ActorKind.AGENT)
+ALICE = Actor(id="alice", kind=ActorKind.HUMAN, roles=["TECH_LEAD"])
+
+
+async def test_waiting_instance_survives_worker_restart_and_replays(
+    temporal: Client, settings: Settings, workers: None
+) -> None:
+    # Its own instance queue, so only this test's worker serves it; the audit sink is shared.
+    own = settings.model_copy(
+        update={
+            "temporal": settings.temporal.model_copy(
+                update={"task_queue": f"restart-{uuid.uuid4().hex[:8]}"}
+            )
+        }
+    )
+    registry = InMemoryRegistry()
+    template = (Path(__file__).parent / "templates" / "deploy.yaml").read_text()
+    await registry.put_template(load_template(template))
+    core = GantralClient(temporal, own, registry)
+
+    async with build_worker(temporal, own):
+        view, _ = await core.start_instance(
+            workflow_id="deploy", workflow_version=None, owning_team_id="payments",
+            trigger_context={}, idempotency_key=None, actor=AGENT,
+        )  # fmt: skip
+        iid = view.instance_id
+        pending = await core.authorize(iid, AuthorizeStep(step_id="deploy", actor=AGENT))
+        assert pending.request is not None
+    # No worker runs now; the instance waits in Temporal, not in any process.
+    described = await temporal.get_workflow_handle(iid).describe()
+    assert described.typed_search_attributes.get(search.STATE) == "WAITING_FOR_HUMAN"
+
+    async with build_worker(temporal, own):
+        decided = await core.decide(
+            iid,
+            Decide(
+                request_id=pending.request.request_id, decision_type=DecisionType.APPROVE,
+                actor=ALICE, role="TECH_LEAD", idempotency_key=uuid.uuid4().hex,
+            ),
+        )  # fmt: skip
+        assert decided.state is State.RUNNING
+        done = await core.finish(iid, Finish(kind=FinishKind.COMPLETE, actor=AGENT))
+        assert done.state is State.COMPLETED
+        await temporal.get_workflow_handle(iid).result()
+
+    history = await temporal.get_workflow_handle(iid).fetch_history()
+    await _replay(history)
+
+
+async def test_committed_histories_still_replay() -> None:
+    """Histories recorded by earlier releases: a change that breaks them needs workflow.patched."""
+    files = sorted(HISTORIES.glob("*.json"))
+    assert files, "no committed histories"
+    for path in files:
+        await _replay(WorkflowHistory.from_json(path.stem, path.read_text()))
+
+
+async def _replay(history: WorkflowHistory) -> None:
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    replayer = Replayer(
+        workflows=[InstanceWorkflow],
+        workflow_runner=SANDBOX_RUNNER,
+        data_converter=pydantic_data_converter,
+    )
+    await replayer.replay_workflow(history)
