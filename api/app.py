@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import errors
+from api import errors, metrics
 from api.routers import audit, health, instances, policies, workflows
 from gantral import __version__
 from gantral.audit.config import AuditConfig
 from gantral.audit.reader import AuditReader
 from gantral.client import GantralClient, connect_temporal
+from gantral.identity import IdentityService
 from gantral.policy.runtime import open_registry
 from gantral.settings import Settings
+from gantral.startup import configure_logging, install_masking, resolve_secrets
 
 
 def create_app(
@@ -24,11 +28,18 @@ def create_app(
     *,
     audit_config: AuditConfig | None = None,
 ) -> FastAPI:
-    """Build the API. Tests pass an already connected Temporal client."""
-    settings = settings or Settings()
+    """Build the API. Tests pass settings and an already connected Temporal client."""
+    own_process = settings is None
+    configured = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Run as a server: log with secrets masked; embedded (tests): only mask.
+        if own_process:
+            configure_logging()
+        else:
+            install_masking()
+        settings = await asyncio.to_thread(resolve_secrets, configured)
         async with AsyncExitStack() as stack:
             client = temporal or await connect_temporal(settings)
             app.state.settings = settings
@@ -42,6 +53,12 @@ def create_app(
                 reader = await AuditReader.from_settings(settings, audit_config)
                 stack.push_async_callback(reader.close)
             app.state.audit_reader = reader
+            # One HTTP client for the issuer's JWKS; the permission table is loaded now,
+            # so an invalid table stops startup instead of failing requests.
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(timeout=settings.identity.http_timeout_seconds)
+            )
+            app.state.identity = IdentityService.from_settings(settings.identity, http)
             yield
 
     app = FastAPI(
@@ -51,7 +68,9 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
+    metrics.install(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(instances.router)
     app.include_router(audit.router)
     app.include_router(policies.router)

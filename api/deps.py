@@ -1,15 +1,37 @@
-"""Request dependencies: the core client, and who is calling."""
+"""Request dependencies: settings, the core client, the identity service, and who is calling.
+
+Every route but `/healthz`, `/readyz` and `/metrics` depends on `CurrentPrincipal`: a
+request without a valid bearer token is refused with 401 and the precise reason.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gantral.client import GantralClient
-from gantral.domain.actors import Actor, ActorKind
-from gantral.errors import Unauthenticated
+from gantral.identity import IdentityService, Principal
 from gantral.settings import Settings
+
+__all__ = [
+    "Core",
+    "CurrentPrincipal",
+    "Identity",
+    "get_core",
+    "get_identity",
+    "get_principal",
+    "get_settings",
+]
+
+# Declares the scheme in the OpenAPI document (and the "Authorize" button of /docs). It
+# never refuses on its own: the identity service does, with a precise reason.
+_BEARER = HTTPBearer(
+    auto_error=False,
+    bearerFormat="JWT",
+    description="An OIDC access token of the configured issuer (audience: the API).",
+)
 
 
 def get_settings(request: Request) -> Settings:
@@ -22,24 +44,24 @@ def get_core(request: Request) -> GantralClient:
     return core
 
 
-def get_actor(
-    settings: Annotated[Settings, Depends(get_settings)],
-    x_gantral_actor: Annotated[str | None, Header(description="DEVELOPMENT MODE ONLY")] = None,
-    x_gantral_roles: Annotated[str | None, Header(description="DEVELOPMENT MODE ONLY")] = None,
-    x_gantral_actor_kind: Annotated[
-        ActorKind, Header(description="DEVELOPMENT MODE ONLY")
-    ] = ActorKind.HUMAN,
-) -> Actor:
-    """Development mode only: identity from headers, until token authentication replaces it."""
-    if not settings.dev_identity_headers:
-        raise Unauthenticated("no identity provider is configured", reason="no_identity")
-    if not x_gantral_actor:
-        raise Unauthenticated("X-Gantral-Actor header is required", reason="missing_actor")
-    roles = [r.strip() for r in (x_gantral_roles or "").split(",") if r.strip()]
-    if x_gantral_actor_kind is ActorKind.SYSTEM:
-        raise Unauthenticated("callers cannot act as the system", reason="system_actor")
-    return Actor(id=x_gantral_actor, kind=x_gantral_actor_kind, roles=roles)
+def get_identity(request: Request) -> IdentityService:
+    identity: IdentityService = request.app.state.identity
+    return identity
+
+
+Identity = Annotated[IdentityService, Depends(get_identity)]
+
+
+async def get_principal(
+    request: Request,
+    identity: Identity,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+) -> Principal:
+    """The validated caller; raises `Unauthenticated` (401) with the reason otherwise."""
+    principal = await identity.authenticate(request.headers.get("authorization"))
+    request.state.principal = principal
+    return principal
 
 
 Core = Annotated[GantralClient, Depends(get_core)]
-CurrentActor = Annotated[Actor, Depends(get_actor)]
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

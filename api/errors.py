@@ -26,10 +26,20 @@ STATUS: dict[type[GantralError], int] = {
 }
 
 
-async def _gantral_error(_: Request, exc: Exception) -> JSONResponse:
+def _challenge(exc: GantralError) -> str:
+    """RFC 6750: a bare challenge when no token came, `invalid_token` with the reason else."""
+    if exc.reason == "missing_token":
+        return 'Bearer realm="gantral"'
+    return f'Bearer realm="gantral", error="invalid_token", error_description="{exc.reason}"'
+
+
+async def _gantral_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GantralError)
     status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": _challenge(exc)} if status == 401 else None
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None and status in (401, 403):
+        metrics.refusals.labels(str(status), exc.reason).inc()
     return JSONResponse(exc.to_dict(), status_code=status, headers=headers)
 
 

@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import time
 import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -170,8 +170,14 @@ class GantralClient:
         workflow_id: str | None = None,
         page_size: int = 50,
         page_token: str | None = None,
+        teams: Sequence[str] | None = None,
     ) -> InstancePage:
+        """Instances from Temporal visibility; `teams` limits them to those teams' instances."""
         clauses = [f"WorkflowType = '{WORKFLOW_NAME}'"]
+        if teams is not None:
+            if not teams:
+                raise InvalidInput("teams must name at least one team", reason="no_teams")
+            clauses.append(f"GantralTeam IN ({', '.join(_quote(team) for team in teams)})")
         for key, value in (
             ("GantralState", state.value if state else None),
             ("GantralTeam", owning_team_id),

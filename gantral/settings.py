@@ -5,16 +5,23 @@ code assumes the local stack.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gantral.identity.settings import IdentitySettings, refuse_unsafe_production
+from gantral.profile import Profile
 
-class Profile(StrEnum):
-    DEVELOPMENT = "development"
-    PRODUCTION = "production"
+__all__ = [
+    "ApiSettings",
+    "AuditSettings",
+    "DatabaseSettings",
+    "Profile",
+    "S3Settings",
+    "Settings",
+    "TemporalSettings",
+]
 
 
 class TemporalSettings(BaseModel):
@@ -71,13 +78,11 @@ class Settings(BaseSettings):
     # registry as new versions while the API runs. Unset: the registry is fed by the API only.
     workflows_dir: Path | None = Path("examples/workflows")
     watch_interval_seconds: float = Field(default=2.0, gt=0)
-    # Development-mode identity: actor and role from X-Gantral-Actor / X-Gantral-Role.
-    dev_identity_headers: bool = True
+    # Who may call the API: the trusted token issuer, claims, permission table, dev issuer.
+    identity: IdentitySettings = IdentitySettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
-        if self.profile is Profile.PRODUCTION and self.dev_identity_headers:
-            raise ValueError(
-                "GANTRAL_DEV_IDENTITY_HEADERS must be false when GANTRAL_PROFILE=production"
-            )
+        # Production never trusts the development issuer, nor plain-http key discovery.
+        refuse_unsafe_production(self.identity, self.profile)
         return self

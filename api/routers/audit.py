@@ -2,16 +2,17 @@
 
 Every route makes one call on the `AuditReader` opened in the app lifespan
 (`app.state.audit_reader`); errors are `gantral.errors` mapped to statuses by the app.
+Every route needs `audit:read` (see `api.authz`); an instance's log, on its owning team.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
+from api.authz import AuditGlobalReader, AuditInstanceReader
 from gantral.audit.checkpoint import Checkpoint
-from gantral.audit.reader import AuditReader
 from gantral.audit.views import (
     BundleView,
     ConsistencyProofView,
@@ -19,37 +20,26 @@ from gantral.audit.views import (
     InstanceView,
     VerifyView,
 )
-from gantral.errors import Unavailable
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
-def _reader(request: Request) -> AuditReader:
-    reader = getattr(request.app.state, "audit_reader", None)
-    if not isinstance(reader, AuditReader):
-        raise Unavailable("the audit reader is not configured")
-    return reader
-
-
-Reader = Annotated[AuditReader, Depends(_reader)]
-
-
 @router.get("/instances/{instance_id}")
-async def get_instance(instance_id: str, reader: Reader) -> InstanceView:
+async def get_instance(instance_id: str, reader: AuditInstanceReader) -> InstanceView:
     """Every event of the instance with its chain hashes and the exact hashed bytes."""
     return await reader.instance(instance_id)
 
 
 @router.get("/instances/{instance_id}/verify")
-async def verify_instance(instance_id: str, reader: Reader) -> VerifyView:
+async def verify_instance(instance_id: str, reader: AuditInstanceReader) -> VerifyView:
     """Recompute the chain, seal, snapshots and log roots; `ok` is false on any break."""
     return await reader.verify(instance_id)
 
 
 @router.get("/instances/{instance_id}/bundle")
-async def get_bundle(instance_id: str, reader: Reader) -> BundleView:
+async def get_bundle(instance_id: str, reader: AuditInstanceReader) -> BundleView:
     """The evidence bundle, verifiable offline with `gantral audit verify --bundle`."""
     return await reader.bundle(instance_id)
 
@@ -58,7 +48,7 @@ async def get_bundle(instance_id: str, reader: Reader) -> BundleView:
 async def get_inclusion_proof(
     instance_id: str,
     seq: int,
-    reader: Reader,
+    reader: AuditInstanceReader,
     tree_size: Annotated[int | None, Query(ge=1)] = None,
 ) -> InclusionProofView:
     """RFC 9162 inclusion proof of one event in the log (latest checkpoint by default)."""
@@ -66,14 +56,14 @@ async def get_inclusion_proof(
 
 
 @router.get("/checkpoints/latest")
-async def get_latest_checkpoint(reader: Reader) -> Checkpoint:
+async def get_latest_checkpoint(reader: AuditGlobalReader) -> Checkpoint:
     """The latest signed checkpoint (size and root of the global log)."""
     return await reader.latest_checkpoint()
 
 
 @router.get("/consistency")
 async def get_consistency_proof(
-    reader: Reader,
+    reader: AuditGlobalReader,
     first: Annotated[int, Query(ge=1)],
     second: Annotated[int | None, Query(ge=1)] = None,
 ) -> ConsistencyProofView:

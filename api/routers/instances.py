@@ -1,4 +1,7 @@
-"""`/v1/instances`: the agent protocol and human decisions. One core call per route."""
+"""`/v1/instances`: the agent protocol and human decisions. One core call per route.
+
+Who may call what is decided in `api.authz`; routes declare the permission they need.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from api.deps import Core, CurrentActor
+from api.authz import (
+    AuthorizesSteps,
+    CurrentCaller,
+    Decides,
+    InstanceAccess,
+    InstanceId,
+    ReadsInstance,
+    ReportsEvents,
+)
+from api.deps import Core
 from api.schemas import (
     AuthorizeRequest,
     DecisionRequest,
@@ -15,9 +27,11 @@ from api.schemas import (
     StartInstanceRequest,
 )
 from gantral.client import InstancePage
-from gantral.domain.records import HumanRequest
+from gantral.domain.actors import Actor
+from gantral.domain.records import DecisionType, HumanRequest
 from gantral.domain.states import State
 from gantral.errors import Forbidden
+from gantral.identity import Permission
 from gantral.workflows.messages import (
     AgentEvent,
     AgentEventResult,
@@ -32,9 +46,10 @@ from gantral.workflows.messages import (
 
 router = APIRouter(prefix="/v1/instances", tags=["instances"])
 
-InstanceId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")]
 StepId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")]
 ERRORS: dict[int | str, dict[str, str]] = {
+    401: {"description": "No valid bearer token (the reason says why)"},
+    403: {"description": "Not allowed; recorded in the instance's audit log"},
     404: {"description": "Unknown instance or request"},
     409: {"description": "Not allowed in the instance's current state"},
     422: {"description": "Malformed request"},
@@ -43,16 +58,17 @@ ERRORS: dict[int | str, dict[str, str]] = {
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)
 async def start_instance(
-    body: StartInstanceRequest, core: Core, actor: CurrentActor, response: Response
+    body: StartInstanceRequest, core: Core, caller: CurrentCaller, response: Response
 ) -> InstanceView:
     """Start a governed instance. A repeated `idempotency_key` returns the same instance (200)."""
+    caller.check(Permission.INSTANCES_START, body.owning_team_id)
     view, created = await core.start_instance(
         workflow_id=body.workflow_id,
         workflow_version=body.workflow_version,
         owning_team_id=body.owning_team_id,
         trigger_context=body.trigger_context,
         idempotency_key=body.idempotency_key,
-        actor=actor,
+        actor=caller.actor,
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -62,17 +78,23 @@ async def start_instance(
 @router.get("", responses=ERRORS)
 async def list_instances(
     core: Core,
-    _: CurrentActor,
+    caller: CurrentCaller,
     state: State | None = None,
     team: Annotated[str | None, Query(max_length=200)] = None,
     workflow: Annotated[str | None, Query(max_length=200)] = None,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     page_token: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> InstancePage:
-    """List instances from Temporal visibility, filtered by state, team and workflow."""
+    """List instances from Temporal visibility, filtered by state, team and workflow.
+
+    Only instances of teams the caller may read are listed.
+    """
+    teams = caller.readable_teams(Permission.INSTANCES_READ, team)
+    if teams == []:
+        return InstancePage(items=[], next_page_token=None)
     return await core.list_instances(
         state=state,
-        owning_team_id=team,
+        teams=teams,
         workflow_id=workflow,
         page_size=page_size,
         page_token=page_token,
@@ -80,8 +102,9 @@ async def list_instances(
 
 
 @router.get("/{instance_id}", responses=ERRORS)
-async def get_instance(instance_id: InstanceId, core: Core, _: CurrentActor) -> InstanceView:
-    return await core.get_instance(instance_id)
+async def get_instance(instance_id: InstanceId, access: ReadsInstance) -> InstanceView:
+    # The access check already read the instance: no second query.
+    return access.view
 
 
 @router.post("/{instance_id}/steps/{step_id}/authorize", responses=ERRORS)
@@ -90,7 +113,7 @@ async def authorize_step(
     step_id: StepId,
     body: AuthorizeRequest,
     core: Core,
-    actor: CurrentActor,
+    access: AuthorizesSteps,
 ) -> AuthorizeResult:
     """Ask before a governed step. ALLOW carries a grant; PENDING carries the human request."""
     step = AuthorizeStep(
@@ -98,7 +121,7 @@ async def authorize_step(
         action=body.action,
         arguments=body.arguments,
         context=body.context,
-        actor=actor,
+        actor=access.actor,
     )
     return await core.authorize(instance_id, step)
 
@@ -108,7 +131,7 @@ async def get_request(
     instance_id: InstanceId,
     request_id: Annotated[str, Path(max_length=200)],
     core: Core,
-    _: CurrentActor,
+    _: ReadsInstance,
     wait: Annotated[float, Query(ge=0, le=60, description="Long-poll seconds")] = 0,
 ) -> HumanRequest:
     """The human request; with `wait`, returns as soon as it is decided or the wait ends."""
@@ -117,10 +140,17 @@ async def get_request(
 
 @router.post("/{instance_id}/decisions", responses=ERRORS)
 async def decide(
-    instance_id: InstanceId, body: DecisionRequest, core: Core, actor: CurrentActor
+    instance_id: InstanceId, body: DecisionRequest, core: Core, access: Decides
 ) -> DecisionResult:
-    """APPROVE, REJECT or OVERRIDE a pending request. Racing decisions: one wins, others 409."""
-    role = body.role or (actor.roles[0] if actor.roles else None)
+    """APPROVE, REJECT or OVERRIDE a pending request. Racing decisions: one wins, others 409.
+
+    Needs `decisions:decide` on the instance's team, and `decisions:override` to OVERRIDE;
+    the workflow then checks the role against the instance's pinned policy.
+    """
+    if body.decision_type is DecisionType.OVERRIDE:
+        await access.require(Permission.DECISIONS_OVERRIDE)
+    actor = access.actor
+    role = body.role or _decision_role(actor, access, body.request_id)
     if role is None:
         raise Forbidden("the caller holds no role to decide in", reason="no_role")
     decision = Decide(
@@ -138,7 +168,7 @@ async def decide(
 
 @router.post("/{instance_id}/events", responses=ERRORS)
 async def report_event(
-    instance_id: InstanceId, body: EventRequest, core: Core, actor: CurrentActor
+    instance_id: InstanceId, body: EventRequest, core: Core, access: ReportsEvents
 ) -> AgentEventResult:
     """Step started/completed/failed and cost. Starting a governed step needs its grant."""
     event = AgentEvent(
@@ -148,33 +178,46 @@ async def report_event(
         args_digest=body.args_digest,
         cost=body.cost,
         detail=body.detail,
-        actor=actor,
+        actor=access.actor,
     )
     return await core.report(instance_id, event)
 
 
+def _decision_role(actor: Actor, access: InstanceAccess, request_id: str) -> str | None:
+    """The role to decide in when none is given: one the request still needs, else the
+    caller's first role that is not merely a permission-table role (like `approver`)."""
+    request = next((r for r in access.view.requests if r.request_id == request_id), None)
+    wanted = [*request.still_needed, *request.required_approvers] if request else []
+    held = next((role for role in wanted if role in actor.roles), None)
+    if held is not None:
+        return held
+    table_roles = access.caller.identity.table.roles()
+    policy_roles = [role for role in actor.roles if role not in table_roles]
+    return next(iter(policy_roles or actor.roles), None)
+
+
 async def _finish(
-    core: Core, instance_id: str, kind: FinishKind, body: FinishRequest, actor: CurrentActor
+    core: Core, instance_id: str, kind: FinishKind, body: FinishRequest, actor: Actor
 ) -> InstanceView:
     return await core.finish(instance_id, Finish(kind=kind, reason=body.reason, actor=actor))
 
 
 @router.post("/{instance_id}/cancel", responses=ERRORS)
 async def cancel(
-    instance_id: InstanceId, body: FinishRequest, core: Core, actor: CurrentActor
+    instance_id: InstanceId, body: FinishRequest, core: Core, access: ReportsEvents
 ) -> InstanceView:
-    return await _finish(core, instance_id, FinishKind.CANCEL, body, actor)
+    return await _finish(core, instance_id, FinishKind.CANCEL, body, access.actor)
 
 
 @router.post("/{instance_id}/complete", responses=ERRORS)
 async def complete(
-    instance_id: InstanceId, body: FinishRequest, core: Core, actor: CurrentActor
+    instance_id: InstanceId, body: FinishRequest, core: Core, access: ReportsEvents
 ) -> InstanceView:
-    return await _finish(core, instance_id, FinishKind.COMPLETE, body, actor)
+    return await _finish(core, instance_id, FinishKind.COMPLETE, body, access.actor)
 
 
 @router.post("/{instance_id}/fail", responses=ERRORS)
 async def fail(
-    instance_id: InstanceId, body: FinishRequest, core: Core, actor: CurrentActor
+    instance_id: InstanceId, body: FinishRequest, core: Core, access: ReportsEvents
 ) -> InstanceView:
-    return await _finish(core, instance_id, FinishKind.FAIL, body, actor)
+    return await _finish(core, instance_id, FinishKind.FAIL, body, access.actor)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.authz import PublishesPolicies, ReadsPolicies
 from api.routers.registry_body import DOCUMENT_BODY, read_document
 from gantral.policy.explain import Actors, DecisionPath, explain
 from gantral.policy.loading import load_policy
@@ -46,7 +47,11 @@ class EvaluateRequest(BaseModel):
     openapi_extra=DOCUMENT_BODY,
 )
 async def put_policy(
-    policy_id: PolicyId, request: Request, registry: Registry, response: Response
+    policy_id: PolicyId,
+    request: Request,
+    registry: Registry,
+    response: Response,
+    _: PublishesPolicies,
 ) -> StoredPolicy:
     """Store a new version (YAML or JSON). Identical content returns the existing version (200).
 
@@ -60,31 +65,33 @@ async def put_policy(
 
 
 @router.get("")
-async def list_policies(registry: Registry) -> list[StoredPolicy]:
+async def list_policies(registry: Registry, _: ReadsPolicies) -> list[StoredPolicy]:
     """The latest version of every policy."""
     return await registry.list_policies()
 
 
 @router.get("/{policy_id}", responses=ERRORS)
-async def get_policy(policy_id: PolicyId, registry: Registry) -> StoredPolicy:
+async def get_policy(policy_id: PolicyId, registry: Registry, _: ReadsPolicies) -> StoredPolicy:
     return await registry.get_policy(policy_id)
 
 
 @router.get("/{policy_id}/versions", responses=ERRORS)
-async def list_policy_versions(policy_id: PolicyId, registry: Registry) -> list[StoredPolicy]:
+async def list_policy_versions(
+    policy_id: PolicyId, registry: Registry, _: ReadsPolicies
+) -> list[StoredPolicy]:
     return await registry.policy_versions(policy_id)
 
 
 @router.get("/{policy_id}/versions/{version}", responses=ERRORS)
 async def get_policy_version(
-    policy_id: PolicyId, version: Version, registry: Registry
+    policy_id: PolicyId, version: Version, registry: Registry, _: ReadsPolicies
 ) -> StoredPolicy:
     return await registry.get_policy(policy_id, version)
 
 
 @router.post("/{policy_id}:evaluate", responses=ERRORS)
 async def evaluate_policy(
-    policy_id: PolicyId, body: EvaluateRequest, registry: Registry
+    policy_id: PolicyId, body: EvaluateRequest, registry: Registry, _: ReadsPolicies
 ) -> DecisionPath:
     """Dry run: the decision path for a step context and a set of actors, and which rule fired."""
     stored = await registry.get_policy(policy_id, body.version)

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
+from api.authz import PublishesWorkflows
+from api.deps import CurrentPrincipal
 from api.routers.policies import Registry
 from api.routers.registry_body import DOCUMENT_BODY, read_document
 from gantral.errors import InvalidInput
@@ -29,7 +31,11 @@ ERRORS: dict[int | str, dict[str, str]] = {
     openapi_extra=DOCUMENT_BODY,
 )
 async def put_workflow(
-    workflow_id: WorkflowId, request: Request, registry: Registry, response: Response
+    workflow_id: WorkflowId,
+    request: Request,
+    registry: Registry,
+    response: Response,
+    _: PublishesWorkflows,
 ) -> StoredTemplate:
     """Store a new template version (never overwrites one). Identical content: 200, same version."""
     template = load_template(await read_document(request), source=f"workflow {workflow_id}")
@@ -46,25 +52,30 @@ async def put_workflow(
 
 
 @router.get("")
-async def list_workflows(registry: Registry) -> list[StoredTemplate]:
+async def list_workflows(registry: Registry, _: CurrentPrincipal) -> list[StoredTemplate]:
     """The latest version of every workflow template."""
     return await registry.list_templates()
 
 
 @router.get("/{workflow_id}", responses=ERRORS)
-async def get_workflow(workflow_id: WorkflowId, registry: Registry) -> StoredTemplate:
+async def get_workflow(
+    workflow_id: WorkflowId, registry: Registry, _: CurrentPrincipal
+) -> StoredTemplate:
     return await registry.get_template(workflow_id)
 
 
 @router.get("/{workflow_id}/versions", responses=ERRORS)
 async def list_workflow_versions(
-    workflow_id: WorkflowId, registry: Registry
+    workflow_id: WorkflowId, registry: Registry, _: CurrentPrincipal
 ) -> list[StoredTemplate]:
     return await registry.template_versions(workflow_id)
 
 
 @router.get("/{workflow_id}/versions/{version}", responses=ERRORS)
 async def get_workflow_version(
-    workflow_id: WorkflowId, version: Annotated[int, Path(ge=1)], registry: Registry
+    workflow_id: WorkflowId,
+    version: Annotated[int, Path(ge=1)],
+    registry: Registry,
+    _: CurrentPrincipal,
 ) -> StoredTemplate:
     return await registry.get_template(workflow_id, version)

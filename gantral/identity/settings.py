@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from gantral.policy.durations import Duration
-from gantral.settings import Profile
+from gantral.profile import Profile
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",

@@ -1,12 +1,14 @@
 """Core fixtures on the real stack: a Temporal client, the instance worker, the real audit
-sink and the API, each on task queues unique to this test session."""
+sink, the development issuer and the API, each on task queues unique to this test session.
+
+The API trusts tokens of this session's dev-issuer key: see `tests.integration.auth`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -18,8 +20,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.audit.testing import TEST_BUCKET
+from gantral.identity.settings import IdentitySettings
 from gantral.settings import Settings
 from tests.conftest import Stack
+from tests.integration.auth import serve_dev_issuer
 from workers.sink import run_sink
 from workers.worker import build_worker
 
@@ -27,7 +31,14 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 
 @pytest.fixture(scope="session")
-def settings(stack: Stack) -> Settings:
+def dev_issuer(stack: Stack) -> Iterator[IdentitySettings]:
+    """The development issuer with this session's key; its settings are the API's."""
+    with serve_dev_issuer(stack.data_dir / "dev-issuer") as identity:
+        yield identity
+
+
+@pytest.fixture(scope="session")
+def settings(stack: Stack, dev_issuer: IdentitySettings) -> Settings:
     suffix = uuid.uuid4().hex[:8]
     return Settings.model_validate(
         {
@@ -50,6 +61,7 @@ def settings(stack: Stack) -> Settings:
             },
             "audit": {"checkpoint_interval_seconds": 2},
             "workflows_dir": TEMPLATES,
+            "identity": dev_issuer,
         }
     )
 

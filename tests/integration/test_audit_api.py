@@ -16,6 +16,7 @@ from gantral.audit.merkle import leaf_hash, verify_consistency, verify_inclusion
 from gantral.audit.reader import AuditReader
 from gantral.audit.testing import TestSink, make_events, open_test_sink, unique
 from gantral.domain.audit_event import AppendAuditEvents
+from tests.integration.auth import AUDITOR, bearer, offline_identity
 
 pytestmark = pytest.mark.integration
 
@@ -39,10 +40,28 @@ async def api(stack: Any) -> AsyncIterator[tuple[httpx.AsyncClient, TestSink, li
         )
         transport = httpx.ASGITransport(app=app)
         try:
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            async with (
+                offline_identity() as identity,
+                httpx.AsyncClient(
+                    transport=transport, base_url="http://t", headers=AUDITOR
+                ) as client,
+            ):
+                app.state.identity = identity
                 yield client, ts, ids
         finally:
             await app.state.audit_reader.close()
+
+
+async def test_audit_reads_need_a_token_and_audit_read(api: Any) -> None:
+    client, _, ids = api
+    for path in (f"/v1/audit/instances/{ids[0]}", "/v1/audit/checkpoints/latest"):
+        anonymous = await client.get(path, headers={"Authorization": ""})
+        assert anonymous.status_code == 401
+        assert anonymous.json()["reason"] == "missing_token"
+        assert anonymous.headers["www-authenticate"].startswith("Bearer")
+        approver = await client.get(path, headers=bearer("alice", ["approver"]))
+        assert approver.status_code == 403
+        assert approver.json()["reason"] == "permission_not_granted"
 
 
 async def test_instance_events_and_verification(api: Any) -> None:

@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration.auth import AGENT, AUDITOR, LEAD, LEAD2, MANAGER, SECURITY, bearer
+
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
-AGENT = {"X-Gantral-Actor": "agent-7", "X-Gantral-Actor-Kind": "agent"}
-LEAD = {"X-Gantral-Actor": "alice", "X-Gantral-Roles": "TECH_LEAD"}
-LEAD2 = {"X-Gantral-Actor": "bob", "X-Gantral-Roles": "TECH_LEAD"}
-SECURITY = {"X-Gantral-Actor": "sam", "X-Gantral-Roles": "SECURITY_REVIEWER"}
+# Re-exported: other tests import the principals and helpers from here.
+__all__ = ["AGENT", "ARGS", "LEAD", "LEAD2", "SECURITY", "authorize", "decide", "sealed_audit"]
 ARGS = {"service": "billing", "version": "2.4.1"}
 
 
@@ -116,7 +116,7 @@ async def test_happy_path_authorize_pending_approve_resume_complete(
     requested = next(e for e in events if e["type"] == "HUMAN_REQUESTED")
     assert requested["payload"]["args_digest"] == pending["args_digest"]
     assert requested["snapshot"]["sha256"]  # stored in object storage, referenced by hash
-    verdict = (await api.get(f"/v1/audit/instances/{iid}/verify", headers=LEAD)).json()
+    verdict = (await api.get(f"/v1/audit/instances/{iid}/verify", headers=AUDITOR)).json()
     assert verdict["ok"] is True, verdict
 
 
@@ -138,11 +138,10 @@ async def test_override_returns_changed_parameters(api: httpx.AsyncClient) -> No
     iid = (await start(api))["instance_id"]
     pending = await authorize(api, iid)
     rid = pending["request"]["request_id"]
-    no_just = await decide(api, iid, rid, "OVERRIDE", LEAD, context_delta={"version": "2.4.0"})
+    no_just = await decide(api, iid, rid, "OVERRIDE", MANAGER, context_delta={"version": "2.4.0"})
     assert no_just.status_code == 422
-    manager = {"X-Gantral-Actor": "maria", "X-Gantral-Roles": "SRE_MANAGER"}
     resp = await decide(
-        api, iid, rid, "OVERRIDE", manager,
+        api, iid, rid, "OVERRIDE", MANAGER,
         justification="roll back to the last good version", context_delta={"version": "2.4.0"},
     )  # fmt: skip
     assert resp.status_code == 200, resp.text
@@ -222,12 +221,9 @@ async def test_quorum_needs_two_distinct_roles_and_refuses_self_approval(
     rid = (await authorize(api, iid, step="transfer", args={"amount": 5000}))["request"][
         "request_id"
     ]
+    # A human holding the id of the agent that triggered the instance.
     self_approval = await decide(
-        api,
-        iid,
-        rid,
-        "APPROVE",
-        {**AGENT, "X-Gantral-Actor-Kind": "human", "X-Gantral-Roles": "TECH_LEAD"},
+        api, iid, rid, "APPROVE", bearer("agent-7", ["TECH_LEAD", "approver"])
     )
     assert self_approval.status_code == 403
     assert self_approval.json()["reason"] == "separation_of_duties"
@@ -238,7 +234,7 @@ async def test_quorum_needs_two_distinct_roles_and_refuses_self_approval(
     assert twice.status_code == 409
     second = await decide(api, iid, rid, "APPROVE", SECURITY)
     assert second.status_code == 200 and second.json()["state"] == "RUNNING"
-    audit = (await api.get(f"/v1/audit/instances/{iid}", headers=LEAD)).json()
+    audit = (await api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)).json()
     refused = [e for e in audit["events"] if e["type"] == "ACCESS_REFUSED"]
     assert [(e["actor"]["id"], e["payload"]["reason"]) for e in refused] == [
         ("agent-7", "separation_of_duties"),
@@ -263,7 +259,7 @@ async def test_agent_cannot_pass_a_governed_step_without_a_grant(
         headers=AGENT,
     )
     assert no_grant.status_code == 409 and no_grant.json()["reason"] == "no_grant"
-    audit = (await api.get(f"/v1/audit/instances/{iid}", headers=LEAD)).json()
+    audit = (await api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)).json()
     violations = [e["payload"]["reason"] for e in audit["events"] if e["type"] == "VIOLATION"]
     assert violations == ["not_authorized", "no_grant"]
 
@@ -271,7 +267,7 @@ async def test_agent_cannot_pass_a_governed_step_without_a_grant(
 async def sealed_audit(api: httpx.AsyncClient, iid: str) -> list[dict[str, Any]]:
     """The instance's stored audit events, once the seal event has been stored."""
     for _ in range(100):
-        resp = await api.get(f"/v1/audit/instances/{iid}", headers=LEAD)
+        resp = await api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)
         if resp.status_code == 200 and resp.json()["sealed"]:
             return list(resp.json()["events"])
         await asyncio.sleep(0.1)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from gantral import sdk
+from tests.integration.auth import token
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -27,17 +28,21 @@ def load_example() -> ModuleType:
 
 
 async def test_example_agent_deploys_what_was_approved(
-    api: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+    api: httpx.AsyncClient, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     example = load_example()
     agent_id = f"example-agent-{uuid.uuid4().hex[:8]}"
+    # The in-process API cannot also serve the issuer's token endpoint, so the agent gets
+    # a token minted for it, as `gantral identity mint --agent` would.
+    agent_auth = sdk.BearerToken(token(agent_id, agent=True))
+    monkeypatch.setattr(example, "build_auth", lambda _: agent_auth)
     args = example.build_parser().parse_args(
         ["--workflow", "deploy", "--agent-id", agent_id, "--service-version", "3.0.0",
          "--wait", "60"]
     )  # fmt: skip
     agent_run = asyncio.create_task(example.run(args, http=api))
     alice = sdk.AsyncGantralClient(
-        http=api, auth=sdk.DevIdentity("alice", roles=["TECH_LEAD"], kind="human")
+        http=api, auth=sdk.BearerToken(token("alice", ["TECH_LEAD", "approver"]))
     )
     async with asyncio.timeout(30):
         waiting: list[sdk.InstanceView] = []

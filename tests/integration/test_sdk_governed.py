@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 
 from gantral import sdk
+from tests.integration.auth import token
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -21,14 +22,15 @@ CONTEXT = {"env": "production", "change": "CHG-1042"}
 @pytest_asyncio.fixture(loop_scope="session")
 async def agent(api: httpx.AsyncClient) -> AsyncIterator[sdk.AsyncGantralClient]:
     async with sdk.AsyncGantralClient(
-        http=api, auth=sdk.DevIdentity("agent-7", kind="agent"), poll_wait=5
+        http=api, auth=sdk.BearerToken(token("agent-7", agent=True)), poll_wait=5
     ) as client:
         yield client
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def alice(api: httpx.AsyncClient) -> AsyncIterator[sdk.AsyncGantralClient]:
-    auth = sdk.DevIdentity("alice", roles=["TECH_LEAD"], kind="human")
+    # A tech lead who approves and (as supervisor) may override for team payments.
+    auth = sdk.BearerToken(token("alice", ["TECH_LEAD", "approver", "supervisor"]))
     async with sdk.AsyncGantralClient(http=api, auth=auth) as client:
         yield client
 
@@ -156,4 +158,4 @@ async def test_api_errors_arrive_typed(
     anonymous = sdk.AsyncGantralClient(http=api)
     with pytest.raises(sdk.Unauthenticated) as info:
         await anonymous.get_instance("x")
-    assert info.value.reason == "missing_actor"
+    assert info.value.reason == "missing_token"

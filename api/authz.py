@@ -1,0 +1,233 @@
+"""Authorization, in one place: which permission each route needs, on which team.
+
+    route                                          permission           team
+    POST /v1/instances                             instances:start      the body's owning_team_id
+    GET  /v1/instances                             instances:read       filtered to visible teams
+    GET  /v1/instances/{id}, .../requests/{rid}    instances:read       the instance's team
+    POST .../steps/{step}/authorize                instances:authorize  the instance's team
+    POST .../events, .../complete|fail|cancel      instances:report     the instance's team
+    POST .../decisions                             decisions:decide     the instance's team
+                                                   (+ decisions:override for OVERRIDE)
+    GET  /v1/audit/instances/{id}/...              audit:read           the team in its audit log
+    GET  /v1/audit/checkpoints/..., /consistency   audit:read           (the global log)
+    GET  /v1/policies/..., POST ...:evaluate       policies:read
+    PUT  /v1/policies/{id}                         policies:publish
+    GET  /v1/workflows/...                         any valid token (templates hold no team data)
+    PUT  /v1/workflows/{id}                        workflows:publish
+
+The permission table decides (`gantral.identity.permissions`); this module only says what
+to ask it. A refusal (403) on an existing instance is recorded in that instance's audit
+log as ACCESS_REFUSED, with the actor and the reason, before the error is returned.
+Agents never decide: the table refuses them whatever it grants.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from api.deps import CurrentPrincipal, Identity
+from gantral.audit.reader import AuditReader
+from gantral.client import GantralClient
+from gantral.domain.actors import Actor
+from gantral.errors import Forbidden, Unavailable
+from gantral.identity import IdentityService, Permission, Principal, to_actor
+from gantral.workflows.messages import InstanceView, Refusal
+
+__all__ = [
+    "AuditGlobalReader",
+    "AuditInstanceReader",
+    "AuthorizesSteps",
+    "Caller",
+    "CurrentCaller",
+    "Decides",
+    "InstanceAccess",
+    "InstanceId",
+    "PublishesPolicies",
+    "PublishesWorkflows",
+    "ReadsInstance",
+    "ReadsPolicies",
+    "ReportsEvents",
+    "instance_permission",
+    "require",
+]
+
+log = logging.getLogger("gantral.api.authz")
+
+InstanceId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated caller of one request and what is needed to judge its attempts."""
+
+    principal: Principal
+    identity: IdentityService
+    core: GantralClient | None
+    attempt: str  # "POST /v1/instances/inst_1/decisions", for refusal records
+
+    @property
+    def actor(self) -> Actor:
+        """The audit actor: subject, kind and roles from the token."""
+        return to_actor(self.principal)
+
+    def check(self, permission: Permission, team: str | None = None) -> None:
+        """Raise `Forbidden` unless allowed; for resources that are not an instance."""
+        try:
+            self.identity.authorize(self.principal, permission, team)
+        except Forbidden as exc:
+            self._log(permission, exc)
+            raise
+
+    async def check_instance(
+        self, instance_id: str, team: str | None, permission: Permission
+    ) -> None:
+        """Like `check`, and a refusal is recorded in the instance's audit log first."""
+        try:
+            self.identity.authorize(self.principal, permission, team)
+        except Forbidden as exc:
+            self._log(permission, exc)
+            if self.core is not None:
+                refusal = Refusal(
+                    actor=self.actor,
+                    attempted=f"{self.attempt} ({permission})",
+                    reason=exc.reason,
+                    message=exc.message,
+                )
+                await self.core.record_refusal(instance_id, refusal)
+            raise
+
+    async def instance(self, instance_id: str, permission: Permission) -> InstanceView:
+        """The instance, if `permission` is held on its owning team (unknown: 404)."""
+        if self.core is None:
+            raise Unavailable("the core client is not configured", reason="no_core")
+        view = await self.core.get_instance(instance_id)
+        await self.check_instance(instance_id, view.owning_team_id, permission)
+        return view
+
+    def readable_teams(self, permission: Permission, team: str | None) -> list[str] | None:
+        """The team filter of a list endpoint: None for every team, else the teams (maybe
+        none) whose resources the caller may see. Asking for a team not visible is 403."""
+        if team is not None:
+            self.check(permission, team)
+            return [team]
+        self.check(permission)  # some grant at all, or 403
+        scope = self.identity.visible_teams(self.principal, permission)
+        return None if scope.any_team else sorted(scope.teams)
+
+    def _log(self, permission: Permission, exc: Forbidden) -> None:
+        log.warning(
+            "refused %s %s: %s %s (%s)",
+            self.principal.kind,
+            self.principal.subject,
+            self.attempt,
+            permission,
+            exc.reason,
+        )
+
+
+def get_caller(request: Request, principal: CurrentPrincipal, identity: Identity) -> Caller:
+    return Caller(
+        principal=principal,
+        identity=identity,
+        core=getattr(request.app.state, "core", None),
+        attempt=f"{request.method} {request.url.path}",
+    )
+
+
+CurrentCaller = Annotated[Caller, Depends(get_caller)]
+
+
+@dataclass(frozen=True)
+class InstanceAccess:
+    """An instance route's caller, allowed the route's permission on this instance."""
+
+    caller: Caller
+    view: InstanceView
+
+    @property
+    def actor(self) -> Actor:
+        return self.caller.actor
+
+    async def require(self, permission: Permission) -> None:
+        """A further permission decided by the request body (e.g. OVERRIDE)."""
+        await self.caller.check_instance(
+            self.view.instance_id, self.view.owning_team_id, permission
+        )
+
+
+def instance_permission(
+    permission: Permission,
+) -> Callable[[str, Caller], Awaitable[InstanceAccess]]:
+    """A dependency: `permission` on the instance named by the `instance_id` path."""
+
+    async def dependency(instance_id: InstanceId, caller: CurrentCaller) -> InstanceAccess:
+        return InstanceAccess(caller, await caller.instance(instance_id, permission))
+
+    return dependency
+
+
+def require(permission: Permission) -> Callable[[Caller], Caller]:
+    """A dependency: `permission` on a resource that belongs to no team."""
+
+    def dependency(caller: CurrentCaller) -> Caller:
+        caller.check(permission)
+        return caller
+
+    return dependency
+
+
+# What routes declare. Instance routes get the instance itself, already authorized.
+ReadsInstance = Annotated[InstanceAccess, Depends(instance_permission(Permission.INSTANCES_READ))]
+AuthorizesSteps = Annotated[
+    InstanceAccess, Depends(instance_permission(Permission.INSTANCES_AUTHORIZE))
+]
+ReportsEvents = Annotated[InstanceAccess, Depends(instance_permission(Permission.INSTANCES_REPORT))]
+Decides = Annotated[InstanceAccess, Depends(instance_permission(Permission.DECISIONS_DECIDE))]
+ReadsPolicies = Annotated[Caller, Depends(require(Permission.POLICIES_READ))]
+PublishesPolicies = Annotated[Caller, Depends(require(Permission.POLICIES_PUBLISH))]
+PublishesWorkflows = Annotated[Caller, Depends(require(Permission.WORKFLOWS_PUBLISH))]
+
+
+async def _audit_team(reader: AuditReader, instance_id: str) -> str | None:
+    """The owning team recorded when the instance started; the log outlives Temporal."""
+    view = await reader.instance(instance_id)
+    started = next((e for e in view.events if e.type == "INSTANCE_STARTED"), None)
+    team = started.payload.get("owning_team_id") if started else None
+    return team if isinstance(team, str) else None
+
+
+def _audit_reader(request: Request) -> AuditReader:
+    reader = getattr(request.app.state, "audit_reader", None)
+    if not isinstance(reader, AuditReader):
+        raise Unavailable("the audit reader is not configured")
+    return reader
+
+
+async def _audit_instance(
+    instance_id: str,
+    caller: CurrentCaller,
+    reader: Annotated[AuditReader, Depends(_audit_reader)],
+) -> AuditReader:
+    caller.check(Permission.AUDIT_READ)
+    scope = caller.identity.visible_teams(caller.principal, Permission.AUDIT_READ)
+    if not scope.any_team:
+        team = await _audit_team(reader, instance_id)
+        # A log without a start event names no team: only an all-teams reader sees it.
+        await caller.check_instance(instance_id, team or "", Permission.AUDIT_READ)
+    return reader
+
+
+def _audit_global(
+    caller: CurrentCaller, reader: Annotated[AuditReader, Depends(_audit_reader)]
+) -> AuditReader:
+    caller.check(Permission.AUDIT_READ)
+    return reader
+
+
+AuditInstanceReader = Annotated[AuditReader, Depends(_audit_instance)]
+AuditGlobalReader = Annotated[AuditReader, Depends(_audit_global)]

@@ -1,0 +1,51 @@
+"""What every process entry point (API, instance worker, audit sink) does first: log with
+every secret masked, and resolve secret references (`file:`, `vault:`) once.
+
+The masking filter is one per process, like the logging tree it is attached to.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+
+from gantral.identity.secrets import SecretMaskingFilter, SecretResolver, install_secret_masking
+from gantral.settings import Settings
+
+__all__ = ["configure_logging", "install_masking", "masking", "resolve_secrets"]
+
+_MASKING = SecretMaskingFilter()
+# uvicorn's loggers have handlers of their own and do not propagate to the root.
+_LOGGERS = ("", "uvicorn", "uvicorn.access", "uvicorn.error")
+_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def masking() -> SecretMaskingFilter:
+    """The process's masking filter; every resolved secret is registered with it."""
+    return _MASKING
+
+
+def install_masking() -> SecretMaskingFilter:
+    """Attach the masking filter to every handler of the root and uvicorn loggers."""
+    for name in _LOGGERS:
+        install_secret_masking(_MASKING, logging.getLogger(name or None))
+    return _MASKING
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """A root handler (unless one exists) with secrets masked."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=level, format=_FORMAT)
+    install_masking()
+
+
+def resolve_secrets(settings: Settings) -> Settings:
+    """A copy of `settings` with every secret reference resolved; from now on their values
+    (and the literal ones) are masked in logs. Errors name the reference, never a value."""
+    vault = settings.identity.vault
+    with httpx.Client(timeout=vault.timeout_seconds) as http:
+        resolved = SecretResolver(vault, http, masker=_MASKING).resolve_model(settings)
+    for client in resolved.identity.dev_issuer.clients:
+        _MASKING.add(client.client_secret)
+    return resolved
