@@ -1,0 +1,89 @@
+"""The instance API's contract at its edges: typed JSON errors, idempotent starts, listing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+
+from tests.integration.auth import AGENT, LEAD
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+
+async def test_errors_are_typed_json_never_500(api: httpx.AsyncClient) -> None:
+    cases = [
+        ("GET", "/v1/instances/inst_unknown", None, 404, "unknown_instance"),
+        ("POST", "/v1/instances", {"workflow_id": "nope", "owning_team_id": "payments"}, 404,
+         "unknown_workflow"),
+        ("POST", "/v1/instances", {"owning_team_id": "payments"}, 422, "validation_failed"),
+        ("POST", "/v1/instances", {"workflow_id": "deploy", "owning_team_id": "payments",
+                                   "surprise": 1}, 422, "validation_failed"),
+        ("POST", "/v1/instances", {"workflow_id": "bad id!", "owning_team_id": "payments"}, 422,
+         "validation_failed"),
+        ("GET", "/v1/instances?state=SLEEPING", None, 422, "validation_failed"),
+        ("GET", "/v1/instances?page_token=zz", None, 422, "bad_page_token"),
+    ]  # fmt: skip
+    for method, path, body, status, reason in cases:
+        resp = await api.request(method, path, json=body, headers=AGENT)
+        assert resp.status_code == status, (path, resp.text)
+        payload = resp.json()
+        assert payload["reason"] == reason, (path, payload)
+        assert payload["error"] and payload["message"]
+    malformed = await api.post(
+        "/v1/instances", content=b"{not json", headers={**AGENT, "Content-Type": "application/json"}
+    )
+    assert malformed.status_code == 422 and malformed.json()["error"] == "invalid_input"
+
+
+async def test_unknown_step_and_finished_instances(api: httpx.AsyncClient) -> None:
+    body = {"workflow_id": "deploy", "owning_team_id": "payments"}
+    iid = (await api.post("/v1/instances", json=body, headers=AGENT)).json()["instance_id"]
+    unknown = await api.post(f"/v1/instances/{iid}/steps/nope/authorize", json={}, headers=AGENT)
+    assert unknown.status_code == 404 and unknown.json()["reason"] == "unknown_step"
+    done = await api.post(f"/v1/instances/{iid}/cancel", json={"reason": "test"}, headers=AGENT)
+    assert done.status_code == 200 and done.json()["state"] == "TERMINATED"
+    again = await api.post(f"/v1/instances/{iid}/cancel", json={}, headers=AGENT)
+    assert again.status_code == 409
+    late = await api.post(f"/v1/instances/{iid}/steps/deploy/authorize", json={}, headers=AGENT)
+    assert late.status_code == 409
+
+
+async def test_same_idempotency_key_returns_the_same_instance(api: httpx.AsyncClient) -> None:
+    key = uuid.uuid4().hex
+    body = {"workflow_id": "deploy", "owning_team_id": "payments", "idempotency_key": key}
+    first, second = await asyncio.gather(
+        api.post("/v1/instances", json=body, headers=AGENT),
+        api.post("/v1/instances", json=body, headers=AGENT),
+    )
+    assert sorted([first.status_code, second.status_code]) == [200, 201]
+    assert first.json()["instance_id"] == second.json()["instance_id"]
+    other = await api.post("/v1/instances", json={**body, "workflow_id": "quorum"}, headers=AGENT)
+    assert other.status_code == 409 and other.json()["reason"] == "idempotency_key_reused"
+
+
+async def test_list_filters_and_pages(api: httpx.AsyncClient) -> None:
+    body = {"workflow_id": "fast-timeout", "owning_team_id": "payments"}
+    started = {
+        (await api.post("/v1/instances", json=body, headers=AGENT)).json()["instance_id"]
+        for _ in range(3)
+    }
+    seen: set[str] = set()
+    for _ in range(50):  # visibility is eventually consistent
+        seen, token = set(), None
+        while True:
+            query = "workflow=fast-timeout&team=payments&state=RUNNING&page_size=2"
+            url = f"/v1/instances?{query}" + (f"&page_token={token}" if token else "")
+            page = (await api.get(url, headers=LEAD)).json()
+            assert len(page["items"]) <= 2
+            assert all(i["workflow_id"] == "fast-timeout" for i in page["items"])
+            seen |= {i["instance_id"] for i in page["items"]}
+            token = page["next_page_token"]
+            if not token:
+                break
+        if started <= seen:
+            break
+        await asyncio.sleep(0.2)
+    assert started <= seen
