@@ -19,7 +19,7 @@ from gantral.client import GantralClient, connect_temporal
 from gantral.identity import IdentityService
 from gantral.policy.runtime import open_registry
 from gantral.settings import Settings
-from gantral.startup import configure_logging, install_masking, resolve_secrets
+from gantral.startup import configure_logging, install_masking, load_settings, resolve_secrets
 
 
 def create_app(
@@ -30,7 +30,7 @@ def create_app(
 ) -> FastAPI:
     """Build the API. Tests pass settings and an already connected Temporal client."""
     own_process = settings is None
-    configured = settings or Settings()
+    configured = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -33,14 +33,18 @@ def dev(
     temporal_port: Annotated[int, typer.Option(help="Temporal frontend port.")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
     s3_port: Annotated[int, typer.Option(help="S3 (SeaweedFS) port.")] = 8333,
+    issuer_port: Annotated[int, typer.Option(help="Development token issuer port.")] = 8600,
 ) -> None:
-    """Run the whole control plane locally (PostgreSQL, Temporal + Web UI, S3, sink, worker, API).
+    """Run the whole control plane locally (PostgreSQL, Temporal + Web UI, S3, token issuer,
+    sink, worker, API).
 
     Ctrl-C stops everything; a second start reuses the same data.
     """
     from gantral.devstack.run import DevPorts, run_dev_stack
 
-    ports = DevPorts(api=api_port, temporal=temporal_port, temporal_ui=ui_port, s3=s3_port)
+    ports = DevPorts(
+        api=api_port, temporal=temporal_port, temporal_ui=ui_port, s3=s3_port, issuer=issuer_port
+    )
     run_dev_stack(data_dir, ports, workflows_dir)
 
 
@@ -65,9 +69,9 @@ def api() -> None:
     """Run the HTTP API alone (bind address from GANTRAL_API__HOST / GANTRAL_API__PORT)."""
     import uvicorn
 
-    from gantral.settings import Settings
+    from gantral.startup import load_settings
 
-    settings = Settings()
+    settings = load_settings()
     uvicorn.run("api.app:create_app", factory=True, host=settings.api.host, port=settings.api.port)
 
 

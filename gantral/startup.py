@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 
 import httpx
+from pydantic import ValidationError
 
 from gantral.identity.secrets import SecretMaskingFilter, SecretResolver, install_secret_masking
 from gantral.settings import Settings
 
-__all__ = ["configure_logging", "install_masking", "masking", "resolve_secrets"]
+__all__ = ["configure_logging", "install_masking", "load_settings", "masking", "resolve_secrets"]
 
 _MASKING = SecretMaskingFilter()
 # uvicorn's loggers have handlers of their own and do not propagate to the root.
@@ -38,6 +39,20 @@ def configure_logging(level: int = logging.INFO) -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=level, format=_FORMAT)
     install_masking()
+
+
+def load_settings() -> Settings:
+    """The process's settings from the environment. Invalid settings (e.g. the development
+    issuer under the production profile) stop the process naming each field and problem,
+    never the values given: they may be secrets, and pydantic's message would show them."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+        raise SystemExit(f"refusing to start, invalid settings: {problems}") from None
 
 
 def resolve_secrets(settings: Settings) -> Settings:

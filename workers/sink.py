@@ -22,6 +22,7 @@ from gantral.audit.checkpointer import Checkpointer, LogDivergence
 from gantral.audit.config import AuditConfig
 from gantral.audit.service import open_sink
 from gantral.settings import Settings
+from gantral.startup import configure_logging, load_settings, resolve_secrets
 
 __all__ = ["main", "run_sink"]
 
@@ -71,16 +72,21 @@ async def run_sink(
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
 
     async def _main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await run_sink(Settings(), stop)
+        await run_sink(resolve_secrets(load_settings()), stop)
 
-    asyncio.run(_main())
+    try:
+        asyncio.run(_main())
+    except Exception:
+        # Logged, not printed by the interpreter: the secret-masking filter sees it.
+        log.exception("audit sink stopped")
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from gantral.client import connect_temporal
 from gantral.settings import Settings
+from gantral.startup import configure_logging, load_settings, resolve_secrets
 from gantral.workflows.instance import InstanceWorkflow
 
 log = logging.getLogger("gantral.worker")
@@ -54,8 +55,13 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    asyncio.run(run_worker(Settings()))
+    configure_logging()
+    try:
+        asyncio.run(run_worker(resolve_secrets(load_settings())))
+    except Exception:
+        # Logged, not printed by the interpreter: the secret-masking filter sees it.
+        log.exception("instance worker stopped")
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """`gantral dev`: the whole control plane on one machine, with data kept between runs.
 
-Starts PostgreSQL, the Temporal dev server (with Web UI), SeaweedFS (S3), then the audit
-sink, the instance worker and the API as child processes configured only through
-`GANTRAL_*` variables, exactly as they would run alone. Ctrl-C stops them in reverse order.
+Starts PostgreSQL, the Temporal dev server (with Web UI), SeaweedFS (S3), then the
+development token issuer, the audit sink, the instance worker and the API as child
+processes configured only through `GANTRAL_*` variables, exactly as they would run alone.
+The API trusts only the development issuer's tokens. Ctrl-C stops them in reverse order.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from pathlib import Path
 from gantral.audit.checkpoint import generate_key_pem
 from gantral.devstack.process import ManagedProcess, port_open
 from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
+from gantral.identity.dev_clients import add_client, load_clients
+from gantral.identity.settings import DevIssuerSettings
+
+DEMO_AGENT = "demo-agent"
+DEMO_TEAM = "payments"
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,7 @@ class DevPorts:
     temporal_ui: int = 8233
     s3: int = 8333
     seaweedfs_base: int = 9333
+    issuer: int = 8600
 
 
 def _signing_key(data_dir: Path) -> Path:
@@ -41,6 +48,7 @@ def _signing_key(data_dir: Path) -> Path:
 
 
 def stack_environment(data_dir: Path, ports: DevPorts, postgres_uri: str) -> dict[str, str]:
+    issuer = f"http://127.0.0.1:{ports.issuer}"
     return {
         "GANTRAL_PROFILE": "development",
         "GANTRAL_TEMPORAL__ADDRESS": f"127.0.0.1:{ports.temporal}",
@@ -56,7 +64,41 @@ def stack_environment(data_dir: Path, ports: DevPorts, postgres_uri: str) -> dic
         "GANTRAL_AUDIT__SIGNING_KEY": str(_signing_key(data_dir)),
         "GANTRAL_API__HOST": "127.0.0.1",
         "GANTRAL_API__PORT": str(ports.api),
+        # The API trusts the development issuer (keys discovered from it), nothing else.
+        "GANTRAL_IDENTITY__ISSUER": issuer,
+        "GANTRAL_IDENTITY__DEV_ISSUER__ENABLED": "true",
+        "GANTRAL_IDENTITY__DEV_ISSUER__URL": issuer,
+        "GANTRAL_IDENTITY__DEV_ISSUER__DATA_DIR": str(data_dir / "dev-issuer"),
     }
+
+
+def _demo_agent(issuer_dir: Path) -> str | None:
+    """Register the demo agent once; its secret is returned (to show) only when new."""
+    if DEMO_AGENT in load_clients(DevIssuerSettings(data_dir=issuer_dir)):
+        return None
+    return add_client(issuer_dir, DEMO_AGENT, roles=[], teams=[DEMO_TEAM]).get_secret_value()
+
+
+def identity_banner(data_dir: Path, ports: DevPorts, new_secret: str | None) -> str:
+    """How to get a token: the API accepts nothing else."""
+    issuer = f"http://127.0.0.1:{ports.issuer}"
+    env = "" if ports.issuer == 8600 else f"GANTRAL_IDENTITY__DEV_ISSUER__URL={issuer} "
+    mint = f"{env}gantral identity mint --data-dir {data_dir / 'dev-issuer'}"
+    secret = (
+        f"its secret (shown once): {new_secret}"
+        if new_secret
+        else f"its secret is in {data_dir / 'dev-issuer' / 'clients.yaml'}"
+    )
+    return (
+        f"  Token issuer     {issuer} (development only; every API call needs a token)\n"
+        f"    a person:  TOKEN=$({mint} --user alice --role approver --role TECH_LEAD"
+        f" --team {DEMO_TEAM})\n"
+        f"    an agent:  {mint} --user my-agent --agent --team {DEMO_TEAM}\n"
+        f'    then:      curl -H "Authorization: Bearer $TOKEN"'
+        f" http://127.0.0.1:{ports.api}/v1/instances\n"
+        f"    agent {DEMO_AGENT!r} (team {DEMO_TEAM}): client credentials at {issuer}/token,"
+        f" {secret}\n"
+    )
 
 
 def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
@@ -79,7 +121,10 @@ def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
         }
         python = sys.executable
         logs = data_dir / "logs"
+        demo_secret = _demo_agent(data_dir / "dev-issuer")
+        serve_issuer = "from gantral.cli import main; main()"
         for name, argv, ready in (
+            ("issuer", [python, "-c", serve_issuer, "identity", "serve-dev-issuer"], ports.issuer),
             ("sink", [python, "-m", "workers.sink"], None),
             ("worker", [python, "-m", "workers.worker"], None),
             (
@@ -97,6 +142,7 @@ def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
             "\nGantral is up.\n"
             f"  API docs         http://127.0.0.1:{ports.api}/docs\n"
             f"  Temporal Web UI  http://127.0.0.1:{ports.temporal_ui}\n"
+            f"{identity_banner(data_dir, ports, demo_secret)}"
             f"  Governed view    temporal workflow list --address 127.0.0.1:{ports.temporal}"
             " --query \"GantralState='WAITING_FOR_HUMAN'\"\n"
             "Press Ctrl-C to stop; data stays in the data directory.",
