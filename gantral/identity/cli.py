@@ -41,12 +41,14 @@ def _settings(data_dir: Path | None) -> tuple[IdentitySettings, Profile]:
     try:
         root = Settings()
     except ValidationError as exc:
-        typer.echo(f"refused: invalid settings: {exc}", err=True)
+        # Fields and problems only: the values given may be secrets.
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+        typer.echo(f"refused: invalid settings: {problems}", err=True)
         raise typer.Exit(code=2) from exc
-    # `settings.identity` is mounted by the settings tree's owner; until then, defaults.
-    identity = getattr(root, "identity", None)
-    if not isinstance(identity, IdentitySettings):
-        identity = IdentitySettings()
+    identity = root.identity
     if data_dir is not None:
         dev = identity.dev_issuer.model_copy(update={"data_dir": data_dir})
         identity = identity.model_copy(update={"dev_issuer": dev})
