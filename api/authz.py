@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 from fastapi import Depends, Path, Request
 
@@ -91,15 +91,16 @@ class Caller:
             self.identity.authorize(self.principal, permission, team)
         except Forbidden as exc:
             self._log(permission, exc)
-            if self.core is not None:
-                refusal = Refusal(
-                    actor=self.actor,
-                    attempted=f"{self.attempt} ({permission})",
-                    reason=exc.reason,
-                    message=exc.message,
-                )
-                await self.core.record_refusal(instance_id, refusal)
+            await self.record(instance_id, f"{self.attempt} ({permission})", exc)
             raise
+
+    async def record(self, instance_id: str, attempted: str, exc: Forbidden) -> None:
+        """Record a refused attempt in the instance's audit log (ACCESS_REFUSED)."""
+        if self.core is not None:
+            refusal = Refusal(
+                actor=self.actor, attempted=attempted, reason=exc.reason, message=exc.message
+            )
+            await self.core.record_refusal(instance_id, refusal)
 
     async def instance(self, instance_id: str, permission: Permission) -> InstanceView:
         """The instance, if `permission` is held on its owning team (unknown: 404)."""
@@ -158,6 +159,11 @@ class InstanceAccess:
         await self.caller.check_instance(
             self.view.instance_id, self.view.owning_team_id, permission
         )
+
+    async def refuse(self, exc: Forbidden) -> NoReturn:
+        """Refuse for a reason of the route's own, recorded like any other refusal."""
+        await self.caller.record(self.view.instance_id, self.caller.attempt, exc)
+        raise exc
 
 
 def instance_permission(

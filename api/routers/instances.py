@@ -152,7 +152,7 @@ async def decide(
     actor = access.actor
     role = body.role or _decision_role(actor, access, body.request_id)
     if role is None:
-        raise Forbidden("the caller holds no role to decide in", reason="no_role")
+        await access.refuse(Forbidden("the caller holds no role to decide in", reason="no_role"))
     decision = Decide(
         request_id=body.request_id,
         decision_type=body.decision_type,
