@@ -17,6 +17,10 @@ class Actor(BaseModel):
     id: str = Field(min_length=1, max_length=256)
     kind: ActorKind
     roles: list[str] = Field(default_factory=list)
+    # For an agent: the human accountable for it, whom separation of duties keeps from
+    # approving the agent's own requests. Omitted when unset, so actors without an owner
+    # encode exactly as before (audit hashes and committed histories stay valid).
+    owner: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 SYSTEM_ACTOR = Actor(id="gantral", kind=ActorKind.SYSTEM)

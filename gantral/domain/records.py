@@ -93,6 +93,8 @@ class HumanRequest(BaseModel):
     grant: Grant | None = None
     context_delta: dict[str, Any] | None = None
     created_at: datetime
+    # When the policy's SLA for this materiality expects a decision (informational).
+    sla_deadline: datetime | None = None
     # Set once the outcome is durably audited and applied; long-polls wait for this.
     resolved_at: datetime | None = None
 

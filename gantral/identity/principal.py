@@ -43,6 +43,10 @@ class Principal(BaseModel):
 
 def to_actor(principal: Principal) -> Actor:
     """The audit actor for `principal`; roles sorted so records are deterministic."""
+    owner = principal.claims.get("owner") if principal.is_agent else None
     return Actor(
-        id=principal.subject, kind=ActorKind(principal.kind.value), roles=sorted(principal.roles)
+        id=principal.subject,
+        kind=ActorKind(principal.kind.value),
+        roles=sorted(principal.roles),
+        owner=owner if isinstance(owner, str) and owner else None,
     )

@@ -370,12 +370,14 @@ class InstanceWorkflow:
             deadline=None,
             context_snapshot=snapshot,
             requested_by=requested_by.id,
-            excluded_approvers=sorted(self._excluded(requested_by.id) | (excluded or set())),
+            sla_deadline=workflow.now() + plan.sla if plan.sla else None,
+            excluded_approvers=sorted(self._excluded(requested_by) | (excluded or set())),
             created_at=workflow.now(),
         )
         self._requests[request_id] = request
         self._plans[request_id] = plan
         self._pending_id = request_id
+        self._update_quorum(request, plan)
         seq = self._outbox.record(
             AuditEventType.HUMAN_REQUESTED,
             requested_by,
@@ -390,9 +392,16 @@ class InstanceWorkflow:
         request.context_snapshot_ref = f"audit:{self._start.instance_id}/{seq}"
         return request
 
-    def _excluded(self, requester: str) -> set[str]:
-        """Who separation of duties keeps from deciding: the requester and the trigger actor."""
-        return {requester, self._start.started_by.id}
+    def _excluded(self, requester: Actor) -> set[str]:
+        """Who separation of duties keeps from deciding: the requester, the actor who
+        triggered the instance, and the owners of either when they are agents."""
+        people = (
+            requester.id,
+            requester.owner,
+            self._start.started_by.id,
+            self._start.started_by.owner,
+        )
+        return {p for p in people if p}
 
     def _pending_result(self, request: HumanRequest, plan: RequestPlan) -> AuthorizeResult:
         return AuthorizeResult(

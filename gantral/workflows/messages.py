@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from gantral.domain.actors import Actor
 from gantral.domain.records import (
@@ -134,6 +134,12 @@ class InstanceView(BaseModel):
     cost: Cost
     audit_events: int = 0
     audit_head: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def runnable(self) -> bool:
+        """Readiness (reference §3.4): derived on every read, never stored or audited."""
+        return self.state is State.RUNNING and self.pending_request is None
 
 
 class Refusal(BaseModel):

@@ -37,6 +37,7 @@ def publish(start: StartInstance, state: State, pending: HumanRequest | None) ->
             "summary": summary(start, state, pending),
             "pending_request_id": pending.request_id if pending else None,
             "approvals": dict(pending.approvals) if pending else {},
+            "quorum": pending.quorum if pending else None,
         }
     )
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from gantral.domain.digest import args_digest
-from tests.integration.auth import ADMIN, AGENT, LEAD, SECURITY, bearer
+from tests.integration.auth import ADMIN, AGENT, LEAD, SECURITY, bearer, token
 from tests.integration.test_instance_lifecycle import decide, sealed_audit
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -285,3 +285,33 @@ async def test_policy_api_errors_and_dry_run(api: httpx.AsyncClient) -> None:
     assert dry.status_code == 200, dry.text
     path = dry.json()
     assert path["outcome"] == "PENDING" and "alice" in path["ignored_approvals"]
+
+
+async def test_agent_owner_cannot_approve_the_agents_request(api: httpx.AsyncClient) -> None:
+    pid = uid("pol")
+    await put(
+        api,
+        f"/v1/policies/{pid}",
+        "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\n",
+    )
+    owned_agent = {
+        "Authorization": f"Bearer {token('agent-o', agent=True, extra={'owner': 'olivia'})}"
+    }
+    body = {"workflow_id": await workflow_with(api, pid), "owning_team_id": "payments"}
+    iid = (await api.post("/v1/instances", json=body, headers=owned_agent)).json()["instance_id"]
+    resp = await api.post(
+        f"/v1/instances/{iid}/steps/act/authorize",
+        json={"arguments": {"a": 1}},
+        headers=owned_agent,
+    )
+    request = resp.json()["request"]
+    assert request["excluded_approvers"] == ["agent-o", "olivia"]
+    assert request["quorum"] == "0 of 1 approvals; still needed: TECH_LEAD"
+    owner = bearer("olivia", ["TECH_LEAD", "approver"])
+    refused = await decide(api, iid, request["request_id"], "APPROVE", owner)
+    assert refused.status_code == 403 and refused.json()["reason"] == "separation_of_duties"
+    view = (await api.get(f"/v1/instances/{iid}", headers=LEAD)).json()
+    assert view["runnable"] is False
+    assert (await decide(api, iid, request["request_id"], "APPROVE", LEAD)).status_code == 200
+    view = (await api.get(f"/v1/instances/{iid}", headers=LEAD)).json()
+    assert view["runnable"] is True
