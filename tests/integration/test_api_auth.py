@@ -8,17 +8,21 @@ import asyncio
 import base64
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 import pytest
+import pytest_asyncio
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from api.app import create_app
+from gantral.audit.config import AuditConfig
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.records import DecisionType
 from gantral.errors import Forbidden
@@ -99,6 +103,12 @@ async def test_bad_tokens_are_401_with_the_reason(api: httpx.AsyncClient, case: 
         assert resp.status_code == 401, (case, resp.text)
         assert resp.json()["reason"] == reason
         assert resp.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_the_development_headers_are_gone(api: httpx.AsyncClient) -> None:
+    old = {"X-Gantral-Actor": "alice", "X-Gantral-Roles": "TECH_LEAD,supervisor"}
+    resp = await api.get(ROUTE, headers={**old, "X-Gantral-Actor-Kind": "human"})
+    assert resp.status_code == 401 and resp.json()["reason"] == "missing_token"
 
 
 async def test_only_health_and_metrics_need_no_token(api: httpx.AsyncClient) -> None:
@@ -378,3 +388,70 @@ async def test_permission_table_walk_through_the_api(api: httpx.AsyncClient) -> 
     stored = await refusals(api, iid, refused_on_instance)
     walkers = [e for e in stored if e["actor"]["id"].startswith("walk-")]
     assert len(walkers) == refused_on_instance
+
+
+# --- a replacement permission table ------------------------------------------------
+
+CUSTOM_TABLE = """
+kind: gantral/permissions
+grants:
+  - kinds: [agent]
+    permissions: [instances:start, instances:authorize, instances:report, instances:read]
+  - roles: [team-auditor]
+    kinds: [human]
+    permissions: [audit:read, instances:read]
+  - kinds: [human]
+    permissions: [decisions:decide, instances:read]
+"""
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def custom_api(
+    settings: Settings,
+    temporal: Client,
+    workers: None,
+    audit_config: AuditConfig,
+    tmp_path: Path,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API with a table read from GANTRAL_IDENTITY__PERMISSIONS_FILE."""
+    table = tmp_path / "permissions.yaml"
+    table.write_text(CUSTOM_TABLE)
+    identity = settings.identity.model_copy(update={"permissions_file": table})
+    app = create_app(
+        settings.model_copy(update={"identity": identity}), temporal, audit_config=audit_config
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gantral") as client:
+            yield client
+
+
+async def test_replacement_table_scopes_audit_reads_to_own_team(
+    custom_api: httpx.AsyncClient,
+) -> None:
+    api = custom_api
+    iid = (await start(api))["instance_id"]
+    rid = (await authorize(api, iid))["request"]["request_id"]
+    mine = bearer("tina", ["team-auditor"])
+    theirs = bearer("ravi", ["team-auditor"], teams=["risk"])
+    for _ in range(100):  # the start event reaches the audit store asynchronously
+        resp = await api.get(f"/v1/audit/instances/{iid}", headers=mine)
+        if resp.status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert resp.status_code == 200, resp.text
+    other = await api.get(f"/v1/audit/instances/{iid}", headers=theirs)
+    assert other.status_code == 403 and other.json()["reason"] == "team_not_granted"
+    # Every person may decide here, but one holding no role has nothing to decide in.
+    roleless = await decide(api, iid, rid, "APPROVE", bearer("nils", []))
+    assert roleless.status_code == 403 and roleless.json()["reason"] == "no_role"
+    for _ in range(100):
+        events = (await api.get(f"/v1/audit/instances/{iid}", headers=mine)).json()["events"]
+        refused = [e for e in events if e["type"] == "ACCESS_REFUSED"]
+        if len(refused) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    assert [(e["actor"]["id"], e["payload"]["reason"]) for e in refused] == [
+        ("ravi", "team_not_granted"),
+        ("nils", "no_role"),
+    ]
