@@ -115,6 +115,10 @@ class DirectoryWatcher:
         for path in sorted(self._directory.rglob("*")):
             if path.suffix not in _SUFFIXES or not path.is_file():
                 continue
+            # Hidden entries, e.g. a Kubernetes ConfigMap's `..2026_11_25/` snapshot
+            # directory, would publish every file a second time.
+            if any(part.startswith(".") for part in path.relative_to(self._directory).parts):
+                continue
             try:
                 st = path.stat()
                 stamp = (st.st_mtime_ns, st.st_size)

@@ -112,3 +112,15 @@ async def test_a_publish_that_fails_unexpectedly_is_retried(tmp_path: Path) -> N
         await watcher.scan_once()
     reg.down = False
     assert [p.doc_id for p in await watcher.scan_once()] == ["p"]
+
+
+async def test_hidden_entries_are_skipped(tmp_path: Path) -> None:
+    """A mounted ConfigMap: `pay.yaml -> ..data/pay.yaml -> ..2026_11_25/pay.yaml`."""
+    snapshot = tmp_path / "..2026_11_25"
+    snapshot.mkdir()
+    write(snapshot / "pay.yaml", "materiality: MEDIUM\n")
+    (tmp_path / "pay.yaml").symlink_to(snapshot / "pay.yaml")
+    write(tmp_path / ".draft.yaml", "materiality: HIGH\n")
+    published = await DirectoryWatcher(InMemoryRegistry(), tmp_path).scan_once()
+    assert [(p.doc_id, p.path.name) for p in published] == [("pay", "pay.yaml")]
+    assert [p.path.parent for p in published] == [tmp_path]
