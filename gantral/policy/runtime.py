@@ -26,7 +26,15 @@ async def open_registry(settings: Settings) -> AsyncIterator[PolicyRegistry]:
         registry: PolicyRegistry
         dsn = settings.database.registry_url.get_secret_value()
         if dsn:
-            pool: AsyncConnectionPool = AsyncConnectionPool(dsn, open=False, min_size=1, max_size=8)
+            # Checked on checkout: a database restart must not leave the API with dead
+            # connections (found by the audit fault tests restarting PostgreSQL).
+            pool: AsyncConnectionPool = AsyncConnectionPool(
+                dsn,
+                open=False,
+                min_size=1,
+                max_size=8,
+                check=AsyncConnectionPool.check_connection,
+            )
             await pool.open(wait=True, timeout=30)
             stack.push_async_callback(pool.close)
             postgres = PostgresRegistry(pool)
