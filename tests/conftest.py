@@ -59,4 +59,4 @@ def stack() -> Iterator[Stack]:
     finally:
         temporal.stop()
         seaweedfs.stop()
-        postgres.stop()
+        postgres.close()

@@ -152,7 +152,7 @@ def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
     finally:
         for proc in reversed(started):
             proc.stop()
-        postgres.stop()
+        postgres.close()
         print("gantral dev: stopped", flush=True)
 
 

@@ -99,6 +99,12 @@ class Postgres:
                 ["-w", "stop", "-m", "fast"], pgdata=self.data_dir, user=self._server.system_user
             )
 
+    def close(self) -> None:
+        """Stop for good: the package's own cleanup, so its exit hook has nothing left to do."""
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
     def restart(self) -> str:
         self._server.ensure_postgres_running()
         return self.uri
