@@ -1,16 +1,30 @@
 """An example agent: plan a release, then deploy it once a tech lead approves.
 
-Start the local stack (`make run`), then:
+Every API call needs a bearer token. Start the local stack from the repository root
+(`make run`, i.e. `gantral dev`), then give the agent one of:
 
-    .venv/bin/python examples/agent_deploy.py --service billing --service-version 2.4.1
+  a token minted by the development issuer (an agent of team payments; 10 minutes by
+  default, add `--ttl 30m` to wait longer for the human):
+
+    TOKEN=$(gantral identity mint --user my-agent --agent --team payments)
+    .venv/bin/python examples/agent_deploy.py --token "$TOKEN" --service-version 2.4.1
+
+  (`--token-file PATH` reads it from a file instead, kept out of `ps`), or
+
+  the client credentials of the `demo-agent` client that `gantral dev` registers (team
+  payments): its secret is printed once at the first start, and kept in
+  .data/dev-issuer/clients.yaml. Tokens are then fetched and refreshed from the issuer:
+
+    export GANTRAL_AGENT_CLIENT_SECRET=<the demo-agent secret>
+    .venv/bin/python examples/agent_deploy.py --client-id demo-agent
 
 The agent starts a `deploy-service` instance, runs the ungoverned `plan` step, and asks
 to `deploy`. Gantral holds it for a TECH_LEAD; approve (or override the version) from
-another terminal, with the request id the agent prints:
+another terminal as a human approver, with the ids the agent prints:
 
+    LEAD=$(gantral identity mint --user alice --role approver --role TECH_LEAD --team payments)
     curl -s -X POST http://127.0.0.1:8000/v1/instances/<instance>/decisions \\
-      -H 'X-Gantral-Actor: alice' -H 'X-Gantral-Roles: TECH_LEAD' \\
-      -H 'Content-Type: application/json' \\
+      -H "Authorization: Bearer $LEAD" -H 'Content-Type: application/json' \\
       -d '{"request_id": "<request>", "decision_type": "APPROVE", "idempotency_key": "k1"}'
 
 The deploy then runs with exactly the approved arguments, or the override's edit.
@@ -23,6 +37,7 @@ import asyncio
 import logging
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,15 +47,44 @@ from gantral import sdk
 log = logging.getLogger("agent_deploy")
 
 
+class MissingCredentials(ValueError):
+    """No usable credentials were given: a usage error, reported by `main` via argparse."""
+
+
+def _read_secret_file(path: str, what: str) -> str:
+    try:
+        value = Path(path).read_text().strip()
+    except OSError as exc:
+        raise MissingCredentials(f"cannot read {what} file {path}: {exc.strerror}") from None
+    if not value:
+        raise MissingCredentials(f"{what} file {path} is empty")
+    return value
+
+
 def build_auth(args: argparse.Namespace) -> httpx.Auth:
-    """Client credentials when given (production), else the development headers."""
+    """A bearer token (`--token`, `--token-file`), or client credentials (`--client-id`)."""
+    if args.token:
+        return sdk.BearerToken(args.token)
+    if args.token_file:
+        return sdk.BearerToken(_read_secret_file(args.token_file, "token"))
     if args.client_id:
-        # The secret comes from the environment: never a command-line argument (ps shows it).
-        secret = os.environ.get(args.client_secret_env)
-        if not args.token_url or not secret:
-            raise SystemExit(f"--client-id needs --token-url and ${args.client_secret_env}")
+        # The secret comes from a file or the environment: never a command-line argument
+        # (ps shows it).
+        if args.client_secret_file:
+            secret = _read_secret_file(args.client_secret_file, "client secret")
+        else:
+            secret = os.environ.get(args.client_secret_env, "")
+            if not secret:
+                raise MissingCredentials(
+                    f"--client-id needs its secret in ${args.client_secret_env}"
+                    " (or --client-secret-file)"
+                )
         return sdk.ClientCredentials(args.token_url, args.client_id, secret)
-    return sdk.DevIdentity(args.agent_id, kind="agent")
+    raise MissingCredentials(
+        "no credentials: give --token or --token-file (e.g. from `gantral identity mint"
+        " --user my-agent --agent --team payments`), or --client-id with its secret"
+        " (e.g. the demo-agent client that `gantral dev` registers); see --help"
+    )
 
 
 async def roll_out(service: str, version: str, replicas: int) -> str:
@@ -59,20 +103,26 @@ def announce(request: sdk.HumanRequest) -> None:
     )
 
 
-async def run(args: argparse.Namespace, http: httpx.AsyncClient | None = None) -> int:
-    """The agent. `http` lets a test hand in a client bound to an in-process API."""
+async def run(
+    args: argparse.Namespace,
+    http: httpx.AsyncClient | None = None,
+    auth: httpx.Auth | None = None,
+) -> int:
+    """The agent. `http` lets a test hand in a client bound to an in-process API; `auth`
+    defaults to `build_auth(args)`."""
     wanted: dict[str, Any] = {
         "service": args.service,
         "version": args.service_version,
         "replicas": args.replicas,
     }
     client = sdk.AsyncGantralClient(
-        None if http else args.api_url, auth=build_auth(args), http=http
+        None if http else args.api_url,
+        auth=auth if auth is not None else build_auth(args),
+        http=http,
     )
     async with client as gantral:
-        inst = await gantral.start_instance(
-            args.workflow, args.team, {"requested_by": args.agent_id, **wanted}
-        )
+        trigger = {"requested_by": args.agent_id} if args.agent_id else {}
+        inst = await gantral.start_instance(args.workflow, args.team, {**trigger, **wanted})
         iid = inst.instance_id
         log.info("instance %s (%s)", iid, inst.state)
 
@@ -106,7 +156,9 @@ async def run(args: argparse.Namespace, http: httpx.AsyncClient | None = None) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--api-url", default="http://127.0.0.1:8000", help="Gantral API root")
     parser.add_argument("--workflow", default="deploy-service", help="workflow template id")
     parser.add_argument("--team", default="payments", help="owning team id")
@@ -117,23 +169,52 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--wait", type=float, default=900, help="seconds to wait for a human decision"
     )
-    auth = parser.add_argument_group("identity")
-    auth.add_argument("--agent-id", default="deploy-agent", help="development identity")
-    auth.add_argument("--token-url", help="OAuth token endpoint (client credentials)")
-    auth.add_argument("--client-id", help="OAuth client id of this agent")
+    parser.add_argument(
+        "--agent-id",
+        help="name recorded as requested_by in the trigger context (the API knows the"
+        " agent by its token's subject)",
+    )
+    auth = parser.add_argument_group(
+        "credentials",
+        "One of --token, --token-file or --client-id: the API accepts only bearer tokens.\n"
+        "Locally, `gantral identity mint --user my-agent --agent --team payments` prints a\n"
+        "token, or use the demo-agent client that `gantral dev` registers (see above).",
+    )
+    given = auth.add_mutually_exclusive_group()
+    given.add_argument("--token", help="a bearer token (visible in ps; prefer --token-file)")
+    given.add_argument("--token-file", metavar="PATH", help="file holding a bearer token")
+    given.add_argument(
+        "--client-id", help="OAuth client id of this agent, e.g. demo-agent (client credentials)"
+    )
+    auth.add_argument(
+        "--token-url",
+        default="http://127.0.0.1:8600/token",
+        help="OAuth token endpoint for --client-id (default: the development issuer's)",
+    )
     auth.add_argument(
         "--client-secret-env",
         default="GANTRAL_AGENT_CLIENT_SECRET",
-        help="environment variable holding the client secret",
+        metavar="VAR",
+        help="environment variable holding the client secret (default: %(default)s)",
+    )
+    auth.add_argument(
+        "--client-secret-file",
+        metavar="PATH",
+        help="file holding the client secret (instead of the environment variable)",
     )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        auth = build_auth(args)
+    except MissingCredentials as exc:
+        parser.error(str(exc))  # exits with status 2 and the usage line
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        return asyncio.run(run(args))
+        return asyncio.run(run(args, auth=auth))
     except sdk.GantralSDKError as exc:
         log.error("%s: %s", type(exc).__name__, exc)
         return 2

@@ -5,7 +5,8 @@ computes the digest of the arguments it will run locally, with the server's own
 function (`gantral.domain.digest.args_digest`), and refuses to start if the grant
 does not cover exactly those arguments.
 
-    async with AsyncGantralClient("http://127.0.0.1:8000", auth=DevIdentity("agent-7")) as gc:
+    auth = BearerToken(token)   # or ClientCredentials(token_url, client_id, client_secret)
+    async with AsyncGantralClient("http://127.0.0.1:8000", auth=auth) as gc:
         inst = await gc.start_instance("deploy", "payments")
         async with gc.governed_step(inst.instance_id, "deploy", arguments=args) as step:
             run_deploy(**step.arguments)        # an override's edit, if a human made one
@@ -41,7 +42,7 @@ from gantral.domain.records import (
 )
 from gantral.domain.states import State
 from gantral.sdk._async_client import AsyncGantralClient
-from gantral.sdk._auth import BearerToken, ClientCredentials, DevIdentity, TokenProvider
+from gantral.sdk._auth import BearerToken, ClientCredentials, TokenProvider
 from gantral.sdk._calls import InstancePage, InstanceSummary
 from gantral.sdk._errors import (
     APIError,
@@ -87,7 +88,6 @@ __all__ = [
     "DecisionResult",
     "DecisionTimeout",
     "DecisionType",
-    "DevIdentity",
     "DigestMismatch",
     "Forbidden",
     "GantralClient",

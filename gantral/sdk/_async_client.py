@@ -39,7 +39,8 @@ class AsyncGantralClient:
 
     Args:
         base_url: The API root, e.g. `http://127.0.0.1:8000`.
-        auth: `DevIdentity`, `BearerToken`, `ClientCredentials` or any `httpx.Auth`.
+        auth: `BearerToken`, `ClientCredentials` or any `httpx.Auth`. The API refuses
+            calls without a bearer token.
         http: An existing `httpx.AsyncClient` to use (its base URL, transport and
             settings); the caller keeps ownership and closes it.
         timeout: Default timeout per HTTP call, in seconds (long polls get their own).

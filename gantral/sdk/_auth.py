@@ -1,6 +1,5 @@
 """Pluggable authentication: each scheme is an `httpx.Auth`, so any httpx client can use it.
 
-- `DevIdentity`: the development headers (`X-Gantral-Actor`, ...). Development mode only.
 - `BearerToken`: `Authorization: Bearer <token>` from a fixed token or a provider callable.
 - `ClientCredentials`: an OAuth client-credentials grant, cached and refreshed before expiry
   (and once more when the API answers 401).
@@ -10,8 +9,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable
-from typing import Literal
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 
 import httpx
 
@@ -19,33 +17,6 @@ from gantral.sdk._errors import error_from_response
 
 TokenProvider = Callable[[], str] | Callable[[], Awaitable[str]]
 """Returns a current access token. It should cache, and refresh when the token expires."""
-
-
-class DevIdentity(httpx.Auth):
-    """Identity from request headers. DEVELOPMENT MODE ONLY: the server trusts them blindly.
-
-    Args:
-        actor: Who is calling (`X-Gantral-Actor`).
-        roles: Roles held (`X-Gantral-Roles`, sent comma-separated).
-        kind: `agent` or `human` (`X-Gantral-Actor-Kind`).
-    """
-
-    def __init__(
-        self,
-        actor: str,
-        roles: Iterable[str] = (),
-        kind: Literal["agent", "human"] = "agent",
-    ) -> None:
-        self.actor = actor
-        self.roles = tuple(roles)
-        self.kind = kind
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["X-Gantral-Actor"] = self.actor
-        request.headers["X-Gantral-Actor-Kind"] = self.kind
-        if self.roles:
-            request.headers["X-Gantral-Roles"] = ",".join(self.roles)
-        yield request
 
 
 class BearerToken(httpx.Auth):

@@ -38,7 +38,8 @@ class GantralClient:
 
     Args:
         base_url: The API root, e.g. `http://127.0.0.1:8000`.
-        auth: `DevIdentity`, `BearerToken`, `ClientCredentials` or any `httpx.Auth`.
+        auth: `BearerToken`, `ClientCredentials` or any `httpx.Auth`. The API refuses
+            calls without a bearer token.
         http: An existing `httpx.Client` to use (its base URL, transport and
             settings); the caller keeps ownership and closes it.
         timeout: Default timeout per HTTP call, in seconds (long polls get their own).

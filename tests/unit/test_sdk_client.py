@@ -70,22 +70,27 @@ async def test_transport_failure_is_a_transport_error() -> None:
         await sdk.AsyncGantralClient(http=http).get_instance(IID)
 
 
-def test_dev_identity_headers() -> None:
+def test_decide_sends_the_bearer_token_and_no_development_headers() -> None:
     api = FakeAPI()
     api.on("POST", "/decisions", _error(404, "not_found", "x"))
-    auth = sdk.DevIdentity("alice", roles=["TECH_LEAD", "SRE"], kind="human")
     client = sdk.GantralClient(
-        auth=auth, http=httpx.Client(transport=api.transport(), base_url="http://g")
+        auth=sdk.BearerToken("alice-token"),
+        http=httpx.Client(transport=api.transport(), base_url="http://g"),
     )
     with pytest.raises(sdk.NotFound):
         client.decide(IID, "req_1", "APPROVE", seen_args_digest="sha256:ab")
     sent = api.calls[0]
-    assert sent.headers["X-Gantral-Actor"] == "alice"
-    assert sent.headers["X-Gantral-Roles"] == "TECH_LEAD,SRE"
-    assert sent.headers["X-Gantral-Actor-Kind"] == "human"
+    assert sent.headers["Authorization"] == "Bearer alice-token"
+    assert not [h for h in sent.headers if h.lower().startswith("x-gantral-")]
     body = json.loads(sent.content)
     assert body["decision_type"] == "APPROVE" and body["seen_args_digest"] == "sha256:ab"
     assert body["idempotency_key"].startswith("sdk-")
+
+
+def test_development_identity_is_gone() -> None:
+    # The API accepts bearer tokens only; the SDK offers nothing else built in.
+    assert not hasattr(sdk, "DevIdentity")
+    assert "DevIdentity" not in sdk.__all__
 
 
 async def test_bearer_token_from_sync_and_async_providers() -> None:

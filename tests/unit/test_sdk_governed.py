@@ -17,12 +17,14 @@ DIGEST = args_digest("deploy.run", ARGS)
 
 def _async(api: FakeAPI, poll_wait: float = 30.0) -> sdk.AsyncGantralClient:
     http = httpx.AsyncClient(transport=api.transport(), base_url="http://g")
-    return sdk.AsyncGantralClient(http=http, auth=sdk.DevIdentity("agent-7"), poll_wait=poll_wait)
+    return sdk.AsyncGantralClient(
+        http=http, auth=sdk.BearerToken("agent-7-token"), poll_wait=poll_wait
+    )
 
 
 def _sync(api: FakeAPI) -> sdk.GantralClient:
     http = httpx.Client(transport=api.transport(), base_url="http://g")
-    return sdk.GantralClient(http=http, auth=sdk.DevIdentity("agent-7"))
+    return sdk.GantralClient(http=http, auth=sdk.BearerToken("agent-7-token"))
 
 
 def _pending_then(api: FakeAPI, *outcomes: dict[str, Any]) -> None:
