@@ -75,12 +75,21 @@ class Caller:
         """The audit actor: subject, kind and roles from the token."""
         return to_actor(self.principal)
 
-    def check(self, permission: Permission, team: str | None = None) -> None:
-        """Raise `Forbidden` unless allowed; for resources that are not an instance."""
+    async def check(self, permission: Permission, team: str | None = None) -> None:
+        """Raise `Forbidden` unless allowed; for resources that are not an instance. The
+        refusal is recorded in the access log (an audit chain of its own)."""
         try:
             self.identity.authorize(self.principal, permission, team)
         except Forbidden as exc:
             self._log(permission, exc)
+            if self.core is not None:
+                refusal = Refusal(
+                    actor=self.actor,
+                    attempted=f"{self.attempt} ({permission})",
+                    reason=exc.reason,
+                    message=exc.message,
+                )
+                await self.core.record_access_refusal(refusal)
             raise
 
     async def check_instance(
@@ -110,13 +119,13 @@ class Caller:
         await self.check_instance(instance_id, view.owning_team_id, permission)
         return view
 
-    def readable_teams(self, permission: Permission, team: str | None) -> list[str] | None:
+    async def readable_teams(self, permission: Permission, team: str | None) -> list[str] | None:
         """The team filter of a list endpoint: None for every team, else the teams (maybe
         none) whose resources the caller may see. Asking for a team not visible is 403."""
         if team is not None:
-            self.check(permission, team)
+            await self.check(permission, team)
             return [team]
-        self.check(permission)  # some grant at all, or 403
+        await self.check(permission)  # some grant at all, or 403
         scope = self.identity.visible_teams(self.principal, permission)
         return None if scope.any_team else sorted(scope.teams)
 
@@ -177,11 +186,11 @@ def instance_permission(
     return dependency
 
 
-def require(permission: Permission) -> Callable[[Caller], Caller]:
+def require(permission: Permission) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency: `permission` on a resource that belongs to no team."""
 
-    def dependency(caller: CurrentCaller) -> Caller:
-        caller.check(permission)
+    async def dependency(caller: CurrentCaller) -> Caller:
+        await caller.check(permission)
         return caller
 
     return dependency
@@ -219,7 +228,7 @@ async def _audit_instance(
     caller: CurrentCaller,
     reader: Annotated[AuditReader, Depends(_audit_reader)],
 ) -> AuditReader:
-    caller.check(Permission.AUDIT_READ)
+    await caller.check(Permission.AUDIT_READ)
     scope = caller.identity.visible_teams(caller.principal, Permission.AUDIT_READ)
     if not scope.any_team:
         team = await _audit_team(reader, instance_id)
@@ -228,10 +237,10 @@ async def _audit_instance(
     return reader
 
 
-def _audit_global(
+async def _audit_global(
     caller: CurrentCaller, reader: Annotated[AuditReader, Depends(_audit_reader)]
 ) -> AuditReader:
-    caller.check(Permission.AUDIT_READ)
+    await caller.check(Permission.AUDIT_READ)
     return reader
 
 

@@ -43,6 +43,7 @@ from gantral.errors import (
 from gantral.policy.registry import PolicyRegistry, pin_template
 from gantral.settings import Settings
 from gantral.workflows import search
+from gantral.workflows.access_log import ACCESS_LOG_ID, AccessLogStart, AccessLogWorkflow
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import (
     WORKFLOW_NAME,
@@ -253,6 +254,19 @@ class GantralClient:
                 ),
             )
             raise
+
+    async def record_access_refusal(self, refusal: Refusal) -> None:
+        """Record a refused attempt that belongs to no instance, in the access log."""
+        with contextlib.suppress(RPCError):
+            await self._temporal.start_workflow(
+                AccessLogWorkflow.run,
+                AccessLogStart(audit_task_queue=self._settings.temporal.audit_task_queue),
+                id=ACCESS_LOG_ID,
+                task_queue=self._settings.temporal.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                start_signal="refused",
+                start_signal_args=[refusal],
+            )
 
     async def record_refusal(self, instance_id: str, refusal: Refusal) -> None:
         """Record a refused attempt in the instance's audit log (best effort once closed)."""

@@ -13,6 +13,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from gantral.client import connect_temporal
 from gantral.settings import Settings
 from gantral.startup import configure_logging, load_settings, resolve_secrets
+from gantral.workflows.access_log import AccessLogWorkflow
 from gantral.workflows.instance import InstanceWorkflow
 
 log = logging.getLogger("gantral.worker")
@@ -31,7 +32,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
     return Worker(
         client,
         task_queue=settings.temporal.task_queue,
-        workflows=[InstanceWorkflow],
+        workflows=[InstanceWorkflow, AccessLogWorkflow],
         workflow_runner=SANDBOX_RUNNER,
     )
 

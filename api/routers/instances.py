@@ -61,7 +61,7 @@ async def start_instance(
     body: StartInstanceRequest, core: Core, caller: CurrentCaller, response: Response
 ) -> InstanceView:
     """Start a governed instance. A repeated `idempotency_key` returns the same instance (200)."""
-    caller.check(Permission.INSTANCES_START, body.owning_team_id)
+    await caller.check(Permission.INSTANCES_START, body.owning_team_id)
     view, created = await core.start_instance(
         workflow_id=body.workflow_id,
         workflow_version=body.workflow_version,
@@ -89,7 +89,7 @@ async def list_instances(
 
     Only instances of teams the caller may read are listed.
     """
-    teams = caller.readable_teams(Permission.INSTANCES_READ, team)
+    teams = await caller.readable_teams(Permission.INSTANCES_READ, team)
     if teams == []:
         return InstancePage(items=[], next_page_token=None)
     return await core.list_instances(
