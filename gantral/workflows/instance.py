@@ -21,7 +21,6 @@ with workflow.unsafe.imports_passed_through():
     from gantral.domain.records import (
         Cost,
         Decision,
-        DecisionType,
         Grant,
         HumanRequest,
         RequestStatus,
@@ -30,11 +29,9 @@ with workflow.unsafe.imports_passed_through():
     from gantral.domain.states import TERMINAL_STATES, State, is_allowed
     from gantral.policy.evaluate import (
         RequestPlan,
-        needs_more_authority,
         plan_request,
-        second_signoff_plan,
     )
-    from gantral.policy.quorum import progress, roles_in
+    from gantral.policy.quorum import roles_in
     from gantral.workflows import search
     from gantral.workflows.audit_outbox import AuditOutbox
     from gantral.workflows.decision_checks import check_decision
@@ -56,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         StartInstance,
     )
     from gantral.workflows.refusals import conflict, invalid, not_found
+    from gantral.workflows.requests import HumanRequests
 
 _OUTCOME_STATE = {
     RequestStatus.APPROVED: State.APPROVED,
@@ -66,7 +64,7 @@ _OUTCOME_STATE = {
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class InstanceWorkflow:
+class InstanceWorkflow(HumanRequests):
     @workflow.init
     def __init__(self, start: StartInstance) -> None:
         self._start = start
@@ -335,84 +333,6 @@ class InstanceWorkflow:
         elif self._state is not State.RUNNING:
             raise conflict("not_running", f"instance is {self._state}")
 
-    def _open_request(
-        self,
-        step_id: str,
-        action: str,
-        arguments: dict[str, Any],
-        context: dict[str, Any],
-        requested_by: Actor,
-        plan: RequestPlan,
-        excluded: set[str] | None = None,
-    ) -> HumanRequest:
-        request_id = f"req_{workflow.uuid4().hex}"
-        digest = args_digest(action, arguments)
-        roles = plan.eligible_roles(0)
-        snapshot = {
-            "instance_id": self._start.instance_id,
-            "workflow_id": self._start.template.id,
-            "step_id": step_id,
-            "action": action,
-            "arguments": arguments,
-            "args_digest": digest,
-            "context": context,
-            "materiality": plan.materiality.value,
-            "required_approvers": roles,
-        }
-        request = HumanRequest(
-            request_id=request_id,
-            step_id=step_id,
-            action=action,
-            arguments=arguments,
-            args_digest=digest,
-            materiality=plan.materiality,
-            required_approvers=roles,
-            deadline=None,
-            context_snapshot=snapshot,
-            requested_by=requested_by.id,
-            sla_deadline=workflow.now() + plan.sla if plan.sla else None,
-            excluded_approvers=sorted(self._excluded(requested_by) | (excluded or set())),
-            created_at=workflow.now(),
-        )
-        self._requests[request_id] = request
-        self._plans[request_id] = plan
-        self._pending_id = request_id
-        self._update_quorum(request, plan)
-        seq = self._outbox.record(
-            AuditEventType.HUMAN_REQUESTED,
-            requested_by,
-            {
-                "request_id": request_id,
-                "step_id": step_id,
-                "args_digest": digest,
-                "approvers": roles,
-            },
-            snapshot=snapshot,
-        )
-        request.context_snapshot_ref = f"audit:{self._start.instance_id}/{seq}"
-        return request
-
-    def _excluded(self, requester: Actor) -> set[str]:
-        """Who separation of duties keeps from deciding: the requester, the actor who
-        triggered the instance, and the owners of either when they are agents."""
-        people = (
-            requester.id,
-            requester.owner,
-            self._start.started_by.id,
-            self._start.started_by.owner,
-        )
-        return {p for p in people if p}
-
-    def _pending_result(self, request: HumanRequest, plan: RequestPlan) -> AuthorizeResult:
-        return AuthorizeResult(
-            outcome=AuthorizeOutcome.PENDING,
-            step_id=request.step_id,
-            args_digest=request.args_digest,
-            materiality=plan.materiality,
-            explanation=plan.explanation,
-            request=request,
-        )
-
     @workflow.update
     async def report(self, event: AgentEvent) -> AgentEventResult:
         if event.kind is AgentEventKind.COST and event.cost is not None:
@@ -563,63 +483,6 @@ class InstanceWorkflow:
         request = self._requests.get(d.request_id)
         excluded = set(request.excluded_approvers) if request is not None else set()
         check_decision(d, self._state, request, self._plans.get(d.request_id), excluded)
-
-    def _resolve(self, request: HumanRequest, plan: RequestPlan, d: Decide) -> None:
-        """Apply one decision to its request, synchronously (before any await)."""
-        if d.decision_type is DecisionType.REJECT:
-            request.status = RequestStatus.REJECTED
-        elif d.decision_type is DecisionType.OVERRIDE:
-            self._resolve_override(request, plan, d)
-        else:
-            request.approvals[d.actor.id] = d.role
-            self._update_quorum(request, plan)
-
-    def _update_quorum(self, request: HumanRequest, plan: RequestPlan) -> None:
-        tier = plan.tiers[min(request.tier, len(plan.tiers) - 1)]
-        quorum = progress(tier.approvers, request.approvals, excluded=request.excluded_approvers)
-        request.still_needed = quorum.still_needed
-        request.quorum = f"{len(quorum.counted)} of {quorum.required} approvals" + (
-            "" if quorum.satisfied else "; still needed: " + ", ".join(quorum.still_needed)
-        )
-        if quorum.satisfied:
-            request.status = RequestStatus.APPROVED
-
-    def _resolve_override(self, request: HumanRequest, plan: RequestPlan, d: Decide) -> None:
-        """An override's edited arguments are re-checked against the pinned policy first.
-
-        If they need more authority (higher materiality, other approvers) or the policy
-        wants a second sign-off, the edit becomes a new request for those approvers: an
-        override never routes around the policy.
-        """
-        arguments = {**request.arguments, **(d.context_delta or {})}
-        step = self._start.template.step(request.step_id)
-        assert step is not None
-        context = dict(request.context_snapshot.get("context") or {})
-        edited = plan_request(step.policy, {**context, "arguments": arguments})
-        request.context_delta = d.context_delta
-        more = needs_more_authority(plan, edited)
-        if more or plan.override_requires_second_signoff:
-            request.status = RequestStatus.SUPERSEDED
-            request.resolved_at = workflow.now()
-            follow_up = edited if more else second_signoff_plan(plan)
-            new = self._open_request(
-                request.step_id, request.action, arguments, context, d.actor, follow_up,
-                excluded={d.actor.id},
-            )  # fmt: skip
-            self._outbox.record(
-                AuditEventType.REQUEST_SUPERSEDED,
-                d.actor,
-                {
-                    "request_id": request.request_id,
-                    "superseded_by": new.request_id,
-                    "why": "override needs more authority" if more else "second sign-off",
-                    "materiality": edited.materiality,
-                },
-            )
-            return
-        request.arguments = arguments
-        request.args_digest = args_digest(request.action, arguments)
-        request.status = RequestStatus.OVERRIDDEN
 
     @workflow.signal
     async def record_refusal(self, refusal: Refusal) -> None:
