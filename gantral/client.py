@@ -28,6 +28,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from gantral.audit.redaction import redact
 from gantral.domain.actors import Actor
 from gantral.domain.records import HumanRequest
 from gantral.domain.states import State
@@ -214,6 +215,12 @@ class GantralClient:
         return InstancePage(items=items, next_page_token=next_token.hex() if next_token else None)
 
     async def authorize(self, instance_id: str, step: AuthorizeStep) -> AuthorizeResult:
+        # Data minimization before anything reaches Temporal's history: the configured
+        # paths (e.g. `$.context.prompt`) are removed from what the human will be shown.
+        # Arguments are never redacted: the approval is bound to their exact digest.
+        redacted, removed = redact({"context": step.context}, self._settings.audit.redact_paths)
+        if removed:
+            step = step.model_copy(update={"context": redacted["context"], "redacted": removed})
         handle = self._handle(instance_id)
         return await self._call(
             instance_id, handle.execute_update(InstanceWorkflow.authorize, step)

@@ -297,8 +297,9 @@ class InstanceWorkflow(HumanRequests):
                 grant=grant,
             )
         request = self._open_request(
-            req.step_id, action, req.arguments, req.context, req.actor, plan
-        )
+            req.step_id, action, req.arguments, req.context, req.actor, plan,
+            redacted=req.redacted,
+        )  # fmt: skip
         if pending is not None:
             pending.status = RequestStatus.SUPERSEDED
             pending.resolved_at = workflow.now()

@@ -44,6 +44,8 @@ class AuthorizeStep(BaseModel):
     arguments: dict[str, Any] = Field(default_factory=dict)
     context: dict[str, Any] = Field(default_factory=dict)
     actor: Actor
+    # Context paths removed by the API's data minimization before this was sent.
+    redacted: list[str] = Field(default_factory=list)
 
 
 class AuthorizeOutcome(StrEnum):

@@ -48,6 +48,7 @@ class HumanRequests:
         requested_by: Actor,
         plan: RequestPlan,
         excluded: set[str] | None = None,
+        redacted: list[str] | None = None,
     ) -> HumanRequest:
         request_id = f"req_{workflow.uuid4().hex}"
         digest = args_digest(action, arguments)
@@ -63,6 +64,8 @@ class HumanRequests:
             "materiality": plan.materiality.value,
             "required_approvers": roles,
         }
+        if redacted:
+            snapshot["redacted"] = redacted
         request = HumanRequest(
             request_id=request_id,
             step_id=step_id,
@@ -157,7 +160,7 @@ class HumanRequests:
             follow_up = edited if more else second_signoff_plan(plan)
             new = self._open_request(
                 request.step_id, request.action, arguments, context, d.actor, follow_up,
-                excluded={d.actor.id},
+                excluded={d.actor.id}, redacted=request.context_snapshot.get("redacted"),
             )  # fmt: skip
             self._outbox.record(
                 AuditEventType.REQUEST_SUPERSEDED,

@@ -59,7 +59,7 @@ def settings(stack: Stack, dev_issuer: IdentitySettings) -> Settings:
                 "secret_access_key": "gantral-test-secret",
                 "retention_days": 1,
             },
-            "audit": {"checkpoint_interval_seconds": 2},
+            "audit": {"checkpoint_interval_seconds": 2, "redact_paths": ["$.context.prompt"]},
             "workflows_dir": TEMPLATES,
             "identity": dev_issuer,
         }

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client
 
 from gantral.domain.digest import args_digest
 from tests.integration.auth import ADMIN, AGENT, LEAD, SECURITY, bearer, token
@@ -315,3 +316,27 @@ async def test_agent_owner_cannot_approve_the_agents_request(api: httpx.AsyncCli
     assert (await decide(api, iid, request["request_id"], "APPROVE", LEAD)).status_code == 200
     view = (await api.get(f"/v1/instances/{iid}", headers=LEAD)).json()
     assert view["runnable"] is True
+
+
+async def test_raw_prompts_never_reach_history_or_the_audit_log(
+    api: httpx.AsyncClient, temporal: Client
+) -> None:
+    pid = uid("pol")
+    await put(
+        api,
+        f"/v1/policies/{pid}",
+        "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\n",
+    )
+    iid = await start(api, await workflow_with(api, pid))
+    resp = await api.post(
+        f"/v1/instances/{iid}/steps/act/authorize",
+        json={"arguments": {"a": 1}, "context": {"prompt": "TOP-SECRET-PROMPT", "env": "prod"}},
+        headers=AGENT,
+    )
+    snapshot = resp.json()["request"]["context_snapshot"]
+    assert snapshot["context"] == {"env": "prod"}
+    assert snapshot["redacted"] == ["$.context.prompt"]
+    history = await temporal.get_workflow_handle(iid).fetch_history()
+    assert "TOP-SECRET-PROMPT" not in history.to_json()
+    audit = (await api.get(f"/v1/audit/instances/{iid}", headers=LEAD)).json()
+    assert "TOP-SECRET-PROMPT" not in str(audit)
