@@ -45,7 +45,8 @@ class AuditSettings(BaseModel):
     # Ed25519 private key (PEM) used by the sink to sign checkpoints; a file path or the PEM.
     signing_key: SecretStr = SecretStr("")
     checkpoint_interval_seconds: float = Field(default=10.0, gt=0)
-    # JSON paths removed from context snapshots before they are stored, e.g. `$.prompt`.
+    # Paths removed before anything is stored, relative to the snapshot a human is shown,
+    # e.g. `$.context.prompt`: by the API before Temporal sees it, and again by the sink.
     redact_paths: list[str] = Field(default_factory=list)
 
 

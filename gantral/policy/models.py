@@ -207,7 +207,7 @@ class Policy(_Settings):
     override_roles: list[str] = Field(default_factory=list)
     override_requires_justification: bool = True
     override_requires_second_signoff: bool = False
-    grant_ttl: Duration = Field(default="15m", validate_default=True)
+    grant_ttl: Duration = timedelta(minutes=15)
     # On by default: requester, agent owner and trigger actor cannot approve. An opt-out
     # is explicit and every plan says so in its explanation.
     separation_of_duties: bool = True
