@@ -18,7 +18,7 @@ from gantral.audit.reader import AuditReader
 from gantral.client import GantralClient, connect_temporal
 from gantral.identity import IdentityService
 from gantral.policy.runtime import open_registry
-from gantral.settings import Settings
+from gantral.settings import Profile, Settings
 from gantral.startup import configure_logging, install_masking, load_settings, resolve_secrets
 
 
@@ -61,11 +61,18 @@ def create_app(
             app.state.identity = IdentityService.from_settings(settings.identity, http)
             yield
 
+    # Interactive docs are a development convenience; in production every route but
+    # health, readiness and metrics needs a token, so the unauthenticated docs are off.
+    # The committed specs/openapi.json is the published contract either way.
+    docs = configured.profile is Profile.DEVELOPMENT
     app = FastAPI(
         title="Gantral",
         version=__version__,
         summary="AI execution control plane: governed instances, human authority, audit.",
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     errors.install(app)
     metrics.install(app)
