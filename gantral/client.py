@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -26,7 +27,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from gantral.audit.redaction import redact
 from gantral.domain.actors import Actor
@@ -42,7 +43,7 @@ from gantral.errors import (
     Unavailable,
 )
 from gantral.policy.registry import PolicyRegistry, pin_template
-from gantral.settings import Settings
+from gantral.settings import Settings, TemporalTLS
 from gantral.workflows import search
 from gantral.workflows.access_log import ACCESS_LOG_ID, AccessLogStart, AccessLogWorkflow
 from gantral.workflows.instance import InstanceWorkflow
@@ -81,10 +82,27 @@ class InstancePage(BaseModel):
 
 
 async def connect_temporal(settings: Settings) -> Client:
+    """The one way every Gantral process connects to Temporal."""
     return await Client.connect(
         settings.temporal.address,
         namespace=settings.temporal.namespace,
         data_converter=pydantic_data_converter,
+        tls=tls_config(settings.temporal.tls),
+    )
+
+
+def tls_config(tls: TemporalTLS) -> TLSConfig | bool:
+    if not tls.enabled:
+        return False
+
+    def read(path: Path | None) -> bytes | None:
+        return path.read_bytes() if path is not None else None
+
+    return TLSConfig(
+        server_root_ca_cert=read(tls.server_ca_cert),
+        client_cert=read(tls.client_cert),
+        client_private_key=read(tls.client_key),
+        domain=tls.server_name,
     )
 
 

@@ -24,11 +24,29 @@ __all__ = [
 ]
 
 
+class TemporalTLS(BaseModel):
+    """TLS to the Temporal frontend (e.g. Temporal Cloud, or a cluster with mTLS)."""
+
+    enabled: bool = False
+    # PEM files mounted by the platform. No CA: the system roots are used.
+    server_ca_cert: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    server_name: str | None = None
+
+    @model_validator(mode="after")
+    def _pair(self) -> TemporalTLS:
+        if (self.client_cert is None) != (self.client_key is None):
+            raise ValueError("temporal.tls needs both client_cert and client_key, or neither")
+        return self
+
+
 class TemporalSettings(BaseModel):
     address: str = "localhost:7233"
     namespace: str = "default"
     task_queue: str = "gantral-instances"
     audit_task_queue: str = "gantral-audit"
+    tls: TemporalTLS = TemporalTLS()
 
 
 class DatabaseSettings(BaseModel):

@@ -13,14 +13,13 @@ import logging
 import signal
 from datetime import timedelta
 
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from gantral.activities.audit_sink import AuditSinkActivities
 from gantral.audit.checkpointer import Checkpointer, LogDivergence
 from gantral.audit.config import AuditConfig
 from gantral.audit.service import open_sink
+from gantral.client import connect_temporal
 from gantral.settings import Settings
 from gantral.startup import configure_logging, load_settings, resolve_secrets
 
@@ -49,11 +48,7 @@ async def run_sink(
     """Run until `stop` is set (or forever)."""
     stop = stop or asyncio.Event()
     async with open_sink(settings, config) as deps:
-        client = await Client.connect(
-            settings.temporal.address,
-            namespace=settings.temporal.namespace,
-            data_converter=pydantic_data_converter,
-        )
+        client = await connect_temporal(settings)
         activities = AuditSinkActivities(deps.sink)
         worker = Worker(
             client,
