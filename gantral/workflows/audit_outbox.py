@@ -51,9 +51,6 @@ class AuditOutbox:
     def head(self) -> str | None:
         return self._stored[-1].hash if self._stored else None
 
-    def stored(self, seq: int) -> StoredEvent | None:
-        return self._stored[seq - 1] if seq <= len(self._stored) else None
-
     def record(
         self,
         type_: AuditEventType,

@@ -14,7 +14,6 @@ class GrantBook:
         self._grants: dict[str, Grant] = {}
         self._used: set[str] = set()
         self._started_steps: set[str] = set()
-        self._actions: dict[str, str] = {}
 
     def issue(
         self,

@@ -383,7 +383,8 @@ class InstanceWorkflow(HumanRequests, Escalation):
             d.actor,
             {
                 **decision.model_dump(mode="json", exclude={"context_snapshot"}),
-                "quorum_satisfied": request.status != RequestStatus.PENDING,
+                # Whether this decision settled the request (a superseding override does not).
+                "quorum_satisfied": request.status in _OUTCOME_STATE,
                 "still_needed": request.still_needed,
             },
         )
