@@ -1,0 +1,108 @@
+"""I-JSON (RFC 7493) and depth checks on already-decoded JSON values.
+
+Pure: standard library only and no I/O, because the Temporal workflow sandbox imports it
+(Update validators) as well as the HTTP edge. Anything the audit sink's canonical encoder
+would refuse must be refused here first, so it never reaches an outbox.
+
+The walk is iterative (an explicit stack), so a 10,000-deep input costs a bounded amount of
+work and never touches the interpreter's recursion limit: it stops at the first container
+deeper than ``max_depth``.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "ijson_problem"]
+
+MAX_DEPTH: int = 32
+"""Deepest nesting of objects and arrays accepted; the top-level value is depth 0."""
+
+MAX_SAFE_INTEGER: int = 2**53 - 1
+"""RFC 7493 §2.2: integers outside ±(2**53-1) are not exactly representable everywhere."""
+
+_PLAIN_KEY = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def ijson_problem(
+    value: object, path: str = "$", max_depth: int = MAX_DEPTH
+) -> tuple[str, str] | None:
+    """Return the first reason ``value`` is not acceptable I-JSON, or None if it is.
+
+    Args:
+        value: decoded JSON (dict, list, str, int, float, bool or None).
+        path: JSON path of ``value`` itself, used as the prefix in messages.
+        max_depth: deepest container nesting accepted (``value`` is at depth 0).
+
+    Returns:
+        None, or ``(reason, message)`` where reason is ``"not_i_json"`` or ``"too_deep"``
+        and the message names the JSON path of the first problem found.
+    """
+    stack: list[tuple[object, str, int]] = [(value, path, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if item is None or isinstance(item, bool):
+            continue
+        if isinstance(item, int):
+            if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                continue
+            return (
+                "not_i_json",
+                f"{where}: integer outside the I-JSON range ±(2**53-1)",
+            )
+        if isinstance(item, float):
+            if math.isfinite(item):
+                continue
+            return ("not_i_json", f"{where}: NaN and Infinity are not JSON numbers")
+        if isinstance(item, str):
+            if _has_lone_surrogate(item):
+                return ("not_i_json", f"{where}: string holds a lone surrogate")
+            continue
+        if isinstance(item, (dict, list)):
+            if depth >= max_depth:
+                return (
+                    "too_deep",
+                    f"{where}: nesting deeper than {max_depth} levels",
+                )
+            children = _children(item, where)
+            if isinstance(children, tuple):
+                return children
+            # Reversed so the first member is checked first: the message names the
+            # first problem in document order.
+            stack.extend((child, child_path, depth + 1) for child, child_path in reversed(children))
+            continue
+        return ("not_i_json", f"{where}: {type(item).__name__} is not a JSON value")
+    return None
+
+
+def _children(
+    item: dict[object, object] | list[object], where: str
+) -> list[tuple[object, str]] | tuple[str, str]:
+    if isinstance(item, list):
+        return [(child, f"{where}[{index}]") for index, child in enumerate(item)]
+    members: list[tuple[object, str]] = []
+    for key, child in item.items():
+        if not isinstance(key, str):
+            return ("not_i_json", f"{where}: object key {key!r} is not a string")
+        if _has_lone_surrogate(key):
+            return ("not_i_json", f"{where}: object key holds a lone surrogate")
+        members.append((child, _member_path(where, key)))
+    return members
+
+
+def _member_path(where: str, key: str) -> str:
+    if key and not key[0].isdigit() and all(char in _PLAIN_KEY for char in key):
+        return f"{where}.{key}"
+    escaped = key.replace("\\", "\\\\").replace("'", "\\'")
+    return f"{where}['{escaped}']"
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    # json.loads turns "\ud800" into a real lone surrogate code point; a valid pair
+    # ("\ud83d\ude00") is decoded into one astral character, so any surrogate left in
+    # a decoded str is unpaired.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
