@@ -12,8 +12,9 @@ deeper than ``max_depth``.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
-__all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "ijson_problem"]
+__all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "Violation", "find_violation", "ijson_problem"]
 
 MAX_DEPTH: int = 32
 """Deepest nesting of objects and arrays accepted; the top-level value is depth 0."""
@@ -22,6 +23,18 @@ MAX_SAFE_INTEGER: int = 2**53 - 1
 """RFC 7493 §2.2: integers outside ±(2**53-1) are not exactly representable everywhere."""
 
 _PLAIN_KEY = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+class Violation(NamedTuple):
+    """The first problem found: its reason, the JSON path it is at, and what is wrong."""
+
+    reason: str  # "not_i_json" or "too_deep"
+    path: str
+    problem: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.path}: {self.problem}"
 
 
 def ijson_problem(
@@ -38,6 +51,12 @@ def ijson_problem(
         None, or ``(reason, message)`` where reason is ``"not_i_json"`` or ``"too_deep"``
         and the message names the JSON path of the first problem found.
     """
+    violation = find_violation(value, path, max_depth)
+    return None if violation is None else (violation.reason, violation.message)
+
+
+def find_violation(value: object, path: str = "$", max_depth: int = MAX_DEPTH) -> Violation | None:
+    """Like `ijson_problem`, with the path apart from the message (for error details)."""
     stack: list[tuple[object, str, int]] = [(value, path, 0)]
     while stack:
         item, where, depth = stack.pop()
@@ -46,46 +65,40 @@ def ijson_problem(
         if isinstance(item, int):
             if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
                 continue
-            return (
-                "not_i_json",
-                f"{where}: integer outside the I-JSON range ±(2**53-1)",
-            )
+            return Violation("not_i_json", where, "integer outside the I-JSON range ±(2**53-1)")
         if isinstance(item, float):
             if math.isfinite(item):
                 continue
-            return ("not_i_json", f"{where}: NaN and Infinity are not JSON numbers")
+            return Violation("not_i_json", where, "NaN and Infinity are not JSON numbers")
         if isinstance(item, str):
             if _has_lone_surrogate(item):
-                return ("not_i_json", f"{where}: string holds a lone surrogate")
+                return Violation("not_i_json", where, "string holds a lone surrogate")
             continue
         if isinstance(item, (dict, list)):
             if depth >= max_depth:
-                return (
-                    "too_deep",
-                    f"{where}: nesting deeper than {max_depth} levels",
-                )
+                return Violation("too_deep", where, f"nesting deeper than {max_depth} levels")
             children = _children(item, where)
-            if isinstance(children, tuple):
+            if isinstance(children, Violation):
                 return children
             # Reversed so the first member is checked first: the message names the
             # first problem in document order.
             stack.extend((child, child_path, depth + 1) for child, child_path in reversed(children))
             continue
-        return ("not_i_json", f"{where}: {type(item).__name__} is not a JSON value")
+        return Violation("not_i_json", where, f"{type(item).__name__} is not a JSON value")
     return None
 
 
 def _children(
     item: dict[object, object] | list[object], where: str
-) -> list[tuple[object, str]] | tuple[str, str]:
+) -> list[tuple[object, str]] | Violation:
     if isinstance(item, list):
         return [(child, f"{where}[{index}]") for index, child in enumerate(item)]
     members: list[tuple[object, str]] = []
     for key, child in item.items():
         if not isinstance(key, str):
-            return ("not_i_json", f"{where}: object key {key!r} is not a string")
+            return Violation("not_i_json", where, f"object key {key!r} is not a string")
         if _has_lone_surrogate(key):
-            return ("not_i_json", f"{where}: object key holds a lone surrogate")
+            return Violation("not_i_json", where, "object key holds a lone surrogate")
         members.append((child, _member_path(where, key)))
     return members
 

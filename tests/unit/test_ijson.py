@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from gantral.domain.ijson import MAX_DEPTH, MAX_SAFE_INTEGER, ijson_problem
+from gantral.domain.ijson import MAX_DEPTH, MAX_SAFE_INTEGER, find_violation, ijson_problem
 
 
 def _nested(depth: int) -> object:
@@ -114,4 +114,11 @@ def test_module_is_pure() -> None:
         for node in ast.walk(tree)
         if isinstance(node, ast.ImportFrom)
     }
-    assert imported <= {"__future__", "math"}
+    assert imported <= {"__future__", "math", "typing"}
+
+
+def test_violation_keeps_the_path_apart_for_error_details() -> None:
+    violation = find_violation({"a: b": [0, 2**60]}, path="$.body")
+    assert violation is not None
+    assert violation.path == "$.body['a: b'][1]"
+    assert violation.message == f"{violation.path}: {violation.problem}"
