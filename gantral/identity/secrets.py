@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
@@ -165,11 +165,22 @@ class SecretMaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if self._pattern is None:
             return True
+        # Mask the message and each argument in place, keeping `args` a tuple (or mapping):
+        # formatters such as uvicorn's access formatter unpack `record.args` themselves.
+        record.msg = self._masked(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._masked(arg) for arg in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {key: self._masked(arg) for key, arg in record.args.items()}
         try:
             message = record.getMessage()
-        except (TypeError, ValueError):
-            message = str(record.msg)
-        record.msg, record.args = self.mask(message), None
+        except (TypeError, ValueError, KeyError):
+            # A masked argument no longer fits its placeholder (e.g. `%d`): log the masked
+            # text of what was given rather than raise inside logging.
+            record.msg, record.args = self.mask(f"{record.msg} {record.args!r}"), None
+        else:
+            if self.mask(message) != message:  # a secret spanning template and arguments
+                record.msg, record.args = self.mask(message), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -180,6 +191,18 @@ class SecretMaskingFilter(logging.Filter):
             if isinstance(value, str) and name not in _RECORD_FIELDS:
                 setattr(record, name, self.mask(value))
         return True
+
+    def _masked(self, value: object) -> object:
+        """`value` itself unless its text holds a secret; then the masked text."""
+        if isinstance(value, str):
+            return self.mask(value)
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        for text in (str(value), repr(value)):
+            masked = self.mask(text)
+            if masked != text:
+                return masked
+        return value
 
 
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({})))
