@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.authz import PublishesPolicies, ReadsPolicies
 from api.routers.registry_body import DOCUMENT_BODY, read_document
 from gantral.policy.explain import Actors, DecisionPath, explain
+from gantral.policy.facts import given_facts
 from gantral.policy.loading import load_policy
 from gantral.policy.registry import PolicyRegistry, StoredPolicy
 
@@ -33,10 +35,22 @@ Registry = Annotated[PolicyRegistry, Depends(get_registry)]
 
 
 class EvaluateRequest(BaseModel):
+    """The facts a running step's policy reads, and the approvals to try."""
+
     model_config = ConfigDict(extra="forbid")
 
     version: int | None = Field(default=None, ge=1, description="Default: the latest version")
-    context: dict[str, Any] = Field(default_factory=dict)
+    arguments: dict[str, Any] = Field(default_factory=dict, description="The step's arguments")
+    trigger: dict[str, Any] = Field(
+        default_factory=dict, description="The instance's trigger context (fixed at start)"
+    )
+    team: str | None = Field(default=None, max_length=200, description="The owning team id")
+    workflow: str | None = Field(default=None, max_length=200, description="The workflow id")
+    context: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Free-form step context, as an agent sends it: never read by rules; "
+        "its fields are listed in the explanation as ignored",
+    )
     actors: Actors = Actors()
 
 
@@ -93,6 +107,16 @@ async def get_policy_version(
 async def evaluate_policy(
     policy_id: PolicyId, body: EvaluateRequest, registry: Registry, _: ReadsPolicies
 ) -> DecisionPath:
-    """Dry run: the decision path for a step context and a set of actors, and which rule fired."""
+    """Dry run: the decision path for a step's facts and a set of actors, and which rule fired.
+
+    Inputs are capped (422 names the limit); the evaluation runs off the event loop.
+    """
     stored = await registry.get_policy(policy_id, body.version)
-    return explain(stored.policy, body.context, body.actors)
+    facts = given_facts(
+        arguments=body.arguments, trigger=body.trigger, team=body.team, workflow=body.workflow
+    )
+    path = await asyncio.to_thread(explain, stored.policy, facts, body.actors)
+    if body.context:
+        ignored = ", ".join(sorted(body.context))
+        path.explanation.append(f"context ignored (rules never read it): {ignored}")
+    return path

@@ -1,6 +1,7 @@
 """`gantral policy ...`: test and validate policy files offline, e.g. in a policy repo's CI.
 
-    gantral policy evaluate payments.yaml --context '{"arguments": {"amount": 20000}}' \
+    gantral policy evaluate payments.yaml --arguments '{"amount": 20000, "data_class": "none"}' \
+        --trigger '{"environment": "production"}' \
         --actor alice:FINANCE --actor bob:CFO --requester carol
     gantral policy validate policies/*.yaml
 """
@@ -12,9 +13,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from gantral.errors import InvalidInput
 from gantral.policy.explain import Actors, explain
+from gantral.policy.facts import given_facts
 from gantral.policy.loading import load_file, parse
 from gantral.policy.models import Policy
 
@@ -26,9 +29,15 @@ policy_app = typer.Typer(
 @policy_app.command("evaluate")
 def evaluate_command(
     policy_file: Annotated[Path, typer.Argument(help="A policy file (YAML or JSON).")],
-    context: Annotated[
-        str, typer.Option(help="The step context: a JSON object, or a JSON/YAML file.")
+    arguments: Annotated[
+        str, typer.Option(help="The step's arguments: a JSON object, or a JSON/YAML file.")
     ] = "{}",
+    trigger: Annotated[
+        str,
+        typer.Option(help="The instance's trigger context: a JSON object, or a JSON/YAML file."),
+    ] = "{}",
+    team: Annotated[str | None, typer.Option(help="The owning team id.")] = None,
+    workflow: Annotated[str | None, typer.Option(help="The workflow template id.")] = None,
     actor: Annotated[
         list[str] | None,
         typer.Option(help="An approval to try, as HUMAN_ID:ROLE. Repeatable."),
@@ -37,7 +46,10 @@ def evaluate_command(
     agent_owner: Annotated[str | None, typer.Option(help="The agent's owner.")] = None,
     trigger_actor: Annotated[str | None, typer.Option(help="Who triggered the instance.")] = None,
 ) -> None:
-    """Print the decision path (materiality, approvers, deadlines, why) as JSON."""
+    """Print the decision path (materiality, approvers, deadlines, why) as JSON.
+
+    Rules read only these facts; a field a rule reads that is missing or of another
+    type fails closed (see `unreadable_rules` in the output)."""
     try:
         policy = load_file(policy_file)
         if not isinstance(policy, Policy):
@@ -48,9 +60,20 @@ def evaluate_command(
             agent_owner=agent_owner,
             trigger_actor=trigger_actor,
         )
-        path = explain(policy, _context(context), actors)
+        facts = given_facts(
+            arguments=_object(arguments, "arguments"),
+            trigger=_object(trigger, "trigger"),
+            team=team,
+            workflow=workflow,
+        )
+        path = explain(policy, facts, actors)
     except InvalidInput as e:
         typer.echo(f"error: {e.message}", err=True)
+        raise typer.Exit(2) from None
+    except ValidationError as e:
+        for err in e.errors(include_url=False, include_input=False):
+            field = ".".join(str(p) for p in err["loc"])
+            typer.echo(f"error: --actor {field}: {err['msg']}", err=True)
         raise typer.Exit(2) from None
     typer.echo(path.model_dump_json(indent=2))
 
@@ -92,20 +115,20 @@ def _approvals(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _context(value: str) -> dict[str, Any]:
+def _object(value: str, option: str) -> dict[str, Any]:
     text = value
     if not value.lstrip().startswith("{"):
         path = Path(value)
         try:
             text = path.read_text()
         except OSError as e:
-            raise InvalidInput(f"--context {value}: {e.strerror}", field="context") from None
+            raise InvalidInput(f"--{option} {value}: {e.strerror}", field=option) from None
         data, _ = parse(text, source=value)
     else:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
-            raise InvalidInput(f"--context: not JSON: {e}", field="context") from None
+            raise InvalidInput(f"--{option}: not JSON: {e}", field=option) from None
     if not isinstance(data, dict):
-        raise InvalidInput("--context must be a JSON object", field="context")
+        raise InvalidInput(f"--{option} must be a JSON object", field=option)
     return data

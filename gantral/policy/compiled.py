@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gantral.policy.conditions import Check, Outcome, Unreadable
 from gantral.policy.durations import format_duration
 from gantral.policy.levels import Resolved, resolve_level
-from gantral.policy.materiality import Materiality
+from gantral.policy.materiality import Materiality, highest
 from gantral.policy.models import Policy
 from gantral.policy.plan import RequestPlan, Tier
 from gantral.policy.quorum import describe
@@ -33,15 +34,26 @@ class CompiledRule:
     label: str
     level: Materiality
     text: str
-    predicates: tuple[Callable[[Mapping[str, Any]], bool], ...]
+    checks: tuple[Check, ...]
 
-    def matches(self, context: Mapping[str, Any]) -> bool:
-        return all(p(context) for p in self.predicates)
+    def evaluate(self, facts: Mapping[str, Any]) -> Outcome:
+        """True or False, or why it cannot be decided. One false condition decides the
+        rule whatever the others hold (so an `exists` guard keeps an absent field out)."""
+        unreadable: Unreadable | None = None
+        for check in self.checks:
+            outcome = check(facts)
+            if outcome is False:
+                return False
+            if isinstance(outcome, Unreadable) and unreadable is None:
+                unreadable = outcome
+        return unreadable or True
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledPolicy:
     floor: Materiality
+    # The highest level any rule (or the floor) gives: where an unreadable rule puts a step.
+    ceiling: Materiality
     rules: tuple[CompiledRule, ...]
     plans: Mapping[Materiality, RequestPlan]
 
@@ -67,12 +79,13 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
             label=rule.label(i),
             level=rule.level,
             text=" and ".join(c.describe() for c in rule.when),
-            predicates=tuple(c.compile() for c in rule.when),
+            checks=tuple(c.compile() for c in rule.when),
         )
         for i, rule in enumerate(policy.materiality_rules)
     )
     plans = {level: _plan(policy, resolve_level(policy, level), level) for level in Materiality}
-    return CompiledPolicy(floor=policy.materiality, rules=rules, plans=plans)
+    ceiling = highest([policy.materiality, *(r.level for r in rules)])
+    return CompiledPolicy(floor=policy.materiality, ceiling=ceiling, rules=rules, plans=plans)
 
 
 def _plan(policy: Policy, r: Resolved, level: Materiality) -> RequestPlan:

@@ -1,24 +1,29 @@
-"""Declarative conditions over a step context, and the materiality rules built from them.
+"""Declarative conditions over a step's facts, and the materiality rules built from them.
 
-A condition names a field of the context (dotted path), an operator and a value:
-`{field: amount, op: gt, value: 10000}`. There is deliberately no expression
+A condition names a fact (dotted path), an operator and a value:
+`{field: arguments.amount, op: gt, value: 10000}`. There is deliberately no expression
 language: policy files stay data (reference invariant 5), and every condition can be
-explained in one line.
+explained in one line. Which facts exist is `gantral.policy.facts`.
 
-Comparison is type-aware so a policy means the same thing whatever the agent sends:
-`true` never equals `1`, numbers compare only with numbers, and a missing field or a
-value of the wrong type makes an ordering comparison false. Authors who want a missing
-field to be material say so with `op: missing`.
+Evaluation fails closed. A condition is true, false or *unreadable*: its field is
+missing, is not a fact a policy may read, or holds a value of another type than the
+condition compares with (`"20000"` against `gt 10000`, `1` against `eq production`).
+`true` never equals `1`. Only `exists` and `missing` are about absence, so they read a
+missing field as an answer. A rule is false as soon as one of its conditions is false
+(whatever the others hold), else unreadable if one is unreadable; an unreadable rule
+puts the step at the policy's highest level (`evaluate.classify`), never at the floor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gantral.policy.facts import field_problem
 from gantral.policy.materiality import Materiality
 
 Scalar = str | int | float | bool | None
@@ -37,6 +42,21 @@ class Op(StrEnum):
     EXISTS = "exists"
     MISSING = "missing"
 
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """Why a condition cannot be decided: e.g. `arguments.amount` `is a string, not a number`."""
+
+    field: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.field} {self.why}"
+
+
+# What a condition (or a rule) says about one step's facts.
+Outcome = bool | Unreadable
+Check = Callable[[Mapping[str, Any]], Outcome]
 
 _ORDERING = {Op.GT, Op.GE, Op.LT, Op.LE}
 _SYMBOL = {Op.EQ: "==", Op.NE: "!=", Op.GT: ">", Op.GE: ">=", Op.LT: "<", Op.LE: "<="}
@@ -70,25 +90,63 @@ class Condition(BaseModel):
         symbol = _SYMBOL.get(self.op, self.op.value.replace("_", " "))
         return f"{self.field} {symbol} {_show(self.value)}"
 
-    def compile(self) -> Callable[[Mapping[str, Any]], bool]:
-        """A predicate equivalent to this condition, with the path and operator bound once."""
-        path = tuple(self.field.split("."))
-        op, expected = self.op, self.value
-        if op is Op.EXISTS:
-            return lambda ctx: lookup(ctx, path) is not _MISSING
-        if op is Op.MISSING:
-            return lambda ctx: lookup(ctx, path) is _MISSING
-        if op is Op.EQ:
-            return lambda ctx: same(lookup(ctx, path), expected)
-        if op is Op.NE:
-            return lambda ctx: not same(lookup(ctx, path), expected)
-        if op in (Op.IN, Op.NOT_IN):
-            options = tuple(expected) if isinstance(expected, list) else ()
-            wanted = op is Op.IN
-            return lambda ctx: any(same(lookup(ctx, path), o) for o in options) is wanted
-        bound: float = expected if isinstance(expected, int | float) else 0
-        compare: Callable[[float, float], bool] = _ORDER_FUNCS[op]
-        return lambda ctx: _ordered(lookup(ctx, path), bound, compare)
+    def compile(self) -> Check:
+        """A check equivalent to this condition, with the path and operator bound once."""
+        field, op, expected = self.field, self.op, self.value
+        path = tuple(field.split("."))
+        problem = field_problem(field)
+        if problem is not None:
+            # Refused at publication; a policy pinned before that rule can still hold it.
+            unreadable = Unreadable(field, problem)
+            return lambda facts: unreadable
+        if op in (Op.EXISTS, Op.MISSING):
+            present = op is Op.EXISTS
+            return lambda facts: (lookup(facts, path) is not _MISSING) is present
+        if op in _ORDERING:
+            bound: float = expected if isinstance(expected, int | float) else 0
+            compare = _ORDER_FUNCS[op]
+
+            def ordered(facts: Mapping[str, Any]) -> Outcome:
+                actual = lookup(facts, path)
+                return _typed(field, actual, ("number",)) or compare(actual, bound)
+
+            return ordered
+        options = tuple(expected) if isinstance(expected, list) else (expected,)
+        kinds = tuple(dict.fromkeys(kind_of(o) for o in options))
+        wanted = op in (Op.EQ, Op.IN)
+
+        def check(facts: Mapping[str, Any]) -> Outcome:
+            actual = lookup(facts, path)
+            return _typed(field, actual, kinds) or (any(same(actual, o) for o in options) is wanted)
+
+        return check
+
+
+def _typed(field: str, actual: Any, kinds: tuple[str, ...]) -> Unreadable | None:
+    """None when `actual` is present and of one of `kinds`, else why it cannot be compared."""
+    if actual is _MISSING:
+        return Unreadable(field, "is missing")
+    kind = kind_of(actual)
+    if kind in kinds:
+        return None
+    return Unreadable(field, f"is {_article(kind)}, not {' or '.join(_article(k) for k in kinds)}")
+
+
+def kind_of(value: object) -> str:
+    """The JSON type a comparison sees (bool is not a number here)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "list" if isinstance(value, list | tuple) else "object"
+
+
+def _article(kind: str) -> str:
+    return kind if kind == "null" else ("an " if kind[0] in "aeio" else "a ") + kind
 
 
 class MaterialityRule(BaseModel):
@@ -124,10 +182,6 @@ def same(actual: Any, expected: Any) -> bool:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _ordered(actual: Any, bound: float, compare: Callable[[float, float], bool]) -> bool:
-    return _is_number(actual) and compare(actual, bound)
 
 
 _ORDER_FUNCS: dict[Op, Callable[[float, float], bool]] = {

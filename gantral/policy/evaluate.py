@@ -9,14 +9,16 @@ clock, no randomness. The same function re-checks an OVERRIDE's edited arguments
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from gantral.policy.compiled import compiled
+from gantral.policy.conditions import Unreadable
 from gantral.policy.materiality import Materiality
 from gantral.policy.models import AnyOf, Policy, RoleRule
 from gantral.policy.plan import RequestPlan, Tier
 
 __all__ = [
+    "Classification",
     "RequestPlan",
     "Tier",
     "classify",
@@ -26,45 +28,66 @@ __all__ = [
 ]
 
 
-def plan_request(policy: Policy, context: Mapping[str, Any]) -> RequestPlan:
-    """Evaluate `policy` for one step. `context` is what the agent sent with its request.
+class Classification(NamedTuple):
+    level: Materiality
+    # The rule that set `level`, every rule that matched (policy order), and every rule
+    # that could not be decided, with why (then `level` is the policy's highest).
+    winner: str | None
+    matched: list[str]
+    unreadable: list[str]
 
-    Materiality rules read fields of `context` by dotted path (`arguments.amount`); the
-    highest matching level wins, never below the policy's `materiality`.
+
+def plan_request(policy: Policy, facts: Mapping[str, Any]) -> RequestPlan:
+    """Evaluate `policy` for one step. `facts` is `gantral.policy.facts.step_facts(...)`.
+
+    Materiality rules read facts by dotted path (`arguments.amount`); the highest
+    matching level wins, never below the policy's `materiality`. A rule that cannot be
+    decided (a field missing, or of another type) fails closed: the highest level any
+    rule of the policy gives.
     """
-    level, winner, matched = classify(policy, context)
-    base = compiled(policy).plans[level]
-    if winner is not None:
-        head = f"materiality {level}: rule {winner} fired"
+    c = classify(policy, facts)
+    base = compiled(policy).plans[c.level]
+    if c.unreadable:
+        head = f"materiality {c.level} (fail closed, the highest any rule gives): " + "; ".join(
+            c.unreadable
+        )
+    elif c.winner is not None:
+        head = f"materiality {c.level}: rule {c.winner} fired"
     elif policy.materiality_rules:
-        head = f"materiality {level} (policy floor; no materiality rule matched)"
+        head = f"materiality {c.level} (policy floor; no materiality rule matched)"
     else:
-        head = f"materiality {level} (fixed by policy)"
+        head = f"materiality {c.level} (fixed by policy)"
     return base.model_copy(
         update={
             "tiers": list(base.tiers),
             "override_roles": list(base.override_roles),
-            "materiality_rule": winner,
-            "matched_rules": matched,
+            "materiality_rule": c.winner,
+            "matched_rules": c.matched,
+            "unreadable_rules": c.unreadable,
             "explanation": [head, *base.explanation],
         }
     )
 
 
-def classify(
-    policy: Policy, context: Mapping[str, Any]
-) -> tuple[Materiality, str | None, list[str]]:
-    """The materiality of `context`, the rule that set it, and every rule that matched."""
+def classify(policy: Policy, facts: Mapping[str, Any]) -> Classification:
+    """The materiality of a step's facts, the rule that set it, and every rule that matched."""
     c = compiled(policy)
     level, winner = c.floor, None
     matched: list[str] = []
+    unreadable: list[str] = []
     for rule in c.rules:
-        if rule.matches(context):
+        outcome = rule.evaluate(facts)
+        if isinstance(outcome, Unreadable):
+            unreadable.append(f"rule {rule.label} cannot be decided: {outcome}")
+        elif outcome:
             matched.append(f"{rule.label} ({rule.text})")
             # Strictly higher: on a tie the first rule in the file is the one reported.
             if rule.level.rank > level.rank:
                 level, winner = rule.level, matched[-1]
-    return level, winner, matched
+    if unreadable:
+        # Never the floor: what the rule might have said is unknown, so assume the most.
+        return Classification(c.ceiling, None, matched, unreadable)
+    return Classification(level, winner, matched, unreadable)
 
 
 def needs_more_authority(before: RequestPlan, after: RequestPlan) -> bool:

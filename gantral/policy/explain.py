@@ -1,16 +1,21 @@
-"""Dry run: the decision path a policy gives a step context and a set of actors.
+"""Dry run: the decision path a policy gives a step's facts and a set of actors.
 
 Used by `POST /v1/policies/{id}:evaluate` and by `gantral policy evaluate`, so policy
 authors can test their policies in their own CI. Pure, like `plan_request`, which it
 wraps: the path is the plan plus what the given approvals would achieve, tier by tier.
+The facts are those a running step has (`gantral.policy.facts`): arguments, trigger,
+team, workflow.
+
+Inputs are capped (`MAX_APPROVALS`, id lengths) because the API runs this for any
+reader: work must stay bounded whatever a caller sends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from gantral.policy.durations import Duration, format_duration
 from gantral.policy.evaluate import plan_request
@@ -18,7 +23,12 @@ from gantral.policy.materiality import Materiality
 from gantral.policy.models import OnTimeout, Policy
 from gantral.policy.quorum import describe, min_humans, progress, roles_in
 
-__all__ = ["Actors", "DecisionPath", "OverridePath", "TierPath", "explain"]
+__all__ = ["MAX_APPROVALS", "Actors", "DecisionPath", "OverridePath", "TierPath", "explain"]
+
+# A real quorum is a handful of people; this leaves room for every approver of a team.
+MAX_APPROVALS = 200
+HumanId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+RoleName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
 class Actors(BaseModel):
@@ -27,10 +37,18 @@ class Actors(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # human id -> the role they approve in
-    approvals: dict[str, str] = Field(default_factory=dict)
-    requester: str | None = None
-    agent_owner: str | None = None
-    trigger_actor: str | None = None
+    approvals: dict[HumanId, RoleName] = Field(default_factory=dict)
+    requester: HumanId | None = None
+    agent_owner: HumanId | None = None
+    trigger_actor: HumanId | None = None
+
+    @field_validator("approvals", mode="before")
+    @classmethod
+    def _capped(cls, value: Any) -> Any:
+        # Before validation, so an oversized input is refused before any work on it.
+        if isinstance(value, dict) and len(value) > MAX_APPROVALS:
+            raise ValueError(f"at most {MAX_APPROVALS} approvals per evaluation, got {len(value)}")
+        return value
 
     def excluded(self) -> dict[str, str]:
         """Human id -> why separation of duties excludes them."""
@@ -70,6 +88,9 @@ class DecisionPath(BaseModel):
     materiality: Materiality
     materiality_rule: str | None
     matched_rules: list[str]
+    # Rules that could not be decided (a field missing or of another type): when any,
+    # the materiality is the highest the policy's rules give (fail closed).
+    unreadable_rules: list[str]
     requires_human: bool
     # ALLOW: no human needed. APPROVED: the approvals given satisfy a tier.
     # PENDING: they do not (yet); after the last deadline, `on_timeout` applies.
@@ -88,9 +109,12 @@ class DecisionPath(BaseModel):
     explanation: list[str]
 
 
-def explain(policy: Policy, context: Mapping[str, Any], actors: Actors) -> DecisionPath:
-    """The decision path for one step: materiality, who must approve, deadlines, and why."""
-    plan = plan_request(policy, context)
+def explain(policy: Policy, facts: Mapping[str, Any], actors: Actors) -> DecisionPath:
+    """The decision path for one step: materiality, who must approve, deadlines, and why.
+
+    `facts` as `gantral.policy.facts.step_facts` (or `given_facts` for a dry run) builds them.
+    """
+    plan = plan_request(policy, facts)
     excluded = actors.excluded() if plan.separation_of_duties else {}
     ignored = {
         h: f"separation of duties ({excluded[h]})" for h in actors.approvals if h in excluded
@@ -132,6 +156,7 @@ def explain(policy: Policy, context: Mapping[str, Any], actors: Actors) -> Decis
         materiality=plan.materiality,
         materiality_rule=plan.materiality_rule,
         matched_rules=plan.matched_rules,
+        unreadable_rules=plan.unreadable_rules,
         requires_human=plan.requires_human,
         outcome=outcome,
         approved_at_tier=approved_at,

@@ -17,13 +17,22 @@ from pydantic import BaseModel, ValidationError
 
 from gantral.domain.templates import WorkflowTemplate
 from gantral.errors import InvalidInput
+from gantral.policy.fact_fields import non_fact_fields
 from gantral.policy.levels import FieldError
 from gantral.policy.models import Policy
 
 M = TypeVar("M", bound=BaseModel)
 Document = Policy | WorkflowTemplate
 
-__all__ = ["Document", "load_document", "load_file", "load_policy", "load_template", "parse"]
+__all__ = [
+    "Document",
+    "load_document",
+    "load_file",
+    "load_policy",
+    "load_template",
+    "parse",
+    "refuse_non_facts",
+]
 
 
 def parse(text: str | bytes, *, source: str = "<input>") -> tuple[Any, yaml.Node | None]:
@@ -72,22 +81,54 @@ def validate(model: type[M], data: Any, node: yaml.Node | None, *, source: str =
         ) from None
 
 
+def refuse_non_facts(doc: Document, node: yaml.Node | None = None, *, source: str) -> None:
+    """InvalidInput naming each materiality-rule field that is not a fact (`facts`).
+
+    For publication only (API, watcher, CLI, registry): pinned policies are decoded
+    without it, so instances started before the check keep working (and fail closed).
+    """
+    problems = non_fact_fields(doc)
+    if not problems:
+        return
+    errors = []
+    for loc, message in problems:
+        field, line = locate(node, loc) if node is not None else (_render(list(loc)), None)
+        errors.append({"field": field, "line": line, "message": message})
+    first = errors[0]
+    where = f"{source}:{first['line']}" if first["line"] else source
+    raise InvalidInput(
+        f"{where}: {first['field']}: {first['message']}",
+        reason="field_not_a_fact",
+        field=first["field"],
+        line=first["line"],
+        errors=errors,
+    )
+
+
 def load_policy(text: str | bytes, *, source: str = "<policy>") -> Policy:
     data, node = parse(text, source=source)
-    return validate(Policy, data if data is not None else {}, node, source=source)
+    policy = validate(Policy, data if data is not None else {}, node, source=source)
+    refuse_non_facts(policy, node, source=source)
+    return policy
 
 
 def load_template(text: str | bytes, *, source: str = "<workflow>") -> WorkflowTemplate:
     data, node = parse(text, source=source)
-    return validate(WorkflowTemplate, data, node, source=source)
+    template = validate(WorkflowTemplate, data, node, source=source)
+    refuse_non_facts(template, node, source=source)
+    return template
 
 
 def load_document(text: str | bytes, *, source: str = "<input>") -> Document:
     """A policy or a workflow template, told apart by `kind` (or by having `steps`)."""
     data, node = parse(text, source=source)
+    doc: Document
     if isinstance(data, dict) and (data.get("kind") == "gantral/workflow" or "steps" in data):
-        return validate(WorkflowTemplate, data, node, source=source)
-    return validate(Policy, data if data is not None else {}, node, source=source)
+        doc = validate(WorkflowTemplate, data, node, source=source)
+    else:
+        doc = validate(Policy, data if data is not None else {}, node, source=source)
+    refuse_non_facts(doc, node, source=source)
+    return doc
 
 
 def load_file(path: Path) -> Document:

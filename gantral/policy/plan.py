@@ -46,10 +46,13 @@ class RequestPlan(BaseModel):
     # Target time to a decision at this materiality (reporting, breach events); the
     # hard deadlines are the tier timeouts.
     sla: timedelta | None = None
-    # The materiality rule that set `materiality` (None: the policy's floor applied),
-    # and every rule that matched, in policy order.
+    # The materiality rule that set `materiality` (None: the policy's floor applied, or
+    # it failed closed), and every rule that matched, in policy order.
     materiality_rule: str | None = None
     matched_rules: list[str] = Field(default_factory=list)
+    # Rules that could not be decided (a field missing or of another type), with why:
+    # when any, `materiality` is the highest level the policy's rules give.
+    unreadable_rules: list[str] = Field(default_factory=list)
     # Where the settings came from: "policy" or "by_materiality.<LEVEL>".
     settings_source: str = "policy"
 

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from gantral.domain.templates import PolicyRef, StepDefinition, WorkflowTemplate
 from gantral.errors import Conflict, InvalidInput, NotFound
+from gantral.policy.loading import refuse_non_facts
 from gantral.policy.models import Policy
 
 __all__ = [
@@ -170,12 +171,14 @@ def prepare_policy(policy_id: str, policy: Policy) -> tuple[Policy, str]:
             reason="id_mismatch",
             field="id",
         )
+    refuse_non_facts(policy, source=f"policy {policy_id}")
     stored = policy if policy.id == policy_id else policy.model_copy(update={"id": policy_id})
     return stored, stored.content_hash()
 
 
 def prepare_template(template: WorkflowTemplate) -> tuple[int | None, str]:
     """The version the author asked for (None if unstated), and the content hash."""
+    refuse_non_facts(template, source=f"workflow {template.id}")
     asked = template.version if "version" in template.model_fields_set else None
     return asked, template.content_hash()
 

@@ -1,4 +1,5 @@
-"""Policy evaluation: materiality rules, per-level settings, escalation chains, overrides."""
+"""Policy evaluation: materiality rules (failing closed on what they cannot read),
+per-level settings, escalation chains, overrides."""
 
 from __future__ import annotations
 
@@ -12,11 +13,29 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from gantral.policy.evaluate import classify, needs_more_authority, plan_request
+from gantral.policy.facts import step_facts
 from gantral.policy.models import AllOf, Materiality, NOfRule, OnTimeout, Policy, RoleRule
 
 
 def policy(text: str) -> Policy:
     return Policy.model_validate(yaml.safe_load(text))
+
+
+def facts(
+    amount: Any = 5, *, environment: Any = "staging", data_class: Any = "public", **more: Any
+) -> dict[str, Any]:
+    """A step's facts, complete for PAYMENTS unless a field is passed as `ABSENT`."""
+    arguments = {"amount": amount, "data_class": data_class, **more}
+    trigger = {"environment": environment}
+    return step_facts(
+        arguments={k: v for k, v in arguments.items() if v is not ABSENT},
+        trigger_context={k: v for k, v in trigger.items() if v is not ABSENT},
+        owning_team_id="payments",
+        workflow_id="pay",
+    )
+
+
+ABSENT = object()
 
 
 REFERENCE = """
@@ -40,13 +59,13 @@ materiality_rules:
     level: CRITICAL
     when:
       - {field: arguments.amount, op: ge, value: 1000000}
-      - {field: environment, op: eq, value: production}
+      - {field: trigger.environment, op: eq, value: production}
   - name: production
     level: MEDIUM
-    when: [{field: environment, op: eq, value: production}]
+    when: [{field: trigger.environment, op: eq, value: production}]
   - name: personal-data
     level: HIGH
-    when: [{field: data_class, op: in, value: [PII, PHI]}]
+    when: [{field: arguments.data_class, op: in, value: [PII, PHI]}]
 requires_human_approval: false
 by_materiality:
   MEDIUM:
@@ -96,50 +115,127 @@ def test_no_human_approval_means_no_tiers_and_no_override_roles() -> None:
 
 
 @pytest.mark.parametrize(
-    ("context", "level", "winner"),
+    ("given", "level", "winner"),
     [
-        ({}, Materiality.LOW, None),
-        ({"arguments": {"amount": 10000}}, Materiality.LOW, None),
-        ({"arguments": {"amount": 10001}}, Materiality.HIGH, "large-amount"),
-        ({"arguments": {"amount": "20000"}}, Materiality.LOW, None),  # not a number
-        ({"arguments": {"amount": True}}, Materiality.LOW, None),  # bools are not numbers
-        ({"environment": "production"}, Materiality.MEDIUM, "production"),
-        ({"environment": "staging", "data_class": "PII"}, Materiality.HIGH, "personal-data"),
-        (
-            {"environment": "production", "arguments": {"amount": 2_000_000}},
-            Materiality.CRITICAL,
-            "huge-amount-in-prod",
-        ),
+        (facts(10000), Materiality.LOW, None),
+        (facts(10001), Materiality.HIGH, "large-amount"),
+        (facts(10000.5), Materiality.HIGH, "large-amount"),
+        (facts(environment="production"), Materiality.MEDIUM, "production"),
+        (facts(data_class="PII"), Materiality.HIGH, "personal-data"),
+        (facts(2_000_000, environment="production"), Materiality.CRITICAL, "huge-amount-in-prod"),
     ],
 )
 def test_highest_matching_materiality_rule_wins(
-    context: dict[str, Any], level: Materiality, winner: str | None
+    given: dict[str, Any], level: Materiality, winner: str | None
 ) -> None:
-    plan = plan_request(policy(PAYMENTS), context)
-    assert plan.materiality is level
+    plan = plan_request(policy(PAYMENTS), given)
+    assert plan.materiality is level and plan.unreadable_rules == []
     assert (plan.materiality_rule or "").split(" ")[0] == (winner or "")
     if winner:
         assert plan.explanation[0].startswith(f"materiality {level}: rule {winner} ")
 
 
+@pytest.mark.parametrize(
+    ("given", "why"),
+    [
+        (facts("20000"), "rule large-amount cannot be decided: arguments.amount is a string, "
+         "not a number"),
+        (facts(True), "arguments.amount is a boolean, not a number"),
+        (facts(None), "arguments.amount is null, not a number"),
+        (facts({"value": 20000}), "arguments.amount is an object, not a number"),
+        (facts(ABSENT), "rule large-amount cannot be decided: arguments.amount is missing"),
+        (facts(environment=1), "rule production cannot be decided: trigger.environment is a "
+         "number, not a string"),
+        (facts(environment=ABSENT), "trigger.environment is missing"),
+        (facts(data_class=["PII"]), "rule personal-data cannot be decided: arguments.data_class"
+         " is a list, not a string"),
+        (facts(data_class=ABSENT), "arguments.data_class is missing"),
+    ],
+)  # fmt: skip
+def test_a_field_missing_or_of_another_type_fails_closed_at_the_highest_level(
+    given: dict[str, Any], why: str
+) -> None:
+    plan = plan_request(policy(PAYMENTS), given)
+    # The highest level any rule gives (CRITICAL), never the floor (LOW).
+    assert plan.materiality is Materiality.CRITICAL and plan.requires_human
+    assert plan.materiality_rule is None
+    assert any(why in u for u in plan.unreadable_rules), plan.unreadable_rules
+    assert plan.explanation[0].startswith("materiality CRITICAL (fail closed")
+    assert why in plan.explanation[0]
+
+
+def test_fail_closed_level_is_the_highest_rule_not_always_critical() -> None:
+    p = policy(
+        "materiality_rules:\n"
+        "  - {level: HIGH, when: [{field: arguments.amount, op: gt, value: 10000}]}\n"
+        "  - {level: MEDIUM, when: [{field: team, op: eq, value: payments}]}\n"
+    )
+    plan = plan_request(p, {"arguments": {"amount": "20000"}, "team": "risk"})
+    assert plan.materiality is Materiality.HIGH and plan.requires_human is False
+    assert plan.unreadable_rules == [
+        "rule materiality_rules[0] cannot be decided: arguments.amount is a string, not a number"
+    ]
+    floor_above = p.model_copy(update={"materiality": Materiality.CRITICAL})
+    assert plan_request(floor_above, {"arguments": {}}).materiality is Materiality.CRITICAL
+
+
+def test_a_false_condition_decides_a_rule_so_an_exists_guard_keeps_absence_out() -> None:
+    p = policy(
+        "materiality_rules:\n"
+        "  - level: HIGH\n"
+        "    when:\n"
+        "      - {field: arguments.region, op: exists}\n"
+        "      - {field: arguments.region, op: eq, value: eu}\n"
+        "  - {level: CRITICAL, when: [{field: arguments.kind, op: missing}]}\n"
+    )
+    assert plan_request(p, {"arguments": {"kind": "x"}}).materiality is Materiality.LOW
+    assert plan_request(p, {"arguments": {"kind": "x", "region": "eu"}}).materiality is (
+        Materiality.HIGH
+    )
+    # Present but of another type: the guard holds, the comparison cannot be decided.
+    wrong = plan_request(p, {"arguments": {"kind": "x", "region": 5}})
+    assert wrong.materiality is Materiality.CRITICAL and wrong.unreadable_rules
+    # `missing` is explicit about absence: an absent field is an answer, not a failure.
+    absent = plan_request(p, {"arguments": {}})
+    assert absent.materiality is Materiality.CRITICAL and absent.unreadable_rules == []
+    assert absent.materiality_rule == "materiality_rules[1] (arguments.kind missing)"
+
+
+def test_a_pinned_policy_reading_free_context_decodes_and_fails_closed() -> None:
+    # Published before fields were checked (and so still pinned by running instances):
+    # it must decode, and its rule on free-form context can never lower materiality.
+    old = Policy.model_validate(
+        {
+            "materiality_rules": [
+                {"level": "HIGH", "when": [{"field": "environment", "op": "exists"}]},
+                {"level": "MEDIUM", "when": [{"field": "environment", "op": "missing"}]},
+            ]
+        }
+    )
+    plan = plan_request(old, {**facts(), "environment": "production"})
+    assert plan.materiality is Materiality.HIGH and plan.matched_rules == []
+    assert "environment is not a fact a policy may read" in plan.unreadable_rules[0]
+
+
 def test_every_matching_rule_is_listed() -> None:
-    ctx = {"environment": "production", "arguments": {"amount": 50_000}}
-    level, winner, matched = classify(policy(PAYMENTS), ctx)
-    assert level is Materiality.HIGH
+    level, winner, matched, unreadable = classify(
+        policy(PAYMENTS), facts(50_000, environment="production")
+    )
+    assert level is Materiality.HIGH and unreadable == []
     assert winner == "large-amount (arguments.amount > 10000)"
-    assert matched == [winner, "production (environment == production)"]
+    assert matched == [winner, "production (trigger.environment == production)"]
 
 
 def test_the_policy_materiality_is_a_floor() -> None:
     p = policy(PAYMENTS).model_copy(update={"materiality": Materiality.MEDIUM})
-    assert plan_request(p, {}).materiality is Materiality.MEDIUM
+    assert plan_request(p, facts()).materiality is Materiality.MEDIUM
 
 
 def test_per_materiality_settings_apply() -> None:
     p = policy(PAYMENTS)
-    low = plan_request(p, {})
+    low = plan_request(p, facts())
     assert not low.requires_human
-    medium = plan_request(p, {"environment": "production"})
+    medium = plan_request(p, facts(environment="production"))
     assert medium.requires_human  # approvers in a level imply approval
     assert medium.eligible_roles(0) == ["TEAM_LEAD"]
     assert medium.sla == timedelta(hours=4)
@@ -147,7 +243,7 @@ def test_per_materiality_settings_apply() -> None:
 
 
 def test_explicit_escalation_chain_with_reminders() -> None:
-    plan = plan_request(policy(PAYMENTS), {"arguments": {"amount": 20_000}})
+    plan = plan_request(policy(PAYMENTS), facts(20_000))
     assert [t.name for t in plan.tiers] == ["finance", "executives"]
     assert plan.tiers[0].reminders == [timedelta(minutes=20), timedelta(minutes=10)]
     assert plan.eligible_roles(0) == ["FINANCE", "CFO", "CONTROLLER"]
@@ -163,9 +259,7 @@ def test_explicit_escalation_chain_with_reminders() -> None:
 
 
 def test_a_stricter_level_inherits_the_nearest_lower_level() -> None:
-    plan = plan_request(
-        policy(PAYMENTS), {"environment": "production", "arguments": {"amount": 10**6}}
-    )
+    plan = plan_request(policy(PAYMENTS), facts(10**6, environment="production"))
     assert plan.materiality is Materiality.CRITICAL
     assert plan.settings_source == "by_materiality.HIGH"
     assert plan.eligible_roles(1) == ["CFO"]
@@ -214,9 +308,9 @@ def test_plans_are_independent_copies() -> None:
 
 def test_an_edit_that_raises_materiality_needs_more_authority() -> None:
     p = policy(PAYMENTS)
-    before = plan_request(p, {"environment": "production", "arguments": {"amount": 50}})
-    same = plan_request(p, {"environment": "production", "arguments": {"amount": 60}})
-    after = plan_request(p, {"environment": "production", "arguments": {"amount": 50_000}})
+    before = plan_request(p, facts(50, environment="production"))
+    same = plan_request(p, facts(60, environment="production"))
+    after = plan_request(p, facts(50_000, environment="production"))
     assert not needs_more_authority(before, same)
     assert needs_more_authority(before, after)
     assert not needs_more_authority(after, before)
@@ -227,21 +321,31 @@ def test_an_edit_that_raises_materiality_needs_more_authority() -> None:
     st.fixed_dictionaries(
         {},
         optional={
-            "environment": st.sampled_from(["production", "staging", 1, None]),
-            "data_class": st.sampled_from(["PII", "PHI", "public"]),
+            "trigger": st.fixed_dictionaries(
+                {}, optional={"environment": st.sampled_from(["production", "staging", 1, None])}
+            ),
             "arguments": st.fixed_dictionaries(
-                {}, optional={"amount": st.one_of(st.integers(-10, 3_000_000), st.floats())}
+                {},
+                optional={
+                    "amount": st.one_of(
+                        st.integers(-10, 3_000_000), st.floats(), st.text(max_size=3)
+                    ),
+                    "data_class": st.sampled_from(["PII", "PHI", "public", 3]),
+                },
             ),
         },
     )
 )
-def test_materiality_is_the_highest_matching_level_and_never_below_the_floor(
-    context: dict[str, Any],
+def test_materiality_is_the_highest_matching_level_or_fails_closed_never_below_the_floor(
+    given: dict[str, Any],
 ) -> None:
     p = policy(PAYMENTS)
-    plan = plan_request(p, context)
-    _, _, matched = classify(p, context)
+    plan = plan_request(p, given)
+    _, _, matched, unreadable = classify(p, given)
     by_name = {r.name: r.level for r in p.materiality_rules}
-    levels = [by_name[m.split(" ")[0]] for m in matched]
-    assert plan.materiality.rank == max([p.materiality.rank, *(lv.rank for lv in levels)])
+    if unreadable:
+        assert plan.materiality is Materiality.CRITICAL  # the highest rule of PAYMENTS
+    else:
+        levels = [by_name[m.split(" ")[0]] for m in matched]
+        assert plan.materiality.rank == max([p.materiality.rank, *(lv.rank for lv in levels)])
     assert plan.requires_human == (plan.materiality is not Materiality.LOW)

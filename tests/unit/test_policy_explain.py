@@ -6,20 +6,28 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from gantral.policy.cli import policy_app
 from gantral.policy.evaluate import plan_request
-from gantral.policy.explain import Actors, explain
+from gantral.policy.explain import MAX_APPROVALS, Actors, explain
+from gantral.policy.facts import given_facts
 from gantral.policy.loading import load_file, load_policy
 from gantral.policy.models import Policy
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "policies"
 PAYMENTS = load_file(EXAMPLES / "payments.yaml")
 assert isinstance(PAYMENTS, Policy)
-BIG = {"arguments": {"amount": 20_000}}
+BIG = given_facts(
+    arguments={"amount": 20_000, "data_class": "public"}, trigger={"environment": "staging"}
+)
+SMALL = given_facts(
+    arguments={"amount": 10, "data_class": "public"}, trigger={"environment": "staging"}
+)
 runner = CliRunner()
 
 
@@ -61,8 +69,28 @@ def test_roles_that_are_not_approvers_are_reported() -> None:
 
 
 def test_allow_when_no_human_is_needed() -> None:
-    path = explain(PAYMENTS, {}, Actors())
+    path = explain(PAYMENTS, SMALL, Actors())
     assert path.outcome == "ALLOW" and path.tiers == [] and path.final_deadline_after is None
+
+
+def test_a_dry_run_shows_what_failed_closed() -> None:
+    typo = given_facts(arguments={"amount": "20000", "data_class": "public"}, trigger={})
+    path = explain(PAYMENTS, typo, Actors())
+    assert path.outcome == "PENDING" and path.materiality == "CRITICAL"
+    assert path.unreadable_rules == [
+        "rule large-amount cannot be decided: arguments.amount is a string, not a number",
+        "rule very-large-amount-in-production cannot be decided: "
+        "arguments.amount is a string, not a number",
+        "rule production cannot be decided: trigger.environment is missing",
+    ]
+
+
+def test_approvals_are_capped() -> None:
+    many = {f"h{i}": "FINANCE" for i in range(MAX_APPROVALS + 1)}
+    with pytest.raises(ValidationError, match=f"at most {MAX_APPROVALS} approvals"):
+        Actors(approvals=many)
+    with pytest.raises(ValidationError, match="at most 256 characters"):
+        Actors(requester="x" * 257)
 
 
 def test_json_is_human_readable() -> None:
@@ -76,12 +104,13 @@ def test_json_is_human_readable() -> None:
     }
 
 
-contexts = st.dictionaries(
-    st.sampled_from(["environment", "data_class", "arguments"]),
-    st.one_of(
-        st.sampled_from(["production", "staging", "PII", None, True, 3]),
-        st.fixed_dictionaries({"amount": st.one_of(st.integers(), st.sampled_from([0.5, "9e9"]))}),
+values = st.sampled_from(["production", "staging", "PII", None, True, 3, 0.5, "9e9"])
+contexts = st.builds(
+    given_facts,
+    arguments=st.dictionaries(
+        st.sampled_from(["amount", "data_class"]), st.one_of(values, st.integers())
     ),
+    trigger=st.dictionaries(st.just("environment"), values),
 )
 
 
@@ -103,15 +132,17 @@ def test_evaluation_is_deterministic(context: dict[str, Any], approvals: dict[st
 
 
 def test_cli_evaluate(tmp_path: Path) -> None:
-    ctx = tmp_path / "ctx.yaml"
-    ctx.write_text("arguments:\n  amount: 20000\n")
+    args = tmp_path / "args.yaml"
+    args.write_text("amount: 20000\ndata_class: public\n")
     result = runner.invoke(
         policy_app,
         [
             "evaluate",
             str(EXAMPLES / "payments.yaml"),
-            "--context",
-            str(ctx),
+            "--arguments",
+            str(args),
+            "--trigger",
+            '{"environment": "staging"}',
             "--actor",
             "alice:FINANCE",
             "--actor",
@@ -123,13 +154,18 @@ def test_cli_evaluate(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert body["outcome"] == "APPROVED" and body["approved_at_tier"] == 1
+    assert body["materiality"] == "HIGH" and body["unreadable_rules"] == []
 
 
 def test_cli_evaluate_inline_context_and_bad_actor() -> None:
     ok = runner.invoke(
-        policy_app, ["evaluate", str(EXAMPLES / "reference.yaml"), "--context", "{}"]
+        policy_app, ["evaluate", str(EXAMPLES / "reference.yaml"), "--arguments", "{}"]
     )
     assert json.loads(ok.stdout)["outcome"] == "PENDING"
+    not_object = runner.invoke(
+        policy_app, ["evaluate", str(EXAMPLES / "reference.yaml"), "--trigger", "[1]"]
+    )
+    assert not_object.exit_code == 2 and "--trigger" in not_object.stderr
     bad = runner.invoke(
         policy_app, ["evaluate", str(EXAMPLES / "reference.yaml"), "--actor", "alice"]
     )
@@ -145,6 +181,22 @@ def test_cli_validate(tmp_path: Path) -> None:
     assert f"{bad}:4: approvers[1].role: Field required" in result.stderr
     good = runner.invoke(policy_app, ["validate", *map(str, sorted(EXAMPLES.glob("*.yaml")))])
     assert good.exit_code == 0, good.output
+
+
+def test_cli_validate_refuses_a_rule_on_free_context(tmp_path: Path) -> None:
+    free = tmp_path / "free.yaml"
+    free.write_text(
+        "materiality_rules:\n"
+        "  - level: HIGH\n"
+        "    when:\n"
+        "      - {field: environment, op: eq, value: production}\n"
+    )
+    result = runner.invoke(policy_app, ["validate", str(free)])
+    assert result.exit_code == 1
+    assert (
+        f"{free}:4: materiality_rules[0].when[0].field: environment is not a fact a policy "
+        "may read: rules read only arguments.*" in result.stderr
+    )
 
 
 def test_policy_text_round_trip_keeps_meaning() -> None:

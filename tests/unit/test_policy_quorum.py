@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from itertools import combinations
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gantral.policy.evaluate import plan_request
 from gantral.policy.models import AllOf, AnyOf, ApprovalRule, NOf, NOfRule, Policy, RoleRule
-from gantral.policy.quorum import min_humans, progress
+from gantral.policy.quorum import alternatives, fills, min_humans, progress
 
-A, B, C = RoleRule(role="A"), RoleRule(role="B"), RoleRule(role="C")
+A, B, C, D = (RoleRule(role=r) for r in "ABCD")
 
 
 def test_role_rule() -> None:
@@ -131,3 +134,60 @@ def test_progress_counts_for_the_instance_view() -> None:
     rule = NOfRule(n_of=NOf(n=2, of=[A, B, C]))
     p = progress(rule, {"ann": "A", "req": "B", "zed": "Z"}, excluded={"req"})
     assert (p.counted, p.required, p.satisfied) == (["ann"], 2, False)
+
+
+# --- the matching -----------------------------------------------------------------
+
+
+def test_matching_succeeds_where_a_greedy_assignment_fails() -> None:
+    # Slots [{A, B}, {A}]: greedy gives ann (A) the first slot and finds nobody for the
+    # second; the matching moves ann to the second slot and bob (B) into the first.
+    assert fills((frozenset({"A", "B"}), frozenset({"A"})), {"ann": "A", "bob": "B"})
+    rule = AllOf(all_of=[AnyOf(any_of=[A, B]), A])
+    assert progress(rule, {"ann": "A", "bob": "B"}).satisfied
+    assert not progress(rule, {"bob": "B", "bea": "B"}).satisfied
+
+
+def test_matching_needs_distinct_humans_for_every_slot() -> None:
+    slots = (frozenset({"A"}), frozenset({"A", "B"}), frozenset({"B", "C"}))
+    assert fills(slots, {"ann": "A", "amy": "A", "cid": "C"})
+    assert not fills(slots, {"ann": "A", "cid": "C"})
+
+
+def test_alternatives_merge_single_slot_choices() -> None:
+    assert alternatives(AnyOf(any_of=[A, B])) == [(frozenset({"A", "B"}),)]
+    assert len(alternatives(AnyOf(any_of=[AllOf(all_of=[A, B]), C]))) == 2
+
+
+def test_thousands_of_approvals_are_checked_quickly() -> None:
+    rule = AllOf(all_of=[A, NOfRule(n_of=NOf(n=2, of=[B, C, AnyOf(any_of=[A, D])]))])
+    many = {f"h{i:04d}": ROLES[i % 3] for i in range(2000)}  # roles A, B, C only
+    started = time.perf_counter()
+    assert progress(rule, many).satisfied
+    assert not progress(AllOf(all_of=[A, D]), many).satisfied
+    assert time.perf_counter() - started < 0.5
+
+
+def _exhaustive(rule: ApprovalRule, given: dict[str, str]) -> list[frozenset[str]]:
+    """The former exhaustive search (every minimal set of distinct humans): the oracle."""
+    if isinstance(rule, RoleRule):
+        return [frozenset({h}) for h, role in given.items() if role == rule.role]
+    if isinstance(rule, AnyOf):
+        return [o for child in rule.any_of for o in _exhaustive(child, given)]
+    children = rule.all_of if isinstance(rule, AllOf) else rule.n_of.of
+    need = len(children) if isinstance(rule, AllOf) else rule.n_of.n
+    found: list[frozenset[str]] = []
+    for chosen in combinations(children, need):
+        acc: list[frozenset[str]] = [frozenset()]
+        for child in chosen:
+            acc = [a | o for a in acc for o in _exhaustive(child, given) if not a & o]
+        found.extend(acc)
+    return found
+
+
+@settings(max_examples=500)
+@given(rules, approvals)
+def test_matching_agrees_with_the_exhaustive_search(
+    rule: ApprovalRule, given: dict[str, str]
+) -> None:
+    assert progress(rule, given).satisfied == bool(_exhaustive(rule, given))

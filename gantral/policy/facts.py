@@ -1,0 +1,66 @@
+"""What a policy rule may read: only facts the grant binds or the instance fixed at start.
+
+Free-form step context is agent-asserted and unbound by the grant's digest, so it is for
+humans to read and never decides materiality (issue 10, item 5):
+
+    arguments   the step's arguments (bound by the grant's args_digest)
+    trigger     the instance's trigger context (fixed when the instance started)
+    team        the owning team id
+    workflow    the workflow template id
+
+Publication refuses a rule on any other field (`field_problem`); a policy pinned before
+that check can still name one, and evaluation then finds it unreadable (fail closed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+FACT_ROOTS = ("arguments", "trigger", "team", "workflow")
+# Objects: a rule names a field inside them. Ids: a rule compares the whole string.
+_OBJECTS = ("arguments", "trigger")
+_IDS = ("team", "workflow")
+
+TRUST_BOUNDARY = (
+    "rules read only arguments.* (bound by the grant), trigger.* (the trigger context, "
+    "fixed when the instance started), team and workflow; a step's free-form context is "
+    "asserted by the agent and bound by nothing, so it is for humans to read"
+)
+
+
+def step_facts(
+    *,
+    arguments: dict[str, Any],
+    trigger_context: dict[str, Any],
+    owning_team_id: str,
+    workflow_id: str,
+) -> dict[str, Any]:
+    return {
+        "arguments": arguments,
+        "trigger": trigger_context,
+        "team": owning_team_id,
+        "workflow": workflow_id,
+    }
+
+
+def given_facts(
+    *,
+    arguments: dict[str, Any],
+    trigger: dict[str, Any],
+    team: str | None = None,
+    workflow: str | None = None,
+) -> dict[str, Any]:
+    """Facts for a dry run: an id left out is missing, as a rule reading it will say."""
+    facts: dict[str, Any] = {"arguments": arguments, "trigger": trigger}
+    facts.update({k: v for k, v in (("team", team), ("workflow", workflow)) if v is not None})
+    return facts
+
+
+def field_problem(field: str) -> str | None:
+    """Why a rule may not read `field` (a dotted path), or None when it may."""
+    root, _, rest = field.partition(".")
+    if root in _OBJECTS:
+        return None if rest else f"is an object: name a field inside it ({root}.<name>)"
+    if root in _IDS:
+        return None if not rest else f"has no fields: {root} is an id, compare it whole"
+    return "is not a fact a policy may read"
