@@ -10,7 +10,8 @@ import httpx
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import errors, metrics
+from api import contract, errors, metrics
+from api.edge import EdgeMiddleware
 from api.routers import audit, health, instances, policies, workflows
 from gantral import __version__
 from gantral.audit.config import AuditConfig
@@ -74,8 +75,20 @@ def create_app(
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
     )
+    # Paths that need no token: health, readiness, metrics, and the development docs.
+    public = {"/healthz", "/readyz", "/metrics"}
+    if docs:
+        public |= {"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
     errors.install(app)
+    # Added before the metrics middleware, so metrics (outermost) count edge refusals too.
+    app.add_middleware(
+        EdgeMiddleware,
+        max_body_bytes=configured.api.max_body_bytes,
+        max_json_depth=configured.api.max_json_depth,
+        public_paths=public,
+    )
     metrics.install(app)
+    contract.install(app, public)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(instances.router)

@@ -1,7 +1,10 @@
 """Request dependencies: settings, the core client, the identity service, and who is calling.
 
 Every route but `/healthz`, `/readyz` and `/metrics` depends on `CurrentPrincipal`: a
-request without a valid bearer token is refused with 401 and the precise reason.
+request without a valid bearer token is refused with 401 and the precise reason. The
+edge (`api.edge`) checks the token before the body is read and leaves the principal in
+the request state; this dependency picks it up (and checks the token itself if an app
+was built without the edge, so a route never runs unauthenticated).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.edge import PRINCIPAL
 from gantral.client import GantralClient
 from gantral.identity import IdentityService, Principal
 from gantral.settings import Settings
@@ -58,8 +62,11 @@ async def get_principal(
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
 ) -> Principal:
     """The validated caller; raises `Unauthenticated` (401) with the reason otherwise."""
+    principal = getattr(request.state, PRINCIPAL, None)
+    if isinstance(principal, Principal):
+        return principal
     principal = await identity.authenticate(request.headers.get("authorization"))
-    request.state.principal = principal
+    setattr(request.state, PRINCIPAL, principal)
     return principal
 
 

@@ -1,10 +1,18 @@
-"""The one error-to-status table, and the handlers that apply it."""
+"""The one error-to-status table, and the handlers that apply it.
+
+Every error body has the same shape, `{"error", "reason", "message", "details"?}`, whether
+it comes from the core (`gantral.errors`), the edge (`api.edge`), request validation, or
+the framework itself (unknown path, wrong method).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from gantral.errors import (
     Conflict,
@@ -16,13 +24,37 @@ from gantral.errors import (
     Unavailable,
 )
 
+__all__ = ["STATUS", "BodyTooLarge", "error_response", "install"]
+
+
+class BodyTooLarge(InvalidInput):
+    """A request body over the edge's limit, refused before it was read in full."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message, reason="body_too_large", **details)
+
+
+# Most specific first: the first class an error is an instance of decides.
 STATUS: dict[type[GantralError], int] = {
+    BodyTooLarge: 413,
     InvalidInput: 422,
     NotFound: 404,
     Conflict: 409,
     Unauthenticated: 401,
     Forbidden: 403,
     Unavailable: 503,
+}
+
+# Framework errors (no route, wrong method...) in the same shape: error code by status.
+_HTTP_CODES = {
+    400: InvalidInput.code,
+    401: Unauthenticated.code,
+    403: Forbidden.code,
+    404: NotFound.code,
+    405: "method_not_allowed",
+    409: Conflict.code,
+    413: InvalidInput.code,
+    503: Unavailable.code,
 }
 
 
@@ -33,14 +65,19 @@ def _challenge(exc: GantralError) -> str:
     return f'Bearer realm="gantral", error="invalid_token", error_description="{exc.reason}"'
 
 
-async def _gantral_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, GantralError)
+def error_response(app: Any, exc: GantralError) -> JSONResponse:
+    """The response for `exc`; refusals (401, 403) are counted in the app's metrics."""
     status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
     headers = {"WWW-Authenticate": _challenge(exc)} if status == 401 else None
-    metrics = getattr(request.app.state, "metrics", None)
+    metrics = getattr(getattr(app, "state", None), "metrics", None)
     if metrics is not None and status in (401, 403):
         metrics.refusals.labels(str(status), exc.reason).inc()
     return JSONResponse(exc.to_dict(), status_code=status, headers=headers)
+
+
+async def _gantral_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GantralError)
+    return error_response(request.app, exc)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -56,6 +93,22 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=422)
 
 
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    reason = {404: "no_route", 405: "method_not_allowed"}.get(exc.status_code, code)
+    body = {"error": code, "reason": reason, "message": str(exc.detail)}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    # The traceback is logged by the server; the client learns nothing about internals.
+    body = {"error": "internal", "reason": "internal", "message": "internal server error"}
+    return JSONResponse(body, status_code=500)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(GantralError, _gantral_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gantral.domain.ijson import MAX_DEPTH
 from gantral.identity.settings import IdentitySettings, refuse_unsafe_production
 from gantral.profile import Profile
 
@@ -80,6 +81,14 @@ class S3Settings(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
+    # Larger bodies are refused with 413 before they are read (Content-Length, or counted
+    # as they stream in), and only after the token is checked.
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=64 * 1_048_576)
+    # Deepest nesting of objects and arrays in a JSON body (422 `too_deep`): the worker's
+    # decoder and the sink's canonical encoder recurse.
+    max_json_depth: int = Field(default=MAX_DEPTH, ge=2, le=256)
+    # How long an audit read waits for a PostgreSQL connection before answering 503.
+    audit_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
 
 
 class Settings(BaseSettings):
