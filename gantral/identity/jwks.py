@@ -3,6 +3,10 @@
 Key rotation: an unknown `kid` triggers a refetch, at most once per
 `min_refetch_seconds`, so forged `kid`s cannot make us hammer the IdP. If the IdP is
 down, keys already cached keep working until it is back.
+
+One fetch at a time: a request that arrives while a fetch is in flight (the first one,
+right after startup, in particular) waits for that fetch's outcome instead of being
+refused or starting another.
 """
 
 from __future__ import annotations
@@ -49,13 +53,14 @@ class JwksCache:
         self._fetched_at: float | None = None
         self._attempted_at: float | None = None
         self._lock = asyncio.Lock()
+        self._fetches = 0  # completed fetch attempts, successful or not
 
     async def key_for(self, kid: str | None) -> JWK:
         """The JWK to verify a token whose header names `kid`."""
         if self._fetched_at is None:
             if self._may_refetch():
                 await self._refresh(stale_ok=False)
-            if self._fetched_at is None:  # a concurrent first fetch failed, or rate-limited
+            if self._fetched_at is None:  # the first fetch failed, or rate-limited
                 raise Unavailable("the issuer's keys are unavailable", reason="jwks_unreachable")
         elif self._clock() - self._fetched_at > self._cache_seconds and self._may_refetch():
             await self._refresh(stale_ok=True)
@@ -80,23 +85,30 @@ class JwksCache:
         return candidates[0] if len(candidates) == 1 else None
 
     def _may_refetch(self) -> bool:
+        if self._lock.locked():
+            return True  # joining the fetch in flight costs the IdP nothing
         return self._attempted_at is None or self._clock() - self._attempted_at >= self._min_refetch
 
     async def _refresh(self, *, stale_ok: bool) -> None:
-        attempted_before = self._attempted_at
+        fetches_before = self._fetches
         async with self._lock:
-            if self._attempted_at != attempted_before:
-                return  # another request refreshed while we waited
+            if self._fetches != fetches_before:
+                # A fetch ended while we waited: its outcome is ours. If it failed, the
+                # caller sees no keys (first fetch: 503) or keeps the cached ones.
+                return
             self._attempted_at = self._clock()
             try:
                 document = await self._get_json(await self._url())
             except Unavailable:
+                self._fetches += 1
                 if stale_ok:
                     logger.warning("JWKS refresh failed; keeping %d cached keys", len(self._keys))
                     return
                 raise
+            # Not counted when cancelled (its client left): a waiter then fetches itself.
             self._store(document)
             self._fetched_at = self._clock()
+            self._fetches += 1
 
     def _store(self, document: dict[str, Any]) -> None:
         keys: dict[str, JWK] = {}
