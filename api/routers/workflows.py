@@ -1,22 +1,28 @@
-"""`/v1/workflows`: publish immutable workflow template versions and read them."""
+"""`/v1/workflows`: publish immutable workflow template versions and read them.
+
+Only the latest version of a template can be started; an older one is superseded unless
+an administrator keeps it active (`PUT .../versions/{version}/activation`, audited).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.authz import PublishesWorkflows
-from api.deps import CurrentPrincipal
+from api.deps import Core, CurrentPrincipal
 from api.routers.policies import Registry
 from api.routers.registry_body import DOCUMENT_BODY, read_document
 from gantral.errors import InvalidInput
 from gantral.policy.loading import load_template
-from gantral.policy.registry import StoredTemplate
+from gantral.policy.registry import StoredTemplate, TemplateActivation
 
 router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
 
 WorkflowId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")]
+Version = Annotated[int, Path(ge=1)]
 ERRORS: dict[int | str, dict[str, str]] = {
     404: {"description": "Unknown workflow or version"},
     409: {"description": "Version precondition failed"},
@@ -73,9 +79,61 @@ async def list_workflow_versions(
 
 @router.get("/{workflow_id}/versions/{version}", responses=ERRORS)
 async def get_workflow_version(
-    workflow_id: WorkflowId,
-    version: Annotated[int, Path(ge=1)],
-    registry: Registry,
-    _: CurrentPrincipal,
+    workflow_id: WorkflowId, version: Version, registry: Registry, _: CurrentPrincipal
 ) -> StoredTemplate:
     return await registry.get_template(workflow_id, version)
+
+
+class ActivationChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    keep_active: bool = Field(
+        description="true: instances may still start from this version after it is "
+        "superseded; false: undo that (only the latest version can then be started)"
+    )
+    justification: str = Field(min_length=1, max_length=2000, description="Why; audited")
+
+
+@router.get("/{workflow_id}/versions/{version}/activation", responses=ERRORS)
+async def get_workflow_activation(
+    workflow_id: WorkflowId, version: Version, registry: Registry, _: CurrentPrincipal
+) -> TemplateActivation:
+    """Whether instances can start from this version, and the last administrator choice."""
+    return await registry.template_activation(workflow_id, version)
+
+
+@router.put(
+    "/{workflow_id}/versions/{version}/activation",
+    responses={
+        **ERRORS,
+        503: {"description": "The choice could not be audited, so it was not applied"},
+    },
+)
+async def set_workflow_activation(
+    workflow_id: WorkflowId,
+    version: Version,
+    body: ActivationChange,
+    registry: Registry,
+    core: Core,
+    caller: PublishesWorkflows,
+) -> TemplateActivation:
+    """Keep a superseded version startable, or stop doing so. Audited before it applies."""
+    current = await registry.template_activation(workflow_id, version)  # 404 if unknown
+    await core.record_admin_action(
+        caller.actor,
+        "workflow_version_kept_active" if body.keep_active else "workflow_version_released",
+        {
+            "workflow_id": workflow_id,
+            "version": version,
+            "latest_version": current.latest_version,
+            "keep_active": body.keep_active,
+            "justification": body.justification,
+        },
+    )
+    return await registry.set_template_activation(
+        workflow_id,
+        version,
+        keep_active=body.keep_active,
+        actor=caller.actor.id,
+        justification=body.justification,
+    )

@@ -62,6 +62,19 @@ def _is_agent(claims: Mapping[str, Any], subject: str, mapping: ClaimMapping) ->
     return any(claim(claims, name) == subject for name in mapping.client_id_claims)
 
 
+def _owner(claims: Mapping[str, Any], mapping: ClaimMapping) -> str | None:
+    """An agent's owner. A claim that is there but unusable is refused, not dropped:
+    dropping it would quietly let the owner approve the agent's requests."""
+    owner = claim(claims, mapping.owner)
+    if owner is None:
+        return None
+    if not isinstance(owner, str) or not owner or len(owner) > 256:
+        raise Unauthenticated(
+            f"token's owner claim {mapping.owner!r} is not a usable id", reason="invalid_owner"
+        )
+    return owner
+
+
 def principal_from_claims(
     claims: Mapping[str, Any], mapping: ClaimMapping, *, issuer: str | None = None
 ) -> Principal:
@@ -73,6 +86,7 @@ def principal_from_claims(
         )
     kind = PrincipalKind.AGENT if _is_agent(claims, subject, mapping) else PrincipalKind.HUMAN
     return Principal(
+        owner=_owner(claims, mapping) if kind is PrincipalKind.AGENT else None,
         subject=subject,
         kind=kind,
         roles=_mapped(

@@ -34,6 +34,10 @@ DataDir = Annotated[
 ]
 Roles = Annotated[list[str] | None, typer.Option("--role", help="A role (repeatable).")]
 Teams = Annotated[list[str] | None, typer.Option("--team", help="A team (repeatable).")]
+Owner = Annotated[
+    str | None,
+    typer.Option(help="The agent's accountable human: never counts as its approver."),
+]
 
 
 def _settings(data_dir: Path | None) -> tuple[IdentitySettings, Profile]:
@@ -66,10 +70,13 @@ def mint(
     role: Roles = None,
     team: Teams = None,
     agent: Annotated[bool, typer.Option("--agent", help="Mint an agent token.")] = False,
+    owner: Owner = None,
     ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 10m, 1h.")] = "10m",
     data_dir: DataDir = None,
 ) -> None:
     """Print a token signed by the development issuer's key."""
+    if owner is not None and not agent:
+        raise typer.BadParameter("only an agent has an owner: add --agent", param_hint="--owner")
     identity, _ = _settings(data_dir)
     try:
         lifetime = parse_duration(ttl)
@@ -85,6 +92,8 @@ def mint(
         roles=role or [],
         teams=team or [],
         ttl=lifetime,
+        owner=owner,
+        owner_claim=identity.claims.owner,
     )
     typer.echo(token)
 
@@ -94,11 +103,14 @@ def add_client_command(
     client_id: Annotated[str, typer.Argument(help="The agent's client id (token subject).")],
     role: Roles = None,
     team: Teams = None,
+    owner: Owner = None,
     data_dir: DataDir = None,
 ) -> None:
     """Register an agent for the client-credentials grant; prints its new secret once."""
     identity, _ = _settings(data_dir)
-    secret = add_client(identity.dev_issuer.data_dir, client_id, roles=role or [], teams=team or [])
+    secret = add_client(
+        identity.dev_issuer.data_dir, client_id, roles=role or [], teams=team or [], owner=owner
+    )
     typer.echo(secret.get_secret_value())
 
 

@@ -11,18 +11,26 @@ import secrets
 from pathlib import Path
 
 import yaml
-from pydantic import SecretStr, TypeAdapter, ValidationError
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError
 
 from gantral.errors import InvalidInput
 from gantral.identity.settings import DevClient, DevIssuerSettings
 
-__all__ = ["CLIENTS_FILE", "add_client", "authenticate_client", "load_clients"]
+__all__ = ["CLIENTS_FILE", "RegisteredClient", "add_client", "authenticate_client", "load_clients"]
 
 CLIENTS_FILE = "clients.yaml"
-_CLIENT_LIST = TypeAdapter(list[DevClient])
 
 
-def _read_file(path: Path) -> list[DevClient]:
+class RegisteredClient(DevClient):
+    """A dev client as the issuer serves it: with the owner its tokens name, if any."""
+
+    owner: str | None = Field(default=None, min_length=1, max_length=256)
+
+
+_CLIENT_LIST = TypeAdapter(list[RegisteredClient])
+
+
+def _read_file(path: Path) -> list[RegisteredClient]:
     if not path.exists():
         return []
     try:
@@ -32,16 +40,21 @@ def _read_file(path: Path) -> list[DevClient]:
         raise InvalidInput(f"invalid clients file {path}", reason="invalid_clients") from exc
 
 
-def load_clients(settings: DevIssuerSettings) -> dict[str, DevClient]:
+def load_clients(settings: DevIssuerSettings) -> dict[str, RegisteredClient]:
     """Every known client by id; settings win over the file for the same id."""
     clients = {c.client_id: c for c in _read_file(settings.data_dir / CLIENTS_FILE)}
-    clients.update({c.client_id: c for c in settings.clients})
+    clients.update(
+        {
+            c.client_id: RegisteredClient.model_validate(c, from_attributes=True)
+            for c in settings.clients
+        }
+    )
     return clients
 
 
 def authenticate_client(
-    clients: dict[str, DevClient], client_id: str, client_secret: str
-) -> DevClient | None:
+    clients: dict[str, RegisteredClient], client_id: str, client_secret: str
+) -> RegisteredClient | None:
     client = clients.get(client_id)
     # Compare even for unknown ids so timing does not reveal which ids exist.
     expected = client.client_secret.get_secret_value() if client else secrets.token_hex(16)
@@ -50,17 +63,24 @@ def authenticate_client(
     return None
 
 
-def add_client(data_dir: Path, client_id: str, *, roles: list[str], teams: list[str]) -> SecretStr:
+def add_client(
+    data_dir: Path,
+    client_id: str,
+    *,
+    roles: list[str],
+    teams: list[str],
+    owner: str | None = None,
+) -> SecretStr:
     """Create or replace a client in `clients.yaml` with a fresh random secret."""
     path = data_dir / CLIENTS_FILE
     clients = {c.client_id: c for c in _read_file(path)}
     secret = SecretStr(secrets.token_urlsafe(32))
-    clients[client_id] = DevClient(
-        client_id=client_id, client_secret=secret, roles=roles, teams=teams
+    clients[client_id] = RegisteredClient(
+        client_id=client_id, client_secret=secret, roles=roles, teams=teams, owner=owner
     )
     rows = [
         {
-            **c.model_dump(exclude={"client_secret"}),
+            **c.model_dump(exclude={"client_secret"}, exclude_none=True),
             "client_secret": c.client_secret.get_secret_value(),
         }
         for c in clients.values()

@@ -3,6 +3,7 @@
     GET  /.well-known/openid-configuration   discovery
     GET  /jwks.json                          its one public key
     POST /token                              client-credentials grant -> agent token
+                                             (naming the client's owner, if registered)
 
 It refuses to be created under the production profile (or when disabled): a
 development key must never be able to mint production authority.
@@ -127,6 +128,8 @@ def create_dev_issuer_app(settings: IdentitySettings, profile: Profile) -> FastA
             roles=client.roles,
             teams=client.teams,
             ttl=dev.token_ttl,
+            owner=client.owner,
+            owner_claim=settings.claims.owner,
         )
         return JSONResponse(
             {

@@ -96,8 +96,16 @@ def mint_token(
     ttl: timedelta = timedelta(minutes=10),
     now: datetime | None = None,
     extra: dict[str, Any] | None = None,
+    owner: str | None = None,
+    owner_claim: str = "owner",
 ) -> str:
-    """A token for a named user or agent, in the claim layout the default mapping reads."""
+    """A token for a named user or agent, in the claim layout the default mapping reads.
+
+    `owner` (agents only) names the agent's accountable human under `owner_claim`, the
+    claim mapping's `owner` name.
+    """
+    if owner is not None and kind is not PrincipalKind.AGENT:
+        raise ValueError("only an agent has an owner")
     issued = now or datetime.now(UTC)
     claims: dict[str, Any] = {
         "iss": issuer,
@@ -113,5 +121,7 @@ def mint_token(
     }
     if kind is PrincipalKind.AGENT:
         claims["azp"] = subject
+    if owner is not None:
+        claims[owner_claim] = owner
     claims.update(extra or {})
     return key.sign(claims)

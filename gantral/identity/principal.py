@@ -30,6 +30,9 @@ class Principal(BaseModel):
     roles: frozenset[str] = frozenset()
     teams: frozenset[str] = frozenset()
     issuer: str | None = None
+    # An agent's accountable human (the mapped owner claim); None for humans and for
+    # agents whose token names none.
+    owner: str | None = Field(default=None, min_length=1, max_length=256)
     # The validated claims, kept for attribution (e.g. `email`, `azp`); never for authz.
     claims: dict[str, Any] = Field(default_factory=dict)
 
@@ -43,10 +46,9 @@ class Principal(BaseModel):
 
 def to_actor(principal: Principal) -> Actor:
     """The audit actor for `principal`; roles sorted so records are deterministic."""
-    owner = principal.claims.get("owner") if principal.is_agent else None
     return Actor(
         id=principal.subject,
         kind=ActorKind(principal.kind.value),
         roles=sorted(principal.roles),
-        owner=owner if isinstance(owner, str) and owner else None,
+        owner=principal.owner if principal.is_agent else None,
     )

@@ -43,6 +43,9 @@ class ClaimMapping(BaseModel):
     subject: str = "sub"
     roles: str = "roles"
     teams: str = "teams"
+    # The human accountable for an agent (read from agent tokens only). Separation of
+    # duties keeps that human from approving the agent's requests.
+    owner: str = "owner"
     # IdP role or group name -> Gantral roles. Unmapped names pass through unchanged
     # unless `drop_unmapped_roles` is set (useful when the IdP sends hundreds of groups).
     role_mapping: dict[str, list[str]] = Field(default_factory=dict)

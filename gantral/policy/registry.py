@@ -10,8 +10,15 @@ id, so a new version applies to the next instance without restarting anything.
 Running instances are unaffected because they pin an exact version and hash
 (`pin_template`) when they start.
 
+Starting an instance takes the latest template version. An older version is
+*superseded* and cannot be started (`get_startable_template`: 409 `version_superseded`),
+because an agent could otherwise pick the version with the weakest policy; only an
+administrator's explicit, audited choice keeps one active (`set_template_activation`),
+and that choice can be undone. Choices are appended too, never rewritten.
+
 Implementations: `InMemoryRegistry` (tests, dev) here and `PostgresRegistry` in
-`registry_postgres`. Both enforce the same rules through `next_version`.
+`registry_postgres`. Both enforce the same rules through `next_version` and
+`startable`.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ __all__ = [
     "Put",
     "StoredPolicy",
     "StoredTemplate",
+    "TemplateActivation",
     "next_version",
     "pin_template",
     "prepare_policy",
@@ -70,6 +78,33 @@ class StoredTemplate(BaseModel):
     template: WorkflowTemplate
     created_at: datetime
     source: str | None = None
+
+
+class TemplateActivation(BaseModel):
+    """Whether instances may start from one template version, and who decided it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    workflow_id: str
+    version: int
+    latest_version: int
+    # The latest version always is; an older one only while kept active.
+    startable: bool
+    kept_active: bool
+    # The last administrator's choice about this version (None: never chosen).
+    set_by: str | None = None
+    justification: str | None = None
+    set_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ActivationChoice:
+    """One recorded administrator choice about a template version."""
+
+    keep_active: bool
+    actor: str
+    justification: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -123,6 +158,32 @@ class PolicyRegistry(Protocol):
     async def template_versions(self, workflow_id: str) -> list[StoredTemplate]: ...
 
     async def list_templates(self) -> list[StoredTemplate]: ...
+
+    async def get_startable_template(
+        self, workflow_id: str, version: int | None = None
+    ) -> StoredTemplate:
+        """What an instance may start from: the latest version when `version` is None,
+        else exactly `version` if it is the latest or kept active. Conflict
+        (`version_superseded`, naming the active version) otherwise; NotFound as
+        `get_template`."""
+        ...
+
+    async def template_activation(self, workflow_id: str, version: int) -> TemplateActivation:
+        """Whether `version` can be started, and the last choice about it."""
+        ...
+
+    async def set_template_activation(
+        self,
+        workflow_id: str,
+        version: int,
+        *,
+        keep_active: bool,
+        actor: str,
+        justification: str,
+    ) -> TemplateActivation:
+        """Record an administrator's choice to keep `version` startable after it is
+        superseded (or to stop doing so). The caller audits the choice first."""
+        ...
 
 
 async def resolve_policy(registry: PolicyRegistry, ref: PolicyRef) -> StoredPolicy:
@@ -212,6 +273,39 @@ def _version_conflict(what: str, expected: int, latest: int) -> Conflict:
     )
 
 
+def startable(
+    stored: StoredTemplate, latest: int, choice: ActivationChoice | None
+) -> TemplateActivation:
+    """The activation of `stored` given the latest version and the last recorded choice."""
+    kept = choice is not None and choice.keep_active
+    return TemplateActivation(
+        workflow_id=stored.workflow_id,
+        version=stored.version,
+        latest_version=latest,
+        startable=stored.version == latest or kept,
+        kept_active=kept,
+        set_by=choice.actor if choice else None,
+        justification=choice.justification if choice else None,
+        set_at=choice.at if choice else None,
+    )
+
+
+def refuse_superseded(stored: StoredTemplate, activation: TemplateActivation) -> StoredTemplate:
+    if activation.startable:
+        return stored
+    wid, latest = stored.workflow_id, activation.latest_version
+    raise Conflict(
+        f"workflow {wid} v{stored.version} is superseded: v{latest} is the active version "
+        f"(start without workflow_version, or with {latest}); an administrator can keep "
+        f"v{stored.version} active with PUT /v1/workflows/{wid}/versions/{stored.version}"
+        "/activation",
+        reason="version_superseded",
+        workflow_id=wid,
+        requested_version=stored.version,
+        active_version=latest,
+    )
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -223,6 +317,8 @@ class InMemoryRegistry:
         self._clock = clock
         self._policies: dict[str, list[StoredPolicy]] = {}
         self._templates: dict[str, list[StoredTemplate]] = {}
+        # (workflow id, version) -> every choice, oldest first; the last one holds.
+        self._activations: dict[tuple[str, int], list[ActivationChoice]] = {}
 
     async def put_policy(
         self,
@@ -290,6 +386,35 @@ class InMemoryRegistry:
 
     async def list_templates(self) -> list[StoredTemplate]:
         return [v[-1] for _, v in sorted(self._templates.items()) if v]
+
+    async def get_startable_template(
+        self, workflow_id: str, version: int | None = None
+    ) -> StoredTemplate:
+        stored = await self.get_template(workflow_id, version)
+        if version is None:
+            return stored
+        return refuse_superseded(stored, await self.template_activation(workflow_id, version))
+
+    async def template_activation(self, workflow_id: str, version: int) -> TemplateActivation:
+        stored = await self.get_template(workflow_id, version)
+        latest = (await self.get_template(workflow_id)).version
+        choices = self._activations.get((workflow_id, version))
+        return startable(stored, latest, choices[-1] if choices else None)
+
+    async def set_template_activation(
+        self,
+        workflow_id: str,
+        version: int,
+        *,
+        keep_active: bool,
+        actor: str,
+        justification: str,
+    ) -> TemplateActivation:
+        stored = await self.get_template(workflow_id, version)
+        latest = (await self.get_template(workflow_id)).version
+        choice = ActivationChoice(keep_active, actor, justification, self._clock())
+        self._activations.setdefault((workflow_id, version), []).append(choice)
+        return startable(stored, latest, choice)
 
 
 S = TypeVar("S", StoredPolicy, StoredTemplate)

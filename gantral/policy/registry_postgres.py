@@ -20,12 +20,16 @@ from gantral.domain.templates import WorkflowTemplate
 from gantral.errors import Conflict, NotFound
 from gantral.policy.models import Policy
 from gantral.policy.registry import (
+    ActivationChoice,
     Put,
     StoredPolicy,
     StoredTemplate,
+    TemplateActivation,
     next_version,
     prepare_policy,
     prepare_template,
+    refuse_superseded,
+    startable,
 )
 
 __all__ = ["MIGRATIONS", "PostgresRegistry"]
@@ -54,6 +58,29 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER documents_immutable BEFORE UPDATE OR DELETE ON {schema}.documents
         FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
     CREATE TRIGGER documents_no_truncate BEFORE TRUNCATE ON {schema}.documents
+        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
+    """,
+    # Administrators' choices to keep a superseded template version startable (or to
+    # stop): appended, never rewritten; the latest row per version holds.
+    """
+    CREATE TABLE {schema}.template_activations (
+        seq bigserial PRIMARY KEY,
+        kind text NOT NULL DEFAULT 'workflow' CHECK (kind = 'workflow'),
+        doc_id text NOT NULL,
+        version integer NOT NULL,
+        keep_active boolean NOT NULL,
+        actor text NOT NULL,
+        justification text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        FOREIGN KEY (kind, doc_id, version) REFERENCES {schema}.documents (kind, doc_id, version)
+    );
+    CREATE INDEX template_activations_version
+        ON {schema}.template_activations (doc_id, version, seq DESC);
+    CREATE TRIGGER template_activations_immutable
+        BEFORE UPDATE OR DELETE ON {schema}.template_activations
+        FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
+    CREATE TRIGGER template_activations_no_truncate
+        BEFORE TRUNCATE ON {schema}.template_activations
         FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
     """,
 ]
@@ -134,6 +161,48 @@ class PostgresRegistry:
 
     async def list_templates(self) -> list[StoredTemplate]:
         return [_template(r) for r in await self._latest_of_each("workflow")]
+
+    async def get_startable_template(
+        self, workflow_id: str, version: int | None = None
+    ) -> StoredTemplate:
+        stored = await self.get_template(workflow_id, version)
+        if version is None:
+            return stored
+        return refuse_superseded(stored, await self.template_activation(workflow_id, version))
+
+    async def template_activation(self, workflow_id: str, version: int) -> TemplateActivation:
+        stored = await self.get_template(workflow_id, version)
+        latest = (await self.get_template(workflow_id)).version
+        rows = await self._fetch(
+            "SELECT * FROM {schema}.template_activations WHERE doc_id = %s AND version = %s "
+            "ORDER BY seq DESC LIMIT 1",
+            (workflow_id, version),
+        )
+        return startable(stored, latest, _choice(rows[0]) if rows else None)
+
+    async def set_template_activation(
+        self,
+        workflow_id: str,
+        version: int,
+        *,
+        keep_active: bool,
+        actor: str,
+        justification: str,
+    ) -> TemplateActivation:
+        stored = await self.get_template(workflow_id, version)
+        latest = (await self.get_template(workflow_id)).version
+        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(
+                self._sql(
+                    "INSERT INTO {schema}.template_activations"
+                    " (doc_id, version, keep_active, actor, justification)"
+                    " VALUES (%s, %s, %s, %s, %s) RETURNING *"
+                ),
+                (workflow_id, version, keep_active, actor, justification),
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return startable(stored, latest, _choice(row))
 
     # --- storage -------------------------------------------------------------------
 
@@ -249,6 +318,12 @@ def _policy(row: dict[str, Any]) -> StoredPolicy:
         policy=Policy.model_validate(row["body"]),
         created_at=row["created_at"],
         source=row["source"],
+    )
+
+
+def _choice(row: dict[str, Any]) -> ActivationChoice:
+    return ActivationChoice(
+        row["keep_active"], row["actor"], row["justification"], row["created_at"]
     )
 
 

@@ -26,10 +26,12 @@ from typing import Any
 
 import httpx
 import uvicorn
+import yaml
 from cryptography.hazmat.primitives import serialization
 from pydantic import SecretStr
 
 from gantral.devstack.process import free_port
+from gantral.identity.dev_clients import CLIENTS_FILE
 from gantral.identity.dev_issuer import create_dev_issuer_app
 from gantral.identity.dev_keys import KEY_FILE, SigningKey, mint_token
 from gantral.identity.principal import PrincipalKind
@@ -49,6 +51,9 @@ __all__ = [
     "LEAD",
     "LEAD2",
     "MANAGER",
+    "OWNED_CLIENT_ID",
+    "OWNED_CLIENT_SECRET",
+    "OWNER",
     "SECURITY",
     "TEAM",
     "bearer",
@@ -66,6 +71,10 @@ TEAM = "payments"
 # An agent registered with the session's dev issuer (client-credentials grant).
 CLIENT_ID = "deploy-bot"
 CLIENT_SECRET = "deploy-bot-test-secret"
+# One registered with an owner (in the issuer's clients.yaml): its tokens name `alice`.
+OWNED_CLIENT_ID = "owned-bot"
+OWNED_CLIENT_SECRET = "owned-bot-test-secret"
+OWNER = "alice"
 
 
 def token(
@@ -80,8 +89,9 @@ def token(
     issuer: str = ISSUER,
     key: SigningKey = KEY,
     extra: dict[str, Any] | None = None,
+    owner: str | None = None,
 ) -> str:
-    """A signed access token for a human (default) or an agent."""
+    """A signed access token for a human (default) or an agent (with an `owner`, if given)."""
     return mint_token(
         key,
         issuer=issuer,
@@ -93,14 +103,20 @@ def token(
         ttl=ttl,
         now=now or datetime.now(UTC),
         extra=extra,
+        owner=owner,
     )
 
 
 def bearer(
-    sub: str, roles: Iterable[str] = (), teams: Iterable[str] = (TEAM,), agent: bool = False
+    sub: str,
+    roles: Iterable[str] = (),
+    teams: Iterable[str] = (TEAM,),
+    agent: bool = False,
+    *,
+    owner: str | None = None,
 ) -> dict[str, str]:
     """`{"Authorization": "Bearer <token>"}` for `sub`."""
-    return {"Authorization": f"Bearer {token(sub, roles, teams, agent=agent)}"}
+    return {"Authorization": f"Bearer {token(sub, roles, teams, agent=agent, owner=owner)}"}
 
 
 AGENT = bearer("agent-7", agent=True)
@@ -138,7 +154,7 @@ def serve_dev_issuer(data_dir: Path) -> Iterator[IdentitySettings]:
     """The real development issuer app, holding `KEY`, on a free port (uvicorn, thread).
 
     Yields settings that trust it: tokens from `token(...)` and from its `/token`
-    endpoint (client `CLIENT_ID`) validate against its JWKS over HTTP.
+    endpoint (clients `CLIENT_ID` and `OWNED_CLIENT_ID`) validate against its JWKS over HTTP.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     pem = KEY.private_key.private_bytes(
@@ -147,6 +163,13 @@ def serve_dev_issuer(data_dir: Path) -> Iterator[IdentitySettings]:
         serialization.NoEncryption(),
     )
     (data_dir / KEY_FILE).write_bytes(pem)
+    owned = {
+        "client_id": OWNED_CLIENT_ID,
+        "client_secret": OWNED_CLIENT_SECRET,
+        "teams": [TEAM],
+        "owner": OWNER,
+    }
+    (data_dir / CLIENTS_FILE).write_text(yaml.safe_dump([owned]))
     client = DevClient(client_id=CLIENT_ID, client_secret=SecretStr(CLIENT_SECRET), teams=[TEAM])
     dev = DevIssuerSettings(url=ISSUER, data_dir=data_dir, clients=[client])
     for attempt in range(3):

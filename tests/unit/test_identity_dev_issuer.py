@@ -251,3 +251,53 @@ def test_cli_refuses_production(tmp_path: Path, args: list[str]) -> None:
     assert result.exit_code == 2
     assert "production" in result.output
     assert not (tmp_path / KEY_FILE).exists()
+
+
+async def test_cli_mint_and_add_client_name_the_agents_owner(tmp_path: Path) -> None:
+    """The owner lands under the configured claim name and comes back on the principal."""
+    runner = CliRunner()
+    env = {**DEV_ENV, "GANTRAL_IDENTITY__CLAIMS__OWNER": "acme.owner"}
+    minted = runner.invoke(
+        identity_app,
+        ["mint", "--user", "bot-1", "--agent", "--owner", "alice", "--data-dir", str(tmp_path)],
+        env=env,
+    )
+    assert minted.exit_code == 0, minted.output
+    added = runner.invoke(
+        identity_app,
+        ["add-client", "ledger-bot", "--owner", "bob", "--data-dir", str(tmp_path)],
+        env=env,
+    )
+    assert added.exit_code == 0, added.output
+    settings = IdentitySettings.model_validate(
+        {"dev_issuer": {"data_dir": tmp_path}, "claims": {"owner": "acme.owner"}}
+    )
+    app = create_dev_issuer_app(settings, Profile.DEVELOPMENT)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://dev"
+    ) as http:
+        issued = await http.post(
+            "/token",
+            data={"grant_type": "client_credentials"},
+            auth=httpx.BasicAuth("ledger-bot", added.stdout.strip()),
+        )
+    assert issued.status_code == 200, issued.text
+    key = load_or_create_signing_key(tmp_path)
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=key.jwks()))
+    async with httpx.AsyncClient(transport=transport) as http:
+        validator = TokenValidator(
+            settings.model_copy(update={"jwks_url": "http://dev/jwks.json"}), http
+        )
+        bot = await validator.validate(minted.stdout.strip())
+        ledger = await validator.validate(issued.json()["access_token"])
+    assert (bot.subject, bot.owner, bot.claims["acme.owner"]) == ("bot-1", "alice", "alice")
+    assert (ledger.subject, ledger.owner) == ("ledger-bot", "bob")
+
+
+def test_cli_mint_refuses_an_owner_for_a_human(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        identity_app,
+        ["mint", "--user", "alice", "--owner", "bob", "--data-dir", str(tmp_path)],
+        env=DEV_ENV,
+    )
+    assert result.exit_code == 2 and "only an agent has an owner" in result.output

@@ -360,3 +360,29 @@ def test_bearer_token_missing(header: str | None) -> None:
     with pytest.raises(Unauthenticated) as info:
         bearer_token(header)
     assert info.value.reason == "missing_token"
+
+
+async def test_owner_claim_is_mapped_for_agents(make: Make, rsa_private: RSAPrivateKey) -> None:
+    from gantral.identity.principal import to_actor
+
+    agent = rs256(rsa_private, claims(sub="bot-1", gantral_kind="agent", owner="olivia"))
+    principal = await make().validate(agent)
+    assert principal.owner == "olivia" and to_actor(principal).owner == "olivia"
+    renamed = make(claims=ClaimMapping(owner="ext.accountable"))
+    nested = rs256(
+        rsa_private, claims(sub="bot-1", gantral_kind="agent", ext={"accountable": "omar"})
+    )
+    assert (await renamed.validate(nested)).owner == "omar"
+    # With the claim renamed, `owner` is just another claim: not the owner.
+    assert (await renamed.validate(agent)).owner is None
+    # A human has no owner, whatever the token says.
+    person = await make().validate(rs256(rsa_private, claims(owner="olivia")))
+    assert person.owner is None and to_actor(person).owner is None
+
+
+@pytest.mark.parametrize("owner", ["", 7, ["olivia"], "x" * 257])
+async def test_an_unusable_owner_claim_is_refused_not_dropped(
+    make: Make, rsa_private: RSAPrivateKey, owner: object
+) -> None:
+    token = rs256(rsa_private, claims(sub="bot-1", gantral_kind="agent", owner=owner))
+    assert await refused(make(), token) == "invalid_owner"

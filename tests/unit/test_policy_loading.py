@@ -9,7 +9,7 @@ import pytest
 
 from gantral.domain.templates import WorkflowTemplate
 from gantral.errors import InvalidInput
-from gantral.policy.loading import load_document, load_file, load_policy, validate
+from gantral.policy.loading import load_document, load_file, load_policy, load_template, validate
 from gantral.policy.models import Materiality, Policy
 
 EXAMPLES = sorted(
@@ -121,3 +121,43 @@ def test_examples_load(path: Path) -> None:
         assert doc.materiality in Materiality
     # What is stored (and what Temporal carries) is the JSON dump: it must load back equal.
     assert type(doc).model_validate_json(doc.model_dump_json()) == doc
+
+
+@pytest.mark.parametrize(
+    ("field", "why"),
+    [
+        ("environment", "environment is not a fact a policy may read"),
+        ("context.environment", "context.environment is not a fact a policy may read"),
+        ("arguments", "arguments is an object: name a field inside it (arguments.<name>)"),
+        ("team.name", "team.name has no fields: team is an id, compare it whole"),
+    ],
+)
+def test_rules_on_fields_that_are_not_facts_are_refused_with_field_and_line(
+    field: str, why: str
+) -> None:
+    text = (
+        "id: flow\nsteps:\n  - id: pay\n    policy:\n      materiality_rules:\n"
+        f"        - level: HIGH\n          when: [{{field: {field}, op: exists}}]\n"
+    )
+    with pytest.raises(InvalidInput) as caught:
+        load_template(text, source="flow.yaml")
+    err = caught.value
+    assert err.reason == "field_not_a_fact"
+    assert (err.details["field"], err.details["line"]) == (
+        "steps[0].policy.materiality_rules[0].when[0].field",
+        7,
+    )
+    assert why in err.message and "trigger.* (the trigger context" in err.message
+
+
+def test_rules_on_facts_load() -> None:
+    policy = load_policy(
+        "materiality_rules:\n"
+        "  - level: HIGH\n"
+        "    when:\n"
+        "      - {field: arguments.amount, op: gt, value: 1}\n"
+        "      - {field: trigger.environment, op: eq, value: production}\n"
+        "      - {field: team, op: in, value: [payments]}\n"
+        "      - {field: workflow, op: ne, value: sandbox}\n"
+    )
+    assert len(policy.materiality_rules[0].when) == 4

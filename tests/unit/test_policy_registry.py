@@ -115,3 +115,56 @@ async def test_templates_get_assigned_versions() -> None:
         await reg.put_template(load_template(FLOW + "description: newer\nversion: 2\n"))
     assert [t.workflow_id for t in await reg.list_templates()] == ["flow"]
     assert (await reg.get_template("flow", 1)).template.description == ""
+
+
+async def test_a_superseded_template_version_cannot_be_started_unless_kept_active() -> None:
+    reg = InMemoryRegistry()
+    await reg.put_template(load_template("id: flow\nsteps: [{id: pay}]\n"))
+    v2 = await reg.put_template(load_template("id: flow\nsteps: [{id: pay}, {id: log}]\n"))
+    assert (await reg.get_startable_template("flow")).version == 2
+    assert (await reg.get_startable_template("flow", 2)) == v2.stored
+    with pytest.raises(Conflict) as refused:
+        await reg.get_startable_template("flow", 1)
+    assert refused.value.reason == "version_superseded"
+    assert "v2 is the active version" in refused.value.message
+    assert refused.value.details["active_version"] == 2
+    assert (await reg.get_template("flow", 1)).version == 1  # still readable
+    with pytest.raises(NotFound):
+        await reg.get_startable_template("flow", 3)
+
+    kept = await reg.set_template_activation(
+        "flow", 1, keep_active=True, actor="pat", justification="migration"
+    )
+    assert (kept.startable, kept.kept_active, kept.set_by, kept.latest_version) == (
+        True,
+        True,
+        "pat",
+        2,
+    )
+    assert (await reg.get_startable_template("flow", 1)).version == 1
+    undone = await reg.set_template_activation(
+        "flow", 1, keep_active=False, actor="pat", justification="migration done"
+    )
+    assert not undone.startable and undone.justification == "migration done"
+    with pytest.raises(Conflict):
+        await reg.get_startable_template("flow", 1)
+    with pytest.raises(NotFound):
+        await reg.template_activation("flow", 9)
+
+
+async def test_publishing_refuses_rules_on_fields_that_are_not_facts() -> None:
+    reg = InMemoryRegistry()
+    free = Policy.model_validate(
+        {"materiality_rules": [{"level": "HIGH", "when": [{"field": "env", "op": "exists"}]}]}
+    )
+    with pytest.raises(InvalidInput) as refused:
+        await reg.put_policy("free", free)
+    assert refused.value.reason == "field_not_a_fact"
+    assert refused.value.details["field"] == "materiality_rules[0].when[0].field"
+    assert "env is not a fact a policy may read" in refused.value.message
+    inline = WorkflowTemplate.model_validate(
+        {"id": "flow", "steps": [{"id": "pay", "policy": free.model_dump(mode="json")}]}
+    )
+    with pytest.raises(InvalidInput) as refused:
+        await reg.put_template(inline)
+    assert refused.value.details["field"] == "steps[0].policy.materiality_rules[0].when[0].field"
