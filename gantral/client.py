@@ -19,10 +19,12 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -45,7 +47,12 @@ from gantral.errors import (
 from gantral.policy.registry import PolicyRegistry, pin_template
 from gantral.settings import Settings, TemporalTLS
 from gantral.workflows import search
-from gantral.workflows.access_log import ACCESS_LOG_ID, AccessLogStart, AccessLogWorkflow
+from gantral.workflows.access_log import (
+    ACCESS_LOG_ID,
+    AccessLogStart,
+    AccessLogWorkflow,
+    AdminAction,
+)
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import (
     WORKFLOW_NAME,
@@ -292,6 +299,36 @@ class GantralClient:
                 start_signal="refused",
                 start_signal_args=[refusal],
             )
+
+    async def record_admin_action(self, actor: Actor, action: str, detail: dict[str, Any]) -> None:
+        """Record an administrator's choice in the access log before it may take effect.
+
+        Not fire-and-forget: an Update (with start, should the log not be running) that
+        answers only once the sink has stored the event. Anything short of that raises
+        `Unavailable`, so the caller never applies a choice that went unrecorded.
+        """
+        start = WithStartWorkflowOperation(
+            AccessLogWorkflow.run,
+            AccessLogStart(audit_task_queue=self._settings.temporal.audit_task_queue),
+            id=ACCESS_LOG_ID,
+            task_queue=self._settings.temporal.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        update = self._temporal.execute_update_with_start_workflow(
+            AccessLogWorkflow.admin_action,
+            AdminAction(actor=actor, action=action, detail=detail),
+            start_workflow_operation=start,
+        )
+        try:
+            # Bounded: a sink that is down must answer the admin `Unavailable`, not hang.
+            await asyncio.wait_for(update, timeout=30)
+        except WorkflowUpdateFailedError as exc:
+            raise _translate_failure(exc.cause) from exc
+        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError) as exc:
+            raise Unavailable(
+                f"admin action {action!r} could not be recorded in the access log",
+                reason="audit_unavailable",
+            ) from exc
 
     async def record_refusal(self, instance_id: str, refusal: Refusal) -> None:
         """Record a refused attempt in the instance's audit log (best effort once closed)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gantral.audit.config import DEFAULT_ORIGIN
 from gantral.domain.ijson import MAX_DEPTH
 from gantral.identity.settings import IdentitySettings, refuse_unsafe_production
 from gantral.profile import Profile
@@ -62,7 +63,14 @@ class DatabaseSettings(BaseModel):
 
 class AuditSettings(BaseModel):
     # Ed25519 private key (PEM) used by the sink to sign checkpoints; a file path or the PEM.
+    # Required outside development: only `gantral dev` may sign with a throwaway key.
     signing_key: SecretStr = SecretStr("")
+    # What verification trusts (the API's verify route, `gantral audit verify`): Ed25519
+    # public keys as PEM files, inline PEMs or 64 hex characters; several while rotating.
+    # Never a private key: verifying must not need what signs.
+    public_keys: list[str] = Field(default_factory=list)
+    # The log's name inside every signed checkpoint; verification refuses other origins.
+    origin: str = Field(default=DEFAULT_ORIGIN, min_length=1, max_length=200)
     checkpoint_interval_seconds: float = Field(default=10.0, gt=0)
     # Paths removed before anything is stored, relative to the snapshot a human is shown,
     # e.g. `$.context.prompt`: by the API before Temporal sees it, and again by the sink.

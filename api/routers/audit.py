@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from fastapi import APIRouter, Depends, Query, Request
 
 from api.authz import AuditGlobalReader, AuditInstanceReader
-from gantral.audit.checkpoint import Checkpoint
+from gantral.audit.checkpoint import Checkpoint, load_verification_keys
+from gantral.audit.verifier import verify_instance as verify_database_instance
 from gantral.audit.views import (
     BundleView,
     ConsistencyProofView,
@@ -20,6 +22,7 @@ from gantral.audit.views import (
     InstanceView,
     VerifyView,
 )
+from gantral.errors import Unavailable
 
 __all__ = ["router"]
 
@@ -32,10 +35,38 @@ async def get_instance(instance_id: str, reader: AuditInstanceReader) -> Instanc
     return await reader.instance(instance_id)
 
 
+def _trust(request: Request) -> tuple[list[Ed25519PublicKey], str]:
+    """The configured public keys and origin, loaded once. Never the sink's private key:
+    the API verifies with what an outside auditor would hold."""
+    trust: tuple[list[Ed25519PublicKey], str] | None = getattr(
+        request.app.state, "audit_trust", None
+    )
+    if trust is None:
+        audit = request.app.state.settings.audit
+        try:
+            trust = (load_verification_keys(audit.public_keys), audit.origin)
+        except (OSError, ValueError) as error:
+            raise Unavailable(
+                f"the configured audit public keys cannot be loaded ({type(error).__name__})",
+                reason="audit_keys_invalid",
+            ) from error
+        request.app.state.audit_trust = trust
+    return trust
+
+
 @router.get("/instances/{instance_id}/verify")
-async def verify_instance(instance_id: str, reader: AuditInstanceReader) -> VerifyView:
-    """Recompute the chain, seal, snapshots and log roots; `ok` is false on any break."""
-    return await reader.verify(instance_id)
+async def verify_instance(
+    instance_id: str,
+    reader: AuditInstanceReader,
+    trust: Annotated[tuple[list[Ed25519PublicKey], str], Depends(_trust)],
+) -> VerifyView:
+    """Recompute the chain, seal, snapshots and log roots, and check every checkpoint's
+    origin and signature against the configured public keys (`GANTRAL_AUDIT__PUBLIC_KEYS`).
+    `ok` is false on any break, and when no public key is configured."""
+    keys, origin = trust
+    return await verify_database_instance(
+        reader.queries, instance_id, objects=reader.objects, public_keys=keys, origin=origin
+    )
 
 
 @router.get("/instances/{instance_id}/bundle")

@@ -1,8 +1,9 @@
 """Offline verification of an exported evidence bundle with only the public key.
 
 Checks the chain from the exact body bytes, the seal, that the decisions and snapshot
-references listed match the chain, the checkpoint signature, and an RFC 9162 inclusion
-proof for every event against the signed root.
+references listed match the chain, the checkpoint's origin and signature, and an RFC 9162
+inclusion proof for every event against the signed root. A malformed bundle of any shape
+is a `bad_bundle` problem, never an exception.
 """
 
 from __future__ import annotations
@@ -10,22 +11,26 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import ValidationError
 
 from gantral.audit.bundle import BUNDLE_FORMAT
-from gantral.audit.checkpoint import Checkpoint, verify_checkpoint
+from gantral.audit.checkpoint import Checkpoint, PublicKeys, verify_checkpoint
+from gantral.audit.config import DEFAULT_ORIGIN
 from gantral.audit.merkle import leaf_hash, verify_inclusion
 from gantral.audit.rows import EventRow, SealRow
 from gantral.audit.verify import Problem, verify_chain
 
-__all__ = ["verify_bundle", "verify_bundle_signature"]
+__all__ = ["verify_bundle"]
 
 
 def _rows(instance_id: str, events: list[dict[str, Any]]) -> list[EventRow]:
     rows = []
     for e in events:
         body = str(e["body"]).encode()
-        ref = json.loads(body).get("snapshot") or {}
+        parsed = json.loads(body)
+        ref = (parsed.get("snapshot") if isinstance(parsed, dict) else None) or {}
+        if not isinstance(ref, dict):
+            ref = {}
         rows.append(
             EventRow(
                 int(e["log_index"]),
@@ -42,7 +47,16 @@ def _rows(instance_id: str, events: list[dict[str, Any]]) -> list[EventRow]:
     return rows
 
 
-def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey) -> list[Problem]:
+def verify_bundle(
+    bundle: object, public_key: PublicKeys | None, origin: str = DEFAULT_ORIGIN
+) -> list[Problem]:
+    """Every problem with an evidence bundle (parsed JSON of any shape), empty when it holds.
+
+    `public_key` is the trusted key, or several while rotating; None skips only the
+    checkpoint signature, which the caller must then say it did not check.
+    """
+    if not isinstance(bundle, dict):
+        return [Problem("bad_bundle", f"a bundle is a JSON object, not {_kind(bundle)}")]
     instance_id = str(bundle.get("instance_id", "?"))
     if bundle.get("format") != BUNDLE_FORMAT:
         return [Problem("bad_bundle", f"unknown bundle format {bundle.get('format')}", instance_id)]
@@ -57,12 +71,14 @@ def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey) -> list[
                 int(seal_doc["log_index"]),
                 bytes.fromhex(seal_doc["head"]),
             )
-    except (KeyError, TypeError, ValueError) as error:
+        checkpoint = _checkpoint(bundle)
+        proofs = _proofs(bundle.get("inclusion") or [])
+    except (KeyError, TypeError, ValueError, ValidationError) as error:
         return [Problem("bad_bundle", f"malformed bundle: {error!r}", instance_id)]
     problems = verify_chain(instance_id, rows, seal)
     if seal is None:
         problems.append(Problem("not_sealed", "bundle has no seal", instance_id))
-    bodies = [json.loads(r.body) for r in rows]
+    bodies = [b for b in (json.loads(r.body) for r in rows) if isinstance(b, dict)]
     if bundle.get("decisions") != [b for b in bodies if b.get("type") == "DECISION_RECORDED"]:
         problems.append(
             Problem("decisions_mismatch", "decisions differ from the chain", instance_id)
@@ -71,26 +87,44 @@ def verify_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey) -> list[
         problems.append(
             Problem("snapshots_mismatch", "snapshots differ from the chain", instance_id)
         )
-    problems += _check_inclusion(instance_id, rows, bundle)
-    bad_signature = verify_bundle_signature(bundle, public_key)
-    if bad_signature is not None:
-        problems.append(bad_signature)
+    if checkpoint is None:
+        return [*problems, Problem("no_checkpoint", "bundle has no signed checkpoint", instance_id)]
+    if checkpoint.origin != origin:
+        problems.append(
+            Problem(
+                "wrong_origin",
+                f"checkpoint origin {checkpoint.origin!r}, expected {origin!r}",
+                instance_id,
+            )
+        )
+    problems += _inclusion_problems(instance_id, rows, checkpoint, proofs)
+    if public_key is not None:
+        why = verify_checkpoint(checkpoint, public_key)
+        if why is not None:
+            problems.append(Problem("bad_signature", why, instance_id))
     return problems
 
 
-def _check_inclusion(
-    instance_id: str, rows: list[EventRow], bundle: dict[str, Any]
-) -> list[Problem]:
-    if bundle.get("checkpoint") is None:
-        return [Problem("no_checkpoint", "bundle has no signed checkpoint", instance_id)]
-    cp = Checkpoint.model_validate(bundle["checkpoint"])
-    return _inclusion_problems(instance_id, rows, cp, bundle.get("inclusion") or [])
+def _kind(value: object) -> str:
+    return "null" if value is None else f"a JSON {type(value).__name__}"
+
+
+def _checkpoint(bundle: dict[str, Any]) -> Checkpoint | None:
+    doc = bundle.get("checkpoint")
+    if doc is None:
+        return None
+    cp = Checkpoint.model_validate(doc)
+    bytes.fromhex(cp.root)  # a root that is not hex is malformed, like any other field
+    return cp
+
+
+def _proofs(inclusion: list[dict[str, Any]]) -> dict[int, list[bytes]]:
+    return {int(p["log_index"]): [bytes.fromhex(h) for h in p["proof"]] for p in inclusion}
 
 
 def _inclusion_problems(
-    instance_id: str, rows: list[EventRow], cp: Checkpoint, inclusion: list[dict[str, Any]]
+    instance_id: str, rows: list[EventRow], cp: Checkpoint, proofs: dict[int, list[bytes]]
 ) -> list[Problem]:
-    proofs = {int(p["log_index"]): [bytes.fromhex(h) for h in p["proof"]] for p in inclusion}
     root = bytes.fromhex(cp.root)
     problems = []
     for row in rows:
@@ -114,11 +148,3 @@ def _inclusion_problems(
                 )
             )
     return problems
-
-
-def verify_bundle_signature(bundle: dict[str, Any], public_key: Ed25519PublicKey) -> Problem | None:
-    cp = bundle.get("checkpoint")
-    if cp is None:
-        return None
-    why = verify_checkpoint(Checkpoint.model_validate(cp), public_key)
-    return None if why is None else Problem("bad_signature", why, str(bundle.get("instance_id")))

@@ -11,6 +11,7 @@ existed (inclusion proofs) and that later logs extend earlier ones (consistency 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -23,10 +24,14 @@ from gantral.domain.digest import canonical_bytes
 __all__ = [
     "CHECKPOINT_PREFIX",
     "Checkpoint",
+    "PublicKeys",
+    "find_key",
     "generate_key_pem",
     "key_id",
+    "key_list",
     "load_private_key",
     "load_public_key",
+    "load_verification_keys",
     "public_key_pem",
     "sign_checkpoint",
     "verify_checkpoint",
@@ -76,9 +81,20 @@ def sign_checkpoint(
     return unsigned.model_copy(update={"signature": signature})
 
 
-def verify_checkpoint(checkpoint: Checkpoint, public_key: Ed25519PublicKey) -> str | None:
-    """None when valid, else why not."""
-    if checkpoint.key_id != key_id(public_key):
+PublicKeys = Ed25519PublicKey | Sequence[Ed25519PublicKey]
+"""One trusted public key, or several (the old and the new one while rotating)."""
+
+
+def key_list(keys: PublicKeys | None) -> list[Ed25519PublicKey]:
+    if keys is None:
+        return []
+    return [keys] if isinstance(keys, Ed25519PublicKey) else list(keys)
+
+
+def verify_checkpoint(checkpoint: Checkpoint, public_keys: PublicKeys) -> str | None:
+    """None when signed by one of the trusted keys, else why not."""
+    public_key = find_key(checkpoint, key_list(public_keys))
+    if public_key is None:
         return f"checkpoint {checkpoint.size} signed by unknown key {checkpoint.key_id[:16]}"
     try:
         public_key.verify(bytes.fromhex(checkpoint.signature), checkpoint.signed_bytes())
@@ -95,6 +111,10 @@ def _material(value: str) -> bytes:
     return Path(text).expanduser().read_bytes()
 
 
+def _is_raw_hex(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
 def load_private_key(value: str) -> Ed25519PrivateKey:
     key = serialization.load_pem_private_key(_material(value), password=None)
     if not isinstance(key, Ed25519PrivateKey):
@@ -103,9 +123,13 @@ def load_private_key(value: str) -> Ed25519PrivateKey:
 
 
 def load_public_key(value: str) -> Ed25519PublicKey:
-    """A public key as PEM (inline or file) or as 64 hex characters (raw key)."""
+    """A public key as PEM (inline or file) or as 64 hex characters (raw key).
+
+    Given a private key it answers its public half (the signer's own use); verifiers
+    load what they trust with `load_verification_keys`, which refuses private keys.
+    """
     text = value.strip()
-    if len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text):
+    if _is_raw_hex(text):
         return Ed25519PublicKey.from_public_bytes(bytes.fromhex(text))
     material = _material(text)
     if b"PRIVATE KEY" in material:
@@ -114,6 +138,26 @@ def load_public_key(value: str) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise ValueError("the audit public key must be an Ed25519 key")
     return key
+
+
+def load_verification_keys(values: Sequence[str]) -> list[Ed25519PublicKey]:
+    """Public keys a verifier trusts. Private-key material is refused, never derived from:
+    whoever verifies must not hold, or need, what signs."""
+    keys = []
+    for value in values:
+        text = value.strip()
+        material = text if _is_raw_hex(text) else _material(text).decode(errors="replace")
+        if "PRIVATE KEY" in material:
+            raise ValueError("a verification key must be a public key, not a private key")
+        keys.append(load_public_key(material))
+    return keys
+
+
+def find_key(
+    checkpoint: Checkpoint, public_keys: Sequence[Ed25519PublicKey]
+) -> Ed25519PublicKey | None:
+    """The trusted key a checkpoint names by its key id, if any (several during rotation)."""
+    return next((k for k in public_keys if key_id(k) == checkpoint.key_id), None)
 
 
 def public_key_pem(public_key: Ed25519PublicKey) -> str:

@@ -20,8 +20,8 @@ from gantral.audit.checkpoint import (
     Checkpoint,
     generate_key_pem,
     key_id,
-    load_private_key,
     load_public_key,
+    load_verification_keys,
 )
 from gantral.audit.config import DEFAULT_SCHEMA, AuditConfig
 from gantral.audit.migrations import migrate
@@ -38,8 +38,24 @@ audit_app = typer.Typer(
 )
 
 PublicKeyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--public-key",
+        help="Trusted Ed25519 public key: PEM file, inline PEM or 64 hex chars; repeat while"
+        " rotating. Default: GANTRAL_AUDIT__PUBLIC_KEYS. Private keys are refused.",
+    ),
+]
+SkipSignaturesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--skip-signatures",
+        help="Verify without any public key: chains, seals and roots are checked, checkpoint"
+        " signatures are NOT (and the result says so).",
+    ),
+]
+OriginOpt = Annotated[
     str | None,
-    typer.Option("--public-key", help="Ed25519 public key: PEM file, inline PEM or 64 hex chars."),
+    typer.Option("--origin", help="The log's checkpoint origin (default: GANTRAL_AUDIT__ORIGIN)."),
 ]
 DsnOpt = Annotated[
     str | None, typer.Option("--dsn", help="PostgreSQL URI (default: the reader credentials).")
@@ -47,17 +63,46 @@ DsnOpt = Annotated[
 SchemaOpt = Annotated[str, typer.Option("--schema", help="Audit schema.")]
 
 
-def _public_key(value: str | None, settings: Settings) -> Ed25519PublicKey | None:
-    if value:
-        return load_public_key(value)
-    secret = settings.audit.signing_key.get_secret_value()
-    return load_private_key(secret).public_key() if secret else None
+def _trusted_keys(
+    given: list[str] | None, settings: Settings, skip_signatures: bool
+) -> list[Ed25519PublicKey] | None:
+    """The public keys to check signatures with; None only when asked to skip them.
+
+    Never derived from a private key: verifying must need nothing secret.
+    """
+    values = given or settings.audit.public_keys
+    if skip_signatures:
+        if values:
+            raise typer.BadParameter("--skip-signatures cannot be combined with a public key")
+        return None
+    if not values:
+        raise typer.BadParameter(
+            "no public key: pass --public-key (or set GANTRAL_AUDIT__PUBLIC_KEYS); to verify"
+            " without checking checkpoint signatures, pass --skip-signatures"
+        )
+    try:
+        return load_verification_keys(values)
+    except (OSError, ValueError) as error:
+        raise typer.BadParameter(f"public key: {error}") from error
 
 
 def _fail(problems: list[Problem]) -> None:
     for problem in problems:
         typer.echo(f"FAIL {problem}", err=True)
     raise typer.Exit(1)
+
+
+def _signatures(keys: list[Ed25519PublicKey] | None) -> str:
+    if keys is None:
+        return "signatures NOT checked: --skip-signatures"
+    return "signatures checked against key(s) " + ", ".join(key_id(k)[:16] for k in keys)
+
+
+def _read_bundle(path: Path) -> object:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        return error
 
 
 @audit_app.command("verify")
@@ -69,6 +114,8 @@ def verify(
         list[Path] | None, typer.Option("--bundle", help="Verify exported bundle files offline.")
     ] = None,
     public_key: PublicKeyOpt = None,
+    skip_signatures: SkipSignaturesOpt = False,
+    origin: OriginOpt = None,
     dsn: DsnOpt = None,
     schema: SchemaOpt = DEFAULT_SCHEMA,
     bucket_prefix: Annotated[str, typer.Option(help="Object key prefix of this log.")] = "",
@@ -80,37 +127,50 @@ def verify(
         typer.Option("--pinned", help="Checkpoint JSON files saved earlier (trusted anchors)."),
     ] = None,
 ) -> None:
-    """Verify instance chains, seals, snapshots and signed checkpoints; exit 1 on any break."""
+    """Verify instance chains, seals, snapshots and signed checkpoints; exit 1 on any break.
+
+    Needs only public keys. Without one it refuses to run unless --skip-signatures says
+    explicitly that checkpoint signatures are not to be checked.
+    """
     settings = Settings()
-    key = _public_key(public_key, settings)
+    keys = _trusted_keys(public_key, settings, skip_signatures)
+    origin = origin or settings.audit.origin
     if bundle:
-        if key is None:
-            raise typer.BadParameter("offline verification needs --public-key")
         problems: list[Problem] = []
         for path in bundle:
-            problems += verify_bundle(json.loads(path.read_text()), key)
+            doc = _read_bundle(path)
+            if isinstance(doc, Exception):
+                problems.append(Problem("bad_bundle", f"{path}: not a readable JSON file: {doc}"))
+            else:
+                problems += verify_bundle(doc, keys, origin)
         if problems:
             _fail(problems)
-        typer.echo(f"OK {len(bundle)} bundle(s) verified against key {key_id(key)[:16]}")
+        typer.echo(f"OK {len(bundle)} bundle(s) verified ({_signatures(keys)})")
         return
     objects = None if no_objects else _objects(settings, bucket_prefix)
     report = asyncio.run(
         _verify_db(
             _dsn(dsn, settings),
-            AuditConfig(schema=schema),
+            AuditConfig(schema=schema, origin=origin),
             objects,
-            key,
+            keys,
             instance_ids,
-            [Checkpoint.model_validate_json(p.read_text()) for p in pinned or []],
+            [_read_checkpoint(p) for p in pinned or []],
         )
     )
     if not report.ok:
         _fail(report.problems)
-    signed = "signatures checked" if report.signatures_checked else "signatures NOT checked"
     typer.echo(
         f"OK {report.instances} instance(s), {report.events} event(s), "
-        f"{report.checkpoints} checkpoint(s) verified ({signed})"
+        f"{report.checkpoints} checkpoint(s) verified ({_signatures(keys)})"
     )
+
+
+def _read_checkpoint(path: Path) -> Checkpoint:
+    try:
+        return Checkpoint.model_validate_json(path.read_text())
+    except (OSError, ValueError) as error:  # pydantic's ValidationError is a ValueError
+        raise typer.BadParameter(f"--pinned {path}: not a checkpoint JSON file") from error
 
 
 def _dsn(dsn: str | None, settings: Settings) -> str:
@@ -129,18 +189,19 @@ async def _verify_db(
     dsn: str,
     config: AuditConfig,
     objects: ObjectStore | None,
-    key: Ed25519PublicKey | None,
+    keys: list[Ed25519PublicKey] | None,
     instance_ids: list[str] | None,
     anchors: list[Checkpoint],
 ) -> VerifyReport:
-    reader = await AuditReader.open(dsn, config=config, objects=objects, public_key=key)
+    reader = await AuditReader.open(dsn, config=config, objects=objects)
     try:
         return await verify_database(
             reader.queries,
             objects=objects,
-            public_key=key,
+            public_key=keys,
             instance_ids=instance_ids or None,
             anchors=anchors,
+            origin=config.origin,
         )
     finally:
         await reader.close()

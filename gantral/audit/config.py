@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_SCHEMA", "AuditConfig"]
+__all__ = ["DEFAULT_ORIGIN", "DEFAULT_SCHEMA", "AuditConfig"]
 
 DEFAULT_SCHEMA = "gantral_audit"
+# The log's name inside signed checkpoints (`GANTRAL_AUDIT__ORIGIN` configures it).
+DEFAULT_ORIGIN = "gantral-audit"
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,7 @@ class AuditConfig:
     writer_role: str = "gantral_audit_writer"
     reader_role: str = "gantral_audit_reader"
     # Names this log inside signed checkpoints, so a checkpoint cannot be replayed elsewhere.
-    origin: str = "gantral-audit"
+    # The sink takes it from `GANTRAL_AUDIT__ORIGIN` unless a config is passed in (tests).
+    origin: str = DEFAULT_ORIGIN
     # Prefix of every object key, to share one bucket between logs (tests); empty otherwise.
     object_prefix: str = ""

@@ -20,18 +20,34 @@ from gantral.audit.sink import AuditSink
 from gantral.audit.store import AuditWriter
 from gantral.settings import Profile, Settings
 
-__all__ = ["SinkDeps", "open_sink", "signing_key"]
+__all__ = ["SigningKeyError", "SinkDeps", "open_sink", "signing_key"]
 
 log = logging.getLogger("gantral.audit")
 
 
+class SigningKeyError(RuntimeError):
+    """The sink cannot start: no usable checkpoint signing key."""
+
+
 def signing_key(settings: Settings) -> Ed25519PrivateKey:
-    """The checkpoint key; development falls back to an ephemeral key, production refuses."""
+    """The checkpoint key. Only the development profile may fall back to an ephemeral key:
+    checkpoints signed by a key that dies with the process can never be verified."""
     value = settings.audit.signing_key.get_secret_value()
     if value:
-        return load_private_key(value)
-    if settings.profile is Profile.PRODUCTION:
-        raise RuntimeError("GANTRAL_AUDIT__SIGNING_KEY is required in production")
+        try:
+            return load_private_key(value)
+        except (OSError, ValueError, TypeError) as error:
+            # The value may be the key itself: name the setting, never echo it.
+            raise SigningKeyError(
+                f"GANTRAL_AUDIT__SIGNING_KEY is not a readable Ed25519 private key"
+                f" ({type(error).__name__})"
+            ) from error
+    if settings.profile is not Profile.DEVELOPMENT:
+        raise SigningKeyError(
+            f"GANTRAL_AUDIT__SIGNING_KEY is required under the {settings.profile.value} profile:"
+            " an ephemeral checkpoint signing key is allowed only in development"
+            " (create one with `gantral audit keygen --out FILE`)"
+        )
     key = Ed25519PrivateKey.generate()
     log.warning(
         "no audit signing key configured: using an ephemeral key %s", key_id(key.public_key())
@@ -52,7 +68,7 @@ async def open_sink(
     settings: Settings, config: AuditConfig | None = None
 ) -> AsyncIterator[SinkDeps]:
     """Migrate, open the writer pool and object store, load the log; close on exit."""
-    config = config or AuditConfig()
+    config = config or AuditConfig(origin=settings.audit.origin)
     dsn = settings.database.url.get_secret_value()
     if not dsn:
         raise RuntimeError("GANTRAL_DATABASE__URL (the sink's credentials) is required")

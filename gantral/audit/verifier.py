@@ -14,18 +14,21 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import ValidationError
 
 from gantral.audit.bundle import BUNDLE_PREFIX
-from gantral.audit.checkpoint import Checkpoint
+from gantral.audit.checkpoint import Checkpoint, PublicKeys, key_list
 from gantral.audit.checkpointer import CHECKPOINT_PREFIX_KEY
+from gantral.audit.config import DEFAULT_ORIGIN
 from gantral.audit.merkle import MerkleTree
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
 from gantral.audit.rows import EventRow, SealRow
 from gantral.audit.verify import Problem, verify_chain, verify_checkpoints, verify_log_indices
+from gantral.audit.views import ProblemView, VerifyView
+from gantral.errors import NotFound
 
-__all__ = ["VerifyReport", "stored_checkpoints", "verify_database"]
+__all__ = ["VerifyReport", "stored_checkpoints", "verify_database", "verify_instance"]
 
 
 @dataclass
@@ -45,17 +48,21 @@ async def verify_database(
     queries: AuditQueries,
     *,
     objects: ObjectStore | None,
-    public_key: Ed25519PublicKey | None,
+    public_key: PublicKeys | None,
     instance_ids: Sequence[str] | None = None,
     check_log: bool = True,
     anchors: Sequence[Checkpoint] = (),
+    origin: str = DEFAULT_ORIGIN,
 ) -> VerifyReport:
     """Verify the given instances (all when None), plus the global log and its checkpoints.
 
-    `anchors` are checkpoints the caller already holds (pinned by an auditor, or fetched
-    once from object storage); they are checked like the stored ones.
+    `public_key` is the trusted key, or several while rotating; None checks no signature
+    (`signatures_checked` says so). `anchors` are checkpoints the caller already holds
+    (pinned by an auditor, or fetched once from object storage), checked like the stored
+    ones; every checkpoint must name `origin`.
     """
-    report = VerifyReport(signatures_checked=public_key is not None)
+    keys = key_list(public_key) or None
+    report = VerifyReport(signatures_checked=keys is not None)
     seals = await queries.seals()
     chains: dict[str, list[EventRow]] = {}
     if instance_ids is None:
@@ -76,7 +83,9 @@ async def verify_database(
             report.problems += await _check_snapshots(objects, iid, rows)
     if check_log:
         leaves = await queries.leaves()
-        report.problems += await _check_log(queries, leaves, objects, public_key, report, anchors)
+        report.problems += await _check_log(
+            queries, leaves, objects, (keys, origin), report, anchors
+        )
         if objects is not None and instance_ids is None:
             by_index = {row.log_index: row.hash for row in leaves}
             report.problems += await _check_bundles(objects, seals, set(chains), by_index)
@@ -102,7 +111,7 @@ async def _check_log(
     queries: AuditQueries,
     leaves: list[EventRow],
     objects: ObjectStore | None,
-    public_key: Ed25519PublicKey | None,
+    trust: tuple[PublicKeys | None, str],
     report: VerifyReport,
     anchors: Sequence[Checkpoint],
 ) -> list[Problem]:
@@ -111,19 +120,60 @@ async def _check_log(
     labelled = [("database", cp) for cp in await queries.checkpoints()]
     labelled += [("pinned", cp) for cp in anchors]
     if objects is not None:
-        labelled += [("object-storage", cp) for cp in await stored_checkpoints(objects)]
+        stored, unreadable = await _stored_checkpoints(objects)
+        labelled += [("object-storage", cp) for cp in stored]
+        problems += unreadable
     report.checkpoints = len(labelled)
-    return problems + verify_checkpoints(tree, labelled, public_key)
+    return problems + verify_checkpoints(tree, labelled, *trust)
 
 
 async def stored_checkpoints(objects: ObjectStore) -> list[Checkpoint]:
-    """The object-locked checkpoints, oldest first."""
-    found = []
+    """The object-locked checkpoints, oldest first (unreadable ones left out)."""
+    return (await _stored_checkpoints(objects))[0]
+
+
+async def _stored_checkpoints(objects: ObjectStore) -> tuple[list[Checkpoint], list[Problem]]:
+    found, problems = [], []
     for key in await objects.keys(CHECKPOINT_PREFIX_KEY):
         data = await objects.get(key)
-        if data is not None:
+        if data is None:
+            continue
+        try:
             found.append(Checkpoint.model_validate_json(data))
-    return found
+        except ValidationError:
+            problems.append(Problem("bad_checkpoint", f"object {key} is not a checkpoint"))
+    return found, problems
+
+
+async def verify_instance(
+    queries: AuditQueries,
+    instance_id: str,
+    *,
+    objects: ObjectStore | None,
+    public_keys: PublicKeys | None,
+    origin: str = DEFAULT_ORIGIN,
+) -> VerifyView:
+    """One instance's verdict for the API: `ok` only when signatures were checked too."""
+    report = await verify_database(
+        queries, objects=objects, public_key=public_keys, instance_ids=[instance_id],
+        origin=origin,
+    )  # fmt: skip
+    unknown = [p for p in report.problems if p.code == "unknown_instance"]
+    if unknown and report.events == 0:
+        raise NotFound(f"no audit events for instance {instance_id}")
+    if not report.signatures_checked:
+        report.problems.append(
+            Problem("no_public_key", "no audit public key is configured "
+                    "(GANTRAL_AUDIT__PUBLIC_KEYS): checkpoint signatures were not checked")
+        )  # fmt: skip
+    return VerifyView(
+        instance_id=instance_id,
+        ok=report.ok,
+        events=report.events,
+        checkpoints=report.checkpoints,
+        signatures_checked=report.signatures_checked,
+        problems=[ProblemView(**vars(p)) for p in report.problems],
+    )
 
 
 async def _check_bundles(
@@ -143,8 +193,15 @@ async def _check_bundles(
         data = await objects.get(key)
         if data is None:
             continue
-        bundle = json.loads(data)
-        head = (bundle.get("seal") or {}).get("head")
+        try:
+            bundle = json.loads(data)
+        except ValueError:
+            bundle = None
+        if not isinstance(bundle, dict):
+            problems.append(Problem("bad_bundle", f"object {key} is not a JSON object", iid))
+            continue
+        seal_doc = bundle.get("seal")
+        head = seal_doc.get("head") if isinstance(seal_doc, dict) else None
         seal = seals.get(iid)
         if iid not in present or seal is None:
             problems.append(Problem("instance_missing", "exported evidence bundle exists but the "
@@ -157,10 +214,14 @@ async def _check_bundles(
 
 
 def _diff_bundle(iid: str, bundle: dict[str, Any], by_index: dict[int, bytes]) -> list[Problem]:
-    for event in bundle.get("events", []):
-        index = int(event["log_index"])
-        stored = by_index.get(index)
-        if stored is None or stored.hex() != event["hash"]:
-            what = "is missing" if stored is None else "differs from the exported evidence bundle"
-            return [Problem("bundle_mismatch", f"log index {index} {what}", iid, int(event["seq"]))]
+    try:
+        for event in bundle.get("events", []):
+            index = int(event["log_index"])
+            stored = by_index.get(index)
+            if stored is None or stored.hex() != event["hash"]:
+                what = "is missing" if stored is None else "differs from the exported bundle"
+                seq = int(event["seq"])
+                return [Problem("bundle_mismatch", f"log index {index} {what}", iid, seq)]
+    except (KeyError, TypeError, ValueError) as error:
+        return [Problem("bad_bundle", f"exported bundle is malformed: {error!r}", iid)]
     return []

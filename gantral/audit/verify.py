@@ -12,9 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from gantral.audit.checkpoint import Checkpoint, verify_checkpoint
+from gantral.audit.checkpoint import Checkpoint, PublicKeys, verify_checkpoint
+from gantral.audit.config import DEFAULT_ORIGIN
 from gantral.audit.encoding import GENESIS, chain_hash
 from gantral.audit.merkle import MerkleTree
 from gantral.audit.rows import EventRow, SealRow
@@ -150,19 +149,23 @@ def verify_log_indices(indices: Iterable[int]) -> list[Problem]:
 def verify_checkpoints(
     tree: MerkleTree,
     checkpoints: Iterable[tuple[str, Checkpoint]],
-    public_key: Ed25519PublicKey | None,
-    origin: str | None = None,
+    public_keys: PublicKeys | None,
+    origin: str = DEFAULT_ORIGIN,
 ) -> list[Problem]:
-    """Each checkpoint (labelled by where it came from) is signed and matches the log."""
+    """Each checkpoint (labelled by where it came from) is signed by a trusted key, names
+    this log's origin, and matches the log. Without keys, signatures are not checked: the
+    caller must say so (see `VerifyReport.signatures_checked`), never report them good."""
     problems: list[Problem] = []
     for source, cp in checkpoints:
         label = f"{source} checkpoint size {cp.size}"
-        if public_key is not None:
-            why = verify_checkpoint(cp, public_key)
+        if public_keys is not None:
+            why = verify_checkpoint(cp, public_keys)
             if why is not None:
                 problems.append(Problem("bad_signature", f"{label}: {why}"))
-        if origin is not None and cp.origin != origin:
-            problems.append(Problem("wrong_origin", f"{label}: origin {cp.origin}"))
+        if cp.origin != origin:
+            problems.append(
+                Problem("wrong_origin", f"{label}: origin {cp.origin!r}, expected {origin!r}")
+            )
         if cp.size > tree.size:
             problems.append(
                 Problem("log_truncated", f"{label} but the log has only {tree.size} events")

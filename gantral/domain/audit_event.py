@@ -28,6 +28,9 @@ class AuditEventType(StrEnum):
     VIOLATION = "VIOLATION"
     # An attempt refused before it could touch the instance (API permission or validator).
     ACCESS_REFUSED = "ACCESS_REFUSED"
+    # An administrator's choice (e.g. keeping a superseded workflow version active),
+    # recorded in the access log before it takes effect.
+    ADMIN_ACTION = "ADMIN_ACTION"
     INSTANCE_SEALED = "INSTANCE_SEALED"
 
 

@@ -1,40 +1,85 @@
 """The access log: refused attempts that belong to no instance (starting an instance for a
-team one is not in, publishing a policy without the right, listing another team's work).
+team one is not in, publishing a policy without the right, listing another team's work),
+and administrators' choices that must never take effect unrecorded.
 
-A long-running workflow receives them as signals and records them through the same
-fail-closed audit outbox as instances. The audit log is chained per segment: a segment
-is sealed and the workflow continues as new once it holds `SEGMENT_EVENTS` events, so
-history stays small and every segment verifies like an instance.
+A long-running workflow receives refusals as signals and administrator actions as an
+Update (answered only once the event is durably stored), and records both through the
+same fail-closed audit outbox as instances. The audit log is chained per segment: a
+segment is sealed and the workflow continues as new once it holds `SEGMENT_EVENTS`
+events, so history stays small and every segment verifies like an instance.
+
+Segments are stored as `gantral-access-log-{epoch}-{segment:06d}`. The epoch is the run
+id of the run that began the chain, carried through continue-as-new: a workflow that
+ended (terminated, reset, history lost) and is started again begins a new epoch, so it
+can never collide with a segment already stored.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
+    import rfc8785
+    from pydantic import BaseModel, Field
 
-    from gantral.domain.actors import SYSTEM_ACTOR
+    from gantral.domain.actors import SYSTEM_ACTOR, Actor, ActorKind
     from gantral.domain.audit_event import AuditEventType
     from gantral.workflows.audit_outbox import AuditOutbox
     from gantral.workflows.messages import Refusal
+    from gantral.workflows.refusals import forbidden, invalid
 
 ACCESS_LOG_WORKFLOW = "GantralAccessLog"
 ACCESS_LOG_ID = "gantral-access-log"
 SEGMENT_EVENTS = 500
+# Runs started before epochs existed keep their un-epoched segment ids until they
+# continue as new, so a replayed history goes on chaining the segment it started.
+_EPOCH_PATCH = "access-log-epoch"
 
 
 class AccessLogStart(BaseModel):
     audit_task_queue: str = "gantral-audit"
     segment: int = 1
+    # Set by the run that began the chain; None on a fresh start (that run's id is used).
+    epoch: str | None = None
+
+
+class AdminAction(BaseModel):
+    """An administrator's choice, recorded before it may take effect."""
+
+    actor: Actor
+    action: str = Field(min_length=1, max_length=200)
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class AdminActionRecorded(BaseModel):
+    """Where the event is stored: the audit instance (segment) and its sequence number."""
+
+    segment_id: str
+    seq: int
+
+
+def segment_name(epoch: str | None, segment: int) -> str:
+    prefix = ACCESS_LOG_ID if epoch is None else f"{ACCESS_LOG_ID}-{epoch}"
+    return f"{prefix}-{segment:06d}"
+
+
+def is_access_log_segment(instance_id: str) -> bool:
+    """True for audit instance ids the access-log workflow (`ACCESS_LOG_ID`) writes."""
+    return instance_id.startswith(f"{ACCESS_LOG_ID}-")
 
 
 @workflow.defn(name=ACCESS_LOG_WORKFLOW)
 class AccessLogWorkflow:
     @workflow.init
     def __init__(self, start: AccessLogStart) -> None:
-        self._start = start
-        self._outbox = AuditOutbox(f"{ACCESS_LOG_ID}-{start.segment:06d}", start.audit_task_queue)
+        epoch = start.epoch
+        if epoch is None and workflow.patched(_EPOCH_PATCH):
+            epoch = workflow.info().run_id
+        self._start = start.model_copy(update={"epoch": epoch})
+        self._segment_id = segment_name(epoch, start.segment)
+        self._outbox = AuditOutbox(self._segment_id, start.audit_task_queue)
 
     @workflow.run
     async def run(self, start: AccessLogStart) -> None:
@@ -45,7 +90,7 @@ class AccessLogWorkflow:
         )
         await self._outbox.flush()
         workflow.continue_as_new(
-            AccessLogStart(audit_task_queue=start.audit_task_queue, segment=start.segment + 1)
+            self._start.model_copy(update={"segment": self._start.segment + 1})
         )
 
     @workflow.signal
@@ -57,7 +102,29 @@ class AccessLogWorkflow:
         )
         await self._outbox.flush()
 
+    @workflow.update
+    async def admin_action(self, action: AdminAction) -> AdminActionRecorded:
+        """Answered only once the event is durably stored by the sink (fail closed)."""
+        seq = self._outbox.record(AuditEventType.ADMIN_ACTION, action.actor, _admin_payload(action))
+        await self._outbox.flush()
+        return AdminActionRecorded(segment_id=self._segment_id, seq=seq)
+
+    @admin_action.validator
+    def _check_admin_action(self, action: AdminAction) -> None:
+        # Refused before anything enters the outbox: what the sink cannot store would
+        # otherwise stay pending there and block every later event of the segment.
+        if action.actor.kind is not ActorKind.HUMAN:
+            raise forbidden("not_a_human", "administrator actions are taken by humans")
+        try:
+            rfc8785.dumps(_admin_payload(action))
+        except rfc8785.CanonicalizationError as error:
+            raise invalid("not_canonical_json", f"detail is not I-JSON: {error}") from error
+
     @workflow.query
     def segment_id(self) -> str:
         """The audit instance id the current segment's events are stored under."""
-        return f"{ACCESS_LOG_ID}-{self._start.segment:06d}"
+        return self._segment_id
+
+
+def _admin_payload(action: AdminAction) -> dict[str, Any]:
+    return {"action": action.action, "detail": action.detail}

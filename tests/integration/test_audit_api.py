@@ -7,22 +7,27 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from api.errors import install
 from api.routers.audit import router
 from gantral.audit.bundle_verify import verify_bundle
+from gantral.audit.checkpoint import public_key_pem
 from gantral.audit.merkle import leaf_hash, verify_consistency, verify_inclusion
 from gantral.audit.reader import AuditReader
 from gantral.audit.testing import TestSink, make_events, open_test_sink, unique
 from gantral.domain.audit_event import AppendAuditEvents
+from gantral.settings import AuditSettings, Settings
 from tests.integration.auth import AUDITOR, bearer, offline_identity
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-async def api(stack: Any) -> AsyncIterator[tuple[httpx.AsyncClient, TestSink, list[str]]]:
+async def api(stack: Any) -> AsyncIterator[tuple[httpx.AsyncClient, TestSink, list[str], FastAPI]]:
     async with open_test_sink(stack.postgres_uri, stack.s3_endpoint) as ts:
         ids = [unique("api"), unique("api")]
         await ts.sink.append(
@@ -35,9 +40,11 @@ async def api(stack: Any) -> AsyncIterator[tuple[httpx.AsyncClient, TestSink, li
         app = FastAPI()
         install(app)
         app.include_router(router)
+        # The reader is given no key: verification uses only the configured public key.
         app.state.audit_reader = await AuditReader.open(
-            stack.postgres_uri, config=ts.config, objects=ts.objects, public_key=ts.key.public_key()
+            stack.postgres_uri, config=ts.config, objects=ts.objects
         )
+        app.state.settings = _settings(public_keys=[public_key_pem(ts.key.public_key())])
         transport = httpx.ASGITransport(app=app)
         try:
             async with (
@@ -47,13 +54,57 @@ async def api(stack: Any) -> AsyncIterator[tuple[httpx.AsyncClient, TestSink, li
                 ) as client,
             ):
                 app.state.identity = identity
-                yield client, ts, ids
+                yield client, ts, ids, app
         finally:
             await app.state.audit_reader.close()
 
 
+def _settings(**audit: Any) -> Settings:
+    return Settings.model_construct(audit=AuditSettings(**audit))
+
+
+async def _verdict(client: httpx.AsyncClient, app: FastAPI, iid: str, **audit: Any) -> Any:
+    """The verify route's answer under other audit settings (then restored)."""
+    saved = app.state.settings
+    app.state.settings, app.state.audit_trust = _settings(**audit), None
+    try:
+        return await client.get(f"/v1/audit/instances/{iid}/verify")
+    finally:
+        app.state.settings, app.state.audit_trust = saved, None
+
+
+async def test_verification_uses_only_configured_public_keys(api: Any) -> None:
+    client, ts, ids, app = api
+    private = ts.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    # The sink's private key, configured for signing, is never used to verify.
+    unkeyed = (await _verdict(client, app, ids[0], signing_key=SecretStr(private))).json()
+    assert unkeyed["ok"] is False and unkeyed["signatures_checked"] is False
+    assert [p["code"] for p in unkeyed["problems"]] == ["no_public_key"]
+    # A private key given as a public key is refused, not derived from.
+    refused = await _verdict(client, app, ids[0], public_keys=[private])
+    assert refused.status_code == 503 and refused.json()["reason"] == "audit_keys_invalid"
+    # Rotation: the old and the new key; the new one signed.
+    other = public_key_pem(Ed25519PrivateKey.generate().public_key())
+    rotated = await _verdict(
+        client, app, ids[0], public_keys=[other, public_key_pem(ts.key.public_key())]
+    )
+    assert rotated.json()["ok"] is True and rotated.json()["signatures_checked"] is True
+    wrong = (await _verdict(client, app, ids[0], public_keys=[other])).json()
+    assert wrong["ok"] is False and {p["code"] for p in wrong["problems"]} == {"bad_signature"}
+
+
+async def test_a_checkpoint_of_another_origin_fails_verification(api: Any) -> None:
+    client, ts, ids, app = api
+    keys = [public_key_pem(ts.key.public_key())]
+    other = (await _verdict(client, app, ids[0], public_keys=keys, origin="other-log")).json()
+    assert other["ok"] is False
+    assert {p["code"] for p in other["problems"]} == {"wrong_origin"}
+
+
 async def test_audit_reads_need_a_token_and_audit_read(api: Any) -> None:
-    client, _, ids = api
+    client, _, ids, _ = api
     for path in (f"/v1/audit/instances/{ids[0]}", "/v1/audit/checkpoints/latest"):
         anonymous = await client.get(path, headers={"Authorization": ""})
         assert anonymous.status_code == 401
@@ -65,7 +116,7 @@ async def test_audit_reads_need_a_token_and_audit_read(api: Any) -> None:
 
 
 async def test_instance_events_and_verification(api: Any) -> None:
-    client, _, ids = api
+    client, _, ids, _ = api
     body = (await client.get(f"/v1/audit/instances/{ids[0]}")).json()
     assert [e["seq"] for e in body["events"]] == list(range(1, 8))
     assert body["sealed"] and body["head"] == body["events"][-1]["hash"]
@@ -78,7 +129,7 @@ async def test_instance_events_and_verification(api: Any) -> None:
 
 
 async def test_bundle_is_the_exported_one_and_verifies(api: Any) -> None:
-    client, ts, ids = api
+    client, ts, ids, _ = api
     bundle = (await client.get(f"/v1/audit/instances/{ids[0]}/bundle")).json()
     assert bundle["seal"]["seq"] == 7
     assert verify_bundle(bundle, ts.key.public_key()) == []
@@ -87,7 +138,7 @@ async def test_bundle_is_the_exported_one_and_verifies(api: Any) -> None:
 
 
 async def test_checkpoint_and_proofs_verify(api: Any) -> None:
-    client, _, ids = api
+    client, _, ids, _ = api
     cp = (await client.get("/v1/audit/checkpoints/latest")).json()
     assert cp["size"] == 11
     proof = (await client.get(f"/v1/audit/instances/{ids[1]}/events/2/inclusion")).json()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import replace
+from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gantral.audit.bundle import build_bundle
@@ -64,24 +66,37 @@ def test_log_holes_and_checkpoint_mismatches_are_found() -> None:
     tree = MerkleTree(r.hash for r in rows)
     key = Ed25519PrivateKey.generate()
     cp = sign_checkpoint(key, origin="o", size=8, root=tree.root(), timestamp="t")
-    assert verify_checkpoints(tree, [("db", cp)], key.public_key()) == []
+    assert verify_checkpoints(tree, [("db", cp)], key.public_key(), "o") == []
     shorter = MerkleTree(r.hash for r in rows[:4])
-    assert _codes(verify_checkpoints(shorter, [("db", cp)], None)) == {"log_truncated"}
+    assert _codes(verify_checkpoints(shorter, [("db", cp)], None, "o")) == {"log_truncated"}
     changed = MerkleTree([r.hash for r in rows[:7]] + [b"x" * 32])
-    assert _codes(verify_checkpoints(changed, [("db", cp)], None)) == {"root_mismatch"}
+    assert _codes(verify_checkpoints(changed, [("db", cp)], None, "o")) == {"root_mismatch"}
     other = Ed25519PrivateKey.generate().public_key()
-    assert _codes(verify_checkpoints(tree, [("db", cp)], other)) == {"bad_signature"}
+    assert _codes(verify_checkpoints(tree, [("db", cp)], other, "o")) == {"bad_signature"}
+    # Rotation: any of the trusted keys; none of them is a bad signature, never a pass.
+    assert verify_checkpoints(tree, [("db", cp)], [other, key.public_key()], "o") == []
+    assert _codes(verify_checkpoints(tree, [("db", cp)], [], "o")) == {"bad_signature"}
+
+
+def test_a_checkpoint_of_another_origin_fails() -> None:
+    rows = _chain("i1", 3)
+    tree = MerkleTree(r.hash for r in rows)
+    key = Ed25519PrivateKey.generate()
+    elsewhere = sign_checkpoint(key, origin="other-log", size=3, root=tree.root(), timestamp="t")
+    problems = verify_checkpoints(tree, [("db", elsewhere)], key.public_key(), "gantral-audit")
+    assert _codes(problems) == {"wrong_origin"}
+    assert "origin 'other-log', expected 'gantral-audit'" in str(problems[0])
+    # The default origin is checked too: no caller gets an unchecked origin by omission.
+    assert _codes(verify_checkpoints(tree, [("db", elsewhere)], key.public_key())) == {
+        "wrong_origin"
+    }
 
 
 def test_bundle_verifies_offline_and_every_edit_is_caught() -> None:
-    rows = _chain("noise", 3) + _chain("i1", 6, offset=3)
-    tree = MerkleTree(r.hash for r in rows)
     key = Ed25519PrivateKey.generate()
-    cp = sign_checkpoint(key, origin="o", size=tree.size, root=tree.root(), timestamp="t")
-    mine = rows[3:]
-    bundle = json.loads(json.dumps(build_bundle("i1", mine, _seal(mine), cp, tree)))
-    assert verify_bundle(bundle, key.public_key()) == []
-    assert verify_bundle(bundle, Ed25519PrivateKey.generate().public_key())
+    bundle = _bundle(key)
+    assert verify_bundle(bundle, key.public_key(), "o") == []
+    assert verify_bundle(bundle, Ed25519PrivateKey.generate().public_key(), "o")
 
     def edited(path: str) -> dict[str, object]:
         forged = copy.deepcopy(bundle)
@@ -98,4 +113,62 @@ def test_bundle_verifies_offline_and_every_edit_is_caught() -> None:
         return forged
 
     for path in ("body", "drop", "decisions", "proof", "root"):
-        assert verify_bundle(edited(path), key.public_key()), path
+        assert verify_bundle(edited(path), key.public_key(), "o"), path
+
+
+def _bundle(key: Ed25519PrivateKey, origin: str = "o") -> dict[str, Any]:
+    rows = _chain("noise", 3) + _chain("i1", 6, offset=3)
+    tree = MerkleTree(r.hash for r in rows)
+    cp = sign_checkpoint(key, origin=origin, size=tree.size, root=tree.root(), timestamp="t")
+    mine = rows[3:]
+    bundle: dict[str, Any] = json.loads(json.dumps(build_bundle("i1", mine, _seal(mine), cp, tree)))
+    return bundle
+
+
+def test_bundle_origin_and_keys() -> None:
+    key = Ed25519PrivateKey.generate()
+    elsewhere = _bundle(key, origin="other-log")
+    assert _codes(verify_bundle(elsewhere, key.public_key(), "o")) == {"wrong_origin"}
+    other = Ed25519PrivateKey.generate().public_key()
+    assert verify_bundle(_bundle(key), [other, key.public_key()], "o") == []
+    # No key: everything but the signature is checked (the caller says so).
+    assert verify_bundle(_bundle(key), None, "o") == []
+    assert _codes(verify_bundle(_bundle(key), other, "o")) == {"bad_signature"}
+
+
+@pytest.mark.parametrize(
+    "doc", [[], "a string", None, 42, ["format"]], ids=["list", "str", "null", "int", "list2"]
+)
+def test_a_bundle_that_is_not_an_object_is_a_clear_problem(doc: object) -> None:
+    problems = verify_bundle(doc, Ed25519PrivateKey.generate().public_key())
+    assert _codes(problems) == {"bad_bundle"}
+    assert "a bundle is a JSON object" in problems[0].message
+
+
+def test_malformed_bundle_fields_are_problems_not_exceptions() -> None:
+    key = Ed25519PrivateKey.generate()
+
+    def broken(edit: str) -> dict[str, Any]:
+        doc = _bundle(key)
+        if edit == "events":
+            doc["events"] = 7
+        elif edit == "event":
+            doc["events"][0] = "x"
+        elif edit == "body":
+            doc["events"][0]["body"] = "not json"
+        elif edit == "body_list":
+            doc["events"][0]["body"] = "[1, 2]"
+        elif edit == "checkpoint":
+            doc["checkpoint"] = {"size": "many"}
+        elif edit == "root":
+            doc["checkpoint"]["root"] = "zz"
+        elif edit == "inclusion":
+            doc["inclusion"] = {"a": 1}
+        elif edit == "seal":
+            doc["seal"] = ["x"]
+        return doc
+
+    for edit in ("events", "event", "body", "body_list", "checkpoint", "root", "inclusion", "seal"):
+        problems = verify_bundle(broken(edit), key.public_key(), "o")
+        assert problems, edit
+        assert all(p.code for p in problems), edit
