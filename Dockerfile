@@ -30,9 +30,14 @@ FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="gantral" \
       org.opencontainers.image.description="AI execution control plane" \
       org.opencontainers.image.licenses="Apache-2.0"
+# Production unless told otherwise: no interactive docs, no development token issuer, no
+# ephemeral signing key, nothing published that was not mounted. Only a development stack
+# (docker-compose.yml) sets GANTRAL_PROFILE=development, explicitly.
 ENV PATH=/opt/gantral/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    GANTRAL_PROFILE=production \
+    GANTRAL_WORKFLOWS_DIR=/etc/gantral/workflows \
     GANTRAL_API__HOST=0.0.0.0 \
     GANTRAL_API__PORT=8000
 # A fixed numeric uid/gid so Kubernetes can check runAsNonRoot without a passwd lookup.
@@ -40,9 +45,8 @@ RUN groupadd --system --gid 10001 gantral \
  && useradd --system --uid 10001 --gid gantral --home-dir /app --shell /usr/sbin/nologin gantral
 COPY --from=build /opt/gantral /opt/gantral
 WORKDIR /app
-# Example workflow templates and policies, for the dev/test compose stack; production mounts
-# its own templates and sets GANTRAL_WORKFLOWS_DIR.
-COPY --chown=root:root examples ./examples
+# No example workflows in the image: templates and policies are mounted at
+# /etc/gantral/workflows (the Helm chart's ConfigMap; the compose stack mounts examples/).
 USER 10001:10001
 EXPOSE 8000
 CMD ["uvicorn", "--factory", "api.app:create_app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--no-server-header"]

@@ -3,6 +3,9 @@ outside development."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,3 +66,28 @@ def test_origin_and_public_keys_come_from_the_environment(
     audit = Settings(_env_file=None).audit
     assert audit.origin == "acme-prod-audit"
     assert audit.public_keys == ["/keys/a.pub", "/keys/b.pub"]
+
+
+def test_the_sink_refuses_to_start_in_production_without_a_signing_key(tmp_path: Path) -> None:
+    environment = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "GANTRAL_PROFILE": "production",
+        "GANTRAL_IDENTITY__ISSUER": "https://idp.example",
+        "GANTRAL_IDENTITY__DEV_ISSUER__ENABLED": "false",
+        "GANTRAL_DATABASE__URL": "postgresql://sink@127.0.0.1:9/gantral",
+        "GANTRAL_TEMPORAL__ADDRESS": "127.0.0.1:9",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "workers.sink"],
+        cwd=Path(__file__).parents[2],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "SigningKeyError" in output
+    assert "an ephemeral checkpoint signing key is allowed only in development" in output

@@ -172,3 +172,34 @@ def test_dockerignore_keeps_secrets_and_local_state_out() -> None:
     patterns = set((ROOT / ".dockerignore").read_text().split())
     for pattern in ("**/.git", "**/.venv", ".data", ".env", "tests", "**/*.tfstate"):
         assert pattern in patterns, pattern
+
+
+def _image_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for instruction in _dockerfile_instructions():
+        if instruction.startswith("ENV "):
+            for pair in instruction[4:].split():
+                name, _, value = pair.partition("=")
+                env[name] = value
+    return env
+
+
+def test_the_image_runs_the_production_profile_by_default() -> None:
+    env = _image_env()
+    assert env["GANTRAL_PROFILE"] == "production"
+    # Nothing is published unless mounted: no example workflows baked into the image.
+    assert env["GANTRAL_WORKFLOWS_DIR"] == "/etc/gantral/workflows"
+    copies = [i for i in _dockerfile_instructions() if i.startswith("COPY ")]
+    assert not [c for c in copies if "examples" in c], copies
+    # The production default really is production to the settings tree.
+    assert set(env) & gantral_env_names() >= {"GANTRAL_PROFILE", "GANTRAL_WORKFLOWS_DIR"}
+
+
+def test_the_compose_stack_opts_into_development_explicitly(services: dict[str, Any]) -> None:
+    for name in ("sink", "worker", "api"):
+        assert services[name]["environment"]["GANTRAL_PROFILE"] == "development", name
+    api = services["api"]
+    mounts = api.get("volumes", [])
+    assert any(str(m).startswith("./examples/workflows:/etc/gantral/workflows") for m in mounts)
+    assert "GANTRAL_AUDIT__PUBLIC_KEYS" in api["environment"]
+    assert "GANTRAL_AUDIT__SIGNING_KEY" not in api["environment"]

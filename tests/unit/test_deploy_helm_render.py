@@ -3,17 +3,21 @@ no cluster). Skipped where that package is not installed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from gantral.audit.checkpoint import generate_key_pem, key_id, load_verification_keys
 from tests.unit.test_deploy_settings import gantral_env_names
 
 helm = pytest.importorskip("helm_python", reason="helm-python-sdk not installed")
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "gantral"
+
+PUBLIC_PEM = generate_key_pem()[1]
 
 PRODUCTION: dict[str, Any] = {
     "database": {
@@ -21,7 +25,11 @@ PRODUCTION: dict[str, Any] = {
         "reader": {"existingSecret": "gantral-db-reader"},
         "registry": {"existingSecret": "gantral-db-registry"},
     },
-    "audit": {"signingKey": {"existingSecret": "gantral-audit-signing-key"}},
+    "audit": {
+        "signingKey": {"existingSecret": "gantral-audit-signing-key"},
+        "publicKeys": [PUBLIC_PEM],
+        "origin": "gantral-audit-eu-central-1",
+    },
     "identity": {"issuer": "https://login.example.com/realms/gantral"},
     "s3": {"writer": {"existingSecret": "gantral-s3-writer"}},
     "api": {"ingress": {"enabled": True, "className": "nginx"}},
@@ -149,6 +157,7 @@ def test_network_policies_allow_only_what_each_process_needs(objects: dict) -> N
     ("override", "message"),
     [
         ({"audit": {"signingKey": {"existingSecret": ""}}}, "signingKey"),
+        ({"audit": {"publicKeys": []}}, "audit.publicKeys is required"),
         ({"identity": {"issuer": "http://login.example.com"}}, "https"),
         ({"identity": {"jwksUrl": "http://login.example.com/jwks"}}, "jwksUrl"),
         ({"identity": {"devIssuerEnabled": True}}, "devIssuerEnabled"),
@@ -178,3 +187,45 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
+
+
+def test_the_chart_defaults_to_production(objects: dict) -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["profile"] == "production"
+    # The release under test sets no profile: what it renders is the default.
+    assert "profile" not in PRODUCTION
+    assert objects[("ConfigMap", "gantral-config")]["data"]["GANTRAL_PROFILE"] == "production"
+
+
+def test_the_api_verifies_with_public_keys_and_the_configured_origin(objects: dict) -> None:
+    config = objects[("ConfigMap", "gantral-config")]["data"]
+    [key] = load_verification_keys(json.loads(config["GANTRAL_AUDIT__PUBLIC_KEYS"]))
+    assert key_id(key) == key_id(load_verification_keys([PUBLIC_PEM])[0])
+    assert config["GANTRAL_AUDIT__ORIGIN"] == "gantral-audit-eu-central-1"
+
+
+def _ingress_paths(objects: dict) -> list[tuple[str, str]]:
+    ingress = objects[("Ingress", "gantral-api")]
+    return [
+        (p["path"], p["pathType"])
+        for rule in ingress["spec"]["rules"]
+        for p in rule["http"]["paths"]
+    ]
+
+
+def test_the_ingress_routes_the_api_but_never_metrics(objects: dict) -> None:
+    paths = _ingress_paths(objects)
+    assert paths == [("/v1", "Prefix"), ("/healthz", "Exact"), ("/readyz", "Exact")]
+    for path, _ in paths:
+        assert not "/metrics".startswith(path.rstrip("/")), path
+
+
+@pytest.mark.parametrize("path", ["/", "/metrics", "/metrics/", "/m"])
+def test_an_ingress_path_that_would_expose_metrics_is_refused(path: str) -> None:
+    hosts = [{"host": "g.example.com", "paths": [{"path": path, "pathType": "Prefix"}]}]
+    values = _merge(PRODUCTION, {"api": {"ingress": {"enabled": True, "hosts": hosts}}})
+    with pytest.raises(helm.HelmRenderError, match="would expose /metrics"):
+        _render(values)
+    # Whatever the profile: the rule is about what the ingress routes.
+    with pytest.raises(helm.HelmRenderError, match="would expose /metrics"):
+        _render({**values, "profile": "development"})

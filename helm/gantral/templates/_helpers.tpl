@@ -94,6 +94,9 @@ app.kubernetes.io/component: {{ .component }}
 {{- if not .Values.audit.signingKey.existingSecret }}
 {{- fail "audit.signingKey.existingSecret is required when profile=production" }}
 {{- end }}
+{{- if not .Values.audit.publicKeys }}
+{{- fail "audit.publicKeys is required when profile=production (the API verifies with public keys only)" }}
+{{- end }}
 {{- if not (hasPrefix "https://" .Values.identity.issuer) }}
 {{- fail "identity.issuer must be an https URL when profile=production" }}
 {{- end }}
@@ -109,6 +112,16 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- if not .Values.database.writer.existingSecret }}
 {{- fail "database.writer.existingSecret is required (the sink's writer credentials)" }}
+{{- end }}
+{{- if .Values.api.ingress.enabled }}
+{{- range .Values.api.ingress.hosts }}
+{{- range .paths }}
+{{- /* "/", "/metrics", "/m", ...: any path that /metrics starts with would route it. */}}
+{{- if hasPrefix (trimSuffix "/" .path) "/metrics" }}
+{{- fail (printf "api.ingress path %q would expose /metrics; route /v1, /healthz and /readyz only" .path) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- if not .Values.database.reader.existingSecret }}
 {{- fail "database.reader.existingSecret is required (the API's read-only credentials)" }}
