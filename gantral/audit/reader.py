@@ -3,16 +3,23 @@
 Opened once in the API lifespan with the read-only credentials; connections act as the
 reader role, which can only SELECT. Proofs come from an in-memory Merkle tree that is
 brought up to date from the database before each proof.
+
+While PostgreSQL is down, every read answers `Unavailable` (503) after at most the
+connect timeout, as the sink does: neither a hang nor an unmapped pool error (500).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
-from typing import Any
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from gantral.audit.bundle import build_bundle
 from gantral.audit.checkpoint import Checkpoint, load_private_key
@@ -32,10 +39,36 @@ from gantral.audit.views import (
     ProblemView,
     VerifyView,
 )
-from gantral.errors import Conflict, InvalidInput, NotFound
+from gantral.errors import Conflict, InvalidInput, NotFound, Unavailable
 from gantral.settings import Settings
 
 __all__ = ["AuditReader"]
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_CONNECT_TIMEOUT = 2.0
+
+
+def _maps_outages(
+    read: Callable[Concatenate[AuditReader, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[AuditReader, P], Coroutine[Any, Any, R]]:
+    """A database outage during `read` is `Unavailable`, like the sink's."""
+
+    @functools.wraps(read)
+    async def wrapper(self: AuditReader, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await read(self, *args, **kwargs)
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            # The driver's message may name the host; never credentials, but keep it short.
+            logger.warning("audit database unavailable: %s", type(error).__name__)
+            raise Unavailable(
+                "the audit database is unavailable; retry later", reason="audit_db_unavailable"
+            ) from error
+
+    return wrapper
 
 
 class AuditReader:
@@ -61,9 +94,14 @@ class AuditReader:
         config: AuditConfig | None = None,
         objects: ObjectStore | None = None,
         public_key: Ed25519PublicKey | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> AuditReader:
         config = config or AuditConfig()
-        return cls(await open_pool(dsn, config.reader_role), config, objects, public_key)
+        pool = await open_pool(dsn, config.reader_role)
+        # How long a read waits for a connection: while PostgreSQL is down, this is how
+        # quickly the API answers 503.
+        pool.timeout = connect_timeout
+        return cls(pool, config, objects, public_key)
 
     @classmethod
     async def from_settings(
@@ -77,11 +115,13 @@ class AuditReader:
             config=config,
             objects=ObjectStore.from_settings(settings.s3, prefix=config.object_prefix),
             public_key=load_private_key(key).public_key() if key else None,
+            connect_timeout=settings.api.audit_connect_timeout_seconds,
         )
 
     async def close(self) -> None:
         await self._pool.close()
 
+    @_maps_outages
     async def instance(self, instance_id: str) -> InstanceView:
         # Seal first: a seal seen implies its event is committed and in the rows read next.
         seal = (await self.queries.seals(instance_id)).get(instance_id)
@@ -113,6 +153,7 @@ class AuditReader:
             bundle_keys=await self.queries.bundle_keys(instance_id),
         )
 
+    @_maps_outages
     async def verify(self, instance_id: str) -> VerifyView:
         report = await verify_database(
             self.queries,
@@ -137,6 +178,7 @@ class AuditReader:
             await sync_tree(self._tree, self.queries)
             return self._tree
 
+    @_maps_outages
     async def bundle(self, instance_id: str) -> BundleView:
         """The exported (object-locked) bundle when sealed, else one built from the database."""
         if self.objects is not None:
@@ -153,12 +195,14 @@ class AuditReader:
         tree = await self._synced_tree()
         return BundleView.model_validate(build_bundle(instance_id, rows, seal, checkpoint, tree))
 
+    @_maps_outages
     async def latest_checkpoint(self) -> Checkpoint:
         checkpoint = await self.queries.latest_checkpoint()
         if checkpoint is None:
             raise NotFound("no checkpoint has been published yet")
         return checkpoint
 
+    @_maps_outages
     async def inclusion(
         self, instance_id: str, seq: int, tree_size: int | None = None
     ) -> InclusionProofView:
@@ -189,6 +233,7 @@ class AuditReader:
             checkpoint=checkpoint if checkpoint and checkpoint.size == size else None,
         )
 
+    @_maps_outages
     async def consistency(self, first: int, second: int | None = None) -> ConsistencyProofView:
         tree = await self._synced_tree()
         second = tree.size if second is None else second
