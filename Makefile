@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit integration bench specs clean
+.PHONY: run test lint typecheck unit integration contract bench specs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/python -m pytest -q tests/integration
+
+## contract: a larger schemathesis run over specs/openapi.json (the suite runs a small one)
+contract: $(STAMP)
+	GANTRAL_CONTRACT_MAX_EXAMPLES=100 GANTRAL_CONTRACT_PHASES=examples,coverage,fuzzing,stateful \
+	GANTRAL_CONTRACT_TIMEOUT=1800 $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/test_contract.py
 
 bench: $(STAMP)
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -14,7 +14,8 @@ OpenAPI document adds, to every operation:
                  plus the known ones below)
 
 and points every error response at the one error body (`Error`), replacing FastAPI's
-`HTTPValidationError`, which this API never answers.
+`HTTPValidationError`, which this API never answers. Every create (201) in this API is
+idempotent, answering 200 with the existing resource on a repeat: that 200 is listed too.
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ def complete_responses(schema: dict[str, Any], app: FastAPI, public: Iterable[st
             responses: dict[str, Any] = operation.setdefault("responses", {})
             for status in _statuses(route, method, path not in public_paths):
                 responses.setdefault(str(status), {"description": _DESCRIPTIONS[status]})
+            if "201" in responses:
+                repeat = {**responses["201"], "description": "Already exists: the same resource"}
+                responses.setdefault("200", repeat)
             for code, response in responses.items():
                 if code.startswith(("4", "5")) and path not in public_paths:
                     response["content"] = {"application/json": {"schema": _ERROR_REF}}

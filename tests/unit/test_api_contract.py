@@ -1,0 +1,60 @@
+"""The OpenAPI document lists every status the edge and the error table can answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from api.app import create_app
+
+PUBLIC = {"/healthz", "/readyz"}
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return create_app().openapi()
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, operation)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    ]
+
+
+def test_authenticated_operations_list_the_edge_statuses(document: dict[str, Any]) -> None:
+    for path, method, operation in _operations(document):
+        if path in PUBLIC:
+            assert "401" not in operation["responses"], (method, path)
+            continue
+        responses = operation["responses"]
+        for status in ("401", "413", "422", "503"):
+            assert status in responses, (method, path, status)
+        for status, response in responses.items():
+            if status.startswith(("4", "5")):
+                assert response["content"]["application/json"]["schema"] == ERROR_REF
+
+
+def test_permission_routes_list_403_and_resource_routes_404(document: dict[str, Any]) -> None:
+    responses = {(m, p): o["responses"] for p, m, o in _operations(document)}
+    assert "403" in responses[("put", "/v1/workflows/{workflow_id}")]
+    assert "403" not in responses[("get", "/v1/workflows/{workflow_id}")]
+    assert "403" in responses[("get", "/v1/audit/consistency")]
+    assert "404" in responses[("get", "/v1/audit/instances/{instance_id}")]
+    assert "404" in responses[("get", "/v1/audit/checkpoints/latest")]
+    assert "409" in responses[("get", "/v1/audit/instances/{instance_id}/events/{seq}/inclusion")]
+    assert "404" not in responses[("get", "/v1/policies")]
+
+
+def test_idempotent_creates_list_200_and_no_fastapi_validation_body(
+    document: dict[str, Any],
+) -> None:
+    for path, method, operation in _operations(document):
+        if "201" in operation["responses"]:
+            assert "200" in operation["responses"], (method, path)
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    assert set(schemas["Error"]["required"]) == {"error", "reason", "message"}
