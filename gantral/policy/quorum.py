@@ -13,6 +13,8 @@ rule can ever be satisfied by them, however it is nested.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping
 from itertools import combinations
 
@@ -42,13 +44,38 @@ class QuorumProgress(BaseModel):
 Slot = frozenset[str]
 Alternative = tuple[Slot, ...]
 
+_CACHE_SIZE = 256
+_cache: OrderedDict[int, tuple[ApprovalRule, tuple[Alternative, ...]]] = OrderedDict()
+# Temporal runs workflow activations on several threads.
+_lock = threading.Lock()
 
-def alternatives(rule: ApprovalRule) -> list[Alternative]:
-    """The rule as a disjunction of slot lists (any_of of single slots merges into one)."""
+
+def alternatives(rule: ApprovalRule) -> tuple[Alternative, ...]:
+    """The rule as a disjunction of slot lists (any_of of single slots merges into one).
+
+    Cached by identity (holding the rule, so an id is never reused while cached): every
+    decision re-checks the same pinned rule. Threads share it; the expansion is pure, so
+    two threads expanding the same rule at once is harmless.
+    """
+    key = id(rule)
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] is rule:
+            _cache.move_to_end(key)
+            return hit[1]
+    result = tuple(_expand(rule))
+    with _lock:
+        _cache[key] = (rule, result)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return result
+
+
+def _expand(rule: ApprovalRule) -> list[Alternative]:
     if isinstance(rule, RoleRule):
         return [(frozenset({rule.role}),)]
     if isinstance(rule, AnyOf):
-        options = _dedupe(a for child in rule.any_of for a in alternatives(child))
+        options = _dedupe(a for child in rule.any_of for a in _expand(child))
         if all(len(a) == 1 for a in options):
             # One human holding any of these roles: a single slot accepting all of them.
             return [(frozenset().union(*(a[0] for a in options)),)]
@@ -59,7 +86,7 @@ def alternatives(rule: ApprovalRule) -> list[Alternative]:
     for chosen in combinations(children, need):
         acc: list[Alternative] = [()]
         for child in chosen:
-            acc = [a + b for a in acc for b in alternatives(child)]
+            acc = [a + b for a in acc for b in _expand(child)]
         result.extend(acc)
     return _dedupe(tuple(sorted(a, key=sorted)) for a in result)
 

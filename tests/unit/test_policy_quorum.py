@@ -155,7 +155,7 @@ def test_matching_needs_distinct_humans_for_every_slot() -> None:
 
 
 def test_alternatives_merge_single_slot_choices() -> None:
-    assert alternatives(AnyOf(any_of=[A, B])) == [(frozenset({"A", "B"}),)]
+    assert alternatives(AnyOf(any_of=[A, B])) == ((frozenset({"A", "B"}),),)
     assert len(alternatives(AnyOf(any_of=[AllOf(all_of=[A, B]), C]))) == 2
 
 
