@@ -64,12 +64,21 @@ async def served_api(
 
 
 async def test_every_operation_keeps_the_contract(served_api: str, tmp_path: Path) -> None:
-    async with httpx.AsyncClient() as http:
-        assert (await http.get(f"{served_api}/healthz")).status_code == 200
-    schemathesis = Path(sys.executable).with_name("schemathesis")
     bearer = token("contract-tester", ROLES)
+    # A real instance, so generated calls on `/v1/instances/{instance_id}/...` and its
+    # audit log reach the core instead of stopping at 404.
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {bearer}"}) as http:
+        started = await http.post(
+            f"{served_api}/v1/instances",
+            json={"workflow_id": "deploy", "owning_team_id": "payments"},
+        )
+        assert started.status_code == 201, started.text
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(f'[parameters]\n"path.instance_id" = "{started.json()["instance_id"]}"\n')
+    schemathesis = Path(sys.executable).with_name("schemathesis")
     process = await asyncio.create_subprocess_exec(
         str(schemathesis),
+        f"--config-file={config}",
         "run",
         str(SPEC),
         f"--url={served_api}",
