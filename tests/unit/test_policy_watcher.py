@@ -124,3 +124,17 @@ async def test_hidden_entries_are_skipped(tmp_path: Path) -> None:
     published = await DirectoryWatcher(InMemoryRegistry(), tmp_path).scan_once()
     assert [(p.doc_id, p.path.name) for p in published] == [("pay", "pay.yaml")]
     assert [p.path.parent for p in published] == [tmp_path]
+
+
+async def test_a_rule_on_free_context_is_not_published(tmp_path: Path) -> None:
+    reg = InMemoryRegistry()
+    watcher = DirectoryWatcher(reg, tmp_path)
+    write(
+        tmp_path / "pay.yaml",
+        "materiality_rules:\n  - {level: HIGH, when: [{field: environment, op: exists}]}\n",
+    )
+    assert await watcher.scan_once() == []
+    error = watcher.errors[tmp_path / "pay.yaml"]
+    assert isinstance(error, InvalidInput) and error.reason == "field_not_a_fact"
+    assert error.details["line"] == 2 and "environment is not a fact" in error.message
+    assert await reg.list_policies() == []
