@@ -173,7 +173,7 @@ def test_only_the_sink_gets_the_writer_credentials_and_the_signing_key() -> None
     for name, text in templates.items():
         if name in ("sink-deployment.yaml", "_helpers.tpl", "NOTES.txt"):
             continue
-        assert "signingKey" not in text, name
+        assert "audit.signingKey" not in text, name
         assert "GANTRAL_AUDIT__SIGNING_KEY" not in text, name
         if name != "migrations-job.yaml":  # the owner's URI, in a pre-install hook only
             assert "database.writer" not in text, name
@@ -183,6 +183,30 @@ def test_only_the_sink_gets_the_writer_credentials_and_the_signing_key() -> None
     for word in ("existingSecret", "DATABASE", "ACCESS_KEY", "SECRET_ACCESS", "SIGNING_KEY"):
         assert word not in config, word
     assert "serviceAccountName" in templates["_helpers.tpl"]
+
+
+def test_only_the_api_gets_the_attestation_key_and_worker_and_sink_its_public_half(
+    values: dict[str, Any],
+) -> None:
+    templates = _templates()
+    api = templates["api-deployment.yaml"]
+    assert ".Values.attestation.signingKey.existingSecret" in api
+    assert "GANTRAL_ATTESTATION__SIGNING_KEY" in api
+    assert 'include "gantral.attestationKeyDir"' in api
+    for name, text in templates.items():
+        if name in ("api-deployment.yaml", "_helpers.tpl", "NOTES.txt"):
+            continue
+        assert "attestation.signingKey" not in text, name
+        assert "GANTRAL_ATTESTATION__SIGNING_KEY" not in text, name
+    for name in ("worker-deployment.yaml", "sink-deployment.yaml"):
+        assert 'include "gantral.attestationPublicKeysEnv"' in templates[name], name
+    assert "gantral.attestationPublicKeysEnv" not in api
+    helpers = templates["_helpers.tpl"]
+    assert "GANTRAL_ATTESTATION__PUBLIC_KEYS" in helpers
+    assert ".Values.attestation.publicKeys" in helpers
+    # Empty by default: a release must name its own key, never ship one.
+    assert values["attestation"]["signingKey"]["existingSecret"] == ""
+    assert values["attestation"]["publicKeys"] == []
 
 
 SECRET_KEY_NAMES = re.compile(r"(password|passwd|secret|token|credential|private)", re.I)
@@ -220,7 +244,7 @@ def test_values_hold_no_secret_looking_literals(values: dict[str, Any]) -> None:
     assert _secret_findings(values) == []
     # Credentials are only ever named as existing Secrets, empty by default.
     secrets = [(p, v) for p, v in _leaves(values) if p.endswith(".existingSecret")]
-    assert len(secrets) >= 7
+    assert len(secrets) >= 8
     assert all(v == "" for _, v in secrets)
 
 

@@ -4,13 +4,16 @@ no cluster). Skipped where that package is not installed."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from gantral.attestation_keys import anchors_from, attestor_from
 from gantral.audit.checkpoint import generate_key_pem, key_id, load_verification_keys
+from gantral.settings import Settings
 from tests.unit.test_deploy_settings import gantral_env_names
 
 helm = pytest.importorskip("helm_python", reason="helm-python-sdk not installed")
@@ -18,6 +21,8 @@ helm = pytest.importorskip("helm_python", reason="helm-python-sdk not installed"
 CHART = Path(__file__).resolve().parents[2] / "helm" / "gantral"
 
 PUBLIC_PEM = generate_key_pem()[1]
+# The API's attestation key pair: the private half goes to a Secret, the public to values.
+ATTESTATION_PRIVATE_PEM, ATTESTATION_PUBLIC_PEM = generate_key_pem()
 
 PRODUCTION: dict[str, Any] = {
     "database": {
@@ -29,6 +34,10 @@ PRODUCTION: dict[str, Any] = {
         "signingKey": {"existingSecret": "gantral-audit-signing-key"},
         "publicKeys": [PUBLIC_PEM],
         "origin": "gantral-audit-eu-central-1",
+    },
+    "attestation": {
+        "signingKey": {"existingSecret": "gantral-attestation-key"},
+        "publicKeys": [ATTESTATION_PUBLIC_PEM],
     },
     "identity": {"issuer": "https://login.example.com/realms/gantral"},
     "s3": {"writer": {"existingSecret": "gantral-s3-writer"}},
@@ -119,13 +128,21 @@ def test_credentials_go_only_where_they_belong(objects: dict) -> None:
     ):
         assert api_env[variable]["valueFrom"]["secretKeyRef"]["name"] == secret
     worker = _pod(objects, "worker")
-    assert _env(worker["containers"][0]) == {}
+    # The worker's only setting of its own: the public keys it verifies the API with.
+    assert set(_env(worker["containers"][0])) == {"GANTRAL_ATTESTATION__PUBLIC_KEYS"}
     for pod in (api, worker):
         text = yaml.safe_dump(pod)
         assert "gantral-db-writer" not in text
         assert "gantral-audit-signing-key" not in text
         assert "gantral-s3-writer" not in text
         assert "GANTRAL_DATABASE__URL" not in text
+    # Only the API holds the attestation private key; nothing else even names its Secret.
+    for name, obj in objects.items():
+        if name != ("Deployment", "gantral-api"):
+            text = yaml.safe_dump(obj)
+            assert "gantral-attestation-key" not in text, name
+            assert "GANTRAL_ATTESTATION__SIGNING_KEY" not in text, name
+    assert "GANTRAL_ATTESTATION__PUBLIC_KEYS" not in api_env
     assert "secretKeyRef" not in yaml.safe_dump(objects[("ConfigMap", "gantral-config")])
 
 
@@ -158,6 +175,24 @@ def test_network_policies_allow_only_what_each_process_needs(objects: dict) -> N
     [
         ({"audit": {"signingKey": {"existingSecret": ""}}}, "signingKey"),
         ({"audit": {"publicKeys": []}}, "audit.publicKeys is required"),
+        (
+            {"attestation": {"signingKey": {"existingSecret": ""}}},
+            "attestation.signingKey.existingSecret is required",
+        ),
+        ({"attestation": {"publicKeys": []}}, "attestation.publicKeys is required"),
+        ({"attestation": {"publicKeys": [ATTESTATION_PRIVATE_PEM]}}, "public keys only"),
+        ({"audit": {"publicKeys": [ATTESTATION_PRIVATE_PEM]}}, "public keys only"),
+        (
+            {
+                "attestation": {
+                    "signingKey": {
+                        "existingSecret": "gantral-audit-signing-key",
+                        "key": "signing-key.pem",
+                    }
+                }
+            },
+            "must not be the audit checkpoint key",
+        ),
         ({"identity": {"issuer": "http://login.example.com"}}, "https"),
         ({"identity": {"jwksUrl": "http://login.example.com/jwks"}}, "jwksUrl"),
         ({"identity": {"devIssuerEnabled": True}}, "devIssuerEnabled"),
@@ -177,6 +212,85 @@ def test_production_refuses_unsafe_values(override: dict[str, Any], message: str
     values = _merge(PRODUCTION, override)
     with pytest.raises(helm.HelmRenderError, match=message):
         _render(values)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"attestation": {"signingKey": {"existingSecret": ""}}}, "attestation.signingKey"),
+        ({"attestation": {"publicKeys": []}}, "attestation.publicKeys is required"),
+    ],
+)
+def test_every_profile_refuses_a_release_without_attestation_keys(
+    override: dict[str, Any], message: str
+) -> None:
+    # No process starts without its half, whatever the profile: the chart says so first.
+    values = _merge({**PRODUCTION, "profile": "development"}, override)
+    with pytest.raises(helm.HelmRenderError, match=message):
+        _render(values)
+
+
+def _mounted_file(pod: dict[str, Any], container: dict[str, Any], path: str) -> tuple[str, str]:
+    """(Secret name, key in it) of the file at `path` inside `container`."""
+    for mount in container["volumeMounts"]:
+        prefix = mount["mountPath"].rstrip("/") + "/"
+        if path.startswith(prefix):
+            assert mount.get("readOnly") is True, mount
+            volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+            secret = volume["secret"]
+            relative = path.removeprefix(prefix)
+            (item,) = [i for i in secret["items"] if i["path"] == relative]
+            return secret["secretName"], item["key"]
+    raise AssertionError(f"nothing is mounted at {path}")
+
+
+def _settings_of(
+    objects: dict, component: str, files: dict[tuple[str, str], str], tmp_path: Path
+) -> Settings:
+    """The Settings the component's process would load: the ConfigMap and its plain env,
+    with every mounted Secret file written under tmp_path from `files`."""
+    pod = _pod(objects, component)
+    (container,) = pod["containers"]
+    env = dict(objects[("ConfigMap", "gantral-config")]["data"])
+    for name, item in _env(container).items():
+        if "value" not in item:
+            continue  # secretKeyRef: credentials the test does not need
+        value = item["value"]
+        if value.startswith("/var/run/secrets/"):
+            secret, key = _mounted_file(pod, container, value)
+            local = tmp_path / component / key
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_text(files[(secret, key)])
+            value = str(local)
+        env[name] = value
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("GANTRAL_")]:
+            patch.delenv(name)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        return Settings(_env_file=None)
+
+
+def test_the_rendered_release_signs_in_the_api_and_verifies_in_worker_and_sink(
+    objects: dict, tmp_path: Path
+) -> None:
+    files = {
+        ("gantral-attestation-key", "attestation-key.pem"): ATTESTATION_PRIVATE_PEM,
+        ("gantral-audit-signing-key", "signing-key.pem"): generate_key_pem()[0],
+    }
+    api = _settings_of(objects, "api", files, tmp_path)
+    attestation = attestor_from(api).sign("decide", "inst-1", {"decision": "APPROVE"})
+    for component in ("worker", "sink"):
+        settings = _settings_of(objects, component, files, tmp_path)
+        # They trust the API's key from its public half only: they hold no private key.
+        assert settings.attestation.signing_key.get_secret_value() == ""
+        anchors = anchors_from(settings)
+        body = {"decision": "APPROVE"}
+        assert anchors.problem("decide", "inst-1", body, attestation) is None, component
+        forged = {"decision": "REJECT"}
+        assert anchors.problem("decide", "inst-1", forged, attestation), component
+    # The API's own settings carry no trust list: it signs, it does not verify calls.
+    assert api.attestation.public_keys == []
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -88,8 +88,35 @@ app.kubernetes.io/component: {{ .component }}
 /var/run/secrets/gantral/audit
 {{- end }}
 
-{{/* Refuse to render a production release that would not start or would be unsafe. */}}
+{{/* Where the API reads its attestation key; GANTRAL_ATTESTATION__SIGNING_KEY holds this path. */}}
+{{- define "gantral.attestationKeyDir" -}}
+/var/run/secrets/gantral/attestation
+{{- end }}
+
+{{/* The attestation public keys as the JSON list GANTRAL_ATTESTATION__PUBLIC_KEYS reads. */}}
+{{- define "gantral.attestationPublicKeysEnv" -}}
+- name: GANTRAL_ATTESTATION__PUBLIC_KEYS
+  value: {{ .Values.attestation.publicKeys | toJson | quote }}
+{{- end }}
+
+{{/* Refuse to render a release that would not start or would be unsafe. */}}
 {{- define "gantral.validate" -}}
+{{- /* Every profile: the API refuses to start without its attestation key, the worker
+and the sink without a public key to verify it with. */}}
+{{- if not .Values.attestation.signingKey.existingSecret }}
+{{- fail "attestation.signingKey.existingSecret is required: the API signs every call it relays to Temporal with this Ed25519 key (`gantral audit keygen`) and refuses to start without it" }}
+{{- end }}
+{{- if not .Values.attestation.publicKeys }}
+{{- fail "attestation.publicKeys is required: the worker and the sink verify the API's calls with these public keys and refuse to start without one" }}
+{{- end }}
+{{- range (concat .Values.attestation.publicKeys .Values.audit.publicKeys) }}
+{{- if contains "PRIVATE KEY" (toString .) }}
+{{- fail "attestation.publicKeys and audit.publicKeys take public keys only: a private key there would hand the signing half to every pod that verifies" }}
+{{- end }}
+{{- end }}
+{{- if and (eq .Values.attestation.signingKey.existingSecret .Values.audit.signingKey.existingSecret) (eq .Values.attestation.signingKey.key .Values.audit.signingKey.key) }}
+{{- fail "attestation.signingKey must not be the audit checkpoint key (audit.signingKey): the API and the sink each hold only their own private key" }}
+{{- end }}
 {{- if eq .Values.profile "production" }}
 {{- if not .Values.audit.signingKey.existingSecret }}
 {{- fail "audit.signingKey.existingSecret is required when profile=production" }}
