@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -10,6 +14,10 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from gantral.attestation_keys import anchors_from, attestor_from
+from gantral.audit.checkpoint import key_id, load_verification_keys
+from gantral.audit.service import signing_key
+from gantral.settings import Settings
 from tests.unit.test_deploy_settings import gantral_env_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,6 +125,8 @@ def test_only_the_sink_holds_writer_credentials_and_the_signing_key(
     for env in (api, worker):
         assert "GANTRAL_DATABASE__URL" not in env
         assert "GANTRAL_AUDIT__SIGNING_KEY" not in env
+    for env in (sink, worker):
+        assert "GANTRAL_ATTESTATION__SIGNING_KEY" not in env
     assert not any(v.startswith(("GANTRAL_DATABASE", "GANTRAL_S3__ACCESS")) for v in worker)
     # Separate login roles: none of the API's can append to the audit log.
     users = [
@@ -203,3 +213,128 @@ def test_the_compose_stack_opts_into_development_explicitly(services: dict[str, 
     assert any(str(m).startswith("./examples/workflows:/etc/gantral/workflows") for m in mounts)
     assert "GANTRAL_AUDIT__PUBLIC_KEYS" in api["environment"]
     assert "GANTRAL_AUDIT__SIGNING_KEY" not in api["environment"]
+
+
+# --- Keys: made once by the `keys` service, each half mounted where it is used ------------
+
+KEYS_MOUNT = "/etc/gantral/keys"
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, tuple[str, bool]]:
+    """Container path -> (named volume or host path, read-only) of a service's volumes."""
+    found = {}
+    for spec in service.get("volumes", []):
+        source, target, *mode = str(spec).split(":")
+        found[target] = (source, mode == ["ro"])
+    return found
+
+
+def _volume_of(service: dict[str, Any], path: str) -> tuple[str, bool]:
+    """The volume holding `path` in `service`, and whether it is mounted read-only."""
+    for target, mounted in _mounts(service).items():
+        if path.startswith(target.rstrip("/") + "/"):
+            return mounted
+    raise AssertionError(f"nothing is mounted at {path}")
+
+
+def _key_paths(env: dict[str, str]) -> list[str]:
+    """Every key file a service's settings name."""
+    paths = []
+    for name in ("GANTRAL_AUDIT__SIGNING_KEY", "GANTRAL_ATTESTATION__SIGNING_KEY"):
+        if name in env:
+            paths.append(env[name])
+    for name in ("GANTRAL_AUDIT__PUBLIC_KEYS", "GANTRAL_ATTESTATION__PUBLIC_KEYS"):
+        if name in env:
+            paths.extend(yaml.safe_load(env[name]))
+    return paths
+
+
+def test_gantral_processes_wait_for_their_keys(services: dict[str, Any]) -> None:
+    keys = services["keys"]
+    assert keys["restart"] == "no"
+    assert "gantral audit keygen" in _command(keys)
+    for name in GANTRAL:
+        depends = services[name]["depends_on"]
+        assert depends["keys"]["condition"] == "service_completed_successfully", name
+
+
+def test_each_private_key_is_mounted_only_where_it_signs(services: dict[str, Any]) -> None:
+    api, worker, sink = (_env(services[name]) for name in ("api", "worker", "sink"))
+    attestation_volume, _ = _volume_of(services["api"], api["GANTRAL_ATTESTATION__SIGNING_KEY"])
+    audit_volume, _ = _volume_of(services["sink"], sink["GANTRAL_AUDIT__SIGNING_KEY"])
+    assert attestation_volume != audit_volume
+    for name, service in services.items():
+        sources = {source for source, _ in _mounts(service).values()}
+        if name != "keys":
+            assert (attestation_volume in sources) == (name == "api"), name
+            assert (audit_volume in sources) == (name == "sink"), name
+    # Worker and sink verify the API with public keys only; the API verifies checkpoints so.
+    assert yaml.safe_load(worker["GANTRAL_ATTESTATION__PUBLIC_KEYS"])
+    assert worker["GANTRAL_ATTESTATION__PUBLIC_KEYS"] == sink["GANTRAL_ATTESTATION__PUBLIC_KEYS"]
+    assert yaml.safe_load(api["GANTRAL_AUDIT__PUBLIC_KEYS"])
+    for name in GANTRAL:
+        for path in _key_paths(_env(services[name])):
+            source, read_only = _volume_of(services[name], path)
+            assert read_only, (name, path)
+            assert source in {s for s, _ in _mounts(services["keys"]).values()}, (name, path)
+
+
+def _local(value: str, root: Path) -> str:
+    return value.replace(KEYS_MOUNT, str(root))
+
+
+def _run_keys_service(service: dict[str, Any], root: Path) -> None:
+    """The `keys` service's script, run here with its volumes as directories under root."""
+    assert service["entrypoint"] == ["sh", "-c"]
+    (script,) = service["command"]
+    assert KEYS_MOUNT in script
+    for target in _mounts(service):
+        assert target.startswith(KEYS_MOUNT + "/"), target
+        Path(_local(target, root)).mkdir(parents=True, exist_ok=True)
+    # Compose turns `$$` into `$`; the image's environment: production, its PATH.
+    script = _local(script.replace("$$", "$"), root)
+    bin_dir = str(Path(sys.executable).parent)
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "GANTRAL_PROFILE": "production"}
+    sh = shutil.which("sh")
+    assert sh, "no POSIX shell"
+    subprocess.run([sh, "-c", script], env=env, check=True, capture_output=True, timeout=120)
+
+
+def _settings_of(service: dict[str, Any], root: Path) -> Settings:
+    env = {k: _local(v, root) for k, v in _env(service).items() if k.startswith("GANTRAL_")}
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("GANTRAL_")]:
+            patch.delenv(name)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        return Settings(_env_file=None)
+
+
+def test_the_keys_service_gives_every_process_a_working_half(
+    services: dict[str, Any], tmp_path: Path
+) -> None:
+    _run_keys_service(services["keys"], tmp_path)
+    api, worker, sink = (_settings_of(services[name], tmp_path) for name in GANTRAL)
+
+    # The API signs what it relays to Temporal; the worker and the sink accept it ...
+    attestation = attestor_from(api).sign("start", "inst-1", {"workflow": "deploy"})
+    for settings in (worker, sink):
+        assert settings.attestation.signing_key.get_secret_value() == ""
+        anchors = anchors_from(settings)
+        assert anchors.problem("start", "inst-1", {"workflow": "deploy"}, attestation) is None
+        # ... and nothing the API did not sign.
+        assert anchors.problem("start", "inst-1", {"workflow": "other"}, attestation)
+
+    # The sink signs checkpoints with a kept key, never an ephemeral one; the API verifies
+    # them with its public half alone.
+    assert sink.audit.signing_key.get_secret_value()
+    checkpoint_key = signing_key(sink)
+    [trusted] = load_verification_keys(api.audit.public_keys)
+    assert key_id(trusted) == key_id(checkpoint_key.public_key())
+    # Two distinct keys: the API cannot sign checkpoints, nor the sink attest calls.
+    assert key_id(attestor_from(api).public_key) != key_id(checkpoint_key.public_key())
+
+    # A second `up` keeps the keys: instance ids and checkpoints stay valid across restarts.
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    _run_keys_service(services["keys"], tmp_path)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
