@@ -118,6 +118,46 @@ def test_signing_key_secret_is_created_without_a_value(
     assert not any(r.startswith("random_password.") for r in resources)
 
 
+def test_attestation_key_secret_is_created_empty_and_read_by_the_api_only(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    secret = resources["aws_secretsmanager_secret.attestation_key"]
+    assert secret["kms_key_id"] == "${var.kms_key_arn}"
+    assert secret["name"] != resources["aws_secretsmanager_secret.signing_key"]["name"]
+    data = _load(MODULE / "main.tf")["data"]
+    policies = {
+        name: body
+        for entry in data
+        for kind, named in entry.items()
+        if kind == "aws_iam_policy_document"
+        for name, body in named.items()
+    }
+
+    def secrets_read_by(policy: str) -> set[str]:
+        statements = policies[policy]["statement"]
+        return {
+            resource
+            for statement in statements
+            if any("secretsmanager" in a for a in statement["actions"])
+            for resource in statement["resources"]
+        }
+
+    attestation = "${aws_secretsmanager_secret.attestation_key.arn}"
+    signing = "${aws_secretsmanager_secret.signing_key.arn}"
+    # Each process reads its own private key, never the other's.
+    assert attestation in secrets_read_by("api") and signing not in secrets_read_by("api")
+    assert signing in secrets_read_by("sink") and attestation not in secrets_read_by("sink")
+    outputs = {
+        name: body
+        for entry in _load(MODULE / "outputs.tf")["output"]
+        for name, body in entry.items()
+    }
+    assert outputs["attestation_key_secret_arn"]["value"] == attestation
+    example = _load(EXAMPLE / "main.tf")
+    to_fill = next(o["secrets_to_fill"] for o in example["output"] if "secrets_to_fill" in o)
+    assert "${module.gantral.attestation_key_secret_arn}" in to_fill["value"].values()
+
+
 def test_every_variable_used_is_declared_and_every_output_resolves() -> None:
     variables = {name for entry in _load(MODULE / "variables.tf")["variable"] for name in entry}
     text = "\n".join(p.read_text() for p in MODULE.glob("*.tf"))
@@ -165,6 +205,12 @@ def test_text_checks_of_the_module() -> None:
     assert re.search(r"publicly_accessible\s*=\s*false", db)
     assert not re.search(r"^\s*password\s*=", db, re.M)
     _resource_text(text, "aws_secretsmanager_secret", "signing_key")
+    _resource_text(text, "aws_secretsmanager_secret", "attestation_key")
+    api_policy = re.search(r'data "aws_iam_policy_document" "api" \{(.*?)\n\}', text, re.S)
+    sink_policy = re.search(r'data "aws_iam_policy_document" "sink" \{(.*?)\n\}', text, re.S)
+    assert api_policy and sink_policy
+    assert "aws_secretsmanager_secret.attestation_key.arn" in api_policy.group(1)
+    assert "aws_secretsmanager_secret.attestation_key" not in sink_policy.group(1)
     assert "aws_secretsmanager_secret_version" not in text
     versions = (MODULE / "versions.tf").read_text()
     assert 'source = "hashicorp/aws"' in versions or re.search(

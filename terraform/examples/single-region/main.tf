@@ -1,6 +1,6 @@
 # One Gantral region: its data stores in eu-central-1, nothing shared with other regions.
 # For a second region, copy this root (own state, own provider region): audit data, the
-# database and the signing key then never leave the region they serve.
+# database and the keys then never leave the region they serve.
 #
 #   terraform init && terraform apply -var vpc_id=vpc-... -var 'database_subnet_ids=["subnet-a","subnet-b"]' \
 #     -var 'allowed_security_group_ids=["sg-..."]'
@@ -88,6 +88,7 @@ output "secrets_to_fill" {
   description = "Secrets created empty: put their values out of band, then sync them to Kubernetes."
   value = {
     signing_key = module.gantral.signing_key_secret_arn
+    attestation = module.gantral.attestation_key_secret_arn
     sink_db_url = module.gantral.sink_database_url_secret_arn
     api_db_url  = module.gantral.api_database_url_secret_arn
     registry    = module.gantral.api_registry_url_secret_arn

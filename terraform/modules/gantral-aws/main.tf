@@ -1,9 +1,10 @@
 # Gantral's data stores for ONE region: the object-locked audit bucket, the PostgreSQL
-# audit database and the checkpoint signing-key secret. Instantiate the module once per
-# region (with a provider for that region) so audit data never leaves it.
+# audit database, and secrets for the checkpoint signing key and the API's attestation key.
+# Instantiate the module once per region (with a provider for that region) so audit data
+# never leaves it.
 #
 # No secret value is ever written by Terraform, so none is ever in its state: RDS keeps the
-# master password in Secrets Manager itself, and the signing key and the processes'
+# master password in Secrets Manager itself, and the two private keys and the processes'
 # database URIs are created empty and filled out of band (docs/deployment.md).
 
 data "aws_caller_identity" "current" {}
@@ -206,6 +207,17 @@ resource "aws_secretsmanager_secret" "signing_key" {
   tags                    = local.tags
 }
 
+# The API's Ed25519 attestation key (PEM from `gantral audit keygen`): it signs every call the
+# API relays to Temporal; the worker and the sink verify with its public half (not a secret:
+# Helm attestation.publicKeys). Only the API reads it; never the checkpoint key above.
+resource "aws_secretsmanager_secret" "attestation_key" {
+  name                    = "${var.name}/api/attestation-key"
+  description             = "Gantral API attestation key (Ed25519 PEM). Read by the API only."
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = var.signing_key_recovery_window_days
+  tags                    = local.tags
+}
+
 # postgresql:// URI of the sink's login role (member of gantral_audit_writer).
 resource "aws_secretsmanager_secret" "sink_database_url" {
   name        = "${var.name}/database/sink-url"
@@ -282,9 +294,13 @@ data "aws_iam_policy_document" "api" {
     resources = ["${aws_s3_bucket.audit.arn}/*"]
   }
   statement {
-    sid       = "ApiSecrets"
-    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
-    resources = [aws_secretsmanager_secret.api_database_url.arn, aws_secretsmanager_secret.api_registry_url.arn]
+    sid     = "ApiSecrets"
+    actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    resources = [
+      aws_secretsmanager_secret.api_database_url.arn,
+      aws_secretsmanager_secret.api_registry_url.arn,
+      aws_secretsmanager_secret.attestation_key.arn,
+    ]
   }
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
@@ -307,7 +323,7 @@ resource "aws_iam_policy" "sink" {
 resource "aws_iam_policy" "api" {
   count       = var.create_iam_policies ? 1 : 0
   name        = "${var.name}-api"
-  description = "Gantral API: read audit objects, its read-only database secret."
+  description = "Gantral API: read audit objects, its database secrets and attestation key."
   policy      = data.aws_iam_policy_document.api.json
   tags        = local.tags
 }

@@ -48,6 +48,11 @@ output "signing_key_secret_arn" {
   value       = aws_secretsmanager_secret.signing_key.arn
 }
 
+output "attestation_key_secret_arn" {
+  description = "Secret to put the API's Ed25519 attestation key PEM into."
+  value       = aws_secretsmanager_secret.attestation_key.arn
+}
+
 output "sink_database_url_secret_arn" {
   description = "Secret to put the sink's PostgreSQL URI into (writer)."
   value       = aws_secretsmanager_secret.sink_database_url.arn

@@ -131,7 +131,7 @@ variable "db_deletion_protection" {
 # --- Secrets --------------------------------------------------------------------------------
 
 variable "signing_key_recovery_window_days" {
-  description = "Days a deleted signing-key secret can still be restored (0 deletes at once)."
+  description = "Days a deleted private-key secret (checkpoint signing key, API attestation key) can still be restored (0 deletes at once)."
   type        = number
   default     = 30
 }
