@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1
 # One image for every Gantral process; the command picks the role:
-#   api     uvicorn --factory api.app:create_app --host 0.0.0.0 --port 8000   (default)
-#   worker  python -m workers.worker     (instance workflows; no database credentials)
-#   sink    python -m workers.sink       (audit writer; the only holder of the signing key)
+#   api     uvicorn --factory api.app:create_app --host 0.0.0.0 --port 8000   (default;
+#           the only holder of the attestation key it signs every call to Temporal with)
+#   worker  python -m workers.worker     (instance workflows; no database credentials; verifies
+#           the API's calls with its public attestation key)
+#   sink    python -m workers.sink       (audit writer; the only holder of the checkpoint key)
 # Configuration comes only from GANTRAL_* environment variables (gantral/settings.py).
 ARG PYTHON_IMAGE=python:3.11-slim
 
