@@ -14,6 +14,7 @@
     PUT  /v1/policies/{id}                         policies:publish
     GET  /v1/workflows/...                         any valid token (templates hold no team data)
     PUT  /v1/workflows/{id}                        workflows:publish
+    PUT  /v1/workflows/{id}/versions/{v}/activation workflows:publish (audited first)
 
 The permission table decides (`gantral.identity.permissions`); this module only says what
 to ask it. A refusal (403) on an existing instance is recorded in that instance's audit
@@ -31,10 +32,11 @@ from typing import Annotated, NoReturn
 from fastapi import Depends, Path, Request
 
 from api.deps import CurrentPrincipal, Identity
+from api.refusal_limit import RefusalLimiter
 from gantral.audit.reader import AuditReader
 from gantral.client import GantralClient
 from gantral.domain.actors import Actor
-from gantral.errors import Forbidden, Unavailable
+from gantral.errors import Forbidden, GantralError, NotFound, Unavailable
 from gantral.identity import IdentityService, Permission, Principal, to_actor
 from gantral.workflows.messages import InstanceView, Refusal
 
@@ -58,6 +60,10 @@ __all__ = [
 
 log = logging.getLogger("gantral.api.authz")
 
+# At most a burst of 20 recorded refusals per caller, refilled at one a second: a flood of
+# refused calls cannot grow the access log without bound (the 403/404 is still answered).
+_REFUSALS = RefusalLimiter(burst=20, per_second=1.0)
+
 InstanceId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
@@ -76,40 +82,54 @@ class Caller:
         return to_actor(self.principal)
 
     async def check(self, permission: Permission, team: str | None = None) -> None:
-        """Raise `Forbidden` unless allowed; for resources that are not an instance. The
-        refusal is recorded in the access log (an audit chain of its own)."""
+        """Raise `Forbidden` unless allowed. The refusal is recorded in the access log."""
         try:
             self.identity.authorize(self.principal, permission, team)
         except Forbidden as exc:
             self._log(permission, exc)
-            if self.core is not None:
-                refusal = Refusal(
-                    actor=self.actor,
-                    attempted=f"{self.attempt} ({permission})",
-                    reason=exc.reason,
-                    message=exc.message,
-                )
-                await self.core.record_access_refusal(refusal)
+            await self.record(None, f"{self.attempt} ({permission})", exc)
             raise
 
     async def check_instance(
         self, instance_id: str, team: str | None, permission: Permission
     ) -> None:
-        """Like `check`, and a refusal is recorded in the instance's audit log first."""
+        """Like `check` for an instance of `team`. A caller who may not even read the
+        instance is answered 404, exactly as for an unknown one, so no outsider learns
+        that it exists; the refusal is recorded in the access log either way."""
+        readable = self._allowed(Permission.INSTANCES_READ, team) or self._allowed(
+            Permission.AUDIT_READ, team
+        )
         try:
             self.identity.authorize(self.principal, permission, team)
         except Forbidden as exc:
             self._log(permission, exc)
             await self.record(instance_id, f"{self.attempt} ({permission})", exc)
+            if not readable:
+                raise NotFound(
+                    f"unknown instance {instance_id!r}", reason="unknown_instance"
+                ) from None
             raise
 
-    async def record(self, instance_id: str, attempted: str, exc: Forbidden) -> None:
-        """Record a refused attempt in the instance's audit log (ACCESS_REFUSED)."""
-        if self.core is not None:
-            refusal = Refusal(
-                actor=self.actor, attempted=attempted, reason=exc.reason, message=exc.message
-            )
-            await self.core.record_refusal(instance_id, refusal)
+    def _allowed(self, permission: Permission, team: str | None) -> bool:
+        try:
+            self.identity.authorize(self.principal, permission, team)
+        except Forbidden:
+            return False
+        return True
+
+    async def record(self, instance_id: str | None, attempted: str, exc: GantralError) -> None:
+        """Record a refused attempt (ACCESS_REFUSED) in the access log, never in the
+        instance's own history, which no outsider may grow. Rate-limited per caller."""
+        if self.core is None or not _REFUSALS.admit(self.principal.subject):
+            return
+        refusal = Refusal(
+            actor=self.actor,
+            attempted=attempted,
+            reason=exc.reason,
+            message=exc.message,
+            instance_id=instance_id,
+        )
+        await self.core.record_access_refusal(refusal)
 
     async def instance(self, instance_id: str, permission: Permission) -> InstanceView:
         """The instance, if `permission` is held on its owning team (unknown: 404)."""

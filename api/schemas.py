@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gantral.domain.limits import fields_problem
 from gantral.domain.records import Cost, DecisionType
 from gantral.workflows.messages import AgentEventKind
 
@@ -14,6 +15,22 @@ _ID = r"^[A-Za-z0-9_.:-]+$"
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator(
+        "trigger_context", "arguments", "context", "context_delta", "detail", check_fields=False
+    )
+    @classmethod
+    def _free_json_within_limits(cls, value: Any) -> Any:
+        # I-JSON, depth and size per field: what the workflow and the audit sink accept.
+        problem = fields_problem({"value": value})
+        if problem is not None:
+            raise ValueError(f"{problem[1].removeprefix('value')} ({problem[0]})".strip())
+        return value
+
+
+# Optional on agent calls; the SDKs send one by default. Scoped to the caller and the call:
+# a retry with the same key and body gets the first outcome; another body gets 409.
+_KEY = Field(default=None, min_length=1, max_length=200)
 
 
 class StartInstanceRequest(_Body):
@@ -28,6 +45,7 @@ class AuthorizeRequest(_Body):
     action: str = Field(default="", max_length=200)
     arguments: dict[str, Any] = Field(default_factory=dict)
     context: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = _KEY
 
 
 class DecisionRequest(_Body):
@@ -39,20 +57,22 @@ class DecisionRequest(_Body):
     justification: str | None = Field(default=None, max_length=10_000)
     context_delta: dict[str, Any] | None = None
     idempotency_key: str = Field(min_length=1, max_length=200)
-    seen_args_digest: str | None = None
+    seen_args_digest: str | None = Field(default=None, max_length=200)
 
 
 class EventRequest(_Body):
     kind: AgentEventKind
     step_id: str | None = Field(default=None, max_length=200)
-    grant_id: str | None = None
-    args_digest: str | None = None
+    grant_id: str | None = Field(default=None, max_length=200)
+    args_digest: str | None = Field(default=None, max_length=200)
     cost: Cost | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = _KEY
 
 
 class FinishRequest(_Body):
     reason: str | None = Field(default=None, max_length=2_000)
+    idempotency_key: str | None = _KEY
 
 
 class Health(BaseModel):

@@ -35,9 +35,9 @@ materiality_rules:
     level: CRITICAL
     when:
       - {field: arguments.amount, op: ge, value: 1000000}
-      - {field: environment, op: eq, value: production}
-  - {name: prod, level: MEDIUM, when: [{field: environment, op: eq, value: production}]}
-  - {name: pii, level: HIGH, when: [{field: data_class, op: in, value: [PII, PHI]}]}
+      - {field: trigger.environment, op: eq, value: production}
+  - {name: prod, level: MEDIUM, when: [{field: trigger.environment, op: eq, value: production}]}
+  - {name: pii, level: HIGH, when: [{field: arguments.data_class, op: in, value: [PII, PHI]}]}
 requires_human_approval: true
 approvers: [{role: TEAM_LEAD}]
 timeouts: {primary: 1h}
@@ -60,11 +60,11 @@ by_materiality:
 TRIVIAL = Policy()
 
 CONTEXTS: list[dict[str, Any]] = [
-    {"environment": "staging", "arguments": {"amount": 50}},
-    {"environment": "production", "arguments": {"amount": 500}},
-    {"environment": "production", "arguments": {"amount": 25_000}},
-    {"environment": "production", "arguments": {"amount": 2_000_000}},
-    {"environment": "staging", "data_class": "PII", "arguments": {"amount": 10}},
+    {"trigger": {"environment": "staging"}, "arguments": {"amount": 50}},
+    {"trigger": {"environment": "production"}, "arguments": {"amount": 500}},
+    {"trigger": {"environment": "production"}, "arguments": {"amount": 25_000}},
+    {"trigger": {"environment": "production"}, "arguments": {"amount": 2_000_000}},
+    {"trigger": {"environment": "staging"}, "arguments": {"amount": 10, "data_class": "PII"}},
 ]
 APPROVALS = {"alice": "FINANCE", "bob": "CFO", "carol": "CONTROLLER"}
 

@@ -7,8 +7,9 @@ Each method is one call into Temporal; Temporal failures are translated into the
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
-import hashlib
+import hmac
 import time
 import uuid
 from collections.abc import Awaitable, Mapping, Sequence
@@ -31,14 +32,16 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
+from gantral.attestation_keys import attestor_from
 from gantral.audit.redaction import redact
 from gantral.domain.actors import Actor
+from gantral.domain.digest import sha256_hex
+from gantral.domain.limits import fields_problem
 from gantral.domain.records import HumanRequest
 from gantral.domain.states import State
 from gantral.errors import (
     BY_CODE,
     Conflict,
-    Forbidden,
     GantralError,
     InvalidInput,
     NotFound,
@@ -53,6 +56,7 @@ from gantral.workflows.access_log import (
     AccessLogWorkflow,
     AdminAction,
 )
+from gantral.workflows.idempotency import fingerprint, scope_of, update_id
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import (
     WORKFLOW_NAME,
@@ -69,6 +73,7 @@ from gantral.workflows.messages import (
 )
 
 T = TypeVar("T")
+R = TypeVar("R", bound=BaseModel)
 _WAIT_POLL_SECONDS = 0.25
 
 
@@ -113,19 +118,20 @@ def tls_config(tls: TemporalTLS) -> TLSConfig | bool:
     )
 
 
-def instance_id_for(owning_team_id: str, idempotency_key: str | None) -> str:
-    """A stable id per (team, key), so a retried start can never create a second instance."""
-    if idempotency_key is None:
-        return f"inst_{uuid.uuid4().hex}"
-    digest = hashlib.sha256(f"{owning_team_id}\x00{idempotency_key}".encode()).hexdigest()
-    return f"inst_{digest[:32]}"
-
-
 class GantralClient:
     def __init__(self, temporal: Client, settings: Settings, registry: PolicyRegistry) -> None:
         self._temporal = temporal
         self._settings = settings
         self._registry = registry
+        # Every call relayed to Temporal is signed: the workflow refuses unsigned ones.
+        self._attestor = attestor_from(settings)
+
+    def instance_id_for(self, team: str, actor: Actor, idempotency_key: str | None) -> str:
+        """Stable per (team, caller, key), so a retried start never creates a second
+        instance; keyed with a server secret, so no outsider can compute another's id."""
+        if idempotency_key is None:
+            return f"inst_{uuid.uuid4().hex}"
+        return f"inst_{self._attestor.keyed_id(team, actor.id, idempotency_key)}"
 
     def _handle(self, instance_id: str) -> WorkflowHandle[InstanceWorkflow, InstanceView]:
         return self._temporal.get_workflow_handle_for(InstanceWorkflow.run, instance_id)
@@ -141,12 +147,20 @@ class GantralClient:
         actor: Actor,
     ) -> tuple[InstanceView, bool]:
         """Start (or, for a repeated idempotency key, find) an instance. True if newly created."""
-        stored = await self._registry.get_template(workflow_id, workflow_version)
+        stored = await self._registry.get_startable_template(workflow_id, workflow_version)
         # Pinned now: the instance carries the exact policy versions and hashes in its
         # start input, so no later publication can change what governs it.
         template = await pin_template(self._registry, stored.template)
+        asked = sha256_hex(
+            {
+                "workflow_id": workflow_id,
+                "workflow_version": workflow_version,
+                "owning_team_id": owning_team_id,
+                "trigger_context": trigger_context,
+            }
+        )
         start = StartInstance(
-            instance_id=instance_id_for(owning_team_id, idempotency_key),
+            instance_id=self.instance_id_for(owning_team_id, actor, idempotency_key),
             template=template,
             template_hash=stored.content_hash,
             owning_team_id=owning_team_id,
@@ -154,7 +168,9 @@ class GantralClient:
             started_by=actor,
             idempotency_key=idempotency_key,
             audit_task_queue=self._settings.temporal.audit_task_queue,
+            request_fingerprint=asked,
         )
+        start.attestation = self._attestor.sign("start", start.instance_id, start.attested_body())
         created = True
         try:
             await self._temporal.start_workflow(
@@ -169,12 +185,20 @@ class GantralClient:
             )
         except WorkflowAlreadyStartedError:
             created = False
-        view = await self._wait_started(start.instance_id)
-        if not created and view.workflow_id != workflow_id:
-            raise Conflict(
-                "idempotency key already used to start a different workflow",
-                reason="idempotency_key_reused",
+        except RPCError as exc:
+            raise _translate_rpc(exc, start.instance_id) from exc
+        if not created:
+            first = await self._call(
+                start.instance_id,
+                self._handle(start.instance_id).query(InstanceWorkflow.start_fingerprint),
             )
+            if first != asked:
+                raise Conflict(
+                    "this idempotency key was already used by this caller to start an "
+                    "instance with a different request",
+                    reason="idempotency_key_reused",
+                )
+        view = await self._wait_started(start.instance_id)
         return view, created
 
     async def _wait_started(self, instance_id: str) -> InstanceView:
@@ -212,13 +236,9 @@ class GantralClient:
         ):
             if value is not None:
                 clauses.append(f"{key} = {_quote(value)}")
-        try:
-            token = bytes.fromhex(page_token) if page_token else None
-        except ValueError as exc:
-            raise InvalidInput("page_token is not valid", reason="bad_page_token") from exc
-        iterator = self._temporal.list_workflows(
-            " AND ".join(clauses), page_size=page_size, next_page_token=token
-        )
+        query = " AND ".join(clauses)
+        token = self._open_page_token(page_token, query) if page_token else None
+        iterator = self._temporal.list_workflows(query, page_size=page_size, next_page_token=token)
         try:
             await iterator.fetch_next_page()
         except RPCError as exc:
@@ -237,7 +257,27 @@ class GantralClient:
             for wf in iterator.current_page or []
         ]
         next_token = iterator.next_page_token
-        return InstancePage(items=items, next_page_token=next_token.hex() if next_token else None)
+        return InstancePage(
+            items=items,
+            next_page_token=self._seal_page_token(next_token, query) if next_token else None,
+        )
+
+    # Page tokens are opaque and sealed with a server secret, bound to the query they page:
+    # Temporal answers a made-up token with an internal error (and the SDK retries it), so
+    # only a token this API issued for this very query is ever passed on.
+    def _seal_page_token(self, raw: bytes, query: str) -> str:
+        encoded = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return f"{encoded}.{self._attestor.keyed_id('page', query, encoded)}"
+
+    def _open_page_token(self, token: str, query: str) -> bytes:
+        encoded, _, mac = token.partition(".")
+        expected = self._attestor.keyed_id("page", query, encoded)
+        if not mac or not hmac.compare_digest(mac, expected):
+            raise InvalidInput(
+                "page_token was not issued for this listing (or was altered)",
+                reason="bad_page_token",
+            )
+        return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
 
     async def authorize(self, instance_id: str, step: AuthorizeStep) -> AuthorizeResult:
         # Data minimization before anything reaches Temporal's history: the configured
@@ -246,10 +286,8 @@ class GantralClient:
         redacted, removed = redact({"context": step.context}, self._settings.audit.redact_paths)
         if removed:
             step = step.model_copy(update={"context": redacted["context"], "redacted": removed})
-        handle = self._handle(instance_id)
-        return await self._call(
-            instance_id, handle.execute_update(InstanceWorkflow.authorize, step)
-        )
+        scope = scope_of("authorize", step.actor, step.idempotency_key, step.step_id)
+        return await self._update(instance_id, "authorize", step, scope, AuthorizeResult)
 
     async def get_request(self, instance_id: str, request_id: str, wait: float = 0) -> HumanRequest:
         """The request, long-polling up to `wait` seconds for its outcome to be applied."""
@@ -266,29 +304,12 @@ class GantralClient:
             await asyncio.sleep(_WAIT_POLL_SECONDS)
 
     async def decide(self, instance_id: str, decision: Decide) -> DecisionResult:
-        handle = self._handle(instance_id)
-        try:
-            return await self._call(
-                instance_id,
-                handle.execute_update(
-                    InstanceWorkflow.decide, decision, id=f"decision-{decision.idempotency_key}"
-                ),
-            )
-        except (Forbidden, Conflict, InvalidInput) as refused:
-            await self.record_refusal(
-                instance_id,
-                Refusal(
-                    actor=decision.actor,
-                    attempted=f"{decision.decision_type} as {decision.role}",
-                    reason=refused.reason,
-                    message=refused.message,
-                    request_id=decision.request_id,
-                ),
-            )
-            raise
+        scope = scope_of("decide", decision.actor, decision.idempotency_key, decision.request_id)
+        return await self._update(instance_id, "decide", decision, scope, DecisionResult)
 
     async def record_access_refusal(self, refusal: Refusal) -> None:
-        """Record a refused attempt that belongs to no instance, in the access log."""
+        """Record a refused attempt in the access log (never in an instance's history)."""
+        refusal.attestation = self._attestor.attest("refused", ACCESS_LOG_ID, refusal)
         with contextlib.suppress(RPCError):
             await self._temporal.start_workflow(
                 AccessLogWorkflow.run,
@@ -314,10 +335,13 @@ class GantralClient:
             task_queue=self._settings.temporal.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
+        problem = fields_problem({"detail": detail})
+        if problem is not None:
+            raise InvalidInput(problem[1], reason=problem[0])
+        admin = AdminAction(actor=actor, action=action, detail=detail)
+        admin.attestation = self._attestor.attest("admin_action", ACCESS_LOG_ID, admin)
         update = self._temporal.execute_update_with_start_workflow(
-            AccessLogWorkflow.admin_action,
-            AdminAction(actor=actor, action=action, detail=detail),
-            start_workflow_operation=start,
+            AccessLogWorkflow.admin_action, admin, start_workflow_operation=start
         )
         try:
             # Bounded: a sink that is down must answer the admin `Unavailable`, not hang.
@@ -330,18 +354,56 @@ class GantralClient:
                 reason="audit_unavailable",
             ) from exc
 
-    async def record_refusal(self, instance_id: str, refusal: Refusal) -> None:
-        """Record a refused attempt in the instance's audit log (best effort once closed)."""
-        with contextlib.suppress(RPCError):
-            await self._handle(instance_id).signal(InstanceWorkflow.record_refusal, refusal)
-
     async def report(self, instance_id: str, event: AgentEvent) -> AgentEventResult:
-        handle = self._handle(instance_id)
-        return await self._call(instance_id, handle.execute_update(InstanceWorkflow.report, event))
+        scope = scope_of("report", event.actor, event.idempotency_key)
+        return await self._update(instance_id, "report", event, scope, AgentEventResult)
 
     async def finish(self, instance_id: str, cmd: Finish) -> InstanceView:
+        scope = scope_of("finish", cmd.actor, cmd.idempotency_key)
+        return await self._update(instance_id, "finish", cmd, scope, InstanceView)
+
+    async def _update(
+        self,
+        instance_id: str,
+        op: str,
+        payload: AuthorizeStep | AgentEvent | Finish | Decide,
+        scope: str | None,
+        result_type: type[R],
+    ) -> R:
+        """Sign the call and send it as the Update `op`. A keyed call's Update id is its
+        scope and fingerprint: a retry of the very same call gets Temporal's (or, once the
+        instance closed, the workflow's recorded) first outcome; nothing else can."""
+        payload.attestation = self._attestor.attest(op, instance_id, payload)
+        print_ = fingerprint(payload)
         handle = self._handle(instance_id)
-        return await self._call(instance_id, handle.execute_update(InstanceWorkflow.finish, cmd))
+        try:
+            result = await self._call(
+                instance_id,
+                handle.execute_update(
+                    op,
+                    payload,
+                    id=update_id(op, scope, print_) if scope is not None else None,
+                    result_type=result_type,
+                ),
+            )
+        except Conflict as exc:
+            if scope is None or exc.reason not in ("terminal", "not_running"):
+                raise
+            first = await self._first_outcome(instance_id, scope, print_)
+            if first is None:
+                raise
+            return result_type.model_validate(first)
+        return result_type.model_validate(result)
+
+    async def _first_outcome(
+        self, instance_id: str, scope: str, print_: str
+    ) -> dict[str, Any] | None:
+        """The recorded result of a keyed call on a closed instance (queries replay it)."""
+        with contextlib.suppress(GantralError, RPCError, WorkflowQueryFailedError):
+            stored = await self._handle(instance_id).query(InstanceWorkflow.outcome, scope)
+            if stored is not None and stored.fingerprint == print_:
+                return stored.result
+        return None
 
     async def _call(self, instance_id: str, call: Awaitable[T]) -> T:
         try:

@@ -17,6 +17,7 @@ from gantral.profile import Profile
 
 __all__ = [
     "ApiSettings",
+    "AttestationSettings",
     "AuditSettings",
     "DatabaseSettings",
     "Profile",
@@ -86,6 +87,18 @@ class S3Settings(BaseModel):
     retention_days: int = Field(default=2555, ge=1)
 
 
+class AttestationSettings(BaseModel):
+    """The API signs every call it relays to Temporal; the worker and the sink verify.
+
+    `signing_key` (API only): Ed25519 private key, PEM or a path to it. `public_keys`
+    (worker and sink): PEMs, paths or 64-hex raw keys of every API key to trust; list the
+    old and the new key while rotating. The signing key's own public half is trusted too.
+    """
+
+    signing_key: SecretStr = SecretStr("")
+    public_keys: list[str] = Field(default_factory=list)
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
@@ -110,6 +123,7 @@ class Settings(BaseSettings):
     s3: S3Settings = S3Settings()
     audit: AuditSettings = AuditSettings()
     api: ApiSettings = ApiSettings()
+    attestation: AttestationSettings = AttestationSettings()
     # Watched directory of workflow templates and policies (YAML/JSON), published into the
     # registry as new versions while the API runs. Unset: the registry is fed by the API only.
     workflows_dir: Path | None = Path("examples/workflows")

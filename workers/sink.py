@@ -16,6 +16,7 @@ from datetime import timedelta
 from temporalio.worker import Worker
 
 from gantral.activities.audit_sink import AuditSinkActivities
+from gantral.attestation_keys import anchors_from
 from gantral.audit.checkpointer import Checkpointer, LogDivergence
 from gantral.audit.config import AuditConfig
 from gantral.audit.service import open_sink
@@ -49,7 +50,8 @@ async def run_sink(
     stop = stop or asyncio.Event()
     async with open_sink(settings, config) as deps:
         client = await connect_temporal(settings)
-        activities = AuditSinkActivities(deps.sink)
+        # The API's public keys: starts and decisions it did not attest are refused.
+        activities = AuditSinkActivities(deps.sink, anchors_from(settings))
         worker = Worker(
             client,
             task_queue=settings.temporal.audit_task_queue,

@@ -10,6 +10,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from gantral.attestation import install_anchors
+from gantral.attestation_keys import anchors_from
 from gantral.client import connect_temporal
 from gantral.settings import Settings
 from gantral.startup import configure_logging, load_settings, resolve_secrets
@@ -23,12 +25,14 @@ log = logging.getLogger("gantral.worker")
 # sandbox instead of re-importing them per workflow, so model classes stay identical.
 SANDBOX_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "gantral", "pydantic", "pydantic_core", "rfc8785", "annotated_types"
+        "gantral", "pydantic", "pydantic_core", "rfc8785", "annotated_types", "cryptography"
     )
 )
 
 
 def build_worker(client: Client, settings: Settings) -> Worker:
+    # The API's public keys: Updates and starts it did not sign are refused.
+    install_anchors(anchors_from(settings))
     return Worker(
         client,
         task_queue=settings.temporal.task_queue,

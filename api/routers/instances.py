@@ -30,7 +30,7 @@ from gantral.client import InstancePage
 from gantral.domain.actors import Actor
 from gantral.domain.records import DecisionType, HumanRequest
 from gantral.domain.states import State
-from gantral.errors import Forbidden
+from gantral.errors import Conflict, Forbidden, InvalidInput
 from gantral.identity import Permission
 from gantral.workflows.messages import (
     AgentEvent,
@@ -122,6 +122,7 @@ async def authorize_step(
         arguments=body.arguments,
         context=body.context,
         actor=access.actor,
+        idempotency_key=body.idempotency_key,
     )
     return await core.authorize(instance_id, step)
 
@@ -163,7 +164,13 @@ async def decide(
         idempotency_key=body.idempotency_key,
         seen_args_digest=body.seen_args_digest,
     )
-    return await core.decide(instance_id, decision)
+    try:
+        return await core.decide(instance_id, decision)
+    except (Forbidden, Conflict, InvalidInput) as refused:
+        # Refused by the instance's own checks (role, quorum, separation of duties...).
+        attempted = f"{decision.decision_type} as {role} on {body.request_id}"
+        await access.caller.record(instance_id, attempted, refused)
+        raise
 
 
 @router.post("/{instance_id}/events", responses=ERRORS)
@@ -179,6 +186,7 @@ async def report_event(
         cost=body.cost,
         detail=body.detail,
         actor=access.actor,
+        idempotency_key=body.idempotency_key,
     )
     return await core.report(instance_id, event)
 
@@ -199,7 +207,8 @@ def _decision_role(actor: Actor, access: InstanceAccess, request_id: str) -> str
 async def _finish(
     core: Core, instance_id: str, kind: FinishKind, body: FinishRequest, actor: Actor
 ) -> InstanceView:
-    return await core.finish(instance_id, Finish(kind=kind, reason=body.reason, actor=actor))
+    cmd = Finish(kind=kind, reason=body.reason, actor=actor, idempotency_key=body.idempotency_key)
+    return await core.finish(instance_id, cmd)
 
 
 @router.post("/{instance_id}/cancel", responses=ERRORS)

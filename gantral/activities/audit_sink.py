@@ -14,22 +14,32 @@ from psycopg_pool import PoolTimeout
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from gantral.attestation import TrustAnchors
+from gantral.audit.admission import check_attested, check_origin
 from gantral.audit.sink import AuditSink
 from gantral.audit.store import SequenceGap
 from gantral.domain.audit_event import AUDIT_APPEND_ACTIVITY, AppendAuditEvents, AppendResult
-from gantral.errors import Conflict, InvalidInput, Unavailable
+from gantral.errors import Conflict, Forbidden, InvalidInput, Unavailable
 
 __all__ = ["AuditSinkActivities"]
 
 
 class AuditSinkActivities:
-    def __init__(self, sink: AuditSink) -> None:
+    def __init__(self, sink: AuditSink, anchors: TrustAnchors) -> None:
         self._sink = sink
+        self._anchors = anchors
 
     @activity.defn(name=AUDIT_APPEND_ACTIVITY)
     async def append(self, request: AppendAuditEvents) -> AppendResult:
         try:
+            info = activity.info()
+            check_origin(request, info.workflow_type or "", info.workflow_id or "")
+            for event in request.events:
+                check_attested(event, self._anchors)
             return await self._sink.append(request)
+        except Forbidden as error:
+            activity.logger.warning("audit batch refused: %s", error.message)
+            raise ApplicationError(error.message, type="Forbidden", non_retryable=True) from error
         except Conflict as error:
             raise ApplicationError(error.message, type="Conflict", non_retryable=True) from error
         except InvalidInput as error:

@@ -18,26 +18,22 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import psycopg
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from gantral.audit.bundle import build_bundle
-from gantral.audit.checkpoint import Checkpoint, load_private_key
+from gantral.audit.checkpoint import Checkpoint
 from gantral.audit.checkpointer import sync_tree
 from gantral.audit.config import AuditConfig
 from gantral.audit.db import Conn, Database, open_pool
 from gantral.audit.merkle import MerkleTree, ProofError, leaf_hash
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
-from gantral.audit.verifier import verify_database
 from gantral.audit.views import (
     BundleView,
     ConsistencyProofView,
     EventView,
     InclusionProofView,
     InstanceView,
-    ProblemView,
-    VerifyView,
 )
 from gantral.errors import Conflict, InvalidInput, NotFound, Unavailable
 from gantral.settings import Settings
@@ -77,12 +73,10 @@ class AuditReader:
         pool: AsyncConnectionPool[Conn],
         config: AuditConfig,
         objects: ObjectStore | None,
-        public_key: Ed25519PublicKey | None,
     ) -> None:
         self._pool = pool
         self.queries = AuditQueries(Database(config, pool=pool))
         self.objects = objects
-        self.public_key = public_key
         self._tree = MerkleTree()
         self._lock = asyncio.Lock()
 
@@ -93,7 +87,6 @@ class AuditReader:
         *,
         config: AuditConfig | None = None,
         objects: ObjectStore | None = None,
-        public_key: Ed25519PublicKey | None = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> AuditReader:
         config = config or AuditConfig()
@@ -101,20 +94,19 @@ class AuditReader:
         # How long a read waits for a connection: while PostgreSQL is down, this is how
         # quickly the API answers 503.
         pool.timeout = connect_timeout
-        return cls(pool, config, objects, public_key)
+        return cls(pool, config, objects)
 
     @classmethod
     async def from_settings(
         cls, settings: Settings, config: AuditConfig | None = None
     ) -> AuditReader:
-        """Reader credentials, object storage, and the checkpoint public key when known."""
+        """Reader credentials and object storage. Verification takes the configured public
+        keys (api/routers/audit.py): the API never holds the sink's signing key."""
         config = config or AuditConfig()
-        key = settings.audit.signing_key.get_secret_value()
         return await cls.open(
             settings.database.reader_url.get_secret_value(),
             config=config,
             objects=ObjectStore.from_settings(settings.s3, prefix=config.object_prefix),
-            public_key=load_private_key(key).public_key() if key else None,
             connect_timeout=settings.api.audit_connect_timeout_seconds,
         )
 
@@ -151,26 +143,6 @@ class AuditReader:
             sealed=seal is not None,
             head=rows[-1].hash.hex(),
             bundle_keys=await self.queries.bundle_keys(instance_id),
-        )
-
-    @_maps_outages
-    async def verify(self, instance_id: str) -> VerifyView:
-        report = await verify_database(
-            self.queries,
-            objects=self.objects,
-            public_key=self.public_key,
-            instance_ids=[instance_id],
-        )
-        unknown = [p for p in report.problems if p.code == "unknown_instance"]
-        if unknown and report.events == 0:
-            raise NotFound(f"no audit events for instance {instance_id}")
-        return VerifyView(
-            instance_id=instance_id,
-            ok=report.ok,
-            events=report.events,
-            checkpoints=report.checkpoints,
-            signatures_checked=report.signatures_checked,
-            problems=[ProblemView(**vars(p)) for p in report.problems],
         )
 
     async def _synced_tree(self) -> MerkleTree:

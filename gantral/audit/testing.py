@@ -83,6 +83,19 @@ def make_events(
     return events
 
 
+def without_attested_kinds(events: list[AuditEvent]) -> list[AuditEvent]:
+    """The events with the kinds the sink admits only when attested by the API (instance
+    starts, decisions) replaced by plain agent events: for tests of storage, not trust."""
+    from gantral.audit.admission import ATTESTED_EVENTS
+
+    return [
+        e.model_copy(update={"type": AuditEventType.AGENT_EVENT})
+        if e.type in ATTESTED_EVENTS
+        else e
+        for e in events
+    ]
+
+
 def _cycle(seq: int) -> AuditEventType:
     kinds = [
         AuditEventType.STATE_TRANSITION,

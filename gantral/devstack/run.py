@@ -8,6 +8,7 @@ The API trusts only the development issuer's tokens. Ctrl-C stops them in revers
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gantral.audit.checkpoint import generate_key_pem
+from gantral.audit.checkpoint import generate_key_pem, load_private_key, public_key_pem
 from gantral.devstack.process import ManagedProcess, port_open
 from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
 from gantral.identity.dev_clients import add_client, load_clients
@@ -36,15 +37,34 @@ class DevPorts:
     issuer: int = 8600
 
 
-def _signing_key(data_dir: Path) -> Path:
-    """A development checkpoint key, created once and kept with the rest of the local data."""
-    path = data_dir / "audit-signing-key.pem"
-    if not path.exists():
+def _key_pair(data_dir: Path, name: str) -> tuple[Path, Path]:
+    """A development Ed25519 key pair (private, public PEM files), created once and kept
+    with the rest of the local data."""
+    private_path, public_path = data_dir / f"{name}.pem", data_dir / f"{name}.pub"
+    if not private_path.exists():
         private, _ = generate_key_pem()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(private)
-    return path
+    if not public_path.exists():
+        public_path.write_text(public_key_pem(load_private_key(str(private_path)).public_key()))
+    return private_path, public_path
+
+
+def process_keys(data_dir: Path) -> dict[str, dict[str, str]]:
+    """Each process gets only the key halves it needs, as in production: the sink signs
+    checkpoints, the API verifies them; the API attests calls, the worker and sink verify."""
+    audit_private, audit_public = _key_pair(data_dir, "audit-signing-key")
+    api_private, api_public = _key_pair(data_dir, "api-attestation-key")
+    attested = {"GANTRAL_ATTESTATION__PUBLIC_KEYS": json.dumps([str(api_public)])}
+    return {
+        "sink": {"GANTRAL_AUDIT__SIGNING_KEY": str(audit_private), **attested},
+        "worker": attested,
+        "api": {
+            "GANTRAL_AUDIT__PUBLIC_KEYS": json.dumps([str(audit_public)]),
+            "GANTRAL_ATTESTATION__SIGNING_KEY": str(api_private),
+        },
+    }
 
 
 def stack_environment(data_dir: Path, ports: DevPorts, postgres_uri: str) -> dict[str, str]:
@@ -61,7 +81,6 @@ def stack_environment(data_dir: Path, ports: DevPorts, postgres_uri: str) -> dic
         "GANTRAL_S3__ACCESS_KEY_ID": "gantral-dev",
         "GANTRAL_S3__SECRET_ACCESS_KEY": "gantral-dev",
         "GANTRAL_S3__RETENTION_DAYS": "1",
-        "GANTRAL_AUDIT__SIGNING_KEY": str(_signing_key(data_dir)),
         "GANTRAL_API__HOST": "127.0.0.1",
         "GANTRAL_API__PORT": str(ports.api),
         # The API trusts the development issuer (keys discovered from it), nothing else.
@@ -122,6 +141,7 @@ def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
         python = sys.executable
         logs = data_dir / "logs"
         demo_secret = _demo_agent(data_dir / "dev-issuer")
+        keys = process_keys(data_dir)
         serve_issuer = "from gantral.cli import main; main()"
         for name, argv, ready in (
             ("issuer", [python, "-c", serve_issuer, "identity", "serve-dev-issuer"], ports.issuer),
@@ -134,7 +154,8 @@ def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
                 ports.api,
             ),
         ):  # fmt: skip
-            proc = ManagedProcess(name, argv, logs / f"{name}.log", env=env)
+            own = {**env, **keys.get(name, {})}
+            proc = ManagedProcess(name, argv, logs / f"{name}.log", env=own)
             proc.start(_ready_port(ready) if ready else _alive_for(2.0), timeout=60)
             started.append(proc)
             print(f"  {name:<11} running (log: {proc.log_path})", flush=True)

@@ -51,7 +51,10 @@ class Decision(_Frozen):
     human_actor_id: str
     role: str
     justification: str | None
-    context_snapshot: dict[str, Any]
+    # The snapshot is stored once, with its request; decisions reference it. Older
+    # decisions carried a copy, so the field stays readable.
+    context_snapshot: dict[str, Any] | None = None
+    context_snapshot_ref: str | None = None
     args_digest: str
     context_delta: dict[str, Any] | None = None
     idempotency_key: str
@@ -67,6 +70,8 @@ class Grant(_Frozen):
     args_digest: str
     arguments: dict[str, Any]
     expires_at: datetime
+    # The principal the grant is bound to: only it may start the step with this grant.
+    holder: str | None = None
 
 
 class HumanRequest(BaseModel):
@@ -90,6 +95,11 @@ class HumanRequest(BaseModel):
     quorum: str = ""
     # Separation of duties: these humans cannot decide this request.
     excluded_approvers: list[str] = Field(default_factory=list)
+    # The policy opted out of separation of duties: whom it would have excluded (audited).
+    separation_of_duties_waived_for: list[str] = Field(default_factory=list)
+    # The principal whose authorization opened this request (and its follow-ups): the
+    # grant is issued to it, and only it may supersede the request.
+    grant_holder: str | None = None
     grant: Grant | None = None
     context_delta: dict[str, Any] | None = None
     created_at: datetime

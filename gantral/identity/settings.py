@@ -76,6 +76,8 @@ class DevClient(BaseModel):
     client_secret: SecretStr
     roles: list[str] = Field(default_factory=list)
     teams: list[str] = Field(default_factory=list)
+    # The human accountable for the agent (the `owner` claim of its tokens).
+    owner: str | None = None
 
 
 class DevIssuerSettings(BaseModel):

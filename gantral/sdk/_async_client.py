@@ -15,7 +15,7 @@ import httpx
 from gantral.domain.records import Cost, DecisionType, HumanRequest
 from gantral.domain.states import State
 from gantral.sdk import _calls, _governed
-from gantral.sdk._calls import Call, InstancePage, M
+from gantral.sdk._calls import RESENDS, Call, InstancePage, M
 from gantral.sdk._errors import DecisionTimeout, TransportError, Unavailable
 from gantral.sdk._governed import DEFAULT_DECISION_WAIT, GovernedStep
 from gantral.workflows.messages import (
@@ -83,12 +83,17 @@ class AsyncGantralClient:
             extra["timeout"] = httpx.Timeout(self._http.timeout.connect, read=call.timeout)
         if self._auth is not None:
             extra["auth"] = self._auth
-        try:
-            response = await self._http.request(
-                call.method, url, json=call.json, params=call.params, **extra
-            )
-        except httpx.TransportError as exc:
-            raise TransportError(f"{call.method} {call.path}: {exc!r}") from exc
+        attempts = RESENDS + 1 if call.retry_safe else 1
+        for attempt in range(attempts):
+            try:
+                response = await self._http.request(
+                    call.method, url, json=call.json, params=call.params, **extra
+                )
+                break
+            except httpx.TransportError as exc:
+                if attempt + 1 == attempts:
+                    raise TransportError(f"{call.method} {call.path}: {exc!r}") from exc
+                await asyncio.sleep(0.2 * 2**attempt)
         return call.decode(response)
 
     # -- instances -----------------------------------------------------------------------

@@ -62,10 +62,20 @@ class Call(Generic[M]):
     # Per-call read timeout, for long polls that outlast the client's default.
     timeout: float | None = None
 
+    @property
+    def retry_safe(self) -> bool:
+        """Reads, and writes carrying an idempotency key, may be resent after a transport
+        error: the server answers a resend with the first outcome."""
+        return self.method == "GET" or bool(self.json and "idempotency_key" in self.json)
+
     def decode(self, response: httpx.Response) -> M:
         if not response.is_success:
             raise error_from_response(response)
         return self.model.model_validate(response.json())
+
+
+# How often a retry-safe call is resent after a transport error (lost response, reset).
+RESENDS = 2
 
 
 def _seg(value: str) -> str:
@@ -122,7 +132,12 @@ def authorize(
     arguments: dict[str, Any],
     context: dict[str, Any] | None,
 ) -> Call[AuthorizeResult]:
-    body = {"action": action, "arguments": arguments, "context": context or {}}
+    body = {
+        "action": action,
+        "arguments": arguments,
+        "context": context or {},
+        "idempotency_key": _key(),
+    }
     return Call("POST", _instance(instance_id, "steps", _seg(step_id), "authorize"),
                 AuthorizeResult, json=body)  # fmt: skip
 
@@ -148,7 +163,7 @@ def decide(
         "request_id": request_id,
         "decision_type": str(DecisionType(decision_type)),
         # A fresh key per call; pass your own to make retries of one decision safe.
-        "idempotency_key": idempotency_key or f"sdk-{uuid.uuid4().hex}",
+        "idempotency_key": idempotency_key or _key(),
     }
     optional = {
         "role": role,
@@ -169,7 +184,11 @@ def report(
     cost: Cost | None = None,
     detail: dict[str, Any] | None = None,
 ) -> Call[AgentEventResult]:
-    body: dict[str, Any] = {"kind": str(AgentEventKind(kind)), "detail": detail or {}}
+    body: dict[str, Any] = {
+        "kind": str(AgentEventKind(kind)),
+        "detail": detail or {},
+        "idempotency_key": _key(),
+    }
     optional = {"step_id": step_id, "grant_id": grant_id, "args_digest": args_digest}
     body.update({k: v for k, v in optional.items() if v is not None})
     if cost is not None:
@@ -178,5 +197,13 @@ def report(
 
 
 def finish(instance_id: str, verb: str, reason: str | None) -> Call[InstanceView]:
-    body = {"reason": reason} if reason is not None else {}
+    body: dict[str, Any] = {"idempotency_key": _key()}
+    if reason is not None:
+        body["reason"] = reason
     return Call("POST", _instance(instance_id, verb), InstanceView, json=body)
+
+
+def _key() -> str:
+    """A fresh idempotency key per call: a resend of the same call (after a lost
+    response) gets the first outcome and records nothing new (`Call.retry_safe`)."""
+    return f"sdk-{uuid.uuid4().hex}"

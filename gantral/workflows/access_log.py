@@ -24,8 +24,10 @@ with workflow.unsafe.imports_passed_through():
     import rfc8785
     from pydantic import BaseModel, Field
 
+    from gantral.attestation import Attestation, attestation_problem, body_of
     from gantral.domain.actors import SYSTEM_ACTOR, Actor, ActorKind
     from gantral.domain.audit_event import AuditEventType
+    from gantral.domain.limits import fields_problem
     from gantral.workflows.audit_outbox import AuditOutbox
     from gantral.workflows.messages import Refusal
     from gantral.workflows.refusals import forbidden, invalid
@@ -51,6 +53,7 @@ class AdminAction(BaseModel):
     actor: Actor
     action: str = Field(min_length=1, max_length=200)
     detail: dict[str, Any] = Field(default_factory=dict)
+    attestation: Attestation | None = None
 
 
 class AdminActionRecorded(BaseModel):
@@ -95,11 +98,16 @@ class AccessLogWorkflow:
 
     @workflow.signal
     async def refused(self, refusal: Refusal) -> None:
-        self._outbox.record(
-            AuditEventType.ACCESS_REFUSED,
-            refusal.actor,
-            refusal.model_dump(mode="json", exclude={"actor"}),
-        )
+        # A signal cannot be refused, only ignored: one the API did not attest (or that
+        # the sink could not store) is dropped, so nobody can write refusals in its name.
+        if attestation_problem("refused", ACCESS_LOG_ID, refusal) is not None:
+            workflow.logger.warning("unattested refusal record dropped")
+            return
+        payload = refusal.model_dump(mode="json", exclude={"actor", "attestation"})
+        if fields_problem({"refusal": payload}) is not None:
+            workflow.logger.warning("refusal record that is not I-JSON dropped")
+            return
+        self._outbox.record(AuditEventType.ACCESS_REFUSED, refusal.actor, payload)
         await self._outbox.flush()
 
     @workflow.update
@@ -119,6 +127,9 @@ class AccessLogWorkflow:
             rfc8785.dumps(_admin_payload(action))
         except rfc8785.CanonicalizationError as error:
             raise invalid("not_canonical_json", f"detail is not I-JSON: {error}") from error
+        problem = attestation_problem("admin_action", ACCESS_LOG_ID, action)
+        if problem is not None:
+            raise forbidden("unattested", problem)
 
     @workflow.query
     def segment_id(self) -> str:
@@ -127,4 +138,16 @@ class AccessLogWorkflow:
 
 
 def _admin_payload(action: AdminAction) -> dict[str, Any]:
-    return {"action": action.action, "detail": action.detail}
+    # The attested call is kept, so the sink (and any verifier) checks the API vouched
+    # for this administrator.
+    return {
+        "action": action.action,
+        "detail": action.detail,
+        "attested": {
+            "op": "admin_action",
+            "body": body_of(action),
+            "attestation": (
+                action.attestation.model_dump(mode="json") if action.attestation else None
+            ),
+        },
+    }

@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
         AuditEventType,
         StoredEvent,
     )
+    from gantral.domain.ijson import find_violation
+    from gantral.workflows.refusals import invalid
 
 # Unlimited attempts: if the sink or its database is down, the instance waits, it never skips.
 _RETRY = RetryPolicy(
@@ -33,6 +35,10 @@ _RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=5),
     maximum_attempts=0,
 )
+
+
+# Free-form fields are limited to ijson.MAX_DEPTH; events wrap them a few levels deeper.
+_EVENT_DEPTH = 48
 
 
 class AuditOutbox:
@@ -67,6 +73,12 @@ class AuditOutbox:
             payload=payload,
             snapshot=snapshot,
         )
+        # Nothing the sink's canonical encoder would refuse may enter the outbox: it would
+        # block every later flush of the instance. Validators refuse such input first.
+        stored = event.model_dump(mode="json", include={"payload", "snapshot"})
+        violation = find_violation(stored, "$", max_depth=_EVENT_DEPTH)
+        if violation is not None:
+            raise invalid(violation.reason, f"audit event {type_}: {violation.message}")
         self._events.append(event)
         return event.seq
 

@@ -24,6 +24,7 @@ class GrantBook:
         action: str,
         arguments: dict[str, Any],
         expires_at: datetime,
+        holder: str | None,
     ) -> Grant:
         grant = Grant(
             grant_id=grant_id,
@@ -32,17 +33,20 @@ class GrantBook:
             args_digest=args_digest(action, arguments),
             arguments=arguments,
             expires_at=expires_at,
+            holder=holder,
         )
         self._grants[grant_id] = grant
         return grant
 
     def use(
-        self, step_id: str, grant_id: str | None, digest: str | None, now: datetime
+        self, step_id: str, grant_id: str | None, digest: str | None, now: datetime, user: str
     ) -> tuple[str, str] | None:
-        """Consume the grant, or say why it cannot be used: (reason, message)."""
+        """Consume the grant for `user`, or say why it cannot be used: (reason, message)."""
         grant = self._grants.get(grant_id or "")
         if grant is None:
             return "no_grant", f"step {step_id} needs a valid grant from an authorization"
+        if grant.holder is not None and grant.holder != user:
+            return "grant_not_yours", f"grant {grant_id} was issued to another principal"
         if grant.step_id != step_id:
             return "grant_step_mismatch", f"grant {grant_id} is for step {grant.step_id}"
         if grant.grant_id in self._used:

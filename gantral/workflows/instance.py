@@ -9,14 +9,25 @@ workflow moves past it.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+    from temporalio.exceptions import ApplicationError
+
+    from gantral.attestation import (
+        Attestation,
+        attestation_problem,
+        body_of,
+        installed_anchors,
+    )
     from gantral.domain.actors import SYSTEM_ACTOR, Actor
     from gantral.domain.audit_event import AuditEventType
     from gantral.domain.digest import args_digest
+    from gantral.domain.limits import fields_problem
     from gantral.domain.records import (
         Cost,
         Decision,
@@ -30,11 +41,13 @@ with workflow.unsafe.imports_passed_through():
         RequestPlan,
         plan_request,
     )
+    from gantral.policy.facts import step_facts
     from gantral.workflows import search
     from gantral.workflows.audit_outbox import AuditOutbox
     from gantral.workflows.decision_checks import check_decision
     from gantral.workflows.escalation import Escalation
     from gantral.workflows.grants import GrantBook
+    from gantral.workflows.idempotency import Outcomes, fingerprint, scope_of
     from gantral.workflows.messages import (
         WORKFLOW_NAME,
         AgentEvent,
@@ -48,11 +61,16 @@ with workflow.unsafe.imports_passed_through():
         Finish,
         FinishKind,
         InstanceView,
-        Refusal,
         StartInstance,
+        StoredOutcome,
     )
-    from gantral.workflows.refusals import conflict, invalid, not_found
+    from gantral.workflows.refusals import conflict, forbidden, invalid, not_found, refuse
     from gantral.workflows.requests import HumanRequests
+
+R = TypeVar("R", bound=BaseModel)
+
+# Instances started before attestation existed replay without the start check.
+_ATTESTED_START = "attested-start-v1"
 
 _OUTCOME_STATE = {
     RequestStatus.APPROVED: State.APPROVED,
@@ -76,7 +94,7 @@ class InstanceWorkflow(HumanRequests, Escalation):
         self._pending_id: str | None = None
         self._supervised_id: str | None = None
         self._decisions: list[Decision] = []
-        self._by_key: dict[str, DecisionResult] = {}
+        self._outcomes = Outcomes()
         self._grants = GrantBook()
         self._cost = Cost()
         self._outbox = AuditOutbox(start.instance_id, start.audit_task_queue)
@@ -85,6 +103,8 @@ class InstanceWorkflow(HumanRequests, Escalation):
 
     @workflow.run
     async def run(self, start: StartInstance) -> InstanceView:
+        if workflow.patched(_ATTESTED_START):
+            _check_start(start, workflow.info().workflow_id)
         self._outbox.record(
             AuditEventType.INSTANCE_STARTED,
             start.started_by,
@@ -94,6 +114,7 @@ class InstanceWorkflow(HumanRequests, Escalation):
                 "template_hash": start.template_hash,
                 "owning_team_id": start.owning_team_id,
                 "trigger_context": start.trigger_context,
+                **_attested("start", start.attested_body(), start.attestation),
             },
         )
         await self._move(State.RUNNING, "instance started", start.started_by)
@@ -148,7 +169,12 @@ class InstanceWorkflow(HumanRequests, Escalation):
         self._record_move(_OUTCOME_STATE[request.status], cause, actor, rid)
         if request.status in (RequestStatus.APPROVED, RequestStatus.OVERRIDDEN):
             request.grant = self._issue_grant(
-                request.step_id, rid, request.action, request.arguments, self._plans[rid]
+                request.step_id,
+                rid,
+                request.action,
+                request.arguments,
+                self._plans[rid],
+                request.grant_holder,
             )
             self._record_move(State.RESUMED, "execution resumes", SYSTEM_ACTOR, rid)
             self._record_move(State.RUNNING, "agent continues", SYSTEM_ACTOR, rid)
@@ -166,6 +192,7 @@ class InstanceWorkflow(HumanRequests, Escalation):
         action: str,
         arguments: dict[str, Any],
         plan: RequestPlan,
+        holder: str | None,
     ) -> Grant:
         grant = self._grants.issue(
             grant_id=f"grant_{workflow.uuid4().hex}",
@@ -174,6 +201,7 @@ class InstanceWorkflow(HumanRequests, Escalation):
             action=action,
             arguments=arguments,
             expires_at=workflow.now() + plan.grant_ttl,
+            holder=holder,
         )
         self._outbox.record(
             AuditEventType.GRANT_ISSUED,
@@ -182,19 +210,72 @@ class InstanceWorkflow(HumanRequests, Escalation):
         )
         return grant
 
+    def _facts(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """What the step's policy may read: the bound arguments and facts fixed at start."""
+        return step_facts(
+            arguments=arguments,
+            trigger_context=self._start.trigger_context,
+            owning_team_id=self._start.owning_team_id,
+            workflow_id=self._start.template.id,
+        )
+
     def _publish(self) -> None:
         pending = self._requests.get(self._pending_id) if self._pending_id else None
         search.publish(self._start, self._state, pending)
+
+    # -- admission: what every Update validator checks first ------------------------------
+
+    def _admit(self, op: str, payload: BaseModel, fields: dict[str, Any]) -> None:
+        """Refuse a call whose free-form JSON breaks a limit (nothing could sign or store
+        it), or that the API did not attest."""
+        too_big = fields_problem(fields)
+        if too_big is not None:
+            raise invalid(*too_big)
+        problem = attestation_problem(op, self._start.instance_id, payload)
+        if problem is not None:
+            raise forbidden("unattested", problem)
+
+    def _repeat(self, scope: str | None, payload: BaseModel) -> bool:
+        """Whether this is a repeat of a keyed call already taken (its first outcome is
+        answered whatever the state now); a key reused for another call is refused (409)."""
+        return scope is not None and self._outcomes.check(scope, fingerprint(payload)) is not None
+
+    async def _once(
+        self,
+        scope: str | None,
+        payload: BaseModel,
+        result_type: type[R],
+        run: Callable[[], Awaitable[R]],
+    ) -> R:
+        """Run a keyed call once: a repeat gets the first outcome and records nothing new."""
+        if scope is None:
+            return await run()
+        prior = self._outcomes.check(scope, fingerprint(payload))
+        if prior is not None:
+            await workflow.wait_condition(lambda: Outcomes.settled(prior))
+            return _replay(prior, result_type)
+        self._outcomes.begin(scope, fingerprint(payload))
+        try:
+            result = await run()
+        except ApplicationError as error:
+            self._outcomes.fail(scope, error)
+            raise
+        self._outcomes.succeed(scope, result)
+        return result
 
     # -- agent protocol -----------------------------------------------------------------
 
     @workflow.update
     async def authorize(self, req: AuthorizeStep) -> AuthorizeResult:
+        scope = scope_of("authorize", req.actor, req.idempotency_key, req.step_id)
+        return await self._once(scope, req, AuthorizeResult, lambda: self._authorize(req))
+
+    async def _authorize(self, req: AuthorizeStep) -> AuthorizeResult:
         step = self._start.template.step(req.step_id)
         assert step is not None  # the validator refused unknown steps
         action = req.action or req.step_id
         digest = args_digest(action, req.arguments)
-        plan = plan_request(step.policy, {**req.context, "arguments": req.arguments})
+        plan = plan_request(step.policy, self._facts(req.arguments))
         self._outbox.record(
             AuditEventType.POLICY_EVALUATED,
             req.actor,
@@ -211,7 +292,7 @@ class InstanceWorkflow(HumanRequests, Escalation):
             await self._outbox.flush()
             return self._pending_result(pending, plan)
         if not plan.requires_human:
-            grant = self._issue_grant(req.step_id, None, action, req.arguments, plan)
+            grant = self._issue_grant(req.step_id, None, action, req.arguments, plan, req.actor.id)
             await self._outbox.flush()
             return AuthorizeResult(
                 outcome=AuthorizeOutcome.ALLOW,
@@ -246,6 +327,9 @@ class InstanceWorkflow(HumanRequests, Escalation):
 
     @authorize.validator
     def _validate_authorize(self, req: AuthorizeStep) -> None:
+        self._admit("authorize", req, {"arguments": req.arguments, "context": req.context})
+        if self._repeat(scope_of("authorize", req.actor, req.idempotency_key, req.step_id), req):
+            return
         if self._start.template.step(req.step_id) is None:
             raise not_found(
                 "unknown_step", f"step {req.step_id} is not in workflow {self._start.template.id}"
@@ -256,22 +340,23 @@ class InstanceWorkflow(HumanRequests, Escalation):
                 raise conflict(
                     "not_running", f"instance is waiting for a decision on step {pending.step_id}"
                 )
+            holder = pending.grant_holder if pending is not None else None
+            if holder is not None and holder != req.actor.id:
+                # Another agent of the team must not wipe this request's approvals.
+                raise conflict(
+                    "pending_for_other_principal",
+                    f"step {req.step_id} awaits a decision requested by another principal",
+                )
         elif self._state is not State.RUNNING:
             raise conflict("not_running", f"instance is {self._state}")
 
     @workflow.update
     async def report(self, event: AgentEvent) -> AgentEventResult:
-        if event.kind is AgentEventKind.COST and event.cost is not None:
-            self._cost = Cost(
-                tokens=self._cost.tokens + event.cost.tokens,
-                money=self._cost.money + event.cost.money,
-                currency=event.cost.currency,
-                wall_time_seconds=self._cost.wall_time_seconds + event.cost.wall_time_seconds,
-            )
-            self._outbox.record(
-                AuditEventType.COST_REPORTED, event.actor, event.cost.model_dump(mode="json")
-            )
-        else:
+        scope = scope_of("report", event.actor, event.idempotency_key)
+        return await self._once(scope, event, AgentEventResult, lambda: self._report(event))
+
+    async def _report(self, event: AgentEvent) -> AgentEventResult:
+        if event.kind is not AgentEventKind.COST:
             violation = self._step_violation(event)
             if violation is not None:
                 reason, message = violation
@@ -281,7 +366,7 @@ class InstanceWorkflow(HumanRequests, Escalation):
                     {
                         "reason": reason,
                         "message": message,
-                        "event": event.model_dump(mode="json", exclude={"actor"}),
+                        "event": event.model_dump(mode="json", exclude={"actor", "attestation"}),
                     },
                 )
                 await self._outbox.flush()
@@ -289,19 +374,38 @@ class InstanceWorkflow(HumanRequests, Escalation):
             self._outbox.record(
                 AuditEventType.AGENT_EVENT,
                 event.actor,
-                event.model_dump(mode="json", exclude={"actor"}),
+                event.model_dump(mode="json", exclude={"actor", "attestation"}),
+            )
+        # Cost counts whichever event carries it: never dropped.
+        if event.cost is not None:
+            self._cost = Cost(
+                tokens=self._cost.tokens + event.cost.tokens,
+                money=self._cost.money + event.cost.money,
+                currency=event.cost.currency,
+                wall_time_seconds=self._cost.wall_time_seconds + event.cost.wall_time_seconds,
+            )
+            self._outbox.record(
+                AuditEventType.COST_REPORTED, event.actor, event.cost.model_dump(mode="json")
             )
         await self._outbox.flush()
         return AgentEventResult(accepted=True, state=self._state, cost=self._cost)
 
     @report.validator
     def _validate_report(self, event: AgentEvent) -> None:
+        cost = event.cost.model_dump(mode="json") if event.cost is not None else None
+        self._admit("report", event, {"detail": event.detail, "cost": cost})
+        if self._repeat(scope_of("report", event.actor, event.idempotency_key), event):
+            return
         if self._state in TERMINAL_STATES:
             raise conflict("terminal", f"instance is {self._state}")
         if event.kind is not AgentEventKind.COST and not event.step_id:
             raise invalid("step_id_required", f"{event.kind} needs a step_id")
         if event.kind is AgentEventKind.COST and event.cost is None:
             raise invalid("cost_required", "COST needs a cost")
+        if event.cost is not None and (
+            event.cost.tokens < 0 or event.cost.money < 0 or event.cost.wall_time_seconds < 0
+        ):
+            raise invalid("negative_cost", "cost cannot be negative")
 
     def _step_violation(self, event: AgentEvent) -> tuple[str, str] | None:
         """Why this step event would pass a governed state without authority, if it would."""
@@ -317,7 +421,7 @@ class InstanceWorkflow(HumanRequests, Escalation):
         governed = step.governed
         if event.kind is AgentEventKind.STEP_STARTED and (governed or event.grant_id):
             return self._grants.use(
-                event.step_id, event.grant_id, event.args_digest, workflow.now()
+                event.step_id, event.grant_id, event.args_digest, workflow.now(), event.actor.id
             )
         if (
             event.kind is AgentEventKind.STEP_COMPLETED
@@ -332,6 +436,10 @@ class InstanceWorkflow(HumanRequests, Escalation):
 
     @workflow.update
     async def finish(self, cmd: Finish) -> InstanceView:
+        scope = scope_of("finish", cmd.actor, cmd.idempotency_key)
+        return await self._once(scope, cmd, InstanceView, lambda: self._finish(cmd))
+
+    async def _finish(self, cmd: Finish) -> InstanceView:
         if self._pending_id is not None:
             self._requests[self._pending_id].status = RequestStatus.CANCELLED
             self._requests[self._pending_id].resolved_at = workflow.now()
@@ -345,6 +453,9 @@ class InstanceWorkflow(HumanRequests, Escalation):
 
     @finish.validator
     def _validate_finish(self, cmd: Finish) -> None:
+        self._admit("finish", cmd, {})
+        if self._repeat(scope_of("finish", cmd.actor, cmd.idempotency_key), cmd):
+            return
         target = State.COMPLETED if cmd.kind is FinishKind.COMPLETE else State.TERMINATED
         if not is_allowed(self._state, target) or (
             cmd.kind is FinishKind.FAIL and self._state is not State.RUNNING
@@ -355,8 +466,10 @@ class InstanceWorkflow(HumanRequests, Escalation):
 
     @workflow.update
     async def decide(self, d: Decide) -> DecisionResult:
-        if d.idempotency_key in self._by_key:
-            return self._by_key[d.idempotency_key]
+        scope = scope_of("decide", d.actor, d.idempotency_key, d.request_id)
+        return await self._once(scope, d, DecisionResult, lambda: self._decide(d))
+
+    async def _decide(self, d: Decide) -> DecisionResult:
         request = self._requests[d.request_id]
         plan = self._plans[d.request_id]
         # Recorded before the first await: a racing decision's validator already sees it.
@@ -368,7 +481,7 @@ class InstanceWorkflow(HumanRequests, Escalation):
             human_actor_id=d.actor.id,
             role=d.role,
             justification=d.justification,
-            context_snapshot=request.context_snapshot,
+            context_snapshot_ref=request.context_snapshot_ref,
             args_digest=request.args_digest,
             context_delta=d.context_delta,
             idempotency_key=d.idempotency_key,
@@ -376,18 +489,16 @@ class InstanceWorkflow(HumanRequests, Escalation):
         )
         self._decisions.append(decision)
         self._resolve(request, plan, d)
-        result = DecisionResult(decision=decision, request=request, state=self._state)
-        self._by_key[d.idempotency_key] = result
-        self._outbox.record(
-            AuditEventType.DECISION_RECORDED,
-            d.actor,
-            {
-                **decision.model_dump(mode="json", exclude={"context_snapshot"}),
-                # Whether this decision settled the request (a superseding override does not).
-                "quorum_satisfied": request.status in _OUTCOME_STATE,
-                "still_needed": request.still_needed,
-            },
-        )
+        payload = {
+            **decision.model_dump(mode="json", exclude={"context_snapshot"}),
+            # Whether this decision settled the request (a superseding override does not).
+            "quorum_satisfied": request.status in _OUTCOME_STATE,
+            "still_needed": request.still_needed,
+            **_attested("decide", body_of(d), d.attestation),
+        }
+        if d.actor.id in request.separation_of_duties_waived_for:
+            payload["separation_of_duties_waived"] = True
+        self._outbox.record(AuditEventType.DECISION_RECORDED, d.actor, payload)
         await self._outbox.flush()
         # A superseding override leaves the instance waiting on its follow-up request.
         if request.status in _OUTCOME_STATE:
@@ -395,33 +506,28 @@ class InstanceWorkflow(HumanRequests, Escalation):
                 request, d.actor, f"{d.decision_type} by {d.actor.id} as {d.role}"
             )
         self._publish()
-        result = DecisionResult(decision=decision, request=request, state=self._state)
-        self._by_key[d.idempotency_key] = result
-        return result
+        return DecisionResult(decision=decision, request=request, state=self._state)
 
     @decide.validator
     def _validate_decide(self, d: Decide) -> None:
-        if d.idempotency_key in self._by_key:
-            if self._by_key[d.idempotency_key].decision.request_id != d.request_id:
-                raise conflict(
-                    "idempotency_key_reused", "idempotency key already used for another request"
-                )
+        self._admit("decide", d, {"context_delta": d.context_delta})
+        if self._repeat(scope_of("decide", d.actor, d.idempotency_key, d.request_id), d):
             return
         request = self._requests.get(d.request_id)
         excluded = set(request.excluded_approvers) if request is not None else set()
         check_decision(d, self._state, request, self._plans.get(d.request_id), excluded)
 
-    @workflow.signal
-    async def record_refusal(self, refusal: Refusal) -> None:
-        """A signal, not an update: a refused caller must not be able to block the instance."""
-        self._outbox.record(
-            AuditEventType.ACCESS_REFUSED,
-            refusal.actor,
-            refusal.model_dump(mode="json", exclude={"actor"}),
-        )
-        await self._outbox.flush()
-
     # -- reads --------------------------------------------------------------------------
+
+    @workflow.query
+    def start_fingerprint(self) -> str | None:
+        """The start request this instance was created for (idempotent starts compare it)."""
+        return self._start.request_fingerprint
+
+    @workflow.query
+    def outcome(self, scope: str) -> StoredOutcome | None:
+        """The first outcome of a keyed call; read by retries that find the instance closed."""
+        return self._outcomes.get(scope)
 
     @workflow.query
     def view(self) -> InstanceView:
@@ -444,4 +550,38 @@ class InstanceWorkflow(HumanRequests, Escalation):
             cost=self._cost,
             audit_events=self._outbox.count,
             audit_head=self._outbox.head,
+        )
+
+
+def _replay(prior: StoredOutcome, result_type: type[R]) -> R:
+    if prior.error is not None:
+        raise refuse(*prior.error)
+    return result_type.model_validate(prior.result)
+
+
+def _attested(op: str, body: dict[str, Any], att: Attestation | None) -> dict[str, Any]:
+    """The signed call, kept in the audit event so the sink (and any verifier) can check
+    who the API vouched for without trusting the workflow that sent it."""
+    return {
+        "attested": {
+            "op": op,
+            "body": body,
+            "attestation": att.model_dump(mode="json") if att is not None else None,
+        }
+    }
+
+
+def _check_start(start: StartInstance, workflow_id: str) -> None:
+    """A start the API did not attest (or for another id) fails before anything is audited."""
+    problem = installed_anchors().problem(
+        "start", start.instance_id, start.attested_body(), start.attestation
+    )
+    if problem is None and start.instance_id != workflow_id:
+        problem = f"start is attested for {start.instance_id}, not {workflow_id}"
+    if problem is None:
+        too_big = fields_problem({"trigger_context": start.trigger_context})
+        problem = too_big[1] if too_big is not None else None
+    if problem is not None:
+        raise ApplicationError(
+            problem, {"reason": "unattested"}, type="forbidden", non_retryable=True
         )

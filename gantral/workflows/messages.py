@@ -11,7 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
 
+from gantral.attestation import Attestation
 from gantral.domain.actors import Actor
+from gantral.domain.digest import sha256_hex
 from gantral.domain.records import (
     Cost,
     Decision,
@@ -36,6 +38,16 @@ class StartInstance(BaseModel):
     started_by: Actor
     idempotency_key: str | None = None
     audit_task_queue: str = "gantral-audit"
+    # SHA-256 of the start request as the caller sent it: a repeated idempotency key
+    # with another request is refused instead of answered with this instance.
+    request_fingerprint: str | None = None
+    attestation: Attestation | None = None
+
+    def attested_body(self) -> dict[str, Any]:
+        """What the API signs of a start: everything, with the template by its digest."""
+        body = self.model_dump(mode="json", exclude={"attestation", "template"})
+        body["template_sha256"] = sha256_hex(self.template.model_dump(mode="json"))
+        return body
 
 
 class AuthorizeStep(BaseModel):
@@ -46,6 +58,8 @@ class AuthorizeStep(BaseModel):
     actor: Actor
     # Context paths removed by the API's data minimization before this was sent.
     redacted: list[str] = Field(default_factory=list)
+    idempotency_key: str | None = None
+    attestation: Attestation | None = None
 
 
 class AuthorizeOutcome(StrEnum):
@@ -73,6 +87,7 @@ class Decide(BaseModel):
     idempotency_key: str
     # The digest of the arguments the approver was shown; a changed request makes it stale.
     seen_args_digest: str | None = None
+    attestation: Attestation | None = None
 
 
 class DecisionResult(BaseModel):
@@ -96,6 +111,8 @@ class AgentEvent(BaseModel):
     cost: Cost | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
     actor: Actor
+    idempotency_key: str | None = None
+    attestation: Attestation | None = None
 
 
 class AgentEventResult(BaseModel):
@@ -114,6 +131,8 @@ class Finish(BaseModel):
     kind: FinishKind
     reason: str | None = None
     actor: Actor
+    idempotency_key: str | None = None
+    attestation: Attestation | None = None
 
 
 class InstanceView(BaseModel):
@@ -144,6 +163,16 @@ class InstanceView(BaseModel):
         return self.state is State.RUNNING and self.pending_request is None
 
 
+class StoredOutcome(BaseModel):
+    """What an idempotent call answered, kept so a retry (even after the instance closed)
+    gets the first outcome and records nothing new."""
+
+    fingerprint: str
+    result: dict[str, Any] | None = None
+    # The typed refusal of a handler that failed: (code, reason, message).
+    error: tuple[str, str, str] | None = None
+
+
 class Refusal(BaseModel):
     """An attempt that was refused; recorded so every refusal is attributable."""
 
@@ -152,3 +181,5 @@ class Refusal(BaseModel):
     reason: str
     message: str
     request_id: str | None = None
+    instance_id: str | None = None
+    attestation: Attestation | None = None

@@ -39,6 +39,9 @@ class HumanRequests:
     _plans: dict[str, RequestPlan]
     _pending_id: str | None
 
+    def _facts(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
     def _open_request(
         self,
         step_id: str,
@@ -49,6 +52,7 @@ class HumanRequests:
         plan: RequestPlan,
         excluded: set[str] | None = None,
         redacted: list[str] | None = None,
+        grant_holder: str | None = None,
     ) -> HumanRequest:
         request_id = f"req_{workflow.uuid4().hex}"
         digest = args_digest(action, arguments)
@@ -78,7 +82,16 @@ class HumanRequests:
             context_snapshot=snapshot,
             requested_by=requested_by.id,
             sla_deadline=workflow.now() + plan.sla if plan.sla else None,
-            excluded_approvers=sorted(self._excluded(requested_by) | (excluded or set())),
+            # Opting out of separation of duties is honoured, and recorded with whom it
+            # would have excluded; an explicit exclusion (a second sign-off) always holds.
+            excluded_approvers=sorted(
+                (self._excluded(requested_by) if plan.separation_of_duties else set())
+                | (excluded or set())
+            ),
+            separation_of_duties_waived_for=(
+                [] if plan.separation_of_duties else sorted(self._excluded(requested_by))
+            ),
+            grant_holder=grant_holder or requested_by.id,
             created_at=workflow.now(),
         )
         self._requests[request_id] = request
@@ -93,6 +106,8 @@ class HumanRequests:
                 "step_id": step_id,
                 "args_digest": digest,
                 "approvers": roles,
+                "separation_of_duties": plan.separation_of_duties,
+                "grant_holder": request.grant_holder,
             },
             snapshot=snapshot,
         )
@@ -151,7 +166,7 @@ class HumanRequests:
         step = self._start.template.step(request.step_id)
         assert step is not None
         context = dict(request.context_snapshot.get("context") or {})
-        edited = plan_request(step.policy, {**context, "arguments": arguments})
+        edited = plan_request(step.policy, self._facts(arguments))
         request.context_delta = d.context_delta
         more = needs_more_authority(plan, edited)
         if more or plan.override_requires_second_signoff:
@@ -160,7 +175,9 @@ class HumanRequests:
             follow_up = edited if more else second_signoff_plan(plan)
             new = self._open_request(
                 request.step_id, request.action, arguments, context, d.actor, follow_up,
-                excluded={d.actor.id}, redacted=request.context_snapshot.get("redacted"),
+                excluded={d.actor.id, *request.excluded_approvers},
+                redacted=request.context_snapshot.get("redacted"),
+                grant_holder=request.grant_holder,
             )  # fmt: skip
             self._outbox.record(
                 AuditEventType.REQUEST_SUPERSEDED,

@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.app import create_app
+from gantral.audit.checkpoint import generate_key_pem
 from gantral.audit.config import AuditConfig
 from gantral.audit.testing import TEST_BUCKET
 from gantral.identity.settings import IdentitySettings
@@ -28,6 +29,10 @@ from workers.sink import run_sink
 from workers.worker import build_worker
 
 TEMPLATES = Path(__file__).parent / "templates"
+# The API's attestation key for this session: the worker and the sink trust its public half.
+ATTESTATION_KEY, ATTESTATION_PUBLIC = generate_key_pem()
+# The sink's checkpoint key; verification (API, CLI) is given only the public half.
+AUDIT_KEY, AUDIT_PUBLIC = generate_key_pem()
 
 
 @pytest.fixture(scope="session")
@@ -59,9 +64,15 @@ def settings(stack: Stack, dev_issuer: IdentitySettings) -> Settings:
                 "secret_access_key": "gantral-test-secret",
                 "retention_days": 1,
             },
-            "audit": {"checkpoint_interval_seconds": 2, "redact_paths": ["$.context.prompt"]},
+            "audit": {
+                "checkpoint_interval_seconds": 2,
+                "redact_paths": ["$.context.prompt"],
+                "signing_key": AUDIT_KEY,
+                "public_keys": [AUDIT_PUBLIC],
+            },
             "workflows_dir": TEMPLATES,
             "identity": dev_issuer,
+            "attestation": {"signing_key": ATTESTATION_KEY},
         }
     )
 

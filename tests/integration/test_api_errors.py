@@ -7,7 +7,9 @@ import uuid
 
 import httpx
 import pytest
+from temporalio.client import Client
 
+from tests.integration.access_log import access_log_segment, refusals_of
 from tests.integration.auth import AGENT, AUDITOR, LEAD, bearer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -90,20 +92,15 @@ async def test_list_filters_and_pages(api: httpx.AsyncClient) -> None:
 
 
 async def test_refusals_outside_any_instance_go_to_the_access_log(
-    api: httpx.AsyncClient,
+    api: httpx.AsyncClient, temporal: Client
 ) -> None:
     who = f"mallory-{uuid.uuid4().hex[:6]}"
     body = {"workflow_id": "deploy", "owning_team_id": "payments"}
     refused = await api.post("/v1/instances", json=body, headers=bearer(who, ["approver"]))
     assert refused.status_code == 403
-    for _ in range(50):
-        resp = await api.get("/v1/audit/instances/gantral-access-log-000001", headers=AUDITOR)
-        events = resp.json().get("events", []) if resp.status_code == 200 else []
-        mine = [e for e in events if e["actor"]["id"] == who]
-        if mine:
-            break
-        await asyncio.sleep(0.1)
+    mine = await refusals_of(api, temporal, who)
     assert [e["type"] for e in mine] == ["ACCESS_REFUSED"]
     assert mine[0]["payload"]["attempted"] == "POST /v1/instances (instances:start)"
-    verdict = await api.get("/v1/audit/instances/gantral-access-log-000001/verify", headers=AUDITOR)
+    segment = await access_log_segment(temporal)
+    verdict = await api.get(f"/v1/audit/instances/{segment}/verify", headers=AUDITOR)
     assert verdict.json()["ok"] is True

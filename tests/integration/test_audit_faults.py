@@ -8,6 +8,7 @@ Afterwards every event must be stored exactly once and every chain must verify.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from pydantic import BaseModel, SecretStr
@@ -34,7 +36,13 @@ from gantral.audit.config import AuditConfig
 from gantral.audit.db import Database
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
-from gantral.audit.testing import TEST_BUCKET, make_events, s3_settings, unique
+from gantral.audit.testing import (
+    TEST_BUCKET,
+    make_events,
+    s3_settings,
+    unique,
+    without_attested_kinds,
+)
 from gantral.audit.verifier import verify_database
 from gantral.domain.audit_event import (
     AUDIT_APPEND_ACTIVITY,
@@ -42,10 +50,19 @@ from gantral.domain.audit_event import (
     AppendResult,
     AuditEvent,
 )
-from gantral.settings import AuditSettings, DatabaseSettings, Settings, TemporalSettings
+from gantral.settings import (
+    AttestationSettings,
+    AuditSettings,
+    DatabaseSettings,
+    Settings,
+    TemporalSettings,
+)
 from workers.sink import run_sink
 
 pytestmark = pytest.mark.integration
+
+# The API key the sink trusts; these tests write no attested kinds, so it signs nothing.
+API_PUBLIC_HEX = Ed25519PrivateKey.generate().public_key().public_bytes_raw().hex()
 
 
 class DriveInput(BaseModel):
@@ -54,7 +71,9 @@ class DriveInput(BaseModel):
     audit_queue: str
 
 
-@workflow.defn(name="AuditFaultDriver")
+# Named as the instance workflow, with the instance id as its workflow id: the sink admits
+# batches only from the workflow that owns the instance.
+@workflow.defn(name="GantralInstance")
 class AuditDriver:
     @workflow.run
     async def run(self, inp: DriveInput) -> list[str]:
@@ -99,6 +118,7 @@ def _settings(stack: Any, queue: str, pem: str) -> Settings:
         s3=s3_settings(stack.s3_endpoint),
         temporal=TemporalSettings(address=stack.temporal_address, audit_task_queue=queue),
         audit=AuditSettings(signing_key=SecretStr(pem), checkpoint_interval_seconds=0.5),
+        attestation=AttestationSettings(public_keys=[API_PUBLIC_HEX]),
     )
 
 
@@ -112,7 +132,7 @@ async def _start(
             await client.start_workflow(
                 AuditDriver.run,
                 DriveInput(
-                    events=make_events(iid, events, snapshot_every=5),
+                    events=without_attested_kinds(make_events(iid, events, snapshot_every=5)),
                     batch=batch,
                     audit_queue=audit_queue,
                 ),
@@ -212,6 +232,7 @@ def _spawn_sink(stack: Any, dsn: str, queue: str, pem: str) -> subprocess.Popen[
             "GANTRAL_TEMPORAL__AUDIT_TASK_QUEUE": queue,
             "GANTRAL_AUDIT__SIGNING_KEY": pem,
             "GANTRAL_AUDIT__CHECKPOINT_INTERVAL_SECONDS": "0.5",
+            "GANTRAL_ATTESTATION__PUBLIC_KEYS": json.dumps([API_PUBLIC_HEX]),
         }
     )
     return subprocess.Popen([sys.executable, "-m", "workers.sink"], env=env, cwd=Path.cwd())

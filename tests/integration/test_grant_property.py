@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gantral.domain.digest import args_digest
-from tests.integration.auth import ADMIN, AGENT, LEAD, MANAGER
+from tests.integration.auth import AGENT, LEAD, MANAGER
+from tests.integration.publishing import publish_one_step
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -41,16 +42,6 @@ def workflow_id() -> str:
     return f"prop-{uuid.uuid4().hex[:8]}"
 
 
-async def _publish(api: httpx.AsyncClient, workflow_id: str) -> None:
-    yaml = {"Content-Type": "application/yaml", **ADMIN}
-    pid = f"{workflow_id}-policy"
-    resp = await api.put(f"/v1/policies/{pid}", content=POLICY, headers=yaml)
-    assert resp.status_code in (200, 201), resp.text
-    template = f"id: {workflow_id}\nsteps:\n  - id: act\n    policy_ref: {{id: {pid}}}\n"
-    resp = await api.put(f"/v1/workflows/{workflow_id}", content=template, headers=yaml)
-    assert resp.status_code in (200, 201), resp.text
-
-
 @settings(
     max_examples=8,
     deadline=None,
@@ -60,7 +51,7 @@ async def _publish(api: httpx.AsyncClient, workflow_id: str) -> None:
 async def test_no_step_runs_with_unapproved_arguments(
     api: httpx.AsyncClient, workflow_id: str, ops: list[tuple[Any, ...]]
 ) -> None:
-    await _publish(api, workflow_id)
+    await publish_one_step(api, workflow_id, POLICY)
     body = {"workflow_id": workflow_id, "owning_team_id": "payments"}
     iid = (await api.post("/v1/instances", json=body, headers=AGENT)).json()["instance_id"]
     base = f"/v1/instances/{iid}"

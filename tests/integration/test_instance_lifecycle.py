@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client
 
+from tests.integration.access_log import refusals_of
 from tests.integration.auth import AGENT, AUDITOR, LEAD, LEAD2, MANAGER, SECURITY, bearer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -81,7 +83,9 @@ async def test_happy_path_authorize_pending_approve_resume_complete(
     result = resp.json()
     assert result["state"] == "RUNNING"
     assert result["decision"]["human_actor_id"] == "alice"
-    assert result["decision"]["context_snapshot"]["args_digest"] == pending["args_digest"]
+    # The snapshot is stored once, with the request; the decision references it.
+    assert result["decision"]["args_digest"] == pending["args_digest"]
+    assert result["decision"]["context_snapshot_ref"] == request["context_snapshot_ref"]
     outcome = (await poll).json()
     assert outcome["status"] == "APPROVED"
     grant = outcome["grant"]
@@ -215,7 +219,7 @@ async def test_decision_on_instance_not_waiting_is_409(api: httpx.AsyncClient) -
 
 
 async def test_quorum_needs_two_distinct_roles_and_refuses_self_approval(
-    api: httpx.AsyncClient,
+    api: httpx.AsyncClient, temporal: Client
 ) -> None:
     iid = (await start(api, workflow="quorum"))["instance_id"]
     rid = (await authorize(api, iid, step="transfer", args={"amount": 5000}))["request"][
@@ -234,12 +238,18 @@ async def test_quorum_needs_two_distinct_roles_and_refuses_self_approval(
     assert twice.status_code == 409
     second = await decide(api, iid, rid, "APPROVE", SECURITY)
     assert second.status_code == 200 and second.json()["state"] == "RUNNING"
+    # Refusals go to the access log, naming the instance; never into its own history.
     audit = (await api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)).json()
-    refused = [e for e in audit["events"] if e["type"] == "ACCESS_REFUSED"]
-    assert [(e["actor"]["id"], e["payload"]["reason"]) for e in refused] == [
-        ("agent-7", "separation_of_duties"),
-        ("alice", "already_approved"),
+    assert not [e for e in audit["events"] if e["type"] == "ACCESS_REFUSED"]
+    refused = [
+        *(await refusals_of(api, temporal, "agent-7")),
+        *(await refusals_of(api, temporal, "alice")),
     ]
+    assert {
+        (e["actor"]["id"], e["payload"]["reason"])
+        for e in refused
+        if e["payload"]["instance_id"] == iid
+    } == {("agent-7", "separation_of_duties"), ("alice", "already_approved")}
 
 
 async def test_agent_cannot_pass_a_governed_step_without_a_grant(

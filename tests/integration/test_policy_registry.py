@@ -17,7 +17,7 @@ from gantral.policy.evaluate import plan_request
 from gantral.policy.loading import load_policy, load_template
 from gantral.policy.models import Materiality
 from gantral.policy.registry import pin_template
-from gantral.policy.registry_postgres import PostgresRegistry
+from gantral.policy.registry_postgres import MIGRATIONS, PostgresRegistry
 from tests.conftest import Stack
 
 pytestmark = pytest.mark.integration
@@ -34,7 +34,7 @@ async def registry(stack: Stack) -> AsyncIterator[PostgresRegistry]:
     await pool.open()
     try:
         reg = PostgresRegistry(pool, schema=schema)
-        assert await reg.migrate() == 1
+        assert await reg.migrate() == len(MIGRATIONS)
         yield reg
     finally:
         async with pool.connection() as conn:
@@ -93,7 +93,7 @@ async def test_rows_are_immutable_in_the_database(registry: PostgresRegistry, st
         for statement in (
             "UPDATE {}.documents SET source = 'x'",
             "DELETE FROM {}.documents",
-            "TRUNCATE {}.documents",
+            "TRUNCATE {}.documents CASCADE",
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 await conn.execute(sql.SQL(statement).format(schema))

@@ -172,7 +172,9 @@ def test_request_shapes() -> None:
     }
     result = client.report_cost(IID, tokens=5, money=0.1, wall_time_seconds=2)
     assert result.cost.tokens == 5
-    assert api.bodies("/events")[0] == {
+    cost_body = api.bodies("/events")[0]
+    assert cost_body.pop("idempotency_key").startswith("sdk-")
+    assert cost_body == {
         "kind": "COST",
         "detail": {},
         "cost": {"tokens": 5, "money": 0.1, "currency": "USD", "wall_time_seconds": 2.0},
@@ -201,3 +203,40 @@ def test_token_endpoint_refusal_is_unauthenticated() -> None:
     auth = sdk.ClientCredentials("http://idp/token", "bot", "wrong")
     with pytest.raises(sdk.Unauthenticated):
         sdk.GantralClient(auth=auth, http=http).get_instance(IID)
+
+
+def test_a_lost_response_is_resent_with_the_same_idempotency_key() -> None:
+    """The first attempt's response is lost; the resend carries the same body and key, so
+    the server answers it with the first outcome instead of acting twice."""
+    bodies: list[dict[str, object]] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(req.content))
+        if len(bodies) == 1:
+            raise httpx.ReadError("connection reset", request=req)
+        return httpx.Response(200, json={"accepted": True, "state": "RUNNING", "cost": {}})
+
+    client = sdk.GantralClient(
+        "http://g", http=httpx.Client(transport=httpx.MockTransport(handler))
+    )
+    with client:
+        result = client.report(IID, "STEP_STARTED", step_id="s", grant_id="g", args_digest="d")
+    assert result.accepted
+    assert len(bodies) == 2 and bodies[0] == bodies[1]
+    assert str(bodies[0]["idempotency_key"]).startswith("sdk-")
+
+
+def test_writes_without_a_key_are_never_resent() -> None:
+    calls = 0
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        raise httpx.ReadError("connection reset", request=req)
+
+    client = sdk.GantralClient(
+        "http://g", http=httpx.Client(transport=httpx.MockTransport(handler))
+    )
+    with client, pytest.raises(sdk.TransportError):
+        client.start_instance("deploy", "payments")
+    assert calls == 1

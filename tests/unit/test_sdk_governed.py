@@ -50,6 +50,8 @@ async def test_allow_reports_start_with_the_locally_computed_digest() -> None:
         step.detail["url"] = "https://billing"
     assert ran == [ARGS] and step.outcome == "ALLOW" and step.args_digest == DIGEST
     started, completed = api.bodies("/events")
+    # Every write carries its own idempotency key, so a resend is answered, not repeated.
+    assert started.pop("idempotency_key") != completed.pop("idempotency_key")
     assert started == {
         "kind": "STEP_STARTED",
         "step_id": "deploy",

@@ -1,0 +1,34 @@
+"""Per-field limits on the free-form JSON a caller sends (arguments, context, trigger
+context, context_delta, detail): I-JSON, bounded depth, bounded size.
+
+Checked at the HTTP edge (422 naming the field) and again by the workflow's Update
+validators, so a direct Temporal caller cannot put into an instance what the audit sink
+would refuse, or what would make the instance too big to read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from gantral.domain.ijson import find_violation
+
+__all__ = ["MAX_FIELD_BYTES", "fields_problem"]
+
+MAX_FIELD_BYTES = 64 * 1024
+"""Largest JSON encoding of one free-form field: well under Temporal's 2 MB payload limit
+even with the arguments held by a request, its grant and the snapshot a human is shown."""
+
+
+def fields_problem(fields: Mapping[str, object]) -> tuple[str, str] | None:
+    """(reason, message naming the field) for the first field that breaks a limit."""
+    for name, value in fields.items():
+        if value is None:
+            continue
+        violation = find_violation(value, path=name)
+        if violation is not None:
+            return violation.reason, violation.message
+        size = len(json.dumps(value, ensure_ascii=False).encode())
+        if size > MAX_FIELD_BYTES:
+            return "field_too_large", f"{name}: {size} bytes of JSON; at most {MAX_FIELD_BYTES}"
+    return None
