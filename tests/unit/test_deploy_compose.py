@@ -18,7 +18,7 @@ from gantral.attestation_keys import anchors_from, attestor_from
 from gantral.audit.checkpoint import key_id, load_verification_keys
 from gantral.audit.service import signing_key
 from gantral.settings import Settings
-from tests.unit.test_deploy_settings import gantral_env_names
+from tests.unit.test_deploy_settings import gantral_env_names, settings_from
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -302,12 +302,7 @@ def _run_keys_service(service: dict[str, Any], root: Path) -> None:
 
 def _settings_of(service: dict[str, Any], root: Path) -> Settings:
     env = {k: _local(v, root) for k, v in _env(service).items() if k.startswith("GANTRAL_")}
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith("GANTRAL_")]:
-            patch.delenv(name)
-        for name, value in env.items():
-            patch.setenv(name, value)
-        return Settings(_env_file=None)
+    return settings_from(env)
 
 
 def test_the_keys_service_gives_every_process_a_working_half(

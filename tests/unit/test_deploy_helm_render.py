@@ -4,7 +4,6 @@ no cluster). Skipped where that package is not installed."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import yaml
 from gantral.attestation_keys import anchors_from, attestor_from
 from gantral.audit.checkpoint import generate_key_pem, key_id, load_verification_keys
 from gantral.settings import Settings
-from tests.unit.test_deploy_settings import gantral_env_names
+from tests.unit.test_deploy_settings import gantral_env_names, settings_from
 
 helm = pytest.importorskip("helm_python", reason="helm-python-sdk not installed")
 
@@ -263,12 +262,7 @@ def _settings_of(
             local.write_text(files[(secret, key)])
             value = str(local)
         env[name] = value
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith("GANTRAL_")]:
-            patch.delenv(name)
-        for name, value in env.items():
-            patch.setenv(name, value)
-        return Settings(_env_file=None)
+    return settings_from(env)
 
 
 def test_the_rendered_release_signs_in_the_api_and_verifies_in_worker_and_sink(

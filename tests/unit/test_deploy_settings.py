@@ -7,10 +7,13 @@ name they find against this list instead.
 
 from __future__ import annotations
 
+import os
 import types
 import typing
+from collections.abc import Mapping
 from functools import cache
 
+import pytest
 from pydantic import BaseModel
 
 from gantral.identity.settings import IdentitySettings
@@ -51,6 +54,17 @@ def gantral_env_names() -> frozenset[str]:
         names.add(PREFIX + "IDENTITY")
         names |= _walk(IdentitySettings, PREFIX + "IDENTITY" + DELIMITER)
     return frozenset(names)
+
+
+def settings_from(env: Mapping[str, str]) -> Settings:
+    """The Settings a process given exactly these `GANTRAL_*` variables would load (none
+    of the test run's own, no `.env` file)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith(PREFIX)]:
+            patch.delenv(name)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        return Settings(_env_file=None)
 
 
 def test_known_settings_are_derived() -> None:
