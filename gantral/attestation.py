@@ -71,7 +71,7 @@ def body_of(payload: BaseModel) -> dict[str, Any]:
 class Attestor:
     """The API's half: signs statements with the private key."""
 
-    def __init__(self, key: Ed25519PrivateKey) -> None:
+    def __init__(self, key: Ed25519PrivateKey, *, id_secret: bytes | None = None) -> None:
         self._key = key
         self.key_id = key_id(key.public_key())
         raw = key.private_bytes(
@@ -79,9 +79,9 @@ class Attestor:
             serialization.PrivateFormat.Raw,
             serialization.NoEncryption(),
         )
-        # Instance ids are keyed with a secret derived from the same key, so an outsider
-        # cannot compute the id of another team's instance from its idempotency key.
-        self._id_key = hashlib.sha256(b"gantral instance id\x00" + raw).digest()
+        # Instance ids are keyed with a server secret (its own, or derived from the key),
+        # so an outsider cannot compute another team's instance id from its idempotency key.
+        self._id_key = hashlib.sha256(b"gantral instance id\x00" + (id_secret or raw)).digest()
 
     def sign(self, op: str, instance_id: str, body: Mapping[str, Any]) -> Attestation:
         signature = self._key.sign(statement_bytes(op, instance_id, body))

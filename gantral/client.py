@@ -292,9 +292,11 @@ class GantralClient:
     async def get_request(self, instance_id: str, request_id: str, wait: float = 0) -> HumanRequest:
         """The request, long-polling up to `wait` seconds for its outcome to be applied."""
         deadline = time.monotonic() + wait
+        handle = self._handle(instance_id)
         while True:
-            view = await self.get_instance(instance_id)
-            request = next((r for r in view.requests if r.request_id == request_id), None)
+            request = await self._call(
+                instance_id, handle.query(InstanceWorkflow.request, request_id)
+            )
             if request is None:
                 raise NotFound(
                     f"no request {request_id} on {instance_id}", reason="unknown_request"
@@ -433,6 +435,11 @@ def _translate_failure(cause: BaseException | None) -> GantralError:
 
 
 def _translate_rpc(exc: RPCError, instance_id: str) -> GantralError:
+    if "exceeds limit" in exc.message or exc.status is RPCStatusCode.RESOURCE_EXHAUSTED:
+        # Temporal's payload and history limits: the request is too big, not a 5xx.
+        return InvalidInput(
+            f"too large for the instance to hold: {exc.message}", reason="payload_too_large"
+        )
     if exc.status is RPCStatusCode.NOT_FOUND:
         return NotFound(f"unknown instance {instance_id!r}", reason="unknown_instance")
     if exc.status is RPCStatusCode.INVALID_ARGUMENT:

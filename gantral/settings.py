@@ -23,7 +23,9 @@ __all__ = [
     "Profile",
     "S3Settings",
     "Settings",
+    "SinkSettings",
     "TemporalSettings",
+    "WorkerSettings",
 ]
 
 
@@ -97,6 +99,10 @@ class AttestationSettings(BaseModel):
 
     signing_key: SecretStr = SecretStr("")
     public_keys: list[str] = Field(default_factory=list)
+    # Keys instance ids and page tokens (HMAC). Set it to rotate the signing key without
+    # changing the id a retried idempotent start resolves to; unset, it is derived from
+    # the signing key.
+    id_secret: SecretStr = SecretStr("")
 
 
 class ApiSettings(BaseModel):
@@ -110,6 +116,31 @@ class ApiSettings(BaseModel):
     max_json_depth: int = Field(default=MAX_DEPTH, ge=2, le=256)
     # How long an audit read waits for a PostgreSQL connection before answering 503.
     audit_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    # On SIGTERM, /readyz answers 503 for this long while requests are still served, so the
+    # load balancer stops sending traffic before the listener closes ...
+    shutdown_delay_seconds: float = Field(default=5.0, ge=0, le=120)
+    # ... then in-flight requests get this long to finish; a long-poll still waiting answers
+    # its current state. The Helm grace period covers both.
+    graceful_shutdown_seconds: float = Field(default=20.0, gt=0, le=600)
+
+
+class WorkerSettings(BaseModel):
+    """The instance worker's process settings."""
+
+    # On SIGTERM: stop polling, then let in-flight tasks finish for this long.
+    graceful_shutdown_seconds: float = Field(default=20.0, ge=0, le=600)
+    # A workflow task waits this long on a (dead) worker's sticky queue before any worker
+    # may take it: the longest stall after a crash. A stopped worker hands its queue over
+    # at once.
+    sticky_schedule_to_start_seconds: float = Field(default=3.0, gt=0, le=60)
+
+
+class SinkSettings(BaseModel):
+    """The audit sink's process settings."""
+
+    # On SIGTERM: stop polling, let in-flight appends commit for this long, then publish a
+    # last checkpoint. A batch either commits and its activity completes, or is retried whole.
+    graceful_shutdown_seconds: float = Field(default=30.0, ge=0, le=600)
 
 
 class Settings(BaseSettings):
@@ -124,6 +155,8 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     api: ApiSettings = ApiSettings()
     attestation: AttestationSettings = AttestationSettings()
+    worker: WorkerSettings = WorkerSettings()
+    sink: SinkSettings = SinkSettings()
     # Watched directory of workflow templates and policies (YAML/JSON), published into the
     # registry as new versions while the API runs. Unset: the registry is fed by the API only.
     workflows_dir: Path | None = Path("examples/workflows")

@@ -59,6 +59,8 @@ class Decision(_Frozen):
     context_delta: dict[str, Any] | None = None
     idempotency_key: str
     at: datetime
+    channel: str = "api"
+    channel_ref: str | None = None
 
 
 class Grant(_Frozen):
@@ -107,6 +109,9 @@ class HumanRequest(BaseModel):
     sla_deadline: datetime | None = None
     # Set once the outcome is durably audited and applied; long-polls wait for this.
     resolved_at: datetime | None = None
+    # Who settled it and through which channel ("system" for a timeout).
+    decided_by: str | None = None
+    decided_via: str | None = None
 
 
 class Cost(BaseModel):

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from gantral.domain.ijson import find_violation
 from gantral.domain.templates import WorkflowTemplate
 from gantral.errors import InvalidInput
 from gantral.policy.fact_fields import non_fact_fields
@@ -57,6 +58,13 @@ def parse(text: str | bytes, *, source: str = "<input>") -> tuple[Any, yaml.Node
         raise InvalidInput(f"{source}: {e}", reason="invalid_document") from None
     finally:
         loader.dispose()
+    # A document is data that is stored, hashed (RFC 8785) and pinned into instances: the
+    # same I-JSON rules as every API body (no huge integers, no YAML dates or sets).
+    violation = find_violation(data)
+    if violation is not None:
+        raise InvalidInput(
+            f"{source}: {violation.message}", reason=violation.reason, field=violation.path
+        )
     return data, node
 
 

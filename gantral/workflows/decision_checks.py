@@ -23,7 +23,8 @@ def check_decision(
     if request.status is RequestStatus.SUPERSEDED:
         raise conflict("superseded", f"request {d.request_id} was superseded by a newer request")
     if request.status is not RequestStatus.PENDING:
-        raise conflict("already_decided", f"request {d.request_id} is already {request.status}")
+        by = f" by {request.decided_by} via {request.decided_via}" if request.decided_by else ""
+        raise conflict("already_decided", f"request {d.request_id} is already {request.status}{by}")
     if state is not State.WAITING_FOR_HUMAN:
         raise conflict("not_waiting", f"instance is {state}, not WAITING_FOR_HUMAN")
     if d.actor.kind is not ActorKind.HUMAN:

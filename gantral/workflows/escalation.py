@@ -99,6 +99,7 @@ class Escalation:
             "APPROVE": RequestStatus.APPROVED,
         }[plan.on_timeout.value]
         request.status = outcome
+        request.decided_by, request.decided_via = SYSTEM_ACTOR.id, "timeout"
         self._outbox.record(
             AuditEventType.TIMED_OUT,
             SYSTEM_ACTOR,

@@ -69,6 +69,9 @@ with workflow.unsafe.imports_passed_through():
 
 R = TypeVar("R", bound=BaseModel)
 
+# Bounds what one instance holds (and its history); continue-as-new lifts it (issue 11).
+MAX_REQUESTS = 500
+
 # Instances started before attestation existed replay without the start check.
 _ATTESTED_START = "attested-start-v1"
 
@@ -103,7 +106,9 @@ class InstanceWorkflow(HumanRequests, Escalation):
 
     @workflow.run
     async def run(self, start: StartInstance) -> InstanceView:
-        if workflow.patched(_ATTESTED_START):
+        # Checked when the start is first run, never on replay: a later key rotation must
+        # not turn an accepted history into a non-deterministic one.
+        if workflow.patched(_ATTESTED_START) and not workflow.unsafe.is_replaying():
             _check_start(start, workflow.info().workflow_id)
         self._outbox.record(
             AuditEventType.INSTANCE_STARTED,
@@ -334,6 +339,11 @@ class InstanceWorkflow(HumanRequests, Escalation):
             raise not_found(
                 "unknown_step", f"step {req.step_id} is not in workflow {self._start.template.id}"
             )
+        if len(self._requests) >= MAX_REQUESTS:
+            raise conflict(
+                "too_many_requests",
+                f"instance has had {MAX_REQUESTS} human requests; start a new instance",
+            )
         if self._state is State.WAITING_FOR_HUMAN:
             pending = self._requests[self._pending_id] if self._pending_id else None
             if pending is not None and pending.step_id != req.step_id:
@@ -486,6 +496,8 @@ class InstanceWorkflow(HumanRequests, Escalation):
             context_delta=d.context_delta,
             idempotency_key=d.idempotency_key,
             at=workflow.now(),
+            channel=d.channel,
+            channel_ref=d.channel_ref,
         )
         self._decisions.append(decision)
         self._resolve(request, plan, d)
@@ -502,6 +514,7 @@ class InstanceWorkflow(HumanRequests, Escalation):
         await self._outbox.flush()
         # A superseding override leaves the instance waiting on its follow-up request.
         if request.status in _OUTCOME_STATE:
+            request.decided_by, request.decided_via = d.actor.id, d.channel
             await self._apply_outcome(
                 request, d.actor, f"{d.decision_type} by {d.actor.id} as {d.role}"
             )
@@ -530,8 +543,20 @@ class InstanceWorkflow(HumanRequests, Escalation):
         return self._outcomes.get(scope)
 
     @workflow.query
+    def request(self, request_id: str) -> HumanRequest | None:
+        """One request in full (its snapshot included): what a long-poll waits on."""
+        return self._requests.get(request_id)
+
+    @workflow.query
     def view(self) -> InstanceView:
         pending = self._requests.get(self._pending_id) if self._pending_id else None
+        # The snapshot a human was shown is stored once in the audit log (referenced by
+        # `context_snapshot_ref`); the view carries it only for the pending request, so
+        # an instance's view stays small however many requests it has had.
+        requests = [
+            r if r is pending else r.model_copy(update={"context_snapshot": {}})
+            for r in self._requests.values()
+        ]
         return InstanceView(
             instance_id=self._start.instance_id,
             workflow_id=self._start.template.id,
@@ -544,7 +569,7 @@ class InstanceWorkflow(HumanRequests, Escalation):
             created_at=self._created_at,
             updated_at=self._updated_at,
             pending_request=pending,
-            requests=list(self._requests.values()),
+            requests=requests,
             decisions=self._decisions,
             transitions=self._transitions,
             cost=self._cost,

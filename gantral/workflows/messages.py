@@ -87,6 +87,10 @@ class Decide(BaseModel):
     idempotency_key: str
     # The digest of the arguments the approver was shown; a changed request makes it stale.
     seen_args_digest: str | None = None
+    # Where the human decided (api, slack, jira, cli) and the channel's own reference
+    # (a Slack message ts, a Jira issue key), recorded with the decision.
+    channel: str = Field(default="api", pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    channel_ref: str | None = Field(default=None, max_length=256)
     attestation: Attestation | None = None
 
 

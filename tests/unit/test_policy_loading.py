@@ -161,3 +161,20 @@ def test_rules_on_facts_load() -> None:
         "      - {field: workflow, op: ne, value: sandbox}\n"
     )
     assert len(policy.materiality_rules[0].when) == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("requires_human_approval: true\nsla: 2024-01-01\n", "not_i_json"),
+        (
+            "materiality_rules:\n  - level: HIGH\n"
+            "    when: [{field: arguments.n, op: gt, value: 9007199254740993}]\n",
+            "not_i_json",
+        ),
+    ],
+)
+def test_documents_must_be_i_json(text: str, reason: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        load_policy(text)
+    assert info.value.reason == reason
