@@ -1,0 +1,155 @@
+// The SDK's one error tree, as in the Python SDK (gantral/sdk/_errors.py):
+//
+//   GantralError              every SDK error; `reason` is machine-readable
+//   ├── TransportError        the API could not be reached
+//   ├── APIError              the API refused: status, code, reason, details
+//   │   ├── InvalidInput      422 / 400
+//   │   ├── Unauthenticated   401
+//   │   ├── Forbidden         403
+//   │   ├── NotFound          404
+//   │   ├── Conflict          409 (already_decided, grant_reused, stale, ...)
+//   │   └── Unavailable       503 and any other 5xx
+//   └── StepRefused           a governed step must not run; `request` if any
+//       ├── StepRejected, StepExpired, StepCancelled, DecisionTimeout, DigestMismatch
+import type { HumanRequest } from "./types.gen.js";
+
+export class GantralError extends Error {
+  readonly reason: string;
+  constructor(message: string, reason: string) {
+    super(message);
+    this.name = new.target.name;
+    this.reason = reason;
+  }
+}
+
+export class TransportError extends GantralError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, "transport");
+    if (options?.cause !== undefined) (this as { cause?: unknown }).cause = options.cause;
+  }
+}
+
+export interface APIErrorInit {
+  status: number;
+  code?: string | undefined;
+  reason?: string | undefined;
+  details?: Record<string, unknown> | undefined;
+}
+
+export class APIError extends GantralError {
+  static readonly code: string = "error";
+  readonly status: number;
+  readonly code: string;
+  readonly details: Record<string, unknown>;
+  constructor(message: string, init: APIErrorInit) {
+    const fallback = (new.target as typeof APIError).code;
+    super(message, init.reason ?? init.code ?? fallback);
+    this.status = init.status;
+    this.code = init.code ?? fallback;
+    this.details = init.details ?? {};
+  }
+  override toString(): string {
+    return `${this.status} ${this.code}/${this.reason}: ${this.message}`;
+  }
+}
+
+export class InvalidInput extends APIError {
+  static override readonly code = "invalid_input";
+}
+export class NotFound extends APIError {
+  static override readonly code = "not_found";
+}
+export class Conflict extends APIError {
+  static override readonly code = "conflict";
+}
+export class Unauthenticated extends APIError {
+  static override readonly code = "unauthenticated";
+}
+export class Forbidden extends APIError {
+  static override readonly code = "forbidden";
+}
+export class Unavailable extends APIError {
+  static override readonly code = "unavailable";
+}
+
+export class StepRefused extends GantralError {
+  readonly request: HumanRequest | undefined;
+  constructor(message: string, reason = "refused", request?: HumanRequest) {
+    super(message, reason);
+    this.request = request;
+  }
+}
+/** A human rejected the step (or the policy's timeout outcome is REJECT). */
+export class StepRejected extends StepRefused {
+  constructor(message: string, request?: HumanRequest) {
+    super(message, "rejected", request);
+  }
+}
+/** Nobody decided before the policy's last deadline. */
+export class StepExpired extends StepRefused {
+  constructor(message: string, request?: HumanRequest) {
+    super(message, "expired", request);
+  }
+}
+/** Cancelled with its instance, or superseded by a newer request. */
+export class StepCancelled extends StepRefused {
+  constructor(message: string, request?: HumanRequest) {
+    super(message, "cancelled", request);
+  }
+}
+/** The SDK stopped waiting; the request stays open and may still be decided. */
+export class DecisionTimeout extends StepRefused {
+  constructor(message: string, request?: HumanRequest) {
+    super(message, "decision_timeout", request);
+  }
+}
+/** The grant does not cover the arguments the agent would run: refused locally. */
+export class DigestMismatch extends StepRefused {
+  constructor(message: string, request?: HumanRequest, reason = "args_digest_mismatch") {
+    super(message, reason, request);
+  }
+}
+
+const BY_CODE: Record<string, typeof APIError> = Object.fromEntries(
+  [InvalidInput, NotFound, Conflict, Unauthenticated, Forbidden, Unavailable].map((c) => [
+    c.code,
+    c,
+  ]),
+);
+const BY_STATUS: Record<number, typeof APIError> = {
+  400: InvalidInput,
+  422: InvalidInput,
+  404: NotFound,
+  409: Conflict,
+  401: Unauthenticated,
+  403: Forbidden,
+};
+
+/** The typed error for a non-2xx answer, keeping the server's code and reason. The
+ *  body's `error` code picks the class; the status is the fallback for foreign bodies. */
+export function errorFromResponse(status: number, statusText: string, text: string): APIError {
+  let body: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
+      body = parsed as Record<string, unknown>;
+    }
+  } catch {
+    // not JSON: a proxy's error page, say
+  }
+  const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+  const code = str(body["error"]);
+  const details = body["details"];
+  const cls =
+    (code !== undefined ? BY_CODE[code] : undefined) ??
+    (status >= 500 ? Unavailable : (BY_STATUS[status] ?? APIError));
+  return new cls(str(body["message"]) ?? (statusText || "request failed"), {
+    status,
+    code,
+    reason: str(body["reason"]),
+    details:
+      details && typeof details === "object" && !Array.isArray(details)
+        ? (details as Record<string, unknown>)
+        : undefined,
+  });
+}

@@ -1,0 +1,552 @@
+// Generated from specs/openapi.json by scripts/gen-types.mjs. Do not edit:
+// run `npm run generate`; the tests fail when this file and the spec drift apart.
+/* eslint-disable */
+
+export interface ActivationChange {
+  /** Why; audited */
+  "justification": string;
+  /** true: instances may still start from this version after it is superseded; false: undo that (only the latest version can then be started) */
+  "keep_active": boolean;
+}
+
+export interface Actor {
+  "id": string;
+  "kind": ActorKind;
+  "owner"?: string | null;
+  "roles"?: Array<string>;
+}
+
+export type ActorKind = "human" | "agent" | "system";
+export const ActorKindValues = ["human","agent","system"] as const;
+
+/** Who is involved: the people separation of duties excludes, and approvals to try. */
+export interface Actors {
+  "agent_owner"?: string | null;
+  "approvals"?: Record<string, string>;
+  "requester"?: string | null;
+  "trigger_actor"?: string | null;
+}
+
+export type AgentEventKind = "STEP_STARTED" | "STEP_COMPLETED" | "STEP_FAILED" | "COST";
+export const AgentEventKindValues = ["STEP_STARTED","STEP_COMPLETED","STEP_FAILED","COST"] as const;
+
+export interface AgentEventResult {
+  "accepted": boolean;
+  "cost": Cost;
+  "state": State;
+}
+
+export interface AllOf {
+  "all_of": Array<RoleRule | AnyOf | AllOf | NOfRule>;
+}
+
+export interface AnyOf {
+  "any_of": Array<RoleRule | AnyOf | AllOf | NOfRule>;
+}
+
+export type AuthorizeOutcome = "ALLOW" | "PENDING";
+export const AuthorizeOutcomeValues = ["ALLOW","PENDING"] as const;
+
+export interface AuthorizeRequest {
+  "action"?: string;
+  "arguments"?: Record<string, unknown>;
+  "context"?: Record<string, unknown>;
+  "idempotency_key"?: string | null;
+}
+
+export interface AuthorizeResult {
+  "args_digest": string;
+  "explanation": Array<string>;
+  "grant"?: Grant | null;
+  "materiality": Materiality;
+  "outcome": AuthorizeOutcome;
+  "request"?: HumanRequest | null;
+  "step_id": string;
+}
+
+export interface BundleEvent {
+  "body": string;
+  "hash": string;
+  "log_index": number;
+  "prev_hash": string;
+  "seq": number;
+  "type": string;
+}
+
+export interface BundleInclusion {
+  "log_index": number;
+  "proof": Array<string>;
+}
+
+export interface BundleSeal {
+  "head": string;
+  "log_index": number;
+  "seq": number;
+}
+
+/** An evidence bundle (see `gantral.audit.bundle`); verify with `gantral audit verify`. */
+export interface BundleView {
+  "checkpoint": Checkpoint | null;
+  "decisions": Array<Record<string, unknown>>;
+  "events": Array<BundleEvent>;
+  "format": string;
+  "inclusion": Array<BundleInclusion>;
+  "instance_id": string;
+  "seal": BundleSeal | null;
+  "snapshots": Array<Record<string, unknown>>;
+}
+
+export interface Checkpoint {
+  "key_id": string;
+  "origin": string;
+  "root": string;
+  "signature"?: string;
+  "size": number;
+  "timestamp": string;
+}
+
+/** One comparison against the step context, e.g. `amount > 10000`. */
+export interface Condition {
+  "field": string;
+  "op": Op;
+  "value"?: string | number | boolean | Array<string | number | boolean | null> | null;
+}
+
+export interface ConsistencyProofView {
+  "first": number;
+  "first_root": string;
+  "proof": Array<string>;
+  "second": number;
+  "second_root": string;
+}
+
+export interface Cost {
+  "currency"?: string;
+  "money"?: number;
+  "tokens"?: number;
+  "wall_time_seconds"?: number;
+}
+
+export interface Decision {
+  "args_digest": string;
+  "at": string;
+  "channel"?: string;
+  "channel_ref"?: string | null;
+  "context_delta"?: Record<string, unknown> | null;
+  "context_snapshot"?: Record<string, unknown> | null;
+  "context_snapshot_ref"?: string | null;
+  "decision_id": string;
+  "decision_type": DecisionType;
+  "human_actor_id": string;
+  "idempotency_key": string;
+  "instance_id": string;
+  "justification": string | null;
+  "request_id": string;
+  "role": string;
+}
+
+export interface DecisionPath {
+  "approved_at_tier": number | null;
+  "explanation": Array<string>;
+  "final_deadline_after": string | null;
+  "grant_ttl": string;
+  "ignored_approvals": Record<string, string>;
+  "justification_required_for_approve": boolean;
+  "matched_rules": Array<string>;
+  "materiality": Materiality;
+  "materiality_rule": string | null;
+  "on_timeout": OnTimeout;
+  "outcome": "ALLOW" | "APPROVED" | "PENDING";
+  "override": OverridePath;
+  "requires_human": boolean;
+  "separation_of_duties": boolean;
+  "sla": string | null;
+  "tiers": Array<TierPath>;
+  "unreadable_rules": Array<string>;
+}
+
+export interface DecisionRequest {
+  "context_delta"?: Record<string, unknown> | null;
+  "decision_type": DecisionType;
+  "idempotency_key": string;
+  "justification"?: string | null;
+  "request_id": string;
+  /** The role acted in; default: the caller's first role */
+  "role"?: string | null;
+  "seen_args_digest"?: string | null;
+}
+
+export interface DecisionResult {
+  "decision": Decision;
+  "request": HumanRequest;
+  "state": State;
+}
+
+export type DecisionType = "APPROVE" | "REJECT" | "OVERRIDE";
+export const DecisionTypeValues = ["APPROVE","REJECT","OVERRIDE"] as const;
+
+/** Every error: the class (`error`), the precise `reason`, and a message. */
+export interface Error {
+  "details"?: Record<string, unknown>;
+  /** invalid_input, not_found, conflict, ... */
+  "error": string;
+  "message": string;
+  /** Machine-readable cause */
+  "reason": string;
+}
+
+/** The facts a running step's policy reads, and the approvals to try. */
+export interface EvaluateRequest {
+  "actors"?: Actors;
+  /** The step's arguments */
+  "arguments"?: Record<string, unknown>;
+  /** Free-form step context, as an agent sends it: never read by rules; its fields are listed in the explanation as ignored */
+  "context"?: Record<string, unknown>;
+  /** The owning team id */
+  "team"?: string | null;
+  /** The instance's trigger context (fixed at start) */
+  "trigger"?: Record<string, unknown>;
+  /** Default: the latest version */
+  "version"?: number | null;
+  /** The workflow id */
+  "workflow"?: string | null;
+}
+
+export interface EventRequest {
+  "args_digest"?: string | null;
+  "cost"?: Cost | null;
+  "detail"?: Record<string, unknown>;
+  "grant_id"?: string | null;
+  "idempotency_key"?: string | null;
+  "kind": AgentEventKind;
+  "step_id"?: string | null;
+}
+
+export interface EventView {
+  "actor": Record<string, unknown>;
+  "at": string;
+  "body": string;
+  "hash": string;
+  "log_index": number;
+  "payload": Record<string, unknown>;
+  "prev_hash": string;
+  "seq": number;
+  "snapshot": Record<string, unknown> | null;
+  "type": string;
+}
+
+export interface FinishRequest {
+  "idempotency_key"?: string | null;
+  "reason"?: string | null;
+}
+
+/** Authority to run one step once, with exactly the arguments whose digest it carries. */
+export interface Grant {
+  "args_digest": string;
+  "arguments": Record<string, unknown>;
+  "expires_at": string;
+  "grant_id": string;
+  "holder"?: string | null;
+  "request_id": string | null;
+  "step_id": string;
+}
+
+export interface Health {
+  "status": string;
+}
+
+export interface HumanRequest {
+  "action": string;
+  "approvals"?: Record<string, string>;
+  "args_digest": string;
+  "arguments": Record<string, unknown>;
+  "context_delta"?: Record<string, unknown> | null;
+  "context_snapshot": Record<string, unknown>;
+  "context_snapshot_ref"?: string | null;
+  "created_at": string;
+  "deadline": string | null;
+  "decided_by"?: string | null;
+  "decided_via"?: string | null;
+  "excluded_approvers"?: Array<string>;
+  "grant"?: Grant | null;
+  "grant_holder"?: string | null;
+  "materiality": Materiality;
+  "quorum"?: string;
+  "request_id": string;
+  "requested_by"?: string;
+  "required_approvers": Array<string>;
+  "resolved_at"?: string | null;
+  "separation_of_duties_waived_for"?: Array<string>;
+  "sla_deadline"?: string | null;
+  "status"?: RequestStatus;
+  "step_id": string;
+  "still_needed"?: Array<string>;
+  "tier"?: number;
+}
+
+export interface InclusionProofView {
+  "checkpoint": Checkpoint | null;
+  "instance_id": string;
+  "leaf_hash": string;
+  "log_index": number;
+  "proof": Array<string>;
+  "root": string;
+  "seq": number;
+  "tree_size": number;
+}
+
+export interface InstancePage {
+  "items": Array<InstanceSummary>;
+  "next_page_token": string | null;
+}
+
+export interface InstanceSummary {
+  "closed": boolean;
+  "instance_id": string;
+  "materiality": string | null;
+  "owning_team_id": string | null;
+  "started_at": string | null;
+  "state": State | null;
+  "summary": string | null;
+  "workflow_id": string | null;
+}
+
+/** Settings for one materiality level.
+
+Setting `approvers` or `tiers` here implies `requires_human_approval: true`: a policy
+that names approvers for a level never silently lets that level through. */
+export interface LevelSettings {
+  "approvers"?: Array<RoleRule> | RoleRule | AnyOf | AllOf | NOfRule | null;
+  "grant_ttl"?: string | null;
+  "justification_required_for_approve"?: boolean | null;
+  "on_timeout"?: OnTimeout | null;
+  "override_requires_justification"?: boolean | null;
+  "override_requires_second_signoff"?: boolean | null;
+  "override_roles"?: Array<string> | null;
+  "reminders"?: Array<string> | null;
+  "requires_human_approval"?: boolean | null;
+  "sla"?: string | null;
+  "tiers"?: Array<TierSpec> | null;
+  "timeouts"?: Timeouts | null;
+}
+
+export type Materiality = "LOW" | "MEDIUM" | "HIGH" | "CRITICAL";
+export const MaterialityValues = ["LOW","MEDIUM","HIGH","CRITICAL"] as const;
+
+/** `level` applies when every condition in `when` holds. The highest matching level wins. */
+export interface MaterialityRule {
+  "level": Materiality;
+  "name"?: string | null;
+  "when": Array<Condition>;
+}
+
+export interface NOf {
+  "n": number;
+  "of": Array<RoleRule | AnyOf | AllOf | NOfRule>;
+}
+
+export interface NOfRule {
+  "n_of": NOf;
+}
+
+export type OnTimeout = "EXPIRE" | "REJECT" | "APPROVE";
+export const OnTimeoutValues = ["EXPIRE","REJECT","APPROVE"] as const;
+
+export type Op = "eq" | "ne" | "gt" | "ge" | "lt" | "le" | "in" | "not_in" | "exists" | "missing";
+export const OpValues = ["eq","ne","gt","ge","lt","le","in","not_in","exists","missing"] as const;
+
+export interface OverridePath {
+  "requires_justification": boolean;
+  "requires_second_signoff": boolean;
+  "roles": Array<string>;
+}
+
+/** One step's policy. A plain `approvers` list means every listed role must approve. */
+export interface Policy {
+  "approvers"?: Array<RoleRule> | RoleRule | AnyOf | AllOf | NOfRule;
+  "by_materiality"?: Record<string, LevelSettings>;
+  "description"?: string;
+  "grant_ttl"?: string;
+  "id"?: string | null;
+  "justification_required_for_approve"?: boolean;
+  "kind"?: "gantral/policy";
+  "materiality"?: Materiality;
+  "materiality_rules"?: Array<MaterialityRule>;
+  "on_timeout"?: OnTimeout;
+  "override_requires_justification"?: boolean;
+  "override_requires_second_signoff"?: boolean;
+  "override_roles"?: Array<string>;
+  "reminders"?: Array<string> | null;
+  "requires_human_approval"?: boolean;
+  "separation_of_duties"?: boolean;
+  "sla"?: string | null;
+  "tiers"?: Array<TierSpec> | null;
+  "timeouts"?: Timeouts;
+}
+
+/** A stored policy: the latest version, or exactly `version` (and `content_hash`). */
+export interface PolicyRef {
+  "content_hash"?: string | null;
+  "id": string;
+  "version"?: number | null;
+}
+
+export interface ProblemView {
+  "code": string;
+  "instance_id"?: string | null;
+  "message": string;
+  "seq"?: number | null;
+}
+
+export type RequestStatus = "PENDING" | "APPROVED" | "REJECTED" | "OVERRIDDEN" | "EXPIRED" | "SUPERSEDED" | "CANCELLED";
+export const RequestStatusValues = ["PENDING","APPROVED","REJECTED","OVERRIDDEN","EXPIRED","SUPERSEDED","CANCELLED"] as const;
+
+export interface RoleRule {
+  "role": string;
+}
+
+export interface StartInstanceRequest {
+  "idempotency_key"?: string | null;
+  "owning_team_id": string;
+  "trigger_context"?: Record<string, unknown>;
+  "workflow_id": string;
+  "workflow_version"?: number | null;
+}
+
+export type State = "CREATED" | "RUNNING" | "WAITING_FOR_HUMAN" | "APPROVED" | "REJECTED" | "OVERRIDDEN" | "EXPIRED" | "RESUMED" | "COMPLETED" | "TERMINATED";
+export const StateValues = ["CREATED","RUNNING","WAITING_FOR_HUMAN","APPROVED","REJECTED","OVERRIDDEN","EXPIRED","RESUMED","COMPLETED","TERMINATED"] as const;
+
+export interface StepDefinition {
+  "depends_on"?: Array<string>;
+  "description"?: string;
+  "governed"?: boolean;
+  "id": string;
+  "policy"?: Policy;
+  "policy_ref"?: PolicyRef | null;
+}
+
+export interface StoredPolicy {
+  "content_hash": string;
+  "created_at": string;
+  "policy": Policy;
+  "policy_id": string;
+  "source"?: string | null;
+  "version": number;
+}
+
+export interface StoredTemplate {
+  "content_hash": string;
+  "created_at": string;
+  "source"?: string | null;
+  "template": WorkflowTemplate;
+  "version": number;
+  "workflow_id": string;
+}
+
+/** Whether instances may start from one template version, and who decided it. */
+export interface TemplateActivation {
+  "justification"?: string | null;
+  "kept_active": boolean;
+  "latest_version": number;
+  "set_at"?: string | null;
+  "set_by"?: string | null;
+  "startable": boolean;
+  "version": number;
+  "workflow_id": string;
+}
+
+export interface TierPath {
+  "approvers": string;
+  "counted": Array<string>;
+  "deadline_after": string | null;
+  "min_humans": number;
+  "name": string | null;
+  "reminders_after": Array<string>;
+  "roles": Array<string>;
+  "satisfied": boolean;
+  "still_needed": Array<string>;
+  "tier": number;
+  "timeout": string | null;
+}
+
+/** One explicit rung of an escalation chain. No `approvers` means the policy's. */
+export interface TierSpec {
+  "approvers"?: Array<RoleRule> | RoleRule | AnyOf | AllOf | NOfRule | null;
+  "name"?: string | null;
+  "reminders"?: Array<string>;
+  "timeout"?: string | null;
+}
+
+export interface Timeouts {
+  "escalation"?: string | null;
+  "primary"?: string | null;
+}
+
+export interface TransitionRecord {
+  "actor": Actor;
+  "at": string;
+  "cause": string;
+  "from_state": State;
+  "request_id"?: string | null;
+  "seq": number;
+  "to_state": State;
+}
+
+/** What starts an instance, e.g. source `github`, event `pull_request.opened`,
+match `{repository: acme/payments}`; or source `manual`. */
+export interface Trigger {
+  "description"?: string;
+  "event"?: string | null;
+  "match"?: Record<string, string | number | boolean>;
+  "source": string;
+}
+
+export interface VerifyView {
+  "checkpoints": number;
+  "events": number;
+  "instance_id": string;
+  "ok": boolean;
+  "problems": Array<ProblemView>;
+  "signatures_checked": boolean;
+}
+
+export interface WorkflowTemplate {
+  "default_materiality"?: Materiality;
+  "description"?: string;
+  "id": string;
+  "kind"?: "gantral/workflow";
+  "steps": Array<StepDefinition>;
+  "triggers"?: Array<Trigger>;
+  "version"?: number;
+}
+
+export interface AuditInstanceView {
+  "bundle_keys": Array<string>;
+  "events": Array<EventView>;
+  "head": string | null;
+  "instance_id": string;
+  "sealed": boolean;
+}
+
+/** Everything the instance API shows. Readiness is not here: it is derived, never state. */
+export interface InstanceView {
+  "audit_events"?: number;
+  "audit_head"?: string | null;
+  "cost": Cost;
+  "created_at": string;
+  "decisions": Array<Decision>;
+  "instance_id": string;
+  "owning_team_id": string;
+  "pending_request": HumanRequest | null;
+  "requests": Array<HumanRequest>;
+  /** Readiness (reference §3.4): derived on every read, never stored or audited. */
+  "runnable": boolean;
+  "started_by": Actor;
+  "state": State;
+  "template_hash": string;
+  "transitions": Array<TransitionRecord>;
+  "trigger_context": Record<string, unknown>;
+  "updated_at": string;
+  "workflow_id": string;
+  "workflow_version": number;
+}
