@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from gantral.audit.cli import audit_app
+from gantral.channels.cli import requests_app
 from gantral.identity.cli import identity_app
 from gantral.policy.cli import policy_app
 
@@ -19,6 +20,7 @@ app.add_typer(specs_app, name="specs")
 app.add_typer(audit_app, name="audit", help="Verify, export and manage the audit log.")
 app.add_typer(policy_app, name="policy", help="Validate policies and dry-run them offline.")
 app.add_typer(identity_app, name="identity", help="Development identity: tokens and issuer.")
+app.add_typer(requests_app, name="requests", help="Approvers: list, show and decide requests.")
 
 
 @app.command()

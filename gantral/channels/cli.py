@@ -1,0 +1,234 @@
+"""`gantral requests`: the approver inbox in a terminal, on the Python SDK.
+
+    export GANTRAL_API_URL=https://gantral.example.com GANTRAL_TOKEN=...   # or the
+    export GANTRAL_TOKEN_URL=... GANTRAL_CLIENT_ID=... GANTRAL_CLIENT_SECRET=...
+    gantral requests list                       # open requests you may decide, most urgent first
+    gantral requests show inst_1/req_2          # everything the approver must see
+    gantral requests approve inst_1/req_2
+    gantral requests reject inst_1/req_2 --justification "not during the freeze"
+    gantral requests override inst_1/req_2 --justification "smaller batch" --set batch=10
+
+A request is named `INSTANCE/REQUEST` (as `list` prints it), or by its instance alone for
+the one it is waiting on. Every decision carries the digest of the arguments shown, so a
+request that changed meanwhile is refused as stale instead of decided blind.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from gantral import sdk
+from gantral.channels.inbox import InboxPage
+from gantral.sdk._calls import Call
+
+__all__ = ["requests_app"]
+
+requests_app = typer.Typer(help="Approvers: list, show and decide pending requests.")
+
+ApiUrl = Annotated[str, typer.Option(envvar="GANTRAL_API_URL", help="The API root.")]
+Token = Annotated[
+    str | None, typer.Option(envvar="GANTRAL_TOKEN", help="Bearer token.", show_default=False)
+]
+TokenUrl = Annotated[str | None, typer.Option(envvar="GANTRAL_TOKEN_URL", help="OAuth token URL.")]
+ClientId = Annotated[str | None, typer.Option(envvar="GANTRAL_CLIENT_ID", help="OAuth client.")]
+ClientSecret = Annotated[
+    str | None,
+    typer.Option(envvar="GANTRAL_CLIENT_SECRET", help="OAuth client secret.", show_default=False),
+]
+Justification = Annotated[str | None, typer.Option(help="Why (required to reject or override).")]
+Role = Annotated[str | None, typer.Option(help="The role to decide in (default: one needed).")]
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def _auth(token: str | None, token_url: str | None, cid: str | None, secret: str | None) -> Any:
+    if token:
+        return sdk.BearerToken(token)
+    if token_url and cid and secret:
+        return sdk.ClientCredentials(token_url, cid, secret)
+    raise typer.BadParameter(
+        "no credentials: set GANTRAL_TOKEN, or GANTRAL_TOKEN_URL, GANTRAL_CLIENT_ID and "
+        "GANTRAL_CLIENT_SECRET"
+    )
+
+
+def _client(url: str, auth: httpx.Auth) -> sdk.GantralClient:
+    return sdk.GantralClient(url, auth=auth)
+
+
+def _split(ref: str) -> tuple[str, str | None]:
+    instance_id, _, request_id = ref.partition("/")
+    if not instance_id:
+        raise typer.BadParameter(f"{ref!r} is not INSTANCE/REQUEST or INSTANCE")
+    return instance_id, request_id or None
+
+
+def _request(client: sdk.GantralClient, ref: str) -> tuple[str, sdk.HumanRequest]:
+    instance_id, request_id = _split(ref)
+    if request_id is None:
+        pending = client.get_instance(instance_id).pending_request
+        if pending is None:
+            raise typer.BadParameter(f"{instance_id} is not waiting for a human")
+        request_id = pending.request_id
+    return instance_id, client.get_request(instance_id, request_id)
+
+
+def _fail(exc: sdk.GantralSDKError) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(code=1)
+
+
+@requests_app.command("list")
+def list_requests(
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+    token_url: TokenUrl = None,
+    client_id: ClientId = None,
+    client_secret: ClientSecret = None,
+    team: Annotated[str | None, typer.Option(help="Only this team's requests.")] = None,
+    all_open: Annotated[bool, typer.Option("--all", help="Every open request you may read.")] = (
+        False
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the page as JSON.")] = False,
+) -> None:
+    """Open requests you may decide (or, with --all, read), most urgent first."""
+    params: dict[str, str | int | float] = {} if all_open else {"pending_for": "me"}
+    if team:
+        params["team"] = team
+    with _client(api_url, _auth(token, token_url, client_id, client_secret)) as client:
+        try:
+            page = client._run(Call("GET", "/v1/requests", InboxPage, params=params))
+        except sdk.GantralSDKError as exc:
+            raise _fail(exc) from None
+    if as_json:
+        typer.echo(page.model_dump_json(indent=2))
+        return
+    for item in page.items:
+        deadline = item.deadline.isoformat(timespec="seconds") if item.deadline else "-"
+        typer.echo(
+            f"{item.instance_id}/{item.request_id}\t{item.owning_team_id}\t"
+            f"{item.workflow_id}:{item.step_id}\t{item.materiality}\t{deadline}\t{item.quorum}"
+        )
+    if page.truncated:
+        typer.echo("(more requests are open: narrow with --team)", err=True)
+
+
+@requests_app.command("show")
+def show(
+    ref: Annotated[str, typer.Argument(metavar="INSTANCE[/REQUEST]")],
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+    token_url: TokenUrl = None,
+    client_id: ClientId = None,
+    client_secret: ClientSecret = None,
+) -> None:
+    """The request in full: action, arguments and digest, context, deadline, quorum."""
+    with _client(api_url, _auth(token, token_url, client_id, client_secret)) as client:
+        try:
+            instance_id, request = _request(client, ref)
+        except sdk.GantralSDKError as exc:
+            raise _fail(exc) from None
+    typer.echo(
+        json.dumps({"instance_id": instance_id, **request.model_dump(mode="json")}, indent=2)
+    )
+
+
+def _decide(
+    kind: sdk.DecisionType,
+    ref: str,
+    auth: httpx.Auth,
+    api_url: str,
+    justification: str | None,
+    role: str | None,
+    delta: dict[str, Any] | None = None,
+) -> None:
+    with _client(api_url, auth) as client:
+        try:
+            instance_id, request = _request(client, ref)
+            result = client.decide(
+                instance_id,
+                request.request_id,
+                kind,
+                role=role,
+                justification=justification,
+                context_delta=delta,
+                idempotency_key=f"cli-{uuid.uuid4().hex}",
+                seen_args_digest=request.args_digest,
+            )
+        except sdk.GantralSDKError as exc:
+            raise _fail(exc) from None
+    decided = result.request
+    typer.echo(
+        f"{kind} recorded on {instance_id}/{decided.request_id}: request {decided.status}, "
+        f"instance {result.state} ({decided.quorum})"
+    )
+
+
+@requests_app.command("approve")
+def approve(
+    ref: Annotated[str, typer.Argument(metavar="INSTANCE[/REQUEST]")],
+    justification: Justification = None,
+    role: Role = None,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+    token_url: TokenUrl = None,
+    client_id: ClientId = None,
+    client_secret: ClientSecret = None,
+) -> None:
+    """Approve exactly the arguments shown by `show`."""
+    auth = _auth(token, token_url, client_id, client_secret)
+    _decide(sdk.DecisionType.APPROVE, ref, auth, api_url, justification, role)
+
+
+@requests_app.command("reject")
+def reject(
+    ref: Annotated[str, typer.Argument(metavar="INSTANCE[/REQUEST]")],
+    justification: Annotated[str, typer.Option(help="Why the step must not run.")],
+    role: Role = None,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+    token_url: TokenUrl = None,
+    client_id: ClientId = None,
+    client_secret: ClientSecret = None,
+) -> None:
+    """Reject the request; the justification is recorded with the decision."""
+    auth = _auth(token, token_url, client_id, client_secret)
+    _decide(sdk.DecisionType.REJECT, ref, auth, api_url, justification, role)
+
+
+def _assignments(values: list[str]) -> dict[str, Any]:
+    """`key=value` pairs; a value that parses as JSON is taken as JSON (numbers, lists)."""
+    delta: dict[str, Any] = {}
+    for pair in values:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE")
+        try:
+            delta[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            delta[key] = raw
+    return delta
+
+
+@requests_app.command("override")
+def override(
+    ref: Annotated[str, typer.Argument(metavar="INSTANCE[/REQUEST]")],
+    justification: Annotated[str, typer.Option(help="Why the arguments change.")],
+    set_: Annotated[
+        list[str], typer.Option("--set", help="KEY=VALUE of an argument to change (repeat).")
+    ],
+    role: Role = None,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+    token_url: TokenUrl = None,
+    client_id: ClientId = None,
+    client_secret: ClientSecret = None,
+) -> None:
+    """Override with edited arguments; the policy re-checks them before they count."""
+    auth = _auth(token, token_url, client_id, client_secret)
+    delta = _assignments(set_)
+    _decide(sdk.DecisionType.OVERRIDE, ref, auth, api_url, justification, role, delta)

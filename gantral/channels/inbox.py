@@ -1,0 +1,179 @@
+"""The approver inbox: every open request a person may decide, most urgent first.
+
+Candidates come from Temporal visibility (instances WAITING_FOR_HUMAN of the teams the
+caller may decide for), never from a scan of instances; each candidate's pending request
+is then read with the instance's own `request` query, the authority on who may decide it.
+
+Urgency: the earliest deadline first (none last), then the most material, then the oldest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowExecution, WorkflowQueryFailedError
+from temporalio.common import SearchAttributeKey
+from temporalio.service import RPCError, RPCStatusCode
+
+from gantral.domain.actors import Actor
+from gantral.domain.records import HumanRequest, RequestStatus
+from gantral.domain.states import State
+from gantral.errors import InvalidInput, Unavailable
+from gantral.policy.materiality import Materiality
+from gantral.workflows import search
+from gantral.workflows.instance import InstanceWorkflow
+from gantral.workflows.messages import WORKFLOW_NAME
+
+__all__ = ["InboxItem", "InboxPage", "decidable_roles", "open_requests", "urgency"]
+
+# Asked of the instance workflow (see /tmp/notes/requests-12.md): when published, the roles
+# a pending request still needs let visibility narrow the candidates before any query.
+NEEDS_ROLES = SearchAttributeKey.for_keyword_list("GantralNeedsRoles")
+_CONCURRENT_QUERIES = 16
+
+
+class InboxItem(BaseModel):
+    """One open request, with what an approver needs to judge its urgency and act on it."""
+
+    instance_id: str
+    request_id: str
+    workflow_id: str | None
+    owning_team_id: str | None
+    step_id: str
+    action: str
+    arguments: dict[str, Any]
+    args_digest: str
+    materiality: Materiality
+    deadline: datetime | None
+    sla_deadline: datetime | None
+    created_at: datetime
+    quorum: str
+    required_approvers: list[str]
+    still_needed: list[str]
+    approvals: int
+    # The caller's roles that count for this request (empty when listing everything).
+    decidable_as: list[str]
+
+
+class InboxPage(BaseModel):
+    items: list[InboxItem]
+    # More instances were waiting than were read: narrow by team or decide some first.
+    truncated: bool
+
+
+def decidable_roles(request: HumanRequest, actor: Actor) -> list[str]:
+    """The roles `actor` could decide `request` in: none if separation of duties excludes
+    them or they already approved it (each human counts once)."""
+    if request.status is not RequestStatus.PENDING or request.resolved_at is not None:
+        return []
+    if actor.id in request.excluded_approvers or actor.id in request.approvals:
+        return []
+    wanted = request.still_needed or request.required_approvers
+    return [role for role in wanted if role in actor.roles]
+
+
+def urgency(item: InboxItem) -> tuple[int, datetime, int, datetime]:
+    """Sort key: deadline first (none last), then materiality (highest first), then age."""
+    far = datetime.max.replace(tzinfo=item.created_at.tzinfo)
+    deadline = item.deadline or far
+    return (item.deadline is None, deadline, -item.materiality.rank, item.created_at)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def visibility_query(teams: Sequence[str] | None) -> str:
+    clauses = [
+        f"WorkflowType = '{WORKFLOW_NAME}'",
+        "ExecutionStatus = 'Running'",
+        f"GantralState = '{State.WAITING_FOR_HUMAN.value}'",
+    ]
+    if teams is not None:
+        if not teams:
+            raise InvalidInput("teams must name at least one team", reason="no_teams")
+        clauses.append(f"GantralTeam IN ({', '.join(_quote(team) for team in teams)})")
+    return " AND ".join(clauses)
+
+
+async def _pending(temporal: Client, wf: WorkflowExecution) -> HumanRequest | None:
+    """The pending request named in the memo, read from the instance itself (the authority
+    on its quorum and exclusions); None once it moved on."""
+    request_id = (await wf.memo()).get("pending_request_id")
+    if not isinstance(request_id, str):
+        return None
+    handle = temporal.get_workflow_handle_for(InstanceWorkflow.run, wf.id)
+    with contextlib.suppress(WorkflowQueryFailedError):
+        return await handle.query(InstanceWorkflow.request, request_id)
+    return None
+
+
+async def open_requests(
+    temporal: Client,
+    *,
+    teams: Sequence[str] | None,
+    actor: Actor | None,
+    limit: int = 200,
+) -> InboxPage:
+    """Open requests of `teams` (None: every team); with `actor`, only those they may decide."""
+    query = visibility_query(teams)
+    candidates: list[WorkflowExecution] = []
+    truncated = False
+    try:
+        async for wf in temporal.list_workflows(query, page_size=min(limit, 1000)):
+            if len(candidates) == limit:
+                truncated = True
+                break
+            needs = wf.typed_search_attributes.get(NEEDS_ROLES)
+            if actor is not None and needs is not None and not set(needs) & set(actor.roles):
+                continue
+            candidates.append(wf)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.INVALID_ARGUMENT:
+            raise InvalidInput(exc.message, reason="invalid_query") from exc
+        raise Unavailable(
+            f"Temporal unavailable: {exc.message}", reason="temporal_unavailable"
+        ) from exc
+
+    gate = asyncio.Semaphore(_CONCURRENT_QUERIES)
+
+    async def read(wf: WorkflowExecution) -> InboxItem | None:
+        async with gate:
+            try:
+                request = await _pending(temporal, wf)
+            except RPCError:
+                return None  # closed or gone since visibility listed it
+        if request is None:
+            return None
+        roles = decidable_roles(request, actor) if actor is not None else []
+        if actor is not None and not roles:
+            return None
+        attrs = wf.typed_search_attributes
+        return InboxItem(
+            instance_id=wf.id,
+            request_id=request.request_id,
+            workflow_id=attrs.get(search.WORKFLOW),
+            owning_team_id=attrs.get(search.TEAM),
+            step_id=request.step_id,
+            action=request.action,
+            arguments=request.arguments,
+            args_digest=request.args_digest,
+            materiality=request.materiality,
+            deadline=request.deadline,
+            sla_deadline=request.sla_deadline,
+            created_at=request.created_at,
+            quorum=request.quorum,
+            required_approvers=request.required_approvers,
+            still_needed=request.still_needed,
+            approvals=len(request.approvals),
+            decidable_as=roles,
+        )
+
+    found = await asyncio.gather(*(read(wf) for wf in candidates))
+    items = sorted((item for item in found if item is not None), key=urgency)
+    return InboxPage(items=items, truncated=truncated)

@@ -1,0 +1,117 @@
+"""The approver inbox `GET /v1/requests?pending_for=me` on the real stack: ordered by
+urgency, scoped by team and role, separation of duties honoured, backed by visibility."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.auth import ADMIN, bearer
+from tests.integration.publishing import publish_one_step
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+AGENT = bearer("inbox-agent", agent=True)
+RISK_AGENT = bearer("inbox-risk-agent", teams=["risk"], agent=True)
+LEAD = bearer("inbox-lead", ["TECH_LEAD", "approver"])
+SEC = bearer("inbox-sec", ["SECURITY_REVIEWER", "approver"])
+RISK_LEAD = bearer("inbox-risk-lead", ["TECH_LEAD", "approver"], teams=["risk"])
+
+
+def policy(materiality: str, timeout: str | None, role: str = "TECH_LEAD") -> str:
+    text = f"materiality: {materiality}\nrequires_human_approval: true\n"
+    text += f"approvers: [{{role: {role}}}]\n"
+    if timeout:
+        text += f"timeouts: {{primary: {timeout}}}\n"
+    return text
+
+
+async def pending(api: httpx.AsyncClient, workflow: str, team: str, who: dict[str, str]) -> str:
+    body = {"workflow_id": workflow, "owning_team_id": team}
+    resp = await api.post("/v1/instances", json=body, headers=who)
+    assert resp.status_code == 201, resp.text
+    iid = str(resp.json()["instance_id"])
+    resp = await api.post(
+        f"/v1/instances/{iid}/steps/act/authorize",
+        json={"action": "act", "arguments": {"n": 1}},
+        headers=who,
+    )
+    assert resp.json()["outcome"] == "PENDING", resp.text
+    return iid
+
+
+async def inbox(
+    api: httpx.AsyncClient, who: dict[str, str], expect: set[str], **params: Any
+) -> list[dict[str, Any]]:
+    """The caller's inbox restricted to `expect`, once visibility shows all of them."""
+    items: list[dict[str, Any]] = []
+    for _ in range(100):
+        resp = await api.get("/v1/requests", params={"pending_for": "me", **params}, headers=who)
+        assert resp.status_code == 200, resp.text
+        items = [i for i in resp.json()["items"] if i["instance_id"] in expect]
+        if {i["instance_id"] for i in items} == expect:
+            return items
+        await asyncio.sleep(0.1)
+    return items
+
+
+async def test_inbox_ordered_by_urgency_and_scoped_by_team_and_role(
+    api: httpx.AsyncClient,
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    flows = {
+        "late": ("HIGH", "4h"),
+        "soon": ("LOW", "30m"),
+        "none_crit": ("CRITICAL", None),
+        "none_low": ("LOW", None),
+    }
+    for name, (materiality, timeout) in flows.items():
+        await publish_one_step(api, f"inbox-{name}-{tag}", policy(materiality, timeout))
+    await publish_one_step(api, f"inbox-sec-{tag}", policy("HIGH", "1h", "SECURITY_REVIEWER"))
+    ids = {name: await pending(api, f"inbox-{name}-{tag}", "payments", AGENT) for name in flows}
+    sec = await pending(api, f"inbox-sec-{tag}", "payments", AGENT)
+    risk = await pending(api, f"inbox-late-{tag}", "risk", RISK_AGENT)
+
+    # Most urgent first: the earliest deadline, then the most material of those without one.
+    mine = await inbox(api, LEAD, set(ids.values()) | {sec, risk})
+    assert [i["instance_id"] for i in mine] == [
+        ids["soon"], ids["late"], ids["none_crit"], ids["none_low"]
+    ]  # fmt: skip
+    first = mine[0]
+    assert first["decidable_as"] == ["TECH_LEAD"] and first["owning_team_id"] == "payments"
+    assert first["materiality"] == "LOW" and first["deadline"] is not None
+    assert first["quorum"].startswith("0 of 1") and first["args_digest"]
+
+    # Another role sees only what needs it; another team only its own team's request.
+    assert [i["instance_id"] for i in await inbox(api, SEC, {sec, ids["soon"]})] == [sec]
+    assert [i["instance_id"] for i in await inbox(api, RISK_LEAD, {risk, ids["soon"]})] == [risk]
+
+    # Decided requests leave the inbox.
+    req = first["request_id"]
+    body = {"request_id": req, "decision_type": "APPROVE", "idempotency_key": f"k-{tag}"}
+    resp = await api.post(f"/v1/instances/{ids['soon']}/decisions", json=body, headers=LEAD)
+    assert resp.status_code == 200, resp.text
+    for _ in range(100):
+        left = await inbox(api, LEAD, {ids["late"]})
+        listed = await api.get("/v1/requests", params={"pending_for": "me"}, headers=LEAD)
+        if ids["soon"] not in {i["instance_id"] for i in listed.json()["items"]}:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("a decided request stayed in the inbox")
+    assert left
+
+
+async def test_inbox_refuses_what_the_caller_may_not_see(api: httpx.AsyncClient) -> None:
+    # Agents never decide; a team the caller is not in is 403; a bad filter is 422.
+    assert (await api.get("/v1/requests?pending_for=me", headers=AGENT)).status_code == 403
+    resp = await api.get("/v1/requests?pending_for=me&team=risk", headers=LEAD)
+    assert resp.status_code == 403 and resp.json()["error"] == "forbidden"
+    resp = await api.get("/v1/requests?pending_for=you", headers=LEAD)
+    assert resp.status_code == 422
+    # Without pending_for: everything open the caller may read (an admin reads all teams).
+    assert (await api.get("/v1/requests", headers=ADMIN)).status_code == 200
