@@ -1,0 +1,129 @@
+package gantral
+
+// The SDK's error tree, as the Python SDK's (gantral/sdk/_errors.py). Branch with
+// errors.As on *APIError (Kind and Reason), *TransportError or *StepRefused (Reason):
+//
+//	*TransportError   the API could not be reached (Reason "transport")
+//	*APIError         the API refused: Status, Code, Reason, Details; Kind is one of
+//	                  InvalidInput, Unauthenticated, Forbidden, NotFound, Conflict, Unavailable
+//	*StepRefused      a governed step must not run: Reason "rejected", "expired",
+//	                  "cancelled", "decision_timeout", "args_digest_mismatch", ...
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+)
+
+// Kind is the class of an API error, from the server's `error` code.
+type Kind string
+
+const (
+	InvalidInput    Kind = "invalid_input"
+	Unauthenticated Kind = "unauthenticated"
+	Forbidden       Kind = "forbidden"
+	NotFound        Kind = "not_found"
+	Conflict        Kind = "conflict"
+	Unavailable     Kind = "unavailable"
+	OtherError      Kind = "error"
+)
+
+// APIError is an error answer from the API, keeping the server's code and reason.
+type APIError struct {
+	Status  int
+	Kind    Kind
+	Code    string // the server's `error` field, as sent
+	Reason  string // machine-readable: already_decided, grant_reused, stale, ...
+	Message string
+	Details map[string]any
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%d %s/%s: %s", e.Status, e.Code, e.Reason, e.Message)
+}
+
+// TransportError: the API could not be reached, or did not answer in time.
+type TransportError struct {
+	Op  string
+	Err error
+}
+
+func (e *TransportError) Error() string { return fmt.Sprintf("%s: %v", e.Op, e.Err) }
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// Reason is "transport", like the other SDKs.
+func (e *TransportError) Reason() string { return "transport" }
+
+// Refusal reasons of a governed step.
+const (
+	ReasonRejected        = "rejected"
+	ReasonExpired         = "expired"
+	ReasonCancelled       = "cancelled"
+	ReasonDecisionTimeout = "decision_timeout"
+	ReasonDigestMismatch  = "args_digest_mismatch"
+	ReasonGrantStep       = "grant_step_mismatch"
+	ReasonNoGrant         = "no_grant"
+	ReasonNoRequest       = "no_request"
+	ReasonResumeMismatch  = "resume_mismatch"
+)
+
+// StepRefused: a governed step must not run, and nothing was reported as started.
+type StepRefused struct {
+	Reason  string
+	Message string
+	Request *HumanRequest // the human request, when there is one
+}
+
+func (e *StepRefused) Error() string { return e.Reason + ": " + e.Message }
+
+var kindByStatus = map[int]Kind{
+	http.StatusBadRequest:          InvalidInput,
+	http.StatusUnprocessableEntity: InvalidInput,
+	http.StatusUnauthorized:        Unauthenticated,
+	http.StatusForbidden:           Forbidden,
+	http.StatusNotFound:            NotFound,
+	http.StatusConflict:            Conflict,
+}
+
+// errorFromResponse types a non-2xx answer: the body's `error` code picks the kind,
+// the status is the fallback for bodies that are not Gantral's (a proxy's page).
+func errorFromResponse(status int, body []byte) *APIError {
+	var parsed struct {
+		Error   *string        `json:"error"`
+		Reason  *string        `json:"reason"`
+		Message *string        `json:"message"`
+		Details map[string]any `json:"details"`
+	}
+	_ = json.Unmarshal(body, &parsed) // not JSON: the status decides
+	e := &APIError{Status: status, Details: parsed.Details}
+	if parsed.Error != nil {
+		e.Code = *parsed.Error
+	}
+	switch Kind(e.Code) {
+	case InvalidInput, Unauthenticated, Forbidden, NotFound, Conflict, Unavailable:
+		e.Kind = Kind(e.Code)
+	default:
+		if status >= 500 {
+			e.Kind = Unavailable
+		} else if k, ok := kindByStatus[status]; ok {
+			e.Kind = k
+		} else {
+			e.Kind = OtherError
+		}
+	}
+	if e.Code == "" {
+		e.Code = string(e.Kind)
+	}
+	e.Reason = e.Code
+	if parsed.Reason != nil {
+		e.Reason = *parsed.Reason
+	}
+	e.Message = http.StatusText(status)
+	if parsed.Message != nil {
+		e.Message = *parsed.Message
+	}
+	if e.Details == nil {
+		e.Details = map[string]any{}
+	}
+	return e
+}

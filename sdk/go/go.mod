@@ -1,0 +1,3 @@
+module github.com/gantral/gantral/sdk/go
+
+go 1.19

@@ -1,0 +1,277 @@
+package gantral
+
+// Governed steps, as the Python SDK's governed_step: the server decides; the SDK makes
+// sure the agent runs exactly what a grant covers, computing the digest of the
+// arguments it will run itself and never taking one from the server.
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"time"
+)
+
+// DefaultDecisionWait is how long a governed step waits for a human by default.
+const DefaultDecisionWait = time.Hour
+
+// Step is an authorized step, ready to run.
+type Step struct {
+	InstanceID string
+	StepID     string
+	Action     string         // the action the grant covers (the step id when none was given)
+	Arguments  map[string]any // the arguments to run: the requested ones, or an override's edit
+	ArgsDigest string         // their digest, computed locally; equal to the grant's
+	Grant      Grant
+	Outcome    string         // ALLOW, APPROVED or OVERRIDDEN
+	Request    *HumanRequest  // the human request, when a human was asked
+	Detail     map[string]any // sent with STEP_COMPLETED; fill it while the step runs
+	Cost       *Cost          // reported with the step's end, if set
+}
+
+// Overridden reports whether a human changed the arguments (OVERRIDE).
+func (s *Step) Overridden() bool { return s.Outcome == string(RequestStatusOverridden) }
+
+// StepOptions describe a governed step.
+type StepOptions struct {
+	Action    string
+	Arguments map[string]any
+	Context   map[string]any
+	Wait      time.Duration // for a human, overall (default DefaultDecisionWait)
+	OnPending func(*HumanRequest)
+}
+
+// ResumeToken lets a step stopped at PENDING be picked up later (a serverless function
+// woken by the callback, say). It holds nothing secret.
+type ResumeToken struct {
+	V          int    `json:"v"`
+	InstanceID string `json:"instance_id"`
+	RequestID  string `json:"request_id"`
+	StepID     string `json:"step_id"`
+	Action     string `json:"action"`
+	ArgsDigest string `json:"args_digest"` // of the requested arguments, checked on resume
+}
+
+// Encode returns the token as URL-safe text.
+func (t ResumeToken) Encode() string {
+	data, _ := json.Marshal(t)
+	return base64.RawURLEncoding.EncodeToString(data)
+}
+
+// DecodeResumeToken parses a token made by any Gantral SDK.
+func DecodeResumeToken(text string) (ResumeToken, error) {
+	var t ResumeToken
+	data, err := base64.RawURLEncoding.DecodeString(text)
+	if err == nil {
+		err = json.Unmarshal(data, &t)
+	}
+	if err != nil {
+		return t, fmt.Errorf("resume token: %w", err)
+	}
+	if t.V != 1 || t.InstanceID == "" || t.RequestID == "" || t.StepID == "" || t.Action == "" || t.ArgsDigest == "" {
+		return t, fmt.Errorf("resume token: incomplete or unknown version")
+	}
+	return t, nil
+}
+
+// settled: decided, and the outcome applied (an approval's grant is there to use).
+func settled(r *HumanRequest) bool {
+	if r.ResolvedAt != nil {
+		return true
+	}
+	status := r.Status
+	if status == "" || status == RequestStatusPending {
+		return false
+	}
+	granting := status == RequestStatusApproved || status == RequestStatusOverridden
+	return !granting || r.Grant != nil
+}
+
+func refusalFor(r *HumanRequest) error {
+	reason := map[RequestStatus]string{
+		RequestStatusRejected:   ReasonRejected,
+		RequestStatusExpired:    ReasonExpired,
+		RequestStatusCancelled:  ReasonCancelled,
+		RequestStatusSuperseded: ReasonCancelled,
+	}[r.Status]
+	if reason == "" {
+		return nil
+	}
+	return &StepRefused{Reason: reason, Message: fmt.Sprintf("request %s for step %s is %s", r.RequestID, r.StepID, r.Status), Request: r}
+}
+
+// bind picks the arguments to run and checks that the grant covers exactly them.
+func bind(instanceID, stepID, action string, requested map[string]any, result *AuthorizeResult, request *HumanRequest) (*Step, error) {
+	var grant *Grant
+	outcome := string(AuthorizeOutcomeAllow)
+	args := requested
+	if request == nil {
+		if result != nil {
+			grant = result.Grant
+		}
+	} else {
+		if err := refusalFor(request); err != nil {
+			return nil, err
+		}
+		grant, outcome = request.Grant, string(request.Status)
+		// Only an OVERRIDE changes what runs; an approval covers what was asked, as asked.
+		if request.Status == RequestStatusOverridden && grant != nil {
+			var err error
+			if args, err = Plain(grant.Arguments); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if grant == nil {
+		return nil, &StepRefused{Reason: ReasonNoGrant, Message: fmt.Sprintf("step %s was not granted (%s)", stepID, outcome), Request: request}
+	}
+	if grant.StepID != stepID {
+		return nil, &StepRefused{Reason: ReasonGrantStep, Message: fmt.Sprintf("grant %s is for step %s, not %s", grant.GrantID, grant.StepID, stepID), Request: request}
+	}
+	digest, err := ArgsDigest(action, args)
+	if err != nil {
+		return nil, err
+	}
+	if digest != grant.ArgsDigest {
+		return nil, &StepRefused{
+			Reason:  ReasonDigestMismatch,
+			Message: fmt.Sprintf("grant %s covers %s, but the arguments to run hash to %s", grant.GrantID, grant.ArgsDigest, digest),
+			Request: request,
+		}
+	}
+	return &Step{
+		InstanceID: instanceID, StepID: stepID, Action: action, Arguments: args, ArgsDigest: digest,
+		Grant: *grant, Outcome: outcome, Request: request, Detail: map[string]any{},
+	}, nil
+}
+
+// PrepareStep authorizes, waits for a human if needed, and checks the grant. Nothing
+// is started. A refusal is a *StepRefused.
+func (c *Client) PrepareStep(ctx context.Context, instanceID, stepID string, opts StepOptions) (*Step, error) {
+	step, pending, err := c.prepare(ctx, instanceID, stepID, opts, false)
+	if err == nil && pending != nil {
+		err = fmt.Errorf("internal: pending without stopAtPending")
+	}
+	return step, err
+}
+
+// PrepareStepOrPending is PrepareStep for code that cannot wait (serverless): when a
+// human must decide, it returns at once with a ResumeToken for ResumeStep.
+func (c *Client) PrepareStepOrPending(ctx context.Context, instanceID, stepID string, opts StepOptions) (*Step, *ResumeToken, error) {
+	return c.prepare(ctx, instanceID, stepID, opts, true)
+}
+
+func (c *Client) prepare(ctx context.Context, instanceID, stepID string, opts StepOptions, stopAtPending bool) (*Step, *ResumeToken, error) {
+	action := opts.Action
+	if action == "" {
+		action = stepID // the server's default, so both digests agree
+	}
+	requested, err := Plain(opts.Arguments)
+	if err != nil {
+		return nil, nil, err
+	}
+	context := opts.Context
+	if context == nil {
+		context = map[string]any{}
+	}
+	result, err := c.Authorize(ctx, instanceID, stepID, AuthorizeRequest{Action: action, Arguments: requested, Context: context})
+	if err != nil {
+		return nil, nil, err
+	}
+	var request *HumanRequest
+	if result.Outcome != AuthorizeOutcomeAllow {
+		if result.Request == nil {
+			return nil, nil, &StepRefused{Reason: ReasonNoRequest, Message: "PENDING authorization without a request"}
+		}
+		request = result.Request
+	}
+	if request != nil && !settled(request) {
+		if stopAtPending {
+			digest, err := ArgsDigest(action, requested)
+			if err != nil {
+				return nil, nil, err
+			}
+			return nil, &ResumeToken{V: 1, InstanceID: instanceID, RequestID: request.RequestID, StepID: stepID, Action: action, ArgsDigest: digest}, nil
+		}
+		if opts.OnPending != nil {
+			opts.OnPending(request)
+		}
+		wait := opts.Wait
+		if wait == 0 {
+			wait = DefaultDecisionWait
+		}
+		if request, err = c.WaitForDecision(ctx, instanceID, request.RequestID, wait); err != nil {
+			return nil, nil, err
+		}
+	}
+	step, err := bind(instanceID, stepID, action, requested, result, request)
+	return step, nil, err
+}
+
+// ResumeStep picks up a step stopped at PENDING. The request's arguments must hash to
+// the digest taken when it was asked; wait > 0 long-polls for the decision. Still
+// undecided: a *StepRefused with Reason "decision_timeout".
+func (c *Client) ResumeStep(ctx context.Context, token ResumeToken, wait time.Duration) (*Step, error) {
+	var request *HumanRequest
+	var err error
+	if wait > 0 {
+		request, err = c.WaitForDecision(ctx, token.InstanceID, token.RequestID, wait)
+	} else {
+		request, err = c.GetRequest(ctx, token.InstanceID, token.RequestID, 0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !settled(request) {
+		return nil, &StepRefused{Reason: ReasonDecisionTimeout, Message: "request " + token.RequestID + " is still pending", Request: request}
+	}
+	requested, err := Plain(request.Arguments)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := ArgsDigest(token.Action, requested)
+	if err != nil {
+		return nil, err
+	}
+	if request.StepID != token.StepID || digest != token.ArgsDigest {
+		return nil, &StepRefused{Reason: ReasonResumeMismatch, Message: "request " + token.RequestID + " is not the one this token was issued for", Request: request}
+	}
+	return bind(token.InstanceID, token.StepID, token.Action, requested, nil, request)
+}
+
+// RunStep reports STEP_STARTED with the grant and the local digest, runs fn, then
+// reports step.Cost if set and STEP_COMPLETED, or STEP_FAILED (with the error's type,
+// never its message) and returns fn's error.
+func (c *Client) RunStep(ctx context.Context, step *Step, fn func(context.Context, *Step) error) error {
+	grantID, digest, stepID := step.Grant.GrantID, step.ArgsDigest, step.StepID
+	if _, err := c.Report(ctx, step.InstanceID, EventRequest{Kind: AgentEventKindStepStarted, StepID: &stepID, GrantID: &grantID, ArgsDigest: &digest}); err != nil {
+		return err
+	}
+	if runErr := fn(ctx, step); runErr != nil {
+		if step.Cost != nil {
+			_, _ = c.ReportCost(ctx, step.InstanceID, *step.Cost)
+		}
+		// The step's own error matters more than a failed report.
+		_, _ = c.Report(ctx, step.InstanceID, EventRequest{Kind: AgentEventKindStepFailed, StepID: &stepID, Detail: map[string]any{"error_type": reflect.TypeOf(runErr).String()}})
+		return runErr
+	}
+	if step.Cost != nil {
+		if _, err := c.ReportCost(ctx, step.InstanceID, *step.Cost); err != nil {
+			return err
+		}
+	}
+	_, err := c.Report(ctx, step.InstanceID, EventRequest{Kind: AgentEventKindStepCompleted, StepID: &stepID, Detail: step.Detail})
+	return err
+}
+
+// GovernedStep runs fn with exactly the arguments a grant covers: authorize, wait for a
+// human if needed, check the grant locally, then RunStep. A *StepRefused means fn never
+// ran and nothing was reported as started.
+func (c *Client) GovernedStep(ctx context.Context, instanceID, stepID string, opts StepOptions, fn func(context.Context, *Step) error) error {
+	step, err := c.PrepareStep(ctx, instanceID, stepID, opts)
+	if err != nil {
+		return err
+	}
+	return c.RunStep(ctx, step, fn)
+}

@@ -1,0 +1,617 @@
+// Code generated from specs/openapi.json by cmd/gentypes; DO NOT EDIT.
+// Run `go run ./cmd/gentypes`; the tests fail when this file and the spec drift apart.
+
+package gantral
+
+type ActivationChange struct {
+	// Why; audited
+	Justification string `json:"justification"`
+	// true: instances may still start from this version after it is superseded; false: undo that (only the latest version can then be started)
+	KeepActive bool `json:"keep_active"`
+}
+
+type Actor struct {
+	ID    string    `json:"id"`
+	Kind  ActorKind `json:"kind"`
+	Owner *string   `json:"owner,omitempty"`
+	Roles []string  `json:"roles,omitempty"`
+}
+
+type ActorKind string
+
+const (
+	ActorKindHuman  ActorKind = "human"
+	ActorKindAgent  ActorKind = "agent"
+	ActorKindSystem ActorKind = "system"
+)
+
+// Who is involved: the people separation of duties excludes, and approvals to try.
+type Actors struct {
+	AgentOwner   *string           `json:"agent_owner,omitempty"`
+	Approvals    map[string]string `json:"approvals,omitempty"`
+	Requester    *string           `json:"requester,omitempty"`
+	TriggerActor *string           `json:"trigger_actor,omitempty"`
+}
+
+type AgentEventKind string
+
+const (
+	AgentEventKindStepStarted   AgentEventKind = "STEP_STARTED"
+	AgentEventKindStepCompleted AgentEventKind = "STEP_COMPLETED"
+	AgentEventKindStepFailed    AgentEventKind = "STEP_FAILED"
+	AgentEventKindCost          AgentEventKind = "COST"
+)
+
+type AgentEventResult struct {
+	Accepted bool  `json:"accepted"`
+	Cost     Cost  `json:"cost"`
+	State    State `json:"state"`
+}
+
+type AllOf struct {
+	AllOf []any `json:"all_of"`
+}
+
+type AnyOf struct {
+	AnyOf []any `json:"any_of"`
+}
+
+type AuthorizeOutcome string
+
+const (
+	AuthorizeOutcomeAllow   AuthorizeOutcome = "ALLOW"
+	AuthorizeOutcomePending AuthorizeOutcome = "PENDING"
+)
+
+type AuthorizeRequest struct {
+	Action         string         `json:"action,omitempty"`
+	Arguments      map[string]any `json:"arguments,omitempty"`
+	Context        map[string]any `json:"context,omitempty"`
+	IdempotencyKey *string        `json:"idempotency_key,omitempty"`
+}
+
+type AuthorizeResult struct {
+	ArgsDigest  string           `json:"args_digest"`
+	Explanation []string         `json:"explanation"`
+	Grant       *Grant           `json:"grant,omitempty"`
+	Materiality Materiality      `json:"materiality"`
+	Outcome     AuthorizeOutcome `json:"outcome"`
+	Request     *HumanRequest    `json:"request,omitempty"`
+	StepID      string           `json:"step_id"`
+}
+
+type BundleEvent struct {
+	Body     string `json:"body"`
+	Hash     string `json:"hash"`
+	LogIndex int64  `json:"log_index"`
+	PrevHash string `json:"prev_hash"`
+	Seq      int64  `json:"seq"`
+	Type     string `json:"type"`
+}
+
+type BundleInclusion struct {
+	LogIndex int64    `json:"log_index"`
+	Proof    []string `json:"proof"`
+}
+
+type BundleSeal struct {
+	Head     string `json:"head"`
+	LogIndex int64  `json:"log_index"`
+	Seq      int64  `json:"seq"`
+}
+
+// An evidence bundle (see `gantral.audit.bundle`); verify with `gantral audit verify`.
+type BundleView struct {
+	Checkpoint *Checkpoint       `json:"checkpoint"`
+	Decisions  []map[string]any  `json:"decisions"`
+	Events     []BundleEvent     `json:"events"`
+	Format     string            `json:"format"`
+	Inclusion  []BundleInclusion `json:"inclusion"`
+	InstanceID string            `json:"instance_id"`
+	Seal       *BundleSeal       `json:"seal"`
+	Snapshots  []map[string]any  `json:"snapshots"`
+}
+
+type Checkpoint struct {
+	KeyID     string `json:"key_id"`
+	Origin    string `json:"origin"`
+	Root      string `json:"root"`
+	Signature string `json:"signature,omitempty"`
+	Size      int64  `json:"size"`
+	Timestamp string `json:"timestamp"`
+}
+
+// One comparison against the step context, e.g. `amount > 10000`.
+type Condition struct {
+	Field string `json:"field"`
+	Op    Op     `json:"op"`
+	Value any    `json:"value,omitempty"`
+}
+
+type ConsistencyProofView struct {
+	First      int64    `json:"first"`
+	FirstRoot  string   `json:"first_root"`
+	Proof      []string `json:"proof"`
+	Second     int64    `json:"second"`
+	SecondRoot string   `json:"second_root"`
+}
+
+type Cost struct {
+	Currency        string  `json:"currency,omitempty"`
+	Money           float64 `json:"money,omitempty"`
+	Tokens          int64   `json:"tokens,omitempty"`
+	WallTimeSeconds float64 `json:"wall_time_seconds,omitempty"`
+}
+
+type Decision struct {
+	ArgsDigest         string         `json:"args_digest"`
+	At                 string         `json:"at"`
+	Channel            string         `json:"channel,omitempty"`
+	ChannelRef         *string        `json:"channel_ref,omitempty"`
+	ContextDelta       map[string]any `json:"context_delta,omitempty"`
+	ContextSnapshot    map[string]any `json:"context_snapshot,omitempty"`
+	ContextSnapshotRef *string        `json:"context_snapshot_ref,omitempty"`
+	DecisionID         string         `json:"decision_id"`
+	DecisionType       DecisionType   `json:"decision_type"`
+	HumanActorID       string         `json:"human_actor_id"`
+	IdempotencyKey     string         `json:"idempotency_key"`
+	InstanceID         string         `json:"instance_id"`
+	Justification      *string        `json:"justification"`
+	RequestID          string         `json:"request_id"`
+	Role               string         `json:"role"`
+}
+
+type DecisionPath struct {
+	ApprovedAtTier                  *int64            `json:"approved_at_tier"`
+	Explanation                     []string          `json:"explanation"`
+	FinalDeadlineAfter              *string           `json:"final_deadline_after"`
+	GrantTTL                        string            `json:"grant_ttl"`
+	IgnoredApprovals                map[string]string `json:"ignored_approvals"`
+	JustificationRequiredForApprove bool              `json:"justification_required_for_approve"`
+	MatchedRules                    []string          `json:"matched_rules"`
+	Materiality                     Materiality       `json:"materiality"`
+	MaterialityRule                 *string           `json:"materiality_rule"`
+	OnTimeout                       OnTimeout         `json:"on_timeout"`
+	Outcome                         string            `json:"outcome"`
+	Override                        OverridePath      `json:"override"`
+	RequiresHuman                   bool              `json:"requires_human"`
+	SeparationOfDuties              bool              `json:"separation_of_duties"`
+	SLA                             *string           `json:"sla"`
+	Tiers                           []TierPath        `json:"tiers"`
+	UnreadableRules                 []string          `json:"unreadable_rules"`
+}
+
+type DecisionRequest struct {
+	ContextDelta   map[string]any `json:"context_delta,omitempty"`
+	DecisionType   DecisionType   `json:"decision_type"`
+	IdempotencyKey string         `json:"idempotency_key"`
+	Justification  *string        `json:"justification,omitempty"`
+	RequestID      string         `json:"request_id"`
+	// The role acted in; default: the caller's first role
+	Role           *string `json:"role,omitempty"`
+	SeenArgsDigest *string `json:"seen_args_digest,omitempty"`
+}
+
+type DecisionResult struct {
+	Decision Decision     `json:"decision"`
+	Request  HumanRequest `json:"request"`
+	State    State        `json:"state"`
+}
+
+type DecisionType string
+
+const (
+	DecisionTypeApprove  DecisionType = "APPROVE"
+	DecisionTypeReject   DecisionType = "REJECT"
+	DecisionTypeOverride DecisionType = "OVERRIDE"
+)
+
+// Every error: the class (`error`), the precise `reason`, and a message.
+type Error struct {
+	Details map[string]any `json:"details,omitempty"`
+	// invalid_input, not_found, conflict, ...
+	Error   string `json:"error"`
+	Message string `json:"message"`
+	// Machine-readable cause
+	Reason string `json:"reason"`
+}
+
+// The facts a running step's policy reads, and the approvals to try.
+type EvaluateRequest struct {
+	Actors *Actors `json:"actors,omitempty"`
+	// The step's arguments
+	Arguments map[string]any `json:"arguments,omitempty"`
+	// Free-form step context, as an agent sends it: never read by rules; its fields are listed in the explanation as ignored
+	Context map[string]any `json:"context,omitempty"`
+	// The owning team id
+	Team *string `json:"team,omitempty"`
+	// The instance's trigger context (fixed at start)
+	Trigger map[string]any `json:"trigger,omitempty"`
+	// Default: the latest version
+	Version *int64 `json:"version,omitempty"`
+	// The workflow id
+	Workflow *string `json:"workflow,omitempty"`
+}
+
+type EventRequest struct {
+	ArgsDigest     *string        `json:"args_digest,omitempty"`
+	Cost           *Cost          `json:"cost,omitempty"`
+	Detail         map[string]any `json:"detail,omitempty"`
+	GrantID        *string        `json:"grant_id,omitempty"`
+	IdempotencyKey *string        `json:"idempotency_key,omitempty"`
+	Kind           AgentEventKind `json:"kind"`
+	StepID         *string        `json:"step_id,omitempty"`
+}
+
+type EventView struct {
+	Actor    map[string]any `json:"actor"`
+	At       string         `json:"at"`
+	Body     string         `json:"body"`
+	Hash     string         `json:"hash"`
+	LogIndex int64          `json:"log_index"`
+	Payload  map[string]any `json:"payload"`
+	PrevHash string         `json:"prev_hash"`
+	Seq      int64          `json:"seq"`
+	Snapshot map[string]any `json:"snapshot"`
+	Type     string         `json:"type"`
+}
+
+type FinishRequest struct {
+	IdempotencyKey *string `json:"idempotency_key,omitempty"`
+	Reason         *string `json:"reason,omitempty"`
+}
+
+// Authority to run one step once, with exactly the arguments whose digest it carries.
+type Grant struct {
+	ArgsDigest string         `json:"args_digest"`
+	Arguments  map[string]any `json:"arguments"`
+	ExpiresAt  string         `json:"expires_at"`
+	GrantID    string         `json:"grant_id"`
+	Holder     *string        `json:"holder,omitempty"`
+	RequestID  *string        `json:"request_id"`
+	StepID     string         `json:"step_id"`
+}
+
+type Health struct {
+	Status string `json:"status"`
+}
+
+type HumanRequest struct {
+	Action                      string            `json:"action"`
+	Approvals                   map[string]string `json:"approvals,omitempty"`
+	ArgsDigest                  string            `json:"args_digest"`
+	Arguments                   map[string]any    `json:"arguments"`
+	ContextDelta                map[string]any    `json:"context_delta,omitempty"`
+	ContextSnapshot             map[string]any    `json:"context_snapshot"`
+	ContextSnapshotRef          *string           `json:"context_snapshot_ref,omitempty"`
+	CreatedAt                   string            `json:"created_at"`
+	Deadline                    *string           `json:"deadline"`
+	DecidedBy                   *string           `json:"decided_by,omitempty"`
+	DecidedVia                  *string           `json:"decided_via,omitempty"`
+	ExcludedApprovers           []string          `json:"excluded_approvers,omitempty"`
+	Grant                       *Grant            `json:"grant,omitempty"`
+	GrantHolder                 *string           `json:"grant_holder,omitempty"`
+	Materiality                 Materiality       `json:"materiality"`
+	Quorum                      string            `json:"quorum,omitempty"`
+	RequestID                   string            `json:"request_id"`
+	RequestedBy                 string            `json:"requested_by,omitempty"`
+	RequiredApprovers           []string          `json:"required_approvers"`
+	ResolvedAt                  *string           `json:"resolved_at,omitempty"`
+	SeparationOfDutiesWaivedFor []string          `json:"separation_of_duties_waived_for,omitempty"`
+	SLADeadline                 *string           `json:"sla_deadline,omitempty"`
+	Status                      RequestStatus     `json:"status,omitempty"`
+	StepID                      string            `json:"step_id"`
+	StillNeeded                 []string          `json:"still_needed,omitempty"`
+	Tier                        int64             `json:"tier,omitempty"`
+}
+
+type InclusionProofView struct {
+	Checkpoint *Checkpoint `json:"checkpoint"`
+	InstanceID string      `json:"instance_id"`
+	LeafHash   string      `json:"leaf_hash"`
+	LogIndex   int64       `json:"log_index"`
+	Proof      []string    `json:"proof"`
+	Root       string      `json:"root"`
+	Seq        int64       `json:"seq"`
+	TreeSize   int64       `json:"tree_size"`
+}
+
+type InstancePage struct {
+	Items         []InstanceSummary `json:"items"`
+	NextPageToken *string           `json:"next_page_token"`
+}
+
+type InstanceSummary struct {
+	Closed       bool    `json:"closed"`
+	InstanceID   string  `json:"instance_id"`
+	Materiality  *string `json:"materiality"`
+	OwningTeamID *string `json:"owning_team_id"`
+	StartedAt    *string `json:"started_at"`
+	State        *State  `json:"state"`
+	Summary      *string `json:"summary"`
+	WorkflowID   *string `json:"workflow_id"`
+}
+
+// Settings for one materiality level.
+//
+// Setting `approvers` or `tiers` here implies `requires_human_approval: true`: a policy
+// that names approvers for a level never silently lets that level through.
+type LevelSettings struct {
+	Approvers                       any        `json:"approvers,omitempty"`
+	GrantTTL                        *string    `json:"grant_ttl,omitempty"`
+	JustificationRequiredForApprove *bool      `json:"justification_required_for_approve,omitempty"`
+	OnTimeout                       *OnTimeout `json:"on_timeout,omitempty"`
+	OverrideRequiresJustification   *bool      `json:"override_requires_justification,omitempty"`
+	OverrideRequiresSecondSignoff   *bool      `json:"override_requires_second_signoff,omitempty"`
+	OverrideRoles                   []string   `json:"override_roles,omitempty"`
+	Reminders                       []string   `json:"reminders,omitempty"`
+	RequiresHumanApproval           *bool      `json:"requires_human_approval,omitempty"`
+	SLA                             *string    `json:"sla,omitempty"`
+	Tiers                           []TierSpec `json:"tiers,omitempty"`
+	Timeouts                        *Timeouts  `json:"timeouts,omitempty"`
+}
+
+type Materiality string
+
+const (
+	MaterialityLow      Materiality = "LOW"
+	MaterialityMedium   Materiality = "MEDIUM"
+	MaterialityHigh     Materiality = "HIGH"
+	MaterialityCritical Materiality = "CRITICAL"
+)
+
+// `level` applies when every condition in `when` holds. The highest matching level wins.
+type MaterialityRule struct {
+	Level Materiality `json:"level"`
+	Name  *string     `json:"name,omitempty"`
+	When  []Condition `json:"when"`
+}
+
+type NOf struct {
+	N  int64 `json:"n"`
+	Of []any `json:"of"`
+}
+
+type NOfRule struct {
+	NOf NOf `json:"n_of"`
+}
+
+type OnTimeout string
+
+const (
+	OnTimeoutExpire  OnTimeout = "EXPIRE"
+	OnTimeoutReject  OnTimeout = "REJECT"
+	OnTimeoutApprove OnTimeout = "APPROVE"
+)
+
+type Op string
+
+const (
+	OpEq      Op = "eq"
+	OpNe      Op = "ne"
+	OpGt      Op = "gt"
+	OpGe      Op = "ge"
+	OpLt      Op = "lt"
+	OpLe      Op = "le"
+	OpIn      Op = "in"
+	OpNotIn   Op = "not_in"
+	OpExists  Op = "exists"
+	OpMissing Op = "missing"
+)
+
+type OverridePath struct {
+	RequiresJustification bool     `json:"requires_justification"`
+	RequiresSecondSignoff bool     `json:"requires_second_signoff"`
+	Roles                 []string `json:"roles"`
+}
+
+// One step's policy. A plain `approvers` list means every listed role must approve.
+type Policy struct {
+	Approvers                       any                      `json:"approvers,omitempty"`
+	ByMateriality                   map[string]LevelSettings `json:"by_materiality,omitempty"`
+	Description                     string                   `json:"description,omitempty"`
+	GrantTTL                        string                   `json:"grant_ttl,omitempty"`
+	ID                              *string                  `json:"id,omitempty"`
+	JustificationRequiredForApprove bool                     `json:"justification_required_for_approve,omitempty"`
+	Kind                            string                   `json:"kind,omitempty"`
+	Materiality                     Materiality              `json:"materiality,omitempty"`
+	MaterialityRules                []MaterialityRule        `json:"materiality_rules,omitempty"`
+	OnTimeout                       OnTimeout                `json:"on_timeout,omitempty"`
+	OverrideRequiresJustification   bool                     `json:"override_requires_justification,omitempty"`
+	OverrideRequiresSecondSignoff   bool                     `json:"override_requires_second_signoff,omitempty"`
+	OverrideRoles                   []string                 `json:"override_roles,omitempty"`
+	Reminders                       []string                 `json:"reminders,omitempty"`
+	RequiresHumanApproval           bool                     `json:"requires_human_approval,omitempty"`
+	SeparationOfDuties              bool                     `json:"separation_of_duties,omitempty"`
+	SLA                             *string                  `json:"sla,omitempty"`
+	Tiers                           []TierSpec               `json:"tiers,omitempty"`
+	Timeouts                        *Timeouts                `json:"timeouts,omitempty"`
+}
+
+// A stored policy: the latest version, or exactly `version` (and `content_hash`).
+type PolicyRef struct {
+	ContentHash *string `json:"content_hash,omitempty"`
+	ID          string  `json:"id"`
+	Version     *int64  `json:"version,omitempty"`
+}
+
+type ProblemView struct {
+	Code       string  `json:"code"`
+	InstanceID *string `json:"instance_id,omitempty"`
+	Message    string  `json:"message"`
+	Seq        *int64  `json:"seq,omitempty"`
+}
+
+type RequestStatus string
+
+const (
+	RequestStatusPending    RequestStatus = "PENDING"
+	RequestStatusApproved   RequestStatus = "APPROVED"
+	RequestStatusRejected   RequestStatus = "REJECTED"
+	RequestStatusOverridden RequestStatus = "OVERRIDDEN"
+	RequestStatusExpired    RequestStatus = "EXPIRED"
+	RequestStatusSuperseded RequestStatus = "SUPERSEDED"
+	RequestStatusCancelled  RequestStatus = "CANCELLED"
+)
+
+type RoleRule struct {
+	Role string `json:"role"`
+}
+
+type StartInstanceRequest struct {
+	IdempotencyKey  *string        `json:"idempotency_key,omitempty"`
+	OwningTeamID    string         `json:"owning_team_id"`
+	TriggerContext  map[string]any `json:"trigger_context,omitempty"`
+	WorkflowID      string         `json:"workflow_id"`
+	WorkflowVersion *int64         `json:"workflow_version,omitempty"`
+}
+
+type State string
+
+const (
+	StateCreated         State = "CREATED"
+	StateRunning         State = "RUNNING"
+	StateWaitingForHuman State = "WAITING_FOR_HUMAN"
+	StateApproved        State = "APPROVED"
+	StateRejected        State = "REJECTED"
+	StateOverridden      State = "OVERRIDDEN"
+	StateExpired         State = "EXPIRED"
+	StateResumed         State = "RESUMED"
+	StateCompleted       State = "COMPLETED"
+	StateTerminated      State = "TERMINATED"
+)
+
+type StepDefinition struct {
+	DependsOn   []string   `json:"depends_on,omitempty"`
+	Description string     `json:"description,omitempty"`
+	Governed    bool       `json:"governed,omitempty"`
+	ID          string     `json:"id"`
+	Policy      *Policy    `json:"policy,omitempty"`
+	PolicyRef   *PolicyRef `json:"policy_ref,omitempty"`
+}
+
+type StoredPolicy struct {
+	ContentHash string  `json:"content_hash"`
+	CreatedAt   string  `json:"created_at"`
+	Policy      Policy  `json:"policy"`
+	PolicyID    string  `json:"policy_id"`
+	Source      *string `json:"source,omitempty"`
+	Version     int64   `json:"version"`
+}
+
+type StoredTemplate struct {
+	ContentHash string           `json:"content_hash"`
+	CreatedAt   string           `json:"created_at"`
+	Source      *string          `json:"source,omitempty"`
+	Template    WorkflowTemplate `json:"template"`
+	Version     int64            `json:"version"`
+	WorkflowID  string           `json:"workflow_id"`
+}
+
+// Whether instances may start from one template version, and who decided it.
+type TemplateActivation struct {
+	Justification *string `json:"justification,omitempty"`
+	KeptActive    bool    `json:"kept_active"`
+	LatestVersion int64   `json:"latest_version"`
+	SetAt         *string `json:"set_at,omitempty"`
+	SetBy         *string `json:"set_by,omitempty"`
+	Startable     bool    `json:"startable"`
+	Version       int64   `json:"version"`
+	WorkflowID    string  `json:"workflow_id"`
+}
+
+type TierPath struct {
+	Approvers      string   `json:"approvers"`
+	Counted        []string `json:"counted"`
+	DeadlineAfter  *string  `json:"deadline_after"`
+	MinHumans      int64    `json:"min_humans"`
+	Name           *string  `json:"name"`
+	RemindersAfter []string `json:"reminders_after"`
+	Roles          []string `json:"roles"`
+	Satisfied      bool     `json:"satisfied"`
+	StillNeeded    []string `json:"still_needed"`
+	Tier           int64    `json:"tier"`
+	Timeout        *string  `json:"timeout"`
+}
+
+// One explicit rung of an escalation chain. No `approvers` means the policy's.
+type TierSpec struct {
+	Approvers any      `json:"approvers,omitempty"`
+	Name      *string  `json:"name,omitempty"`
+	Reminders []string `json:"reminders,omitempty"`
+	Timeout   *string  `json:"timeout,omitempty"`
+}
+
+type Timeouts struct {
+	Escalation *string `json:"escalation,omitempty"`
+	Primary    *string `json:"primary,omitempty"`
+}
+
+type TransitionRecord struct {
+	Actor     Actor   `json:"actor"`
+	At        string  `json:"at"`
+	Cause     string  `json:"cause"`
+	FromState State   `json:"from_state"`
+	RequestID *string `json:"request_id,omitempty"`
+	Seq       int64   `json:"seq"`
+	ToState   State   `json:"to_state"`
+}
+
+// What starts an instance, e.g. source `github`, event `pull_request.opened`,
+// match `{repository: acme/payments}`; or source `manual`.
+type Trigger struct {
+	Description string         `json:"description,omitempty"`
+	Event       *string        `json:"event,omitempty"`
+	Match       map[string]any `json:"match,omitempty"`
+	Source      string         `json:"source"`
+}
+
+type VerifyView struct {
+	Checkpoints       int64         `json:"checkpoints"`
+	Events            int64         `json:"events"`
+	InstanceID        string        `json:"instance_id"`
+	Ok                bool          `json:"ok"`
+	Problems          []ProblemView `json:"problems"`
+	SignaturesChecked bool          `json:"signatures_checked"`
+}
+
+type WorkflowTemplate struct {
+	DefaultMateriality Materiality      `json:"default_materiality,omitempty"`
+	Description        string           `json:"description,omitempty"`
+	ID                 string           `json:"id"`
+	Kind               string           `json:"kind,omitempty"`
+	Steps              []StepDefinition `json:"steps"`
+	Triggers           []Trigger        `json:"triggers,omitempty"`
+	Version            int64            `json:"version,omitempty"`
+}
+
+type AuditInstanceView struct {
+	BundleKeys []string    `json:"bundle_keys"`
+	Events     []EventView `json:"events"`
+	Head       *string     `json:"head"`
+	InstanceID string      `json:"instance_id"`
+	Sealed     bool        `json:"sealed"`
+}
+
+// Everything the instance API shows. Readiness is not here: it is derived, never state.
+type InstanceView struct {
+	AuditEvents    int64          `json:"audit_events,omitempty"`
+	AuditHead      *string        `json:"audit_head,omitempty"`
+	Cost           Cost           `json:"cost"`
+	CreatedAt      string         `json:"created_at"`
+	Decisions      []Decision     `json:"decisions"`
+	InstanceID     string         `json:"instance_id"`
+	OwningTeamID   string         `json:"owning_team_id"`
+	PendingRequest *HumanRequest  `json:"pending_request"`
+	Requests       []HumanRequest `json:"requests"`
+	// Readiness (reference §3.4): derived on every read, never stored or audited.
+	Runnable        bool               `json:"runnable"`
+	StartedBy       Actor              `json:"started_by"`
+	State           State              `json:"state"`
+	TemplateHash    string             `json:"template_hash"`
+	Transitions     []TransitionRecord `json:"transitions"`
+	TriggerContext  map[string]any     `json:"trigger_context"`
+	UpdatedAt       string             `json:"updated_at"`
+	WorkflowID      string             `json:"workflow_id"`
+	WorkflowVersion int64              `json:"workflow_version"`
+}
