@@ -12,7 +12,7 @@ from temporalio.client import Client
 
 from api import contract, errors, metrics
 from api.edge import EdgeMiddleware
-from api.routers import audit, health, instances, policies, requests, workflows
+from api.routers import audit, health, instances, policies, replay, requests, workflows
 from gantral import __version__
 from gantral.audit.config import AuditConfig
 from gantral.audit.reader import AuditReader
@@ -93,6 +93,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(instances.router)
     app.include_router(audit.router)
+    app.include_router(replay.router)
     app.include_router(policies.router)
     app.include_router(workflows.router)
     app.include_router(requests.router)

@@ -11,6 +11,7 @@ from gantral.audit.cli import audit_app
 from gantral.channels.cli import requests_app
 from gantral.identity.cli import identity_app
 from gantral.policy.cli import policy_app
+from gantral.replay.cli import replay_command
 
 app = typer.Typer(
     help="Gantral: AI execution control plane.", no_args_is_help=True, add_completion=False
@@ -20,6 +21,7 @@ app.add_typer(specs_app, name="specs")
 app.add_typer(audit_app, name="audit", help="Verify, export and manage the audit log.")
 app.add_typer(policy_app, name="policy", help="Validate policies and dry-run them offline.")
 app.add_typer(identity_app, name="identity", help="Development identity: tokens and issuer.")
+app.command("replay")(replay_command)
 app.add_typer(requests_app, name="requests", help="Approvers: list, show and decide requests.")
 
 

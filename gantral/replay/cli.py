@@ -1,0 +1,94 @@
+"""`gantral replay INSTANCE_ID`: the replay report, from the operator's own credentials.
+
+    gantral replay inst_4f... --out replay.json      # exit 0: match, 1: mismatch
+
+Reads Temporal (GANTRAL_TEMPORAL__*), the audit log with the reader credentials
+(GANTRAL_DATABASE__READER_URL or --dsn) and object storage (GANTRAL_S3__*, for the
+history archive once Temporal has dropped the history). The report is signed when the
+API's attestation key is configured (GANTRAL_ATTESTATION__SIGNING_KEY), else unsigned;
+it names the audit head and checkpoint it was built on either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gantral.attestation_keys import attestor_from
+from gantral.audit.config import DEFAULT_SCHEMA, AuditConfig
+from gantral.audit.objects import ObjectStore
+from gantral.audit.reader import AuditReader
+from gantral.errors import GantralError
+from gantral.replay.report import ReplayReport
+from gantral.replay.service import replay_instance
+from gantral.settings import Settings
+
+__all__ = ["replay_command"]
+
+
+def replay_command(
+    instance_id: Annotated[str, typer.Argument(help="The instance to replay.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the report here (default: stdout).")
+    ] = None,
+    dsn: Annotated[
+        str | None, typer.Option("--dsn", help="PostgreSQL URI (default: the reader credentials).")
+    ] = None,
+    schema: Annotated[str, typer.Option("--schema", help="Audit schema.")] = DEFAULT_SCHEMA,
+    bucket_prefix: Annotated[str, typer.Option(help="Object key prefix of this log.")] = "",
+) -> None:
+    """Replay the instance's history against this code and compare it with its audit log.
+
+    Exit 0 when everything matches, 1 on non-determinism or any divergence, 2 when the
+    instance cannot be replayed (unknown, no history and no archive)."""
+    settings = Settings()
+    value = dsn or settings.database.reader_url.get_secret_value()
+    value = value or settings.database.url.get_secret_value()
+    if not value:
+        raise typer.BadParameter("no database: pass --dsn or set GANTRAL_DATABASE__READER_URL")
+    try:
+        report = asyncio.run(_run(settings, value, schema, bucket_prefix, instance_id))
+    except GantralError as error:
+        typer.echo(f"error: {error.message} ({error.reason})", err=True)
+        raise typer.Exit(2) from None
+    text = report.model_dump_json(indent=2)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text)
+        typer.echo(f"wrote {out}", err=True)
+    verdict = "match" if report.match else "MISMATCH"
+    typer.echo(f"{instance_id}: {verdict}", err=True)
+    if report.first_divergence is not None:
+        d = report.first_divergence
+        typer.echo(f"  first divergence ({d.between}) at seq {d.seq} {d.field}: {d.message}",
+                   err=True)  # fmt: skip
+    for failure in report.nondeterminism:
+        typer.echo(f"  non-deterministic at event {failure.event_id}: {failure.message}", err=True)
+    if not report.match:
+        raise typer.Exit(1)
+
+
+async def _run(
+    settings: Settings, dsn: str, schema: str, prefix: str, instance_id: str
+) -> ReplayReport:
+    from gantral.client import connect_temporal
+    from gantral.workflows.instance import InstanceWorkflow
+    from workers.worker import SANDBOX_RUNNER
+
+    attestor = (
+        attestor_from(settings) if settings.attestation.signing_key.get_secret_value() else None
+    )
+    objects = ObjectStore.from_settings(settings.s3, prefix=prefix)
+    reader = await AuditReader.open(dsn, config=AuditConfig(schema=schema), objects=objects)
+    try:
+        temporal = await connect_temporal(settings)
+        return await replay_instance(
+            temporal, reader.queries, objects, instance_id,
+            workflows=[InstanceWorkflow], runner=SANDBOX_RUNNER, attestor=attestor,
+        )  # fmt: skip
+    finally:
+        await reader.close()

@@ -1,0 +1,189 @@
+"""An instance's Temporal history: every run, fetched from the server or read from the
+archive the sink keeps, and what it says the workflow sent to the audit sink.
+
+A history is trusted for nothing by itself: the audit log is the record. What a history
+holds is compared with the log (`gantral.replay.compare`), and replayed against today's
+code (`gantral.replay.replayer`).
+
+Archive format (canonical JSON, content-addressed like evidence bundles):
+
+    {"format": "gantral-history-archive/v1", "instance_id": ..., "runs": [<history JSON>...]}
+
+with runs oldest first, each in the JSON form `temporal workflow show --output json` and
+`WorkflowHistory.to_json` use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+
+from gantral.domain.audit_event import (
+    AUDIT_APPEND_ACTIVITY,
+    AppendAuditEvents,
+    AppendResult,
+    AuditEvent,
+    StoredEvent,
+)
+from gantral.domain.digest import canonical_bytes
+from gantral.errors import InvalidInput, NotFound
+from gantral.workflows.messages import InstanceView
+
+__all__ = [
+    "ARCHIVE_FORMAT",
+    "HistoryContent",
+    "ScheduledBatch",
+    "decode_archive",
+    "encode_archive",
+    "fetch_runs",
+    "read_content",
+]
+
+ARCHIVE_FORMAT = "gantral-history-archive/v1"
+# Bounds a walk back through continue-as-new runs (a loop would be a corrupt history).
+_MAX_RUNS = 10_000
+
+
+async def fetch_runs(client: Client, instance_id: str) -> list[WorkflowHistory]:
+    """Every run of the instance's workflow, oldest first. `NotFound` when the server
+    has no history (never started, or dropped after retention)."""
+    runs: list[WorkflowHistory] = []
+    run_id: str | None = None
+    try:
+        while len(runs) < _MAX_RUNS:
+            history = await client.get_workflow_handle(instance_id, run_id=run_id).fetch_history()
+            runs.append(history)
+            previous = _started(history).continued_execution_run_id
+            if not previous:
+                break
+            run_id = previous
+    except RPCError as error:
+        if error.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        if not runs:
+            raise NotFound(
+                f"Temporal holds no history for {instance_id}", reason="history_not_found"
+            ) from None
+        # An earlier run already past retention: what is left would replay as a fragment.
+        raise NotFound(
+            f"an earlier run of {instance_id} is no longer on the Temporal server",
+            reason="history_incomplete",
+        ) from None
+    runs.reverse()
+    return runs
+
+
+def _started(history: WorkflowHistory) -> Any:
+    if not history.events or history.events[0].event_type != (
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+    ):
+        raise InvalidInput(f"history of {history.workflow_id} does not begin with its start")
+    return history.events[0].workflow_execution_started_event_attributes
+
+
+def encode_archive(instance_id: str, runs: list[WorkflowHistory]) -> tuple[bytes, str]:
+    """Canonical bytes of the archive and their SHA-256 (its content address)."""
+    data = canonical_bytes(
+        {
+            "format": ARCHIVE_FORMAT,
+            "instance_id": instance_id,
+            "runs": [run.to_json_dict() for run in runs],
+        }
+    )
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def decode_archive(data: bytes, instance_id: str | None = None) -> list[WorkflowHistory]:
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidInput(f"history archive is not JSON: {error}") from None
+    if not isinstance(doc, dict) or doc.get("format") != ARCHIVE_FORMAT:
+        raise InvalidInput(f"not a {ARCHIVE_FORMAT} document")
+    owner = doc.get("instance_id")
+    if not isinstance(owner, str) or (instance_id is not None and owner != instance_id):
+        raise InvalidInput(f"history archive belongs to {owner!r}, not {instance_id!r}")
+    runs = doc.get("runs")
+    if not isinstance(runs, list) or not runs:
+        raise InvalidInput("history archive holds no runs")
+    try:
+        return [WorkflowHistory.from_json(owner, run) for run in runs]
+    except Exception as error:  # protobuf's ParseError and friends
+        raise InvalidInput(f"history archive run is malformed: {error}") from None
+
+
+@dataclass
+class ScheduledBatch:
+    """One `gantral.audit.append` the workflow scheduled, and what the sink answered."""
+
+    run_id: str
+    event_id: int
+    events: list[AuditEvent]
+    stored: list[StoredEvent] | None = None
+
+
+@dataclass
+class HistoryContent:
+    """What a history says the workflow did, decoded with the workflow's data converter."""
+
+    batches: list[ScheduledBatch] = field(default_factory=list)
+    result: InstanceView | None = None
+    events: int = 0
+    run_ids: list[str] = field(default_factory=list)
+
+    @property
+    def audit_events(self) -> list[AuditEvent]:
+        """Every audit event sent, in seq order (a retried batch re-sends none)."""
+        by_seq: dict[int, AuditEvent] = {}
+        for batch in self.batches:
+            for event in batch.events:
+                by_seq.setdefault(event.seq, event)
+        return [by_seq[s] for s in sorted(by_seq)]
+
+    @property
+    def stored(self) -> dict[int, StoredEvent]:
+        """The sink's answer per seq: the chain hash it stored."""
+        out: dict[int, StoredEvent] = {}
+        for batch in self.batches:
+            for stored in batch.stored or []:
+                out.setdefault(stored.seq, stored)
+        return out
+
+
+def read_content(runs: list[WorkflowHistory]) -> HistoryContent:
+    content = HistoryContent()
+    converter = pydantic_data_converter.payload_converter
+    for history in runs:
+        run_id = history.run_id
+        content.run_ids.append(run_id)
+        content.events += len(history.events)
+        scheduled: dict[int, ScheduledBatch] = {}
+        for event in history.events:
+            kind = event.event_type
+            if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                sched = event.activity_task_scheduled_event_attributes
+                if sched.activity_type.name != AUDIT_APPEND_ACTIVITY:
+                    continue
+                [batch] = converter.from_payloads(list(sched.input.payloads), [AppendAuditEvents])
+                item = ScheduledBatch(run_id, event.event_id, list(batch.events))
+                scheduled[event.event_id] = item
+                content.batches.append(item)
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+                done = event.activity_task_completed_event_attributes
+                item_or_none = scheduled.get(done.scheduled_event_id)
+                if item_or_none is not None and done.result.payloads:
+                    [result] = converter.from_payloads(list(done.result.payloads), [AppendResult])
+                    item_or_none.stored = list(result.stored)
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+                closed = event.workflow_execution_completed_event_attributes
+                if closed.result.payloads:
+                    [view] = converter.from_payloads(list(closed.result.payloads), [InstanceView])
+                    content.result = view
+    return content

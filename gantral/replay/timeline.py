@@ -1,0 +1,98 @@
+"""An instance's timeline, rebuilt from audit event bodies alone.
+
+The same function reads the audit log's stored bodies and the events a history (or a
+replay of it) sent, so "the log and the execution agree" is an equality of timelines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = ["Timeline", "TimelineCost", "TimelineEntry", "build_timeline"]
+
+_SECTIONS = {
+    "STATE_TRANSITION": "transitions",
+    "POLICY_EVALUATED": "evaluations",
+    "HUMAN_REQUESTED": "requests",
+    "REQUEST_SUPERSEDED": "requests",
+    "DECISION_RECORDED": "decisions",
+    "ESCALATED": "escalations",
+    "REMINDER_SENT": "escalations",
+    "TIMED_OUT": "escalations",
+    "GRANT_ISSUED": "grants",
+    "GRANT_USED": "grants",
+    "AGENT_EVENT": "agent",
+    "VIOLATION": "agent",
+    "COST_REPORTED": "costs",
+}
+
+
+class TimelineEntry(BaseModel):
+    seq: int
+    type: str
+    at: str
+    actor: str
+    payload: dict[str, Any]
+    snapshot_sha256: str | None = None
+
+
+class TimelineCost(BaseModel):
+    tokens: int = 0
+    money: float = 0.0
+    wall_time_seconds: float = 0.0
+
+
+class Timeline(BaseModel):
+    """What happened to one instance, section by section, each in audit order."""
+
+    instance_id: str
+    started: TimelineEntry | None = None
+    transitions: list[TimelineEntry] = Field(default_factory=list)
+    evaluations: list[TimelineEntry] = Field(default_factory=list)
+    requests: list[TimelineEntry] = Field(default_factory=list)
+    decisions: list[TimelineEntry] = Field(default_factory=list)
+    escalations: list[TimelineEntry] = Field(default_factory=list)
+    grants: list[TimelineEntry] = Field(default_factory=list)
+    agent: list[TimelineEntry] = Field(default_factory=list)
+    costs: list[TimelineEntry] = Field(default_factory=list)
+    cost: TimelineCost = Field(default_factory=TimelineCost)
+    final_state: str | None = None
+    sealed: bool = False
+    events: int = 0
+
+
+def build_timeline(instance_id: str, bodies: list[dict[str, Any]]) -> Timeline:
+    """`bodies` are stored event bodies (`gantral.audit.encoding.body_dict`), any order."""
+    timeline = Timeline(instance_id=instance_id)
+    for body in sorted(bodies, key=lambda b: int(b.get("seq", 0))):
+        timeline.events += 1
+        kind = str(body.get("type"))
+        snapshot = body.get("snapshot")
+        entry = TimelineEntry(
+            seq=int(body.get("seq", 0)),
+            type=kind,
+            at=str(body.get("at")),
+            actor=str((body.get("actor") or {}).get("id")),
+            payload=dict(body.get("payload") or {}),
+            snapshot_sha256=snapshot.get("sha256") if isinstance(snapshot, dict) else None,
+        )
+        if kind == "INSTANCE_STARTED":
+            timeline.started = entry
+        elif kind == "INSTANCE_SEALED":
+            timeline.sealed = True
+        section = _SECTIONS.get(kind)
+        if section is not None:
+            getattr(timeline, section).append(entry)
+        if kind == "STATE_TRANSITION":
+            timeline.final_state = str(entry.payload.get("to_state"))
+        elif kind == "COST_REPORTED":
+            p = entry.payload
+            timeline.cost = TimelineCost(
+                tokens=timeline.cost.tokens + int(p.get("tokens", 0)),
+                money=timeline.cost.money + float(p.get("money", 0.0)),
+                wall_time_seconds=timeline.cost.wall_time_seconds
+                + float(p.get("wall_time_seconds", 0.0)),
+            )
+    return timeline
