@@ -39,6 +39,8 @@ __all__ = ["NonDeterminism", "ReplayOutcome", "replay_runs"]
 
 # "... HistoryEvent(id: 11, ActivityTaskScheduled) ..." / "event 11" in core's messages.
 _EVENT_ID = re.compile(r"(?:HistoryEvent\(id: |event(?: id)?[ :#]*)(\d+)", re.IGNORECASE)
+# "patch marker encountered for change attested-start-v1, but ...": the marker event.
+_PATCH = re.compile(r"for change ([^\s,]+)")
 
 
 class NonDeterminism(BaseModel):
@@ -128,6 +130,9 @@ def _describe(history: WorkflowHistory, failure: Exception) -> NonDeterminism:
     message = str(failure)
     match = _EVENT_ID.search(message)
     event_id = int(match.group(1)) if match else None
+    patch = _PATCH.search(message)
+    if event_id is None and patch is not None:
+        event_id = _marker_event(history, patch.group(1))
     event_type = None
     if event_id is not None:
         found = next((e for e in history.events if e.event_id == event_id), None)
@@ -140,6 +145,18 @@ def _describe(history: WorkflowHistory, failure: Exception) -> NonDeterminism:
         kind=type(failure).__name__,
         message=message,
     )
+
+
+def _marker_event(history: WorkflowHistory, change_id: str) -> int | None:
+    """The id of the history's patch marker for `change_id`."""
+    from temporalio.api.enums.v1 import EventType
+
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED and change_id in str(
+            event.marker_recorded_event_attributes
+        ):
+            return int(event.event_id)
+    return None
 
 
 def _type_name(value: int) -> str:
