@@ -12,7 +12,7 @@ from temporalio.client import Client
 
 from api import contract, errors, metrics
 from api.edge import EdgeMiddleware
-from api.routers import audit, health, instances, policies, replay, requests, workflows
+from api.routers import audit, health, instances, policies, replay, requests, slack, workflows
 from gantral import __version__
 from gantral.audit.config import AuditConfig
 from gantral.audit.reader import AuditReader
@@ -77,6 +77,8 @@ def create_app(
     )
     # Paths that need no token: health, readiness, metrics, and the development docs.
     public = {"/healthz", "/readyz", "/metrics"}
+    # Webhooks from Slack, Jira and GitHub carry their own signatures, not bearer tokens.
+    public |= set(slack.PATHS)
     if docs:
         public |= {"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
     errors.install(app)
@@ -97,4 +99,5 @@ def create_app(
     app.include_router(policies.router)
     app.include_router(workflows.router)
     app.include_router(requests.router)
+    app.include_router(slack.router)
     return app

@@ -79,6 +79,14 @@ def api() -> None:
     uvicorn.run("api.app:create_app", factory=True, host=settings.api.host, port=settings.api.port)
 
 
+@app.command()
+def channels() -> None:
+    """Run the channel relay alone: keeps Slack messages current from the audit log."""
+    from workers.channels import main as channels_main
+
+    channels_main()
+
+
 @specs_app.command("write")
 def specs_write(
     directory: Annotated[Path, typer.Option(help="Where to write the specs.")] = Path("specs"),

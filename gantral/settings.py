@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gantral.audit.config import DEFAULT_ORIGIN
+from gantral.channels.settings import JiraSettings, SlackSettings, TriggerSettings
 from gantral.domain.ijson import MAX_DEPTH
 from gantral.identity.settings import IdentitySettings, refuse_unsafe_production
 from gantral.profile import Profile
@@ -163,6 +164,10 @@ class Settings(BaseSettings):
     watch_interval_seconds: float = Field(default=2.0, gt=0)
     # Who may call the API: the trusted token issuer, claims, permission table, dev issuer.
     identity: IdentitySettings = IdentitySettings()
+    # Approver channels and triggers (issue 12): each off until its secrets are set.
+    slack: SlackSettings = SlackSettings()
+    jira: JiraSettings = JiraSettings()
+    triggers: TriggerSettings = TriggerSettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

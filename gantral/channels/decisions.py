@@ -1,0 +1,141 @@
+"""A decision arriving through a channel (Slack, Jira), handed to the core unchanged.
+
+No business logic (invariant 6): the channel user is mapped to an identity by
+configuration, the permission table judges it as it judges a token, and
+`GantralClient.decide` runs the same validator, quorum, separation of duties, stale-digest
+check and audit as the API. Every refusal is recorded in the access log.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from gantral.channels.settings import ChannelIdentity
+from gantral.client import GantralClient
+from gantral.domain.actors import Actor, ActorKind
+from gantral.domain.records import DecisionType, HumanRequest
+from gantral.errors import Conflict, Forbidden, GantralError
+from gantral.identity import IdentityService, Permission, Principal, PrincipalKind, to_actor
+from gantral.workflows.messages import Decide, DecisionResult, Refusal
+
+__all__ = [
+    "ChannelDecision",
+    "decide_via_channel",
+    "principal_of",
+    "refuse",
+    "settled_text",
+    "unknown_actor",
+]
+
+
+@dataclass(frozen=True)
+class ChannelDecision:
+    channel: str  # "slack", "jira"
+    channel_ref: str  # the message ts, the issue key
+    instance_id: str
+    request_id: str
+    decision_type: DecisionType
+    seen_args_digest: str | None = None
+    justification: str | None = None
+    context_delta: dict[str, Any] | None = None
+    # Unique per human act (a click, a webhook delivery): a resend records nothing new.
+    idempotency_key: str | None = None
+
+
+def principal_of(identity: ChannelIdentity, channel: str) -> Principal:
+    return Principal(
+        subject=identity.actor,
+        kind=PrincipalKind.HUMAN,
+        roles=frozenset(identity.roles),
+        teams=frozenset(identity.teams),
+        claims={"channel": channel},
+    )
+
+
+async def refuse(
+    core: GantralClient,
+    actor: Actor,
+    attempted: str,
+    exc: GantralError,
+    instance_id: str | None = None,
+    request_id: str | None = None,
+) -> None:
+    refusal = Refusal(
+        actor=actor,
+        attempted=attempted,
+        reason=exc.reason,
+        message=exc.message,
+        instance_id=instance_id,
+        request_id=request_id,
+    )
+    await core.record_access_refusal(refusal)
+
+
+def settled_text(request: HumanRequest) -> str:
+    """ "already decided by X via Y", from the instance's own record."""
+    who = request.decided_by or "someone"
+    return f"already {request.status} by {who} via {request.decided_via or 'another channel'}"
+
+
+def _role(request: HumanRequest, actor: Actor, table_roles: frozenset[str]) -> str | None:
+    wanted = [*request.still_needed, *request.required_approvers]
+    held = next((role for role in wanted if role in actor.roles), None)
+    if held is not None:
+        return held
+    policy_roles = [role for role in actor.roles if role not in table_roles]
+    return next(iter(policy_roles or actor.roles), None)
+
+
+async def decide_via_channel(
+    core: GantralClient,
+    identity_service: IdentityService,
+    who: ChannelIdentity,
+    cmd: ChannelDecision,
+) -> DecisionResult:
+    """Decide as `who`; raises the core's typed refusal (recorded) otherwise. A Conflict on
+    a request settled meanwhile says who settled it and through which channel."""
+    principal = principal_of(who, cmd.channel)
+    actor = to_actor(principal)
+    attempted = f"{cmd.decision_type} via {cmd.channel} on {cmd.instance_id}/{cmd.request_id}"
+    try:
+        view = await core.get_instance(cmd.instance_id)
+        identity_service.authorize(principal, Permission.DECISIONS_DECIDE, view.owning_team_id)
+        if cmd.decision_type is DecisionType.OVERRIDE:
+            identity_service.authorize(
+                principal, Permission.DECISIONS_OVERRIDE, view.owning_team_id
+            )
+        request = next((r for r in view.requests if r.request_id == cmd.request_id), None)
+        if request is not None and request.status != "PENDING":
+            raise Conflict(settled_text(request), reason="already_decided")
+        role = _role(request, actor, identity_service.table.roles()) if request else None
+        if role is None:
+            raise Forbidden(f"{actor.id} holds no role to decide in", reason="no_role")
+        decision = Decide(
+            request_id=cmd.request_id,
+            decision_type=cmd.decision_type,
+            actor=actor,
+            role=role,
+            justification=cmd.justification,
+            context_delta=cmd.context_delta,
+            idempotency_key=cmd.idempotency_key or f"{cmd.channel}-{uuid.uuid4().hex}",
+            seen_args_digest=cmd.seen_args_digest,
+            channel=cmd.channel,
+            channel_ref=cmd.channel_ref,
+        )
+        try:
+            return await core.decide(cmd.instance_id, decision)
+        except Conflict as exc:
+            settled = await core.get_request(cmd.instance_id, cmd.request_id)
+            if settled.resolved_at is not None or settled.status != "PENDING":
+                raise Conflict(settled_text(settled), reason="already_decided") from exc
+            raise
+    except GantralError as exc:
+        await refuse(core, actor, attempted, exc, cmd.instance_id, cmd.request_id)
+        raise
+
+
+def unknown_actor(channel: str, user: str) -> Actor:
+    """How an unmapped channel user appears in the access log."""
+    return Actor(id=f"{channel}:{user}", kind=ActorKind.HUMAN)

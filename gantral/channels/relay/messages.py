@@ -1,0 +1,81 @@
+"""Typed inputs and results of the relay workflow and its activities (new fields: defaults)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "ChannelEvent",
+    "EventBatch",
+    "MessageRef",
+    "PostRequest",
+    "ReadEvents",
+    "Refresh",
+    "RelayStart",
+]
+
+# The events a channel acts on; everything else in the log is skipped by the query.
+FOLLOWED = (
+    "HUMAN_REQUESTED",
+    "ESCALATED",
+    "REMINDER_SENT",
+    "DECISION_RECORDED",
+    "TIMED_OUT",
+    "REQUEST_SUPERSEDED",
+    "STATE_TRANSITION",
+)
+
+
+class ChannelEvent(BaseModel):
+    log_index: int
+    instance_id: str
+    type: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def request_id(self) -> str | None:
+        value = self.payload.get("request_id")
+        return value if isinstance(value, str) else None
+
+
+class ReadEvents(BaseModel):
+    # None: start at the log's current end (a new relay does not replay history).
+    after: int | None
+    limit: int = 100
+    wait_seconds: float = 20.0
+    schema_name: str = "gantral_audit"
+
+
+class EventBatch(BaseModel):
+    events: list[ChannelEvent]
+    head: int
+
+
+class MessageRef(BaseModel):
+    """Where a request's copy lives in the channel: Slack channel + ts, Jira issue key."""
+
+    channel: str
+    ref: str
+
+
+class PostRequest(BaseModel):
+    instance_id: str
+    request_id: str
+
+
+class Refresh(BaseModel):
+    instance_id: str
+    request_id: str
+    where: MessageRef
+    # A reminder or escalation to post in the thread / as a comment.
+    note: str | None = None
+
+
+class RelayStart(BaseModel):
+    channel: str
+    schema_name: str = "gantral_audit"
+    cursor: int | None = None
+    # "instance/request" -> where its copy lives, while the request is open.
+    open: dict[str, MessageRef] = Field(default_factory=dict)

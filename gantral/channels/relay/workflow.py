@@ -1,0 +1,119 @@
+"""ChannelRelayWorkflow: one per channel, a durable cursor over the audit log.
+
+For each followed event, in log order: a request opened -> post it; anything else about
+a request with a copy in the channel -> refresh that copy (with a note for reminders and
+escalations); an instance that ended -> refresh its open copies. Activities retry without
+limit (backing off to a minute), so an outage only delays this channel's copies.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from gantral.channels.relay.messages import (
+        ChannelEvent,
+        EventBatch,
+        MessageRef,
+        PostRequest,
+        ReadEvents,
+        Refresh,
+        RelayStart,
+    )
+
+__all__ = ["RELAY_NAME", "ChannelRelayWorkflow"]
+
+RELAY_NAME = "GantralChannelRelay"
+_FOREVER = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=60)
+)
+_EVENTS_PER_RUN = 500
+_TERMINAL = {"COMPLETED", "TERMINATED"}
+
+
+def _note(event: ChannelEvent) -> str | None:
+    if event.type == "REMINDER_SENT":
+        return f"Reminder: still waiting for a decision (deadline {event.payload.get('deadline')})."
+    if event.type == "ESCALATED":
+        approvers = ", ".join(map(str, event.payload.get("approvers") or []))
+        return f"Escalated to tier {event.payload.get('tier')}: now needs {approvers}."
+    return None
+
+
+@workflow.defn(name=RELAY_NAME)
+class ChannelRelayWorkflow:
+    def __init__(self) -> None:
+        self._open: dict[str, MessageRef] = {}
+
+    @workflow.run
+    async def run(self, start: RelayStart) -> None:
+        self._open = dict(start.open)
+        cursor = start.cursor
+        if cursor is None:
+            cursor = (await self._read(start, None)).head
+        handled = 0
+        while handled < _EVENTS_PER_RUN:
+            batch = await self._read(start, cursor)
+            for event in batch.events:
+                await self._dispatch(start.channel, event)
+                cursor = event.log_index
+            handled += max(len(batch.events), 1)
+        workflow.continue_as_new(
+            RelayStart(
+                channel=start.channel, schema_name=start.schema_name, cursor=cursor, open=self._open
+            )
+        )
+
+    @workflow.query
+    def open_copies(self) -> dict[str, MessageRef]:
+        return dict(self._open)
+
+    async def _read(self, start: RelayStart, after: int | None) -> EventBatch:
+        batch: EventBatch = await workflow.execute_activity(
+            "gantral_channel_read_events",
+            ReadEvents(after=after, schema_name=start.schema_name),
+            result_type=EventBatch,
+            start_to_close_timeout=timedelta(seconds=60),
+            heartbeat_timeout=timedelta(seconds=10),
+            retry_policy=_FOREVER,
+        )
+        return batch
+
+    async def _dispatch(self, channel: str, event: ChannelEvent) -> None:
+        rid = event.request_id
+        if event.type == "HUMAN_REQUESTED" and rid is not None:
+            where = await workflow.execute_activity(
+                f"{channel}_post_request",
+                PostRequest(instance_id=event.instance_id, request_id=rid),
+                result_type=MessageRef | None,  # type: ignore[arg-type]
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_FOREVER,
+            )
+            if where is not None:
+                self._open[f"{event.instance_id}/{rid}"] = where
+            return
+        if event.type == "STATE_TRANSITION" and event.payload.get("to_state") in _TERMINAL:
+            keys = [k for k in self._open if k.startswith(f"{event.instance_id}/")]
+        else:
+            keys = [f"{event.instance_id}/{rid}"] if rid else []
+        for key in keys:
+            where = self._open.get(key)
+            if where is None:
+                continue
+            still_open = await workflow.execute_activity(
+                f"{channel}_refresh",
+                Refresh(
+                    instance_id=event.instance_id,
+                    request_id=key.split("/", 1)[1],
+                    where=where,
+                    note=_note(event),
+                ),
+                result_type=bool,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_FOREVER,
+            )
+            if not still_open:
+                self._open.pop(key, None)

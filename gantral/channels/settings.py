@@ -1,0 +1,105 @@
+"""Settings of the approver channels (Slack, Jira) and of triggers (GitHub, signed webhooks).
+
+Every adapter is off until its secrets are set: `make run` needs none of this. Secrets are
+`SecretStr` and may be `file:` or `vault:` references, resolved at startup and masked in
+logs like every other secret. Each is one field of `gantral.settings.Settings`
+(`GANTRAL_SLACK__SIGNING_SECRET`, `GANTRAL_JIRA__WEBHOOK_SECRET`, ...).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, SecretStr
+
+__all__ = [
+    "ChannelIdentity",
+    "GitHubTrigger",
+    "JiraSettings",
+    "SlackSettings",
+    "TriggerSettings",
+    "WebhookSource",
+]
+
+
+class ChannelIdentity(BaseModel):
+    """Who a channel user is in Gantral: the actor recorded, and the roles and teams the
+    permission table and the policy judge, exactly as if they came from a token."""
+
+    actor: str = Field(min_length=1, max_length=256)
+    roles: list[str] = Field(default_factory=list)
+    teams: list[str] = Field(default_factory=list)
+
+
+class SlackSettings(BaseModel):
+    # From the app's "Basic Information" page; both needed, else Slack is off.
+    signing_secret: SecretStr = SecretStr("")
+    bot_token: SecretStr = SecretStr("")
+    # slack_sdk's base URL; tests point it at a local server speaking Slack's Web API.
+    api_url: str = "https://slack.com/api/"
+    # Where a team's requests are posted (channel ids); `default_channel` for other teams.
+    team_channels: dict[str, str] = Field(default_factory=dict)
+    default_channel: str = ""
+    # Slack user id -> identity; else the user's e-mail (users.info) -> identity.
+    users: dict[str, ChannelIdentity] = Field(default_factory=dict)
+    users_by_email: dict[str, ChannelIdentity] = Field(default_factory=dict)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.signing_secret.get_secret_value() and self.bot_token.get_secret_value())
+
+    def channel_for(self, team: str) -> str | None:
+        return self.team_channels.get(team) or self.default_channel or None
+
+
+class JiraSettings(BaseModel):
+    # Jira Cloud site, e.g. https://example.atlassian.net; basic auth with an API token.
+    base_url: str = ""
+    email: str = ""
+    api_token: SecretStr = SecretStr("")
+    # The webhook's secret: Jira signs each call (X-Hub-Signature: sha256=<HMAC of body>).
+    webhook_secret: SecretStr = SecretStr("")
+    project: str = ""
+    team_projects: dict[str, str] = Field(default_factory=dict)
+    issue_type: str = "Task"
+    # Status names a transition to which decides; transition names used when resolved elsewhere.
+    approve_status: str = "Approved"
+    reject_status: str = "Rejected"
+    approve_transition: str = "Approve"
+    reject_transition: str = "Reject"
+    # Jira accountId -> identity.
+    users: dict[str, ChannelIdentity] = Field(default_factory=dict)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(
+            self.base_url
+            and self.webhook_secret.get_secret_value()
+            and self.api_token.get_secret_value()
+        )
+
+    def project_for(self, team: str) -> str | None:
+        return self.team_projects.get(team) or self.project or None
+
+
+class GitHubTrigger(BaseModel):
+    """Start `workflow_id` for `owning_team_id` on a matching GitHub event."""
+
+    event: str  # X-GitHub-Event, e.g. pull_request
+    actions: list[str] = Field(default_factory=list)  # e.g. [opened]; empty: any
+    repositories: list[str] = Field(default_factory=list)  # owner/name; empty: any
+    workflow_id: str
+    owning_team_id: str
+
+
+class WebhookSource(BaseModel):
+    """A tool sending Standard Webhooks (incident, ticket tools), with its own secret."""
+
+    secret: SecretStr = SecretStr("")  # whsec_... as the sender shows it
+    event_types: list[str] = Field(default_factory=list)  # the body's `type`; empty: any
+    workflow_id: str
+    owning_team_id: str
+
+
+class TriggerSettings(BaseModel):
+    github_secret: SecretStr = SecretStr("")
+    github: list[GitHubTrigger] = Field(default_factory=list)
+    webhooks: dict[str, WebhookSource] = Field(default_factory=dict)

@@ -1,0 +1,144 @@
+"""A local server speaking Slack's Web API wire format, and Slack's side of interactivity.
+
+slack_sdk's `base_url` points at `/api/`: each Web API method is `POST /api/<method>` with
+a bearer token and a JSON (or form) body, answered `{"ok": true, ...}` or
+`{"ok": false, "error": ...}`. `down = True` answers 503, as Slack does in an outage.
+`signed(...)` builds what Slack sends to an app: the form-encoded `payload` with the v0
+signature (HMAC-SHA256 of `v0:{timestamp}:{body}` with the signing secret).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+__all__ = ["SlackStandIn", "block_action", "signed", "view_submission"]
+
+
+@dataclass
+class SlackStandIn:
+    token: str
+    emails: dict[str, str] = field(default_factory=dict)  # user id -> e-mail (users.info)
+    down: bool = False
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # ts -> last body
+    responses: list[dict[str, Any]] = field(default_factory=list)  # via response_url
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/api/{method}")
+        async def web_api(method: str, request: Request) -> Response:
+            if self.down:
+                return Response("upstream connect error", status_code=503)
+            if request.headers.get("authorization") != f"Bearer {self.token}":
+                return JSONResponse({"ok": False, "error": "invalid_auth"})
+            raw = await request.body()
+            if request.headers.get("content-type", "").startswith("application/json"):
+                body = json.loads(raw or b"{}")
+            else:
+                body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+            self.calls.append((method, body))
+            return JSONResponse(self._answer(method, body))
+
+        @app.post("/respond/{token}")
+        async def respond(token: str, request: Request) -> Response:
+            self.responses.append({"token": token, **json.loads(await request.body())})
+            return Response("ok")
+
+        return app
+
+    def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        if method == "chat.postMessage":
+            ts = f"{int(time.time())}.{next(self._ts):06d}"
+            if not body.get("thread_ts"):
+                self.messages[ts] = body
+            return {"ok": True, "channel": body.get("channel"), "ts": ts, "message": body}
+        if method == "chat.update":
+            if body.get("ts") not in self.messages:
+                return {"ok": False, "error": "message_not_found"}
+            self.messages[str(body["ts"])] = body
+            return {"ok": True, "channel": body.get("channel"), "ts": body["ts"]}
+        if method == "users.info":
+            email = self.emails.get(str(body.get("user")))
+            if email is None:
+                return {"ok": False, "error": "user_not_found"}
+            return {"ok": True, "user": {"id": body["user"], "profile": {"email": email}}}
+        if method in ("views.open", "views.publish"):
+            return {"ok": True, "view": {"id": f"V{next(self._ts)}", **body.get("view", {})}}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"{int(time.time())}.{next(self._ts):06d}"}
+        return {"ok": False, "error": "unknown_method"}
+
+    def of(self, method: str) -> list[dict[str, Any]]:
+        return [body for name, body in self.calls if name == method]
+
+
+def signed(
+    secret: str, payload: dict[str, Any], *, at: float | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """Slack's request to an interactivity URL: body and signature headers."""
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    return body, sign(secret, body, at=at)
+
+
+def sign(secret: str, body: bytes, *, at: float | None = None) -> dict[str, str]:
+    timestamp = str(int(at if at is not None else time.time()))
+    base = b"v0:" + timestamp.encode() + b":" + body
+    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "x-slack-request-timestamp": timestamp,
+        "x-slack-signature": f"v0={digest}",
+        "content-type": "application/x-www-form-urlencoded",
+    }
+
+
+def block_action(
+    user: str, message: dict[str, Any], ts: str, action_id: str, response_url: str
+) -> dict[str, Any]:
+    """A click on a button of `message` (the shape of Slack's block_actions payload)."""
+    actions = next(b for b in message["blocks"] if b.get("type") == "actions")
+    button = next(e for e in actions["elements"] if e["action_id"] == action_id)
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": "T1"},
+        "api_app_id": "A1",
+        "team": {"id": "T1", "domain": "example"},
+        "container": {"type": "message", "message_ts": ts, "channel_id": message["channel"]},
+        "channel": {"id": message["channel"], "name": "approvals"},
+        "trigger_id": f"trig-{time.time_ns()}",
+        "response_url": response_url,
+        "message": {"ts": ts, "blocks": message["blocks"]},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": actions["block_id"],
+                "value": button["value"],
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+
+
+def view_submission(user: str, view: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+    """Submitting a modal opened with `view`: plain_text_input values by block id."""
+    state = {
+        block: {"value": {"type": "plain_text_input", "value": v}} for block, v in values.items()
+    }
+    return {
+        "type": "view_submission",
+        "user": {"id": user, "team_id": "T1"},
+        "team": {"id": "T1"},
+        "view": {**view, "id": f"V{time.time_ns()}", "state": {"values": state}},
+    }

@@ -1,0 +1,302 @@
+"""Slack on the real stack: a local server speaks Slack's Web API (slack_sdk's base_url
+points at it) and the tests send what Slack sends, signed with Slack's v0 scheme.
+
+Covered: approve from Slack end to end; an override from the modal re-checked by policy;
+forged and stale signatures; unknown users; the message updated after a decision in
+another channel; a race between Slack and the API; Slack down while an instance waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+
+from api.app import create_app
+from gantral.audit.config import AuditConfig
+from gantral.channels.settings import SlackSettings
+from gantral.settings import Settings
+from tests.integration.access_log import refusals_of
+from tests.integration.auth import bearer
+from tests.integration.channels_serving import serve
+from tests.integration.publishing import publish_one_step
+from tests.integration.slack_stand_in import (
+    SlackStandIn,
+    block_action,
+    sign,
+    signed,
+    view_submission,
+)
+from workers.channels import relay_id, run_channels
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+SECRET = "slack-signing-secret-for-tests"
+TOKEN = "xoxb-test-bot-token"
+AGENT = bearer("slack-agent", agent=True)
+API_LEAD = bearer("api-lead", ["TECH_LEAD", "approver"])
+POLICY = """
+materiality: LOW
+requires_human_approval: true
+approvers: [{role: TECH_LEAD}]
+override_roles: [TECH_LEAD]
+materiality_rules:
+  - {name: large, level: HIGH, when: [{field: arguments.amount, op: gt, value: 100}]}
+by_materiality:
+  HIGH: {approvers: [{role: CFO}]}
+"""
+INTERACTIONS = "/v1/channels/slack/interactions"
+WON = "already APPROVED by api-lead via api"
+
+
+class World:
+    def __init__(self, api: httpx.AsyncClient, slack: SlackStandIn, url: str, workflow: str):
+        self.api, self.slack, self.url, self.workflow = api, slack, url, workflow
+
+    async def pending(self, amount: int = 10) -> tuple[str, str]:
+        body = {"workflow_id": self.workflow, "owning_team_id": "payments"}
+        iid = (await self.api.post("/v1/instances", json=body, headers=AGENT)).json()["instance_id"]
+        resp = await self.api.post(
+            f"/v1/instances/{iid}/steps/act/authorize",
+            json={"action": "pay", "arguments": {"amount": amount, "to": "acme"}},
+            headers=AGENT,
+        )
+        assert resp.json()["outcome"] == "PENDING", resp.text
+        return str(iid), str(resp.json()["request"]["request_id"])
+
+    async def message(self, request_id: str) -> tuple[str, dict[str, Any]]:
+        """The ts and body of the message posted for `request_id`."""
+        return await until(lambda: self._find(request_id), "the request was not posted")
+
+    def _find(self, request_id: str) -> tuple[str, dict[str, Any]] | None:
+        for ts, body in self.slack.messages.items():
+            if request_id in str(body.get("blocks")):
+                return ts, body
+        return None
+
+    async def click(self, user: str, ts: str, action: str) -> httpx.Response:
+        payload = block_action(
+            user, self.slack.messages[ts], ts, action, f"{self.url}/respond/{uuid.uuid4().hex}"
+        )
+        body, headers = signed(SECRET, payload)
+        return await self.api.post(INTERACTIONS, content=body, headers=headers)
+
+    async def outcome(self, iid: str, rid: str) -> dict[str, Any]:
+        resp = await self.api.get(f"/v1/instances/{iid}/requests/{rid}?wait=20", headers=API_LEAD)
+        return dict(resp.json())
+
+
+async def until(probe: Callable[[], Any], what: str, seconds: float = 30) -> Any:
+    for _ in range(int(seconds * 10)):
+        found = probe()
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(what)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def world(
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditConfig
+) -> AsyncIterator[World]:
+    slack = SlackStandIn(token=TOKEN, emails={"U_BOB": "Bob@Example.com"})
+    async with serve(slack.app()) as url:
+        approver = {"roles": ["TECH_LEAD", "approver", "supervisor"], "teams": ["payments"]}
+        configured = settings.model_copy(
+            update={
+                "slack": SlackSettings.model_validate(
+                    {
+                        "signing_secret": SECRET,
+                        "bot_token": TOKEN,
+                        "api_url": f"{url}/api/",
+                        "team_channels": {"payments": "C_PAY"},
+                        "users": {"U_ALICE": {"actor": "slack-alice", **approver}},
+                        "users_by_email": {"bob@example.com": {"actor": "slack-bob", **approver}},
+                    }
+                )
+            }
+        )
+        app = create_app(configured, temporal, audit_config=audit_config)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as api,
+            run_channels(temporal, configured, audit_config),
+        ):
+            workflow = f"slack-{uuid.uuid4().hex[:6]}"
+            await publish_one_step(api, workflow, POLICY)
+            try:
+                yield World(api, slack, url, workflow)
+            finally:
+                await temporal.get_workflow_handle(relay_id(configured, "slack")).terminate()
+
+
+async def test_approve_from_slack_updates_the_message(world: World) -> None:
+    iid, rid = await world.pending()
+    ts, posted = await world.message(rid)
+    assert posted["channel"] == "C_PAY" and "Approve" in str(posted["blocks"])
+    assert "digest" in str(posted["blocks"]) and "0 of 1 approvals" in str(posted["blocks"])
+
+    resp = await world.click("U_ALICE", ts, "gantral_approve")
+    assert resp.status_code == 200
+    done = await world.outcome(iid, rid)
+    assert done["status"] == "APPROVED" and done["decided_by"] == "slack-alice"
+    assert done["decided_via"] == "slack"
+    view = (await world.api.get(f"/v1/instances/{iid}", headers=API_LEAD)).json()
+    decision = view["decisions"][-1]
+    assert decision["channel"] == "slack" and decision["channel_ref"] == ts
+    await until(
+        lambda: "APPROVED* by slack-alice via slack" in str(world.slack.messages[ts]["blocks"]),
+        "the message was not updated",
+    )
+    assert "gantral_approve" not in str(world.slack.messages[ts]["blocks"])
+    await until(
+        lambda: any("recorded" in r.get("text", "") for r in world.slack.responses), "no reply"
+    )
+
+
+async def test_user_mapped_by_email_through_users_info(world: World) -> None:
+    iid, rid = await world.pending()
+    ts, _ = await world.message(rid)
+    assert (await world.click("U_BOB", ts, "gantral_approve")).status_code == 200
+    assert (await world.outcome(iid, rid))["decided_by"] == "slack-bob"
+
+
+async def test_forged_and_stale_signatures_are_refused(world: World) -> None:
+    _, rid = await world.pending()
+    ts, message = await world.message(rid)
+    payload = block_action("U_ALICE", message, ts, "gantral_approve", f"{world.url}/respond/x")
+    body, headers = signed("not-the-secret", payload)
+    resp = await world.api.post(INTERACTIONS, content=body, headers=headers)
+    assert resp.status_code == 401 and resp.json()["reason"] == "bad_signature"
+    body, headers = signed(SECRET, payload, at=time.time() - 301)
+    resp = await world.api.post(INTERACTIONS, content=body, headers=headers)
+    assert resp.status_code == 401 and resp.json()["reason"] == "stale_signature"
+    _, good = signed(SECRET, payload)
+    resp = await world.api.post(INTERACTIONS, content=body + b"x", headers=good)
+    assert resp.status_code == 401
+    resp = await world.api.post(INTERACTIONS, content=body)
+    assert resp.status_code == 401 and resp.json()["reason"] == "unsigned"
+    # Events API: the URL check answers the challenge only when signed.
+    check = b'{"type": "url_verification", "challenge": "c-123"}'
+    resp = await world.api.post(
+        "/v1/channels/slack/events", content=check, headers=sign(SECRET, check)
+    )
+    assert resp.json() == {"challenge": "c-123"}
+
+
+async def test_unknown_user_is_refused_visibly_and_recorded(
+    world: World, temporal: Client, api: httpx.AsyncClient
+) -> None:
+    iid, rid = await world.pending()
+    ts, _ = await world.message(rid)
+    assert (await world.click("U_NOBODY", ts, "gantral_approve")).status_code == 200
+    await until(
+        lambda: any("not mapped" in r.get("text", "") for r in world.slack.responses),
+        "no ephemeral refusal",
+    )
+    reply = next(r for r in world.slack.responses if "not mapped" in r.get("text", ""))
+    assert reply["response_type"] == "ephemeral"
+    assert await refusals_of(api, temporal, "slack:U_NOBODY")
+    pending = (await world.api.get(f"/v1/instances/{iid}/requests/{rid}", headers=API_LEAD)).json()
+    assert pending["status"] == "PENDING"
+
+
+async def test_race_with_the_api_one_wins_the_other_is_told(world: World) -> None:
+    iid, rid = await world.pending()
+    ts, _ = await world.message(rid)
+    body = {"request_id": rid, "decision_type": "APPROVE", "idempotency_key": uuid.uuid4().hex}
+    resp = await world.api.post(f"/v1/instances/{iid}/decisions", json=body, headers=API_LEAD)
+    assert resp.status_code == 200
+    assert (await world.click("U_ALICE", ts, "gantral_approve")).status_code == 200
+    told = await until(
+        lambda: [
+            r
+            for r in world.slack.responses
+            if "already APPROVED by api-lead via api" in r.get("text", "")
+        ],
+        "the loser was not told who won",
+    )
+    assert told
+    await until(
+        lambda: "APPROVED* by api-lead via api" in str(world.slack.messages[ts]["blocks"]),
+        "the Slack copy was not updated after the API decision",
+    )
+    view = (await world.api.get(f"/v1/instances/{iid}", headers=API_LEAD)).json()
+    assert [d["channel"] for d in view["decisions"]] == ["api"]
+
+
+async def test_override_from_the_modal_is_rechecked_by_policy(world: World) -> None:
+    iid, rid = await world.pending(amount=10)
+    ts, _ = await world.message(rid)
+    assert (await world.click("U_ALICE", ts, "gantral_override")).status_code == 200
+    opened = await until(lambda: world.slack.of("views.open"), "no modal")
+    view = opened[-1]["view"]
+    assert view["callback_id"] == "gantral_decision" and '"amount": 10' in str(view["blocks"])
+
+    # Bad JSON is answered in the modal itself; nothing is decided.
+    bad = view_submission("U_ALICE", view, {"justification": "x", "arguments": "{nope"})
+    body, headers = signed(SECRET, bad)
+    resp = await world.api.post(INTERACTIONS, content=body, headers=headers)
+    assert resp.json()["response_action"] == "errors"
+
+    edit = '{"amount": 500, "to": "acme"}'
+    good = view_submission("U_ALICE", view, {"justification": "pay it all", "arguments": edit})
+    body, headers = signed(SECRET, good)
+    assert (await world.api.post(INTERACTIONS, content=body, headers=headers)).status_code == 200
+    first = await world.outcome(iid, rid)
+    # More material now: the edit became a new request for a CFO, not an approval.
+    assert first["status"] == "SUPERSEDED"
+    follow = (await world.api.get(f"/v1/instances/{iid}", headers=API_LEAD)).json()[
+        "pending_request"
+    ]
+    assert follow["materiality"] == "HIGH" and follow["required_approvers"] == ["CFO"]
+    assert follow["arguments"]["amount"] == 500
+    await world.message(follow["request_id"])  # the follow-up is posted too
+    await until(
+        lambda: "Superseded" in str(world.slack.messages[ts]["blocks"]), "old copy not updated"
+    )
+
+
+async def test_slack_down_while_an_instance_waits(world: World) -> None:
+    world.slack.down = True
+    try:
+        iid, rid = await world.pending()
+        body = {"request_id": rid, "decision_type": "APPROVE", "idempotency_key": uuid.uuid4().hex}
+        resp = await world.api.post(f"/v1/instances/{iid}/decisions", json=body, headers=API_LEAD)
+        assert resp.status_code == 200 and resp.json()["request"]["status"] == "APPROVED"
+        await asyncio.sleep(1)
+        assert world._find(rid) is None
+    finally:
+        world.slack.down = False
+    ts, _ = await world.message(rid)
+    await until(
+        lambda: "APPROVED* by api-lead via api" in str(world.slack.messages[ts]["blocks"]),
+        "the message did not catch up",
+        seconds=90,
+    )
+
+
+async def test_app_home_shows_the_approvers_inbox(world: World) -> None:
+    _, rid = await world.pending()
+    event = {
+        "type": "event_callback",
+        "team_id": "T1",
+        "event": {"type": "app_home_opened", "user": "U_ALICE", "tab": "home"},
+    }
+    raw = json.dumps(event).encode()
+    headers = {**sign(SECRET, raw), "content-type": "application/json"}
+    resp = await world.api.post("/v1/channels/slack/events", content=raw, headers=headers)
+    assert resp.status_code == 200
+    published = await until(
+        lambda: [p for p in world.slack.of("views.publish") if rid in str(p["view"])],
+        "App Home does not list the request",
+    )
+    assert published[-1]["user_id"] == "U_ALICE"

@@ -1,0 +1,96 @@
+"""The channel relay worker: follows the audit log and keeps Slack (and other channels)
+current. Runs only the relay workflows of the channels that are configured.
+
+    gantral channels        # GANTRAL_SLACK__BOT_TOKEN, ..._SIGNING_SECRET, database.reader_url
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.worker import Worker
+
+from gantral.audit.config import AuditConfig
+from gantral.audit.db import open_pool
+from gantral.channels.relay.follow import AuditFollower
+from gantral.channels.relay.messages import RelayStart
+from gantral.channels.relay.slack import SlackRelay
+from gantral.channels.relay.workflow import ChannelRelayWorkflow
+from gantral.channels.slack.web import SlackWeb
+from gantral.settings import Settings
+
+__all__ = ["main", "relay_id", "run_channels"]
+
+
+def relay_id(settings: Settings, channel: str) -> str:
+    return f"gantral-relay-{channel}-{settings.temporal.task_queue}"
+
+
+def task_queue(settings: Settings) -> str:
+    return f"{settings.temporal.task_queue}-channels"
+
+
+def enabled(settings: Settings) -> list[str]:
+    return ["slack"] if settings.slack.enabled else []
+
+
+@contextlib.asynccontextmanager
+async def run_channels(
+    temporal: Client, settings: Settings, config: AuditConfig | None = None
+) -> AsyncIterator[list[str]]:
+    """Run the relay worker and start (or attach to) the relay of every enabled channel."""
+    config = config or AuditConfig()
+    channels = enabled(settings)
+    pool = await open_pool(settings.database.reader_url.get_secret_value(), config.reader_role)
+    activities: list[object] = [AuditFollower(pool).read_events]
+    if "slack" in channels:
+        relay = SlackRelay(settings.slack, temporal, SlackWeb(settings.slack))
+        activities += [relay.post_request, relay.refresh]
+    worker = Worker(
+        temporal,
+        task_queue=task_queue(settings),
+        workflows=[ChannelRelayWorkflow],
+        activities=activities,  # type: ignore[arg-type]
+    )
+    try:
+        async with worker:
+            for channel in channels:
+                await temporal.start_workflow(
+                    ChannelRelayWorkflow.run,
+                    RelayStart(channel=channel, schema_name=config.schema),
+                    id=relay_id(settings, channel),
+                    task_queue=task_queue(settings),
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                )
+            yield channels
+    finally:
+        await pool.close()
+
+
+async def _serve(settings: Settings) -> None:
+    from gantral.client import connect_temporal
+
+    temporal = await connect_temporal(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with run_channels(temporal, settings) as channels:
+        if not channels:
+            return
+        await stop.wait()
+
+
+def main() -> None:
+    from gantral.startup import configure_logging, load_settings, resolve_secrets
+
+    configure_logging()
+    settings = resolve_secrets(load_settings())
+    if not enabled(settings):
+        raise SystemExit("no channel is configured (set GANTRAL_SLACK__BOT_TOKEN and ...)")
+    asyncio.run(_serve(settings))
