@@ -3,8 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TS_SDK := sdk/typescript
+GO_SDK := sdk/go
+# npm ci writes this file; it is newer than the lock file once the install is done.
+NPM_STAMP := $(TS_SDK)/node_modules/.package-lock.json
+# Go needs a build cache; CI may run without $$HOME.
+ifeq ($(HOME),)
+export GOCACHE ?= $(CURDIR)/.data/go-build
+endif
 
-.PHONY: run test lint typecheck unit integration contract bench specs clean
+.PHONY: run test lint typecheck unit integration contract bench specs clean sdk sdk-types go-toolchain node-toolchain
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,8 +24,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/gantral dev
 
-## test: lint, type-check, then every test against real servers started by the suite
-test: lint typecheck
+## test: lint, type-check, the TypeScript and Go SDKs' own tests, then every test against
+## real servers started by the suite (the SDK contract test among them)
+test: lint typecheck sdk
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
@@ -38,12 +47,44 @@ contract: $(STAMP)
 	GANTRAL_CONTRACT_MAX_EXAMPLES=100 GANTRAL_CONTRACT_PHASES=examples,coverage,fuzzing,stateful \
 	GANTRAL_CONTRACT_TIMEOUT=1800 $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/test_contract.py
 
+## sdk: install what the TypeScript and Go SDKs need, then run their own tests
+sdk: $(NPM_STAMP) go-toolchain
+	cd $(TS_SDK) && npm test --silent
+	cd $(GO_SDK) && GOPROXY=off go vet ./... && GOPROXY=off go test ./...
+
+node-toolchain:
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || \
+	  { echo "the TypeScript SDK needs Node 20 with npm on PATH" >&2; exit 1; }
+
+$(NPM_STAMP): $(TS_SDK)/package-lock.json | node-toolchain
+	cd $(TS_SDK) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## go-toolchain: Debian's golang-go, installed only when `go` is missing (the Go SDK uses
+## the standard library only; no module proxy is needed)
+go-toolchain:
+	@if ! go version >/dev/null 2>&1; then \
+	  command -v apt-get >/dev/null 2>&1 || \
+	    { echo "Go is missing and apt-get is not available: install Go >= 1.19 (Debian: golang-go)" >&2; exit 1; }; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  echo "installing golang-go with apt-get"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq golang-go >/dev/null || \
+	    { echo "apt-get could not install golang-go" >&2; exit 1; }; \
+	fi
+	@go version && go env GOCACHE >/dev/null || { echo "go is installed but does not run for $$(id -un)" >&2; exit 1; }
+
+## sdk-types: regenerate the TypeScript and Go SDK types from specs/openapi.json
+sdk-types: go-toolchain | node-toolchain
+	cd $(TS_SDK) && node scripts/gen-types.mjs
+	cd $(GO_SDK) && GOPROXY=off go run ./cmd/gentypes
+
 bench: $(STAMP)
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 ## specs: regenerate the committed specs (OpenAPI, state machine, JSON Schemas)
 specs: $(STAMP)
 	$(BIN)/gantral specs write
+	$(MAKE) sdk-types
 
 clean:
-	rm -rf $(VENV) .data .mypy_cache .ruff_cache
+	rm -rf $(VENV) .data .mypy_cache .ruff_cache $(TS_SDK)/node_modules $(TS_SDK)/dist

@@ -330,17 +330,17 @@ func TestResumeFromPending(t *testing.T) {
 		t.Fatalf("%v %v", back, err)
 	}
 	var refused *StepRefused
-	if _, err := c.ResumeStep(ctx, back, 0); !errors.As(err, &refused) || refused.Reason != ReasonDecisionTimeout {
+	if _, err := c.ResumeStep(ctx, back, 0, nil); !errors.As(err, &refused) || refused.Reason != ReasonDecisionTimeout {
 		t.Fatalf("%v", err)
 	}
 	decided = true
-	step, err = c.ResumeStep(ctx, back, 0)
+	step, err = c.ResumeStep(ctx, back, 0, nil)
 	if err != nil || step.Outcome != "APPROVED" || fmt.Sprint(step.Arguments) != fmt.Sprint(asked) {
 		t.Fatalf("%v %v", step, err)
 	}
 	forged := back
 	forged.ArgsDigest, _ = ArgsDigest("deploy.run", map[string]any{"service": "other"})
-	if _, err := c.ResumeStep(ctx, forged, 0); !errors.As(err, &refused) || refused.Reason != ReasonResumeMismatch {
+	if _, err := c.ResumeStep(ctx, forged, 0, nil); !errors.As(err, &refused) || refused.Reason != ReasonResumeMismatch {
 		t.Fatalf("%v", err)
 	}
 }

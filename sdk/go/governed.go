@@ -126,24 +126,39 @@ func bind(instanceID, stepID, action string, requested map[string]any, result *A
 	if grant == nil {
 		return nil, &StepRefused{Reason: ReasonNoGrant, Message: fmt.Sprintf("step %s was not granted (%s)", stepID, outcome), Request: request}
 	}
-	if grant.StepID != stepID {
-		return nil, &StepRefused{Reason: ReasonGrantStep, Message: fmt.Sprintf("grant %s is for step %s, not %s", grant.GrantID, grant.StepID, stepID), Request: request}
-	}
-	digest, err := ArgsDigest(action, args)
+	digest, err := checkGrant(grant, stepID, action, args, request)
 	if err != nil {
 		return nil, err
-	}
-	if digest != grant.ArgsDigest {
-		return nil, &StepRefused{
-			Reason:  ReasonDigestMismatch,
-			Message: fmt.Sprintf("grant %s covers %s, but the arguments to run hash to %s", grant.GrantID, grant.ArgsDigest, digest),
-			Request: request,
-		}
 	}
 	return &Step{
 		InstanceID: instanceID, StepID: stepID, Action: action, Arguments: args, ArgsDigest: digest,
 		Grant: *grant, Outcome: outcome, Request: request, Detail: map[string]any{},
 	}, nil
+}
+
+// CheckGrant returns the digest of arguments, computed here, when grant covers exactly
+// them for this step; otherwise a *StepRefused (args_digest_mismatch,
+// grant_step_mismatch). It never trusts a digest sent by the server.
+func CheckGrant(grant *Grant, stepID, action string, arguments map[string]any) (string, error) {
+	return checkGrant(grant, stepID, action, arguments, nil)
+}
+
+func checkGrant(grant *Grant, stepID, action string, args map[string]any, request *HumanRequest) (string, error) {
+	if grant.StepID != stepID {
+		return "", &StepRefused{Reason: ReasonGrantStep, Message: fmt.Sprintf("grant %s is for step %s, not %s", grant.GrantID, grant.StepID, stepID), Request: request}
+	}
+	digest, err := ArgsDigest(action, args)
+	if err != nil {
+		return "", err
+	}
+	if digest != grant.ArgsDigest {
+		return "", &StepRefused{
+			Reason:  ReasonDigestMismatch,
+			Message: fmt.Sprintf("grant %s covers %s, but the arguments to run hash to %s", grant.GrantID, grant.ArgsDigest, digest),
+			Request: request,
+		}
+	}
+	return digest, nil
 }
 
 // PrepareStep authorizes, waits for a human if needed, and checks the grant. Nothing
@@ -209,10 +224,12 @@ func (c *Client) prepare(ctx context.Context, instanceID, stepID string, opts St
 	return step, nil, err
 }
 
-// ResumeStep picks up a step stopped at PENDING. The request's arguments must hash to
-// the digest taken when it was asked; wait > 0 long-polls for the decision. Still
-// undecided: a *StepRefused with Reason "decision_timeout".
-func (c *Client) ResumeStep(ctx context.Context, token ResumeToken, wait time.Duration) (*Step, error) {
+// ResumeStep picks up a step stopped at PENDING; wait > 0 long-polls for the decision.
+// The arguments to run are checked against the token's digest: arguments if given (the
+// same you asked with), else the request's own (an approval keeps them as asked; an
+// override replaces them, and its grant is checked instead). Still undecided: a
+// *StepRefused with Reason "decision_timeout".
+func (c *Client) ResumeStep(ctx context.Context, token ResumeToken, wait time.Duration, arguments map[string]any) (*Step, error) {
 	var request *HumanRequest
 	var err error
 	if wait > 0 {
@@ -226,15 +243,23 @@ func (c *Client) ResumeStep(ctx context.Context, token ResumeToken, wait time.Du
 	if !settled(request) {
 		return nil, &StepRefused{Reason: ReasonDecisionTimeout, Message: "request " + token.RequestID + " is still pending", Request: request}
 	}
-	requested, err := Plain(request.Arguments)
+	source := arguments
+	if source == nil {
+		source = request.Arguments
+	}
+	requested, err := Plain(source)
 	if err != nil {
 		return nil, err
 	}
-	digest, err := ArgsDigest(token.Action, requested)
-	if err != nil {
-		return nil, err
+	mismatch := request.StepID != token.StepID
+	if arguments != nil || request.Status != RequestStatusOverridden {
+		digest, err := ArgsDigest(token.Action, requested)
+		if err != nil {
+			return nil, err
+		}
+		mismatch = mismatch || digest != token.ArgsDigest
 	}
-	if request.StepID != token.StepID || digest != token.ArgsDigest {
+	if mismatch {
 		return nil, &StepRefused{Reason: ReasonResumeMismatch, Message: "request " + token.RequestID + " is not the one this token was issued for", Request: request}
 	}
 	return bind(token.InstanceID, token.StepID, token.Action, requested, nil, request)

@@ -56,6 +56,19 @@ type AnyOf struct {
 	AnyOf []any `json:"any_of"`
 }
 
+// The API's signature over one call: which key signed, and the signature (hex).
+type Attestation struct {
+	KeyID     string `json:"key_id"`
+	Signature string `json:"signature"`
+}
+
+type AuditAnchor struct {
+	Checkpoint *Checkpoint `json:"checkpoint"`
+	Events     int64       `json:"events"`
+	Head       *string     `json:"head"`
+	Sealed     bool        `json:"sealed"`
+}
+
 type AuthorizeOutcome string
 
 const (
@@ -206,6 +219,16 @@ const (
 	DecisionTypeOverride DecisionType = "OVERRIDE"
 )
 
+// One disagreement: which records, at which event, and both sides.
+type Divergence struct {
+	Between  string `json:"between"`
+	Expected any    `json:"expected"`
+	Field    string `json:"field"`
+	Found    any    `json:"found"`
+	Message  string `json:"message"`
+	Seq      *int64 `json:"seq"`
+}
+
 // Every error: the class (`error`), the precise `reason`, and a message.
 type Error struct {
 	Details map[string]any `json:"details,omitempty"`
@@ -305,6 +328,32 @@ type HumanRequest struct {
 	Tier                        int64             `json:"tier,omitempty"`
 }
 
+// One open request, with what an approver needs to judge its urgency and act on it.
+type InboxItem struct {
+	Action            string         `json:"action"`
+	Approvals         int64          `json:"approvals"`
+	ArgsDigest        string         `json:"args_digest"`
+	Arguments         map[string]any `json:"arguments"`
+	CreatedAt         string         `json:"created_at"`
+	Deadline          *string        `json:"deadline"`
+	DecidableAs       []string       `json:"decidable_as"`
+	InstanceID        string         `json:"instance_id"`
+	Materiality       Materiality    `json:"materiality"`
+	OwningTeamID      *string        `json:"owning_team_id"`
+	Quorum            string         `json:"quorum"`
+	RequestID         string         `json:"request_id"`
+	RequiredApprovers []string       `json:"required_approvers"`
+	SLADeadline       *string        `json:"sla_deadline"`
+	StepID            string         `json:"step_id"`
+	StillNeeded       []string       `json:"still_needed"`
+	WorkflowID        *string        `json:"workflow_id"`
+}
+
+type InboxPage struct {
+	Items     []InboxItem `json:"items"`
+	Truncated bool        `json:"truncated"`
+}
+
 type InclusionProofView struct {
 	Checkpoint *Checkpoint `json:"checkpoint"`
 	InstanceID string      `json:"instance_id"`
@@ -376,6 +425,15 @@ type NOfRule struct {
 	NOf NOf `json:"n_of"`
 }
 
+// Where today's code parted from a run's history, as Temporal reported it.
+type NonDeterminism struct {
+	EventID   *int64  `json:"event_id"`
+	EventType *string `json:"event_type"`
+	Kind      string  `json:"kind"`
+	Message   string  `json:"message"`
+	RunID     string  `json:"run_id"`
+}
+
 type OnTimeout string
 
 const (
@@ -403,6 +461,20 @@ type OverridePath struct {
 	RequiresJustification bool     `json:"requires_justification"`
 	RequiresSecondSignoff bool     `json:"requires_second_signoff"`
 	Roles                 []string `json:"roles"`
+}
+
+type PinnedPolicy struct {
+	ContentHash string  `json:"content_hash"`
+	PolicyID    *string `json:"policy_id"`
+	StepID      string  `json:"step_id"`
+	Version     *int64  `json:"version"`
+}
+
+type PinnedVersions struct {
+	Policies        []PinnedPolicy `json:"policies,omitempty"`
+	TemplateHash    *string        `json:"template_hash"`
+	WorkflowID      *string        `json:"workflow_id"`
+	WorkflowVersion *int64         `json:"workflow_version"`
 }
 
 // One step's policy. A plain `approvers` list means every listed role must approve.
@@ -442,6 +514,35 @@ type ProblemView struct {
 	Seq        *int64  `json:"seq,omitempty"`
 }
 
+type ReplayReport struct {
+	Audit           AuditAnchor      `json:"audit"`
+	CodeVersion     string           `json:"code_version"`
+	DivergenceCount int64            `json:"divergence_count"`
+	Divergences     []Divergence     `json:"divergences"`
+	FirstDivergence *Divergence      `json:"first_divergence"`
+	Format          string           `json:"format,omitempty"`
+	GeneratedAt     string           `json:"generated_at"`
+	HistorySha256   string           `json:"history_sha256"`
+	HistorySource   string           `json:"history_source"`
+	InstanceID      string           `json:"instance_id"`
+	Match           bool             `json:"match"`
+	Nondeterminism  []NonDeterminism `json:"nondeterminism"`
+	Pinned          PinnedVersions   `json:"pinned"`
+	Replay          ReplayStats      `json:"replay"`
+	RunIds          []string         `json:"run_ids"`
+	Signature       *Attestation     `json:"signature,omitempty"`
+	Snapshots       []SnapshotRef    `json:"snapshots"`
+	Timeline        Timeline         `json:"timeline"`
+}
+
+type ReplayStats struct {
+	Deterministic   bool    `json:"deterministic"`
+	EventsPerSecond float64 `json:"events_per_second"`
+	HistoryEvents   int64   `json:"history_events"`
+	Runs            int64   `json:"runs"`
+	Seconds         float64 `json:"seconds"`
+}
+
 type RequestStatus string
 
 const (
@@ -456,6 +557,12 @@ const (
 
 type RoleRule struct {
 	Role string `json:"role"`
+}
+
+type SnapshotRef struct {
+	Key    string `json:"key"`
+	Seq    int64  `json:"seq"`
+	Sha256 string `json:"sha256"`
 }
 
 type StartInstanceRequest struct {
@@ -542,6 +649,39 @@ type TierSpec struct {
 	Timeout   *string  `json:"timeout,omitempty"`
 }
 
+// What happened to one instance, section by section, each in audit order.
+type Timeline struct {
+	Agent       []TimelineEntry `json:"agent,omitempty"`
+	Cost        *TimelineCost   `json:"cost,omitempty"`
+	Costs       []TimelineEntry `json:"costs,omitempty"`
+	Decisions   []TimelineEntry `json:"decisions,omitempty"`
+	Escalations []TimelineEntry `json:"escalations,omitempty"`
+	Evaluations []TimelineEntry `json:"evaluations,omitempty"`
+	Events      int64           `json:"events,omitempty"`
+	FinalState  *string         `json:"final_state,omitempty"`
+	Grants      []TimelineEntry `json:"grants,omitempty"`
+	InstanceID  string          `json:"instance_id"`
+	Requests    []TimelineEntry `json:"requests,omitempty"`
+	Sealed      bool            `json:"sealed,omitempty"`
+	Started     *TimelineEntry  `json:"started,omitempty"`
+	Transitions []TimelineEntry `json:"transitions,omitempty"`
+}
+
+type TimelineCost struct {
+	Money           float64 `json:"money,omitempty"`
+	Tokens          int64   `json:"tokens,omitempty"`
+	WallTimeSeconds float64 `json:"wall_time_seconds,omitempty"`
+}
+
+type TimelineEntry struct {
+	Actor          string         `json:"actor"`
+	At             string         `json:"at"`
+	Payload        map[string]any `json:"payload"`
+	Seq            int64          `json:"seq"`
+	SnapshotSha256 *string        `json:"snapshot_sha256,omitempty"`
+	Type           string         `json:"type"`
+}
+
 type Timeouts struct {
 	Escalation *string `json:"escalation,omitempty"`
 	Primary    *string `json:"primary,omitempty"`
@@ -570,7 +710,7 @@ type VerifyView struct {
 	Checkpoints       int64         `json:"checkpoints"`
 	Events            int64         `json:"events"`
 	InstanceID        string        `json:"instance_id"`
-	Ok                bool          `json:"ok"`
+	OK                bool          `json:"ok"`
 	Problems          []ProblemView `json:"problems"`
 	SignaturesChecked bool          `json:"signatures_checked"`
 }

@@ -368,18 +368,28 @@ export class GantralClient {
     return bind(instanceId, stepId, action, requested, result, request);
   }
 
-  /** Pick up a step stopped at PENDING. The request's arguments must hash to the digest
-   *  taken when it was asked; `wait` (seconds, default 0) long-polls for the decision.
+  /** Pick up a step stopped at PENDING; `wait` (seconds, default 0) long-polls for the
+   *  decision. The arguments to run are checked against the token's digest: the ones you
+   *  pass (the same you asked with), else the request's own (an approval keeps them as
+   *  asked; an override replaces them, and its grant is checked instead).
    *  @throws DecisionTimeout when still undecided. */
-  async resumeStep(token: ResumeToken, options: { wait?: number } = {}): Promise<GovernedStep> {
+  async resumeStep(
+    token: ResumeToken,
+    options: { wait?: number; arguments?: Record<string, unknown> } = {},
+  ): Promise<GovernedStep> {
     const request = options.wait
       ? await this.waitForDecision(token.instance_id, token.request_id, { wait: options.wait })
       : await this.getRequest(token.instance_id, token.request_id);
     if (!settled(request)) throw new DecisionTimeout(`request ${token.request_id} is still pending`, request);
-    if (request.step_id !== token.step_id || argsDigest(token.action, request.arguments) !== token.args_digest) {
+    const requested = plain(options.arguments ?? request.arguments);
+    const checkable = options.arguments !== undefined || request.status !== "OVERRIDDEN";
+    if (
+      request.step_id !== token.step_id ||
+      (checkable && argsDigest(token.action, requested) !== token.args_digest)
+    ) {
       throw new DigestMismatch(`request ${token.request_id} is not the one this token was issued for`, request, "resume_mismatch");
     }
-    return bind(token.instance_id, token.step_id, token.action, plain(request.arguments), undefined, request);
+    return bind(token.instance_id, token.step_id, token.action, requested, undefined, request);
   }
 
   /** Run a governed step with exactly the arguments a grant covers: authorize, wait for

@@ -90,6 +90,31 @@ export function bind(
     if (outcome === "OVERRIDDEN" && grant) args = plain(grant.arguments);
   }
   if (!grant) throw new StepRefused(`step ${stepId} was not granted (${outcome})`, "no_grant");
+  const digest = checkGrant(grant, stepId, action, args, request);
+  return {
+    instanceId,
+    stepId,
+    action,
+    arguments: args,
+    argsDigest: digest,
+    grant,
+    outcome,
+    request,
+    overridden: outcome === "OVERRIDDEN",
+    detail: {},
+    cost: undefined,
+  };
+}
+
+/** The digest of `args`, computed here, when `grant` covers exactly them for this step;
+ *  otherwise throws DigestMismatch. Never trusts a digest sent by the server. */
+export function checkGrant(
+  grant: Grant,
+  stepId: string,
+  action: string,
+  args: Record<string, unknown>,
+  request?: HumanRequest,
+): string {
   if (grant.step_id !== stepId) {
     throw new DigestMismatch(
       `grant ${grant.grant_id} is for step ${grant.step_id}, not ${stepId}`,
@@ -104,19 +129,7 @@ export function bind(
       request,
     );
   }
-  return {
-    instanceId,
-    stepId,
-    action,
-    arguments: args,
-    argsDigest: digest,
-    grant,
-    outcome,
-    request,
-    overridden: outcome === "OVERRIDDEN",
-    detail: {},
-    cost: undefined,
-  };
+  return digest;
 }
 
 /** What STEP_FAILED says about an error: its type only, never its message (messages

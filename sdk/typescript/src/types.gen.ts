@@ -44,6 +44,19 @@ export interface AnyOf {
   "any_of": Array<RoleRule | AnyOf | AllOf | NOfRule>;
 }
 
+/** The API's signature over one call: which key signed, and the signature (hex). */
+export interface Attestation {
+  "key_id": string;
+  "signature": string;
+}
+
+export interface AuditAnchor {
+  "checkpoint": Checkpoint | null;
+  "events": number;
+  "head": string | null;
+  "sealed": boolean;
+}
+
 export type AuthorizeOutcome = "ALLOW" | "PENDING";
 export const AuthorizeOutcomeValues = ["ALLOW","PENDING"] as const;
 
@@ -185,6 +198,16 @@ export interface DecisionResult {
 export type DecisionType = "APPROVE" | "REJECT" | "OVERRIDE";
 export const DecisionTypeValues = ["APPROVE","REJECT","OVERRIDE"] as const;
 
+/** One disagreement: which records, at which event, and both sides. */
+export interface Divergence {
+  "between": string;
+  "expected": unknown;
+  "field": string;
+  "found": unknown;
+  "message": string;
+  "seq": number | null;
+}
+
 /** Every error: the class (`error`), the precise `reason`, and a message. */
 export interface Error {
   "details"?: Record<string, unknown>;
@@ -284,6 +307,32 @@ export interface HumanRequest {
   "tier"?: number;
 }
 
+/** One open request, with what an approver needs to judge its urgency and act on it. */
+export interface InboxItem {
+  "action": string;
+  "approvals": number;
+  "args_digest": string;
+  "arguments": Record<string, unknown>;
+  "created_at": string;
+  "deadline": string | null;
+  "decidable_as": Array<string>;
+  "instance_id": string;
+  "materiality": Materiality;
+  "owning_team_id": string | null;
+  "quorum": string;
+  "request_id": string;
+  "required_approvers": Array<string>;
+  "sla_deadline": string | null;
+  "step_id": string;
+  "still_needed": Array<string>;
+  "workflow_id": string | null;
+}
+
+export interface InboxPage {
+  "items": Array<InboxItem>;
+  "truncated": boolean;
+}
+
 export interface InclusionProofView {
   "checkpoint": Checkpoint | null;
   "instance_id": string;
@@ -349,6 +398,15 @@ export interface NOfRule {
   "n_of": NOf;
 }
 
+/** Where today's code parted from a run's history, as Temporal reported it. */
+export interface NonDeterminism {
+  "event_id": number | null;
+  "event_type": string | null;
+  "kind": string;
+  "message": string;
+  "run_id": string;
+}
+
 export type OnTimeout = "EXPIRE" | "REJECT" | "APPROVE";
 export const OnTimeoutValues = ["EXPIRE","REJECT","APPROVE"] as const;
 
@@ -359,6 +417,20 @@ export interface OverridePath {
   "requires_justification": boolean;
   "requires_second_signoff": boolean;
   "roles": Array<string>;
+}
+
+export interface PinnedPolicy {
+  "content_hash": string;
+  "policy_id": string | null;
+  "step_id": string;
+  "version": number | null;
+}
+
+export interface PinnedVersions {
+  "policies"?: Array<PinnedPolicy>;
+  "template_hash": string | null;
+  "workflow_id": string | null;
+  "workflow_version": number | null;
 }
 
 /** One step's policy. A plain `approvers` list means every listed role must approve. */
@@ -398,11 +470,46 @@ export interface ProblemView {
   "seq"?: number | null;
 }
 
+export interface ReplayReport {
+  "audit": AuditAnchor;
+  "code_version": string;
+  "divergence_count": number;
+  "divergences": Array<Divergence>;
+  "first_divergence": Divergence | null;
+  "format"?: "gantral-replay-report/v1";
+  "generated_at": string;
+  "history_sha256": string;
+  "history_source": "temporal" | "archive";
+  "instance_id": string;
+  "match": boolean;
+  "nondeterminism": Array<NonDeterminism>;
+  "pinned": PinnedVersions;
+  "replay": ReplayStats;
+  "run_ids": Array<string>;
+  "signature"?: Attestation | null;
+  "snapshots": Array<SnapshotRef>;
+  "timeline": Timeline;
+}
+
+export interface ReplayStats {
+  "deterministic": boolean;
+  "events_per_second": number;
+  "history_events": number;
+  "runs": number;
+  "seconds": number;
+}
+
 export type RequestStatus = "PENDING" | "APPROVED" | "REJECTED" | "OVERRIDDEN" | "EXPIRED" | "SUPERSEDED" | "CANCELLED";
 export const RequestStatusValues = ["PENDING","APPROVED","REJECTED","OVERRIDDEN","EXPIRED","SUPERSEDED","CANCELLED"] as const;
 
 export interface RoleRule {
   "role": string;
+}
+
+export interface SnapshotRef {
+  "key": string;
+  "seq": number;
+  "sha256": string;
 }
 
 export interface StartInstanceRequest {
@@ -475,6 +582,39 @@ export interface TierSpec {
   "name"?: string | null;
   "reminders"?: Array<string>;
   "timeout"?: string | null;
+}
+
+/** What happened to one instance, section by section, each in audit order. */
+export interface Timeline {
+  "agent"?: Array<TimelineEntry>;
+  "cost"?: TimelineCost;
+  "costs"?: Array<TimelineEntry>;
+  "decisions"?: Array<TimelineEntry>;
+  "escalations"?: Array<TimelineEntry>;
+  "evaluations"?: Array<TimelineEntry>;
+  "events"?: number;
+  "final_state"?: string | null;
+  "grants"?: Array<TimelineEntry>;
+  "instance_id": string;
+  "requests"?: Array<TimelineEntry>;
+  "sealed"?: boolean;
+  "started"?: TimelineEntry | null;
+  "transitions"?: Array<TimelineEntry>;
+}
+
+export interface TimelineCost {
+  "money"?: number;
+  "tokens"?: number;
+  "wall_time_seconds"?: number;
+}
+
+export interface TimelineEntry {
+  "actor": string;
+  "at": string;
+  "payload": Record<string, unknown>;
+  "seq": number;
+  "snapshot_sha256"?: string | null;
+  "type": string;
 }
 
 export interface Timeouts {

@@ -33,7 +33,7 @@ var renames = map[string]string{
 	"gantral__audit__views__InstanceView":        "AuditInstanceView",
 }
 
-var initialisms = map[string]string{"id": "ID", "url": "URL", "ttl": "TTL", "sla": "SLA", "api": "API", "n": "N"}
+var initialisms = map[string]string{"id": "ID", "url": "URL", "ttl": "TTL", "sla": "SLA", "api": "API", "n": "N", "ok": "OK"}
 
 // TypeName is the Go name of a component schema.
 func TypeName(name string) string {
