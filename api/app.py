@@ -12,7 +12,17 @@ from temporalio.client import Client
 
 from api import contract, errors, metrics
 from api.edge import EdgeMiddleware
-from api.routers import audit, health, instances, policies, replay, requests, slack, workflows
+from api.routers import (
+    audit,
+    health,
+    instances,
+    policies,
+    replay,
+    requests,
+    slack,
+    triggers,
+    workflows,
+)
 from gantral import __version__
 from gantral.audit.config import AuditConfig
 from gantral.audit.reader import AuditReader
@@ -78,7 +88,7 @@ def create_app(
     # Paths that need no token: health, readiness, metrics, and the development docs.
     public = {"/healthz", "/readyz", "/metrics"}
     # Webhooks from Slack, Jira and GitHub carry their own signatures, not bearer tokens.
-    public |= set(slack.PATHS)
+    public |= set(slack.PATHS) | set(triggers.PATHS)
     if docs:
         public |= {"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
     errors.install(app)
@@ -100,4 +110,5 @@ def create_app(
     app.include_router(workflows.router)
     app.include_router(requests.router)
     app.include_router(slack.router)
+    app.include_router(triggers.router)
     return app
