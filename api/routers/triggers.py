@@ -89,7 +89,7 @@ async def webhooks(
     targets = [(configured.workflow_id, configured.owning_team_id)]
     if not webhook_matches(configured, event):
         targets = []
-    context = {
+    context: dict[str, Any] = {
         "source": source,
         "delivery": delivery,
         "type": event.get("type"),
