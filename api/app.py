@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import contract, errors, metrics
+from api import contract, drain, errors, metrics
 from api.edge import EdgeMiddleware
 from api.routers import (
     audit,
@@ -100,6 +100,8 @@ def create_app(
         public_paths=public,
     )
     metrics.install(app)
+    # Outermost: a long-poll cut short by shutdown is answered by a fresh read.
+    drain.install(app)
     contract.install(app, public)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -70,13 +70,12 @@ def sink() -> None:
 
 @app.command()
 def api() -> None:
-    """Run the HTTP API alone (bind address from GANTRAL_API__HOST / GANTRAL_API__PORT)."""
-    import uvicorn
+    """Run the HTTP API alone (bind address from GANTRAL_API__HOST / GANTRAL_API__PORT).
 
-    from gantral.startup import load_settings
+    SIGTERM drains it: readiness fails, in-flight requests finish, then it exits 0."""
+    from api.serve import main as api_main
 
-    settings = load_settings()
-    uvicorn.run("api.app:create_app", factory=True, host=settings.api.host, port=settings.api.port)
+    api_main()
 
 
 @app.command()

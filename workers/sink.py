@@ -1,8 +1,10 @@
 """The audit sink process: serves `gantral.audit.append` on the audit task queue.
 
 Separate from the instance worker so only this process holds the audit database's
-writer credentials and the checkpoint signing key. Stops cleanly on SIGTERM/SIGINT:
-the Temporal worker drains in-flight appends, then a last checkpoint is published.
+writer credentials and the checkpoint signing key. Stops cleanly on SIGTERM/SIGINT: the
+Temporal worker stops polling and lets in-flight appends finish (each batch is one
+transaction: it commits and its activity completes, or it rolls back and Temporal retries it
+whole), then a last checkpoint is published and the pools are closed.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from datetime import timedelta
 
 from temporalio.worker import Worker
@@ -22,6 +23,7 @@ from gantral.audit.config import AuditConfig
 from gantral.audit.service import open_sink
 from gantral.client import connect_temporal
 from gantral.settings import Settings
+from gantral.shutdown import run_until_signalled
 from gantral.startup import configure_logging, load_settings, resolve_secrets
 
 __all__ = ["main", "run_sink"]
@@ -57,33 +59,22 @@ async def run_sink(
             task_queue=settings.temporal.audit_task_queue,
             activities=[activities.append],
             max_concurrent_activities=32,
-            graceful_shutdown_timeout=timedelta(seconds=10),
+            graceful_shutdown_timeout=timedelta(seconds=settings.sink.graceful_shutdown_seconds),
         )
         interval = settings.audit.checkpoint_interval_seconds
         publisher = asyncio.create_task(_publish_periodically(deps.checkpointer, interval, stop))
         log.info("audit sink serving %s", settings.temporal.audit_task_queue)
         async with worker:
             await stop.wait()
+            log.info("audit sink draining")
         await publisher
         await deps.checkpointer.publish()
 
 
 def main() -> None:
     configure_logging()
-
-    async def _main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await run_sink(resolve_secrets(load_settings()), stop)
-
-    try:
-        asyncio.run(_main())
-    except Exception:
-        # Logged, not printed by the interpreter: the secret-masking filter sees it.
-        log.exception("audit sink stopped")
-        raise SystemExit(1) from None
+    # Inside the run: a failure resolving secrets is logged through the masking filter.
+    run_until_signalled("audit sink", lambda stop: run_sink(resolve_secrets(load_settings()), stop))
 
 
 if __name__ == "__main__":

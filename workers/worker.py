@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -14,6 +14,7 @@ from gantral.attestation import install_anchors
 from gantral.attestation_keys import anchors_from
 from gantral.client import connect_temporal
 from gantral.settings import Settings
+from gantral.shutdown import run_until_signalled, stop_on_signals
 from gantral.startup import configure_logging, load_settings, resolve_secrets
 from gantral.workflows.access_log import AccessLogWorkflow
 from gantral.workflows.instance import InstanceWorkflow
@@ -33,40 +34,39 @@ SANDBOX_RUNNER = SandboxedWorkflowRunner(
 def build_worker(client: Client, settings: Settings) -> Worker:
     # The API's public keys: Updates and starts it did not sign are refused.
     install_anchors(anchors_from(settings))
+    own = settings.worker
     return Worker(
         client,
         task_queue=settings.temporal.task_queue,
         workflows=[InstanceWorkflow, AccessLogWorkflow],
         workflow_runner=SANDBOX_RUNNER,
+        # A stopped worker finishes the tasks it holds, and its shutdown hands its sticky
+        # queue back to the server at once; after a crash, the short timeout bounds the stall.
+        graceful_shutdown_timeout=timedelta(seconds=own.graceful_shutdown_seconds),
+        sticky_queue_schedule_to_start_timeout=timedelta(
+            seconds=own.sticky_schedule_to_start_seconds
+        ),
     )
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Serve the instance task queue until `stop` is set (or SIGTERM/SIGINT)."""
-    stop = stop or _stop_on_signals()
+    """Serve the instance task queue until `stop` is set (or SIGTERM/SIGINT), then stop
+    polling, finish in-flight tasks (within the graceful-shutdown timeout) and return."""
+    stop = stop or stop_on_signals()
     client = await connect_temporal(settings)
     worker = build_worker(client, settings)
     log.info("instance worker on %s / %s", settings.temporal.address, settings.temporal.task_queue)
     async with worker:
         await stop.wait()
-
-
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
+        log.info("instance worker draining")
 
 
 def main() -> None:
     configure_logging()
-    try:
-        asyncio.run(run_worker(resolve_secrets(load_settings())))
-    except Exception:
-        # Logged, not printed by the interpreter: the secret-masking filter sees it.
-        log.exception("instance worker stopped")
-        raise SystemExit(1) from None
+    # Inside the run: a failure resolving secrets is logged through the masking filter.
+    run_until_signalled(
+        "instance worker", lambda stop: run_worker(resolve_secrets(load_settings()), stop)
+    )
 
 
 if __name__ == "__main__":

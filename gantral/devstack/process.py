@@ -51,11 +51,15 @@ class ManagedProcess:
         argv: Sequence[str],
         log_path: Path,
         env: Mapping[str, str] | None = None,
+        *,
+        stop_timeout: float = 15.0,
     ) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
         self.env = dict(env) if env is not None else None
+        # How long a stop waits after SIGTERM before killing the process group.
+        self.stop_timeout = stop_timeout
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -82,15 +86,36 @@ class ManagedProcess:
         self.stop()
         raise StackError(f"{self.name} not ready after {timeout:.0f}s; see {self.log_path}")
 
-    def stop(self, timeout: float = 15.0) -> None:
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def stop(self, timeout: float | None = None) -> None:
+        stop_all([self], timeout)
+
+    def _terminate(self) -> subprocess.Popen[bytes] | None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
+        if proc is None:
+            return None
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
+        return proc
+
+
+def stop_all(processes: Sequence[ManagedProcess], timeout: float | None = None) -> None:
+    """SIGTERM every process group at once, give each its stop timeout (or `timeout`) to
+    exit, then SIGKILL what is left of its group: stopping several takes as long as the
+    slowest, not the sum."""
+    started = time.monotonic()
+    pending = [(p, proc) for p in processes if (proc := p._terminate()) is not None]
+    for process, proc in pending:
+        allowed = process.stop_timeout if timeout is None else timeout
+        remaining = max(0.0, started + allowed - time.monotonic())
         try:
-            proc.wait(timeout)
+            proc.wait(remaining)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            proc.kill()
+        # Whatever the leader left behind in its group goes too.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

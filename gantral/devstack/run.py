@@ -3,7 +3,8 @@
 Starts PostgreSQL, the Temporal dev server (with Web UI), SeaweedFS (S3), then the
 development token issuer, the audit sink, the instance worker and the API as child
 processes configured only through `GANTRAL_*` variables, exactly as they would run alone.
-The API trusts only the development issuer's tokens. Ctrl-C stops them in reverse order.
+The API trusts only the development issuer's tokens. Ctrl-C or SIGTERM stops them in a few
+seconds: Gantral's processes drain together, then the servers stop.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gantral.audit.checkpoint import generate_key_pem, load_private_key, public_key_pem
-from gantral.devstack.process import ManagedProcess, port_open
+from gantral.devstack.process import ManagedProcess, port_open, stop_all
 from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
 from gantral.identity.dev_clients import add_client, load_clients
 from gantral.identity.settings import DevIssuerSettings
@@ -88,6 +89,12 @@ def stack_environment(data_dir: Path, ports: DevPorts, postgres_uri: str) -> dic
         "GANTRAL_IDENTITY__DEV_ISSUER__ENABLED": "true",
         "GANTRAL_IDENTITY__DEV_ISSUER__URL": issuer,
         "GANTRAL_IDENTITY__DEV_ISSUER__DATA_DIR": str(data_dir / "dev-issuer"),
+        # No load balancer to warn and nothing long in flight locally: Ctrl-C stops the
+        # whole stack in a few seconds.
+        "GANTRAL_API__SHUTDOWN_DELAY_SECONDS": "0",
+        "GANTRAL_API__GRACEFUL_SHUTDOWN_SECONDS": "3",
+        "GANTRAL_WORKER__GRACEFUL_SHUTDOWN_SECONDS": "3",
+        "GANTRAL_SINK__GRACEFUL_SHUTDOWN_SECONDS": "3",
     }
 
 
@@ -120,18 +127,25 @@ def identity_banner(data_dir: Path, ports: DevPorts, new_secret: str | None) -> 
     )
 
 
+# Gantral's own processes get this long after SIGTERM (their drains are set to 3 s above).
+_GANTRAL_STOP_SECONDS = 5.0
+
+
 def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    servers: list[ManagedProcess] = []
     started: list[ManagedProcess] = []
     postgres = Postgres(data_dir / "postgres")
+    # SIGTERM at any point, even while starting, stops what is already running.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         print(f"gantral dev: data in {data_dir}", flush=True)
         uri = postgres.start()
         print("  postgres    ready", flush=True)
-        started.append(start_temporal(data_dir / "temporal", ports.temporal, ports.temporal_ui))
+        servers.append(start_temporal(data_dir / "temporal", ports.temporal, ports.temporal_ui))
         print(f"  temporal    ready on 127.0.0.1:{ports.temporal}", flush=True)
-        started.append(start_seaweedfs(data_dir / "seaweedfs", ports.s3, ports.seaweedfs_base))
+        servers.append(start_seaweedfs(data_dir / "seaweedfs", ports.s3, ports.seaweedfs_base))
         print(f"  s3          ready on http://127.0.0.1:{ports.s3}", flush=True)
         env = {
             **os.environ,
@@ -142,20 +156,17 @@ def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
         logs = data_dir / "logs"
         demo_secret = _demo_agent(data_dir / "dev-issuer")
         keys = process_keys(data_dir)
-        serve_issuer = "from gantral.cli import main; main()"
+        gantral_cli = "from gantral.cli import main; main()"
         for name, argv, ready in (
-            ("issuer", [python, "-c", serve_issuer, "identity", "serve-dev-issuer"], ports.issuer),
+            ("issuer", [python, "-c", gantral_cli, "identity", "serve-dev-issuer"], ports.issuer),
             ("sink", [python, "-m", "workers.sink"], None),
             ("worker", [python, "-m", "workers.worker"], None),
-            (
-                "api",
-                [python, "-m", "uvicorn", "api.app:create_app", "--factory",
-                 "--host", "127.0.0.1", "--port", str(ports.api)],
-                ports.api,
-            ),
+            ("api", [python, "-c", gantral_cli, "api"], ports.api),
         ):  # fmt: skip
             own = {**env, **keys.get(name, {})}
-            proc = ManagedProcess(name, argv, logs / f"{name}.log", env=own)
+            proc = ManagedProcess(
+                name, argv, logs / f"{name}.log", env=own, stop_timeout=_GANTRAL_STOP_SECONDS
+            )
             proc.start(_ready_port(ready) if ready else _alive_for(2.0), timeout=60)
             started.append(proc)
             print(f"  {name:<11} running (log: {proc.log_path})", flush=True)
@@ -169,10 +180,16 @@ def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
             "Press Ctrl-C to stop; data stays in the data directory.",
             flush=True,
         )
-        _wait_for_interrupt(started)
+        _wait_for_interrupt([*servers, *started])
+    except KeyboardInterrupt:
+        pass
     finally:
-        for proc in reversed(started):
-            proc.stop()
+        # Stopping is bounded (about 10 s at most): a second signal must not cut it short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print("gantral dev: stopping", flush=True)
+        stop_all(started)  # Gantral's processes drain together, while the servers still run
+        stop_all(servers)
         postgres.close()
         print("gantral dev: stopped", flush=True)
 
@@ -187,20 +204,15 @@ def _alive_for(seconds: float) -> Callable[[], bool]:
     return lambda: time.monotonic() - since >= seconds
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _wait_for_interrupt(processes: list[ManagedProcess]) -> None:
-    stop = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    try:
-        while not stop:
-            dead = [p.name for p in processes if not p.running]
-            if dead:
-                print(f"gantral dev: {', '.join(dead)} exited; stopping", flush=True)
-                return
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        return
+    """Until Ctrl-C or SIGTERM (KeyboardInterrupt), or until a process dies."""
+    while True:
+        dead = [p.name for p in processes if not p.running]
+        if dead:
+            print(f"gantral dev: {', '.join(dead)} exited; stopping", flush=True)
+            return
+        time.sleep(0.2)

@@ -31,7 +31,7 @@ def start_temporal(data_dir: Path, port: int, ui_port: int | None) -> ManagedPro
     argv += ["--headless"] if ui_port is None else ["--ui-port", str(ui_port)]
     for name, kind in SEARCH_ATTRIBUTES.items():
         argv += ["--search-attribute", f"{name}={kind}"]
-    proc = ManagedProcess("temporal", argv, data_dir / "temporal.log")
+    proc = ManagedProcess("temporal", argv, data_dir / "temporal.log", stop_timeout=5.0)
     proc.start(lambda: port_open(port), timeout=60)
     return proc
 
@@ -57,8 +57,13 @@ def start_seaweedfs(data_dir: Path, s3_port: int, base_port: int | None = None) 
         "-s3", f"-s3.port={s3_port}", f"-s3.port.grpc={s3_grpc}",
         "-s3.port.iceberg=0", "-s3.port.lance=0",
         "-master.volumeSizeLimitMB=64", "-volume.max=20", "-master.telemetry=false",
+        # Stop at once on SIGTERM: nothing else routes around this single local volume.
+        "-volume.preStopSeconds=0",
     ]  # fmt: skip
-    proc = ManagedProcess("seaweedfs", argv, data_dir / "weed.log")
+    # On SIGTERM its volume server (the data) stops at once; the filer and master then wait
+    # about 15 s on their own metadata streams, holding nothing unwritten, so after a short
+    # grace the rest of the group is killed.
+    proc = ManagedProcess("seaweedfs", argv, data_dir / "weed.log", stop_timeout=3.0)
     proc.start(lambda: _http_ok(f"http://127.0.0.1:{s3_port}/"), timeout=90)
     return proc
 
