@@ -20,6 +20,7 @@ from gantral.activities.audit_sink import AuditSinkActivities
 from gantral.attestation_keys import anchors_from
 from gantral.audit.checkpointer import Checkpointer, LogDivergence
 from gantral.audit.config import AuditConfig
+from gantral.audit.history_archiver import HistoryArchiver
 from gantral.audit.service import open_sink
 from gantral.client import connect_temporal
 from gantral.settings import Settings
@@ -45,6 +46,19 @@ async def _publish_periodically(
             log.warning("checkpoint publishing failed: %s", type(error).__name__)
 
 
+async def _archive_periodically(
+    archiver: HistoryArchiver, every: float, stop: asyncio.Event
+) -> None:
+    """Archive the history of every sealed instance whose workflow has closed."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        try:
+            await archiver.archive_pending()
+        except Exception as error:  # keep serving appends; the next tick retries
+            log.warning("history archiving failed: %s", type(error).__name__)
+
+
 async def run_sink(
     settings: Settings, stop: asyncio.Event | None = None, *, config: AuditConfig | None = None
 ) -> None:
@@ -63,11 +77,15 @@ async def run_sink(
         )
         interval = settings.audit.checkpoint_interval_seconds
         publisher = asyncio.create_task(_publish_periodically(deps.checkpointer, interval, stop))
+        # Same cadence as checkpoints: an archive is recorded in the log they sign.
+        archiver = HistoryArchiver(deps.sink, client)
+        archiving = asyncio.create_task(_archive_periodically(archiver, interval, stop))
         log.info("audit sink serving %s", settings.temporal.audit_task_queue)
         async with worker:
             await stop.wait()
             log.info("audit sink draining")
         await publisher
+        await archiving
         await deps.checkpointer.publish()
 
 

@@ -8,6 +8,7 @@ is a `bad_bundle` problem, never an exception.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -20,7 +21,7 @@ from gantral.audit.merkle import leaf_hash, verify_inclusion
 from gantral.audit.rows import EventRow, SealRow
 from gantral.audit.verify import Problem, verify_chain
 
-__all__ = ["verify_bundle"]
+__all__ = ["verify_bundle", "verify_history_archive"]
 
 
 def _rows(instance_id: str, events: list[dict[str, Any]]) -> list[EventRow]:
@@ -147,4 +148,38 @@ def _inclusion_problems(
                     row.seq,
                 )
             )
+    return problems
+
+
+def verify_history_archive(bundle: object, archive: bytes) -> list[Problem]:
+    """Problems with a history archive file against the evidence bundle of its record
+    chain (`gantral-history-<instance>`, see `gantral.audit.history_archive`). Verify the
+    bundle itself with `verify_bundle` first: this checks only that the bundle records
+    this archive, by SHA-256, for the instance the archive says it belongs to."""
+    if not isinstance(bundle, dict) or not isinstance(bundle.get("events"), list):
+        return [Problem("bad_bundle", "not an evidence bundle")]
+    chain = str(bundle.get("instance_id", "?"))
+    records = []
+    for event in bundle["events"]:
+        try:
+            body = json.loads(str(event["body"]))
+        except (KeyError, TypeError, ValueError):
+            return [Problem("bad_bundle", "an event body is not JSON", chain)]
+        if isinstance(body, dict) and body.get("type") == "HISTORY_ARCHIVED":
+            records.append(body.get("payload") or {})
+    if len(records) != 1:
+        return [Problem("not_a_history_record", "the bundle records no history archive", chain)]
+    [record] = records
+    problems = []
+    digest = hashlib.sha256(archive).hexdigest()
+    if digest != record.get("sha256"):
+        message = f"archive SHA-256 {digest} is not the recorded {record.get('sha256')}"
+        problems.append(Problem("history_archive_mismatch", message, chain))
+    try:
+        owner = json.loads(archive).get("instance_id")
+    except (ValueError, AttributeError):
+        owner = None
+    if owner != record.get("instance_id") or chain != f"gantral-history-{owner}":
+        message = f"archive of {owner!r} is recorded for {record.get('instance_id')!r} in {chain}"
+        problems.append(Problem("history_archive_mismatch", message, chain))
     return problems

@@ -1,0 +1,126 @@
+"""The sink's archiver: each sealed instance's Temporal history, kept past retention.
+
+Runs in the sink process (the only one that writes the audit log and the bucket). An
+instance is archived once its seal is stored *and* its workflow has closed, since the
+seal is the workflow's last act and its history is complete only after. Layout and
+record: `gantral.audit.history_archive`.
+
+Idempotent and restart-safe: the record's time is the workflow's close time and its
+payload a function of the history, so a retry (or a second sink) writes identical
+events; a sealed record chain means done.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from gantral.audit.encoding import BODY_VERSION, format_at
+from gantral.audit.history_archive import (
+    ARCHIVED_TYPE,
+    archive_key,
+    history_chain_id,
+    is_history_chain,
+)
+from gantral.audit.rows import PreparedEvent
+from gantral.audit.sink import AuditSink
+from gantral.audit.store import SEAL_TYPE
+from gantral.domain.actors import SYSTEM_ACTOR
+from gantral.domain.digest import canonical_bytes
+from gantral.errors import Conflict, NotFound
+from gantral.replay.history import encode_archive, fetch_runs
+
+__all__ = ["HistoryArchiver"]
+
+log = logging.getLogger("gantral.audit.archiver")
+
+# Chains that are not instance workflows of their own: the access log's segments.
+_NOT_INSTANCES = ("gantral-access-log-",)
+
+
+class HistoryArchiver:
+    def __init__(self, sink: AuditSink, temporal: Client) -> None:
+        self._sink = sink
+        self._temporal = temporal
+        # Sealed instances with nothing (more) to archive: done, or history already gone.
+        self._settled: set[str] = set()
+
+    async def archive_pending(self) -> list[str]:
+        """Archive every sealed instance whose workflow has closed; returns those archived."""
+        seals = await self._sink.queries.seals()
+        archived = []
+        for instance_id in sorted(seals):
+            if instance_id in self._settled or not _is_instance(instance_id):
+                continue
+            if history_chain_id(instance_id) in seals:
+                self._settled.add(instance_id)
+                continue
+            if await self.archive(instance_id):
+                archived.append(instance_id)
+        return archived
+
+    async def archive(self, instance_id: str) -> bool:
+        """True once the instance's history is archived and recorded (now or before)."""
+        handle = self._temporal.get_workflow_handle(instance_id)
+        try:
+            described = await handle.describe()
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            log.warning("history of sealed %s is no longer on Temporal: not archived", instance_id)
+            self._settled.add(instance_id)
+            return False
+        if described.status in (None, WorkflowExecutionStatus.RUNNING) or not described.close_time:
+            return False  # sealed, still finishing its last workflow task: next round
+        try:
+            runs = await fetch_runs(self._temporal, instance_id)
+        except NotFound:
+            self._settled.add(instance_id)
+            return False
+        data, sha256 = encode_archive(instance_id, runs)
+        key = archive_key(instance_id, sha256)
+        await self._sink.objects.put_locked(key, data)
+        rows = await self._sink.queries.instance_events(instance_id)
+        payload = {
+            "instance_id": instance_id,
+            "object_key": key,
+            "sha256": sha256,
+            "bytes": len(data),
+            "run_ids": [run.run_id for run in runs],
+            "history_events": sum(len(run.events) for run in runs),
+            "audit_head": rows[-1].hash.hex() if rows else None,
+        }
+        chain = history_chain_id(instance_id)
+        at = format_at(described.close_time)
+        events = [_event(chain, 1, ARCHIVED_TYPE, at, payload), _event(chain, 2, SEAL_TYPE, at, {})]
+        try:
+            stored = await self._sink.writer.append(chain, events)
+        except Conflict:
+            # Another sink recorded it first (a different close time cannot happen).
+            self._settled.add(instance_id)
+            return True
+        await self._sink.export(chain, stored[-1].log_index)
+        self._settled.add(instance_id)
+        log.info("archived the history of %s (%d bytes, %s)", instance_id, len(data), sha256)
+        return True
+
+
+def _is_instance(instance_id: str) -> bool:
+    return not is_history_chain(instance_id) and not instance_id.startswith(_NOT_INSTANCES)
+
+
+def _event(chain: str, seq: int, type_: str, at: str, payload: dict[str, object]) -> PreparedEvent:
+    """Encoded like every event body (`gantral.audit.encoding.body_dict`)."""
+    body = {
+        "v": BODY_VERSION,
+        "instance_id": chain,
+        "seq": seq,
+        "type": type_,
+        "at": at,
+        "actor": SYSTEM_ACTOR.model_dump(mode="json"),
+        "payload": payload,
+        "snapshot": None,
+    }
+    return PreparedEvent(seq=seq, type=type_, at=at, body=canonical_bytes(body))

@@ -1,0 +1,116 @@
+"""Replay after retention: the sink archives a sealed instance's history in the locked
+bucket and records its hash in the log; once Temporal has deleted the history, replay
+uses the archive; the offline verifier checks an archive file against the record."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from gantral.audit.bundle_verify import verify_bundle, verify_history_archive
+from gantral.audit.checkpoint import load_verification_keys
+from gantral.audit.config import AuditConfig
+from gantral.audit.history_archive import history_chain_id
+from gantral.audit.objects import ObjectStore
+from gantral.replay.history import decode_archive
+from gantral.replay.report import ReplayReport
+from gantral.settings import Settings
+from tests.integration.auth import AUDITOR
+from tests.integration.conftest import AUDIT_PUBLIC
+from tests.integration.test_replay_api import _approved_and_completed
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+
+async def _archive_record(api: httpx.AsyncClient, iid: str) -> dict[str, object]:
+    """The sealed HISTORY_ARCHIVED record, once the sink's archiver has written it."""
+    chain = history_chain_id(iid)
+    for _ in range(150):
+        resp = await api.get(f"/v1/audit/instances/{chain}", headers=AUDITOR)
+        if resp.status_code == 200 and resp.json()["sealed"]:
+            [record, seal] = resp.json()["events"]
+            assert seal["type"] == "INSTANCE_SEALED"
+            assert record["type"] == "HISTORY_ARCHIVED"
+            return dict(record["payload"])
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the history of {iid} was not archived in time")
+
+
+async def _delete_history(temporal: Client, iid: str) -> None:
+    await temporal.workflow_service.delete_workflow_execution(
+        DeleteWorkflowExecutionRequest(
+            namespace=temporal.namespace, workflow_execution=WorkflowExecution(workflow_id=iid)
+        )
+    )
+    for _ in range(240):  # deletion is asynchronous on the server
+        try:
+            await temporal.get_workflow_handle(iid).fetch_history()
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                return
+            raise
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"Temporal still holds the history of {iid}")
+
+
+async def test_history_is_archived_and_replayed_after_temporal_drops_it(
+    api: httpx.AsyncClient, temporal: Client, settings: Settings, audit_config: AuditConfig
+) -> None:
+    iid = await _approved_and_completed(api)
+    before = ReplayReport.model_validate(
+        (await api.post(f"/v1/replay/{iid}", headers=AUDITOR)).json()
+    )
+    assert before.history_source == "temporal" and before.match
+
+    record = await _archive_record(api, iid)
+    objects = ObjectStore.from_settings(settings.s3, prefix=audit_config.object_prefix)
+    archive = await objects.get(str(record["object_key"]))
+    assert archive is not None
+    # The archive is what replay hashed from the server: the same history, every run.
+    assert record["sha256"] == before.history_sha256
+    assert record["run_ids"] == before.run_ids
+    assert [r.run_id for r in decode_archive(archive, iid)] == before.run_ids
+    audit = (await api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)).json()
+    assert record["audit_head"] == audit["head"]
+    chain = history_chain_id(iid)
+    verdict = (await api.get(f"/v1/audit/instances/{chain}/verify", headers=AUDITOR)).json()
+    assert verdict["ok"], verdict
+
+    await _delete_history(temporal, iid)
+    resp = await api.post(f"/v1/replay/{iid}", headers=AUDITOR)
+    assert resp.status_code == 200, resp.text
+    after = ReplayReport.model_validate(resp.json())
+    assert after.history_source == "archive"
+    assert after.match, after.first_divergence
+    assert after.history_sha256 == before.history_sha256
+    assert after.timeline == before.timeline
+
+    # Offline: the record chain's bundle verifies with the public key, and names the file.
+    bundle = (await api.get(f"/v1/audit/instances/{chain}/bundle", headers=AUDITOR)).json()
+    assert verify_bundle(bundle, load_verification_keys([AUDIT_PUBLIC])) == []
+    assert verify_history_archive(bundle, archive) == []
+    altered = json.loads(archive)
+    altered["runs"][0]["events"].pop()
+    [problem] = verify_history_archive(bundle, json.dumps(altered).encode())
+    assert problem.code == "history_archive_mismatch"
+
+
+async def test_replay_without_history_or_archive_is_404(
+    api: httpx.AsyncClient, temporal: Client
+) -> None:
+    """An instance whose history is gone before it was archived (deleted while running)."""
+    from tests.integration.test_instance_lifecycle import authorize, start
+
+    iid = str((await start(api))["instance_id"])
+    await authorize(api, iid)
+    await _delete_history(temporal, iid)
+    resp = await api.post(f"/v1/replay/{iid}", headers=AUDITOR)
+    assert resp.status_code == 404, resp.text
+    assert resp.json()["reason"] == "history_not_found"
