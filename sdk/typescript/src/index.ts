@@ -7,6 +7,7 @@ export * from "./client.js";
 export * from "./errors.js";
 export * from "./governed.js";
 export * from "./jcs.js";
+export * from "./webhooks.js";
 export type * from "./types.gen.js";
 export {
   AgentEventKindValues,

@@ -1,0 +1,76 @@
+"""The follower's read of the audit log, and one delivery attempt."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+import httpx
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from gantral.callbacks import signing
+from gantral.callbacks.resolutions import Batch, Delivery, ResolutionReader
+
+__all__ = ["REFUSED", "CallbackActivities", "FetchInput"]
+
+log = logging.getLogger("gantral.callbacks")
+
+# The error type of a delivery that must not be retried (URL not allowed, no secret).
+REFUSED = "CallbackRefused"
+
+
+class FetchInput(BaseModel):
+    cursor: int
+    limit: int = 100
+
+
+class CallbackActivities:
+    def __init__(
+        self,
+        reader: ResolutionReader,
+        http: httpx.AsyncClient,
+        secret: str | None,
+        allowed_url_prefixes: list[str],
+    ) -> None:
+        self._reader = reader
+        self._http = http
+        self._secret = secret
+        self._allowed = allowed_url_prefixes
+
+    @activity.defn(name="gantral.callbacks.head")
+    async def head(self) -> int:
+        return await self._reader.head()
+
+    @activity.defn(name="gantral.callbacks.fetch")
+    async def fetch(self, params: FetchInput) -> Batch:
+        return await self._reader.after(params.cursor, params.limit)
+
+    @activity.defn(name="gantral.callbacks.deliver")
+    async def deliver(self, delivery: Delivery) -> int:
+        """POST the signed webhook; any answer but 2xx (or no answer) is retried by
+        Temporal with backoff. Returns the receiver's status."""
+        if self._secret is None:
+            raise ApplicationError(
+                "no callback signing secret configured", type=REFUSED, non_retryable=True
+            )
+        if not any(delivery.url.startswith(p) for p in self._allowed):
+            log.warning("callback to %s refused: not under an allowed prefix", delivery.url)
+            raise ApplicationError(
+                f"callback URL {delivery.url} is not under an allowed prefix",
+                type=REFUSED,
+                non_retryable=True,
+            )
+        at = datetime.now(UTC)
+        body = json.dumps(delivery.payload(at.isoformat()), separators=(",", ":"))
+        headers = signing.sign(self._secret, delivery.msg_id, at, body)
+        headers["content-type"] = "application/json"
+        try:
+            response = await self._http.post(delivery.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ApplicationError(f"callback to {delivery.url} failed: {exc!r}") from exc
+        if not response.is_success:
+            raise ApplicationError(f"callback to {delivery.url} answered {response.status_code}")
+        return response.status_code

@@ -1,0 +1,97 @@
+"""The callback worker: the follower, the deliveries, and the activities they run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.worker import Worker
+
+from gantral.audit.config import AuditConfig
+from gantral.audit.db import Database, open_pool
+from gantral.callbacks.activities import CallbackActivities
+from gantral.callbacks.resolutions import ResolutionReader
+from gantral.callbacks.settings import CallbackSettings
+from gantral.callbacks.workflows import (
+    DeliverCallback,
+    DeliveryPolicy,
+    FollowerInput,
+    FollowResolutions,
+)
+from gantral.settings import Settings
+
+__all__ = ["callback_worker", "follower_id"]
+
+log = logging.getLogger("gantral.callbacks")
+
+
+def follower_id(callbacks: CallbackSettings) -> str:
+    return f"gantral-callbacks-follower-{callbacks.task_queue}"
+
+
+@contextlib.asynccontextmanager
+async def callback_worker(
+    client: Client,
+    settings: Settings,
+    callbacks: CallbackSettings,
+    audit_config: AuditConfig | None = None,
+) -> AsyncIterator[Worker]:
+    """Runs the worker and makes sure the one follower workflow is running."""
+    config = audit_config or AuditConfig()
+    pool = await open_pool(settings.database.reader_url.get_secret_value(), config.reader_role)
+    secret = callbacks.secret.get_secret_value() if callbacks.secret else None
+    if secret is None:
+        log.warning("GANTRAL_CALLBACKS__SECRET is not set: callbacks will not be delivered")
+    try:
+        async with httpx.AsyncClient(
+            timeout=callbacks.delivery_timeout_seconds, follow_redirects=False
+        ) as http:
+            activities = CallbackActivities(
+                ResolutionReader(Database(config, pool=pool)),
+                http,
+                secret,
+                callbacks.allowed_url_prefixes,
+            )
+            worker = Worker(
+                client,
+                task_queue=callbacks.task_queue,
+                workflows=[FollowResolutions, DeliverCallback],
+                activities=[activities.head, activities.fetch, activities.deliver],
+            )
+            async with worker:
+                await _ensure_follower(client, callbacks)
+                yield worker
+    finally:
+        await pool.close()
+
+
+async def _ensure_follower(client: Client, callbacks: CallbackSettings) -> None:
+    policy = DeliveryPolicy(
+        timeout_seconds=callbacks.delivery_timeout_seconds,
+        max_attempts=callbacks.max_attempts,
+        max_interval_seconds=callbacks.max_retry_interval_seconds,
+    )
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(
+            FollowResolutions.run,
+            FollowerInput(poll_interval_seconds=callbacks.poll_interval_seconds, policy=policy),
+            id=follower_id(callbacks),
+            task_queue=callbacks.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        )
+
+
+async def run(stop: asyncio.Event | None = None) -> None:
+    """The worker process: `python -m gantral.callbacks`."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    settings, callbacks = Settings(), CallbackSettings()
+    client = await Client.connect(settings.temporal.address, data_converter=pydantic_data_converter)
+    async with callback_worker(client, settings, callbacks):
+        await (stop or asyncio.Event()).wait()
