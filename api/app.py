@@ -16,6 +16,7 @@ from api.routers import (
     audit,
     health,
     instances,
+    jira,
     policies,
     replay,
     requests,
@@ -88,7 +89,7 @@ def create_app(
     # Paths that need no token: health, readiness, metrics, and the development docs.
     public = {"/healthz", "/readyz", "/metrics"}
     # Webhooks from Slack, Jira and GitHub carry their own signatures, not bearer tokens.
-    public |= set(slack.PATHS) | set(triggers.PATHS)
+    public |= set(slack.PATHS) | set(jira.PATHS) | set(triggers.PATHS)
     if docs:
         public |= {"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
     errors.install(app)
@@ -113,4 +114,5 @@ def create_app(
     app.include_router(requests.router)
     app.include_router(slack.router)
     app.include_router(triggers.router)
+    app.include_router(jira.router)
     return app

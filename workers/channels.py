@@ -1,7 +1,7 @@
 """The channel relay worker: follows the audit log and keeps Slack (and other channels)
-current. Runs only the relay workflows of the channels that are configured.
+and Jira current. Runs only the relay workflows of the channels that are configured.
 
-    gantral channels        # GANTRAL_SLACK__BOT_TOKEN, ..._SIGNING_SECRET, database.reader_url
+    gantral channels        # needs GANTRAL_DATABASE__READER_URL and a configured channel
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from temporalio.worker import Worker
 
 from gantral.audit.config import AuditConfig
 from gantral.audit.db import open_pool
+from gantral.channels.jira.rest import JiraRest
 from gantral.channels.relay.follow import AuditFollower
+from gantral.channels.relay.jira import JiraRelay
 from gantral.channels.relay.messages import RelayStart
 from gantral.channels.relay.slack import SlackRelay
 from gantral.channels.relay.workflow import ChannelRelayWorkflow
@@ -36,14 +38,16 @@ def task_queue(settings: Settings) -> str:
 
 
 def enabled(settings: Settings) -> list[str]:
-    return ["slack"] if settings.slack.enabled else []
+    on = {"slack": settings.slack.enabled, "jira": settings.jira.enabled}
+    return [channel for channel, yes in on.items() if yes]
 
 
 @contextlib.asynccontextmanager
 async def run_channels(
     temporal: Client, settings: Settings, config: AuditConfig | None = None
 ) -> AsyncIterator[list[str]]:
-    """Run the relay worker and start (or attach to) the relay of every enabled channel."""
+    """Run the relay worker and start (or attach to) the relay of every enabled channel:
+    one workflow each, so an outage of one channel never holds back another."""
     config = config or AuditConfig()
     channels = enabled(settings)
     pool = await open_pool(settings.database.reader_url.get_secret_value(), config.reader_role)
@@ -51,6 +55,9 @@ async def run_channels(
     if "slack" in channels:
         relay = SlackRelay(settings.slack, temporal, SlackWeb(settings.slack))
         activities += [relay.post_request, relay.refresh]
+    if "jira" in channels:
+        jira = JiraRelay(settings.jira, temporal, JiraRest(settings.jira))
+        activities += [jira.post_request, jira.refresh]
     worker = Worker(
         temporal,
         task_queue=task_queue(settings),
@@ -92,5 +99,5 @@ def main() -> None:
     configure_logging()
     settings = resolve_secrets(load_settings())
     if not enabled(settings):
-        raise SystemExit("no channel is configured (set GANTRAL_SLACK__BOT_TOKEN and ...)")
+        raise SystemExit("no channel is configured: see docs/channels.md")
     asyncio.run(_serve(settings))

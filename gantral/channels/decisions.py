@@ -106,9 +106,9 @@ async def decide_via_channel(
             identity_service.authorize(
                 principal, Permission.DECISIONS_OVERRIDE, view.owning_team_id
             )
+        # A settled request still goes to the core: a redelivery of the very decision that
+        # settled it gets its first outcome; anything else is refused there.
         request = next((r for r in view.requests if r.request_id == cmd.request_id), None)
-        if request is not None and request.status != "PENDING":
-            raise Conflict(settled_text(request), reason="already_decided")
         role = _role(request, actor, identity_service.table.roles()) if request else None
         if role is None:
             raise Forbidden(f"{actor.id} holds no role to decide in", reason="no_role")

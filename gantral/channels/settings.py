@@ -67,6 +67,8 @@ class JiraSettings(BaseModel):
     reject_transition: str = "Reject"
     # Jira accountId -> identity.
     users: dict[str, ChannelIdentity] = Field(default_factory=dict)
+    # The account Gantral acts as: its own transitions are not decisions.
+    bot_account_id: str = ""
 
     @property
     def enabled(self) -> bool:

@@ -1,0 +1,175 @@
+"""Jira on the real stack: the relay opens an issue per request against a local server
+speaking Jira's REST API; Jira's webhook (signed with the shared secret) turns a transition
+into a decision; a request settled elsewhere transitions and comments the issue."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+
+from api.app import create_app
+from gantral.audit.config import AuditConfig
+from gantral.channels.settings import JiraSettings
+from gantral.settings import Settings
+from tests.integration.access_log import refusals_of
+from tests.integration.auth import bearer
+from tests.integration.channels_serving import serve
+from tests.integration.jira_stand_in import JiraStandIn, issue_updated
+from tests.integration.publishing import publish_one_step
+from workers.channels import relay_id, run_channels
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+SECRET = "jira-webhook-secret"
+AGENT = bearer("jira-agent", agent=True)
+API_LEAD = bearer("jira-api-lead", ["TECH_LEAD", "approver"])
+POLICY = "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\n"
+HOOK = "/v1/channels/jira/webhook"
+
+
+class World:
+    def __init__(self, api: httpx.AsyncClient, jira: JiraStandIn, workflow: str) -> None:
+        self.api, self.jira, self.workflow = api, jira, workflow
+
+    async def pending(self) -> tuple[str, str, str]:
+        body = {"workflow_id": self.workflow, "owning_team_id": "payments"}
+        iid = (await self.api.post("/v1/instances", json=body, headers=AGENT)).json()["instance_id"]
+        resp = await self.api.post(
+            f"/v1/instances/{iid}/steps/act/authorize",
+            json={"action": "pay", "arguments": {"amount": 5}},
+            headers=AGENT,
+        )
+        rid = resp.json()["request"]["request_id"]
+        key = await until(lambda: self._issue(iid, rid), "no issue was opened")
+        return str(iid), str(rid), key
+
+    def _issue(self, iid: str, rid: str) -> str | None:
+        for key, fields in self.jira.issues.items():
+            if f"{iid}/{rid}" in str(fields["description"]):
+                return key
+        return None
+
+    async def request(self, iid: str, rid: str, wait: int = 20) -> dict[str, Any]:
+        resp = await self.api.get(
+            f"/v1/instances/{iid}/requests/{rid}?wait={wait}", headers=API_LEAD
+        )
+        return dict(resp.json())
+
+
+async def until(probe: Callable[[], Any], what: str, seconds: float = 30) -> Any:
+    for _ in range(int(seconds * 10)):
+        found = probe()
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(what)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def world(
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditConfig
+) -> AsyncIterator[World]:
+    jira = JiraStandIn(email="gantral-bot@example.com", token="jira-api-token")
+    async with serve(jira.app()) as url:
+        configured = settings.model_copy(
+            update={
+                "jira": JiraSettings.model_validate(
+                    {
+                        "base_url": url,
+                        "email": jira.email,
+                        "api_token": jira.token,
+                        "webhook_secret": SECRET,
+                        "project": "GOV",
+                        "bot_account_id": "acct-bot",
+                        "users": {
+                            "acct-rita": {
+                                "actor": "jira-rita",
+                                "roles": ["TECH_LEAD", "approver"],
+                                "teams": ["payments"],
+                            }
+                        },
+                    }
+                )
+            }
+        )
+        app = create_app(configured, temporal, audit_config=audit_config)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as api,
+            run_channels(temporal, configured, audit_config),
+        ):
+            workflow = f"jira-{uuid.uuid4().hex[:6]}"
+            await publish_one_step(api, workflow, POLICY)
+            try:
+                yield World(api, jira, workflow)
+            finally:
+                await temporal.get_workflow_handle(relay_id(configured, "jira")).terminate()
+
+
+async def test_reject_from_jira_and_redelivery_ignored(world: World) -> None:
+    iid, rid, key = await world.pending()
+    issue = world.jira.issues[key]
+    assert issue["project"] == {"key": "GOV"} and "Arguments digest" in str(issue["description"])
+
+    body, headers = issue_updated(SECRET, key, "acct-rita", "Rejected", "wrong account")
+    resp = await world.api.post(HOOK, content=body, headers=headers)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["decision"]["channel"] == "jira"
+    assert resp.json()["decision"]["channel_ref"] == key
+    done = await world.request(iid, rid)
+    assert done["status"] == "REJECTED" and done["decided_by"] == "jira-rita"
+    assert done["decided_via"] == "jira"
+
+    # Jira redelivers the same webhook: the first outcome, nothing recorded twice.
+    again = await world.api.post(HOOK, content=body, headers=headers)
+    assert again.status_code == 200
+    assert again.json()["decision"] == resp.json()["decision"]
+    view = (await world.api.get(f"/v1/instances/{iid}", headers=API_LEAD)).json()
+    assert len(view["decisions"]) == 1
+    # Decided in Jira itself: the issue keeps its status and gets the record as a comment.
+    await until(lambda: world.jira.comments.get(key), "no comment after the decision")
+    assert "REJECTED by jira-rita via jira" in world.jira.comments[key][-1]
+    assert world.jira.issues[key]["status"] == "To Do"  # the stand-in: Jira moved it
+
+
+async def test_issue_transitioned_and_commented_after_a_decision_elsewhere(world: World) -> None:
+    iid, rid, key = await world.pending()
+    body = {"request_id": rid, "decision_type": "APPROVE", "idempotency_key": uuid.uuid4().hex}
+    resp = await world.api.post(f"/v1/instances/{iid}/decisions", json=body, headers=API_LEAD)
+    assert resp.status_code == 200
+    await until(lambda: world.jira.issues[key]["status"] == "Approved", "issue not transitioned")
+    await until(lambda: world.jira.comments.get(key), "no comment")
+    assert "APPROVED by jira-api-lead via api" in world.jira.comments[key][-1]
+
+    # The transition Gantral made comes back as a webhook from its own account: ignored.
+    body_, headers = issue_updated(SECRET, key, "acct-bot", "Approved")
+    assert (await world.api.post(HOOK, content=body_, headers=headers)).status_code == 204
+    # A human transition after that is told who decided first.
+    late, headers = issue_updated(SECRET, key, "acct-rita", "Rejected")
+    resp = await world.api.post(HOOK, content=late, headers=headers)
+    assert resp.status_code in (404, 409)
+
+
+async def test_unsigned_forged_and_unknown_users_refused(
+    world: World, api: httpx.AsyncClient, temporal: Client
+) -> None:
+    iid, rid, key = await world.pending()
+    body, headers = issue_updated("not-the-secret", key, "acct-rita", "Approved")
+    resp = await world.api.post(HOOK, content=body, headers=headers)
+    assert resp.status_code == 401 and resp.json()["reason"] == "bad_signature"
+    unsigned = {k: v for k, v in headers.items() if k != "x-hub-signature"}
+    resp = await world.api.post(HOOK, content=body, headers=unsigned)
+    assert resp.status_code == 401 and resp.json()["reason"] == "unsigned"
+
+    body, headers = issue_updated(SECRET, key, "acct-stranger", "Approved")
+    resp = await world.api.post(HOOK, content=body, headers=headers)
+    assert resp.status_code == 403 and resp.json()["reason"] == "unknown_user"
+    assert await refusals_of(api, temporal, "jira:acct-stranger")
+    assert (await world.request(iid, rid, wait=0))["status"] == "PENDING"
