@@ -109,6 +109,7 @@ def create_app(
     app.include_router(instances.router)
     app.include_router(audit.router)
     app.include_router(replay.router)
+    app.include_router(replay.backtest_router)
     app.include_router(policies.router)
     app.include_router(workflows.router)
     app.include_router(requests.router)

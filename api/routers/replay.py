@@ -1,9 +1,11 @@
 """Replay API: rebuild an instance from its history and its audit log, and say whether
-today's workflow code decides the same (`gantral.replay`).
+today's workflow code decides the same; backtest a policy on recorded decisions
+(`gantral.replay`).
 
-Needs `audit:read` on the team in the instance's audit log, like every audit read. The
-report is signed with the API's attestation key under its own operation
+Replay needs `audit:read` on the team in the instance's audit log, like every audit read.
+The report is signed with the API's attestation key under its own operation
 (`replay_report`); `?download=true` serves it as an attachment an auditor can keep.
+A backtest needs `policies:read` and reads only instances of teams the caller may audit.
 """
 
 from __future__ import annotations
@@ -11,20 +13,29 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from temporalio.client import Client
 
-from api.authz import AuditInstanceReader, InstanceId
+from api.authz import AuditGlobalReader, AuditInstanceReader, CurrentCaller, InstanceId
 from gantral.attestation import Attestor
 from gantral.attestation_keys import attestor_from
+from gantral.identity import Permission
+from gantral.policy.durations import parse_duration
+from gantral.policy.loading import validate
+from gantral.policy.models import Policy
+from gantral.policy.registry import PolicyRegistry
+from gantral.replay.backtest import BacktestReport
+from gantral.replay.backtest_source import run_backtest
 from gantral.replay.report import ReplayReport
 from gantral.replay.service import replay_instance
 from gantral.settings import Settings
 from gantral.workflows.instance import InstanceWorkflow
 
-__all__ = ["router"]
+__all__ = ["backtest_router", "router"]
 
 router = APIRouter(prefix="/v1/replay", tags=["replay"])
+backtest_router = APIRouter(prefix="/v1/policies", tags=["policies"])
 
 # Replays are CPU work in the API process: a few at a time, the rest wait their turn.
 _CONCURRENT_REPLAYS = 2
@@ -69,3 +80,56 @@ async def replay(
             f'attachment; filename="replay-{instance_id}.json"'
         )
     return report
+
+
+class BacktestRequest(BaseModel):
+    """Which recorded decisions to replay the candidate on, and the candidate itself."""
+
+    model_config = ConfigDict(extra="forbid")
+    workflow_id: str = Field(min_length=1, max_length=200, description="Instances of this workflow")
+    since: str | None = Field(
+        default="30d", description="Instances started this long ago at most (null: all)"
+    )
+    step_id: str | None = Field(default=None, max_length=200, description="Only this step")
+    version: int | None = Field(
+        default=None, ge=1, description="The stored version to try (default: the latest)"
+    )
+    policy: dict[str, object] | None = Field(
+        default=None, description="An unpublished candidate policy document, tried instead"
+    )
+
+    @field_validator("since")
+    @classmethod
+    def _a_duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)  # ValueError: a 422 naming the field
+        return value
+
+
+@backtest_router.post("/{policy_id}:backtest")
+async def backtest_policy(
+    policy_id: Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")],
+    body: BacktestRequest,
+    request: Request,
+    caller: CurrentCaller,
+    reader: AuditGlobalReader,
+) -> BacktestReport:
+    """Evaluate a candidate policy (a stored version, or an unpublished document) at every
+    recorded decision point of the workflow's instances, exactly as the workflow would
+    have, and list where the outcome differs: allowed instead of pending, another
+    materiality, other approvers, other deadlines. Points whose arguments no record
+    proves are counted as `unrecoverable`."""
+    await caller.check(Permission.POLICIES_READ)
+    teams = await caller.readable_teams(Permission.AUDIT_READ, None)
+    if body.policy is not None:
+        candidate = validate(Policy, body.policy, None, source=f"candidate {policy_id}")
+    else:
+        registry: PolicyRegistry = request.app.state.registry
+        candidate = (await registry.get_policy(policy_id, body.version)).policy
+    since = parse_duration(body.since) if body.since is not None else None
+    temporal, _, slots = _state(request)
+    async with slots:
+        return await run_backtest(
+            reader.queries, reader.objects, temporal, policy_id=policy_id, candidate=candidate,
+            workflow_id=body.workflow_id, since=since, step_id=body.step_id, teams=teams,
+        )  # fmt: skip

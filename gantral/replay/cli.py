@@ -1,6 +1,8 @@
-"""`gantral replay INSTANCE_ID`: the replay report, from the operator's own credentials.
+"""`gantral replay INSTANCE_ID` and `gantral policy backtest FILE`, from the operator's own
+credentials.
 
     gantral replay inst_4f... --out replay.json      # exit 0: match, 1: mismatch
+    gantral policy backtest stricter.yaml --workflow payments-transfer --since 30d
 
 Reads Temporal (GANTRAL_TEMPORAL__*), the audit log with the reader credentials
 (GANTRAL_DATABASE__READER_URL or --dsn) and object storage (GANTRAL_S3__*, for the
@@ -22,11 +24,15 @@ from gantral.audit.config import DEFAULT_SCHEMA, AuditConfig
 from gantral.audit.objects import ObjectStore
 from gantral.audit.reader import AuditReader
 from gantral.errors import GantralError
+from gantral.policy.durations import parse_duration
+from gantral.policy.loading import load_policy
+from gantral.replay.backtest import BacktestReport
+from gantral.replay.backtest_source import run_backtest
 from gantral.replay.report import ReplayReport
 from gantral.replay.service import replay_instance
 from gantral.settings import Settings
 
-__all__ = ["replay_command"]
+__all__ = ["backtest_command", "replay_command"]
 
 
 def replay_command(
@@ -45,21 +51,14 @@ def replay_command(
     Exit 0 when everything matches, 1 on non-determinism or any divergence, 2 when the
     instance cannot be replayed (unknown, no history and no archive)."""
     settings = Settings()
-    value = dsn or settings.database.reader_url.get_secret_value()
-    value = value or settings.database.url.get_secret_value()
-    if not value:
-        raise typer.BadParameter("no database: pass --dsn or set GANTRAL_DATABASE__READER_URL")
     try:
-        report = asyncio.run(_run(settings, value, schema, bucket_prefix, instance_id))
+        report = asyncio.run(
+            _run(settings, _database(dsn, settings), schema, bucket_prefix, instance_id)
+        )
     except GantralError as error:
         typer.echo(f"error: {error.message} ({error.reason})", err=True)
         raise typer.Exit(2) from None
-    text = report.model_dump_json(indent=2)
-    if out is None:
-        typer.echo(text)
-    else:
-        out.write_text(text)
-        typer.echo(f"wrote {out}", err=True)
+    _emit(report.model_dump_json(indent=2), out)
     verdict = "match" if report.match else "MISMATCH"
     typer.echo(f"{instance_id}: {verdict}", err=True)
     if report.first_divergence is not None:
@@ -70,6 +69,22 @@ def replay_command(
         typer.echo(f"  non-deterministic at event {failure.event_id}: {failure.message}", err=True)
     if not report.match:
         raise typer.Exit(1)
+
+
+def _database(dsn: str | None, settings: Settings) -> str:
+    value = dsn or settings.database.reader_url.get_secret_value()
+    value = value or settings.database.url.get_secret_value()
+    if not value:
+        raise typer.BadParameter("no database: pass --dsn or set GANTRAL_DATABASE__READER_URL")
+    return value
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text)
+        typer.echo(f"wrote {out}", err=True)
 
 
 async def _run(
@@ -92,3 +107,59 @@ async def _run(
         )  # fmt: skip
     finally:
         await reader.close()
+
+
+def backtest_command(
+    policy_file: Annotated[Path, typer.Argument(help="The candidate policy (YAML or JSON).")],
+    workflow: Annotated[str, typer.Option("--workflow", help="Instances of this workflow.")],
+    since: Annotated[
+        str, typer.Option(help="Instances started this long ago at most, e.g. 30d; 'all'.")
+    ] = "30d",
+    step: Annotated[str | None, typer.Option(help="Only this step's decisions.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the report here (default: stdout).")
+    ] = None,
+    dsn: Annotated[
+        str | None, typer.Option("--dsn", help="PostgreSQL URI (default: the reader credentials).")
+    ] = None,
+    schema: Annotated[str, typer.Option("--schema", help="Audit schema.")] = DEFAULT_SCHEMA,
+    bucket_prefix: Annotated[str, typer.Option(help="Object key prefix of this log.")] = "",
+) -> None:
+    """What the candidate would have decided at every recorded decision point of the
+    workflow's instances, and where that differs from what was decided (JSON report)."""
+    settings = Settings()
+    try:
+        candidate = load_policy(policy_file.read_bytes(), source=str(policy_file))
+        window = None if since == "all" else parse_duration(since)
+    except OSError as error:
+        raise typer.BadParameter(f"{policy_file}: {error.strerror}") from None
+    except ValueError as error:  # InvalidInput is not a ValueError: handled below
+        raise typer.BadParameter(f"--since {since}: {error}") from None
+    except GantralError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from None
+    policy_id = candidate.id or policy_file.stem
+
+    async def run() -> BacktestReport:
+        from gantral.client import connect_temporal
+
+        objects = ObjectStore.from_settings(settings.s3, prefix=bucket_prefix)
+        reader = await AuditReader.open(
+            _database(dsn, settings), config=AuditConfig(schema=schema), objects=objects
+        )
+        try:
+            return await run_backtest(
+                reader.queries, objects, await connect_temporal(settings), policy_id=policy_id,
+                candidate=candidate, workflow_id=workflow, since=window, step_id=step,
+            )  # fmt: skip
+        finally:
+            await reader.close()
+
+    report = asyncio.run(run())
+    _emit(report.model_dump_json(indent=2), out)
+    typer.echo(
+        f"{report.evaluated} of {report.decision_points} decision points evaluated"
+        f" ({report.unrecoverable} unrecoverable): {report.changed} would change"
+        f" {report.counts}",
+        err=True,
+    )

@@ -40,7 +40,7 @@ from gantral.replay.report import (
 from gantral.replay.timeline import Timeline, build_timeline
 from gantral.workflows.messages import StartInstance
 
-__all__ = ["build_report", "load_runs", "replay_instance"]
+__all__ = ["build_report", "load_runs", "replay_instance", "start_input"]
 
 
 async def load_runs(
@@ -141,7 +141,7 @@ def _pinned(runs: list[WorkflowHistory], timeline: Timeline) -> PinnedVersions:
         workflow_version=started.get("workflow_version"),
         template_hash=started.get("template_hash"),
     )
-    start = _start_input(runs)
+    start = start_input(runs)
     if start is not None:
         for step in start.template.steps:
             ref = step.policy_ref
@@ -156,7 +156,7 @@ def _pinned(runs: list[WorkflowHistory], timeline: Timeline) -> PinnedVersions:
     return pinned
 
 
-def _start_input(runs: list[WorkflowHistory]) -> StartInstance | None:
+def start_input(runs: list[WorkflowHistory]) -> StartInstance | None:
     """The first run's start: the template (and so every policy) the instance pinned."""
     if not runs or not runs[0].events:
         return None

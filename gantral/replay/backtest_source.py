@@ -1,0 +1,193 @@
+"""Decision points for a backtest, read from the audit log (and what proves their facts).
+
+For every instance of a workflow started in the window: the trigger context, team and
+workflow from INSTANCE_STARTED; each POLICY_EVALUATED as a decision point; the approvers
+from the HUMAN_REQUESTED that followed it; its arguments from that request's context
+snapshot in object storage, or else from the authorize call in the instance's history
+(Temporal, or the archive once Temporal dropped it), accepted only when they hash to the
+recorded digest. The pinned policy of each step comes from the history's start.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from psycopg import sql
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from gantral.audit.objects import ObjectStore
+from gantral.audit.queries import AuditQueries
+from gantral.audit.rows import EventRow, as_bytes
+from gantral.domain.digest import args_digest
+from gantral.errors import GantralError
+from gantral.policy.durations import format_duration
+from gantral.policy.models import Policy
+from gantral.replay.backtest import BacktestReport, DecisionPoint, backtest
+from gantral.replay.service import load_runs, start_input
+from gantral.workflows.messages import AuthorizeStep
+
+__all__ = ["decision_points", "run_backtest", "started_instances"]
+
+# Bounds one backtest: instances read from the log.
+MAX_INSTANCES = 5_000
+
+
+async def started_instances(
+    queries: AuditQueries, workflow_id: str, since: datetime | None
+) -> list[tuple[str, dict[str, Any]]]:
+    """(instance id, INSTANCE_STARTED payload) of the workflow's instances since `since`."""
+    query = sql.SQL(
+        "SELECT instance_id, body FROM {} WHERE type = 'INSTANCE_STARTED' AND at >= %s"
+        " ORDER BY log_index"
+    ).format(queries.db.table("events"))
+    floor = since or datetime.min.replace(tzinfo=UTC)
+    async with queries.db.connection() as conn:
+        rows = await (await conn.execute(query, (floor,))).fetchall()
+    found = []
+    for instance_id, body in rows:
+        payload = json.loads(as_bytes(body)).get("payload") or {}
+        if payload.get("workflow_id") == workflow_id:
+            found.append((str(instance_id), payload))
+    return found[:MAX_INSTANCES]
+
+
+async def decision_points(
+    queries: AuditQueries,
+    objects: ObjectStore | None,
+    temporal: Client | None,
+    instance_id: str,
+    started: dict[str, Any],
+    step_id: str | None = None,
+) -> list[DecisionPoint]:
+    rows = await queries.instance_events(instance_id)
+    runs = await _runs(queries, objects, temporal, instance_id)
+    pinned = _pinned_policies(runs)
+    called = _authorize_calls(runs)
+    bodies = [(row, json.loads(row.body)) for row in rows]
+    points = []
+    for i, (row, body) in enumerate(bodies):
+        payload = body.get("payload") or {}
+        if row.type != "POLICY_EVALUATED" or (step_id and payload.get("step_id") != step_id):
+            continue
+        digest = str(payload.get("args_digest"))
+        request = _request_for(bodies, i, digest)
+        arguments = await _snapshot_arguments(objects, request, digest)
+        if arguments is None:
+            arguments = called.get(digest)
+        points.append(
+            DecisionPoint(
+                instance_id=instance_id,
+                seq=row.seq,
+                at=str(body.get("at")),
+                step_id=str(payload.get("step_id")),
+                workflow_id=str(started.get("workflow_id")),
+                team=str(started.get("owning_team_id")),
+                trigger=dict(started.get("trigger_context") or {}),
+                args_digest=digest,
+                arguments=arguments,
+                requires_human=bool(payload.get("requires_human")),
+                materiality=str(payload.get("materiality")),
+                approvers=(request[1].get("payload") or {}).get("approvers") if request else None,
+                pinned=pinned.get(str(payload.get("step_id"))),
+            )
+        )
+    return points
+
+
+async def _runs(
+    queries: AuditQueries, objects: ObjectStore | None, temporal: Client | None, iid: str
+) -> list[WorkflowHistory]:
+    if temporal is None:
+        return []
+    try:
+        runs, _ = await load_runs(temporal, queries, objects, iid)
+    except GantralError:  # no history and no archive: the log's own facts only
+        return []
+    return runs
+
+
+def _request_for(
+    bodies: list[tuple[EventRow, dict[str, Any]]], at: int, digest: str
+) -> tuple[EventRow, dict[str, Any]] | None:
+    """The HUMAN_REQUESTED for this evaluation: the one it opened (next event), else the
+    pending one with the same digest it was answered with (an earlier event)."""
+    following = bodies[at + 1] if at + 1 < len(bodies) else None
+    candidates = ([following] if following else []) + list(reversed(bodies[:at]))
+    for row, body in candidates:
+        if row.type == "HUMAN_REQUESTED" and (body.get("payload") or {}).get("args_digest") == (
+            digest
+        ):
+            return row, body
+    return None
+
+
+async def _snapshot_arguments(
+    objects: ObjectStore | None, request: tuple[EventRow, dict[str, Any]] | None, digest: str
+) -> dict[str, Any] | None:
+    if objects is None or request is None or request[0].snapshot_key is None:
+        return None
+    data = await objects.get(request[0].snapshot_key)
+    if data is None:
+        return None
+    snapshot = json.loads(data)
+    action, arguments = snapshot.get("action"), snapshot.get("arguments")
+    if not isinstance(action, str) or not isinstance(arguments, dict):
+        return None
+    # A redacted argument changes the digest: then the snapshot proves nothing.
+    return arguments if args_digest(action, arguments) == digest else None
+
+
+def _pinned_policies(runs: list[WorkflowHistory]) -> dict[str, Policy]:
+    start = start_input(runs)
+    return {} if start is None else {s.id: s.policy for s in start.template.steps}
+
+
+def _authorize_calls(runs: list[WorkflowHistory]) -> dict[str, dict[str, Any]]:
+    """Arguments of every authorize Update in the history, by their digest."""
+    converter = pydantic_data_converter.payload_converter
+    out: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        for event in run.events:
+            if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+                continue
+            accepted = event.workflow_execution_update_accepted_event_attributes.accepted_request
+            if accepted.input.name != "authorize" or not accepted.input.args.payloads:
+                continue
+            [call] = converter.from_payloads(
+                list(accepted.input.args.payloads[:1]), [AuthorizeStep]
+            )
+            if isinstance(call, AuthorizeStep):
+                action = call.action or call.step_id
+                out[args_digest(action, call.arguments)] = call.arguments
+    return out
+
+
+async def run_backtest(
+    queries: AuditQueries,
+    objects: ObjectStore | None,
+    temporal: Client | None,
+    *,
+    policy_id: str,
+    candidate: Policy,
+    workflow_id: str,
+    since: timedelta | None,
+    step_id: str | None = None,
+    teams: list[str] | None = None,
+) -> BacktestReport:
+    """Backtest `candidate` on the workflow's instances started in the last `since`
+    (all when None), of `teams` only when given (the caller's audit scope)."""
+    floor = datetime.now(UTC) - since if since is not None else None
+    started = await started_instances(queries, workflow_id, floor)
+    if teams is not None:
+        started = [(i, p) for i, p in started if p.get("owning_team_id") in teams]
+    points: list[DecisionPoint] = []
+    for instance_id, payload in started:
+        points += await decision_points(queries, objects, temporal, instance_id, payload, step_id)
+    return backtest(
+        policy_id, candidate, points, instances=len(started), workflow_id=workflow_id,
+        since=None if since is None else format_duration(since),
+    )  # fmt: skip

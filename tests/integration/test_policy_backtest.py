@@ -1,0 +1,158 @@
+"""Policy backtest on real recorded instances: a stricter candidate reports exactly the
+decision points whose outcome would change, with counts and examples."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from gantral.audit.config import AuditConfig
+from gantral.audit.testing import TEST_BUCKET
+from gantral.cli import app
+from gantral.replay.backtest import BacktestReport
+from gantral.settings import Settings
+from tests.conftest import Stack
+from tests.integration import test_governance as gov
+from tests.integration.auth import AUDITOR, bearer
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+# LOW is allowed; over 10,000 is HIGH and needs a tech lead within the hour.
+RECORDED = """
+materiality: LOW
+materiality_rules:
+  - {name: large, level: HIGH, when: [{field: arguments.amount, op: gt, value: 10000}]}
+by_materiality:
+  HIGH: {approvers: [{role: TECH_LEAD}], timeouts: {primary: 1h}}
+"""
+# Stricter: HIGH from 1,000 on, and the CFO decides.
+STRICTER = {
+    "materiality": "LOW",
+    "materiality_rules": [
+        {"name": "large", "level": "HIGH",
+         "when": [{"field": "arguments.amount", "op": "gt", "value": 1000}]},
+    ],
+    "by_materiality": {"HIGH": {"approvers": [{"role": "CFO"}], "timeouts": {"primary": "1h"}}},
+}  # fmt: skip
+# The recorded policy with a shorter deadline for the tech lead.
+SOONER = {
+    "materiality": "LOW",
+    "materiality_rules": [
+        {"name": "large", "level": "HIGH",
+         "when": [{"field": "arguments.amount", "op": "gt", "value": 10000}]},
+    ],
+    "by_materiality": {
+        "HIGH": {"approvers": [{"role": "TECH_LEAD"}], "timeouts": {"primary": "30m"}}
+    },
+}  # fmt: skip
+
+
+async def _backtest(api: httpx.AsyncClient, pid: str, body: dict[str, Any]) -> httpx.Response:
+    return await api.post(f"/v1/policies/{pid}:backtest", json=body, headers=AUDITOR)
+
+
+async def test_a_stricter_policy_reports_exactly_the_decisions_that_change(
+    api: httpx.AsyncClient,
+) -> None:
+    pid = gov.uid("pol")
+    await gov.put(api, f"/v1/policies/{pid}", RECORDED)
+    wid = await gov.workflow_with(api, pid)
+    small, medium, large = [await gov.start(api, wid) for _ in range(3)]
+    assert (await gov.authorize(api, small, {"amount": 500}))["outcome"] == "ALLOW"
+    assert (await gov.authorize(api, medium, {"amount": 5000}))["outcome"] == "ALLOW"
+    pending = await gov.authorize(api, large, {"amount": 50000})
+    assert pending["outcome"] == "PENDING" and pending["request"]["required_approvers"] == [
+        "TECH_LEAD"
+    ]
+    # Another workflow's instance on the same policy is not part of this backtest.
+    await gov.authorize(api, await gov.start(api, await gov.workflow_with(api, pid)), {"amount": 5})
+
+    resp = await _backtest(api, pid, {"workflow_id": wid, "since": "1h", "policy": STRICTER})
+    assert resp.status_code == 200, resp.text
+    report = resp.json()
+    assert (report["instances"], report["decision_points"], report["evaluated"]) == (3, 3, 3)
+    assert (report["unrecoverable"], report["unchanged"], report["changed"]) == (0, 1, 2)
+    assert report["counts"] == {"outcome": 1, "materiality": 1, "approvers": 1, "deadline": 0}
+    changes = {(c["instance_id"], c["kind"]): (c["recorded"], c["candidate"])
+               for c in report["examples"]}  # fmt: skip
+    assert changes == {
+        (medium, "outcome"): ("ALLOW", "PENDING"),
+        (medium, "materiality"): ("LOW", "HIGH"),
+        (large, "approvers"): (["TECH_LEAD"], ["CFO"]),
+    }
+
+    # The recorded policy itself changes nothing; a shorter deadline changes the one
+    # request that needed a human.
+    same = (await _backtest(api, pid, {"workflow_id": wid, "since": "1h"})).json()
+    assert (same["evaluated"], same["changed"]) == (3, 0)
+    deadline = (await _backtest(api, pid, {"workflow_id": wid, "policy": SOONER})).json()
+    assert deadline["counts"]["deadline"] == 1 and deadline["changed"] == 1
+    [example] = deadline["examples"]
+    assert (example["instance_id"], example["recorded"], example["candidate"]) == (
+        large,
+        ["PT3600S"],
+        ["PT1800S"],
+    )
+
+
+async def test_backtest_needs_read_rights_and_valid_input(api: httpx.AsyncClient) -> None:
+    pid = gov.uid("pol")
+    await gov.put(api, f"/v1/policies/{pid}", RECORDED)
+    body = {"workflow_id": "nothing-here", "since": "1h"}
+    # An agent holds no audit:read; a plain approver neither.
+    refused = await api.post(
+        f"/v1/policies/{pid}:backtest", json=body, headers=bearer("carl", ["CFO", "approver"])
+    )
+    assert refused.status_code == 403, refused.text
+    bad = await _backtest(api, pid, {**body, "since": "soon"})
+    assert bad.status_code == 422, bad.text
+    invalid = await _backtest(api, pid, {**body, "policy": {"materiality": "HUGE"}})
+    assert invalid.status_code == 422, invalid.text
+    unknown = await _backtest(api, gov.uid("nope"), body)
+    assert unknown.status_code == 404, unknown.text
+    empty = (await _backtest(api, pid, body)).json()
+    assert (empty["instances"], empty["decision_points"]) == (0, 0)
+
+
+async def test_policy_backtest_command(
+    api: httpx.AsyncClient,
+    stack: Stack,
+    settings: Settings,
+    audit_config: AuditConfig,
+    tmp_path: Path,
+) -> None:
+    pid = gov.uid("pol")
+    await gov.put(api, f"/v1/policies/{pid}", RECORDED)
+    wid = await gov.workflow_with(api, pid)
+    iid = await gov.start(api, wid)
+    assert (await gov.authorize(api, iid, {"amount": 5000}))["outcome"] == "ALLOW"
+    candidate = tmp_path / "stricter.json"
+    candidate.write_text(json.dumps(STRICTER))
+    env = {
+        "GANTRAL_TEMPORAL__ADDRESS": settings.temporal.address,
+        "GANTRAL_S3__ENDPOINT_URL": stack.s3_endpoint,
+        "GANTRAL_S3__BUCKET": TEST_BUCKET,
+        "GANTRAL_S3__ACCESS_KEY_ID": "gantral-test",
+        "GANTRAL_S3__SECRET_ACCESS_KEY": "gantral-test-secret",
+    }
+    argv = ["policy", "backtest", str(candidate), "--workflow", wid, "--since", "1h",
+            "--dsn", stack.postgres_uri, "--schema", audit_config.schema,
+            "--bucket-prefix", audit_config.object_prefix]  # fmt: skip
+    result = await asyncio.to_thread(CliRunner().invoke, app, argv, env=env)
+    assert result.exit_code == 0, result.output
+    report = BacktestReport.model_validate_json(result.stdout)
+    assert report.policy_id == "stricter" and report.evaluated == 1
+    assert [(c.instance_id, c.kind) for c in report.examples] == [
+        (iid, "outcome"), (iid, "materiality")
+    ]  # fmt: skip
+    assert "1 would change" in result.stderr
+    bad = await asyncio.to_thread(
+        CliRunner().invoke, app, [*argv[:5], "--since", "soon", *argv[7:]], env=env
+    )
+    assert bad.exit_code == 2 and "--since soon" in bad.output
