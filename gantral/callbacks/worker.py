@@ -41,8 +41,11 @@ async def callback_worker(
     settings: Settings,
     callbacks: CallbackSettings,
     audit_config: AuditConfig | None = None,
+    *,
+    from_log_index: int | None = None,
 ) -> AsyncIterator[Worker]:
-    """Runs the worker and makes sure the one follower workflow is running."""
+    """Runs the worker and makes sure the one follower workflow is running. A new
+    follower starts after the log's head, or after `from_log_index` if given."""
     config = audit_config or AuditConfig()
     pool = await open_pool(settings.database.reader_url.get_secret_value(), config.reader_role)
     secret = callbacks.secret.get_secret_value() if callbacks.secret else None
@@ -65,13 +68,13 @@ async def callback_worker(
                 activities=[activities.head, activities.fetch, activities.deliver],
             )
             async with worker:
-                await _ensure_follower(client, callbacks)
+                await _ensure_follower(client, callbacks, from_log_index)
                 yield worker
     finally:
         await pool.close()
 
 
-async def _ensure_follower(client: Client, callbacks: CallbackSettings) -> None:
+async def _ensure_follower(client: Client, callbacks: CallbackSettings, cursor: int | None) -> None:
     policy = DeliveryPolicy(
         timeout_seconds=callbacks.delivery_timeout_seconds,
         max_attempts=callbacks.max_attempts,
@@ -80,7 +83,9 @@ async def _ensure_follower(client: Client, callbacks: CallbackSettings) -> None:
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await client.start_workflow(
             FollowResolutions.run,
-            FollowerInput(poll_interval_seconds=callbacks.poll_interval_seconds, policy=policy),
+            FollowerInput(
+                cursor=cursor, poll_interval_seconds=callbacks.poll_interval_seconds, policy=policy
+            ),
             id=follower_id(callbacks),
             task_queue=callbacks.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

@@ -93,6 +93,35 @@ type AuthorizeResult struct {
 	StepID      string           `json:"step_id"`
 }
 
+type BacktestReport struct {
+	CandidateHash  string           `json:"candidate_hash"`
+	Changed        int64            `json:"changed"`
+	Counts         map[string]int64 `json:"counts,omitempty"`
+	DecisionPoints int64            `json:"decision_points"`
+	Evaluated      int64            `json:"evaluated"`
+	Examples       []Change         `json:"examples,omitempty"`
+	Instances      int64            `json:"instances"`
+	PolicyID       string           `json:"policy_id"`
+	Since          *string          `json:"since"`
+	Unchanged      int64            `json:"unchanged"`
+	Unrecoverable  int64            `json:"unrecoverable"`
+	WorkflowID     *string          `json:"workflow_id"`
+}
+
+// Which recorded decisions to replay the candidate on, and the candidate itself.
+type BacktestRequest struct {
+	// An unpublished candidate policy document, tried instead
+	Policy map[string]any `json:"policy,omitempty"`
+	// Instances started this long ago at most (null: all)
+	Since *string `json:"since,omitempty"`
+	// Only this step
+	StepID *string `json:"step_id,omitempty"`
+	// The stored version to try (default: the latest)
+	Version *int64 `json:"version,omitempty"`
+	// Instances of this workflow
+	WorkflowID string `json:"workflow_id"`
+}
+
 type BundleEvent struct {
 	Body     string `json:"body"`
 	Hash     string `json:"hash"`
@@ -123,6 +152,15 @@ type BundleView struct {
 	InstanceID string            `json:"instance_id"`
 	Seal       *BundleSeal       `json:"seal"`
 	Snapshots  []map[string]any  `json:"snapshots"`
+}
+
+type Change struct {
+	Candidate  any    `json:"candidate"`
+	InstanceID string `json:"instance_id"`
+	Kind       string `json:"kind"`
+	Recorded   any    `json:"recorded"`
+	Seq        int64  `json:"seq"`
+	StepID     string `json:"step_id"`
 }
 
 type Checkpoint struct {
@@ -573,6 +611,13 @@ type StartInstanceRequest struct {
 	WorkflowVersion *int64         `json:"workflow_version,omitempty"`
 }
 
+type Started struct {
+	Created      bool   `json:"created"`
+	InstanceID   string `json:"instance_id"`
+	OwningTeamID string `json:"owning_team_id"`
+	WorkflowID   string `json:"workflow_id"`
+}
+
 type State string
 
 const (
@@ -704,6 +749,11 @@ type Trigger struct {
 	Event       *string        `json:"event,omitempty"`
 	Match       map[string]any `json:"match,omitempty"`
 	Source      string         `json:"source"`
+}
+
+type TriggerResult struct {
+	Delivery string    `json:"delivery"`
+	Started  []Started `json:"started"`
 }
 
 type VerifyView struct {

@@ -61,7 +61,7 @@ def _env(url: str, identity: IdentitySettings) -> dict[str, str]:
     }
 
 
-async def _run(*argv: str, cwd: Path, env: dict[str, str]) -> str:
+async def run_process(*argv: str, cwd: Path, env: dict[str, str]) -> str:
     """A subprocess on this event loop (the API it calls is served from this loop too)."""
     process = await asyncio.create_subprocess_exec(
         *argv,
@@ -80,15 +80,21 @@ async def _run(*argv: str, cwd: Path, env: dict[str, str]) -> str:
     return out.decode()
 
 
-async def _typescript(env: dict[str, str]) -> str:
+async def build_typescript() -> str:
+    """Compiles the TypeScript SDK and its scenarios; returns the `node` to run them."""
     node = shutil.which("node")
     tsc = TS_DIR / "node_modules" / "typescript" / "bin" / "tsc"
     if node is None or not tsc.exists():
         pytest.fail(
             "the TypeScript SDK needs Node 20 and `npm ci` in sdk/typescript: run `make sdk`"
         )
-    await _run(node, str(tsc), "-p", "tsconfig.json", cwd=TS_DIR, env={})
-    return await _run(node, "dist/scenario/contract.js", cwd=TS_DIR, env=env)
+    await run_process(node, str(tsc), "-p", "tsconfig.json", cwd=TS_DIR, env={})
+    return node
+
+
+async def _typescript(env: dict[str, str]) -> str:
+    node = await build_typescript()
+    return await run_process(node, "dist/scenario/contract.js", cwd=TS_DIR, env=env)
 
 
 async def _go(env: dict[str, str]) -> str:
@@ -96,7 +102,7 @@ async def _go(env: dict[str, str]) -> str:
     if go is None:
         pytest.fail("the Go SDK needs Go (Debian's golang-go): run `make sdk`")
     # The standard library only: no module proxy, no downloads.
-    return await _run(
+    return await run_process(
         go,
         "run",
         "./internal/scenario",

@@ -77,6 +77,35 @@ export interface AuthorizeResult {
   "step_id": string;
 }
 
+export interface BacktestReport {
+  "candidate_hash": string;
+  "changed": number;
+  "counts"?: Record<string, number>;
+  "decision_points": number;
+  "evaluated": number;
+  "examples"?: Array<Change>;
+  "instances": number;
+  "policy_id": string;
+  "since": string | null;
+  "unchanged": number;
+  "unrecoverable": number;
+  "workflow_id": string | null;
+}
+
+/** Which recorded decisions to replay the candidate on, and the candidate itself. */
+export interface BacktestRequest {
+  /** An unpublished candidate policy document, tried instead */
+  "policy"?: Record<string, unknown> | null;
+  /** Instances started this long ago at most (null: all) */
+  "since"?: string | null;
+  /** Only this step */
+  "step_id"?: string | null;
+  /** The stored version to try (default: the latest) */
+  "version"?: number | null;
+  /** Instances of this workflow */
+  "workflow_id": string;
+}
+
 export interface BundleEvent {
   "body": string;
   "hash": string;
@@ -107,6 +136,15 @@ export interface BundleView {
   "instance_id": string;
   "seal": BundleSeal | null;
   "snapshots": Array<Record<string, unknown>>;
+}
+
+export interface Change {
+  "candidate": unknown;
+  "instance_id": string;
+  "kind": "outcome" | "materiality" | "approvers" | "deadline";
+  "recorded": unknown;
+  "seq": number;
+  "step_id": string;
 }
 
 export interface Checkpoint {
@@ -520,6 +558,13 @@ export interface StartInstanceRequest {
   "workflow_version"?: number | null;
 }
 
+export interface Started {
+  "created": boolean;
+  "instance_id": string;
+  "owning_team_id": string;
+  "workflow_id": string;
+}
+
 export type State = "CREATED" | "RUNNING" | "WAITING_FOR_HUMAN" | "APPROVED" | "REJECTED" | "OVERRIDDEN" | "EXPIRED" | "RESUMED" | "COMPLETED" | "TERMINATED";
 export const StateValues = ["CREATED","RUNNING","WAITING_FOR_HUMAN","APPROVED","REJECTED","OVERRIDDEN","EXPIRED","RESUMED","COMPLETED","TERMINATED"] as const;
 
@@ -639,6 +684,11 @@ export interface Trigger {
   "event"?: string | null;
   "match"?: Record<string, string | number | boolean>;
   "source": string;
+}
+
+export interface TriggerResult {
+  "delivery": string;
+  "started": Array<Started>;
 }
 
 export interface VerifyView {
