@@ -115,3 +115,15 @@ async def test_inbox_refuses_what_the_caller_may_not_see(api: httpx.AsyncClient)
     assert resp.status_code == 422
     # Without pending_for: everything open the caller may read (an admin reads all teams).
     assert (await api.get("/v1/requests", headers=ADMIN)).status_code == 200
+
+
+async def test_separation_of_duties_keeps_the_requester_out_of_their_own_inbox(
+    api: httpx.AsyncClient,
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    await publish_one_step(api, f"inbox-sod-{tag}", policy("HIGH", "1h"))
+    requester = bearer("inbox-op-lead", ["TECH_LEAD", "approver", "operator"])
+    iid = await pending(api, f"inbox-sod-{tag}", "payments", requester)
+    assert [i["instance_id"] for i in await inbox(api, LEAD, {iid})] == [iid]
+    resp = await api.get("/v1/requests", params={"pending_for": "me"}, headers=requester)
+    assert iid not in {i["instance_id"] for i in resp.json()["items"]}

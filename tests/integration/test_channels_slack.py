@@ -300,3 +300,28 @@ async def test_app_home_shows_the_approvers_inbox(world: World) -> None:
         "App Home does not list the request",
     )
     assert published[-1]["user_id"] == "U_ALICE"
+
+
+async def test_escalation_in_the_thread_and_timeout_updates_the_message(world: World) -> None:
+    body = {"workflow_id": "fast-timeout", "owning_team_id": "payments"}
+    iid = (await world.api.post("/v1/instances", json=body, headers=AGENT)).json()["instance_id"]
+    resp = await world.api.post(
+        f"/v1/instances/{iid}/steps/release/authorize",
+        json={"action": "release", "arguments": {"v": 1}},
+        headers=AGENT,
+    )
+    rid = resp.json()["request"]["request_id"]
+    ts, _ = await world.message(rid)
+    await until(
+        lambda: [
+            m
+            for m in world.slack.of("chat.postMessage")
+            if m.get("thread_ts") == ts and "Escalated to tier 1" in m.get("text", "")
+        ],
+        "no escalation in the thread",
+    )
+    await until(
+        lambda: "on timeout" in str(world.slack.messages[ts]["blocks"]),
+        "the message does not show the timeout",
+    )
+    assert "gantral_approve" not in str(world.slack.messages[ts]["blocks"])

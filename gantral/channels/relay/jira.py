@@ -14,6 +14,7 @@ from gantral.channels.relay.messages import MessageRef, PostRequest, Refresh
 from gantral.channels.relay.slack import load
 from gantral.channels.settings import JiraSettings
 from gantral.domain.records import RequestStatus
+from gantral.domain.states import TERMINAL_STATES
 
 __all__ = ["JiraRelay"]
 
@@ -53,6 +54,9 @@ class JiraRelay:
     async def refresh(self, ask: Refresh) -> bool:
         view, request = await load(self._temporal, ask.instance_id, ask.request_id)
         key = ask.where.ref
+        if request.status is RequestStatus.PENDING and view.state in TERMINAL_STATES:
+            await self._rest.comment(key, f"The instance ended ({view.state}) undecided.")
+            return False
         if request.status is RequestStatus.PENDING and request.resolved_at is None:
             if ask.note:
                 await self._rest.comment(key, ask.note)
