@@ -7,6 +7,8 @@ TS_SDK := sdk/typescript
 GO_SDK := sdk/go
 # npm ci writes this file; it is newer than the lock file once the install is done.
 NPM_STAMP := $(TS_SDK)/node_modules/.package-lock.json
+TS_EXAMPLE := examples/typescript
+EXAMPLE_STAMP := $(TS_EXAMPLE)/node_modules/.package-lock.json
 # Go needs a build cache; CI may run without $$HOME.
 ifeq ($(HOME),)
 export GOCACHE ?= $(CURDIR)/.data/go-build
@@ -48,9 +50,10 @@ contract: $(STAMP)
 	GANTRAL_CONTRACT_TIMEOUT=1800 $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/test_contract.py
 
 ## sdk: install what the TypeScript and Go SDKs need, then run their own tests
-sdk: $(NPM_STAMP) go-toolchain
+sdk: $(NPM_STAMP) $(EXAMPLE_STAMP) go-toolchain
 	cd $(TS_SDK) && npm test --silent
 	cd $(GO_SDK) && GOPROXY=off go vet ./... && GOPROXY=off go test ./...
+	cd examples/go && GOPROXY=off go vet ./...
 
 node-toolchain:
 	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || \
@@ -58,6 +61,10 @@ node-toolchain:
 
 $(NPM_STAMP): $(TS_SDK)/package-lock.json | node-toolchain
 	cd $(TS_SDK) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(EXAMPLE_STAMP): $(TS_EXAMPLE)/package-lock.json | node-toolchain
+	cd $(TS_EXAMPLE) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 ## go-toolchain: Debian's golang-go, installed only when `go` is missing (the Go SDK uses
@@ -87,4 +94,5 @@ specs: $(STAMP)
 	$(MAKE) sdk-types
 
 clean:
-	rm -rf $(VENV) .data .mypy_cache .ruff_cache $(TS_SDK)/node_modules $(TS_SDK)/dist
+	rm -rf $(VENV) .data .mypy_cache .ruff_cache $(TS_SDK)/node_modules $(TS_SDK)/dist \
+		$(TS_EXAMPLE)/node_modules $(TS_EXAMPLE)/dist
