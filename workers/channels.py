@@ -22,7 +22,7 @@ from gantral.channels.relay.follow import AuditFollower
 from gantral.channels.relay.jira import JiraRelay
 from gantral.channels.relay.messages import RelayStart
 from gantral.channels.relay.slack import SlackRelay
-from gantral.channels.relay.workflow import ChannelRelayWorkflow
+from gantral.channels.relay.workflow import ChannelRelayWorkflow, relay_workflow_id
 from gantral.channels.slack.web import SlackWeb
 from gantral.settings import Settings
 
@@ -30,7 +30,7 @@ __all__ = ["main", "relay_id", "run_channels"]
 
 
 def relay_id(settings: Settings, channel: str) -> str:
-    return f"gantral-relay-{channel}-{settings.temporal.task_queue}"
+    return relay_workflow_id(settings.temporal.task_queue, channel)
 
 
 def task_queue(settings: Settings) -> str:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Request, Response
 
 from api.routers.webhook_body import bounded_body, check_hub_signature, off
 from gantral.channels.jira.webhook import handle_issue_updated
+from gantral.channels.relay.workflow import relay_workflow_id
 from gantral.errors import InvalidInput
 from gantral.settings import Settings
 from gantral.workflows.messages import DecisionResult
@@ -26,11 +27,6 @@ ERRORS: dict[int | str, dict[str, str]] = {
     422: {"description": "Not a Jira webhook payload"},
     503: {"description": "The relay or Temporal is unavailable"},
 }
-
-
-def relay_id(settings: Settings) -> str:
-    # The relay's workflow id (workers.channels.relay_id), without importing the worker.
-    return f"gantral-relay-jira-{settings.temporal.task_queue}"
 
 
 @router.post("/webhook", responses=ERRORS, response_model=None)
@@ -64,6 +60,6 @@ async def webhook(
         core=request.app.state.core,
         identity=request.app.state.identity,
         temporal=request.app.state.temporal,
-        relay_id=relay_id(settings),
+        relay_id=relay_workflow_id(settings.temporal.task_queue, "jira"),
     )
     return result if result is not None else Response(status_code=204)

@@ -127,15 +127,16 @@ async def test_reject_from_jira_and_redelivery_ignored(world: World) -> None:
     assert done["status"] == "REJECTED" and done["decided_by"] == "jira-rita"
     assert done["decided_via"] == "jira"
 
-    # Jira redelivers the same webhook: the first outcome, nothing recorded twice.
-    again = await world.api.post(HOOK, content=body, headers=headers)
-    assert again.status_code == 200
-    assert again.json()["decision"] == resp.json()["decision"]
-    view = (await world.api.get(f"/v1/instances/{iid}", headers=API_LEAD)).json()
-    assert len(view["decisions"]) == 1
     # Decided in Jira itself: the issue keeps its status and gets the record as a comment.
     await until(lambda: world.jira.comments.get(key), "no comment after the decision")
     assert "REJECTED by jira-rita via jira" in world.jira.comments[key][-1]
+    # Jira redelivers the same webhook (after the relay settled the issue): the first
+    # outcome, nothing recorded twice.
+    again = await world.api.post(HOOK, content=body, headers=headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["decision"] == resp.json()["decision"]
+    view = (await world.api.get(f"/v1/instances/{iid}", headers=API_LEAD)).json()
+    assert len(view["decisions"]) == 1
     assert world.jira.issues[key]["status"] == "To Do"  # the stand-in: Jira moved it
 
 
@@ -154,7 +155,8 @@ async def test_issue_transitioned_and_commented_after_a_decision_elsewhere(world
     # A human transition after that is told who decided first.
     late, headers = issue_updated(SECRET, key, "acct-rita", "Rejected")
     resp = await world.api.post(HOOK, content=late, headers=headers)
-    assert resp.status_code in (404, 409)
+    assert resp.status_code == 409
+    assert "already APPROVED by jira-api-lead via api" in resp.json()["message"]
 
 
 async def test_unsigned_forged_and_unknown_users_refused(

@@ -49,16 +49,15 @@ def _comment(body: dict[str, Any]) -> str | None:
 
 async def _request_of(temporal: Client, relay_id: str, key: str) -> tuple[str, str]:
     try:
-        copies = await temporal.get_workflow_handle_for(ChannelRelayWorkflow.run, relay_id).query(
-            ChannelRelayWorkflow.open_copies
+        found = await temporal.get_workflow_handle_for(ChannelRelayWorkflow.run, relay_id).query(
+            ChannelRelayWorkflow.request_of, key
         )
     except RPCError as exc:
         raise Unavailable("the Jira relay is not running", reason="relay_unavailable") from exc
-    for copy_key, where in copies.items():
-        if where.ref == key:
-            instance_id, _, request_id = copy_key.partition("/")
-            return instance_id, request_id
-    raise NotFound(f"{key} is not an open Gantral request", reason="unknown_issue")
+    if found is None:
+        raise NotFound(f"{key} is not a Gantral request's issue", reason="unknown_issue")
+    instance_id, _, request_id = found.partition("/")
+    return instance_id, request_id
 
 
 async def handle_issue_updated(

@@ -79,3 +79,5 @@ class RelayStart(BaseModel):
     cursor: int | None = None
     # "instance/request" -> where its copy lives, while the request is open.
     open: dict[str, MessageRef] = Field(default_factory=dict)
+    # The most recently settled ones, so a late redelivery still finds its request.
+    settled: dict[str, MessageRef] = Field(default_factory=dict)

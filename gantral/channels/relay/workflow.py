@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
         RelayStart,
     )
 
-__all__ = ["RELAY_NAME", "ChannelRelayWorkflow"]
+__all__ = ["RELAY_NAME", "ChannelRelayWorkflow", "relay_workflow_id"]
 
 RELAY_NAME = "GantralChannelRelay"
 _FOREVER = RetryPolicy(
@@ -32,6 +32,12 @@ _FOREVER = RetryPolicy(
 )
 _EVENTS_PER_RUN = 500
 _TERMINAL = {"COMPLETED", "TERMINATED"}
+_SETTLED_KEPT = 1000
+
+
+def relay_workflow_id(task_queue: str, channel: str) -> str:
+    """The one relay of `channel` for the instances of `task_queue`."""
+    return f"gantral-relay-{channel}-{task_queue}"
 
 
 def _note(event: ChannelEvent) -> str | None:
@@ -47,10 +53,12 @@ def _note(event: ChannelEvent) -> str | None:
 class ChannelRelayWorkflow:
     def __init__(self) -> None:
         self._open: dict[str, MessageRef] = {}
+        self._settled: dict[str, MessageRef] = {}
 
     @workflow.run
     async def run(self, start: RelayStart) -> None:
         self._open = dict(start.open)
+        self._settled = dict(start.settled)
         cursor = start.cursor
         if cursor is None:
             cursor = (await self._read(start, None)).head
@@ -63,13 +71,25 @@ class ChannelRelayWorkflow:
             handled += max(len(batch.events), 1)
         workflow.continue_as_new(
             RelayStart(
-                channel=start.channel, schema_name=start.schema_name, cursor=cursor, open=self._open
+                channel=start.channel,
+                schema_name=start.schema_name,
+                cursor=cursor,
+                open=self._open,
+                settled=self._settled,
             )
         )
 
     @workflow.query
     def open_copies(self) -> dict[str, MessageRef]:
         return dict(self._open)
+
+    @workflow.query
+    def request_of(self, ref: str) -> str | None:
+        """ "instance/request" whose copy is `ref` (open, or among the recently settled)."""
+        for key, where in (*self._open.items(), *self._settled.items()):
+            if where.ref == ref:
+                return key
+        return None
 
     async def _read(self, start: RelayStart, after: int | None) -> EventBatch:
         batch: EventBatch = await workflow.execute_activity(
@@ -116,4 +136,6 @@ class ChannelRelayWorkflow:
                 retry_policy=_FOREVER,
             )
             if not still_open:
-                self._open.pop(key, None)
+                self._settled[key] = self._open.pop(key)
+                while len(self._settled) > _SETTLED_KEPT:
+                    del self._settled[next(iter(self._settled))]
