@@ -80,15 +80,21 @@ async def run_process(*argv: str, cwd: Path, env: dict[str, str]) -> str:
     return out.decode()
 
 
+_BUILT: set[str] = set()
+
+
 async def build_typescript() -> str:
-    """Compiles the TypeScript SDK and its scenarios; returns the `node` to run them."""
+    """Compiles the TypeScript SDK and its scenarios (once per session); returns the
+    `node` to run them."""
     node = shutil.which("node")
     tsc = TS_DIR / "node_modules" / "typescript" / "bin" / "tsc"
     if node is None or not tsc.exists():
         pytest.fail(
             "the TypeScript SDK needs Node 20 and `npm ci` in sdk/typescript: run `make sdk`"
         )
-    await run_process(node, str(tsc), "-p", "tsconfig.json", cwd=TS_DIR, env={})
+    if node not in _BUILT:
+        await run_process(node, str(tsc), "-p", "tsconfig.json", cwd=TS_DIR, env={})
+        _BUILT.add(node)
     return node
 
 
