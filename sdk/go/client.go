@@ -333,6 +333,29 @@ func (c *Client) Decide(ctx context.Context, instanceID string, req DecisionRequ
 	return &out, c.run(ctx, post(instancePath(instanceID, "decisions"), req), &out)
 }
 
+// InboxOptions filter Inbox.
+type InboxOptions struct {
+	PendingForMe bool   // only requests the caller may decide now
+	Team         string // one team's
+	Limit        int    // instances read at most (server default 200)
+}
+
+// Inbox lists open human requests, most urgent first.
+func (c *Client) Inbox(ctx context.Context, opts InboxOptions) (*InboxPage, error) {
+	params := url.Values{}
+	if opts.PendingForMe {
+		params.Set("pending_for", "me")
+	}
+	if opts.Team != "" {
+		params.Set("team", opts.Team)
+	}
+	if opts.Limit > 0 {
+		params.Set("limit", strconv.Itoa(opts.Limit))
+	}
+	var out InboxPage
+	return &out, c.run(ctx, call{method: http.MethodGet, path: "/v1/requests", params: params, retrySafe: true}, &out)
+}
+
 // -- audit -------------------------------------------------------------------------
 
 // GetAuditLog reads an instance's audit events, with the exact hashed bytes of each.

@@ -365,3 +365,16 @@ func TestVerifyAuditChain(t *testing.T) {
 		t.Fatalf("%v", problems)
 	}
 }
+
+func TestInbox(t *testing.T) {
+	f := newFake(t, func(_ seen, w http.ResponseWriter, _ int) {
+		writeJSON(w, 200, map[string]any{"items": []any{map[string]any{"request_id": "r-1"}}, "truncated": false})
+	})
+	page, err := New(f.URL, nil).Inbox(context.Background(), InboxOptions{PendingForMe: true, Limit: 5})
+	if err != nil || len(page.Items) != 1 || page.Items[0].RequestID != "r-1" {
+		t.Fatalf("%v %v", page, err)
+	}
+	if f.calls[0].Path != "/v1/requests" || f.calls[0].Query != "limit=5&pending_for=me" {
+		t.Fatalf("%s?%s", f.calls[0].Path, f.calls[0].Query)
+	}
+}

@@ -128,6 +128,18 @@ async def _python(env: dict[str, str]) -> dict[str, Any]:
     ):
         decisions: list[asyncio.Task[sdk.DecisionResult]] = []
 
+        listed: list[bool] = []
+
+        async def approve_from_inbox(iid: str, request: sdk.HumanRequest) -> sdk.DecisionResult:
+            # The Python SDK has no inbox call yet: the approver reads it over the API.
+            async with httpx.AsyncClient(
+                base_url=url, headers={"Authorization": f"Bearer {HUMAN}"}
+            ) as h:
+                inbox = (await h.get("/v1/requests", params={"pending_for": "me"})).json()
+            listed.append(any(i["request_id"] == request.request_id for i in inbox["items"]))
+            seen = sdk.args_digest(request.action, request.arguments)
+            return await human.decide(iid, request.request_id, "APPROVE", seen_args_digest=seen)
+
         def decide(iid: str, kind: str, **extra: Any) -> Any:
             def on_pending(request: sdk.HumanRequest) -> None:
                 seen = sdk.args_digest(request.action, request.arguments)
@@ -146,15 +158,19 @@ async def _python(env: dict[str, str]) -> dict[str, Any]:
         result: dict[str, Any] = {}
         iid = await start()
         async with agent.governed_step(
-            iid, "deploy", action=ACTION, arguments=ARGS, wait=60, on_pending=decide(iid, "APPROVE")
-        ) as step:
+            iid, "deploy", action=ACTION, arguments=ARGS, wait=60,
+            on_pending=lambda r: decisions.append(
+                asyncio.ensure_future(approve_from_inbox(iid, r))
+            ),
+        ) as step:  # fmt: skip
             step.cost = sdk.Cost(tokens=1200, money=0.42, wall_time_seconds=3.5)
             ran = dict(step.arguments)
         final = await agent.complete(iid, "deployed")
         audit = await _sealed(auditor, iid)
         verdict = (await auditor.get(f"/v1/audit/instances/{iid}/verify")).json()
         result["approved"] = {
-            "instance_id": iid, "outcome": step.outcome, "ran": ran,
+            "instance_id": iid, "inbox_listed": listed == [True],
+            "outcome": step.outcome, "ran": ran,
             "args_digest": step.args_digest, "grant_args_digest": step.grant.args_digest,
             "state": str(final.state), "cost_tokens": final.cost.tokens,
             "audit_types": [e["type"] for e in audit["events"]],
@@ -248,6 +264,7 @@ async def _instance(api: httpx.AsyncClient, iid: str) -> dict[str, Any]:
 
 async def _check_approved(api: httpx.AsyncClient, r: dict[str, Any]) -> None:
     digest = sdk.args_digest(ACTION, ARGS)
+    assert r["inbox_listed"] is True  # the approver found the request in their inbox
     assert r["outcome"] == "APPROVED"
     assert r["ran"] == ARGS
     assert r["args_digest"] == r["grant_args_digest"] == digest

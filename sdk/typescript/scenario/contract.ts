@@ -63,6 +63,7 @@ async function approved(): Promise<Record<string, unknown>> {
   let outcome = "";
   let digest = "";
   let grantDigest = "";
+  let inboxListed = false;
   await agent.governedStep(
     iid,
     "deploy",
@@ -72,6 +73,9 @@ async function approved(): Promise<Record<string, unknown>> {
       context: CONTEXT,
       wait: 60,
       onPending: async (request) => {
+        // The approver finds it in their inbox, then decides.
+        const inbox = await human.inbox({ pendingForMe: true });
+        inboxListed = inbox.items.some((item) => item.request_id === request.request_id);
         await human.decide(iid, request.request_id, "APPROVE", { seenArgsDigest: seen(request) });
       },
     },
@@ -89,6 +93,7 @@ async function approved(): Promise<Record<string, unknown>> {
   const verdict = await auditor.verifyAudit(iid);
   return {
     instance_id: iid,
+    inbox_listed: inboxListed,
     outcome,
     ran,
     args_digest: digest,

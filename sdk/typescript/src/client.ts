@@ -33,6 +33,7 @@ import type {
   EventRequest,
   FinishRequest,
   HumanRequest,
+  InboxPage,
   InstancePage,
   InstanceView,
   StartInstanceRequest,
@@ -316,6 +317,16 @@ export class GantralClient {
     if (options.contextDelta !== undefined) body.context_delta = options.contextDelta;
     if (options.seenArgsDigest !== undefined) body.seen_args_digest = options.seenArgsDigest;
     return this.#run({ method: "POST", path: instancePath(instanceId, "decisions"), body });
+  }
+
+  /** Open human requests, most urgent first. `pendingForMe`: only those the caller may
+   *  decide now (its teams, its roles, not kept from it by separation of duties). */
+  inbox(options: { pendingForMe?: boolean; team?: string; limit?: number } = {}): Promise<InboxPage> {
+    const params: Record<string, string | number> = {};
+    if (options.pendingForMe) params["pending_for"] = "me";
+    if (options.team) params["team"] = options.team;
+    if (options.limit !== undefined) params["limit"] = options.limit;
+    return this.#run({ method: "GET", path: "/v1/requests", params });
   }
 
   // -- audit ------------------------------------------------------------------------

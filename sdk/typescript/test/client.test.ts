@@ -322,3 +322,15 @@ test("the audit chain is re-verified locally; tampering is found", () => {
   tampered.events.splice(1, 1);
   assert.ok(verifyAuditChain(tampered).some((p) => p.code === "missing_event"));
 });
+
+test("the inbox asks for the caller's requests", async () => {
+  const fake = await fakeServer((_, res) => json(res, 200, { items: [], truncated: false }));
+  try {
+    const client = new GantralClient({ baseUrl: fake.url });
+    assert.deepEqual(await client.inbox({ pendingForMe: true, team: "payments", limit: 5 }), { items: [], truncated: false });
+    await client.inbox();
+    assert.deepEqual(fake.seen.map((s) => s.path), ["/v1/requests?pending_for=me&team=payments&limit=5", "/v1/requests"]);
+  } finally {
+    await fake.close();
+  }
+});

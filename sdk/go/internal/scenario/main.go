@@ -99,8 +99,18 @@ func approved() map[string]any {
 	out := map[string]any{"instance_id": iid}
 	err := agent.GovernedStep(ctx, iid, "deploy", gantral.StepOptions{
 		Action: action, Arguments: args, Wait: time.Minute,
-		Context:   map[string]any{"env": "production", "change": "CHG-1042", "sdk": "go"},
-		OnPending: func(r *gantral.HumanRequest) { decide(iid, r, gantral.DecisionTypeApprove, "", nil) },
+		Context: map[string]any{"env": "production", "change": "CHG-1042", "sdk": "go"},
+		OnPending: func(r *gantral.HumanRequest) {
+			// The approver finds it in their inbox, then decides.
+			inbox := must(human.Inbox(ctx, gantral.InboxOptions{PendingForMe: true}))
+			out["inbox_listed"] = false
+			for _, item := range inbox.Items {
+				if item.RequestID == r.RequestID {
+					out["inbox_listed"] = true
+				}
+			}
+			decide(iid, r, gantral.DecisionTypeApprove, "", nil)
+		},
 	}, func(_ context.Context, step *gantral.Step) error {
 		out["ran"], out["outcome"], out["args_digest"] = step.Arguments, step.Outcome, step.ArgsDigest
 		out["grant_args_digest"] = step.Grant.ArgsDigest
