@@ -334,3 +334,11 @@ test("the inbox asks for the caller's requests", async () => {
     await fake.close();
   }
 });
+
+test("a resume token is the same text in every SDK (sdk/go/governed_test.go has it too)", () => {
+  const token = { v: 1, instance_id: "inst-1", request_id: "r-1", step_id: "deploy", action: "deploy.run", args_digest: "sha256:ab" } as const;
+  const text = "eyJ2IjoxLCJpbnN0YW5jZV9pZCI6Imluc3QtMSIsInJlcXVlc3RfaWQiOiJyLTEiLCJzdGVwX2lkIjoiZGVwbG95IiwiYWN0aW9uIjoiZGVwbG95LnJ1biIsImFyZ3NfZGlnZXN0Ijoic2hhMjU2OmFiIn0";
+  assert.equal(encodeResumeToken(token), text);
+  assert.deepEqual(decodeResumeToken(text), token);
+  assert.throws(() => decodeResumeToken(Buffer.from(JSON.stringify({ ...token, args_digest: "" })).toString("base64url")), TypeError);
+});
