@@ -29,7 +29,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from gantral.audit.config import AuditConfig
 from gantral.callbacks import signing
 from gantral.callbacks.settings import CallbackSettings
-from gantral.callbacks.worker import callback_worker
+from gantral.callbacks.worker import callback_worker, follower_id
 from gantral.devstack.process import free_port
 from gantral.identity.settings import IdentitySettings
 from gantral.settings import Settings
@@ -158,7 +158,11 @@ async def callbacks(
     )
     # From the log's start: only instances that named a callback URL get one.
     async with callback_worker(temporal, settings, config, audit_config, from_log_index=-1):
-        yield config
+        try:
+            yield config
+        finally:
+            # The follower outlives its worker in production; not in a test.
+            await temporal.get_workflow_handle(follower_id(config)).terminate("test over")
 
 
 async def _pending(api: httpx.AsyncClient, iid: str) -> dict[str, Any]:
