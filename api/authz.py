@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
@@ -38,7 +38,7 @@ from gantral.client import GantralClient
 from gantral.domain.actors import Actor
 from gantral.errors import Forbidden, GantralError, NotFound, Unavailable
 from gantral.identity import IdentityService, Permission, Principal, to_actor
-from gantral.workflows.messages import InstanceView, Refusal
+from gantral.workflows.messages import Refusal
 
 __all__ = [
     "AuditGlobalReader",
@@ -131,13 +131,14 @@ class Caller:
         )
         await self.core.record_access_refusal(refusal)
 
-    async def instance(self, instance_id: str, permission: Permission) -> InstanceView:
-        """The instance, if `permission` is held on its owning team (unknown: 404)."""
+    async def instance_team(self, instance_id: str, permission: Permission) -> str:
+        """The instance's owning team, if `permission` is held on it (unknown: 404). The
+        team is immutable, so the core knows it without reading the instance each time."""
         if self.core is None:
             raise Unavailable("the core client is not configured", reason="no_core")
-        view = await self.core.get_instance(instance_id)
-        await self.check_instance(instance_id, view.owning_team_id, permission)
-        return view
+        team = await self.core.owning_team(instance_id)
+        await self.check_instance(instance_id, team, permission)
+        return team
 
     async def readable_teams(self, permission: Permission, team: str | None) -> list[str] | None:
         """The team filter of a list endpoint: None for every team, else the teams (maybe
@@ -177,7 +178,8 @@ class InstanceAccess:
     """An instance route's caller, allowed the route's permission on this instance."""
 
     caller: Caller
-    view: InstanceView
+    instance_id: str
+    team: str
 
     @property
     def actor(self) -> Actor:
@@ -185,14 +187,7 @@ class InstanceAccess:
 
     async def require(self, permission: Permission) -> None:
         """A further permission decided by the request body (e.g. OVERRIDE)."""
-        await self.caller.check_instance(
-            self.view.instance_id, self.view.owning_team_id, permission
-        )
-
-    async def refuse(self, exc: Forbidden) -> NoReturn:
-        """Refuse for a reason of the route's own, recorded like any other refusal."""
-        await self.caller.record(self.view.instance_id, self.caller.attempt, exc)
-        raise exc
+        await self.caller.check_instance(self.instance_id, self.team, permission)
 
 
 def instance_permission(
@@ -201,7 +196,8 @@ def instance_permission(
     """A dependency: `permission` on the instance named by the `instance_id` path."""
 
     async def dependency(instance_id: InstanceId, caller: CurrentCaller) -> InstanceAccess:
-        return InstanceAccess(caller, await caller.instance(instance_id, permission))
+        team = await caller.instance_team(instance_id, permission)
+        return InstanceAccess(caller, instance_id, team)
 
     return dependency
 

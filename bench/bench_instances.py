@@ -135,6 +135,7 @@ async def _governed(client: Client, settings: object, n: int) -> tuple[float, li
 
 
 async def main(n: int) -> None:
+    from gantral.audit.checkpoint import generate_key_pem
     from gantral.audit.config import AuditConfig
     from gantral.devstack.process import free_port
     from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
@@ -157,6 +158,8 @@ async def main(n: int) -> None:
             "s3": {"endpoint_url": f"http://127.0.0.1:{s3_port}", "bucket": "bench",
                    "access_key_id": "bench", "secret_access_key": "bench", "retention_days": 1},
             "workflows_dir": None,
+            "audit": {"signing_key": generate_key_pem()[0]},
+            "attestation": {"signing_key": generate_key_pem()[0]},
         }
     )  # fmt: skip
     stop = asyncio.Event()

@@ -69,12 +69,14 @@ from gantral.workflows.messages import (
     Finish,
     InstanceView,
     Refusal,
+    StartedAsk,
     StartInstance,
 )
 
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
 _WAIT_POLL_SECONDS = 0.25
+_TEAM_CACHE = 100_000
 
 
 class InstanceSummary(BaseModel):
@@ -125,6 +127,7 @@ class GantralClient:
         self._registry = registry
         # Every call relayed to Temporal is signed: the workflow refuses unsigned ones.
         self._attestor = attestor_from(settings)
+        self._teams: dict[str, str] = {}
 
     def instance_id_for(self, team: str, actor: Actor, idempotency_key: str | None) -> str:
         """Stable per (team, caller, key), so a retried start never creates a second
@@ -171,44 +174,53 @@ class GantralClient:
             request_fingerprint=asked,
         )
         start.attestation = self._attestor.sign("start", start.instance_id, start.attested_body())
-        created = True
+        operation = WithStartWorkflowOperation(
+            InstanceWorkflow.run,
+            start,
+            id=start.instance_id,
+            task_queue=self._settings.temporal.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            # A repeated key reaches the running instance; its `started` validator refuses
+            # another request under the same key.
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=search.initial(start),
+            memo={"summary": f"{template.id} v{template.version}: CREATED"},
+        )
+        ask = StartedAsk(request_fingerprint=asked, attempt=uuid.uuid4().hex)
         try:
-            await self._temporal.start_workflow(
-                InstanceWorkflow.run,
-                start,
-                id=start.instance_id,
-                task_queue=self._settings.temporal.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                search_attributes=search.initial(start),
-                memo={"summary": f"{template.id} v{template.version}: CREATED"},
+            started = await self._temporal.execute_update_with_start_workflow(
+                InstanceWorkflow.started, ask, start_workflow_operation=operation
             )
+        except WorkflowUpdateFailedError as exc:
+            raise _translate_failure(exc.cause) from exc
         except WorkflowAlreadyStartedError:
-            created = False
+            # The key's instance already ended: answer it, if it was this very request.
+            return await self._finished_start(start.instance_id, asked), False
         except RPCError as exc:
             raise _translate_rpc(exc, start.instance_id) from exc
-        if not created:
-            first = await self._call(
-                start.instance_id,
-                self._handle(start.instance_id).query(InstanceWorkflow.start_fingerprint),
-            )
-            if first != asked:
-                raise Conflict(
-                    "this idempotency key was already used by this caller to start an "
-                    "instance with a different request",
-                    reason="idempotency_key_reused",
-                )
-        view = await self._wait_started(start.instance_id)
-        return view, created
+        return started.view, started.created
 
-    async def _wait_started(self, instance_id: str) -> InstanceView:
-        """The first workflow task moves CREATED -> RUNNING; answer once it has."""
-        deadline = time.monotonic() + 10
-        view = await self.get_instance(instance_id)
-        while view.state is State.CREATED and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-            view = await self.get_instance(instance_id)
-        return view
+    async def _finished_start(self, instance_id: str, asked: str) -> InstanceView:
+        handle = self._handle(instance_id)
+        first = await self._call(instance_id, handle.query(InstanceWorkflow.start_fingerprint))
+        if first != asked:
+            raise Conflict(
+                "this idempotency key was already used by this caller to start an instance "
+                "with a different request",
+                reason="idempotency_key_reused",
+            )
+        return await self.get_instance(instance_id)
+
+    async def owning_team(self, instance_id: str) -> str:
+        """The instance's owning team: fixed at start, so cached after the first read."""
+        team = self._teams.get(instance_id)
+        if team is None:
+            handle = self._handle(instance_id)
+            team = await self._call(instance_id, handle.query(InstanceWorkflow.owning_team))
+            if len(self._teams) >= _TEAM_CACHE:
+                self._teams.pop(next(iter(self._teams)))
+            self._teams[instance_id] = team
+        return team
 
     async def get_instance(self, instance_id: str) -> InstanceView:
         return await self._call(instance_id, self._handle(instance_id).query(InstanceWorkflow.view))
@@ -293,6 +305,7 @@ class GantralClient:
         """The request, long-polling up to `wait` seconds for its outcome to be applied."""
         deadline = time.monotonic() + wait
         handle = self._handle(instance_id)
+        pause = 0.02
         while True:
             request = await self._call(
                 instance_id, handle.query(InstanceWorkflow.request, request_id)
@@ -303,7 +316,10 @@ class GantralClient:
                 )
             if request.resolved_at is not None or time.monotonic() >= deadline:
                 return request
-            await asyncio.sleep(_WAIT_POLL_SECONDS)
+            # Quick at first (a decision's audit batch takes tens of milliseconds), then
+            # backing off, so long waits cost little.
+            await asyncio.sleep(pause)
+            pause = min(pause * 1.5, _WAIT_POLL_SECONDS)
 
     async def decide(self, instance_id: str, decision: Decide) -> DecisionResult:
         scope = scope_of("decide", decision.actor, decision.idempotency_key, decision.request_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gantral.domain.audit_payloads import payload_schema
 from gantral.domain.state_doc import render_state_machine_markdown
 from gantral.policy.schema import render_schemas
 
@@ -20,6 +21,7 @@ def render_all() -> dict[str, str]:
     return {
         "state-machine.md": render_state_machine_markdown(),
         "openapi.json": render_openapi(),
+        "audit-events.schema.json": json.dumps(payload_schema(), indent=2, sort_keys=True) + "\n",
         **render_schemas(),
     }
 

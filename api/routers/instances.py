@@ -13,7 +13,6 @@ from api.authz import (
     AuthorizesSteps,
     CurrentCaller,
     Decides,
-    InstanceAccess,
     InstanceId,
     ReadsInstance,
     ReportsEvents,
@@ -102,9 +101,8 @@ async def list_instances(
 
 
 @router.get("/{instance_id}", responses=ERRORS)
-async def get_instance(instance_id: InstanceId, access: ReadsInstance) -> InstanceView:
-    # The access check already read the instance: no second query.
-    return access.view
+async def get_instance(instance_id: InstanceId, core: Core, _: ReadsInstance) -> InstanceView:
+    return await core.get_instance(instance_id)
 
 
 @router.post("/{instance_id}/steps/{step_id}/authorize", responses=ERRORS)
@@ -150,15 +148,11 @@ async def decide(
     """
     if body.decision_type is DecisionType.OVERRIDE:
         await access.require(Permission.DECISIONS_OVERRIDE)
-    actor = access.actor
-    role = body.role or _decision_role(actor, access, body.request_id)
-    if role is None:
-        await access.refuse(Forbidden("the caller holds no role to decide in", reason="no_role"))
     decision = Decide(
         request_id=body.request_id,
         decision_type=body.decision_type,
-        actor=actor,
-        role=role,
+        actor=access.actor,
+        role=body.role,
         justification=body.justification,
         context_delta=body.context_delta,
         idempotency_key=body.idempotency_key,
@@ -168,7 +162,7 @@ async def decide(
         return await core.decide(instance_id, decision)
     except (Forbidden, Conflict, InvalidInput) as refused:
         # Refused by the instance's own checks (role, quorum, separation of duties...).
-        attempted = f"{decision.decision_type} as {role} on {body.request_id}"
+        attempted = f"{decision.decision_type} as {body.role or 'any role'} on {body.request_id}"
         await access.caller.record(instance_id, attempted, refused)
         raise
 
@@ -189,19 +183,6 @@ async def report_event(
         idempotency_key=body.idempotency_key,
     )
     return await core.report(instance_id, event)
-
-
-def _decision_role(actor: Actor, access: InstanceAccess, request_id: str) -> str | None:
-    """The role to decide in when none is given: one the request still needs, else the
-    caller's first role that is not merely a permission-table role (like `approver`)."""
-    request = next((r for r in access.view.requests if r.request_id == request_id), None)
-    wanted = [*request.still_needed, *request.required_approvers] if request else []
-    held = next((role for role in wanted if role in actor.roles), None)
-    if held is not None:
-        return held
-    table_roles = access.caller.identity.table.roles()
-    policy_roles = [role for role in actor.roles if role not in table_roles]
-    return next(iter(policy_roles or actor.roles), None)
 
 
 async def _finish(

@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from gantral.domain.actors import Actor
+from gantral.domain.materiality import Materiality
 from gantral.domain.states import State
-from gantral.policy.models import Materiality
 
 
 class _Frozen(BaseModel):

@@ -7,9 +7,9 @@ still decode (evaluation then finds the field unreadable and fails closed).
 
 from __future__ import annotations
 
-from gantral.domain.templates import WorkflowTemplate
 from gantral.policy.facts import TRUST_BOUNDARY, field_problem
 from gantral.policy.models import Policy
+from gantral.policy.templates import WorkflowTemplate
 
 Loc = tuple[str | int, ...]
 

@@ -16,11 +16,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from gantral.domain.ijson import find_violation
-from gantral.domain.templates import WorkflowTemplate
 from gantral.errors import InvalidInput
 from gantral.policy.fact_fields import non_fact_fields
 from gantral.policy.levels import FieldError
 from gantral.policy.models import Policy
+from gantral.policy.templates import WorkflowTemplate
 
 M = TypeVar("M", bound=BaseModel)
 Document = Policy | WorkflowTemplate

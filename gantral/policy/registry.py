@@ -31,10 +31,10 @@ from typing import Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from gantral.domain.templates import PolicyRef, StepDefinition, WorkflowTemplate
 from gantral.errors import Conflict, InvalidInput, NotFound
 from gantral.policy.loading import refuse_non_facts
 from gantral.policy.models import Policy
+from gantral.policy.templates import PolicyRef, StepDefinition, WorkflowTemplate
 
 __all__ = [
     "InMemoryRegistry",

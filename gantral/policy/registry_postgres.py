@@ -16,7 +16,6 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from gantral.domain.templates import WorkflowTemplate
 from gantral.errors import Conflict, NotFound
 from gantral.policy.models import Policy
 from gantral.policy.registry import (
@@ -31,6 +30,7 @@ from gantral.policy.registry import (
     refuse_superseded,
     startable,
 )
+from gantral.policy.templates import WorkflowTemplate
 
 __all__ = ["MIGRATIONS", "PostgresRegistry"]
 

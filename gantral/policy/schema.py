@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from gantral.domain.templates import WorkflowTemplate
 from gantral.policy.models import Policy
+from gantral.policy.templates import WorkflowTemplate
 
 _BASE = "https://gantral.dev/specs/"
 _DOCUMENTS: dict[str, tuple[type[BaseModel], str]] = {

@@ -1,4 +1,5 @@
-"""The blocking client: the same protocol as `AsyncGantralClient`, without asyncio."""
+# Generated from _async_client.py by gantral.sdk._unasync: do not edit.
+"""The blocking client: the same protocol as the asyncio one."""
 
 from __future__ import annotations
 

@@ -6,8 +6,32 @@ from gantral.domain.actors import ActorKind
 from gantral.domain.records import DecisionType, HumanRequest, RequestStatus
 from gantral.domain.states import State
 from gantral.policy.evaluate import RequestPlan
+from gantral.policy.quorum import progress
 from gantral.workflows.messages import Decide
 from gantral.workflows.refusals import conflict, forbidden, invalid, not_found
+
+
+def choose_role(d: Decide, request: HumanRequest, plan: RequestPlan) -> str | None:
+    """The role a decision is taken in, when the caller named none: chosen here, where the
+    quorum is known, so an approval is spent on the role that advances the quorum most
+    (with `1_of(CFO, CONTROLLER)` still needed, a CFO who is also FINANCE approves as CFO).
+    None if the caller holds no role this decision may be taken in."""
+    if d.role is not None:
+        return d.role
+    held = set(d.actor.roles)
+    if d.decision_type is DecisionType.OVERRIDE:
+        return next((r for r in plan.override_roles if r in held), None)
+    candidates = [r for r in plan.eligible_roles(request.tier) if r in held]
+    if d.decision_type is not DecisionType.APPROVE or len(candidates) < 2:
+        return candidates[0] if candidates else None
+    rule = plan.tiers[min(request.tier, len(plan.tiers) - 1)].approvers
+    excluded = request.excluded_approvers
+
+    def still_needed(role: str) -> int:
+        approvals = {**request.approvals, d.actor.id: role}
+        return len(progress(rule, approvals, excluded=excluded).still_needed)
+
+    return min(candidates, key=still_needed)  # min keeps the first of equals: policy order
 
 
 def check_decision(
@@ -29,6 +53,14 @@ def check_decision(
         raise conflict("not_waiting", f"instance is {state}, not WAITING_FOR_HUMAN")
     if d.actor.kind is not ActorKind.HUMAN:
         raise forbidden("not_human", "only a human can decide; agents and the system cannot")
+    role = choose_role(d, request, plan)
+    if role is None:
+        if not d.actor.roles:
+            raise forbidden("no_role", f"{d.actor.id} holds no role to decide in")
+        raise forbidden(
+            "role_not_allowed", f"none of {d.actor.id}'s roles may {d.decision_type} this request"
+        )
+    d = d.model_copy(update={"role": role})
     if d.role not in d.actor.roles:
         raise forbidden("role_not_held", f"actor {d.actor.id} does not hold role {d.role}")
     if d.seen_args_digest is not None and d.seen_args_digest != request.args_digest:

@@ -13,6 +13,7 @@ class GrantBook:
     def __init__(self) -> None:
         self._grants: dict[str, Grant] = {}
         self._used: set[str] = set()
+        self._active: set[str] = set()
         self._started_steps: set[str] = set()
 
     def issue(
@@ -45,6 +46,8 @@ class GrantBook:
         grant = self._grants.get(grant_id or "")
         if grant is None:
             return "no_grant", f"step {step_id} needs a valid grant from an authorization"
+        if grant.grant_id not in self._active:
+            return "grant_not_active", f"grant {grant_id} is not usable until it is audited"
         if grant.holder is not None and grant.holder != user:
             return "grant_not_yours", f"grant {grant_id} was issued to another principal"
         if grant.step_id != step_id:
@@ -60,6 +63,10 @@ class GrantBook:
         self._used.add(grant.grant_id)
         self._started_steps.add(step_id)
         return None
+
+    def activate(self, grant_id: str) -> None:
+        """Usable from now on: the facts that authorize it are durably audited."""
+        self._active.add(grant_id)
 
     def started(self, step_id: str) -> bool:
         return step_id in self._started_steps

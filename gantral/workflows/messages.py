@@ -23,8 +23,8 @@ from gantral.domain.records import (
     TransitionRecord,
 )
 from gantral.domain.states import State
-from gantral.domain.templates import WorkflowTemplate
 from gantral.policy.models import Materiality
+from gantral.policy.templates import WorkflowTemplate
 
 WORKFLOW_NAME = "GantralInstance"
 
@@ -48,6 +48,13 @@ class StartInstance(BaseModel):
         body = self.model_dump(mode="json", exclude={"attestation", "template"})
         body["template_sha256"] = sha256_hex(self.template.model_dump(mode="json"))
         return body
+
+
+class StartedAsk(BaseModel):
+    """Sent with a start: the request's fingerprint, and this attempt's own id."""
+
+    request_fingerprint: str | None
+    attempt: str
 
 
 class AuthorizeStep(BaseModel):
@@ -81,7 +88,8 @@ class Decide(BaseModel):
     request_id: str
     decision_type: DecisionType
     actor: Actor
-    role: str
+    # None: the workflow chooses, from the caller's roles, the one the quorum needs.
+    role: str | None = None
     justification: str | None = None
     context_delta: dict[str, Any] | None = None
     idempotency_key: str
@@ -175,6 +183,11 @@ class StoredOutcome(BaseModel):
     result: dict[str, Any] | None = None
     # The typed refusal of a handler that failed: (code, reason, message).
     error: tuple[str, str, str] | None = None
+
+
+class Started(BaseModel):
+    view: InstanceView
+    created: bool
 
 
 class Refusal(BaseModel):

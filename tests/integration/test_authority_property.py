@@ -142,8 +142,12 @@ async def _decide(
     assert who != "rita", "a human of another team decided"
     result = resp.json()
     world.decisions.add(result["decision"]["decision_id"])
-    grant = result["request"]["grant"]
-    if grant is not None:
+    if result["state"] == "RUNNING" and result["request"]["status"] in ("APPROVED", "OVERRIDDEN"):
+        # The grant is usable (and shown) once the decision is audited: long-poll for it.
+        rid = result["request"]["request_id"]
+        outcome = await api.get(f"{base}/requests/{rid}?wait=10", headers=AGENTS["a"])
+        grant = outcome.json()["grant"]
+        assert grant is not None
         world.grants[grant["grant_id"]] = grant
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from tests.integration.access_log import refusals_of
+from tests.integration.access_log import refusals_on
 from tests.integration.auth import AGENT, AUDITOR, LEAD, LEAD2, MANAGER, SECURITY, bearer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -152,7 +152,7 @@ async def test_override_returns_changed_parameters(api: httpx.AsyncClient) -> No
     body = resp.json()
     assert body["state"] == "RUNNING"
     assert body["decision"]["decision_type"] == "OVERRIDE"
-    outcome = (await api.get(f"/v1/instances/{iid}/requests/{rid}", headers=AGENT)).json()
+    outcome = (await api.get(f"/v1/instances/{iid}/requests/{rid}?wait=10", headers=AGENT)).json()
     assert outcome["status"] == "OVERRIDDEN"
     assert outcome["context_delta"] == {"version": "2.4.0"}
     assert outcome["grant"]["arguments"] == {"service": "billing", "version": "2.4.0"}
@@ -241,15 +241,11 @@ async def test_quorum_needs_two_distinct_roles_and_refuses_self_approval(
     # Refusals go to the access log, naming the instance; never into its own history.
     audit = (await api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)).json()
     assert not [e for e in audit["events"] if e["type"] == "ACCESS_REFUSED"]
-    refused = [
-        *(await refusals_of(api, temporal, "agent-7")),
-        *(await refusals_of(api, temporal, "alice")),
-    ]
-    assert {
-        (e["actor"]["id"], e["payload"]["reason"])
-        for e in refused
-        if e["payload"]["instance_id"] == iid
-    } == {("agent-7", "separation_of_duties"), ("alice", "already_approved")}
+    refused = await refusals_on(api, temporal, iid, 2)
+    assert {(e["actor"]["id"], e["payload"]["reason"]) for e in refused} == {
+        ("agent-7", "separation_of_duties"),
+        ("alice", "already_approved"),
+    }
 
 
 async def test_agent_cannot_pass_a_governed_step_without_a_grant(

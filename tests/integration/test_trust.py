@@ -19,7 +19,7 @@ from gantral.attestation import Attestor
 from gantral.audit.checkpoint import generate_key_pem, load_private_key
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.records import DecisionType
-from gantral.domain.templates import WorkflowTemplate
+from gantral.policy.templates import WorkflowTemplate
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import AgentEvent, AgentEventKind, Decide, StartInstance
 from tests.integration.auth import AGENT, AUDITOR, LEAD, SECURITY, bearer
@@ -48,6 +48,16 @@ async def _events(api: httpx.AsyncClient, iid: str, count: int) -> list[dict[str
             break
         await asyncio.sleep(0.1)
     return events
+
+
+async def _approved_grant(api: httpx.AsyncClient, iid: str, rid: str) -> dict[str, Any]:
+    """Approve, then wait for the grant: it is usable once the decision is audited."""
+    approved = await decide(api, iid, rid, "APPROVE", LEAD)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["request"]["grant"] is None  # answered before the sink stored it
+    outcome = await api.get(f"{ROUTE}/{iid}/requests/{rid}?wait=10", headers=AGENT)
+    grant: dict[str, Any] = outcome.json()["grant"]
+    return grant
 
 
 # --- 1. idempotency keys are the caller's own ------------------------------------------
@@ -224,8 +234,7 @@ async def test_a_grant_is_usable_only_by_its_holder(api: httpx.AsyncClient) -> N
     )
     assert supersede.status_code == 409
     assert supersede.json()["reason"] == "pending_for_other_principal"
-    approved = (await decide(api, iid, rid, "APPROVE", LEAD)).json()
-    grant = approved["request"]["grant"]
+    grant = await _approved_grant(api, iid, rid)
     assert grant["holder"] == "agent-7"
     started = {
         "kind": "STEP_STARTED",
@@ -340,7 +349,7 @@ async def test_retried_step_start_and_complete_record_nothing_new(
 ) -> None:
     iid = (await start(api))["instance_id"]
     rid = (await authorize(api, iid))["request"]["request_id"]
-    grant = (await decide(api, iid, rid, "APPROVE", LEAD)).json()["request"]["grant"]
+    grant = await _approved_grant(api, iid, rid)
     started = {
         "kind": "STEP_STARTED",
         "step_id": "deploy",

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from gantral.domain.templates import WorkflowTemplate
 from gantral.errors import InvalidInput
 from gantral.policy.loading import load_document, load_file, load_policy, load_template, validate
 from gantral.policy.models import Materiality, Policy
+from gantral.policy.templates import WorkflowTemplate
 
 EXAMPLES = sorted(
     p

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from gantral.domain.templates import PolicyRef, WorkflowTemplate
 from gantral.errors import Conflict, InvalidInput, NotFound
 from gantral.policy.evaluate import plan_request
 from gantral.policy.loading import load_policy, load_template
 from gantral.policy.models import Materiality, Policy
 from gantral.policy.registry import InMemoryRegistry, pin_template, resolve_policy
+from gantral.policy.templates import PolicyRef, WorkflowTemplate
 
 V1 = load_policy("materiality: MEDIUM\n")
 V2 = load_policy("materiality: HIGH\nrequires_human_approval: true\napprovers: [{role: A}]\n")

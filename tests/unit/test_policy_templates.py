@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from gantral.domain.digest import sha256_hex
-from gantral.domain.templates import PolicyRef, WorkflowTemplate
 from gantral.policy.models import Policy
+from gantral.policy.templates import PolicyRef, WorkflowTemplate
 
 
 def template(**overrides: Any) -> WorkflowTemplate:

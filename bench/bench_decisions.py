@@ -1,0 +1,327 @@
+"""The decision path through the HTTP API, against the same shape built by hand on raw
+Temporal, in the same run on the same server (issue 11).
+
+Governed: the API on a real port with real bearer tokens, the instance worker and the
+audit sink (PostgreSQL, S3): start, authorize (PENDING), a human decides, the agent
+long-polls for the grant, starts the step with it, completes.
+
+Raw: a hand-built workflow on the same Temporal server: start; an Update with a validator
+to ask; an Update with a validator to decide, whose handler runs one activity writing one
+row to PostgreSQL; complete. A bare baseline (start, one activity, signal, complete) is
+printed too.
+
+Figures at 1 instance at a time and at N concurrent, with the targets of issue 11:
+decision answered p50 <= 1.5x the raw Update round trip; decision -> grant p50 <= 1.5x
+raw decision -> completed; throughput >= 0.7x raw; decision p99 < 1 s under load.
+
+    .venv/bin/python bench/bench_decisions.py [--instances 100] [--sequential 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+# The workflow sandbox re-imports this module: what is not workflow code passes through.
+with workflow.unsafe.imports_passed_through():
+    import httpx
+    import psycopg
+
+TEMPLATE = """
+id: bench-decisions
+steps:
+  - id: deploy
+    policy:
+      materiality: HIGH
+      requires_human_approval: true
+      approvers: [{role: TECH_LEAD}]
+      timeouts: {primary: 1h}
+"""
+
+DSN: dict[str, str] = {}
+
+
+@activity.defn
+async def write_row(value: str) -> None:
+    async with await psycopg.AsyncConnection.connect(DSN["uri"], autocommit=True) as conn:
+        await conn.execute("INSERT INTO bench_rows (value) VALUES (%s)", (value,))
+
+
+@workflow.defn
+class RawDecision:
+    """The same shape as a governed instance, by hand: ask, decide (one row), complete."""
+
+    def __init__(self) -> None:
+        self._asked = False
+        self._decided = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: self._decided)
+
+    @workflow.update
+    async def ask(self, args: str) -> str:
+        self._asked = True
+        return "PENDING"
+
+    @ask.validator
+    def _ask_ok(self, args: str) -> None:
+        if self._asked:
+            raise ValueError("already asked")
+
+    @workflow.update
+    async def decide(self, who: str) -> str:
+        await workflow.execute_activity(
+            write_row, who, start_to_close_timeout=timedelta(seconds=10)
+        )
+        self._decided = True
+        return "APPROVED"
+
+    @decide.validator
+    def _decide_ok(self, who: str) -> None:
+        if not self._asked or self._decided:
+            raise ValueError("nothing to decide")
+
+
+@workflow.defn
+class Bare:
+    def __init__(self) -> None:
+        self._go = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.execute_activity(
+            write_row, "bare", start_to_close_timeout=timedelta(seconds=10)
+        )
+        await workflow.wait_condition(lambda: self._go)
+
+    @workflow.signal
+    def go(self) -> None:
+        self._go = True
+
+
+@dataclass
+class Figures:
+    update_rtt: list[float] = field(default_factory=list)  # raw: ask, or governed: decide
+    to_done: list[float] = field(default_factory=list)  # raw: decide->completed; gov: ->grant
+    elapsed: float = 0.0
+    count: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.elapsed if self.elapsed else 0.0
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
+
+
+async def _raw(client: Client, queue: str, n: int, concurrent: bool) -> Figures:
+    figures = Figures(count=n)
+
+    async def one(i: int) -> None:
+        handle = await client.start_workflow(
+            RawDecision.run, id=f"raw-{uuid.uuid4().hex}", task_queue=queue
+        )
+        t = time.perf_counter()
+        await handle.execute_update(RawDecision.ask, "args")
+        figures.update_rtt.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        await handle.execute_update(RawDecision.decide, "alice")
+        await handle.result()
+        figures.to_done.append(time.perf_counter() - t)
+
+    began = time.perf_counter()
+    await _run(one, n, concurrent)
+    figures.elapsed = time.perf_counter() - began
+    return figures
+
+
+async def _bare(client: Client, queue: str, n: int) -> float:
+    async def one(i: int) -> None:
+        handle = await client.start_workflow(
+            Bare.run, id=f"bare-{uuid.uuid4().hex}", task_queue=queue
+        )
+        await handle.signal(Bare.go)
+        await handle.result()
+
+    began = time.perf_counter()
+    await _run(one, n, True)
+    return n / (time.perf_counter() - began)
+
+
+async def _governed(api: httpx.AsyncClient, n: int, concurrent: bool) -> Figures:
+    from tests.integration.auth import bearer
+
+    agent = bearer("bench-agent", agent=True)
+    lead = bearer("alice", ["TECH_LEAD", "approver"])
+    figures = Figures(count=n)
+
+    async def one(i: int) -> None:
+        body = {"workflow_id": "bench-decisions", "owning_team_id": "payments"}
+        iid = (await api.post("/v1/instances", json=body, headers=agent)).json()["instance_id"]
+        base = f"/v1/instances/{iid}"
+        asked = await api.post(
+            f"{base}/steps/deploy/authorize", json={"arguments": {"v": i}}, headers=agent
+        )
+        rid = asked.json()["request"]["request_id"]
+        decision = {"request_id": rid, "decision_type": "APPROVE", "idempotency_key": f"d{i}"}
+        t = time.perf_counter()
+        decided = await api.post(f"{base}/decisions", json=decision, headers=lead)
+        figures.update_rtt.append(time.perf_counter() - t)
+        assert decided.status_code == 200, decided.text
+        grant = None
+        while grant is None:
+            polled = await api.get(f"{base}/requests/{rid}?wait=30", headers=agent)
+            grant = polled.json()["grant"]
+        figures.to_done.append(time.perf_counter() - t)
+        started = {
+            "kind": "STEP_STARTED",
+            "step_id": "deploy",
+            "grant_id": grant["grant_id"],
+            "args_digest": grant["args_digest"],
+        }
+        assert (await api.post(f"{base}/events", json=started, headers=agent)).is_success
+        assert (await api.post(f"{base}/complete", json={}, headers=agent)).is_success
+
+    began = time.perf_counter()
+    await _run(one, n, concurrent)
+    figures.elapsed = time.perf_counter() - began
+    return figures
+
+
+async def _run(one: Any, n: int, concurrent: bool) -> None:
+    if concurrent:
+        await asyncio.gather(*(one(i) for i in range(n)))
+    else:
+        for i in range(n):
+            await one(i)
+
+
+def _report(label: str, raw: Figures, gov: Figures) -> None:
+    dec, rtt = _p(gov.update_rtt, 0.5), _p(raw.update_rtt, 0.5)
+    grant, done = _p(gov.to_done, 0.5), _p(raw.to_done, 0.5)
+    print(f"{label}")
+    print(f"  decision answered p50   {dec:7.1f} ms   raw Update round trip {rtt:6.1f} ms   "
+          f"{dec / rtt:4.1f}x (target <= 1.5x)")  # fmt: skip
+    print(f"  decision -> grant p50   {grant:7.1f} ms   raw decide -> completed {done:6.1f} ms   "
+          f"{grant / done:4.1f}x (target <= 1.5x)")  # fmt: skip
+    print(f"  decision p99            {_p(gov.update_rtt, 0.99):7.1f} ms   (target < 1000 ms)")
+    print(f"  throughput              {gov.rate:7.1f} /s   raw {raw.rate:6.1f} /s   "
+          f"{gov.rate / raw.rate:4.2f}x (target >= 0.7x)")  # fmt: skip
+
+
+async def main(n: int, sequential: int) -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from gantral.audit.checkpoint import generate_key_pem
+    from gantral.audit.config import AuditConfig
+    from gantral.devstack.process import free_port
+    from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
+    from gantral.settings import Settings
+    from tests.integration.auth import serve_dev_issuer
+    from workers.sink import run_sink
+    from workers.worker import build_worker
+
+    data = Path(tempfile.mkdtemp(prefix="gantral-bench-decisions-"))
+    (data / "workflows").mkdir()
+    (data / "workflows" / "bench-decisions.yaml").write_text(TEMPLATE)
+    postgres = Postgres(data / "postgres")
+    uri = postgres.start()
+    DSN["uri"] = uri
+    async with await psycopg.AsyncConnection.connect(uri, autocommit=True) as conn:
+        await conn.execute("CREATE TABLE bench_rows (id serial PRIMARY KEY, value text)")
+    port = free_port()
+    temporal = start_temporal(data / "temporal", port, ui_port=None)
+    s3_port = free_port()
+    seaweed = start_seaweedfs(data / "s3", s3_port)
+    audit_key, audit_public = generate_key_pem()
+    stop = asyncio.Event()
+    try:
+        with serve_dev_issuer(data / "issuer") as identity:
+            settings = Settings.model_validate(
+                {
+                    "temporal": {"address": f"127.0.0.1:{port}", "task_queue": "bench-gov",
+                                 "audit_task_queue": "bench-audit"},
+                    "database": {"url": uri, "reader_url": uri},
+                    "s3": {"endpoint_url": f"http://127.0.0.1:{s3_port}", "bucket": "bench",
+                           "access_key_id": "b", "secret_access_key": "b", "retention_days": 1},
+                    "workflows_dir": str(data / "workflows"),
+                    "audit": {"signing_key": audit_key, "public_keys": [audit_public]},
+                    "attestation": {"signing_key": generate_key_pem()[0]},
+                    "identity": identity,
+                }
+            )  # fmt: skip
+            client = await Client.connect(
+                settings.temporal.address, data_converter=pydantic_data_converter
+            )
+            sink = asyncio.create_task(run_sink(settings, stop, config=AuditConfig()))
+            api_port = free_port()
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    create_app(settings, client), host="127.0.0.1", port=api_port,
+                    log_level="warning", limit_concurrency=1000,
+                )
+            )  # fmt: skip
+            serving = asyncio.create_task(server.serve())
+            while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
+                await asyncio.sleep(0.05)
+            raw_workers = Worker(
+                client, task_queue="bench-raw", workflows=[RawDecision, Bare],
+                activities=[write_row],
+            )  # fmt: skip
+            limits = httpx.Limits(max_connections=n + 10)
+            async with (
+                build_worker(client, settings),
+                raw_workers,
+                httpx.AsyncClient(
+                    base_url=f"http://127.0.0.1:{api_port}", timeout=60, limits=limits
+                ) as api,
+            ):
+                await asyncio.sleep(2.5)  # the watcher publishes the template
+                await _governed(api, 3, False)  # warm up imports, pools, sandbox
+                await _raw(client, "bench-raw", 3, False)
+                one_raw = await _raw(client, "bench-raw", sequential, False)
+                one_gov = await _governed(api, sequential, False)
+                bare = await _bare(client, "bench-raw", n)
+                many_raw = await _raw(client, "bench-raw", n, True)
+                many_gov = await _governed(api, n, True)
+            server.should_exit = True
+            await serving
+            stop.set()
+            await sink
+    finally:
+        temporal.stop()
+        seaweed.stop()
+        postgres.close()
+    print("Temporal dev server (SQLite file); API, worker and sink in this one process")
+    _report(f"1 instance at a time ({sequential} instances)", one_raw, one_gov)
+    _report(f"{n} concurrent instances", many_raw, many_gov)
+    print(f"  bare baseline (start, activity, signal, complete): {bare:6.1f} /s")
+
+
+if __name__ == "__main__":
+    # The test helpers mint real tokens from a development-issuer key.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--instances", type=int, default=100, help="instances run concurrently")
+    parser.add_argument("--sequential", type=int, default=20, help="instances one at a time")
+    args = parser.parse_args()
+    asyncio.run(main(args.instances, args.sequential))

@@ -1,0 +1,222 @@
+"""The payload of every audit event type: one model each, so the log has one schema.
+
+`AuditPayload` is the discriminated union (on `type`) that `specs/audit-events.schema.json`
+is generated from; the workflow checks every payload it records against the model of
+its type (`check_payload`), so a payload that drifts from its schema fails at once, in
+tests, instead of reaching the log. The stored payload stays the plain JSON object (the
+`type` lives beside it in the event), so hashes are unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from gantral.domain.audit_event import AuditEventType
+
+__all__ = ["AuditPayload", "check_payload", "payload_schema"]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Attested(_Payload):
+    """The API's signed call, kept so the sink and any verifier can check it."""
+
+    op: str
+    body: dict[str, Any]
+    attestation: dict[str, Any] | None
+
+
+class InstanceStarted(_Payload):
+    type: Literal[AuditEventType.INSTANCE_STARTED] = AuditEventType.INSTANCE_STARTED
+    workflow_id: str
+    workflow_version: int
+    template_hash: str
+    owning_team_id: str
+    trigger_context: dict[str, Any]
+    attested: Attested | None = None
+
+
+class StateTransition(_Payload):
+    type: Literal[AuditEventType.STATE_TRANSITION] = AuditEventType.STATE_TRANSITION
+    seq: int
+    from_state: str
+    to_state: str
+    cause: str
+    at: datetime
+    request_id: str | None = None
+
+
+class PolicyEvaluated(_Payload):
+    type: Literal[AuditEventType.POLICY_EVALUATED] = AuditEventType.POLICY_EVALUATED
+    step_id: str
+    args_digest: str
+    materiality: str
+    requires_human: bool
+    explanation: list[str]
+
+
+class HumanRequested(_Payload):
+    type: Literal[AuditEventType.HUMAN_REQUESTED] = AuditEventType.HUMAN_REQUESTED
+    request_id: str
+    step_id: str
+    args_digest: str
+    approvers: list[str]
+    separation_of_duties: bool
+    grant_holder: str | None
+
+
+class RequestSuperseded(_Payload):
+    type: Literal[AuditEventType.REQUEST_SUPERSEDED] = AuditEventType.REQUEST_SUPERSEDED
+    request_id: str
+    superseded_by: str
+    why: str | None = None
+    materiality: str | None = None
+
+
+class DecisionRecorded(_Payload):
+    type: Literal[AuditEventType.DECISION_RECORDED] = AuditEventType.DECISION_RECORDED
+    decision_id: str
+    instance_id: str
+    request_id: str
+    decision_type: str
+    human_actor_id: str
+    role: str
+    justification: str | None
+    context_snapshot_ref: str | None
+    args_digest: str
+    context_delta: dict[str, Any] | None
+    idempotency_key: str
+    at: datetime
+    channel: str
+    channel_ref: str | None
+    quorum_satisfied: bool
+    still_needed: list[str]
+    separation_of_duties_waived: bool | None = None
+    attested: Attested | None = None
+
+
+class Escalated(_Payload):
+    type: Literal[AuditEventType.ESCALATED] = AuditEventType.ESCALATED
+    request_id: str
+    tier: int
+    approvers: list[str]
+
+
+class ReminderSent(_Payload):
+    type: Literal[AuditEventType.REMINDER_SENT] = AuditEventType.REMINDER_SENT
+    request_id: str
+    tier: int
+    deadline: datetime | None
+
+
+class TimedOut(_Payload):
+    type: Literal[AuditEventType.TIMED_OUT] = AuditEventType.TIMED_OUT
+    request_id: str
+    on_timeout: str
+    outcome: str
+
+
+class GrantIssued(_Payload):
+    type: Literal[AuditEventType.GRANT_ISSUED] = AuditEventType.GRANT_ISSUED
+    grant_id: str
+    step_id: str
+    request_id: str | None
+    args_digest: str
+    expires_at: datetime
+    holder: str | None = None
+
+
+class GrantUsed(_Payload):
+    type: Literal[AuditEventType.GRANT_USED] = AuditEventType.GRANT_USED
+    grant_id: str
+    step_id: str | None
+
+
+class AgentEventRecorded(_Payload):
+    type: Literal[AuditEventType.AGENT_EVENT] = AuditEventType.AGENT_EVENT
+    kind: str
+    step_id: str | None = None
+    grant_id: str | None = None
+    args_digest: str | None = None
+    cost: dict[str, Any] | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
+class CostReported(_Payload):
+    type: Literal[AuditEventType.COST_REPORTED] = AuditEventType.COST_REPORTED
+    tokens: int
+    money: float
+    currency: str
+    wall_time_seconds: float
+
+
+class ViolationRecorded(_Payload):
+    type: Literal[AuditEventType.VIOLATION] = AuditEventType.VIOLATION
+    reason: str
+    message: str
+    event: dict[str, Any]
+
+
+class AccessRefused(_Payload):
+    type: Literal[AuditEventType.ACCESS_REFUSED] = AuditEventType.ACCESS_REFUSED
+    attempted: str
+    reason: str
+    message: str
+    request_id: str | None = None
+    instance_id: str | None = None
+
+
+class AdminActionRecorded(_Payload):
+    type: Literal[AuditEventType.ADMIN_ACTION] = AuditEventType.ADMIN_ACTION
+    action: str
+    detail: dict[str, Any]
+    attested: Attested | None = None
+
+
+class InstanceSealed(_Payload):
+    type: Literal[AuditEventType.INSTANCE_SEALED] = AuditEventType.INSTANCE_SEALED
+    # An instance's final state, or the access log's segment number.
+    state: str | None = None
+    segment: int | None = None
+
+
+AuditPayload = Annotated[
+    InstanceStarted
+    | StateTransition
+    | PolicyEvaluated
+    | HumanRequested
+    | RequestSuperseded
+    | DecisionRecorded
+    | Escalated
+    | ReminderSent
+    | TimedOut
+    | GrantIssued
+    | GrantUsed
+    | AgentEventRecorded
+    | CostReported
+    | ViolationRecorded
+    | AccessRefused
+    | AdminActionRecorded
+    | InstanceSealed,
+    Field(discriminator="type"),
+]
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(AuditPayload)
+
+
+def check_payload(type_: AuditEventType, payload: dict[str, Any]) -> None:
+    """Raise ValueError (pydantic's ValidationError) unless `payload` fits its type's model."""
+    _ADAPTER.validate_python({**payload, "type": type_})
+
+
+def payload_schema() -> dict[str, Any]:
+    """The JSON Schema of every event payload, keyed by `type`."""
+    schema: dict[str, Any] = _ADAPTER.json_schema()
+    schema["title"] = "Gantral audit event payloads"
+    return schema
