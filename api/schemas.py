@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -58,6 +58,9 @@ class DecisionRequest(_Body):
     context_delta: dict[str, Any] | None = None
     idempotency_key: str = Field(min_length=1, max_length=200)
     seen_args_digest: str | None = Field(default=None, max_length=200)
+    # The tool the human decided in, when it talks to this API (Slack and Jira decide
+    # through their own signed endpoints).
+    channel: Literal["api", "cli"] = "api"
 
 
 class EventRequest(_Body):

@@ -191,6 +191,13 @@ class GantralClient:
             started = await self._temporal.execute_update_with_start_workflow(
                 InstanceWorkflow.started, ask, start_workflow_operation=operation
             )
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            # Under load the first workflow task (and its audit batch) can outlast the RPC
+            # deadline; the instance exists: ask it again, as the same attempt.
+            started = await self._call(
+                start.instance_id,
+                self._handle(start.instance_id).execute_update(InstanceWorkflow.started, ask),
+            )
         except WorkflowUpdateFailedError as exc:
             raise _translate_failure(exc.cause) from exc
         except WorkflowAlreadyStartedError:
@@ -430,6 +437,11 @@ class GantralClient:
             raise _translate_failure(exc.cause) from exc
         except WorkflowQueryFailedError as exc:
             raise Unavailable(f"query failed: {exc}", reason="query_failed") from exc
+        except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
+            raise Unavailable(
+                "the instance did not answer in time; retry with the same idempotency key",
+                reason="temporal_timeout",
+            ) from exc
         except RPCError as exc:
             if exc.status is RPCStatusCode.NOT_FOUND and await self._closed(instance_id):
                 raise Conflict(f"instance {instance_id} is closed", reason="terminal") from exc

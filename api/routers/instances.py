@@ -157,6 +157,7 @@ async def decide(
         context_delta=body.context_delta,
         idempotency_key=body.idempotency_key,
         seen_args_digest=body.seen_args_digest,
+        channel=body.channel,
     )
     try:
         return await core.decide(instance_id, decision)

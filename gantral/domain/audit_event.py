@@ -32,6 +32,8 @@ class AuditEventType(StrEnum):
     # recorded in the access log before it takes effect.
     ADMIN_ACTION = "ADMIN_ACTION"
     INSTANCE_SEALED = "INSTANCE_SEALED"
+    # In a `gantral-history-<instance>` chain: the instance's archived Temporal history.
+    HISTORY_ARCHIVED = "HISTORY_ARCHIVED"
 
 
 class AuditEvent(BaseModel):

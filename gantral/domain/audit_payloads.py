@@ -186,6 +186,17 @@ class InstanceSealed(_Payload):
     segment: int | None = None
 
 
+class HistoryArchived(_Payload):
+    type: Literal[AuditEventType.HISTORY_ARCHIVED] = AuditEventType.HISTORY_ARCHIVED
+    instance_id: str
+    object_key: str
+    sha256: str
+    bytes: int
+    run_ids: list[str]
+    history_events: int
+    audit_head: str | None
+
+
 AuditPayload = Annotated[
     InstanceStarted
     | StateTransition
@@ -203,7 +214,8 @@ AuditPayload = Annotated[
     | ViolationRecorded
     | AccessRefused
     | AdminActionRecorded
-    | InstanceSealed,
+    | InstanceSealed
+    | HistoryArchived,
     Field(discriminator="type"),
 ]
 

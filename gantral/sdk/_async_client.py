@@ -12,6 +12,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
 
+from gantral.channels.inbox import InboxPage
 from gantral.domain.records import Cost, DecisionType, HumanRequest
 from gantral.domain.states import State
 from gantral.sdk import _calls, _governed
@@ -233,13 +234,21 @@ class AsyncGantralClient:
         context_delta: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         seen_args_digest: str | None = None,
+        channel: str | None = None,
     ) -> DecisionResult:
-        """APPROVE, REJECT or OVERRIDE. Pass `seen_args_digest` so a changed request is stale."""
+        """APPROVE, REJECT or OVERRIDE. Pass `seen_args_digest` so a changed request is stale.
+        `channel`: `"cli"` for a terminal tool (recorded with the decision; default api)."""
         call = _calls.decide(
             instance_id, request_id, decision_type, role, justification,
-            context_delta, idempotency_key, seen_args_digest,
+            context_delta, idempotency_key, seen_args_digest, channel,
         )  # fmt: skip
         return await self._run(call)
+
+    async def list_requests(
+        self, *, pending_for_me: bool = True, team: str | None = None, limit: int = 200
+    ) -> InboxPage:
+        """The approver inbox: open requests the caller may decide, most urgent first."""
+        return await self._run(_calls.list_requests(pending_for_me, team, limit))
 
     # -- governed steps -------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
+from gantral.channels.inbox import InboxPage
 from gantral.domain.records import Cost, DecisionType, HumanRequest
 from gantral.domain.states import State
 from gantral.sdk._errors import error_from_response
@@ -100,8 +101,9 @@ def start_instance(
     }
     if workflow_version is not None:
         body["workflow_version"] = workflow_version
-    if idempotency_key is not None:
-        body["idempotency_key"] = idempotency_key
+    # A fresh key unless the caller chose one: a resend after a lost response finds the
+    # instance it started instead of starting a second one.
+    body["idempotency_key"] = idempotency_key or _key()
     return Call("POST", "/v1/instances", InstanceView, json=body)
 
 
@@ -158,6 +160,7 @@ def decide(
     context_delta: dict[str, Any] | None,
     idempotency_key: str | None,
     seen_args_digest: str | None,
+    channel: str | None = None,
 ) -> Call[DecisionResult]:
     body: dict[str, Any] = {
         "request_id": request_id,
@@ -170,6 +173,7 @@ def decide(
         "justification": justification,
         "context_delta": context_delta,
         "seen_args_digest": seen_args_digest,
+        "channel": channel,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     return Call("POST", _instance(instance_id, "decisions"), DecisionResult, json=body)
@@ -207,3 +211,12 @@ def _key() -> str:
     """A fresh idempotency key per call: a resend of the same call (after a lost
     response) gets the first outcome and records nothing new (`Call.retry_safe`)."""
     return f"sdk-{uuid.uuid4().hex}"
+
+
+def list_requests(pending_for_me: bool, team: str | None, limit: int) -> Call[InboxPage]:
+    params: dict[str, str | int | float] = {"limit": limit}
+    if pending_for_me:
+        params["pending_for"] = "me"
+    if team:
+        params["team"] = team
+    return Call("GET", "/v1/requests", InboxPage, params=params)

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 
 from gantral.domain.records import HumanRequest
 from gantral.domain.states import State
@@ -13,6 +20,8 @@ STATE = SearchAttributeKey.for_keyword("GantralState")
 TEAM = SearchAttributeKey.for_keyword("GantralTeam")
 WORKFLOW = SearchAttributeKey.for_keyword("GantralWorkflow")
 MATERIALITY = SearchAttributeKey.for_keyword("GantralMateriality")
+# The roles a pending request still needs: the approver inbox filters on it.
+NEEDS_ROLES = SearchAttributeKey.for_keyword_list("GantralNeedsRoles")
 
 
 def summary(start: StartInstance, state: State, pending: HumanRequest | None) -> str:
@@ -27,10 +36,16 @@ def summary(start: StartInstance, state: State, pending: HumanRequest | None) ->
 
 def publish(start: StartInstance, state: State, pending: HumanRequest | None) -> None:
     """Upsert the visible state. Called on every change; never read back by the workflow."""
-    updates = [STATE.value_set(state.value), TEAM.value_set(start.owning_team_id)]
+    updates: list[SearchAttributeUpdate[Any]] = [
+        STATE.value_set(state.value),
+        TEAM.value_set(start.owning_team_id),
+    ]
     updates.append(WORKFLOW.value_set(start.template.id))
     if pending is not None:
         updates.append(MATERIALITY.value_set(pending.materiality.value))
+        updates.append(NEEDS_ROLES.value_set(pending.still_needed or pending.required_approvers))
+    else:
+        updates.append(NEEDS_ROLES.value_unset())
     workflow.upsert_search_attributes(updates)
     workflow.upsert_memo(
         {

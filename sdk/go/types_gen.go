@@ -233,6 +233,7 @@ type DecisionPath struct {
 }
 
 type DecisionRequest struct {
+	Channel        string         `json:"channel,omitempty"`
 	ContextDelta   map[string]any `json:"context_delta,omitempty"`
 	DecisionType   DecisionType   `json:"decision_type"`
 	IdempotencyKey string         `json:"idempotency_key"`

@@ -7,8 +7,11 @@ from typing import Any
 import pytest
 
 from api.app import create_app
+from api.routers import jira, slack, triggers
 
 PUBLIC = {"/healthz", "/readyz"}
+# No bearer token either: they carry their own signatures (and answer 401 for a bad one).
+WEBHOOKS = {*slack.PATHS, *jira.PATHS, *triggers.PATHS}
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 
@@ -27,6 +30,8 @@ def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]
 
 def test_authenticated_operations_list_the_edge_statuses(document: dict[str, Any]) -> None:
     for path, method, operation in _operations(document):
+        if path in WEBHOOKS:
+            continue
         if path in PUBLIC:
             assert "401" not in operation["responses"], (method, path)
             continue

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from gantral import sdk
+from gantral.sdk import _calls as sdk_calls
 from tests.unit.test_sdk_fakes import IID, FakeAPI, request
 
 
@@ -226,12 +227,11 @@ def test_a_lost_response_is_resent_with_the_same_idempotency_key() -> None:
     assert str(bodies[0]["idempotency_key"]).startswith("sdk-")
 
 
-def test_writes_without_a_key_are_never_resent() -> None:
-    calls = 0
+def test_a_start_is_resent_with_its_own_fresh_key_and_never_without_one() -> None:
+    bodies: list[dict[str, object]] = []
 
     def handler(req: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
+        bodies.append(json.loads(req.content))
         raise httpx.ReadError("connection reset", request=req)
 
     client = sdk.GantralClient(
@@ -239,4 +239,8 @@ def test_writes_without_a_key_are_never_resent() -> None:
     )
     with client, pytest.raises(sdk.TransportError):
         client.start_instance("deploy", "payments")
-    assert calls == 1
+    assert len(bodies) == 3 and bodies[0] == bodies[1] == bodies[2]
+    assert str(bodies[0]["idempotency_key"]).startswith("sdk-")
+    # A write without a key (none is built by the SDK) would never be resent.
+    unkeyed = sdk_calls.Call("POST", "/v1/x", sdk_calls.InstancePage, json={"a": 1})
+    assert not unkeyed.retry_safe

@@ -217,6 +217,7 @@ export interface DecisionPath {
 }
 
 export interface DecisionRequest {
+  "channel"?: "api" | "cli";
   "context_delta"?: Record<string, unknown> | null;
   "decision_type": DecisionType;
   "idempotency_key": string;
