@@ -34,17 +34,22 @@ from gantral.settings import Settings
 
 __all__ = ["backtest_command", "replay_command"]
 
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="Write the report here (default: stdout).")
+]
+DsnOpt = Annotated[
+    str | None, typer.Option("--dsn", help="PostgreSQL URI (default: the reader credentials).")
+]
+SchemaOpt = Annotated[str, typer.Option("--schema", help="Audit schema.")]
+PrefixOpt = Annotated[str, typer.Option(help="Object key prefix of this log.")]
+
 
 def replay_command(
     instance_id: Annotated[str, typer.Argument(help="The instance to replay.")],
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Write the report here (default: stdout).")
-    ] = None,
-    dsn: Annotated[
-        str | None, typer.Option("--dsn", help="PostgreSQL URI (default: the reader credentials).")
-    ] = None,
-    schema: Annotated[str, typer.Option("--schema", help="Audit schema.")] = DEFAULT_SCHEMA,
-    bucket_prefix: Annotated[str, typer.Option(help="Object key prefix of this log.")] = "",
+    out: OutOpt = None,
+    dsn: DsnOpt = None,
+    schema: SchemaOpt = DEFAULT_SCHEMA,
+    bucket_prefix: PrefixOpt = "",
 ) -> None:
     """Replay the instance's history against this code and compare it with its audit log.
 
@@ -116,14 +121,10 @@ def backtest_command(
         str, typer.Option(help="Instances started this long ago at most, e.g. 30d; 'all'.")
     ] = "30d",
     step: Annotated[str | None, typer.Option(help="Only this step's decisions.")] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Write the report here (default: stdout).")
-    ] = None,
-    dsn: Annotated[
-        str | None, typer.Option("--dsn", help="PostgreSQL URI (default: the reader credentials).")
-    ] = None,
-    schema: Annotated[str, typer.Option("--schema", help="Audit schema.")] = DEFAULT_SCHEMA,
-    bucket_prefix: Annotated[str, typer.Option(help="Object key prefix of this log.")] = "",
+    out: OutOpt = None,
+    dsn: DsnOpt = None,
+    schema: SchemaOpt = DEFAULT_SCHEMA,
+    bucket_prefix: PrefixOpt = "",
 ) -> None:
     """What the candidate would have decided at every recorded decision point of the
     workflow's instances, and where that differs from what was decided (JSON report)."""

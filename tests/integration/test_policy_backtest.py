@@ -13,13 +13,13 @@ import pytest
 from typer.testing import CliRunner
 
 from gantral.audit.config import AuditConfig
-from gantral.audit.testing import TEST_BUCKET
 from gantral.cli import app
 from gantral.replay.backtest import BacktestReport
 from gantral.settings import Settings
 from tests.conftest import Stack
 from tests.integration import test_governance as gov
 from tests.integration.auth import AUDITOR, bearer
+from tests.integration.test_replay_api import cli_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -134,13 +134,7 @@ async def test_policy_backtest_command(
     assert (await gov.authorize(api, iid, {"amount": 5000}))["outcome"] == "ALLOW"
     candidate = tmp_path / "stricter.json"
     candidate.write_text(json.dumps(STRICTER))
-    env = {
-        "GANTRAL_TEMPORAL__ADDRESS": settings.temporal.address,
-        "GANTRAL_S3__ENDPOINT_URL": stack.s3_endpoint,
-        "GANTRAL_S3__BUCKET": TEST_BUCKET,
-        "GANTRAL_S3__ACCESS_KEY_ID": "gantral-test",
-        "GANTRAL_S3__SECRET_ACCESS_KEY": "gantral-test-secret",
-    }
+    env = cli_env(stack, settings)
     argv = ["policy", "backtest", str(candidate), "--workflow", wid, "--since", "1h",
             "--dsn", stack.postgres_uri, "--schema", audit_config.schema,
             "--bucket-prefix", audit_config.object_prefix]  # fmt: skip

@@ -19,32 +19,31 @@ from gantral.cli import app
 from gantral.replay.report import ReplayReport, verify_report
 from gantral.settings import Settings
 from tests.conftest import Stack
-from tests.integration.auth import AGENT, AUDITOR, LEAD, bearer
+from tests.integration.auth import AUDITOR, bearer
 from tests.integration.conftest import ATTESTATION_PUBLIC
-from tests.integration.test_instance_lifecycle import authorize, decide, sealed_audit, start
+from tests.integration.test_instance_lifecycle import sealed_audit
+from tests.integration.test_replay_record import approve
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 
 async def _approved_and_completed(api: httpx.AsyncClient) -> str:
-    iid = str((await start(api))["instance_id"])
-    pending = await authorize(api, iid)
-    rid = pending["request"]["request_id"]
-    assert (await decide(api, iid, rid, "APPROVE", LEAD)).status_code == 200
-    outcome = (await api.get(f"/v1/instances/{iid}/requests/{rid}?wait=20", headers=AGENT)).json()
-    grant = outcome["grant"]
-    for body in (
-        {"kind": "STEP_STARTED", "step_id": "deploy", "grant_id": grant["grant_id"],
-         "args_digest": pending["args_digest"]},
-        {"kind": "STEP_COMPLETED", "step_id": "deploy"},
-        {"kind": "COST", "cost": {"tokens": 700, "money": 0.25, "wall_time_seconds": 1.5}},
-    ):  # fmt: skip
-        resp = await api.post(f"/v1/instances/{iid}/events", json=body, headers=AGENT)
-        assert resp.status_code == 200, resp.text
-    done = await api.post(f"/v1/instances/{iid}/complete", json={}, headers=AGENT)
-    assert done.status_code == 200, done.text
+    """The corpus's approve scenario (tokens 1200, money 0.42), sealed."""
+    iid = await approve(api)
     await sealed_audit(api, iid)
     return iid
+
+
+def cli_env(stack: Stack, settings: Settings) -> dict[str, str]:
+    """What a `gantral` command run by an operator needs besides --dsn."""
+    return {
+        "GANTRAL_TEMPORAL__ADDRESS": settings.temporal.address,
+        "GANTRAL_S3__ENDPOINT_URL": stack.s3_endpoint,
+        "GANTRAL_S3__BUCKET": TEST_BUCKET,
+        "GANTRAL_S3__ACCESS_KEY_ID": "gantral-test",
+        "GANTRAL_S3__SECRET_ACCESS_KEY": "gantral-test-secret",
+        "GANTRAL_ATTESTATION__SIGNING_KEY": "",
+    }
 
 
 async def test_replay_matches_history_and_audit_and_is_signed(api: httpx.AsyncClient) -> None:
@@ -66,7 +65,7 @@ async def test_replay_matches_history_and_audit_and_is_signed(api: httpx.AsyncCl
     assert [e.payload["decision_type"] for e in timeline.decisions] == ["APPROVE"]
     assert [e.type for e in timeline.requests] == ["HUMAN_REQUESTED"]
     assert {e.type for e in timeline.grants} >= {"GRANT_ISSUED"}
-    assert (timeline.cost.tokens, timeline.cost.money) == (700, 0.25)
+    assert (timeline.cost.tokens, timeline.cost.money) == (1200, 0.42)
     assert timeline.final_state == "COMPLETED" and timeline.sealed
     # Pinned versions and hashes, snapshot hashes, and the audit head it was built on.
     started = audit["events"][0]["payload"]
@@ -103,14 +102,7 @@ async def test_replay_command_prints_the_report_and_exits_by_verdict(
     api: httpx.AsyncClient, stack: Stack, settings: Settings, audit_config: AuditConfig
 ) -> None:
     iid = await _approved_and_completed(api)
-    env = {
-        "GANTRAL_TEMPORAL__ADDRESS": settings.temporal.address,
-        "GANTRAL_S3__ENDPOINT_URL": stack.s3_endpoint,
-        "GANTRAL_S3__BUCKET": TEST_BUCKET,
-        "GANTRAL_S3__ACCESS_KEY_ID": "gantral-test",
-        "GANTRAL_S3__SECRET_ACCESS_KEY": "gantral-test-secret",
-        "GANTRAL_ATTESTATION__SIGNING_KEY": "",
-    }
+    env = cli_env(stack, settings)
     common = ["--dsn", stack.postgres_uri, "--schema", audit_config.schema,
               "--bucket-prefix", audit_config.object_prefix]  # fmt: skip
 
