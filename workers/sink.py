@@ -17,6 +17,7 @@ from datetime import timedelta
 from temporalio.worker import Worker
 
 from gantral.activities.audit_sink import AuditSinkActivities
+from gantral.activities.heartbeats import append_with_heartbeats
 from gantral.attestation_keys import anchors_from
 from gantral.audit.checkpointer import Checkpointer, LogDivergence
 from gantral.audit.config import AuditConfig
@@ -71,7 +72,8 @@ async def run_sink(
         worker = Worker(
             client,
             task_queue=settings.temporal.audit_task_queue,
-            activities=[activities.append],
+            # Heartbeats: an attempt lost while a sink stops is retried within seconds.
+            activities=[append_with_heartbeats(activities)],
             max_concurrent_activities=32,
             graceful_shutdown_timeout=timedelta(seconds=settings.sink.graceful_shutdown_seconds),
         )

@@ -28,10 +28,6 @@ def start_temporal(data_dir: Path, port: int, ui_port: int | None) -> ManagedPro
         "--ip", "127.0.0.1", "--port", str(port),
         "--db-filename", str(data_dir / "temporal.db"),
         "--log-level", "warn",
-        # A stopping worker's outstanding polls are completed by the server instead of being
-        # cancelled by the SDK, which could orphan a task dispatched at that instant until
-        # its timeout (an audit batch for 30 s). Set it on your own cluster too.
-        "--dynamic-config-value", "frontend.enableCancelWorkerPollsOnShutdown=true",
     ]  # fmt: skip
     argv += ["--headless"] if ui_port is None else ["--ui-port", str(ui_port)]
     for name, kind in SEARCH_ATTRIBUTES.items():
