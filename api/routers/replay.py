@@ -20,6 +20,8 @@ from temporalio.client import Client
 from api.authz import AuditGlobalReader, AuditInstanceReader, CurrentCaller, InstanceId
 from gantral.attestation import Attestor
 from gantral.attestation_keys import attestor_from
+from gantral.audit.history_archive import archive_bytes
+from gantral.errors import NotFound
 from gantral.identity import Permission
 from gantral.policy.durations import parse_duration
 from gantral.policy.loading import validate
@@ -80,6 +82,29 @@ async def replay(
             f'attachment; filename="replay-{instance_id}.json"'
         )
     return report
+
+
+@router.get(
+    "/{instance_id}/history",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}, "description": "The archive"}},
+)
+async def get_history_archive(instance_id: InstanceId, reader: AuditInstanceReader) -> Response:
+    """The instance's archived Temporal history (every run, `gantral-history-archive/v1`),
+    exactly the bytes whose SHA-256 the audit log recorded, for an offline replay
+    (`gantral replay ID --archive FILE --bundle ... --history-bundle ...`)."""
+    if reader.objects is None:
+        raise NotFound("object storage is not configured", reason="history_not_archived")
+    data = await archive_bytes(reader.queries, reader.objects, instance_id)
+    if data is None:
+        raise NotFound(
+            f"no history archive is recorded for {instance_id}", reason="history_not_archived"
+        )
+    return Response(
+        content=data,
+        media_type="application/json",
+        headers={"content-disposition": f'attachment; filename="history-{instance_id}.json"'},
+    )
 
 
 class BacktestRequest(BaseModel):

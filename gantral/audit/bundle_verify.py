@@ -21,7 +21,7 @@ from gantral.audit.merkle import leaf_hash, verify_inclusion
 from gantral.audit.rows import EventRow, SealRow
 from gantral.audit.verify import Problem, verify_chain
 
-__all__ = ["verify_bundle", "verify_history_archive"]
+__all__ = ["bundle_rows", "verify_bundle", "verify_history_archive"]
 
 
 def _rows(instance_id: str, events: list[dict[str, Any]]) -> list[EventRow]:
@@ -46,6 +46,12 @@ def _rows(instance_id: str, events: list[dict[str, Any]]) -> list[EventRow]:
             )
         )
     return rows
+
+
+def bundle_rows(bundle: dict[str, Any]) -> list[EventRow]:
+    """The bundle's events as stored rows (for a replay against the bundle, offline).
+    Verify the bundle with `verify_bundle` first; a malformed one raises here."""
+    return _rows(str(bundle["instance_id"]), list(bundle["events"]))
 
 
 def verify_bundle(

@@ -34,6 +34,7 @@ __all__ = [
     "ARCHIVED_TYPE",
     "HISTORY_CHAIN_PREFIX",
     "HISTORY_PREFIX",
+    "archive_bytes",
     "archive_key",
     "archive_record",
     "history_chain_id",
@@ -73,6 +74,14 @@ async def load_archive(
     queries: AuditQueries, objects: ObjectStore, instance_id: str
 ) -> list[WorkflowHistory] | None:
     """The archived runs, checked against the hash the log recorded; None if none is."""
+    data = await archive_bytes(queries, objects, instance_id)
+    return None if data is None else decode_archive(data, instance_id)
+
+
+async def archive_bytes(
+    queries: AuditQueries, objects: ObjectStore, instance_id: str
+) -> bytes | None:
+    """The archive file, checked against the hash the log recorded; None if none is."""
     record = await archive_record(queries, instance_id)
     if record is None:
         return None
@@ -88,4 +97,4 @@ async def load_archive(
             f"the history archive {key} does not match the hash the audit log recorded",
             reason="history_archive_tampered",
         )
-    return decode_archive(data, instance_id)
+    return data

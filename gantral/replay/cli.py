@@ -2,6 +2,8 @@
 credentials.
 
     gantral replay inst_4f... --out replay.json      # exit 0: match, 1: mismatch
+    gantral replay inst_4f... --archive history.json --bundle bundle.json \
+        --history-bundle history-bundle.json --public-key audit.pub   # offline
     gantral policy backtest stricter.yaml --workflow payments-transfer --since 30d
 
 Reads Temporal (GANTRAL_TEMPORAL__*), the audit log with the reader credentials
@@ -14,12 +16,14 @@ it names the audit head and checkpoint it was built on either way.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from gantral.attestation_keys import attestor_from
+from gantral.audit.checkpoint import load_verification_keys
 from gantral.audit.config import DEFAULT_SCHEMA, AuditConfig
 from gantral.audit.objects import ObjectStore
 from gantral.audit.reader import AuditReader
@@ -28,6 +32,7 @@ from gantral.policy.durations import parse_duration
 from gantral.policy.loading import load_policy
 from gantral.replay.backtest import BacktestReport
 from gantral.replay.backtest_source import run_backtest
+from gantral.replay.offline import replay_offline
 from gantral.replay.report import ReplayReport
 from gantral.replay.service import replay_instance
 from gantral.settings import Settings
@@ -50,16 +55,35 @@ def replay_command(
     dsn: DsnOpt = None,
     schema: SchemaOpt = DEFAULT_SCHEMA,
     bucket_prefix: PrefixOpt = "",
+    archive: Annotated[
+        Path | None,
+        typer.Option(help="Offline: the history archive file (needs --bundle, --history-bundle)."),
+    ] = None,
+    bundle: Annotated[
+        Path | None, typer.Option(help="Offline: the instance's evidence bundle.")
+    ] = None,
+    history_bundle: Annotated[
+        Path | None, typer.Option(help="Offline: the bundle of gantral-history-INSTANCE.")
+    ] = None,
+    public_key: Annotated[
+        list[str] | None,
+        typer.Option(help="Offline: audit public key (default: GANTRAL_AUDIT__PUBLIC_KEYS)."),
+    ] = None,
 ) -> None:
     """Replay the instance's history against this code and compare it with its audit log.
 
-    Exit 0 when everything matches, 1 on non-determinism or any divergence, 2 when the
+    Online (Temporal, the audit database, object storage), or offline from files with only
+    the audit public keys (--archive, --bundle, --history-bundle). Exit 0 when everything
+    matches, 1 on non-determinism, any divergence or an untrustworthy file, 2 when the
     instance cannot be replayed (unknown, no history and no archive)."""
     settings = Settings()
     try:
-        report = asyncio.run(
-            _run(settings, _database(dsn, settings), schema, bucket_prefix, instance_id)
-        )
+        if archive is not None:
+            report = _offline(settings, instance_id, archive, bundle, history_bundle, public_key)
+        else:
+            report = asyncio.run(
+                _run(settings, _database(dsn, settings), schema, bucket_prefix, instance_id)
+            )
     except GantralError as error:
         typer.echo(f"error: {error.message} ({error.reason})", err=True)
         raise typer.Exit(2) from None
@@ -74,6 +98,40 @@ def replay_command(
         typer.echo(f"  non-deterministic at event {failure.event_id}: {failure.message}", err=True)
     if not report.match:
         raise typer.Exit(1)
+
+
+def _offline(
+    settings: Settings,
+    instance_id: str,
+    archive: Path,
+    bundle: Path | None,
+    history_bundle: Path | None,
+    public_key: list[str] | None,
+) -> ReplayReport:
+    from gantral.workflows.instance import InstanceWorkflow
+    from workers.worker import SANDBOX_RUNNER
+
+    if bundle is None or history_bundle is None:
+        raise typer.BadParameter("--archive needs --bundle and --history-bundle")
+    try:
+        keys = load_verification_keys(public_key or settings.audit.public_keys)
+        docs = [json.loads(p.read_bytes()) for p in (bundle, history_bundle)]
+        data = archive.read_bytes()
+    except (OSError, ValueError) as error:
+        raise typer.BadParameter(str(error)) from None
+    if not keys:
+        raise typer.BadParameter("no audit public key: pass --public-key")
+    if not isinstance(docs[0], dict) or docs[0].get("instance_id") != instance_id:
+        raise typer.BadParameter(f"--bundle is not the evidence bundle of {instance_id}")
+    report, problems = asyncio.run(
+        replay_offline(docs[0], docs[1], data, public_keys=keys, origin=settings.audit.origin,
+                       workflows=[InstanceWorkflow], runner=SANDBOX_RUNNER)
+    )  # fmt: skip
+    for problem in problems:
+        typer.echo(f"{problem.code}: {problem.message}", err=True)
+    if report is None:
+        raise typer.Exit(1)
+    return report
 
 
 def _database(dsn: str | None, settings: Settings) -> str:

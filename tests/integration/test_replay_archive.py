@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,12 +14,14 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
+from typer.testing import CliRunner
 
 from gantral.audit.bundle_verify import verify_bundle, verify_history_archive
 from gantral.audit.checkpoint import load_verification_keys
 from gantral.audit.config import AuditConfig
 from gantral.audit.history_archive import history_chain_id
 from gantral.audit.objects import ObjectStore
+from gantral.cli import app
 from gantral.replay.history import decode_archive
 from gantral.replay.report import ReplayReport
 from gantral.settings import Settings
@@ -61,7 +64,11 @@ async def _delete_history(temporal: Client, iid: str) -> None:
 
 
 async def test_history_is_archived_and_replayed_after_temporal_drops_it(
-    api: httpx.AsyncClient, temporal: Client, settings: Settings, audit_config: AuditConfig
+    api: httpx.AsyncClient,
+    temporal: Client,
+    settings: Settings,
+    audit_config: AuditConfig,
+    tmp_path: Path,
 ) -> None:
     iid = await _approved_and_completed(api)
     before = ReplayReport.model_validate(
@@ -101,6 +108,30 @@ async def test_history_is_archived_and_replayed_after_temporal_drops_it(
     [problem] = verify_history_archive(bundle, json.dumps(altered).encode())
     assert problem.code == "history_archive_mismatch"
 
+    # An auditor's own copy: the archive as the API serves it, both bundles, the public key.
+    served = await api.get(f"/v1/replay/{iid}/history", headers=AUDITOR)
+    assert served.status_code == 200 and served.content == archive
+    instance_bundle = (await api.get(f"/v1/audit/instances/{iid}/bundle", headers=AUDITOR)).json()
+    files = {
+        "archive": archive,
+        "bundle": json.dumps(instance_bundle).encode(),
+        "history-bundle": json.dumps(bundle).encode(),
+        "pub": AUDIT_PUBLIC.encode(),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    argv = ["replay", iid, "--archive", str(tmp_path / "archive"), "--bundle",
+            str(tmp_path / "bundle"), "--history-bundle", str(tmp_path / "history-bundle"),
+            "--public-key", str(tmp_path / "pub")]  # fmt: skip
+    offline = await asyncio.to_thread(CliRunner().invoke, app, argv, env={})
+    assert offline.exit_code == 0, offline.output
+    report = ReplayReport.model_validate_json(offline.stdout)
+    assert report.match and report.history_source == "archive"
+    assert report.timeline == before.timeline
+    (tmp_path / "archive").write_bytes(json.dumps(altered).encode())
+    tampered = await asyncio.to_thread(CliRunner().invoke, app, argv, env={})
+    assert tampered.exit_code == 1 and "history_archive_mismatch" in tampered.stderr
+
 
 async def test_replay_without_history_or_archive_is_404(
     api: httpx.AsyncClient, temporal: Client
@@ -114,3 +145,5 @@ async def test_replay_without_history_or_archive_is_404(
     resp = await api.post(f"/v1/replay/{iid}", headers=AUDITOR)
     assert resp.status_code == 404, resp.text
     assert resp.json()["reason"] == "history_not_found"
+    none = await api.get(f"/v1/replay/{iid}/history", headers=AUDITOR)
+    assert none.status_code == 404 and none.json()["reason"] == "history_not_archived"
