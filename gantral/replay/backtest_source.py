@@ -23,7 +23,7 @@ from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
 from gantral.audit.rows import EventRow, as_bytes
 from gantral.domain.digest import args_digest
-from gantral.errors import GantralError
+from gantral.errors import GantralError, InvalidInput
 from gantral.policy.durations import format_duration
 from gantral.policy.models import Policy
 from gantral.replay.backtest import BacktestReport, DecisionPoint, backtest
@@ -37,22 +37,31 @@ MAX_INSTANCES = 5_000
 
 
 async def started_instances(
-    queries: AuditQueries, workflow_id: str, since: datetime | None
+    queries: AuditQueries, workflow_id: str, since: datetime | None, teams: list[str] | None
 ) -> list[tuple[str, dict[str, Any]]]:
-    """(instance id, INSTANCE_STARTED payload) of the workflow's instances since `since`."""
+    """(instance id, INSTANCE_STARTED payload) of the workflow's instances since `since`,
+    of `teams` only when given. More than `MAX_INSTANCES` is refused, never cut short: a
+    partial backtest would report too few changes."""
+    payload = sql.SQL("(convert_from(body, 'UTF8')::jsonb -> 'payload')")
     query = sql.SQL(
         "SELECT instance_id, body FROM {} WHERE type = 'INSTANCE_STARTED' AND at >= %s"
-        " ORDER BY log_index"
-    ).format(queries.db.table("events"))
+        " AND {} ->> 'workflow_id' = %s AND (%s::text[] IS NULL OR {} ->> 'owning_team_id'"
+        " = ANY(%s::text[])) ORDER BY log_index LIMIT %s"
+    ).format(queries.db.table("events"), payload, payload)
     floor = since or datetime.min.replace(tzinfo=UTC)
+    params = (floor, workflow_id, teams, teams, MAX_INSTANCES + 1)
     async with queries.db.connection() as conn:
-        rows = await (await conn.execute(query, (floor,))).fetchall()
-    found = []
-    for instance_id, body in rows:
-        payload = json.loads(as_bytes(body)).get("payload") or {}
-        if payload.get("workflow_id") == workflow_id:
-            found.append((str(instance_id), payload))
-    return found[:MAX_INSTANCES]
+        rows = await (await conn.execute(query, params)).fetchall()
+    if len(rows) > MAX_INSTANCES:
+        raise InvalidInput(
+            f"more than {MAX_INSTANCES} instances of {workflow_id} in the window: narrow it"
+            " (since) or the step",
+            reason="backtest_too_large",
+        )
+    return [
+        (str(instance_id), json.loads(as_bytes(body)).get("payload") or {})
+        for instance_id, body in rows
+    ]
 
 
 async def decision_points(
@@ -181,9 +190,7 @@ async def run_backtest(
     """Backtest `candidate` on the workflow's instances started in the last `since`
     (all when None), of `teams` only when given (the caller's audit scope)."""
     floor = datetime.now(UTC) - since if since is not None else None
-    started = await started_instances(queries, workflow_id, floor)
-    if teams is not None:
-        started = [(i, p) for i, p in started if p.get("owning_team_id") in teams]
+    started = await started_instances(queries, workflow_id, floor, teams)
     points: list[DecisionPoint] = []
     for instance_id, payload in started:
         points += await decision_points(queries, objects, temporal, instance_id, payload, step_id)

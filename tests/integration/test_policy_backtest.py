@@ -13,8 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from gantral.audit.config import AuditConfig
+from gantral.audit.reader import AuditReader
 from gantral.cli import app
 from gantral.replay.backtest import BacktestReport
+from gantral.replay.backtest_source import started_instances
 from gantral.settings import Settings
 from tests.conftest import Stack
 from tests.integration import test_governance as gov
@@ -58,7 +60,7 @@ async def _backtest(api: httpx.AsyncClient, pid: str, body: dict[str, Any]) -> h
 
 
 async def test_a_stricter_policy_reports_exactly_the_decisions_that_change(
-    api: httpx.AsyncClient,
+    api: httpx.AsyncClient, stack: Stack, audit_config: AuditConfig
 ) -> None:
     pid = gov.uid("pol")
     await gov.put(api, f"/v1/policies/{pid}", RECORDED)
@@ -99,6 +101,14 @@ async def test_a_stricter_policy_reports_exactly_the_decisions_that_change(
         ["PT3600S"],
         ["PT1800S"],
     )
+    # A caller who may audit only some teams backtests only their instances.
+    reader = await AuditReader.open(stack.postgres_uri, config=audit_config)
+    try:
+        mine = await started_instances(reader.queries, wid, None, ["payments"])
+        assert [iid for iid, _ in mine] == [small, medium, large]
+        assert await started_instances(reader.queries, wid, None, ["risk"]) == []
+    finally:
+        await reader.close()
 
 
 async def test_backtest_needs_read_rights_and_valid_input(api: httpx.AsyncClient) -> None:
