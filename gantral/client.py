@@ -172,6 +172,7 @@ class GantralClient:
             idempotency_key=idempotency_key,
             audit_task_queue=self._settings.temporal.audit_task_queue,
             request_fingerprint=asked,
+            continue_as_new_after=self._settings.temporal.continue_as_new_after_events,
         )
         start.attestation = self._attestor.sign("start", start.instance_id, start.attested_body())
         operation = WithStartWorkflowOperation(

@@ -53,6 +53,9 @@ class TemporalSettings(BaseModel):
     task_queue: str = "gantral-instances"
     audit_task_queue: str = "gantral-audit"
     tls: TemporalTLS = TemporalTLS()
+    # A long-lived instance continues as new (its state carried as one value) once a run's
+    # history holds this many events; well below Temporal's 51,200-event limit.
+    continue_as_new_after_events: int = Field(default=10_000, ge=10, le=40_000)
 
 
 class DatabaseSettings(BaseModel):
@@ -144,6 +147,21 @@ class SinkSettings(BaseModel):
     graceful_shutdown_seconds: float = Field(default=30.0, ge=0, le=600)
 
 
+class ReadinessSettings(BaseModel):
+    """Execution readiness (issue 17): capacity rules and their counters, never audited.
+
+    No `rules_file`: nothing is limited and no counter is kept. With one, its counters
+    live in PostgreSQL (`database_url`, else the registry's credentials), in a schema of
+    their own that can be lost safely: they are rebuilt from the instances.
+    """
+
+    rules_file: Path | None = None
+    reload_interval_seconds: float = Field(default=2.0, gt=0)
+    database_url: SecretStr = SecretStr("")
+    schema_name: str = Field(default="gantral_readiness", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    pool_size: int = Field(default=8, ge=1, le=100)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GANTRAL_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -168,6 +186,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = SlackSettings()
     jira: JiraSettings = JiraSettings()
     triggers: TriggerSettings = TriggerSettings()
+    readiness: ReadinessSettings = ReadinessSettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -48,18 +48,22 @@ _EVENT_DEPTH = 48
 class AuditLog:
     """The events one instance (or access-log segment) recorded, and which are stored."""
 
-    def __init__(self, instance_id: str) -> None:
+    def __init__(self, instance_id: str, *, after: int = 0, head: str | None = None) -> None:
+        """`after`/`head`: the chain so far, when a run continues an instance (all of it
+        stored by the sink: a run continues as new only once its log is flushed)."""
         self.instance_id = instance_id
+        self._after = after
+        self._carried_head = head
         self._events: list[AuditEvent] = []
         self._stored: list[StoredEvent] = []
 
     @property
     def count(self) -> int:
-        return len(self._events)
+        return self._after + len(self._events)
 
     @property
     def head(self) -> str | None:
-        return self._stored[-1].hash if self._stored else None
+        return self._stored[-1].hash if self._stored else self._carried_head
 
     @property
     def all_stored(self) -> bool:
@@ -75,7 +79,7 @@ class AuditLog:
     ) -> int:
         event = AuditEvent(
             instance_id=self.instance_id,
-            seq=len(self._events) + 1,
+            seq=self.count + 1,
             type=type_,
             at=at,
             actor=actor,

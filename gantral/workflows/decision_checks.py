@@ -42,11 +42,11 @@ def check_decision(
     excluded_actors: set[str],
 ) -> None:
     """Raise a typed refusal unless `d` is a decision this instance may accept now."""
-    if request is None or plan is None:
+    if request is None:
         raise not_found("unknown_request", f"no human request {d.request_id} on this instance")
     if request.status is RequestStatus.SUPERSEDED:
         raise conflict("superseded", f"request {d.request_id} was superseded by a newer request")
-    if request.status is not RequestStatus.PENDING:
+    if request.status is not RequestStatus.PENDING or plan is None:
         by = f" by {request.decided_by} via {request.decided_via}" if request.decided_by else ""
         raise conflict("already_decided", f"request {d.request_id} is already {request.status}{by}")
     if state is not State.WAITING_FOR_HUMAN:

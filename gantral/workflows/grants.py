@@ -64,6 +64,24 @@ class GrantBook:
         self._started_steps.add(step_id)
         return None
 
+    def snapshot(self) -> tuple[list[Grant], list[str], list[str], list[str]]:
+        """(grants, used, active, started steps): what a continued run needs."""
+        return (
+            list(self._grants.values()),
+            sorted(self._used),
+            sorted(self._active),
+            sorted(self._started_steps),
+        )
+
+    @classmethod
+    def restore(
+        cls, grants: list[Grant], used: list[str], active: list[str], started: list[str]
+    ) -> GrantBook:
+        book = cls()
+        book._grants = {g.grant_id: g for g in grants}
+        book._used, book._active, book._started_steps = set(used), set(active), set(started)
+        return book
+
     def activate(self, grant_id: str) -> None:
         """Usable from now on: the facts that authorize it are durably audited."""
         self._active.add(grant_id)

@@ -48,6 +48,15 @@ class Outcomes:
     def get(self, scope: str) -> StoredOutcome | None:
         return self._by_scope.get(scope)
 
+    def all(self) -> dict[str, StoredOutcome]:
+        return dict(self._by_scope)
+
+    @classmethod
+    def restore(cls, by_scope: dict[str, StoredOutcome]) -> Outcomes:
+        outcomes = cls()
+        outcomes._by_scope = dict(by_scope)
+        return outcomes
+
     def check(self, scope: str, print_: str) -> StoredOutcome | None:
         """The earlier outcome of this very call, if any; a different call under the same
         key is refused."""

@@ -73,7 +73,7 @@ class InstanceWorkflow:
         self._outbox = AuditOutbox(start.instance_id, start.audit_task_queue, self._s.log)
         self._supervised_id: str | None = None
         self._background: list[asyncio.Future[None]] = []
-        self._creator: str | None = None
+        self._creator: str | None = start.carried.creator if start.carried else None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -83,14 +83,17 @@ class InstanceWorkflow:
         # not turn an accepted history into a non-deterministic one.
         if workflow.patched(_ATTESTED_START) and not workflow.unsafe.is_replaying():
             _check_start(start, workflow.info().workflow_id)
-        self._s.begin(
-            _attested("start", start.attested_body(), start.attestation), workflow.now()
-        )
-        await self._flush()
+        if start.carried is None:
+            self._s.begin(
+                _attested("start", start.attested_body(), start.attestation), workflow.now()
+            )
+            await self._flush()
         while not self._s.terminal:
             await workflow.wait_condition(
-                lambda: self._s.terminal or self._unsupervised() is not None
+                lambda: self._s.terminal or self._unsupervised() is not None or self._continue_due()
             )
+            if self._continue_due() and not self._s.terminal:
+                await self._continue_as_new()
             request = self._unsupervised()
             if request is not None:
                 self._supervised_id = request.request_id
@@ -100,6 +103,24 @@ class InstanceWorkflow:
         self._s.seal(workflow.now())
         await self._flush()
         return self._s.view()
+
+    # -- continue-as-new: a long-lived instance sheds its history ---------------------------
+
+    def _continue_due(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._s.start.continue_as_new_after
+        )
+
+    async def _continue_as_new(self) -> None:
+        """Hand the state to the next run as one value, once nothing is in flight: every
+        handler finished and every audit event stored (the next run's chain continues)."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await asyncio.gather(*self._background)
+        await self._outbox.flush()
+        start = self._s.start.model_copy(update={"carried": self._s.snapshot(self._creator)})
+        workflow.continue_as_new(start)
 
     async def _flush(self) -> None:
         await self._outbox.flush()
@@ -129,11 +150,14 @@ class InstanceWorkflow:
         """Run the escalation chain of one request until it is decided, replaced or times
         out; then the policy's on_timeout applies, taken by the system actor."""
         tiers = self._s.plans[request.request_id].tiers
-        for index in range(len(tiers)):
+        # A continued run picks the chain up where the last one left it.
+        resumed = request.deadline is not None or request.tier > 0
+        for index in range(request.tier, len(tiers)):
             if not self._s.is_open(request):
                 return
-            self._s.enter_tier(request, index, workflow.now())
-            await self._flush()
+            if not resumed or index > request.tier:
+                self._s.enter_tier(request, index, workflow.now())
+                await self._flush()
             for remind_at in self._s.reminder_times(request, index, workflow.now()):
                 if await self._decided_before(request, remind_at):
                     return
@@ -148,9 +172,13 @@ class InstanceWorkflow:
     async def _decided_before(self, request: HumanRequest, deadline: datetime | None) -> bool:
         timeout = None if deadline is None else max(deadline - workflow.now(), timedelta(0))
         try:
-            await workflow.wait_condition(lambda: not self._s.is_open(request), timeout=timeout)
+            await workflow.wait_condition(
+                lambda: not self._s.is_open(request) or self._continue_due(), timeout=timeout
+            )
         except TimeoutError:
             return False
+        if self._s.is_open(request):
+            await self._continue_as_new()  # raises: the next run resumes supervising
         return True
 
     # -- admission: what every Update validator checks first ------------------------------

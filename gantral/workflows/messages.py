@@ -24,6 +24,7 @@ from gantral.domain.records import (
 )
 from gantral.domain.states import State
 from gantral.policy.models import Materiality
+from gantral.policy.plan import RequestPlan
 from gantral.policy.templates import WorkflowTemplate
 
 WORKFLOW_NAME = "GantralInstance"
@@ -42,12 +43,39 @@ class StartInstance(BaseModel):
     # with another request is refused instead of answered with this instance.
     request_fingerprint: str | None = None
     attestation: Attestation | None = None
+    # A run continues as new once its history holds this many events (or Temporal
+    # suggests it); the state passes to the next run as one value (`carried`).
+    continue_as_new_after: int = Field(default=10_000, ge=10)
+    carried: Carried | None = None
 
     def attested_body(self) -> dict[str, Any]:
         """What the API signs of a start: everything, with the template by its digest."""
-        body = self.model_dump(mode="json", exclude={"attestation", "template"})
+        body = self.model_dump(mode="json", exclude={"attestation", "template", "carried"})
         body["template_sha256"] = sha256_hex(self.template.model_dump(mode="json"))
         return body
+
+
+class Carried(BaseModel):
+    """An instance's state handed from one run to the next (continue-as-new)."""
+
+    run: int
+    state: State
+    created_at: datetime
+    updated_at: datetime
+    transitions: list[TransitionRecord]
+    requests: list[HumanRequest]
+    plans: dict[str, RequestPlan]
+    pending_id: str | None
+    decisions: list[Decision]
+    grants: list[Grant]
+    used_grants: list[str]
+    active_grants: list[str]
+    started_steps: list[str]
+    cost: Cost
+    outcomes: dict[str, StoredOutcome]
+    audit_count: int
+    audit_head: str | None
+    creator: str | None = None
 
 
 class StartedAsk(BaseModel):
@@ -200,3 +228,8 @@ class Refusal(BaseModel):
     request_id: str | None = None
     instance_id: str | None = None
     attestation: Attestation | None = None
+
+
+# Forward references (Carried is declared before the models it holds).
+Carried.model_rebuild()
+StartInstance.model_rebuild()

@@ -54,6 +54,7 @@ from gantral.workflows.messages import (
     AuthorizeOutcome,
     AuthorizeResult,
     AuthorizeStep,
+    Carried,
     Decide,
     DecisionResult,
     Finish,
@@ -116,6 +117,58 @@ class InstanceState:
         self.cost = Cost()
         self.outcomes = Outcomes()
         self.log = AuditLog(start.instance_id)
+        self.run = 1
+        if start.carried is not None:
+            self._restore(start.carried)
+
+    # -- continue-as-new: the whole state as one value ------------------------------------
+
+    def snapshot(self, creator: str | None) -> Carried:
+        """Everything the next run needs. Resolved requests drop the snapshot a human was
+        shown (it is in the audit log), so what is carried stays small."""
+        pending = self.pending
+        grants, used, active, started = self.grants.snapshot()
+        return Carried(
+            run=self.run + 1,
+            state=self.state,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            transitions=self.transitions,
+            requests=[
+                r if r is pending else r.model_copy(update={"context_snapshot": {}})
+                for r in self.requests.values()
+            ],
+            plans={rid: plan for rid, plan in self.plans.items() if rid == self.pending_id},
+            pending_id=self.pending_id,
+            decisions=self.decisions,
+            grants=grants,
+            used_grants=used,
+            active_grants=active,
+            started_steps=started,
+            cost=self.cost,
+            outcomes=self.outcomes.all(),
+            audit_count=self.log.count,
+            audit_head=self.log.head,
+            creator=creator,
+        )
+
+    def _restore(self, carried: Carried) -> None:
+        self.run = carried.run
+        self.state = carried.state
+        self.created_at, self.updated_at = carried.created_at, carried.updated_at
+        self.transitions = list(carried.transitions)
+        self.requests = {r.request_id: r for r in carried.requests}
+        self.plans = dict(carried.plans)
+        self.pending_id = carried.pending_id
+        self.decisions = list(carried.decisions)
+        self.grants = GrantBook.restore(
+            carried.grants, carried.used_grants, carried.active_grants, carried.started_steps
+        )
+        self.cost = carried.cost
+        self.outcomes = Outcomes.restore(carried.outcomes)
+        self.log = AuditLog(
+            self.start.instance_id, after=carried.audit_count, head=carried.audit_head
+        )
 
     # -- reads ------------------------------------------------------------------------
 
