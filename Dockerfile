@@ -51,4 +51,5 @@ WORKDIR /app
 # /etc/gantral/workflows (the Helm chart's ConfigMap; the compose stack mounts examples/).
 USER 10001:10001
 EXPOSE 8000
-CMD ["uvicorn", "--factory", "api.app:create_app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--no-server-header"]
+# `gantral api`: drains on SIGTERM (readiness fails first, in-flight requests finish), exits 0.
+CMD ["python", "-m", "api.serve"]

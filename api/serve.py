@@ -71,7 +71,12 @@ def main() -> None:
         host=settings.api.host,
         port=settings.api.port,
         timeout_graceful_shutdown=math.ceil(settings.api.graceful_shutdown_seconds),
+        server_header=False,
     )
     server = DrainingServer(config, app.state.drain, settings.api.shutdown_delay_seconds)
     server.run()
     exit_process(0 if server.started else _STARTUP_FAILURE)
+
+
+if __name__ == "__main__":
+    main()

@@ -59,8 +59,8 @@ def test_gantral_processes_are_built_from_the_dockerfile(services: dict[str, Any
         build = services[name]["build"]
         assert build["context"] == "."
         assert build["dockerfile"] == "Dockerfile"
-    assert "--factory api.app:create_app" in _command(services["api"])
-    assert "--port 8000" in _command(services["api"])
+    assert _command(services["api"]) == "python -m api.serve"  # drains on SIGTERM
+    assert "GANTRAL_API__PORT=8000" in (ROOT / "Dockerfile").read_text()  # the port it serves
     assert _command(services["worker"]) == "python -m workers.worker"
     assert _command(services["sink"]) == "python -m workers.sink"
 
@@ -175,7 +175,7 @@ def test_dockerfile_runs_as_a_non_root_user_without_dev_dependencies() -> None:
     assert "pip install -e" not in runs and ".[" not in runs
     assert "EXPOSE 8000" in instructions
     cmd = next(i for i in reversed(instructions) if i.startswith("CMD "))
-    assert '"--factory", "api.app:create_app"' in cmd
+    assert cmd == 'CMD ["python", "-m", "api.serve"]'  # gantral api: drains on SIGTERM
 
 
 def test_dockerignore_keeps_secrets_and_local_state_out() -> None:

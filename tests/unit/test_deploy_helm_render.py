@@ -127,8 +127,12 @@ def test_credentials_go_only_where_they_belong(objects: dict) -> None:
     ):
         assert api_env[variable]["valueFrom"]["secretKeyRef"]["name"] == secret
     worker = _pod(objects, "worker")
-    # The worker's only setting of its own: the public keys it verifies the API with.
-    assert set(_env(worker["containers"][0])) == {"GANTRAL_ATTESTATION__PUBLIC_KEYS"}
+    # The worker's only settings of its own: the public keys it verifies the API with, and
+    # how long it drains on SIGTERM. No credential.
+    assert set(_env(worker["containers"][0])) == {
+        "GANTRAL_ATTESTATION__PUBLIC_KEYS",
+        "GANTRAL_WORKER__GRACEFUL_SHUTDOWN_SECONDS",
+    }
     for pod in (api, worker):
         text = yaml.safe_dump(pod)
         assert "gantral-db-writer" not in text
@@ -337,3 +341,35 @@ def test_an_ingress_path_that_would_expose_metrics_is_refused(path: str) -> None
     # Whatever the profile: the rule is about what the ingress routes.
     with pytest.raises(helm.HelmRenderError, match="would expose /metrics"):
         _render({**values, "profile": "development"})
+
+
+def test_grace_periods_cover_each_process_drain_and_every_component_has_a_budget(
+    objects: dict,
+) -> None:
+    """Kubernetes kills a pod terminationGracePeriodSeconds after SIGTERM: each process's own
+    drain (readiness delay and graceful timeout, read back as its Settings) must end first,
+    and a PodDisruptionBudget keeps a node drain from taking every replica of one."""
+    for name in ("api", "worker", "sink"):
+        pod = _pod(objects, name)
+        container = pod["containers"][0]
+        env = {k: v["value"] for k, v in _env(container).items() if "value" in v}
+        settings = settings_from(env)
+        drain = {
+            "api": settings.api.shutdown_delay_seconds + settings.api.graceful_shutdown_seconds,
+            "worker": settings.worker.graceful_shutdown_seconds,
+            "sink": settings.sink.graceful_shutdown_seconds,
+        }[name]
+        assert drain > 0
+        assert pod["terminationGracePeriodSeconds"] >= drain + 5, name
+        deployment = objects[("Deployment", f"gantral-{name}")]
+        assert deployment["spec"]["replicas"] >= 2, name
+        budget = objects[("PodDisruptionBudget", f"gantral-{name}")]["spec"]
+        assert budget.get("maxUnavailable") == 1 or budget.get("minAvailable", 0) >= 1
+    api = _pod(objects, "api")
+    assert api["containers"][0]["command"] == ["python", "-m", "api.serve"]
+    probe = api["containers"][0]["readinessProbe"]
+    settings = settings_from(
+        {k: v["value"] for k, v in _env(api["containers"][0]).items() if "value" in v}
+    )
+    # Readiness is seen failing before the listener closes.
+    assert probe["periodSeconds"] * probe["failureThreshold"] < settings.api.shutdown_delay_seconds

@@ -226,3 +226,16 @@ annotations:
   {{- toYaml . | nindent 2 }}
   {{- end }}
 {{- end }}
+
+{{/*
+Kubernetes waits this long after SIGTERM before killing a pod: the process's own drain
+(gracefulShutdownSeconds) plus 10 s to close its clients and publish what it must.
+*/}}
+{{- define "gantral.gracePeriod" -}}
+{{- add (ceil .gracefulShutdownSeconds | int) 10 -}}
+{{- end }}
+
+{{/* The API's: readiness failing first (shutdownDelaySeconds), then the drain. */}}
+{{- define "gantral.apiGracePeriod" -}}
+{{- add (ceil (addf .Values.api.shutdownDelaySeconds .Values.api.gracefulShutdownSeconds) | int) 10 -}}
+{{- end }}
