@@ -1,0 +1,109 @@
+"""The readiness counters' schema. Nothing here is a record: every table can be emptied
+and rebuilt from the instances (`rebuild`), so none is append-only or audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
+
+__all__ = ["MIGRATIONS", "migrate"]
+
+# Append only: a migration, once released, is never edited; add the next one instead.
+MIGRATIONS: list[str] = [
+    """
+    -- A governed step holding capacity: reserved by an ALLOW (until it starts or its
+    -- reservation lapses), then running until it completes or fails.
+    CREATE TABLE {schema}.slots (
+        instance_id text NOT NULL,
+        step_id text NOT NULL,
+        team text NOT NULL,
+        workflow_id text NOT NULL,
+        agent_id text NOT NULL,
+        running boolean NOT NULL DEFAULT false,
+        admitted_at timestamptz NOT NULL,
+        expires_at timestamptz,
+        PRIMARY KEY (instance_id, step_id)
+    );
+    -- Admissions of the last minute, for steps-per-minute limits.
+    CREATE TABLE {schema}.admissions (
+        id bigserial PRIMARY KEY,
+        team text NOT NULL,
+        workflow_id text NOT NULL,
+        agent_id text NOT NULL,
+        at timestamptz NOT NULL
+    );
+    CREATE INDEX admissions_at ON {schema}.admissions (at);
+    -- Cost as reported: the latest running total per instance, and what each increase
+    -- added, when (a budget period sums the increases inside it).
+    CREATE TABLE {schema}.instance_cost (
+        instance_id text PRIMARY KEY,
+        team text NOT NULL,
+        tokens bigint NOT NULL,
+        money double precision NOT NULL
+    );
+    CREATE TABLE {schema}.spend (
+        id bigserial PRIMARY KEY,
+        instance_id text NOT NULL,
+        team text NOT NULL,
+        at timestamptz NOT NULL,
+        tokens bigint NOT NULL,
+        money double precision NOT NULL,
+        currency text NOT NULL
+    );
+    CREATE INDEX spend_team_at ON {schema}.spend (team, at);
+    -- The fair queue: steps waiting for shared capacity, and each team's virtual time.
+    CREATE TABLE {schema}.waiters (
+        instance_id text NOT NULL,
+        step_id text NOT NULL,
+        team text NOT NULL,
+        workflow_id text NOT NULL,
+        scope text NOT NULL CHECK (scope IN ('plane', 'workflow')),
+        first_seen timestamptz NOT NULL,
+        last_seen timestamptz NOT NULL,
+        PRIMARY KEY (instance_id, step_id)
+    );
+    CREATE TABLE {schema}.team_clock (
+        team text PRIMARY KEY,
+        vtime double precision NOT NULL
+    );
+    -- Every distinct rules document the plane has applied, for `rules_version`.
+    CREATE TABLE {schema}.rule_versions (
+        version integer PRIMARY KEY,
+        content_hash text NOT NULL UNIQUE,
+        body jsonb NOT NULL,
+        source text,
+        created_at timestamptz NOT NULL DEFAULT now()
+    );
+    """,
+]
+
+
+async def migrate(pool: AsyncConnectionPool[Any], schema: str) -> int:
+    """Apply pending migrations; safe from many processes at once. Returns how many."""
+    ident = sql.Identifier(schema)
+
+    def q(text: str) -> sql.Composed:
+        return sql.SQL(text).format(schema=ident)
+
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            (f"gantral_readiness_migrations:{schema}",),
+        )
+        await conn.execute(q("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        await conn.execute(
+            q(
+                "CREATE TABLE IF NOT EXISTS {schema}.migrations "
+                "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+        )
+        cur = await conn.execute(q("SELECT coalesce(max(version), 0) FROM {schema}.migrations"))
+        row = await cur.fetchone()
+        done = int(row[0]) if row else 0
+        for number, statement in enumerate(MIGRATIONS[done:], start=done + 1):
+            await conn.execute(q(statement))
+            insert = q("INSERT INTO {schema}.migrations (version) VALUES (%s)")
+            await conn.execute(insert, (number,))
+        return len(MIGRATIONS) - done

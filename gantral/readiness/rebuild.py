@@ -1,0 +1,117 @@
+"""Counters recomputed from the instances themselves: their audit log says which
+governed steps started and have not ended, and what cost was reported when.
+
+Reading the audit log is fine; writing to it is what readiness never does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from psycopg import sql
+
+from gantral.audit.db import Database
+from gantral.audit.rows import as_bytes
+from gantral.domain.audit_event import AuditEventType as T
+from gantral.domain.states import TERMINAL_STATES
+from gantral.readiness.evaluate import RATE_WINDOW, period_bounds
+from gantral.readiness.gate import ReadinessGate
+from gantral.readiness.store import InstanceUsage, RunningStep, SpendItem
+
+__all__ = ["audit_usages", "rebuild_from_audit", "usage_from_events"]
+
+_TYPES = [T.INSTANCE_STARTED, T.AGENT_EVENT, T.COST_REPORTED, T.STATE_TRANSITION, T.INSTANCE_SEALED]
+_ENDS = {"STEP_COMPLETED", "STEP_FAILED"}
+
+
+def usage_from_events(
+    instance_id: str, events: Iterable[Mapping[str, Any]]
+) -> InstanceUsage | None:
+    """One instance's usage from its audit events (dicts with type, at, actor, payload),
+    in sequence order. None when the log has no start event (nothing to attribute)."""
+    team = workflow = None
+    running: dict[str, RunningStep] = {}
+    spend: list[SpendItem] = []
+    ended = False
+    for event in events:
+        kind, payload = event["type"], event.get("payload") or {}
+        at = _time(event["at"])
+        if kind == T.INSTANCE_STARTED:
+            team, workflow = payload.get("owning_team_id"), payload.get("workflow_id")
+        elif kind == T.AGENT_EVENT and payload.get("step_id"):
+            step = str(payload["step_id"])
+            if payload.get("kind") == "STEP_STARTED":
+                agent = str((event.get("actor") or {}).get("id", ""))
+                running[step] = RunningStep(step, agent, at)
+            elif payload.get("kind") in _ENDS:
+                running.pop(step, None)
+        elif kind == T.COST_REPORTED:
+            spend.append(
+                SpendItem(
+                    at,
+                    int(payload.get("tokens", 0)),
+                    float(payload.get("money", 0.0)),
+                    str(payload.get("currency", "USD")),
+                )
+            )
+        elif kind == T.INSTANCE_SEALED or (
+            kind == T.STATE_TRANSITION and payload.get("to_state") in TERMINAL_STATES
+        ):
+            ended = True
+    if not isinstance(team, str) or not isinstance(workflow, str):
+        return None
+    steps = () if ended else tuple(running.values())
+    return InstanceUsage(instance_id, team, workflow, steps, tuple(spend))
+
+
+async def audit_usages(db: Database, since: datetime) -> AsyncIterator[InstanceUsage]:
+    """Every instance that may hold capacity or have spent within a budget period: the
+    ones not sealed yet, and those with an event since `since` (the longest period's
+    start). Streamed instance by instance."""
+    events, seals = db.table("events"), db.table("seals")
+    query = sql.SQL(
+        "SELECT instance_id, body FROM {events} WHERE type = ANY(%s) AND instance_id IN ("
+        " SELECT instance_id FROM {events} WHERE at >= %s"
+        " UNION SELECT DISTINCT e.instance_id FROM {events} e"
+        " WHERE NOT EXISTS (SELECT 1 FROM {seals} s WHERE s.instance_id = e.instance_id))"
+        " ORDER BY instance_id, seq"
+    ).format(events=events, seals=seals)
+    current: str | None = None
+    batch: list[dict[str, Any]] = []
+    async with (
+        db.connection() as conn,
+        conn.transaction(),
+        conn.cursor(name="readiness_rebuild") as cur,
+    ):
+        await cur.execute(query, ([str(t) for t in _TYPES], since))
+        async for row in cur:
+            instance_id, body = str(row[0]), row[1]
+            if instance_id != current:
+                if current is not None and (usage := usage_from_events(current, batch)):
+                    yield usage
+                current, batch = instance_id, []
+            batch.append(json.loads(as_bytes(body)))
+    if current is not None and (usage := usage_from_events(current, batch)):
+        yield usage
+
+
+async def rebuild_from_audit(gate: ReadinessGate, db: Database, now: datetime) -> int:
+    """Replace the gate's counters by what the audit log proves. Returns instances read."""
+    if gate.store is None:
+        return 0
+    rules = gate.active.rules
+    starts = [now - RATE_WINDOW]
+    for team in (rules.default_team, *rules.teams.values()):
+        if team.budget is not None:
+            starts.append(period_bounds(team.budget.period, now)[0])
+    usages = [u async for u in audit_usages(db, min(starts))]
+    return await gate.store.rebuild(usages, now)
+
+
+def _time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))

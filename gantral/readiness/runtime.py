@@ -1,0 +1,62 @@
+"""The gate a process serves with: opened once in the API lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from gantral.errors import InvalidInput
+from gantral.readiness.gate import ReadinessGate, ReadinessObserver
+from gantral.readiness.store import CounterStore
+from gantral.readiness.watcher import RulesWatcher
+from gantral.settings import Settings
+
+__all__ = ["open_readiness"]
+
+
+@contextlib.asynccontextmanager
+async def open_readiness(
+    settings: Settings, observer: ReadinessObserver | None = None, *, schema: str | None = None
+) -> AsyncIterator[ReadinessGate]:
+    """No rules file: a gate that is always ready and touches no database. With one: the
+    counters' pool, the rules (invalid at startup: startup fails) and their hot reload."""
+    conf = settings.readiness
+    if conf.rules_file is None:
+        yield ReadinessGate(None, observer=observer)
+        return
+    dsn = conf.database_url.get_secret_value() or settings.database.registry_url.get_secret_value()
+    if not dsn:
+        raise InvalidInput(
+            "readiness.rules_file needs a database for its counters "
+            "(GANTRAL_READINESS__DATABASE_URL or GANTRAL_DATABASE__REGISTRY_URL)",
+            reason="readiness_needs_database",
+        )
+    async with contextlib.AsyncExitStack() as stack:
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            dsn, open=False, min_size=1, max_size=conf.pool_size,
+            check=AsyncConnectionPool.check_connection,
+        )  # fmt: skip
+        await pool.open(wait=True, timeout=30)
+        stack.push_async_callback(pool.close)
+        store = CounterStore(pool, schema=schema or conf.schema_name)
+        await store.migrate()
+        gate = ReadinessGate(store, observer=observer)
+        watcher = RulesWatcher(gate, conf.rules_file, interval=conf.reload_interval_seconds)
+        if not await watcher.scan_once():
+            raise watcher.error or InvalidInput(
+                f"{conf.rules_file}: cannot read the capacity rules", reason="unreadable_file"
+            )
+        stop = asyncio.Event()
+        task = asyncio.create_task(watcher.run(stop))
+
+        async def _stop() -> None:
+            stop.set()
+            await task
+
+        stack.push_async_callback(_stop)
+        gate.watcher = watcher
+        yield gate

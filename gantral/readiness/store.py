@@ -1,0 +1,464 @@
+"""The counters in PostgreSQL, and the one transaction that checks and reserves.
+
+Every admission runs under one transaction-scoped advisory lock, so two API replicas
+can never both see the last free slot: the count and the reservation are one step.
+Counters are operational state only; `rebuild` refills them from the instances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from gantral.readiness.evaluate import RATE_WINDOW, Usage, evaluate, period_bounds, scopes_of
+from gantral.readiness.migrations import migrate
+from gantral.readiness.rules import CapacityRules, rules_hash
+from gantral.readiness.verdict import CONCURRENCY, FAIRNESS, RATE_LIMIT, Ask, Verdict
+
+__all__ = ["CounterStore", "InstanceUsage", "RunningStep", "SpendItem"]
+
+Conn = AsyncConnection[Any]
+_WAITING_REASONS = (CONCURRENCY, RATE_LIMIT, FAIRNESS)
+
+
+@dataclass(frozen=True)
+class RunningStep:
+    step_id: str
+    agent_id: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class SpendItem:
+    at: datetime
+    tokens: int
+    money: float
+    currency: str
+
+
+@dataclass(frozen=True)
+class InstanceUsage:
+    """What counters are rebuilt from: one instance's running steps and reported cost."""
+
+    instance_id: str
+    team: str
+    workflow_id: str
+    running: tuple[RunningStep, ...]
+    spend: tuple[SpendItem, ...]
+
+
+class CounterStore:
+    """Counters on a psycopg pool opened by the caller (the API lifespan)."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any], *, schema: str = "gantral_readiness"):
+        self._pool = pool
+        self._schema = schema
+        self._ident = sql.Identifier(schema)
+
+    async def migrate(self) -> int:
+        return await migrate(self._pool, self._schema)
+
+    def _sql(self, text: str) -> sql.Composed:
+        return sql.SQL(text).format(schema=self._ident)
+
+    async def _lock(self, conn: Conn) -> None:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            (f"gantral_readiness:{self._schema}",),
+        )
+
+    # -- the check -----------------------------------------------------------------------
+
+    async def admit(self, rules: CapacityRules, ask: Ask, now: datetime) -> Verdict:
+        """Check, and when ready reserve a slot for the step; when not, queue it fairly."""
+        async with self._pool.connection() as conn, conn.transaction():
+            await self._lock(conn)
+            held = await self._one(
+                conn,
+                "UPDATE {schema}.slots SET expires_at = CASE WHEN running THEN NULL ELSE %s END"
+                " WHERE instance_id = %s AND step_id = %s AND (running OR expires_at > %s)"
+                " RETURNING running",
+                (now + _reservation(rules), ask.instance_id, ask.step_id, now),
+            )
+            if held is not None:
+                # Asked again for a step that already holds its slot: still ready.
+                return Verdict(True, "ready", message="the step already holds its slot", at=now)
+            usage = await self._usage(conn, rules, ask, now)
+            verdict = evaluate(rules, ask, usage, now)
+            if verdict.ready:
+                await self._reserve(conn, rules, ask, usage, now)
+            elif verdict.reason in _WAITING_REASONS and _shared_block(verdict, ask):
+                await self._wait(conn, rules, ask, now)
+            else:
+                await self._forget_waiter(conn, ask)
+            return verdict
+
+    async def peek(self, rules: CapacityRules, ask: Ask, now: datetime) -> Verdict:
+        """The verdict `admit` would give now, changing nothing (for explanations)."""
+        async with self._pool.connection() as conn, conn.transaction(force_rollback=True):
+            held = await self._one(
+                conn,
+                "SELECT running FROM {schema}.slots WHERE instance_id = %s AND step_id = %s"
+                " AND (running OR expires_at > %s)",
+                (ask.instance_id, ask.step_id, now),
+            )
+            usage = await self._usage(conn, rules, ask, now)
+            verdict = evaluate(rules, ask, usage, now)
+            if held is not None:
+                return Verdict(
+                    True, "ready", message="the step already holds its slot",
+                    checks=verdict.checks, at=now,
+                )  # fmt: skip
+            return verdict
+
+    async def _usage(self, conn: Conn, rules: CapacityRules, ask: Ask, now: datetime) -> Usage:
+        plane, team, workflow, agent = scopes_of(ask)
+        row = await self._one(
+            conn,
+            "SELECT count(*), count(*) FILTER (WHERE team = %s),"
+            " count(*) FILTER (WHERE workflow_id = %s), count(*) FILTER (WHERE agent_id = %s)"
+            " FROM {schema}.slots WHERE running OR expires_at > %s",
+            (ask.team, ask.workflow_id, ask.agent_id, now),
+        )
+        assert row is not None
+        running = dict(zip((plane, team, workflow, agent), (int(x) for x in row), strict=True))
+        rate = await self._one(
+            conn,
+            "SELECT count(*), min(at), count(*) FILTER (WHERE team = %s),"
+            " min(at) FILTER (WHERE team = %s), count(*) FILTER (WHERE workflow_id = %s),"
+            " min(at) FILTER (WHERE workflow_id = %s), count(*) FILTER (WHERE agent_id = %s),"
+            " min(at) FILTER (WHERE agent_id = %s) FROM {schema}.admissions WHERE at > %s",
+            (ask.team, ask.team, ask.workflow_id, ask.workflow_id, ask.agent_id, ask.agent_id,
+             now - RATE_WINDOW),
+        )  # fmt: skip
+        assert rate is not None
+        recent = {
+            scope: (int(rate[2 * i]), rate[2 * i + 1])
+            for i, scope in enumerate((plane, team, workflow, agent))
+        }
+        tokens, money = 0, 0.0
+        budget = rules.team(ask.team).budget
+        if budget is not None:
+            tokens, money = await self._spent(conn, ask.team, budget.period, budget.currency, now)
+        waiting, own = await self._fair_order(conn, rules, ask, now)
+        return Usage(running, recent, tokens, money, waiting, own)
+
+    async def _spent(
+        self, conn: Conn, team: str, period: Any, currency: str, now: datetime
+    ) -> tuple[int, float]:
+        start, _ = period_bounds(period, now)
+        row = await self._one(
+            conn,
+            "SELECT coalesce(sum(tokens), 0), coalesce(sum(money) FILTER (WHERE currency = %s), 0)"
+            " FROM {schema}.spend WHERE team = %s AND at >= %s AND at <= %s",
+            (currency, team, start, now),
+        )
+        assert row is not None
+        return int(row[0]), float(row[1])
+
+    async def _fair_order(
+        self, conn: Conn, rules: CapacityRules, ask: Ask, now: datetime
+    ) -> tuple[dict[str, tuple[float, datetime]], tuple[float, datetime] | None]:
+        live = now - timedelta(seconds=rules.timing.waiter_seconds)
+        cur = await conn.execute(
+            self._sql(
+                "SELECT w.team, min(w.first_seen), coalesce(max(c.vtime), 0)"
+                " FROM {schema}.waiters w LEFT JOIN {schema}.team_clock c USING (team)"
+                " WHERE w.last_seen > %s AND (w.scope = 'plane' OR w.workflow_id = %s)"
+                " GROUP BY w.team"
+            ),
+            (live, ask.workflow_id),
+        )
+        rows = {team: (float(vt), first) for team, first, vt in await cur.fetchall()}
+        mine = rows.pop(ask.team, None)
+        if not rows:
+            return {}, None
+        if mine is None:
+            # Not waiting yet: idle time earns no credit, it joins at the front's time.
+            vt = await self._vtime(conn, ask.team)
+            mine = (max(vt, min(t for t, _ in rows.values())), now)
+        return rows, mine
+
+    async def _vtime(self, conn: Conn, team: str) -> float:
+        row = await self._one(
+            conn, "SELECT vtime FROM {schema}.team_clock WHERE team = %s", (team,)
+        )
+        return float(row[0]) if row else 0.0
+
+    async def _reserve(
+        self, conn: Conn, rules: CapacityRules, ask: Ask, usage: Usage, now: datetime
+    ) -> None:
+        await conn.execute(
+            self._sql(
+                "INSERT INTO {schema}.slots"
+                " (instance_id, step_id, team, workflow_id, agent_id, admitted_at, expires_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (instance_id, step_id) DO UPDATE SET running = false,"
+                " admitted_at = EXCLUDED.admitted_at, expires_at = EXCLUDED.expires_at"
+            ),
+            (ask.instance_id, ask.step_id, ask.team, ask.workflow_id, ask.agent_id, now,
+             now + _reservation(rules)),
+        )  # fmt: skip
+        await self._admitted(conn, ask.team, ask.workflow_id, ask.agent_id, now)
+        await self._forget_waiter(conn, ask)
+        base = usage.own[0] if usage.own is not None else await self._vtime(conn, ask.team)
+        await self._set_vtime(conn, ask.team, base + 1.0 / rules.team(ask.team).weight)
+        # Old admissions and lapsed reservations are only ever filtered out by the reads;
+        # clearing them here keeps the tables small.
+        await conn.execute(
+            self._sql("DELETE FROM {schema}.admissions WHERE at <= %s"), (now - RATE_WINDOW,)
+        )
+        await conn.execute(
+            self._sql("DELETE FROM {schema}.slots WHERE NOT running AND expires_at <= %s"), (now,)
+        )
+
+    async def _admitted(
+        self, conn: Conn, team: str, workflow_id: str, agent_id: str, at: datetime
+    ) -> None:
+        await conn.execute(
+            self._sql(
+                "INSERT INTO {schema}.admissions (team, workflow_id, agent_id, at)"
+                " VALUES (%s, %s, %s, %s)"
+            ),
+            (team, workflow_id, agent_id, at),
+        )
+
+    async def _set_vtime(self, conn: Conn, team: str, vtime: float) -> None:
+        await conn.execute(
+            self._sql(
+                "INSERT INTO {schema}.team_clock (team, vtime) VALUES (%s, %s)"
+                " ON CONFLICT (team) DO UPDATE SET vtime = EXCLUDED.vtime"
+            ),
+            (team, vtime),
+        )
+
+    async def _wait(self, conn: Conn, rules: CapacityRules, ask: Ask, now: datetime) -> None:
+        scope = "plane" if rules.plane.concurrency is not None or rules.plane.steps_per_minute \
+            is not None else "workflow"  # fmt: skip
+        live = now - timedelta(seconds=rules.timing.waiter_seconds)
+        await conn.execute(
+            self._sql("DELETE FROM {schema}.waiters WHERE last_seen <= %s"),
+            (live,),
+        )
+        joined = await self._one(
+            conn,
+            "SELECT 1 FROM {schema}.waiters WHERE team = %s LIMIT 1",
+            (ask.team,),
+        )
+        if joined is None:
+            # A team that starts waiting joins at the front's virtual time: idle time
+            # earns no credit to flood the queue later.
+            front = await self._one(
+                conn, "SELECT min(c.vtime) FROM {schema}.team_clock c"
+                " WHERE team IN (SELECT team FROM {schema}.waiters)", (),
+            )  # fmt: skip
+            if front is not None and front[0] is not None:
+                await self._set_vtime(conn, ask.team, max(await self._vtime(conn, ask.team),
+                                                          float(front[0])))  # fmt: skip
+        await conn.execute(
+            self._sql(
+                "INSERT INTO {schema}.waiters"
+                " (instance_id, step_id, team, workflow_id, scope, first_seen, last_seen)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (instance_id, step_id) DO UPDATE SET last_seen = EXCLUDED.last_seen"
+            ),
+            (ask.instance_id, ask.step_id, ask.team, ask.workflow_id, scope, now, now),
+        )
+
+    async def _forget_waiter(self, conn: Conn, ask: Ask) -> None:
+        await conn.execute(
+            self._sql("DELETE FROM {schema}.waiters WHERE instance_id = %s AND step_id = %s"),
+            (ask.instance_id, ask.step_id),
+        )
+
+    # -- what the instances report -------------------------------------------------------
+
+    async def release(self, instance_id: str, step_id: str) -> None:
+        """An authorize that did not end in ALLOW gives back the slot it reserved."""
+        await self._exec(
+            "DELETE FROM {schema}.slots WHERE instance_id = %s AND step_id = %s AND NOT running",
+            (instance_id, step_id),
+        )
+
+    async def started(self, ask: Ask, now: datetime) -> None:
+        """STEP_STARTED accepted: the step runs. A step started on a human's grant holds no
+        reservation; it is counted from now on (authority is not delayed by capacity)."""
+        await self._exec(
+            "INSERT INTO {schema}.slots"
+            " (instance_id, step_id, team, workflow_id, agent_id, running, admitted_at)"
+            " VALUES (%s, %s, %s, %s, %s, true, %s) ON CONFLICT (instance_id, step_id)"
+            " DO UPDATE SET running = true, expires_at = NULL",
+            (ask.instance_id, ask.step_id, ask.team, ask.workflow_id, ask.agent_id, now),
+        )
+
+    async def ended(self, instance_id: str, step_id: str) -> None:
+        """STEP_COMPLETED or STEP_FAILED accepted: the slot is free."""
+        await self._exec(
+            "DELETE FROM {schema}.slots WHERE instance_id = %s AND step_id = %s",
+            (instance_id, step_id),
+        )
+
+    async def finished(self, instance_id: str) -> None:
+        """The instance ended (completed, failed, cancelled): all its slots are free."""
+        async with self._pool.connection() as conn, conn.transaction():
+            for table in ("slots", "waiters"):
+                query = sql.SQL("DELETE FROM {schema}.{table} WHERE instance_id = %s").format(
+                    schema=self._ident, table=sql.Identifier(table)
+                )
+                await conn.execute(query, (instance_id,))
+
+    async def cost(
+        self, instance_id: str, team: str, tokens: int, money: float, currency: str, at: datetime
+    ) -> None:
+        """The instance's running cost total. Only an increase is spent, so a repeated
+        report (a retried event gets the same total) counts once."""
+        async with self._pool.connection() as conn, conn.transaction():
+            prev = await self._one(
+                conn,
+                "SELECT tokens, money FROM {schema}.instance_cost WHERE instance_id = %s"
+                " FOR UPDATE",
+                (instance_id,),
+            )
+            old_tokens, old_money = (int(prev[0]), float(prev[1])) if prev else (0, 0.0)
+            d_tokens, d_money = max(tokens - old_tokens, 0), max(money - old_money, 0.0)
+            if not d_tokens and not d_money:
+                return
+            await conn.execute(
+                self._sql(
+                    "INSERT INTO {schema}.instance_cost (instance_id, team, tokens, money)"
+                    " VALUES (%s, %s, %s, %s) ON CONFLICT (instance_id) DO UPDATE"
+                    " SET tokens = EXCLUDED.tokens, money = EXCLUDED.money"
+                ),
+                (instance_id, team, max(tokens, old_tokens), max(money, old_money)),
+            )
+            await self._spend(conn, instance_id, team, SpendItem(at, d_tokens, d_money, currency))
+
+    async def _spend(self, conn: Conn, instance_id: str, team: str, item: SpendItem) -> None:
+        await conn.execute(
+            self._sql(
+                "INSERT INTO {schema}.spend (instance_id, team, at, tokens, money, currency)"
+                " VALUES (%s, %s, %s, %s, %s, %s)"
+            ),
+            (instance_id, team, item.at, item.tokens, item.money, item.currency),
+        )
+
+    async def team_spend(
+        self, rules: CapacityRules, team: str, now: datetime
+    ) -> tuple[int, float] | None:
+        """The team's spend in its budget's current period (None: no budget)."""
+        budget = rules.team(team).budget
+        if budget is None:
+            return None
+        async with self._pool.connection() as conn:
+            return await self._spent(conn, team, budget.period, budget.currency, now)
+
+    # -- loss and rebuild ----------------------------------------------------------------
+
+    async def clear(self) -> None:
+        """Forget every counter (what losing them looks like)."""
+        async with self._pool.connection() as conn, conn.transaction():
+            await self._lock(conn)
+            await conn.execute(
+                self._sql(
+                    "TRUNCATE {schema}.slots, {schema}.admissions, {schema}.instance_cost,"
+                    " {schema}.spend, {schema}.waiters, {schema}.team_clock"
+                )
+            )
+
+    async def rebuild(self, usages: Iterable[InstanceUsage], now: datetime) -> int:
+        """Refill the counters from the instances: running steps hold slots (and count in
+        the last minute's admissions when they started within it), reported cost is spent
+        when it was reported. The fair queue restarts empty. Returns the instances read."""
+        count = 0
+        async with self._pool.connection() as conn, conn.transaction():
+            await self._lock(conn)
+            await conn.execute(
+                self._sql(
+                    "TRUNCATE {schema}.slots, {schema}.admissions, {schema}.instance_cost,"
+                    " {schema}.spend, {schema}.waiters, {schema}.team_clock"
+                )
+            )
+            for usage in usages:
+                count += 1
+                for step in usage.running:
+                    await conn.execute(
+                        self._sql(
+                            "INSERT INTO {schema}.slots (instance_id, step_id, team,"
+                            " workflow_id, agent_id, running, admitted_at)"
+                            " VALUES (%s, %s, %s, %s, %s, true, %s) ON CONFLICT DO NOTHING"
+                        ),
+                        (usage.instance_id, step.step_id, usage.team, usage.workflow_id,
+                         step.agent_id, step.started_at),
+                    )  # fmt: skip
+                    if step.started_at > now - RATE_WINDOW:
+                        await self._admitted(
+                            conn, usage.team, usage.workflow_id, step.agent_id, step.started_at
+                        )
+                tokens, money = 0, 0.0
+                for item in usage.spend:
+                    await self._spend(conn, usage.instance_id, usage.team, item)
+                    tokens, money = tokens + item.tokens, money + item.money
+                if usage.spend:
+                    await conn.execute(
+                        self._sql(
+                            "INSERT INTO {schema}.instance_cost (instance_id, team, tokens, money)"
+                            " VALUES (%s, %s, %s, %s)"
+                        ),
+                        (usage.instance_id, usage.team, tokens, money),
+                    )
+        return count
+
+    # -- rules versions ------------------------------------------------------------------
+
+    async def record_rules(self, rules: CapacityRules, source: str | None) -> int:
+        """The version number of this rules document: a new one for new content."""
+        digest = rules_hash(rules)
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                (f"gantral_readiness_rules:{self._schema}",),
+            )
+            row = await self._one(
+                conn, "SELECT version FROM {schema}.rule_versions WHERE content_hash = %s",
+                (digest,),
+            )  # fmt: skip
+            if row is not None:
+                return int(row[0])
+            row = await self._one(
+                conn,
+                "INSERT INTO {schema}.rule_versions (version, content_hash, body, source)"
+                " SELECT coalesce(max(version), 0) + 1, %s, %s, %s FROM {schema}.rule_versions"
+                " RETURNING version",
+                (digest, Jsonb(rules.model_dump(mode="json")), source),
+            )
+            assert row is not None
+            return int(row[0])
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    async def _one(self, conn: Conn, query: str, params: tuple[Any, ...]) -> Any:
+        cur = await conn.execute(self._sql(query), params)
+        return await cur.fetchone()
+
+    async def _exec(self, query: str, params: tuple[Any, ...]) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(self._sql(query), params)
+
+
+def _reservation(rules: CapacityRules) -> timedelta:
+    return timedelta(seconds=rules.timing.reservation_seconds)
+
+
+def _shared_block(verdict: Verdict, ask: Ask) -> bool:
+    """Blocked only by capacity several teams share (the plane, a workflow): such a step
+    joins the fair queue. A step blocked by its own team's or agent's limits does not,
+    or it would hold the queue for others while its team cannot run anyway."""
+    shared = {"plane", f"workflow:{ask.workflow_id}"}
+    blocked = [c for c in verdict.checks if not c.ok]
+    return all(c.scope in shared or c.kind == "fairness" for c in blocked)
