@@ -16,10 +16,10 @@ from api.authz import AuditGlobalReader, AuditInstanceReader
 from gantral.audit.checkpoint import Checkpoint, load_verification_keys
 from gantral.audit.verifier import verify_instance as verify_database_instance
 from gantral.audit.views import (
+    AuditTrailView,
     BundleView,
     ConsistencyProofView,
     InclusionProofView,
-    InstanceView,
     VerifyView,
 )
 from gantral.errors import Unavailable
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
 @router.get("/instances/{instance_id}")
-async def get_instance(instance_id: str, reader: AuditInstanceReader) -> InstanceView:
+async def get_instance(instance_id: str, reader: AuditInstanceReader) -> AuditTrailView:
     """Every event of the instance with its chain hashes and the exact hashed bytes."""
     return await reader.instance(instance_id)
 

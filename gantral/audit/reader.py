@@ -29,11 +29,11 @@ from gantral.audit.merkle import MerkleTree, ProofError, leaf_hash
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
 from gantral.audit.views import (
+    AuditTrailView,
     BundleView,
     ConsistencyProofView,
     EventView,
     InclusionProofView,
-    InstanceView,
 )
 from gantral.errors import Conflict, InvalidInput, NotFound, Unavailable
 from gantral.settings import Settings
@@ -114,7 +114,7 @@ class AuditReader:
         await self._pool.close()
 
     @_maps_outages
-    async def instance(self, instance_id: str) -> InstanceView:
+    async def instance(self, instance_id: str) -> AuditTrailView:
         # Seal first: a seal seen implies its event is committed and in the rows read next.
         seal = (await self.queries.seals(instance_id)).get(instance_id)
         rows = await self.queries.instance_events(instance_id)
@@ -137,7 +137,7 @@ class AuditReader:
                     body=row.body.decode(),
                 )
             )
-        return InstanceView(
+        return AuditTrailView(
             instance_id=instance_id,
             events=events,
             sealed=seal is not None,

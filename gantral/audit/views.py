@@ -9,11 +9,11 @@ from pydantic import BaseModel
 from gantral.audit.checkpoint import Checkpoint
 
 __all__ = [
+    "AuditTrailView",
     "BundleView",
     "ConsistencyProofView",
     "EventView",
     "InclusionProofView",
-    "InstanceView",
     "ProblemView",
     "VerifyView",
 ]
@@ -33,7 +33,7 @@ class EventView(BaseModel):
     """The exact canonical bytes that were hashed, for independent re-verification."""
 
 
-class InstanceView(BaseModel):
+class AuditTrailView(BaseModel):
     instance_id: str
     events: list[EventView]
     sealed: bool

@@ -20,7 +20,7 @@ type ChainProblem struct {
 // server's /verify: seqs 1..n, each link to the previous hash, each hash =
 // SHA-256(prev_hash bytes || body bytes), each body canonical and naming its own
 // instance, seq and type. No problems: nil.
-func VerifyAuditChain(view *AuditInstanceView) []ChainProblem {
+func VerifyAuditChain(view *AuditTrailView) []ChainProblem {
 	var problems []ChainProblem
 	prev := strings.Repeat("0", 64)
 	expected := int64(1)

@@ -359,8 +359,8 @@ func (c *Client) Inbox(ctx context.Context, opts InboxOptions) (*InboxPage, erro
 // -- audit -------------------------------------------------------------------------
 
 // GetAuditLog reads an instance's audit events, with the exact hashed bytes of each.
-func (c *Client) GetAuditLog(ctx context.Context, instanceID string) (*AuditInstanceView, error) {
-	var out AuditInstanceView
+func (c *Client) GetAuditLog(ctx context.Context, instanceID string) (*AuditTrailView, error) {
+	var out AuditTrailView
 	return &out, c.run(ctx, call{method: http.MethodGet, path: "/v1/audit/instances/" + url.PathEscape(instanceID), retrySafe: true}, &out)
 }
 

@@ -347,7 +347,7 @@ func TestResumeFromPending(t *testing.T) {
 
 func TestVerifyAuditChain(t *testing.T) {
 	prev := strings.Repeat("0", 64)
-	view := &AuditInstanceView{InstanceID: iid}
+	view := &AuditTrailView{InstanceID: iid}
 	for seq := int64(1); seq <= 3; seq++ {
 		body := fmt.Sprintf(`{"at":"t","instance_id":%q,"payload":{"n":%d},"seq":%d,"type":"STEP"}`, iid, seq, seq)
 		p, _ := hex.DecodeString(prev)

@@ -69,6 +69,14 @@ type AuditAnchor struct {
 	Sealed     bool        `json:"sealed"`
 }
 
+type AuditTrailView struct {
+	BundleKeys []string    `json:"bundle_keys"`
+	Events     []EventView `json:"events"`
+	Head       *string     `json:"head"`
+	InstanceID string      `json:"instance_id"`
+	Sealed     bool        `json:"sealed"`
+}
+
 type AuthorizeOutcome string
 
 const (
@@ -418,6 +426,29 @@ type InstanceSummary struct {
 	State        *State  `json:"state"`
 	Summary      *string `json:"summary"`
 	WorkflowID   *string `json:"workflow_id"`
+}
+
+// Everything the instance API shows. Readiness is not here: it is derived, never state.
+type InstanceView struct {
+	AuditEvents    int64          `json:"audit_events,omitempty"`
+	AuditHead      *string        `json:"audit_head,omitempty"`
+	Cost           Cost           `json:"cost"`
+	CreatedAt      string         `json:"created_at"`
+	Decisions      []Decision     `json:"decisions"`
+	InstanceID     string         `json:"instance_id"`
+	OwningTeamID   string         `json:"owning_team_id"`
+	PendingRequest *HumanRequest  `json:"pending_request"`
+	Requests       []HumanRequest `json:"requests"`
+	// Readiness (reference §3.4): derived on every read, never stored or audited.
+	Runnable        bool               `json:"runnable"`
+	StartedBy       Actor              `json:"started_by"`
+	State           State              `json:"state"`
+	TemplateHash    string             `json:"template_hash"`
+	Transitions     []TransitionRecord `json:"transitions"`
+	TriggerContext  map[string]any     `json:"trigger_context"`
+	UpdatedAt       string             `json:"updated_at"`
+	WorkflowID      string             `json:"workflow_id"`
+	WorkflowVersion int64              `json:"workflow_version"`
 }
 
 // Settings for one materiality level.
@@ -774,35 +805,4 @@ type WorkflowTemplate struct {
 	Steps              []StepDefinition `json:"steps"`
 	Triggers           []Trigger        `json:"triggers,omitempty"`
 	Version            int64            `json:"version,omitempty"`
-}
-
-type AuditInstanceView struct {
-	BundleKeys []string    `json:"bundle_keys"`
-	Events     []EventView `json:"events"`
-	Head       *string     `json:"head"`
-	InstanceID string      `json:"instance_id"`
-	Sealed     bool        `json:"sealed"`
-}
-
-// Everything the instance API shows. Readiness is not here: it is derived, never state.
-type InstanceView struct {
-	AuditEvents    int64          `json:"audit_events,omitempty"`
-	AuditHead      *string        `json:"audit_head,omitempty"`
-	Cost           Cost           `json:"cost"`
-	CreatedAt      string         `json:"created_at"`
-	Decisions      []Decision     `json:"decisions"`
-	InstanceID     string         `json:"instance_id"`
-	OwningTeamID   string         `json:"owning_team_id"`
-	PendingRequest *HumanRequest  `json:"pending_request"`
-	Requests       []HumanRequest `json:"requests"`
-	// Readiness (reference §3.4): derived on every read, never stored or audited.
-	Runnable        bool               `json:"runnable"`
-	StartedBy       Actor              `json:"started_by"`
-	State           State              `json:"state"`
-	TemplateHash    string             `json:"template_hash"`
-	Transitions     []TransitionRecord `json:"transitions"`
-	TriggerContext  map[string]any     `json:"trigger_context"`
-	UpdatedAt       string             `json:"updated_at"`
-	WorkflowID      string             `json:"workflow_id"`
-	WorkflowVersion int64              `json:"workflow_version"`
 }

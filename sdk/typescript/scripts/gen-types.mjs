@@ -10,11 +10,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const OUT = resolve(here, "../src/types.gen.ts");
 const SPEC = resolve(here, "../../../specs/openapi.json");
 
-// Two schemas share a Python class name; give them names of their own.
-const RENAMES = {
-  gantral__workflows__messages__InstanceView: "InstanceView",
-  gantral__audit__views__InstanceView: "AuditInstanceView",
-};
+// Schema names are unique in the spec (one name per concept); none needs renaming.
+const RENAMES = {};
 
 export function typeName(name) {
   return RENAMES[name] ?? name;

@@ -4,7 +4,7 @@
 // canonical form and naming its own instance, seq and type.
 import { createHash } from "node:crypto";
 import { canonicalize } from "./jcs.js";
-import type { AuditInstanceView } from "./types.gen.js";
+import type { AuditTrailView } from "./types.gen.js";
 
 export interface ChainProblem {
   code: string;
@@ -14,7 +14,7 @@ export interface ChainProblem {
 
 const GENESIS = "0".repeat(64);
 
-export function verifyAuditChain(view: AuditInstanceView): ChainProblem[] {
+export function verifyAuditChain(view: AuditTrailView): ChainProblem[] {
   const problems: ChainProblem[] = [];
   let prev = GENESIS;
   let expected = 1;

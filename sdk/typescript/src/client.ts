@@ -23,7 +23,7 @@ import { argsDigest, plain } from "./jcs.js";
 import type {
   AgentEventKind,
   AgentEventResult,
-  AuditInstanceView,
+  AuditTrailView,
   AuthorizeRequest,
   AuthorizeResult,
   Cost,
@@ -332,7 +332,7 @@ export class GantralClient {
   // -- audit ------------------------------------------------------------------------
 
   /** The instance's audit events, with the exact hashed bytes of each. */
-  getAuditLog(instanceId: string): Promise<AuditInstanceView> {
+  getAuditLog(instanceId: string): Promise<AuditTrailView> {
     return this.#run({ method: "GET", path: `/v1/audit/instances/${seg(instanceId)}` });
   }
 

@@ -57,6 +57,14 @@ export interface AuditAnchor {
   "sealed": boolean;
 }
 
+export interface AuditTrailView {
+  "bundle_keys": Array<string>;
+  "events": Array<EventView>;
+  "head": string | null;
+  "instance_id": string;
+  "sealed": boolean;
+}
+
 export type AuthorizeOutcome = "ALLOW" | "PENDING";
 export const AuthorizeOutcomeValues = ["ALLOW","PENDING"] as const;
 
@@ -399,6 +407,29 @@ export interface InstanceSummary {
   "workflow_id": string | null;
 }
 
+/** Everything the instance API shows. Readiness is not here: it is derived, never state. */
+export interface InstanceView {
+  "audit_events"?: number;
+  "audit_head"?: string | null;
+  "cost": Cost;
+  "created_at": string;
+  "decisions": Array<Decision>;
+  "instance_id": string;
+  "owning_team_id": string;
+  "pending_request": HumanRequest | null;
+  "requests": Array<HumanRequest>;
+  /** Readiness (reference §3.4): derived on every read, never stored or audited. */
+  "runnable": boolean;
+  "started_by": Actor;
+  "state": State;
+  "template_hash": string;
+  "transitions": Array<TransitionRecord>;
+  "trigger_context": Record<string, unknown>;
+  "updated_at": string;
+  "workflow_id": string;
+  "workflow_version": number;
+}
+
 /** Settings for one materiality level.
 
 Setting `approvers` or `tiers` here implies `requires_human_approval: true`: a policy
@@ -709,35 +740,4 @@ export interface WorkflowTemplate {
   "steps": Array<StepDefinition>;
   "triggers"?: Array<Trigger>;
   "version"?: number;
-}
-
-export interface AuditInstanceView {
-  "bundle_keys": Array<string>;
-  "events": Array<EventView>;
-  "head": string | null;
-  "instance_id": string;
-  "sealed": boolean;
-}
-
-/** Everything the instance API shows. Readiness is not here: it is derived, never state. */
-export interface InstanceView {
-  "audit_events"?: number;
-  "audit_head"?: string | null;
-  "cost": Cost;
-  "created_at": string;
-  "decisions": Array<Decision>;
-  "instance_id": string;
-  "owning_team_id": string;
-  "pending_request": HumanRequest | null;
-  "requests": Array<HumanRequest>;
-  /** Readiness (reference §3.4): derived on every read, never stored or audited. */
-  "runnable": boolean;
-  "started_by": Actor;
-  "state": State;
-  "template_hash": string;
-  "transitions": Array<TransitionRecord>;
-  "trigger_context": Record<string, unknown>;
-  "updated_at": string;
-  "workflow_id": string;
-  "workflow_version": number;
 }

@@ -16,7 +16,7 @@ import {
   Unauthenticated,
   Unavailable,
   verifyAuditChain,
-  type AuditInstanceView,
+  type AuditTrailView,
   type AuthorizeResult,
   type Grant,
   type HumanRequest,
@@ -312,7 +312,7 @@ test("the audit chain is re-verified locally; tampering is found", () => {
     events.push({ seq, log_index: seq, type: "STEP", at: "t", actor: {}, payload: { n: seq }, snapshot: null, prev_hash: prev, hash, body });
     prev = hash;
   }
-  const view: AuditInstanceView = { instance_id: IID, events, sealed: false, head: prev, bundle_keys: [] };
+  const view: AuditTrailView = { instance_id: IID, events, sealed: false, head: prev, bundle_keys: [] };
   assert.deepEqual(verifyAuditChain(view), []);
   const tampered = structuredClone(view);
   const second = tampered.events[1];

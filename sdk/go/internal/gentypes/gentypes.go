@@ -27,11 +27,8 @@ type Schema struct {
 	Default              json.RawMessage    `json:"default"`
 }
 
-// renames gives the two schemas that share a Python class name names of their own.
-var renames = map[string]string{
-	"gantral__workflows__messages__InstanceView": "InstanceView",
-	"gantral__audit__views__InstanceView":        "AuditInstanceView",
-}
+// renames would give schemas names of their own; the spec's names are unique already.
+var renames = map[string]string{}
 
 var initialisms = map[string]string{"id": "ID", "url": "URL", "ttl": "TTL", "sla": "SLA", "api": "API", "n": "N", "ok": "OK"}
 

@@ -73,7 +73,7 @@ func decide(iid string, r *gantral.HumanRequest, kind gantral.DecisionType, just
 	must(human.Decide(ctx, iid, req))
 }
 
-func sealedAudit(iid string) *gantral.AuditInstanceView {
+func sealedAudit(iid string) *gantral.AuditTrailView {
 	for i := 0; i < 200; i++ {
 		view := must(auditor.GetAuditLog(ctx, iid))
 		if view.Sealed {
