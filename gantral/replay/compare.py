@@ -25,7 +25,13 @@ from gantral.domain.digest import canonical_bytes
 from gantral.replay.history import HistoryContent
 from gantral.replay.timeline import Timeline
 
-__all__ = ["Divergence", "audit_vs_history", "history_vs_replay", "result_vs_timeline"]
+__all__ = [
+    "Divergence",
+    "audit_vs_history",
+    "history_additions",
+    "history_vs_replay",
+    "result_vs_timeline",
+]
 
 
 class Divergence(BaseModel):
@@ -123,6 +129,8 @@ def history_vs_replay(content: HistoryContent, replayed: list[AuditEvent]) -> li
                 _div("history/replay", seq, "event", a and a["type"], b and b["type"], message)
             )
             continue
+        if _extends(b, a):
+            continue  # only fields added: see `history_additions`
         field = _first_field(a, b)
         out.append(
             _div(
@@ -135,6 +143,28 @@ def history_vs_replay(content: HistoryContent, replayed: list[AuditEvent]) -> li
             )
         )
     return out
+
+
+def history_additions(content: HistoryContent, replayed: list[AuditEvent]) -> list[Divergence]:
+    """Events today's code sends with fields the recorded ones lack, and nothing else
+    changed: a message or payload that grew a field with a default. Not a divergence:
+    stored events are never re-sent, and nothing recorded is contradicted."""
+    recorded = {e.seq: e.model_dump(mode="json") for e in content.audit_events}
+    out = []
+    for event in replayed:
+        a, b = recorded.get(event.seq), event.model_dump(mode="json")
+        if a is not None and a != b and _extends(b, a):
+            field = _first_field(a, b)
+            out.append(_div("history/replay", event.seq, field, None, _at(b, field),
+                            "today's code adds this field to the event"))  # fmt: skip
+    return out
+
+
+def _extends(bigger: Any, smaller: Any) -> bool:
+    """`bigger` equals `smaller` but for object members `smaller` lacks."""
+    if isinstance(bigger, dict) and isinstance(smaller, dict):
+        return all(k in bigger and _extends(bigger[k], v) for k, v in smaller.items())
+    return bool(bigger == smaller)
 
 
 def result_vs_timeline(content: HistoryContent, timeline: Timeline) -> list[Divergence]:

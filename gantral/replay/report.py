@@ -94,6 +94,8 @@ class ReplayReport(BaseModel):
     first_divergence: Divergence | None
     divergence_count: int
     divergences: list[Divergence]
+    additions: list[Divergence] = Field(default_factory=list)
+    """Fields today's code adds to events it would send (nothing recorded contradicted)."""
     pinned: PinnedVersions
     snapshots: list[SnapshotRef]
     audit: AuditAnchor

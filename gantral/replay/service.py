@@ -124,6 +124,7 @@ def build_report(
         first_divergence=divergences[0] if divergences else None,
         divergence_count=len(divergences),
         divergences=divergences[:MAX_DIVERGENCES],
+        additions=compare.history_additions(content, outcome.sent)[:MAX_DIVERGENCES],
         pinned=_pinned(runs, timeline),
         snapshots=_snapshots(rows),
         audit=AuditAnchor(

@@ -149,3 +149,24 @@ def test_non_determinism_alone_is_a_mismatch(
                           checkpoint=None, attestor=None)  # fmt: skip
     assert report.divergences == [] and not report.match
     assert not report.replay.deterministic and report.nondeterminism[0].event_id == 33
+
+
+def test_a_field_added_with_a_default_is_an_addition_not_a_divergence(
+    runs: list[WorkflowHistory], replayed: ReplayOutcome
+) -> None:
+    """A message that grew a defaulted field (e.g. in the attested start body) makes
+    today's code send a bigger event; nothing recorded is contradicted."""
+    rows = _rows(runs)
+    first = replayed.sent[0]
+    replayed.sent[0] = first.model_copy(update={"payload": {**first.payload, "new_field": 3}})
+    report = build_report(rows[0].instance_id, rows, runs, "temporal", replayed, sealed=True,
+                          checkpoint=None, attestor=None)  # fmt: skip
+    assert report.match and report.divergences == []
+    [added] = report.additions
+    assert (added.seq, added.field, added.found) == (first.seq, "payload.new_field", 3)
+    # Removing a recorded field is a divergence.
+    replayed.sent[0] = first.model_copy(update={"payload": {}})
+    report = build_report(rows[0].instance_id, rows, runs, "temporal", replayed, sealed=True,
+                          checkpoint=None, attestor=None)  # fmt: skip
+    assert not report.match and report.first_divergence is not None
+    assert report.first_divergence.between == "history/replay"
