@@ -148,6 +148,7 @@ class GantralClient:
         trigger_context: dict[str, Any],
         idempotency_key: str | None,
         actor: Actor,
+        callback_url: str | None = None,
     ) -> tuple[InstanceView, bool]:
         """Start (or, for a repeated idempotency key, find) an instance. True if newly created."""
         stored = await self._registry.get_startable_template(workflow_id, workflow_version)
@@ -160,6 +161,7 @@ class GantralClient:
                 "workflow_version": workflow_version,
                 "owning_team_id": owning_team_id,
                 "trigger_context": trigger_context,
+                "callback_url": callback_url,
             }
         )
         start = StartInstance(
@@ -173,6 +175,7 @@ class GantralClient:
             audit_task_queue=self._settings.temporal.audit_task_queue,
             request_fingerprint=asked,
             continue_as_new_after=self._settings.temporal.continue_as_new_after_events,
+            callback_url=callback_url,
         )
         start.attestation = self._attestor.sign("start", start.instance_id, start.attested_body())
         operation = WithStartWorkflowOperation(

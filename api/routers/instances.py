@@ -68,6 +68,7 @@ async def start_instance(
         trigger_context=body.trigger_context,
         idempotency_key=body.idempotency_key,
         actor=caller.actor,
+        callback_url=body.callback_url,
     )
     if not created:
         response.status_code = status.HTTP_200_OK

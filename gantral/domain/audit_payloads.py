@@ -39,6 +39,7 @@ class InstanceStarted(_Payload):
     owning_team_id: str
     trigger_context: dict[str, Any]
     attested: Attested | None = None
+    callback_url: str | None = None
 
 
 class StateTransition(_Payload):

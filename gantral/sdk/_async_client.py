@@ -107,13 +107,15 @@ class AsyncGantralClient:
         *,
         workflow_version: int | None = None,
         idempotency_key: str | None = None,
+        callback_url: str | None = None,
     ) -> InstanceView:
-        """Start a governed instance; the same `idempotency_key` returns the same one."""
-        return await self._run(
-            _calls.start_instance(
-                workflow_id, owning_team_id, trigger_context, workflow_version, idempotency_key
-            )
-        )
+        """Start a governed instance; the same `idempotency_key` returns the same one.
+        `callback_url`: where a signed webhook goes when one of its requests resolves."""
+        call = _calls.start_instance(
+            workflow_id, owning_team_id, trigger_context, workflow_version, idempotency_key,
+            callback_url,
+        )  # fmt: skip
+        return await self._run(call)
 
     async def get_instance(self, instance_id: str) -> InstanceView:
         return await self._run(_calls.get_instance(instance_id))

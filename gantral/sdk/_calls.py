@@ -93,6 +93,7 @@ def start_instance(
     trigger_context: dict[str, Any] | None,
     workflow_version: int | None,
     idempotency_key: str | None,
+    callback_url: str | None = None,
 ) -> Call[InstanceView]:
     body: dict[str, Any] = {
         "workflow_id": workflow_id,
@@ -101,6 +102,8 @@ def start_instance(
     }
     if workflow_version is not None:
         body["workflow_version"] = workflow_version
+    if callback_url is not None:
+        body["callback_url"] = callback_url
     # A fresh key unless the caller chose one: a resend after a lost response finds the
     # instance it started instead of starting a second one.
     body["idempotency_key"] = idempotency_key or _key()

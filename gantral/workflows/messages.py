@@ -47,6 +47,7 @@ class StartInstance(BaseModel):
     # suggests it); the state passes to the next run as one value (`carried`).
     continue_as_new_after: int = Field(default=10_000, ge=10)
     carried: Carried | None = None
+    callback_url: str | None = None
 
     def attested_body(self) -> dict[str, Any]:
         """What the API signs of a start: everything, with the template by its digest."""

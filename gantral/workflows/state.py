@@ -222,6 +222,8 @@ class InstanceState:
             "trigger_context": start.trigger_context,
             **attested,
         }
+        if start.callback_url is not None:
+            payload["callback_url"] = start.callback_url
         self.log.record(AuditEventType.INSTANCE_STARTED, start.started_by, payload, now)
         self.move(State.RUNNING, "instance started", self.start.started_by, now)
 

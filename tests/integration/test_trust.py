@@ -377,3 +377,19 @@ async def test_retried_step_start_and_complete_record_nothing_new(
 
 def _fresh_key() -> str:
     return generate_key_pem()[0]
+
+
+async def test_a_callback_url_is_https_only_signed_and_recorded(api: httpx.AsyncClient) -> None:
+    body = {"workflow_id": "deploy", "owning_team_id": "payments"}
+    plain = await api.post(
+        ROUTE, json={**body, "callback_url": "http://fn.example/wake"}, headers=AGENT
+    )
+    assert plain.status_code == 422
+    url = "https://fn.example/wake"
+    iid = (await api.post(ROUTE, json={**body, "callback_url": url}, headers=AGENT)).json()[
+        "instance_id"
+    ]
+    started = (await _events(api, iid, 1))[0]
+    assert started["type"] == "INSTANCE_STARTED"
+    assert started["payload"]["callback_url"] == url
+    assert started["payload"]["attested"]["body"]["callback_url"] == url
