@@ -10,6 +10,7 @@ import typer
 from gantral.audit.cli import audit_app
 from gantral.channels.cli import requests_app
 from gantral.identity.cli import identity_app
+from gantral.integrations.mcp_cli import mcp_proxy_command
 from gantral.policy.cli import policy_app
 from gantral.replay.cli import replay_command
 
@@ -22,6 +23,7 @@ app.add_typer(audit_app, name="audit", help="Verify, export and manage the audit
 app.add_typer(policy_app, name="policy", help="Validate policies and dry-run them offline.")
 app.add_typer(identity_app, name="identity", help="Development identity: tokens and issuer.")
 app.command("replay")(replay_command)
+app.command("mcp-proxy")(mcp_proxy_command)
 app.add_typer(requests_app, name="requests", help="Approvers: list, show and decide requests.")
 
 
