@@ -316,7 +316,7 @@ class GantralClient:
         """The request, long-polling up to `wait` seconds for its outcome to be applied."""
         deadline = time.monotonic() + wait
         handle = self._handle(instance_id)
-        pause = 0.02
+        pause = 0.01
         while True:
             request = await self._call(
                 instance_id, handle.query(InstanceWorkflow.request, request_id)
@@ -327,10 +327,11 @@ class GantralClient:
                 )
             if request.resolved_at is not None or time.monotonic() >= deadline:
                 return request
-            # Quick at first (a decision's audit batch takes tens of milliseconds), then
-            # backing off, so long waits cost little.
+            # Quick at first (a decision's audit batch takes tens of milliseconds; the
+            # query is served from the worker's cache), then backing off, so long waits
+            # cost little.
             await asyncio.sleep(pause)
-            pause = min(pause * 1.5, _WAIT_POLL_SECONDS)
+            pause = min(pause * 1.25, _WAIT_POLL_SECONDS)
 
     async def decide(self, instance_id: str, decision: Decide) -> DecisionResult:
         scope = scope_of("decide", decision.actor, decision.idempotency_key, decision.request_id)
