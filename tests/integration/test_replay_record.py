@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,12 +18,28 @@ import pytest
 from temporalio.client import Client
 
 from gantral.audit.rows import EventRow
+from gantral.client import GantralClient
+from gantral.domain.actors import Actor, ActorKind
+from gantral.domain.records import Cost, DecisionType
+from gantral.policy.loading import load_template
+from gantral.policy.registry import InMemoryRegistry
 from gantral.replay.history import fetch_runs
+from gantral.settings import Settings
+from gantral.workflows.messages import (
+    AgentEvent,
+    AgentEventKind,
+    AuthorizeStep,
+    Decide,
+    Finish,
+    FinishKind,
+)
 from tests.integration import test_governance as gov
 from tests.integration.auth import AGENT, AUDITOR, LEAD, SECURITY
+from tests.integration.conftest import TEMPLATES
 from tests.integration.test_instance_lifecycle import authorize, decide, sealed_audit, start
 from tests.replay.corpus import SCENARIOS, save
 from tests.replay.record import RECORD_ENV
+from workers.worker import build_worker
 
 pytestmark = [
     pytest.mark.integration,
@@ -31,6 +48,7 @@ pytestmark = [
 ]
 
 Scenario = Callable[[httpx.AsyncClient], Awaitable[str]]
+AGENT_ACTOR = Actor(id="agent-1", kind=ActorKind.AGENT)
 
 
 async def _ok(resp: Awaitable[httpx.Response]) -> dict[str, Any]:
@@ -120,6 +138,44 @@ async def cancel(api: httpx.AsyncClient) -> str:
     return iid
 
 
+async def continue_as_new(api: httpx.AsyncClient, temporal: Client, settings: Settings) -> str:
+    """A long-lived instance: its runs continue as new every few events (own worker with a
+    tiny threshold), across a cost report, a human approval and completion."""
+    own = settings.model_copy(
+        update={
+            "temporal": settings.temporal.model_copy(
+                update={
+                    "task_queue": f"can-{uuid.uuid4().hex[:8]}",
+                    "continue_as_new_after_events": 10,
+                }
+            )
+        }
+    )
+    registry = InMemoryRegistry()
+    await registry.put_template(load_template((TEMPLATES / "deploy.yaml").read_text()))
+    core = GantralClient(temporal, own, registry)
+    async with build_worker(temporal, own):
+        view, _ = await core.start_instance(
+            workflow_id="deploy", workflow_version=None, owning_team_id="payments",
+            trigger_context={}, idempotency_key=None, actor=AGENT_ACTOR,
+        )  # fmt: skip
+        iid = view.instance_id
+        for i in range(3):
+            cost = AgentEvent(kind=AgentEventKind.COST, cost=Cost(tokens=10), actor=AGENT_ACTOR,
+                              idempotency_key=f"cost-{i}")  # fmt: skip
+            await core.report(iid, cost)
+        pending = await core.authorize(iid, AuthorizeStep(step_id="deploy", actor=AGENT_ACTOR))
+        assert pending.request is not None
+        rid = pending.request.request_id
+        lead = Actor(id="alice", kind=ActorKind.HUMAN, roles=["TECH_LEAD"])
+        await core.decide(iid, Decide(request_id=rid, decision_type=DecisionType.APPROVE,
+                                      actor=lead, idempotency_key="approve-1"))  # fmt: skip
+        assert (await core.get_request(iid, rid, wait=20)).grant is not None
+        await core.finish(iid, Finish(kind=FinishKind.COMPLETE, actor=AGENT_ACTOR))
+        await temporal.get_workflow_handle(iid).result()
+    return iid
+
+
 DRIVERS: dict[str, Scenario] = {
     "approve": approve,
     "reject": reject,
@@ -131,13 +187,20 @@ DRIVERS: dict[str, Scenario] = {
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-async def test_record(scenario: str, api: httpx.AsyncClient, temporal: Client) -> None:
-    iid = await DRIVERS[scenario](api)
+async def test_record(
+    scenario: str, api: httpx.AsyncClient, temporal: Client, settings: Settings
+) -> None:
+    if scenario == "continue-as-new":
+        iid = await continue_as_new(api, temporal, settings)
+    else:
+        iid = await DRIVERS[scenario](api)
     await sealed_audit(api, iid)
     await asyncio.wait_for(temporal.get_workflow_handle(iid).result(), timeout=30)
     audit = (await api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)).json()
     rows = [_row(iid, e) for e in audit["events"]]
-    save(scenario, iid, await fetch_runs(temporal, iid), rows)
+    runs = await fetch_runs(temporal, iid)
+    assert scenario != "continue-as-new" or len(runs) >= 3, len(runs)
+    save(scenario, iid, runs, rows)
 
 
 def _row(iid: str, event: dict[str, Any]) -> EventRow:

@@ -21,7 +21,15 @@ from gantral.replay.history import decode_archive, encode_archive
 
 HISTORIES = Path(__file__).parent / "histories"
 # What the integration suite's scenarios cover; the recorder fails if one is missing.
-SCENARIOS = ("approve", "reject", "override-recheck", "quorum", "escalation-expiry", "cancel")
+SCENARIOS = (
+    "approve",
+    "reject",
+    "override-recheck",
+    "quorum",
+    "escalation-expiry",
+    "cancel",
+    "continue-as-new",
+)
 
 
 @dataclass
