@@ -28,6 +28,7 @@ from gantral.settings import Settings
 from tests.integration.auth import AUDITOR
 from tests.integration.conftest import AUDIT_PUBLIC
 from tests.integration.test_replay_api import _approved_and_completed
+from tests.integration.test_replay_record import continue_as_new
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -147,3 +148,18 @@ async def test_replay_without_history_or_archive_is_404(
     assert resp.json()["reason"] == "history_not_found"
     none = await api.get(f"/v1/replay/{iid}/history", headers=AUDITOR)
     assert none.status_code == 404 and none.json()["reason"] == "history_not_archived"
+
+
+async def test_every_run_of_a_continued_instance_is_replayed_and_archived(
+    api: httpx.AsyncClient, temporal: Client, settings: Settings
+) -> None:
+    iid = await continue_as_new(api, temporal, settings)
+    record = await _archive_record(api, iid)
+    resp = await api.post(f"/v1/replay/{iid}", headers=AUDITOR)
+    assert resp.status_code == 200, resp.text
+    report = ReplayReport.model_validate(resp.json())
+    assert report.match, report.first_divergence
+    assert report.replay.runs >= 3 and report.run_ids == record["run_ids"]
+    assert report.history_sha256 == record["sha256"]
+    # One chain across the runs: the log's timeline is the whole instance.
+    assert report.timeline.final_state == "COMPLETED" and report.timeline.cost.tokens == 30
