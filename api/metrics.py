@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
 __all__ = ["ApiMetrics", "install", "router"]
@@ -35,6 +35,25 @@ class ApiMetrics:
             "gantral_auth_refusals",
             "Requests refused for identity (401) or permission (403), by reason.",
             ["status", "reason"],
+            registry=self.registry,
+        )
+        # Readiness (issue 17): never audited, only counted here.
+        self.readiness_blocked = Counter(
+            "gantral_readiness_blocked_steps",
+            "Authorize calls answered NOT_READY, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.budget_used = Gauge(
+            "gantral_readiness_budget_used",
+            "Cost reported in the team's current budget period (tokens, or a currency).",
+            ["team", "unit"],
+            registry=self.registry,
+        )
+        self.budget_limit = Gauge(
+            "gantral_readiness_budget_limit",
+            "The team's budget for its current period (tokens, or a currency).",
+            ["team", "unit"],
             registry=self.registry,
         )
 
