@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import contract, drain, errors, metrics
+from api import contract, drain, errors, metrics, request_context
 from api.edge import EdgeMiddleware
 from api.routers import (
     audit,
@@ -103,6 +103,8 @@ def create_app(
     metrics.install(app)
     # Outermost: a long-poll cut short by shutdown is answered by a fresh read.
     drain.install(app)
+    # Outermost of all: request and instance ids for every log line, the access log included.
+    request_context.install(app)
     contract.install(app, public)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -20,7 +20,7 @@ import uvicorn
 from api.app import create_app
 from api.drain import Drain
 from gantral.shutdown import exit_process
-from gantral.startup import load_settings
+from gantral.startup import configure_logging, load_settings
 
 __all__ = ["DrainingServer", "main"]
 
@@ -64,10 +64,13 @@ class DrainingServer(uvicorn.Server):
 
 
 def main() -> None:
+    configure_logging()
     settings = load_settings()
     app = create_app()
     config = uvicorn.Config(
         app,
+        # uvicorn's own loggers (access log included) go through Gantral's handler.
+        log_config=None,
         host=settings.api.host,
         port=settings.api.port,
         timeout_graceful_shutdown=math.ceil(settings.api.graceful_shutdown_seconds),

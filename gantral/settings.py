@@ -6,6 +6,7 @@ code assumes the local stack.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,7 @@ __all__ = [
     "AttestationSettings",
     "AuditSettings",
     "DatabaseSettings",
+    "LogSettings",
     "Profile",
     "S3Settings",
     "Settings",
@@ -128,6 +130,13 @@ class ApiSettings(BaseModel):
     graceful_shutdown_seconds: float = Field(default=20.0, gt=0, le=600)
 
 
+class LogSettings(BaseModel):
+    """Read before anything else (gantral.observability.logs), and listed here so the
+    variables are known: `auto` is text on a terminal, JSON otherwise."""
+
+    format: Literal["auto", "json", "text"] = "auto"
+
+
 class WorkerSettings(BaseModel):
     """The instance worker's process settings."""
 
@@ -137,6 +146,9 @@ class WorkerSettings(BaseModel):
     # may take it: the longest stall after a crash. A stopped worker hands its queue over
     # at once.
     sticky_schedule_to_start_seconds: float = Field(default=3.0, gt=0, le=60)
+    # Prometheus `/metrics` (with the Temporal SDK's), `/healthz`, `/readyz`; 0: not served.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
 
 class SinkSettings(BaseModel):
@@ -145,6 +157,10 @@ class SinkSettings(BaseModel):
     # On SIGTERM: stop polling, let in-flight appends commit for this long, then publish a
     # last checkpoint. A batch either commits and its activity completes, or is retried whole.
     graceful_shutdown_seconds: float = Field(default=30.0, ge=0, le=600)
+    # Prometheus `/metrics` (Gantral's, from the events it stores, and the Temporal SDK's),
+    # `/healthz`, `/readyz`; 0: not served.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
 
 class ReadinessSettings(BaseModel):
@@ -175,6 +191,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     attestation: AttestationSettings = AttestationSettings()
     worker: WorkerSettings = WorkerSettings()
+    log: LogSettings = LogSettings()
     sink: SinkSettings = SinkSettings()
     # Watched directory of workflow templates and policies (YAML/JSON), published into the
     # registry as new versions while the API runs. Unset: the registry is fed by the API only.

@@ -1,5 +1,5 @@
-"""What every process entry point (API, instance worker, audit sink) does first: log with
-every secret masked, and resolve secret references (`file:`, `vault:`) once.
+"""What every process entry point (API, instance worker, audit sink) does first: log (JSON
+or text) with every secret masked, and resolve secret references (`file:`, `vault:`) once.
 
 The masking filter is one per process, like the logging tree it is attached to.
 """
@@ -12,14 +12,15 @@ import httpx
 from pydantic import ValidationError
 
 from gantral.identity.secrets import SecretMaskingFilter, SecretResolver, install_secret_masking
+from gantral.observability.logs import ROUTED_LOGGERS, chosen_format, handler_for
 from gantral.settings import Settings
 
 __all__ = ["configure_logging", "install_masking", "load_settings", "masking", "resolve_secrets"]
 
 _MASKING = SecretMaskingFilter()
-# uvicorn's loggers have handlers of their own and do not propagate to the root.
+# uvicorn's loggers have handlers of their own and do not propagate to the root (unless
+# configure_logging routed them there).
 _LOGGERS = ("", "uvicorn", "uvicorn.access", "uvicorn.error")
-_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def masking() -> SecretMaskingFilter:
@@ -34,10 +35,18 @@ def install_masking() -> SecretMaskingFilter:
     return _MASKING
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """A root handler (unless one exists) with secrets masked."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=level, format=_FORMAT)
+def configure_logging(level: int = logging.INFO, fmt: str | None = None) -> None:
+    """A root handler (unless one exists) in the chosen format (JSON or text, see
+    `gantral.observability.logs`), uvicorn's loggers routed through it, secrets masked."""
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(handler_for(chosen_format(fmt)))
+        root.setLevel(level)
+        # One format for every line, the access log included.
+        for name in ROUTED_LOGGERS:
+            routed = logging.getLogger(name)
+            routed.handlers.clear()
+            routed.propagate = True
     install_masking()
 
 

@@ -24,6 +24,7 @@ from gantral.audit.config import AuditConfig
 from gantral.audit.history_archiver import HistoryArchiver
 from gantral.audit.service import open_sink
 from gantral.client import connect_temporal
+from gantral.observability.metrics import GantralMetrics, MetricsServer, install_process_runtime
 from gantral.settings import Settings
 from gantral.shutdown import run_until_signalled
 from gantral.startup import configure_logging, load_settings, resolve_secrets
@@ -34,14 +35,20 @@ log = logging.getLogger("gantral.sink")
 
 
 async def _publish_periodically(
-    checkpointer: Checkpointer, every: float, stop: asyncio.Event
+    checkpointer: Checkpointer, every: float, stop: asyncio.Event, metrics: GantralMetrics
 ) -> None:
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every)
         try:
-            await checkpointer.publish()
+            latest = await checkpointer.publish()
+            metrics.checkpoint(
+                latest.timestamp if latest else None,
+                latest.size if latest else 0,
+                checkpointer.tree.size,
+            )
         except LogDivergence as error:  # tampering: loud, and nothing more gets signed
+            metrics.verification_failures.labels("sink").inc()
             log.error("audit log tampering detected, checkpoints refused: %s", error)
         except Exception as error:  # keep serving appends; the next tick retries
             log.warning("checkpoint publishing failed: %s", type(error).__name__)
@@ -61,10 +68,21 @@ async def _archive_periodically(
 
 
 async def run_sink(
-    settings: Settings, stop: asyncio.Event | None = None, *, config: AuditConfig | None = None
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    *,
+    config: AuditConfig | None = None,
+    temporal_metrics_url: str | None = None,
 ) -> None:
     """Run until `stop` is set (or forever)."""
     stop = stop or asyncio.Event()
+    metrics = GantralMetrics()
+    own = settings.sink
+    served = (
+        MetricsServer(own.metrics_host, own.metrics_port, metrics.registry, temporal_metrics_url)
+        if own.metrics_port
+        else None
+    )
     async with open_sink(settings, config) as deps:
         client = await connect_temporal(settings)
         # The API's public keys: starts and decisions it did not attest are refused.
@@ -73,28 +91,45 @@ async def run_sink(
             client,
             task_queue=settings.temporal.audit_task_queue,
             # Heartbeats: an attempt lost while a sink stops is retried within seconds.
-            activities=[append_with_heartbeats(activities)],
+            activities=[append_with_heartbeats(activities, metrics)],
             max_concurrent_activities=32,
             graceful_shutdown_timeout=timedelta(seconds=settings.sink.graceful_shutdown_seconds),
         )
         interval = settings.audit.checkpoint_interval_seconds
-        publisher = asyncio.create_task(_publish_periodically(deps.checkpointer, interval, stop))
+        publisher = asyncio.create_task(
+            _publish_periodically(deps.checkpointer, interval, stop, metrics)
+        )
         # Same cadence as checkpoints: an archive is recorded in the log they sign.
         archiver = HistoryArchiver(deps.sink, client)
         archiving = asyncio.create_task(_archive_periodically(archiver, interval, stop))
         log.info("audit sink serving %s", settings.temporal.audit_task_queue)
-        async with worker:
-            await stop.wait()
-            log.info("audit sink draining")
-        await publisher
-        await archiving
-        await deps.checkpointer.publish()
+        try:
+            async with worker:
+                if served:
+                    served.ready = True
+                await stop.wait()
+                log.info("audit sink draining")
+                if served:
+                    served.ready = False
+            await publisher
+            await archiving
+            await deps.checkpointer.publish()
+        finally:
+            if served:
+                served.close()
 
 
 def main() -> None:
     configure_logging()
     # Inside the run: a failure resolving secrets is logged through the masking filter.
-    run_until_signalled("audit sink", lambda stop: run_sink(resolve_secrets(load_settings()), stop))
+    run_until_signalled("audit sink", _serve)
+
+
+async def _serve(stop: asyncio.Event) -> None:
+    settings = resolve_secrets(load_settings())
+    # Before any client connects: core logs through Python logging, SDK metrics if served.
+    temporal_metrics = install_process_runtime(bool(settings.sink.metrics_port))
+    await run_sink(settings, stop, temporal_metrics_url=temporal_metrics)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from gantral.attestation import install_anchors
 from gantral.attestation_keys import anchors_from
 from gantral.client import connect_temporal
+from gantral.observability.metrics import GantralMetrics, MetricsServer, install_process_runtime
 from gantral.settings import Settings
 from gantral.shutdown import run_until_signalled, stop_on_signals
 from gantral.startup import configure_logging, load_settings, resolve_secrets
@@ -49,24 +50,49 @@ def build_worker(client: Client, settings: Settings) -> Worker:
     )
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+async def run_worker(
+    settings: Settings, stop: asyncio.Event | None = None, temporal_metrics_url: str | None = None
+) -> None:
     """Serve the instance task queue until `stop` is set (or SIGTERM/SIGINT), then stop
     polling, finish in-flight tasks (within the graceful-shutdown timeout) and return."""
     stop = stop or stop_on_signals()
-    client = await connect_temporal(settings)
-    worker = build_worker(client, settings)
-    log.info("instance worker on %s / %s", settings.temporal.address, settings.temporal.task_queue)
-    async with worker:
-        await stop.wait()
-        log.info("instance worker draining")
+    own = settings.worker
+    served = (
+        MetricsServer(
+            own.metrics_host, own.metrics_port, GantralMetrics().registry, temporal_metrics_url
+        )
+        if own.metrics_port
+        else None
+    )
+    try:
+        client = await connect_temporal(settings)
+        worker = build_worker(client, settings)
+        log.info(
+            "instance worker on %s / %s", settings.temporal.address, settings.temporal.task_queue
+        )
+        async with worker:
+            if served:
+                served.ready = True
+            await stop.wait()
+            log.info("instance worker draining")
+            if served:
+                served.ready = False
+    finally:
+        if served:
+            served.close()
 
 
 def main() -> None:
     configure_logging()
     # Inside the run: a failure resolving secrets is logged through the masking filter.
-    run_until_signalled(
-        "instance worker", lambda stop: run_worker(resolve_secrets(load_settings()), stop)
-    )
+    run_until_signalled("instance worker", _serve)
+
+
+async def _serve(stop: asyncio.Event) -> None:
+    settings = resolve_secrets(load_settings())
+    # Before any client connects: core logs through Python logging, SDK metrics if served.
+    temporal_metrics = install_process_runtime(bool(settings.worker.metrics_port))
+    await run_worker(settings, stop, temporal_metrics)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,11 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from gantral.activities.audit_sink import AuditSinkActivities
 from gantral.domain.audit_event import AUDIT_APPEND_ACTIVITY, AppendAuditEvents, AppendResult
+from gantral.observability.metrics import GantralMetrics
 
 __all__ = ["HEARTBEAT_EVERY_SECONDS", "append_with_heartbeats", "heartbeating"]
 
@@ -41,13 +43,33 @@ async def heartbeating(every: float = HEARTBEAT_EVERY_SECONDS) -> AsyncIterator[
 
 
 def append_with_heartbeats(
-    activities: AuditSinkActivities,
+    activities: AuditSinkActivities, metrics: GantralMetrics | None = None
 ) -> Callable[[AppendAuditEvents], Awaitable[AppendResult]]:
-    """The `gantral.audit.append` activity of `activities`, heartbeating while it runs."""
+    """The `gantral.audit.append` activity of `activities`, heartbeating while it runs;
+    each committed batch is counted into `metrics` (the sink sees every event type)."""
 
     @activity.defn(name=AUDIT_APPEND_ACTIVITY)
     async def append(request: AppendAuditEvents) -> AppendResult:
-        async with heartbeating():
-            return await activities.append(request)
+        try:
+            async with heartbeating():
+                result = await activities.append(request)
+        except ApplicationError as error:
+            if metrics is not None:
+                if error.non_retryable:
+                    metrics.refused(_refusal_reason(error))
+                else:
+                    metrics.failed()
+            raise
+        if metrics is not None:
+            metrics.stored(request)
+        return result
 
     return append
+
+
+def _refusal_reason(error: ApplicationError) -> str:
+    """`attestation` when the batch carried a start or decision the API did not sign."""
+    text = str(error).lower()
+    if error.type == "Forbidden" and ("attest" in text or "signature" in text):
+        return "attestation"
+    return str(error.type or "refused")

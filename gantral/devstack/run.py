@@ -36,6 +36,8 @@ class DevPorts:
     s3: int = 8333
     seaweedfs_base: int = 9333
     issuer: int = 8600
+    worker_metrics: int = 9464
+    sink_metrics: int = 9465
 
 
 def _key_pair(data_dir: Path, name: str) -> tuple[Path, Path]:
@@ -95,6 +97,9 @@ def stack_environment(data_dir: Path, ports: DevPorts, postgres_uri: str) -> dic
         "GANTRAL_API__GRACEFUL_SHUTDOWN_SECONDS": "3",
         "GANTRAL_WORKER__GRACEFUL_SHUTDOWN_SECONDS": "3",
         "GANTRAL_SINK__GRACEFUL_SHUTDOWN_SECONDS": "3",
+        # Prometheus metrics (Gantral's and the Temporal SDK's), loopback only.
+        "GANTRAL_WORKER__METRICS_PORT": str(ports.worker_metrics),
+        "GANTRAL_SINK__METRICS_PORT": str(ports.sink_metrics),
     }
 
 
@@ -174,6 +179,8 @@ def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
             "\nGantral is up.\n"
             f"  API docs         http://127.0.0.1:{ports.api}/docs\n"
             f"  Temporal Web UI  http://127.0.0.1:{ports.temporal_ui}\n"
+            f"  Metrics          http://127.0.0.1:{ports.api}/metrics (API),"
+            f" :{ports.worker_metrics}/metrics (worker), :{ports.sink_metrics}/metrics (sink)\n"
             f"{identity_banner(data_dir, ports, demo_secret)}"
             f"  Governed view    temporal workflow list --address 127.0.0.1:{ports.temporal}"
             " --query \"GantralState='WAITING_FOR_HUMAN'\"\n"

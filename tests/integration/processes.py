@@ -72,6 +72,7 @@ class Process:
     def __init__(self, name: str, env: Mapping[str, str], log: Path) -> None:
         self.name = name
         self.log = log
+        self.metrics_url = ""
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
             self.popen = subprocess.Popen(
@@ -109,6 +110,18 @@ class Process:
         if self.popen.poll() is None:
             self.popen.kill()
             self.popen.wait()
+
+    def check_json_lines(self) -> None:
+        """Every line of its log is one JSON object with the common fields."""
+        lines = [line for line in self.text().splitlines() if line.strip()]
+        assert lines, f"{self.name} logged nothing"
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                raise AssertionError(f"{self.name}: not JSON: {line[:300]}") from None
+            missing = {"time", "level", "logger", "message"} - set(record)
+            assert not missing, f"{self.name}: {missing} missing in {line[:300]}"
 
     def check_clean_exit(self) -> None:
         """Exited 0, and nothing fatal in its log."""

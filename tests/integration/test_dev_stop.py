@@ -21,9 +21,9 @@ RUN = """
 import sys
 from pathlib import Path
 from gantral.devstack.run import DevPorts, run_dev_stack
-api, temporal, ui, s3, base, issuer = (int(p) for p in sys.argv[2:8])
-run_dev_stack(Path(sys.argv[1]), DevPorts(api, temporal, ui, s3, base, issuer),
-              Path(sys.argv[8]))
+api, temporal, ui, s3, base, issuer, worker, sink = (int(p) for p in sys.argv[2:10])
+ports = DevPorts(api, temporal, ui, s3, base, issuer, worker, sink)
+run_dev_stack(Path(sys.argv[1]), ports, Path(sys.argv[10]))
 """
 
 
@@ -68,7 +68,8 @@ def _alive(pid: int) -> bool:
 
 def test_gantral_dev_stops_within_10s_of_sigterm(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    ports = [free_port(), free_port(), free_port(), free_port(), _free_base(), free_port()]
+    ports = [free_port(), free_port(), free_port(), free_port(), _free_base()]
+    ports += [free_port(), free_port(), free_port()]
     workflows = ROOT / "tests" / "integration" / "templates"
     out = (tmp_path / "dev.out").open("wb")
     dev = subprocess.Popen(

@@ -60,7 +60,11 @@ class Deployment:
 
     def start(self, name: str) -> Process:
         self.count += 1
-        proc = Process(name, self.env[name], self.logs / f"{name}-{self.count}.log")
+        env = dict(self.env[name])
+        if name != "api":  # each its own Prometheus port
+            env[f"GANTRAL_{name.upper()}__METRICS_PORT"] = str(free_port())
+        proc = Process(name, env, self.logs / f"{name}-{self.count}.log")
+        proc.metrics_url = f"http://127.0.0.1:{env.get(f'GANTRAL_{name.upper()}__METRICS_PORT')}"
         self.procs.append(proc)
         if name == "api":
             proc.wait_for(lambda: _ready(self.api_url))
@@ -278,10 +282,12 @@ async def test_sigterm_under_load_drains_every_process(deployment: Deployment) -
         if sealed(d.dsn) >= len(ids):
             break
         await asyncio.sleep(0.3)
+    check_metrics(d.procs)
     for proc in [p for p in d.procs if p.popen.poll() is None]:
         await stop(proc)
     for proc in d.procs:
         proc.check_clean_exit()
+        proc.check_json_lines()  # not a terminal: JSON, uvicorn's access log included
     assert worker_b.popen.returncode == 0
     check_audit(d.dsn, ids)
 
@@ -346,3 +352,24 @@ def check_audit(dsn: str, ids: list[str]) -> None:
         assert decisions == 1, f"{iid}: {decisions} decisions stored"
         assert count == last, f"{iid}: {count} events for seq 1..{last}"
         assert sealed, f"{iid} not sealed"
+
+
+def check_metrics(procs: list[Process]) -> None:
+    """The running worker and sink serve Gantral's metrics (the sink's derived from the
+    events it stored) with the Temporal SDK's, and their probes."""
+    running = {p.name: p for p in procs if p.popen.poll() is None}
+    sink = httpx.get(f"{running['sink'].metrics_url}/metrics", timeout=5).text
+    assert "gantral_sink_events_total" in sink and "gantral_sink_lag_seconds_bucket" in sink
+    decided = [
+        line
+        for line in sink.splitlines()
+        if line.startswith('gantral_requests_decided_total{decision_type="APPROVE"')
+    ]
+    assert decided and float(decided[0].split()[-1]) >= 1, sink[:2000]
+    assert "temporal_activity_execution_latency" in sink  # the SDK's, on the same port
+    assert "instance_id" not in sink and "inst_" not in sink  # bounded labels
+    worker = httpx.get(f"{running['worker'].metrics_url}/metrics", timeout=5).text
+    assert "temporal_workflow_completed" in worker or "temporal_workflow_task" in worker
+    for name in ("sink", "worker"):
+        for path in ("/healthz", "/readyz"):
+            assert httpx.get(f"{running[name].metrics_url}{path}", timeout=5).status_code == 200

@@ -1,0 +1,317 @@
+"""Prometheus metrics of the worker and the sink, on one port per process:
+
+- `/metrics`: Gantral's own (the sink derives them from the audit events it stores, so it
+  sees every event type) followed by the Temporal SDK's (the Runtime's Prometheus
+  telemetry, scraped from its loopback endpoint and passed through);
+- `/healthz` (the process answers) and `/readyz` (its Temporal worker is polling) for
+  Kubernetes probes.
+
+Labels are bounded: workflow and team ids come from configuration, reasons and types from
+code; never an instance, request or actor id.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+import urllib.request
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, ThreadingWSGIServer, generate_latest
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
+
+from gantral.domain.audit_event import AppendAuditEvents, AuditEvent
+
+__all__ = ["GantralMetrics", "MetricsServer", "install_process_runtime", "temporal_runtime"]
+
+log = logging.getLogger("gantral.metrics")
+# Instances and requests remembered for labels and durations (oldest forgotten first).
+_REMEMBERED = 20_000
+_TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TERMINATED", "EXPIRED"}
+_UNKNOWN = "unknown"
+# Minutes to days: humans decide slowly.
+_DECISION_BUCKETS = (10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400, 259200)
+
+
+def install_process_runtime(with_metrics: bool) -> str | None:
+    """Make the process's default Temporal Runtime (before any client connects): core logs
+    through Python logging and, if asked, the SDK's metrics on a loopback port. Returns the
+    URL those metrics are read from."""
+    address = f"127.0.0.1:{_loopback_port()}" if with_metrics else None
+    Runtime.set_default(temporal_runtime(address))
+    return f"http://{address}/metrics" if address else None
+
+
+def _loopback_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def temporal_runtime(metrics_address: str | None) -> Runtime:
+    """A Runtime whose core logs go through Python logging (the JSON handler, the masking
+    filter) instead of the Rust side's own stderr lines, and, with `metrics_address`
+    (host:port), the SDK's Prometheus metrics served there."""
+    telemetry = TelemetryConfig(
+        logging=LoggingConfig(
+            filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+            forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+        ),
+        metrics=PrometheusConfig(bind_address=metrics_address) if metrics_address else None,
+    )
+    return Runtime(telemetry=telemetry)
+
+
+class _Lru(OrderedDict[str, Any]):
+    def remember(self, key: str, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > _REMEMBERED:
+            self.popitem(last=False)
+
+
+class GantralMetrics:
+    """Gantral's own metrics; one registry per process (or per test)."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry(auto_describe=True)
+        self.instances_started = Counter(
+            "gantral_instances_started", "Instances started.", ["workflow", "team"], registry=r
+        )
+        self.instances_finished = Counter(
+            "gantral_instances_finished",
+            "Instances that reached an end state, by outcome.",
+            ["workflow", "team", "outcome"],
+            registry=r,
+        )
+        self.requests_opened = Counter(
+            "gantral_requests_opened", "Human requests opened.", ["materiality"], registry=r
+        )
+        self.requests_decided = Counter(
+            "gantral_requests_decided",
+            "Decisions recorded, by decision type.",
+            ["decision_type", "materiality"],
+            registry=r,
+        )
+        self.decision_seconds = Histogram(
+            "gantral_decision_seconds",
+            "Time from a human request to its decision.",
+            ["materiality"],
+            buckets=_DECISION_BUCKETS,
+            registry=r,
+        )
+        self.requests_open = Gauge(
+            "gantral_requests_open", "Human requests waiting for a decision.", registry=r
+        )
+        self.oldest_open_request = Gauge(
+            "gantral_oldest_open_request_seconds",
+            "Age of the oldest human request still waiting.",
+            registry=r,
+        )
+        self.escalations = Counter("gantral_escalations", "Escalations to a next tier.", registry=r)
+        self.reminders = Counter("gantral_reminders", "Reminders sent.", registry=r)
+        self.expiries = Counter(
+            "gantral_expiries", "Requests that timed out, by outcome.", ["outcome"], registry=r
+        )
+        self.refusals = Counter(
+            "gantral_refusals",
+            "Calls refused (the access log), by what was attempted and why.",
+            ["attempted", "reason"],
+            registry=r,
+        )
+        self.grants = Counter(
+            "gantral_grants", "Grants issued, used, and refused.", ["event"], registry=r
+        )
+        self.violations = Counter(
+            "gantral_violations", "Step events refused as violations.", ["reason"], registry=r
+        )
+        self.batches = Counter(
+            "gantral_sink_batches", "Audit batches, by result.", ["result"], registry=r
+        )
+        self.events = Counter("gantral_sink_events", "Audit events stored.", ["type"], registry=r)
+        self.lag = Histogram(
+            "gantral_sink_lag_seconds",
+            "Time from an event to its storage.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+            registry=r,
+        )
+        self.checkpoint_age = Gauge(
+            "gantral_checkpoint_age_seconds", "Age of the latest signed checkpoint.", registry=r
+        )
+        self.checkpoint_pending = Gauge(
+            "gantral_checkpoint_pending_events",
+            "Stored events not yet covered by a signed checkpoint.",
+            registry=r,
+        )
+        self.verification_failures = Counter(
+            "gantral_verification_failures",
+            "The stored log failed verification (tampering), by where it was found.",
+            ["source"],
+            registry=r,
+        )
+        self.attestation_refusals = Counter(
+            "gantral_attestation_refusals",
+            "Calls or batches refused for a missing or invalid attestation, by where.",
+            ["where"],
+            registry=r,
+        )
+        self._instances: _Lru = _Lru()  # instance id -> (workflow, team)
+        self._requests: _Lru = _Lru()  # request id -> (opened at, materiality)
+        self._materiality: _Lru = _Lru()  # instance id -> materiality of its last evaluation
+        self._lock = threading.Lock()
+
+    # -- the sink --------------------------------------------------------------------
+
+    def stored(self, batch: AppendAuditEvents, now: datetime | None = None) -> None:
+        """A batch committed: count its events and the facts they record."""
+        now = now or datetime.now(UTC)
+        self.batches.labels("stored").inc()
+        with self._lock:
+            for event in batch.events:
+                self.events.labels(str(event.type)).inc()
+                self.lag.observe(max(0.0, (now - event.at).total_seconds()))
+                self._observe(event)
+            self._update_open(now)
+
+    def refused(self, reason: str) -> None:
+        self.batches.labels("refused").inc()
+        if reason == "attestation":
+            self.attestation_refusals.labels("sink").inc()
+
+    def failed(self) -> None:
+        self.batches.labels("failed").inc()
+
+    def _observe(self, event: AuditEvent) -> None:
+        p, kind, iid = event.payload, str(event.type), event.instance_id
+        if kind == "INSTANCE_STARTED":
+            workflow, team = str(p.get("workflow_id", _UNKNOWN)), str(p.get("owning_team_id"))
+            self._instances.remember(iid, (workflow, team))
+            self.instances_started.labels(workflow, team).inc()
+        elif kind == "STATE_TRANSITION" and p.get("to_state") in _TERMINAL:
+            workflow, team = self._instances.get(iid, (_UNKNOWN, _UNKNOWN))
+            self.instances_finished.labels(workflow, team, str(p["to_state"])).inc()
+        elif kind == "POLICY_EVALUATED":
+            self._materiality.remember(iid, str(p.get("materiality", _UNKNOWN)))
+        elif kind == "HUMAN_REQUESTED":
+            materiality = self._materiality.get(iid, _UNKNOWN)
+            self._requests.remember(str(p.get("request_id")), (event.at, materiality))
+            self.requests_opened.labels(materiality).inc()
+        elif kind == "DECISION_RECORDED":
+            opened = self._requests.get(str(p.get("request_id")))
+            materiality = opened[1] if opened else _UNKNOWN
+            self.requests_decided.labels(str(p.get("decision_type")), materiality).inc()
+            if opened and p.get("quorum_satisfied", True):
+                self.decision_seconds.labels(materiality).observe(
+                    (event.at - opened[0]).total_seconds()
+                )
+                self._requests.pop(str(p.get("request_id")), None)
+        elif kind in ("TIMED_OUT", "REQUEST_SUPERSEDED"):
+            self._requests.pop(str(p.get("request_id")), None)
+            if kind == "TIMED_OUT":
+                self.expiries.labels(str(p.get("outcome", _UNKNOWN))).inc()
+        elif kind == "ESCALATED":
+            self.escalations.inc()
+        elif kind == "REMINDER_SENT":
+            self.reminders.inc()
+        elif kind == "GRANT_ISSUED":
+            self.grants.labels("issued").inc()
+        elif kind == "GRANT_USED":
+            self.grants.labels("used").inc()
+        elif kind == "VIOLATION":
+            reason = str(p.get("reason", _UNKNOWN))
+            self.violations.labels(reason).inc()
+            if "grant" in reason:
+                self.grants.labels("refused").inc()
+        elif kind == "ACCESS_REFUSED":
+            reason = str(p.get("reason", _UNKNOWN))
+            self.refusals.labels(str(p.get("attempted", _UNKNOWN)), reason).inc()
+            if reason in ("attestation", "unattested", "bad_signature"):
+                self.attestation_refusals.labels("access_log").inc()
+
+    def _update_open(self, now: datetime) -> None:
+        self.requests_open.set(len(self._requests))
+        oldest = min((at for at, _ in self._requests.values()), default=None)
+        self.oldest_open_request.set(0 if oldest is None else (now - oldest).total_seconds())
+
+    def checkpoint(self, latest_timestamp: str | None, covered: int, stored: int) -> None:
+        """After each publishing tick: how old the latest checkpoint is, and how much of
+        the log it leaves uncovered."""
+        self.checkpoint_pending.set(max(0, stored - covered))
+        if latest_timestamp:
+            at = datetime.strptime(latest_timestamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+            self.checkpoint_age.set((datetime.now(UTC) - at).total_seconds())
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # scrapes every few seconds are not worth a log line
+
+
+class MetricsServer:
+    """`/metrics`, `/healthz`, `/readyz` on `host:port`, in a daemon thread."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        registry: CollectorRegistry,
+        temporal_metrics_url: str | None = None,
+    ) -> None:
+        self.registry = registry
+        self.temporal_metrics_url = temporal_metrics_url
+        self.ready = False
+        self._server = make_server(host, port, self._app, ThreadingWSGIServer, _Quiet)
+        self.port = int(self._server.server_port)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        log.info("metrics on http://%s:%d/metrics", host, self.port)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _app(
+        self, environ: dict[str, Any], start: Callable[[str, list[tuple[str, str]]], Any]
+    ) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/metrics":
+            body = generate_latest(self.registry) + self._temporal()
+            start("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
+            return [body]
+        if path == "/healthz" or (path == "/readyz" and self.ready):
+            start("200 OK", [("Content-Type", "application/json")])
+            return [b'{"status":"ok"}']
+        if path == "/readyz":
+            start("503 Service Unavailable", [("Content-Type", "application/json")])
+            return [b'{"status":"unavailable"}']
+        start("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found\n"]
+
+    def _temporal(self) -> bytes:
+        if not self.temporal_metrics_url:
+            return b""
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(self.temporal_metrics_url, timeout=2) as resp:  # noqa: S310 - loopback
+                return bytes(resp.read())
+        except OSError as error:
+            log.warning(
+                "Temporal SDK metrics unavailable after %.1fs: %s",
+                time.monotonic() - started,
+                type(error).__name__,
+            )
+            return b""
