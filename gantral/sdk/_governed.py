@@ -25,6 +25,12 @@ from gantral.workflows.messages import AuthorizeOutcome, AuthorizeResult
 DEFAULT_DECISION_WAIT = 3600.0
 """How long a governed step waits for a human by default, in seconds."""
 
+NOT_READY = "NOT_READY"
+# Bounds on the server's `retry_after` hint: never a busy loop, never an hour's nap
+# (a raised budget or a freed slot should be noticed soon).
+_NOT_READY_PAUSE = (0.05, 60.0)
+_NOT_READY_DEFAULT = 1.0
+
 _REFUSALS: dict[RequestStatus, type[StepRefused]] = {
     RequestStatus.REJECTED: StepRejected,
     RequestStatus.EXPIRED: StepExpired,
@@ -70,6 +76,35 @@ class GovernedStep:
     def context_delta(self) -> dict[str, Any] | None:
         """The override's changed parameters, if any."""
         return self.request.context_delta if self.request is not None else None
+
+
+class StepNotReady(StepRefused):
+    """The plane stayed NOT_READY (capacity, rate, budget, fair share) past the step's
+    wait. Nothing ran and nothing was reported; asking again later is safe.
+
+    Attributes:
+        why: The server's last reason (`concurrency`, `rate_limit`, `budget`, ...).
+    """
+
+    reason = "not_ready"
+
+    def __init__(self, message: str, *, why: str | None) -> None:
+        super().__init__(message)
+        self.why = why
+
+
+def not_ready_pause(result: AuthorizeResult) -> float | None:
+    """Seconds to wait before asking again when the answer is NOT_READY, else None.
+
+    Readiness is operational, not authority: the step waits and asks again by itself.
+    """
+    if str(result.outcome) != NOT_READY:
+        return None
+    # `retry_after` is the server's hint (seconds); older servers never answer NOT_READY.
+    hint = getattr(result, "retry_after", None)
+    pause = float(hint) if isinstance(hint, int | float) else _NOT_READY_DEFAULT
+    low, high = _NOT_READY_PAUSE
+    return min(max(pause, low), high)
 
 
 def plain(arguments: dict[str, Any]) -> dict[str, Any]:

@@ -263,12 +263,29 @@ class GantralClient:
         wait: float = DEFAULT_DECISION_WAIT,
         on_pending: Callable[[HumanRequest], object] | None = None,
     ) -> GovernedStep:
-        """Authorize, wait for a human if needed, and check the grant. Nothing is started."""
+        """Authorize, wait for a human if needed, and check the grant. Nothing is started.
+
+        While the plane answers NOT_READY (capacity, budget, fair share), waits the
+        server's `retry_after` and asks again, up to `wait` seconds in all.
+        """
         action = action or step_id  # the server's default, so both digests agree
         requested = _governed.plain(arguments or {})
-        result = self.authorize(
-            instance_id, step_id, action=action, arguments=requested, context=context
-        )
+        deadline = time.monotonic() + wait
+        while True:
+            result = self.authorize(
+                instance_id, step_id, action=action, arguments=requested, context=context
+            )
+            pause = _governed.not_ready_pause(result)
+            if pause is None:
+                break
+            why = getattr(result, "reason", None)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _governed.StepNotReady(
+                    f"step {step_id} still not ready after {wait:g}s ({why})", why=why
+                )
+            log.info("step %s not ready (%s); asking again in %.2fs", step_id, why, pause)
+            time.sleep(min(pause, remaining))
         request = _governed.request_to_wait_for(result)
         if request is not None and not _governed.settled(request):
             log.info("step %s waits for a human: request %s", step_id, request.request_id)
