@@ -189,6 +189,9 @@ class GantralClient:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             search_attributes=search.initial(start),
             memo={"summary": f"{template.id} v{template.version}: CREATED"},
+            # Shown by Temporal's Web UI on the instance page, instead of the raw input.
+            static_summary=search.static_summary(start),
+            static_details=search.static_details(start),
         )
         ask = StartedAsk(request_fingerprint=asked, attempt=uuid.uuid4().hex)
         try:

@@ -88,6 +88,21 @@ class InstanceWorkflow:
                 _attested("start", start.attested_body(), start.attestation), workflow.now()
             )
             await self._flush()
+        try:
+            await self._govern()
+        except asyncio.CancelledError:
+            # Temporal's own cancel (the Web UI's "Request Cancellation", `temporal workflow
+            # cancel`) goes around Gantral's API: it ends the instance as a governed event,
+            # TERMINATED by Temporal, audited and sealed like any other end.
+            self._s.cancel_from_temporal(workflow.now())
+            self._publish()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await asyncio.gather(*self._background)
+        self._s.seal(workflow.now())
+        await self._flush()
+        return self._s.view()
+
+    async def _govern(self) -> None:
         while not self._s.terminal:
             await workflow.wait_condition(
                 lambda: self._s.terminal or self._unsupervised() is not None or self._continue_due()
@@ -98,11 +113,6 @@ class InstanceWorkflow:
             if request is not None:
                 self._supervised_id = request.request_id
                 await self._supervise(request)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        await asyncio.gather(*self._background)
-        self._s.seal(workflow.now())
-        await self._flush()
-        return self._s.view()
 
     # -- continue-as-new: a long-lived instance sheds its history ---------------------------
 

@@ -34,6 +34,40 @@ def summary(start: StartInstance, state: State, pending: HumanRequest | None) ->
     return text
 
 
+def static_summary(start: StartInstance) -> str:
+    return (
+        f"Gantral instance of {start.template.id} v{start.template.version} "
+        f"for team {start.owning_team_id}, started by {start.started_by.id}"
+    )
+
+
+def static_details(start: StartInstance) -> str:
+    steps = ", ".join(f"{s.id} (governed)" if s.governed else s.id for s in start.template.steps)
+    return (
+        f"**Workflow** {start.template.id} v{start.template.version} "
+        f"(template {start.template_hash})\n\n**Steps** {steps}\n\n"
+        "Decide through Gantral (API, Slack, Jira, CLI), never by signalling or updating "
+        "this workflow here: calls without Gantral's attestation are refused."
+    )
+
+
+def current_details(state: State, pending: HumanRequest | None) -> str:
+    """What the instance waits for, in words, for the Web UI's Current Details."""
+    if pending is None:
+        return f"**State** {state}"
+    approvers = ", ".join(pending.still_needed or pending.required_approvers)
+    text = (
+        f"**State** {state}: waiting for a human decision on step **{pending.step_id}**\n\n"
+        f"**Action** {pending.action}, arguments digest `{pending.args_digest}`\n\n"
+        f"**Materiality** {pending.materiality}; **needs** {approvers}"
+    )
+    if pending.quorum:
+        text += f" ({pending.quorum})"
+    if pending.deadline is not None:
+        text += f"\n\n**Deadline** {pending.deadline.isoformat()}"
+    return text
+
+
 def publish(start: StartInstance, state: State, pending: HumanRequest | None) -> None:
     """Upsert the visible state. Called on every change; never read back by the workflow."""
     updates: list[SearchAttributeUpdate[Any]] = [
@@ -47,6 +81,7 @@ def publish(start: StartInstance, state: State, pending: HumanRequest | None) ->
     else:
         updates.append(NEEDS_ROLES.value_unset())
     workflow.upsert_search_attributes(updates)
+    workflow.set_current_details(current_details(state, pending))
     workflow.upsert_memo(
         {
             "summary": summary(start, state, pending),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from gantral.domain.actors import SYSTEM_ACTOR, Actor
+from gantral.domain.actors import SYSTEM_ACTOR, Actor, ActorKind
 from gantral.domain.audit_event import AuditEventType
 from gantral.domain.digest import args_digest
 from gantral.domain.records import (
@@ -67,6 +67,9 @@ from gantral.workflows.refusals import conflict, invalid, not_found
 __all__ = ["MAX_REQUESTS", "Authorized", "Decided", "IdSource", "InstanceState"]
 
 IdSource = Callable[[], str]
+
+# Who ended an instance through Temporal's own API or Web UI (no Gantral principal).
+TEMPORAL_ACTOR = Actor(id="temporal", kind=ActorKind.SYSTEM)
 """A fresh unique hex id per call (`workflow.uuid4().hex` in the workflow)."""
 
 # Bounds what one instance holds (and its history); continue-as-new lifts it (issue 11).
@@ -432,6 +435,24 @@ class InstanceState:
         else:
             cause = f"{cmd.kind.lower()}: {cmd.reason}" if cmd.reason else cmd.kind.lower()
             self.move(State.TERMINATED, cause, cmd.actor, now)
+
+    def cancel_from_temporal(self, now: datetime) -> None:
+        """A cancellation requested through Temporal itself, not through Gantral."""
+        if self.terminal:
+            return
+        pending = self.pending
+        if pending is not None:
+            pending.status = RequestStatus.CANCELLED
+            pending.resolved_at = now
+            self.pending_id = None
+        for step in (State.RESUMED, State.RUNNING):
+            # Mid-outcome (APPROVED, OVERRIDDEN): the outcome's own path first.
+            if self.state not in (State.RUNNING, State.WAITING_FOR_HUMAN) and is_allowed(
+                self.state, step
+            ):
+                self.move(step, "execution resumes", SYSTEM_ACTOR, now)
+        cause = "cancellation requested through Temporal, not Gantral"
+        self.move(State.TERMINATED, cause, TEMPORAL_ACTOR, now)
 
     # -- human decisions ----------------------------------------------------------------
 

@@ -393,3 +393,22 @@ async def test_a_callback_url_is_https_only_signed_and_recorded(api: httpx.Async
     assert started["type"] == "INSTANCE_STARTED"
     assert started["payload"]["callback_url"] == url
     assert started["payload"]["attested"]["body"]["callback_url"] == url
+
+
+async def test_a_cancel_through_temporal_ends_the_instance_as_a_governed_event(
+    api: httpx.AsyncClient, temporal: Client
+) -> None:
+    iid = (await start(api))["instance_id"]
+    rid = (await authorize(api, iid))["request"]["request_id"]
+    handle = temporal.get_workflow_handle(iid)
+    await handle.cancel()  # what the Web UI's "Request Cancellation" does
+    await handle.result()
+    view = (await api.get(f"{ROUTE}/{iid}", headers=LEAD)).json()
+    assert view["state"] == "TERMINATED"
+    last = view["transitions"][-1]
+    assert last["actor"]["id"] == "temporal" and "Temporal" in last["cause"]
+    assert next(r for r in view["requests"] if r["request_id"] == rid)["status"] == "CANCELLED"
+    events = await sealed_audit(api, iid)
+    assert events[-1]["type"] == "INSTANCE_SEALED"
+    verdict = (await api.get(f"/v1/audit/instances/{iid}/verify", headers=AUDITOR)).json()
+    assert verdict["ok"] is True, verdict
