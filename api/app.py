@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from temporalio.client import Client
 
 from api import contract, drain, errors, metrics, request_context
@@ -29,6 +30,7 @@ from gantral.audit.config import AuditConfig
 from gantral.audit.reader import AuditReader
 from gantral.client import GantralClient, connect_temporal
 from gantral.identity import IdentityService
+from gantral.observability.tracing import configure_tracing, traced
 from gantral.policy.runtime import open_registry
 from gantral.settings import Profile, Settings
 from gantral.startup import configure_logging, install_masking, load_settings, resolve_secrets
@@ -49,11 +51,13 @@ def create_app(
         # Run as a server: log with secrets masked; embedded (tests): only mask.
         if own_process:
             configure_logging()
+            configure_tracing("api")
         else:
             install_masking()
         settings = await asyncio.to_thread(resolve_secrets, configured)
         async with AsyncExitStack() as stack:
-            client = temporal or await connect_temporal(settings)
+            # Every call to Temporal carries the request's trace into the workflow.
+            client = traced(temporal or await connect_temporal(settings))
             app.state.settings = settings
             app.state.temporal = client
             registry = await stack.enter_async_context(open_registry(settings))
@@ -105,6 +109,10 @@ def create_app(
     drain.install(app)
     # Outermost of all: request and instance ids for every log line, the access log included.
     request_context.install(app)
+    # Spans for every request but probes and scrapes (exported only if OTEL_* says where).
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
+    )
     contract.install(app, public)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -25,6 +25,7 @@ from gantral.audit.history_archiver import HistoryArchiver
 from gantral.audit.service import open_sink
 from gantral.client import connect_temporal
 from gantral.observability.metrics import GantralMetrics, MetricsServer, install_process_runtime
+from gantral.observability.tracing import configure_tracing, traced
 from gantral.settings import Settings
 from gantral.shutdown import run_until_signalled
 from gantral.startup import configure_logging, load_settings, resolve_secrets
@@ -88,7 +89,7 @@ async def run_sink(
         # The API's public keys: starts and decisions it did not attest are refused.
         activities = AuditSinkActivities(deps.sink, anchors_from(settings))
         worker = Worker(
-            client,
+            traced(client),  # an append's spans join the instance operation's trace
             task_queue=settings.temporal.audit_task_queue,
             # Heartbeats: an attempt lost while a sink stops is retried within seconds.
             activities=[append_with_heartbeats(activities, metrics)],
@@ -127,6 +128,7 @@ def main() -> None:
 
 async def _serve(stop: asyncio.Event) -> None:
     settings = resolve_secrets(load_settings())
+    configure_tracing("sink")
     # Before any client connects: core logs through Python logging, SDK metrics if served.
     temporal_metrics = install_process_runtime(bool(settings.sink.metrics_port))
     await run_sink(settings, stop, temporal_metrics_url=temporal_metrics)

@@ -14,6 +14,7 @@ from gantral.attestation import install_anchors
 from gantral.attestation_keys import anchors_from
 from gantral.client import connect_temporal
 from gantral.observability.metrics import GantralMetrics, MetricsServer, install_process_runtime
+from gantral.observability.tracing import configure_tracing, traced
 from gantral.settings import Settings
 from gantral.shutdown import run_until_signalled, stop_on_signals
 from gantral.startup import configure_logging, load_settings, resolve_secrets
@@ -27,7 +28,14 @@ log = logging.getLogger("gantral.worker")
 # sandbox instead of re-importing them per workflow, so model classes stay identical.
 SANDBOX_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "gantral", "pydantic", "pydantic_core", "rfc8785", "annotated_types", "cryptography"
+        "gantral",
+        "pydantic",
+        "pydantic_core",
+        "rfc8785",
+        "annotated_types",
+        "cryptography",
+        # Temporal's tracing interceptor runs inside workflows (its spans are replay-safe).
+        "opentelemetry",
     )
 )
 
@@ -37,7 +45,8 @@ def build_worker(client: Client, settings: Settings) -> Worker:
     install_anchors(anchors_from(settings))
     own = settings.worker
     return Worker(
-        client,
+        # Traces continue from the caller's span through every workflow task and activity.
+        traced(client),
         task_queue=settings.temporal.task_queue,
         workflows=[InstanceWorkflow, AccessLogWorkflow],
         workflow_runner=SANDBOX_RUNNER,
@@ -90,6 +99,7 @@ def main() -> None:
 
 async def _serve(stop: asyncio.Event) -> None:
     settings = resolve_secrets(load_settings())
+    configure_tracing("worker")
     # Before any client connects: core logs through Python logging, SDK metrics if served.
     temporal_metrics = install_process_runtime(bool(settings.worker.metrics_port))
     await run_worker(settings, stop, temporal_metrics)

@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 from gantral.activities.audit_sink import AuditSinkActivities
 from gantral.domain.audit_event import AUDIT_APPEND_ACTIVITY, AppendAuditEvents, AppendResult
+from gantral.observability import context
 from gantral.observability.metrics import GantralMetrics
 
 __all__ = ["HEARTBEAT_EVERY_SECONDS", "append_with_heartbeats", "heartbeating"]
@@ -50,6 +51,8 @@ def append_with_heartbeats(
 
     @activity.defn(name=AUDIT_APPEND_ACTIVITY)
     async def append(request: AppendAuditEvents) -> AppendResult:
+        # Logs and spans of this append (PostgreSQL's included) name the instance.
+        token = context.instance_id.set(request.instance_id)
         try:
             async with heartbeating():
                 result = await activities.append(request)
@@ -60,6 +63,8 @@ def append_with_heartbeats(
                 else:
                     metrics.failed()
             raise
+        finally:
+            context.instance_id.reset(token)
         if metrics is not None:
             metrics.stored(request)
         return result
