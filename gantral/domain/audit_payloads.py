@@ -38,6 +38,7 @@ class InstanceStarted(_Payload):
     template_hash: str
     owning_team_id: str
     trigger_context: dict[str, Any]
+    pinned_policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
     attested: Attested | None = None
     callback_url: str | None = None
 

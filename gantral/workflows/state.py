@@ -18,7 +18,7 @@ from typing import Any
 
 from gantral.domain.actors import SYSTEM_ACTOR, Actor, ActorKind
 from gantral.domain.audit_event import AuditEventType
-from gantral.domain.digest import args_digest
+from gantral.domain.digest import args_digest, sha256_hex
 from gantral.domain.records import (
     Cost,
     Decision,
@@ -223,6 +223,20 @@ class InstanceState:
             "template_hash": start.template_hash,
             "owning_team_id": start.owning_team_id,
             "trigger_context": start.trigger_context,
+            # The exact policy each governed step is pinned to, so the log alone says
+            # what governed the instance (and a backtest can compare against it).
+            "pinned_policies": {
+                step.id: (
+                    step.policy_ref.model_dump(mode="json")
+                    if step.policy_ref is not None
+                    else {
+                        "inline": True,
+                        "content_hash": sha256_hex(step.policy.model_dump(mode="json")),
+                    }
+                )
+                for step in start.template.steps
+                if step.governed
+            },
             **attested,
         }
         if start.callback_url is not None:

@@ -393,6 +393,9 @@ async def test_a_callback_url_is_https_only_signed_and_recorded(api: httpx.Async
     assert started["type"] == "INSTANCE_STARTED"
     assert started["payload"]["callback_url"] == url
     assert started["payload"]["attested"]["body"]["callback_url"] == url
+    # What governed the instance is in the log itself: each governed step's pinned policy.
+    pinned = started["payload"]["pinned_policies"]["deploy"]
+    assert pinned["inline"] is True and pinned["content_hash"]
 
 
 async def test_a_cancel_through_temporal_ends_the_instance_as_a_governed_event(
