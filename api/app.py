@@ -28,7 +28,7 @@ from api.routers import (
 from gantral import __version__
 from gantral.audit.config import AuditConfig
 from gantral.audit.reader import AuditReader
-from gantral.client import GantralClient, connect_temporal
+from gantral.client import GantralCore, connect_temporal
 from gantral.identity import IdentityService
 from gantral.observability.tracing import configure_tracing, traced
 from gantral.policy.runtime import open_registry
@@ -62,7 +62,7 @@ def create_app(
             app.state.temporal = client
             registry = await stack.enter_async_context(open_registry(settings))
             app.state.registry = registry
-            app.state.core = GantralClient(client, settings, registry)
+            app.state.core = GantralCore(client, settings, registry)
             # Without reader credentials the audit routes answer 503; the rest still serves.
             reader = None
             if settings.database.reader_url.get_secret_value():

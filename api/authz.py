@@ -34,7 +34,7 @@ from fastapi import Depends, Path, Request
 from api.deps import CurrentPrincipal, Identity
 from api.refusal_limit import RefusalLimiter
 from gantral.audit.reader import AuditReader
-from gantral.client import GantralClient
+from gantral.client import GantralCore
 from gantral.domain.actors import Actor
 from gantral.errors import Forbidden, GantralError, NotFound, Unavailable
 from gantral.identity import IdentityService, Permission, Principal, to_actor
@@ -73,7 +73,7 @@ class Caller:
 
     principal: Principal
     identity: IdentityService
-    core: GantralClient | None
+    core: GantralCore | None
     attempt: str  # "POST /v1/instances/inst_1/decisions", for refusal records
 
     @property

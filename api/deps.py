@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.edge import PRINCIPAL
-from gantral.client import GantralClient
+from gantral.client import GantralCore
 from gantral.identity import IdentityService, Principal
 from gantral.settings import Settings
 
@@ -43,8 +43,8 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_core(request: Request) -> GantralClient:
-    core: GantralClient = request.app.state.core
+def get_core(request: Request) -> GantralCore:
+    core: GantralCore = request.app.state.core
     return core
 
 
@@ -70,5 +70,5 @@ async def get_principal(
     return principal
 
 
-Core = Annotated[GantralClient, Depends(get_core)]
+Core = Annotated[GantralCore, Depends(get_core)]
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -76,7 +76,7 @@ async def _baseline(client: Client, n: int) -> float:
 
 
 async def _governed(client: Client, settings: object, n: int) -> tuple[float, list[float]]:
-    from gantral.client import GantralClient
+    from gantral.client import GantralCore
     from gantral.domain.actors import Actor, ActorKind
     from gantral.domain.records import DecisionType
     from gantral.policy.loading import load_template
@@ -94,7 +94,7 @@ async def _governed(client: Client, settings: object, n: int) -> tuple[float, li
     assert isinstance(settings, Settings)
     registry = InMemoryRegistry()
     await registry.put_template(load_template(TEMPLATE))
-    core = GantralClient(client, settings, registry)
+    core = GantralCore(client, settings, registry)
     agent = Actor(id="bench-agent", kind=ActorKind.AGENT)
     lead = Actor(id="alice", kind=ActorKind.HUMAN, roles=["TECH_LEAD"])
     decision_latency: list[float] = []

@@ -33,7 +33,7 @@ from gantral.audit.checkpoint import generate_key_pem
 from gantral.audit.encoding import GENESIS, chain_hash, encode_body
 from gantral.audit.rows import EventRow
 from gantral.audit.snapshots import prepare_snapshot
-from gantral.client import GantralClient
+from gantral.client import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.audit_event import (
     AUDIT_APPEND_ACTIVITY,
@@ -106,7 +106,7 @@ def _rows(runs: list[WorkflowHistory]) -> list[EventRow]:
     return rows
 
 
-async def _approve(core: GantralClient) -> str:
+async def _approve(core: GantralCore) -> str:
     """The typical governed instance, as tests/replay records it."""
     view, _ = await core.start_instance(
         workflow_id="bench", workflow_version=None, owning_team_id="bench",
@@ -132,7 +132,7 @@ async def _approve(core: GantralClient) -> str:
     return iid
 
 
-async def _long_lived(core: GantralClient, client: Client, events: int) -> str:
+async def _long_lived(core: GantralCore, client: Client, events: int) -> str:
     view, _ = await core.start_instance(
         workflow_id="bench", workflow_version=None, owning_team_id="bench",
         trigger_context={}, idempotency_key=None, actor=AGENT,
@@ -177,7 +177,7 @@ async def _histories(events: int) -> tuple[list[WorkflowHistory], list[WorkflowH
         )
         registry = InMemoryRegistry()
         await registry.put_template(load_template(TEMPLATE))
-        core = GantralClient(client, settings, registry)
+        core = GantralCore(client, settings, registry)
         sink = Worker(
             client, task_queue=settings.temporal.audit_task_queue, activities=[FakeSink().append]
         )

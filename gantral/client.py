@@ -120,7 +120,7 @@ def tls_config(tls: TemporalTLS) -> TLSConfig | bool:
     )
 
 
-class GantralClient:
+class GantralCore:
     def __init__(self, temporal: Client, settings: Settings, registry: PolicyRegistry) -> None:
         self._temporal = temporal
         self._settings = settings
@@ -496,4 +496,4 @@ async def _memo_summary(memo: Awaitable[Mapping[str, Any]]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-__all__ = ["GantralClient", "InstancePage", "InstanceSummary", "connect_temporal"]
+__all__ = ["GantralCore", "InstancePage", "InstanceSummary", "connect_temporal"]

@@ -2,7 +2,7 @@
 
 No business logic (invariant 6): the channel user is mapped to an identity by
 configuration, the permission table judges it as it judges a token, and
-`GantralClient.decide` runs the same validator, quorum, separation of duties, stale-digest
+`GantralCore.decide` runs the same validator, quorum, separation of duties, stale-digest
 check and audit as the API. Every refusal is recorded in the access log.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gantral.channels.settings import ChannelIdentity
-from gantral.client import GantralClient
+from gantral.client import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.records import DecisionType, HumanRequest
 from gantral.errors import Conflict, Forbidden, GantralError
@@ -55,7 +55,7 @@ def principal_of(identity: ChannelIdentity, channel: str) -> Principal:
 
 
 async def refuse(
-    core: GantralClient,
+    core: GantralCore,
     actor: Actor,
     attempted: str,
     exc: GantralError,
@@ -89,7 +89,7 @@ def _role(request: HumanRequest, actor: Actor, table_roles: frozenset[str]) -> s
 
 
 async def decide_via_channel(
-    core: GantralClient,
+    core: GantralCore,
     identity_service: IdentityService,
     who: ChannelIdentity,
     cmd: ChannelDecision,

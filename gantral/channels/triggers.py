@@ -1,7 +1,7 @@
 """Triggers: a verified GitHub or Standard Webhooks delivery starts the configured workflows.
 
 No business logic (invariant 6): matching is configuration (`GANTRAL_TRIGGERS__...`), the
-start is `GantralClient.start_instance`, and the delivery id is the idempotency key, so a
+start is `GantralCore.start_instance`, and the delivery id is the idempotency key, so a
 redelivered webhook finds the instance it started instead of starting a second one.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from gantral.channels.settings import GitHubTrigger, WebhookSource
-from gantral.client import GantralClient
+from gantral.client import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 
 __all__ = ["Started", "TriggerResult", "github_context", "github_matches", "start_all"]
@@ -66,7 +66,7 @@ def webhook_matches(source: WebhookSource, body: dict[str, Any]) -> bool:
 
 
 async def start_all(
-    core: GantralClient,
+    core: GantralCore,
     source: str,
     delivery: str,
     targets: list[tuple[str, str]],

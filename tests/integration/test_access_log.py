@@ -17,7 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from gantral.audit.config import AuditConfig
 from gantral.audit.reader import AuditReader
 from gantral.audit.verifier import verify_database
-from gantral.client import GantralClient
+from gantral.client import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.errors import Forbidden, InvalidInput, Unavailable
 from gantral.policy.registry import InMemoryRegistry
@@ -96,7 +96,7 @@ async def test_a_refusal_after_the_access_log_ended_is_stored_and_verifies(
 async def test_admin_action_is_stored_before_the_call_returns(
     api: httpx.AsyncClient, temporal: Client, settings: Settings, reader: AuditReader
 ) -> None:
-    core = GantralClient(temporal, settings, InMemoryRegistry())
+    core = GantralCore(temporal, settings, InMemoryRegistry())
     # Also after the access log ended: the Update starts a new run (update-with-start).
     await temporal.get_workflow_handle(ACCESS_LOG_ID).terminate("test: the access log ends")
     detail = {"workflow_id": "deploy", "version": 1, "reason": f"r-{uuid.uuid4().hex[:6]}"}
@@ -114,7 +114,7 @@ async def test_admin_action_is_stored_before_the_call_returns(
 async def test_admin_action_that_cannot_be_recorded_raises(
     api: httpx.AsyncClient, temporal: Client, settings: Settings, reader: AuditReader
 ) -> None:
-    core = GantralClient(temporal, settings, InMemoryRegistry())
+    core = GantralCore(temporal, settings, InMemoryRegistry())
     with pytest.raises(InvalidInput):  # not I-JSON: refused before it enters the outbox
         await core.record_admin_action(ADMIN, "keep_workflow_version_active", {"n": 2**60})
     agent = Actor(id="bot", kind=ActorKind.AGENT)
@@ -128,7 +128,7 @@ async def test_admin_action_that_cannot_be_recorded_raises(
         data_converter=pydantic_data_converter,
     )
     with pytest.raises(Unavailable):
-        await GantralClient(nowhere, settings, InMemoryRegistry()).record_admin_action(
+        await GantralCore(nowhere, settings, InMemoryRegistry()).record_admin_action(
             ADMIN, "keep_workflow_version_active", {}
         )
     # The refused attempts left nothing pending: the log still records and verifies.

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from gantral.client import GantralClient
+from gantral.client import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.records import Cost, DecisionType
 from gantral.domain.states import State
@@ -63,7 +63,7 @@ async def test_an_instance_decided_across_several_runs_keeps_one_verified_chain(
     registry = InMemoryRegistry()
     template = (Path(__file__).parent / "templates" / "deploy.yaml").read_text()
     await registry.put_template(load_template(template))
-    core = GantralClient(temporal, own, registry)
+    core = GantralCore(temporal, own, registry)
     async with build_worker(temporal, own):
         view, _ = await core.start_instance(
             workflow_id="deploy", workflow_version=None, owning_team_id="payments",

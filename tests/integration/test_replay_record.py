@@ -18,7 +18,7 @@ import pytest
 from temporalio.client import Client
 
 from gantral.audit.rows import EventRow
-from gantral.client import GantralClient
+from gantral.client import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.records import Cost, DecisionType
 from gantral.policy.loading import load_template
@@ -153,7 +153,7 @@ async def continue_as_new(api: httpx.AsyncClient, temporal: Client, settings: Se
     )
     registry = InMemoryRegistry()
     await registry.put_template(load_template((TEMPLATES / "deploy.yaml").read_text()))
-    core = GantralClient(temporal, own, registry)
+    core = GantralCore(temporal, own, registry)
     async with build_worker(temporal, own):
         view, _ = await core.start_instance(
             workflow_id="deploy", workflow_version=None, owning_team_id="payments",

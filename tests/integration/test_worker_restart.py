@@ -11,7 +11,7 @@ import pytest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
-from gantral.client import GantralClient
+from gantral.client import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.records import DecisionType
 from gantral.domain.states import State
@@ -44,7 +44,7 @@ async def test_waiting_instance_survives_worker_restart_and_replays(
     registry = InMemoryRegistry()
     template = (Path(__file__).parent / "templates" / "deploy.yaml").read_text()
     await registry.put_template(load_template(template))
-    core = GantralClient(temporal, own, registry)
+    core = GantralCore(temporal, own, registry)
 
     async with build_worker(temporal, own):
         view, _ = await core.start_instance(

@@ -20,7 +20,7 @@ from gantral.channels.decisions import (
 )
 from gantral.channels.relay.workflow import ChannelRelayWorkflow
 from gantral.channels.settings import JiraSettings
-from gantral.client import GantralClient
+from gantral.client import GantralCore
 from gantral.domain.records import DecisionType
 from gantral.errors import Forbidden, NotFound, Unavailable
 from gantral.identity import IdentityService
@@ -65,7 +65,7 @@ async def handle_issue_updated(
     delivery: str,
     *,
     settings: JiraSettings,
-    core: GantralClient,
+    core: GantralCore,
     identity: IdentityService,
     temporal: Client,
     relay_id: str,

@@ -3,7 +3,7 @@
     blocks        what a message, a modal and App Home show (pure)
     web           slack_sdk's Web API client, called off the event loop
     people        a Slack user -> a Gantral identity (configuration, users.info e-mail)
-    interactions  a verified interaction payload -> GantralClient.decide(channel="slack")
+    interactions  a verified interaction payload -> GantralCore.decide(channel="slack")
 
 Outbound messages (post on open, update on resolution, thread replies for reminders and
 escalations) are sent by the channel relay (`gantral.channels.relay`), never by a route.

@@ -25,7 +25,7 @@ from gantral.channels.settings import ChannelIdentity, SlackSettings
 from gantral.channels.slack.blocks import APPROVE, CALLBACK, OVERRIDE, REJECT, modal
 from gantral.channels.slack.people import identify
 from gantral.channels.slack.web import SlackUnavailable, SlackWeb
-from gantral.client import GantralClient
+from gantral.client import GantralCore
 from gantral.domain.records import DecisionType
 from gantral.errors import Forbidden, GantralError, InvalidInput
 from gantral.identity import IdentityService
@@ -63,7 +63,7 @@ def _ref(raw: str) -> dict[str, str]:
 @dataclass
 class SlackInteractions:
     settings: SlackSettings
-    core: GantralClient
+    core: GantralCore
     identity: IdentityService
     web: SlackWeb
 
