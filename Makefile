@@ -14,7 +14,7 @@ ifeq ($(HOME),)
 export GOCACHE ?= $(CURDIR)/.data/go-build
 endif
 
-.PHONY: run test lint typecheck unit integration contract bench specs clean sdk sdk-types go-toolchain node-toolchain
+.PHONY: replay-record run test lint typecheck unit integration contract bench specs clean sdk sdk-types go-toolchain node-toolchain
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -92,6 +92,11 @@ bench: $(STAMP)
 specs: $(STAMP)
 	$(BIN)/gantral specs write
 	$(MAKE) sdk-types
+
+## replay-record: re-record the replay corpus (tests/replay/histories) after a workflow change
+replay-record: $(STAMP)
+	$(BIN)/python -m tests.replay.record
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/replay
 
 clean:
 	rm -rf $(VENV) .data .mypy_cache .ruff_cache $(TS_SDK)/node_modules $(TS_SDK)/dist \

@@ -10,6 +10,9 @@
                                                    (+ decisions:override for OVERRIDE)
     GET  /v1/audit/instances/{id}/...              audit:read           the team in its audit log
     GET  /v1/audit/checkpoints/..., /consistency   audit:read           (the global log)
+    POST /v1/replay/{id}, GET .../history          audit:read           the team in its audit log
+    GET  /v1/requests?pending_for=me               decisions:decide     teams the caller decides for
+    POST /v1/policies/{id}:backtest                audit:read           the teams the caller audits
     GET  /v1/policies/..., POST ...:evaluate       policies:read
     PUT  /v1/policies/{id}                         policies:publish
     GET  /v1/workflows/...                         any valid token (templates hold no team data)
