@@ -264,3 +264,10 @@ def test_no_step_starts_without_a_settled_human_grant_for_exactly_its_arguments(
     # Every decision the state accepted is recorded exactly once.
     recorded = [e for e in s.log.unsent() if e.type is AuditEventType.DECISION_RECORDED]
     assert [e.payload["decision_id"] for e in recorded] == [d.decision_id for d in s.decisions]
+    # Separation of duties: the agent's owner never decided anything.
+    assert "olivia" not in {d.human_actor_id for d in s.decisions}
+    # Quorum: a CRITICAL request is approved only with both roles, by distinct humans.
+    for request in s.requests.values():
+        if request.status is RequestStatus.APPROVED and request.materiality == "CRITICAL":
+            assert set(request.approvals.values()) >= {"TECH_LEAD", "SECURITY_REVIEWER"}
+            assert len(request.approvals) >= 2
