@@ -132,6 +132,8 @@ def test_credentials_go_only_where_they_belong(objects: dict) -> None:
     assert set(_env(worker["containers"][0])) == {
         "GANTRAL_ATTESTATION__PUBLIC_KEYS",
         "GANTRAL_WORKER__GRACEFUL_SHUTDOWN_SECONDS",
+        "GANTRAL_WORKER__METRICS_HOST",
+        "GANTRAL_WORKER__METRICS_PORT",
     }
     for pod in (api, worker):
         text = yaml.safe_dump(pod)
@@ -170,7 +172,31 @@ def test_network_policies_allow_only_what_each_process_needs(objects: dict) -> N
     assert egress_ports("worker") == {7233}
     assert egress_ports("sink") == {7233, 5432, 443}
     for component in ("worker", "sink"):
-        assert objects[("NetworkPolicy", f"gantral-{component}")]["spec"]["ingress"] == []
+        # Only the metrics port: /metrics for the scraper, /healthz and /readyz for probes.
+        (rule,) = objects[("NetworkPolicy", f"gantral-{component}")]["spec"]["ingress"]
+        assert rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+        container = _pod(objects, component)["containers"][0]
+        assert [p["name"] for p in container["ports"]] == ["metrics"]
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+
+
+def test_tracing_exports_only_where_told_and_the_collector_is_reachable() -> None:
+    plain = _render(PRODUCTION)
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in "".join(plain.values())
+    traced = _render(_merge(PRODUCTION, {"tracing": {"otlpEndpoint": "http://otel:4318"}}))
+    config = next(yaml.safe_load(t) for p, t in traced.items() if p.endswith("configmap.yaml"))
+    assert config["data"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel:4318"
+    policies = [
+        doc
+        for path, text in traced.items()
+        if path.endswith("networkpolicy.yaml")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    ]
+    for policy in policies:
+        ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
+        assert 4318 in ports, policy["metadata"]["name"]
 
 
 @pytest.mark.parametrize(

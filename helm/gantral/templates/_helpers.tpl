@@ -222,6 +222,11 @@ labels:
 annotations:
   # Roll the pods when the non-secret settings change.
   checksum/config: {{ include (print .root.Template.BasePath "/configmap.yaml") .root | sha256sum }}
+  {{- if .root.Values.metrics.scrapeAnnotations }}
+  prometheus.io/scrape: "true"
+  prometheus.io/port: {{ ternary "8000" (toString .root.Values.metrics.port) (eq .component "api") | quote }}
+  prometheus.io/path: /metrics
+  {{- end }}
   {{- with $values.podAnnotations }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
