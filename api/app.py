@@ -19,6 +19,7 @@ from api.routers import (
     instances,
     jira,
     policies,
+    readiness,
     replay,
     requests,
     slack,
@@ -32,6 +33,7 @@ from gantral.client import GantralCore, connect_temporal
 from gantral.identity import IdentityService
 from gantral.observability.tracing import configure_tracing, traced
 from gantral.policy.runtime import open_registry
+from gantral.readiness.runtime import open_readiness
 from gantral.settings import Profile, Settings
 from gantral.startup import configure_logging, install_masking, load_settings, resolve_secrets
 
@@ -62,7 +64,14 @@ def create_app(
             app.state.temporal = client
             registry = await stack.enter_async_context(open_registry(settings))
             app.state.registry = registry
-            app.state.core = GantralCore(client, settings, registry)
+            # Capacity rules and counters, consulted before authorize calls (never audited).
+            observer = readiness.MetricsObserver(app.state.metrics)
+            app.state.readiness = await stack.enter_async_context(
+                open_readiness(settings, observer)
+            )
+            app.state.core = GantralCore(
+                client, settings, registry, readiness=app.state.readiness
+            )
             # Without reader credentials the audit routes answer 503; the rest still serves.
             reader = None
             if settings.database.reader_url.get_secret_value():
@@ -123,6 +132,7 @@ def create_app(
     app.include_router(policies.router)
     app.include_router(workflows.router)
     app.include_router(requests.router)
+    app.include_router(readiness.router)
     app.include_router(slack.router)
     app.include_router(triggers.router)
     app.include_router(jira.router)

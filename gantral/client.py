@@ -35,10 +35,10 @@ from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 from gantral.attestation_keys import attestor_from
 from gantral.audit.redaction import redact
 from gantral.domain.actors import Actor
-from gantral.domain.digest import sha256_hex
+from gantral.domain.digest import args_digest, sha256_hex
 from gantral.domain.limits import fields_problem
 from gantral.domain.records import HumanRequest
-from gantral.domain.states import State
+from gantral.domain.states import TERMINAL_STATES, State
 from gantral.errors import (
     BY_CODE,
     Conflict,
@@ -48,6 +48,7 @@ from gantral.errors import (
     Unavailable,
 )
 from gantral.policy.registry import PolicyRegistry, pin_template
+from gantral.readiness import Ask, ReadinessGate
 from gantral.settings import Settings, TemporalTLS
 from gantral.workflows import search
 from gantral.workflows.access_log import (
@@ -61,7 +62,9 @@ from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import (
     WORKFLOW_NAME,
     AgentEvent,
+    AgentEventKind,
     AgentEventResult,
+    AuthorizeOutcome,
     AuthorizeResult,
     AuthorizeStep,
     Decide,
@@ -121,10 +124,19 @@ def tls_config(tls: TemporalTLS) -> TLSConfig | bool:
 
 
 class GantralCore:
-    def __init__(self, temporal: Client, settings: Settings, registry: PolicyRegistry) -> None:
+    def __init__(
+        self,
+        temporal: Client,
+        settings: Settings,
+        registry: PolicyRegistry,
+        readiness: ReadinessGate | None = None,
+    ) -> None:
         self._temporal = temporal
         self._settings = settings
         self._registry = registry
+        # Capacity, rate and budget rules: consulted before an authorize is relayed.
+        self._readiness = readiness
+        self._workflows: dict[str, str] = {}
         # Every call relayed to Temporal is signed: the workflow refuses unsigned ones.
         self._attestor = attestor_from(settings)
         self._teams: dict[str, str] = {}
@@ -236,6 +248,20 @@ class GantralCore:
             self._teams[instance_id] = team
         return team
 
+    async def workflow_of(self, instance_id: str) -> str:
+        """The instance's workflow template id: fixed at start, so cached after one read."""
+        workflow = self._workflows.get(instance_id)
+        if workflow is None:
+            workflow = (await self.get_instance(instance_id)).workflow_id
+            if len(self._workflows) >= _TEAM_CACHE:
+                self._workflows.pop(next(iter(self._workflows)))
+            self._workflows[instance_id] = workflow
+        return workflow
+
+    async def _ask(self, instance_id: str, step_id: str, agent_id: str) -> Ask:
+        team = await self.owning_team(instance_id)
+        return Ask(instance_id, step_id, team, await self.workflow_of(instance_id), agent_id)
+
     async def get_instance(self, instance_id: str) -> InstanceView:
         return await self._call(instance_id, self._handle(instance_id).query(InstanceWorkflow.view))
 
@@ -313,7 +339,31 @@ class GantralCore:
         if removed:
             step = step.model_copy(update={"context": redacted["context"], "redacted": removed})
         scope = scope_of("authorize", step.actor, step.idempotency_key, step.step_id)
-        return await self._update(instance_id, "authorize", step, scope, AuthorizeResult)
+        if self._readiness is None:
+            return await self._update(instance_id, "authorize", step, scope, AuthorizeResult)
+        # Readiness is derived here, outside the workflow: a NOT_READY reaches no history
+        # and no audit log. A ready verdict reserves a slot until the step runs.
+        verdict = await self._readiness.check(
+            await self._ask(instance_id, step.step_id, step.actor.id)
+        )
+        if not verdict.ready:
+            return AuthorizeResult(
+                outcome=AuthorizeOutcome.NOT_READY,
+                step_id=step.step_id,
+                args_digest=args_digest(step.action or step.step_id, step.arguments),
+                materiality=None,
+                explanation=[verdict.message],
+                reason=verdict.reason,
+                retry_after=verdict.retry_after,
+            )
+        try:
+            result = await self._update(instance_id, "authorize", step, scope, AuthorizeResult)
+        except BaseException:
+            await self._readiness.release(instance_id, step.step_id)
+            raise
+        if result.outcome is not AuthorizeOutcome.ALLOW:  # a human decides first
+            await self._readiness.release(instance_id, step.step_id)
+        return result
 
     async def get_request(self, instance_id: str, request_id: str, wait: float = 0) -> HumanRequest:
         """The request, long-polling up to `wait` seconds for its outcome to be applied."""
@@ -389,11 +439,30 @@ class GantralCore:
 
     async def report(self, instance_id: str, event: AgentEvent) -> AgentEventResult:
         scope = scope_of("report", event.actor, event.idempotency_key)
-        return await self._update(instance_id, "report", event, scope, AgentEventResult)
+        result = await self._update(instance_id, "report", event, scope, AgentEventResult)
+        if self._readiness is not None:
+            await self._count(instance_id, event, result)
+        return result
+
+    async def _count(self, instance_id: str, event: AgentEvent, result: AgentEventResult) -> None:
+        """Keep the readiness counters (never audited) in step with accepted events."""
+        gate = self._readiness
+        assert gate is not None
+        if event.kind is AgentEventKind.STEP_STARTED and event.grant_id and event.step_id:
+            await gate.step_started(await self._ask(instance_id, event.step_id, event.actor.id))
+        elif event.kind in (AgentEventKind.STEP_COMPLETED, AgentEventKind.STEP_FAILED):
+            await gate.step_ended(instance_id, event.step_id or "")
+        if event.cost is not None:
+            await gate.cost_reported(instance_id, await self.owning_team(instance_id), result.cost)
+        if result.state in TERMINAL_STATES:
+            await gate.instance_finished(instance_id)
 
     async def finish(self, instance_id: str, cmd: Finish) -> InstanceView:
         scope = scope_of("finish", cmd.actor, cmd.idempotency_key)
-        return await self._update(instance_id, "finish", cmd, scope, InstanceView)
+        view = await self._update(instance_id, "finish", cmd, scope, InstanceView)
+        if self._readiness is not None:
+            await self._readiness.instance_finished(instance_id)
+        return view
 
     async def _update(
         self,

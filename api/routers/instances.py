@@ -5,6 +5,7 @@ Who may call what is decided in `api.authz`; routes declare the permission they 
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
@@ -113,8 +114,10 @@ async def authorize_step(
     body: AuthorizeRequest,
     core: Core,
     access: AuthorizesSteps,
+    response: Response,
 ) -> AuthorizeResult:
-    """Ask before a governed step. ALLOW carries a grant; PENDING carries the human request."""
+    """Ask before a governed step. ALLOW carries a grant; PENDING carries the human request;
+    NOT_READY (capacity, rate, budget) says which rule blocks and when to ask again."""
     step = AuthorizeStep(
         step_id=step_id,
         action=body.action,
@@ -123,7 +126,11 @@ async def authorize_step(
         actor=access.actor,
         idempotency_key=body.idempotency_key,
     )
-    return await core.authorize(instance_id, step)
+    result = await core.authorize(instance_id, step)
+    if result.retry_after is not None:
+        # NOT_READY is an answer (200), not an error; generic clients still back off.
+        response.headers["Retry-After"] = str(max(1, math.ceil(result.retry_after)))
+    return result
 
 
 @router.get("/{instance_id}/requests/{request_id}", responses=ERRORS)

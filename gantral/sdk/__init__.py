@@ -24,6 +24,7 @@ Errors:
     │   ├── Conflict                409 (already_decided, grant_reused, stale, ...)
     │   └── Unavailable             503 / 5xx
     └── StepRefused                 a governed step must not run; `request` if any
+        ├── StepNotReady            NOT_READY for longer than the step may wait
         ├── StepRejected            REJECTED by a human (or on timeout)
         ├── StepExpired             EXPIRED: no decision before the policy's deadline
         ├── StepCancelled           CANCELLED with the instance, or SUPERSEDED
@@ -61,7 +62,7 @@ from gantral.sdk._errors import (
     Unauthenticated,
     Unavailable,
 )
-from gantral.sdk._governed import DEFAULT_DECISION_WAIT, GovernedStep
+from gantral.sdk._governed import DEFAULT_DECISION_WAIT, GovernedStep, StepNotReady
 from gantral.sdk._sync_client import GantralClient
 from gantral.workflows.messages import (
     AgentEventKind,
@@ -104,6 +105,7 @@ __all__ = [
     "State",
     "StepCancelled",
     "StepExpired",
+    "StepNotReady",
     "StepRefused",
     "StepRejected",
     "TokenProvider",

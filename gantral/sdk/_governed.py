@@ -98,11 +98,10 @@ def not_ready_pause(result: AuthorizeResult) -> float | None:
 
     Readiness is operational, not authority: the step waits and asks again by itself.
     """
-    if str(result.outcome) != NOT_READY:
+    if result.outcome != AuthorizeOutcome.NOT_READY:
         return None
-    # `retry_after` is the server's hint (seconds); older servers never answer NOT_READY.
-    hint = getattr(result, "retry_after", None)
-    pause = float(hint) if isinstance(hint, int | float) else _NOT_READY_DEFAULT
+    hint = result.retry_after  # the server's hint, in seconds
+    pause = float(hint) if hint is not None else _NOT_READY_DEFAULT
     low, high = _NOT_READY_PAUSE
     return min(max(pause, low), high)
 

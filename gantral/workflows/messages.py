@@ -101,16 +101,24 @@ class AuthorizeStep(BaseModel):
 class AuthorizeOutcome(StrEnum):
     ALLOW = "ALLOW"
     PENDING = "PENDING"
+    # Not runnable now (capacity, rate, budget, fairness): derived by the API's readiness
+    # gate, never by the workflow, never audited. Ask again after `retry_after` seconds.
+    NOT_READY = "NOT_READY"
 
 
 class AuthorizeResult(BaseModel):
     outcome: AuthorizeOutcome
     step_id: str
     args_digest: str
-    materiality: Materiality
+    # None only for NOT_READY: the policy was not evaluated.
+    materiality: Materiality | None
     explanation: list[str]
     request: HumanRequest | None = None
     grant: Grant | None = None
+    # NOT_READY only: which rule blocks (concurrency, rate_limit, budget, fairness,
+    # counters_unavailable) and when to ask again.
+    reason: str | None = None
+    retry_after: float | None = None
 
 
 class Decide(BaseModel):

@@ -82,7 +82,8 @@ func humanRequest(status RequestStatus, g *Grant) *HumanRequest {
 }
 
 func authorized(outcome AuthorizeOutcome, g *Grant, r *HumanRequest) AuthorizeResult {
-	return AuthorizeResult{Outcome: outcome, StepID: "deploy", Materiality: "HIGH", Explanation: []string{}, Grant: g, Request: r}
+	high := Materiality("HIGH")
+	return AuthorizeResult{Outcome: outcome, StepID: "deploy", Materiality: &high, Explanation: []string{}, Grant: g, Request: r}
 }
 
 var eventResult = map[string]any{"accepted": true, "state": "RUNNING", "cost": map[string]any{}}

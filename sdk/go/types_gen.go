@@ -80,8 +80,9 @@ type AuditTrailView struct {
 type AuthorizeOutcome string
 
 const (
-	AuthorizeOutcomeAllow   AuthorizeOutcome = "ALLOW"
-	AuthorizeOutcomePending AuthorizeOutcome = "PENDING"
+	AuthorizeOutcomeAllow    AuthorizeOutcome = "ALLOW"
+	AuthorizeOutcomePending  AuthorizeOutcome = "PENDING"
+	AuthorizeOutcomeNotReady AuthorizeOutcome = "NOT_READY"
 )
 
 type AuthorizeRequest struct {
@@ -95,9 +96,11 @@ type AuthorizeResult struct {
 	ArgsDigest  string           `json:"args_digest"`
 	Explanation []string         `json:"explanation"`
 	Grant       *Grant           `json:"grant,omitempty"`
-	Materiality Materiality      `json:"materiality"`
+	Materiality *Materiality     `json:"materiality"`
 	Outcome     AuthorizeOutcome `json:"outcome"`
+	Reason      *string          `json:"reason,omitempty"`
 	Request     *HumanRequest    `json:"request,omitempty"`
+	RetryAfter  *float64         `json:"retry_after,omitempty"`
 	StepID      string           `json:"step_id"`
 }
 
@@ -160,6 +163,25 @@ type BundleView struct {
 	InstanceID string            `json:"instance_id"`
 	Seal       *BundleSeal       `json:"seal"`
 	Snapshots  []map[string]any  `json:"snapshots"`
+}
+
+type CapacityCheck struct {
+	Kind       string  `json:"kind"`
+	Limit      float64 `json:"limit"`
+	OK         bool    `json:"ok"`
+	RetryAfter float64 `json:"retry_after"`
+	Scope      string  `json:"scope"`
+	Used       float64 `json:"used"`
+}
+
+type CapacityVerdict struct {
+	Checks       []CapacityCheck `json:"checks"`
+	Message      string          `json:"message"`
+	Ready        bool            `json:"ready"`
+	Reason       string          `json:"reason"`
+	RetryAfter   float64         `json:"retry_after"`
+	RulesVersion *int64          `json:"rules_version"`
+	Scope        *string         `json:"scope"`
 }
 
 type Change struct {
@@ -584,7 +606,22 @@ type ProblemView struct {
 	Seq        *int64  `json:"seq,omitempty"`
 }
 
+// Whether the instance can advance now, and every reason it cannot.
+type ReadinessView struct {
+	AgentID          string          `json:"agent_id"`
+	BlockedBy        []string        `json:"blocked_by"`
+	Capacity         CapacityVerdict `json:"capacity"`
+	InstanceID       string          `json:"instance_id"`
+	PendingRequestID *string         `json:"pending_request_id"`
+	Runnable         bool            `json:"runnable"`
+	State            State           `json:"state"`
+	StepID           *string         `json:"step_id"`
+	Team             string          `json:"team"`
+	WorkflowID       string          `json:"workflow_id"`
+}
+
 type ReplayReport struct {
+	Additions       []Divergence     `json:"additions,omitempty"`
 	Audit           AuditAnchor      `json:"audit"`
 	CodeVersion     string           `json:"code_version"`
 	DivergenceCount int64            `json:"divergence_count"`
@@ -636,6 +673,7 @@ type SnapshotRef struct {
 }
 
 type StartInstanceRequest struct {
+	CallbackURL     *string        `json:"callback_url,omitempty"`
 	IdempotencyKey  *string        `json:"idempotency_key,omitempty"`
 	OwningTeamID    string         `json:"owning_team_id"`
 	TriggerContext  map[string]any `json:"trigger_context,omitempty"`

@@ -6,19 +6,15 @@ wiring, issue 17); until then they skip, and the pause rule is checked on its ow
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
 
 from gantral import sdk
 from gantral.sdk._governed import StepNotReady, not_ready_pause
-from gantral.workflows.messages import AuthorizeOutcome, AuthorizeResult
+from gantral.workflows.messages import AuthorizeResult
 from tests.unit.test_sdk_fakes import ARGS, EVENT_OK, IID, FakeAPI, authorize_result, grant
-
-WIRED = "NOT_READY" in AuthorizeOutcome.__members__
-needs_wiring = pytest.mark.skipif(not WIRED, reason="AuthorizeOutcome.NOT_READY not in the API yet")
 
 
 def _not_ready(retry_after: float, reason: str = "concurrency") -> dict[str, Any]:
@@ -33,8 +29,10 @@ def _client(api: FakeAPI) -> sdk.AsyncGantralClient:
 
 def test_pause_follows_the_hint_within_bounds() -> None:
     def result(outcome: str, **extra: Any) -> AuthorizeResult:
-        # The fields the lead adds (`retry_after`) are read by name: a stand-in has them.
-        return cast(AuthorizeResult, SimpleNamespace(outcome=outcome, **extra))
+        return AuthorizeResult(
+            outcome=outcome, step_id="s", args_digest="d", materiality=None, explanation=[],
+            **extra,
+        )  # fmt: skip
 
     assert not_ready_pause(result("ALLOW")) is None
     assert not_ready_pause(result("PENDING")) is None
@@ -44,7 +42,6 @@ def test_pause_follows_the_hint_within_bounds() -> None:
     assert not_ready_pause(result("NOT_READY")) == 1.0  # no hint: a second
 
 
-@needs_wiring
 async def test_governed_step_waits_while_not_ready_then_runs() -> None:
     api = FakeAPI()
     api.on("POST", "/authorize", _not_ready(0.05), _not_ready(0.05, "budget"),
@@ -58,7 +55,6 @@ async def test_governed_step_waits_while_not_ready_then_runs() -> None:
     assert [b["kind"] for b in api.bodies("/events")] == ["STEP_STARTED", "STEP_COMPLETED"]
 
 
-@needs_wiring
 async def test_still_not_ready_after_the_wait_runs_nothing() -> None:
     api = FakeAPI()
     api.on("POST", "/authorize", _not_ready(0.05, "budget"))

@@ -65,8 +65,8 @@ export interface AuditTrailView {
   "sealed": boolean;
 }
 
-export type AuthorizeOutcome = "ALLOW" | "PENDING";
-export const AuthorizeOutcomeValues = ["ALLOW","PENDING"] as const;
+export type AuthorizeOutcome = "ALLOW" | "PENDING" | "NOT_READY";
+export const AuthorizeOutcomeValues = ["ALLOW","PENDING","NOT_READY"] as const;
 
 export interface AuthorizeRequest {
   "action"?: string;
@@ -79,9 +79,11 @@ export interface AuthorizeResult {
   "args_digest": string;
   "explanation": Array<string>;
   "grant"?: Grant | null;
-  "materiality": Materiality;
+  "materiality": Materiality | null;
   "outcome": AuthorizeOutcome;
+  "reason"?: string | null;
   "request"?: HumanRequest | null;
+  "retry_after"?: number | null;
   "step_id": string;
 }
 
@@ -144,6 +146,25 @@ export interface BundleView {
   "instance_id": string;
   "seal": BundleSeal | null;
   "snapshots": Array<Record<string, unknown>>;
+}
+
+export interface CapacityCheck {
+  "kind": string;
+  "limit": number;
+  "ok": boolean;
+  "retry_after": number;
+  "scope": string;
+  "used": number;
+}
+
+export interface CapacityVerdict {
+  "checks": Array<CapacityCheck>;
+  "message": string;
+  "ready": boolean;
+  "reason": string;
+  "retry_after": number;
+  "rules_version": number | null;
+  "scope": string | null;
 }
 
 export interface Change {
@@ -540,7 +561,22 @@ export interface ProblemView {
   "seq"?: number | null;
 }
 
+/** Whether the instance can advance now, and every reason it cannot. */
+export interface ReadinessView {
+  "agent_id": string;
+  "blocked_by": Array<string>;
+  "capacity": CapacityVerdict;
+  "instance_id": string;
+  "pending_request_id": string | null;
+  "runnable": boolean;
+  "state": State;
+  "step_id": string | null;
+  "team": string;
+  "workflow_id": string;
+}
+
 export interface ReplayReport {
+  "additions"?: Array<Divergence>;
   "audit": AuditAnchor;
   "code_version": string;
   "divergence_count": number;
@@ -583,6 +619,7 @@ export interface SnapshotRef {
 }
 
 export interface StartInstanceRequest {
+  "callback_url"?: string | null;
   "idempotency_key"?: string | null;
   "owning_team_id": string;
   "trigger_context"?: Record<string, unknown>;
