@@ -19,6 +19,7 @@ __all__ = [
     "RATE_WINDOW",
     "Usage",
     "evaluate",
+    "limits_of",
     "period_bounds",
     "scopes_of",
     "shared_scopes",
@@ -53,7 +54,8 @@ def shared_scopes(ask: Ask) -> list[str]:
     return ["plane", f"workflow:{ask.workflow_id}"]
 
 
-def _limits(rules: CapacityRules, ask: Ask) -> list[tuple[str, Limits]]:
+def limits_of(rules: CapacityRules, ask: Ask) -> list[tuple[str, Limits]]:
+    """The limits that apply to the ask, by scope."""
     out: list[tuple[str, Limits]] = [(f"team:{ask.team}", rules.team(ask.team))]
     if (agent := rules.agents.get(ask.agent_id)) is not None:
         out.append((f"agent:{ask.agent_id}", agent))
@@ -98,7 +100,7 @@ def _budget_checks(
 
 def _limit_checks(rules: CapacityRules, ask: Ask, usage: Usage, now: datetime) -> list[Check]:
     checks = []
-    for scope, limits in _limits(rules, ask):
+    for scope, limits in limits_of(rules, ask):
         if limits.concurrency is not None:
             used = usage.running.get(scope, 0)
             ok = used < limits.concurrency

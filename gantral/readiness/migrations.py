@@ -77,6 +77,29 @@ MIGRATIONS: list[str] = [
         created_at timestamptz NOT NULL DEFAULT now()
     );
     """,
+    # Held slots counted per scope (kept with every slot change), so a check reads four
+    # rows instead of counting every running step; admissions per scope and second, so a
+    # steps-per-minute check sums at most 60 rows.
+    """
+    CREATE TABLE {schema}.scope_counts (
+        scope text PRIMARY KEY,
+        held integer NOT NULL
+    );
+    INSERT INTO {schema}.scope_counts (scope, held)
+        SELECT s, count(*) FROM {schema}.slots,
+            unnest(ARRAY['plane', 'team:' || team, 'workflow:' || workflow_id,
+                         'agent:' || agent_id]) AS s
+        GROUP BY s;
+    CREATE INDEX slots_lapsing ON {schema}.slots (expires_at) WHERE NOT running;
+    DROP TABLE {schema}.admissions;
+    CREATE TABLE {schema}.admissions (
+        scope text NOT NULL,
+        second timestamptz NOT NULL,
+        n integer NOT NULL,
+        PRIMARY KEY (scope, second)
+    );
+    CREATE INDEX admissions_second ON {schema}.admissions (second);
+    """,
 ]
 
 

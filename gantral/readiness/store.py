@@ -16,7 +16,8 @@ from psycopg import AsyncConnection, sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from gantral.readiness.evaluate import RATE_WINDOW, Usage, evaluate, period_bounds, scopes_of
+from gantral.readiness import counts
+from gantral.readiness.evaluate import RATE_WINDOW, Usage, evaluate, limits_of, period_bounds
 from gantral.readiness.migrations import migrate
 from gantral.readiness.rules import CapacityRules, rules_hash
 from gantral.readiness.verdict import CONCURRENCY, FAIRNESS, RATE_LIMIT, Ask, Verdict
@@ -79,6 +80,7 @@ class CounterStore:
         """Check, and when ready reserve a slot for the step; when not, queue it fairly."""
         async with self._pool.connection() as conn, conn.transaction():
             await self._lock(conn)
+            await counts.purge_lapsed(conn, self._sql, now)
             held = await self._one(
                 conn,
                 "UPDATE {schema}.slots SET expires_at = CASE WHEN running THEN NULL ELSE %s END"
@@ -118,30 +120,11 @@ class CounterStore:
             return verdict
 
     async def _usage(self, conn: Conn, rules: CapacityRules, ask: Ask, now: datetime) -> Usage:
-        plane, team, workflow, agent = scopes_of(ask)
-        row = await self._one(
-            conn,
-            "SELECT count(*), count(*) FILTER (WHERE team = %s),"
-            " count(*) FILTER (WHERE workflow_id = %s), count(*) FILTER (WHERE agent_id = %s)"
-            " FROM {schema}.slots WHERE running OR expires_at > %s",
-            (ask.team, ask.workflow_id, ask.agent_id, now),
-        )
-        assert row is not None
-        running = dict(zip((plane, team, workflow, agent), (int(x) for x in row), strict=True))
-        rate = await self._one(
-            conn,
-            "SELECT count(*), min(at), count(*) FILTER (WHERE team = %s),"
-            " min(at) FILTER (WHERE team = %s), count(*) FILTER (WHERE workflow_id = %s),"
-            " min(at) FILTER (WHERE workflow_id = %s), count(*) FILTER (WHERE agent_id = %s),"
-            " min(at) FILTER (WHERE agent_id = %s) FROM {schema}.admissions WHERE at > %s",
-            (ask.team, ask.team, ask.workflow_id, ask.workflow_id, ask.agent_id, ask.agent_id,
-             now - RATE_WINDOW),
-        )  # fmt: skip
-        assert rate is not None
-        recent = {
-            scope: (int(rate[2 * i]), rate[2 * i + 1])
-            for i, scope in enumerate((plane, team, workflow, agent))
-        }
+        limits = limits_of(rules, ask)
+        held = [scope for scope, lim in limits if lim.concurrency is not None]
+        rated = [scope for scope, lim in limits if lim.steps_per_minute is not None]
+        running = await counts.held(conn, self._sql, held, now)
+        recent = await counts.admissions(conn, self._sql, rated, now)
         tokens, money = 0, 0.0
         budget = rules.team(ask.team).budget
         if budget is not None:
@@ -194,40 +177,40 @@ class CounterStore:
     async def _reserve(
         self, conn: Conn, rules: CapacityRules, ask: Ask, usage: Usage, now: datetime
     ) -> None:
-        await conn.execute(
-            self._sql(
-                "INSERT INTO {schema}.slots"
-                " (instance_id, step_id, team, workflow_id, agent_id, admitted_at, expires_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (instance_id, step_id) DO UPDATE SET running = false,"
-                " admitted_at = EXCLUDED.admitted_at, expires_at = EXCLUDED.expires_at"
-            ),
-            (ask.instance_id, ask.step_id, ask.team, ask.workflow_id, ask.agent_id, now,
-             now + _reservation(rules)),
-        )  # fmt: skip
-        await self._admitted(conn, ask.team, ask.workflow_id, ask.agent_id, now)
-        await self._forget_waiter(conn, ask)
-        base = usage.own[0] if usage.own is not None else await self._vtime(conn, ask.team)
-        await self._set_vtime(conn, ask.team, base + 1.0 / rules.team(ask.team).weight)
-        # Old admissions and lapsed reservations are only ever filtered out by the reads;
-        # clearing them here keeps the tables small.
-        await conn.execute(
-            self._sql("DELETE FROM {schema}.admissions WHERE at <= %s"), (now - RATE_WINDOW,)
-        )
-        await conn.execute(
-            self._sql("DELETE FROM {schema}.slots WHERE NOT running AND expires_at <= %s"), (now,)
-        )
-
-    async def _admitted(
-        self, conn: Conn, team: str, workflow_id: str, agent_id: str, at: datetime
-    ) -> None:
-        await conn.execute(
-            self._sql(
-                "INSERT INTO {schema}.admissions (team, workflow_id, agent_id, at)"
-                " VALUES (%s, %s, %s, %s)"
-            ),
-            (team, workflow_id, agent_id, at),
-        )
+        # Under the lock, with lapsed reservations purged and no live slot for the step:
+        # the insert always inserts, so every write can go in one pipelined round trip.
+        step = 1.0 / rules.team(ask.team).weight
+        base = usage.own[0] if usage.own is not None else None
+        async with conn.pipeline():
+            await conn.execute(
+                self._sql(
+                    "INSERT INTO {schema}.slots (instance_id, step_id, team, workflow_id,"
+                    " agent_id, admitted_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                ),
+                (ask.instance_id, ask.step_id, ask.team, ask.workflow_id, ask.agent_id, now,
+                 now + _reservation(rules)),
+            )  # fmt: skip
+            await counts.bump(conn, self._sql, [(ask.team, ask.workflow_id, ask.agent_id)], +1)
+            await counts.record_admission(
+                conn, self._sql, ask.team, ask.workflow_id, ask.agent_id, now
+            )
+            await self._forget_waiter(conn, ask)
+            # The team's virtual time moves on by 1/weight from where it stands in the
+            # fair order (an idle team joins at the front's time, earning no credit).
+            await conn.execute(
+                self._sql(
+                    "INSERT INTO {schema}.team_clock (team, vtime) VALUES (%s, %s)"
+                    " ON CONFLICT (team) DO UPDATE SET vtime = greatest("
+                    "{schema}.team_clock.vtime, coalesce(%s, {schema}.team_clock.vtime)) + %s"
+                ),
+                (ask.team, (base or 0.0) + step, base, step),
+            )
+            # Old admissions are only ever filtered out by the reads; clearing them here
+            # keeps the table small.
+            await conn.execute(
+                self._sql("DELETE FROM {schema}.admissions WHERE second <= %s"),
+                (now - RATE_WINDOW,),
+            )
 
     async def _set_vtime(self, conn: Conn, team: str, vtime: float) -> None:
         await conn.execute(
@@ -281,37 +264,47 @@ class CounterStore:
 
     async def release(self, instance_id: str, step_id: str) -> None:
         """An authorize that did not end in ALLOW gives back the slot it reserved."""
-        await self._exec(
-            "DELETE FROM {schema}.slots WHERE instance_id = %s AND step_id = %s AND NOT running",
-            (instance_id, step_id),
-        )
+        await self._delete("reservation",
+                           (instance_id, step_id))  # fmt: skip
 
     async def started(self, ask: Ask, now: datetime) -> None:
         """STEP_STARTED accepted: the step runs. A step started on a human's grant holds no
         reservation; it is counted from now on (authority is not delayed by capacity)."""
-        await self._exec(
-            "INSERT INTO {schema}.slots"
-            " (instance_id, step_id, team, workflow_id, agent_id, running, admitted_at)"
-            " VALUES (%s, %s, %s, %s, %s, true, %s) ON CONFLICT (instance_id, step_id)"
-            " DO UPDATE SET running = true, expires_at = NULL",
-            (ask.instance_id, ask.step_id, ask.team, ask.workflow_id, ask.agent_id, now),
-        )
+        async with self._pool.connection() as conn, conn.transaction():
+            made_running = await self._one(
+                conn,
+                "UPDATE {schema}.slots SET running = true, expires_at = NULL"
+                " WHERE instance_id = %s AND step_id = %s RETURNING 1",
+                (ask.instance_id, ask.step_id),
+            )
+            if made_running is not None:
+                return
+            cur = await conn.execute(
+                self._sql(
+                    "INSERT INTO {schema}.slots"
+                    " (instance_id, step_id, team, workflow_id, agent_id, running, admitted_at)"
+                    " VALUES (%s, %s, %s, %s, %s, true, %s) ON CONFLICT DO NOTHING"
+                    " RETURNING team, workflow_id, agent_id"
+                ),
+                (ask.instance_id, ask.step_id, ask.team, ask.workflow_id, ask.agent_id, now),
+            )
+            await counts.bump(conn, self._sql, await cur.fetchall(), +1)
 
     async def ended(self, instance_id: str, step_id: str) -> None:
         """STEP_COMPLETED or STEP_FAILED accepted: the slot is free."""
-        await self._exec(
-            "DELETE FROM {schema}.slots WHERE instance_id = %s AND step_id = %s",
-            (instance_id, step_id),
-        )
+        await self._delete("step", (instance_id, step_id))
 
     async def finished(self, instance_id: str) -> None:
         """The instance ended (completed, failed, cancelled): all its slots are free."""
         async with self._pool.connection() as conn, conn.transaction():
-            for table in ("slots", "waiters"):
-                query = sql.SQL("DELETE FROM {schema}.{table} WHERE instance_id = %s").format(
-                    schema=self._ident, table=sql.Identifier(table)
-                )
-                await conn.execute(query, (instance_id,))
+            await counts.delete_slots(conn, self._sql, "instance", (instance_id,))
+            await conn.execute(
+                self._sql("DELETE FROM {schema}.waiters WHERE instance_id = %s"), (instance_id,)
+            )
+
+    async def _delete(self, which: str, params: tuple[Any, ...]) -> None:
+        async with self._pool.connection() as conn, conn.transaction():
+            await counts.delete_slots(conn, self._sql, which, params)
 
     async def cost(
         self, instance_id: str, team: str, tokens: int, money: float, currency: str, at: datetime
@@ -367,7 +360,7 @@ class CounterStore:
             await conn.execute(
                 self._sql(
                     "TRUNCATE {schema}.slots, {schema}.admissions, {schema}.instance_cost,"
-                    " {schema}.spend, {schema}.waiters, {schema}.team_clock"
+                    " {schema}.spend, {schema}.waiters, {schema}.team_clock, {schema}.scope_counts"
                 )
             )
 
@@ -381,7 +374,7 @@ class CounterStore:
             await conn.execute(
                 self._sql(
                     "TRUNCATE {schema}.slots, {schema}.admissions, {schema}.instance_cost,"
-                    " {schema}.spend, {schema}.waiters, {schema}.team_clock"
+                    " {schema}.spend, {schema}.waiters, {schema}.team_clock, {schema}.scope_counts"
                 )
             )
             for usage in usages:
@@ -397,9 +390,8 @@ class CounterStore:
                          step.agent_id, step.started_at),
                     )  # fmt: skip
                     if step.started_at > now - RATE_WINDOW:
-                        await self._admitted(
-                            conn, usage.team, usage.workflow_id, step.agent_id, step.started_at
-                        )
+                        await counts.record_admission(conn, self._sql, usage.team,
+                            usage.workflow_id, step.agent_id, step.started_at)  # fmt: skip
                 tokens, money = 0, 0.0
                 for item in usage.spend:
                     await self._spend(conn, usage.instance_id, usage.team, item)
@@ -412,6 +404,7 @@ class CounterStore:
                         ),
                         (usage.instance_id, usage.team, tokens, money),
                     )
+            await conn.execute(self._sql(_RECOUNT))
         return count
 
     # -- rules versions ------------------------------------------------------------------
@@ -446,10 +439,6 @@ class CounterStore:
         cur = await conn.execute(self._sql(query), params)
         return await cur.fetchone()
 
-    async def _exec(self, query: str, params: tuple[Any, ...]) -> None:
-        async with self._pool.connection() as conn:
-            await conn.execute(self._sql(query), params)
-
 
 def _reservation(rules: CapacityRules) -> timedelta:
     return timedelta(seconds=rules.timing.reservation_seconds)
@@ -462,3 +451,13 @@ def _shared_block(verdict: Verdict, ask: Ask) -> bool:
     shared = {"plane", f"workflow:{ask.workflow_id}"}
     blocked = [c for c in verdict.checks if not c.ok]
     return all(c.scope in shared or c.kind == "fairness" for c in blocked)
+
+
+# Held slots per scope, counted afresh from `slots` (after a rebuild).
+_RECOUNT = """
+INSERT INTO {schema}.scope_counts (scope, held)
+    SELECT s, count(*) FROM {schema}.slots,
+        unnest(ARRAY['plane', 'team:' || team, 'workflow:' || workflow_id, 'agent:' || agent_id])
+        AS s
+    GROUP BY s
+"""
