@@ -62,7 +62,13 @@ from gantral.sdk._errors import (
     Unauthenticated,
     Unavailable,
 )
-from gantral.sdk._governed import DEFAULT_DECISION_WAIT, GovernedStep, StepNotReady
+from gantral.sdk._governed import (
+    DEFAULT_DECISION_WAIT,
+    GovernedStep,
+    StepNotReady,
+    check_grant,
+    verify_callback,
+)
 from gantral.sdk._sync_client import GantralClient
 from gantral.workflows.messages import (
     AgentEventKind,
@@ -113,4 +119,6 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "args_digest",
+    "check_grant",
+    "verify_callback",
 ]

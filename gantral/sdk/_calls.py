@@ -14,6 +14,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
+from gantral.audit.views import AuditTrailView, VerifyView
 from gantral.channels.inbox import InboxPage
 from gantral.domain.records import Cost, DecisionType, HumanRequest
 from gantral.domain.states import State
@@ -223,3 +224,11 @@ def list_requests(pending_for_me: bool, team: str | None, limit: int) -> Call[In
     if team:
         params["team"] = team
     return Call("GET", "/v1/requests", InboxPage, params=params)
+
+
+def get_audit(instance_id: str) -> Call[AuditTrailView]:
+    return Call("GET", f"/v1/audit/instances/{_seg(instance_id)}", AuditTrailView)
+
+
+def verify_audit(instance_id: str) -> Call[VerifyView]:
+    return Call("GET", f"/v1/audit/instances/{_seg(instance_id)}/verify", VerifyView)

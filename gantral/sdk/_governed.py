@@ -167,6 +167,30 @@ def bind(
         arguments = plain(grant.arguments) if overridden and grant is not None else requested
     if grant is None:
         raise StepRefused(f"step {step_id} was not granted ({outcome})", reason="no_grant")
+    check_grant(grant, step_id, action, arguments, request=request)
+    digest = grant.args_digest
+    return GovernedStep(
+        instance_id=instance_id,
+        step_id=step_id,
+        action=action,
+        arguments=arguments,
+        args_digest=digest,
+        grant=grant,
+        outcome=outcome,
+        request=request,
+    )
+
+
+def check_grant(
+    grant: Grant,
+    step_id: str,
+    action: str,
+    arguments: dict[str, Any],
+    *,
+    request: HumanRequest | None = None,
+) -> None:
+    """Raise `DigestMismatch` unless `grant` covers exactly this step and these arguments
+    (the RFC 8785 digest computed here, with the server's own function)."""
     if grant.step_id != step_id:
         raise DigestMismatch(
             f"grant {grant.grant_id} is for step {grant.step_id}, not {step_id}",
@@ -180,16 +204,14 @@ def bind(
             f"but the arguments to run hash to {digest}",
             request=request,
         )
-    return GovernedStep(
-        instance_id=instance_id,
-        step_id=step_id,
-        action=action,
-        arguments=arguments,
-        args_digest=digest,
-        grant=grant,
-        outcome=outcome,
-        request=request,
-    )
+
+
+def verify_callback(secret: str, headers: dict[str, str], body: bytes | str) -> Any:
+    """Verify a callback delivery (Standard Webhooks signature) and return its payload;
+    raises on a forged, altered or stale delivery."""
+    from gantral.callbacks.signing import verify
+
+    return verify(secret, headers, body)
 
 
 def failure_detail(exc: BaseException) -> dict[str, Any]:

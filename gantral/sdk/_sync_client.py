@@ -12,6 +12,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
 
+from gantral.audit.views import AuditTrailView, VerifyView
 from gantral.channels.inbox import InboxPage
 from gantral.domain.records import Cost, DecisionType, HumanRequest
 from gantral.domain.states import State
@@ -243,6 +244,14 @@ class GantralClient:
             context_delta, idempotency_key, seen_args_digest, channel,
         )  # fmt: skip
         return self._run(call)
+
+    def get_audit_log(self, instance_id: str) -> AuditTrailView:
+        """The instance's audit trail (events, chain hashes, seal), as the log stores it."""
+        return self._run(_calls.get_audit(instance_id))
+
+    def verify_audit(self, instance_id: str) -> VerifyView:
+        """The server's verification of the instance's chain, seal and log proofs."""
+        return self._run(_calls.verify_audit(instance_id))
 
     def list_requests(
         self, *, pending_for_me: bool = True, team: str | None = None, limit: int = 200

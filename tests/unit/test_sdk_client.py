@@ -244,3 +244,38 @@ def test_a_start_is_resent_with_its_own_fresh_key_and_never_without_one() -> Non
     # A write without a key (none is built by the SDK) would never be resent.
     unkeyed = sdk_calls.Call("POST", "/v1/x", sdk_calls.InstancePage, json={"a": 1})
     assert not unkeyed.retry_safe
+
+
+def test_check_grant_refuses_other_arguments_and_other_steps() -> None:
+    digest = sdk.args_digest("pay", {"amount": 10})
+    grant = sdk.Grant(
+        grant_id="g1", step_id="pay", request_id=None, args_digest=digest,
+        arguments={"amount": 10}, expires_at="2030-01-01T00:00:00Z",
+    )  # fmt: skip
+    sdk.check_grant(grant, "pay", "pay", {"amount": 10})
+    with pytest.raises(sdk.DigestMismatch):
+        sdk.check_grant(grant, "pay", "pay", {"amount": 11})
+    with pytest.raises(sdk.DigestMismatch) as other_step:
+        sdk.check_grant(grant, "refund", "pay", {"amount": 10})
+    assert other_step.value.reason == "grant_step_mismatch"
+
+
+def test_audit_reads_hit_the_audit_routes() -> None:
+    seen: list[str] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req.url.path)
+        if req.url.path.endswith("/verify"):
+            body = {"instance_id": IID, "ok": True, "events": 3, "checkpoints": 1,
+                    "signatures_checked": True, "problems": []}  # fmt: skip
+            return httpx.Response(200, json=body)
+        return httpx.Response(200, json={"instance_id": IID, "events": [], "sealed": False,
+                                         "head": None, "bundle_keys": []})  # fmt: skip
+
+    client = sdk.GantralClient(
+        "http://g", http=httpx.Client(transport=httpx.MockTransport(handler))
+    )
+    with client:
+        assert client.verify_audit(IID).ok is True
+        assert client.get_audit_log(IID).sealed is False
+    assert seen == [f"/v1/audit/instances/{IID}/verify", f"/v1/audit/instances/{IID}"]
