@@ -122,3 +122,12 @@ async def test_an_unrouted_tool_is_refused_before_any_call() -> None:
     )
     routed = Guard(guard.client, "tools", "payments", {}, default="catch-all")
     assert routed.route("anything") == ToolRoute("catch-all")
+
+
+def test_the_example_config_is_valid() -> None:
+    root = Path(__file__).resolve().parents[2]
+    config = load_config(root / "examples" / "integrations" / "mcp" / "proxy.yaml")
+    assert (root / config.upstream.args[0]).exists()
+    assert set(config.routes()) == {"plan_release", "deploy"}
+    assert config.workflow == "deploy-service"
+    assert (root / "examples" / "workflows" / "deploy-service.yaml").exists()
