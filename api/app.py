@@ -12,6 +12,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from temporalio.client import Client
 
 from api import contract, drain, errors, metrics, request_context
+from api import docs as api_docs
 from api.edge import EdgeMiddleware
 from api.routers import (
     audit,
@@ -95,8 +96,9 @@ def create_app(
         version=__version__,
         summary="AI execution control plane: governed instances, human authority, audit.",
         lifespan=lifespan,
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        # Served by api.docs with packaged assets (no CDN), only in development.
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
     # Paths that need no token: health, readiness, metrics, and the development docs.
@@ -104,7 +106,8 @@ def create_app(
     # Webhooks from Slack, Jira and GitHub carry their own signatures, not bearer tokens.
     public |= set(slack.PATHS) | set(jira.PATHS) | set(triggers.PATHS)
     if docs:
-        public |= {"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+        public |= api_docs.PATHS
+        api_docs.install(app)
     errors.install(app)
     # Added before the metrics middleware, so metrics (outermost) count edge refusals too.
     app.add_middleware(
