@@ -177,7 +177,10 @@ def build_proxy(guard: Guard, upstream: Client, name: str = "gantral-mcp-proxy")
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
+        forwarded: list[dict[str, Any]] = []
+
         async def forward(granted: dict[str, Any]) -> types.CallToolResult:
+            forwarded.append(granted)
             return await upstream.call_tool(params.name, granted)
 
         try:
@@ -188,7 +191,11 @@ def build_proxy(guard: Guard, upstream: Client, name: str = "gantral-mcp-proxy")
         except GantralSDKError as exc:
             # Fail closed: without Gantral's answer the tool is not called.
             log.warning("Gantral unavailable for %s: %s", params.name, exc)
-            text = f"Gantral could not authorize tool {params.name!r} ({exc.reason}); not called."
+            name, why = params.name, exc.reason
+            if forwarded:  # it ran; only reporting its end failed: a retry would run it twice
+                text = f"Tool {name!r} ran, but Gantral did not record its end ({why}); no retry."
+            else:
+                text = f"Gantral could not authorize tool {name!r} ({why}); it was not called."
             return _error(text, {"reason": exc.reason})
         meta = {**(result.meta or {}), DECISION_META: decided.as_dict()}
         return result.model_copy(update={"meta": meta})

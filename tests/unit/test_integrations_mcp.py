@@ -6,13 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import mcp_types as types
 import pytest
+from mcp import Client
+from mcp.server.mcpserver import MCPServer
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from gantral.cli import app
 from gantral.integrations import Guard, ToolRefused, ToolRoute
-from gantral.integrations.mcp_proxy import ProxyConfig, load_config
+from gantral.integrations.mcp_proxy import ProxyConfig, build_proxy, load_config
 from gantral.sdk import AsyncGantralClient, BearerToken, ClientCredentials
 
 GOOD = """\
@@ -131,3 +134,29 @@ def test_the_example_config_is_valid() -> None:
     assert set(config.routes()) == {"plan_release", "deploy"}
     assert config.workflow == "deploy-service"
     assert (root / "examples" / "workflows" / "deploy-service.yaml").exists()
+
+
+async def test_gantral_unreachable_means_the_tool_is_not_called() -> None:
+    calls: list[str] = []
+    upstream_server = MCPServer("bank")
+
+    @upstream_server.tool()
+    def transfer(account: str) -> str:
+        calls.append(account)
+        return "sent"
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(unreachable), base_url="http://g")
+    guard = Guard(AsyncGantralClient(http=http), "tools", "payments", {"transfer": "transfer"})
+    async with (
+        Client(upstream_server, cache=None) as upstream,
+        Client(build_proxy(guard, upstream), cache=None) as client,
+    ):
+        result = await client.call_tool("transfer", {"account": "acme"})
+    assert result.is_error and calls == []
+    assert isinstance(result.content[0], types.TextContent)
+    assert result.content[0].text == (
+        "Gantral could not authorize tool 'transfer' (transport); it was not called."
+    )
