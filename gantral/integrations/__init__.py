@@ -1,6 +1,6 @@
 """Agent frameworks governed by Gantral, each a thin optional extra.
 
-- `gantral.integrations.mcp`: `gantral mcp-proxy`, between any MCP client and server.
+- `gantral.integrations.mcp_proxy`: `gantral mcp-proxy`, between any MCP client and server.
 - `gantral.integrations.langgraph`: a tool wrapper and an `interrupt`-based node helper.
 - `gantral.integrations.openai_agents`: the Agents SDK's tool-approval hook.
 
