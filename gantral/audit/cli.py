@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
+import psycopg
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from psycopg_pool import PoolTimeout
 
 from gantral.audit.bundle_verify import verify_bundle
 from gantral.audit.checkpoint import (
@@ -29,6 +34,7 @@ from gantral.audit.objects import ObjectStore
 from gantral.audit.reader import AuditReader
 from gantral.audit.verifier import VerifyReport, verify_database
 from gantral.audit.verify import Problem
+from gantral.devstack.run import STACK_FILE
 from gantral.settings import Settings
 
 __all__ = ["audit_app"]
@@ -61,6 +67,65 @@ DsnOpt = Annotated[
     str | None, typer.Option("--dsn", help="PostgreSQL URI (default: the reader credentials).")
 ]
 SchemaOpt = Annotated[str, typer.Option("--schema", help="Audit schema.")]
+DataDirOpt = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir",
+        metavar="DIR",
+        help="A `gantral dev` stack's data directory: its database, S3 and public key are"
+        " used when neither flags nor GANTRAL_* settings name them.",
+    ),
+]
+T = TypeVar("T")
+
+
+def _settings(data_dir: Path) -> Settings:
+    """The environment's settings; where they name no audit database, the local stack's
+    (`gantral dev` writes where it is to DATA_DIR/dev-stack.json)."""
+    settings = Settings()
+    database = settings.database
+    stack_file = data_dir / STACK_FILE
+    if database.reader_url.get_secret_value() or database.url.get_secret_value():
+        return settings
+    if not stack_file.exists():
+        return settings
+    stack = json.loads(stack_file.read_text())
+    return settings.model_copy(
+        update={
+            "database": database.model_validate({"reader_url": stack["database_url"]}),
+            "s3": settings.s3.model_validate(stack["s3"]),
+            "audit": settings.audit.model_copy(
+                update={"public_keys": settings.audit.public_keys or stack["audit_public_keys"]}
+            ),
+        }
+    )
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """Run against the database and object storage; failing to reach either is one clear
+    line and exit status 2, never a traceback."""
+    # The pool warns on every failed connection attempt; the one line below says it all.
+    logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
+    try:
+        return asyncio.run(work)
+    except (psycopg.Error, PoolTimeout) as error:
+        _error(f"audit database: {_first_line(error)}")
+    except (BotoCoreError, ClientError) as error:
+        _error(
+            f"object storage: {_first_line(error)} (set GANTRAL_S3__*, or pass --no-objects"
+            " to skip snapshot checks)"
+        )
+    raise AssertionError("unreachable")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _error(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
 
 
 def _trusted_keys(
@@ -126,13 +191,15 @@ def verify(
         list[Path] | None,
         typer.Option("--pinned", help="Checkpoint JSON files saved earlier (trusted anchors)."),
     ] = None,
+    data_dir: DataDirOpt = Path(".data"),
 ) -> None:
     """Verify instance chains, seals, snapshots and signed checkpoints; exit 1 on any break.
 
     Needs only public keys. Without one it refuses to run unless --skip-signatures says
-    explicitly that checkpoint signatures are not to be checked.
+    explicitly that checkpoint signatures are not to be checked. Beside `make run`, no flag
+    is needed: the local stack's database, object storage and public key are used.
     """
-    settings = Settings()
+    settings = _settings(data_dir)
     keys = _trusted_keys(public_key, settings, skip_signatures)
     origin = origin or settings.audit.origin
     if bundle:
@@ -148,7 +215,7 @@ def verify(
         typer.echo(f"OK {len(bundle)} bundle(s) verified ({_signatures(keys)})")
         return
     objects = None if no_objects else _objects(settings, bucket_prefix)
-    report = asyncio.run(
+    report = _run(
         _verify_db(
             _dsn(dsn, settings),
             AuditConfig(schema=schema, origin=origin),
@@ -177,7 +244,10 @@ def _dsn(dsn: str | None, settings: Settings) -> str:
     value = dsn or settings.database.reader_url.get_secret_value()
     value = value or settings.database.url.get_secret_value()
     if not value:
-        raise typer.BadParameter("no database: pass --dsn or set GANTRAL_DATABASE__READER_URL")
+        raise typer.BadParameter(
+            "no database: pass --dsn, set GANTRAL_DATABASE__READER_URL, or run beside a"
+            " `gantral dev` stack (--data-dir)"
+        )
     return value
 
 
@@ -214,9 +284,10 @@ def export(
     dsn: DsnOpt = None,
     schema: SchemaOpt = DEFAULT_SCHEMA,
     bucket_prefix: Annotated[str, typer.Option(help="Object key prefix of this log.")] = "",
+    data_dir: DataDirOpt = Path(".data"),
 ) -> None:
     """Write an instance's evidence bundle (the object-locked one when sealed)."""
-    settings = Settings()
+    settings = _settings(data_dir)
 
     async def run() -> str:
         reader = await AuditReader.open(
@@ -229,7 +300,7 @@ def export(
         finally:
             await reader.close()
 
-    out.write_text(asyncio.run(run()))
+    out.write_text(_run(run()))
     typer.echo(f"wrote {out}")
 
 

@@ -103,6 +103,30 @@ def stack_environment(data_dir: Path, ports: DevPorts, postgres_uri: str) -> dic
     }
 
 
+STACK_FILE = "dev-stack.json"
+
+
+def write_stack_file(data_dir: Path, env: dict[str, str], keys: dict[str, dict[str, str]]) -> Path:
+    """Where this local stack's audit log is, for operator tools run beside it
+    (`gantral audit verify ID` needs no flags): local-only addresses and the development
+    S3 keys, mode 0600."""
+    stack = {
+        "database_url": env["GANTRAL_DATABASE__READER_URL"],
+        "s3": {
+            "endpoint_url": env["GANTRAL_S3__ENDPOINT_URL"],
+            "bucket": env["GANTRAL_S3__BUCKET"],
+            "access_key_id": env["GANTRAL_S3__ACCESS_KEY_ID"],
+            "secret_access_key": env["GANTRAL_S3__SECRET_ACCESS_KEY"],
+        },
+        "audit_public_keys": json.loads(keys["api"]["GANTRAL_AUDIT__PUBLIC_KEYS"]),
+    }
+    path = data_dir / STACK_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(stack, handle, indent=2)
+    return path
+
+
 def _demo_agent(issuer_dir: Path) -> str | None:
     """Register the demo agent once; its secret is returned (to show) only when new."""
     if DEMO_AGENT in load_clients(DevIssuerSettings(data_dir=issuer_dir)):
@@ -161,6 +185,7 @@ def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
         logs = data_dir / "logs"
         demo_secret = _demo_agent(data_dir / "dev-issuer")
         keys = process_keys(data_dir)
+        write_stack_file(data_dir, env, keys)
         gantral_cli = "from gantral.cli import main; main()"
         for name, argv, ready in (
             ("issuer", [python, "-c", gantral_cli, "identity", "serve-dev-issuer"], ports.issuer),

@@ -1,15 +1,20 @@
-"""`gantral dev` stops within 10 s of SIGTERM, with every child process gone (SeaweedFS and
+"""`gantral dev` as a new user runs it: `gantral audit verify ID` works beside it with no
+flag, and it stops within 10 s of SIGTERM, with every child process gone (SeaweedFS and
 PostgreSQL included) and every Gantral process stopped cleanly."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from gantral.devstack.process import free_port
@@ -66,38 +71,97 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_gantral_dev_stops_within_10s_of_sigterm(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+GANTRAL = [sys.executable, "-c", "from gantral.cli import main; main()"]
+
+
+@dataclass
+class DevStack:
+    home: Path  # the directory `make run` is run from: .data is here
+    proc: subprocess.Popen[bytes]
+    out: Path
+    api: str
+    issuer: str
+
+    def gantral(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*GANTRAL, *args],
+            cwd=self.home,
+            env={"PATH": os.environ["PATH"], "HOME": str(self.home), **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    home = tmp_path_factory.mktemp("dev")
     ports = [free_port(), free_port(), free_port(), free_port(), _free_base()]
     ports += [free_port(), free_port(), free_port()]
     workflows = ROOT / "tests" / "integration" / "templates"
-    out = (tmp_path / "dev.out").open("wb")
-    dev = subprocess.Popen(
-        [sys.executable, "-c", RUN, str(data), *map(str, ports), str(workflows)],
-        cwd=ROOT,
-        stdout=out,
-        stderr=subprocess.STDOUT,
+    out = home / "dev.out"
+    with out.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", RUN, str(home / ".data"), *map(str, ports), str(workflows)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    stack = DevStack(
+        home, proc, out, f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[5]}"
     )
     try:
         deadline = time.monotonic() + 120
-        while b"Gantral is up" not in (tmp_path / "dev.out").read_bytes():
-            assert dev.poll() is None, (tmp_path / "dev.out").read_text()
-            assert time.monotonic() < deadline, (tmp_path / "dev.out").read_text()
+        while b"Gantral is up" not in out.read_bytes():
+            assert proc.poll() is None, out.read_text()
+            assert time.monotonic() < deadline, out.read_text()
             time.sleep(0.3)
-        children = _children(dev.pid)
-        postmaster = int(next(data.rglob("postmaster.pid")).read_text().split()[0])
-        assert len(children) >= 6  # temporal, seaweedfs, issuer, sink, worker, api
-        started = time.monotonic()
-        dev.send_signal(signal.SIGTERM)
-        dev.wait(15)
-        took = time.monotonic() - started
+        yield stack
     finally:
-        if dev.poll() is None:
-            dev.kill()
-        out.close()
-    text = (tmp_path / "dev.out").read_text()
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_audit_verify_needs_no_flag_beside_the_local_stack(dev: DevStack) -> None:
+    minted = dev.gantral(
+        "identity", "mint", "--data-dir", ".data/dev-issuer",
+        "--user", "bot", "--agent", "--team", "payments",
+        GANTRAL_IDENTITY__DEV_ISSUER__URL=dev.issuer,
+    )  # fmt: skip
+    assert minted.returncode == 0, minted.stderr
+    headers = {"Authorization": f"Bearer {minted.stdout.strip()}"}
+    body = {"workflow_id": "deploy", "owning_team_id": "payments"}
+    started = httpx.post(f"{dev.api}/v1/instances", json=body, headers=headers, timeout=30)
+    assert started.status_code == 201, started.text
+    iid = started.json()["instance_id"]
+    done = None
+    for _ in range(50):  # the start's events reach the sink
+        done = dev.gantral("audit", "verify", iid)
+        if done.returncode == 0:
+            break
+        time.sleep(0.3)
+    assert done is not None and done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("OK 1 instance(s)") and "signatures checked" in done.stdout
+    # A database it cannot reach: one clear line, no traceback.
+    broken = dev.gantral("audit", "verify", iid, "--dsn", "postgresql://x@127.0.0.1:9/x")
+    assert broken.returncode == 2
+    assert broken.stderr.startswith("error: audit database:"), broken.stderr
+    assert "Traceback" not in broken.stderr and len(broken.stderr.strip().splitlines()) == 1
+
+
+def test_gantral_dev_stops_within_10s_of_sigterm(dev: DevStack) -> None:
+    data = dev.home / ".data"
+    children = _children(dev.proc.pid)
+    postmaster = int(next(data.rglob("postmaster.pid")).read_text().split()[0])
+    assert len(children) >= 6  # temporal, seaweedfs, issuer, sink, worker, api
+    started = time.monotonic()
+    dev.proc.send_signal(signal.SIGTERM)
+    dev.proc.wait(15)
+    took = time.monotonic() - started
+    text = dev.out.read_text()
     assert took < 10, f"stopping took {took:.1f}s:\n{text}"
-    assert dev.returncode == 0, text
+    assert dev.proc.returncode == 0, text
     assert "gantral dev: stopped" in text
     left = [pid for pid in [*children, postmaster] if _alive(pid)]
     assert left == [], f"still running after the stop: {left}"
