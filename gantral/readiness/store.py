@@ -96,7 +96,7 @@ class CounterStore:
             if verdict.ready:
                 await self._reserve(conn, rules, ask, usage, now)
             elif verdict.reason in _WAITING_REASONS and _shared_block(verdict, ask):
-                await self._wait(conn, rules, ask, now)
+                await self._wait(conn, rules, ask, now, verdict.retry_after)
             else:
                 await self._forget_waiter(conn, ask)
             return verdict
@@ -221,7 +221,9 @@ class CounterStore:
             (team, vtime),
         )
 
-    async def _wait(self, conn: Conn, rules: CapacityRules, ask: Ask, now: datetime) -> None:
+    async def _wait(
+        self, conn: Conn, rules: CapacityRules, ask: Ask, now: datetime, retry_after: float
+    ) -> None:
         scope = "plane" if rules.plane.concurrency is not None or rules.plane.steps_per_minute \
             is not None else "workflow"  # fmt: skip
         live = now - timedelta(seconds=rules.timing.waiter_seconds)
@@ -251,8 +253,11 @@ class CounterStore:
                 " VALUES (%s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (instance_id, step_id) DO UPDATE SET last_seen = EXCLUDED.last_seen"
             ),
-            (ask.instance_id, ask.step_id, ask.team, ask.workflow_id, scope, now, now),
-        )
+            # `last_seen` is when the waiter is expected back (told to wait `retry_after`):
+            # a long rate-limit wait must not drop it from the queue meanwhile.
+            (ask.instance_id, ask.step_id, ask.team, ask.workflow_id, scope, now,
+             now + timedelta(seconds=retry_after)),
+        )  # fmt: skip
 
     async def _forget_waiter(self, conn: Conn, ask: Ask) -> None:
         await conn.execute(

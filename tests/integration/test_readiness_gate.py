@@ -245,3 +245,19 @@ async def test_counters_unavailable_fail_closed(rig: GateRig) -> None:
     assert verdict.retry_after > 0
     # Reports after the fact never raise: the counters are rebuilt later.
     await rig.gate.step_ended("inst_u", "s0")
+
+
+async def test_a_long_rate_limit_wait_keeps_the_place_in_the_fair_queue(rig: GateRig) -> None:
+    await rig.rules("plane: {steps_per_minute: 1}\ntiming: {waiter_seconds: 5}")
+    assert (await rig.gate.check(ask("inst_a", "s0", team="a", agent="a1"))).ready
+    rig.clock.advance(1)
+    told = await rig.gate.check(ask("inst_b", "s0", team="b", agent="b1"))
+    assert (told.reason, told.scope) == ("rate_limit", "plane") and told.retry_after == 59
+    rig.clock.advance(29)
+    assert not (await rig.gate.check(ask("inst_a", "s1", team="a", agent="a1"))).ready
+    # The window frees; team a asks first, but b has waited longer (told to come back
+    # in 59 s, far beyond waiter_seconds) and keeps its turn.
+    rig.clock.advance(31)
+    first = await rig.gate.check(ask("inst_a", "s1", team="a", agent="a1"))
+    assert (first.ready, first.reason, first.scope) == (False, "fairness", "team:b")
+    assert (await rig.gate.check(ask("inst_b", "s0", team="b", agent="b1"))).ready
