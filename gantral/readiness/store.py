@@ -16,7 +16,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from gantral.readiness import counts
+from gantral.readiness import counts, fairness
 from gantral.readiness.evaluate import RATE_WINDOW, Usage, evaluate, limits_of, period_bounds
 from gantral.readiness.migrations import migrate
 from gantral.readiness.rules import CapacityRules, rules_hash
@@ -96,9 +96,9 @@ class CounterStore:
             if verdict.ready:
                 await self._reserve(conn, rules, ask, usage, now)
             elif verdict.reason in _WAITING_REASONS and _shared_block(verdict, ask):
-                await self._wait(conn, rules, ask, now, verdict.retry_after)
+                await fairness.join(conn, self._sql, rules, ask, now, verdict.retry_after)
             else:
-                await self._forget_waiter(conn, ask)
+                await fairness.leave(conn, self._sql, ask)
             return verdict
 
     async def peek(self, rules: CapacityRules, ask: Ask, now: datetime) -> Verdict:
@@ -129,7 +129,7 @@ class CounterStore:
         budget = rules.team(ask.team).budget
         if budget is not None:
             tokens, money = await self._spent(conn, ask.team, budget.period, budget.currency, now)
-        waiting, own = await self._fair_order(conn, rules, ask, now)
+        waiting, own = await fairness.fair_order(conn, self._sql, rules, ask, now)
         return Usage(running, recent, tokens, money, waiting, own)
 
     async def _spent(
@@ -144,35 +144,6 @@ class CounterStore:
         )
         assert row is not None
         return int(row[0]), float(row[1])
-
-    async def _fair_order(
-        self, conn: Conn, rules: CapacityRules, ask: Ask, now: datetime
-    ) -> tuple[dict[str, tuple[float, datetime]], tuple[float, datetime] | None]:
-        live = now - timedelta(seconds=rules.timing.waiter_seconds)
-        cur = await conn.execute(
-            self._sql(
-                "SELECT w.team, min(w.first_seen), coalesce(max(c.vtime), 0)"
-                " FROM {schema}.waiters w LEFT JOIN {schema}.team_clock c USING (team)"
-                " WHERE w.last_seen > %s AND (w.scope = 'plane' OR w.workflow_id = %s)"
-                " GROUP BY w.team"
-            ),
-            (live, ask.workflow_id),
-        )
-        rows = {team: (float(vt), first) for team, first, vt in await cur.fetchall()}
-        mine = rows.pop(ask.team, None)
-        if not rows:
-            return {}, None
-        if mine is None:
-            # Not waiting yet: idle time earns no credit, it joins at the front's time.
-            vt = await self._vtime(conn, ask.team)
-            mine = (max(vt, min(t for t, _ in rows.values())), now)
-        return rows, mine
-
-    async def _vtime(self, conn: Conn, team: str) -> float:
-        row = await self._one(
-            conn, "SELECT vtime FROM {schema}.team_clock WHERE team = %s", (team,)
-        )
-        return float(row[0]) if row else 0.0
 
     async def _reserve(
         self, conn: Conn, rules: CapacityRules, ask: Ask, usage: Usage, now: datetime
@@ -194,7 +165,7 @@ class CounterStore:
             await counts.record_admission(
                 conn, self._sql, ask.team, ask.workflow_id, ask.agent_id, now
             )
-            await self._forget_waiter(conn, ask)
+            await fairness.leave(conn, self._sql, ask)
             # The team's virtual time moves on by 1/weight from where it stands in the
             # fair order (an idle team joins at the front's time, earning no credit).
             await conn.execute(
@@ -211,59 +182,6 @@ class CounterStore:
                 self._sql("DELETE FROM {schema}.admissions WHERE second <= %s"),
                 (now - RATE_WINDOW,),
             )
-
-    async def _set_vtime(self, conn: Conn, team: str, vtime: float) -> None:
-        await conn.execute(
-            self._sql(
-                "INSERT INTO {schema}.team_clock (team, vtime) VALUES (%s, %s)"
-                " ON CONFLICT (team) DO UPDATE SET vtime = EXCLUDED.vtime"
-            ),
-            (team, vtime),
-        )
-
-    async def _wait(
-        self, conn: Conn, rules: CapacityRules, ask: Ask, now: datetime, retry_after: float
-    ) -> None:
-        scope = "plane" if rules.plane.concurrency is not None or rules.plane.steps_per_minute \
-            is not None else "workflow"  # fmt: skip
-        live = now - timedelta(seconds=rules.timing.waiter_seconds)
-        await conn.execute(
-            self._sql("DELETE FROM {schema}.waiters WHERE last_seen <= %s"),
-            (live,),
-        )
-        joined = await self._one(
-            conn,
-            "SELECT 1 FROM {schema}.waiters WHERE team = %s LIMIT 1",
-            (ask.team,),
-        )
-        if joined is None:
-            # A team that starts waiting joins at the front's virtual time: idle time
-            # earns no credit to flood the queue later.
-            front = await self._one(
-                conn, "SELECT min(c.vtime) FROM {schema}.team_clock c"
-                " WHERE team IN (SELECT team FROM {schema}.waiters)", (),
-            )  # fmt: skip
-            if front is not None and front[0] is not None:
-                await self._set_vtime(conn, ask.team, max(await self._vtime(conn, ask.team),
-                                                          float(front[0])))  # fmt: skip
-        await conn.execute(
-            self._sql(
-                "INSERT INTO {schema}.waiters"
-                " (instance_id, step_id, team, workflow_id, scope, first_seen, last_seen)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (instance_id, step_id) DO UPDATE SET last_seen = EXCLUDED.last_seen"
-            ),
-            # `last_seen` is when the waiter is expected back (told to wait `retry_after`):
-            # a long rate-limit wait must not drop it from the queue meanwhile.
-            (ask.instance_id, ask.step_id, ask.team, ask.workflow_id, scope, now,
-             now + timedelta(seconds=retry_after)),
-        )  # fmt: skip
-
-    async def _forget_waiter(self, conn: Conn, ask: Ask) -> None:
-        await conn.execute(
-            self._sql("DELETE FROM {schema}.waiters WHERE instance_id = %s AND step_id = %s"),
-            (ask.instance_id, ask.step_id),
-        )
 
     # -- what the instances report -------------------------------------------------------
 
