@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -100,4 +100,40 @@ def specs_write(
 
 
 def main() -> None:
-    app()
+    command = typer.main.get_command(app)
+    plain_labels(command)
+    command()
+
+
+def plain_labels(command: Any) -> None:
+    """Help shows `--skip-signatures` and `--public-key TEXT`, not typer's `<bool>` and
+    `<list[str]>` (Python type names mean nothing to an operator). Typer bundles its own
+    click, so parameters are recognised by what they have, not by class."""
+    for param in command.params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif param.metavar is None:
+            bare = param.bare_type()
+            many = bare.startswith("list[")
+            element = bare[5:-1] if many else bare
+            name = _LABELS.get(element, element.upper())
+            if param.param_type_name == "argument":
+                # An argument's type column ignores its metavar: give it the plain label.
+                param.display_type_rich = lambda ctx, label=name: label
+                name = str(param.name or name).upper()
+            param.metavar = name + ("..." if many else "")
+    # --help is made per invocation: label it as it is made.
+    make_help = command.get_help_option
+
+    def _help_option(ctx: Any) -> Any:
+        option = make_help(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = _help_option
+    for sub in getattr(command, "commands", {}).values():
+        plain_labels(sub)
+
+
+_LABELS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH"}
