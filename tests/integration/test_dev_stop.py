@@ -5,6 +5,7 @@ PostgreSQL included) and every Gantral process stopped cleanly."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -99,7 +100,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     home = tmp_path_factory.mktemp("dev")
     ports = [free_port(), free_port(), free_port(), free_port(), _free_base()]
     ports += [free_port(), free_port(), free_port()]
-    workflows = ROOT / "tests" / "integration" / "templates"
+    workflows = ROOT / "examples" / "workflows"  # what `make run` publishes
     out = home / "dev.out"
     with out.open("wb") as log:
         proc = subprocess.Popen(
@@ -131,7 +132,7 @@ def test_audit_verify_needs_no_flag_beside_the_local_stack(dev: DevStack) -> Non
     )  # fmt: skip
     assert minted.returncode == 0, minted.stderr
     headers = {"Authorization": f"Bearer {minted.stdout.strip()}"}
-    body = {"workflow_id": "deploy", "owning_team_id": "payments"}
+    body = {"workflow_id": "deploy-service", "owning_team_id": "payments"}
     started = httpx.post(f"{dev.api}/v1/instances", json=body, headers=headers, timeout=30)
     assert started.status_code == 201, started.text
     iid = started.json()["instance_id"]
@@ -148,6 +149,35 @@ def test_audit_verify_needs_no_flag_beside_the_local_stack(dev: DevStack) -> Non
     assert broken.returncode == 2
     assert broken.stderr.startswith("error: audit database:"), broken.stderr
     assert "Traceback" not in broken.stderr and len(broken.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the README's flow uses jq")
+def test_the_readme_flow_runs_to_completion_twice(dev: DevStack) -> None:
+    """The README's by-hand flow, as printed, against this stack (its port): each run starts
+    its own instance and ends COMPLETED with a verified audit trail."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```sh\nmint()")
+    block = readme[start + len("```sh\n") : readme.index("```", start + 6)]
+    script = block.replace("http://127.0.0.1:8000", dev.api)
+    shim = dev.home / ".venv" / "bin" / "gantral"  # the README calls .venv/bin/gantral
+    shim.parent.mkdir(parents=True, exist_ok=True)
+    shim.write_text(f'#!/bin/sh\nexec {sys.executable} -c "{GANTRAL[2]}" "$@"\n')
+    shim.chmod(0o755)
+    env = {"PATH": os.environ["PATH"], "HOME": str(dev.home)}
+    env["GANTRAL_IDENTITY__DEV_ISSUER__URL"] = dev.issuer
+    ids = []
+    for _ in range(2):
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script + '\necho "ID=$ID"'],
+            cwd=dev.home, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        lines = done.stdout.splitlines()
+        assert lines[:4] == ["RUNNING", "RUNNING", "RUNNING", "COMPLETED"], done.stdout
+        assert lines[4].startswith("OK 1 instance(s)"), done.stdout
+        ids.append(done.stdout.rsplit("ID=", 1)[1].strip())
+        time.sleep(1.1)  # the next run's key (its start time) differs
+    assert ids[0] != ids[1]
 
 
 def test_gantral_dev_stops_within_10s_of_sigterm(dev: DevStack) -> None:
