@@ -20,6 +20,7 @@ idempotent, answering 200 with the existing resource on a repeat: that 200 is li
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -29,7 +30,7 @@ from fastapi.routing import APIRoute
 
 from api import authz
 
-__all__ = ["ERROR_SCHEMA", "install"]
+__all__ = ["ERROR_SCHEMA", "install", "operation_id"]
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
@@ -96,6 +97,8 @@ def complete_responses(schema: dict[str, Any], app: FastAPI, public: Iterable[st
             route = routes.get((path, method))
             if route is None:
                 continue
+            operation["operationId"] = op_id = operation_id(route)
+            operation["summary"] = _SUMMARIES.get(op_id) or _words(op_id)
             responses: dict[str, Any] = operation.setdefault("responses", {})
             for status in _statuses(route, method, path not in public_paths):
                 responses.setdefault(str(status), {"description": _DESCRIPTIONS[status]})
@@ -124,3 +127,39 @@ def install(app: FastAPI, public: Iterable[str]) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+# Operation ids are the handler's name in lowerCamelCase (`decide`, `getInstance`): short,
+# meaningful and stable, since generated clients name their methods after them. These
+# handlers' names alone would be ambiguous or generic: (tag, name) -> id.
+_OPERATION_IDS = {
+    ("health", "healthz"): "getHealth",
+    ("health", "readyz"): "getReady",
+    ("audit", "get_instance"): "getInstanceAudit",
+    ("audit", "verify_instance"): "verifyInstanceAudit",
+    ("audit", "get_bundle"): "getInstanceBundle",
+    ("replay", "replay"): "replayInstance",
+    ("readiness", "readiness"): "getInstanceReadiness",
+    ("channels", "interactions"): "slackInteractions",
+    ("channels", "events"): "slackEvents",
+    ("channels", "webhook"): "jiraWebhook",
+    ("triggers", "github"): "githubTrigger",
+    ("triggers", "webhooks"): "webhookTrigger",
+}
+# Summaries are the ids in words ("getInstanceAudit" -> "Get Instance Audit"), so no two
+# operations share one; these read better.
+_SUMMARIES = {"getInstanceAudit": "Get Instance Audit Trail", "getReady": "Get Readiness Probe"}
+
+
+def operation_id(route: APIRoute) -> str:
+    """FastAPI's `generate_unique_id_function`: the operation's stable id."""
+    tag = str(route.tags[0]) if route.tags else ""
+    if (tag, route.name) in _OPERATION_IDS:
+        return _OPERATION_IDS[(tag, route.name)]
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+def _words(identifier: str) -> str:
+    words = re.findall(r"[a-z]+|[A-Z][a-z]*", identifier)
+    return " ".join(word.capitalize() for word in words)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -63,3 +64,18 @@ def test_idempotent_creates_list_200_and_no_fastapi_validation_body(
     schemas = document["components"]["schemas"]
     assert "HTTPValidationError" not in schemas
     assert set(schemas["Error"]["required"]) == {"error", "reason", "message"}
+
+
+def test_operation_ids_are_meaningful_unique_and_pinned(document: dict[str, Any]) -> None:
+    """Generated clients name their methods after operation ids: short, camelCase, one per
+    operation, and the same from release to release (the committed spec pins them all)."""
+    operations = _operations(document)
+    ids = [op["operationId"] for _, _, op in operations]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert all(re.fullmatch(r"[a-z][A-Za-z]*", i) for i in ids), ids
+    summaries = [op["summary"] for _, _, op in operations]
+    assert len(summaries) == len(set(summaries))
+    by_route = {(method, path): op["operationId"] for path, method, op in operations}
+    assert by_route[("post", "/v1/instances/{instance_id}/decisions")] == "decide"
+    assert by_route[("get", "/v1/instances/{instance_id}")] == "getInstance"
+    assert by_route[("get", "/v1/audit/instances/{instance_id}")] == "getInstanceAudit"
