@@ -109,8 +109,7 @@ def test_credentials_go_only_where_they_belong(objects: dict) -> None:
     sink = _pod(objects, "sink")
     (container,) = sink["containers"]
     env = _env(container)
-    writer = env["GANTRAL_DATABASE__URL"]["valueFrom"]["secretKeyRef"]
-    assert writer["name"] == "gantral-db-writer"
+    assert _secret_file(sink, env["GANTRAL_DATABASE__URL"]) == ("gantral-db-writer", "url")
     key_path = env["GANTRAL_AUDIT__SIGNING_KEY"]["value"]
     mount = next(m for m in container["volumeMounts"] if m["name"] == "signing-key")
     assert key_path.startswith(mount["mountPath"] + "/") and mount["readOnly"] is True
@@ -125,7 +124,7 @@ def test_credentials_go_only_where_they_belong(objects: dict) -> None:
         ("GANTRAL_DATABASE__READER_URL", "gantral-db-reader"),
         ("GANTRAL_DATABASE__REGISTRY_URL", "gantral-db-registry"),
     ):
-        assert api_env[variable]["valueFrom"]["secretKeyRef"]["name"] == secret
+        assert _secret_file(api, api_env[variable]) == (secret, "url")
     worker = _pod(objects, "worker")
     # The worker's only settings of its own: the public keys it verifies the API with, and
     # how long it drains on SIGTERM. No credential.
@@ -399,3 +398,36 @@ def test_grace_periods_cover_each_process_drain_and_every_component_has_a_budget
     )
     # Readiness is seen failing before the listener closes.
     assert probe["periodSeconds"] * probe["failureThreshold"] < settings.api.shutdown_delay_seconds
+
+
+def _secret_file(pod: dict[str, Any], env: dict[str, Any]) -> tuple[str, str]:
+    """(Secret, key) behind an env value `file:<path>`: the path must be a key of a Secret
+    mounted read-only in the pod."""
+    assert "valueFrom" not in env, "credentials go in as files, not environment values"
+    path = env["value"].removeprefix("file:")
+    assert path != env["value"], env
+    (container,) = pod["containers"]
+    for mount in container["volumeMounts"]:
+        if path.startswith(mount["mountPath"] + "/"):
+            assert mount.get("readOnly") is True, mount
+            volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+            key = path.removeprefix(mount["mountPath"] + "/")
+            assert key in [item["path"] for item in volume["secret"]["items"]]
+            return volume["secret"]["secretName"], key
+    raise AssertionError(f"{path} is not in a mounted Secret")
+
+
+def test_no_credential_is_an_environment_value(objects: dict) -> None:
+    """Every Secret reaches a process as a mounted file (the migrations Job included), and
+    every workload has resources."""
+    for (kind, name), obj in objects.items():
+        if kind not in ("Deployment", "Job"):
+            continue
+        pod = obj["spec"]["template"]["spec"]
+        assert "secretKeyRef" not in yaml.safe_dump(pod), name
+        for container in pod["containers"]:
+            assert container["resources"]["requests"] and container["resources"]["limits"], name
+    job = objects[("Job", "gantral-migrations")]["spec"]["template"]["spec"]
+    (container,) = job["containers"]
+    path = _env(container)["OWNER_DATABASE_URL_FILE"]["value"]
+    assert _secret_file(job, {"value": "file:" + path}) == ("gantral-db-owner", "url")

@@ -165,19 +165,58 @@ and the sink without a public key to verify it with. */}}
 {{- end }}
 {{- end }}
 
-{{/* Static S3 keys from a Secret, or nothing (cloud identity). Call with an s3.writer/reader map. */}}
+{{/*
+Credentials are files, never environment values: each Secret is mounted read-only under
+/etc/gantral/secrets/<volume>/ and the setting names the file (`file:<path>`), which the
+process reads and masks in its logs (gantral/identity/secrets.py).
+*/}}
+{{- define "gantral.secretsDir" -}}/etc/gantral/secrets{{- end }}
+
+{{/* An env entry naming a mounted secret file: (dict "name" VAR "volume" VOL "key" KEY). */}}
+{{- define "gantral.secretFileEnv" -}}
+- name: {{ .name }}
+  value: {{ printf "file:%s/%s/%s" (include "gantral.secretsDir" .) .volume .key | quote }}
+{{- end }}
+
+{{/* The volume for a Secret's keys: (dict "volume" VOL "secret" NAME "keys" (list KEY...)). */}}
+{{- define "gantral.secretVolume" -}}
+- name: {{ .volume }}
+  secret:
+    secretName: {{ .secret }}
+    # 0440: readable by the pod's fsGroup only.
+    defaultMode: 288
+    items:
+      {{- range .keys }}
+      - key: {{ . }}
+        path: {{ . }}
+      {{- end }}
+{{- end }}
+
+{{/* Its read-only mount: (dict "volume" VOL). */}}
+{{- define "gantral.secretMount" -}}
+- name: {{ .volume }}
+  mountPath: {{ printf "%s/%s" (include "gantral.secretsDir" .) .volume }}
+  readOnly: true
+{{- end }}
+
+{{/* Static S3 keys from a Secret (mounted as files), or nothing (cloud identity). Call with
+(dict "s3" s3.writer/reader "volume" VOL); pair with gantral.s3Volume and gantral.secretMount. */}}
 {{- define "gantral.s3CredentialsEnv" -}}
-{{- if .existingSecret }}
-- name: GANTRAL_S3__ACCESS_KEY_ID
-  valueFrom:
-    secretKeyRef:
-      name: {{ .existingSecret }}
-      key: {{ .accessKeyIdKey }}
-- name: GANTRAL_S3__SECRET_ACCESS_KEY
-  valueFrom:
-    secretKeyRef:
-      name: {{ .existingSecret }}
-      key: {{ .secretAccessKeyKey }}
+{{- if .s3.existingSecret }}
+{{- include "gantral.secretFileEnv" (dict "name" "GANTRAL_S3__ACCESS_KEY_ID" "volume" .volume "key" .s3.accessKeyIdKey) }}
+{{ include "gantral.secretFileEnv" (dict "name" "GANTRAL_S3__SECRET_ACCESS_KEY" "volume" .volume "key" .s3.secretAccessKeyKey) }}
+{{- end }}
+{{- end }}
+
+{{- define "gantral.s3Volume" -}}
+{{- if .s3.existingSecret }}
+{{- include "gantral.secretVolume" (dict "volume" .volume "secret" .s3.existingSecret "keys" (list .s3.accessKeyIdKey .s3.secretAccessKeyKey)) }}
+{{- end }}
+{{- end }}
+
+{{- define "gantral.s3Mount" -}}
+{{- if .s3.existingSecret }}
+{{- include "gantral.secretMount" (dict "volume" .volume) }}
 {{- end }}
 {{- end }}
 
