@@ -1,9 +1,11 @@
 """Publish policy and workflow-template files from a watched directory into a registry.
 
-Polling, not inotify: it works the same on every filesystem (including mounted config
-volumes, where kernel events are unreliable) and costs one `stat` per file per pass.
-A file is re-read only when its mtime or size changed, and re-published only when its
-bytes changed; the registry itself makes publishing identical content a no-op.
+Change events (watchfiles: inotify and its equivalents, or its own polling where the
+platform has none) trigger a pass at once; a full pass also runs every minute without
+events, for filesystems whose events are unreliable (some mounted config volumes), and
+every `interval` while the directory does not exist. A pass costs one `stat` per file: a
+file is re-read only when its mtime or size changed, and re-published only when its bytes
+changed; the registry itself makes publishing identical content a no-op.
 
 A policy's id is its `id` field or else the file name without extension
 (`payments.yaml` -> `payments`); a template's id is its `id` field. Deleting a file
@@ -19,6 +21,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from watchfiles import awatch
+
 from gantral.errors import GantralError, InvalidInput
 from gantral.policy.loading import Document, load_document
 from gantral.policy.models import Policy
@@ -27,6 +31,8 @@ from gantral.policy.registry import PolicyRegistry
 __all__ = ["DirectoryWatcher", "Published"]
 
 _SUFFIXES = (".yaml", ".yml", ".json")
+# A full pass this often even without change events (milliseconds).
+_RESCAN_MS = 60_000
 log = logging.getLogger(__name__)
 
 
@@ -58,16 +64,38 @@ class DirectoryWatcher:
         self.errors: dict[Path, GantralError] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Scan every `interval` seconds until `stop` is set."""
+        """Scan now, then on every change (and every minute) until `stop` is set."""
+        await self._scan_logged()
         while not stop.is_set():
+            if not self._directory.is_dir():
+                await self._sleep(stop)
+                await self._scan_logged()
+                continue
             try:
-                await self.scan_once()
-            except Exception:
-                # The registry's database may be briefly away: unpublished files are
-                # not marked as seen, so the next pass retries them.
-                log.exception("policy directory scan failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._interval)
+                async for _ in awatch(
+                    self._directory,
+                    watch_filter=None,  # every event: the pass itself decides what counts
+                    stop_event=stop,
+                    debounce=200,
+                    rust_timeout=_RESCAN_MS,
+                    yield_on_timeout=True,  # an empty batch: the periodic full pass
+                ):
+                    await self._scan_logged()
+            except (OSError, RuntimeError) as error:  # the directory went away, say
+                log.warning("watching %s stopped (%s); retrying", self._directory, error)
+                await self._sleep(stop)
+
+    async def _scan_logged(self) -> None:
+        try:
+            await self.scan_once()
+        except Exception:
+            # The registry's database may be briefly away: unpublished files are not
+            # marked as seen, so the next pass retries them.
+            log.exception("policy directory scan failed; retrying")
+
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=self._interval)
 
     async def scan_once(self) -> list[Published]:
         """One pass: publish every file whose content changed since the last pass.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from pathlib import Path
 
@@ -138,3 +139,24 @@ async def test_a_rule_on_free_context_is_not_published(tmp_path: Path) -> None:
     assert isinstance(error, InvalidInput) and error.reason == "field_not_a_fact"
     assert error.details["line"] == 2 and "environment is not a fact" in error.message
     assert await reg.list_policies() == []
+
+
+async def test_a_change_is_published_at_once_not_on_the_next_poll(tmp_path: Path) -> None:
+    """Change events (watchfiles), not a polling interval: with an hour between passes, a
+    new file and a new version of it are still published within a second or so."""
+    reg = InMemoryRegistry()
+    stop = asyncio.Event()
+    task = asyncio.create_task(DirectoryWatcher(reg, tmp_path, interval=3600).run(stop))
+    try:
+        await asyncio.sleep(0.3)  # the watch is set up
+        for version, role in ((1, "TECH_LEAD"), (2, "SRE_MANAGER")):
+            write(tmp_path / "evented.yaml", f"approvers: [{{role: {role}}}]\n")
+            for _ in range(60):
+                with contextlib.suppress(Exception):
+                    if (await reg.get_policy("evented")).version == version:
+                        break
+                await asyncio.sleep(0.05)
+            assert (await reg.get_policy("evented")).version == version
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=5)
