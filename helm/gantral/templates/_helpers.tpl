@@ -283,3 +283,15 @@ Kubernetes waits this long after SIGTERM before killing a pod: the process's own
 {{- define "gantral.apiGracePeriod" -}}
 {{- add (ceil (addf .Values.api.shutdownDelaySeconds .Values.api.gracefulShutdownSeconds) | int) 10 -}}
 {{- end }}
+
+{{/*
+checkov findings this chart does not fix, each with its reason (checkov reads these
+annotations on the workload). Call in a Deployment's or Job's metadata.annotations.
+*/}}
+{{- define "gantral.checkovSkips" -}}
+checkov.io/skip1: CKV_K8S_11=No CPU limit on purpose - limits throttle latency-sensitive Python processes; requests reserve CPU and memory is limited
+checkov.io/skip2: CKV_K8S_15=IfNotPresent is right for immutable tags and digests - Always would only add a registry round trip to every start
+{{- if not .Values.image.digest }}
+checkov.io/skip3: CKV_K8S_43=Set image.digest in production - the tag default keeps installs from a local registry simple
+{{- end }}
+{{- end }}
