@@ -70,9 +70,7 @@ def create_app(
             app.state.readiness = await stack.enter_async_context(
                 open_readiness(settings, observer)
             )
-            app.state.core = GantralCore(
-                client, settings, registry, readiness=app.state.readiness
-            )
+            app.state.core = GantralCore(client, settings, registry, readiness=app.state.readiness)
             # Without reader credentials the audit routes answer 503; the rest still serves.
             reader = None
             if settings.database.reader_url.get_secret_value():
