@@ -231,7 +231,8 @@ async def test_sigterm_under_load_drains_every_process(deployment: Deployment) -
     await stop(worker_a)
     await asyncio.sleep(4)
     gap = longest_gap(load.answered, stopped_at, time.monotonic())
-    assert gap < 3.0, f"instances stalled {gap:.1f}s after a worker stopped"
+    # Seconds, not the 10 s of a sticky queue left to time out.
+    assert gap < 4.0, f"instances stalled {gap:.1f}s after a worker stopped"
     await asyncio.to_thread(d.start, "worker")
 
     # Sink: in-flight batches commit (or are retried whole); appends resume on the new one.
