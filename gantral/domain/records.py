@@ -109,9 +109,15 @@ class HumanRequest(BaseModel):
     sla_deadline: datetime | None = None
     # Set once the outcome is durably audited and applied; long-polls wait for this.
     resolved_at: datetime | None = None
-    # Who settled it and through which channel ("system" for a timeout).
+    # Who settled it, through which channel ("system" for a timeout), and the decision.
     decided_by: str | None = None
     decided_via: str | None = None
+    decision_id: str | None = None
+    # The request that replaced this one, and why: "reauthorized" (the agent asked again,
+    # with other arguments), or an override's follow-up ("override needs more authority",
+    # "second sign-off"), which an agent waiting on this request follows.
+    superseded_by: str | None = None
+    superseded_why: str | None = None
 
 
 class Cost(BaseModel):

@@ -23,6 +23,7 @@ from gantral.sdk._governed import DEFAULT_DECISION_WAIT, GovernedStep
 from gantral.workflows.messages import (
     AgentEventKind,
     AgentEventResult,
+    AuthorizeOutcome,
     AuthorizeResult,
     DecisionResult,
     InstanceView,
@@ -184,6 +185,12 @@ class AsyncGantralClient:
                 log.warning("polling %s failed (%s); retrying", request_id, exc.reason)
                 await asyncio.sleep(_RETRY_PAUSE)
                 continue
+            if _governed.followed_by(request) is not None:
+                # An override that needs more authority: the edit went to other approvers;
+                # wait for their decision on it instead of giving up.
+                request_id = request.superseded_by or request_id
+                log.info("request superseded by an override's follow-up %s", request_id)
+                continue
             if _governed.settled(request):
                 return request
             now = time.monotonic()
@@ -333,6 +340,38 @@ class AsyncGantralClient:
             instance_id, step_id, action=action, arguments=arguments, context=context,
             wait=wait, on_pending=on_pending,
         )  # fmt: skip
+        async with self.run_step(step):
+            yield step
+
+    async def resume_step(
+        self,
+        instance_id: str,
+        step_id: str,
+        request_id: str,
+        *,
+        action: str = "",
+        arguments: dict[str, Any] | None = None,
+        wait: float = DEFAULT_DECISION_WAIT,
+    ) -> GovernedStep:
+        """Pick up a step whose request was opened earlier (by `prepare_step`, or before a
+        process or graph was paused): wait for its decision and check the grant, without
+        authorizing again (which would open a new request)."""
+        action = action or step_id
+        requested = _governed.plain(arguments or {})
+        request = await self.wait_for_decision(instance_id, request_id, wait=wait)
+        asked = request.model_copy(update={"request_id": request_id})  # the one first opened
+        pending = AuthorizeResult(
+            outcome=AuthorizeOutcome.PENDING, step_id=step_id, args_digest=request.args_digest,
+            materiality=request.materiality, explanation=[], request=asked,
+        )  # fmt: skip
+        return _governed.bind(instance_id, step_id, action, requested, pending, request)
+
+    @contextlib.asynccontextmanager
+    async def run_step(self, step: GovernedStep) -> AsyncIterator[GovernedStep]:
+        """Run a prepared (or resumed) step: report STEP_STARTED with its grant and digest,
+        run the body, then report its cost and STEP_COMPLETED, or STEP_FAILED (with the
+        exception's type) if the body raises."""
+        instance_id, step_id = step.instance_id, step.step_id
         await self.report(
             instance_id, AgentEventKind.STEP_STARTED, step_id=step_id,
             grant_id=step.grant.grant_id, args_digest=step.args_digest,

@@ -129,6 +129,17 @@ def settled(request: HumanRequest) -> bool:
     return not granting or request.grant is not None
 
 
+def followed_by(request: HumanRequest) -> str | None:
+    """The request an override's edit went on to (more authority, a second sign-off): a
+    waiting agent follows it. A re-authorization by the agent itself is not followed."""
+    if request.status is RequestStatus.SUPERSEDED and request.superseded_why not in (
+        None,
+        "reauthorized",
+    ):
+        return request.superseded_by
+    return None
+
+
 def request_to_wait_for(result: AuthorizeResult) -> HumanRequest | None:
     """The request to wait on, or None when the authorization already grants."""
     if result.outcome is AuthorizeOutcome.ALLOW:
@@ -163,8 +174,11 @@ def bind(
         outcome_of(request)
         grant, outcome = request.grant, str(request.status)
         # Only an OVERRIDE changes what runs; an approval covers what was asked, as asked.
-        overridden = request.status is RequestStatus.OVERRIDDEN
-        arguments = plain(grant.arguments) if overridden and grant is not None else requested
+        # An approved follow-up of an override carries the edit too (another request).
+        edited = request.status is RequestStatus.OVERRIDDEN or (
+            request.request_id != (result.request.request_id if result.request else None)
+        )
+        arguments = plain(grant.arguments) if edited and grant is not None else requested
     if grant is None:
         raise StepRefused(f"step {step_id} was not granted ({outcome})", reason="no_grant")
     check_grant(grant, step_id, action, arguments, request=request)

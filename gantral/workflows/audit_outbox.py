@@ -141,6 +141,9 @@ class AuditOutbox:
                 AppendAuditEvents(instance_id=self.log.instance_id, events=pending),
                 task_queue=self._task_queue,
                 start_to_close_timeout=timedelta(seconds=30),
+                # The sink heartbeats while appending: an attempt lost to a sink that stopped
+                # at that instant is retried after 5 s, not after the 30 s above.
+                heartbeat_timeout=timedelta(seconds=5),
                 retry_policy=_RETRY,
                 result_type=AppendResult,
                 summary=f"audit batch seq {first}-{last}",

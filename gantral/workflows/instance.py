@@ -168,22 +168,28 @@ class InstanceWorkflow:
             if not resumed or index > request.tier:
                 self._s.enter_tier(request, index, workflow.now())
                 await self._flush()
-            for remind_at in self._s.reminder_times(request, index, workflow.now()):
-                if await self._decided_before(request, remind_at):
+            needs = ", ".join(request.required_approvers)
+            for n, remind_at in enumerate(self._s.reminder_times(request, index, workflow.now())):
+                if await self._decided_before(request, remind_at, f"reminder {n + 1} for {needs}"):
                     return
                 self._s.remind(request, index, workflow.now())
                 await self._flush()
-            if await self._decided_before(request, request.deadline):
+            label = f"tier {index + 1} deadline for {needs}"
+            if await self._decided_before(request, request.deadline, label):
                 return
         if self._s.is_open(request):
             grant = self._s.time_out(request, workflow.now(), _ids)
             await self._settle(request, grant)
 
-    async def _decided_before(self, request: HumanRequest, deadline: datetime | None) -> bool:
+    async def _decided_before(
+        self, request: HumanRequest, deadline: datetime | None, label: str
+    ) -> bool:
         timeout = None if deadline is None else max(deadline - workflow.now(), timedelta(0))
         try:
             await workflow.wait_condition(
-                lambda: not self._s.is_open(request) or self._continue_due(), timeout=timeout
+                lambda: not self._s.is_open(request) or self._continue_due(),
+                timeout=timeout,
+                timeout_summary=label,  # the timer's name in Temporal's Web UI
             )
         except TimeoutError:
             return False

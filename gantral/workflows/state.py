@@ -349,6 +349,7 @@ class InstanceState:
         )  # fmt: skip
         if pending is not None:
             pending.status = RequestStatus.SUPERSEDED
+            pending.superseded_by, pending.superseded_why = request.request_id, "reauthorized"
             pending.resolved_at = now
             self.log.record(
                 AuditEventType.REQUEST_SUPERSEDED,
@@ -517,10 +518,13 @@ class InstanceState:
         # A superseding override leaves the instance waiting on its follow-up request.
         if request.status in _OUTCOME_STATE:
             request.decided_by, request.decided_via = d.actor.id, d.channel
+            request.decision_id = decision.decision_id
             grant = self.record_outcome(
                 request, d.actor, f"{d.decision_type} by {d.actor.id} as {d.role}", now, ids
             )
-        result = DecisionResult(decision=decision, request=request.model_copy(), state=self.state)
+        result = DecisionResult(
+            decision=decision, request=request.model_copy(deep=True), state=self.state
+        )
         return Decided(result, request, grant)
 
     def settle(self, request: HumanRequest | None, grant: Grant | None, now: datetime) -> None:
@@ -780,13 +784,15 @@ class InstanceState:
                 redacted=request.context_snapshot.get("redacted"),
                 grant_holder=request.grant_holder,
             )  # fmt: skip
+            why = "override needs more authority" if more else "second sign-off"
+            request.superseded_by, request.superseded_why = new.request_id, why
             self.log.record(
                 AuditEventType.REQUEST_SUPERSEDED,
                 d.actor,
                 {
                     "request_id": request.request_id,
                     "superseded_by": new.request_id,
-                    "why": "override needs more authority" if more else "second sign-off",
+                    "why": why,
                     "materiality": edited.materiality,
                 },
                 now,
@@ -804,5 +810,7 @@ def _pending_result(request: HumanRequest, plan: RequestPlan) -> AuthorizeResult
         args_digest=request.args_digest,
         materiality=plan.materiality,
         explanation=plan.explanation,
-        request=request,
+        # A snapshot: the answer is sent after the audit flush, and a racing decision
+        # must not change what this call answered.
+        request=request.model_copy(deep=True),
     )

@@ -380,6 +380,7 @@ type HumanRequest struct {
 	Deadline                    *string           `json:"deadline"`
 	DecidedBy                   *string           `json:"decided_by,omitempty"`
 	DecidedVia                  *string           `json:"decided_via,omitempty"`
+	DecisionID                  *string           `json:"decision_id,omitempty"`
 	ExcludedApprovers           []string          `json:"excluded_approvers,omitempty"`
 	Grant                       *Grant            `json:"grant,omitempty"`
 	GrantHolder                 *string           `json:"grant_holder,omitempty"`
@@ -394,6 +395,8 @@ type HumanRequest struct {
 	Status                      RequestStatus     `json:"status,omitempty"`
 	StepID                      string            `json:"step_id"`
 	StillNeeded                 []string          `json:"still_needed,omitempty"`
+	SupersededBy                *string           `json:"superseded_by,omitempty"`
+	SupersededWhy               *string           `json:"superseded_why,omitempty"`
 	Tier                        int64             `json:"tier,omitempty"`
 }
 

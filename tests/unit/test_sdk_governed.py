@@ -267,3 +267,21 @@ async def test_an_approval_is_awaited_until_its_grant_is_applied() -> None:
     step = await _async(api).prepare_step(IID, "deploy", action="deploy.run", arguments=ARGS)
     assert step.grant.grant_id == "grant_1"
     assert len([c for c in api.calls if c.url.path.endswith("/requests/req_1")]) == 2
+
+
+async def test_a_step_resumes_from_its_request_without_asking_again() -> None:
+    api = FakeAPI()
+    api.on("GET", "/requests/req_1", _decided(RequestStatus.APPROVED, grant=grant()))
+    api.on("POST", "/events", EVENT_OK)
+    client = _async(api)
+    step = await client.resume_step(
+        IID, "deploy", "req_1", action="deploy.run", arguments=dict(ARGS)
+    )
+    assert step.grant.grant_id == grant().grant_id and step.args_digest == DIGEST
+    async with client.run_step(step):
+        pass
+    assert not api.bodies("/authorize")  # resuming never opens a new request
+    kinds = [b["kind"] for b in api.bodies("/events")]
+    assert kinds == ["STEP_STARTED", "STEP_COMPLETED"]
+    with pytest.raises(sdk.DigestMismatch):
+        await client.resume_step(IID, "deploy", "req_1", action="deploy.run", arguments={"x": 1})

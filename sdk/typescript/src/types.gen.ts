@@ -358,6 +358,7 @@ export interface HumanRequest {
   "deadline": string | null;
   "decided_by"?: string | null;
   "decided_via"?: string | null;
+  "decision_id"?: string | null;
   "excluded_approvers"?: Array<string>;
   "grant"?: Grant | null;
   "grant_holder"?: string | null;
@@ -372,6 +373,8 @@ export interface HumanRequest {
   "status"?: RequestStatus;
   "step_id": string;
   "still_needed"?: Array<string>;
+  "superseded_by"?: string | null;
+  "superseded_why"?: string | null;
   "tier"?: number;
 }
 
