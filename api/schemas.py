@@ -41,9 +41,7 @@ class StartInstanceRequest(_Body):
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
     # Where Gantral delivers a signed webhook when a request of this instance resolves
     # (hosted and serverless agents); https only, and only to allowed URL prefixes.
-    callback_url: str | None = Field(
-        default=None, max_length=2000, pattern=r"^https://[^\s]+$"
-    )
+    callback_url: str | None = Field(default=None, max_length=2000, pattern=r"^https://[^\s]+$")
 
 
 class AuthorizeRequest(_Body):
