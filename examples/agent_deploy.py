@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 
 from gantral import sdk
 
@@ -61,12 +62,28 @@ def _read_secret_file(path: str, what: str) -> str:
     return value
 
 
+def _warn_if_expires_first(token: str, wait: float) -> None:
+    """A fixed token cannot be refreshed: say so if it ends before the agent stops waiting."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return  # not ours to judge: the server says what is wrong with it
+    left = float(claims.get("exp", 0)) - time.time()
+    if left < wait:
+        log.warning(
+            "the token expires in %.0fs but the agent may wait %.0fs for a human: use "
+            "--client-id (client credentials refresh themselves) or a longer-lived token",
+            left,
+            wait,
+        )
+
+
 def build_auth(args: argparse.Namespace) -> httpx.Auth:
     """A bearer token (`--token`, `--token-file`), or client credentials (`--client-id`)."""
-    if args.token:
-        return sdk.BearerToken(args.token)
-    if args.token_file:
-        return sdk.BearerToken(_read_secret_file(args.token_file, "token"))
+    if args.token or args.token_file:
+        token = args.token or _read_secret_file(args.token_file, "token")
+        _warn_if_expires_first(token, args.wait)
+        return sdk.BearerToken(token)
     if args.client_id:
         # The secret comes from a file or the environment: never a command-line argument
         # (ps shows it).

@@ -118,3 +118,19 @@ def test_help_explains_how_to_get_a_token(
     assert "gantral identity mint --user my-agent --agent --team payments" in out
     assert "demo-agent" in out and "gantral dev" in out
     assert "X-Gantral" not in out
+
+
+def test_a_token_that_expires_before_the_wait_ends_is_warned_about(
+    example: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    import time
+
+    import jwt
+
+    short = jwt.encode({"sub": "a", "exp": int(time.time()) + 600}, "k" * 32, algorithm="HS256")
+    long = jwt.encode({"sub": "a", "exp": int(time.time()) + 7200}, "k" * 32, algorithm="HS256")
+    with caplog.at_level("WARNING"):
+        example.build_auth(example.build_parser().parse_args(["--token", long]))
+        assert not caplog.records
+        example.build_auth(example.build_parser().parse_args(["--token", short, "--wait", "900"]))
+    assert "--client-id" in caplog.text
