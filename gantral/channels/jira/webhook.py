@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
 from gantral.channels.decisions import (
@@ -49,9 +49,11 @@ def _comment(body: dict[str, Any]) -> str | None:
 
 async def _request_of(temporal: Client, relay_id: str, key: str) -> tuple[str, str]:
     try:
-        found = await temporal.get_workflow_handle_for(ChannelRelayWorkflow.run, relay_id).query(
-            ChannelRelayWorkflow.request_of, key
+        # Annotated: mypy needs the handle's types to match the workflow's run method.
+        handle: WorkflowHandle[ChannelRelayWorkflow, None] = temporal.get_workflow_handle_for(
+            ChannelRelayWorkflow.run, relay_id
         )
+        found = await handle.query(ChannelRelayWorkflow.request_of, key)
     except RPCError as exc:
         raise Unavailable("the Jira relay is not running", reason="relay_unavailable") from exc
     if found is None:

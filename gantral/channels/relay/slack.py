@@ -8,7 +8,7 @@ failure raises and Temporal retries the activity until Slack is back.
 from __future__ import annotations
 
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from gantral.channels.relay.messages import MessageRef, PostRequest, Refresh
 from gantral.channels.settings import SlackSettings
@@ -25,12 +25,12 @@ __all__ = ["SlackRelay", "load"]
 async def load(
     temporal: Client, instance_id: str, request_id: str
 ) -> tuple[InstanceView, HumanRequest]:
-    view = await temporal.get_workflow_handle_for(InstanceWorkflow.run, instance_id).query(
-        InstanceWorkflow.view
+    # Annotated: mypy needs the handle's types to match the workflow's run method.
+    handle: WorkflowHandle[InstanceWorkflow, InstanceView] = temporal.get_workflow_handle_for(
+        InstanceWorkflow.run, instance_id
     )
-    request = await temporal.get_workflow_handle_for(InstanceWorkflow.run, instance_id).query(
-        InstanceWorkflow.request, request_id
-    )
+    view = await handle.query(InstanceWorkflow.view)
+    request = await handle.query(InstanceWorkflow.request, request_id)
     if request is None:
         raise LookupError(f"no request {request_id} on {instance_id}")
     return view, request
