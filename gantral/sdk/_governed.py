@@ -175,8 +175,9 @@ def bind(
         grant, outcome = request.grant, str(request.status)
         # Only an OVERRIDE changes what runs; an approval covers what was asked, as asked.
         # An approved follow-up of an override carries the edit too (another request).
+        asked = result.request if result is not None else None
         edited = request.status is RequestStatus.OVERRIDDEN or (
-            request.request_id != (result.request.request_id if result.request else None)
+            asked is not None and request.request_id != asked.request_id
         )
         arguments = plain(grant.arguments) if edited and grant is not None else requested
     if grant is None:
