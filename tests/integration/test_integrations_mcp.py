@@ -22,6 +22,7 @@ from gantral import sdk
 from gantral.devstack.process import free_port
 from gantral.integrations import Guard, ToolRoute
 from gantral.integrations.mcp_proxy import DECISION_META, build_proxy, serve_http
+from tests.integration.auth import token
 from tests.integration.integrations_support import (
     agent_client,
     alice_client,
@@ -152,16 +153,25 @@ async def test_override_runs_the_edited_arguments_after_the_policy_rechecked_the
         assert text(result) == "sent 150 to acme"
         assert result.meta is not None and result.meta[DECISION_META]["outcome"] == "OVERRIDDEN"
 
-        # An edit past the tech lead's authority (HIGH needs a CFO) is not theirs to grant.
-        raise_it = asyncio.create_task(
-            decide_next(alice, wid, "OVERRIDE", justification="x", context_delta={"amount": 5000})
-        )
-        refused = await client.call_tool("transfer", {"account": "acme", "amount": 900})
+        # An edit past the tech lead's authority (HIGH needs a CFO) is not theirs to grant:
+        # it goes to a CFO, and the call waits for them; it runs once the CFO approves.
+        async def escalate_then_cfo() -> None:
+            await decide_next(
+                alice, wid, "OVERRIDE", justification="x", context_delta={"amount": 5000}
+            )
+            auth = sdk.BearerToken(token("cara", ["CFO", "approver"]))
+            async with sdk.AsyncGantralClient(http=api, auth=auth) as cfo:
+                await decide_next(cfo, wid, "APPROVE")
+
+        raise_it = asyncio.create_task(escalate_then_cfo())
+        raised = await client.call_tool("transfer", {"account": "acme", "amount": 900})
         await raise_it
 
-    assert bank.calls() == [{"tool": "transfer", "arguments": {"account": "acme", "amount": 150}}]
-    assert refused.is_error
-    assert "needs more authority" in text(refused) and "by alice" in text(refused)
+    assert bank.calls() == [
+        {"tool": "transfer", "arguments": {"account": "acme", "amount": 150}},
+        {"tool": "transfer", "arguments": {"account": "acme", "amount": 5000}},
+    ]
+    assert text(raised) == "sent 5000 to acme"
 
 
 async def test_rejected_and_ungoverned_calls_never_reach_the_server(
