@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from gantral.devstack.process import ManagedProcess, StackError, free_port
+from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
+
 # On a loaded 2-core CI machine, generation speed and per-example time say nothing about
 # the properties under test: never fail a property for being slow.
 settings.register_profile("gantral", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("gantral")
-
-from gantral.devstack.process import ManagedProcess, StackError, free_port
-from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
 
 
 @dataclass
