@@ -49,7 +49,9 @@ async def test_example_agent_deploys_what_was_approved(
         while not waiting:
             await asyncio.sleep(0.2)
             assert not agent_run.done(), "the agent stopped before asking"
-            page = await alice.list_instances(state=sdk.State.WAITING_FOR_HUMAN, workflow="deploy")
+            page = await alice.list_instances(
+                state=sdk.State.WAITING_FOR_HUMAN, workflow="deploy", page_size=500
+            )
             views = [await alice.get_instance(i.instance_id) for i in page.items]
             waiting = [v for v in views if v.started_by.id == agent_id]
     view = waiting[0]

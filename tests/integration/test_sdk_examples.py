@@ -53,7 +53,9 @@ async def _waiting_for(api: httpx.AsyncClient, version: str) -> tuple[str, dict[
     async with asyncio.timeout(60):
         while True:
             page = await api.get(
-                "/v1/instances", params={"state": "WAITING_FOR_HUMAN", "workflow": "deploy"}
+                "/v1/instances",
+                # The whole session's waiting instances, not only the newest page of 50.
+                params={"state": "WAITING_FOR_HUMAN", "workflow": "deploy", "page_size": 500},
             )
             for item in page.json()["items"]:
                 view = (await api.get(f"/v1/instances/{item['instance_id']}")).json()
