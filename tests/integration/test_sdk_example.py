@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -40,6 +41,7 @@ async def test_example_agent_deploys_what_was_approved(
         ["--workflow", "deploy", "--agent-id", agent_id, "--service-version", "3.0.0",
          "--wait", "60"]
     )  # fmt: skip
+    began = datetime.now(UTC) - timedelta(seconds=2)
     agent_run = asyncio.create_task(example.run(args, http=api))
     alice = sdk.AsyncGantralClient(
         http=api, auth=sdk.BearerToken(token("alice", ["TECH_LEAD", "approver"]))
@@ -52,7 +54,9 @@ async def test_example_agent_deploys_what_was_approved(
             page = await alice.list_instances(
                 state=sdk.State.WAITING_FOR_HUMAN, workflow="deploy", page_size=500
             )
-            views = [await alice.get_instance(i.instance_id) for i in page.items]
+            # Only instances started since: reading every waiting one of the session is slow.
+            fresh = [i for i in page.items if i.started_at is None or i.started_at >= began]
+            views = [await alice.get_instance(i.instance_id) for i in fresh]
             waiting = [v for v in views if v.started_by.id == agent_id]
     view = waiting[0]
     assert view.pending_request is not None

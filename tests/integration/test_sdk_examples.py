@@ -8,6 +8,7 @@ import asyncio
 import os
 import shutil
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,8 @@ async def _go_agent(tmp: Path) -> list[str]:
 
 async def _waiting_for(api: httpx.AsyncClient, version: str) -> tuple[str, dict[str, Any]]:
     """The instance whose pending request deploys `version`, once it waits."""
+    # Only instances started since: reading every waiting one of the session is slow.
+    began = datetime.now(UTC) - timedelta(seconds=2)
     async with asyncio.timeout(60):
         while True:
             page = await api.get(
@@ -58,6 +61,9 @@ async def _waiting_for(api: httpx.AsyncClient, version: str) -> tuple[str, dict[
                 params={"state": "WAITING_FOR_HUMAN", "workflow": "deploy", "page_size": 500},
             )
             for item in page.json()["items"]:
+                started = item.get("started_at")
+                if started and datetime.fromisoformat(started) < began:
+                    continue
                 view = (await api.get(f"/v1/instances/{item['instance_id']}")).json()
                 pending = view.get("pending_request")
                 if pending and pending["arguments"].get("version") == version:
