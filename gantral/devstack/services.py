@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gantral.devstack.process import ManagedProcess, free_port, port_open, venv_binary
+from gantral.devstack.process import (
+    ManagedProcess,
+    StackError,
+    free_port,
+    port_open,
+    venv_binary,
+)
 
 # Custom search attributes that make Gantral state visible in Temporal's CLI and Web UI.
 SEARCH_ATTRIBUTES = {
@@ -40,7 +46,7 @@ def start_temporal(data_dir: Path, port: int, ui_port: int | None) -> ManagedPro
 def start_seaweedfs(data_dir: Path, s3_port: int, base_port: int | None = None) -> ManagedProcess:
     """SeaweedFS with its S3 gateway. Every port is explicit so stacks can run side by side.
 
-    With `base_port`, the internal ports are fixed (base, base+1, base+2, gRPC at +10000),
+    With `base_port`, the internal ports are fixed (base..base+3, their gRPC ports at +10000),
     which a long-lived local stack wants; without it, each is a free port, for tests.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -48,7 +54,9 @@ def start_seaweedfs(data_dir: Path, s3_port: int, base_port: int | None = None) 
         internal = [free_port() for _ in range(7)]
     else:
         b = base_port
-        internal = [b, b + 10000, b + 1, b + 10001, b + 2, b + 10002, s3_port + 10000]
+        internal = [b, b + 10000, b + 1, b + 10001, b + 2, b + 10002, b + 10003]
+    if bad := [p for p in (s3_port, *internal) if not 0 < p < 65536]:
+        raise StackError(f"seaweedfs: ports out of range {bad}; choose a base port below 55000")
     master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3_grpc = internal
     argv = [
         venv_binary("weed"), "server", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",

@@ -34,10 +34,10 @@ run_dev_stack(Path(sys.argv[1]), ports, Path(sys.argv[10]))
 
 
 def _free_base() -> int:
-    """A base port whose SeaweedFS neighbours (+1, +2, +10000..+10002) are free too."""
+    """A base port whose SeaweedFS neighbours (+1, +2, +10000..+10003) are free too."""
     for _ in range(50):
         base = free_port() % 20000 + 20000
-        if all(_free(base + offset) for offset in (0, 1, 2, 10000, 10001, 10002)):
+        if all(_free(base + offset) for offset in (0, 1, 2, 10000, 10001, 10002, 10003)):
             return base
     raise AssertionError("no free port range")
 
