@@ -175,3 +175,25 @@ async def test_unsigned_forged_and_unknown_users_refused(
     assert resp.status_code == 403 and resp.json()["reason"] == "unknown_user"
     assert await refusals_of(api, temporal, "jira:acct-stranger")
     assert (await world.request(iid, rid, wait=0))["status"] == "PENDING"
+
+
+async def test_escalation_commented_and_timeout_settles_the_issue(world: World) -> None:
+    body = {"workflow_id": "fast-timeout", "owning_team_id": "payments"}
+    iid = (await world.api.post("/v1/instances", json=body, headers=AGENT)).json()["instance_id"]
+    resp = await world.api.post(
+        f"/v1/instances/{iid}/steps/release/authorize",
+        json={"action": "release", "arguments": {"v": 1}},
+        headers=AGENT,
+    )
+    rid = resp.json()["request"]["request_id"]
+    key = await until(lambda: world._issue(iid, rid), "no issue was opened")
+    await until(
+        lambda: any("Escalated to tier 1" in c for c in world.jira.comments.get(key, [])),
+        "the escalation was not commented on the issue",
+    )
+    # The deadline passes undecided: the issue leaves "To Do" and says how it ended.
+    await until(lambda: world.jira.issues[key]["status"] == "Rejected", "issue not transitioned")
+    await until(lambda: len(world.jira.comments[key]) > 1, "no comment on how it ended")
+    comments = world.jira.comments[key]
+    assert "Escalated to tier 1" in comments[0], comments
+    assert comments[-1] == "EXPIRED by gantral via timeout.", comments
