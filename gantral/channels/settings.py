@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, SecretStr
 __all__ = [
     "ChannelIdentity",
     "GitHubTrigger",
+    "GroupGrant",
     "JiraSettings",
     "SlackSettings",
     "TriggerSettings",
@@ -29,6 +30,13 @@ class ChannelIdentity(BaseModel):
     teams: list[str] = Field(default_factory=list)
 
 
+class GroupGrant(BaseModel):
+    """What membership of one Slack user group grants: roles and teams, never a name."""
+
+    roles: list[str] = Field(default_factory=list)
+    teams: list[str] = Field(default_factory=list)
+
+
 class SlackSettings(BaseModel):
     # From the app's "Basic Information" page; both needed, else Slack is off.
     signing_secret: SecretStr = SecretStr("")
@@ -41,6 +49,12 @@ class SlackSettings(BaseModel):
     # Slack user id -> identity; else the user's e-mail (users.info) -> identity.
     users: dict[str, ChannelIdentity] = Field(default_factory=dict)
     users_by_email: dict[str, ChannelIdentity] = Field(default_factory=dict)
+    # Slack user group (handle, e.g. payments-approvers, or id, e.g. S0123ABC) -> the roles
+    # and teams its members get, added to a per-user mapping. Membership is read with
+    # usergroups.list / usergroups.users.list and kept `group_cache_seconds`: a removal
+    # from a group takes effect within that window.
+    groups: dict[str, GroupGrant] = Field(default_factory=dict)
+    group_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
 
     @property
     def enabled(self) -> bool:

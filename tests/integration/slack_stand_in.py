@@ -3,6 +3,9 @@
 slack_sdk's `base_url` points at `/api/`: each Web API method is `POST /api/<method>` with
 a bearer token and a JSON (or form) body, answered `{"ok": true, ...}` or
 `{"ok": false, "error": ...}`. `down = True` answers 503, as Slack does in an outage.
+The user group methods (`usergroups.list`, `usergroups.users.list`) read only query or
+form arguments, as Slack documents ("does not currently accept application/json"), and
+answer in the shapes of Slack's docs.
 `signed(...)` builds what Slack sends to an app: the form-encoded `payload` with the v0
 signature (HMAC-SHA256 of `v0:{timestamp}:{body}` with the signing secret).
 """
@@ -28,6 +31,8 @@ __all__ = ["SlackStandIn", "block_action", "signed", "view_submission"]
 class SlackStandIn:
     token: str
     emails: dict[str, str] = field(default_factory=dict)  # user id -> e-mail (users.info)
+    # group id -> {"handle": ..., "users": [user ids], "disabled": bool}
+    usergroups: dict[str, dict[str, Any]] = field(default_factory=dict)
     down: bool = False
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # ts -> last body
@@ -37,17 +42,20 @@ class SlackStandIn:
     def app(self) -> FastAPI:
         app = FastAPI()
 
-        @app.post("/api/{method}")
+        @app.api_route("/api/{method}", methods=["GET", "POST"])
         async def web_api(method: str, request: Request) -> Response:
             if self.down:
                 return Response("upstream connect error", status_code=503)
             if request.headers.get("authorization") != f"Bearer {self.token}":
                 return JSONResponse({"ok": False, "error": "invalid_auth"})
             raw = await request.body()
+            body: dict[str, Any] = dict(request.query_params)
             if request.headers.get("content-type", "").startswith("application/json"):
-                body = json.loads(raw or b"{}")
-            else:
-                body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                self.calls.append((method, json.loads(raw or b"{}")))
+                if method in _FORM_ONLY:  # Slack ignores a JSON body here
+                    return JSONResponse(self._groups(method, body))
+                return JSONResponse(self._answer(method, self.calls[-1][1]))
+            body.update({k: v[0] for k, v in parse_qs(raw.decode()).items()})
             self.calls.append((method, body))
             return JSONResponse(self._answer(method, body))
 
@@ -76,12 +84,73 @@ class SlackStandIn:
             return {"ok": True, "user": {"id": body["user"], "profile": {"email": email}}}
         if method in ("views.open", "views.publish"):
             return {"ok": True, "view": {"id": f"V{next(self._ts)}", **body.get("view", {})}}
+        if method in _FORM_ONLY:
+            return self._groups(method, body)
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"{int(time.time())}.{next(self._ts):06d}"}
         return {"ok": False, "error": "unknown_method"}
 
+    def _groups(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        """usergroups.list and usergroups.users.list, in the shapes of Slack's docs."""
+        disabled_too = _flag(body.get("include_disabled"))
+        if method == "usergroups.list":
+            listed = [
+                self._usergroup(
+                    gid, group, _flag(body.get("include_users")), _flag(body.get("include_count"))
+                )
+                for gid, group in self.usergroups.items()
+                if disabled_too or not group.get("disabled")
+            ]
+            return {"ok": True, "usergroups": listed}
+        gid = body.get("usergroup")
+        if not gid:
+            return {
+                "ok": False,
+                "error": "invalid_arguments",
+                "response_metadata": {"messages": ["[ERROR] missing required field: usergroup"]},
+            }
+        group = self.usergroups.get(str(gid))
+        if group is None or (group.get("disabled") and not disabled_too):
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(group.get("users", []))}
+
+    @staticmethod
+    def _usergroup(
+        gid: str, group: dict[str, Any], with_users: bool, with_count: bool
+    ) -> dict[str, Any]:
+        users = list(group.get("users", []))
+        answer: dict[str, Any] = {
+            "id": gid,
+            "team_id": "T1",
+            "is_usergroup": True,
+            "name": group.get("name", group["handle"]),
+            "description": "",
+            "handle": group["handle"],
+            "is_external": False,
+            "date_create": 1446598059,
+            "date_update": 1446670362,
+            "date_delete": 1446670363 if group.get("disabled") else 0,
+            "auto_type": None,
+            "created_by": "U1",
+            "updated_by": "U1",
+            "deleted_by": "U1" if group.get("disabled") else None,
+            "prefs": {"channels": [], "groups": []},
+        }
+        if with_count:
+            answer["user_count"] = len(users)
+        if with_users:
+            answer["users"] = users
+        return answer
+
     def of(self, method: str) -> list[dict[str, Any]]:
         return [body for name, body in self.calls if name == method]
+
+
+_FORM_ONLY = ("usergroups.list", "usergroups.users.list")
+
+
+def _flag(value: Any) -> bool:
+    return str(value).lower() in ("1", "true")
 
 
 def signed(

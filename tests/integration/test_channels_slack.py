@@ -2,8 +2,10 @@
 points at it) and the tests send what Slack sends, signed with Slack's v0 scheme.
 
 Covered: approve from Slack end to end; an override from the modal re-checked by policy;
-forged and stale signatures; unknown users; the message updated after a decision in
-another channel; a race between Slack and the API; Slack down while an instance waits.
+forged and stale signatures; unknown users; approvers by Slack user group (and a removal
+from the group refused once the membership cache expires); the message updated after a
+decision in another channel; a race between Slack and the API; Slack down while an
+instance waits.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ by_materiality:
 """
 INTERACTIONS = "/v1/channels/slack/interactions"
 WON = "already APPROVED by api-lead via api"
+GROUP_CACHE = 1.0  # seconds; production default 60
 
 
 class World:
@@ -89,6 +92,14 @@ class World:
         body, headers = signed(SECRET, payload)
         return await self.api.post(INTERACTIONS, content=body, headers=headers)
 
+    def refused(self) -> list[dict[str, Any]]:
+        """The ephemeral "not mapped" replies so far."""
+        return [
+            r
+            for r in self.slack.responses
+            if "not mapped" in r.get("text", "") and r.get("response_type") == "ephemeral"
+        ]
+
     async def outcome(self, iid: str, rid: str) -> dict[str, Any]:
         resp = await self.api.get(f"/v1/instances/{iid}/requests/{rid}?wait=20", headers=API_LEAD)
         return dict(resp.json())
@@ -107,7 +118,14 @@ async def until(probe: Callable[[], Any], what: str, seconds: float = 30) -> Any
 async def world(
     settings: Settings, temporal: Client, workers: None, audit_config: AuditConfig
 ) -> AsyncIterator[World]:
-    slack = SlackStandIn(token=TOKEN, emails={"U_BOB": "Bob@Example.com"})
+    slack = SlackStandIn(
+        token=TOKEN,
+        emails={"U_BOB": "Bob@Example.com"},
+        usergroups={
+            "S0PAYAPPR": {"handle": "payments-approvers", "users": ["U_CAROL", "U_DAN"]},
+            "S0OLD": {"handle": "old-approvers", "users": ["U_EVE"], "disabled": True},
+        },
+    )
     async with serve(slack.app()) as url:
         approver = {"roles": ["TECH_LEAD", "approver", "supervisor"], "teams": ["payments"]}
         configured = settings.model_copy(
@@ -120,6 +138,8 @@ async def world(
                         "team_channels": {"payments": "C_PAY"},
                         "users": {"U_ALICE": {"actor": "slack-alice", **approver}},
                         "users_by_email": {"bob@example.com": {"actor": "slack-bob", **approver}},
+                        "groups": {"@payments-approvers": approver, "S0OLD": approver},
+                        "group_cache_seconds": GROUP_CACHE,
                     }
                 )
             }
@@ -167,6 +187,39 @@ async def test_user_mapped_by_email_through_users_info(world: World) -> None:
     ts, _ = await world.message(rid)
     assert (await world.click("U_BOB", ts, "gantral_approve")).status_code == 200
     assert (await world.outcome(iid, rid))["decided_by"] == "slack-bob"
+
+
+async def test_user_approves_by_group_membership(world: World) -> None:
+    iid, rid = await world.pending()
+    ts, _ = await world.message(rid)
+    assert (await world.click("U_CAROL", ts, "gantral_approve")).status_code == 200
+    done = await world.outcome(iid, rid)
+    # Only the group maps Carol: her stable Slack id names her, the group gave TECH_LEAD.
+    assert done["status"] == "APPROVED" and done["decided_by"] == "slack:U_CAROL"
+    assert done["approvals"] == {"slack:U_CAROL": "TECH_LEAD"}
+    # Read as Slack requires: form arguments, the group id from usergroups.list.
+    assert {"usergroup": "S0PAYAPPR"} in world.slack.of("usergroups.users.list")
+
+
+async def test_user_removed_from_the_group_is_refused_after_the_cache_window(
+    world: World, temporal: Client, api: httpx.AsyncClient
+) -> None:
+    iid, rid = await world.pending()
+    ts, _ = await world.message(rid)
+    assert (await world.click("U_DAN", ts, "gantral_approve")).status_code == 200
+    assert (await world.outcome(iid, rid))["decided_by"] == "slack:U_DAN"
+
+    world.slack.usergroups["S0PAYAPPR"]["users"].remove("U_DAN")
+    await asyncio.sleep(GROUP_CACHE + 0.2)
+    iid, rid = await world.pending()
+    ts, _ = await world.message(rid)
+    for user in ("U_DAN", "U_EVE"):  # Eve is only in a disabled group
+        before = len(world.refused())
+        assert (await world.click(user, ts, "gantral_approve")).status_code == 200
+        await until(lambda n=before: len(world.refused()) > n, f"no ephemeral refusal for {user}")
+        assert await refusals_of(api, temporal, f"slack:{user}")
+    pending = (await world.api.get(f"/v1/instances/{iid}/requests/{rid}", headers=API_LEAD)).json()
+    assert pending["status"] == "PENDING" and pending["approvals"] == {}
 
 
 async def test_forged_and_stale_signatures_are_refused(world: World) -> None:

@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from gantral.channels.settings import SlackSettings
+from gantral.channels.slack.groups import UserGroups
 
 __all__ = ["SlackUnavailable", "SlackWeb"]
 
@@ -33,13 +34,22 @@ class SlackWeb:
             base_url=settings.api_url,
             timeout=timeout,
         )
+        # Kept with the client (one per API process and per relay worker), so the
+        # membership cache outlives a single interaction.
+        self.groups = UserGroups(self.read, settings.groups, settings.group_cache_seconds)
 
     async def call(self, method: str, **body: Any) -> dict[str, Any]:
         """One Web API method with a JSON body; Slack's answer (ok) or `SlackUnavailable`."""
+        return await self._send(method, json=body)
 
+    async def read(self, method: str, **params: Any) -> dict[str, Any]:
+        """A method with form-encoded arguments: some (usergroups.*) take no JSON body."""
+        return await self._send(method, params=params)
+
+    async def _send(self, method: str, **how: Any) -> dict[str, Any]:
         def send() -> dict[str, Any]:
             try:
-                response = self._client.api_call(method, json=body)
+                response = self._client.api_call(method, **how)
             except SlackApiError as exc:
                 raise SlackUnavailable(method, str(exc.response.get("error", "error"))) from None
             except (SlackClientError, OSError) as exc:
