@@ -34,7 +34,7 @@ from gantral.client import GantralCore, connect_temporal
 from gantral.identity import IdentityService
 from gantral.observability.tracing import configure_tracing, traced
 from gantral.policy.runtime import open_registry
-from gantral.readiness.runtime import open_readiness
+from gantral.readiness.runtime import open_readiness, restore_lost_counters
 from gantral.settings import Profile, Settings
 from gantral.startup import configure_logging, install_masking, load_settings, resolve_secrets
 
@@ -77,6 +77,8 @@ def create_app(
                 reader = await AuditReader.from_settings(settings, audit_config)
                 stack.push_async_callback(reader.close)
             app.state.audit_reader = reader
+            # Counters lost (a new or restored database): recomputed before serving.
+            await restore_lost_counters(app.state.readiness, reader)
             # One HTTP client for the issuer's JWKS; the permission table is loaded now,
             # so an invalid table stops startup instead of failing requests.
             http = await stack.enter_async_context(

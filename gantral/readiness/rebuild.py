@@ -21,7 +21,7 @@ from gantral.readiness.evaluate import RATE_WINDOW, period_bounds
 from gantral.readiness.gate import ReadinessGate
 from gantral.readiness.store import InstanceUsage, RunningStep, SpendItem
 
-__all__ = ["audit_usages", "rebuild_from_audit", "usage_from_events"]
+__all__ = ["audit_usages", "rebuild_from_audit", "rebuild_if_lost", "usage_from_events"]
 
 _TYPES = [T.INSTANCE_STARTED, T.AGENT_EVENT, T.COST_REPORTED, T.STATE_TRANSITION, T.INSTANCE_SEALED]
 _ENDS = {"STEP_COMPLETED", "STEP_FAILED"}
@@ -102,13 +102,25 @@ async def rebuild_from_audit(gate: ReadinessGate, db: Database, now: datetime) -
     """Replace the gate's counters by what the audit log proves. Returns instances read."""
     if gate.store is None:
         return 0
+    return await gate.store.rebuild(await _usages(gate, db, now), now)
+
+
+async def rebuild_if_lost(gate: ReadinessGate, db: Database, now: datetime) -> int | None:
+    """At startup: an empty store (new, restored, truncated) is refilled from the audit
+    log, so losing the counters needs no operator step. Counters that hold anything are
+    left alone (a rebuild would drop reservations not started yet). None: nothing done."""
+    if gate.store is None or not await gate.store.empty():
+        return None
+    return await gate.store.rebuild_if_empty(await _usages(gate, db, now), now)
+
+
+async def _usages(gate: ReadinessGate, db: Database, now: datetime) -> list[InstanceUsage]:
     rules = gate.active.rules
     starts = [now - RATE_WINDOW]
     for team in (rules.default_team, *rules.teams.values()):
         if team.budget is not None:
             starts.append(period_bounds(team.budget.period, now)[0])
-    usages = [u async for u in audit_usages(db, min(starts))]
-    return await gate.store.rebuild(usages, now)
+    return [u async for u in audit_usages(db, min(starts))]
 
 
 def _time(value: Any) -> datetime:

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from psycopg_pool import AsyncConnectionPool
 
 from gantral.errors import InvalidInput
 from gantral.readiness.gate import ReadinessGate, ReadinessObserver
+from gantral.readiness.rebuild import rebuild_if_lost
 from gantral.readiness.store import CounterStore
 from gantral.readiness.watcher import RulesWatcher
 from gantral.settings import Settings
 
-__all__ = ["open_readiness"]
+if TYPE_CHECKING:
+    from gantral.audit.reader import AuditReader
+
+__all__ = ["open_readiness", "restore_lost_counters"]
+
+log = logging.getLogger("gantral.readiness")
 
 
 @contextlib.asynccontextmanager
@@ -60,3 +68,16 @@ async def open_readiness(
         stack.push_async_callback(_stop)
         gate.watcher = watcher
         yield gate
+
+
+async def restore_lost_counters(gate: ReadinessGate, reader: AuditReader | None) -> None:
+    """Before serving: counters found empty are recomputed from the audit log (emptied
+    counters read as zero, more permissive than the truth, until then)."""
+    if gate.store is None:
+        return
+    if reader is None:
+        log.warning("readiness counters cannot be rebuilt: no audit reader configured")
+        return
+    rebuilt = await rebuild_if_lost(gate, reader.queries.db, datetime.now(UTC))
+    if rebuilt is not None:
+        log.info("readiness counters were empty: rebuilt from %d instance(s)", rebuilt)

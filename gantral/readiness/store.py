@@ -280,54 +280,60 @@ class CounterStore:
         """Forget every counter (what losing them looks like)."""
         async with self._pool.connection() as conn, conn.transaction():
             await self._lock(conn)
-            await conn.execute(
-                self._sql(
-                    "TRUNCATE {schema}.slots, {schema}.admissions, {schema}.instance_cost,"
-                    " {schema}.spend, {schema}.waiters, {schema}.team_clock, {schema}.scope_counts"
-                )
-            )
+            await conn.execute(self._sql(_TRUNCATE))
+
+    async def empty(self) -> bool:
+        """No slot, admission or spend counted: a new, restored or emptied store."""
+        async with self._pool.connection() as conn:
+            return bool((await self._one(conn, _EMPTY, ()))[0])
 
     async def rebuild(self, usages: Iterable[InstanceUsage], now: datetime) -> int:
         """Refill the counters from the instances: running steps hold slots (and count in
         the last minute's admissions when they started within it), reported cost is spent
         when it was reported. The fair queue restarts empty. Returns the instances read."""
-        count = 0
         async with self._pool.connection() as conn, conn.transaction():
             await self._lock(conn)
-            await conn.execute(
-                self._sql(
-                    "TRUNCATE {schema}.slots, {schema}.admissions, {schema}.instance_cost,"
-                    " {schema}.spend, {schema}.waiters, {schema}.team_clock, {schema}.scope_counts"
+            return await self._refill(conn, usages, now)
+
+    async def rebuild_if_empty(self, usages: Iterable[InstanceUsage], now: datetime) -> int | None:
+        """`rebuild`, or None if, once locked, it is not empty (another replica was first)."""
+        async with self._pool.connection() as conn, conn.transaction():
+            await self._lock(conn)
+            if not (await self._one(conn, _EMPTY, ()))[0]:
+                return None
+            return await self._refill(conn, usages, now)
+
+    async def _refill(self, conn: Conn, usages: Iterable[InstanceUsage], now: datetime) -> int:
+        count = 0
+        await conn.execute(self._sql(_TRUNCATE))
+        for usage in usages:
+            count += 1
+            for step in usage.running:
+                await conn.execute(
+                    self._sql(
+                        "INSERT INTO {schema}.slots (instance_id, step_id, team,"
+                        " workflow_id, agent_id, running, admitted_at)"
+                        " VALUES (%s, %s, %s, %s, %s, true, %s) ON CONFLICT DO NOTHING"
+                    ),
+                    (usage.instance_id, step.step_id, usage.team, usage.workflow_id,
+                     step.agent_id, step.started_at),
+                )  # fmt: skip
+                if step.started_at > now - RATE_WINDOW:
+                    await counts.record_admission(conn, self._sql, usage.team,
+                        usage.workflow_id, step.agent_id, step.started_at)  # fmt: skip
+            tokens, money = 0, 0.0
+            for item in usage.spend:
+                await self._spend(conn, usage.instance_id, usage.team, item)
+                tokens, money = tokens + item.tokens, money + item.money
+            if usage.spend:
+                await conn.execute(
+                    self._sql(
+                        "INSERT INTO {schema}.instance_cost (instance_id, team, tokens, money)"
+                        " VALUES (%s, %s, %s, %s)"
+                    ),
+                    (usage.instance_id, usage.team, tokens, money),
                 )
-            )
-            for usage in usages:
-                count += 1
-                for step in usage.running:
-                    await conn.execute(
-                        self._sql(
-                            "INSERT INTO {schema}.slots (instance_id, step_id, team,"
-                            " workflow_id, agent_id, running, admitted_at)"
-                            " VALUES (%s, %s, %s, %s, %s, true, %s) ON CONFLICT DO NOTHING"
-                        ),
-                        (usage.instance_id, step.step_id, usage.team, usage.workflow_id,
-                         step.agent_id, step.started_at),
-                    )  # fmt: skip
-                    if step.started_at > now - RATE_WINDOW:
-                        await counts.record_admission(conn, self._sql, usage.team,
-                            usage.workflow_id, step.agent_id, step.started_at)  # fmt: skip
-                tokens, money = 0, 0.0
-                for item in usage.spend:
-                    await self._spend(conn, usage.instance_id, usage.team, item)
-                    tokens, money = tokens + item.tokens, money + item.money
-                if usage.spend:
-                    await conn.execute(
-                        self._sql(
-                            "INSERT INTO {schema}.instance_cost (instance_id, team, tokens, money)"
-                            " VALUES (%s, %s, %s, %s)"
-                        ),
-                        (usage.instance_id, usage.team, tokens, money),
-                    )
-            await conn.execute(self._sql(_RECOUNT))
+        await conn.execute(self._sql(_RECOUNT))
         return count
 
     # -- rules versions ------------------------------------------------------------------
@@ -375,6 +381,15 @@ def _shared_block(verdict: Verdict, ask: Ask) -> bool:
     blocked = [c for c in verdict.checks if not c.ok]
     return all(c.scope in shared or c.kind == "fairness" for c in blocked)
 
+
+_TRUNCATE = (
+    "TRUNCATE {schema}.slots, {schema}.admissions, {schema}.instance_cost,"
+    " {schema}.spend, {schema}.waiters, {schema}.team_clock, {schema}.scope_counts"
+)
+# Nothing a lost store still has (the fair queue refills on its own).
+_EMPTY = """SELECT NOT EXISTS (SELECT 1 FROM {schema}.slots)
+    AND NOT EXISTS (SELECT 1 FROM {schema}.admissions) AND NOT EXISTS (SELECT 1 FROM {schema}.spend)
+"""
 
 # Held slots per scope, counted afresh from `slots` (after a rebuild).
 _RECOUNT = """

@@ -1,7 +1,8 @@
 """Readiness through the real API and stack, as wired into the core: authorize answers
 NOT_READY (200, Retry-After) when a rule blocks, a spent budget pauses only the next
 step, five SDK agents under a limit of two never run three, the route explains, metrics
-count, counters rebuilt from the real audit log agree, and nothing about readiness
+count, counters rebuilt from the real audit log agree (by hand, and by itself when the
+API starts with them lost), and nothing about readiness
 reaches the audit log or the Temporal history."""
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
+import psycopg.sql
 import pytest_asyncio
 from fastapi import FastAPI
 from temporalio.client import Client
@@ -24,7 +27,7 @@ from api.app import create_app
 from gantral import sdk
 from gantral.audit.config import AuditConfig
 from gantral.readiness.gate import ReadinessGate
-from gantral.readiness.rebuild import rebuild_from_audit
+from gantral.readiness.rebuild import rebuild_from_audit, rebuild_if_lost
 from gantral.readiness.verdict import Ask
 from gantral.settings import Settings
 from tests.integration.auth import AUDITOR, bearer, token
@@ -219,4 +222,40 @@ async def test_counters_rebuilt_from_the_audit_log_agree(served: Served) -> None
     reader = s.app.state.audit_reader
     assert await rebuild_from_audit(s.gate, reader.queries.db, datetime.now(UTC)) >= 1
     after = [(await s.gate.explain(a)).to_dict() for a in asks]
+    assert after == before
+
+
+async def test_lost_counters_are_recomputed_when_the_api_starts(
+    served: Served, temporal: Client, audit_config: AuditConfig
+) -> None:
+    s = served
+    iid = await s.start()
+    await s.run_plan(iid, tokens=1500)  # a running step and a spent budget
+    await _audit_events(s.api, iid, "COST_REPORTED")
+    agent_id = f"bot-{s.team}"
+    asks = [Ask(iid, "deploy", s.team, "deploy", agent_id),
+            Ask("inst_other", "x", s.team, "deploy", "bot-2")]  # fmt: skip
+    before = [(await s.gate.explain(a)).to_dict() for a in asks]
+    assert [v["reason"] for v in before] == ["budget", "budget"]
+    # Counters that hold anything are left alone at startup.
+    reader = s.app.state.audit_reader
+    assert await rebuild_if_lost(s.gate, reader.queries.db, datetime.now(UTC)) is None
+
+    # Lost: the counters' schema is dropped, as if their database were recreated.
+    settings: Settings = s.app.state.settings
+    conf = settings.readiness
+    dsn = conf.database_url.get_secret_value() or settings.database.registry_url.get_secret_value()
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        await conn.execute(
+            psycopg.sql.SQL("DROP SCHEMA {} CASCADE").format(
+                psycopg.sql.Identifier(conf.schema_name)
+            )
+        )
+
+    # A new API process starts on the same settings: no operator step, same verdicts.
+    restarted = create_app(settings, temporal, audit_config=audit_config)
+    async with restarted.router.lifespan_context(restarted):
+        gate: ReadinessGate = restarted.state.readiness
+        assert gate.store is not None and not await gate.store.empty()
+        after = [(await gate.explain(a)).to_dict() for a in asks]
     assert after == before
