@@ -32,10 +32,12 @@ __all__ = [
     "MaterialityRule",
     "NOf",
     "NOfRule",
+    "Notify",
     "OnTimeout",
     "Op",
     "Policy",
     "RoleRule",
+    "SlackNotify",
     "TierSpec",
     "Timeouts",
 ]
@@ -154,6 +156,25 @@ def check_reminders(reminders: list[timedelta], timeout: timedelta | None) -> No
             )
 
 
+class SlackNotify(_Strict):
+    """A Slack channel id (C..., or G... for an older private channel); not a #name,
+    which can change."""
+
+    channel: str = Field(pattern=r"^[CG][A-Z0-9]{2,31}$")
+
+
+class Notify(_Strict):
+    """Where this policy's requests are sent, instead of the team's configured place."""
+
+    slack: SlackNotify | None = Field(default=None, exclude_if=lambda v: v is None)
+
+    @model_validator(mode="after")
+    def _names_a_channel(self) -> Notify:
+        if self.slack is None:
+            raise ValueError("notify names no channel: give slack.channel")
+        return self
+
+
 class _Settings(_Strict):
     """The settings a materiality level may change. `None` means: as the policy says."""
 
@@ -212,6 +233,10 @@ class Policy(_Settings):
     # is explicit and every plan says so in its explanation.
     separation_of_duties: bool = True
     by_materiality: dict[Materiality, LevelSettings] = Field(default_factory=dict)
+    # Optional, and left out of the dump when unset: the content hash of every policy
+    # written before this field existed stays what it was (pinned instances, idempotent
+    # re-publication).
+    notify: Notify | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @model_validator(mode="after")
     def _every_level_is_coherent(self) -> Policy:

@@ -529,6 +529,11 @@ type NonDeterminism struct {
 	RunID     string  `json:"run_id"`
 }
 
+// Where this policy's requests are sent, instead of the team's configured place.
+type Notify struct {
+	Slack *SlackNotify `json:"slack,omitempty"`
+}
+
 type OnTimeout string
 
 const (
@@ -583,6 +588,7 @@ type Policy struct {
 	Kind                            string                   `json:"kind,omitempty"`
 	Materiality                     Materiality              `json:"materiality,omitempty"`
 	MaterialityRules                []MaterialityRule        `json:"materiality_rules,omitempty"`
+	Notify                          *Notify                  `json:"notify,omitempty"`
 	OnTimeout                       OnTimeout                `json:"on_timeout,omitempty"`
 	OverrideRequiresJustification   bool                     `json:"override_requires_justification,omitempty"`
 	OverrideRequiresSecondSignoff   bool                     `json:"override_requires_second_signoff,omitempty"`
@@ -667,6 +673,12 @@ const (
 
 type RoleRule struct {
 	Role string `json:"role"`
+}
+
+// A Slack channel id (C..., or G... for an older private channel); not a #name,
+// which can change.
+type SlackNotify struct {
+	Channel string `json:"channel"`
 }
 
 type SnapshotRef struct {

@@ -27,7 +27,7 @@ from gantral.audit.config import AuditConfig
 from gantral.channels.settings import SlackSettings
 from gantral.settings import Settings
 from tests.integration.access_log import refusals_of
-from tests.integration.auth import bearer
+from tests.integration.auth import ADMIN, bearer
 from tests.integration.channels_serving import serve
 from tests.integration.publishing import publish_one_step
 from tests.integration.slack_stand_in import (
@@ -64,16 +64,23 @@ class World:
     def __init__(self, api: httpx.AsyncClient, slack: SlackStandIn, url: str, workflow: str):
         self.api, self.slack, self.url, self.workflow = api, slack, url, workflow
 
-    async def pending(self, amount: int = 10) -> tuple[str, str]:
-        body = {"workflow_id": self.workflow, "owning_team_id": "payments"}
-        iid = (await self.api.post("/v1/instances", json=body, headers=AGENT)).json()["instance_id"]
+    async def pending(self, amount: int = 10, workflow: str | None = None) -> tuple[str, str]:
+        iid = await self.start(workflow or self.workflow)
+        return iid, await self.authorize(iid, amount)
+
+    async def start(self, workflow: str) -> str:
+        body = {"workflow_id": workflow, "owning_team_id": "payments"}
+        resp = await self.api.post("/v1/instances", json=body, headers=AGENT)
+        return str(resp.json()["instance_id"])
+
+    async def authorize(self, iid: str, amount: int = 10) -> str:
         resp = await self.api.post(
             f"/v1/instances/{iid}/steps/act/authorize",
             json={"action": "pay", "arguments": {"amount": amount, "to": "acme"}},
             headers=AGENT,
         )
         assert resp.json()["outcome"] == "PENDING", resp.text
-        return str(iid), str(resp.json()["request"]["request_id"])
+        return str(resp.json()["request"]["request_id"])
 
     async def message(self, request_id: str) -> tuple[str, dict[str, Any]]:
         """The ts and body of the message posted for `request_id`."""
@@ -220,6 +227,36 @@ async def test_user_removed_from_the_group_is_refused_after_the_cache_window(
         assert await refusals_of(api, temporal, f"slack:{user}")
     pending = (await world.api.get(f"/v1/instances/{iid}/requests/{rid}", headers=API_LEAD)).json()
     assert pending["status"] == "PENDING" and pending["approvals"] == {}
+
+
+async def test_the_pinned_policy_names_the_channel_over_the_teams(world: World) -> None:
+    workflow = f"slack-ch-{uuid.uuid4().hex[:6]}"
+    await publish_one_step(world.api, workflow, POLICY + "notify: {slack: {channel: C0POLICY1}}\n")
+    iid = await world.start(workflow)
+    # Published after the instance started: the instance keeps the version it pinned.
+    yaml = {"Content-Type": "application/yaml", **ADMIN}
+    later = POLICY + "notify: {slack: {channel: C0LATER1}}\n"
+    resp = await world.api.put(f"/v1/policies/{workflow}-policy", content=later, headers=yaml)
+    assert resp.status_code in (200, 201) and resp.json()["version"] == 2, resp.text
+    rid = await world.authorize(iid)
+    ts, posted = await world.message(rid)
+    assert posted["channel"] == "C0POLICY1"  # not the team's C_PAY, nor the later C0LATER1
+
+    body = {"request_id": rid, "decision_type": "APPROVE", "idempotency_key": uuid.uuid4().hex}
+    resp = await world.api.post(f"/v1/instances/{iid}/decisions", json=body, headers=API_LEAD)
+    assert resp.status_code == 200
+    await until(
+        lambda: "APPROVED* by api-lead via api" in str(world.slack.messages[ts]["blocks"]),
+        "the copy in the policy's channel was not updated",
+    )
+    assert world.slack.messages[ts]["channel"] == "C0POLICY1"
+
+    # The field is validated like the rest of the policy: unknown keys, #names refused.
+    for bad in ("{slack: {channel: C0POLICY1, topic: x}}", "{slack: {channel: '#pay'}}", "{}"):
+        resp = await world.api.put(
+            f"/v1/policies/{workflow}-bad", content=POLICY + f"notify: {bad}\n", headers=yaml
+        )
+        assert resp.status_code == 422, (bad, resp.text)
 
 
 async def test_forged_and_stale_signatures_are_refused(world: World) -> None:

@@ -1,5 +1,8 @@
 """Slack's relay activities: post a request's message, update it, reply in its thread.
 
+A request is posted to the channel its step's pinned policy names (`notify.slack.channel`),
+else to its team's configured channel; updates and thread replies follow the message.
+
 Each reads the request through the instance's own query, so the message always shows the
 instance's current truth (quorum, outcome, who decided and via which channel). A Slack
 failure raises and Temporal retries the activity until Slack is back.
@@ -11,6 +14,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 
 from gantral.channels.relay.messages import MessageRef, PostRequest, Refresh
+from gantral.channels.relay.pinned import pinned_policy
 from gantral.channels.settings import SlackSettings
 from gantral.channels.slack.blocks import request_message
 from gantral.channels.slack.web import SlackWeb
@@ -44,9 +48,10 @@ class SlackRelay:
 
     @activity.defn(name="slack_post_request")
     async def post_request(self, ask: PostRequest) -> MessageRef | None:
-        """Post the request to its team's channel; None when no channel is configured."""
+        """Post the request to its policy's or its team's channel; None when neither names
+        one."""
         view, request = await load(self._temporal, ask.instance_id, ask.request_id)
-        channel = self._settings.channel_for(view.owning_team_id)
+        channel = await self._channel(view, request)
         if channel is None:
             return None
         text, blocks = request_message(
@@ -54,6 +59,12 @@ class SlackRelay:
         )
         answer = await self._web.call("chat.postMessage", channel=channel, text=text, blocks=blocks)
         return MessageRef(channel=str(answer.get("channel") or channel), ref=str(answer["ts"]))
+
+    async def _channel(self, view: InstanceView, request: HumanRequest) -> str | None:
+        policy = await pinned_policy(self._temporal, view.instance_id, request.step_id)
+        if policy is not None and policy.notify is not None and policy.notify.slack is not None:
+            return policy.notify.slack.channel
+        return self._settings.channel_for(view.owning_team_id)
 
     @activity.defn(name="slack_refresh")
     async def refresh(self, ask: Refresh) -> bool:

@@ -2,7 +2,9 @@
 
     blocks        what a message, a modal and App Home show (pure)
     web           slack_sdk's Web API client, called off the event loop
-    people        a Slack user -> a Gantral identity (configuration, users.info e-mail)
+    people        a Slack user -> a Gantral identity (configuration, users.info e-mail,
+                  user groups)
+    groups        configured user groups' members, cached briefly
     interactions  a verified interaction payload -> GantralCore.decide(channel="slack")
 
 Outbound messages (post on open, update on resolution, thread replies for reminders and

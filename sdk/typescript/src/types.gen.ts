@@ -501,6 +501,11 @@ export interface NonDeterminism {
   "run_id": string;
 }
 
+/** Where this policy's requests are sent, instead of the team's configured place. */
+export interface Notify {
+  "slack"?: SlackNotify | null;
+}
+
 export type OnTimeout = "EXPIRE" | "REJECT" | "APPROVE";
 export const OnTimeoutValues = ["EXPIRE","REJECT","APPROVE"] as const;
 
@@ -538,6 +543,7 @@ export interface Policy {
   "kind"?: "gantral/policy";
   "materiality"?: Materiality;
   "materiality_rules"?: Array<MaterialityRule>;
+  "notify"?: Notify | null;
   "on_timeout"?: OnTimeout;
   "override_requires_justification"?: boolean;
   "override_requires_second_signoff"?: boolean;
@@ -613,6 +619,12 @@ export const RequestStatusValues = ["PENDING","APPROVED","REJECTED","OVERRIDDEN"
 
 export interface RoleRule {
   "role": string;
+}
+
+/** A Slack channel id (C..., or G... for an older private channel); not a #name,
+which can change. */
+export interface SlackNotify {
+  "channel": string;
 }
 
 export interface SnapshotRef {
