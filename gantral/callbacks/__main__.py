@@ -1,10 +1,9 @@
 """`python -m gantral.callbacks`: the callback worker (settings from GANTRAL_* and
-GANTRAL_CALLBACKS__* variables)."""
-
-import asyncio
-import logging
+GANTRAL_CALLBACKS__* variables). SIGTERM or SIGINT stops it cleanly."""
 
 from gantral.callbacks.worker import run
+from gantral.shutdown import run_until_signalled
+from gantral.startup import configure_logging
 
-logging.basicConfig(level=logging.INFO)
-asyncio.run(run())
+configure_logging()
+run_until_signalled("callback worker", run)

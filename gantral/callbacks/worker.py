@@ -92,11 +92,16 @@ async def _ensure_follower(client: Client, callbacks: CallbackSettings, cursor: 
         )
 
 
-async def run(stop: asyncio.Event | None = None) -> None:
-    """The worker process: `python -m gantral.callbacks`."""
-    from temporalio.contrib.pydantic import pydantic_data_converter
+async def run(stop: asyncio.Event) -> None:
+    """The worker process (`python -m gantral.callbacks`) until `stop` is set: settings
+    and secret references as every Gantral process reads them, Temporal's namespace and
+    TLS included."""
+    from gantral.client import connect_temporal
+    from gantral.startup import load_settings, resolve_secrets
 
-    settings, callbacks = Settings(), CallbackSettings()
-    client = await Client.connect(settings.temporal.address, data_converter=pydantic_data_converter)
+    settings, callbacks = resolve_secrets(load_settings()), CallbackSettings()
+    client = await connect_temporal(settings)
     async with callback_worker(client, settings, callbacks):
-        await (stop or asyncio.Event()).wait()
+        log.info("callback worker on %s / %s", settings.temporal.address, callbacks.task_queue)
+        await stop.wait()
+        log.info("callback worker draining")

@@ -3,6 +3,8 @@
 Starts PostgreSQL, the Temporal dev server (with Web UI), SeaweedFS (S3), then the
 development token issuer, the audit sink, the instance worker and the API as child
 processes configured only through `GANTRAL_*` variables, exactly as they would run alone.
+When configured in the environment, the approver-channel relay (`GANTRAL_SLACK__*`,
+`GANTRAL_JIRA__*`) and the callback worker (`GANTRAL_CALLBACKS__*`) start too (extras.py).
 The API trusts only the development issuer's tokens. Ctrl-C or SIGTERM stops them in a few
 seconds: Gantral's processes drain together, then the servers stop.
 """
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gantral.audit.checkpoint import generate_key_pem, load_private_key, public_key_pem
+from gantral.devstack.extras import Extra, configured_extras
 from gantral.devstack.process import ManagedProcess, port_open, stop_all
 from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
 from gantral.identity.dev_clients import add_client, load_clients
@@ -168,7 +171,11 @@ def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
     postgres = Postgres(data_dir / "postgres")
     # SIGTERM at any point, even while starting, stops what is already running.
     signal.signal(signal.SIGTERM, _interrupt)
+    python = sys.executable
+    gantral_cli = "from gantral.cli import main; main()"
     try:
+        # Before any server starts: a bad channel or callback setting stops us at once.
+        extras = configured_extras(python, gantral_cli)
         print(f"gantral dev: data in {data_dir}", flush=True)
         uri = postgres.start()
         print("  postgres    ready", flush=True)
@@ -181,17 +188,17 @@ def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
             **stack_environment(data_dir, ports, uri),
             "GANTRAL_WORKFLOWS_DIR": str(workflows_dir.resolve()),
         }
-        python = sys.executable
         logs = data_dir / "logs"
         demo_secret = _demo_agent(data_dir / "dev-issuer")
         keys = process_keys(data_dir)
         write_stack_file(data_dir, env, keys)
-        gantral_cli = "from gantral.cli import main; main()"
         for name, argv, ready in (
             ("issuer", [python, "-c", gantral_cli, "identity", "serve-dev-issuer"], ports.issuer),
             ("sink", [python, "-m", "workers.sink"], None),
             ("worker", [python, "-m", "workers.worker"], None),
             ("api", [python, "-c", gantral_cli, "api"], ports.api),
+            # Temporal, the reader database URL: the same settings as the rest (`env`).
+            *((extra.name, extra.argv, None) for extra in extras),
         ):  # fmt: skip
             own = {**env, **keys.get(name, {})}
             proc = ManagedProcess(
@@ -209,6 +216,7 @@ def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
             f"{identity_banner(data_dir, ports, demo_secret)}"
             f"  Governed view    temporal workflow list --address 127.0.0.1:{ports.temporal}"
             " --query \"GantralState='WAITING_FOR_HUMAN'\"\n"
+            f"{started_banner(started, extras)}"
             "Press Ctrl-C to stop; data stays in the data directory.",
             flush=True,
         )
@@ -224,6 +232,15 @@ def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
         stop_all(servers)
         postgres.close()
         print("gantral dev: stopped", flush=True)
+
+
+def started_banner(started: list[ManagedProcess], extras: list[Extra]) -> str:
+    """What runs: every Gantral process, then a line for each optional one."""
+    lines = [f"  Processes        {', '.join(p.name for p in started)} (logs in the data dir)"]
+    lines += [f"  {extra.summary}" for extra in extras]
+    if not any(extra.name == "channels" for extra in extras):
+        lines.append("  Channel relay    off (set GANTRAL_SLACK__* or GANTRAL_JIRA__*)")
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _ready_port(port: int) -> Callable[[], bool]:

@@ -1,0 +1,78 @@
+"""The processes `gantral dev` adds only when their configuration is in the environment:
+the approver-channel relay (a Slack or Jira configuration) and the callback worker (a
+callback secret or allowed URL). With none set, the local stack is the core alone.
+
+Read from the same variables (and `.env`) the child processes read, before any server
+starts, so a bad value stops `gantral dev` at once, naming the field and never the value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gantral.callbacks.settings import CallbackSettings
+from gantral.channels.settings import JiraSettings, SlackSettings
+from gantral.devstack.process import StackError
+
+__all__ = ["Extra", "configured_extras"]
+
+_S = TypeVar("_S", bound=BaseSettings)
+
+
+class _ChannelSettings(BaseSettings):
+    """The channel subtrees of `gantral.settings.Settings`, read the same way."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GANTRAL_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    slack: SlackSettings = SlackSettings()
+    jira: JiraSettings = JiraSettings()
+
+
+@dataclass(frozen=True)
+class Extra:
+    name: str  # also its log file's name
+    argv: list[str]
+    summary: str  # its line in the "Gantral is up" summary
+
+
+def configured_extras(python: str, gantral_cli: str) -> list[Extra]:
+    """The optional processes to start, in start order."""
+    channels = _load(_ChannelSettings)
+    callbacks = _load(CallbackSettings)
+    extras = []
+    on = [name for name, cfg in (("slack", channels.slack), ("jira", channels.jira)) if cfg.enabled]
+    if on:
+        extras.append(
+            Extra(
+                "channels",
+                [python, "-c", gantral_cli, "channels"],
+                f"Channel relay    {', '.join(on)}: requests posted and kept current",
+            )
+        )
+    if callbacks.secret is not None or callbacks.allowed_url_prefixes:
+        allowed = ", ".join(callbacks.allowed_url_prefixes) or "nothing (no allowed prefix)"
+        extras.append(
+            Extra(
+                "callbacks",
+                [python, "-m", "gantral.callbacks"],
+                f"Callbacks        resolved requests POSTed to callback URLs under {allowed}",
+            )
+        )
+    return extras
+
+
+def _load(model: type[_S]) -> _S:
+    try:
+        return model()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+        raise StackError(f"invalid settings ({model.__name__}): {problems}") from None
