@@ -27,6 +27,8 @@ class CallbackSettings(BaseSettings):
     delivery_timeout_seconds: float = Field(default=10.0, gt=0)
     max_attempts: int = Field(default=20, ge=1)
     max_retry_interval_seconds: float = Field(default=600.0, gt=0)
+    # On SIGTERM: stop polling, let deliveries in flight finish for this long, exit 0.
+    graceful_shutdown_seconds: float = Field(default=10.0, ge=0)
 
     @field_validator("allowed_url_prefixes")
     @classmethod

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 from temporalio.client import Client
@@ -66,6 +67,8 @@ async def callback_worker(
                 task_queue=callbacks.task_queue,
                 workflows=[FollowResolutions, DeliverCallback],
                 activities=[activities.head, activities.fetch, activities.deliver],
+                # A stopped worker lets deliveries in flight finish (else they are retried).
+                graceful_shutdown_timeout=timedelta(seconds=callbacks.graceful_shutdown_seconds),
             )
             async with worker:
                 await _ensure_follower(client, callbacks, from_log_index)
@@ -97,9 +100,15 @@ async def run(stop: asyncio.Event) -> None:
     and secret references as every Gantral process reads them, Temporal's namespace and
     TLS included."""
     from gantral.client import connect_temporal
-    from gantral.startup import load_settings, resolve_secrets
+    from gantral.identity.secrets import SecretResolver
+    from gantral.startup import load_settings, masking, resolve_secrets
 
-    settings, callbacks = resolve_secrets(load_settings()), CallbackSettings()
+    settings = resolve_secrets(load_settings())
+    callbacks = CallbackSettings()
+    # The signing secret may be a `file:` or `vault:` reference like every other secret.
+    with httpx.Client(timeout=settings.identity.vault.timeout_seconds) as vault_http:
+        resolver = SecretResolver(settings.identity.vault, vault_http, masker=masking())
+        callbacks = resolver.resolve_model(callbacks)
     client = await connect_temporal(settings)
     async with callback_worker(client, settings, callbacks):
         log.info("callback worker on %s / %s", settings.temporal.address, callbacks.task_queue)

@@ -100,6 +100,7 @@ def stack_environment(data_dir: Path, ports: DevPorts, postgres_uri: str) -> dic
         "GANTRAL_API__GRACEFUL_SHUTDOWN_SECONDS": "3",
         "GANTRAL_WORKER__GRACEFUL_SHUTDOWN_SECONDS": "3",
         "GANTRAL_SINK__GRACEFUL_SHUTDOWN_SECONDS": "3",
+        "GANTRAL_CALLBACKS__GRACEFUL_SHUTDOWN_SECONDS": "3",
         # Prometheus metrics (Gantral's and the Temporal SDK's), loopback only.
         "GANTRAL_WORKER__METRICS_PORT": str(ports.worker_metrics),
         "GANTRAL_SINK__METRICS_PORT": str(ports.sink_metrics),

@@ -364,3 +364,50 @@ def test_the_stack_matches_make_run(services: dict[str, Any]) -> None:
         {k: v for k, v in api_env.items() if k.startswith("GANTRAL_") and "${" not in v}
     )
     assert settings.identity.dev_issuer.enabled
+
+
+OPTIONAL = ("channels", "callbacks")
+
+
+def test_the_relay_and_the_callback_worker_start_only_under_their_profiles(
+    services: dict[str, Any],
+) -> None:
+    """`docker compose up` runs the core alone; `--profile channels` / `--profile callbacks`
+    add the relay and the callback worker, built from the same image, on the stack's
+    Temporal and with the API's read-only database role, nothing more."""
+    default = {name for name, service in services.items() if not service.get("profiles")}
+    assert default.isdisjoint(OPTIONAL) and set(GANTRAL) <= default
+    assert _command(services["channels"]) == "gantral channels"
+    assert _command(services["callbacks"]) == "python -m gantral.callbacks"
+    api = _env(services["api"])
+    for name in OPTIONAL:
+        service = services[name]
+        assert service["profiles"] == [name]
+        assert service["build"]["dockerfile"] == "Dockerfile"
+        env = _env(service)
+        assert env["GANTRAL_TEMPORAL__ADDRESS"] == api["GANTRAL_TEMPORAL__ADDRESS"]
+        assert env["GANTRAL_DATABASE__READER_URL"] == api["GANTRAL_DATABASE__READER_URL"]
+        assert urlsplit(env["GANTRAL_DATABASE__READER_URL"]).username == "gantral_api"
+        for variable in env:
+            assert not variable.startswith(("GANTRAL_S3__", "GANTRAL_AUDIT__SIGNING")), variable
+            assert variable not in ("GANTRAL_DATABASE__URL", "GANTRAL_DATABASE__REGISTRY_URL")
+        assert not service.get("volumes"), name  # no key, no workflow files
+        assert "ports" not in service and service["stop_grace_period"] == "30s"
+        depends = service["depends_on"]
+        assert depends["temporal"]["condition"] == "service_healthy"
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+        # Their settings come from a file next to this one that need not exist.
+        assert all(entry["required"] is False for entry in service["env_file"]), name
+    # The API reads the same channel settings as the relay: it verifies Slack's and Jira's
+    # signed calls with the secrets the relay posts with.
+    assert services["api"]["env_file"] == services["channels"]["env_file"]
+    assert [e["path"] for e in services["channels"]["env_file"]] == ["channels.env"]
+    assert [e["path"] for e in services["callbacks"]["env_file"]] == ["callbacks.env"]
+    # Deliveries in flight finish within the time compose gives after SIGTERM.
+    grace = float(_env(services["callbacks"])["GANTRAL_CALLBACKS__GRACEFUL_SHUTDOWN_SECONDS"])
+    assert grace + 5 <= 30
+
+
+def test_the_env_files_of_the_optional_processes_stay_out_of_the_image() -> None:
+    copies = [i for i in _dockerfile_instructions() if i.startswith("COPY ")]
+    assert not [c for c in copies if ".env" in c or c.split()[1] == "."], copies

@@ -54,6 +54,8 @@ def test_chart_has_every_object() -> None:
         "api-ingress.yaml",
         "worker-deployment.yaml",
         "sink-deployment.yaml",
+        "channels-deployment.yaml",
+        "callbacks-deployment.yaml",
         "networkpolicy.yaml",
         "pdb.yaml",
     ):
@@ -131,7 +133,9 @@ def test_pods_run_unprivileged(values: dict[str, Any]) -> None:
     assert container["readOnlyRootFilesystem"] is True
     assert container["allowPrivilegeEscalation"] is False
     assert container["capabilities"]["drop"] == ["ALL"]
-    for name in ("api-deployment.yaml", "worker-deployment.yaml", "sink-deployment.yaml"):
+    deployments = [n for n in _templates() if n.endswith("-deployment.yaml")]
+    assert len(deployments) == 5
+    for name in deployments:
         text = _templates()[name]
         assert "toYaml .Values.securityContext" in text, name
         assert 'include "gantral.podCommon"' in text, name
@@ -148,6 +152,11 @@ def test_values_configure_every_component(values: dict[str, Any]) -> None:
         assert "enabled" in section["pdb"]
     assert values["temporal"]["address"] and values["temporal"]["namespace"]
     assert values["identity"]["audience"]
+    # The channel relay and the callback worker: off until enabled, named Secrets only.
+    for optional in ("channels", "callbacks"):
+        assert values[optional]["enabled"] is False
+        assert values[optional]["serviceAccount"]["create"] is True
+    assert values["callbacks"]["allowedUrlPrefixes"] == []
     assert values["profile"] == "production"
     assert values["identity"]["devIssuerEnabled"] is False
     assert values["api"]["livenessProbe"]["httpGet"]["path"] == "/healthz"

@@ -470,7 +470,7 @@ def test_every_object_is_namespaced_and_checkov_findings_are_justified(objects: 
 
 @pytest.mark.skipif(shutil.which("checkov") is None, reason="checkov not installed")
 def test_checkov_passes_on_the_rendered_chart(tmp_path: Path) -> None:
-    rendered = _render(PRODUCTION)
+    rendered = _render(WITH_EXTRAS)  # the channel relay and the callback worker too
     manifest = tmp_path / "chart.yaml"
     manifest.write_text("\n---\n".join(t for p, t in rendered.items() if p.endswith(".yaml")))
     done = subprocess.run(
@@ -478,3 +478,181 @@ def test_checkov_passes_on_the_rendered_chart(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert "Failed checks: 0" in done.stdout, done.stdout[-4000:]
+
+
+# The channel relay (Slack and Jira) and the callback worker, enabled.
+WITH_EXTRAS = _merge(
+    PRODUCTION,
+    {
+        "channels": {
+            "enabled": True,
+            "slack": {"existingSecret": "gantral-slack"},
+            "jira": {"existingSecret": "gantral-jira"},
+        },
+        "callbacks": {
+            "enabled": True,
+            "existingSecret": "gantral-callbacks",
+            "allowedUrlPrefixes": ["https://hooks.example.com/gantral/"],
+        },
+        "extraConfig": {
+            "GANTRAL_IDENTITY__LEEWAY_SECONDS": "10",
+            "GANTRAL_JIRA__BASE_URL": "https://example.atlassian.net",
+            "GANTRAL_SLACK__DEFAULT_CHANNEL": "C0456ALL",
+        },
+    },
+)
+EXTRA_FILES = {
+    ("gantral-db-reader", "url"): "postgresql://gantral_api:pw@db:5432/gantral",
+    ("gantral-db-registry", "url"): "postgresql://gantral_registry:pw@db:5432/gantral",
+    ("gantral-slack", "signing-secret"): "slack-signing-secret",
+    ("gantral-slack", "bot-token"): "xoxb-bot-token",
+    ("gantral-jira", "api-token"): "jira-api-token",
+    ("gantral-jira", "webhook-secret"): "jira-webhook-secret",
+    ("gantral-callbacks", "secret"): "whsec_" + "A" * 44,
+}
+OPTIONAL = ("channels", "callbacks")
+
+
+def _objects_of(values: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (doc["kind"], doc["metadata"]["name"]): doc
+        for path, text in _render(values).items()
+        if path.endswith(".yaml")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    }
+
+
+@pytest.fixture(scope="module")
+def extras() -> dict[tuple[str, str], dict[str, Any]]:
+    return _objects_of(WITH_EXTRAS)
+
+
+def _process_env(objects: dict, component: str, tmp_path: Path) -> dict[str, str]:
+    """What the component's process reads: the ConfigMap and its env, each `file:` secret
+    written to a local file with its content from EXTRA_FILES (checked to be mounted)."""
+    pod = _pod(objects, component)
+    (container,) = pod["containers"]
+    env = dict(objects[("ConfigMap", "gantral-config")]["data"])
+    for name, item in _env(container).items():
+        value = item["value"]
+        if value.startswith("file:"):
+            secret, key = _secret_file(pod, item)
+            local = tmp_path / component / secret / key
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_text(EXTRA_FILES[(secret, key)])
+            value = f"file:{local}"
+        env[name] = value
+    return env
+
+
+def test_the_relay_and_the_callback_worker_are_off_by_default(objects: dict) -> None:
+    for component in OPTIONAL:
+        for kind in ("Deployment", "ServiceAccount", "NetworkPolicy", "PodDisruptionBudget"):
+            assert (kind, f"gantral-{component}") not in objects
+    # Nor does the API get a channel Secret nobody named.
+    api = yaml.safe_dump(_pod(objects, "api"))
+    assert "GANTRAL_SLACK__" not in api and "GANTRAL_JIRA__" not in api
+
+
+def test_the_enabled_relay_runs_every_configured_channel_with_its_secrets_only(
+    extras: dict, tmp_path: Path
+) -> None:
+    from gantral.startup import resolve_secrets
+    from workers.channels import enabled
+
+    pod = _pod(extras, "channels")
+    (container,) = pod["containers"]
+    assert container["command"] == ["gantral", "channels"]
+    assert pod["serviceAccountName"] == "gantral-channels"
+    settings = resolve_secrets(settings_from(_process_env(extras, "channels", tmp_path)))
+    # The process given this pod's settings runs the relay of both channels ...
+    assert enabled(settings) == ["slack", "jira"]
+    assert settings.slack.bot_token.get_secret_value() == "xoxb-bot-token"
+    assert settings.database.reader_url.get_secret_value().startswith("postgresql://gantral_api")
+    # ... and holds nothing else: no writer, no private key, no object storage.
+    text = yaml.safe_dump(pod)
+    for other in ("gantral-db-writer", "gantral-db-registry", "gantral-attestation-key",
+                  "gantral-audit-signing-key", "gantral-s3", "gantral-callbacks"):  # fmt: skip
+        assert other not in text, other
+    # The API verifies Slack's and Jira's calls with the same Secrets.
+    api = resolve_secrets(settings_from(_process_env(extras, "api", tmp_path)))
+    assert api.slack.enabled and api.jira.enabled
+    assert "gantral-slack" not in yaml.safe_dump(_pod(extras, "worker"))
+    assert "gantral-slack" not in yaml.safe_dump(_pod(extras, "sink"))
+
+
+def test_the_enabled_callback_worker_signs_and_calls_only_allowed_urls(
+    extras: dict, tmp_path: Path
+) -> None:
+    from gantral.callbacks.settings import CallbackSettings
+    from gantral.identity.secrets import SecretResolver
+    from gantral.identity.settings import VaultSettings
+
+    pod = _pod(extras, "callbacks")
+    (container,) = pod["containers"]
+    assert container["command"] == ["python", "-m", "gantral.callbacks"]
+    env = _process_env(extras, "callbacks", tmp_path)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        callbacks = SecretResolver(VaultSettings()).resolve_model(CallbackSettings(_env_file=None))
+    assert callbacks.secret is not None
+    assert callbacks.secret.get_secret_value() == EXTRA_FILES[("gantral-callbacks", "secret")]
+    assert callbacks.allowed_url_prefixes == ["https://hooks.example.com/gantral/"]
+    assert settings_from(env).database.reader_url.get_secret_value().startswith("file:")
+    text = yaml.safe_dump(pod)
+    for other in ("gantral-db-writer", "gantral-attestation-key", "gantral-slack", "gantral-s3"):
+        assert other not in text, other
+    # Kubernetes waits for its drain, as for the worker.
+    assert pod["terminationGracePeriodSeconds"] >= callbacks.graceful_shutdown_seconds + 5
+
+
+def test_the_relay_and_the_callback_worker_are_policed_and_budgeted(extras: dict) -> None:
+    assert helm.lint(CHART, WITH_EXTRAS, strict=True)["errors"] == []
+    known = gantral_env_names()
+    for component in OPTIONAL:
+        deployment = extras[("Deployment", f"gantral-{component}")]
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert sorted(n for n in _env(container) if n not in known) == []
+        assert "ports" not in container and pod["terminationGracePeriodSeconds"] >= 20
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert pod["automountServiceAccountToken"] is False
+        assert "secretKeyRef" not in yaml.safe_dump(pod)
+        # No port: nothing may connect, nothing to scrape; out to Temporal, PostgreSQL, HTTPS.
+        policy = extras[("NetworkPolicy", f"gantral-{component}")]["spec"]
+        assert policy["ingress"] == []
+        ports = {p["port"] for rule in policy["egress"] for p in rule["ports"]} - {53}
+        assert ports == {7233, 5432, 443}
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert "prometheus.io/scrape" not in annotations
+        assert ("ServiceAccount", f"gantral-{component}") in extras
+        assert extras[("PodDisruptionBudget", f"gantral-{component}")]["spec"]["maxUnavailable"]
+        skipped = {
+            value.split("=", 1)[0]
+            for key, value in deployment["metadata"]["annotations"].items()
+            if key.startswith("checkov.io/skip")
+        }
+        assert skipped == CHECKOV_JUSTIFIED | {"CKV_K8S_8", "CKV_K8S_9"}, component
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"channels": {"enabled": True}}, "channels.enabled needs channels.slack.existingSecret"),
+        (
+            {"callbacks": {"enabled": True, "allowedUrlPrefixes": ["https://h.example/"]}},
+            "callbacks.enabled needs callbacks.existingSecret",
+        ),
+        (
+            {"callbacks": {"enabled": True, "existingSecret": "gantral-callbacks"}},
+            "callbacks.enabled needs callbacks.allowedUrlPrefixes",
+        ),
+    ],
+)
+def test_an_enabled_extra_without_what_it_needs_is_refused(
+    override: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(helm.HelmRenderError, match=message):
+        _render(_merge(PRODUCTION, override))

@@ -16,6 +16,7 @@ from functools import cache
 import pytest
 from pydantic import BaseModel
 
+from gantral.callbacks.settings import CallbackSettings
 from gantral.identity.settings import IdentitySettings
 from gantral.settings import Settings
 
@@ -53,6 +54,8 @@ def gantral_env_names() -> frozenset[str]:
         # names even before the root settings carry them.
         names.add(PREFIX + "IDENTITY")
         names |= _walk(IdentitySettings, PREFIX + "IDENTITY" + DELIMITER)
+    # The callback worker's own tree (gantral/callbacks/settings.py), as startup reads it.
+    names |= {PREFIX + "CALLBACKS"} | _walk(CallbackSettings, PREFIX + "CALLBACKS" + DELIMITER)
     return frozenset(names)
 
 

@@ -158,6 +158,17 @@ and the sink without a public key to verify it with. */}}
 {{- fail "database.reader must not be the writer's credentials: the API gets read-only access" }}
 {{- end }}
 {{- end }}
+{{- if and .Values.channels.enabled (not (or .Values.channels.slack.existingSecret .Values.channels.jira.existingSecret)) }}
+{{- fail "channels.enabled needs channels.slack.existingSecret or channels.jira.existingSecret: the relay runs only for a configured channel" }}
+{{- end }}
+{{- if .Values.callbacks.enabled }}
+{{- if not .Values.callbacks.existingSecret }}
+{{- fail "callbacks.enabled needs callbacks.existingSecret: the signing secret receivers verify each callback with" }}
+{{- end }}
+{{- if not .Values.callbacks.allowedUrlPrefixes }}
+{{- fail "callbacks.enabled needs callbacks.allowedUrlPrefixes: callbacks go only to URLs under them, so with none nothing is delivered" }}
+{{- end }}
+{{- end }}
 {{- if eq .Values.database.writer.existingSecret .Values.database.registry.existingSecret }}
 {{- if eq .Values.database.writer.key .Values.database.registry.key }}
 {{- fail "database.registry must not be the writer's credentials: only the sink may write the audit log" }}
@@ -261,7 +272,8 @@ labels:
 annotations:
   # Roll the pods when the non-secret settings change.
   checksum/config: {{ include (print .root.Template.BasePath "/configmap.yaml") .root | sha256sum }}
-  {{- if .root.Values.metrics.scrapeAnnotations }}
+  {{- /* The channel relay and the callback worker serve no HTTP port: nothing to scrape. */}}
+  {{- if and .root.Values.metrics.scrapeAnnotations (has .component (list "api" "worker" "sink")) }}
   prometheus.io/scrape: "true"
   prometheus.io/port: {{ ternary "8000" (toString .root.Values.metrics.port) (eq .component "api") | quote }}
   prometheus.io/path: /metrics
@@ -294,4 +306,62 @@ checkov.io/skip2: CKV_K8S_15=IfNotPresent is right for immutable tags and digest
 {{- if not .Values.image.digest }}
 checkov.io/skip3: CKV_K8S_43=Set image.digest in production - the tag default keeps installs from a local registry simple
 {{- end }}
+{{- end }}
+
+{{/* The same, for a Temporal worker with no HTTP port (the channel relay, the callback
+worker): there is nothing to probe, and a process that fails exits and is restarted. */}}
+{{- define "gantral.checkovSkipsNoProbes" -}}
+{{ include "gantral.checkovSkips" . }}
+checkov.io/skip4: CKV_K8S_8=No HTTP port to probe - a Temporal worker that fails exits and Kubernetes restarts it
+checkov.io/skip5: CKV_K8S_9=No HTTP port to probe - it takes work from Temporal only while its process runs
+{{- end }}
+
+{{/*
+The approver channels' Secrets, for the API (it verifies Slack's and Jira's calls) and the
+channel relay (it calls their APIs): mounted files named by `file:` settings, like every
+credential. Each only when its Secret is named.
+*/}}
+{{- define "gantral.channelSecretsEnv" -}}
+{{- with .Values.channels.slack }}
+{{- if .existingSecret }}
+{{ include "gantral.secretFileEnv" (dict "name" "GANTRAL_SLACK__SIGNING_SECRET" "volume" "slack" "key" .signingSecretKey) }}
+{{ include "gantral.secretFileEnv" (dict "name" "GANTRAL_SLACK__BOT_TOKEN" "volume" "slack" "key" .botTokenKey) }}
+{{- end }}
+{{- end }}
+{{- with .Values.channels.jira }}
+{{- if .existingSecret }}
+{{ include "gantral.secretFileEnv" (dict "name" "GANTRAL_JIRA__API_TOKEN" "volume" "jira" "key" .apiTokenKey) }}
+{{ include "gantral.secretFileEnv" (dict "name" "GANTRAL_JIRA__WEBHOOK_SECRET" "volume" "jira" "key" .webhookSecretKey) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "gantral.channelSecretsMount" -}}
+{{- if .Values.channels.slack.existingSecret }}
+{{ include "gantral.secretMount" (dict "volume" "slack") }}
+{{- end }}
+{{- if .Values.channels.jira.existingSecret }}
+{{ include "gantral.secretMount" (dict "volume" "jira") }}
+{{- end }}
+{{- end }}
+
+{{- define "gantral.channelSecretsVolume" -}}
+{{- with .Values.channels.slack }}
+{{- if .existingSecret }}
+{{ include "gantral.secretVolume" (dict "volume" "slack" "secret" .existingSecret "keys" (list .signingSecretKey .botTokenKey)) }}
+{{- end }}
+{{- end }}
+{{- with .Values.channels.jira }}
+{{- if .existingSecret }}
+{{ include "gantral.secretVolume" (dict "volume" "jira" "secret" .existingSecret "keys" (list .apiTokenKey .webhookSecretKey)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The components this release runs: the core three, then the optional ones enabled. */}}
+{{- define "gantral.components" -}}
+{{- $components := list "api" "worker" "sink" }}
+{{- if .Values.channels.enabled }}{{ $components = append $components "channels" }}{{ end }}
+{{- if .Values.callbacks.enabled }}{{ $components = append $components "callbacks" }}{{ end }}
+{{- join " " $components }}
 {{- end }}
