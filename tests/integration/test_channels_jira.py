@@ -1,6 +1,7 @@
 """Jira on the real stack: the relay opens an issue per request against a local server
 speaking Jira's REST API; Jira's webhook (signed with the shared secret) turns a transition
-into a decision; a request settled elsewhere transitions and comments the issue."""
+into a decision; a request settled elsewhere transitions and comments the issue; an
+escalation is commented, and a timeout transitions the issue and says how it ended."""
 
 from __future__ import annotations
 
@@ -38,12 +39,16 @@ class World:
     def __init__(self, api: httpx.AsyncClient, jira: JiraStandIn, workflow: str) -> None:
         self.api, self.jira, self.workflow = api, jira, workflow
 
-    async def pending(self) -> tuple[str, str, str]:
-        body = {"workflow_id": self.workflow, "owning_team_id": "payments"}
+    async def pending(
+        self, workflow: str | None = None, step: str = "act", action: str = "pay"
+    ) -> tuple[str, str, str]:
+        """A request waiting on `step` of a new instance (of this world's workflow unless
+        named), and the key of the issue the relay opened for it."""
+        body = {"workflow_id": workflow or self.workflow, "owning_team_id": "payments"}
         iid = (await self.api.post("/v1/instances", json=body, headers=AGENT)).json()["instance_id"]
         resp = await self.api.post(
-            f"/v1/instances/{iid}/steps/act/authorize",
-            json={"action": "pay", "arguments": {"amount": 5}},
+            f"/v1/instances/{iid}/steps/{step}/authorize",
+            json={"action": action, "arguments": {"amount": 5}},
             headers=AGENT,
         )
         rid = resp.json()["request"]["request_id"]
@@ -178,15 +183,8 @@ async def test_unsigned_forged_and_unknown_users_refused(
 
 
 async def test_escalation_commented_and_timeout_settles_the_issue(world: World) -> None:
-    body = {"workflow_id": "fast-timeout", "owning_team_id": "payments"}
-    iid = (await world.api.post("/v1/instances", json=body, headers=AGENT)).json()["instance_id"]
-    resp = await world.api.post(
-        f"/v1/instances/{iid}/steps/release/authorize",
-        json={"action": "release", "arguments": {"v": 1}},
-        headers=AGENT,
-    )
-    rid = resp.json()["request"]["request_id"]
-    key = await until(lambda: world._issue(iid, rid), "no issue was opened")
+    # fast-timeout (tests/integration/templates): escalates after 1 s, expires 1 s later.
+    _, _, key = await world.pending("fast-timeout", step="release", action="release")
     await until(
         lambda: any("Escalated to tier 1" in c for c in world.jira.comments.get(key, [])),
         "the escalation was not commented on the issue",
