@@ -242,7 +242,7 @@ async def test_a_crew_run_is_a_governed_step_on_its_inputs(api: httpx.AsyncClien
     assert refused.value.reason == "rejected" and untouched.prompts == []
 
 
-async def test_a_tool_without_a_route_is_refused_when_governed(api: httpx.AsyncClient) -> None:
+async def test_misuse_is_refused_before_anything_runs(api: httpx.AsyncClient) -> None:
     async with setup(api) as s:
 
         @tool("wire")
@@ -252,7 +252,12 @@ async def test_a_tool_without_a_route_is_refused_when_governed(api: httpx.AsyncC
 
         with pytest.raises(ToolRefused) as refused:
             governed_tool(s.guard, wire)
+
+        # Called on the loop the decision must arrive on, it refuses instead of deadlocking.
+        with pytest.raises(RuntimeError, match="kickoff_async"):
+            s.tool.run(**ASKED)
     assert refused.value.reason == "not_governed"
+    assert s.ledger.calls == []
 
 
 async def test_the_crewai_example(api: httpx.AsyncClient) -> None:
