@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
+import logging
 from collections.abc import AsyncIterator
 
 from temporalio.client import Client
@@ -25,8 +25,11 @@ from gantral.channels.relay.slack import SlackRelay
 from gantral.channels.relay.workflow import ChannelRelayWorkflow, relay_workflow_id
 from gantral.channels.slack.web import SlackWeb
 from gantral.settings import Settings
+from gantral.shutdown import run_until_signalled
 
 __all__ = ["main", "relay_id", "run_channels"]
+
+log = logging.getLogger("gantral.channels.relay")
 
 
 def relay_id(settings: Settings, channel: str) -> str:
@@ -79,25 +82,24 @@ async def run_channels(
         await pool.close()
 
 
-async def _serve(settings: Settings) -> None:
-    from gantral.client import connect_temporal
-
-    temporal = await connect_temporal(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with run_channels(temporal, settings) as channels:
-        if not channels:
-            return
-        await stop.wait()
-
-
 def main() -> None:
-    from gantral.startup import configure_logging, load_settings, resolve_secrets
+    from gantral.startup import configure_logging
 
     configure_logging()
+    # Like the worker and the sink: SIGTERM drains, then the process exits 0.
+    run_until_signalled("channel relay", _serve)
+
+
+async def _serve(stop: asyncio.Event) -> None:
+    from gantral.client import connect_temporal
+    from gantral.startup import load_settings, resolve_secrets
+
+    # Inside the run: a failure resolving secrets is logged through the masking filter.
     settings = resolve_secrets(load_settings())
     if not enabled(settings):
         raise SystemExit("no channel is configured: see docs/channels.md")
-    asyncio.run(_serve(settings))
+    temporal = await connect_temporal(settings)
+    async with run_channels(temporal, settings) as channels:
+        log.info("channel relay serving %s", ", ".join(channels))
+        await stop.wait()
+        log.info("channel relay draining")

@@ -25,6 +25,7 @@ ARGV = {
     "worker": [sys.executable, "-m", "workers.worker"],
     "sink": [sys.executable, "-m", "workers.sink"],
     "api": [sys.executable, "-c", GANTRAL_CLI, "api"],
+    "channels": [sys.executable, "-c", GANTRAL_CLI, "channels"],
 }
 # What an ordinary stop must never leave in a log.
 FATAL_MARKERS = ("Fatal Python error", "Traceback", "Segmentation fault", "CRITICAL")

@@ -1,0 +1,78 @@
+"""`gantral channels` as a process, as deployed: SIGTERM drains the relay and it exits 0
+with nothing fatal in its log, like the instance worker and the audit sink; with no channel
+configured it refuses to start."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from gantral.audit.config import AuditConfig
+from gantral.audit.migrations import migrate
+from gantral.channels.settings import SlackSettings
+from gantral.settings import Settings
+from tests.conftest import Stack
+from tests.integration.processes import Process, environment
+from workers.channels import relay_id
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def relay_settings(stack: Stack, settings: Settings) -> Iterator[Settings]:
+    """Slack configured (never called: no request is opened), its own task queue, and its
+    own database holding an empty audit log in the default schema the process reads."""
+    suffix = uuid.uuid4().hex[:8]
+    with psycopg.connect(stack.postgres_uri, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE relay_{suffix}")
+    dsn = make_conninfo(stack.postgres_uri, dbname=f"relay_{suffix}")
+    asyncio.run(migrate(dsn, AuditConfig()))
+    own = settings.model_copy(
+        update={
+            "temporal": settings.temporal.model_copy(update={"task_queue": f"relay-{suffix}"}),
+            "database": settings.database.model_validate(
+                {"url": dsn, "reader_url": dsn, "registry_url": dsn}
+            ),
+            "slack": SlackSettings.model_validate(
+                {"signing_secret": "s", "bot_token": "xoxb-t", "api_url": "http://127.0.0.1:9/"}
+            ),
+        }
+    )
+    yield own
+    asyncio.run(_terminate(own))
+
+
+async def _terminate(settings: Settings) -> None:
+    client = await Client.connect(settings.temporal.address)
+    handle = client.get_workflow_handle(relay_id(settings, "slack"))
+    if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+        await handle.terminate()
+
+
+def test_sigterm_drains_the_relay_and_exits_0(relay_settings: Settings, tmp_path: Path) -> None:
+    proc = Process("channels", environment(relay_settings), tmp_path / "channels.log")
+    try:
+        proc.wait_for(lambda: proc.logged("channel relay serving slack"))
+        proc.terminate()
+        assert proc.wait(30) == 0, proc.text()
+        proc.check_clean_exit()
+        proc.check_json_lines()
+        assert proc.logged("channel relay stopped cleanly"), proc.text()
+    finally:
+        proc.kill()
+
+
+def test_no_channel_configured_refuses_to_start(settings: Settings, tmp_path: Path) -> None:
+    proc = Process("channels", environment(settings), tmp_path / "channels.log")
+    try:
+        assert proc.wait(60) == 1
+        assert proc.logged("no channel is configured"), proc.text()
+    finally:
+        proc.kill()
