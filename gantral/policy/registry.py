@@ -18,7 +18,7 @@ and that choice can be undone. Choices are appended too, never rewritten.
 
 Implementations: `InMemoryRegistry` (tests, dev) here and `PostgresRegistry` in
 `registry_postgres`. Both enforce the same rules through `next_version` and
-`startable`.
+`gantral.policy.activation`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from typing import Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from gantral.errors import Conflict, InvalidInput, NotFound
+from gantral.policy.activation import ActivationChoice, KeepActive, TemplateActivation
 from gantral.policy.loading import refuse_non_facts
 from gantral.policy.models import Policy
 from gantral.policy.templates import PolicyRef, StepDefinition, WorkflowTemplate
@@ -78,33 +79,6 @@ class StoredTemplate(BaseModel):
     template: WorkflowTemplate
     created_at: datetime
     source: str | None = None
-
-
-class TemplateActivation(BaseModel):
-    """Whether instances may start from one template version, and who decided it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    workflow_id: str
-    version: int
-    latest_version: int
-    # The latest version always is; an older one only while kept active.
-    startable: bool
-    kept_active: bool
-    # The last administrator's choice about this version (None: never chosen).
-    set_by: str | None = None
-    justification: str | None = None
-    set_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class ActivationChoice:
-    """One recorded administrator choice about a template version."""
-
-    keep_active: bool
-    actor: str
-    justification: str
-    at: datetime
 
 
 @dataclass(frozen=True)
@@ -273,44 +247,11 @@ def _version_conflict(what: str, expected: int, latest: int) -> Conflict:
     )
 
 
-def startable(
-    stored: StoredTemplate, latest: int, choice: ActivationChoice | None
-) -> TemplateActivation:
-    """The activation of `stored` given the latest version and the last recorded choice."""
-    kept = choice is not None and choice.keep_active
-    return TemplateActivation(
-        workflow_id=stored.workflow_id,
-        version=stored.version,
-        latest_version=latest,
-        startable=stored.version == latest or kept,
-        kept_active=kept,
-        set_by=choice.actor if choice else None,
-        justification=choice.justification if choice else None,
-        set_at=choice.at if choice else None,
-    )
-
-
-def refuse_superseded(stored: StoredTemplate, activation: TemplateActivation) -> StoredTemplate:
-    if activation.startable:
-        return stored
-    wid, latest = stored.workflow_id, activation.latest_version
-    raise Conflict(
-        f"workflow {wid} v{stored.version} is superseded: v{latest} is the active version "
-        f"(start without workflow_version, or with {latest}); an administrator can keep "
-        f"v{stored.version} active with PUT /v1/workflows/{wid}/versions/{stored.version}"
-        "/activation",
-        reason="version_superseded",
-        workflow_id=wid,
-        requested_version=stored.version,
-        active_version=latest,
-    )
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class InMemoryRegistry:
+class InMemoryRegistry(KeepActive):
     """A `PolicyRegistry` in a dict: for unit tests and single-process development."""
 
     def __init__(self, clock: Callable[[], datetime] = _utcnow) -> None:
@@ -387,34 +328,16 @@ class InMemoryRegistry:
     async def list_templates(self) -> list[StoredTemplate]:
         return [v[-1] for _, v in sorted(self._templates.items()) if v]
 
-    async def get_startable_template(
-        self, workflow_id: str, version: int | None = None
-    ) -> StoredTemplate:
-        stored = await self.get_template(workflow_id, version)
-        if version is None:
-            return stored
-        return refuse_superseded(stored, await self.template_activation(workflow_id, version))
-
-    async def template_activation(self, workflow_id: str, version: int) -> TemplateActivation:
-        stored = await self.get_template(workflow_id, version)
-        latest = (await self.get_template(workflow_id)).version
+    async def _last_choice(self, workflow_id: str, version: int) -> ActivationChoice | None:
         choices = self._activations.get((workflow_id, version))
-        return startable(stored, latest, choices[-1] if choices else None)
+        return choices[-1] if choices else None
 
-    async def set_template_activation(
-        self,
-        workflow_id: str,
-        version: int,
-        *,
-        keep_active: bool,
-        actor: str,
-        justification: str,
-    ) -> TemplateActivation:
-        stored = await self.get_template(workflow_id, version)
-        latest = (await self.get_template(workflow_id)).version
+    async def _append_choice(
+        self, workflow_id: str, version: int, keep_active: bool, actor: str, justification: str
+    ) -> ActivationChoice:
         choice = ActivationChoice(keep_active, actor, justification, self._clock())
         self._activations.setdefault((workflow_id, version), []).append(choice)
-        return startable(stored, latest, choice)
+        return choice
 
 
 S = TypeVar("S", StoredPolicy, StoredTemplate)

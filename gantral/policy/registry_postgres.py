@@ -17,18 +17,15 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from gantral.errors import Conflict, NotFound
+from gantral.policy.activation import ActivationChoice, KeepActive
 from gantral.policy.models import Policy
 from gantral.policy.registry import (
-    ActivationChoice,
     Put,
     StoredPolicy,
     StoredTemplate,
-    TemplateActivation,
     next_version,
     prepare_policy,
     prepare_template,
-    refuse_superseded,
-    startable,
 )
 from gantral.policy.templates import WorkflowTemplate
 
@@ -86,7 +83,7 @@ MIGRATIONS: list[str] = [
 ]
 
 
-class PostgresRegistry:
+class PostgresRegistry(KeepActive):
     """A `PolicyRegistry` on a psycopg pool opened by the caller (API lifespan, worker)."""
 
     def __init__(self, pool: AsyncConnectionPool[Any], *, schema: str = "gantral_registry"):
@@ -162,47 +159,24 @@ class PostgresRegistry:
     async def list_templates(self) -> list[StoredTemplate]:
         return [_template(r) for r in await self._latest_of_each("workflow")]
 
-    async def get_startable_template(
-        self, workflow_id: str, version: int | None = None
-    ) -> StoredTemplate:
-        stored = await self.get_template(workflow_id, version)
-        if version is None:
-            return stored
-        return refuse_superseded(stored, await self.template_activation(workflow_id, version))
-
-    async def template_activation(self, workflow_id: str, version: int) -> TemplateActivation:
-        stored = await self.get_template(workflow_id, version)
-        latest = (await self.get_template(workflow_id)).version
+    async def _last_choice(self, workflow_id: str, version: int) -> ActivationChoice | None:
         rows = await self._fetch(
             "SELECT * FROM {schema}.template_activations WHERE doc_id = %s AND version = %s "
             "ORDER BY seq DESC LIMIT 1",
             (workflow_id, version),
         )
-        return startable(stored, latest, _choice(rows[0]) if rows else None)
+        return _choice(rows[0]) if rows else None
 
-    async def set_template_activation(
-        self,
-        workflow_id: str,
-        version: int,
-        *,
-        keep_active: bool,
-        actor: str,
-        justification: str,
-    ) -> TemplateActivation:
-        stored = await self.get_template(workflow_id, version)
-        latest = (await self.get_template(workflow_id)).version
-        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(
-                self._sql(
-                    "INSERT INTO {schema}.template_activations"
-                    " (doc_id, version, keep_active, actor, justification)"
-                    " VALUES (%s, %s, %s, %s, %s) RETURNING *"
-                ),
-                (workflow_id, version, keep_active, actor, justification),
-            )
-            row = await cur.fetchone()
-        assert row is not None
-        return startable(stored, latest, _choice(row))
+    async def _append_choice(
+        self, workflow_id: str, version: int, keep_active: bool, actor: str, justification: str
+    ) -> ActivationChoice:
+        rows = await self._fetch(
+            "INSERT INTO {schema}.template_activations"
+            " (doc_id, version, keep_active, actor, justification)"
+            " VALUES (%s, %s, %s, %s, %s) RETURNING *",
+            (workflow_id, version, keep_active, actor, justification),
+        )
+        return _choice(rows[0])
 
     # --- storage -------------------------------------------------------------------
 
