@@ -19,6 +19,7 @@ from gantral.callbacks.settings import CallbackSettings
 from gantral.identity.secrets import SecretMaskingFilter, SecretResolver, install_secret_masking
 from gantral.observability.logs import ROUTED_LOGGERS, chosen_format, handler_for
 from gantral.settings import Settings
+from gantral.validation_problems import validation_problems
 
 __all__ = [
     "configure_logging",
@@ -74,10 +75,7 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False)
-        )
+        problems = validation_problems(exc)
         raise SystemExit(f"refusing to start, invalid settings: {problems}") from None
 
 

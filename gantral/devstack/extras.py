@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from gantral.callbacks.settings import CallbackSettings
 from gantral.channels.settings import JiraSettings, SlackSettings
 from gantral.devstack.process import StackError
+from gantral.validation_problems import validation_problems
 
 __all__ = ["Extra", "configured_extras"]
 
@@ -71,8 +72,5 @@ def _load(model: type[_S]) -> _S:
     try:
         return model()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False)
-        )
+        problems = validation_problems(exc)
         raise StackError(f"invalid settings ({model.__name__}): {problems}") from None

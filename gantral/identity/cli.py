@@ -17,6 +17,7 @@ from gantral.identity.principal import PrincipalKind
 from gantral.identity.settings import IdentitySettings
 from gantral.policy.durations import parse_duration
 from gantral.settings import Profile, Settings
+from gantral.validation_problems import validation_problems
 
 __all__ = ["identity_app"]
 
@@ -46,11 +47,7 @@ def _settings(data_dir: Path | None) -> tuple[IdentitySettings, Profile]:
         root = Settings()
     except ValidationError as exc:
         # Fields and problems only: the values given may be secrets.
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False)
-        )
-        typer.echo(f"refused: invalid settings: {problems}", err=True)
+        typer.echo(f"refused: invalid settings: {validation_problems(exc)}", err=True)
         raise typer.Exit(code=2) from exc
     identity = root.identity
     if data_dir is not None:
