@@ -23,7 +23,6 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from gantral.audit.config import AuditConfig
@@ -34,7 +33,7 @@ from gantral.devstack.process import free_port
 from gantral.identity.settings import IdentitySettings
 from gantral.settings import Settings
 from tests.integration.auth import CLIENT_ID, CLIENT_SECRET, LEAD
-from tests.integration.test_contract import served_api
+from tests.integration.serving import serve, served_api
 from tests.integration.test_sdk_contract import TS_DIR, build_typescript, run_process
 
 pytest.importorskip("standardwebhooks")
@@ -79,21 +78,8 @@ class Platform:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def platform_url(platform: Platform) -> AsyncIterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(platform, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    serving = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started or serving.done():
-            break
-        await asyncio.sleep(0.02)
-    assert server.started
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, timeout=30)
+    async with serve(platform) as url:
+        yield url
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ from gantral.channels.settings import JiraSettings
 from gantral.settings import Settings
 from tests.integration.access_log import refusals_of
 from tests.integration.auth import bearer
-from tests.integration.channels_serving import serve
 from tests.integration.jira_stand_in import JiraStandIn, issue_updated
 from tests.integration.publishing import publish_one_step
+from tests.integration.serving import serve
 from workers.channels import relay_id, run_channels
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]

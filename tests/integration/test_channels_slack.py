@@ -28,8 +28,8 @@ from gantral.channels.settings import SlackSettings
 from gantral.settings import Settings
 from tests.integration.access_log import refusals_of
 from tests.integration.auth import ADMIN, bearer
-from tests.integration.channels_serving import serve
 from tests.integration.publishing import publish_one_step
+from tests.integration.serving import serve
 from tests.integration.slack_stand_in import (
     SlackStandIn,
     block_action,

@@ -12,22 +12,17 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-import pytest_asyncio
-import uvicorn
-from temporalio.client import Client
 
-from api.app import create_app
-from gantral.audit.config import AuditConfig
-from gantral.devstack.process import free_port
-from gantral.settings import Settings
 from tests.integration.auth import token
+from tests.integration.serving import served_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+__all__ = ["served_api"]  # the API on a real port, served from the workers' event loop
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "openapi.json"
 SEED = 20261126
@@ -38,29 +33,6 @@ TIMEOUT = float(os.environ.get("GANTRAL_CONTRACT_TIMEOUT", "240"))
 # A human who holds every permission of the default table on team `payments`, so
 # generated requests get past authorization and reach the core.
 ROLES = ["platform-admin", "auditor", "approver", "supervisor", "operator", "TECH_LEAD"]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def served_api(
-    settings: Settings, temporal: Client, workers: None, audit_config: AuditConfig
-) -> AsyncIterator[str]:
-    """The API on a real port, served from this event loop (where the workers run)."""
-    app = create_app(settings, temporal, audit_config=audit_config)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    serving = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started or serving.done():
-            break
-        await asyncio.sleep(0.02)
-    assert server.started, "the API did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, timeout=30)
 
 
 async def test_every_operation_keeps_the_contract(served_api: str, tmp_path: Path) -> None:

@@ -6,21 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-import pytest_asyncio
-import uvicorn
 import yaml
 from mcp import Client, StdioServerParameters
-from temporalio.client import Client as TemporalClient
 
-from api.app import create_app
-from gantral.audit.config import AuditConfig
-from gantral.devstack.process import free_port
-from gantral.settings import Settings
 from tests.integration.auth import token
 from tests.integration.integrations_support import (
     AGENT_ID,
@@ -28,33 +20,14 @@ from tests.integration.integrations_support import (
     decide_next,
     publish_tools_workflow,
 )
+from tests.integration.serving import served_api
 from tests.integration.test_integrations_mcp import Bank, text
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
+__all__ = ["served_api"]  # the API on a real port, served from the workers' event loop
+
 GANTRAL = Path(sys.executable).parent / "gantral"
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def served_api(
-    settings: Settings, temporal: TemporalClient, workers: None, audit_config: AuditConfig
-) -> AsyncIterator[str]:
-    app = create_app(settings, temporal, audit_config=audit_config)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    serving = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started or serving.done():
-            break
-        await asyncio.sleep(0.02)
-    assert server.started, "the API did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, timeout=30)
 
 
 async def test_the_command_governs_a_stdio_server(

@@ -31,7 +31,7 @@ from gantral import sdk
 from gantral.identity.settings import IdentitySettings
 from gantral.sdk import _governed
 from tests.integration.auth import AUDITOR, CLIENT_ID, CLIENT_SECRET, LEAD, token
-from tests.integration.test_contract import served_api
+from tests.integration.serving import served_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -17,7 +17,7 @@ import pytest
 
 from gantral.identity.settings import IdentitySettings
 from tests.integration.auth import CLIENT_ID, CLIENT_SECRET, LEAD
-from tests.integration.test_contract import served_api
+from tests.integration.serving import served_api
 from tests.integration.test_sdk_contract import build_typescript, run_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]

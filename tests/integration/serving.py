@@ -1,5 +1,5 @@
 """Serve an ASGI app on a real port from the session's event loop (where the workers run),
-for clients that need real HTTP: the CLI, the SDK's sync client, stand-in servers."""
+for clients that need real HTTP: the CLI, the SDKs, subprocesses, stand-in servers."""
 
 from __future__ import annotations
 
@@ -8,16 +8,22 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest_asyncio
 import uvicorn
+from temporalio.client import Client
 
+from api.app import create_app
+from gantral.audit.config import AuditConfig
 from gantral.devstack.process import free_port
+from gantral.settings import Settings
 
-__all__ = ["serve"]
+__all__ = ["serve", "served_api"]
 
 
 @contextlib.asynccontextmanager
 async def serve(app: Any) -> AsyncIterator[str]:
-    """Yield the base URL of `app`, served by uvicorn until the block ends."""
+    """Yield the base URL of `app`, served by uvicorn until the block ends. The app's
+    lifespan is not run: an app that has one is entered by the caller."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -35,3 +41,13 @@ async def serve(app: Any) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, timeout=30)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def served_api(
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditConfig
+) -> AsyncIterator[str]:
+    """The session's API (its settings, workers and audit schema) on a real port."""
+    app = create_app(settings, temporal, audit_config=audit_config)
+    async with app.router.lifespan_context(app), serve(app) as url:
+        yield url
