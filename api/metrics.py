@@ -13,6 +13,9 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
+from gantral.audit.views import VerifyView
+from gantral.observability.metrics import verification_failures
+
 __all__ = ["ApiMetrics", "install", "router"]
 
 
@@ -56,6 +59,16 @@ class ApiMetrics:
             ["team", "unit"],
             registry=self.registry,
         )
+        # Labelled `api`; the sink counts under `sink` (one definition, both processes).
+        self.verification_failures = verification_failures(self.registry)
+
+    def verified(self, view: VerifyView) -> None:
+        """Count a verdict that found the stored log broken. A missing public key alone is
+        configuration (the verdict says so), not tampering: counting it would page on
+        every verification of a keyless deployment."""
+        # The code is the verifier's (gantral/audit/verifier.py, verify_instance).
+        if any(problem.code != "no_public_key" for problem in view.problems):
+            self.verification_failures.labels("api").inc()
 
 
 def _route(request: Request) -> str:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Depends, Query, Request
 
 from api.authz import AuditGlobalReader, AuditInstanceReader
+from api.metrics import ApiMetrics
 from gantral.audit.checkpoint import Checkpoint, load_verification_keys
 from gantral.audit.verifier import verify_instance as verify_database_instance
 from gantral.audit.views import (
@@ -57,6 +58,7 @@ def _trust(request: Request) -> tuple[list[Ed25519PublicKey], str]:
 @router.get("/instances/{instance_id}/verify")
 async def verify_instance(
     instance_id: str,
+    request: Request,
     reader: AuditInstanceReader,
     trust: Annotated[tuple[list[Ed25519PublicKey], str], Depends(_trust)],
 ) -> VerifyView:
@@ -64,9 +66,14 @@ async def verify_instance(
     origin and signature against the configured public keys (`GANTRAL_AUDIT__PUBLIC_KEYS`).
     `ok` is false on any break, and when no public key is configured."""
     keys, origin = trust
-    return await verify_database_instance(
+    view = await verify_database_instance(
         reader.queries, instance_id, objects=reader.objects, public_keys=keys, origin=origin
     )
+    # A break is counted (gantral_verification_failures_total{source="api"}): alerted on.
+    metrics: ApiMetrics | None = getattr(request.app.state, "metrics", None)
+    if metrics is not None:  # an app assembled without metrics (tests) only verifies
+        metrics.verified(view)
+    return view
 
 
 @router.get("/instances/{instance_id}/bundle")

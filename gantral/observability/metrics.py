@@ -36,7 +36,13 @@ from temporalio.runtime import (
 
 from gantral.domain.audit_event import AppendAuditEvents, AuditEvent
 
-__all__ = ["GantralMetrics", "MetricsServer", "install_process_runtime", "temporal_runtime"]
+__all__ = [
+    "GantralMetrics",
+    "MetricsServer",
+    "install_process_runtime",
+    "temporal_runtime",
+    "verification_failures",
+]
 
 log = logging.getLogger("gantral.metrics")
 # Instances and requests remembered for labels and durations (oldest forgotten first).
@@ -74,6 +80,18 @@ def temporal_runtime(metrics_address: str | None) -> Runtime:
         metrics=PrometheusConfig(bind_address=metrics_address) if metrics_address else None,
     )
     return Runtime(telemetry=telemetry)
+
+
+def verification_failures(registry: CollectorRegistry) -> Counter:
+    """`gantral_verification_failures{source}`, defined once for every process that
+    verifies the stored log: the sink (`sink`, at each checkpoint) and the API (`api`, on
+    `GET /v1/audit/instances/{id}/verify`)."""
+    return Counter(
+        "gantral_verification_failures",
+        "The stored log failed verification (tampering), by where it was found.",
+        ["source"],
+        registry=registry,
+    )
 
 
 class _Lru(OrderedDict[str, Any]):
@@ -157,12 +175,7 @@ class GantralMetrics:
             "Stored events not yet covered by a signed checkpoint.",
             registry=r,
         )
-        self.verification_failures = Counter(
-            "gantral_verification_failures",
-            "The stored log failed verification (tampering), by where it was found.",
-            ["source"],
-            registry=r,
-        )
+        self.verification_failures = verification_failures(r)
         self.attestation_refusals = Counter(
             "gantral_attestation_refusals",
             "Calls or batches refused for a missing or invalid attestation, by where.",
