@@ -22,6 +22,7 @@ from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
@@ -60,6 +61,7 @@ from gantral.workflows.access_log import (
 from gantral.workflows.idempotency import fingerprint, scope_of, update_id
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import (
+    CONTINUING,
     WORKFLOW_NAME,
     AgentEvent,
     AgentEventKind,
@@ -79,6 +81,9 @@ from gantral.workflows.messages import (
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
 _WAIT_POLL_SECONDS = 0.25
+_SEAL_WAIT_SECONDS = 10.0
+# How long a call waits for an instance handing over to its next run (continue-as-new).
+_HANDOVER_SECONDS = 30.0
 _TEAM_CACHE = 100_000
 
 
@@ -462,7 +467,17 @@ class GantralCore:
         view = await self._update(instance_id, "finish", cmd, scope, InstanceView)
         if self._readiness is not None:
             await self._readiness.instance_finished(instance_id)
-        return view
+        return await self._sealed(instance_id, view) if view.state in TERMINAL_STATES else view
+
+    async def _sealed(self, instance_id: str, ended: InstanceView) -> InstanceView:
+        """The final view, once the run has sealed the instance and the sink stored its end
+        and seal (one batch). If that takes longer than `_SEAL_WAIT_SECONDS` (the sink is
+        down), the end is durable in Temporal and reaches the log later: answer with it."""
+        with contextlib.suppress(TimeoutError, WorkflowFailureError, RPCError):
+            return await asyncio.wait_for(
+                self._handle(instance_id).result(), timeout=_SEAL_WAIT_SECONDS
+            )
+        return ended
 
     async def _update(
         self,
@@ -478,16 +493,27 @@ class GantralCore:
         payload.attestation = self._attestor.attest(op, instance_id, payload)
         print_ = fingerprint(payload)
         handle = self._handle(instance_id)
+        deadline = time.monotonic() + _HANDOVER_SECONDS
+        pause = 0.02
         try:
-            result = await self._call(
-                instance_id,
-                handle.execute_update(
-                    op,
-                    payload,
-                    id=update_id(op, scope, print_) if scope is not None else None,
-                    result_type=result_type,
-                ),
-            )
+            while True:
+                try:
+                    result = await self._call(
+                        instance_id,
+                        handle.execute_update(
+                            op,
+                            payload,
+                            id=update_id(op, scope, print_) if scope is not None else None,
+                            result_type=result_type,
+                        ),
+                    )
+                    break
+                except Unavailable as exc:
+                    # The run is handing over to its next: nothing was recorded; send again.
+                    if exc.reason != CONTINUING or time.monotonic() >= deadline:
+                        raise
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 0.5)
         except Conflict as exc:
             if scope is None or exc.reason not in ("terminal", "not_running"):
                 raise

@@ -34,10 +34,12 @@ with workflow.unsafe.imports_passed_through():
     from gantral.domain.limits import fields_problem
     from gantral.domain.records import Grant, HumanRequest
     from gantral.domain.states import State
+    from gantral.errors import Unavailable
     from gantral.workflows import search
     from gantral.workflows.audit_outbox import AuditOutbox
     from gantral.workflows.idempotency import Outcomes, fingerprint, scope_of
     from gantral.workflows.messages import (
+        CONTINUING,
         WORKFLOW_NAME,
         AgentEvent,
         AgentEventResult,
@@ -59,6 +61,9 @@ R = TypeVar("R", bound=BaseModel)
 
 # Instances started before attestation existed replay without the start check.
 _ATTESTED_START = "attested-start-v1"
+# Calls that give no authority are answered before their audit batch is stored; histories
+# recorded before replay with the earlier order (flush, then answer).
+_PROMPT_ANSWERS = "prompt-answers-v1"
 
 
 def _ids() -> str:
@@ -74,6 +79,9 @@ class InstanceWorkflow:
         self._supervised_id: str | None = None
         self._background: list[asyncio.Future[None]] = []
         self._creator: str | None = start.carried.creator if start.carried else None
+        # Set once the run hands over to the next: new calls are refused (the API retries
+        # them on the next run), so a busy instance still reaches a quiet point.
+        self._continuing = False
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -96,8 +104,7 @@ class InstanceWorkflow:
             # TERMINATED by Temporal, audited and sealed like any other end.
             self._s.cancel_from_temporal(workflow.now())
             self._publish()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        await asyncio.gather(*self._background)
+        await self._quiesce()
         self._s.seal(workflow.now())
         await self._flush()
         return self._s.view()
@@ -126,11 +133,24 @@ class InstanceWorkflow:
     async def _continue_as_new(self) -> None:
         """Hand the state to the next run as one value, once nothing is in flight: every
         handler finished and every audit event stored (the next run's chain continues)."""
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        await asyncio.gather(*self._background)
-        await self._outbox.flush()
+        self._continuing = True
+        await self._quiesce()
         start = self._s.start.model_copy(update={"carried": self._s.snapshot(self._creator)})
         workflow.continue_as_new(start)
+
+    async def _quiesce(self) -> None:
+        """Until no handler runs, no background delivery is pending and every recorded
+        event is stored: a handler may start a delivery while an earlier one is awaited."""
+        while True:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            pending = [f for f in self._background if not f.done()]
+            if pending:
+                await asyncio.gather(*pending)
+                continue
+            await self._outbox.flush()
+            if workflow.all_handlers_finished() and all(f.done() for f in self._background):
+                await asyncio.gather(*self._background)  # raises what a delivery raised
+                return
 
     async def _flush(self) -> None:
         await self._outbox.flush()
@@ -142,7 +162,9 @@ class InstanceWorkflow:
         self._publish()
 
     def _in_background(self, work: Awaitable[None]) -> None:
-        """Audit delivery that must not hold up the Update's answer; awaited before sealing."""
+        """Audit delivery that must not hold up the Update's answer; awaited before sealing.
+        Deliveries that ended well are dropped, so a long-lived run keeps no list of them."""
+        self._background = [f for f in self._background if not _went_well(f)]
         self._background.append(asyncio.ensure_future(work))
 
     def _publish(self) -> None:
@@ -202,6 +224,8 @@ class InstanceWorkflow:
     def _admit(self, op: str, payload: BaseModel, fields: dict[str, Any]) -> None:
         """Refuse a call whose free-form JSON breaks a limit (nothing could sign or store
         it), or that the API did not attest."""
+        if self._continuing:
+            raise refuse(Unavailable, CONTINUING, "the instance is moving to its next run; retry")
         too_big = fields_problem(fields)
         if too_big is not None:
             raise invalid(*too_big)
@@ -267,6 +291,10 @@ class InstanceWorkflow:
     async def _authorize(self, req: AuthorizeStep) -> AuthorizeResult:
         authorized = self._s.authorize(req, workflow.now(), _ids)
         self._publish()
+        if authorized.grant is None and workflow.patched(_PROMPT_ANSWERS):
+            # No authority given (PENDING, DENY): answered now, audited right after, in order.
+            self._in_background(self._outbox.flush())
+            return authorized.result
         # An ALLOW's grant is usable, and returned, only once its facts are stored.
         await self._settle(None, authorized.grant)
         return authorized.result
@@ -285,9 +313,16 @@ class InstanceWorkflow:
 
     async def _report(self, event: AgentEvent) -> AgentEventResult:
         outcome = self._s.report(event, workflow.now())
-        await self._flush()
         if isinstance(outcome, tuple):
+            await self._flush()
             raise conflict(*outcome)  # recorded as a VIOLATION first
+        if workflow.patched(_PROMPT_ANSWERS):
+            # A report grants nothing: answered now; its batch follows (merged with the
+            # agent's next calls while one is in flight).
+            self._publish()
+            self._in_background(self._outbox.flush())
+        else:
+            await self._flush()
         return outcome
 
     @report.validator
@@ -305,7 +340,12 @@ class InstanceWorkflow:
 
     async def _finish(self, cmd: Finish) -> InstanceView:
         self._s.finish(cmd, workflow.now())
-        await self._flush()
+        if workflow.patched(_PROMPT_ANSWERS):
+            # The run seals next and stores the end and the seal as one batch; the API
+            # answers once the run has returned (`GantralCore.finish`).
+            self._publish()
+        else:
+            await self._flush()
         return self._s.view()
 
     @finish.validator
@@ -363,6 +403,10 @@ class InstanceWorkflow:
     @workflow.query
     def view(self) -> InstanceView:
         return self._s.view()
+
+
+def _went_well(future: asyncio.Future[None]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
 
 
 def _replay(prior: StoredOutcome, result_type: type[R]) -> R:

@@ -28,6 +28,8 @@ from gantral.policy.plan import RequestPlan
 from gantral.policy.templates import WorkflowTemplate
 
 WORKFLOW_NAME = "GantralInstance"
+# The refusal reason of a call that reached a run handing over to its next (retried).
+CONTINUING = "continuing_as_new"
 
 
 class StartInstance(BaseModel):
