@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
+from gantral.audit.verifier import NO_PUBLIC_KEY
 from gantral.audit.views import VerifyView
 from gantral.observability.metrics import verification_failures
 
@@ -66,8 +67,7 @@ class ApiMetrics:
         """Count a verdict that found the stored log broken. A missing public key alone is
         configuration (the verdict says so), not tampering: counting it would page on
         every verification of a keyless deployment."""
-        # The code is the verifier's (gantral/audit/verifier.py, verify_instance).
-        if any(problem.code != "no_public_key" for problem in view.problems):
+        if any(problem.code != NO_PUBLIC_KEY for problem in view.problems):
             self.verification_failures.labels("api").inc()
 
 

@@ -28,7 +28,16 @@ from gantral.audit.verify import Problem, verify_chain, verify_checkpoints, veri
 from gantral.audit.views import ProblemView, VerifyView
 from gantral.errors import NotFound
 
-__all__ = ["VerifyReport", "stored_checkpoints", "verify_database", "verify_instance"]
+__all__ = [
+    "NO_PUBLIC_KEY",
+    "VerifyReport",
+    "stored_checkpoints",
+    "verify_database",
+    "verify_instance",
+]
+
+# The problem of a verdict made without a public key: configuration, not tampering.
+NO_PUBLIC_KEY = "no_public_key"
 
 
 @dataclass
@@ -163,7 +172,7 @@ async def verify_instance(
         raise NotFound(f"no audit events for instance {instance_id}")
     if not report.signatures_checked:
         report.problems.append(
-            Problem("no_public_key", "no audit public key is configured "
+            Problem(NO_PUBLIC_KEY, "no audit public key is configured "
                     "(GANTRAL_AUDIT__PUBLIC_KEYS): checkpoint signatures were not checked")
         )  # fmt: skip
     return VerifyView(
