@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -100,12 +102,13 @@ async def _bare(client: Client, queue: str, n: int) -> float:
 
 
 async def _governed(
-    api: httpx.AsyncClient, n: int, concurrent: bool, think: float = 0.0
+    api: httpx.AsyncClient,
+    n: int,
+    concurrent: bool,
+    think: float,
+    agent: dict[str, str],
+    lead: dict[str, str],
 ) -> Figures:
-    from tests.integration.auth import bearer
-
-    agent = bearer("bench-agent", agent=True)
-    lead = bearer("alice", ["TECH_LEAD", "approver"])
     figures = Figures(count=n)
 
     async def one(i: int) -> None:
@@ -162,6 +165,53 @@ def _report(label: str, raw: Figures, gov: Figures) -> None:
     print(f"  decision p99            {_p(gov.update_rtt, 0.99):7.1f} ms   (target < 1000 ms)")
     print(f"  throughput              {gov.rate:7.1f} /s   raw {raw.rate:6.1f} /s   "
           f"{gov.rate / raw.rate:4.2f}x (target >= 0.7x)")  # fmt: skip
+
+
+@dataclass
+class Drive:
+    """Runs the clients in a process of their own, as agents and approvers are: their
+    HTTP and Temporal client work does not compete with the plane for this one's GIL."""
+
+    api: str
+    temporal: str
+    think: float
+
+    async def __call__(self, shape: str, n: int, concurrent: bool) -> Figures:
+        from tests.integration.auth import bearer
+
+        tokens = {
+            "agent": bearer("bench-agent", agent=True),
+            "lead": bearer("alice", ["TECH_LEAD", "approver"]),
+        }
+        argv = [sys.executable, __file__, "--drive", shape, "--api", self.api,
+                "--temporal", self.temporal, "--instances", str(n),
+                "--think", str(self.think)] + (["--concurrent"] if concurrent else [])  # fmt: skip
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            env={**os.environ, "BENCH_TOKENS": json.dumps(tokens)},
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"the {shape} driver failed ({proc.returncode})")
+        return Figures(**json.loads(out.decode().strip().splitlines()[-1]))
+
+
+async def _driver(shape: str, api_url: str, address: str, n: int, concurrent: bool,
+                  think: float) -> None:  # fmt: skip
+    """One shape's clients, in this process; prints its figures as one JSON line."""
+    if shape == "governed":
+        tokens = json.loads(os.environ["BENCH_TOKENS"])
+        limits = httpx.Limits(max_connections=n + 10)
+        async with httpx.AsyncClient(base_url=api_url, timeout=60, limits=limits) as api:
+            figures = await _governed(api, n, concurrent, think, tokens["agent"], tokens["lead"])
+    else:
+        client = await Client.connect(address, data_converter=pydantic_data_converter)
+        if shape == "raw":
+            figures = await _raw(client, "bench-raw", n, concurrent)
+        else:
+            figures = Figures(count=n, elapsed=n / await _bare(client, "bench-raw", n))
+    print(json.dumps(asdict(figures)))
 
 
 async def main(n: int, sequential: int, think: float) -> None:
@@ -224,22 +274,17 @@ async def main(n: int, sequential: int, think: float) -> None:
                 client, task_queue="bench-raw", workflows=[RawDecision, Bare],
                 activities=[write_row],
             )  # fmt: skip
-            limits = httpx.Limits(max_connections=n + 10)
-            async with (
-                build_worker(client, settings),
-                raw_workers,
-                httpx.AsyncClient(
-                    base_url=f"http://127.0.0.1:{api_port}", timeout=60, limits=limits
-                ) as api,
-            ):
+            async with build_worker(client, settings), raw_workers:
                 await asyncio.sleep(2.5)  # the watcher publishes the template
-                await _governed(api, 3, False)  # warm up imports, pools, sandbox
-                await _raw(client, "bench-raw", 3, False)
-                one_raw = await _raw(client, "bench-raw", sequential, False)
-                one_gov = await _governed(api, sequential, False, think)
-                bare = await _bare(client, "bench-raw", n)
-                many_raw = await _raw(client, "bench-raw", n, True)
-                many_gov = await _governed(api, n, True, think)
+                api = f"http://127.0.0.1:{api_port}"
+                drive = Drive(api, settings.temporal.address, think)
+                await drive("governed", 3, False)  # warm up imports, pools, sandbox
+                await drive("raw", 3, False)
+                one_raw = await drive("raw", sequential, False)
+                one_gov = await drive("governed", sequential, False)
+                bare = (await drive("bare", n, True)).rate
+                many_raw = await drive("raw", n, True)
+                many_gov = await drive("governed", n, True)
             server.should_exit = True
             await serving
             stop.set()
@@ -248,7 +293,8 @@ async def main(n: int, sequential: int, think: float) -> None:
         temporal.stop()
         seaweed.stop()
         postgres.close()
-    print("Temporal dev server (SQLite file); API, worker and sink in this one process;")
+    print("Temporal dev server (SQLite file); API, worker and sink in this one process,")
+    print("clients (agents, approvers, the raw shape's caller) in another;")
     print(f"approvers decide {think * 1000:.0f} ms after the request opens")
     _report(f"1 instance at a time ({sequential} instances)", one_raw, one_gov)
     _report(f"{n} concurrent instances", many_raw, many_gov)
@@ -270,5 +316,15 @@ if __name__ == "__main__":
         help="seconds an approver takes before deciding (default 0.2; no human decides "
         "sooner, and a request reaches Slack or Jira only once it is audited)",
     )
+    parser.add_argument("--drive", choices=["governed", "raw", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--api", help=argparse.SUPPRESS)
+    parser.add_argument("--temporal", help=argparse.SUPPRESS)
+    parser.add_argument("--concurrent", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    asyncio.run(main(args.instances, args.sequential, args.think))
+    if args.drive:
+        asyncio.run(
+            _driver(args.drive, args.api, args.temporal, args.instances, args.concurrent,
+                    args.think)
+        )  # fmt: skip
+    else:
+        asyncio.run(main(args.instances, args.sequential, args.think))

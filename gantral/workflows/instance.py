@@ -104,7 +104,8 @@ class InstanceWorkflow:
             # TERMINATED by Temporal, audited and sealed like any other end.
             self._s.cancel_from_temporal(workflow.now())
             self._publish()
-        await self._quiesce()
+        # The end and the seal go to the sink as one batch.
+        await self._quiesce(store=False)
         self._s.seal(workflow.now())
         await self._flush()
         return self._s.view()
@@ -138,16 +139,18 @@ class InstanceWorkflow:
         start = self._s.start.model_copy(update={"carried": self._s.snapshot(self._creator)})
         workflow.continue_as_new(start)
 
-    async def _quiesce(self) -> None:
-        """Until no handler runs, no background delivery is pending and every recorded
-        event is stored: a handler may start a delivery while an earlier one is awaited."""
+    async def _quiesce(self, *, store: bool = True) -> None:
+        """Until no handler runs, no background delivery is pending and (with `store`)
+        every recorded event is stored: a handler may start a delivery while an earlier
+        one is awaited."""
         while True:
             await workflow.wait_condition(workflow.all_handlers_finished)
             pending = [f for f in self._background if not f.done()]
             if pending:
                 await asyncio.gather(*pending)
                 continue
-            await self._outbox.flush()
+            if store:
+                await self._outbox.flush()
             if workflow.all_handlers_finished() and all(f.done() for f in self._background):
                 await asyncio.gather(*self._background)  # raises what a delivery raised
                 return
