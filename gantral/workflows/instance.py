@@ -64,6 +64,8 @@ _ATTESTED_START = "attested-start-v1"
 # Calls that give no authority are answered before their audit batch is stored; histories
 # recorded before replay with the earlier order (flush, then answer).
 _PROMPT_ANSWERS = "prompt-answers-v1"
+# The visible state (search attributes, memo) is upserted only when it changed.
+_PUBLISH_ON_CHANGE = "publish-on-change-v1"
 
 
 def _ids() -> str:
@@ -82,6 +84,7 @@ class InstanceWorkflow:
         # Set once the run hands over to the next: new calls are refused (the API retries
         # them on the next run), so a busy instance still reaches a quiet point.
         self._continuing = False
+        self._published: search.Published | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -171,7 +174,9 @@ class InstanceWorkflow:
         self._background.append(asyncio.ensure_future(work))
 
     def _publish(self) -> None:
-        search.publish(self._s.start, self._s.state, self._s.pending)
+        # Histories recorded before publish-on-change-v1 upsert on every call.
+        last = self._published if workflow.patched(_PUBLISH_ON_CHANGE) else None
+        self._published = search.publish(self._s.start, self._s.state, self._s.pending, last)
 
     # -- escalation: the state decides, the host keeps the time ---------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from temporalio import workflow
@@ -68,28 +69,50 @@ def current_details(state: State, pending: HumanRequest | None) -> str:
     return text
 
 
-def publish(start: StartInstance, state: State, pending: HumanRequest | None) -> None:
-    """Upsert the visible state. Called on every change; never read back by the workflow."""
-    updates: list[SearchAttributeUpdate[Any]] = [
-        STATE.value_set(state.value),
-        TEAM.value_set(start.owning_team_id),
-    ]
-    updates.append(WORKFLOW.value_set(start.template.id))
-    if pending is not None:
-        updates.append(MATERIALITY.value_set(pending.materiality.value))
-        updates.append(NEEDS_ROLES.value_set(pending.still_needed or pending.required_approvers))
-    else:
-        updates.append(NEEDS_ROLES.value_unset())
-    workflow.upsert_search_attributes(updates)
-    workflow.set_current_details(current_details(state, pending))
-    workflow.upsert_memo(
-        {
-            "summary": summary(start, state, pending),
-            "pending_request_id": pending.request_id if pending else None,
-            "approvals": dict(pending.approvals) if pending else {},
-            "quorum": pending.quorum if pending else None,
-        }
-    )
+def publish(
+    start: StartInstance,
+    state: State,
+    pending: HumanRequest | None,
+    last: Published | None = None,
+) -> Published:
+    """Upsert the visible state; never read back by the workflow. With `last` (what the
+    previous call published), only what changed is upserted: each upsert is a command in
+    history and work for every workflow task."""
+    roles = (pending.still_needed or pending.required_approvers) if pending else None
+    attributes = (state.value, pending.materiality.value if pending else None, roles)
+    memo = {
+        "summary": summary(start, state, pending),
+        "pending_request_id": pending.request_id if pending else None,
+        "approvals": dict(pending.approvals) if pending else {},
+        "quorum": pending.quorum if pending else None,
+    }
+    details = current_details(state, pending)
+    if last is None or attributes != last.attributes:
+        updates: list[SearchAttributeUpdate[Any]] = [
+            STATE.value_set(state.value),
+            TEAM.value_set(start.owning_team_id),
+            WORKFLOW.value_set(start.template.id),
+        ]
+        if pending is not None:
+            updates.append(MATERIALITY.value_set(pending.materiality.value))
+            updates.append(NEEDS_ROLES.value_set(roles or []))
+        else:
+            updates.append(NEEDS_ROLES.value_unset())
+        workflow.upsert_search_attributes(updates)
+    if last is None or details != last.details:
+        workflow.set_current_details(details)
+    if last is None or memo != last.memo:
+        workflow.upsert_memo(memo)
+    return Published(attributes, details, memo)
+
+
+@dataclass(frozen=True)
+class Published:
+    """What `publish` last upserted."""
+
+    attributes: tuple[str, str | None, list[str] | None]
+    details: str
+    memo: dict[str, Any]
 
 
 def initial(start: StartInstance) -> TypedSearchAttributes:
