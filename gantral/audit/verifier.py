@@ -91,10 +91,12 @@ async def verify_database(
         if objects is not None:
             report.problems += await _check_snapshots(objects, iid, rows)
     if check_log:
+        # Checkpoints first, then the log: a checkpoint signed while this runs covers
+        # events read after it, never before (the sink checkpoints committed events only,
+        # and log indices commit in order).
+        labelled, unreadable = await _checkpoints(queries, objects, anchors)
         leaves = await queries.leaves()
-        report.problems += await _check_log(
-            queries, leaves, objects, (keys, origin), report, anchors
-        )
+        report.problems += unreadable + _check_log(leaves, labelled, (keys, origin), report)
         if objects is not None and instance_ids is None:
             by_index = {row.log_index: row.hash for row in leaves}
             report.problems += await _check_bundles(objects, seals, set(chains), by_index)
@@ -116,22 +118,26 @@ async def _check_snapshots(objects: ObjectStore, iid: str, rows: list[EventRow])
     return problems
 
 
-async def _check_log(
-    queries: AuditQueries,
+async def _checkpoints(
+    queries: AuditQueries, objects: ObjectStore | None, anchors: Sequence[Checkpoint]
+) -> tuple[list[tuple[str, Checkpoint]], list[Problem]]:
+    """Every checkpoint to check, labelled by where it came from, and the unreadable ones."""
+    labelled = [("database", cp) for cp in await queries.checkpoints()]
+    labelled += [("pinned", cp) for cp in anchors]
+    if objects is None:
+        return labelled, []
+    stored, unreadable = await _stored_checkpoints(objects)
+    return labelled + [("object-storage", cp) for cp in stored], unreadable
+
+
+def _check_log(
     leaves: list[EventRow],
-    objects: ObjectStore | None,
+    labelled: list[tuple[str, Checkpoint]],
     trust: tuple[PublicKeys | None, str],
     report: VerifyReport,
-    anchors: Sequence[Checkpoint],
 ) -> list[Problem]:
     problems = verify_log_indices(row.log_index for row in leaves)
     tree = MerkleTree(row.hash for row in leaves)
-    labelled = [("database", cp) for cp in await queries.checkpoints()]
-    labelled += [("pinned", cp) for cp in anchors]
-    if objects is not None:
-        stored, unreadable = await _stored_checkpoints(objects)
-        labelled += [("object-storage", cp) for cp in stored]
-        problems += unreadable
     report.checkpoints = len(labelled)
     return problems + verify_checkpoints(tree, labelled, *trust)
 

@@ -164,3 +164,29 @@ async def test_triggers_refuse_changes_even_to_the_owner(stack: Any, ts: TestSin
             await conn.execute(
                 sql.SQL("UPDATE {}.events SET type = 'X'").format(sql.Identifier(ts.config.schema))
             )
+
+
+async def test_a_checkpoint_signed_during_verification_is_no_false_alarm(
+    ts: TestSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other instances keep sealing while an auditor verifies one: a checkpoint signed
+    between the verifier's reads covers events it has not read, and is not truncation."""
+    iid = unique("inst")
+    await ts.sink.append(_req(iid, make_events(iid, 4)))
+    await ts.checkpointer.publish()
+    read_leaves = ts.queries.leaves
+
+    async def leaves_then_another_seal(*args: Any) -> Any:
+        rows = await read_leaves(*args)
+        # Once, for the verifier's read (the checkpointer reads leaves too, with this off).
+        monkeypatch.setattr(ts.queries, "leaves", read_leaves)
+        other = unique("other")
+        await ts.sink.append(_req(other, make_events(other, 3)))
+        assert (await ts.checkpointer.publish()) is not None
+        return rows
+
+    monkeypatch.setattr(ts.queries, "leaves", leaves_then_another_seal)
+    report = await verify_database(
+        ts.queries, objects=ts.objects, public_key=ts.key.public_key(), instance_ids=[iid]
+    )
+    assert report.ok, report.problems
