@@ -48,13 +48,30 @@ run_dev_stack(Path(sys.argv[1]), ports, Path(sys.argv[10]))
 """
 
 
+# The ports SeaweedFS takes above its base port (gantral/devstack/services.py).
+_SEAWEED_OFFSETS = (0, 1, 2, 10000, 10001, 10002, 10003)
+
+
 def _free_base() -> int:
-    """A base port whose SeaweedFS neighbours (+1, +2, +10000..+10003) are free too."""
+    """A base port whose SeaweedFS neighbours are free too."""
     for _ in range(50):
         base = free_port() % 20000 + 20000
-        if all(_free(base + offset) for offset in (0, 1, 2, 10000, 10001, 10002, 10003)):
+        if all(_free(base + offset) for offset in _SEAWEED_OFFSETS):
             return base
     raise AssertionError("no free port range")
+
+
+def _distinct_ports(n: int, offsets: tuple[int, ...], base: int) -> list[int]:
+    """`n` free ports, all different and none in SeaweedFS's range: a port the OS hands
+    out twice, or one SeaweedFS takes later, would give two servers one port."""
+    taken = {base + offset for offset in offsets}
+    ports: list[int] = []
+    while len(ports) < n:
+        port = free_port()
+        if port not in taken:
+            taken.add(port)
+            ports.append(port)
+    return ports
 
 
 def _free(port: int) -> bool:
@@ -114,8 +131,9 @@ class DevStack:
 @contextlib.contextmanager
 def _dev_stack(home: Path, env: dict[str, str] | None = None) -> Iterator[DevStack]:
     """`gantral dev` in a child process, with `env` added to this environment."""
-    ports = [free_port(), free_port(), free_port(), free_port(), _free_base()]
-    ports += [free_port(), free_port(), free_port()]
+    base = _free_base()
+    api, temporal, ui, s3, issuer, worker, sink = _distinct_ports(7, _SEAWEED_OFFSETS, base)
+    ports = [api, temporal, ui, s3, base, issuer, worker, sink]
     workflows = ROOT / "examples" / "workflows"  # what `make run` publishes
     out = home / "dev.out"
     with out.open("wb") as log:
