@@ -2,8 +2,8 @@
 
 One governed instance is the full human-in-the-loop path: start, authorize a governed step
 (PENDING), a human APPROVE (Update, validator, quorum, grant), start the step with its
-grant, complete, seal; every fact stored by the audit sink in PostgreSQL before the
-workflow moves on. The baseline is the bare Temporal pattern underneath on the same
+grant, complete, seal; every fact stored by the audit sink in PostgreSQL, and no grant
+usable before the facts that authorize it are. The baseline is the bare Temporal pattern underneath on the same
 server: start, one activity, wait for a signal, complete. The ratio says what governance
 and fail-closed audit cost, independent of the machine.
 

@@ -36,6 +36,7 @@ __all__ = [
     "Attestor",
     "TrustAnchors",
     "attestation_problem",
+    "attested_record",
     "install_anchors",
     "installed_anchors",
     "key_id",
@@ -66,6 +67,15 @@ def statement_bytes(op: str, instance_id: str, body: Mapping[str, Any]) -> bytes
 def body_of(payload: BaseModel) -> dict[str, Any]:
     """What is signed of a message: all of it but the attestation itself."""
     return payload.model_dump(mode="json", exclude={"attestation"})
+
+
+def attested_record(
+    op: str, body: dict[str, Any], attestation: Attestation | None
+) -> dict[str, Any]:
+    """The signed call as an audit event keeps it (its `attested` field): the sink and any
+    verifier check whom the API vouched for without trusting the workflow that sent it."""
+    signed = attestation.model_dump(mode="json") if attestation is not None else None
+    return {"op": op, "body": body, "attestation": signed}
 
 
 class Attestor:

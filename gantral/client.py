@@ -12,7 +12,7 @@ import contextlib
 import hmac
 import time
 import uuid
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -243,25 +243,24 @@ class GantralCore:
         return await self.get_instance(instance_id)
 
     async def owning_team(self, instance_id: str) -> str:
-        """The instance's owning team: fixed at start, so cached after the first read."""
-        team = self._teams.get(instance_id)
-        if team is None:
-            handle = self._handle(instance_id)
-            team = await self._call(instance_id, handle.query(InstanceWorkflow.owning_team))
-            if len(self._teams) >= _TEAM_CACHE:
-                self._teams.pop(next(iter(self._teams)))
-            self._teams[instance_id] = team
-        return team
+        """The instance's owning team."""
+        return await self._fixed(self._teams, instance_id, InstanceWorkflow.owning_team)
 
     async def workflow_of(self, instance_id: str) -> str:
-        """The instance's workflow template id: fixed at start, so cached after one read."""
-        workflow = self._workflows.get(instance_id)
-        if workflow is None:
-            workflow = (await self.get_instance(instance_id)).workflow_id
-            if len(self._workflows) >= _TEAM_CACHE:
-                self._workflows.pop(next(iter(self._workflows)))
-            self._workflows[instance_id] = workflow
-        return workflow
+        """The instance's workflow template id."""
+        return await self._fixed(self._workflows, instance_id, InstanceWorkflow.workflow_id)
+
+    async def _fixed(
+        self, cache: dict[str, str], instance_id: str, query: Callable[[InstanceWorkflow], str]
+    ) -> str:
+        """A fact fixed at start: read once through its small Query, then cached."""
+        value = cache.get(instance_id)
+        if value is None:
+            value = await self._call(instance_id, self._handle(instance_id).query(query))
+            if len(cache) >= _TEAM_CACHE:
+                cache.pop(next(iter(cache)))
+            cache[instance_id] = value
+        return value
 
     async def _ask(self, instance_id: str, step_id: str, agent_id: str) -> Ask:
         team = await self.owning_team(instance_id)

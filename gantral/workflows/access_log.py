@@ -24,7 +24,12 @@ with workflow.unsafe.imports_passed_through():
     import rfc8785
     from pydantic import BaseModel, Field
 
-    from gantral.attestation import Attestation, attestation_problem, body_of
+    from gantral.attestation import (
+        Attestation,
+        attestation_problem,
+        attested_record,
+        body_of,
+    )
     from gantral.domain.actors import SYSTEM_ACTOR, Actor, ActorKind
     from gantral.domain.audit_event import AuditEventType
     from gantral.domain.limits import fields_problem
@@ -138,16 +143,8 @@ class AccessLogWorkflow:
 
 
 def _admin_payload(action: AdminAction) -> dict[str, Any]:
-    # The attested call is kept, so the sink (and any verifier) checks the API vouched
-    # for this administrator.
     return {
         "action": action.action,
         "detail": action.detail,
-        "attested": {
-            "op": "admin_action",
-            "body": body_of(action),
-            "attestation": (
-                action.attestation.model_dump(mode="json") if action.attestation else None
-            ),
-        },
+        "attested": attested_record("admin_action", body_of(action), action.attestation),
     }

@@ -26,8 +26,8 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.exceptions import ApplicationError
 
     from gantral.attestation import (
-        Attestation,
         attestation_problem,
+        attested_record,
         body_of,
         installed_anchors,
     )
@@ -95,9 +95,8 @@ class InstanceWorkflow:
         if workflow.patched(_ATTESTED_START) and not workflow.unsafe.is_replaying():
             _check_start(start, workflow.info().workflow_id)
         if start.carried is None:
-            self._s.begin(
-                _attested("start", start.attested_body(), start.attestation), workflow.now()
-            )
+            signed = attested_record("start", start.attested_body(), start.attestation)
+            self._s.begin({"attested": signed}, workflow.now())
             await self._flush()
         try:
             await self._govern()
@@ -372,7 +371,7 @@ class InstanceWorkflow:
 
     async def _decide(self, d: Decide) -> DecisionResult:
         # Recorded before any await: a racing decision's validator already sees it.
-        attested = _attested("decide", body_of(d), d.attestation)
+        attested = {"attested": attested_record("decide", body_of(d), d.attestation)}
         decided = self._s.decide(d, attested, workflow.now(), _ids)
         self._publish()
         # Answered now, with the outcome the validator and the quorum computed; the audit
@@ -392,6 +391,11 @@ class InstanceWorkflow:
     @workflow.query
     def owning_team(self) -> str:
         return self._s.start.owning_team_id
+
+    @workflow.query
+    def workflow_id(self) -> str:
+        """The workflow template's id (fixed at start: the API caches it)."""
+        return self._s.start.template.id
 
     @workflow.query
     def start_fingerprint(self) -> str | None:
@@ -421,18 +425,6 @@ def _replay(prior: StoredOutcome, result_type: type[R]) -> R:
     if prior.error is not None:
         raise refuse(*prior.error)
     return result_type.model_validate(prior.result)
-
-
-def _attested(op: str, body: dict[str, Any], att: Attestation | None) -> dict[str, Any]:
-    """The signed call, kept in the audit event so the sink (and any verifier) can check
-    who the API vouched for without trusting the workflow that sent it."""
-    return {
-        "attested": {
-            "op": op,
-            "body": body,
-            "attestation": att.model_dump(mode="json") if att is not None else None,
-        }
-    }
 
 
 def _check_start(start: StartInstance, workflow_id: str) -> None:
