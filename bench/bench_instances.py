@@ -3,9 +3,9 @@
 One governed instance is the full human-in-the-loop path: start, authorize a governed step
 (PENDING), a human APPROVE (Update, validator, quorum, grant), start the step with its
 grant, complete, seal; every fact stored by the audit sink in PostgreSQL, and no grant
-usable before the facts that authorize it are. The baseline is the bare Temporal pattern underneath on the same
-server: start, one activity, wait for a signal, complete. The ratio says what governance
-and fail-closed audit cost, independent of the machine.
+usable before the facts that authorize it are. The baseline is the bare Temporal pattern
+underneath on the same server: start, one activity, wait for a signal, complete. The
+ratio says what governance and fail-closed audit cost, independent of the machine.
 
     .venv/bin/python bench/bench_instances.py [--instances 100]
 """
