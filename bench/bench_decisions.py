@@ -119,16 +119,22 @@ async def _governed(
             f"{base}/steps/deploy/authorize", json={"arguments": {"v": i}}, headers=agent
         )
         rid = asked.json()["request"]["request_id"]
+
+        async def wait_for_grant() -> dict[str, Any]:
+            while True:
+                polled = await api.get(f"{base}/requests/{rid}?wait=30", headers=agent)
+                if polled.json()["grant"] is not None:
+                    return dict(polled.json()["grant"])
+
+        # The agent waits on its request while an approver reads it, then decides.
+        waiting = asyncio.create_task(wait_for_grant())
         decision = {"request_id": rid, "decision_type": "APPROVE", "idempotency_key": f"d{i}"}
-        await asyncio.sleep(think)  # an approver reads the request first
+        await asyncio.sleep(think)
         t = time.perf_counter()
         decided = await api.post(f"{base}/decisions", json=decision, headers=lead)
         figures.update_rtt.append(time.perf_counter() - t)
         assert decided.status_code == 200, decided.text
-        grant = None
-        while grant is None:
-            polled = await api.get(f"{base}/requests/{rid}?wait=30", headers=agent)
-            grant = polled.json()["grant"]
+        grant = await waiting
         figures.to_done.append(time.perf_counter() - t)
         started = {
             "kind": "STEP_STARTED",
@@ -295,7 +301,8 @@ async def main(n: int, sequential: int, think: float) -> None:
         postgres.close()
     print("Temporal dev server (SQLite file); API, worker and sink in this one process,")
     print("clients (agents, approvers, the raw shape's caller) in another;")
-    print(f"approvers decide {think * 1000:.0f} ms after the request opens")
+    print(f"approvers decide {think * 1000:.0f} ms after the request opens; the agent waits")
+    print("on its request meanwhile (a long-poll), as agents do")
     _report(f"1 instance at a time ({sequential} instances)", one_raw, one_gov)
     _report(f"{n} concurrent instances", many_raw, many_gov)
     print(f"  bare baseline (start, activity, signal, complete): {bare:6.1f} /s")

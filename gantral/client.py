@@ -80,7 +80,10 @@ from gantral.workflows.messages import (
 
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
+# A long-poll's first pause and its longest; after a decision relayed here, quick again.
+_FIRST_POLL_SECONDS = 0.01
 _WAIT_POLL_SECONDS = 0.25
+_DECIDED_POLL_SECONDS = 0.01
 _SEAL_WAIT_SECONDS = 10.0
 # How long a call waits for an instance handing over to its next run (continue-as-new).
 _HANDOVER_SECONDS = 30.0
@@ -145,6 +148,9 @@ class GantralCore:
         # Every call relayed to Temporal is signed: the workflow refuses unsigned ones.
         self._attestor = attestor_from(settings)
         self._teams: dict[str, str] = {}
+        # Long-polls of this process per (instance, request), woken when this process
+        # relays a decision on that request (its grant follows within tens of milliseconds).
+        self._waiting: dict[tuple[str, str], set[asyncio.Event]] = {}
 
     def instance_id_for(self, team: str, actor: Actor, idempotency_key: str | None) -> str:
         """Stable per (team, caller, key), so a retried start never creates a second
@@ -373,26 +379,42 @@ class GantralCore:
         """The request, long-polling up to `wait` seconds for its outcome to be applied."""
         deadline = time.monotonic() + wait
         handle = self._handle(instance_id)
-        pause = 0.01
-        while True:
-            request = await self._call(
-                instance_id, handle.query(InstanceWorkflow.request, request_id)
-            )
-            if request is None:
-                raise NotFound(
-                    f"no request {request_id} on {instance_id}", reason="unknown_request"
+        pause = _FIRST_POLL_SECONDS
+        decided = asyncio.Event()
+        waiting = self._waiting.setdefault((instance_id, request_id), set())
+        waiting.add(decided)
+        try:
+            while True:
+                request = await self._call(
+                    instance_id, handle.query(InstanceWorkflow.request, request_id)
                 )
-            if request.resolved_at is not None or time.monotonic() >= deadline:
-                return request
-            # Quick at first (a decision's audit batch takes tens of milliseconds; the
-            # query is served from the worker's cache), then backing off, so long waits
-            # cost little.
-            await asyncio.sleep(pause)
-            pause = min(pause * 1.25, _WAIT_POLL_SECONDS)
+                if request is None:
+                    raise NotFound(
+                        f"no request {request_id} on {instance_id}", reason="unknown_request"
+                    )
+                left = deadline - time.monotonic()
+                if request.resolved_at is not None or left <= 0:
+                    return request
+                # Quick at first, then backing off, so long waits cost little; quick again
+                # once this process relays a decision on it (its grant is imminent).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(decided.wait(), timeout=min(pause, left))
+                if decided.is_set():
+                    decided.clear()
+                    pause = _DECIDED_POLL_SECONDS
+                else:
+                    pause = min(pause * 1.25, _WAIT_POLL_SECONDS)
+        finally:
+            waiting.discard(decided)
+            if not waiting:
+                self._waiting.pop((instance_id, request_id), None)
 
     async def decide(self, instance_id: str, decision: Decide) -> DecisionResult:
         scope = scope_of("decide", decision.actor, decision.idempotency_key, decision.request_id)
-        return await self._update(instance_id, "decide", decision, scope, DecisionResult)
+        result = await self._update(instance_id, "decide", decision, scope, DecisionResult)
+        for waiter in self._waiting.get((instance_id, decision.request_id), ()):
+            waiter.set()
+        return result
 
     async def record_access_refusal(self, refusal: Refusal) -> None:
         """Record a refused attempt in the access log (never in an instance's history)."""

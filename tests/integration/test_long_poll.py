@@ -1,0 +1,39 @@
+"""An agent long-polling its request while a human decides: the API process that relays
+the decision wakes the waiting poll, which then sees the grant as soon as the sink has
+stored the decision, instead of after its backed-off pause."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+import gantral.client
+from tests.integration.auth import AGENT, LEAD
+from tests.integration.test_instance_lifecycle import authorize, decide, start
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+
+async def test_a_relayed_decision_wakes_the_waiting_long_poll(
+    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pauses far beyond the wait: only the wake-up can make the poll see the outcome.
+    monkeypatch.setattr(gantral.client, "_FIRST_POLL_SECONDS", 120.0)
+    monkeypatch.setattr(gantral.client, "_WAIT_POLL_SECONDS", 120.0)
+    iid = (await start(api))["instance_id"]
+    rid = (await authorize(api, iid))["request"]["request_id"]
+    url = f"/v1/instances/{iid}/requests/{rid}?wait=15"
+    poll = asyncio.create_task(api.get(url, headers=AGENT))
+    await asyncio.sleep(0.5)  # the poll has read the request once and is pausing
+    assert not poll.done()
+    assert (await decide(api, iid, rid, "APPROVE", LEAD)).status_code == 200
+    decided_at = time.monotonic()
+    outcome = await poll
+    # Not a speed target: without the wake-up the poll answers only at its 15 s deadline.
+    assert time.monotonic() - decided_at < 7.5
+    assert outcome.status_code == 200, outcome.text
+    assert outcome.json()["status"] == "APPROVED"
+    assert outcome.json()["grant"] is not None
