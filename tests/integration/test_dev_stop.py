@@ -53,9 +53,10 @@ _SEAWEED_OFFSETS = (0, 1, 2, 10000, 10001, 10002, 10003)
 
 
 def _free_base() -> int:
-    """A base port whose SeaweedFS neighbours are free too."""
-    for _ in range(50):
-        base = free_port() % 20000 + 20000
+    """A base port whose SeaweedFS neighbours are free too, all below Linux's ephemeral
+    range (32768 and up), where an outgoing connection may hold any port at any time."""
+    for _ in range(200):
+        base = 20000 + free_port() % 2700  # base + 10003 stays below 32768
         if all(_free(base + offset) for offset in _SEAWEED_OFFSETS):
             return base
     raise AssertionError("no free port range")
@@ -75,8 +76,13 @@ def _distinct_ports(n: int, offsets: tuple[int, ...], base: int) -> list[int]:
 
 
 def _free(port: int) -> bool:
+    """Whether this port can be bound now (nothing listens on it and nothing holds it)."""
     with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _children(pid: int) -> set[int]:
