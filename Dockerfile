@@ -11,15 +11,22 @@ ARG PYTHON_IMAGE=python:3.11-slim
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN python -m venv /opt/gantral
+RUN python -m venv /opt/gantral \
+ && /opt/gantral/bin/pip install --upgrade pip
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# Exactly the pinned, hash-checked runtime dependencies of requirements.lock (`make lock`;
+# `make release-artifacts` refreshes it and writes its SBOM): no [dev], no [local], and a
+# dependency that is not in the lock, or whose file does not match its hash, fails the build.
+COPY requirements.lock ./
+RUN /opt/gantral/bin/pip install --require-hashes --no-deps -r requirements.lock
+COPY pyproject.toml README.md LICENSE NOTICE ./
 COPY gantral ./gantral
 COPY api ./api
 COPY workers ./workers
-# A regular (non-editable) install of the runtime dependencies only: no [dev], no [local].
-RUN /opt/gantral/bin/pip install --upgrade pip \
- && /opt/gantral/bin/pip install . \
+# Gantral itself, with no dependency resolution of its own; `pip check` fails the build if
+# the lock is missing anything pyproject.toml requires.
+RUN /opt/gantral/bin/pip install --no-deps . \
+ && /opt/gantral/bin/pip check \
  && /opt/gantral/bin/python -c "import gantral, api.app, workers.worker, workers.sink"
 # Package data (e.g. gantral/identity/default_permissions.yaml) is not declared in
 # pyproject.toml yet, so the wheel omits it: copy every non-Python file next to its module.

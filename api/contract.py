@@ -29,8 +29,13 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from api import authz
+from gantral.domain.ijson import MAX_DEPTH, MAX_SAFE_INTEGER
+from gantral.domain.limits import MAX_FIELD_BYTES
+from gantral.policy.models import Policy
+from gantral.policy.schema import document_schema
+from gantral.policy.templates import WorkflowTemplate
 
-__all__ = ["ERROR_SCHEMA", "install", "operation_id"]
+__all__ = ["ERROR_SCHEMA", "POLICY_DOCUMENT", "TEMPLATE_DOCUMENT", "install", "operation_id"]
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
@@ -59,7 +64,12 @@ _DESCRIPTIONS = {
 # Statuses a route's core call answers that the route itself does not declare.
 _KNOWN: dict[tuple[str, str], tuple[int, ...]] = {
     ("get", "/v1/audit/checkpoints/latest"): (404,),
-    ("get", "/v1/audit/instances/{instance_id}/events/{seq}/inclusion"): (409,),
+    ("get", "/v1/audit/checkpoints/latest/note"): (404,),
+    ("get", "/v1/audit/consistency"): (404,),
+    ("get", "/v1/instances"): (404,),
+    ("get", "/v1/audit/instances/{instance_id}/events/{seq}/inclusion"): (404, 409),
+    ("put", "/v1/workflows/{workflow_id}"): (409,),
+    ("get", "/v1/audit/refusals"): (404,),
 }
 
 
@@ -114,6 +124,182 @@ def complete_responses(schema: dict[str, Any], app: FastAPI, public: Iterable[st
         components.pop(unused, None)
 
 
+# --- I-JSON, declared -------------------------------------------------------------------
+# Every JSON body is I-JSON (RFC 7493), checked at the edge (422 `not_i_json` naming the
+# field): so every integer in the document is bounded, and free-form objects (arguments,
+# context, trigger context, context_delta, detail) hold `JsonValue`s, not anything.
+_JSON_VALUE_REF = "#/components/schemas/JsonValue"
+_IJSON_NOTE = (
+    f"I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` "
+    "too), unique member names, "
+    f"no lone surrogates; nested at most {MAX_DEPTH} levels and at most {MAX_FIELD_BYTES} "
+    "bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or "
+    "`field_too_large`, naming the field."
+)
+JSON_VALUE: dict[str, Any] = {
+    "title": "JsonValue",
+    "description": "Any JSON value the API accepts. " + _IJSON_NOTE,
+    "anyOf": [
+        {"type": "null"},
+        {"type": "boolean"},
+        {"type": "string"},
+        {"type": "integer", "minimum": -MAX_SAFE_INTEGER, "maximum": MAX_SAFE_INTEGER},
+        {"type": "number", "not": {"type": "integer"}},
+        {"type": "array", "items": {"$ref": _JSON_VALUE_REF}},
+        {"type": "object", "additionalProperties": {"$ref": _JSON_VALUE_REF}},
+    ],
+}
+
+
+def _declare_ijson(node: Any) -> None:
+    """Bound every number schema to ±(2^53-1) (I-JSON as the edge checks it, floats too),
+    and type every free-form object's values."""
+    if isinstance(node, list):
+        for item in node:
+            _declare_ijson(item)
+        return
+    if not isinstance(node, dict):
+        return
+    types = node.get("type")
+    numeric = ("integer", "number")
+    if types in numeric or (isinstance(types, list) and any(t in types for t in numeric)):
+        low, high = node.get("minimum"), node.get("maximum")
+        # FastAPI publishes `ge=1` as 1.0: any number is a bound to keep.
+        if not isinstance(low, int | float) or low < -MAX_SAFE_INTEGER:
+            node["minimum"] = -MAX_SAFE_INTEGER
+        if not isinstance(high, int | float) or high > MAX_SAFE_INTEGER:
+            node["maximum"] = MAX_SAFE_INTEGER
+    if (
+        types == "object"
+        and node.get("additionalProperties") is True
+        and not node.get("properties")
+    ):
+        node["additionalProperties"] = {"$ref": _JSON_VALUE_REF}
+        note = "A JSON object. " + _IJSON_NOTE
+        node["description"] = f"{node['description']} {note}" if "description" in node else note
+    for key, value in node.items():
+        if key not in ("enum", "const", "default", "examples", "example"):
+            _declare_ijson(value)
+
+
+# --- Policy and template documents --------------------------------------------------------
+# `PUT /v1/policies/{id}` and `PUT /v1/workflows/{id}` read YAML (or JSON) documents
+# themselves; their bodies are declared with the published document schemas (the same
+# pydantic models, in "validation" mode), under their own names (suffix `Input`) so they
+# never collide with the stored (output) forms.
+POLICY_DOCUMENT = "PolicyDocumentInput"
+TEMPLATE_DOCUMENT = "WorkflowTemplateInput"
+_DOCUMENT_REF = "#/components/schemas/{model}Input"
+
+
+def _document_schemas() -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    for model in (Policy, WorkflowTemplate):
+        schema = document_schema(model, ref_template=_DOCUMENT_REF)
+        for name, definition in schema.pop("$defs", {}).items():
+            schemas[f"{name}Input"] = definition
+        schemas[f"{model.__name__}Input"] = schema
+    # The path names the template: the body's `id` may repeat it (anything else is 422
+    # `id_mismatch`), so the declared body leaves it out and the API fills it in.
+    # The same for a policy's PUT body (a copy: inlined step policies and backtest
+    # candidates keep their optional `id`).
+    policy = {**schemas[f"{Policy.__name__}Input"]}
+    policy["properties"] = {k: v for k, v in policy["properties"].items() if k != "id"}
+    policy["description"] = (
+        "A policy document. Its id is the path's `policy_id`: the document may repeat it as "
+        f"`id`; another value is 422 `id_mismatch`.\n\n{policy.get('description', '')}"
+    )
+    policy["title"] = "PolicyDocument"
+    schemas[POLICY_DOCUMENT] = policy
+    template = schemas[TEMPLATE_DOCUMENT]
+    template["properties"].pop("id", None)
+    template["required"] = [r for r in template.get("required", []) if r != "id"]
+    template["description"] = (
+        "A workflow template document. Its id is the path's `workflow_id`: the document "
+        "may repeat it as `id`; another value is 422 `id_mismatch`."
+    )
+    return schemas
+
+
+# --- Links --------------------------------------------------------------------------------
+# A created resource links to the operations that take its id, so generated and stateful
+# clients can follow them: (operation, its id parameter, where the id is in the answer).
+_LINKS = {
+    ("post", "/v1/instances"): {"instance_id": "$response.body#/instance_id"},
+    ("put", "/v1/policies/{policy_id}"): {
+        "policy_id": "$response.body#/policy_id",
+        "version": "$response.body#/version",
+    },
+    ("put", "/v1/workflows/{workflow_id}"): {
+        "workflow_id": "$response.body#/workflow_id",
+        "version": "$response.body#/version",
+    },
+}
+# Not linked: the history archive exists only once the instance has closed (its
+# operation says so); a link from a start would promise a 409.
+_UNLINKED = {"getHistoryArchive"}
+
+
+def _add_links(schema: dict[str, Any]) -> None:
+    paths: dict[str, Any] = schema.get("paths", {})
+    for (method, source), values in _LINKS.items():
+        responses = paths[source][method]["responses"]
+        links: dict[str, Any] = {}
+        for path, operations in paths.items():
+            names = set(re.findall(r"{(\w+)}", path))
+            first = next(iter(values))
+            if first not in names or path == source:
+                continue
+            for operation in operations.values():
+                op_id = operation["operationId"]
+                if op_id in _UNLINKED:
+                    continue
+                given = {k: v for k, v in values.items() if k in names}
+                links[op_id] = {"operationId": op_id, "parameters": given}
+        for code in ("200", "201"):
+            if code in responses:
+                responses[code]["links"] = links
+
+
+def _declare_documents(schema: dict[str, Any]) -> None:
+    paths: dict[str, Any] = schema.get("paths", {})
+    bodies = {
+        ("put", "/v1/policies/{policy_id}"): POLICY_DOCUMENT,
+        ("put", "/v1/workflows/{workflow_id}"): TEMPLATE_DOCUMENT,
+    }
+    for (method, path), name in bodies.items():
+        ref = {"$ref": f"#/components/schemas/{name}"}
+        body = paths[path][method]["requestBody"]
+        body["description"] = (
+            "The document, as YAML or JSON (JSON is YAML): a mapping, validated against "
+            "the published schema; errors name the field and the line (422 "
+            "`invalid_document`). At most 1,000,000 bytes."
+        )
+        for media in body["content"].values():
+            media["schema"] = ref
+    backtest = schema["components"]["schemas"].get("BacktestRequest", {})
+    candidate = backtest.get("properties", {}).get("policy")
+    if candidate is not None:
+        candidate.pop("anyOf", None)
+        candidate["anyOf"] = [
+            {"$ref": f"#/components/schemas/{Policy.__name__}Input"},
+            {"type": "null"},
+        ]
+
+
+def shape(schema: dict[str, Any]) -> None:
+    """Declare what the code enforces beyond FastAPI's own generation (documents, I-JSON,
+    links). Runs after `complete_responses`."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, definition in _document_schemas().items():
+        components.setdefault(name, definition)
+    _declare_documents(schema)
+    _declare_ijson(schema.get("paths", {}))
+    _declare_ijson(components)
+    components["JsonValue"] = JSON_VALUE
+    _add_links(schema)
+
+
 def install(app: FastAPI, public: Iterable[str]) -> None:
     """Serve (and publish, via `gantral specs write`) the completed document."""
     public_paths = tuple(public)
@@ -123,6 +309,8 @@ def install(app: FastAPI, public: Iterable[str]) -> None:
         if app.openapi_schema is None:
             # FastAPI's generator caches its result; it is completed once, in place.
             complete_responses(generate(), app, public_paths)
+            assert app.openapi_schema is not None
+            shape(app.openapi_schema)
         assert app.openapi_schema is not None
         return app.openapi_schema
 

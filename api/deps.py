@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.edge import PRINCIPAL
 from gantral.client import GantralCore
 from gantral.identity import IdentityService, Principal
+from gantral.identity.service import ON_BEHALF_OF
 from gantral.settings import Settings
 
 __all__ = [
@@ -65,7 +66,9 @@ async def get_principal(
     principal = getattr(request.state, PRINCIPAL, None)
     if isinstance(principal, Principal):
         return principal
-    principal = await identity.authenticate(request.headers.get("authorization"))
+    principal = await identity.authenticate(
+        request.headers.get("authorization"), request.headers.get(ON_BEHALF_OF)
+    )
     setattr(request.state, PRINCIPAL, principal)
     return principal
 

@@ -27,6 +27,7 @@ from api.errors import BodyTooLarge, error_response
 from gantral.domain.ijson import MAX_SAFE_INTEGER, find_violation
 from gantral.errors import GantralError, InvalidInput
 from gantral.identity import IdentityService
+from gantral.identity.service import ON_BEHALF_OF
 
 __all__ = ["PRINCIPAL", "EdgeMiddleware", "decode_json"]
 
@@ -137,7 +138,9 @@ class EdgeMiddleware:
         try:
             self._check_length(scope)
             identity: IdentityService = scope["app"].state.identity
-            principal = await identity.authenticate(_header(scope, b"authorization"))
+            principal = await identity.authenticate(
+                _header(scope, b"authorization"), _header(scope, ON_BEHALF_OF.encode())
+            )
             scope.setdefault("state", {})[PRINCIPAL] = principal
             body, disconnected = await self._read(receive)
             if body and _is_json(_header(scope, b"content-type")):

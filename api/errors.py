@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -24,7 +24,7 @@ from gantral.errors import (
     Unavailable,
 )
 
-__all__ = ["STATUS", "BodyTooLarge", "error_response", "install"]
+__all__ = ["STATUS", "BodyTooLarge", "allowed_methods", "error_response", "install"]
 
 
 class BodyTooLarge(InvalidInput):
@@ -93,12 +93,30 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=422)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+def allowed_methods(app: Any, path: str) -> list[str]:
+    """Every method some route serves at `path`. FastAPI makes one route per method, and
+    Starlette's 405 names only the first route whose path matched; RFC 9110 wants them all,
+    and the published contract lists them all (OPTIONS is never served: it is 405 too)."""
+    methods: set[str] = set()
+    for context in routing.iter_route_contexts(app.routes):
+        regex = getattr(context, "path_regex", None)
+        if regex is not None and regex.match(path) and context.methods:
+            methods |= {m.upper() for m in context.methods}
+    return sorted(methods)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
     reason = {404: "no_route", 405: "method_not_allowed"}.get(exc.status_code, code)
-    body = {"error": code, "reason": reason, "message": str(exc.detail)}
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    message = str(exc.detail)
+    if exc.status_code == 405:
+        allowed = allowed_methods(request.app, request.scope["path"])
+        headers["Allow"] = ", ".join(allowed)
+        message = f"{request.method} is not allowed here; allowed: {', '.join(allowed)}"
+    body = {"error": code, "reason": reason, "message": message}
+    return JSONResponse(body, status_code=exc.status_code, headers=headers or None)
 
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -4,13 +4,35 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from gantral.domain.callback_url import (
+    CALLBACK_CONTEXT_KEY,
+    CALLBACK_URL_PATTERN,
+    callback_url_problem,
+)
+from gantral.domain.costs import cost_problem
 from gantral.domain.limits import fields_problem
 from gantral.domain.records import Cost, DecisionType
 from gantral.workflows.messages import AgentEventKind
 
 _ID = r"^[A-Za-z0-9_.:-]+$"
+
+
+class CostInput(Cost):
+    """What a step cost, as an agent reports it: these fields only (another one is 422,
+    never silently dropped)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class _Body(BaseModel):
@@ -40,8 +62,32 @@ class StartInstanceRequest(_Body):
     trigger_context: dict[str, Any] = Field(default_factory=dict)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
     # Where Gantral delivers a signed webhook when a request of this instance resolves
-    # (hosted and serverless agents); https only, and only to allowed URL prefixes.
-    callback_url: str | None = Field(default=None, max_length=2000, pattern=r"^https://[^\s]+$")
+    # (hosted and serverless agents), only to allowed URL prefixes.
+    callback_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="https:// (http:// only to a loopback address or localhost), no user"
+        " or password; the same rule applies to trigger_context['gantral:callback_url'].",
+        json_schema_extra={"pattern": CALLBACK_URL_PATTERN},
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback_url(cls, value: str | None) -> str | None:
+        problem = None if value is None else callback_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("trigger_context")
+    @classmethod
+    def _context_callback_url(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # The older way to name it: held to the same rule as `callback_url`.
+        if CALLBACK_CONTEXT_KEY in value:
+            problem = callback_url_problem(value[CALLBACK_CONTEXT_KEY])
+            if problem is not None:
+                raise ValueError(f"{CALLBACK_CONTEXT_KEY} {problem}")
+        return value
 
 
 class AuthorizeRequest(_Body):
@@ -60,10 +106,43 @@ class DecisionRequest(_Body):
     justification: str | None = Field(default=None, max_length=10_000)
     context_delta: dict[str, Any] | None = None
     idempotency_key: str = Field(min_length=1, max_length=200)
-    seen_args_digest: str | None = Field(default=None, max_length=200)
+    # A human decides on exactly what they were shown: no digest, no decision.
+    seen_args_digest: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The `args_digest` of the request as shown to the human; a request"
+        " whose arguments changed since is refused as stale (409 `stale`).",
+    )
     # The tool the human decided in, when it talks to this API (Slack and Jira decide
     # through their own signed endpoints).
     channel: Literal["api", "cli"] = "api"
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _digest_said_how(
+        cls, data: Any, handler: ModelWrapValidatorHandler[DecisionRequest]
+    ) -> DecisionRequest:
+        # Pydantic's "Field required" would not say where the digest comes from.
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            errors = [_digest_hint(e) if _about_digest(e) else e for e in exc.errors()]
+            raise ValidationError.from_exception_data(exc.title, errors) from None  # type: ignore[arg-type]
+
+
+def _about_digest(error: Any) -> bool:
+    missing = error["type"] == "missing" or error["input"] is None
+    return bool(error["loc"] == ("seen_args_digest",) and missing)
+
+
+def _digest_hint(error: Any) -> InitErrorDetails:
+    message = (
+        "required: read the request (GET /v1/instances/INSTANCE/requests/REQUEST) and send"
+        " the args_digest of what the human was shown"
+    )
+    return InitErrorDetails(
+        type=PydanticCustomError("missing", message), loc=error["loc"], input=error["input"]
+    )
 
 
 class EventRequest(_Body):
@@ -71,9 +150,18 @@ class EventRequest(_Body):
     step_id: str | None = Field(default=None, max_length=200)
     grant_id: str | None = Field(default=None, max_length=200)
     args_digest: str | None = Field(default=None, max_length=200)
-    cost: Cost | None = None
+    cost: CostInput | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
     idempotency_key: str | None = _KEY
+
+    @field_validator("cost")
+    @classmethod
+    def _cost_within_bounds(cls, value: Cost | None) -> Cost | None:
+        # The report's own bounds and currency, before the workflow checks the total.
+        problem = cost_problem(Cost(), value) if value is not None else None
+        if problem is not None:
+            raise ValueError(f"{problem[1]} ({problem[0]})")
+        return value
 
 
 class FinishRequest(_Body):

@@ -118,7 +118,7 @@ async def _governed(
         asked = await api.post(
             f"{base}/steps/deploy/authorize", json={"arguments": {"v": i}}, headers=agent
         )
-        rid = asked.json()["request"]["request_id"]
+        rid, digest = asked.json()["request"]["request_id"], asked.json()["args_digest"]
 
         async def wait_for_grant() -> dict[str, Any]:
             while True:
@@ -128,7 +128,10 @@ async def _governed(
 
         # The agent waits on its request while an approver reads it, then decides.
         waiting = asyncio.create_task(wait_for_grant())
-        decision = {"request_id": rid, "decision_type": "APPROVE", "idempotency_key": f"d{i}"}
+        decision = {
+            "request_id": rid, "seen_args_digest": digest, "decision_type": "APPROVE",
+            "idempotency_key": f"d{i}",
+        }  # fmt: skip
         await asyncio.sleep(think)
         t = time.perf_counter()
         decided = await api.post(f"{base}/decisions", json=decision, headers=lead)

@@ -115,6 +115,7 @@ async def _governed(client: Client, settings: object, n: int) -> tuple[float, li
             Decide(
                 request_id=pending.request.request_id, decision_type=DecisionType.APPROVE,
                 actor=lead, role="TECH_LEAD", idempotency_key=uuid.uuid4().hex,
+                seen_args_digest=pending.request.args_digest,
             ),
         )  # fmt: skip
         decision_latency.append(time.perf_counter() - t)

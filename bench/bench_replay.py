@@ -118,7 +118,8 @@ async def _approve(core: GantralCore) -> str:
     assert pending.request is not None
     rid = pending.request.request_id
     await core.decide(iid, Decide(request_id=rid, decision_type=DecisionType.APPROVE,
-                                  actor=LEAD, idempotency_key=uuid.uuid4().hex))  # fmt: skip
+                                  actor=LEAD, idempotency_key=uuid.uuid4().hex,
+                                  seen_args_digest=pending.args_digest))  # fmt: skip
     grant = (await core.get_request(iid, rid, wait=10)).grant
     assert grant is not None
     for event in (

@@ -23,9 +23,15 @@ to `deploy`. Gantral holds it for a TECH_LEAD; approve (or override the version)
 another terminal as a human approver, with the ids the agent prints:
 
     LEAD=$(gantral identity mint --user alice --role approver --role TECH_LEAD --team payments)
+    gantral requests approve <instance>/<request> --token "$LEAD"   # shows it, then asks
+
+or over the API, naming the digest of the arguments you read (`args_digest`, from
+`GET /v1/instances/<instance>/requests/<request>`):
+
     curl -s -X POST http://127.0.0.1:8000/v1/instances/<instance>/decisions \\
       -H "Authorization: Bearer $LEAD" -H 'Content-Type: application/json' \\
-      -d '{"request_id": "<request>", "decision_type": "APPROVE", "idempotency_key": "k1"}'
+      -d '{"request_id": "<request>", "seen_args_digest": "<args_digest>",
+           "decision_type": "APPROVE", "idempotency_key": "k1"}'
 
 The deploy then runs with exactly the approved arguments, or the override's edit.
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,13 +11,14 @@ import typer
 from gantral.audit.cli import audit_app
 from gantral.channels.cli import requests_app
 from gantral.identity.cli import identity_app
+from gantral.integrations.hooks.cli import hook_app
 from gantral.integrations.mcp_cli import mcp_proxy_command
 from gantral.policy.cli import policy_app
 from gantral.replay.cli import replay_command
 
-app = typer.Typer(
-    help="Gantral: AI execution control plane.", no_args_is_help=True, add_completion=False
-)
+# Shell completion (typer's): `gantral --install-completion` adds it to the current shell's
+# start-up file, `gantral --show-completion` prints the script to install by hand.
+app = typer.Typer(help="Gantral: AI execution control plane.", no_args_is_help=True)
 specs_app = typer.Typer(help="Generated specifications (OpenAPI, state machine, schemas).")
 app.add_typer(specs_app, name="specs")
 app.add_typer(audit_app, name="audit", help="Verify, export and manage the audit log.")
@@ -25,6 +27,33 @@ app.add_typer(identity_app, name="identity", help="Development identity: tokens 
 app.command("replay")(replay_command)
 app.command("mcp-proxy")(mcp_proxy_command)
 app.add_typer(requests_app, name="requests", help="Approvers: list, show and decide requests.")
+app.add_typer(hook_app, name="hook", help="Coding-agent hooks (Claude Code).")
+
+
+def gantral_version() -> str:
+    """The installed distribution's version (the one pip reports)."""
+    try:
+        return version("gantral")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"gantral {gantral_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Gantral: AI execution control plane."""
 
 
 @app.command()
@@ -40,18 +69,45 @@ def dev(
     ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
     s3_port: Annotated[int, typer.Option(help="S3 (SeaweedFS) port.")] = 8333,
     issuer_port: Annotated[int, typer.Option(help="Development token issuer port.")] = 8600,
+    seaweedfs_base_port: Annotated[
+        int | None,
+        typer.Option(
+            help="First of SeaweedFS's internal ports (it also takes the next two and these"
+            " three + 10000, and + 10003). Default: --s3-port + 1000."
+        ),
+    ] = None,
+    worker_metrics_port: Annotated[
+        int | None, typer.Option(help="Worker metrics port. Default: --api-port + 1464.")
+    ] = None,
+    sink_metrics_port: Annotated[
+        int | None, typer.Option(help="Audit sink metrics port. Default: --api-port + 1465.")
+    ] = None,
 ) -> None:
     """Run the whole control plane locally (PostgreSQL, Temporal + Web UI, S3, token issuer,
     sink, worker, API).
 
-    Ctrl-C stops everything; a second start reuses the same data.
+    Ctrl-C stops everything; a second start reuses the same data. Every port the stack
+    listens on follows these options, so a second stack (its own --data-dir and other
+    ports) runs beside the first; ports in use are named before anything starts.
     """
+    from gantral.devstack.process import StackError
     from gantral.devstack.run import DevPorts, run_dev_stack
 
-    ports = DevPorts(
-        api=api_port, temporal=temporal_port, temporal_ui=ui_port, s3=s3_port, issuer=issuer_port
+    ports = DevPorts.derived(
+        api=api_port,
+        temporal=temporal_port,
+        temporal_ui=ui_port,
+        s3=s3_port,
+        issuer=issuer_port,
+        seaweedfs_base=seaweedfs_base_port,
+        worker_metrics=worker_metrics_port,
+        sink_metrics=sink_metrics_port,
     )
-    run_dev_stack(data_dir, ports, workflows_dir)
+    try:
+        run_dev_stack(data_dir, ports, workflows_dir)
+    except StackError as exc:
+        typer.echo(f"gantral dev: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()

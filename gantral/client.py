@@ -25,20 +25,27 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.common import (
+    QueryRejectCondition,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from gantral.attestation_keys import attestor_from
 from gantral.audit.redaction import redact
+from gantral.callbacks.resolutions import CALLBACK_CONTEXT_KEY
+from gantral.callbacks.urls import url_problem
 from gantral.domain.actors import Actor
 from gantral.domain.digest import args_digest, sha256_hex
 from gantral.domain.limits import fields_problem
-from gantral.domain.records import HumanRequest
+from gantral.domain.records import Cost, HumanRequest
 from gantral.domain.states import TERMINAL_STATES, State
 from gantral.errors import (
     BY_CODE,
@@ -51,6 +58,7 @@ from gantral.errors import (
 from gantral.policy.registry import PolicyRegistry, pin_template
 from gantral.readiness import Ask, ReadinessGate
 from gantral.settings import Settings, TemporalTLS
+from gantral.temporal_codec import data_converter
 from gantral.workflows import search
 from gantral.workflows.access_log import (
     ACCESS_LOG_ID,
@@ -69,6 +77,7 @@ from gantral.workflows.messages import (
     AuthorizeOutcome,
     AuthorizeResult,
     AuthorizeStep,
+    ClosedOutside,
     Decide,
     DecisionResult,
     Finish,
@@ -77,6 +86,7 @@ from gantral.workflows.messages import (
     StartedAsk,
     StartInstance,
 )
+from gantral.workflows.state import finish_transition
 
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
@@ -99,6 +109,10 @@ class InstanceSummary(BaseModel):
     summary: str | None
     started_at: datetime | None
     closed: bool
+    # Temporal's close status (TERMINATED, TIMED_OUT, CANCELED, FAILED) when the execution
+    # was closed around Gantral before the instance ended: `state` is then the last one
+    # it recorded, not an end.
+    closed_outside: str | None = None
 
 
 class InstancePage(BaseModel):
@@ -111,9 +125,21 @@ async def connect_temporal(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal.address,
         namespace=settings.temporal.namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         tls=tls_config(settings.temporal.tls),
+        api_key=api_key(settings),
     )
+
+
+def api_key(settings: Settings) -> str | None:
+    """The Temporal Cloud API key, already resolved from its reference (`resolve_secrets`)."""
+    key = settings.temporal.api_key.get_secret_value()
+    if key.startswith(("file:", "env:", "vault:")):
+        # Sending the reference itself would fail as "unauthorized" with no hint why.
+        raise ValueError(
+            "temporal.api_key is an unresolved secret reference: resolve_secrets first"
+        )
+    return key or None
 
 
 def tls_config(tls: TemporalTLS) -> TLSConfig | bool:
@@ -174,6 +200,7 @@ class GantralCore:
         callback_url: str | None = None,
     ) -> tuple[InstanceView, bool]:
         """Start (or, for a repeated idempotency key, find) an instance. True if newly created."""
+        self._check_callback_urls(callback_url, trigger_context)
         stored = await self._registry.get_startable_template(workflow_id, workflow_version)
         # Pinned now: the instance carries the exact policy versions and hashes in its
         # start input, so no later publication can change what governs it.
@@ -237,6 +264,22 @@ class GantralCore:
             raise _translate_rpc(exc, start.instance_id) from exc
         return started.view, started.created
 
+    def _check_callback_urls(self, callback_url: str | None, context: dict[str, Any]) -> None:
+        """A callback URL the callback worker would never call is refused now (422), not
+        accepted and silently dropped when the request resolves."""
+        named = [("callback_url", callback_url)]
+        if CALLBACK_CONTEXT_KEY in context:
+            named.append((f"trigger_context.{CALLBACK_CONTEXT_KEY}", context[CALLBACK_CONTEXT_KEY]))
+        allowed = self._settings.callbacks.allowed_url_prefixes
+        for field, url in named:
+            if url is None:
+                continue
+            problem = url_problem(url, allowed) if isinstance(url, str) else "it is not a string"
+            if problem is not None:
+                raise InvalidInput(
+                    f"{field} refused: {problem}", reason="callback_url_not_allowed", field=field
+                )
+
     async def _finished_start(self, instance_id: str, asked: str) -> InstanceView:
         handle = self._handle(instance_id)
         first = await self._call(instance_id, handle.query(InstanceWorkflow.start_fingerprint))
@@ -262,18 +305,55 @@ class GantralCore:
         """A fact fixed at start: read once through its small Query, then cached."""
         value = cache.get(instance_id)
         if value is None:
+            await self._require_instance(instance_id)
             value = await self._call(instance_id, self._handle(instance_id).query(query))
             if len(cache) >= _TEAM_CACHE:
                 cache.pop(next(iter(cache)))
             cache[instance_id] = value
         return value
 
+    async def _require_instance(self, instance_id: str) -> None:
+        """404 unless `instance_id` names a governed instance. Gantral's own workflows (the
+        access log, the channel relays, callback deliveries) share Temporal's id space but
+        are no instance: asked an instance's query they would fail (or, on a task queue no
+        worker polls, hang), so their ids answer like any unknown id."""
+        try:
+            desc = await self._handle(instance_id).describe()
+        except RPCError as exc:
+            raise _translate_rpc(exc, instance_id) from exc
+        if desc.workflow_type != WORKFLOW_NAME:
+            raise NotFound(f"unknown instance {instance_id!r}", reason="unknown_instance")
+
     async def _ask(self, instance_id: str, step_id: str, agent_id: str) -> Ask:
         team = await self.owning_team(instance_id)
         return Ask(instance_id, step_id, team, await self.workflow_of(instance_id), agent_id)
 
     async def get_instance(self, instance_id: str) -> InstanceView:
-        return await self._call(instance_id, self._handle(instance_id).query(InstanceWorkflow.view))
+        """The instance's view; for an execution closed around Gantral (terminated, timed
+        out, failed in Temporal), `closed_outside` says so and `state` reads TERMINATED."""
+        handle = self._handle(instance_id)
+        try:
+            # Running (the common case): one query. Closed: Temporal names the status.
+            return await self._call(
+                instance_id,
+                handle.query(InstanceWorkflow.view, reject_condition=QueryRejectCondition.NOT_OPEN),
+            )
+        except WorkflowQueryRejectedError as rejected:
+            status = rejected.status
+        view = await self._call(instance_id, handle.query(InstanceWorkflow.view))
+        outside = _OUTSIDE.get(status) if status is not None else None
+        if outside is None or view.state in TERMINAL_STATES:
+            return view  # ended through Gantral (its end and seal are recorded)
+        described = await self._call(instance_id, handle.describe())
+        closed = ClosedOutside(
+            status=outside,
+            run_id=described.run_id,
+            closed_at=described.close_time,
+            last_state=view.state,
+        )
+        return view.model_copy(
+            update={"state": State.TERMINATED, "pending_request": None, "closed_outside": closed}
+        )
 
     async def list_instances(
         self,
@@ -315,6 +395,7 @@ class GantralCore:
                 summary=await _memo_summary(wf.memo()),
                 started_at=wf.start_time,
                 closed=wf.status is not WorkflowExecutionStatus.RUNNING,
+                closed_outside=_closed_outside(wf.status, wf.typed_search_attributes),
             )
             for wf in iterator.current_page or []
         ]
@@ -335,8 +416,12 @@ class GantralCore:
         encoded, _, mac = token.partition(".")
         expected = self._attestor.keyed_id("page", query, encoded)
         if not mac or not hmac.compare_digest(mac, expected):
-            raise InvalidInput(
-                "page_token was not issued for this listing (or was altered)",
+            # 404, not 422: any string is a well-formed token; this one names no page of
+            # this listing (made up, altered, for other filters, or sealed with a key
+            # since rotated). The client lists again from the start.
+            raise NotFound(
+                "page_token was not issued for this listing (or was altered): "
+                "list again without it",
                 reason="bad_page_token",
             )
         return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
@@ -410,6 +495,14 @@ class GantralCore:
                 self._waiting.pop((instance_id, request_id), None)
 
     async def decide(self, instance_id: str, decision: Decide) -> DecisionResult:
+        # Every channel binds a decision to the arguments the human was shown; the
+        # workflow compares the digest (stale if the request changed since).
+        if not decision.seen_args_digest:
+            raise InvalidInput(
+                "seen_args_digest is required: send the args_digest of the request as the"
+                " human was shown it",
+                reason="args_digest_required",
+            )
         scope = scope_of("decide", decision.actor, decision.idempotency_key, decision.request_id)
         result = await self._update(instance_id, "decide", decision, scope, DecisionResult)
         for waiter in self._waiting.get((instance_id, decision.request_id), ()):
@@ -464,11 +557,28 @@ class GantralCore:
             ) from exc
 
     async def report(self, instance_id: str, event: AgentEvent) -> AgentEventResult:
+        if self._readiness is not None and event.cost is not None and event.cost.money > 0:
+            await self._same_currency_as_budget(instance_id, event.cost)
         scope = scope_of("report", event.actor, event.idempotency_key)
         result = await self._update(instance_id, "report", event, scope, AgentEventResult)
         if self._readiness is not None:
             await self._count(instance_id, event, result)
         return result
+
+    async def _same_currency_as_budget(self, instance_id: str, cost: Cost) -> None:
+        """Money in another currency than the team's budget would be spent past it
+        unseen: refused (422) before the workflow sees it. (The workflow refuses money in
+        another currency than its total's: budgets are not known there.)"""
+        assert self._readiness is not None
+        team = await self.owning_team(instance_id)
+        currency = self._readiness.budget_currency(team)
+        if currency is not None and cost.currency != currency:
+            raise InvalidInput(
+                f"cost.currency {cost.currency!r}: team {team}'s budget is in {currency}; "
+                "money is never added across currencies",
+                reason="currency_mismatch",
+                field="cost.currency",
+            )
 
     async def _count(self, instance_id: str, event: AgentEvent, result: AgentEventResult) -> None:
         """Keep the readiness counters (never audited) in step with accepted events."""
@@ -485,10 +595,34 @@ class GantralCore:
 
     async def finish(self, instance_id: str, cmd: Finish) -> InstanceView:
         scope = scope_of("finish", cmd.actor, cmd.idempotency_key)
-        view = await self._update(instance_id, "finish", cmd, scope, InstanceView)
+        try:
+            view = await self._update(instance_id, "finish", cmd, scope, InstanceView)
+        except Conflict as exc:
+            # A retry that lost its first answer and its key (a new SDK call, a client that
+            # sends none) is still the same call: the same caller ending the instance the
+            # same way, for the same reason. It gets the ended instance, not a 409.
+            if exc.reason not in ("terminal", "not_running"):
+                raise
+            ended = await self._ended_by(instance_id, cmd)
+            if ended is None:
+                raise
+            return await self._sealed(instance_id, ended)
         if self._readiness is not None:
             await self._readiness.instance_finished(instance_id)
         return await self._sealed(instance_id, view) if view.state in TERMINAL_STATES else view
+
+    async def _ended_by(self, instance_id: str, cmd: Finish) -> InstanceView | None:
+        """The instance, if it ended by exactly this finish (kind, caller and reason)."""
+        view = await self.get_instance(instance_id)
+        last = view.transitions[-1] if view.transitions else None
+        target, cause = finish_transition(cmd)
+        if (
+            last is None
+            or view.state not in TERMINAL_STATES
+            or (last.to_state, last.cause, last.actor.id) != (target, cause, cmd.actor.id)
+        ):
+            return None
+        return view
 
     async def _sealed(self, instance_id: str, ended: InstanceView) -> InstanceView:
         """The final view, once the run has sealed the instance and the sink stored its end
@@ -560,6 +694,7 @@ class GantralCore:
         except WorkflowUpdateFailedError as exc:
             raise _translate_failure(exc.cause) from exc
         except WorkflowQueryFailedError as exc:
+            await self._require_instance(instance_id)  # another workflow's id: 404
             raise Unavailable(f"query failed: {exc}", reason="query_failed") from exc
         except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
             raise Unavailable(
@@ -576,6 +711,24 @@ class GantralCore:
             desc = await self._handle(instance_id).describe()
             return desc.status is not WorkflowExecutionStatus.RUNNING
         return False
+
+
+# Temporal close statuses of a run that ended without Gantral's end and seal.
+_OUTSIDE = {
+    WorkflowExecutionStatus.TERMINATED: "TERMINATED",
+    WorkflowExecutionStatus.TIMED_OUT: "TIMED_OUT",
+    WorkflowExecutionStatus.CANCELED: "CANCELED",
+    WorkflowExecutionStatus.FAILED: "FAILED",
+}
+
+
+def _closed_outside(
+    status: WorkflowExecutionStatus | None, attrs: TypedSearchAttributes
+) -> str | None:
+    state = _state_or_none(attrs.get(search.STATE))
+    if status is None or state in TERMINAL_STATES:
+        return None
+    return _OUTSIDE.get(status)
 
 
 def _translate_failure(cause: BaseException | None) -> GantralError:

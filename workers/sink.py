@@ -20,8 +20,10 @@ from gantral.activities.audit_sink import AuditSinkActivities
 from gantral.activities.heartbeats import append_with_heartbeats
 from gantral.attestation_keys import anchors_from
 from gantral.audit.checkpointer import Checkpointer, LogDivergence
+from gantral.audit.closure_detector import ClosureDetector
 from gantral.audit.config import AuditConfig
 from gantral.audit.history_archiver import HistoryArchiver
+from gantral.audit.read_model import RequestProjection
 from gantral.audit.service import open_sink
 from gantral.client import connect_temporal
 from gantral.observability.metrics import GantralMetrics, MetricsServer, install_process_runtime
@@ -55,6 +57,19 @@ async def _publish_periodically(
             log.warning("checkpoint publishing failed: %s", type(error).__name__)
 
 
+async def _count_open_periodically(
+    projection: RequestProjection, every: float, stop: asyncio.Event, metrics: GantralMetrics
+) -> None:
+    """The open-request gauges from the shared read model: every replica the same."""
+    while not stop.is_set():
+        try:
+            metrics.open_requests(await projection.refresh())
+        except Exception as error:  # keep serving appends; the next tick retries
+            log.warning("counting open requests failed: %s", type(error).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+
+
 async def _archive_periodically(
     archiver: HistoryArchiver, every: float, stop: asyncio.Event
 ) -> None:
@@ -66,6 +81,19 @@ async def _archive_periodically(
             await archiver.archive_pending()
         except Exception as error:  # keep serving appends; the next tick retries
             log.warning("history archiving failed: %s", type(error).__name__)
+
+
+async def _detect_periodically(
+    detector: ClosureDetector, every: float, stop: asyncio.Event
+) -> None:
+    """Record every instance execution closed around Gantral with its chain unsealed."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        try:
+            await detector.detect()
+        except Exception as error:  # keep serving appends; the next tick retries
+            log.warning("closure detection failed: %s", type(error).__name__)
 
 
 async def run_sink(
@@ -86,6 +114,8 @@ async def run_sink(
     )
     async with open_sink(settings, config) as deps:
         client = await connect_temporal(settings)
+        # Each event is counted by the replica that commits it, labelled from the read model.
+        deps.sink.writer.on_commit = metrics.committed
         # The API's public keys: starts and decisions it did not attest are refused.
         activities = AuditSinkActivities(deps.sink, anchors_from(settings))
         worker = Worker(
@@ -100,9 +130,18 @@ async def run_sink(
         publisher = asyncio.create_task(
             _publish_periodically(deps.checkpointer, interval, stop, metrics)
         )
+        counting = asyncio.create_task(
+            _count_open_periodically(deps.sink.writer.projection, interval, stop, metrics)
+        )
         # Same cadence as checkpoints: an archive is recorded in the log they sign.
         archiver = HistoryArchiver(deps.sink, client)
         archiving = asyncio.create_task(_archive_periodically(archiver, interval, stop))
+        detector = ClosureDetector(
+            deps.sink, client, on_recorded=lambda s: metrics.closed_outside.labels(s).inc()
+        )
+        detecting = asyncio.create_task(
+            _detect_periodically(detector, settings.audit.closure_check_interval_seconds, stop)
+        )
         log.info("audit sink serving %s", settings.temporal.audit_task_queue)
         try:
             async with worker:
@@ -113,7 +152,9 @@ async def run_sink(
                 if served:
                     served.ready = False
             await publisher
+            await counting
             await archiving
+            await detecting
             await deps.checkpointer.publish()
         finally:
             if served:

@@ -7,20 +7,25 @@ Every route needs `audit:read` (see `api.authz`); an instance's log, on its owni
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import timedelta
+from typing import Annotated, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import AwareDatetime
 
-from api.authz import AuditGlobalReader, AuditInstanceReader
+from api.authz import AuditGlobalReader, AuditInstanceReader, AuditRefusalReader, InstanceId
 from api.metrics import ApiMetrics
 from gantral.audit.checkpoint import Checkpoint, load_verification_keys
+from gantral.audit.proofs import encode_consistency_lines
 from gantral.audit.verifier import verify_instance as verify_database_instance
 from gantral.audit.views import (
     AuditTrailView,
     BundleView,
     ConsistencyProofView,
     InclusionProofView,
+    RefusalPage,
     VerifyView,
 )
 from gantral.errors import Unavailable
@@ -31,7 +36,7 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
 @router.get("/instances/{instance_id}")
-async def get_instance(instance_id: str, reader: AuditInstanceReader) -> AuditTrailView:
+async def get_instance(instance_id: InstanceId, reader: AuditInstanceReader) -> AuditTrailView:
     """Every event of the instance with its chain hashes and the exact hashed bytes."""
     return await reader.instance(instance_id)
 
@@ -57,18 +62,22 @@ def _trust(request: Request) -> tuple[list[Ed25519PublicKey], str]:
 
 @router.get("/instances/{instance_id}/verify")
 async def verify_instance(
-    instance_id: str,
+    instance_id: InstanceId,
     request: Request,
     reader: AuditInstanceReader,
     trust: Annotated[tuple[list[Ed25519PublicKey], str], Depends(_trust)],
 ) -> VerifyView:
     """Recompute the chain, seal, snapshots and log roots, and check every checkpoint's
     origin and signature against the configured public keys (`GANTRAL_AUDIT__PUBLIC_KEYS`).
-    `ok` is false on any break, and when no public key is configured."""
+    `ok` is false on any break, when no public key is configured, and when the chain is
+    unsealed although its execution was closed outside Gantral (`closed_unsealed`) or it
+    started longer ago than `GANTRAL_AUDIT__MAX_UNSEALED_AGE_DAYS` (`unsealed_too_old`)."""
     keys, origin = trust
+    max_age = timedelta(days=request.app.state.settings.audit.max_unsealed_age_days)
     view = await verify_database_instance(
-        reader.queries, instance_id, objects=reader.objects, public_keys=keys, origin=origin
-    )
+        reader.queries, instance_id, objects=reader.objects, public_keys=keys, origin=origin,
+        max_unsealed_age=max_age,
+    )  # fmt: skip
     # A break is counted (gantral_verification_failures_total{source="api"}): alerted on.
     metrics: ApiMetrics | None = getattr(request.app.state, "metrics", None)
     if metrics is not None:  # an app assembled without metrics (tests) only verifies
@@ -77,19 +86,38 @@ async def verify_instance(
 
 
 @router.get("/instances/{instance_id}/bundle")
-async def get_bundle(instance_id: str, reader: AuditInstanceReader) -> BundleView:
+async def get_bundle(instance_id: InstanceId, reader: AuditInstanceReader) -> BundleView:
     """The evidence bundle, verifiable offline with `gantral audit verify --bundle`."""
     return await reader.bundle(instance_id)
 
 
-@router.get("/instances/{instance_id}/events/{seq}/inclusion")
+_TEXT = "text/plain; charset=utf-8"
+
+
+@router.get(
+    "/instances/{instance_id}/events/{seq}/inclusion",
+    response_model=InclusionProofView,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def get_inclusion_proof(
-    instance_id: str,
+    instance_id: InstanceId,
     seq: int,
     reader: AuditInstanceReader,
     tree_size: Annotated[int | None, Query(ge=1)] = None,
-) -> InclusionProofView:
+    proof_format: Annotated[
+        Literal["json", "tlog-proof"],
+        Query(
+            alias="format",
+            description="`tlog-proof`: the proof as a c2sp.org/tlog-proof text (text/plain) "
+            "with the signed checkpoint note of that tree size; a size with no stored note "
+            "is 409 `no_checkpoint_note`.",
+        ),
+    ] = "json",
+) -> InclusionProofView | PlainTextResponse:
     """RFC 9162 inclusion proof of one event in the log (latest checkpoint by default)."""
+    if proof_format == "tlog-proof":
+        text = await reader.inclusion_tlog_proof(instance_id, seq, tree_size)
+        return PlainTextResponse(text, media_type=_TEXT)
     return await reader.inclusion(instance_id, seq, tree_size)
 
 
@@ -99,11 +127,108 @@ async def get_latest_checkpoint(reader: AuditGlobalReader) -> Checkpoint:
     return await reader.latest_checkpoint()
 
 
-@router.get("/consistency")
+@router.get(
+    "/checkpoints/latest/note",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+async def get_latest_checkpoint_note(reader: AuditGlobalReader) -> PlainTextResponse:
+    """The latest checkpoint as a C2SP `tlog-checkpoint` signed note (c2sp.org/signed-note),
+    byte for byte as signed: verify it with any signed-note verifier and the key that
+    `gantral audit key` prints."""
+    note = await reader.latest_checkpoint_note()
+    return PlainTextResponse(note, media_type="text/plain; charset=utf-8")
+
+
+@router.get(
+    "/consistency",
+    response_model=ConsistencyProofView,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def get_consistency_proof(
     reader: AuditGlobalReader,
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int | None, Query(ge=1)] = None,
-) -> ConsistencyProofView:
-    """RFC 9162 consistency proof that the log at `second` extends the log at `first`."""
-    return await reader.consistency(first, second)
+    first: Annotated[
+        int,
+        Query(
+            ge=1,
+            description="The older tree size: at most `second`. A larger one has no proof "
+            "(a log only grows): 404 `no_consistency_proof`.",
+        ),
+    ],
+    second: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            description="The newer tree size (default: the log's current size). Beyond "
+            "the log's size: 404 `unknown_tree_size`.",
+        ),
+    ] = None,
+    proof_format: Annotated[
+        Literal["json", "tlog-witness"],
+        Query(
+            alias="format",
+            description="`tlog-witness`: the proof as the c2sp.org/tlog-witness "
+            "`add-checkpoint` proof lines (text/plain): one base64 hash per line.",
+        ),
+    ] = "json",
+) -> ConsistencyProofView | PlainTextResponse:
+    """RFC 9162 consistency proof that the log at `second` extends the log at `first`.
+
+    Needs `first <= second <= the log's size`; OpenAPI cannot relate two parameters, so
+    a request breaking it is answered 404 with the reason naming which bound failed."""
+    view = await reader.consistency(first, second)
+    if proof_format == "tlog-witness":
+        proof = [bytes.fromhex(h) for h in view.proof]
+        return PlainTextResponse(encode_consistency_lines(proof), media_type=_TEXT)
+    return view
+
+
+@router.get("/refusals")
+async def list_refusals(
+    access: AuditRefusalReader,
+    instance_id: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=r"^[A-Za-z0-9_.:-]+$",
+            description="Only refusals of attempts on this instance.",
+        ),
+    ] = None,
+    actor: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="Only refusals of this actor id."),
+    ] = None,
+    since: Annotated[
+        AwareDatetime | None,
+        Query(
+            description="Only refusals recorded at or after this time (RFC 3339, with an offset)."
+        ),
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None,
+        Query(description="Only refusals recorded before this time (RFC 3339, with an offset)."),
+    ] = None,
+    page_token: Annotated[
+        str | None,
+        Query(
+            max_length=4096,
+            description="Opaque: the `next_page_token` of the previous page, sent with "
+            "the same filters. Any other token (made up, altered, other filters) is "
+            "answered 404 `bad_page_token`: list again without it.",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> RefusalPage:
+    """Refused attempts (the access log's ACCESS_REFUSED events), oldest first, whatever
+    access-log epoch or segment stores them. Each item names its chain, seq, log index and
+    hash, to be checked against the Merkle log (inclusion proof:
+    `/v1/audit/instances/{chain_id}/events/{seq}/inclusion`, an all-teams read).
+
+    Only refusals about instances of teams the caller may `audit:read` are listed;
+    refusals that name no instance (or an instance that never started) only to callers
+    with `audit:read` on every team."""
+    return await access.reader.refusals(
+        teams=access.teams, instance_id=instance_id, actor=actor, since=since, until=until,
+        page_token=page_token, limit=limit,
+    )  # fmt: skip

@@ -47,6 +47,17 @@ from gantral.workflows.messages import (
 router = APIRouter(prefix="/v1/instances", tags=["instances"])
 
 StepId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")]
+# The longest a long poll is held, whatever `wait` asks: below common client and proxy
+# timeouts (10 s and more: a generated client's default, proxies' 30-60 s), so a waiting
+# client sees an answer, never its own timeout. The SDKs poll again until their own
+# deadline, so a short hold costs one small request per 8 s, nothing else.
+MAX_HOLD_SECONDS = 8.0
+_WAIT_DOC = (
+    "Long poll: hold the answer until the request is decided, at most this many seconds. "
+    f"The server holds at most {MAX_HOLD_SECONDS:g} s: a larger `wait` is capped, not refused, "
+    "and a request still PENDING then is answered as it stands (poll again). Set the "
+    f"client's timeout above min(wait, {MAX_HOLD_SECONDS:g}) s."
+)
 ERRORS: dict[int | str, dict[str, str]] = {
     401: {"description": "No valid bearer token (the reason says why)"},
     403: {"description": "Not allowed; recorded in the instance's audit log"},
@@ -84,7 +95,16 @@ async def list_instances(
     team: Annotated[str | None, Query(max_length=200)] = None,
     workflow: Annotated[str | None, Query(max_length=200)] = None,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
-    page_token: Annotated[str | None, Query(max_length=4096)] = None,
+    page_token: Annotated[
+        str | None,
+        Query(
+            max_length=4096,
+            description="Opaque: the `next_page_token` of the previous page, sent with the "
+            "same filters. A token this API did not issue for this listing (made up, "
+            "altered, other filters, or from before a key rotation) is answered 404 "
+            "`bad_page_token`: list again without it.",
+        ),
+    ] = None,
 ) -> InstancePage:
     """List instances from Temporal visibility, filtered by state, team and workflow.
 
@@ -139,10 +159,13 @@ async def get_request(
     request_id: Annotated[str, Path(max_length=200)],
     core: Core,
     _: ReadsInstance,
-    wait: Annotated[float, Query(ge=0, le=60, description="Long-poll seconds")] = 0,
+    wait: Annotated[float, Query(ge=0, le=60, description=_WAIT_DOC)] = 0,
 ) -> HumanRequest:
-    """The human request; with `wait`, returns as soon as it is decided or the wait ends."""
-    return await core.get_request(instance_id, request_id, wait)
+    """The human request; with `wait`, returns as soon as it is decided or the wait ends.
+
+    The server holds a long poll at most 8 s (`wait` up to 60 is accepted and capped,
+    never refused): a request still PENDING then is answered as it stands; ask again."""
+    return await core.get_request(instance_id, request_id, min(wait, MAX_HOLD_SECONDS))
 
 
 @router.post("/{instance_id}/decisions", responses=ERRORS)
@@ -155,7 +178,7 @@ async def decide(
     the workflow then checks the role against the instance's pinned policy.
     """
     if body.decision_type is DecisionType.OVERRIDE:
-        await access.require(Permission.DECISIONS_OVERRIDE)
+        await access.require(Permission.DECISIONS_OVERRIDE, body.request_id)
     decision = Decide(
         request_id=body.request_id,
         decision_type=body.decision_type,
@@ -172,7 +195,7 @@ async def decide(
     except (Forbidden, Conflict, InvalidInput) as refused:
         # Refused by the instance's own checks (role, quorum, separation of duties...).
         attempted = f"{decision.decision_type} as {body.role or 'any role'} on {body.request_id}"
-        await access.caller.record(instance_id, attempted, refused)
+        await access.caller.record(instance_id, attempted, refused, body.request_id)
         raise
 
 

@@ -10,7 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response
 
 from api.routers.webhook_body import bounded_body, check_hub_signature, off
-from gantral.channels.jira.webhook import handle_issue_updated
+from gantral.channels.jira.rest import JiraRest
+from gantral.channels.jira.webhook import JiraUnchanged, handle_issue_updated
 from gantral.channels.relay.workflow import relay_workflow_id
 from gantral.errors import InvalidInput
 from gantral.settings import Settings
@@ -20,12 +21,22 @@ router = APIRouter(prefix="/v1/channels/jira", tags=["channels"])
 PATHS = ("/v1/channels/jira/webhook",)
 ERRORS: dict[int | str, dict[str, str]] = {
     401: {"description": "Missing or wrong signature"},
-    403: {"description": "The Jira user is not mapped, or may not decide (recorded)"},
+    200: {
+        "description": "The decision recorded, or (`outcome: unchanged`) a delivery that "
+        "changed nothing: the request was already decided (by whom, via which channel, "
+        "when); the issue is moved to the outcome's status and commented"
+    },
+    403: {
+        "description": "The Jira user is not mapped, or may not decide (recorded; the issue "
+        "is moved back and commented)"
+    },
     404: {"description": "Jira is not configured, or the issue is no open request"},
-    409: {"description": "Already decided (by whom, via which channel)"},
     413: {"description": "Body too large"},
-    422: {"description": "Not a Jira webhook payload"},
-    503: {"description": "The relay or Temporal is unavailable"},
+    422: {
+        "description": "Not a Jira webhook payload, or a reject without a comment (recorded; "
+        "the issue is moved back and commented)"
+    },
+    503: {"description": "The relay, Temporal or Jira is unavailable (Jira delivers again)"},
 }
 
 
@@ -34,7 +45,7 @@ async def webhook(
     request: Request,
     x_hub_signature: Annotated[str | None, Header(max_length=200)] = None,
     x_atlassian_webhook_identifier: Annotated[str | None, Header(max_length=200)] = None,
-) -> DecisionResult | Response:
+) -> DecisionResult | JiraUnchanged | Response:
     """A transition of a request's issue to the approve or reject status decides it."""
     settings: Settings = request.app.state.settings
     if not settings.jira.enabled:
@@ -61,5 +72,6 @@ async def webhook(
         identity=request.app.state.identity,
         temporal=request.app.state.temporal,
         relay_id=relay_workflow_id(settings.temporal.task_queue, "jira"),
+        rest=JiraRest(settings.jira),
     )
     return result if result is not None else Response(status_code=204)

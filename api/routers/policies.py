@@ -7,15 +7,29 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from api.authz import PublishesPolicies, ReadsPolicies
 from api.routers.registry_body import DOCUMENT_BODY, read_document
+from gantral.errors import InvalidInput
 from gantral.policy.explain import Actors, DecisionPath, explain
 from gantral.policy.facts import given_facts
-from gantral.policy.loading import load_policy
+from gantral.policy.loading import parse, refuse_non_facts, validate
+from gantral.policy.models import Policy
 from gantral.policy.registry import PolicyRegistry, StoredPolicy
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
+
+
+class _PolicyIdSegment(StringConvertor):
+    """A path segment without a colon: `/v1/policies/p:evaluate` is the custom method
+    `:evaluate` on policy `p`, never a policy named `p:evaluate` (policy ids have no
+    colon), so an unsupported method on it is 405, not a 422 about the id."""
+
+    regex = "[^/:]+"
+
+
+register_url_convertor("policy_id", _PolicyIdSegment())
 
 PolicyId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")]
 Version = Annotated[int, Path(ge=1)]
@@ -55,7 +69,7 @@ class EvaluateRequest(BaseModel):
 
 
 @router.put(
-    "/{policy_id}",
+    "/{policy_id:policy_id}",
     status_code=status.HTTP_201_CREATED,
     responses=ERRORS,
     openapi_extra=DOCUMENT_BODY,
@@ -71,7 +85,14 @@ async def put_policy(
 
     Applies to instances started from now on; running instances keep their pinned version.
     """
-    policy = load_policy(await read_document(request), source=f"policy {policy_id}")
+    source = f"policy {policy_id}"
+    data, node = parse(await read_document(request), source=source)
+    if not isinstance(data, dict):  # the body is declared a mapping (`null` is not one)
+        raise InvalidInput(
+            f"{source}: the document must be a mapping", reason="invalid_document", field=""
+        )
+    policy = validate(Policy, data, node, source=source)
+    refuse_non_facts(policy, node, source=source)
     put = await registry.put_policy(policy_id, policy, source="api")
     if not put.created:
         response.status_code = status.HTTP_200_OK
@@ -84,7 +105,7 @@ async def list_policies(registry: Registry, _: ReadsPolicies) -> list[StoredPoli
     return await registry.list_policies()
 
 
-@router.get("/{policy_id}", responses=ERRORS)
+@router.get("/{policy_id:policy_id}", responses=ERRORS)
 async def get_policy(policy_id: PolicyId, registry: Registry, _: ReadsPolicies) -> StoredPolicy:
     return await registry.get_policy(policy_id)
 

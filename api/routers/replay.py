@@ -21,10 +21,10 @@ from api.authz import AuditGlobalReader, AuditInstanceReader, CurrentCaller, Ins
 from gantral.attestation import Attestor
 from gantral.attestation_keys import attestor_from
 from gantral.audit.history_archive import archive_bytes
-from gantral.errors import NotFound
+from gantral.errors import Conflict, NotFound
 from gantral.identity import Permission
-from gantral.policy.durations import parse_duration
-from gantral.policy.loading import validate
+from gantral.policy.durations import DURATION_PATTERN, parse_duration
+from gantral.policy.loading import refuse_non_facts, validate
 from gantral.policy.models import Policy
 from gantral.policy.registry import PolicyRegistry
 from gantral.replay.backtest import BacktestReport
@@ -87,18 +87,32 @@ async def replay(
 @router.get(
     "/{instance_id}/history",
     response_class=Response,
-    responses={200: {"content": {"application/json": {}}, "description": "The archive"}},
+    responses={
+        200: {"content": {"application/json": {}}, "description": "The archive"},
+        409: {"description": "No archive yet: the instance has not closed (or lost its history)"},
+    },
 )
 async def get_history_archive(instance_id: InstanceId, reader: AuditInstanceReader) -> Response:
     """The instance's archived Temporal history (every run, `gantral-history-archive/v1`),
     exactly the bytes whose SHA-256 the audit log recorded, for an offline replay
-    (`gantral replay ID --archive FILE --bundle ... --history-bundle ...`)."""
+    (`gantral replay ID --archive FILE --bundle ... --history-bundle ...`).
+
+    The archive exists once the instance has closed (completed, failed, cancelled or
+    expired) and the audit sink has written it (its `HISTORY_ARCHIVED` event, in the
+    chain `gantral-history-<instance>`). Before that, or if the history was lost before
+    it closed, the answer is 409 `history_not_archived`; an instance with no audit log
+    at all is 404. `POST /v1/replay/{instance_id}` works either way (from Temporal's
+    history while it is kept, from the archive after)."""
     if reader.objects is None:
         raise NotFound("object storage is not configured", reason="history_not_archived")
     data = await archive_bytes(reader.queries, reader.objects, instance_id)
     if data is None:
-        raise NotFound(
-            f"no history archive is recorded for {instance_id}", reason="history_not_archived"
+        await reader.instance(instance_id)  # no audit log at all: 404, an unknown instance
+        # A known instance whose history is not (yet) archived: a state, not a missing page.
+        raise Conflict(
+            f"no history archive is recorded for {instance_id}: a history is archived "
+            "once the instance has closed",
+            reason="history_not_archived",
         )
     return Response(
         content=data,
@@ -113,7 +127,9 @@ class BacktestRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     workflow_id: str = Field(min_length=1, max_length=200, description="Instances of this workflow")
     since: str | None = Field(
-        default="30d", description="Instances started this long ago at most (null: all)"
+        default="30d",
+        pattern=DURATION_PATTERN,
+        description="Instances started this long ago at most (null: all)",
     )
     step_id: str | None = Field(default=None, max_length=200, description="Only this step")
     version: int | None = Field(
@@ -147,7 +163,9 @@ async def backtest_policy(
     await caller.check(Permission.POLICIES_READ)
     teams = await caller.readable_teams(Permission.AUDIT_READ, None)
     if body.policy is not None:
-        candidate = validate(Policy, body.policy, None, source=f"candidate {policy_id}")
+        source = f"candidate {policy_id}"
+        candidate = validate(Policy, body.policy, None, source=source)
+        refuse_non_facts(candidate, source=source)  # as publication does (the schema says so)
     else:
         registry: PolicyRegistry = request.app.state.registry
         candidate = (await registry.get_policy(policy_id, body.version)).policy

@@ -65,7 +65,11 @@ def _interactions(request: Request, settings: Settings) -> SlackInteractions:
     if not isinstance(web, SlackWeb):
         web = request.app.state.slack_web = SlackWeb(settings.slack)
     return SlackInteractions(
-        settings.slack, request.app.state.core, request.app.state.identity, web
+        settings.slack,
+        request.app.state.core,
+        request.app.state.identity,
+        web,
+        request.app.state.temporal,
     )
 
 

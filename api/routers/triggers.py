@@ -7,6 +7,7 @@ secret is set. The body is bounded and verified before it is parsed.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -16,6 +17,8 @@ from api.routers.webhook_body import bounded_body, check_hub_signature, off
 from gantral.channels.triggers import (
     TriggerResult,
     github_context,
+    github_digest,
+    github_fresh,
     github_matches,
     start_all,
     webhook_matches,
@@ -29,7 +32,7 @@ ERRORS: dict[int | str, dict[str, str]] = {
     401: {"description": "Missing or wrong signature"},
     404: {"description": "Trigger not configured, or an unknown workflow"},
     413: {"description": "Body too large"},
-    422: {"description": "Not a JSON object, or a missing delivery id"},
+    422: {"description": "Not a JSON object, a missing delivery id, or a stale delivery"},
 }
 
 
@@ -50,7 +53,8 @@ async def github(
     x_github_delivery: Annotated[str, Header(min_length=1, max_length=200)],
     x_hub_signature_256: Annotated[str | None, Header(max_length=200)] = None,
 ) -> TriggerResult:
-    """Start every configured workflow whose trigger matches the event (once per delivery)."""
+    """Start every configured workflow whose trigger matches the event: once per signed
+    body (the delivery id is not signed), and only while the payload is recent."""
     settings: Settings = request.app.state.settings
     secret = settings.triggers.github_secret.get_secret_value()
     if not secret:
@@ -58,13 +62,14 @@ async def github(
     body = await bounded_body(request, settings.api.max_body_bytes)
     check_hub_signature(secret.encode(), body, x_hub_signature_256, "GitHub")
     event = _object(body)
-    targets = [
-        (rule.workflow_id, rule.owning_team_id)
-        for rule in settings.triggers.github
-        if github_matches(rule, x_github_event, event)
-    ]
-    context = github_context(x_github_event, x_github_delivery, event)
-    return await start_all(request.app.state.core, "github", x_github_delivery, targets, context)
+    rules = [r for r in settings.triggers.github if github_matches(r, x_github_event, event)]
+    if rules:
+        github_fresh(rules, event, settings.triggers.github_max_age_seconds, datetime.now(UTC))
+    targets = [(rule.workflow_id, rule.owning_team_id) for rule in rules]
+    digest = github_digest(x_github_event, body)
+    context = github_context(x_github_event, digest, event)
+    core = request.app.state.core
+    return await start_all(core, "github", x_github_delivery, targets, context, key=digest)
 
 
 @router.post("/webhooks", responses=ERRORS)

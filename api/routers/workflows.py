@@ -9,15 +9,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.authz import PublishesWorkflows
 from api.deps import Core, CurrentPrincipal
 from api.routers.policies import Registry
 from api.routers.registry_body import DOCUMENT_BODY, read_document
 from gantral.errors import InvalidInput
-from gantral.policy.loading import load_template
+from gantral.policy.loading import parse, refuse_non_facts, validate
 from gantral.policy.registry import StoredTemplate, TemplateActivation
+from gantral.policy.templates import WorkflowTemplate
 
 router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
 
@@ -43,8 +44,18 @@ async def put_workflow(
     response: Response,
     _: PublishesWorkflows,
 ) -> StoredTemplate:
-    """Store a new template version (never overwrites one). Identical content: 200, same version."""
-    template = load_template(await read_document(request), source=f"workflow {workflow_id}")
+    """Store a new template version (never overwrites one). Identical content: 200, same version.
+
+    The document's `id` may be left out: it is the path's `workflow_id`. Steps whose ids
+    repeat, that depend on no step of the template, or that depend on each other in a cycle
+    are each valid alone (JSON Schema cannot relate them): 409 `inconsistent_steps`,
+    naming the steps."""
+    source = f"workflow {workflow_id}"
+    data, node = parse(await read_document(request), source=source)
+    if isinstance(data, dict) and "id" not in data:
+        data = {"id": workflow_id, **data}  # the path names the template
+    template = validate(WorkflowTemplate, data, node, source=source)
+    refuse_non_facts(template, node, source=source)
     if template.id != workflow_id:
         raise InvalidInput(
             f"the template says id {template.id!r} but the path says {workflow_id!r}",
@@ -87,7 +98,7 @@ async def get_workflow_version(
 class ActivationChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    keep_active: bool = Field(
+    keep_active: StrictBool = Field(
         description="true: instances may still start from this version after it is "
         "superseded; false: undo that (only the latest version can then be started)"
     )

@@ -92,9 +92,12 @@ def _instances(home: Path, api: str, issuer: str) -> str:
             json={"action": "deploy", "arguments": {"service": "billing", "version": version}},
             headers=agent, timeout=30,
         ).json()  # fmt: skip
-        ids.append((iid, ask["request"]["request_id"]))
-    iid, rid = ids[1]  # the second one is approved; the first waits
-    body = {"request_id": rid, "decision_type": "APPROVE", "idempotency_key": rid}
+        ids.append((iid, ask["request"]["request_id"], ask["args_digest"]))
+    iid, rid, digest = ids[1]  # the second one is approved; the first waits
+    body = {
+        "request_id": rid, "seen_args_digest": digest, "decision_type": "APPROVE",
+        "idempotency_key": rid,
+    }  # fmt: skip
     httpx.post(f"{api}/v1/instances/{iid}/decisions", json=body, headers=lead, timeout=30)
     time.sleep(3)
     return ids[0][0]

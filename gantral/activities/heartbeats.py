@@ -47,7 +47,8 @@ def append_with_heartbeats(
     activities: AuditSinkActivities, metrics: GantralMetrics | None = None
 ) -> Callable[[AppendAuditEvents], Awaitable[AppendResult]]:
     """The `gantral.audit.append` activity of `activities`, heartbeating while it runs;
-    each committed batch is counted into `metrics` (the sink sees every event type)."""
+    each batch's result is counted into `metrics` (its events are counted by the writer,
+    once, when it commits them)."""
 
     @activity.defn(name=AUDIT_APPEND_ACTIVITY)
     async def append(request: AppendAuditEvents) -> AppendResult:
@@ -66,7 +67,7 @@ def append_with_heartbeats(
         finally:
             context.instance_id.reset(token)
         if metrics is not None:
-            metrics.stored(request)
+            metrics.stored()
         return result
 
     return append

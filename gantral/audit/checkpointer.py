@@ -1,8 +1,11 @@
 """Keeps an in-memory Merkle tree in step with the database and publishes signed checkpoints.
 
-Checkpoints go to object storage first (the anchor an attacker with database access
-cannot rewrite) and then to PostgreSQL. Concurrent requests coalesce under one lock, so a
-burst of seals produces one checkpoint rather than one per seal.
+Each checkpoint is signed twice with the same key: as Gantral's JSON checkpoint and as a
+C2SP `tlog-checkpoint` signed note (`gantral.audit.note`) that standard verifiers and
+witnesses read; both are stored verbatim. Checkpoints go to object storage first (the
+anchor an attacker with database access cannot rewrite) and then to PostgreSQL.
+Concurrent requests coalesce under one lock, so a burst of seals produces one checkpoint
+rather than one per seal.
 """
 
 from __future__ import annotations
@@ -14,24 +17,33 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gantral.audit.checkpoint import Checkpoint, sign_checkpoint
 from gantral.audit.merkle import MerkleTree
+from gantral.audit.note import sign_checkpoint_note
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
 from gantral.audit.store import AuditWriter
 
 __all__ = [
+    "CHECKPOINT_NOTE_PREFIX_KEY",
     "CHECKPOINT_PREFIX_KEY",
     "Checkpointer",
     "LogDivergence",
     "checkpoint_key",
+    "checkpoint_note_key",
     "sync_tree",
 ]
 
 CHECKPOINT_PREFIX_KEY = "checkpoints/"
+# A prefix of its own: readers of `checkpoints/` parse every object there as JSON.
+CHECKPOINT_NOTE_PREFIX_KEY = "checkpoint-notes/"
 
 
 def checkpoint_key(size: int) -> str:
     """Zero-padded so listing the prefix returns checkpoints in size order."""
     return f"{CHECKPOINT_PREFIX_KEY}{size:020d}.json"
+
+
+def checkpoint_note_key(size: int) -> str:
+    return f"{CHECKPOINT_NOTE_PREFIX_KEY}{size:020d}.note"
 
 
 async def sync_tree(tree: MerkleTree, queries: AuditQueries) -> None:
@@ -84,8 +96,12 @@ class Checkpointer:
                 root=self.tree.root(),
                 timestamp=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             )
+            note = sign_checkpoint_note(
+                self._key, origin=self._origin, size=cp.size, root=bytes.fromhex(cp.root)
+            )
             await self._objects.put_locked(checkpoint_key(cp.size), cp.model_dump_json().encode())
-            await self._writer.record_checkpoint(cp)
+            await self._objects.put_locked(checkpoint_note_key(cp.size), note.encode())
+            await self._writer.record_checkpoint(cp, note)
             self._latest = cp
             return cp
 

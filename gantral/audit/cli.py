@@ -7,10 +7,12 @@ exits 1 and prints one line per break (instance, seq, what is wrong); 0 when all
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
 from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -30,11 +32,14 @@ from gantral.audit.checkpoint import (
 )
 from gantral.audit.config import DEFAULT_SCHEMA, AuditConfig
 from gantral.audit.migrations import migrate
+from gantral.audit.note import NoteError, verifier_key
 from gantral.audit.objects import ObjectStore
 from gantral.audit.reader import AuditReader
 from gantral.audit.verifier import VerifyReport, verify_database
 from gantral.audit.verify import Problem
-from gantral.devstack.run import STACK_FILE
+from gantral.audit.views import RefusalView
+from gantral.cli_output import OutputFormat, OutputOpt
+from gantral.devstack.stack_file import with_local_stack
 from gantral.settings import Settings
 
 __all__ = ["audit_app"]
@@ -80,25 +85,8 @@ T = TypeVar("T")
 
 
 def _settings(data_dir: Path) -> Settings:
-    """The environment's settings; where they name no audit database, the local stack's
-    (`gantral dev` writes where it is to DATA_DIR/dev-stack.json)."""
-    settings = Settings()
-    database = settings.database
-    stack_file = data_dir / STACK_FILE
-    if database.reader_url.get_secret_value() or database.url.get_secret_value():
-        return settings
-    if not stack_file.exists():
-        return settings
-    stack = json.loads(stack_file.read_text())
-    return settings.model_copy(
-        update={
-            "database": database.model_validate({"reader_url": stack["database_url"]}),
-            "s3": settings.s3.model_validate(stack["s3"]),
-            "audit": settings.audit.model_copy(
-                update={"public_keys": settings.audit.public_keys or stack["audit_public_keys"]}
-            ),
-        }
-    )
+    """The environment's settings; where they name no audit database, the local stack's."""
+    return with_local_stack(Settings(), data_dir)
 
 
 def _run(work: Coroutine[Any, Any, T]) -> T:
@@ -157,6 +145,20 @@ def _fail(problems: list[Problem]) -> None:
     raise typer.Exit(1)
 
 
+def _report_json(
+    problems: list[Problem], keys: list[Ed25519PublicKey] | None, **counts: int
+) -> None:
+    """The verification's outcome as one JSON document; exits 1 if anything broke."""
+    document = {
+        "ok": not problems,
+        **counts,
+        "signatures": _signatures(keys),
+        "problems": [dataclasses.asdict(problem) for problem in problems],
+    }
+    typer.echo(json.dumps(document, indent=2))
+    raise typer.Exit(1 if problems else 0)
+
+
 def _signatures(keys: list[Ed25519PublicKey] | None) -> str:
     if keys is None:
         return "signatures NOT checked: --skip-signatures"
@@ -192,16 +194,32 @@ def verify(
         typer.Option("--pinned", help="Checkpoint JSON files saved earlier (trusted anchors)."),
     ] = None,
     data_dir: DataDirOpt = Path(".data"),
+    max_unsealed_days: Annotated[
+        float | None,
+        typer.Option(
+            "--max-unsealed-days",
+            help="An instance chain unsealed this many days after it started is a problem"
+            " (default: GANTRAL_AUDIT__MAX_UNSEALED_AGE_DAYS).",
+        ),
+    ] = None,
+    output: OutputOpt = OutputFormat.text,
 ) -> None:
     """Verify instance chains, seals, snapshots and signed checkpoints; exit 1 on any break.
 
-    Needs only public keys. Without one it refuses to run unless --skip-signatures says
-    explicitly that checkpoint signatures are not to be checked. Beside `make run`, no flag
-    is needed: the local stack's database, object storage and public key are used.
+    With --output json: one document on stdout (`ok`, the counts, `signatures` and each
+    problem's `code`, `message`, `instance_id`, `seq`), the same exit codes.
+
+    An unsealed chain is a break when the access log records its execution closed outside
+    Gantral, or when it is older than the maximum age. Needs only public keys. Without
+    one it refuses to run unless --skip-signatures says explicitly that checkpoint
+    signatures are not to be checked. Beside `make run`, no flag is needed: the local
+    stack's database, object storage and public key are used.
     """
     settings = _settings(data_dir)
     keys = _trusted_keys(public_key, settings, skip_signatures)
     origin = origin or settings.audit.origin
+    if max_unsealed_days is not None and not 0 < max_unsealed_days <= 36_500:
+        raise typer.BadParameter("--max-unsealed-days must be above 0 and at most 36500")
     if bundle:
         problems: list[Problem] = []
         for path in bundle:
@@ -210,6 +228,8 @@ def verify(
                 problems.append(Problem("bad_bundle", f"{path}: not a readable JSON file: {doc}"))
             else:
                 problems += verify_bundle(doc, keys, origin)
+        if output is OutputFormat.json:
+            _report_json(problems, keys, bundles=len(bundle))
         if problems:
             _fail(problems)
         typer.echo(f"OK {len(bundle)} bundle(s) verified ({_signatures(keys)})")
@@ -223,8 +243,14 @@ def verify(
             keys,
             instance_ids,
             [_read_checkpoint(p) for p in pinned or []],
+            timedelta(days=max_unsealed_days or settings.audit.max_unsealed_age_days),
         )
     )
+    if output is OutputFormat.json:
+        _report_json(
+            report.problems, keys, instances=report.instances, events=report.events,
+            checkpoints=report.checkpoints,
+        )  # fmt: skip
     if not report.ok:
         _fail(report.problems)
     typer.echo(
@@ -262,6 +288,7 @@ async def _verify_db(
     keys: list[Ed25519PublicKey] | None,
     instance_ids: list[str] | None,
     anchors: list[Checkpoint],
+    max_unsealed_age: timedelta,
 ) -> VerifyReport:
     reader = await AuditReader.open(dsn, config=config, objects=objects)
     try:
@@ -272,6 +299,7 @@ async def _verify_db(
             instance_ids=instance_ids or None,
             anchors=anchors,
             origin=config.origin,
+            max_unsealed_age=max_unsealed_age,
         )
     finally:
         await reader.close()
@@ -304,6 +332,59 @@ def export(
     typer.echo(f"wrote {out}")
 
 
+@audit_app.command("refusals")
+def refusals(
+    instance: Annotated[
+        str | None, typer.Option("--instance", help="Only refusals of attempts on it.")
+    ] = None,
+    actor: Annotated[str | None, typer.Option("--actor", help="Only this actor id's.")] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option("--since", help="Only those recorded at or after this time (UTC)."),
+    ] = None,
+    dsn: DsnOpt = None,
+    schema: SchemaOpt = DEFAULT_SCHEMA,
+    output: OutputOpt = OutputFormat.text,
+    data_dir: DataDirOpt = Path(".data"),
+) -> None:
+    """List refused attempts (the access log's ACCESS_REFUSED events), oldest first,
+    whichever access-log segment stores them: every team's (read from the database; the
+    API's `GET /v1/audit/refusals` scopes them to the caller's teams). Each names its
+    chain, seq, log index and hash, to check against the log."""
+    settings = _settings(data_dir)
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+
+    async def run() -> list[RefusalView]:
+        reader = await AuditReader.open(_dsn(dsn, settings), config=AuditConfig(schema=schema))
+        found: list[RefusalView] = []
+        token: str | None = None
+        try:
+            while True:
+                page = await reader.refusals(
+                    teams=None, instance_id=instance, actor=actor, since=since,
+                    page_token=token, limit=500,
+                )  # fmt: skip
+                found += page.items
+                token = page.next_page_token
+                if token is None:
+                    return found
+        finally:
+            await reader.close()
+
+    items = _run(run())
+    if output is OutputFormat.json:
+        typer.echo(json.dumps([item.model_dump(mode="json") for item in items], indent=2))
+        return
+    for item in items:
+        typer.echo(
+            f"{item.at} {item.actor.get('id')} on {item.instance_id or '-'}"
+            f" ({item.request_id or '-'}): {item.reason}: {item.attempted}"
+            f" [{item.chain_id}#{item.seq} log {item.log_index} {item.hash[:16]}]"
+        )
+    typer.echo(f"{len(items)} refusal(s)", err=True)
+
+
 @audit_app.command("keygen")
 def keygen(
     out: Annotated[Path, typer.Option("--out", help="Private key file (PEM, mode 0600).")],
@@ -316,6 +397,40 @@ def keygen(
     pub_path = out.with_name(out.name + ".pub")
     pub_path.write_text(public)
     typer.echo(f"wrote {out} and {pub_path}; key id {key_id(load_public_key(public))}")
+
+
+@audit_app.command("key")
+def note_key(
+    public_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--public-key",
+            help="Ed25519 public key (PEM file, inline PEM or 64 hex); repeatable."
+            " Default: GANTRAL_AUDIT__PUBLIC_KEYS.",
+        ),
+    ] = None,
+    origin: Annotated[
+        str | None,
+        typer.Option("--origin", help="The log's origin (default: GANTRAL_AUDIT__ORIGIN)."),
+    ] = None,
+    data_dir: DataDirOpt = Path(".data"),
+) -> None:
+    """Print the checkpoint verifier key in the C2SP signed-note form `name+keyhash+base64`.
+
+    That is what standard note verifiers take (Go's `note.NewVerifier`, witnesses) to
+    check the checkpoint notes served at /v1/audit/checkpoints/latest/note. One line per
+    key (several while rotating); the key name is the log's origin.
+    """
+    settings = _settings(data_dir)
+    keys = _trusted_keys(public_key, settings, skip_signatures=False) or []
+    name = origin or settings.audit.origin
+    try:
+        lines = [verifier_key(name, key) for key in keys]
+    except NoteError as error:
+        _error(f"--origin: {error}")
+        return
+    for line in lines:
+        typer.echo(line)
 
 
 @audit_app.command("migrate")

@@ -38,6 +38,16 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
+HASH_SIZE = 32
+
+
+def _all_hashes(*hashes: bytes | Sequence[bytes]) -> bool:
+    """Every value is a SHA-256 hash: a proof element of another length cannot be one, and
+    concatenating it would let two different proofs hash alike."""
+    flat = [h for item in hashes for h in ([item] if isinstance(item, bytes) else item)]
+    return all(isinstance(h, bytes) and len(h) == HASH_SIZE for h in flat)
+
+
 def _split(n: int) -> int:
     """The largest power of two strictly smaller than n (n >= 2)."""
     return 1 << ((n - 1).bit_length() - 1)
@@ -124,8 +134,9 @@ class MerkleTree:
 def verify_inclusion(
     leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> bool:
-    """RFC 9162 §2.1.3.2; `leaf` is the leaf hash (already 0x00-prefixed and hashed)."""
-    if not 0 <= index < size:
+    """RFC 9162 §2.1.3.2; `leaf` is the leaf hash (already 0x00-prefixed and hashed).
+    Hashes that are not 32 bytes are refused."""
+    if not 0 <= index < size or not _all_hashes(leaf, root, proof):
         return False
     fn, sn, r = index, size - 1, leaf
     for p in proof:
@@ -146,8 +157,9 @@ def verify_inclusion(
 def verify_consistency(
     first: int, second: int, proof: Sequence[bytes], first_root: bytes, second_root: bytes
 ) -> bool:
-    """RFC 9162 §2.1.4.2: the tree of size `second` extends the tree of size `first`."""
-    if not 0 < first <= second:
+    """RFC 9162 §2.1.4.2: the tree of size `second` extends the tree of size `first`.
+    Hashes that are not 32 bytes are refused."""
+    if not 0 < first <= second or not _all_hashes(first_root, second_root, proof):
         return False
     if first == second:
         return not proof and first_root == second_root

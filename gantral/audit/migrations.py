@@ -3,6 +3,16 @@
 Append-only is enforced twice: the writer and reader roles are only granted
 INSERT/SELECT and SELECT, and triggers refuse UPDATE, DELETE and TRUNCATE for everyone
 (only a superuser disabling triggers can bypass them, which the verifier then catches).
+
+Version 2 adds the request read model (`gantral.audit.read_model`): derived tables the
+writer may update, filled from the events already stored in the same transaction. Safe
+for a rolling deploy: sinks of the previous release ignore the tables, and the events
+they store meanwhile are applied by the next new sink's append or refresh.
+
+Version 3 adds `checkpoints.note`: each checkpoint as a C2SP signed note, verbatim
+(`gantral.audit.note`). Nullable: rows signed before it, and by sinks of the previous
+release during a rolling deploy, have none. The append-only triggers and table grants
+cover the new column.
 """
 
 from __future__ import annotations
@@ -11,6 +21,8 @@ import psycopg
 from psycopg import sql
 
 from gantral.audit.config import AuditConfig
+from gantral.audit.db import Database
+from gantral.audit.read_model import READ_MODEL_DDL, RequestProjection
 
 __all__ = ["MIGRATIONS", "migrate"]
 
@@ -80,7 +92,9 @@ GRANT SELECT, INSERT ON {table} TO {writer};
 GRANT SELECT ON {table} TO {reader};
 """
 
-MIGRATIONS: dict[int, str] = {1: _V1}
+_V3 = "ALTER TABLE {schema}.checkpoints ADD COLUMN IF NOT EXISTS note text;"
+
+MIGRATIONS: dict[int, str] = {1: _V1, 2: READ_MODEL_DDL, 3: _V3}
 """Version -> DDL. Never edit a released version: append a new one."""
 
 
@@ -140,6 +154,10 @@ async def migrate(dsn: str, config: AuditConfig) -> int:
                             config,
                         )
                     )
+                if version == 2:
+                    # Backfill from the log as committed now (indices commit in order, so
+                    # this is a prefix); later events are applied by the sinks.
+                    await RequestProjection(Database(config, conn=conn)).catch_up(conn)
                 await conn.execute(
                     _render("INSERT INTO {schema}.schema_migrations (version) VALUES (%s)", config),
                     (version,),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 from psycopg import sql
 
@@ -10,7 +11,36 @@ from gantral.audit.checkpoint import Checkpoint
 from gantral.audit.db import Database
 from gantral.audit.rows import EVENT_COLUMNS, EventRow, SealRow, as_bytes, as_int, event_from_row
 
-__all__ = ["AuditQueries"]
+__all__ = ["REFUSAL_CHAIN_PREFIX", "AuditQueries"]
+
+# Chains the access-log workflow writes (`gantral.workflows.access_log.segment_name`);
+# closure records (`gantral-access-log-closed-...`) hold no ACCESS_REFUSED events.
+REFUSAL_CHAIN_PREFIX = "gantral-access-log-"
+
+# One ACCESS_REFUSED event with the owning team of the instance it names (from that
+# instance's INSTANCE_STARTED, found through the (instance_id, seq) unique index; none
+# when the refusal names no instance or one never started). A sequential scan of the
+# events table filtered by type: refusals are rare and rate-limited per caller.
+_REFUSALS = """
+SELECT r.log_index, r.instance_id, r.seq, r.hash, r.at, r.body, t.team
+FROM (
+  SELECT e.log_index, e.instance_id, e.seq, e.hash, e.at, e.body,
+         convert_from(e.body, 'UTF8')::jsonb AS doc
+  FROM {events} e
+  WHERE e.type = 'ACCESS_REFUSED' AND starts_with(e.instance_id, %(prefix)s)
+    AND e.log_index > %(after)s
+) r
+LEFT JOIN LATERAL (
+  SELECT convert_from(s.body, 'UTF8')::jsonb -> 'payload' ->> 'owning_team_id' AS team
+  FROM {events} s
+  WHERE s.instance_id = r.doc -> 'payload' ->> 'instance_id'
+    AND s.type = 'INSTANCE_STARTED'
+  ORDER BY s.seq LIMIT 1
+) t ON true
+WHERE {where}
+ORDER BY r.log_index
+LIMIT %(limit)s
+"""
 
 
 def _checkpoint(row: tuple[object, ...]) -> Checkpoint:
@@ -76,6 +106,27 @@ class AuditQueries:
         async with self.db.connection() as conn:
             return [str(r[0]) for r in await (await conn.execute(query)).fetchall()]
 
+    async def chains_with_prefix(self, prefix: str) -> dict[str, list[EventRow]]:
+        """Every chain whose id starts with `prefix` (e.g. an instance's closure records)."""
+        query = sql.SQL(
+            "SELECT {} FROM {} WHERE starts_with(instance_id, %s) ORDER BY instance_id, seq"
+        ).format(sql.SQL(EVENT_COLUMNS), self.db.table("events"))
+        chains: dict[str, list[EventRow]] = {}
+        async with self.db.connection() as conn:
+            for r in await (await conn.execute(query, (prefix,))).fetchall():
+                row = event_from_row(r)
+                chains.setdefault(row.instance_id, []).append(row)
+        return chains
+
+    async def unsealed_chains(self) -> list[str]:
+        """Ids of the chains that hold events but no seal."""
+        query = sql.SQL(
+            "SELECT instance_id FROM {} e WHERE seq = 1 AND NOT EXISTS"
+            " (SELECT 1 FROM {} s WHERE s.instance_id = e.instance_id) ORDER BY 1"
+        ).format(self.db.table("events"), self.db.table("seals"))
+        async with self.db.connection() as conn:
+            return [str(r[0]) for r in await (await conn.execute(query)).fetchall()]
+
     async def seals(self, instance_id: str | None = None) -> dict[str, SealRow]:
         where = sql.SQL("") if instance_id is None else sql.SQL("WHERE instance_id = %s")
         query = sql.SQL("SELECT instance_id, seq, log_index, head_hash FROM {} {}").format(
@@ -101,6 +152,70 @@ class AuditQueries:
         async with self.db.connection() as conn:
             row = await (await conn.execute(query)).fetchone()
         return None if row is None else _checkpoint(row)
+
+    async def latest_checkpoint_note(self) -> str | None:
+        """The newest checkpoint stored as a C2SP signed note (checkpoints written before
+        migration 3 have none)."""
+        query = sql.SQL(
+            "SELECT note FROM {} WHERE note IS NOT NULL ORDER BY size DESC LIMIT 1"
+        ).format(self.db.table("checkpoints"))
+        async with self.db.connection() as conn:
+            row = await (await conn.execute(query)).fetchone()
+        return None if row is None else str(row[0])
+
+    async def checkpoint_note(self, size: int) -> str | None:
+        """The signed note of the checkpoint of tree size `size`, if one was stored."""
+        query = sql.SQL("SELECT note FROM {} WHERE size = %s AND note IS NOT NULL").format(
+            self.db.table("checkpoints")
+        )
+        async with self.db.connection() as conn:
+            row = await (await conn.execute(query, (size,))).fetchone()
+        return None if row is None else str(row[0])
+
+    async def refusals(
+        self,
+        *,
+        after: int,
+        limit: int,
+        teams: list[str] | None,
+        instance_id: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[tuple[EventRow, datetime, str | None]]:
+        """ACCESS_REFUSED events past log index `after`, in log order, each with its
+        commit time and the owning team of the instance it names. `teams` None: every
+        refusal; else only those about an instance of one of `teams` (never one naming
+        no instance, or an instance that never started)."""
+        where: list[sql.Composable] = [sql.SQL("true")]
+        if teams is not None:
+            where.append(sql.SQL("t.team = ANY(%(teams)s)"))
+        if instance_id is not None:
+            where.append(sql.SQL("r.doc -> 'payload' ->> 'instance_id' = %(instance)s"))
+        if actor is not None:
+            where.append(sql.SQL("r.doc -> 'actor' ->> 'id' = %(actor)s"))
+        if since is not None:
+            where.append(sql.SQL("r.at >= %(since)s"))
+        if until is not None:
+            where.append(sql.SQL("r.at < %(until)s"))
+        query = sql.SQL(_REFUSALS).format(
+            events=self.db.table("events"), where=sql.SQL(" AND ").join(where)
+        )
+        params = {
+            "prefix": REFUSAL_CHAIN_PREFIX, "after": after, "limit": limit, "teams": teams,
+            "instance": instance_id, "actor": actor, "since": since, "until": until,
+        }  # fmt: skip
+        async with self.db.connection() as conn:
+            rows = await (await conn.execute(query, params)).fetchall()
+        found: list[tuple[EventRow, datetime, str | None]] = []
+        for li, iid, seq, digest, at, body, team in rows:
+            row = EventRow(
+                as_int(li), str(iid), as_int(seq), "ACCESS_REFUSED", as_bytes(body), b"",
+                as_bytes(digest),
+            )  # fmt: skip
+            assert isinstance(at, datetime)
+            found.append((row, at, None if team is None else str(team)))
+        return found
 
     async def bundle_keys(self, instance_id: str) -> list[str]:
         query = sql.SQL(

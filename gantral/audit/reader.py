@@ -11,11 +11,16 @@ connect timeout, as the sink does: neither a hang nor an unmapped pool error (50
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import functools
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
+from urllib.parse import quote
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -27,13 +32,17 @@ from gantral.audit.config import AuditConfig
 from gantral.audit.db import Conn, Database, open_pool
 from gantral.audit.merkle import MerkleTree, ProofError, leaf_hash
 from gantral.audit.objects import ObjectStore
+from gantral.audit.proofs import encode_tlog_proof
 from gantral.audit.queries import AuditQueries
+from gantral.audit.rows import EventRow
 from gantral.audit.views import (
     AuditTrailView,
     BundleView,
     ConsistencyProofView,
     EventView,
     InclusionProofView,
+    RefusalPage,
+    RefusalView,
 )
 from gantral.errors import Conflict, InvalidInput, NotFound, Unavailable
 from gantral.settings import Settings
@@ -65,6 +74,57 @@ def _maps_outages(
             ) from error
 
     return wrapper
+
+
+def _filters_digest(
+    instance_id: str | None, actor: str | None, since: datetime | None, until: datetime | None
+) -> str:
+    """Binds a page token to the filters it pages (a token for other filters is refused)."""
+    key = [instance_id, actor, since and since.isoformat(), until and until.isoformat()]
+    return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+
+
+def _refusal_token(log_index: int, filters: str) -> str:
+    raw = json.dumps({"after": log_index, "filters": filters}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _open_refusal_token(token: str, filters: str) -> int:
+    """The log index a page token continues after. Not secret: it only skips ahead in
+    a listing the caller's scope already filters. Anything else is the instance list's
+    404 `bad_page_token`."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        decoded = json.loads(raw)
+        after = decoded["after"]
+        same = decoded["filters"] == filters
+    except (binascii.Error, ValueError, TypeError, KeyError):
+        after, same = None, False
+    if not same or not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
+        raise NotFound(
+            "page_token was not issued for this listing (or was altered): list again without it",
+            reason="bad_page_token",
+        )
+    return after
+
+
+def _refusal_view(row: EventRow, at: datetime) -> RefusalView:
+    body: dict[str, Any] = json.loads(row.body)
+    payload: dict[str, Any] = body.get("payload") or {}
+    return RefusalView(
+        chain_id=row.instance_id,
+        seq=row.seq,
+        log_index=row.log_index,
+        hash=row.hash.hex(),
+        at=str(body.get("at") or at.isoformat()),
+        actor=body.get("actor") or {},
+        instance_id=payload.get("instance_id"),
+        request_id=payload.get("request_id"),
+        attempted=str(payload.get("attempted", "")),
+        reason=str(payload.get("reason", "")),
+        message=str(payload.get("message", "")),
+        body=row.body.decode(),
+    )
 
 
 class AuditReader:
@@ -143,7 +203,34 @@ class AuditReader:
             sealed=seal is not None,
             head=rows[-1].hash.hex(),
             bundle_keys=await self.queries.bundle_keys(instance_id),
+            refusals=f"/v1/audit/refusals?instance_id={quote(instance_id, safe='')}",
         )
+
+    @_maps_outages
+    async def refusals(
+        self,
+        *,
+        teams: list[str] | None,
+        instance_id: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        page_token: str | None = None,
+        limit: int = 100,
+    ) -> RefusalPage:
+        """Refused attempts (the access log's ACCESS_REFUSED events) in log order, keyset
+        paginated by log index. `teams` None: every refusal; else only those about
+        instances of these teams."""
+        filters = _filters_digest(instance_id, actor, since, until)
+        after = -1 if page_token is None else _open_refusal_token(page_token, filters)
+        rows = await self.queries.refusals(
+            after=after, limit=limit + 1, teams=teams, instance_id=instance_id, actor=actor,
+            since=since, until=until,
+        )  # fmt: skip
+        items = [_refusal_view(row, at) for row, at, _team in rows[:limit]]
+        more = len(rows) > limit
+        token = _refusal_token(items[-1].log_index, filters) if more and items else None
+        return RefusalPage(items=items, next_page_token=token)
 
     async def _synced_tree(self) -> MerkleTree:
         async with self._lock:
@@ -175,6 +262,14 @@ class AuditReader:
         return checkpoint
 
     @_maps_outages
+    async def latest_checkpoint_note(self) -> str:
+        """The latest checkpoint as a C2SP signed note, verbatim as the sink signed it."""
+        note = await self.queries.latest_checkpoint_note()
+        if note is None:
+            raise NotFound("no checkpoint note has been published yet")
+        return note
+
+    @_maps_outages
     async def inclusion(
         self, instance_id: str, seq: int, tree_size: int | None = None
     ) -> InclusionProofView:
@@ -190,6 +285,12 @@ class AuditReader:
                 reason="not_yet_checkpointed",
             )
         tree = await self._synced_tree()
+        if size > tree.size:
+            # As for consistency proofs: no such tree, rather than a malformed request.
+            raise NotFound(
+                f"the log has {tree.size} entries; there is no tree of size {size}",
+                reason="unknown_tree_size",
+            )
         try:
             proof = tree.inclusion_proof(row.log_index, size)
         except ProofError as error:
@@ -206,9 +307,38 @@ class AuditReader:
         )
 
     @_maps_outages
+    async def inclusion_tlog_proof(
+        self, instance_id: str, seq: int, tree_size: int | None = None
+    ) -> str:
+        """The inclusion proof as a c2sp.org/tlog-proof: the path plus the signed note of
+        the checkpoint at that size, verbatim. Only checkpointed sizes carry a note."""
+        view = await self.inclusion(instance_id, seq, tree_size)
+        note = await self.queries.checkpoint_note(view.tree_size)
+        if note is None:
+            raise Conflict(
+                f"no signed checkpoint note for a tree of size {view.tree_size}: a tlog-proof "
+                "is relative to a checkpoint (ask for a checkpointed tree_size, or format=json)",
+                reason="no_checkpoint_note",
+            )
+        return encode_tlog_proof(view.log_index, [bytes.fromhex(h) for h in view.proof], note)
+
+    @_maps_outages
     async def consistency(self, first: int, second: int | None = None) -> ConsistencyProofView:
         tree = await self._synced_tree()
         second = tree.size if second is None else second
+        # No such proof exists, rather than a malformed request: the API contract lists
+        # these as 404 (both parameters are valid alone; OpenAPI cannot relate them).
+        if second > tree.size:
+            raise NotFound(
+                f"the log has {tree.size} entries; there is no tree of size {second}",
+                reason="unknown_tree_size",
+            )
+        if first > second:
+            raise NotFound(
+                f"no consistency proof from {first} to {second}: a log only grows, so "
+                "`first` must not exceed `second` (default: the log's size)",
+                reason="no_consistency_proof",
+            )
         try:
             proof = tree.consistency_proof(first, second)
         except ProofError as error:

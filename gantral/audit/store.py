@@ -8,13 +8,21 @@ head is a `SequenceGap` (retried until the missing events arrive).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 
 from psycopg import sql
 
 from gantral.audit.checkpoint import Checkpoint
 from gantral.audit.db import Conn, Database
 from gantral.audit.encoding import GENESIS, chain_hash
+from gantral.audit.read_model import (
+    UNKNOWN,
+    RequestProjection,
+    Stored,
+    instance_labels,
+    plain,
+)
 from gantral.audit.rows import (
     EVENT_COLUMNS,
     EventRow,
@@ -25,6 +33,8 @@ from gantral.audit.rows import (
 from gantral.errors import Conflict, Unavailable
 
 __all__ = ["SEAL_TYPE", "AuditWriter", "SequenceGap"]
+
+log = logging.getLogger("gantral.audit")
 
 SEAL_TYPE = "INSTANCE_SEALED"
 _LOG_LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s))"
@@ -39,6 +49,10 @@ class SequenceGap(Unavailable):
 class AuditWriter:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.projection = RequestProjection(db)
+        # Called after each commit with the events it stored (none on an idempotent
+        # retry): each event is counted once, by the replica that committed it.
+        self.on_commit: Callable[[list[Stored]], None] | None = None
 
     async def append(self, instance_id: str, events: Sequence[PreparedEvent]) -> list[EventRow]:
         """Store the batch; returns the stored rows (new and previously stored) in seq order."""
@@ -51,16 +65,23 @@ class AuditWriter:
         top_query = sql.SQL("SELECT coalesce(max(log_index) + 1, 0) FROM {}").format(
             self.db.table("events")
         )
+        watermark_query = self.projection.watermark_query()
+        committed: list[Stored] | None = None
         async with self.db.connection() as conn, conn.transaction():
-            # One round trip: the lock, then (under it) the batch's neighbourhood and the
-            # next log index. Each statement's snapshot is taken after the lock is held.
+            # One round trip: the lock, then (under it) the batch's neighbourhood, the
+            # next log index and how far the read model got. Each statement's snapshot is
+            # taken after the lock is held.
             async with conn.pipeline():
                 await conn.execute(_LOG_LOCK, (f"{self.db.config.schema}.log",))
                 near_cur = await conn.execute(near_query, (instance_id, first - 1))
                 top_cur = await conn.execute(top_query)
+                mark_cur = await conn.execute(watermark_query)
+                labels_cur = await conn.execute(self.projection.instance_query(), (instance_id,))
             near = [event_from_row(row) for row in await near_cur.fetchall()]
             top = await top_cur.fetchone()
             next_index = as_int(top[0]) if top else 0
+            mark = await mark_cur.fetchone()
+            labels = instance_labels(await labels_cur.fetchone())
             by_seq = {row.seq: row for row in near}
             stored: list[EventRow] = []
             fresh: list[PreparedEvent] = []
@@ -82,8 +103,20 @@ class AuditWriter:
                         f"instance {instance_id}: got seq {first}, head is {head_seq}",
                         reason="audit_seq_gap",
                     )
-                stored += await self._insert(conn, instance_id, head, fresh, next_index)
-            return stored
+                inserted = await self._insert(conn, instance_id, head, fresh, next_index)
+                stored += inserted
+                # The read model, in this transaction: it never disagrees with the log.
+                watermark = as_int(mark[0]) if mark else next_index
+                known = {instance_id: labels} if labels[0] != UNKNOWN else None
+                committed = await self.projection.advance(conn, watermark, inserted, known)
+                if committed is None:  # projection behind: count without its labels
+                    committed = [plain(row) for row in inserted]
+        if committed and self.on_commit is not None:
+            try:
+                self.on_commit(committed)
+            except Exception as error:  # the batch is stored: a metric must not fail it
+                log.warning("counting a stored batch failed: %s", type(error).__name__)
+        return stored
 
     async def _head_seq(self, conn: Conn, instance_id: str) -> int:
         query = sql.SQL("SELECT coalesce(max(seq), 0) FROM {} WHERE instance_id = %s")
@@ -171,12 +204,14 @@ class AuditWriter:
         async with self.db.connection() as conn, conn.transaction():
             await conn.execute(query, (instance_id, key, sha256))
 
-    async def record_checkpoint(self, cp: Checkpoint) -> None:
+    async def record_checkpoint(self, cp: Checkpoint, note: str) -> None:
+        """`note`: the same checkpoint as a C2SP signed note, stored verbatim (column of
+        migration 3)."""
         query = sql.SQL(
-            "INSERT INTO {} (size, origin, root, timestamp, key_id, signature)"
-            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+            "INSERT INTO {} (size, origin, root, timestamp, key_id, signature, note)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
         ).format(self.db.table("checkpoints"))
         async with self.db.connection() as conn, conn.transaction():
             await conn.execute(
-                query, (cp.size, cp.origin, cp.root, cp.timestamp, cp.key_id, cp.signature)
+                query, (cp.size, cp.origin, cp.root, cp.timestamp, cp.key_id, cp.signature, note)
             )

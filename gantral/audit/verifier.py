@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
@@ -19,6 +20,13 @@ from pydantic import ValidationError
 from gantral.audit.bundle import BUNDLE_PREFIX
 from gantral.audit.checkpoint import Checkpoint, PublicKeys, key_list
 from gantral.audit.checkpointer import CHECKPOINT_PREFIX_KEY
+from gantral.audit.closures import (
+    CLOSED_CHAIN_PREFIX,
+    closure_of,
+    is_closed_chain,
+    is_governed_chain,
+    unsealed_problems,
+)
 from gantral.audit.config import DEFAULT_ORIGIN
 from gantral.audit.merkle import MerkleTree
 from gantral.audit.objects import ObjectStore
@@ -62,13 +70,17 @@ async def verify_database(
     check_log: bool = True,
     anchors: Sequence[Checkpoint] = (),
     origin: str = DEFAULT_ORIGIN,
+    max_unsealed_age: timedelta | None = None,
+    now: datetime | None = None,
 ) -> VerifyReport:
     """Verify the given instances (all when None), plus the global log and its checkpoints.
 
     `public_key` is the trusted key, or several while rotating; None checks no signature
     (`signatures_checked` says so). `anchors` are checkpoints the caller already holds
     (pinned by an auditor, or fetched once from object storage), checked like the stored
-    ones; every checkpoint must name `origin`.
+    ones; every checkpoint must name `origin`. An unsealed instance chain is a problem
+    when the access log records its execution closed around Gantral, or when it started
+    more than `max_unsealed_age` before `now` (`gantral.audit.closures`).
     """
     keys = key_list(public_key) or None
     report = VerifyReport(signatures_checked=keys is not None)
@@ -90,6 +102,10 @@ async def verify_database(
         report.problems += verify_chain(iid, rows, seals.get(iid))
         if objects is not None:
             report.problems += await _check_snapshots(objects, iid, rows)
+    report.problems += await _check_unsealed(
+        queries, chains, seals, whole=instance_ids is None,
+        max_age=max_unsealed_age, now=now or datetime.now(UTC),
+    )  # fmt: skip
     if check_log:
         # Checkpoints first, then the log: a checkpoint signed while this runs covers
         # events read after it, never before (the sink checkpoints committed events only,
@@ -101,6 +117,41 @@ async def verify_database(
             by_index = {row.log_index: row.hash for row in leaves}
             report.problems += await _check_bundles(objects, seals, set(chains), by_index)
     return report
+
+
+async def _check_unsealed(
+    queries: AuditQueries,
+    chains: dict[str, list[EventRow]],
+    seals: dict[str, SealRow],
+    *,
+    whole: bool,
+    max_age: timedelta | None,
+    now: datetime,
+) -> list[Problem]:
+    """Unsealed instance chains of executions closed around Gantral, or left open too long."""
+    open_ = [iid for iid, rows in chains.items() if rows and iid not in seals]
+    open_ = [iid for iid in open_ if is_governed_chain(iid)]
+    if not open_:
+        return []
+    if whole:
+        records = {c: r for c, r in chains.items() if is_closed_chain(c)}
+    else:
+        records = {}
+        for iid in open_:
+            records.update(await queries.chains_with_prefix(f"{CLOSED_CHAIN_PREFIX}{iid}-"))
+    closures: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for chain, rows in sorted(records.items()):
+        closure = closure_of(rows)
+        # Matched on the recorded instance id, not the chain name's prefix alone.
+        if closure is not None and isinstance(closure.get("instance_id"), str):
+            closures.setdefault(closure["instance_id"], []).append((chain, closure))
+    problems = []
+    for iid in open_:
+        for code, message, seq in unsealed_problems(
+            iid, chains[iid], closures.get(iid, []), max_age, now
+        ):
+            problems.append(Problem(code, message, iid, seq))
+    return problems
 
 
 async def _check_snapshots(objects: ObjectStore, iid: str, rows: list[EventRow]) -> list[Problem]:
@@ -167,11 +218,12 @@ async def verify_instance(
     objects: ObjectStore | None,
     public_keys: PublicKeys | None,
     origin: str = DEFAULT_ORIGIN,
+    max_unsealed_age: timedelta | None = None,
 ) -> VerifyView:
     """One instance's verdict for the API: `ok` only when signatures were checked too."""
     report = await verify_database(
         queries, objects=objects, public_key=public_keys, instance_ids=[instance_id],
-        origin=origin,
+        origin=origin, max_unsealed_age=max_unsealed_age,
     )  # fmt: skip
     unknown = [p for p in report.problems if p.code == "unknown_instance"]
     if unknown and report.events == 0:

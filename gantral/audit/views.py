@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gantral.audit.checkpoint import Checkpoint
 
@@ -15,6 +15,8 @@ __all__ = [
     "EventView",
     "InclusionProofView",
     "ProblemView",
+    "RefusalPage",
+    "RefusalView",
     "VerifyView",
 ]
 
@@ -39,6 +41,38 @@ class AuditTrailView(BaseModel):
     sealed: bool
     head: str | None
     bundle_keys: list[str]
+    # Refused attempts on this instance live in the access log, not in these events.
+    # Optional so SDKs still read the answers of servers that predate it.
+    refusals: str | None = Field(
+        default=None,
+        description="The API path listing the refused attempts on this instance "
+        "(`GET /v1/audit/refusals?instance_id=...`)",
+    )
+
+
+class RefusalView(BaseModel):
+    """One refused attempt (an ACCESS_REFUSED event of the access log), with what is needed
+    to check it against the Merkle log: its chain, seq, log index and hash. An inclusion
+    proof: `GET /v1/audit/instances/{chain_id}/events/{seq}/inclusion`."""
+
+    chain_id: str
+    seq: int
+    log_index: int
+    hash: str
+    at: str
+    actor: dict[str, Any]
+    instance_id: str | None
+    request_id: str | None
+    attempted: str
+    reason: str
+    message: str
+    body: str
+    """The exact canonical bytes that were hashed."""
+
+
+class RefusalPage(BaseModel):
+    items: list[RefusalView]
+    next_page_token: str | None
 
 
 class ProblemView(BaseModel):

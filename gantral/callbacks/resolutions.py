@@ -15,10 +15,10 @@ from psycopg import sql
 from pydantic import BaseModel
 
 from gantral.audit.db import Database
+from gantral.domain.callback_url import CALLBACK_CONTEXT_KEY
 
 __all__ = ["CALLBACK_CONTEXT_KEY", "Batch", "Delivery", "ResolutionReader", "delivery_for"]
 
-CALLBACK_CONTEXT_KEY = "gantral:callback_url"
 EVENT_TYPE = "gantral.request.resolved"
 _DECIDED = {"APPROVE": "APPROVED", "REJECT": "REJECTED", "OVERRIDE": "OVERRIDDEN"}
 

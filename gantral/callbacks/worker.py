@@ -18,13 +18,15 @@ from gantral.audit.config import AuditConfig
 from gantral.audit.db import Database, open_pool
 from gantral.callbacks.activities import CallbackActivities
 from gantral.callbacks.resolutions import ResolutionReader
-from gantral.callbacks.settings import CallbackSettings
+from gantral.callbacks.settings import CallbackSettings, load_callback_settings
 from gantral.callbacks.workflows import (
     DeliverCallback,
     DeliveryPolicy,
     FollowerInput,
     FollowResolutions,
 )
+from gantral.observability.metrics import CallbackMetrics, MetricsServer, install_process_runtime
+from gantral.observability.tracing import traced
 from gantral.settings import Settings
 
 __all__ = ["callback_worker", "follower_id"]
@@ -44,9 +46,11 @@ async def callback_worker(
     audit_config: AuditConfig | None = None,
     *,
     from_log_index: int | None = None,
+    metrics: CallbackMetrics | None = None,
 ) -> AsyncIterator[Worker]:
     """Runs the worker and makes sure the one follower workflow is running. A new
-    follower starts after the log's head, or after `from_log_index` if given."""
+    follower starts after the log's head, or after `from_log_index` if given. `metrics`
+    counts deliveries, failed attempts, retries and dead letters."""
     config = audit_config or AuditConfig()
     pool = await open_pool(settings.database.reader_url.get_secret_value(), config.reader_role)
     secret = callbacks.secret.get_secret_value() if callbacks.secret else None
@@ -61,9 +65,11 @@ async def callback_worker(
                 http,
                 secret,
                 callbacks.allowed_url_prefixes,
+                metrics,
             )
             worker = Worker(
-                client,
+                # Traces continue from the resolution's trace through each delivery.
+                traced(client),
                 task_queue=callbacks.task_queue,
                 workflows=[FollowResolutions, DeliverCallback],
                 activities=[activities.head, activities.fetch, activities.deliver],
@@ -97,20 +103,41 @@ async def _ensure_follower(client: Client, callbacks: CallbackSettings, cursor: 
 
 async def run(stop: asyncio.Event) -> None:
     """The worker process (`python -m gantral.callbacks`) until `stop` is set: settings
-    and secret references as every Gantral process reads them, Temporal's namespace and
-    TLS included."""
+    and secret references as every Gantral process reads them, Temporal's namespace, TLS
+    and payload codec included; metrics and probes on its metrics port, traces over OTLP
+    when configured, like the other processes."""
     from gantral.client import connect_temporal
     from gantral.identity.secrets import SecretResolver
+    from gantral.observability.tracing import configure_tracing
     from gantral.startup import load_settings, masking, resolve_secrets
 
     settings = resolve_secrets(load_settings())
-    callbacks = CallbackSettings()
+    callbacks = load_callback_settings()
     # The signing secret may be a `file:` or `vault:` reference like every other secret.
     with httpx.Client(timeout=settings.identity.vault.timeout_seconds) as vault_http:
         resolver = SecretResolver(settings.identity.vault, vault_http, masker=masking())
         callbacks = resolver.resolve_model(callbacks)
-    client = await connect_temporal(settings)
-    async with callback_worker(client, settings, callbacks):
-        log.info("callback worker on %s / %s", settings.temporal.address, callbacks.task_queue)
-        await stop.wait()
-        log.info("callback worker draining")
+    configure_tracing("callbacks")
+    # Before any client connects: core logs through Python logging, SDK metrics if served.
+    temporal_metrics = install_process_runtime(bool(callbacks.metrics_port))
+    metrics = CallbackMetrics()
+    server = (
+        MetricsServer(
+            callbacks.metrics_host, callbacks.metrics_port, metrics.registry, temporal_metrics
+        )
+        if callbacks.metrics_port
+        else None
+    )
+    try:
+        client = await connect_temporal(settings)
+        async with callback_worker(client, settings, callbacks, metrics=metrics):
+            if server is not None:
+                server.ready = True
+            log.info("callback worker on %s / %s", settings.temporal.address, callbacks.task_queue)
+            await stop.wait()
+            if server is not None:
+                server.ready = False
+            log.info("callback worker draining")
+    finally:
+        if server is not None:
+            server.close()

@@ -3,14 +3,19 @@
     export GANTRAL_API_URL=https://gantral.example.com GANTRAL_TOKEN=...   # or the
     export GANTRAL_TOKEN_URL=... GANTRAL_CLIENT_ID=... GANTRAL_CLIENT_SECRET=...
     gantral requests list                       # open requests you may decide, most urgent first
+    gantral requests list --output json         # the same page as one JSON document
     gantral requests show inst_1/req_2          # everything the approver must see
-    gantral requests approve inst_1/req_2
+    gantral requests approve inst_1/req_2       # shows it again, then asks you to confirm
+    gantral requests approve inst_1/req_2 --digest sha256:...   # exactly what `show` printed
     gantral requests reject inst_1/req_2 --justification "not during the freeze"
     gantral requests override inst_1/req_2 --justification "smaller batch" --set batch=10
 
 A request is named `INSTANCE/REQUEST` (as `list` prints it), or by its instance alone for
-the one it is waiting on. Every decision carries the digest of the arguments shown, so a
-request that changed meanwhile is refused as stale instead of decided blind.
+the one it is waiting on. A decision is bound to what the human saw: the request id and the
+digest of its arguments. Without `--digest`, the command shows the request and decides it
+only once you confirm, bound to exactly what it showed; with `--digest`, it decides only
+the request whose arguments have that digest. Either way a request the agent superseded or
+changed meanwhile is refused (409, stale or superseded) and nothing is recorded.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import typer
 
 from gantral import sdk
 from gantral.channels.inbox import InboxPage
+from gantral.cli_output import OutputFormat, OutputOpt
 from gantral.sdk._calls import Call
 
 __all__ = ["requests_app"]
@@ -42,6 +48,14 @@ ClientSecret = Annotated[
 ]
 Justification = Annotated[str | None, typer.Option(help="Why (required to reject or override).")]
 Role = Annotated[str | None, typer.Option(help="The role to decide in (default: one needed).")]
+Digest = Annotated[
+    str | None,
+    typer.Option(
+        "--digest",
+        help="The arguments digest `show` printed: decide without a prompt, and only if the "
+        "request still has exactly those arguments.",
+    ),
+]
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
@@ -93,7 +107,7 @@ def list_requests(
     all_open: Annotated[bool, typer.Option("--all", help="Every open request you may read.")] = (
         False
     ),
-    as_json: Annotated[bool, typer.Option("--json", help="Print the page as JSON.")] = False,
+    output: OutputOpt = OutputFormat.text,
 ) -> None:
     """Open requests you may decide (or, with --all, read), most urgent first."""
     params: dict[str, str | int | float] = {} if all_open else {"pending_for": "me"}
@@ -104,9 +118,10 @@ def list_requests(
             page = client._run(Call("GET", "/v1/requests", InboxPage, params=params))
         except sdk.GantralSDKError as exc:
             raise _fail(exc) from None
-    if as_json:
+    if output is OutputFormat.json:
         typer.echo(page.model_dump_json(indent=2))
         return
+    typer.echo("INSTANCE/REQUEST\tTEAM\tWORKFLOW:STEP\tMATERIALITY\tDEADLINE\tAPPROVALS")
     for item in page.items:
         deadline = item.deadline.isoformat(timespec="seconds") if item.deadline else "-"
         typer.echo(
@@ -132,9 +147,17 @@ def show(
             instance_id, request = _request(client, ref)
         except sdk.GantralSDKError as exc:
             raise _fail(exc) from None
+    _display(instance_id, request)
+
+
+def _display(instance_id: str, request: sdk.HumanRequest) -> None:
     typer.echo(
         json.dumps({"instance_id": instance_id, **request.model_dump(mode="json")}, indent=2)
     )
+
+
+def _stale(exc: sdk.GantralSDKError) -> bool:
+    return isinstance(exc, sdk.Conflict) and exc.reason in ("stale", "superseded")
 
 
 def _decide(
@@ -144,11 +167,21 @@ def _decide(
     api_url: str,
     justification: str | None,
     role: str | None,
+    digest: str | None,
     delta: dict[str, Any] | None = None,
 ) -> None:
     with _client(api_url, auth) as client:
         try:
             instance_id, request = _request(client, ref)
+            if digest is None:
+                # Show first, then bind the decision to exactly what was shown: a request
+                # the agent superseded while the human read it is refused, not decided.
+                _display(instance_id, request)
+                asked = f"{kind} {instance_id}/{request.request_id} with exactly these arguments?"
+                if not typer.confirm(asked, default=False):
+                    typer.echo("nothing recorded", err=True)
+                    raise typer.Exit(code=1)
+                digest = request.args_digest
             result = client.decide(
                 instance_id,
                 request.request_id,
@@ -157,9 +190,18 @@ def _decide(
                 justification=justification,
                 context_delta=delta,
                 idempotency_key=f"cli-{uuid.uuid4().hex}",
-                seen_args_digest=request.args_digest,
+                seen_args_digest=digest,
+                # Recorded with the decision; the identity is still the token's own.
+                channel="cli",
             )
         except sdk.GantralSDKError as exc:
+            if _stale(exc):
+                typer.echo(
+                    f"refused, nothing recorded: {exc.message}. The request is not what was "
+                    "shown; run `gantral requests show` again.",
+                    err=True,
+                )
+                raise typer.Exit(code=1) from None
             raise _fail(exc) from None
     decided = result.request
     typer.echo(
@@ -173,15 +215,16 @@ def approve(
     ref: Annotated[str, typer.Argument(metavar="INSTANCE[/REQUEST]")],
     justification: Justification = None,
     role: Role = None,
+    digest: Digest = None,
     api_url: ApiUrl = DEFAULT_URL,
     token: Token = None,
     token_url: TokenUrl = None,
     client_id: ClientId = None,
     client_secret: ClientSecret = None,
 ) -> None:
-    """Approve exactly the arguments shown by `show`."""
+    """Approve exactly the arguments shown (here, or by `show` with `--digest`)."""
     auth = _auth(token, token_url, client_id, client_secret)
-    _decide(sdk.DecisionType.APPROVE, ref, auth, api_url, justification, role)
+    _decide(sdk.DecisionType.APPROVE, ref, auth, api_url, justification, role, digest)
 
 
 @requests_app.command("reject")
@@ -189,6 +232,7 @@ def reject(
     ref: Annotated[str, typer.Argument(metavar="INSTANCE[/REQUEST]")],
     justification: Annotated[str, typer.Option(help="Why the step must not run.")],
     role: Role = None,
+    digest: Digest = None,
     api_url: ApiUrl = DEFAULT_URL,
     token: Token = None,
     token_url: TokenUrl = None,
@@ -197,7 +241,7 @@ def reject(
 ) -> None:
     """Reject the request; the justification is recorded with the decision."""
     auth = _auth(token, token_url, client_id, client_secret)
-    _decide(sdk.DecisionType.REJECT, ref, auth, api_url, justification, role)
+    _decide(sdk.DecisionType.REJECT, ref, auth, api_url, justification, role, digest)
 
 
 def _assignments(values: list[str]) -> dict[str, Any]:
@@ -222,6 +266,7 @@ def override(
         list[str], typer.Option("--set", help="KEY=VALUE of an argument to change (repeat).")
     ],
     role: Role = None,
+    digest: Digest = None,
     api_url: ApiUrl = DEFAULT_URL,
     token: Token = None,
     token_url: TokenUrl = None,
@@ -231,4 +276,4 @@ def override(
     """Override with edited arguments; the policy re-checks them before they count."""
     auth = _auth(token, token_url, client_id, client_secret)
     delta = _assignments(set_)
-    _decide(sdk.DecisionType.OVERRIDE, ref, auth, api_url, justification, role, delta)
+    _decide(sdk.DecisionType.OVERRIDE, ref, auth, api_url, justification, role, digest, delta)

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from gantral.channels.outcomes import settled_text, what_happened
 from gantral.channels.settings import ChannelIdentity
 from gantral.client import GantralCore
 from gantral.domain.actors import Actor, ActorKind
@@ -27,6 +28,7 @@ __all__ = [
     "refuse",
     "settled_text",
     "unknown_actor",
+    "what_happened",
 ]
 
 
@@ -71,12 +73,6 @@ async def refuse(
         request_id=request_id,
     )
     await core.record_access_refusal(refusal)
-
-
-def settled_text(request: HumanRequest) -> str:
-    """ "already decided by X via Y", from the instance's own record."""
-    who = request.decided_by or "someone"
-    return f"already {request.status} by {who} via {request.decided_via or 'another channel'}"
 
 
 def _role(request: HumanRequest, actor: Actor, table_roles: frozenset[str]) -> str | None:
@@ -127,9 +123,13 @@ async def decide_via_channel(
         try:
             return await core.decide(cmd.instance_id, decision)
         except Conflict as exc:
-            settled = await core.get_request(cmd.instance_id, cmd.request_id)
-            if settled.resolved_at is not None or settled.status != "PENDING":
-                raise Conflict(settled_text(settled), reason="already_decided") from exc
+            now = await core.get_instance(cmd.instance_id)
+            settled = next((r for r in now.requests if r.request_id == cmd.request_id), None)
+            if settled is not None and (
+                settled.resolved_at is not None or settled.status != "PENDING"
+            ):
+                text = settled_text(settled, now.decisions)
+                raise Conflict(text, reason="already_decided") from exc
             raise
     except GantralError as exc:
         await refuse(core, actor, attempted, exc, cmd.instance_id, cmd.request_id)

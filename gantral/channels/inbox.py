@@ -5,6 +5,11 @@ caller may decide for), never from a scan of instances; each candidate's pending
 is then read with the instance's own `request` query, the authority on who may decide it.
 
 Urgency: the earliest deadline first (none last), then the most material, then the oldest.
+
+An instance whose Temporal execution was closed around Gantral while it waited (e.g.
+`temporal workflow terminate`) has a request nobody can decide any more: it is not an
+item, and is listed under `closed_outside` with what Temporal reports, never dropped
+silently.
 """
 
 from __future__ import annotations
@@ -15,8 +20,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
-from temporalio.client import Client, WorkflowExecution, WorkflowQueryFailedError
+from pydantic import BaseModel, Field
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+)
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -29,7 +39,14 @@ from gantral.workflows import search
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import WORKFLOW_NAME
 
-__all__ = ["InboxItem", "InboxPage", "decidable_roles", "open_requests", "urgency"]
+__all__ = [
+    "ClosedRequest",
+    "InboxItem",
+    "InboxPage",
+    "decidable_roles",
+    "open_requests",
+    "urgency",
+]
 
 # Asked of the instance workflow (see /tmp/notes/requests-12.md): when published, the roles
 # a pending request still needs let visibility narrow the candidates before any query.
@@ -60,10 +77,26 @@ class InboxItem(BaseModel):
     decidable_as: list[str]
 
 
+class ClosedRequest(BaseModel):
+    """A request left undecidable: its instance's execution was closed outside Gantral."""
+
+    instance_id: str
+    request_id: str | None
+    workflow_id: str | None
+    owning_team_id: str | None
+    # Temporal's close status: TERMINATED, TIMED_OUT, CANCELED or FAILED.
+    status: str
+    closed_at: datetime | None
+    reason: str
+
+
 class InboxPage(BaseModel):
     items: list[InboxItem]
     # More instances were waiting than were read: narrow by team or decide some first.
     truncated: bool
+    # Instances that were waiting for a human when their execution was closed around
+    # Gantral (terminated, timed out, failed in Temporal): nothing there can be decided.
+    closed_outside: list[ClosedRequest] = Field(default_factory=list)
 
 
 def decidable_roles(request: HumanRequest, actor: Actor) -> list[str]:
@@ -88,10 +121,21 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def visibility_query(teams: Sequence[str] | None) -> str:
+# Close statuses of an execution ended around Gantral (by name in visibility queries).
+_OUTSIDE = {
+    WorkflowExecutionStatus.TERMINATED: "TERMINATED",
+    WorkflowExecutionStatus.TIMED_OUT: "TIMED_OUT",
+    WorkflowExecutionStatus.CANCELED: "CANCELED",
+    WorkflowExecutionStatus.FAILED: "FAILED",
+}
+_CLOSED_STATUSES = "'Terminated', 'TimedOut', 'Canceled', 'Failed'"
+
+
+def visibility_query(teams: Sequence[str] | None, *, closed: bool = False) -> str:
+    status = f"ExecutionStatus IN ({_CLOSED_STATUSES})" if closed else "ExecutionStatus = 'Running'"
     clauses = [
         f"WorkflowType = '{WORKFLOW_NAME}'",
-        "ExecutionStatus = 'Running'",
+        status,
         f"GantralState = '{State.WAITING_FOR_HUMAN.value}'",
     ]
     if teams is not None:
@@ -176,4 +220,42 @@ async def open_requests(
 
     found = await asyncio.gather(*(read(wf) for wf in candidates))
     items = sorted((item for item in found if item is not None), key=urgency)
-    return InboxPage(items=items, truncated=truncated)
+    closed = await _closed_outside(temporal, teams, actor, limit)
+    return InboxPage(items=items, truncated=truncated, closed_outside=closed)
+
+
+async def _closed_outside(
+    temporal: Client, teams: Sequence[str] | None, actor: Actor | None, limit: int
+) -> list[ClosedRequest]:
+    """Instances of `teams` closed in Temporal while waiting for a human (newest first)."""
+    closed: list[ClosedRequest] = []
+    try:
+        async for wf in temporal.list_workflows(
+            visibility_query(teams, closed=True), page_size=min(limit, 1000)
+        ):
+            if len(closed) == limit:
+                break
+            needs = wf.typed_search_attributes.get(NEEDS_ROLES)
+            if actor is not None and needs is not None and not set(needs) & set(actor.roles):
+                continue
+            status = _OUTSIDE.get(wf.status) if wf.status is not None else None
+            request_id = (await wf.memo()).get("pending_request_id")
+            attrs = wf.typed_search_attributes
+            closed.append(
+                ClosedRequest(
+                    instance_id=wf.id,
+                    request_id=request_id if isinstance(request_id, str) else None,
+                    workflow_id=attrs.get(search.WORKFLOW),
+                    owning_team_id=attrs.get(search.TEAM),
+                    status=status or "CLOSED",
+                    closed_at=wf.close_time,
+                    reason=f"the instance's execution was {(status or 'closed').lower()} in "
+                    "Temporal, outside Gantral, while waiting for a human: its request can no "
+                    "longer be decided (recorded in the access log)",
+                )
+            )
+    except RPCError as exc:
+        raise Unavailable(
+            f"Temporal unavailable: {exc.message}", reason="temporal_unavailable"
+        ) from exc
+    return closed

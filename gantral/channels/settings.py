@@ -8,7 +8,9 @@ logs like every other secret. Each is one field of `gantral.settings.Settings`
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
+
+from gantral.channels.github_times import GITHUB_TIMESTAMP_FIELDS
 
 __all__ = [
     "ChannelIdentity",
@@ -43,6 +45,9 @@ class SlackSettings(BaseModel):
     bot_token: SecretStr = SecretStr("")
     # slack_sdk's base URL; tests point it at a local server speaking Slack's Web API.
     api_url: str = "https://slack.com/api/"
+    # Seconds to wait for Slack's answer. A post whose answer is lost is not posted again
+    # blindly: the retry first looks in the channel for the message the lost attempt left.
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     # Where a team's requests are posted (channel ids); `default_channel` for other teams.
     team_channels: dict[str, str] = Field(default_factory=dict)
     default_channel: str = ""
@@ -74,6 +79,8 @@ class JiraSettings(BaseModel):
     project: str = ""
     team_projects: dict[str, str] = Field(default_factory=dict)
     issue_type: str = "Task"
+    # Seconds to wait for Jira's answer.
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     # Status names a transition to which decides; transition names used when resolved elsewhere.
     approve_status: str = "Approved"
     reject_status: str = "Rejected"
@@ -104,6 +111,23 @@ class GitHubTrigger(BaseModel):
     repositories: list[str] = Field(default_factory=list)  # owner/name; empty: any
     workflow_id: str
     owning_team_id: str
+    # Where the payload says when it happened (dotted paths, the latest present counts);
+    # default: per event, gantral/channels/github_times.py. Required for other events.
+    timestamp_fields: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _knows_when(self) -> GitHubTrigger:
+        if not self.timestamp_fields and self.event not in GITHUB_TIMESTAMP_FIELDS:
+            raise ValueError(
+                f"no payload timestamp is known for GitHub event {self.event!r}: name the "
+                "fields that say when it happened in `timestamp_fields` (stale and replayed "
+                "deliveries are refused by them)"
+            )
+        return self
+
+    @property
+    def time_fields(self) -> tuple[str, ...]:
+        return tuple(self.timestamp_fields) or GITHUB_TIMESTAMP_FIELDS[self.event]
 
 
 class WebhookSource(BaseModel):
@@ -118,4 +142,9 @@ class WebhookSource(BaseModel):
 class TriggerSettings(BaseModel):
     github_secret: SecretStr = SecretStr("")
     github: list[GitHubTrigger] = Field(default_factory=list)
+    # A GitHub delivery whose payload time is further than this from now (older, or ahead
+    # by clock skew) is refused: a captured delivery cannot be replayed later. Keep it
+    # below the Temporal namespace's retention, which bounds how long a delivery's body is
+    # remembered (a replay inside the window finds the instance the first one started).
+    github_max_age_seconds: float = Field(default=900.0, gt=0, le=7 * 86_400)
     webhooks: dict[str, WebhookSource] = Field(default_factory=dict)

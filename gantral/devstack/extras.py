@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from gantral.callbacks.settings import CallbackSettings
 from gantral.channels.settings import JiraSettings, SlackSettings
@@ -74,3 +74,5 @@ def _load(model: type[_S]) -> _S:
     except ValidationError as exc:
         problems = validation_problems(exc)
         raise StackError(f"invalid settings ({model.__name__}): {problems}") from None
+    except SettingsError as exc:  # a value that must be JSON and is not; names no value
+        raise StackError(f"invalid settings ({model.__name__}): {exc}") from None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -22,10 +23,12 @@ from pathlib import Path
 
 from gantral.audit.checkpoint import generate_key_pem, load_private_key, public_key_pem
 from gantral.devstack.extras import Extra, configured_extras
-from gantral.devstack.process import ManagedProcess, port_open, stop_all
-from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
+from gantral.devstack.process import ManagedProcess, StackError, port_open, stop_all
+from gantral.devstack.services import Postgres, seaweedfs_ports, start_seaweedfs, start_temporal
+from gantral.devstack.stack_file import STACK_FILE
 from gantral.identity.dev_clients import add_client, load_clients
 from gantral.identity.settings import DevIssuerSettings
+from gantral.startup import unknown_settings
 
 DEMO_AGENT = "demo-agent"
 DEMO_TEAM = "payments"
@@ -41,6 +44,97 @@ class DevPorts:
     issuer: int = 8600
     worker_metrics: int = 9464
     sink_metrics: int = 9465
+
+    @classmethod
+    def derived(
+        cls,
+        api: int = 8000,
+        temporal: int = 7233,
+        temporal_ui: int = 8233,
+        s3: int = 8333,
+        issuer: int = 8600,
+        *,
+        seaweedfs_base: int | None = None,
+        worker_metrics: int | None = None,
+        sink_metrics: int | None = None,
+    ) -> DevPorts:
+        """Every port the stack listens on, from the ports a user chose: SeaweedFS's
+        internal ports follow the S3 port, the worker's and sink's metrics the API port
+        (the defaults give the defaults), so a second stack started with other port
+        options takes no port of the first. Temporal picks its own internal ports."""
+        return cls(
+            api=api,
+            temporal=temporal,
+            temporal_ui=temporal_ui,
+            s3=s3,
+            seaweedfs_base=s3 + SEAWEEDFS_FROM_S3 if seaweedfs_base is None else seaweedfs_base,
+            issuer=issuer,
+            worker_metrics=api + METRICS_FROM_API if worker_metrics is None else worker_metrics,
+            sink_metrics=api + METRICS_FROM_API + 1 if sink_metrics is None else sink_metrics,
+        )
+
+    def listening(self) -> list[tuple[int, str]]:
+        """(port, what it is and which option sets it) for every port the stack takes."""
+        seaweed = "SeaweedFS internal (--seaweedfs-base-port, default --s3-port + 1000)"
+        return [
+            (self.api, "API (--api-port)"),
+            (self.temporal, "Temporal (--temporal-port)"),
+            (self.temporal_ui, "Temporal Web UI (--ui-port)"),
+            (self.s3, "S3 (--s3-port)"),
+            *((port, seaweed) for port in seaweedfs_ports(self.seaweedfs_base)),
+            (self.issuer, "token issuer (--issuer-port)"),
+            (
+                self.worker_metrics,
+                "worker metrics (--worker-metrics-port, default --api-port + 1464)",
+            ),
+            (self.sink_metrics, "sink metrics (--sink-metrics-port, default --api-port + 1465)"),
+        ]
+
+
+# The derived ports' distances from the ports they follow (9333 and 9464/9465 by default).
+SEAWEEDFS_FROM_S3 = 1000
+METRICS_FROM_API = 1464
+
+
+def check_ports(ports: DevPorts) -> None:
+    """Before anything starts: every port in range, none used twice, none already taken
+    (another stack on its default ports, say), each problem named with its option,
+    rather than a server dying half-way through the start."""
+    listening = ports.listening()
+    problems = [
+        f"{port} ({what}) is out of range" for port, what in listening if not 0 < port < 65536
+    ]
+    seen: dict[int, str] = {}
+    for port, what in listening:
+        if port in seen and seen[port] != what:
+            problems.append(f"{port} is used twice: {seen[port]} and {what}")
+        seen.setdefault(port, what)
+    if not problems:
+        busy: dict[str, list[str]] = {}
+        for port, what in listening:
+            if not _bindable(port):
+                busy.setdefault(what, []).append(str(port))
+        problems = [
+            f"{', '.join(taken)} ({what}) {'is' if len(taken) == 1 else 'are'} in use"
+            for what, taken in busy.items()
+        ]
+    if problems:
+        raise StackError(
+            "ports: " + "; ".join(problems) + ". Another `gantral dev` or another program may"
+            " hold them: choose other ports (gantral dev --help)"
+        )
+
+
+def _bindable(port: int) -> bool:
+    """Whether a server could listen on this loopback port now (as servers do, with
+    SO_REUSEADDR: a closed connection's TIME_WAIT does not count as taken)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _key_pair(data_dir: Path, name: str) -> tuple[Path, Path]:
@@ -107,14 +201,14 @@ def stack_environment(data_dir: Path, ports: DevPorts, postgres_uri: str) -> dic
     }
 
 
-STACK_FILE = "dev-stack.json"
-
-
 def write_stack_file(data_dir: Path, env: dict[str, str], keys: dict[str, dict[str, str]]) -> Path:
-    """Where this local stack's audit log is, for operator tools run beside it
-    (`gantral audit verify ID` needs no flags): local-only addresses and the development
-    S3 keys, mode 0600."""
+    """Where this local stack's audit log, Temporal and token issuer are, for operator
+    tools run beside it (`gantral audit verify ID`, `gantral replay ID` need no flags;
+    stack_file.py reads it): local-only addresses and the development S3 keys, mode 0600."""
     stack = {
+        "temporal_address": env["GANTRAL_TEMPORAL__ADDRESS"],
+        "issuer_url": env["GANTRAL_IDENTITY__DEV_ISSUER__URL"],
+        "dev_issuer_data_dir": env["GANTRAL_IDENTITY__DEV_ISSUER__DATA_DIR"],
         "database_url": env["GANTRAL_DATABASE__READER_URL"],
         "s3": {
             "endpoint_url": env["GANTRAL_S3__ENDPOINT_URL"],
@@ -170,20 +264,28 @@ def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
     servers: list[ManagedProcess] = []
     started: list[ManagedProcess] = []
     postgres = Postgres(data_dir / "postgres")
-    # SIGTERM at any point, even while starting, stops what is already running.
-    signal.signal(signal.SIGTERM, _interrupt)
     python = sys.executable
     gantral_cli = "from gantral.cli import main; main()"
+    # Before any server starts: a mistyped setting, a bad channel or callback setting or a
+    # port already taken stops us at once, with nothing to stop.
+    if unknown := unknown_settings():
+        raise StackError(f"unknown settings: {'; '.join(unknown)}")
+    extras = configured_extras(python, gantral_cli)
+    check_ports(ports)
+    # SIGTERM at any point, even while starting, stops what is already running.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        # Before any server starts: a bad channel or callback setting stops us at once.
-        extras = configured_extras(python, gantral_cli)
         print(f"gantral dev: data in {data_dir}", flush=True)
         uri = postgres.start()
         print("  postgres    ready", flush=True)
         servers.append(start_temporal(data_dir / "temporal", ports.temporal, ports.temporal_ui))
         print(f"  temporal    ready on 127.0.0.1:{ports.temporal}", flush=True)
         servers.append(start_seaweedfs(data_dir / "seaweedfs", ports.s3, ports.seaweedfs_base))
-        print(f"  s3          ready on http://127.0.0.1:{ports.s3}", flush=True)
+        print(
+            f"  s3          ready on http://127.0.0.1:{ports.s3}"
+            f" (SeaweedFS internal ports from {ports.seaweedfs_base})",
+            flush=True,
+        )
         env = {
             **os.environ,
             **stack_environment(data_dir, ports, uri),

@@ -43,18 +43,24 @@ def start_temporal(data_dir: Path, port: int, ui_port: int | None) -> ManagedPro
     return proc
 
 
+# SeaweedFS's internal ports above its base port: master, volume and filer at +0, +1, +2,
+# their gRPC ports and the S3 gateway's at +10000..+10003.
+SEAWEEDFS_OFFSETS = (0, 10000, 1, 10001, 2, 10002, 10003)
+
+
+def seaweedfs_ports(base_port: int) -> list[int]:
+    """The internal ports a SeaweedFS server with this base port listens on."""
+    return [base_port + offset for offset in SEAWEEDFS_OFFSETS]
+
+
 def start_seaweedfs(data_dir: Path, s3_port: int, base_port: int | None = None) -> ManagedProcess:
     """SeaweedFS with its S3 gateway. Every port is explicit so stacks can run side by side.
 
-    With `base_port`, the internal ports are fixed (base..base+3, their gRPC ports at +10000),
-    which a long-lived local stack wants; without it, each is a free port, for tests.
+    With `base_port`, the internal ports are fixed (`seaweedfs_ports`), which a long-lived
+    local stack wants; without it, each is a free port, for tests.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
-    if base_port is None:
-        internal = [free_port() for _ in range(7)]
-    else:
-        b = base_port
-        internal = [b, b + 10000, b + 1, b + 10001, b + 2, b + 10002, b + 10003]
+    internal = [free_port() for _ in range(7)] if base_port is None else seaweedfs_ports(base_port)
     if bad := [p for p in (s3_port, *internal) if not 0 < p < 65536]:
         raise StackError(f"seaweedfs: ports out of range {bad}; choose a base port below 55000")
     master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3_grpc = internal

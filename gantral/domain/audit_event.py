@@ -34,6 +34,9 @@ class AuditEventType(StrEnum):
     INSTANCE_SEALED = "INSTANCE_SEALED"
     # In a `gantral-history-<instance>` chain: the instance's archived Temporal history.
     HISTORY_ARCHIVED = "HISTORY_ARCHIVED"
+    # In a `gantral-access-log-closed-<instance>-<run>` chain: the instance's Temporal
+    # execution was closed around Gantral (terminated, reset, timed out, history lost).
+    EXECUTION_CLOSED = "EXECUTION_CLOSED"
 
 
 class AuditEvent(BaseModel):

@@ -199,6 +199,24 @@ class HistoryArchived(_Payload):
     audit_head: str | None
 
 
+class ExecutionClosed(_Payload):
+    """Recorded by the sink: an instance's execution closed without Gantral's end and seal.
+    Who closed it is unknown; `temporal_identity` is what the Temporal client claimed."""
+
+    type: Literal[AuditEventType.EXECUTION_CLOSED] = AuditEventType.EXECUTION_CLOSED
+    instance_id: str
+    # None when Temporal no longer has the history (status HISTORY_LOST).
+    run_id: str | None
+    status: Literal["TERMINATED", "TIMED_OUT", "CANCELED", "FAILED", "HISTORY_LOST"]
+    closed_at: datetime | None
+    detected_at: datetime
+    reason: str | None
+    temporal_identity: str | None
+    # The last event the instance's chain holds, where it stopped.
+    audit_seq: int
+    audit_head: str | None
+
+
 AuditPayload = Annotated[
     InstanceStarted
     | StateTransition
@@ -217,7 +235,8 @@ AuditPayload = Annotated[
     | AccessRefused
     | AdminActionRecorded
     | InstanceSealed
-    | HistoryArchived,
+    | HistoryArchived
+    | ExecutionClosed,
     Field(discriminator="type"),
 ]
 

@@ -20,7 +20,8 @@ MAX_DEPTH: int = 32
 """Deepest nesting of objects and arrays accepted; the top-level value is depth 0."""
 
 MAX_SAFE_INTEGER: int = 2**53 - 1
-"""RFC 7493 §2.2: integers outside ±(2**53-1) are not exactly representable everywhere."""
+"""RFC 7493 §2.2: integers outside ±(2**53-1) are not exactly representable everywhere; a
+number of larger magnitude written as a float (`3.4e16`, `1e300`) is refused too."""
 
 _PLAIN_KEY = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
@@ -67,9 +68,13 @@ def find_violation(value: object, path: str = "$", max_depth: int = MAX_DEPTH) -
                 continue
             return Violation("not_i_json", where, "integer outside the I-JSON range ±(2**53-1)")
         if isinstance(item, float):
-            if math.isfinite(item):
+            if not math.isfinite(item):
+                return Violation("not_i_json", where, "NaN and Infinity are not JSON numbers")
+            # Every double beyond 2**53 is integral, so JSON Schema (and the published
+            # contract) counts it as an integer: bounded like one, whatever its spelling.
+            if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
                 continue
-            return Violation("not_i_json", where, "NaN and Infinity are not JSON numbers")
+            return Violation("not_i_json", where, "number outside the I-JSON range ±(2**53-1)")
         if isinstance(item, str):
             if _has_lone_surrogate(item):
                 return Violation("not_i_json", where, "string holds a lone surrogate")

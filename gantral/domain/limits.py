@@ -13,11 +13,29 @@ from collections.abc import Mapping
 
 from gantral.domain.ijson import find_violation
 
-__all__ = ["MAX_FIELD_BYTES", "fields_problem"]
+__all__ = [
+    "CURRENCY_PATTERN",
+    "MAX_COST_MONEY",
+    "MAX_COST_SECONDS",
+    "MAX_COST_TOKENS",
+    "MAX_FIELD_BYTES",
+    "fields_problem",
+]
 
 MAX_FIELD_BYTES = 64 * 1024
 """Largest JSON encoding of one free-form field: well under Temporal's 2 MB payload limit
 even with the arguments held by a request, its grant and the snapshot a human is shown."""
+
+# Bounds of an instance's running cost total (and so of any one report): far above any
+# real spend, far below where a float loses cents or a sum overflows to infinity, and
+# integers within I-JSON (2**53 - 1), so every view stays readable by every client.
+MAX_COST_TOKENS = 2**53 - 1
+MAX_COST_MONEY = 1e12
+"""In the currency's major unit (a trillion dollars, euros, ...)."""
+MAX_COST_SECONDS = 1e9
+"""About 31 years of wall time."""
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+"""An ISO 4217 code, exactly as written there."""
 
 
 def fields_problem(fields: Mapping[str, object]) -> tuple[str, str] | None:

@@ -9,6 +9,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from gantral.domain.actors import Actor
+from gantral.domain.limits import (
+    CURRENCY_PATTERN,
+    MAX_COST_MONEY,
+    MAX_COST_SECONDS,
+    MAX_COST_TOKENS,
+)
 from gantral.domain.materiality import Materiality
 from gantral.domain.states import State
 
@@ -121,7 +127,27 @@ class HumanRequest(BaseModel):
 
 
 class Cost(BaseModel):
-    tokens: int = 0
-    money: float = 0.0
-    currency: str = "USD"
-    wall_time_seconds: float = 0.0
+    """A cost report, or an instance's running total of them.
+
+    Strict JSON numbers (a string such as "12" or "NaN" is refused, as are infinities),
+    never negative, and bounded: a report, and the total it would make, is refused (422)
+    past 2^53-1 tokens, 1e12 money (in the currency's major unit) or 1e9 seconds. Money in
+    another currency than the instance total's, or than its team's budget, is refused:
+    money is never converted, nor added across currencies."""
+
+    model_config = ConfigDict(strict=True)
+
+    # The bounds and the currency's form are checked where a report is admitted (the
+    # API's request body, the workflow's validator: `gantral.domain.costs`), not when a
+    # recorded one is decoded, so history recorded before them still replays; the schema
+    # states them all the same.
+    tokens: int = Field(default=0, ge=0, json_schema_extra={"maximum": MAX_COST_TOKENS})
+    money: float = Field(
+        default=0.0, ge=0, allow_inf_nan=False, json_schema_extra={"maximum": MAX_COST_MONEY}
+    )
+    # ISO 4217, exactly as written there ("USD", never "usd"). A total keeps the currency
+    # of its first money; money in another currency is refused, never converted or added.
+    currency: str = Field(default="USD", json_schema_extra={"pattern": CURRENCY_PATTERN})
+    wall_time_seconds: float = Field(
+        default=0.0, ge=0, allow_inf_nan=False, json_schema_extra={"maximum": MAX_COST_SECONDS}
+    )

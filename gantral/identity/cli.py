@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from gantral.devstack.stack_file import local_issuer_url
 from gantral.errors import Forbidden
 from gantral.identity.dev_clients import add_client
 from gantral.identity.dev_issuer import refuse_outside_development, serve_dev_issuer
@@ -69,9 +70,17 @@ def mint(
     agent: Annotated[bool, typer.Option("--agent", help="Mint an agent token.")] = False,
     owner: Owner = None,
     ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 10m, 1h.")] = "10m",
+    audience: Annotated[
+        str | None,
+        typer.Option(help="The resource it is for, e.g. an MCP gateway's URL (default: the API)."),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Print a token signed by the development issuer's key."""
+    """Print a token signed by the development issuer's key.
+
+    Its issuer is GANTRAL_IDENTITY__DEV_ISSUER__URL when set, else that of the
+    `gantral dev` stack whose issuer keeps its key in the data directory (whatever its
+    ports), else http://127.0.0.1:8600."""
     if owner is not None and not agent:
         raise typer.BadParameter("only an agent has an owner: add --agent", param_hint="--owner")
     identity, _ = _settings(data_dir)
@@ -80,10 +89,14 @@ def mint(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--ttl") from exc
     key = load_or_create_signing_key(identity.dev_issuer.data_dir)
+    issuer = identity.dev_issuer.url
+    if "url" not in identity.dev_issuer.model_fields_set:
+        # Beside `gantral dev` (any ports), its issuer: the API trusts no other `iss`.
+        issuer = local_issuer_url(identity.dev_issuer.data_dir) or issuer
     token = mint_token(
         key,
-        issuer=identity.dev_issuer.url.rstrip("/"),
-        audience=identity.audience,
+        issuer=issuer.rstrip("/"),
+        audience=audience or identity.audience,
         subject=user,
         kind=PrincipalKind.AGENT if agent else PrincipalKind.HUMAN,
         roles=role or [],

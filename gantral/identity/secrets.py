@@ -4,6 +4,7 @@ A secret setting holds either the value itself (from the environment, via
 pydantic-settings) or a reference resolved at startup:
 
     file:/run/secrets/db-password      a file mounted by the platform (trailing newline dropped)
+    env:DB_PASSWORD                    another environment variable of the process
     vault:secret/gantral/db#password   Vault KV v2: mount `secret`, path `gantral/db`,
                                        key `password`
 
@@ -14,6 +15,7 @@ known secret value in log records with `***`; install it on the handlers.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -30,7 +32,7 @@ __all__ = ["SecretMaskingFilter", "SecretResolver", "install_secret_masking"]
 
 M = TypeVar("M", bound=BaseModel)
 
-_FILE, _VAULT = "file:", "vault:"
+_FILE, _ENV, _VAULT = "file:", "env:", "vault:"
 
 
 class SecretResolver:
@@ -52,6 +54,8 @@ class SecretResolver:
         raw = value.get_secret_value() if isinstance(value, SecretStr) else value
         if raw.startswith(_FILE):
             resolved = self._file(raw[len(_FILE) :])
+        elif raw.startswith(_ENV):
+            resolved = self._env(raw[len(_ENV) :])
         elif raw.startswith(_VAULT):
             resolved = self._vault_kv(raw[len(_VAULT) :])
         else:
@@ -67,6 +71,12 @@ class SecretResolver:
             value = getattr(model, name)
             if isinstance(value, SecretStr) and value.get_secret_value():
                 updates[name] = self.resolve(value)
+            elif isinstance(value, dict) and any(isinstance(v, SecretStr) for v in value.values()):
+                # e.g. the Temporal codec's keys, by key id
+                updates[name] = {
+                    key: self.resolve(v) if isinstance(v, SecretStr) else v
+                    for key, v in value.items()
+                }
             elif isinstance(value, BaseModel):
                 updates[name] = self.resolve_model(value)
         return model.model_copy(update=updates)
@@ -79,6 +89,15 @@ class SecretResolver:
             raise NotFound(
                 f"secret file {path} cannot be read: {exc.strerror}", reason="secret_file_not_found"
             ) from exc
+
+    @staticmethod
+    def _env(name: str) -> str:
+        value = os.environ.get(name)
+        if not name or value is None:
+            raise NotFound(
+                f"secret environment variable {name!r} is not set", reason="secret_env_not_set"
+            )
+        return value
 
     def _vault_kv(self, reference: str) -> str:
         location, _, key = reference.partition("#")

@@ -8,32 +8,93 @@ from __future__ import annotations
 
 import httpx
 
+from gantral.errors import Forbidden
 from gantral.identity.permissions import (
     Permission,
     PermissionTable,
     TeamScope,
     load_permission_table,
 )
-from gantral.identity.principal import Principal
-from gantral.identity.settings import IdentitySettings
+from gantral.identity.principal import Principal, PrincipalKind
+from gantral.identity.settings import Delegation, IdentitySettings
 from gantral.identity.tokens import TokenValidator, bearer_token
 
-__all__ = ["IdentityService"]
+__all__ = ["ON_BEHALF_OF", "IdentityService"]
+
+ON_BEHALF_OF = "gantral-on-behalf-of"
+"""The header in which a gateway presents its caller's token (see `Delegation`)."""
 
 
 class IdentityService:
-    def __init__(self, validator: TokenValidator, table: PermissionTable) -> None:
+    def __init__(
+        self,
+        validator: TokenValidator,
+        table: PermissionTable,
+        *,
+        delegation: Delegation | None = None,
+        delegated: TokenValidator | None = None,
+    ) -> None:
         self.validator = validator
         self.table = table
+        self.delegation = delegation or Delegation()
+        self.delegated = delegated
 
     @classmethod
     def from_settings(cls, settings: IdentitySettings, http: httpx.AsyncClient) -> IdentityService:
         """Loads the permission table now, so a bad table stops startup, not a request."""
-        return cls(TokenValidator(settings, http), load_permission_table(settings.permissions_file))
+        table = load_permission_table(settings.permissions_file)
+        validator = TokenValidator(settings, http)
+        delegation = settings.delegation
+        delegated = None
+        if delegation.audiences:
+            # Same issuer, keys and claims; only the audience differs: the gateways'.
+            delegated = TokenValidator(
+                settings, http, jwks=validator.jwks, audiences=delegation.audiences
+            )
+        return cls(validator, table, delegation=delegation, delegated=delegated)
 
-    async def authenticate(self, authorization: str | None) -> Principal:
-        """The principal of an `Authorization` header; raises `Unauthenticated`."""
-        return await self.validator.validate(bearer_token(authorization))
+    async def authenticate(
+        self, authorization: str | None, on_behalf_of: str | None = None
+    ) -> Principal:
+        """The principal of an `Authorization` header; raises `Unauthenticated`.
+
+        With `on_behalf_of` (a gateway's caller's token), the principal is that caller,
+        acting through the gateway; raises `Forbidden` unless the header's holder is a
+        gateway, and `Unauthenticated` unless the caller's token was issued for one.
+        """
+        principal = await self.validator.validate(bearer_token(authorization))
+        if on_behalf_of is None:
+            return principal
+        return await self.act_for(principal, on_behalf_of)
+
+    async def act_for(self, gateway: Principal, token: str) -> Principal:
+        """The gateway's caller, as an agent: whatever roles its token holds, a call made
+        through a gateway can start, authorize and report, never decide. The caller is
+        the accountable human (`owner`), so separation of duties keeps them from approving
+        their own call; `act` (RFC 8693) names the gateway."""
+        roles = set(self.delegation.gateway_roles)
+        if not gateway.is_agent or not roles & gateway.roles:
+            raise Forbidden(
+                f"only a gateway agent (role {sorted(roles)}) may act for another principal",
+                reason="not_a_gateway",
+            )
+        if self.delegated is None:
+            raise Forbidden("delegation is not configured", reason="delegation_disabled")
+        caller = await self.delegated.validate(token.strip())
+        bound = self.delegation.gateways
+        if bound:
+            aud = caller.claims.get("aud")
+            audiences = {aud} if isinstance(aud, str) else set(aud or [])
+            if not audiences & set(bound.get(gateway.subject, [])):
+                raise Forbidden(
+                    f"gateway {gateway.subject} may not act for tokens issued to another",
+                    reason="not_this_gateway",
+                )
+        owner = caller.owner if caller.is_agent else caller.subject
+        claims = {**caller.claims, "act": {"sub": gateway.subject}}
+        return caller.model_copy(
+            update={"kind": PrincipalKind.AGENT, "owner": owner, "claims": claims}
+        )
 
     def authorize(self, principal: Principal, permission: Permission, team: str | None) -> None:
         """Raises `Forbidden(reason=...)` unless allowed."""

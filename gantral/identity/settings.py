@@ -20,6 +20,7 @@ from gantral.profile import Profile
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
     "ClaimMapping",
+    "Delegation",
     "DevClient",
     "DevIssuerSettings",
     "IdentitySettings",
@@ -67,6 +68,24 @@ class ClaimMapping(BaseModel):
     # Fail closed: when set, a token WITHOUT this claim (e.g. `email`, only present on
     # interactive logins) is an agent's, so an unrecognised service account can never decide.
     human_requires_claim: str | None = None
+
+
+class Delegation(BaseModel):
+    """Gateways acting for their own callers (the MCP gateway's users).
+
+    An agent holding one of `gateway_roles` may send, with its own token, the token its
+    caller gave it in the `Gantral-On-Behalf-Of` header. That token must be valid from this
+    issuer and issued for one of `audiences` (the gateways' resource URLs, RFC 8707): a
+    token meant for Gantral itself or for any other resource is refused. The request then
+    runs as the caller (see `IdentityService.authenticate`). Empty `audiences`: off.
+    """
+
+    gateway_roles: list[str] = Field(default_factory=lambda: ["mcp-gateway"])
+    audiences: list[str] = Field(default_factory=list)
+    # Gateway agent id -> the audiences it may act for (its own resource URLs), so that a
+    # token leaked to another gateway cannot be replayed there. When set, a gateway
+    # without an entry may not act for anyone.
+    gateways: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class DevClient(BaseModel):
@@ -124,6 +143,7 @@ class IdentitySettings(BaseModel):
     # None: the table shipped in `gantral/identity/default_permissions.yaml`.
     permissions_file: Path | None = None
     dev_issuer: DevIssuerSettings = DevIssuerSettings()
+    delegation: Delegation = Delegation()
     vault: VaultSettings = VaultSettings()
 
     @field_validator("algorithms")

@@ -80,11 +80,18 @@ class TokenValidator:
     share: it holds the JWKS cache."""
 
     def __init__(
-        self, settings: IdentitySettings, http: httpx.AsyncClient, *, jwks: JwksCache | None = None
+        self,
+        settings: IdentitySettings,
+        http: httpx.AsyncClient,
+        *,
+        jwks: JwksCache | None = None,
+        audiences: list[str] | None = None,
     ) -> None:
         self._settings = settings
+        # `audiences`: accept tokens for these resources instead of the API's own audience.
+        self._audience: str | list[str] = audiences or settings.audience
         self._algorithms = frozenset(settings.algorithms)
-        self._jwks = jwks or JwksCache(
+        self.jwks = jwks or JwksCache(
             http,
             issuer=settings.issuer,
             jwks_url=settings.jwks_url,
@@ -102,7 +109,7 @@ class TokenValidator:
                 f"token algorithm {alg!r} is not accepted", reason="algorithm_not_allowed"
             )
         kid = header.get("kid")
-        jwk = await self._jwks.key_for(kid if isinstance(kid, str) else None)
+        jwk = await self.jwks.key_for(kid if isinstance(kid, str) else None)
         if not _key_fits(jwk, alg):
             raise Unauthenticated(
                 f"token algorithm {alg!r} does not fit the issuer's key",
@@ -127,7 +134,7 @@ class TokenValidator:
                 token,
                 key=key,
                 algorithms=[alg],
-                audience=self._settings.audience,
+                audience=self._audience,
                 issuer=self._settings.issuer,
                 leeway=self._settings.leeway_seconds,
                 options={"require": ["exp", "iss", "aud"], "verify_signature": True},

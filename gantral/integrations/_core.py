@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import anyio
+
 from gantral.domain.records import Decision, HumanRequest, RequestStatus
 from gantral.sdk import (
     AsyncGantralClient,
@@ -27,6 +29,9 @@ from gantral.sdk import (
 from gantral.sdk._governed import DEFAULT_DECISION_WAIT
 
 T = TypeVar("T")
+
+ABANDON_TIMEOUT = 10.0
+"""Seconds allowed to cancel the instance of a call its caller abandoned."""
 
 __all__ = ["Decided", "Guard", "ToolRefused", "ToolRoute"]
 
@@ -191,11 +196,12 @@ class Guard:
             )
         return route
 
-    async def start(self, tool: str) -> str:
-        """A new instance for one call of `tool`."""
+    async def start(self, tool: str, idempotency_key: str | None = None) -> str:
+        """A new instance for one call of `tool` (the same one again for the same key)."""
         view = await self.client.start_instance(
-            self.workflow_id, self.team, {**self.trigger_context, "tool": tool}
-        )
+            self.workflow_id, self.team, {**self.trigger_context, "tool": tool},
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
         return view.instance_id
 
     async def call(
@@ -228,14 +234,25 @@ class Guard:
                 # override's follow-up request): close it so it cannot be used later.
                 await _quietly(self.client.cancel(iid, f"tool {tool} call abandoned"))
             raise await self.refused(tool, iid, exc) from exc
-        except BaseException:
-            if own:
+        except BaseException as exc:
+            if own and isinstance(exc, anyio.get_cancelled_exc_class()):
+                await self.abandon(iid, tool)
+            elif own:
                 await _quietly(self.client.fail(iid, f"tool {tool} failed"))
             raise
         decided = await self.decided(step)
         if own:
             await self.client.complete(iid)
         return result, decided
+
+    async def abandon(self, instance_id: str, tool: str, why: str = "cancelled") -> None:
+        """The caller gave up on the call (cancelled, disconnected, timed out): cancel its
+        instance, so its request leaves the approvers' inboxes, a later decision is refused,
+        and no grant issued for it can be used. Shielded: the cancellation that brought us
+        here would otherwise cancel this request too."""
+        reason = f"tool {tool} call abandoned by its caller ({why})"
+        with anyio.CancelScope(shield=True), anyio.move_on_after(ABANDON_TIMEOUT):
+            await _quietly(self.client.cancel(instance_id, reason))
 
     async def refused(self, tool: str, instance_id: str, exc: StepRefused) -> ToolRefused:
         decision = None

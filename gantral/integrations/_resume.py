@@ -18,6 +18,7 @@ from gantral.sdk import (
     AgentEventKind,
     AuthorizeOutcome,
     AuthorizeResult,
+    Conflict,
     GovernedStep,
     StepRefused,
     _governed,
@@ -29,17 +30,38 @@ __all__ = ["ask", "finish", "pending_request", "run_granted"]
 
 
 async def ask(
-    guard: Guard, tool: str, arguments: Mapping[str, Any], instance_id: str | None = None
+    guard: Guard,
+    tool: str,
+    arguments: Mapping[str, Any],
+    instance_id: str | None = None,
+    *,
+    call_key: str | None = None,
 ) -> dict[str, Any]:
     """Start the call's instance (unless given) and authorize. JSON-plain, so a framework
-    can checkpoint it and hand it back after a pause instead of asking again."""
+    can checkpoint it and hand it back after a pause instead of asking again.
+
+    `call_key` names the tool call (e.g. its thread and call id): asked again, even with
+    edited arguments, the same call gets the same instance, so the new authorization
+    supersedes a request still pending for the old arguments, and an approval already
+    given for them dies with that instance when the call ends."""
     route = guard.route(tool)
-    iid = instance_id or await guard.start(tool)
+    iid = instance_id or await guard.start(tool, call_key)
     action = route.action or tool
     requested = _governed.plain(dict(arguments))
-    result = await guard.client.authorize(
-        iid, route.step, action=action, arguments=requested, context=dict(route.context)
-    )
+
+    async def authorize(iid: str) -> AuthorizeResult:
+        return await guard.client.authorize(
+            iid, route.step, action=action, arguments=requested, context=dict(route.context)
+        )
+
+    try:
+        result = await authorize(iid)
+    except Conflict:
+        if instance_id is not None or call_key is None:
+            raise
+        # The call's instance has ended (its id reused by another call): a fresh one.
+        iid = await guard.start(tool)
+        result = await authorize(iid)
     return {
         "tool": tool,
         "instance_id": iid,
@@ -65,6 +87,8 @@ def pending_request(asked: Mapping[str, Any]) -> dict[str, Any] | None:
             "tool": asked["tool"],
             "action": request.action,
             "arguments": request.arguments,
+            # What a decision on this request names: the arguments as shown here.
+            "args_digest": request.args_digest,
             "materiality": str(request.materiality),
             "required_approvers": request.required_approvers,
             "explanation": result.explanation,

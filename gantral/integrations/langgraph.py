@@ -23,6 +23,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from langgraph.config import get_config
 from langgraph.func import task
 from langgraph.types import Command, Interrupt, interrupt
 
@@ -68,11 +69,29 @@ def governed_tool(guard: Guard, tool: BaseTool, *, instance_id: str | None = Non
 
 @task
 async def _ask(
-    guard: Guard, tool: str, arguments: dict[str, Any], instance_id: str | None
+    guard: Guard,
+    tool: str,
+    arguments: dict[str, Any],
+    instance_id: str | None,
+    call_key: str | None = None,
 ) -> dict[str, Any]:
     # A task: its result is checkpointed, so re-running the node on resume does not
     # authorize again (that would open a new request).
-    return await ask(guard, tool, arguments, instance_id)
+    return await ask(guard, tool, arguments, instance_id, call_key=call_key)
+
+
+def _call_key(call_id: str) -> str | None:
+    """The tool call's identity across pauses and edits of the graph's state: its thread,
+    graph namespace and call id. None outside a checkpointed thread."""
+    configurable = get_config().get("configurable", {})
+    thread = configurable.get("thread_id")
+    if thread is None or not call_id:
+        return None
+    # The namespace's node names, not its task ids (a new task after an edit).
+    namespace = "|".join(
+        part.split(":")[0] for part in str(configurable.get("checkpoint_ns", "")).split("|")
+    )
+    return f"langgraph:{thread}:{namespace}:{call_id}"
 
 
 @task
@@ -95,15 +114,20 @@ async def governed_call(
     run: Callable[[dict[str, Any]], Awaitable[Any]],
     *,
     instance_id: str | None = None,
+    call_id: str | None = None,
 ) -> tuple[Any, Decided]:
     """Inside a LangGraph node: authorize `tool(arguments)`, pause the graph while a human
     decides, then `run(granted_arguments)` once.
+
+    `call_id` (the tool call's id): the call keeps its instance when the graph's state is
+    edited while paused, so nothing asked or approved for the old arguments outlives it.
 
     Raises:
         ToolRefused: rejected, expired, cancelled, or `arguments` changed since they
             were authorized (e.g. the state was edited while paused).
     """
-    asked = await _ask(guard, tool, dict(arguments), instance_id)
+    key = _call_key(call_id) if call_id and instance_id is None else None
+    asked = await _ask(guard, tool, dict(arguments), instance_id, key)
     shown = pending_request(asked)
     if shown is not None:
         iid, rid = asked["instance_id"], shown[ARTIFACT_KEY]["request_id"]
@@ -140,8 +164,9 @@ def governed_tools_node(
                 continue
             try:
                 result, decided = await governed_call(
-                    guard, name, call["args"], tool.ainvoke, instance_id=instance_id
-                )
+                    guard, name, call["args"], tool.ainvoke, instance_id=instance_id,
+                    call_id=f"{last.id}:{call_id}" if last.id and call_id else None,
+                )  # fmt: skip
             except ToolRefused as exc:
                 replies.append(_error(str(exc), name, call_id, exc.reason))
                 continue

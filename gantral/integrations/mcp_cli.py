@@ -37,7 +37,9 @@ def mcp_proxy_command(
             raise ValueError(f"transport must be stdio or http, not {transport!r}")
         if transport is not None:
             settings.serve.transport = "http" if transport == "http" else "stdio"
+        settings.serve.check()  # http needs serve.auth (or an explicit loopback opt-out)
         settings.gantral.auth()  # a missing secret is a usage error, found now
+        settings.upstream.resolved_headers()
     except (ValidationError, ValueError, OSError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--config") from exc
     asyncio.run(run_proxy(settings))

@@ -1,11 +1,23 @@
 """`gantral mcp-proxy`: any MCP client, any MCP server, and Gantral between them.
 
-The proxy lists the upstream server's tools unchanged. Each tool call is a governed step
+The proxy lists the upstream server's tools (marking or hiding those the caller can
+never call, as `discovery` says). Each tool call is a governed step
 of the configured workflow template: the proxy authorizes it (tool name and arguments),
 waits while a human decides if the step's policy says so, and calls the upstream tool
 only with a grant and exactly the granted arguments (an override's edit, if any). A
 refusal is a tool error (`isError`) that says who refused and why; the upstream tool is
-never called. One YAML file configures it; it serves stdio or streamable HTTP.
+never called. While a human decides, the call is held as `gantral.integrations.mcp_hold`
+describes (progress, pending past the client's patience, pick-up on retry, cancelled when
+abandoned). One YAML file configures it; it serves stdio or streamable HTTP.
+
+Over streamable HTTP the gateway is an OAuth 2.1 protected resource, as the MCP
+authorization specification requires: Protected Resource Metadata (RFC 9728) naming the
+deployment's OIDC issuer, 401 with `WWW-Authenticate: Bearer resource_metadata=...`, and
+only tokens issued for this gateway's resource URL (RFC 8707 audience) are accepted. Each
+call runs in Gantral as the token's subject (see `gantral.identity.settings.Delegation`):
+policy, separation of duties and the audit log see who asked. The caller's token never
+goes upstream: the upstream's own credentials are the gateway's (`upstream.headers`, by
+reference). stdio keeps the configured agent token. See `gantral.integrations.mcp_auth`.
 
 Needs the `mcp` extra: `pip install 'gantral[mcp]'`.
 """
@@ -22,17 +34,41 @@ import mcp_types as types
 import uvicorn
 import yaml
 from mcp import Client, StdioServerParameters
+from mcp.client._transport import Transport
+from mcp.client.streamable_http import streamable_http_client
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
+from mcp.shared._httpx_utils import create_mcp_http_client
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gantral.domain.records import HumanRequest
+from gantral.errors import GantralError
+from gantral.identity.secrets import SecretResolver
+from gantral.identity.settings import IdentitySettings
 from gantral.integrations._core import Guard, ToolRefused, ToolRoute
+from gantral.integrations.mcp_auth import (
+    CallerToken,
+    GatewayAuth,
+    GatewayTokens,
+    OnBehalfOf,
+    acting_for,
+    caller,
+    http_app,
+)
+from gantral.integrations.mcp_hold import Holds, HoldSettings, Pending
 from gantral.sdk import AsyncGantralClient, BearerToken, ClientCredentials, GantralSDKError
 from gantral.sdk._governed import DEFAULT_DECISION_WAIT
 
-__all__ = ["ProxyConfig", "build_proxy", "load_config", "run_proxy"]
+__all__ = [
+    "GatewayAuth",
+    "GatewayTokens",
+    "OnBehalfOf",
+    "ProxyConfig",
+    "build_proxy",
+    "load_config",
+    "run_proxy",
+]
 
 log = logging.getLogger("gantral.mcp_proxy")
 
@@ -83,23 +119,51 @@ class GantralConnection(_Strict):
 
 
 class Upstream(_Strict):
-    """The real MCP server: a command to run over stdio, or a streamable-HTTP URL."""
+    """The real MCP server: a command to run over stdio, or a streamable-HTTP URL.
+
+    `headers` are the gateway's own credentials for an HTTP upstream, sent with every
+    request to it; values may be references (`env:NAME`, `file:/path`, `vault:mount/path#key`)
+    resolved at start. The MCP client's token is never sent upstream.
+    """
 
     command: str | None = None
     args: list[str] = Field(default_factory=list)
     env: dict[str, str] | None = None
     cwd: str | None = None
     url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_transport(self) -> Upstream:
         if (self.command is None) == (self.url is None):
             raise ValueError("upstream needs exactly one of command or url")
+        if self.headers and self.url is None:
+            raise ValueError("upstream headers need an url upstream (stdio takes env)")
         return self
 
-    def target(self) -> StdioServerParameters | str:
+    def resolved_headers(self, resolver: SecretResolver | None = None) -> dict[str, str]:
+        """The headers with their references resolved; `ValueError` names a missing one."""
+        resolver = resolver or SecretResolver(IdentitySettings().vault)
+        resolved = {}
+        for name, value in self.headers.items():
+            if value.startswith("env:"):
+                found = os.environ.get(value[4:])
+                if not found:
+                    raise ValueError(f"upstream header {name}: {value[4:]} is not set")
+                resolved[name] = found
+            else:
+                try:
+                    resolved[name] = resolver.resolve(value).get_secret_value()
+                except GantralError as exc:
+                    raise ValueError(f"upstream header {name}: {exc.message}") from exc
+        return resolved
+
+    def target(self) -> StdioServerParameters | Transport | str:
         if self.url is not None:
-            return self.url
+            if not self.headers:
+                return self.url
+            http = create_mcp_http_client(headers=self.resolved_headers())
+            return streamable_http_client(self.url, http_client=http)
         assert self.command is not None
         return StdioServerParameters(
             command=self.command, args=self.args, env=self.env, cwd=self.cwd
@@ -117,6 +181,28 @@ class Serve(_Strict):
     host: str = "127.0.0.1"
     port: int = 8765
     path: str = "/mcp"
+    # Required over HTTP: without it whoever reaches the port would act as the gateway.
+    auth: GatewayAuth | None = None
+    # Opt out of that, for a loopback-only port on a single-user machine.
+    anonymous: bool = False
+
+    @model_validator(mode="after")
+    def _authenticated(self) -> Serve:
+        self.check()
+        return self
+
+    def check(self) -> None:
+        if self.transport != "http" or self.auth is not None:
+            return
+        if not self.anonymous:
+            raise ValueError("serve.auth is required over http (or anonymous: true, loopback only)")
+        if self.host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("anonymous http is for a loopback host only")
+
+
+Discovery = Literal["show", "mark", "hide"]
+GOVERNANCE_META = "gantral/governance"
+"""The `_meta` key of a listed tool the caller can never call (`discovery: mark`)."""
 
 
 class ProxyConfig(_Strict):
@@ -133,6 +219,10 @@ class ProxyConfig(_Strict):
     wait: float = Field(default=DEFAULT_DECISION_WAIT, gt=0)
     trigger_context: dict[str, Any] = Field(default_factory=dict)
     serve: Serve = Field(default_factory=Serve)
+    hold: HoldSettings = Field(default_factory=HoldSettings)
+    # Tools the caller can never call (not routed here, or the caller is not of `team`):
+    # `mark` lists them flagged as refused, `hide` leaves them out, `show` lists as is.
+    discovery: Discovery = "mark"
 
     def routes(self) -> dict[str, ToolRoute]:
         return {name: _route(tool) for name, tool in self.tools.items()}
@@ -165,14 +255,36 @@ def guard_for(config: ProxyConfig, client: AsyncGantralClient) -> Guard:
     )  # fmt: skip
 
 
-def build_proxy(guard: Guard, upstream: Client, name: str = "gantral-mcp-proxy") -> Server[Any]:
+def build_proxy(
+    guard: Guard,
+    upstream: Client,
+    name: str = "gantral-mcp-proxy",
+    *,
+    hold: HoldSettings | None = None,
+    holds: Holds | None = None,
+    discovery: Discovery = "show",
+) -> Server[Any]:
     """The MCP server the client talks to: tools listed as upstream lists them, calls
-    governed by `guard` and forwarded to `upstream` with the granted arguments only."""
+    governed by `guard` and forwarded to `upstream` with the granted arguments only.
+    While a human decides, calls are held as `hold` says (see `mcp_hold`)."""
+    holds = holds or Holds(guard, hold)
 
     async def list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return await upstream.list_tools(cursor=params.cursor if params else None)
+        listed = await upstream.list_tools(cursor=params.cursor if params else None)
+        if discovery == "show":
+            return listed
+        token = caller(ctx)
+        teams = token.teams if isinstance(token, CallerToken) else None
+        tools = []
+        for tool in listed.tools:
+            why = never_callable(guard, tool.name, teams)
+            if why is None:
+                tools.append(tool)
+            elif discovery == "mark":
+                tools.append(_marked(tool, why))
+        return listed.model_copy(update={"tools": tools})
 
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
@@ -183,8 +295,16 @@ def build_proxy(guard: Guard, upstream: Client, name: str = "gantral-mcp-proxy")
             forwarded.append(granted)
             return await upstream.call_tool(params.name, granted)
 
+        async def progress(done: float, total: float | None, message: str) -> None:
+            await ctx.session.report_progress(done, total, message)
+
+        token = caller(ctx)
+        who = f"{(token.claims or {}).get('iss')}|{token.subject}" if token is not None else ""
         try:
-            result, decided = await guard.call(params.name, params.arguments or {}, forward)
+            with acting_for(token.token if token is not None else None):
+                outcome = await holds.call(
+                    who, params.name, params.arguments or {}, forward, progress
+                )
         except ToolRefused as exc:
             log.info("refused %s: %s", params.name, exc.reason)
             return _error(str(exc), {"reason": exc.reason})
@@ -197,10 +317,36 @@ def build_proxy(guard: Guard, upstream: Client, name: str = "gantral-mcp-proxy")
             else:
                 text = f"Gantral could not authorize tool {name!r} ({why}); it was not called."
             return _error(text, {"reason": exc.reason})
+        if isinstance(outcome, Pending):
+            return _error(outcome.text(), outcome.meta())
+        result, decided = outcome
         meta = {**(result.meta or {}), DECISION_META: decided.as_dict()}
         return result.model_copy(update={"meta": meta})
 
     return Server(name, on_list_tools=list_tools, on_call_tool=call_tool)
+
+
+def never_callable(guard: Guard, tool: str, teams: list[str] | None) -> str | None:
+    """Why every call of `tool` by this caller would be refused, if it would: the tool is
+    not routed to a step here, or the caller (when known) is not of the gateway's team."""
+    if tool not in guard.routes and guard.default is None:
+        return "not_governed"
+    if teams is not None and guard.team not in teams:
+        return "not_your_team"
+    return None
+
+
+_WHY = {
+    "not_governed": "not governed by this gateway",
+    "not_your_team": "calls run for a team you are not in",
+}
+
+
+def _marked(tool: types.Tool, why: str) -> types.Tool:
+    note = f"[Refused by Gantral: {_WHY[why]}.]"
+    description = f"{note} {tool.description}" if tool.description else note
+    meta = {**(tool.meta or {}), GOVERNANCE_META: {"callable": False, "reason": why}}
+    return tool.model_copy(update={"description": description, "meta": meta})
 
 
 def _error(text: str, detail: dict[str, Any]) -> types.CallToolResult:
@@ -209,8 +355,23 @@ def _error(text: str, detail: dict[str, Any]) -> types.CallToolResult:
     )
 
 
-async def serve_http(server: Server[Any], host: str, port: int, path: str) -> None:
-    app = server.streamable_http_app(streamable_http_path=path, host=host)
+async def serve_http(
+    server: Server[Any],
+    host: str,
+    port: int,
+    path: str,
+    *,
+    auth: GatewayAuth | None = None,
+    tokens: GatewayTokens | None = None,
+) -> None:
+    """Serve streamable HTTP; with `auth`, as an OAuth 2.1 protected resource."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        if auth is not None and tokens is None:
+            tokens = GatewayTokens.from_auth(auth, http)
+        await _serve(http_app(server, host, path, auth, tokens), host, port)
+
+
+async def _serve(app: Any, host: str, port: int) -> None:
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
     await uvicorn.Server(config).serve()
 
@@ -218,16 +379,23 @@ async def serve_http(server: Server[Any], host: str, port: int, path: str) -> No
 async def run_proxy(config: ProxyConfig) -> None:
     """Connect to Gantral and the upstream server, then serve until the client leaves
     (stdio) or the process is stopped (HTTP)."""
-    auth = config.gantral.auth()
+    config.serve.check()
+    auth = OnBehalfOf(config.gantral.auth())
     async with (
         AsyncGantralClient(config.gantral.url, auth=auth, timeout=config.gantral.timeout) as gc,
         Client(config.upstream.target(), cache=None) as upstream,
     ):
-        server = build_proxy(guard_for(config, gc), upstream)
-        if config.serve.transport == "http":
-            serve = config.serve
-            log.info("serving MCP on http://%s:%d%s", serve.host, serve.port, serve.path)
-            await serve_http(server, serve.host, serve.port, serve.path)
-            return
-        async with stdio_server() as (read, write):
-            await server.run(read, write, server.create_initialization_options())
+        guard = guard_for(config, gc)
+        holds = Holds(guard, config.hold)
+        server = build_proxy(guard, upstream, holds=holds, discovery=config.discovery)
+        try:
+            if config.serve.transport == "http":
+                serve = config.serve
+                log.info("serving MCP on http://%s:%d%s", serve.host, serve.port, serve.path)
+                await serve_http(server, serve.host, serve.port, serve.path, auth=serve.auth)
+                return
+            async with stdio_server() as (read, write):
+                await server.run(read, write, server.create_initialization_options())
+        finally:
+            # Pending calls can no longer be picked up: their requests must not linger.
+            await holds.aclose()

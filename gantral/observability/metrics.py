@@ -17,7 +17,6 @@ import socket
 import threading
 import time
 import urllib.request
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -34,9 +33,11 @@ from temporalio.runtime import (
     TelemetryFilter,
 )
 
-from gantral.domain.audit_event import AppendAuditEvents, AuditEvent
+from gantral.audit.read_model import OpenRequests, Stored
 
 __all__ = [
+    "CallbackMetrics",
+    "ChannelMetrics",
     "GantralMetrics",
     "MetricsServer",
     "install_process_runtime",
@@ -45,8 +46,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("gantral.metrics")
-# Instances and requests remembered for labels and durations (oldest forgotten first).
-_REMEMBERED = 20_000
 _TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TERMINATED", "EXPIRED"}
 _UNKNOWN = "unknown"
 # Minutes to days: humans decide slowly.
@@ -94,12 +93,91 @@ def verification_failures(registry: CollectorRegistry) -> Counter:
     )
 
 
-class _Lru(OrderedDict[str, Any]):
-    def remember(self, key: str, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > _REMEMBERED:
-            self.popitem(last=False)
+class ChannelMetrics:
+    """The channel relay's metrics (`gantral channels`, on `GANTRAL_CHANNELS__METRICS_PORT`).
+    Labels: the channel (slack, jira), the call (post, update, reply, comment, transition)
+    and the vendor's error code, all bounded by code and the vendors' documented errors."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry(auto_describe=True)
+        self.undeliverable = Counter(
+            "gantral_channel_undeliverable",
+            "Channel deliveries given up on a permanent error (the relay went on with the "
+            "channel's other requests), by whether a fallback was posted.",
+            ["channel", "call", "reason", "fallback"],
+            registry=r,
+        )
+        self.retries = Counter(
+            "gantral_channel_retries",
+            "Channel calls failed on a transient error and retried (rate limits, 5xx, timeouts).",
+            ["channel", "call", "reason"],
+            registry=r,
+        )
+        self.duplicates = Counter(
+            "gantral_channel_duplicates",
+            "Copies of a request found in a channel after an attempt whose answer was lost.",
+            ["channel"],
+            registry=r,
+        )
+
+    def gave_up(self, channel: str, call: str, reason: str, fallback: str) -> None:
+        self.undeliverable.labels(channel, call, _bounded(reason), fallback).inc()
+
+    def retried(self, channel: str, call: str, reason: str) -> None:
+        self.retries.labels(channel, call, _bounded(reason)).inc()
+
+
+class CallbackMetrics:
+    """The callback worker's metrics (`python -m gantral.callbacks`, on
+    `GANTRAL_CALLBACKS__METRICS_PORT`). One delivery is one resolution's webhook; it takes
+    one attempt or more. Reasons are bounded by code: `http_<status>` (a receiver's non-2xx
+    answer), `timeout`, `connection`, `url_not_allowed`, `no_secret`; a dead letter after
+    the last attempt carries the reason that attempt failed with."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry(auto_describe=True)
+        self.deliveries = Counter(
+            "gantral_callback_deliveries",
+            "Callbacks delivered: the receiver answered 2xx.",
+            registry=r,
+        )
+        self.failures = Counter(
+            "gantral_callback_failures",
+            "Callback delivery attempts that failed, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.retries = Counter(
+            "gantral_callback_retries",
+            "Failed callback attempts Temporal retries with backoff, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "gantral_callback_dead_letters",
+            "Callbacks given up for good (refused, or every attempt failed): the receiver "
+            "will not be called again for that resolution, by reason.",
+            ["reason"],
+            registry=r,
+        )
+
+    def delivered(self) -> None:
+        self.deliveries.inc()
+
+    def failed(self, reason: str, *, final: bool) -> None:
+        """An attempt failed; `final`: no attempt follows (refused, or the last one)."""
+        reason = _bounded(reason)
+        self.failures.labels(reason).inc()
+        if final:
+            self.dead_letters.labels(reason).inc()
+        else:
+            self.retries.labels(reason).inc()
+
+
+def _bounded(reason: str) -> str:
+    # Vendors' error codes are short identifiers; anything else is not a label value.
+    ok = len(reason) <= 48 and reason.replace("_", "").replace(".", "").isalnum()
+    return reason if ok else "other"
 
 
 class GantralMetrics:
@@ -132,12 +210,15 @@ class GantralMetrics:
             buckets=_DECISION_BUCKETS,
             registry=r,
         )
+        # Both from the shared read model: every sink replica reports the same value.
         self.requests_open = Gauge(
-            "gantral_requests_open", "Human requests waiting for a decision.", registry=r
+            "gantral_requests_open",
+            "Human requests waiting for a decision (every sink replica reports all of them).",
+            registry=r,
         )
         self.oldest_open_request = Gauge(
             "gantral_oldest_open_request_seconds",
-            "Age of the oldest human request still waiting.",
+            "Age of the oldest human request still waiting (every sink replica reports it).",
             registry=r,
         )
         self.escalations = Counter("gantral_escalations", "Escalations to a next tier.", registry=r)
@@ -182,23 +263,40 @@ class GantralMetrics:
             ["where"],
             registry=r,
         )
-        self._instances: _Lru = _Lru()  # instance id -> (workflow, team)
-        self._requests: _Lru = _Lru()  # request id -> (opened at, materiality)
-        self._materiality: _Lru = _Lru()  # instance id -> materiality of its last evaluation
-        self._lock = threading.Lock()
+        self.closed_outside = Counter(
+            "gantral_executions_closed_outside",
+            "Instance executions closed around Gantral (terminated, reset, timed out, failed,"
+            " history lost) with their audit chain unsealed, recorded in the access log.",
+            ["status"],
+            registry=r,
+        )
+        self._oldest_open: datetime | None = None
+        self.oldest_open_request.set_function(self._oldest_age)
 
     # -- the sink --------------------------------------------------------------------
 
-    def stored(self, batch: AppendAuditEvents, now: datetime | None = None) -> None:
-        """A batch committed: count its events and the facts they record."""
-        now = now or datetime.now(UTC)
+    def stored(self) -> None:
+        """A batch answered as stored (committed now, or earlier: an idempotent retry)."""
         self.batches.labels("stored").inc()
-        with self._lock:
-            for event in batch.events:
-                self.events.labels(str(event.type)).inc()
-                self.lag.observe(max(0.0, (now - event.at).total_seconds()))
-                self._observe(event)
-            self._update_open(now)
+
+    def committed(self, events: list[Stored], now: datetime | None = None) -> None:
+        """Events this replica committed (never those of a retried batch already stored):
+        each is counted once across replicas, with labels from the shared read model."""
+        now = now or datetime.now(UTC)
+        for event in events:
+            self.events.labels(event.type).inc()
+            self.lag.observe(max(0.0, (now - event.at).total_seconds()))
+            self._observe(event)
+
+    def open_requests(self, open_now: OpenRequests) -> None:
+        """From the read model, the same on every replica (alert on max, not sum)."""
+        self.requests_open.set(open_now.count)
+        self._oldest_open = open_now.oldest_opened_at
+
+    def _oldest_age(self) -> float:
+        # At scrape time, so the age grows between refreshes.
+        oldest = self._oldest_open
+        return 0.0 if oldest is None else max(0.0, (datetime.now(UTC) - oldest).total_seconds())
 
     def refused(self, reason: str) -> None:
         self.batches.labels("refused").inc()
@@ -208,34 +306,20 @@ class GantralMetrics:
     def failed(self) -> None:
         self.batches.labels("failed").inc()
 
-    def _observe(self, event: AuditEvent) -> None:
-        p, kind, iid = event.payload, str(event.type), event.instance_id
+    def _observe(self, event: Stored) -> None:
+        p, kind, materiality = event.payload, event.type, event.materiality
         if kind == "INSTANCE_STARTED":
-            workflow, team = str(p.get("workflow_id", _UNKNOWN)), str(p.get("owning_team_id"))
-            self._instances.remember(iid, (workflow, team))
-            self.instances_started.labels(workflow, team).inc()
+            self.instances_started.labels(event.workflow, event.team).inc()
         elif kind == "STATE_TRANSITION" and p.get("to_state") in _TERMINAL:
-            workflow, team = self._instances.get(iid, (_UNKNOWN, _UNKNOWN))
-            self.instances_finished.labels(workflow, team, str(p["to_state"])).inc()
-        elif kind == "POLICY_EVALUATED":
-            self._materiality.remember(iid, str(p.get("materiality", _UNKNOWN)))
+            self.instances_finished.labels(event.workflow, event.team, str(p["to_state"])).inc()
         elif kind == "HUMAN_REQUESTED":
-            materiality = self._materiality.get(iid, _UNKNOWN)
-            self._requests.remember(str(p.get("request_id")), (event.at, materiality))
             self.requests_opened.labels(materiality).inc()
         elif kind == "DECISION_RECORDED":
-            opened = self._requests.get(str(p.get("request_id")))
-            materiality = opened[1] if opened else _UNKNOWN
             self.requests_decided.labels(str(p.get("decision_type")), materiality).inc()
-            if opened and p.get("quorum_satisfied", True):
-                self.decision_seconds.labels(materiality).observe(
-                    (event.at - opened[0]).total_seconds()
-                )
-                self._requests.pop(str(p.get("request_id")), None)
-        elif kind in ("TIMED_OUT", "REQUEST_SUPERSEDED"):
-            self._requests.pop(str(p.get("request_id")), None)
-            if kind == "TIMED_OUT":
-                self.expiries.labels(str(p.get("outcome", _UNKNOWN))).inc()
+            if event.waited_seconds is not None:
+                self.decision_seconds.labels(materiality).observe(event.waited_seconds)
+        elif kind == "TIMED_OUT":
+            self.expiries.labels(str(p.get("outcome", _UNKNOWN))).inc()
         elif kind == "ESCALATED":
             self.escalations.inc()
         elif kind == "REMINDER_SENT":
@@ -254,11 +338,6 @@ class GantralMetrics:
             self.refusals.labels(str(p.get("attempted", _UNKNOWN)), reason).inc()
             if reason in ("attestation", "unattested", "bad_signature"):
                 self.attestation_refusals.labels("access_log").inc()
-
-    def _update_open(self, now: datetime) -> None:
-        self.requests_open.set(len(self._requests))
-        oldest = min((at for at, _ in self._requests.values()), default=None)
-        self.oldest_open_request.set(0 if oldest is None else (now - oldest).total_seconds())
 
     def checkpoint(self, latest_timestamp: str | None, covered: int, stored: int) -> None:
         """After each publishing tick: how old the latest checkpoint is, and how much of

@@ -4,6 +4,7 @@
         --trigger '{"environment": "production"}' \
         --actor alice:FINANCE --actor bob:CFO --requester carol
     gantral policy validate policies/*.yaml
+    gantral policy validate policies/*.yaml --output json
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from gantral.cli_output import OutputFormat, OutputOpt
 from gantral.errors import InvalidInput
 from gantral.policy.explain import Actors, explain
 from gantral.policy.facts import given_facts
@@ -83,15 +85,22 @@ def evaluate_command(
 @policy_app.command("validate")
 def validate_command(
     files: Annotated[list[Path], typer.Argument(help="Policy or workflow-template files.")],
+    output: OutputOpt = OutputFormat.text,
 ) -> None:
-    """Check files; print FILE:LINE: FIELD: problem for each error, exit 1 if any."""
-    failed = 0
+    """Check files; print FILE:LINE: FIELD: problem for each error, exit 1 if any.
+
+    With --output json: one document, a result per file (`ok`, `content_hash` or
+    `errors` with `field`, `line` and `message`)."""
+    results: list[dict[str, Any]] = []
     for path in files:
         try:
             doc = load_file(path)
         except InvalidInput as e:
-            failed += 1
-            for err in e.details.get("errors") or [{"message": e.message}]:
+            errors = e.details.get("errors") or [{"message": e.message}]
+            results.append({"file": str(path), "ok": False, "errors": errors})
+            if output is OutputFormat.json:
+                continue
+            for err in errors:
                 if "field" in err:
                     where = f"{path}:{err['line']}" if err["line"] else str(path)
                     typer.echo(
@@ -100,8 +109,12 @@ def validate_command(
                 else:
                     typer.echo(err["message"], err=True)
             continue
-        typer.echo(f"ok {path} ({doc.content_hash()})")
-    if failed:
+        results.append({"file": str(path), "ok": True, "content_hash": doc.content_hash()})
+        if output is OutputFormat.text:
+            typer.echo(f"ok {path} ({doc.content_hash()})")
+    if output is OutputFormat.json:
+        typer.echo(json.dumps({"ok": all(r["ok"] for r in results), "files": results}, indent=2))
+    if not all(r["ok"] for r in results):
         raise typer.Exit(1)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gantral.policy.facts import field_problem
+from gantral.policy.facts import FACT_PATTERN, field_problem
 from gantral.policy.materiality import Materiality
 
 Scalar = str | int | float | bool | None
@@ -62,12 +62,38 @@ _ORDERING = {Op.GT, Op.GE, Op.LT, Op.LE}
 _SYMBOL = {Op.EQ: "==", Op.NE: "!=", Op.GT: ">", Op.GE: ">=", Op.LT: "<", Op.LE: "<="}
 
 
+def _value_fits_op_schema(schema: dict[str, Any]) -> None:
+    # `_value_fits_op`, published: which value each operator takes.
+    takes = {
+        **{op.value: {"type": "number"} for op in sorted(_ORDERING)},
+        Op.IN.value: {"type": "array"},
+        Op.NOT_IN.value: {"type": "array"},
+        Op.EQ.value: {"not": {"type": "array"}},
+        Op.NE.value: {"not": {"type": "array"}},
+        Op.EXISTS.value: {"type": "null"},
+        Op.MISSING.value: {"type": "null"},
+    }
+    needed = {Op.EXISTS.value, Op.MISSING.value, Op.EQ.value, Op.NE.value}
+    schema["allOf"] = [
+        {"if": {"required": ["op"], "properties": {"op": {"const": op}}},
+         "then": {"properties": {"value": value}} if op in needed
+         else {"required": ["value"], "properties": {"value": value}}}
+        for op, value in takes.items()
+    ]  # fmt: skip
+
+
 class Condition(BaseModel):
-    """One comparison against the step context, e.g. `amount > 10000`."""
+    """One comparison against the step context, e.g. `amount > 10000`. A published rule
+    reads facts only: `arguments.<path>`, `trigger.<path>`, `team` or `workflow` (a policy
+    pinned before that rule may hold another field, which then never matches)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_value_fits_op_schema)
 
-    field: str = Field(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+    field: str = Field(
+        pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$",
+        # What publication accepts (`refuse_non_facts`); decoding keeps the wider pattern.
+        json_schema_extra={"pattern": FACT_PATTERN},
+    )
     op: Op
     value: Scalar | list[Scalar] = None
 

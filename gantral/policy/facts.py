@@ -56,6 +56,10 @@ def given_facts(
     return facts
 
 
+FACT_PATTERN = r"^(?:(?:arguments|trigger)(?:\.[A-Za-z0-9_-]+)+|team|workflow)$"
+"""Every field `field_problem` accepts, as a JSON Schema pattern."""
+
+
 def field_problem(field: str) -> str | None:
     """Why a rule may not read `field` (a dotted path), or None when it may."""
     root, _, rest = field.partition(".")

@@ -16,11 +16,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from gantral.domain.ijson import find_violation
-from gantral.errors import InvalidInput
+from gantral.errors import Conflict, InvalidInput
 from gantral.policy.fact_fields import non_fact_fields
 from gantral.policy.levels import FieldError
 from gantral.policy.models import Policy
-from gantral.policy.templates import WorkflowTemplate
+from gantral.policy.templates import StepGraphError, WorkflowTemplate
 
 M = TypeVar("M", bound=BaseModel)
 Document = Policy | WorkflowTemplate
@@ -47,7 +47,7 @@ def parse(text: str | bytes, *, source: str = "<input>") -> tuple[Any, yaml.Node
     try:
         node = loader.get_single_node()
         _refuse_duplicate_keys(node, source)
-        data = loader.construct_document(node) if node is not None else None
+        data = _join_surrogate_pairs(loader.construct_document(node)) if node is not None else None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
@@ -68,11 +68,32 @@ def parse(text: str | bytes, *, source: str = "<input>") -> tuple[Any, yaml.Node
     return data, node
 
 
+def _join_surrogate_pairs(data: Any) -> Any:
+    """JSON writes a character beyond U+FFFF as an escaped UTF-16 pair ("\\ud83d\\ude00");
+    PyYAML decodes each half alone. Join the pairs, as a JSON reader does (a lone half
+    stays, and I-JSON refuses it)."""
+    if isinstance(data, str):
+        if not any("\ud800" <= c <= "\udfff" for c in data):
+            return data
+        return data.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+    if isinstance(data, list):
+        return [_join_surrogate_pairs(item) for item in data]
+    if isinstance(data, dict):
+        return {_join_surrogate_pairs(k): _join_surrogate_pairs(v) for k, v in data.items()}
+    return data
+
+
 def validate(model: type[M], data: Any, node: yaml.Node | None, *, source: str = "<input>") -> M:
     """`model.model_validate(data)`, with errors translated to InvalidInput(field=, line=)."""
+    _refuse_nul(data, node, source)
     try:
         return model.model_validate(data)
     except ValidationError as e:
+        graph = _step_graph_problem(e)
+        if graph is not None:
+            raise Conflict(
+                f"{source}: steps: {graph}", reason="inconsistent_steps", field="steps"
+            ) from None
         errors = [
             _describe(err, node, data) for err in e.errors(include_url=False, include_input=False)
         ]
@@ -87,6 +108,16 @@ def validate(model: type[M], data: Any, node: yaml.Node | None, *, source: str =
             line=first["line"],
             errors=errors,
         ) from None
+
+
+def _step_graph_problem(error: ValidationError) -> str | None:
+    """The message of a template whose steps contradict each other, if that is the only
+    problem (the graph check runs once every field is valid, so it is alone when it fails)."""
+    problems = error.errors(include_url=False, include_input=False)
+    if len(problems) != 1:
+        return None
+    cause = problems[0].get("ctx", {}).get("error")
+    return str(cause) if isinstance(cause, StepGraphError) else None
 
 
 def refuse_non_facts(doc: Document, node: yaml.Node | None = None, *, source: str) -> None:
@@ -199,6 +230,36 @@ def locate_in_data(data: Any, loc: tuple[str | int, ...]) -> str:
         elif isinstance(data, dict) and i == len(loc) - 1 and not str(part).startswith("["):
             parts.append(part)
     return _render(parts)
+
+
+def _refuse_nul(data: Any, node: yaml.Node | None, source: str) -> None:
+    # Documents are stored as PostgreSQL jsonb, which cannot hold U+0000: refused here,
+    # named, instead of failing the write (the published schemas say it: `NO_NUL`).
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack:
+        item, loc = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str) and "\x00" in key:
+                    _nul_at(loc, node, data, source, "a key holds")
+                stack.append((child, (*loc, key)))
+        elif isinstance(item, list):
+            stack.extend((child, (*loc, i)) for i, child in enumerate(item))
+        elif isinstance(item, str) and "\x00" in item:
+            _nul_at(loc, node, data, source, "holds")
+
+
+def _nul_at(
+    loc: tuple[str | int, ...], node: yaml.Node | None, data: Any, source: str, what: str
+) -> None:
+    field, line = locate(node, loc) if node is not None else (locate_in_data(data, loc), None)
+    where = f"{source}:{line}" if line else source
+    raise InvalidInput(
+        f"{where}: {field or '(document)'}: {what} U+0000 (NUL), which a document cannot store",
+        reason="invalid_document",
+        field=field,
+        line=line,
+    )
 
 
 def _render(parts: list[str | int]) -> str:

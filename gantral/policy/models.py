@@ -14,18 +14,26 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag, model_validator
 
 from gantral.policy.conditions import Condition, MaterialityRule, Op
 from gantral.policy.durations import Duration, format_duration
 from gantral.policy.levels import FieldError
 from gantral.policy.materiality import Materiality
+from gantral.policy.schema_rules import (
+    MAX_N_OF,
+    n_of_rules,
+    policy_rules,
+    settings_rules,
+    tier_rules,
+)
 
 __all__ = [
     "AllOf",
     "AnyOf",
     "ApprovalRule",
     "Approvers",
+    "Channels",
     "Condition",
     "LevelSettings",
     "Materiality",
@@ -37,6 +45,7 @@ __all__ = [
     "Op",
     "Policy",
     "RoleRule",
+    "SlackChannel",
     "SlackNotify",
     "TierSpec",
     "Timeouts",
@@ -60,8 +69,13 @@ class AllOf(_Strict):
 
 
 class NOf(_Strict):
-    n: int = Field(ge=1)
-    of: list[Rule] = Field(min_length=1)
+    """`n` of the rules in `of` must be satisfied: at most as many as there are (said in
+    the schema as one `if`/`then` per count, so both are bounded)."""
+
+    model_config = ConfigDict(json_schema_extra=n_of_rules)
+
+    n: int = Field(ge=1, le=MAX_N_OF)
+    of: list[Rule] = Field(min_length=1, max_length=MAX_N_OF)
 
     @model_validator(mode="after")
     def _n_fits(self) -> NOf:
@@ -128,7 +142,10 @@ class OnTimeout(StrEnum):
 
 
 class TierSpec(_Strict):
-    """One explicit rung of an escalation chain. No `approvers` means the policy's."""
+    """One explicit rung of an escalation chain. No `approvers` means the policy's (an
+    empty list is refused). Reminders need the tier's `timeout` and come before it."""
+
+    model_config = ConfigDict(json_schema_extra=tier_rules)
 
     name: str | None = Field(default=None, min_length=1)
     approvers: Approvers | None = None
@@ -138,6 +155,9 @@ class TierSpec(_Strict):
 
     @model_validator(mode="after")
     def _reminders_fit(self) -> TierSpec:
+        if self.approvers == []:
+            raise FieldError(("approvers",), "a tier's approvers cannot be empty: leave them "
+                             "out to use the policy's")  # fmt: skip
         try:
             check_reminders(self.reminders, self.timeout)
         except ValueError as e:
@@ -163,8 +183,20 @@ class SlackNotify(_Strict):
     channel: str = Field(pattern=r"^[CG][A-Z0-9]{2,31}$")
 
 
+def _channel_required(schema: dict[str, Any]) -> None:
+    # What `_names_a_channel` checks, published: a channel is required and not null (the
+    # model keeps it optional so that a missing one gets its own message).
+    slack = schema["properties"]["slack"]
+    schema["properties"]["slack"] = next(s for s in slack.pop("anyOf") if s != {"type": "null"})
+    slack.pop("default", None)
+    schema["properties"]["slack"] |= slack
+    schema["required"] = ["slack"]
+
+
 class Notify(_Strict):
     """Where this policy's requests are sent, instead of the team's configured place."""
+
+    model_config = ConfigDict(json_schema_extra=_channel_required)
 
     slack: SlackNotify | None = Field(default=None, exclude_if=lambda v: v is None)
 
@@ -173,6 +205,25 @@ class Notify(_Strict):
         if self.slack is None:
             raise ValueError("notify names no channel: give slack.channel")
         return self
+
+
+class SlackChannel(_Strict):
+    """How this policy's requests may be decided from a Slack message."""
+
+    # Approve (and Override) from a message whose arguments were cut to fit Slack's limits.
+    # None: allowed below HIGH materiality, refused at HIGH and CRITICAL; the approver
+    # then decides through the CLI or the API after seeing everything.
+    approve_truncated: StrictBool | None = Field(default=None, exclude_if=lambda v: v is None)
+
+
+class Channels(_Strict):
+    """Per-channel choices of this policy."""
+
+    slack: SlackChannel | None = Field(default=None, exclude_if=lambda v: v is None)
+
+
+# A path into the step's arguments: `service`, `target.region`.
+ArgumentPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")]
 
 
 class _Settings(_Strict):
@@ -184,10 +235,10 @@ class _Settings(_Strict):
     reminders: list[Duration] | None = None
     on_timeout: OnTimeout | None = None
     sla: Duration | None = None
-    justification_required_for_approve: bool | None = None
+    justification_required_for_approve: StrictBool | None = None
     override_roles: list[str] | None = None
-    override_requires_justification: bool | None = None
-    override_requires_second_signoff: bool | None = None
+    override_requires_justification: StrictBool | None = None
+    override_requires_second_signoff: StrictBool | None = None
     grant_ttl: Duration | None = None
 
     @model_validator(mode="after")
@@ -207,11 +258,21 @@ class LevelSettings(_Settings):
     that names approvers for a level never silently lets that level through.
     """
 
-    requires_human_approval: bool | None = None
+    model_config = ConfigDict(json_schema_extra=settings_rules)
+
+    requires_human_approval: StrictBool | None = None
 
 
 class Policy(_Settings):
-    """One step's policy. A plain `approvers` list means every listed role must approve."""
+    """One step's policy. A plain `approvers` list means every listed role must approve.
+
+    Every materiality level that needs a human must find approvers (its own, else the
+    policy's; the schema's `if`/`then` rules). Not expressible in the schema, refused at
+    load naming the field: a reminder at or after its deadline, `n_of.n` above the number
+    of rules, a tier without a timeout before the last, a materiality-rule field that is
+    not a fact."""
+
+    model_config = ConfigDict(json_schema_extra=policy_rules)
 
     kind: Literal["gantral/policy"] = "gantral/policy"
     id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -219,24 +280,30 @@ class Policy(_Settings):
     # The floor: materiality rules can raise it, never lower it.
     materiality: Materiality = Materiality.LOW
     materiality_rules: list[MaterialityRule] = Field(default_factory=list)
-    requires_human_approval: bool = False
+    requires_human_approval: StrictBool = False
     approvers: Approvers = Field(default_factory=list)
     timeouts: Timeouts = Timeouts()
     on_timeout: OnTimeout = OnTimeout.EXPIRE
-    justification_required_for_approve: bool = False
+    justification_required_for_approve: StrictBool = False
     # Roles allowed to OVERRIDE; empty means the approver roles.
     override_roles: list[str] = Field(default_factory=list)
-    override_requires_justification: bool = True
-    override_requires_second_signoff: bool = False
+    override_requires_justification: StrictBool = True
+    override_requires_second_signoff: StrictBool = False
     grant_ttl: Duration = timedelta(minutes=15)
     # On by default: requester, agent owner and trigger actor cannot approve. An opt-out
     # is explicit and every plan says so in its explanation.
-    separation_of_duties: bool = True
+    separation_of_duties: StrictBool = True
     by_materiality: dict[Materiality, LevelSettings] = Field(default_factory=dict)
     # Optional, and left out of the dump when unset: the content hash of every policy
     # written before this field existed stays what it was (pinned instances, idempotent
     # re-publication).
     notify: Notify | None = Field(default=None, exclude_if=lambda v: v is None)
+    # The arguments an approver must see first (paths into the arguments): channels that
+    # cut long arguments show these before anything else. Optional like `notify`.
+    key_fields: list[ArgumentPath] = Field(
+        default_factory=list, max_length=20, exclude_if=lambda v: not v
+    )
+    channels: Channels | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @model_validator(mode="after")
     def _every_level_is_coherent(self) -> Policy:

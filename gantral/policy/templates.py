@@ -8,12 +8,13 @@ starts, which pins exact versions and hashes for the instance's whole life.
 from __future__ import annotations
 
 from graphlib import CycleError, TopologicalSorter
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from gantral.domain.digest import sha256_hex
 from gantral.policy.models import Materiality, Policy
+from gantral.policy.schema_rules import single_step_rules
 
 _ID = r"^[A-Za-z0-9_.-]+$"
 Scalar = str | int | float | bool
@@ -24,7 +25,18 @@ class _Frozen(BaseModel):
 
 
 class PolicyRef(_Frozen):
-    """A stored policy: the latest version, or exactly `version` (and `content_hash`)."""
+    """A stored policy: the latest version, or exactly `version` (and `content_hash`).
+
+    A `content_hash` pins a version, so it needs `version` too."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"content_hash": {"type": "null"}}},
+                {"required": ["version"], "properties": {"version": {"type": "integer"}}},
+            ]
+        }
+    )
 
     id: str = Field(min_length=1, pattern=_ID)
     version: int | None = Field(default=None, ge=1)
@@ -47,12 +59,41 @@ class Trigger(_Frozen):
     description: str = ""
 
 
+def _as_default(value: Any) -> dict[str, Any]:
+    """A schema holding exactly `value` (objects: each member as its default or absent)."""
+    if isinstance(value, dict) and value:  # an empty default (by_materiality) is const {}
+        return {"type": "object", "properties": {k: _as_default(v) for k, v in value.items()}}
+    return {"const": value}
+
+
+def _one_policy_schema(schema: dict[str, Any]) -> None:
+    # `_one_policy`, published where it can be: with a `policy_ref` and no content hash,
+    # `policy` is absent or the empty policy (every member absent or its default).
+    empty = Policy().model_dump(mode="json")
+    for name, info in Policy.model_fields.items():
+        empty.setdefault(name, info.get_default(call_default_factory=True))
+    schema.setdefault("allOf", []).append(
+        {"if": {"required": ["policy_ref"],
+                "properties": {"policy_ref": {"type": "object",
+                                              "properties": {"content_hash": {"type": "null"}}}}},
+         "then": {"properties": {"policy": _as_default(empty)}}}
+    )  # fmt: skip
+
+
 class StepDefinition(_Frozen):
+    """One step. Its policy is inlined (`policy`) or stored (`policy_ref`), not both; both
+    only in the pinned form, where `policy` is exactly the version `policy_ref` names and
+    its content hash is `policy_ref.content_hash` (refused otherwise, 422 naming
+    `steps[i]`; the hash is not expressible in the schema)."""
+
+    model_config = ConfigDict(json_schema_extra=_one_policy_schema)
+
     id: str = Field(min_length=1, pattern=_ID)
     description: str = ""
     # Governed steps need an authorize call (and whatever their policy demands).
-    governed: bool = True
-    depends_on: list[str] = Field(default_factory=list)
+    governed: StrictBool = True
+    # Other steps of this template (by id), without a cycle: refused otherwise, naming it.
+    depends_on: list[Annotated[str, Field(min_length=1, pattern=_ID)]] = Field(default_factory=list)
     policy: Policy = Policy()
     policy_ref: PolicyRef | None = None
 
@@ -79,7 +120,19 @@ class StepDefinition(_Frozen):
 _UNSET = Policy()
 
 
+class StepGraphError(ValueError):
+    """The steps contradict each other (duplicate ids, a dependency on no step, a cycle):
+    each part is schema-valid, only their relation is not, which JSON Schema cannot say.
+    The API answers it 409 `inconsistent_steps` (gantral.policy.loading.validate)."""
+
+
 class WorkflowTemplate(_Frozen):
+    """A workflow template. Step ids are unique; each step's `depends_on` names other
+    steps of the template, without a cycle (not expressible in the schema beyond a single
+    step, which depends on nothing: refused naming the step)."""
+
+    model_config = ConfigDict(json_schema_extra=single_step_rules)
+
     kind: Literal["gantral/workflow"] = "gantral/workflow"
     id: str = Field(min_length=1, pattern=_ID)
     # Assigned by the registry on PUT (N+1). A version in the body is a precondition.
@@ -94,15 +147,17 @@ class WorkflowTemplate(_Frozen):
         ids = [s.id for s in self.steps]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
-            raise ValueError(f"duplicate step ids: {', '.join(dupes)}")
+            raise StepGraphError(f"duplicate step ids: {', '.join(dupes)}")
         for s in self.steps:
             unknown = [d for d in s.depends_on if d not in ids or d == s.id]
             if unknown:
-                raise ValueError(f"step {s.id} depends on unknown step(s): {', '.join(unknown)}")
+                raise StepGraphError(
+                    f"step {s.id} depends on unknown step(s): {', '.join(unknown)}"
+                )
         try:
             self.order()
         except CycleError as e:
-            raise ValueError(f"steps depend on each other in a cycle: {e.args[1]}") from None
+            raise StepGraphError(f"steps depend on each other in a cycle: {e.args[1]}") from None
         return self
 
     def step(self, step_id: str) -> StepDefinition | None:

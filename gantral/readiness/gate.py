@@ -130,6 +130,11 @@ class ReadinessGate:
     async def instance_finished(self, instance_id: str) -> None:
         await self._report(lambda s: s.finished(instance_id))
 
+    def budget_currency(self, team: str) -> str | None:
+        """The currency of the team's budget (None: the team has no budget)."""
+        budget = self.active.rules.team(team).budget
+        return budget.currency if budget is not None else None
+
     async def cost_reported(self, instance_id: str, team: str, total: Cost) -> None:
         """`total` is the instance's running total (`AgentEventResult.cost`)."""
         now = self._clock()

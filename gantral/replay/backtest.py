@@ -66,6 +66,9 @@ class BacktestReport(BaseModel):
     since: str | None
     instances: int
     decision_points: int
+    """Decision points at the steps the policy governed (or at the step named)."""
+    other_policies: int = 0
+    """Decision points at steps another policy governed: not evaluated, not counted above."""
     evaluated: int
     unrecoverable: int
     unchanged: int

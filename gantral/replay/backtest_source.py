@@ -6,6 +6,10 @@ from the HUMAN_REQUESTED that followed it; its arguments from that request's con
 snapshot in object storage, or else from the authorize call in the instance's history
 (Temporal, or the archive once Temporal dropped it), accepted only when they hash to the
 recorded digest. The pinned policy of each step comes from the history's start.
+
+A candidate stands in for one policy: it is evaluated only at steps that policy governed
+(the step's pinned policy id in INSTANCE_STARTED), never at steps another policy or an
+inline one governed, unless the caller names the step.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from gantral.replay.backtest import BacktestReport, DecisionPoint, backtest
 from gantral.replay.service import load_runs, start_input
 from gantral.workflows.messages import AuthorizeStep
 
-__all__ = ["decision_points", "run_backtest", "started_instances"]
+__all__ = ["decision_points", "governed_by", "run_backtest", "started_instances"]
 
 # Bounds one backtest: instances read from the log.
 MAX_INSTANCES = 5_000
@@ -42,26 +46,50 @@ async def started_instances(
     """(instance id, INSTANCE_STARTED payload) of the workflow's instances since `since`,
     of `teams` only when given. More than `MAX_INSTANCES` is refused, never cut short: a
     partial backtest would report too few changes."""
-    payload = sql.SQL("(convert_from(body, 'UTF8')::jsonb -> 'payload')")
+    # PostgreSQL's JSON types cannot hold U+0000, which a trigger context may (it is valid
+    # JSON): such a body is never cast (the CASE keeps the order), but read and filtered
+    # here, so one instance cannot make every backtest fail.
+    text = sql.SQL("convert_from(body, 'UTF8')")
+    payload = sql.SQL("({}::jsonb -> 'payload')").format(text)
     query = sql.SQL(
         "SELECT instance_id, body FROM {} WHERE type = 'INSTANCE_STARTED' AND at >= %s"
-        " AND {} ->> 'workflow_id' = %s AND (%s::text[] IS NULL OR {} ->> 'owning_team_id'"
-        " = ANY(%s::text[])) ORDER BY log_index LIMIT %s"
-    ).format(queries.db.table("events"), payload, payload)
+        " AND CASE WHEN strpos({}, '\\u0000') > 0 THEN true ELSE {} ->> 'workflow_id' = %s"
+        " AND (%s::text[] IS NULL OR {} ->> 'owning_team_id' = ANY(%s::text[])) END"
+        " ORDER BY log_index LIMIT %s"
+    ).format(queries.db.table("events"), text, payload, payload)
     floor = since or datetime.min.replace(tzinfo=UTC)
     params = (floor, workflow_id, teams, teams, MAX_INSTANCES + 1)
     async with queries.db.connection() as conn:
         rows = await (await conn.execute(query, params)).fetchall()
-    if len(rows) > MAX_INSTANCES:
+    started = [
+        (str(instance_id), json.loads(as_bytes(body)).get("payload") or {})
+        for instance_id, body in rows
+    ]
+    if len(started) > MAX_INSTANCES:
         raise InvalidInput(
             f"more than {MAX_INSTANCES} instances of {workflow_id} in the window: narrow it"
             " (since) or the step",
             reason="backtest_too_large",
         )
     return [
-        (str(instance_id), json.loads(as_bytes(body)).get("payload") or {})
-        for instance_id, body in rows
+        (instance_id, payload)
+        for instance_id, payload in started
+        if payload.get("workflow_id") == workflow_id
+        and (teams is None or payload.get("owning_team_id") in teams)
     ]
+
+
+def governed_by(started: dict[str, Any], policy_id: str) -> set[str]:
+    """The steps `policy_id` governed in this instance, from its INSTANCE_STARTED payload
+    (`pinned_policies`: step -> {id, version, content_hash}, or inline)."""
+    pinned = started.get("pinned_policies")
+    if not isinstance(pinned, dict):
+        return set()
+    return {
+        str(step)
+        for step, ref in pinned.items()
+        if isinstance(ref, dict) and not ref.get("inline") and ref.get("id") == policy_id
+    }
 
 
 async def decision_points(
@@ -187,14 +215,21 @@ async def run_backtest(
     step_id: str | None = None,
     teams: list[str] | None = None,
 ) -> BacktestReport:
-    """Backtest `candidate` on the workflow's instances started in the last `since`
-    (all when None), of `teams` only when given (the caller's audit scope)."""
+    """Backtest `candidate`, standing in for `policy_id`, on the workflow's instances
+    started in the last `since` (all when None), of `teams` only when given (the caller's
+    audit scope): at the steps `policy_id` governed, or at `step_id` whatever governed it."""
     floor = datetime.now(UTC) - since if since is not None else None
     started = await started_instances(queries, workflow_id, floor, teams)
     points: list[DecisionPoint] = []
+    elsewhere = 0
     for instance_id, payload in started:
-        points += await decision_points(queries, objects, temporal, instance_id, payload, step_id)
-    return backtest(
+        steps = None if step_id else governed_by(payload, policy_id)
+        found = await decision_points(queries, objects, temporal, instance_id, payload, step_id)
+        points += [p for p in found if steps is None or p.step_id in steps]
+        elsewhere += sum(steps is not None and p.step_id not in steps for p in found)
+    report = backtest(
         policy_id, candidate, points, instances=len(started), workflow_id=workflow_id,
         since=None if since is None else format_duration(since),
     )  # fmt: skip
+    report.other_policies = elsewhere
+    return report

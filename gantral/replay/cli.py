@@ -8,7 +8,9 @@ credentials.
 
 Reads Temporal (GANTRAL_TEMPORAL__*), the audit log with the reader credentials
 (GANTRAL_DATABASE__READER_URL or --dsn) and object storage (GANTRAL_S3__*, for the
-history archive once Temporal has dropped the history). The report is signed when the
+history archive once Temporal has dropped the history). Beside a `gantral dev` stack none
+of these is needed: where no database is named, the stack in --data-dir (default .data)
+is used, as `gantral audit verify` does. The report is signed when the
 API's attestation key is configured (GANTRAL_ATTESTATION__SIGNING_KEY), else unsigned;
 it names the audit head and checkpoint it was built on either way.
 """
@@ -27,6 +29,7 @@ from gantral.audit.checkpoint import load_verification_keys
 from gantral.audit.config import DEFAULT_SCHEMA, AuditConfig
 from gantral.audit.objects import ObjectStore
 from gantral.audit.reader import AuditReader
+from gantral.devstack.stack_file import with_local_stack
 from gantral.errors import GantralError
 from gantral.policy.durations import parse_duration
 from gantral.policy.loading import load_policy
@@ -47,6 +50,15 @@ DsnOpt = Annotated[
 ]
 SchemaOpt = Annotated[str, typer.Option("--schema", help="Audit schema.")]
 PrefixOpt = Annotated[str, typer.Option(help="Object key prefix of this log.")]
+DataDirOpt = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir",
+        metavar="DIR",
+        help="A `gantral dev` stack's data directory: its Temporal, database, S3 and public"
+        " key are used when neither flags nor GANTRAL_* settings name a database.",
+    ),
+]
 
 
 def replay_command(
@@ -69,6 +81,7 @@ def replay_command(
         list[str] | None,
         typer.Option(help="Offline: audit public key (default: GANTRAL_AUDIT__PUBLIC_KEYS)."),
     ] = None,
+    data_dir: DataDirOpt = Path(".data"),
 ) -> None:
     """Replay the instance's history against this code and compare it with its audit log.
 
@@ -76,7 +89,7 @@ def replay_command(
     the audit public keys (--archive, --bundle, --history-bundle). Exit 0 when everything
     matches, 1 on non-determinism, any divergence or an untrustworthy file, 2 when the
     instance cannot be replayed (unknown, no history and no archive)."""
-    settings = Settings()
+    settings = Settings() if dsn else with_local_stack(Settings(), data_dir)
     try:
         if archive is not None:
             report = _offline(settings, instance_id, archive, bundle, history_bundle, public_key)
@@ -178,15 +191,28 @@ def backtest_command(
     since: Annotated[
         str, typer.Option(help="Instances started this long ago at most, e.g. 30d; 'all'.")
     ] = "30d",
-    step: Annotated[str | None, typer.Option(help="Only this step's decisions.")] = None,
+    step: Annotated[
+        str | None,
+        typer.Option(help="Only this step's decisions, whatever policy governed them."),
+    ] = None,
+    policy_id: Annotated[
+        str | None,
+        typer.Option(
+            "--policy-id",
+            help="The policy the candidate stands in for: only steps it governed are"
+            " evaluated [default: the file's `id`, else its name without extension].",
+        ),
+    ] = None,
     out: OutOpt = None,
     dsn: DsnOpt = None,
     schema: SchemaOpt = DEFAULT_SCHEMA,
     bucket_prefix: PrefixOpt = "",
+    data_dir: DataDirOpt = Path(".data"),
 ) -> None:
     """What the candidate would have decided at every recorded decision point of the
-    workflow's instances, and where that differs from what was decided (JSON report)."""
-    settings = Settings()
+    steps its policy governed in the workflow's instances (or of --step), and where that
+    differs from what was decided (JSON report)."""
+    settings = Settings() if dsn else with_local_stack(Settings(), data_dir)
     try:
         candidate = load_policy(policy_file.read_bytes(), source=str(policy_file))
         window = None if since == "all" else parse_duration(since)
@@ -197,7 +223,7 @@ def backtest_command(
     except GantralError as error:
         typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(2) from None
-    policy_id = candidate.id or policy_file.stem
+    policy_id = policy_id or candidate.id or policy_file.stem
 
     async def run() -> BacktestReport:
         from gantral.client import connect_temporal
@@ -219,6 +245,7 @@ def backtest_command(
     typer.echo(
         f"{report.evaluated} of {report.decision_points} decision points evaluated"
         f" ({report.unrecoverable} unrecoverable): {report.changed} would change"
-        f" {report.counts}",
+        f" {report.counts}; {report.other_policies} at steps governed by a policy other"
+        f" than {policy_id} skipped",
         err=True,
     )

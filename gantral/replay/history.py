@@ -34,6 +34,7 @@ from gantral.domain.audit_event import (
 )
 from gantral.domain.digest import canonical_bytes
 from gantral.errors import InvalidInput, NotFound
+from gantral.temporal_codec import ENCODING, CodecError, client_codec, decode_in_place
 from gantral.workflows.messages import InstanceView
 
 __all__ = [
@@ -52,13 +53,24 @@ _MAX_RUNS = 10_000
 
 
 async def fetch_runs(client: Client, instance_id: str) -> list[WorkflowHistory]:
-    """Every run of the instance's workflow, oldest first. `NotFound` when the server
-    has no history (never started, or dropped after retention)."""
+    """Every run of the instance's workflow, oldest first, its payloads decoded with the
+    client's codec if it has one (so an archive is readable without Temporal's keys).
+    `NotFound` when the server has no history (never started, or dropped after retention)."""
+    codec = client_codec(client)
     runs: list[WorkflowHistory] = []
     run_id: str | None = None
     try:
         while len(runs) < _MAX_RUNS:
             history = await client.get_workflow_handle(instance_id, run_id=run_id).fetch_history()
+            if codec is not None:
+                for event in history.events:
+                    decode_in_place(event, codec)
+            elif _encrypted(history):
+                raise CodecError(
+                    f"the history of {instance_id} is encrypted with Gantral's payload codec:"
+                    " give this process GANTRAL_TEMPORAL__CODEC__* like the others",
+                    reason="codec_not_configured",
+                )
             runs.append(history)
             previous = _started(history).continued_execution_run_id
             if not previous:
@@ -78,6 +90,11 @@ async def fetch_runs(client: Client, instance_id: str) -> list[WorkflowHistory]:
         ) from None
     runs.reverse()
     return runs
+
+
+def _encrypted(history: WorkflowHistory) -> bool:
+    payloads = _started(history).input.payloads
+    return bool(payloads) and payloads[0].metadata.get("encoding") == ENCODING
 
 
 def _started(history: WorkflowHistory) -> Any:

@@ -32,6 +32,7 @@ Errors:
         └── DigestMismatch          the grant does not cover the arguments to run
 """
 
+from gantral.channels.inbox import InboxItem, InboxPage
 from gantral.domain.digest import args_digest
 from gantral.domain.records import (
     Cost,
@@ -102,6 +103,8 @@ __all__ = [
     "GovernedStep",
     "Grant",
     "HumanRequest",
+    "InboxItem",
+    "InboxPage",
     "InstancePage",
     "InstanceSummary",
     "InstanceView",

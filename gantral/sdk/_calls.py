@@ -15,7 +15,7 @@ import httpx
 from pydantic import BaseModel
 
 from gantral.audit.views import AuditTrailView, VerifyView
-from gantral.channels.inbox import InboxPage
+from gantral.channels.inbox import InboxItem, InboxPage
 from gantral.domain.records import Cost, DecisionType, HumanRequest
 from gantral.domain.states import State
 from gantral.sdk._errors import error_from_response
@@ -137,12 +137,13 @@ def authorize(
     action: str,
     arguments: dict[str, Any],
     context: dict[str, Any] | None,
+    idempotency_key: str | None = None,
 ) -> Call[AuthorizeResult]:
     body = {
         "action": action,
         "arguments": arguments,
         "context": context or {},
-        "idempotency_key": _key(),
+        "idempotency_key": idempotency_key or _key(),
     }
     return Call("POST", _instance(instance_id, "steps", _seg(step_id), "authorize"),
                 AuthorizeResult, json=body)  # fmt: skip
@@ -155,19 +156,43 @@ def get_request(instance_id: str, request_id: str, wait: float) -> Call[HumanReq
                 params=params, timeout=wait + _WAIT_SLACK if wait else None)  # fmt: skip
 
 
+Shown = HumanRequest | InboxItem
+"""A request as a human was shown it: the `HumanRequest` read from the API (a governed
+step's `on_pending`, `get_request`, `wait_for_decision`) or an item of the inbox."""
+
+
+def shown(request: Shown | str, seen_args_digest: str | None) -> tuple[str, str]:
+    """(request id, digest the human saw) of a decision; never read from the server now,
+    which would bind the decision to arguments nobody was shown."""
+    if isinstance(request, str):
+        if not seen_args_digest:
+            raise TypeError(
+                "decide() by request id needs seen_args_digest=: the args_digest of the "
+                "request as the human was shown it (or pass the request object itself)"
+            )
+        return request, seen_args_digest
+    if seen_args_digest is not None and seen_args_digest != request.args_digest:
+        raise ValueError(
+            f"seen_args_digest {seen_args_digest} is not the digest of the request passed"
+            f" ({request.args_digest}): pass one or the other"
+        )
+    return request.request_id, request.args_digest
+
+
 def decide(
     instance_id: str,
     request_id: str,
+    seen_args_digest: str,
     decision_type: DecisionType | str,
     role: str | None,
     justification: str | None,
     context_delta: dict[str, Any] | None,
     idempotency_key: str | None,
-    seen_args_digest: str | None,
     channel: str | None = None,
 ) -> Call[DecisionResult]:
     body: dict[str, Any] = {
         "request_id": request_id,
+        "seen_args_digest": seen_args_digest,
         "decision_type": str(DecisionType(decision_type)),
         # A fresh key per call; pass your own to make retries of one decision safe.
         "idempotency_key": idempotency_key or _key(),
@@ -176,7 +201,6 @@ def decide(
         "role": role,
         "justification": justification,
         "context_delta": context_delta,
-        "seen_args_digest": seen_args_digest,
         "channel": channel,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
@@ -191,11 +215,12 @@ def report(
     args_digest: str | None = None,
     cost: Cost | None = None,
     detail: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
 ) -> Call[AgentEventResult]:
     body: dict[str, Any] = {
         "kind": str(AgentEventKind(kind)),
         "detail": detail or {},
-        "idempotency_key": _key(),
+        "idempotency_key": idempotency_key or _key(),
     }
     optional = {"step_id": step_id, "grant_id": grant_id, "args_digest": args_digest}
     body.update({k: v for k, v in optional.items() if v is not None})
@@ -204,8 +229,10 @@ def report(
     return Call("POST", _instance(instance_id, "events"), AgentEventResult, json=body)
 
 
-def finish(instance_id: str, verb: str, reason: str | None) -> Call[InstanceView]:
-    body: dict[str, Any] = {"idempotency_key": _key()}
+def finish(
+    instance_id: str, verb: str, reason: str | None, idempotency_key: str | None = None
+) -> Call[InstanceView]:
+    body: dict[str, Any] = {"idempotency_key": idempotency_key or _key()}
     if reason is not None:
         body["reason"] = reason
     return Call("POST", _instance(instance_id, verb), InstanceView, json=body)

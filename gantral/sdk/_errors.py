@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from gantral.domain.records import HumanRequest
+from gantral.domain.records import Decision, HumanRequest
 
 
 class GantralSDKError(Exception):
@@ -100,15 +100,22 @@ class Unavailable(APIError):
 
 
 class StepRefused(GantralSDKError):
-    """A governed step must not run. `request` is the human request, when there is one."""
+    """A governed step must not run. `request` is the human request, when there is one;
+    `decision`, the human decision that refused it (who, in which role, why), when known."""
 
     reason = "refused"
 
     def __init__(
-        self, message: str, *, reason: str | None = None, request: HumanRequest | None = None
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        request: HumanRequest | None = None,
+        decision: Decision | None = None,
     ) -> None:
         super().__init__(message, reason=reason)
         self.request = request
+        self.decision = decision
 
 
 class StepRejected(StepRefused):

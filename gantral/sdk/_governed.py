@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gantral.domain.digest import args_digest
-from gantral.domain.records import Cost, Grant, HumanRequest, RequestStatus
+from gantral.domain.records import Cost, Decision, Grant, HumanRequest, RequestStatus
 from gantral.sdk._errors import (
     DigestMismatch,
     StepCancelled,
@@ -149,14 +149,43 @@ def request_to_wait_for(result: AuthorizeResult) -> HumanRequest | None:
     return result.request
 
 
-def outcome_of(request: HumanRequest) -> None:
-    """Raise the typed refusal for a request that ended without authority."""
+def refused(request: HumanRequest) -> bool:
+    """Whether `request` ended without authority."""
+    return request.status in _REFUSALS
+
+
+def refusal_message(request: HumanRequest, decision: Decision | None = None) -> str:
+    """Who refused and why, in words: "request r-1 for step deploy was REJECTED by alice
+    (TECH_LEAD, via slack): not today" (the TypeScript and Go SDKs say the same)."""
+    head = f"request {request.request_id} for step {request.step_id} was {request.status}"
+    who = decision.human_actor_id if decision is not None else request.decided_by
+    via = request.decided_via or (decision.channel if decision is not None else None)
+    role = decision.role if decision is not None else None
+    how = ", ".join(part for part in (role, f"via {via}" if via else None) if part)
+    by = (f" by {who}" + (f" ({how})" if how else "")) if who else ""
+    if decision is not None and decision.justification:
+        why = decision.justification
+    elif request.status is RequestStatus.EXPIRED:
+        # As the API writes it (and the other SDKs show it): UTC with a Z.
+        deadline = request.deadline.isoformat().replace("+00:00", "Z") if request.deadline else None
+        why = f"nobody decided by {deadline}" if deadline else "nobody decided in time"
+    elif request.status is RequestStatus.SUPERSEDED:
+        why = f"replaced by {request.superseded_by or 'another request'}"
+        if request.superseded_why:
+            why += f" ({request.superseded_why})"
+    elif request.status is RequestStatus.CANCELLED:
+        why = "cancelled with its instance"
+    else:
+        why = "no justification given"
+    return f"{head}{by}: {why}"
+
+
+def outcome_of(request: HumanRequest, decision: Decision | None = None) -> None:
+    """Raise the typed refusal for a request that ended without authority, saying who
+    refused it and why (`decision`: the one that did, when the caller could read it)."""
     refusal = _REFUSALS.get(request.status)
     if refusal is not None:
-        raise refusal(
-            f"request {request.request_id} for step {request.step_id} is {request.status}",
-            request=request,
-        )
+        raise refusal(refusal_message(request, decision), request=request, decision=decision)
 
 
 def bind(
@@ -166,12 +195,13 @@ def bind(
     requested: dict[str, Any],
     result: AuthorizeResult,
     request: HumanRequest | None,
+    decision: Decision | None = None,
 ) -> GovernedStep:
     """Pick the arguments to run and check that the grant covers exactly them."""
     if request is None:
         grant, outcome, arguments = result.grant, str(AuthorizeOutcome.ALLOW), requested
     else:
-        outcome_of(request)
+        outcome_of(request, decision)
         grant, outcome = request.grant, str(request.status)
         # Only an OVERRIDE changes what runs; an approval covers what was asked, as asked.
         # An approved follow-up of an override carries the edit too (another request).

@@ -8,17 +8,17 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 import httpx
 
 from gantral.audit.views import AuditTrailView, VerifyView
 from gantral.channels.inbox import InboxPage
-from gantral.domain.records import Cost, DecisionType, HumanRequest
+from gantral.domain.records import Cost, Decision, DecisionType, HumanRequest, RequestStatus
 from gantral.domain.states import State
 from gantral.sdk import _calls, _governed
 from gantral.sdk._calls import RESENDS, Call, InstancePage, M
-from gantral.sdk._errors import DecisionTimeout, TransportError, Unavailable
+from gantral.sdk._errors import DecisionTimeout, GantralSDKError, TransportError, Unavailable
 from gantral.sdk._governed import DEFAULT_DECISION_WAIT, GovernedStep
 from gantral.workflows.messages import (
     AgentEventKind,
@@ -133,14 +133,24 @@ class GantralClient:
     ) -> InstancePage:
         return self._run(_calls.list_instances(state, team, workflow, page_size, page_token))
 
-    def cancel(self, instance_id: str, reason: str | None = None) -> InstanceView:
-        return self._run(_calls.finish(instance_id, "cancel", reason))
+    def cancel(
+        self, instance_id: str, reason: str | None = None, *, idempotency_key: str | None = None
+    ) -> InstanceView:
+        return self._run(_calls.finish(instance_id, "cancel", reason, idempotency_key))
 
-    def complete(self, instance_id: str, reason: str | None = None) -> InstanceView:
-        return self._run(_calls.finish(instance_id, "complete", reason))
+    def complete(
+        self, instance_id: str, reason: str | None = None, *, idempotency_key: str | None = None
+    ) -> InstanceView:
+        """End the instance. Every agent call is safe to resend: the SDK resends a call whose
+        answer was lost with its key, and a finish repeated with the same reason answers the
+        ended instance. Pass your own `idempotency_key` to make your own retries of any call
+        (`report`, `report_cost`, `authorize`, ...) answer the first outcome too."""
+        return self._run(_calls.finish(instance_id, "complete", reason, idempotency_key))
 
-    def fail(self, instance_id: str, reason: str | None = None) -> InstanceView:
-        return self._run(_calls.finish(instance_id, "fail", reason))
+    def fail(
+        self, instance_id: str, reason: str | None = None, *, idempotency_key: str | None = None
+    ) -> InstanceView:
+        return self._run(_calls.finish(instance_id, "fail", reason, idempotency_key))
 
     # -- agent protocol -------------------------------------------------------------------
 
@@ -152,9 +162,12 @@ class GantralClient:
         action: str = "",
         arguments: dict[str, Any] | None = None,
         context: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> AuthorizeResult:
         """Ask before a governed step. Prefer `governed_step`, which also checks the grant."""
-        call = _calls.authorize(instance_id, step_id, action, arguments or {}, context)
+        call = _calls.authorize(
+            instance_id, step_id, action, arguments or {}, context, idempotency_key
+        )
         return self._run(call)
 
     def get_request(self, instance_id: str, request_id: str, *, wait: float = 0) -> HumanRequest:
@@ -209,9 +222,12 @@ class GantralClient:
         grant_id: str | None = None,
         args_digest: str | None = None,
         detail: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> AgentEventResult:
         """Report a step event. A governed STEP_STARTED needs the grant id and the digest."""
-        call = _calls.report(instance_id, kind, step_id, grant_id, args_digest, None, detail)
+        call = _calls.report(
+            instance_id, kind, step_id, grant_id, args_digest, None, detail, idempotency_key
+        )
         return self._run(call)
 
     def report_cost(
@@ -222,19 +238,54 @@ class GantralClient:
         money: float = 0.0,
         currency: str = "USD",
         wall_time_seconds: float = 0.0,
+        idempotency_key: str | None = None,
     ) -> AgentEventResult:
-        """Add to the instance's cost; the server keeps the totals."""
+        """Add to the instance's cost; the server keeps the totals. A retry with the same
+        `idempotency_key` is counted once."""
         cost = Cost(
             tokens=tokens, money=money, currency=currency, wall_time_seconds=wall_time_seconds
         )
-        return self._run(_calls.report(instance_id, AgentEventKind.COST, cost=cost))
+        call = _calls.report(
+            instance_id, AgentEventKind.COST, cost=cost, idempotency_key=idempotency_key
+        )
+        return self._run(call)
 
     # -- human decisions ------------------------------------------------------------------
+
+    @overload
+    def decide(
+        self,
+        instance_id: str,
+        request: _calls.Shown,
+        decision_type: DecisionType | str,
+        *,
+        role: str | None = None,
+        justification: str | None = None,
+        context_delta: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        seen_args_digest: str | None = None,
+        channel: str | None = None,
+    ) -> DecisionResult: ...
+
+    @overload
+    def decide(
+        self,
+        instance_id: str,
+        request: str,
+        decision_type: DecisionType | str,
+        *,
+        seen_args_digest: str,
+        role: str | None = None,
+        justification: str | None = None,
+        context_delta: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        channel: str | None = None,
+    ) -> DecisionResult: ...
 
     def decide(
         self,
         instance_id: str,
-        request_id: str,
+        request: _calls.Shown | str,
         decision_type: DecisionType | str,
         *,
         role: str | None = None,
@@ -244,11 +295,25 @@ class GantralClient:
         seen_args_digest: str | None = None,
         channel: str | None = None,
     ) -> DecisionResult:
-        """APPROVE, REJECT or OVERRIDE. Pass `seen_args_digest` so a changed request is stale.
-        `channel`: `"cli"` for a terminal tool (recorded with the decision; default api)."""
+        """APPROVE, REJECT or OVERRIDE the request the human was shown, and only that.
+
+        Args:
+            instance_id: The instance.
+            request: The request as it was shown to the human (a `HumanRequest` or an
+                inbox item): its id and `args_digest` are sent. Or its id, with
+                `seen_args_digest`.
+            decision_type: APPROVE, REJECT or OVERRIDE.
+            seen_args_digest: With a request id: the `args_digest` the human was shown.
+            channel: `"cli"` for a terminal tool (recorded with the decision; default api).
+
+        A request whose arguments changed since (the agent asked again) is refused:
+        `Conflict` with reason `stale` or `superseded`. The SDK never reads the current
+        digest for you, which would bind the decision to arguments nobody saw.
+        """
+        request_id, digest = _calls.shown(request, seen_args_digest)
         call = _calls.decide(
-            instance_id, request_id, decision_type, role, justification,
-            context_delta, idempotency_key, seen_args_digest, channel,
+            instance_id, request_id, digest, decision_type, role, justification,
+            context_delta, idempotency_key, channel,
         )  # fmt: skip
         return self._run(call)
 
@@ -308,7 +373,24 @@ class GantralClient:
             if on_pending is not None:
                 on_pending(request)
             request = self.wait_for_decision(instance_id, request.request_id, wait=wait)
-        return _governed.bind(instance_id, step_id, action, requested, result, request)
+        decision = self._refusing_decision(instance_id, request)
+        return _governed.bind(instance_id, step_id, action, requested, result, request, decision)
+
+    def _refusing_decision(self, instance_id: str, request: HumanRequest | None) -> Decision | None:
+        """The decision that refused `request` (who, in which role, why), read from the
+        instance for the refusal's message; None when there is none or it cannot be read
+        (the refusal stands either way)."""
+        if request is None or not _governed.refused(request):
+            return None
+        if request.status is RequestStatus.SUPERSEDED:
+            return None
+        try:
+            view = self.get_instance(instance_id)
+        except GantralSDKError:
+            return None
+        mine = [d for d in view.decisions if d.request_id == request.request_id]
+        chosen = (d for d in mine if d.decision_id == request.decision_id)
+        return next(chosen, mine[-1] if mine else None)
 
     @contextlib.contextmanager
     def governed_step(
@@ -362,7 +444,8 @@ class GantralClient:
             outcome=AuthorizeOutcome.PENDING, step_id=step_id, args_digest=request.args_digest,
             materiality=request.materiality, explanation=[], request=asked,
         )  # fmt: skip
-        return _governed.bind(instance_id, step_id, action, requested, pending, request)
+        decision = self._refusing_decision(instance_id, request)
+        return _governed.bind(instance_id, step_id, action, requested, pending, request, decision)
 
     @contextlib.contextmanager
     def run_step(self, step: GovernedStep) -> Iterator[GovernedStep]:

@@ -186,6 +186,20 @@ class Finish(BaseModel):
     attestation: Attestation | None = None
 
 
+class ClosedOutside(BaseModel):
+    """The instance's Temporal execution was closed around Gantral (`temporal workflow
+    terminate`, a reset, a run timeout, a failed run): no governed end was recorded and
+    the audit chain stays unsealed. Filled in by the API from Temporal, never by the
+    workflow; who closed it cannot be known (the sink records it in the access log)."""
+
+    # Temporal's close status: TERMINATED, TIMED_OUT, CANCELED or FAILED.
+    status: str
+    run_id: str
+    closed_at: datetime | None = None
+    # The state the instance had recorded when it was closed (e.g. WAITING_FOR_HUMAN).
+    last_state: State
+
+
 class InstanceView(BaseModel):
     """Everything the instance API shows. Readiness is not here: it is derived, never state."""
 
@@ -206,6 +220,9 @@ class InstanceView(BaseModel):
     cost: Cost
     audit_events: int = 0
     audit_head: str | None = None
+    # Set when the execution was closed outside Gantral; `state` then reads TERMINATED and
+    # no request is pending (none can be decided any more).
+    closed_outside: ClosedOutside | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

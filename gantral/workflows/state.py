@@ -18,6 +18,7 @@ from typing import Any
 
 from gantral.domain.actors import SYSTEM_ACTOR, Actor, ActorKind
 from gantral.domain.audit_event import AuditEventType
+from gantral.domain.costs import add_cost, cost_problem
 from gantral.domain.digest import args_digest, sha256_hex
 from gantral.domain.records import (
     Cost,
@@ -374,10 +375,12 @@ class InstanceState:
             raise invalid("step_id_required", f"{event.kind} needs a step_id")
         if event.kind is AgentEventKind.COST and event.cost is None:
             raise invalid("cost_required", "COST needs a cost")
-        if event.cost is not None and (
-            event.cost.tokens < 0 or event.cost.money < 0 or event.cost.wall_time_seconds < 0
-        ):
-            raise invalid("negative_cost", "cost cannot be negative")
+        if event.cost is not None:
+            # Checked against the total here, where it is known: the API is not the only
+            # client, and a total that overflowed would make every view unreadable.
+            problem = cost_problem(self.cost, event.cost)
+            if problem is not None:
+                raise invalid(*problem)
 
     def report(self, event: AgentEvent, now: datetime) -> AgentEventResult | tuple[str, str]:
         """Record a step event or cost. A step event that would pass a governed state
@@ -396,12 +399,7 @@ class InstanceState:
             self.log.record(AuditEventType.AGENT_EVENT, event.actor, dumped, now)
         # Cost counts whichever event carries it: never dropped.
         if event.cost is not None:
-            self.cost = Cost(
-                tokens=self.cost.tokens + event.cost.tokens,
-                money=self.cost.money + event.cost.money,
-                currency=event.cost.currency,
-                wall_time_seconds=self.cost.wall_time_seconds + event.cost.wall_time_seconds,
-            )
+            self.cost = add_cost(self.cost, event.cost)
             cost = event.cost.model_dump(mode="json")
             self.log.record(AuditEventType.COST_REPORTED, event.actor, cost, now)
         return AgentEventResult(accepted=True, state=self.state, cost=self.cost)
@@ -445,11 +443,8 @@ class InstanceState:
             pending.status = RequestStatus.CANCELLED
             pending.resolved_at = now
             self.pending_id = None
-        if cmd.kind is FinishKind.COMPLETE:
-            self.move(State.COMPLETED, cmd.reason or "agent reported completion", cmd.actor, now)
-        else:
-            cause = f"{cmd.kind.lower()}: {cmd.reason}" if cmd.reason else cmd.kind.lower()
-            self.move(State.TERMINATED, cause, cmd.actor, now)
+        target, cause = finish_transition(cmd)
+        self.move(target, cause, cmd.actor, now)
 
     def cancel_from_temporal(self, now: datetime) -> None:
         """A cancellation requested through Temporal itself, not through Gantral."""
@@ -814,3 +809,12 @@ def _pending_result(request: HumanRequest, plan: RequestPlan) -> AuthorizeResult
         # must not change what this call answered.
         request=request.model_copy(deep=True),
     )
+
+
+def finish_transition(cmd: Finish) -> tuple[State, str]:
+    """The state a finish moves to and the cause it records: how a repeat of the very
+    same finish is recognised once the instance has ended (`GantralCore.finish`)."""
+    if cmd.kind is FinishKind.COMPLETE:
+        return State.COMPLETED, cmd.reason or "agent reported completion"
+    cause = f"{cmd.kind.lower()}: {cmd.reason}" if cmd.reason else cmd.kind.lower()
+    return State.TERMINATED, cause

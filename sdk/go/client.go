@@ -318,14 +318,38 @@ func (c *Client) Report(ctx context.Context, instanceID string, event EventReque
 
 // ReportCost adds to the instance's cost; the server keeps the totals.
 func (c *Client) ReportCost(ctx context.Context, instanceID string, cost Cost) (*AgentEventResult, error) {
-	return c.Report(ctx, instanceID, EventRequest{Kind: AgentEventKindCost, Cost: &cost})
+	// The request's schema is CostInput (the fields an agent may report); same fields.
+	input := CostInput(cost)
+	return c.Report(ctx, instanceID, EventRequest{Kind: AgentEventKindCost, Cost: &input})
 }
 
 // -- human decisions ---------------------------------------------------------------
 
-// Decide records APPROVE, REJECT or OVERRIDE. Set SeenArgsDigest so a changed request
-// is refused as stale; a fresh IdempotencyKey is used when none is set.
+// ErrSeenArgsDigestRequired: Decide was asked to decide without the arguments digest the
+// human was shown. Nothing was sent.
+var ErrSeenArgsDigestRequired = errors.New("gantral: a decision needs SeenArgsDigest, the " +
+	"args_digest of the request as the human was shown it (see DecisionOn)")
+
+// DecisionOn starts a decision on the request as the human was shown it: its id and
+// args_digest. Set Justification, Role or ContextDelta on the result, then Decide.
+func DecisionOn(shown *HumanRequest, decisionType DecisionType) DecisionRequest {
+	return DecisionRequest{RequestID: shown.RequestID, SeenArgsDigest: shown.ArgsDigest, DecisionType: decisionType}
+}
+
+// DecisionOnItem is DecisionOn for an item of the approver inbox.
+func DecisionOnItem(shown *InboxItem, decisionType DecisionType) DecisionRequest {
+	return DecisionRequest{RequestID: shown.RequestID, SeenArgsDigest: shown.ArgsDigest, DecisionType: decisionType}
+}
+
+// Decide records APPROVE, REJECT or OVERRIDE of the request the human was shown, and only
+// that: SeenArgsDigest is the args_digest they saw (DecisionOn fills it from the request
+// displayed), and a request whose arguments changed since is refused (Conflict, reason
+// "stale" or "superseded"). The SDK never reads the current digest for you, which would
+// bind the decision to arguments nobody saw. A fresh IdempotencyKey is used when none is set.
 func (c *Client) Decide(ctx context.Context, instanceID string, req DecisionRequest) (*DecisionResult, error) {
+	if req.SeenArgsDigest == "" {
+		return nil, ErrSeenArgsDigestRequired
+	}
 	if req.IdempotencyKey == "" {
 		req.IdempotencyKey = NewIdempotencyKey()
 	}

@@ -98,7 +98,7 @@ func TestAPIErrorsKeepCodeAndReason(t *testing.T) {
 		_, _ = w.Write([]byte("<h1>bad gateway</h1>"))
 	})
 	c := New(f.URL, StaticToken("t0k"))
-	_, err := c.Decide(context.Background(), iid, DecisionRequest{RequestID: "r-1", DecisionType: DecisionTypeApprove})
+	_, err := c.Decide(context.Background(), iid, DecisionRequest{RequestID: "r-1", DecisionType: DecisionTypeApprove, SeenArgsDigest: "sha256:ab"})
 	var api *APIError
 	if !errors.As(err, &api) || api.Kind != Conflict || api.Reason != "already_decided" || api.Status != 409 || api.Details["by"] != "x" {
 		t.Fatalf("got %#v", err)
@@ -109,6 +109,30 @@ func TestAPIErrorsKeepCodeAndReason(t *testing.T) {
 	_, err = c.GetInstance(context.Background(), iid)
 	if !errors.As(err, &api) || api.Kind != Unavailable || api.Status != 502 {
 		t.Fatalf("got %#v", err)
+	}
+}
+
+func TestDecisionNamesTheRequestAndTheDigestShown(t *testing.T) {
+	f := newFake(t, func(_ seen, w http.ResponseWriter, _ int) {
+		writeJSON(w, 409, map[string]any{"error": "conflict", "reason": "stale", "message": "changed"})
+	})
+	c := New(f.URL, nil)
+	ctx := context.Background()
+	shown := &HumanRequest{RequestID: "r-2", ArgsDigest: "sha256:shown"}
+	_, _ = c.Decide(ctx, iid, DecisionOn(shown, DecisionTypeApprove))
+	_, _ = c.Decide(ctx, iid, DecisionOnItem(&InboxItem{RequestID: "r-3", ArgsDigest: "sha256:item"}, DecisionTypeReject))
+	// No digest, no call: the SDK never fills in the current one.
+	if _, err := c.Decide(ctx, iid, DecisionRequest{RequestID: "r-4", DecisionType: DecisionTypeApprove}); !errors.Is(err, ErrSeenArgsDigestRequired) {
+		t.Fatalf("got %v", err)
+	}
+	if len(f.calls) != 2 {
+		t.Fatalf("%d calls", len(f.calls))
+	}
+	for i, want := range [][2]string{{"r-2", "sha256:shown"}, {"r-3", "sha256:item"}} {
+		body := f.calls[i].Body
+		if body["request_id"] != want[0] || body["seen_args_digest"] != want[1] {
+			t.Fatalf("call %d sent %v", i, body)
+		}
 	}
 }
 
@@ -140,7 +164,7 @@ func TestIdempotencyKeysFreshAndReusedOnResend(t *testing.T) {
 	_, _ = c.Fail(ctx, iid, "")
 	_, _ = c.StartInstance(ctx, StartInstanceRequest{WorkflowID: "wf", OwningTeamID: "team"})
 	_, _ = c.Report(ctx, iid, EventRequest{Kind: AgentEventKindStepCompleted})
-	_, _ = c.Decide(ctx, iid, DecisionRequest{RequestID: "r-1", DecisionType: DecisionTypeApprove})
+	_, _ = c.Decide(ctx, iid, DecisionRequest{RequestID: "r-1", DecisionType: DecisionTypeApprove, SeenArgsDigest: "sha256:ab"})
 	keys := map[any]bool{}
 	for _, s := range f.calls[3:] {
 		k, ok := s.Body["idempotency_key"].(string)

@@ -7,12 +7,14 @@ package gantral
 //	*APIError         the API refused: Status, Code, Reason, Details; Kind is one of
 //	                  InvalidInput, Unauthenticated, Forbidden, NotFound, Conflict, Unavailable
 //	*StepRefused      a governed step must not run: Reason "rejected", "expired",
-//	                  "cancelled", "decision_timeout", "args_digest_mismatch", ...
+//	                  "cancelled", "decision_timeout", "args_digest_mismatch",
+//	                  "not_ready", ...; Decision says who refused and why
 
 import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Kind is the class of an API error, from the server's `error` code.
@@ -65,6 +67,7 @@ const (
 	ReasonNoGrant         = "no_grant"
 	ReasonNoRequest       = "no_request"
 	ReasonResumeMismatch  = "resume_mismatch"
+	ReasonNotReady        = "not_ready"
 )
 
 // StepRefused: a governed step must not run, and nothing was reported as started.
@@ -72,6 +75,13 @@ type StepRefused struct {
 	Reason  string
 	Message string
 	Request *HumanRequest // the human request, when there is one
+	// The human decision that refused the step (who, in which role, their
+	// justification), when there is one and the instance could be read.
+	Decision *Decision
+	// NOT_READY past the step's wait (Reason "not_ready"): the server's last reason
+	// (concurrency, rate_limit, budget, ...) and its hint of when to ask again.
+	Why        string
+	RetryAfter time.Duration
 }
 
 func (e *StepRefused) Error() string { return e.Reason + ": " + e.Message }

@@ -9,12 +9,42 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
+	"strings"
 	"time"
 )
 
 // DefaultDecisionWait is how long a governed step waits for a human by default.
 const DefaultDecisionWait = time.Hour
+
+// Bounds on the server's retry_after hint, as in the Python SDK: never a busy loop, never
+// an hour's nap (a raised budget or a freed slot should be noticed soon).
+const (
+	notReadyMin     = 50 * time.Millisecond
+	notReadyMax     = 60 * time.Second
+	notReadyDefault = time.Second
+)
+
+// notReadyPause is how long to wait before asking again when the answer is NOT_READY
+// (ok false otherwise). Readiness is operational, not authority: the step waits and
+// asks again by itself.
+func notReadyPause(result *AuthorizeResult) (time.Duration, bool) {
+	if result.Outcome != AuthorizeOutcomeNotReady {
+		return 0, false
+	}
+	pause := notReadyDefault
+	if hint := result.RetryAfter; hint != nil && !math.IsNaN(*hint) && !math.IsInf(*hint, 0) {
+		pause = time.Duration(math.Min(*hint, notReadyMax.Seconds()) * float64(time.Second))
+	}
+	if pause < notReadyMin {
+		pause = notReadyMin
+	}
+	if pause > notReadyMax {
+		pause = notReadyMax
+	}
+	return pause, true
+}
 
 // Step is an authorized step, ready to run.
 type Step struct {
@@ -38,8 +68,12 @@ type StepOptions struct {
 	Action    string
 	Arguments map[string]any
 	Context   map[string]any
-	Wait      time.Duration // for a human, overall (default DefaultDecisionWait)
+	// For a human, overall (default DefaultDecisionWait); also how long the step keeps
+	// asking while the plane answers NOT_READY.
+	Wait      time.Duration
 	OnPending func(*HumanRequest)
+	// Called on each NOT_READY answer with the pause before asking again.
+	OnNotReady func(result *AuthorizeResult, pause time.Duration)
 }
 
 // ResumeToken lets a step stopped at PENDING be picked up later (a serverless function
@@ -88,7 +122,72 @@ func settled(r *HumanRequest) bool {
 	return !granting || r.Grant != nil
 }
 
-func refusalFor(r *HumanRequest) error {
+func refused(r *HumanRequest) bool {
+	switch r.Status {
+	case RequestStatusRejected, RequestStatusExpired, RequestStatusCancelled, RequestStatusSuperseded:
+		return true
+	}
+	return false
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// RefusalMessage says who refused and why: "request r-1 for step deploy was REJECTED by
+// alice (TECH_LEAD, via slack): not today". decision may be nil.
+func RefusalMessage(r *HumanRequest, decision *Decision) string {
+	head := fmt.Sprintf("request %s for step %s was %s", r.RequestID, r.StepID, r.Status)
+	who, role, via := deref(r.DecidedBy), "", deref(r.DecidedVia)
+	if decision != nil {
+		who, role = decision.HumanActorID, decision.Role
+		if via == "" {
+			via = decision.Channel
+		}
+	}
+	var how []string
+	if role != "" {
+		how = append(how, role)
+	}
+	if via != "" {
+		how = append(how, "via "+via)
+	}
+	by := ""
+	if who != "" {
+		by = " by " + who
+		if len(how) > 0 {
+			by += " (" + strings.Join(how, ", ") + ")"
+		}
+	}
+	var why string
+	switch {
+	case decision != nil && deref(decision.Justification) != "":
+		why = *decision.Justification
+	case r.Status == RequestStatusExpired:
+		why = "nobody decided in time"
+		if r.Deadline != nil {
+			why = "nobody decided by " + *r.Deadline
+		}
+	case r.Status == RequestStatusSuperseded:
+		why = "replaced by another request"
+		if r.SupersededBy != nil {
+			why = "replaced by " + *r.SupersededBy
+		}
+		if r.SupersededWhy != nil {
+			why += " (" + *r.SupersededWhy + ")"
+		}
+	case r.Status == RequestStatusCancelled:
+		why = "cancelled with its instance"
+	default:
+		why = "no justification given"
+	}
+	return head + by + ": " + why
+}
+
+func refusalFor(r *HumanRequest, decision *Decision) error {
 	reason := map[RequestStatus]string{
 		RequestStatusRejected:   ReasonRejected,
 		RequestStatusExpired:    ReasonExpired,
@@ -98,11 +197,36 @@ func refusalFor(r *HumanRequest) error {
 	if reason == "" {
 		return nil
 	}
-	return &StepRefused{Reason: reason, Message: fmt.Sprintf("request %s for step %s is %s", r.RequestID, r.StepID, r.Status), Request: r}
+	return &StepRefused{Reason: reason, Message: RefusalMessage(r, decision), Request: r, Decision: decision}
+}
+
+// refusingDecision reads the decision that refused request (who, role, why) from the
+// instance, for the refusal's message; nil when there is none or it cannot be read (the
+// refusal stands either way).
+func (c *Client) refusingDecision(ctx context.Context, instanceID string, request *HumanRequest) *Decision {
+	if request == nil || !refused(request) || request.Status == RequestStatusSuperseded {
+		return nil
+	}
+	view, err := c.GetInstance(ctx, instanceID)
+	if err != nil {
+		return nil
+	}
+	var found *Decision
+	for i := range view.Decisions {
+		d := &view.Decisions[i]
+		if d.RequestID != request.RequestID {
+			continue
+		}
+		found = d
+		if request.DecisionID != nil && d.DecisionID == *request.DecisionID {
+			break
+		}
+	}
+	return found
 }
 
 // bind picks the arguments to run and checks that the grant covers exactly them.
-func bind(instanceID, stepID, action string, requested map[string]any, result *AuthorizeResult, request *HumanRequest) (*Step, error) {
+func bind(instanceID, stepID, action string, requested map[string]any, result *AuthorizeResult, request *HumanRequest, decision *Decision) (*Step, error) {
 	var grant *Grant
 	outcome := string(AuthorizeOutcomeAllow)
 	args := requested
@@ -111,7 +235,7 @@ func bind(instanceID, stepID, action string, requested map[string]any, result *A
 			grant = result.Grant
 		}
 	} else {
-		if err := refusalFor(request); err != nil {
+		if err := refusalFor(request, decision); err != nil {
 			return nil, err
 		}
 		grant, outcome = request.Grant, string(request.Status)
@@ -162,7 +286,9 @@ func checkGrant(grant *Grant, stepID, action string, args map[string]any, reques
 }
 
 // PrepareStep authorizes, waits for a human if needed, and checks the grant. Nothing
-// is started. A refusal is a *StepRefused.
+// is started. While the plane answers NOT_READY (capacity, rate, budget, fair share), it
+// waits the server's retry_after and asks again, up to opts.Wait in all (then a
+// *StepRefused with Reason "not_ready", Why and RetryAfter). A refusal is a *StepRefused.
 func (c *Client) PrepareStep(ctx context.Context, instanceID, stepID string, opts StepOptions) (*Step, error) {
 	step, pending, err := c.prepare(ctx, instanceID, stepID, opts, false)
 	if err == nil && pending != nil {
@@ -190,9 +316,49 @@ func (c *Client) prepare(ctx context.Context, instanceID, stepID string, opts St
 	if context == nil {
 		context = map[string]any{}
 	}
-	result, err := c.Authorize(ctx, instanceID, stepID, AuthorizeRequest{Action: action, Arguments: requested, Context: context})
-	if err != nil {
-		return nil, nil, err
+	wait := opts.Wait
+	if wait == 0 {
+		wait = DefaultDecisionWait
+	}
+	deadline := time.Now().Add(wait)
+	var result *AuthorizeResult
+	for {
+		result, err = c.Authorize(ctx, instanceID, stepID, AuthorizeRequest{Action: action, Arguments: requested, Context: context})
+		if err != nil {
+			return nil, nil, err
+		}
+		pause, notReady := notReadyPause(result)
+		if !notReady {
+			break
+		}
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			refusal := &StepRefused{Reason: ReasonNotReady, Why: deref(result.Reason)}
+			hint := "?"
+			if result.RetryAfter != nil {
+				refusal.RetryAfter = time.Duration(math.Min(*result.RetryAfter, 86400) * float64(time.Second))
+				hint = refusal.RetryAfter.String()
+			}
+			why := refusal.Why
+			if why == "" {
+				why = "no reason given"
+			}
+			refusal.Message = fmt.Sprintf("step %s still not ready after %s (%s; the server suggests asking again in %s)", stepID, wait, why, hint)
+			return nil, nil, refusal
+		}
+		if opts.OnNotReady != nil {
+			opts.OnNotReady(result, pause)
+		}
+		if pause > remaining {
+			pause = remaining
+		}
+		timer := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, nil, ctx.Err()
+		case <-timer.C:
+		}
 	}
 	var request *HumanRequest
 	if result.Outcome != AuthorizeOutcomeAllow {
@@ -212,15 +378,11 @@ func (c *Client) prepare(ctx context.Context, instanceID, stepID string, opts St
 		if opts.OnPending != nil {
 			opts.OnPending(request)
 		}
-		wait := opts.Wait
-		if wait == 0 {
-			wait = DefaultDecisionWait
-		}
 		if request, err = c.WaitForDecision(ctx, instanceID, request.RequestID, wait); err != nil {
 			return nil, nil, err
 		}
 	}
-	step, err := bind(instanceID, stepID, action, requested, result, request)
+	step, err := bind(instanceID, stepID, action, requested, result, request, c.refusingDecision(ctx, instanceID, request))
 	return step, nil, err
 }
 
@@ -262,7 +424,7 @@ func (c *Client) ResumeStep(ctx context.Context, token ResumeToken, wait time.Du
 	if mismatch {
 		return nil, &StepRefused{Reason: ReasonResumeMismatch, Message: "request " + token.RequestID + " is not the one this token was issued for", Request: request}
 	}
-	return bind(token.InstanceID, token.StepID, token.Action, requested, nil, request)
+	return bind(token.InstanceID, token.StepID, token.Action, requested, nil, request, c.refusingDecision(ctx, token.InstanceID, request))
 }
 
 // RunStep reports STEP_STARTED with the grant and the local digest, runs fn, then

@@ -52,7 +52,15 @@ type AllOf struct {
 	AllOf []any `json:"all_of"`
 }
 
+type AllOfInput struct {
+	AllOf []any `json:"all_of"`
+}
+
 type AnyOf struct {
+	AnyOf []any `json:"any_of"`
+}
+
+type AnyOfInput struct {
 	AnyOf []any `json:"any_of"`
 }
 
@@ -74,7 +82,9 @@ type AuditTrailView struct {
 	Events     []EventView `json:"events"`
 	Head       *string     `json:"head"`
 	InstanceID string      `json:"instance_id"`
-	Sealed     bool        `json:"sealed"`
+	// The API path listing the refused attempts on this instance (`GET /v1/audit/refusals?instance_id=...`)
+	Refusals *string `json:"refusals,omitempty"`
+	Sealed   bool    `json:"sealed"`
 }
 
 type AuthorizeOutcome string
@@ -86,10 +96,12 @@ const (
 )
 
 type AuthorizeRequest struct {
-	Action         string         `json:"action,omitempty"`
-	Arguments      map[string]any `json:"arguments,omitempty"`
-	Context        map[string]any `json:"context,omitempty"`
-	IdempotencyKey *string        `json:"idempotency_key,omitempty"`
+	Action string `json:"action,omitempty"`
+	// A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field.
+	Arguments map[string]JsonValue `json:"arguments,omitempty"`
+	// A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field.
+	Context        map[string]JsonValue `json:"context,omitempty"`
+	IdempotencyKey *string              `json:"idempotency_key,omitempty"`
 }
 
 type AuthorizeResult struct {
@@ -112,6 +124,7 @@ type BacktestReport struct {
 	Evaluated      int64            `json:"evaluated"`
 	Examples       []Change         `json:"examples,omitempty"`
 	Instances      int64            `json:"instances"`
+	OtherPolicies  int64            `json:"other_policies,omitempty"`
 	PolicyID       string           `json:"policy_id"`
 	Since          *string          `json:"since"`
 	Unchanged      int64            `json:"unchanged"`
@@ -122,7 +135,7 @@ type BacktestReport struct {
 // Which recorded decisions to replay the candidate on, and the candidate itself.
 type BacktestRequest struct {
 	// An unpublished candidate policy document, tried instead
-	Policy map[string]any `json:"policy,omitempty"`
+	Policy *PolicyInput `json:"policy,omitempty"`
 	// Instances started this long ago at most (null: all)
 	Since *string `json:"since,omitempty"`
 	// Only this step
@@ -155,14 +168,14 @@ type BundleSeal struct {
 
 // An evidence bundle (see `gantral.audit.bundle`); verify with `gantral audit verify`.
 type BundleView struct {
-	Checkpoint *Checkpoint       `json:"checkpoint"`
-	Decisions  []map[string]any  `json:"decisions"`
-	Events     []BundleEvent     `json:"events"`
-	Format     string            `json:"format"`
-	Inclusion  []BundleInclusion `json:"inclusion"`
-	InstanceID string            `json:"instance_id"`
-	Seal       *BundleSeal       `json:"seal"`
-	Snapshots  []map[string]any  `json:"snapshots"`
+	Checkpoint *Checkpoint            `json:"checkpoint"`
+	Decisions  []map[string]JsonValue `json:"decisions"`
+	Events     []BundleEvent          `json:"events"`
+	Format     string                 `json:"format"`
+	Inclusion  []BundleInclusion      `json:"inclusion"`
+	InstanceID string                 `json:"instance_id"`
+	Seal       *BundleSeal            `json:"seal"`
+	Snapshots  []map[string]JsonValue `json:"snapshots"`
 }
 
 type CapacityCheck struct {
@@ -193,6 +206,16 @@ type Change struct {
 	StepID     string `json:"step_id"`
 }
 
+// Per-channel choices of this policy.
+type Channels struct {
+	Slack *SlackChannel `json:"slack,omitempty"`
+}
+
+// Per-channel choices of this policy.
+type ChannelsInput struct {
+	Slack *SlackChannelInput `json:"slack,omitempty"`
+}
+
 type Checkpoint struct {
 	KeyID     string `json:"key_id"`
 	Origin    string `json:"origin"`
@@ -202,11 +225,44 @@ type Checkpoint struct {
 	Timestamp string `json:"timestamp"`
 }
 
-// One comparison against the step context, e.g. `amount > 10000`.
+// The instance's Temporal execution was closed around Gantral (`temporal workflow
+// terminate`, a reset, a run timeout, a failed run): no governed end was recorded and
+// the audit chain stays unsealed. Filled in by the API from Temporal, never by the
+// workflow; who closed it cannot be known (the sink records it in the access log).
+type ClosedOutside struct {
+	ClosedAt  *string `json:"closed_at,omitempty"`
+	LastState State   `json:"last_state"`
+	RunID     string  `json:"run_id"`
+	Status    string  `json:"status"`
+}
+
+// A request left undecidable: its instance's execution was closed outside Gantral.
+type ClosedRequest struct {
+	ClosedAt     *string `json:"closed_at"`
+	InstanceID   string  `json:"instance_id"`
+	OwningTeamID *string `json:"owning_team_id"`
+	Reason       string  `json:"reason"`
+	RequestID    *string `json:"request_id"`
+	Status       string  `json:"status"`
+	WorkflowID   *string `json:"workflow_id"`
+}
+
+// One comparison against the step context, e.g. `amount > 10000`. A published rule
+// reads facts only: `arguments.<path>`, `trigger.<path>`, `team` or `workflow` (a policy
+// pinned before that rule may hold another field, which then never matches).
 type Condition struct {
 	Field string `json:"field"`
 	Op    Op     `json:"op"`
 	Value any    `json:"value,omitempty"`
+}
+
+// One comparison against the step context, e.g. `amount > 10000`. A published rule
+// reads facts only: `arguments.<path>`, `trigger.<path>`, `team` or `workflow` (a policy
+// pinned before that rule may hold another field, which then never matches).
+type ConditionInput struct {
+	Field string  `json:"field"`
+	Op    OpInput `json:"op"`
+	Value any     `json:"value,omitempty"`
 }
 
 type ConsistencyProofView struct {
@@ -217,6 +273,13 @@ type ConsistencyProofView struct {
 	SecondRoot string   `json:"second_root"`
 }
 
+// A cost report, or an instance's running total of them.
+//
+// Strict JSON numbers (a string such as "12" or "NaN" is refused, as are infinities),
+// never negative, and bounded: a report, and the total it would make, is refused (422)
+// past 2^53-1 tokens, 1e12 money (in the currency's major unit) or 1e9 seconds. Money in
+// another currency than the instance total's, or than its team's budget, is refused:
+// money is never converted, nor added across currencies.
 type Cost struct {
 	Currency        string  `json:"currency,omitempty"`
 	Money           float64 `json:"money,omitempty"`
@@ -224,22 +287,31 @@ type Cost struct {
 	WallTimeSeconds float64 `json:"wall_time_seconds,omitempty"`
 }
 
+// What a step cost, as an agent reports it: these fields only (another one is 422,
+// never silently dropped).
+type CostInput struct {
+	Currency        string  `json:"currency,omitempty"`
+	Money           float64 `json:"money,omitempty"`
+	Tokens          int64   `json:"tokens,omitempty"`
+	WallTimeSeconds float64 `json:"wall_time_seconds,omitempty"`
+}
+
 type Decision struct {
-	ArgsDigest         string         `json:"args_digest"`
-	At                 string         `json:"at"`
-	Channel            string         `json:"channel,omitempty"`
-	ChannelRef         *string        `json:"channel_ref,omitempty"`
-	ContextDelta       map[string]any `json:"context_delta,omitempty"`
-	ContextSnapshot    map[string]any `json:"context_snapshot,omitempty"`
-	ContextSnapshotRef *string        `json:"context_snapshot_ref,omitempty"`
-	DecisionID         string         `json:"decision_id"`
-	DecisionType       DecisionType   `json:"decision_type"`
-	HumanActorID       string         `json:"human_actor_id"`
-	IdempotencyKey     string         `json:"idempotency_key"`
-	InstanceID         string         `json:"instance_id"`
-	Justification      *string        `json:"justification"`
-	RequestID          string         `json:"request_id"`
-	Role               string         `json:"role"`
+	ArgsDigest         string               `json:"args_digest"`
+	At                 string               `json:"at"`
+	Channel            string               `json:"channel,omitempty"`
+	ChannelRef         *string              `json:"channel_ref,omitempty"`
+	ContextDelta       map[string]JsonValue `json:"context_delta,omitempty"`
+	ContextSnapshot    map[string]JsonValue `json:"context_snapshot,omitempty"`
+	ContextSnapshotRef *string              `json:"context_snapshot_ref,omitempty"`
+	DecisionID         string               `json:"decision_id"`
+	DecisionType       DecisionType         `json:"decision_type"`
+	HumanActorID       string               `json:"human_actor_id"`
+	IdempotencyKey     string               `json:"idempotency_key"`
+	InstanceID         string               `json:"instance_id"`
+	Justification      *string              `json:"justification"`
+	RequestID          string               `json:"request_id"`
+	Role               string               `json:"role"`
 }
 
 type DecisionPath struct {
@@ -263,15 +335,16 @@ type DecisionPath struct {
 }
 
 type DecisionRequest struct {
-	Channel        string         `json:"channel,omitempty"`
-	ContextDelta   map[string]any `json:"context_delta,omitempty"`
-	DecisionType   DecisionType   `json:"decision_type"`
-	IdempotencyKey string         `json:"idempotency_key"`
-	Justification  *string        `json:"justification,omitempty"`
-	RequestID      string         `json:"request_id"`
+	Channel        string               `json:"channel,omitempty"`
+	ContextDelta   map[string]JsonValue `json:"context_delta,omitempty"`
+	DecisionType   DecisionType         `json:"decision_type"`
+	IdempotencyKey string               `json:"idempotency_key"`
+	Justification  *string              `json:"justification,omitempty"`
+	RequestID      string               `json:"request_id"`
 	// The role acted in; default: the caller's first role
-	Role           *string `json:"role,omitempty"`
-	SeenArgsDigest *string `json:"seen_args_digest,omitempty"`
+	Role *string `json:"role,omitempty"`
+	// The `args_digest` of the request as shown to the human; a request whose arguments changed since is refused as stale (409 `stale`).
+	SeenArgsDigest string `json:"seen_args_digest"`
 }
 
 type DecisionResult struct {
@@ -300,7 +373,8 @@ type Divergence struct {
 
 // Every error: the class (`error`), the precise `reason`, and a message.
 type Error struct {
-	Details map[string]any `json:"details,omitempty"`
+	// A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field.
+	Details map[string]JsonValue `json:"details,omitempty"`
 	// invalid_input, not_found, conflict, ...
 	Error   string `json:"error"`
 	Message string `json:"message"`
@@ -311,14 +385,14 @@ type Error struct {
 // The facts a running step's policy reads, and the approvals to try.
 type EvaluateRequest struct {
 	Actors *Actors `json:"actors,omitempty"`
-	// The step's arguments
-	Arguments map[string]any `json:"arguments,omitempty"`
-	// Free-form step context, as an agent sends it: never read by rules; its fields are listed in the explanation as ignored
-	Context map[string]any `json:"context,omitempty"`
+	// The step's arguments A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field.
+	Arguments map[string]JsonValue `json:"arguments,omitempty"`
+	// Free-form step context, as an agent sends it: never read by rules; its fields are listed in the explanation as ignored A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field.
+	Context map[string]JsonValue `json:"context,omitempty"`
 	// The owning team id
 	Team *string `json:"team,omitempty"`
-	// The instance's trigger context (fixed at start)
-	Trigger map[string]any `json:"trigger,omitempty"`
+	// The instance's trigger context (fixed at start) A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field.
+	Trigger map[string]JsonValue `json:"trigger,omitempty"`
 	// Default: the latest version
 	Version *int64 `json:"version,omitempty"`
 	// The workflow id
@@ -326,26 +400,29 @@ type EvaluateRequest struct {
 }
 
 type EventRequest struct {
-	ArgsDigest     *string        `json:"args_digest,omitempty"`
-	Cost           *Cost          `json:"cost,omitempty"`
-	Detail         map[string]any `json:"detail,omitempty"`
-	GrantID        *string        `json:"grant_id,omitempty"`
-	IdempotencyKey *string        `json:"idempotency_key,omitempty"`
-	Kind           AgentEventKind `json:"kind"`
-	StepID         *string        `json:"step_id,omitempty"`
+	ArgsDigest *string    `json:"args_digest,omitempty"`
+	Cost       *CostInput `json:"cost,omitempty"`
+	// A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field.
+	Detail         map[string]JsonValue `json:"detail,omitempty"`
+	GrantID        *string              `json:"grant_id,omitempty"`
+	IdempotencyKey *string              `json:"idempotency_key,omitempty"`
+	Kind           AgentEventKind       `json:"kind"`
+	StepID         *string              `json:"step_id,omitempty"`
 }
 
 type EventView struct {
-	Actor    map[string]any `json:"actor"`
-	At       string         `json:"at"`
-	Body     string         `json:"body"`
-	Hash     string         `json:"hash"`
-	LogIndex int64          `json:"log_index"`
-	Payload  map[string]any `json:"payload"`
-	PrevHash string         `json:"prev_hash"`
-	Seq      int64          `json:"seq"`
-	Snapshot map[string]any `json:"snapshot"`
-	Type     string         `json:"type"`
+	// A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field.
+	Actor    map[string]JsonValue `json:"actor"`
+	At       string               `json:"at"`
+	Body     string               `json:"body"`
+	Hash     string               `json:"hash"`
+	LogIndex int64                `json:"log_index"`
+	// A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field.
+	Payload  map[string]JsonValue `json:"payload"`
+	PrevHash string               `json:"prev_hash"`
+	Seq      int64                `json:"seq"`
+	Snapshot map[string]JsonValue `json:"snapshot"`
+	Type     string               `json:"type"`
 }
 
 type FinishRequest struct {
@@ -355,13 +432,14 @@ type FinishRequest struct {
 
 // Authority to run one step once, with exactly the arguments whose digest it carries.
 type Grant struct {
-	ArgsDigest string         `json:"args_digest"`
-	Arguments  map[string]any `json:"arguments"`
-	ExpiresAt  string         `json:"expires_at"`
-	GrantID    string         `json:"grant_id"`
-	Holder     *string        `json:"holder,omitempty"`
-	RequestID  *string        `json:"request_id"`
-	StepID     string         `json:"step_id"`
+	ArgsDigest string `json:"args_digest"`
+	// A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field.
+	Arguments map[string]JsonValue `json:"arguments"`
+	ExpiresAt string               `json:"expires_at"`
+	GrantID   string               `json:"grant_id"`
+	Holder    *string              `json:"holder,omitempty"`
+	RequestID *string              `json:"request_id"`
+	StepID    string               `json:"step_id"`
 }
 
 type Health struct {
@@ -369,61 +447,65 @@ type Health struct {
 }
 
 type HumanRequest struct {
-	Action                      string            `json:"action"`
-	Approvals                   map[string]string `json:"approvals,omitempty"`
-	ArgsDigest                  string            `json:"args_digest"`
-	Arguments                   map[string]any    `json:"arguments"`
-	ContextDelta                map[string]any    `json:"context_delta,omitempty"`
-	ContextSnapshot             map[string]any    `json:"context_snapshot"`
-	ContextSnapshotRef          *string           `json:"context_snapshot_ref,omitempty"`
-	CreatedAt                   string            `json:"created_at"`
-	Deadline                    *string           `json:"deadline"`
-	DecidedBy                   *string           `json:"decided_by,omitempty"`
-	DecidedVia                  *string           `json:"decided_via,omitempty"`
-	DecisionID                  *string           `json:"decision_id,omitempty"`
-	ExcludedApprovers           []string          `json:"excluded_approvers,omitempty"`
-	Grant                       *Grant            `json:"grant,omitempty"`
-	GrantHolder                 *string           `json:"grant_holder,omitempty"`
-	Materiality                 Materiality       `json:"materiality"`
-	Quorum                      string            `json:"quorum,omitempty"`
-	RequestID                   string            `json:"request_id"`
-	RequestedBy                 string            `json:"requested_by,omitempty"`
-	RequiredApprovers           []string          `json:"required_approvers"`
-	ResolvedAt                  *string           `json:"resolved_at,omitempty"`
-	SeparationOfDutiesWaivedFor []string          `json:"separation_of_duties_waived_for,omitempty"`
-	SLADeadline                 *string           `json:"sla_deadline,omitempty"`
-	Status                      RequestStatus     `json:"status,omitempty"`
-	StepID                      string            `json:"step_id"`
-	StillNeeded                 []string          `json:"still_needed,omitempty"`
-	SupersededBy                *string           `json:"superseded_by,omitempty"`
-	SupersededWhy               *string           `json:"superseded_why,omitempty"`
-	Tier                        int64             `json:"tier,omitempty"`
+	Action     string            `json:"action"`
+	Approvals  map[string]string `json:"approvals,omitempty"`
+	ArgsDigest string            `json:"args_digest"`
+	// A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field.
+	Arguments    map[string]JsonValue `json:"arguments"`
+	ContextDelta map[string]JsonValue `json:"context_delta,omitempty"`
+	// A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field.
+	ContextSnapshot             map[string]JsonValue `json:"context_snapshot"`
+	ContextSnapshotRef          *string              `json:"context_snapshot_ref,omitempty"`
+	CreatedAt                   string               `json:"created_at"`
+	Deadline                    *string              `json:"deadline"`
+	DecidedBy                   *string              `json:"decided_by,omitempty"`
+	DecidedVia                  *string              `json:"decided_via,omitempty"`
+	DecisionID                  *string              `json:"decision_id,omitempty"`
+	ExcludedApprovers           []string             `json:"excluded_approvers,omitempty"`
+	Grant                       *Grant               `json:"grant,omitempty"`
+	GrantHolder                 *string              `json:"grant_holder,omitempty"`
+	Materiality                 Materiality          `json:"materiality"`
+	Quorum                      string               `json:"quorum,omitempty"`
+	RequestID                   string               `json:"request_id"`
+	RequestedBy                 string               `json:"requested_by,omitempty"`
+	RequiredApprovers           []string             `json:"required_approvers"`
+	ResolvedAt                  *string              `json:"resolved_at,omitempty"`
+	SeparationOfDutiesWaivedFor []string             `json:"separation_of_duties_waived_for,omitempty"`
+	SLADeadline                 *string              `json:"sla_deadline,omitempty"`
+	Status                      RequestStatus        `json:"status,omitempty"`
+	StepID                      string               `json:"step_id"`
+	StillNeeded                 []string             `json:"still_needed,omitempty"`
+	SupersededBy                *string              `json:"superseded_by,omitempty"`
+	SupersededWhy               *string              `json:"superseded_why,omitempty"`
+	Tier                        int64                `json:"tier,omitempty"`
 }
 
 // One open request, with what an approver needs to judge its urgency and act on it.
 type InboxItem struct {
-	Action            string         `json:"action"`
-	Approvals         int64          `json:"approvals"`
-	ArgsDigest        string         `json:"args_digest"`
-	Arguments         map[string]any `json:"arguments"`
-	CreatedAt         string         `json:"created_at"`
-	Deadline          *string        `json:"deadline"`
-	DecidableAs       []string       `json:"decidable_as"`
-	InstanceID        string         `json:"instance_id"`
-	Materiality       Materiality    `json:"materiality"`
-	OwningTeamID      *string        `json:"owning_team_id"`
-	Quorum            string         `json:"quorum"`
-	RequestID         string         `json:"request_id"`
-	RequiredApprovers []string       `json:"required_approvers"`
-	SLADeadline       *string        `json:"sla_deadline"`
-	StepID            string         `json:"step_id"`
-	StillNeeded       []string       `json:"still_needed"`
-	WorkflowID        *string        `json:"workflow_id"`
+	Action     string `json:"action"`
+	Approvals  int64  `json:"approvals"`
+	ArgsDigest string `json:"args_digest"`
+	// A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field.
+	Arguments         map[string]JsonValue `json:"arguments"`
+	CreatedAt         string               `json:"created_at"`
+	Deadline          *string              `json:"deadline"`
+	DecidableAs       []string             `json:"decidable_as"`
+	InstanceID        string               `json:"instance_id"`
+	Materiality       Materiality          `json:"materiality"`
+	OwningTeamID      *string              `json:"owning_team_id"`
+	Quorum            string               `json:"quorum"`
+	RequestID         string               `json:"request_id"`
+	RequiredApprovers []string             `json:"required_approvers"`
+	SLADeadline       *string              `json:"sla_deadline"`
+	StepID            string               `json:"step_id"`
+	StillNeeded       []string             `json:"still_needed"`
+	WorkflowID        *string              `json:"workflow_id"`
 }
 
 type InboxPage struct {
-	Items     []InboxItem `json:"items"`
-	Truncated bool        `json:"truncated"`
+	ClosedOutside []ClosedRequest `json:"closed_outside,omitempty"`
+	Items         []InboxItem     `json:"items"`
+	Truncated     bool            `json:"truncated"`
 }
 
 type InclusionProofView struct {
@@ -443,20 +525,22 @@ type InstancePage struct {
 }
 
 type InstanceSummary struct {
-	Closed       bool    `json:"closed"`
-	InstanceID   string  `json:"instance_id"`
-	Materiality  *string `json:"materiality"`
-	OwningTeamID *string `json:"owning_team_id"`
-	StartedAt    *string `json:"started_at"`
-	State        *State  `json:"state"`
-	Summary      *string `json:"summary"`
-	WorkflowID   *string `json:"workflow_id"`
+	Closed        bool    `json:"closed"`
+	ClosedOutside *string `json:"closed_outside,omitempty"`
+	InstanceID    string  `json:"instance_id"`
+	Materiality   *string `json:"materiality"`
+	OwningTeamID  *string `json:"owning_team_id"`
+	StartedAt     *string `json:"started_at"`
+	State         *State  `json:"state"`
+	Summary       *string `json:"summary"`
+	WorkflowID    *string `json:"workflow_id"`
 }
 
 // Everything the instance API shows. Readiness is not here: it is derived, never state.
 type InstanceView struct {
 	AuditEvents    int64          `json:"audit_events,omitempty"`
 	AuditHead      *string        `json:"audit_head,omitempty"`
+	ClosedOutside  *ClosedOutside `json:"closed_outside,omitempty"`
 	Cost           Cost           `json:"cost"`
 	CreatedAt      string         `json:"created_at"`
 	Decisions      []Decision     `json:"decisions"`
@@ -465,16 +549,20 @@ type InstanceView struct {
 	PendingRequest *HumanRequest  `json:"pending_request"`
 	Requests       []HumanRequest `json:"requests"`
 	// Readiness (reference §3.4): derived on every read, never stored or audited.
-	Runnable        bool               `json:"runnable"`
-	StartedBy       Actor              `json:"started_by"`
-	State           State              `json:"state"`
-	TemplateHash    string             `json:"template_hash"`
-	Transitions     []TransitionRecord `json:"transitions"`
-	TriggerContext  map[string]any     `json:"trigger_context"`
-	UpdatedAt       string             `json:"updated_at"`
-	WorkflowID      string             `json:"workflow_id"`
-	WorkflowVersion int64              `json:"workflow_version"`
+	Runnable     bool               `json:"runnable"`
+	StartedBy    Actor              `json:"started_by"`
+	State        State              `json:"state"`
+	TemplateHash string             `json:"template_hash"`
+	Transitions  []TransitionRecord `json:"transitions"`
+	// A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field.
+	TriggerContext  map[string]JsonValue `json:"trigger_context"`
+	UpdatedAt       string               `json:"updated_at"`
+	WorkflowID      string               `json:"workflow_id"`
+	WorkflowVersion int64                `json:"workflow_version"`
 }
+
+// Any JSON value the API accepts. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field.
+type JsonValue = any
 
 // Settings for one materiality level.
 //
@@ -495,6 +583,25 @@ type LevelSettings struct {
 	Timeouts                        *Timeouts  `json:"timeouts,omitempty"`
 }
 
+// Settings for one materiality level.
+//
+// Setting `approvers` or `tiers` here implies `requires_human_approval: true`: a policy
+// that names approvers for a level never silently lets that level through.
+type LevelSettingsInput struct {
+	Approvers                       any             `json:"approvers,omitempty"`
+	GrantTTL                        any             `json:"grant_ttl,omitempty"`
+	JustificationRequiredForApprove *bool           `json:"justification_required_for_approve,omitempty"`
+	OnTimeout                       *OnTimeoutInput `json:"on_timeout,omitempty"`
+	OverrideRequiresJustification   *bool           `json:"override_requires_justification,omitempty"`
+	OverrideRequiresSecondSignoff   *bool           `json:"override_requires_second_signoff,omitempty"`
+	OverrideRoles                   []string        `json:"override_roles,omitempty"`
+	Reminders                       []any           `json:"reminders,omitempty"`
+	RequiresHumanApproval           *bool           `json:"requires_human_approval,omitempty"`
+	SLA                             any             `json:"sla,omitempty"`
+	Tiers                           []TierSpecInput `json:"tiers,omitempty"`
+	Timeouts                        *TimeoutsInput  `json:"timeouts,omitempty"`
+}
+
 type Materiality string
 
 const (
@@ -504,6 +611,15 @@ const (
 	MaterialityCritical Materiality = "CRITICAL"
 )
 
+type MaterialityInput string
+
+const (
+	MaterialityInputLow      MaterialityInput = "LOW"
+	MaterialityInputMedium   MaterialityInput = "MEDIUM"
+	MaterialityInputHigh     MaterialityInput = "HIGH"
+	MaterialityInputCritical MaterialityInput = "CRITICAL"
+)
+
 // `level` applies when every condition in `when` holds. The highest matching level wins.
 type MaterialityRule struct {
 	Level Materiality `json:"level"`
@@ -511,13 +627,33 @@ type MaterialityRule struct {
 	When  []Condition `json:"when"`
 }
 
+// `level` applies when every condition in `when` holds. The highest matching level wins.
+type MaterialityRuleInput struct {
+	Level MaterialityInput `json:"level"`
+	Name  *string          `json:"name,omitempty"`
+	When  []ConditionInput `json:"when"`
+}
+
+// `n` of the rules in `of` must be satisfied: at most as many as there are (said in
+// the schema as one `if`/`then` per count, so both are bounded).
 type NOf struct {
+	N  int64 `json:"n"`
+	Of []any `json:"of"`
+}
+
+// `n` of the rules in `of` must be satisfied: at most as many as there are (said in
+// the schema as one `if`/`then` per count, so both are bounded).
+type NOfInput struct {
 	N  int64 `json:"n"`
 	Of []any `json:"of"`
 }
 
 type NOfRule struct {
 	NOf NOf `json:"n_of"`
+}
+
+type NOfRuleInput struct {
+	NOf NOfInput `json:"n_of"`
 }
 
 // Where today's code parted from a run's history, as Temporal reported it.
@@ -531,7 +667,12 @@ type NonDeterminism struct {
 
 // Where this policy's requests are sent, instead of the team's configured place.
 type Notify struct {
-	Slack *SlackNotify `json:"slack,omitempty"`
+	Slack SlackNotify `json:"slack"`
+}
+
+// Where this policy's requests are sent, instead of the team's configured place.
+type NotifyInput struct {
+	Slack SlackNotifyInput `json:"slack"`
 }
 
 type OnTimeout string
@@ -540,6 +681,14 @@ const (
 	OnTimeoutExpire  OnTimeout = "EXPIRE"
 	OnTimeoutReject  OnTimeout = "REJECT"
 	OnTimeoutApprove OnTimeout = "APPROVE"
+)
+
+type OnTimeoutInput string
+
+const (
+	OnTimeoutInputExpire  OnTimeoutInput = "EXPIRE"
+	OnTimeoutInputReject  OnTimeoutInput = "REJECT"
+	OnTimeoutInputApprove OnTimeoutInput = "APPROVE"
 )
 
 type Op string
@@ -555,6 +704,21 @@ const (
 	OpNotIn   Op = "not_in"
 	OpExists  Op = "exists"
 	OpMissing Op = "missing"
+)
+
+type OpInput string
+
+const (
+	OpInputEq      OpInput = "eq"
+	OpInputNe      OpInput = "ne"
+	OpInputGt      OpInput = "gt"
+	OpInputGe      OpInput = "ge"
+	OpInputLt      OpInput = "lt"
+	OpInputLe      OpInput = "le"
+	OpInputIn      OpInput = "in"
+	OpInputNotIn   OpInput = "not_in"
+	OpInputExists  OpInput = "exists"
+	OpInputMissing OpInput = "missing"
 )
 
 type OverridePath struct {
@@ -578,13 +742,21 @@ type PinnedVersions struct {
 }
 
 // One step's policy. A plain `approvers` list means every listed role must approve.
+//
+// Every materiality level that needs a human must find approvers (its own, else the
+// policy's; the schema's `if`/`then` rules). Not expressible in the schema, refused at
+// load naming the field: a reminder at or after its deadline, `n_of.n` above the number
+// of rules, a tier without a timeout before the last, a materiality-rule field that is
+// not a fact.
 type Policy struct {
 	Approvers                       any                      `json:"approvers,omitempty"`
 	ByMateriality                   map[string]LevelSettings `json:"by_materiality,omitempty"`
+	Channels                        *Channels                `json:"channels,omitempty"`
 	Description                     string                   `json:"description,omitempty"`
 	GrantTTL                        string                   `json:"grant_ttl,omitempty"`
 	ID                              *string                  `json:"id,omitempty"`
 	JustificationRequiredForApprove bool                     `json:"justification_required_for_approve,omitempty"`
+	KeyFields                       []string                 `json:"key_fields,omitempty"`
 	Kind                            string                   `json:"kind,omitempty"`
 	Materiality                     Materiality              `json:"materiality,omitempty"`
 	MaterialityRules                []MaterialityRule        `json:"materiality_rules,omitempty"`
@@ -601,8 +773,86 @@ type Policy struct {
 	Timeouts                        *Timeouts                `json:"timeouts,omitempty"`
 }
 
+// A policy document. Its id is the path's `policy_id`: the document may repeat it as `id`; another value is 422 `id_mismatch`.
+//
+// One step's policy. A plain `approvers` list means every listed role must approve.
+//
+// Every materiality level that needs a human must find approvers (its own, else the
+// policy's; the schema's `if`/`then` rules). Not expressible in the schema, refused at
+// load naming the field: a reminder at or after its deadline, `n_of.n` above the number
+// of rules, a tier without a timeout before the last, a materiality-rule field that is
+// not a fact.
+type PolicyDocumentInput struct {
+	Approvers     any                           `json:"approvers,omitempty"`
+	ByMateriality map[string]LevelSettingsInput `json:"by_materiality,omitempty"`
+	Channels      *ChannelsInput                `json:"channels,omitempty"`
+	Description   string                        `json:"description,omitempty"`
+	// A duration: '90s', '30m', '2h', '1d', '1h30m' (units in that order, a later one below the next unit, fraction on the last only), or seconds; below 10000 days.
+	GrantTTL                        any                    `json:"grant_ttl,omitempty"`
+	JustificationRequiredForApprove bool                   `json:"justification_required_for_approve,omitempty"`
+	KeyFields                       []string               `json:"key_fields,omitempty"`
+	Kind                            string                 `json:"kind,omitempty"`
+	Materiality                     MaterialityInput       `json:"materiality,omitempty"`
+	MaterialityRules                []MaterialityRuleInput `json:"materiality_rules,omitempty"`
+	Notify                          *NotifyInput           `json:"notify,omitempty"`
+	OnTimeout                       OnTimeoutInput         `json:"on_timeout,omitempty"`
+	OverrideRequiresJustification   bool                   `json:"override_requires_justification,omitempty"`
+	OverrideRequiresSecondSignoff   bool                   `json:"override_requires_second_signoff,omitempty"`
+	OverrideRoles                   []string               `json:"override_roles,omitempty"`
+	Reminders                       []any                  `json:"reminders,omitempty"`
+	RequiresHumanApproval           bool                   `json:"requires_human_approval,omitempty"`
+	SeparationOfDuties              bool                   `json:"separation_of_duties,omitempty"`
+	SLA                             any                    `json:"sla,omitempty"`
+	Tiers                           []TierSpecInput        `json:"tiers,omitempty"`
+	Timeouts                        *TimeoutsInput         `json:"timeouts,omitempty"`
+}
+
+// One step's policy. A plain `approvers` list means every listed role must approve.
+//
+// Every materiality level that needs a human must find approvers (its own, else the
+// policy's; the schema's `if`/`then` rules). Not expressible in the schema, refused at
+// load naming the field: a reminder at or after its deadline, `n_of.n` above the number
+// of rules, a tier without a timeout before the last, a materiality-rule field that is
+// not a fact.
+type PolicyInput struct {
+	Approvers     any                           `json:"approvers,omitempty"`
+	ByMateriality map[string]LevelSettingsInput `json:"by_materiality,omitempty"`
+	Channels      *ChannelsInput                `json:"channels,omitempty"`
+	Description   string                        `json:"description,omitempty"`
+	// A duration: '90s', '30m', '2h', '1d', '1h30m' (units in that order, a later one below the next unit, fraction on the last only), or seconds; below 10000 days.
+	GrantTTL                        any                    `json:"grant_ttl,omitempty"`
+	ID                              *string                `json:"id,omitempty"`
+	JustificationRequiredForApprove bool                   `json:"justification_required_for_approve,omitempty"`
+	KeyFields                       []string               `json:"key_fields,omitempty"`
+	Kind                            string                 `json:"kind,omitempty"`
+	Materiality                     MaterialityInput       `json:"materiality,omitempty"`
+	MaterialityRules                []MaterialityRuleInput `json:"materiality_rules,omitempty"`
+	Notify                          *NotifyInput           `json:"notify,omitempty"`
+	OnTimeout                       OnTimeoutInput         `json:"on_timeout,omitempty"`
+	OverrideRequiresJustification   bool                   `json:"override_requires_justification,omitempty"`
+	OverrideRequiresSecondSignoff   bool                   `json:"override_requires_second_signoff,omitempty"`
+	OverrideRoles                   []string               `json:"override_roles,omitempty"`
+	Reminders                       []any                  `json:"reminders,omitempty"`
+	RequiresHumanApproval           bool                   `json:"requires_human_approval,omitempty"`
+	SeparationOfDuties              bool                   `json:"separation_of_duties,omitempty"`
+	SLA                             any                    `json:"sla,omitempty"`
+	Tiers                           []TierSpecInput        `json:"tiers,omitempty"`
+	Timeouts                        *TimeoutsInput         `json:"timeouts,omitempty"`
+}
+
 // A stored policy: the latest version, or exactly `version` (and `content_hash`).
+//
+// A `content_hash` pins a version, so it needs `version` too.
 type PolicyRef struct {
+	ContentHash *string `json:"content_hash,omitempty"`
+	ID          string  `json:"id"`
+	Version     *int64  `json:"version,omitempty"`
+}
+
+// A stored policy: the latest version, or exactly `version` (and `content_hash`).
+//
+// A `content_hash` pins a version, so it needs `version` too.
+type PolicyRefInput struct {
 	ContentHash *string `json:"content_hash,omitempty"`
 	ID          string  `json:"id"`
 	Version     *int64  `json:"version,omitempty"`
@@ -627,6 +877,30 @@ type ReadinessView struct {
 	StepID           *string         `json:"step_id"`
 	Team             string          `json:"team"`
 	WorkflowID       string          `json:"workflow_id"`
+}
+
+type RefusalPage struct {
+	Items         []RefusalView `json:"items"`
+	NextPageToken *string       `json:"next_page_token"`
+}
+
+// One refused attempt (an ACCESS_REFUSED event of the access log), with what is needed
+// to check it against the Merkle log: its chain, seq, log index and hash. An inclusion
+// proof: `GET /v1/audit/instances/{chain_id}/events/{seq}/inclusion`.
+type RefusalView struct {
+	// A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field.
+	Actor      map[string]JsonValue `json:"actor"`
+	At         string               `json:"at"`
+	Attempted  string               `json:"attempted"`
+	Body       string               `json:"body"`
+	ChainID    string               `json:"chain_id"`
+	Hash       string               `json:"hash"`
+	InstanceID *string              `json:"instance_id"`
+	LogIndex   int64                `json:"log_index"`
+	Message    string               `json:"message"`
+	Reason     string               `json:"reason"`
+	RequestID  *string              `json:"request_id"`
+	Seq        int64                `json:"seq"`
 }
 
 type ReplayReport struct {
@@ -675,9 +949,29 @@ type RoleRule struct {
 	Role string `json:"role"`
 }
 
+type RoleRuleInput struct {
+	Role string `json:"role"`
+}
+
+// How this policy's requests may be decided from a Slack message.
+type SlackChannel struct {
+	ApproveTruncated *bool `json:"approve_truncated,omitempty"`
+}
+
+// How this policy's requests may be decided from a Slack message.
+type SlackChannelInput struct {
+	ApproveTruncated *bool `json:"approve_truncated,omitempty"`
+}
+
 // A Slack channel id (C..., or G... for an older private channel); not a #name,
 // which can change.
 type SlackNotify struct {
+	Channel string `json:"channel"`
+}
+
+// A Slack channel id (C..., or G... for an older private channel); not a #name,
+// which can change.
+type SlackNotifyInput struct {
 	Channel string `json:"channel"`
 }
 
@@ -688,12 +982,14 @@ type SnapshotRef struct {
 }
 
 type StartInstanceRequest struct {
-	CallbackURL     *string        `json:"callback_url,omitempty"`
-	IdempotencyKey  *string        `json:"idempotency_key,omitempty"`
-	OwningTeamID    string         `json:"owning_team_id"`
-	TriggerContext  map[string]any `json:"trigger_context,omitempty"`
-	WorkflowID      string         `json:"workflow_id"`
-	WorkflowVersion *int64         `json:"workflow_version,omitempty"`
+	// https:// (http:// only to a loopback address or localhost), no user or password; the same rule applies to trigger_context['gantral:callback_url'].
+	CallbackURL    *string `json:"callback_url,omitempty"`
+	IdempotencyKey *string `json:"idempotency_key,omitempty"`
+	OwningTeamID   string  `json:"owning_team_id"`
+	// A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field.
+	TriggerContext  map[string]JsonValue `json:"trigger_context,omitempty"`
+	WorkflowID      string               `json:"workflow_id"`
+	WorkflowVersion *int64               `json:"workflow_version,omitempty"`
 }
 
 type Started struct {
@@ -718,6 +1014,10 @@ const (
 	StateTerminated      State = "TERMINATED"
 )
 
+// One step. Its policy is inlined (`policy`) or stored (`policy_ref`), not both; both
+// only in the pinned form, where `policy` is exactly the version `policy_ref` names and
+// its content hash is `policy_ref.content_hash` (refused otherwise, 422 naming
+// `steps[i]`; the hash is not expressible in the schema).
 type StepDefinition struct {
 	DependsOn   []string   `json:"depends_on,omitempty"`
 	Description string     `json:"description,omitempty"`
@@ -725,6 +1025,19 @@ type StepDefinition struct {
 	ID          string     `json:"id"`
 	Policy      *Policy    `json:"policy,omitempty"`
 	PolicyRef   *PolicyRef `json:"policy_ref,omitempty"`
+}
+
+// One step. Its policy is inlined (`policy`) or stored (`policy_ref`), not both; both
+// only in the pinned form, where `policy` is exactly the version `policy_ref` names and
+// its content hash is `policy_ref.content_hash` (refused otherwise, 422 naming
+// `steps[i]`; the hash is not expressible in the schema).
+type StepDefinitionInput struct {
+	DependsOn   []string        `json:"depends_on,omitempty"`
+	Description string          `json:"description,omitempty"`
+	Governed    bool            `json:"governed,omitempty"`
+	ID          string          `json:"id"`
+	Policy      *PolicyInput    `json:"policy,omitempty"`
+	PolicyRef   *PolicyRefInput `json:"policy_ref,omitempty"`
 }
 
 type StoredPolicy struct {
@@ -771,12 +1084,22 @@ type TierPath struct {
 	Timeout        *string  `json:"timeout"`
 }
 
-// One explicit rung of an escalation chain. No `approvers` means the policy's.
+// One explicit rung of an escalation chain. No `approvers` means the policy's (an
+// empty list is refused). Reminders need the tier's `timeout` and come before it.
 type TierSpec struct {
 	Approvers any      `json:"approvers,omitempty"`
 	Name      *string  `json:"name,omitempty"`
 	Reminders []string `json:"reminders,omitempty"`
 	Timeout   *string  `json:"timeout,omitempty"`
+}
+
+// One explicit rung of an escalation chain. No `approvers` means the policy's (an
+// empty list is refused). Reminders need the tier's `timeout` and come before it.
+type TierSpecInput struct {
+	Approvers any     `json:"approvers,omitempty"`
+	Name      *string `json:"name,omitempty"`
+	Reminders []any   `json:"reminders,omitempty"`
+	Timeout   any     `json:"timeout,omitempty"`
 }
 
 // What happened to one instance, section by section, each in audit order.
@@ -804,17 +1127,23 @@ type TimelineCost struct {
 }
 
 type TimelineEntry struct {
-	Actor          string         `json:"actor"`
-	At             string         `json:"at"`
-	Payload        map[string]any `json:"payload"`
-	Seq            int64          `json:"seq"`
-	SnapshotSha256 *string        `json:"snapshot_sha256,omitempty"`
-	Type           string         `json:"type"`
+	Actor string `json:"actor"`
+	At    string `json:"at"`
+	// A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field.
+	Payload        map[string]JsonValue `json:"payload"`
+	Seq            int64                `json:"seq"`
+	SnapshotSha256 *string              `json:"snapshot_sha256,omitempty"`
+	Type           string               `json:"type"`
 }
 
 type Timeouts struct {
 	Escalation *string `json:"escalation,omitempty"`
 	Primary    *string `json:"primary,omitempty"`
+}
+
+type TimeoutsInput struct {
+	Escalation any `json:"escalation,omitempty"`
+	Primary    any `json:"primary,omitempty"`
 }
 
 type TransitionRecord struct {
@@ -836,6 +1165,15 @@ type Trigger struct {
 	Source      string         `json:"source"`
 }
 
+// What starts an instance, e.g. source `github`, event `pull_request.opened`,
+// match `{repository: acme/payments}`; or source `manual`.
+type TriggerInput struct {
+	Description string         `json:"description,omitempty"`
+	Event       *string        `json:"event,omitempty"`
+	Match       map[string]any `json:"match,omitempty"`
+	Source      string         `json:"source"`
+}
+
 type TriggerResult struct {
 	Delivery string    `json:"delivery"`
 	Started  []Started `json:"started"`
@@ -850,6 +1188,9 @@ type VerifyView struct {
 	SignaturesChecked bool          `json:"signatures_checked"`
 }
 
+// A workflow template. Step ids are unique; each step's `depends_on` names other
+// steps of the template, without a cycle (not expressible in the schema beyond a single
+// step, which depends on nothing: refused naming the step).
 type WorkflowTemplate struct {
 	DefaultMateriality Materiality      `json:"default_materiality,omitempty"`
 	Description        string           `json:"description,omitempty"`
@@ -858,4 +1199,14 @@ type WorkflowTemplate struct {
 	Steps              []StepDefinition `json:"steps"`
 	Triggers           []Trigger        `json:"triggers,omitempty"`
 	Version            int64            `json:"version,omitempty"`
+}
+
+// A workflow template document. Its id is the path's `workflow_id`: the document may repeat it as `id`; another value is 422 `id_mismatch`.
+type WorkflowTemplateInput struct {
+	DefaultMateriality MaterialityInput      `json:"default_materiality,omitempty"`
+	Description        string                `json:"description,omitempty"`
+	Kind               string                `json:"kind,omitempty"`
+	Steps              []StepDefinitionInput `json:"steps"`
+	Triggers           []TriggerInput        `json:"triggers,omitempty"`
+	Version            int64                 `json:"version,omitempty"`
 }

@@ -36,7 +36,12 @@ from gantral.identity.dev_issuer import create_dev_issuer_app
 from gantral.identity.dev_keys import KEY_FILE, SigningKey, mint_token
 from gantral.identity.principal import PrincipalKind
 from gantral.identity.service import IdentityService
-from gantral.identity.settings import DevClient, DevIssuerSettings, IdentitySettings
+from gantral.identity.settings import (
+    Delegation,
+    DevClient,
+    DevIssuerSettings,
+    IdentitySettings,
+)
 from gantral.settings import Profile
 
 __all__ = [
@@ -46,6 +51,7 @@ __all__ = [
     "AUDITOR",
     "CLIENT_ID",
     "CLIENT_SECRET",
+    "GATEWAY_RESOURCE",
     "ISSUER",
     "KEY",
     "LEAD",
@@ -67,6 +73,9 @@ KEY = SigningKey.generate()
 # The `iss` of every test token. Not an address: the JWKS URL is configured explicitly.
 ISSUER = "https://dev-issuer.gantral.test"
 AUDIENCE = "gantral-test"
+# The MCP gateway's resource URL (the audience of its callers' tokens): the API lets a
+# gateway agent act for the callers of tokens issued for it.
+GATEWAY_RESOURCE = "https://mcp-gateway.gantral.test/mcp"
 TEAM = "payments"
 # An agent registered with the session's dev issuer (client-credentials grant).
 CLIENT_ID = "deploy-bot"
@@ -137,6 +146,9 @@ def identity_settings(
         audience=AUDIENCE,
         jwks_url=jwks_url,
         dev_issuer=dev_issuer or DevIssuerSettings(url=ISSUER),
+        delegation=Delegation(
+            audiences=[GATEWAY_RESOURCE], gateways={"mcp-gw": [GATEWAY_RESOURCE]}
+        ),
     )
 
 

@@ -6,7 +6,10 @@ The API trusts tokens of this session's dev-issuer key: see `tests.integration.a
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,7 +18,6 @@ import httpx
 import pytest
 import pytest_asyncio
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.app import create_app
 from gantral.audit.checkpoint import generate_key_pem
@@ -23,6 +25,7 @@ from gantral.audit.config import AuditConfig
 from gantral.audit.testing import TEST_BUCKET
 from gantral.identity.settings import IdentitySettings
 from gantral.settings import Settings
+from gantral.temporal_codec import data_converter
 from tests.conftest import Stack
 from tests.integration.auth import serve_dev_issuer
 from workers.sink import run_sink
@@ -42,15 +45,36 @@ def dev_issuer(stack: Stack) -> Iterator[IdentitySettings]:
         yield identity
 
 
+# `GANTRAL_TEST_TEMPORAL_CODEC=1`: the whole suite with the payload codec on (every
+# payload in Temporal's history encrypted; docs/deployment.md).
+TEST_CODEC = os.environ.get("GANTRAL_TEST_TEMPORAL_CODEC", "") not in ("", "0")
+CODEC_KEY = base64.b64encode(os.urandom(32)).decode()
+
+
+def codec_env(settings: Settings) -> dict[str, str]:
+    """The codec's variables for a process or command the test starts (none when off)."""
+    codec = settings.temporal.codec
+    if not codec.enabled:
+        return {}
+    keys = {key_id: key.get_secret_value() for key_id, key in codec.keys.items()}
+    return {
+        "GANTRAL_TEMPORAL__CODEC__ENABLED": "true",
+        "GANTRAL_TEMPORAL__CODEC__KEYS": json.dumps(keys),
+        "GANTRAL_TEMPORAL__CODEC__CURRENT": codec.current_key_id(),
+    }
+
+
 @pytest.fixture(scope="session")
 def settings(stack: Stack, dev_issuer: IdentitySettings) -> Settings:
     suffix = uuid.uuid4().hex[:8]
+    codec = {"enabled": True, "keys": {"test": CODEC_KEY}} if TEST_CODEC else {}
     return Settings.model_validate(
         {
             "temporal": {
                 "address": stack.temporal_address,
                 "task_queue": f"instances-{suffix}",
                 "audit_task_queue": f"audit-{suffix}",
+                "codec": codec,
             },
             "database": {
                 "url": stack.postgres_uri,
@@ -66,6 +90,8 @@ def settings(stack: Stack, dev_issuer: IdentitySettings) -> Settings:
             },
             "audit": {
                 "checkpoint_interval_seconds": 2,
+                # Executions closed around Gantral are looked for every second.
+                "closure_check_interval_seconds": 1,
                 "redact_paths": ["$.context.prompt"],
                 "signing_key": AUDIT_KEY,
                 "public_keys": [AUDIT_PUBLIC],
@@ -73,6 +99,10 @@ def settings(stack: Stack, dev_issuer: IdentitySettings) -> Settings:
             "workflows_dir": TEMPLATES,
             "identity": dev_issuer,
             "attestation": {"signing_key": ATTESTATION_KEY},
+            # Callback URLs an instance may name (test_callbacks.py serves its own).
+            "callbacks": {
+                "allowed_url_prefixes": ["https://fn.example/", "http://127.0.0.1:8080/"]
+            },
         }
     )
 
@@ -86,7 +116,7 @@ def audit_config() -> AuditConfig:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def temporal(settings: Settings) -> Client:
-    return await Client.connect(settings.temporal.address, data_converter=pydantic_data_converter)
+    return await Client.connect(settings.temporal.address, data_converter=data_converter(settings))
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

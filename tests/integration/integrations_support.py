@@ -88,13 +88,13 @@ async def decide_next(
     justification: str | None = None,
     context_delta: dict[str, Any] | None = None,
 ) -> tuple[InboxItem, sdk.DecisionResult]:
-    """Decide the next request the way an approver does: on the digest they were shown."""
+    """Decide the next request the way an approver does: on the inbox item they were shown
+    (its request and digest; the digest checked against the arguments listed)."""
     item = await next_request(human, workflow_id)
-    seen = sdk.args_digest(item.action, item.arguments)
-    assert seen == item.args_digest
+    assert sdk.args_digest(item.action, item.arguments) == item.args_digest
     result = await human.decide(
-        item.instance_id, item.request_id, decision, justification=justification,
-        context_delta=context_delta, seen_args_digest=seen,
+        item.instance_id, item, decision, justification=justification,
+        context_delta=context_delta,
     )  # fmt: skip
     return item, result
 

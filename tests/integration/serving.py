@@ -21,10 +21,11 @@ __all__ = ["serve", "served_api"]
 
 
 @contextlib.asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    """Yield the base URL of `app`, served by uvicorn until the block ends. The app's
-    lifespan is not run: an app that has one is entered by the caller."""
-    port = free_port()
+async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
+    """Yield the base URL of `app`, served by uvicorn (on `port`, else a free one) until
+    the block ends. The app's lifespan is not run: an app that has one is entered by the
+    caller."""
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off"

@@ -6,12 +6,25 @@ a bearer token and a JSON (or form) body, answered `{"ok": true, ...}` or
 The user group methods (`usergroups.list`, `usergroups.users.list`) read only query or
 form arguments, as Slack documents ("does not currently accept application/json"), and
 answer in the shapes of Slack's docs.
+The documented failures, on demand: a message deleted in Slack (`delete(ts)`: chat.update
+answers `message_not_found`), channels the app is not in (`absent`: `not_in_channel`),
+rate limits (`rate_limit[method] = n`: the next n calls answer HTTP 429 with
+`Retry-After: retry_after`), and answers slower than the client's timeout (`slow_posts`:
+the next posts are processed at once and answered `slow_seconds` later, as when Slack is
+slow; `late_posts`: processed only after `slow_seconds`, as when the request is stuck on
+the way); `refuse[method] = error` answers that error (e.g. `missing_scope`).
+`conversations.history` answers with the channel's messages, newest first, and
+their metadata with `include_all_metadata`.
+Slack's length limits are enforced as Slack does: a section's text over 3,000 characters
+fails `chat.postMessage`/`chat.update` with `invalid_blocks`, and an input's
+`initial_value` over 3,000 fails `views.open` with `invalid_arguments`.
 `signed(...)` builds what Slack sends to an app: the form-encoded `payload` with the v0
 signature (HMAC-SHA256 of `v0:{timestamp}:{body}` with the signing secret).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -37,6 +50,14 @@ class SlackStandIn:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # ts -> last body
     responses: list[dict[str, Any]] = field(default_factory=list)  # via response_url
+    absent: set[str] = field(default_factory=set)  # channels the app is not in
+    rate_limit: dict[str, int] = field(default_factory=dict)  # method -> 429s to answer
+    retry_after: int = 1
+    slow_posts: int = 0
+    late_posts: int = 0
+    slow_seconds: float = 0.0
+    at: list[tuple[str, float, int]] = field(default_factory=list)  # method, time, status
+    refuse: dict[str, str] = field(default_factory=dict)  # method -> error, e.g. missing_scope
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def app(self) -> FastAPI:
@@ -48,7 +69,20 @@ class SlackStandIn:
                 return Response("upstream connect error", status_code=503)
             if request.headers.get("authorization") != f"Bearer {self.token}":
                 return JSONResponse({"ok": False, "error": "invalid_auth"})
+            if self.rate_limit.get(method, 0) > 0:
+                self.rate_limit[method] -= 1
+                self.at.append((method, time.monotonic(), 429))
+                return JSONResponse(
+                    {"ok": False, "error": "ratelimited"},
+                    status_code=429,
+                    headers={"Retry-After": str(self.retry_after)},
+                )
+            self.at.append((method, time.monotonic(), 200))
+            if method in self.refuse:
+                return JSONResponse({"ok": False, "error": self.refuse[method]})
             raw = await request.body()
+            if method == "chat.postMessage" and (self.slow_posts or self.late_posts):
+                return await self._slow_post(json.loads(raw or b"{}"))
             body: dict[str, Any] = dict(request.query_params)
             if request.headers.get("content-type", "").startswith("application/json"):
                 self.calls.append((method, json.loads(raw or b"{}")))
@@ -66,16 +100,49 @@ class SlackStandIn:
 
         return app
 
+    async def _slow_post(self, body: dict[str, Any]) -> Response:
+        self.calls.append(("chat.postMessage", body))
+        if self.slow_posts:  # done at once, answered late
+            self.slow_posts -= 1
+            answer = self._answer("chat.postMessage", body)
+            await asyncio.sleep(self.slow_seconds)
+            return JSONResponse(answer)
+        self.late_posts -= 1  # done late
+        await asyncio.sleep(self.slow_seconds)
+        return JSONResponse(self._answer("chat.postMessage", body))
+
+    def delete(self, ts: str) -> None:
+        """Someone deleted the message in Slack."""
+        del self.messages[ts]
+
+    def copies(self, needle: str) -> list[str]:
+        """The ts of every top-level message whose blocks mention `needle`."""
+        return [ts for ts, body in self.messages.items() if needle in str(body.get("blocks"))]
+
     def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        in_channel = ("chat.postMessage", "chat.update", "conversations.history")
+        if method in in_channel and body.get("channel") in self.absent:
+            return {"ok": False, "error": "not_in_channel"}
+        if method in ("chat.postMessage", "chat.update") and _too_long_section(body):
+            return {"ok": False, "error": "invalid_blocks"}
+        if method == "views.open" and _too_long_input(body.get("view") or {}):
+            return {
+                "ok": False,
+                "error": "invalid_arguments",
+                "response_metadata": {"messages": ["[ERROR] must be less than 3001 characters"]},
+            }
         if method == "chat.postMessage":
             ts = f"{int(time.time())}.{next(self._ts):06d}"
             if not body.get("thread_ts"):
                 self.messages[ts] = body
             return {"ok": True, "channel": body.get("channel"), "ts": ts, "message": body}
+        if method == "conversations.history":
+            return self._history(body)
         if method == "chat.update":
             if body.get("ts") not in self.messages:
                 return {"ok": False, "error": "message_not_found"}
-            self.messages[str(body["ts"])] = body
+            # Slack keeps what the update does not replace (the metadata, say).
+            self.messages[str(body["ts"])] = {**self.messages[str(body["ts"])], **body}
             return {"ok": True, "channel": body.get("channel"), "ts": body["ts"]}
         if method == "users.info":
             email = self.emails.get(str(body.get("user")))
@@ -89,6 +156,21 @@ class SlackStandIn:
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"{int(time.time())}.{next(self._ts):06d}"}
         return {"ok": False, "error": "unknown_method"}
+
+    def _history(self, body: dict[str, Any]) -> dict[str, Any]:
+        """conversations.history: newest first, after `oldest`; metadata only when asked."""
+        oldest = float(body.get("oldest") or 0)
+        with_metadata = _flag(body.get("include_all_metadata"))
+        found = []
+        for ts, message in sorted(self.messages.items(), key=lambda m: -float(m[0])):
+            if message.get("channel") != body.get("channel") or float(ts) < oldest:
+                continue
+            shown = {"type": "message", "ts": ts, "text": message.get("text", ""), "bot_id": "B1"}
+            if with_metadata and message.get("metadata"):
+                shown["metadata"] = message["metadata"]
+            found.append(shown)
+        limit = int(body.get("limit") or 100)
+        return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
 
     def _groups(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         """usergroups.list and usergroups.users.list, in the shapes of Slack's docs."""
@@ -147,6 +229,26 @@ class SlackStandIn:
 
 
 _FORM_ONLY = ("usergroups.list", "usergroups.users.list")
+_LIMIT = 3000  # a section's text, an input's initial_value (Block Kit reference)
+
+
+def _too_long_section(body: dict[str, Any]) -> bool:
+    blocks = body.get("blocks") or []
+    if isinstance(blocks, str):  # form-encoded: JSON text
+        blocks = json.loads(blocks)
+    return any(
+        len(str((block.get("text") or {}).get("text", ""))) > _LIMIT
+        for block in blocks
+        if block.get("type") == "section"
+    )
+
+
+def _too_long_input(view: dict[str, Any]) -> bool:
+    return any(
+        len(str((block.get("element") or {}).get("initial_value", ""))) > _LIMIT
+        for block in view.get("blocks") or []
+        if block.get("type") == "input"
+    )
 
 
 def _flag(value: Any) -> bool:

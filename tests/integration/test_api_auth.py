@@ -313,9 +313,11 @@ async def test_permission_table_walk_through_the_api(
         ("report", [Permission.INSTANCES_REPORT], "POST", f"{base}/events",
          {"kind": "COST", "cost": {"tokens": 1}}),
         ("approve", [Permission.DECISIONS_DECIDE], "POST", f"{base}/decisions",
-         {"request_id": "req_walk", "decision_type": "APPROVE", "idempotency_key": ""}),
+         {"request_id": "req_walk", "seen_args_digest": "sha256:x", "decision_type": "APPROVE",
+          "idempotency_key": ""}),
         ("override", [Permission.DECISIONS_DECIDE, Permission.DECISIONS_OVERRIDE], "POST",
-         f"{base}/decisions", {"request_id": "req_walk", "decision_type": "OVERRIDE",
+         f"{base}/decisions", {"request_id": "req_walk", "seen_args_digest": "sha256:x",
+                               "decision_type": "OVERRIDE",
                                "idempotency_key": "", **override}),
         ("audit", [Permission.AUDIT_READ], "GET", f"/v1/audit/instances/{iid}", None),
     ]  # fmt: skip

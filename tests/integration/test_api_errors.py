@@ -26,7 +26,7 @@ async def test_errors_are_typed_json_never_500(api: httpx.AsyncClient) -> None:
         ("POST", "/v1/instances", {"workflow_id": "bad id!", "owning_team_id": "payments"}, 422,
          "validation_failed"),
         ("GET", "/v1/instances?state=SLEEPING", None, 422, "validation_failed"),
-        ("GET", "/v1/instances?page_token=zz", None, 422, "bad_page_token"),
+        ("GET", "/v1/instances?page_token=zz", None, 404, "bad_page_token"),
     ]  # fmt: skip
     for method, path, body, status, reason in cases:
         resp = await api.request(method, path, json=body, headers=AGENT)
@@ -104,3 +104,96 @@ async def test_refusals_outside_any_instance_go_to_the_access_log(
     segment = await access_log_segment(temporal)
     verdict = await api.get(f"/v1/audit/instances/{segment}/verify", headers=AUDITOR)
     assert verdict.json()["ok"] is True
+
+
+async def test_internal_workflow_ids_answer_404_like_any_unknown_instance(
+    api: httpx.AsyncClient, temporal: Client
+) -> None:
+    """Issue 21, item 7: Gantral's own workflows (the access log) are no instance."""
+    await access_log_segment(temporal)  # the access log's workflow is running
+    for method, path in [
+        ("GET", "/v1/instances/gantral-access-log"),
+        ("GET", "/v1/instances/gantral-access-log/requests/r1"),
+        ("POST", "/v1/instances/gantral-access-log/complete"),
+    ]:
+        resp = await api.request(method, path, json={} if method == "POST" else None, headers=AGENT)
+        assert resp.status_code == 404, (path, resp.text)
+        assert resp.json()["reason"] == "unknown_instance", resp.json()
+
+
+async def test_refused_decisions_name_their_request_in_the_access_log(
+    api: httpx.AsyncClient, temporal: Client
+) -> None:
+    """Issue 21, item 14: a recorded refusal carries the request it was about."""
+    body = {"workflow_id": "deploy", "owning_team_id": "payments"}
+    iid = (await api.post("/v1/instances", json=body, headers=AGENT)).json()["instance_id"]
+    asked = await api.post(
+        f"/v1/instances/{iid}/steps/deploy/authorize",
+        json={"arguments": {"version": "1.0"}},
+        headers=AGENT,
+    )
+    rid, digest = asked.json()["request"]["request_id"], asked.json()["args_digest"]
+    who = f"no-role-{uuid.uuid4().hex[:6]}"
+    decision = {
+        "request_id": rid, "seen_args_digest": digest, "decision_type": "APPROVE",
+        "idempotency_key": "k",
+    }  # fmt: skip
+    refused = await api.post(
+        f"/v1/instances/{iid}/decisions", json=decision, headers=bearer(who, ["approver"])
+    )
+    assert refused.status_code == 403, refused.text
+    [recorded] = await refusals_of(api, temporal, who)
+    assert recorded["payload"]["instance_id"] == iid
+    assert recorded["payload"]["request_id"] == rid and rid in recorded["payload"]["attempted"]
+
+
+async def test_a_cost_field_the_contract_does_not_list_is_refused(api: httpx.AsyncClient) -> None:
+    # It used to be dropped silently (and its value, say a 2**60, answered not_i_json).
+    started = await api.post(
+        "/v1/instances", json={"workflow_id": "deploy", "owning_team_id": "payments"},
+        headers=AGENT,
+    )  # fmt: skip
+    iid = started.json()["instance_id"]
+    body = {"kind": "COST", "cost": {"tokens": 5, "model": "gpt"}}
+    resp = await api.post(f"/v1/instances/{iid}/events", json=body, headers=AGENT)
+    assert resp.status_code == 422, resp.text
+    assert "cost.model" in resp.text
+    ok = await api.post(
+        f"/v1/instances/{iid}/events", json={"kind": "COST", "cost": {"tokens": 5}}, headers=AGENT
+    )
+    assert ok.status_code == 200, ok.text
+
+
+async def test_a_decision_without_the_digest_shown_is_refused_and_records_nothing(
+    api: httpx.AsyncClient,
+) -> None:
+    """Issue 21, item 1: every decision names the arguments digest the human was shown."""
+    body = {"workflow_id": "deploy", "owning_team_id": "payments"}
+    iid = (await api.post("/v1/instances", json=body, headers=AGENT)).json()["instance_id"]
+    asked = await api.post(
+        f"/v1/instances/{iid}/steps/deploy/authorize",
+        json={"arguments": {"version": "1.0"}},
+        headers=AGENT,
+    )
+    rid = asked.json()["request"]["request_id"]
+    decision = {"request_id": rid, "decision_type": "APPROVE", "idempotency_key": "k"}
+    for unbound in (decision, {**decision, "seen_args_digest": None}):
+        refused = await api.post(f"/v1/instances/{iid}/decisions", json=unbound, headers=LEAD)
+        assert refused.status_code == 422, refused.text
+        error = refused.json()
+        assert (error["error"], error["reason"]) == ("invalid_input", "validation_failed")
+        [problem] = error["details"]["errors"]
+        assert problem["field"] == "body.seen_args_digest"
+        # Says where the digest comes from, not only that it is missing.
+        assert "read the request" in problem["message"] and "args_digest" in problem["message"]
+        assert error["message"].startswith("body.seen_args_digest: required: read the request")
+    # Nothing recorded: the request still waits, no decision, no refusal in its history.
+    view = (await api.get(f"/v1/instances/{iid}", headers=LEAD)).json()
+    assert view["decisions"] == [] and view["pending_request"]["request_id"] == rid
+    assert view["state"] == "WAITING_FOR_HUMAN"
+    # The same decision naming the digest it was shown is recorded (the key was never used).
+    shown = (await api.get(f"/v1/instances/{iid}/requests/{rid}", headers=LEAD)).json()
+    bound = {**decision, "seen_args_digest": shown["args_digest"]}
+    decided = await api.post(f"/v1/instances/{iid}/decisions", json=bound, headers=LEAD)
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["request"]["status"] == "APPROVED"

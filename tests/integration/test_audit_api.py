@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,12 +20,16 @@ from api.errors import install
 from api.routers.audit import router
 from gantral.audit.bundle_verify import verify_bundle
 from gantral.audit.checkpoint import public_key_pem
+from gantral.audit.checkpointer import checkpoint_note_key
 from gantral.audit.merkle import leaf_hash, verify_consistency, verify_inclusion
+from gantral.audit.note import open_checkpoint, parse_verifier_key, verifier_key
+from gantral.audit.proofs import parse_consistency_lines, parse_tlog_proof
 from gantral.audit.reader import AuditReader
 from gantral.audit.testing import TestSink, make_events, open_test_sink, unique
 from gantral.domain.audit_event import AppendAuditEvents
 from gantral.settings import AuditSettings, Settings
 from tests.integration.auth import AUDITOR, bearer, offline_identity
+from tests.integration.test_audit_note import INTEROP, _go_checker
 
 pytestmark = pytest.mark.integration
 
@@ -105,7 +113,11 @@ async def test_a_checkpoint_of_another_origin_fails_verification(api: Any) -> No
 
 async def test_audit_reads_need_a_token_and_audit_read(api: Any) -> None:
     client, _, ids, _ = api
-    for path in (f"/v1/audit/instances/{ids[0]}", "/v1/audit/checkpoints/latest"):
+    for path in (
+        f"/v1/audit/instances/{ids[0]}",
+        "/v1/audit/checkpoints/latest",
+        "/v1/audit/checkpoints/latest/note",
+    ):
         anonymous = await client.get(path, headers={"Authorization": ""})
         assert anonymous.status_code == 401
         assert anonymous.json()["reason"] == "missing_token"
@@ -137,6 +149,18 @@ async def test_bundle_is_the_exported_one_and_verifies(api: Any) -> None:
     assert unsealed["seal"] is None and len(unsealed["events"]) == 4
 
 
+async def test_latest_checkpoint_note_is_served_verbatim_as_text(api: Any) -> None:
+    client, ts, _, _ = api
+    cp = (await client.get("/v1/audit/checkpoints/latest")).json()
+    response = await client.get("/v1/audit/checkpoints/latest/note")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.content == await ts.objects.get(checkpoint_note_key(cp["size"]))
+    vkey = verifier_key(ts.config.origin, ts.key.public_key())
+    body = open_checkpoint(response.content, [parse_verifier_key(vkey)], ts.config.origin)
+    assert (body.size, body.root.hex()) == (cp["size"], cp["root"])
+
+
 async def test_checkpoint_and_proofs_verify(api: Any) -> None:
     client, _, ids, _ = api
     cp = (await client.get("/v1/audit/checkpoints/latest")).json()
@@ -160,5 +184,71 @@ async def test_checkpoint_and_proofs_verify(api: Any) -> None:
         bytes.fromhex(consistency["first_root"]),
         bytes.fromhex(consistency["second_root"]),
     )
+    # No such proof (a log only grows; no tree that large): 404 naming which bound failed,
+    # as the contract says (OpenAPI cannot relate the two parameters).
     bad = await client.get("/v1/audit/consistency", params={"first": 99})
-    assert bad.status_code == 422
+    assert bad.status_code == 404 and bad.json()["reason"] == "no_consistency_proof", bad.text
+    beyond = await client.get("/v1/audit/consistency", params={"first": 1, "second": 10**6})
+    assert beyond.status_code == 404 and beyond.json()["reason"] == "unknown_tree_size"
+    # Likewise an inclusion proof in a tree larger than the log (was 422, a valid request).
+    too_big = await client.get(
+        f"/v1/audit/instances/{ids[1]}/events/2/inclusion", params={"tree_size": 10**10}
+    )
+    assert too_big.status_code == 404 and too_big.json()["reason"] == "unknown_tree_size"
+
+
+async def test_proofs_in_c2sp_text_formats_verify_here_and_in_go(api: Any, tmp_path: Path) -> None:
+    """?format=tlog-proof / tlog-witness: the same proofs as the JSON ones, in the C2SP
+    text formats, verified by ours and by Go's sumdb/tlog (CheckRecord, CheckTree)."""
+    client, ts, ids, _ = api
+    base = f"/v1/audit/instances/{ids[1]}/events/2/inclusion"
+    as_json = (await client.get(base)).json()
+    response = await client.get(base, params={"format": "tlog-proof"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    parsed = parse_tlog_proof(response.text)
+    assert parsed.index == as_json["log_index"]
+    assert [p.hex() for p in parsed.proof] == as_json["proof"]
+    assert parsed.checkpoint == (await client.get("/v1/audit/checkpoints/latest/note")).text
+    vkey = verifier_key(ts.config.origin, ts.key.public_key())
+    body = open_checkpoint(parsed.checkpoint, [parse_verifier_key(vkey)], ts.config.origin)
+    leaf = bytes.fromhex(as_json["leaf_hash"])
+    assert verify_inclusion(leaf, parsed.index, body.size, parsed.proof, body.root)
+    # A tree size with no checkpoint has no note to be relative to: a typed 409.
+    off = await client.get(base, params={"format": "tlog-proof", "tree_size": 10})
+    assert off.status_code == 409 and off.json()["reason"] == "no_checkpoint_note", off.text
+    bad = await client.get(base, params={"format": "xml"})
+    assert bad.status_code == 422, bad.text
+
+    c_json = (await client.get("/v1/audit/consistency", params={"first": 7})).json()
+    lines = await client.get("/v1/audit/consistency", params={"first": 7, "format": "tlog-witness"})
+    assert lines.status_code == 200 and lines.headers["content-type"].startswith("text/plain")
+    assert [p.hex() for p in parse_consistency_lines(lines.text)] == c_json["proof"]
+
+    checker = await asyncio.to_thread(_go_checker, tmp_path, INTEROP / "proof_check")
+    event_hash = (await client.get(f"/v1/audit/instances/{ids[1]}")).json()["events"][1]["hash"]
+    (tmp_path / "inclusion.tlog-proof").write_text(response.text)
+    (tmp_path / "consistency.txt").write_text(lines.text)
+    old_root = base64.b64encode(bytes.fromhex(c_json["first_root"])).decode()
+    new_root = base64.b64encode(bytes.fromhex(c_json["second_root"])).decode()
+
+    def go(*args: str | Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([checker, *args], capture_output=True, text=True, check=False)
+
+    inc = ["inclusion", vkey, event_hash, tmp_path / "inclusion.tlog-proof"]
+    ok = await asyncio.to_thread(go, *inc)
+    assert (ok.returncode, ok.stdout) == (0, "ok\n"), ok.stderr
+    cons = ["consistency", "7", old_root, str(c_json["second"]), new_root]
+    ok = await asyncio.to_thread(go, *cons, tmp_path / "consistency.txt")
+    assert (ok.returncode, ok.stdout) == (0, "ok\n"), ok.stderr
+    # Go refuses them with one hash changed: the check can fail.
+    first = response.text.split("\n")[2]
+    flipped = ("B" if first[0] == "A" else "A") + first[1:]
+    (tmp_path / "inclusion.tlog-proof").write_text(response.text.replace(first, flipped, 1))
+    bad_inc = await asyncio.to_thread(go, *inc)
+    assert bad_inc.returncode == 1 and "tlog.CheckRecord" in bad_inc.stderr, bad_inc.stderr
+    first = lines.text.split("\n")[0]
+    flipped = ("B" if first[0] == "A" else "A") + first[1:]
+    (tmp_path / "consistency.txt").write_text(lines.text.replace(first, flipped, 1))
+    bad_cons = await asyncio.to_thread(go, *cons, tmp_path / "consistency.txt")
+    assert bad_cons.returncode == 1 and "tlog.CheckTree" in bad_cons.stderr, bad_cons.stderr

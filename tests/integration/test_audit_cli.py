@@ -67,6 +67,22 @@ def test_verify_all_one_and_a_set(stack: Any, logged: Any, tmp_path: Path) -> No
     assert unknown.exit_code == 1 and "instance nope" in unknown.output
 
 
+def test_verify_reports_as_json_for_scripts(stack: Any, logged: Any, tmp_path: Path) -> None:
+    ts, ids, *_ = logged
+    pub = tmp_path / "pub.pem"
+    pub.write_text(public_key_pem(ts.key.public_key()))
+    good = _run(stack, ts, "verify", ids[0], "--public-key", str(pub), "--output", "json")
+    assert good.exit_code == 0, good.output
+    report = json.loads(good.stdout)
+    assert report["ok"] is True and report["instances"] == 1 and report["problems"] == []
+    assert report["events"] > 0 and report["signatures"].startswith("signatures checked")
+    unknown = _run(stack, ts, "verify", "nope", "--public-key", str(pub), "--output", "json")
+    assert unknown.exit_code == 1
+    failed = json.loads(unknown.stdout)
+    assert failed["ok"] is False
+    assert [p["instance_id"] for p in failed["problems"]] == ["nope"], failed
+
+
 def test_verify_needs_a_public_key_or_an_explicit_skip(
     stack: Any, logged: Any, tmp_path: Path
 ) -> None:

@@ -128,6 +128,7 @@ async def _decide(
     assert world.request is not None
     body: dict[str, Any] = {
         "request_id": world.request["request_id"],
+        "seen_args_digest": world.request["args_digest"],
         "decision_type": kind,
         "idempotency_key": KEYS[key],
     }

@@ -7,7 +7,8 @@ retries) POSTs the signed webhook to a real HTTP endpoint, which, like a serverl
 platform, runs the function with the request: the first attempt is answered 503 (a cold
 start failing), the retry wakes the function, which verifies the signature with the SDK,
 resumes the step and completes the instance. A callback URL outside the allowed
-prefixes is never called.
+prefixes (an escape with `..` among them) is refused at start and never called; one that
+got into an instance anyway is refused by the worker, never called either.
 """
 
 from __future__ import annotations
@@ -25,21 +26,20 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.callbacks import signing
-from gantral.callbacks.settings import CallbackSettings
+from gantral.callbacks.settings import CallbackSettings, CallbackURLs
 from gantral.callbacks.worker import callback_worker, follower_id
 from gantral.devstack.process import free_port
 from gantral.identity.settings import IdentitySettings
 from gantral.settings import Settings
-from tests.integration.auth import CLIENT_ID, CLIENT_SECRET, LEAD
-from tests.integration.serving import serve, served_api
+from tests.integration.auth import AGENT, CLIENT_ID, CLIENT_SECRET, LEAD
+from tests.integration.serving import serve
 from tests.integration.test_sdk_contract import TS_DIR, build_typescript, run_process
 
 pytest.importorskip("standardwebhooks")
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-
-__all__ = ["served_api"]
 
 SECRET = signing.new_secret()
 ARGS = {"service": "billing", "version": "2.4.1", "replicas": 3}
@@ -76,10 +76,49 @@ class Platform:
         await send({"type": "http.response.body", "body": b""})
 
 
+@pytest.fixture
+def platform_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def platform_url(platform_port: int) -> str:
+    """Known before the platform serves: the API allows callbacks under it."""
+    return f"http://127.0.0.1:{platform_port}"
+
+
 @pytest_asyncio.fixture(loop_scope="session")
-async def platform_url(platform: Platform) -> AsyncIterator[str]:
-    async with serve(platform) as url:
-        yield url
+async def platform_serving(platform: Platform, platform_port: int) -> AsyncIterator[Platform]:
+    async with serve(platform, platform_port):
+        yield platform
+
+
+@dataclass
+class Served:
+    url: str
+    app: Any
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def served(
+    settings: Settings,
+    temporal: Client,
+    workers: None,
+    audit_config: AuditConfig,
+    platform_url: str,
+) -> AsyncIterator[Served]:
+    """The API on a real port, allowing callbacks under the platform's /hooks/ only."""
+    allowed = CallbackURLs(allowed_url_prefixes=[platform_url + "/hooks/"])
+    app = create_app(
+        settings.model_copy(update={"callbacks": allowed}), temporal, audit_config=audit_config
+    )
+    async with app.router.lifespan_context(app), serve(app) as url:
+        yield Served(url, app)
+
+
+@pytest.fixture
+def served_api(served: Served) -> str:
+    return served.url
 
 
 @pytest.fixture
@@ -133,10 +172,11 @@ async def callbacks(
     audit_config: AuditConfig,
     workers: None,
     platform_url: str,
+    platform_serving: Platform,
 ) -> AsyncIterator[CallbackSettings]:
     config = CallbackSettings(
         secret=SECRET,
-        allowed_url_prefixes=[platform_url + "/"],
+        allowed_url_prefixes=[platform_url + "/hooks/"],
         task_queue=f"callbacks-{uuid.uuid4().hex[:8]}",
         poll_interval_seconds=0.3,
         max_retry_interval_seconds=1.0,
@@ -189,8 +229,9 @@ async def test_a_function_woken_by_the_callback_finishes_the_step(
         assert request["request_id"] == rid
         decided = await api.post(
             f"/v1/instances/{iid}/decisions",
-            json={"request_id": rid, "decision_type": "APPROVE", "idempotency_key": rid},
-        )
+            json={"request_id": rid, "seen_args_digest": request["args_digest"],
+                  "decision_type": "APPROVE", "idempotency_key": rid},
+        )  # fmt: skip
         assert decided.status_code == 200, decided.text
 
         await _until(lambda: bool(woken.outputs), "the function was not woken")
@@ -215,28 +256,78 @@ async def test_a_function_woken_by_the_callback_finishes_the_step(
     assert (await delivery.describe()).status is WorkflowExecutionStatus.COMPLETED
 
 
-async def test_a_callback_url_outside_the_allowed_prefixes_is_never_called(
+ESCAPES = [
+    "/hooks/../escaped",  # the issue's escape
+    "/hooks/%2e%2e/escaped",
+    "/hooks/%2E%2E/escaped",
+    "/hooks/.%2E/escaped",
+    "/hooks/..;/escaped",
+    "/hooks/..%2fescaped",
+    "/hooks\\..\\escaped",
+    "/not-allowed",
+]
+
+
+async def test_a_callback_url_outside_the_allowed_prefixes_is_refused_at_start(
+    callbacks: CallbackSettings, platform: Platform, platform_url: str, served_api: str
+) -> None:
+    host = platform_url.removeprefix("http://")
+    urls = [platform_url + path for path in ESCAPES]
+    urls += [f"http://user@{host}/hooks/deploy", f"https://{host}/hooks/deploy"]
+    body = {"workflow_id": "deploy", "owning_team_id": "payments"}
+    async with httpx.AsyncClient(base_url=served_api, headers=AGENT) as api:
+        for url in urls:
+            context = {"gantral:callback_url": url}
+            resp = await api.post("/v1/instances", json={**body, "trigger_context": context})
+            assert resp.status_code == 422, (url, resp.text)
+            refusal = resp.json()
+            if refusal["reason"] == "validation_failed":  # the URL's form (user info)
+                assert "user" in refusal["message"], refusal
+                continue
+            assert refusal["reason"] == "callback_url_not_allowed", refusal
+            assert refusal["details"]["field"] == "trigger_context.gantral:callback_url"
+        # The start request's own field too (https, as it requires).
+        https = {**body, "callback_url": f"https://{host}/hooks/../escaped"}
+        resp = await api.post("/v1/instances", json=https)
+        assert resp.status_code == 422 and resp.json()["reason"] == "callback_url_not_allowed"
+        assert resp.json()["details"]["field"] == "callback_url"
+        # Under the prefix: accepted.
+        ok = {**body, "trigger_context": {"gantral:callback_url": f"{platform_url}/hooks/x"}}
+        assert (await api.post("/v1/instances", json=ok)).status_code == 201
+    assert platform.calls == []
+
+
+async def test_an_escaping_url_that_got_into_an_instance_is_never_called(
     callbacks: CallbackSettings,
     platform: Platform,
-    served_api: str,
-    function_env: dict[str, str],
+    platform_url: str,
+    served: Served,
     temporal: Client,
 ) -> None:
-    node = await build_typescript()
-    outside = f"http://127.0.0.1:{free_port()}/not-allowed"
-    started = json.loads(
-        await run_process(
-            node, "dist/scenario/serverless.js", "start", cwd=TS_DIR,
-            env={**function_env, "CALLBACK_URL": outside},
+    """An instance that names an escaping URL anyway (started before the allow-list
+    changed, or before this check existed: the API's check is skipped here) is resolved,
+    and the callback worker refuses the delivery: the URL is never called."""
+    core = served.app.state.core
+    core._check_callback_urls = lambda *_: None  # as an API without the check started it
+    body = {"workflow_id": "deploy", "owning_team_id": "payments"}
+    async with httpx.AsyncClient(base_url=served.url) as api:
+        context = {"gantral:callback_url": f"{platform_url}/hooks/../escaped"}
+        started = await api.post(
+            "/v1/instances", json={**body, "trigger_context": context}, headers=AGENT
         )
-    )  # fmt: skip
-    iid, rid = started["instance_id"], started["request_id"]
-    async with httpx.AsyncClient(base_url=served_api, headers=LEAD) as api:
-        await _pending(api, iid)
+        assert started.status_code == 201, started.text
+        iid = started.json()["instance_id"]
+        asked = await api.post(
+            f"/v1/instances/{iid}/steps/deploy/authorize",
+            json={"action": "deploy", "arguments": ARGS},
+            headers=AGENT,
+        )
+        rid, digest = asked.json()["request"]["request_id"], asked.json()["args_digest"]
         decided = await api.post(
             f"/v1/instances/{iid}/decisions",
-            json={"request_id": rid, "decision_type": "REJECT", "justification": "no",
-                  "idempotency_key": rid},
+            json={"request_id": rid, "seen_args_digest": digest, "decision_type": "REJECT",
+                  "justification": "no", "idempotency_key": rid},
+            headers=LEAD,
         )  # fmt: skip
         assert decided.status_code == 200, decided.text
     handle = temporal.get_workflow_handle(f"callback-{iid}.{rid}")

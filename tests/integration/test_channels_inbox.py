@@ -92,7 +92,11 @@ async def test_inbox_ordered_by_urgency_and_scoped_by_team_and_role(
 
     # Decided requests leave the inbox.
     req = first["request_id"]
-    body = {"request_id": req, "decision_type": "APPROVE", "idempotency_key": f"k-{tag}"}
+    # Decided on the item as listed: its request and the digest the approver saw.
+    body = {
+        "request_id": req, "seen_args_digest": first["args_digest"], "decision_type": "APPROVE",
+        "idempotency_key": f"k-{tag}",
+    }  # fmt: skip
     resp = await api.post(f"/v1/instances/{ids['soon']}/decisions", json=body, headers=LEAD)
     assert resp.status_code == 200, resp.text
     for _ in range(100):

@@ -1,7 +1,10 @@
 """Jira on the real stack: the relay opens an issue per request against a local server
 speaking Jira's REST API; Jira's webhook (signed with the shared secret) turns a transition
 into a decision; a request settled elsewhere transitions and comments the issue; an
-escalation is commented, and a timeout transitions the issue and says how it ended."""
+escalation is commented, and a timeout transitions the issue and says how it ended. A
+transition that is not recorded (an unmapped user, a reject without a comment, a request
+already decided) moves the issue back with a comment saying why; a delivery that changes
+nothing answers 200 (Jira retries a 409)."""
 
 from __future__ import annotations
 
@@ -20,8 +23,10 @@ from gantral.audit.config import AuditConfig
 from gantral.channels.settings import JiraSettings
 from gantral.settings import Settings
 from tests.integration.access_log import refusals_of
-from tests.integration.auth import bearer
+from tests.integration.auth import AUDITOR, bearer
+from tests.integration.deciding import decide_as_shown
 from tests.integration.jira_stand_in import JiraStandIn, issue_updated
+from tests.integration.polling import long_poll
 from tests.integration.publishing import publish_one_step
 from tests.integration.serving import serve
 from workers.channels import relay_id, run_channels
@@ -62,10 +67,7 @@ class World:
         return None
 
     async def request(self, iid: str, rid: str, wait: int = 20) -> dict[str, Any]:
-        resp = await self.api.get(
-            f"/v1/instances/{iid}/requests/{rid}?wait={wait}", headers=API_LEAD
-        )
-        return dict(resp.json())
+        return await long_poll(self.api, f"/v1/instances/{iid}/requests/{rid}", API_LEAD, wait)
 
 
 async def until(probe: Callable[[], Any], what: str, seconds: float = 30) -> Any:
@@ -123,7 +125,7 @@ async def test_reject_from_jira_and_redelivery_ignored(world: World) -> None:
     issue = world.jira.issues[key]
     assert issue["project"] == {"key": "GOV"} and "Arguments digest" in str(issue["description"])
 
-    body, headers = issue_updated(SECRET, key, "acct-rita", "Rejected", "wrong account")
+    body, headers = world.jira.human_moves(SECRET, key, "acct-rita", "Rejected", "wrong account")
     resp = await world.api.post(HOOK, content=body, headers=headers)
     assert resp.status_code == 200, resp.text
     assert resp.json()["decision"]["channel"] == "jira"
@@ -142,13 +144,13 @@ async def test_reject_from_jira_and_redelivery_ignored(world: World) -> None:
     assert again.json()["decision"] == resp.json()["decision"]
     view = (await world.api.get(f"/v1/instances/{iid}", headers=API_LEAD)).json()
     assert len(view["decisions"]) == 1
-    assert world.jira.issues[key]["status"] == "To Do"  # the stand-in: Jira moved it
+    assert world.jira.issues[key]["status"] == "Rejected"
+    assert [t for t in world.jira.transitions if t[0] == key] == []  # Gantral moved nothing
 
 
 async def test_issue_transitioned_and_commented_after_a_decision_elsewhere(world: World) -> None:
     iid, rid, key = await world.pending()
-    body = {"request_id": rid, "decision_type": "APPROVE", "idempotency_key": uuid.uuid4().hex}
-    resp = await world.api.post(f"/v1/instances/{iid}/decisions", json=body, headers=API_LEAD)
+    resp = await decide_as_shown(world.api, iid, rid, API_LEAD)
     assert resp.status_code == 200
     await until(lambda: world.jira.issues[key]["status"] == "Approved", "issue not transitioned")
     await until(lambda: world.jira.comments.get(key), "no comment")
@@ -157,11 +159,20 @@ async def test_issue_transitioned_and_commented_after_a_decision_elsewhere(world
     # The transition Gantral made comes back as a webhook from its own account: ignored.
     body_, headers = issue_updated(SECRET, key, "acct-bot", "Approved")
     assert (await world.api.post(HOOK, content=body_, headers=headers)).status_code == 204
-    # A human transition after that is told who decided first.
-    late, headers = issue_updated(SECRET, key, "acct-rita", "Rejected")
+    # A human transition after that changes nothing: 200 (Jira retries a 409 forever), the
+    # issue goes back to the outcome's status, and the comment says who decided first.
+    late, headers = world.jira.human_moves(SECRET, key, "acct-rita", "Rejected", "too late")
     resp = await world.api.post(HOOK, content=late, headers=headers)
-    assert resp.status_code == 409
-    assert "already APPROVED by jira-api-lead via api" in resp.json()["message"]
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["outcome"] == "unchanged" and resp.json()["issue"] == key
+    assert "already APPROVED by jira-api-lead via api at " in resp.json()["message"]
+    assert world.jira.issues[key]["status"] == "Approved"
+    assert (
+        "Not recorded: this request is already APPROVED by jira-api-lead via api"
+        in (world.jira.comments[key][-1])
+    )
+    view = (await world.api.get(f"/v1/instances/{iid}", headers=API_LEAD)).json()
+    assert len(view["decisions"]) == 1
 
 
 async def test_unsigned_forged_and_unknown_users_refused(
@@ -175,11 +186,95 @@ async def test_unsigned_forged_and_unknown_users_refused(
     resp = await world.api.post(HOOK, content=body, headers=unsigned)
     assert resp.status_code == 401 and resp.json()["reason"] == "unsigned"
 
-    body, headers = issue_updated(SECRET, key, "acct-stranger", "Approved")
+    body, headers = world.jira.human_moves(SECRET, key, "acct-stranger", "Approved")
     resp = await world.api.post(HOOK, content=body, headers=headers)
     assert resp.status_code == 403 and resp.json()["reason"] == "unknown_user"
     assert await refusals_of(api, temporal, "jira:acct-stranger")
     assert (await world.request(iid, rid, wait=0))["status"] == "PENDING"
+    # The issue does not claim an approval that did not happen: back, and why.
+    assert world.jira.issues[key]["status"] == "To Do"
+    assert (key, "Approved", "To Do") in world.jira.transitions
+    assert "Jira user acct-stranger is not mapped" in world.jira.comments[key][-1]
+    assert "The issue is back in To Do." in world.jira.comments[key][-1]
+
+
+async def test_reject_without_a_comment_is_refused_and_moved_back(
+    world: World, api: httpx.AsyncClient, temporal: Client
+) -> None:
+    iid, rid, key = await world.pending()
+    body, headers = world.jira.human_moves(SECRET, key, "acct-rita", "Rejected")
+    resp = await world.api.post(HOOK, content=body, headers=headers)
+    assert resp.status_code == 422 and resp.json()["reason"] == "justification_required"
+    assert (await world.request(iid, rid, wait=0))["status"] == "PENDING"
+    assert world.jira.issues[key]["status"] == "To Do"
+    assert "a rejection needs a reason" in world.jira.comments[key][-1]
+    refused = await refusals_of(api, temporal, "jira-rita")
+    assert any(r["payload"]["reason"] == "justification_required" for r in refused)
+
+    # With a comment the same transition decides, and the comment is the justification.
+    body, headers = world.jira.human_moves(SECRET, key, "acct-rita", "Rejected", "not now")
+    resp = await world.api.post(HOOK, content=body, headers=headers)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["decision"]["justification"] == "not now"
+    view = (await world.api.get(f"/v1/instances/{iid}", headers=API_LEAD)).json()
+    assert [d["justification"] for d in view["decisions"]] == ["not now"]
+
+
+async def test_a_decision_names_what_its_issue_showed_and_a_superseded_one_is_refused(
+    world: World,
+) -> None:
+    """Issue 21, item 1: a Jira decision is bound to the request and the arguments digest
+    its issue showed (as the relay recorded them when it opened the issue); after the agent
+    asked again with other arguments, a transition of the old issue records nothing."""
+    iid, rid, key = await world.pending()
+    shown = world.jira.issues[key]["description"]
+    first_digest = (await world.request(iid, rid, wait=0))["args_digest"]
+    assert f"Arguments digest: {first_digest}" in str(shown)
+    # The agent asks again, with other arguments: a new request, and a new issue for it.
+    asked = await world.api.post(
+        f"/v1/instances/{iid}/steps/act/authorize",
+        json={"action": "pay", "arguments": {"amount": 9000}},
+        headers=AGENT,
+    )
+    new_rid, new_digest = asked.json()["request"]["request_id"], asked.json()["args_digest"]
+    assert new_rid != rid and new_digest != first_digest
+    new_key = await until(lambda: world._issue(iid, new_rid), "no issue for the new request")
+    assert f"Arguments digest: {new_digest}" in str(world.jira.issues[new_key]["description"])
+    await until(lambda: world.jira.issues[key]["status"] == "Rejected", "old issue not settled")
+
+    # A human who still had the old issue open approves what it showed: nothing recorded,
+    # the issue goes back to its outcome's status, and the comment says why and what now.
+    body, headers = world.jira.human_moves(SECRET, key, "acct-rita", "Approved")
+    resp = await world.api.post(HOOK, content=body, headers=headers)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["outcome"] == "unchanged"
+    assert world.jira.issues[key]["status"] == "Rejected"
+    said = world.jira.comments[key][-1]
+    assert "Not recorded" in said and "the agent asked again with new arguments" in said
+    assert f"now request {new_rid}" in said
+    view = (await world.api.get(f"/v1/instances/{iid}", headers=API_LEAD)).json()
+    assert view["decisions"] == [] and view["pending_request"]["request_id"] == new_rid
+
+    # The new issue's approval is recorded, naming the digest that issue showed.
+    body, headers = world.jira.human_moves(SECRET, new_key, "acct-rita", "Approved")
+    resp = await world.api.post(HOOK, content=body, headers=headers)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["decision"]["request_id"] == new_rid
+
+    async def recorded() -> dict[str, Any] | None:
+        trail = await world.api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)
+        found = [e for e in trail.json()["events"] if e["type"] == "DECISION_RECORDED"]
+        return found[0] if found else None
+
+    for _ in range(100):
+        if (event := await recorded()) is not None:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the decision was not audited")
+    signed = event["payload"]["attested"]["body"]
+    assert (signed["channel"], signed["channel_ref"]) == ("jira", new_key)
+    assert signed["seen_args_digest"] == new_digest
 
 
 async def test_escalation_commented_and_timeout_settles_the_issue(world: World) -> None:

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
@@ -17,7 +18,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from gantral.audit.config import AuditConfig
 from gantral.audit.migrations import migrate
 from gantral.channels.settings import SlackSettings
-from gantral.settings import Settings
+from gantral.devstack.process import free_port
+from gantral.settings import ChannelRelaySettings, Settings
 from tests.conftest import Stack
 from tests.integration.processes import Process, environment
 from workers.channels import relay_id
@@ -57,9 +59,16 @@ async def _terminate(settings: Settings) -> None:
 
 
 def test_sigterm_drains_the_relay_and_exits_0(relay_settings: Settings, tmp_path: Path) -> None:
-    proc = Process("channels", environment(relay_settings), tmp_path / "channels.log")
+    port = free_port()
+    served = relay_settings.model_copy(update={"channels": ChannelRelaySettings(metrics_port=port)})
+    proc = Process("channels", environment(served), tmp_path / "channels.log")
     try:
         proc.wait_for(lambda: proc.logged("channel relay serving slack"))
+        # Its metrics port: the channel metrics (issue 21) and the probes.
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert "gantral_channel_undeliverable_total" in metrics
+        for path in ("/healthz", "/readyz"):
+            assert httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5).status_code == 200
         proc.terminate()
         assert proc.wait(30) == 0, proc.text()
         proc.check_clean_exit()

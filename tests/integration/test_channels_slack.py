@@ -5,12 +5,15 @@ Covered: approve from Slack end to end; an override from the modal re-checked by
 forged and stale signatures; unknown users; approvers by Slack user group (and a removal
 from the group refused once the membership cache expires); the message updated after a
 decision in another channel; a race between Slack and the API; Slack down while an
-instance waits.
+instance waits; long arguments (key fields first, the cut said, approving what could not
+be shown a policy choice, an Override that fits Slack's input); modals checked before
+they open, blank justifications answered inline, outcome texts naming what happened.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import time
 import uuid
@@ -26,8 +29,10 @@ from api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.channels.settings import SlackSettings
 from gantral.settings import Settings
-from tests.integration.access_log import refusals_of
+from tests.integration.access_log import refusals_of, refusals_on
 from tests.integration.auth import ADMIN, bearer
+from tests.integration.deciding import decide_as_shown
+from tests.integration.polling import long_poll
 from tests.integration.publishing import publish_one_step
 from tests.integration.serving import serve
 from tests.integration.slack_stand_in import (
@@ -73,10 +78,12 @@ class World:
         resp = await self.api.post("/v1/instances", json=body, headers=AGENT)
         return str(resp.json()["instance_id"])
 
-    async def authorize(self, iid: str, amount: int = 10) -> str:
+    async def authorize(
+        self, iid: str, amount: int = 10, arguments: dict[str, Any] | None = None
+    ) -> str:
         resp = await self.api.post(
             f"/v1/instances/{iid}/steps/act/authorize",
-            json={"action": "pay", "arguments": {"amount": amount, "to": "acme"}},
+            json={"action": "pay", "arguments": arguments or {"amount": amount, "to": "acme"}},
             headers=AGENT,
         )
         assert resp.json()["outcome"] == "PENDING", resp.text
@@ -92,12 +99,41 @@ class World:
                 return ts, body
         return None
 
-    async def click(self, user: str, ts: str, action: str) -> httpx.Response:
-        payload = block_action(
-            user, self.slack.messages[ts], ts, action, f"{self.url}/respond/{uuid.uuid4().hex}"
-        )
+    async def click(
+        self,
+        user: str,
+        ts: str,
+        action: str,
+        *,
+        as_: str = "",
+        seen: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        """`user` clicks `action`'s button; `as_`: the click carries another action id
+        (a message posted before a button was withdrawn, or a forged client); `seen`: the
+        message as the user's client still shows it (the relay may have updated it since)."""
+        message = seen if seen is not None else self.slack.messages[ts]
+        payload = block_action(user, message, ts, action, f"{self.url}/respond/{uuid.uuid4().hex}")
+        if as_:
+            payload["actions"][0]["action_id"] = as_
         body, headers = signed(SECRET, payload)
         return await self.api.post(INTERACTIONS, content=body, headers=headers)
+
+    async def submit(self, user: str, view: dict[str, Any], values: dict[str, str]) -> Any:
+        body, headers = signed(SECRET, view_submission(user, view, values))
+        resp = await self.api.post(INTERACTIONS, content=body, headers=headers)
+        assert resp.status_code == 200, resp.text
+        return resp.json() if resp.content else None
+
+    async def replied(self, needle: str) -> str:
+        """The ephemeral reply (response_url or chat.postEphemeral) containing `needle`."""
+
+        def find() -> str | None:
+            texts = [r.get("text", "") for r in self.slack.responses] + [
+                m.get("text", "") for m in self.slack.of("chat.postEphemeral")
+            ]
+            return next((t for t in texts if needle in t), None)
+
+        return str(await until(find, f"no reply containing {needle!r}"))
 
     def refused(self) -> list[dict[str, Any]]:
         """The ephemeral "not mapped" replies so far."""
@@ -108,8 +144,7 @@ class World:
         ]
 
     async def outcome(self, iid: str, rid: str) -> dict[str, Any]:
-        resp = await self.api.get(f"/v1/instances/{iid}/requests/{rid}?wait=20", headers=API_LEAD)
-        return dict(resp.json())
+        return await long_poll(self.api, f"/v1/instances/{iid}/requests/{rid}", API_LEAD, 20)
 
 
 async def until(probe: Callable[[], Any], what: str, seconds: float = 30) -> Any:
@@ -143,7 +178,15 @@ async def world(
                         "bot_token": TOKEN,
                         "api_url": f"{url}/api/",
                         "team_channels": {"payments": "C_PAY"},
-                        "users": {"U_ALICE": {"actor": "slack-alice", **approver}},
+                        "users": {
+                            "U_ALICE": {"actor": "slack-alice", **approver},
+                            # May decide for the team, but holds no role the policy names.
+                            "U_SRE": {
+                                "actor": "slack-sre",
+                                "roles": ["approver", "SRE"],
+                                "teams": ["payments"],
+                            },
+                        },
                         "users_by_email": {"bob@example.com": {"actor": "slack-bob", **approver}},
                         "groups": {"@payments-approvers": approver, "S0OLD": approver},
                         "group_cache_seconds": GROUP_CACHE,
@@ -242,8 +285,7 @@ async def test_the_pinned_policy_names_the_channel_over_the_teams(world: World) 
     ts, posted = await world.message(rid)
     assert posted["channel"] == "C0POLICY1"  # not the team's C_PAY, nor the later C0LATER1
 
-    body = {"request_id": rid, "decision_type": "APPROVE", "idempotency_key": uuid.uuid4().hex}
-    resp = await world.api.post(f"/v1/instances/{iid}/decisions", json=body, headers=API_LEAD)
+    resp = await decide_as_shown(world.api, iid, rid, API_LEAD)
     assert resp.status_code == 200
     await until(
         lambda: "APPROVED* by api-lead via api" in str(world.slack.messages[ts]["blocks"]),
@@ -295,6 +337,11 @@ async def test_unknown_user_is_refused_visibly_and_recorded(
     reply = next(r for r in world.slack.responses if "not mapped" in r.get("text", ""))
     assert reply["response_type"] == "ephemeral"
     assert await refusals_of(api, temporal, "slack:U_NOBODY")
+    # The refusal names the request clicked on (issue 21, item 14), not only its text.
+    [refused] = await refusals_on(api, temporal, iid, 1)
+    assert refused["actor"]["id"] == "slack:U_NOBODY"
+    assert refused["payload"]["request_id"] == rid
+    assert f"{iid}/{rid}" in refused["payload"]["attempted"]
     pending = (await world.api.get(f"/v1/instances/{iid}/requests/{rid}", headers=API_LEAD)).json()
     assert pending["status"] == "PENDING"
 
@@ -302,8 +349,7 @@ async def test_unknown_user_is_refused_visibly_and_recorded(
 async def test_race_with_the_api_one_wins_the_other_is_told(world: World) -> None:
     iid, rid = await world.pending()
     ts, _ = await world.message(rid)
-    body = {"request_id": rid, "decision_type": "APPROVE", "idempotency_key": uuid.uuid4().hex}
-    resp = await world.api.post(f"/v1/instances/{iid}/decisions", json=body, headers=API_LEAD)
+    resp = await decide_as_shown(world.api, iid, rid, API_LEAD)
     assert resp.status_code == 200
     assert (await world.click("U_ALICE", ts, "gantral_approve")).status_code == 200
     told = await until(
@@ -351,7 +397,11 @@ async def test_override_from_the_modal_is_rechecked_by_policy(world: World) -> N
     assert follow["arguments"]["amount"] == 500
     await world.message(follow["request_id"])  # the follow-up is posted too
     await until(
-        lambda: "Superseded" in str(world.slack.messages[ts]["blocks"]), "old copy not updated"
+        lambda: (
+            "SUPERSEDED*: an override changed the arguments"
+            in str(world.slack.messages[ts]["blocks"])
+        ),
+        "old copy not updated",
     )
 
 
@@ -359,8 +409,7 @@ async def test_slack_down_while_an_instance_waits(world: World) -> None:
     world.slack.down = True
     try:
         iid, rid = await world.pending()
-        body = {"request_id": rid, "decision_type": "APPROVE", "idempotency_key": uuid.uuid4().hex}
-        resp = await world.api.post(f"/v1/instances/{iid}/decisions", json=body, headers=API_LEAD)
+        resp = await decide_as_shown(world.api, iid, rid, API_LEAD)
         assert resp.status_code == 200 and resp.json()["request"]["status"] == "APPROVED"
         await asyncio.sleep(1)
         assert world._find(rid) is None
@@ -415,3 +464,137 @@ async def test_escalation_in_the_thread_and_timeout_updates_the_message(world: W
         "the message does not show the timeout",
     )
     assert "gantral_approve" not in str(world.slack.messages[ts]["blocks"])
+
+
+# Sorted first and longer than a message: without key fields, `service` and `version`
+# would fall past the cut while Approve still worked.
+LONG = {"a_manifest": "x" * 5000, "service": "payments", "version": "9.9.9-untested"}
+HIGH = """
+materiality: HIGH
+requires_human_approval: true
+approvers: [{role: TECH_LEAD}]
+override_roles: [TECH_LEAD]
+key_fields: [service, version]
+"""
+
+
+async def test_long_arguments_key_fields_first_and_no_approve_at_high(
+    world: World, temporal: Client, api: httpx.AsyncClient
+) -> None:
+    workflow = f"slack-long-{uuid.uuid4().hex[:6]}"
+    await publish_one_step(world.api, workflow, HIGH)
+    iid = await world.start(workflow)
+    rid = await world.authorize(iid, arguments=LONG)
+    ts, posted = await world.message(rid)
+    sections = [b["text"]["text"] for b in posted["blocks"] if b["type"] == "section"]
+    keys = next(t for t in sections if t.startswith("*Key fields*"))
+    assert 'service: "payments"' in keys and 'version: "9.9.9-untested"' in keys
+    assert any("cut: the first" in t for t in sections)
+    assert any(f"`gantral requests show {iid}/{rid}`" in t for t in sections)
+    actions = next(b for b in posted["blocks"] if b["type"] == "actions")
+    assert [e["action_id"] for e in actions["elements"]] == ["gantral_reject"]
+
+    # An Approve click anyway (an older message, a forged client) is refused, and why.
+    resp = await world.click("U_ALICE", ts, "gantral_reject", as_="gantral_approve")
+    assert resp.status_code == 200
+    told = await world.replied("too long to show here in full")
+    assert f"gantral requests approve {iid}/{rid}" in told
+    refused = await refusals_on(api, temporal, iid, 1)
+    assert refused[-1]["payload"]["reason"] == "arguments_not_shown"
+    assert (await world.outcome(iid, rid))["status"] == "PENDING"
+
+
+async def test_long_arguments_approvable_when_the_policy_says_and_override_fits(
+    world: World,
+) -> None:
+    workflow = f"slack-long-ok-{uuid.uuid4().hex[:6]}"
+    await publish_one_step(
+        world.api, workflow, HIGH + "channels: {slack: {approve_truncated: true}}\n"
+    )
+    iid = await world.start(workflow)
+    rid = await world.authorize(iid, arguments=LONG)
+    ts, posted = await world.message(rid)
+    assert "gantral_approve" in str(posted["blocks"]) and "Not everything is shown" in str(
+        posted["blocks"]
+    )
+    # Override: Slack's input holds 3,000 characters, so it holds the key fields' arguments
+    # and only the keys given change.
+    before = len(world.slack.of("views.open"))
+    assert (await world.click("U_ALICE", ts, "gantral_override")).status_code == 200
+    opened = await until(lambda: world.slack.of("views.open")[before:], "no modal")
+    view = opened[-1]["view"]
+    field = view["blocks"][1]
+    assert json.loads(field["element"]["initial_value"]) == {
+        "service": "payments",
+        "version": "9.9.9-untested",
+    }
+    assert "gantral requests override" in field["hint"]["text"]
+    edit = {"justification": "pin a tested build", "arguments": '{"version": "9.9.8"}'}
+    answer = await world.submit("U_ALICE", view, edit)
+    assert answer is None  # accepted: the modal closes
+    done = await world.outcome(iid, rid)
+    assert done["status"] == "OVERRIDDEN" and done["context_delta"] == {"version": "9.9.8"}
+
+    iid = await world.start(workflow)
+    rid = await world.authorize(iid, arguments=LONG)
+    ts, _ = await world.message(rid)
+    assert (await world.click("U_ALICE", ts, "gantral_approve")).status_code == 200
+    assert (await world.outcome(iid, rid))["status"] == "APPROVED"
+
+
+async def test_blank_justification_is_answered_in_the_modal(world: World) -> None:
+    iid, rid = await world.pending()
+    ts, _ = await world.message(rid)
+    before = len(world.slack.of("views.open"))
+    assert (await world.click("U_ALICE", ts, "gantral_reject")).status_code == 200
+    view = (await until(lambda: world.slack.of("views.open")[before:], "no modal"))[-1]["view"]
+    answer = await world.submit("U_ALICE", view, {"justification": "  \n "})
+    assert answer["response_action"] == "errors" and "justification" in answer["errors"]
+    await asyncio.sleep(0.5)
+    assert (await world.outcome(iid, rid))["status"] == "PENDING"
+    assert await world.submit("U_ALICE", view, {"justification": "not today"}) is None
+    assert (await world.outcome(iid, rid))["status"] == "REJECTED"
+
+
+async def test_no_modal_for_who_cannot_decide_or_a_settled_request(world: World) -> None:
+    iid, rid = await world.pending()
+    ts, _ = await world.message(rid)
+    before = len(world.slack.of("views.open"))
+    # Mapped and allowed by the permission table, but the policy needs a TECH_LEAD.
+    assert (await world.click("U_SRE", ts, "gantral_reject")).status_code == 200
+    told = await world.replied("none of slack-sre's roles may REJECT")
+    assert "TECH_LEAD" in told
+
+    resp = await decide_as_shown(world.api, iid, rid, API_LEAD)
+    assert resp.status_code == 200
+    assert (await world.click("U_ALICE", ts, "gantral_override")).status_code == 200
+    await world.replied(f"already APPROVED by api-lead via api at {time.gmtime().tm_year}-")
+    assert len(world.slack.of("views.open")) == before  # no form that cannot succeed
+
+
+async def test_superseded_says_what_happened_not_someone(world: World) -> None:
+    iid, rid = await world.pending()
+    ts, _ = await world.message(rid)
+    # Alice's client still shows the buttons: the relay updates the message concurrently.
+    seen = copy.deepcopy(world.slack.messages[ts])
+    new = await world.authorize(iid, amount=11)  # the agent asks again, other arguments
+    before = len(world.slack.of("views.open"))
+    assert (await world.click("U_ALICE", ts, "gantral_reject", seen=seen)).status_code == 200
+    told = await world.replied("already SUPERSEDED: the agent asked again with new arguments")
+    assert f"(now request {new})" in told and "someone" not in told
+    assert (await world.click("U_ALICE", ts, "gantral_approve", seen=seen)).status_code == 200
+    await until(
+        lambda: (
+            sum(
+                "already SUPERSEDED: the agent asked again" in r.get("text", "")
+                for r in world.slack.responses
+            )
+            >= 2
+        ),
+        "the Approve click was not told what happened",
+    )
+    assert len(world.slack.of("views.open")) == before
+    await until(
+        lambda: "SUPERSEDED*: the agent asked again" in str(world.slack.messages[ts]["blocks"]),
+        "the old message does not say what happened",
+    )

@@ -8,17 +8,22 @@ import hmac
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
+from fastapi import FastAPI
 from standardwebhooks.webhooks import Webhook
 from temporalio.client import Client
 
 from api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.channels.settings import TriggerSettings
+from gantral.channels.triggers import github_digest
+from gantral.client import GantralCore
+from gantral.domain.actors import Actor, ActorKind
 from gantral.settings import Settings
 from tests.integration.auth import bearer
 
@@ -27,12 +32,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 GITHUB_SECRET = "github-webhook-secret"
 WHSEC = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 READER = bearer("trigger-reader", ["auditor"], teams=["payments"])
+MAX_AGE = 600.0
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def api(
+async def app(
     settings: Settings, temporal: Client, workers: None, audit_config: AuditConfig
-) -> AsyncIterator[httpx.AsyncClient]:
+) -> AsyncIterator[FastAPI]:
     triggers = TriggerSettings.model_validate(
         {
             "github_secret": GITHUB_SECRET,
@@ -43,8 +49,15 @@ async def api(
                     "repositories": ["acme/billing"],
                     "workflow_id": "deploy",
                     "owning_team_id": "payments",
-                }
+                },
+                {
+                    "event": "push",
+                    "repositories": ["acme/billing"],
+                    "workflow_id": "deploy",
+                    "owning_team_id": "payments",
+                },
             ],
+            "github_max_age_seconds": MAX_AGE,
             "webhooks": {
                 "pager": {
                     "secret": WHSEC,
@@ -55,60 +68,77 @@ async def api(
             },
         }
     )
-    app = create_app(
+    created = create_app(
         settings.model_copy(update={"triggers": triggers}), temporal, audit_config=audit_config
     )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://g") as client:
-            yield client
+    async with created.router.lifespan_context(created):
+        yield created
 
 
-def github(body: dict[str, object], delivery: str, secret: str = GITHUB_SECRET) -> dict[str, str]:
+@pytest_asyncio.fixture(loop_scope="session")
+async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://g") as client:
+        yield client
+
+
+def github(
+    body: dict[str, object],
+    delivery: str,
+    secret: str = GITHUB_SECRET,
+    event: str = "pull_request",
+) -> dict[str, str]:
     raw = json.dumps(body).encode()
     digest = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
     return {
-        "x-github-event": "pull_request",
+        "x-github-event": event,
         "x-github-delivery": delivery,
         "x-hub-signature-256": f"sha256={digest}",
         "content-type": "application/json",
     }
 
 
-PR = {
-    "action": "opened",
-    "number": 42,
-    "repository": {"full_name": "acme/billing"},
-    "sender": {"login": "octocat"},
-    "pull_request": {
-        "number": 42,
-        "html_url": "https://github.com/acme/billing/pull/42",
-        "head": {"sha": "abc123"},
-        "base": {"ref": "main"},
-        "title": "Bump version",
-    },
-}
+def pr(number: int = 42, at: datetime | None = None) -> dict[str, Any]:
+    """A `pull_request` `opened` payload as GitHub sends it, updated `at` (default now)."""
+    updated = (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "action": "opened",
+        "number": number,
+        "repository": {"full_name": "acme/billing"},
+        "sender": {"login": "octocat"},
+        "pull_request": {
+            "number": number,
+            "html_url": f"https://github.com/acme/billing/pull/{number}",
+            "head": {"sha": uuid.uuid4().hex},
+            "base": {"ref": "main"},
+            "title": "Bump version",
+            "created_at": updated,
+            "updated_at": updated,
+        },
+    }
 
 
 async def test_github_pull_request_starts_once_per_delivery(api: httpx.AsyncClient) -> None:
-    delivery = str(uuid.uuid4())
-    raw = json.dumps(PR).encode()
-    resp = await api.post("/v1/triggers/github", content=raw, headers=github(PR, delivery))
+    delivery, body = str(uuid.uuid4()), pr()
+    raw = json.dumps(body).encode()
+    resp = await api.post("/v1/triggers/github", content=raw, headers=github(body, delivery))
     assert resp.status_code == 200, resp.text
     started = resp.json()["started"]
     assert len(started) == 1 and started[0]["created"] is True
     iid = started[0]["instance_id"]
     view = (await api.get(f"/v1/instances/{iid}", headers=READER)).json()
     context = view["trigger_context"]
-    assert context["pull_request"]["url"].endswith("/pull/42") and context["delivery"] == delivery
+    assert context["pull_request"]["url"].endswith("/pull/42")
+    assert context["payload_sha256"] == github_digest("pull_request", raw)
+    assert "delivery" not in context  # not signed: never recorded as if it were
     assert view["started_by"]["id"] == "trigger:github"
 
     # GitHub redelivers: the same instance, nothing new started.
-    again = await api.post("/v1/triggers/github", content=raw, headers=github(PR, delivery))
+    again = await api.post("/v1/triggers/github", content=raw, headers=github(body, delivery))
     assert again.json()["started"] == [{**started[0], "created": False}]
 
     # Another action or repository matches no trigger.
-    closed = {**PR, "action": "closed"}
+    closed = {**pr(), "action": "closed"}
     resp = await api.post(
         "/v1/triggers/github", content=json.dumps(closed).encode(), headers=github(closed, "d2")
     )
@@ -116,14 +146,15 @@ async def test_github_pull_request_starts_once_per_delivery(api: httpx.AsyncClie
 
 
 async def test_github_signature_refused(api: httpx.AsyncClient) -> None:
-    raw = json.dumps(PR).encode()
-    forged = github(PR, "d3", secret="wrong")
+    body = pr()
+    raw = json.dumps(body).encode()
+    forged = github(body, "d3", secret="wrong")
     resp = await api.post("/v1/triggers/github", content=raw, headers=forged)
     assert resp.status_code == 401 and resp.json()["reason"] == "bad_signature"
-    unsigned = {k: v for k, v in github(PR, "d4").items() if k != "x-hub-signature-256"}
+    unsigned = {k: v for k, v in github(body, "d4").items() if k != "x-hub-signature-256"}
     resp = await api.post("/v1/triggers/github", content=raw, headers=unsigned)
     assert resp.status_code == 401 and resp.json()["reason"] == "unsigned"
-    resp = await api.post("/v1/triggers/github", content=raw + b" ", headers=github(PR, "d5"))
+    resp = await api.post("/v1/triggers/github", content=raw + b" ", headers=github(body, "d5"))
     assert resp.status_code == 401
 
 
@@ -157,3 +188,85 @@ async def test_standard_webhook_starts_once_and_refuses_bad_signatures(
     }
     assert (await api.post(url, content=body, headers=old)).status_code == 401
     assert (await api.post("/v1/triggers/webhooks?source=nope", content=body)).status_code == 404
+
+
+def _instance_for(app: FastAPI, event: str, raw: bytes) -> str:
+    """The instance a delivery of this body would start (its key is the body's digest)."""
+    core: GantralCore = app.state.core
+    actor = Actor(id="trigger:github", kind=ActorKind.AGENT)
+    return core.instance_id_for("payments", actor, f"github:{github_digest(event, raw)}:deploy")
+
+
+async def test_a_replay_under_new_delivery_ids_starts_nothing_new(api: httpx.AsyncClient) -> None:
+    """The issue's attack: one captured delivery sent again with three new (unsigned)
+    `X-GitHub-Delivery` ids started three instances. Exactly one now."""
+    body = pr(number=7)
+    raw = json.dumps(body).encode()
+    answers = []
+    for _ in range(4):
+        headers = github(body, str(uuid.uuid4()))
+        resp = await api.post("/v1/triggers/github", content=raw, headers=headers)
+        assert resp.status_code == 200, resp.text
+        answers.append(resp.json()["started"])
+    assert [len(a) for a in answers] == [1, 1, 1, 1]
+    assert [a[0]["created"] for a in answers] == [True, False, False, False]
+    assert len({a[0]["instance_id"] for a in answers}) == 1
+    # The same body as another event is another delivery (no rule for it here).
+    other = github(body, str(uuid.uuid4()), event="issues")
+    resp = await api.post("/v1/triggers/github", content=raw, headers=other)
+    assert resp.status_code == 200 and resp.json()["started"] == []
+
+
+async def test_a_stale_delivery_is_refused_and_starts_nothing(
+    app: FastAPI, api: httpx.AsyncClient
+) -> None:
+    now = datetime.now(UTC)
+    for at in (now - timedelta(seconds=MAX_AGE + 60), now - timedelta(days=30),
+               now + timedelta(seconds=MAX_AGE + 60)):  # fmt: skip
+        body = pr(number=8, at=at)
+        raw = json.dumps(body).encode()
+        resp = await api.post("/v1/triggers/github", content=raw, headers=github(body, "d-old"))
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["reason"] == "stale_delivery", resp.json()
+        iid = _instance_for(app, "pull_request", raw)
+        assert (await api.get(f"/v1/instances/{iid}", headers=READER)).status_code == 404
+    # A payload that does not say when it happened is refused the same way; one whose time
+    # is not a time is malformed.
+    undated = pr(number=9)
+    del undated["pull_request"]["updated_at"]
+    resp = await api.post(
+        "/v1/triggers/github", content=json.dumps(undated).encode(), headers=github(undated, "d9")
+    )
+    assert resp.status_code == 422 and resp.json()["reason"] == "stale_delivery", resp.text
+    garbled = pr(number=10)
+    garbled["pull_request"]["updated_at"] = "yesterday"
+    resp = await api.post(
+        "/v1/triggers/github", content=json.dumps(garbled).encode(), headers=github(garbled, "d")
+    )
+    assert resp.status_code == 422 and resp.json()["reason"] == "bad_payload", resp.text
+    # Within the window: started.
+    recent = pr(number=11, at=now - timedelta(seconds=MAX_AGE / 2))
+    raw = json.dumps(recent).encode()
+    resp = await api.post("/v1/triggers/github", content=raw, headers=github(recent, "d11"))
+    assert resp.status_code == 200 and resp.json()["started"][0]["created"] is True, resp.text
+
+
+async def test_a_push_is_dated_by_its_unix_pushed_at(api: httpx.AsyncClient) -> None:
+    def push(at: datetime) -> dict[str, Any]:
+        return {
+            "ref": "refs/heads/main",
+            "after": uuid.uuid4().hex,
+            "repository": {"full_name": "acme/billing", "pushed_at": int(at.timestamp())},
+            # A commit can be old: only the push's time counts.
+            "head_commit": {"timestamp": "2020-01-01T00:00:00Z"},
+            "sender": {"login": "octocat"},
+        }
+
+    fresh, old = push(datetime.now(UTC)), push(datetime.now(UTC) - timedelta(hours=2))
+    for body, status in ((fresh, 200), (old, 422)):
+        resp = await api.post(
+            "/v1/triggers/github",
+            content=json.dumps(body).encode(),
+            headers=github(body, str(uuid.uuid4()), event="push"),
+        )
+        assert resp.status_code == status, resp.text

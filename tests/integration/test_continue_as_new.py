@@ -91,7 +91,7 @@ async def test_an_instance_decided_across_several_runs_keeps_one_verified_chain(
             iid,
             Decide(
                 request_id=rid, decision_type=DecisionType.APPROVE, actor=ALICE,
-                idempotency_key="approve-1",
+                idempotency_key="approve-1", seen_args_digest=pending.request.args_digest,
             ),
         )  # fmt: skip
         assert decided.state is State.RUNNING

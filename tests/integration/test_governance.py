@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 from gantral.domain.digest import args_digest
 from tests.integration.auth import ADMIN, AGENT, LEAD, SECURITY, bearer, token
+from tests.integration.polling import long_poll
 from tests.integration.test_instance_lifecycle import decide, sealed_audit
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -63,8 +64,9 @@ async def authorize(
 
 
 async def outcome(api: httpx.AsyncClient, iid: str, rid: str, wait: int = 20) -> dict[str, Any]:
-    resp = await api.get(f"/v1/instances/{iid}/requests/{rid}?wait={wait}", headers=AGENT)
-    return dict(resp.json())
+    """Long-poll as a client does: the server holds each poll at most 8 s, so ask again
+    while the request is PENDING, until `wait` seconds have passed."""
+    return await long_poll(api, f"/v1/instances/{iid}/requests/{rid}", AGENT, wait)
 
 
 async def start_step(

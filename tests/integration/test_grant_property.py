@@ -73,6 +73,7 @@ async def test_no_step_runs_with_unapproved_arguments(
         elif kind in ("approve", "override") and pending is not None:
             decision: dict[str, Any] = {
                 "request_id": pending["request_id"],
+                "seen_args_digest": pending["args_digest"],
                 "decision_type": kind.upper(),
                 "idempotency_key": uuid.uuid4().hex,
             }

@@ -42,6 +42,10 @@ async def authorize(
 async def decide(
     api: httpx.AsyncClient, iid: str, request_id: str, kind: str, who: dict[str, str], **extra: Any
 ) -> httpx.Response:
+    """Decide as a human does: on the request as read now (`seen_args_digest=` to decide
+    on what was read earlier)."""
+    if "seen_args_digest" not in extra:
+        extra["seen_args_digest"] = await _shown(api, iid, request_id, who)
     body = {
         "request_id": request_id,
         "decision_type": kind,
@@ -49,6 +53,16 @@ async def decide(
         **extra,
     }
     return await api.post(f"/v1/instances/{iid}/decisions", json=body, headers=who)
+
+
+async def _shown(api: httpx.AsyncClient, iid: str, request_id: str, who: dict[str, str]) -> str:
+    # Read as the decider, else as a lead of the team (a decider who may not read still
+    # gets its decision's own answer); an unknown request shows nothing.
+    for reader in (who, LEAD):
+        shown = await api.get(f"/v1/instances/{iid}/requests/{request_id}", headers=reader)
+        if shown.status_code == 200:
+            return str(shown.json()["args_digest"])
+    return "sha256:never-shown"
 
 
 def states(view: dict[str, Any]) -> list[str]:

@@ -212,7 +212,10 @@ async def test_arguments_changed_after_approval_are_not_covered(
         asked = await ask(s.guard, "transfer", ASKED)
         shown = pending_request(asked)
         assert shown is not None
-        await s.alice.decide(asked["instance_id"], shown["gantral"]["request_id"], "APPROVE")
+        await s.alice.decide(
+            asked["instance_id"], shown["gantral"]["request_id"], "APPROVE",
+            seen_args_digest=shown["gantral"]["args_digest"],
+        )  # fmt: skip
         with pytest.raises(ToolRefused) as refused:
             await finish(s.guard, asked, mallory)
     assert refused.value.reason == "args_digest_mismatch"

@@ -199,7 +199,11 @@ async def test_arguments_changed_after_approval_are_refused(api: httpx.AsyncClie
             ],
         )
         await s.graph.aupdate_state(s.config, {"messages": [tampered]})
-        await s.alice.decide(shown["instance_id"], shown["request_id"], "APPROVE")
+        # Alice approves what she was shown (acme), not what the state now holds.
+        await s.alice.decide(
+            shown["instance_id"], shown["request_id"], "APPROVE",
+            seen_args_digest=shown["args_digest"],
+        )  # fmt: skip
         again = await s.graph.ainvoke(Command(resume={pending.id: "APPROVED"}), s.config)
 
         # The approval of acme does not cover mallory: a new request, and nothing ran.
@@ -207,12 +211,33 @@ async def test_arguments_changed_after_approval_are_refused(api: httpx.AsyncClie
         assert second.value["gantral"]["arguments"] == {"account": "mallory", "amount": 200}
         assert second.value["gantral"]["request_id"] != shown["request_id"]
         assert s.ledger.calls == []
+        # The same call, so the same instance: the approval given for acme dies with it.
+        assert second.value["gantral"]["instance_id"] == shown["instance_id"]
+        await s.alice.decide(
+            shown["instance_id"], second.value["gantral"]["request_id"], "REJECT",
+            justification="not mallory", seen_args_digest=second.value["gantral"]["args_digest"],
+        )  # fmt: skip
+        await s.graph.ainvoke(await resume_when_decided(s.agent, [second]), s.config)
+        ended = await s.alice.get_instance(shown["instance_id"])
+        assert ended.state is sdk.State.TERMINATED and s.ledger.calls == []
+        (old_grant,) = [r.grant for r in ended.requests if r.request_id == shown["request_id"]]
+        assert old_grant is not None
+        with pytest.raises(sdk.GantralSDKError) as dead:  # the acme grant cannot start anything
+            await s.agent.report(
+                shown["instance_id"], sdk.AgentEventKind.STEP_STARTED, step_id="transfer",
+                grant_id=old_grant.grant_id, args_digest=old_grant.args_digest,
+            )  # fmt: skip
+        assert dead.value.status_code == 409
 
         # Binding itself: an approved request, then other arguments to run, is refused.
         asked = await ask(s.guard, "transfer", ASKED)
         request = pending_request(asked)
         assert request is not None
-        await s.alice.decide(asked["instance_id"], request["gantral"]["request_id"], "APPROVE")
+        shown = request["gantral"]
+        await s.alice.decide(
+            asked["instance_id"], shown["request_id"], "APPROVE",
+            seen_args_digest=shown["args_digest"],
+        )  # fmt: skip
         with pytest.raises(ToolRefused) as refused:
             await finish(s.guard, asked, {"account": "acme", "amount": 2000})
         assert refused.value.reason == "args_digest_mismatch"
@@ -243,3 +268,41 @@ async def test_the_tool_wrapper_waits_and_runs_with_the_grant(api: httpx.AsyncCl
     assert isinstance(refused, ToolMessage) and refused.status == "error"
     assert "REJECTED by alice: no" in str(refused.content)
     assert ledger.calls == [{"account": "acme", "amount": 5}]
+
+
+async def test_a_call_edited_while_pending_withdraws_its_first_request(
+    api: httpx.AsyncClient,
+) -> None:
+    """Edited before anyone decided: the request for the old arguments is superseded (it
+    leaves the inbox; approving it is refused), and only the edited call can run."""
+    async with setup(api, ASKED) as s:
+        paused = await s.graph.ainvoke({"messages": [HumanMessage("pay")]}, s.config)
+        (pending,) = paused["__interrupt__"]
+        shown = pending.value["gantral"]
+        edited = {"account": "acme", "amount": 150}
+        tampered = AIMessage(
+            content="",
+            id="ai-0",
+            tool_calls=[{"name": "transfer", "args": edited, "id": "call-0", "type": "tool_call"}],
+        )
+        await s.graph.aupdate_state(s.config, {"messages": [tampered]})
+        again = await s.graph.ainvoke(Command(resume={pending.id: "?"}), s.config)
+        (second,) = again["__interrupt__"]
+        first = await s.alice.get_instance(shown["instance_id"])
+        with pytest.raises(sdk.GantralSDKError) as stale:
+            await s.alice.decide(
+                shown["instance_id"], shown["request_id"], "APPROVE",
+                seen_args_digest=shown["args_digest"],
+            )  # fmt: skip
+        await s.alice.decide(
+            shown["instance_id"], second.value["gantral"]["request_id"], "APPROVE",
+            seen_args_digest=second.value["gantral"]["args_digest"],
+        )  # fmt: skip
+        resume = await resume_when_decided(s.agent, [second])
+        done = await s.graph.ainvoke(resume, s.config)
+    assert second.value["gantral"]["instance_id"] == shown["instance_id"]
+    (old,) = [r for r in first.requests if r.request_id == shown["request_id"]]
+    assert old.status is sdk.RequestStatus.SUPERSEDED and old.grant is None
+    assert stale.value.status_code == 409
+    assert s.ledger.calls == [edited]
+    assert tool_messages(done)[-1].artifact["gantral"]["arguments"] == edited

@@ -21,7 +21,7 @@ from gantral.settings import Settings
 from tests.conftest import Stack
 from tests.integration import test_governance as gov
 from tests.integration.auth import AUDITOR, bearer
-from tests.integration.test_replay_api import cli_env
+from tests.integration.test_replay_api import cli_env, dev_stack_dir
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -111,6 +111,69 @@ async def test_a_stricter_policy_reports_exactly_the_decisions_that_change(
         await reader.close()
 
 
+async def test_a_candidate_applies_only_where_its_policy_governs(
+    api: httpx.AsyncClient,
+) -> None:
+    # One workflow, two steps, each governed by its own policy (same rules): a candidate
+    # for the first must not be evaluated at the second's decisions.
+    pay, refund = gov.uid("pol"), gov.uid("pol")
+    for pid in (pay, refund):
+        await gov.put(api, f"/v1/policies/{pid}", RECORDED)
+    wid = gov.uid("wf")
+    await gov.put(
+        api,
+        f"/v1/workflows/{wid}",
+        f"id: {wid}\nsteps:\n  - id: pay\n    policy_ref: {{id: {pay}}}\n"
+        f"  - id: refund\n    policy_ref: {{id: {refund}}}\n",
+    )
+    iid = await gov.start(api, wid)
+    for step in ("pay", "refund"):
+        assert (await gov.authorize(api, iid, {"amount": 5000}, step))["outcome"] == "ALLOW"
+
+    report = (await _backtest(api, pay, {"workflow_id": wid, "policy": STRICTER})).json()
+    assert (report["decision_points"], report["other_policies"]) == (1, 1), report
+    assert (report["evaluated"], report["changed"]) == (1, 1)
+    assert {(c["step_id"], c["kind"]) for c in report["examples"]} == {
+        ("pay", "outcome"), ("pay", "materiality")
+    }  # fmt: skip
+    # Naming the step is the caller's choice: the candidate is tried there, whatever
+    # governed it.
+    named = await _backtest(api, pay, {"workflow_id": wid, "policy": STRICTER, "step_id": "refund"})
+    assert [c["step_id"] for c in named.json()["examples"]] == ["refund", "refund"]
+
+
+async def _audited_start(api: httpx.AsyncClient, wid: str, trigger: dict[str, Any]) -> str:
+    body = {"workflow_id": wid, "owning_team_id": "payments", "trigger_context": trigger}
+    resp = await api.post("/v1/instances", json=body, headers=gov.AGENT)
+    assert resp.status_code == 201, resp.text
+    iid = str(resp.json()["instance_id"])
+    for _ in range(300):  # the sink writes INSTANCE_STARTED shortly after
+        trail = await api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)
+        if trail.status_code == 200 and trail.json()["events"]:
+            return iid
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{iid} was never audited")
+
+
+async def test_an_instance_whose_trigger_holds_nul_breaks_no_backtest(
+    api: httpx.AsyncClient,
+) -> None:
+    # U+0000 is valid JSON in a trigger context, but PostgreSQL's JSON types cannot hold
+    # it: the scan of started instances used to cast every body, and answered 500.
+    pid = gov.uid("pol")
+    await gov.put(api, f"/v1/policies/{pid}", RECORDED)
+    wid, other = await gov.workflow_with(api, pid), await gov.workflow_with(api, pid)
+    plain = await _audited_start(api, wid, {})
+    odd = await _audited_start(api, wid, {"note": "a\u0000b"})
+    await _audited_start(api, other, {"note": "\u0000"})  # another workflow: not counted
+    for iid in (plain, odd):
+        assert (await gov.authorize(api, iid, {"amount": 500}))["outcome"] == "ALLOW"
+
+    resp = await _backtest(api, pid, {"workflow_id": wid, "since": "1h", "policy": STRICTER})
+    assert resp.status_code == 200, resp.text
+    assert (resp.json()["instances"], resp.json()["decision_points"]) == (2, 2), resp.text
+
+
 async def test_backtest_needs_read_rights_and_valid_input(api: httpx.AsyncClient) -> None:
     pid = gov.uid("pol")
     await gov.put(api, f"/v1/policies/{pid}", RECORDED)
@@ -148,10 +211,26 @@ async def test_policy_backtest_command(
     argv = ["policy", "backtest", str(candidate), "--workflow", wid, "--since", "1h",
             "--dsn", stack.postgres_uri, "--schema", audit_config.schema,
             "--bucket-prefix", audit_config.object_prefix]  # fmt: skip
+    # Named after its file, the candidate stands in for no policy this workflow uses.
     result = await asyncio.to_thread(CliRunner().invoke, app, argv, env=env)
     assert result.exit_code == 0, result.output
     report = BacktestReport.model_validate_json(result.stdout)
-    assert report.policy_id == "stricter" and report.evaluated == 1
+    assert (report.policy_id, report.evaluated, report.other_policies) == ("stricter", 0, 1)
+    assert "1 at steps governed by a policy other than stricter skipped" in result.stderr
+    argv += ["--policy-id", pid]
+    result = await asyncio.to_thread(CliRunner().invoke, app, argv, env=env)
+    assert result.exit_code == 0, result.output
+    report = BacktestReport.model_validate_json(result.stdout)
+    assert report.policy_id == pid and report.evaluated == 1
+    # Beside a `gantral dev` stack, no flag names where it is.
+    local = [*argv[:7], "--schema", audit_config.schema, "--bucket-prefix",
+             audit_config.object_prefix, "--policy-id", pid,
+             "--data-dir", str(tmp_path)]  # fmt: skip
+    found = await asyncio.to_thread(
+        CliRunner().invoke, app, local, env=dev_stack_dir(stack, settings, tmp_path)
+    )
+    assert found.exit_code == 0, found.output
+    assert BacktestReport.model_validate_json(found.stdout).evaluated == 1
     assert [(c.instance_id, c.kind) for c in report.examples] == [
         (iid, "outcome"), (iid, "materiality")
     ]  # fmt: skip

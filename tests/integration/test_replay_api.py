@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,11 +17,12 @@ from gantral.audit.checkpoint import load_verification_keys
 from gantral.audit.config import AuditConfig
 from gantral.audit.testing import TEST_BUCKET
 from gantral.cli import app
+from gantral.devstack.run import write_stack_file
 from gantral.replay.report import ReplayReport, verify_report
 from gantral.settings import Settings
 from tests.conftest import Stack
 from tests.integration.auth import AUDITOR, bearer
-from tests.integration.conftest import ATTESTATION_PUBLIC
+from tests.integration.conftest import ATTESTATION_PUBLIC, codec_env
 from tests.integration.test_instance_lifecycle import sealed_audit
 from tests.integration.test_replay_record import approve
 
@@ -43,6 +45,7 @@ def cli_env(stack: Stack, settings: Settings) -> dict[str, str]:
         "GANTRAL_S3__ACCESS_KEY_ID": "gantral-test",
         "GANTRAL_S3__SECRET_ACCESS_KEY": "gantral-test-secret",
         "GANTRAL_ATTESTATION__SIGNING_KEY": "",
+        **codec_env(settings),
     }
 
 
@@ -96,6 +99,50 @@ async def test_replay_is_an_audit_read_and_can_be_downloaded(api: httpx.AsyncCli
     download = await api.post(f"/v1/replay/{iid}?download=true", headers=AUDITOR)
     assert download.status_code == 200
     assert download.headers["content-disposition"] == f'attachment; filename="replay-{iid}.json"'
+
+
+def dev_stack_dir(stack: Stack, settings: Settings, data_dir: Path) -> dict[str, str | None]:
+    """A `gantral dev` data directory naming this test stack (written by `gantral dev`'s
+    own writer), and an environment naming none of it: the tools must find it there."""
+    data_dir.mkdir(exist_ok=True)
+    env = {
+        "GANTRAL_TEMPORAL__ADDRESS": settings.temporal.address,
+        "GANTRAL_DATABASE__READER_URL": stack.postgres_uri,
+        "GANTRAL_S3__ENDPOINT_URL": stack.s3_endpoint,
+        "GANTRAL_S3__BUCKET": TEST_BUCKET,
+        "GANTRAL_S3__ACCESS_KEY_ID": "gantral-test",
+        "GANTRAL_S3__SECRET_ACCESS_KEY": "gantral-test-secret",
+        "GANTRAL_IDENTITY__DEV_ISSUER__URL": "http://127.0.0.1:8611",
+        "GANTRAL_IDENTITY__DEV_ISSUER__DATA_DIR": str(data_dir / "dev-issuer"),
+    }
+    write_stack_file(data_dir, env, {"api": {"GANTRAL_AUDIT__PUBLIC_KEYS": "[]"}})
+    unset: dict[str, str | None] = {name: None for name in env}
+    return {
+        **unset,
+        "GANTRAL_DATABASE__URL": None,
+        "GANTRAL_ATTESTATION__SIGNING_KEY": "",
+        **codec_env(settings),
+    }
+
+
+async def test_replay_finds_the_local_dev_stack_as_audit_verify_does(
+    api: httpx.AsyncClient,
+    stack: Stack,
+    settings: Settings,
+    audit_config: AuditConfig,
+    tmp_path: Path,
+) -> None:
+    iid = await _approved_and_completed(api)
+    env = dev_stack_dir(stack, settings, tmp_path / "data")
+    argv = ["replay", iid, "--data-dir", str(tmp_path / "data"), "--schema",
+            audit_config.schema, "--bucket-prefix", audit_config.object_prefix]  # fmt: skip
+    found = await asyncio.to_thread(CliRunner().invoke, app, argv, env=env)
+    assert found.exit_code == 0, found.output
+    assert ReplayReport.model_validate_json(found.stdout).match
+    # Without a stack there, what is missing is named.
+    argv[3] = str(tmp_path / "elsewhere")
+    lost = await asyncio.to_thread(CliRunner().invoke, app, argv, env=env)
+    assert lost.exit_code == 2 and "GANTRAL_DATABASE__READER_URL" in lost.output
 
 
 async def test_replay_command_prints_the_report_and_exits_by_verdict(

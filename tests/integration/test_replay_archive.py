@@ -146,8 +146,12 @@ async def test_replay_without_history_or_archive_is_404(
     resp = await api.post(f"/v1/replay/{iid}", headers=AUDITOR)
     assert resp.status_code == 404, resp.text
     assert resp.json()["reason"] == "history_not_found"
+    # A known instance (it has an audit log) without an archive: a state, 409; an unknown
+    # one is 404.
     none = await api.get(f"/v1/replay/{iid}/history", headers=AUDITOR)
-    assert none.status_code == 404 and none.json()["reason"] == "history_not_archived"
+    assert none.status_code == 409 and none.json()["reason"] == "history_not_archived"
+    unknown = await api.get("/v1/replay/no-such-instance/history", headers=AUDITOR)
+    assert unknown.status_code == 404, unknown.text
 
 
 async def test_every_run_of_a_continued_instance_is_replayed_and_archived(

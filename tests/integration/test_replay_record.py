@@ -169,7 +169,8 @@ async def continue_as_new(api: httpx.AsyncClient, temporal: Client, settings: Se
         rid = pending.request.request_id
         lead = Actor(id="alice", kind=ActorKind.HUMAN, roles=["TECH_LEAD"])
         await core.decide(iid, Decide(request_id=rid, decision_type=DecisionType.APPROVE,
-                                      actor=lead, idempotency_key="approve-1"))  # fmt: skip
+                                      actor=lead, idempotency_key="approve-1",
+                                      seen_args_digest=pending.request.args_digest))  # fmt: skip
         assert (await core.get_request(iid, rid, wait=20)).grant is not None
         await core.finish(iid, Finish(kind=FinishKind.COMPLETE, actor=AGENT_ACTOR))
         await temporal.get_workflow_handle(iid).result()

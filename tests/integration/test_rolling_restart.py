@@ -163,8 +163,8 @@ async def run_instance(client: httpx.AsyncClient, load: Load, key: str) -> str:
     request, digest = asked.json()["request"], asked.json()["args_digest"]
     decided = await call(
         client, load, "POST", f"/v1/instances/{iid}/decisions", headers=LEAD,
-        json={"request_id": request["request_id"], "decision_type": "APPROVE",
-              "idempotency_key": f"{key}-ok"},
+        json={"request_id": request["request_id"], "seen_args_digest": digest,
+              "decision_type": "APPROVE", "idempotency_key": f"{key}-ok"},
     )  # fmt: skip
     assert decided.status_code == 200, decided.text
     grant = None
@@ -321,7 +321,8 @@ async def finish_pending(
 ) -> None:
     decided = await call(
         client, load, "POST", f"/v1/instances/{iid}/decisions", headers=LEAD,
-        json={"request_id": request_id, "decision_type": "APPROVE", "idempotency_key": iid},
+        json={"request_id": request_id, "seen_args_digest": digest, "decision_type": "APPROVE",
+              "idempotency_key": iid},
     )  # fmt: skip
     assert decided.status_code == 200, decided.text
     polled = await call(

@@ -9,8 +9,16 @@ Each SDK, as an agent signed in with client credentials at the session's issuer:
   - overridden: the step runs the human's edited arguments (the TypeScript and Go SDKs
     stop at PENDING with a resume token and pick up after the decision);
   - other arguments: a grant presented for other arguments is refused locally by the
-    SDK and by the server (409 args_digest_mismatch).
-The TypeScript and Go scenarios (sdk/typescript/scenario/contract.ts,
+    SDK and by the server (409 args_digest_mismatch);
+  - not ready: on an API of the same stack whose readiness rules let one `deploy` step
+    run at a time, a step held by another instance makes authorize answer NOT_READY:
+    a short wait is refused (`not_ready`, the server's reason `concurrency`); a long
+    one waits the server's hint, asks again, and runs once the slot is freed;
+  - callback: an instance started with a callback URL stops at PENDING; the callback
+    worker POSTs the signed event when a human approves; the SDK verifies it (an altered
+    body is refused), resumes from its token and finishes the step.
+The rejection's refusal says who refused and why, in every SDK (the message and
+the decision it carries). The TypeScript and Go scenarios (sdk/typescript/scenario/contract.ts,
 sdk/go/internal/scenario) print what happened as JSON; this test asserts the same of
 all three, and checks the server's own record of each instance.
 """
@@ -18,20 +26,33 @@ all three, and checks the server's own record of each instance.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import shutil
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
+from temporalio.client import Client
 
+from api.app import create_app
 from gantral import sdk
+from gantral.audit.config import AuditConfig
+from gantral.callbacks import signing
+from gantral.callbacks.settings import CallbackSettings, CallbackURLs
+from gantral.callbacks.worker import callback_worker, follower_id
+from gantral.devstack.process import free_port
 from gantral.identity.settings import IdentitySettings
 from gantral.sdk import _governed
+from gantral.settings import Settings
 from tests.integration.auth import AUDITOR, CLIENT_ID, CLIENT_SECRET, LEAD, token
-from tests.integration.serving import served_api
+from tests.integration.serving import serve, served_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -46,9 +67,17 @@ EDITED = {**ARGS, "version": "2.4.0"}
 HUMAN = token("alice", ["TECH_LEAD", "approver", "supervisor"])
 AUDITOR_TOKEN = AUDITOR["Authorization"].removeprefix("Bearer ")
 RUN_TIMEOUT = 240.0
+WEBHOOK_SECRET = signing.new_secret()
+# One governed `deploy` step at a time on the capacity API; NOT_READY says retry in 0.2 s.
+CAPACITY_RULES = """
+workflows: {deploy: {concurrency: 1}}
+timing: {retry_after_seconds: 0.2}
+"""
 
 
-def _env(url: str, identity: IdentitySettings) -> dict[str, str]:
+def _env(
+    url: str, identity: IdentitySettings, capacity_url: str, callback_url: str
+) -> dict[str, str]:
     assert identity.jwks_url is not None
     token_url = identity.jwks_url.rsplit("/", 1)[0] + "/token"
     return {
@@ -58,7 +87,60 @@ def _env(url: str, identity: IdentitySettings) -> dict[str, str]:
         "GANTRAL_CLIENT_SECRET": CLIENT_SECRET,
         "GANTRAL_HUMAN_TOKEN": HUMAN,
         "GANTRAL_AUDITOR_TOKEN": AUDITOR_TOKEN,
+        "GANTRAL_CAPACITY_URL": capacity_url,
+        "GANTRAL_CALLBACK_URL": callback_url,
+        "GANTRAL_WEBHOOK_SECRET": WEBHOOK_SECRET,
     }
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def capacity_api(
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditConfig, tmp_path: Path
+) -> AsyncIterator[str]:
+    """An API of the session's stack whose readiness rules (its own counters) let one
+    `deploy` step run at a time, on a real port."""
+    rules = tmp_path / "capacity.yaml"
+    rules.write_text(CAPACITY_RULES)
+    readiness = settings.readiness.model_copy(
+        update={"rules_file": rules, "schema_name": f"readiness_{uuid.uuid4().hex[:10]}"}
+    )
+    app = create_app(settings.model_copy(update={"readiness": readiness}), temporal,
+                     audit_config=audit_config)  # fmt: skip
+    async with app.router.lifespan_context(app), serve(app) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def _api_allowing(
+    temporal: Client, settings: Settings, audit_config: AuditConfig, callback_url: str
+) -> AsyncIterator[str]:
+    """An API of the session's stack that lets instances name `callback_url` (the session's
+    API refuses a callback URL outside its allow-list at start), on a real port."""
+    allowed = CallbackURLs(allowed_url_prefixes=[callback_url])
+    app = create_app(settings.model_copy(update={"callbacks": allowed}), temporal,
+                     audit_config=audit_config)  # fmt: skip
+    async with app.router.lifespan_context(app), serve(app) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def _callbacks(
+    temporal: Client, settings: Settings, audit_config: AuditConfig, callback_url: str
+) -> AsyncIterator[None]:
+    """The callback worker, delivering only to `callback_url`, from the log's head on."""
+    config = CallbackSettings(
+        secret=WEBHOOK_SECRET,
+        allowed_url_prefixes=[callback_url],
+        task_queue=f"callbacks-{uuid.uuid4().hex[:8]}",
+        poll_interval_seconds=0.3,
+        max_retry_interval_seconds=1.0,
+        max_attempts=20,
+    )
+    async with callback_worker(temporal, settings, config, audit_config):
+        try:
+            yield
+        finally:
+            await temporal.get_workflow_handle(follower_id(config)).terminate("test over")
 
 
 async def run_process(*argv: str, cwd: Path, env: dict[str, str]) -> str:
@@ -131,20 +213,17 @@ async def _python(env: dict[str, str]) -> dict[str, Any]:
         listed: list[bool] = []
 
         async def approve_from_inbox(iid: str, request: sdk.HumanRequest) -> sdk.DecisionResult:
-            # The Python SDK has no inbox call yet: the approver reads it over the API.
-            async with httpx.AsyncClient(
-                base_url=url, headers={"Authorization": f"Bearer {HUMAN}"}
-            ) as h:
-                inbox = (await h.get("/v1/requests", params={"pending_for": "me"})).json()
-            listed.append(any(i["request_id"] == request.request_id for i in inbox["items"]))
-            seen = sdk.args_digest(request.action, request.arguments)
-            return await human.decide(iid, request.request_id, "APPROVE", seen_args_digest=seen)
+            # The approver finds it in their inbox, then decides on the item as listed.
+            inbox = await human.list_requests(pending_for_me=True)
+            item = next((i for i in inbox.items if i.request_id == request.request_id), None)
+            listed.append(item is not None)
+            return await human.decide(iid, item or request, "APPROVE")
 
         def decide(iid: str, kind: str, **extra: Any) -> Any:
             def on_pending(request: sdk.HumanRequest) -> None:
-                seen = sdk.args_digest(request.action, request.arguments)
+                # The request as shown: its id and digest are what the decision names.
                 decisions.append(asyncio.ensure_future(
-                    human.decide(iid, request.request_id, kind, seen_args_digest=seen, **extra)
+                    human.decide(iid, request, kind, **extra)
                 ))  # fmt: skip
 
             return on_pending
@@ -186,9 +265,13 @@ async def _python(env: dict[str, str]) -> dict[str, Any]:
             ):  # fmt: skip
                 ran_rejected = True
         state = (await agent.get_instance(iid)).state
+        refused_request = refused.value.request
         result["rejected"] = {
             "instance_id": iid, "refusal": refused.value.reason, "ran": ran_rejected,
-            "state": str(state),
+            "state": str(state), "message": str(refused.value),
+            "decided_by": refused_request.decided_by if refused_request else None,
+            "justification": refused.value.decision.justification
+            if refused.value.decision else None,
         }  # fmt: skip
 
         iid = await start()
@@ -225,7 +308,132 @@ async def _python(env: dict[str, str]) -> dict[str, Any]:
             "server_status": server.value.status_code, "server_reason": server.value.reason,
         }  # fmt: skip
         await asyncio.gather(*decisions)
+        result["not_ready"] = await _python_not_ready(env, auth)
+        result["callback"] = await _python_callback(env, agent, human)
         return result
+
+
+class _NotReadyLog(logging.Handler):
+    """The Python SDK's NOT_READY answers, from its log ("step %s not ready (%s); asking
+    again in %.2fs"), with a hook on each."""
+
+    def __init__(self, on_answer: Callable[[int], None]) -> None:
+        super().__init__(logging.INFO)
+        self.answers: list[dict[str, Any]] = []
+        self.on_answer = on_answer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "not ready" in record.msg and isinstance(record.args, tuple):
+            _, why, pause = record.args
+            self.answers.append({"reason": why, "pause": pause})
+            self.on_answer(len(self.answers))
+
+
+async def _python_not_ready(env: dict[str, str], auth: sdk.ClientCredentials) -> dict[str, Any]:
+    order: list[str] = []
+    release = asyncio.Event()
+    async with sdk.AsyncGantralClient(env["GANTRAL_CAPACITY_URL"], auth=auth) as capacity:
+
+        async def begin() -> str:
+            context = {"sdk": "python", "phase": "not_ready"}
+            return (await capacity.start_instance("deploy", "payments", context)).instance_id
+
+        holder, waiter = await begin(), await begin()
+        held = await capacity.prepare_step(holder, "plan")
+
+        async def hold() -> None:
+            async with capacity.run_step(held):
+                await release.wait()
+                order.append("holder_done")
+
+        holding = asyncio.ensure_future(hold())
+        with pytest.raises(_governed.StepNotReady) as short:
+            async with capacity.governed_step(waiter, "plan", wait=1):
+                order.append("ran_too_early")
+        seen = _NotReadyLog(lambda n: release.set() if n == 2 else None)
+        logger = logging.getLogger("gantral.sdk")
+        level = logger.level
+        logger.addHandler(seen)
+        logger.setLevel(logging.INFO)
+        try:
+            async with capacity.governed_step(waiter, "plan", wait=60):
+                order.append("waiter_ran")
+        finally:
+            logger.removeHandler(seen)
+            logger.setLevel(level)
+        await holding
+        await capacity.complete(holder)
+        final = await capacity.complete(waiter)
+    return {
+        "instance_ids": [holder, waiter], "short_reason": short.value.reason,
+        "short_why": short.value.why, "short_message": str(short.value),
+        "answers": seen.answers, "order": order, "state": str(final.state),
+    }  # fmt: skip
+
+
+class _Receiver:
+    """The agent's HTTP endpoint for callbacks: keeps the first POST to `path`."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.delivered: asyncio.Future[tuple[dict[str, str], bytes]] = (
+            asyncio.get_running_loop().create_future()
+        )
+
+    async def __call__(
+        self,
+        scope: dict[str, Any],
+        receive: Callable[[], Awaitable[dict[str, Any]]],
+        send: Callable[[dict[str, Any]], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if scope["method"] == "POST" and scope["path"] == self.path and not self.delivered.done():
+            headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+            self.delivered.set_result((headers, body))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _python_callback(
+    env: dict[str, str], agent: sdk.AsyncGantralClient, human: sdk.AsyncGantralClient
+) -> dict[str, Any]:
+    target = httpx.URL(env["GANTRAL_CALLBACK_URL"])
+    receiver = _Receiver(target.path)
+    async with serve(receiver, port=target.port):
+        context = {"sdk": "python", "phase": "callback"}
+        iid = (
+            await agent.start_instance("deploy", "payments", context, callback_url=str(target))
+        ).instance_id
+        async with agent.governed_step(iid, "plan"):
+            pass
+        asked = await agent.authorize(iid, "deploy", action=ACTION, arguments=ARGS)
+        assert asked.request is not None
+        rid = asked.request.request_id
+        seen = sdk.args_digest(asked.request.action, asked.request.arguments)
+        await human.decide(iid, rid, "APPROVE", seen_args_digest=seen)
+        headers, body = await asyncio.wait_for(receiver.delivered, timeout=90)
+        forged = ""
+        try:
+            sdk.verify_callback(WEBHOOK_SECRET, headers, body.replace(b"APPROVED", b"REJECTED"))
+        except Exception:
+            forged = "webhook_invalid"
+        event = sdk.verify_callback(WEBHOOK_SECRET, headers, body)
+        step = await agent.resume_step(iid, "deploy", rid, action=ACTION, arguments=ARGS, wait=5)
+        async with agent.run_step(step) as running:
+            ran = dict(running.arguments)
+        final = await agent.complete(iid)
+    return {
+        "instance_id": iid, "request_id": rid, "webhook_id": headers.get("webhook-id"),
+        "event_type": event["type"], "event": event["data"], "forged": forged, "ran": ran,
+        "state": str(final.state),
+    }  # fmt: skip
 
 
 async def _sealed(auditor: httpx.AsyncClient, iid: str) -> dict[str, Any]:
@@ -239,21 +447,34 @@ async def _sealed(auditor: httpx.AsyncClient, iid: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("language", ["python", "typescript", "go"])
 async def test_one_scenario_through_every_sdk(
-    language: str, served_api: str, dev_issuer: IdentitySettings
+    language: str,
+    served_api: str,
+    capacity_api: str,
+    dev_issuer: IdentitySettings,
+    temporal: Client,
+    settings: Settings,
+    audit_config: AuditConfig,
 ) -> None:
-    env = _env(served_api, dev_issuer)
-    if language == "python":
-        result = await _python(env)
-    elif language == "typescript":
-        result = json.loads(await _typescript(env))
-    else:
-        result = json.loads(await _go(env))
+    callback_url = f"http://127.0.0.1:{free_port()}/hooks/{language}"
+    async with (
+        _api_allowing(temporal, settings, audit_config, callback_url) as api_url,
+        _callbacks(temporal, settings, audit_config, callback_url),
+    ):
+        env = _env(api_url, dev_issuer, capacity_api, callback_url)
+        if language == "python":
+            result = await _python(env)
+        elif language == "typescript":
+            result = json.loads(await _typescript(env))
+        else:
+            result = json.loads(await _go(env))
 
     async with httpx.AsyncClient(base_url=served_api, headers=LEAD) as api:
         await _check_approved(api, result["approved"])
-        await _check_rejected(api, result["rejected"])
+        await _check_rejected(api, result["rejected"], language)
         await _check_overridden(api, result["overridden"])
         await _check_other_arguments(api, result["other_arguments"])
+        await _check_not_ready(api, result["not_ready"])
+        await _check_callback(api, result["callback"])
 
 
 async def _instance(api: httpx.AsyncClient, iid: str) -> dict[str, Any]:
@@ -281,12 +502,45 @@ async def _check_approved(api: httpx.AsyncClient, r: dict[str, Any]) -> None:
     assert r["server_verify_ok"] is True
 
 
-async def _check_rejected(api: httpx.AsyncClient, r: dict[str, Any]) -> None:
+async def _check_rejected(api: httpx.AsyncClient, r: dict[str, Any], language: str) -> None:
     assert r["refusal"] == "rejected" and r["ran"] is False
     view = await _instance(api, r["instance_id"])
     assert r["state"] == view["state"] == "TERMINATED"
     assert [d["decision_type"] for d in view["decisions"]] == ["REJECT"]
     assert view["decisions"][0]["justification"] == "not today"
+    # Who refused and why.
+    assert r["decided_by"] == "alice" and r["justification"] == "not today"
+    assert r["message"].endswith("was REJECTED by alice (TECH_LEAD, via api): not today")
+
+
+async def _check_not_ready(api: httpx.AsyncClient, r: dict[str, Any]) -> None:
+    # Refused after its short wait, with the server's reason; nothing ran then.
+    assert (r["short_reason"], r["short_why"]) == ("not_ready", "concurrency")
+    assert "concurrency" in r["short_message"]
+    # The long wait asked again after the server's hint (0.2 s) each time, and ran only
+    # once the step holding the slot had ended.
+    assert len(r["answers"]) >= 2
+    for answer in r["answers"]:
+        assert answer["reason"] == "concurrency"
+        assert answer["pause"] == pytest.approx(0.2)
+        assert answer.get("retry_after", 0.2) == pytest.approx(0.2)
+    assert r["order"] == ["holder_done", "waiter_ran"]
+    assert r["state"] == "COMPLETED"
+    for iid in r["instance_ids"]:
+        assert (await _instance(api, iid))["state"] == "COMPLETED"
+
+
+async def _check_callback(api: httpx.AsyncClient, r: dict[str, Any]) -> None:
+    # Delivered to the agent's endpoint: the callback worker calls only that URL.
+    iid, rid = r["instance_id"], r["request_id"]
+    assert r["webhook_id"] == f"{iid}.{rid}"  # the same on every retry
+    assert r["event_type"] == "gantral.request.resolved"
+    event = r["event"]
+    assert (event["instance_id"], event["request_id"]) == (iid, rid)
+    assert (event["status"], event["decided_by"]) == ("APPROVED", "alice")
+    assert r["forged"] == "webhook_invalid"  # an altered body is refused
+    assert r["ran"] == ARGS and r["state"] == "COMPLETED"
+    assert (await _instance(api, iid))["state"] == "COMPLETED"
 
 
 async def _check_overridden(api: httpx.AsyncClient, r: dict[str, Any]) -> None:

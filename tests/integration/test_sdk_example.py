@@ -62,10 +62,7 @@ async def test_example_agent_deploys_what_was_approved(
     assert view.pending_request is not None
     request = view.pending_request
     assert request.arguments == {"service": "billing", "version": "3.0.0", "replicas": 3}
-    await alice.decide(
-        view.instance_id, request.request_id, "APPROVE",
-        seen_args_digest=sdk.args_digest(request.action, request.arguments),
-    )  # fmt: skip
+    await alice.decide(view.instance_id, request, "APPROVE")  # on the request as read
     assert await agent_run == 0
     final = await alice.get_instance(view.instance_id)
     assert final.state is sdk.State.COMPLETED

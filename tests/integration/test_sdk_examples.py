@@ -92,7 +92,8 @@ async def test_example_agent_deploys_what_was_approved(
             assert pending["arguments"] == {"service": "billing", "version": version, "replicas": 3}
             decided = await api.post(
                 f"/v1/instances/{iid}/decisions",
-                json={"request_id": pending["request_id"], "decision_type": "APPROVE",
+                json={"request_id": pending["request_id"],
+                      "seen_args_digest": pending["args_digest"], "decision_type": "APPROVE",
                       "idempotency_key": pending["request_id"]},
             )  # fmt: skip
             assert decided.status_code == 200, decided.text

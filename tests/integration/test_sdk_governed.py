@@ -112,10 +112,9 @@ async def test_override_runs_the_edited_arguments(
     async def override() -> None:
         request = await pending_request(alice, iid)
         await alice.decide(
-            iid, request.request_id, "OVERRIDE",
+            iid, request, "OVERRIDE",
             justification="2.4.1 fails canary; ship the last good build",
             context_delta={"version": "2.4.0"},
-            seen_args_digest=sdk.args_digest(request.action, request.arguments),
         )  # fmt: skip
 
     decided = asyncio.create_task(override())
@@ -136,7 +135,8 @@ async def test_rejection_never_runs_the_step(
 
     async def reject() -> None:
         request = await pending_request(alice, iid)
-        await alice.decide(iid, request.request_id, "REJECT", justification="freeze week")
+        # The request as shown: its id and its digest are what the rejection names.
+        await alice.decide(iid, request, "REJECT", justification="freeze week")
 
     decided = asyncio.create_task(reject())
     with pytest.raises(sdk.StepRejected) as info:
@@ -144,6 +144,9 @@ async def test_rejection_never_runs_the_step(
             pytest.fail("a rejected step must not run")
     await decided
     assert info.value.request is not None
+    # Who refused and why, as the TypeScript and Go SDKs say it.
+    assert str(info.value).endswith(" was REJECTED by alice (TECH_LEAD, via api): freeze week")
+    assert info.value.decision is not None and info.value.decision.human_actor_id == "alice"
     assert (await agent.get_instance(iid)).state is sdk.State.TERMINATED
 
 

@@ -92,10 +92,15 @@ async def test_each_instance_operation_is_one_connected_trace(
         json={"action": "deploy.run", "arguments": ARGS},
         headers=AGENT,
     )
-    request_id = asked.json()["request"]["request_id"]
+    request_id, digest = asked.json()["request"]["request_id"], asked.json()["args_digest"]
     decided = await api.post(
         f"/v1/instances/{iid}/decisions",
-        json={"request_id": request_id, "decision_type": "APPROVE", "idempotency_key": iid},
+        json={
+            "request_id": request_id,
+            "seen_args_digest": digest,
+            "decision_type": "APPROVE",
+            "idempotency_key": iid,
+        },
         headers=LEAD,
     )
     assert decided.status_code == 200, decided.text

@@ -316,7 +316,12 @@ async def test_outsiders_get_404_and_leave_no_trace_in_the_instance(
     for _ in range(5):
         resp = await api.post(
             f"{ROUTE}/{iid}/decisions",
-            json={"request_id": "r", "decision_type": "APPROVE", "idempotency_key": "x"},
+            json={
+                "request_id": "r",
+                "seen_args_digest": "sha256:x",
+                "decision_type": "APPROVE",
+                "idempotency_key": "x",
+            },
             headers=outsider,
         )
         assert resp.status_code == 404
@@ -415,3 +420,24 @@ async def test_a_cancel_through_temporal_ends_the_instance_as_a_governed_event(
     assert events[-1]["type"] == "INSTANCE_SEALED"
     verdict = (await api.get(f"/v1/audit/instances/{iid}/verify", headers=AUDITOR)).json()
     assert verdict["ok"] is True, verdict
+
+
+async def test_one_rule_for_a_callback_url_wherever_it_is_named(api: httpx.AsyncClient) -> None:
+    """The start field and the trigger-context key take the same URLs: https, http only to
+    this machine, no credentials."""
+    body = {"workflow_id": "deploy", "owning_team_id": "payments"}
+    for url, allowed in [
+        ("http://fn.example/wake", False),
+        ("https://user:pw@fn.example/wake", False),
+        ("ftp://fn.example/wake", False),
+        ("https://fn.example/wake", True),
+        ("http://127.0.0.1:8080/wake", True),
+    ]:
+        for named in (
+            {**body, "callback_url": url},
+            {**body, "trigger_context": {"gantral:callback_url": url}},
+        ):
+            resp = await api.post(ROUTE, json=named, headers=AGENT)
+            assert resp.status_code == (201 if allowed else 422), (named, resp.text)
+            if not allowed:
+                assert resp.json()["reason"] == "validation_failed"

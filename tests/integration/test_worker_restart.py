@@ -64,6 +64,7 @@ async def test_waiting_instance_survives_worker_restart_and_replays(
             Decide(
                 request_id=pending.request.request_id, decision_type=DecisionType.APPROVE,
                 actor=ALICE, role="TECH_LEAD", idempotency_key=uuid.uuid4().hex,
+                seen_args_digest=pending.request.args_digest,
             ),
         )  # fmt: skip
         assert decided.state is State.RUNNING

@@ -51,6 +51,7 @@ def test_permission_routes_list_403_and_resource_routes_404(document: dict[str, 
     assert "403" in responses[("get", "/v1/audit/consistency")]
     assert "404" in responses[("get", "/v1/audit/instances/{instance_id}")]
     assert "404" in responses[("get", "/v1/audit/checkpoints/latest")]
+    assert "404" in responses[("get", "/v1/audit/checkpoints/latest/note")]
     assert "409" in responses[("get", "/v1/audit/instances/{instance_id}/events/{seq}/inclusion")]
     assert "404" not in responses[("get", "/v1/policies")]
 

@@ -84,3 +84,23 @@ def test_impossible_proofs_are_refused() -> None:
         tree.consistency_proof(0, 2)
     with pytest.raises(ProofError):
         tree.root(3)
+
+
+def test_hashes_that_are_not_32_bytes_are_refused() -> None:
+    """A proof element, leaf or root of another length is no SHA-256 hash (issue 26)."""
+    tree = MerkleTree(bytes([i]) for i in range(5))
+    proof = tree.inclusion_proof(2, 5)
+    assert verify_inclusion(tree.leaf(2), 2, 5, proof, tree.root(5))
+    longer = [proof[0] + b"\x00", *proof[1:]]
+    assert not verify_inclusion(tree.leaf(2), 2, 5, longer, tree.root(5))
+    assert not verify_inclusion(tree.leaf(2)[:31], 2, 5, proof, tree.root(5))
+    assert not verify_inclusion(tree.leaf(2), 2, 5, proof, tree.root(5) + b"\x00")
+    consistency = tree.consistency_proof(3, 5)
+    assert verify_consistency(3, 5, consistency, tree.root(3), tree.root(5))
+    shorter = [consistency[0][:16], *consistency[1:]]
+    assert not verify_consistency(3, 5, shorter, tree.root(3), tree.root(5))
+    assert not verify_consistency(3, 5, consistency, tree.root(3)[:31], tree.root(5))
+    # Where no hashing happens, the old check compared the values alone and said yes.
+    odd = b"\x07" * 31
+    assert not verify_inclusion(odd, 0, 1, [], odd)
+    assert not verify_consistency(4, 4, [], odd, odd)

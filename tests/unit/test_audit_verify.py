@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gantral.audit.bundle import build_bundle
 from gantral.audit.bundle_verify import verify_bundle
 from gantral.audit.checkpoint import sign_checkpoint
+from gantral.audit.closures import closed_chain_id, is_governed_chain, unsealed_problems
 from gantral.audit.encoding import GENESIS, chain_hash, encode_body
 from gantral.audit.merkle import MerkleTree
 from gantral.audit.rows import EventRow, SealRow
@@ -172,3 +174,26 @@ def test_malformed_bundle_fields_are_problems_not_exceptions() -> None:
         problems = verify_bundle(broken(edit), key.public_key(), "o")
         assert problems, edit
         assert all(p.code for p in problems), edit
+
+
+def test_an_unsealed_chain_is_a_problem_when_closed_outside_or_too_old() -> None:
+    rows = _chain("i1", 3)
+    started = datetime.fromisoformat(json.loads(rows[0].body)["at"].replace("Z", "+00:00"))
+    month = timedelta(days=30)
+    # Open and young: nothing to report (an instance may wait for a human).
+    assert unsealed_problems("i1", rows, [], month, started + timedelta(days=1)) == []
+    assert unsealed_problems("i1", rows, [], None, started + timedelta(days=999)) == []
+    [(code, message, seq)] = unsealed_problems("i1", rows, [], month, started + timedelta(days=31))
+    assert code == "unsealed_too_old" and seq == 3 and "30 day(s)" in message
+    record = {"status": "TERMINATED", "run_id": "r-1", "closed_at": "2026-01-02T00:00:00Z"}
+    chain = closed_chain_id("i1", "r-1")
+    [(code, message, seq)] = unsealed_problems(
+        "i1", rows, [(chain, record)], month, started + timedelta(days=1)
+    )
+    assert code == "closed_unsealed" and seq == 3
+    assert "TERMINATED" in message and "r-1" in message and chain in message
+    # Record chains, history chains and access-log segments are not instances of their own.
+    assert is_governed_chain("inst_1")
+    assert not is_governed_chain(chain) and not is_governed_chain("gantral-history-inst_1")
+    assert not is_governed_chain("gantral-access-log-e-000001")
+    assert closed_chain_id("i1", None) == "gantral-access-log-closed-i1-history-lost"

@@ -59,7 +59,7 @@ def test_settled_message_names_the_outcome_and_has_no_buttons() -> None:
         status=RequestStatus.REJECTED, decided_by="alice", decided_via="jira", resolved_at=NOW
     )
     _, blocks = request_message("inst_1", "w", "t", settled)
-    assert "*REJECTED* by alice via jira." in json.dumps(blocks)
+    assert "*REJECTED* by alice via jira at 2026-11-26 12:00:00 UTC." in json.dumps(blocks)
     assert all(b["type"] != "actions" for b in blocks)
     expired = request(status=RequestStatus.EXPIRED, decided_by="gantral", decided_via="timeout")
     assert "on timeout" in json.dumps(request_message("i", "w", "t", expired)[1])

@@ -39,7 +39,8 @@ def _env(service: dict[str, Any]) -> dict[str, str]:
     env = service.get("environment") or {}
     if isinstance(env, list):  # ["NAME=value", ...]
         env = dict(item.split("=", 1) for item in env)
-    return {str(k): str(v) for k, v in env.items()}
+    # As compose reads it with the variables unset: `${NAME:-default}` is its default.
+    return {str(k): re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(v)) for k, v in env.items()}
 
 
 def _command(service: dict[str, Any]) -> str:
@@ -170,8 +171,11 @@ def test_dockerfile_runs_as_a_non_root_user_without_dev_dependencies() -> None:
     assert users, "no USER instruction"
     assert users[-1].split(":")[0] not in {"root", "0"}
     runs = " ".join(i for i in instructions if i.startswith("RUN "))
-    # A regular install of the package alone: no extras (dev, local), not editable.
-    assert re.search(r"pip install \.(\s|$)", runs)
+    # The locked, hash-checked runtime dependencies, then the package alone: no extras
+    # (dev, local), not editable, nothing resolved outside the lock.
+    assert "pip install --require-hashes --no-deps -r requirements.lock" in runs
+    assert re.search(r"pip install --no-deps \.(\s|$)", runs)
+    assert "pip check" in runs
     assert "pip install -e" not in runs and ".[" not in runs
     assert "EXPOSE 8000" in instructions
     cmd = next(i for i in reversed(instructions) if i.startswith("CMD "))

@@ -150,10 +150,10 @@ async def test_valid_eddsa_token_from_dev_minting(make: Make, ed_key: SigningKey
 @pytest.mark.parametrize(
     ("overrides", "reason"),
     [
-        ({"exp": datetime.now(UTC) - timedelta(minutes=5)}, "expired"),
+        ({"exp": timedelta(minutes=-5)}, "expired"),
         ({"aud": "someone-else"}, "wrong_audience"),
         ({"iss": "https://evil.example.test"}, "wrong_issuer"),
-        ({"nbf": datetime.now(UTC) + timedelta(minutes=10)}, "not_yet_valid"),
+        ({"nbf": timedelta(minutes=10)}, "not_yet_valid"),
         ({"exp": None}, "missing_claim"),
         ({"aud": None}, "missing_claim"),
         ({"sub": None}, "missing_subject"),
@@ -162,7 +162,11 @@ async def test_valid_eddsa_token_from_dev_minting(make: Make, ed_key: SigningKey
 async def test_claim_failures_are_refused_precisely(
     make: Make, rsa_private: RSAPrivateKey, overrides: dict[str, Any], reason: str
 ) -> None:
-    assert await refused(make(), rs256(rsa_private, claims(**overrides))) == reason
+    # Times are offsets from when the test runs, not from collection (a slow suite once ran
+    # this 15 minutes after collecting it, and the "future" nbf had passed).
+    now = datetime.now(UTC)
+    timed = {k: now + v if isinstance(v, timedelta) else v for k, v in overrides.items()}
+    assert await refused(make(), rs256(rsa_private, claims(**timed))) == reason
 
 
 async def test_leeway_tolerates_small_clock_skew(make: Make, rsa_private: RSAPrivateKey) -> None:

@@ -27,7 +27,7 @@ upstream: {command: python, args: [server.py], env: {LOG: x}}
 tools:
   lookup: lookup
   transfer: {step: transfer, action: pay, context: {env: production}}
-serve: {transport: http, port: 9000}
+serve: {transport: http, port: 9000, auth: {resource: "https://mcp.example.com/mcp"}}
 """
 
 
@@ -58,6 +58,17 @@ def test_a_full_config_reads(tmp_path: Path) -> None:
         (("wait: 600", "wait: 0"), "wait"),
         (("token_env: GANTRAL_TOKEN", "client_id: bot"), "client credentials"),
         (("serve: {transport: http", "serve: {transport: sse"), "transport"),
+        # Streamable HTTP that authenticates nobody: whoever reaches the port is the gateway.
+        ((', auth: {resource: "https://mcp.example.com/mcp"}', ""), "serve.auth is required"),
+        (
+            (
+                ', auth: {resource: "https://mcp.example.com/mcp"}',
+                ", anonymous: true, host: 0.0.0.0",
+            ),
+            "loopback host only",
+        ),
+        (("env: {LOG: x}}", "env: {LOG: x}, headers: {Authorization: 'env:T'}}"), "url upstream"),
+        (("resource: ", "resourse: "), "resourse"),
     ],
 )
 def test_a_config_that_could_misgovern_is_refused(
@@ -160,3 +171,28 @@ async def test_gantral_unreachable_means_the_tool_is_not_called() -> None:
     assert result.content[0].text == (
         "Gantral could not authorize tool 'transfer' (transport); it was not called."
     )
+
+
+def test_upstream_credentials_are_references_resolved_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    secret = tmp_path / "upstream-token"
+    secret.write_text("file-secret\n")
+    config = load_config(
+        write(
+            tmp_path,
+            GOOD.replace(
+                "upstream: {command: python, args: [server.py], env: {LOG: x}}",
+                "upstream: {url: 'https://tools/mcp', headers: "
+                f"{{Authorization: 'env:UP_TOKEN', X-Key: 'file:{secret}'}}}}",
+            ),
+        )
+    )
+    monkeypatch.delenv("UP_TOKEN", raising=False)
+    with pytest.raises(ValueError, match="UP_TOKEN is not set"):
+        config.upstream.resolved_headers()
+    monkeypatch.setenv("UP_TOKEN", "Bearer env-secret")
+    assert config.upstream.resolved_headers() == {
+        "Authorization": "Bearer env-secret",
+        "X-Key": "file-secret",
+    }

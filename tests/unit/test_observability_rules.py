@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,8 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from api.metrics import ApiMetrics
-from gantral.observability.metrics import GantralMetrics
+from gantral.observability.metrics import CallbackMetrics, ChannelMetrics, GantralMetrics
+from tests.tools import required_tool
 
 FILES = Path(__file__).resolve().parents[2] / "helm" / "gantral" / "files"
 RULES = FILES / "prometheus-rules.yaml"
@@ -36,7 +36,12 @@ _FUNCTIONS_AND_KEYWORDS = {
 def exported() -> set[str]:
     """Every sample name Gantral's registries can export."""
     names: set[str] = set()
-    registries: list[CollectorRegistry] = [GantralMetrics().registry, ApiMetrics().registry]
+    registries: list[CollectorRegistry] = [
+        GantralMetrics().registry,
+        ApiMetrics().registry,
+        ChannelMetrics().registry,
+        CallbackMetrics().registry,
+    ]
     for registry in registries:
         for family in registry.collect():
             suffixes = {
@@ -86,6 +91,8 @@ def test_the_alerts_cover_what_operators_must_know() -> None:
         "gantral_checkpoint_age_seconds",  # a checkpoint too old
         "gantral_verification_failures_total",  # any verification failure
         "gantral_attestation_refusals_total",  # refused for an attestation failure
+        "gantral_channel_undeliverable_total",  # a request a channel could not deliver
+        "gantral_callback_dead_letters_total",  # a callback given up: its agent not woken
     ):
         assert metric in by_metric, metric
 
@@ -107,10 +114,10 @@ def test_the_expression_parser_sees_every_metric() -> None:
     assert metric_names(expr) == {"a_bucket", "b"}
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
 def test_promtool_accepts_the_rules() -> None:
+    promtool = required_tool("promtool")
     done = subprocess.run(
-        ["promtool", "check", "rules", str(RULES)], capture_output=True, text=True, check=False
+        [promtool, "check", "rules", str(RULES)], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
 

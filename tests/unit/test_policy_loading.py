@@ -178,3 +178,24 @@ def test_documents_must_be_i_json(text: str, reason: str) -> None:
     with pytest.raises(InvalidInput) as info:
         load_policy(text)
     assert info.value.reason == reason
+
+
+def test_json_surrogate_pairs_read_as_one_character() -> None:
+    # JSON escapes U+1F600 as a UTF-16 pair; PyYAML alone would read two lone halves
+    # (then refused as not I-JSON). A lone half is still refused.
+    from gantral.policy.loading import load_policy
+
+    policy = load_policy('{"description": "\\ud83d\\ude00", "override_roles": ["\\ud83d\\ude00"]}')
+    assert policy.description == "\U0001f600" and policy.override_roles == ["\U0001f600"]
+    with pytest.raises(InvalidInput, match="lone surrogate"):
+        load_policy('{"description": "\\ud83d"}')
+
+
+def test_a_document_holding_nul_is_refused_naming_the_field() -> None:
+    # PostgreSQL jsonb, where documents are stored, cannot hold U+0000.
+    from gantral.policy.loading import load_policy
+
+    with pytest.raises(InvalidInput, match="U\\+0000") as caught:
+        load_policy('description: ok\noverride_roles: ["a\\0b"]\n')
+    assert caught.value.details["field"] == "override_roles[0]"
+    assert caught.value.details["line"] == 2

@@ -8,6 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from gantral.domain.digest import sha256_hex
+from gantral.errors import Conflict, InvalidInput
+from gantral.policy.loading import validate
 from gantral.policy.models import Policy
 from gantral.policy.templates import PolicyRef, WorkflowTemplate
 
@@ -67,6 +69,23 @@ def test_policy_references() -> None:
 def test_bad_graphs_are_refused(steps: list[dict[str, Any]], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         template(steps=steps)
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [{"id": "a"}, {"id": "a"}],
+        [{"id": "a", "depends_on": ["b"]}],
+        [{"id": "a", "depends_on": ["b"]}, {"id": "b", "depends_on": ["a"]}],
+    ],
+)
+def test_steps_that_contradict_each_other_are_a_conflict(steps: list[dict[str, Any]]) -> None:
+    """Each step is schema-valid; only their relation is not (the contract says 409)."""
+    with pytest.raises(Conflict) as refused:
+        validate(WorkflowTemplate, {"id": "t", "steps": steps}, None, source="workflow t")
+    assert refused.value.reason == "inconsistent_steps"
+    with pytest.raises(InvalidInput):  # a field problem stays a 422
+        validate(WorkflowTemplate, {"id": "t", "steps": [{"id": ""}]}, None, source="t")
 
 
 def test_a_pinned_hash_needs_a_version() -> None:

@@ -88,6 +88,34 @@ def test_decide_sends_the_bearer_token_and_no_development_headers() -> None:
     assert body["idempotency_key"].startswith("sdk-")
 
 
+async def test_a_decision_names_the_request_and_the_digest_the_human_was_shown() -> None:
+    api = FakeAPI()
+    api.on("POST", "/decisions", _error(409, "conflict", "stale"))
+    client = sdk.AsyncGantralClient(http=httpx.AsyncClient(transport=api.transport(),
+                                                            base_url="http://g"))  # fmt: skip
+    shown = request()  # the request as displayed: its id and digest are what is decided on
+    item = sdk.InboxItem.model_validate(
+        {**shown.model_dump(), "instance_id": IID, "workflow_id": "deploy",
+         "owning_team_id": "payments", "request_id": "req_2", "args_digest": "sha256:item",
+         "approvals": 0, "decidable_as": ["TECH_LEAD"]}
+    )  # fmt: skip
+    for decided in (shown, item):
+        with pytest.raises(sdk.Conflict):
+            await client.decide(IID, decided, "REJECT", justification="no")
+    with pytest.raises(sdk.Conflict):
+        await client.decide(IID, "req_3", "APPROVE", seen_args_digest="sha256:typed")
+    sent = [(b["request_id"], b["seen_args_digest"]) for b in api.bodies("/decisions")]
+    assert sent == [
+        ("req_1", shown.args_digest), ("req_2", "sha256:item"), ("req_3", "sha256:typed")
+    ]  # fmt: skip
+    # A request id alone, or a request with another digest, binds to nothing: no call.
+    with pytest.raises(TypeError, match="seen_args_digest"):
+        await client.decide(IID, "req_4", "APPROVE")  # type: ignore[call-overload]
+    with pytest.raises(ValueError, match="pass one or the other"):
+        await client.decide(IID, shown, "APPROVE", seen_args_digest="sha256:other")
+    assert len(api.bodies("/decisions")) == 3
+
+
 def test_development_identity_is_gone() -> None:
     # The API accepts bearer tokens only; the SDK offers nothing else built in.
     assert not hasattr(sdk, "DevIdentity")

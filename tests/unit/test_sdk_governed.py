@@ -8,9 +8,21 @@ import httpx
 import pytest
 
 from gantral import sdk
+from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.digest import args_digest
-from gantral.domain.records import RequestStatus
-from tests.unit.test_sdk_fakes import ARGS, EVENT_OK, IID, FakeAPI, authorize_result, grant, request
+from gantral.domain.records import Cost, Decision, DecisionType, RequestStatus
+from gantral.domain.states import State
+from gantral.workflows.messages import InstanceView
+from tests.unit.test_sdk_fakes import (
+    ARGS,
+    EVENT_OK,
+    IID,
+    NOW,
+    FakeAPI,
+    authorize_result,
+    grant,
+    request,
+)
 
 DIGEST = args_digest("deploy.run", ARGS)
 
@@ -188,6 +200,80 @@ async def test_refusals_are_typed_and_nothing_starts(
     assert isinstance(info.value, sdk.StepRefused)
     assert info.value.request is not None and info.value.request.status is status
     assert api.events() == []
+
+
+def _instance_with(*decisions: Decision) -> dict[str, Any]:
+    view = InstanceView(
+        instance_id=IID, workflow_id="deploy", workflow_version=1, template_hash="h",
+        owning_team_id="payments", trigger_context={}, state=State.TERMINATED,
+        started_by=Actor(id="agent-7", kind=ActorKind.AGENT), created_at=NOW, updated_at=NOW,
+        pending_request=None, requests=[], decisions=list(decisions), transitions=[], cost=Cost(),
+    )  # fmt: skip
+    return view.model_dump(mode="json")
+
+
+def _rejection(decision_id: str, by: str, role: str, why: str | None) -> Decision:
+    return Decision(
+        decision_id=decision_id, instance_id=IID, request_id="req_1",
+        decision_type=DecisionType.REJECT, human_actor_id=by, role=role, justification=why,
+        args_digest=DIGEST, idempotency_key=decision_id, at=NOW, channel="slack",
+    )  # fmt: skip
+
+
+async def test_a_refusal_says_who_refused_and_why() -> None:
+    api = FakeAPI()
+    rejected = _decided(
+        RequestStatus.REJECTED, decided_by="alice", decided_via="slack", decision_id="d-2"
+    )
+    _pending_then(api, rejected)
+    # The request's own decision, not another one on it (an earlier approval of a quorum).
+    other = _rejection("d-1", "bob", "SECURITY", "earlier")
+    this = _rejection("d-2", "alice", "TECH_LEAD", "not during the freeze")
+    api.on("GET", f"/instances/{IID}", _instance_with(this, other))
+    with pytest.raises(sdk.StepRejected) as info:
+        await _async(api).prepare_step(IID, "deploy", action="deploy.run", arguments=ARGS)
+    assert str(info.value) == (
+        "request req_1 for step deploy was REJECTED by alice (TECH_LEAD, via slack):"
+        " not during the freeze"
+    )
+    assert info.value.decision is not None and info.value.decision.decision_id == "d-2"
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "message"),
+    [
+        (
+            {"status": RequestStatus.EXPIRED, "decided_by": "system", "decided_via": "timeout",
+             "deadline": NOW},
+            "request req_1 for step deploy was EXPIRED by system (via timeout): nobody decided"
+            " by 2026-01-01T00:00:00Z",
+        ),
+        (
+            {"status": RequestStatus.SUPERSEDED, "superseded_by": "req_2",
+             "superseded_why": "reauthorized"},
+            "request req_1 for step deploy was SUPERSEDED: replaced by req_2 (reauthorized)",
+        ),
+        (
+            {"status": RequestStatus.CANCELLED, "decided_by": "alice", "decided_via": "slack"},
+            "request req_1 for step deploy was CANCELLED by alice (via slack): cancelled with"
+            " its instance",
+        ),
+        (
+            {"status": RequestStatus.REJECTED, "decided_by": "alice", "decided_via": "jira"},
+            "request req_1 for step deploy was REJECTED by alice (via jira): no justification"
+            " given",
+        ),
+    ],
+)  # fmt: skip
+async def test_refusal_messages_without_a_readable_decision(
+    request_fields: dict[str, Any], message: str
+) -> None:
+    api = FakeAPI()  # the instance cannot be read: the refusal stands, from the request alone
+    status = request_fields.pop("status")
+    _pending_then(api, _decided(status, **request_fields))
+    with pytest.raises(sdk.StepRefused) as info:
+        await _async(api).prepare_step(IID, "deploy", action="deploy.run", arguments=ARGS)
+    assert str(info.value) == message and info.value.decision is None
 
 
 async def test_failure_in_the_body_is_reported_and_re_raised() -> None:

@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gantral.startup import unknown_variables
+import pytest
+
+from gantral.startup import unknown_settings, unknown_variables
 from tests.unit.test_deploy_settings import gantral_env_names
 
 ROOT = Path(__file__).parents[2]
@@ -57,3 +59,52 @@ def test_a_process_refuses_to_start_naming_the_variable(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "unknown settings: GANTRAL_TEMPORAL__ADRESS" in done.stderr
     assert "did you mean GANTRAL_TEMPORAL__ADDRESS?" in done.stderr
+
+
+def test_env_file_entries_are_checked_like_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(
+        "# the settings read this file too\n"
+        "GANTRAL_TEMPORAL__ADDRESS=127.0.0.1:7233\n"
+        "export GANTRAL_S3__BUKET=audit\n"
+        "POSTGRES_PASSWORD=not-ours\n"
+        "GANTRAL_API_URL=http://127.0.0.1:8000\n"
+    )
+    assert unknown_settings({"GANTRAL_PROFIL": "x"}) == [
+        "GANTRAL_PROFIL (did you mean GANTRAL_PROFILE?)",
+        "GANTRAL_S3__BUKET (did you mean GANTRAL_S3__BUCKET?) in .env",
+    ]
+    (tmp_path / ".env").write_text("GANTRAL_S3__BUCKET=audit\nOTHER=1\n")
+    assert unknown_settings({}) == []
+
+
+def test_a_process_refuses_a_mistyped_env_file_entry(tmp_path: Path) -> None:
+    """The worker started where a `.env` has a typo: it stops naming the entry and the file,
+    never its value."""
+    (tmp_path / ".env").write_text("GANTRAL_TEMPORAL__ADRESS=secret-looking-value\n")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "workers.worker"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert (
+        "unknown settings: GANTRAL_TEMPORAL__ADRESS (did you mean GANTRAL_TEMPORAL__ADDRESS?)"
+        " in .env" in done.stderr
+    ), done.stderr
+    assert "secret-looking-value" not in done.stderr
+
+
+def test_gantral_dev_refuses_a_mistyped_env_file_entry_before_starting(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("GANTRAL_SLACK__BOT_TOKN=xoxb-1\n")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", "from gantral.cli import main; main()", "dev",
+         "--data-dir", str(tmp_path / ".data")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "gantral dev: unknown settings: GANTRAL_SLACK__BOT_TOKN" in done.stderr, done.stderr
+    assert "in .env" in done.stderr and "postgres" not in done.stdout

@@ -14,6 +14,7 @@ __all__ = [
     "ReadEvents",
     "Refresh",
     "RelayStart",
+    "ShownCopy",
 ]
 
 # The events a channel acts on; everything else in the log is skipped by the query.
@@ -58,6 +59,21 @@ class MessageRef(BaseModel):
 
     channel: str
     ref: str
+    # Posted by a retry after an attempt whose answer was lost: the channel may hold more
+    # copies (the lost attempt's landed late), each found and updated when it is decided.
+    retried: bool = False
+    # The arguments digest the copy shows (Jira: its description). A decision made on
+    # the copy is bound to it, so the copy's own record, not the request as it is now,
+    # says what the human saw.
+    args_digest: str | None = None
+
+
+class ShownCopy(BaseModel):
+    """The request a channel copy stands for, and the arguments digest it shows."""
+
+    instance_id: str
+    request_id: str
+    args_digest: str | None = None
 
 
 class PostRequest(BaseModel):

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         ReadEvents,
         Refresh,
         RelayStart,
+        ShownCopy,
     )
 
 __all__ = ["RELAY_NAME", "ChannelRelayWorkflow", "relay_workflow_id"]
@@ -85,10 +86,24 @@ class ChannelRelayWorkflow:
 
     @workflow.query
     def request_of(self, ref: str) -> str | None:
-        """ "instance/request" whose copy is `ref` (open, or among the recently settled)."""
+        """ "instance/request" whose copy is `ref` (open, or among the recently settled).
+
+        Kept for API processes of the previous release during a rolling upgrade; this
+        release asks `shown_in`, which also says what the copy showed. Remove after it."""
         for key, where in (*self._open.items(), *self._settled.items()):
             if where.ref == ref:
                 return key
+        return None
+
+    @workflow.query
+    def shown_in(self, ref: str) -> ShownCopy | None:
+        """The request whose copy is `ref`, with the arguments digest the copy shows."""
+        for key, where in (*self._open.items(), *self._settled.items()):
+            if where.ref == ref:
+                instance_id, _, request_id = key.partition("/")
+                return ShownCopy(
+                    instance_id=instance_id, request_id=request_id, args_digest=where.args_digest
+                )
         return None
 
     async def _read(self, start: RelayStart, after: int | None) -> EventBatch:

@@ -10,7 +10,16 @@ import json
 from typing import Any
 
 from gantral.channels.inbox import InboxItem
+from gantral.channels.outcomes import what_happened
+from gantral.channels.slack.arguments import (
+    INPUT_LIMIT,
+    approve_truncated,
+    escape,
+    override_prefill,
+    show,
+)
 from gantral.domain.records import HumanRequest, RequestStatus
+from gantral.policy.models import Policy
 
 __all__ = [
     "APPROVE",
@@ -20,12 +29,14 @@ __all__ = [
     "ActionRef",
     "home_view",
     "modal",
+    "not_offered",
     "request_message",
+    "see_all",
 ]
 
 APPROVE, REJECT, OVERRIDE = "gantral_approve", "gantral_reject", "gantral_override"
 CALLBACK = "gantral_decision"
-_MAX_TEXT = 2900  # a section's text is limited to 3000 characters
+_MAX_TEXT = 3000  # a section's text is limited to 3000 characters
 
 
 class ActionRef(dict[str, str]):
@@ -60,22 +71,44 @@ def _context_summary(request: HumanRequest) -> str:
 
 
 def _outcome(request: HumanRequest) -> str:
-    who = request.decided_by or "the system"
-    via = request.decided_via or "?"
+    """ "*APPROVED* by alice via cli at ...": what settled it, who and when."""
+    status, sep, rest = what_happened(request).partition(" ")
+    bare = status.rstrip(":")
+    outcome = f"*{bare}*{status[len(bare) :]}{sep}{rest}."
     if request.status is RequestStatus.SUPERSEDED:
-        return "*Superseded*: replaced by a newer request (see the thread)."
-    if request.status is RequestStatus.CANCELLED:
-        return "*Cancelled* with the instance."
-    if via == "timeout":
-        return f"*{request.status}* on timeout (no decision before the deadline)."
-    return f"*{request.status}* by {who} via {via}."
+        outcome += " The new request is posted as its own message."
+    return outcome
+
+
+def see_all(instance_id: str, request: HumanRequest) -> str:
+    return f"`gantral requests show {instance_id}/{request.request_id}`"
+
+
+def not_offered(instance_id: str, request: HumanRequest) -> str:
+    """Why Approve and Override are not offered (or refused) on a message that cut its
+    arguments, and where to decide instead."""
+    ref = f"{instance_id}/{request.request_id}"
+    return (
+        "The arguments are too long to show here in full, and this policy does not allow "
+        f"approving ({request.materiality}) arguments that could not be shown "
+        "(`channels.slack.approve_truncated`). See everything with "
+        f"`gantral requests show {ref}`, then decide there: `gantral requests approve {ref}` "
+        "(or `override`, or the API). Reject stays available here."
+    )
 
 
 def request_message(
-    instance_id: str, workflow: str, team: str, request: HumanRequest
+    instance_id: str,
+    workflow: str,
+    team: str,
+    request: HumanRequest,
+    policy: Policy | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The message for `request`: buttons while it is open, the outcome once settled."""
-    arguments = json.dumps(request.arguments, indent=2, sort_keys=True, ensure_ascii=False)
+    """The message for `request`: buttons while it is open, the outcome once settled.
+
+    `policy` (the step's pinned policy) names the key fields shown first and whether
+    arguments cut to fit Slack may be approved from here."""
+    shown = show(request.arguments, list(policy.key_fields) if policy else [])
     deadline = request.deadline.isoformat(timespec="seconds") if request.deadline else "none"
     fallback = (
         f"{workflow} / {request.step_id}: {request.action} ({request.materiality}) needs "
@@ -84,33 +117,47 @@ def request_message(
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Approval requested"}},
         _section(
-            f"*{workflow}* · step `{request.step_id}` · team {team}\n"
-            f"*Action* `{request.action}` · *Materiality* {request.materiality}\n"
+            f"*{escape(workflow)}* · step `{request.step_id}` · team {escape(team)}\n"
+            f"*Action* `{escape(request.action)}` · *Materiality* {request.materiality}\n"
             f"*Deadline* {deadline} · *Quorum* {request.quorum or '-'}"
         ),
-        _section(f"*Arguments*\n```{arguments}```"),
+    ]
+    if shown.key_fields is not None:
+        blocks.append(_section(shown.key_fields))
+    blocks.append(_section(shown.arguments))
+    if shown.truncated:
+        blocks.append(
+            _section(
+                "*Not everything is shown*: the arguments are longer than a Slack message "
+                f"allows ({shown.total_chars:,} characters). See them all with "
+                f"{see_all(instance_id, request)}."
+            )
+        )
+    blocks.append(
         {
             "type": "context",
             "elements": [
                 {"type": "mrkdwn", "text": f"digest `{request.args_digest}`"},
-                {"type": "mrkdwn", "text": _clip(_context_summary(request))},
+                {"type": "mrkdwn", "text": _clip(escape(_context_summary(request)))},
                 {"type": "mrkdwn", "text": f"`{instance_id}/{request.request_id}`"},
             ],
-        },
-    ]
+        }
+    )
     if request.status is RequestStatus.PENDING and request.resolved_at is None:
         value = ActionRef.of(instance_id, request).encode()
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": "gantral_decide",
-                "elements": [
-                    _button("Approve", APPROVE, value, "primary"),
-                    _button("Reject", REJECT, value, "danger"),
-                    _button("Override", OVERRIDE, value, None),
-                ],
-            }
-        )
+        approvable = not shown.truncated or approve_truncated(request, policy)
+        buttons = [_button("Reject", REJECT, value, "danger")]
+        if approvable:
+            buttons.insert(0, _button("Approve", APPROVE, value, "primary"))
+            buttons.append(_button("Override", OVERRIDE, value, None))
+        else:
+            blocks.append(
+                _section(
+                    f"*Approve and Override are not offered here.* "
+                    f"{not_offered(instance_id, request)}"
+                )
+            )
+        blocks.append({"type": "actions", "block_id": "gantral_decide", "elements": buttons})
     else:
         blocks.append(_section(_outcome(request)))
         fallback = f"{fallback}: {request.status}"
@@ -129,8 +176,15 @@ def _button(text: str, action_id: str, value: str, style: str | None) -> dict[st
     return button
 
 
-def modal(kind: str, metadata: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    """Reject asks why; Override asks why and for the edited arguments (JSON)."""
+def modal(
+    kind: str, metadata: str, arguments: dict[str, Any], key_fields: list[str] | None = None
+) -> dict[str, Any]:
+    """Reject asks why; Override asks why and for the edited arguments (JSON).
+
+    Slack limits an input to 3,000 characters. Arguments longer than that cannot be
+    edited here in full: the input then holds only the top-level arguments the policy's
+    key fields name, and the keys submitted replace those arguments, the others staying
+    as they are (`arguments.override_prefill`)."""
     blocks: list[dict[str, Any]] = [
         {
             "type": "input",
@@ -141,23 +195,37 @@ def modal(kind: str, metadata: str, arguments: dict[str, Any]) -> dict[str, Any]
                 "action_id": "value",
                 "multiline": True,
                 "min_length": 1,
+                "max_length": INPUT_LIMIT,
             },
         }
     ]
     if kind == OVERRIDE:
-        blocks.append(
-            {
-                "type": "input",
-                "block_id": "arguments",
-                "label": {"type": "plain_text", "text": "Arguments (JSON; re-checked by policy)"},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": "value",
-                    "multiline": True,
-                    "initial_value": json.dumps(arguments, indent=2, sort_keys=True),
-                },
+        initial, full = override_prefill(arguments, key_fields or [])
+        block: dict[str, Any] = {
+            "type": "input",
+            "block_id": "arguments",
+            "label": {"type": "plain_text", "text": "Arguments (JSON; re-checked by policy)"},
+            "element": {
+                "type": "plain_text_input",
+                "action_id": "value",
+                "multiline": True,
+                "initial_value": initial,
+                "max_length": INPUT_LIMIT,
+            },
+        }
+        if not full:
+            block["label"]["text"] = "Arguments to change (JSON; re-checked by policy)"
+            block["hint"] = {
+                "type": "plain_text",
+                "text": (
+                    "The arguments are too long to edit here in full (Slack allows 3,000 "
+                    "characters). Give only the top-level arguments you change: each key "
+                    "given replaces that argument, every other argument stays as it is. "
+                    "For a larger edit use `gantral requests override INSTANCE --set "
+                    "KEY=VALUE`."
+                ),
             }
-        )
+        blocks.append(block)
     title = "Override" if kind == OVERRIDE else "Reject"
     return {
         "type": "modal",

@@ -15,20 +15,33 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from temporalio.client import Client
+
 from gantral.channels.decisions import (
     ChannelDecision,
     decide_via_channel,
+    principal_of,
     refuse,
     unknown_actor,
 )
 from gantral.channels.settings import ChannelIdentity, SlackSettings
-from gantral.channels.slack.blocks import APPROVE, CALLBACK, OVERRIDE, REJECT, modal
+from gantral.channels.slack.arguments import approve_truncated, override_prefill
+from gantral.channels.slack.blocks import (
+    APPROVE,
+    CALLBACK,
+    OVERRIDE,
+    REJECT,
+    modal,
+    not_offered,
+)
+from gantral.channels.slack.checks import Seen, look, refusal
 from gantral.channels.slack.people import identify
 from gantral.channels.slack.web import SlackUnavailable, SlackWeb
 from gantral.client import GantralCore
 from gantral.domain.records import DecisionType
 from gantral.errors import Forbidden, GantralError, InvalidInput
-from gantral.identity import IdentityService
+from gantral.identity import IdentityService, to_actor
+from gantral.policy.compiled import compiled
 
 __all__ = ["Later", "SlackInteractions"]
 
@@ -66,6 +79,7 @@ class SlackInteractions:
     core: GantralCore
     identity: IdentityService
     web: SlackWeb
+    temporal: Client
 
     async def handle(self, payload: dict[str, Any], later: Later) -> dict[str, Any] | None:
         """The synchronous part; returns the body of the HTTP answer to Slack, if any."""
@@ -78,14 +92,21 @@ class SlackInteractions:
         return None  # other interactions are acknowledged and ignored
 
     async def _who(
-        self, user_id: str, attempted: str, reply: Callable[[str], Awaitable[None]]
+        self,
+        user_id: str,
+        kind: str,
+        ref: dict[str, str],
+        reply: Callable[[str], Awaitable[None]],
     ) -> ChannelIdentity | None:
         who = await identify(self.settings, self.web, user_id)
         if who is None:
             refused = Forbidden(
                 f"Slack user {user_id} is not mapped to a Gantral approver", reason="unknown_user"
             )
-            await refuse(self.core, unknown_actor("slack", user_id), attempted, refused)
+            # Named like every other refusal: which request the click was on.
+            attempted = f"{kind} via slack on {ref['i']}/{ref['r']}"
+            actor = unknown_actor("slack", user_id)
+            await refuse(self.core, actor, attempted, refused, ref["i"], ref["r"])
             await reply(
                 "You are not mapped to a Gantral approver, so your decision was not recorded."
             )
@@ -106,7 +127,7 @@ class SlackInteractions:
         async def reply(text: str) -> None:
             await self.web.respond(response_url, text)
 
-        who = await self._who(user_id, f"slack {action_id}", reply)
+        who = await self._who(user_id, str(kind), ref, reply)
         if who is None:
             return
         if kind is DecisionType.APPROVE:
@@ -119,34 +140,97 @@ class SlackInteractions:
                 seen_args_digest=ref.get("d"),
                 idempotency_key=f"slack-{_field(action, 'action_ts')}-{user_id}",
             )
-            later(lambda: self._decide(who, cmd, reply))
+            later(lambda: self._approve(who, cmd, reply))
             return
-        request = await self.core.get_request(ref["i"], ref["r"])
+        # A modal must open within 3 seconds of the click (the trigger id expires): the
+        # checks run first, and a user who cannot decide is told why instead of a form.
+        try:
+            seen = await look(self.core, self.temporal, ref["i"], ref["r"])
+        except GantralError as exc:
+            problem = f"Not possible: {exc.message}"
+            later(lambda: reply(problem))
+            return
+        refused = refusal(seen, who, kind, self.identity)
+        if refused is not None:
+            later(lambda: self._refused(who, kind, seen, refused, reply))
+            return
         channel = _field(payload, "channel", "id")
         metadata = json.dumps({**ref, "k": action_id, "ts": ts, "c": channel})
         try:
             await self.web.call(
                 "views.open",
                 trigger_id=_field(payload, "trigger_id"),
-                view=modal(action_id, metadata, request.arguments),
+                view=modal(action_id, metadata, seen.request.arguments, seen.key_fields),
             )
         except SlackUnavailable as exc:
             problem = f"Could not open the form ({exc.code}); try again."
             later(lambda: reply(problem))
+
+    async def _refused(
+        self,
+        who: ChannelIdentity,
+        kind: DecisionType,
+        seen: Seen,
+        exc: GantralError,
+        reply: Callable[[str], Awaitable[None]],
+    ) -> None:
+        """Record a refusal the checks found, and tell the user why, ephemerally."""
+        actor = to_actor(principal_of(who, "slack"))
+        where = f"{seen.instance_id}/{seen.request.request_id}"
+        await refuse(
+            self.core,
+            actor,
+            f"{kind} via slack on {where}",
+            exc,
+            seen.instance_id,
+            seen.request.request_id,
+        )
+        await reply(f"Not recorded: {exc.message}")
+
+    async def _approve(
+        self, who: ChannelIdentity, cmd: ChannelDecision, reply: Callable[[str], Awaitable[None]]
+    ) -> None:
+        """Approve, unless the message could not show the arguments and the policy does
+        not allow approving them from Slack (checked here, not trusted to the message)."""
+        try:
+            seen = await look(self.core, self.temporal, cmd.instance_id, cmd.request_id)
+        except GantralError as exc:
+            await reply(f"Not recorded: {exc.message}")
+            return
+        if seen.truncated and not approve_truncated(seen.request, seen.policy):
+            refused = Forbidden(
+                not_offered(seen.instance_id, seen.request), reason="arguments_not_shown"
+            )
+            await self._refused(who, cmd.decision_type, seen, refused, reply)
+            return
+        await self._decide(who, cmd, reply)
 
     async def _submission(self, payload: dict[str, Any], later: Later) -> dict[str, Any] | None:
         view = payload.get("view") or {}
         meta = _ref(_field(view, "private_metadata"))
         values = (view.get("state") or {}).get("values") or {}
         justification = ((values.get("justification") or {}).get("value") or {}).get("value")
+        justification = justification.strip() if isinstance(justification, str) else ""
         delta: dict[str, Any] | None = None
         kind = DecisionType.OVERRIDE if meta.get("k") == OVERRIDE else DecisionType.REJECT
+        errors: dict[str, str] = {}
+        if kind is DecisionType.REJECT and not justification:
+            # Answered in the modal, which stays open: a blank reason records nothing.
+            errors["justification"] = "Say why: a rejection is recorded with its reason."
         if kind is DecisionType.OVERRIDE:
             raw = ((values.get("arguments") or {}).get("value") or {}).get("value") or ""
-            request = await self.core.get_request(meta["i"], meta["r"])
-            delta, problem = _delta(request.arguments, raw)
+            try:
+                seen = await look(self.core, self.temporal, meta["i"], meta["r"])
+            except GantralError as exc:
+                return {"response_action": "errors", "errors": {"arguments": exc.message}}
+            _, full = override_prefill(seen.request.arguments, seen.key_fields)
+            delta, problem = _delta(seen.request.arguments, raw, whole=full)
             if problem:
-                return {"response_action": "errors", "errors": {"arguments": problem}}
+                errors["arguments"] = problem
+            if not justification and _override_needs_reason(seen):
+                errors["justification"] = "Say why: this policy records a reason with overrides."
+        if errors:
+            return {"response_action": "errors", "errors": errors}
         user_id = _field(payload, "user", "id")
         channel, ts = meta.get("c", ""), meta.get("ts", "")
 
@@ -156,7 +240,7 @@ class SlackInteractions:
             except SlackUnavailable:
                 return
 
-        who = await self._who(user_id, f"slack {kind}", reply)
+        who = await self._who(user_id, str(kind), meta, reply)
         if who is None:
             return None
         cmd = ChannelDecision(
@@ -166,7 +250,7 @@ class SlackInteractions:
             request_id=meta["r"],
             decision_type=kind,
             seen_args_digest=meta.get("d"),
-            justification=justification if isinstance(justification, str) else None,
+            justification=justification or None,
             context_delta=delta,
             idempotency_key=f"slack-{_field(view, 'id')}",
         )
@@ -187,15 +271,30 @@ class SlackInteractions:
         )
 
 
-def _delta(current: dict[str, Any], raw: str) -> tuple[dict[str, Any] | None, str | None]:
-    """The changed arguments of an override; the policy re-checks them in the workflow."""
+def _override_needs_reason(seen: Seen) -> bool:
+    """Whether the policy wants a justification with an override at this materiality
+    (unknown policy: yes, as the policy model's default)."""
+    if seen.policy is None:
+        return True
+    plan = compiled(seen.policy).plans.get(seen.request.materiality)
+    return plan is None or plan.override_requires_justification
+
+
+def _delta(
+    current: dict[str, Any], raw: str, *, whole: bool = True
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The changed arguments of an override; the policy re-checks them in the workflow.
+
+    `whole`: the input held every argument, so one left out is a removal (refused).
+    Otherwise it held some (the arguments were too long for Slack's input) and only the
+    keys given change."""
     try:
         edited = json.loads(raw)
     except json.JSONDecodeError as exc:
         return None, f"not valid JSON: {exc.msg}"
     if not isinstance(edited, dict):
         return None, "the arguments must be a JSON object"
-    removed = sorted(set(current) - set(edited))
+    removed = sorted(set(current) - set(edited)) if whole else []
     if removed:
         return None, f"arguments cannot be removed by an override: {', '.join(removed)}"
     delta = {k: v for k, v in edited.items() if current.get(k) != v or k not in current}

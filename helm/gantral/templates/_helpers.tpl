@@ -101,6 +101,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* Refuse to render a release that would not start or would be unsafe. */}}
 {{- define "gantral.validate" -}}
+{{- include "gantral.validateTemporal" . }}
 {{- /* Every profile: the API refuses to start without its attestation key, the worker
 and the sink without a public key to verify it with. */}}
 {{- if not .Values.attestation.signingKey.existingSecret }}
@@ -272,8 +273,7 @@ labels:
 annotations:
   # Roll the pods when the non-secret settings change.
   checksum/config: {{ include (print .root.Template.BasePath "/configmap.yaml") .root | sha256sum }}
-  {{- /* The channel relay and the callback worker serve no HTTP port: nothing to scrape. */}}
-  {{- if and .root.Values.metrics.scrapeAnnotations (has .component (list "api" "worker" "sink")) }}
+  {{- if .root.Values.metrics.scrapeAnnotations }}
   prometheus.io/scrape: "true"
   prometheus.io/port: {{ ternary "8000" (toString .root.Values.metrics.port) (eq .component "api") | quote }}
   prometheus.io/path: /metrics
@@ -306,14 +306,6 @@ checkov.io/skip2: CKV_K8S_15=IfNotPresent is right for immutable tags and digest
 {{- if not .Values.image.digest }}
 checkov.io/skip3: CKV_K8S_43=Set image.digest in production - the tag default keeps installs from a local registry simple
 {{- end }}
-{{- end }}
-
-{{/* The same, for a Temporal worker with no HTTP port (the channel relay, the callback
-worker): there is nothing to probe, and a process that fails exits and is restarted. */}}
-{{- define "gantral.checkovSkipsNoProbes" -}}
-{{ include "gantral.checkovSkips" . }}
-checkov.io/skip4: CKV_K8S_8=No HTTP port to probe - a Temporal worker that fails exits and Kubernetes restarts it
-checkov.io/skip5: CKV_K8S_9=No HTTP port to probe - it takes work from Temporal only while its process runs
 {{- end }}
 
 {{/*
@@ -364,4 +356,128 @@ credential. Each only when its Secret is named.
 {{- if .Values.channels.enabled }}{{ $components = append $components "channels" }}{{ end }}
 {{- if .Values.callbacks.enabled }}{{ $components = append $components "callbacks" }}{{ end }}
 {{- join " " $components }}
+{{- end }}
+
+{{/*
+Temporal TLS and API key, for every process that talks to Temporal. The TLS switches and
+the PEM paths are in the ConfigMap (gantral.temporalConfig); the Secrets are mounted here.
+*/}}
+{{- define "gantral.temporalTLSDir" -}}
+{{ include "gantral.secretsDir" . }}/temporal-tls
+{{- end }}
+
+{{- define "gantral.temporalTLSKeys" -}}
+{{- $keys := list }}
+{{- with .Values.temporal.tls }}
+{{- if .clientCertKey }}{{ $keys = append $keys .clientCertKey }}{{ end }}
+{{- if .clientKeyKey }}{{ $keys = append $keys .clientKeyKey }}{{ end }}
+{{- if .caCertKey }}{{ $keys = append $keys .caCertKey }}{{ end }}
+{{- end }}
+{{- join " " $keys }}
+{{- end }}
+
+{{- define "gantral.temporalCodecDir" -}}
+{{ include "gantral.secretsDir" . }}/temporal-codec
+{{- end }}
+
+{{- define "gantral.temporalConfig" -}}
+{{- with .Values.temporal.codec }}
+{{- if .enabled }}
+{{- /* Each key as a `file:` reference to its mounted Secret entry (resolved and masked at start). */}}
+{{- $keys := dict }}
+{{- range $id := .keyIds }}
+{{- $_ := set $keys $id (printf "file:%s/%s" (include "gantral.temporalCodecDir" $) $id) }}
+{{- end }}
+GANTRAL_TEMPORAL__CODEC__ENABLED: "true"
+GANTRAL_TEMPORAL__CODEC__KEYS: {{ $keys | toJson | quote }}
+GANTRAL_TEMPORAL__CODEC__CURRENT: {{ .currentKeyId | default (first .keyIds) | quote }}
+{{- with .corsOrigins }}
+GANTRAL_TEMPORAL__CODEC__CORS_ORIGINS: {{ . | toJson | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with .Values.temporal.tls }}
+{{- if .enabled }}
+GANTRAL_TEMPORAL__TLS__ENABLED: "true"
+{{- with .serverName }}
+GANTRAL_TEMPORAL__TLS__SERVER_NAME: {{ . | quote }}
+{{- end }}
+{{- if .existingSecret }}
+{{- if .clientCertKey }}
+GANTRAL_TEMPORAL__TLS__CLIENT_CERT: {{ printf "%s/%s" (include "gantral.temporalTLSDir" $) .clientCertKey | quote }}
+GANTRAL_TEMPORAL__TLS__CLIENT_KEY: {{ printf "%s/%s" (include "gantral.temporalTLSDir" $) .clientKeyKey | quote }}
+{{- end }}
+{{- if .caCertKey }}
+GANTRAL_TEMPORAL__TLS__SERVER_CA_CERT: {{ printf "%s/%s" (include "gantral.temporalTLSDir" $) .caCertKey | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The API key as a `file:` reference to its mounted Secret (resolved and masked at start). */}}
+{{- define "gantral.temporalEnv" -}}
+{{- with .Values.temporal.apiKey }}
+{{- if .existingSecret }}
+{{- include "gantral.secretFileEnv" (dict "name" "GANTRAL_TEMPORAL__API_KEY" "volume" "temporal-api-key" "key" .key) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "gantral.temporalMounts" -}}
+{{- if and .Values.temporal.tls.enabled .Values.temporal.tls.existingSecret }}
+{{- include "gantral.secretMount" (dict "volume" "temporal-tls") }}
+{{- end }}
+{{- if .Values.temporal.codec.enabled }}
+{{ include "gantral.secretMount" (dict "volume" "temporal-codec") }}
+{{- end }}
+{{- if .Values.temporal.apiKey.existingSecret }}
+{{ include "gantral.secretMount" (dict "volume" "temporal-api-key") }}
+{{- end }}
+{{- end }}
+
+{{- define "gantral.temporalVolumes" -}}
+{{- if and .Values.temporal.tls.enabled .Values.temporal.tls.existingSecret }}
+{{- include "gantral.secretVolume" (dict "volume" "temporal-tls" "secret" .Values.temporal.tls.existingSecret "keys" (splitList " " (include "gantral.temporalTLSKeys" .))) }}
+{{- end }}
+{{- if .Values.temporal.apiKey.existingSecret }}
+{{ include "gantral.secretVolume" (dict "volume" "temporal-api-key" "secret" .Values.temporal.apiKey.existingSecret "keys" (list .Values.temporal.apiKey.key)) }}
+{{- end }}
+{{- with .Values.temporal.codec }}
+{{- if .enabled }}
+{{ include "gantral.secretVolume" (dict "volume" "temporal-codec" "secret" .existingSecret "keys" .keyIds) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Refuse Temporal TLS / API-key values the processes would refuse (gantral/settings.py). */}}
+{{- define "gantral.validateTemporal" -}}
+{{- with .Values.temporal }}
+{{- if and .apiKey.existingSecret (not .tls.enabled) }}
+{{- fail "temporal.apiKey needs temporal.tls.enabled: the API key is a bearer token and must not cross the network in the clear" }}
+{{- end }}
+{{- if and .tls.existingSecret (not .tls.enabled) }}
+{{- fail "temporal.tls.existingSecret is set but temporal.tls.enabled is false: enable TLS or remove the Secret" }}
+{{- end }}
+{{- if and .tls.existingSecret (ne (empty .tls.clientCertKey) (empty .tls.clientKeyKey)) }}
+{{- fail "temporal.tls needs both clientCertKey and clientKeyKey, or neither" }}
+{{- end }}
+{{- if and .tls.existingSecret (empty .tls.clientCertKey) (empty .tls.caCertKey) }}
+{{- fail "temporal.tls.existingSecret names no key: set clientCertKey/clientKeyKey (mTLS) or caCertKey (a private CA)" }}
+{{- end }}
+{{- if .codec.enabled }}
+{{- if not .codec.existingSecret }}
+{{- fail "temporal.codec.enabled needs temporal.codec.existingSecret: the Secret holding the keys" }}
+{{- end }}
+{{- if not .codec.keyIds }}
+{{- fail "temporal.codec.enabled needs temporal.codec.keyIds: the entries of that Secret to decrypt with" }}
+{{- end }}
+{{- if and .codec.currentKeyId (not (has .codec.currentKeyId .codec.keyIds)) }}
+{{- fail "temporal.codec.currentKeyId must be one of temporal.codec.keyIds" }}
+{{- end }}
+{{- if and (not .codec.currentKeyId) (gt (len .codec.keyIds) 1) }}
+{{- fail "temporal.codec.currentKeyId must name the encrypting key among several keyIds" }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}

@@ -3,7 +3,11 @@
 // one JSON object of what happened; the Python test asserts on it and on the server.
 //
 // Env: GANTRAL_URL, GANTRAL_TOKEN_URL, GANTRAL_CLIENT_ID, GANTRAL_CLIENT_SECRET (the
-// agent), GANTRAL_HUMAN_TOKEN (a tech lead), GANTRAL_AUDITOR_TOKEN.
+// agent), GANTRAL_HUMAN_TOKEN (a tech lead), GANTRAL_AUDITOR_TOKEN; GANTRAL_CAPACITY_URL
+// (an API of the same stack whose readiness rules allow one running `deploy` step);
+// GANTRAL_CALLBACK_URL (where this process listens for the callback) and
+// GANTRAL_WEBHOOK_SECRET (the callback worker's signing secret).
+import { createServer, type IncomingHttpHeaders } from "node:http";
 import {
   argsDigest,
   BearerToken,
@@ -14,7 +18,10 @@ import {
   encodeResumeToken,
   GantralClient,
   GantralError,
+  StepNotReady,
+  StepRefused,
   verifyAuditChain,
+  verifyWebhook,
   type HumanRequest,
 } from "../src/index.js";
 
@@ -75,8 +82,9 @@ async function approved(): Promise<Record<string, unknown>> {
       onPending: async (request) => {
         // The approver finds it in their inbox, then decides.
         const inbox = await human.inbox({ pendingForMe: true });
-        inboxListed = inbox.items.some((item) => item.request_id === request.request_id);
-        await human.decide(iid, request.request_id, "APPROVE", { seenArgsDigest: seen(request) });
+        const item = inbox.items.find((i) => i.request_id === request.request_id);
+        inboxListed = item !== undefined;
+        await human.decide(iid, item ?? request, "APPROVE"); // as shown: its id and digest
       },
     },
     (step) => {
@@ -110,6 +118,9 @@ async function rejected(): Promise<Record<string, unknown>> {
   const iid = await start();
   let ran = false;
   let refusal = "";
+  let message = "";
+  let decidedBy: string | undefined;
+  let justification: string | null | undefined;
   try {
     await agent.governedStep(
       iid,
@@ -119,7 +130,7 @@ async function rejected(): Promise<Record<string, unknown>> {
         arguments: ARGS,
         wait: 60,
         onPending: async (request) => {
-          await human.decide(iid, request.request_id, "REJECT", { justification: "not today", seenArgsDigest: seen(request) });
+          await human.decide(iid, request, "REJECT", { justification: "not today" });
         },
       },
       () => {
@@ -127,11 +138,14 @@ async function rejected(): Promise<Record<string, unknown>> {
       },
     );
   } catch (err) {
-    if (!(err instanceof GantralError)) throw err;
+    if (!(err instanceof StepRefused)) throw err;
     refusal = err.reason;
+    message = err.message;
+    decidedBy = err.decision?.human_actor_id;
+    justification = err.decision?.justification;
   }
   const view = await agent.getInstance(iid);
-  return { instance_id: iid, refusal, ran, state: view.state };
+  return { instance_id: iid, refusal, ran, state: view.state, message, decided_by: decidedBy, justification };
 }
 
 async function overridden(): Promise<Record<string, unknown>> {
@@ -161,7 +175,7 @@ async function otherArguments(): Promise<Record<string, unknown>> {
     arguments: ARGS,
     wait: 60,
     onPending: async (request) => {
-      await human.decide(iid, request.request_id, "APPROVE", { seenArgsDigest: seen(request) });
+      await human.decide(iid, request, "APPROVE"); // the request as shown: its id and digest
     },
   });
   const other = { ...ARGS, version: "9.9.9" };
@@ -185,10 +199,125 @@ async function otherArguments(): Promise<Record<string, unknown>> {
   return { instance_id: iid, local_refusal: localRefusal, server_status: serverStatus, server_reason: serverReason };
 }
 
+/** NOT_READY: another step holds the only slot. A short wait is refused with the
+ *  server's reason; a long one waits the server's hint, asks again, and runs once the
+ *  slot is free. */
+async function notReady(): Promise<Record<string, unknown>> {
+  const capacity = new GantralClient({
+    baseUrl: env("GANTRAL_CAPACITY_URL"),
+    auth: new ClientCredentials(env("GANTRAL_TOKEN_URL"), env("GANTRAL_CLIENT_ID"), env("GANTRAL_CLIENT_SECRET")),
+  });
+  const begin = async (): Promise<string> =>
+    (await capacity.startInstance("deploy", "payments", { sdk: "typescript", phase: "not_ready" })).instance_id;
+  const holder = await begin();
+  const waiter = await begin();
+  const order: string[] = [];
+  let release = (): void => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const held = await capacity.prepareStep(holder, "plan");
+  const holding = capacity.runStep(held, async () => {
+    await released;
+    order.push("holder_done");
+  });
+  let short: StepNotReady | undefined;
+  try {
+    await capacity.governedStep(waiter, "plan", { wait: 1 }, () => order.push("ran_too_early"));
+  } catch (err) {
+    if (!(err instanceof StepNotReady)) throw err;
+    short = err;
+  }
+  const answers: { reason: string | null | undefined; retry_after: number | null | undefined; pause: number }[] = [];
+  await capacity.governedStep(
+    waiter,
+    "plan",
+    {
+      wait: 60,
+      onNotReady: (result, pause) => {
+        answers.push({ reason: result.reason, retry_after: result.retry_after, pause });
+        if (answers.length === 2) release(); // seen waiting twice: free the slot
+      },
+    },
+    () => order.push("waiter_ran"),
+  );
+  await holding;
+  await capacity.complete(holder);
+  const final = await capacity.complete(waiter);
+  return {
+    instance_ids: [holder, waiter],
+    short_reason: short?.reason,
+    short_why: short?.why,
+    short_message: short?.message,
+    answers,
+    order,
+    state: final.state,
+  };
+}
+
+/** A hosted agent: stop at PENDING, be woken by the signed callback, verify it, resume. */
+async function callback(): Promise<Record<string, unknown>> {
+  const target = new URL(env("GANTRAL_CALLBACK_URL"));
+  const secret = env("GANTRAL_WEBHOOK_SECRET");
+  let deliver = (_: { headers: IncomingHttpHeaders; body: string }): void => undefined;
+  const delivered = new Promise<{ headers: IncomingHttpHeaders; body: string }>((resolve) => (deliver = resolve));
+  const server = createServer((req, res) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk: string) => (body += chunk));
+    req.on("end", () => {
+      res.writeHead(204).end();
+      if (req.method === "POST" && req.url === target.pathname) deliver({ headers: req.headers, body });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(Number(target.port), target.hostname, resolve));
+  try {
+    const inst = await agent.startInstance("deploy", "payments", { sdk: "typescript", phase: "callback" }, {
+      callbackUrl: target.href,
+    });
+    const iid = inst.instance_id;
+    await agent.governedStep(iid, "plan", {}, () => undefined);
+    const first = await agent.prepareStep(iid, "deploy", { action: ACTION, arguments: ARGS, stopAtPending: true });
+    if (!("pending" in first)) throw new Error("expected PENDING");
+    const token = encodeResumeToken(first.resume);
+    await human.decide(iid, first.request, "APPROVE");
+    const hook = await Promise.race([
+      delivered,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no callback within 90 s")), 90_000)),
+    ]);
+    let forged = "";
+    try {
+      verifyWebhook(secret, hook.headers, hook.body.replace("APPROVED", "REJECTED"));
+    } catch (err) {
+      if (!(err instanceof GantralError)) throw err;
+      forged = err.reason;
+    }
+    const event = verifyWebhook(secret, hook.headers, hook.body);
+    const step = await agent.resumeStep(decodeResumeToken(token), { arguments: ARGS });
+    let ran: Record<string, unknown> | undefined;
+    await agent.runStep(step, (s) => {
+      ran = s.arguments;
+    });
+    const final = await agent.complete(iid);
+    return {
+      instance_id: iid,
+      request_id: first.request.request_id,
+      webhook_id: hook.headers["webhook-id"],
+      event_type: event.type,
+      event: event.data,
+      forged,
+      ran,
+      state: final.state,
+    };
+  } finally {
+    server.close();
+  }
+}
+
 const result = {
   approved: await approved(),
   rejected: await rejected(),
   overridden: await overridden(),
   other_arguments: await otherArguments(),
+  not_ready: await notReady(),
+  callback: await callback(),
 };
 process.stdout.write(JSON.stringify(result) + "\n");

@@ -21,6 +21,9 @@ function refName(ref) {
   return typeName(ref.split("/").pop());
 }
 
+// True while JsonValue's own alias is written (see the object case below).
+let inJsonValue = false;
+
 function tsType(schema) {
   if (schema.$ref) return refName(schema.$ref);
   if (schema.anyOf || schema.oneOf) {
@@ -44,7 +47,15 @@ function tsType(schema) {
     case "object": {
       if (schema.properties) return inlineObject(schema);
       const ap = schema.additionalProperties;
-      return `Record<string, ${ap && typeof ap === "object" ? tsType(ap) : "unknown"}>`;
+      if (!ap || typeof ap !== "object") return "Record<string, unknown>";
+      // A free-form object (arguments, context, context_delta) stays Record<string, unknown>,
+      // what callers hold; the server checks I-JSON. JsonValue's own object branch is an
+      // index signature: a recursive alias may refer to itself only through an object or
+      // array type, never through another alias (Record<>).
+      if (ap.$ref && refName(ap.$ref) === "JsonValue") {
+        return inJsonValue ? "{ [key: string]: JsonValue }" : "Record<string, unknown>";
+      }
+      return `Record<string, ${tsType(ap)}>`;
     }
     default:
       return "unknown";
@@ -84,7 +95,9 @@ export function generate(spec) {
       }
       lines.push("}");
     } else {
+      inJsonValue = name === "JsonValue";
       lines.push(`export type ${ts} = ${tsType(schema)};`);
+      inJsonValue = false;
     }
     lines.push("");
   }

@@ -7,6 +7,7 @@ import {
   DigestMismatch,
   errorFromResponse,
   GantralError,
+  StepNotReady,
   TransportError,
   Unavailable,
 } from "./errors.js";
@@ -14,6 +15,8 @@ import {
   bind,
   DEFAULT_DECISION_WAIT,
   failureDetail,
+  notReadyPause,
+  refused,
   requestToWaitFor,
   settled,
   type GovernedStep,
@@ -29,6 +32,7 @@ import type {
   Cost,
   DecisionRequest,
   DecisionResult,
+  Decision,
   DecisionType,
   EventRequest,
   FinishRequest,
@@ -48,6 +52,37 @@ export const RESENDS = 2;
 const WAIT_SLACK_MS = 10_000;
 const RETRY_PAUSE_MS = 1_000;
 const MIN_POLL_MS = 500;
+
+/** A request as the human was shown it: a `HumanRequest` read from the API (`onPending`,
+ *  `getRequest`, `waitForDecision`) or an inbox item. */
+export type ShownRequest = Pick<HumanRequest, "request_id" | "args_digest">;
+
+export interface DecideOptions {
+  role?: string;
+  justification?: string;
+  contextDelta?: Record<string, unknown>;
+  idempotencyKey?: string;
+  /** With a request id: the `args_digest` the human was shown. */
+  seenArgsDigest?: string;
+}
+
+/** [request id, digest the human saw] of a decision. */
+function shownAs(request: ShownRequest | string, seenArgsDigest: string | undefined): [string, string] {
+  if (typeof request === "string") {
+    if (!seenArgsDigest) {
+      throw new TypeError(
+        "decide() by request id needs seenArgsDigest: the args_digest of the request as the human was shown it (or pass the request itself)",
+      );
+    }
+    return [request, seenArgsDigest];
+  }
+  if (seenArgsDigest !== undefined && seenArgsDigest !== request.args_digest) {
+    throw new TypeError(
+      `seenArgsDigest ${seenArgsDigest} is not the digest of the request passed (${request.args_digest}): pass one or the other`,
+    );
+  }
+  return [request.request_id, request.args_digest];
+}
 
 export interface ClientOptions {
   baseUrl: string;
@@ -72,9 +107,12 @@ export interface StepOptions {
   action?: string;
   arguments?: Record<string, unknown>;
   context?: Record<string, unknown>;
-  /** Seconds to wait for a human overall (default 3600). */
+  /** Seconds to wait for a human overall (default 3600); also how long the step keeps
+   *  asking while the plane answers NOT_READY. */
   wait?: number;
   onPending?: (request: HumanRequest) => void | Promise<void>;
+  /** Called on each NOT_READY answer with the pause (seconds) before asking again. */
+  onNotReady?: (result: AuthorizeResult, pause: number) => void | Promise<void>;
 }
 
 /** `prepareStep` with `stopAtPending`: the step waits for a human; resume it later. */
@@ -160,12 +198,14 @@ export class GantralClient {
 
   // -- instances --------------------------------------------------------------------
 
-  /** Start a governed instance; the same `idempotencyKey` returns the same one. */
+  /** Start a governed instance; the same `idempotencyKey` returns the same one.
+   *  `callbackUrl`: where a signed webhook goes when one of its requests resolves
+   *  (https://, or http:// to a loopback address; see `verifyWebhook`). */
   startInstance(
     workflowId: string,
     owningTeamId: string,
     triggerContext: Record<string, unknown> = {},
-    options: { workflowVersion?: number; idempotencyKey?: string } = {},
+    options: { workflowVersion?: number; idempotencyKey?: string; callbackUrl?: string } = {},
   ): Promise<InstanceView> {
     const body: StartInstanceRequest = {
       workflow_id: workflowId,
@@ -174,6 +214,7 @@ export class GantralClient {
       idempotency_key: options.idempotencyKey ?? idempotencyKey(),
     };
     if (options.workflowVersion !== undefined) body.workflow_version = options.workflowVersion;
+    if (options.callbackUrl !== undefined) body.callback_url = options.callbackUrl;
     return this.#run({ method: "POST", path: "/v1/instances", body });
   }
 
@@ -293,29 +334,37 @@ export class GantralClient {
 
   // -- human decisions --------------------------------------------------------------
 
-  /** APPROVE, REJECT or OVERRIDE. Pass `seenArgsDigest` so a changed request is stale;
-   *  pass your own `idempotencyKey` to make retries of one decision safe across runs. */
+  /** APPROVE, REJECT or OVERRIDE the request the human was shown, and only that.
+   *  Pass the request as it was shown (a `HumanRequest` or an inbox item: its id and
+   *  `args_digest` are sent), or its id with `seenArgsDigest` (the digest shown). A request
+   *  whose arguments changed since is refused (`Conflict`, reason `stale` or `superseded`).
+   *  The SDK never reads the current digest for you: that would bind the decision to
+   *  arguments nobody saw. Pass your own `idempotencyKey` to make retries of one decision
+   *  safe across runs.
+   *  @throws TypeError for a request id without `seenArgsDigest`. */
+  decide(instanceId: string, request: ShownRequest, decisionType: DecisionType, options?: DecideOptions): Promise<DecisionResult>;
   decide(
     instanceId: string,
     requestId: string,
     decisionType: DecisionType,
-    options: {
-      role?: string;
-      justification?: string;
-      contextDelta?: Record<string, unknown>;
-      idempotencyKey?: string;
-      seenArgsDigest?: string;
-    } = {},
+    options: DecideOptions & { seenArgsDigest: string },
+  ): Promise<DecisionResult>;
+  async decide(
+    instanceId: string,
+    request: ShownRequest | string,
+    decisionType: DecisionType,
+    options: DecideOptions = {},
   ): Promise<DecisionResult> {
+    const [requestId, seen] = shownAs(request, options.seenArgsDigest);
     const body: DecisionRequest = {
       request_id: requestId,
+      seen_args_digest: seen,
       decision_type: decisionType,
       idempotency_key: options.idempotencyKey ?? idempotencyKey(),
     };
     if (options.role !== undefined) body.role = options.role;
     if (options.justification !== undefined) body.justification = options.justification;
     if (options.contextDelta !== undefined) body.context_delta = options.contextDelta;
-    if (options.seenArgsDigest !== undefined) body.seen_args_digest = options.seenArgsDigest;
     return this.#run({ method: "POST", path: instancePath(instanceId, "decisions"), body });
   }
 
@@ -345,7 +394,10 @@ export class GantralClient {
   // -- governed steps ---------------------------------------------------------------
 
   /** Authorize, wait for a human if needed, and check the grant. Nothing is started.
-   *  With `stopAtPending`, a step that needs a human returns a `PendingStep` at once. */
+   *  While the plane answers NOT_READY (capacity, rate, budget, fair share), waits the
+   *  server's `retry_after` and asks again, up to `wait` seconds in all
+   *  (`StepNotReady` after that). With `stopAtPending`, a step that needs a human
+   *  returns a `PendingStep` at once. */
   prepareStep(instanceId: string, stepId: string, options: StepOptions & { stopAtPending: true }): Promise<GovernedStep | PendingStep>;
   prepareStep(instanceId: string, stepId: string, options?: StepOptions): Promise<GovernedStep>;
   async prepareStep(
@@ -355,11 +407,31 @@ export class GantralClient {
   ): Promise<GovernedStep | PendingStep> {
     const action = options.action || stepId; // the server's default, so both digests agree
     const requested = plain(options.arguments ?? {});
-    const result = await this.authorize(instanceId, stepId, {
-      action,
-      arguments: requested,
-      context: options.context ?? {},
-    });
+    const wait = options.wait ?? DEFAULT_DECISION_WAIT;
+    const deadline = Date.now() + wait * 1000;
+    let result: AuthorizeResult;
+    for (;;) {
+      result = await this.authorize(instanceId, stepId, {
+        action,
+        arguments: requested,
+        context: options.context ?? {},
+      });
+      const pause = notReadyPause(result);
+      if (pause === undefined) break;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        const why = result.reason ?? undefined;
+        const hint = result.retry_after ?? undefined;
+        throw new StepNotReady(
+          `step ${stepId} still not ready after ${wait}s (${why ?? "no reason given"}; ` +
+            `the server suggests asking again in ${hint ?? "?"}s)`,
+          why,
+          hint,
+        );
+      }
+      await options.onNotReady?.(result, pause);
+      await sleep(Math.min(pause * 1000, remaining));
+    }
     let request = requestToWaitFor(result);
     if (request !== undefined && !settled(request)) {
       if (options.stopAtPending) {
@@ -374,9 +446,24 @@ export class GantralClient {
         return { pending: true, request, resume };
       }
       await options.onPending?.(request);
-      request = await this.waitForDecision(instanceId, request.request_id, { wait: options.wait ?? DEFAULT_DECISION_WAIT });
+      request = await this.waitForDecision(instanceId, request.request_id, { wait });
     }
-    return bind(instanceId, stepId, action, requested, result, request);
+    const decision = request !== undefined ? await this.#refusingDecision(instanceId, request) : undefined;
+    return bind(instanceId, stepId, action, requested, result, request, decision);
+  }
+
+  /** The decision that refused `request` (who, in which role, why), read from the
+   *  instance for the refusal's message; undefined when there is none or it cannot be
+   *  read (the refusal stands either way). */
+  async #refusingDecision(instanceId: string, request: HumanRequest): Promise<Decision | undefined> {
+    if (!refused(request) || request.status === "SUPERSEDED") return undefined;
+    try {
+      const view = await this.getInstance(instanceId);
+      const mine = view.decisions.filter((d) => d.request_id === request.request_id);
+      return mine.find((d) => d.decision_id === request.decision_id) ?? mine.at(-1);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Pick up a step stopped at PENDING; `wait` (seconds, default 0) long-polls for the
@@ -400,7 +487,8 @@ export class GantralClient {
     ) {
       throw new DigestMismatch(`request ${token.request_id} is not the one this token was issued for`, request, "resume_mismatch");
     }
-    return bind(token.instance_id, token.step_id, token.action, requested, undefined, request);
+    const decision = await this.#refusingDecision(token.instance_id, request);
+    return bind(token.instance_id, token.step_id, token.action, requested, undefined, request, decision);
   }
 
   /** Run a governed step with exactly the arguments a grant covers: authorize, wait for

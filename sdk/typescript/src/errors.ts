@@ -9,9 +9,10 @@
 //   │   ├── NotFound          404
 //   │   ├── Conflict          409 (already_decided, grant_reused, stale, ...)
 //   │   └── Unavailable       503 and any other 5xx
-//   └── StepRefused           a governed step must not run; `request` if any
+//   └── StepRefused           a governed step must not run; `request` and `decision` if any
 //       ├── StepRejected, StepExpired, StepCancelled, DecisionTimeout, DigestMismatch
-import type { HumanRequest } from "./types.gen.js";
+//       └── StepNotReady      NOT_READY (capacity, rate, budget) for longer than `wait`
+import type { Decision, HumanRequest } from "./types.gen.js";
 
 export class GantralError extends Error {
   readonly reason: string;
@@ -74,27 +75,31 @@ export class Unavailable extends APIError {
 
 export class StepRefused extends GantralError {
   readonly request: HumanRequest | undefined;
-  constructor(message: string, reason = "refused", request?: HumanRequest) {
+  /** The human decision that refused the step (who, in which role, and their
+   *  justification), when there is one and the instance could be read. */
+  readonly decision: Decision | undefined;
+  constructor(message: string, reason = "refused", request?: HumanRequest, decision?: Decision) {
     super(message, reason);
     this.request = request;
+    this.decision = decision;
   }
 }
 /** A human rejected the step (or the policy's timeout outcome is REJECT). */
 export class StepRejected extends StepRefused {
-  constructor(message: string, request?: HumanRequest) {
-    super(message, "rejected", request);
+  constructor(message: string, request?: HumanRequest, decision?: Decision) {
+    super(message, "rejected", request, decision);
   }
 }
 /** Nobody decided before the policy's last deadline. */
 export class StepExpired extends StepRefused {
-  constructor(message: string, request?: HumanRequest) {
-    super(message, "expired", request);
+  constructor(message: string, request?: HumanRequest, decision?: Decision) {
+    super(message, "expired", request, decision);
   }
 }
 /** Cancelled with its instance, or superseded by a newer request. */
 export class StepCancelled extends StepRefused {
-  constructor(message: string, request?: HumanRequest) {
-    super(message, "cancelled", request);
+  constructor(message: string, request?: HumanRequest, decision?: Decision) {
+    super(message, "cancelled", request, decision);
   }
 }
 /** The SDK stopped waiting; the request stays open and may still be decided. */
@@ -107,6 +112,19 @@ export class DecisionTimeout extends StepRefused {
 export class DigestMismatch extends StepRefused {
   constructor(message: string, request?: HumanRequest, reason = "args_digest_mismatch") {
     super(message, reason, request);
+  }
+}
+/** The plane answered NOT_READY (capacity, rate, budget, fair share) for longer than the
+ *  step's `wait`. Nothing ran and nothing was reported; asking again later is safe. */
+export class StepNotReady extends StepRefused {
+  /** The server's last reason: `concurrency`, `rate_limit`, `budget`, ... */
+  readonly why: string | undefined;
+  /** The server's last hint, in seconds, of when to ask again. */
+  readonly retryAfter: number | undefined;
+  constructor(message: string, why?: string, retryAfter?: number) {
+    super(message, "not_ready");
+    this.why = why;
+    this.retryAfter = retryAfter;
   }
 }
 

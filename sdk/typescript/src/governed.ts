@@ -9,10 +9,24 @@ import {
   StepRefused,
   StepRejected,
 } from "./errors.js";
-import type { AuthorizeResult, Cost, Grant, HumanRequest } from "./types.gen.js";
+import type { AuthorizeResult, Cost, Decision, Grant, HumanRequest } from "./types.gen.js";
 
 /** How long a governed step waits for a human by default, in seconds. */
 export const DEFAULT_DECISION_WAIT = 3600;
+
+// Bounds on the server's `retry_after` hint, as in the Python SDK: never a busy loop,
+// never an hour's nap (a raised budget or a freed slot should be noticed soon).
+const NOT_READY_PAUSE = { min: 0.05, max: 60 };
+const NOT_READY_DEFAULT = 1;
+
+/** Seconds to wait before asking again when the answer is NOT_READY, else undefined.
+ *  Readiness is operational, not authority: the step waits and asks again by itself. */
+export function notReadyPause(result: AuthorizeResult): number | undefined {
+  if (result.outcome !== "NOT_READY") return undefined;
+  const hint = result.retry_after;
+  const pause = typeof hint === "number" && Number.isFinite(hint) ? hint : NOT_READY_DEFAULT;
+  return Math.min(Math.max(pause, NOT_READY_PAUSE.min), NOT_READY_PAUSE.max);
+}
 
 /** An authorized step, ready to run. */
 export interface GovernedStep {
@@ -48,22 +62,47 @@ export function settled(request: HumanRequest): boolean {
 /** The request to wait on, or undefined when the authorization already grants. */
 export function requestToWaitFor(result: AuthorizeResult): HumanRequest | undefined {
   if (result.outcome === "ALLOW") return undefined;
+  if (result.outcome === "NOT_READY") {
+    throw new StepRefused(`step ${result.step_id} is not ready (${result.reason ?? "no reason given"})`, "not_ready");
+  }
   if (!result.request) throw new StepRefused("PENDING authorization without a request", "no_request");
   return result.request;
 }
 
+/** The statuses that end a request without authority. */
+export function refused(request: HumanRequest): boolean {
+  return ["REJECTED", "EXPIRED", "CANCELLED", "SUPERSEDED"].includes(request.status ?? "PENDING");
+}
+
+/** Who refused and why, in words: "request r-1 for step deploy was REJECTED by alice
+ *  (TECH_LEAD, via slack): not today". */
+export function refusalMessage(request: HumanRequest, decision?: Decision): string {
+  const head = `request ${request.request_id} for step ${request.step_id} was ${request.status}`;
+  const who = decision?.human_actor_id ?? request.decided_by ?? undefined;
+  const via = request.decided_via ?? decision?.channel;
+  const how = [decision?.role, via ? `via ${via}` : undefined].filter(Boolean).join(", ");
+  const by = who ? ` by ${who}${how ? ` (${how})` : ""}` : "";
+  let why: string;
+  if (decision?.justification) why = decision.justification;
+  else if (request.status === "EXPIRED") why = `nobody decided${request.deadline ? ` by ${request.deadline}` : " in time"}`;
+  else if (request.status === "SUPERSEDED") {
+    why = `replaced by ${request.superseded_by ?? "another request"}${request.superseded_why ? ` (${request.superseded_why})` : ""}`;
+  } else if (request.status === "CANCELLED") why = "cancelled with its instance";
+  else why = "no justification given";
+  return `${head}${by}: ${why}`;
+}
+
 /** Throw the typed refusal for a request that ended without authority. */
-export function outcomeOf(request: HumanRequest): void {
-  const message = `request ${request.request_id} for step ${request.step_id} is ${request.status}`;
+export function outcomeOf(request: HumanRequest, decision?: Decision): void {
+  if (!refused(request)) return;
+  const message = refusalMessage(request, decision);
   switch (request.status) {
     case "REJECTED":
-      throw new StepRejected(message, request);
+      throw new StepRejected(message, request, decision);
     case "EXPIRED":
-      throw new StepExpired(message, request);
-    case "CANCELLED":
-    case "SUPERSEDED":
-      throw new StepCancelled(message, request);
+      throw new StepExpired(message, request, decision);
     default:
+      throw new StepCancelled(message, request, decision);
   }
 }
 
@@ -75,6 +114,7 @@ export function bind(
   requested: Record<string, unknown>,
   result: AuthorizeResult | undefined,
   request: HumanRequest | undefined,
+  decision?: Decision,
 ): GovernedStep {
   let grant: Grant | null | undefined;
   let outcome: string;
@@ -83,7 +123,7 @@ export function bind(
     grant = result?.grant;
     outcome = "ALLOW";
   } else {
-    outcomeOf(request);
+    outcomeOf(request, decision);
     grant = request.grant;
     outcome = request.status ?? "PENDING";
     // Only an OVERRIDE changes what runs; an approval covers what was asked, as asked.

@@ -43,7 +43,7 @@ function canonicalObject(obj: Record<string, unknown>): string {
 }
 
 /** The canonical UTF-8 bytes of a JSON value. */
-export function canonicalBytes(value: unknown): Buffer {
+export function canonicalBytes(value: unknown): Uint8Array {
   return Buffer.from(canonicalize(value), "utf8");
 }
 

@@ -40,8 +40,16 @@ export interface AllOf {
   "all_of": Array<RoleRule | AnyOf | AllOf | NOfRule>;
 }
 
+export interface AllOfInput {
+  "all_of": Array<RoleRuleInput | AnyOfInput | AllOfInput | NOfRuleInput>;
+}
+
 export interface AnyOf {
   "any_of": Array<RoleRule | AnyOf | AllOf | NOfRule>;
+}
+
+export interface AnyOfInput {
+  "any_of": Array<RoleRuleInput | AnyOfInput | AllOfInput | NOfRuleInput>;
 }
 
 /** The API's signature over one call: which key signed, and the signature (hex). */
@@ -62,6 +70,8 @@ export interface AuditTrailView {
   "events": Array<EventView>;
   "head": string | null;
   "instance_id": string;
+  /** The API path listing the refused attempts on this instance (`GET /v1/audit/refusals?instance_id=...`) */
+  "refusals"?: string | null;
   "sealed": boolean;
 }
 
@@ -70,7 +80,9 @@ export const AuthorizeOutcomeValues = ["ALLOW","PENDING","NOT_READY"] as const;
 
 export interface AuthorizeRequest {
   "action"?: string;
+  /** A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field. */
   "arguments"?: Record<string, unknown>;
+  /** A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field. */
   "context"?: Record<string, unknown>;
   "idempotency_key"?: string | null;
 }
@@ -95,6 +107,7 @@ export interface BacktestReport {
   "evaluated": number;
   "examples"?: Array<Change>;
   "instances": number;
+  "other_policies"?: number;
   "policy_id": string;
   "since": string | null;
   "unchanged": number;
@@ -105,7 +118,7 @@ export interface BacktestReport {
 /** Which recorded decisions to replay the candidate on, and the candidate itself. */
 export interface BacktestRequest {
   /** An unpublished candidate policy document, tried instead */
-  "policy"?: Record<string, unknown> | null;
+  "policy"?: PolicyInput | null;
   /** Instances started this long ago at most (null: all) */
   "since"?: string | null;
   /** Only this step */
@@ -176,6 +189,16 @@ export interface Change {
   "step_id": string;
 }
 
+/** Per-channel choices of this policy. */
+export interface Channels {
+  "slack"?: SlackChannel | null;
+}
+
+/** Per-channel choices of this policy. */
+export interface ChannelsInput {
+  "slack"?: SlackChannelInput | null;
+}
+
 export interface Checkpoint {
   "key_id": string;
   "origin": string;
@@ -185,10 +208,43 @@ export interface Checkpoint {
   "timestamp": string;
 }
 
-/** One comparison against the step context, e.g. `amount > 10000`. */
+/** The instance's Temporal execution was closed around Gantral (`temporal workflow
+terminate`, a reset, a run timeout, a failed run): no governed end was recorded and
+the audit chain stays unsealed. Filled in by the API from Temporal, never by the
+workflow; who closed it cannot be known (the sink records it in the access log). */
+export interface ClosedOutside {
+  "closed_at"?: string | null;
+  "last_state": State;
+  "run_id": string;
+  "status": string;
+}
+
+/** A request left undecidable: its instance's execution was closed outside Gantral. */
+export interface ClosedRequest {
+  "closed_at": string | null;
+  "instance_id": string;
+  "owning_team_id": string | null;
+  "reason": string;
+  "request_id": string | null;
+  "status": string;
+  "workflow_id": string | null;
+}
+
+/** One comparison against the step context, e.g. `amount > 10000`. A published rule
+reads facts only: `arguments.<path>`, `trigger.<path>`, `team` or `workflow` (a policy
+pinned before that rule may hold another field, which then never matches). */
 export interface Condition {
   "field": string;
   "op": Op;
+  "value"?: string | number | boolean | Array<string | number | boolean | null> | null;
+}
+
+/** One comparison against the step context, e.g. `amount > 10000`. A published rule
+reads facts only: `arguments.<path>`, `trigger.<path>`, `team` or `workflow` (a policy
+pinned before that rule may hold another field, which then never matches). */
+export interface ConditionInput {
+  "field": string;
+  "op": OpInput;
   "value"?: string | number | boolean | Array<string | number | boolean | null> | null;
 }
 
@@ -200,7 +256,23 @@ export interface ConsistencyProofView {
   "second_root": string;
 }
 
+/** A cost report, or an instance's running total of them.
+
+Strict JSON numbers (a string such as "12" or "NaN" is refused, as are infinities),
+never negative, and bounded: a report, and the total it would make, is refused (422)
+past 2^53-1 tokens, 1e12 money (in the currency's major unit) or 1e9 seconds. Money in
+another currency than the instance total's, or than its team's budget, is refused:
+money is never converted, nor added across currencies. */
 export interface Cost {
+  "currency"?: string;
+  "money"?: number;
+  "tokens"?: number;
+  "wall_time_seconds"?: number;
+}
+
+/** What a step cost, as an agent reports it: these fields only (another one is 422,
+never silently dropped). */
+export interface CostInput {
   "currency"?: string;
   "money"?: number;
   "tokens"?: number;
@@ -254,7 +326,8 @@ export interface DecisionRequest {
   "request_id": string;
   /** The role acted in; default: the caller's first role */
   "role"?: string | null;
-  "seen_args_digest"?: string | null;
+  /** The `args_digest` of the request as shown to the human; a request whose arguments changed since is refused as stale (409 `stale`). */
+  "seen_args_digest": string;
 }
 
 export interface DecisionResult {
@@ -278,6 +351,7 @@ export interface Divergence {
 
 /** Every error: the class (`error`), the precise `reason`, and a message. */
 export interface Error {
+  /** A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field. */
   "details"?: Record<string, unknown>;
   /** invalid_input, not_found, conflict, ... */
   "error": string;
@@ -289,13 +363,13 @@ export interface Error {
 /** The facts a running step's policy reads, and the approvals to try. */
 export interface EvaluateRequest {
   "actors"?: Actors;
-  /** The step's arguments */
+  /** The step's arguments A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field. */
   "arguments"?: Record<string, unknown>;
-  /** Free-form step context, as an agent sends it: never read by rules; its fields are listed in the explanation as ignored */
+  /** Free-form step context, as an agent sends it: never read by rules; its fields are listed in the explanation as ignored A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field. */
   "context"?: Record<string, unknown>;
   /** The owning team id */
   "team"?: string | null;
-  /** The instance's trigger context (fixed at start) */
+  /** The instance's trigger context (fixed at start) A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field. */
   "trigger"?: Record<string, unknown>;
   /** Default: the latest version */
   "version"?: number | null;
@@ -305,7 +379,8 @@ export interface EvaluateRequest {
 
 export interface EventRequest {
   "args_digest"?: string | null;
-  "cost"?: Cost | null;
+  "cost"?: CostInput | null;
+  /** A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field. */
   "detail"?: Record<string, unknown>;
   "grant_id"?: string | null;
   "idempotency_key"?: string | null;
@@ -314,11 +389,13 @@ export interface EventRequest {
 }
 
 export interface EventView {
+  /** A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field. */
   "actor": Record<string, unknown>;
   "at": string;
   "body": string;
   "hash": string;
   "log_index": number;
+  /** A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field. */
   "payload": Record<string, unknown>;
   "prev_hash": string;
   "seq": number;
@@ -334,6 +411,7 @@ export interface FinishRequest {
 /** Authority to run one step once, with exactly the arguments whose digest it carries. */
 export interface Grant {
   "args_digest": string;
+  /** A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field. */
   "arguments": Record<string, unknown>;
   "expires_at": string;
   "grant_id": string;
@@ -350,8 +428,10 @@ export interface HumanRequest {
   "action": string;
   "approvals"?: Record<string, string>;
   "args_digest": string;
+  /** A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field. */
   "arguments": Record<string, unknown>;
   "context_delta"?: Record<string, unknown> | null;
+  /** A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field. */
   "context_snapshot": Record<string, unknown>;
   "context_snapshot_ref"?: string | null;
   "created_at": string;
@@ -383,6 +463,7 @@ export interface InboxItem {
   "action": string;
   "approvals": number;
   "args_digest": string;
+  /** A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field. */
   "arguments": Record<string, unknown>;
   "created_at": string;
   "deadline": string | null;
@@ -400,6 +481,7 @@ export interface InboxItem {
 }
 
 export interface InboxPage {
+  "closed_outside"?: Array<ClosedRequest>;
   "items": Array<InboxItem>;
   "truncated": boolean;
 }
@@ -422,6 +504,7 @@ export interface InstancePage {
 
 export interface InstanceSummary {
   "closed": boolean;
+  "closed_outside"?: string | null;
   "instance_id": string;
   "materiality": string | null;
   "owning_team_id": string | null;
@@ -435,6 +518,7 @@ export interface InstanceSummary {
 export interface InstanceView {
   "audit_events"?: number;
   "audit_head"?: string | null;
+  "closed_outside"?: ClosedOutside | null;
   "cost": Cost;
   "created_at": string;
   "decisions": Array<Decision>;
@@ -448,11 +532,15 @@ export interface InstanceView {
   "state": State;
   "template_hash": string;
   "transitions": Array<TransitionRecord>;
+  /** A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field. */
   "trigger_context": Record<string, unknown>;
   "updated_at": string;
   "workflow_id": string;
   "workflow_version": number;
 }
+
+/** Any JSON value the API accepts. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field. */
+export type JsonValue = null | boolean | string | number | Array<JsonValue> | { [key: string]: JsonValue };
 
 /** Settings for one materiality level.
 
@@ -473,8 +561,30 @@ export interface LevelSettings {
   "timeouts"?: Timeouts | null;
 }
 
+/** Settings for one materiality level.
+
+Setting `approvers` or `tiers` here implies `requires_human_approval: true`: a policy
+that names approvers for a level never silently lets that level through. */
+export interface LevelSettingsInput {
+  "approvers"?: Array<RoleRuleInput> | RoleRuleInput | AnyOfInput | AllOfInput | NOfRuleInput | null;
+  "grant_ttl"?: string | number | null;
+  "justification_required_for_approve"?: boolean | null;
+  "on_timeout"?: OnTimeoutInput | null;
+  "override_requires_justification"?: boolean | null;
+  "override_requires_second_signoff"?: boolean | null;
+  "override_roles"?: Array<string> | null;
+  "reminders"?: Array<string | number> | null;
+  "requires_human_approval"?: boolean | null;
+  "sla"?: string | number | null;
+  "tiers"?: Array<TierSpecInput> | null;
+  "timeouts"?: TimeoutsInput | null;
+}
+
 export type Materiality = "LOW" | "MEDIUM" | "HIGH" | "CRITICAL";
 export const MaterialityValues = ["LOW","MEDIUM","HIGH","CRITICAL"] as const;
+
+export type MaterialityInput = "LOW" | "MEDIUM" | "HIGH" | "CRITICAL";
+export const MaterialityInputValues = ["LOW","MEDIUM","HIGH","CRITICAL"] as const;
 
 /** `level` applies when every condition in `when` holds. The highest matching level wins. */
 export interface MaterialityRule {
@@ -483,13 +593,33 @@ export interface MaterialityRule {
   "when": Array<Condition>;
 }
 
+/** `level` applies when every condition in `when` holds. The highest matching level wins. */
+export interface MaterialityRuleInput {
+  "level": MaterialityInput;
+  "name"?: string | null;
+  "when": Array<ConditionInput>;
+}
+
+/** `n` of the rules in `of` must be satisfied: at most as many as there are (said in
+the schema as one `if`/`then` per count, so both are bounded). */
 export interface NOf {
   "n": number;
   "of": Array<RoleRule | AnyOf | AllOf | NOfRule>;
 }
 
+/** `n` of the rules in `of` must be satisfied: at most as many as there are (said in
+the schema as one `if`/`then` per count, so both are bounded). */
+export interface NOfInput {
+  "n": number;
+  "of": Array<RoleRuleInput | AnyOfInput | AllOfInput | NOfRuleInput>;
+}
+
 export interface NOfRule {
   "n_of": NOf;
+}
+
+export interface NOfRuleInput {
+  "n_of": NOfInput;
 }
 
 /** Where today's code parted from a run's history, as Temporal reported it. */
@@ -503,14 +633,25 @@ export interface NonDeterminism {
 
 /** Where this policy's requests are sent, instead of the team's configured place. */
 export interface Notify {
-  "slack"?: SlackNotify | null;
+  "slack": SlackNotify;
+}
+
+/** Where this policy's requests are sent, instead of the team's configured place. */
+export interface NotifyInput {
+  "slack": SlackNotifyInput;
 }
 
 export type OnTimeout = "EXPIRE" | "REJECT" | "APPROVE";
 export const OnTimeoutValues = ["EXPIRE","REJECT","APPROVE"] as const;
 
+export type OnTimeoutInput = "EXPIRE" | "REJECT" | "APPROVE";
+export const OnTimeoutInputValues = ["EXPIRE","REJECT","APPROVE"] as const;
+
 export type Op = "eq" | "ne" | "gt" | "ge" | "lt" | "le" | "in" | "not_in" | "exists" | "missing";
 export const OpValues = ["eq","ne","gt","ge","lt","le","in","not_in","exists","missing"] as const;
+
+export type OpInput = "eq" | "ne" | "gt" | "ge" | "lt" | "le" | "in" | "not_in" | "exists" | "missing";
+export const OpInputValues = ["eq","ne","gt","ge","lt","le","in","not_in","exists","missing"] as const;
 
 export interface OverridePath {
   "requires_justification": boolean;
@@ -532,14 +673,22 @@ export interface PinnedVersions {
   "workflow_version": number | null;
 }
 
-/** One step's policy. A plain `approvers` list means every listed role must approve. */
+/** One step's policy. A plain `approvers` list means every listed role must approve.
+
+Every materiality level that needs a human must find approvers (its own, else the
+policy's; the schema's `if`/`then` rules). Not expressible in the schema, refused at
+load naming the field: a reminder at or after its deadline, `n_of.n` above the number
+of rules, a tier without a timeout before the last, a materiality-rule field that is
+not a fact. */
 export interface Policy {
   "approvers"?: Array<RoleRule> | RoleRule | AnyOf | AllOf | NOfRule;
   "by_materiality"?: Record<string, LevelSettings>;
+  "channels"?: Channels | null;
   "description"?: string;
   "grant_ttl"?: string;
   "id"?: string | null;
   "justification_required_for_approve"?: boolean;
+  "key_fields"?: Array<string>;
   "kind"?: "gantral/policy";
   "materiality"?: Materiality;
   "materiality_rules"?: Array<MaterialityRule>;
@@ -556,8 +705,86 @@ export interface Policy {
   "timeouts"?: Timeouts;
 }
 
-/** A stored policy: the latest version, or exactly `version` (and `content_hash`). */
+/** A policy document. Its id is the path's `policy_id`: the document may repeat it as `id`; another value is 422 `id_mismatch`.
+
+One step's policy. A plain `approvers` list means every listed role must approve.
+
+Every materiality level that needs a human must find approvers (its own, else the
+policy's; the schema's `if`/`then` rules). Not expressible in the schema, refused at
+load naming the field: a reminder at or after its deadline, `n_of.n` above the number
+of rules, a tier without a timeout before the last, a materiality-rule field that is
+not a fact. */
+export interface PolicyDocumentInput {
+  "approvers"?: Array<RoleRuleInput> | RoleRuleInput | AnyOfInput | AllOfInput | NOfRuleInput;
+  "by_materiality"?: Record<string, LevelSettingsInput>;
+  "channels"?: ChannelsInput | null;
+  "description"?: string;
+  /** A duration: '90s', '30m', '2h', '1d', '1h30m' (units in that order, a later one below the next unit, fraction on the last only), or seconds; below 10000 days. */
+  "grant_ttl"?: string | number;
+  "justification_required_for_approve"?: boolean;
+  "key_fields"?: Array<string>;
+  "kind"?: "gantral/policy";
+  "materiality"?: MaterialityInput;
+  "materiality_rules"?: Array<MaterialityRuleInput>;
+  "notify"?: NotifyInput | null;
+  "on_timeout"?: OnTimeoutInput;
+  "override_requires_justification"?: boolean;
+  "override_requires_second_signoff"?: boolean;
+  "override_roles"?: Array<string>;
+  "reminders"?: Array<string | number> | null;
+  "requires_human_approval"?: boolean;
+  "separation_of_duties"?: boolean;
+  "sla"?: string | number | null;
+  "tiers"?: Array<TierSpecInput> | null;
+  "timeouts"?: TimeoutsInput;
+}
+
+/** One step's policy. A plain `approvers` list means every listed role must approve.
+
+Every materiality level that needs a human must find approvers (its own, else the
+policy's; the schema's `if`/`then` rules). Not expressible in the schema, refused at
+load naming the field: a reminder at or after its deadline, `n_of.n` above the number
+of rules, a tier without a timeout before the last, a materiality-rule field that is
+not a fact. */
+export interface PolicyInput {
+  "approvers"?: Array<RoleRuleInput> | RoleRuleInput | AnyOfInput | AllOfInput | NOfRuleInput;
+  "by_materiality"?: Record<string, LevelSettingsInput>;
+  "channels"?: ChannelsInput | null;
+  "description"?: string;
+  /** A duration: '90s', '30m', '2h', '1d', '1h30m' (units in that order, a later one below the next unit, fraction on the last only), or seconds; below 10000 days. */
+  "grant_ttl"?: string | number;
+  "id"?: string | null;
+  "justification_required_for_approve"?: boolean;
+  "key_fields"?: Array<string>;
+  "kind"?: "gantral/policy";
+  "materiality"?: MaterialityInput;
+  "materiality_rules"?: Array<MaterialityRuleInput>;
+  "notify"?: NotifyInput | null;
+  "on_timeout"?: OnTimeoutInput;
+  "override_requires_justification"?: boolean;
+  "override_requires_second_signoff"?: boolean;
+  "override_roles"?: Array<string>;
+  "reminders"?: Array<string | number> | null;
+  "requires_human_approval"?: boolean;
+  "separation_of_duties"?: boolean;
+  "sla"?: string | number | null;
+  "tiers"?: Array<TierSpecInput> | null;
+  "timeouts"?: TimeoutsInput;
+}
+
+/** A stored policy: the latest version, or exactly `version` (and `content_hash`).
+
+A `content_hash` pins a version, so it needs `version` too. */
 export interface PolicyRef {
+  "content_hash"?: string | null;
+  "id": string;
+  "version"?: number | null;
+}
+
+/** A stored policy: the latest version, or exactly `version` (and `content_hash`).
+
+A `content_hash` pins a version, so it needs `version` too. */
+export interface PolicyRefInput {
   "content_hash"?: string | null;
   "id": string;
   "version"?: number | null;
@@ -582,6 +809,30 @@ export interface ReadinessView {
   "step_id": string | null;
   "team": string;
   "workflow_id": string;
+}
+
+export interface RefusalPage {
+  "items": Array<RefusalView>;
+  "next_page_token": string | null;
+}
+
+/** One refused attempt (an ACCESS_REFUSED event of the access log), with what is needed
+to check it against the Merkle log: its chain, seq, log index and hash. An inclusion
+proof: `GET /v1/audit/instances/{chain_id}/events/{seq}/inclusion`. */
+export interface RefusalView {
+  /** A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field. */
+  "actor": Record<string, unknown>;
+  "at": string;
+  "attempted": string;
+  "body": string;
+  "chain_id": string;
+  "hash": string;
+  "instance_id": string | null;
+  "log_index": number;
+  "message": string;
+  "reason": string;
+  "request_id": string | null;
+  "seq": number;
 }
 
 export interface ReplayReport {
@@ -621,9 +872,29 @@ export interface RoleRule {
   "role": string;
 }
 
+export interface RoleRuleInput {
+  "role": string;
+}
+
+/** How this policy's requests may be decided from a Slack message. */
+export interface SlackChannel {
+  "approve_truncated"?: boolean | null;
+}
+
+/** How this policy's requests may be decided from a Slack message. */
+export interface SlackChannelInput {
+  "approve_truncated"?: boolean | null;
+}
+
 /** A Slack channel id (C..., or G... for an older private channel); not a #name,
 which can change. */
 export interface SlackNotify {
+  "channel": string;
+}
+
+/** A Slack channel id (C..., or G... for an older private channel); not a #name,
+which can change. */
+export interface SlackNotifyInput {
   "channel": string;
 }
 
@@ -634,9 +905,11 @@ export interface SnapshotRef {
 }
 
 export interface StartInstanceRequest {
+  /** https:// (http:// only to a loopback address or localhost), no user or password; the same rule applies to trigger_context['gantral:callback_url']. */
   "callback_url"?: string | null;
   "idempotency_key"?: string | null;
   "owning_team_id": string;
+  /** A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field. */
   "trigger_context"?: Record<string, unknown>;
   "workflow_id": string;
   "workflow_version"?: number | null;
@@ -652,6 +925,10 @@ export interface Started {
 export type State = "CREATED" | "RUNNING" | "WAITING_FOR_HUMAN" | "APPROVED" | "REJECTED" | "OVERRIDDEN" | "EXPIRED" | "RESUMED" | "COMPLETED" | "TERMINATED";
 export const StateValues = ["CREATED","RUNNING","WAITING_FOR_HUMAN","APPROVED","REJECTED","OVERRIDDEN","EXPIRED","RESUMED","COMPLETED","TERMINATED"] as const;
 
+/** One step. Its policy is inlined (`policy`) or stored (`policy_ref`), not both; both
+only in the pinned form, where `policy` is exactly the version `policy_ref` names and
+its content hash is `policy_ref.content_hash` (refused otherwise, 422 naming
+`steps[i]`; the hash is not expressible in the schema). */
 export interface StepDefinition {
   "depends_on"?: Array<string>;
   "description"?: string;
@@ -659,6 +936,19 @@ export interface StepDefinition {
   "id": string;
   "policy"?: Policy;
   "policy_ref"?: PolicyRef | null;
+}
+
+/** One step. Its policy is inlined (`policy`) or stored (`policy_ref`), not both; both
+only in the pinned form, where `policy` is exactly the version `policy_ref` names and
+its content hash is `policy_ref.content_hash` (refused otherwise, 422 naming
+`steps[i]`; the hash is not expressible in the schema). */
+export interface StepDefinitionInput {
+  "depends_on"?: Array<string>;
+  "description"?: string;
+  "governed"?: boolean;
+  "id": string;
+  "policy"?: PolicyInput;
+  "policy_ref"?: PolicyRefInput | null;
 }
 
 export interface StoredPolicy {
@@ -705,12 +995,22 @@ export interface TierPath {
   "timeout": string | null;
 }
 
-/** One explicit rung of an escalation chain. No `approvers` means the policy's. */
+/** One explicit rung of an escalation chain. No `approvers` means the policy's (an
+empty list is refused). Reminders need the tier's `timeout` and come before it. */
 export interface TierSpec {
   "approvers"?: Array<RoleRule> | RoleRule | AnyOf | AllOf | NOfRule | null;
   "name"?: string | null;
   "reminders"?: Array<string>;
   "timeout"?: string | null;
+}
+
+/** One explicit rung of an escalation chain. No `approvers` means the policy's (an
+empty list is refused). Reminders need the tier's `timeout` and come before it. */
+export interface TierSpecInput {
+  "approvers"?: Array<RoleRuleInput> | RoleRuleInput | AnyOfInput | AllOfInput | NOfRuleInput | null;
+  "name"?: string | null;
+  "reminders"?: Array<string | number>;
+  "timeout"?: string | number | null;
 }
 
 /** What happened to one instance, section by section, each in audit order. */
@@ -740,6 +1040,7 @@ export interface TimelineCost {
 export interface TimelineEntry {
   "actor": string;
   "at": string;
+  /** A JSON object. I-JSON (RFC 7493): numbers finite and within ±(2^53-1) however written (`1e300` too), unique member names, no lone surrogates; nested at most 32 levels and at most 65536 bytes of JSON per field. Anything else is 422 `not_i_json`, `too_deep` or `field_too_large`, naming the field. */
   "payload": Record<string, unknown>;
   "seq": number;
   "snapshot_sha256"?: string | null;
@@ -749,6 +1050,11 @@ export interface TimelineEntry {
 export interface Timeouts {
   "escalation"?: string | null;
   "primary"?: string | null;
+}
+
+export interface TimeoutsInput {
+  "escalation"?: string | number | null;
+  "primary"?: string | number | null;
 }
 
 export interface TransitionRecord {
@@ -770,6 +1076,15 @@ export interface Trigger {
   "source": string;
 }
 
+/** What starts an instance, e.g. source `github`, event `pull_request.opened`,
+match `{repository: acme/payments}`; or source `manual`. */
+export interface TriggerInput {
+  "description"?: string;
+  "event"?: string | null;
+  "match"?: Record<string, string | number | boolean>;
+  "source": string;
+}
+
 export interface TriggerResult {
   "delivery": string;
   "started": Array<Started>;
@@ -784,6 +1099,9 @@ export interface VerifyView {
   "signatures_checked": boolean;
 }
 
+/** A workflow template. Step ids are unique; each step's `depends_on` names other
+steps of the template, without a cycle (not expressible in the schema beyond a single
+step, which depends on nothing: refused naming the step). */
 export interface WorkflowTemplate {
   "default_materiality"?: Materiality;
   "description"?: string;
@@ -791,5 +1109,15 @@ export interface WorkflowTemplate {
   "kind"?: "gantral/workflow";
   "steps": Array<StepDefinition>;
   "triggers"?: Array<Trigger>;
+  "version"?: number;
+}
+
+/** A workflow template document. Its id is the path's `workflow_id`: the document may repeat it as `id`; another value is 422 `id_mismatch`. */
+export interface WorkflowTemplateInput {
+  "default_materiality"?: MaterialityInput;
+  "description"?: string;
+  "kind"?: "gantral/workflow";
+  "steps": Array<StepDefinitionInput>;
+  "triggers"?: Array<TriggerInput>;
   "version"?: number;
 }

@@ -6,8 +6,8 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { GantralError } from "./errors.js";
 import type { RequestStatus } from "./types.gen.js";
 
-/** The trigger-context key that names an instance's callback URL, until the start
- *  request has a field of its own. */
+/** The trigger-context key that names an instance's callback URL (the start request's
+ *  `callback_url`, `startInstance(..., {callbackUrl})`, takes the same URLs). */
 export const CALLBACK_CONTEXT_KEY = "gantral:callback_url";
 
 /** What a callback tells: a request resolved. Nothing secret; resume with your token. */

@@ -69,7 +69,7 @@ test("an API error keeps the server's code and reason", async () => {
   );
   try {
     const client = new GantralClient({ baseUrl: fake.url, auth: new BearerToken("t0k") });
-    const err = await client.decide(IID, "r-1", "APPROVE").catch((e: unknown) => e);
+    const err = await client.decide(IID, "r-1", "APPROVE", { seenArgsDigest: "sha256:ab" }).catch((e: unknown) => e);
     assert.ok(err instanceof Conflict);
     assert.equal(err.reason, "already_decided");
     assert.equal(err.status, 409);
@@ -78,6 +78,25 @@ test("an API error keeps the server's code and reason", async () => {
     const bad = await client.getInstance(IID).catch((e: unknown) => e);
     assert.ok(bad instanceof Unavailable);
     assert.equal(bad.status, 502);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("a decision names the request and the digest the human was shown, never one read now", async () => {
+  const fake = await fakeServer((_, res) => json(res, 409, { error: "conflict", reason: "stale", message: "changed" }));
+  try {
+    const client = new GantralClient({ baseUrl: fake.url });
+    const shown = { request_id: "r-2", args_digest: "sha256:shown" };
+    await client.decide(IID, shown, "REJECT", { justification: "no" }).catch(() => undefined);
+    await client.decide(IID, "r-3", "APPROVE", { seenArgsDigest: "sha256:typed" }).catch(() => undefined);
+    const sent = fake.seen.map((s) => [s.body?.["request_id"], s.body?.["seen_args_digest"]]);
+    assert.deepEqual(sent, [["r-2", "sha256:shown"], ["r-3", "sha256:typed"]]);
+    // A request id alone binds to nothing: refused before any call.
+    const untyped = client as unknown as { decide(i: string, r: string, t: string): Promise<unknown> };
+    await assert.rejects(untyped.decide(IID, "r-4", "APPROVE"), TypeError);
+    await assert.rejects(client.decide(IID, shown, "APPROVE", { seenArgsDigest: "sha256:other" }), TypeError);
+    assert.equal(fake.seen.length, 2);
   } finally {
     await fake.close();
   }
@@ -116,7 +135,7 @@ test("every mutating call sends a fresh idempotency key, and a resend after a dr
     }
     await client.startInstance("wf", "team").catch(() => undefined);
     await client.report(IID, "STEP_COMPLETED", { stepId: "s" });
-    await client.decide(IID, "r-1", "APPROVE").catch(() => undefined);
+    await client.decide(IID, "r-1", "APPROVE", { seenArgsDigest: "sha256:ab" }).catch(() => undefined);
     const later = fake.seen.slice(3).map((s) => s.body?.["idempotency_key"]);
     assert.equal(later.length, 6);
     assert.ok(later.every((k) => typeof k === "string" && k.startsWith("sdk-")));

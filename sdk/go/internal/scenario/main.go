@@ -4,7 +4,10 @@
 // what happened; the Python test asserts on it and on the server.
 //
 // Env: GANTRAL_URL, GANTRAL_TOKEN_URL, GANTRAL_CLIENT_ID, GANTRAL_CLIENT_SECRET (the
-// agent), GANTRAL_HUMAN_TOKEN (a tech lead), GANTRAL_AUDITOR_TOKEN.
+// agent), GANTRAL_HUMAN_TOKEN (a tech lead), GANTRAL_AUDITOR_TOKEN; GANTRAL_CAPACITY_URL
+// (an API of the same stack whose readiness rules allow one running `deploy` step);
+// GANTRAL_CALLBACK_URL (where this process listens for the callback) and
+// GANTRAL_WEBHOOK_SECRET (the callback worker's signing secret).
 package main
 
 import (
@@ -12,7 +15,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	gantral "github.com/gantral/gantral/sdk/go"
@@ -59,14 +68,10 @@ func start() string {
 	return inst.InstanceID
 }
 
-// seen: the approver checks what they are shown with a digest computed on their side.
-func seen(r *gantral.HumanRequest) *string {
-	digest := must(gantral.ArgsDigest(r.Action, r.Arguments))
-	return &digest
-}
-
+// decide: the approver decides on the request as shown to them (its id and digest).
 func decide(iid string, r *gantral.HumanRequest, kind gantral.DecisionType, justification string, delta map[string]any) {
-	req := gantral.DecisionRequest{RequestID: r.RequestID, DecisionType: kind, SeenArgsDigest: seen(r), ContextDelta: delta}
+	req := gantral.DecisionOn(r, kind)
+	req.ContextDelta = delta
 	if justification != "" {
 		req.Justification = &justification
 	}
@@ -145,7 +150,132 @@ func rejected() map[string]any {
 		OnPending: func(r *gantral.HumanRequest) { decide(iid, r, gantral.DecisionTypeReject, "not today", nil) },
 	}, func(context.Context, *gantral.Step) error { ran = true; return nil })
 	view := must(agent.GetInstance(ctx, iid))
-	return map[string]any{"instance_id": iid, "refusal": refusal(err), "ran": ran, "state": view.State}
+	out := map[string]any{"instance_id": iid, "refusal": refusal(err), "ran": ran, "state": view.State}
+	var refused *gantral.StepRefused
+	if errors.As(err, &refused) {
+		out["message"] = refused.Message
+		if refused.Decision != nil {
+			out["decided_by"] = refused.Decision.HumanActorID
+			out["justification"] = refused.Decision.Justification
+		}
+	}
+	return out
+}
+
+// notReady: another step holds the only slot. A short wait is refused with the server's
+// reason; a long one waits the server's hint, asks again, and runs once the slot is free.
+func notReady() map[string]any {
+	capacity := gantral.New(env("GANTRAL_CAPACITY_URL"), gantral.NewClientCredentials(env("GANTRAL_TOKEN_URL"), env("GANTRAL_CLIENT_ID"), env("GANTRAL_CLIENT_SECRET")))
+	begin := func() string {
+		return must(capacity.StartInstance(ctx, gantral.StartInstanceRequest{
+			WorkflowID: "deploy", OwningTeamID: "payments", TriggerContext: map[string]any{"sdk": "go", "phase": "not_ready"},
+		})).InstanceID
+	}
+	holder, waiter := begin(), begin()
+	var mu sync.Mutex
+	order := []string{}
+	note := func(what string) { mu.Lock(); order = append(order, what); mu.Unlock() }
+	release := make(chan struct{})
+	held := must(capacity.PrepareStep(ctx, holder, "plan", gantral.StepOptions{}))
+	holding := make(chan error, 1)
+	go func() {
+		holding <- capacity.RunStep(ctx, held, func(context.Context, *gantral.Step) error {
+			<-release
+			note("holder_done")
+			return nil
+		})
+	}()
+	shortErr := capacity.GovernedStep(ctx, waiter, "plan", gantral.StepOptions{Wait: time.Second},
+		func(context.Context, *gantral.Step) error { note("ran_too_early"); return nil })
+	var short *gantral.StepRefused
+	if !errors.As(shortErr, &short) {
+		fail(fmt.Errorf("expected not_ready, got %v", shortErr))
+	}
+	answers := []map[string]any{}
+	err := capacity.GovernedStep(ctx, waiter, "plan", gantral.StepOptions{
+		Wait: time.Minute,
+		OnNotReady: func(r *gantral.AuthorizeResult, pause time.Duration) {
+			answers = append(answers, map[string]any{"reason": r.Reason, "retry_after": r.RetryAfter, "pause": pause.Seconds()})
+			if len(answers) == 2 {
+				close(release) // seen waiting twice: free the slot
+			}
+		},
+	}, func(context.Context, *gantral.Step) error { note("waiter_ran"); return nil })
+	if err != nil {
+		fail(err)
+	}
+	if err := <-holding; err != nil {
+		fail(err)
+	}
+	must(capacity.Complete(ctx, holder, ""))
+	final := must(capacity.Complete(ctx, waiter, ""))
+	return map[string]any{
+		"instance_ids": []string{holder, waiter}, "short_reason": short.Reason, "short_why": short.Why,
+		"short_message": short.Message, "answers": answers, "order": order, "state": final.State,
+	}
+}
+
+type delivery struct {
+	header http.Header
+	body   []byte
+}
+
+// callback: a hosted agent stops at PENDING, is woken by the signed callback, verifies
+// it and resumes.
+func callback() map[string]any {
+	target := must(url.Parse(env("GANTRAL_CALLBACK_URL")))
+	secret := env("GANTRAL_WEBHOOK_SECRET")
+	delivered := make(chan delivery, 1)
+	listener := must(net.Listen("tcp", target.Host))
+	server := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusNoContent)
+		if r.Method == http.MethodPost && r.URL.Path == target.Path {
+			select {
+			case delivered <- delivery{r.Header.Clone(), body}:
+			default:
+			}
+		}
+	})}
+	go func() { _ = server.Serve(listener) }()
+	defer server.Close()
+
+	callbackURL := target.String()
+	inst := must(agent.StartInstance(ctx, gantral.StartInstanceRequest{
+		WorkflowID: "deploy", OwningTeamID: "payments", CallbackURL: &callbackURL,
+		TriggerContext: map[string]any{"sdk": "go", "phase": "callback"},
+	}))
+	iid := inst.InstanceID
+	if err := agent.GovernedStep(ctx, iid, "plan", gantral.StepOptions{}, func(context.Context, *gantral.Step) error { return nil }); err != nil {
+		fail(err)
+	}
+	_, token, err := agent.PrepareStepOrPending(ctx, iid, "deploy", gantral.StepOptions{Action: action, Arguments: args})
+	if err != nil || token == nil {
+		fail(fmt.Errorf("expected PENDING: %v", err))
+	}
+	text := token.Encode()
+	decide(iid, must(agent.GetRequest(ctx, iid, token.RequestID, 0)), gantral.DecisionTypeApprove, "", nil)
+	var hook delivery
+	select {
+	case hook = <-delivered:
+	case <-time.After(90 * time.Second):
+		fail(errors.New("no callback within 90 s"))
+	}
+	forged := ""
+	if _, err := gantral.VerifyWebhook(secret, hook.header, []byte(strings.Replace(string(hook.body), "APPROVED", "REJECTED", 1)), time.Now()); errors.Is(err, gantral.ErrWebhookInvalid) {
+		forged = "webhook_invalid"
+	}
+	event := must(gantral.VerifyWebhook(secret, hook.header, hook.body, time.Now()))
+	resumed := must(agent.ResumeStep(ctx, must(gantral.DecodeResumeToken(text)), 0, args))
+	var ran map[string]any
+	if err := agent.RunStep(ctx, resumed, func(_ context.Context, s *gantral.Step) error { ran = s.Arguments; return nil }); err != nil {
+		fail(err)
+	}
+	final := must(agent.Complete(ctx, iid, ""))
+	return map[string]any{
+		"instance_id": iid, "request_id": token.RequestID, "webhook_id": hook.header.Get("webhook-id"),
+		"event_type": event.Type, "event": event.Data, "forged": forged, "ran": ran, "state": final.State,
+	}
 }
 
 func overridden() map[string]any {
@@ -197,6 +327,8 @@ func main() {
 		"rejected":        rejected(),
 		"overridden":      overridden(),
 		"other_arguments": otherArguments(),
+		"not_ready":       notReady(),
+		"callback":        callback(),
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(result); err != nil {
 		fail(err)
