@@ -1,10 +1,10 @@
 # syntax=docker/dockerfile:1
 # One image for every Gantral process; the command picks the role:
-#   api     uvicorn --factory api.app:create_app --host 0.0.0.0 --port 8000   (default;
+#   api     uvicorn --factory gantral.api.app:create_app --host 0.0.0.0 --port 8000   (default;
 #           the only holder of the attestation key it signs every call to Temporal with)
-#   worker  python -m workers.worker     (instance workflows; no database credentials; verifies
+#   worker  python -m gantral.workers.worker     (instance workflows; no database credentials; verifies
 #           the API's calls with its public attestation key)
-#   sink    python -m workers.sink       (audit writer; the only holder of the checkpoint key)
+#   sink    python -m gantral.workers.sink       (audit writer; the only holder of the checkpoint key)
 # Configuration comes only from GANTRAL_* environment variables (gantral/settings.py).
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -21,18 +21,16 @@ COPY requirements.lock ./
 RUN /opt/gantral/bin/pip install --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md LICENSE NOTICE ./
 COPY gantral ./gantral
-COPY api ./api
-COPY workers ./workers
 # Gantral itself, with no dependency resolution of its own; `pip check` fails the build if
 # the lock is missing anything pyproject.toml requires.
 RUN /opt/gantral/bin/pip install --no-deps . \
  && /opt/gantral/bin/pip check \
- && /opt/gantral/bin/python -c "import gantral, api.app, workers.worker, workers.sink"
+ && /opt/gantral/bin/python -c "import gantral, gantral.api.app, gantral.workers.worker, gantral.workers.sink"
 # Package data (e.g. gantral/identity/default_permissions.yaml) is not declared in
 # pyproject.toml yet, so the wheel omits it: copy every non-Python file next to its module.
 # Harmless once `[tool.setuptools.package-data]` covers them.
 RUN site="$(/opt/gantral/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
- && find gantral api workers -type f ! -name '*.py' ! -path '*/__pycache__/*' \
+ && find gantral -type f ! -name '*.py' ! -path '*/__pycache__/*' \
       -exec install -D -m 0644 {} "$site/{}" \;
 
 FROM ${PYTHON_IMAGE} AS runtime
@@ -59,4 +57,4 @@ WORKDIR /app
 USER 10001:10001
 EXPOSE 8000
 # `gantral api`: drains on SIGTERM (readiness fails first, in-flight requests finish), exits 0.
-CMD ["python", "-m", "api.serve"]
+CMD ["python", "-m", "gantral.api.serve"]

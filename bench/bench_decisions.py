@@ -226,15 +226,15 @@ async def _driver(shape: str, api_url: str, address: str, n: int, concurrent: bo
 async def main(n: int, sequential: int, think: float) -> None:
     import uvicorn
 
-    from api.app import create_app
+    from gantral.api.app import create_app
     from gantral.audit.checkpoint import generate_key_pem
     from gantral.audit.config import AuditConfig
     from gantral.devstack.process import free_port
     from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
     from gantral.settings import Settings
+    from gantral.workers.sink import run_sink
+    from gantral.workers.worker import build_worker
     from tests.integration.auth import serve_dev_issuer
-    from workers.sink import run_sink
-    from workers.worker import build_worker
 
     data = Path(tempfile.mkdtemp(prefix="gantral-bench-decisions-"))
     (data / "workflows").mkdir()

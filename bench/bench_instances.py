@@ -141,8 +141,8 @@ async def main(n: int) -> None:
     from gantral.devstack.process import free_port
     from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
     from gantral.settings import Settings
-    from workers.sink import run_sink
-    from workers.worker import build_worker
+    from gantral.workers.sink import run_sink
+    from gantral.workers.worker import build_worker
 
     data = Path(tempfile.mkdtemp(prefix="gantral-bench-"))
     postgres = Postgres(data / "postgres")

@@ -108,15 +108,15 @@ async def main(calls: int) -> None:
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
 
-    from api.app import create_app
+    from gantral.api.app import create_app
     from gantral.audit.checkpoint import generate_key_pem
     from gantral.audit.config import AuditConfig
     from gantral.devstack.process import free_port
     from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
     from gantral.settings import Settings
+    from gantral.workers.sink import run_sink
+    from gantral.workers.worker import build_worker
     from tests.integration.auth import GATEWAY_RESOURCE, ISSUER, serve_dev_issuer, token
-    from workers.sink import run_sink
-    from workers.worker import build_worker
 
     data = Path(tempfile.mkdtemp(prefix="gantral-bench-mcp-"))
     (data / "workflows").mkdir()

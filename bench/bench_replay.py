@@ -48,6 +48,7 @@ from gantral.replay.history import fetch_runs, read_content
 from gantral.replay.replayer import replay_runs
 from gantral.replay.service import build_report
 from gantral.settings import Settings
+from gantral.workers.worker import SANDBOX_RUNNER, build_worker
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import (
     AgentEvent,
@@ -57,7 +58,6 @@ from gantral.workflows.messages import (
     Finish,
     FinishKind,
 )
-from workers.worker import SANDBOX_RUNNER, build_worker
 
 AGENT = Actor(id="bench-agent", kind=ActorKind.AGENT)
 LEAD = Actor(id="bench-lead", kind=ActorKind.HUMAN, roles=["TECH_LEAD"])

@@ -113,7 +113,7 @@ def dev(
 @app.command()
 def worker() -> None:
     """Run the instance worker alone (configured by GANTRAL_* variables)."""
-    from workers.worker import main as worker_main
+    from gantral.workers.worker import main as worker_main
 
     worker_main()
 
@@ -121,7 +121,7 @@ def worker() -> None:
 @app.command()
 def sink() -> None:
     """Run the audit sink alone: the only process with audit write credentials."""
-    from workers.sink import main as sink_main
+    from gantral.workers.sink import main as sink_main
 
     sink_main()
 
@@ -131,7 +131,7 @@ def api() -> None:
     """Run the HTTP API alone (bind address from GANTRAL_API__HOST / GANTRAL_API__PORT).
 
     SIGTERM drains it: readiness fails, in-flight requests finish, then it exits 0."""
-    from api.serve import main as api_main
+    from gantral.api.serve import main as api_main
 
     api_main()
 
@@ -139,7 +139,7 @@ def api() -> None:
 @app.command()
 def channels() -> None:
     """Run the channel relay alone: keeps Slack messages current from the audit log."""
-    from workers.channels import main as channels_main
+    from gantral.workers.channels import main as channels_main
 
     channels_main()
 

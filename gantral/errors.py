@@ -1,4 +1,4 @@
-"""The one error tree. Translated only at the edges: HTTP status in `api/errors.py`,
+"""The one error tree. Translated only at the edges: HTTP status in `gantral/api/errors.py`,
 `ApplicationError(type=...)` across Temporal.
 
     GantralError

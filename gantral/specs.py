@@ -11,7 +11,7 @@ from gantral.policy.schema import render_schemas
 
 
 def render_openapi() -> str:
-    from api.app import create_app
+    from gantral.api.app import create_app
 
     return json.dumps(create_app().openapi(), indent=2, sort_keys=True) + "\n"
 

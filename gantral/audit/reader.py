@@ -161,7 +161,7 @@ class AuditReader:
         cls, settings: Settings, config: AuditConfig | None = None
     ) -> AuditReader:
         """Reader credentials and object storage. Verification takes the configured public
-        keys (api/routers/audit.py): the API never holds the sink's signing key."""
+        keys (gantral/api/routers/audit.py): the API never holds the sink's signing key."""
         config = config or AuditConfig()
         return await cls.open(
             settings.database.reader_url.get_secret_value(),

@@ -297,8 +297,8 @@ def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
         write_stack_file(data_dir, env, keys)
         for name, argv, ready in (
             ("issuer", [python, "-c", gantral_cli, "identity", "serve-dev-issuer"], ports.issuer),
-            ("sink", [python, "-m", "workers.sink"], None),
-            ("worker", [python, "-m", "workers.worker"], None),
+            ("sink", [python, "-m", "gantral.workers.sink"], None),
+            ("worker", [python, "-m", "gantral.workers.worker"], None),
             ("api", [python, "-c", gantral_cli, "api"], ports.api),
             # Temporal, the reader database URL: the same settings as the rest (`env`).
             *((extra.name, extra.argv, None) for extra in extras),

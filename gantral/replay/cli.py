@@ -121,8 +121,8 @@ def _offline(
     history_bundle: Path | None,
     public_key: list[str] | None,
 ) -> ReplayReport:
+    from gantral.workers.worker import SANDBOX_RUNNER
     from gantral.workflows.instance import InstanceWorkflow
-    from workers.worker import SANDBOX_RUNNER
 
     if bundle is None or history_bundle is None:
         raise typer.BadParameter("--archive needs --bundle and --history-bundle")
@@ -167,8 +167,8 @@ async def _run(
     settings: Settings, dsn: str, schema: str, prefix: str, instance_id: str
 ) -> ReplayReport:
     from gantral.client import connect_temporal
+    from gantral.workers.worker import SANDBOX_RUNNER
     from gantral.workflows.instance import InstanceWorkflow
-    from workers.worker import SANDBOX_RUNNER
 
     attestor = (
         attestor_from(settings) if settings.attestation.signing_key.get_secret_value() else None

@@ -19,17 +19,17 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 
-from api.app import create_app
+from gantral.api.app import create_app
 from gantral.audit.checkpoint import generate_key_pem
 from gantral.audit.config import AuditConfig
 from gantral.audit.testing import TEST_BUCKET
 from gantral.identity.settings import IdentitySettings
 from gantral.settings import Settings
 from gantral.temporal_codec import data_converter
+from gantral.workers.sink import run_sink
+from gantral.workers.worker import build_worker
 from tests.conftest import Stack
 from tests.integration.auth import serve_dev_issuer
-from workers.sink import run_sink
-from workers.worker import build_worker
 
 TEMPLATES = Path(__file__).parent / "templates"
 # The API's attestation key for this session: the worker and the sink trust its public half.

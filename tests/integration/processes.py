@@ -22,8 +22,8 @@ from gantral.settings import Settings
 ROOT = Path(__file__).parents[2]
 GANTRAL_CLI = "from gantral.cli import main; main()"
 ARGV = {
-    "worker": [sys.executable, "-m", "workers.worker"],
-    "sink": [sys.executable, "-m", "workers.sink"],
+    "worker": [sys.executable, "-m", "gantral.workers.worker"],
+    "sink": [sys.executable, "-m", "gantral.workers.sink"],
     "api": [sys.executable, "-c", GANTRAL_CLI, "api"],
     "channels": [sys.executable, "-c", GANTRAL_CLI, "channels"],
     "callbacks": [sys.executable, "-m", "gantral.callbacks"],

@@ -12,7 +12,7 @@ import pytest_asyncio
 import uvicorn
 from temporalio.client import Client
 
-from api.app import create_app
+from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.devstack.process import free_port
 from gantral.settings import Settings

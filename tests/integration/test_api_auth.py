@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 
-from api.app import create_app
+from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.errors import Forbidden
 from gantral.identity import Permission, Principal, PrincipalKind, default_permission_table

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from api.errors import install
-from api.routers.audit import router
+from gantral.api.errors import install
+from gantral.api.routers.audit import router
 from gantral.audit.bundle_verify import verify_bundle
 from gantral.audit.checkpoint import public_key_pem
 from gantral.audit.checkpointer import checkpoint_note_key

@@ -58,7 +58,7 @@ from gantral.settings import (
     Settings,
     TemporalSettings,
 )
-from workers.sink import run_sink
+from gantral.workers.sink import run_sink
 
 pytestmark = pytest.mark.integration
 
@@ -225,7 +225,7 @@ async def _fresh_database(stack: Any) -> str:
 
 
 def _spawn_sink(stack: Any, dsn: str, queue: str, pem: str) -> subprocess.Popen[bytes]:
-    """The real entry point (`python -m workers.sink`), configured only by environment."""
+    """The real entry point (`python -m gantral.workers.sink`), configured only by environment."""
     env = dict(os.environ)
     env.update(
         {
@@ -242,7 +242,7 @@ def _spawn_sink(stack: Any, dsn: str, queue: str, pem: str) -> subprocess.Popen[
             "GANTRAL_ATTESTATION__PUBLIC_KEYS": json.dumps([API_PUBLIC_HEX]),
         }
     )
-    return subprocess.Popen([sys.executable, "-m", "workers.sink"], env=env, cwd=Path.cwd())
+    return subprocess.Popen([sys.executable, "-m", "gantral.workers.sink"], env=env, cwd=Path.cwd())
 
 
 async def test_sink_killed_mid_stream_and_restarted(

@@ -18,7 +18,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import SecretStr
 from temporalio.client import Client
 
-from api.app import create_app
+from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.audit.reader import AuditReader
 from gantral.errors import NotFound, Unavailable

@@ -18,7 +18,7 @@ import pytest_asyncio
 from temporalio.client import Client
 from typer.testing import CliRunner
 
-from api.app import create_app
+from gantral.api.app import create_app
 from gantral.audit.cli import audit_app
 from gantral.audit.config import AuditConfig
 from gantral.settings import Settings

@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 
-from api import errors, metrics
-from api.routers.audit import router
+from gantral.api import errors, metrics
+from gantral.api.routers.audit import router
 from gantral.audit.checkpoint import public_key_pem
 from gantral.audit.reader import AuditReader
 from gantral.audit.testing import make_events, open_test_sink, unique

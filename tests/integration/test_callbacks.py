@@ -26,7 +26,7 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from api.app import create_app
+from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.callbacks import signing
 from gantral.callbacks.settings import CallbackSettings, CallbackURLs

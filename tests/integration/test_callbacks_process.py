@@ -20,20 +20,20 @@ from prometheus_client.parser import text_string_to_metric_families
 from psycopg.conninfo import make_conninfo
 from temporalio.client import Client
 
-from api.app import create_app
+from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.callbacks import signing
 from gantral.callbacks.settings import CallbackSettings, CallbackURLs
 from gantral.callbacks.worker import follower_id
 from gantral.devstack.process import free_port
 from gantral.settings import Settings
+from gantral.workers.sink import run_sink
+from gantral.workers.worker import build_worker
 from tests.conftest import Stack
 from tests.integration.auth import AGENT, LEAD
 from tests.integration.processes import FATAL_MARKERS, Process, environment
 from tests.integration.serving import serve
 from tests.integration.test_instance_lifecycle import decide
-from workers.sink import run_sink
-from workers.worker import build_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -24,18 +24,18 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 
-from api.app import create_app
+from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.channels.settings import JiraSettings, SlackSettings
 from gantral.observability.metrics import ChannelMetrics
 from gantral.settings import Settings
+from gantral.workers.channels import relay_id, run_channels
 from tests.integration.auth import bearer
 from tests.integration.deciding import decide_as_shown
 from tests.integration.jira_stand_in import TEXT_LIMIT, JiraStandIn
 from tests.integration.publishing import publish_one_step
 from tests.integration.serving import serve
 from tests.integration.slack_stand_in import SlackStandIn
-from workers.channels import relay_id, run_channels
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -18,10 +18,11 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 
-from api.app import create_app
+from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.channels.settings import JiraSettings
 from gantral.settings import Settings
+from gantral.workers.channels import relay_id, run_channels
 from tests.integration.access_log import refusals_of
 from tests.integration.auth import AUDITOR, bearer
 from tests.integration.deciding import decide_as_shown
@@ -29,7 +30,6 @@ from tests.integration.jira_stand_in import JiraStandIn, issue_updated
 from tests.integration.polling import long_poll
 from tests.integration.publishing import publish_one_step
 from tests.integration.serving import serve
-from workers.channels import relay_id, run_channels
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -20,9 +20,9 @@ from gantral.audit.migrations import migrate
 from gantral.channels.settings import SlackSettings
 from gantral.devstack.process import free_port
 from gantral.settings import ChannelRelaySettings, Settings
+from gantral.workers.channels import relay_id
 from tests.conftest import Stack
 from tests.integration.processes import Process, environment
-from workers.channels import relay_id
 
 pytestmark = pytest.mark.integration
 

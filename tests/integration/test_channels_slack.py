@@ -25,10 +25,11 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 
-from api.app import create_app
+from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.channels.settings import SlackSettings
 from gantral.settings import Settings
+from gantral.workers.channels import relay_id, run_channels
 from tests.integration.access_log import refusals_of, refusals_on
 from tests.integration.auth import ADMIN, bearer
 from tests.integration.deciding import decide_as_shown
@@ -42,7 +43,6 @@ from tests.integration.slack_stand_in import (
     signed,
     view_submission,
 )
-from workers.channels import relay_id, run_channels
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from standardwebhooks.webhooks import Webhook
 from temporalio.client import Client
 
-from api.app import create_app
+from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.channels.settings import TriggerSettings
 from gantral.channels.triggers import github_digest

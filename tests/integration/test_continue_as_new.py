@@ -19,6 +19,7 @@ from gantral.domain.states import State
 from gantral.policy.loading import load_template
 from gantral.policy.registry import InMemoryRegistry
 from gantral.settings import Settings
+from gantral.workers.worker import build_worker
 from gantral.workflows.messages import (
     AgentEvent,
     AgentEventKind,
@@ -28,7 +29,6 @@ from gantral.workflows.messages import (
     FinishKind,
 )
 from tests.integration.auth import AUDITOR
-from workers.worker import build_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -19,7 +19,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api.app import create_app
+from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.client import GantralCore
 from gantral.domain.actors import Actor, ActorKind

@@ -90,8 +90,13 @@ def test_the_image_entry_points_boot_from_the_wheel_and_the_lock(
 
     home = tmp_path / "app"  # the image's WORKDIR: not the source tree
     home.mkdir()
-    imported = _run(python, "-c", "import gantral, api, workers; print(gantral.__file__)", cwd=home)
+    imported = _run(
+        python, "-c", "import gantral.api, gantral.workers; print(gantral.__file__)", cwd=home
+    )
     assert imported.stdout.startswith(str(venv)), imported.stdout
+    # The wheel claims no top-level name but `gantral`: nothing to clash with another project.
+    clash = "import importlib.util as u; print([n for n in ('api', 'workers') if u.find_spec(n)])"
+    assert _run(python, "-c", clash, cwd=home).stdout.strip() == "[]"
 
     def argv(command: list[str]) -> list[str]:
         # The image's PATH starts with its virtualenv: `python` and `gantral` are its own.

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import gantral.client
-from api.routers.instances import MAX_HOLD_SECONDS
+from gantral.api.routers.instances import MAX_HOLD_SECONDS
 from tests.integration.auth import AGENT, LEAD
 from tests.integration.test_instance_lifecycle import authorize, decide, start
 

@@ -23,8 +23,8 @@ import pytest_asyncio
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api.app import create_app
 from gantral import sdk
+from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.readiness.gate import ReadinessGate
 from gantral.readiness.rebuild import rebuild_from_audit, rebuild_if_lost

@@ -25,6 +25,7 @@ from gantral.policy.loading import load_template
 from gantral.policy.registry import InMemoryRegistry
 from gantral.replay.history import fetch_runs
 from gantral.settings import Settings
+from gantral.workers.worker import build_worker
 from gantral.workflows.messages import (
     AgentEvent,
     AgentEventKind,
@@ -39,7 +40,6 @@ from tests.integration.conftest import TEMPLATES
 from tests.integration.test_instance_lifecycle import authorize, decide, sealed_audit, start
 from tests.replay.corpus import SCENARIOS, save
 from tests.replay.record import RECORD_ENV
-from workers.worker import build_worker
 
 pytestmark = [
     pytest.mark.integration,

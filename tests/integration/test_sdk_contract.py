@@ -41,8 +41,8 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 
-from api.app import create_app
 from gantral import sdk
+from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.callbacks import signing
 from gantral.callbacks.settings import CallbackSettings, CallbackURLs

@@ -22,7 +22,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from api.app import create_app
+from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.audit.objects import ObjectStore
 from gantral.client import connect_temporal
@@ -30,13 +30,13 @@ from gantral.replay.history import decode_archive, fetch_runs
 from gantral.replay.replayer import replay_runs
 from gantral.settings import Settings
 from gantral.temporal_codec import ENCODING, KEY_ID, CodecError, CodecKeyUnknown
+from gantral.workers.sink import run_sink
+from gantral.workers.worker import SANDBOX_RUNNER, build_worker
 from gantral.workflows.instance import InstanceWorkflow
 from tests.integration.auth import AGENT, AUDITOR, LEAD, LEAD2
 from tests.integration.serving import serve
 from tests.integration.test_instance_lifecycle import decide, sealed_audit
 from tests.integration.test_replay_archive import _archive_record
-from workers.sink import run_sink
-from workers.worker import SANDBOX_RUNNER, build_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

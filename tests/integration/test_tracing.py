@@ -21,13 +21,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.client import Client
 
-from api.app import create_app
+from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.observability.tracing import GantralSpanProcessor, instrument_psycopg
 from gantral.settings import Settings
+from gantral.workers.sink import run_sink
+from gantral.workers.worker import build_worker
 from tests.integration.auth import AGENT, LEAD
-from workers.sink import run_sink
-from workers.worker import build_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -18,10 +18,10 @@ from temporalio.api.enums.v1 import EventType
 
 from gantral.replay.replayer import replay_runs
 from gantral.replay.service import build_report
+from gantral.workers.worker import SANDBOX_RUNNER
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import WORKFLOW_NAME, InstanceView, StartInstance
 from tests.replay.corpus import SCENARIOS, load, recorded
-from workers.worker import SANDBOX_RUNNER
 
 _TASK_COMPLETED = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
 # Events a workflow command creates (an accepted Update is a message, not a command).

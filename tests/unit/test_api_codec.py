@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api import errors
-from api.authz import Caller, get_caller
-from api.routers import codec
+from gantral.api import errors
+from gantral.api.authz import Caller, get_caller
+from gantral.api.routers import codec
 from gantral.identity import IdentityService, Principal
 from gantral.identity.permissions import PermissionTable
 from gantral.identity.principal import PrincipalKind

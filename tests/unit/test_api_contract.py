@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from api.app import create_app
-from api.routers import jira, slack, triggers
+from gantral.api.app import create_app
+from gantral.api.routers import jira, slack, triggers
 
 PUBLIC = {"/healthz", "/readyz"}
 # No bearer token either: they carry their own signatures (and answer 401 for a bad one).

@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from api.app import create_app
+from gantral.api.app import create_app
 from gantral.settings import Profile, Settings
 
 

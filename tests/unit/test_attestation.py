@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from api.refusal_limit import RefusalLimiter
+from gantral.api.refusal_limit import RefusalLimiter
 from gantral.attestation import Attestation, Attestor, TrustAnchors
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.records import DecisionType

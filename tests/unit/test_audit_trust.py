@@ -79,7 +79,7 @@ def test_the_sink_refuses_to_start_in_production_without_a_signing_key(tmp_path:
         "GANTRAL_TEMPORAL__ADDRESS": "127.0.0.1:9",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "workers.sink"],
+        [sys.executable, "-m", "gantral.workers.sink"],
         cwd=Path(__file__).parents[2],
         env=environment,
         capture_output=True,

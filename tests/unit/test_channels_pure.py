@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from api.routers.webhook_body import check_hub_signature
+from gantral.api.routers.webhook_body import check_hub_signature
 from gantral.channels.inbox import InboxItem, decidable_roles, urgency
 from gantral.channels.settings import JiraSettings, SlackSettings
 from gantral.channels.slack.blocks import APPROVE, OVERRIDE, home_view, modal, request_message

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from api.schemas import EventRequest
+from gantral.api.schemas import EventRequest
 from gantral.domain.costs import add_cost, cost_problem
 from gantral.domain.limits import MAX_COST_MONEY, MAX_COST_SECONDS, MAX_COST_TOKENS
 from gantral.domain.records import Cost

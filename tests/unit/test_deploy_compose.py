@@ -60,10 +60,10 @@ def test_gantral_processes_are_built_from_the_dockerfile(services: dict[str, Any
         build = services[name]["build"]
         assert build["context"] == "."
         assert build["dockerfile"] == "Dockerfile"
-    assert _command(services["api"]) == "python -m api.serve"  # drains on SIGTERM
+    assert _command(services["api"]) == "python -m gantral.api.serve"  # drains on SIGTERM
     assert "GANTRAL_API__PORT=8000" in (ROOT / "Dockerfile").read_text()  # the port it serves
-    assert _command(services["worker"]) == "python -m workers.worker"
-    assert _command(services["sink"]) == "python -m workers.sink"
+    assert _command(services["worker"]) == "python -m gantral.workers.worker"
+    assert _command(services["sink"]) == "python -m gantral.workers.sink"
 
 
 def test_long_running_services_have_healthchecks(services: dict[str, Any]) -> None:
@@ -179,7 +179,7 @@ def test_dockerfile_runs_as_a_non_root_user_without_dev_dependencies() -> None:
     assert "pip install -e" not in runs and ".[" not in runs
     assert "EXPOSE 8000" in instructions
     cmd = next(i for i in reversed(instructions) if i.startswith("CMD "))
-    assert cmd == 'CMD ["python", "-m", "api.serve"]'  # gantral api: drains on SIGTERM
+    assert cmd == 'CMD ["python", "-m", "gantral.api.serve"]'  # gantral api: drains on SIGTERM
 
 
 def test_dockerignore_keeps_secrets_and_local_state_out() -> None:

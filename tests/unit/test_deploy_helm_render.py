@@ -395,7 +395,7 @@ def test_grace_periods_cover_each_process_drain_and_every_component_has_a_budget
         budget = objects[("PodDisruptionBudget", f"gantral-{name}")]["spec"]
         assert budget.get("maxUnavailable") == 1 or budget.get("minAvailable", 0) >= 1
     api = _pod(objects, "api")
-    assert api["containers"][0]["command"] == ["python", "-m", "api.serve"]
+    assert api["containers"][0]["command"] == ["python", "-m", "gantral.api.serve"]
     probe = api["containers"][0]["readinessProbe"]
     settings = settings_from(
         {k: v["value"] for k, v in _env(api["containers"][0]).items() if "value" in v}
@@ -573,7 +573,7 @@ def test_the_enabled_relay_runs_every_configured_channel_with_its_secrets_only(
     extras: dict, tmp_path: Path
 ) -> None:
     from gantral.startup import resolve_secrets
-    from workers.channels import enabled
+    from gantral.workers.channels import enabled
 
     pod = _pod(extras, "channels")
     (container,) = pod["containers"]

@@ -47,8 +47,7 @@ def test_the_built_wheel_contains_the_licence_and_notice(tmp_path: Path) -> None
     src.mkdir()
     for name in ("pyproject.toml", "README.md", "LICENSE", "NOTICE"):
         shutil.copy2(ROOT / name, src / name)
-    for package in ("gantral", "api", "workers"):
-        shutil.copytree(ROOT / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "gantral", src / "gantral", ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path / "wheel"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(src)],
@@ -62,6 +61,8 @@ def test_the_built_wheel_contains_the_licence_and_notice(tmp_path: Path) -> None
         assert hashlib.sha256(zf.read(licence)).hexdigest() == APACHE_2_SHA256
         assert any(n.endswith(".dist-info/licenses/NOTICE") for n in names), names
         metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    # Every module lives under `gantral.`: no top-level `api` or `workers` to clash with.
+    assert {n.split("/")[0] for n in names if n.endswith(".py")} == {"gantral"}, names
     assert "License-Expression: Apache-2.0" in metadata
     assert "License-File: LICENSE" in metadata and "License-File: NOTICE" in metadata
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from api.metrics import ApiMetrics
+from gantral.api.metrics import ApiMetrics
 from gantral.observability.metrics import CallbackMetrics, ChannelMetrics, GantralMetrics
 from tests.tools import required_tool
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gantral.errors import InvalidInput
+from gantral.errors import Conflict, InvalidInput
 from gantral.policy.loading import refuse_non_facts, validate
 from gantral.policy.models import Policy
 from gantral.policy.schema import document_schema
@@ -117,6 +117,8 @@ def test_a_single_step_depends_on_nothing(steps: list[dict[str, Any]], accepted:
     assert schema.is_valid(document) == accepted
     try:
         validate(WorkflowTemplate, document, None)
+    except Conflict as refused:  # steps that contradict each other: 409 inconsistent_steps
+        assert not accepted and refused.reason == "inconsistent_steps"
     except InvalidInput:
         assert not accepted
     else:
@@ -163,6 +165,8 @@ def test_a_step_names_one_policy(step: dict[str, Any], accepted: bool) -> None:
     assert schema.is_valid(document) == accepted
     try:
         validate(WorkflowTemplate, document, None)
+    except Conflict as refused:  # steps that contradict each other: 409 inconsistent_steps
+        assert not accepted and refused.reason == "inconsistent_steps"
     except InvalidInput:
         assert not accepted
     else:

@@ -58,10 +58,10 @@ def run(argv: list[str], tmp_path: Path, **env: str) -> str:
 @pytest.mark.parametrize(
     ("argv", "logged"),
     [
-        (["-m", "workers.sink"], "audit sink stopped"),
-        (["-m", "workers.worker"], "instance worker stopped"),
+        (["-m", "gantral.workers.sink"], "audit sink stopped"),
+        (["-m", "gantral.workers.worker"], "instance worker stopped"),
         (
-            ["-m", "uvicorn", "api.app:create_app", "--factory", "--port", "PORT"],
+            ["-m", "uvicorn", "gantral.api.app:create_app", "--factory", "--port", "PORT"],
             "Application startup failed",
         ),
     ],
@@ -78,14 +78,14 @@ def test_entry_points_never_log_secrets(argv: list[str], logged: str, tmp_path: 
 
 def test_sink_failure_would_have_shown_the_key(tmp_path: Path) -> None:
     """The masking is what keeps the sink's log clean: the raw error names the key."""
-    output = run(["-m", "workers.sink"], tmp_path)
+    output = run(["-m", "gantral.workers.sink"], tmp_path)
     assert "No such file or directory: '***'" in output
 
 
 def test_api_refuses_production_with_the_dev_issuer_without_echoing_settings(
     tmp_path: Path,
 ) -> None:
-    code = "from api.app import create_app; create_app()"
+    code = "from gantral.api.app import create_app; create_app()"
     output = run(["-c", code], tmp_path, GANTRAL_PROFILE="production")
     assert "refusing to start" in output
     assert "GANTRAL_IDENTITY__DEV_ISSUER__ENABLED must be false" in output

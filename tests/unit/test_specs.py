@@ -24,7 +24,7 @@ def test_openapi_is_3_1_and_versioned() -> None:
 
 
 def test_interactive_docs_are_off_in_production() -> None:
-    from api.app import create_app
+    from gantral.api.app import create_app
     from gantral.settings import Settings
 
     def paths(settings: Settings) -> set[str]:

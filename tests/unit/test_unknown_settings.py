@@ -48,7 +48,7 @@ def test_a_process_refuses_to_start_naming_the_variable(tmp_path: Path) -> None:
         "GANTRAL_TEMPORAL__ADRESS": "127.0.0.1:9",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "workers.worker"],
+        [sys.executable, "-m", "gantral.workers.worker"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -86,7 +86,7 @@ def test_a_process_refuses_a_mistyped_env_file_entry(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("GANTRAL_TEMPORAL__ADRESS=secret-looking-value\n")
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "-m", "workers.worker"],
+        [sys.executable, "-m", "gantral.workers.worker"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode != 0

@@ -2,7 +2,7 @@
 
 Every route but `/healthz`, `/readyz` and `/metrics` depends on `CurrentPrincipal`: a
 request without a valid bearer token is refused with 401 and the precise reason. The
-edge (`api.edge`) checks the token before the body is read and leaves the principal in
+edge (`gantral.api.edge`) checks the token before the body is read and leaves the principal in
 the request state; this dependency picks it up (and checks the token itself if an app
 was built without the edge, so a route never runs unauthenticated).
 """
@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.edge import PRINCIPAL
+from gantral.api.edge import PRINCIPAL
 from gantral.client import GantralCore
 from gantral.identity import IdentityService, Principal
 from gantral.identity.service import ON_BEHALF_OF

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from api.routers.webhook_body import bounded_body, check_hub_signature, off
+from gantral.api.routers.webhook_body import bounded_body, check_hub_signature, off
 from gantral.channels.triggers import (
     TriggerResult,
     github_context,

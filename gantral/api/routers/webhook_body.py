@@ -11,7 +11,7 @@ import hmac
 
 from fastapi import Request
 
-from api.errors import BodyTooLarge
+from gantral.api.errors import BodyTooLarge
 from gantral.errors import NotFound, Unauthenticated
 
 __all__ = ["bounded_body", "check_hub_signature", "off"]

@@ -17,8 +17,8 @@ from types import FrameType
 
 import uvicorn
 
-from api.app import create_app
-from api.drain import Drain
+from gantral.api.app import create_app
+from gantral.api.drain import Drain
 from gantral.shutdown import exit_process
 from gantral.startup import configure_logging, load_settings
 

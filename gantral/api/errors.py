@@ -1,7 +1,7 @@
 """The one error-to-status table, and the handlers that apply it.
 
 Every error body has the same shape, `{"error", "reason", "message", "details"?}`, whether
-it comes from the core (`gantral.errors`), the edge (`api.edge`), request validation, or
+it comes from the core (`gantral.errors`), the edge (`gantral.api.edge`), request validation, or
 the framework itself (unknown path, wrong method).
 """
 

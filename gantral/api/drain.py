@@ -1,4 +1,4 @@
-"""Graceful shutdown of one API process, in two phases (driven by `api.serve`):
+"""Graceful shutdown of one API process, in two phases (driven by `gantral.api.serve`):
 
 1. draining: `/readyz` answers 503 while every request is still served, so the load balancer
    stops sending traffic before the listener closes;

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
 
-from api.authz import CurrentCaller
+from gantral.api.authz import CurrentCaller
 from gantral.errors import Forbidden, InvalidInput, NotFound
 from gantral.identity import Permission
 from gantral.temporal_codec import client_codec

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.convertors import StringConvertor, register_url_convertor
 
-from api.authz import PublishesPolicies, ReadsPolicies
-from api.routers.registry_body import DOCUMENT_BODY, read_document
+from gantral.api.authz import PublishesPolicies, ReadsPolicies
+from gantral.api.routers.registry_body import DOCUMENT_BODY, read_document
 from gantral.errors import InvalidInput
 from gantral.policy.explain import Actors, DecisionPath, explain
 from gantral.policy.facts import given_facts

@@ -11,10 +11,11 @@ from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from temporalio.client import Client
 
-from api import contract, drain, errors, metrics, request_context
-from api import docs as api_docs
-from api.edge import EdgeMiddleware
-from api.routers import (
+from gantral import __version__
+from gantral.api import contract, drain, errors, metrics, request_context
+from gantral.api import docs as api_docs
+from gantral.api.edge import EdgeMiddleware
+from gantral.api.routers import (
     audit,
     codec,
     health,
@@ -28,7 +29,6 @@ from api.routers import (
     triggers,
     workflows,
 )
-from gantral import __version__
 from gantral.audit.config import AuditConfig
 from gantral.audit.reader import AuditReader
 from gantral.client import GantralCore, connect_temporal
@@ -97,7 +97,7 @@ def create_app(
         version=__version__,
         summary="AI execution control plane: governed instances, human authority, audit.",
         lifespan=lifespan,
-        # Served by api.docs with packaged assets (no CDN), only in development.
+        # Served by gantral.api.docs with packaged assets (no CDN), only in development.
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 
-from api.routers.webhook_body import bounded_body, check_hub_signature, off
+from gantral.api.routers.webhook_body import bounded_body, check_hub_signature, off
 from gantral.channels.jira.rest import JiraRest
 from gantral.channels.jira.webhook import JiraUnchanged, handle_issue_updated
 from gantral.channels.relay.workflow import relay_workflow_id

@@ -3,7 +3,7 @@
 1. Size. A declared `Content-Length` over the limit is refused (413) before anything else.
 2. Identity. Every path but the public ones needs a valid bearer token (401), checked
    before a byte of the body is read: a large or malformed body without a token costs
-   nothing. The principal is left in the request state for `api.deps.get_principal`.
+   nothing. The principal is left in the request state for `gantral.api.deps.get_principal`.
 3. Size again. The body is counted as it streams in (chunked bodies declare no length)
    and reading stops at the limit (413).
 4. JSON. A JSON body is decoded and checked here: malformed (422 `malformed_json`), not
@@ -11,7 +11,7 @@
    `too_deep`). Nothing the audit sink's canonical encoder would refuse gets further.
 
 The checked bytes are then handed on unchanged to the routes. Errors use the one error
-tree (`gantral.errors`), rendered by `api.errors.error_response`.
+tree (`gantral.errors`), rendered by `gantral.api.errors.error_response`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import BodyTooLarge, error_response
+from gantral.api.errors import BodyTooLarge, error_response
 from gantral.domain.ijson import MAX_SAFE_INTEGER, find_violation
 from gantral.errors import GantralError, InvalidInput
 from gantral.identity import IdentityService

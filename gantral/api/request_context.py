@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.edge import PRINCIPAL
+from gantral.api.edge import PRINCIPAL
 from gantral.identity.principal import Principal
 from gantral.observability import context
 

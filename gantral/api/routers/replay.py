@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from temporalio.client import Client
 
-from api.authz import AuditGlobalReader, AuditInstanceReader, CurrentCaller, InstanceId
+from gantral.api.authz import AuditGlobalReader, AuditInstanceReader, CurrentCaller, InstanceId
 from gantral.attestation import Attestor
 from gantral.attestation_keys import attestor_from
 from gantral.audit.history_archive import archive_bytes
@@ -69,7 +69,7 @@ async def replay(
     audit log alone; compare log, history and replay event by event. `match` is true only
     when the replay is deterministic and nothing diverges; otherwise `nondeterminism`
     names the history event and `first_divergence` the first event that differs."""
-    from workers.worker import SANDBOX_RUNNER
+    from gantral.workers.worker import SANDBOX_RUNNER
 
     temporal, attestor, slots = _state(request)
     async with slots:

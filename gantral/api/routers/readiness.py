@@ -1,6 +1,6 @@
 """`GET /v1/readiness/{instance_id}`: may the instance advance now, and if not, why.
 
-Read-only, with `instances:read` on the instance's team (`api.authz.ReadsInstance`).
+Read-only, with `instances:read` on the instance's team (`gantral.api.authz.ReadsInstance`).
 Readiness is derived on each call and never recorded (reference §3.4).
 """
 
@@ -10,9 +10,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from api.authz import InstanceId, ReadsInstance
-from api.deps import Core
-from api.metrics import ApiMetrics
+from gantral.api.authz import InstanceId, ReadsInstance
+from gantral.api.deps import Core
+from gantral.api.metrics import ApiMetrics
 from gantral.readiness.explain import ReadinessView, explain_instance
 from gantral.readiness.gate import ReadinessGate
 from gantral.readiness.verdict import Verdict

@@ -1,14 +1,14 @@
 """The published contract lists every status an operation can answer, from one place.
 
-FastAPI documents what a route declares; the edge (`api.edge`) and the error table
-(`api.errors`) answer more than any route declares. This post-processing of the generated
+FastAPI documents what a route declares; the edge (`gantral.api.edge`) and the error table
+(`gantral.api.errors`) answer more than any route declares. This post-processing of the generated
 OpenAPI document adds, to every operation:
 
     401, 503     the token is checked (and the issuer's keys fetched) on every route but
                  the public ones; a dependency being down is 503 everywhere
     413, 422     the edge refuses large and malformed or non-I-JSON bodies, and query,
                  path and body validation answer 422
-    403          routes that ask the permission table (they depend on `api.authz`)
+    403          routes that ask the permission table (they depend on `gantral.api.authz`)
     404          routes naming a resource in their path
     409          routes whose core call can refuse for state (declared by the routers,
                  plus the known ones below)
@@ -28,7 +28,7 @@ from fastapi import FastAPI, routing
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from api import authz
+from gantral.api import authz
 from gantral.domain.ijson import MAX_DEPTH, MAX_SAFE_INTEGER
 from gantral.domain.limits import MAX_FIELD_BYTES
 from gantral.policy.models import Policy

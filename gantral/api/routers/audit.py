@@ -2,7 +2,7 @@
 
 Every route makes one call on the `AuditReader` opened in the app lifespan
 (`app.state.audit_reader`); errors are `gantral.errors` mapped to statuses by the app.
-Every route needs `audit:read` (see `api.authz`); an instance's log, on its owning team.
+Every route needs `audit:read` (see `gantral.api.authz`); an instance's log, on its owning team.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import AwareDatetime
 
-from api.authz import AuditGlobalReader, AuditInstanceReader, AuditRefusalReader, InstanceId
-from api.metrics import ApiMetrics
+from gantral.api.authz import AuditGlobalReader, AuditInstanceReader, AuditRefusalReader, InstanceId
+from gantral.api.metrics import ApiMetrics
 from gantral.audit.checkpoint import Checkpoint, load_verification_keys
 from gantral.audit.proofs import encode_consistency_lines
 from gantral.audit.verifier import verify_instance as verify_database_instance

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from api.schemas import Health
+from gantral.api.schemas import Health
 
 router = APIRouter(tags=["health"])
 

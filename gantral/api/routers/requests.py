@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from api.authz import CurrentCaller
+from gantral.api.authz import CurrentCaller
 from gantral.channels.inbox import InboxPage, open_requests
 from gantral.identity import Permission
 

@@ -11,10 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from api.authz import PublishesWorkflows
-from api.deps import Core, CurrentPrincipal
-from api.routers.policies import Registry
-from api.routers.registry_body import DOCUMENT_BODY, read_document
+from gantral.api.authz import PublishesWorkflows
+from gantral.api.deps import Core, CurrentPrincipal
+from gantral.api.routers.policies import Registry
+from gantral.api.routers.registry_body import DOCUMENT_BODY, read_document
 from gantral.errors import InvalidInput
 from gantral.policy.loading import parse, refuse_non_facts, validate
 from gantral.policy.registry import StoredTemplate, TemplateActivation

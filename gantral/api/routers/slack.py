@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from slack_sdk.signature import SignatureVerifier
 
-from api.routers.webhook_body import bounded_body, off
+from gantral.api.routers.webhook_body import bounded_body, off
 from gantral.channels.decisions import principal_of
 from gantral.channels.inbox import open_requests
 from gantral.channels.slack.blocks import home_view

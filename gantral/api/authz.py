@@ -39,8 +39,8 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from api.deps import CurrentPrincipal, Identity
-from api.refusal_limit import RefusalLimiter
+from gantral.api.deps import CurrentPrincipal, Identity
+from gantral.api.refusal_limit import RefusalLimiter
 from gantral.audit.reader import AuditReader
 from gantral.client import GantralCore
 from gantral.domain.actors import Actor

@@ -1,6 +1,6 @@
 """`/v1/instances`: the agent protocol and human decisions. One core call per route.
 
-Who may call what is decided in `api.authz`; routes declare the permission they need.
+Who may call what is decided in `gantral.api.authz`; routes declare the permission they need.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from api.authz import (
+from gantral.api.authz import (
     AuthorizesSteps,
     CurrentCaller,
     Decides,
@@ -18,8 +18,8 @@ from api.authz import (
     ReadsInstance,
     ReportsEvents,
 )
-from api.deps import Core
-from api.schemas import (
+from gantral.api.deps import Core
+from gantral.api.schemas import (
     AuthorizeRequest,
     DecisionRequest,
     EventRequest,
