@@ -104,8 +104,8 @@ class AgentProtocol(Requests):
             )
             return Authorized(result, grant)
         spec = RequestSpec(
-            req.step_id, action, req.arguments, req.context, req.actor, plan,
-            redacted=req.redacted,
+            step_id=req.step_id, action=action, arguments=req.arguments, context=req.context,
+            requested_by=req.actor, plan=plan, redacted=req.redacted,
         )  # fmt: skip
         request = self.open_request(spec, now, ids)
         if pending is not None:

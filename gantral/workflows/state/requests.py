@@ -241,7 +241,8 @@ class Requests(StateCore):
             request.resolved_at = now
             follow_up = edited if more else second_signoff_plan(plan)
             spec = RequestSpec(
-                request.step_id, request.action, arguments, context, d.actor, follow_up,
+                step_id=request.step_id, action=request.action, arguments=arguments,
+                context=context, requested_by=d.actor, plan=follow_up,
                 excluded=frozenset({d.actor.id, *request.excluded_approvers}),
                 redacted=request.context_snapshot.get("redacted"),
                 grant_holder=request.grant_holder,
