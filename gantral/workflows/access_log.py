@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from gantral.workflows.audit_outbox import AuditOutbox
     from gantral.workflows.messages import Refusal
     from gantral.workflows.refusals import forbidden, invalid
+    from gantral.workflows.temporal_refusals import as_temporal
 
 ACCESS_LOG_WORKFLOW = "GantralAccessLog"
 ACCESS_LOG_ID = "gantral-access-log"
@@ -93,9 +94,10 @@ class AccessLogWorkflow:
     async def run(self, start: AccessLogStart) -> None:
         await workflow.wait_condition(lambda: self._outbox.count >= SEGMENT_EVENTS)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        self._outbox.record(
-            AuditEventType.INSTANCE_SEALED, SYSTEM_ACTOR, {"segment": start.segment}
-        )
+        with as_temporal():
+            self._outbox.record(
+                AuditEventType.INSTANCE_SEALED, SYSTEM_ACTOR, {"segment": start.segment}
+            )
         await self._outbox.flush()
         workflow.continue_as_new(
             self._start.model_copy(update={"segment": self._start.segment + 1})
@@ -112,13 +114,16 @@ class AccessLogWorkflow:
         if fields_problem({"refusal": payload}) is not None:
             workflow.logger.warning("refusal record that is not I-JSON dropped")
             return
-        self._outbox.record(AuditEventType.ACCESS_REFUSED, refusal.actor, payload)
+        with as_temporal():
+            self._outbox.record(AuditEventType.ACCESS_REFUSED, refusal.actor, payload)
         await self._outbox.flush()
 
     @workflow.update
     async def admin_action(self, action: AdminAction) -> AdminActionRecorded:
         """Answered only once the event is durably stored by the sink (fail closed)."""
-        seq = self._outbox.record(AuditEventType.ADMIN_ACTION, action.actor, _admin_payload(action))
+        with as_temporal():
+            payload = _admin_payload(action)
+            seq = self._outbox.record(AuditEventType.ADMIN_ACTION, action.actor, payload)
         await self._outbox.flush()
         return AdminActionRecorded(segment_id=self._segment_id, seq=seq)
 
@@ -126,15 +131,16 @@ class AccessLogWorkflow:
     def _check_admin_action(self, action: AdminAction) -> None:
         # Refused before anything enters the outbox: what the sink cannot store would
         # otherwise stay pending there and block every later event of the segment.
-        if action.actor.kind is not ActorKind.HUMAN:
-            raise forbidden("not_a_human", "administrator actions are taken by humans")
-        try:
-            rfc8785.dumps(_admin_payload(action))
-        except rfc8785.CanonicalizationError as error:
-            raise invalid("not_canonical_json", f"detail is not I-JSON: {error}") from error
-        problem = attestation_problem("admin_action", ACCESS_LOG_ID, action)
-        if problem is not None:
-            raise forbidden("unattested", problem)
+        with as_temporal():
+            if action.actor.kind is not ActorKind.HUMAN:
+                raise forbidden("not_a_human", "administrator actions are taken by humans")
+            try:
+                rfc8785.dumps(_admin_payload(action))
+            except rfc8785.CanonicalizationError as error:
+                raise invalid("not_canonical_json", f"detail is not I-JSON: {error}") from error
+            problem = attestation_problem("admin_action", ACCESS_LOG_ID, action)
+            if problem is not None:
+                raise forbidden("unattested", problem)
 
     @workflow.query
     def segment_id(self) -> str:

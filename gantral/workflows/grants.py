@@ -1,20 +1,33 @@
-"""Single-use grants: authority to start one step once, with exactly the approved arguments."""
+"""Single-use grants: authority to start one step once, with exactly the approved arguments.
+
+`GrantBook` is plain data (part of `InstanceData`, carried whole through continue-as-new):
+each grant beside whether it is active (its facts are audited) and used.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from gantral.domain.digest import args_digest
 from gantral.domain.records import Grant
 
 
-class GrantBook:
-    def __init__(self) -> None:
-        self._grants: dict[str, Grant] = {}
-        self._used: set[str] = set()
-        self._active: set[str] = set()
-        self._started_steps: set[str] = set()
+class HeldGrant(BaseModel):
+    """One issued grant and how far it has gone."""
+
+    grant: Grant
+    # Usable only once the facts that authorize it are durably audited.
+    active: bool = False
+    used: bool = False
+
+
+class GrantBook(BaseModel):
+    grants: dict[str, HeldGrant] = Field(default_factory=dict)
+    # Steps started with a grant (a governed step completes only after one), in order.
+    started_steps: list[str] = Field(default_factory=list)
 
     def issue(
         self,
@@ -36,23 +49,24 @@ class GrantBook:
             expires_at=expires_at,
             holder=holder,
         )
-        self._grants[grant_id] = grant
+        self.grants[grant_id] = HeldGrant(grant=grant)
         return grant
 
     def use(
         self, step_id: str, grant_id: str | None, digest: str | None, now: datetime, user: str
     ) -> tuple[str, str] | None:
         """Consume the grant for `user`, or say why it cannot be used: (reason, message)."""
-        grant = self._grants.get(grant_id or "")
-        if grant is None:
+        held = self.grants.get(grant_id or "")
+        if held is None:
             return "no_grant", f"step {step_id} needs a valid grant from an authorization"
-        if grant.grant_id not in self._active:
+        grant = held.grant
+        if not held.active:
             return "grant_not_active", f"grant {grant_id} is not usable until it is audited"
         if grant.holder is not None and grant.holder != user:
             return "grant_not_yours", f"grant {grant_id} was issued to another principal"
         if grant.step_id != step_id:
             return "grant_step_mismatch", f"grant {grant_id} is for step {grant.step_id}"
-        if grant.grant_id in self._used:
+        if held.used:
             return "grant_reused", f"grant {grant_id} was already used"
         if now >= grant.expires_at:
             return "grant_expired", f"grant {grant_id} expired at {grant.expires_at.isoformat()}"
@@ -60,31 +74,16 @@ class GrantBook:
             return "args_digest_mismatch", (
                 f"arguments digest {digest} differs from the authorized {grant.args_digest}"
             )
-        self._used.add(grant.grant_id)
-        self._started_steps.add(step_id)
+        held.used = True
+        if step_id not in self.started_steps:
+            self.started_steps.append(step_id)
         return None
-
-    def snapshot(self) -> tuple[list[Grant], list[str], list[str], list[str]]:
-        """(grants, used, active, started steps): what a continued run needs."""
-        return (
-            list(self._grants.values()),
-            sorted(self._used),
-            sorted(self._active),
-            sorted(self._started_steps),
-        )
-
-    @classmethod
-    def restore(
-        cls, grants: list[Grant], used: list[str], active: list[str], started: list[str]
-    ) -> GrantBook:
-        book = cls()
-        book._grants = {g.grant_id: g for g in grants}
-        book._used, book._active, book._started_steps = set(used), set(active), set(started)
-        return book
 
     def activate(self, grant_id: str) -> None:
         """Usable from now on: the facts that authorize it are durably audited."""
-        self._active.add(grant_id)
+        held = self.grants.get(grant_id)
+        if held is not None:
+            held.active = True
 
     def started(self, step_id: str) -> bool:
-        return step_id in self._started_steps
+        return step_id in self.started_steps

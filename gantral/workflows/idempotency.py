@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 
 from pydantic import BaseModel
-from temporalio.exceptions import ApplicationError
 
 from gantral.domain.actors import Actor
 from gantral.domain.digest import sha256_hex
+from gantral.errors import GantralError
 from gantral.workflows.messages import StoredOutcome
 from gantral.workflows.refusals import conflict
 
@@ -40,22 +40,14 @@ def update_id(op: str, scope: str, print_: str) -> str:
 
 
 class Outcomes:
-    """The outcome of every keyed call of one instance, by scope."""
+    """The outcome of every keyed call of one instance, by scope: the rules over the
+    instance's own record of them (`InstanceData.outcomes`, changed in place)."""
 
-    def __init__(self) -> None:
-        self._by_scope: dict[str, StoredOutcome] = {}
+    def __init__(self, by_scope: dict[str, StoredOutcome] | None = None) -> None:
+        self._by_scope: dict[str, StoredOutcome] = {} if by_scope is None else by_scope
 
     def get(self, scope: str) -> StoredOutcome | None:
         return self._by_scope.get(scope)
-
-    def all(self) -> dict[str, StoredOutcome]:
-        return dict(self._by_scope)
-
-    @classmethod
-    def restore(cls, by_scope: dict[str, StoredOutcome]) -> Outcomes:
-        outcomes = cls()
-        outcomes._by_scope = dict(by_scope)
-        return outcomes
 
     def check(self, scope: str, print_: str) -> StoredOutcome | None:
         """The earlier outcome of this very call, if any; a different call under the same
@@ -76,10 +68,8 @@ class Outcomes:
     def succeed(self, scope: str, result: BaseModel) -> None:
         self._by_scope[scope].result = result.model_dump(mode="json")
 
-    def fail(self, scope: str, error: ApplicationError) -> None:
-        details = error.details[0] if error.details else {}
-        reason = details.get("reason", "") if isinstance(details, dict) else ""
-        self._by_scope[scope].error = (error.type or "conflict", str(reason), error.message)
+    def fail(self, scope: str, error: GantralError) -> None:
+        self._by_scope[scope].error = (error.code, error.reason, error.message)
 
     @staticmethod
     def settled(outcome: StoredOutcome) -> bool:

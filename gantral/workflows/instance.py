@@ -5,7 +5,8 @@ module is only its host: Update validators admit a call (the API's attestation, 
 and size limits, idempotency) and run the state's checks before anything reaches
 history; handlers call one state method, flush the audit log to the sink and publish the
 visible state; the run loop supervises deadlines with `wait_condition` timers. Reads are
-Queries.
+Queries. The state refuses with `gantral.errors` exceptions; every validator, handler and
+the run turn them into Temporal's `ApplicationError` at their edge (`as_temporal`).
 
 Speed without giving up a guarantee: a decision is answered as soon as it is recorded
 (durable in Temporal's history once the Update completes); its audit batch is written
@@ -34,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from gantral.domain.limits import fields_problem
     from gantral.domain.records import Grant, HumanRequest
     from gantral.domain.states import State
-    from gantral.errors import Unavailable
+    from gantral.errors import GantralError, Unavailable
     from gantral.workflows import search
     from gantral.workflows.audit_outbox import AuditOutbox
     from gantral.workflows.idempotency import Outcomes, fingerprint, scope_of
@@ -56,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from gantral.workflows.refusals import conflict, forbidden, invalid, refuse
     from gantral.workflows.state import InstanceState
+    from gantral.workflows.temporal_refusals import as_temporal
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -80,7 +82,6 @@ class InstanceWorkflow:
         self._outbox = AuditOutbox(start.instance_id, start.audit_task_queue, self._s.log)
         self._supervised_id: str | None = None
         self._background: list[asyncio.Future[None]] = []
-        self._creator: str | None = start.carried.creator if start.carried else None
         # Set once the run hands over to the next: new calls are refused (the API retries
         # them on the next run), so a busy instance still reaches a quiet point.
         self._continuing = False
@@ -90,6 +91,10 @@ class InstanceWorkflow:
 
     @workflow.run
     async def run(self, start: StartInstance) -> InstanceView:
+        with as_temporal():
+            return await self._run(start)
+
+    async def _run(self, start: StartInstance) -> InstanceView:
         # Checked when the start is first run, never on replay: a later key rotation must
         # not turn an accepted history into a non-deterministic one.
         if workflow.patched(_ATTESTED_START) and not workflow.unsafe.is_replaying():
@@ -138,7 +143,7 @@ class InstanceWorkflow:
         handler finished and every audit event stored (the next run's chain continues)."""
         self._continuing = True
         await self._quiesce()
-        start = self._s.start.model_copy(update={"carried": self._s.snapshot(self._creator)})
+        start = self._s.start.model_copy(update={"carried": self._s.snapshot()})
         workflow.continue_as_new(start)
 
     async def _quiesce(self, *, store: bool = True) -> None:
@@ -188,7 +193,7 @@ class InstanceWorkflow:
     async def _supervise(self, request: HumanRequest) -> None:
         """Run the escalation chain of one request until it is decided, replaced or times
         out; then the policy's on_timeout applies, taken by the system actor."""
-        tiers = self._s.plans[request.request_id].tiers
+        tiers = self._s.data.plans[request.request_id].tiers
         # A continued run picks the chain up where the last one left it.
         resumed = request.deadline is not None or request.tier > 0
         for index in range(request.tier, len(tiers)):
@@ -260,11 +265,11 @@ class InstanceWorkflow:
         prior = outcomes.check(scope, fingerprint(payload))
         if prior is not None:
             await workflow.wait_condition(lambda: Outcomes.settled(prior))
-            return _replay(prior, result_type)
+            return _first_outcome(prior, result_type)
         outcomes.begin(scope, fingerprint(payload))
         try:
             result = await run()
-        except ApplicationError as error:
+        except GantralError as error:
             outcomes.fail(scope, error)
             raise
         outcomes.succeed(scope, result)
@@ -276,24 +281,27 @@ class InstanceWorkflow:
     async def started(self, ask: StartedAsk) -> Started:
         """Sent with the start (update-with-start): answers once the instance is RUNNING
         and its start is audited, with no polling. The first asker created it."""
-        if self._creator is None:
-            self._creator = ask.attempt
+        data = self._s.data
+        if data.creator is None:
+            data.creator = ask.attempt
         await workflow.wait_condition(lambda: self._s.state is not State.CREATED)
-        return Started(view=self._s.view(), created=self._creator == ask.attempt)
+        return Started(view=self._s.view(), created=data.creator == ask.attempt)
 
     @started.validator
     def _validate_started(self, ask: StartedAsk) -> None:
-        if ask.request_fingerprint != self._s.start.request_fingerprint:
-            raise conflict(
-                "idempotency_key_reused",
-                "this idempotency key was already used by this caller to start an instance "
-                "with a different request",
-            )
+        with as_temporal():
+            if ask.request_fingerprint != self._s.start.request_fingerprint:
+                raise conflict(
+                    "idempotency_key_reused",
+                    "this idempotency key was already used by this caller to start an "
+                    "instance with a different request",
+                )
 
     @workflow.update
     async def authorize(self, req: AuthorizeStep) -> AuthorizeResult:
         scope = scope_of("authorize", req.actor, req.idempotency_key, req.step_id)
-        return await self._once(scope, req, AuthorizeResult, lambda: self._authorize(req))
+        with as_temporal():
+            return await self._once(scope, req, AuthorizeResult, lambda: self._authorize(req))
 
     async def _authorize(self, req: AuthorizeStep) -> AuthorizeResult:
         authorized = self._s.authorize(req, workflow.now(), _ids)
@@ -308,15 +316,18 @@ class InstanceWorkflow:
 
     @authorize.validator
     def _validate_authorize(self, req: AuthorizeStep) -> None:
-        self._admit("authorize", req, {"arguments": req.arguments, "context": req.context})
-        if self._repeat(scope_of("authorize", req.actor, req.idempotency_key, req.step_id), req):
-            return
-        self._s.check_authorize(req)
+        with as_temporal():
+            self._admit("authorize", req, {"arguments": req.arguments, "context": req.context})
+            scope = scope_of("authorize", req.actor, req.idempotency_key, req.step_id)
+            if self._repeat(scope, req):
+                return
+            self._s.check_authorize(req)
 
     @workflow.update
     async def report(self, event: AgentEvent) -> AgentEventResult:
         scope = scope_of("report", event.actor, event.idempotency_key)
-        return await self._once(scope, event, AgentEventResult, lambda: self._report(event))
+        with as_temporal():
+            return await self._once(scope, event, AgentEventResult, lambda: self._report(event))
 
     async def _report(self, event: AgentEvent) -> AgentEventResult:
         outcome = self._s.report(event, workflow.now())
@@ -334,16 +345,18 @@ class InstanceWorkflow:
 
     @report.validator
     def _validate_report(self, event: AgentEvent) -> None:
-        cost = event.cost.model_dump(mode="json") if event.cost is not None else None
-        self._admit("report", event, {"detail": event.detail, "cost": cost})
-        if self._repeat(scope_of("report", event.actor, event.idempotency_key), event):
-            return
-        self._s.check_report(event)
+        with as_temporal():
+            cost = event.cost.model_dump(mode="json") if event.cost is not None else None
+            self._admit("report", event, {"detail": event.detail, "cost": cost})
+            if self._repeat(scope_of("report", event.actor, event.idempotency_key), event):
+                return
+            self._s.check_report(event)
 
     @workflow.update
     async def finish(self, cmd: Finish) -> InstanceView:
         scope = scope_of("finish", cmd.actor, cmd.idempotency_key)
-        return await self._once(scope, cmd, InstanceView, lambda: self._finish(cmd))
+        with as_temporal():
+            return await self._once(scope, cmd, InstanceView, lambda: self._finish(cmd))
 
     async def _finish(self, cmd: Finish) -> InstanceView:
         self._s.finish(cmd, workflow.now())
@@ -357,17 +370,19 @@ class InstanceWorkflow:
 
     @finish.validator
     def _validate_finish(self, cmd: Finish) -> None:
-        self._admit("finish", cmd, {})
-        if self._repeat(scope_of("finish", cmd.actor, cmd.idempotency_key), cmd):
-            return
-        self._s.check_finish(cmd)
+        with as_temporal():
+            self._admit("finish", cmd, {})
+            if self._repeat(scope_of("finish", cmd.actor, cmd.idempotency_key), cmd):
+                return
+            self._s.check_finish(cmd)
 
     # -- human decisions ----------------------------------------------------------------
 
     @workflow.update
     async def decide(self, d: Decide) -> DecisionResult:
         scope = scope_of("decide", d.actor, d.idempotency_key, d.request_id)
-        return await self._once(scope, d, DecisionResult, lambda: self._decide(d))
+        with as_temporal():
+            return await self._once(scope, d, DecisionResult, lambda: self._decide(d))
 
     async def _decide(self, d: Decide) -> DecisionResult:
         # Recorded before any await: a racing decision's validator already sees it.
@@ -381,10 +396,11 @@ class InstanceWorkflow:
 
     @decide.validator
     def _validate_decide(self, d: Decide) -> None:
-        self._admit("decide", d, {"context_delta": d.context_delta})
-        if self._repeat(scope_of("decide", d.actor, d.idempotency_key, d.request_id), d):
-            return
-        self._s.check_decide(d)
+        with as_temporal():
+            self._admit("decide", d, {"context_delta": d.context_delta})
+            if self._repeat(scope_of("decide", d.actor, d.idempotency_key, d.request_id), d):
+                return
+            self._s.check_decide(d)
 
     # -- reads --------------------------------------------------------------------------
 
@@ -410,7 +426,7 @@ class InstanceWorkflow:
     @workflow.query
     def request(self, request_id: str) -> HumanRequest | None:
         """One request in full (its snapshot included): what a long-poll waits on."""
-        return self._s.requests.get(request_id)
+        return self._s.data.requests.get(request_id)
 
     @workflow.query
     def view(self) -> InstanceView:
@@ -421,7 +437,8 @@ def _went_well(future: asyncio.Future[None]) -> bool:
     return future.done() and not future.cancelled() and future.exception() is None
 
 
-def _replay(prior: StoredOutcome, result_type: type[R]) -> R:
+def _first_outcome(prior: StoredOutcome, result_type: type[R]) -> R:
+    """What a repeat of a keyed call is answered: the first call's refusal, or its result."""
     if prior.error is not None:
         raise refuse(*prior.error)
     return result_type.model_validate(prior.result)

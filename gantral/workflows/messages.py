@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field, computed_field, model_validator
 
 from gantral.attestation import Attestation
 from gantral.domain.actors import Actor
@@ -26,6 +26,7 @@ from gantral.domain.states import State
 from gantral.policy.models import Materiality
 from gantral.policy.plan import RequestPlan
 from gantral.policy.templates import WorkflowTemplate
+from gantral.workflows.grants import GrantBook
 
 WORKFLOW_NAME = "GantralInstance"
 # The refusal reason of a call that reached a run handing over to its next (retried).
@@ -48,7 +49,7 @@ class StartInstance(BaseModel):
     # A run continues as new once its history holds this many events (or Temporal
     # suggests it); the state passes to the next run as one value (`carried`).
     continue_as_new_after: int = Field(default=10_000, ge=10)
-    carried: Carried | None = None
+    carried: InstanceData | None = None
     callback_url: str | None = None
 
     def attested_body(self) -> dict[str, Any]:
@@ -58,27 +59,70 @@ class StartInstance(BaseModel):
         return body
 
 
-class Carried(BaseModel):
-    """An instance's state handed from one run to the next (continue-as-new)."""
+class AuditChain(BaseModel):
+    """An audit chain as the sink stored it: how many events, and the last one's hash."""
 
-    run: int
-    state: State
+    count: int = 0
+    head: str | None = None
+
+
+class InstanceData(BaseModel):
+    """Everything an instance knows, as one value: what `InstanceState` changes, what its
+    view is derived from, and what continue-as-new hands to the next run whole."""
+
+    run: int = 1
+    state: State = State.CREATED
     created_at: datetime
     updated_at: datetime
-    transitions: list[TransitionRecord]
-    requests: list[HumanRequest]
-    plans: dict[str, RequestPlan]
-    pending_id: str | None
-    decisions: list[Decision]
-    grants: list[Grant]
-    used_grants: list[str]
-    active_grants: list[str]
-    started_steps: list[str]
-    cost: Cost
-    outcomes: dict[str, StoredOutcome]
-    audit_count: int
-    audit_head: str | None
+    transitions: list[TransitionRecord] = Field(default_factory=list)
+    requests: dict[str, HumanRequest] = Field(default_factory=dict)
+    # What each request's pinned policy asks for (a continued run keeps the pending one's).
+    plans: dict[str, RequestPlan] = Field(default_factory=dict)
+    pending_id: str | None = None
+    decisions: list[Decision] = Field(default_factory=list)
+    grants: GrantBook = Field(default_factory=GrantBook)
+    cost: Cost = Field(default_factory=Cost)
+    # The first outcome of every keyed call, by scope (`idempotency.Outcomes`).
+    outcomes: dict[str, StoredOutcome] = Field(default_factory=dict)
+    # The chain stored before this run began; the run's own `AuditLog` continues it.
+    audit: AuditChain = Field(default_factory=AuditChain)
+    # The attempt that created the instance (the first `started` asker).
     creator: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_carried(cls, value: Any) -> Any:
+        """Runs continued before `InstanceData` existed carry the earlier shape ("Carried":
+        requests as a list, the grant book as parallel lists); they still start."""
+        if isinstance(value, dict) and "used_grants" in value:
+            return _from_carried(value)
+        return value
+
+
+def _from_carried(carried: dict[str, Any]) -> dict[str, Any]:
+    def grant_id(grant: Any) -> str:
+        return str(grant["grant_id"] if isinstance(grant, dict) else grant.grant_id)
+
+    def request_id(request: Any) -> str:
+        return str(request["request_id"] if isinstance(request, dict) else request.request_id)
+
+    used, active = set(carried["used_grants"]), set(carried["active_grants"])
+    data = {
+        k: v
+        for k, v in carried.items()
+        if k not in {"grants", "used_grants", "active_grants", "started_steps", "requests",
+                     "audit_count", "audit_head"}
+    }  # fmt: skip
+    data["requests"] = {request_id(r): r for r in carried["requests"]}
+    data["grants"] = {
+        "grants": {
+            grant_id(g): {"grant": g, "active": grant_id(g) in active, "used": grant_id(g) in used}
+            for g in carried["grants"]
+        },
+        "started_steps": list(carried["started_steps"]),
+    }
+    data["audit"] = {"count": carried["audit_count"], "head": carried["audit_head"]}
+    return data
 
 
 class StartedAsk(BaseModel):
@@ -258,6 +302,6 @@ class Refusal(BaseModel):
     attestation: Attestation | None = None
 
 
-# Forward references (Carried is declared before the models it holds).
-Carried.model_rebuild()
+# Forward references (InstanceData is declared before the models it holds).
+InstanceData.model_rebuild()
 StartInstance.model_rebuild()

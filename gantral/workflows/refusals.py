@@ -1,34 +1,31 @@
-"""Refusals raised inside the workflow, built from the one error tree (`gantral.errors`).
+"""Refusals raised by the governance logic, built from the one error tree (`gantral.errors`).
 
-An `ApplicationError` raised by an update validator rejects the update before anything
-is written to history; raised by a handler, it fails only that update, not the instance.
-Its `type` is the error class's code, so the client maps it back to the same class.
+Plain Gantral exceptions: the state and its checks know nothing of Temporal. The workflow
+hosts turn them into Temporal's `ApplicationError` at their edge (`temporal_refusals`).
 """
 
 from __future__ import annotations
 
-from temporalio.exceptions import ApplicationError
-
 from gantral.errors import BY_CODE, Conflict, Forbidden, GantralError, InvalidInput, NotFound
 
 
-def refuse(error: type[GantralError] | str, reason: str, message: str) -> ApplicationError:
+def refuse(error: type[GantralError] | str, reason: str, message: str) -> GantralError:
     """`error`: a `gantral.errors` class (or its code, as stored with a recorded outcome)."""
     cls = BY_CODE.get(error, Conflict) if isinstance(error, str) else error
-    return ApplicationError(message, {"reason": reason}, type=cls.code, non_retryable=True)
+    return cls(message, reason=reason)
 
 
-def conflict(reason: str, message: str) -> ApplicationError:
+def conflict(reason: str, message: str) -> GantralError:
     return refuse(Conflict, reason, message)
 
 
-def forbidden(reason: str, message: str) -> ApplicationError:
+def forbidden(reason: str, message: str) -> GantralError:
     return refuse(Forbidden, reason, message)
 
 
-def not_found(reason: str, message: str) -> ApplicationError:
+def not_found(reason: str, message: str) -> GantralError:
     return refuse(NotFound, reason, message)
 
 
-def invalid(reason: str, message: str) -> ApplicationError:
+def invalid(reason: str, message: str) -> GantralError:
     return refuse(InvalidInput, reason, message)

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from temporalio.exceptions import ApplicationError
 
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.audit_event import AuditEventType
 from gantral.domain.digest import args_digest
 from gantral.domain.records import DecisionType, RequestStatus
 from gantral.domain.states import State
+from gantral.errors import GantralError
 from gantral.policy.loading import load_template
 from gantral.workflows.messages import (
     AgentEvent,
@@ -112,10 +112,9 @@ def _start_step(s: InstanceState, grant: Any, digest: str | None = None) -> Any:
 
 
 def _refused(call: Any) -> str:
-    with pytest.raises(ApplicationError) as info:
+    with pytest.raises(GantralError) as info:
         call()
-    reason: str = info.value.details[0]["reason"]
-    return reason
+    return info.value.reason
 
 
 def test_approve_resumes_with_a_grant_usable_only_once_audited() -> None:
@@ -135,7 +134,7 @@ def test_approve_resumes_with_a_grant_usable_only_once_audited() -> None:
     assert _start_step(s, grant)[0] == "grant_reused"
     types = [e.type for e in s.log.unsent()]
     assert types.count(AuditEventType.VIOLATION) == 2  # the premature and the reused start
-    assert [t.to_state for t in s.transitions][-3:] == [
+    assert [t.to_state for t in s.data.transitions][-3:] == [
         State.APPROVED,
         State.RESUMED,
         State.RUNNING,
@@ -259,15 +258,15 @@ def test_no_step_starts_without_a_settled_human_grant_for_exactly_its_arguments(
                     assert grant.args_digest == digest, "started with other arguments"
                     assert grant_id not in used, "a grant used twice"
                     used.add(grant_id)
-        except ApplicationError:
+        except GantralError:
             continue  # refused by a check: nothing changed
     # Every decision the state accepted is recorded exactly once.
     recorded = [e for e in s.log.unsent() if e.type is AuditEventType.DECISION_RECORDED]
-    assert [e.payload["decision_id"] for e in recorded] == [d.decision_id for d in s.decisions]
+    assert [e.payload["decision_id"] for e in recorded] == [d.decision_id for d in s.data.decisions]
     # Separation of duties: the agent's owner never decided anything.
-    assert "olivia" not in {d.human_actor_id for d in s.decisions}
+    assert "olivia" not in {d.human_actor_id for d in s.data.decisions}
     # Quorum: a CRITICAL request is approved only with both roles, by distinct humans.
-    for request in s.requests.values():
+    for request in s.data.requests.values():
         if request.status is RequestStatus.APPROVED and request.materiality == "CRITICAL":
             assert set(request.approvals.values()) >= {"TECH_LEAD", "SECURITY_REVIEWER"}
             assert len(request.approvals) >= 2

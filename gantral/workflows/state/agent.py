@@ -1,0 +1,204 @@
+"""The agent protocol: authorizing a step (a grant, or a human request) and reporting step
+events and cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from gantral.domain.audit_event import AuditEventType
+from gantral.domain.costs import add_cost, cost_problem
+from gantral.domain.digest import args_digest
+from gantral.domain.records import Grant, HumanRequest, RequestStatus
+from gantral.domain.states import State
+from gantral.policy.evaluate import RequestPlan, plan_request
+from gantral.workflows.messages import (
+    AgentEvent,
+    AgentEventKind,
+    AgentEventResult,
+    AuthorizeOutcome,
+    AuthorizeResult,
+    AuthorizeStep,
+)
+from gantral.workflows.refusals import conflict, invalid, not_found
+from gantral.workflows.state.core import IdSource
+from gantral.workflows.state.requests import Requests, RequestSpec
+
+__all__ = ["MAX_REQUESTS", "AgentProtocol", "Authorized"]
+
+# Bounds what one instance holds (and its history); continue-as-new lifts it (issue 11).
+MAX_REQUESTS = 500
+
+
+@dataclass(frozen=True)
+class Authorized:
+    """An authorization's answer, and the grant to activate once the log is stored."""
+
+    result: AuthorizeResult
+    grant: Grant | None = None
+
+
+class AgentProtocol(Requests):
+    """What an agent asks and reports; a step needing a human opens a request."""
+
+    def check_authorize(self, req: AuthorizeStep) -> None:
+        if self.start.template.step(req.step_id) is None:
+            raise not_found(
+                "unknown_step", f"step {req.step_id} is not in workflow {self.start.template.id}"
+            )
+        if len(self.data.requests) >= MAX_REQUESTS:
+            raise conflict(
+                "too_many_requests",
+                f"instance has had {MAX_REQUESTS} human requests; start a new instance",
+            )
+        if self.state is State.WAITING_FOR_HUMAN:
+            pending = self.pending
+            if pending is not None and pending.step_id != req.step_id:
+                raise conflict(
+                    "not_running", f"instance is waiting for a decision on step {pending.step_id}"
+                )
+            holder = pending.grant_holder if pending is not None else None
+            if holder is not None and holder != req.actor.id:
+                # Another agent of the team must not wipe this request's approvals.
+                raise conflict(
+                    "pending_for_other_principal",
+                    f"step {req.step_id} awaits a decision requested by another principal",
+                )
+        elif self.state is not State.RUNNING:
+            raise conflict("not_running", f"instance is {self.state}")
+
+    def authorize(self, req: AuthorizeStep, now: datetime, ids: IdSource) -> Authorized:
+        """Evaluate the pinned policy on the step's bound facts: ALLOW with a grant (to be
+        activated once audited), or a human request (superseding a pending one)."""
+        step = self.start.template.step(req.step_id)
+        assert step is not None  # check_authorize refused unknown steps
+        action = req.action or req.step_id
+        digest = args_digest(action, req.arguments)
+        plan = plan_request(step.policy, self.facts(req.arguments))
+        self.log.record(
+            AuditEventType.POLICY_EVALUATED,
+            req.actor,
+            {
+                "step_id": req.step_id,
+                "args_digest": digest,
+                "materiality": plan.materiality,
+                "requires_human": plan.requires_human,
+                "explanation": plan.explanation,
+            },
+            now,
+        )
+        pending = self.pending
+        if pending is not None and pending.args_digest == digest:
+            return Authorized(_pending_result(pending, plan))
+        if not plan.requires_human:
+            grant = self.issue_grant(
+                req.step_id, None, action, req.arguments, plan, req.actor.id, now, ids
+            )
+            result = AuthorizeResult(
+                outcome=AuthorizeOutcome.ALLOW,
+                step_id=req.step_id,
+                args_digest=digest,
+                materiality=plan.materiality,
+                explanation=plan.explanation,
+                grant=grant,
+            )
+            return Authorized(result, grant)
+        spec = RequestSpec(
+            step_id=req.step_id, action=action, arguments=req.arguments, context=req.context,
+            requested_by=req.actor, plan=plan, redacted=req.redacted,
+        )  # fmt: skip
+        request = self.open_request(spec, now, ids)
+        if pending is not None:
+            pending.status = RequestStatus.SUPERSEDED
+            pending.superseded_by, pending.superseded_why = request.request_id, "reauthorized"
+            pending.resolved_at = now
+            self.log.record(
+                AuditEventType.REQUEST_SUPERSEDED,
+                req.actor,
+                {"request_id": pending.request_id, "superseded_by": request.request_id},
+                now,
+            )
+        else:
+            self.move(
+                State.WAITING_FOR_HUMAN,
+                "policy requires a human decision",
+                req.actor,
+                now,
+                request.request_id,
+            )
+        return Authorized(_pending_result(request, plan))
+
+    def check_report(self, event: AgentEvent) -> None:
+        if self.terminal:
+            raise conflict("terminal", f"instance is {self.state}")
+        if event.kind is not AgentEventKind.COST and not event.step_id:
+            raise invalid("step_id_required", f"{event.kind} needs a step_id")
+        if event.kind is AgentEventKind.COST and event.cost is None:
+            raise invalid("cost_required", "COST needs a cost")
+        if event.cost is not None:
+            # Checked against the total here, where it is known: the API is not the only
+            # client, and a total that overflowed would make every view unreadable.
+            problem = cost_problem(self.data.cost, event.cost)
+            if problem is not None:
+                raise invalid(*problem)
+
+    def report(self, event: AgentEvent, now: datetime) -> AgentEventResult | tuple[str, str]:
+        """Record a step event or cost. A step event that would pass a governed state
+        without authority is recorded as a VIOLATION and returned as (reason, message)."""
+        if event.kind is not AgentEventKind.COST:
+            violation = self._step_violation(event, now)
+            dumped = event.model_dump(mode="json", exclude={"actor", "attestation"})
+            if violation is not None:
+                reason, message = violation
+                payload = {"reason": reason, "message": message, "event": dumped}
+                self.log.record(AuditEventType.VIOLATION, event.actor, payload, now)
+                return violation
+            if event.kind is AgentEventKind.STEP_STARTED and event.grant_id:
+                used = {"grant_id": event.grant_id, "step_id": event.step_id}
+                self.log.record(AuditEventType.GRANT_USED, event.actor, used, now)
+            self.log.record(AuditEventType.AGENT_EVENT, event.actor, dumped, now)
+        # Cost counts whichever event carries it: never dropped.
+        if event.cost is not None:
+            self.data.cost = add_cost(self.data.cost, event.cost)
+            cost = event.cost.model_dump(mode="json")
+            self.log.record(AuditEventType.COST_REPORTED, event.actor, cost, now)
+        return AgentEventResult(accepted=True, state=self.state, cost=self.data.cost)
+
+    def _step_violation(self, event: AgentEvent, now: datetime) -> tuple[str, str] | None:
+        """Why this step event would pass a governed state without authority, if it would."""
+        if self.state is not State.RUNNING:
+            return "not_running", f"instance is {self.state}: the agent cannot advance on its own"
+        assert event.step_id is not None
+        step = self.start.template.step(event.step_id)
+        if step is None:
+            return (
+                "unknown_step",
+                f"step {event.step_id} is not in workflow {self.start.template.id}",
+            )
+        if event.kind is AgentEventKind.STEP_STARTED and (step.governed or event.grant_id):
+            return self.data.grants.use(
+                event.step_id, event.grant_id, event.args_digest, now, event.actor.id
+            )
+        if (
+            event.kind is AgentEventKind.STEP_COMPLETED
+            and step.governed
+            and not self.data.grants.started(event.step_id)
+        ):
+            return (
+                "not_authorized",
+                f"step {event.step_id} needs an authorized start before completion",
+            )
+        return None
+
+
+def _pending_result(request: HumanRequest, plan: RequestPlan) -> AuthorizeResult:
+    return AuthorizeResult(
+        outcome=AuthorizeOutcome.PENDING,
+        step_id=request.step_id,
+        args_digest=request.args_digest,
+        materiality=plan.materiality,
+        explanation=plan.explanation,
+        # A snapshot: the answer is sent after the audit flush, and a racing decision
+        # must not change what this call answered.
+        request=request.model_copy(deep=True),
+    )

@@ -1,0 +1,94 @@
+"""What every part of an instance's state shares: its data, its start, its audit log, the
+reads derived from them, and `move`, the one place a transition happens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from gantral.domain.actors import Actor
+from gantral.domain.audit_event import AuditEventType
+from gantral.domain.records import HumanRequest, TransitionRecord
+from gantral.domain.states import TERMINAL_STATES, IllegalTransition, State, check_transition
+from gantral.policy.facts import step_facts
+from gantral.workflows.audit_log import AuditLog
+from gantral.workflows.idempotency import Outcomes
+from gantral.workflows.messages import InstanceData, StartInstance
+from gantral.workflows.refusals import conflict
+
+__all__ = ["IdSource", "StateCore"]
+
+IdSource = Callable[[], str]
+"""A fresh unique hex id per call (`workflow.uuid4().hex` in the workflow)."""
+
+
+class StateCore:
+    """The parts every section of `InstanceState` works on."""
+
+    def __init__(self, start: StartInstance, data: InstanceData) -> None:
+        self.start = start
+        self.data = data
+        self.log = AuditLog(start.instance_id, after=data.audit.count, head=data.audit.head)
+
+    # -- reads ------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self.data.state
+
+    @property
+    def pending(self) -> HumanRequest | None:
+        return self.data.requests.get(self.data.pending_id) if self.data.pending_id else None
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    @property
+    def outcomes(self) -> Outcomes:
+        """The rules over the instance's keyed-call outcomes (`data.outcomes`)."""
+        return Outcomes(self.data.outcomes)
+
+    def facts(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """What the step's policy may read: the bound arguments and facts fixed at start."""
+        return step_facts(
+            arguments=arguments,
+            trigger_context=self.start.trigger_context,
+            owning_team_id=self.start.owning_team_id,
+            workflow_id=self.start.template.id,
+        )
+
+    # -- the one place a transition happens ---------------------------------------------
+
+    def move(
+        self,
+        target: State,
+        cause: str,
+        actor: Actor,
+        now: datetime,
+        request_id: str | None = None,
+    ) -> None:
+        """The one place a transition happens: checked against the state table."""
+        try:
+            check_transition(self.state, target)
+        except IllegalTransition as error:
+            raise conflict("illegal_transition", str(error)) from None
+        record = TransitionRecord(
+            seq=len(self.data.transitions) + 1,
+            from_state=self.state,
+            to_state=target,
+            cause=cause,
+            actor=actor,
+            at=now,
+            request_id=request_id,
+        )
+        self.data.transitions.append(record)
+        self.data.state = target
+        self.data.updated_at = now
+        self.log.record(
+            AuditEventType.STATE_TRANSITION,
+            actor,
+            record.model_dump(mode="json", exclude={"actor"}),
+            now,
+        )
