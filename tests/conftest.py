@@ -39,12 +39,24 @@ class Stack:
         return self.postgres.uri
 
 
+# Room for the session's buckets: SeaweedFS grows 7 volumes for each bucket written to
+# (and 7 for the filer's metadata log). The shared `TEST_BUCKET` is one; each test that
+# runs a deployment of its own (rolling restart, sink replicas, image entry points) adds
+# one. The launcher's default of 20 is used up by the third: a later bucket gets no
+# volume and every write to it fails, so its sink never stores a batch. Volumes are made
+# only when needed and not preallocated: a high cap costs nothing.
+SEAWEEDFS_VOLUMES = 200
+
+
 def _start_seaweedfs(data_dir: Path) -> tuple[ManagedProcess, int]:
     """Free ports can be taken by a concurrent run between choosing and binding: retry."""
     for attempt in range(3):
         s3_port = free_port()
         try:
-            return start_seaweedfs(data_dir / str(attempt), s3_port), s3_port
+            seaweedfs = start_seaweedfs(
+                data_dir / str(attempt), s3_port, max_volumes=SEAWEEDFS_VOLUMES
+            )
+            return seaweedfs, s3_port
         except StackError:
             if attempt == 2:
                 raise

@@ -53,11 +53,18 @@ def seaweedfs_ports(base_port: int) -> list[int]:
     return [base_port + offset for offset in SEAWEEDFS_OFFSETS]
 
 
-def start_seaweedfs(data_dir: Path, s3_port: int, base_port: int | None = None) -> ManagedProcess:
+def start_seaweedfs(
+    data_dir: Path, s3_port: int, base_port: int | None = None, *, max_volumes: int = 20
+) -> ManagedProcess:
     """SeaweedFS with its S3 gateway. Every port is explicit so stacks can run side by side.
 
     With `base_port`, the internal ports are fixed (`seaweedfs_ports`), which a long-lived
     local stack wants; without it, each is a free port, for tests.
+
+    SeaweedFS grows 7 volumes at a time for each bucket that is written to (and for the
+    filer's own metadata log), and never beyond `max_volumes`: once they are taken, a
+    new bucket's writes fail (`InternalError`, "No writable volumes"). One bucket fits the
+    default; a stack holding many buckets (the test session) needs more.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     internal = [free_port() for _ in range(7)] if base_port is None else seaweedfs_ports(base_port)
@@ -71,7 +78,7 @@ def start_seaweedfs(data_dir: Path, s3_port: int, base_port: int | None = None) 
         f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
         "-s3", f"-s3.port={s3_port}", f"-s3.port.grpc={s3_grpc}",
         "-s3.port.iceberg=0", "-s3.port.lance=0",
-        "-master.volumeSizeLimitMB=64", "-volume.max=20", "-master.telemetry=false",
+        "-master.volumeSizeLimitMB=64", f"-volume.max={max_volumes}", "-master.telemetry=false",
         # Stop at once on SIGTERM: nothing else routes around this single local volume.
         "-volume.preStopSeconds=0",
     ]  # fmt: skip
