@@ -35,11 +35,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# The SDK first (sdk/python, `gantral-sdk`): the server depends on it and it is not on
+# PyPI yet, so pip finds it installed instead of looking for it there.
+$(STAMP): pyproject.toml sdk/python/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ./sdk/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-$(LOCAL_STAMP): pyproject.toml | $(BIN)/python
+$(LOCAL_STAMP): pyproject.toml sdk/python/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ./sdk/python
 	$(BIN)/python -m pip install --quiet -e '.[local]'
 	touch $(LOCAL_STAMP)
 
@@ -129,8 +133,9 @@ $(TOOLS)/gocode/.unpacked:
 	  mv ../gocode-root/usr/share/gocode ../gocode && rm -rf ../gocode-root && touch ../gocode/.unpacked || \
 	  echo "could not download golang-golang-x-mod-dev: the Go note interop test will skip" >&2
 
-## sdk-types: regenerate the TypeScript and Go SDK types from specs/openapi.json
+## sdk-types: regenerate the Python, TypeScript and Go SDK types from specs/openapi.json
 sdk-types: go-toolchain | node-toolchain
+	$(BIN)/python -m gantral.python_sdk_types
 	cd $(TS_SDK) && node scripts/gen-types.mjs
 	cd $(GO_SDK) && go run ./cmd/gentypes
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import gantral_sdk as sdk
 import httpx
 import psycopg
 import psycopg.sql
@@ -24,7 +25,6 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.app import create_app
-from gantral import sdk
 from gantral.audit.config import AuditConfig
 from gantral.readiness.gate import ReadinessGate
 from gantral.readiness.rebuild import rebuild_from_audit, rebuild_if_lost
