@@ -187,12 +187,17 @@ $(TOOLS)/bin/promtool:
 	$@ --version
 
 ## lock: re-resolve requirements.lock, the image's pinned and hashed runtime dependencies
-## (the Dockerfile installs exactly these), from pyproject.toml's, for any platform
+## (the Dockerfile installs exactly these), from pyproject.toml's, for any platform. The
+## SDK (gantral-sdk) is resolved from sdk/python and, like gantral itself, left out of the
+## lock: the image installs both from the source tree; its dependencies are in the lock.
 lock: $(TOOLS)/uv/bin/uv
+	printf 'gantral-sdk @ ./sdk/python\n' | \
 	$(TOOLS)/uv/bin/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
-	  --generate-hashes --custom-compile-command 'make lock' -o requirements.lock
+	  --generate-hashes --custom-compile-command 'make lock' \
+	  --override /dev/stdin --no-emit-package gantral-sdk -o requirements.lock
 
-## release-artifacts: what a release ships, into dist/: the wheel, the image's lock file
+## release-artifacts: what a release ships, into dist/: the wheels (gantral and
+## gantral-sdk), the image's lock file
 ## (refreshed, see `lock`), a CycloneDX SBOM of it, the CHANGELOG section of the commits
 ## since the last tag (also put at the top of CHANGELOG.md), and the image when a Docker
 ## engine answers. Everything comes from the registries; nothing is downloaded otherwise.
@@ -208,6 +213,7 @@ $(RELEASE_TOOLS)/.installed: | $(TOOLS)/uv/bin/uv
 release-artifacts: lock $(RELEASE_TOOLS)/.installed
 	rm -rf dist && mkdir -p dist
 	$(RELEASE_TOOLS)/bin/python -m build --wheel --outdir dist .
+	$(RELEASE_TOOLS)/bin/python -m build --wheel --outdir dist sdk/python
 	cp requirements.lock dist/requirements-$(VERSION).lock
 	$(RELEASE_TOOLS)/bin/cyclonedx-py requirements requirements.lock \
 	  --pyproject pyproject.toml --mc-type application --output-reproducible \
