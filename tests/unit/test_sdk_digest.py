@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from gantral.callbacks import signing
 from gantral.domain.digest import args_digest
 
-VECTORS = json.loads((Path(__file__).parents[2] / "specs" / "webhook-vectors.json").read_text())
+SPECS = Path(__file__).parents[2] / "specs"
+VECTORS = json.loads((SPECS / "webhook-vectors.json").read_text())
+DIGESTS = json.loads((SPECS / "digest-vectors.json").read_text())
 # I-JSON values: what the API accepts as arguments.
 _SAFE = 2**53 - 1
 _scalars = (
@@ -44,6 +46,17 @@ def test_the_sdk_digest_is_the_servers(action: str, arguments: dict[str, Any]) -
 )
 def test_known_digests(arguments: dict[str, Any]) -> None:
     assert sdk.args_digest("pay", arguments) == args_digest("pay", arguments)
+
+
+@pytest.mark.parametrize("vector", DIGESTS["vectors"], ids=lambda v: v["name"])
+def test_digest_vectors(vector: dict[str, Any]) -> None:
+    assert sdk.args_digest(vector["action"], vector["arguments"]) == vector["args_digest"]
+
+
+@pytest.mark.parametrize("vector", DIGESTS["refused"], ids=lambda v: v["name"])
+def test_unsafe_integers_are_refused(vector: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        sdk.args_digest(vector["action"], vector["arguments"])
 
 
 def _headers(case: dict[str, Any]) -> dict[str, str]:
