@@ -5,8 +5,9 @@
     .venv/bin/python -m gantral.python_sdk_types --check    # exit 1 when it is stale
 
 Only the schemas the SDK speaks (ROOTS and what they refer to) become pydantic models, so
-the SDK (`gantral_sdk`) carries no server code. `make specs` runs it after `gantral specs
-write`; tests/unit/test_python_sdk_types.py fails when the committed file is stale.
+the SDK (`gantral_sdk`) carries no server code. `gantral specs write` (into the repository's
+specs/) and `make sdk-types` run it; tests/unit/test_python_sdk_types.py fails when the
+committed file is stale.
 Reads JSON only: nothing of the server is imported.
 """
 
