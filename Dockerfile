@@ -19,13 +19,16 @@ WORKDIR /src
 # dependency that is not in the lock, or whose file does not match its hash, fails the build.
 COPY requirements.lock ./
 RUN /opt/gantral/bin/pip install --require-hashes --no-deps -r requirements.lock
+COPY sdk/python ./sdk/python
 COPY pyproject.toml README.md LICENSE NOTICE ./
 COPY gantral ./gantral
-# Gantral itself, with no dependency resolution of its own; `pip check` fails the build if
-# the lock is missing anything pyproject.toml requires.
-RUN /opt/gantral/bin/pip install --no-deps . \
+# The SDK (gantral-sdk, a dependency of the server) and Gantral itself, with no dependency
+# resolution of their own; `pip check` fails the build if the lock is missing anything
+# either pyproject.toml requires.
+RUN /opt/gantral/bin/pip install --no-deps ./sdk/python \
+ && /opt/gantral/bin/pip install --no-deps . \
  && /opt/gantral/bin/pip check \
- && /opt/gantral/bin/python -c "import gantral, gantral.api.app, gantral.workers.worker, gantral.workers.sink"
+ && /opt/gantral/bin/python -c "import gantral, gantral_sdk, gantral.api.app, gantral.workers.worker, gantral.workers.sink"
 # Package data (e.g. gantral/identity/default_permissions.yaml) is not declared in
 # pyproject.toml yet, so the wheel omits it: copy every non-Python file next to its module.
 # Harmless once `[tool.setuptools.package-data]` covers them.

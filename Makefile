@@ -35,11 +35,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# The SDK first (sdk/python, `gantral-sdk`): the server depends on it and it is not on
+# PyPI yet, so pip finds it installed instead of looking for it there.
+$(STAMP): pyproject.toml sdk/python/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ./sdk/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-$(LOCAL_STAMP): pyproject.toml | $(BIN)/python
+$(LOCAL_STAMP): pyproject.toml sdk/python/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ./sdk/python
 	$(BIN)/python -m pip install --quiet -e '.[local]'
 	touch $(LOCAL_STAMP)
 
@@ -129,8 +133,9 @@ $(TOOLS)/gocode/.unpacked:
 	  mv ../gocode-root/usr/share/gocode ../gocode && rm -rf ../gocode-root && touch ../gocode/.unpacked || \
 	  echo "could not download golang-golang-x-mod-dev: the Go note interop test will skip" >&2
 
-## sdk-types: regenerate the TypeScript and Go SDK types from specs/openapi.json
+## sdk-types: regenerate the Python, TypeScript and Go SDK types from specs/openapi.json
 sdk-types: go-toolchain | node-toolchain
+	$(BIN)/python -m gantral.python_sdk_types
 	cd $(TS_SDK) && node scripts/gen-types.mjs
 	cd $(GO_SDK) && go run ./cmd/gentypes
 
@@ -182,12 +187,17 @@ $(TOOLS)/bin/promtool:
 	$@ --version
 
 ## lock: re-resolve requirements.lock, the image's pinned and hashed runtime dependencies
-## (the Dockerfile installs exactly these), from pyproject.toml's, for any platform
+## (the Dockerfile installs exactly these), from pyproject.toml's, for any platform. The
+## SDK (gantral-sdk) is resolved from sdk/python and, like gantral itself, left out of the
+## lock: the image installs both from the source tree; its dependencies are in the lock.
 lock: $(TOOLS)/uv/bin/uv
+	printf 'gantral-sdk @ ./sdk/python\n' | \
 	$(TOOLS)/uv/bin/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
-	  --generate-hashes --custom-compile-command 'make lock' -o requirements.lock
+	  --generate-hashes --custom-compile-command 'make lock' \
+	  --override /dev/stdin --no-emit-package gantral-sdk -o requirements.lock
 
-## release-artifacts: what a release ships, into dist/: the wheel, the image's lock file
+## release-artifacts: what a release ships, into dist/: the wheels (gantral and
+## gantral-sdk), the image's lock file
 ## (refreshed, see `lock`), a CycloneDX SBOM of it, the CHANGELOG section of the commits
 ## since the last tag (also put at the top of CHANGELOG.md), and the image when a Docker
 ## engine answers. Everything comes from the registries; nothing is downloaded otherwise.
@@ -203,6 +213,7 @@ $(RELEASE_TOOLS)/.installed: | $(TOOLS)/uv/bin/uv
 release-artifacts: lock $(RELEASE_TOOLS)/.installed
 	rm -rf dist && mkdir -p dist
 	$(RELEASE_TOOLS)/bin/python -m build --wheel --outdir dist .
+	$(RELEASE_TOOLS)/bin/python -m build --wheel --outdir dist sdk/python
 	cp requirements.lock dist/requirements-$(VERSION).lock
 	$(RELEASE_TOOLS)/bin/cyclonedx-py requirements requirements.lock \
 	  --pyproject pyproject.toml --mc-type application --output-reproducible \

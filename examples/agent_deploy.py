@@ -46,10 +46,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gantral_sdk as sdk
 import httpx
 import jwt
-
-from gantral import sdk
 
 log = logging.getLogger("agent_deploy")
 

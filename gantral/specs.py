@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gantral import python_sdk_types
 from gantral.domain.audit_payloads import payload_schema
 from gantral.domain.state_doc import render_state_machine_markdown
 from gantral.policy.schema import render_schemas
@@ -33,4 +34,12 @@ def write_specs(directory: Path) -> list[Path]:
         path = directory / name
         path.write_text(content)
         written.append(path)
+    if (
+        directory.resolve() == python_sdk_types.SPEC.parent
+        and python_sdk_types.TARGET.parent.is_dir()
+    ):
+        # The repository's own specs: the Python SDK's models follow the OpenAPI document
+        # just written (the TypeScript and Go types: `make sdk-types`).
+        python_sdk_types.TARGET.write_text(python_sdk_types.rendered())
+        written.append(python_sdk_types.TARGET)
     return written

@@ -26,10 +26,10 @@ import asyncio
 import json
 from typing import Any
 
+import gantral_sdk as sdk
 from crewai import Agent, BaseLLM, Crew, Task
 from crewai.tools import tool
 
-from gantral import sdk
 from gantral.integrations import Decided, Guard, ToolRoute
 from gantral.integrations.crewai import governed_tool
 

@@ -20,13 +20,13 @@ import os
 import uuid
 from typing import Any
 
+import gantral_sdk as sdk
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 
-from gantral import sdk
 from gantral.integrations import Guard, ToolRoute
 from gantral.integrations.langgraph import governed_tools_node, resume_when_decided
 

@@ -19,10 +19,10 @@ import asyncio
 import os
 from typing import Any
 
+import gantral_sdk as sdk
 from agents import Agent, RunConfig, Runner, function_tool
 from agents.testing import ScriptedModel, assistant_message, function_call
 
-from gantral import sdk
 from gantral.integrations import Guard, ToolRoute
 from gantral.integrations.openai_agents import GantralApprovals
 

@@ -24,13 +24,13 @@ import json
 import uuid
 from typing import Annotated, Any
 
+import gantral_sdk as sdk
 import httpx
 import typer
+from gantral_sdk._calls import Call
 
-from gantral import sdk
 from gantral.channels.inbox import InboxPage
 from gantral.cli_output import OutputFormat, OutputOpt
-from gantral.sdk._calls import Call
 
 __all__ = ["requests_app"]
 

@@ -15,18 +15,19 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio
-
-from gantral.domain.records import Decision, HumanRequest, RequestStatus
-from gantral.sdk import (
+from gantral_sdk import (
     AsyncGantralClient,
+    Decision,
     DecisionTimeout,
     DigestMismatch,
     GantralSDKError,
     GovernedStep,
+    HumanRequest,
+    RequestStatus,
     StepCancelled,
     StepRefused,
 )
-from gantral.sdk._governed import DEFAULT_DECISION_WAIT
+from gantral_sdk._governed import DEFAULT_DECISION_WAIT
 
 T = TypeVar("T")
 

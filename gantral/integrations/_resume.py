@@ -3,7 +3,7 @@
 
 `AsyncGantralClient.governed_step` cannot be re-entered after a pause: authorizing again
 after the decision would open a new request. So the halves are built here from the SDK's
-public calls and its own binding check (`gantral.sdk._governed.bind`: the local digest of
+public calls and its own binding check (`gantral_sdk._governed.bind`: the local digest of
 the arguments to run must be the grant's). Asked of the SDK: `resume_step` / `run_step`
 (see the issue 16 requests); this module then shrinks to calls.
 """
@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from gantral.integrations._core import Decided, Guard, _quietly
-from gantral.sdk import (
+from gantral_sdk import (
     AgentEventKind,
     AuthorizeOutcome,
     AuthorizeResult,
@@ -23,6 +22,8 @@ from gantral.sdk import (
     StepRefused,
     _governed,
 )
+
+from gantral.integrations._core import Decided, Guard, _quietly
 
 T = TypeVar("T")
 

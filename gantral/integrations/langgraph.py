@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from gantral_sdk import AsyncGantralClient, _governed
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from langgraph.config import get_config
@@ -29,7 +30,6 @@ from langgraph.types import Command, Interrupt, interrupt
 
 from gantral.integrations._core import Decided, Guard, ToolRefused
 from gantral.integrations._resume import ask, finish, pending_request, run_granted
-from gantral.sdk import AsyncGantralClient, _governed
 
 __all__ = [
     "governed_call",

@@ -27,12 +27,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import anyio
+from gantral_sdk import DecisionTimeout, _governed
 from pydantic import BaseModel, ConfigDict, Field
 
 from gantral.domain.digest import args_digest
 from gantral.integrations._core import Decided, Guard, ToolRefused, _quietly
 from gantral.integrations._resume import ask, finish, pending_request, run_granted
-from gantral.sdk import DecisionTimeout, _governed
 
 __all__ = ["HoldSettings", "Holds", "Pending", "Progress"]
 

@@ -33,6 +33,14 @@ import httpx
 import mcp_types as types
 import uvicorn
 import yaml
+from gantral_sdk import (
+    AsyncGantralClient,
+    BearerToken,
+    ClientCredentials,
+    GantralSDKError,
+    HumanRequest,
+)
+from gantral_sdk._governed import DEFAULT_DECISION_WAIT
 from mcp import Client, StdioServerParameters
 from mcp.client._transport import Transport
 from mcp.client.streamable_http import streamable_http_client
@@ -42,7 +50,6 @@ from mcp.server.stdio import stdio_server
 from mcp.shared._httpx_utils import create_mcp_http_client
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gantral.domain.records import HumanRequest
 from gantral.errors import GantralError
 from gantral.identity.secrets import SecretResolver
 from gantral.identity.settings import IdentitySettings
@@ -57,8 +64,6 @@ from gantral.integrations.mcp_auth import (
     http_app,
 )
 from gantral.integrations.mcp_hold import Holds, HoldSettings, Pending
-from gantral.sdk import AsyncGantralClient, BearerToken, ClientCredentials, GantralSDKError
-from gantral.sdk._governed import DEFAULT_DECISION_WAIT
 
 __all__ = [
     "GatewayAuth",

@@ -1,6 +1,6 @@
 package gantral
 
-// The SDK's error tree, as the Python SDK's (gantral/sdk/_errors.py). Branch with
+// The SDK's error tree, as the Python SDK's (sdk/python/src/gantral_sdk/_errors.py). Branch with
 // errors.As on *APIError (Kind and Reason), *TransportError or *StepRefused (Reason):
 //
 //	*TransportError   the API could not be reached (Reason "transport")

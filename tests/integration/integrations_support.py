@@ -15,9 +15,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import gantral_sdk as sdk
 import httpx
 
-from gantral import sdk
 from gantral.channels.inbox import InboxItem
 from tests.integration.auth import ADMIN, token
 

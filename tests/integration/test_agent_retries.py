@@ -8,10 +8,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import gantral_sdk as sdk
 import httpx
 import pytest
 
-from gantral import sdk
 from tests.integration.auth import LEAD, token
 from tests.integration.test_instance_lifecycle import decide, sealed_audit
 

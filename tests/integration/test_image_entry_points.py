@@ -1,11 +1,12 @@
 """The image's entry points booted without Docker, on the real stack.
 
 Gantral is installed as the Dockerfile installs it, into an empty virtualenv: the locked,
-hash-checked dependencies of requirements.lock, then the wheel alone (`--no-deps`), then
-`pip check`. Each process then runs the very command line the Dockerfile or
-docker-compose.yml gives it, from a directory outside the repository (nothing is imported
-from the source tree), configured only by `GANTRAL_*` variables. One test: building the
-wheel and installing the lock is the slow part, done once.
+hash-checked dependencies of requirements.lock, then the wheels alone (`--no-deps`: the
+SDK's, gantral-sdk, which the server depends on, then the server's), then `pip check`.
+Each process then runs the very command line the Dockerfile or docker-compose.yml gives it,
+from a directory outside the repository (nothing is imported from the source tree),
+configured only by `GANTRAL_*` variables. One test: building the wheels and installing the
+lock is the slow part, done once.
 """
 
 from __future__ import annotations
@@ -78,13 +79,16 @@ def test_the_image_entry_points_boot_from_the_wheel_and_the_lock(
 ) -> None:
     # The Dockerfile's install, step by step, into an empty virtualenv.
     dist = tmp_path / "dist"
-    _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", dist, ROOT)
+    for source in (ROOT / "sdk" / "python", ROOT):  # the SDK the server depends on, then it
+        _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", dist, source)
+    (sdk_wheel,) = dist.glob("gantral_sdk-*.whl")
     (wheel,) = dist.glob("gantral-*.whl")
     venv = tmp_path / "image"
     _run(sys.executable, "-m", "venv", venv)
     python = venv / "bin" / "python"
     pip = (python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check")
     _run(*pip, "--require-hashes", "--no-deps", "-r", ROOT / "requirements.lock")
+    _run(*pip, "--no-deps", sdk_wheel)
     _run(*pip, "--no-deps", wheel)
     _run(python, "-m", "pip", "check")
 

@@ -19,12 +19,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import gantral_sdk as sdk
 import httpx
 import pytest
 from crewai import Agent, BaseLLM, Crew, Task
 from crewai.tools import BaseTool, tool
 
-from gantral import sdk
 from gantral.integrations import Guard, ToolRefused
 from gantral.integrations._resume import ask, finish, pending_request
 from gantral.integrations.crewai import GovernedTool, governed_kickoff, governed_tool

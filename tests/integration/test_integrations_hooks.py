@@ -13,11 +13,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import gantral_sdk as sdk
 import httpx
 import pytest
 import yaml
 
-from gantral import sdk
 from gantral.domain.states import State
 from tests.integration.auth import ADMIN, AUDITOR, LEAD, token
 from tests.integration.integrations_support import AGENT_ID, alice_client, next_request

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import gantral_sdk as sdk
 import httpx
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -21,7 +22,6 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from gantral import sdk
 from gantral.integrations import Guard, ToolRefused, ToolRoute
 from gantral.integrations._resume import ask, finish, pending_request
 from gantral.integrations.langgraph import (

@@ -13,12 +13,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import gantral_sdk as sdk
 import httpx
 import mcp_types as types
 import pytest
 from mcp import Client, StdioServerParameters
 
-from gantral import sdk
 from gantral.devstack.process import free_port
 from gantral.integrations import Guard, ToolRoute
 from gantral.integrations.mcp_proxy import DECISION_META, build_proxy, serve_http

@@ -8,12 +8,12 @@ import asyncio
 import sys
 from pathlib import Path
 
+import gantral_sdk as sdk
 import httpx
 import pytest
 import yaml
 from mcp import Client, StdioServerParameters
 
-from gantral import sdk
 from tests.integration.auth import token
 from tests.integration.integrations_support import (
     AGENT_ID,

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+import gantral_sdk as sdk
 import httpx
 import pytest
 from mcp import Client
@@ -21,7 +22,6 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from pydantic import AnyHttpUrl
 
-from gantral import sdk
 from gantral.devstack.process import free_port
 from gantral.identity.settings import IdentitySettings
 from gantral.integrations import Guard, ToolRoute

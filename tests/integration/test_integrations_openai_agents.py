@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import gantral_sdk as sdk
 import httpx
 import pytest
 from agents import (
@@ -24,7 +25,6 @@ from agents import (
 from agents.testing import ScriptedModel, assistant_message, function_call
 from agents.tool_context import ToolContext
 
-from gantral import sdk
 from gantral.integrations import Guard
 from gantral.integrations.openai_agents import GantralApprovals
 from tests.integration.integrations_support import (

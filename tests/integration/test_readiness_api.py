@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import gantral_sdk as sdk
 import httpx
 import psycopg
 import psycopg.sql
@@ -23,7 +24,6 @@ import pytest_asyncio
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from gantral import sdk
 from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.readiness.gate import ReadinessGate

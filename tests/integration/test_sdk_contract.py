@@ -36,12 +36,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import gantral_sdk as sdk
 import httpx
 import pytest
 import pytest_asyncio
+from gantral_sdk import _governed
 from temporalio.client import Client
 
-from gantral import sdk
 from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.callbacks import signing
@@ -49,7 +50,6 @@ from gantral.callbacks.settings import CallbackSettings, CallbackURLs
 from gantral.callbacks.worker import callback_worker, follower_id
 from gantral.devstack.process import free_port
 from gantral.identity.settings import IdentitySettings
-from gantral.sdk import _governed
 from gantral.settings import Settings
 from tests.integration.auth import AUDITOR, CLIENT_ID, CLIENT_SECRET, LEAD, token
 from tests.integration.serving import serve, served_api
@@ -351,7 +351,7 @@ async def _python_not_ready(env: dict[str, str], auth: sdk.ClientCredentials) ->
             async with capacity.governed_step(waiter, "plan", wait=1):
                 order.append("ran_too_early")
         seen = _NotReadyLog(lambda n: release.set() if n == 2 else None)
-        logger = logging.getLogger("gantral.sdk")
+        logger = logging.getLogger("gantral_sdk")
         level = logger.level
         logger.addHandler(seen)
         logger.setLevel(logging.INFO)

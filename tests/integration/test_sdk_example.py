@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
+import gantral_sdk as sdk
 import httpx
 import pytest
 
-from gantral import sdk
 from tests.integration.auth import token
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import gantral_sdk as sdk
 import httpx
 import pytest
 
-from gantral import sdk
 from tests.integration.auth import AGENT, MANAGER, bearer, token
 from tests.integration.test_instance_lifecycle import decide
 

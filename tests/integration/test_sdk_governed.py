@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import gantral_sdk as sdk
 import httpx
 import pytest
 import pytest_asyncio
 
-from gantral import sdk
 from tests.integration.auth import token
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]

@@ -175,6 +175,7 @@ def test_dockerfile_runs_as_a_non_root_user_without_dev_dependencies() -> None:
     # (dev, local), not editable, nothing resolved outside the lock.
     assert "pip install --require-hashes --no-deps -r requirements.lock" in runs
     assert re.search(r"pip install --no-deps \.(\s|$)", runs)
+    assert "pip install --no-deps ./sdk/python" in runs  # the SDK the server depends on
     assert "pip check" in runs
     assert "pip install -e" not in runs and ".[" not in runs
     assert "EXPOSE 8000" in instructions

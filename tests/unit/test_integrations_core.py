@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import gantral_sdk as sdk
 import pytest
 
-from gantral import sdk
 from gantral.integrations._core import _reason, decision_for, refusal_text
 from gantral.policy.materiality import Materiality
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import mcp_types as types
 import pytest
+from gantral_sdk import AsyncGantralClient, BearerToken, ClientCredentials
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from pydantic import ValidationError
@@ -16,7 +17,6 @@ from typer.testing import CliRunner
 from gantral.cli import app
 from gantral.integrations import Guard, ToolRefused, ToolRoute
 from gantral.integrations.mcp_proxy import ProxyConfig, build_proxy, load_config
-from gantral.sdk import AsyncGantralClient, BearerToken, ClientCredentials
 
 GOOD = """\
 gantral: {url: "http://127.0.0.1:8000", token_env: GANTRAL_TOKEN}

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from gantral_sdk import BearerToken, ClientCredentials
 
 from gantral.integrations.mcp_auth import OnBehalfOf, acting_for
-from gantral.sdk import BearerToken, ClientCredentials
 
 pytestmark = pytest.mark.asyncio
 

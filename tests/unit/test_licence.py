@@ -18,9 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # SHA-256 of https://www.apache.org/licenses/LICENSE-2.0.txt, the canonical text.
 APACHE_2_SHA256 = "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"
-PACKAGES = [ROOT, ROOT / "sdk" / "typescript", ROOT / "sdk" / "go"]
-if (ROOT / "sdk" / "python").is_dir():
-    PACKAGES.append(ROOT / "sdk" / "python")
+PACKAGES = [ROOT, ROOT / "sdk" / "python", ROOT / "sdk" / "typescript", ROOT / "sdk" / "go"]
 
 
 @pytest.mark.parametrize("package", PACKAGES, ids=lambda p: str(p.relative_to(ROOT)) or ".")
@@ -65,6 +63,25 @@ def test_the_built_wheel_contains_the_licence_and_notice(tmp_path: Path) -> None
     assert {n.split("/")[0] for n in names if n.endswith(".py")} == {"gantral"}, names
     assert "License-Expression: Apache-2.0" in metadata
     assert "License-File: LICENSE" in metadata and "License-File: NOTICE" in metadata
+
+
+def test_the_sdk_wheel_contains_the_licence_and_is_typed(tmp_path: Path) -> None:
+    sdk = tomllib.loads((ROOT / "sdk" / "python" / "pyproject.toml").read_text())["project"]
+    assert sdk["license"] == "Apache-2.0" and sdk["license-files"] == ["LICENSE"]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path),
+         str(ROOT / "sdk" / "python")],
+        check=True, timeout=600,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("gantral_sdk-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        licence = next(n for n in names if n.endswith(".dist-info/licenses/LICENSE"))
+        assert hashlib.sha256(zf.read(licence)).hexdigest() == APACHE_2_SHA256
+        metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "gantral_sdk/py.typed" in names
+    assert not [n for n in names if n.startswith(("gantral/", "api/", "workers/"))]
+    assert "License-Expression: Apache-2.0" in metadata
 
 
 def test_the_npm_tarball_contains_the_licence() -> None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import gantral_sdk as sdk
 import httpx
 import pytest
+from gantral_sdk._governed import StepNotReady, not_ready_pause
 
-from gantral import sdk
-from gantral.sdk._governed import StepNotReady, not_ready_pause
 from gantral.workflows.messages import AuthorizeResult
 from tests.unit.test_sdk_fakes import ARGS, EVENT_OK, IID, FakeAPI, authorize_result, grant
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
+import gantral_sdk as sdk
 import httpx
 import pytest
+from gantral_sdk import _calls as sdk_calls
 
-from gantral import sdk
-from gantral.sdk import _calls as sdk_calls
 from tests.unit.test_sdk_fakes import IID, FakeAPI, request
 
 
@@ -189,7 +189,10 @@ def test_long_poll_is_capped_and_gets_a_longer_read_timeout() -> None:
 
 def test_request_shapes() -> None:
     api = FakeAPI()
-    api.on("GET", "/v1/instances", {"items": [{"instance_id": "a"}], "next_page_token": "n"})
+    row = {"instance_id": "a", "state": "RUNNING", "workflow_id": "deploy", "closed": False,
+           "owning_team_id": "payments", "materiality": None, "summary": None,
+           "started_at": None}  # fmt: skip
+    api.on("GET", "/v1/instances", {"items": [row], "next_page_token": "n"})
     api.on("POST", "/events", {"accepted": True, "state": "RUNNING", "cost": {"tokens": 5}})
     client = sdk.GantralClient("http://g", http=httpx.Client(transport=api.transport()))
     page = client.list_instances(state=sdk.State.RUNNING, team="payments", page_size=10)

@@ -7,10 +7,9 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+import gantral_sdk as sdk
 import httpx
 import pytest
-
-from gantral import sdk
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "agent_deploy.py"
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import gantral_sdk as sdk
 import httpx
 import pytest
+from gantral_sdk import RequestStatus
 
-from gantral import sdk
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.digest import args_digest
-from gantral.domain.records import Cost, Decision, DecisionType, RequestStatus
+from gantral.domain.records import Cost, Decision, DecisionType
 from gantral.domain.states import State
 from gantral.workflows.messages import InstanceView
 from tests.unit.test_sdk_fakes import (

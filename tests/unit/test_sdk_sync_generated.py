@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from gantral.sdk import _unasync
+from gantral_sdk import _unasync
 
 
 def test_committed_sync_client_is_generated_from_the_async_one() -> None:
     assert _unasync.TARGET.read_text() == _unasync.generate(), (
-        "edit gantral/sdk/_async_client.py, then run `python -m gantral.sdk._unasync`"
+        "edit sdk/python/src/gantral_sdk/_async_client.py, "
+        "then run `python -m gantral_sdk._unasync`"
     )

@@ -122,7 +122,7 @@ def _config(payload: dict[str, Any], config_path: Path | None) -> HookConfig:
 
 
 def _client(config: HookConfig) -> Any:
-    from gantral.sdk import GantralClient
+    from gantral_sdk import GantralClient
 
     conn = config.gantral
     return GantralClient(
@@ -163,8 +163,9 @@ def _governed(
     config: HookConfig, rule: ToolRule, payload: dict[str, Any], tool: str,
     tool_input: dict[str, Any], session_id: str,
 ) -> HookResult:  # fmt: skip
+    from gantral_sdk import DecisionTimeout, StepRefused, TransportError, Unavailable
+
     from gantral.integrations._core import decision_for, refusal_text
-    from gantral.sdk import DecisionTimeout, StepRefused, TransportError, Unavailable
 
     unreachable = rule.on_unreachable or config.on_unreachable
     deadline = time.monotonic() + config.wait
@@ -215,7 +216,7 @@ def _governed(
                         client, instance_id, f"{HARNESS} hook lost Gantral while waiting on {tool}"
                     )
                 return _unreachable(unreachable, tool, exc)
-            from gantral.sdk import AgentEventKind
+            from gantral_sdk import AgentEventKind
 
             client.report(
                 instance_id, AgentEventKind.STEP_STARTED, step_id=step.step_id,
@@ -275,7 +276,7 @@ def _unreachable(kind: Decision, tool: str, exc: Exception) -> HookResult:
 def _post_tool_use(
     payload: dict[str, Any], config_path: Path | None, *, failed: bool
 ) -> HookResult:
-    from gantral.sdk import AgentEventKind
+    from gantral_sdk import AgentEventKind
 
     session_id, tool_use_id = payload.get("session_id"), payload.get("tool_use_id")
     if not isinstance(session_id, str) or not isinstance(tool_use_id, str):
@@ -301,7 +302,7 @@ def _post_tool_use(
 
 
 def _session_end(payload: dict[str, Any], config_path: Path | None) -> HookResult:
-    from gantral.sdk import Conflict
+    from gantral_sdk import Conflict
 
     session_id = payload.get("session_id")
     if not isinstance(session_id, str):

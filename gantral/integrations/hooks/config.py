@@ -84,7 +84,7 @@ class Connection(_Strict):
 
     def auth(self) -> Any:
         """The SDK's auth for these credentials; `ValueError` names a missing secret."""
-        from gantral.sdk import BearerToken, ClientCredentials
+        from gantral_sdk import BearerToken, ClientCredentials
 
         if self.token is not None:
             return BearerToken(_secret(self.token, "gantral.token"))

@@ -1,4 +1,4 @@
-// The SDK's one error tree, as in the Python SDK (gantral/sdk/_errors.py):
+// The SDK's one error tree, as in the Python SDK (sdk/python/src/gantral_sdk/_errors.py):
 //
 //   GantralError              every SDK error; `reason` is machine-readable
 //   ├── TransportError        the API could not be reached

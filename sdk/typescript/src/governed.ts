@@ -1,6 +1,7 @@
-// The governed step's local checks (no I/O), as gantral/sdk/_governed.py: the server
-// decides; the SDK makes sure the agent runs exactly what a grant covers, computing the
-// digest of the arguments it will run itself and never taking one from the server.
+// The governed step's local checks (no I/O), as sdk/python/src/gantral_sdk/_governed.py:
+// the server decides; the SDK makes sure the agent runs exactly what a grant covers,
+// computing the digest of the arguments it will run itself and never taking one from the
+// server.
 import { argsDigest, plain } from "./jcs.js";
 import {
   DigestMismatch,

@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 
 import httpx
 
-from gantral.sdk._errors import error_from_response
+from gantral_sdk._errors import error_from_response
 
 TokenProvider = Callable[[], str] | Callable[[], Awaitable[str]]
 """Returns a current access token. It should cache, and refresh when the token expires."""

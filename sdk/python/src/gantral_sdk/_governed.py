@@ -1,8 +1,8 @@
 """The governed step's local checks, shared by the sync and async clients. No I/O.
 
 The server decides; the SDK only makes sure the agent runs exactly what a grant covers.
-It computes the digest of the arguments it will run itself (`gantral.domain.digest`,
-the server's own function) and never takes a digest from the server for them.
+It computes the digest of the arguments it will run itself (`_digest.args_digest`, the
+server's function) and never takes a digest from the server for them.
 """
 
 from __future__ import annotations
@@ -11,16 +11,23 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from gantral.domain.digest import args_digest
-from gantral.domain.records import Cost, Decision, Grant, HumanRequest, RequestStatus
-from gantral.sdk._errors import (
+from gantral_sdk._digest import args_digest
+from gantral_sdk._errors import (
     DigestMismatch,
     StepCancelled,
     StepExpired,
     StepRefused,
     StepRejected,
 )
-from gantral.workflows.messages import AuthorizeOutcome, AuthorizeResult
+from gantral_sdk._types_gen import (
+    AuthorizeOutcome,
+    AuthorizeResult,
+    Cost,
+    Decision,
+    Grant,
+    HumanRequest,
+    RequestStatus,
+)
 
 DEFAULT_DECISION_WAIT = 3600.0
 """How long a governed step waits for a human by default, in seconds."""
@@ -249,14 +256,6 @@ def check_grant(
             f"but the arguments to run hash to {digest}",
             request=request,
         )
-
-
-def verify_callback(secret: str, headers: dict[str, str], body: bytes | str) -> Any:
-    """Verify a callback delivery (Standard Webhooks signature) and return its payload;
-    raises on a forged, altered or stale delivery."""
-    from gantral.callbacks.signing import verify
-
-    return verify(secret, headers, body)
 
 
 def failure_detail(exc: BaseException) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The SDK's one error tree (drawn in `gantral.sdk`'s docstring).
+"""The SDK's one error tree (drawn in `gantral_sdk`'s docstring).
 
 API errors are built from the server's JSON body `{"error", "reason", "message",
 "details"}`: the `error` code picks the class, the HTTP status is only the fallback
@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from gantral.domain.records import Decision, HumanRequest
+from gantral_sdk._types_gen import Decision, HumanRequest
 
 
 class GantralSDKError(Exception):
@@ -183,3 +183,9 @@ def error_from_response(response: httpx.Response) -> APIError:
         else:
             cls = _BY_STATUS.get(response.status_code, APIError)
     return cls(message, status_code=response.status_code, reason=reason, code=code, details=details)
+
+
+class WebhookVerificationError(GantralSDKError):
+    """A callback delivery is not genuine, or stale: do not act on it."""
+
+    reason = "webhook_invalid"

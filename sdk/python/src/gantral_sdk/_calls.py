@@ -7,24 +7,28 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
 
-from gantral.audit.views import AuditTrailView, VerifyView
-from gantral.channels.inbox import InboxItem, InboxPage
-from gantral.domain.records import Cost, DecisionType, HumanRequest
-from gantral.domain.states import State
-from gantral.sdk._errors import error_from_response
-from gantral.workflows.messages import (
+from gantral_sdk._errors import error_from_response
+from gantral_sdk._types_gen import (
     AgentEventKind,
     AgentEventResult,
+    AuditTrailView,
     AuthorizeResult,
+    Cost,
     DecisionResult,
+    DecisionType,
+    HumanRequest,
+    InboxItem,
+    InboxPage,
+    InstancePage,
     InstanceView,
+    State,
+    VerifyView,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -32,26 +36,6 @@ M = TypeVar("M", bound=BaseModel)
 MAX_SERVER_WAIT = 60.0
 """The longest long-poll the API accepts (`?wait=`), in seconds."""
 _WAIT_SLACK = 10.0
-
-
-class InstanceSummary(BaseModel):
-    """One row of `GET /v1/instances`."""
-
-    instance_id: str
-    state: State | None = None
-    workflow_id: str | None = None
-    owning_team_id: str | None = None
-    materiality: str | None = None
-    summary: str | None = None
-    started_at: datetime | None = None
-    closed: bool = False
-
-
-class InstancePage(BaseModel):
-    """A page of instances; pass `next_page_token` back for the next one."""
-
-    items: list[InstanceSummary]
-    next_page_token: str | None = None
 
 
 @dataclass(frozen=True)

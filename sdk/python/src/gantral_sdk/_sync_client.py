@@ -1,55 +1,61 @@
-"""The asyncio client."""
+# Generated from _async_client.py by gantral_sdk._unasync: do not edit.
+"""The blocking client: the same protocol as the asyncio one."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 import httpx
 
-from gantral.audit.views import AuditTrailView, VerifyView
-from gantral.channels.inbox import InboxPage
-from gantral.domain.records import Cost, Decision, DecisionType, HumanRequest, RequestStatus
-from gantral.domain.states import State
-from gantral.sdk import _calls, _governed
-from gantral.sdk._calls import RESENDS, Call, InstancePage, M
-from gantral.sdk._errors import DecisionTimeout, GantralSDKError, TransportError, Unavailable
-from gantral.sdk._governed import DEFAULT_DECISION_WAIT, GovernedStep
-from gantral.workflows.messages import (
+from gantral_sdk import _calls, _governed
+from gantral_sdk._calls import RESENDS, Call, M
+from gantral_sdk._errors import DecisionTimeout, GantralSDKError, TransportError, Unavailable
+from gantral_sdk._governed import DEFAULT_DECISION_WAIT, GovernedStep
+from gantral_sdk._types_gen import (
     AgentEventKind,
     AgentEventResult,
+    AuditTrailView,
     AuthorizeOutcome,
     AuthorizeResult,
+    Cost,
+    Decision,
     DecisionResult,
+    DecisionType,
+    HumanRequest,
+    InboxPage,
+    InstancePage,
     InstanceView,
+    RequestStatus,
+    State,
+    VerifyView,
 )
 
 P = ParamSpec("P")
 R = TypeVar("R")
-log = logging.getLogger("gantral.sdk")
+log = logging.getLogger("gantral_sdk")
 
 _RETRY_PAUSE = 1.0
 _MIN_POLL_SECONDS = 0.5
 
 
-class AsyncGantralClient:
-    """Talks to the Gantral API with asyncio. All decisions are the server's.
+class GantralClient:
+    """Talks to the Gantral API, blocking. All decisions are the server's.
 
     Args:
         base_url: The API root, e.g. `http://127.0.0.1:8000`.
         auth: `BearerToken`, `ClientCredentials` or any `httpx.Auth`. The API refuses
             calls without a bearer token.
-        http: An existing `httpx.AsyncClient` to use (its base URL, transport and
+        http: An existing `httpx.Client` to use (its base URL, transport and
             settings); the caller keeps ownership and closes it.
         timeout: Default timeout per HTTP call, in seconds (long polls get their own).
         poll_wait: Seconds each long poll asks the server to wait (at most 60).
 
-    Use as `async with AsyncGantralClient(...) as client:` or call `aclose()`.
+    Use as `with GantralClient(...) as client:` or call `close()`.
     """
 
     def __init__(
@@ -57,29 +63,29 @@ class AsyncGantralClient:
         base_url: str | None = None,
         *,
         auth: httpx.Auth | None = None,
-        http: httpx.AsyncClient | None = None,
+        http: httpx.Client | None = None,
         timeout: float = 30.0,
         poll_wait: float = 30.0,
     ) -> None:
         if http is None and base_url is None:
             raise ValueError("give base_url or an http client")
         self._owned = http is None
-        self._http = http or httpx.AsyncClient(base_url=base_url or "", timeout=timeout)
+        self._http = http or httpx.Client(base_url=base_url or "", timeout=timeout)
         self._auth = auth
         self._base_url = base_url
         self.poll_wait = min(poll_wait, _calls.MAX_SERVER_WAIT)
 
-    async def __aenter__(self) -> AsyncGantralClient:
+    def __enter__(self) -> GantralClient:
         return self
 
-    async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
         if self._owned:
-            await self._http.aclose()
+            self._http.close()
 
-    async def _run(self, call: Call[M]) -> M:
+    def _run(self, call: Call[M]) -> M:
         url = call.path if self._owned or self._base_url is None else self._base_url + call.path
         extra: dict[str, Any] = {}
         if call.timeout is not None:
@@ -89,19 +95,19 @@ class AsyncGantralClient:
         attempts = RESENDS + 1 if call.retry_safe else 1
         for attempt in range(attempts):
             try:
-                response = await self._http.request(
+                response = self._http.request(
                     call.method, url, json=call.json, params=call.params, **extra
                 )
                 break
             except httpx.TransportError as exc:
                 if attempt + 1 == attempts:
                     raise TransportError(f"{call.method} {call.path}: {exc!r}") from exc
-                await asyncio.sleep(0.2 * 2**attempt)
+                time.sleep(0.2 * 2**attempt)
         return call.decode(response)
 
     # -- instances -----------------------------------------------------------------------
 
-    async def start_instance(
+    def start_instance(
         self,
         workflow_id: str,
         owning_team_id: str,
@@ -117,12 +123,12 @@ class AsyncGantralClient:
             workflow_id, owning_team_id, trigger_context, workflow_version, idempotency_key,
             callback_url,
         )  # fmt: skip
-        return await self._run(call)
+        return self._run(call)
 
-    async def get_instance(self, instance_id: str) -> InstanceView:
-        return await self._run(_calls.get_instance(instance_id))
+    def get_instance(self, instance_id: str) -> InstanceView:
+        return self._run(_calls.get_instance(instance_id))
 
-    async def list_instances(
+    def list_instances(
         self,
         *,
         state: State | str | None = None,
@@ -131,30 +137,30 @@ class AsyncGantralClient:
         page_size: int = 50,
         page_token: str | None = None,
     ) -> InstancePage:
-        return await self._run(_calls.list_instances(state, team, workflow, page_size, page_token))
+        return self._run(_calls.list_instances(state, team, workflow, page_size, page_token))
 
-    async def cancel(
+    def cancel(
         self, instance_id: str, reason: str | None = None, *, idempotency_key: str | None = None
     ) -> InstanceView:
-        return await self._run(_calls.finish(instance_id, "cancel", reason, idempotency_key))
+        return self._run(_calls.finish(instance_id, "cancel", reason, idempotency_key))
 
-    async def complete(
+    def complete(
         self, instance_id: str, reason: str | None = None, *, idempotency_key: str | None = None
     ) -> InstanceView:
         """End the instance. Every agent call is safe to resend: the SDK resends a call whose
         answer was lost with its key, and a finish repeated with the same reason answers the
         ended instance. Pass your own `idempotency_key` to make your own retries of any call
         (`report`, `report_cost`, `authorize`, ...) answer the first outcome too."""
-        return await self._run(_calls.finish(instance_id, "complete", reason, idempotency_key))
+        return self._run(_calls.finish(instance_id, "complete", reason, idempotency_key))
 
-    async def fail(
+    def fail(
         self, instance_id: str, reason: str | None = None, *, idempotency_key: str | None = None
     ) -> InstanceView:
-        return await self._run(_calls.finish(instance_id, "fail", reason, idempotency_key))
+        return self._run(_calls.finish(instance_id, "fail", reason, idempotency_key))
 
     # -- agent protocol -------------------------------------------------------------------
 
-    async def authorize(
+    def authorize(
         self,
         instance_id: str,
         step_id: str,
@@ -168,15 +174,13 @@ class AsyncGantralClient:
         call = _calls.authorize(
             instance_id, step_id, action, arguments or {}, context, idempotency_key
         )
-        return await self._run(call)
+        return self._run(call)
 
-    async def get_request(
-        self, instance_id: str, request_id: str, *, wait: float = 0
-    ) -> HumanRequest:
+    def get_request(self, instance_id: str, request_id: str, *, wait: float = 0) -> HumanRequest:
         """The human request; with `wait` (<= 60 s) the server holds it until decided."""
-        return await self._run(_calls.get_request(instance_id, request_id, wait))
+        return self._run(_calls.get_request(instance_id, request_id, wait))
 
-    async def wait_for_decision(
+    def wait_for_decision(
         self, instance_id: str, request_id: str, *, wait: float = DEFAULT_DECISION_WAIT
     ) -> HumanRequest:
         """Long-poll until the request is decided and its outcome applied.
@@ -190,13 +194,13 @@ class AsyncGantralClient:
             poll = max(0.0, min(self.poll_wait, remaining))
             asked = time.monotonic()
             try:
-                request = await self.get_request(instance_id, request_id, wait=poll)
+                request = self.get_request(instance_id, request_id, wait=poll)
             except (TransportError, Unavailable) as exc:
                 # A poll is a read: ride out a restarting API until our own deadline.
                 if time.monotonic() + _RETRY_PAUSE >= deadline:
                     raise
                 log.warning("polling %s failed (%s); retrying", request_id, exc.reason)
-                await asyncio.sleep(_RETRY_PAUSE)
+                time.sleep(_RETRY_PAUSE)
                 continue
             if _governed.followed_by(request) is not None:
                 # An override that needs more authority: the edit went to other approvers;
@@ -213,9 +217,9 @@ class AsyncGantralClient:
                 )
             if now - asked < _MIN_POLL_SECONDS:
                 # Answered early (a proxy cutting long polls short?): do not hammer the API.
-                await asyncio.sleep(min(_MIN_POLL_SECONDS, deadline - now))
+                time.sleep(min(_MIN_POLL_SECONDS, deadline - now))
 
-    async def report(
+    def report(
         self,
         instance_id: str,
         kind: AgentEventKind | str,
@@ -230,9 +234,9 @@ class AsyncGantralClient:
         call = _calls.report(
             instance_id, kind, step_id, grant_id, args_digest, None, detail, idempotency_key
         )
-        return await self._run(call)
+        return self._run(call)
 
-    async def report_cost(
+    def report_cost(
         self,
         instance_id: str,
         *,
@@ -250,12 +254,12 @@ class AsyncGantralClient:
         call = _calls.report(
             instance_id, AgentEventKind.COST, cost=cost, idempotency_key=idempotency_key
         )
-        return await self._run(call)
+        return self._run(call)
 
     # -- human decisions ------------------------------------------------------------------
 
     @overload
-    async def decide(
+    def decide(
         self,
         instance_id: str,
         request: _calls.Shown,
@@ -270,7 +274,7 @@ class AsyncGantralClient:
     ) -> DecisionResult: ...
 
     @overload
-    async def decide(
+    def decide(
         self,
         instance_id: str,
         request: str,
@@ -284,7 +288,7 @@ class AsyncGantralClient:
         channel: str | None = None,
     ) -> DecisionResult: ...
 
-    async def decide(
+    def decide(
         self,
         instance_id: str,
         request: _calls.Shown | str,
@@ -317,25 +321,25 @@ class AsyncGantralClient:
             instance_id, request_id, digest, decision_type, role, justification,
             context_delta, idempotency_key, channel,
         )  # fmt: skip
-        return await self._run(call)
+        return self._run(call)
 
-    async def get_audit_log(self, instance_id: str) -> AuditTrailView:
+    def get_audit_log(self, instance_id: str) -> AuditTrailView:
         """The instance's audit trail (events, chain hashes, seal), as the log stores it."""
-        return await self._run(_calls.get_audit(instance_id))
+        return self._run(_calls.get_audit(instance_id))
 
-    async def verify_audit(self, instance_id: str) -> VerifyView:
+    def verify_audit(self, instance_id: str) -> VerifyView:
         """The server's verification of the instance's chain, seal and log proofs."""
-        return await self._run(_calls.verify_audit(instance_id))
+        return self._run(_calls.verify_audit(instance_id))
 
-    async def list_requests(
+    def list_requests(
         self, *, pending_for_me: bool = True, team: str | None = None, limit: int = 200
     ) -> InboxPage:
         """The approver inbox: open requests the caller may decide, most urgent first."""
-        return await self._run(_calls.list_requests(pending_for_me, team, limit))
+        return self._run(_calls.list_requests(pending_for_me, team, limit))
 
     # -- governed steps -------------------------------------------------------------------
 
-    async def prepare_step(
+    def prepare_step(
         self,
         instance_id: str,
         step_id: str,
@@ -355,7 +359,7 @@ class AsyncGantralClient:
         requested = _governed.plain(arguments or {})
         deadline = time.monotonic() + wait
         while True:
-            result = await self.authorize(
+            result = self.authorize(
                 instance_id, step_id, action=action, arguments=requested, context=context
             )
             pause = _governed.not_ready_pause(result)
@@ -368,19 +372,17 @@ class AsyncGantralClient:
                     f"step {step_id} still not ready after {wait:g}s ({why})", why=why
                 )
             log.info("step %s not ready (%s); asking again in %.2fs", step_id, why, pause)
-            await asyncio.sleep(min(pause, remaining))
+            time.sleep(min(pause, remaining))
         request = _governed.request_to_wait_for(result)
         if request is not None and not _governed.settled(request):
             log.info("step %s waits for a human: request %s", step_id, request.request_id)
             if on_pending is not None:
                 on_pending(request)
-            request = await self.wait_for_decision(instance_id, request.request_id, wait=wait)
-        decision = await self._refusing_decision(instance_id, request)
+            request = self.wait_for_decision(instance_id, request.request_id, wait=wait)
+        decision = self._refusing_decision(instance_id, request)
         return _governed.bind(instance_id, step_id, action, requested, result, request, decision)
 
-    async def _refusing_decision(
-        self, instance_id: str, request: HumanRequest | None
-    ) -> Decision | None:
+    def _refusing_decision(self, instance_id: str, request: HumanRequest | None) -> Decision | None:
         """The decision that refused `request` (who, in which role, why), read from the
         instance for the refusal's message; None when there is none or it cannot be read
         (the refusal stands either way)."""
@@ -389,15 +391,15 @@ class AsyncGantralClient:
         if request.status is RequestStatus.SUPERSEDED:
             return None
         try:
-            view = await self.get_instance(instance_id)
+            view = self.get_instance(instance_id)
         except GantralSDKError:
             return None
         mine = [d for d in view.decisions if d.request_id == request.request_id]
         chosen = (d for d in mine if d.decision_id == request.decision_id)
         return next(chosen, mine[-1] if mine else None)
 
-    @contextlib.asynccontextmanager
-    async def governed_step(
+    @contextlib.contextmanager
+    def governed_step(
         self,
         instance_id: str,
         step_id: str,
@@ -407,7 +409,7 @@ class AsyncGantralClient:
         context: dict[str, Any] | None = None,
         wait: float = DEFAULT_DECISION_WAIT,
         on_pending: Callable[[HumanRequest], object] | None = None,
-    ) -> AsyncIterator[GovernedStep]:
+    ) -> Iterator[GovernedStep]:
         """Run a governed step with exactly the arguments a grant covers.
 
         Authorizes; if a human must decide, calls `on_pending(request)` (to tell someone)
@@ -420,14 +422,14 @@ class AsyncGantralClient:
             StepRejected, StepExpired, StepCancelled, DecisionTimeout, DigestMismatch:
                 the body does not run, and nothing is reported as started.
         """
-        step = await self.prepare_step(
+        step = self.prepare_step(
             instance_id, step_id, action=action, arguments=arguments, context=context,
             wait=wait, on_pending=on_pending,
         )  # fmt: skip
-        async with self.run_step(step):
+        with self.run_step(step):
             yield step
 
-    async def resume_step(
+    def resume_step(
         self,
         instance_id: str,
         step_id: str,
@@ -442,22 +444,22 @@ class AsyncGantralClient:
         authorizing again (which would open a new request)."""
         action = action or step_id
         requested = _governed.plain(arguments or {})
-        request = await self.wait_for_decision(instance_id, request_id, wait=wait)
+        request = self.wait_for_decision(instance_id, request_id, wait=wait)
         asked = request.model_copy(update={"request_id": request_id})  # the one first opened
         pending = AuthorizeResult(
             outcome=AuthorizeOutcome.PENDING, step_id=step_id, args_digest=request.args_digest,
             materiality=request.materiality, explanation=[], request=asked,
         )  # fmt: skip
-        decision = await self._refusing_decision(instance_id, request)
+        decision = self._refusing_decision(instance_id, request)
         return _governed.bind(instance_id, step_id, action, requested, pending, request, decision)
 
-    @contextlib.asynccontextmanager
-    async def run_step(self, step: GovernedStep) -> AsyncIterator[GovernedStep]:
+    @contextlib.contextmanager
+    def run_step(self, step: GovernedStep) -> Iterator[GovernedStep]:
         """Run a prepared (or resumed) step: report STEP_STARTED with its grant and digest,
         run the body, then report its cost and STEP_COMPLETED, or STEP_FAILED (with the
         exception's type) if the body raises."""
         instance_id, step_id = step.instance_id, step.step_id
-        await self.report(
+        self.report(
             instance_id, AgentEventKind.STEP_STARTED, step_id=step_id,
             grant_id=step.grant.grant_id, args_digest=step.args_digest,
         )  # fmt: skip
@@ -468,20 +470,20 @@ class AsyncGantralClient:
         except BaseException as exc:
             try:
                 if step.cost is not None:
-                    await self._run(_calls.report(instance_id, AgentEventKind.COST, cost=step.cost))
-                await self.report(
+                    self._run(_calls.report(instance_id, AgentEventKind.COST, cost=step.cost))
+                self.report(
                     instance_id, AgentEventKind.STEP_FAILED, step_id=step_id,
                     detail=_governed.failure_detail(exc),
                 )  # fmt: skip
             except Exception as report_exc:
                 exc.add_note(f"reporting STEP_FAILED failed too: {report_exc!r}")
             raise
-        await self._end(step)
+        self._end(step)
 
-    async def _end(self, step: GovernedStep) -> None:
+    def _end(self, step: GovernedStep) -> None:
         if step.cost is not None:
-            await self._run(_calls.report(step.instance_id, AgentEventKind.COST, cost=step.cost))
-        await self.report(
+            self._run(_calls.report(step.instance_id, AgentEventKind.COST, cost=step.cost))
+        self.report(
             step.instance_id, AgentEventKind.STEP_COMPLETED, step_id=step.step_id,
             detail=step.detail,
         )  # fmt: skip
@@ -493,23 +495,23 @@ class AsyncGantralClient:
         action: str = "",
         context: dict[str, Any] | None = None,
         wait: float = DEFAULT_DECISION_WAIT,
-    ) -> Callable[[Callable[P, Awaitable[R]]], Callable[Concatenate[str, P], Awaitable[R]]]:
-        """Decorate an async function whose keyword arguments are the step's arguments.
+    ) -> Callable[[Callable[P, R]], Callable[Concatenate[str, P], R]]:
+        """Decorate a function whose keyword arguments are the step's arguments.
 
         The decorated function takes the instance id first; it runs with the granted
         arguments (an override's edit, if any) inside `governed_step`.
         """
 
-        def decorate(fn: Callable[P, Awaitable[R]]) -> Callable[Concatenate[str, P], Awaitable[R]]:
+        def decorate(fn: Callable[P, R]) -> Callable[Concatenate[str, P], R]:
             @functools.wraps(fn)
-            async def run(instance_id: str, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            def run(instance_id: str, /, *args: P.args, **kwargs: P.kwargs) -> R:
                 if args:
                     raise TypeError("governed functions take keyword arguments only")
-                async with self.governed_step(
+                with self.governed_step(
                     instance_id, step_id, action=action, arguments=dict(kwargs),
                     context=context, wait=wait,
                 ) as step:  # fmt: skip
-                    return await fn(**step.arguments)  # type: ignore[call-arg]
+                    return fn(**step.arguments)  # type: ignore[call-arg]
 
             return run
 

@@ -1,6 +1,6 @@
 """Generate the blocking SDK client from the asyncio one, so the two cannot drift.
 
-    .venv/bin/python -m gantral.sdk._unasync        # rewrites gantral/sdk/_sync_client.py
+    .venv/bin/python -m gantral_sdk._unasync    # rewrites _sync_client.py beside it
 
 `tests/unit/test_sdk_sync_generated.py` fails when the committed file differs from what
 this produces. Edit `_async_client.py`, never `_sync_client.py`.
@@ -51,7 +51,7 @@ def generate() -> str:
     for old, new in _RULES:
         text = text.replace(old, new)
     text = _AWAIT.sub("", text)
-    header = "# Generated from _async_client.py by gantral.sdk._unasync: do not edit.\n"
+    header = "# Generated from _async_client.py by gantral_sdk._unasync: do not edit.\n"
     formatted = subprocess.run(
         [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(TARGET), "-"],
         input=header + text,

@@ -2,8 +2,11 @@
 
 Every decision is the server's. The SDK adds one thing of its own: a governed step
 computes the digest of the arguments it will run locally, with the server's own
-function (`gantral.domain.digest.args_digest`), and refuses to start if the grant
-does not cover exactly those arguments.
+function (`args_digest`, a test checks it against the server's), and refuses to start if
+the grant does not cover exactly those arguments.
+
+Its own distribution, `gantral-sdk`: httpx, pydantic and rfc8785, nothing of the server.
+The wire models are generated from specs/openapi.json (`_types_gen.py`).
 
     auth = BearerToken(token)   # or ClientCredentials(token_url, client_id, client_secret)
     async with AsyncGantralClient("http://127.0.0.1:8000", auth=auth) as gc:
@@ -30,23 +33,13 @@ Errors:
         ├── StepCancelled           CANCELLED with the instance, or SUPERSEDED
         ├── DecisionTimeout         the SDK stopped waiting (the request stays open)
         └── DigestMismatch          the grant does not cover the arguments to run
+    WebhookVerificationError        a callback delivery is forged, altered or stale
 """
 
-from gantral.channels.inbox import InboxItem, InboxPage
-from gantral.domain.digest import args_digest
-from gantral.domain.records import (
-    Cost,
-    Decision,
-    DecisionType,
-    Grant,
-    HumanRequest,
-    RequestStatus,
-)
-from gantral.domain.states import State
-from gantral.sdk._async_client import AsyncGantralClient
-from gantral.sdk._auth import BearerToken, ClientCredentials, TokenProvider
-from gantral.sdk._calls import InstancePage, InstanceSummary
-from gantral.sdk._errors import (
+from gantral_sdk._async_client import AsyncGantralClient
+from gantral_sdk._auth import BearerToken, ClientCredentials, TokenProvider
+from gantral_sdk._digest import args_digest
+from gantral_sdk._errors import (
     APIError,
     Conflict,
     DecisionTimeout,
@@ -62,23 +55,35 @@ from gantral.sdk._errors import (
     TransportError,
     Unauthenticated,
     Unavailable,
+    WebhookVerificationError,
 )
-from gantral.sdk._governed import (
+from gantral_sdk._governed import (
     DEFAULT_DECISION_WAIT,
     GovernedStep,
     StepNotReady,
     check_grant,
-    verify_callback,
 )
-from gantral.sdk._sync_client import GantralClient
-from gantral.workflows.messages import (
+from gantral_sdk._sync_client import GantralClient
+from gantral_sdk._types_gen import (
     AgentEventKind,
     AgentEventResult,
     AuthorizeOutcome,
     AuthorizeResult,
+    Cost,
+    Decision,
     DecisionResult,
+    DecisionType,
+    Grant,
+    HumanRequest,
+    InboxItem,
+    InboxPage,
+    InstancePage,
+    InstanceSummary,
     InstanceView,
+    RequestStatus,
+    State,
 )
+from gantral_sdk._webhooks import verify_callback
 
 __all__ = [
     "DEFAULT_DECISION_WAIT",
@@ -121,6 +126,7 @@ __all__ = [
     "TransportError",
     "Unauthenticated",
     "Unavailable",
+    "WebhookVerificationError",
     "args_digest",
     "check_grant",
     "verify_callback",

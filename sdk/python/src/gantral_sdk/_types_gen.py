@@ -1,0 +1,347 @@
+"""Wire models of the Gantral API, generated from specs/openapi.json by
+gantral/python_sdk_types.py. Do not edit: run `make sdk-types`; a test fails when this
+file and the spec drift apart."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "Actor",
+    "ActorKind",
+    "AgentEventKind",
+    "AgentEventResult",
+    "AuditTrailView",
+    "AuthorizeOutcome",
+    "AuthorizeResult",
+    "ClosedOutside",
+    "ClosedRequest",
+    "Cost",
+    "Decision",
+    "DecisionResult",
+    "DecisionType",
+    "EventView",
+    "Grant",
+    "HumanRequest",
+    "InboxItem",
+    "InboxPage",
+    "InstancePage",
+    "InstanceSummary",
+    "InstanceView",
+    "Materiality",
+    "ProblemView",
+    "RequestStatus",
+    "State",
+    "TransitionRecord",
+    "VerifyView",
+]
+
+
+class ActorKind(StrEnum):
+    HUMAN = "human"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class Actor(BaseModel):
+    id: str = Field(min_length=1, max_length=256)
+    kind: ActorKind
+    owner: str | None = None
+    roles: list[str] = Field(default_factory=list)
+
+
+class AgentEventKind(StrEnum):
+    STEP_STARTED = "STEP_STARTED"
+    STEP_COMPLETED = "STEP_COMPLETED"
+    STEP_FAILED = "STEP_FAILED"
+    COST = "COST"
+
+
+class Cost(BaseModel):
+    """A cost report, or an instance's running total of them.
+
+    Strict JSON numbers (a string such as "12" or "NaN" is refused, as are infinities),
+    never negative, and bounded: a report, and the total it would make, is refused (422)
+    past 2^53-1 tokens, 1e12 money (in the currency's major unit) or 1e9 seconds. Money in
+    another currency than the instance total's, or than its team's budget, is refused:
+    money is never converted, nor added across currencies.
+    """
+
+    currency: str = Field(default="USD", pattern="^[A-Z]{3}$")
+    money: float = Field(default=0.0, ge=0.0, le=1000000000000.0)
+    tokens: int = Field(default=0, ge=0, le=9007199254740991)
+    wall_time_seconds: float = Field(default=0.0, ge=0.0, le=1000000000.0)
+
+
+class State(StrEnum):
+    CREATED = "CREATED"
+    RUNNING = "RUNNING"
+    WAITING_FOR_HUMAN = "WAITING_FOR_HUMAN"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    OVERRIDDEN = "OVERRIDDEN"
+    EXPIRED = "EXPIRED"
+    RESUMED = "RESUMED"
+    COMPLETED = "COMPLETED"
+    TERMINATED = "TERMINATED"
+
+
+class AgentEventResult(BaseModel):
+    accepted: bool
+    cost: Cost
+    state: State
+
+
+class EventView(BaseModel):
+    actor: dict[str, Any]
+    at: str
+    body: str
+    hash: str
+    log_index: int = Field(ge=-9007199254740991, le=9007199254740991)
+    payload: dict[str, Any]
+    prev_hash: str
+    seq: int = Field(ge=-9007199254740991, le=9007199254740991)
+    snapshot: dict[str, Any] | None
+    type: str
+
+
+class AuditTrailView(BaseModel):
+    bundle_keys: list[str]
+    events: list[EventView]
+    head: str | None
+    instance_id: str
+    refusals: str | None = None
+    sealed: bool
+
+
+class AuthorizeOutcome(StrEnum):
+    ALLOW = "ALLOW"
+    PENDING = "PENDING"
+    NOT_READY = "NOT_READY"
+
+
+class Grant(BaseModel):
+    """Authority to run one step once, with exactly the arguments whose digest it carries."""
+
+    args_digest: str
+    arguments: dict[str, Any]
+    expires_at: datetime
+    grant_id: str
+    holder: str | None = None
+    request_id: str | None
+    step_id: str
+
+
+class Materiality(StrEnum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    CRITICAL = "CRITICAL"
+
+
+class RequestStatus(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    OVERRIDDEN = "OVERRIDDEN"
+    EXPIRED = "EXPIRED"
+    SUPERSEDED = "SUPERSEDED"
+    CANCELLED = "CANCELLED"
+
+
+class HumanRequest(BaseModel):
+    action: str
+    approvals: dict[str, str] = Field(default_factory=dict)
+    args_digest: str
+    arguments: dict[str, Any]
+    context_delta: dict[str, Any] | None = None
+    context_snapshot: dict[str, Any]
+    context_snapshot_ref: str | None = None
+    created_at: datetime
+    deadline: datetime | None
+    decided_by: str | None = None
+    decided_via: str | None = None
+    decision_id: str | None = None
+    excluded_approvers: list[str] = Field(default_factory=list)
+    grant: Grant | None = None
+    grant_holder: str | None = None
+    materiality: Materiality
+    quorum: str = ""
+    request_id: str
+    requested_by: str = ""
+    required_approvers: list[str]
+    resolved_at: datetime | None = None
+    separation_of_duties_waived_for: list[str] = Field(default_factory=list)
+    sla_deadline: datetime | None = None
+    status: RequestStatus = RequestStatus.PENDING
+    step_id: str
+    still_needed: list[str] = Field(default_factory=list)
+    superseded_by: str | None = None
+    superseded_why: str | None = None
+    tier: int = Field(default=0, ge=-9007199254740991, le=9007199254740991)
+
+
+class AuthorizeResult(BaseModel):
+    args_digest: str
+    explanation: list[str]
+    grant: Grant | None = None
+    materiality: Materiality | None
+    outcome: AuthorizeOutcome
+    reason: str | None = None
+    request: HumanRequest | None = None
+    retry_after: float | None = Field(default=None, ge=-9007199254740991, le=9007199254740991)
+    step_id: str
+
+
+class ClosedOutside(BaseModel):
+    """The instance's Temporal execution was closed around Gantral (`temporal workflow
+    terminate`, a reset, a run timeout, a failed run): no governed end was recorded and
+    the audit chain stays unsealed. Filled in by the API from Temporal, never by the
+    workflow; who closed it cannot be known (the sink records it in the access log).
+    """
+
+    closed_at: datetime | None = None
+    last_state: State
+    run_id: str
+    status: str
+
+
+class ClosedRequest(BaseModel):
+    """A request left undecidable: its instance's execution was closed outside Gantral."""
+
+    closed_at: datetime | None
+    instance_id: str
+    owning_team_id: str | None
+    reason: str
+    request_id: str | None
+    status: str
+    workflow_id: str | None
+
+
+class DecisionType(StrEnum):
+    APPROVE = "APPROVE"
+    REJECT = "REJECT"
+    OVERRIDE = "OVERRIDE"
+
+
+class Decision(BaseModel):
+    args_digest: str
+    at: datetime
+    channel: str = "api"
+    channel_ref: str | None = None
+    context_delta: dict[str, Any] | None = None
+    context_snapshot: dict[str, Any] | None = None
+    context_snapshot_ref: str | None = None
+    decision_id: str
+    decision_type: DecisionType
+    human_actor_id: str
+    idempotency_key: str
+    instance_id: str
+    justification: str | None
+    request_id: str
+    role: str
+
+
+class DecisionResult(BaseModel):
+    decision: Decision
+    request: HumanRequest
+    state: State
+
+
+class InboxItem(BaseModel):
+    """One open request, with what an approver needs to judge its urgency and act on it."""
+
+    action: str
+    approvals: int = Field(ge=-9007199254740991, le=9007199254740991)
+    args_digest: str
+    arguments: dict[str, Any]
+    created_at: datetime
+    deadline: datetime | None
+    decidable_as: list[str]
+    instance_id: str
+    materiality: Materiality
+    owning_team_id: str | None
+    quorum: str
+    request_id: str
+    required_approvers: list[str]
+    sla_deadline: datetime | None
+    step_id: str
+    still_needed: list[str]
+    workflow_id: str | None
+
+
+class InboxPage(BaseModel):
+    closed_outside: list[ClosedRequest] = Field(default_factory=list)
+    items: list[InboxItem]
+    truncated: bool
+
+
+class InstanceSummary(BaseModel):
+    closed: bool
+    closed_outside: str | None = None
+    instance_id: str
+    materiality: str | None
+    owning_team_id: str | None
+    started_at: datetime | None
+    state: State | None
+    summary: str | None
+    workflow_id: str | None
+
+
+class InstancePage(BaseModel):
+    items: list[InstanceSummary]
+    next_page_token: str | None
+
+
+class TransitionRecord(BaseModel):
+    actor: Actor
+    at: datetime
+    cause: str
+    from_state: State
+    request_id: str | None = None
+    seq: int = Field(ge=-9007199254740991, le=9007199254740991)
+    to_state: State
+
+
+class InstanceView(BaseModel):
+    """Everything the instance API shows. Readiness is not here: it is derived, never state."""
+
+    audit_events: int = Field(default=0, ge=-9007199254740991, le=9007199254740991)
+    audit_head: str | None = None
+    closed_outside: ClosedOutside | None = None
+    cost: Cost
+    created_at: datetime
+    decisions: list[Decision]
+    instance_id: str
+    owning_team_id: str
+    pending_request: HumanRequest | None
+    requests: list[HumanRequest]
+    runnable: bool
+    started_by: Actor
+    state: State
+    template_hash: str
+    transitions: list[TransitionRecord]
+    trigger_context: dict[str, Any]
+    updated_at: datetime
+    workflow_id: str
+    workflow_version: int = Field(ge=-9007199254740991, le=9007199254740991)
+
+
+class ProblemView(BaseModel):
+    code: str
+    instance_id: str | None = None
+    message: str
+    seq: int | None = Field(default=None, ge=-9007199254740991, le=9007199254740991)
+
+
+class VerifyView(BaseModel):
+    checkpoints: int = Field(ge=-9007199254740991, le=9007199254740991)
+    events: int = Field(ge=-9007199254740991, le=9007199254740991)
+    instance_id: str
+    ok: bool
+    problems: list[ProblemView]
+    signatures_checked: bool
