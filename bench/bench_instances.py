@@ -76,7 +76,7 @@ async def _baseline(client: Client, n: int) -> float:
 
 
 async def _governed(client: Client, settings: object, n: int) -> tuple[float, list[float]]:
-    from gantral.client import GantralCore
+    from gantral.core import GantralCore
     from gantral.domain.actors import Actor, ActorKind
     from gantral.domain.records import DecisionType
     from gantral.policy.loading import load_template

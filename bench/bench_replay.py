@@ -33,7 +33,7 @@ from gantral.audit.checkpoint import generate_key_pem
 from gantral.audit.encoding import GENESIS, chain_hash, encode_body
 from gantral.audit.rows import EventRow
 from gantral.audit.snapshots import prepare_snapshot
-from gantral.client import GantralCore
+from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.audit_event import (
     AUDIT_APPEND_ACTIVITY,

@@ -31,7 +31,7 @@ from gantral.api.routers import (
 )
 from gantral.audit.config import AuditConfig
 from gantral.audit.reader import AuditReader
-from gantral.client import GantralCore, connect_temporal
+from gantral.core import GantralCore, connect_temporal
 from gantral.identity import IdentityService
 from gantral.observability.tracing import configure_tracing, traced
 from gantral.policy.runtime import open_registry

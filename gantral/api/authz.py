@@ -42,7 +42,7 @@ from fastapi import Depends, Path, Request
 from gantral.api.deps import CurrentPrincipal, Identity
 from gantral.api.refusal_limit import RefusalLimiter
 from gantral.audit.reader import AuditReader
-from gantral.client import GantralCore
+from gantral.core import GantralCore
 from gantral.domain.actors import Actor
 from gantral.errors import Forbidden, GantralError, NotFound, Unavailable
 from gantral.identity import IdentityService, Permission, Principal, to_actor

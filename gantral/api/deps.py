@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gantral.api.edge import PRINCIPAL
-from gantral.client import GantralCore
+from gantral.core import GantralCore
 from gantral.identity import IdentityService, Principal
 from gantral.identity.service import ON_BEHALF_OF
 from gantral.settings import Settings

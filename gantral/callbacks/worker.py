@@ -106,7 +106,7 @@ async def run(stop: asyncio.Event) -> None:
     and secret references as every Gantral process reads them, Temporal's namespace, TLS
     and payload codec included; metrics and probes on its metrics port, traces over OTLP
     when configured, like the other processes."""
-    from gantral.client import connect_temporal
+    from gantral.core import connect_temporal
     from gantral.identity.secrets import SecretResolver
     from gantral.observability.tracing import configure_tracing
     from gantral.startup import load_settings, masking, resolve_secrets

@@ -14,7 +14,7 @@ from typing import Any
 
 from gantral.channels.outcomes import settled_text, what_happened
 from gantral.channels.settings import ChannelIdentity
-from gantral.client import GantralCore
+from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.records import DecisionType, HumanRequest
 from gantral.errors import Conflict, Forbidden, GantralError

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from gantral.channels.github_times import UnreadableTime, payload_time
 from gantral.channels.settings import GitHubTrigger, WebhookSource
-from gantral.client import GantralCore
+from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.errors import InvalidInput
 

@@ -29,8 +29,8 @@ __all__ = [
     "ANY_TEAM",
     "HUMAN_ONLY",
     "OWN_TEAMS",
-    "Grant",
     "Permission",
+    "PermissionRule",
     "PermissionTable",
     "TeamScope",
     "check",
@@ -72,7 +72,10 @@ class TeamScope:
         return self.any_team or team in self.teams
 
 
-class Grant(BaseModel):
+class PermissionRule(BaseModel):
+    """One rule of the permission table (its `grants`): these permissions, to principals
+    with these roles or kinds, on these teams."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     permissions: list[Permission] = Field(min_length=1)
@@ -82,7 +85,7 @@ class Grant(BaseModel):
     description: str = ""
 
     @model_validator(mode="after")
-    def _sound(self) -> Grant:
+    def _sound(self) -> PermissionRule:
         if not self.roles and not self.kinds:
             raise ValueError("a grant must name roles, kinds or both (no grants to everyone)")
         if PrincipalKind.AGENT in self.kinds and HUMAN_ONLY & set(self.permissions):
@@ -105,7 +108,7 @@ class PermissionTable(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["gantral/permissions"] = "gantral/permissions"
-    grants: list[Grant] = Field(default_factory=list)
+    grants: list[PermissionRule] = Field(default_factory=list)
 
     def roles(self) -> frozenset[str]:
         """Every role the table mentions."""

@@ -166,7 +166,7 @@ def _emit(text: str, out: Path | None) -> None:
 async def _run(
     settings: Settings, dsn: str, schema: str, prefix: str, instance_id: str
 ) -> ReplayReport:
-    from gantral.client import connect_temporal
+    from gantral.core import connect_temporal
     from gantral.workers.worker import SANDBOX_RUNNER
     from gantral.workflows.instance import InstanceWorkflow
 
@@ -226,7 +226,7 @@ def backtest_command(
     policy_id = policy_id or candidate.id or policy_file.stem
 
     async def run() -> BacktestReport:
-        from gantral.client import connect_temporal
+        from gantral.core import connect_temporal
 
         objects = ObjectStore.from_settings(settings.s3, prefix=bucket_prefix)
         reader = await AuditReader.open(

@@ -99,7 +99,7 @@ def main() -> None:
 
 
 async def _serve(stop: asyncio.Event) -> None:
-    from gantral.client import connect_temporal
+    from gantral.core import connect_temporal
     from gantral.observability.tracing import configure_tracing, traced
     from gantral.startup import load_settings, resolve_secrets
 

@@ -25,7 +25,7 @@ from gantral.audit.config import AuditConfig
 from gantral.audit.history_archiver import HistoryArchiver
 from gantral.audit.read_model import RequestProjection
 from gantral.audit.service import open_sink
-from gantral.client import connect_temporal
+from gantral.core import connect_temporal
 from gantral.observability.metrics import GantralMetrics, MetricsServer, install_process_runtime
 from gantral.observability.tracing import configure_tracing, traced
 from gantral.settings import Settings

@@ -12,7 +12,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from gantral.attestation import install_anchors
 from gantral.attestation_keys import anchors_from
-from gantral.client import connect_temporal
+from gantral.core import connect_temporal
 from gantral.observability.metrics import GantralMetrics, MetricsServer, install_process_runtime
 from gantral.observability.tracing import configure_tracing, traced
 from gantral.settings import Settings

@@ -62,7 +62,7 @@ class AdminAction(BaseModel):
     attestation: Attestation | None = None
 
 
-class AdminActionRecorded(BaseModel):
+class AdminActionReceipt(BaseModel):
     """Where the event is stored: the audit instance (segment) and its sequence number."""
 
     segment_id: str
@@ -119,13 +119,13 @@ class AccessLogWorkflow:
         await self._outbox.flush()
 
     @workflow.update
-    async def admin_action(self, action: AdminAction) -> AdminActionRecorded:
+    async def admin_action(self, action: AdminAction) -> AdminActionReceipt:
         """Answered only once the event is durably stored by the sink (fail closed)."""
         with as_temporal():
             payload = _admin_payload(action)
             seq = self._outbox.record(AuditEventType.ADMIN_ACTION, action.actor, payload)
         await self._outbox.flush()
-        return AdminActionRecorded(segment_id=self._segment_id, seq=seq)
+        return AdminActionReceipt(segment_id=self._segment_id, seq=seq)
 
     @admin_action.validator
     def _check_admin_action(self, action: AdminAction) -> None:

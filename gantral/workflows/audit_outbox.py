@@ -19,12 +19,8 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from gantral.domain.actors import Actor
-    from gantral.domain.audit_event import (
-        AUDIT_APPEND_ACTIVITY,
-        AppendAuditEvents,
-        AppendResult,
-        AuditEventType,
-    )
+    from gantral.domain.audit_event import AppendAuditEvents, AuditEventType
+    from gantral.workflows.audit_append import append_audit_events
     from gantral.workflows.audit_log import AuditLog
 
 __all__ = ["AuditOutbox"]
@@ -68,7 +64,7 @@ class AuditOutbox:
                 return
             first, last = pending[0].seq, pending[-1].seq
             result = await workflow.execute_activity(
-                AUDIT_APPEND_ACTIVITY,
+                append_audit_events,
                 AppendAuditEvents(instance_id=self.log.instance_id, events=pending),
                 task_queue=self._task_queue,
                 start_to_close_timeout=timedelta(seconds=30),
@@ -76,7 +72,6 @@ class AuditOutbox:
                 # at that instant is retried after 5 s, not after the 30 s above.
                 heartbeat_timeout=timedelta(seconds=5),
                 retry_policy=_RETRY,
-                result_type=AppendResult,
                 summary=f"audit batch seq {first}-{last}",
             )
             self.log.mark_stored(result.stored)

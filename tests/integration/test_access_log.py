@@ -17,7 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from gantral.audit.config import AuditConfig
 from gantral.audit.reader import AuditReader
 from gantral.audit.verifier import verify_database
-from gantral.client import GantralCore
+from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.errors import Forbidden, InvalidInput, Unavailable
 from gantral.policy.registry import InMemoryRegistry

@@ -22,7 +22,7 @@ from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.channels.settings import TriggerSettings
 from gantral.channels.triggers import github_digest
-from gantral.client import GantralCore
+from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.settings import Settings
 from tests.integration.auth import bearer

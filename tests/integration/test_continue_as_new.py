@@ -12,7 +12,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from gantral.client import GantralCore
+from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.records import Cost, DecisionType
 from gantral.domain.states import State

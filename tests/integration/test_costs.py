@@ -21,12 +21,13 @@ from temporalio.client import Client
 
 from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
-from gantral.client import GantralCore
+from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.limits import MAX_COST_MONEY
 from gantral.domain.records import Cost
 from gantral.errors import GantralError, InvalidInput
 from gantral.settings import Settings
+from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import AgentEvent, AgentEventKind, AgentEventResult
 from tests.integration.auth import bearer
 
@@ -191,7 +192,7 @@ async def test_the_workflow_refuses_what_the_api_would(served: Served) -> None:
 
     async def direct(cost: Cost) -> AgentEventResult:
         event = AgentEvent(kind=AgentEventKind.COST, cost=cost, actor=actor)
-        return await s.core._update(iid, "report", event, None, AgentEventResult)
+        return await s.core._update(iid, InstanceWorkflow.report, event, None)
 
     first = await direct(Cost(money=MAX_COST_MONEY * 0.6, currency="EUR"))
     assert first.cost.money == MAX_COST_MONEY * 0.6 and first.cost.currency == "EUR"

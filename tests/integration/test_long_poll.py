@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-import gantral.client
+import gantral.core
 from gantral.api.routers.instances import MAX_HOLD_SECONDS
 from tests.integration.auth import AGENT, LEAD
 from tests.integration.test_instance_lifecycle import authorize, decide, start
@@ -22,8 +22,8 @@ async def test_a_relayed_decision_wakes_the_waiting_long_poll(
     api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Pauses far beyond the wait: only the wake-up can make the poll see the outcome.
-    monkeypatch.setattr(gantral.client, "_FIRST_POLL_SECONDS", 120.0)
-    monkeypatch.setattr(gantral.client, "_WAIT_POLL_SECONDS", 120.0)
+    monkeypatch.setattr(gantral.core, "_FIRST_POLL_SECONDS", 120.0)
+    monkeypatch.setattr(gantral.core, "_WAIT_POLL_SECONDS", 120.0)
     iid = (await start(api))["instance_id"]
     rid = (await authorize(api, iid))["request"]["request_id"]
     url = f"/v1/instances/{iid}/requests/{rid}?wait=15"  # held at most MAX_HOLD_SECONDS

@@ -18,7 +18,7 @@ import pytest
 from temporalio.client import Client
 
 from gantral.audit.rows import EventRow
-from gantral.client import GantralCore
+from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.records import Cost, DecisionType
 from gantral.policy.loading import load_template

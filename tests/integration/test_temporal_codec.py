@@ -25,7 +25,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.audit.objects import ObjectStore
-from gantral.client import connect_temporal
+from gantral.core import connect_temporal
 from gantral.replay.history import decode_archive, fetch_runs
 from gantral.replay.replayer import replay_runs
 from gantral.settings import Settings

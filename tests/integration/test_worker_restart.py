@@ -11,7 +11,7 @@ import pytest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
-from gantral.client import GantralCore
+from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.records import DecisionType
 from gantral.domain.states import State

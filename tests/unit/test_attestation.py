@@ -6,9 +6,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gantral.api.refusal_limit import RefusalLimiter
 from gantral.attestation import Attestation, Attestor, TrustAnchors
+from gantral.core import update_name
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.records import DecisionType
 from gantral.workflows.idempotency import Outcomes, fingerprint, scope_of, update_id
+from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import Decide
 
 API = Attestor(Ed25519PrivateKey.generate())
@@ -45,6 +47,21 @@ def test_a_signed_call_verifies_and_nothing_in_it_can_change() -> None:
         forged = d.model_copy(update=changed)
         assert _check(forged) == "decide has an invalid attestation signature", changed
     assert _check(d, instance="inst_2") is not None  # not replayable onto another instance
+
+
+def test_the_signed_op_is_the_update_name_the_validators_check() -> None:
+    """The API derives the op it signs from the Update handler; the workflow's validators
+    (and recorded histories) check these exact names."""
+    handlers = (
+        InstanceWorkflow.authorize,
+        InstanceWorkflow.report,
+        InstanceWorkflow.finish,
+        InstanceWorkflow.decide,
+    )
+    assert [update_name(h) for h in handlers] == ["authorize", "report", "finish", "decide"]
+    d = _decision()
+    d.attestation = API.attest(update_name(InstanceWorkflow.decide), "inst_1", d)
+    assert _check(d) is None
 
 
 def test_unsigned_foreign_and_garbled_attestations_are_refused() -> None:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from temporalio.service import TLSConfig
 
-from gantral.client import api_key, tls_config
+from gantral.core import api_key, tls_config
 from gantral.startup import resolve_secrets
 from tests.unit.test_deploy_helm_render import (
     CHART,

@@ -16,8 +16,8 @@ from gantral.domain.actors import ActorKind
 from gantral.errors import Forbidden, InvalidInput
 from gantral.identity.permissions import (
     HUMAN_ONLY,
-    Grant,
     Permission,
+    PermissionRule,
     PermissionTable,
     check,
     default_permission_table,
@@ -154,11 +154,11 @@ grants: st.SearchStrategy[dict[str, object]] = st.builds(
 )
 
 
-def valid_grants(raw: list[dict[str, object]]) -> list[Grant]:
+def valid_grants(raw: list[dict[str, object]]) -> list[PermissionRule]:
     out = []
     for item in raw:
         try:
-            out.append(Grant.model_validate(item))
+            out.append(PermissionRule.model_validate(item))
         except ValueError:
             continue
     return out
@@ -226,12 +226,12 @@ def test_empty_table_grants_nothing(
 
 def test_table_granting_decide_to_agents_is_refused() -> None:
     with pytest.raises(ValueError, match="agents can never"):
-        Grant(permissions=[P.DECISIONS_DECIDE], kinds=[AGENT])
+        PermissionRule(permissions=[P.DECISIONS_DECIDE], kinds=[AGENT])
 
 
 def test_grant_to_everyone_is_refused() -> None:
     with pytest.raises(ValueError, match="must name roles, kinds"):
-        Grant(permissions=[P.INSTANCES_READ])
+        PermissionRule(permissions=[P.INSTANCES_READ])
 
 
 def test_load_yaml_and_json(tmp_path: Path) -> None:

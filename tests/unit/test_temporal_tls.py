@@ -6,8 +6,8 @@ import pytest
 from pydantic import ValidationError
 from temporalio.service import TLSConfig
 
-from gantral import client as client_module
-from gantral.client import api_key, connect_temporal, tls_config
+from gantral import core as core_module
+from gantral.core import api_key, connect_temporal, tls_config
 from gantral.settings import Settings, TemporalTLS
 from gantral.startup import resolve_secrets
 
@@ -86,7 +86,7 @@ async def test_every_process_connects_with_the_key_over_tls(
     async def connect(address: str, **kwargs: object) -> None:
         seen.update(kwargs, address=address)
 
-    monkeypatch.setattr(client_module.Client, "connect", connect)
+    monkeypatch.setattr(core_module.Client, "connect", connect)
     monkeypatch.setenv("GANTRAL_TEMPORAL__ADDRESS", "ns.acct.tmprl.cloud:7233")
     monkeypatch.setenv("GANTRAL_TEMPORAL__TLS__ENABLED", "true")
     monkeypatch.setenv("GANTRAL_TEMPORAL__API_KEY", "tmprl-key")

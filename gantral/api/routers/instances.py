@@ -26,7 +26,7 @@ from gantral.api.schemas import (
     FinishRequest,
     StartInstanceRequest,
 )
-from gantral.client import InstancePage
+from gantral.core import InstancePage
 from gantral.domain.actors import Actor
 from gantral.domain.records import DecisionType, HumanRequest
 from gantral.domain.states import State

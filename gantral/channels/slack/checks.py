@@ -20,7 +20,7 @@ from gantral.channels.relay.pinned import pinned_policy
 from gantral.channels.settings import ChannelIdentity
 from gantral.channels.slack.arguments import approve_truncated, show
 from gantral.channels.slack.blocks import not_offered
-from gantral.client import GantralCore
+from gantral.core import GantralCore
 from gantral.domain.records import DecisionType, HumanRequest, RequestStatus
 from gantral.errors import Conflict, Forbidden, GantralError, NotFound
 from gantral.identity import IdentityService, Permission, to_actor

@@ -37,7 +37,7 @@ from gantral.channels.slack.blocks import (
 from gantral.channels.slack.checks import Seen, look, refusal
 from gantral.channels.slack.people import identify
 from gantral.channels.slack.web import SlackUnavailable, SlackWeb
-from gantral.client import GantralCore
+from gantral.core import GantralCore
 from gantral.domain.records import DecisionType
 from gantral.errors import Forbidden, GantralError, InvalidInput
 from gantral.identity import IdentityService, to_actor

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
 from temporalio.client import (
@@ -37,6 +37,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
+from temporalio.workflow import UpdateMethodMultiParam
 
 from gantral.attestation_keys import attestor_from
 from gantral.audit.redaction import redact
@@ -90,6 +91,8 @@ from gantral.workflows.state import finish_transition
 
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
+# A signed call the API relays as an Update: the handler's parameter type.
+A = TypeVar("A", bound=AuthorizeStep | AgentEvent | Finish | Decide)
 # A long-poll's first pause and its longest; after a decision relayed here, quick again.
 _FIRST_POLL_SECONDS = 0.01
 _WAIT_POLL_SECONDS = 0.25
@@ -435,7 +438,7 @@ class GantralCore:
             step = step.model_copy(update={"context": redacted["context"], "redacted": removed})
         scope = scope_of("authorize", step.actor, step.idempotency_key, step.step_id)
         if self._readiness is None:
-            return await self._update(instance_id, "authorize", step, scope, AuthorizeResult)
+            return await self._update(instance_id, InstanceWorkflow.authorize, step, scope)
         # Readiness is derived here, outside the workflow: a NOT_READY reaches no history
         # and no audit log. A ready verdict reserves a slot until the step runs.
         verdict = await self._readiness.check(
@@ -452,7 +455,7 @@ class GantralCore:
                 retry_after=verdict.retry_after,
             )
         try:
-            result = await self._update(instance_id, "authorize", step, scope, AuthorizeResult)
+            result = await self._update(instance_id, InstanceWorkflow.authorize, step, scope)
         except BaseException:
             await self._readiness.release(instance_id, step.step_id)
             raise
@@ -504,7 +507,7 @@ class GantralCore:
                 reason="args_digest_required",
             )
         scope = scope_of("decide", decision.actor, decision.idempotency_key, decision.request_id)
-        result = await self._update(instance_id, "decide", decision, scope, DecisionResult)
+        result = await self._update(instance_id, InstanceWorkflow.decide, decision, scope)
         for waiter in self._waiting.get((instance_id, decision.request_id), ()):
             waiter.set()
         return result
@@ -560,7 +563,7 @@ class GantralCore:
         if self._readiness is not None and event.cost is not None and event.cost.money > 0:
             await self._same_currency_as_budget(instance_id, event.cost)
         scope = scope_of("report", event.actor, event.idempotency_key)
-        result = await self._update(instance_id, "report", event, scope, AgentEventResult)
+        result = await self._update(instance_id, InstanceWorkflow.report, event, scope)
         if self._readiness is not None:
             await self._count(instance_id, event, result)
         return result
@@ -596,7 +599,7 @@ class GantralCore:
     async def finish(self, instance_id: str, cmd: Finish) -> InstanceView:
         scope = scope_of("finish", cmd.actor, cmd.idempotency_key)
         try:
-            view = await self._update(instance_id, "finish", cmd, scope, InstanceView)
+            view = await self._update(instance_id, InstanceWorkflow.finish, cmd, scope)
         except Conflict as exc:
             # A retry that lost its first answer and its key (a new SDK call, a client that
             # sends none) is still the same call: the same caller ending the instance the
@@ -637,14 +640,15 @@ class GantralCore:
     async def _update(
         self,
         instance_id: str,
-        op: str,
-        payload: AuthorizeStep | AgentEvent | Finish | Decide,
+        update: UpdateMethodMultiParam[[InstanceWorkflow, A], R],
+        payload: A,
         scope: str | None,
-        result_type: type[R],
     ) -> R:
-        """Sign the call and send it as the Update `op`. A keyed call's Update id is its
-        scope and fingerprint: a retry of the very same call gets Temporal's (or, once the
-        instance closed, the workflow's recorded) first outcome; nothing else can."""
+        """Sign the call and send it as the Update `update` (its name is the signed op). A
+        keyed call's Update id is its scope and fingerprint: a retry of the very same call
+        gets Temporal's (or, once the instance closed, the workflow's recorded) first
+        outcome; nothing else can."""
+        op = update_name(update)
         payload.attestation = self._attestor.attest(op, instance_id, payload)
         print_ = fingerprint(payload)
         handle = self._handle(instance_id)
@@ -653,16 +657,14 @@ class GantralCore:
         try:
             while True:
                 try:
-                    result = await self._call(
+                    return await self._call(
                         instance_id,
                         handle.execute_update(
-                            op,
+                            update,
                             payload,
                             id=update_id(op, scope, print_) if scope is not None else None,
-                            result_type=result_type,
                         ),
                     )
-                    break
                 except Unavailable as exc:
                     # The run is handing over to its next: nothing was recorded; send again.
                     if exc.reason != CONTINUING or time.monotonic() >= deadline:
@@ -675,8 +677,8 @@ class GantralCore:
             first = await self._first_outcome(instance_id, scope, print_)
             if first is None:
                 raise
-            return result_type.model_validate(first)
-        return result_type.model_validate(result)
+            # The handler's declared result type (a model): what Temporal would convert to.
+            return cast("type[R]", update._defn.ret_type).model_validate(first)
 
     async def _first_outcome(
         self, instance_id: str, scope: str, print_: str
@@ -729,6 +731,13 @@ def _closed_outside(
     if status is None or state in TERMINAL_STATES:
         return None
     return _OUTSIDE.get(status)
+
+
+def update_name(update: UpdateMethodMultiParam[..., Any]) -> str:
+    """The Update's name: the op the API signs and the workflow's validator checks."""
+    name = update._defn.name
+    assert name is not None, "a dynamic Update has no name to sign"
+    return name
 
 
 def _translate_failure(cause: BaseException | None) -> GantralError:
