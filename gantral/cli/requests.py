@@ -29,7 +29,7 @@ import typer
 
 from gantral import sdk
 from gantral.channels.inbox import InboxPage
-from gantral.cli_output import OutputFormat, OutputOpt
+from gantral.cli.output import OutputFormat, OutputOpt
 from gantral.sdk._calls import Call
 
 __all__ = ["requests_app"]
