@@ -23,7 +23,6 @@ from pathlib import Path
 
 import psycopg
 
-from gantral.audit.config import AuditConfig
 from gantral.audit.db import Database, open_pool
 from gantral.audit.encoding import encode_body, format_at
 from gantral.audit.merkle import MerkleTree
@@ -34,6 +33,7 @@ from gantral.audit.store import AuditWriter
 from gantral.audit.testing import make_events, unique
 from gantral.audit.verify import verify_chain
 from gantral.devstack.services import Postgres
+from gantral.settings.audit import AuditSettings
 
 
 def _prepare(iid: str, n: int) -> list[PreparedEvent]:
@@ -108,7 +108,7 @@ async def main(instances: int, events: int, batch: int, workers: int) -> None:
         pg = Postgres(Path(tmp) / "pg")
         dsn = pg.start()
         try:
-            config = AuditConfig(schema=unique("bench"))
+            config = AuditSettings(schema_name=unique("bench"))
             await migrate(dsn, config)
             pool = await open_pool(dsn, config.writer_role, max_size=workers)
             db = Database(config, pool=pool)

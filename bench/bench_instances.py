@@ -137,10 +137,10 @@ async def _governed(client: Client, settings: object, n: int) -> tuple[float, li
 
 async def main(n: int) -> None:
     from gantral.audit.checkpoint import generate_key_pem
-    from gantral.audit.config import AuditConfig
     from gantral.devstack.process import free_port
     from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
     from gantral.settings import Settings
+    from gantral.settings.audit import AuditSettings
     from gantral.workers.sink import run_sink
     from gantral.workers.worker import build_worker
 
@@ -168,7 +168,7 @@ async def main(n: int) -> None:
         client = await Client.connect(
             settings.temporal.address, data_converter=pydantic_data_converter
         )
-        sink = asyncio.create_task(run_sink(settings, stop, config=AuditConfig()))
+        sink = asyncio.create_task(run_sink(settings, stop, config=AuditSettings()))
         async with build_worker(client, settings):
             await _governed(client, settings, 5)  # warm up imports, pools, sandbox
             base = await _baseline(client, n)

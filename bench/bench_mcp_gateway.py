@@ -110,10 +110,10 @@ async def main(calls: int) -> None:
 
     from gantral.api.app import create_app
     from gantral.audit.checkpoint import generate_key_pem
-    from gantral.audit.config import AuditConfig
     from gantral.devstack.process import free_port
     from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
     from gantral.settings import Settings
+    from gantral.settings.audit import AuditSettings
     from gantral.workers.sink import run_sink
     from gantral.workers.worker import build_worker
     from tests.integration.auth import GATEWAY_RESOURCE, ISSUER, serve_dev_issuer, token
@@ -147,7 +147,7 @@ async def main(calls: int) -> None:
             client = await Client.connect(
                 settings.temporal.address, data_converter=pydantic_data_converter
             )
-            sink = asyncio.create_task(run_sink(settings, stop, config=AuditConfig()))
+            sink = asyncio.create_task(run_sink(settings, stop, config=AuditSettings()))
             api_port = free_port()
             server = uvicorn.Server(
                 uvicorn.Config(

@@ -31,6 +31,7 @@ from temporalio.worker import Worker
 
 from gantral.audit.checkpoint import generate_key_pem
 from gantral.audit.encoding import GENESIS, chain_hash, encode_body
+from gantral.audit.history_codec import fetch_runs
 from gantral.audit.rows import EventRow
 from gantral.audit.snapshots import prepare_snapshot
 from gantral.core import GantralCore
@@ -44,11 +45,11 @@ from gantral.domain.audit_event import (
 from gantral.domain.records import Cost, DecisionType
 from gantral.policy.loading import load_template
 from gantral.policy.registry import InMemoryRegistry
-from gantral.replay.history import fetch_runs, read_content
+from gantral.replay.history import read_content
 from gantral.replay.replayer import replay_runs
 from gantral.replay.service import build_report
 from gantral.settings import Settings
-from gantral.workers.worker import SANDBOX_RUNNER, build_worker
+from gantral.workers.worker import build_worker
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import (
     AgentEvent,
@@ -58,6 +59,7 @@ from gantral.workflows.messages import (
     Finish,
     FinishKind,
 )
+from gantral.workflows.sandbox import SANDBOX_RUNNER
 
 AGENT = Actor(id="bench-agent", kind=ActorKind.AGENT)
 LEAD = Actor(id="bench-lead", kind=ActorKind.HUMAN, roles=["TECH_LEAD"])

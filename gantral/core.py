@@ -42,7 +42,6 @@ from temporalio.workflow import UpdateMethodMultiParam
 from gantral.attestation_keys import attestor_from
 from gantral.audit.redaction import redact
 from gantral.callbacks.resolutions import CALLBACK_CONTEXT_KEY
-from gantral.callbacks.urls import url_problem
 from gantral.domain.actors import Actor
 from gantral.domain.digest import args_digest, sha256_hex
 from gantral.domain.limits import fields_problem
@@ -59,6 +58,7 @@ from gantral.errors import (
 from gantral.policy.registry import PolicyRegistry, pin_template
 from gantral.readiness import Ask, ReadinessGate
 from gantral.settings import Settings, TemporalTLS
+from gantral.settings.callback_urls import url_problem
 from gantral.temporal_codec import data_converter
 from gantral.workflows import search
 from gantral.workflows.access_log import (

@@ -17,11 +17,11 @@ import httpx
 from dotenv import dotenv_values
 from pydantic import BaseModel, ValidationError
 
-from gantral.callbacks.settings import CallbackSettings
 from gantral.identity.secrets import SecretMaskingFilter, SecretResolver, install_secret_masking
 from gantral.observability.logs import ROUTED_LOGGERS, chosen_format, handler_for
 from gantral.settings import Settings
-from gantral.validation_problems import validation_problems
+from gantral.settings.callbacks import CallbackSettings
+from gantral.settings.validation_problems import validation_problems
 
 __all__ = [
     "configure_logging",

@@ -29,7 +29,6 @@ from gantral.api.routers import (
     triggers,
     workflows,
 )
-from gantral.audit.config import AuditConfig
 from gantral.audit.reader import AuditReader
 from gantral.core import GantralCore, connect_temporal
 from gantral.identity import IdentityService
@@ -37,6 +36,7 @@ from gantral.observability.tracing import configure_tracing, traced
 from gantral.policy.runtime import open_registry
 from gantral.readiness.runtime import open_readiness, restore_lost_counters
 from gantral.settings import Profile, Settings
+from gantral.settings.audit import AuditSettings
 from gantral.startup import configure_logging, install_masking, load_settings, resolve_secrets
 
 
@@ -44,7 +44,7 @@ def create_app(
     settings: Settings | None = None,
     temporal: Client | None = None,
     *,
-    audit_config: AuditConfig | None = None,
+    audit_config: AuditSettings | None = None,
 ) -> FastAPI:
     """Build the API. Tests pass settings and an already connected Temporal client."""
     own_process = settings is None

@@ -16,10 +16,10 @@ from pydantic import ValidationError
 
 from gantral.audit.bundle import BUNDLE_FORMAT
 from gantral.audit.checkpoint import Checkpoint, PublicKeys, verify_checkpoint
-from gantral.audit.config import DEFAULT_ORIGIN
 from gantral.audit.merkle import leaf_hash, verify_inclusion
 from gantral.audit.rows import EventRow, SealRow
 from gantral.audit.verify import Problem, verify_chain
+from gantral.settings.audit import DEFAULT_ORIGIN
 
 __all__ = ["bundle_rows", "verify_bundle", "verify_history_archive"]
 

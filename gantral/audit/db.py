@@ -13,7 +13,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from gantral.audit.config import AuditConfig
+from gantral.settings.audit import AuditSettings
 
 __all__ = ["Database", "open_pool"]
 
@@ -23,7 +23,7 @@ Conn = psycopg.AsyncConnection[tuple[object, ...]]
 class Database:
     def __init__(
         self,
-        config: AuditConfig,
+        config: AuditSettings,
         *,
         pool: AsyncConnectionPool[Conn] | None = None,
         conn: Conn | None = None,
@@ -35,7 +35,9 @@ class Database:
         self._conn = conn
 
     def table(self, name: str) -> sql.Composed:
-        return sql.SQL("{}.{}").format(sql.Identifier(self.config.schema), sql.Identifier(name))
+        return sql.SQL("{}.{}").format(
+            sql.Identifier(self.config.schema_name), sql.Identifier(name)
+        )
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:

@@ -1,7 +1,7 @@
 """Where a sealed instance's Temporal history is archived, and how the log records it.
 
 Once an instance's workflow has closed, the sink writes its history (every run, canonical
-JSON, `gantral.replay.history.encode_archive`) to the object-locked bucket under
+JSON, `gantral.audit.history_codec.encode_archive`) to the object-locked bucket under
 `histories/<instance>/<sha256>.json`, and records it in the audit log as a chain of its
 own, `gantral-history-<instance>`:
 
@@ -25,10 +25,10 @@ from urllib.parse import quote
 
 from temporalio.client import WorkflowHistory
 
+from gantral.audit.history_codec import decode_archive
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
 from gantral.errors import Conflict
-from gantral.replay.history import decode_archive
 
 __all__ = [
     "ARCHIVED_TYPE",

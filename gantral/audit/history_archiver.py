@@ -24,13 +24,13 @@ from gantral.audit.history_archive import (
     history_chain_id,
     is_history_chain,
 )
+from gantral.audit.history_codec import encode_archive, fetch_runs
 from gantral.audit.rows import PreparedEvent
 from gantral.audit.sink import AuditSink
 from gantral.audit.store import SEAL_TYPE
 from gantral.domain.actors import SYSTEM_ACTOR
 from gantral.domain.digest import canonical_bytes
 from gantral.errors import Conflict, NotFound
-from gantral.replay.history import encode_archive, fetch_runs
 
 __all__ = ["HistoryArchiver"]
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from gantral.audit.config import AuditConfig
 from gantral.audit.db import Database
 from gantral.audit.read_model import READ_MODEL_DDL, RequestProjection
+from gantral.settings.audit import AuditSettings
 
 __all__ = ["MIGRATIONS", "migrate"]
 
@@ -98,9 +98,9 @@ MIGRATIONS: dict[int, str] = {1: _V1, 2: READ_MODEL_DDL, 3: _V3}
 """Version -> DDL. Never edit a released version: append a new one."""
 
 
-def _render(template: str, config: AuditConfig, **extra: sql.Composable) -> sql.Composed:
+def _render(template: str, config: AuditSettings, **extra: sql.Composable) -> sql.Composed:
     return sql.SQL(template).format(
-        schema=sql.Identifier(config.schema),
+        schema=sql.Identifier(config.schema_name),
         writer=sql.Identifier(config.writer_role),
         reader=sql.Identifier(config.reader_role),
         writer_lit=sql.Literal(config.writer_role),
@@ -120,12 +120,12 @@ async def _current_version(conn: psycopg.AsyncConnection[tuple[object, ...]], s:
     return int(str(row[0])) if row else 0
 
 
-async def migrate(dsn: str, config: AuditConfig) -> int:
+async def migrate(dsn: str, config: AuditSettings) -> int:
     """Bring the schema to the latest version; returns it. A no-op when already current,
     so the sink's least-privileged role can run it on every start."""
     latest = max(MIGRATIONS)
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
-        if await _current_version(conn, config.schema) >= latest:
+        if await _current_version(conn, config.schema_name) >= latest:
             return latest
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('gantral_audit_migrate'))")
@@ -138,13 +138,13 @@ async def migrate(dsn: str, config: AuditConfig) -> int:
                     config,
                 )
             )
-            current = await _current_version(conn, config.schema)
+            current = await _current_version(conn, config.schema_name)
             for version in sorted(v for v in MIGRATIONS if v > current):
                 await conn.execute(_render(MIGRATIONS[version], config))
                 if version == 1:
                     for name in _TABLES:
                         table = sql.SQL("{}.{}").format(
-                            sql.Identifier(config.schema), sql.Identifier(name)
+                            sql.Identifier(config.schema_name), sql.Identifier(name)
                         )
                         await conn.execute(_render(_GUARD, config, table=table))
                     await conn.execute(

@@ -21,13 +21,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from gantral.settings.audit import key_name_problem
 
 __all__ = [
     "ALG_ED25519",
@@ -53,28 +54,17 @@ MAX_SIGNATURES = 100
 """Go's limit; the spec asks verifiers to accept at least 16."""
 
 _SIG_PREFIX = "\u2014 "  # em dash, space
-_LATIN1_SPACES = frozenset("\t\n\v\f\r \x85\xa0")
 
 
 class NoteError(ValueError):
     """A note, key or checkpoint that is malformed or does not verify."""
 
 
-def _is_space(ch: str) -> bool:
-    # Go's unicode.IsSpace: the Latin-1 spaces plus the White_Space characters above them.
-    return ch in _LATIN1_SPACES or (
-        ord(ch) > 0xFF and unicodedata.category(ch) in {"Zs", "Zl", "Zp"}
-    )
-
-
 def check_key_name(name: str) -> str:
     """Key names are non-empty and hold no Unicode space or '+' (signed-note). Answers `name`."""
-    if not name:
-        raise NoteError("a note key name must not be empty")
-    if "+" in name or any(_is_space(c) for c in name):
-        raise NoteError(f"note key name {name!r} must not contain spaces or '+'")
-    if any(ord(c) < 0x20 or 0xD800 <= ord(c) <= 0xDFFF for c in name):
-        raise NoteError(f"note key name {name!r} must be UTF-8 text without control characters")
+    problem = key_name_problem(name)
+    if problem is not None:
+        raise NoteError(problem)
     return name
 
 

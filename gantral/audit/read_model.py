@@ -480,7 +480,7 @@ class RequestProjection:
             if row and row[0]:
                 await conn.execute(
                     "SELECT pg_advisory_xact_lock(hashtext(%s))",
-                    (f"{self.db.config.schema}.log",),
+                    (f"{self.db.config.schema_name}.log",),
                 )
                 await self.catch_up(conn)
             cur = await conn.execute(

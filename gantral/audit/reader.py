@@ -28,7 +28,6 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from gantral.audit.bundle import build_bundle
 from gantral.audit.checkpoint import Checkpoint
 from gantral.audit.checkpointer import sync_tree
-from gantral.audit.config import AuditConfig
 from gantral.audit.db import Conn, Database, open_pool
 from gantral.audit.merkle import MerkleTree, ProofError, leaf_hash
 from gantral.audit.objects import ObjectStore
@@ -46,6 +45,7 @@ from gantral.audit.views import (
 )
 from gantral.errors import Conflict, InvalidInput, NotFound, Unavailable
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
 
 __all__ = ["AuditReader"]
 
@@ -131,7 +131,7 @@ class AuditReader:
     def __init__(
         self,
         pool: AsyncConnectionPool[Conn],
-        config: AuditConfig,
+        config: AuditSettings,
         objects: ObjectStore | None,
     ) -> None:
         self._pool = pool
@@ -145,11 +145,11 @@ class AuditReader:
         cls,
         dsn: str,
         *,
-        config: AuditConfig | None = None,
+        config: AuditSettings | None = None,
         objects: ObjectStore | None = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> AuditReader:
-        config = config or AuditConfig()
+        config = config or AuditSettings()
         pool = await open_pool(dsn, config.reader_role)
         # How long a read waits for a connection: while PostgreSQL is down, this is how
         # quickly the API answers 503.
@@ -158,11 +158,11 @@ class AuditReader:
 
     @classmethod
     async def from_settings(
-        cls, settings: Settings, config: AuditConfig | None = None
+        cls, settings: Settings, config: AuditSettings | None = None
     ) -> AuditReader:
         """Reader credentials and object storage. Verification takes the configured public
         keys (gantral/api/routers/audit.py): the API never holds the sink's signing key."""
-        config = config or AuditConfig()
+        config = config or settings.audit
         return await cls.open(
             settings.database.reader_url.get_secret_value(),
             config=config,

@@ -11,7 +11,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gantral.audit.checkpoint import key_id, load_private_key
 from gantral.audit.checkpointer import Checkpointer, LogDivergence
-from gantral.audit.config import AuditConfig
 from gantral.audit.db import Database, open_pool
 from gantral.audit.migrations import migrate
 from gantral.audit.objects import ObjectStore
@@ -19,6 +18,7 @@ from gantral.audit.queries import AuditQueries
 from gantral.audit.sink import AuditSink
 from gantral.audit.store import AuditWriter
 from gantral.settings import Profile, Settings
+from gantral.settings.audit import AuditSettings
 
 __all__ = ["SigningKeyError", "SinkDeps", "open_sink", "signing_key"]
 
@@ -65,10 +65,10 @@ class SinkDeps:
 
 @asynccontextmanager
 async def open_sink(
-    settings: Settings, config: AuditConfig | None = None
+    settings: Settings, config: AuditSettings | None = None
 ) -> AsyncIterator[SinkDeps]:
     """Migrate, open the writer pool and object store, load the log; close on exit."""
-    config = config or AuditConfig(origin=settings.audit.origin)
+    config = config or settings.audit
     dsn = settings.database.url.get_secret_value()
     if not dsn:
         raise RuntimeError("GANTRAL_DATABASE__URL (the sink's credentials) is required")

@@ -72,7 +72,7 @@ class AuditWriter:
             # next log index and how far the read model got. Each statement's snapshot is
             # taken after the lock is held.
             async with conn.pipeline():
-                await conn.execute(_LOG_LOCK, (f"{self.db.config.schema}.log",))
+                await conn.execute(_LOG_LOCK, (f"{self.db.config.schema_name}.log",))
                 near_cur = await conn.execute(near_query, (instance_id, first - 1))
                 top_cur = await conn.execute(top_query)
                 mark_cur = await conn.execute(watermark_query)

@@ -16,7 +16,6 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gantral.audit.checkpointer import Checkpointer
-from gantral.audit.config import AuditConfig
 from gantral.audit.db import Database, open_pool
 from gantral.audit.migrations import migrate
 from gantral.audit.objects import ObjectStore
@@ -26,6 +25,7 @@ from gantral.audit.store import AuditWriter
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.audit_event import AuditEvent, AuditEventType
 from gantral.settings import S3Settings
+from gantral.settings.audit import AuditSettings
 
 __all__ = ["TestSink", "make_events", "open_test_sink", "s3_settings", "unique"]
 
@@ -117,7 +117,7 @@ class TestSink:
     objects: ObjectStore
     checkpointer: Checkpointer
     key: Ed25519PrivateKey
-    config: AuditConfig
+    config: AuditSettings
 
 
 @asynccontextmanager
@@ -129,10 +129,10 @@ async def open_test_sink(
     key: Ed25519PrivateKey | None = None,
 ) -> AsyncIterator[TestSink]:
     """A sink on a fresh schema and bucket, so tests never see each other's log."""
-    config = AuditConfig(schema=unique("audit_t"))
+    config = AuditSettings(schema_name=unique("audit_t"))
     await migrate(dsn, config)
     objects = ObjectStore.from_settings(
-        s3_settings(s3_endpoint), bucket=TEST_BUCKET, prefix=f"{config.schema}/"
+        s3_settings(s3_endpoint), bucket=TEST_BUCKET, prefix=f"{config.schema_name}/"
     )
     await objects.ensure_bucket()
     pool = await open_pool(dsn, config.writer_role)

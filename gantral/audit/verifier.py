@@ -27,7 +27,6 @@ from gantral.audit.closures import (
     is_governed_chain,
     unsealed_problems,
 )
-from gantral.audit.config import DEFAULT_ORIGIN
 from gantral.audit.merkle import MerkleTree
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
@@ -35,6 +34,7 @@ from gantral.audit.rows import EventRow, SealRow
 from gantral.audit.verify import Problem, verify_chain, verify_checkpoints, verify_log_indices
 from gantral.audit.views import ProblemView, VerifyView
 from gantral.errors import NotFound
+from gantral.settings.audit import DEFAULT_ORIGIN
 
 __all__ = [
     "NO_PUBLIC_KEY",

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from gantral.audit.checkpoint import Checkpoint, PublicKeys, verify_checkpoint
-from gantral.audit.config import DEFAULT_ORIGIN
 from gantral.audit.encoding import GENESIS, chain_hash
 from gantral.audit.merkle import MerkleTree
 from gantral.audit.rows import EventRow, SealRow
 from gantral.audit.snapshots import snapshot_key
+from gantral.settings.audit import DEFAULT_ORIGIN
 
 __all__ = ["Problem", "verify_chain", "verify_checkpoints", "verify_log_indices"]
 

@@ -13,8 +13,8 @@ from temporalio.exceptions import ApplicationError
 
 from gantral.callbacks import signing
 from gantral.callbacks.resolutions import Batch, Delivery, ResolutionReader
-from gantral.callbacks.urls import url_problem
 from gantral.observability.metrics import CallbackMetrics
+from gantral.settings.callback_urls import url_problem
 
 __all__ = ["REFUSED", "CallbackActivities", "FetchInput"]
 

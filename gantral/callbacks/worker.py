@@ -14,11 +14,9 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.worker import Worker
 
-from gantral.audit.config import AuditConfig
 from gantral.audit.db import Database, open_pool
 from gantral.callbacks.activities import CallbackActivities
 from gantral.callbacks.resolutions import ResolutionReader
-from gantral.callbacks.settings import CallbackSettings, load_callback_settings
 from gantral.callbacks.workflows import (
     DeliverCallback,
     DeliveryPolicy,
@@ -28,6 +26,8 @@ from gantral.callbacks.workflows import (
 from gantral.observability.metrics import CallbackMetrics, MetricsServer, install_process_runtime
 from gantral.observability.tracing import traced
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
+from gantral.settings.callbacks import CallbackSettings, load_callback_settings
 
 __all__ = ["callback_worker", "follower_id"]
 
@@ -43,7 +43,7 @@ async def callback_worker(
     client: Client,
     settings: Settings,
     callbacks: CallbackSettings,
-    audit_config: AuditConfig | None = None,
+    audit_config: AuditSettings | None = None,
     *,
     from_log_index: int | None = None,
     metrics: CallbackMetrics | None = None,
@@ -51,7 +51,7 @@ async def callback_worker(
     """Runs the worker and makes sure the one follower workflow is running. A new
     follower starts after the log's head, or after `from_log_index` if given. `metrics`
     counts deliveries, failed attempts, retries and dead letters."""
-    config = audit_config or AuditConfig()
+    config = audit_config or settings.audit
     pool = await open_pool(settings.database.reader_url.get_secret_value(), config.reader_role)
     secret = callbacks.secret.get_secret_value() if callbacks.secret else None
     if secret is None:

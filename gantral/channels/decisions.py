@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from gantral.channels.outcomes import settled_text, what_happened
-from gantral.channels.settings import ChannelIdentity
 from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.records import DecisionType, HumanRequest
 from gantral.errors import Conflict, Forbidden, GantralError
 from gantral.identity import IdentityService, Permission, Principal, PrincipalKind, to_actor
+from gantral.settings.channels import ChannelIdentity
 from gantral.workflows.messages import Decide, DecisionResult, Refusal
 
 __all__ = [

@@ -5,11 +5,12 @@ freely, so a captured delivery replays under any id. What cannot be changed is t
 and every event that can start work carries the time of its change in it. The triggers
 de-duplicate on the body and refuse a delivery whose payload time is older than a window.
 
-Per event: the payload fields read (dotted paths; ISO 8601 strings, or Unix seconds as
-`repository.pushed_at` is in `push` payloads). The delivery's time is the latest of the
-fields present; fields that are present but not a time make the delivery unreadable.
-An event not listed here needs `timestamp_fields` on its trigger, or the settings are
-refused at start.
+Per event, the payload fields read are `gantral.settings.channels.GITHUB_TIMESTAMP_FIELDS`
+(dotted paths; ISO 8601 strings, or Unix seconds as `repository.pushed_at` is in `push`
+payloads), beside the trigger settings that validate against it. The delivery's time is
+the latest of the fields present; fields that are present but not a time make the
+delivery unreadable. An event not listed there needs `timestamp_fields` on its trigger,
+or the settings are refused at start.
 """
 
 from __future__ import annotations
@@ -18,36 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["GITHUB_TIMESTAMP_FIELDS", "UnreadableTime", "payload_time"]
-
-GITHUB_TIMESTAMP_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "pull_request": ("pull_request.updated_at",),
-    "pull_request_review": ("review.submitted_at", "review.updated_at"),
-    "pull_request_review_comment": ("comment.updated_at",),
-    "pull_request_review_thread": ("pull_request.updated_at",),
-    "issues": ("issue.updated_at",),
-    "issue_comment": ("comment.updated_at",),
-    "discussion": ("discussion.updated_at",),
-    "discussion_comment": ("comment.updated_at",),
-    # Unix seconds in push payloads: when the push happened (commit times can be old).
-    "push": ("repository.pushed_at",),
-    "create": ("repository.pushed_at",),
-    "delete": ("repository.pushed_at",),
-    # A release's created_at is its commit's date: only the later times count.
-    "release": ("release.published_at", "release.updated_at"),
-    "workflow_run": ("workflow_run.updated_at",),
-    "workflow_job": (
-        "workflow_job.completed_at",
-        "workflow_job.started_at",
-        "workflow_job.created_at",
-    ),
-    "check_run": ("check_run.completed_at", "check_run.started_at"),
-    "check_suite": ("check_suite.updated_at",),
-    "deployment": ("deployment.updated_at",),
-    "deployment_status": ("deployment_status.updated_at",),
-    "status": ("updated_at",),
-    "ping": ("hook.updated_at",),
-}
+__all__ = ["UnreadableTime", "payload_time"]
 
 
 class UnreadableTime(ValueError):

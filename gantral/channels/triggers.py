@@ -21,10 +21,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from gantral.channels.github_times import UnreadableTime, payload_time
-from gantral.channels.settings import GitHubTrigger, WebhookSource
 from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.errors import InvalidInput
+from gantral.settings.channels import GitHubTrigger, WebhookSource
 
 __all__ = [
     "Started",

@@ -12,27 +12,16 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic_settings import BaseSettings, SettingsError
 
-from gantral.callbacks.settings import CallbackSettings
-from gantral.channels.settings import JiraSettings, SlackSettings
 from gantral.devstack.process import StackError
-from gantral.validation_problems import validation_problems
+from gantral.settings.callbacks import CallbackSettings
+from gantral.settings.channels import ChannelSettings
+from gantral.settings.validation_problems import validation_problems
 
 __all__ = ["Extra", "configured_extras"]
 
 _S = TypeVar("_S", bound=BaseSettings)
-
-
-class _ChannelSettings(BaseSettings):
-    """The channel subtrees of `gantral.settings.Settings`, read the same way."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="GANTRAL_", env_nested_delimiter="__", env_file=".env", extra="ignore"
-    )
-
-    slack: SlackSettings = SlackSettings()
-    jira: JiraSettings = JiraSettings()
 
 
 @dataclass(frozen=True)
@@ -44,7 +33,7 @@ class Extra:
 
 def configured_extras(python: str, gantral_cli: str) -> list[Extra]:
     """The optional processes to start, in start order."""
-    channels = _load(_ChannelSettings)
+    channels = _load(ChannelSettings)
     callbacks = _load(CallbackSettings)
     extras = []
     on = [name for name, cfg in (("slack", channels.slack), ("jira", channels.jira)) if cfg.enabled]

@@ -27,7 +27,7 @@ from gantral.devstack.process import ManagedProcess, StackError, port_open, stop
 from gantral.devstack.services import Postgres, seaweedfs_ports, start_seaweedfs, start_temporal
 from gantral.devstack.stack_file import STACK_FILE
 from gantral.identity.dev_clients import add_client, load_clients
-from gantral.identity.settings import DevIssuerSettings
+from gantral.settings.identity import DevIssuerSettings
 from gantral.startup import unknown_settings
 
 DEMO_AGENT = "demo-agent"

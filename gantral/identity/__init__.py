@@ -25,8 +25,8 @@ from gantral.identity.permissions import (
 from gantral.identity.principal import Principal, PrincipalKind, to_actor
 from gantral.identity.secrets import SecretMaskingFilter, SecretResolver, install_secret_masking
 from gantral.identity.service import IdentityService
-from gantral.identity.settings import IdentitySettings, refuse_unsafe_production
 from gantral.identity.tokens import TokenValidator, bearer_token
+from gantral.settings.identity import IdentitySettings, refuse_unsafe_production
 
 __all__ = [
     "HUMAN_ONLY",

@@ -11,7 +11,7 @@ from typing import Any
 
 from gantral.errors import Unauthenticated
 from gantral.identity.principal import Principal, PrincipalKind
-from gantral.identity.settings import ClaimMapping
+from gantral.settings.identity import ClaimMapping
 
 __all__ = ["claim", "principal_from_claims"]
 

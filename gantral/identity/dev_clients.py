@@ -14,7 +14,7 @@ import yaml
 from pydantic import Field, SecretStr, TypeAdapter, ValidationError
 
 from gantral.errors import InvalidInput
-from gantral.identity.settings import DevClient, DevIssuerSettings
+from gantral.settings.identity import DevClient, DevIssuerSettings
 
 __all__ = ["CLIENTS_FILE", "RegisteredClient", "add_client", "authenticate_client", "load_clients"]
 

@@ -23,8 +23,8 @@ from gantral.errors import Forbidden
 from gantral.identity.dev_clients import authenticate_client, load_clients
 from gantral.identity.dev_keys import ALGORITHM, load_or_create_signing_key, mint_token
 from gantral.identity.principal import PrincipalKind
-from gantral.identity.settings import IdentitySettings
 from gantral.settings import Profile
+from gantral.settings.identity import IdentitySettings
 
 __all__ = ["create_dev_issuer_app", "refuse_outside_development", "serve_dev_issuer"]
 

@@ -26,7 +26,7 @@ import httpx
 from pydantic import BaseModel, SecretStr
 
 from gantral.errors import Forbidden, InvalidInput, NotFound, Unavailable
-from gantral.identity.settings import VaultSettings
+from gantral.settings.identity import VaultSettings
 
 __all__ = ["SecretMaskingFilter", "SecretResolver", "install_secret_masking"]
 

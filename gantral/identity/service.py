@@ -16,8 +16,8 @@ from gantral.identity.permissions import (
     load_permission_table,
 )
 from gantral.identity.principal import Principal, PrincipalKind
-from gantral.identity.settings import Delegation, IdentitySettings
 from gantral.identity.tokens import TokenValidator, bearer_token
+from gantral.settings.identity import Delegation, IdentitySettings
 
 __all__ = ["ON_BEHALF_OF", "IdentityService"]
 

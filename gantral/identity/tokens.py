@@ -29,7 +29,7 @@ from gantral.errors import Unauthenticated
 from gantral.identity.claims import principal_from_claims
 from gantral.identity.jwks import JWK, JwksCache
 from gantral.identity.principal import Principal
-from gantral.identity.settings import IdentitySettings
+from gantral.settings.identity import IdentitySettings
 
 __all__ = ["TokenValidator", "bearer_token"]
 

@@ -8,7 +8,7 @@ authorization specification, 2025-06-18): who the caller is, and how Gantral lea
   401 + `WWW-Authenticate: Bearer resource_metadata=...` for a missing or bad token.
 - `OnBehalfOf` / `acting_for`: each call's requests to Gantral carry the caller's token
   in `Gantral-On-Behalf-Of`, beside the gateway's own credentials, so Gantral runs the
-  call as the caller (see `gantral.identity.settings.Delegation`). The caller's token
+  call as the caller (see `gantral.settings.identity.Delegation`). The caller's token
   never goes to the upstream server.
 """
 
@@ -34,8 +34,8 @@ from starlette.routing import Route
 
 from gantral.errors import GantralError
 from gantral.identity.service import ON_BEHALF_OF
-from gantral.identity.settings import IdentitySettings
 from gantral.identity.tokens import TokenValidator
+from gantral.settings.identity import IdentitySettings
 
 __all__ = [
     "CALLER",

@@ -14,7 +14,7 @@ Over streamable HTTP the gateway is an OAuth 2.1 protected resource, as the MCP
 authorization specification requires: Protected Resource Metadata (RFC 9728) naming the
 deployment's OIDC issuer, 401 with `WWW-Authenticate: Bearer resource_metadata=...`, and
 only tokens issued for this gateway's resource URL (RFC 8707 audience) are accepted. Each
-call runs in Gantral as the token's subject (see `gantral.identity.settings.Delegation`):
+call runs in Gantral as the token's subject (see `gantral.settings.identity.Delegation`):
 policy, separation of duties and the audit log see who asked. The caller's token never
 goes upstream: the upstream's own credentials are the gateway's (`upstream.headers`, by
 reference). stdio keeps the configured agent token. See `gantral.integrations.mcp_auth`.
@@ -52,7 +52,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gantral.errors import GantralError
 from gantral.identity.secrets import SecretResolver
-from gantral.identity.settings import IdentitySettings
 from gantral.integrations._core import Guard, ToolRefused, ToolRoute
 from gantral.integrations.mcp_auth import (
     CallerToken,
@@ -64,6 +63,7 @@ from gantral.integrations.mcp_auth import (
     http_app,
 )
 from gantral.integrations.mcp_hold import Holds, HoldSettings, Pending
+from gantral.settings.identity import IdentitySettings
 
 __all__ = [
     "GatewayAuth",

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from gantral.policy.conditions import Check, Outcome, Unreadable
-from gantral.policy.durations import format_duration
 from gantral.policy.levels import Resolved, resolve_level
 from gantral.policy.materiality import Materiality, highest
 from gantral.policy.models import Policy
 from gantral.policy.plan import RequestPlan, Tier
 from gantral.policy.quorum import describe
+from gantral.settings.durations import format_duration
 
 _CACHE_SIZE = 256
 _cache: OrderedDict[int, tuple[Policy, CompiledPolicy]] = OrderedDict()

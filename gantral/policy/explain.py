@@ -17,11 +17,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from gantral.policy.durations import Duration, format_duration
 from gantral.policy.evaluate import plan_request
 from gantral.policy.materiality import Materiality
 from gantral.policy.models import OnTimeout, Policy
 from gantral.policy.quorum import describe, min_humans, progress, roles_in
+from gantral.settings.durations import Duration, format_duration
 
 __all__ = ["MAX_APPROVALS", "Actors", "DecisionPath", "OverridePath", "TierPath", "explain"]
 

@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag, model_validator
 
 from gantral.policy.conditions import Condition, MaterialityRule, Op
-from gantral.policy.durations import Duration, format_duration
 from gantral.policy.levels import FieldError
 from gantral.policy.materiality import Materiality
 from gantral.policy.schema_rules import (
@@ -27,6 +26,7 @@ from gantral.policy.schema_rules import (
     settings_rules,
     tier_rules,
 )
+from gantral.settings.durations import Duration, format_duration
 
 __all__ = [
     "AllOf",

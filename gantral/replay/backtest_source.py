@@ -28,10 +28,10 @@ from gantral.audit.queries import AuditQueries
 from gantral.audit.rows import EventRow, as_bytes
 from gantral.domain.digest import args_digest
 from gantral.errors import GantralError, InvalidInput
-from gantral.policy.durations import format_duration
 from gantral.policy.models import Policy
 from gantral.replay.backtest import BacktestReport, DecisionPoint, backtest
 from gantral.replay.service import load_runs, start_input
+from gantral.settings.durations import format_duration
 from gantral.workflows.messages import AuthorizeStep
 
 __all__ = ["decision_points", "governed_by", "run_backtest", "started_instances"]

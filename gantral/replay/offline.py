@@ -20,8 +20,8 @@ from temporalio.worker import WorkflowRunner
 from gantral.audit.bundle_verify import bundle_rows, verify_bundle, verify_history_archive
 from gantral.audit.checkpoint import Checkpoint
 from gantral.audit.history_archive import history_chain_id
+from gantral.audit.history_codec import decode_archive
 from gantral.audit.verify import Problem
-from gantral.replay.history import decode_archive
 from gantral.replay.replayer import replay_runs
 from gantral.replay.report import ReplayReport
 from gantral.replay.service import build_report

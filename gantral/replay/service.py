@@ -20,12 +20,13 @@ from gantral import __version__
 from gantral.attestation import Attestor
 from gantral.audit.checkpoint import Checkpoint
 from gantral.audit.history_archive import load_archive
+from gantral.audit.history_codec import encode_archive, fetch_runs
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
 from gantral.audit.rows import EventRow
 from gantral.errors import NotFound
 from gantral.replay import compare
-from gantral.replay.history import encode_archive, fetch_runs, read_content
+from gantral.replay.history import read_content
 from gantral.replay.replayer import ReplayOutcome, replay_runs
 from gantral.replay.report import (
     MAX_DIVERGENCES,

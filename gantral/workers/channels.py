@@ -15,7 +15,6 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
-from gantral.audit.config import AuditConfig
 from gantral.audit.db import open_pool
 from gantral.channels.jira.rest import JiraRest
 from gantral.channels.relay.follow import AuditFollower
@@ -26,6 +25,7 @@ from gantral.channels.relay.workflow import ChannelRelayWorkflow, relay_workflow
 from gantral.channels.slack.web import SlackWeb
 from gantral.observability.metrics import ChannelMetrics, MetricsServer
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
 from gantral.shutdown import run_until_signalled
 
 __all__ = ["main", "relay_id", "run_channels"]
@@ -50,13 +50,13 @@ def enabled(settings: Settings) -> list[str]:
 async def run_channels(
     temporal: Client,
     settings: Settings,
-    config: AuditConfig | None = None,
+    config: AuditSettings | None = None,
     metrics: ChannelMetrics | None = None,
 ) -> AsyncIterator[list[str]]:
     """Run the relay worker and start (or attach to) the relay of every enabled channel:
     one workflow each, so an outage of one channel never holds back another. `metrics`
     counts undeliverable and retried calls (served by `main` on its metrics port)."""
-    config = config or AuditConfig()
+    config = config or settings.audit
     metrics = metrics or ChannelMetrics()
     channels = enabled(settings)
     pool = await open_pool(settings.database.reader_url.get_secret_value(), config.reader_role)
@@ -80,7 +80,7 @@ async def run_channels(
             for channel in channels:
                 await temporal.start_workflow(
                     ChannelRelayWorkflow.run,
-                    RelayStart(channel=channel, schema_name=config.schema),
+                    RelayStart(channel=channel, schema_name=config.schema_name),
                     id=relay_id(settings, channel),
                     task_queue=task_queue(settings),
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -21,7 +21,6 @@ from gantral.activities.heartbeats import append_with_heartbeats
 from gantral.attestation_keys import anchors_from
 from gantral.audit.checkpointer import Checkpointer, LogDivergence
 from gantral.audit.closure_detector import ClosureDetector
-from gantral.audit.config import AuditConfig
 from gantral.audit.history_archiver import HistoryArchiver
 from gantral.audit.read_model import RequestProjection
 from gantral.audit.service import open_sink
@@ -29,6 +28,7 @@ from gantral.core import connect_temporal
 from gantral.observability.metrics import GantralMetrics, MetricsServer, install_process_runtime
 from gantral.observability.tracing import configure_tracing, traced
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
 from gantral.shutdown import run_until_signalled
 from gantral.startup import configure_logging, load_settings, resolve_secrets
 
@@ -100,7 +100,7 @@ async def run_sink(
     settings: Settings,
     stop: asyncio.Event | None = None,
     *,
-    config: AuditConfig | None = None,
+    config: AuditSettings | None = None,
     temporal_metrics_url: str | None = None,
 ) -> None:
     """Run until `stop` is set (or forever)."""

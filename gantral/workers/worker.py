@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from gantral.attestation import install_anchors
 from gantral.attestation_keys import anchors_from
@@ -20,24 +19,9 @@ from gantral.shutdown import run_until_signalled, stop_on_signals
 from gantral.startup import configure_logging, load_settings, resolve_secrets
 from gantral.workflows.access_log import AccessLogWorkflow
 from gantral.workflows.instance import InstanceWorkflow
+from gantral.workflows.sandbox import SANDBOX_RUNNER
 
 log = logging.getLogger("gantral.worker")
-
-
-# Gantral's pure modules (and the libraries they use) are deterministic: share them with the
-# sandbox instead of re-importing them per workflow, so model classes stay identical.
-SANDBOX_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "gantral",
-        "pydantic",
-        "pydantic_core",
-        "rfc8785",
-        "annotated_types",
-        "cryptography",
-        # Temporal's tracing interceptor runs inside workflows (its spans are replay-safe).
-        "opentelemetry",
-    )
-)
 
 
 def build_worker(client: Client, settings: Settings) -> Worker:

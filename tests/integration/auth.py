@@ -36,13 +36,13 @@ from gantral.identity.dev_issuer import create_dev_issuer_app
 from gantral.identity.dev_keys import KEY_FILE, SigningKey, mint_token
 from gantral.identity.principal import PrincipalKind
 from gantral.identity.service import IdentityService
-from gantral.identity.settings import (
+from gantral.settings import Profile
+from gantral.settings.identity import (
     Delegation,
     DevClient,
     DevIssuerSettings,
     IdentitySettings,
 )
-from gantral.settings import Profile
 
 __all__ = [
     "ADMIN",

@@ -21,10 +21,10 @@ from temporalio.client import Client
 
 from gantral.api.app import create_app
 from gantral.audit.checkpoint import generate_key_pem
-from gantral.audit.config import AuditConfig
 from gantral.audit.testing import TEST_BUCKET
-from gantral.identity.settings import IdentitySettings
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
+from gantral.settings.identity import IdentitySettings
 from gantral.temporal_codec import data_converter
 from gantral.workers.sink import run_sink
 from gantral.workers.worker import build_worker
@@ -108,10 +108,10 @@ def settings(stack: Stack, dev_issuer: IdentitySettings) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def audit_config() -> AuditConfig:
+def audit_config() -> AuditSettings:
     """The core suite's own audit schema and key prefix, apart from the audit sink's tests."""
     suffix = uuid.uuid4().hex[:8]
-    return AuditConfig(schema=f"audit_core_{suffix}", object_prefix=f"core-{suffix}/")
+    return AuditSettings(schema_name=f"audit_core_{suffix}", object_prefix=f"core-{suffix}/")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -121,7 +121,7 @@ async def temporal(settings: Settings) -> Client:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def workers(
-    temporal: Client, settings: Settings, audit_config: AuditConfig
+    temporal: Client, settings: Settings, audit_config: AuditSettings
 ) -> AsyncIterator[None]:
     """The instance worker and the real audit sink (PostgreSQL + SeaweedFS)."""
     stop = asyncio.Event()
@@ -137,7 +137,7 @@ async def workers(
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def api(
-    settings: Settings, temporal: Client, workers: None, audit_config: AuditConfig
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, temporal, audit_config=audit_config)
     async with app.router.lifespan_context(app):

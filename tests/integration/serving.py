@@ -13,9 +13,9 @@ import uvicorn
 from temporalio.client import Client
 
 from gantral.api.app import create_app
-from gantral.audit.config import AuditConfig
 from gantral.devstack.process import free_port
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
 
 __all__ = ["serve", "served_api"]
 
@@ -46,7 +46,7 @@ async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def served_api(
-    settings: Settings, temporal: Client, workers: None, audit_config: AuditConfig
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings
 ) -> AsyncIterator[str]:
     """The session's API (its settings, workers and audit schema) on a real port."""
     app = create_app(settings, temporal, audit_config=audit_config)

@@ -14,7 +14,6 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from gantral.audit.config import AuditConfig
 from gantral.audit.reader import AuditReader
 from gantral.audit.verifier import verify_database
 from gantral.core import GantralCore
@@ -22,6 +21,7 @@ from gantral.domain.actors import Actor, ActorKind
 from gantral.errors import Forbidden, InvalidInput, Unavailable
 from gantral.policy.registry import InMemoryRegistry
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
 from gantral.workflows.access_log import ACCESS_LOG_ID, AccessLogWorkflow
 from tests.integration.auth import AUDITOR, bearer
 
@@ -31,7 +31,7 @@ ADMIN = Actor(id="root-admin", kind=ActorKind.HUMAN, roles=["platform-admin"])
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def reader(settings: Settings, audit_config: AuditConfig) -> AsyncIterator[AuditReader]:
+async def reader(settings: Settings, audit_config: AuditSettings) -> AsyncIterator[AuditReader]:
     opened = await AuditReader.open(
         settings.database.reader_url.get_secret_value(), config=audit_config
     )

@@ -21,11 +21,11 @@ import pytest_asyncio
 from temporalio.client import Client
 
 from gantral.api.app import create_app
-from gantral.audit.config import AuditConfig
 from gantral.errors import Forbidden
 from gantral.identity import Permission, Principal, PrincipalKind, default_permission_table
 from gantral.identity.dev_keys import SigningKey
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
 from tests.integration.access_log import refusals_on
 from tests.integration.auth import (
     AGENT,
@@ -386,7 +386,7 @@ async def custom_api(
     settings: Settings,
     temporal: Client,
     workers: None,
-    audit_config: AuditConfig,
+    audit_config: AuditSettings,
     tmp_path: Path,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The API with a table read from GANTRAL_IDENTITY__PERMISSIONS_FILE."""

@@ -14,8 +14,8 @@ from psycopg import sql
 from typer.testing import CliRunner
 
 from gantral.audit.checkpoint import key_id, public_key_pem
-from gantral.audit.cli import audit_app
 from gantral.audit.testing import TEST_BUCKET, TestSink, make_events, open_test_sink, unique
+from gantral.cli.audit import audit_app
 from gantral.domain.audit_event import AppendAuditEvents
 
 pytestmark = pytest.mark.integration
@@ -45,9 +45,9 @@ def _run(stack: Any, ts: TestSink, *args: str, env: dict[str, str] | None = None
         "--dsn",
         stack.postgres_uri,
         "--schema",
-        ts.config.schema,
+        ts.config.schema_name,
         "--bucket-prefix",
-        f"{ts.config.schema}/",
+        f"{ts.config.schema_name}/",
     ]
     argv = [args[0], *common, *args[1:]] if args[0] in ("verify", "export") else list(args)
     return CliRunner().invoke(audit_app, argv, env=env)
@@ -199,7 +199,7 @@ async def test_tampered_database_fails_with_instance_and_seq(stack: Any, logged:
                 "UPDATE {}.events SET body = convert_to(replace(convert_from(body, 'UTF8'),"
                 " '\"n\":5', '\"n\":6'), 'UTF8')"
                 " WHERE instance_id = %s AND seq = 5"
-            ).format(sql.Identifier(ts.config.schema)),
+            ).format(sql.Identifier(ts.config.schema_name)),
             (ids[2],),
         )
         await conn.commit()

@@ -32,7 +32,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from gantral.audit.checkpoint import generate_key_pem, load_private_key
-from gantral.audit.config import AuditConfig
 from gantral.audit.db import Database
 from gantral.audit.history_archive import history_chain_id
 from gantral.audit.objects import ObjectStore
@@ -162,7 +161,7 @@ async def _wait_for(dsn: str, schema: str, at_least: int, timeout: float = 60) -
 
 
 async def _assert_exactly_once(
-    dsn: str, stack: Any, config: AuditConfig, pem: str, expected: dict[str, list[str]]
+    dsn: str, stack: Any, config: AuditSettings, pem: str, expected: dict[str, list[str]]
 ) -> None:
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
         queries = AuditQueries(Database(config, conn=conn))
@@ -188,7 +187,7 @@ async def test_postgres_stopped_and_restarted_while_appends_retry(
 ) -> None:
     pem, _ = generate_key_pem()
     schema = unique("audit_pg")
-    config = AuditConfig(schema=schema, object_prefix=f"{schema}/")
+    config = AuditSettings(schema_name=schema, object_prefix=f"{schema}/")
     settings = _settings(stack, unique("audit-q"), pem)
     stop = asyncio.Event()
     sink = asyncio.create_task(run_sink(settings, stop, config=config))
@@ -250,8 +249,8 @@ async def test_sink_killed_mid_stream_and_restarted(
 ) -> None:
     pem, _ = generate_key_pem()
     queue = unique("audit-q")
-    config = AuditConfig()  # the production defaults: schema gantral_audit, no key prefix
-    schema, dsn = config.schema, await _fresh_database(stack)
+    config = AuditSettings()  # the production defaults: schema gantral_audit, no key prefix
+    schema, dsn = config.schema_name, await _fresh_database(stack)
     proc = _spawn_sink(stack, dsn, queue, pem)
     try:
         handles = await _start(client, driver, queue, 5, 30, 2)

@@ -14,7 +14,6 @@ import pytest
 from psycopg import sql
 
 from gantral.audit import migrations
-from gantral.audit.config import AuditConfig
 from gantral.audit.db import Database, open_pool
 from gantral.audit.encoding import GENESIS, chain_hash, encode_body, format_at
 from gantral.audit.read_model import Stored
@@ -24,6 +23,7 @@ from gantral.audit.testing import T0, TestSink, open_test_sink, unique
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.audit_event import AppendAuditEvents, AuditEvent, AuditEventType
 from gantral.observability.metrics import GantralMetrics
+from gantral.settings.audit import AuditSettings
 
 pytestmark = pytest.mark.integration
 
@@ -145,7 +145,7 @@ async def test_a_decision_stored_by_another_writer_closes_the_request_for_both(
         "gantral_decision_seconds_count", {"materiality": "high"}
     )
     assert count == 1
-    row = await request_row(stack.postgres_uri, ts.config.schema, rid)
+    row = await request_row(stack.postgres_uri, ts.config.schema_name, rid)
     assert row == ("payments", "high", ["TEAM_LEAD"], [], [LEAD.id], True, "APPROVE")
 
 
@@ -163,7 +163,7 @@ async def test_quorum_escalation_timeout_and_instance_end(ts: TestSink, stack: A
         quorum_satisfied=False, still_needed=["SECURITY"],
     )  # fmt: skip
     await ts.sink.append(batch(iid, [partial]))
-    row = await request_row(stack.postgres_uri, ts.config.schema, rid)
+    row = await request_row(stack.postgres_uri, ts.config.schema_name, rid)
     assert row == ("payments", "high", ["TEAM_LEAD"], ["SECURITY"], [LEAD.id], False, None)
     escalated = event(iid, 5, E.ESCALATED, 20, request_id=rid, tier=1, approvers=["DIRECTOR"])
     reminded = event(
@@ -175,7 +175,7 @@ async def test_quorum_escalation_timeout_and_instance_end(ts: TestSink, stack: A
             sql.SQL(
                 "SELECT request_id FROM {}.requests WHERE closed_at IS NULL AND team_id = %s"
                 " AND roles_needed && %s AND deadline < %s"
-            ).format(sql.Identifier(ts.config.schema)),
+            ).format(sql.Identifier(ts.config.schema_name)),
             ("payments", ["DIRECTOR"], T0 + timedelta(hours=2)),
         )
         assert await cur.fetchall() == [(rid,)]  # the inbox's question, by team and role
@@ -204,7 +204,7 @@ async def test_quorum_escalation_timeout_and_instance_end(ts: TestSink, stack: A
     record = event(chain, 1, E.EXECUTION_CLOSED, 50, instance_id=closed, status="TERMINATED")
     await ts.sink.append(batch(chain, [record]))
     assert (await ts.writer.projection.refresh()).count == 0
-    row = await request_row(stack.postgres_uri, ts.config.schema, rid3)
+    row = await request_row(stack.postgres_uri, ts.config.schema_name, rid3)
     assert row is not None and row[5:] == (True, "CLOSED_OUTSIDE")
     finished = [s for s in seen if s.type == "STATE_TRANSITION"]
     assert [(s.workflow, s.team) for s in finished] == [("deploy", "payments")]
@@ -245,7 +245,7 @@ async def test_migration_backfills_and_sinks_catch_up_during_a_rolling_deploy(
     stack: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dsn = stack.postgres_uri
-    config = AuditConfig(schema=unique("audit_rm"))
+    config = AuditSettings(schema_name=unique("audit_rm"))
     # A database of the previous release: schema version 1, requests already stored.
     monkeypatch.setattr(migrations, "MIGRATIONS", {1: migrations.MIGRATIONS[1]})
     assert await migrations.migrate(dsn, config) == 1
@@ -253,11 +253,11 @@ async def test_migration_backfills_and_sinks_catch_up_during_a_rolling_deploy(
     open_iid, open_rid = unique("inst"), unique("req")
     await old_release_append(
         dsn,
-        config.schema,
+        config.schema_name,
         decided_iid,
         [*opened(decided_iid, decided_rid), decided(decided_iid, decided_rid)],
     )
-    await old_release_append(dsn, config.schema, open_iid, opened(open_iid, open_rid, "low"))
+    await old_release_append(dsn, config.schema_name, open_iid, opened(open_iid, open_rid, "low"))
     monkeypatch.undo()
 
     assert await migrations.migrate(dsn, config) == max(migrations.MIGRATIONS)  # backfill
@@ -267,16 +267,19 @@ async def test_migration_backfills_and_sinks_catch_up_during_a_rolling_deploy(
         counted = await new.projection.refresh()
         assert counted.count == 1
         assert counted.oldest_opened_at == T0 + timedelta(seconds=2)
-        assert (await request_row(dsn, config.schema, decided_rid) or ())[5:] == (True, "APPROVE")
+        assert (await request_row(dsn, config.schema_name, decided_rid) or ())[5:] == (
+            True,
+            "APPROVE",
+        )
 
         # Rolling deploy: an old replica stores the decision; the new one's refresh
         # catches up (as its next append would).
-        await old_release_append(dsn, config.schema, open_iid, [decided(open_iid, open_rid)])
+        await old_release_append(dsn, config.schema_name, open_iid, [decided(open_iid, open_rid)])
         assert (await new.projection.refresh()).count == 0
 
         # And an append by the new release applies what an old replica stored before it.
         third, rid3 = unique("inst"), unique("req")
-        await old_release_append(dsn, config.schema, third, opened(third, rid3)[:2])
+        await old_release_append(dsn, config.schema_name, third, opened(third, rid3)[:2])
         seen: list[Stored] = []
         new.on_commit = seen.extend
         await new.append(third, [prepare(e) for e in opened(third, rid3)[2:]])

@@ -19,10 +19,10 @@ from pydantic import SecretStr
 from temporalio.client import Client
 
 from gantral.api.app import create_app
-from gantral.audit.config import AuditConfig
 from gantral.audit.reader import AuditReader
 from gantral.errors import NotFound, Unavailable
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
 from tests.conftest import Stack
 from tests.integration.auth import AUDITOR
 
@@ -81,7 +81,7 @@ async def proxied_dsn(stack: Stack) -> AsyncIterator[tuple[str, KillableProxy]]:
 
 
 async def test_reader_answers_unavailable_quickly_while_the_database_is_down(
-    stack: Stack, audit_config: AuditConfig, api: httpx.AsyncClient
+    stack: Stack, audit_config: AuditSettings, api: httpx.AsyncClient
 ) -> None:
     async with proxied_dsn(stack) as (dsn, proxy):
         reader = await AuditReader.open(dsn, config=audit_config, connect_timeout=TIMEOUT)
@@ -100,7 +100,7 @@ async def test_reader_answers_unavailable_quickly_while_the_database_is_down(
 
 
 async def test_api_audit_read_is_503_quickly_while_the_database_is_down(
-    stack: Stack, settings: Settings, temporal: Client, audit_config: AuditConfig, workers: None
+    stack: Stack, settings: Settings, temporal: Client, audit_config: AuditSettings, workers: None
 ) -> None:
     async with proxied_dsn(stack) as (dsn, proxy):
         own = settings.model_copy(

@@ -19,9 +19,9 @@ from temporalio.client import Client
 from typer.testing import CliRunner
 
 from gantral.api.app import create_app
-from gantral.audit.cli import audit_app
-from gantral.audit.config import AuditConfig
+from gantral.cli.audit import audit_app
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
 from tests.integration.auth import AUDITOR, bearer
 from tests.integration.test_instance_lifecycle import ARGS, decide
 
@@ -45,7 +45,7 @@ grants:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def team_api(
-    settings: Settings, temporal: Client, workers: None, audit_config: AuditConfig, tmp_path: Path
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     table = tmp_path / "permissions.yaml"
     table.write_text(TEAM_TABLE)
@@ -238,7 +238,7 @@ async def test_a_decision_refused_for_want_of_permission_names_its_request(
 
 
 async def test_the_cli_lists_an_instances_refusals_like_the_api(
-    api: httpx.AsyncClient, settings: Settings, audit_config: AuditConfig
+    api: httpx.AsyncClient, settings: Settings, audit_config: AuditSettings
 ) -> None:
     agent = bearer("bot-payments", teams=["payments"], agent=True)
     body = {"workflow_id": "deploy", "owning_team_id": "payments"}
@@ -248,7 +248,7 @@ async def test_the_cli_lists_an_instances_refusals_like_the_api(
         assert (await api.get(f"/v1/instances/{iid}", headers=outsider)).status_code == 404
     listed = await _listed(api, AUDITOR, 2, instance_id=iid)
     dsn = settings.database.reader_url.get_secret_value()
-    common = ["refusals", "--instance", iid, "--dsn", dsn, "--schema", audit_config.schema]
+    common = ["refusals", "--instance", iid, "--dsn", dsn, "--schema", audit_config.schema_name]
     result = await asyncio.to_thread(CliRunner().invoke, audit_app, [*common, "--output", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == listed

@@ -131,7 +131,7 @@ async def test_audit_roles_cannot_rewrite_history(stack: Any, ts: TestSink, role
     iid = unique("inst")
     await ts.sink.append(_req(iid, make_events(iid, 3)))
     role_name = ts.config.writer_role if role == "writer" else ts.config.reader_role
-    events = sql.SQL("{}.events").format(sql.Identifier(ts.config.schema))
+    events = sql.SQL("{}.events").format(sql.Identifier(ts.config.schema_name))
     statements = [
         sql.SQL("UPDATE {} SET type = 'X'").format(events),
         sql.SQL("DELETE FROM {}").format(events),
@@ -155,14 +155,18 @@ async def test_triggers_refuse_changes_even_to_the_owner(stack: Any, ts: TestSin
     await ts.sink.append(_req(iid, make_events(iid, 3)))
     async with await psycopg.AsyncConnection.connect(stack.postgres_uri) as conn:
         for table in ("events", "seals", "checkpoints", "bundles"):
-            name = sql.SQL("{}.{}").format(sql.Identifier(ts.config.schema), sql.Identifier(table))
+            name = sql.SQL("{}.{}").format(
+                sql.Identifier(ts.config.schema_name), sql.Identifier(table)
+            )
             for statement in ("DELETE FROM {}", "TRUNCATE {}"):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
                     await conn.execute(sql.SQL(statement).format(name))
                 await conn.rollback()
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
             await conn.execute(
-                sql.SQL("UPDATE {}.events SET type = 'X'").format(sql.Identifier(ts.config.schema))
+                sql.SQL("UPDATE {}.events SET type = 'X'").format(
+                    sql.Identifier(ts.config.schema_name)
+                )
             )
 
 

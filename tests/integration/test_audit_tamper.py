@@ -191,7 +191,7 @@ async def _rewrite(
 @pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.__name__)
 async def test_every_database_attack_is_detected(stack: Any, world: World, attack: Attack) -> None:
     rng = random.Random(f"{SEED}-{attack.__name__}")
-    schema = world.ts.config.schema
+    schema = world.ts.config.schema_name
     clean = await verify_database(
         world.ts.queries, objects=None, public_key=world.ts.key.public_key(), anchors=world.anchors
     )
@@ -250,7 +250,7 @@ async def test_rechained_sealed_instance_is_pinpointed_by_its_bundle(
     """Even a consistent rewrite (new hashes, new seal head) is located to instance and seq."""
     rng = random.Random(f"{SEED}-pinpoint")
     sealed = [iid for i, iid in enumerate(world.ids) if i % 4 != 0]
-    schema = world.ts.config.schema
+    schema = world.ts.config.schema_name
     async with await psycopg.AsyncConnection.connect(stack.postgres_uri) as conn:
         queries = AuditQueries(Database(world.ts.config, conn=conn))
         for trial in range(10):
@@ -299,10 +299,10 @@ async def test_the_sink_refuses_to_sign_a_rewritten_log(stack: Any, world: World
                 await conn.execute("SET LOCAL session_replication_role = replica")
                 rows = await AuditQueries(db).instance_events(iid)
                 forged = _leaf_rewrite(rows, rng, iid)
-                await _rewrite(conn, world.ts.config.schema, iid, forged, rng)
+                await _rewrite(conn, world.ts.config.schema_name, iid, forged, rng)
                 await conn.execute(
                     sql.SQL("DELETE FROM {}.checkpoints").format(
-                        sql.Identifier(world.ts.config.schema)
+                        sql.Identifier(world.ts.config.schema_name)
                     )
                 )
                 restarted = Checkpointer(  # a sink restarting on the tampered database

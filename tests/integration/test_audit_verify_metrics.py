@@ -84,7 +84,7 @@ async def test_a_tampered_log_is_counted_as_a_verification_failure(stack: Any) -
                         sql.SQL(
                             "UPDATE {}.events SET body = body || '\\x20'::bytea"
                             " WHERE instance_id = %s AND seq = 2"
-                        ).format(sql.Identifier(ts.config.schema)),
+                        ).format(sql.Identifier(ts.config.schema_name)),
                         (iid,),
                     )
                     await conn.commit()

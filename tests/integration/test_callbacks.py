@@ -27,13 +27,13 @@ import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from gantral.api.app import create_app
-from gantral.audit.config import AuditConfig
 from gantral.callbacks import signing
-from gantral.callbacks.settings import CallbackSettings, CallbackURLs
 from gantral.callbacks.worker import callback_worker, follower_id
 from gantral.devstack.process import free_port
-from gantral.identity.settings import IdentitySettings
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
+from gantral.settings.callbacks import CallbackSettings, CallbackURLs
+from gantral.settings.identity import IdentitySettings
 from tests.integration.auth import AGENT, CLIENT_ID, CLIENT_SECRET, LEAD
 from tests.integration.serving import serve
 from tests.integration.test_sdk_contract import TS_DIR, build_typescript, run_process
@@ -104,7 +104,7 @@ async def served(
     settings: Settings,
     temporal: Client,
     workers: None,
-    audit_config: AuditConfig,
+    audit_config: AuditSettings,
     platform_url: str,
 ) -> AsyncIterator[Served]:
     """The API on a real port, allowing callbacks under the platform's /hooks/ only."""
@@ -169,7 +169,7 @@ def platform(function_env: dict[str, str], woken: Woken) -> Platform:
 async def callbacks(
     temporal: Client,
     settings: Settings,
-    audit_config: AuditConfig,
+    audit_config: AuditSettings,
     workers: None,
     platform_url: str,
     platform_serving: Platform,

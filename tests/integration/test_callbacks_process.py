@@ -21,12 +21,12 @@ from psycopg.conninfo import make_conninfo
 from temporalio.client import Client
 
 from gantral.api.app import create_app
-from gantral.audit.config import AuditConfig
 from gantral.callbacks import signing
-from gantral.callbacks.settings import CallbackSettings, CallbackURLs
 from gantral.callbacks.worker import follower_id
 from gantral.devstack.process import free_port
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
+from gantral.settings.callbacks import CallbackSettings, CallbackURLs
 from gantral.workers.sink import run_sink
 from gantral.workers.worker import build_worker
 from tests.conftest import Stack
@@ -94,7 +94,7 @@ async def deployment(
             "callbacks": CallbackURLs(allowed_url_prefixes=[url + "/"]),
         }
     )
-    config = AuditConfig(object_prefix=f"cbp-{suffix}/")
+    config = AuditSettings(object_prefix=f"cbp-{suffix}/")
     stop = asyncio.Event()
     sink = asyncio.create_task(run_sink(own, stop, config=config))
     try:

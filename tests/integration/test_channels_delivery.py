@@ -25,10 +25,10 @@ import pytest_asyncio
 from temporalio.client import Client
 
 from gantral.api.app import create_app
-from gantral.audit.config import AuditConfig
-from gantral.channels.settings import JiraSettings, SlackSettings
 from gantral.observability.metrics import ChannelMetrics
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
+from gantral.settings.channels import JiraSettings, SlackSettings
 from gantral.workers.channels import relay_id, run_channels
 from tests.integration.auth import bearer
 from tests.integration.deciding import decide_as_shown
@@ -105,7 +105,7 @@ class SlackWorld(Stack):
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def slack_world(
-    settings: Settings, temporal: Client, workers: None, audit_config: AuditConfig
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings
 ) -> AsyncIterator[SlackWorld]:
     slack = SlackStandIn(token="xoxb-delivery", absent={"C0GONE"})
     metrics = ChannelMetrics()
@@ -282,7 +282,7 @@ class JiraWorld(Stack):
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def jira_world(
-    settings: Settings, temporal: Client, workers: None, audit_config: AuditConfig
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings
 ) -> AsyncIterator[JiraWorld]:
     jira = JiraStandIn(email="bot@example.com", token="jira-delivery", projects={"GOV"})
     metrics = ChannelMetrics()

@@ -15,11 +15,11 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from gantral.audit.config import AuditConfig
 from gantral.audit.migrations import migrate
-from gantral.channels.settings import SlackSettings
 from gantral.devstack.process import free_port
 from gantral.settings import ChannelRelaySettings, Settings
+from gantral.settings.audit import AuditSettings
+from gantral.settings.channels import SlackSettings
 from gantral.workers.channels import relay_id
 from tests.conftest import Stack
 from tests.integration.processes import Process, environment
@@ -35,7 +35,7 @@ def relay_settings(stack: Stack, settings: Settings) -> Iterator[Settings]:
     with psycopg.connect(stack.postgres_uri, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE relay_{suffix}")
     dsn = make_conninfo(stack.postgres_uri, dbname=f"relay_{suffix}")
-    asyncio.run(migrate(dsn, AuditConfig()))
+    asyncio.run(migrate(dsn, AuditSettings()))
     own = settings.model_copy(
         update={
             "temporal": settings.temporal.model_copy(update={"task_queue": f"relay-{suffix}"}),

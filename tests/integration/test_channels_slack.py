@@ -26,9 +26,9 @@ import pytest_asyncio
 from temporalio.client import Client
 
 from gantral.api.app import create_app
-from gantral.audit.config import AuditConfig
-from gantral.channels.settings import SlackSettings
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
+from gantral.settings.channels import SlackSettings
 from gantral.workers.channels import relay_id, run_channels
 from tests.integration.access_log import refusals_of, refusals_on
 from tests.integration.auth import ADMIN, bearer
@@ -158,7 +158,7 @@ async def until(probe: Callable[[], Any], what: str, seconds: float = 30) -> Any
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def world(
-    settings: Settings, temporal: Client, workers: None, audit_config: AuditConfig
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings
 ) -> AsyncIterator[World]:
     slack = SlackStandIn(
         token=TOKEN,

@@ -19,12 +19,12 @@ from standardwebhooks.webhooks import Webhook
 from temporalio.client import Client
 
 from gantral.api.app import create_app
-from gantral.audit.config import AuditConfig
-from gantral.channels.settings import TriggerSettings
 from gantral.channels.triggers import github_digest
 from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
+from gantral.settings.channels import TriggerSettings
 from tests.integration.auth import bearer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -37,7 +37,7 @@ MAX_AGE = 600.0
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def app(
-    settings: Settings, temporal: Client, workers: None, audit_config: AuditConfig
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings
 ) -> AsyncIterator[FastAPI]:
     triggers = TriggerSettings.model_validate(
         {

@@ -23,7 +23,6 @@ from typer.testing import CliRunner
 from gantral.audit.checkpointer import Checkpointer
 from gantral.audit.closure_detector import ClosureDetector
 from gantral.audit.closures import CLOSED_CHAIN_PREFIX, closed_chain_id
-from gantral.audit.config import AuditConfig
 from gantral.audit.db import Database, open_pool
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
@@ -33,6 +32,7 @@ from gantral.audit.store import AuditWriter
 from gantral.audit.testing import TEST_BUCKET
 from gantral.cli import app
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
 from tests.conftest import Stack
 from tests.integration.auth import AGENT, AUDITOR, LEAD
 from tests.integration.conftest import AUDIT_PUBLIC
@@ -70,7 +70,7 @@ async def _inbox(api: httpx.AsyncClient, iid: str) -> dict[str, Any]:
     raise AssertionError(f"the inbox never said that {iid} was closed")
 
 
-def _cli_verify(stack: Stack, config: AuditConfig, *args: str) -> Any:
+def _cli_verify(stack: Stack, config: AuditSettings, *args: str) -> Any:
     env = {
         "GANTRAL_S3__ENDPOINT_URL": stack.s3_endpoint,
         "GANTRAL_S3__BUCKET": TEST_BUCKET,
@@ -78,7 +78,7 @@ def _cli_verify(stack: Stack, config: AuditConfig, *args: str) -> Any:
         "GANTRAL_S3__SECRET_ACCESS_KEY": "gantral-test-secret",
         "COLUMNS": "400",
     }
-    argv = ["audit", "verify", "--dsn", stack.postgres_uri, "--schema", config.schema]
+    argv = ["audit", "verify", "--dsn", stack.postgres_uri, "--schema", config.schema_name]
     argv += ["--bucket-prefix", config.object_prefix, "--public-key", AUDIT_PUBLIC, *args]
     return CliRunner().invoke(app, argv, env=env)
 
@@ -88,7 +88,7 @@ async def test_terminated_instance_is_shown_closed_recorded_and_fails_verificati
     temporal: Client,
     stack: Stack,
     settings: Settings,
-    audit_config: AuditConfig,
+    audit_config: AuditSettings,
 ) -> None:
     iid, request_id = await _waiting(api)
     before = (await api.get(f"/v1/instances/{iid}", headers=LEAD)).json()
@@ -168,7 +168,7 @@ async def test_terminated_instance_is_shown_closed_recorded_and_fails_verificati
 
 
 async def test_a_chain_unsealed_past_the_maximum_age_fails_verification(
-    api: httpx.AsyncClient, stack: Stack, audit_config: AuditConfig
+    api: httpx.AsyncClient, stack: Stack, audit_config: AuditSettings
 ) -> None:
     iid, _ = await _waiting(api)
     ok = await asyncio.to_thread(_cli_verify, stack, audit_config, iid)

@@ -20,13 +20,13 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from gantral.api.app import create_app
-from gantral.audit.config import AuditConfig
 from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.limits import MAX_COST_MONEY
 from gantral.domain.records import Cost
 from gantral.errors import GantralError, InvalidInput
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import AgentEvent, AgentEventKind, AgentEventResult
 from tests.integration.auth import bearer
@@ -89,7 +89,7 @@ class Served:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def served(
-    settings: Settings, temporal: Client, workers: None, audit_config: AuditConfig, tmp_path: Path
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings, tmp_path: Path
 ) -> AsyncIterator[Served]:
     budgeted, free = f"team-{uuid.uuid4().hex[:8]}", f"team-{uuid.uuid4().hex[:8]}"
     rules = tmp_path / "capacity.yaml"

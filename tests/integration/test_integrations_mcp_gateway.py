@@ -23,7 +23,6 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from pydantic import AnyHttpUrl
 
 from gantral.devstack.process import free_port
-from gantral.identity.settings import IdentitySettings
 from gantral.integrations import Guard, ToolRoute
 from gantral.integrations.mcp_hold import HoldSettings
 from gantral.integrations.mcp_proxy import (
@@ -35,6 +34,7 @@ from gantral.integrations.mcp_proxy import (
     build_proxy,
     serve_http,
 )
+from gantral.settings.identity import IdentitySettings
 from tests.integration.auth import AUDIENCE, GATEWAY_RESOURCE, ISSUER, token
 from tests.integration.integrations_support import (
     agent_client,

@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from gantral.identity.settings import IdentitySettings
+from gantral.settings.identity import IdentitySettings
 from tests.integration.auth import (
     ADMIN,
     LEAD2,

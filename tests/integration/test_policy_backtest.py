@@ -12,12 +12,12 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from gantral.audit.config import AuditConfig
 from gantral.audit.reader import AuditReader
 from gantral.cli import app
 from gantral.replay.backtest import BacktestReport
 from gantral.replay.backtest_source import started_instances
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
 from tests.conftest import Stack
 from tests.integration import test_governance as gov
 from tests.integration.auth import AUDITOR, bearer
@@ -60,7 +60,7 @@ async def _backtest(api: httpx.AsyncClient, pid: str, body: dict[str, Any]) -> h
 
 
 async def test_a_stricter_policy_reports_exactly_the_decisions_that_change(
-    api: httpx.AsyncClient, stack: Stack, audit_config: AuditConfig
+    api: httpx.AsyncClient, stack: Stack, audit_config: AuditSettings
 ) -> None:
     pid = gov.uid("pol")
     await gov.put(api, f"/v1/policies/{pid}", RECORDED)
@@ -197,7 +197,7 @@ async def test_policy_backtest_command(
     api: httpx.AsyncClient,
     stack: Stack,
     settings: Settings,
-    audit_config: AuditConfig,
+    audit_config: AuditSettings,
     tmp_path: Path,
 ) -> None:
     pid = gov.uid("pol")
@@ -209,7 +209,7 @@ async def test_policy_backtest_command(
     candidate.write_text(json.dumps(STRICTER))
     env = cli_env(stack, settings)
     argv = ["policy", "backtest", str(candidate), "--workflow", wid, "--since", "1h",
-            "--dsn", stack.postgres_uri, "--schema", audit_config.schema,
+            "--dsn", stack.postgres_uri, "--schema", audit_config.schema_name,
             "--bucket-prefix", audit_config.object_prefix]  # fmt: skip
     # Named after its file, the candidate stands in for no policy this workflow uses.
     result = await asyncio.to_thread(CliRunner().invoke, app, argv, env=env)
@@ -223,7 +223,7 @@ async def test_policy_backtest_command(
     report = BacktestReport.model_validate_json(result.stdout)
     assert report.policy_id == pid and report.evaluated == 1
     # Beside a `gantral dev` stack, no flag names where it is.
-    local = [*argv[:7], "--schema", audit_config.schema, "--bucket-prefix",
+    local = [*argv[:7], "--schema", audit_config.schema_name, "--bucket-prefix",
              audit_config.object_prefix, "--policy-id", pid,
              "--data-dir", str(tmp_path)]  # fmt: skip
     found = await asyncio.to_thread(

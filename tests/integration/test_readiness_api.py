@@ -25,11 +25,11 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from gantral.api.app import create_app
-from gantral.audit.config import AuditConfig
 from gantral.readiness.gate import ReadinessGate
 from gantral.readiness.rebuild import rebuild_from_audit, rebuild_if_lost
 from gantral.readiness.verdict import Ask
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
 from tests.integration.auth import AUDITOR, bearer, token
 
 RULES = """
@@ -90,7 +90,7 @@ class Served:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def served(
-    settings: Settings, temporal: Client, workers: None, audit_config: AuditConfig, tmp_path: Path
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings, tmp_path: Path
 ) -> AsyncIterator[Served]:
     team = f"team-{uuid.uuid4().hex[:8]}"
     rules = tmp_path / "capacity.yaml"
@@ -226,7 +226,7 @@ async def test_counters_rebuilt_from_the_audit_log_agree(served: Served) -> None
 
 
 async def test_lost_counters_are_recomputed_when_the_api_starts(
-    served: Served, temporal: Client, audit_config: AuditConfig
+    served: Served, temporal: Client, audit_config: AuditSettings
 ) -> None:
     s = served
     iid = await s.start()

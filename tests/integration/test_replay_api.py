@@ -14,12 +14,12 @@ from typer.testing import CliRunner
 
 from gantral.attestation import TrustAnchors
 from gantral.audit.checkpoint import load_verification_keys
-from gantral.audit.config import AuditConfig
 from gantral.audit.testing import TEST_BUCKET
 from gantral.cli import app
 from gantral.devstack.run import write_stack_file
 from gantral.replay.report import ReplayReport, verify_report
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
 from tests.conftest import Stack
 from tests.integration.auth import AUDITOR, bearer
 from tests.integration.conftest import ATTESTATION_PUBLIC, codec_env
@@ -129,13 +129,13 @@ async def test_replay_finds_the_local_dev_stack_as_audit_verify_does(
     api: httpx.AsyncClient,
     stack: Stack,
     settings: Settings,
-    audit_config: AuditConfig,
+    audit_config: AuditSettings,
     tmp_path: Path,
 ) -> None:
     iid = await _approved_and_completed(api)
     env = dev_stack_dir(stack, settings, tmp_path / "data")
     argv = ["replay", iid, "--data-dir", str(tmp_path / "data"), "--schema",
-            audit_config.schema, "--bucket-prefix", audit_config.object_prefix]  # fmt: skip
+            audit_config.schema_name, "--bucket-prefix", audit_config.object_prefix]  # fmt: skip
     found = await asyncio.to_thread(CliRunner().invoke, app, argv, env=env)
     assert found.exit_code == 0, found.output
     assert ReplayReport.model_validate_json(found.stdout).match
@@ -146,11 +146,11 @@ async def test_replay_finds_the_local_dev_stack_as_audit_verify_does(
 
 
 async def test_replay_command_prints_the_report_and_exits_by_verdict(
-    api: httpx.AsyncClient, stack: Stack, settings: Settings, audit_config: AuditConfig
+    api: httpx.AsyncClient, stack: Stack, settings: Settings, audit_config: AuditSettings
 ) -> None:
     iid = await _approved_and_completed(api)
     env = cli_env(stack, settings)
-    common = ["--dsn", stack.postgres_uri, "--schema", audit_config.schema,
+    common = ["--dsn", stack.postgres_uri, "--schema", audit_config.schema_name,
               "--bucket-prefix", audit_config.object_prefix]  # fmt: skip
 
     def run(*args: str) -> Any:

@@ -18,13 +18,13 @@ from typer.testing import CliRunner
 
 from gantral.audit.bundle_verify import verify_bundle, verify_history_archive
 from gantral.audit.checkpoint import load_verification_keys
-from gantral.audit.config import AuditConfig
 from gantral.audit.history_archive import history_chain_id
+from gantral.audit.history_codec import decode_archive
 from gantral.audit.objects import ObjectStore
 from gantral.cli import app
-from gantral.replay.history import decode_archive
 from gantral.replay.report import ReplayReport
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
 from tests.integration.auth import AUDITOR
 from tests.integration.conftest import AUDIT_PUBLIC
 from tests.integration.test_replay_api import _approved_and_completed
@@ -68,7 +68,7 @@ async def test_history_is_archived_and_replayed_after_temporal_drops_it(
     api: httpx.AsyncClient,
     temporal: Client,
     settings: Settings,
-    audit_config: AuditConfig,
+    audit_config: AuditSettings,
     tmp_path: Path,
 ) -> None:
     iid = await _approved_and_completed(api)

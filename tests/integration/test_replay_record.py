@@ -17,13 +17,13 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from gantral.audit.history_codec import fetch_runs
 from gantral.audit.rows import EventRow
 from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.records import Cost, DecisionType
 from gantral.policy.loading import load_template
 from gantral.policy.registry import InMemoryRegistry
-from gantral.replay.history import fetch_runs
 from gantral.settings import Settings
 from gantral.workers.worker import build_worker
 from gantral.workflows.messages import (

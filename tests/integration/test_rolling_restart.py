@@ -21,8 +21,8 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from gantral.devstack.process import free_port
-from gantral.identity.settings import IdentitySettings
 from gantral.settings import Settings
+from gantral.settings.identity import IdentitySettings
 from tests.conftest import Stack
 from tests.integration.auth import AGENT, LEAD
 from tests.integration.conftest import ATTESTATION_PUBLIC

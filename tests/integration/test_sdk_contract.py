@@ -44,13 +44,13 @@ from gantral_sdk import _governed
 from temporalio.client import Client
 
 from gantral.api.app import create_app
-from gantral.audit.config import AuditConfig
 from gantral.callbacks import signing
-from gantral.callbacks.settings import CallbackSettings, CallbackURLs
 from gantral.callbacks.worker import callback_worker, follower_id
 from gantral.devstack.process import free_port
-from gantral.identity.settings import IdentitySettings
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
+from gantral.settings.callbacks import CallbackSettings, CallbackURLs
+from gantral.settings.identity import IdentitySettings
 from tests.integration.auth import AUDITOR, CLIENT_ID, CLIENT_SECRET, LEAD, token
 from tests.integration.serving import serve, served_api
 
@@ -95,7 +95,7 @@ def _env(
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def capacity_api(
-    settings: Settings, temporal: Client, workers: None, audit_config: AuditConfig, tmp_path: Path
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings, tmp_path: Path
 ) -> AsyncIterator[str]:
     """An API of the session's stack whose readiness rules (its own counters) let one
     `deploy` step run at a time, on a real port."""
@@ -112,7 +112,7 @@ async def capacity_api(
 
 @contextlib.asynccontextmanager
 async def _api_allowing(
-    temporal: Client, settings: Settings, audit_config: AuditConfig, callback_url: str
+    temporal: Client, settings: Settings, audit_config: AuditSettings, callback_url: str
 ) -> AsyncIterator[str]:
     """An API of the session's stack that lets instances name `callback_url` (the session's
     API refuses a callback URL outside its allow-list at start), on a real port."""
@@ -125,7 +125,7 @@ async def _api_allowing(
 
 @contextlib.asynccontextmanager
 async def _callbacks(
-    temporal: Client, settings: Settings, audit_config: AuditConfig, callback_url: str
+    temporal: Client, settings: Settings, audit_config: AuditSettings, callback_url: str
 ) -> AsyncIterator[None]:
     """The callback worker, delivering only to `callback_url`, from the log's head on."""
     config = CallbackSettings(
@@ -453,7 +453,7 @@ async def test_one_scenario_through_every_sdk(
     dev_issuer: IdentitySettings,
     temporal: Client,
     settings: Settings,
-    audit_config: AuditConfig,
+    audit_config: AuditSettings,
 ) -> None:
     callback_url = f"http://127.0.0.1:{free_port()}/hooks/{language}"
     async with (

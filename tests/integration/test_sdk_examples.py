@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gantral.identity.settings import IdentitySettings
+from gantral.settings.identity import IdentitySettings
 from tests.integration.auth import CLIENT_ID, CLIENT_SECRET, LEAD
 from tests.integration.serving import served_api
 from tests.integration.test_sdk_contract import build_typescript, run_process

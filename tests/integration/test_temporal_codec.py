@@ -23,16 +23,17 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from gantral.api.app import create_app
-from gantral.audit.config import AuditConfig
+from gantral.audit.history_codec import decode_archive, fetch_runs
 from gantral.audit.objects import ObjectStore
 from gantral.core import connect_temporal
-from gantral.replay.history import decode_archive, fetch_runs
 from gantral.replay.replayer import replay_runs
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
 from gantral.temporal_codec import ENCODING, KEY_ID, CodecError, CodecKeyUnknown
 from gantral.workers.sink import run_sink
-from gantral.workers.worker import SANDBOX_RUNNER, build_worker
+from gantral.workers.worker import build_worker
 from gantral.workflows.instance import InstanceWorkflow
+from gantral.workflows.sandbox import SANDBOX_RUNNER
 from tests.integration.auth import AGENT, AUDITOR, LEAD, LEAD2
 from tests.integration.serving import serve
 from tests.integration.test_instance_lifecycle import decide, sealed_audit
@@ -67,7 +68,7 @@ def codec_settings(base: Settings, suffix: str, codec: dict[str, Any]) -> Settin
 
 
 @contextlib.asynccontextmanager
-async def gantral(settings: Settings, audit: AuditConfig) -> AsyncIterator[httpx.AsyncClient]:
+async def gantral(settings: Settings, audit: AuditSettings) -> AsyncIterator[httpx.AsyncClient]:
     """The instance worker, the audit sink and the API, each connected as its process
     connects (`connect_temporal`: the codec from the settings)."""
     stop = asyncio.Event()
@@ -153,7 +154,7 @@ def _absent(raw: bytes, marks: dict[str, str]) -> None:
 
 
 async def test_history_holds_ciphertext_and_the_api_works_end_to_end(
-    settings: Settings, audit_config: AuditConfig, temporal: Client
+    settings: Settings, audit_config: AuditSettings, temporal: Client
 ) -> None:
     suffix = uuid.uuid4().hex[:8]
     on = codec_settings(settings, suffix, {"enabled": True, "keys": {"k1": K1}})
@@ -209,7 +210,7 @@ async def test_history_holds_ciphertext_and_the_api_works_end_to_end(
 
 
 async def test_keys_rotate_and_histories_from_before_the_codec_still_run(
-    settings: Settings, audit_config: AuditConfig
+    settings: Settings, audit_config: AuditSettings
 ) -> None:
     """Off -> k1 -> k1+k2 (k2 current) -> k2 alone, one deployment's life."""
     suffix = uuid.uuid4().hex[:8]
@@ -256,7 +257,7 @@ UI_ORIGIN = "https://temporal-ui.example.com"
 
 
 async def test_an_auditor_reads_the_history_through_the_apis_codec_server(
-    settings: Settings, audit_config: AuditConfig
+    settings: Settings, audit_config: AuditSettings
 ) -> None:
     """`temporal workflow show --codec-endpoint <API>/codec` (as the Web UI does): the
     plaintext for an all-teams auditor, nothing for anyone else, CORS for the UI only."""

@@ -22,9 +22,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from temporalio.client import Client
 
 from gantral.api.app import create_app
-from gantral.audit.config import AuditConfig
 from gantral.observability.tracing import GantralSpanProcessor, instrument_psycopg
 from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
 from gantral.workers.sink import run_sink
 from gantral.workers.worker import build_worker
 from tests.integration.auth import AGENT, LEAD
@@ -47,7 +47,7 @@ def _provider() -> None:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def traced_api(
-    settings: Settings, temporal: Client, audit_config: AuditConfig
+    settings: Settings, temporal: Client, audit_config: AuditSettings
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Its own queues, sink and worker, started after psycopg is instrumented (a pool's
     connections are traced only if opened afterwards)."""

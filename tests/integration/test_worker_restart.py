@@ -18,10 +18,11 @@ from gantral.domain.states import State
 from gantral.policy.loading import load_template
 from gantral.policy.registry import InMemoryRegistry
 from gantral.settings import Settings
-from gantral.workers.worker import SANDBOX_RUNNER, build_worker
+from gantral.workers.worker import build_worker
 from gantral.workflows import search
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import AuthorizeStep, Decide, Finish, FinishKind
+from gantral.workflows.sandbox import SANDBOX_RUNNER
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

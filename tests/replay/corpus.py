@@ -16,8 +16,8 @@ from typing import Any
 
 from temporalio.client import WorkflowHistory
 
+from gantral.audit.history_codec import decode_archive, encode_archive
 from gantral.audit.rows import EventRow
-from gantral.replay.history import decode_archive, encode_archive
 
 HISTORIES = Path(__file__).parent / "histories"
 # What the integration suite's scenarios cover; the recorder fails if one is missing.

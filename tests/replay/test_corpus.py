@@ -18,9 +18,9 @@ from temporalio.api.enums.v1 import EventType
 
 from gantral.replay.replayer import replay_runs
 from gantral.replay.service import build_report
-from gantral.workers.worker import SANDBOX_RUNNER
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import WORKFLOW_NAME, InstanceView, StartInstance
+from gantral.workflows.sandbox import SANDBOX_RUNNER
 from tests.replay.corpus import SCENARIOS, load, recorded
 
 _TASK_COMPLETED = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED

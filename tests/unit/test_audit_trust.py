@@ -13,8 +13,8 @@ from pydantic import SecretStr
 
 from gantral.audit.checkpoint import generate_key_pem, key_id, load_verification_keys
 from gantral.audit.service import SigningKeyError, signing_key
-from gantral.identity.settings import DevIssuerSettings, IdentitySettings
 from gantral.settings import AuditSettings, Profile, Settings
+from gantral.settings.identity import DevIssuerSettings, IdentitySettings
 
 
 def test_verification_keys_are_public_only(tmp_path: Path) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from gantral.callbacks.settings import CallbackSettings, load_callback_settings
 from gantral.devstack.extras import configured_extras
 from gantral.devstack.process import StackError
+from gantral.settings.callbacks import CallbackSettings, load_callback_settings
 
 VAR = "GANTRAL_CALLBACKS__ALLOWED_URL_PREFIXES"
 

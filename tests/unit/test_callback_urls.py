@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from gantral.callbacks.settings import CallbackSettings, CallbackURLs
-from gantral.callbacks.urls import prefix_problem, url_problem
+from gantral.settings.callback_urls import prefix_problem, url_problem
+from gantral.settings.callbacks import CallbackSettings, CallbackURLs
 
 PREFIX = "http://host/hooks/"
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from gantral.callbacks import signing
 from gantral.callbacks.resolutions import CALLBACK_CONTEXT_KEY, callback_url, delivery_for
-from gantral.callbacks.settings import CallbackSettings
+from gantral.settings.callbacks import CallbackSettings
 
 pytest.importorskip("standardwebhooks")
 

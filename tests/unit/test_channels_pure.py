@@ -13,7 +13,6 @@ import pytest
 
 from gantral.api.routers.webhook_body import check_hub_signature
 from gantral.channels.inbox import InboxItem, decidable_roles, urgency
-from gantral.channels.settings import JiraSettings, SlackSettings
 from gantral.channels.slack.blocks import APPROVE, OVERRIDE, home_view, modal, request_message
 from gantral.channels.slack.interactions import _delta
 from gantral.domain.actors import Actor, ActorKind
@@ -21,6 +20,7 @@ from gantral.domain.records import HumanRequest, RequestStatus
 from gantral.errors import Unauthenticated
 from gantral.policy.materiality import Materiality
 from gantral.settings import Settings
+from gantral.settings.channels import JiraSettings, SlackSettings
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

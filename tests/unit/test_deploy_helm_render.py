@@ -606,9 +606,9 @@ def test_the_enabled_relay_runs_every_configured_channel_with_its_secrets_only(
 def test_the_enabled_callback_worker_signs_and_calls_only_allowed_urls(
     extras: dict, tmp_path: Path
 ) -> None:
-    from gantral.callbacks.settings import CallbackSettings
     from gantral.identity.secrets import SecretResolver
-    from gantral.identity.settings import VaultSettings
+    from gantral.settings.callbacks import CallbackSettings
+    from gantral.settings.identity import VaultSettings
 
     pod = _pod(extras, "callbacks")
     (container,) = pod["containers"]

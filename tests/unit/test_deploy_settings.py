@@ -16,9 +16,9 @@ from functools import cache
 import pytest
 from pydantic import BaseModel
 
-from gantral.callbacks.settings import CallbackSettings
-from gantral.identity.settings import IdentitySettings
 from gantral.settings import Settings
+from gantral.settings.callbacks import CallbackSettings
+from gantral.settings.identity import IdentitySettings
 
 PREFIX = "GANTRAL_"
 DELIMITER = "__"
@@ -54,7 +54,7 @@ def gantral_env_names() -> frozenset[str]:
         # names even before the root settings carry them.
         names.add(PREFIX + "IDENTITY")
         names |= _walk(IdentitySettings, PREFIX + "IDENTITY" + DELIMITER)
-    # The callback worker's own tree (gantral/callbacks/settings.py), as startup reads it.
+    # The callback worker's own tree (gantral/settings/callbacks.py), as startup reads it.
     names |= {PREFIX + "CALLBACKS"} | _walk(CallbackSettings, PREFIX + "CALLBACKS" + DELIMITER)
     return frozenset(names)
 

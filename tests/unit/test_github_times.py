@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from gantral.channels.github_times import GITHUB_TIMESTAMP_FIELDS, UnreadableTime, payload_time
-from gantral.channels.settings import GitHubTrigger, TriggerSettings
+from gantral.channels.github_times import UnreadableTime, payload_time
 from gantral.channels.triggers import github_digest
+from gantral.settings.channels import GITHUB_TIMESTAMP_FIELDS, GitHubTrigger, TriggerSettings
 
 T = datetime(2026, 12, 6, 14, 0, tzinfo=UTC)
 

@@ -16,22 +16,22 @@ import uvicorn
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from gantral.cli.identity import identity_app
 from gantral.devstack.process import free_port
 from gantral.errors import Forbidden
-from gantral.identity.cli import identity_app
 from gantral.identity.dev_issuer import create_dev_issuer_app
 from gantral.identity.dev_keys import KEY_FILE, load_or_create_signing_key
 from gantral.identity.permissions import Permission, check
 from gantral.identity.principal import PrincipalKind
 from gantral.identity.service import IdentityService
-from gantral.identity.settings import (
+from gantral.identity.tokens import TokenValidator
+from gantral.settings import Profile
+from gantral.settings.identity import (
     DevClient,
     DevIssuerSettings,
     IdentitySettings,
     refuse_unsafe_production,
 )
-from gantral.identity.tokens import TokenValidator
-from gantral.settings import Profile
 
 AGENT_SECRET = "agent-secret-3f9a1c"
 

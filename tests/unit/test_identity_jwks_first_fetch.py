@@ -17,8 +17,8 @@ import pytest
 from gantral.errors import Unavailable
 from gantral.identity.dev_keys import SigningKey, mint_token
 from gantral.identity.principal import PrincipalKind
-from gantral.identity.settings import IdentitySettings
 from gantral.identity.tokens import TokenValidator
+from gantral.settings.identity import IdentitySettings
 
 KEY = SigningKey.generate()
 ISSUER = "https://issuer.jwks-test"

@@ -13,7 +13,7 @@ from pydantic import BaseModel, SecretStr
 
 from gantral.errors import Forbidden, InvalidInput, NotFound, Unavailable
 from gantral.identity.secrets import SecretMaskingFilter, SecretResolver, install_secret_masking
-from gantral.identity.settings import VaultSettings
+from gantral.settings.identity import VaultSettings
 
 VAULT = VaultSettings(addr="https://vault.example.test:8200", token=SecretStr("hvs.vault-token"))
 DB_PASSWORD = "pg-Pa55word!"

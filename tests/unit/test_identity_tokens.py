@@ -22,8 +22,8 @@ from gantral.errors import Unauthenticated, Unavailable
 from gantral.identity.dev_keys import SigningKey, mint_token
 from gantral.identity.jwks import JwksCache
 from gantral.identity.principal import PrincipalKind
-from gantral.identity.settings import ClaimMapping, IdentitySettings
 from gantral.identity.tokens import TokenValidator, bearer_token
+from gantral.settings.identity import ClaimMapping, IdentitySettings
 
 ISSUER = "https://idp.example.test/realms/gantral"
 AUDIENCE = "gantral-api"

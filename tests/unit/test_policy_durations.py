@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gantral.policy.durations import DURATION_PATTERN, MAX_DAYS, format_duration, parse_duration
+from gantral.settings.durations import DURATION_PATTERN, MAX_DAYS, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from gantral.policy.cli import policy_app
+from gantral.cli.policy import policy_app
 from gantral.policy.evaluate import plan_request
 from gantral.policy.explain import MAX_APPROVALS, Actors, explain
 from gantral.policy.facts import given_facts

@@ -8,11 +8,11 @@ import pytest
 from pydantic import BaseModel, SecretStr, ValidationError, model_validator
 from typer.testing import CliRunner
 
+from gantral.cli.identity import identity_app
 from gantral.devstack.extras import configured_extras
 from gantral.devstack.process import StackError
-from gantral.identity.cli import identity_app
+from gantral.settings.validation_problems import validation_problems
 from gantral.startup import load_settings
-from gantral.validation_problems import validation_problems
 
 VALUE = "S3cret-not-a-number"
 

@@ -23,7 +23,6 @@ from gantral.attestation_keys import attestor_from
 from gantral.audit.history_archive import archive_bytes
 from gantral.errors import Conflict, NotFound
 from gantral.identity import Permission
-from gantral.policy.durations import DURATION_PATTERN, parse_duration
 from gantral.policy.loading import refuse_non_facts, validate
 from gantral.policy.models import Policy
 from gantral.policy.registry import PolicyRegistry
@@ -32,6 +31,7 @@ from gantral.replay.backtest_source import run_backtest
 from gantral.replay.report import ReplayReport
 from gantral.replay.service import replay_instance
 from gantral.settings import Settings
+from gantral.settings.durations import DURATION_PATTERN, parse_duration
 from gantral.workflows.instance import InstanceWorkflow
 
 __all__ = ["backtest_router", "router"]
@@ -69,7 +69,7 @@ async def replay(
     audit log alone; compare log, history and replay event by event. `match` is true only
     when the replay is deterministic and nothing diverges; otherwise `nondeterminism`
     names the history event and `first_divergence` the first event that differs."""
-    from gantral.workers.worker import SANDBOX_RUNNER
+    from gantral.workflows.sandbox import SANDBOX_RUNNER
 
     temporal, attestor, slots = _state(request)
     async with slots:

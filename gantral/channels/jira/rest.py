@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import httpx
 
 from gantral.channels.delivery import DeliveryFailed, retry_after_seconds
-from gantral.channels.settings import JiraSettings
+from gantral.settings.channels import JiraSettings
 
 __all__ = ["JIRA_TEXT_LIMIT", "JiraRest", "JiraUnavailable", "adf", "adf_size", "fitted"]
 

@@ -35,11 +35,11 @@ from gantral.channels.decisions import (
 from gantral.channels.jira.rest import JiraRest, JiraUnavailable
 from gantral.channels.relay.messages import ShownCopy
 from gantral.channels.relay.workflow import ChannelRelayWorkflow
-from gantral.channels.settings import JiraSettings
 from gantral.core import GantralCore
 from gantral.domain.records import DecisionType, RequestStatus
 from gantral.errors import Conflict, Forbidden, GantralError, NotFound, Unavailable
 from gantral.identity import IdentityService
+from gantral.settings.channels import JiraSettings
 from gantral.workflows.messages import DecisionResult
 
 __all__ = ["JiraOutcome", "JiraUnchanged", "handle_issue_updated"]

@@ -21,10 +21,10 @@ from gantral.channels.jira.rest import JiraRest, JiraUnavailable
 from gantral.channels.relay.failures import Failures, log
 from gantral.channels.relay.messages import MessageRef, PostRequest, Refresh
 from gantral.channels.relay.slack import load
-from gantral.channels.settings import JiraSettings
 from gantral.domain.records import RequestStatus
 from gantral.domain.states import TERMINAL_STATES
 from gantral.observability.metrics import ChannelMetrics
+from gantral.settings.channels import JiraSettings
 
 __all__ = ["JiraRelay"]
 

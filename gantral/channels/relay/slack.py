@@ -31,13 +31,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from gantral.channels.relay.failures import Failures, log
 from gantral.channels.relay.messages import MessageRef, PostRequest, Refresh
 from gantral.channels.relay.pinned import pinned_policy
-from gantral.channels.settings import SlackSettings
 from gantral.channels.slack.blocks import request_message
 from gantral.channels.slack.web import SlackUnavailable, SlackWeb
 from gantral.domain.records import HumanRequest, RequestStatus
 from gantral.domain.states import TERMINAL_STATES
 from gantral.observability.metrics import ChannelMetrics
 from gantral.policy.models import Policy
+from gantral.settings.channels import SlackSettings
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import InstanceView
 

@@ -17,7 +17,6 @@ from temporalio.client import Client
 from gantral.channels.decisions import principal_of
 from gantral.channels.outcomes import settled_text
 from gantral.channels.relay.pinned import pinned_policy
-from gantral.channels.settings import ChannelIdentity
 from gantral.channels.slack.arguments import approve_truncated, show
 from gantral.channels.slack.blocks import not_offered
 from gantral.core import GantralCore
@@ -26,6 +25,7 @@ from gantral.errors import Conflict, Forbidden, GantralError, NotFound
 from gantral.identity import IdentityService, Permission, to_actor
 from gantral.policy.compiled import compiled
 from gantral.policy.models import Policy
+from gantral.settings.channels import ChannelIdentity
 from gantral.workflows.messages import InstanceView
 
 __all__ = ["Seen", "look", "refusal"]

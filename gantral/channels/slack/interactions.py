@@ -24,7 +24,6 @@ from gantral.channels.decisions import (
     refuse,
     unknown_actor,
 )
-from gantral.channels.settings import ChannelIdentity, SlackSettings
 from gantral.channels.slack.arguments import approve_truncated, override_prefill
 from gantral.channels.slack.blocks import (
     APPROVE,
@@ -42,6 +41,7 @@ from gantral.domain.records import DecisionType
 from gantral.errors import Forbidden, GantralError, InvalidInput
 from gantral.identity import IdentityService, to_actor
 from gantral.policy.compiled import compiled
+from gantral.settings.channels import ChannelIdentity, SlackSettings
 
 __all__ = ["Later", "SlackInteractions"]
 

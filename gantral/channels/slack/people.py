@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 
-from gantral.channels.settings import ChannelIdentity, SlackSettings
 from gantral.channels.slack.web import SlackUnavailable, SlackWeb
+from gantral.settings.channels import ChannelIdentity, SlackSettings
 
 __all__ = ["identify"]
 

@@ -18,8 +18,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from gantral.channels.delivery import DeliveryFailed, retry_after_seconds
-from gantral.channels.settings import SlackSettings
 from gantral.channels.slack.groups import UserGroups
+from gantral.settings.channels import SlackSettings
 
 __all__ = ["SlackUnavailable", "SlackWeb", "slack_failure"]
 

@@ -102,7 +102,7 @@ def _secret(reference: str, name: str) -> str:
     if not reference.startswith(("file:", "vault:")):
         raise ValueError(f"{name} must be a reference (env:, file:, vault:), not a literal secret")
     from gantral.identity.secrets import SecretResolver
-    from gantral.identity.settings import IdentitySettings
+    from gantral.settings.identity import IdentitySettings
 
     try:
         return (

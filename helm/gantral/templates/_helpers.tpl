@@ -450,7 +450,7 @@ GANTRAL_TEMPORAL__TLS__SERVER_CA_CERT: {{ printf "%s/%s" (include "gantral.tempo
 {{- end }}
 {{- end }}
 
-{{/* Refuse Temporal TLS / API-key values the processes would refuse (gantral/settings.py). */}}
+{{/* Refuse Temporal TLS / API-key values the processes would refuse (gantral/settings/). */}}
 {{- define "gantral.validateTemporal" -}}
 {{- with .Values.temporal }}
 {{- if and .apiKey.existingSecret (not .tls.enabled) }}

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-from gantral.policy.durations import Duration
-from gantral.profile import Profile
+from gantral.settings.durations import Duration
+from gantral.settings.profile import Profile
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",

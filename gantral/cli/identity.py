@@ -15,10 +15,10 @@ from gantral.identity.dev_clients import add_client
 from gantral.identity.dev_issuer import refuse_outside_development, serve_dev_issuer
 from gantral.identity.dev_keys import load_or_create_signing_key, mint_token
 from gantral.identity.principal import PrincipalKind
-from gantral.identity.settings import IdentitySettings
-from gantral.policy.durations import parse_duration
 from gantral.settings import Profile, Settings
-from gantral.validation_problems import validation_problems
+from gantral.settings.durations import parse_duration
+from gantral.settings.identity import IdentitySettings
+from gantral.settings.validation_problems import validation_problems
 
 __all__ = ["identity_app"]
 

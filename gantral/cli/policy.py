@@ -16,13 +16,13 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from gantral.cli_output import OutputFormat, OutputOpt
+from gantral.cli.output import OutputFormat, OutputOpt
+from gantral.cli.replay import backtest_command
 from gantral.errors import InvalidInput
 from gantral.policy.explain import Actors, explain
 from gantral.policy.facts import given_facts
 from gantral.policy.loading import load_file, parse
 from gantral.policy.models import Policy
-from gantral.replay.cli import backtest_command
 
 policy_app = typer.Typer(
     help="Policy files: dry-run evaluation and validation.", no_args_is_help=True

@@ -1,6 +1,6 @@
 """`gantral audit ...`: verify the log (from the database or offline bundles), keys, export.
 
-Wire with `app.add_typer(audit_app, name="audit")` in `gantral/cli.py`. Verification
+Wire with `app.add_typer(audit_app, name="audit")` in `gantral/cli/root.py`. Verification
 exits 1 and prints one line per break (instance, seq, what is wrong); 0 when all holds.
 """
 
@@ -30,7 +30,6 @@ from gantral.audit.checkpoint import (
     load_public_key,
     load_verification_keys,
 )
-from gantral.audit.config import DEFAULT_SCHEMA, AuditConfig
 from gantral.audit.migrations import migrate
 from gantral.audit.note import NoteError, verifier_key
 from gantral.audit.objects import ObjectStore
@@ -38,9 +37,10 @@ from gantral.audit.reader import AuditReader
 from gantral.audit.verifier import VerifyReport, verify_database
 from gantral.audit.verify import Problem
 from gantral.audit.views import RefusalView
-from gantral.cli_output import OutputFormat, OutputOpt
+from gantral.cli.output import OutputFormat, OutputOpt
 from gantral.devstack.stack_file import with_local_stack
 from gantral.settings import Settings
+from gantral.settings.audit import DEFAULT_SCHEMA, AuditSettings
 
 __all__ = ["audit_app"]
 
@@ -238,7 +238,7 @@ def verify(
     report = _run(
         _verify_db(
             _dsn(dsn, settings),
-            AuditConfig(schema=schema, origin=origin),
+            AuditSettings(schema_name=schema, origin=origin),
             objects,
             keys,
             instance_ids,
@@ -283,7 +283,7 @@ def _objects(settings: Settings, prefix: str) -> ObjectStore:
 
 async def _verify_db(
     dsn: str,
-    config: AuditConfig,
+    config: AuditSettings,
     objects: ObjectStore | None,
     keys: list[Ed25519PublicKey] | None,
     instance_ids: list[str] | None,
@@ -320,7 +320,7 @@ def export(
     async def run() -> str:
         reader = await AuditReader.open(
             _dsn(dsn, settings),
-            config=AuditConfig(schema=schema),
+            config=AuditSettings(schema_name=schema),
             objects=_objects(settings, bucket_prefix),
         )
         try:
@@ -356,7 +356,9 @@ def refusals(
         since = since.replace(tzinfo=UTC)
 
     async def run() -> list[RefusalView]:
-        reader = await AuditReader.open(_dsn(dsn, settings), config=AuditConfig(schema=schema))
+        reader = await AuditReader.open(
+            _dsn(dsn, settings), config=AuditSettings(schema_name=schema)
+        )
         found: list[RefusalView] = []
         token: str | None = None
         try:
@@ -443,5 +445,5 @@ def migrate_schema(
     Run once as an admin when the sink's own login role (a member of
     `gantral_audit_writer`) may not create schemas.
     """
-    version = asyncio.run(migrate(dsn, AuditConfig(schema=schema)))
+    version = asyncio.run(migrate(dsn, AuditSettings(schema_name=schema)))
     typer.echo(f"audit schema {schema} at version {version}")

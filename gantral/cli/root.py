@@ -8,13 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from gantral.audit.cli import audit_app
-from gantral.channels.cli import requests_app
-from gantral.identity.cli import identity_app
-from gantral.integrations.hooks.cli import hook_app
-from gantral.integrations.mcp_cli import mcp_proxy_command
-from gantral.policy.cli import policy_app
-from gantral.replay.cli import replay_command
+from gantral.cli.audit import audit_app
+from gantral.cli.hook import hook_app
+from gantral.cli.identity import identity_app
+from gantral.cli.mcp_proxy import mcp_proxy_command
+from gantral.cli.policy import policy_app
+from gantral.cli.replay import replay_command
+from gantral.cli.requests import requests_app
 
 # Shell completion (typer's): `gantral --install-completion` adds it to the current shell's
 # start-up file, `gantral --show-completion` prints the script to install by hand.

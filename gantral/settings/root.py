@@ -1,4 +1,4 @@
-"""The one settings tree. Every value comes from `GANTRAL_*` environment variables
+"""The one settings tree (`Settings`). Every value comes from `GANTRAL_*` environment variables
 (nested with `__`, e.g. `GANTRAL_TEMPORAL__ADDRESS`) or a `.env` file; nothing in
 code assumes the local stack.
 """
@@ -9,29 +9,31 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gantral.audit.config import DEFAULT_ORIGIN
-from gantral.audit.note import check_key_name
-from gantral.callbacks.settings import CallbackURLs
-from gantral.channels.settings import JiraSettings, SlackSettings, TriggerSettings
-from gantral.domain.ijson import MAX_DEPTH
-from gantral.identity.settings import IdentitySettings, refuse_unsafe_production
-from gantral.profile import Profile
+from gantral.settings.audit import AuditSettings
+from gantral.settings.callbacks import CallbackURLs
+from gantral.settings.channels import JiraSettings, SlackSettings, TriggerSettings
+from gantral.settings.identity import IdentitySettings, refuse_unsafe_production
+from gantral.settings.profile import Profile
 
 __all__ = [
+    "CODEC_KEY_ID",
     "ApiSettings",
     "AttestationSettings",
     "AuditSettings",
+    "ChannelRelaySettings",
     "DatabaseSettings",
     "LogSettings",
     "Profile",
+    "ReadinessSettings",
     "S3Settings",
     "Settings",
     "SinkSettings",
     "TemporalCodecSettings",
     "TemporalSettings",
+    "TemporalTLS",
     "WorkerSettings",
 ]
 
@@ -131,37 +133,6 @@ class DatabaseSettings(BaseModel):
     registry_url: SecretStr = SecretStr("")
 
 
-class AuditSettings(BaseModel):
-    # Ed25519 private key (PEM) used by the sink to sign checkpoints; a file path or the PEM.
-    # Required outside development: only `gantral dev` may sign with a throwaway key.
-    signing_key: SecretStr = SecretStr("")
-    # What verification trusts (the API's verify route, `gantral audit verify`): Ed25519
-    # public keys as PEM files, inline PEMs or 64 hex characters; several while rotating.
-    # Never a private key: verifying must not need what signs.
-    public_keys: list[str] = Field(default_factory=list)
-    # The log's name inside every signed checkpoint; verification refuses other origins.
-    # Also the C2SP checkpoint note's origin line and key name, so no spaces and no '+';
-    # a schema-less URL per deployment (e.g. `audit.example.com/prod`) is recommended.
-    origin: str = Field(default=DEFAULT_ORIGIN, min_length=1, max_length=200)
-    checkpoint_interval_seconds: float = Field(default=10.0, gt=0)
-    # Paths removed before anything is stored, relative to the snapshot a human is shown,
-    # e.g. `$.context.prompt`: by the API before Temporal sees it, and again by the sink.
-    redact_paths: list[str] = Field(default_factory=list)
-    # How often the sink looks for instance executions closed around Gantral (terminated,
-    # reset, timed out, history lost) whose chain is unsealed, and records each one.
-    closure_check_interval_seconds: float = Field(default=30.0, gt=0)
-    # Verification reports an instance chain still unsealed this long after it started
-    # (`unsealed_too_old`): no instance should wait for ever.
-    max_unsealed_age_days: float = Field(default=30.0, gt=0, le=36_500)
-
-    @field_validator("origin")
-    @classmethod
-    def _origin_is_note_key_name(cls, value: str) -> str:
-        # Checked at start, not at the first checkpoint: a sink must not run for a while
-        # and then fail to sign its notes.
-        return check_key_name(value)
-
-
 class S3Settings(BaseModel):
     endpoint_url: str | None = None
     region: str = "us-east-1"
@@ -195,7 +166,9 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=64 * 1_048_576)
     # Deepest nesting of objects and arrays in a JSON body (422 `too_deep`): the worker's
     # decoder and the sink's canonical encoder recurse.
-    max_json_depth: int = Field(default=MAX_DEPTH, ge=2, le=256)
+    # The default is `gantral.domain.ijson.MAX_DEPTH` (settings import no area; a unit test
+    # holds the two equal).
+    max_json_depth: int = Field(default=32, ge=2, le=256)
     # How long an audit read waits for a PostgreSQL connection before answering 503.
     audit_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     # On SIGTERM, /readyz answers 503 for this long while requests are still served, so the

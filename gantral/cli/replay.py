@@ -26,12 +26,10 @@ import typer
 
 from gantral.attestation_keys import attestor_from
 from gantral.audit.checkpoint import load_verification_keys
-from gantral.audit.config import DEFAULT_SCHEMA, AuditConfig
 from gantral.audit.objects import ObjectStore
 from gantral.audit.reader import AuditReader
 from gantral.devstack.stack_file import with_local_stack
 from gantral.errors import GantralError
-from gantral.policy.durations import parse_duration
 from gantral.policy.loading import load_policy
 from gantral.replay.backtest import BacktestReport
 from gantral.replay.backtest_source import run_backtest
@@ -39,6 +37,8 @@ from gantral.replay.offline import replay_offline
 from gantral.replay.report import ReplayReport
 from gantral.replay.service import replay_instance
 from gantral.settings import Settings
+from gantral.settings.audit import DEFAULT_SCHEMA, AuditSettings
+from gantral.settings.durations import parse_duration
 
 __all__ = ["backtest_command", "replay_command"]
 
@@ -121,8 +121,8 @@ def _offline(
     history_bundle: Path | None,
     public_key: list[str] | None,
 ) -> ReplayReport:
-    from gantral.workers.worker import SANDBOX_RUNNER
     from gantral.workflows.instance import InstanceWorkflow
+    from gantral.workflows.sandbox import SANDBOX_RUNNER
 
     if bundle is None or history_bundle is None:
         raise typer.BadParameter("--archive needs --bundle and --history-bundle")
@@ -167,14 +167,14 @@ async def _run(
     settings: Settings, dsn: str, schema: str, prefix: str, instance_id: str
 ) -> ReplayReport:
     from gantral.core import connect_temporal
-    from gantral.workers.worker import SANDBOX_RUNNER
     from gantral.workflows.instance import InstanceWorkflow
+    from gantral.workflows.sandbox import SANDBOX_RUNNER
 
     attestor = (
         attestor_from(settings) if settings.attestation.signing_key.get_secret_value() else None
     )
     objects = ObjectStore.from_settings(settings.s3, prefix=prefix)
-    reader = await AuditReader.open(dsn, config=AuditConfig(schema=schema), objects=objects)
+    reader = await AuditReader.open(dsn, config=AuditSettings(schema_name=schema), objects=objects)
     try:
         temporal = await connect_temporal(settings)
         return await replay_instance(
@@ -230,7 +230,7 @@ def backtest_command(
 
         objects = ObjectStore.from_settings(settings.s3, prefix=bucket_prefix)
         reader = await AuditReader.open(
-            _database(dsn, settings), config=AuditConfig(schema=schema), objects=objects
+            _database(dsn, settings), config=AuditSettings(schema_name=schema), objects=objects
         )
         try:
             return await run_backtest(

@@ -8,12 +8,15 @@ logs like every other secret. Each is one field of `gantral.settings.Settings`
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from collections.abc import Mapping
 
-from gantral.channels.github_times import GITHUB_TIMESTAMP_FIELDS
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "GITHUB_TIMESTAMP_FIELDS",
     "ChannelIdentity",
+    "ChannelSettings",
     "GitHubTrigger",
     "GroupGrant",
     "JiraSettings",
@@ -21,6 +24,38 @@ __all__ = [
     "TriggerSettings",
     "WebhookSource",
 ]
+
+
+# Per GitHub event: the payload fields holding the time of its change (dotted paths), read
+# by `gantral.channels.github_times.payload_time` (its docstring says why and how).
+GITHUB_TIMESTAMP_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "pull_request": ("pull_request.updated_at",),
+    "pull_request_review": ("review.submitted_at", "review.updated_at"),
+    "pull_request_review_comment": ("comment.updated_at",),
+    "pull_request_review_thread": ("pull_request.updated_at",),
+    "issues": ("issue.updated_at",),
+    "issue_comment": ("comment.updated_at",),
+    "discussion": ("discussion.updated_at",),
+    "discussion_comment": ("comment.updated_at",),
+    # Unix seconds in push payloads: when the push happened (commit times can be old).
+    "push": ("repository.pushed_at",),
+    "create": ("repository.pushed_at",),
+    "delete": ("repository.pushed_at",),
+    # A release's created_at is its commit's date: only the later times count.
+    "release": ("release.published_at", "release.updated_at"),
+    "workflow_run": ("workflow_run.updated_at",),
+    "workflow_job": (
+        "workflow_job.completed_at",
+        "workflow_job.started_at",
+        "workflow_job.created_at",
+    ),
+    "check_run": ("check_run.completed_at", "check_run.started_at"),
+    "check_suite": ("check_suite.updated_at",),
+    "deployment": ("deployment.updated_at",),
+    "deployment_status": ("deployment_status.updated_at",),
+    "status": ("updated_at",),
+    "ping": ("hook.updated_at",),
+}
 
 
 class ChannelIdentity(BaseModel):
@@ -112,7 +147,7 @@ class GitHubTrigger(BaseModel):
     workflow_id: str
     owning_team_id: str
     # Where the payload says when it happened (dotted paths, the latest present counts);
-    # default: per event, gantral/channels/github_times.py. Required for other events.
+    # default: per event, GITHUB_TIMESTAMP_FIELDS above. Required for other events.
     timestamp_fields: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -148,3 +183,15 @@ class TriggerSettings(BaseModel):
     # remembered (a replay inside the window finds the instance the first one started).
     github_max_age_seconds: float = Field(default=900.0, gt=0, le=7 * 86_400)
     webhooks: dict[str, WebhookSource] = Field(default_factory=dict)
+
+
+class ChannelSettings(BaseSettings):
+    """The channel subtrees of `gantral.settings.Settings`, read alone and the same way:
+    `gantral dev` checks them before any server starts (gantral/devstack/extras.py)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GANTRAL_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    slack: SlackSettings = SlackSettings()
+    jira: JiraSettings = JiraSettings()

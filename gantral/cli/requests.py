@@ -30,7 +30,7 @@ import typer
 from gantral_sdk._calls import Call
 
 from gantral.channels.inbox import InboxPage
-from gantral.cli_output import OutputFormat, OutputOpt
+from gantral.cli.output import OutputFormat, OutputOpt
 
 __all__ = ["requests_app"]
 

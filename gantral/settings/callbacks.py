@@ -12,8 +12,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from gantral.callbacks.urls import prefix_problem
-from gantral.validation_problems import validation_problems
+from gantral.settings.callback_urls import prefix_problem
+from gantral.settings.validation_problems import validation_problems
 
 __all__ = ["CallbackSettings", "CallbackURLs", "load_callback_settings"]
 
@@ -79,7 +79,7 @@ class CallbackSettings(BaseSettings):
     # The Standard Webhooks secret (`whsec_` + base64); receivers verify with it.
     secret: SecretStr | None = None
     # A callback URL must be under one of these: the same scheme, host and port, and a
-    # path below the prefix's, compared segment by segment (gantral/callbacks/urls.py).
+    # path below the prefix's, compared segment by segment (gantral/settings/callback_urls.py).
     allowed_url_prefixes: Prefixes = Field(default_factory=list)
     task_queue: str = "gantral-callbacks"
     poll_interval_seconds: float = Field(default=2.0, gt=0)

@@ -1,5 +1,6 @@
-"""Human-friendly durations used in policy files: `90s`, `30m`, `2h`, `1d`, `1h30m`, or
-a number of seconds. They serialize back in the same compound form (`1h30m`).
+"""Human-friendly durations used in policy files and settings: `90s`, `30m`, `2h`, `1d`,
+`1h30m`, or a number of seconds. They serialize back in the same compound form (`1h30m`).
+Here, in the settings package, because settings import no other area; policies use it too.
 
 What is accepted is exactly one published pattern (`DURATION_PATTERN`, also the JSON
 Schema's), so a client generated from the schema never sends a duration the API refuses:
