@@ -10,8 +10,7 @@ So the rule is: every entry, and the policy itself when `LOW` has no entry, is c
     it needs a human (its own `requires_human_approval`, else true when it names approvers
     or tiers, else the policy's) => its approvers (its own, else the policy's) are not
     empty, or its chain is tiers (its own when it names tiers or timeouts, else the
-    policy's) that each name non-empty approvers; no tier names an empty list; and a
-    chain of timeouts with an `escalation` has a `primary` (else tier 2 is unreachable).
+    policy's) that each name non-empty approvers; no tier names an empty list.
 
 These are `if`/`then` schemas on the policy object. `_Settings._one_chain` (tiers and
 timeouts or policy-wide reminders are exclusive) and a tier's reminders needing its
@@ -77,24 +76,13 @@ def _in_entry(level: str, schema: Schema) -> Schema:
     return {"properties": {"by_materiality": {"properties": {level: schema}}}}
 
 
-# The `timeouts` (absent, null, or) not an escalation without a primary.
-_ESCALATION_REACHABLE = {
-    "properties": {
-        "timeouts": {"anyOf": [{"type": "null"}, {"not": {"allOf": [_set("escalation"),
-                                                                   _null("primary")]}}]}
-    }
-}  # fmt: skip
-
-
-def _chain_ok(
-    tiers_here: Schema, every_tier_listed: Schema, approvers: Schema, timeouts_ok: Schema
-) -> Schema:
+def _chain_ok(tiers_here: Schema, every_tier_listed: Schema, approvers: Schema) -> Schema:
     """Tiers (where `tiers_here` holds) each listing approvers or falling back on
-    `approvers`; else `approvers` and timeouts whose every tier is reachable."""
+    `approvers`; else `approvers`."""
     return {
         "if": tiers_here,
         "then": {"anyOf": [every_tier_listed, approvers]},
-        "else": {"allOf": [approvers, timeouts_ok]},
+        "else": approvers,
     }
 
 
@@ -106,7 +94,7 @@ def _policy_itself() -> Schema:
         },
         "else": {
             "if": _true("requires_human_approval"),
-            "then": _chain_ok(_set("tiers"), _EVERY_TIER_LISTED, _listed(), _ESCALATION_REACHABLE),
+            "then": _chain_ok(_set("tiers"), _EVERY_TIER_LISTED, _listed()),
         },
     }
 
@@ -143,11 +131,8 @@ def _entry(level: str) -> Schema:
                             _in_entry(level, _set("tiers")),
                             _in_entry(level, _EVERY_TIER_LISTED),
                             approvers,
-                            _in_entry(level, _ESCALATION_REACHABLE),
                         ),
-                        "else": _chain_ok(
-                            _set("tiers"), _EVERY_TIER_LISTED, approvers, _ESCALATION_REACHABLE
-                        ),
+                        "else": _chain_ok(_set("tiers"), _EVERY_TIER_LISTED, approvers),
                     },
                 },
             ]
