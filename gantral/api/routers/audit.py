@@ -7,13 +7,14 @@ Every route needs `audit:read` (see `gantral.api.authz`); an instance's log, on 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BeforeValidator, WithJsonSchema
 
 from gantral.api.authz import AuditGlobalReader, AuditInstanceReader, AuditRefusalReader, InstanceId
 from gantral.api.metrics import ApiMetrics
@@ -33,6 +34,27 @@ from gantral.errors import Unavailable
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+# RFC 3339 `date-time` with seconds and an offset, and nothing else: pydantic alone would
+# also take a number (`0.5`, seconds since 1970) or a time without seconds, which the
+# contract does not allow. A leap second (`:60`) has no `datetime`; the pattern says so.
+_RFC3339 = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?"
+    r"([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+
+
+def _rfc3339(value: Any) -> Any:
+    if not isinstance(value, str) or re.fullmatch(_RFC3339, value) is None:
+        raise ValueError("not an RFC 3339 date-time with seconds and an offset")
+    return value
+
+
+Rfc3339Time = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": _RFC3339}),
+]
 
 
 @router.get("/instances/{instance_id}")
@@ -200,13 +222,13 @@ async def list_refusals(
         Query(min_length=1, max_length=200, description="Only refusals of this actor id."),
     ] = None,
     since: Annotated[
-        AwareDatetime | None,
+        Rfc3339Time | None,
         Query(
             description="Only refusals recorded at or after this time (RFC 3339, with an offset)."
         ),
     ] = None,
     until: Annotated[
-        AwareDatetime | None,
+        Rfc3339Time | None,
         Query(description="Only refusals recorded before this time (RFC 3339, with an offset)."),
     ] = None,
     page_token: Annotated[
