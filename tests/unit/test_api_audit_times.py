@@ -11,9 +11,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api import errors
-from api.authz import AuditRefusals, _audit_refusals
-from api.routers import audit
+from gantral.api import errors
+from gantral.api.authz import AuditRefusals, _audit_refusals
+from gantral.api.routers import audit
 from gantral.audit.views import RefusalPage
 
 ROUTE = "/v1/audit/refusals"
