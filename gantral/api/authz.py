@@ -44,7 +44,7 @@ from gantral.api.refusal_limit import RefusalLimiter
 from gantral.audit.reader import AuditReader
 from gantral.client import GantralCore
 from gantral.domain.actors import Actor
-from gantral.errors import Forbidden, GantralError, NotFound, Unavailable
+from gantral.errors import Forbidden, GantralError, NotFound, Reason, Unavailable
 from gantral.identity import IdentityService, Permission, Principal, to_actor
 from gantral.workflows.messages import Refusal
 
@@ -121,7 +121,7 @@ class Caller:
             await self.record(instance_id, f"{self.attempt} ({permission})", exc, request_id)
             if not readable:
                 raise NotFound(
-                    f"unknown instance {instance_id!r}", reason="unknown_instance"
+                    f"unknown instance {instance_id!r}", reason=Reason.UNKNOWN_INSTANCE
                 ) from None
             raise
 
@@ -158,7 +158,7 @@ class Caller:
         """The instance's owning team, if `permission` is held on it (unknown: 404). The
         team is immutable, so the core knows it without reading the instance each time."""
         if self.core is None:
-            raise Unavailable("the core client is not configured", reason="no_core")
+            raise Unavailable("the core client is not configured", reason=Reason.NO_CORE)
         team = await self.core.owning_team(instance_id)
         await self.check_instance(instance_id, team, permission)
         return team

@@ -27,7 +27,7 @@ from temporalio.client import WorkflowHistory
 
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
-from gantral.errors import Conflict
+from gantral.errors import Conflict, Reason
 from gantral.replay.history import decode_archive
 
 __all__ = [
@@ -90,11 +90,11 @@ async def archive_bytes(
     if data is None:
         raise Conflict(
             f"the history archive {key} recorded for {instance_id} is missing",
-            reason="history_archive_missing",
+            reason=Reason.HISTORY_ARCHIVE_MISSING,
         )
     if hashlib.sha256(data).hexdigest() != expected:
         raise Conflict(
             f"the history archive {key} does not match the hash the audit log recorded",
-            reason="history_archive_tampered",
+            reason=Reason.HISTORY_ARCHIVE_TAMPERED,
         )
     return data

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import anyio
 
 from gantral.domain.records import Decision, HumanRequest, RequestStatus
+from gantral.errors import Reason
 from gantral.sdk import (
     AsyncGantralClient,
     DecisionTimeout,
@@ -192,7 +193,7 @@ class Guard:
                 tool,
                 f"Gantral: tool {tool!r} is not governed by this configuration; "
                 "the call was not made.",
-                reason="not_governed",
+                reason=Reason.NOT_GOVERNED,
             )
         return route
 
@@ -293,9 +294,9 @@ def _route(route: ToolRoute | str) -> ToolRoute:
 
 def _reason(exc: StepRefused) -> str:
     if isinstance(exc, DecisionTimeout):
-        return "decision_timeout"
+        return Reason.DECISION_TIMEOUT
     if isinstance(exc, DigestMismatch):
-        return "args_digest_mismatch"
+        return Reason.ARGS_DIGEST_MISMATCH
     if exc.request is not None and exc.request.status is not None:
         return str(exc.request.status).lower()
     return exc.reason

@@ -27,7 +27,7 @@ from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
 from gantral.audit.rows import EventRow, as_bytes
 from gantral.domain.digest import args_digest
-from gantral.errors import GantralError, InvalidInput
+from gantral.errors import GantralError, InvalidInput, Reason
 from gantral.policy.durations import format_duration
 from gantral.policy.models import Policy
 from gantral.replay.backtest import BacktestReport, DecisionPoint, backtest
@@ -69,7 +69,7 @@ async def started_instances(
         raise InvalidInput(
             f"more than {MAX_INSTANCES} instances of {workflow_id} in the window: narrow it"
             " (since) or the step",
-            reason="backtest_too_large",
+            reason=Reason.BACKTEST_TOO_LARGE,
         )
     return [
         (instance_id, payload)
