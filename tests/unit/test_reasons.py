@@ -5,6 +5,7 @@ types cannot: a reason spelled as a string literal in an error body or an untype
 """
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -108,3 +109,13 @@ def test_an_error_without_a_reason_answers_its_code_as_a_catalogued_reason(
 ) -> None:
     error = cls("no more precise cause")
     assert error.reason is Reason(cls.code)
+
+
+def test_the_catalogue_is_published_in_specs_and_the_openapi_error_schema() -> None:
+    specs = GANTRAL.parent / "specs"
+    published = json.loads((specs / "reasons.json").read_text())
+    assert published == {member.value: member.description for member in Reason}
+    openapi = json.loads((specs / "openapi.json").read_text())
+    schemas = openapi["components"]["schemas"]
+    assert schemas["Error"]["properties"]["reason"] == {"$ref": "#/components/schemas/ErrorReason"}
+    assert schemas["ErrorReason"]["enum"] == sorted(published)
