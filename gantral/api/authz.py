@@ -44,6 +44,7 @@ from gantral.api.refusal_limit import RefusalLimiter
 from gantral.audit.reader import AuditReader
 from gantral.client import GantralCore
 from gantral.domain.actors import Actor
+from gantral.domain.audit_event import AuditEventType
 from gantral.errors import Forbidden, GantralError, NotFound, Reason, Unavailable
 from gantral.identity import IdentityService, Permission, Principal, to_actor
 from gantral.workflows.messages import Refusal
@@ -271,7 +272,7 @@ PublishesWorkflows = Annotated[Caller, Depends(require(Permission.WORKFLOWS_PUBL
 async def _audit_team(reader: AuditReader, instance_id: str) -> str | None:
     """The owning team recorded when the instance started; the log outlives Temporal."""
     view = await reader.instance(instance_id)
-    started = next((e for e in view.events if e.type == "INSTANCE_STARTED"), None)
+    started = next((e for e in view.events if e.type == AuditEventType.INSTANCE_STARTED), None)
     team = started.payload.get("owning_team_id") if started else None
     return team if isinstance(team, str) else None
 

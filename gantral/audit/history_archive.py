@@ -27,6 +27,7 @@ from temporalio.client import WorkflowHistory
 
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
+from gantral.domain.audit_event import AuditEventType
 from gantral.errors import Conflict, Reason
 from gantral.replay.history import decode_archive
 
@@ -44,7 +45,7 @@ __all__ = [
 
 HISTORY_PREFIX = "histories/"
 HISTORY_CHAIN_PREFIX = "gantral-history-"
-ARCHIVED_TYPE = "HISTORY_ARCHIVED"
+ARCHIVED_TYPE = AuditEventType.HISTORY_ARCHIVED
 
 
 def archive_key(instance_id: str, sha256_hex: str) -> str:

@@ -30,13 +30,14 @@ from gantral.audit.rows import (
     as_int,
     event_from_row,
 )
+from gantral.domain.audit_event import AuditEventType
 from gantral.errors import Conflict, Reason, Unavailable
 
 __all__ = ["SEAL_TYPE", "AuditWriter", "SequenceGap"]
 
 log = logging.getLogger("gantral.audit")
 
-SEAL_TYPE = "INSTANCE_SEALED"
+SEAL_TYPE = AuditEventType.INSTANCE_SEALED
 _LOG_LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s))"
 
 

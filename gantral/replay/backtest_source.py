@@ -26,6 +26,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
 from gantral.audit.rows import EventRow, as_bytes
+from gantral.domain.audit_event import AuditEventType
 from gantral.domain.digest import args_digest
 from gantral.errors import GantralError, InvalidInput, Reason
 from gantral.policy.durations import format_duration
@@ -108,7 +109,9 @@ async def decision_points(
     points = []
     for i, (row, body) in enumerate(bodies):
         payload = body.get("payload") or {}
-        if row.type != "POLICY_EVALUATED" or (step_id and payload.get("step_id") != step_id):
+        if row.type != AuditEventType.POLICY_EVALUATED or (
+            step_id and payload.get("step_id") != step_id
+        ):
             continue
         digest = str(payload.get("args_digest"))
         request = _request_for(bodies, i, digest)
@@ -155,8 +158,9 @@ def _request_for(
     following = bodies[at + 1] if at + 1 < len(bodies) else None
     candidates = ([following] if following else []) + list(reversed(bodies[:at]))
     for row, body in candidates:
-        if row.type == "HUMAN_REQUESTED" and (body.get("payload") or {}).get("args_digest") == (
-            digest
+        if (
+            row.type == AuditEventType.HUMAN_REQUESTED
+            and (body.get("payload") or {}).get("args_digest") == digest
         ):
             return row, body
     return None
