@@ -53,6 +53,7 @@ from gantral.errors import (
     GantralError,
     InvalidInput,
     NotFound,
+    Reason,
     Unavailable,
 )
 from gantral.policy.registry import PolicyRegistry, pin_template
@@ -280,7 +281,9 @@ class GantralCore:
             problem = url_problem(url, allowed) if isinstance(url, str) else "it is not a string"
             if problem is not None:
                 raise InvalidInput(
-                    f"{field} refused: {problem}", reason="callback_url_not_allowed", field=field
+                    f"{field} refused: {problem}",
+                    reason=Reason.CALLBACK_URL_NOT_ALLOWED,
+                    field=field,
                 )
 
     async def _finished_start(self, instance_id: str, asked: str) -> InstanceView:
@@ -290,7 +293,7 @@ class GantralCore:
             raise Conflict(
                 "this idempotency key was already used by this caller to start an instance "
                 "with a different request",
-                reason="idempotency_key_reused",
+                reason=Reason.IDEMPOTENCY_KEY_REUSED,
             )
         return await self.get_instance(instance_id)
 
@@ -325,7 +328,7 @@ class GantralCore:
         except RPCError as exc:
             raise _translate_rpc(exc, instance_id) from exc
         if desc.workflow_type != WORKFLOW_NAME:
-            raise NotFound(f"unknown instance {instance_id!r}", reason="unknown_instance")
+            raise NotFound(f"unknown instance {instance_id!r}", reason=Reason.UNKNOWN_INSTANCE)
 
     async def _ask(self, instance_id: str, step_id: str, agent_id: str) -> Ask:
         team = await self.owning_team(instance_id)
@@ -372,7 +375,7 @@ class GantralCore:
         clauses = [f"WorkflowType = '{WORKFLOW_NAME}'"]
         if teams is not None:
             if not teams:
-                raise InvalidInput("teams must name at least one team", reason="no_teams")
+                raise InvalidInput("teams must name at least one team", reason=Reason.NO_TEAMS)
             clauses.append(f"GantralTeam IN ({', '.join(_quote(team) for team in teams)})")
         for key, value in (
             ("GantralState", state.value if state else None),
@@ -425,7 +428,7 @@ class GantralCore:
             raise NotFound(
                 "page_token was not issued for this listing (or was altered): "
                 "list again without it",
-                reason="bad_page_token",
+                reason=Reason.BAD_PAGE_TOKEN,
             )
         return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
 
@@ -478,7 +481,7 @@ class GantralCore:
                 )
                 if request is None:
                     raise NotFound(
-                        f"no request {request_id} on {instance_id}", reason="unknown_request"
+                        f"no request {request_id} on {instance_id}", reason=Reason.UNKNOWN_REQUEST
                     )
                 left = deadline - time.monotonic()
                 if request.resolved_at is not None or left <= 0:
@@ -504,7 +507,7 @@ class GantralCore:
             raise InvalidInput(
                 "seen_args_digest is required: send the args_digest of the request as the"
                 " human was shown it",
-                reason="args_digest_required",
+                reason=Reason.ARGS_DIGEST_REQUIRED,
             )
         scope = scope_of("decide", decision.actor, decision.idempotency_key, decision.request_id)
         result = await self._update(instance_id, InstanceWorkflow.decide, decision, scope)
@@ -556,7 +559,7 @@ class GantralCore:
         except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError) as exc:
             raise Unavailable(
                 f"admin action {action!r} could not be recorded in the access log",
-                reason="audit_unavailable",
+                reason=Reason.AUDIT_UNAVAILABLE,
             ) from exc
 
     async def report(self, instance_id: str, event: AgentEvent) -> AgentEventResult:
@@ -579,7 +582,7 @@ class GantralCore:
             raise InvalidInput(
                 f"cost.currency {cost.currency!r}: team {team}'s budget is in {currency}; "
                 "money is never added across currencies",
-                reason="currency_mismatch",
+                reason=Reason.CURRENCY_MISMATCH,
                 field="cost.currency",
             )
 
@@ -697,15 +700,15 @@ class GantralCore:
             raise _translate_failure(exc.cause) from exc
         except WorkflowQueryFailedError as exc:
             await self._require_instance(instance_id)  # another workflow's id: 404
-            raise Unavailable(f"query failed: {exc}", reason="query_failed") from exc
+            raise Unavailable(f"query failed: {exc}", reason=Reason.QUERY_FAILED) from exc
         except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
             raise Unavailable(
                 "the instance did not answer in time; retry with the same idempotency key",
-                reason="temporal_timeout",
+                reason=Reason.TEMPORAL_TIMEOUT,
             ) from exc
         except RPCError as exc:
             if exc.status is RPCStatusCode.NOT_FOUND and await self._closed(instance_id):
-                raise Conflict(f"instance {instance_id} is closed", reason="terminal") from exc
+                raise Conflict(f"instance {instance_id} is closed", reason=Reason.TERMINAL) from exc
             raise _translate_rpc(exc, instance_id) from exc
 
     async def _closed(self, instance_id: str) -> bool:
@@ -744,21 +747,21 @@ def _translate_failure(cause: BaseException | None) -> GantralError:
     if isinstance(cause, ApplicationError) and cause.type in BY_CODE:
         details = cause.details[0] if cause.details else {}
         reason = details.get("reason") if isinstance(details, dict) else None
-        return BY_CODE[cause.type](cause.message, reason=reason)
-    return Unavailable(f"workflow refused the request: {cause}", reason="workflow_error")
+        return BY_CODE[cause.type](cause.message, reason=Reason.of(reason))
+    return Unavailable(f"workflow refused the request: {cause}", reason=Reason.WORKFLOW_ERROR)
 
 
 def _translate_rpc(exc: RPCError, instance_id: str) -> GantralError:
     if "exceeds limit" in exc.message or exc.status is RPCStatusCode.RESOURCE_EXHAUSTED:
         # Temporal's payload and history limits: the request is too big, not a 5xx.
         return InvalidInput(
-            f"too large for the instance to hold: {exc.message}", reason="payload_too_large"
+            f"too large for the instance to hold: {exc.message}", reason=Reason.PAYLOAD_TOO_LARGE
         )
     if exc.status is RPCStatusCode.NOT_FOUND:
-        return NotFound(f"unknown instance {instance_id!r}", reason="unknown_instance")
+        return NotFound(f"unknown instance {instance_id!r}", reason=Reason.UNKNOWN_INSTANCE)
     if exc.status is RPCStatusCode.INVALID_ARGUMENT:
-        return InvalidInput(exc.message, reason="invalid_query")
-    return Unavailable(f"Temporal unavailable: {exc.message}", reason="temporal_unavailable")
+        return InvalidInput(exc.message, reason=Reason.INVALID_QUERY)
+    return Unavailable(f"Temporal unavailable: {exc.message}", reason=Reason.TEMPORAL_UNAVAILABLE)
 
 
 def _quote(value: str) -> str:

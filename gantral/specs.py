@@ -8,6 +8,7 @@ from pathlib import Path
 from gantral import python_sdk_types
 from gantral.domain.audit_payloads import payload_schema
 from gantral.domain.state_doc import render_state_machine_markdown
+from gantral.errors import Reason
 from gantral.policy.schema import render_schemas
 
 
@@ -17,11 +18,17 @@ def render_openapi() -> str:
     return json.dumps(create_app().openapi(), indent=2, sort_keys=True) + "\n"
 
 
+def render_reasons() -> str:
+    """Every reason the server can answer, with what it means (`gantral.errors.Reason`)."""
+    return json.dumps({r.value: r.description for r in Reason}, indent=2, sort_keys=True) + "\n"
+
+
 def render_all() -> dict[str, str]:
     """File name under `specs/` -> its expected content."""
     return {
         "state-machine.md": render_state_machine_markdown(),
         "openapi.json": render_openapi(),
+        "reasons.json": render_reasons(),
         "audit-events.schema.json": json.dumps(payload_schema(), indent=2, sort_keys=True) + "\n",
         **render_schemas(),
     }

@@ -40,7 +40,7 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
-from gantral.errors import InvalidInput, Unavailable
+from gantral.errors import InvalidInput, Reason, Unavailable
 from gantral.settings import CODEC_KEY_ID, Settings
 
 __all__ = [
@@ -89,7 +89,7 @@ def parse_key(key_id: str, text: str) -> bytes:
             f"temporal.codec key {key_id!r} is not 32 bytes as base64 or 64 hex characters"
             " (generate one with: python -c 'import os,base64;"
             " print(base64.b64encode(os.urandom(32)).decode())')",
-            reason="invalid_codec_key",
+            reason=Reason.INVALID_CODEC_KEY,
         )
     return key
 
@@ -100,12 +100,13 @@ class AesGcmCodec(PayloadCodec):
     def __init__(self, keys: Mapping[str, bytes], current: str) -> None:
         if current not in keys:
             raise InvalidInput(
-                f"temporal.codec.current {current!r} is not one of the keys", reason="invalid_codec"
+                f"temporal.codec.current {current!r} is not one of the keys",
+                reason=Reason.INVALID_CODEC,
             )
         for key_id, key in keys.items():
             if not CODEC_KEY_ID.match(key_id) or len(key) != 32:
                 raise InvalidInput(
-                    f"temporal.codec key {key_id!r} is invalid", reason="invalid_codec"
+                    f"temporal.codec key {key_id!r} is invalid", reason=Reason.INVALID_CODEC
                 )
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self.current = current
@@ -139,7 +140,7 @@ class AesGcmCodec(PayloadCodec):
                 f"a Temporal payload is encrypted with codec key {key_id!r}, which this process"
                 f" does not know (known: {', '.join(self.key_ids)}): add it to"
                 " GANTRAL_TEMPORAL__CODEC__KEYS",
-                reason="codec_key_unknown",
+                reason=Reason.CODEC_KEY_UNKNOWN,
                 key_id=key_id,
             )
         data = payload.data
@@ -149,7 +150,7 @@ class AesGcmCodec(PayloadCodec):
             raise CodecError(
                 f"a Temporal payload encrypted with codec key {key_id!r} does not decrypt"
                 " (altered, or a different key under the same id)",
-                reason="codec_payload_invalid",
+                reason=Reason.CODEC_PAYLOAD_INVALID,
                 key_id=key_id,
             ) from None
         decoded = Payload()

@@ -44,7 +44,8 @@ from gantral.api.refusal_limit import RefusalLimiter
 from gantral.audit.reader import AuditReader
 from gantral.core import GantralCore
 from gantral.domain.actors import Actor
-from gantral.errors import Forbidden, GantralError, NotFound, Unavailable
+from gantral.domain.audit_event import AuditEventType
+from gantral.errors import Forbidden, GantralError, NotFound, Reason, Unavailable
 from gantral.identity import IdentityService, Permission, Principal, to_actor
 from gantral.workflows.messages import Refusal
 
@@ -121,7 +122,7 @@ class Caller:
             await self.record(instance_id, f"{self.attempt} ({permission})", exc, request_id)
             if not readable:
                 raise NotFound(
-                    f"unknown instance {instance_id!r}", reason="unknown_instance"
+                    f"unknown instance {instance_id!r}", reason=Reason.UNKNOWN_INSTANCE
                 ) from None
             raise
 
@@ -158,7 +159,7 @@ class Caller:
         """The instance's owning team, if `permission` is held on it (unknown: 404). The
         team is immutable, so the core knows it without reading the instance each time."""
         if self.core is None:
-            raise Unavailable("the core client is not configured", reason="no_core")
+            raise Unavailable("the core client is not configured", reason=Reason.NO_CORE)
         team = await self.core.owning_team(instance_id)
         await self.check_instance(instance_id, team, permission)
         return team
@@ -271,7 +272,7 @@ PublishesWorkflows = Annotated[Caller, Depends(require(Permission.WORKFLOWS_PUBL
 async def _audit_team(reader: AuditReader, instance_id: str) -> str | None:
     """The owning team recorded when the instance started; the log outlives Temporal."""
     view = await reader.instance(instance_id)
-    started = next((e for e in view.events if e.type == "INSTANCE_STARTED"), None)
+    started = next((e for e in view.events if e.type == AuditEventType.INSTANCE_STARTED), None)
     team = started.payload.get("owning_team_id") if started else None
     return team if isinstance(team, str) else None
 

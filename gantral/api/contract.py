@@ -31,11 +31,19 @@ from fastapi.routing import APIRoute
 from gantral.api import authz
 from gantral.domain.ijson import MAX_DEPTH, MAX_SAFE_INTEGER
 from gantral.domain.limits import MAX_FIELD_BYTES
+from gantral.errors import Reason
 from gantral.policy.models import Policy
 from gantral.policy.schema import document_schema
 from gantral.policy.templates import WorkflowTemplate
 
-__all__ = ["ERROR_SCHEMA", "POLICY_DOCUMENT", "TEMPLATE_DOCUMENT", "install", "operation_id"]
+__all__ = [
+    "ERROR_SCHEMA",
+    "POLICY_DOCUMENT",
+    "REASON_SCHEMA",
+    "TEMPLATE_DOCUMENT",
+    "install",
+    "operation_id",
+]
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
@@ -44,10 +52,18 @@ ERROR_SCHEMA: dict[str, Any] = {
     "required": ["error", "reason", "message"],
     "properties": {
         "error": {"type": "string", "description": "invalid_input, not_found, conflict, ..."},
-        "reason": {"type": "string", "description": "Machine-readable cause"},
+        "reason": {"$ref": "#/components/schemas/ErrorReason"},
         "message": {"type": "string"},
         "details": {"type": "object", "additionalProperties": True},
     },
+}
+# `gantral.errors.Reason`, named apart from the SDKs' own client-side refusal reasons.
+REASON_SCHEMA: dict[str, Any] = {
+    "title": "ErrorReason",
+    "type": "string",
+    "description": "Machine-readable cause: stable values, listed with their meaning in "
+    "specs/reasons.json.",
+    "enum": sorted(reason.value for reason in Reason),
 }
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
@@ -120,6 +136,7 @@ def complete_responses(schema: dict[str, Any], app: FastAPI, public: Iterable[st
                     response["content"] = {"application/json": {"schema": _ERROR_REF}}
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA
+    components["ErrorReason"] = REASON_SCHEMA
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
 

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gantral.api.errors import BodyTooLarge, error_response
 from gantral.domain.ijson import MAX_SAFE_INTEGER, find_violation
-from gantral.errors import GantralError, InvalidInput
+from gantral.errors import GantralError, InvalidInput, Reason
 from gantral.identity import IdentityService
 from gantral.identity.service import ON_BEHALF_OF
 
@@ -77,19 +77,21 @@ def decode_json(body: bytes, max_depth: int) -> Any:
     except _DuplicateKey as duplicate:
         raise InvalidInput(
             f"the body is not I-JSON: an object repeats the key {duplicate.key!r}",
-            reason="not_i_json",
+            reason=Reason.NOT_I_JSON,
         ) from None
     except RecursionError:
         raise InvalidInput(
-            f"the body nests deeper than {max_depth} levels", reason="too_deep", field="$"
+            f"the body nests deeper than {max_depth} levels", reason=Reason.TOO_DEEP, field="$"
         ) from None
     except ValueError as exc:  # JSONDecodeError, and UnicodeDecodeError for bad UTF-8
-        raise InvalidInput(f"the body is not valid JSON: {exc}", reason="malformed_json") from None
+        raise InvalidInput(
+            f"the body is not valid JSON: {exc}", reason=Reason.MALFORMED_JSON
+        ) from None
     violation = find_violation(value, "$", max_depth)
     if violation is not None:
         raise InvalidInput(
             f"the body is not acceptable JSON: {violation.message}",
-            reason=violation.reason,
+            reason=Reason(violation.reason),
             field=violation.path,
         )
     return value

@@ -20,6 +20,7 @@ from gantral.errors import (
     GantralError,
     InvalidInput,
     NotFound,
+    Reason,
     Unauthenticated,
     Unavailable,
 )
@@ -31,7 +32,7 @@ class BodyTooLarge(InvalidInput):
     """A request body over the edge's limit, refused before it was read in full."""
 
     def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message, reason="body_too_large", **details)
+        super().__init__(message, reason=Reason.BODY_TOO_LARGE, **details)
 
 
 # Most specific first: the first class an error is an instance of decides.
@@ -60,7 +61,7 @@ _HTTP_CODES = {
 
 def _challenge(exc: GantralError) -> str:
     """RFC 6750: a bare challenge when no token came, `invalid_token` with the reason else."""
-    if exc.reason == "missing_token":
+    if exc.reason is Reason.MISSING_TOKEN:
         return 'Bearer realm="gantral"'
     return f'Bearer realm="gantral", error="invalid_token", error_description="{exc.reason}"'
 
@@ -88,7 +89,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     ]
     first = errors[0] if errors else {"field": "", "message": "invalid request"}
     body = InvalidInput(
-        f"{first['field']}: {first['message']}", reason="validation_failed", errors=errors
+        f"{first['field']}: {first['message']}", reason=Reason.VALIDATION_FAILED, errors=errors
     ).to_dict()
     return JSONResponse(body, status_code=422)
 
@@ -108,7 +109,7 @@ def allowed_methods(app: Any, path: str) -> list[str]:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
-    reason = {404: "no_route", 405: "method_not_allowed"}.get(exc.status_code, code)
+    reason = {404: Reason.NO_ROUTE, 405: Reason.METHOD_NOT_ALLOWED}.get(exc.status_code, code)
     headers = dict(exc.headers or {})
     message = str(exc.detail)
     if exc.status_code == 405:
@@ -121,7 +122,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     # The traceback is logged by the server; the client learns nothing about internals.
-    body = {"error": "internal", "reason": "internal", "message": "internal server error"}
+    body = {"error": "internal", "reason": Reason.INTERNAL, "message": "internal server error"}
     return JSONResponse(body, status_code=500)
 
 

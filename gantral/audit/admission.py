@@ -14,7 +14,7 @@ from typing import Any
 
 from gantral.attestation import Attestation, TrustAnchors
 from gantral.domain.audit_event import AppendAuditEvents, AuditEvent, AuditEventType
-from gantral.errors import Forbidden
+from gantral.errors import Forbidden, Reason
 
 __all__ = ["ATTESTED_EVENTS", "check_attested", "check_origin"]
 
@@ -53,7 +53,7 @@ def check_origin(request: AppendAuditEvents, workflow_type: str, workflow_id: st
     raise Forbidden(
         f"audit batch for {request.instance_id} sent by workflow {workflow_id!r} of type "
         f"{workflow_type!r}: only the instance's own workflow may write its log",
-        reason="foreign_workflow",
+        reason=Reason.FOREIGN_WORKFLOW,
     )
 
 
@@ -68,7 +68,7 @@ def check_attested(event: AuditEvent, anchors: TrustAnchors) -> None:
     if problem is not None:
         raise Forbidden(
             f"event {event.instance_id} seq {event.seq} ({event.type}): {problem}",
-            reason="unattested",
+            reason=Reason.UNATTESTED,
         )
 
 

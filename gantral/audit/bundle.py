@@ -15,6 +15,7 @@ from urllib.parse import quote
 from gantral.audit.checkpoint import Checkpoint
 from gantral.audit.merkle import MerkleTree
 from gantral.audit.rows import EventRow, SealRow
+from gantral.domain.audit_event import AuditEventType
 from gantral.domain.digest import canonical_bytes
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_PREFIX", "build_bundle", "bundle_key", "encode_bundle"]
@@ -63,7 +64,7 @@ def build_bundle(
         "seal": None
         if seal is None
         else {"seq": seal.seq, "log_index": seal.log_index, "head": seal.head_hash.hex()},
-        "decisions": [b for b in bodies if b.get("type") == "DECISION_RECORDED"],
+        "decisions": [b for b in bodies if b.get("type") == AuditEventType.DECISION_RECORDED],
         "snapshots": [b["snapshot"] for b in bodies if b.get("snapshot")],
         "checkpoint": None if checkpoint is None else checkpoint.model_dump(),
         "inclusion": inclusion,

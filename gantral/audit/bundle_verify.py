@@ -19,6 +19,7 @@ from gantral.audit.checkpoint import Checkpoint, PublicKeys, verify_checkpoint
 from gantral.audit.merkle import leaf_hash, verify_inclusion
 from gantral.audit.rows import EventRow, SealRow
 from gantral.audit.verify import Problem, verify_chain
+from gantral.domain.audit_event import AuditEventType
 from gantral.settings.audit import DEFAULT_ORIGIN
 
 __all__ = ["bundle_rows", "verify_bundle", "verify_history_archive"]
@@ -86,7 +87,9 @@ def verify_bundle(
     if seal is None:
         problems.append(Problem("not_sealed", "bundle has no seal", instance_id))
     bodies = [b for b in (json.loads(r.body) for r in rows) if isinstance(b, dict)]
-    if bundle.get("decisions") != [b for b in bodies if b.get("type") == "DECISION_RECORDED"]:
+    if bundle.get("decisions") != [
+        b for b in bodies if b.get("type") == AuditEventType.DECISION_RECORDED
+    ]:
         problems.append(
             Problem("decisions_mismatch", "decisions differ from the chain", instance_id)
         )
@@ -171,7 +174,7 @@ def verify_history_archive(bundle: object, archive: bytes) -> list[Problem]:
             body = json.loads(str(event["body"]))
         except (KeyError, TypeError, ValueError):
             return [Problem("bad_bundle", "an event body is not JSON", chain)]
-        if isinstance(body, dict) and body.get("type") == "HISTORY_ARCHIVED":
+        if isinstance(body, dict) and body.get("type") == AuditEventType.HISTORY_ARCHIVED:
             records.append(body.get("payload") or {})
     if len(records) != 1:
         return [Problem("not_a_history_record", "the bundle records no history archive", chain)]

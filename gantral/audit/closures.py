@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gantral.audit.rows import EventRow
+from gantral.domain.audit_event import AuditEventType
 
 __all__ = [
     "CLOSED_CHAIN_PREFIX",
@@ -42,7 +43,7 @@ __all__ = [
     "unsealed_problems",
 ]
 
-CLOSED_TYPE = "EXECUTION_CLOSED"  # AuditEventType.EXECUTION_CLOSED
+CLOSED_TYPE = AuditEventType.EXECUTION_CLOSED
 CLOSED_CHAIN_PREFIX = "gantral-access-log-closed-"
 # The run of a history Temporal no longer has cannot be named.
 HISTORY_LOST = "history-lost"

@@ -28,7 +28,8 @@ from temporalio.client import WorkflowHistory
 from gantral.audit.history_codec import decode_archive
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
-from gantral.errors import Conflict
+from gantral.domain.audit_event import AuditEventType
+from gantral.errors import Conflict, Reason
 
 __all__ = [
     "ARCHIVED_TYPE",
@@ -44,7 +45,7 @@ __all__ = [
 
 HISTORY_PREFIX = "histories/"
 HISTORY_CHAIN_PREFIX = "gantral-history-"
-ARCHIVED_TYPE = "HISTORY_ARCHIVED"
+ARCHIVED_TYPE = AuditEventType.HISTORY_ARCHIVED
 
 
 def archive_key(instance_id: str, sha256_hex: str) -> str:
@@ -90,11 +91,11 @@ async def archive_bytes(
     if data is None:
         raise Conflict(
             f"the history archive {key} recorded for {instance_id} is missing",
-            reason="history_archive_missing",
+            reason=Reason.HISTORY_ARCHIVE_MISSING,
         )
     if hashlib.sha256(data).hexdigest() != expected:
         raise Conflict(
             f"the history archive {key} does not match the hash the audit log recorded",
-            reason="history_archive_tampered",
+            reason=Reason.HISTORY_ARCHIVE_TAMPERED,
         )
     return data

@@ -20,7 +20,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
 from gantral.domain.digest import canonical_bytes
-from gantral.errors import InvalidInput, NotFound
+from gantral.errors import InvalidInput, NotFound, Reason
 from gantral.temporal_codec import ENCODING, CodecError, client_codec, decode_in_place
 
 __all__ = ["ARCHIVE_FORMAT", "decode_archive", "encode_archive", "fetch_runs"]
@@ -47,7 +47,7 @@ async def fetch_runs(client: Client, instance_id: str) -> list[WorkflowHistory]:
                 raise CodecError(
                     f"the history of {instance_id} is encrypted with Gantral's payload codec:"
                     " give this process GANTRAL_TEMPORAL__CODEC__* like the others",
-                    reason="codec_not_configured",
+                    reason=Reason.CODEC_NOT_CONFIGURED,
                 )
             runs.append(history)
             previous = _started(history).continued_execution_run_id
@@ -59,12 +59,12 @@ async def fetch_runs(client: Client, instance_id: str) -> list[WorkflowHistory]:
             raise
         if not runs:
             raise NotFound(
-                f"Temporal holds no history for {instance_id}", reason="history_not_found"
+                f"Temporal holds no history for {instance_id}", reason=Reason.HISTORY_NOT_FOUND
             ) from None
         # An earlier run already past retention: what is left would replay as a fragment.
         raise NotFound(
             f"an earlier run of {instance_id} is no longer on the Temporal server",
-            reason="history_incomplete",
+            reason=Reason.HISTORY_INCOMPLETE,
         ) from None
     runs.reverse()
     return runs

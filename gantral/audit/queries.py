@@ -10,6 +10,7 @@ from psycopg import sql
 from gantral.audit.checkpoint import Checkpoint
 from gantral.audit.db import Database
 from gantral.audit.rows import EVENT_COLUMNS, EventRow, SealRow, as_bytes, as_int, event_from_row
+from gantral.domain.audit_event import AuditEventType
 
 __all__ = ["REFUSAL_CHAIN_PREFIX", "AuditQueries"]
 
@@ -210,8 +211,8 @@ class AuditQueries:
         found: list[tuple[EventRow, datetime, str | None]] = []
         for li, iid, seq, digest, at, body, team in rows:
             row = EventRow(
-                as_int(li), str(iid), as_int(seq), "ACCESS_REFUSED", as_bytes(body), b"",
-                as_bytes(digest),
+                as_int(li), str(iid), as_int(seq), AuditEventType.ACCESS_REFUSED, as_bytes(body),
+                b"", as_bytes(digest),
             )  # fmt: skip
             assert isinstance(at, datetime)
             found.append((row, at, None if team is None else str(team)))

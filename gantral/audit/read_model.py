@@ -31,6 +31,7 @@ from psycopg import sql
 
 from gantral.audit.db import Conn, Database
 from gantral.audit.rows import EventRow, as_bytes, as_int
+from gantral.domain.audit_event import AuditEventType
 from gantral.domain.states import TERMINAL_STATES
 
 __all__ = [
@@ -53,16 +54,16 @@ UNKNOWN = "unknown"
 _ENDED = {str(state) for state in TERMINAL_STATES}
 # Event types the projection reads; the rest only produce a `Stored` from their payload.
 _PROJECTED = (
-    "INSTANCE_STARTED",
-    "POLICY_EVALUATED",
-    "STATE_TRANSITION",
-    "HUMAN_REQUESTED",
-    "DECISION_RECORDED",
-    "REQUEST_SUPERSEDED",
-    "ESCALATED",
-    "REMINDER_SENT",
-    "TIMED_OUT",
-    "EXECUTION_CLOSED",
+    AuditEventType.INSTANCE_STARTED,
+    AuditEventType.POLICY_EVALUATED,
+    AuditEventType.STATE_TRANSITION,
+    AuditEventType.HUMAN_REQUESTED,
+    AuditEventType.DECISION_RECORDED,
+    AuditEventType.REQUEST_SUPERSEDED,
+    AuditEventType.ESCALATED,
+    AuditEventType.REMINDER_SENT,
+    AuditEventType.TIMED_OUT,
+    AuditEventType.EXECUTION_CLOSED,
 )
 # Events applied per catch-up statement (and at most per append: the rest is left to the
 # next append or refresh, so one append never holds the log's lock for long).
@@ -307,7 +308,7 @@ class RequestProjection:
     async def _apply_one(self, conn: Conn, row: EventRow, base: Stored, facts: _Facts) -> Stored:
         p, iid, at, kind = base.payload, row.instance_id, base.at, row.type
         instances, requests = self._t("instances"), self._t("requests")
-        if kind == "INSTANCE_STARTED":
+        if kind == AuditEventType.INSTANCE_STARTED:
             workflow = str(p.get("workflow_id") or UNKNOWN)
             team = str(p.get("owning_team_id") or UNKNOWN)
             await conn.execute(
@@ -320,7 +321,7 @@ class RequestProjection:
             facts.instances[iid] = (workflow, team, None)
             return _with(base, workflow, team, UNKNOWN)
         workflow, team, materiality = await self._instance(conn, iid, facts)
-        if kind == "POLICY_EVALUATED":
+        if kind == AuditEventType.POLICY_EVALUATED:
             materiality = _text(p.get("materiality")) or UNKNOWN
             await conn.execute(
                 sql.SQL("UPDATE {} SET materiality = %s WHERE instance_id = %s").format(instances),
@@ -328,7 +329,7 @@ class RequestProjection:
             )
             facts.instances[iid] = (workflow, team, materiality)
             return _with(base, workflow, team, materiality)
-        if kind == "STATE_TRANSITION":
+        if kind == AuditEventType.STATE_TRANSITION:
             state = str(p.get("to_state") or UNKNOWN)
             ended = state in _ENDED
             await conn.execute(
@@ -341,14 +342,16 @@ class RequestProjection:
             if ended:  # nothing of an ended instance waits for a human any more
                 await self._close_all(conn, iid, at, f"INSTANCE_{state}")
             return _with(base, workflow, team, materiality or UNKNOWN)
-        if kind == "EXECUTION_CLOSED":  # in its own chain; names the instance it closed
+        if (
+            kind == AuditEventType.EXECUTION_CLOSED
+        ):  # in its own chain; names the instance it closed
             target = str(p.get("instance_id") or "")
             await self._close_all(conn, target, at, "CLOSED_OUTSIDE")
             return base
         rid = _text(p.get("request_id"))
         if rid is None:
             return _with(base, workflow, team, materiality or UNKNOWN)
-        if kind == "HUMAN_REQUESTED":
+        if kind == AuditEventType.HUMAN_REQUESTED:
             roles = _roles(p.get("approvers"))
             await conn.execute(
                 sql.SQL(
@@ -378,7 +381,7 @@ class RequestProjection:
     ) -> Stored:
         p, at, requests = base.payload, base.at, self._t("requests")
         waited: float | None = None
-        if kind == "DECISION_RECORDED":
+        if kind == AuditEventType.DECISION_RECORDED:
             approve = p.get("decision_type") == "APPROVE"
             actor = _text(p.get("human_actor_id"))
             # quorum_satisfied: this decision settled the request (an approval short of the
@@ -409,8 +412,8 @@ class RequestProjection:
                 waited = max(0.0, (at - found[1]).total_seconds())
             materiality = str(found[0]) if found else await self._materiality(conn, rid)
             return _with(base, workflow, team, materiality, waited)
-        if kind in ("TIMED_OUT", "REQUEST_SUPERSEDED"):
-            outcome = "TIMED_OUT" if kind == "TIMED_OUT" else "SUPERSEDED"
+        if kind in (AuditEventType.TIMED_OUT, AuditEventType.REQUEST_SUPERSEDED):
+            outcome = "TIMED_OUT" if kind == AuditEventType.TIMED_OUT else "SUPERSEDED"
             await conn.execute(
                 sql.SQL(
                     "UPDATE {} SET closed_at = %s, outcome = %s"
@@ -419,7 +422,7 @@ class RequestProjection:
                 (at, outcome, rid),
             )
             follow_up, edited = _text(p.get("superseded_by")), _text(p.get("materiality"))
-            if kind == "REQUEST_SUPERSEDED" and follow_up and edited:
+            if kind == AuditEventType.REQUEST_SUPERSEDED and follow_up and edited:
                 # An override's follow-up request is as material as the edited arguments.
                 await conn.execute(
                     sql.SQL("UPDATE {} SET materiality = %s WHERE request_id = %s").format(
@@ -427,7 +430,7 @@ class RequestProjection:
                     ),
                     (edited, follow_up),
                 )
-        elif kind == "ESCALATED":
+        elif kind == AuditEventType.ESCALATED:
             roles = _roles(p.get("approvers"))
             await conn.execute(
                 sql.SQL(
@@ -436,7 +439,7 @@ class RequestProjection:
                 ).format(requests),
                 (_tier(p.get("tier")), roles, roles, rid),
             )
-        elif kind == "REMINDER_SENT":
+        elif kind == AuditEventType.REMINDER_SENT:
             await conn.execute(
                 sql.SQL(
                     "UPDATE {} SET deadline = %s WHERE request_id = %s AND tier = %s"

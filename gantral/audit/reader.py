@@ -43,7 +43,7 @@ from gantral.audit.views import (
     RefusalPage,
     RefusalView,
 )
-from gantral.errors import Conflict, InvalidInput, NotFound, Unavailable
+from gantral.errors import Conflict, InvalidInput, NotFound, Reason, Unavailable
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 
@@ -70,7 +70,7 @@ def _maps_outages(
             # The driver's message may name the host; never credentials, but keep it short.
             logger.warning("audit database unavailable: %s", type(error).__name__)
             raise Unavailable(
-                "the audit database is unavailable; retry later", reason="audit_db_unavailable"
+                "the audit database is unavailable; retry later", reason=Reason.AUDIT_DB_UNAVAILABLE
             ) from error
 
     return wrapper
@@ -103,7 +103,7 @@ def _open_refusal_token(token: str, filters: str) -> int:
     if not same or not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
         raise NotFound(
             "page_token was not issued for this listing (or was altered): list again without it",
-            reason="bad_page_token",
+            reason=Reason.BAD_PAGE_TOKEN,
         )
     return after
 
@@ -282,14 +282,14 @@ class AuditReader:
         if row.log_index >= size:
             raise Conflict(
                 f"event {seq} of {instance_id} is not covered by a tree of size {size} yet",
-                reason="not_yet_checkpointed",
+                reason=Reason.NOT_YET_CHECKPOINTED,
             )
         tree = await self._synced_tree()
         if size > tree.size:
             # As for consistency proofs: no such tree, rather than a malformed request.
             raise NotFound(
                 f"the log has {tree.size} entries; there is no tree of size {size}",
-                reason="unknown_tree_size",
+                reason=Reason.UNKNOWN_TREE_SIZE,
             )
         try:
             proof = tree.inclusion_proof(row.log_index, size)
@@ -318,7 +318,7 @@ class AuditReader:
             raise Conflict(
                 f"no signed checkpoint note for a tree of size {view.tree_size}: a tlog-proof "
                 "is relative to a checkpoint (ask for a checkpointed tree_size, or format=json)",
-                reason="no_checkpoint_note",
+                reason=Reason.NO_CHECKPOINT_NOTE,
             )
         return encode_tlog_proof(view.log_index, [bytes.fromhex(h) for h in view.proof], note)
 
@@ -331,13 +331,13 @@ class AuditReader:
         if second > tree.size:
             raise NotFound(
                 f"the log has {tree.size} entries; there is no tree of size {second}",
-                reason="unknown_tree_size",
+                reason=Reason.UNKNOWN_TREE_SIZE,
             )
         if first > second:
             raise NotFound(
                 f"no consistency proof from {first} to {second}: a log only grows, so "
                 "`first` must not exceed `second` (default: the log's size)",
-                reason="no_consistency_proof",
+                reason=Reason.NO_CONSISTENCY_PROOF,
             )
         try:
             proof = tree.consistency_proof(first, second)

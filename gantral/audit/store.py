@@ -30,13 +30,14 @@ from gantral.audit.rows import (
     as_int,
     event_from_row,
 )
-from gantral.errors import Conflict, Unavailable
+from gantral.domain.audit_event import AuditEventType
+from gantral.errors import Conflict, Reason, Unavailable
 
 __all__ = ["SEAL_TYPE", "AuditWriter", "SequenceGap"]
 
 log = logging.getLogger("gantral.audit")
 
-SEAL_TYPE = "INSTANCE_SEALED"
+SEAL_TYPE = AuditEventType.INSTANCE_SEALED
 _LOG_LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s))"
 
 
@@ -90,7 +91,7 @@ class AuditWriter:
                     if by_seq[event.seq].body != event.body:
                         raise Conflict(
                             f"instance {instance_id} seq {event.seq}: a different event is stored",
-                            reason="audit_seq_conflict",
+                            reason=Reason.AUDIT_SEQ_CONFLICT,
                         )
                     stored.append(by_seq[event.seq])
                 else:
@@ -101,7 +102,7 @@ class AuditWriter:
                     head_seq = await self._head_seq(conn, instance_id)
                     raise SequenceGap(
                         f"instance {instance_id}: got seq {first}, head is {head_seq}",
-                        reason="audit_seq_gap",
+                        reason=Reason.AUDIT_SEQ_GAP,
                     )
                 inserted = await self._insert(conn, instance_id, head, fresh, next_index)
                 stored += inserted
@@ -136,11 +137,11 @@ class AuditWriter:
         if fresh[0].seq != head_seq + 1:
             raise SequenceGap(
                 f"instance {instance_id}: got seq {fresh[0].seq}, head is {head_seq}",
-                reason="audit_seq_gap",
+                reason=Reason.AUDIT_SEQ_GAP,
             )
         if head is not None and head.type == SEAL_TYPE:
             raise Conflict(
-                f"instance {instance_id} is sealed at seq {head_seq}", reason="audit_sealed"
+                f"instance {instance_id} is sealed at seq {head_seq}", reason=Reason.AUDIT_SEALED
             )
         events = self.db.table("events")
         prev = head.hash if head else GENESIS

@@ -17,11 +17,12 @@ from gantral.audit.encoding import GENESIS, chain_hash
 from gantral.audit.merkle import MerkleTree
 from gantral.audit.rows import EventRow, SealRow
 from gantral.audit.snapshots import snapshot_key
+from gantral.domain.audit_event import AuditEventType
 from gantral.settings.audit import DEFAULT_ORIGIN
 
 __all__ = ["Problem", "verify_chain", "verify_checkpoints", "verify_log_indices"]
 
-SEAL_TYPE = "INSTANCE_SEALED"
+SEAL_TYPE = AuditEventType.INSTANCE_SEALED
 
 
 @dataclass(frozen=True)

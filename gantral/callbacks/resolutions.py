@@ -15,6 +15,7 @@ from psycopg import sql
 from pydantic import BaseModel
 
 from gantral.audit.db import Database
+from gantral.domain.audit_event import AuditEventType
 from gantral.domain.callback_url import CALLBACK_CONTEXT_KEY
 
 __all__ = ["CALLBACK_CONTEXT_KEY", "Batch", "Delivery", "ResolutionReader", "delivery_for"]
@@ -72,11 +73,11 @@ def delivery_for(
     request_id = payload.get("request_id")
     if not isinstance(request_id, str):
         return None
-    if event_type == "DECISION_RECORDED":
+    if event_type == AuditEventType.DECISION_RECORDED:
         if not payload.get("quorum_satisfied"):
             return None  # an approval still waiting for others, or a superseding override
         status = _DECIDED.get(str(payload.get("decision_type")))
-    elif event_type == "TIMED_OUT":
+    elif event_type == AuditEventType.TIMED_OUT:
         status = str(payload.get("outcome") or "EXPIRED")
     else:
         return None

@@ -16,7 +16,7 @@ from gantral.channels.outcomes import settled_text, what_happened
 from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.records import DecisionType, HumanRequest
-from gantral.errors import Conflict, Forbidden, GantralError
+from gantral.errors import Conflict, Forbidden, GantralError, Reason
 from gantral.identity import IdentityService, Permission, Principal, PrincipalKind, to_actor
 from gantral.settings.channels import ChannelIdentity
 from gantral.workflows.messages import Decide, DecisionResult, Refusal
@@ -107,7 +107,7 @@ async def decide_via_channel(
         request = next((r for r in view.requests if r.request_id == cmd.request_id), None)
         role = _role(request, actor, identity_service.table.roles()) if request else None
         if role is None:
-            raise Forbidden(f"{actor.id} holds no role to decide in", reason="no_role")
+            raise Forbidden(f"{actor.id} holds no role to decide in", reason=Reason.NO_ROLE)
         decision = Decide(
             request_id=cmd.request_id,
             decision_type=cmd.decision_type,
@@ -129,7 +129,7 @@ async def decide_via_channel(
                 settled.resolved_at is not None or settled.status != "PENDING"
             ):
                 text = settled_text(settled, now.decisions)
-                raise Conflict(text, reason="already_decided") from exc
+                raise Conflict(text, reason=Reason.ALREADY_DECIDED) from exc
             raise
     except GantralError as exc:
         await refuse(core, actor, attempted, exc, cmd.instance_id, cmd.request_id)

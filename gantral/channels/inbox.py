@@ -33,7 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from gantral.domain.actors import Actor
 from gantral.domain.records import HumanRequest, RequestStatus
 from gantral.domain.states import State
-from gantral.errors import InvalidInput, Unavailable
+from gantral.errors import InvalidInput, Reason, Unavailable
 from gantral.policy.materiality import Materiality
 from gantral.workflows import search
 from gantral.workflows.instance import InstanceWorkflow
@@ -140,7 +140,7 @@ def visibility_query(teams: Sequence[str] | None, *, closed: bool = False) -> st
     ]
     if teams is not None:
         if not teams:
-            raise InvalidInput("teams must name at least one team", reason="no_teams")
+            raise InvalidInput("teams must name at least one team", reason=Reason.NO_TEAMS)
         clauses.append(f"GantralTeam IN ({', '.join(_quote(team) for team in teams)})")
     return " AND ".join(clauses)
 
@@ -179,9 +179,9 @@ async def open_requests(
             candidates.append(wf)
     except RPCError as exc:
         if exc.status is RPCStatusCode.INVALID_ARGUMENT:
-            raise InvalidInput(exc.message, reason="invalid_query") from exc
+            raise InvalidInput(exc.message, reason=Reason.INVALID_QUERY) from exc
         raise Unavailable(
-            f"Temporal unavailable: {exc.message}", reason="temporal_unavailable"
+            f"Temporal unavailable: {exc.message}", reason=Reason.TEMPORAL_UNAVAILABLE
         ) from exc
 
     gate = asyncio.Semaphore(_CONCURRENT_QUERIES)
@@ -256,6 +256,6 @@ async def _closed_outside(
             )
     except RPCError as exc:
         raise Unavailable(
-            f"Temporal unavailable: {exc.message}", reason="temporal_unavailable"
+            f"Temporal unavailable: {exc.message}", reason=Reason.TEMPORAL_UNAVAILABLE
         ) from exc
     return closed

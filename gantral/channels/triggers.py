@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from gantral.channels.github_times import UnreadableTime, payload_time
 from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
-from gantral.errors import InvalidInput
+from gantral.errors import InvalidInput, Reason
 from gantral.settings.channels import GitHubTrigger, WebhookSource
 
 __all__ = [
@@ -77,12 +77,12 @@ def github_fresh(
         at = payload_time(body, fields)
     except UnreadableTime as exc:
         raise InvalidInput(
-            f"the delivery's time is unreadable: {exc}", reason="bad_payload"
+            f"the delivery's time is unreadable: {exc}", reason=Reason.BAD_PAYLOAD
         ) from exc
     if at is None:
         raise InvalidInput(
             f"the delivery does not say when it happened (none of {', '.join(fields)})",
-            reason="stale_delivery",
+            reason=Reason.STALE_DELIVERY,
         )
     age = (now - at).total_seconds()
     if abs(age) > max_age_seconds:
@@ -91,7 +91,7 @@ def github_fresh(
             f"the delivery is {abs(age):.0f} s {when} (at most {max_age_seconds:g} s, "
             "GANTRAL_TRIGGERS__GITHUB_MAX_AGE_SECONDS): a replayed or stale delivery "
             "starts nothing",
-            reason="stale_delivery",
+            reason=Reason.STALE_DELIVERY,
         )
 
 

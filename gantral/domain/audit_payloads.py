@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from gantral.domain.audit_event import AuditEventType
+from gantral.domain.states import State
 
 __all__ = ["AuditPayload", "check_payload", "payload_schema"]
 
@@ -46,8 +47,8 @@ class InstanceStarted(_Payload):
 class StateTransition(_Payload):
     type: Literal[AuditEventType.STATE_TRANSITION] = AuditEventType.STATE_TRANSITION
     seq: int
-    from_state: str
-    to_state: str
+    from_state: State
+    to_state: State
     cause: str
     at: datetime
     request_id: str | None = None
@@ -184,7 +185,7 @@ class AdminActionRecorded(_Payload):
 class InstanceSealed(_Payload):
     type: Literal[AuditEventType.INSTANCE_SEALED] = AuditEventType.INSTANCE_SEALED
     # An instance's final state, or the access log's segment number.
-    state: str | None = None
+    state: State | None = None
     segment: int | None = None
 
 

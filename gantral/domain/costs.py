@@ -26,21 +26,22 @@ from gantral.domain.limits import (
     MAX_COST_TOKENS,
 )
 from gantral.domain.records import Cost
+from gantral.errors import Reason
 
 __all__ = ["add_cost", "cost_problem"]
 
 
-def _number_problem(name: str, value: object) -> tuple[str, str] | None:
+def _number_problem(name: str, value: object) -> tuple[Reason, str] | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "invalid_cost", f"cost.{name} must be a number"
+        return Reason.INVALID_COST, f"cost.{name} must be a number"
     if not math.isfinite(value):
-        return "invalid_cost", f"cost.{name} must be a finite number"
+        return Reason.INVALID_COST, f"cost.{name} must be a finite number"
     if value < 0:
-        return "negative_cost", f"cost.{name} cannot be negative"
+        return Reason.NEGATIVE_COST, f"cost.{name} cannot be negative"
     return None
 
 
-def cost_problem(total: Cost, report: Cost) -> tuple[str, str] | None:
+def cost_problem(total: Cost, report: Cost) -> tuple[Reason, str] | None:
     """Why `report` cannot be added to `total`, if it cannot.
 
     The report was validated as a `Cost` when it was decoded; it is checked again here,
@@ -51,13 +52,13 @@ def cost_problem(total: Cost, report: Cost) -> tuple[str, str] | None:
             return problem
     if not isinstance(report.currency, str) or not re.match(CURRENCY_PATTERN, report.currency):
         return (
-            "invalid_currency",
+            Reason.INVALID_CURRENCY,
             f"cost.currency {report.currency!r} is not an ISO 4217 code as written there "
             "(three capital letters, e.g. USD)",
         )
     if report.money > 0 and total.money > 0 and report.currency != total.currency:
         return (
-            "currency_mismatch",
+            Reason.CURRENCY_MISMATCH,
             f"cost.currency {report.currency!r}: this instance's costs are in "
             f"{total.currency}; money is never added across currencies",
         )
@@ -69,7 +70,7 @@ def cost_problem(total: Cost, report: Cost) -> tuple[str, str] | None:
     for name, new, bound in bounds:
         if not math.isfinite(new) or new > bound:
             return (
-                "cost_too_large",
+                Reason.COST_TOO_LARGE,
                 f"cost.{name}: the instance's total would pass its bound ({bound:g})",
             )
     return None

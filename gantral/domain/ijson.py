@@ -12,7 +12,7 @@ deeper than ``max_depth``.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 __all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "Violation", "find_violation", "ijson_problem"]
 
@@ -29,7 +29,7 @@ _PLAIN_KEY = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
 class Violation(NamedTuple):
     """The first problem found: its reason, the JSON path it is at, and what is wrong."""
 
-    reason: str  # "not_i_json" or "too_deep"
+    reason: Literal["not_i_json", "too_deep"]  # as `gantral.errors.Reason` spells them
     path: str
     problem: str
 

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 
 from gantral.domain.ijson import find_violation
+from gantral.errors import Reason
 
 __all__ = [
     "CURRENCY_PATTERN",
@@ -38,15 +39,18 @@ CURRENCY_PATTERN = r"^[A-Z]{3}$"
 """An ISO 4217 code, exactly as written there."""
 
 
-def fields_problem(fields: Mapping[str, object]) -> tuple[str, str] | None:
+def fields_problem(fields: Mapping[str, object]) -> tuple[Reason, str] | None:
     """(reason, message naming the field) for the first field that breaks a limit."""
     for name, value in fields.items():
         if value is None:
             continue
         violation = find_violation(value, path=name)
         if violation is not None:
-            return violation.reason, violation.message
+            return Reason(violation.reason), violation.message
         size = len(json.dumps(value, ensure_ascii=False).encode())
         if size > MAX_FIELD_BYTES:
-            return "field_too_large", f"{name}: {size} bytes of JSON; at most {MAX_FIELD_BYTES}"
+            return (
+                Reason.FIELD_TOO_LARGE,
+                f"{name}: {size} bytes of JSON; at most {MAX_FIELD_BYTES}",
+            )
     return None

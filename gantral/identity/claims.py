@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gantral.errors import Unauthenticated
+from gantral.errors import Reason, Unauthenticated
 from gantral.identity.principal import Principal, PrincipalKind
 from gantral.settings.identity import ClaimMapping
 
@@ -70,7 +70,7 @@ def _owner(claims: Mapping[str, Any], mapping: ClaimMapping) -> str | None:
         return None
     if not isinstance(owner, str) or not owner or len(owner) > 256:
         raise Unauthenticated(
-            f"token's owner claim {mapping.owner!r} is not a usable id", reason="invalid_owner"
+            f"token's owner claim {mapping.owner!r} is not a usable id", reason=Reason.INVALID_OWNER
         )
     return owner
 
@@ -82,7 +82,7 @@ def principal_from_claims(
     subject = claim(claims, mapping.subject)
     if not isinstance(subject, str) or not subject or len(subject) > 256:
         raise Unauthenticated(
-            f"token has no usable subject claim {mapping.subject!r}", reason="missing_subject"
+            f"token has no usable subject claim {mapping.subject!r}", reason=Reason.MISSING_SUBJECT
         )
     kind = PrincipalKind.AGENT if _is_agent(claims, subject, mapping) else PrincipalKind.HUMAN
     return Principal(

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import Field, SecretStr, TypeAdapter, ValidationError
 
-from gantral.errors import InvalidInput
+from gantral.errors import InvalidInput, Reason
 from gantral.settings.identity import DevClient, DevIssuerSettings
 
 __all__ = ["CLIENTS_FILE", "RegisteredClient", "add_client", "authenticate_client", "load_clients"]
@@ -37,7 +37,7 @@ def _read_file(path: Path) -> list[RegisteredClient]:
         return _CLIENT_LIST.validate_python(yaml.safe_load(path.read_text("utf-8")) or [])
     except (yaml.YAMLError, ValidationError) as exc:
         # The message names the file and the fields, never the values (secrets).
-        raise InvalidInput(f"invalid clients file {path}", reason="invalid_clients") from exc
+        raise InvalidInput(f"invalid clients file {path}", reason=Reason.INVALID_CLIENTS) from exc
 
 
 def load_clients(settings: DevIssuerSettings) -> dict[str, RegisteredClient]:

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, unquote_plus, urlsplit
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from gantral.errors import Forbidden
+from gantral.errors import Forbidden, Reason
 from gantral.identity.dev_clients import authenticate_client, load_clients
 from gantral.identity.dev_keys import ALGORITHM, load_or_create_signing_key, mint_token
 from gantral.identity.principal import PrincipalKind
@@ -36,10 +36,10 @@ def refuse_outside_development(settings: IdentitySettings, profile: Profile) -> 
     if profile is Profile.PRODUCTION:
         raise Forbidden(
             "the development issuer never runs under the production profile",
-            reason="dev_issuer_in_production",
+            reason=Reason.DEV_ISSUER_IN_PRODUCTION,
         )
     if not settings.dev_issuer.enabled:
-        raise Forbidden("the development issuer is disabled", reason="dev_issuer_disabled")
+        raise Forbidden("the development issuer is disabled", reason=Reason.DEV_ISSUER_DISABLED)
 
 
 def _oauth_error(status: int, error: str, description: str) -> JSONResponse:

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from gantral.errors import Unauthenticated, Unavailable
+from gantral.errors import Reason, Unauthenticated, Unavailable
 
 __all__ = ["JwksCache"]
 
@@ -61,7 +61,9 @@ class JwksCache:
             if self._may_refetch():
                 await self._refresh(stale_ok=False)
             if self._fetched_at is None:  # the first fetch failed, or rate-limited
-                raise Unavailable("the issuer's keys are unavailable", reason="jwks_unreachable")
+                raise Unavailable(
+                    "the issuer's keys are unavailable", reason=Reason.JWKS_UNREACHABLE
+                )
         elif self._clock() - self._fetched_at > self._cache_seconds and self._may_refetch():
             await self._refresh(stale_ok=True)
         key = self._lookup(kid)
@@ -71,10 +73,11 @@ class JwksCache:
         if key is None:
             if kid is None:
                 raise Unauthenticated(
-                    "token has no kid and the issuer publishes several keys", reason="missing_kid"
+                    "token has no kid and the issuer publishes several keys",
+                    reason=Reason.MISSING_KID,
                 )
             raise Unauthenticated(
-                "token signed with a key the issuer does not publish", reason="unknown_key"
+                "token signed with a key the issuer does not publish", reason=Reason.UNKNOWN_KEY
             )
         return key
 
@@ -133,7 +136,7 @@ class JwksCache:
             if config.get("issuer") != self._issuer or not isinstance(config.get("jwks_uri"), str):
                 raise Unavailable(
                     "OIDC discovery document does not match the configured issuer",
-                    reason="discovery_mismatch",
+                    reason=Reason.DISCOVERY_MISMATCH,
                 )
             self._jwks_url = str(config["jwks_uri"])
         return self._jwks_url
@@ -145,8 +148,8 @@ class JwksCache:
             body = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise Unavailable(
-                f"cannot fetch {url}: {type(exc).__name__}", reason="jwks_unreachable"
+                f"cannot fetch {url}: {type(exc).__name__}", reason=Reason.JWKS_UNREACHABLE
             ) from exc
         if not isinstance(body, dict):
-            raise Unavailable(f"{url} did not return a JSON object", reason="jwks_unreachable")
+            raise Unavailable(f"{url} did not return a JSON object", reason=Reason.JWKS_UNREACHABLE)
         return body

@@ -22,7 +22,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from gantral.errors import Forbidden, InvalidInput
+from gantral.errors import Forbidden, InvalidInput, Reason
 from gantral.identity.principal import Principal, PrincipalKind
 
 __all__ = [
@@ -137,7 +137,7 @@ class PermissionTable(BaseModel):
         if principal.is_agent and permission in HUMAN_ONLY:
             raise Forbidden(
                 f"agents cannot {permission}: human authority is final",
-                reason="agent_cannot_decide",
+                reason=Reason.AGENT_CANNOT_DECIDE,
                 permission=str(permission),
             )
         holders = [
@@ -148,13 +148,13 @@ class PermissionTable(BaseModel):
         if not holders:
             raise Forbidden(
                 f"{permission} is not granted to this principal",
-                reason="permission_not_granted",
+                reason=Reason.PERMISSION_NOT_GRANTED,
                 permission=str(permission),
             )
         if team is not None and not any(team in grant.scope_for(principal) for grant in holders):
             raise Forbidden(
                 f"{permission} is not granted on team {team!r}",
-                reason="team_not_granted",
+                reason=Reason.TEAM_NOT_GRANTED,
                 permission=str(permission),
                 team=team,
             )
@@ -165,7 +165,7 @@ def _parse(text: str, source: str) -> PermissionTable:
         return PermissionTable.model_validate(yaml.safe_load(text))
     except (yaml.YAMLError, ValidationError) as exc:
         raise InvalidInput(
-            f"invalid permission table {source}: {exc}", reason="invalid_permissions"
+            f"invalid permission table {source}: {exc}", reason=Reason.INVALID_PERMISSIONS
         ) from exc
 
 
@@ -177,7 +177,8 @@ def load_permission_table(path: Path | None = None) -> PermissionTable:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InvalidInput(
-            f"cannot read permission table {path}: {exc.strerror}", reason="invalid_permissions"
+            f"cannot read permission table {path}: {exc.strerror}",
+            reason=Reason.INVALID_PERMISSIONS,
         ) from exc
     return _parse(text, str(path))
 

@@ -25,7 +25,7 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 from pydantic import BaseModel, SecretStr
 
-from gantral.errors import Forbidden, InvalidInput, NotFound, Unavailable
+from gantral.errors import Forbidden, InvalidInput, NotFound, Reason, Unavailable
 from gantral.settings.identity import VaultSettings
 
 __all__ = ["SecretMaskingFilter", "SecretResolver", "install_secret_masking"]
@@ -87,7 +87,8 @@ class SecretResolver:
             return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
             raise NotFound(
-                f"secret file {path} cannot be read: {exc.strerror}", reason="secret_file_not_found"
+                f"secret file {path} cannot be read: {exc.strerror}",
+                reason=Reason.SECRET_FILE_NOT_FOUND,
             ) from exc
 
     @staticmethod
@@ -95,7 +96,7 @@ class SecretResolver:
         value = os.environ.get(name)
         if not name or value is None:
             raise NotFound(
-                f"secret environment variable {name!r} is not set", reason="secret_env_not_set"
+                f"secret environment variable {name!r} is not set", reason=Reason.SECRET_ENV_NOT_SET
             )
         return value
 
@@ -105,19 +106,19 @@ class SecretResolver:
         if not (mount and path and key):
             raise InvalidInput(
                 f"vault reference must be vault:<mount>/<path>#<key>, got vault:{reference}",
-                reason="invalid_secret_reference",
+                reason=Reason.INVALID_SECRET_REFERENCE,
             )
         if not self._vault.addr or self._http is None:
             raise InvalidInput(
                 f"vault:{reference} needs GANTRAL_IDENTITY__VAULT__ADDR and an HTTP client",
-                reason="vault_not_configured",
+                reason=Reason.VAULT_NOT_CONFIGURED,
             )
         data = self._vault_get(
             f"{self._vault.addr.rstrip('/')}/v1/{quote(mount)}/data/{quote(path)}"
         )
         value = data.get(key)
         if not isinstance(value, str):
-            raise NotFound(f"vault:{location} has no key {key!r}", reason="secret_not_found")
+            raise NotFound(f"vault:{location} has no key {key!r}", reason=Reason.SECRET_NOT_FOUND)
         return value
 
     def _vault_get(self, url: str) -> dict[str, Any]:
@@ -133,20 +134,22 @@ class SecretResolver:
             response = self._http.get(url, headers=headers, timeout=self._vault.timeout_seconds)
         except httpx.HTTPError as exc:
             raise Unavailable(
-                f"vault unreachable: {type(exc).__name__}", reason="vault_unreachable"
+                f"vault unreachable: {type(exc).__name__}", reason=Reason.VAULT_UNREACHABLE
             ) from exc
         if response.status_code == 404:
-            raise NotFound(f"no vault secret at {url}", reason="secret_not_found")
+            raise NotFound(f"no vault secret at {url}", reason=Reason.SECRET_NOT_FOUND)
         if response.status_code in (401, 403):
-            raise Forbidden(f"vault refused to read {url}", reason="vault_denied")
+            raise Forbidden(f"vault refused to read {url}", reason=Reason.VAULT_DENIED)
         if response.status_code >= 400:
-            raise Unavailable(f"vault answered {response.status_code}", reason="vault_unreachable")
+            raise Unavailable(
+                f"vault answered {response.status_code}", reason=Reason.VAULT_UNREACHABLE
+            )
         try:
             data = response.json()["data"]["data"]
         except (ValueError, KeyError, TypeError) as exc:
-            raise Unavailable("vault answer is not KV v2", reason="vault_unreachable") from exc
+            raise Unavailable("vault answer is not KV v2", reason=Reason.VAULT_UNREACHABLE) from exc
         if not isinstance(data, dict):
-            raise Unavailable("vault answer is not KV v2", reason="vault_unreachable")
+            raise Unavailable("vault answer is not KV v2", reason=Reason.VAULT_UNREACHABLE)
         return data
 
 

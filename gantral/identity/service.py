@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import httpx
 
-from gantral.errors import Forbidden
+from gantral.errors import Forbidden, Reason
 from gantral.identity.permissions import (
     Permission,
     PermissionTable,
@@ -76,10 +76,10 @@ class IdentityService:
         if not gateway.is_agent or not roles & gateway.roles:
             raise Forbidden(
                 f"only a gateway agent (role {sorted(roles)}) may act for another principal",
-                reason="not_a_gateway",
+                reason=Reason.NOT_A_GATEWAY,
             )
         if self.delegated is None:
-            raise Forbidden("delegation is not configured", reason="delegation_disabled")
+            raise Forbidden("delegation is not configured", reason=Reason.DELEGATION_DISABLED)
         caller = await self.delegated.validate(token.strip())
         bound = self.delegation.gateways
         if bound:
@@ -88,7 +88,7 @@ class IdentityService:
             if not audiences & set(bound.get(gateway.subject, [])):
                 raise Forbidden(
                     f"gateway {gateway.subject} may not act for tokens issued to another",
-                    reason="not_this_gateway",
+                    reason=Reason.NOT_THIS_GATEWAY,
                 )
         owner = caller.owner if caller.is_agent else caller.subject
         claims = {**caller.claims, "act": {"sub": gateway.subject}}

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import jwt
 
-from gantral.errors import Unauthenticated
+from gantral.errors import Reason, Unauthenticated
 from gantral.identity.claims import principal_from_claims
 from gantral.identity.jwks import JWK, JwksCache
 from gantral.identity.principal import Principal
@@ -37,27 +37,27 @@ _MAX_TOKEN_BYTES = 16_384
 _EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 
 # Most specific first: InvalidSignatureError is a DecodeError, Expired is an InvalidToken...
-_PYJWT_REASONS: tuple[tuple[type[jwt.PyJWTError], str, str], ...] = (
-    (jwt.ExpiredSignatureError, "expired", "token has expired"),
-    (jwt.ImmatureSignatureError, "not_yet_valid", "token is not valid yet (nbf/iat)"),
-    (jwt.InvalidAudienceError, "wrong_audience", "token is not meant for this audience"),
-    (jwt.InvalidIssuerError, "wrong_issuer", "token comes from an untrusted issuer"),
-    (jwt.InvalidSignatureError, "bad_signature", "token signature does not verify"),
-    (jwt.MissingRequiredClaimError, "missing_claim", "token lacks a required claim"),
-    (jwt.InvalidAlgorithmError, "algorithm_mismatch", "token algorithm does not fit its key"),
-    (jwt.InvalidKeyError, "algorithm_mismatch", "token algorithm does not fit its key"),
-    (jwt.DecodeError, "malformed", "token is not a well-formed JWT"),
-    (jwt.PyJWTError, "invalid", "token is invalid"),
+_PYJWT_REASONS: tuple[tuple[type[jwt.PyJWTError], Reason, str], ...] = (
+    (jwt.ExpiredSignatureError, Reason.EXPIRED, "token has expired"),
+    (jwt.ImmatureSignatureError, Reason.NOT_YET_VALID, "token is not valid yet (nbf/iat)"),
+    (jwt.InvalidAudienceError, Reason.WRONG_AUDIENCE, "token is not meant for this audience"),
+    (jwt.InvalidIssuerError, Reason.WRONG_ISSUER, "token comes from an untrusted issuer"),
+    (jwt.InvalidSignatureError, Reason.BAD_SIGNATURE, "token signature does not verify"),
+    (jwt.MissingRequiredClaimError, Reason.MISSING_CLAIM, "token lacks a required claim"),
+    (jwt.InvalidAlgorithmError, Reason.ALGORITHM_MISMATCH, "token algorithm does not fit its key"),
+    (jwt.InvalidKeyError, Reason.ALGORITHM_MISMATCH, "token algorithm does not fit its key"),
+    (jwt.DecodeError, Reason.MALFORMED, "token is not a well-formed JWT"),
+    (jwt.PyJWTError, Reason.INVALID, "token is invalid"),
 )
 
 
 def bearer_token(authorization: str | None) -> str:
     """The token of an `Authorization: Bearer <token>` header."""
     if not authorization:
-        raise Unauthenticated("missing bearer token", reason="missing_token")
+        raise Unauthenticated("missing bearer token", reason=Reason.MISSING_TOKEN)
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("Authorization must be 'Bearer <token>'", reason="missing_token")
+        raise Unauthenticated("Authorization must be 'Bearer <token>'", reason=Reason.MISSING_TOKEN)
     return token.strip()
 
 
@@ -103,17 +103,17 @@ class TokenValidator:
         header = self._header(token)
         alg = header.get("alg")
         if not isinstance(alg, str) or alg.lower() == "none":
-            raise Unauthenticated("unsigned tokens are refused", reason="unsigned")
+            raise Unauthenticated("unsigned tokens are refused", reason=Reason.UNSIGNED)
         if alg not in self._algorithms:
             raise Unauthenticated(
-                f"token algorithm {alg!r} is not accepted", reason="algorithm_not_allowed"
+                f"token algorithm {alg!r} is not accepted", reason=Reason.ALGORITHM_NOT_ALLOWED
             )
         kid = header.get("kid")
         jwk = await self.jwks.key_for(kid if isinstance(kid, str) else None)
         if not _key_fits(jwk, alg):
             raise Unauthenticated(
                 f"token algorithm {alg!r} does not fit the issuer's key",
-                reason="algorithm_mismatch",
+                reason=Reason.ALGORITHM_MISMATCH,
             )
         claims = self._decode(token, jwk, alg)
         return principal_from_claims(claims, self._settings.claims, issuer=self._settings.issuer)
@@ -121,11 +121,13 @@ class TokenValidator:
     @staticmethod
     def _header(token: str) -> dict[str, Any]:
         if not token or len(token) > _MAX_TOKEN_BYTES or token.count(".") != 2:
-            raise Unauthenticated("token is not a well-formed JWT", reason="malformed")
+            raise Unauthenticated("token is not a well-formed JWT", reason=Reason.MALFORMED)
         try:
             return jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise Unauthenticated("token is not a well-formed JWT", reason="malformed") from exc
+            raise Unauthenticated(
+                "token is not a well-formed JWT", reason=Reason.MALFORMED
+            ) from exc
 
     def _decode(self, token: str, jwk: JWK, alg: str) -> dict[str, Any]:
         try:

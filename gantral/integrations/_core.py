@@ -29,6 +29,8 @@ from gantral_sdk import (
 )
 from gantral_sdk._governed import DEFAULT_DECISION_WAIT
 
+from gantral.errors import Reason
+
 T = TypeVar("T")
 
 ABANDON_TIMEOUT = 10.0
@@ -193,7 +195,7 @@ class Guard:
                 tool,
                 f"Gantral: tool {tool!r} is not governed by this configuration; "
                 "the call was not made.",
-                reason="not_governed",
+                reason=Reason.NOT_GOVERNED,
             )
         return route
 
@@ -294,9 +296,9 @@ def _route(route: ToolRoute | str) -> ToolRoute:
 
 def _reason(exc: StepRefused) -> str:
     if isinstance(exc, DecisionTimeout):
-        return "decision_timeout"
+        return Reason.DECISION_TIMEOUT
     if isinstance(exc, DigestMismatch):
-        return "args_digest_mismatch"
+        return Reason.ARGS_DIGEST_MISMATCH
     if exc.request is not None and exc.request.status is not None:
         return str(exc.request.status).lower()
     return exc.reason

@@ -31,6 +31,7 @@ from gantral_sdk import DecisionTimeout, _governed
 from pydantic import BaseModel, ConfigDict, Field
 
 from gantral.domain.digest import args_digest
+from gantral.errors import Reason
 from gantral.integrations._core import Decided, Guard, ToolRefused, _quietly
 from gantral.integrations._resume import ask, finish, pending_request, run_granted
 
@@ -76,7 +77,7 @@ class Pending:
     def meta(self) -> dict[str, Any]:
         return {
             "status": "pending",
-            "reason": "pending",
+            "reason": Reason.PENDING,
             "instance_id": self.instance_id,
             "request_id": self.request_id,
             "required_approvers": self.approvers,

@@ -50,7 +50,7 @@ from mcp.server.stdio import stdio_server
 from mcp.shared._httpx_utils import create_mcp_http_client
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gantral.errors import GantralError
+from gantral.errors import GantralError, Reason
 from gantral.identity.secrets import SecretResolver
 from gantral.integrations._core import Guard, ToolRefused, ToolRoute
 from gantral.integrations.mcp_auth import (
@@ -331,23 +331,23 @@ def build_proxy(
     return Server(name, on_list_tools=list_tools, on_call_tool=call_tool)
 
 
-def never_callable(guard: Guard, tool: str, teams: list[str] | None) -> str | None:
+def never_callable(guard: Guard, tool: str, teams: list[str] | None) -> Reason | None:
     """Why every call of `tool` by this caller would be refused, if it would: the tool is
     not routed to a step here, or the caller (when known) is not of the gateway's team."""
     if tool not in guard.routes and guard.default is None:
-        return "not_governed"
+        return Reason.NOT_GOVERNED
     if teams is not None and guard.team not in teams:
-        return "not_your_team"
+        return Reason.NOT_YOUR_TEAM
     return None
 
 
-_WHY = {
-    "not_governed": "not governed by this gateway",
-    "not_your_team": "calls run for a team you are not in",
+_WHY: dict[Reason, str] = {
+    Reason.NOT_GOVERNED: "not governed by this gateway",
+    Reason.NOT_YOUR_TEAM: "calls run for a team you are not in",
 }
 
 
-def _marked(tool: types.Tool, why: str) -> types.Tool:
+def _marked(tool: types.Tool, why: Reason) -> types.Tool:
     note = f"[Refused by Gantral: {_WHY[why]}.]"
     description = f"{note} {tool.description}" if tool.description else note
     meta = {**(tool.meta or {}), GOVERNANCE_META: {"callable": False, "reason": why}}

@@ -34,6 +34,7 @@ from temporalio.runtime import (
 )
 
 from gantral.audit.read_model import OpenRequests, Stored
+from gantral.domain.audit_event import AuditEventType
 
 __all__ = [
     "CallbackMetrics",
@@ -308,32 +309,32 @@ class GantralMetrics:
 
     def _observe(self, event: Stored) -> None:
         p, kind, materiality = event.payload, event.type, event.materiality
-        if kind == "INSTANCE_STARTED":
+        if kind == AuditEventType.INSTANCE_STARTED:
             self.instances_started.labels(event.workflow, event.team).inc()
-        elif kind == "STATE_TRANSITION" and p.get("to_state") in _TERMINAL:
+        elif kind == AuditEventType.STATE_TRANSITION and p.get("to_state") in _TERMINAL:
             self.instances_finished.labels(event.workflow, event.team, str(p["to_state"])).inc()
-        elif kind == "HUMAN_REQUESTED":
+        elif kind == AuditEventType.HUMAN_REQUESTED:
             self.requests_opened.labels(materiality).inc()
-        elif kind == "DECISION_RECORDED":
+        elif kind == AuditEventType.DECISION_RECORDED:
             self.requests_decided.labels(str(p.get("decision_type")), materiality).inc()
             if event.waited_seconds is not None:
                 self.decision_seconds.labels(materiality).observe(event.waited_seconds)
-        elif kind == "TIMED_OUT":
+        elif kind == AuditEventType.TIMED_OUT:
             self.expiries.labels(str(p.get("outcome", _UNKNOWN))).inc()
-        elif kind == "ESCALATED":
+        elif kind == AuditEventType.ESCALATED:
             self.escalations.inc()
-        elif kind == "REMINDER_SENT":
+        elif kind == AuditEventType.REMINDER_SENT:
             self.reminders.inc()
-        elif kind == "GRANT_ISSUED":
+        elif kind == AuditEventType.GRANT_ISSUED:
             self.grants.labels("issued").inc()
-        elif kind == "GRANT_USED":
+        elif kind == AuditEventType.GRANT_USED:
             self.grants.labels("used").inc()
-        elif kind == "VIOLATION":
+        elif kind == AuditEventType.VIOLATION:
             reason = str(p.get("reason", _UNKNOWN))
             self.violations.labels(reason).inc()
             if "grant" in reason:
                 self.grants.labels("refused").inc()
-        elif kind == "ACCESS_REFUSED":
+        elif kind == AuditEventType.ACCESS_REFUSED:
             reason = str(p.get("reason", _UNKNOWN))
             self.refusals.labels(str(p.get("attempted", _UNKNOWN)), reason).inc()
             if reason in ("attestation", "unattested", "bad_signature"):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from gantral.errors import Conflict
+from gantral.errors import Conflict, Reason
 
 if TYPE_CHECKING:
     from gantral.policy.registry import StoredTemplate
@@ -132,7 +132,7 @@ def refuse_superseded(stored: StoredTemplate, activation: TemplateActivation) ->
         f"(start without workflow_version, or with {latest}); an administrator can keep "
         f"v{stored.version} active with PUT /v1/workflows/{wid}/versions/{stored.version}"
         "/activation",
-        reason="version_superseded",
+        reason=Reason.VERSION_SUPERSEDED,
         workflow_id=wid,
         requested_version=stored.version,
         active_version=latest,

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from gantral.domain.ijson import find_violation
-from gantral.errors import Conflict, InvalidInput
+from gantral.errors import Conflict, InvalidInput, Reason
 from gantral.policy.fact_fields import non_fact_fields
 from gantral.policy.levels import FieldError
 from gantral.policy.models import Policy
@@ -42,7 +42,7 @@ def parse(text: str | bytes, *, source: str = "<input>") -> tuple[Any, yaml.Node
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise InvalidInput(f"{source}: not UTF-8 text", reason="invalid_document") from e
+            raise InvalidInput(f"{source}: not UTF-8 text", reason=Reason.INVALID_DOCUMENT) from e
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -52,10 +52,12 @@ def parse(text: str | bytes, *, source: str = "<input>") -> tuple[Any, yaml.Node
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
         raise InvalidInput(
-            f"{source}:{line}: {e.problem or 'invalid YAML'}", reason="invalid_document", line=line
+            f"{source}:{line}: {e.problem or 'invalid YAML'}",
+            reason=Reason.INVALID_DOCUMENT,
+            line=line,
         ) from None
     except yaml.YAMLError as e:
-        raise InvalidInput(f"{source}: {e}", reason="invalid_document") from None
+        raise InvalidInput(f"{source}: {e}", reason=Reason.INVALID_DOCUMENT) from None
     finally:
         loader.dispose()
     # A document is data that is stored, hashed (RFC 8785) and pinned into instances: the
@@ -63,7 +65,7 @@ def parse(text: str | bytes, *, source: str = "<input>") -> tuple[Any, yaml.Node
     violation = find_violation(data)
     if violation is not None:
         raise InvalidInput(
-            f"{source}: {violation.message}", reason=violation.reason, field=violation.path
+            f"{source}: {violation.message}", reason=Reason(violation.reason), field=violation.path
         )
     return data, node
 
@@ -92,7 +94,7 @@ def validate(model: type[M], data: Any, node: yaml.Node | None, *, source: str =
         graph = _step_graph_problem(e)
         if graph is not None:
             raise Conflict(
-                f"{source}: steps: {graph}", reason="inconsistent_steps", field="steps"
+                f"{source}: steps: {graph}", reason=Reason.INCONSISTENT_STEPS, field="steps"
             ) from None
         errors = [
             _describe(err, node, data) for err in e.errors(include_url=False, include_input=False)
@@ -103,7 +105,7 @@ def validate(model: type[M], data: Any, node: yaml.Node | None, *, source: str =
         where = f"{source}:{first['line']}" if first["line"] else source
         raise InvalidInput(
             f"{where}: {first['field'] or '(document)'}: {first['message']}",
-            reason="invalid_document",
+            reason=Reason.INVALID_DOCUMENT,
             field=first["field"],
             line=first["line"],
             errors=errors,
@@ -137,7 +139,7 @@ def refuse_non_facts(doc: Document, node: yaml.Node | None = None, *, source: st
     where = f"{source}:{first['line']}" if first["line"] else source
     raise InvalidInput(
         f"{where}: {first['field']}: {first['message']}",
-        reason="field_not_a_fact",
+        reason=Reason.FIELD_NOT_A_FACT,
         field=first["field"],
         line=first["line"],
         errors=errors,
@@ -174,7 +176,7 @@ def load_file(path: Path) -> Document:
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise InvalidInput(f"{path}: {e.strerror}", reason="unreadable_file") from None
+        raise InvalidInput(f"{path}: {e.strerror}", reason=Reason.UNREADABLE_FILE) from None
     return load_document(raw, source=str(path))
 
 
@@ -256,7 +258,7 @@ def _nul_at(
     where = f"{source}:{line}" if line else source
     raise InvalidInput(
         f"{where}: {field or '(document)'}: {what} U+0000 (NUL), which a document cannot store",
-        reason="invalid_document",
+        reason=Reason.INVALID_DOCUMENT,
         field=field,
         line=line,
     )
@@ -283,7 +285,7 @@ def _refuse_duplicate_keys(node: yaml.Node | None, source: str) -> None:
                     line = k.start_mark.line + 1
                     raise InvalidInput(
                         f"{source}:{line}: {field}: duplicate key",
-                        reason="invalid_document",
+                        reason=Reason.INVALID_DOCUMENT,
                         field=field,
                         line=line,
                     )

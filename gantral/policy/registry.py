@@ -31,7 +31,7 @@ from typing import Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from gantral.errors import Conflict, InvalidInput, NotFound
+from gantral.errors import Conflict, InvalidInput, NotFound, Reason
 from gantral.policy.activation import ActivationChoice, KeepActive, TemplateActivation
 from gantral.policy.loading import refuse_non_facts
 from gantral.policy.models import Policy
@@ -167,7 +167,7 @@ async def resolve_policy(registry: PolicyRegistry, ref: PolicyRef) -> StoredPoli
         raise Conflict(
             f"policy {ref.id} v{stored.version} has hash {stored.content_hash}, "
             f"not the pinned {ref.content_hash}",
-            reason="policy_hash_mismatch",
+            reason=Reason.POLICY_HASH_MISMATCH,
         )
     return stored
 
@@ -198,12 +198,14 @@ def prepare_policy(policy_id: str, policy: Policy) -> tuple[Policy, str]:
     """The policy exactly as it will be stored (its `id` set), and its content hash."""
     if not _ID.fullmatch(policy_id):
         raise InvalidInput(
-            f"policy id {policy_id!r} must match {_ID.pattern}", reason="invalid_id", field="id"
+            f"policy id {policy_id!r} must match {_ID.pattern}",
+            reason=Reason.INVALID_ID,
+            field="id",
         )
     if policy.id is not None and policy.id != policy_id:
         raise InvalidInput(
             f"the policy says id {policy.id!r} but is stored as {policy_id!r}",
-            reason="id_mismatch",
+            reason=Reason.ID_MISMATCH,
             field="id",
         )
     refuse_non_facts(policy, source=f"policy {policy_id}")
@@ -243,7 +245,7 @@ def _version_conflict(what: str, expected: int, latest: int) -> Conflict:
     return Conflict(
         f"{what}: version {expected} was asked for but the latest is {latest}; "
         f"a new version would be {latest + 1}",
-        reason="version_conflict",
+        reason=Reason.VERSION_CONFLICT,
     )
 
 
@@ -291,7 +293,7 @@ class InMemoryRegistry(KeepActive):
 
     async def policy_versions(self, policy_id: str) -> list[StoredPolicy]:
         if not self._policies.get(policy_id):
-            raise NotFound(f"unknown policy {policy_id!r}", reason="unknown_policy")
+            raise NotFound(f"unknown policy {policy_id!r}", reason=Reason.UNKNOWN_POLICY)
         return list(self._policies[policy_id])
 
     async def list_policies(self) -> list[StoredPolicy]:
@@ -322,7 +324,7 @@ class InMemoryRegistry(KeepActive):
 
     async def template_versions(self, workflow_id: str) -> list[StoredTemplate]:
         if not self._templates.get(workflow_id):
-            raise NotFound(f"unknown workflow {workflow_id!r}", reason="unknown_workflow")
+            raise NotFound(f"unknown workflow {workflow_id!r}", reason=Reason.UNKNOWN_WORKFLOW)
         return list(self._templates[workflow_id])
 
     async def list_templates(self) -> list[StoredTemplate]:
@@ -342,12 +344,15 @@ class InMemoryRegistry(KeepActive):
 
 S = TypeVar("S", StoredPolicy, StoredTemplate)
 
+# The reason an unknown document is refused with, by its kind.
+UNKNOWN: dict[str, Reason] = {"policy": Reason.UNKNOWN_POLICY, "workflow": Reason.UNKNOWN_WORKFLOW}
+
 
 def _pick_version(kind: str, doc_id: str, versions: list[S] | None, version: int | None) -> S:
     if not versions:
-        raise NotFound(f"unknown {kind} {doc_id!r}", reason=f"unknown_{kind}")
+        raise NotFound(f"unknown {kind} {doc_id!r}", reason=UNKNOWN[kind])
     if version is None:
         return versions[-1]
     if 1 <= version <= len(versions):
         return versions[version - 1]
-    raise NotFound(f"{kind} {doc_id!r} has no version {version}", reason="unknown_version")
+    raise NotFound(f"{kind} {doc_id!r} has no version {version}", reason=Reason.UNKNOWN_VERSION)

@@ -16,10 +16,11 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from gantral.errors import Conflict, NotFound
+from gantral.errors import Conflict, NotFound, Reason
 from gantral.policy.activation import ActivationChoice, KeepActive
 from gantral.policy.models import Policy
 from gantral.policy.registry import (
+    UNKNOWN,
     Put,
     StoredPolicy,
     StoredTemplate,
@@ -201,7 +202,7 @@ class PostgresRegistry(KeepActive):
                         )
                 except UniqueViolation:
                     continue  # a concurrent PUT took this version: look again
-        raise Conflict(f"{kind} {doc_id}: too many concurrent writers", reason="contended")
+        raise Conflict(f"{kind} {doc_id}: too many concurrent writers", reason=Reason.CONTENDED)
 
     async def _put_once(
         self,
@@ -258,8 +259,10 @@ class PostgresRegistry(KeepActive):
             "SELECT 1 FROM {schema}.documents WHERE kind = %s AND doc_id = %s LIMIT 1",
             (kind, doc_id),
         ):
-            raise NotFound(f"{kind} {doc_id!r} has no version {version}", reason="unknown_version")
-        raise NotFound(f"unknown {kind} {doc_id!r}", reason=f"unknown_{kind}")
+            raise NotFound(
+                f"{kind} {doc_id!r} has no version {version}", reason=Reason.UNKNOWN_VERSION
+            )
+        raise NotFound(f"unknown {kind} {doc_id!r}", reason=UNKNOWN[kind])
 
     async def _versions(self, kind: Kind, doc_id: str) -> list[dict[str, Any]]:
         rows = await self._fetch(
@@ -267,7 +270,7 @@ class PostgresRegistry(KeepActive):
             (kind, doc_id),
         )
         if not rows:
-            raise NotFound(f"unknown {kind} {doc_id!r}", reason=f"unknown_{kind}")
+            raise NotFound(f"unknown {kind} {doc_id!r}", reason=UNKNOWN[kind])
         return rows
 
     async def _latest_of_each(self, kind: Kind) -> list[dict[str, Any]]:

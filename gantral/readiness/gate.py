@@ -25,6 +25,7 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from gantral.domain.records import Cost
+from gantral.errors import Reason
 from gantral.readiness.rules import CapacityRules
 from gantral.readiness.store import CounterStore
 from gantral.readiness.verdict import UNAVAILABLE, Ask, Verdict
@@ -98,7 +99,7 @@ class ReadinessGate:
         active = self.active
         store = self._enabled()
         if store is None:
-            return Verdict(True, "ready", message="no capacity rules", at=now)
+            return Verdict(True, Reason.READY, message="no capacity rules", at=now)
         try:
             if reserve:
                 verdict = await store.admit(active.rules, ask, now)

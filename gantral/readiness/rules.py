@@ -24,7 +24,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from gantral.domain.digest import sha256_hex
-from gantral.errors import InvalidInput
+from gantral.errors import InvalidInput, Reason
 from gantral.policy.loading import parse, validate
 
 __all__ = [
@@ -121,7 +121,7 @@ def load_rules(text: str | bytes, *, source: str = "<capacity>") -> CapacityRule
             if re.fullmatch(_NAME, name) is None:
                 raise InvalidInput(
                     f"{source}: {section}.{name}: not a valid name",
-                    reason="invalid_document",
+                    reason=Reason.INVALID_DOCUMENT,
                     field=f"{section}.{name}",
                 )
     return rules

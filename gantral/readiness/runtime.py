@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from gantral.errors import InvalidInput
+from gantral.errors import InvalidInput, Reason
 from gantral.readiness.gate import ReadinessGate, ReadinessObserver
 from gantral.readiness.rebuild import rebuild_if_lost
 from gantral.readiness.store import CounterStore
@@ -41,7 +41,7 @@ async def open_readiness(
         raise InvalidInput(
             "readiness.rules_file needs a database for its counters "
             "(GANTRAL_READINESS__DATABASE_URL or GANTRAL_DATABASE__REGISTRY_URL)",
-            reason="readiness_needs_database",
+            reason=Reason.READINESS_NEEDS_DATABASE,
         )
     async with contextlib.AsyncExitStack() as stack:
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
@@ -56,7 +56,7 @@ async def open_readiness(
         watcher = RulesWatcher(gate, conf.rules_file, interval=conf.reload_interval_seconds)
         if not await watcher.scan_once():
             raise watcher.error or InvalidInput(
-                f"{conf.rules_file}: cannot read the capacity rules", reason="unreadable_file"
+                f"{conf.rules_file}: cannot read the capacity rules", reason=Reason.UNREADABLE_FILE
             )
         stop = asyncio.Event()
         task = asyncio.create_task(watcher.run(stop))

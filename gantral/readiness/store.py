@@ -16,6 +16,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from gantral.errors import Reason
 from gantral.readiness import counts, fairness
 from gantral.readiness.evaluate import RATE_WINDOW, Usage, evaluate, limits_of, period_bounds
 from gantral.readiness.migrations import migrate
@@ -90,7 +91,9 @@ class CounterStore:
             )
             if held is not None:
                 # Asked again for a step that already holds its slot: still ready.
-                return Verdict(True, "ready", message="the step already holds its slot", at=now)
+                return Verdict(
+                    True, Reason.READY, message="the step already holds its slot", at=now
+                )
             usage = await self._usage(conn, rules, ask, now)
             verdict = evaluate(rules, ask, usage, now)
             if verdict.ready:
@@ -114,7 +117,7 @@ class CounterStore:
             verdict = evaluate(rules, ask, usage, now)
             if held is not None:
                 return Verdict(
-                    True, "ready", message="the step already holds its slot",
+                    True, Reason.READY, message="the step already holds its slot",
                     checks=verdict.checks, at=now,
                 )  # fmt: skip
             return verdict

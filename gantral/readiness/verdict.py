@@ -6,15 +6,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gantral.errors import Reason
+
 __all__ = ["Ask", "Check", "Verdict"]
 
 # Reasons, in the order a blocked verdict names them when several rules block at once.
-READY = "ready"
-BUDGET = "budget"
-CONCURRENCY = "concurrency"
-RATE_LIMIT = "rate_limit"
-FAIRNESS = "fairness"
-UNAVAILABLE = "counters_unavailable"
+READY = Reason.READY
+BUDGET = Reason.BUDGET
+CONCURRENCY = Reason.CONCURRENCY
+RATE_LIMIT = Reason.RATE_LIMIT
+FAIRNESS = Reason.FAIRNESS
+UNAVAILABLE = Reason.COUNTERS_UNAVAILABLE
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class Verdict:
     """Ready, or why not and when to ask again (seconds)."""
 
     ready: bool
-    reason: str
+    reason: Reason
     retry_after: float = 0.0
     scope: str | None = None
     message: str = ""

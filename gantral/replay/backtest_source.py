@@ -26,8 +26,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
 from gantral.audit.rows import EventRow, as_bytes
+from gantral.domain.audit_event import AuditEventType
 from gantral.domain.digest import args_digest
-from gantral.errors import GantralError, InvalidInput
+from gantral.errors import GantralError, InvalidInput, Reason
 from gantral.policy.models import Policy
 from gantral.replay.backtest import BacktestReport, DecisionPoint, backtest
 from gantral.replay.service import load_runs, start_input
@@ -69,7 +70,7 @@ async def started_instances(
         raise InvalidInput(
             f"more than {MAX_INSTANCES} instances of {workflow_id} in the window: narrow it"
             " (since) or the step",
-            reason="backtest_too_large",
+            reason=Reason.BACKTEST_TOO_LARGE,
         )
     return [
         (instance_id, payload)
@@ -108,7 +109,9 @@ async def decision_points(
     points = []
     for i, (row, body) in enumerate(bodies):
         payload = body.get("payload") or {}
-        if row.type != "POLICY_EVALUATED" or (step_id and payload.get("step_id") != step_id):
+        if row.type != AuditEventType.POLICY_EVALUATED or (
+            step_id and payload.get("step_id") != step_id
+        ):
             continue
         digest = str(payload.get("args_digest"))
         request = _request_for(bodies, i, digest)
@@ -155,8 +158,9 @@ def _request_for(
     following = bodies[at + 1] if at + 1 < len(bodies) else None
     candidates = ([following] if following else []) + list(reversed(bodies[:at]))
     for row, body in candidates:
-        if row.type == "HUMAN_REQUESTED" and (body.get("payload") or {}).get("args_digest") == (
-            digest
+        if (
+            row.type == AuditEventType.HUMAN_REQUESTED
+            and (body.get("payload") or {}).get("args_digest") == digest
         ):
             return row, body
     return None

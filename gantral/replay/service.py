@@ -24,7 +24,7 @@ from gantral.audit.history_codec import encode_archive, fetch_runs
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
 from gantral.audit.rows import EventRow
-from gantral.errors import NotFound
+from gantral.errors import NotFound, Reason
 from gantral.replay import compare
 from gantral.replay.history import read_content
 from gantral.replay.replayer import ReplayOutcome, replay_runs
@@ -57,7 +57,7 @@ async def load_runs(
         if archived is None:
             raise NotFound(
                 f"{missing.message}, and no history archive is recorded for it",
-                reason="history_not_found",
+                reason=Reason.HISTORY_NOT_FOUND,
             ) from None
         return archived, "archive"
 

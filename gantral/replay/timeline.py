@@ -10,22 +10,24 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from gantral.domain.audit_event import AuditEventType
+
 __all__ = ["Timeline", "TimelineCost", "TimelineEntry", "build_timeline"]
 
-_SECTIONS = {
-    "STATE_TRANSITION": "transitions",
-    "POLICY_EVALUATED": "evaluations",
-    "HUMAN_REQUESTED": "requests",
-    "REQUEST_SUPERSEDED": "requests",
-    "DECISION_RECORDED": "decisions",
-    "ESCALATED": "escalations",
-    "REMINDER_SENT": "escalations",
-    "TIMED_OUT": "escalations",
-    "GRANT_ISSUED": "grants",
-    "GRANT_USED": "grants",
-    "AGENT_EVENT": "agent",
-    "VIOLATION": "agent",
-    "COST_REPORTED": "costs",
+_SECTIONS: dict[str, str] = {
+    AuditEventType.STATE_TRANSITION: "transitions",
+    AuditEventType.POLICY_EVALUATED: "evaluations",
+    AuditEventType.HUMAN_REQUESTED: "requests",
+    AuditEventType.REQUEST_SUPERSEDED: "requests",
+    AuditEventType.DECISION_RECORDED: "decisions",
+    AuditEventType.ESCALATED: "escalations",
+    AuditEventType.REMINDER_SENT: "escalations",
+    AuditEventType.TIMED_OUT: "escalations",
+    AuditEventType.GRANT_ISSUED: "grants",
+    AuditEventType.GRANT_USED: "grants",
+    AuditEventType.AGENT_EVENT: "agent",
+    AuditEventType.VIOLATION: "agent",
+    AuditEventType.COST_REPORTED: "costs",
 }
 
 
@@ -78,16 +80,16 @@ def build_timeline(instance_id: str, bodies: list[dict[str, Any]]) -> Timeline:
             payload=dict(body.get("payload") or {}),
             snapshot_sha256=snapshot.get("sha256") if isinstance(snapshot, dict) else None,
         )
-        if kind == "INSTANCE_STARTED":
+        if kind == AuditEventType.INSTANCE_STARTED:
             timeline.started = entry
-        elif kind == "INSTANCE_SEALED":
+        elif kind == AuditEventType.INSTANCE_SEALED:
             timeline.sealed = True
         section = _SECTIONS.get(kind)
         if section is not None:
             getattr(timeline, section).append(entry)
-        if kind == "STATE_TRANSITION":
+        if kind == AuditEventType.STATE_TRANSITION:
             timeline.final_state = str(entry.payload.get("to_state"))
-        elif kind == "COST_REPORTED":
+        elif kind == AuditEventType.COST_REPORTED:
             p = entry.payload
             timeline.cost = TimelineCost(
                 tokens=timeline.cost.tokens + int(p.get("tokens", 0)),

@@ -20,6 +20,8 @@ from typing import Any
 
 from temporalio import workflow
 
+from gantral.errors import Reason
+
 with workflow.unsafe.imports_passed_through():
     import rfc8785
     from pydantic import BaseModel, Field
@@ -133,14 +135,16 @@ class AccessLogWorkflow:
         # otherwise stay pending there and block every later event of the segment.
         with as_temporal():
             if action.actor.kind is not ActorKind.HUMAN:
-                raise forbidden("not_a_human", "administrator actions are taken by humans")
+                raise forbidden(Reason.NOT_A_HUMAN, "administrator actions are taken by humans")
             try:
                 rfc8785.dumps(_admin_payload(action))
             except rfc8785.CanonicalizationError as error:
-                raise invalid("not_canonical_json", f"detail is not I-JSON: {error}") from error
+                raise invalid(
+                    Reason.NOT_CANONICAL_JSON, f"detail is not I-JSON: {error}"
+                ) from error
             problem = attestation_problem("admin_action", ACCESS_LOG_ID, action)
             if problem is not None:
-                raise forbidden("unattested", problem)
+                raise forbidden(Reason.UNATTESTED, problem)
 
     @workflow.query
     def segment_id(self) -> str:

@@ -13,6 +13,7 @@ from gantral.domain.actors import Actor
 from gantral.domain.audit_event import AuditEvent, AuditEventType, StoredEvent
 from gantral.domain.audit_payloads import check_payload
 from gantral.domain.ijson import find_violation
+from gantral.errors import Reason
 from gantral.workflows.refusals import invalid
 
 __all__ = ["AuditLog"]
@@ -66,13 +67,13 @@ class AuditLog:
         try:
             check_payload(type_, payload)
         except ValueError as error:
-            raise invalid("payload_schema", f"audit event {type_}: {error}") from None
+            raise invalid(Reason.PAYLOAD_SCHEMA, f"audit event {type_}: {error}") from None
         # Nothing the sink's canonical encoder would refuse may enter the outbox: it would
         # block every later flush of the instance. Validators refuse such input first.
         stored = event.model_dump(mode="json", include={"payload", "snapshot"})
         violation = find_violation(stored, "$", max_depth=_EVENT_DEPTH)
         if violation is not None:
-            raise invalid(violation.reason, f"audit event {type_}: {violation.message}")
+            raise invalid(Reason(violation.reason), f"audit event {type_}: {violation.message}")
         self._events.append(event)
         return event.seq
 

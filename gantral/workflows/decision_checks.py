@@ -5,6 +5,7 @@ from __future__ import annotations
 from gantral.domain.actors import ActorKind
 from gantral.domain.records import DecisionType, HumanRequest, RequestStatus
 from gantral.domain.states import State
+from gantral.errors import Reason
 from gantral.policy.evaluate import RequestPlan
 from gantral.policy.quorum import progress
 from gantral.workflows.messages import Decide
@@ -43,32 +44,39 @@ def check_decision(
 ) -> None:
     """Raise a typed refusal unless `d` is a decision this instance may accept now."""
     if request is None:
-        raise not_found("unknown_request", f"no human request {d.request_id} on this instance")
+        raise not_found(Reason.UNKNOWN_REQUEST, f"no human request {d.request_id} on this instance")
     if request.status is RequestStatus.SUPERSEDED:
-        raise conflict("superseded", f"request {d.request_id} was superseded by a newer request")
+        raise conflict(
+            Reason.SUPERSEDED, f"request {d.request_id} was superseded by a newer request"
+        )
     if request.status is not RequestStatus.PENDING or plan is None:
         by = f" by {request.decided_by} via {request.decided_via}" if request.decided_by else ""
-        raise conflict("already_decided", f"request {d.request_id} is already {request.status}{by}")
+        raise conflict(
+            Reason.ALREADY_DECIDED, f"request {d.request_id} is already {request.status}{by}"
+        )
     if state is not State.WAITING_FOR_HUMAN:
-        raise conflict("not_waiting", f"instance is {state}, not WAITING_FOR_HUMAN")
+        raise conflict(Reason.NOT_WAITING, f"instance is {state}, not WAITING_FOR_HUMAN")
     if d.actor.kind is not ActorKind.HUMAN:
-        raise forbidden("not_human", "only a human can decide; agents and the system cannot")
+        raise forbidden(Reason.NOT_HUMAN, "only a human can decide; agents and the system cannot")
     role = choose_role(d, request, plan)
     if role is None:
         if not d.actor.roles:
-            raise forbidden("no_role", f"{d.actor.id} holds no role to decide in")
+            raise forbidden(Reason.NO_ROLE, f"{d.actor.id} holds no role to decide in")
         raise forbidden(
-            "role_not_allowed", f"none of {d.actor.id}'s roles may {d.decision_type} this request"
+            Reason.ROLE_NOT_ALLOWED,
+            f"none of {d.actor.id}'s roles may {d.decision_type} this request",
         )
     d = d.model_copy(update={"role": role})
     if d.role not in d.actor.roles:
-        raise forbidden("role_not_held", f"actor {d.actor.id} does not hold role {d.role}")
+        raise forbidden(Reason.ROLE_NOT_HELD, f"actor {d.actor.id} does not hold role {d.role}")
     if d.seen_args_digest is not None and d.seen_args_digest != request.args_digest:
-        raise conflict("stale", f"the request changed since it was seen: now {request.args_digest}")
+        raise conflict(
+            Reason.STALE, f"the request changed since it was seen: now {request.args_digest}"
+        )
     # Separation of duties is on unless the policy opts out explicitly.
     if plan.separation_of_duties and d.actor.id in excluded_actors:
         raise forbidden(
-            "separation_of_duties",
+            Reason.SEPARATION_OF_DUTIES,
             f"{d.actor.id} requested or triggered this instance and cannot decide on it",
         )
     _check_type(d, request, plan)
@@ -78,17 +86,21 @@ def _check_type(d: Decide, request: HumanRequest, plan: RequestPlan) -> None:
     justification = (d.justification or "").strip()
     if d.decision_type is DecisionType.OVERRIDE:
         if d.role not in plan.override_roles:
-            raise forbidden("role_not_allowed", f"role {d.role} may not override this request")
+            raise forbidden(Reason.ROLE_NOT_ALLOWED, f"role {d.role} may not override this request")
         if not d.context_delta:
-            raise invalid("context_delta_required", "OVERRIDE needs a non-empty context_delta")
+            raise invalid(Reason.CONTEXT_DELTA_REQUIRED, "OVERRIDE needs a non-empty context_delta")
     elif d.role not in plan.eligible_roles(request.tier):
-        raise forbidden("role_not_allowed", f"role {d.role} is not an approver of this request")
+        raise forbidden(
+            Reason.ROLE_NOT_ALLOWED, f"role {d.role} is not an approver of this request"
+        )
     needs_text = {
         DecisionType.APPROVE: plan.justification_required_for_approve,
         DecisionType.REJECT: True,
         DecisionType.OVERRIDE: plan.override_requires_justification,
     }[d.decision_type]
     if needs_text and not justification:
-        raise invalid("justification_required", f"{d.decision_type} requires a justification")
+        raise invalid(Reason.JUSTIFICATION_REQUIRED, f"{d.decision_type} requires a justification")
     if d.decision_type is DecisionType.APPROVE and d.actor.id in request.approvals:
-        raise conflict("already_approved", f"{d.actor.id} already approved; each human counts once")
+        raise conflict(
+            Reason.ALREADY_APPROVED, f"{d.actor.id} already approved; each human counts once"
+        )

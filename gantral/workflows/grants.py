@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from gantral.domain.digest import args_digest
 from gantral.domain.records import Grant
+from gantral.errors import Reason
 
 
 class HeldGrant(BaseModel):
@@ -54,24 +55,27 @@ class GrantBook(BaseModel):
 
     def use(
         self, step_id: str, grant_id: str | None, digest: str | None, now: datetime, user: str
-    ) -> tuple[str, str] | None:
+    ) -> tuple[Reason, str] | None:
         """Consume the grant for `user`, or say why it cannot be used: (reason, message)."""
         held = self.grants.get(grant_id or "")
         if held is None:
-            return "no_grant", f"step {step_id} needs a valid grant from an authorization"
+            return Reason.NO_GRANT, f"step {step_id} needs a valid grant from an authorization"
         grant = held.grant
         if not held.active:
-            return "grant_not_active", f"grant {grant_id} is not usable until it is audited"
+            return Reason.GRANT_NOT_ACTIVE, f"grant {grant_id} is not usable until it is audited"
         if grant.holder is not None and grant.holder != user:
-            return "grant_not_yours", f"grant {grant_id} was issued to another principal"
+            return Reason.GRANT_NOT_YOURS, f"grant {grant_id} was issued to another principal"
         if grant.step_id != step_id:
-            return "grant_step_mismatch", f"grant {grant_id} is for step {grant.step_id}"
+            return Reason.GRANT_STEP_MISMATCH, f"grant {grant_id} is for step {grant.step_id}"
         if held.used:
-            return "grant_reused", f"grant {grant_id} was already used"
+            return Reason.GRANT_REUSED, f"grant {grant_id} was already used"
         if now >= grant.expires_at:
-            return "grant_expired", f"grant {grant_id} expired at {grant.expires_at.isoformat()}"
+            return (
+                Reason.GRANT_EXPIRED,
+                f"grant {grant_id} expired at {grant.expires_at.isoformat()}",
+            )
         if digest != grant.args_digest:
-            return "args_digest_mismatch", (
+            return Reason.ARGS_DIGEST_MISMATCH, (
                 f"arguments digest {digest} differs from the authorized {grant.args_digest}"
             )
         held.used = True

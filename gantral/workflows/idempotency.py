@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from gantral.domain.actors import Actor
 from gantral.domain.digest import sha256_hex
-from gantral.errors import GantralError
+from gantral.errors import GantralError, Reason
 from gantral.workflows.messages import StoredOutcome
 from gantral.workflows.refusals import conflict
 
@@ -55,7 +55,7 @@ class Outcomes:
         prior = self._by_scope.get(scope)
         if prior is not None and prior.fingerprint != print_:
             raise conflict(
-                "idempotency_key_reused",
+                Reason.IDEMPOTENCY_KEY_REUSED,
                 "this idempotency key was already used by this caller for a different request",
             )
         return prior
@@ -69,7 +69,7 @@ class Outcomes:
         self._by_scope[scope].result = result.model_dump(mode="json")
 
     def fail(self, scope: str, error: GantralError) -> None:
-        self._by_scope[scope].error = (error.code, error.reason, error.message)
+        self._by_scope[scope].error = (error.code, str(error.reason), error.message)
 
     @staticmethod
     def settled(outcome: StoredOutcome) -> bool:

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 
+from gantral.errors import Reason
+
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
     from temporalio.exceptions import ApplicationError
@@ -243,7 +245,7 @@ class InstanceWorkflow:
             raise invalid(*too_big)
         problem = attestation_problem(op, self._s.start.instance_id, payload)
         if problem is not None:
-            raise forbidden("unattested", problem)
+            raise forbidden(Reason.UNATTESTED, problem)
 
     def _repeat(self, scope: str | None, payload: BaseModel) -> bool:
         """Whether this is a repeat of a keyed call already taken (its first outcome is
@@ -292,7 +294,7 @@ class InstanceWorkflow:
         with as_temporal():
             if ask.request_fingerprint != self._s.start.request_fingerprint:
                 raise conflict(
-                    "idempotency_key_reused",
+                    Reason.IDEMPOTENCY_KEY_REUSED,
                     "this idempotency key was already used by this caller to start an "
                     "instance with a different request",
                 )
@@ -440,7 +442,8 @@ def _went_well(future: asyncio.Future[None]) -> bool:
 def _first_outcome(prior: StoredOutcome, result_type: type[R]) -> R:
     """What a repeat of a keyed call is answered: the first call's refusal, or its result."""
     if prior.error is not None:
-        raise refuse(*prior.error)
+        code, reason, message = prior.error  # stored from a refusal: a catalogued reason
+        raise refuse(code, Reason(reason), message)
     return result_type.model_validate(prior.result)
 
 
@@ -456,5 +459,5 @@ def _check_start(start: StartInstance, workflow_id: str) -> None:
         problem = too_big[1] if too_big is not None else None
     if problem is not None:
         raise ApplicationError(
-            problem, {"reason": "unattested"}, type="forbidden", non_retryable=True
+            problem, {"reason": Reason.UNATTESTED}, type="forbidden", non_retryable=True
         )

@@ -23,6 +23,7 @@ from gantral.domain.records import (
     TransitionRecord,
 )
 from gantral.domain.states import State
+from gantral.errors import Reason
 from gantral.policy.models import Materiality
 from gantral.policy.plan import RequestPlan
 from gantral.policy.templates import WorkflowTemplate
@@ -30,7 +31,7 @@ from gantral.workflows.grants import GrantBook
 
 WORKFLOW_NAME = "GantralInstance"
 # The refusal reason of a call that reached a run handing over to its next (retried).
-CONTINUING = "continuing_as_new"
+CONTINUING = Reason.CONTINUING_AS_NEW
 
 
 class StartInstance(BaseModel):

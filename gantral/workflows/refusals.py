@@ -6,26 +6,34 @@ hosts turn them into Temporal's `ApplicationError` at their edge (`temporal_refu
 
 from __future__ import annotations
 
-from gantral.errors import BY_CODE, Conflict, Forbidden, GantralError, InvalidInput, NotFound
+from gantral.errors import (
+    BY_CODE,
+    Conflict,
+    Forbidden,
+    GantralError,
+    InvalidInput,
+    NotFound,
+    Reason,
+)
 
 
-def refuse(error: type[GantralError] | str, reason: str, message: str) -> GantralError:
+def refuse(error: type[GantralError] | str, reason: Reason, message: str) -> GantralError:
     """`error`: a `gantral.errors` class (or its code, as stored with a recorded outcome)."""
     cls = BY_CODE.get(error, Conflict) if isinstance(error, str) else error
     return cls(message, reason=reason)
 
 
-def conflict(reason: str, message: str) -> GantralError:
+def conflict(reason: Reason, message: str) -> GantralError:
     return refuse(Conflict, reason, message)
 
 
-def forbidden(reason: str, message: str) -> GantralError:
+def forbidden(reason: Reason, message: str) -> GantralError:
     return refuse(Forbidden, reason, message)
 
 
-def not_found(reason: str, message: str) -> GantralError:
+def not_found(reason: Reason, message: str) -> GantralError:
     return refuse(NotFound, reason, message)
 
 
-def invalid(reason: str, message: str) -> GantralError:
+def invalid(reason: Reason, message: str) -> GantralError:
     return refuse(InvalidInput, reason, message)

@@ -29,7 +29,7 @@ from gantral.audit.views import (
     RefusalPage,
     VerifyView,
 )
-from gantral.errors import Unavailable
+from gantral.errors import Reason, Unavailable
 
 __all__ = ["router"]
 
@@ -76,7 +76,7 @@ def _trust(request: Request) -> tuple[list[Ed25519PublicKey], str]:
         except (OSError, ValueError) as error:
             raise Unavailable(
                 f"the configured audit public keys cannot be loaded ({type(error).__name__})",
-                reason="audit_keys_invalid",
+                reason=Reason.AUDIT_KEYS_INVALID,
             ) from error
         request.app.state.audit_trust = trust
     return trust

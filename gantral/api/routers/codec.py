@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
 
 from gantral.api.authz import CurrentCaller
-from gantral.errors import Forbidden, InvalidInput, NotFound
+from gantral.errors import Forbidden, InvalidInput, NotFound, Reason
 from gantral.identity import Permission
 from gantral.temporal_codec import client_codec
 
@@ -51,11 +51,11 @@ async def decode(body: JsonPayloads, request: Request, caller: CurrentCaller) ->
     if not caller.identity.visible_teams(caller.principal, Permission.AUDIT_READ).any_team:
         raise Forbidden(
             "decoding Temporal payloads needs audit:read on every team (a payload names no team)",
-            reason="codec_needs_all_teams",
+            reason=Reason.CODEC_NEEDS_ALL_TEAMS,
         )
     codec = client_codec(request.app.state.temporal)
     if codec is None:
-        raise NotFound("the payload codec is not enabled", reason="codec_not_enabled")
+        raise NotFound("the payload codec is not enabled", reason=Reason.CODEC_NOT_ENABLED)
     decoded = [codec.decode_one(_payload(p, i)) for i, p in enumerate(body.payloads)]
     return JsonPayloads(payloads=[_json(p) for p in decoded])
 
@@ -69,7 +69,7 @@ def _payload(item: JsonPayload, index: int) -> Payload:
     except (binascii.Error, ValueError):
         raise InvalidInput(
             f"payloads[{index}] is not base64 in its metadata or data",
-            reason="validation_failed",
+            reason=Reason.VALIDATION_FAILED,
             field=f"payloads[{index}]",
         ) from None
 

@@ -13,7 +13,7 @@ from gantral.api.routers.webhook_body import bounded_body, check_hub_signature, 
 from gantral.channels.jira.rest import JiraRest
 from gantral.channels.jira.webhook import JiraUnchanged, handle_issue_updated
 from gantral.channels.relay.workflow import relay_workflow_id
-from gantral.errors import InvalidInput
+from gantral.errors import InvalidInput, Reason
 from gantral.settings import Settings
 from gantral.workflows.messages import DecisionResult
 
@@ -57,13 +57,13 @@ async def webhook(
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput("not a Jira webhook payload", reason="bad_payload") from exc
+        raise InvalidInput("not a Jira webhook payload", reason=Reason.BAD_PAYLOAD) from exc
     if not isinstance(payload, dict):
-        raise InvalidInput("not a Jira webhook payload", reason="bad_payload")
+        raise InvalidInput("not a Jira webhook payload", reason=Reason.BAD_PAYLOAD)
     changelog = payload.get("changelog") or {}
     delivery = x_atlassian_webhook_identifier or str(changelog.get("id") or "")
     if not delivery:
-        raise InvalidInput("the delivery carries no identifier", reason="bad_payload")
+        raise InvalidInput("the delivery carries no identifier", reason=Reason.BAD_PAYLOAD)
     result = await handle_issue_updated(
         payload,
         delivery,

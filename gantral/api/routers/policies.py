@@ -11,7 +11,7 @@ from starlette.convertors import StringConvertor, register_url_convertor
 
 from gantral.api.authz import PublishesPolicies, ReadsPolicies
 from gantral.api.routers.registry_body import DOCUMENT_BODY, read_document
-from gantral.errors import InvalidInput
+from gantral.errors import InvalidInput, Reason
 from gantral.policy.explain import Actors, DecisionPath, explain
 from gantral.policy.facts import given_facts
 from gantral.policy.loading import parse, refuse_non_facts, validate
@@ -89,7 +89,7 @@ async def put_policy(
     data, node = parse(await read_document(request), source=source)
     if not isinstance(data, dict):  # the body is declared a mapping (`null` is not one)
         raise InvalidInput(
-            f"{source}: the document must be a mapping", reason="invalid_document", field=""
+            f"{source}: the document must be a mapping", reason=Reason.INVALID_DOCUMENT, field=""
         )
     policy = validate(Policy, data, node, source=source)
     refuse_non_facts(policy, node, source=source)

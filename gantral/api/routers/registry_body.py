@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Request
 
-from gantral.errors import InvalidInput
+from gantral.errors import InvalidInput, Reason
 
 MAX_DOCUMENT_BYTES = 1_000_000
 
@@ -25,9 +25,9 @@ DOCUMENT_BODY: dict[str, Any] = {
 async def read_document(request: Request) -> bytes:
     body = await request.body()
     if not body.strip():
-        raise InvalidInput("the request body is empty", reason="empty_body")
+        raise InvalidInput("the request body is empty", reason=Reason.EMPTY_BODY)
     if len(body) > MAX_DOCUMENT_BYTES:
         raise InvalidInput(
-            f"the document is larger than {MAX_DOCUMENT_BYTES} bytes", reason="too_large"
+            f"the document is larger than {MAX_DOCUMENT_BYTES} bytes", reason=Reason.TOO_LARGE
         )
     return body

@@ -21,7 +21,7 @@ from gantral.api.authz import AuditGlobalReader, AuditInstanceReader, CurrentCal
 from gantral.attestation import Attestor
 from gantral.attestation_keys import attestor_from
 from gantral.audit.history_archive import archive_bytes
-from gantral.errors import Conflict, NotFound
+from gantral.errors import Conflict, NotFound, Reason
 from gantral.identity import Permission
 from gantral.policy.loading import refuse_non_facts, validate
 from gantral.policy.models import Policy
@@ -104,7 +104,7 @@ async def get_history_archive(instance_id: InstanceId, reader: AuditInstanceRead
     at all is 404. `POST /v1/replay/{instance_id}` works either way (from Temporal's
     history while it is kept, from the archive after)."""
     if reader.objects is None:
-        raise NotFound("object storage is not configured", reason="history_not_archived")
+        raise NotFound("object storage is not configured", reason=Reason.HISTORY_NOT_ARCHIVED)
     data = await archive_bytes(reader.queries, reader.objects, instance_id)
     if data is None:
         await reader.instance(instance_id)  # no audit log at all: 404, an unknown instance
@@ -112,7 +112,7 @@ async def get_history_archive(instance_id: InstanceId, reader: AuditInstanceRead
         raise Conflict(
             f"no history archive is recorded for {instance_id}: a history is archived "
             "once the instance has closed",
-            reason="history_not_archived",
+            reason=Reason.HISTORY_NOT_ARCHIVED,
         )
     return Response(
         content=data,

@@ -24,7 +24,7 @@ from gantral.channels.slack.blocks import home_view
 from gantral.channels.slack.interactions import SlackInteractions
 from gantral.channels.slack.people import identify
 from gantral.channels.slack.web import SlackUnavailable, SlackWeb
-from gantral.errors import InvalidInput, Unauthenticated
+from gantral.errors import InvalidInput, Reason, Unauthenticated
 from gantral.identity import Permission, to_actor
 from gantral.settings import Settings
 
@@ -51,12 +51,14 @@ async def _verified(request: Request, settings: Settings) -> bytes:
     timestamp = request.headers.get("x-slack-request-timestamp")
     signature = request.headers.get("x-slack-signature")
     if not timestamp or not signature:
-        raise Unauthenticated("unsigned Slack call", reason="unsigned")
+        raise Unauthenticated("unsigned Slack call", reason=Reason.UNSIGNED)
     if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > _MAX_AGE:
-        raise Unauthenticated("stale Slack signature (over 5 minutes)", reason="stale_signature")
+        raise Unauthenticated(
+            "stale Slack signature (over 5 minutes)", reason=Reason.STALE_SIGNATURE
+        )
     verifier = SignatureVerifier(settings.slack.signing_secret.get_secret_value())
     if not verifier.is_valid(body, timestamp, signature):
-        raise Unauthenticated("Slack signature does not match", reason="bad_signature")
+        raise Unauthenticated("Slack signature does not match", reason=Reason.BAD_SIGNATURE)
     return body
 
 
@@ -93,9 +95,9 @@ async def interactions(request: Request, tasks: BackgroundTasks) -> Response | d
     try:
         payload = json.loads(parse_qs(body.decode())["payload"][0])
     except (UnicodeDecodeError, KeyError, IndexError, json.JSONDecodeError) as exc:
-        raise InvalidInput("not a Slack interaction payload", reason="bad_payload") from exc
+        raise InvalidInput("not a Slack interaction payload", reason=Reason.BAD_PAYLOAD) from exc
     if not isinstance(payload, dict):
-        raise InvalidInput("not a Slack interaction payload", reason="bad_payload")
+        raise InvalidInput("not a Slack interaction payload", reason=Reason.BAD_PAYLOAD)
     answer = await _interactions(request, settings).handle(payload, _later(tasks))
     return answer if answer is not None else Response(status_code=200)
 
@@ -108,9 +110,9 @@ async def events(request: Request, tasks: BackgroundTasks) -> Response | dict[st
     try:
         envelope = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput("not a Slack event", reason="bad_payload") from exc
+        raise InvalidInput("not a Slack event", reason=Reason.BAD_PAYLOAD) from exc
     if not isinstance(envelope, dict):
-        raise InvalidInput("not a Slack event", reason="bad_payload")
+        raise InvalidInput("not a Slack event", reason=Reason.BAD_PAYLOAD)
     if envelope.get("type") == "url_verification":
         return {"challenge": str(envelope.get("challenge", ""))}
     event = envelope.get("event") or {}

@@ -23,7 +23,7 @@ from gantral.channels.triggers import (
     start_all,
     webhook_matches,
 )
-from gantral.errors import InvalidInput, NotFound, Unauthenticated
+from gantral.errors import InvalidInput, NotFound, Reason, Unauthenticated
 from gantral.settings import Settings
 
 router = APIRouter(prefix="/v1/triggers", tags=["triggers"])
@@ -40,9 +40,9 @@ def _object(body: bytes) -> dict[str, Any]:
     try:
         value = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput("the body is not JSON", reason="bad_payload") from exc
+        raise InvalidInput("the body is not JSON", reason=Reason.BAD_PAYLOAD) from exc
     if not isinstance(value, dict):
-        raise InvalidInput("the body is not a JSON object", reason="bad_payload")
+        raise InvalidInput("the body is not a JSON object", reason=Reason.BAD_PAYLOAD)
     return value
 
 
@@ -82,13 +82,15 @@ async def webhooks(
     settings: Settings = request.app.state.settings
     configured = settings.triggers.webhooks.get(source)
     if configured is None or not configured.secret.get_secret_value():
-        raise NotFound(f"no webhook source {source!r}", reason="channel_not_configured")
+        raise NotFound(f"no webhook source {source!r}", reason=Reason.CHANNEL_NOT_CONFIGURED)
     body = await bounded_body(request, settings.api.max_body_bytes)
     headers = {k: v for k, v in request.headers.items() if k.startswith("webhook-")}
     try:
         Webhook(configured.secret.get_secret_value()).verify(body, headers, json_parse=False)
     except WebhookVerificationError as exc:
-        raise Unauthenticated(f"webhook signature refused: {exc}", reason="bad_signature") from exc
+        raise Unauthenticated(
+            f"webhook signature refused: {exc}", reason=Reason.BAD_SIGNATURE
+        ) from exc
     delivery = headers.get("webhook-id", "")
     event = _object(body)
     targets = [(configured.workflow_id, configured.owning_team_id)]

@@ -12,7 +12,7 @@ import hmac
 from fastapi import Request
 
 from gantral.api.errors import BodyTooLarge
-from gantral.errors import NotFound, Unauthenticated
+from gantral.errors import NotFound, Reason, Unauthenticated
 
 __all__ = ["bounded_body", "check_hub_signature", "off"]
 
@@ -34,11 +34,15 @@ def check_hub_signature(secret: bytes, body: bytes, header: str | None, who: str
     """`sha256=<hex HMAC-SHA256 of the body>` (GitHub's X-Hub-Signature-256, Jira's
     X-Hub-Signature), compared in constant time; anything else is 401."""
     if not header or not header.startswith("sha256="):
-        raise Unauthenticated(f"{who} call without a sha256 signature", reason="unsigned")
+        raise Unauthenticated(f"{who} call without a sha256 signature", reason=Reason.UNSIGNED)
     expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(header.removeprefix("sha256="), expected):
-        raise Unauthenticated(f"{who} signature does not match the body", reason="bad_signature")
+        raise Unauthenticated(
+            f"{who} signature does not match the body", reason=Reason.BAD_SIGNATURE
+        )
 
 
 def off(channel: str) -> NotFound:
-    return NotFound(f"the {channel} adapter is not configured", reason="channel_not_configured")
+    return NotFound(
+        f"the {channel} adapter is not configured", reason=Reason.CHANNEL_NOT_CONFIGURED
+    )

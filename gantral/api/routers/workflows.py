@@ -15,7 +15,7 @@ from gantral.api.authz import PublishesWorkflows
 from gantral.api.deps import Core, CurrentPrincipal
 from gantral.api.routers.policies import Registry
 from gantral.api.routers.registry_body import DOCUMENT_BODY, read_document
-from gantral.errors import InvalidInput
+from gantral.errors import InvalidInput, Reason
 from gantral.policy.loading import parse, refuse_non_facts, validate
 from gantral.policy.registry import StoredTemplate, TemplateActivation
 from gantral.policy.templates import WorkflowTemplate
@@ -59,7 +59,7 @@ async def put_workflow(
     if template.id != workflow_id:
         raise InvalidInput(
             f"the template says id {template.id!r} but the path says {workflow_id!r}",
-            reason="id_mismatch",
+            reason=Reason.ID_MISMATCH,
             field="id",
         )
     put = await registry.put_template(template, source="api")

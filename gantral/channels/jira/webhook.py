@@ -37,7 +37,7 @@ from gantral.channels.relay.messages import ShownCopy
 from gantral.channels.relay.workflow import ChannelRelayWorkflow
 from gantral.core import GantralCore
 from gantral.domain.records import DecisionType, RequestStatus
-from gantral.errors import Conflict, Forbidden, GantralError, NotFound, Unavailable
+from gantral.errors import Conflict, Forbidden, GantralError, NotFound, Reason, Unavailable
 from gantral.identity import IdentityService
 from gantral.settings.channels import JiraSettings
 from gantral.workflows.messages import DecisionResult
@@ -88,9 +88,9 @@ async def _shown_in(temporal: Client, relay_id: str, key: str) -> ShownCopy:
         )
         found = await handle.query(ChannelRelayWorkflow.shown_in, key)
     except RPCError as exc:
-        raise Unavailable("the Jira relay is not running", reason="relay_unavailable") from exc
+        raise Unavailable("the Jira relay is not running", reason=Reason.RELAY_UNAVAILABLE) from exc
     if found is None:
-        raise NotFound(f"{key} is not a Gantral request's issue", reason="unknown_issue")
+        raise NotFound(f"{key} is not a Gantral request's issue", reason=Reason.UNKNOWN_ISSUE)
     return found
 
 
@@ -111,7 +111,7 @@ async def _put_back(rest: JiraRest, key: str, status: str | None, why: str) -> N
         await rest.comment(key, why)
     except JiraUnavailable as exc:
         raise Unavailable(
-            f"could not correct Jira issue {key}: {exc}", reason="jira_unavailable"
+            f"could not correct Jira issue {key}: {exc}", reason=Reason.JIRA_UNAVAILABLE
         ) from exc
 
 
@@ -139,7 +139,7 @@ async def _settled(
                 await rest.transition(key, name)
             except JiraUnavailable as failure:
                 raise Unavailable(
-                    f"could not correct Jira issue {key}: {failure}", reason="jira_unavailable"
+                    f"could not correct Jira issue {key}: {failure}", reason=Reason.JIRA_UNAVAILABLE
                 ) from failure
     else:
         await _put_back(rest, key, None, text)
@@ -201,7 +201,7 @@ async def handle_issue_updated(
     who = settings.users.get(user)
     if who is None:
         refused = Forbidden(
-            f"Jira user {user} is not mapped to a Gantral approver", reason="unknown_user"
+            f"Jira user {user} is not mapped to a Gantral approver", reason=Reason.UNKNOWN_USER
         )
         await refuse(
             core,

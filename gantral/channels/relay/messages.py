@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from gantral.domain.audit_event import AuditEventType
+
 __all__ = [
     "ChannelEvent",
     "EventBatch",
@@ -19,13 +21,13 @@ __all__ = [
 
 # The events a channel acts on; everything else in the log is skipped by the query.
 FOLLOWED = (
-    "HUMAN_REQUESTED",
-    "ESCALATED",
-    "REMINDER_SENT",
-    "DECISION_RECORDED",
-    "TIMED_OUT",
-    "REQUEST_SUPERSEDED",
-    "STATE_TRANSITION",
+    AuditEventType.HUMAN_REQUESTED,
+    AuditEventType.ESCALATED,
+    AuditEventType.REMINDER_SENT,
+    AuditEventType.DECISION_RECORDED,
+    AuditEventType.TIMED_OUT,
+    AuditEventType.REQUEST_SUPERSEDED,
+    AuditEventType.STATE_TRANSITION,
 )
 
 

@@ -13,6 +13,8 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from gantral.domain.audit_event import AuditEventType
+
 with workflow.unsafe.imports_passed_through():
     from gantral.channels.relay.messages import (
         ChannelEvent,
@@ -42,9 +44,9 @@ def relay_workflow_id(task_queue: str, channel: str) -> str:
 
 
 def _note(event: ChannelEvent) -> str | None:
-    if event.type == "REMINDER_SENT":
+    if event.type == AuditEventType.REMINDER_SENT:
         return f"Reminder: still waiting for a decision (deadline {event.payload.get('deadline')})."
-    if event.type == "ESCALATED":
+    if event.type == AuditEventType.ESCALATED:
         approvers = ", ".join(map(str, event.payload.get("approvers") or []))
         return f"Escalated to tier {event.payload.get('tier')}: now needs {approvers}."
     return None
@@ -119,7 +121,7 @@ class ChannelRelayWorkflow:
 
     async def _dispatch(self, channel: str, event: ChannelEvent) -> None:
         rid = event.request_id
-        if event.type == "HUMAN_REQUESTED" and rid is not None:
+        if event.type == AuditEventType.HUMAN_REQUESTED and rid is not None:
             where = await workflow.execute_activity(
                 f"{channel}_post_request",
                 PostRequest(instance_id=event.instance_id, request_id=rid),
@@ -130,7 +132,10 @@ class ChannelRelayWorkflow:
             if where is not None:
                 self._open[f"{event.instance_id}/{rid}"] = where
             return
-        if event.type == "STATE_TRANSITION" and event.payload.get("to_state") in _TERMINAL:
+        if (
+            event.type == AuditEventType.STATE_TRANSITION
+            and event.payload.get("to_state") in _TERMINAL
+        ):
             keys = [k for k in self._open if k.startswith(f"{event.instance_id}/")]
         else:
             keys = [f"{event.instance_id}/{rid}"] if rid else []

@@ -21,7 +21,7 @@ from gantral.channels.slack.arguments import approve_truncated, show
 from gantral.channels.slack.blocks import not_offered
 from gantral.core import GantralCore
 from gantral.domain.records import DecisionType, HumanRequest, RequestStatus
-from gantral.errors import Conflict, Forbidden, GantralError, NotFound
+from gantral.errors import Conflict, Forbidden, GantralError, NotFound, Reason
 from gantral.identity import IdentityService, Permission, to_actor
 from gantral.policy.compiled import compiled
 from gantral.policy.models import Policy
@@ -53,7 +53,9 @@ async def look(core: GantralCore, temporal: Client, instance_id: str, request_id
     view = await core.get_instance(instance_id)
     request = next((r for r in view.requests if r.request_id == request_id), None)
     if request is None:
-        raise NotFound(f"no human request {request_id} on {instance_id}", reason="unknown_request")
+        raise NotFound(
+            f"no human request {request_id} on {instance_id}", reason=Reason.UNKNOWN_REQUEST
+        )
     policy = await pinned_policy(temporal, instance_id, request.step_id)
     return Seen(instance_id, view, request, policy)
 
@@ -76,7 +78,7 @@ def refusal(
     """Why `who` cannot take `kind` on the request now; None: let the core judge."""
     request = seen.request
     if request.status is not RequestStatus.PENDING or request.resolved_at is not None:
-        return Conflict(settled_text(request, seen.view.decisions), reason="already_decided")
+        return Conflict(settled_text(request, seen.view.decisions), reason=Reason.ALREADY_DECIDED)
     principal = principal_of(who, "slack")
     actor = to_actor(principal)
     try:
@@ -89,16 +91,16 @@ def refusal(
         return Forbidden(
             f"{actor.id} requested or triggered this instance and cannot decide on it "
             "(separation of duties)",
-            reason="separation_of_duties",
+            reason=Reason.SEPARATION_OF_DUTIES,
         )
     wanted = _roles(seen, kind)
     if wanted and not wanted & set(actor.roles):
         return Forbidden(
             f"none of {actor.id}'s roles may {kind} this request (it needs "
             f"{' or '.join(sorted(wanted))})",
-            reason="role_not_allowed",
+            reason=Reason.ROLE_NOT_ALLOWED,
         )
     shown_in_full = kind is DecisionType.REJECT or not seen.truncated
     if not shown_in_full and not approve_truncated(request, seen.policy):
-        return Forbidden(not_offered(seen.instance_id, request), reason="arguments_not_shown")
+        return Forbidden(not_offered(seen.instance_id, request), reason=Reason.ARGUMENTS_NOT_SHOWN)
     return None

@@ -38,7 +38,7 @@ from gantral.channels.slack.people import identify
 from gantral.channels.slack.web import SlackUnavailable, SlackWeb
 from gantral.core import GantralCore
 from gantral.domain.records import DecisionType
-from gantral.errors import Forbidden, GantralError, InvalidInput
+from gantral.errors import Forbidden, GantralError, InvalidInput, Reason
 from gantral.identity import IdentityService, to_actor
 from gantral.policy.compiled import compiled
 from gantral.settings.channels import ChannelIdentity, SlackSettings
@@ -59,7 +59,7 @@ def _field(payload: dict[str, Any], *path: str) -> str:
     for key in path:
         value = value.get(key) if isinstance(value, dict) else None
     if not isinstance(value, str) or not value:
-        raise InvalidInput(f"Slack payload lacks {'.'.join(path)}", reason="bad_payload")
+        raise InvalidInput(f"Slack payload lacks {'.'.join(path)}", reason=Reason.BAD_PAYLOAD)
     return value
 
 
@@ -69,7 +69,7 @@ def _ref(raw: str) -> dict[str, str]:
     except json.JSONDecodeError:
         ref = None
     if not isinstance(ref, dict) or not all(isinstance(ref.get(k), str) for k in ("i", "r")):
-        raise InvalidInput("the action carries no Gantral request", reason="bad_payload")
+        raise InvalidInput("the action carries no Gantral request", reason=Reason.BAD_PAYLOAD)
     return {k: v for k, v in ref.items() if isinstance(v, str)}
 
 
@@ -101,7 +101,8 @@ class SlackInteractions:
         who = await identify(self.settings, self.web, user_id)
         if who is None:
             refused = Forbidden(
-                f"Slack user {user_id} is not mapped to a Gantral approver", reason="unknown_user"
+                f"Slack user {user_id} is not mapped to a Gantral approver",
+                reason=Reason.UNKNOWN_USER,
             )
             # Named like every other refusal: which request the click was on.
             attempted = f"{kind} via slack on {ref['i']}/{ref['r']}"
@@ -199,7 +200,7 @@ class SlackInteractions:
             return
         if seen.truncated and not approve_truncated(seen.request, seen.policy):
             refused = Forbidden(
-                not_offered(seen.instance_id, seen.request), reason="arguments_not_shown"
+                not_offered(seen.instance_id, seen.request), reason=Reason.ARGUMENTS_NOT_SHOWN
             )
             await self._refused(who, cmd.decision_type, seen, refused, reply)
             return

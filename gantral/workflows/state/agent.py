@@ -11,6 +11,7 @@ from gantral.domain.costs import add_cost, cost_problem
 from gantral.domain.digest import args_digest
 from gantral.domain.records import Grant, HumanRequest, RequestStatus
 from gantral.domain.states import State
+from gantral.errors import Reason
 from gantral.policy.evaluate import RequestPlan, plan_request
 from gantral.workflows.messages import (
     AgentEvent,
@@ -44,28 +45,30 @@ class AgentProtocol(Requests):
     def check_authorize(self, req: AuthorizeStep) -> None:
         if self.start.template.step(req.step_id) is None:
             raise not_found(
-                "unknown_step", f"step {req.step_id} is not in workflow {self.start.template.id}"
+                Reason.UNKNOWN_STEP,
+                f"step {req.step_id} is not in workflow {self.start.template.id}",
             )
         if len(self.data.requests) >= MAX_REQUESTS:
             raise conflict(
-                "too_many_requests",
+                Reason.TOO_MANY_REQUESTS,
                 f"instance has had {MAX_REQUESTS} human requests; start a new instance",
             )
         if self.state is State.WAITING_FOR_HUMAN:
             pending = self.pending
             if pending is not None and pending.step_id != req.step_id:
                 raise conflict(
-                    "not_running", f"instance is waiting for a decision on step {pending.step_id}"
+                    Reason.NOT_RUNNING,
+                    f"instance is waiting for a decision on step {pending.step_id}",
                 )
             holder = pending.grant_holder if pending is not None else None
             if holder is not None and holder != req.actor.id:
                 # Another agent of the team must not wipe this request's approvals.
                 raise conflict(
-                    "pending_for_other_principal",
+                    Reason.PENDING_FOR_OTHER_PRINCIPAL,
                     f"step {req.step_id} awaits a decision requested by another principal",
                 )
         elif self.state is not State.RUNNING:
-            raise conflict("not_running", f"instance is {self.state}")
+            raise conflict(Reason.NOT_RUNNING, f"instance is {self.state}")
 
     def authorize(self, req: AuthorizeStep, now: datetime, ids: IdSource) -> Authorized:
         """Evaluate the pinned policy on the step's bound facts: ALLOW with a grant (to be
@@ -130,11 +133,11 @@ class AgentProtocol(Requests):
 
     def check_report(self, event: AgentEvent) -> None:
         if self.terminal:
-            raise conflict("terminal", f"instance is {self.state}")
+            raise conflict(Reason.TERMINAL, f"instance is {self.state}")
         if event.kind is not AgentEventKind.COST and not event.step_id:
-            raise invalid("step_id_required", f"{event.kind} needs a step_id")
+            raise invalid(Reason.STEP_ID_REQUIRED, f"{event.kind} needs a step_id")
         if event.kind is AgentEventKind.COST and event.cost is None:
-            raise invalid("cost_required", "COST needs a cost")
+            raise invalid(Reason.COST_REQUIRED, "COST needs a cost")
         if event.cost is not None:
             # Checked against the total here, where it is known: the API is not the only
             # client, and a total that overflowed would make every view unreadable.
@@ -142,7 +145,7 @@ class AgentProtocol(Requests):
             if problem is not None:
                 raise invalid(*problem)
 
-    def report(self, event: AgentEvent, now: datetime) -> AgentEventResult | tuple[str, str]:
+    def report(self, event: AgentEvent, now: datetime) -> AgentEventResult | tuple[Reason, str]:
         """Record a step event or cost. A step event that would pass a governed state
         without authority is recorded as a VIOLATION and returned as (reason, message)."""
         if event.kind is not AgentEventKind.COST:
@@ -164,15 +167,18 @@ class AgentProtocol(Requests):
             self.log.record(AuditEventType.COST_REPORTED, event.actor, cost, now)
         return AgentEventResult(accepted=True, state=self.state, cost=self.data.cost)
 
-    def _step_violation(self, event: AgentEvent, now: datetime) -> tuple[str, str] | None:
+    def _step_violation(self, event: AgentEvent, now: datetime) -> tuple[Reason, str] | None:
         """Why this step event would pass a governed state without authority, if it would."""
         if self.state is not State.RUNNING:
-            return "not_running", f"instance is {self.state}: the agent cannot advance on its own"
+            return (
+                Reason.NOT_RUNNING,
+                f"instance is {self.state}: the agent cannot advance on its own",
+            )
         assert event.step_id is not None
         step = self.start.template.step(event.step_id)
         if step is None:
             return (
-                "unknown_step",
+                Reason.UNKNOWN_STEP,
                 f"step {event.step_id} is not in workflow {self.start.template.id}",
             )
         if event.kind is AgentEventKind.STEP_STARTED and (step.governed or event.grant_id):
@@ -185,7 +191,7 @@ class AgentProtocol(Requests):
             and not self.data.grants.started(event.step_id)
         ):
             return (
-                "not_authorized",
+                Reason.NOT_AUTHORIZED,
                 f"step {event.step_id} needs an authorized start before completion",
             )
         return None

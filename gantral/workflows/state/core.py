@@ -11,6 +11,7 @@ from gantral.domain.actors import Actor
 from gantral.domain.audit_event import AuditEventType
 from gantral.domain.records import HumanRequest, TransitionRecord
 from gantral.domain.states import TERMINAL_STATES, IllegalTransition, State, check_transition
+from gantral.errors import Reason
 from gantral.policy.facts import step_facts
 from gantral.workflows.audit_log import AuditLog
 from gantral.workflows.idempotency import Outcomes
@@ -73,7 +74,7 @@ class StateCore:
         try:
             check_transition(self.state, target)
         except IllegalTransition as error:
-            raise conflict("illegal_transition", str(error)) from None
+            raise conflict(Reason.ILLEGAL_TRANSITION, str(error)) from None
         record = TransitionRecord(
             seq=len(self.data.transitions) + 1,
             from_state=self.state,

@@ -11,6 +11,7 @@ from gantral.domain.audit_event import AuditEventType
 from gantral.domain.digest import sha256_hex
 from gantral.domain.records import RequestStatus
 from gantral.domain.states import State, is_allowed
+from gantral.errors import Reason
 from gantral.workflows.messages import Finish, FinishKind
 from gantral.workflows.refusals import conflict
 from gantral.workflows.state.core import StateCore
@@ -62,7 +63,9 @@ class Lifecycle(StateCore):
         if not is_allowed(self.state, target) or (
             cmd.kind is FinishKind.FAIL and self.state is not State.RUNNING
         ):
-            raise conflict("not_running", f"instance is {self.state}; cannot {cmd.kind.lower()}")
+            raise conflict(
+                Reason.NOT_RUNNING, f"instance is {self.state}; cannot {cmd.kind.lower()}"
+            )
 
     def finish(self, cmd: Finish, now: datetime) -> None:
         pending = self.pending
