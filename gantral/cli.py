@@ -10,6 +10,7 @@ import typer
 
 from gantral.audit.cli import audit_app
 from gantral.channels.cli import requests_app
+from gantral.governance.cli import halt_app
 from gantral.identity.cli import identity_app
 from gantral.integrations.hooks.cli import hook_app
 from gantral.integrations.mcp_cli import mcp_proxy_command
@@ -28,6 +29,7 @@ app.command("replay")(replay_command)
 app.command("mcp-proxy")(mcp_proxy_command)
 app.add_typer(requests_app, name="requests", help="Approvers: list, show and decide requests.")
 app.add_typer(hook_app, name="hook", help="Coding-agent hooks (Claude Code).")
+app.add_typer(halt_app, name="halt", help="The kill switch: raise, list and lift halts.")
 
 
 def gantral_version() -> str:
