@@ -442,6 +442,41 @@ type Grant struct {
 	StepID    string               `json:"step_id"`
 }
 
+// A halt as stored and listed: who raised it, when, why; and its lift, once lifted.
+type Halt struct {
+	HaltID     string    `json:"halt_id"`
+	LiftReason *string   `json:"lift_reason,omitempty"`
+	LiftedAt   *string   `json:"lifted_at,omitempty"`
+	LiftedBy   *string   `json:"lifted_by,omitempty"`
+	RaisedAt   string    `json:"raised_at"`
+	RaisedBy   string    `json:"raised_by"`
+	Reason     string    `json:"reason"`
+	Scope      HaltScope `json:"scope"`
+}
+
+type HaltLift struct {
+	// Why; audited
+	Reason string `json:"reason"`
+}
+
+type HaltRaise struct {
+	// Why; audited and listed
+	Reason string `json:"reason"`
+	// One of {"team": T}, {"agent": A}, {"workflow": W, "version": V}, {"deployment": true}
+	Scope HaltScope `json:"scope"`
+}
+
+// Exactly one of `team`, `agent`, `workflow` (with an optional `version`) or
+// `deployment: true`.
+type HaltScope struct {
+	Agent      *string `json:"agent,omitempty"`
+	Deployment *string `json:"deployment,omitempty"`
+	Team       *string `json:"team,omitempty"`
+	// Only with `workflow`
+	Version  *int64  `json:"version,omitempty"`
+	Workflow *string `json:"workflow,omitempty"`
+}
+
 type Health struct {
 	Status string `json:"status"`
 }

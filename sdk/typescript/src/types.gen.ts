@@ -420,6 +420,41 @@ export interface Grant {
   "step_id": string;
 }
 
+/** A halt as stored and listed: who raised it, when, why; and its lift, once lifted. */
+export interface Halt {
+  "halt_id": string;
+  "lift_reason"?: string | null;
+  "lifted_at"?: string | null;
+  "lifted_by"?: string | null;
+  "raised_at": string;
+  "raised_by": string;
+  "reason": string;
+  "scope": HaltScope;
+}
+
+export interface HaltLift {
+  /** Why; audited */
+  "reason": string;
+}
+
+export interface HaltRaise {
+  /** Why; audited and listed */
+  "reason": string;
+  /** One of {"team": T}, {"agent": A}, {"workflow": W, "version": V}, {"deployment": true} */
+  "scope": HaltScope;
+}
+
+/** Exactly one of `team`, `agent`, `workflow` (with an optional `version`) or
+`deployment: true`. */
+export interface HaltScope {
+  "agent"?: string | null;
+  "deployment"?: true | null;
+  "team"?: string | null;
+  /** Only with `workflow` */
+  "version"?: number | null;
+  "workflow"?: string | null;
+}
+
 export interface Health {
   "status": string;
 }
