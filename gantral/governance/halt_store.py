@@ -9,16 +9,19 @@ halt is lifted at most once (the lift's primary key is the halt id).
 from __future__ import annotations
 
 import abc
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, LiteralString
 
+import psycopg
 from psycopg import sql
 from psycopg.errors import ForeignKeyViolation, UniqueViolation
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from gantral.errors import Conflict, NotFound
+from gantral.errors import Conflict, NotFound, Unavailable
 from gantral.governance.halts import Halt, HaltScope
 
 __all__ = ["MIGRATIONS", "HaltStore", "InMemoryHaltStore", "PostgresHaltStore"]
@@ -73,6 +76,17 @@ class HaltStore(abc.ABC):
             if halt.halt_id == halt_id:
                 return halt
         raise NotFound(f"unknown halt {halt_id!r}", reason="unknown_halt")
+
+
+@contextlib.contextmanager
+def _database() -> Iterator[None]:
+    """A database that is down is 503 `halts_unavailable`, never a 500."""
+    try:
+        yield
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise Unavailable(
+            f"the halts database is unavailable: {exc}", reason="halts_unavailable"
+        ) from exc
 
 
 def _already_lifted(halt_id: str) -> Conflict:
@@ -148,26 +162,28 @@ class PostgresHaltStore(HaltStore):
 
     async def add(self, halt_id: str, scope: HaltScope, reason: str, raised_by: str) -> Halt:
         stored = Jsonb(scope.model_dump(mode="json", exclude_none=True))
-        async with self._pool.connection() as conn:
-            await conn.execute(
-                self._sql(
-                    "INSERT INTO {schema}.halts (halt_id, scope, reason, raised_by) "
-                    "VALUES (%s, %s, %s, %s)"
-                ),
-                (halt_id, stored, reason, raised_by),
-            )
+        with _database():
+            async with self._pool.connection() as conn:
+                await conn.execute(
+                    self._sql(
+                        "INSERT INTO {schema}.halts (halt_id, scope, reason, raised_by) "
+                        "VALUES (%s, %s, %s, %s)"
+                    ),
+                    (halt_id, stored, reason, raised_by),
+                )
         return await self.get(halt_id)
 
     async def lift(self, halt_id: str, lifted_by: str, reason: str) -> Halt:
         try:
-            async with self._pool.connection() as conn:
-                await conn.execute(
-                    self._sql(
-                        "INSERT INTO {schema}.halt_lifts (halt_id, lifted_by, reason) "
-                        "VALUES (%s, %s, %s)"
-                    ),
-                    (halt_id, lifted_by, reason),
-                )
+            with _database():
+                async with self._pool.connection() as conn:
+                    await conn.execute(
+                        self._sql(
+                            "INSERT INTO {schema}.halt_lifts (halt_id, lifted_by, reason) "
+                            "VALUES (%s, %s, %s)"
+                        ),
+                        (halt_id, lifted_by, reason),
+                    )
         except UniqueViolation:
             raise _already_lifted(halt_id) from None
         except ForeignKeyViolation:
@@ -191,6 +207,7 @@ class PostgresHaltStore(HaltStore):
             + where
             + " ORDER BY h.raised_at, h.halt_id"
         )
-        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(query, params)
-            return [Halt.model_validate(row) for row in await cur.fetchall()]
+        with _database():
+            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(query, params)
+                return [Halt.model_validate(row) for row in await cur.fetchall()]

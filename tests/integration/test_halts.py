@@ -10,17 +10,25 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
+from psycopg import errors, sql
+from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
 from typer.testing import CliRunner
 
 from gantral.api.app import create_app
 from gantral.audit.config import AuditConfig
 from gantral.cli import app as cli
+from gantral.errors import Conflict, NotFound, Unavailable
+from gantral.governance.halt_store import MIGRATIONS, PostgresHaltStore
+from gantral.governance.halts import HaltScope
 from gantral.settings import Settings
+from tests.conftest import Stack
 from tests.integration.access_log import access_log_segment, refusals_on
 from tests.integration.auth import ADMIN, AUDITOR, bearer, token
 from tests.integration.serving import served_api
@@ -343,3 +351,56 @@ async def test_the_cli_raises_lists_and_lifts(served_api: str) -> None:
     assert code == 0 and "lifted by pat" in out, out
     code, out = await run(admin, "list", "--all", "--output", "json")
     assert [h["lift_reason"] for h in json.loads(out) if h["halt_id"] == halt_id] == ["drill over"]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def store(stack: Stack) -> AsyncIterator[PostgresHaltStore]:
+    schema = f"gantral_halts_test_{uuid.uuid4().hex[:8]}"
+    pool = AsyncConnectionPool(stack.postgres_uri, min_size=1, max_size=2, open=False)
+    await pool.open()
+    try:
+        halts = PostgresHaltStore(pool, schema=schema)
+        assert await halts.migrate() == len(MIGRATIONS)
+        assert await halts.migrate() == 0
+        yield halts
+    finally:
+        async with pool.connection() as conn:
+            await conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+        await pool.close()
+
+
+async def test_the_postgres_store_appends_and_never_rewrites(store: PostgresHaltStore) -> None:
+    first = await store.add("halt_a", HaltScope(workflow="deploy", version=2), "bad", "pat")
+    second = await store.add("halt_b", HaltScope(deployment=True), "leak", "pat")
+    assert (first.scope, first.raised_by, first.active) == (
+        HaltScope(workflow="deploy", version=2),
+        "pat",
+        True,
+    )
+    assert [h.halt_id for h in await store.read(active_only=True)] == ["halt_a", "halt_b"]
+    lifted = await store.lift("halt_b", "sam", "rotated")
+    assert (lifted.lifted_by, lifted.lift_reason, lifted.active) == ("sam", "rotated", False)
+    assert [h.halt_id for h in await store.read(active_only=True)] == ["halt_a"]
+    assert await store.read() == [first, lifted]
+    assert second.raised_at == lifted.raised_at
+    with pytest.raises(Conflict):
+        await store.lift("halt_b", "sam", "again")
+    with pytest.raises(NotFound):
+        await store.lift("halt_zz", "sam", "x")
+    with pytest.raises(NotFound):
+        await store.get("halt_zz")
+    for table in ("halts", "halt_lifts"):
+        name = sql.SQL("{}.{}").format(store._schema, sql.Identifier(table))
+        async with store._pool.connection() as conn:
+            with pytest.raises(errors.InsufficientPrivilege):
+                await conn.execute(sql.SQL("DELETE FROM {}").format(name))
+
+
+async def test_a_closed_database_is_unavailable_not_a_crash(stack: Stack) -> None:
+    pool = AsyncConnectionPool(stack.postgres_uri, min_size=1, max_size=1, open=False, timeout=1)
+    await pool.open()
+    halts = PostgresHaltStore(pool, schema="gantral_halts_missing")
+    await pool.close()
+    with pytest.raises(Unavailable) as down:
+        await halts.read()
+    assert down.value.reason == "halts_unavailable"
