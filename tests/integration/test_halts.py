@@ -110,7 +110,8 @@ async def test_a_team_halt_refuses_its_team_and_suspends_its_grants_until_lifted
     grant = allowed.json()["grant"]  # obtained before the halt, not yet used
 
     # An operator halts their own team (but not the deployment, nor another team).
-    assert (await raise_halt(api, {"deployment": True}, team.operator)).status_code == 403
+    everything = await raise_halt(api, {"deployment": True}, team.operator)
+    assert everything.status_code == 403 and everything.json()["reason"] == "scope_not_granted"
     assert (await raise_halt(api, {"team": other.name}, team.operator)).status_code == 403
     assert (await raise_halt(api, {"team": team.name}, team.agent)).status_code == 403
     raised = await raise_halt(api, {"team": team.name}, team.operator)
@@ -140,6 +141,7 @@ async def test_a_team_halt_refuses_its_team_and_suspends_its_grants_until_lifted
     assert listed.status_code == 200
     assert [h for h in listed.json() if h["halt_id"] == halt_id] == [halt]
     assert (await api.get("/v1/halts", headers=team.agent)).status_code == 403
+    assert (await api.get(f"/v1/halts/{halt_id}", headers=team.operator)).json() == halt
 
     # Raising is the operator's; lifting is not.
     lift = f"/v1/halts/{halt_id}:lift"
