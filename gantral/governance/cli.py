@@ -67,6 +67,9 @@ def raise_halt(
     workflow: Annotated[str | None, typer.Option(help="Halt this workflow.")] = None,
     version: Annotated[int | None, typer.Option(help="Only this version of --workflow.")] = None,
     deployment: Annotated[bool, typer.Option("--deployment", help="Halt everything.")] = False,
+    lift_by_another: Annotated[
+        bool, typer.Option("--lift-by-another", help="Only someone else may lift it.")
+    ] = False,
     api_url: ApiUrl = DEFAULT_URL,
     token: Token = "",
     output: OutputOpt = OutputFormat.text,
@@ -79,7 +82,8 @@ def raise_halt(
     }
     if deployment:
         scope["deployment"] = True
-    halt = _call(api_url, token, "POST", "/v1/halts", {"scope": scope, "reason": reason})
+    body = {"scope": scope, "reason": reason, "lift_by_another": lift_by_another}
+    halt = _call(api_url, token, "POST", "/v1/halts", body)
     typer.echo(json.dumps(halt, indent=2) if output is OutputFormat.json else _line(halt))
 
 

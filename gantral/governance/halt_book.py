@@ -19,7 +19,7 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from gantral.domain.actors import Actor
-from gantral.errors import Conflict, Unavailable
+from gantral.errors import Conflict, Forbidden, Unavailable
 from gantral.governance.halt_store import HaltStore, InMemoryHaltStore, PostgresHaltStore
 from gantral.governance.halts import Halt, HaltScope, HaltTarget, covering
 from gantral.settings import Settings
@@ -78,17 +78,25 @@ class HaltBook:
         return covering(await self.active(), target)
 
     async def raise_halt(
-        self, actor: Actor, scope: HaltScope, reason: str, record: RecordAction
+        self,
+        actor: Actor,
+        scope: HaltScope,
+        reason: str,
+        record: RecordAction,
+        *,
+        lift_by_another: bool = False,
     ) -> Halt:
         """Record, then store, a new halt; in effect at once in this process."""
         halt_id = f"halt_{uuid.uuid4().hex}"
-        detail = {
+        detail: dict[str, Any] = {
             "halt_id": halt_id,
             "scope": scope.model_dump(mode="json", exclude_none=True),
             "reason": reason,
         }
+        if lift_by_another:
+            detail["lift_by_another"] = True
         await record(actor, "halt_raised", detail)
-        halt = await self.store.add(halt_id, scope, reason, actor.id)
+        halt = await self.store.add(halt_id, scope, reason, actor.id, lift_by_another)
         self._read_at = None
         return halt
 
@@ -102,6 +110,11 @@ class HaltBook:
         }
         if not halt.active:
             raise Conflict(f"halt {halt.halt_id} is already lifted", reason="already_lifted")
+        if halt.lift_by_another and actor.id == halt.raised_by:
+            raise Forbidden(
+                f"halt {halt.halt_id} must be lifted by someone other than its raiser",
+                reason="lifter_is_raiser",
+            )
         await record(actor, "halt_lifted", detail)
         lifted = await self.store.lift(halt.halt_id, actor.id, reason)
         self._read_at = None

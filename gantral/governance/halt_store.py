@@ -34,7 +34,8 @@ MIGRATIONS: list[str] = [
         scope jsonb NOT NULL,
         reason text NOT NULL,
         raised_by text NOT NULL,
-        raised_at timestamptz NOT NULL DEFAULT now()
+        raised_at timestamptz NOT NULL DEFAULT now(),
+        lift_by_another boolean NOT NULL DEFAULT false
     );
     CREATE TABLE {schema}.halt_lifts (
         halt_id text PRIMARY KEY REFERENCES {schema}.halts (halt_id),
@@ -60,7 +61,14 @@ MIGRATIONS: list[str] = [
 
 class HaltStore(abc.ABC):
     @abc.abstractmethod
-    async def add(self, halt_id: str, scope: HaltScope, reason: str, raised_by: str) -> Halt:
+    async def add(
+        self,
+        halt_id: str,
+        scope: HaltScope,
+        reason: str,
+        raised_by: str,
+        lift_by_another: bool = False,
+    ) -> Halt:
         """Store a new halt, in effect from now."""
 
     @abc.abstractmethod
@@ -99,13 +107,21 @@ class InMemoryHaltStore(HaltStore):
     def __init__(self) -> None:
         self._halts: dict[str, Halt] = {}
 
-    async def add(self, halt_id: str, scope: HaltScope, reason: str, raised_by: str) -> Halt:
+    async def add(
+        self,
+        halt_id: str,
+        scope: HaltScope,
+        reason: str,
+        raised_by: str,
+        lift_by_another: bool = False,
+    ) -> Halt:
         halt = Halt(
             halt_id=halt_id,
             scope=scope,
             reason=reason,
             raised_by=raised_by,
             raised_at=datetime.now(UTC),
+            lift_by_another=lift_by_another,
         )
         self._halts[halt_id] = halt
         return halt
@@ -160,16 +176,24 @@ class PostgresHaltStore(HaltStore):
                 )
             return len(MIGRATIONS) - done
 
-    async def add(self, halt_id: str, scope: HaltScope, reason: str, raised_by: str) -> Halt:
+    async def add(
+        self,
+        halt_id: str,
+        scope: HaltScope,
+        reason: str,
+        raised_by: str,
+        lift_by_another: bool = False,
+    ) -> Halt:
         stored = Jsonb(scope.model_dump(mode="json", exclude_none=True))
         with _database():
             async with self._pool.connection() as conn:
                 await conn.execute(
                     self._sql(
-                        "INSERT INTO {schema}.halts (halt_id, scope, reason, raised_by) "
-                        "VALUES (%s, %s, %s, %s)"
+                        "INSERT INTO {schema}.halts "
+                        "(halt_id, scope, reason, raised_by, lift_by_another) "
+                        "VALUES (%s, %s, %s, %s, %s)"
                     ),
-                    (halt_id, stored, reason, raised_by),
+                    (halt_id, stored, reason, raised_by, lift_by_another),
                 )
         return await self.get(halt_id)
 
@@ -201,7 +225,7 @@ class PostgresHaltStore(HaltStore):
 
     async def _fetch(self, where: LiteralString, params: tuple[Any, ...]) -> list[Halt]:
         query = self._sql(
-            "SELECT h.halt_id, h.scope, h.reason, h.raised_by, h.raised_at, "
+            "SELECT h.halt_id, h.scope, h.reason, h.raised_by, h.raised_at, h.lift_by_another, "
             "l.lifted_by, l.lifted_at, l.reason AS lift_reason "
             "FROM {schema}.halts h LEFT JOIN {schema}.halt_lifts l USING (halt_id) "
             + where

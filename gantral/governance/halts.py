@@ -109,6 +109,8 @@ class Halt(BaseModel):
     reason: str
     raised_by: str
     raised_at: datetime
+    # Separation of duties on the lift: someone other than the raiser must lift it.
+    lift_by_another: bool = False
     lifted_by: str | None = None
     lifted_at: datetime | None = None
     lift_reason: str | None = None

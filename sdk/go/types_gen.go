@@ -444,14 +444,15 @@ type Grant struct {
 
 // A halt as stored and listed: who raised it, when, why; and its lift, once lifted.
 type Halt struct {
-	HaltID     string    `json:"halt_id"`
-	LiftReason *string   `json:"lift_reason,omitempty"`
-	LiftedAt   *string   `json:"lifted_at,omitempty"`
-	LiftedBy   *string   `json:"lifted_by,omitempty"`
-	RaisedAt   string    `json:"raised_at"`
-	RaisedBy   string    `json:"raised_by"`
-	Reason     string    `json:"reason"`
-	Scope      HaltScope `json:"scope"`
+	HaltID        string    `json:"halt_id"`
+	LiftByAnother bool      `json:"lift_by_another,omitempty"`
+	LiftReason    *string   `json:"lift_reason,omitempty"`
+	LiftedAt      *string   `json:"lifted_at,omitempty"`
+	LiftedBy      *string   `json:"lifted_by,omitempty"`
+	RaisedAt      string    `json:"raised_at"`
+	RaisedBy      string    `json:"raised_by"`
+	Reason        string    `json:"reason"`
+	Scope         HaltScope `json:"scope"`
 }
 
 type HaltLift struct {
@@ -460,6 +461,8 @@ type HaltLift struct {
 }
 
 type HaltRaise struct {
+	// Only someone other than the raiser may lift it
+	LiftByAnother bool `json:"lift_by_another,omitempty"`
 	// Why; audited and listed
 	Reason string `json:"reason"`
 	// One of {"team": T}, {"agent": A}, {"workflow": W, "version": V}, {"deployment": true}

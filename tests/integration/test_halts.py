@@ -39,6 +39,7 @@ __all__ = ["served_api"]  # the API on a real port, for the CLI
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
+ADMIN2 = bearer("pia", ["platform-admin"], teams=())
 ALLOW = "requires_human_approval: false\n"
 ASK_LEAD = "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\n"
 
@@ -195,7 +196,8 @@ async def test_pending_requests_stay_pending_and_their_grants_wait_for_the_lift(
     pending = (await authorize(api, iid, team)).json()
     assert pending["outcome"] == "PENDING"
     rid = pending["request"]["request_id"]
-    halt_id = (await raise_halt(api, {"agent": f"bot-{team.name}"}, ADMIN)).json()["halt_id"]
+    body = {"scope": {"agent": f"bot-{team.name}"}, "reason": "INC-42", "lift_by_another": True}
+    halt_id = (await api.post("/v1/halts", json=body, headers=ADMIN)).json()["halt_id"]
     try:
         view = (await api.get(f"/v1/instances/{iid}", headers=team.lead)).json()
         assert view["state"] == "WAITING_FOR_HUMAN"
@@ -211,8 +213,12 @@ async def test_pending_requests_stay_pending_and_their_grants_wait_for_the_lift(
             await asyncio.sleep(0.05)
         assert grant is not None
         assert_halted(await step_started(api, iid, grant, team), halt_id)
+        # Raised for someone else to lift: its raiser cannot.
+        own = await api.post(f"/v1/halts/{halt_id}:lift", json={"reason": "x"}, headers=ADMIN)
+        assert own.status_code == 403 and own.json()["reason"] == "lifter_is_raiser"
     finally:
-        lifted = await api.post(f"/v1/halts/{halt_id}:lift", json={"reason": "done"}, headers=ADMIN)
+        lift = f"/v1/halts/{halt_id}:lift"
+        lifted = await api.post(lift, json={"reason": "done"}, headers=ADMIN2)
         assert lifted.status_code == 200, lifted.text
     assert (await step_started(api, iid, grant, team)).status_code == 200
 

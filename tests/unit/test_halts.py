@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from gantral.domain.actors import Actor, ActorKind
-from gantral.errors import Conflict, Unavailable
+from gantral.errors import Conflict, Forbidden, Unavailable
 from gantral.governance.halt_book import HaltBook
 from gantral.governance.halt_store import InMemoryHaltStore
 from gantral.governance.halts import HALTED, Halt, HaltScope, HaltTarget, covering, halted
@@ -135,6 +135,19 @@ async def test_a_halt_raised_elsewhere_holds_here_within_the_cache_age() -> None
     with pytest.raises(Conflict) as again:
         await there.lift(PAT, lifted, "twice", _recorded)
     assert again.value.reason == "already_lifted"
+
+
+async def test_a_halt_for_another_to_lift_refuses_its_raiser() -> None:
+    book = HaltBook(InMemoryHaltStore())
+    scope = HaltScope(agent="bot-1")
+    raised = await book.raise_halt(PAT, scope, "x", _recorded, lift_by_another=True)
+    assert RECORDED[-1][2]["lift_by_another"] is True
+    with pytest.raises(Forbidden) as refused:
+        await book.lift(PAT, raised, "mine", _recorded)
+    assert refused.value.reason == "lifter_is_raiser"
+    assert (await book.covering(TARGET)) == raised  # still holds
+    sam = Actor(id="sam", kind=ActorKind.HUMAN)
+    assert (await book.lift(sam, raised, "checked", _recorded)).lifted_by == "sam"
 
 
 async def test_an_unrecorded_halt_never_takes_effect() -> None:

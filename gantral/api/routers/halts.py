@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from gantral.api.authz import CurrentCaller
 from gantral.api.deps import Core
@@ -47,6 +47,9 @@ class HaltRaise(BaseModel):
         '{"deployment": true}'
     )
     reason: str = Field(min_length=1, max_length=2000, description="Why; audited and listed")
+    lift_by_another: StrictBool = Field(
+        default=False, description="Only someone other than the raiser may lift it"
+    )
 
 
 class HaltLift(BaseModel):
@@ -77,7 +80,13 @@ async def raise_halt(body: HaltRaise, caller: CurrentCaller, halts: Halts, core:
     (unused grants) are refused with 409 `halted` until the halt is lifted; requests
     already pending stay pending. In effect on every API replica within a second."""
     await _check_scope(caller, Permission.HALTS_RAISE, body.scope)
-    return await halts.raise_halt(caller.actor, body.scope, body.reason, core.record_admin_action)
+    return await halts.raise_halt(
+        caller.actor,
+        body.scope,
+        body.reason,
+        core.record_admin_action,
+        lift_by_another=body.lift_by_another,
+    )
 
 
 @router.get("")
@@ -102,8 +111,13 @@ async def get_halt(halt_id: HaltId, caller: CurrentCaller, halts: Halts) -> Halt
 async def lift_halt(
     halt_id: HaltId, body: HaltLift, caller: CurrentCaller, halts: Halts, core: Core
 ) -> Halt:
-    """Lift a halt: calls in its scope are answered again (unless another halt holds)."""
+    """Lift a halt: calls in its scope are answered again (unless another halt holds).
+    A halt raised with `lift_by_another` refuses its raiser (403 `lifter_is_raiser`)."""
     await caller.check(Permission.HALTS_LIFT)  # before the halt is read: no probing
     halt = await halts.store.get(halt_id)
     await _check_scope(caller, Permission.HALTS_LIFT, halt.scope)
-    return await halts.lift(caller.actor, halt, body.reason, core.record_admin_action)
+    try:
+        return await halts.lift(caller.actor, halt, body.reason, core.record_admin_action)
+    except Forbidden as exc:  # the raiser of a halt that someone else must lift
+        await caller.record(None, f"{caller.attempt} ({Permission.HALTS_LIFT})", exc)
+        raise

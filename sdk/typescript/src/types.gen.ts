@@ -423,6 +423,7 @@ export interface Grant {
 /** A halt as stored and listed: who raised it, when, why; and its lift, once lifted. */
 export interface Halt {
   "halt_id": string;
+  "lift_by_another"?: boolean;
   "lift_reason"?: string | null;
   "lifted_at"?: string | null;
   "lifted_by"?: string | null;
@@ -438,6 +439,8 @@ export interface HaltLift {
 }
 
 export interface HaltRaise {
+  /** Only someone other than the raiser may lift it */
+  "lift_by_another"?: boolean;
   /** Why; audited and listed */
   "reason": string;
   /** One of {"team": T}, {"agent": A}, {"workflow": W, "version": V}, {"deployment": true} */
