@@ -129,8 +129,9 @@ async def open_halts(settings: Settings) -> AsyncIterator[HaltBook]:
         log.warning("no GANTRAL_DATABASE__REGISTRY_URL: halts are kept in memory only")
         yield HaltBook(InMemoryHaltStore())
         return
+    # Small: one query per half second, and the rare raise or lift.
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        dsn, open=False, min_size=1, max_size=4, check=AsyncConnectionPool.check_connection
+        dsn, open=False, min_size=1, max_size=2, check=AsyncConnectionPool.check_connection
     )
     await pool.open(wait=True, timeout=30)
     try:
