@@ -56,6 +56,8 @@ from gantral.errors import (
     Reason,
     Unavailable,
 )
+from gantral.governance.halt_book import HaltBook
+from gantral.governance.halts import Halt, HaltTarget, covering, halted
 from gantral.policy.registry import PolicyRegistry, pin_template
 from gantral.readiness import Ask, ReadinessGate
 from gantral.settings import Settings, TemporalTLS
@@ -168,8 +170,11 @@ class GantralCore:
         settings: Settings,
         registry: PolicyRegistry,
         readiness: ReadinessGate | None = None,
+        halts: HaltBook | None = None,
     ) -> None:
         self._temporal = temporal
+        # The kill switch: consulted before starts, authorize calls and step starts.
+        self._halts = halts
         self._settings = settings
         self._registry = registry
         # Capacity, rate and budget rules: consulted before an authorize is relayed.
@@ -206,6 +211,10 @@ class GantralCore:
         """Start (or, for a repeated idempotency key, find) an instance. True if newly created."""
         self._check_callback_urls(callback_url, trigger_context)
         stored = await self._registry.get_startable_template(workflow_id, workflow_version)
+        if self._halts is not None:
+            target = HaltTarget(owning_team_id, workflow_id, stored.version, actor.id)
+            if (halt := await self._halts.covering(target)) is not None:
+                raise halted(halt, "starting an instance")
         # Pinned now: the instance carries the exact policy versions and hashes in its
         # start input, so no later publication can change what governs it.
         template = await pin_template(self._registry, stored.template)
@@ -330,6 +339,17 @@ class GantralCore:
         if desc.workflow_type != WORKFLOW_NAME:
             raise NotFound(f"unknown instance {instance_id!r}", reason=Reason.UNKNOWN_INSTANCE)
 
+    async def _halt_on(self, instance_id: str, actor: Actor) -> Halt | None:
+        """The halt covering a call of `actor` on the instance, if one holds."""
+        if self._halts is None or not (active := await self._halts.active()):
+            return None
+        workflow = await self.workflow_of(instance_id)
+        version = None
+        if any(h.scope.workflow == workflow and h.scope.version for h in active):
+            version = (await self.get_instance(instance_id)).workflow_version
+        target = HaltTarget(await self.owning_team(instance_id), workflow, version, actor.id)
+        return covering(active, target)
+
     async def _ask(self, instance_id: str, step_id: str, agent_id: str) -> Ask:
         team = await self.owning_team(instance_id)
         return Ask(instance_id, step_id, team, await self.workflow_of(instance_id), agent_id)
@@ -439,6 +459,8 @@ class GantralCore:
         redacted, removed = redact({"context": step.context}, self._settings.audit.redact_paths)
         if removed:
             step = step.model_copy(update={"context": redacted["context"], "redacted": removed})
+        if (halt := await self._halt_on(instance_id, step.actor)) is not None:
+            raise halted(halt, f"authorizing step {step.step_id}")  # before readiness
         scope = scope_of("authorize", step.actor, step.idempotency_key, step.step_id)
         if self._readiness is None:
             return await self._update(instance_id, InstanceWorkflow.authorize, step, scope)
@@ -563,6 +585,17 @@ class GantralCore:
             ) from exc
 
     async def report(self, instance_id: str, event: AgentEvent) -> AgentEventResult:
+        if event.kind is AgentEventKind.STEP_STARTED:
+            # A halt suspends every unused grant: the start is refused, and recorded.
+            halt = await self._halt_on(instance_id, event.actor)
+            if halt is not None:
+                refused = halted(halt, f"starting step {event.step_id}")
+                attempted = f"STEP_STARTED {event.step_id} (grant {event.grant_id})"
+                await self.record_access_refusal(
+                    Refusal(actor=event.actor, attempted=attempted, reason=refused.reason,
+                            message=refused.message, instance_id=instance_id)
+                )  # fmt: skip
+                raise refused
         if self._readiness is not None and event.cost is not None and event.cost.money > 0:
             await self._same_currency_as_budget(instance_id, event.cost)
         scope = scope_of("report", event.actor, event.idempotency_key)

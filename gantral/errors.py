@@ -281,6 +281,14 @@ class Reason(StrEnum):
     REJECTED = "rejected", "the request was rejected"
     CANCELLED = "cancelled", "the request was cancelled"
 
+    # Halts (the fleet's kill switch).
+    HALTED = "halted", "a halt holds over the team, agent, workflow or deployment"
+    ALREADY_LIFTED = "already_lifted", "the halt has already been lifted"
+    UNKNOWN_HALT = "unknown_halt", "no halt has that id"
+    HALTS_UNAVAILABLE = "halts_unavailable", "the halts cannot be read: calls are refused"
+    SCOPE_NOT_GRANTED = "scope_not_granted", "the caller's permission does not cover the scope"
+    LIFTER_IS_RAISER = "lifter_is_raiser", "this halt must be lifted by someone else"
+
 
 class GantralError(Exception):
     code: str = "error"

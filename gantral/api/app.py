@@ -18,6 +18,7 @@ from gantral.api.edge import EdgeMiddleware
 from gantral.api.routers import (
     audit,
     codec,
+    halts,
     health,
     instances,
     jira,
@@ -31,6 +32,7 @@ from gantral.api.routers import (
 )
 from gantral.audit.reader import AuditReader
 from gantral.core import GantralCore, connect_temporal
+from gantral.governance.halt_book import open_halts
 from gantral.identity import IdentityService
 from gantral.observability.tracing import configure_tracing, traced
 from gantral.policy.runtime import open_registry
@@ -71,7 +73,11 @@ def create_app(
             app.state.readiness = await stack.enter_async_context(
                 open_readiness(settings, observer)
             )
-            app.state.core = GantralCore(client, settings, registry, readiness=app.state.readiness)
+            # The kill switch, shared through PostgreSQL by every replica.
+            app.state.halts = await stack.enter_async_context(open_halts(settings))
+            app.state.core = GantralCore(
+                client, settings, registry, readiness=app.state.readiness, halts=app.state.halts
+            )
             # Without reader credentials the audit routes answer 503; the rest still serves.
             reader = None
             if settings.database.reader_url.get_secret_value():
@@ -139,6 +145,7 @@ def create_app(
     app.include_router(policies.router)
     app.include_router(workflows.router)
     app.include_router(requests.router)
+    app.include_router(halts.router)
     app.include_router(readiness.router)
     app.include_router(slack.router)
     app.include_router(triggers.router)

@@ -21,6 +21,10 @@
     GET  /v1/workflows/...                         any valid token (templates hold no team data)
     PUT  /v1/workflows/{id}                        workflows:publish
     PUT  /v1/workflows/{id}/versions/{v}/activation workflows:publish (audited first)
+    GET  /v1/halts, /v1/halts/{id}                 halts:read           (halts belong to no team)
+    POST /v1/halts                                 halts:raise          the scope's team; any
+                                                   other scope: every team (audited first)
+    POST /v1/halts/{id}:lift                       halts:lift           as for raising
 
 The permission table decides (`gantral.identity.permissions`); this module only says what
 to ask it. A refusal (403) on an existing instance is recorded in that instance's audit

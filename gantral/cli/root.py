@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from gantral.cli.audit import audit_app
+from gantral.cli.halt import halt_app
 from gantral.cli.hook import hook_app
 from gantral.cli.identity import identity_app
 from gantral.cli.mcp_proxy import mcp_proxy_command
@@ -28,6 +29,7 @@ app.command("replay")(replay_command)
 app.command("mcp-proxy")(mcp_proxy_command)
 app.add_typer(requests_app, name="requests", help="Approvers: list, show and decide requests.")
 app.add_typer(hook_app, name="hook", help="Coding-agent hooks (Claude Code).")
+app.add_typer(halt_app, name="halt", help="The kill switch: raise, list and lift halts.")
 
 
 def gantral_version() -> str:

@@ -53,6 +53,9 @@ class Permission(StrEnum):
     POLICIES_READ = "policies:read"
     WORKFLOWS_PUBLISH = "workflows:publish"
     AUDIT_READ = "audit:read"
+    HALTS_READ = "halts:read"
+    HALTS_RAISE = "halts:raise"
+    HALTS_LIFT = "halts:lift"
 
 
 HUMAN_ONLY: frozenset[Permission] = frozenset(

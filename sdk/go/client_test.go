@@ -112,6 +112,21 @@ func TestAPIErrorsKeepCodeAndReason(t *testing.T) {
 	}
 }
 
+func TestHaltedIsItsOwnError(t *testing.T) {
+	f := newFake(t, func(s seen, w http.ResponseWriter, _ int) {
+		writeJSON(w, 409, map[string]any{"error": "conflict", "reason": "halted", "message": "team payments is halted",
+			"details": map[string]any{"halt_id": "halt_1", "halt_reason": "INC-42"}})
+	})
+	_, err := New(f.URL, StaticToken("t0k")).GetInstance(context.Background(), iid)
+	var api *APIError
+	if !errors.Is(err, ErrHalted) || !errors.As(err, &api) || api.HaltID() != "halt_1" || api.HaltReason() != "INC-42" {
+		t.Fatalf("got %#v", err)
+	}
+	if errors.Is(&APIError{Kind: Conflict, Reason: "stale"}, ErrHalted) {
+		t.Fatal("a stale conflict is no halt")
+	}
+}
+
 func TestDecisionNamesTheRequestAndTheDigestShown(t *testing.T) {
 	f := newFake(t, func(_ seen, w http.ResponseWriter, _ int) {
 		writeJSON(w, 409, map[string]any{"error": "conflict", "reason": "stale", "message": "changed"})

@@ -5,13 +5,15 @@ package gantral
 //
 //	*TransportError   the API could not be reached (Reason "transport")
 //	*APIError         the API refused: Status, Code, Reason, Details; Kind is one of
-//	                  InvalidInput, Unauthenticated, Forbidden, NotFound, Conflict, Unavailable
+//	                  InvalidInput, Unauthenticated, Forbidden, NotFound, Conflict, Unavailable;
+//	                  errors.Is(err, ErrHalted) when a halt (the kill switch) covers the call
 //	*StepRefused      a governed step must not run: Reason "rejected", "expired",
 //	                  "cancelled", "decision_timeout", "args_digest_mismatch",
 //	                  "not_ready", ...; Decision says who refused and why
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -43,6 +45,21 @@ type APIError struct {
 func (e *APIError) Error() string {
 	return fmt.Sprintf("%d %s/%s: %s", e.Status, e.Code, e.Reason, e.Message)
 }
+
+// ErrHalted matches (errors.Is) an *APIError refusing the call because a halt, the kill
+// switch, covers it (409, reason "halted"): nothing ran; HaltID and HaltReason say which.
+var ErrHalted = errors.New("gantral: halted")
+
+// Is makes errors.Is(err, ErrHalted) true for a halt's refusal.
+func (e *APIError) Is(target error) bool {
+	return target == ErrHalted && e.Kind == Conflict && e.Reason == "halted"
+}
+
+// HaltID is the halt that refused the call ("" unless errors.Is(e, ErrHalted)).
+func (e *APIError) HaltID() string { s, _ := e.Details["halt_id"].(string); return s }
+
+// HaltReason is why the halt was raised ("" unless errors.Is(e, ErrHalted)).
+func (e *APIError) HaltReason() string { s, _ := e.Details["halt_reason"].(string); return s }
 
 // TransportError: the API could not be reached, or did not answer in time.
 type TransportError struct {

@@ -390,6 +390,7 @@ const (
 	ErrorReasonAlgorithmNotAllowed      ErrorReason = "algorithm_not_allowed"
 	ErrorReasonAlreadyApproved          ErrorReason = "already_approved"
 	ErrorReasonAlreadyDecided           ErrorReason = "already_decided"
+	ErrorReasonAlreadyLifted            ErrorReason = "already_lifted"
 	ErrorReasonArgsDigestMismatch       ErrorReason = "args_digest_mismatch"
 	ErrorReasonArgsDigestRequired       ErrorReason = "args_digest_required"
 	ErrorReasonArgumentsNotShown        ErrorReason = "arguments_not_shown"
@@ -440,6 +441,8 @@ const (
 	ErrorReasonGrantNotYours            ErrorReason = "grant_not_yours"
 	ErrorReasonGrantReused              ErrorReason = "grant_reused"
 	ErrorReasonGrantStepMismatch        ErrorReason = "grant_step_mismatch"
+	ErrorReasonHalted                   ErrorReason = "halted"
+	ErrorReasonHaltsUnavailable         ErrorReason = "halts_unavailable"
 	ErrorReasonHistoryArchiveMissing    ErrorReason = "history_archive_missing"
 	ErrorReasonHistoryArchiveTampered   ErrorReason = "history_archive_tampered"
 	ErrorReasonHistoryIncomplete        ErrorReason = "history_incomplete"
@@ -466,6 +469,7 @@ const (
 	ErrorReasonJiraUnavailable          ErrorReason = "jira_unavailable"
 	ErrorReasonJustificationRequired    ErrorReason = "justification_required"
 	ErrorReasonJwksUnreachable          ErrorReason = "jwks_unreachable"
+	ErrorReasonLifterIsRaiser           ErrorReason = "lifter_is_raiser"
 	ErrorReasonMalformed                ErrorReason = "malformed"
 	ErrorReasonMalformedJson            ErrorReason = "malformed_json"
 	ErrorReasonMethodNotAllowed         ErrorReason = "method_not_allowed"
@@ -509,6 +513,7 @@ const (
 	ErrorReasonRelayUnavailable         ErrorReason = "relay_unavailable"
 	ErrorReasonRoleNotAllowed           ErrorReason = "role_not_allowed"
 	ErrorReasonRoleNotHeld              ErrorReason = "role_not_held"
+	ErrorReasonScopeNotGranted          ErrorReason = "scope_not_granted"
 	ErrorReasonSecretEnvNotSet          ErrorReason = "secret_env_not_set"
 	ErrorReasonSecretFileNotFound       ErrorReason = "secret_file_not_found"
 	ErrorReasonSecretNotFound           ErrorReason = "secret_not_found"
@@ -528,6 +533,7 @@ const (
 	ErrorReasonUnattested               ErrorReason = "unattested"
 	ErrorReasonUnauthenticated          ErrorReason = "unauthenticated"
 	ErrorReasonUnavailable              ErrorReason = "unavailable"
+	ErrorReasonUnknownHalt              ErrorReason = "unknown_halt"
 	ErrorReasonUnknownInstance          ErrorReason = "unknown_instance"
 	ErrorReasonUnknownIssue             ErrorReason = "unknown_issue"
 	ErrorReasonUnknownKey               ErrorReason = "unknown_key"
@@ -609,6 +615,44 @@ type Grant struct {
 	Holder    *string              `json:"holder,omitempty"`
 	RequestID *string              `json:"request_id"`
 	StepID    string               `json:"step_id"`
+}
+
+// A halt as stored and listed: who raised it, when, why; and its lift, once lifted.
+type Halt struct {
+	HaltID        string    `json:"halt_id"`
+	LiftByAnother bool      `json:"lift_by_another,omitempty"`
+	LiftReason    *string   `json:"lift_reason,omitempty"`
+	LiftedAt      *string   `json:"lifted_at,omitempty"`
+	LiftedBy      *string   `json:"lifted_by,omitempty"`
+	RaisedAt      string    `json:"raised_at"`
+	RaisedBy      string    `json:"raised_by"`
+	Reason        string    `json:"reason"`
+	Scope         HaltScope `json:"scope"`
+}
+
+type HaltLift struct {
+	// Why; audited
+	Reason string `json:"reason"`
+}
+
+type HaltRaise struct {
+	// Only someone other than the raiser may lift it
+	LiftByAnother bool `json:"lift_by_another,omitempty"`
+	// Why; audited and listed
+	Reason string `json:"reason"`
+	// One of {"team": T}, {"agent": A}, {"workflow": W, "version": V}, {"deployment": true}
+	Scope HaltScope `json:"scope"`
+}
+
+// Exactly one of `team`, `agent`, `workflow` (with an optional `version`) or
+// `deployment: true`.
+type HaltScope struct {
+	Agent      *string `json:"agent,omitempty"`
+	Deployment *string `json:"deployment,omitempty"`
+	Team       *string `json:"team,omitempty"`
+	// Only with `workflow`
+	Version  *int64  `json:"version,omitempty"`
+	Workflow *string `json:"workflow,omitempty"`
 }
 
 type Health struct {

@@ -61,6 +61,9 @@ async def test_every_operation_keeps_the_contract(served_api: str, tmp_path: Pat
         f"--max-examples={MAX_EXAMPLES}",
         f"--phases={PHASES}",
         "--workers=1",
+        # A generated halt (of team payments, workflow deploy, the deployment...) would
+        # hold for every later test of the session: raising is left to test_halts.py.
+        "--exclude-name=POST /v1/halts",
         "--generation-database=none",
         "--suppress-health-check=all",
         # schemathesis's own 10 s request timeout, as a new client has it: the server

@@ -46,15 +46,23 @@ OPERATOR: dict[Permission, Scope] = {
 # Any change to default_permissions.yaml must be mirrored here, on purpose.
 EXPECTED: dict[tuple[PrincipalKind, str | None], dict[Permission, Scope]] = {
     (HUMAN, None): HUMAN_BASE,
-    (HUMAN, "operator"): {**HUMAN_BASE, **OPERATOR},
+    (HUMAN, "operator"): {**HUMAN_BASE, **OPERATOR, P.HALTS_READ: "own", P.HALTS_RAISE: "own"},
     (HUMAN, "approver"): {**HUMAN_BASE, P.DECISIONS_DECIDE: "own"},
     (HUMAN, "supervisor"): {**HUMAN_BASE, P.DECISIONS_DECIDE: "own", P.DECISIONS_OVERRIDE: "own"},
-    (HUMAN, "auditor"): {P.INSTANCES_READ: "any", P.POLICIES_READ: "any", P.AUDIT_READ: "any"},
+    (HUMAN, "auditor"): {
+        P.INSTANCES_READ: "any",
+        P.POLICIES_READ: "any",
+        P.AUDIT_READ: "any",
+        P.HALTS_READ: "any",
+    },
     (HUMAN, "platform-admin"): {
         P.INSTANCES_READ: "any",
         P.POLICIES_READ: "any",
         P.POLICIES_PUBLISH: "any",
         P.WORKFLOWS_PUBLISH: "any",
+        P.HALTS_READ: "any",
+        P.HALTS_RAISE: "any",
+        P.HALTS_LIFT: "any",
     },
     # Human-only roles give an agent nothing beyond the agent grant.
     **{(AGENT, role): AGENT_BASE for role in (None, "approver", "supervisor", "auditor")},

@@ -8,6 +8,7 @@
 //   │   ├── Forbidden         403
 //   │   ├── NotFound          404
 //   │   ├── Conflict          409 (already_decided, grant_reused, stale, ...)
+//   │   │   └── Halted        409 `halted`: a halt (the kill switch) covers the call
 //   │   └── Unavailable       503 and any other 5xx
 //   └── StepRefused           a governed step must not run; `request` and `decision` if any
 //       ├── StepRejected, StepExpired, StepCancelled, DecisionTimeout, DigestMismatch
@@ -62,6 +63,18 @@ export class NotFound extends APIError {
 }
 export class Conflict extends APIError {
   static override readonly code = "conflict";
+}
+/** A halt (the kill switch) covers the call: nothing ran. Retrying is pointless until it
+ *  is lifted; `haltId` and `haltReason` say which halt and why. */
+export class Halted extends Conflict {
+  get haltId(): string | undefined {
+    const id = this.details["halt_id"];
+    return typeof id === "string" ? id : undefined;
+  }
+  get haltReason(): string | undefined {
+    const why = this.details["halt_reason"];
+    return typeof why === "string" ? why : undefined;
+  }
 }
 export class Unauthenticated extends APIError {
   static override readonly code = "unauthenticated";
@@ -158,9 +171,11 @@ export function errorFromResponse(status: number, statusText: string, text: stri
   const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
   const code = str(body["error"]);
   const details = body["details"];
+  const byCode = code !== undefined ? BY_CODE[code] : undefined;
   const cls =
-    (code !== undefined ? BY_CODE[code] : undefined) ??
-    (status >= 500 ? Unavailable : (BY_STATUS[status] ?? APIError));
+    byCode === Conflict && body["reason"] === "halted"
+      ? Halted
+      : (byCode ?? (status >= 500 ? Unavailable : (BY_STATUS[status] ?? APIError)));
   return new cls(str(body["message"]) ?? (statusText || "request failed"), {
     status,
     code,

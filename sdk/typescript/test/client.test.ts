@@ -10,6 +10,7 @@ import {
   DigestMismatch,
   encodeResumeToken,
   GantralClient,
+  Halted,
   InvalidInput,
   StepRejected,
   TransportError,
@@ -78,6 +79,22 @@ test("an API error keeps the server's code and reason", async () => {
     const bad = await client.getInstance(IID).catch((e: unknown) => e);
     assert.ok(bad instanceof Unavailable);
     assert.equal(bad.status, 502);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("a halt's refusal is its own class, naming the halt", async () => {
+  const body = { error: "conflict", reason: "halted", message: "team payments is halted",
+    details: { halt_id: "halt_1", halt_reason: "INC-42", scope: { team: "payments" } } };
+  const fake = await fakeServer((_, res) => json(res, 409, body));
+  try {
+    const client = new GantralClient({ baseUrl: fake.url });
+    const err = await client.getInstance(IID).catch((e: unknown) => e);
+    assert.ok(err instanceof Halted && err instanceof Conflict);
+    assert.equal(err.reason, "halted");
+    assert.equal(err.haltId, "halt_1");
+    assert.equal(err.haltReason, "INC-42");
   } finally {
     await fake.close();
   }

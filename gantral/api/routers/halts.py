@@ -1,0 +1,123 @@
+"""`/v1/halts`: the kill switch. Raise a halt on a team, an agent, a workflow (version)
+or the whole deployment; list halts; lift one (`POST /v1/halts/{id}:lift`).
+
+A team halt needs `halts:raise` (to lift: `halts:lift`) on that team; any other scope
+names no single team, so it needs the permission on every team. Raising and lifting are
+recorded in the access log before they take effect (503 if they cannot be).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from gantral.api.authz import CurrentCaller
+from gantral.api.deps import Core
+from gantral.errors import Forbidden, Reason
+from gantral.governance.halt_book import HaltBook
+from gantral.governance.halts import Halt, HaltScope
+from gantral.identity import Permission
+
+router = APIRouter(prefix="/v1/halts", tags=["halts"])
+
+HaltId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
+ERRORS: dict[int | str, dict[str, str]] = {
+    403: {"description": "The permission is not held on the halt's scope"},
+    404: {"description": "Unknown halt"},
+    409: {"description": "The halt is already lifted"},
+    503: {"description": "The act could not be audited, so it was not applied"},
+}
+
+
+def get_halts(request: Request) -> HaltBook:
+    halts: HaltBook = request.app.state.halts
+    return halts
+
+
+Halts = Annotated[HaltBook, Depends(get_halts)]
+
+
+class HaltRaise(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scope: HaltScope = Field(
+        description='One of {"team": T}, {"agent": A}, {"workflow": W, "version": V}, '
+        '{"deployment": true}'
+    )
+    reason: str = Field(min_length=1, max_length=2000, description="Why; audited and listed")
+    lift_by_another: StrictBool = Field(
+        default=False, description="Only someone other than the raiser may lift it"
+    )
+
+
+class HaltLift(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000, description="Why; audited")
+
+
+async def _check_scope(caller: CurrentCaller, permission: Permission, scope: HaltScope) -> None:
+    """`permission` on the scope's team; on every team for a scope that names none."""
+    await caller.check(permission, scope.team)
+    if (
+        scope.team is None
+        and not caller.identity.visible_teams(caller.principal, permission).any_team
+    ):
+        refused = Forbidden(
+            f"{permission} on {scope.describe()} needs the permission on every team",
+            reason=Reason.SCOPE_NOT_GRANTED,
+            permission=str(permission),
+        )
+        await caller.record(None, f"{caller.attempt} ({permission})", refused)
+        raise refused
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+async def raise_halt(body: HaltRaise, caller: CurrentCaller, halts: Halts, core: Core) -> Halt:
+    """Halt everything in the scope: new instances, `authorize` calls and step starts
+    (unused grants) are refused with 409 `halted` until the halt is lifted; requests
+    already pending stay pending. In effect on every API replica within a second."""
+    await _check_scope(caller, Permission.HALTS_RAISE, body.scope)
+    return await halts.raise_halt(
+        caller.actor,
+        body.scope,
+        body.reason,
+        core.record_admin_action,
+        lift_by_another=body.lift_by_another,
+    )
+
+
+@router.get("")
+async def list_halts(
+    caller: CurrentCaller,
+    halts: Halts,
+    include_lifted: Annotated[bool, Query(description="Lifted halts too")] = False,
+) -> list[Halt]:
+    """Halts in effect (with `include_lifted`, every halt), oldest first, with who raised
+    (and lifted) them, when and why."""
+    await caller.check(Permission.HALTS_READ)
+    return await halts.store.read(active_only=not include_lifted)
+
+
+@router.get("/{halt_id}", responses=ERRORS)
+async def get_halt(halt_id: HaltId, caller: CurrentCaller, halts: Halts) -> Halt:
+    await caller.check(Permission.HALTS_READ)
+    return await halts.store.get(halt_id)
+
+
+@router.post("/{halt_id}:lift", responses=ERRORS)
+async def lift_halt(
+    halt_id: HaltId, body: HaltLift, caller: CurrentCaller, halts: Halts, core: Core
+) -> Halt:
+    """Lift a halt: calls in its scope are answered again (unless another halt holds).
+    A halt raised with `lift_by_another` refuses its raiser (403 `lifter_is_raiser`)."""
+    await caller.check(Permission.HALTS_LIFT)  # before the halt is read: no probing
+    halt = await halts.store.get(halt_id)
+    await _check_scope(caller, Permission.HALTS_LIFT, halt.scope)
+    try:
+        return await halts.lift(caller.actor, halt, body.reason, core.record_admin_action)
+    except Forbidden as exc:  # the raiser of a halt that someone else must lift
+        await caller.record(None, f"{caller.attempt} ({Permission.HALTS_LIFT})", exc)
+        raise

@@ -1,0 +1,1 @@
+"""Governing a fleet: acts that apply to many instances at once (halts, the kill switch)."""

@@ -1,0 +1,237 @@
+"""Where halts are kept: PostgreSQL (every API replica reads the same rows, and they
+survive restarts), or memory for a single development process.
+
+Both tables are append-only (a trigger refuses UPDATE, DELETE and TRUNCATE): a halt is
+one row, its lift another, so no code path can rewrite who raised or lifted what. A
+halt is lifted at most once (the lift's primary key is the halt id).
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, LiteralString
+
+import psycopg
+from psycopg import sql
+from psycopg.errors import ForeignKeyViolation, UniqueViolation
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from gantral.errors import Conflict, NotFound, Reason, Unavailable
+from gantral.governance.halts import Halt, HaltScope
+
+__all__ = ["MIGRATIONS", "HaltStore", "InMemoryHaltStore", "PostgresHaltStore"]
+
+# Append only: a migration, once released, is never edited; add the next one instead.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE {schema}.halts (
+        halt_id text PRIMARY KEY,
+        scope jsonb NOT NULL,
+        reason text NOT NULL,
+        raised_by text NOT NULL,
+        raised_at timestamptz NOT NULL DEFAULT now(),
+        lift_by_another boolean NOT NULL DEFAULT false
+    );
+    CREATE TABLE {schema}.halt_lifts (
+        halt_id text PRIMARY KEY REFERENCES {schema}.halts (halt_id),
+        lifted_by text NOT NULL,
+        reason text NOT NULL,
+        lifted_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE FUNCTION {schema}.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'halts are append-only' USING ERRCODE = 'insufficient_privilege';
+    END $$;
+    CREATE TRIGGER halts_immutable BEFORE UPDATE OR DELETE ON {schema}.halts
+        FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
+    CREATE TRIGGER halts_no_truncate BEFORE TRUNCATE ON {schema}.halts
+        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
+    CREATE TRIGGER halt_lifts_immutable BEFORE UPDATE OR DELETE ON {schema}.halt_lifts
+        FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
+    CREATE TRIGGER halt_lifts_no_truncate BEFORE TRUNCATE ON {schema}.halt_lifts
+        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
+    """,
+]
+
+
+class HaltStore(abc.ABC):
+    @abc.abstractmethod
+    async def add(
+        self,
+        halt_id: str,
+        scope: HaltScope,
+        reason: str,
+        raised_by: str,
+        lift_by_another: bool = False,
+    ) -> Halt:
+        """Store a new halt, in effect from now."""
+
+    @abc.abstractmethod
+    async def lift(self, halt_id: str, lifted_by: str, reason: str) -> Halt:
+        """Lift a halt: 404 if unknown, 409 `already_lifted` if lifted before."""
+
+    @abc.abstractmethod
+    async def read(self, *, active_only: bool = False) -> list[Halt]:
+        """Halts, oldest first."""
+
+    async def get(self, halt_id: str) -> Halt:
+        for halt in await self.read():
+            if halt.halt_id == halt_id:
+                return halt
+        raise NotFound(f"unknown halt {halt_id!r}", reason=Reason.UNKNOWN_HALT)
+
+
+@contextlib.contextmanager
+def _database() -> Iterator[None]:
+    """A database that is down is 503 `halts_unavailable`, never a 500."""
+    try:
+        yield
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise Unavailable(
+            f"the halts database is unavailable: {exc}", reason=Reason.HALTS_UNAVAILABLE
+        ) from exc
+
+
+def _already_lifted(halt_id: str) -> Conflict:
+    return Conflict(f"halt {halt_id} is already lifted", reason=Reason.ALREADY_LIFTED)
+
+
+class InMemoryHaltStore(HaltStore):
+    """Halts in a dict: one process only, gone on restart (development, unit tests)."""
+
+    def __init__(self) -> None:
+        self._halts: dict[str, Halt] = {}
+
+    async def add(
+        self,
+        halt_id: str,
+        scope: HaltScope,
+        reason: str,
+        raised_by: str,
+        lift_by_another: bool = False,
+    ) -> Halt:
+        halt = Halt(
+            halt_id=halt_id,
+            scope=scope,
+            reason=reason,
+            raised_by=raised_by,
+            raised_at=datetime.now(UTC),
+            lift_by_another=lift_by_another,
+        )
+        self._halts[halt_id] = halt
+        return halt
+
+    async def lift(self, halt_id: str, lifted_by: str, reason: str) -> Halt:
+        halt = await self.get(halt_id)
+        if not halt.active:
+            raise _already_lifted(halt_id)
+        lifted = halt.model_copy(
+            update={"lifted_by": lifted_by, "lifted_at": datetime.now(UTC), "lift_reason": reason}
+        )
+        self._halts[halt_id] = lifted
+        return lifted
+
+    async def read(self, *, active_only: bool = False) -> list[Halt]:
+        return [h for h in self._halts.values() if h.active or not active_only]
+
+
+class PostgresHaltStore(HaltStore):
+    """Halts on a psycopg pool opened by the caller (the API lifespan)."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any], *, schema: str = "gantral_halts") -> None:
+        self._pool = pool
+        self._schema = sql.Identifier(schema)
+
+    def _sql(self, statement: str) -> sql.Composed:
+        return sql.SQL(statement).format(schema=self._schema)
+
+    async def migrate(self) -> int:
+        """Apply pending migrations (safe from many processes at once); how many were."""
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                (f"gantral_halts_migrations:{self._schema.as_string(conn)}",),
+            )
+            await conn.execute(self._sql("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            await conn.execute(
+                self._sql(
+                    "CREATE TABLE IF NOT EXISTS {schema}.migrations "
+                    "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+            )
+            cur = await conn.execute(
+                self._sql("SELECT coalesce(max(version), 0) FROM {schema}.migrations")
+            )
+            row = await cur.fetchone()
+            done = int(row[0]) if row else 0
+            for number, statement in enumerate(MIGRATIONS[done:], start=done + 1):
+                await conn.execute(self._sql(statement))
+                await conn.execute(
+                    self._sql("INSERT INTO {schema}.migrations (version) VALUES (%s)"), (number,)
+                )
+            return len(MIGRATIONS) - done
+
+    async def add(
+        self,
+        halt_id: str,
+        scope: HaltScope,
+        reason: str,
+        raised_by: str,
+        lift_by_another: bool = False,
+    ) -> Halt:
+        stored = Jsonb(scope.model_dump(mode="json", exclude_none=True))
+        with _database():
+            async with self._pool.connection() as conn:
+                await conn.execute(
+                    self._sql(
+                        "INSERT INTO {schema}.halts "
+                        "(halt_id, scope, reason, raised_by, lift_by_another) "
+                        "VALUES (%s, %s, %s, %s, %s)"
+                    ),
+                    (halt_id, stored, reason, raised_by, lift_by_another),
+                )
+        return await self.get(halt_id)
+
+    async def lift(self, halt_id: str, lifted_by: str, reason: str) -> Halt:
+        try:
+            with _database():
+                async with self._pool.connection() as conn:
+                    await conn.execute(
+                        self._sql(
+                            "INSERT INTO {schema}.halt_lifts (halt_id, lifted_by, reason) "
+                            "VALUES (%s, %s, %s)"
+                        ),
+                        (halt_id, lifted_by, reason),
+                    )
+        except UniqueViolation:
+            raise _already_lifted(halt_id) from None
+        except ForeignKeyViolation:
+            raise NotFound(f"unknown halt {halt_id!r}", reason=Reason.UNKNOWN_HALT) from None
+        return await self.get(halt_id)
+
+    async def get(self, halt_id: str) -> Halt:
+        rows = await self._fetch("WHERE h.halt_id = %s", (halt_id,))
+        if not rows:
+            raise NotFound(f"unknown halt {halt_id!r}", reason=Reason.UNKNOWN_HALT)
+        return rows[0]
+
+    async def read(self, *, active_only: bool = False) -> list[Halt]:
+        return await self._fetch("WHERE l.halt_id IS NULL" if active_only else "", ())
+
+    async def _fetch(self, where: LiteralString, params: tuple[Any, ...]) -> list[Halt]:
+        query = self._sql(
+            "SELECT h.halt_id, h.scope, h.reason, h.raised_by, h.raised_at, h.lift_by_another, "
+            "l.lifted_by, l.lifted_at, l.reason AS lift_reason "
+            "FROM {schema}.halts h LEFT JOIN {schema}.halt_lifts l USING (halt_id) "
+            + where
+            + " ORDER BY h.raised_at, h.halt_id"
+        )
+        with _database():
+            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(query, params)
+                return [Halt.model_validate(row) for row in await cur.fetchall()]

@@ -1,0 +1,170 @@
+"""Halts: which calls a scope covers, the refusal it answers with, and how long a process
+may go on reading a halt list that changed (the cache)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from gantral.domain.actors import Actor, ActorKind
+from gantral.errors import Conflict, Forbidden, Unavailable
+from gantral.governance.halt_book import HaltBook
+from gantral.governance.halt_store import InMemoryHaltStore
+from gantral.governance.halts import Halt, HaltScope, HaltTarget, covering, halted
+
+T0 = datetime(2026, 12, 6, tzinfo=UTC)
+TARGET = HaltTarget(team="payments", workflow="deploy", version=2, agent="bot-1")
+PAT = Actor(id="pat", kind=ActorKind.HUMAN, roles=["platform-admin"])
+
+
+def halt(scope: dict[str, Any], n: int = 0, lifted: bool = False) -> Halt:
+    return Halt(
+        halt_id=f"halt_{n}",
+        scope=HaltScope.model_validate(scope),
+        reason=f"reason {n}",
+        raised_by="pat",
+        raised_at=T0 + timedelta(seconds=n),
+        lifted_by="pat" if lifted else None,
+        lifted_at=T0 + timedelta(hours=1) if lifted else None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("scope", "covered"),
+    [
+        ({"team": "payments"}, True),
+        ({"team": "risk"}, False),
+        ({"agent": "bot-1"}, True),
+        ({"agent": "bot-2"}, False),
+        ({"workflow": "deploy"}, True),
+        ({"workflow": "deploy", "version": 2}, True),
+        ({"workflow": "deploy", "version": 1}, False),
+        ({"workflow": "refund"}, False),
+        ({"deployment": True}, True),
+    ],
+)
+def test_a_scope_covers_exactly_what_it_names(scope: dict[str, Any], covered: bool) -> None:
+    assert HaltScope.model_validate(scope).covers(TARGET) is covered
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        {},
+        {"team": "payments", "agent": "bot-1"},
+        {"version": 2},
+        {"team": "payments", "version": 2},
+        {"deployment": False},
+        {"team": ""},
+        {"team": "pay ments"},
+        {"workflow": "deploy", "version": 0},
+        {"everything": True},
+    ],
+)
+def test_a_scope_names_exactly_one_thing(scope: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        HaltScope.model_validate(scope)
+
+
+def test_the_oldest_active_covering_halt_answers() -> None:
+    halts = [
+        halt({"team": "risk"}, 0),
+        halt({"team": "payments"}, 1, lifted=True),
+        halt({"agent": "bot-1"}, 3),
+        halt({"workflow": "deploy"}, 2),
+    ]
+    found = covering(halts, TARGET)
+    assert found is not None and found.halt_id == "halt_2"
+    assert covering(halts[:2], TARGET) is None
+
+
+def test_the_refusal_is_a_conflict_naming_the_halt_and_its_reason() -> None:
+    refused = halted(halt({"team": "payments"}, 7), "authorizing step pay")
+    assert isinstance(refused, Conflict)
+    body = refused.to_dict()
+    assert (body["error"], body["reason"]) == ("conflict", "halted")
+    assert body["details"] == {
+        "halt_id": "halt_7",
+        "halt_reason": "reason 7",
+        "scope": {"team": "payments"},
+    }
+    assert "team payments is halted" in body["message"]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _recorded(actor: Actor, action: str, detail: dict[str, Any]) -> None:
+    RECORDED.append((actor.id, action, detail))
+
+
+RECORDED: list[tuple[str, str, dict[str, Any]]] = []
+
+
+async def test_a_halt_raised_elsewhere_holds_here_within_the_cache_age() -> None:
+    store = InMemoryHaltStore()
+    clock = Clock()
+    here = HaltBook(store, max_age=0.5, clock=clock)
+    there = HaltBook(store, max_age=0.5, clock=clock)
+    assert await here.covering(TARGET) is None
+    raised = await there.raise_halt(PAT, HaltScope(team="payments"), "loop", _recorded)
+    assert RECORDED[-1] == (
+        "pat",
+        "halt_raised",
+        {"halt_id": raised.halt_id, "scope": {"team": "payments"}, "reason": "loop"},
+    )
+    # The raising process sees it at once; another within its cache age.
+    assert await there.covering(TARGET) == raised
+    clock.now = 0.4
+    assert await here.covering(TARGET) is None
+    clock.now = 0.6
+    assert await here.covering(TARGET) == raised
+
+    lifted = await there.lift(PAT, raised, "fixed", _recorded)
+    assert RECORDED[-1][1] == "halt_lifted" and lifted.lifted_by == "pat"
+    clock.now = 1.2
+    assert await here.covering(TARGET) is None
+    with pytest.raises(Conflict) as again:
+        await there.lift(PAT, lifted, "twice", _recorded)
+    assert again.value.reason == "already_lifted"
+
+
+async def test_a_halt_for_another_to_lift_refuses_its_raiser() -> None:
+    book = HaltBook(InMemoryHaltStore())
+    scope = HaltScope(agent="bot-1")
+    raised = await book.raise_halt(PAT, scope, "x", _recorded, lift_by_another=True)
+    assert RECORDED[-1][2]["lift_by_another"] is True
+    with pytest.raises(Forbidden) as refused:
+        await book.lift(PAT, raised, "mine", _recorded)
+    assert refused.value.reason == "lifter_is_raiser"
+    assert (await book.covering(TARGET)) == raised  # still holds
+    sam = Actor(id="sam", kind=ActorKind.HUMAN)
+    assert (await book.lift(sam, raised, "checked", _recorded)).lifted_by == "sam"
+
+
+async def test_an_unrecorded_halt_never_takes_effect() -> None:
+    async def audit_down(actor: Actor, action: str, detail: dict[str, Any]) -> None:
+        raise Unavailable("down", reason="audit_unavailable")
+
+    book = HaltBook(InMemoryHaltStore())
+    with pytest.raises(Unavailable):
+        await book.raise_halt(PAT, HaltScope(deployment=True), "x", audit_down)
+    assert await book.store.read() == []
+
+
+async def test_halts_that_cannot_be_read_refuse_instead_of_allowing() -> None:
+    class Broken(InMemoryHaltStore):
+        async def read(self, *, active_only: bool = False) -> list[Halt]:
+            raise OSError("connection refused")
+
+    with pytest.raises(Unavailable) as refused:
+        await HaltBook(Broken()).covering(TARGET)
+    assert refused.value.reason == "halts_unavailable"
