@@ -56,6 +56,7 @@ from gantral.errors import (
     Unavailable,
 )
 from gantral.policy.registry import PolicyRegistry, pin_template
+from gantral.policy.shadow import pin_shadows
 from gantral.readiness import Ask, ReadinessGate
 from gantral.settings import Settings, TemporalTLS
 from gantral.temporal_codec import data_converter
@@ -226,6 +227,7 @@ class GantralCore:
             request_fingerprint=asked,
             continue_as_new_after=self._settings.temporal.continue_as_new_after_events,
             callback_url=callback_url,
+            shadows=await pin_shadows(self._registry, template),
         )
         start.attestation = self._attestor.sign("start", start.instance_id, start.attested_body())
         operation = WithStartWorkflowOperation(

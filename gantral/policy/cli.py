@@ -23,11 +23,13 @@ from gantral.policy.facts import given_facts
 from gantral.policy.loading import load_file, parse
 from gantral.policy.models import Policy
 from gantral.replay.cli import backtest_command
+from gantral.replay.shadow_cli import shadow_report_command
 
 policy_app = typer.Typer(
     help="Policy files: dry-run evaluation and validation.", no_args_is_help=True
 )
 policy_app.command("backtest")(backtest_command)
+policy_app.command("shadow-report")(shadow_report_command)
 
 
 @policy_app.command("evaluate")

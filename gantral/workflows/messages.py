@@ -25,7 +25,7 @@ from gantral.domain.records import (
 from gantral.domain.states import State
 from gantral.policy.models import Materiality
 from gantral.policy.plan import RequestPlan
-from gantral.policy.templates import WorkflowTemplate
+from gantral.policy.templates import ShadowPin, WorkflowTemplate
 from gantral.workflows.grants import GrantBook
 
 WORKFLOW_NAME = "GantralInstance"
@@ -51,6 +51,9 @@ class StartInstance(BaseModel):
     continue_as_new_after: int = Field(default=10_000, ge=10)
     carried: InstanceData | None = None
     callback_url: str | None = None
+    # Each step's shadow policy, pinned at start (`gantral.policy.shadow.pin_shadows`).
+    # Left out when empty: starts without shadows attest and replay as before.
+    shadows: dict[str, ShadowPin] = Field(default_factory=dict, exclude_if=lambda v: not v)
 
     def attested_body(self) -> dict[str, Any]:
         """What the API signs of a start: everything, with the template by its digest."""

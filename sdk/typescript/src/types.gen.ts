@@ -876,6 +876,32 @@ export interface RoleRuleInput {
   "role": string;
 }
 
+/** A decision point where the shadow could not be evaluated (the enforced one decided). */
+export interface ShadowError {
+  "error": string;
+  "instance_id": string;
+  "seq": number;
+  "step_id": string;
+}
+
+export interface ShadowReport {
+  "changed": number;
+  "counts"?: Record<string, number>;
+  "decision_points": number;
+  "error_examples"?: Array<ShadowError>;
+  "errors": number;
+  "evaluated": number;
+  "examples"?: Array<Change>;
+  "flips"?: Record<string, number>;
+  "instances": number;
+  "materiality_changes"?: Record<string, number>;
+  "policy_id": string;
+  "since": string;
+  "unchanged": number;
+  "until": string;
+  "versions"?: Array<number>;
+}
+
 /** How this policy's requests may be decided from a Slack message. */
 export interface SlackChannel {
   "approve_truncated"?: boolean | null;
@@ -936,6 +962,7 @@ export interface StepDefinition {
   "id": string;
   "policy"?: Policy;
   "policy_ref"?: PolicyRef | null;
+  "shadow"?: PolicyRef | null;
 }
 
 /** One step. Its policy is inlined (`policy`) or stored (`policy_ref`), not both; both
@@ -949,6 +976,7 @@ export interface StepDefinitionInput {
   "id": string;
   "policy"?: PolicyInput;
   "policy_ref"?: PolicyRefInput | null;
+  "shadow"?: PolicyRefInput | null;
 }
 
 export interface StoredPolicy {
