@@ -17,7 +17,7 @@ from gantral.replay.shadow_report import ShadowReport
 from gantral.settings import Settings
 from tests.conftest import Stack
 from tests.integration import test_governance as gov
-from tests.integration.auth import AUDITOR, bearer
+from tests.integration.auth import AGENT, AUDITOR, bearer
 from tests.integration.test_replay_api import cli_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -97,6 +97,15 @@ async def test_a_stricter_shadow_is_recorded_and_reported_never_enforced(
     assert ShadowReport.model_validate_json(result.stdout).flips["ALLOW->PENDING"] == 1
     assert "1 would change" in result.stderr
 
+    # Deterministic: a replay of the instance against today's code reproduces its shadow
+    # event, like every other.
+    done = {"kind": "STEP_COMPLETED", "step_id": "act"}
+    assert (await api.post(f"/v1/instances/{iid}/events", json=done, headers=AGENT)).is_success
+    assert (await api.post(f"/v1/instances/{iid}/complete", json={}, headers=AGENT)).is_success
+    replay = await api.post(f"/v1/replay/{iid}", headers=AUDITOR)
+    assert replay.status_code == 200, replay.text
+    assert replay.json()["match"] is True, replay.json()["first_divergence"]
+
 
 async def test_a_shadow_that_fails_is_recorded_as_its_error_and_enforcement_holds(
     api: httpx.AsyncClient,
@@ -109,7 +118,7 @@ async def test_a_shadow_that_fails_is_recorded_as_its_error_and_enforcement_hold
     allowed = await gov.authorize(api, iid, {"amount": 500})
     assert allowed["outcome"] == "ALLOW", allowed
     [event] = await _events(api, iid, "SHADOW_EVALUATED")
-    assert event["outcome"] is None and "unknown_version" in event["error"], event
+    assert "outcome" not in event and "unknown_version" in event["error"], event
     report = (await _report(api, shadow)).json()
     assert (report["decision_points"], report["errors"], report["changed"]) == (1, 1, 0)
     assert [e["instance_id"] for e in report["error_examples"]] == [iid]
