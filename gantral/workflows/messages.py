@@ -91,6 +91,9 @@ class InstanceData(BaseModel):
     audit: AuditChain = Field(default_factory=AuditChain)
     # The attempt that created the instance (the first `started` asker).
     creator: str | None = None
+    # Counts and sums of earlier authorizations that history-aware rules read
+    # (`gantral.policy.history`); kept only when a pinned policy reads them.
+    history: dict[str, int | float] = Field(default_factory=dict, exclude_if=lambda v: not v)
 
     @model_validator(mode="before")
     @classmethod

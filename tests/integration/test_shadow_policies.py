@@ -151,3 +151,39 @@ async def test_the_shadow_report_needs_read_rights_and_a_bounded_window(
         assert (bad.status_code, bad.json()["reason"]) == (422, reason), bad.text
     garbled = await api.get(path, params={"since": "yesterday"}, headers=AUDITOR)
     assert garbled.status_code == 422, garbled.text
+
+
+# Once two refunds were allowed in this instance, the next needs a tech lead.
+COUNTED = """
+materiality: LOW
+materiality_rules:
+  - {name: repeated, level: HIGH, when: [{field: history.act.ALLOW.count, op: ge, value: 2}]}
+by_materiality:
+  HIGH: {approvers: [{role: TECH_LEAD}], timeouts: {primary: 1h}}
+"""
+
+
+async def test_a_history_aware_rule_counts_the_instances_own_allowed_steps(
+    api: httpx.AsyncClient,
+) -> None:
+    pid = gov.uid("pol")
+    await gov.put(api, f"/v1/policies/{pid}", COUNTED)
+    iid = await gov.start(api, await gov.workflow_with(api, pid))
+    for _ in range(2):
+        allowed = await gov.authorize(api, iid, {"amount": 5})
+        assert allowed["outcome"] == "ALLOW", allowed
+        grant = allowed["grant"]["grant_id"]
+        started = await gov.start_step(api, iid, grant, allowed["args_digest"])
+        assert started.status_code == 200, started.text
+        done = {"kind": "STEP_COMPLETED", "step_id": "act"}
+        assert (await api.post(f"/v1/instances/{iid}/events", json=done, headers=AGENT)).is_success
+    third = await gov.authorize(api, iid, {"amount": 5})
+    assert third["outcome"] == "PENDING" and third["materiality"] == "HIGH", third
+    assert "rule repeated" in third["explanation"][0]
+    # Another instance starts from nothing.
+    other = await gov.start(api, await gov.workflow_with(api, pid))
+    assert (await gov.authorize(api, other, {"amount": 5}))["outcome"] == "ALLOW"
+    # The counts live in the workflow's state: a replay decides the same.
+    replay = await api.post(f"/v1/replay/{iid}", headers=AUDITOR)
+    assert replay.status_code == 200, replay.text
+    assert replay.json()["match"] is True, replay.json()["first_divergence"]

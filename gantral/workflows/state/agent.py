@@ -12,7 +12,7 @@ from gantral.domain.digest import args_digest
 from gantral.domain.records import Grant, HumanRequest, RequestStatus
 from gantral.domain.states import State
 from gantral.policy.evaluate import RequestPlan, plan_request
-from gantral.policy.shadow import shadow_outcome
+from gantral.policy.shadow import outcome_of, shadow_outcome
 from gantral.workflows.messages import (
     AgentEvent,
     AgentEventKind,
@@ -94,6 +94,7 @@ class AgentProtocol(Requests):
             payload = {"step_id": req.step_id, "args_digest": digest}
             payload |= shadow_outcome(shadow, facts, plan)
             self.log.record(AuditEventType.SHADOW_EVALUATED, req.actor, payload, now)
+        self.remember(req.step_id, outcome_of(plan), req.arguments)
         pending = self.pending
         if pending is not None and pending.args_digest == digest:
             return Authorized(_pending_result(pending, plan))

@@ -12,6 +12,8 @@ from gantral.domain.audit_event import AuditEventType
 from gantral.domain.records import HumanRequest, TransitionRecord
 from gantral.domain.states import TERMINAL_STATES, IllegalTransition, State, check_transition
 from gantral.policy.facts import step_facts
+from gantral.policy.history import history_facts, record, tracked_sums, uses_history
+from gantral.policy.models import Policy
 from gantral.workflows.audit_log import AuditLog
 from gantral.workflows.idempotency import Outcomes
 from gantral.workflows.messages import InstanceData, StartInstance
@@ -51,13 +53,29 @@ class StateCore:
         return Outcomes(self.data.outcomes)
 
     def facts(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        """What the step's policy may read: the bound arguments and facts fixed at start."""
-        return step_facts(
+        """What the step's policy may read: the bound arguments, facts fixed at start and,
+        when a pinned policy reads it, the instance's own history."""
+        facts = step_facts(
             arguments=arguments,
             trigger_context=self.start.trigger_context,
             owning_team_id=self.start.owning_team_id,
             workflow_id=self.start.template.id,
         )
+        if uses_history(self._pinned()):
+            steps = [s.id for s in self.start.template.steps]
+            sums = tracked_sums(self._pinned())
+            facts["history"] = history_facts(self.data.history, steps, sums)
+        return facts
+
+    def remember(self, step_id: str, outcome: str, arguments: dict[str, Any]) -> None:
+        """Count an authorize for history-aware rules (only when a pinned policy reads them)."""
+        if uses_history(self._pinned()):
+            record(self.data.history, step_id, outcome, arguments, tracked_sums(self._pinned()))
+
+    def _pinned(self) -> list[Policy]:
+        """Every policy pinned for this instance: each step's, and each shadow."""
+        shadows = [p.policy for p in self.start.shadows.values() if p.policy is not None]
+        return [s.policy for s in self.start.template.steps] + shadows
 
     # -- the one place a transition happens ---------------------------------------------
 
