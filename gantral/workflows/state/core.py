@@ -13,7 +13,6 @@ from gantral.domain.records import HumanRequest, TransitionRecord
 from gantral.domain.states import TERMINAL_STATES, IllegalTransition, State, check_transition
 from gantral.policy.facts import step_facts
 from gantral.policy.history import history_facts, record, tracked_sums, uses_history
-from gantral.policy.models import Policy
 from gantral.workflows.audit_log import AuditLog
 from gantral.workflows.idempotency import Outcomes
 from gantral.workflows.messages import InstanceData, StartInstance
@@ -32,6 +31,11 @@ class StateCore:
         self.start = start
         self.data = data
         self.log = AuditLog(start.instance_id, after=data.audit.count, head=data.audit.head)
+        # The argument sums history-aware rules read; None when no pinned policy (a step's
+        # or a shadow) reads the instance's history, which is then not kept at all.
+        pinned = [s.policy for s in start.template.steps]
+        pinned += [p.policy for p in start.shadows.values() if p.policy is not None]
+        self._history_sums = tracked_sums(pinned) if uses_history(pinned) else None
 
     # -- reads ------------------------------------------------------------------------
 
@@ -61,21 +65,15 @@ class StateCore:
             owning_team_id=self.start.owning_team_id,
             workflow_id=self.start.template.id,
         )
-        if uses_history(self._pinned()):
+        if self._history_sums is not None:
             steps = [s.id for s in self.start.template.steps]
-            sums = tracked_sums(self._pinned())
-            facts["history"] = history_facts(self.data.history, steps, sums)
+            facts["history"] = history_facts(self.data.history, steps, self._history_sums)
         return facts
 
     def remember(self, step_id: str, outcome: str, arguments: dict[str, Any]) -> None:
         """Count an authorize for history-aware rules (only when a pinned policy reads them)."""
-        if uses_history(self._pinned()):
-            record(self.data.history, step_id, outcome, arguments, tracked_sums(self._pinned()))
-
-    def _pinned(self) -> list[Policy]:
-        """Every policy pinned for this instance: each step's, and each shadow."""
-        shadows = [p.policy for p in self.start.shadows.values() if p.policy is not None]
-        return [s.policy for s in self.start.template.steps] + shadows
+        if self._history_sums is not None:
+            record(self.data.history, step_id, outcome, arguments, self._history_sums)
 
     # -- the one place a transition happens ---------------------------------------------
 
