@@ -59,6 +59,7 @@ from gantral.errors import (
 from gantral.governance.halt_book import HaltBook
 from gantral.governance.halts import Halt, HaltTarget, covering, halted
 from gantral.policy.registry import PolicyRegistry, pin_template
+from gantral.policy.shadow import pin_shadows
 from gantral.readiness import Ask, ReadinessGate
 from gantral.settings import Settings, TemporalTLS
 from gantral.settings.callback_urls import url_problem
@@ -239,6 +240,7 @@ class GantralCore:
             request_fingerprint=asked,
             continue_as_new_after=self._settings.temporal.continue_as_new_after_events,
             callback_url=callback_url,
+            shadows=await pin_shadows(self._registry, template),
         )
         start.attestation = self._attestor.sign("start", start.instance_id, start.attested_body())
         operation = WithStartWorkflowOperation(

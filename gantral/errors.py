@@ -289,6 +289,14 @@ class Reason(StrEnum):
     SCOPE_NOT_GRANTED = "scope_not_granted", "the caller's permission does not cover the scope"
     LIFTER_IS_RAISER = "lifter_is_raiser", "this halt must be lifted by someone else"
 
+    # Shadow policies.
+    INVALID_WINDOW = "invalid_window", "the report's window is empty or inverted"
+    WINDOW_TOO_LARGE = "window_too_large", "the report's window is longer than allowed"
+    SHADOW_REPORT_TOO_LARGE = (
+        "shadow_report_too_large",
+        "the window holds more shadow evaluations than one report reads",
+    )
+
 
 class GantralError(Exception):
     code: str = "error"

@@ -16,6 +16,7 @@
     POST /v1/replay/{id}, GET .../history          audit:read           the team in its audit log
     GET  /v1/requests?pending_for=me               decisions:decide     teams the caller decides for
     POST /v1/policies/{id}:backtest                audit:read           the teams the caller audits
+    GET  /v1/policies/{id}/shadow-report           audit:read           the teams the caller audits
     GET  /v1/policies/..., POST ...:evaluate       policies:read
     PUT  /v1/policies/{id}                         policies:publish
     GET  /v1/workflows/...                         any valid token (templates hold no team data)

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from gantral.cli.output import OutputFormat, OutputOpt
 from gantral.cli.replay import backtest_command
+from gantral.cli.shadow_report import shadow_report_command
 from gantral.errors import InvalidInput
 from gantral.policy.explain import Actors, explain
 from gantral.policy.facts import given_facts
@@ -28,6 +29,7 @@ policy_app = typer.Typer(
     help="Policy files: dry-run evaluation and validation.", no_args_is_help=True
 )
 policy_app.command("backtest")(backtest_command)
+policy_app.command("shadow-report")(shadow_report_command)
 
 
 @policy_app.command("evaluate")

@@ -40,6 +40,8 @@ class InstanceStarted(_Payload):
     owning_team_id: str
     trigger_context: dict[str, Any]
     pinned_policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Steps with a shadow policy: its pinned reference (and error, if it did not resolve).
+    shadow_policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
     attested: Attested | None = None
     callback_url: str | None = None
 
@@ -61,6 +63,27 @@ class PolicyEvaluated(_Payload):
     materiality: str
     requires_human: bool
     explanation: list[str]
+
+
+class ShadowEvaluated(_Payload):
+    """A step's shadow policy evaluated beside the enforced one: what it would have
+    decided (`outcome` None and `error` set when it could not be evaluated). Never
+    changes the enforced outcome."""
+
+    type: Literal[AuditEventType.SHADOW_EVALUATED] = AuditEventType.SHADOW_EVALUATED
+    step_id: str
+    args_digest: str
+    policy_id: str
+    policy_version: int | None
+    content_hash: str | None
+    enforced_outcome: Literal["ALLOW", "PENDING"]
+    enforced_materiality: str
+    enforced_approvers: list[str]
+    outcome: Literal["ALLOW", "PENDING"] | None = None
+    materiality: str | None = None
+    approvers: list[str] = Field(default_factory=list)
+    explanation: list[str] = Field(default_factory=list)
+    error: str | None = None
 
 
 class HumanRequested(_Payload):
@@ -222,6 +245,7 @@ AuditPayload = Annotated[
     InstanceStarted
     | StateTransition
     | PolicyEvaluated
+    | ShadowEvaluated
     | HumanRequested
     | RequestSuperseded
     | DecisionRecorded

@@ -7,6 +7,8 @@ humans to read and never decides materiality (issue 10, item 5):
     trigger     the instance's trigger context (fixed when the instance started)
     team        the owning team id
     workflow    the workflow template id
+    history     counts and sums over the instance's own earlier authorizations
+                (`gantral.policy.history`), kept by the workflow, so replay reproduces them
 
 Publication refuses a rule on any other field (`field_problem`); a policy pinned before
 that check can still name one, and evaluation then finds it unreadable (fail closed).
@@ -23,7 +25,8 @@ _IDS = ("team", "workflow")
 
 TRUST_BOUNDARY = (
     "rules read only arguments.* (bound by the grant), trigger.* (the trigger context, "
-    "fixed when the instance started), team and workflow; a step's free-form context is "
+    "fixed when the instance started), team, workflow and history.* (the instance's own "
+    "earlier authorizations); a step's free-form context is "
     "asserted by the agent and bound by nothing, so it is for humans to read"
 )
 
@@ -56,7 +59,10 @@ def given_facts(
     return facts
 
 
-FACT_PATTERN = r"^(?:(?:arguments|trigger)(?:\.[A-Za-z0-9_-]+)+|team|workflow)$"
+FACT_PATTERN = (
+    r"^(?:(?:arguments|trigger)(?:\.[A-Za-z0-9_-]+)+|team|workflow"
+    r"|history\.[A-Za-z0-9_-]+\.(?:ALLOW|PENDING)\.(?:count|sum(?:\.[A-Za-z0-9_-]+)+))$"
+)
 """Every field `field_problem` accepts, as a JSON Schema pattern."""
 
 
@@ -67,4 +73,8 @@ def field_problem(field: str) -> str | None:
         return None if rest else f"is an object: name a field inside it ({root}.<name>)"
     if root in _IDS:
         return None if not rest else f"has no fields: {root} is an id, compare it whole"
+    if root == "history":
+        from gantral.policy.history import history_problem
+
+        return history_problem(rest)
     return "is not a fact a policy may read"

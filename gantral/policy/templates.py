@@ -49,6 +49,15 @@ class PolicyRef(_Frozen):
         return self
 
 
+class ShadowPin(_Frozen):
+    """A step's shadow policy as pinned when its instance started (`gantral.policy.shadow`):
+    the exact reference and the policy, or, when it could not be resolved, why."""
+
+    ref: PolicyRef
+    policy: Policy | None = None
+    error: str | None = None
+
+
 class Trigger(_Frozen):
     """What starts an instance, e.g. source `github`, event `pull_request.opened`,
     match `{repository: acme/payments}`; or source `manual`."""
@@ -96,6 +105,10 @@ class StepDefinition(_Frozen):
     depends_on: list[Annotated[str, Field(min_length=1, pattern=_ID)]] = Field(default_factory=list)
     policy: Policy = Policy()
     policy_ref: PolicyRef | None = None
+    # A stored policy evaluated beside the enforced one on every authorize and only
+    # recorded (SHADOW_EVALUATED; gantral.policy.shadow). Left out of the dump when
+    # unset, so every template's content hash stays what it was.
+    shadow: PolicyRef | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @model_validator(mode="after")
     def _one_policy(self) -> StepDefinition:

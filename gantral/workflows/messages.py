@@ -26,7 +26,7 @@ from gantral.domain.states import State
 from gantral.errors import Reason
 from gantral.policy.models import Materiality
 from gantral.policy.plan import RequestPlan
-from gantral.policy.templates import WorkflowTemplate
+from gantral.policy.templates import ShadowPin, WorkflowTemplate
 from gantral.workflows.grants import GrantBook
 
 WORKFLOW_NAME = "GantralInstance"
@@ -52,6 +52,9 @@ class StartInstance(BaseModel):
     continue_as_new_after: int = Field(default=10_000, ge=10)
     carried: InstanceData | None = None
     callback_url: str | None = None
+    # Each step's shadow policy, pinned at start (`gantral.policy.shadow.pin_shadows`).
+    # Left out when empty: starts without shadows attest and replay as before.
+    shadows: dict[str, ShadowPin] = Field(default_factory=dict, exclude_if=lambda v: not v)
 
     def attested_body(self) -> dict[str, Any]:
         """What the API signs of a start: everything, with the template by its digest."""
@@ -89,6 +92,9 @@ class InstanceData(BaseModel):
     audit: AuditChain = Field(default_factory=AuditChain)
     # The attempt that created the instance (the first `started` asker).
     creator: str | None = None
+    # Counts and sums of earlier authorizations that history-aware rules read
+    # (`gantral.policy.history`); kept only when a pinned policy reads them.
+    history: dict[str, int | float] = Field(default_factory=dict, exclude_if=lambda v: not v)
 
     @model_validator(mode="before")
     @classmethod

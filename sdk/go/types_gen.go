@@ -466,6 +466,7 @@ const (
 	ErrorReasonInvalidPermissions       ErrorReason = "invalid_permissions"
 	ErrorReasonInvalidQuery             ErrorReason = "invalid_query"
 	ErrorReasonInvalidSecretReference   ErrorReason = "invalid_secret_reference"
+	ErrorReasonInvalidWindow            ErrorReason = "invalid_window"
 	ErrorReasonJiraUnavailable          ErrorReason = "jira_unavailable"
 	ErrorReasonJustificationRequired    ErrorReason = "justification_required"
 	ErrorReasonJwksUnreachable          ErrorReason = "jwks_unreachable"
@@ -518,6 +519,7 @@ const (
 	ErrorReasonSecretFileNotFound       ErrorReason = "secret_file_not_found"
 	ErrorReasonSecretNotFound           ErrorReason = "secret_not_found"
 	ErrorReasonSeparationOfDuties       ErrorReason = "separation_of_duties"
+	ErrorReasonShadowReportTooLarge     ErrorReason = "shadow_report_too_large"
 	ErrorReasonStale                    ErrorReason = "stale"
 	ErrorReasonStaleDelivery            ErrorReason = "stale_delivery"
 	ErrorReasonStaleSignature           ErrorReason = "stale_signature"
@@ -552,6 +554,7 @@ const (
 	ErrorReasonVaultUnreachable         ErrorReason = "vault_unreachable"
 	ErrorReasonVersionConflict          ErrorReason = "version_conflict"
 	ErrorReasonVersionSuperseded        ErrorReason = "version_superseded"
+	ErrorReasonWindowTooLarge           ErrorReason = "window_too_large"
 	ErrorReasonWorkflowError            ErrorReason = "workflow_error"
 	ErrorReasonWrongAudience            ErrorReason = "wrong_audience"
 	ErrorReasonWrongIssuer              ErrorReason = "wrong_issuer"
@@ -1166,6 +1169,32 @@ type RoleRuleInput struct {
 	Role string `json:"role"`
 }
 
+// A decision point where the shadow could not be evaluated (the enforced one decided).
+type ShadowError struct {
+	Error      string `json:"error"`
+	InstanceID string `json:"instance_id"`
+	Seq        int64  `json:"seq"`
+	StepID     string `json:"step_id"`
+}
+
+type ShadowReport struct {
+	Changed            int64            `json:"changed"`
+	Counts             map[string]int64 `json:"counts,omitempty"`
+	DecisionPoints     int64            `json:"decision_points"`
+	ErrorExamples      []ShadowError    `json:"error_examples,omitempty"`
+	Errors             int64            `json:"errors"`
+	Evaluated          int64            `json:"evaluated"`
+	Examples           []Change         `json:"examples,omitempty"`
+	Flips              map[string]int64 `json:"flips,omitempty"`
+	Instances          int64            `json:"instances"`
+	MaterialityChanges map[string]int64 `json:"materiality_changes,omitempty"`
+	PolicyID           string           `json:"policy_id"`
+	Since              string           `json:"since"`
+	Unchanged          int64            `json:"unchanged"`
+	Until              string           `json:"until"`
+	Versions           []int64          `json:"versions,omitempty"`
+}
+
 // How this policy's requests may be decided from a Slack message.
 type SlackChannel struct {
 	ApproveTruncated *bool `json:"approve_truncated,omitempty"`
@@ -1238,6 +1267,7 @@ type StepDefinition struct {
 	ID          string     `json:"id"`
 	Policy      *Policy    `json:"policy,omitempty"`
 	PolicyRef   *PolicyRef `json:"policy_ref,omitempty"`
+	Shadow      *PolicyRef `json:"shadow,omitempty"`
 }
 
 // One step. Its policy is inlined (`policy`) or stored (`policy_ref`), not both; both
@@ -1251,6 +1281,7 @@ type StepDefinitionInput struct {
 	ID          string          `json:"id"`
 	Policy      *PolicyInput    `json:"policy,omitempty"`
 	PolicyRef   *PolicyRefInput `json:"policy_ref,omitempty"`
+	Shadow      *PolicyRefInput `json:"shadow,omitempty"`
 }
 
 type StoredPolicy struct {

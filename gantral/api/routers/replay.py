@@ -11,6 +11,7 @@ A backtest needs `policies:read` and reads only instances of teams the caller ma
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -30,6 +31,7 @@ from gantral.replay.backtest import BacktestReport
 from gantral.replay.backtest_source import run_backtest
 from gantral.replay.report import ReplayReport
 from gantral.replay.service import replay_instance
+from gantral.replay.shadow_report import ShadowReport, read_shadow_report
 from gantral.settings import Settings
 from gantral.settings.durations import DURATION_PATTERN, parse_duration
 from gantral.workflows.instance import InstanceWorkflow
@@ -176,3 +178,27 @@ async def backtest_policy(
             reader.queries, reader.objects, temporal, policy_id=policy_id, candidate=candidate,
             workflow_id=body.workflow_id, since=since, step_id=body.step_id, teams=teams,
         )  # fmt: skip
+
+
+@backtest_router.get("/{policy_id}/shadow-report")
+async def shadow_report(
+    policy_id: Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")],
+    caller: CurrentCaller,
+    reader: AuditGlobalReader,
+    since: Annotated[
+        datetime | None, Query(description="Window start, with a time zone (default: until - 7d)")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Window end, exclusive (default: now)")
+    ] = None,
+) -> ShadowReport:
+    """Where this policy, running as a shadow beside enforced ones, would have decided
+    otherwise over the window (at most 31 days): outcome flips by direction
+    (ALLOW->PENDING, PENDING->ALLOW), materiality and approver changes, shadow errors,
+    with examples naming their instances. Read from the SHADOW_EVALUATED events of the
+    audit log, on instances of the teams the caller audits."""
+    await caller.check(Permission.POLICIES_READ)
+    teams = await caller.readable_teams(Permission.AUDIT_READ, None)
+    until = until or datetime.now(UTC)
+    since = since or until - timedelta(days=7)
+    return await read_shadow_report(reader.queries, policy_id, since, until, teams)

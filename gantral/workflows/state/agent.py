@@ -13,6 +13,7 @@ from gantral.domain.records import Grant, HumanRequest, RequestStatus
 from gantral.domain.states import State
 from gantral.errors import Reason
 from gantral.policy.evaluate import RequestPlan, plan_request
+from gantral.policy.shadow import outcome_of, shadow_outcome
 from gantral.workflows.messages import (
     AgentEvent,
     AgentEventKind,
@@ -77,7 +78,8 @@ class AgentProtocol(Requests):
         assert step is not None  # check_authorize refused unknown steps
         action = req.action or req.step_id
         digest = args_digest(action, req.arguments)
-        plan = plan_request(step.policy, self.facts(req.arguments))
+        facts = self.facts(req.arguments)
+        plan = plan_request(step.policy, facts)
         self.log.record(
             AuditEventType.POLICY_EVALUATED,
             req.actor,
@@ -90,6 +92,12 @@ class AgentProtocol(Requests):
             },
             now,
         )
+        shadow = self.start.shadows.get(req.step_id)
+        if shadow is not None:  # recorded only: `plan` alone decides below
+            payload = {"step_id": req.step_id, "args_digest": digest}
+            payload |= shadow_outcome(shadow, facts, plan)
+            self.log.record(AuditEventType.SHADOW_EVALUATED, req.actor, payload, now)
+        self.remember(req.step_id, outcome_of(plan), req.arguments)
         pending = self.pending
         if pending is not None and pending.args_digest == digest:
             return Authorized(_pending_result(pending, plan))

@@ -13,6 +13,7 @@ from gantral.domain.records import HumanRequest, TransitionRecord
 from gantral.domain.states import TERMINAL_STATES, IllegalTransition, State, check_transition
 from gantral.errors import Reason
 from gantral.policy.facts import step_facts
+from gantral.policy.history import history_facts, record, tracked_sums, uses_history
 from gantral.workflows.audit_log import AuditLog
 from gantral.workflows.idempotency import Outcomes
 from gantral.workflows.messages import InstanceData, StartInstance
@@ -31,6 +32,11 @@ class StateCore:
         self.start = start
         self.data = data
         self.log = AuditLog(start.instance_id, after=data.audit.count, head=data.audit.head)
+        # The argument sums history-aware rules read; None when no pinned policy (a step's
+        # or a shadow) reads the instance's history, which is then not kept at all.
+        pinned = [s.policy for s in start.template.steps]
+        pinned += [p.policy for p in start.shadows.values() if p.policy is not None]
+        self._history_sums = tracked_sums(pinned) if uses_history(pinned) else None
 
     # -- reads ------------------------------------------------------------------------
 
@@ -52,13 +58,23 @@ class StateCore:
         return Outcomes(self.data.outcomes)
 
     def facts(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        """What the step's policy may read: the bound arguments and facts fixed at start."""
-        return step_facts(
+        """What the step's policy may read: the bound arguments, facts fixed at start and,
+        when a pinned policy reads it, the instance's own history."""
+        facts = step_facts(
             arguments=arguments,
             trigger_context=self.start.trigger_context,
             owning_team_id=self.start.owning_team_id,
             workflow_id=self.start.template.id,
         )
+        if self._history_sums is not None:
+            steps = [s.id for s in self.start.template.steps]
+            facts["history"] = history_facts(self.data.history, steps, self._history_sums)
+        return facts
+
+    def remember(self, step_id: str, outcome: str, arguments: dict[str, Any]) -> None:
+        """Count an authorize for history-aware rules (only when a pinned policy reads them)."""
+        if self._history_sums is not None:
+            record(self.data.history, step_id, outcome, arguments, self._history_sums)
 
     # -- the one place a transition happens ---------------------------------------------
 

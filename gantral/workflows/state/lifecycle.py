@@ -50,6 +50,11 @@ class Lifecycle(StateCore):
             },
             **attested,
         }
+        if start.shadows:
+            payload["shadow_policies"] = {
+                step_id: pin.model_dump(mode="json", include={"ref", "error"}, exclude_none=True)
+                for step_id, pin in start.shadows.items()
+            }
         if start.callback_url is not None:
             payload["callback_url"] = start.callback_url
         self.log.record(AuditEventType.INSTANCE_STARTED, start.started_by, payload, now)
