@@ -32,8 +32,8 @@ from gantral.callbacks import signing
 from gantral.channels.relay.workflow import relay_workflow_id
 from gantral.devstack.process import free_port
 from gantral.settings import Settings
-from tests.integration.processes import FATAL_MARKERS, ROOT
-from tests.integration.slack_stand_in import SlackStandIn
+from tests.helpers.processes import FATAL_MARKERS, ROOT
+from tests.helpers.slack_stand_in import SlackStandIn
 
 pytestmark = pytest.mark.integration
 
