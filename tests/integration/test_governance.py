@@ -4,6 +4,9 @@ approvals bound to exactly what was approved (grants, digests, stale decisions).
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -56,6 +59,18 @@ async def test_policy_change_while_waiting_keeps_the_pinned_version(
     assert [v["version"] for v in versions] == [1, 2]
 
 
+async def view_until(
+    api: httpx.AsyncClient, iid: str, done: Callable[[dict[str, Any]], bool], wait: float = 20
+) -> dict[str, Any]:
+    """The instance's view once `done` holds for it (read every 0.1 s, at most `wait` s)."""
+    deadline = time.monotonic() + wait
+    while True:
+        view = dict((await api.get(f"/v1/instances/{iid}", headers=LEAD)).json())
+        if done(view) or time.monotonic() >= deadline:
+            return view
+        await asyncio.sleep(0.1)
+
+
 async def test_escalation_reminders_and_on_timeout_reject(api: httpx.AsyncClient) -> None:
     pid = uid("pol")
     await put(
@@ -72,8 +87,8 @@ on_timeout: REJECT
     )
     iid = await start(api, await workflow_with(api, pid))
     rid = (await authorize(api, iid, {"amount": 1}))["request"]["request_id"]
-    await asyncio.sleep(2.6)
-    view = (await api.get(f"/v1/instances/{iid}", headers=LEAD)).json()
+    # The first tier's 2 s timer fires on the server: watch for it rather than sleep past it.
+    view = await view_until(api, iid, lambda v: (v.get("pending_request") or {}).get("tier") == 1)
     assert view["pending_request"]["tier"] == 1
     assert view["pending_request"]["required_approvers"] == ["SRE_MANAGER"]
     assert (await decide(api, iid, rid, "APPROVE", LEAD)).status_code == 403  # tier 1 is over
