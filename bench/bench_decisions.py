@@ -186,7 +186,7 @@ class Drive:
     think: float
 
     async def __call__(self, shape: str, n: int, concurrent: bool) -> Figures:
-        from tests.integration.auth import bearer
+        from tests.helpers.auth import bearer
 
         tokens = {
             "agent": bearer("bench-agent", agent=True),
@@ -234,7 +234,7 @@ async def main(n: int, sequential: int, think: float) -> None:
     from gantral.settings.audit import AuditSettings
     from gantral.workers.sink import run_sink
     from gantral.workers.worker import build_worker
-    from tests.integration.auth import serve_dev_issuer
+    from tests.helpers.auth import serve_dev_issuer
 
     data = Path(tempfile.mkdtemp(prefix="gantral-bench-decisions-"))
     (data / "workflows").mkdir()

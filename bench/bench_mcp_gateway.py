@@ -116,7 +116,7 @@ async def main(calls: int) -> None:
     from gantral.settings.audit import AuditSettings
     from gantral.workers.sink import run_sink
     from gantral.workers.worker import build_worker
-    from tests.integration.auth import GATEWAY_RESOURCE, ISSUER, serve_dev_issuer, token
+    from tests.helpers.auth import GATEWAY_RESOURCE, ISSUER, serve_dev_issuer, token
 
     data = Path(tempfile.mkdtemp(prefix="gantral-bench-mcp-"))
     (data / "workflows").mkdir()
@@ -227,7 +227,7 @@ def _report(calls: int, direct: list[float], through: list[float]) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.integration.auth
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.helpers.auth
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

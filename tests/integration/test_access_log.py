@@ -23,7 +23,7 @@ from gantral.policy.registry import InMemoryRegistry
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.workflows.access_log import ACCESS_LOG_ID, AccessLogWorkflow
-from tests.integration.auth import AUDITOR, bearer
+from tests.helpers.auth import AUDITOR, bearer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -12,8 +12,8 @@ import gantral_sdk as sdk
 import httpx
 import pytest
 
-from tests.integration.auth import LEAD, token
-from tests.integration.test_instance_lifecycle import decide, sealed_audit
+from tests.helpers.auth import LEAD, token
+from tests.helpers.lifecycle import decide, sealed_audit
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

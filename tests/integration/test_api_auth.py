@@ -26,8 +26,8 @@ from gantral.identity import Permission, Principal, PrincipalKind, default_permi
 from gantral.identity.dev_keys import SigningKey
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
-from tests.integration.access_log import refusals_on
-from tests.integration.auth import (
+from tests.helpers.access_log import refusals_on
+from tests.helpers.auth import (
     AGENT,
     AUDITOR,
     CLIENT_ID,
@@ -37,7 +37,7 @@ from tests.integration.auth import (
     bearer,
     token,
 )
-from tests.integration.test_instance_lifecycle import authorize, decide, start
+from tests.helpers.lifecycle import authorize, decide, start
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

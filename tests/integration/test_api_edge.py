@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from gantral.settings import ApiSettings
-from tests.integration.auth import AGENT
+from tests.helpers.auth import AGENT
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

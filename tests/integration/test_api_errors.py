@@ -9,8 +9,8 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from tests.integration.access_log import access_log_segment, refusals_of
-from tests.integration.auth import AGENT, AUDITOR, LEAD, bearer
+from tests.helpers.access_log import access_log_segment, refusals_of
+from tests.helpers.auth import AGENT, AUDITOR, LEAD, bearer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

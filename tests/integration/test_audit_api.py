@@ -28,8 +28,8 @@ from gantral.audit.reader import AuditReader
 from gantral.audit.testing import TestSink, make_events, open_test_sink, unique
 from gantral.domain.audit_event import AppendAuditEvents
 from gantral.settings import AuditSettings, Settings
-from tests.integration.auth import AUDITOR, bearer, offline_identity
-from tests.integration.test_audit_note import INTEROP, _go_checker
+from tests.helpers.auth import AUDITOR, bearer, offline_identity
+from tests.helpers.interop import INTEROP, go_checker
 
 pytestmark = pytest.mark.integration
 
@@ -225,7 +225,7 @@ async def test_proofs_in_c2sp_text_formats_verify_here_and_in_go(api: Any, tmp_p
     assert lines.status_code == 200 and lines.headers["content-type"].startswith("text/plain")
     assert [p.hex() for p in parse_consistency_lines(lines.text)] == c_json["proof"]
 
-    checker = await asyncio.to_thread(_go_checker, tmp_path, INTEROP / "proof_check")
+    checker = await asyncio.to_thread(go_checker, tmp_path, INTEROP / "proof_check")
     event_hash = (await client.get(f"/v1/audit/instances/{ids[1]}")).json()["events"][1]["hash"]
     (tmp_path / "inclusion.tlog-proof").write_text(response.text)
     (tmp_path / "consistency.txt").write_text(lines.text)

@@ -5,8 +5,6 @@ independent implementation, Go's golang.org/x/mod/sumdb/note (tests/interop/note
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,18 +20,9 @@ from gantral.audit.note import NoteError, NoteVerifier, open_checkpoint, parse_v
 from gantral.audit.testing import TestSink, make_events, open_test_sink, unique
 from gantral.cli import app
 from gantral.domain.audit_event import AppendAuditEvents
+from tests.helpers.interop import go_checker
 
 pytestmark = pytest.mark.integration
-
-INTEROP = Path(__file__).resolve().parents[1] / "interop"
-CHECKER = INTEROP / "note_check"
-# GOPATH roots holding Debian's golang.org/x/mod: `make interop-deps` unpacks it into the
-# first; an installed golang-golang-x-mod-dev provides the second.
-GOCODE_ROOTS = (
-    Path(__file__).resolve().parents[2] / ".data/tools/gocode",
-    Path("/usr/share/gocode"),
-)
-NOTE_PACKAGE = Path("src/golang.org/x/mod/sumdb/note/note.go")
 
 
 @pytest.fixture
@@ -77,32 +66,8 @@ async def test_the_sink_stores_a_note_beside_each_checkpoint(ts: TestSink) -> No
         open_checkpoint(note, [impostor], ts.config.origin)
 
 
-def _go_checker(tmp: Path, checker: Path = CHECKER) -> Path:
-    """Build a Go checker under tests/interop against Debian's golang.org/x/mod (skips
-    with the reason where Go or the package is missing)."""
-    go = shutil.which("go")
-    if go is None:
-        pytest.skip("Go is not installed (Debian: apt-get install golang-go)")
-    roots = [root for root in GOCODE_ROOTS if (root / NOTE_PACKAGE).is_file()]
-    if not roots:
-        pytest.skip(
-            "golang.org/x/mod/sumdb/note is missing: run `make interop-deps` (unpacks"
-            " Debian's golang-golang-x-mod-dev) or apt-get install golang-golang-x-mod-dev"
-        )
-    env = {
-        **os.environ,
-        "GO111MODULE": "off",
-        "GOPATH": f"{roots[0]}:{tmp / 'gopath'}",
-        "GOCACHE": str(tmp / "gocache"),
-        "GOFLAGS": "",
-    }
-    binary = tmp / checker.name
-    subprocess.run([go, "build", "-o", str(binary), "."], cwd=checker, env=env, check=True)
-    return binary
-
-
 async def test_go_sumdb_note_opens_the_sinks_notes(ts: TestSink, tmp_path: Path) -> None:
-    checker = await asyncio.to_thread(_go_checker, tmp_path)
+    checker = await asyncio.to_thread(go_checker, tmp_path)
     note, cp = await _published_note(ts)
     vkey = await asyncio.to_thread(_verifier_key_from_cli, ts)
     path = tmp_path / "checkpoint.note"

@@ -23,8 +23,8 @@ from gantral.audit.reader import AuditReader
 from gantral.errors import NotFound, Unavailable
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
-from tests.conftest import Stack
-from tests.integration.auth import AUDITOR
+from tests.helpers.auth import AUDITOR
+from tests.helpers.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

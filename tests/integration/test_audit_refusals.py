@@ -22,8 +22,8 @@ from gantral.api.app import create_app
 from gantral.cli.audit import audit_app
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
-from tests.integration.auth import AUDITOR, bearer
-from tests.integration.test_instance_lifecycle import ARGS, decide
+from tests.helpers.auth import AUDITOR, bearer
+from tests.helpers.lifecycle import ARGS, decide
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

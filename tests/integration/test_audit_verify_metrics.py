@@ -20,7 +20,7 @@ from gantral.audit.reader import AuditReader
 from gantral.audit.testing import make_events, open_test_sink, unique
 from gantral.domain.audit_event import AppendAuditEvents
 from gantral.settings import AuditSettings, Settings
-from tests.integration.auth import AUDITOR, offline_identity
+from tests.helpers.auth import AUDITOR, offline_identity
 
 pytestmark = pytest.mark.integration
 

@@ -19,9 +19,9 @@ from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.digest import args_digest
 from gantral.domain.records import DecisionType
 from gantral.workflows.messages import AgentEvent, AgentEventKind, Decide
-from tests.integration.auth import bearer
-from tests.integration.publishing import publish_one_step
-from tests.integration.test_instance_lifecycle import sealed_audit
+from tests.helpers.auth import bearer
+from tests.helpers.lifecycle import sealed_audit
+from tests.helpers.publishing import publish_one_step
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

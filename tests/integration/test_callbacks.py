@@ -34,9 +34,9 @@ from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.callbacks import CallbackSettings, CallbackURLs
 from gantral.settings.identity import IdentitySettings
-from tests.integration.auth import AGENT, CLIENT_ID, CLIENT_SECRET, LEAD
-from tests.integration.serving import serve
-from tests.integration.test_sdk_contract import TS_DIR, build_typescript, run_process
+from tests.helpers.auth import AGENT, CLIENT_ID, CLIENT_SECRET, LEAD
+from tests.helpers.sdk_builds import TS_DIR, build_typescript, run_process
+from tests.helpers.serving import serve
 
 pytest.importorskip("standardwebhooks")
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]

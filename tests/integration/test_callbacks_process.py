@@ -29,11 +29,11 @@ from gantral.settings.audit import AuditSettings
 from gantral.settings.callbacks import CallbackSettings, CallbackURLs
 from gantral.workers.sink import run_sink
 from gantral.workers.worker import build_worker
-from tests.conftest import Stack
-from tests.integration.auth import AGENT, LEAD
-from tests.integration.processes import FATAL_MARKERS, Process, environment
-from tests.integration.serving import serve
-from tests.integration.test_instance_lifecycle import decide
+from tests.helpers.auth import AGENT, LEAD
+from tests.helpers.lifecycle import decide
+from tests.helpers.processes import FATAL_MARKERS, Process, environment
+from tests.helpers.serving import serve
+from tests.helpers.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

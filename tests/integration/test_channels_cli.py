@@ -13,9 +13,9 @@ import typer
 from typer.testing import CliRunner
 
 from gantral.cli import app as cli
-from tests.integration.auth import bearer, token
-from tests.integration.publishing import publish_one_step
-from tests.integration.serving import served_api
+from tests.helpers.auth import bearer, token
+from tests.helpers.publishing import publish_one_step
+from tests.helpers.serving import served_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

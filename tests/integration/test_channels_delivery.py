@@ -30,12 +30,12 @@ from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.channels import JiraSettings, SlackSettings
 from gantral.workers.channels import relay_id, run_channels
-from tests.integration.auth import bearer
-from tests.integration.deciding import decide_as_shown
-from tests.integration.jira_stand_in import TEXT_LIMIT, JiraStandIn
-from tests.integration.publishing import publish_one_step
-from tests.integration.serving import serve
-from tests.integration.slack_stand_in import SlackStandIn
+from tests.helpers.auth import bearer
+from tests.helpers.deciding import decide_as_shown
+from tests.helpers.jira_stand_in import TEXT_LIMIT, JiraStandIn
+from tests.helpers.publishing import publish_one_step
+from tests.helpers.serving import serve
+from tests.helpers.slack_stand_in import SlackStandIn
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

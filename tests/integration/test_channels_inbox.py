@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.auth import ADMIN, bearer
-from tests.integration.publishing import publish_one_step
+from tests.helpers.auth import ADMIN, bearer
+from tests.helpers.publishing import publish_one_step
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

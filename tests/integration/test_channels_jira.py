@@ -23,13 +23,13 @@ from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.channels import JiraSettings
 from gantral.workers.channels import relay_id, run_channels
-from tests.integration.access_log import refusals_of
-from tests.integration.auth import AUDITOR, bearer
-from tests.integration.deciding import decide_as_shown
-from tests.integration.jira_stand_in import JiraStandIn, issue_updated
-from tests.integration.polling import long_poll
-from tests.integration.publishing import publish_one_step
-from tests.integration.serving import serve
+from tests.helpers.access_log import refusals_of
+from tests.helpers.auth import AUDITOR, bearer
+from tests.helpers.deciding import decide_as_shown
+from tests.helpers.jira_stand_in import JiraStandIn, issue_updated
+from tests.helpers.polling import long_poll
+from tests.helpers.publishing import publish_one_step
+from tests.helpers.serving import serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -21,8 +21,8 @@ from gantral.settings import ChannelRelaySettings, Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.channels import SlackSettings
 from gantral.workers.channels import relay_id
-from tests.conftest import Stack
-from tests.integration.processes import Process, environment
+from tests.helpers.processes import Process, environment
+from tests.helpers.stack import Stack
 
 pytestmark = pytest.mark.integration
 

@@ -30,13 +30,13 @@ from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.channels import SlackSettings
 from gantral.workers.channels import relay_id, run_channels
-from tests.integration.access_log import refusals_of, refusals_on
-from tests.integration.auth import ADMIN, bearer
-from tests.integration.deciding import decide_as_shown
-from tests.integration.polling import long_poll
-from tests.integration.publishing import publish_one_step
-from tests.integration.serving import serve
-from tests.integration.slack_stand_in import (
+from tests.helpers.access_log import refusals_of, refusals_on
+from tests.helpers.auth import ADMIN, bearer
+from tests.helpers.deciding import decide_as_shown
+from tests.helpers.polling import long_poll
+from tests.helpers.publishing import publish_one_step
+from tests.helpers.serving import serve
+from tests.helpers.slack_stand_in import (
     SlackStandIn,
     block_action,
     sign,

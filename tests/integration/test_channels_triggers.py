@@ -25,7 +25,7 @@ from gantral.domain.actors import Actor, ActorKind
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.channels import TriggerSettings
-from tests.integration.auth import bearer
+from tests.helpers.auth import bearer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -33,12 +33,12 @@ from gantral.audit.testing import TEST_BUCKET
 from gantral.cli import app
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
-from tests.conftest import Stack
-from tests.integration.auth import AGENT, AUDITOR, LEAD
-from tests.integration.conftest import AUDIT_PUBLIC
-from tests.integration.deciding import decide_as_shown
-from tests.integration.test_instance_lifecycle import authorize, start
-from tests.integration.test_replay_archive import _delete_history
+from tests.helpers.archive import delete_history
+from tests.helpers.auth import AGENT, AUDITOR, LEAD
+from tests.helpers.deciding import decide_as_shown
+from tests.helpers.lifecycle import authorize, start
+from tests.helpers.session import AUDIT_PUBLIC
+from tests.helpers.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -185,7 +185,7 @@ async def test_a_waiting_instance_whose_history_is_deleted_is_recorded_and_fails
 ) -> None:
     iid, _ = await _waiting(api)
     run_id = (await temporal.get_workflow_handle(iid).describe()).run_id
-    await _delete_history(temporal, iid)  # terminates the run, then drops its history
+    await delete_history(temporal, iid)  # terminates the run, then drops its history
 
     assert (await api.get(f"/v1/instances/{iid}", headers=AGENT)).status_code == 404
     # Seen either while Temporal still listed the terminated run, or once it was gone.

@@ -28,7 +28,7 @@ from gantral.workflows.messages import (
     Finish,
     FinishKind,
 )
-from tests.integration.auth import AUDITOR
+from tests.helpers.auth import AUDITOR
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.auth import token
-from tests.integration.serving import served_api
+from tests.helpers.auth import token
+from tests.helpers.serving import served_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

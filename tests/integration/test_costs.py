@@ -29,7 +29,7 @@ from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import AgentEvent, AgentEventKind, AgentEventResult
-from tests.integration.auth import bearer
+from tests.helpers.auth import bearer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from gantral.devstack.run import DevPorts
-from tests.integration.processes import GANTRAL_CLI, ROOT
+from tests.helpers.processes import GANTRAL_CLI, ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -32,33 +31,11 @@ from gantral.callbacks import signing
 from gantral.channels.relay.workflow import relay_workflow_id
 from gantral.devstack.process import free_port
 from gantral.settings import Settings
-from tests.integration.processes import FATAL_MARKERS, ROOT
-from tests.integration.slack_stand_in import SlackStandIn
+from tests.helpers.dev_stack import GANTRAL, RUN, SEAWEED_OFFSETS, free_base
+from tests.helpers.processes import FATAL_MARKERS, ROOT
+from tests.helpers.slack_stand_in import SlackStandIn
 
 pytestmark = pytest.mark.integration
-
-RUN = """
-import sys
-from pathlib import Path
-from gantral.devstack.run import DevPorts, run_dev_stack
-api, temporal, ui, s3, base, issuer, worker, sink = (int(p) for p in sys.argv[2:10])
-ports = DevPorts(api, temporal, ui, s3, base, issuer, worker, sink)
-run_dev_stack(Path(sys.argv[1]), ports, Path(sys.argv[10]))
-"""
-
-
-# The ports SeaweedFS takes above its base port (gantral/devstack/services.py).
-_SEAWEED_OFFSETS = (0, 1, 2, 10000, 10001, 10002, 10003)
-
-
-def _free_base() -> int:
-    """A base port whose SeaweedFS neighbours are free too, all below Linux's ephemeral
-    range (32768 and up), where an outgoing connection may hold any port at any time."""
-    for _ in range(200):
-        base = 20000 + free_port() % 2700  # base + 10003 stays below 32768
-        if all(_free(base + offset) for offset in _SEAWEED_OFFSETS):
-            return base
-    raise AssertionError("no free port range")
 
 
 def _distinct_ports(n: int, offsets: tuple[int, ...], base: int) -> list[int]:
@@ -72,16 +49,6 @@ def _distinct_ports(n: int, offsets: tuple[int, ...], base: int) -> list[int]:
             taken.add(port)
             ports.append(port)
     return ports
-
-
-def _free(port: int) -> bool:
-    """Whether this port can be bound now (nothing listens on it and nothing holds it)."""
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def _children(pid: int) -> set[int]:
@@ -109,9 +76,6 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-GANTRAL = [sys.executable, "-c", "from gantral.cli import main; main()"]
-
-
 @dataclass
 class DevStack:
     home: Path  # the directory `make run` is run from: .data is here
@@ -136,8 +100,8 @@ class DevStack:
 @contextlib.contextmanager
 def _dev_stack(home: Path, env: dict[str, str] | None = None) -> Iterator[DevStack]:
     """`gantral dev` in a child process, with `env` added to this environment."""
-    base = _free_base()
-    api, temporal, ui, s3, issuer, worker, sink = _distinct_ports(7, _SEAWEED_OFFSETS, base)
+    base = free_base()
+    api, temporal, ui, s3, issuer, worker, sink = _distinct_ports(7, SEAWEED_OFFSETS, base)
     ports = [api, temporal, ui, s3, base, issuer, worker, sink]
     workflows = ROOT / "examples" / "workflows"  # what `make run` publishes
     out = home / "dev.out"

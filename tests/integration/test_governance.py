@@ -4,7 +4,8 @@ approvals bound to exactly what was approved (grants, digests, stale decisions).
 from __future__ import annotations
 
 import asyncio
-import uuid
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -12,68 +13,21 @@ import pytest
 from temporalio.client import Client
 
 from gantral.domain.digest import args_digest
-from tests.integration.auth import ADMIN, AGENT, LEAD, SECURITY, bearer, token
-from tests.integration.polling import long_poll
-from tests.integration.test_instance_lifecycle import decide, sealed_audit
+from tests.helpers.auth import ADMIN, AGENT, LEAD, SECURITY, bearer, token
+from tests.helpers.governance import (
+    CFO,
+    LEAD_SUPERVISOR,
+    authorize,
+    outcome,
+    put,
+    start,
+    start_step,
+    uid,
+    workflow_with,
+)
+from tests.helpers.lifecycle import decide, sealed_audit
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-
-CFO = bearer("carl", ["CFO", "approver"])
-LEAD_SUPERVISOR = bearer("lena", ["TECH_LEAD", "approver", "supervisor"])
-
-
-def uid(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-async def put(api: httpx.AsyncClient, path: str, yaml_text: str) -> dict[str, Any]:
-    resp = await api.put(
-        path, content=yaml_text, headers={**ADMIN, "Content-Type": "application/yaml"}
-    )
-    assert resp.status_code in (200, 201), resp.text
-    return dict(resp.json())
-
-
-async def workflow_with(api: httpx.AsyncClient, policy_id: str, step: str = "act") -> str:
-    wid = uid("wf")
-    await put(
-        api,
-        f"/v1/workflows/{wid}",
-        f"id: {wid}\nsteps:\n  - id: {step}\n    policy_ref: {{id: {policy_id}}}\n",
-    )
-    return wid
-
-
-async def start(api: httpx.AsyncClient, wid: str) -> str:
-    body = {"workflow_id": wid, "owning_team_id": "payments"}
-    resp = await api.post("/v1/instances", json=body, headers=AGENT)
-    assert resp.status_code == 201, resp.text
-    return str(resp.json()["instance_id"])
-
-
-async def authorize(
-    api: httpx.AsyncClient, iid: str, args: dict[str, Any], step: str = "act"
-) -> dict[str, Any]:
-    resp = await api.post(
-        f"/v1/instances/{iid}/steps/{step}/authorize",
-        json={"action": "pay", "arguments": args, "context": {"environment": "production"}},
-        headers=AGENT,
-    )
-    assert resp.status_code == 200, resp.text
-    return dict(resp.json())
-
-
-async def outcome(api: httpx.AsyncClient, iid: str, rid: str, wait: int = 20) -> dict[str, Any]:
-    """Long-poll as a client does: the server holds each poll at most 8 s, so ask again
-    while the request is PENDING, until `wait` seconds have passed."""
-    return await long_poll(api, f"/v1/instances/{iid}/requests/{rid}", AGENT, wait)
-
-
-async def start_step(
-    api: httpx.AsyncClient, iid: str, grant_id: str, digest: str, step: str = "act"
-) -> httpx.Response:
-    body = {"kind": "STEP_STARTED", "step_id": step, "grant_id": grant_id, "args_digest": digest}
-    return await api.post(f"/v1/instances/{iid}/events", json=body, headers=AGENT)
 
 
 async def test_policy_change_while_waiting_keeps_the_pinned_version(
@@ -105,6 +59,18 @@ async def test_policy_change_while_waiting_keeps_the_pinned_version(
     assert [v["version"] for v in versions] == [1, 2]
 
 
+async def view_until(
+    api: httpx.AsyncClient, iid: str, done: Callable[[dict[str, Any]], bool], wait: float = 20
+) -> dict[str, Any]:
+    """The instance's view once `done` holds for it (read every 0.1 s, at most `wait` s)."""
+    deadline = time.monotonic() + wait
+    while True:
+        view = dict((await api.get(f"/v1/instances/{iid}", headers=LEAD)).json())
+        if done(view) or time.monotonic() >= deadline:
+            return view
+        await asyncio.sleep(0.1)
+
+
 async def test_escalation_reminders_and_on_timeout_reject(api: httpx.AsyncClient) -> None:
     pid = uid("pol")
     await put(
@@ -121,8 +87,8 @@ on_timeout: REJECT
     )
     iid = await start(api, await workflow_with(api, pid))
     rid = (await authorize(api, iid, {"amount": 1}))["request"]["request_id"]
-    await asyncio.sleep(2.6)
-    view = (await api.get(f"/v1/instances/{iid}", headers=LEAD)).json()
+    # The first tier's 2 s timer fires on the server: watch for it rather than sleep past it.
+    view = await view_until(api, iid, lambda v: (v.get("pending_request") or {}).get("tier") == 1)
     assert view["pending_request"]["tier"] == 1
     assert view["pending_request"]["required_approvers"] == ["SRE_MANAGER"]
     assert (await decide(api, iid, rid, "APPROVE", LEAD)).status_code == 403  # tier 1 is over

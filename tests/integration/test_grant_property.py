@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gantral.domain.digest import args_digest
-from tests.integration.auth import AGENT, LEAD, MANAGER
-from tests.integration.publishing import publish_one_step
+from tests.helpers.auth import AGENT, LEAD, MANAGER
+from tests.helpers.publishing import publish_one_step
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -27,9 +27,9 @@ from psycopg.conninfo import make_conninfo
 from gantral.devstack.process import free_port
 from gantral.settings import Settings
 from gantral.settings.identity import IdentitySettings
-from tests.conftest import Stack
-from tests.integration.conftest import ATTESTATION_PUBLIC
-from tests.integration.processes import Process, environment
+from tests.helpers.processes import Process, environment
+from tests.helpers.session import ATTESTATION_PUBLIC
+from tests.helpers.stack import Stack
 
 pytestmark = pytest.mark.integration
 

@@ -28,15 +28,15 @@ from crewai.tools import BaseTool, tool
 from gantral.integrations import Guard, ToolRefused
 from gantral.integrations._resume import ask, finish, pending_request
 from gantral.integrations.crewai import GovernedTool, governed_kickoff, governed_tool
-from tests.integration.auth import token
-from tests.integration.integrations_support import (
+from tests.helpers.auth import token
+from tests.helpers.examples import deploy_workflow, load
+from tests.helpers.integrations_support import (
     Ledger,
     agent_client,
     alice_client,
     decide_next,
     publish_tools_workflow,
 )
-from tests.integration.test_integrations_examples import deploy_workflow, load
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

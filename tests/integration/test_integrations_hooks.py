@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from gantral.domain.states import State
-from tests.integration.auth import ADMIN, AUDITOR, LEAD, token
-from tests.integration.integrations_support import AGENT_ID, alice_client, next_request
-from tests.integration.serving import served_api
+from tests.helpers.auth import ADMIN, AUDITOR, LEAD, token
+from tests.helpers.integrations_support import AGENT_ID, alice_client, next_request
+from tests.helpers.serving import served_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -29,7 +29,7 @@ from gantral.integrations.langgraph import (
     governed_tools_node,
     resume_when_decided,
 )
-from tests.integration.integrations_support import (
+from tests.helpers.integrations_support import (
     Ledger,
     agent_client,
     alice_client,

@@ -5,82 +5,28 @@ through the proxy, while a tech lead decides from their inbox."""
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
-import textwrap
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import gantral_sdk as sdk
 import httpx
-import mcp_types as types
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client
 
 from gantral.devstack.process import free_port
 from gantral.integrations import Guard, ToolRoute
 from gantral.integrations.mcp_proxy import DECISION_META, build_proxy, serve_http
-from tests.integration.auth import token
-from tests.integration.integrations_support import (
+from tests.helpers.auth import token
+from tests.helpers.integrations_support import (
     agent_client,
     alice_client,
     decide_next,
     publish_tools_workflow,
 )
+from tests.helpers.mcp_bank import Bank, text
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-
-UPSTREAM = textwrap.dedent(
-    """
-    import json, os
-    from mcp.server.mcpserver import MCPServer
-
-    server = MCPServer("bank")
-
-    def record(tool, arguments):
-        with open(os.environ["CALLS_LOG"], "a") as log:
-            log.write(json.dumps({"tool": tool, "arguments": arguments}) + "\\n")
-
-    @server.tool()
-    def lookup(account: str) -> str:
-        \"\"\"Read an account's balance.\"\"\"
-        record("lookup", {"account": account})
-        return f"{account}: balance 1200"
-
-    @server.tool()
-    def transfer(account: str, amount: int) -> str:
-        \"\"\"Send money to an account.\"\"\"
-        record("transfer", {"account": account, "amount": amount})
-        return f"sent {amount} to {account}"
-
-    @server.tool()
-    def close_account(account: str) -> str:
-        \"\"\"Not in the proxy's routes: must be refused.\"\"\"
-        record("close_account", {"account": account})
-        return "closed"
-
-    server.run()
-    """
-)
-
-
-class Bank:
-    """The upstream server's process, and what it really did."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.script = tmp / "bank_server.py"
-        self.script.write_text(UPSTREAM)
-        self.log = tmp / "calls.jsonl"
-        self.params = StdioServerParameters(
-            command=sys.executable, args=[str(self.script)], env={"CALLS_LOG": str(self.log)}
-        )
-
-    def calls(self) -> list[dict[str, Any]]:
-        if not self.log.exists():
-            return []
-        return [json.loads(line) for line in self.log.read_text().splitlines()]
 
 
 @asynccontextmanager
@@ -99,10 +45,6 @@ async def proxied(
         proxy = build_proxy(Guard(agent, wid, "payments", routes, wait=wait), upstream)
         async with Client(proxy, cache=None) as client:
             yield client, upstream, bank, wid, alice
-
-
-def text(result: types.CallToolResult) -> str:
-    return "".join(c.text for c in result.content if isinstance(c, types.TextContent))
 
 
 async def test_tools_are_listed_unchanged(api: httpx.AsyncClient, tmp_path: Path) -> None:

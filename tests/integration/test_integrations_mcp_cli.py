@@ -14,15 +14,15 @@ import pytest
 import yaml
 from mcp import Client, StdioServerParameters
 
-from tests.integration.auth import token
-from tests.integration.integrations_support import (
+from tests.helpers.auth import token
+from tests.helpers.integrations_support import (
     AGENT_ID,
     alice_client,
     decide_next,
     publish_tools_workflow,
 )
-from tests.integration.serving import served_api
-from tests.integration.test_integrations_mcp import Bank, text
+from tests.helpers.mcp_bank import Bank, text
+from tests.helpers.serving import served_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

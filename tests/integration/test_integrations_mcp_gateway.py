@@ -35,15 +35,15 @@ from gantral.integrations.mcp_proxy import (
     serve_http,
 )
 from gantral.settings.identity import IdentitySettings
-from tests.integration.auth import AUDIENCE, GATEWAY_RESOURCE, ISSUER, token
-from tests.integration.integrations_support import (
+from tests.helpers.auth import AUDIENCE, GATEWAY_RESOURCE, ISSUER, token
+from tests.helpers.integrations_support import (
     agent_client,
     alice_client,
     decide_next,
     next_request,
     publish_tools_workflow,
 )
-from tests.integration.test_integrations_mcp import Bank
+from tests.helpers.mcp_bank import Bank
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -27,7 +27,7 @@ from agents.tool_context import ToolContext
 
 from gantral.integrations import Guard
 from gantral.integrations.openai_agents import GantralApprovals
-from tests.integration.integrations_support import (
+from tests.helpers.integrations_support import (
     Ledger,
     agent_client,
     alice_client,

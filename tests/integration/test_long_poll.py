@@ -12,8 +12,8 @@ import pytest
 
 import gantral.core
 from gantral.api.routers.instances import MAX_HOLD_SECONDS
-from tests.integration.auth import AGENT, LEAD
-from tests.integration.test_instance_lifecycle import authorize, decide, start
+from tests.helpers.auth import AGENT, LEAD
+from tests.helpers.lifecycle import authorize, decide, start
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

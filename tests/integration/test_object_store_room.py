@@ -12,7 +12,7 @@ import pytest
 
 from gantral.audit.objects import ObjectStore
 from gantral.audit.testing import s3_settings
-from tests.conftest import Stack
+from tests.helpers.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from gantral.settings.identity import IdentitySettings
-from tests.integration.auth import (
+from tests.helpers.auth import (
     ADMIN,
     LEAD2,
     OWNED_CLIENT_ID,
@@ -17,7 +17,7 @@ from tests.integration.auth import (
     OWNER,
     bearer,
 )
-from tests.integration.test_instance_lifecycle import decide
+from tests.helpers.lifecycle import decide
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -18,10 +18,10 @@ from gantral.replay.backtest import BacktestReport
 from gantral.replay.backtest_source import started_instances
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
-from tests.conftest import Stack
-from tests.integration import test_governance as gov
-from tests.integration.auth import AUDITOR, bearer
-from tests.integration.test_replay_api import cli_env, dev_stack_dir
+from tests.helpers import governance as gov
+from tests.helpers.auth import AUDITOR, bearer
+from tests.helpers.replay_cli import cli_env, dev_stack_dir
+from tests.helpers.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from gantral.policy.explain import MAX_APPROVALS
-from tests.integration.auth import ADMIN, AGENT, bearer
+from tests.helpers.auth import ADMIN, AGENT, bearer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -18,7 +18,7 @@ from gantral.policy.loading import load_policy, load_template
 from gantral.policy.models import Materiality
 from gantral.policy.registry import pin_template
 from gantral.policy.registry_postgres import MIGRATIONS, PostgresRegistry
-from tests.conftest import Stack
+from tests.helpers.stack import Stack
 
 pytestmark = pytest.mark.integration
 

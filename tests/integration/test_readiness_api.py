@@ -30,7 +30,7 @@ from gantral.readiness.rebuild import rebuild_from_audit, rebuild_if_lost
 from gantral.readiness.verdict import Ask
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
-from tests.integration.auth import AUDITOR, bearer, token
+from tests.helpers.auth import AUDITOR, bearer, token
 
 RULES = """
 teams:

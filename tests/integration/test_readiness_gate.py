@@ -18,8 +18,8 @@ from gantral.readiness.gate import ReadinessGate
 from gantral.readiness.rebuild import usage_from_events
 from gantral.readiness.store import CounterStore
 from gantral.readiness.watcher import RulesWatcher
-from tests.conftest import Stack
-from tests.integration.readiness_fixtures import Clock, GateRig, Observed, ask
+from tests.helpers.readiness_fixtures import Clock, GateRig, Observed, ask
+from tests.helpers.stack import Stack
 
 
 @pytest_asyncio.fixture(loop_scope="session")

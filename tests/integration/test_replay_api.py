@@ -14,43 +14,20 @@ from typer.testing import CliRunner
 
 from gantral.attestation import TrustAnchors
 from gantral.audit.checkpoint import load_verification_keys
-from gantral.audit.testing import TEST_BUCKET
 from gantral.cli import app
-from gantral.devstack.run import write_stack_file
 from gantral.replay.report import ReplayReport, verify_report
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
-from tests.conftest import Stack
-from tests.integration.auth import AUDITOR, bearer
-from tests.integration.conftest import ATTESTATION_PUBLIC, codec_env
-from tests.integration.test_instance_lifecycle import sealed_audit
-from tests.integration.test_replay_record import approve
+from tests.helpers.auth import AUDITOR, bearer
+from tests.helpers.replay_cli import approved_and_completed, cli_env, dev_stack_dir
+from tests.helpers.session import ATTESTATION_PUBLIC
+from tests.helpers.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 
-async def _approved_and_completed(api: httpx.AsyncClient) -> str:
-    """The corpus's approve scenario (tokens 1200, money 0.42), sealed."""
-    iid = await approve(api)
-    await sealed_audit(api, iid)
-    return iid
-
-
-def cli_env(stack: Stack, settings: Settings) -> dict[str, str]:
-    """What a `gantral` command run by an operator needs besides --dsn."""
-    return {
-        "GANTRAL_TEMPORAL__ADDRESS": settings.temporal.address,
-        "GANTRAL_S3__ENDPOINT_URL": stack.s3_endpoint,
-        "GANTRAL_S3__BUCKET": TEST_BUCKET,
-        "GANTRAL_S3__ACCESS_KEY_ID": "gantral-test",
-        "GANTRAL_S3__SECRET_ACCESS_KEY": "gantral-test-secret",
-        "GANTRAL_ATTESTATION__SIGNING_KEY": "",
-        **codec_env(settings),
-    }
-
-
 async def test_replay_matches_history_and_audit_and_is_signed(api: httpx.AsyncClient) -> None:
-    iid = await _approved_and_completed(api)
+    iid = await approved_and_completed(api)
     audit = (await api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)).json()
 
     resp = await api.post(f"/v1/replay/{iid}", headers=AUDITOR)
@@ -90,7 +67,7 @@ async def test_replay_matches_history_and_audit_and_is_signed(api: httpx.AsyncCl
 
 
 async def test_replay_is_an_audit_read_and_can_be_downloaded(api: httpx.AsyncClient) -> None:
-    iid = await _approved_and_completed(api)
+    iid = await approved_and_completed(api)
     # An approver of the team who is no auditor: audit:read is needed.
     refused = await api.post(f"/v1/replay/{iid}", headers=bearer("carl", ["CFO", "approver"]))
     assert refused.status_code == 403, refused.text
@@ -101,30 +78,6 @@ async def test_replay_is_an_audit_read_and_can_be_downloaded(api: httpx.AsyncCli
     assert download.headers["content-disposition"] == f'attachment; filename="replay-{iid}.json"'
 
 
-def dev_stack_dir(stack: Stack, settings: Settings, data_dir: Path) -> dict[str, str | None]:
-    """A `gantral dev` data directory naming this test stack (written by `gantral dev`'s
-    own writer), and an environment naming none of it: the tools must find it there."""
-    data_dir.mkdir(exist_ok=True)
-    env = {
-        "GANTRAL_TEMPORAL__ADDRESS": settings.temporal.address,
-        "GANTRAL_DATABASE__READER_URL": stack.postgres_uri,
-        "GANTRAL_S3__ENDPOINT_URL": stack.s3_endpoint,
-        "GANTRAL_S3__BUCKET": TEST_BUCKET,
-        "GANTRAL_S3__ACCESS_KEY_ID": "gantral-test",
-        "GANTRAL_S3__SECRET_ACCESS_KEY": "gantral-test-secret",
-        "GANTRAL_IDENTITY__DEV_ISSUER__URL": "http://127.0.0.1:8611",
-        "GANTRAL_IDENTITY__DEV_ISSUER__DATA_DIR": str(data_dir / "dev-issuer"),
-    }
-    write_stack_file(data_dir, env, {"api": {"GANTRAL_AUDIT__PUBLIC_KEYS": "[]"}})
-    unset: dict[str, str | None] = {name: None for name in env}
-    return {
-        **unset,
-        "GANTRAL_DATABASE__URL": None,
-        "GANTRAL_ATTESTATION__SIGNING_KEY": "",
-        **codec_env(settings),
-    }
-
-
 async def test_replay_finds_the_local_dev_stack_as_audit_verify_does(
     api: httpx.AsyncClient,
     stack: Stack,
@@ -132,7 +85,7 @@ async def test_replay_finds_the_local_dev_stack_as_audit_verify_does(
     audit_config: AuditSettings,
     tmp_path: Path,
 ) -> None:
-    iid = await _approved_and_completed(api)
+    iid = await approved_and_completed(api)
     env = dev_stack_dir(stack, settings, tmp_path / "data")
     argv = ["replay", iid, "--data-dir", str(tmp_path / "data"), "--schema",
             audit_config.schema_name, "--bucket-prefix", audit_config.object_prefix]  # fmt: skip
@@ -148,7 +101,7 @@ async def test_replay_finds_the_local_dev_stack_as_audit_verify_does(
 async def test_replay_command_prints_the_report_and_exits_by_verdict(
     api: httpx.AsyncClient, stack: Stack, settings: Settings, audit_config: AuditSettings
 ) -> None:
-    iid = await _approved_and_completed(api)
+    iid = await approved_and_completed(api)
     env = cli_env(stack, settings)
     common = ["--dsn", stack.postgres_uri, "--schema", audit_config.schema_name,
               "--bucket-prefix", audit_config.object_prefix]  # fmt: skip

@@ -10,10 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 from typer.testing import CliRunner
 
 from gantral.audit.bundle_verify import verify_bundle, verify_history_archive
@@ -25,43 +22,13 @@ from gantral.cli import app
 from gantral.replay.report import ReplayReport
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
-from tests.integration.auth import AUDITOR
-from tests.integration.conftest import AUDIT_PUBLIC
-from tests.integration.test_replay_api import _approved_and_completed
-from tests.integration.test_replay_record import continue_as_new
+from tests.helpers.archive import archive_record, delete_history
+from tests.helpers.auth import AUDITOR
+from tests.helpers.replay_cli import approved_and_completed
+from tests.helpers.replay_scenarios import continue_as_new
+from tests.helpers.session import AUDIT_PUBLIC
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-
-
-async def _archive_record(api: httpx.AsyncClient, iid: str) -> dict[str, object]:
-    """The sealed HISTORY_ARCHIVED record, once the sink's archiver has written it."""
-    chain = history_chain_id(iid)
-    for _ in range(150):
-        resp = await api.get(f"/v1/audit/instances/{chain}", headers=AUDITOR)
-        if resp.status_code == 200 and resp.json()["sealed"]:
-            [record, seal] = resp.json()["events"]
-            assert seal["type"] == "INSTANCE_SEALED"
-            assert record["type"] == "HISTORY_ARCHIVED"
-            return dict(record["payload"])
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"the history of {iid} was not archived in time")
-
-
-async def _delete_history(temporal: Client, iid: str) -> None:
-    await temporal.workflow_service.delete_workflow_execution(
-        DeleteWorkflowExecutionRequest(
-            namespace=temporal.namespace, workflow_execution=WorkflowExecution(workflow_id=iid)
-        )
-    )
-    for _ in range(240):  # deletion is asynchronous on the server
-        try:
-            await temporal.get_workflow_handle(iid).fetch_history()
-        except RPCError as error:
-            if error.status is RPCStatusCode.NOT_FOUND:
-                return
-            raise
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"Temporal still holds the history of {iid}")
 
 
 async def test_history_is_archived_and_replayed_after_temporal_drops_it(
@@ -71,13 +38,13 @@ async def test_history_is_archived_and_replayed_after_temporal_drops_it(
     audit_config: AuditSettings,
     tmp_path: Path,
 ) -> None:
-    iid = await _approved_and_completed(api)
+    iid = await approved_and_completed(api)
     before = ReplayReport.model_validate(
         (await api.post(f"/v1/replay/{iid}", headers=AUDITOR)).json()
     )
     assert before.history_source == "temporal" and before.match
 
-    record = await _archive_record(api, iid)
+    record = await archive_record(api, iid)
     objects = ObjectStore.from_settings(settings.s3, prefix=audit_config.object_prefix)
     archive = await objects.get(str(record["object_key"]))
     assert archive is not None
@@ -91,7 +58,7 @@ async def test_history_is_archived_and_replayed_after_temporal_drops_it(
     verdict = (await api.get(f"/v1/audit/instances/{chain}/verify", headers=AUDITOR)).json()
     assert verdict["ok"], verdict
 
-    await _delete_history(temporal, iid)
+    await delete_history(temporal, iid)
     resp = await api.post(f"/v1/replay/{iid}", headers=AUDITOR)
     assert resp.status_code == 200, resp.text
     after = ReplayReport.model_validate(resp.json())
@@ -138,11 +105,11 @@ async def test_replay_without_history_or_archive_is_404(
     api: httpx.AsyncClient, temporal: Client
 ) -> None:
     """An instance whose history is gone before it was archived (deleted while running)."""
-    from tests.integration.test_instance_lifecycle import authorize, start
+    from tests.helpers.lifecycle import authorize, start
 
     iid = str((await start(api))["instance_id"])
     await authorize(api, iid)
-    await _delete_history(temporal, iid)
+    await delete_history(temporal, iid)
     resp = await api.post(f"/v1/replay/{iid}", headers=AUDITOR)
     assert resp.status_code == 404, resp.text
     assert resp.json()["reason"] == "history_not_found"
@@ -158,7 +125,7 @@ async def test_every_run_of_a_continued_instance_is_replayed_and_archived(
     api: httpx.AsyncClient, temporal: Client, settings: Settings
 ) -> None:
     iid = await continue_as_new(api, temporal, settings)
-    record = await _archive_record(api, iid)
+    record = await archive_record(api, iid)
     resp = await api.post(f"/v1/replay/{iid}", headers=AUDITOR)
     assert resp.status_code == 200, resp.text
     report = ReplayReport.model_validate(resp.json())

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -19,25 +17,10 @@ from temporalio.client import Client
 
 from gantral.audit.history_codec import fetch_runs
 from gantral.audit.rows import EventRow
-from gantral.core import GantralCore
-from gantral.domain.actors import Actor, ActorKind
-from gantral.domain.records import Cost, DecisionType
-from gantral.policy.loading import load_template
-from gantral.policy.registry import InMemoryRegistry
 from gantral.settings import Settings
-from gantral.workers.worker import build_worker
-from gantral.workflows.messages import (
-    AgentEvent,
-    AgentEventKind,
-    AuthorizeStep,
-    Decide,
-    Finish,
-    FinishKind,
-)
-from tests.integration import test_governance as gov
-from tests.integration.auth import AGENT, AUDITOR, LEAD, SECURITY
-from tests.integration.conftest import TEMPLATES
-from tests.integration.test_instance_lifecycle import authorize, decide, sealed_audit, start
+from tests.helpers.auth import AUDITOR
+from tests.helpers.lifecycle import sealed_audit
+from tests.helpers.replay_scenarios import DRIVERS, continue_as_new
 from tests.replay.corpus import SCENARIOS, save
 from tests.replay.record import RECORD_ENV
 
@@ -46,145 +29,6 @@ pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),
     pytest.mark.skipif(not os.environ.get(RECORD_ENV), reason="records only when asked"),
 ]
-
-Scenario = Callable[[httpx.AsyncClient], Awaitable[str]]
-AGENT_ACTOR = Actor(id="agent-1", kind=ActorKind.AGENT)
-
-
-async def _ok(resp: Awaitable[httpx.Response]) -> dict[str, Any]:
-    done = await resp
-    assert done.status_code == 200, done.text
-    return dict(done.json())
-
-
-async def approve(api: httpx.AsyncClient) -> str:
-    """Plan allowed, deploy approved, the grant used, completion and cost reported."""
-    iid = str((await start(api))["instance_id"])
-    await authorize(api, iid, step="plan", args={})
-    pending = await authorize(api, iid)
-    rid = pending["request"]["request_id"]
-    await _ok(decide(api, iid, rid, "APPROVE", LEAD))
-    grant = (await gov.outcome(api, iid, rid))["grant"]
-    for body in (
-        {"kind": "STEP_STARTED", "step_id": "deploy", "grant_id": grant["grant_id"],
-         "args_digest": pending["args_digest"]},
-        {"kind": "STEP_COMPLETED", "step_id": "deploy"},
-        {"kind": "COST", "cost": {"tokens": 1200, "money": 0.42, "wall_time_seconds": 3.5}},
-    ):  # fmt: skip
-        await _ok(api.post(f"/v1/instances/{iid}/events", json=body, headers=AGENT))
-    await _ok(api.post(f"/v1/instances/{iid}/complete", json={}, headers=AGENT))
-    return iid
-
-
-async def reject(api: httpx.AsyncClient) -> str:
-    iid = str((await start(api))["instance_id"])
-    rid = (await authorize(api, iid))["request"]["request_id"]
-    await _ok(decide(api, iid, rid, "REJECT", LEAD, justification="not during the freeze"))
-    return iid
-
-
-async def override_recheck(api: httpx.AsyncClient) -> str:
-    """An override that raises materiality goes to the higher approvers first."""
-    pid = gov.uid("pol")
-    await gov.put(api, f"/v1/policies/{pid}", gov_policy())
-    iid = await gov.start(api, await gov.workflow_with(api, pid))
-    rid = (await gov.authorize(api, iid, {"amount": 500}))["request"]["request_id"]
-    edit = {"justification": "pay the full invoice", "context_delta": {"amount": 50000}}
-    await _ok(decide(api, iid, rid, "OVERRIDE", gov.LEAD_SUPERVISOR, **edit))
-    view = (await api.get(f"/v1/instances/{iid}", headers=LEAD)).json()
-    follow_up = view["pending_request"]["request_id"]
-    await _ok(decide(api, iid, follow_up, "APPROVE", gov.CFO))
-    await gov.outcome(api, iid, follow_up)
-    await _ok(api.post(f"/v1/instances/{iid}/complete", json={}, headers=AGENT))
-    return iid
-
-
-def gov_policy() -> str:
-    return """
-materiality: MEDIUM
-requires_human_approval: true
-approvers: [{role: TECH_LEAD}]
-override_roles: [TECH_LEAD]
-materiality_rules:
-  - {name: large, level: HIGH, when: [{field: arguments.amount, op: gt, value: 10000}]}
-by_materiality:
-  HIGH: {approvers: [{role: CFO}]}
-"""
-
-
-async def quorum(api: httpx.AsyncClient) -> str:
-    iid = str((await start(api, workflow="quorum"))["instance_id"])
-    pending = await authorize(api, iid, step="transfer", args={"amount": 5000})
-    rid = pending["request"]["request_id"]
-    await _ok(decide(api, iid, rid, "APPROVE", LEAD))
-    await _ok(decide(api, iid, rid, "APPROVE", SECURITY))
-    await gov.outcome(api, iid, rid)
-    await _ok(api.post(f"/v1/instances/{iid}/complete", json={}, headers=AGENT))
-    return iid
-
-
-async def escalation_expiry(api: httpx.AsyncClient) -> str:
-    iid = str((await start(api, workflow="fast-timeout"))["instance_id"])
-    rid = (await authorize(api, iid, step="release"))["request"]["request_id"]
-    assert (await gov.outcome(api, iid, rid, wait=15))["status"] == "EXPIRED"
-    return iid
-
-
-async def cancel(api: httpx.AsyncClient) -> str:
-    iid = str((await start(api))["instance_id"])
-    await authorize(api, iid)
-    await _ok(api.post(f"/v1/instances/{iid}/cancel", json={"reason": "superseded"},
-                       headers=AGENT))  # fmt: skip
-    return iid
-
-
-async def continue_as_new(api: httpx.AsyncClient, temporal: Client, settings: Settings) -> str:
-    """A long-lived instance: its runs continue as new every few events (own worker with a
-    tiny threshold), across a cost report, a human approval and completion."""
-    own = settings.model_copy(
-        update={
-            "temporal": settings.temporal.model_copy(
-                update={
-                    "task_queue": f"can-{uuid.uuid4().hex[:8]}",
-                    "continue_as_new_after_events": 10,
-                }
-            )
-        }
-    )
-    registry = InMemoryRegistry()
-    await registry.put_template(load_template((TEMPLATES / "deploy.yaml").read_text()))
-    core = GantralCore(temporal, own, registry)
-    async with build_worker(temporal, own):
-        view, _ = await core.start_instance(
-            workflow_id="deploy", workflow_version=None, owning_team_id="payments",
-            trigger_context={}, idempotency_key=None, actor=AGENT_ACTOR,
-        )  # fmt: skip
-        iid = view.instance_id
-        for i in range(3):
-            cost = AgentEvent(kind=AgentEventKind.COST, cost=Cost(tokens=10), actor=AGENT_ACTOR,
-                              idempotency_key=f"cost-{i}")  # fmt: skip
-            await core.report(iid, cost)
-        pending = await core.authorize(iid, AuthorizeStep(step_id="deploy", actor=AGENT_ACTOR))
-        assert pending.request is not None
-        rid = pending.request.request_id
-        lead = Actor(id="alice", kind=ActorKind.HUMAN, roles=["TECH_LEAD"])
-        await core.decide(iid, Decide(request_id=rid, decision_type=DecisionType.APPROVE,
-                                      actor=lead, idempotency_key="approve-1",
-                                      seen_args_digest=pending.request.args_digest))  # fmt: skip
-        assert (await core.get_request(iid, rid, wait=20)).grant is not None
-        await core.finish(iid, Finish(kind=FinishKind.COMPLETE, actor=AGENT_ACTOR))
-        await temporal.get_workflow_handle(iid).result()
-    return iid
-
-
-DRIVERS: dict[str, Scenario] = {
-    "approve": approve,
-    "reject": reject,
-    "override-recheck": override_recheck,
-    "quorum": quorum,
-    "escalation-expiry": escalation_expiry,
-    "cancel": cancel,
-}
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

@@ -10,33 +10,24 @@ import asyncio
 import itertools
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
-from gantral.devstack.process import free_port
-from gantral.settings import Settings
-from gantral.settings.identity import IdentitySettings
-from tests.conftest import Stack
-from tests.integration.auth import AGENT, LEAD
-from tests.integration.conftest import ATTESTATION_PUBLIC
-from tests.integration.processes import Process, environment
-from tests.unit.test_observability_rules import TEMPORAL_SDK_METRICS
+from tests.helpers.auth import AGENT, LEAD
+from tests.helpers.deployment import API_DELAY, ARGS, Deployment, stop
+from tests.helpers.metrics import TEMPORAL_SDK_METRICS
+from tests.helpers.processes import Process
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 AGENTS = 8
-ARGS = {"service": "billing", "version": "2.4.1"}
 # Transport failures a client may see while the API restarts: refused or reset before any
 # response. Every call carries an idempotency key (or is a read), so retrying is safe.
 RETRYABLE = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError)
-API_DELAY = 1.5  # seconds /readyz fails before the listener closes
 
 
 @dataclass
@@ -47,88 +38,6 @@ class Load:
     answered: list[float] = field(default_factory=list)  # monotonic times of responses
     refused: list[float] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-@dataclass
-class Deployment:
-    settings: Settings
-    env: dict[str, dict[str, str]]
-    logs: Path
-    api_url: str
-    dsn: str
-    count: int = 0
-    procs: list[Process] = field(default_factory=list)
-
-    def start(self, name: str) -> Process:
-        self.count += 1
-        env = dict(self.env[name])
-        if name != "api":  # each its own Prometheus port
-            env[f"GANTRAL_{name.upper()}__METRICS_PORT"] = str(free_port())
-        proc = Process(name, env, self.logs / f"{name}-{self.count}.log")
-        proc.metrics_url = f"http://127.0.0.1:{env.get(f'GANTRAL_{name.upper()}__METRICS_PORT')}"
-        self.procs.append(proc)
-        if name == "api":
-            proc.wait_for(lambda: _ready(self.api_url))
-        else:
-            marker = "audit sink serving" if name == "sink" else "instance worker on"
-            proc.wait_for(lambda: proc.logged(marker))
-        return proc
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-@pytest.fixture
-def deployment(
-    stack: Stack, settings: Settings, dev_issuer: IdentitySettings, tmp_path: Path
-) -> Iterator[Deployment]:
-    """Its own database, bucket and task queues: nothing else in the session serves them."""
-    suffix = uuid.uuid4().hex[:8]
-    with psycopg.connect(stack.postgres_uri, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE drain_{suffix}")
-    dsn = make_conninfo(stack.postgres_uri, dbname=f"drain_{suffix}")
-    port = free_port()
-    own = settings.model_copy(
-        update={
-            "temporal": settings.temporal.model_copy(
-                update={"task_queue": f"drain-{suffix}", "audit_task_queue": f"drain-a-{suffix}"}
-            ),
-            "database": settings.database.model_validate(
-                {"url": dsn, "reader_url": dsn, "registry_url": dsn}
-            ),
-            "s3": settings.s3.model_copy(update={"bucket": f"drain-{suffix}"}),
-            "identity": dev_issuer,
-        }
-    )
-    timing = {
-        "GANTRAL_API__HOST": "127.0.0.1",
-        "GANTRAL_API__PORT": str(port),
-        "GANTRAL_API__SHUTDOWN_DELAY_SECONDS": str(API_DELAY),
-        "GANTRAL_API__GRACEFUL_SHUTDOWN_SECONDS": "15",
-        "GANTRAL_WORKER__GRACEFUL_SHUTDOWN_SECONDS": "15",
-        "GANTRAL_SINK__GRACEFUL_SHUTDOWN_SECONDS": "15",
-    }
-    # Each process gets only its half of the attestation key, as in production.
-    verifier = own.model_copy(
-        update={
-            "attestation": own.attestation.model_validate({"public_keys": [ATTESTATION_PUBLIC]})
-        }
-    )
-    env = {
-        "api": environment(own, **timing),
-        "worker": environment(verifier, **timing),
-        "sink": environment(verifier, **timing),
-    }
-    deploy = Deployment(own, env, tmp_path, f"http://127.0.0.1:{port}", dsn)
-    try:
-        yield deploy
-    finally:
-        for proc in deploy.procs:
-            proc.kill()
 
 
 async def call(
@@ -203,12 +112,6 @@ def longest_gap(times: list[float], start: float, end: float) -> float:
     inside = sorted(t for t in times if start <= t <= end)
     points = [start, *inside, end]
     return max(b - a for a, b in itertools.pairwise(points))
-
-
-async def stop(proc: Process) -> None:
-    proc.terminate()
-    await asyncio.to_thread(proc.wait, 60)
-    proc.check_clean_exit()
 
 
 async def test_sigterm_under_load_drains_every_process(deployment: Deployment) -> None:

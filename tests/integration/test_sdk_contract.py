@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -51,22 +50,21 @@ from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.callbacks import CallbackSettings, CallbackURLs
 from gantral.settings.identity import IdentitySettings
-from tests.integration.auth import AUDITOR, CLIENT_ID, CLIENT_SECRET, LEAD, token
-from tests.integration.serving import serve, served_api
+from tests.helpers.auth import AUDITOR, CLIENT_ID, CLIENT_SECRET, LEAD, token
+from tests.helpers.sdk_builds import TS_DIR, build_typescript, run_process
+from tests.helpers.serving import serve, served_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 __all__ = ["served_api"]  # the API on a real port, served from the workers' event loop
 
 ROOT = Path(__file__).resolve().parents[2]
-TS_DIR = ROOT / "sdk" / "typescript"
 GO_DIR = ROOT / "sdk" / "go"
 ACTION = "deploy.run"
 ARGS: dict[str, Any] = {"service": "billing", "version": "2.4.1", "replicas": 3}
 EDITED = {**ARGS, "version": "2.4.0"}
 HUMAN = token("alice", ["TECH_LEAD", "approver", "supervisor"])
 AUDITOR_TOKEN = AUDITOR["Authorization"].removeprefix("Bearer ")
-RUN_TIMEOUT = 240.0
 WEBHOOK_SECRET = signing.new_secret()
 # One governed `deploy` step at a time on the capacity API; NOT_READY says retry in 0.2 s.
 CAPACITY_RULES = """
@@ -141,43 +139,6 @@ async def _callbacks(
             yield
         finally:
             await temporal.get_workflow_handle(follower_id(config)).terminate("test over")
-
-
-async def run_process(*argv: str, cwd: Path, env: dict[str, str]) -> str:
-    """A subprocess on this event loop (the API it calls is served from this loop too)."""
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=cwd,
-        env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout=RUN_TIMEOUT)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    assert process.returncode == 0, f"{' '.join(argv)} failed:\n{err.decode()}\n{out.decode()}"
-    return out.decode()
-
-
-_BUILT: set[str] = set()
-
-
-async def build_typescript() -> str:
-    """Compiles the TypeScript SDK and its scenarios (once per session); returns the
-    `node` to run them."""
-    node = shutil.which("node")
-    tsc = TS_DIR / "node_modules" / "typescript" / "bin" / "tsc"
-    if node is None or not tsc.exists():
-        pytest.fail(
-            "the TypeScript SDK needs Node 20 and `npm ci` in sdk/typescript: run `make sdk`"
-        )
-    if node not in _BUILT:
-        await run_process(node, str(tsc), "-p", "tsconfig.json", cwd=TS_DIR, env={})
-        _BUILT.add(node)
-    return node
 
 
 async def _typescript(env: dict[str, str]) -> str:

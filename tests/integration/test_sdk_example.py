@@ -13,7 +13,7 @@ import gantral_sdk as sdk
 import httpx
 import pytest
 
-from tests.integration.auth import token
+from tests.helpers.auth import token
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

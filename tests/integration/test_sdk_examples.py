@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from gantral.settings.identity import IdentitySettings
-from tests.integration.auth import CLIENT_ID, CLIENT_SECRET, LEAD
-from tests.integration.serving import served_api
-from tests.integration.test_sdk_contract import build_typescript, run_process
+from tests.helpers.auth import CLIENT_ID, CLIENT_SECRET, LEAD
+from tests.helpers.sdk_builds import build_typescript, run_process
+from tests.helpers.serving import served_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

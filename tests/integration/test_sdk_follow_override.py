@@ -10,8 +10,8 @@ import gantral_sdk as sdk
 import httpx
 import pytest
 
-from tests.integration.auth import AGENT, MANAGER, bearer, token
-from tests.integration.test_instance_lifecycle import decide
+from tests.helpers.auth import AGENT, MANAGER, bearer, token
+from tests.helpers.lifecycle import decide
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

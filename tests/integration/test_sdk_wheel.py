@@ -20,8 +20,8 @@ from pathlib import Path
 import gantral_sdk as sdk
 import pytest
 
-from tests.integration.auth import token
-from tests.integration.serving import served_api
+from tests.helpers.auth import token
+from tests.helpers.serving import served_api
 
 __all__ = ["served_api"]  # the API on a real port, served from the workers' event loop
 

@@ -20,11 +20,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.auth import AGENT, LEAD
-from tests.integration.processes import Process
-from tests.integration.test_rolling_restart import ARGS, Deployment, deployment, stop
-
-__all__ = ["deployment"]  # the fixture, shared with the rolling-restart test
+from tests.helpers.auth import AGENT, LEAD
+from tests.helpers.deployment import ARGS, Deployment, stop
+from tests.helpers.processes import Process
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

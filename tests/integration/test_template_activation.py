@@ -18,8 +18,8 @@ from gantral.errors import Conflict
 from gantral.policy.loading import load_template
 from gantral.policy.registry_postgres import MIGRATIONS, PostgresRegistry
 from gantral.workflows.access_log import ACCESS_LOG_ID
-from tests.conftest import Stack
-from tests.integration.auth import ADMIN, AGENT, LEAD, bearer
+from tests.helpers.auth import ADMIN, AGENT, LEAD, bearer
+from tests.helpers.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

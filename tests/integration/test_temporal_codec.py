@@ -34,10 +34,10 @@ from gantral.workers.sink import run_sink
 from gantral.workers.worker import build_worker
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.sandbox import SANDBOX_RUNNER
-from tests.integration.auth import AGENT, AUDITOR, LEAD, LEAD2
-from tests.integration.serving import serve
-from tests.integration.test_instance_lifecycle import decide, sealed_audit
-from tests.integration.test_replay_archive import _archive_record
+from tests.helpers.archive import archive_record
+from tests.helpers.auth import AGENT, AUDITOR, LEAD, LEAD2
+from tests.helpers.lifecycle import decide, sealed_audit
+from tests.helpers.serving import serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -180,7 +180,7 @@ async def test_history_holds_ciphertext_and_the_api_works_end_to_end(
         assert report["replay"]["deterministic"] is True
         # The sink's history archive is decoded, like the audit log: it replays offline
         # after the codec keys are retired.
-        record = await _archive_record(api, iid)
+        record = await archive_record(api, iid)
         objects = ObjectStore.from_settings(on.s3, prefix=audit_config.object_prefix)
         archive = await objects.get(str(record["object_key"]))
         assert archive is not None

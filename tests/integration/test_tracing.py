@@ -27,7 +27,7 @@ from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.workers.sink import run_sink
 from gantral.workers.worker import build_worker
-from tests.integration.auth import AGENT, LEAD
+from tests.helpers.auth import AGENT, LEAD
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

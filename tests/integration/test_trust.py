@@ -22,15 +22,15 @@ from gantral.domain.records import DecisionType
 from gantral.policy.templates import WorkflowTemplate
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import AgentEvent, AgentEventKind, Decide, StartInstance
-from tests.integration.auth import AGENT, AUDITOR, LEAD, SECURITY, bearer
-from tests.integration.conftest import ATTESTATION_KEY
-from tests.integration.test_instance_lifecycle import (
+from tests.helpers.auth import AGENT, AUDITOR, LEAD, SECURITY, bearer
+from tests.helpers.lifecycle import (
     ARGS,
     authorize,
     decide,
     sealed_audit,
     start,
 )
+from tests.helpers.session import ATTESTATION_KEY
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -13,8 +13,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from gantral.workflows import search
-from tests.integration.auth import AGENT, LEAD
-from tests.integration.test_instance_lifecycle import authorize, decide, start
+from tests.helpers.auth import AGENT, LEAD
+from tests.helpers.lifecycle import authorize, decide, start
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

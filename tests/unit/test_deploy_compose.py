@@ -18,7 +18,7 @@ from gantral.attestation_keys import anchors_from, attestor_from
 from gantral.audit.checkpoint import key_id, load_verification_keys
 from gantral.audit.service import signing_key
 from gantral.settings import Settings
-from tests.unit.test_deploy_settings import gantral_env_names, settings_from
+from tests.helpers.deploy_settings import gantral_env_names, settings_from
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.unit.test_deploy_settings import gantral_env_names
+from tests.helpers.deploy_settings import gantral_env_names
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "gantral"
 TEMPLATES = CHART / "templates"

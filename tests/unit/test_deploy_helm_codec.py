@@ -16,16 +16,16 @@ import yaml
 
 from gantral.startup import resolve_secrets
 from gantral.temporal_codec import KEY_ID, AesGcmCodec, codec_from, converter_with
-from tests.unit.test_deploy_helm_render import (
+from tests.helpers.deploy_settings import settings_from
+from tests.helpers.helm_chart import (
     PRODUCTION,
     WITH_EXTRAS,
-    _merge,
-    _objects_of,
-    _pod,
-    _render,
-    _secret_file,
+    deployment_pod,
+    merge_values,
+    objects_of,
+    render_chart,
+    secret_file_of,
 )
-from tests.unit.test_deploy_settings import settings_from
 
 helm = pytest.importorskip("helm_python", reason="helm-python-sdk not installed")
 
@@ -45,12 +45,12 @@ CODEC = {
 
 def _codec_settings(objects: dict, component: str, tmp_path: Path) -> Any:
     """The component's settings with each codec key read from where its pod mounts it."""
-    pod = _pod(objects, component)
+    pod = deployment_pod(objects, component)
     config = objects[("ConfigMap", "gantral-config")]["data"]
     env = {n: v for n, v in config.items() if n.startswith("GANTRAL_TEMPORAL__CODEC__")}
     keys = json.loads(env["GANTRAL_TEMPORAL__CODEC__KEYS"])
     for key_id, reference in keys.items():
-        secret, entry = _secret_file(pod, {"value": reference})
+        secret, entry = secret_file_of(pod, {"value": reference})
         assert (secret, entry) == ("gantral-temporal-codec", key_id)
         local = tmp_path / component / key_id
         local.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +64,7 @@ def _codec_settings(objects: dict, component: str, tmp_path: Path) -> Any:
 def test_every_process_encrypts_with_the_current_key_and_reads_every_listed_one(
     component: str, tmp_path: Path
 ) -> None:
-    objects = _objects_of(_merge(WITH_EXTRAS, CODEC))
+    objects = objects_of(merge_values(WITH_EXTRAS, CODEC))
     codec = codec_from(_codec_settings(objects, component, tmp_path))
     assert codec is not None
     assert codec.current == "2026-12" and codec.key_ids == ["2026-06", "2026-12"]
@@ -87,17 +87,17 @@ def test_every_process_encrypts_with_the_current_key_and_reads_every_listed_one(
 def test_a_single_key_is_current_without_naming_it(tmp_path: Path) -> None:
     single = {"temporal": {"codec": CODEC["temporal"]["codec"] | {"keyIds": ["2026-06"]}}}
     single["temporal"]["codec"]["currentKeyId"] = ""
-    objects = _objects_of(_merge(PRODUCTION, single))
+    objects = objects_of(merge_values(PRODUCTION, single))
     codec = codec_from(_codec_settings(objects, "worker", tmp_path))
     assert codec is not None and codec.current == "2026-06"
 
 
 def test_off_by_default() -> None:
-    objects = _objects_of(PRODUCTION)
+    objects = objects_of(PRODUCTION)
     config = objects[("ConfigMap", "gantral-config")]["data"]
     assert not [n for n in config if n.startswith("GANTRAL_TEMPORAL__CODEC")]
     for component in ("api", "worker", "sink"):
-        volumes = _pod(objects, component)["volumes"]
+        volumes = deployment_pod(objects, component)["volumes"]
         assert "temporal-codec" not in [v["name"] for v in volumes]
 
 
@@ -120,7 +120,7 @@ def test_codec_values_the_processes_would_refuse_are_refused(
     codec: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(helm.HelmRenderError, match=message):
-        _render(_merge(PRODUCTION, {"temporal": {"codec": codec}}))
+        render_chart(merge_values(PRODUCTION, {"temporal": {"codec": codec}}))
 
 
 @pytest.mark.parametrize(
@@ -134,5 +134,5 @@ def test_codec_values_the_processes_would_refuse_are_refused(
 )
 def test_a_codec_values_typo_fails_rendering(codec: dict[str, Any], where: str) -> None:
     with pytest.raises(helm.HelmValuesError, match="schema") as refused:
-        _render(_merge(PRODUCTION, {"temporal": {"codec": codec}}))
+        render_chart(merge_values(PRODUCTION, {"temporal": {"codec": codec}}))
     assert where in str(refused.value)

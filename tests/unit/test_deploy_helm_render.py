@@ -14,63 +14,35 @@ import yaml
 from gantral.attestation_keys import anchors_from, attestor_from
 from gantral.audit.checkpoint import generate_key_pem, key_id, load_verification_keys
 from gantral.settings import Settings
-from tests.tools import required_tool
-from tests.unit.test_deploy_settings import gantral_env_names, settings_from
+from tests.helpers.deploy_settings import gantral_env_names, settings_from
+from tests.helpers.helm_chart import (
+    ATTESTATION_PRIVATE_PEM,
+    CHART,
+    EXTRA_FILES,
+    PRODUCTION,
+    PUBLIC_PEM,
+    WITH_EXTRAS,
+    container_env,
+    deployment_pod,
+    merge_values,
+    objects_of,
+    render_chart,
+    secret_file_of,
+)
+from tests.helpers.tools import required_tool
 
 helm = pytest.importorskip("helm_python", reason="helm-python-sdk not installed")
-
-CHART = Path(__file__).resolve().parents[2] / "helm" / "gantral"
-
-PUBLIC_PEM = generate_key_pem()[1]
-# The API's attestation key pair: the private half goes to a Secret, the public to values.
-ATTESTATION_PRIVATE_PEM, ATTESTATION_PUBLIC_PEM = generate_key_pem()
-
-PRODUCTION: dict[str, Any] = {
-    "database": {
-        "writer": {"existingSecret": "gantral-db-writer"},
-        "reader": {"existingSecret": "gantral-db-reader"},
-        "registry": {"existingSecret": "gantral-db-registry"},
-    },
-    "audit": {
-        "signingKey": {"existingSecret": "gantral-audit-signing-key"},
-        "publicKeys": [PUBLIC_PEM],
-        "origin": "gantral-audit-eu-central-1",
-    },
-    "attestation": {
-        "signingKey": {"existingSecret": "gantral-attestation-key"},
-        "publicKeys": [ATTESTATION_PUBLIC_PEM],
-    },
-    "identity": {"issuer": "https://login.example.com/realms/gantral"},
-    "s3": {"writer": {"existingSecret": "gantral-s3-writer"}},
-    "api": {"ingress": {"enabled": True, "className": "nginx"}},
-    "migrations": {"enabled": True, "existingSecret": "gantral-db-owner"},
-    "workflowTemplates": {"files": {"deploy.yaml": "kind: gantral/workflow\nid: deploy\n"}},
-    "extraConfig": {"GANTRAL_IDENTITY__LEEWAY_SECONDS": "10"},
-}
-
-
-def _render(values: dict[str, Any]) -> dict[str, str]:
-    chart = helm.Chart.load(CHART)
-    return chart.render(values, name="gantral", namespace="gantral", is_install=True)
 
 
 @pytest.fixture(scope="module")
 def objects() -> dict[tuple[str, str], dict[str, Any]]:
     found = {}
-    for path, text in _render(PRODUCTION).items():
+    for path, text in render_chart(PRODUCTION).items():
         if path.endswith(".yaml"):
             for doc in yaml.safe_load_all(text):
                 if doc:
                     found[(doc["kind"], doc["metadata"]["name"])] = doc
     return found
-
-
-def _pod(objects: dict[tuple[str, str], dict[str, Any]], name: str) -> dict[str, Any]:
-    return objects[("Deployment", f"gantral-{name}")]["spec"]["template"]["spec"]
-
-
-def _env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {item["name"]: item for item in container.get("env", [])}
 
 
 def test_production_values_render_every_object(objects: dict) -> None:
@@ -100,18 +72,18 @@ def test_rendered_settings_are_real(objects: dict) -> None:
     config = objects[("ConfigMap", "gantral-config")]["data"]
     names = set(config)
     for component in ("api", "worker", "sink"):
-        for container in _pod(objects, component)["containers"]:
-            names |= set(_env(container))
+        for container in deployment_pod(objects, component)["containers"]:
+            names |= set(container_env(container))
     assert sorted(n for n in names if n.startswith("GANTRAL_") and n not in known) == []
     assert config["GANTRAL_PROFILE"] == "production"
     assert config["GANTRAL_IDENTITY__DEV_ISSUER__ENABLED"] == "false"
 
 
 def test_credentials_go_only_where_they_belong(objects: dict) -> None:
-    sink = _pod(objects, "sink")
+    sink = deployment_pod(objects, "sink")
     (container,) = sink["containers"]
-    env = _env(container)
-    assert _secret_file(sink, env["GANTRAL_DATABASE__URL"]) == ("gantral-db-writer", "url")
+    env = container_env(container)
+    assert secret_file_of(sink, env["GANTRAL_DATABASE__URL"]) == ("gantral-db-writer", "url")
     key_path = env["GANTRAL_AUDIT__SIGNING_KEY"]["value"]
     mount = next(m for m in container["volumeMounts"] if m["name"] == "signing-key")
     assert key_path.startswith(mount["mountPath"] + "/") and mount["readOnly"] is True
@@ -120,17 +92,17 @@ def test_credentials_go_only_where_they_belong(objects: dict) -> None:
     assert "gantral-db-reader" not in yaml.safe_dump(sink)
     assert "gantral-db-registry" not in yaml.safe_dump(sink)
 
-    api = _pod(objects, "api")
-    api_env = _env(api["containers"][0])
+    api = deployment_pod(objects, "api")
+    api_env = container_env(api["containers"][0])
     for variable, secret in (
         ("GANTRAL_DATABASE__READER_URL", "gantral-db-reader"),
         ("GANTRAL_DATABASE__REGISTRY_URL", "gantral-db-registry"),
     ):
-        assert _secret_file(api, api_env[variable]) == (secret, "url")
-    worker = _pod(objects, "worker")
+        assert secret_file_of(api, api_env[variable]) == (secret, "url")
+    worker = deployment_pod(objects, "worker")
     # The worker's only settings of its own: the public keys it verifies the API with, and
     # how long it drains on SIGTERM. No credential.
-    assert set(_env(worker["containers"][0])) == {
+    assert set(container_env(worker["containers"][0])) == {
         "GANTRAL_ATTESTATION__PUBLIC_KEYS",
         "GANTRAL_WORKER__GRACEFUL_SHUTDOWN_SECONDS",
         "GANTRAL_WORKER__METRICS_HOST",
@@ -154,13 +126,13 @@ def test_credentials_go_only_where_they_belong(objects: dict) -> None:
 
 def test_every_pod_is_locked_down(objects: dict) -> None:
     for component in ("api", "worker", "sink"):
-        pod = _pod(objects, component)
+        pod = deployment_pod(objects, component)
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["automountServiceAccountToken"] is False
         for container in pod["containers"]:
             assert container["securityContext"]["readOnlyRootFilesystem"] is True
             assert container["securityContext"]["allowPrivilegeEscalation"] is False
-    probes = _pod(objects, "api")["containers"][0]
+    probes = deployment_pod(objects, "api")["containers"][0]
     assert probes["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert probes["readinessProbe"]["httpGet"]["path"] == "/readyz"
 
@@ -176,16 +148,18 @@ def test_network_policies_allow_only_what_each_process_needs(objects: dict) -> N
         # Only the metrics port: /metrics for the scraper, /healthz and /readyz for probes.
         (rule,) = objects[("NetworkPolicy", f"gantral-{component}")]["spec"]["ingress"]
         assert rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
-        container = _pod(objects, component)["containers"][0]
+        container = deployment_pod(objects, component)["containers"][0]
         assert [p["name"] for p in container["ports"]] == ["metrics"]
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
 
 
 def test_tracing_exports_only_where_told_and_the_collector_is_reachable() -> None:
-    plain = _render(PRODUCTION)
+    plain = render_chart(PRODUCTION)
     assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in "".join(plain.values())
-    traced = _render(_merge(PRODUCTION, {"tracing": {"otlpEndpoint": "http://otel:4318"}}))
+    traced = render_chart(
+        merge_values(PRODUCTION, {"tracing": {"otlpEndpoint": "http://otel:4318"}})
+    )
     config = next(yaml.safe_load(t) for p, t in traced.items() if p.endswith("configmap.yaml"))
     assert config["data"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel:4318"
     policies = [
@@ -241,9 +215,9 @@ def test_tracing_exports_only_where_told_and_the_collector_is_reachable() -> Non
     ],
 )
 def test_production_refuses_unsafe_values(override: dict[str, Any], message: str) -> None:
-    values = _merge(PRODUCTION, override)
+    values = merge_values(PRODUCTION, override)
     with pytest.raises(helm.HelmRenderError, match=message):
-        _render(values)
+        render_chart(values)
 
 
 @pytest.mark.parametrize(
@@ -257,9 +231,9 @@ def test_every_profile_refuses_a_release_without_attestation_keys(
     override: dict[str, Any], message: str
 ) -> None:
     # No process starts without its half, whatever the profile: the chart says so first.
-    values = _merge({**PRODUCTION, "profile": "development"}, override)
+    values = merge_values({**PRODUCTION, "profile": "development"}, override)
     with pytest.raises(helm.HelmRenderError, match=message):
-        _render(values)
+        render_chart(values)
 
 
 def _mounted_file(pod: dict[str, Any], container: dict[str, Any], path: str) -> tuple[str, str]:
@@ -281,10 +255,10 @@ def _settings_of(
 ) -> Settings:
     """The Settings the component's process would load: the ConfigMap and its plain env,
     with every mounted Secret file written under tmp_path from `files`."""
-    pod = _pod(objects, component)
+    pod = deployment_pod(objects, component)
     (container,) = pod["containers"]
     env = dict(objects[("ConfigMap", "gantral-config")]["data"])
-    for name, item in _env(container).items():
+    for name, item in container_env(container).items():
         if "value" not in item:
             continue  # secretKeyRef: credentials the test does not need
         value = item["value"]
@@ -318,16 +292,6 @@ def test_the_rendered_release_signs_in_the_api_and_verifies_in_worker_and_sink(
         assert anchors.problem("decide", "inst-1", forged, attestation), component
     # The API's own settings carry no trust list: it signs, it does not verify calls.
     assert api.attestation.public_keys == []
-
-
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            merged[key] = _merge(base[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def test_the_chart_defaults_to_production(objects: dict) -> None:
@@ -364,12 +328,12 @@ def test_the_ingress_routes_the_api_but_never_metrics(objects: dict) -> None:
 @pytest.mark.parametrize("path", ["/", "/metrics", "/metrics/", "/m"])
 def test_an_ingress_path_that_would_expose_metrics_is_refused(path: str) -> None:
     hosts = [{"host": "g.example.com", "paths": [{"path": path, "pathType": "Prefix"}]}]
-    values = _merge(PRODUCTION, {"api": {"ingress": {"enabled": True, "hosts": hosts}}})
+    values = merge_values(PRODUCTION, {"api": {"ingress": {"enabled": True, "hosts": hosts}}})
     with pytest.raises(helm.HelmRenderError, match="would expose /metrics"):
-        _render(values)
+        render_chart(values)
     # Whatever the profile: the rule is about what the ingress routes.
     with pytest.raises(helm.HelmRenderError, match="would expose /metrics"):
-        _render({**values, "profile": "development"})
+        render_chart({**values, "profile": "development"})
 
 
 def test_grace_periods_cover_each_process_drain_and_every_component_has_a_budget(
@@ -379,9 +343,9 @@ def test_grace_periods_cover_each_process_drain_and_every_component_has_a_budget
     drain (readiness delay and graceful timeout, read back as its Settings) must end first,
     and a PodDisruptionBudget keeps a node drain from taking every replica of one."""
     for name in ("api", "worker", "sink"):
-        pod = _pod(objects, name)
+        pod = deployment_pod(objects, name)
         container = pod["containers"][0]
-        env = {k: v["value"] for k, v in _env(container).items() if "value" in v}
+        env = {k: v["value"] for k, v in container_env(container).items() if "value" in v}
         settings = settings_from(env)
         drain = {
             "api": settings.api.shutdown_delay_seconds + settings.api.graceful_shutdown_seconds,
@@ -394,31 +358,14 @@ def test_grace_periods_cover_each_process_drain_and_every_component_has_a_budget
         assert deployment["spec"]["replicas"] >= 2, name
         budget = objects[("PodDisruptionBudget", f"gantral-{name}")]["spec"]
         assert budget.get("maxUnavailable") == 1 or budget.get("minAvailable", 0) >= 1
-    api = _pod(objects, "api")
+    api = deployment_pod(objects, "api")
     assert api["containers"][0]["command"] == ["python", "-m", "gantral.api.serve"]
     probe = api["containers"][0]["readinessProbe"]
     settings = settings_from(
-        {k: v["value"] for k, v in _env(api["containers"][0]).items() if "value" in v}
+        {k: v["value"] for k, v in container_env(api["containers"][0]).items() if "value" in v}
     )
     # Readiness is seen failing before the listener closes.
     assert probe["periodSeconds"] * probe["failureThreshold"] < settings.api.shutdown_delay_seconds
-
-
-def _secret_file(pod: dict[str, Any], env: dict[str, Any]) -> tuple[str, str]:
-    """(Secret, key) behind an env value `file:<path>`: the path must be a key of a Secret
-    mounted read-only in the pod."""
-    assert "valueFrom" not in env, "credentials go in as files, not environment values"
-    path = env["value"].removeprefix("file:")
-    assert path != env["value"], env
-    (container,) = pod["containers"]
-    for mount in container["volumeMounts"]:
-        if path.startswith(mount["mountPath"] + "/"):
-            assert mount.get("readOnly") is True, mount
-            volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
-            key = path.removeprefix(mount["mountPath"] + "/")
-            assert key in [item["path"] for item in volume["secret"]["items"]]
-            return volume["secret"]["secretName"], key
-    raise AssertionError(f"{path} is not in a mounted Secret")
 
 
 def test_no_credential_is_an_environment_value(objects: dict) -> None:
@@ -433,8 +380,8 @@ def test_no_credential_is_an_environment_value(objects: dict) -> None:
             assert container["resources"]["requests"] and container["resources"]["limits"], name
     job = objects[("Job", "gantral-migrations")]["spec"]["template"]["spec"]
     (container,) = job["containers"]
-    path = _env(container)["OWNER_DATABASE_URL_FILE"]["value"]
-    assert _secret_file(job, {"value": "file:" + path}) == ("gantral-db-owner", "url")
+    path = container_env(container)["OWNER_DATABASE_URL_FILE"]["value"]
+    assert secret_file_of(job, {"value": "file:" + path}) == ("gantral-db-owner", "url")
 
 
 CHECKOV_JUSTIFIED = {"CKV_K8S_11", "CKV_K8S_15", "CKV_K8S_43"}
@@ -471,7 +418,7 @@ def test_every_object_is_namespaced_and_checkov_findings_are_justified(objects: 
 def test_checkov_passes_on_the_rendered_chart(tmp_path: Path) -> None:
     checkov = required_tool("checkov")
     # The channel relay, the callback worker, Temporal TLS and the monitors too.
-    rendered = _render(_merge(WITH_EXTRAS, EVERYTHING_ON))
+    rendered = render_chart(merge_values(WITH_EXTRAS, EVERYTHING_ON))
     manifest = tmp_path / "chart.yaml"
     manifest.write_text("\n---\n".join(t for p, t in rendered.items() if p.endswith(".yaml")))
     done = subprocess.run(
@@ -494,64 +441,24 @@ EVERYTHING_ON: dict[str, Any] = {
     },
 }
 
-# The channel relay (Slack and Jira) and the callback worker, enabled.
-WITH_EXTRAS = _merge(
-    PRODUCTION,
-    {
-        "channels": {
-            "enabled": True,
-            "slack": {"existingSecret": "gantral-slack"},
-            "jira": {"existingSecret": "gantral-jira"},
-        },
-        "callbacks": {
-            "enabled": True,
-            "existingSecret": "gantral-callbacks",
-            "allowedUrlPrefixes": ["https://hooks.example.com/gantral/"],
-        },
-        "extraConfig": {
-            "GANTRAL_IDENTITY__LEEWAY_SECONDS": "10",
-            "GANTRAL_JIRA__BASE_URL": "https://example.atlassian.net",
-            "GANTRAL_SLACK__DEFAULT_CHANNEL": "C0456ALL",
-        },
-    },
-)
-EXTRA_FILES = {
-    ("gantral-db-reader", "url"): "postgresql://gantral_api:pw@db:5432/gantral",
-    ("gantral-db-registry", "url"): "postgresql://gantral_registry:pw@db:5432/gantral",
-    ("gantral-slack", "signing-secret"): "slack-signing-secret",
-    ("gantral-slack", "bot-token"): "xoxb-bot-token",
-    ("gantral-jira", "api-token"): "jira-api-token",
-    ("gantral-jira", "webhook-secret"): "jira-webhook-secret",
-    ("gantral-callbacks", "secret"): "whsec_" + "A" * 44,
-}
 OPTIONAL = ("channels", "callbacks")
-
-
-def _objects_of(values: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    return {
-        (doc["kind"], doc["metadata"]["name"]): doc
-        for path, text in _render(values).items()
-        if path.endswith(".yaml")
-        for doc in yaml.safe_load_all(text)
-        if doc
-    }
 
 
 @pytest.fixture(scope="module")
 def extras() -> dict[tuple[str, str], dict[str, Any]]:
-    return _objects_of(WITH_EXTRAS)
+    return objects_of(WITH_EXTRAS)
 
 
 def _process_env(objects: dict, component: str, tmp_path: Path) -> dict[str, str]:
     """What the component's process reads: the ConfigMap and its env, each `file:` secret
     written to a local file with its content from EXTRA_FILES (checked to be mounted)."""
-    pod = _pod(objects, component)
+    pod = deployment_pod(objects, component)
     (container,) = pod["containers"]
     env = dict(objects[("ConfigMap", "gantral-config")]["data"])
-    for name, item in _env(container).items():
+    for name, item in container_env(container).items():
         value = item["value"]
         if value.startswith("file:"):
-            secret, key = _secret_file(pod, item)
+            secret, key = secret_file_of(pod, item)
             local = tmp_path / component / secret / key
             local.parent.mkdir(parents=True, exist_ok=True)
             local.write_text(EXTRA_FILES[(secret, key)])
@@ -565,7 +472,7 @@ def test_the_relay_and_the_callback_worker_are_off_by_default(objects: dict) -> 
         for kind in ("Deployment", "ServiceAccount", "NetworkPolicy", "PodDisruptionBudget"):
             assert (kind, f"gantral-{component}") not in objects
     # Nor does the API get a channel Secret nobody named.
-    api = yaml.safe_dump(_pod(objects, "api"))
+    api = yaml.safe_dump(deployment_pod(objects, "api"))
     assert "GANTRAL_SLACK__" not in api and "GANTRAL_JIRA__" not in api
 
 
@@ -575,7 +482,7 @@ def test_the_enabled_relay_runs_every_configured_channel_with_its_secrets_only(
     from gantral.startup import resolve_secrets
     from gantral.workers.channels import enabled
 
-    pod = _pod(extras, "channels")
+    pod = deployment_pod(extras, "channels")
     (container,) = pod["containers"]
     assert container["command"] == ["gantral", "channels"]
     assert pod["serviceAccountName"] == "gantral-channels"
@@ -599,8 +506,8 @@ def test_the_enabled_relay_runs_every_configured_channel_with_its_secrets_only(
     # The API verifies Slack's and Jira's calls with the same Secrets.
     api = resolve_secrets(settings_from(_process_env(extras, "api", tmp_path)))
     assert api.slack.enabled and api.jira.enabled
-    assert "gantral-slack" not in yaml.safe_dump(_pod(extras, "worker"))
-    assert "gantral-slack" not in yaml.safe_dump(_pod(extras, "sink"))
+    assert "gantral-slack" not in yaml.safe_dump(deployment_pod(extras, "worker"))
+    assert "gantral-slack" not in yaml.safe_dump(deployment_pod(extras, "sink"))
 
 
 def test_the_enabled_callback_worker_signs_and_calls_only_allowed_urls(
@@ -610,7 +517,7 @@ def test_the_enabled_callback_worker_signs_and_calls_only_allowed_urls(
     from gantral.settings.callbacks import CallbackSettings
     from gantral.settings.identity import VaultSettings
 
-    pod = _pod(extras, "callbacks")
+    pod = deployment_pod(extras, "callbacks")
     (container,) = pod["containers"]
     assert container["command"] == ["python", "-m", "gantral.callbacks"]
     env = _process_env(extras, "callbacks", tmp_path)
@@ -636,7 +543,7 @@ def test_the_relay_and_the_callback_worker_are_policed_and_budgeted(extras: dict
         deployment = extras[("Deployment", f"gantral-{component}")]
         pod = deployment["spec"]["template"]["spec"]
         (container,) = pod["containers"]
-        assert sorted(n for n in _env(container) if n not in known) == []
+        assert sorted(n for n in container_env(container) if n not in known) == []
         # Each serves its metrics port only (its probes, the scraper).
         assert [p["name"] for p in container["ports"]] == ["metrics"]
         assert pod["terminationGracePeriodSeconds"] >= 20
@@ -681,4 +588,4 @@ def test_an_enabled_extra_without_what_it_needs_is_refused(
     override: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(helm.HelmRenderError, match=message):
-        _render(_merge(PRODUCTION, override))
+        render_chart(merge_values(PRODUCTION, override))

@@ -14,18 +14,18 @@ from temporalio.service import TLSConfig
 
 from gantral.core import api_key, tls_config
 from gantral.startup import resolve_secrets
-from tests.unit.test_deploy_helm_render import (
+from tests.helpers.deploy_settings import settings_from
+from tests.helpers.helm_chart import (
     CHART,
     PRODUCTION,
     WITH_EXTRAS,
-    _env,
-    _merge,
-    _objects_of,
-    _pod,
-    _render,
-    _secret_file,
+    container_env,
+    deployment_pod,
+    merge_values,
+    objects_of,
+    render_chart,
+    secret_file_of,
 )
-from tests.unit.test_deploy_settings import settings_from
 
 helm = pytest.importorskip("helm_python", reason="helm-python-sdk not installed")
 
@@ -67,12 +67,12 @@ PASSTHROUGH = {
 )
 def test_a_values_typo_fails_rendering(typo: dict[str, Any], where: str) -> None:
     with pytest.raises(helm.HelmValuesError, match="schema") as refused:
-        _render(_merge(PRODUCTION, typo))
+        render_chart(merge_values(PRODUCTION, typo))
     assert where in str(refused.value)
 
 
 def test_lint_reports_a_typo() -> None:
-    report = helm.lint(CHART, _merge(PRODUCTION, {"sink": {"replcas": 1}}), strict=True)
+    report = helm.lint(CHART, merge_values(PRODUCTION, {"sink": {"replcas": 1}}), strict=True)
     assert any("'replcas' not allowed" in error for error in report["errors"])
 
 
@@ -144,20 +144,20 @@ TLS_FILES = {
 
 
 def _mounted(pod: dict[str, Any], path: str) -> tuple[str, str]:
-    return _secret_file(pod, {"value": f"file:{path}"})
+    return secret_file_of(pod, {"value": f"file:{path}"})
 
 
 def _temporal_settings(objects: dict, component: str, tmp_path: Path) -> Any:
     """The settings the component's process loads, every TLS file and the API key read
     from where the pod mounts them (checked), written under tmp_path."""
-    pod = _pod(objects, component)
+    pod = deployment_pod(objects, component)
     (container,) = pod["containers"]
     env = {
         name: value
         for name, value in objects[("ConfigMap", "gantral-config")]["data"].items()
         if name.startswith("GANTRAL_TEMPORAL__")
     }
-    for name, item in _env(container).items():
+    for name, item in container_env(container).items():
         if name.startswith("GANTRAL_TEMPORAL__"):
             env[name] = item["value"]
 
@@ -179,7 +179,7 @@ def _temporal_settings(objects: dict, component: str, tmp_path: Path) -> Any:
 def test_every_process_connects_to_temporal_with_the_tls_and_api_key_values(
     component: str, tmp_path: Path
 ) -> None:
-    objects = _objects_of(_merge(WITH_EXTRAS, TEMPORAL_TLS))
+    objects = objects_of(merge_values(WITH_EXTRAS, TEMPORAL_TLS))
     settings = _temporal_settings(objects, component, tmp_path)
     assert settings.temporal.address == "gantral.acct.tmprl.cloud:7233"
     assert settings.temporal.namespace == "gantral.acct"
@@ -197,12 +197,12 @@ def test_every_process_connects_to_temporal_with_the_tls_and_api_key_values(
 
 
 def test_temporal_cloud_with_an_api_key_only_needs_no_tls_secret(tmp_path: Path) -> None:
-    values = _merge(
+    values = merge_values(
         PRODUCTION,
         {"temporal": {"tls": {"enabled": True}, "apiKey": {"existingSecret": "temporal-key"}}},
     )
-    objects = _objects_of(values)
-    pod = _pod(objects, "worker")
+    objects = objects_of(values)
+    pod = deployment_pod(objects, "worker")
     assert [v["name"] for v in pod["volumes"] if v["name"].startswith("temporal")] == [
         "temporal-api-key"
     ]
@@ -212,13 +212,13 @@ def test_temporal_cloud_with_an_api_key_only_needs_no_tls_secret(tmp_path: Path)
 
 
 def test_no_temporal_tls_by_default() -> None:
-    objects = _objects_of(PRODUCTION)
+    objects = objects_of(PRODUCTION)
     config = objects[("ConfigMap", "gantral-config")]["data"]
     assert not [n for n in config if n.startswith("GANTRAL_TEMPORAL__TLS")]
     for component in ("api", "worker", "sink"):
-        pod = _pod(objects, component)
+        pod = deployment_pod(objects, component)
         assert not [v for v in pod["volumes"] if v["name"].startswith("temporal")]
-        assert "GANTRAL_TEMPORAL__API_KEY" not in _env(pod["containers"][0])
+        assert "GANTRAL_TEMPORAL__API_KEY" not in container_env(pod["containers"][0])
 
 
 NO_CLIENT_KEY = {"clientKeyKey": ""}
@@ -240,18 +240,18 @@ def test_temporal_values_the_processes_would_refuse_are_refused(
     temporal: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(helm.HelmRenderError, match=message):
-        _render(_merge(PRODUCTION, {"temporal": temporal}))
+        render_chart(merge_values(PRODUCTION, {"temporal": temporal}))
 
 
 def test_monitors_are_off_by_default() -> None:
-    kinds = {kind for kind, _ in _objects_of(PRODUCTION)}
+    kinds = {kind for kind, _ in objects_of(PRODUCTION)}
     assert not kinds & {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
 
 def _monitored(kind: str) -> dict[tuple[str, str], dict[str, Any]]:
     key = "serviceMonitor" if kind == "ServiceMonitor" else "podMonitor"
     monitor = {"enabled": True, "labels": {"release": "kube-prometheus"}, "interval": "30s"}
-    return _objects_of(_merge(PRODUCTION, {"metrics": {key: monitor}}))
+    return objects_of(merge_values(PRODUCTION, {"metrics": {key: monitor}}))
 
 
 def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
@@ -314,7 +314,7 @@ def test_the_enabled_relay_and_callback_worker_are_monitored_on_their_metrics_po
         },
     }[component]
     values = {"metrics": {key: {"enabled": True}}, component: enabled}
-    objects = _objects_of(_merge(PRODUCTION, values))
+    objects = objects_of(merge_values(PRODUCTION, values))
     monitor = objects[(kind, f"gantral-{component}")]
     endpoints = monitor["spec"]["endpoints" if key == "serviceMonitor" else "podMetricsEndpoints"]
     assert [e["port"] for e in endpoints] == ["metrics"]

@@ -17,16 +17,12 @@ from prometheus_client import CollectorRegistry
 
 from gantral.api.metrics import ApiMetrics
 from gantral.observability.metrics import CallbackMetrics, ChannelMetrics, GantralMetrics
-from tests.tools import required_tool
+from tests.helpers.metrics import TEMPORAL_SDK_METRICS
+from tests.helpers.tools import required_tool
 
 FILES = Path(__file__).resolve().parents[2] / "helm" / "gantral" / "files"
 RULES = FILES / "prometheus-rules.yaml"
 DASHBOARD = FILES / "grafana-dashboard.json"
-# The Temporal SDK's metrics the dashboard uses; a real worker/sink scrape must have them.
-TEMPORAL_SDK_METRICS = {
-    "temporal_activity_execution_latency_bucket",
-    "temporal_workflow_task_execution_latency_count",
-}
 _FUNCTIONS_AND_KEYWORDS = {
     "sum", "max", "min", "avg", "count", "rate", "increase", "irate", "histogram_quantile",
     "by", "without", "and", "or", "unless", "on", "ignoring", "bool", "offset", "le",
@@ -124,9 +120,9 @@ def test_promtool_accepts_the_rules() -> None:
 
 def test_the_chart_ships_the_dashboard_and_the_rules() -> None:
     helm = pytest.importorskip("helm_python", reason="helm-python-sdk not installed")
-    from tests.unit.test_deploy_helm_render import CHART, PRODUCTION, _merge
+    from tests.helpers.helm_chart import CHART, PRODUCTION, merge_values
 
-    values = _merge(PRODUCTION, {"metrics": {"prometheusRule": {"enabled": True}}})
+    values = merge_values(PRODUCTION, {"metrics": {"prometheusRule": {"enabled": True}}})
     rendered = helm.Chart.load(CHART).render(
         values, name="gantral", namespace="gantral", is_install=True
     )

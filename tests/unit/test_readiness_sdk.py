@@ -14,7 +14,7 @@ import pytest
 from gantral_sdk._governed import StepNotReady, not_ready_pause
 
 from gantral.workflows.messages import AuthorizeResult
-from tests.unit.test_sdk_fakes import ARGS, EVENT_OK, IID, FakeAPI, authorize_result, grant
+from tests.helpers.sdk_fakes import ARGS, EVENT_OK, IID, FakeAPI, authorize_result, grant
 
 
 def _not_ready(retry_after: float, reason: str = "concurrency") -> dict[str, Any]:

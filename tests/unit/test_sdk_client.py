@@ -9,7 +9,7 @@ import httpx
 import pytest
 from gantral_sdk import _calls as sdk_calls
 
-from tests.unit.test_sdk_fakes import IID, FakeAPI, request
+from tests.helpers.sdk_fakes import IID, FakeAPI, request
 
 
 def _error(status: int, code: str, reason: str, **details: object) -> httpx.Response:

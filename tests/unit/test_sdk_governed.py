@@ -14,7 +14,7 @@ from gantral.domain.digest import args_digest
 from gantral.domain.records import Cost, Decision, DecisionType
 from gantral.domain.states import State
 from gantral.workflows.messages import InstanceView
-from tests.unit.test_sdk_fakes import (
+from tests.helpers.sdk_fakes import (
     ARGS,
     EVENT_OK,
     IID,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gantral.startup import unknown_settings, unknown_variables
-from tests.unit.test_deploy_settings import gantral_env_names
+from tests.helpers.deploy_settings import gantral_env_names
 
 ROOT = Path(__file__).parents[2]
 

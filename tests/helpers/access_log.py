@@ -9,7 +9,7 @@ import httpx
 from temporalio.client import Client
 
 from gantral.workflows.access_log import ACCESS_LOG_ID, AccessLogWorkflow
-from tests.integration.auth import AUDITOR
+from tests.helpers.auth import AUDITOR
 
 __all__ = ["access_log_segment", "refusals_of", "refusals_on"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.integration.auth import ADMIN
+from tests.helpers.auth import ADMIN
 
 __all__ = ["publish_one_step"]
 

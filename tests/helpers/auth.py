@@ -7,7 +7,7 @@ settings trust it. Every test principal belongs to team `payments` unless said o
 and holds its policy roles (e.g. `TECH_LEAD`) plus the permission-table roles it needs
 (`approver`, `supervisor`, `auditor`, `platform-admin`; see `default_permissions.yaml`).
 
-    from tests.integration.auth import AGENT, LEAD, bearer, token
+    from tests.helpers.auth import AGENT, LEAD, bearer, token
     await api.get(f"/v1/instances/{iid}", headers=LEAD)
     headers = bearer("carl", ["CFO", "approver"])           # a human of team payments
     headers = bearer("bot-9", teams=["risk"], agent=True)   # an agent of team risk

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-TOOLS_BIN = Path(__file__).resolve().parents[1] / ".data" / "tools" / "bin"
+TOOLS_BIN = Path(__file__).resolve().parents[2] / ".data" / "tools" / "bin"
 
 
 def required_tool(name: str) -> str:

@@ -19,7 +19,7 @@ import gantral_sdk as sdk
 import httpx
 
 from gantral.channels.inbox import InboxItem
-from tests.integration.auth import ADMIN, token
+from tests.helpers.auth import ADMIN, token
 
 TEMPLATE = """\
 id: {wid}
