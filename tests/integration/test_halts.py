@@ -28,12 +28,12 @@ from gantral.governance.halt_store import MIGRATIONS, PostgresHaltStore
 from gantral.governance.halts import HaltScope
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
-from tests.conftest import Stack
-from tests.integration.access_log import access_log_segment, refusals_on
-from tests.integration.auth import ADMIN, AUDITOR, bearer, token
-from tests.integration.serving import served_api
-from tests.integration.test_governance import put
-from tests.integration.test_instance_lifecycle import decide
+from tests.helpers.access_log import access_log_segment, refusals_on
+from tests.helpers.auth import ADMIN, AUDITOR, bearer, token
+from tests.helpers.governance import put
+from tests.helpers.lifecycle import decide
+from tests.helpers.serving import served_api
+from tests.helpers.stack import Stack
 
 __all__ = ["served_api"]  # the API on a real port, for the CLI
 

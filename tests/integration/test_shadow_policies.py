@@ -9,16 +9,16 @@ from typing import Any
 
 import httpx
 import pytest
-from gantral.audit.config import AuditConfig
 from typer.testing import CliRunner
 
 from gantral.cli import app
 from gantral.replay.shadow_report import ShadowReport
 from gantral.settings import Settings
-from tests.conftest import Stack
-from tests.integration import test_governance as gov
-from tests.integration.auth import AGENT, AUDITOR, bearer
-from tests.integration.test_replay_api import cli_env
+from gantral.settings.audit import AuditSettings
+from tests.helpers import governance as gov
+from tests.helpers.auth import AGENT, AUDITOR, bearer
+from tests.helpers.replay_cli import cli_env
+from tests.helpers.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -56,7 +56,7 @@ async def _report(api: httpx.AsyncClient, pid: str, **params: str) -> httpx.Resp
 
 
 async def test_a_stricter_shadow_is_recorded_and_reported_never_enforced(
-    api: httpx.AsyncClient, stack: Stack, settings: Settings, audit_config: AuditConfig
+    api: httpx.AsyncClient, stack: Stack, settings: Settings, audit_config: AuditSettings
 ) -> None:
     enforced, shadow = gov.uid("pol"), gov.uid("shadow")
     await gov.put(api, f"/v1/policies/{enforced}", ENFORCED)
@@ -91,7 +91,7 @@ async def test_a_stricter_shadow_is_recorded_and_reported_never_enforced(
 
     # The same report from the operator's command line.
     argv = ["policy", "shadow-report", shadow, "--since", "1h", "--dsn", stack.postgres_uri,
-            "--schema", audit_config.schema]  # fmt: skip
+            "--schema", audit_config.schema_name]  # fmt: skip
     result = await asyncio.to_thread(CliRunner().invoke, app, argv, env=cli_env(stack, settings))
     assert result.exit_code == 0, result.output
     assert ShadowReport.model_validate_json(result.stdout).flips["ALLOW->PENDING"] == 1
