@@ -17,7 +17,12 @@ import httpx
 from dotenv import dotenv_values
 from pydantic import BaseModel, ValidationError
 
-from gantral.identity.secrets import SecretMaskingFilter, SecretResolver, install_secret_masking
+from gantral.identity.secrets import (
+    SecretMaskingFilter,
+    SecretResolver,
+    install_secret_masking,
+    masking,
+)
 from gantral.observability.logs import ROUTED_LOGGERS, chosen_format, handler_for
 from gantral.settings import Settings
 from gantral.settings.callbacks import CallbackSettings
@@ -33,22 +38,16 @@ __all__ = [
     "unknown_variables",
 ]
 
-_MASKING = SecretMaskingFilter()
 # uvicorn's loggers have handlers of their own and do not propagate to the root (unless
 # configure_logging routed them there).
 _LOGGERS = ("", "uvicorn", "uvicorn.access", "uvicorn.error")
 
 
-def masking() -> SecretMaskingFilter:
-    """The process's masking filter; every resolved secret is registered with it."""
-    return _MASKING
-
-
 def install_masking() -> SecretMaskingFilter:
     """Attach the masking filter to every handler of the root and uvicorn loggers."""
     for name in _LOGGERS:
-        install_secret_masking(_MASKING, logging.getLogger(name or None))
-    return _MASKING
+        install_secret_masking(masking(), logging.getLogger(name or None))
+    return masking()
 
 
 def configure_logging(level: int = logging.INFO, fmt: str | None = None) -> None:
@@ -87,9 +86,9 @@ def resolve_secrets(settings: Settings) -> Settings:
     (and the literal ones) are masked in logs. Errors name the reference, never a value."""
     vault = settings.identity.vault
     with httpx.Client(timeout=vault.timeout_seconds) as http:
-        resolved = SecretResolver(vault, http, masker=_MASKING).resolve_model(settings)
+        resolved = SecretResolver(vault, http, masker=masking()).resolve_model(settings)
     for client in resolved.identity.dev_issuer.clients:
-        _MASKING.add(client.client_secret)
+        masking().add(client.client_secret)
     return resolved
 
 

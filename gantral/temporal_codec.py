@@ -197,8 +197,7 @@ def codec_from(settings: Settings) -> AesGcmCodec | None:
     codec = settings.temporal.codec
     if not codec.enabled:
         return None
-    from gantral.identity.secrets import SecretResolver
-    from gantral.startup import masking
+    from gantral.identity.secrets import SecretResolver, masking
 
     vault = settings.identity.vault
     with httpx.Client(timeout=vault.timeout_seconds) as http:

@@ -9,5 +9,6 @@ resolution is delivered once); the delivery is a Temporal activity with retries.
 - `signing`: sign and verify with the maintained `standardwebhooks` library.
 - `resolutions`: the audit-log reads and what a delivery carries.
 - `workflows`, `activities`: the follower, the delivery.
-- `worker`: the worker process (`python -m gantral.callbacks`).
+- The worker process is `gantral.workers.callbacks` (`python -m gantral.workers.callbacks`),
+  beside the other process entry points.
 """

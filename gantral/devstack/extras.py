@@ -50,7 +50,7 @@ def configured_extras(python: str, gantral_cli: str) -> list[Extra]:
         extras.append(
             Extra(
                 "callbacks",
-                [python, "-m", "gantral.callbacks"],
+                [python, "-m", "gantral.workers.callbacks"],
                 f"Callbacks        resolved requests POSTed to callback URLs under {allowed}",
             )
         )

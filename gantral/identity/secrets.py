@@ -28,7 +28,7 @@ from pydantic import BaseModel, SecretStr
 from gantral.errors import Forbidden, InvalidInput, NotFound, Reason, Unavailable
 from gantral.settings.identity import VaultSettings
 
-__all__ = ["SecretMaskingFilter", "SecretResolver", "install_secret_masking"]
+__all__ = ["SecretMaskingFilter", "SecretResolver", "install_secret_masking", "masking"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -239,3 +239,14 @@ def install_secret_masking(
         if masking not in handler.filters:
             handler.addFilter(masking)
     return masking
+
+
+# One per process, like the logging tree it is attached to; here rather than in
+# `gantral.startup` so that what resolves secrets below the entry points (the payload
+# codec) registers them without importing the process's start-up.
+_MASKING = SecretMaskingFilter()
+
+
+def masking() -> SecretMaskingFilter:
+    """The process's masking filter; every resolved secret is registered with it."""
+    return _MASKING

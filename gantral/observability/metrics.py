@@ -129,7 +129,7 @@ class ChannelMetrics:
 
 
 class CallbackMetrics:
-    """The callback worker's metrics (`python -m gantral.callbacks`, on
+    """The callback worker's metrics (`python -m gantral.workers.callbacks`, on
     `GANTRAL_CALLBACKS__METRICS_PORT`). One delivery is one resolution's webhook; it takes
     one attempt or more. Reasons are bounded by code: `http_<status>` (a receiver's non-2xx
     answer), `timeout`, `connection`, `url_not_allowed`, `no_secret`; a dead letter after

@@ -10,14 +10,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
 from gantral.errors import Conflict, Reason
-
-if TYPE_CHECKING:
-    from gantral.policy.registry import StoredTemplate
+from gantral.policy.stored import StoredTemplate
 
 __all__ = [
     "ActivationChoice",

@@ -66,6 +66,22 @@ FACT_PATTERN = (
 """Every field `field_problem` accepts, as a JSON Schema pattern."""
 
 
+# The outcomes a history fact counts (gantral.policy.history keeps the totals).
+OUTCOMES = ("ALLOW", "PENDING")
+
+
+def history_problem(rest: str) -> str | None:
+    """Why `history.<rest>` is not a history fact, or None when it is one."""
+    parts = rest.split(".") if rest else []
+    if len(parts) < 3 or parts[1] not in OUTCOMES:
+        return "names history.<step>.<ALLOW|PENDING>.count or .sum.<argument path>"
+    if parts[2] == "count" and len(parts) == 3:
+        return None
+    if parts[2] == "sum" and len(parts) > 3:
+        return None
+    return "names history.<step>.<ALLOW|PENDING>.count or .sum.<argument path>"
+
+
 def field_problem(field: str) -> str | None:
     """Why a rule may not read `field` (a dotted path), or None when it may."""
     root, _, rest = field.partition(".")
@@ -74,7 +90,5 @@ def field_problem(field: str) -> str | None:
     if root in _IDS:
         return None if not rest else f"has no fields: {root} is an id, compare it whole"
     if root == "history":
-        from gantral.policy.history import history_problem
-
         return history_problem(rest)
     return "is not a fact a policy may read"

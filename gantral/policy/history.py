@@ -22,24 +22,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gantral.policy.conditions import lookup
+from gantral.policy.facts import OUTCOMES, history_problem
 from gantral.policy.models import Policy
 
 __all__ = ["OUTCOMES", "history_facts", "history_problem", "record", "tracked_sums", "uses_history"]
 
-OUTCOMES = ("ALLOW", "PENDING")
 _SEP = "|"
-
-
-def history_problem(rest: str) -> str | None:
-    """Why `history.<rest>` is not a history fact, or None when it is one."""
-    parts = rest.split(".") if rest else []
-    if len(parts) < 3 or parts[1] not in OUTCOMES:
-        return "names history.<step>.<ALLOW|PENDING>.count or .sum.<argument path>"
-    if parts[2] == "count" and len(parts) == 3:
-        return None
-    if parts[2] == "sum" and len(parts) > 3:
-        return None
-    return "names history.<step>.<ALLOW|PENDING>.count or .sum.<argument path>"
 
 
 def _fields(policies: Iterable[Policy]) -> list[str]:

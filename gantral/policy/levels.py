@@ -13,11 +13,16 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from gantral.policy.materiality import Materiality
+from gantral.policy.quorum import roles_in
+from gantral.policy.rules import ApprovalRule, as_rule
+from gantral.settings.durations import format_duration
 
 _T = TypeVar("_T")
 
 if TYPE_CHECKING:
-    from gantral.policy.models import ApprovalRule, LevelSettings, OnTimeout, Policy
+    # Annotations only: the models import this module (their validators resolve every
+    # level and check reminders), so at run time nothing here imports them back.
+    from gantral.policy.models import LevelSettings, OnTimeout, Policy
 
 
 class FieldError(ValueError):
@@ -64,8 +69,6 @@ def level_entry(policy: Policy, level: Materiality) -> tuple[Materiality, LevelS
 
 def resolve_level(policy: Policy, level: Materiality) -> Resolved:
     """Merge the settings for `level`. Raises ValueError naming the field if incoherent."""
-    from gantral.policy.quorum import roles_in
-
     entry = level_entry(policy, level)
     layer = entry[1] if entry else None
     where = f"by_materiality.{entry[0]}" if entry else "policy"
@@ -110,8 +113,6 @@ def _requires_human(policy: Policy, layer: LevelSettings | None) -> bool:
 
 
 def _chain(policy: Policy, layer: LevelSettings | None, where: str) -> tuple[ResolvedTier, ...]:
-    from gantral.policy.models import as_rule, check_reminders
-
     layer_loc: tuple[str | int, ...] = ("by_materiality", where.split(".")[-1]) if layer else ()
     approvers = _pick(layer.approvers if layer else None, policy.approvers)
     default_rule = as_rule(approvers) if approvers != [] else None
@@ -155,3 +156,14 @@ def _chain(policy: Policy, layer: LevelSettings | None, where: str) -> tuple[Res
             loc = (*locs[i], "reminders") if owner.tiers is not None else reminder_loc
             raise FieldError(loc, f"tier {i + 1}: {e}") from None
     return tuple(tiers)
+
+
+def check_reminders(reminders: list[timedelta], timeout: timedelta | None) -> None:
+    if reminders and timeout is None:
+        raise ValueError("reminders need a timeout: they are counted back from the deadline")
+    for r in reminders:
+        if timeout is not None and r >= timeout:
+            raise ValueError(
+                f"reminder {format_duration(r)} is not before the {format_duration(timeout)} "
+                "deadline"
+            )

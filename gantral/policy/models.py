@@ -14,19 +14,24 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag, model_validator
+from pydantic import ConfigDict, Field, StrictBool, model_validator
 
 from gantral.policy.conditions import Condition, MaterialityRule, Op
-from gantral.policy.levels import FieldError
+from gantral.policy.levels import FieldError, check_reminders, resolve_level
 from gantral.policy.materiality import Materiality
-from gantral.policy.schema_rules import (
-    MAX_N_OF,
-    n_of_rules,
-    policy_rules,
-    settings_rules,
-    tier_rules,
+from gantral.policy.rules import (
+    AllOf,
+    AnyOf,
+    ApprovalRule,
+    Approvers,
+    NOf,
+    NOfRule,
+    RoleRule,
+    as_rule,
 )
-from gantral.settings.durations import Duration, format_duration
+from gantral.policy.rules import Strict as _Strict
+from gantral.policy.schema_rules import policy_rules, settings_rules, tier_rules
+from gantral.settings.durations import Duration
 
 __all__ = [
     "AllOf",
@@ -50,83 +55,6 @@ __all__ = [
     "TierSpec",
     "Timeouts",
 ]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RoleRule(_Strict):
-    role: str = Field(min_length=1)
-
-
-class AnyOf(_Strict):
-    any_of: list[Rule] = Field(min_length=1)
-
-
-class AllOf(_Strict):
-    all_of: list[Rule] = Field(min_length=1)
-
-
-class NOf(_Strict):
-    """`n` of the rules in `of` must be satisfied: at most as many as there are (said in
-    the schema as one `if`/`then` per count, so both are bounded)."""
-
-    model_config = ConfigDict(json_schema_extra=n_of_rules)
-
-    n: int = Field(ge=1, le=MAX_N_OF)
-    of: list[Rule] = Field(min_length=1, max_length=MAX_N_OF)
-
-    @model_validator(mode="after")
-    def _n_fits(self) -> NOf:
-        if self.n > len(self.of):
-            raise ValueError(f"n_of needs n <= {len(self.of)} (the number of rules), got {self.n}")
-        return self
-
-
-class NOfRule(_Strict):
-    n_of: NOf
-
-
-ApprovalRule = RoleRule | AnyOf | AllOf | NOfRule
-
-_RULE_KEYS = ("role", "any_of", "all_of", "n_of")
-_RULE_TAGS: dict[type, str] = {RoleRule: "role", AnyOf: "any_of", AllOf: "all_of", NOfRule: "n_of"}
-
-
-def _rule_tag(value: Any) -> str | None:
-    # A tagged union gives one precise error ("any_of[1].role: field required") instead
-    # of one error per union member, which is what makes YAML line numbers useful.
-    if isinstance(value, dict):
-        keys = [k for k in _RULE_KEYS if k in value]
-        return keys[0] if len(keys) == 1 else None
-    return _RULE_TAGS.get(type(value))
-
-
-Rule = Annotated[
-    Annotated[RoleRule, Tag("role")]
-    | Annotated[AnyOf, Tag("any_of")]
-    | Annotated[AllOf, Tag("all_of")]
-    | Annotated[NOfRule, Tag("n_of")],
-    Discriminator(
-        _rule_tag,
-        custom_error_type="approval_rule",
-        custom_error_message="an approval rule needs exactly one of: role, any_of, all_of, n_of",
-    ),
-]
-
-# A plain list of roles (all must approve, the §6.2 form) or one nested rule.
-Approvers = Annotated[
-    Annotated[list[RoleRule], Tag("list")] | Annotated[Rule, Tag("rule")],
-    Discriminator(lambda v: "list" if isinstance(v, list) else "rule"),
-]
-
-for _model in (AnyOf, AllOf, NOf):
-    _model.model_rebuild()
-
-
-def as_rule(approvers: list[RoleRule] | ApprovalRule) -> ApprovalRule:
-    return AllOf(all_of=list(approvers)) if isinstance(approvers, list) else approvers
 
 
 class Timeouts(_Strict):
@@ -163,17 +91,6 @@ class TierSpec(_Strict):
         except ValueError as e:
             raise FieldError(("reminders",), str(e)) from None
         return self
-
-
-def check_reminders(reminders: list[timedelta], timeout: timedelta | None) -> None:
-    if reminders and timeout is None:
-        raise ValueError("reminders need a timeout: they are counted back from the deadline")
-    for r in reminders:
-        if timeout is not None and r >= timeout:
-            raise ValueError(
-                f"reminder {format_duration(r)} is not before the {format_duration(timeout)} "
-                "deadline"
-            )
 
 
 class SlackNotify(_Strict):
@@ -309,8 +226,6 @@ class Policy(_Settings):
     def _every_level_is_coherent(self) -> Policy:
         # Resolve every level now, so a bad combination fails when the file is loaded,
         # not when an instance first reaches that materiality.
-        from gantral.policy.levels import resolve_level
-
         for level in Materiality:
             resolve_level(self, level)
         return self

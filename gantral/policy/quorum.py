@@ -20,7 +20,7 @@ from itertools import combinations
 
 from pydantic import BaseModel, Field
 
-from gantral.policy.models import AllOf, AnyOf, ApprovalRule, NOfRule, RoleRule
+from gantral.policy.rules import AllOf, AnyOf, ApprovalRule, NOfRule, RoleRule
 
 # An approval: the human's id and the role they acted in.
 Approvals = Mapping[str, str]

@@ -29,12 +29,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict
-
 from gantral.errors import Conflict, InvalidInput, NotFound, Reason
 from gantral.policy.activation import ActivationChoice, KeepActive, TemplateActivation
 from gantral.policy.loading import refuse_non_facts
 from gantral.policy.models import Policy
+from gantral.policy.stored import StoredPolicy, StoredTemplate
 from gantral.policy.templates import PolicyRef, StepDefinition, WorkflowTemplate
 
 __all__ = [
@@ -53,32 +52,6 @@ __all__ = [
 
 T = TypeVar("T")
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,200}")
-
-
-class StoredPolicy(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    policy_id: str
-    version: int
-    content_hash: str
-    policy: Policy
-    created_at: datetime
-    source: str | None = None
-
-    @property
-    def ref(self) -> PolicyRef:
-        return PolicyRef(id=self.policy_id, version=self.version, content_hash=self.content_hash)
-
-
-class StoredTemplate(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    workflow_id: str
-    version: int
-    content_hash: str
-    template: WorkflowTemplate
-    created_at: datetime
-    source: str | None = None
 
 
 @dataclass(frozen=True)

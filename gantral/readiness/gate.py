@@ -19,21 +19,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import psycopg
 from psycopg_pool import PoolTimeout
 
 from gantral.domain.records import Cost
-from gantral.errors import Reason
+from gantral.errors import GantralError, Reason
 from gantral.readiness.rules import CapacityRules
 from gantral.readiness.store import CounterStore
 from gantral.readiness.verdict import UNAVAILABLE, Ask, Verdict
 
-if TYPE_CHECKING:
-    from gantral.readiness.watcher import RulesWatcher
-
-__all__ = ["ActiveRules", "ReadinessGate", "ReadinessObserver"]
+__all__ = ["ActiveRules", "ReadinessGate", "ReadinessObserver", "RulesReload"]
 
 log = logging.getLogger(__name__)
 _FAILURES = (psycopg.Error, PoolTimeout, OSError)
@@ -45,6 +42,15 @@ class ReadinessObserver(Protocol):
     def blocked(self, verdict: Verdict) -> None: ...
 
     def budget_used(self, team: str, unit: str, used: float, limit: float | None) -> None: ...
+
+
+class RulesReload(Protocol):
+    """The hot reload of the rules file (`watcher.RulesWatcher`, which knows the gate; the
+    gate only keeps it so its latest problem can be read and a scan forced)."""
+
+    error: GantralError | None
+
+    async def scan_once(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,7 @@ class ReadinessGate:
         self.observer = observer
         self._clock = clock or (lambda: datetime.now(UTC))
         # The hot reload of the rules file, when there is one (its latest problem).
-        self.watcher: RulesWatcher | None = None
+        self.watcher: RulesReload | None = None
 
     def use(self, rules: ActiveRules) -> None:
         """Apply a new rules version to the next check (hot reload)."""

@@ -1,1 +1,2 @@
-"""Process entry points: the Temporal worker and the audit sink."""
+"""Process entry points: the Temporal worker, the audit sink, the channel relay and the
+callback worker."""

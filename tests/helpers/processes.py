@@ -26,7 +26,7 @@ ARGV = {
     "sink": [sys.executable, "-m", "gantral.workers.sink"],
     "api": [sys.executable, "-c", GANTRAL_CLI, "api"],
     "channels": [sys.executable, "-c", GANTRAL_CLI, "channels"],
-    "callbacks": [sys.executable, "-m", "gantral.callbacks"],
+    "callbacks": [sys.executable, "-m", "gantral.workers.callbacks"],
 }
 # What an ordinary stop must never leave in a log.
 FATAL_MARKERS = ("Fatal Python error", "Traceback", "Segmentation fault", "CRITICAL")

@@ -1,4 +1,4 @@
-"""`python -m gantral.callbacks` as a process, as deployed: its metrics port serves the
+"""`python -m gantral.workers.callbacks` as a process, as deployed: its metrics port serves the
 probes and counts what it did (a delivery retried then delivered, one refused, one given
 up after its last attempt); SIGTERM drains it and it exits 0 with nothing fatal logged."""
 
@@ -22,11 +22,11 @@ from temporalio.client import Client
 
 from gantral.api.app import create_app
 from gantral.callbacks import signing
-from gantral.callbacks.worker import follower_id
 from gantral.devstack.process import free_port
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.callbacks import CallbackSettings, CallbackURLs
+from gantral.workers.callbacks import follower_id
 from gantral.workers.sink import run_sink
 from gantral.workers.worker import build_worker
 from tests.helpers.auth import AGENT, LEAD

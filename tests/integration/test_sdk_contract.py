@@ -44,12 +44,12 @@ from temporalio.client import Client
 
 from gantral.api.app import create_app
 from gantral.callbacks import signing
-from gantral.callbacks.worker import callback_worker, follower_id
 from gantral.devstack.process import free_port
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.callbacks import CallbackSettings, CallbackURLs
 from gantral.settings.identity import IdentitySettings
+from gantral.workers.callbacks import callback_worker, follower_id
 from tests.helpers.auth import AUDITOR, CLIENT_ID, CLIENT_SECRET, LEAD, token
 from tests.helpers.sdk_builds import TS_DIR, build_typescript, run_process
 from tests.helpers.serving import serve, served_api

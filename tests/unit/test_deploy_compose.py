@@ -383,7 +383,7 @@ def test_the_relay_and_the_callback_worker_start_only_under_their_profiles(
     default = {name for name, service in services.items() if not service.get("profiles")}
     assert default.isdisjoint(OPTIONAL) and set(GANTRAL) <= default
     assert _command(services["channels"]) == "gantral channels"
-    assert _command(services["callbacks"]) == "python -m gantral.callbacks"
+    assert _command(services["callbacks"]) == "python -m gantral.workers.callbacks"
     api = _env(services["api"])
     for name in OPTIONAL:
         service = services[name]

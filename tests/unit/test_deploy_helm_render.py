@@ -519,7 +519,7 @@ def test_the_enabled_callback_worker_signs_and_calls_only_allowed_urls(
 
     pod = deployment_pod(extras, "callbacks")
     (container,) = pod["containers"]
-    assert container["command"] == ["python", "-m", "gantral.callbacks"]
+    assert container["command"] == ["python", "-m", "gantral.workers.callbacks"]
     env = _process_env(extras, "callbacks", tmp_path)
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():

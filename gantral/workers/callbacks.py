@@ -1,4 +1,6 @@
-"""The callback worker: the follower, the deliveries, and the activities they run."""
+"""`python -m gantral.workers.callbacks`: the callback worker process, the follower, the
+deliveries, and the activities they run (settings from GANTRAL_* and GANTRAL_CALLBACKS__*
+variables). SIGTERM or SIGINT stops it cleanly."""
 
 from __future__ import annotations
 
@@ -23,13 +25,17 @@ from gantral.callbacks.workflows import (
     FollowerInput,
     FollowResolutions,
 )
+from gantral.core import connect_temporal
+from gantral.identity.secrets import SecretResolver, masking
 from gantral.observability.metrics import CallbackMetrics, MetricsServer, install_process_runtime
-from gantral.observability.tracing import traced
+from gantral.observability.tracing import configure_tracing, traced
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.callbacks import CallbackSettings, load_callback_settings
+from gantral.shutdown import run_until_signalled
+from gantral.startup import configure_logging, load_settings, resolve_secrets
 
-__all__ = ["callback_worker", "follower_id"]
+__all__ = ["callback_worker", "follower_id", "main", "run"]
 
 log = logging.getLogger("gantral.callbacks")
 
@@ -102,15 +108,10 @@ async def _ensure_follower(client: Client, callbacks: CallbackSettings, cursor: 
 
 
 async def run(stop: asyncio.Event) -> None:
-    """The worker process (`python -m gantral.callbacks`) until `stop` is set: settings
-    and secret references as every Gantral process reads them, Temporal's namespace, TLS
-    and payload codec included; metrics and probes on its metrics port, traces over OTLP
-    when configured, like the other processes."""
-    from gantral.core import connect_temporal
-    from gantral.identity.secrets import SecretResolver
-    from gantral.observability.tracing import configure_tracing
-    from gantral.startup import load_settings, masking, resolve_secrets
-
+    """The worker process until `stop` is set: settings and secret references as every
+    Gantral process reads them, Temporal's namespace, TLS and payload codec included;
+    metrics and probes on its metrics port, traces over OTLP when configured, like the
+    other processes."""
     settings = resolve_secrets(load_settings())
     callbacks = load_callback_settings()
     # The signing secret may be a `file:` or `vault:` reference like every other secret.
@@ -141,3 +142,12 @@ async def run(stop: asyncio.Event) -> None:
     finally:
         if server is not None:
             server.close()
+
+
+def main() -> None:
+    configure_logging()
+    run_until_signalled("callback worker", run)
+
+
+if __name__ == "__main__":
+    main()
