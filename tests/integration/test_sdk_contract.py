@@ -67,8 +67,10 @@ HUMAN = token("alice", ["TECH_LEAD", "approver", "supervisor"])
 AUDITOR_TOKEN = AUDITOR["Authorization"].removeprefix("Bearer ")
 WEBHOOK_SECRET = signing.new_secret()
 # One governed `deploy` step at a time on the capacity API; NOT_READY says retry in 0.2 s.
+# Its own workflow: steps of `deploy` left open by other tests do not hold its one slot.
+CAPACITY_WORKFLOW = "deploy-capacity"
 CAPACITY_RULES = """
-workflows: {deploy: {concurrency: 1}}
+workflows: {deploy-capacity: {concurrency: 1}}
 timing: {retry_after_seconds: 0.2}
 """
 
@@ -86,6 +88,7 @@ def _env(
         "GANTRAL_HUMAN_TOKEN": HUMAN,
         "GANTRAL_AUDITOR_TOKEN": AUDITOR_TOKEN,
         "GANTRAL_CAPACITY_URL": capacity_url,
+        "GANTRAL_CAPACITY_WORKFLOW": CAPACITY_WORKFLOW,
         "GANTRAL_CALLBACK_URL": callback_url,
         "GANTRAL_WEBHOOK_SECRET": WEBHOOK_SECRET,
     }
@@ -297,7 +300,7 @@ async def _python_not_ready(env: dict[str, str], auth: sdk.ClientCredentials) ->
 
         async def begin() -> str:
             context = {"sdk": "python", "phase": "not_ready"}
-            return (await capacity.start_instance("deploy", "payments", context)).instance_id
+            return (await capacity.start_instance(CAPACITY_WORKFLOW, "payments", context)).instance_id
 
         holder, waiter = await begin(), await begin()
         held = await capacity.prepare_step(holder, "plan")
@@ -322,7 +325,10 @@ async def _python_not_ready(env: dict[str, str], auth: sdk.ClientCredentials) ->
         finally:
             logger.removeHandler(seen)
             logger.setLevel(level)
-        await holding
+            # Fewer NOT_READY answers than expected must fail the checks, never leave the
+            # holder waiting for ever.
+            release.set()
+        await asyncio.wait_for(holding, timeout=30)
         await capacity.complete(holder)
         final = await capacity.complete(waiter)
     return {

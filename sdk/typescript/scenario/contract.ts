@@ -208,7 +208,7 @@ async function notReady(): Promise<Record<string, unknown>> {
     auth: new ClientCredentials(env("GANTRAL_TOKEN_URL"), env("GANTRAL_CLIENT_ID"), env("GANTRAL_CLIENT_SECRET")),
   });
   const begin = async (): Promise<string> =>
-    (await capacity.startInstance("deploy", "payments", { sdk: "typescript", phase: "not_ready" })).instance_id;
+    (await capacity.startInstance(env("GANTRAL_CAPACITY_WORKFLOW"), "payments", { sdk: "typescript", phase: "not_ready" })).instance_id;
   const holder = await begin();
   const waiter = await begin();
   const order: string[] = [];

@@ -4,7 +4,7 @@
 // what happened; the Python test asserts on it and on the server.
 //
 // Env: GANTRAL_URL, GANTRAL_TOKEN_URL, GANTRAL_CLIENT_ID, GANTRAL_CLIENT_SECRET (the
-// agent), GANTRAL_HUMAN_TOKEN (a tech lead), GANTRAL_AUDITOR_TOKEN; GANTRAL_CAPACITY_URL
+// agent), GANTRAL_HUMAN_TOKEN (a tech lead), GANTRAL_AUDITOR_TOKEN; GANTRAL_CAPACITY_URL and GANTRAL_CAPACITY_WORKFLOW
 // (an API of the same stack whose readiness rules allow one running `deploy` step);
 // GANTRAL_CALLBACK_URL (where this process listens for the callback) and
 // GANTRAL_WEBHOOK_SECRET (the callback worker's signing secret).
@@ -168,7 +168,7 @@ func notReady() map[string]any {
 	capacity := gantral.New(env("GANTRAL_CAPACITY_URL"), gantral.NewClientCredentials(env("GANTRAL_TOKEN_URL"), env("GANTRAL_CLIENT_ID"), env("GANTRAL_CLIENT_SECRET")))
 	begin := func() string {
 		return must(capacity.StartInstance(ctx, gantral.StartInstanceRequest{
-			WorkflowID: "deploy", OwningTeamID: "payments", TriggerContext: map[string]any{"sdk": "go", "phase": "not_ready"},
+			WorkflowID: env("GANTRAL_CAPACITY_WORKFLOW"), OwningTeamID: "payments", TriggerContext: map[string]any{"sdk": "go", "phase": "not_ready"},
 		})).InstanceID
 	}
 	holder, waiter := begin(), begin()
