@@ -300,7 +300,8 @@ async def _python_not_ready(env: dict[str, str], auth: sdk.ClientCredentials) ->
 
         async def begin() -> str:
             context = {"sdk": "python", "phase": "not_ready"}
-            return (await capacity.start_instance(CAPACITY_WORKFLOW, "payments", context)).instance_id
+            started = await capacity.start_instance(CAPACITY_WORKFLOW, "payments", context)
+            return started.instance_id
 
         holder, waiter = await begin(), await begin()
         held = await capacity.prepare_step(holder, "plan")
