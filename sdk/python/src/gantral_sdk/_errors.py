@@ -81,6 +81,26 @@ class Conflict(APIError):
     code = "conflict"
 
 
+class Halted(Conflict):
+    """409 `halted`: a halt (the fleet's kill switch) holds over this call's team, agent or
+    workflow. Not a capacity problem: do not retry until an operator lifts it.
+
+    Attributes:
+        halt_id: The halt that refused the call.
+        halt_reason: Why it was raised.
+    """
+
+    @property
+    def halt_id(self) -> str | None:
+        value = self.details.get("halt_id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def halt_reason(self) -> str | None:
+        value = self.details.get("halt_reason")
+        return value if isinstance(value, str) else None
+
+
 class Unauthenticated(APIError):
     """401: no or invalid credentials."""
 
@@ -176,7 +196,7 @@ def error_from_response(response: httpx.Response) -> APIError:
     if not isinstance(message, str):
         message = response.reason_phrase or "request failed"
     details = body.get("details") if isinstance(body.get("details"), dict) else None
-    cls = _BY_CODE.get(code or "")
+    cls = Halted if reason == "halted" else _BY_CODE.get(code or "")
     if cls is None:
         if response.is_server_error:
             cls = Unavailable
