@@ -231,6 +231,11 @@ class Reason(StrEnum):
     CONTENDED = "contended", "too many concurrent writers; retry"
     INVALID_DOCUMENT = "invalid_document", "the document is not valid YAML or breaks its schema"
     INCONSISTENT_STEPS = "inconsistent_steps", "the workflow's steps do not form a valid graph"
+    INCONSISTENT_TIMING = (
+        "inconsistent_timing",
+        "durations contradict each other (a reminder not before its deadline, a tier"
+        " with no timeout before another)",
+    )
     FIELD_NOT_A_FACT = "field_not_a_fact", "the policy names a field that is not a fact"
     UNREADABLE_FILE = "unreadable_file", "a configured file cannot be read"
 

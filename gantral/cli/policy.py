@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from gantral.cli.output import OutputFormat, OutputOpt
 from gantral.cli.replay import backtest_command
 from gantral.cli.shadow_report import shadow_report_command
-from gantral.errors import InvalidInput
+from gantral.errors import Conflict, InvalidInput
 from gantral.policy.explain import Actors, explain
 from gantral.policy.facts import given_facts
 from gantral.policy.loading import load_file, parse
@@ -73,7 +73,7 @@ def evaluate_command(
             workflow=workflow,
         )
         path = explain(policy, facts, actors)
-    except InvalidInput as e:
+    except (InvalidInput, Conflict) as e:
         typer.echo(f"error: {e.message}", err=True)
         raise typer.Exit(2) from None
     except ValidationError as e:
@@ -97,7 +97,7 @@ def validate_command(
     for path in files:
         try:
             doc = load_file(path)
-        except InvalidInput as e:
+        except (InvalidInput, Conflict) as e:  # Conflict: fields contradict each other
             errors = e.details.get("errors") or [{"message": e.message}]
             results.append({"file": str(path), "ok": False, "errors": errors})
             if output is OutputFormat.json:

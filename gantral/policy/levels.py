@@ -35,6 +35,12 @@ class FieldError(ValueError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+class TimingError(FieldError):
+    """Durations that contradict each other (a reminder not before its deadline, a tier
+    with no timeout before another): each is valid alone, so no schema can say it; the
+    loader answers 409 `inconsistent_timing`, as for steps that contradict each other."""
+
+
 @dataclass(frozen=True)
 class ResolvedTier:
     rule: ApprovalRule
@@ -147,15 +153,20 @@ def _chain(policy: Policy, layer: LevelSettings | None, where: str) -> tuple[Res
             locs.append((*owner_loc, "timeouts", "escalation"))
     for i, tier in enumerate(tiers):
         if tier.timeout is None and i < len(tiers) - 1:
-            raise FieldError(
+            raise TimingError(
                 locs[i], f"tier {i + 1} has no timeout, so later tiers are unreachable"
             )
         try:
             check_reminders(list(tier.reminders), tier.timeout)
         except ValueError as e:
             loc = (*locs[i], "reminders") if owner.tiers is not None else reminder_loc
-            raise FieldError(loc, f"tier {i + 1}: {e}") from None
+            error = TimingError if isinstance(e, _LateReminder) else FieldError
+            raise error(loc, f"tier {i + 1}: {e}") from None
     return tuple(tiers)
+
+
+class _LateReminder(ValueError):
+    """A reminder at or past its deadline: a contradiction between two valid durations."""
 
 
 def check_reminders(reminders: list[timedelta], timeout: timedelta | None) -> None:
@@ -163,7 +174,7 @@ def check_reminders(reminders: list[timedelta], timeout: timedelta | None) -> No
         raise ValueError("reminders need a timeout: they are counted back from the deadline")
     for r in reminders:
         if timeout is not None and r >= timeout:
-            raise ValueError(
+            raise _LateReminder(
                 f"reminder {format_duration(r)} is not before the {format_duration(timeout)} "
                 "deadline"
             )

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from gantral.domain.ijson import find_violation
 from gantral.errors import Conflict, InvalidInput, Reason
 from gantral.policy.fact_fields import non_fact_fields
-from gantral.policy.levels import FieldError
+from gantral.policy.levels import FieldError, TimingError
 from gantral.policy.models import Policy
 from gantral.policy.templates import StepGraphError, WorkflowTemplate
 
@@ -99,6 +99,15 @@ def validate(model: type[M], data: Any, node: yaml.Node | None, *, source: str =
         errors = [
             _describe(err, node, data) for err in e.errors(include_url=False, include_input=False)
         ]
+        if _only_timing(e):
+            first = errors[0]
+            where = f"{source}:{first['line']}" if first["line"] else source
+            raise Conflict(
+                f"{where}: {first['field'] or '(document)'}: {first['message']}",
+                reason=Reason.INCONSISTENT_TIMING,
+                field=first["field"],
+                line=first["line"],
+            ) from None
         # Top of the file first, the way an author reads it.
         errors.sort(key=lambda x: x["line"] if x["line"] is not None else 1 << 30)
         first = errors[0]
@@ -120,6 +129,12 @@ def _step_graph_problem(error: ValidationError) -> str | None:
         return None
     cause = problems[0].get("ctx", {}).get("error")
     return str(cause) if isinstance(cause, StepGraphError) else None
+
+
+def _only_timing(error: ValidationError) -> bool:
+    """True when durations that contradict each other are the document's only problem."""
+    problems = error.errors(include_url=False, include_input=False)
+    return len(problems) == 1 and isinstance(problems[0].get("ctx", {}).get("error"), TimingError)
 
 
 def refuse_non_facts(doc: Document, node: yaml.Node | None = None, *, source: str) -> None:

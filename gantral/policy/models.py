@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, StrictBool, model_validator
 
 from gantral.policy.conditions import Condition, MaterialityRule, Op
-from gantral.policy.levels import FieldError, check_reminders, resolve_level
+from gantral.policy.levels import FieldError, TimingError, check_reminders, resolve_level
 from gantral.policy.materiality import Materiality
 from gantral.policy.rules import (
     AllOf,
@@ -89,7 +89,8 @@ class TierSpec(_Strict):
         try:
             check_reminders(self.reminders, self.timeout)
         except ValueError as e:
-            raise FieldError(("reminders",), str(e)) from None
+            late = self.timeout is not None  # then the reminder is at or past it
+            raise (TimingError if late else FieldError)(("reminders",), str(e)) from None
         return self
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from watchfiles import awatch
 
-from gantral.errors import GantralError, InvalidInput
+from gantral.errors import Conflict, GantralError, InvalidInput
 from gantral.policy.loading import Document, load_document
 from gantral.policy.models import Policy
 from gantral.policy.registry import PolicyRegistry
@@ -108,7 +108,7 @@ class DirectoryWatcher:
         for path, raw, seen in changed:
             try:
                 docs.append((path, load_document(raw, source=str(path)), seen))
-            except InvalidInput as e:
+            except (InvalidInput, Conflict) as e:  # Conflict: fields contradict each other
                 self._fail(path, e, seen)
         # Policies first, so a template that references one finds it already stored.
         docs.sort(key=lambda item: (not isinstance(item[1], Policy), str(item[0])))

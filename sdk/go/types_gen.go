@@ -452,6 +452,7 @@ const (
 	ErrorReasonIdempotencyKeyReused     ErrorReason = "idempotency_key_reused"
 	ErrorReasonIllegalTransition        ErrorReason = "illegal_transition"
 	ErrorReasonInconsistentSteps        ErrorReason = "inconsistent_steps"
+	ErrorReasonInconsistentTiming       ErrorReason = "inconsistent_timing"
 	ErrorReasonInternal                 ErrorReason = "internal"
 	ErrorReasonInvalid                  ErrorReason = "invalid"
 	ErrorReasonInvalidClients           ErrorReason = "invalid_clients"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gantral.errors import InvalidInput
+from gantral.errors import Conflict, InvalidInput
 from gantral.policy.loading import load_document, load_file, load_policy, load_template, validate
 from gantral.policy.models import Materiality, Policy
 from gantral.policy.templates import WorkflowTemplate
@@ -19,8 +19,8 @@ EXAMPLES = sorted(
 )
 
 
-def error_of(text: str) -> InvalidInput:
-    with pytest.raises(InvalidInput) as caught:
+def error_of(text: str) -> InvalidInput | Conflict:
+    with pytest.raises((InvalidInput, Conflict)) as caught:
         load_policy(text, source="p.yaml")
     return caught.value
 
@@ -79,6 +79,30 @@ def test_errors_name_field_and_line(text: str, field: str, line: int, message: s
     assert (err.details["field"], err.details["line"]) == (field, line)
     assert message in err.message
     assert err.message.startswith(f"p.yaml:{line}: {field}: ")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "requires_human_approval: true\napprovers: [{role: A}]\n"
+        "timeouts: {primary: 30m}\nreminders: [45m]\n",
+        "requires_human_approval: true\napprovers: [{role: A}]\ntimeouts: {escalation: 1h}\n",
+        "requires_human_approval: true\napprovers: [{role: A}]\n"
+        "tiers: [{name: a}, {name: b, timeout: 1h}]\n",
+    ],
+)
+def test_durations_that_contradict_each_other_are_a_conflict(text: str) -> None:
+    """Each duration is valid alone (no schema can say the rule): 409, like steps that
+    contradict each other, never a 422 for a document the published schema accepts."""
+    err = error_of(text)
+    assert isinstance(err, Conflict) and err.reason == "inconsistent_timing"
+    assert err.details["field"] and err.details["line"]
+
+
+def test_a_timing_problem_beside_another_is_invalid_input() -> None:
+    err = error_of("requires_human_approval: true\napprovers: [{role: A}]\nreminders: [45m]\n"
+                   "timeouts: {primary: 30m}\nmaterality: LOW\n")  # fmt: skip
+    assert isinstance(err, InvalidInput)
 
 
 def test_syntax_errors_have_a_line() -> None:

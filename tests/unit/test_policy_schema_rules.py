@@ -60,6 +60,9 @@ def _loads(document: dict[str, Any]) -> bool:
         validate(Policy, document, None)
     except InvalidInput:
         return False
+    except Conflict as refused:
+        # Durations that contradict each other: a valid shape no schema can refuse (409).
+        assert refused.reason == "inconsistent_timing"
     return True
 
 

@@ -35,7 +35,10 @@ PolicyId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0
 Version = Annotated[int, Path(ge=1)]
 ERRORS: dict[int | str, dict[str, str]] = {
     404: {"description": "Unknown policy or version"},
-    409: {"description": "Version precondition failed"},
+    409: {
+        "description": "Version precondition failed, or the document's durations contradict"
+        " each other"
+    },
     422: {"description": "Invalid policy (field and line named)"},
 }
 

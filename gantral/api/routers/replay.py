@@ -149,7 +149,10 @@ class BacktestRequest(BaseModel):
         return value
 
 
-@backtest_router.post("/{policy_id}:backtest")
+@backtest_router.post(
+    "/{policy_id}:backtest",
+    responses={409: {"description": "The candidate's durations contradict each other"}},
+)
 async def backtest_policy(
     policy_id: Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")],
     body: BacktestRequest,
