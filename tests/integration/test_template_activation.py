@@ -60,6 +60,9 @@ async def test_an_agent_cannot_start_the_weaker_superseded_version(
     assert (await api.put(activation, json=keep, headers=LEAD)).status_code == 403
     no_reason = await api.put(activation, json={"keep_active": True}, headers=ADMIN)
     assert no_reason.status_code == 422
+    # PostgreSQL text cannot hold NUL: refused as input, not a 500 from the registry.
+    nul = {"keep_active": True, "justification": "a\x00b"}
+    assert (await api.put(activation, json=nul, headers=ADMIN)).status_code == 422
     kept = await api.put(activation, json=keep, headers=ADMIN)
     assert kept.status_code == 200, kept.text
     assert (kept.json()["startable"], kept.json()["set_by"]) == (True, "pat")

@@ -102,7 +102,10 @@ class ActivationChange(BaseModel):
         description="true: instances may still start from this version after it is "
         "superseded; false: undo that (only the latest version can then be started)"
     )
-    justification: str = Field(min_length=1, max_length=2000, description="Why; audited")
+    # No NUL: the registry keeps the choice in PostgreSQL, whose text cannot hold it.
+    justification: str = Field(
+        min_length=1, max_length=2000, pattern=r"^[^\u0000]*$", description="Why; audited"
+    )
 
 
 @router.get("/{workflow_id}/versions/{version}/activation", responses=ERRORS)
