@@ -9,6 +9,7 @@ at its parent's line.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,13 +50,16 @@ def parse(text: str | bytes, *, source: str = "<input>") -> tuple[Any, yaml.Node
         _refuse_duplicate_keys(node, source)
         data = _join_surrogate_pairs(loader.construct_document(node)) if node is not None else None
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else None
-        raise InvalidInput(
-            f"{source}:{line}: {e.problem or 'invalid YAML'}",
-            reason=Reason.INVALID_DOCUMENT,
-            line=line,
-        ) from None
+        as_json = _json_only(text, source)
+        if as_json is None:
+            mark = e.problem_mark or e.context_mark
+            line = mark.line + 1 if mark else None
+            raise InvalidInput(
+                f"{source}:{line}: {e.problem or 'invalid YAML'}",
+                reason=Reason.INVALID_DOCUMENT,
+                line=line,
+            ) from None
+        node, data = None, as_json[0]
     except yaml.YAMLError as e:
         raise InvalidInput(f"{source}: {e}", reason=Reason.INVALID_DOCUMENT) from None
     finally:
@@ -68,6 +72,26 @@ def parse(text: str | bytes, *, source: str = "<input>") -> tuple[Any, yaml.Node
             f"{source}: {violation.message}", reason=Reason(violation.reason), field=violation.path
         )
     return data, node
+
+
+def _json_only(text: str, source: str) -> tuple[Any] | None:
+    """JSON that PyYAML cannot read (a key longer than its 1,024-character limit on simple
+    keys), read as JSON, without the node tree (errors then name the field, not the line);
+    None when it is not JSON either."""
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:
+                raise InvalidInput(f"{source}: {key}: duplicate key",
+                                   reason=Reason.INVALID_DOCUMENT, field=key)  # fmt: skip
+            seen[key] = value
+        return seen
+
+    try:
+        return (json.loads(text, object_pairs_hook=unique),)
+    except ValueError:
+        return None
 
 
 def _join_surrogate_pairs(data: Any) -> Any:

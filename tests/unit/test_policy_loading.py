@@ -215,6 +215,23 @@ def test_json_surrogate_pairs_read_as_one_character() -> None:
         load_policy('{"description": "\\ud83d"}')
 
 
+def test_json_with_a_key_too_long_for_yaml_is_read_as_json() -> None:
+    # PyYAML reads no simple key longer than 1,024 characters; JSON has no such limit, and
+    # schemathesis sent one (issue 27). Read as JSON, it loads; its errors name the field,
+    # and a duplicate key is still refused.
+    key = "k" * 1100
+    trigger = {"source": "s", "match": {key: 1}}
+    template = load_template(json.dumps({"id": "w", "steps": [{"id": "a"}], "triggers": [trigger]}))
+    assert list(template.triggers[0].match) == [key]
+    with pytest.raises(InvalidInput) as caught:
+        load_policy(json.dumps({"description": 1, key: 1}))
+    assert caught.value.details["field"] in {"description", key}
+    with pytest.raises(InvalidInput, match="duplicate key"):
+        load_policy(f'{{"description": "a", "description": "b", "{key}": 1}}')
+    with pytest.raises(InvalidInput, match=r"p\.yaml:1"):
+        load_policy("{a: [}", source="p.yaml")
+
+
 def test_a_document_holding_nul_is_refused_naming_the_field() -> None:
     # PostgreSQL jsonb, where documents are stored, cannot hold U+0000.
     from gantral.policy.loading import load_policy
