@@ -30,8 +30,13 @@ def _setup_section() -> str:
 def _dry_run(target: str) -> str:
     """What `make TARGET` would run on a fresh checkout (every target out of date)."""
     assert MAKE is not None
+    # Under `make test` (MAKELEVEL set) a nested make prints "Entering directory" lines.
     done = subprocess.run(
-        [MAKE, "-n", "-B", target], cwd=ROOT, capture_output=True, text=True, check=True
+        [MAKE, "--no-print-directory", "-n", "-B", target],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return done.stdout
 
