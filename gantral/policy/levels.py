@@ -159,14 +159,11 @@ def _chain(policy: Policy, layer: LevelSettings | None, where: str) -> tuple[Res
         try:
             check_reminders(list(tier.reminders), tier.timeout)
         except ValueError as e:
+            # The reminders and the deadline may come from different levels (a level's
+            # reminders, the policy's timeouts): what no schema can check, like the order.
             loc = (*locs[i], "reminders") if owner.tiers is not None else reminder_loc
-            error = TimingError if isinstance(e, _LateReminder) else FieldError
-            raise error(loc, f"tier {i + 1}: {e}") from None
+            raise TimingError(loc, f"tier {i + 1}: {e}") from None
     return tuple(tiers)
-
-
-class _LateReminder(ValueError):
-    """A reminder at or past its deadline: a contradiction between two valid durations."""
 
 
 def check_reminders(reminders: list[timedelta], timeout: timedelta | None) -> None:
@@ -174,7 +171,7 @@ def check_reminders(reminders: list[timedelta], timeout: timedelta | None) -> No
         raise ValueError("reminders need a timeout: they are counted back from the deadline")
     for r in reminders:
         if timeout is not None and r >= timeout:
-            raise _LateReminder(
+            raise ValueError(
                 f"reminder {format_duration(r)} is not before the {format_duration(timeout)} "
                 "deadline"
             )

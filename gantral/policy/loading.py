@@ -21,7 +21,7 @@ from gantral.errors import Conflict, InvalidInput, Reason
 from gantral.policy.fact_fields import non_fact_fields
 from gantral.policy.levels import FieldError, TimingError
 from gantral.policy.models import Policy
-from gantral.policy.templates import StepGraphError, WorkflowTemplate
+from gantral.policy.templates import PinMismatch, StepGraphError, WorkflowTemplate
 
 M = TypeVar("M", bound=BaseModel)
 Document = Policy | WorkflowTemplate
@@ -123,12 +123,13 @@ def validate(model: type[M], data: Any, node: yaml.Node | None, *, source: str =
         errors = [
             _describe(err, node, data) for err in e.errors(include_url=False, include_input=False)
         ]
-        if _only_timing(e):
+        contradiction = _contradiction(e)
+        if contradiction is not None:
             first = errors[0]
             where = f"{source}:{first['line']}" if first["line"] else source
             raise Conflict(
                 f"{where}: {first['field'] or '(document)'}: {first['message']}",
-                reason=Reason.INCONSISTENT_TIMING,
+                reason=contradiction,
                 field=first["field"],
                 line=first["line"],
             ) from None
@@ -155,10 +156,16 @@ def _step_graph_problem(error: ValidationError) -> str | None:
     return str(cause) if isinstance(cause, StepGraphError) else None
 
 
-def _only_timing(error: ValidationError) -> bool:
-    """True when durations that contradict each other are the document's only problem."""
+def _contradiction(error: ValidationError) -> Reason | None:
+    """The reason when the document's only problem is two valid fields that contradict
+    each other (durations, a pinned hash): 409, since no schema can state the rule."""
     problems = error.errors(include_url=False, include_input=False)
-    return len(problems) == 1 and isinstance(problems[0].get("ctx", {}).get("error"), TimingError)
+    cause = problems[0].get("ctx", {}).get("error") if len(problems) == 1 else None
+    if isinstance(cause, TimingError):
+        return Reason.INCONSISTENT_TIMING
+    if isinstance(cause, PinMismatch):
+        return Reason.POLICY_HASH_MISMATCH
+    return None
 
 
 def refuse_non_facts(doc: Document, node: yaml.Node | None = None, *, source: str) -> None:

@@ -120,7 +120,7 @@ class StepDefinition(_Frozen):
         if ref.content_hash is None:
             raise ValueError("give either policy or policy_ref, not both")
         if self.policy.content_hash() != ref.content_hash:
-            raise ValueError("the inlined policy does not match policy_ref.content_hash")
+            raise PinMismatch("the inlined policy does not match policy_ref.content_hash")
         return self
 
     @property
@@ -131,6 +131,11 @@ class StepDefinition(_Frozen):
 
 
 _UNSET = Policy()
+
+
+class PinMismatch(ValueError):
+    """An inlined policy whose content hash is not the one its `policy_ref` pins: two valid
+    fields that contradict each other (409 `policy_hash_mismatch`; no schema can hash)."""
 
 
 class StepGraphError(ValueError):

@@ -89,6 +89,9 @@ def test_errors_name_field_and_line(text: str, field: str, line: int, message: s
         "requires_human_approval: true\napprovers: [{role: A}]\ntimeouts: {escalation: 1h}\n",
         "requires_human_approval: true\napprovers: [{role: A}]\n"
         "tiers: [{name: a}, {name: b, timeout: 1h}]\n",
+        # A level's reminders with no deadline at any level to count back from.
+        "requires_human_approval: true\napprovers: [{role: A}]\n"
+        "by_materiality: {LOW: {approvers: [{role: B}], reminders: [5m]}}\n",
     ],
 )
 def test_durations_that_contradict_each_other_are_a_conflict(text: str) -> None:
@@ -97,6 +100,17 @@ def test_durations_that_contradict_each_other_are_a_conflict(text: str) -> None:
     err = error_of(text)
     assert isinstance(err, Conflict) and err.reason == "inconsistent_timing"
     assert err.details["field"] and err.details["line"]
+
+
+def test_an_inlined_policy_that_is_not_the_pinned_version_is_a_conflict() -> None:
+    text = (
+        "id: w\nsteps:\n  - id: s\n    policy: {materiality: HIGH}\n"
+        "    policy_ref: {id: p, version: 1, content_hash: 'sha256:" + "0" * 64 + "'}\n"
+    )
+    with pytest.raises(Conflict) as caught:
+        load_template(text, source="w.yaml")
+    assert caught.value.reason == "policy_hash_mismatch"
+    assert caught.value.details["field"] == "steps[0]"
 
 
 def test_a_timing_problem_beside_another_is_invalid_input() -> None:
