@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from gantral.audit.queries import AuditQueries
 from gantral.audit.rows import as_bytes, as_int
-from gantral.errors import InvalidInput, Reason
+from gantral.errors import Conflict, InvalidInput, Reason
 from gantral.replay.backtest import MAX_EXAMPLES, Change, ChangeKind
 
 __all__ = [
@@ -143,16 +143,18 @@ def shadow_report(
 
 
 def check_window(since: datetime, until: datetime) -> None:
-    """A window is ordered and at most `MAX_WINDOW` long (422 otherwise)."""
+    """A window has a time zone (422), is ordered and at most `MAX_WINDOW` long (409)."""
     if since.tzinfo is None or until.tzinfo is None:
         raise InvalidInput(
             "since and until need a time zone (e.g. 2026-12-01T00:00:00Z)",
             reason=Reason.INVALID_WINDOW,
         )
+    # Each time is valid alone: their order and distance are a conflict (409), as for
+    # other fields that contradict each other.
     if since >= until:
-        raise InvalidInput("since must be before until", reason=Reason.INVALID_WINDOW)
+        raise Conflict("since must be before until", reason=Reason.INVALID_WINDOW)
     if until - since > MAX_WINDOW:
-        raise InvalidInput(
+        raise Conflict(
             f"the window is at most {MAX_WINDOW.days} days: narrow since/until",
             reason=Reason.WINDOW_TOO_LARGE,
         )
@@ -185,7 +187,7 @@ async def read_shadow_report(
         params = (since, until, policy_id, MAX_EVENTS + 1)
         rows = await (await conn.execute(query, params)).fetchall()
         if len(rows) > MAX_EVENTS:
-            raise InvalidInput(
+            raise Conflict(
                 f"more than {MAX_EVENTS} shadow evaluations of {policy_id} in the window:"
                 " narrow it (since, until)",
                 reason=Reason.SHADOW_REPORT_TOO_LARGE,

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from gantral.api import errors
+from gantral.api import errors, times
 from gantral.api.authz import AuditRefusals, _audit_refusals
 from gantral.api.routers import audit
 from gantral.audit.views import RefusalPage
@@ -93,4 +93,4 @@ def test_the_contract_declares_the_same_rule(client: TestClient) -> None:
         if parameter["name"] in ("since", "until"):
             declared = parameter["schema"]["anyOf"][0]
             assert declared["format"] == "date-time"
-            assert declared["pattern"] == audit._RFC3339
+            assert declared["pattern"] == times._RFC3339

@@ -7,17 +7,16 @@ Every route needs `audit:read` (see `gantral.api.authz`); an instance's log, on 
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import AwareDatetime, BeforeValidator, WithJsonSchema
 
 from gantral.api.authz import AuditGlobalReader, AuditInstanceReader, AuditRefusalReader, InstanceId
 from gantral.api.metrics import ApiMetrics
+from gantral.api.times import Rfc3339Time
 from gantral.audit.checkpoint import Checkpoint, load_verification_keys
 from gantral.audit.proofs import encode_consistency_lines
 from gantral.audit.verifier import verify_instance as verify_database_instance
@@ -34,27 +33,6 @@ from gantral.errors import Reason, Unavailable
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
-
-# RFC 3339 `date-time` with seconds and an offset, and nothing else: pydantic alone would
-# also take a number (`0.5`, seconds since 1970) or a time without seconds, which the
-# contract does not allow. A leap second (`:60`) has no `datetime`; the pattern says so.
-_RFC3339 = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?"
-    r"([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
-)
-
-
-def _rfc3339(value: Any) -> Any:
-    if not isinstance(value, str) or re.fullmatch(_RFC3339, value) is None:
-        raise ValueError("not an RFC 3339 date-time with seconds and an offset")
-    return value
-
-
-Rfc3339Time = Annotated[
-    AwareDatetime,
-    BeforeValidator(_rfc3339),
-    WithJsonSchema({"type": "string", "format": "date-time", "pattern": _RFC3339}),
-]
 
 
 @router.get("/instances/{instance_id}")

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from temporalio.client import Client
 
 from gantral.api.authz import AuditGlobalReader, AuditInstanceReader, CurrentCaller, InstanceId
+from gantral.api.times import Rfc3339Time
 from gantral.attestation import Attestor
 from gantral.attestation_keys import attestor_from
 from gantral.audit.history_archive import archive_bytes
@@ -183,16 +184,21 @@ async def backtest_policy(
         )  # fmt: skip
 
 
-@backtest_router.get("/{policy_id}/shadow-report")
+@backtest_router.get(
+    "/{policy_id}/shadow-report",
+    responses={409: {"description": "The window is inverted, too long, or holds too much"}},
+)
 async def shadow_report(
     policy_id: Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")],
     caller: CurrentCaller,
     reader: AuditGlobalReader,
     since: Annotated[
-        datetime | None, Query(description="Window start, with a time zone (default: until - 7d)")
+        Rfc3339Time | None,
+        Query(description="Window start, RFC 3339 with an offset (default: until - 7d)"),
     ] = None,
     until: Annotated[
-        datetime | None, Query(description="Window end, exclusive (default: now)")
+        Rfc3339Time | None,
+        Query(description="Window end, exclusive, RFC 3339 with an offset (default: now)"),
     ] = None,
 ) -> ShadowReport:
     """Where this policy, running as a shadow beside enforced ones, would have decided
