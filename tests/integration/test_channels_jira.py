@@ -19,6 +19,7 @@ import pytest_asyncio
 from temporalio.client import Client
 
 from gantral.api.app import create_app
+from gantral.channels.relay.workflow import ChannelRelayWorkflow
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.channels import JiraSettings
@@ -41,8 +42,16 @@ HOOK = "/v1/channels/jira/webhook"
 
 
 class World:
-    def __init__(self, api: httpx.AsyncClient, jira: JiraStandIn, workflow: str) -> None:
+    def __init__(
+        self,
+        api: httpx.AsyncClient,
+        jira: JiraStandIn,
+        workflow: str,
+        temporal: Client,
+        relay: str,
+    ) -> None:
         self.api, self.jira, self.workflow = api, jira, workflow
+        self.temporal, self.relay = temporal, relay
 
     async def pending(
         self, workflow: str | None = None, step: str = "act", action: str = "pay"
@@ -58,6 +67,16 @@ class World:
         )
         rid = resp.json()["request"]["request_id"]
         key = await until(lambda: self._issue(iid, rid), "no issue was opened")
+        # The stand-in holds the issue as soon as the relay's activity created it; the
+        # relay records which request it shows only when that activity returns. A webhook
+        # in between is (rightly) a 404 unknown_issue, so wait for what a webhook reads.
+        handle = self.temporal.get_workflow_handle_for(ChannelRelayWorkflow.run, self.relay)
+        for _ in range(300):
+            if await handle.query(ChannelRelayWorkflow.shown_in, key) is not None:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"the relay never recorded issue {key}")
         return str(iid), str(rid), key
 
     def _issue(self, iid: str, rid: str) -> str | None:
@@ -115,7 +134,7 @@ async def world(
             workflow = f"jira-{uuid.uuid4().hex[:6]}"
             await publish_one_step(api, workflow, POLICY)
             try:
-                yield World(api, jira, workflow)
+                yield World(api, jira, workflow, temporal, relay_id(configured, "jira"))
             finally:
                 await temporal.get_workflow_handle(relay_id(configured, "jira")).terminate()
 
