@@ -1,8 +1,9 @@
 """Evidence bundles: everything an auditor needs to verify one sealed instance offline.
 
 A bundle carries the sealed chain (exact body bytes as strings), the decisions and
-snapshot references for reading convenience, and a signed checkpoint with an inclusion
-proof for every event, so `gantral audit verify --bundle` needs only the public key.
+snapshot references for reading convenience, and a signed checkpoint (as JSON and as
+its C2SP signed note, verbatim, with any witness cosignatures) with an inclusion proof
+for every event, so `gantral audit verify --bundle` needs only the public key.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ def build_bundle(
     seal: SealRow | None,
     checkpoint: Checkpoint | None,
     tree: MerkleTree,
+    checkpoint_note: str | None = None,
 ) -> dict[str, Any]:
+    """`checkpoint_note`: the same checkpoint as a C2SP signed note, verbatim (with the
+    witnesses' cosignatures when it has them), for verifiers that read only the standard."""
     bodies = [json.loads(row.body) for row in rows]
     events = [
         {
@@ -68,6 +72,7 @@ def build_bundle(
         "snapshots": [b["snapshot"] for b in bodies if b.get("snapshot")],
         "checkpoint": None if checkpoint is None else checkpoint.model_dump(),
         "inclusion": inclusion,
+        "checkpoint_note": checkpoint_note,
     }
 
 

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from gantral.audit.bundle import BUNDLE_FORMAT
-from gantral.audit.checkpoint import Checkpoint, PublicKeys, verify_checkpoint
+from gantral.audit.checkpoint import Checkpoint, PublicKeys, key_list, verify_checkpoint
+from gantral.audit.cosignature import Cosigner
 from gantral.audit.merkle import leaf_hash, verify_inclusion
+from gantral.audit.note import NoteError, open_checkpoint
+from gantral.audit.note_verify import StoredNote, best_cosigned, note_verifiers
 from gantral.audit.rows import EventRow, SealRow
 from gantral.audit.verify import Problem, verify_chain
 from gantral.domain.audit_event import AuditEventType
 from gantral.settings.audit import DEFAULT_ORIGIN
 
-__all__ = ["bundle_rows", "verify_bundle", "verify_history_archive"]
+__all__ = ["bundle_gaps", "bundle_rows", "verify_bundle", "verify_history_archive"]
 
 
 def _rows(instance_id: str, events: list[dict[str, Any]]) -> list[EventRow]:
@@ -56,12 +61,18 @@ def bundle_rows(bundle: dict[str, Any]) -> list[EventRow]:
 
 
 def verify_bundle(
-    bundle: object, public_key: PublicKeys | None, origin: str = DEFAULT_ORIGIN
+    bundle: object,
+    public_key: PublicKeys | None,
+    origin: str = DEFAULT_ORIGIN,
+    witnesses: Sequence[Cosigner] = (),
 ) -> list[Problem]:
     """Every problem with an evidence bundle (parsed JSON of any shape), empty when it holds.
 
     `public_key` is the trusted key, or several while rotating; None skips only the
-    checkpoint signature, which the caller must then say it did not check.
+    checkpoint signature, which the caller must then say it did not check. The embedded
+    checkpoint note (when there is one) must open under the same keys and say what the
+    JSON checkpoint says; cosignatures by `witnesses` on it must verify (count them with
+    `bundle_gaps`).
     """
     if not isinstance(bundle, dict):
         return [Problem("bad_bundle", f"a bundle is a JSON object, not {_kind(bundle)}")]
@@ -112,7 +123,46 @@ def verify_bundle(
         why = verify_checkpoint(checkpoint, public_key)
         if why is not None:
             problems.append(Problem("bad_signature", why, instance_id))
+        problems += _note_problems(bundle, checkpoint, key_list(public_key), origin, witnesses)
     return problems
+
+
+def _note_problems(
+    bundle: dict[str, Any],
+    checkpoint: Checkpoint,
+    keys: list[Ed25519PublicKey],
+    origin: str,
+    witnesses: Sequence[Cosigner],
+) -> list[Problem]:
+    note = bundle.get("checkpoint_note")
+    instance_id = str(bundle.get("instance_id", "?"))
+    if note is None:
+        return []
+    if not isinstance(note, str):
+        return [Problem("bad_note", "checkpoint_note is not a string", instance_id)]
+    try:
+        body = open_checkpoint(note, note_verifiers(origin, keys), origin)
+    except NoteError as error:
+        return [Problem("bad_note", f"checkpoint note: {error}", instance_id)]
+    if body.size != checkpoint.size or body.root.hex() != checkpoint.root:
+        return [Problem("note_mismatch", "the checkpoint note differs from the checkpoint",
+                        instance_id)]  # fmt: skip
+    _, _, bad = best_cosigned([StoredNote("bundle", body.size, note)], witnesses)
+    return [Problem(p.code, p.message, instance_id) for p in bad]
+
+
+def bundle_gaps(bundle: object, witnesses: Sequence[Cosigner], required: int) -> list[str]:
+    """What a bundle cannot show: `required` cosignatures by `witnesses` on its checkpoint
+    note (a bundle that verifies otherwise is then INCONCLUSIVE, not VALID)."""
+    if required <= 0 or not isinstance(bundle, dict):
+        return []
+    note = bundle.get("checkpoint_note")
+    if not isinstance(note, str):
+        return ["the bundle has no checkpoint note to carry witness cosignatures"]
+    count, _, bad = best_cosigned([StoredNote("bundle", 0, note)], witnesses)
+    if bad or count >= required:
+        return []
+    return [f"{count} of {required} required witness cosignature(s) on its checkpoint"]
 
 
 def _kind(value: object) -> str:

@@ -6,6 +6,12 @@ witnesses read; both are stored verbatim. Checkpoints go to object storage first
 anchor an attacker with database access cannot rewrite) and then to PostgreSQL.
 Concurrent requests coalesce under one lock, so a burst of seals produces one checkpoint
 rather than one per seal.
+
+With witnesses configured (`gantral.audit.witnessing`), each new note is then submitted
+to them; when the quorum cosigns, the cosigned note is stored the same way (bucket, then
+PostgreSQL). A witness that refuses or cannot be reached never stops the log: the
+checkpoint is simply not published as cosigned, and verification requiring cosignatures
+says so.
 """
 
 from __future__ import annotations
@@ -21,20 +27,24 @@ from gantral.audit.note import sign_checkpoint_note
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
 from gantral.audit.store import AuditWriter
+from gantral.audit.witnessing import Witnessing
 
 __all__ = [
     "CHECKPOINT_NOTE_PREFIX_KEY",
     "CHECKPOINT_PREFIX_KEY",
+    "COSIGNED_NOTE_PREFIX_KEY",
     "Checkpointer",
     "LogDivergence",
     "checkpoint_key",
     "checkpoint_note_key",
+    "cosigned_note_key",
     "sync_tree",
 ]
 
 CHECKPOINT_PREFIX_KEY = "checkpoints/"
 # A prefix of its own: readers of `checkpoints/` parse every object there as JSON.
 CHECKPOINT_NOTE_PREFIX_KEY = "checkpoint-notes/"
+COSIGNED_NOTE_PREFIX_KEY = "checkpoint-cosigned/"
 
 
 def checkpoint_key(size: int) -> str:
@@ -44,6 +54,10 @@ def checkpoint_key(size: int) -> str:
 
 def checkpoint_note_key(size: int) -> str:
     return f"{CHECKPOINT_NOTE_PREFIX_KEY}{size:020d}.note"
+
+
+def cosigned_note_key(size: int) -> str:
+    return f"{COSIGNED_NOTE_PREFIX_KEY}{size:020d}.note"
 
 
 async def sync_tree(tree: MerkleTree, queries: AuditQueries) -> None:
@@ -66,6 +80,7 @@ class Checkpointer:
         objects: ObjectStore,
         key: Ed25519PrivateKey,
         origin: str,
+        witnessing: Witnessing | None = None,
     ) -> None:
         self.tree = MerkleTree()
         self._queries = queries
@@ -73,6 +88,7 @@ class Checkpointer:
         self._objects = objects
         self._key = key
         self._origin = origin
+        self.witnessing = witnessing
         self._lock = asyncio.Lock()
         self._latest: Checkpoint | None = None
 
@@ -103,7 +119,18 @@ class Checkpointer:
             await self._objects.put_locked(checkpoint_note_key(cp.size), note.encode())
             await self._writer.record_checkpoint(cp, note)
             self._latest = cp
+            await self._cosign(note, cp.size)
             return cp
+
+    async def _cosign(self, note: str, size: int) -> None:
+        if self.witnessing is None or not self.witnessing.witnesses:
+            return
+        cosigned = await self.witnessing.cosign(note, self.tree, size)
+        if cosigned is None:
+            return
+        count = cosigned.count("\n\u2014 ") - note.count("\n\u2014 ")
+        await self._objects.put_locked(cosigned_note_key(size), cosigned.encode())
+        await self._writer.record_cosigned_checkpoint(size, cosigned, count)
 
     async def _load_latest(self) -> Checkpoint | None:
         """The newest checkpoint in the database or the object-locked bucket, whichever is

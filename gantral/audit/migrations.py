@@ -13,6 +13,10 @@ Version 3 adds `checkpoints.note`: each checkpoint as a C2SP signed note, verbat
 (`gantral.audit.note`). Nullable: rows signed before it, and by sinks of the previous
 release during a rolling deploy, have none. The append-only triggers and table grants
 cover the new column.
+
+Version 4 adds `cosigned_checkpoints`: checkpoint notes with the witnesses'
+cosignatures (c2sp.org/tlog-cosignature), verbatim, append-only like the rest. Sinks of
+the previous release neither read nor write it.
 """
 
 from __future__ import annotations
@@ -80,7 +84,11 @@ BEGIN
 END $$;
 """
 
-_TABLES = ("events", "seals", "bundles", "checkpoints")
+_GUARDED: dict[int, tuple[str, ...]] = {
+    1: ("events", "seals", "bundles", "checkpoints"),
+    4: ("cosigned_checkpoints",),
+}
+"""The append-only tables each version creates."""
 
 _GUARD = """
 CREATE TRIGGER append_only_rows BEFORE UPDATE OR DELETE ON {table}
@@ -94,7 +102,16 @@ GRANT SELECT ON {table} TO {reader};
 
 _V3 = "ALTER TABLE {schema}.checkpoints ADD COLUMN IF NOT EXISTS note text;"
 
-MIGRATIONS: dict[int, str] = {1: _V1, 2: READ_MODEL_DDL, 3: _V3}
+_V4 = """
+CREATE TABLE IF NOT EXISTS {schema}.cosigned_checkpoints (
+  size        bigint PRIMARY KEY,
+  note        text NOT NULL,
+  cosigners   int NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+MIGRATIONS: dict[int, str] = {1: _V1, 2: READ_MODEL_DDL, 3: _V3, 4: _V4}
 """Version -> DDL. Never edit a released version: append a new one."""
 
 
@@ -141,12 +158,13 @@ async def migrate(dsn: str, config: AuditSettings) -> int:
             current = await _current_version(conn, config.schema_name)
             for version in sorted(v for v in MIGRATIONS if v > current):
                 await conn.execute(_render(MIGRATIONS[version], config))
-                if version == 1:
-                    for name in _TABLES:
+                if version in _GUARDED:
+                    for name in _GUARDED[version]:
                         table = sql.SQL("{}.{}").format(
                             sql.Identifier(config.schema_name), sql.Identifier(name)
                         )
                         await conn.execute(_render(_GUARD, config, table=table))
+                if version == 1:
                     await conn.execute(
                         _render(
                             "GRANT USAGE ON SCHEMA {schema} TO {writer}, {reader};"

@@ -173,6 +173,32 @@ class AuditQueries:
             row = await (await conn.execute(query, (size,))).fetchone()
         return None if row is None else str(row[0])
 
+    async def cosigned_checkpoint_notes(self) -> list[tuple[int, str]]:
+        """(size, note) of every checkpoint stored with witness cosignatures, oldest first."""
+        query = sql.SQL("SELECT size, note FROM {} ORDER BY size").format(
+            self.db.table("cosigned_checkpoints")
+        )
+        async with self.db.connection() as conn:
+            rows = await (await conn.execute(query)).fetchall()
+        return [(int(str(size)), str(note)) for size, note in rows]
+
+    async def cosigned_checkpoint_note(self, size: int) -> str | None:
+        query = sql.SQL("SELECT note FROM {} WHERE size = %s").format(
+            self.db.table("cosigned_checkpoints")
+        )
+        async with self.db.connection() as conn:
+            row = await (await conn.execute(query, (size,))).fetchone()
+        return None if row is None else str(row[0])
+
+    async def checkpoint_notes(self) -> list[tuple[int, str]]:
+        """(size, note) of every checkpoint stored as a signed note, oldest first."""
+        query = sql.SQL("SELECT size, note FROM {} WHERE note IS NOT NULL ORDER BY size").format(
+            self.db.table("checkpoints")
+        )
+        async with self.db.connection() as conn:
+            rows = await (await conn.execute(query)).fetchall()
+        return [(int(str(size)), str(note)) for size, note in rows]
+
     async def refusals(
         self,
         *,

@@ -252,7 +252,12 @@ class AuditReader:
             raise NotFound(f"no audit events for instance {instance_id}")
         checkpoint = await self.queries.latest_checkpoint()
         tree = await self._synced_tree()
-        return BundleView.model_validate(build_bundle(instance_id, rows, seal, checkpoint, tree))
+        note = None
+        if checkpoint is not None:
+            note = await self.queries.cosigned_checkpoint_note(checkpoint.size)
+            note = note or await self.queries.checkpoint_note(checkpoint.size)
+        bundle = build_bundle(instance_id, rows, seal, checkpoint, tree, note)
+        return BundleView.model_validate(bundle)
 
     @_maps_outages
     async def latest_checkpoint(self) -> Checkpoint:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gantral.audit.checkpoint import key_id, load_private_key
@@ -17,10 +18,11 @@ from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
 from gantral.audit.sink import AuditSink
 from gantral.audit.store import AuditWriter
+from gantral.audit.witnessing import WitnessEndpoint, Witnessing
 from gantral.settings import Profile, Settings
 from gantral.settings.audit import AuditSettings
 
-__all__ = ["SigningKeyError", "SinkDeps", "open_sink", "signing_key"]
+__all__ = ["SigningKeyError", "SinkDeps", "open_sink", "signing_key", "witnessing"]
 
 log = logging.getLogger("gantral.audit")
 
@@ -77,10 +79,13 @@ async def open_sink(
     objects = ObjectStore.from_settings(settings.s3, prefix=config.object_prefix)
     await objects.ensure_bucket()
     pool = await open_pool(dsn, config.writer_role)
+    http = httpx.AsyncClient(timeout=config.witness_timeout_seconds)
     try:
         db = Database(config, pool=pool)
         queries, writer = AuditQueries(db), AuditWriter(db)
-        checkpointer = Checkpointer(queries, writer, objects, key, config.origin)
+        checkpointer = Checkpointer(
+            queries, writer, objects, key, config.origin, witnessing(config, http)
+        )
         try:
             await checkpointer.publish()
         except LogDivergence as error:
@@ -90,4 +95,13 @@ async def open_sink(
         sink = AuditSink(writer, queries, objects, checkpointer, settings.audit.redact_paths)
         yield SinkDeps(sink, checkpointer, queries, objects)
     finally:
+        await http.aclose()
         await pool.close()
+
+
+def witnessing(config: AuditSettings, http: httpx.AsyncClient) -> Witnessing | None:
+    """The configured witnesses; a witness key that does not parse refuses to start."""
+    if not config.witnesses:
+        return None
+    endpoints = [WitnessEndpoint.parse(w.key, w.url) for w in config.witnesses]
+    return Witnessing(endpoints, config.witness_quorum, http)

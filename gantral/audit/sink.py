@@ -89,8 +89,12 @@ class AuditSink:
         checkpoint = await self.checkpointer.publish(min_size=seal_index + 1)
         rows = await self.queries.instance_events(instance_id)
         seals = await self.queries.seals(instance_id)
+        note = None
+        if checkpoint is not None:
+            note = await self.queries.cosigned_checkpoint_note(checkpoint.size)
+            note = note or await self.queries.checkpoint_note(checkpoint.size)
         bundle = build_bundle(
-            instance_id, rows, seals.get(instance_id), checkpoint, self.checkpointer.tree
+            instance_id, rows, seals.get(instance_id), checkpoint, self.checkpointer.tree, note
         )
         data, digest = encode_bundle(bundle)
         key = bundle_key(instance_id, digest)

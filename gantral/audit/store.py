@@ -216,3 +216,11 @@ class AuditWriter:
             await conn.execute(
                 query, (cp.size, cp.origin, cp.root, cp.timestamp, cp.key_id, cp.signature, note)
             )
+
+    async def record_cosigned_checkpoint(self, size: int, note: str, cosigners: int) -> None:
+        """A checkpoint note with its witnesses' cosignatures, verbatim (migration 4)."""
+        query = sql.SQL(
+            "INSERT INTO {} (size, note, cosigners) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+        ).format(self.db.table("cosigned_checkpoints"))
+        async with self.db.connection() as conn, conn.transaction():
+            await conn.execute(query, (size, note, cosigners))

@@ -19,7 +19,11 @@ from pydantic import ValidationError
 
 from gantral.audit.bundle import BUNDLE_PREFIX
 from gantral.audit.checkpoint import Checkpoint, PublicKeys, key_list
-from gantral.audit.checkpointer import CHECKPOINT_PREFIX_KEY
+from gantral.audit.checkpointer import (
+    CHECKPOINT_NOTE_PREFIX_KEY,
+    CHECKPOINT_PREFIX_KEY,
+    COSIGNED_NOTE_PREFIX_KEY,
+)
 from gantral.audit.closures import (
     CLOSED_CHAIN_PREFIX,
     closure_of,
@@ -27,7 +31,10 @@ from gantral.audit.closures import (
     is_governed_chain,
     unsealed_problems,
 )
+from gantral.audit.cosignature import Cosigner
 from gantral.audit.merkle import MerkleTree
+from gantral.audit.note import NoteVerifier
+from gantral.audit.note_verify import StoredNote, best_cosigned, note_verifiers, verify_notes
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
 from gantral.audit.rows import EventRow, SealRow
@@ -55,6 +62,12 @@ class VerifyReport:
     checkpoints: int = 0
     signatures_checked: bool = False
     problems: list[Problem] = field(default_factory=list)
+    notes: int = 0
+    """Checkpoint notes checked (plain and cosigned, database and object storage)."""
+    cosignatures: int = 0
+    """The most cosignatures by the given witnesses on one stored checkpoint note."""
+    cosigned_size: int = 0
+    """The size of that checkpoint."""
 
     @property
     def ok(self) -> bool:
@@ -72,6 +85,7 @@ async def verify_database(
     origin: str = DEFAULT_ORIGIN,
     max_unsealed_age: timedelta | None = None,
     now: datetime | None = None,
+    witnesses: Sequence[Cosigner] = (),
 ) -> VerifyReport:
     """Verify the given instances (all when None), plus the global log and its checkpoints.
 
@@ -80,7 +94,9 @@ async def verify_database(
     (pinned by an auditor, or fetched once from object storage), checked like the stored
     ones; every checkpoint must name `origin`. An unsealed instance chain is a problem
     when the access log records its execution closed around Gantral, or when it started
-    more than `max_unsealed_age` before `now` (`gantral.audit.closures`).
+    more than `max_unsealed_age` before `now` (`gantral.audit.closures`). The stored
+    checkpoint notes are checked too (with the keys), and their cosignatures by
+    `witnesses` counted (`cosignatures`); whether that count is enough is the caller's.
     """
     keys = key_list(public_key) or None
     report = VerifyReport(signatures_checked=keys is not None)
@@ -113,6 +129,11 @@ async def verify_database(
         labelled, unreadable = await _checkpoints(queries, objects, anchors)
         leaves = await queries.leaves()
         report.problems += unreadable + _check_log(leaves, labelled, (keys, origin), report)
+        if keys is not None:
+            tree = MerkleTree(row.hash for row in leaves)
+            report.problems += await _check_notes(
+                queries, objects, tree, note_verifiers(origin, keys), origin, witnesses, report
+            )
         if objects is not None and instance_ids is None:
             by_index = {row.log_index: row.hash for row in leaves}
             report.problems += await _check_bundles(objects, seals, set(chains), by_index)
@@ -191,6 +212,37 @@ def _check_log(
     tree = MerkleTree(row.hash for row in leaves)
     report.checkpoints = len(labelled)
     return problems + verify_checkpoints(tree, labelled, *trust)
+
+
+async def _check_notes(
+    queries: AuditQueries,
+    objects: ObjectStore | None,
+    tree: MerkleTree,
+    verifiers: list[NoteVerifier],
+    origin: str,
+    witnesses: Sequence[Cosigner],
+    report: VerifyReport,
+) -> list[Problem]:
+    plain = [StoredNote("database", n, t) for n, t in await queries.checkpoint_notes()]
+    cosigned = [StoredNote("database", n, t) for n, t in await queries.cosigned_checkpoint_notes()]
+    if objects is not None:
+        plain += await _stored_notes(objects, CHECKPOINT_NOTE_PREFIX_KEY)
+        cosigned += await _stored_notes(objects, COSIGNED_NOTE_PREFIX_KEY)
+    report.notes = len(plain) + len(cosigned)
+    problems = verify_notes(tree, [*plain, *cosigned], verifiers, origin)
+    best, size, bad = best_cosigned(cosigned, witnesses)
+    report.cosignatures, report.cosigned_size = best, size
+    return problems + bad
+
+
+async def _stored_notes(objects: ObjectStore, prefix: str) -> list[StoredNote]:
+    found = []
+    for key in await objects.keys(prefix):
+        data = await objects.get(key)
+        stem = key.rsplit("/", 1)[-1].split(".", 1)[0]
+        if data is not None and stem.isdigit():
+            found.append(StoredNote("object-storage", int(stem), data.decode("utf-8", "replace")))
+    return found
 
 
 async def stored_checkpoints(objects: ObjectStore) -> list[Checkpoint]:

@@ -141,3 +141,9 @@ class BundleView(BaseModel):
     snapshots: list[dict[str, Any]]
     checkpoint: Checkpoint | None
     inclusion: list[BundleInclusion]
+    checkpoint_note: str | None = Field(
+        default=None,
+        description="The checkpoint as a C2SP signed note, verbatim, with any witness"
+        " cosignatures (c2sp.org/tlog-checkpoint, tlog-cosignature); absent in bundles"
+        " exported before notes existed.",
+    )

@@ -1,7 +1,7 @@
 """`gantral audit ...`: verify the log (from the database or offline bundles), keys, export.
 
 Wire with `app.add_typer(audit_app, name="audit")` in `gantral/cli/root.py`. Verification
-exits 1 and prints one line per break (instance, seq, what is wrong); 0 when all holds.
+ends in one verdict (`gantral.audit.verdict`): VALID (0), INVALID (1) or INCONCLUSIVE (3).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from psycopg_pool import PoolTimeout
 
-from gantral.audit.bundle_verify import verify_bundle
+from gantral.audit.bundle_verify import bundle_gaps, verify_bundle
 from gantral.audit.checkpoint import (
     Checkpoint,
     generate_key_pem,
@@ -30,14 +30,17 @@ from gantral.audit.checkpoint import (
     load_public_key,
     load_verification_keys,
 )
+from gantral.audit.cosignature import Cosigner, parse_cosigner_key
 from gantral.audit.migrations import migrate
 from gantral.audit.note import NoteError, verifier_key
 from gantral.audit.objects import ObjectStore
 from gantral.audit.reader import AuditReader
+from gantral.audit.verdict import EXIT_CODES, Verdict, summarize, verdict_of
 from gantral.audit.verifier import VerifyReport, verify_database
 from gantral.audit.verify import Problem
 from gantral.audit.views import RefusalView
 from gantral.cli.output import OutputFormat, OutputOpt
+from gantral.cli.witness import witness_cli
 from gantral.devstack.stack_file import with_local_stack
 from gantral.settings import Settings
 from gantral.settings.audit import DEFAULT_SCHEMA, AuditSettings
@@ -47,6 +50,8 @@ __all__ = ["audit_app"]
 audit_app = typer.Typer(
     help="Tamper-evident audit log: verify, export, keys.", no_args_is_help=True
 )
+
+audit_app.add_typer(witness_cli, name="witness")
 
 PublicKeyOpt = Annotated[
     list[str] | None,
@@ -139,24 +144,49 @@ def _trusted_keys(
         raise typer.BadParameter(f"public key: {error}") from error
 
 
-def _fail(problems: list[Problem]) -> None:
-    for problem in problems:
-        typer.echo(f"FAIL {problem}", err=True)
-    raise typer.Exit(1)
-
-
-def _report_json(
-    problems: list[Problem], keys: list[Ed25519PublicKey] | None, **counts: int
+def _conclude(
+    problems: list[Problem],
+    not_checked: list[str],
+    keys: list[Ed25519PublicKey] | None,
+    output: OutputFormat,
+    verbose: bool,
+    what: str,
+    **counts: int,
 ) -> None:
-    """The verification's outcome as one JSON document; exits 1 if anything broke."""
-    document = {
-        "ok": not problems,
-        **counts,
-        "signatures": _signatures(keys),
-        "problems": [dataclasses.asdict(problem) for problem in problems],
-    }
-    typer.echo(json.dumps(document, indent=2))
-    raise typer.Exit(1 if problems else 0)
+    """Print the verdict (VALID, INVALID or INCONCLUSIVE) and exit with its status."""
+    verdict = verdict_of(problems, not_checked)
+    if output is OutputFormat.json:
+        document = {
+            "verdict": str(verdict),
+            "ok": verdict is Verdict.VALID,
+            **counts,
+            "signatures": _signatures(keys),
+            "not_checked": not_checked,
+            "problems": [dataclasses.asdict(problem) for problem in problems],
+        }
+        typer.echo(json.dumps(document, indent=2))
+        raise typer.Exit(EXIT_CODES[verdict])
+    for line in summarize(problems, verbose=verbose):
+        typer.echo(line, err=True)
+    typer.echo(f"{verdict} {what} ({_signatures(keys)})")
+    for gap in not_checked:
+        typer.echo(f"  not checked: {gap}")
+    raise typer.Exit(EXIT_CODES[verdict])
+
+
+def _witness_keys(given: list[str] | None, settings: Settings) -> list[Cosigner]:
+    values = given if given is not None else [w.key for w in settings.audit.witnesses]
+    try:
+        return [parse_cosigner_key(value) for value in values]
+    except NoteError as error:
+        raise typer.BadParameter(f"--witness: {error}") from error
+
+
+def _witness_gap(required: int, found: int, size: int) -> list[str]:
+    if found >= required:
+        return []
+    at = f" (at most {found}, on checkpoint {size})" if found else ""
+    return [f"{required} witness cosignature(s) required on a stored checkpoint{at}"]
 
 
 def _signatures(keys: list[Ed25519PublicKey] | None) -> str:
@@ -202,12 +232,34 @@ def verify(
             " (default: GANTRAL_AUDIT__MAX_UNSEALED_AGE_DAYS).",
         ),
     ] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness",
+            help="A witness verifier key (`name+hash+base64`, type 0x04); repeatable."
+            " Default: the keys of GANTRAL_AUDIT__WITNESSES. Other cosigners are ignored.",
+        ),
+    ] = None,
+    witnesses: Annotated[
+        int,
+        typer.Option(
+            "--witnesses", min=0, help="Cosignatures by those witnesses a checkpoint needs."
+        ),
+    ] = 0,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every problem, not one per instance.")
+    ] = False,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
-    """Verify instance chains, seals, snapshots and signed checkpoints; exit 1 on any break.
+    """Verify instance chains, seals, snapshots, signed checkpoints and their notes, and
+    witness cosignatures. The verdict is VALID (exit 0), INVALID (exit 1: something is
+    broken) or INCONCLUSIVE (exit 3: nothing broken, but a check could not run, e.g. no
+    public key, object storage skipped, fewer cosignatures than --witnesses requires).
+    A broken instance is summarized in one line; --verbose lists every problem.
 
-    With --output json: one document on stdout (`ok`, the counts, `signatures` and each
-    problem's `code`, `message`, `instance_id`, `seq`), the same exit codes.
+    With --output json: one document on stdout (`verdict`, `ok`, the counts,
+    `signatures`, `not_checked` and each problem's `code`, `message`, `instance_id`,
+    `seq`), the same exit codes.
 
     An unsealed chain is a break when the access log records its execution closed outside
     Gantral, or when it is older than the maximum age. Needs only public keys. Without
@@ -220,6 +272,10 @@ def verify(
     origin = origin or settings.audit.origin
     if max_unsealed_days is not None and not 0 < max_unsealed_days <= 36_500:
         raise typer.BadParameter("--max-unsealed-days must be above 0 and at most 36500")
+    cosigners = _witness_keys(witness, settings)
+    if witnesses > len(cosigners):
+        raise typer.BadParameter(f"--witnesses {witnesses} needs as many --witness keys")
+    not_checked = [] if keys is not None else ["checkpoint signatures (--skip-signatures)"]
     if bundle:
         problems: list[Problem] = []
         for path in bundle:
@@ -227,13 +283,10 @@ def verify(
             if isinstance(doc, Exception):
                 problems.append(Problem("bad_bundle", f"{path}: not a readable JSON file: {doc}"))
             else:
-                problems += verify_bundle(doc, keys, origin)
-        if output is OutputFormat.json:
-            _report_json(problems, keys, bundles=len(bundle))
-        if problems:
-            _fail(problems)
-        typer.echo(f"OK {len(bundle)} bundle(s) verified ({_signatures(keys)})")
-        return
+                problems += verify_bundle(doc, keys, origin, cosigners)
+                not_checked += [f"{path}: {gap}" for gap in bundle_gaps(doc, cosigners, witnesses)]
+        _conclude(problems, not_checked, keys, output, verbose,
+                  f"{len(bundle)} bundle(s)", bundles=len(bundle))  # fmt: skip
     objects = None if no_objects else _objects(settings, bucket_prefix)
     report = _run(
         _verify_db(
@@ -244,19 +297,24 @@ def verify(
             instance_ids,
             [_read_checkpoint(p) for p in pinned or []],
             timedelta(days=max_unsealed_days or settings.audit.max_unsealed_age_days),
+            cosigners,
         )
     )
-    if output is OutputFormat.json:
-        _report_json(
-            report.problems, keys, instances=report.instances, events=report.events,
-            checkpoints=report.checkpoints,
-        )  # fmt: skip
-    if not report.ok:
-        _fail(report.problems)
-    typer.echo(
-        f"OK {report.instances} instance(s), {report.events} event(s), "
-        f"{report.checkpoints} checkpoint(s) verified ({_signatures(keys)})"
+    if no_objects:
+        not_checked.append("snapshots and object-locked anchors (--no-objects)")
+    if keys is not None:
+        not_checked += _witness_gap(witnesses, report.cosignatures, report.cosigned_size)
+    elif witnesses:
+        not_checked.append("witness cosignatures (no key to open the notes with)")
+    what = (
+        f"{report.instances} instance(s), {report.events} event(s), "
+        f"{report.checkpoints} checkpoint(s), {report.notes} note(s)"
     )
+    _conclude(
+        report.problems, not_checked, keys, output, verbose, what, instances=report.instances,
+        events=report.events, checkpoints=report.checkpoints, notes=report.notes,
+        cosignatures=report.cosignatures,
+    )  # fmt: skip
 
 
 def _read_checkpoint(path: Path) -> Checkpoint:
@@ -289,6 +347,7 @@ async def _verify_db(
     instance_ids: list[str] | None,
     anchors: list[Checkpoint],
     max_unsealed_age: timedelta,
+    witnesses: list[Cosigner],
 ) -> VerifyReport:
     reader = await AuditReader.open(dsn, config=config, objects=objects)
     try:
@@ -300,6 +359,7 @@ async def _verify_db(
             anchors=anchors,
             origin=config.origin,
             max_unsealed_age=max_unsealed_age,
+            witnesses=witnesses,
         )
     finally:
         await reader.close()

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import unicodedata
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
-__all__ = ["DEFAULT_ORIGIN", "DEFAULT_SCHEMA", "AuditSettings", "key_name_problem"]
+__all__ = [
+    "DEFAULT_ORIGIN",
+    "DEFAULT_SCHEMA",
+    "AuditSettings",
+    "WitnessSettings",
+    "key_name_problem",
+]
 
 DEFAULT_SCHEMA = "gantral_audit"
 # The log's name inside signed checkpoints (`GANTRAL_AUDIT__ORIGIN` configures it).
@@ -37,6 +43,16 @@ def key_name_problem(name: str) -> str | None:
     return None
 
 
+class WitnessSettings(BaseModel):
+    """A C2SP tlog-witness the sink submits each new checkpoint to."""
+
+    # Its verifier key, `name+keyhash+base64(0x04 || Ed25519 key)` (what
+    # `gantral audit witness key` prints); checked when the sink starts.
+    key: str = Field(min_length=1)
+    # Its submission prefix: the sink POSTs to `<url>/add-checkpoint`.
+    url: str = Field(min_length=1)
+
+
 class AuditSettings(BaseModel):
     # Ed25519 private key (PEM) used by the sink to sign checkpoints; a file path or the PEM.
     # Required outside development: only `gantral dev` may sign with a throwaway key.
@@ -59,6 +75,11 @@ class AuditSettings(BaseModel):
     # Verification reports an instance chain still unsealed this long after it started
     # (`unsealed_too_old`): no instance should wait for ever.
     max_unsealed_age_days: float = Field(default=30.0, gt=0, le=36_500)
+    # Witnesses that cosign each new checkpoint (c2sp.org/tlog-witness), and how many
+    # cosignatures a checkpoint needs to be stored as cosigned (0: witnesses optional).
+    witnesses: list[WitnessSettings] = Field(default_factory=list)
+    witness_quorum: int = Field(default=0, ge=0)
+    witness_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # Where the log lives and who may touch it: database objects the migrations create, so
     # changing one is a deployment decision (the sink, the API, the relay and the callback
@@ -69,6 +90,15 @@ class AuditSettings(BaseModel):
     reader_role: str = "gantral_audit_reader"
     # Prefix of every object key, to share one bucket between logs (tests); empty otherwise.
     object_prefix: str = ""
+
+    @model_validator(mode="after")
+    def _quorum_is_reachable(self) -> AuditSettings:
+        if self.witness_quorum > len(self.witnesses):
+            raise ValueError(
+                f"witness_quorum {self.witness_quorum} exceeds the {len(self.witnesses)}"
+                " witness(es) configured"
+            )
+        return self
 
     @field_validator("origin")
     @classmethod

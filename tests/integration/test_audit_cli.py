@@ -59,10 +59,10 @@ def test_verify_all_one_and_a_set(stack: Any, logged: Any, tmp_path: Path) -> No
     pub.write_text(public_key_pem(ts.key.public_key()))
     everything = _run(stack, ts, "verify", "--public-key", str(pub))
     assert everything.exit_code == 0, everything.output
-    assert "OK 3 instance(s), 18 event(s)" in everything.output
+    assert "VALID 3 instance(s), 18 event(s)" in everything.output
     assert "signatures checked" in everything.output
     some = _run(stack, ts, "verify", ids[0], ids[2], "--public-key", str(pub))
-    assert some.exit_code == 0 and "OK 2 instance(s)" in some.output
+    assert some.exit_code == 0 and "VALID 2 instance(s)" in some.output
     unknown = _run(stack, ts, "verify", "nope", "--public-key", str(pub))
     assert unknown.exit_code == 1 and "instance nope" in unknown.output
 
@@ -75,11 +75,12 @@ def test_verify_reports_as_json_for_scripts(stack: Any, logged: Any, tmp_path: P
     assert good.exit_code == 0, good.output
     report = json.loads(good.stdout)
     assert report["ok"] is True and report["instances"] == 1 and report["problems"] == []
+    assert report["verdict"] == "VALID" and report["not_checked"] == []
     assert report["events"] > 0 and report["signatures"].startswith("signatures checked")
     unknown = _run(stack, ts, "verify", "nope", "--public-key", str(pub), "--output", "json")
     assert unknown.exit_code == 1
     failed = json.loads(unknown.stdout)
-    assert failed["ok"] is False
+    assert failed["ok"] is False and failed["verdict"] == "INVALID"
     assert [p["instance_id"] for p in failed["problems"]] == ["nope"], failed
 
 
@@ -99,7 +100,9 @@ def test_verify_needs_a_public_key_or_an_explicit_skip(
     as_public = _run(stack, ts, "verify", ids[0], "--public-key", str(private))
     assert as_public.exit_code == 2 and "not a private key" in as_public.output
     skipped = _run(stack, ts, "verify", ids[0], "--skip-signatures")
-    assert skipped.exit_code == 0, skipped.output
+    # Nothing broken, but the signatures were not checked: never VALID.
+    assert skipped.exit_code == 3, skipped.output
+    assert skipped.output.startswith("INCONCLUSIVE 1 instance(s)"), skipped.output
     assert "signatures NOT checked: --skip-signatures" in skipped.output
     both = _run(stack, ts, "verify", ids[0], "--skip-signatures", "--public-key", str(public))
     assert both.exit_code == 2

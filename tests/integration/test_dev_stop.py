@@ -154,7 +154,7 @@ def test_audit_verify_needs_no_flag_beside_the_local_stack(dev: DevStack) -> Non
             break
         time.sleep(0.3)
     assert done is not None and done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.startswith("OK 1 instance(s)") and "signatures checked" in done.stdout
+    assert done.stdout.startswith("VALID 1 instance(s)") and "signatures checked" in done.stdout
     # Replay finds the stack the same way: Temporal, the database and S3, no flag.
     replayed = dev.gantral("replay", iid)
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
@@ -191,7 +191,7 @@ def test_the_readme_flow_runs_to_completion_twice(dev: DevStack) -> None:
         assert done.returncode == 0, done.stdout + done.stderr
         lines = done.stdout.splitlines()
         assert lines[:4] == ["RUNNING", "RUNNING", "RUNNING", "COMPLETED"], done.stdout
-        assert lines[4].startswith("OK 1 instance(s)"), done.stdout
+        assert lines[4].startswith("VALID 1 instance(s)"), done.stdout
         ids.append(done.stdout.rsplit("ID=", 1)[1].strip())
         time.sleep(1.1)  # the next run's key (its start time) differs
     assert ids[0] != ids[1]
