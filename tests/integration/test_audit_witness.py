@@ -221,6 +221,14 @@ async def test_checkpoints_are_cosigned_stored_and_counted(
         assert offline.exit_code == 0 and offline.output.startswith("VALID 1 bundle(s)"), (
             offline.output
         )
+        # One changed byte of the bundle's note (its root line) is caught offline.
+        lines = data["checkpoint_note"].split("\n")
+        lines[2] = ("B" if lines[2][0] == "A" else "A") + lines[2][1:]
+        (tmp_path / "forged.json").write_text(
+            json.dumps({**data, "checkpoint_note": "\n".join(lines)})
+        )
+        forged = await _verify(stack, ts, tmp_path, "--bundle", str(tmp_path / "forged.json"))
+        assert forged.exit_code == 1 and "bad_note" in forged.output, forged.output
         # A second witness nobody asked: its cosignature is missing, so not VALID.
         stranger = cosigner_key("other.test/w", Ed25519PrivateKey.generate().public_key())
         short = await _verify(

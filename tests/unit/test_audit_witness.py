@@ -200,3 +200,23 @@ async def test_the_log_side_recovers_a_lost_size_and_counts_the_quorum(tmp_path:
 
 def test_cosignature_module_exports() -> None:
     assert cosignature.ALG_COSIGNATURE_V1 == 0x04
+
+
+# specs/audit.md §5c: the witness above cosigning the §8 note at time T.
+SPEC_NOTE = (
+    "gantral-audit\n2\ncK6ooGgOrO2Oe3uWg6t+I94k4OgUJgQw+jiLU70YyJo=\n\n\u2014 gantral-audit "
+    "KJHg+ZuJg+Qs5RFUpjEGqQv1Uj3m4bedlbMekkB1TjB8aKBIX/k4zyN/QeZZLUlIaTKQa0plq7wmvvE3VzGMvEmwCgc=\n"
+)
+SPEC_WITNESS_VKEY = "witness.example.com/w1+7e6f4aaa+BNdamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea"
+SPEC_COSIGNATURE = (
+    "\u2014 witness.example.com/w1 fm9KqgAAAABlU/EAkBvTtZGpMWbxzbK5A8vIgZ33CuFUnCDRDKEeMj2L10Kd"
+    "vBONz2jqZkyHoPl126F6u1YaYIDhquB2qpLtU9dtBg==\n"
+)
+
+
+def test_spec_known_answer() -> None:
+    assert cosigner_key(WITNESS, WITNESS_KEY.public_key()) == SPEC_WITNESS_VKEY
+    text = SPEC_NOTE[: SPEC_NOTE.rfind("\n\n") + 1]
+    assert cosign(text, WITNESS, WITNESS_KEY, T) == SPEC_COSIGNATURE
+    known = [parse_cosigner_key(SPEC_WITNESS_VKEY)]
+    assert verified_cosigners(SPEC_NOTE + SPEC_COSIGNATURE, known) == {WITNESS: T}
