@@ -152,6 +152,8 @@ export interface BundleSeal {
 /** An evidence bundle (see `gantral.audit.bundle`); verify with `gantral audit verify`. */
 export interface BundleView {
   "checkpoint": Checkpoint | null;
+  /** The checkpoint as a C2SP signed note, verbatim, with any witness cosignatures (c2sp.org/tlog-checkpoint, tlog-cosignature); absent in bundles exported before notes existed. */
+  "checkpoint_note"?: string | null;
   "decisions": Array<Record<string, unknown>>;
   "events": Array<BundleEvent>;
   "format": string;
