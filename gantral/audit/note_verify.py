@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gantral.audit.cosignature import Cosigner, verified_cosigners
-from gantral.audit.merkle import MerkleTree
+from gantral.audit.merkle import MerkleTree, leaf_hash, verify_inclusion
 from gantral.audit.note import NoteError, NoteVerifier, key_hash, open_checkpoint
+from gantral.audit.proofs import ProofFormatError, parse_tlog_proof
 from gantral.audit.verify import Problem
 
-__all__ = ["StoredNote", "best_cosigned", "note_verifiers", "verify_notes"]
+__all__ = ["StoredNote", "best_cosigned", "check_tlog_proof", "note_verifiers", "verify_notes"]
 
 
 @dataclass(frozen=True)
@@ -70,3 +71,31 @@ def best_cosigned(
         if count > best or (count == best and stored.size > size):
             best, size = count, stored.size
     return best, size, problems
+
+
+def check_tlog_proof(
+    text: str,
+    event_hash: bytes,
+    keys: Sequence[Ed25519PublicKey],
+    origin: str,
+    witnesses: Sequence[Cosigner] = (),
+    required: int = 0,
+) -> tuple[list[Problem], list[str]]:
+    """(problems, what could not be shown) for a c2sp.org/tlog-proof of the event whose
+    hash is `event_hash`: its note opens under `keys` and `origin`, the path leads from
+    the event's leaf to the note's root, and `required` cosignatures by `witnesses`."""
+    try:
+        proof = parse_tlog_proof(text)
+        body = open_checkpoint(proof.checkpoint, note_verifiers(origin, keys), origin)
+    except (ProofFormatError, NoteError) as error:
+        return [Problem("bad_proof", str(error))], []
+    if len(event_hash) != 32:
+        return [Problem("bad_proof", "an event hash is 32 bytes")], []
+    if not verify_inclusion(leaf_hash(event_hash), proof.index, body.size, proof.proof, body.root):
+        message = f"not in the log at index {proof.index} of checkpoint {body.size}"
+        return [Problem("not_included", message)], []
+    stored = StoredNote("proof", body.size, proof.checkpoint)
+    count, _, bad = best_cosigned([stored], witnesses)
+    if bad or count >= required:
+        return bad, []
+    return [], [f"{count} of {required} required witness cosignature(s) on its checkpoint"]

@@ -33,6 +33,7 @@ from gantral.audit.checkpoint import (
 from gantral.audit.cosignature import Cosigner, parse_cosigner_key
 from gantral.audit.migrations import migrate
 from gantral.audit.note import NoteError, verifier_key
+from gantral.audit.note_verify import check_tlog_proof
 from gantral.audit.objects import ObjectStore
 from gantral.audit.reader import AuditReader
 from gantral.audit.verdict import EXIT_CODES, Verdict, summarize, verdict_of
@@ -315,6 +316,42 @@ def verify(
         events=report.events, checkpoints=report.checkpoints, notes=report.notes,
         cosignatures=report.cosignatures,
     )  # fmt: skip
+
+
+@audit_app.command("verify-proof")
+def verify_proof(
+    proof: Annotated[
+        Path, typer.Argument(help="A c2sp.org/tlog-proof file (the API's `?format=tlog-proof`).")
+    ],
+    event_hash: Annotated[
+        str, typer.Option("--event-hash", help="The event's hash (hex), the leaf it proves.")
+    ],
+    public_key: PublicKeyOpt = None,
+    origin: OriginOpt = None,
+    witness: Annotated[
+        list[str] | None, typer.Option("--witness", help="A witness verifier key; repeatable.")
+    ] = None,
+    witnesses: Annotated[
+        int, typer.Option("--witnesses", min=0, help="Cosignatures its checkpoint needs.")
+    ] = 0,
+    data_dir: DataDirOpt = Path(".data"),
+) -> None:
+    """Verify one event's inclusion proof in the standard text format, with only the
+    log's public key: the checkpoint note, the RFC 9162 path, and (with --witnesses N) N
+    cosignatures by the given witnesses. VALID (0), INVALID (1) or INCONCLUSIVE (3)."""
+    settings = _settings(data_dir)
+    keys = _trusted_keys(public_key, settings, skip_signatures=False) or []
+    origin = origin or settings.audit.origin
+    cosigners = _witness_keys(witness, settings)
+    if witnesses > len(cosigners):
+        raise typer.BadParameter(f"--witnesses {witnesses} needs as many --witness keys")
+    try:
+        leaf = bytes.fromhex(event_hash)
+        text = proof.read_text()
+    except (OSError, ValueError) as error:
+        raise typer.BadParameter(f"{error}") from error
+    problems, gaps = check_tlog_proof(text, leaf, keys, origin, cosigners, witnesses)
+    _conclude(problems, gaps, keys, OutputFormat.text, True, f"inclusion proof {proof}")
 
 
 def _read_checkpoint(path: Path) -> Checkpoint:

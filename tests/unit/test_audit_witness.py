@@ -11,8 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typer.testing import CliRunner
 
 from gantral.audit import cosignature
+from gantral.audit.checkpoint import public_key_pem
 from gantral.audit.cosignature import cosign, cosigner_key, parse_cosigner_key, verified_cosigners
 from gantral.audit.merkle import MerkleTree, leaf_hash
 from gantral.audit.note import (
@@ -22,7 +24,8 @@ from gantral.audit.note import (
     sign_checkpoint_note,
     verifier_key,
 )
-from gantral.audit.proofs import ProofFormatError
+from gantral.audit.note_verify import check_tlog_proof
+from gantral.audit.proofs import ProofFormatError, encode_tlog_proof
 from gantral.audit.witness import (
     SIZE_CONTENT_TYPE,
     Witness,
@@ -32,6 +35,7 @@ from gantral.audit.witness import (
 )
 from gantral.audit.witness_server import load_state, witness_app
 from gantral.audit.witnessing import WitnessEndpoint, Witnessing
+from gantral.cli.audit import audit_app
 
 ORIGIN = "audit.example.com/gantral"
 LOG_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
@@ -220,3 +224,47 @@ def test_spec_known_answer() -> None:
     assert cosign(text, WITNESS, WITNESS_KEY, T) == SPEC_COSIGNATURE
     known = [parse_cosigner_key(SPEC_WITNESS_VKEY)]
     assert verified_cosigners(SPEC_NOTE + SPEC_COSIGNATURE, known) == {WITNESS: T}
+
+
+def _proof_file(tmp_path: Path, tree: MerkleTree, index: int, note: str) -> Path:
+    path = tmp_path / "proof.txt"
+    path.write_text(encode_tlog_proof(index, tree.inclusion_proof(index, tree.size), note))
+    return path
+
+
+def test_a_standard_inclusion_proof_is_checked_with_the_public_key_alone(tmp_path: Path) -> None:
+    events = [bytes([i]) * 32 for i in range(7)]
+    tree = MerkleTree(events)  # it hashes each event hash into its leaf
+    note = _note(tree, 7)
+    text = encode_tlog_proof(3, tree.inclusion_proof(3, 7), note)
+    keys = [LOG_KEY.public_key()]
+    assert check_tlog_proof(text, events[3], keys, ORIGIN) == ([], [])
+    wrong_leaf, _ = check_tlog_proof(text, events[4], keys, ORIGIN)
+    assert [p.code for p in wrong_leaf] == ["not_included"]
+    other_key, _ = check_tlog_proof(text, events[3], [WITNESS_KEY.public_key()], ORIGIN)
+    assert [p.code for p in other_key] == ["bad_proof"]
+    # Witnesses: none on the note is INCONCLUSIVE when one is required, VALID once cosigned.
+    cosigners = [parse_cosigner_key(cosigner_key(WITNESS, WITNESS_KEY.public_key()))]
+    assert check_tlog_proof(text, events[3], keys, ORIGIN, cosigners, 1)[1] != []
+    cosigned = note + cosign(note[: note.rfind("\n\n") + 1], WITNESS, WITNESS_KEY, T)
+    proof = encode_tlog_proof(3, tree.inclusion_proof(3, 7), cosigned)
+    assert check_tlog_proof(proof, events[3], keys, ORIGIN, cosigners, 1) == ([], [])
+    # The command: VALID, INVALID (one changed byte of the path), INCONCLUSIVE.
+    pub = tmp_path / "log.pub"
+    pub.write_text(public_key_pem(LOG_KEY.public_key()))
+    base = ["verify-proof", "--public-key", str(pub), "--origin", ORIGIN]
+    path = _proof_file(tmp_path, tree, 3, cosigned)
+    ok = CliRunner().invoke(audit_app, [*base, str(path), "--event-hash", events[3].hex()])
+    assert ok.exit_code == 0 and ok.output.startswith("VALID"), ok.output
+    lines = path.read_text().split("\n")
+    lines[2] = ("B" if lines[2][0] == "A" else "A") + lines[2][1:]
+    path.write_text("\n".join(lines))
+    bad = CliRunner().invoke(audit_app, [*base, str(path), "--event-hash", events[3].hex()])
+    assert bad.exit_code == 1 and "INVALID" in bad.output, bad.output
+    path = _proof_file(tmp_path, tree, 3, note)
+    vkey = cosigner_key(WITNESS, WITNESS_KEY.public_key())
+    short = CliRunner().invoke(
+        audit_app,
+        [*base, str(path), "--event-hash", events[3].hex(), "--witness", vkey, "--witnesses", "1"],
+    )
+    assert short.exit_code == 3 and short.output.startswith("INCONCLUSIVE"), short.output
