@@ -38,6 +38,7 @@ from gantral.audit.note_verify import StoredNote, best_cosigned, note_verifiers,
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
 from gantral.audit.rows import EventRow, SealRow
+from gantral.audit.verdict import verdict_of
 from gantral.audit.verify import Problem, verify_chain, verify_checkpoints, verify_log_indices
 from gantral.audit.views import ProblemView, VerifyView
 from gantral.errors import NotFound
@@ -285,8 +286,11 @@ async def verify_instance(
             Problem(NO_PUBLIC_KEY, "no audit public key is configured "
                     "(GANTRAL_AUDIT__PUBLIC_KEYS): checkpoint signatures were not checked")
         )  # fmt: skip
+    broken = [p for p in report.problems if p.code != NO_PUBLIC_KEY]
+    gaps = [] if report.signatures_checked else ["checkpoint signatures"]
     return VerifyView(
         instance_id=instance_id,
+        verdict=verdict_of(broken, gaps),
         ok=report.ok,
         events=report.events,
         checkpoints=report.checkpoints,

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from gantral.audit.checkpoint import Checkpoint
+from gantral.audit.verdict import Verdict
 
 __all__ = [
     "AuditTrailView",
@@ -84,6 +85,10 @@ class ProblemView(BaseModel):
 
 class VerifyView(BaseModel):
     instance_id: str
+    verdict: Verdict = Field(
+        description="VALID: every check ran and held. INVALID: something is broken."
+        " INCONCLUSIVE: nothing broken, but a check could not run (no public key configured)."
+    )
     ok: bool
     events: int
     checkpoints: int

@@ -89,6 +89,7 @@ async def test_verification_uses_only_configured_public_keys(api: Any) -> None:
     # The sink's private key, configured for signing, is never used to verify.
     unkeyed = (await _verdict(client, app, ids[0], signing_key=SecretStr(private))).json()
     assert unkeyed["ok"] is False and unkeyed["signatures_checked"] is False
+    assert unkeyed["verdict"] == "INCONCLUSIVE"
     assert [p["code"] for p in unkeyed["problems"]] == ["no_public_key"]
     # A private key given as a public key is refused, not derived from.
     refused = await _verdict(client, app, ids[0], public_keys=[private])
@@ -135,6 +136,7 @@ async def test_instance_events_and_verification(api: Any) -> None:
     assert body["events"][2]["snapshot"]["redacted"] == ["$.prompt"]
     verified = (await client.get(f"/v1/audit/instances/{ids[0]}/verify")).json()
     assert verified["ok"] and verified["signatures_checked"] and verified["events"] == 7
+    assert verified["verdict"] == "VALID"
     missing = await client.get("/v1/audit/instances/nope/verify")
     assert missing.status_code == 404
     assert (await client.get("/v1/audit/instances/nope")).status_code == 404

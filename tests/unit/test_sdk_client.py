@@ -297,8 +297,8 @@ def test_audit_reads_hit_the_audit_routes() -> None:
     def handler(req: httpx.Request) -> httpx.Response:
         seen.append(req.url.path)
         if req.url.path.endswith("/verify"):
-            body = {"instance_id": IID, "ok": True, "events": 3, "checkpoints": 1,
-                    "signatures_checked": True, "problems": []}  # fmt: skip
+            body = {"instance_id": IID, "verdict": "VALID", "ok": True, "events": 3,
+                    "checkpoints": 1, "signatures_checked": True, "problems": []}  # fmt: skip
             return httpx.Response(200, json=body)
         return httpx.Response(200, json={"instance_id": IID, "events": [], "sealed": False,
                                          "head": None, "bundle_keys": []})  # fmt: skip

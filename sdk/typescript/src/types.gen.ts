@@ -1161,6 +1161,9 @@ export interface TriggerResult {
   "started": Array<Started>;
 }
 
+export type Verdict = "VALID" | "INVALID" | "INCONCLUSIVE";
+export const VerdictValues = ["VALID","INVALID","INCONCLUSIVE"] as const;
+
 export interface VerifyView {
   "checkpoints": number;
   "events": number;
@@ -1168,6 +1171,8 @@ export interface VerifyView {
   "ok": boolean;
   "problems": Array<ProblemView>;
   "signatures_checked": boolean;
+  /** VALID: every check ran and held. INVALID: something is broken. INCONCLUSIVE: nothing broken, but a check could not run (no public key configured). */
+  "verdict": Verdict;
 }
 
 /** A workflow template. Step ids are unique; each step's `depends_on` names other

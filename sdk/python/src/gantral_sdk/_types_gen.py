@@ -37,6 +37,7 @@ __all__ = [
     "RequestStatus",
     "State",
     "TransitionRecord",
+    "Verdict",
     "VerifyView",
 ]
 
@@ -338,6 +339,12 @@ class ProblemView(BaseModel):
     seq: int | None = Field(default=None, ge=-9007199254740991, le=9007199254740991)
 
 
+class Verdict(StrEnum):
+    VALID = "VALID"
+    INVALID = "INVALID"
+    INCONCLUSIVE = "INCONCLUSIVE"
+
+
 class VerifyView(BaseModel):
     checkpoints: int = Field(ge=-9007199254740991, le=9007199254740991)
     events: int = Field(ge=-9007199254740991, le=9007199254740991)
@@ -345,3 +352,4 @@ class VerifyView(BaseModel):
     ok: bool
     problems: list[ProblemView]
     signatures_checked: bool
+    verdict: Verdict
