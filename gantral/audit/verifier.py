@@ -33,7 +33,6 @@ from gantral.audit.closures import (
 )
 from gantral.audit.cosignature import Cosigner
 from gantral.audit.merkle import MerkleTree
-from gantral.audit.note import NoteVerifier
 from gantral.audit.note_verify import StoredNote, best_cosigned, note_verifiers, verify_notes
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
@@ -124,17 +123,29 @@ async def verify_database(
         max_age=max_unsealed_age, now=now or datetime.now(UTC),
     )  # fmt: skip
     if check_log:
-        # Checkpoints first, then the log: a checkpoint signed while this runs covers
-        # events read after it, never before (the sink checkpoints committed events only,
-        # and log indices commit in order).
+        # Checkpoints and notes first, then the log: a checkpoint signed while this runs
+        # covers events read after it, never before (the sink checkpoints committed
+        # events only, and log indices commit in order).
         labelled, unreadable = await _checkpoints(queries, objects, anchors)
+        plain, cosigned = await _notes(queries, objects) if keys is not None else ([], [])
         leaves = await queries.leaves()
-        report.problems += unreadable + _check_log(leaves, labelled, (keys, origin), report)
+        tree = MerkleTree(row.hash for row in leaves)
+        report.problems += unreadable + verify_log_indices(row.log_index for row in leaves)
+        report.checkpoints = len(labelled)
+        broken: set[int] = set()
+        for source, cp in labelled:
+            found = verify_checkpoints(tree, [(source, cp)], keys, origin)
+            if found:
+                broken.add(cp.size)
+                report.problems += found
         if keys is not None:
-            tree = MerkleTree(row.hash for row in leaves)
-            report.problems += await _check_notes(
-                queries, objects, tree, note_verifiers(origin, keys), origin, witnesses, report
-            )
+            # A checkpoint already reported broken is not reported again through its note.
+            notes = [n for n in (*plain, *cosigned) if n.size not in broken]
+            report.notes = len(plain) + len(cosigned)
+            report.problems += verify_notes(tree, notes, note_verifiers(origin, keys), origin)
+            best, size, bad = best_cosigned(cosigned, witnesses)
+            report.cosignatures, report.cosigned_size = best, size
+            report.problems += bad
         if objects is not None and instance_ids is None:
             by_index = {row.log_index: row.hash for row in leaves}
             report.problems += await _check_bundles(objects, seals, set(chains), by_index)
@@ -203,37 +214,16 @@ async def _checkpoints(
     return labelled + [("object-storage", cp) for cp in stored], unreadable
 
 
-def _check_log(
-    leaves: list[EventRow],
-    labelled: list[tuple[str, Checkpoint]],
-    trust: tuple[PublicKeys | None, str],
-    report: VerifyReport,
-) -> list[Problem]:
-    problems = verify_log_indices(row.log_index for row in leaves)
-    tree = MerkleTree(row.hash for row in leaves)
-    report.checkpoints = len(labelled)
-    return problems + verify_checkpoints(tree, labelled, *trust)
-
-
-async def _check_notes(
-    queries: AuditQueries,
-    objects: ObjectStore | None,
-    tree: MerkleTree,
-    verifiers: list[NoteVerifier],
-    origin: str,
-    witnesses: Sequence[Cosigner],
-    report: VerifyReport,
-) -> list[Problem]:
+async def _notes(
+    queries: AuditQueries, objects: ObjectStore | None
+) -> tuple[list[StoredNote], list[StoredNote]]:
+    """The stored checkpoint notes: plain, and cosigned by witnesses."""
     plain = [StoredNote("database", n, t) for n, t in await queries.checkpoint_notes()]
     cosigned = [StoredNote("database", n, t) for n, t in await queries.cosigned_checkpoint_notes()]
     if objects is not None:
         plain += await _stored_notes(objects, CHECKPOINT_NOTE_PREFIX_KEY)
         cosigned += await _stored_notes(objects, COSIGNED_NOTE_PREFIX_KEY)
-    report.notes = len(plain) + len(cosigned)
-    problems = verify_notes(tree, [*plain, *cosigned], verifiers, origin)
-    best, size, bad = best_cosigned(cosigned, witnesses)
-    report.cosignatures, report.cosigned_size = best, size
-    return problems + bad
+    return plain, cosigned
 
 
 async def _stored_notes(objects: ObjectStore, prefix: str) -> list[StoredNote]:
