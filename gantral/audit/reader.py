@@ -316,9 +316,12 @@ class AuditReader:
         self, instance_id: str, seq: int, tree_size: int | None = None
     ) -> str:
         """The inclusion proof as a c2sp.org/tlog-proof: the path plus the signed note of
-        the checkpoint at that size, verbatim. Only checkpointed sizes carry a note."""
+        the checkpoint at that size, verbatim (with its witnesses' cosignatures when it was
+        cosigned: verifiers ignore signers they do not know). Only checkpointed sizes carry
+        a note."""
         view = await self.inclusion(instance_id, seq, tree_size)
-        note = await self.queries.checkpoint_note(view.tree_size)
+        note = await self.queries.cosigned_checkpoint_note(view.tree_size)
+        note = note or await self.queries.checkpoint_note(view.tree_size)
         if note is None:
             raise Conflict(
                 f"no signed checkpoint note for a tree of size {view.tree_size}: a tlog-proof "

@@ -29,7 +29,8 @@ from gantral.audit.checkpoint import public_key_pem
 from gantral.audit.checkpointer import cosigned_note_key
 from gantral.audit.cosignature import cosigner_key, parse_cosigner_key, verified_cosigners
 from gantral.audit.note import open_checkpoint, verifier_key
-from gantral.audit.note_verify import note_verifiers
+from gantral.audit.note_verify import check_tlog_proof, note_verifiers
+from gantral.audit.reader import AuditReader
 from gantral.audit.testing import TEST_BUCKET, TestSink, make_events, open_test_sink, unique
 from gantral.audit.witnessing import WitnessEndpoint, Witnessing
 from gantral.cli.audit import audit_app
@@ -204,6 +205,15 @@ async def test_checkpoints_are_cosigned_stored_and_counted(
         }
         (tmp_path / "bundle.json").write_text(json.dumps(data))
 
+        # The standard inclusion proof the API serves carries the cosigned note.
+        reader = await AuditReader.open(stack.postgres_uri, config=ts.config)
+        try:
+            text = await reader.inclusion_tlog_proof(iid, 2, first.size)
+        finally:
+            await reader.close()
+        event = (await ts.queries.instance_events(iid))[1]
+        keys = [ts.key.public_key()]
+        assert check_tlog_proof(text, event.hash, keys, "gantral-audit", [cosigner], 1) == ([], [])
         valid = await _verify(stack, ts, tmp_path, "--witness", witness.vkey, "--witnesses", "1")
         assert valid.exit_code == 0, valid.output
         assert valid.output.startswith("VALID 2 instance(s)"), valid.output
