@@ -268,3 +268,22 @@ def test_a_standard_inclusion_proof_is_checked_with_the_public_key_alone(tmp_pat
         [*base, str(path), "--event-hash", events[3].hex(), "--witness", vkey, "--witnesses", "1"],
     )
     assert short.exit_code == 3 and short.output.startswith("INCONCLUSIVE"), short.output
+
+
+async def test_settings_refuse_an_unreachable_quorum_and_a_bad_witness_key() -> None:
+    from pydantic import ValidationError
+
+    from gantral.audit.note import NoteError
+    from gantral.audit.service import witnessing
+    from gantral.settings.audit import AuditSettings, WitnessSettings
+
+    with pytest.raises(ValidationError):
+        AuditSettings(witness_quorum=1)
+    good = WitnessSettings(key=cosigner_key(WITNESS, WITNESS_KEY.public_key()), url="http://w/")
+    async with httpx.AsyncClient() as http:
+        assert witnessing(AuditSettings(), http) is None
+        built = witnessing(AuditSettings(witnesses=[good], witness_quorum=1), http)
+        assert built is not None and built.witnesses[0].url == "http://w"
+        log_key = WitnessSettings(key=verifier_key(ORIGIN, LOG_KEY.public_key()), url="http://w")
+        with pytest.raises(NoteError):  # a log's key (type 0x01) is no witness key
+            witnessing(AuditSettings(witnesses=[log_key]), http)
