@@ -54,7 +54,7 @@ run: $(LOCAL_STAMP)
 ## test: lint, type-check, the TypeScript and Go SDKs' own tests, then every test against
 ## real servers started by the suite (the SDK contract test among them)
 test: needs ci-tools lint typecheck sdk interop-deps
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=30
 
 needs:
 	@echo "make test needs: Python 3.11+ and make; Node.js 20+ with npm and Go 1.19+ (each" \
