@@ -98,6 +98,13 @@ async def test_a_stale_request_is_refused_alone_and_the_others_are_decided(
     first, repeat = body["items"][0]["result"], again.json()["items"][0]["result"]
     assert repeat["decision"]["decision_id"] == first["decision"]["decision_id"]
 
+    # The key reused for another decision on the same request: refused for that item.
+    body = {"decision_type": "REJECT", "items": items[:1], "idempotency_key": key,
+            "justification": "changed my mind"}  # fmt: skip
+    resp = await api.post("/v1/decisions:batch", json=body, headers=LEAD)
+    assert resp.status_code == 207
+    assert resp.json()["items"][0]["error"]["reason"] == "idempotency_key_reused", resp.text
+
     # A request already decided, sent in a new batch: already decided, for that item alone.
     resp = await batch(api, LEAD, [item(a, req_a)], f"k-{uuid.uuid4().hex}")
     assert resp.status_code == 207
