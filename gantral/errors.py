@@ -161,6 +161,8 @@ class Reason(StrEnum):
     ROLE_NOT_ALLOWED = "role_not_allowed", "the role may not decide this request this way"
     SEPARATION_OF_DUTIES = "separation_of_duties", "the decider may not be the one who asked"
     STALE = "stale", "the request changed since it was seen"
+    BATCH_TOO_LARGE = "batch_too_large", "a batch decides more requests than the limit allows"
+    DUPLICATE_IN_BATCH = "duplicate_in_batch", "a batch names the same request more than once"
     CONTEXT_DELTA_REQUIRED = "context_delta_required", "an OVERRIDE needs a non-empty context_delta"
     JUSTIFICATION_REQUIRED = "justification_required", "this decision requires a justification"
     ARGUMENTS_NOT_SHOWN = (

@@ -30,6 +30,8 @@ ROOTS = (
     "AuditTrailView",
     "AuthorizeOutcome",
     "AuthorizeResult",
+    "BatchDecisionItem",
+    "BatchDecisionResult",
     "Cost",
     "Decision",
     "DecisionResult",

@@ -18,6 +18,7 @@ from gantral.api.edge import EdgeMiddleware
 from gantral.api.routers import (
     audit,
     codec,
+    decisions,
     halts,
     health,
     instances,
@@ -145,6 +146,7 @@ def create_app(
     app.include_router(policies.router)
     app.include_router(workflows.router)
     app.include_router(requests.router)
+    app.include_router(decisions.router)
     app.include_router(halts.router)
     app.include_router(readiness.router)
     app.include_router(slack.router)

@@ -8,6 +8,8 @@
     POST .../events, .../complete|fail|cancel      instances:report     the instance's team
     POST .../decisions                             decisions:decide     the instance's team
                                                    (+ decisions:override for OVERRIDE)
+    POST /v1/decisions:batch                       decisions:decide     some team, then each item's
+                                                   instance's team, as if alone
     GET  /v1/audit/instances/{id}/...              audit:read           the team in its audit log
     GET  /v1/audit/checkpoints/..., /consistency   audit:read           (the global log)
     GET  /v1/audit/refusals                        audit:read           filtered to the teams the

@@ -146,6 +146,55 @@ type BacktestRequest struct {
 	WorkflowID string `json:"workflow_id"`
 }
 
+// One request of a batch, named as the human was shown it.
+type BatchDecisionItem struct {
+	InstanceID string `json:"instance_id"`
+	RequestID  string `json:"request_id"`
+	// The `args_digest` of this request as shown to the human; a request whose arguments changed since is refused as stale, alone.
+	SeenArgsDigest string `json:"seen_args_digest"`
+}
+
+// One decision for several requests, each decided exactly as if decided alone.
+type BatchDecisionRequest struct {
+	Channel      string `json:"channel,omitempty"`
+	DecisionType string `json:"decision_type"`
+	// Scoped to the caller and to each request decided: the same batch sent again answers the same outcomes; the key reused with a changed item refuses that item (409 `idempotency_key_reused`).
+	IdempotencyKey string `json:"idempotency_key"`
+	// At most 50 requests (more: 422 `batch_too_large`), each named once (else 422 `duplicate_in_batch`); nothing is decided then.
+	Items         []BatchDecisionItem `json:"items"`
+	Justification *string             `json:"justification,omitempty"`
+	// The role acted in; default: per request, the one it needs
+	Role *string `json:"role,omitempty"`
+}
+
+// Every item's outcome, in the order sent. Answered 200 only when every item was
+// decided; 207 when any was refused (`refused` > 0), so no refusal passes unseen.
+type BatchDecisionResult struct {
+	Decided int64              `json:"decided"`
+	Items   []BatchItemOutcome `json:"items"`
+	Refused int64              `json:"refused"`
+}
+
+// A refused item's error: the body the decision would have answered alone.
+type BatchItemError struct {
+	Details map[string]JsonValue `json:"details,omitempty"`
+	// invalid_input, not_found, conflict, forbidden, ...
+	Error   string `json:"error"`
+	Message string `json:"message"`
+	// An `ErrorReason` (specs/reasons.json): stale, ...
+	Reason string `json:"reason"`
+}
+
+// One request's outcome: decided (`result`), or refused (`error`), as alone.
+type BatchItemOutcome struct {
+	Error      *BatchItemError `json:"error,omitempty"`
+	InstanceID string          `json:"instance_id"`
+	RequestID  string          `json:"request_id"`
+	Result     *DecisionResult `json:"result,omitempty"`
+	// The HTTP status this decision would have answered alone: 200 when decided, else the error's (403, 404, 409, 422, 503).
+	Status int64 `json:"status"`
+}
+
 type BundleEvent struct {
 	Body     string `json:"body"`
 	Hash     string `json:"hash"`
@@ -404,6 +453,7 @@ const (
 	ErrorReasonBadPageToken             ErrorReason = "bad_page_token"
 	ErrorReasonBadPayload               ErrorReason = "bad_payload"
 	ErrorReasonBadSignature             ErrorReason = "bad_signature"
+	ErrorReasonBatchTooLarge            ErrorReason = "batch_too_large"
 	ErrorReasonBodyTooLarge             ErrorReason = "body_too_large"
 	ErrorReasonBudget                   ErrorReason = "budget"
 	ErrorReasonCallbackURLNotAllowed    ErrorReason = "callback_url_not_allowed"
@@ -428,6 +478,7 @@ const (
 	ErrorReasonDevIssuerDisabled        ErrorReason = "dev_issuer_disabled"
 	ErrorReasonDevIssuerInProduction    ErrorReason = "dev_issuer_in_production"
 	ErrorReasonDiscoveryMismatch        ErrorReason = "discovery_mismatch"
+	ErrorReasonDuplicateInBatch         ErrorReason = "duplicate_in_batch"
 	ErrorReasonEmptyBody                ErrorReason = "empty_body"
 	ErrorReasonError                    ErrorReason = "error"
 	ErrorReasonExpired                  ErrorReason = "expired"

@@ -18,6 +18,7 @@ from gantral.api.authz import (
     ReadsInstance,
     ReportsEvents,
 )
+from gantral.api.deciding import decide_as
 from gantral.api.deps import Core
 from gantral.api.schemas import (
     AuthorizeRequest,
@@ -28,16 +29,14 @@ from gantral.api.schemas import (
 )
 from gantral.core import InstancePage
 from gantral.domain.actors import Actor
-from gantral.domain.records import DecisionType, HumanRequest
+from gantral.domain.records import HumanRequest
 from gantral.domain.states import State
-from gantral.errors import Conflict, Forbidden, InvalidInput
 from gantral.identity import Permission
 from gantral.workflows.messages import (
     AgentEvent,
     AgentEventResult,
     AuthorizeResult,
     AuthorizeStep,
-    Decide,
     DecisionResult,
     Finish,
     FinishKind,
@@ -177,26 +176,7 @@ async def decide(
     Needs `decisions:decide` on the instance's team, and `decisions:override` to OVERRIDE;
     the workflow then checks the role against the instance's pinned policy.
     """
-    if body.decision_type is DecisionType.OVERRIDE:
-        await access.require(Permission.DECISIONS_OVERRIDE, body.request_id)
-    decision = Decide(
-        request_id=body.request_id,
-        decision_type=body.decision_type,
-        actor=access.actor,
-        role=body.role,
-        justification=body.justification,
-        context_delta=body.context_delta,
-        idempotency_key=body.idempotency_key,
-        seen_args_digest=body.seen_args_digest,
-        channel=body.channel,
-    )
-    try:
-        return await core.decide(instance_id, decision)
-    except (Forbidden, Conflict, InvalidInput) as refused:
-        # Refused by the instance's own checks (role, quorum, separation of duties...).
-        attempted = f"{decision.decision_type} as {body.role or 'any role'} on {body.request_id}"
-        await access.caller.record(instance_id, attempted, refused, body.request_id)
-        raise
+    return await decide_as(access, core, body)
 
 
 @router.post("/{instance_id}/events", responses=ERRORS)

@@ -38,6 +38,7 @@ Errors:
 
 from gantral_sdk._async_client import AsyncGantralClient
 from gantral_sdk._auth import BearerToken, ClientCredentials, TokenProvider
+from gantral_sdk._calls import BatchShown, batch_refusals
 from gantral_sdk._digest import args_digest
 from gantral_sdk._errors import (
     APIError,
@@ -70,6 +71,9 @@ from gantral_sdk._types_gen import (
     AgentEventResult,
     AuthorizeOutcome,
     AuthorizeResult,
+    BatchDecisionItem,
+    BatchDecisionResult,
+    BatchItemOutcome,
     Cost,
     Decision,
     DecisionResult,
@@ -94,6 +98,10 @@ __all__ = [
     "AsyncGantralClient",
     "AuthorizeOutcome",
     "AuthorizeResult",
+    "BatchDecisionItem",
+    "BatchDecisionResult",
+    "BatchItemOutcome",
+    "BatchShown",
     "BearerToken",
     "ClientCredentials",
     "Conflict",
@@ -130,6 +138,7 @@ __all__ = [
     "Unavailable",
     "WebhookVerificationError",
     "args_digest",
+    "batch_refusals",
     "check_grant",
     "verify_callback",
 ]

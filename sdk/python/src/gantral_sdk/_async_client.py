@@ -7,7 +7,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 import httpx
@@ -22,6 +22,7 @@ from gantral_sdk._types_gen import (
     AuditTrailView,
     AuthorizeOutcome,
     AuthorizeResult,
+    BatchDecisionResult,
     Cost,
     Decision,
     DecisionResult,
@@ -323,6 +324,36 @@ class AsyncGantralClient:
             instance_id, request_id, digest, decision_type, role, justification,
             context_delta, idempotency_key, channel,
         )  # fmt: skip
+        return await self._run(call)
+
+    async def decide_batch(
+        self,
+        requests: Sequence[_calls.BatchShown],
+        decision_type: DecisionType | str,
+        *,
+        role: str | None = None,
+        justification: str | None = None,
+        idempotency_key: str | None = None,
+        channel: str | None = None,
+    ) -> BatchDecisionResult:
+        """APPROVE or REJECT several requests at once, each exactly as it was shown.
+
+        Args:
+            requests: Each request as the human was shown it: inbox items, (instance id,
+                `HumanRequest`) pairs, or `BatchDecisionItem`s naming the digest seen.
+            decision_type: APPROVE or REJECT (an OVERRIDE is one request at a time).
+            idempotency_key: Pass your own to make a retry of the batch answer the same.
+
+        Every request is decided as if alone (its quorum, separation of duties, digest).
+        The result lists each outcome; `result.refused` counts the refused ones and
+        `batch_refusals(result)` gives their typed errors. Refusals do not raise: the
+        other requests were decided. A batch refused as a whole (too large, a request
+        named twice) raises `InvalidInput`.
+        """
+        items = [_calls.batch_item(r) for r in requests]
+        call = _calls.decide_batch(
+            items, decision_type, role, justification, idempotency_key, channel
+        )
         return await self._run(call)
 
     async def get_audit_log(self, instance_id: str) -> AuditTrailView:

@@ -13,12 +13,14 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
-from gantral_sdk._errors import error_from_response
+from gantral_sdk._errors import APIError, error_from_body, error_from_response
 from gantral_sdk._types_gen import (
     AgentEventKind,
     AgentEventResult,
     AuditTrailView,
     AuthorizeResult,
+    BatchDecisionItem,
+    BatchDecisionResult,
     Cost,
     DecisionResult,
     DecisionType,
@@ -189,6 +191,56 @@ def decide(
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     return Call("POST", _instance(instance_id, "decisions"), DecisionResult, json=body)
+
+
+BatchShown = InboxItem | BatchDecisionItem | tuple[str, Shown]
+"""A request of a batch as the human was shown it: an inbox item (it names its instance),
+(instance id, a `HumanRequest` or inbox item), or a `BatchDecisionItem` with the digest."""
+
+
+def batch_item(shown_item: BatchShown) -> BatchDecisionItem:
+    if isinstance(shown_item, BatchDecisionItem):
+        return shown_item
+    if isinstance(shown_item, tuple):
+        instance_id, request = shown_item
+    else:
+        instance_id, request = shown_item.instance_id, shown_item
+    return BatchDecisionItem(
+        instance_id=instance_id,
+        request_id=request.request_id,
+        seen_args_digest=request.args_digest,
+    )
+
+
+def decide_batch(
+    items: list[BatchDecisionItem],
+    decision_type: DecisionType | str,
+    role: str | None,
+    justification: str | None,
+    idempotency_key: str | None,
+    channel: str | None = None,
+) -> Call[BatchDecisionResult]:
+    body: dict[str, Any] = {
+        "decision_type": str(DecisionType(decision_type)),
+        "items": [i.model_dump(mode="json") for i in items],
+        "idempotency_key": idempotency_key or _key(),
+    }
+    optional = {"role": role, "justification": justification, "channel": channel}
+    body.update({k: v for k, v in optional.items() if v is not None})
+    return Call("POST", "/v1/decisions:batch", BatchDecisionResult, json=body)
+
+
+def batch_refusals(result: BatchDecisionResult) -> list[APIError]:
+    """Each refused item of a batch decision as the typed error it would have raised alone
+    (`Conflict` with reason `stale`, `Forbidden` ...); its `details` name the request."""
+    refused = []
+    for item in result.items:
+        if item.error is not None:
+            body = item.error.model_dump(mode="json", exclude_none=True)
+            error = error_from_body(item.status, body)
+            error.details.update(instance_id=item.instance_id, request_id=item.request_id)
+            refused.append(error)
+    return refused
 
 
 def report(

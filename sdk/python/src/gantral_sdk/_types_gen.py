@@ -18,6 +18,10 @@ __all__ = [
     "AuditTrailView",
     "AuthorizeOutcome",
     "AuthorizeResult",
+    "BatchDecisionItem",
+    "BatchDecisionResult",
+    "BatchItemError",
+    "BatchItemOutcome",
     "ClosedOutside",
     "ClosedRequest",
     "Cost",
@@ -197,29 +201,21 @@ class AuthorizeResult(BaseModel):
     step_id: str
 
 
-class ClosedOutside(BaseModel):
-    """The instance's Temporal execution was closed around Gantral (`temporal workflow
-    terminate`, a reset, a run timeout, a failed run): no governed end was recorded and
-    the audit chain stays unsealed. Filled in by the API from Temporal, never by the
-    workflow; who closed it cannot be known (the sink records it in the access log).
-    """
+class BatchDecisionItem(BaseModel):
+    """One request of a batch, named as the human was shown it."""
 
-    closed_at: datetime | None = None
-    last_state: State
-    run_id: str
-    status: str
+    instance_id: str = Field(min_length=1, max_length=200, pattern="^[A-Za-z0-9_.:-]+$")
+    request_id: str = Field(min_length=1, max_length=200)
+    seen_args_digest: str = Field(min_length=1, max_length=200)
 
 
-class ClosedRequest(BaseModel):
-    """A request left undecidable: its instance's execution was closed outside Gantral."""
+class BatchItemError(BaseModel):
+    """A refused item's error: the body the decision would have answered alone."""
 
-    closed_at: datetime | None
-    instance_id: str
-    owning_team_id: str | None
+    details: dict[str, Any] | None = None
+    error: str
+    message: str
     reason: str
-    request_id: str | None
-    status: str
-    workflow_id: str | None
 
 
 class DecisionType(StrEnum):
@@ -250,6 +246,51 @@ class DecisionResult(BaseModel):
     decision: Decision
     request: HumanRequest
     state: State
+
+
+class BatchItemOutcome(BaseModel):
+    """One request's outcome: decided (`result`), or refused (`error`), as alone."""
+
+    error: BatchItemError | None = None
+    instance_id: str
+    request_id: str
+    result: DecisionResult | None = None
+    status: int = Field(ge=-9007199254740991, le=9007199254740991)
+
+
+class BatchDecisionResult(BaseModel):
+    """Every item's outcome, in the order sent. Answered 200 only when every item was
+    decided; 207 when any was refused (`refused` > 0), so no refusal passes unseen.
+    """
+
+    decided: int = Field(ge=-9007199254740991, le=9007199254740991)
+    items: list[BatchItemOutcome]
+    refused: int = Field(ge=-9007199254740991, le=9007199254740991)
+
+
+class ClosedOutside(BaseModel):
+    """The instance's Temporal execution was closed around Gantral (`temporal workflow
+    terminate`, a reset, a run timeout, a failed run): no governed end was recorded and
+    the audit chain stays unsealed. Filled in by the API from Temporal, never by the
+    workflow; who closed it cannot be known (the sink records it in the access log).
+    """
+
+    closed_at: datetime | None = None
+    last_state: State
+    run_id: str
+    status: str
+
+
+class ClosedRequest(BaseModel):
+    """A request left undecidable: its instance's execution was closed outside Gantral."""
+
+    closed_at: datetime | None
+    instance_id: str
+    owning_team_id: str | None
+    reason: str
+    request_id: str | None
+    status: str
+    workflow_id: str | None
 
 
 class InboxItem(BaseModel):
