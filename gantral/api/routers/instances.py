@@ -189,6 +189,7 @@ async def decide(
         idempotency_key=body.idempotency_key,
         seen_args_digest=body.seen_args_digest,
         channel=body.channel,
+        standing=body.standing,
     )
     try:
         return await core.decide(instance_id, decision)

@@ -82,6 +82,7 @@ from gantral_sdk._types_gen import (
     InstanceSummary,
     InstanceView,
     RequestStatus,
+    StandingGrant,
     State,
 )
 from gantral_sdk._webhooks import verify_callback
@@ -118,6 +119,7 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "RequestStatus",
+    "StandingGrant",
     "State",
     "StepCancelled",
     "StepExpired",

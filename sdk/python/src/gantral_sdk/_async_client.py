@@ -31,6 +31,7 @@ from gantral_sdk._types_gen import (
     InstancePage,
     InstanceView,
     RequestStatus,
+    StandingGrant,
     State,
     VerifyView,
 )
@@ -273,6 +274,7 @@ class AsyncGantralClient:
         idempotency_key: str | None = None,
         seen_args_digest: str | None = None,
         channel: str | None = None,
+        standing: dict[str, Any] | None = None,
     ) -> DecisionResult: ...
 
     @overload
@@ -288,6 +290,7 @@ class AsyncGantralClient:
         context_delta: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         channel: str | None = None,
+        standing: dict[str, Any] | None = None,
     ) -> DecisionResult: ...
 
     async def decide(
@@ -302,6 +305,7 @@ class AsyncGantralClient:
         idempotency_key: str | None = None,
         seen_args_digest: str | None = None,
         channel: str | None = None,
+        standing: dict[str, Any] | None = None,
     ) -> DecisionResult:
         """APPROVE, REJECT or OVERRIDE the request the human was shown, and only that.
 
@@ -313,6 +317,9 @@ class AsyncGantralClient:
             decision_type: APPROVE, REJECT or OVERRIDE.
             seen_args_digest: With a request id: the `args_digest` the human was shown.
             channel: `"cli"` for a terminal tool (recorded with the decision; default api).
+            standing: With APPROVE, also give a standing grant: `{"pattern": {...},
+                "ttl": "30m", "max_uses": 20, "serves": "agent"}`; a pattern that would
+                widen the request is refused (`InvalidInput`, `standing_pattern_widens`).
 
         A request whose arguments changed since (the agent asked again) is refused:
         `Conflict` with reason `stale` or `superseded`. The SDK never reads the current
@@ -321,9 +328,19 @@ class AsyncGantralClient:
         request_id, digest = _calls.shown(request, seen_args_digest)
         call = _calls.decide(
             instance_id, request_id, digest, decision_type, role, justification,
-            context_delta, idempotency_key, channel,
+            context_delta, idempotency_key, channel, standing,
         )  # fmt: skip
         return await self._run(call)
+
+    async def list_standing_grants(
+        self, team: str | None = None, *, usable_only: bool = False
+    ) -> list[StandingGrant]:
+        """Standing grants of the teams the caller may read, oldest first."""
+        return (await self._run(_calls.list_standing_grants(team, usable_only))).root
+
+    async def revoke_standing_grant(self, standing_id: str, reason: str) -> StandingGrant:
+        """Revoke a standing grant at once (its approver, or a supervisor of its team)."""
+        return await self._run(_calls.revoke_standing_grant(standing_id, reason))
 
     async def get_audit_log(self, instance_id: str) -> AuditTrailView:
         """The instance's audit trail (events, chain hashes, seal), as the log stores it."""
