@@ -7,15 +7,21 @@ expired or revoked grant all fall back to a human; a widening pattern is refused
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
-from tests.helpers.auth import ADMIN, AUDITOR, bearer
+from gantral.cli import app as cli
+from tests.helpers.auth import ADMIN, AUDITOR, bearer, token
 from tests.helpers.governance import put
 from tests.helpers.lifecycle import decide
+from tests.helpers.serving import served_api
+
+__all__ = ["served_api"]  # the API on a real port, for the CLI
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -131,6 +137,12 @@ async def test_a_standing_grant_serves_its_agent_inside_the_pattern_until_spent(
         headers=team.agent,
     )  # fmt: skip
     assert started.status_code == 200, started.text
+    # Deterministic: a replay of the allowed instance and of the giving one reproduces them.
+    for iid in (first["instance_id"], grant["instance_id"]):
+        replayed = await api.post(f"/v1/replay/{iid}", headers=AUDITOR)
+        assert replayed.status_code == 200, replayed.text
+        report = replayed.json()
+        assert report["match"] is True and report["nondeterminism"] == [], report
     again = await authorize(api, wid, team.agent, team, {"amount": 5, "to": "acme-1"})
     assert again["outcome"] == "ALLOW" and again["standing_id"] == sid
     spent = await authorize(api, wid, team.agent, team, {"amount": 1, "to": "acme-2"})
@@ -232,3 +244,28 @@ async def test_expiry_by_ttl_and_revocation_by_approver_supervisor_and_halt(
     lifted = await api.post(f"/v1/halts/{halt_id}:lift", json={"reason": "ok"}, headers=ADMIN)
     assert lifted.status_code == 200, lifted.text
     assert (await authorize(api, wid, team.agent, team, inside))["outcome"] == "PENDING"
+
+
+async def test_the_cli_lists_and_revokes(api: httpx.AsyncClient, served_api: str) -> None:
+    team = Team()
+    wid = await workflow(api, STANDING)
+    async with httpx.AsyncClient(base_url=served_api, timeout=60) as served:
+        given = await approve_standing(served, team, wid)
+    assert given.status_code == 200, given.text
+    sid = given.json()["standing_grant"]["standing_id"]
+
+    async def run(who: str, *args: str) -> tuple[int, str]:
+        env = {"GANTRAL_API_URL": served_api, "GANTRAL_TOKEN": who}
+        result = await asyncio.to_thread(CliRunner().invoke, cli, ["standing", *args], env=env)
+        return result.exit_code, result.output
+
+    lead = token(f"lead-{team.name}", ["TECH_LEAD", "approver"], teams=[team.name])
+    code, out = await run(lead, "list", "--team", team.name, "--usable")
+    assert code == 0 and sid in out and "uses 0/2" in out, out
+    stranger = token("someone", ["TECH_LEAD", "approver"], teams=["elsewhere"])
+    code, out = await run(stranger, "revoke", sid, "--reason", "not mine")
+    assert code == 1 and "gantral standing: refused: 403" in out, out
+    code, out = await run(lead, "revoke", sid, "--reason", "done for today", "--output", "json")
+    assert code == 0 and json.loads(out)["revoked_by"] == f"lead-{team.name}", out
+    code, out = await run(lead, "list", "--team", team.name, "--usable")
+    assert code == 0 and out.strip() == "no standing grants", out
