@@ -296,6 +296,35 @@ class Reason(StrEnum):
     SCOPE_NOT_GRANTED = "scope_not_granted", "the caller's permission does not cover the scope"
     LIFTER_IS_RAISER = "lifter_is_raiser", "this halt must be lifted by someone else"
 
+    # Standing grants (approvals that only narrow).
+    STANDING_NOT_ALLOWED = "standing_not_allowed", "the step's policy allows no standing grant"
+    STANDING_ROLE_NOT_ALLOWED = (
+        "standing_role_not_allowed",
+        "the approver's role may not give standing grants on this step",
+    )
+    STANDING_NEEDS_SOLE_APPROVER = (
+        "standing_needs_sole_approver",
+        "the request needs more approvers than the one giving the standing grant",
+    )
+    STANDING_EXCEEDS_POLICY = (
+        "standing_exceeds_policy",
+        "the standing grant's TTL or uses exceed the policy's bounds",
+    )
+    STANDING_PATTERN_WIDENS = (
+        "standing_pattern_widens",
+        "the standing grant's pattern would allow more than the approved request",
+    )
+    UNKNOWN_STANDING_GRANT = "unknown_standing_grant", "no standing grant has that id"
+    ALREADY_REVOKED = "already_revoked", "the standing grant is already revoked"
+    NOT_GRANT_APPROVER = (
+        "not_grant_approver",
+        "only the standing grant's approver or a supervisor may revoke it",
+    )
+    STANDING_UNAVAILABLE = (
+        "standing_unavailable",
+        "the standing grants cannot be read or stored",
+    )
+
     # Shadow policies.
     INVALID_WINDOW = "invalid_window", "the report's window is empty or inverted"
     WINDOW_TOO_LARGE = "window_too_large", "the report's window is longer than allowed"

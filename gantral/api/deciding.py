@@ -65,6 +65,7 @@ async def decide_as(
         seen_args_digest=body.seen_args_digest,
         channel=body.channel,
         channel_ref=channel_ref,
+        standing=body.standing,
     )
     try:
         return await core.decide(access.instance_id, decision)

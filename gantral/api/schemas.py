@@ -23,6 +23,7 @@ from gantral.domain.callback_url import (
 from gantral.domain.costs import cost_problem
 from gantral.domain.limits import fields_problem
 from gantral.domain.records import Cost, DecisionType
+from gantral.governance.standing import StandingAsk
 from gantral.workflows.messages import AgentEventKind
 
 _ID = r"^[A-Za-z0-9_.:-]+$"
@@ -116,6 +117,11 @@ class DecisionRequest(_Body):
     # The tool the human decided in, when it talks to this API (Slack and Jira decide
     # through their own signed endpoints).
     channel: Literal["api", "cli"] = "api"
+    standing: StandingAsk | None = Field(
+        default=None,
+        description="APPROVE only: also give a standing grant, a pattern that only narrows"
+        " this request's arguments, for `ttl` and `max_uses` (bounded by the step's policy)",
+    )
 
     @model_validator(mode="wrap")
     @classmethod

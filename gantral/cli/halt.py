@@ -32,12 +32,14 @@ Reason = Annotated[str, typer.Option(help="Why (audited, and shown with every re
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
-def _call(url: str, token: str, method: str, path: str, body: Any = None) -> Any:
+def _call(
+    url: str, token: str, method: str, path: str, body: Any = None, command: str = "halt"
+) -> Any:
     headers = {"Authorization": f"Bearer {token}"}
     try:
         resp = httpx.request(method, f"{url.rstrip('/')}{path}", json=body, headers=headers)
     except httpx.HTTPError as exc:
-        typer.echo(f"gantral halt: cannot reach {url}: {exc}", err=True)
+        typer.echo(f"gantral {command}: cannot reach {url}: {exc}", err=True)
         raise typer.Exit(1) from None
     if resp.is_error:
         try:
@@ -45,7 +47,7 @@ def _call(url: str, token: str, method: str, path: str, body: Any = None) -> Any
             text = f"{resp.status_code} {error.get('reason')}: {error.get('message')}"
         except ValueError:
             text = f"{resp.status_code}: {resp.text[:500]}"
-        typer.echo(f"gantral halt: refused: {text}", err=True)
+        typer.echo(f"gantral {command}: refused: {text}", err=True)
         raise typer.Exit(1)
     return resp.json()
 

@@ -25,6 +25,9 @@ class AuditEventType(StrEnum):
     TIMED_OUT = "TIMED_OUT"
     GRANT_ISSUED = "GRANT_ISSUED"
     GRANT_USED = "GRANT_USED"
+    # An APPROVE that also gave a standing grant, and a later call it let through.
+    STANDING_GRANT_GIVEN = "STANDING_GRANT_GIVEN"
+    ALLOWED_BY_STANDING_GRANT = "ALLOWED_BY_STANDING_GRANT"
     AGENT_EVENT = "AGENT_EVENT"
     COST_REPORTED = "COST_REPORTED"
     VIOLATION = "VIOLATION"

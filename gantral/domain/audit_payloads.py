@@ -163,6 +163,41 @@ class GrantUsed(_Payload):
     step_id: str | None
 
 
+class StandingGrantGiven(_Payload):
+    type: Literal[AuditEventType.STANDING_GRANT_GIVEN] = AuditEventType.STANDING_GRANT_GIVEN
+    standing_id: str
+    decision_id: str
+    team: str
+    workflow_id: str
+    step_id: str
+    action: str
+    pattern: dict[str, dict[str, Any]]
+    agent: str | None
+    approver: str
+    approver_role: str
+    instance_id: str
+    request_id: str
+    materiality: str
+    given_at: datetime
+    expires_at: datetime
+    max_uses: int
+
+
+class AllowedByStandingGrant(_Payload):
+    type: Literal[AuditEventType.ALLOWED_BY_STANDING_GRANT] = (
+        AuditEventType.ALLOWED_BY_STANDING_GRANT
+    )
+    step_id: str
+    args_digest: str
+    grant_id: str
+    standing_id: str
+    approver: str
+    approver_role: str
+    use: int
+    max_uses: int
+    expires_at: datetime
+
+
 class AgentEventRecorded(_Payload):
     type: Literal[AuditEventType.AGENT_EVENT] = AuditEventType.AGENT_EVENT
     kind: str
@@ -254,6 +289,8 @@ AuditPayload = Annotated[
     | TimedOut
     | GrantIssued
     | GrantUsed
+    | StandingGrantGiven
+    | AllowedByStandingGrant
     | AgentEventRecorded
     | CostReported
     | ViolationRecorded

@@ -52,6 +52,7 @@ __all__ = [
     "RoleRule",
     "SlackChannel",
     "SlackNotify",
+    "Standing",
     "TierSpec",
     "Timeouts",
 ]
@@ -144,6 +145,22 @@ class Channels(_Strict):
 ArgumentPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")]
 
 
+class Standing(_Strict):
+    """What an approver may grant standing on this step (issue 24): at most `max_ttl`
+    long, `max_uses` uses, given only by a human approving in one of `roles`. Absent:
+    no standing grant; never at CRITICAL materiality."""
+
+    max_ttl: Duration
+    max_uses: int = Field(ge=1, le=10_000)
+    roles: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _positive(self) -> Standing:
+        if self.max_ttl <= timedelta(0):
+            raise FieldError(("max_ttl",), "max_ttl must be positive")
+        return self
+
+
 class _Settings(_Strict):
     """The settings a materiality level may change. `None` means: as the policy says."""
 
@@ -222,9 +239,13 @@ class Policy(_Settings):
         default_factory=list, max_length=20, exclude_if=lambda v: not v
     )
     channels: Channels | None = Field(default=None, exclude_if=lambda v: v is None)
+    # Standing grants this step allows; optional like `notify` (hashes unchanged).
+    standing: Standing | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @model_validator(mode="after")
     def _every_level_is_coherent(self) -> Policy:
+        if self.standing is not None and self.materiality is Materiality.CRITICAL:
+            raise FieldError(("standing",), "a CRITICAL step never allows standing grants")
         # Resolve every level now, so a bad combination fails when the file is loaded,
         # not when an instance first reaches that materiality.
         for level in Materiality:

@@ -6,7 +6,10 @@ from gantral.domain.actors import ActorKind
 from gantral.domain.records import DecisionType, HumanRequest, RequestStatus
 from gantral.domain.states import State
 from gantral.errors import Reason
+from gantral.governance.standing import widening
 from gantral.policy.evaluate import RequestPlan
+from gantral.policy.materiality import Materiality
+from gantral.policy.models import Standing
 from gantral.policy.quorum import progress
 from gantral.workflows.messages import Decide
 from gantral.workflows.refusals import conflict, forbidden, invalid, not_found
@@ -103,4 +106,43 @@ def _check_type(d: Decide, request: HumanRequest, plan: RequestPlan) -> None:
     if d.decision_type is DecisionType.APPROVE and d.actor.id in request.approvals:
         raise conflict(
             Reason.ALREADY_APPROVED, f"{d.actor.id} already approved; each human counts once"
+        )
+
+
+def check_standing(
+    d: Decide, request: HumanRequest, plan: RequestPlan, allowed: Standing | None
+) -> None:
+    """Raise a typed refusal unless the standing grant `d` asks for is within what the
+    step's policy allows and only narrows the approved request (issue 24)."""
+    ask = d.standing
+    if ask is None:
+        return
+    if d.decision_type is not DecisionType.APPROVE:
+        raise invalid(Reason.STANDING_NOT_ALLOWED, "only an APPROVE can give a standing grant")
+    if allowed is None or plan.materiality is Materiality.CRITICAL:
+        where = "at CRITICAL materiality" if allowed is not None else "by this step's policy"
+        raise forbidden(Reason.STANDING_NOT_ALLOWED, f"standing grants are not allowed {where}")
+    role = choose_role(d, request, plan)
+    if role not in allowed.roles:
+        raise forbidden(
+            Reason.STANDING_ROLE_NOT_ALLOWED,
+            f"role {role} may not give standing grants here (policy: {allowed.roles})",
+        )
+    # One human's standing word must be enough for the request alone: a quorum of two
+    # is never replaced by one person's standing grant.
+    rule = plan.tiers[min(request.tier, len(plan.tiers) - 1)].approvers
+    if progress(rule, {d.actor.id: role}, excluded=request.excluded_approvers).still_needed:
+        raise forbidden(
+            Reason.STANDING_NEEDS_SOLE_APPROVER,
+            "this request needs more than one approver: no standing grant can stand for them",
+        )
+    if ask.ttl > allowed.max_ttl or ask.max_uses > allowed.max_uses:
+        raise invalid(
+            Reason.STANDING_EXCEEDS_POLICY,
+            f"the policy allows at most {allowed.max_ttl} and {allowed.max_uses} uses",
+        )
+    why = widening(ask.pattern, request.arguments)
+    if why is not None:
+        raise invalid(
+            Reason.STANDING_PATTERN_WIDENS, f"the pattern would widen the approval: {why}"
         )

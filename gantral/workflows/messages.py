@@ -24,6 +24,7 @@ from gantral.domain.records import (
 )
 from gantral.domain.states import State
 from gantral.errors import Reason
+from gantral.governance.standing import StandingAsk, StandingGrant, StandingUse
 from gantral.policy.models import Materiality
 from gantral.policy.plan import RequestPlan
 from gantral.policy.templates import ShadowPin, WorkflowTemplate
@@ -148,6 +149,8 @@ class AuthorizeStep(BaseModel):
     # Context paths removed by the API's data minimization before this was sent.
     redacted: list[str] = Field(default_factory=list)
     idempotency_key: str | None = None
+    # A standing grant the API matched and claimed a use of (a signed fact: replayable).
+    standing: StandingUse | None = Field(default=None, exclude_if=lambda v: v is None)
     attestation: Attestation | None = None
 
 
@@ -172,6 +175,8 @@ class AuthorizeResult(BaseModel):
     # counters_unavailable) and when to ask again.
     reason: str | None = None
     retry_after: float | None = None
+    # ALLOW without a human: the standing grant that served this call.
+    standing_id: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class Decide(BaseModel):
@@ -189,6 +194,8 @@ class Decide(BaseModel):
     # (a Slack message ts, a Jira issue key), recorded with the decision.
     channel: str = Field(default="api", pattern=r"^[a-z][a-z0-9_-]{0,31}$")
     channel_ref: str | None = Field(default=None, max_length=256)
+    # APPROVE only: also give a standing grant for later calls inside this pattern.
+    standing: StandingAsk | None = Field(default=None, exclude_if=lambda v: v is None)
     attestation: Attestation | None = None
 
 
@@ -196,6 +203,8 @@ class DecisionResult(BaseModel):
     decision: Decision
     request: HumanRequest
     state: State
+    # The standing grant this APPROVE gave, if it asked for one.
+    standing_grant: StandingGrant | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class AgentEventKind(StrEnum):

@@ -64,6 +64,16 @@ type AnyOfInput struct {
 	AnyOf []any `json:"any_of"`
 }
 
+// One argument's constraint: exactly one of `equals`, `range`(`min`/`max`), `prefix`,
+// `one_of`.
+type ArgumentPattern struct {
+	Equals any      `json:"equals,omitempty"`
+	Max    *float64 `json:"max,omitempty"`
+	Min    *float64 `json:"min,omitempty"`
+	OneOf  []any    `json:"one_of,omitempty"`
+	Prefix *string  `json:"prefix,omitempty"`
+}
+
 // The API's signature over one call: which key signed, and the signature (hex).
 type Attestation struct {
 	KeyID     string `json:"key_id"`
@@ -113,6 +123,7 @@ type AuthorizeResult struct {
 	Reason      *string          `json:"reason,omitempty"`
 	Request     *HumanRequest    `json:"request,omitempty"`
 	RetryAfter  *float64         `json:"retry_after,omitempty"`
+	StandingID  *string          `json:"standing_id,omitempty"`
 	StepID      string           `json:"step_id"`
 }
 
@@ -394,12 +405,15 @@ type DecisionRequest struct {
 	Role *string `json:"role,omitempty"`
 	// The `args_digest` of the request as shown to the human; a request whose arguments changed since is refused as stale (409 `stale`).
 	SeenArgsDigest string `json:"seen_args_digest"`
+	// APPROVE only: also give a standing grant, a pattern that only narrows this request's arguments, for `ttl` and `max_uses` (bounded by the step's policy)
+	Standing *StandingAsk `json:"standing,omitempty"`
 }
 
 type DecisionResult struct {
-	Decision Decision     `json:"decision"`
-	Request  HumanRequest `json:"request"`
-	State    State        `json:"state"`
+	Decision      Decision       `json:"decision"`
+	Request       HumanRequest   `json:"request"`
+	StandingGrant *StandingGrant `json:"standing_grant,omitempty"`
+	State         State          `json:"state"`
 }
 
 type DecisionType string
@@ -434,182 +448,191 @@ type Error struct {
 type ErrorReason string
 
 const (
-	ErrorReasonAgentCannotDecide        ErrorReason = "agent_cannot_decide"
-	ErrorReasonAlgorithmMismatch        ErrorReason = "algorithm_mismatch"
-	ErrorReasonAlgorithmNotAllowed      ErrorReason = "algorithm_not_allowed"
-	ErrorReasonAlreadyApproved          ErrorReason = "already_approved"
-	ErrorReasonAlreadyDecided           ErrorReason = "already_decided"
-	ErrorReasonAlreadyLifted            ErrorReason = "already_lifted"
-	ErrorReasonArgsDigestMismatch       ErrorReason = "args_digest_mismatch"
-	ErrorReasonArgsDigestRequired       ErrorReason = "args_digest_required"
-	ErrorReasonArgumentsNotShown        ErrorReason = "arguments_not_shown"
-	ErrorReasonAuditDbUnavailable       ErrorReason = "audit_db_unavailable"
-	ErrorReasonAuditKeysInvalid         ErrorReason = "audit_keys_invalid"
-	ErrorReasonAuditSealed              ErrorReason = "audit_sealed"
-	ErrorReasonAuditSeqConflict         ErrorReason = "audit_seq_conflict"
-	ErrorReasonAuditSeqGap              ErrorReason = "audit_seq_gap"
-	ErrorReasonAuditUnavailable         ErrorReason = "audit_unavailable"
-	ErrorReasonBacktestTooLarge         ErrorReason = "backtest_too_large"
-	ErrorReasonBadPageToken             ErrorReason = "bad_page_token"
-	ErrorReasonBadPayload               ErrorReason = "bad_payload"
-	ErrorReasonBadSignature             ErrorReason = "bad_signature"
-	ErrorReasonBatchTooLarge            ErrorReason = "batch_too_large"
-	ErrorReasonBodyTooLarge             ErrorReason = "body_too_large"
-	ErrorReasonBudget                   ErrorReason = "budget"
-	ErrorReasonCallbackURLNotAllowed    ErrorReason = "callback_url_not_allowed"
-	ErrorReasonCancelled                ErrorReason = "cancelled"
-	ErrorReasonChannelNotConfigured     ErrorReason = "channel_not_configured"
-	ErrorReasonCodecKeyUnknown          ErrorReason = "codec_key_unknown"
-	ErrorReasonCodecNeedsAllTeams       ErrorReason = "codec_needs_all_teams"
-	ErrorReasonCodecNotConfigured       ErrorReason = "codec_not_configured"
-	ErrorReasonCodecNotEnabled          ErrorReason = "codec_not_enabled"
-	ErrorReasonCodecPayloadInvalid      ErrorReason = "codec_payload_invalid"
-	ErrorReasonConcurrency              ErrorReason = "concurrency"
-	ErrorReasonConflict                 ErrorReason = "conflict"
-	ErrorReasonContended                ErrorReason = "contended"
-	ErrorReasonContextDeltaRequired     ErrorReason = "context_delta_required"
-	ErrorReasonContinuingAsNew          ErrorReason = "continuing_as_new"
-	ErrorReasonCostRequired             ErrorReason = "cost_required"
-	ErrorReasonCostTooLarge             ErrorReason = "cost_too_large"
-	ErrorReasonCountersUnavailable      ErrorReason = "counters_unavailable"
-	ErrorReasonCurrencyMismatch         ErrorReason = "currency_mismatch"
-	ErrorReasonDecisionTimeout          ErrorReason = "decision_timeout"
-	ErrorReasonDelegationDisabled       ErrorReason = "delegation_disabled"
-	ErrorReasonDevIssuerDisabled        ErrorReason = "dev_issuer_disabled"
-	ErrorReasonDevIssuerInProduction    ErrorReason = "dev_issuer_in_production"
-	ErrorReasonDiscoveryMismatch        ErrorReason = "discovery_mismatch"
-	ErrorReasonDuplicateInBatch         ErrorReason = "duplicate_in_batch"
-	ErrorReasonEmptyBody                ErrorReason = "empty_body"
-	ErrorReasonError                    ErrorReason = "error"
-	ErrorReasonExpired                  ErrorReason = "expired"
-	ErrorReasonFairness                 ErrorReason = "fairness"
-	ErrorReasonFieldNotAFact            ErrorReason = "field_not_a_fact"
-	ErrorReasonFieldTooLarge            ErrorReason = "field_too_large"
-	ErrorReasonForbidden                ErrorReason = "forbidden"
-	ErrorReasonForeignWorkflow          ErrorReason = "foreign_workflow"
-	ErrorReasonGrantExpired             ErrorReason = "grant_expired"
-	ErrorReasonGrantNotActive           ErrorReason = "grant_not_active"
-	ErrorReasonGrantNotYours            ErrorReason = "grant_not_yours"
-	ErrorReasonGrantReused              ErrorReason = "grant_reused"
-	ErrorReasonGrantStepMismatch        ErrorReason = "grant_step_mismatch"
-	ErrorReasonHalted                   ErrorReason = "halted"
-	ErrorReasonHaltsUnavailable         ErrorReason = "halts_unavailable"
-	ErrorReasonHistoryArchiveMissing    ErrorReason = "history_archive_missing"
-	ErrorReasonHistoryArchiveTampered   ErrorReason = "history_archive_tampered"
-	ErrorReasonHistoryIncomplete        ErrorReason = "history_incomplete"
-	ErrorReasonHistoryNotArchived       ErrorReason = "history_not_archived"
-	ErrorReasonHistoryNotFound          ErrorReason = "history_not_found"
-	ErrorReasonIDMismatch               ErrorReason = "id_mismatch"
-	ErrorReasonIdempotencyKeyReused     ErrorReason = "idempotency_key_reused"
-	ErrorReasonIllegalTransition        ErrorReason = "illegal_transition"
-	ErrorReasonInconsistentSteps        ErrorReason = "inconsistent_steps"
-	ErrorReasonInconsistentTiming       ErrorReason = "inconsistent_timing"
-	ErrorReasonInternal                 ErrorReason = "internal"
-	ErrorReasonInvalid                  ErrorReason = "invalid"
-	ErrorReasonInvalidClients           ErrorReason = "invalid_clients"
-	ErrorReasonInvalidCodec             ErrorReason = "invalid_codec"
-	ErrorReasonInvalidCodecKey          ErrorReason = "invalid_codec_key"
-	ErrorReasonInvalidCost              ErrorReason = "invalid_cost"
-	ErrorReasonInvalidCurrency          ErrorReason = "invalid_currency"
-	ErrorReasonInvalidDocument          ErrorReason = "invalid_document"
-	ErrorReasonInvalidID                ErrorReason = "invalid_id"
-	ErrorReasonInvalidInput             ErrorReason = "invalid_input"
-	ErrorReasonInvalidOwner             ErrorReason = "invalid_owner"
-	ErrorReasonInvalidPermissions       ErrorReason = "invalid_permissions"
-	ErrorReasonInvalidQuery             ErrorReason = "invalid_query"
-	ErrorReasonInvalidSecretReference   ErrorReason = "invalid_secret_reference"
-	ErrorReasonInvalidWindow            ErrorReason = "invalid_window"
-	ErrorReasonJiraUnavailable          ErrorReason = "jira_unavailable"
-	ErrorReasonJustificationRequired    ErrorReason = "justification_required"
-	ErrorReasonJwksUnreachable          ErrorReason = "jwks_unreachable"
-	ErrorReasonLifterIsRaiser           ErrorReason = "lifter_is_raiser"
-	ErrorReasonMalformed                ErrorReason = "malformed"
-	ErrorReasonMalformedJson            ErrorReason = "malformed_json"
-	ErrorReasonMethodNotAllowed         ErrorReason = "method_not_allowed"
-	ErrorReasonMissingClaim             ErrorReason = "missing_claim"
-	ErrorReasonMissingKid               ErrorReason = "missing_kid"
-	ErrorReasonMissingSubject           ErrorReason = "missing_subject"
-	ErrorReasonMissingToken             ErrorReason = "missing_token"
-	ErrorReasonNegativeCost             ErrorReason = "negative_cost"
-	ErrorReasonNoCheckpointNote         ErrorReason = "no_checkpoint_note"
-	ErrorReasonNoConsistencyProof       ErrorReason = "no_consistency_proof"
-	ErrorReasonNoCore                   ErrorReason = "no_core"
-	ErrorReasonNoGrant                  ErrorReason = "no_grant"
-	ErrorReasonNoRole                   ErrorReason = "no_role"
-	ErrorReasonNoRoute                  ErrorReason = "no_route"
-	ErrorReasonNoTeams                  ErrorReason = "no_teams"
-	ErrorReasonNotAGateway              ErrorReason = "not_a_gateway"
-	ErrorReasonNotAHuman                ErrorReason = "not_a_human"
-	ErrorReasonNotAuthorized            ErrorReason = "not_authorized"
-	ErrorReasonNotCanonicalJson         ErrorReason = "not_canonical_json"
-	ErrorReasonNotFound                 ErrorReason = "not_found"
-	ErrorReasonNotGoverned              ErrorReason = "not_governed"
-	ErrorReasonNotHuman                 ErrorReason = "not_human"
-	ErrorReasonNotIJson                 ErrorReason = "not_i_json"
-	ErrorReasonNotRunning               ErrorReason = "not_running"
-	ErrorReasonNotThisGateway           ErrorReason = "not_this_gateway"
-	ErrorReasonNotWaiting               ErrorReason = "not_waiting"
-	ErrorReasonNotYetCheckpointed       ErrorReason = "not_yet_checkpointed"
-	ErrorReasonNotYetValid              ErrorReason = "not_yet_valid"
-	ErrorReasonNotYourTeam              ErrorReason = "not_your_team"
-	ErrorReasonPayloadSchema            ErrorReason = "payload_schema"
-	ErrorReasonPayloadTooLarge          ErrorReason = "payload_too_large"
-	ErrorReasonPending                  ErrorReason = "pending"
-	ErrorReasonPendingForOtherPrincipal ErrorReason = "pending_for_other_principal"
-	ErrorReasonPermissionNotGranted     ErrorReason = "permission_not_granted"
-	ErrorReasonPolicyHashMismatch       ErrorReason = "policy_hash_mismatch"
-	ErrorReasonQueryFailed              ErrorReason = "query_failed"
-	ErrorReasonRateLimit                ErrorReason = "rate_limit"
-	ErrorReasonReadinessNeedsDatabase   ErrorReason = "readiness_needs_database"
-	ErrorReasonReady                    ErrorReason = "ready"
-	ErrorReasonRejected                 ErrorReason = "rejected"
-	ErrorReasonRelayUnavailable         ErrorReason = "relay_unavailable"
-	ErrorReasonRoleNotAllowed           ErrorReason = "role_not_allowed"
-	ErrorReasonRoleNotHeld              ErrorReason = "role_not_held"
-	ErrorReasonScopeNotGranted          ErrorReason = "scope_not_granted"
-	ErrorReasonSecretEnvNotSet          ErrorReason = "secret_env_not_set"
-	ErrorReasonSecretFileNotFound       ErrorReason = "secret_file_not_found"
-	ErrorReasonSecretNotFound           ErrorReason = "secret_not_found"
-	ErrorReasonSeparationOfDuties       ErrorReason = "separation_of_duties"
-	ErrorReasonShadowReportTooLarge     ErrorReason = "shadow_report_too_large"
-	ErrorReasonStale                    ErrorReason = "stale"
-	ErrorReasonStaleDelivery            ErrorReason = "stale_delivery"
-	ErrorReasonStaleSignature           ErrorReason = "stale_signature"
-	ErrorReasonStepIDRequired           ErrorReason = "step_id_required"
-	ErrorReasonSuperseded               ErrorReason = "superseded"
-	ErrorReasonTeamNotGranted           ErrorReason = "team_not_granted"
-	ErrorReasonTemporalTimeout          ErrorReason = "temporal_timeout"
-	ErrorReasonTemporalUnavailable      ErrorReason = "temporal_unavailable"
-	ErrorReasonTerminal                 ErrorReason = "terminal"
-	ErrorReasonTooDeep                  ErrorReason = "too_deep"
-	ErrorReasonTooLarge                 ErrorReason = "too_large"
-	ErrorReasonTooManyRequests          ErrorReason = "too_many_requests"
-	ErrorReasonUnattested               ErrorReason = "unattested"
-	ErrorReasonUnauthenticated          ErrorReason = "unauthenticated"
-	ErrorReasonUnavailable              ErrorReason = "unavailable"
-	ErrorReasonUnknownHalt              ErrorReason = "unknown_halt"
-	ErrorReasonUnknownInstance          ErrorReason = "unknown_instance"
-	ErrorReasonUnknownIssue             ErrorReason = "unknown_issue"
-	ErrorReasonUnknownKey               ErrorReason = "unknown_key"
-	ErrorReasonUnknownPolicy            ErrorReason = "unknown_policy"
-	ErrorReasonUnknownRequest           ErrorReason = "unknown_request"
-	ErrorReasonUnknownStep              ErrorReason = "unknown_step"
-	ErrorReasonUnknownTreeSize          ErrorReason = "unknown_tree_size"
-	ErrorReasonUnknownUser              ErrorReason = "unknown_user"
-	ErrorReasonUnknownVersion           ErrorReason = "unknown_version"
-	ErrorReasonUnknownWorkflow          ErrorReason = "unknown_workflow"
-	ErrorReasonUnreadableFile           ErrorReason = "unreadable_file"
-	ErrorReasonUnsigned                 ErrorReason = "unsigned"
-	ErrorReasonValidationFailed         ErrorReason = "validation_failed"
-	ErrorReasonVaultDenied              ErrorReason = "vault_denied"
-	ErrorReasonVaultNotConfigured       ErrorReason = "vault_not_configured"
-	ErrorReasonVaultUnreachable         ErrorReason = "vault_unreachable"
-	ErrorReasonVersionConflict          ErrorReason = "version_conflict"
-	ErrorReasonVersionSuperseded        ErrorReason = "version_superseded"
-	ErrorReasonWindowTooLarge           ErrorReason = "window_too_large"
-	ErrorReasonWorkflowError            ErrorReason = "workflow_error"
-	ErrorReasonWrongAudience            ErrorReason = "wrong_audience"
-	ErrorReasonWrongIssuer              ErrorReason = "wrong_issuer"
+	ErrorReasonAgentCannotDecide         ErrorReason = "agent_cannot_decide"
+	ErrorReasonAlgorithmMismatch         ErrorReason = "algorithm_mismatch"
+	ErrorReasonAlgorithmNotAllowed       ErrorReason = "algorithm_not_allowed"
+	ErrorReasonAlreadyApproved           ErrorReason = "already_approved"
+	ErrorReasonAlreadyDecided            ErrorReason = "already_decided"
+	ErrorReasonAlreadyLifted             ErrorReason = "already_lifted"
+	ErrorReasonAlreadyRevoked            ErrorReason = "already_revoked"
+	ErrorReasonArgsDigestMismatch        ErrorReason = "args_digest_mismatch"
+	ErrorReasonArgsDigestRequired        ErrorReason = "args_digest_required"
+	ErrorReasonArgumentsNotShown         ErrorReason = "arguments_not_shown"
+	ErrorReasonAuditDbUnavailable        ErrorReason = "audit_db_unavailable"
+	ErrorReasonAuditKeysInvalid          ErrorReason = "audit_keys_invalid"
+	ErrorReasonAuditSealed               ErrorReason = "audit_sealed"
+	ErrorReasonAuditSeqConflict          ErrorReason = "audit_seq_conflict"
+	ErrorReasonAuditSeqGap               ErrorReason = "audit_seq_gap"
+	ErrorReasonAuditUnavailable          ErrorReason = "audit_unavailable"
+	ErrorReasonBacktestTooLarge          ErrorReason = "backtest_too_large"
+	ErrorReasonBadPageToken              ErrorReason = "bad_page_token"
+	ErrorReasonBadPayload                ErrorReason = "bad_payload"
+	ErrorReasonBadSignature              ErrorReason = "bad_signature"
+	ErrorReasonBatchTooLarge             ErrorReason = "batch_too_large"
+	ErrorReasonBodyTooLarge              ErrorReason = "body_too_large"
+	ErrorReasonBudget                    ErrorReason = "budget"
+	ErrorReasonCallbackURLNotAllowed     ErrorReason = "callback_url_not_allowed"
+	ErrorReasonCancelled                 ErrorReason = "cancelled"
+	ErrorReasonChannelNotConfigured      ErrorReason = "channel_not_configured"
+	ErrorReasonCodecKeyUnknown           ErrorReason = "codec_key_unknown"
+	ErrorReasonCodecNeedsAllTeams        ErrorReason = "codec_needs_all_teams"
+	ErrorReasonCodecNotConfigured        ErrorReason = "codec_not_configured"
+	ErrorReasonCodecNotEnabled           ErrorReason = "codec_not_enabled"
+	ErrorReasonCodecPayloadInvalid       ErrorReason = "codec_payload_invalid"
+	ErrorReasonConcurrency               ErrorReason = "concurrency"
+	ErrorReasonConflict                  ErrorReason = "conflict"
+	ErrorReasonContended                 ErrorReason = "contended"
+	ErrorReasonContextDeltaRequired      ErrorReason = "context_delta_required"
+	ErrorReasonContinuingAsNew           ErrorReason = "continuing_as_new"
+	ErrorReasonCostRequired              ErrorReason = "cost_required"
+	ErrorReasonCostTooLarge              ErrorReason = "cost_too_large"
+	ErrorReasonCountersUnavailable       ErrorReason = "counters_unavailable"
+	ErrorReasonCurrencyMismatch          ErrorReason = "currency_mismatch"
+	ErrorReasonDecisionTimeout           ErrorReason = "decision_timeout"
+	ErrorReasonDelegationDisabled        ErrorReason = "delegation_disabled"
+	ErrorReasonDevIssuerDisabled         ErrorReason = "dev_issuer_disabled"
+	ErrorReasonDevIssuerInProduction     ErrorReason = "dev_issuer_in_production"
+	ErrorReasonDiscoveryMismatch         ErrorReason = "discovery_mismatch"
+	ErrorReasonDuplicateInBatch          ErrorReason = "duplicate_in_batch"
+	ErrorReasonEmptyBody                 ErrorReason = "empty_body"
+	ErrorReasonError                     ErrorReason = "error"
+	ErrorReasonExpired                   ErrorReason = "expired"
+	ErrorReasonFairness                  ErrorReason = "fairness"
+	ErrorReasonFieldNotAFact             ErrorReason = "field_not_a_fact"
+	ErrorReasonFieldTooLarge             ErrorReason = "field_too_large"
+	ErrorReasonForbidden                 ErrorReason = "forbidden"
+	ErrorReasonForeignWorkflow           ErrorReason = "foreign_workflow"
+	ErrorReasonGrantExpired              ErrorReason = "grant_expired"
+	ErrorReasonGrantNotActive            ErrorReason = "grant_not_active"
+	ErrorReasonGrantNotYours             ErrorReason = "grant_not_yours"
+	ErrorReasonGrantReused               ErrorReason = "grant_reused"
+	ErrorReasonGrantStepMismatch         ErrorReason = "grant_step_mismatch"
+	ErrorReasonHalted                    ErrorReason = "halted"
+	ErrorReasonHaltsUnavailable          ErrorReason = "halts_unavailable"
+	ErrorReasonHistoryArchiveMissing     ErrorReason = "history_archive_missing"
+	ErrorReasonHistoryArchiveTampered    ErrorReason = "history_archive_tampered"
+	ErrorReasonHistoryIncomplete         ErrorReason = "history_incomplete"
+	ErrorReasonHistoryNotArchived        ErrorReason = "history_not_archived"
+	ErrorReasonHistoryNotFound           ErrorReason = "history_not_found"
+	ErrorReasonIDMismatch                ErrorReason = "id_mismatch"
+	ErrorReasonIdempotencyKeyReused      ErrorReason = "idempotency_key_reused"
+	ErrorReasonIllegalTransition         ErrorReason = "illegal_transition"
+	ErrorReasonInconsistentSteps         ErrorReason = "inconsistent_steps"
+	ErrorReasonInconsistentTiming        ErrorReason = "inconsistent_timing"
+	ErrorReasonInternal                  ErrorReason = "internal"
+	ErrorReasonInvalid                   ErrorReason = "invalid"
+	ErrorReasonInvalidClients            ErrorReason = "invalid_clients"
+	ErrorReasonInvalidCodec              ErrorReason = "invalid_codec"
+	ErrorReasonInvalidCodecKey           ErrorReason = "invalid_codec_key"
+	ErrorReasonInvalidCost               ErrorReason = "invalid_cost"
+	ErrorReasonInvalidCurrency           ErrorReason = "invalid_currency"
+	ErrorReasonInvalidDocument           ErrorReason = "invalid_document"
+	ErrorReasonInvalidID                 ErrorReason = "invalid_id"
+	ErrorReasonInvalidInput              ErrorReason = "invalid_input"
+	ErrorReasonInvalidOwner              ErrorReason = "invalid_owner"
+	ErrorReasonInvalidPermissions        ErrorReason = "invalid_permissions"
+	ErrorReasonInvalidQuery              ErrorReason = "invalid_query"
+	ErrorReasonInvalidSecretReference    ErrorReason = "invalid_secret_reference"
+	ErrorReasonInvalidWindow             ErrorReason = "invalid_window"
+	ErrorReasonJiraUnavailable           ErrorReason = "jira_unavailable"
+	ErrorReasonJustificationRequired     ErrorReason = "justification_required"
+	ErrorReasonJwksUnreachable           ErrorReason = "jwks_unreachable"
+	ErrorReasonLifterIsRaiser            ErrorReason = "lifter_is_raiser"
+	ErrorReasonMalformed                 ErrorReason = "malformed"
+	ErrorReasonMalformedJson             ErrorReason = "malformed_json"
+	ErrorReasonMethodNotAllowed          ErrorReason = "method_not_allowed"
+	ErrorReasonMissingClaim              ErrorReason = "missing_claim"
+	ErrorReasonMissingKid                ErrorReason = "missing_kid"
+	ErrorReasonMissingSubject            ErrorReason = "missing_subject"
+	ErrorReasonMissingToken              ErrorReason = "missing_token"
+	ErrorReasonNegativeCost              ErrorReason = "negative_cost"
+	ErrorReasonNoCheckpointNote          ErrorReason = "no_checkpoint_note"
+	ErrorReasonNoConsistencyProof        ErrorReason = "no_consistency_proof"
+	ErrorReasonNoCore                    ErrorReason = "no_core"
+	ErrorReasonNoGrant                   ErrorReason = "no_grant"
+	ErrorReasonNoRole                    ErrorReason = "no_role"
+	ErrorReasonNoRoute                   ErrorReason = "no_route"
+	ErrorReasonNoTeams                   ErrorReason = "no_teams"
+	ErrorReasonNotAGateway               ErrorReason = "not_a_gateway"
+	ErrorReasonNotAHuman                 ErrorReason = "not_a_human"
+	ErrorReasonNotAuthorized             ErrorReason = "not_authorized"
+	ErrorReasonNotCanonicalJson          ErrorReason = "not_canonical_json"
+	ErrorReasonNotFound                  ErrorReason = "not_found"
+	ErrorReasonNotGoverned               ErrorReason = "not_governed"
+	ErrorReasonNotGrantApprover          ErrorReason = "not_grant_approver"
+	ErrorReasonNotHuman                  ErrorReason = "not_human"
+	ErrorReasonNotIJson                  ErrorReason = "not_i_json"
+	ErrorReasonNotRunning                ErrorReason = "not_running"
+	ErrorReasonNotThisGateway            ErrorReason = "not_this_gateway"
+	ErrorReasonNotWaiting                ErrorReason = "not_waiting"
+	ErrorReasonNotYetCheckpointed        ErrorReason = "not_yet_checkpointed"
+	ErrorReasonNotYetValid               ErrorReason = "not_yet_valid"
+	ErrorReasonNotYourTeam               ErrorReason = "not_your_team"
+	ErrorReasonPayloadSchema             ErrorReason = "payload_schema"
+	ErrorReasonPayloadTooLarge           ErrorReason = "payload_too_large"
+	ErrorReasonPending                   ErrorReason = "pending"
+	ErrorReasonPendingForOtherPrincipal  ErrorReason = "pending_for_other_principal"
+	ErrorReasonPermissionNotGranted      ErrorReason = "permission_not_granted"
+	ErrorReasonPolicyHashMismatch        ErrorReason = "policy_hash_mismatch"
+	ErrorReasonQueryFailed               ErrorReason = "query_failed"
+	ErrorReasonRateLimit                 ErrorReason = "rate_limit"
+	ErrorReasonReadinessNeedsDatabase    ErrorReason = "readiness_needs_database"
+	ErrorReasonReady                     ErrorReason = "ready"
+	ErrorReasonRejected                  ErrorReason = "rejected"
+	ErrorReasonRelayUnavailable          ErrorReason = "relay_unavailable"
+	ErrorReasonRoleNotAllowed            ErrorReason = "role_not_allowed"
+	ErrorReasonRoleNotHeld               ErrorReason = "role_not_held"
+	ErrorReasonScopeNotGranted           ErrorReason = "scope_not_granted"
+	ErrorReasonSecretEnvNotSet           ErrorReason = "secret_env_not_set"
+	ErrorReasonSecretFileNotFound        ErrorReason = "secret_file_not_found"
+	ErrorReasonSecretNotFound            ErrorReason = "secret_not_found"
+	ErrorReasonSeparationOfDuties        ErrorReason = "separation_of_duties"
+	ErrorReasonShadowReportTooLarge      ErrorReason = "shadow_report_too_large"
+	ErrorReasonStale                     ErrorReason = "stale"
+	ErrorReasonStaleDelivery             ErrorReason = "stale_delivery"
+	ErrorReasonStaleSignature            ErrorReason = "stale_signature"
+	ErrorReasonStandingExceedsPolicy     ErrorReason = "standing_exceeds_policy"
+	ErrorReasonStandingNeedsSoleApprover ErrorReason = "standing_needs_sole_approver"
+	ErrorReasonStandingNotAllowed        ErrorReason = "standing_not_allowed"
+	ErrorReasonStandingPatternWidens     ErrorReason = "standing_pattern_widens"
+	ErrorReasonStandingRoleNotAllowed    ErrorReason = "standing_role_not_allowed"
+	ErrorReasonStandingUnavailable       ErrorReason = "standing_unavailable"
+	ErrorReasonStepIDRequired            ErrorReason = "step_id_required"
+	ErrorReasonSuperseded                ErrorReason = "superseded"
+	ErrorReasonTeamNotGranted            ErrorReason = "team_not_granted"
+	ErrorReasonTemporalTimeout           ErrorReason = "temporal_timeout"
+	ErrorReasonTemporalUnavailable       ErrorReason = "temporal_unavailable"
+	ErrorReasonTerminal                  ErrorReason = "terminal"
+	ErrorReasonTooDeep                   ErrorReason = "too_deep"
+	ErrorReasonTooLarge                  ErrorReason = "too_large"
+	ErrorReasonTooManyRequests           ErrorReason = "too_many_requests"
+	ErrorReasonUnattested                ErrorReason = "unattested"
+	ErrorReasonUnauthenticated           ErrorReason = "unauthenticated"
+	ErrorReasonUnavailable               ErrorReason = "unavailable"
+	ErrorReasonUnknownHalt               ErrorReason = "unknown_halt"
+	ErrorReasonUnknownInstance           ErrorReason = "unknown_instance"
+	ErrorReasonUnknownIssue              ErrorReason = "unknown_issue"
+	ErrorReasonUnknownKey                ErrorReason = "unknown_key"
+	ErrorReasonUnknownPolicy             ErrorReason = "unknown_policy"
+	ErrorReasonUnknownRequest            ErrorReason = "unknown_request"
+	ErrorReasonUnknownStandingGrant      ErrorReason = "unknown_standing_grant"
+	ErrorReasonUnknownStep               ErrorReason = "unknown_step"
+	ErrorReasonUnknownTreeSize           ErrorReason = "unknown_tree_size"
+	ErrorReasonUnknownUser               ErrorReason = "unknown_user"
+	ErrorReasonUnknownVersion            ErrorReason = "unknown_version"
+	ErrorReasonUnknownWorkflow           ErrorReason = "unknown_workflow"
+	ErrorReasonUnreadableFile            ErrorReason = "unreadable_file"
+	ErrorReasonUnsigned                  ErrorReason = "unsigned"
+	ErrorReasonValidationFailed          ErrorReason = "validation_failed"
+	ErrorReasonVaultDenied               ErrorReason = "vault_denied"
+	ErrorReasonVaultNotConfigured        ErrorReason = "vault_not_configured"
+	ErrorReasonVaultUnreachable          ErrorReason = "vault_unreachable"
+	ErrorReasonVersionConflict           ErrorReason = "version_conflict"
+	ErrorReasonVersionSuperseded         ErrorReason = "version_superseded"
+	ErrorReasonWindowTooLarge            ErrorReason = "window_too_large"
+	ErrorReasonWorkflowError             ErrorReason = "workflow_error"
+	ErrorReasonWrongAudience             ErrorReason = "wrong_audience"
+	ErrorReasonWrongIssuer               ErrorReason = "wrong_issuer"
 )
 
 // The facts a running step's policy reads, and the approvals to try.
@@ -1037,6 +1060,7 @@ type Policy struct {
 	RequiresHumanApproval           bool                     `json:"requires_human_approval,omitempty"`
 	SeparationOfDuties              bool                     `json:"separation_of_duties,omitempty"`
 	SLA                             *string                  `json:"sla,omitempty"`
+	Standing                        *Standing                `json:"standing,omitempty"`
 	Tiers                           []TierSpec               `json:"tiers,omitempty"`
 	Timeouts                        *Timeouts                `json:"timeouts,omitempty"`
 }
@@ -1071,6 +1095,7 @@ type PolicyDocumentInput struct {
 	RequiresHumanApproval           bool                   `json:"requires_human_approval,omitempty"`
 	SeparationOfDuties              bool                   `json:"separation_of_duties,omitempty"`
 	SLA                             any                    `json:"sla,omitempty"`
+	Standing                        *StandingInput         `json:"standing,omitempty"`
 	Tiers                           []TierSpecInput        `json:"tiers,omitempty"`
 	Timeouts                        *TimeoutsInput         `json:"timeouts,omitempty"`
 }
@@ -1104,6 +1129,7 @@ type PolicyInput struct {
 	RequiresHumanApproval           bool                   `json:"requires_human_approval,omitempty"`
 	SeparationOfDuties              bool                   `json:"separation_of_duties,omitempty"`
 	SLA                             any                    `json:"sla,omitempty"`
+	Standing                        *StandingInput         `json:"standing,omitempty"`
 	Tiers                           []TierSpecInput        `json:"tiers,omitempty"`
 	Timeouts                        *TimeoutsInput         `json:"timeouts,omitempty"`
 }
@@ -1273,6 +1299,63 @@ type SnapshotRef struct {
 	Key    string `json:"key"`
 	Seq    int64  `json:"seq"`
 	Sha256 string `json:"sha256"`
+}
+
+// What an approver may grant standing on this step (issue 24): at most `max_ttl`
+// long, `max_uses` uses, given only by a human approving in one of `roles`. Absent:
+// no standing grant; never at CRITICAL materiality.
+type Standing struct {
+	MaxTTL  string   `json:"max_ttl"`
+	MaxUses int64    `json:"max_uses"`
+	Roles   []string `json:"roles"`
+}
+
+// What an approver asks for with an APPROVE: the pattern, how long, how many uses,
+// and whom it serves (the requesting agent, or every agent of the owning team).
+type StandingAsk struct {
+	MaxUses int64                      `json:"max_uses"`
+	Pattern map[string]ArgumentPattern `json:"pattern"`
+	Serves  string                     `json:"serves,omitempty"`
+	// A duration: '90s', '30m', '2h', '1d', '1h30m' (units in that order, a later one below the next unit, fraction on the last only), or seconds; below 10000 days.
+	TTL any `json:"ttl"`
+}
+
+// A standing grant as recorded (`STANDING_GRANT_GIVEN`), stored and listed.
+type StandingGrant struct {
+	Action       string                     `json:"action"`
+	Agent        *string                    `json:"agent"`
+	Approver     string                     `json:"approver"`
+	ApproverRole string                     `json:"approver_role"`
+	ExpiresAt    string                     `json:"expires_at"`
+	GivenAt      string                     `json:"given_at"`
+	InstanceID   string                     `json:"instance_id"`
+	Materiality  Materiality                `json:"materiality"`
+	MaxUses      int64                      `json:"max_uses"`
+	Pattern      map[string]ArgumentPattern `json:"pattern"`
+	RequestID    string                     `json:"request_id"`
+	RevokeReason *string                    `json:"revoke_reason,omitempty"`
+	RevokedAt    *string                    `json:"revoked_at,omitempty"`
+	RevokedBy    *string                    `json:"revoked_by,omitempty"`
+	StandingID   string                     `json:"standing_id"`
+	StepID       string                     `json:"step_id"`
+	Team         string                     `json:"team"`
+	Uses         int64                      `json:"uses,omitempty"`
+	WorkflowID   string                     `json:"workflow_id"`
+}
+
+// What an approver may grant standing on this step (issue 24): at most `max_ttl`
+// long, `max_uses` uses, given only by a human approving in one of `roles`. Absent:
+// no standing grant; never at CRITICAL materiality.
+type StandingInput struct {
+	// A duration: '90s', '30m', '2h', '1d', '1h30m' (units in that order, a later one below the next unit, fraction on the last only), or seconds; below 10000 days.
+	MaxTTL  any      `json:"max_ttl"`
+	MaxUses int64    `json:"max_uses"`
+	Roles   []string `json:"roles"`
+}
+
+type StandingRevoke struct {
+	// Why; audited
+	Reason string `json:"reason"`
 }
 
 type StartInstanceRequest struct {

@@ -162,6 +162,42 @@ async def continue_as_new(api: httpx.AsyncClient, temporal: Client, settings: Se
     return iid
 
 
+async def standing(api: httpx.AsyncClient) -> str:
+    """An APPROVE that gives a standing grant (issue 24), its grant used, then the same
+    step authorized again inside the pattern: allowed by the standing grant, no human."""
+    pid = gov.uid("pol")
+    await gov.put(
+        api, f"/v1/policies/{pid}",
+        "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\n"
+        "standing: {max_ttl: 1h, max_uses: 5, roles: [TECH_LEAD]}\n",
+    )  # fmt: skip
+    wid = await gov.workflow_with(api, pid)
+    iid = str((await start(api, workflow=wid))["instance_id"])
+    args = {"amount": 5, "to": "acme-1"}
+    pending = await authorize(api, iid, step="act", args=args)
+    ask = {"pattern": {"amount": {"min": 0, "max": 5}, "to": {"prefix": "acme-"}},
+           "ttl": "30m", "max_uses": 5}  # fmt: skip
+    rid = pending["request"]["request_id"]
+    await _ok(decide(api, iid, rid, "APPROVE", LEAD, standing=ask))
+    grant = (await gov.outcome(api, iid, rid))["grant"]
+    for body in (
+        {"kind": "STEP_STARTED", "step_id": "act", "grant_id": grant["grant_id"],
+         "args_digest": pending["args_digest"]},
+        {"kind": "STEP_COMPLETED", "step_id": "act"},
+    ):  # fmt: skip
+        await _ok(api.post(f"/v1/instances/{iid}/events", json=body, headers=AGENT))
+    allowed = await authorize(api, iid, step="act", args={"amount": 3, "to": "acme-2"})
+    assert allowed["outcome"] == "ALLOW" and allowed["standing_id"], allowed
+    for body in (
+        {"kind": "STEP_STARTED", "step_id": "act", "grant_id": allowed["grant"]["grant_id"],
+         "args_digest": allowed["args_digest"]},
+        {"kind": "STEP_COMPLETED", "step_id": "act"},
+    ):  # fmt: skip
+        await _ok(api.post(f"/v1/instances/{iid}/events", json=body, headers=AGENT))
+    await _ok(api.post(f"/v1/instances/{iid}/complete", json={}, headers=AGENT))
+    return iid
+
+
 DRIVERS: dict[str, Scenario] = {
     "approve": approve,
     "reject": reject,
@@ -169,4 +205,5 @@ DRIVERS: dict[str, Scenario] = {
     "quorum": quorum,
     "escalation-expiry": escalation_expiry,
     "cancel": cancel,
+    "standing": standing,
 }

@@ -18,6 +18,7 @@ from gantral.api.deps import Core
 from gantral.errors import Forbidden, Reason
 from gantral.governance.halt_book import HaltBook
 from gantral.governance.halts import Halt, HaltScope
+from gantral.governance.standing_store import revoke_in_scope
 from gantral.identity import Permission
 
 router = APIRouter(prefix="/v1/halts", tags=["halts"])
@@ -80,13 +81,16 @@ async def raise_halt(body: HaltRaise, caller: CurrentCaller, halts: Halts, core:
     (unused grants) are refused with 409 `halted` until the halt is lifted; requests
     already pending stay pending. In effect on every API replica within a second."""
     await _check_scope(caller, Permission.HALTS_RAISE, body.scope)
-    return await halts.raise_halt(
+    halt = await halts.raise_halt(
         caller.actor,
         body.scope,
         body.reason,
         core.record_admin_action,
         lift_by_another=body.lift_by_another,
     )
+    if core.standing is not None:  # a halt also ends the standing grants it reaches
+        await revoke_in_scope(core.standing, body.scope, caller.actor.id, f"halt {halt.halt_id}")
+    return halt
 
 
 @router.get("")

@@ -12,7 +12,9 @@ from gantral.domain.digest import args_digest
 from gantral.domain.records import Grant, HumanRequest, RequestStatus
 from gantral.domain.states import State
 from gantral.errors import Reason
+from gantral.governance.standing import StandingUse, matches
 from gantral.policy.evaluate import RequestPlan, plan_request
+from gantral.policy.materiality import Materiality
 from gantral.policy.shadow import outcome_of, shadow_outcome
 from gantral.workflows.messages import (
     AgentEvent,
@@ -101,6 +103,30 @@ class AgentProtocol(Requests):
         pending = self.pending
         if pending is not None and pending.args_digest == digest:
             return Authorized(_pending_result(pending, plan))
+        standing = req.standing
+        served = plan.requires_human and pending is None and standing is not None
+        if served and standing is not None and self._standing_serves(req, plan, standing, now):
+            grant = self.issue_grant(
+                req.step_id, None, action, req.arguments, plan, req.actor.id, now, ids
+            )
+            used = {
+                "step_id": req.step_id, "args_digest": digest, "grant_id": grant.grant_id,
+                "standing_id": standing.standing_id, "approver": standing.approver,
+                "approver_role": standing.approver_role, "use": standing.use,
+                "max_uses": standing.max_uses, "expires_at": standing.expires_at,
+            }  # fmt: skip
+            self.log.record(AuditEventType.ALLOWED_BY_STANDING_GRANT, req.actor, used, now)
+            explanation = [
+                *plan.explanation,
+                f"allowed without a human by standing grant {standing.standing_id} of "
+                f"{standing.approver} (use {standing.use} of {standing.max_uses})",
+            ]
+            result = AuthorizeResult(
+                outcome=AuthorizeOutcome.ALLOW, step_id=req.step_id, args_digest=digest,
+                materiality=plan.materiality, explanation=explanation, grant=grant,
+                standing_id=standing.standing_id,
+            )  # fmt: skip
+            return Authorized(result, grant)
         if not plan.requires_human:
             grant = self.issue_grant(
                 req.step_id, None, action, req.arguments, plan, req.actor.id, now, ids
@@ -138,6 +164,23 @@ class AgentProtocol(Requests):
                 request.request_id,
             )
         return Authorized(_pending_result(request, plan))
+
+    def _standing_serves(
+        self, req: AuthorizeStep, plan: RequestPlan, standing: StandingUse, now: datetime
+    ) -> bool:
+        """Whether the standing grant the API matched still serves this call, re-checked
+        against the pinned policy: allowed here, not CRITICAL, no more material than what
+        was approved, unexpired, and the arguments inside its pattern."""
+        step = self.start.template.step(req.step_id)
+        return (
+            step is not None
+            and step.policy.standing is not None
+            and plan.materiality is not Materiality.CRITICAL
+            and plan.materiality.rank <= standing.materiality.rank
+            and now < standing.expires_at
+            and standing.use <= standing.max_uses
+            and matches(standing.pattern, req.arguments)
+        )
 
     def check_report(self, event: AgentEvent) -> None:
         if self.terminal:

@@ -12,6 +12,7 @@ from gantral.domain.audit_event import AuditEventType
 from gantral.domain.digest import args_digest
 from gantral.domain.records import Decision, DecisionType, Grant, HumanRequest, RequestStatus
 from gantral.domain.states import State
+from gantral.governance.standing import StandingGrant
 from gantral.policy.evaluate import (
     RequestPlan,
     needs_more_authority,
@@ -19,7 +20,7 @@ from gantral.policy.evaluate import (
     second_signoff_plan,
 )
 from gantral.policy.quorum import progress
-from gantral.workflows.decision_checks import check_decision, choose_role
+from gantral.workflows.decision_checks import check_decision, check_standing, choose_role
 from gantral.workflows.messages import Decide, DecisionResult
 from gantral.workflows.state.core import IdSource, StateCore
 
@@ -155,7 +156,12 @@ class Requests(StateCore):
     def check_decide(self, d: Decide) -> None:
         request = self.data.requests.get(d.request_id)
         excluded = set(request.excluded_approvers) if request is not None else set()
-        check_decision(d, self.state, request, self.data.plans.get(d.request_id), excluded)
+        plan = self.data.plans.get(d.request_id)
+        check_decision(d, self.state, request, plan, excluded)
+        if d.standing is not None:
+            assert request is not None and plan is not None  # check_decision refused otherwise
+            step = self.start.template.step(request.step_id)
+            check_standing(d, request, plan, step.policy.standing if step else None)
 
     def decide(
         self, signed: Decide, attested: dict[str, Any], now: datetime, ids: IdSource
@@ -203,10 +209,47 @@ class Requests(StateCore):
             grant = self.record_outcome(
                 request, d.actor, f"{d.decision_type} by {d.actor.id} as {d.role}", now, ids
             )
+        standing = None
+        if d.standing is not None and request.status in _OUTCOME_STATE:
+            standing = self._give_standing(request, plan, d, decision.decision_id, now, ids)
         result = DecisionResult(
-            decision=decision, request=request.model_copy(deep=True), state=self.state
+            decision=decision,
+            request=request.model_copy(deep=True),
+            state=self.state,
+            standing_grant=standing,
         )
         return Decided(result, request, grant)
+
+    def _give_standing(
+        self, request: HumanRequest, plan: RequestPlan, d: Decide, decision_id: str,
+        now: datetime, ids: IdSource,
+    ) -> StandingGrant:  # fmt: skip
+        """The standing grant an APPROVE gave (checked by `check_standing`), recorded; the
+        API stores it once this is audited."""
+        ask = d.standing
+        assert ask is not None and d.role is not None
+        standing = StandingGrant(
+            standing_id=f"stg_{ids()}",
+            team=self.start.owning_team_id,
+            workflow_id=self.start.template.id,
+            step_id=request.step_id,
+            action=request.action,
+            pattern=ask.pattern,
+            agent=(request.grant_holder or request.requested_by) if ask.serves == "agent" else None,
+            approver=d.actor.id,
+            approver_role=d.role,
+            instance_id=self.start.instance_id,
+            request_id=request.request_id,
+            materiality=plan.materiality,
+            given_at=now,
+            expires_at=now + ask.ttl,
+            max_uses=ask.max_uses,
+        )
+        payload = standing.model_dump(mode="json", exclude={"uses", "revoked_by", "revoked_at",
+                                                            "revoke_reason"})  # fmt: skip
+        payload["decision_id"] = decision_id
+        self.log.record(AuditEventType.STANDING_GRANT_GIVEN, d.actor, payload, now)
+        return standing
 
     def _resolve(
         self, request: HumanRequest, plan: RequestPlan, d: Decide, now: datetime, ids: IdSource

@@ -52,6 +52,16 @@ export interface AnyOfInput {
   "any_of": Array<RoleRuleInput | AnyOfInput | AllOfInput | NOfRuleInput>;
 }
 
+/** One argument's constraint: exactly one of `equals`, `range`(`min`/`max`), `prefix`,
+`one_of`. */
+export interface ArgumentPattern {
+  "equals"?: boolean | string | number | Array<unknown> | Record<string, unknown>;
+  "max"?: number | null;
+  "min"?: number | null;
+  "one_of"?: Array<boolean | string | number | Array<unknown> | Record<string, unknown>> | null;
+  "prefix"?: string | null;
+}
+
 /** The API's signature over one call: which key signed, and the signature (hex). */
 export interface Attestation {
   "key_id": string;
@@ -96,6 +106,7 @@ export interface AuthorizeResult {
   "reason"?: string | null;
   "request"?: HumanRequest | null;
   "retry_after"?: number | null;
+  "standing_id"?: string | null;
   "step_id": string;
 }
 
@@ -377,11 +388,14 @@ export interface DecisionRequest {
   "role"?: string | null;
   /** The `args_digest` of the request as shown to the human; a request whose arguments changed since is refused as stale (409 `stale`). */
   "seen_args_digest": string;
+  /** APPROVE only: also give a standing grant, a pattern that only narrows this request's arguments, for `ttl` and `max_uses` (bounded by the step's policy) */
+  "standing"?: StandingAsk | null;
 }
 
 export interface DecisionResult {
   "decision": Decision;
   "request": HumanRequest;
+  "standing_grant"?: StandingGrant | null;
   "state": State;
 }
 
@@ -409,8 +423,8 @@ export interface Error {
 }
 
 /** Machine-readable cause: stable values, listed with their meaning in specs/reasons.json. */
-export type ErrorReason = "agent_cannot_decide" | "algorithm_mismatch" | "algorithm_not_allowed" | "already_approved" | "already_decided" | "already_lifted" | "args_digest_mismatch" | "args_digest_required" | "arguments_not_shown" | "audit_db_unavailable" | "audit_keys_invalid" | "audit_sealed" | "audit_seq_conflict" | "audit_seq_gap" | "audit_unavailable" | "backtest_too_large" | "bad_page_token" | "bad_payload" | "bad_signature" | "batch_too_large" | "body_too_large" | "budget" | "callback_url_not_allowed" | "cancelled" | "channel_not_configured" | "codec_key_unknown" | "codec_needs_all_teams" | "codec_not_configured" | "codec_not_enabled" | "codec_payload_invalid" | "concurrency" | "conflict" | "contended" | "context_delta_required" | "continuing_as_new" | "cost_required" | "cost_too_large" | "counters_unavailable" | "currency_mismatch" | "decision_timeout" | "delegation_disabled" | "dev_issuer_disabled" | "dev_issuer_in_production" | "discovery_mismatch" | "duplicate_in_batch" | "empty_body" | "error" | "expired" | "fairness" | "field_not_a_fact" | "field_too_large" | "forbidden" | "foreign_workflow" | "grant_expired" | "grant_not_active" | "grant_not_yours" | "grant_reused" | "grant_step_mismatch" | "halted" | "halts_unavailable" | "history_archive_missing" | "history_archive_tampered" | "history_incomplete" | "history_not_archived" | "history_not_found" | "id_mismatch" | "idempotency_key_reused" | "illegal_transition" | "inconsistent_steps" | "inconsistent_timing" | "internal" | "invalid" | "invalid_clients" | "invalid_codec" | "invalid_codec_key" | "invalid_cost" | "invalid_currency" | "invalid_document" | "invalid_id" | "invalid_input" | "invalid_owner" | "invalid_permissions" | "invalid_query" | "invalid_secret_reference" | "invalid_window" | "jira_unavailable" | "justification_required" | "jwks_unreachable" | "lifter_is_raiser" | "malformed" | "malformed_json" | "method_not_allowed" | "missing_claim" | "missing_kid" | "missing_subject" | "missing_token" | "negative_cost" | "no_checkpoint_note" | "no_consistency_proof" | "no_core" | "no_grant" | "no_role" | "no_route" | "no_teams" | "not_a_gateway" | "not_a_human" | "not_authorized" | "not_canonical_json" | "not_found" | "not_governed" | "not_human" | "not_i_json" | "not_running" | "not_this_gateway" | "not_waiting" | "not_yet_checkpointed" | "not_yet_valid" | "not_your_team" | "payload_schema" | "payload_too_large" | "pending" | "pending_for_other_principal" | "permission_not_granted" | "policy_hash_mismatch" | "query_failed" | "rate_limit" | "readiness_needs_database" | "ready" | "rejected" | "relay_unavailable" | "role_not_allowed" | "role_not_held" | "scope_not_granted" | "secret_env_not_set" | "secret_file_not_found" | "secret_not_found" | "separation_of_duties" | "shadow_report_too_large" | "stale" | "stale_delivery" | "stale_signature" | "step_id_required" | "superseded" | "team_not_granted" | "temporal_timeout" | "temporal_unavailable" | "terminal" | "too_deep" | "too_large" | "too_many_requests" | "unattested" | "unauthenticated" | "unavailable" | "unknown_halt" | "unknown_instance" | "unknown_issue" | "unknown_key" | "unknown_policy" | "unknown_request" | "unknown_step" | "unknown_tree_size" | "unknown_user" | "unknown_version" | "unknown_workflow" | "unreadable_file" | "unsigned" | "validation_failed" | "vault_denied" | "vault_not_configured" | "vault_unreachable" | "version_conflict" | "version_superseded" | "window_too_large" | "workflow_error" | "wrong_audience" | "wrong_issuer";
-export const ErrorReasonValues = ["agent_cannot_decide","algorithm_mismatch","algorithm_not_allowed","already_approved","already_decided","already_lifted","args_digest_mismatch","args_digest_required","arguments_not_shown","audit_db_unavailable","audit_keys_invalid","audit_sealed","audit_seq_conflict","audit_seq_gap","audit_unavailable","backtest_too_large","bad_page_token","bad_payload","bad_signature","batch_too_large","body_too_large","budget","callback_url_not_allowed","cancelled","channel_not_configured","codec_key_unknown","codec_needs_all_teams","codec_not_configured","codec_not_enabled","codec_payload_invalid","concurrency","conflict","contended","context_delta_required","continuing_as_new","cost_required","cost_too_large","counters_unavailable","currency_mismatch","decision_timeout","delegation_disabled","dev_issuer_disabled","dev_issuer_in_production","discovery_mismatch","duplicate_in_batch","empty_body","error","expired","fairness","field_not_a_fact","field_too_large","forbidden","foreign_workflow","grant_expired","grant_not_active","grant_not_yours","grant_reused","grant_step_mismatch","halted","halts_unavailable","history_archive_missing","history_archive_tampered","history_incomplete","history_not_archived","history_not_found","id_mismatch","idempotency_key_reused","illegal_transition","inconsistent_steps","inconsistent_timing","internal","invalid","invalid_clients","invalid_codec","invalid_codec_key","invalid_cost","invalid_currency","invalid_document","invalid_id","invalid_input","invalid_owner","invalid_permissions","invalid_query","invalid_secret_reference","invalid_window","jira_unavailable","justification_required","jwks_unreachable","lifter_is_raiser","malformed","malformed_json","method_not_allowed","missing_claim","missing_kid","missing_subject","missing_token","negative_cost","no_checkpoint_note","no_consistency_proof","no_core","no_grant","no_role","no_route","no_teams","not_a_gateway","not_a_human","not_authorized","not_canonical_json","not_found","not_governed","not_human","not_i_json","not_running","not_this_gateway","not_waiting","not_yet_checkpointed","not_yet_valid","not_your_team","payload_schema","payload_too_large","pending","pending_for_other_principal","permission_not_granted","policy_hash_mismatch","query_failed","rate_limit","readiness_needs_database","ready","rejected","relay_unavailable","role_not_allowed","role_not_held","scope_not_granted","secret_env_not_set","secret_file_not_found","secret_not_found","separation_of_duties","shadow_report_too_large","stale","stale_delivery","stale_signature","step_id_required","superseded","team_not_granted","temporal_timeout","temporal_unavailable","terminal","too_deep","too_large","too_many_requests","unattested","unauthenticated","unavailable","unknown_halt","unknown_instance","unknown_issue","unknown_key","unknown_policy","unknown_request","unknown_step","unknown_tree_size","unknown_user","unknown_version","unknown_workflow","unreadable_file","unsigned","validation_failed","vault_denied","vault_not_configured","vault_unreachable","version_conflict","version_superseded","window_too_large","workflow_error","wrong_audience","wrong_issuer"] as const;
+export type ErrorReason = "agent_cannot_decide" | "algorithm_mismatch" | "algorithm_not_allowed" | "already_approved" | "already_decided" | "already_lifted" | "already_revoked" | "args_digest_mismatch" | "args_digest_required" | "arguments_not_shown" | "audit_db_unavailable" | "audit_keys_invalid" | "audit_sealed" | "audit_seq_conflict" | "audit_seq_gap" | "audit_unavailable" | "backtest_too_large" | "bad_page_token" | "bad_payload" | "bad_signature" | "batch_too_large" | "body_too_large" | "budget" | "callback_url_not_allowed" | "cancelled" | "channel_not_configured" | "codec_key_unknown" | "codec_needs_all_teams" | "codec_not_configured" | "codec_not_enabled" | "codec_payload_invalid" | "concurrency" | "conflict" | "contended" | "context_delta_required" | "continuing_as_new" | "cost_required" | "cost_too_large" | "counters_unavailable" | "currency_mismatch" | "decision_timeout" | "delegation_disabled" | "dev_issuer_disabled" | "dev_issuer_in_production" | "discovery_mismatch" | "duplicate_in_batch" | "empty_body" | "error" | "expired" | "fairness" | "field_not_a_fact" | "field_too_large" | "forbidden" | "foreign_workflow" | "grant_expired" | "grant_not_active" | "grant_not_yours" | "grant_reused" | "grant_step_mismatch" | "halted" | "halts_unavailable" | "history_archive_missing" | "history_archive_tampered" | "history_incomplete" | "history_not_archived" | "history_not_found" | "id_mismatch" | "idempotency_key_reused" | "illegal_transition" | "inconsistent_steps" | "inconsistent_timing" | "internal" | "invalid" | "invalid_clients" | "invalid_codec" | "invalid_codec_key" | "invalid_cost" | "invalid_currency" | "invalid_document" | "invalid_id" | "invalid_input" | "invalid_owner" | "invalid_permissions" | "invalid_query" | "invalid_secret_reference" | "invalid_window" | "jira_unavailable" | "justification_required" | "jwks_unreachable" | "lifter_is_raiser" | "malformed" | "malformed_json" | "method_not_allowed" | "missing_claim" | "missing_kid" | "missing_subject" | "missing_token" | "negative_cost" | "no_checkpoint_note" | "no_consistency_proof" | "no_core" | "no_grant" | "no_role" | "no_route" | "no_teams" | "not_a_gateway" | "not_a_human" | "not_authorized" | "not_canonical_json" | "not_found" | "not_governed" | "not_grant_approver" | "not_human" | "not_i_json" | "not_running" | "not_this_gateway" | "not_waiting" | "not_yet_checkpointed" | "not_yet_valid" | "not_your_team" | "payload_schema" | "payload_too_large" | "pending" | "pending_for_other_principal" | "permission_not_granted" | "policy_hash_mismatch" | "query_failed" | "rate_limit" | "readiness_needs_database" | "ready" | "rejected" | "relay_unavailable" | "role_not_allowed" | "role_not_held" | "scope_not_granted" | "secret_env_not_set" | "secret_file_not_found" | "secret_not_found" | "separation_of_duties" | "shadow_report_too_large" | "stale" | "stale_delivery" | "stale_signature" | "standing_exceeds_policy" | "standing_needs_sole_approver" | "standing_not_allowed" | "standing_pattern_widens" | "standing_role_not_allowed" | "standing_unavailable" | "step_id_required" | "superseded" | "team_not_granted" | "temporal_timeout" | "temporal_unavailable" | "terminal" | "too_deep" | "too_large" | "too_many_requests" | "unattested" | "unauthenticated" | "unavailable" | "unknown_halt" | "unknown_instance" | "unknown_issue" | "unknown_key" | "unknown_policy" | "unknown_request" | "unknown_standing_grant" | "unknown_step" | "unknown_tree_size" | "unknown_user" | "unknown_version" | "unknown_workflow" | "unreadable_file" | "unsigned" | "validation_failed" | "vault_denied" | "vault_not_configured" | "vault_unreachable" | "version_conflict" | "version_superseded" | "window_too_large" | "workflow_error" | "wrong_audience" | "wrong_issuer";
+export const ErrorReasonValues = ["agent_cannot_decide","algorithm_mismatch","algorithm_not_allowed","already_approved","already_decided","already_lifted","already_revoked","args_digest_mismatch","args_digest_required","arguments_not_shown","audit_db_unavailable","audit_keys_invalid","audit_sealed","audit_seq_conflict","audit_seq_gap","audit_unavailable","backtest_too_large","bad_page_token","bad_payload","bad_signature","batch_too_large","body_too_large","budget","callback_url_not_allowed","cancelled","channel_not_configured","codec_key_unknown","codec_needs_all_teams","codec_not_configured","codec_not_enabled","codec_payload_invalid","concurrency","conflict","contended","context_delta_required","continuing_as_new","cost_required","cost_too_large","counters_unavailable","currency_mismatch","decision_timeout","delegation_disabled","dev_issuer_disabled","dev_issuer_in_production","discovery_mismatch","duplicate_in_batch","empty_body","error","expired","fairness","field_not_a_fact","field_too_large","forbidden","foreign_workflow","grant_expired","grant_not_active","grant_not_yours","grant_reused","grant_step_mismatch","halted","halts_unavailable","history_archive_missing","history_archive_tampered","history_incomplete","history_not_archived","history_not_found","id_mismatch","idempotency_key_reused","illegal_transition","inconsistent_steps","inconsistent_timing","internal","invalid","invalid_clients","invalid_codec","invalid_codec_key","invalid_cost","invalid_currency","invalid_document","invalid_id","invalid_input","invalid_owner","invalid_permissions","invalid_query","invalid_secret_reference","invalid_window","jira_unavailable","justification_required","jwks_unreachable","lifter_is_raiser","malformed","malformed_json","method_not_allowed","missing_claim","missing_kid","missing_subject","missing_token","negative_cost","no_checkpoint_note","no_consistency_proof","no_core","no_grant","no_role","no_route","no_teams","not_a_gateway","not_a_human","not_authorized","not_canonical_json","not_found","not_governed","not_grant_approver","not_human","not_i_json","not_running","not_this_gateway","not_waiting","not_yet_checkpointed","not_yet_valid","not_your_team","payload_schema","payload_too_large","pending","pending_for_other_principal","permission_not_granted","policy_hash_mismatch","query_failed","rate_limit","readiness_needs_database","ready","rejected","relay_unavailable","role_not_allowed","role_not_held","scope_not_granted","secret_env_not_set","secret_file_not_found","secret_not_found","separation_of_duties","shadow_report_too_large","stale","stale_delivery","stale_signature","standing_exceeds_policy","standing_needs_sole_approver","standing_not_allowed","standing_pattern_widens","standing_role_not_allowed","standing_unavailable","step_id_required","superseded","team_not_granted","temporal_timeout","temporal_unavailable","terminal","too_deep","too_large","too_many_requests","unattested","unauthenticated","unavailable","unknown_halt","unknown_instance","unknown_issue","unknown_key","unknown_policy","unknown_request","unknown_standing_grant","unknown_step","unknown_tree_size","unknown_user","unknown_version","unknown_workflow","unreadable_file","unsigned","validation_failed","vault_denied","vault_not_configured","vault_unreachable","version_conflict","version_superseded","window_too_large","workflow_error","wrong_audience","wrong_issuer"] as const;
 
 /** The facts a running step's policy reads, and the approvals to try. */
 export interface EvaluateRequest {
@@ -791,6 +805,7 @@ export interface Policy {
   "requires_human_approval"?: boolean;
   "separation_of_duties"?: boolean;
   "sla"?: string | null;
+  "standing"?: Standing | null;
   "tiers"?: Array<TierSpec> | null;
   "timeouts"?: Timeouts;
 }
@@ -825,6 +840,7 @@ export interface PolicyDocumentInput {
   "requires_human_approval"?: boolean;
   "separation_of_duties"?: boolean;
   "sla"?: string | number | null;
+  "standing"?: StandingInput | null;
   "tiers"?: Array<TierSpecInput> | null;
   "timeouts"?: TimeoutsInput;
 }
@@ -858,6 +874,7 @@ export interface PolicyInput {
   "requires_human_approval"?: boolean;
   "separation_of_duties"?: boolean;
   "sla"?: string | number | null;
+  "standing"?: StandingInput | null;
   "tiers"?: Array<TierSpecInput> | null;
   "timeouts"?: TimeoutsInput;
 }
@@ -1018,6 +1035,63 @@ export interface SnapshotRef {
   "key": string;
   "seq": number;
   "sha256": string;
+}
+
+/** What an approver may grant standing on this step (issue 24): at most `max_ttl`
+long, `max_uses` uses, given only by a human approving in one of `roles`. Absent:
+no standing grant; never at CRITICAL materiality. */
+export interface Standing {
+  "max_ttl": string;
+  "max_uses": number;
+  "roles": Array<string>;
+}
+
+/** What an approver asks for with an APPROVE: the pattern, how long, how many uses,
+and whom it serves (the requesting agent, or every agent of the owning team). */
+export interface StandingAsk {
+  "max_uses": number;
+  "pattern": Record<string, ArgumentPattern>;
+  "serves"?: "agent" | "team";
+  /** A duration: '90s', '30m', '2h', '1d', '1h30m' (units in that order, a later one below the next unit, fraction on the last only), or seconds; below 10000 days. */
+  "ttl": string | number;
+}
+
+/** A standing grant as recorded (`STANDING_GRANT_GIVEN`), stored and listed. */
+export interface StandingGrant {
+  "action": string;
+  "agent": string | null;
+  "approver": string;
+  "approver_role": string;
+  "expires_at": string;
+  "given_at": string;
+  "instance_id": string;
+  "materiality": Materiality;
+  "max_uses": number;
+  "pattern": Record<string, ArgumentPattern>;
+  "request_id": string;
+  "revoke_reason"?: string | null;
+  "revoked_at"?: string | null;
+  "revoked_by"?: string | null;
+  "standing_id": string;
+  "step_id": string;
+  "team": string;
+  "uses"?: number;
+  "workflow_id": string;
+}
+
+/** What an approver may grant standing on this step (issue 24): at most `max_ttl`
+long, `max_uses` uses, given only by a human approving in one of `roles`. Absent:
+no standing grant; never at CRITICAL materiality. */
+export interface StandingInput {
+  /** A duration: '90s', '30m', '2h', '1d', '1h30m' (units in that order, a later one below the next unit, fraction on the last only), or seconds; below 10000 days. */
+  "max_ttl": string | number;
+  "max_uses": number;
+  "roles": Array<string>;
+}
+
+export interface StandingRevoke {
+  /** Why; audited */
+  "reason": string;
 }
 
 export interface StartInstanceRequest {

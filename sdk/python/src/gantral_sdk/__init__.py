@@ -86,6 +86,7 @@ from gantral_sdk._types_gen import (
     InstanceSummary,
     InstanceView,
     RequestStatus,
+    StandingGrant,
     State,
 )
 from gantral_sdk._webhooks import verify_callback
@@ -126,6 +127,7 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "RequestStatus",
+    "StandingGrant",
     "State",
     "StepCancelled",
     "StepExpired",

@@ -32,6 +32,7 @@ from gantral_sdk._types_gen import (
     InstancePage,
     InstanceView,
     RequestStatus,
+    StandingGrant,
     State,
     VerifyView,
 )
@@ -274,6 +275,7 @@ class AsyncGantralClient:
         idempotency_key: str | None = None,
         seen_args_digest: str | None = None,
         channel: str | None = None,
+        standing: dict[str, Any] | None = None,
     ) -> DecisionResult: ...
 
     @overload
@@ -289,6 +291,7 @@ class AsyncGantralClient:
         context_delta: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         channel: str | None = None,
+        standing: dict[str, Any] | None = None,
     ) -> DecisionResult: ...
 
     async def decide(
@@ -303,6 +306,7 @@ class AsyncGantralClient:
         idempotency_key: str | None = None,
         seen_args_digest: str | None = None,
         channel: str | None = None,
+        standing: dict[str, Any] | None = None,
     ) -> DecisionResult:
         """APPROVE, REJECT or OVERRIDE the request the human was shown, and only that.
 
@@ -314,6 +318,9 @@ class AsyncGantralClient:
             decision_type: APPROVE, REJECT or OVERRIDE.
             seen_args_digest: With a request id: the `args_digest` the human was shown.
             channel: `"cli"` for a terminal tool (recorded with the decision; default api).
+            standing: With APPROVE, also give a standing grant: `{"pattern": {...},
+                "ttl": "30m", "max_uses": 20, "serves": "agent"}`; a pattern that would
+                widen the request is refused (`InvalidInput`, `standing_pattern_widens`).
 
         A request whose arguments changed since (the agent asked again) is refused:
         `Conflict` with reason `stale` or `superseded`. The SDK never reads the current
@@ -322,7 +329,7 @@ class AsyncGantralClient:
         request_id, digest = _calls.shown(request, seen_args_digest)
         call = _calls.decide(
             instance_id, request_id, digest, decision_type, role, justification,
-            context_delta, idempotency_key, channel,
+            context_delta, idempotency_key, channel, standing,
         )  # fmt: skip
         return await self._run(call)
 
@@ -355,6 +362,16 @@ class AsyncGantralClient:
             items, decision_type, role, justification, idempotency_key, channel
         )
         return await self._run(call)
+
+    async def list_standing_grants(
+        self, team: str | None = None, *, usable_only: bool = False
+    ) -> list[StandingGrant]:
+        """Standing grants of the teams the caller may read, oldest first."""
+        return (await self._run(_calls.list_standing_grants(team, usable_only))).root
+
+    async def revoke_standing_grant(self, standing_id: str, reason: str) -> StandingGrant:
+        """Revoke a standing grant at once (its approver, or a supervisor of its team)."""
+        return await self._run(_calls.revoke_standing_grant(standing_id, reason))
 
     async def get_audit_log(self, instance_id: str) -> AuditTrailView:
         """The instance's audit trail (events, chain hashes, seal), as the log stores it."""

@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 from gantral_sdk._errors import APIError, error_from_body, error_from_response
 from gantral_sdk._types_gen import (
@@ -29,6 +29,7 @@ from gantral_sdk._types_gen import (
     InboxPage,
     InstancePage,
     InstanceView,
+    StandingGrant,
     State,
     VerifyView,
 )
@@ -175,6 +176,7 @@ def decide(
     context_delta: dict[str, Any] | None,
     idempotency_key: str | None,
     channel: str | None = None,
+    standing: dict[str, Any] | None = None,
 ) -> Call[DecisionResult]:
     body: dict[str, Any] = {
         "request_id": request_id,
@@ -188,6 +190,7 @@ def decide(
         "justification": justification,
         "context_delta": context_delta,
         "channel": channel,
+        "standing": standing,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     return Call("POST", _instance(instance_id, "decisions"), DecisionResult, json=body)
@@ -287,6 +290,22 @@ def list_requests(pending_for_me: bool, team: str | None, limit: int) -> Call[In
     if team:
         params["team"] = team
     return Call("GET", "/v1/requests", InboxPage, params=params)
+
+
+class StandingGrants(RootModel[list[StandingGrant]]):
+    """A list of standing grants, oldest first."""
+
+
+def list_standing_grants(team: str | None, usable_only: bool) -> Call[StandingGrants]:
+    params: dict[str, str | int | float] = {"usable_only": "true" if usable_only else "false"}
+    if team is not None:
+        params["team"] = team
+    return Call("GET", "/v1/standing-grants", StandingGrants, params=params)
+
+
+def revoke_standing_grant(standing_id: str, reason: str) -> Call[StandingGrant]:
+    path = f"/v1/standing-grants/{_seg(standing_id)}:revoke"
+    return Call("POST", path, StandingGrant, json={"reason": reason})
 
 
 def get_audit(instance_id: str) -> Call[AuditTrailView]:

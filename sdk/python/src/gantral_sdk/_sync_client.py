@@ -32,6 +32,7 @@ from gantral_sdk._types_gen import (
     InstancePage,
     InstanceView,
     RequestStatus,
+    StandingGrant,
     State,
     VerifyView,
 )
@@ -272,6 +273,7 @@ class GantralClient:
         idempotency_key: str | None = None,
         seen_args_digest: str | None = None,
         channel: str | None = None,
+        standing: dict[str, Any] | None = None,
     ) -> DecisionResult: ...
 
     @overload
@@ -287,6 +289,7 @@ class GantralClient:
         context_delta: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         channel: str | None = None,
+        standing: dict[str, Any] | None = None,
     ) -> DecisionResult: ...
 
     def decide(
@@ -301,6 +304,7 @@ class GantralClient:
         idempotency_key: str | None = None,
         seen_args_digest: str | None = None,
         channel: str | None = None,
+        standing: dict[str, Any] | None = None,
     ) -> DecisionResult:
         """APPROVE, REJECT or OVERRIDE the request the human was shown, and only that.
 
@@ -312,6 +316,9 @@ class GantralClient:
             decision_type: APPROVE, REJECT or OVERRIDE.
             seen_args_digest: With a request id: the `args_digest` the human was shown.
             channel: `"cli"` for a terminal tool (recorded with the decision; default api).
+            standing: With APPROVE, also give a standing grant: `{"pattern": {...},
+                "ttl": "30m", "max_uses": 20, "serves": "agent"}`; a pattern that would
+                widen the request is refused (`InvalidInput`, `standing_pattern_widens`).
 
         A request whose arguments changed since (the agent asked again) is refused:
         `Conflict` with reason `stale` or `superseded`. The SDK never reads the current
@@ -320,7 +327,7 @@ class GantralClient:
         request_id, digest = _calls.shown(request, seen_args_digest)
         call = _calls.decide(
             instance_id, request_id, digest, decision_type, role, justification,
-            context_delta, idempotency_key, channel,
+            context_delta, idempotency_key, channel, standing,
         )  # fmt: skip
         return self._run(call)
 
@@ -353,6 +360,16 @@ class GantralClient:
             items, decision_type, role, justification, idempotency_key, channel
         )
         return self._run(call)
+
+    def list_standing_grants(
+        self, team: str | None = None, *, usable_only: bool = False
+    ) -> list[StandingGrant]:
+        """Standing grants of the teams the caller may read, oldest first."""
+        return (self._run(_calls.list_standing_grants(team, usable_only))).root
+
+    def revoke_standing_grant(self, standing_id: str, reason: str) -> StandingGrant:
+        """Revoke a standing grant at once (its approver, or a supervisor of its team)."""
+        return self._run(_calls.revoke_standing_grant(standing_id, reason))
 
     def get_audit_log(self, instance_id: str) -> AuditTrailView:
         """The instance's audit trail (events, chain hashes, seal), as the log stores it."""

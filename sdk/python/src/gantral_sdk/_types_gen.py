@@ -15,6 +15,7 @@ __all__ = [
     "ActorKind",
     "AgentEventKind",
     "AgentEventResult",
+    "ArgumentPattern",
     "AuditTrailView",
     "AuthorizeOutcome",
     "AuthorizeResult",
@@ -39,6 +40,7 @@ __all__ = [
     "Materiality",
     "ProblemView",
     "RequestStatus",
+    "StandingGrant",
     "State",
     "TransitionRecord",
     "VerifyView",
@@ -98,6 +100,18 @@ class AgentEventResult(BaseModel):
     accepted: bool
     cost: Cost
     state: State
+
+
+class ArgumentPattern(BaseModel):
+    """One argument's constraint: exactly one of `equals`, `range`(`min`/`max`), `prefix`,
+    `one_of`.
+    """
+
+    equals: bool | str | float | list[Any] | dict[str, Any] | None = None
+    max: float | None = Field(default=None, ge=-9007199254740991, le=9007199254740991)
+    min: float | None = Field(default=None, ge=-9007199254740991, le=9007199254740991)
+    one_of: list[bool | str | float | list[Any] | dict[str, Any]] | None = None
+    prefix: str | None = Field(default=None, min_length=1)
 
 
 class EventView(BaseModel):
@@ -198,6 +212,7 @@ class AuthorizeResult(BaseModel):
     reason: str | None = None
     request: HumanRequest | None = None
     retry_after: float | None = Field(default=None, ge=-9007199254740991, le=9007199254740991)
+    standing_id: str | None = None
     step_id: str
 
 
@@ -242,9 +257,34 @@ class Decision(BaseModel):
     role: str
 
 
+class StandingGrant(BaseModel):
+    """A standing grant as recorded (`STANDING_GRANT_GIVEN`), stored and listed."""
+
+    action: str
+    agent: str | None
+    approver: str
+    approver_role: str
+    expires_at: datetime
+    given_at: datetime
+    instance_id: str
+    materiality: Materiality
+    max_uses: int = Field(ge=-9007199254740991, le=9007199254740991)
+    pattern: dict[str, ArgumentPattern]
+    request_id: str
+    revoke_reason: str | None = None
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+    standing_id: str
+    step_id: str
+    team: str
+    uses: int = Field(default=0, ge=-9007199254740991, le=9007199254740991)
+    workflow_id: str
+
+
 class DecisionResult(BaseModel):
     decision: Decision
     request: HumanRequest
+    standing_grant: StandingGrant | None = None
     state: State
 
 
