@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gantral.domain.actors import Actor
+
+
+def format_at(at: datetime) -> str:
+    """UTC, microsecond precision, `Z` suffix: one spelling per instant.
+
+    Naive datetimes are taken as UTC, because the workflow clock is UTC.
+    """
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class AuditEventType(StrEnum):

@@ -6,7 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_payloads import (
+    AgentEventRecorded,
+    CostReported,
+    GrantUsed,
+    PolicyEvaluated,
+    RequestSuperseded,
+    ShadowEvaluated,
+    ViolationRecorded,
+)
 from gantral.domain.costs import add_cost, cost_problem
 from gantral.domain.digest import args_digest
 from gantral.domain.records import Grant, HumanRequest, RequestStatus
@@ -83,22 +91,21 @@ class AgentProtocol(Requests):
         facts = self.facts(req.arguments)
         plan = plan_request(step.policy, facts)
         self.log.record(
-            AuditEventType.POLICY_EVALUATED,
+            PolicyEvaluated(
+                step_id=req.step_id,
+                args_digest=digest,
+                materiality=plan.materiality,
+                requires_human=plan.requires_human,
+                explanation=plan.explanation,
+            ),
             req.actor,
-            {
-                "step_id": req.step_id,
-                "args_digest": digest,
-                "materiality": plan.materiality,
-                "requires_human": plan.requires_human,
-                "explanation": plan.explanation,
-            },
             now,
         )
         shadow = self.start.shadows.get(req.step_id)
         if shadow is not None:  # recorded only: `plan` alone decides below
-            payload = {"step_id": req.step_id, "args_digest": digest}
-            payload |= shadow_outcome(shadow, facts, plan)
-            self.log.record(AuditEventType.SHADOW_EVALUATED, req.actor, payload, now)
+            outcome = shadow_outcome(shadow, facts, plan)
+            payload = ShadowEvaluated(step_id=req.step_id, args_digest=digest, **outcome)
+            self.log.record(payload, req.actor, now)
         self.remember(req.step_id, outcome_of(plan), req.arguments)
         pending = self.pending
         if pending is not None and pending.args_digest == digest:
@@ -150,9 +157,8 @@ class AgentProtocol(Requests):
             pending.superseded_by, pending.superseded_why = request.request_id, "reauthorized"
             pending.resolved_at = now
             self.log.record(
-                AuditEventType.REQUEST_SUPERSEDED,
+                RequestSuperseded(request_id=pending.request_id, superseded_by=request.request_id),
                 req.actor,
-                {"request_id": pending.request_id, "superseded_by": request.request_id},
                 now,
             )
         else:
@@ -204,18 +210,18 @@ class AgentProtocol(Requests):
             dumped = event.model_dump(mode="json", exclude={"actor", "attestation"})
             if violation is not None:
                 reason, message = violation
-                payload = {"reason": reason, "message": message, "event": dumped}
-                self.log.record(AuditEventType.VIOLATION, event.actor, payload, now)
+                refused = ViolationRecorded(reason=reason, message=message, event=dumped)
+                self.log.record(refused, event.actor, now)
                 return violation
             if event.kind is AgentEventKind.STEP_STARTED and event.grant_id:
-                used = {"grant_id": event.grant_id, "step_id": event.step_id}
-                self.log.record(AuditEventType.GRANT_USED, event.actor, used, now)
-            self.log.record(AuditEventType.AGENT_EVENT, event.actor, dumped, now)
+                used = GrantUsed(grant_id=event.grant_id, step_id=event.step_id)
+                self.log.record(used, event.actor, now)
+            self.log.record(AgentEventRecorded.model_validate(dumped), event.actor, now)
         # Cost counts whichever event carries it: never dropped.
         if event.cost is not None:
             self.data.cost = add_cost(self.data.cost, event.cost)
-            cost = event.cost.model_dump(mode="json")
-            self.log.record(AuditEventType.COST_REPORTED, event.actor, cost, now)
+            cost = CostReported.model_validate(event.cost.model_dump())
+            self.log.record(cost, event.actor, now)
         return AgentEventResult(accepted=True, state=self.state, cost=self.data.cost)
 
     def _step_violation(self, event: AgentEvent, now: datetime) -> tuple[Reason, str] | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from gantral.domain.actors import SYSTEM_ACTOR
-from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_payloads import Escalated, ReminderSent, TimedOut
 from gantral.domain.records import Grant, HumanRequest, RequestStatus
 from gantral.policy.quorum import roles_in
 from gantral.workflows.state.core import IdSource
@@ -34,13 +34,10 @@ class Escalation(Requests):
         if index > 0:
             request.tier = index
             self.log.record(
-                AuditEventType.ESCALATED,
+                Escalated(
+                    request_id=request.request_id, tier=index, approvers=roles_in(tier.approvers)
+                ),
                 SYSTEM_ACTOR,
-                {
-                    "request_id": request.request_id,
-                    "tier": index,
-                    "approvers": roles_in(tier.approvers),
-                },
                 now,
             )
         request.required_approvers = roles_in(tier.approvers)
@@ -55,9 +52,8 @@ class Escalation(Requests):
 
     def remind(self, request: HumanRequest, index: int, now: datetime) -> None:
         self.log.record(
-            AuditEventType.REMINDER_SENT,
+            ReminderSent(request_id=request.request_id, tier=index, deadline=request.deadline),
             SYSTEM_ACTOR,
-            {"request_id": request.request_id, "tier": index, "deadline": request.deadline},
             now,
         )
 
@@ -67,13 +63,10 @@ class Escalation(Requests):
         request.status = _TIMEOUT_STATUS[plan.on_timeout.value]
         request.decided_by, request.decided_via = SYSTEM_ACTOR.id, "timeout"
         self.log.record(
-            AuditEventType.TIMED_OUT,
+            TimedOut(
+                request_id=request.request_id, on_timeout=plan.on_timeout, outcome=request.status
+            ),
             SYSTEM_ACTOR,
-            {
-                "request_id": request.request_id,
-                "on_timeout": plan.on_timeout,
-                "outcome": request.status,
-            },
             now,
         )
         cause = f"timeout: on_timeout={plan.on_timeout}"

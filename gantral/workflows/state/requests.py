@@ -8,7 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from gantral.domain.actors import SYSTEM_ACTOR, Actor
-from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_payloads import (
+    DecisionRecorded,
+    GrantIssued,
+    HumanRequested,
+    RequestSuperseded,
+)
 from gantral.domain.digest import args_digest
 from gantral.domain.records import Decision, DecisionType, Grant, HumanRequest, RequestStatus
 from gantral.domain.states import State
@@ -114,16 +119,15 @@ class Requests(StateCore):
         self.data.pending_id = request_id
         self._update_quorum(request, plan)
         seq = self.log.record(
-            AuditEventType.HUMAN_REQUESTED,
+            HumanRequested(
+                request_id=request_id,
+                step_id=step_id,
+                args_digest=digest,
+                approvers=roles,
+                separation_of_duties=plan.separation_of_duties,
+                grant_holder=request.grant_holder,
+            ),
             requested_by,
-            {
-                "request_id": request_id,
-                "step_id": step_id,
-                "args_digest": digest,
-                "approvers": roles,
-                "separation_of_duties": plan.separation_of_duties,
-                "grant_holder": request.grant_holder,
-            },
             now,
             snapshot=snapshot,
         )
@@ -191,16 +195,16 @@ class Requests(StateCore):
         )
         self.data.decisions.append(decision)
         self._resolve(request, plan, d, now, ids)
-        payload = {
-            **decision.model_dump(mode="json", exclude={"context_snapshot"}),
+        payload = DecisionRecorded(
+            **decision.model_dump(exclude={"context_snapshot"}),
             # Whether this decision settled the request (a superseding override does not).
-            "quorum_satisfied": request.status in _OUTCOME_STATE,
-            "still_needed": request.still_needed,
+            quorum_satisfied=request.status in _OUTCOME_STATE,
+            still_needed=request.still_needed,
             **attested,
-        }
+        )
         if d.actor.id in request.separation_of_duties_waived_for:
-            payload["separation_of_duties_waived"] = True
-        self.log.record(AuditEventType.DECISION_RECORDED, d.actor, payload, now)
+            payload.separation_of_duties_waived = True
+        self.log.record(payload, d.actor, now)
         grant = None
         # A superseding override leaves the instance waiting on its follow-up request.
         if request.status in _OUTCOME_STATE:
@@ -294,14 +298,13 @@ class Requests(StateCore):
             why = "override needs more authority" if more else "second sign-off"
             request.superseded_by, request.superseded_why = new.request_id, why
             self.log.record(
-                AuditEventType.REQUEST_SUPERSEDED,
+                RequestSuperseded(
+                    request_id=request.request_id,
+                    superseded_by=new.request_id,
+                    why=why,
+                    materiality=edited.materiality,
+                ),
                 d.actor,
-                {
-                    "request_id": request.request_id,
-                    "superseded_by": new.request_id,
-                    "why": why,
-                    "materiality": edited.materiality,
-                },
                 now,
             )
             return
@@ -352,8 +355,8 @@ class Requests(StateCore):
             expires_at=now + plan.grant_ttl,
             holder=holder,
         )
-        payload = grant.model_dump(mode="json", exclude={"arguments"})
-        self.log.record(AuditEventType.GRANT_ISSUED, SYSTEM_ACTOR, payload, now)
+        payload = GrantIssued.model_validate(grant.model_dump(exclude={"arguments"}))
+        self.log.record(payload, SYSTEM_ACTOR, now)
         return grant
 
     def settle(self, request: HumanRequest | None, grant: Grant | None, now: datetime) -> None:
