@@ -8,6 +8,7 @@ from datetime import datetime
 
 from gantral.domain.audit_payloads import (
     AgentEventRecorded,
+    AllowedByStandingGrant,
     CostReported,
     GrantUsed,
     PolicyEvaluated,
@@ -116,13 +117,13 @@ class AgentProtocol(Requests):
             grant = self.issue_grant(
                 req.step_id, None, action, req.arguments, plan, req.actor.id, now, ids
             )
-            used = {
-                "step_id": req.step_id, "args_digest": digest, "grant_id": grant.grant_id,
-                "standing_id": standing.standing_id, "approver": standing.approver,
-                "approver_role": standing.approver_role, "use": standing.use,
-                "max_uses": standing.max_uses, "expires_at": standing.expires_at,
-            }  # fmt: skip
-            self.log.record(AuditEventType.ALLOWED_BY_STANDING_GRANT, req.actor, used, now)
+            used = AllowedByStandingGrant(
+                step_id=req.step_id, args_digest=digest, grant_id=grant.grant_id,
+                standing_id=standing.standing_id, approver=standing.approver,
+                approver_role=standing.approver_role, use=standing.use,
+                max_uses=standing.max_uses, expires_at=standing.expires_at,
+            )  # fmt: skip
+            self.log.record(used, req.actor, now)
             explanation = [
                 *plan.explanation,
                 f"allowed without a human by standing grant {standing.standing_id} of "

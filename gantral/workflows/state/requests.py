@@ -13,6 +13,7 @@ from gantral.domain.audit_payloads import (
     GrantIssued,
     HumanRequested,
     RequestSuperseded,
+    StandingGrantGiven,
 )
 from gantral.domain.digest import args_digest
 from gantral.domain.records import Decision, DecisionType, Grant, HumanRequest, RequestStatus
@@ -249,10 +250,8 @@ class Requests(StateCore):
             expires_at=now + ask.ttl,
             max_uses=ask.max_uses,
         )
-        payload = standing.model_dump(mode="json", exclude={"uses", "revoked_by", "revoked_at",
-                                                            "revoke_reason"})  # fmt: skip
-        payload["decision_id"] = decision_id
-        self.log.record(AuditEventType.STANDING_GRANT_GIVEN, d.actor, payload, now)
+        given = standing.model_dump(exclude={"uses", "revoked_by", "revoked_at", "revoke_reason"})
+        self.log.record(StandingGrantGiven(**given, decision_id=decision_id), d.actor, now)
         return standing
 
     def _resolve(
