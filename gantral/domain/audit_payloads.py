@@ -180,7 +180,6 @@ class GrantUsed(_Payload):
 class StandingGrantGiven(_Payload):
     type: Literal[AuditEventType.STANDING_GRANT_GIVEN] = AuditEventType.STANDING_GRANT_GIVEN
     standing_id: str
-    decision_id: str
     team: str
     workflow_id: str
     step_id: str
@@ -195,6 +194,8 @@ class StandingGrantGiven(_Payload):
     given_at: datetime
     expires_at: datetime
     max_uses: int
+    # Last: the key order the workflow sends is part of what replay compares.
+    decision_id: str
 
 
 class AllowedByStandingGrant(_Payload):

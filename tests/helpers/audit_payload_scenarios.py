@@ -11,6 +11,7 @@ from typing import Any
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.audit_event import AuditEvent
 from gantral.domain.records import Cost, DecisionType
+from gantral.governance.standing import ArgumentPattern, StandingAsk, StandingUse
 from gantral.policy.loading import load_policy, load_template
 from gantral.policy.templates import PolicyRef, ShadowPin
 from gantral.workflows.messages import (
@@ -160,4 +161,33 @@ def instance_events() -> list[AuditEvent]:
     _ask(s, ids, 50)
     _decide(s, ids, OWNER)
     events += s.log.unsent()
+    events += _standing_events()
     return events
+
+
+def _standing_events() -> list[AuditEvent]:
+    """A standing grant given with an APPROVE, then a later call it serves."""
+    s, ids = _state(TEMPLATE.replace("grant_ttl: 1h", f"grant_ttl: 1h\n      {_STANDING}"))
+    _ask(s, ids, 50)
+    ask = StandingAsk(
+        pattern={"amount": ArgumentPattern(max=50)}, ttl=timedelta(minutes=90), max_uses=3
+    )
+    decided = _decide(s, ids, LEAD, standing=ask)
+    s.settle(decided.request, decided.grant, T1)
+    given = decided.result.standing_grant
+    assert given is not None
+    use = StandingUse(
+        standing_id=given.standing_id, approver=given.approver,
+        approver_role=given.approver_role, pattern=given.pattern,
+        materiality=given.materiality, expires_at=given.expires_at, use=1,
+        max_uses=given.max_uses,
+    )  # fmt: skip
+    req = AuthorizeStep(
+        step_id="transfer", action="pay", arguments={"amount": 40}, actor=AGENT, standing=use
+    )
+    s.check_authorize(req)
+    s.authorize(req, T1, ids)
+    return list(s.log.unsent())
+
+
+_STANDING = "standing: {max_ttl: 2h, max_uses: 5, roles: [TECH_LEAD]}"
