@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from gantral.integrations.hooks import claude_code, codex, cursor
 from gantral.integrations.hooks.install import install_cursor, is_ours, uninstall_cursor
 
 GANTRAL = Path(sys.executable).parent / "gantral"
@@ -39,13 +40,29 @@ def mapping(tmp: Path, **extra: Any) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("GANTRAL_TOKEN", "t")
+    monkeypatch.setenv("GANTRAL_HOOK_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("GANTRAL_HOOK_CONFIG", raising=False)
+
+
 def run(
-    tmp: Path, harness: str, stdin: str, config: Path | None
+    tmp: Path, harness: str, stdin: str, config: Path | None, *, cli: bool = False
 ) -> subprocess.CompletedProcess[str]:
+    """The hook's answer to one event: in this process (each `gantral` start-up costs
+    seconds), or through the command itself where `cli` says so."""
     args = [str(GANTRAL), "hook", harness] + (["--config", str(config)] if config else [])
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "GANTRAL_TOKEN": "t",
-           "GANTRAL_HOOK_STATE_DIR": str(tmp / "state")}  # fmt: skip
-    return subprocess.run(args, input=stdin, capture_output=True, text=True, env=env, timeout=60)
+    if cli:
+        env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "GANTRAL_TOKEN": "t",
+               "GANTRAL_HOOK_STATE_DIR": str(tmp / "state")}  # fmt: skip
+        return subprocess.run(
+            args, input=stdin, capture_output=True, text=True, env=env, timeout=60
+        )
+    handlers = {"claude-code": claude_code.handle, "codex": codex.handle, "cursor": cursor.handle}
+    result = handlers[harness](stdin, config)
+    return subprocess.CompletedProcess(args, result.code, result.stdout, result.stderr)
 
 
 # Cursor: shapes from its hooks documentation.
@@ -73,6 +90,8 @@ def cursor_answer(done: subprocess.CompletedProcess[str], code: int = 0) -> dict
 
 def test_cursor_malformed_input_is_a_block_with_exit_2(tmp_path: Path) -> None:
     config = mapping(tmp_path)
+    out = cursor_answer(run(tmp_path, "cursor", "{not json", config, cli=True), code=2)
+    assert out["permission"] == "deny"
     for stdin in ("", "{not json", "[1, 2]", "null"):
         out = cursor_answer(run(tmp_path, "cursor", stdin, config), code=2)
         assert out["permission"] == "deny" and "blocked" in out["agent_message"], stdin
@@ -173,7 +192,8 @@ def test_codex_malformed_input_blocks_with_exit_2(tmp_path: Path) -> None:
 
 def test_codex_denies_what_fails_closed(tmp_path: Path) -> None:
     config = mapping(tmp_path)
-    assert "unreachable" in codex_denial(run(tmp_path, "codex", json.dumps(codex_pre()), config))
+    done = run(tmp_path, "codex", json.dumps(codex_pre()), config, cli=True)
+    assert "unreachable" in codex_denial(done)
     for payload, said in [
         ({**codex_pre(), "tool_name": None}, "no tool_name"),
         (codex_pre(tool_input="git status"), "no tool_input"),
