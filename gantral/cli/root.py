@@ -29,7 +29,7 @@ app.add_typer(identity_app, name="identity", help="Development identity: tokens 
 app.command("replay")(replay_command)
 app.command("mcp-proxy")(mcp_proxy_command)
 app.add_typer(requests_app, name="requests", help="Approvers: list, show and decide requests.")
-app.add_typer(hook_app, name="hook", help="Coding-agent hooks (Claude Code).")
+app.add_typer(hook_app, name="hook", help="Coding-agent hooks (Claude Code, Codex, Cursor).")
 app.add_typer(halt_app, name="halt", help="The kill switch: raise, list and lift halts.")
 app.add_typer(standing_app, name="standing", help="Standing grants: list and revoke.")
 
