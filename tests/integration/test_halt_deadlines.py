@@ -12,7 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client
 
+from gantral.governance.halts import HaltScope
+from gantral.workflows.messages import HaltNotice
 from tests.helpers.auth import ADMIN, AUDITOR
 from tests.integration.test_halts import Team, authorize, raise_halt, start, step_started, workflow
 
@@ -61,7 +64,7 @@ async def lift(api: httpx.AsyncClient, halt_id: str) -> None:
 
 
 async def test_a_halt_freezes_a_pending_deadline_which_resumes_with_the_time_left(
-    api: httpx.AsyncClient,
+    api: httpx.AsyncClient, temporal: Client
 ) -> None:
     team = Team()
     wid = await workflow(api, EXPIRING)
@@ -70,6 +73,9 @@ async def test_a_halt_freezes_a_pending_deadline_which_resumes_with_the_time_lef
     assert pending["outcome"] == "PENDING", pending
     rid = pending["request"]["request_id"]
     deadline = await deadline_of(api, iid, team)  # set once the instance supervises it
+    # Hostile: a halt notice sent around the API (no attestation) is dropped.
+    forged = HaltNotice(halt_id="halt_forged", scope=HaltScope(team=team.name))
+    await temporal.get_workflow_handle(iid).signal("halt", forged)
     await asyncio.sleep(1)
 
     raised = await raise_halt(api, {"team": team.name}, team.operator)

@@ -29,6 +29,7 @@ SCENARIOS = (
     "escalation-expiry",
     "cancel",
     "continue-as-new",
+    "halt-freeze",
 )
 
 
