@@ -17,13 +17,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
+from pydantic import TypeAdapter
 
 from gantral.domain.actors import Actor, ActorKind
 from gantral.errors import Conflict, Forbidden, Reason, Unavailable
 from gantral.governance.halt_store import HaltStore, InMemoryHaltStore, PostgresHaltStore
 from gantral.governance.halts import Halt, HaltScope, HaltTarget, covering
 from gantral.policy import quorum
-from gantral.policy.rules import ApprovalRule
+from gantral.policy.rules import ApprovalRule, Rule
 from gantral.settings import Settings
 from gantral.settings.halts import HaltSettings
 
@@ -34,6 +35,8 @@ log = logging.getLogger("gantral.governance.halts")
 # How stale a replica's view of the halts may be: well inside the 1 s a halt has to hold
 # everywhere, at one small query per replica per half second.
 MAX_AGE_SECONDS = 0.5
+
+_RULE: TypeAdapter[ApprovalRule] = TypeAdapter(Rule)
 
 # `GantralCore.record_admin_action`: (actor, action, detail), raising unless stored.
 RecordAction = Callable[[Actor, str, dict[str, Any]], Awaitable[None]]
@@ -49,8 +52,11 @@ class HaltBook:
         policy: HaltSettings | None = None,
     ) -> None:
         self.store = store
-        # Who may raise and lift, as the deployment wrote it (beyond the permission table).
+        # Who may raise and lift, as the deployment wrote it (beyond the permission table);
+        # a lift rule that is no approval rule stops the process here, at start.
         self.policy = policy or HaltSettings()
+        spec = self.policy.lift_spec
+        self.lift_rule: ApprovalRule | None = None if spec is None else _RULE.validate_python(spec)
         self._max_age = max_age
         self._clock = clock
         self._active: list[Halt] = []
@@ -115,7 +121,7 @@ class HaltBook:
     def check_lifter(self, actor: Actor) -> None:
         """With a lift quorum configured, who may take part: a human holding one of its
         roles (403 `lift_role_required`); the permission table does not decide."""
-        rule = self.policy.lift_rule
+        rule = self.lift_rule
         if rule is not None:
             _roles_of(rule, actor)
 
@@ -137,7 +143,7 @@ class HaltBook:
                 f"halt {halt.halt_id} must be lifted by someone other than its raiser",
                 reason=Reason.LIFTER_IS_RAISER,
             )
-        rule = self.policy.lift_rule
+        rule = self.lift_rule
         if rule is not None:
             approvals = {a.human: a.role for a in halt.lift_approvals}
             if separated:  # approvals stored before the setting changed never count

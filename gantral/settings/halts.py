@@ -18,9 +18,7 @@ import json
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
-
-from gantral.policy.rules import ApprovalRule, Rule
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["HaltSettings", "parse_rule"]
 
@@ -55,27 +53,30 @@ class HaltSettings(BaseModel):
     # When set, raising a halt also needs one of these roles (beyond `halts:raise`).
     raise_roles: list[str] = Field(default_factory=list)
     # The quorum of humans that lifts a halt (short form or JSON); empty: one holder of
-    # `halts:lift`. Text, so an environment variable holds either form.
+    # `halts:lift`. Text, so an environment variable holds either form. Checked as an
+    # approval rule when the API starts (`gantral.governance.halt_book`).
     lift: str = Field(default="", max_length=2000)
     # The raiser never lifts, nor counts toward a lift (as `lift_by_another` on one halt).
     lift_separation: bool = False
 
     @field_validator("lift")
     @classmethod
-    def _a_rule(cls, value: str) -> str:
+    def _parses(cls, value: str) -> str:
         if value.strip():
-            _rule(value)  # refused at load, never at the first lift
+            _spec(value)  # refused at load, never at the first lift
         return value
 
     @property
-    def lift_rule(self) -> ApprovalRule | None:
-        return _rule(self.lift) if self.lift.strip() else None
+    def lift_spec(self) -> dict[str, Any] | None:
+        """The lift rule as data (an approval rule's JSON), or None for a single lifter."""
+        return _spec(self.lift) if self.lift.strip() else None
 
 
-_RULE: TypeAdapter[ApprovalRule] = TypeAdapter(Rule)
-
-
-def _rule(text: str) -> ApprovalRule:
+def _spec(text: str) -> dict[str, Any]:
     stripped = text.strip()
-    raw = json.loads(stripped) if stripped.startswith("{") else parse_rule(stripped)
-    return _RULE.validate_python(raw)
+    if not stripped.startswith("{"):
+        return parse_rule(stripped)
+    spec = json.loads(stripped)
+    if not isinstance(spec, dict):
+        raise ValueError("the lift rule must be a JSON object")
+    return spec

@@ -135,7 +135,7 @@ async def lift_halt(
     quorum (`GANTRAL_HALTS__LIFT`), each call records one human's approval (listed in
     `lift_approvals`; a second by the same human: 409 `lift_already_approved`) and the
     approval that completes it lifts the halt."""
-    quorum = halts.policy.lift_rule is not None
+    quorum = halts.lift_rule is not None
     attempt = f"{caller.attempt} ({Permission.HALTS_LIFT})"
     # Before the halt is read: no probing. With a quorum, the deployment's rule names who
     # may lift, whatever the scope; otherwise the permission table does.
