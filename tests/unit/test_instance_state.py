@@ -284,6 +284,7 @@ def test_a_halt_freezes_the_pending_deadline_and_its_lift_resumes_it_with_the_ti
     s.note_halt("h-late", HaltScope(team="payments"), lifted=True)
     s.note_halt("h-late", HaltScope(team="payments"), lifted=False)
     assert s.sync_freeze(T0) is None and not s.is_frozen(request)
+    assert s.data.halts == {} and s.data.lifted_halts == ["h-late"]  # nothing else kept
 
     at = T0 + timedelta(minutes=20)
     s.note_halt("h-team", HaltScope(team="payments"), lifted=False)

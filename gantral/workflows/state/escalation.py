@@ -86,11 +86,15 @@ class Escalation(Requests):
     def note_halt(self, halt_id: str, scope: HaltScope, lifted: bool) -> None:
         """A halt raised (or lifted) over a scope that may cover this instance. A lift
         seen before its raise (deliveries may cross) keeps the raise from holding."""
-        data = self.data
+        data, start = self.data, self.start
+        # Only what may hold here is kept: an agent's halt (it may have asked for the
+        # pending request) or one covering the instance whatever its agent.
+        anyone = HaltTarget(start.owning_team_id, start.template.id, start.template.version, "")
+        if scope.agent is None and not scope.covers(anyone):
+            return
         if lifted:
-            data.halts.pop(halt_id, None)
-            if halt_id not in data.lifted_halts:
-                data.lifted_halts.append(halt_id)
+            if data.halts.pop(halt_id, None) is None and halt_id not in data.lifted_halts:
+                data.lifted_halts.append(halt_id)  # its raise may still be on its way
         elif halt_id not in data.lifted_halts:
             data.halts[halt_id] = scope
 
