@@ -10,6 +10,7 @@ import asyncio
 import base64
 import contextlib
 import hmac
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -66,7 +67,7 @@ from gantral.readiness import Ask, ReadinessGate
 from gantral.settings import Settings, TemporalTLS
 from gantral.settings.callback_urls import url_problem
 from gantral.temporal_codec import data_converter
-from gantral.workflows import search
+from gantral.workflows import halt_delivery, search
 from gantral.workflows.access_log import (
     ACCESS_LOG_ID,
     AccessLogStart,
@@ -100,6 +101,8 @@ R = TypeVar("R", bound=BaseModel)
 # A signed call the API relays as an Update: the handler's parameter type.
 A = TypeVar("A", bound=AuthorizeStep | AgentEvent | Finish | Decide)
 # A long-poll's first pause and its longest; after a decision relayed here, quick again.
+log = logging.getLogger("gantral.core")
+
 _FIRST_POLL_SECONDS = 0.01
 _WAIT_POLL_SECONDS = 0.25
 _DECIDED_POLL_SECONDS = 0.01
@@ -612,6 +615,15 @@ class GantralCore:
                 start_signal="refused",
                 start_signal_args=[refusal],
             )
+
+    async def deliver_halt(self, halt: Halt, *, lifted: bool) -> int:
+        """Tell the running instances `halt` may cover that it was raised (or lifted): their
+        pending requests' deadlines freeze (or resume). How many were told."""
+        try:
+            return await halt_delivery.deliver(self._temporal, self._attestor, halt, lifted=lifted)
+        except RPCError as exc:  # visibility down: the halt still refuses every call
+            log.warning("halt %s could not be delivered: %s", halt.halt_id, exc)
+            return 0
 
     async def record_admin_action(self, actor: Actor, action: str, detail: dict[str, Any]) -> None:
         """Record an administrator's choice in the access log before it may take effect.

@@ -295,6 +295,18 @@ class Reason(StrEnum):
     HALTS_UNAVAILABLE = "halts_unavailable", "the halts cannot be read: calls are refused"
     SCOPE_NOT_GRANTED = "scope_not_granted", "the caller's permission does not cover the scope"
     LIFTER_IS_RAISER = "lifter_is_raiser", "this halt must be lifted by someone else"
+    LIFT_ALREADY_APPROVED = (
+        "lift_already_approved",
+        "this human already approved the lift: each human counts once in its quorum",
+    )
+    LIFT_ROLE_REQUIRED = (
+        "lift_role_required",
+        "the caller holds no role the deployment's lift quorum still counts",
+    )
+    RAISE_ROLE_REQUIRED = (
+        "raise_role_required",
+        "the deployment lets only some roles raise halts, and the caller holds none",
+    )
 
     # Standing grants (approvals that only narrow).
     STANDING_NOT_ALLOWED = "standing_not_allowed", "the step's policy allows no standing grant"

@@ -58,6 +58,9 @@ def _line(halt: dict[str, Any]) -> str:
     text += f": {halt['reason']}"
     if halt.get("lifted_at"):
         text += f"  (lifted by {halt['lifted_by']} at {halt['lifted_at']}: {halt['lift_reason']})"
+    elif approvals := halt.get("lift_approvals"):  # a lift waiting for its quorum
+        who = ", ".join(f"{a['human']} as {a['role']}" for a in approvals)
+        text += f"  (lift approved by {who}; awaiting the quorum)"
     return text
 
 
@@ -97,7 +100,7 @@ def lift_halt(
     token: Token = "",
     output: OutputOpt = OutputFormat.text,
 ) -> None:
-    """Lift a halt."""
+    """Lift a halt (or, where the deployment's lift needs a quorum, approve its lift)."""
     halt = _call(api_url, token, "POST", f"/v1/halts/{halt_id}:lift", {"reason": reason})
     typer.echo(json.dumps(halt, indent=2) if output is OutputFormat.json else _line(halt))
 

@@ -33,6 +33,10 @@ class AuditEventType(StrEnum):
     ESCALATED = "ESCALATED"
     REMINDER_SENT = "REMINDER_SENT"
     TIMED_OUT = "TIMED_OUT"
+    # A halt holds over a pending request's instance: its deadline stops running, and
+    # runs again, with the time it had left, once no halt holds.
+    DEADLINE_FROZEN = "DEADLINE_FROZEN"
+    DEADLINE_RESUMED = "DEADLINE_RESUMED"
     GRANT_ISSUED = "GRANT_ISSUED"
     GRANT_USED = "GRANT_USED"
     # An APPROVE that also gave a standing grant, and a later call it let through.

@@ -161,6 +161,29 @@ class TimedOut(_Payload):
     outcome: str
 
 
+class DeadlineFrozen(_Payload):
+    """The halts (`halt_ids`) hold over the request's instance: its deadline is frozen
+    with `remaining_seconds` left; no timeout is caused by a halt."""
+
+    type: Literal[AuditEventType.DEADLINE_FROZEN] = AuditEventType.DEADLINE_FROZEN
+    request_id: str
+    halt_ids: list[str]
+    deadline: datetime
+    remaining_seconds: float
+
+
+class DeadlineResumed(_Payload):
+    """No halt holds any more (`halt_ids`: those that held it): the deadline
+    runs again, moved by the time it was frozen, with `remaining_seconds` left."""
+
+    type: Literal[AuditEventType.DEADLINE_RESUMED] = AuditEventType.DEADLINE_RESUMED
+    request_id: str
+    halt_ids: list[str]
+    deadline: datetime
+    remaining_seconds: float
+    frozen_seconds: float
+
+
 class GrantIssued(_Payload):
     type: Literal[AuditEventType.GRANT_ISSUED] = AuditEventType.GRANT_ISSUED
     grant_id: str
@@ -305,6 +328,8 @@ AuditPayload = Annotated[
     | Escalated
     | ReminderSent
     | TimedOut
+    | DeadlineFrozen
+    | DeadlineResumed
     | GrantIssued
     | GrantUsed
     | StandingGrantGiven

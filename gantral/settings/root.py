@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from gantral.settings.audit import AuditSettings
 from gantral.settings.callbacks import CallbackURLs
 from gantral.settings.channels import JiraSettings, SlackSettings, TriggerSettings
+from gantral.settings.halts import HaltSettings
 from gantral.settings.identity import IdentitySettings, refuse_unsafe_production
 from gantral.settings.profile import Profile
 
@@ -266,6 +267,8 @@ class Settings(BaseSettings):
     # The callback worker's allow-list, which the API checks when an instance names a
     # callback URL (the worker's other settings, its secret among them, are its own).
     callbacks: CallbackURLs = CallbackURLs()
+    # Who may raise and lift halts beyond the permission table (gantral/settings/halts.py).
+    halts: HaltSettings = HaltSettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -24,6 +24,7 @@ from gantral.domain.records import (
 )
 from gantral.domain.states import State
 from gantral.errors import Reason
+from gantral.governance.halts import HaltScope
 from gantral.governance.standing import StandingAsk, StandingGrant, StandingUse
 from gantral.policy.models import Materiality
 from gantral.policy.plan import RequestPlan
@@ -71,6 +72,24 @@ class AuditChain(BaseModel):
     head: str | None = None
 
 
+class FrozenDeadline(BaseModel):
+    request_id: str
+    since: datetime
+    halt_ids: list[str] = Field(default_factory=list)
+
+
+class HaltNotice(BaseModel):
+    """A halt raised (or lifted) over a scope, sent by the API to every running instance
+    the scope may cover: the instance decides whether it does (its team, workflow and
+    version, its pending request's agent). While one holds, its pending request's
+    deadline is frozen; Signals, so an instance learns of it even with its worker down."""
+
+    halt_id: str
+    scope: HaltScope
+    lifted: bool = False
+    attestation: Attestation | None = None
+
+
 class InstanceData(BaseModel):
     """Everything an instance knows, as one value: what `InstanceState` changes, what its
     view is derived from, and what continue-as-new hands to the next run whole."""
@@ -96,6 +115,12 @@ class InstanceData(BaseModel):
     # Counts and sums of earlier authorizations that history-aware rules read
     # (`gantral.policy.history`); kept only when a pinned policy reads them.
     history: dict[str, int | float] = Field(default_factory=dict, exclude_if=lambda v: not v)
+    # Halts delivered to this instance (`HaltNotice`): those holding, by id (their scope),
+    # and those lifted (a lift that arrives before its raise must not let it hold later).
+    halts: dict[str, HaltScope] = Field(default_factory=dict, exclude_if=lambda v: not v)
+    lifted_halts: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
+    # The pending request whose deadline a halt has frozen, and since when.
+    frozen: FrozenDeadline | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @model_validator(mode="before")
     @classmethod

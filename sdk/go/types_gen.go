@@ -537,6 +537,8 @@ const (
 	ErrorReasonJiraUnavailable           ErrorReason = "jira_unavailable"
 	ErrorReasonJustificationRequired     ErrorReason = "justification_required"
 	ErrorReasonJwksUnreachable           ErrorReason = "jwks_unreachable"
+	ErrorReasonLiftAlreadyApproved       ErrorReason = "lift_already_approved"
+	ErrorReasonLiftRoleRequired          ErrorReason = "lift_role_required"
 	ErrorReasonLifterIsRaiser            ErrorReason = "lifter_is_raiser"
 	ErrorReasonMalformed                 ErrorReason = "malformed"
 	ErrorReasonMalformedJson             ErrorReason = "malformed_json"
@@ -575,6 +577,7 @@ const (
 	ErrorReasonPermissionNotGranted      ErrorReason = "permission_not_granted"
 	ErrorReasonPolicyHashMismatch        ErrorReason = "policy_hash_mismatch"
 	ErrorReasonQueryFailed               ErrorReason = "query_failed"
+	ErrorReasonRaiseRoleRequired         ErrorReason = "raise_role_required"
 	ErrorReasonRateLimit                 ErrorReason = "rate_limit"
 	ErrorReasonReadinessNeedsDatabase    ErrorReason = "readiness_needs_database"
 	ErrorReasonReady                     ErrorReason = "ready"
@@ -697,15 +700,16 @@ type Grant struct {
 
 // A halt as stored and listed: who raised it, when, why; and its lift, once lifted.
 type Halt struct {
-	HaltID        string    `json:"halt_id"`
-	LiftByAnother bool      `json:"lift_by_another,omitempty"`
-	LiftReason    *string   `json:"lift_reason,omitempty"`
-	LiftedAt      *string   `json:"lifted_at,omitempty"`
-	LiftedBy      *string   `json:"lifted_by,omitempty"`
-	RaisedAt      string    `json:"raised_at"`
-	RaisedBy      string    `json:"raised_by"`
-	Reason        string    `json:"reason"`
-	Scope         HaltScope `json:"scope"`
+	HaltID        string         `json:"halt_id"`
+	LiftApprovals []LiftApproval `json:"lift_approvals,omitempty"`
+	LiftByAnother bool           `json:"lift_by_another,omitempty"`
+	LiftReason    *string        `json:"lift_reason,omitempty"`
+	LiftedAt      *string        `json:"lifted_at,omitempty"`
+	LiftedBy      *string        `json:"lifted_by,omitempty"`
+	RaisedAt      string         `json:"raised_at"`
+	RaisedBy      string         `json:"raised_by"`
+	Reason        string         `json:"reason"`
+	Scope         HaltScope      `json:"scope"`
 }
 
 type HaltLift struct {
@@ -891,6 +895,15 @@ type LevelSettingsInput struct {
 	SLA                             any             `json:"sla,omitempty"`
 	Tiers                           []TierSpecInput `json:"tiers,omitempty"`
 	Timeouts                        *TimeoutsInput  `json:"timeouts,omitempty"`
+}
+
+// One human's approval of a lift that needs a quorum (`GANTRAL_HALTS__LIFT`): the
+// role they counted in. The lift takes effect with the approval that makes the quorum.
+type LiftApproval struct {
+	At     string `json:"at"`
+	Human  string `json:"human"`
+	Reason string `json:"reason"`
+	Role   string `json:"role"`
 }
 
 type Materiality string

@@ -11,6 +11,7 @@ from typing import Any
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.audit_event import AuditEvent
 from gantral.domain.records import Cost, DecisionType
+from gantral.governance.halts import HaltScope
 from gantral.governance.standing import ArgumentPattern, StandingAsk, StandingUse
 from gantral.policy.loading import load_policy, load_template
 from gantral.policy.templates import PolicyRef, ShadowPin
@@ -162,7 +163,23 @@ def instance_events() -> list[AuditEvent]:
     _decide(s, ids, OWNER)
     events += s.log.unsent()
     events += _standing_events()
+    events += _halt_events()
     return events
+
+
+def _halt_events() -> list[AuditEvent]:
+    """A pending request's deadline frozen by a halt over its team, then resumed."""
+    s, ids = _state()
+    _ask(s, ids, 50_000)
+    request = s.pending
+    assert request is not None
+    s.enter_tier(request, 0, T1)
+    scope = HaltScope(team="payments")
+    s.note_halt("halt_1", scope, lifted=False)
+    s.sync_freeze(T1)
+    s.note_halt("halt_1", scope, lifted=True)
+    s.sync_freeze(T1 + timedelta(seconds=90, microseconds=250))
+    return [e for e in s.log.unsent() if e.type.startswith("DEADLINE_")]
 
 
 def _standing_events() -> list[AuditEvent]:

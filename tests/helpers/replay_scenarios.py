@@ -4,6 +4,7 @@ replay and archive tests reuse them."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,7 +28,7 @@ from gantral.workflows.messages import (
     FinishKind,
 )
 from tests.helpers import governance as gov
-from tests.helpers.auth import AGENT, LEAD, SECURITY
+from tests.helpers.auth import ADMIN, AGENT, AUDITOR, LEAD, SECURITY
 from tests.helpers.lifecycle import authorize, decide, start
 from tests.helpers.session import TEMPLATES
 
@@ -111,6 +112,34 @@ async def quorum(api: httpx.AsyncClient) -> str:
 async def escalation_expiry(api: httpx.AsyncClient) -> str:
     iid = str((await start(api, workflow="fast-timeout"))["instance_id"])
     rid = (await authorize(api, iid, step="release"))["request"]["request_id"]
+    assert (await gov.outcome(api, iid, rid, wait=15))["status"] == "EXPIRED"
+    return iid
+
+
+async def halt_freeze(api: httpx.AsyncClient) -> str:
+    """A halt freezes the pending request's deadline (an attested Signal); after the lift
+    it expires, with the time it had left."""
+    pid = gov.uid("pol")
+    policy = (
+        "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\n"
+        "tiers:\n  - {name: leads, timeout: 3s}\non_timeout: EXPIRE\n"
+    )
+    await gov.put(api, f"/v1/policies/{pid}", policy)
+    wid = await gov.workflow_with(api, pid)
+    iid = await gov.start(api, wid)
+    rid = (await gov.authorize(api, iid, {"amount": 1}))["request"]["request_id"]
+    body = {"scope": {"workflow": wid}, "reason": "replay corpus"}
+    raised = await api.post("/v1/halts", json=body, headers=ADMIN)
+    assert raised.status_code == 201, raised.text
+    for _ in range(100):
+        trail = (await api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)).json()
+        if any(e["type"] == "DEADLINE_FROZEN" for e in trail.get("events", [])):
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(3.5)  # past the deadline it had
+    halt_id = raised.json()["halt_id"]
+    lift = {"reason": "replay corpus"}
+    await _ok(api.post(f"/v1/halts/{halt_id}:lift", json=lift, headers=ADMIN))
     assert (await gov.outcome(api, iid, rid, wait=15))["status"] == "EXPIRED"
     return iid
 
@@ -206,4 +235,5 @@ DRIVERS: dict[str, Scenario] = {
     "escalation-expiry": escalation_expiry,
     "cancel": cancel,
     "standing": standing,
+    "halt-freeze": halt_freeze,
 }

@@ -30,6 +30,7 @@ SCENARIOS = (
     "cancel",
     "continue-as-new",
     "standing",
+    "halt-freeze",
 )
 
 
