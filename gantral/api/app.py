@@ -18,6 +18,7 @@ from gantral.api.edge import EdgeMiddleware
 from gantral.api.routers import (
     audit,
     codec,
+    delegations,
     halts,
     health,
     instances,
@@ -32,6 +33,7 @@ from gantral.api.routers import (
 )
 from gantral.audit.reader import AuditReader
 from gantral.core import GantralCore, connect_temporal
+from gantral.governance.delegation_book import open_delegations
 from gantral.governance.halt_book import open_halts
 from gantral.identity import IdentityService
 from gantral.observability.tracing import configure_tracing, traced
@@ -75,6 +77,8 @@ def create_app(
             )
             # The kill switch, shared through PostgreSQL by every replica.
             app.state.halts = await stack.enter_async_context(open_halts(settings))
+            # Deputies: who stands in for whom, shared through PostgreSQL like halts.
+            app.state.delegations = await stack.enter_async_context(open_delegations(settings))
             app.state.core = GantralCore(
                 client, settings, registry, readiness=app.state.readiness, halts=app.state.halts
             )
@@ -146,6 +150,7 @@ def create_app(
     app.include_router(workflows.router)
     app.include_router(requests.router)
     app.include_router(halts.router)
+    app.include_router(delegations.router)
     app.include_router(readiness.router)
     app.include_router(slack.router)
     app.include_router(triggers.router)

@@ -116,6 +116,13 @@ class DecisionRequest(_Body):
     # The tool the human decided in, when it talks to this API (Slack and Jira decide
     # through their own signed endpoints).
     channel: Literal["api", "cli"] = "api"
+    on_behalf_of: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="A deputy decides for this human, under their delegation in effect now"
+        " (`PUT /v1/delegations/me`), with the roles delegated to them",
+    )
 
     @model_validator(mode="wrap")
     @classmethod

@@ -123,6 +123,8 @@ class DecisionRecorded(_Payload):
     quorum_satisfied: bool
     still_needed: list[str]
     separation_of_duties_waived: bool | None = None
+    on_behalf_of: str | None = None
+    delegation_id: str | None = None
     attested: Attested | None = None
 
 

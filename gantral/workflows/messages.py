@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, computed_field, model_validator
 
 from gantral.attestation import Attestation
 from gantral.domain.actors import Actor
+from gantral.domain.delegation import Delegated
 from gantral.domain.digest import sha256_hex
 from gantral.domain.records import (
     Cost,
@@ -189,6 +190,9 @@ class Decide(BaseModel):
     # (a Slack message ts, a Jira issue key), recorded with the decision.
     channel: str = Field(default="api", pattern=r"^[a-z][a-z0-9_-]{0,31}$")
     channel_ref: str | None = Field(default=None, max_length=256)
+    # A deputy deciding for a delegator: the delegation the API resolved, checked and
+    # recorded by the workflow. Omitted when unset, so other decisions encode as before.
+    on_behalf_of: Delegated | None = Field(default=None, exclude_if=lambda v: v is None)
     attestation: Attestation | None = None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from gantral.api.authz import (
     AuthorizesSteps,
@@ -31,6 +31,7 @@ from gantral.domain.actors import Actor
 from gantral.domain.records import DecisionType, HumanRequest
 from gantral.domain.states import State
 from gantral.errors import Conflict, Forbidden, InvalidInput
+from gantral.governance.delegation_book import DelegationBook
 from gantral.identity import Permission
 from gantral.workflows.messages import (
     AgentEvent,
@@ -170,15 +171,26 @@ async def get_request(
 
 @router.post("/{instance_id}/decisions", responses=ERRORS)
 async def decide(
-    instance_id: InstanceId, body: DecisionRequest, core: Core, access: Decides
+    instance_id: InstanceId, body: DecisionRequest, core: Core, access: Decides, request: Request
 ) -> DecisionResult:
     """APPROVE, REJECT or OVERRIDE a pending request. Racing decisions: one wins, others 409.
 
     Needs `decisions:decide` on the instance's team, and `decisions:override` to OVERRIDE;
-    the workflow then checks the role against the instance's pinned policy.
+    the workflow then checks the role against the instance's pinned policy. A deputy
+    names the delegator in `on_behalf_of` and decides with the delegated roles only.
     """
     if body.decision_type is DecisionType.OVERRIDE:
         await access.require(Permission.DECISIONS_OVERRIDE, body.request_id)
+    delegated = None
+    if body.on_behalf_of is not None:
+        # Resolved now, then checked and recorded by the workflow (so replay reproduces it).
+        book: DelegationBook = request.app.state.delegations
+        try:
+            delegated = await book.resolve(access.actor.id, body.on_behalf_of, access.team)
+        except Forbidden as refused:
+            attempted = f"{body.decision_type} for {body.on_behalf_of} on {body.request_id}"
+            await access.caller.record(instance_id, attempted, refused, body.request_id)
+            raise
     decision = Decide(
         request_id=body.request_id,
         decision_type=body.decision_type,
@@ -189,6 +201,7 @@ async def decide(
         idempotency_key=body.idempotency_key,
         seen_args_digest=body.seen_args_digest,
         channel=body.channel,
+        on_behalf_of=delegated,
     )
     try:
         return await core.decide(instance_id, decision)

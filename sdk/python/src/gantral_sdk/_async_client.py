@@ -8,6 +8,7 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 import httpx
@@ -26,10 +27,12 @@ from gantral_sdk._types_gen import (
     Decision,
     DecisionResult,
     DecisionType,
+    Delegation,
     HumanRequest,
     InboxPage,
     InstancePage,
     InstanceView,
+    MyDelegations,
     RequestStatus,
     State,
     VerifyView,
@@ -273,6 +276,7 @@ class AsyncGantralClient:
         idempotency_key: str | None = None,
         seen_args_digest: str | None = None,
         channel: str | None = None,
+        on_behalf_of: str | None = None,
     ) -> DecisionResult: ...
 
     @overload
@@ -288,6 +292,7 @@ class AsyncGantralClient:
         context_delta: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         channel: str | None = None,
+        on_behalf_of: str | None = None,
     ) -> DecisionResult: ...
 
     async def decide(
@@ -302,6 +307,7 @@ class AsyncGantralClient:
         idempotency_key: str | None = None,
         seen_args_digest: str | None = None,
         channel: str | None = None,
+        on_behalf_of: str | None = None,
     ) -> DecisionResult:
         """APPROVE, REJECT or OVERRIDE the request the human was shown, and only that.
 
@@ -313,6 +319,8 @@ class AsyncGantralClient:
             decision_type: APPROVE, REJECT or OVERRIDE.
             seen_args_digest: With a request id: the `args_digest` the human was shown.
             channel: `"cli"` for a terminal tool (recorded with the decision; default api).
+            on_behalf_of: As a deputy: the human whose delegation in effect you decide
+                under (`delegate`), with their delegated roles only; both names are recorded.
 
         A request whose arguments changed since (the agent asked again) is refused:
         `Conflict` with reason `stale` or `superseded`. The SDK never reads the current
@@ -321,9 +329,34 @@ class AsyncGantralClient:
         request_id, digest = _calls.shown(request, seen_args_digest)
         call = _calls.decide(
             instance_id, request_id, digest, decision_type, role, justification,
-            context_delta, idempotency_key, channel,
+            context_delta, idempotency_key, channel, on_behalf_of,
         )  # fmt: skip
         return await self._run(call)
+
+    # -- deputies -------------------------------------------------------------------------
+
+    async def delegate(
+        self,
+        deputy: str,
+        ends_at: datetime,
+        *,
+        roles: list[str] | None = None,
+        starts_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> Delegation:
+        """Hand your decision roles to `deputy` (their subject) until `ends_at` (from
+        `starts_at`, default now), replacing your current delegation. `roles` defaults
+        to every role your token holds; roles delegated to you cannot be passed on
+        (`Forbidden`, reason `delegation_chain`). Times need a timezone."""
+        return await self._run(_calls.delegate(deputy, ends_at, roles, starts_at, reason))
+
+    async def my_delegations(self) -> MyDelegations:
+        """The delegation you gave (in effect or upcoming) and those naming you deputy."""
+        return await self._run(_calls.my_delegations())
+
+    async def end_delegation(self) -> Delegation:
+        """End your delegation now (`NotFound`, reason `no_delegation`, if none)."""
+        return await self._run(_calls.end_delegation())
 
     async def get_audit_log(self, instance_id: str) -> AuditTrailView:
         """The instance's audit trail (events, chain hashes, seal), as the log stores it."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -22,11 +23,13 @@ from gantral_sdk._types_gen import (
     Cost,
     DecisionResult,
     DecisionType,
+    Delegation,
     HumanRequest,
     InboxItem,
     InboxPage,
     InstancePage,
     InstanceView,
+    MyDelegations,
     State,
     VerifyView,
 )
@@ -173,6 +176,7 @@ def decide(
     context_delta: dict[str, Any] | None,
     idempotency_key: str | None,
     channel: str | None = None,
+    on_behalf_of: str | None = None,
 ) -> Call[DecisionResult]:
     body: dict[str, Any] = {
         "request_id": request_id,
@@ -186,9 +190,42 @@ def decide(
         "justification": justification,
         "context_delta": context_delta,
         "channel": channel,
+        "on_behalf_of": on_behalf_of,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     return Call("POST", _instance(instance_id, "decisions"), DecisionResult, json=body)
+
+
+def delegate(
+    deputy: str,
+    ends_at: datetime,
+    roles: list[str] | None,
+    starts_at: datetime | None,
+    reason: str | None,
+) -> Call[Delegation]:
+    body: dict[str, Any] = {"deputy": deputy, "ends_at": _aware(ends_at).isoformat()}
+    if roles is not None:
+        body["roles"] = roles
+    if starts_at is not None:
+        body["starts_at"] = _aware(starts_at).isoformat()
+    if reason is not None:
+        body["reason"] = reason
+    return Call("PUT", "/v1/delegations/me", Delegation, json=body)
+
+
+def my_delegations() -> Call[MyDelegations]:
+    return Call("GET", "/v1/delegations/me", MyDelegations)
+
+
+def end_delegation() -> Call[Delegation]:
+    return Call("DELETE", "/v1/delegations/me", Delegation)
+
+
+def _aware(at: datetime) -> datetime:
+    """The server takes only times with an offset: a naive one is refused here, clearly."""
+    if at.tzinfo is None:
+        raise ValueError("a delegation's times need a timezone (e.g. datetime.now(UTC))")
+    return at
 
 
 def report(

@@ -24,6 +24,7 @@ __all__ = [
     "Decision",
     "DecisionResult",
     "DecisionType",
+    "Delegation",
     "EventView",
     "Grant",
     "HumanRequest",
@@ -33,6 +34,7 @@ __all__ = [
     "InstanceSummary",
     "InstanceView",
     "Materiality",
+    "MyDelegations",
     "ProblemView",
     "RequestStatus",
     "State",
@@ -164,8 +166,10 @@ class HumanRequest(BaseModel):
     created_at: datetime
     deadline: datetime | None
     decided_by: str | None = None
+    decided_on_behalf_of: str | None = None
     decided_via: str | None = None
     decision_id: str | None = None
+    deputies: dict[str, str] = Field(default_factory=dict)
     excluded_approvers: list[str] = Field(default_factory=list)
     grant: Grant | None = None
     grant_holder: str | None = None
@@ -238,10 +242,12 @@ class Decision(BaseModel):
     context_snapshot_ref: str | None = None
     decision_id: str
     decision_type: DecisionType
+    delegation_id: str | None = None
     human_actor_id: str
     idempotency_key: str
     instance_id: str
     justification: str | None
+    on_behalf_of: str | None = None
     request_id: str
     role: str
 
@@ -250,6 +256,24 @@ class DecisionResult(BaseModel):
     decision: Decision
     request: HumanRequest
     state: State
+
+
+class Delegation(BaseModel):
+    """One delegation as stored and listed: who stands in for whom, with which roles,
+    when, and (once ended early) who ended it.
+    """
+
+    created_at: datetime
+    delegation_id: str
+    delegator: str
+    deputy: str
+    ended_at: datetime | None = None
+    ended_by: str | None = None
+    ends_at: datetime
+    reason: str | None = None
+    roles: list[str]
+    starts_at: datetime
+    teams: list[str] | None = None
 
 
 class InboxItem(BaseModel):
@@ -329,6 +353,11 @@ class InstanceView(BaseModel):
     updated_at: datetime
     workflow_id: str
     workflow_version: int = Field(ge=-9007199254740991, le=9007199254740991)
+
+
+class MyDelegations(BaseModel):
+    given: Delegation | None
+    received: list[Delegation]
 
 
 class ProblemView(BaseModel):
