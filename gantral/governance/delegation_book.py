@@ -70,6 +70,11 @@ class DelegationBook:
         now = self.now()
         return [d for d in await self.store.current(now) if d.deputy == deputy]
 
+    async def in_effect_for(self, deputy: str) -> list[Delegated]:
+        """The delegations `deputy` may decide under now (out-of-office routing)."""
+        now = self.now()
+        return [d.fact() for d in await self.received_by(deputy) if d.in_effect(now)]
+
     async def put(
         self,
         delegator: Actor,

@@ -752,6 +752,7 @@ type InboxItem struct {
 	CreatedAt         string               `json:"created_at"`
 	Deadline          *string              `json:"deadline"`
 	DecidableAs       []string             `json:"decidable_as"`
+	DeputyFor         []string             `json:"deputy_for,omitempty"`
 	InstanceID        string               `json:"instance_id"`
 	Materiality       Materiality          `json:"materiality"`
 	OwningTeamID      *string              `json:"owning_team_id"`

@@ -297,3 +297,37 @@ async def test_delegations_are_append_only_rows_in_postgresql(settings: Settings
             conn.execute("DELETE FROM gantral_delegations.delegations")
         with pytest.raises(errors.InsufficientPrivilege):
             conn.execute("UPDATE gantral_delegations.delegation_ends SET ended_by = 'x'")
+
+
+async def test_out_of_office_routes_the_delegators_requests_to_the_deputy(
+    api: httpx.AsyncClient,
+) -> None:
+    team = Team()
+    alice_id, alice = team.human("alice", "TECH_LEAD")
+    rita_id, rita = team.human("rita", "operator", "TECH_LEAD")
+    dana_id, dana = team.human("dana")
+    wid = await workflow(api, ONE_LEAD)
+    iid, rid = await pending(api, wid, team)
+    _, asked_by_rita = await pending(api, wid, team, asker=rita)
+
+    async def inbox() -> dict[str, list[str]]:
+        page = await api.get(f"/v1/requests?pending_for=me&team={team.name}", headers=dana)
+        assert page.status_code == 200, page.text
+        return {item["request_id"]: item["deputy_for"] for item in page.json()["items"]}
+
+    assert await inbox() == {}  # dana holds no role of her own here
+    assert (await delegate(api, alice, dana_id, roles=["TECH_LEAD"])).status_code == 200
+    assert (await delegate(api, rita, dana_id, roles=["TECH_LEAD"])).status_code == 200
+    # Both delegators' requests route to dana; rita's delegation routes nothing rita
+    # asked for herself (separation of duties), but alice's authority covers it.
+    assert await inbox() == {rid: [alice_id, rita_id], asked_by_rita: [alice_id]}
+    # A tomorrow's delegation routes nothing today.
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    later = await delegate(
+        api, alice, dana_id, starts_at=tomorrow, ends_at=tomorrow + timedelta(days=1)
+    )
+    assert later.status_code == 200, later.text
+    assert await inbox() == {rid: [rita_id]}
+    decided = await decide(api, iid, rid, "APPROVE", dana, on_behalf_of=rita_id)
+    assert decided.status_code == 200, decided.text
+    assert await inbox() == {}

@@ -545,6 +545,7 @@ export interface InboxItem {
   "created_at": string;
   "deadline": string | null;
   "decidable_as": Array<string>;
+  "deputy_for"?: Array<string>;
   "instance_id": string;
   "materiality": Materiality;
   "owning_team_id": string | null;

@@ -286,6 +286,7 @@ class InboxItem(BaseModel):
     created_at: datetime
     deadline: datetime | None
     decidable_as: list[str]
+    deputy_for: list[str] = Field(default_factory=list)
     instance_id: str
     materiality: Materiality
     owning_team_id: str | None
