@@ -1,8 +1,9 @@
 """Deputies: a human delegates their decision roles to another for a time window.
 
-The limits, each a typed refusal: only roles the delegator holds in their own token (so
-never roles delegated to them: one hop only), never to themselves, never to a deputy who
-is away themselves, and a window that starts now or later and ends within the configured
+The limits, each a typed refusal (403 for authority, 409 for a well-formed body that is
+not allowed now): only roles the delegator holds in their own token (so never roles
+delegated to them: one hop only), never to themselves, never to a deputy who is away
+themselves, and a window that starts now or later and ends within the configured
 maximum. Setting and ending a delegation are recorded in the access log (an
 ADMIN_ACTION in the Merkle log) before they are stored; 503 if they cannot be.
 
@@ -25,7 +26,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from gantral.domain.actors import Actor
 from gantral.domain.delegation import Delegated
-from gantral.errors import Conflict, Forbidden, InvalidInput, NotFound, Reason
+from gantral.errors import Conflict, Forbidden, NotFound, Reason
 from gantral.governance.delegation_store import (
     DelegationStore,
     InMemoryDelegationStore,
@@ -92,7 +93,7 @@ class DelegationBook:
         (None: every team), kept so a deputy never decides beyond them."""
         now = self.now()
         if deputy == delegator.id:
-            raise InvalidInput(
+            raise Conflict(
                 f"{delegator.id} cannot be their own deputy", reason=Reason.DELEGATE_TO_SELF
             )
         chosen = sorted(set(delegator.roles if roles is None else roles))
@@ -149,12 +150,12 @@ class DelegationBook:
 
     def _check_window(self, start: datetime, end: datetime, now: datetime) -> None:
         if start < now - BACKDATE_TOLERANCE or end <= start or end <= now:
-            raise InvalidInput(
+            raise Conflict(
                 "a delegation's window must start now or later and end after it starts",
                 reason=Reason.DELEGATION_WINDOW,
             )
         if end - now > self.max_window:
-            raise InvalidInput(
+            raise Conflict(
                 f"a delegation may end at most {self.max_window} from now",
                 reason=Reason.DELEGATION_TOO_LONG,
             )

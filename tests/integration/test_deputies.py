@@ -16,8 +16,12 @@ import psycopg
 import pytest
 from psycopg import errors
 from temporalio.client import Client
+from temporalio.worker import Replayer
 
 from gantral.settings import Settings
+from gantral.temporal_codec import data_converter
+from gantral.workflows.instance import InstanceWorkflow
+from gantral.workflows.sandbox import SANDBOX_RUNNER
 from tests.helpers.access_log import access_log_segment
 from tests.helpers.auth import AUDITOR, bearer
 from tests.helpers.governance import put
@@ -90,7 +94,7 @@ def refused(resp: httpx.Response, status: int, reason: str) -> None:
 
 
 async def test_a_deputy_decision_records_both_names(
-    api: httpx.AsyncClient, temporal: Client
+    api: httpx.AsyncClient, temporal: Client, settings: Settings
 ) -> None:
     team = Team()
     alice_id, alice = team.human("alice", "TECH_LEAD")
@@ -142,6 +146,15 @@ async def test_a_deputy_decision_records_both_names(
     assert recorded[0]["payload"]["attested"]["body"]["on_behalf_of"]["delegator"] == alice_id
     verified = await api.get(f"/v1/audit/instances/{iid}/verify", headers=AUDITOR)
     assert verified.status_code == 200 and verified.json()["ok"], verified.text
+    # The delegation is a fact in the instance's history: a replay reproduces the
+    # decision without the delegation store (ended below, it would refuse it now).
+    history = await temporal.get_workflow_handle(iid).fetch_history()
+    replayer = Replayer(
+        workflows=[InstanceWorkflow],
+        workflow_runner=SANDBOX_RUNNER,
+        data_converter=data_converter(settings),
+    )
+    await replayer.replay_workflow(history)
 
     # Setting and ending the delegation are both in the access log.
     ended = await api.delete("/v1/delegations/me", headers=alice)
@@ -213,7 +226,7 @@ async def test_a_delegation_chain_of_two_hops_is_not_honoured(api: httpx.AsyncCl
     # bob is away now: nobody may name him as deputy for that window
     refused(await delegate(api, alice, bob_id), 409, "deputy_away")
     # and nobody is their own deputy
-    refused(await delegate(api, alice, alice_id), 422, "delegate_to_self")
+    refused(await delegate(api, alice, alice_id), 409, "delegate_to_self")
     request = (await api.get(f"/v1/instances/{iid}/requests/{rid}", headers=alice)).json()
     assert request["status"] == "PENDING"
 
@@ -228,16 +241,16 @@ async def test_outside_the_window_a_deputy_is_refused(api: httpx.AsyncClient) ->
     # The window is bounded, and never reaches into the past.
     refused(
         await delegate(api, alice, dana_id, ends_at=now + timedelta(days=90)),
-        422,
+        409,
         "delegation_too_long",
     )
     refused(
         await delegate(api, alice, dana_id, ends_at=now - timedelta(hours=1)),
-        422,
+        409,
         "delegation_window",
     )
     back = await delegate(api, alice, dana_id, starts_at=now - timedelta(days=1))
-    refused(back, 422, "delegation_window")
+    refused(back, 409, "delegation_window")
     bad = await api.put("/v1/delegations/me", json={"deputy": dana_id}, headers=alice)
     assert bad.status_code == 422, bad.text
     # Tomorrow's delegation gives nothing today.

@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gantral.api.authz import CurrentCaller
 from gantral.api.deps import Core
+from gantral.api.times import Rfc3339Time
+from gantral.errors import Conflict, Reason
 from gantral.governance.delegation_book import DelegationBook
 from gantral.governance.delegations import Delegation
 from gantral.identity import Permission
@@ -26,8 +28,11 @@ router = APIRouter(prefix="/v1/delegations", tags=["delegations"])
 ERRORS: dict[int | str, dict[str, str]] = {
     403: {"description": "A role not held, or one delegated to the caller (one hop only)"},
     404: {"description": "No delegation in effect to end"},
-    409: {"description": "The deputy has delegated their own roles for that window"},
-    422: {"description": "Delegating to oneself, or a window empty, past or too long"},
+    409: {
+        "description": "Delegating to oneself, to a deputy who is away, or a window empty,"
+        " past or too long"
+    },
+    422: {"description": "Malformed body"},
     503: {"description": "The act could not be audited or stored, so it was not applied"},
 }
 
@@ -51,8 +56,8 @@ class DelegationSet(BaseModel):
         max_length=100,
         description="Roles handed over; default: every role the caller's token holds",
     )
-    starts_at: AwareDatetime | None = Field(default=None, description="Default: now")
-    ends_at: AwareDatetime = Field(description="Bounded by the configured maximum")
+    starts_at: Rfc3339Time | None = Field(default=None, description="Default: now")
+    ends_at: Rfc3339Time = Field(description="Bounded by the configured maximum")
     reason: str | None = Field(default=None, max_length=2000, description="E.g. out of office")
 
 
@@ -76,8 +81,8 @@ async def put_delegation(
         teams,
         deputy=body.deputy,
         roles=body.roles,
-        starts_at=_utc(body.starts_at),
-        ends_at=body.ends_at.astimezone(UTC),
+        starts_at=_utc(body.starts_at) if body.starts_at is not None else None,
+        ends_at=_utc(body.ends_at),
         reason=body.reason,
         record=core.record_admin_action,
     )
@@ -98,5 +103,12 @@ async def end_delegation(caller: CurrentCaller, book: Delegations, core: Core) -
     return await book.end(caller.actor, core.record_admin_action)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return value.astimezone(UTC) if value is not None else None
+def _utc(value: datetime) -> datetime:
+    """In UTC; a time at the calendar's edge that has no UTC equivalent is no window."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise Conflict(
+            f"{value.isoformat()} is outside any delegation window",
+            reason=Reason.DELEGATION_WINDOW,
+        ) from None
