@@ -337,6 +337,26 @@ class Reason(StrEnum):
         "the standing grants cannot be read or stored",
     )
 
+    # Deputies (delegated decision roles).
+    DELEGATE_TO_SELF = "delegate_to_self", "a human cannot be their own deputy"
+    DELEGATION_CHAIN = (
+        "delegation_chain",
+        "roles delegated to a deputy cannot be delegated again (one hop only)",
+    )
+    DEPUTY_AWAY = "deputy_away", "the deputy has delegated their own roles for now"
+    DELEGATION_WINDOW = "delegation_window", "the delegation's window is empty, past or inverted"
+    DELEGATION_TOO_LONG = "delegation_too_long", "the delegation's window is longer than allowed"
+    NO_DELEGATION = "no_delegation", "no delegation from that human to the caller exists"
+    DELEGATION_NOT_IN_EFFECT = (
+        "delegation_not_in_effect",
+        "the delegation's window does not hold now, or it has ended",
+    )
+    ALREADY_COUNTED = (
+        "already_counted",
+        "the deputy or the human they stand in for already counted in this quorum",
+    )
+    DELEGATIONS_UNAVAILABLE = "delegations_unavailable", "the delegations cannot be read"
+
     # Shadow policies.
     INVALID_WINDOW = "invalid_window", "the report's window is empty or inverted"
     WINDOW_TOO_LARGE = "window_too_large", "the report's window is longer than allowed"

@@ -19,6 +19,7 @@ from gantral.api.routers import (
     audit,
     codec,
     decisions,
+    delegations,
     halts,
     health,
     instances,
@@ -34,6 +35,7 @@ from gantral.api.routers import (
 )
 from gantral.audit.reader import AuditReader
 from gantral.core import GantralCore, connect_temporal
+from gantral.governance.delegation_book import open_delegations
 from gantral.governance.halt_book import open_halts
 from gantral.governance.standing_store import open_standing
 from gantral.identity import IdentityService
@@ -79,6 +81,8 @@ def create_app(
             # The kill switch, shared through PostgreSQL by every replica.
             app.state.halts = await stack.enter_async_context(open_halts(settings))
             standing = await stack.enter_async_context(open_standing(settings))
+            # Deputies: who stands in for whom, shared through PostgreSQL like halts.
+            app.state.delegations = await stack.enter_async_context(open_delegations(settings))
             app.state.core = GantralCore(
                 client,
                 settings,
@@ -157,6 +161,7 @@ def create_app(
     app.include_router(decisions.router)
     app.include_router(halts.router)
     app.include_router(standing.router)
+    app.include_router(delegations.router)
     app.include_router(readiness.router)
     app.include_router(slack.router)
     app.include_router(triggers.router)

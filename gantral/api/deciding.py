@@ -29,6 +29,7 @@ from gantral.api.schemas import (
 from gantral.core import GantralCore
 from gantral.domain.records import DecisionType
 from gantral.errors import Conflict, Forbidden, GantralError, InvalidInput, Reason
+from gantral.governance.delegation_book import DelegationBook
 from gantral.identity import Permission
 from gantral.workflows.messages import Decide, DecisionResult
 
@@ -49,11 +50,30 @@ async def decide_as(
     core: GantralCore,
     body: DecisionRequest,
     channel_ref: str | None = None,
+    delegations: DelegationBook | None = None,
 ) -> DecisionResult:
     """Decide one request as `access`'s caller, already holding `decisions:decide` on the
-    instance. A refusal by the instance's own checks is recorded in the access log."""
+    instance. A refusal by the instance's own checks is recorded in the access log.
+
+    A deputy names the delegator in `on_behalf_of`: the delegation in effect now is
+    resolved here (`delegations`), then checked and recorded by the workflow, so replay
+    reproduces it."""
     if body.decision_type is DecisionType.OVERRIDE:
         await access.require(Permission.DECISIONS_OVERRIDE, body.request_id)
+    delegated = None
+    if body.on_behalf_of is not None:
+        if delegations is None:
+            raise InvalidInput(
+                "on_behalf_of: a deputy decides one request at a time",
+                reason=Reason.INVALID_INPUT,
+                field="on_behalf_of",
+            )
+        try:
+            delegated = await delegations.resolve(access.actor.id, body.on_behalf_of, access.team)
+        except Forbidden as refused:
+            attempted = f"{body.decision_type} for {body.on_behalf_of} on {body.request_id}"
+            await access.caller.record(access.instance_id, attempted, refused, body.request_id)
+            raise
     decision = Decide(
         request_id=body.request_id,
         decision_type=body.decision_type,
@@ -66,6 +86,7 @@ async def decide_as(
         channel=body.channel,
         channel_ref=channel_ref,
         standing=body.standing,
+        on_behalf_of=delegated,
     )
     try:
         return await core.decide(access.instance_id, decision)

@@ -122,6 +122,13 @@ class DecisionRequest(_Body):
         description="APPROVE only: also give a standing grant, a pattern that only narrows"
         " this request's arguments, for `ttl` and `max_uses` (bounded by the step's policy)",
     )
+    on_behalf_of: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="A deputy decides for this human, under their delegation in effect now"
+        " (`PUT /v1/delegations/me`), with the roles delegated to them",
+    )
 
     @model_validator(mode="wrap")
     @classmethod

@@ -134,6 +134,9 @@ class DecisionRecorded(_Payload):
     at: datetime
     channel: str
     channel_ref: str | None
+    # A deputy's decision: the delegator it decided for, under which delegation.
+    on_behalf_of: str | None = None
+    delegation_id: str | None = None
     quorum_satisfied: bool
     still_needed: list[str]
     attested: Attested | None = None

@@ -67,6 +67,10 @@ class Decision(_Frozen):
     at: datetime
     channel: str = "api"
     channel_ref: str | None = None
+    # A deputy's decision: whom they stood in for, under which delegation (omitted
+    # otherwise, so every other decision's audit payload is unchanged).
+    on_behalf_of: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    delegation_id: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class Grant(_Frozen):
@@ -119,6 +123,11 @@ class HumanRequest(BaseModel):
     decided_by: str | None = None
     decided_via: str | None = None
     decision_id: str | None = None
+    # When a deputy settled it: the delegator they stood in for.
+    decided_on_behalf_of: str | None = None
+    # Approvals given by deputies: delegator (the key in `approvals`) -> deputy. Both
+    # count as used in this quorum: neither may approve again.
+    deputies: dict[str, str] = Field(default_factory=dict)
     # The request that replaced this one, and why: "reauthorized" (the agent asked again,
     # with other arguments), or an override's follow-up ("override needs more authority",
     # "second sign-off"), which an agent waiting on this request follows.

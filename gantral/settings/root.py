@@ -237,6 +237,13 @@ class ReadinessSettings(BaseModel):
     pool_size: int = Field(default=8, ge=1, le=100)
 
 
+class DelegationSettings(BaseModel):
+    """Deputies: how far ahead a delegation of decision roles may reach."""
+
+    # The longest window a delegation may end after its creation (a typed 422 beyond).
+    max_window_days: float = Field(default=30.0, gt=0, le=366)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GANTRAL_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -264,6 +271,7 @@ class Settings(BaseSettings):
     triggers: TriggerSettings = TriggerSettings()
     channels: ChannelRelaySettings = ChannelRelaySettings()
     readiness: ReadinessSettings = ReadinessSettings()
+    delegations: DelegationSettings = DelegationSettings()
     # The callback worker's allow-list, which the API checks when an instance names a
     # callback URL (the worker's other settings, its secret among them, are its own).
     callbacks: CallbackURLs = CallbackURLs()

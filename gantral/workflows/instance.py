@@ -459,7 +459,7 @@ class InstanceWorkflow:
             self._admit("decide", d, {"context_delta": d.context_delta})
             if self._repeat(scope_of("decide", d.actor, d.idempotency_key, d.request_id), d):
                 return
-            self._s.check_decide(d)
+            self._s.check_decide(d, workflow.now())
 
     # -- reads --------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, computed_field, model_validator
 
 from gantral.attestation import Attestation
 from gantral.domain.actors import Actor
+from gantral.domain.delegation import Delegated
 from gantral.domain.digest import sha256_hex
 from gantral.domain.records import (
     Cost,
@@ -221,6 +222,9 @@ class Decide(BaseModel):
     channel_ref: str | None = Field(default=None, max_length=256)
     # APPROVE only: also give a standing grant for later calls inside this pattern.
     standing: StandingAsk | None = Field(default=None, exclude_if=lambda v: v is None)
+    # A deputy deciding for a delegator: the delegation the API resolved, checked and
+    # recorded by the workflow. Omitted when unset, so other decisions encode as before.
+    on_behalf_of: Delegated | None = Field(default=None, exclude_if=lambda v: v is None)
     attestation: Attestation | None = None
 
 

@@ -366,10 +366,12 @@ type Decision struct {
 	ContextSnapshotRef *string              `json:"context_snapshot_ref,omitempty"`
 	DecisionID         string               `json:"decision_id"`
 	DecisionType       DecisionType         `json:"decision_type"`
+	DelegationID       *string              `json:"delegation_id,omitempty"`
 	HumanActorID       string               `json:"human_actor_id"`
 	IdempotencyKey     string               `json:"idempotency_key"`
 	InstanceID         string               `json:"instance_id"`
 	Justification      *string              `json:"justification"`
+	OnBehalfOf         *string              `json:"on_behalf_of,omitempty"`
 	RequestID          string               `json:"request_id"`
 	Role               string               `json:"role"`
 }
@@ -400,7 +402,9 @@ type DecisionRequest struct {
 	DecisionType   DecisionType         `json:"decision_type"`
 	IdempotencyKey string               `json:"idempotency_key"`
 	Justification  *string              `json:"justification,omitempty"`
-	RequestID      string               `json:"request_id"`
+	// A deputy decides for this human, under their delegation in effect now (`PUT /v1/delegations/me`), with the roles delegated to them
+	OnBehalfOf *string `json:"on_behalf_of,omitempty"`
+	RequestID  string  `json:"request_id"`
 	// The role acted in; default: the caller's first role
 	Role *string `json:"role,omitempty"`
 	// The `args_digest` of the request as shown to the human; a request whose arguments changed since is refused as stale (409 `stale`).
@@ -423,6 +427,36 @@ const (
 	DecisionTypeReject   DecisionType = "REJECT"
 	DecisionTypeOverride DecisionType = "OVERRIDE"
 )
+
+// One delegation as stored and listed: who stands in for whom, with which roles,
+// when, and (once ended early) who ended it.
+type Delegation struct {
+	CreatedAt    string `json:"created_at"`
+	DelegationID string `json:"delegation_id"`
+	Delegator    string `json:"delegator"`
+	Deputy       string `json:"deputy"`
+	// Set when ended early
+	EndedAt  *string  `json:"ended_at,omitempty"`
+	EndedBy  *string  `json:"ended_by,omitempty"`
+	EndsAt   string   `json:"ends_at"`
+	Reason   *string  `json:"reason,omitempty"`
+	Roles    []string `json:"roles"`
+	StartsAt string   `json:"starts_at"`
+	Teams    []string `json:"teams,omitempty"`
+}
+
+type DelegationSet struct {
+	// Their subject
+	Deputy string `json:"deputy"`
+	// Bounded by the configured maximum
+	EndsAt string `json:"ends_at"`
+	// E.g. out of office
+	Reason *string `json:"reason,omitempty"`
+	// Roles handed over; default: every role the caller's token holds
+	Roles []string `json:"roles,omitempty"`
+	// Default: now
+	StartsAt *string `json:"starts_at,omitempty"`
+}
 
 // One disagreement: which records, at which event, and both sides.
 type Divergence struct {
@@ -452,6 +486,7 @@ const (
 	ErrorReasonAlgorithmMismatch         ErrorReason = "algorithm_mismatch"
 	ErrorReasonAlgorithmNotAllowed       ErrorReason = "algorithm_not_allowed"
 	ErrorReasonAlreadyApproved           ErrorReason = "already_approved"
+	ErrorReasonAlreadyCounted            ErrorReason = "already_counted"
 	ErrorReasonAlreadyDecided            ErrorReason = "already_decided"
 	ErrorReasonAlreadyLifted             ErrorReason = "already_lifted"
 	ErrorReasonAlreadyRevoked            ErrorReason = "already_revoked"
@@ -489,7 +524,14 @@ const (
 	ErrorReasonCountersUnavailable       ErrorReason = "counters_unavailable"
 	ErrorReasonCurrencyMismatch          ErrorReason = "currency_mismatch"
 	ErrorReasonDecisionTimeout           ErrorReason = "decision_timeout"
+	ErrorReasonDelegateToSelf            ErrorReason = "delegate_to_self"
+	ErrorReasonDelegationChain           ErrorReason = "delegation_chain"
 	ErrorReasonDelegationDisabled        ErrorReason = "delegation_disabled"
+	ErrorReasonDelegationNotInEffect     ErrorReason = "delegation_not_in_effect"
+	ErrorReasonDelegationTooLong         ErrorReason = "delegation_too_long"
+	ErrorReasonDelegationWindow          ErrorReason = "delegation_window"
+	ErrorReasonDelegationsUnavailable    ErrorReason = "delegations_unavailable"
+	ErrorReasonDeputyAway                ErrorReason = "deputy_away"
 	ErrorReasonDevIssuerDisabled         ErrorReason = "dev_issuer_disabled"
 	ErrorReasonDevIssuerInProduction     ErrorReason = "dev_issuer_in_production"
 	ErrorReasonDiscoveryMismatch         ErrorReason = "discovery_mismatch"
@@ -551,6 +593,7 @@ const (
 	ErrorReasonNoCheckpointNote          ErrorReason = "no_checkpoint_note"
 	ErrorReasonNoConsistencyProof        ErrorReason = "no_consistency_proof"
 	ErrorReasonNoCore                    ErrorReason = "no_core"
+	ErrorReasonNoDelegation              ErrorReason = "no_delegation"
 	ErrorReasonNoGrant                   ErrorReason = "no_grant"
 	ErrorReasonNoRole                    ErrorReason = "no_role"
 	ErrorReasonNoRoute                   ErrorReason = "no_route"
@@ -754,8 +797,10 @@ type HumanRequest struct {
 	CreatedAt                   string               `json:"created_at"`
 	Deadline                    *string              `json:"deadline"`
 	DecidedBy                   *string              `json:"decided_by,omitempty"`
+	DecidedOnBehalfOf           *string              `json:"decided_on_behalf_of,omitempty"`
 	DecidedVia                  *string              `json:"decided_via,omitempty"`
 	DecisionID                  *string              `json:"decision_id,omitempty"`
+	Deputies                    map[string]string    `json:"deputies,omitempty"`
 	ExcludedApprovers           []string             `json:"excluded_approvers,omitempty"`
 	Grant                       *Grant               `json:"grant,omitempty"`
 	GrantHolder                 *string              `json:"grant_holder,omitempty"`
@@ -785,6 +830,7 @@ type InboxItem struct {
 	CreatedAt         string               `json:"created_at"`
 	Deadline          *string              `json:"deadline"`
 	DecidableAs       []string             `json:"decidable_as"`
+	DeputyFor         []string             `json:"deputy_for,omitempty"`
 	InstanceID        string               `json:"instance_id"`
 	Materiality       Materiality          `json:"materiality"`
 	OwningTeamID      *string              `json:"owning_team_id"`
@@ -936,6 +982,13 @@ type MaterialityRuleInput struct {
 	Level MaterialityInput `json:"level"`
 	Name  *string          `json:"name,omitempty"`
 	When  []ConditionInput `json:"when"`
+}
+
+type MyDelegations struct {
+	// The caller's delegation, now or upcoming
+	Given *Delegation `json:"given"`
+	// Delegations naming the caller as deputy
+	Received []Delegation `json:"received"`
 }
 
 // `n` of the rules in `of` must be satisfied: at most as many as there are (said in

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from gantral.api.authz import (
     AuthorizesSteps,
@@ -169,14 +169,15 @@ async def get_request(
 
 @router.post("/{instance_id}/decisions", responses=ERRORS)
 async def decide(
-    instance_id: InstanceId, body: DecisionRequest, core: Core, access: Decides
+    instance_id: InstanceId, body: DecisionRequest, core: Core, access: Decides, request: Request
 ) -> DecisionResult:
     """APPROVE, REJECT or OVERRIDE a pending request. Racing decisions: one wins, others 409.
 
     Needs `decisions:decide` on the instance's team, and `decisions:override` to OVERRIDE;
-    the workflow then checks the role against the instance's pinned policy.
+    the workflow then checks the role against the instance's pinned policy. A deputy
+    names the delegator in `on_behalf_of` and decides with the delegated roles only.
     """
-    return await decide_as(access, core, body)
+    return await decide_as(access, core, body, delegations=request.app.state.delegations)
 
 
 @router.post("/{instance_id}/events", responses=ERRORS)

@@ -26,7 +26,12 @@ from gantral.policy.evaluate import (
     second_signoff_plan,
 )
 from gantral.policy.quorum import progress
-from gantral.workflows.decision_checks import check_decision, check_standing, choose_role
+from gantral.workflows.decision_checks import (
+    check_decision,
+    check_standing,
+    choose_role,
+    counted_as,
+)
 from gantral.workflows.messages import Decide, DecisionResult
 from gantral.workflows.state.core import IdSource, StateCore
 
@@ -158,11 +163,13 @@ class Requests(StateCore):
 
     # -- human decisions ----------------------------------------------------------------
 
-    def check_decide(self, d: Decide) -> None:
+    def check_decide(self, d: Decide, now: datetime | None = None) -> None:
+        """`now`: the workflow's clock, against which a deputy's window is checked."""
         request = self.data.requests.get(d.request_id)
         excluded = set(request.excluded_approvers) if request is not None else set()
         plan = self.data.plans.get(d.request_id)
-        check_decision(d, self.state, request, plan, excluded)
+        team = self.start.owning_team_id
+        check_decision(d, self.state, request, plan, excluded, now, team)
         if d.standing is not None:
             assert request is not None and plan is not None  # check_decision refused otherwise
             step = self.start.template.step(request.step_id)
@@ -193,6 +200,8 @@ class Requests(StateCore):
             at=now,
             channel=d.channel,
             channel_ref=d.channel_ref,
+            on_behalf_of=d.on_behalf_of.delegator if d.on_behalf_of else None,
+            delegation_id=d.on_behalf_of.delegation_id if d.on_behalf_of else None,
         )
         self.data.decisions.append(decision)
         self._resolve(request, plan, d, now, ids)
@@ -211,8 +220,10 @@ class Requests(StateCore):
         if request.status in _OUTCOME_STATE:
             request.decided_by, request.decided_via = d.actor.id, d.channel
             request.decision_id = decision.decision_id
+            request.decided_on_behalf_of = decision.on_behalf_of
+            by = d.actor.id + (f" for {decision.on_behalf_of}" if decision.on_behalf_of else "")
             grant = self.record_outcome(
-                request, d.actor, f"{d.decision_type} by {d.actor.id} as {d.role}", now, ids
+                request, d.actor, f"{d.decision_type} by {by} as {d.role}", now, ids
             )
         standing = None
         if d.standing is not None and request.status in _OUTCOME_STATE:
@@ -263,7 +274,9 @@ class Requests(StateCore):
             self._resolve_override(request, plan, d, now, ids)
         else:
             assert d.role is not None
-            request.approvals[d.actor.id] = d.role
+            request.approvals[counted_as(d)] = d.role
+            if d.on_behalf_of is not None:
+                request.deputies[d.on_behalf_of.delegator] = d.actor.id
             self._update_quorum(request, plan)
 
     def _resolve_override(

@@ -349,10 +349,12 @@ export interface Decision {
   "context_snapshot_ref"?: string | null;
   "decision_id": string;
   "decision_type": DecisionType;
+  "delegation_id"?: string | null;
   "human_actor_id": string;
   "idempotency_key": string;
   "instance_id": string;
   "justification": string | null;
+  "on_behalf_of"?: string | null;
   "request_id": string;
   "role": string;
 }
@@ -383,6 +385,8 @@ export interface DecisionRequest {
   "decision_type": DecisionType;
   "idempotency_key": string;
   "justification"?: string | null;
+  /** A deputy decides for this human, under their delegation in effect now (`PUT /v1/delegations/me`), with the roles delegated to them */
+  "on_behalf_of"?: string | null;
   "request_id": string;
   /** The role acted in; default: the caller's first role */
   "role"?: string | null;
@@ -401,6 +405,36 @@ export interface DecisionResult {
 
 export type DecisionType = "APPROVE" | "REJECT" | "OVERRIDE";
 export const DecisionTypeValues = ["APPROVE","REJECT","OVERRIDE"] as const;
+
+/** One delegation as stored and listed: who stands in for whom, with which roles,
+when, and (once ended early) who ended it. */
+export interface Delegation {
+  "created_at": string;
+  "delegation_id": string;
+  "delegator": string;
+  "deputy": string;
+  /** Set when ended early */
+  "ended_at"?: string | null;
+  "ended_by"?: string | null;
+  "ends_at": string;
+  "reason"?: string | null;
+  "roles": Array<string>;
+  "starts_at": string;
+  "teams"?: Array<string> | null;
+}
+
+export interface DelegationSet {
+  /** Their subject */
+  "deputy": string;
+  /** Bounded by the configured maximum */
+  "ends_at": string;
+  /** E.g. out of office */
+  "reason"?: string | null;
+  /** Roles handed over; default: every role the caller's token holds */
+  "roles"?: Array<string> | null;
+  /** Default: now */
+  "starts_at"?: string | null;
+}
 
 /** One disagreement: which records, at which event, and both sides. */
 export interface Divergence {
@@ -423,8 +457,8 @@ export interface Error {
 }
 
 /** Machine-readable cause: stable values, listed with their meaning in specs/reasons.json. */
-export type ErrorReason = "agent_cannot_decide" | "algorithm_mismatch" | "algorithm_not_allowed" | "already_approved" | "already_decided" | "already_lifted" | "already_revoked" | "args_digest_mismatch" | "args_digest_required" | "arguments_not_shown" | "audit_db_unavailable" | "audit_keys_invalid" | "audit_sealed" | "audit_seq_conflict" | "audit_seq_gap" | "audit_unavailable" | "backtest_too_large" | "bad_page_token" | "bad_payload" | "bad_signature" | "batch_too_large" | "body_too_large" | "budget" | "callback_url_not_allowed" | "cancelled" | "channel_not_configured" | "codec_key_unknown" | "codec_needs_all_teams" | "codec_not_configured" | "codec_not_enabled" | "codec_payload_invalid" | "concurrency" | "conflict" | "contended" | "context_delta_required" | "continuing_as_new" | "cost_required" | "cost_too_large" | "counters_unavailable" | "currency_mismatch" | "decision_timeout" | "delegation_disabled" | "dev_issuer_disabled" | "dev_issuer_in_production" | "discovery_mismatch" | "duplicate_in_batch" | "empty_body" | "error" | "expired" | "fairness" | "field_not_a_fact" | "field_too_large" | "forbidden" | "foreign_workflow" | "grant_expired" | "grant_not_active" | "grant_not_yours" | "grant_reused" | "grant_step_mismatch" | "halted" | "halts_unavailable" | "history_archive_missing" | "history_archive_tampered" | "history_incomplete" | "history_not_archived" | "history_not_found" | "id_mismatch" | "idempotency_key_reused" | "illegal_transition" | "inconsistent_steps" | "inconsistent_timing" | "internal" | "invalid" | "invalid_clients" | "invalid_codec" | "invalid_codec_key" | "invalid_cost" | "invalid_currency" | "invalid_document" | "invalid_id" | "invalid_input" | "invalid_owner" | "invalid_permissions" | "invalid_query" | "invalid_secret_reference" | "invalid_window" | "jira_unavailable" | "justification_required" | "jwks_unreachable" | "lift_already_approved" | "lift_role_required" | "lifter_is_raiser" | "malformed" | "malformed_json" | "method_not_allowed" | "missing_claim" | "missing_kid" | "missing_subject" | "missing_token" | "negative_cost" | "no_checkpoint_note" | "no_consistency_proof" | "no_core" | "no_grant" | "no_role" | "no_route" | "no_teams" | "not_a_gateway" | "not_a_human" | "not_authorized" | "not_canonical_json" | "not_found" | "not_governed" | "not_grant_approver" | "not_human" | "not_i_json" | "not_running" | "not_this_gateway" | "not_waiting" | "not_yet_checkpointed" | "not_yet_valid" | "not_your_team" | "payload_schema" | "payload_too_large" | "pending" | "pending_for_other_principal" | "permission_not_granted" | "policy_hash_mismatch" | "query_failed" | "raise_role_required" | "rate_limit" | "readiness_needs_database" | "ready" | "rejected" | "relay_unavailable" | "role_not_allowed" | "role_not_held" | "scope_not_granted" | "secret_env_not_set" | "secret_file_not_found" | "secret_not_found" | "separation_of_duties" | "shadow_report_too_large" | "stale" | "stale_delivery" | "stale_signature" | "standing_exceeds_policy" | "standing_needs_sole_approver" | "standing_not_allowed" | "standing_pattern_widens" | "standing_role_not_allowed" | "standing_unavailable" | "step_id_required" | "superseded" | "team_not_granted" | "temporal_timeout" | "temporal_unavailable" | "terminal" | "too_deep" | "too_large" | "too_many_requests" | "unattested" | "unauthenticated" | "unavailable" | "unknown_halt" | "unknown_instance" | "unknown_issue" | "unknown_key" | "unknown_policy" | "unknown_request" | "unknown_standing_grant" | "unknown_step" | "unknown_tree_size" | "unknown_user" | "unknown_version" | "unknown_workflow" | "unreadable_file" | "unsigned" | "validation_failed" | "vault_denied" | "vault_not_configured" | "vault_unreachable" | "version_conflict" | "version_superseded" | "window_too_large" | "workflow_error" | "wrong_audience" | "wrong_issuer";
-export const ErrorReasonValues = ["agent_cannot_decide","algorithm_mismatch","algorithm_not_allowed","already_approved","already_decided","already_lifted","already_revoked","args_digest_mismatch","args_digest_required","arguments_not_shown","audit_db_unavailable","audit_keys_invalid","audit_sealed","audit_seq_conflict","audit_seq_gap","audit_unavailable","backtest_too_large","bad_page_token","bad_payload","bad_signature","batch_too_large","body_too_large","budget","callback_url_not_allowed","cancelled","channel_not_configured","codec_key_unknown","codec_needs_all_teams","codec_not_configured","codec_not_enabled","codec_payload_invalid","concurrency","conflict","contended","context_delta_required","continuing_as_new","cost_required","cost_too_large","counters_unavailable","currency_mismatch","decision_timeout","delegation_disabled","dev_issuer_disabled","dev_issuer_in_production","discovery_mismatch","duplicate_in_batch","empty_body","error","expired","fairness","field_not_a_fact","field_too_large","forbidden","foreign_workflow","grant_expired","grant_not_active","grant_not_yours","grant_reused","grant_step_mismatch","halted","halts_unavailable","history_archive_missing","history_archive_tampered","history_incomplete","history_not_archived","history_not_found","id_mismatch","idempotency_key_reused","illegal_transition","inconsistent_steps","inconsistent_timing","internal","invalid","invalid_clients","invalid_codec","invalid_codec_key","invalid_cost","invalid_currency","invalid_document","invalid_id","invalid_input","invalid_owner","invalid_permissions","invalid_query","invalid_secret_reference","invalid_window","jira_unavailable","justification_required","jwks_unreachable","lift_already_approved","lift_role_required","lifter_is_raiser","malformed","malformed_json","method_not_allowed","missing_claim","missing_kid","missing_subject","missing_token","negative_cost","no_checkpoint_note","no_consistency_proof","no_core","no_grant","no_role","no_route","no_teams","not_a_gateway","not_a_human","not_authorized","not_canonical_json","not_found","not_governed","not_grant_approver","not_human","not_i_json","not_running","not_this_gateway","not_waiting","not_yet_checkpointed","not_yet_valid","not_your_team","payload_schema","payload_too_large","pending","pending_for_other_principal","permission_not_granted","policy_hash_mismatch","query_failed","raise_role_required","rate_limit","readiness_needs_database","ready","rejected","relay_unavailable","role_not_allowed","role_not_held","scope_not_granted","secret_env_not_set","secret_file_not_found","secret_not_found","separation_of_duties","shadow_report_too_large","stale","stale_delivery","stale_signature","standing_exceeds_policy","standing_needs_sole_approver","standing_not_allowed","standing_pattern_widens","standing_role_not_allowed","standing_unavailable","step_id_required","superseded","team_not_granted","temporal_timeout","temporal_unavailable","terminal","too_deep","too_large","too_many_requests","unattested","unauthenticated","unavailable","unknown_halt","unknown_instance","unknown_issue","unknown_key","unknown_policy","unknown_request","unknown_standing_grant","unknown_step","unknown_tree_size","unknown_user","unknown_version","unknown_workflow","unreadable_file","unsigned","validation_failed","vault_denied","vault_not_configured","vault_unreachable","version_conflict","version_superseded","window_too_large","workflow_error","wrong_audience","wrong_issuer"] as const;
+export type ErrorReason = "agent_cannot_decide" | "algorithm_mismatch" | "algorithm_not_allowed" | "already_approved" | "already_counted" | "already_decided" | "already_lifted" | "already_revoked" | "args_digest_mismatch" | "args_digest_required" | "arguments_not_shown" | "audit_db_unavailable" | "audit_keys_invalid" | "audit_sealed" | "audit_seq_conflict" | "audit_seq_gap" | "audit_unavailable" | "backtest_too_large" | "bad_page_token" | "bad_payload" | "bad_signature" | "batch_too_large" | "body_too_large" | "budget" | "callback_url_not_allowed" | "cancelled" | "channel_not_configured" | "codec_key_unknown" | "codec_needs_all_teams" | "codec_not_configured" | "codec_not_enabled" | "codec_payload_invalid" | "concurrency" | "conflict" | "contended" | "context_delta_required" | "continuing_as_new" | "cost_required" | "cost_too_large" | "counters_unavailable" | "currency_mismatch" | "decision_timeout" | "delegate_to_self" | "delegation_chain" | "delegation_disabled" | "delegation_not_in_effect" | "delegation_too_long" | "delegation_window" | "delegations_unavailable" | "deputy_away" | "dev_issuer_disabled" | "dev_issuer_in_production" | "discovery_mismatch" | "duplicate_in_batch" | "empty_body" | "error" | "expired" | "fairness" | "field_not_a_fact" | "field_too_large" | "forbidden" | "foreign_workflow" | "grant_expired" | "grant_not_active" | "grant_not_yours" | "grant_reused" | "grant_step_mismatch" | "halted" | "halts_unavailable" | "history_archive_missing" | "history_archive_tampered" | "history_incomplete" | "history_not_archived" | "history_not_found" | "id_mismatch" | "idempotency_key_reused" | "illegal_transition" | "inconsistent_steps" | "inconsistent_timing" | "internal" | "invalid" | "invalid_clients" | "invalid_codec" | "invalid_codec_key" | "invalid_cost" | "invalid_currency" | "invalid_document" | "invalid_id" | "invalid_input" | "invalid_owner" | "invalid_permissions" | "invalid_query" | "invalid_secret_reference" | "invalid_window" | "jira_unavailable" | "justification_required" | "jwks_unreachable" | "lift_already_approved" | "lift_role_required" | "lifter_is_raiser" | "malformed" | "malformed_json" | "method_not_allowed" | "missing_claim" | "missing_kid" | "missing_subject" | "missing_token" | "negative_cost" | "no_checkpoint_note" | "no_consistency_proof" | "no_core" | "no_delegation" | "no_grant" | "no_role" | "no_route" | "no_teams" | "not_a_gateway" | "not_a_human" | "not_authorized" | "not_canonical_json" | "not_found" | "not_governed" | "not_grant_approver" | "not_human" | "not_i_json" | "not_running" | "not_this_gateway" | "not_waiting" | "not_yet_checkpointed" | "not_yet_valid" | "not_your_team" | "payload_schema" | "payload_too_large" | "pending" | "pending_for_other_principal" | "permission_not_granted" | "policy_hash_mismatch" | "query_failed" | "raise_role_required" | "rate_limit" | "readiness_needs_database" | "ready" | "rejected" | "relay_unavailable" | "role_not_allowed" | "role_not_held" | "scope_not_granted" | "secret_env_not_set" | "secret_file_not_found" | "secret_not_found" | "separation_of_duties" | "shadow_report_too_large" | "stale" | "stale_delivery" | "stale_signature" | "standing_exceeds_policy" | "standing_needs_sole_approver" | "standing_not_allowed" | "standing_pattern_widens" | "standing_role_not_allowed" | "standing_unavailable" | "step_id_required" | "superseded" | "team_not_granted" | "temporal_timeout" | "temporal_unavailable" | "terminal" | "too_deep" | "too_large" | "too_many_requests" | "unattested" | "unauthenticated" | "unavailable" | "unknown_halt" | "unknown_instance" | "unknown_issue" | "unknown_key" | "unknown_policy" | "unknown_request" | "unknown_standing_grant" | "unknown_step" | "unknown_tree_size" | "unknown_user" | "unknown_version" | "unknown_workflow" | "unreadable_file" | "unsigned" | "validation_failed" | "vault_denied" | "vault_not_configured" | "vault_unreachable" | "version_conflict" | "version_superseded" | "window_too_large" | "workflow_error" | "wrong_audience" | "wrong_issuer";
+export const ErrorReasonValues = ["agent_cannot_decide","algorithm_mismatch","algorithm_not_allowed","already_approved","already_counted","already_decided","already_lifted","already_revoked","args_digest_mismatch","args_digest_required","arguments_not_shown","audit_db_unavailable","audit_keys_invalid","audit_sealed","audit_seq_conflict","audit_seq_gap","audit_unavailable","backtest_too_large","bad_page_token","bad_payload","bad_signature","batch_too_large","body_too_large","budget","callback_url_not_allowed","cancelled","channel_not_configured","codec_key_unknown","codec_needs_all_teams","codec_not_configured","codec_not_enabled","codec_payload_invalid","concurrency","conflict","contended","context_delta_required","continuing_as_new","cost_required","cost_too_large","counters_unavailable","currency_mismatch","decision_timeout","delegate_to_self","delegation_chain","delegation_disabled","delegation_not_in_effect","delegation_too_long","delegation_window","delegations_unavailable","deputy_away","dev_issuer_disabled","dev_issuer_in_production","discovery_mismatch","duplicate_in_batch","empty_body","error","expired","fairness","field_not_a_fact","field_too_large","forbidden","foreign_workflow","grant_expired","grant_not_active","grant_not_yours","grant_reused","grant_step_mismatch","halted","halts_unavailable","history_archive_missing","history_archive_tampered","history_incomplete","history_not_archived","history_not_found","id_mismatch","idempotency_key_reused","illegal_transition","inconsistent_steps","inconsistent_timing","internal","invalid","invalid_clients","invalid_codec","invalid_codec_key","invalid_cost","invalid_currency","invalid_document","invalid_id","invalid_input","invalid_owner","invalid_permissions","invalid_query","invalid_secret_reference","invalid_window","jira_unavailable","justification_required","jwks_unreachable","lift_already_approved","lift_role_required","lifter_is_raiser","malformed","malformed_json","method_not_allowed","missing_claim","missing_kid","missing_subject","missing_token","negative_cost","no_checkpoint_note","no_consistency_proof","no_core","no_delegation","no_grant","no_role","no_route","no_teams","not_a_gateway","not_a_human","not_authorized","not_canonical_json","not_found","not_governed","not_grant_approver","not_human","not_i_json","not_running","not_this_gateway","not_waiting","not_yet_checkpointed","not_yet_valid","not_your_team","payload_schema","payload_too_large","pending","pending_for_other_principal","permission_not_granted","policy_hash_mismatch","query_failed","raise_role_required","rate_limit","readiness_needs_database","ready","rejected","relay_unavailable","role_not_allowed","role_not_held","scope_not_granted","secret_env_not_set","secret_file_not_found","secret_not_found","separation_of_duties","shadow_report_too_large","stale","stale_delivery","stale_signature","standing_exceeds_policy","standing_needs_sole_approver","standing_not_allowed","standing_pattern_widens","standing_role_not_allowed","standing_unavailable","step_id_required","superseded","team_not_granted","temporal_timeout","temporal_unavailable","terminal","too_deep","too_large","too_many_requests","unattested","unauthenticated","unavailable","unknown_halt","unknown_instance","unknown_issue","unknown_key","unknown_policy","unknown_request","unknown_standing_grant","unknown_step","unknown_tree_size","unknown_user","unknown_version","unknown_workflow","unreadable_file","unsigned","validation_failed","vault_denied","vault_not_configured","vault_unreachable","version_conflict","version_superseded","window_too_large","workflow_error","wrong_audience","wrong_issuer"] as const;
 
 /** The facts a running step's policy reads, and the approvals to try. */
 export interface EvaluateRequest {
@@ -542,8 +576,10 @@ export interface HumanRequest {
   "created_at": string;
   "deadline": string | null;
   "decided_by"?: string | null;
+  "decided_on_behalf_of"?: string | null;
   "decided_via"?: string | null;
   "decision_id"?: string | null;
+  "deputies"?: Record<string, string>;
   "excluded_approvers"?: Array<string>;
   "grant"?: Grant | null;
   "grant_holder"?: string | null;
@@ -573,6 +609,7 @@ export interface InboxItem {
   "created_at": string;
   "deadline": string | null;
   "decidable_as": Array<string>;
+  "deputy_for"?: Array<string>;
   "instance_id": string;
   "materiality": Materiality;
   "owning_team_id": string | null;
@@ -712,6 +749,13 @@ export interface MaterialityRuleInput {
   "level": MaterialityInput;
   "name"?: string | null;
   "when": Array<ConditionInput>;
+}
+
+export interface MyDelegations {
+  /** The caller's delegation, now or upcoming */
+  "given": Delegation | null;
+  /** Delegations naming the caller as deputy */
+  "received": Array<Delegation>;
 }
 
 /** `n` of the rules in `of` must be satisfied: at most as many as there are (said in

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -24,11 +25,13 @@ from gantral_sdk._types_gen import (
     Cost,
     DecisionResult,
     DecisionType,
+    Delegation,
     HumanRequest,
     InboxItem,
     InboxPage,
     InstancePage,
     InstanceView,
+    MyDelegations,
     StandingGrant,
     State,
     VerifyView,
@@ -177,6 +180,7 @@ def decide(
     idempotency_key: str | None,
     channel: str | None = None,
     standing: dict[str, Any] | None = None,
+    on_behalf_of: str | None = None,
 ) -> Call[DecisionResult]:
     body: dict[str, Any] = {
         "request_id": request_id,
@@ -191,6 +195,7 @@ def decide(
         "context_delta": context_delta,
         "channel": channel,
         "standing": standing,
+        "on_behalf_of": on_behalf_of,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     return Call("POST", _instance(instance_id, "decisions"), DecisionResult, json=body)
@@ -244,6 +249,38 @@ def batch_refusals(result: BatchDecisionResult) -> list[APIError]:
             error.details.update(instance_id=item.instance_id, request_id=item.request_id)
             refused.append(error)
     return refused
+
+
+def delegate(
+    deputy: str,
+    ends_at: datetime,
+    roles: list[str] | None,
+    starts_at: datetime | None,
+    reason: str | None,
+) -> Call[Delegation]:
+    body: dict[str, Any] = {"deputy": deputy, "ends_at": _aware(ends_at).isoformat()}
+    if roles is not None:
+        body["roles"] = roles
+    if starts_at is not None:
+        body["starts_at"] = _aware(starts_at).isoformat()
+    if reason is not None:
+        body["reason"] = reason
+    return Call("PUT", "/v1/delegations/me", Delegation, json=body)
+
+
+def my_delegations() -> Call[MyDelegations]:
+    return Call("GET", "/v1/delegations/me", MyDelegations)
+
+
+def end_delegation() -> Call[Delegation]:
+    return Call("DELETE", "/v1/delegations/me", Delegation)
+
+
+def _aware(at: datetime) -> datetime:
+    """The server takes only times with an offset: a naive one is refused here, clearly."""
+    if at.tzinfo is None:
+        raise ValueError("a delegation's times need a timezone (e.g. datetime.now(UTC))")
+    return at
 
 
 def report(

@@ -8,6 +8,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 import httpx
@@ -27,10 +28,12 @@ from gantral_sdk._types_gen import (
     Decision,
     DecisionResult,
     DecisionType,
+    Delegation,
     HumanRequest,
     InboxPage,
     InstancePage,
     InstanceView,
+    MyDelegations,
     RequestStatus,
     StandingGrant,
     State,
@@ -274,6 +277,7 @@ class GantralClient:
         seen_args_digest: str | None = None,
         channel: str | None = None,
         standing: dict[str, Any] | None = None,
+        on_behalf_of: str | None = None,
     ) -> DecisionResult: ...
 
     @overload
@@ -290,6 +294,7 @@ class GantralClient:
         idempotency_key: str | None = None,
         channel: str | None = None,
         standing: dict[str, Any] | None = None,
+        on_behalf_of: str | None = None,
     ) -> DecisionResult: ...
 
     def decide(
@@ -305,6 +310,7 @@ class GantralClient:
         seen_args_digest: str | None = None,
         channel: str | None = None,
         standing: dict[str, Any] | None = None,
+        on_behalf_of: str | None = None,
     ) -> DecisionResult:
         """APPROVE, REJECT or OVERRIDE the request the human was shown, and only that.
 
@@ -319,6 +325,8 @@ class GantralClient:
             standing: With APPROVE, also give a standing grant: `{"pattern": {...},
                 "ttl": "30m", "max_uses": 20, "serves": "agent"}`; a pattern that would
                 widen the request is refused (`InvalidInput`, `standing_pattern_widens`).
+            on_behalf_of: As a deputy: the human whose delegation in effect you decide
+                under (`delegate`), with their delegated roles only; both names are recorded.
 
         A request whose arguments changed since (the agent asked again) is refused:
         `Conflict` with reason `stale` or `superseded`. The SDK never reads the current
@@ -327,7 +335,7 @@ class GantralClient:
         request_id, digest = _calls.shown(request, seen_args_digest)
         call = _calls.decide(
             instance_id, request_id, digest, decision_type, role, justification,
-            context_delta, idempotency_key, channel, standing,
+            context_delta, idempotency_key, channel, standing, on_behalf_of,
         )  # fmt: skip
         return self._run(call)
 
@@ -370,6 +378,31 @@ class GantralClient:
     def revoke_standing_grant(self, standing_id: str, reason: str) -> StandingGrant:
         """Revoke a standing grant at once (its approver, or a supervisor of its team)."""
         return self._run(_calls.revoke_standing_grant(standing_id, reason))
+
+    # -- deputies -------------------------------------------------------------------------
+
+    def delegate(
+        self,
+        deputy: str,
+        ends_at: datetime,
+        *,
+        roles: list[str] | None = None,
+        starts_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> Delegation:
+        """Hand your decision roles to `deputy` (their subject) until `ends_at` (from
+        `starts_at`, default now), replacing your current delegation. `roles` defaults
+        to every role your token holds; roles delegated to you cannot be passed on
+        (`Forbidden`, reason `delegation_chain`). Times need a timezone."""
+        return self._run(_calls.delegate(deputy, ends_at, roles, starts_at, reason))
+
+    def my_delegations(self) -> MyDelegations:
+        """The delegation you gave (in effect or upcoming) and those naming you deputy."""
+        return self._run(_calls.my_delegations())
+
+    def end_delegation(self) -> Delegation:
+        """End your delegation now (`NotFound`, reason `no_delegation`, if none)."""
+        return self._run(_calls.end_delegation())
 
     def get_audit_log(self, instance_id: str) -> AuditTrailView:
         """The instance's audit trail (events, chain hashes, seal), as the log stores it."""

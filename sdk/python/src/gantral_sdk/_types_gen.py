@@ -29,6 +29,7 @@ __all__ = [
     "Decision",
     "DecisionResult",
     "DecisionType",
+    "Delegation",
     "EventView",
     "Grant",
     "HumanRequest",
@@ -38,6 +39,7 @@ __all__ = [
     "InstanceSummary",
     "InstanceView",
     "Materiality",
+    "MyDelegations",
     "ProblemView",
     "RequestStatus",
     "StandingGrant",
@@ -182,8 +184,10 @@ class HumanRequest(BaseModel):
     created_at: datetime
     deadline: datetime | None
     decided_by: str | None = None
+    decided_on_behalf_of: str | None = None
     decided_via: str | None = None
     decision_id: str | None = None
+    deputies: dict[str, str] = Field(default_factory=dict)
     excluded_approvers: list[str] = Field(default_factory=list)
     grant: Grant | None = None
     grant_holder: str | None = None
@@ -249,10 +253,12 @@ class Decision(BaseModel):
     context_snapshot_ref: str | None = None
     decision_id: str
     decision_type: DecisionType
+    delegation_id: str | None = None
     human_actor_id: str
     idempotency_key: str
     instance_id: str
     justification: str | None
+    on_behalf_of: str | None = None
     request_id: str
     role: str
 
@@ -333,6 +339,24 @@ class ClosedRequest(BaseModel):
     workflow_id: str | None
 
 
+class Delegation(BaseModel):
+    """One delegation as stored and listed: who stands in for whom, with which roles,
+    when, and (once ended early) who ended it.
+    """
+
+    created_at: datetime
+    delegation_id: str
+    delegator: str
+    deputy: str
+    ended_at: datetime | None = None
+    ended_by: str | None = None
+    ends_at: datetime
+    reason: str | None = None
+    roles: list[str]
+    starts_at: datetime
+    teams: list[str] | None = None
+
+
 class InboxItem(BaseModel):
     """One open request, with what an approver needs to judge its urgency and act on it."""
 
@@ -343,6 +367,7 @@ class InboxItem(BaseModel):
     created_at: datetime
     deadline: datetime | None
     decidable_as: list[str]
+    deputy_for: list[str] = Field(default_factory=list)
     instance_id: str
     materiality: Materiality
     owning_team_id: str | None
@@ -410,6 +435,11 @@ class InstanceView(BaseModel):
     updated_at: datetime
     workflow_id: str
     workflow_version: int = Field(ge=-9007199254740991, le=9007199254740991)
+
+
+class MyDelegations(BaseModel):
+    given: Delegation | None
+    received: list[Delegation]
 
 
 class ProblemView(BaseModel):
