@@ -160,6 +160,10 @@ class Reason(StrEnum):
     ROLE_NOT_HELD = "role_not_held", "the actor does not hold the role named"
     ROLE_NOT_ALLOWED = "role_not_allowed", "the role may not decide this request this way"
     SEPARATION_OF_DUTIES = "separation_of_duties", "the decider may not be the one who asked"
+    SELF_APPROVAL_NOT_ALLOWED = (
+        "self_approval_not_allowed",
+        "only the caller decides in their own client, where the policy allows self-approval",
+    )
     STALE = "stale", "the request changed since it was seen"
     CONTEXT_DELTA_REQUIRED = "context_delta_required", "an OVERRIDE needs a non-empty context_delta"
     JUSTIFICATION_REQUIRED = "justification_required", "this decision requires a justification"

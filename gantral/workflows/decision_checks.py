@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gantral.domain.actors import ActorKind
-from gantral.domain.records import DecisionType, HumanRequest, RequestStatus
+from gantral.domain.records import MCP_ELICITATION, DecisionType, HumanRequest, RequestStatus
 from gantral.domain.states import State
 from gantral.errors import Reason
 from gantral.policy.evaluate import RequestPlan
@@ -58,6 +58,8 @@ def check_decision(
         raise conflict(Reason.NOT_WAITING, f"instance is {state}, not WAITING_FOR_HUMAN")
     if d.actor.kind is not ActorKind.HUMAN:
         raise forbidden(Reason.NOT_HUMAN, "only a human can decide; agents and the system cannot")
+    if d.channel == MCP_ELICITATION:
+        _check_self_approval(d, request, plan)
     role = choose_role(d, request, plan)
     if role is None:
         if not d.actor.roles:
@@ -80,6 +82,21 @@ def check_decision(
             f"{d.actor.id} requested or triggered this instance and cannot decide on it",
         )
     _check_type(d, request, plan)
+
+
+def _check_self_approval(d: Decide, request: HumanRequest, plan: RequestPlan) -> None:
+    """The caller deciding in their own client: only where the policy allows it at this
+    materiality, and only the caller (the one who asked)."""
+    if not plan.self_approval:
+        raise forbidden(
+            Reason.SELF_APPROVAL_NOT_ALLOWED,
+            f"the policy does not let the caller decide request {d.request_id} in their client",
+        )
+    if d.actor.id != request.requested_by:
+        raise forbidden(
+            Reason.SELF_APPROVAL_NOT_ALLOWED,
+            f"only {request.requested_by}, who asked, decides via {MCP_ELICITATION}",
+        )
 
 
 def _check_type(d: Decide, request: HumanRequest, plan: RequestPlan) -> None:
