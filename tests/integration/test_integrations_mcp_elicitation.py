@@ -170,6 +170,33 @@ async def test_declining_in_the_client_rejects_the_call(
     assert decision.justification == "declined by the caller in their MCP client"
 
 
+@MODES
+async def test_dismissing_the_elicitation_leaves_it_to_the_approvers(
+    api: httpx.AsyncClient, dev_issuer: IdentitySettings, tmp_path: Path, mode: str
+) -> None:
+    bob = Human("cancel")
+    async with gateway(api, tmp_path, dev_issuer) as (url, bank, wid, alice):
+
+        async def approve_once_dismissed() -> None:
+            async with asyncio.timeout(30):
+                while not bob.asked:
+                    await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)  # the dismissal reaches the gateway
+            await approve_next(alice, wid)
+
+        async with client(url, "bob", bob, mode) as mcp:
+            approval = asyncio.create_task(approve_once_dismissed())
+            result = await mcp.call_tool("transfer", {"account": "acme", "amount": 5})
+            await approval
+        view = await only_instance(alice, wid)
+    assert len(bob.asked) == 1
+    assert not result.is_error and bank.calls() != []
+    assert result.meta is not None
+    assert result.meta[ELICITATION_META] == {"offered": True, "answer": "cancel"}
+    (decision,) = view.decisions
+    assert decision.channel == "api" and decision.human_actor_id == "alice"
+
+
 async def test_a_client_without_elicitation_holds_as_usual(
     api: httpx.AsyncClient, dev_issuer: IdentitySettings, tmp_path: Path
 ) -> None:
