@@ -277,11 +277,34 @@ async def test_a_self_approval_outside_the_gateway_is_refused(
                 item.instance_id, item.request_id, "APPROVE", seen_args_digest=seen,
                 channel="mcp-elicitation",
             )  # fmt: skip
+        # Through the gateway, for someone else's request, or for an agent: refused too.
+        gateway_token = token("mcp-gw", ["mcp-gateway"], agent=True)
+        body = {
+            "request_id": item.request_id, "decision_type": "APPROVE",
+            "idempotency_key": uuid.uuid4().hex, "seen_args_digest": seen,
+            "channel": "mcp-elicitation",
+        }  # fmt: skip
+        answers = {}
+        for who, agent in (("carol", False), ("bot-1", True)):
+            owner = "bob" if agent else None
+            caller = token(who, BOB, audience=GATEWAY_RESOURCE, agent=agent, owner=owner)
+            headers = {
+                "Authorization": f"Bearer {gateway_token}", "Gantral-On-Behalf-Of": caller,
+            }  # fmt: skip
+            answer = await api.post(
+                f"/v1/instances/{item.instance_id}/decisions", json=body, headers=headers
+            )
+            answers[who] = (answer.status_code, answer.json()["reason"])
+        view = await alice.get_instance(item.instance_id)
         call.cancel()
         await asyncio.gather(call, return_exceptions=True)
     assert refused.value.status_code == 403
     assert refused.value.reason == "self_approval_not_allowed"
-    assert bank.calls() == []
+    assert answers == {
+        "carol": (403, "self_approval_not_allowed"),
+        "bot-1": (403, "not_human"),
+    }
+    assert view.decisions == [] and bank.calls() == []
 
 
 async def approve_next(alice: sdk.AsyncGantralClient, wid: str) -> None:
