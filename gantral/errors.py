@@ -160,6 +160,10 @@ class Reason(StrEnum):
     ROLE_NOT_HELD = "role_not_held", "the actor does not hold the role named"
     ROLE_NOT_ALLOWED = "role_not_allowed", "the role may not decide this request this way"
     SEPARATION_OF_DUTIES = "separation_of_duties", "the decider may not be the one who asked"
+    SELF_APPROVAL_NOT_ALLOWED = (
+        "self_approval_not_allowed",
+        "only the caller decides in their own client, where the policy allows self-approval",
+    )
     STALE = "stale", "the request changed since it was seen"
     BATCH_TOO_LARGE = "batch_too_large", "a batch decides more requests than the limit allows"
     DUPLICATE_IN_BATCH = "duplicate_in_batch", "a batch names the same request more than once"

@@ -116,7 +116,8 @@ class DecisionRequest(_Body):
     )
     # The tool the human decided in, when it talks to this API (Slack and Jira decide
     # through their own signed endpoints).
-    channel: Literal["api", "cli"] = "api"
+    # `mcp-elicitation`: the MCP gateway, for a caller deciding in their own client.
+    channel: Literal["api", "cli", "mcp-elicitation"] = "api"
     standing: StandingAsk | None = Field(
         default=None,
         description="APPROVE only: also give a standing grant, a pattern that only narrows"

@@ -86,6 +86,10 @@ class Grant(_Frozen):
     holder: str | None = None
 
 
+MCP_ELICITATION = "mcp-elicitation"
+"""The channel of a decision the caller took in their own MCP client (self-approval)."""
+
+
 class HumanRequest(BaseModel):
     request_id: str
     step_id: str
@@ -109,6 +113,8 @@ class HumanRequest(BaseModel):
     excluded_approvers: list[str] = Field(default_factory=list)
     # The policy opted out of separation of duties: whom it would have excluded (audited).
     separation_of_duties_waived_for: list[str] = Field(default_factory=list)
+    # The policy lets the caller decide in their own MCP client (`self_approval`).
+    self_approval: bool = False
     # The principal whose authorization opened this request (and its follow-ups): the
     # grant is issued to it, and only it may supersede the request.
     grant_holder: str | None = None

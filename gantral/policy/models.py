@@ -34,6 +34,7 @@ from gantral.policy.schema_rules import policy_rules, settings_rules, tier_rules
 from gantral.settings.durations import Duration
 
 __all__ = [
+    "SELF_APPROVABLE",
     "AllOf",
     "AnyOf",
     "ApprovalRule",
@@ -141,6 +142,9 @@ class Channels(_Strict):
     slack: SlackChannel | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
+SELF_APPROVABLE = frozenset({Materiality.LOW, Materiality.MEDIUM})
+"""The levels at which a policy may let the caller approve their own call."""
+
 # A path into the step's arguments: `service`, `target.region`.
 ArgumentPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")]
 
@@ -241,6 +245,26 @@ class Policy(_Settings):
     channels: Channels | None = Field(default=None, exclude_if=lambda v: v is None)
     # Standing grants this step allows; optional like `notify` (hashes unchanged).
     standing: Standing | None = Field(default=None, exclude_if=lambda v: v is None)
+    # `allowed`: the human whose call this is may decide its request in their own MCP
+    # client (the gateway's elicitation channel), still needing an approver role. Only
+    # without separation of duties and at LOW or MEDIUM: a level a materiality rule
+    # raises higher is never self-approved. Optional like `notify`.
+    self_approval: Literal["allowed"] | None = Field(default=None, exclude_if=lambda v: v is None)
+
+    @model_validator(mode="after")
+    def _self_approval_where_harmless(self) -> Policy:
+        if self.self_approval is None:
+            return self
+        if self.separation_of_duties:
+            raise ValueError(
+                "self_approval: allowed needs separation_of_duties: false (a caller"
+                " approving their own call is what separation of duties forbids)"
+            )
+        if self.materiality not in SELF_APPROVABLE:
+            raise ValueError(
+                f"self_approval: allowed is for LOW or MEDIUM materiality, not {self.materiality}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _every_level_is_coherent(self) -> Policy:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from gantral.domain.actors import ActorKind
 from gantral.domain.delegation import Delegated
-from gantral.domain.records import DecisionType, HumanRequest, RequestStatus
+from gantral.domain.records import MCP_ELICITATION, DecisionType, HumanRequest, RequestStatus
 from gantral.domain.states import State
 from gantral.errors import Reason
 from gantral.governance.standing import widening
@@ -82,6 +82,8 @@ def check_decision(
         raise forbidden(Reason.NOT_HUMAN, "only a human can decide; agents and the system cannot")
     if d.on_behalf_of is not None:
         _check_deputy(d, d.on_behalf_of, request, now, team)
+    if d.channel == MCP_ELICITATION:
+        _check_self_approval(d, request, plan)
     role = choose_role(d, request, plan)
     if role is None:
         if not acting_roles(d):
@@ -138,6 +140,21 @@ def _check_deputy(
                 Reason.ALREADY_COUNTED,
                 f"{who} already counted in this quorum; each human counts once",
             )
+
+
+def _check_self_approval(d: Decide, request: HumanRequest, plan: RequestPlan) -> None:
+    """The caller deciding in their own client: only where the policy allows it at this
+    materiality, and only the caller (the one who asked)."""
+    if not plan.self_approval:
+        raise forbidden(
+            Reason.SELF_APPROVAL_NOT_ALLOWED,
+            f"the policy does not let the caller decide request {d.request_id} in their client",
+        )
+    if d.actor.id != request.requested_by:
+        raise forbidden(
+            Reason.SELF_APPROVAL_NOT_ALLOWED,
+            f"only {request.requested_by}, who asked, decides via {MCP_ELICITATION}",
+        )
 
 
 def _check_type(d: Decide, request: HumanRequest, plan: RequestPlan) -> None:

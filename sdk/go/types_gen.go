@@ -632,6 +632,7 @@ const (
 	ErrorReasonSecretEnvNotSet           ErrorReason = "secret_env_not_set"
 	ErrorReasonSecretFileNotFound        ErrorReason = "secret_file_not_found"
 	ErrorReasonSecretNotFound            ErrorReason = "secret_not_found"
+	ErrorReasonSelfApprovalNotAllowed    ErrorReason = "self_approval_not_allowed"
 	ErrorReasonSeparationOfDuties        ErrorReason = "separation_of_duties"
 	ErrorReasonShadowReportTooLarge      ErrorReason = "shadow_report_too_large"
 	ErrorReasonStale                     ErrorReason = "stale"
@@ -810,6 +811,7 @@ type HumanRequest struct {
 	RequestedBy                 string               `json:"requested_by,omitempty"`
 	RequiredApprovers           []string             `json:"required_approvers"`
 	ResolvedAt                  *string              `json:"resolved_at,omitempty"`
+	SelfApproval                bool                 `json:"self_approval,omitempty"`
 	SeparationOfDutiesWaivedFor []string             `json:"separation_of_duties_waived_for,omitempty"`
 	SLADeadline                 *string              `json:"sla_deadline,omitempty"`
 	Status                      RequestStatus        `json:"status,omitempty"`
@@ -1124,6 +1126,7 @@ type Policy struct {
 	OverrideRoles                   []string                 `json:"override_roles,omitempty"`
 	Reminders                       []string                 `json:"reminders,omitempty"`
 	RequiresHumanApproval           bool                     `json:"requires_human_approval,omitempty"`
+	SelfApproval                    *string                  `json:"self_approval,omitempty"`
 	SeparationOfDuties              bool                     `json:"separation_of_duties,omitempty"`
 	SLA                             *string                  `json:"sla,omitempty"`
 	Standing                        *Standing                `json:"standing,omitempty"`
@@ -1159,6 +1162,7 @@ type PolicyDocumentInput struct {
 	OverrideRoles                   []string               `json:"override_roles,omitempty"`
 	Reminders                       []any                  `json:"reminders,omitempty"`
 	RequiresHumanApproval           bool                   `json:"requires_human_approval,omitempty"`
+	SelfApproval                    *string                `json:"self_approval,omitempty"`
 	SeparationOfDuties              bool                   `json:"separation_of_duties,omitempty"`
 	SLA                             any                    `json:"sla,omitempty"`
 	Standing                        *StandingInput         `json:"standing,omitempty"`
@@ -1193,6 +1197,7 @@ type PolicyInput struct {
 	OverrideRoles                   []string               `json:"override_roles,omitempty"`
 	Reminders                       []any                  `json:"reminders,omitempty"`
 	RequiresHumanApproval           bool                   `json:"requires_human_approval,omitempty"`
+	SelfApproval                    *string                `json:"self_approval,omitempty"`
 	SeparationOfDuties              bool                   `json:"separation_of_duties,omitempty"`
 	SLA                             any                    `json:"sla,omitempty"`
 	Standing                        *StandingInput         `json:"standing,omitempty"`

@@ -118,6 +118,7 @@ class Requests(StateCore):
                 [] if plan.separation_of_duties else sorted(separated)
             ),
             grant_holder=spec.grant_holder or requested_by.id,
+            self_approval=plan.self_approval,
             created_at=now,
         )
         self.data.requests[request_id] = request

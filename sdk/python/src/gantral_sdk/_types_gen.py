@@ -197,6 +197,7 @@ class HumanRequest(BaseModel):
     requested_by: str = ""
     required_approvers: list[str]
     resolved_at: datetime | None = None
+    self_approval: bool = False
     separation_of_duties_waived_for: list[str] = Field(default_factory=list)
     sla_deadline: datetime | None = None
     status: RequestStatus = RequestStatus.PENDING
