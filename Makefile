@@ -15,6 +15,9 @@ GO_SDK := sdk/go
 NPM_STAMP := $(TS_SDK)/node_modules/.package-lock.json
 TS_EXAMPLE := examples/typescript
 EXAMPLE_STAMP := $(TS_EXAMPLE)/node_modules/.package-lock.json
+# Tools the tests need, installed by the targets below (defined before any target names a
+# path under it: make expands a target's name when it reads the rule).
+TOOLS := .data/tools
 # Node and Go installed from PyPI land in .venv/bin: every recipe (and the tests they run)
 # finds them there (.venv/bin comes first, as in an activated virtualenv).
 export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -27,7 +30,7 @@ export GOCACHE ?= $(CURDIR)/.data/go-build
 endif
 
 .PHONY: replay-record run test lint typecheck unit integration contract bench specs clean sdk \
-	sdk-types go-toolchain node-toolchain needs interop-deps
+	sdk-types go-toolchain node-toolchain needs interop-deps claude-code
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -53,8 +56,8 @@ run: $(LOCAL_STAMP)
 
 ## test: lint, type-check, the TypeScript and Go SDKs' own tests, then every test against
 ## real servers started by the suite (the SDK contract test among them)
-test: needs ci-tools lint typecheck sdk interop-deps
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+test: needs ci-tools lint typecheck sdk interop-deps claude-code
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=30
 
 needs:
 	@echo "make test needs: Python 3.11+ and make; Node.js 20+ with npm and Go 1.19+ (each" \
@@ -62,7 +65,9 @@ needs:
 	  "to PyPI and to npm's registry (the TypeScript SDK's two dev dependencies); checkov" \
 	  "(PyPI) and promtool (Debian's prometheus package, by apt-get download) for the" \
 	  "deployment tests, into .data/tools; Debian's golang-golang-x-mod-dev (by apt-get" \
-	  "download, into .data/tools/gocode) for the Go checkpoint-note interop test"
+	  "download, into .data/tools/gocode) for the Go checkpoint-note interop test;" \
+	  "npm's @anthropic-ai/claude-code (into .data/tools/claude-code) for the Claude Code" \
+	  "hook's end-to-end test"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -120,6 +125,21 @@ go-toolchain:
 	fi
 	@go version && go env GOCACHE >/dev/null || { echo "go is installed but does not run for $$(id -un)" >&2; exit 1; }
 
+## claude-code: Claude Code's CLI (npm's @anthropic-ai/claude-code, pinned) in
+## .data/tools/claude-code, for the end-to-end test of `gantral hook claude-code`
+## (tests/integration/test_hooks_claude_code_e2e.py); about 20 seconds; where npm's
+## registry cannot be reached, that test skips and says why
+CLAUDE_CODE_VERSION := 2.1.197
+CLAUDE_CODE_DIR := $(TOOLS)/claude-code
+claude-code: $(CLAUDE_CODE_DIR)/.v$(CLAUDE_CODE_VERSION)
+
+$(CLAUDE_CODE_DIR)/.v$(CLAUDE_CODE_VERSION): | node-toolchain
+	@mkdir -p $(CLAUDE_CODE_DIR) && \
+	  npm install --prefix $(CLAUDE_CODE_DIR) --no-audit --no-fund --loglevel=error \
+	    @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION) && \
+	  $(CLAUDE_CODE_DIR)/node_modules/.bin/claude --version >/dev/null && touch $@ || \
+	  echo "could not install Claude Code: its end-to-end hook test will skip" >&2
+
 ## interop-deps: Debian's golang.org/x/mod (package golang-golang-x-mod-dev), unpacked
 ## into .data/tools/gocode with `apt-get download` like promtool (no root, nothing
 ## installed), for the Go checker of checkpoint notes (tests/interop/note_check) to build
@@ -162,7 +182,6 @@ clean:
 ## pinned dependencies clash with [dev]. promtool is unpacked from Debian's `prometheus`
 ## package without installing it, so no Prometheus service is set up or started.
 .PHONY: ci-tools
-TOOLS := .data/tools
 ci-tools: $(TOOLS)/bin/checkov $(TOOLS)/bin/promtool
 
 # uv resolves checkov's many pins in seconds where pip backtracks for minutes.

@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -34,6 +33,7 @@ from typing import Any
 import httpx
 import psycopg
 from raw_shapes import DSN, Bare, RawDecision, write_row
+from stack import bench_stack
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
@@ -224,84 +224,24 @@ async def _driver(shape: str, api_url: str, address: str, n: int, concurrent: bo
 
 
 async def main(n: int, sequential: int, think: float) -> None:
-    import uvicorn
-
-    from gantral.api.app import create_app
-    from gantral.audit.checkpoint import generate_key_pem
-    from gantral.devstack.process import free_port
-    from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
-    from gantral.settings import Settings
-    from gantral.settings.audit import AuditSettings
-    from gantral.workers.sink import run_sink
-    from gantral.workers.worker import build_worker
-    from tests.helpers.auth import serve_dev_issuer
-
-    data = Path(tempfile.mkdtemp(prefix="gantral-bench-decisions-"))
-    (data / "workflows").mkdir()
-    (data / "workflows" / "bench-decisions.yaml").write_text(TEMPLATE)
-    postgres = Postgres(data / "postgres")
-    uri = postgres.start()
-    DSN["uri"] = uri
-    async with await psycopg.AsyncConnection.connect(uri, autocommit=True) as conn:
-        await conn.execute("CREATE TABLE bench_rows (id serial PRIMARY KEY, value text)")
-    port = free_port()
-    temporal = start_temporal(data / "temporal", port, ui_port=None)
-    s3_port = free_port()
-    seaweed = start_seaweedfs(data / "s3", s3_port)
-    audit_key, audit_public = generate_key_pem()
-    stop = asyncio.Event()
-    try:
-        with serve_dev_issuer(data / "issuer") as identity:
-            settings = Settings.model_validate(
-                {
-                    "temporal": {"address": f"127.0.0.1:{port}", "task_queue": "bench-gov",
-                                 "audit_task_queue": "bench-audit"},
-                    "database": {"url": uri, "reader_url": uri},
-                    "s3": {"endpoint_url": f"http://127.0.0.1:{s3_port}", "bucket": "bench",
-                           "access_key_id": "b", "secret_access_key": "b", "retention_days": 1},
-                    "workflows_dir": str(data / "workflows"),
-                    "audit": {"signing_key": audit_key, "public_keys": [audit_public]},
-                    "attestation": {"signing_key": generate_key_pem()[0]},
-                    "identity": identity,
-                }
-            )  # fmt: skip
-            client = await Client.connect(
-                settings.temporal.address, data_converter=pydantic_data_converter
-            )
-            sink = asyncio.create_task(run_sink(settings, stop, config=AuditSettings()))
-            api_port = free_port()
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    create_app(settings, client), host="127.0.0.1", port=api_port,
-                    log_level="warning", limit_concurrency=1000,
-                )
-            )  # fmt: skip
-            serving = asyncio.create_task(server.serve())
-            while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
-                await asyncio.sleep(0.05)
-            raw_workers = Worker(
-                client, task_queue="bench-raw", workflows=[RawDecision, Bare],
-                activities=[write_row],
-            )  # fmt: skip
-            async with build_worker(client, settings), raw_workers:
-                await asyncio.sleep(2.5)  # the watcher publishes the template
-                api = f"http://127.0.0.1:{api_port}"
-                drive = Drive(api, settings.temporal.address, think)
-                await drive("governed", 3, False)  # warm up imports, pools, sandbox
-                await drive("raw", 3, False)
-                one_raw = await drive("raw", sequential, False)
-                one_gov = await drive("governed", sequential, False)
-                bare = (await drive("bare", n, True)).rate
-                many_raw = await drive("raw", n, True)
-                many_gov = await drive("governed", n, True)
-            server.should_exit = True
-            await serving
-            stop.set()
-            await sink
-    finally:
-        temporal.stop()
-        seaweed.stop()
-        postgres.close()
+    async with bench_stack("bench-decisions", TEMPLATE, api=True, limit_concurrency=1000) as stack:
+        DSN["uri"] = stack.database_url
+        async with await psycopg.AsyncConnection.connect(DSN["uri"], autocommit=True) as conn:
+            await conn.execute("CREATE TABLE bench_rows (id serial PRIMARY KEY, value text)")
+        raw_workers = Worker(
+            stack.client, task_queue="bench-raw", workflows=[RawDecision, Bare],
+            activities=[write_row],
+        )  # fmt: skip
+        async with raw_workers:
+            assert stack.api_url is not None
+            drive = Drive(stack.api_url, stack.settings.temporal.address, think)
+            await drive("governed", 3, False)  # warm up imports, pools, sandbox
+            await drive("raw", 3, False)
+            one_raw = await drive("raw", sequential, False)
+            one_gov = await drive("governed", sequential, False)
+            bare = (await drive("bare", n, True)).rate
+            many_raw = await drive("raw", n, True)
+            many_gov = await drive("governed", n, True)
     print("Temporal dev server (SQLite file); API, worker and sink in this one process,")
     print("clients (agents, approvers, the raw shape's caller) in another;")
     print(f"approvers decide {think * 1000:.0f} ms after the request opens; the agent waits")

@@ -15,15 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
+from stack import bench_stack
 from temporalio import activity, workflow
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 TEMPLATE = """
@@ -136,49 +134,10 @@ async def _governed(client: Client, settings: object, n: int) -> tuple[float, li
 
 
 async def main(n: int) -> None:
-    from gantral.audit.checkpoint import generate_key_pem
-    from gantral.devstack.process import free_port
-    from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
-    from gantral.settings import Settings
-    from gantral.settings.audit import AuditSettings
-    from gantral.workers.sink import run_sink
-    from gantral.workers.worker import build_worker
-
-    data = Path(tempfile.mkdtemp(prefix="gantral-bench-"))
-    postgres = Postgres(data / "postgres")
-    uri = postgres.start()
-    port = free_port()
-    temporal = start_temporal(data / "temporal", port, ui_port=None)
-    s3_port = free_port()
-    seaweed = start_seaweedfs(data / "s3", s3_port)
-    settings = Settings.model_validate(
-        {
-            "temporal": {"address": f"127.0.0.1:{port}", "task_queue": "bench-instances",
-                         "audit_task_queue": "bench-audit"},
-            "database": {"url": uri, "reader_url": uri},
-            "s3": {"endpoint_url": f"http://127.0.0.1:{s3_port}", "bucket": "bench",
-                   "access_key_id": "bench", "secret_access_key": "bench", "retention_days": 1},
-            "workflows_dir": None,
-            "audit": {"signing_key": generate_key_pem()[0]},
-            "attestation": {"signing_key": generate_key_pem()[0]},
-        }
-    )  # fmt: skip
-    stop = asyncio.Event()
-    try:
-        client = await Client.connect(
-            settings.temporal.address, data_converter=pydantic_data_converter
-        )
-        sink = asyncio.create_task(run_sink(settings, stop, config=AuditSettings()))
-        async with build_worker(client, settings):
-            await _governed(client, settings, 5)  # warm up imports, pools, sandbox
-            base = await _baseline(client, n)
-            governed, latency = await _governed(client, settings, n)
-        stop.set()
-        await sink
-    finally:
-        temporal.stop()
-        seaweed.stop()
-        postgres.close()
+    async with bench_stack("bench-instances") as stack:
+        await _governed(stack.client, stack.settings, 5)  # warm up imports, pools, sandbox
+        base = await _baseline(stack.client, n)
+        governed, latency = await _governed(stack.client, stack.settings, n)
     print(f"instances: {n} concurrent, Temporal dev server (SQLite file), 2-core machine")
     print(f"baseline (start, activity, signal, complete): {n / base:8.1f} workflows/s")
     print(f"governed (authorize, approve, grant, audited): {n / governed:8.1f} instances/s")

@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 
 import httpx
 import yaml
+from stack import bench_stack
 
 TEMPLATE = """
 id: bench-mcp
@@ -104,116 +104,60 @@ def _p(values: list[float], q: float) -> float:
 
 
 async def main(calls: int) -> None:
-    import uvicorn
-    from temporalio.client import Client
-    from temporalio.contrib.pydantic import pydantic_data_converter
-
-    from gantral.api.app import create_app
-    from gantral.audit.checkpoint import generate_key_pem
     from gantral.devstack.process import free_port
-    from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
-    from gantral.settings import Settings
-    from gantral.settings.audit import AuditSettings
-    from gantral.workers.sink import run_sink
-    from gantral.workers.worker import build_worker
-    from tests.helpers.auth import GATEWAY_RESOURCE, ISSUER, serve_dev_issuer, token
+    from tests.helpers.auth import GATEWAY_RESOURCE, ISSUER, token
 
-    data = Path(tempfile.mkdtemp(prefix="gantral-bench-mcp-"))
-    (data / "workflows").mkdir()
-    (data / "workflows" / "bench-mcp.yaml").write_text(TEMPLATE)
-    postgres = Postgres(data / "postgres")
-    uri = postgres.start()
-    port, s3_port = free_port(), free_port()
-    temporal = start_temporal(data / "temporal", port, ui_port=None)
-    seaweed = start_seaweedfs(data / "s3", s3_port)
-    audit_key, audit_public = generate_key_pem()
-    stop = asyncio.Event()
     procs: list[asyncio.subprocess.Process] = []
-    try:
-        with serve_dev_issuer(data / "issuer") as identity:
-            settings = Settings.model_validate(
-                {
-                    "temporal": {"address": f"127.0.0.1:{port}", "task_queue": "bench-mcp",
-                                 "audit_task_queue": "bench-mcp-audit"},
-                    "database": {"url": uri, "reader_url": uri},
-                    "s3": {"endpoint_url": f"http://127.0.0.1:{s3_port}", "bucket": "bench",
-                           "access_key_id": "b", "secret_access_key": "b", "retention_days": 1},
-                    "workflows_dir": str(data / "workflows"),
-                    "audit": {"signing_key": audit_key, "public_keys": [audit_public]},
-                    "attestation": {"signing_key": generate_key_pem()[0]},
-                    "identity": identity,
-                }
-            )  # fmt: skip
-            client = await Client.connect(
-                settings.temporal.address, data_converter=pydantic_data_converter
-            )
-            sink = asyncio.create_task(run_sink(settings, stop, config=AuditSettings()))
-            api_port = free_port()
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    create_app(settings, client), host="127.0.0.1", port=api_port,
-                    log_level="warning",
+    async with bench_stack("bench-mcp", TEMPLATE, api=True) as stack:
+        data = stack.data
+        try:
+            upstream_port, gateway_port = free_port(), free_port()
+            script = data / "upstream.py"
+            script.write_text(UPSTREAM)
+            procs.append(
+                await asyncio.create_subprocess_exec(
+                    sys.executable, str(script), str(upstream_port),
+                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
                 )
             )  # fmt: skip
-            serving = asyncio.create_task(server.serve())
-            while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
-                await asyncio.sleep(0.05)
-            async with build_worker(client, settings):
-                await asyncio.sleep(2.5)  # the watcher publishes the template
-                upstream_port, gateway_port = free_port(), free_port()
-                script = data / "upstream.py"
-                script.write_text(UPSTREAM)
-                procs.append(
-                    await asyncio.create_subprocess_exec(
-                        sys.executable, str(script), str(upstream_port),
-                        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-                    )
-                )  # fmt: skip
-                upstream = f"http://127.0.0.1:{upstream_port}/mcp"
-                await _wait_http(upstream)
-                config = {
-                    "gantral": {"url": f"http://127.0.0.1:{api_port}", "token_env": "GW_TOKEN"},
-                    "workflow": "bench-mcp",
-                    "team": "payments",
-                    "upstream": {"url": upstream},
-                    "tools": {"lookup": "lookup"},
-                    "serve": {
-                        "transport": "http",
-                        "port": gateway_port,
-                        "auth": {
-                            "resource": GATEWAY_RESOURCE,
-                            "issuer": ISSUER,
-                            "jwks_url": identity.jwks_url,
-                        },
+            upstream = f"http://127.0.0.1:{upstream_port}/mcp"
+            await _wait_http(upstream)
+            config = {
+                "gantral": {"url": stack.api_url, "token_env": "GW_TOKEN"},
+                "workflow": "bench-mcp",
+                "team": "payments",
+                "upstream": {"url": upstream},
+                "tools": {"lookup": "lookup"},
+                "serve": {
+                    "transport": "http",
+                    "port": gateway_port,
+                    "auth": {
+                        "resource": GATEWAY_RESOURCE,
+                        "issuer": ISSUER,
+                        "jwks_url": stack.identity.jwks_url,
                     },
-                }
-                path = data / "gateway.yaml"
-                path.write_text(yaml.safe_dump(config))
-                gateway_token = token("mcp-gw", ["mcp-gateway"], agent=True)
-                procs.append(
-                    await asyncio.create_subprocess_exec(
-                        str(Path(sys.executable).parent / "gantral"), "mcp-proxy",
-                        "--config", str(path), stderr=asyncio.subprocess.DEVNULL,
-                        env={**os.environ, "GW_TOKEN": gateway_token},
-                    )
-                )  # fmt: skip
-                gateway = f"http://127.0.0.1:{gateway_port}/mcp"
-                await _wait_http(gateway)
-                user = token("dana", ["developer"], audience=GATEWAY_RESOURCE)
-                direct = await _client(upstream, None, calls)
-                through = await _client(gateway, user, calls)
-            server.should_exit = True
-            await serving
-            stop.set()
-            await sink
-    finally:
-        for proc in procs:
-            if proc.returncode is None:
-                proc.terminate()
-                await proc.wait()
-        temporal.stop()
-        seaweed.stop()
-        postgres.close()
+                },
+            }
+            path = data / "gateway.yaml"
+            path.write_text(yaml.safe_dump(config))
+            gateway_token = token("mcp-gw", ["mcp-gateway"], agent=True)
+            procs.append(
+                await asyncio.create_subprocess_exec(
+                    str(Path(sys.executable).parent / "gantral"), "mcp-proxy",
+                    "--config", str(path), stderr=asyncio.subprocess.DEVNULL,
+                    env={**os.environ, "GW_TOKEN": gateway_token},
+                )
+            )  # fmt: skip
+            gateway = f"http://127.0.0.1:{gateway_port}/mcp"
+            await _wait_http(gateway)
+            user = token("dana", ["developer"], audience=GATEWAY_RESOURCE)
+            direct = await _client(upstream, None, calls)
+            through = await _client(gateway, user, calls)
+        finally:
+            for proc in procs:
+                if proc.returncode is None:
+                    proc.terminate()
+                    await proc.wait()
     _report(calls, direct, through)
 
 

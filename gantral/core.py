@@ -10,10 +10,11 @@ import asyncio
 import base64
 import contextlib
 import hmac
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -58,13 +59,15 @@ from gantral.errors import (
 )
 from gantral.governance.halt_book import HaltBook
 from gantral.governance.halts import Halt, HaltTarget, covering, halted
+from gantral.governance.standing import StandingUse
+from gantral.governance.standing_store import StandingStore
 from gantral.policy.registry import PolicyRegistry, pin_template
 from gantral.policy.shadow import pin_shadows
 from gantral.readiness import Ask, ReadinessGate
 from gantral.settings import Settings, TemporalTLS
 from gantral.settings.callback_urls import url_problem
 from gantral.temporal_codec import data_converter
-from gantral.workflows import search
+from gantral.workflows import halt_delivery, search
 from gantral.workflows.access_log import (
     ACCESS_LOG_ID,
     AccessLogStart,
@@ -98,6 +101,8 @@ R = TypeVar("R", bound=BaseModel)
 # A signed call the API relays as an Update: the handler's parameter type.
 A = TypeVar("A", bound=AuthorizeStep | AgentEvent | Finish | Decide)
 # A long-poll's first pause and its longest; after a decision relayed here, quick again.
+log = logging.getLogger("gantral.core")
+
 _FIRST_POLL_SECONDS = 0.01
 _WAIT_POLL_SECONDS = 0.25
 _DECIDED_POLL_SECONDS = 0.01
@@ -172,8 +177,11 @@ class GantralCore:
         registry: PolicyRegistry,
         readiness: ReadinessGate | None = None,
         halts: HaltBook | None = None,
+        standing: StandingStore | None = None,
     ) -> None:
         self._temporal = temporal
+        # Standing grants: a use is claimed here and passed into `authorize` as a fact.
+        self.standing = standing
         # The kill switch: consulted before starts, authorize calls and step starts.
         self._halts = halts
         self._settings = settings
@@ -464,8 +472,12 @@ class GantralCore:
         if (halt := await self._halt_on(instance_id, step.actor)) is not None:
             raise halted(halt, f"authorizing step {step.step_id}")  # before readiness
         scope = scope_of("authorize", step.actor, step.idempotency_key, step.step_id)
+        if self.standing is not None:
+            step = await self._with_standing(instance_id, step)
         if self._readiness is None:
-            return await self._update(instance_id, InstanceWorkflow.authorize, step, scope)
+            return await self._standing_settled(
+                step, self._update(instance_id, InstanceWorkflow.authorize, step, scope)
+            )
         # Readiness is derived here, outside the workflow: a NOT_READY reaches no history
         # and no audit log. A ready verdict reserves a slot until the step runs.
         verdict = await self._readiness.check(
@@ -482,12 +494,56 @@ class GantralCore:
                 retry_after=verdict.retry_after,
             )
         try:
-            result = await self._update(instance_id, InstanceWorkflow.authorize, step, scope)
+            result = await self._standing_settled(
+                step, self._update(instance_id, InstanceWorkflow.authorize, step, scope)
+            )
         except BaseException:
             await self._readiness.release(instance_id, step.step_id)
             raise
         if result.outcome is not AuthorizeOutcome.ALLOW:  # a human decides first
             await self._readiness.release(instance_id, step.step_id)
+        return result
+
+    async def _with_standing(self, instance_id: str, step: AuthorizeStep) -> AuthorizeStep:
+        """Claim a use of a standing grant serving this call, if one does, and pass it
+        into the workflow as a signed fact (recorded there, so a replay reproduces it)."""
+        assert self.standing is not None
+        claimed = await self.standing.claim(
+            await self.owning_team(instance_id),
+            await self.workflow_of(instance_id),
+            step.step_id,
+            step.action or step.step_id,
+            step.actor.id,
+            step.arguments,
+            datetime.now(UTC),
+        )
+        if claimed is None:
+            return step
+        use = StandingUse(
+            standing_id=claimed.standing_id,
+            approver=claimed.approver,
+            approver_role=claimed.approver_role,
+            pattern=claimed.pattern,
+            materiality=claimed.materiality,
+            expires_at=claimed.expires_at,
+            use=claimed.uses,
+            max_uses=claimed.max_uses,
+        )
+        return step.model_copy(update={"standing": use})
+
+    async def _standing_settled(
+        self, step: AuthorizeStep, answer: Awaitable[AuthorizeResult]
+    ) -> AuthorizeResult:
+        """The workflow's answer; a claimed use it did not spend is given back."""
+        claimed = step.standing
+        try:
+            result = await answer
+        except BaseException:
+            if claimed is not None and self.standing is not None:
+                await self.standing.release(claimed.standing_id)
+            raise
+        if claimed is not None and self.standing is not None and result.standing_id is None:
+            await self.standing.release(claimed.standing_id)
         return result
 
     async def get_request(self, instance_id: str, request_id: str, wait: float = 0) -> HumanRequest:
@@ -535,6 +591,13 @@ class GantralCore:
             )
         scope = scope_of("decide", decision.actor, decision.idempotency_key, decision.request_id)
         result = await self._update(instance_id, InstanceWorkflow.decide, decision, scope)
+        if result.standing_grant is not None:
+            if self.standing is None:
+                raise Unavailable(
+                    "standing grants are not kept by this API", reason=Reason.STANDING_UNAVAILABLE
+                )
+            # Recorded (STANDING_GRANT_GIVEN) by the instance; usable once stored here.
+            await self.standing.add(result.standing_grant)
         for waiter in self._waiting.get((instance_id, decision.request_id), ()):
             waiter.set()
         return result
@@ -552,6 +615,15 @@ class GantralCore:
                 start_signal="refused",
                 start_signal_args=[refusal],
             )
+
+    async def deliver_halt(self, halt: Halt, *, lifted: bool) -> int:
+        """Tell the running instances `halt` may cover that it was raised (or lifted): their
+        pending requests' deadlines freeze (or resume). How many were told."""
+        try:
+            return await halt_delivery.deliver(self._temporal, self._attestor, halt, lifted=lifted)
+        except RPCError as exc:  # visibility down: the halt still refuses every call
+            log.warning("halt %s could not be delivered: %s", halt.halt_id, exc)
+            return 0
 
     async def record_admin_action(self, actor: Actor, action: str, detail: dict[str, Any]) -> None:
         """Record an administrator's choice in the access log before it may take effect.

@@ -160,7 +160,13 @@ class Reason(StrEnum):
     ROLE_NOT_HELD = "role_not_held", "the actor does not hold the role named"
     ROLE_NOT_ALLOWED = "role_not_allowed", "the role may not decide this request this way"
     SEPARATION_OF_DUTIES = "separation_of_duties", "the decider may not be the one who asked"
+    SELF_APPROVAL_NOT_ALLOWED = (
+        "self_approval_not_allowed",
+        "only the caller decides in their own client, where the policy allows self-approval",
+    )
     STALE = "stale", "the request changed since it was seen"
+    BATCH_TOO_LARGE = "batch_too_large", "a batch decides more requests than the limit allows"
+    DUPLICATE_IN_BATCH = "duplicate_in_batch", "a batch names the same request more than once"
     CONTEXT_DELTA_REQUIRED = "context_delta_required", "an OVERRIDE needs a non-empty context_delta"
     JUSTIFICATION_REQUIRED = "justification_required", "this decision requires a justification"
     ARGUMENTS_NOT_SHOWN = (
@@ -293,6 +299,67 @@ class Reason(StrEnum):
     HALTS_UNAVAILABLE = "halts_unavailable", "the halts cannot be read: calls are refused"
     SCOPE_NOT_GRANTED = "scope_not_granted", "the caller's permission does not cover the scope"
     LIFTER_IS_RAISER = "lifter_is_raiser", "this halt must be lifted by someone else"
+    LIFT_ALREADY_APPROVED = (
+        "lift_already_approved",
+        "this human already approved the lift: each human counts once in its quorum",
+    )
+    LIFT_ROLE_REQUIRED = (
+        "lift_role_required",
+        "the caller holds no role the deployment's lift quorum still counts",
+    )
+    RAISE_ROLE_REQUIRED = (
+        "raise_role_required",
+        "the deployment lets only some roles raise halts, and the caller holds none",
+    )
+
+    # Standing grants (approvals that only narrow).
+    STANDING_NOT_ALLOWED = "standing_not_allowed", "the step's policy allows no standing grant"
+    STANDING_ROLE_NOT_ALLOWED = (
+        "standing_role_not_allowed",
+        "the approver's role may not give standing grants on this step",
+    )
+    STANDING_NEEDS_SOLE_APPROVER = (
+        "standing_needs_sole_approver",
+        "the request needs more approvers than the one giving the standing grant",
+    )
+    STANDING_EXCEEDS_POLICY = (
+        "standing_exceeds_policy",
+        "the standing grant's TTL or uses exceed the policy's bounds",
+    )
+    STANDING_PATTERN_WIDENS = (
+        "standing_pattern_widens",
+        "the standing grant's pattern would allow more than the approved request",
+    )
+    UNKNOWN_STANDING_GRANT = "unknown_standing_grant", "no standing grant has that id"
+    ALREADY_REVOKED = "already_revoked", "the standing grant is already revoked"
+    NOT_GRANT_APPROVER = (
+        "not_grant_approver",
+        "only the standing grant's approver or a supervisor may revoke it",
+    )
+    STANDING_UNAVAILABLE = (
+        "standing_unavailable",
+        "the standing grants cannot be read or stored",
+    )
+
+    # Deputies (delegated decision roles).
+    DELEGATE_TO_SELF = "delegate_to_self", "a human cannot be their own deputy"
+    DELEGATION_CHAIN = (
+        "delegation_chain",
+        "roles delegated to a deputy cannot be delegated again (one hop only)",
+    )
+    DEPUTY_AWAY = "deputy_away", "the deputy has delegated their own roles for now"
+    DELEGATION_WINDOW = "delegation_window", "the delegation's window is empty, past or inverted"
+    DELEGATION_TOO_LONG = "delegation_too_long", "the delegation's window is longer than allowed"
+    NO_DELEGATION = "no_delegation", "no delegation from that human to the caller exists"
+    DELEGATION_NOT_IN_EFFECT = (
+        "delegation_not_in_effect",
+        "the delegation's window does not hold now, or it has ended",
+    )
+    ALREADY_COUNTED = (
+        "already_counted",
+        "the deputy or the human they stand in for already counted in this quorum",
+    )
+    DELEGATIONS_UNAVAILABLE = "delegations_unavailable", "the delegations cannot be read"
 
     # Shadow policies.
     INVALID_WINDOW = "invalid_window", "the report's window is empty or inverted"

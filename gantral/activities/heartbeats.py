@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 from gantral.activities.audit_sink import AuditSinkActivities
 from gantral.domain.audit_event import AUDIT_APPEND_ACTIVITY, AppendAuditEvents, AppendResult
+from gantral.errors import Forbidden
 from gantral.observability import context
 from gantral.observability.metrics import GantralMetrics
 
@@ -76,6 +77,6 @@ def append_with_heartbeats(
 def _refusal_reason(error: ApplicationError) -> str:
     """`attestation` when the batch carried a start or decision the API did not sign."""
     text = str(error).lower()
-    if error.type == "Forbidden" and ("attest" in text or "signature" in text):
+    if error.type == Forbidden.code and ("attest" in text or "signature" in text):
         return "attestation"
     return str(error.type or "refused")

@@ -18,6 +18,8 @@ from gantral.api.edge import EdgeMiddleware
 from gantral.api.routers import (
     audit,
     codec,
+    decisions,
+    delegations,
     halts,
     health,
     instances,
@@ -27,12 +29,15 @@ from gantral.api.routers import (
     replay,
     requests,
     slack,
+    standing,
     triggers,
     workflows,
 )
 from gantral.audit.reader import AuditReader
 from gantral.core import GantralCore, connect_temporal
+from gantral.governance.delegation_book import open_delegations
 from gantral.governance.halt_book import open_halts
+from gantral.governance.standing_store import open_standing
 from gantral.identity import IdentityService
 from gantral.observability.tracing import configure_tracing, traced
 from gantral.policy.runtime import open_registry
@@ -75,8 +80,16 @@ def create_app(
             )
             # The kill switch, shared through PostgreSQL by every replica.
             app.state.halts = await stack.enter_async_context(open_halts(settings))
+            standing = await stack.enter_async_context(open_standing(settings))
+            # Deputies: who stands in for whom, shared through PostgreSQL like halts.
+            app.state.delegations = await stack.enter_async_context(open_delegations(settings))
             app.state.core = GantralCore(
-                client, settings, registry, readiness=app.state.readiness, halts=app.state.halts
+                client,
+                settings,
+                registry,
+                readiness=app.state.readiness,
+                halts=app.state.halts,
+                standing=standing,
             )
             # Without reader credentials the audit routes answer 503; the rest still serves.
             reader = None
@@ -145,7 +158,10 @@ def create_app(
     app.include_router(policies.router)
     app.include_router(workflows.router)
     app.include_router(requests.router)
+    app.include_router(decisions.router)
     app.include_router(halts.router)
+    app.include_router(standing.router)
+    app.include_router(delegations.router)
     app.include_router(readiness.router)
     app.include_router(slack.router)
     app.include_router(triggers.router)

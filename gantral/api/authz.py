@@ -8,6 +8,8 @@
     POST .../events, .../complete|fail|cancel      instances:report     the instance's team
     POST .../decisions                             decisions:decide     the instance's team
                                                    (+ decisions:override for OVERRIDE)
+    POST /v1/decisions:batch                       decisions:decide     some team, then each item's
+                                                   instance's team, as if alone
     GET  /v1/audit/instances/{id}/...              audit:read           the team in its audit log
     GET  /v1/audit/checkpoints/..., /consistency   audit:read           (the global log)
     GET  /v1/audit/refusals                        audit:read           filtered to the teams the
@@ -50,8 +52,10 @@ from gantral.audit.reader import AuditReader
 from gantral.core import GantralCore
 from gantral.domain.actors import Actor
 from gantral.domain.audit_event import AuditEventType
+from gantral.domain.records import MCP_ELICITATION
 from gantral.errors import Forbidden, GantralError, NotFound, Reason, Unavailable
 from gantral.identity import IdentityService, Permission, Principal, to_actor
+from gantral.identity.service import ON_BEHALF_OF
 from gantral.workflows.messages import Refusal
 
 __all__ = [
@@ -232,22 +236,29 @@ def instance_permission(
     return dependency
 
 
-async def _body_request_id(request: Request) -> str | None:
-    """The `request_id` a decision's body names, for the refusal record only: the body
-    itself is validated by the route (Starlette caches it, so it is read once)."""
+async def _body_field(request: Request, name: str) -> str | None:
+    """A string field of a decision's body (`request_id` for the refusal record, the
+    `channel`): the body itself is validated by the route (Starlette caches it)."""
     try:
         body = json.loads(await request.body())
     except ValueError:
         return None
-    rid = body.get("request_id") if isinstance(body, dict) else None
-    return rid if isinstance(rid, str) and 0 < len(rid) <= 200 else None
+    value = body.get(name) if isinstance(body, dict) else None
+    return value if isinstance(value, str) and 0 < len(value) <= 200 else None
 
 
 async def _decides(
     instance_id: InstanceId, request: Request, caller: CurrentCaller
 ) -> InstanceAccess:
-    """`decisions:decide` on the instance; a refusal names the request the body decides."""
-    caller = dataclasses.replace(caller, request_id=await _body_request_id(request))
+    """`decisions:decide` on the instance; a refusal names the request the body decides.
+    A decision from the caller's own MCP client (`mcp-elicitation`, sent by the gateway
+    with the caller's token) is the caller's own, as the human they are."""
+    caller = dataclasses.replace(caller, request_id=await _body_field(request, "request_id"))
+    if await _body_field(request, "channel") == MCP_ELICITATION:
+        human = await caller.identity.in_own_client(
+            request.headers.get("authorization"), request.headers.get(ON_BEHALF_OF)
+        )
+        caller = dataclasses.replace(caller, principal=human)
     team = await caller.instance_team(instance_id, Permission.DECISIONS_DECIDE)
     return InstanceAccess(caller, instance_id, team)
 

@@ -23,6 +23,7 @@ from gantral.domain.callback_url import (
 from gantral.domain.costs import cost_problem
 from gantral.domain.limits import fields_problem
 from gantral.domain.records import Cost, DecisionType
+from gantral.governance.standing import StandingAsk
 from gantral.workflows.messages import AgentEventKind
 
 _ID = r"^[A-Za-z0-9_.:-]+$"
@@ -115,7 +116,20 @@ class DecisionRequest(_Body):
     )
     # The tool the human decided in, when it talks to this API (Slack and Jira decide
     # through their own signed endpoints).
-    channel: Literal["api", "cli"] = "api"
+    # `mcp-elicitation`: the MCP gateway, for a caller deciding in their own client.
+    channel: Literal["api", "cli", "mcp-elicitation"] = "api"
+    standing: StandingAsk | None = Field(
+        default=None,
+        description="APPROVE only: also give a standing grant, a pattern that only narrows"
+        " this request's arguments, for `ttl` and `max_uses` (bounded by the step's policy)",
+    )
+    on_behalf_of: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="A deputy decides for this human, under their delegation in effect now"
+        " (`PUT /v1/delegations/me`), with the roles delegated to them",
+    )
 
     @model_validator(mode="wrap")
     @classmethod
@@ -143,6 +157,48 @@ def _digest_hint(error: Any) -> InitErrorDetails:
     return InitErrorDetails(
         type=PydanticCustomError("missing", message), loc=error["loc"], input=error["input"]
     )
+
+
+# The most requests one batch decides: enough to clear an inbox page, few enough that the
+# answer (every request in full) stays small and the batch ends well within a client timeout.
+MAX_BATCH_DECISIONS = 50
+
+
+class BatchDecisionItem(_Body):
+    """One request of a batch, named as the human was shown it."""
+
+    instance_id: str = Field(min_length=1, max_length=200, pattern=_ID)
+    request_id: str = Field(min_length=1, max_length=200)
+    seen_args_digest: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The `args_digest` of this request as shown to the human; a request"
+        " whose arguments changed since is refused as stale, alone.",
+    )
+
+
+class BatchDecisionRequest(_Body):
+    """One decision for several requests, each decided exactly as if decided alone."""
+
+    # OVERRIDE edits one request's arguments: never in bulk.
+    decision_type: Literal[DecisionType.APPROVE, DecisionType.REJECT]
+    items: list[BatchDecisionItem] = Field(
+        min_length=1,
+        description=f"At most {MAX_BATCH_DECISIONS} requests (more: 422 `batch_too_large`),"
+        " each named once (else 422 `duplicate_in_batch`); nothing is decided then.",
+    )
+    role: str | None = Field(
+        default=None, description="The role acted in; default: per request, the one it needs"
+    )
+    justification: str | None = Field(default=None, max_length=10_000)
+    idempotency_key: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Scoped to the caller and to each request decided: the same batch sent"
+        " again answers the same outcomes; the key reused with a changed item refuses that"
+        " item (409 `idempotency_key_reused`).",
+    )
+    channel: Literal["api", "cli"] = "api"
 
 
 class EventRequest(_Body):

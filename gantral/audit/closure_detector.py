@@ -38,8 +38,7 @@ from gantral.audit.rows import PreparedEvent
 from gantral.audit.sink import AuditSink
 from gantral.audit.store import SEAL_TYPE
 from gantral.domain.actors import SYSTEM_ACTOR
-from gantral.domain.audit_event import AuditEventType
-from gantral.domain.audit_payloads import check_payload
+from gantral.domain.audit_payloads import ClosedStatus, ExecutionClosed
 from gantral.domain.digest import canonical_bytes
 from gantral.errors import Conflict
 
@@ -49,7 +48,7 @@ log = logging.getLogger("gantral.audit.closures")
 
 INSTANCE_WORKFLOW = "GantralInstance"
 # A run that ends any of these ways ended without Gantral's end and seal.
-OUTSIDE: dict[WorkflowExecutionStatus, str] = {
+OUTSIDE: dict[WorkflowExecutionStatus, ClosedStatus] = {
     WorkflowExecutionStatus.TERMINATED: "TERMINATED",
     WorkflowExecutionStatus.TIMED_OUT: "TIMED_OUT",
     WorkflowExecutionStatus.CANCELED: "CANCELED",
@@ -59,7 +58,7 @@ _VISIBLE_OUTSIDE = "'Terminated', 'TimedOut', 'Canceled', 'Failed'"
 _REASON_CHARS = 1_000
 
 # (instance id, run id or None when the history is gone, status, close time)
-Closure = tuple[str, str | None, str, datetime | None]
+Closure = tuple[str, str | None, ClosedStatus, datetime | None]
 
 
 class ClosureDetector:
@@ -143,7 +142,7 @@ class ClosureDetector:
     async def _record(self, chain: str, closure: Closure) -> bool:
         """Write the record unless it is stored; True if this call wrote it."""
         queries = self._sink.queries
-        instance_id, run_id, status, closed_at = closure
+        instance_id, run_id, status, _ = closure
         if chain in await queries.seals(chain):
             await self._export_once(chain)
             self._closed.add(instance_id)
@@ -154,19 +153,8 @@ class ClosureDetector:
         rows = await queries.instance_events(instance_id)
         reason, identity = await self._close_event(instance_id, run_id)
         now = datetime.now(UTC)
-        payload: dict[str, object] = {
-            "instance_id": instance_id,
-            "run_id": run_id,
-            "status": status,
-            "closed_at": format_at(closed_at) if closed_at else None,
-            "detected_at": format_at(now),
-            "reason": reason,
-            # Whatever the Temporal client said it was: not authenticated, not an actor.
-            "temporal_identity": identity,
-            "audit_seq": rows[-1].seq if rows else 0,
-            "audit_head": rows[-1].hash.hex() if rows else None,
-        }
-        check_payload(AuditEventType.EXECUTION_CLOSED, payload)  # the one schema of the log
+        last = (rows[-1].seq, rows[-1].hash.hex()) if rows else None
+        payload = closed_payload(closure, now, reason, identity, last).recorded()
         at = format_at(now)
         events = [_event(chain, 1, CLOSED_TYPE, at, payload), _event(chain, 2, SEAL_TYPE, at, {})]
         try:
@@ -240,3 +228,26 @@ def _event(chain: str, seq: int, type_: str, at: str, payload: dict[str, object]
         "snapshot": None,
     }
     return PreparedEvent(seq=seq, type=type_, at=at, body=canonical_bytes(body))
+
+
+def closed_payload(
+    closure: Closure,
+    detected_at: datetime,
+    reason: str | None,
+    identity: str | None,
+    last: tuple[int, str] | None,
+) -> ExecutionClosed:
+    """The EXECUTION_CLOSED payload; `last`: the seq and hash the instance's chain ends at."""
+    instance_id, run_id, status, closed_at = closure
+    return ExecutionClosed(
+        instance_id=instance_id,
+        run_id=run_id,
+        status=status,
+        closed_at=closed_at,
+        detected_at=detected_at,
+        reason=reason,
+        # Whatever the Temporal client said it was: not authenticated, not an actor.
+        temporal_identity=identity,
+        audit_seq=last[0] if last else 0,
+        audit_head=last[1] if last else None,
+    )

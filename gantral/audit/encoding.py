@@ -14,10 +14,9 @@ depends on object storage being reachable.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import Any
 
-from gantral.domain.audit_event import AuditEvent
+from gantral.domain.audit_event import AuditEvent, format_at
 from gantral.domain.digest import canonical_bytes
 
 __all__ = [
@@ -32,16 +31,6 @@ __all__ = [
 BODY_VERSION = 1
 GENESIS = bytes(32)
 """The `prev` hash of the first event of every instance."""
-
-
-def format_at(at: datetime) -> str:
-    """UTC, microsecond precision, `Z` suffix: one spelling per instant.
-
-    Naive datetimes are taken as UTC, because the workflow clock is UTC.
-    """
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def body_dict(event: AuditEvent, snapshot_ref: dict[str, Any] | None) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from gantral.audit.rows import PreparedEvent
 from gantral.audit.sink import AuditSink
 from gantral.audit.store import SEAL_TYPE
 from gantral.domain.actors import SYSTEM_ACTOR
+from gantral.domain.audit_payloads import HistoryArchived
 from gantral.domain.digest import canonical_bytes
 from gantral.errors import Conflict, NotFound
 
@@ -83,15 +84,11 @@ class HistoryArchiver:
         key = archive_key(instance_id, sha256)
         await self._sink.objects.put_locked(key, data)
         rows = await self._sink.queries.instance_events(instance_id)
-        payload = {
-            "instance_id": instance_id,
-            "object_key": key,
-            "sha256": sha256,
-            "bytes": len(data),
-            "run_ids": [run.run_id for run in runs],
-            "history_events": sum(len(run.events) for run in runs),
-            "audit_head": rows[-1].hash.hex() if rows else None,
-        }
+        payload = archived_payload(
+            instance_id, key, sha256, len(data),
+            [run.run_id for run in runs], sum(len(run.events) for run in runs),
+            rows[-1].hash.hex() if rows else None,
+        ).recorded()  # fmt: skip
         chain = history_chain_id(instance_id)
         at = format_at(described.close_time)
         events = [_event(chain, 1, ARCHIVED_TYPE, at, payload), _event(chain, 2, SEAL_TYPE, at, {})]
@@ -124,3 +121,24 @@ def _event(chain: str, seq: int, type_: str, at: str, payload: dict[str, object]
         "snapshot": None,
     }
     return PreparedEvent(seq=seq, type=type_, at=at, body=canonical_bytes(body))
+
+
+def archived_payload(
+    instance_id: str,
+    object_key: str,
+    sha256: str,
+    size: int,
+    run_ids: list[str],
+    history_events: int,
+    audit_head: str | None,
+) -> HistoryArchived:
+    """The HISTORY_ARCHIVED payload: where the instance's history is and what it holds."""
+    return HistoryArchived(
+        instance_id=instance_id,
+        object_key=object_key,
+        sha256=sha256,
+        bytes=size,
+        run_ids=run_ids,
+        history_events=history_events,
+        audit_head=audit_head,
+    )

@@ -31,6 +31,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
 from gantral.domain.actors import Actor
+from gantral.domain.delegation import Delegated
 from gantral.domain.records import HumanRequest, RequestStatus
 from gantral.domain.states import State
 from gantral.errors import InvalidInput, Reason, Unavailable
@@ -44,6 +45,7 @@ __all__ = [
     "InboxItem",
     "InboxPage",
     "decidable_roles",
+    "deputy_for",
     "open_requests",
     "urgency",
 ]
@@ -75,6 +77,9 @@ class InboxItem(BaseModel):
     approvals: int
     # The caller's roles that count for this request (empty when listing everything).
     decidable_as: list[str]
+    # Out of office: the delegators the caller may decide this request for, as their
+    # deputy (`on_behalf_of` in the decision), under a delegation in effect now.
+    deputy_for: list[str] = Field(default_factory=list)
 
 
 class ClosedRequest(BaseModel):
@@ -108,6 +113,30 @@ def decidable_roles(request: HumanRequest, actor: Actor) -> list[str]:
         return []
     wanted = request.still_needed or request.required_approvers
     return [role for role in wanted if role in actor.roles]
+
+
+def deputy_for(
+    request: HumanRequest, actor: Actor, team: str | None, held: Sequence[Delegated]
+) -> list[str]:
+    """The delegators whose requests route to `actor` while they are away: those whose
+    delegated roles this request still needs, when neither the deputy nor the delegator
+    is kept from it (separation of duties) or already counted in its quorum. The
+    workflow checks all of it again when the deputy decides."""
+    if request.status is not RequestStatus.PENDING or request.resolved_at is not None:
+        return []
+    used = set(request.excluded_approvers) | set(request.approvals)
+    used |= set(request.deputies.values())
+    if actor.id in used:
+        return []
+    wanted = set(request.still_needed or request.required_approvers)
+    return sorted(
+        d.delegator
+        for d in held
+        if d.delegator not in used
+        and team is not None
+        and d.covers_team(team)
+        and wanted & set(d.roles)
+    )
 
 
 def urgency(item: InboxItem) -> tuple[int, datetime, int, datetime]:
@@ -163,8 +192,12 @@ async def open_requests(
     teams: Sequence[str] | None,
     actor: Actor | None,
     limit: int = 200,
+    delegated: Sequence[Delegated] = (),
 ) -> InboxPage:
-    """Open requests of `teams` (None: every team); with `actor`, only those they may decide."""
+    """Open requests of `teams` (None: every team); with `actor`, only those they may
+    decide, themselves or (`delegated`: delegations to them in effect now) as a deputy."""
+    routed = set(actor.roles) if actor is not None else set()
+    routed |= {r for d in delegated for r in d.roles}
     query = visibility_query(teams)
     candidates: list[WorkflowExecution] = []
     truncated = False
@@ -174,7 +207,7 @@ async def open_requests(
                 truncated = True
                 break
             needs = wf.typed_search_attributes.get(NEEDS_ROLES)
-            if actor is not None and needs is not None and not set(needs) & set(actor.roles):
+            if actor is not None and needs is not None and not set(needs) & routed:
                 continue
             candidates.append(wf)
     except RPCError as exc:
@@ -194,10 +227,12 @@ async def open_requests(
                 return None  # closed or gone since visibility listed it
         if request is None:
             return None
-        roles = decidable_roles(request, actor) if actor is not None else []
-        if actor is not None and not roles:
-            return None
         attrs = wf.typed_search_attributes
+        roles = decidable_roles(request, actor) if actor is not None else []
+        team = attrs.get(search.TEAM)
+        standing_in = deputy_for(request, actor, team, delegated) if actor is not None else []
+        if actor is not None and not roles and not standing_in:
+            return None
         return InboxItem(
             instance_id=wf.id,
             request_id=request.request_id,
@@ -216,6 +251,7 @@ async def open_requests(
             still_needed=request.still_needed,
             approvals=len(request.approvals),
             decidable_as=roles,
+            deputy_for=standing_in,
         )
 
     found = await asyncio.gather(*(read(wf) for wf in candidates))

@@ -32,12 +32,14 @@ Reason = Annotated[str, typer.Option(help="Why (audited, and shown with every re
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
-def _call(url: str, token: str, method: str, path: str, body: Any = None) -> Any:
+def _call(
+    url: str, token: str, method: str, path: str, body: Any = None, command: str = "halt"
+) -> Any:
     headers = {"Authorization": f"Bearer {token}"}
     try:
         resp = httpx.request(method, f"{url.rstrip('/')}{path}", json=body, headers=headers)
     except httpx.HTTPError as exc:
-        typer.echo(f"gantral halt: cannot reach {url}: {exc}", err=True)
+        typer.echo(f"gantral {command}: cannot reach {url}: {exc}", err=True)
         raise typer.Exit(1) from None
     if resp.is_error:
         try:
@@ -45,7 +47,7 @@ def _call(url: str, token: str, method: str, path: str, body: Any = None) -> Any
             text = f"{resp.status_code} {error.get('reason')}: {error.get('message')}"
         except ValueError:
             text = f"{resp.status_code}: {resp.text[:500]}"
-        typer.echo(f"gantral halt: refused: {text}", err=True)
+        typer.echo(f"gantral {command}: refused: {text}", err=True)
         raise typer.Exit(1)
     return resp.json()
 
@@ -56,6 +58,9 @@ def _line(halt: dict[str, Any]) -> str:
     text += f": {halt['reason']}"
     if halt.get("lifted_at"):
         text += f"  (lifted by {halt['lifted_by']} at {halt['lifted_at']}: {halt['lift_reason']})"
+    elif approvals := halt.get("lift_approvals"):  # a lift waiting for its quorum
+        who = ", ".join(f"{a['human']} as {a['role']}" for a in approvals)
+        text += f"  (lift approved by {who}; awaiting the quorum)"
     return text
 
 
@@ -95,7 +100,7 @@ def lift_halt(
     token: Token = "",
     output: OutputOpt = OutputFormat.text,
 ) -> None:
-    """Lift a halt."""
+    """Lift a halt (or, where the deployment's lift needs a quorum, approve its lift)."""
     halt = _call(api_url, token, "POST", f"/v1/halts/{halt_id}:lift", {"reason": reason})
     typer.echo(json.dumps(halt, indent=2) if output is OutputFormat.json else _line(halt))
 

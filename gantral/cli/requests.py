@@ -9,6 +9,8 @@
     gantral requests approve inst_1/req_2 --digest sha256:...   # exactly what `show` printed
     gantral requests reject inst_1/req_2 --justification "not during the freeze"
     gantral requests override inst_1/req_2 --justification "smaller batch" --set batch=10
+    gantral requests decide --approve inst_1/req_2 inst_3/req_4   # shows all, one confirmation
+    gantral requests decide --approve inst_1/req_2@sha256:... inst_3/req_4@sha256:...
 
 A request is named `INSTANCE/REQUEST` (as `list` prints it), or by its instance alone for
 the one it is waiting on. A decision is bound to what the human saw: the request id and the
@@ -16,6 +18,11 @@ digest of its arguments. Without `--digest`, the command shows the request and d
 only once you confirm, bound to exactly what it showed; with `--digest`, it decides only
 the request whose arguments have that digest. Either way a request the agent superseded or
 changed meanwhile is refused (409, stale or superseded) and nothing is recorded.
+
+`decide` decides several requests in one call (`POST /v1/decisions:batch`), each exactly as
+if alone: `INSTANCE/REQUEST@DIGEST` names the digest `show` printed; a request named without
+one is shown, and all of them are decided only once you confirm. Every outcome is printed;
+the exit code is 1 if any request was refused (the others are decided all the same).
 """
 
 from __future__ import annotations
@@ -277,3 +284,81 @@ def override(
     auth = _auth(token, token_url, client_id, client_secret)
     delta = _assignments(set_)
     _decide(sdk.DecisionType.OVERRIDE, ref, auth, api_url, justification, role, digest, delta)
+
+
+def _batch_refs(
+    client: sdk.GantralClient, refs: list[str]
+) -> tuple[list[sdk.BatchDecisionItem], bool]:
+    """Each ref as a batch item, and whether any was shown here (and needs confirming)."""
+    items: list[sdk.BatchDecisionItem] = []
+    shown = False
+    for ref in refs:
+        name, at, digest = ref.partition("@")
+        if at and not digest:
+            raise typer.BadParameter(f"{ref!r}: no digest after @")
+        instance_id, request_id = _split(name)
+        if digest and request_id is None:
+            raise typer.BadParameter(f"{ref!r}: with a digest, name INSTANCE/REQUEST")
+        if not digest or request_id is None:
+            instance_id, request = _request(client, name)
+            _display(instance_id, request)
+            request_id, digest, shown = request.request_id, request.args_digest, True
+        items.append(
+            sdk.BatchDecisionItem(
+                instance_id=instance_id, request_id=request_id, seen_args_digest=digest
+            )
+        )
+    return items, shown
+
+
+@requests_app.command("decide")
+def decide_many(
+    refs: Annotated[list[str], typer.Argument(metavar="INSTANCE[/REQUEST][@DIGEST]...")],
+    approve: Annotated[bool, typer.Option("--approve", help="Approve them all.")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="Reject them all.")] = False,
+    justification: Justification = None,
+    role: Role = None,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+    token_url: TokenUrl = None,
+    client_id: ClientId = None,
+    client_secret: ClientSecret = None,
+) -> None:
+    """Approve or reject several requests at once, each exactly as shown and as if alone."""
+    if approve == reject:
+        raise typer.BadParameter("say --approve or --reject")
+    kind = sdk.DecisionType.APPROVE if approve else sdk.DecisionType.REJECT
+    auth = _auth(token, token_url, client_id, client_secret)
+    with _client(api_url, auth) as client:
+        try:
+            items, shown = _batch_refs(client, refs)
+            if shown and not typer.confirm(
+                f"{kind} these {len(items)} requests with exactly these arguments?",
+                default=False,
+            ):
+                typer.echo("nothing recorded", err=True)
+                raise typer.Exit(code=1)
+            result = client.decide_batch(
+                items,
+                kind,
+                role=role,
+                justification=justification,
+                idempotency_key=f"cli-{uuid.uuid4().hex}",
+                channel="cli",
+            )
+        except sdk.GantralSDKError as exc:
+            raise _fail(exc) from None
+    for outcome in result.items:
+        ref = f"{outcome.instance_id}/{outcome.request_id}"
+        if outcome.result is not None:
+            decided = outcome.result.request
+            typer.echo(
+                f"{kind} recorded on {ref}: request {decided.status}, "
+                f"instance {outcome.result.state} ({decided.quorum})"
+            )
+    for refusal in sdk.batch_refusals(result):
+        ref = f"{refusal.details['instance_id']}/{refusal.details['request_id']}"
+        typer.echo(f"refused, nothing recorded on {ref}: {refusal}", err=True)
+    typer.echo(f"{result.decided} decided, {result.refused} refused", err=True)
+    if result.refused:
+        raise typer.Exit(code=1)

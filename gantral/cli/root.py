@@ -16,6 +16,7 @@ from gantral.cli.mcp_proxy import mcp_proxy_command
 from gantral.cli.policy import policy_app
 from gantral.cli.replay import replay_command
 from gantral.cli.requests import requests_app
+from gantral.cli.standing import standing_app
 
 # Shell completion (typer's): `gantral --install-completion` adds it to the current shell's
 # start-up file, `gantral --show-completion` prints the script to install by hand.
@@ -28,8 +29,9 @@ app.add_typer(identity_app, name="identity", help="Development identity: tokens 
 app.command("replay")(replay_command)
 app.command("mcp-proxy")(mcp_proxy_command)
 app.add_typer(requests_app, name="requests", help="Approvers: list, show and decide requests.")
-app.add_typer(hook_app, name="hook", help="Coding-agent hooks (Claude Code).")
+app.add_typer(hook_app, name="hook", help="Coding-agent hooks (Claude Code, Codex, Cursor).")
 app.add_typer(halt_app, name="halt", help="The kill switch: raise, list and lift halts.")
+app.add_typer(standing_app, name="standing", help="Standing grants: list and revoke.")
 
 
 def gantral_version() -> str:

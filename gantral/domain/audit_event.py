@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gantral.domain.actors import Actor
+
+
+def format_at(at: datetime) -> str:
+    """UTC, microsecond precision, `Z` suffix: one spelling per instant.
+
+    Naive datetimes are taken as UTC, because the workflow clock is UTC.
+    """
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class AuditEventType(StrEnum):
@@ -23,8 +33,15 @@ class AuditEventType(StrEnum):
     ESCALATED = "ESCALATED"
     REMINDER_SENT = "REMINDER_SENT"
     TIMED_OUT = "TIMED_OUT"
+    # A halt holds over a pending request's instance: its deadline stops running, and
+    # runs again, with the time it had left, once no halt holds.
+    DEADLINE_FROZEN = "DEADLINE_FROZEN"
+    DEADLINE_RESUMED = "DEADLINE_RESUMED"
     GRANT_ISSUED = "GRANT_ISSUED"
     GRANT_USED = "GRANT_USED"
+    # An APPROVE that also gave a standing grant, and a later call it let through.
+    STANDING_GRANT_GIVEN = "STANDING_GRANT_GIVEN"
+    ALLOWED_BY_STANDING_GRANT = "ALLOWED_BY_STANDING_GRANT"
     AGENT_EVENT = "AGENT_EVENT"
     COST_REPORTED = "COST_REPORTED"
     VIOLATION = "VIOLATION"

@@ -1,10 +1,11 @@
 """The payload of every audit event type: one model each, so the log has one schema.
 
 `AuditPayload` is the discriminated union (on `type`) that `specs/audit-events.schema.json`
-is generated from; the workflow checks every payload it records against the model of
-its type (`check_payload`), so a payload that drifts from its schema fails at once, in
-tests, instead of reaching the log. The stored payload stays the plain JSON object (the
-`type` lives beside it in the event), so hashes are unchanged.
+is generated from. Writers build the model of their event (`AuditLog.record` takes
+nothing else), so a payload that drifts from its schema fails where it is written. The
+stored payload stays the plain JSON object of `recorded()` (the `type` lives beside it in
+the event): exactly the bytes the writers stored before the models existed
+(tests/unit/test_audit_payload_bytes.py holds them to it).
 """
 
 from __future__ import annotations
@@ -12,16 +13,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
 
-from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_event import AuditEventType, format_at
 from gantral.domain.states import State
 
-__all__ = ["AuditPayload", "check_payload", "payload_schema"]
+__all__ = ["AuditPayload", "ClosedStatus", "check_payload", "parse_payload", "payload_schema"]
+
+# An instant spelled as the event's own `at` (`format_at`), for payloads written beside the
+# workflow (the sink's closure and archive records); the workflow's spell pydantic's way.
+_SinkAt = Annotated[datetime, PlainSerializer(format_at, return_type=str, when_used="json")]
 
 
 class _Payload(BaseModel):
+    """One event type's payload. Fields in the order the log has always written them: the
+    stored (canonical) bytes do not depend on it, the JSON the workflow sends does."""
+
     model_config = ConfigDict(extra="forbid")
+
+    def recorded(self) -> dict[str, Any]:
+        """The payload as the log stores it: JSON values, without `type` (the event holds
+        it), and only the fields the writer gave. A field left out stays out of the log and
+        one given as None is a null, as when writers built the dicts themselves."""
+        return self.model_dump(mode="json", exclude_unset=True, exclude={"type"})
 
 
 class Attested(_Payload):
@@ -40,9 +54,9 @@ class InstanceStarted(_Payload):
     owning_team_id: str
     trigger_context: dict[str, Any]
     pinned_policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    attested: Attested | None = None
     # Steps with a shadow policy: its pinned reference (and error, if it did not resolve).
     shadow_policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    attested: Attested | None = None
     callback_url: str | None = None
 
 
@@ -120,10 +134,13 @@ class DecisionRecorded(_Payload):
     at: datetime
     channel: str
     channel_ref: str | None
+    # A deputy's decision: the delegator it decided for, under which delegation.
+    on_behalf_of: str | None = None
+    delegation_id: str | None = None
     quorum_satisfied: bool
     still_needed: list[str]
-    separation_of_duties_waived: bool | None = None
     attested: Attested | None = None
+    separation_of_duties_waived: bool | None = None
 
 
 class Escalated(_Payload):
@@ -147,6 +164,29 @@ class TimedOut(_Payload):
     outcome: str
 
 
+class DeadlineFrozen(_Payload):
+    """The halts (`halt_ids`) hold over the request's instance: its deadline is frozen
+    with `remaining_seconds` left; no timeout is caused by a halt."""
+
+    type: Literal[AuditEventType.DEADLINE_FROZEN] = AuditEventType.DEADLINE_FROZEN
+    request_id: str
+    halt_ids: list[str]
+    deadline: datetime
+    remaining_seconds: float
+
+
+class DeadlineResumed(_Payload):
+    """No halt holds any more (`halt_ids`: those that held it): the deadline
+    runs again, moved by the time it was frozen, with `remaining_seconds` left."""
+
+    type: Literal[AuditEventType.DEADLINE_RESUMED] = AuditEventType.DEADLINE_RESUMED
+    request_id: str
+    halt_ids: list[str]
+    deadline: datetime
+    remaining_seconds: float
+    frozen_seconds: float
+
+
 class GrantIssued(_Payload):
     type: Literal[AuditEventType.GRANT_ISSUED] = AuditEventType.GRANT_ISSUED
     grant_id: str
@@ -161,6 +201,42 @@ class GrantUsed(_Payload):
     type: Literal[AuditEventType.GRANT_USED] = AuditEventType.GRANT_USED
     grant_id: str
     step_id: str | None
+
+
+class StandingGrantGiven(_Payload):
+    type: Literal[AuditEventType.STANDING_GRANT_GIVEN] = AuditEventType.STANDING_GRANT_GIVEN
+    standing_id: str
+    team: str
+    workflow_id: str
+    step_id: str
+    action: str
+    pattern: dict[str, dict[str, Any]]
+    agent: str | None
+    approver: str
+    approver_role: str
+    instance_id: str
+    request_id: str
+    materiality: str
+    given_at: datetime
+    expires_at: datetime
+    max_uses: int
+    # Last: the key order the workflow sends is part of what replay compares.
+    decision_id: str
+
+
+class AllowedByStandingGrant(_Payload):
+    type: Literal[AuditEventType.ALLOWED_BY_STANDING_GRANT] = (
+        AuditEventType.ALLOWED_BY_STANDING_GRANT
+    )
+    step_id: str
+    args_digest: str
+    grant_id: str
+    standing_id: str
+    approver: str
+    approver_role: str
+    use: int
+    max_uses: int
+    expires_at: datetime
 
 
 class AgentEventRecorded(_Payload):
@@ -223,6 +299,9 @@ class HistoryArchived(_Payload):
     audit_head: str | None
 
 
+ClosedStatus = Literal["TERMINATED", "TIMED_OUT", "CANCELED", "FAILED", "HISTORY_LOST"]
+
+
 class ExecutionClosed(_Payload):
     """Recorded by the sink: an instance's execution closed without Gantral's end and seal.
     Who closed it is unknown; `temporal_identity` is what the Temporal client claimed."""
@@ -231,9 +310,9 @@ class ExecutionClosed(_Payload):
     instance_id: str
     # None when Temporal no longer has the history (status HISTORY_LOST).
     run_id: str | None
-    status: Literal["TERMINATED", "TIMED_OUT", "CANCELED", "FAILED", "HISTORY_LOST"]
-    closed_at: datetime | None
-    detected_at: datetime
+    status: ClosedStatus
+    closed_at: _SinkAt | None
+    detected_at: _SinkAt
     reason: str | None
     temporal_identity: str | None
     # The last event the instance's chain holds, where it stopped.
@@ -252,8 +331,12 @@ AuditPayload = Annotated[
     | Escalated
     | ReminderSent
     | TimedOut
+    | DeadlineFrozen
+    | DeadlineResumed
     | GrantIssued
     | GrantUsed
+    | StandingGrantGiven
+    | AllowedByStandingGrant
     | AgentEventRecorded
     | CostReported
     | ViolationRecorded
@@ -271,6 +354,12 @@ _ADAPTER: TypeAdapter[Any] = TypeAdapter(AuditPayload)
 def check_payload(type_: AuditEventType, payload: dict[str, Any]) -> None:
     """Raise ValueError (pydantic's ValidationError) unless `payload` fits its type's model."""
     _ADAPTER.validate_python({**payload, "type": type_})
+
+
+def parse_payload(type_: AuditEventType | str, payload: dict[str, Any]) -> AuditPayload:
+    """A recorded payload as the model of its type (ValueError if it does not fit)."""
+    parsed: AuditPayload = _ADAPTER.validate_python({**payload, "type": type_})
+    return parsed
 
 
 def payload_schema() -> dict[str, Any]:

@@ -67,6 +67,10 @@ class Decision(_Frozen):
     at: datetime
     channel: str = "api"
     channel_ref: str | None = None
+    # A deputy's decision: whom they stood in for, under which delegation (omitted
+    # otherwise, so every other decision's audit payload is unchanged).
+    on_behalf_of: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    delegation_id: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class Grant(_Frozen):
@@ -80,6 +84,10 @@ class Grant(_Frozen):
     expires_at: datetime
     # The principal the grant is bound to: only it may start the step with this grant.
     holder: str | None = None
+
+
+MCP_ELICITATION = "mcp-elicitation"
+"""The channel of a decision the caller took in their own MCP client (self-approval)."""
 
 
 class HumanRequest(BaseModel):
@@ -105,6 +113,8 @@ class HumanRequest(BaseModel):
     excluded_approvers: list[str] = Field(default_factory=list)
     # The policy opted out of separation of duties: whom it would have excluded (audited).
     separation_of_duties_waived_for: list[str] = Field(default_factory=list)
+    # The policy lets the caller decide in their own MCP client (`self_approval`).
+    self_approval: bool = False
     # The principal whose authorization opened this request (and its follow-ups): the
     # grant is issued to it, and only it may supersede the request.
     grant_holder: str | None = None
@@ -119,6 +129,11 @@ class HumanRequest(BaseModel):
     decided_by: str | None = None
     decided_via: str | None = None
     decision_id: str | None = None
+    # When a deputy settled it: the delegator they stood in for.
+    decided_on_behalf_of: str | None = None
+    # Approvals given by deputies: delegator (the key in `approvals`) -> deputy. Both
+    # count as used in this quorum: neither may approve again.
+    deputies: dict[str, str] = Field(default_factory=dict)
     # The request that replaced this one, and why: "reauthorized" (the agent asked again,
     # with other arguments), or an override's follow-up ("override needs more authority",
     # "second sign-off"), which an agent waiting on this request follows.

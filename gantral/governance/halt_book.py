@@ -17,12 +17,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
+from pydantic import TypeAdapter
 
-from gantral.domain.actors import Actor
+from gantral.domain.actors import Actor, ActorKind
 from gantral.errors import Conflict, Forbidden, Reason, Unavailable
 from gantral.governance.halt_store import HaltStore, InMemoryHaltStore, PostgresHaltStore
 from gantral.governance.halts import Halt, HaltScope, HaltTarget, covering
+from gantral.policy import quorum
+from gantral.policy.rules import ApprovalRule, Rule
 from gantral.settings import Settings
+from gantral.settings.halts import HaltSettings
 
 __all__ = ["MAX_AGE_SECONDS", "HaltBook", "RecordAction", "open_halts"]
 
@@ -31,6 +35,8 @@ log = logging.getLogger("gantral.governance.halts")
 # How stale a replica's view of the halts may be: well inside the 1 s a halt has to hold
 # everywhere, at one small query per replica per half second.
 MAX_AGE_SECONDS = 0.5
+
+_RULE: TypeAdapter[ApprovalRule] = TypeAdapter(Rule)
 
 # `GantralCore.record_admin_action`: (actor, action, detail), raising unless stored.
 RecordAction = Callable[[Actor, str, dict[str, Any]], Awaitable[None]]
@@ -43,8 +49,14 @@ class HaltBook:
         *,
         max_age: float = MAX_AGE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        policy: HaltSettings | None = None,
     ) -> None:
         self.store = store
+        # Who may raise and lift, as the deployment wrote it (beyond the permission table);
+        # a lift rule that is no approval rule stops the process here, at start.
+        self.policy = policy or HaltSettings()
+        spec = self.policy.lift_spec
+        self.lift_rule: ApprovalRule | None = None if spec is None else _RULE.validate_python(spec)
         self._max_age = max_age
         self._clock = clock
         self._active: list[Halt] = []
@@ -87,6 +99,12 @@ class HaltBook:
         lift_by_another: bool = False,
     ) -> Halt:
         """Record, then store, a new halt; in effect at once in this process."""
+        roles = self.policy.raise_roles
+        if roles and not set(roles) & set(actor.roles):
+            raise Forbidden(
+                f"only {', '.join(roles)} may raise a halt in this deployment",
+                reason=Reason.RAISE_ROLE_REQUIRED,
+            )
         halt_id = f"halt_{uuid.uuid4().hex}"
         detail: dict[str, Any] = {
             "halt_id": halt_id,
@@ -100,9 +118,18 @@ class HaltBook:
         self._read_at = None
         return halt
 
+    def check_lifter(self, actor: Actor) -> None:
+        """With a lift quorum configured, who may take part: a human holding one of its
+        roles (403 `lift_role_required`); the permission table does not decide."""
+        rule = self.lift_rule
+        if rule is not None:
+            _roles_of(rule, actor)
+
     async def lift(self, actor: Actor, halt: Halt, reason: str, record: RecordAction) -> Halt:
-        """Record, then store, the lift of `halt` (already read, so its scope was checked)."""
-        detail = {
+        """Record, then store, the lift of `halt` (already read, so its scope was checked).
+        When the deployment's lift needs a quorum, record and store this human's approval;
+        the approval that completes the quorum lifts the halt."""
+        detail: dict[str, Any] = {
             "halt_id": halt.halt_id,
             "scope": halt.scope.model_dump(mode="json", exclude_none=True),
             "raised_by": halt.raised_by,
@@ -110,15 +137,65 @@ class HaltBook:
         }
         if not halt.active:
             raise Conflict(f"halt {halt.halt_id} is already lifted", reason=Reason.ALREADY_LIFTED)
-        if halt.lift_by_another and actor.id == halt.raised_by:
+        separated = halt.lift_by_another or self.policy.lift_separation
+        if separated and actor.id == halt.raised_by:
             raise Forbidden(
                 f"halt {halt.halt_id} must be lifted by someone other than its raiser",
                 reason=Reason.LIFTER_IS_RAISER,
             )
+        rule = self.lift_rule
+        if rule is not None:
+            approvals = {a.human: a.role for a in halt.lift_approvals}
+            if separated:  # approvals stored before the setting changed never count
+                approvals.pop(halt.raised_by, None)
+            if actor.id in approvals:
+                raise Conflict(
+                    f"{actor.id} already approved the lift of halt {halt.halt_id}: "
+                    "each human counts once",
+                    reason=Reason.LIFT_ALREADY_APPROVED,
+                )
+            role, progress = _counted_role(rule, approvals, actor)
+            detail |= {"role": role, "quorum": quorum.describe(rule)}
+            detail |= {"approvals": {**approvals, actor.id: role}}
+            detail["satisfied"] = progress.satisfied
+            await record(actor, "halt_lift_approved", detail)
+            halt = await self.store.approve_lift(halt.halt_id, actor.id, role, reason)
+            if not progress.satisfied:
+                return halt
         await record(actor, "halt_lifted", detail)
-        lifted = await self.store.lift(halt.halt_id, actor.id, reason)
+        try:
+            lifted = await self.store.lift(halt.halt_id, actor.id, reason)
+        except Conflict:
+            if rule is None:
+                raise
+            # Two approvals completed the quorum at once: the other lifted it.
+            lifted = await self.store.get(halt.halt_id)
         self._read_at = None
         return lifted
+
+
+def _roles_of(rule: ApprovalRule, actor: Actor) -> list[str]:
+    """The roles of the lift quorum that `actor`, a human, holds: at least one, or 403."""
+    candidates = [r for r in quorum.roles_in(rule) if r in actor.roles]
+    if actor.kind is not ActorKind.HUMAN or not candidates:
+        raise Forbidden(
+            f"lifting a halt needs {quorum.describe(rule)}; {actor.id} holds none of its roles",
+            reason=Reason.LIFT_ROLE_REQUIRED,
+        )
+    return candidates
+
+
+def _counted_role(
+    rule: ApprovalRule, approvals: dict[str, str], actor: Actor
+) -> tuple[str, quorum.QuorumProgress]:
+    """The role `actor` counts in toward the lift: the one that completes the quorum, or
+    else brings it closest; 403 `lift_role_required` when none of theirs counts."""
+    candidates = _roles_of(rule, actor)
+    scored = [(quorum.progress(rule, {**approvals, actor.id: role}), role) for role in candidates]
+    progress, role = min(
+        scored, key=lambda pr: (not pr[0].satisfied, len(pr[0].still_needed), -len(pr[0].counted))
+    )
+    return role, progress
 
 
 @contextlib.asynccontextmanager
@@ -127,7 +204,7 @@ async def open_halts(settings: Settings) -> AsyncIterator[HaltBook]:
     dsn = settings.database.registry_url.get_secret_value()
     if not dsn:
         log.warning("no GANTRAL_DATABASE__REGISTRY_URL: halts are kept in memory only")
-        yield HaltBook(InMemoryHaltStore())
+        yield HaltBook(InMemoryHaltStore(), policy=settings.halts)
         return
     # Small: one query per half second, and the rare raise or lift.
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
@@ -137,6 +214,6 @@ async def open_halts(settings: Settings) -> AsyncIterator[HaltBook]:
     try:
         store = PostgresHaltStore(pool)
         await store.migrate()
-        yield HaltBook(store)
+        yield HaltBook(store, policy=settings.halts)
     finally:
         await pool.close()

@@ -22,7 +22,8 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from gantral.errors import Conflict, NotFound, Reason, Unavailable
-from gantral.governance.halts import Halt, HaltScope
+from gantral.governance.halts import Halt, HaltScope, LiftApproval
+from gantral.postgres_migrations import apply_migrations
 
 __all__ = ["MIGRATIONS", "HaltStore", "InMemoryHaltStore", "PostgresHaltStore"]
 
@@ -56,6 +57,23 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER halt_lifts_no_truncate BEFORE TRUNCATE ON {schema}.halt_lifts
         FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
     """,
+    # Approvals of a lift that needs a quorum: one row per human per halt.
+    """
+    CREATE TABLE {schema}.halt_lift_approvals (
+        halt_id text NOT NULL REFERENCES {schema}.halts (halt_id),
+        human text NOT NULL,
+        role text NOT NULL,
+        reason text NOT NULL,
+        at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        PRIMARY KEY (halt_id, human)
+    );
+    CREATE TRIGGER halt_lift_approvals_immutable BEFORE UPDATE OR DELETE
+        ON {schema}.halt_lift_approvals
+        FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
+    CREATE TRIGGER halt_lift_approvals_no_truncate BEFORE TRUNCATE
+        ON {schema}.halt_lift_approvals
+        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
+    """,
 ]
 
 
@@ -74,6 +92,11 @@ class HaltStore(abc.ABC):
     @abc.abstractmethod
     async def lift(self, halt_id: str, lifted_by: str, reason: str) -> Halt:
         """Lift a halt: 404 if unknown, 409 `already_lifted` if lifted before."""
+
+    @abc.abstractmethod
+    async def approve_lift(self, halt_id: str, human: str, role: str, reason: str) -> Halt:
+        """Store one human's approval of the halt's lift: 409 `lift_already_approved` if
+        they approved it before."""
 
     @abc.abstractmethod
     async def read(self, *, active_only: bool = False) -> list[Halt]:
@@ -99,6 +122,13 @@ def _database() -> Iterator[None]:
 
 def _already_lifted(halt_id: str) -> Conflict:
     return Conflict(f"halt {halt_id} is already lifted", reason=Reason.ALREADY_LIFTED)
+
+
+def _approved_before(halt_id: str, human: str) -> Conflict:
+    return Conflict(
+        f"{human} already approved the lift of halt {halt_id}: each human counts once",
+        reason=Reason.LIFT_ALREADY_APPROVED,
+    )
 
 
 class InMemoryHaltStore(HaltStore):
@@ -136,6 +166,15 @@ class InMemoryHaltStore(HaltStore):
         self._halts[halt_id] = lifted
         return lifted
 
+    async def approve_lift(self, halt_id: str, human: str, role: str, reason: str) -> Halt:
+        halt = await self.get(halt_id)
+        if any(a.human == human for a in halt.lift_approvals):
+            raise _approved_before(halt_id, human)
+        approval = LiftApproval(human=human, role=role, reason=reason, at=datetime.now(UTC))
+        approved = halt.model_copy(update={"lift_approvals": [*halt.lift_approvals, approval]})
+        self._halts[halt_id] = approved
+        return approved
+
     async def read(self, *, active_only: bool = False) -> list[Halt]:
         return [h for h in self._halts.values() if h.active or not active_only]
 
@@ -145,6 +184,7 @@ class PostgresHaltStore(HaltStore):
 
     def __init__(self, pool: AsyncConnectionPool[Any], *, schema: str = "gantral_halts") -> None:
         self._pool = pool
+        self._schema_name = schema
         self._schema = sql.Identifier(schema)
 
     def _sql(self, statement: str) -> sql.Composed:
@@ -152,29 +192,8 @@ class PostgresHaltStore(HaltStore):
 
     async def migrate(self) -> int:
         """Apply pending migrations (safe from many processes at once); how many were."""
-        async with self._pool.connection() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                (f"gantral_halts_migrations:{self._schema.as_string(conn)}",),
-            )
-            await conn.execute(self._sql("CREATE SCHEMA IF NOT EXISTS {schema}"))
-            await conn.execute(
-                self._sql(
-                    "CREATE TABLE IF NOT EXISTS {schema}.migrations "
-                    "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-                )
-            )
-            cur = await conn.execute(
-                self._sql("SELECT coalesce(max(version), 0) FROM {schema}.migrations")
-            )
-            row = await cur.fetchone()
-            done = int(row[0]) if row else 0
-            for number, statement in enumerate(MIGRATIONS[done:], start=done + 1):
-                await conn.execute(self._sql(statement))
-                await conn.execute(
-                    self._sql("INSERT INTO {schema}.migrations (version) VALUES (%s)"), (number,)
-                )
-            return len(MIGRATIONS) - done
+        lock = f"gantral_halts_migrations:{self._schema.as_string()}"
+        return await apply_migrations(self._pool, self._schema_name, MIGRATIONS, lock)
 
     async def add(
         self,
@@ -214,6 +233,23 @@ class PostgresHaltStore(HaltStore):
             raise NotFound(f"unknown halt {halt_id!r}", reason=Reason.UNKNOWN_HALT) from None
         return await self.get(halt_id)
 
+    async def approve_lift(self, halt_id: str, human: str, role: str, reason: str) -> Halt:
+        try:
+            with _database():
+                async with self._pool.connection() as conn:
+                    await conn.execute(
+                        self._sql(
+                            "INSERT INTO {schema}.halt_lift_approvals "
+                            "(halt_id, human, role, reason) VALUES (%s, %s, %s, %s)"
+                        ),
+                        (halt_id, human, role, reason),
+                    )
+        except UniqueViolation:
+            raise _approved_before(halt_id, human) from None
+        except ForeignKeyViolation:
+            raise NotFound(f"unknown halt {halt_id!r}", reason=Reason.UNKNOWN_HALT) from None
+        return await self.get(halt_id)
+
     async def get(self, halt_id: str) -> Halt:
         rows = await self._fetch("WHERE h.halt_id = %s", (halt_id,))
         if not rows:
@@ -226,7 +262,11 @@ class PostgresHaltStore(HaltStore):
     async def _fetch(self, where: LiteralString, params: tuple[Any, ...]) -> list[Halt]:
         query = self._sql(
             "SELECT h.halt_id, h.scope, h.reason, h.raised_by, h.raised_at, h.lift_by_another, "
-            "l.lifted_by, l.lifted_at, l.reason AS lift_reason "
+            "l.lifted_by, l.lifted_at, l.reason AS lift_reason, "
+            "coalesce((SELECT jsonb_agg(jsonb_build_object('human', a.human, 'role', a.role, "
+            "'reason', a.reason, 'at', a.at) ORDER BY a.at, a.human) "
+            "FROM {schema}.halt_lift_approvals a WHERE a.halt_id = h.halt_id), '[]') "
+            "AS lift_approvals "
             "FROM {schema}.halts h LEFT JOIN {schema}.halt_lifts l USING (halt_id) "
             + where
             + " ORDER BY h.raised_at, h.halt_id"

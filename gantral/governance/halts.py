@@ -21,6 +21,7 @@ __all__ = [
     "Halt",
     "HaltScope",
     "HaltTarget",
+    "LiftApproval",
     "covering",
     "halted",
 ]
@@ -97,6 +98,18 @@ class HaltTarget:
     agent: str
 
 
+class LiftApproval(BaseModel):
+    """One human's approval of a lift that needs a quorum (`GANTRAL_HALTS__LIFT`): the
+    role they counted in. The lift takes effect with the approval that makes the quorum."""
+
+    model_config = ConfigDict(frozen=True)
+
+    human: str
+    role: str
+    reason: str
+    at: datetime
+
+
 class Halt(BaseModel):
     """A halt as stored and listed: who raised it, when, why; and its lift, once lifted."""
 
@@ -112,6 +125,8 @@ class Halt(BaseModel):
     lifted_by: str | None = None
     lifted_at: datetime | None = None
     lift_reason: str | None = None
+    # Approvals toward a lift that needs a quorum, oldest first (empty otherwise).
+    lift_approvals: list[LiftApproval] = Field(default_factory=list)
 
     @property
     def active(self) -> bool:

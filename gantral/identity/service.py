@@ -72,6 +72,16 @@ class IdentityService:
         through a gateway can start, authorize and report, never decide. The caller is
         the accountable human (`owner`), so separation of duties keeps them from approving
         their own call; `act` (RFC 8693) names the gateway."""
+        caller = await self._caller_of(gateway, token)
+        owner = caller.owner if caller.is_agent else caller.subject
+        claims = {**caller.claims, "act": {"sub": gateway.subject}}
+        return caller.model_copy(
+            update={"kind": PrincipalKind.AGENT, "owner": owner, "claims": claims}
+        )
+
+    async def _caller_of(self, gateway: Principal, token: str) -> Principal:
+        """The principal of the token a gateway's caller gave it, once the gateway is one
+        and the token was issued for a gateway (this one, when bound)."""
         roles = set(self.delegation.gateway_roles)
         if not gateway.is_agent or not roles & gateway.roles:
             raise Forbidden(
@@ -90,11 +100,24 @@ class IdentityService:
                     f"gateway {gateway.subject} may not act for tokens issued to another",
                     reason=Reason.NOT_THIS_GATEWAY,
                 )
-        owner = caller.owner if caller.is_agent else caller.subject
+        return caller
+
+    async def in_own_client(self, authorization: str | None, on_behalf_of: str | None) -> Principal:
+        """The human whose gateway call this is, deciding in their own MCP client (the
+        `mcp-elicitation` channel): as themselves, with `act` naming the gateway. Only a
+        human's own token qualifies; the workflow then allows it only on their own request
+        and where the policy allows self-approval."""
+        if on_behalf_of is None:
+            raise Forbidden(
+                "a decision in the caller's client comes through an MCP gateway, for its caller",
+                reason=Reason.SELF_APPROVAL_NOT_ALLOWED,
+            )
+        gateway = await self.validator.validate(bearer_token(authorization))
+        caller = await self._caller_of(gateway, on_behalf_of)
+        if caller.is_agent:
+            raise Forbidden("only a human decides in their own client", reason=Reason.NOT_HUMAN)
         claims = {**caller.claims, "act": {"sub": gateway.subject}}
-        return caller.model_copy(
-            update={"kind": PrincipalKind.AGENT, "owner": owner, "claims": claims}
-        )
+        return caller.model_copy(update={"claims": claims})
 
     def authorize(self, principal: Principal, permission: Permission, team: str | None) -> None:
         """Raises `Forbidden(reason=...)` unless allowed."""

@@ -92,6 +92,8 @@ def pending_request(asked: Mapping[str, Any]) -> dict[str, Any] | None:
             "args_digest": request.args_digest,
             "materiality": str(request.materiality),
             "required_approvers": request.required_approvers,
+            # The caller may decide it in their own client (policy `self_approval`).
+            "self_approval": request.self_approval,
             "explanation": result.explanation,
         }
     }

@@ -12,7 +12,9 @@ human may take longer. So, during a hold, the gateway:
   again picks that request up (its decision, or the rest of the wait) instead of asking
   a human again. A pending call nobody picks up is cancelled at its deadline;
 - when the client abandons the call (cancel, disconnect), cancels the request and its
-  instance, so a later decision is refused and no grant outlives the call.
+  instance, so a later decision is refused and no grant outlives the call;
+- where the client supports elicitation and the request allows self-approval, asks the
+  caller in their client meanwhile (see `gantral.integrations.mcp_elicit`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from gantral.domain.digest import args_digest
 from gantral.errors import Reason
 from gantral.integrations._core import Decided, Guard, ToolRefused, _quietly
 from gantral.integrations._resume import ask, finish, pending_request, run_granted
+from gantral.integrations.mcp_elicit import AskCaller, InClient
 
 __all__ = ["HoldSettings", "Holds", "Pending", "Progress"]
 
@@ -108,9 +111,12 @@ class Holds:
         arguments: dict[str, Any],
         run: Callable[[dict[str, Any]], Awaitable[T]],
         progress: Progress | None = None,
-    ) -> tuple[T, Decided] | Pending:
+        in_client: InClient | None = None,
+    ) -> tuple[T, Decided] | Pending | AskCaller:
         """Authorize (or pick up a pending authorization of) `tool(arguments)` for
         `caller`, hold while a human decides, and `run` the granted arguments once.
+        With `in_client`, a request the caller may decide is also offered to them
+        (`AskCaller`: the call goes back to the caller first, and their retry picks up).
 
         Raises:
             ToolRefused: refused, or not decided by the deadline; `run` was not called.
@@ -126,6 +132,8 @@ class Holds:
             asked, deadline, deadline_at = parked.asked, parked.deadline, parked.deadline_at
             log.info("picking up pending call of %s: %s", tool, asked["instance_id"])
         else:
+            if in_client is not None:
+                in_client.answer = None  # an answer about a request no longer parked
             iid = await self.guard.start(tool)
             try:
                 asked = await ask(self.guard, tool, requested, iid)
@@ -138,8 +146,17 @@ class Holds:
         iid = asked["instance_id"]
         try:
             waiting = pending_request(asked)
+            if (
+                waiting is not None
+                and in_client is not None
+                and in_client.must_ask(waiting["gantral"])
+            ):
+                self._park(key, _Parked(asked, deadline, deadline_at))
+                return AskCaller(waiting["gantral"])
             if waiting is not None:
-                held = await self._hold(waiting["gantral"], deadline, deadline_at, progress)
+                held = await self._hold(
+                    waiting["gantral"], deadline, deadline_at, progress, in_client
+                )
                 if held is not None:
                     self._park(key, _Parked(asked, deadline, deadline_at))
                     return held
@@ -168,6 +185,7 @@ class Holds:
         deadline: float,
         deadline_at: datetime,
         progress: Progress | None,
+        in_client: InClient | None = None,
     ) -> Pending | None:
         """Wait for the decision, up to the client's patience. None: decided; a `Pending`
         when patience ran out first.
@@ -190,21 +208,38 @@ class Holds:
             f"deadline {_iso(deadline_at)}"
         )
         # A plain task, not a task group: errors of the wait must come out unwrapped.
-        ticker = None
+        ticker = offer = None
         if progress is not None:
             ticker = asyncio.create_task(self._tick(progress, message, remaining))
+        if in_client is not None and in_client.may_offer(request):
+            if in_client.round_trip:  # the caller has answered already: record it first
+                await self._offer(in_client, request)
+            else:
+                offer = asyncio.create_task(self._offer(in_client, request))
         try:
             await self.guard.client.wait_for_decision(
                 pending.instance_id, pending.request_id, wait=max(wait, 0.0)
             )
+            if offer is not None and in_client is not None and in_client.outcome:
+                # Answered: its decision may be what ended the wait; let it say so.
+                await asyncio.wait({offer}, timeout=10)
         except DecisionTimeout:
             if time.monotonic() < deadline - 0.5:
                 return pending  # only the client's patience ran out
             raise
         finally:
-            if ticker is not None:
-                ticker.cancel()
+            for task in (ticker, offer):
+                if task is not None:
+                    task.cancel()
         return None
+
+    async def _offer(self, in_client: InClient, request: dict[str, Any]) -> None:
+        # Never let a client's elicitation failure end the hold: the approvers remain.
+        try:
+            await in_client.offer(self.guard.client, request)
+        except Exception as exc:
+            log.info("elicitation of %s failed: %s", request["request_id"], exc)
+            in_client.outcome = {"offered": True, "answer": None, "error": str(exc)}
 
     async def _tick(self, progress: Progress, message: str, total: float) -> None:
         """Progress at a steady interval: seconds waited so far, of the hold's total."""

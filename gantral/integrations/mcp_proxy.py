@@ -48,6 +48,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gantral.errors import GantralError, Reason
@@ -61,6 +62,14 @@ from gantral.integrations.mcp_auth import (
     acting_for,
     caller,
     http_app,
+)
+from gantral.integrations.mcp_elicit import (
+    ELICITATION_META,
+    INPUT_KEY,
+    SCHEMA,
+    Answer,
+    AskCaller,
+    InClient,
 )
 from gantral.integrations.mcp_hold import Holds, HoldSettings, Pending
 from gantral.settings.identity import IdentitySettings
@@ -293,7 +302,7 @@ def build_proxy(
 
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         forwarded: list[dict[str, Any]] = []
 
         async def forward(granted: dict[str, Any]) -> types.CallToolResult:
@@ -305,14 +314,15 @@ def build_proxy(
 
         token = caller(ctx)
         who = f"{(token.claims or {}).get('iss')}|{token.subject}" if token is not None else ""
+        in_client = _in_client(ctx, params) if token is not None else None
         try:
             with acting_for(token.token if token is not None else None):
                 outcome = await holds.call(
-                    who, params.name, params.arguments or {}, forward, progress
+                    who, params.name, params.arguments or {}, forward, progress, in_client
                 )
         except ToolRefused as exc:
             log.info("refused %s: %s", params.name, exc.reason)
-            return _error(str(exc), {"reason": exc.reason})
+            return _error(str(exc), {"reason": exc.reason}, _elicited(in_client))
         except GantralSDKError as exc:
             # Fail closed: without Gantral's answer the tool is not called.
             log.warning("Gantral unavailable for %s: %s", params.name, exc)
@@ -322,10 +332,15 @@ def build_proxy(
             else:
                 text = f"Gantral could not authorize tool {name!r} ({why}); it was not called."
             return _error(text, {"reason": exc.reason})
+        if isinstance(outcome, AskCaller):
+            form = types.ElicitRequestFormParams(message=outcome.message(), requested_schema=SCHEMA)
+            asked = {INPUT_KEY: types.ElicitRequest(params=form)}
+            return types.InputRequiredResult(input_requests=asked)
+        elicited = _elicited(in_client)
         if isinstance(outcome, Pending):
-            return _error(outcome.text(), outcome.meta())
+            return _error(outcome.text(), outcome.meta(), elicited)
         result, decided = outcome
-        meta = {**(result.meta or {}), DECISION_META: decided.as_dict()}
+        meta = {**(result.meta or {}), DECISION_META: decided.as_dict(), **elicited}
         return result.model_copy(update={"meta": meta})
 
     return Server(name, on_list_tools=list_tools, on_call_tool=call_tool)
@@ -354,10 +369,48 @@ def _marked(tool: types.Tool, why: Reason) -> types.Tool:
     return tool.model_copy(update={"description": description, "meta": meta})
 
 
-def _error(text: str, detail: dict[str, Any]) -> types.CallToolResult:
+def _error(
+    text: str, detail: dict[str, Any], more: dict[str, Any] | None = None
+) -> types.CallToolResult:
     return types.CallToolResult(
-        content=[types.TextContent(text=text)], is_error=True, _meta={DECISION_META: detail}
+        content=[types.TextContent(text=text)],
+        is_error=True,
+        _meta={DECISION_META: detail, **(more or {})},
     )
+
+
+def _elicited(in_client: InClient | None) -> dict[str, Any]:
+    """The result's `_meta` on the elicitation, when the caller was asked."""
+    return {ELICITATION_META: in_client.outcome} if in_client and in_client.outcome else {}
+
+
+def _in_client(
+    ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+) -> InClient | None:
+    """The caller's client as a decision channel, if it declared elicitation support.
+    Only over authenticated HTTP: the answer is recorded as the token's subject."""
+    wanted = types.ClientCapabilities(elicitation=types.ElicitationCapability())
+    if not ctx.session.check_client_capability(wanted):
+        return None
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:  # no server-initiated requests
+        given = (params.input_responses or {}).get(INPUT_KEY)
+        answer = _answer(given) if isinstance(given, types.ElicitResult) else None
+        return InClient(_asked_already, round_trip=True, answer=answer)
+
+    async def ask(message: str) -> Answer:
+        answer = await ctx.session.elicit_form(message, SCHEMA, related_request_id=ctx.request_id)
+        return _answer(answer)
+
+    return InClient(ask)
+
+
+def _answer(result: types.ElicitResult) -> Answer:
+    said = (result.content or {}).get("justification")
+    return Answer(result.action, said.strip() if isinstance(said, str) else None)
+
+
+async def _asked_already(message: str) -> Answer:
+    raise RuntimeError("on MCP 2026-07-28 the caller is asked by the call's result")
 
 
 async def serve_http(

@@ -18,7 +18,7 @@ from typing import Any
 from gantral.policy.conditions import Check, Outcome, Unreadable
 from gantral.policy.levels import Resolved, resolve_level
 from gantral.policy.materiality import Materiality, highest
-from gantral.policy.models import Policy
+from gantral.policy.models import SELF_APPROVABLE, Policy
 from gantral.policy.plan import RequestPlan, Tier
 from gantral.policy.quorum import describe
 from gantral.settings.durations import format_duration
@@ -106,8 +106,9 @@ def _plan(policy: Policy, r: Resolved, level: Materiality) -> RequestPlan:
         justification_required_for_approve=r.justification_required_for_approve,
         override_roles=list(r.override_roles),
         grant_ttl=r.grant_ttl,
-        explanation=_explain(policy, r, tiers),
+        explanation=_explain(policy, r, tiers, level),
         separation_of_duties=policy.separation_of_duties,
+        self_approval=_self_approval(policy, level, tiers),
         override_requires_justification=r.override_requires_justification,
         override_requires_second_signoff=r.override_requires_second_signoff,
         sla=r.sla,
@@ -115,7 +116,16 @@ def _plan(policy: Policy, r: Resolved, level: Materiality) -> RequestPlan:
     )
 
 
-def _explain(policy: Policy, r: Resolved, tiers: list[Tier]) -> list[str]:
+def _self_approval(policy: Policy, level: Materiality, tiers: list[Tier]) -> bool:
+    return (
+        policy.self_approval == "allowed"
+        and not policy.separation_of_duties
+        and level in SELF_APPROVABLE
+        and bool(tiers)
+    )
+
+
+def _explain(policy: Policy, r: Resolved, tiers: list[Tier], level: Materiality) -> list[str]:
     lines = [] if r.source == "policy" else [f"settings from {r.source}"]
     if not tiers:
         return [*lines, "no human approval required"]
@@ -139,6 +149,8 @@ def _explain(policy: Policy, r: Resolved, tiers: list[Tier]) -> list[str]:
         )
     else:
         lines.append("separation of duties: OFF (explicit policy opt-out)")
+    if _self_approval(policy, level, tiers):
+        lines.append("self-approval: the caller may decide in their MCP client (mcp-elicitation)")
     override = "override: roles " + ", ".join(r.override_roles)
     if r.override_requires_justification:
         override += "; justification required"

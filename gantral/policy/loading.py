@@ -115,11 +115,6 @@ def validate(model: type[M], data: Any, node: yaml.Node | None, *, source: str =
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        graph = _step_graph_problem(e)
-        if graph is not None:
-            raise Conflict(
-                f"{source}: steps: {graph}", reason=Reason.INCONSISTENT_STEPS, field="steps"
-            ) from None
         errors = [
             _describe(err, node, data) for err in e.errors(include_url=False, include_input=False)
         ]
@@ -146,25 +141,23 @@ def validate(model: type[M], data: Any, node: yaml.Node | None, *, source: str =
         ) from None
 
 
-def _step_graph_problem(error: ValidationError) -> str | None:
-    """The message of a template whose steps contradict each other, if that is the only
-    problem (the graph check runs once every field is valid, so it is alone when it fails)."""
-    problems = error.errors(include_url=False, include_input=False)
-    if len(problems) != 1:
-        return None
-    cause = problems[0].get("ctx", {}).get("error")
-    return str(cause) if isinstance(cause, StepGraphError) else None
+# Two valid fields (or steps) that contradict each other: no schema can state the rule,
+# so the document is well formed but cannot be taken as it is: 409 with its own reason.
+_CONTRADICTIONS: dict[type[Exception], Reason] = {
+    StepGraphError: Reason.INCONSISTENT_STEPS,
+    TimingError: Reason.INCONSISTENT_TIMING,
+    PinMismatch: Reason.POLICY_HASH_MISMATCH,
+}
 
 
 def _contradiction(error: ValidationError) -> Reason | None:
-    """The reason when the document's only problem is two valid fields that contradict
-    each other (durations, a pinned hash): 409, since no schema can state the rule."""
+    """The reason when the document's only problem is a contradiction (the
+    cross-field checks run once every field is valid, so such a problem is alone)."""
     problems = error.errors(include_url=False, include_input=False)
     cause = problems[0].get("ctx", {}).get("error") if len(problems) == 1 else None
-    if isinstance(cause, TimingError):
-        return Reason.INCONSISTENT_TIMING
-    if isinstance(cause, PinMismatch):
-        return Reason.POLICY_HASH_MISMATCH
+    for kind, reason in _CONTRADICTIONS.items():
+        if isinstance(cause, kind):
+            return reason
     return None
 
 

@@ -34,6 +34,7 @@ from gantral.policy.schema_rules import policy_rules, settings_rules, tier_rules
 from gantral.settings.durations import Duration
 
 __all__ = [
+    "SELF_APPROVABLE",
     "AllOf",
     "AnyOf",
     "ApprovalRule",
@@ -52,6 +53,7 @@ __all__ = [
     "RoleRule",
     "SlackChannel",
     "SlackNotify",
+    "Standing",
     "TierSpec",
     "Timeouts",
 ]
@@ -140,8 +142,27 @@ class Channels(_Strict):
     slack: SlackChannel | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
+SELF_APPROVABLE = frozenset({Materiality.LOW, Materiality.MEDIUM})
+"""The levels at which a policy may let the caller approve their own call."""
+
 # A path into the step's arguments: `service`, `target.region`.
 ArgumentPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")]
+
+
+class Standing(_Strict):
+    """What an approver may grant standing on this step (issue 24): at most `max_ttl`
+    long, `max_uses` uses, given only by a human approving in one of `roles`. Absent:
+    no standing grant; never at CRITICAL materiality."""
+
+    max_ttl: Duration
+    max_uses: int = Field(ge=1, le=10_000)
+    roles: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _positive(self) -> Standing:
+        if self.max_ttl <= timedelta(0):
+            raise FieldError(("max_ttl",), "max_ttl must be positive")
+        return self
 
 
 class _Settings(_Strict):
@@ -222,9 +243,33 @@ class Policy(_Settings):
         default_factory=list, max_length=20, exclude_if=lambda v: not v
     )
     channels: Channels | None = Field(default=None, exclude_if=lambda v: v is None)
+    # Standing grants this step allows; optional like `notify` (hashes unchanged).
+    standing: Standing | None = Field(default=None, exclude_if=lambda v: v is None)
+    # `allowed`: the human whose call this is may decide its request in their own MCP
+    # client (the gateway's elicitation channel), still needing an approver role. Only
+    # without separation of duties and at LOW or MEDIUM: a level a materiality rule
+    # raises higher is never self-approved. Optional like `notify`.
+    self_approval: Literal["allowed"] | None = Field(default=None, exclude_if=lambda v: v is None)
+
+    @model_validator(mode="after")
+    def _self_approval_where_harmless(self) -> Policy:
+        if self.self_approval is None:
+            return self
+        if self.separation_of_duties:
+            raise ValueError(
+                "self_approval: allowed needs separation_of_duties: false (a caller"
+                " approving their own call is what separation of duties forbids)"
+            )
+        if self.materiality not in SELF_APPROVABLE:
+            raise ValueError(
+                f"self_approval: allowed is for LOW or MEDIUM materiality, not {self.materiality}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _every_level_is_coherent(self) -> Policy:
+        if self.standing is not None and self.materiality is Materiality.CRITICAL:
+            raise FieldError(("standing",), "a CRITICAL step never allows standing grants")
         # Resolve every level now, so a bad combination fails when the file is loaded,
         # not when an instance first reaches that materiality.
         for level in Materiality:

@@ -39,6 +39,9 @@ class RequestPlan(BaseModel):
     # Humans excluded by separation of duties (requester, agent owner, trigger actor)
     # never count. False only when the policy opts out; the explanation records it.
     separation_of_duties: bool = True
+    # The caller may decide in their own MCP client (policy `self_approval: allowed`, at a
+    # level that allows it): decisions from channel `mcp-elicitation` need this.
+    self_approval: bool = False
     override_requires_justification: bool = True
     # An OVERRIDE takes effect only once a second, different human holding one of
     # `override_roles` has confirmed it.

@@ -29,6 +29,7 @@ from gantral.policy.registry import (
     prepare_template,
 )
 from gantral.policy.templates import WorkflowTemplate
+from gantral.postgres_migrations import apply_migrations
 
 __all__ = ["MIGRATIONS", "PostgresRegistry"]
 
@@ -89,6 +90,7 @@ class PostgresRegistry(KeepActive):
 
     def __init__(self, pool: AsyncConnectionPool[Any], *, schema: str = "gantral_registry"):
         self._pool = pool
+        self._schema_name = schema
         self._schema = sql.Identifier(schema)
 
     async def migrate(self) -> int:
@@ -96,30 +98,8 @@ class PostgresRegistry(KeepActive):
 
         Returns how many were applied.
         """
-        async with self._pool.connection() as conn, conn.transaction():
-            # Serializes concurrent migrators (API and workers starting together).
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                (f"gantral_registry_migrations:{self._schema.as_string(conn)}",),
-            )
-            await conn.execute(self._sql("CREATE SCHEMA IF NOT EXISTS {schema}"))
-            await conn.execute(
-                self._sql(
-                    "CREATE TABLE IF NOT EXISTS {schema}.migrations "
-                    "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-                )
-            )
-            cur = await conn.execute(
-                self._sql("SELECT coalesce(max(version), 0) FROM {schema}.migrations")
-            )
-            row = await cur.fetchone()
-            done = int(row[0]) if row else 0
-            for number, statement in enumerate(MIGRATIONS[done:], start=done + 1):
-                await conn.execute(self._sql(statement))
-                await conn.execute(
-                    self._sql("INSERT INTO {schema}.migrations (version) VALUES (%s)"), (number,)
-                )
-            return len(MIGRATIONS) - done
+        lock = f"gantral_registry_migrations:{self._schema.as_string()}"
+        return await apply_migrations(self._pool, self._schema_name, MIGRATIONS, lock)
 
     async def put_policy(
         self,

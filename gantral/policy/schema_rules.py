@@ -153,10 +153,26 @@ def settings_rules(schema: Schema) -> None:
     schema.setdefault("allOf", []).append(one_chain)
 
 
+# `self_approval: allowed` only without separation of duties, at LOW or MEDIUM.
+_SELF_APPROVAL: Schema = {
+    "if": {"required": ["self_approval"], "properties": {"self_approval": {"const": "allowed"}}},
+    "then": {
+        "required": ["separation_of_duties"],
+        "properties": {
+            "separation_of_duties": {"const": False},
+            "materiality": {"enum": ["LOW", "MEDIUM"]},
+        },
+    },
+}
+
+
 def policy_rules(schema: Schema) -> None:
-    """`settings_rules`, the policy's tiers never empty lists, and every level coherent."""
+    """`settings_rules`, the policy's tiers never empty lists, every level coherent, and
+    self-approval only where it is allowed."""
     settings_rules(schema)
-    schema["allOf"] += [_NO_EMPTY_TIER, _policy_itself(), *(_entry(level) for level in LEVELS)]
+    schema["allOf"] += [
+        _NO_EMPTY_TIER, _policy_itself(), *(_entry(level) for level in LEVELS), _SELF_APPROVAL,
+    ]  # fmt: skip
 
 
 MAX_N_OF = 20

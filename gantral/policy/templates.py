@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from gantral.domain.digest import sha256_hex
+from gantral.policy.levels import FieldError
 from gantral.policy.models import Materiality, Policy
 from gantral.policy.schema_rules import single_step_rules
 
@@ -138,10 +139,13 @@ class PinMismatch(ValueError):
     fields that contradict each other (409 `policy_hash_mismatch`; no schema can hash)."""
 
 
-class StepGraphError(ValueError):
+class StepGraphError(FieldError):
     """The steps contradict each other (duplicate ids, a dependency on no step, a cycle):
     each part is schema-valid, only their relation is not, which JSON Schema cannot say.
     The API answers it 409 `inconsistent_steps` (gantral.policy.loading.validate)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(("steps",), message)
 
 
 class WorkflowTemplate(_Frozen):

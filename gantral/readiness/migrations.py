@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
+
+from gantral.postgres_migrations import apply_migrations
 
 __all__ = ["MIGRATIONS", "migrate"]
 
@@ -105,28 +106,5 @@ MIGRATIONS: list[str] = [
 
 async def migrate(pool: AsyncConnectionPool[Any], schema: str) -> int:
     """Apply pending migrations; safe from many processes at once. Returns how many."""
-    ident = sql.Identifier(schema)
-
-    def q(text: str) -> sql.Composed:
-        return sql.SQL(text).format(schema=ident)
-
-    async with pool.connection() as conn, conn.transaction():
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            (f"gantral_readiness_migrations:{schema}",),
-        )
-        await conn.execute(q("CREATE SCHEMA IF NOT EXISTS {schema}"))
-        await conn.execute(
-            q(
-                "CREATE TABLE IF NOT EXISTS {schema}.migrations "
-                "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-        )
-        cur = await conn.execute(q("SELECT coalesce(max(version), 0) FROM {schema}.migrations"))
-        row = await cur.fetchone()
-        done = int(row[0]) if row else 0
-        for number, statement in enumerate(MIGRATIONS[done:], start=done + 1):
-            await conn.execute(q(statement))
-            insert = q("INSERT INTO {schema}.migrations (version) VALUES (%s)")
-            await conn.execute(insert, (number,))
-        return len(MIGRATIONS) - done
+    lock = f"gantral_readiness_migrations:{schema}"
+    return await apply_migrations(pool, schema, MIGRATIONS, lock)

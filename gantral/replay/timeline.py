@@ -23,6 +23,8 @@ _SECTIONS: dict[str, str] = {
     AuditEventType.ESCALATED: "escalations",
     AuditEventType.REMINDER_SENT: "escalations",
     AuditEventType.TIMED_OUT: "escalations",
+    AuditEventType.DEADLINE_FROZEN: "escalations",
+    AuditEventType.DEADLINE_RESUMED: "escalations",
     AuditEventType.GRANT_ISSUED: "grants",
     AuditEventType.GRANT_USED: "grants",
     AuditEventType.AGENT_EVENT: "agent",

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from gantral.settings.audit import AuditSettings
 from gantral.settings.callbacks import CallbackURLs
 from gantral.settings.channels import JiraSettings, SlackSettings, TriggerSettings
+from gantral.settings.halts import HaltSettings
 from gantral.settings.identity import IdentitySettings, refuse_unsafe_production
 from gantral.settings.profile import Profile
 
@@ -236,6 +237,13 @@ class ReadinessSettings(BaseModel):
     pool_size: int = Field(default=8, ge=1, le=100)
 
 
+class DelegationSettings(BaseModel):
+    """Deputies: how far ahead a delegation of decision roles may reach."""
+
+    # The longest window a delegation may end after its creation (a typed 422 beyond).
+    max_window_days: float = Field(default=30.0, gt=0, le=366)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GANTRAL_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -263,9 +271,12 @@ class Settings(BaseSettings):
     triggers: TriggerSettings = TriggerSettings()
     channels: ChannelRelaySettings = ChannelRelaySettings()
     readiness: ReadinessSettings = ReadinessSettings()
+    delegations: DelegationSettings = DelegationSettings()
     # The callback worker's allow-list, which the API checks when an instance names a
     # callback URL (the worker's other settings, its secret among them, are its own).
     callbacks: CallbackURLs = CallbackURLs()
+    # Who may raise and lift halts beyond the permission table (gantral/settings/halts.py).
+    halts: HaltSettings = HaltSettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

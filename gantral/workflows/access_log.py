@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
         body_of,
     )
     from gantral.domain.actors import SYSTEM_ACTOR, Actor, ActorKind
-    from gantral.domain.audit_event import AuditEventType
+    from gantral.domain.audit_payloads import AccessRefused, AdminActionRecorded, InstanceSealed
     from gantral.domain.limits import fields_problem
     from gantral.workflows.audit_outbox import AuditOutbox
     from gantral.workflows.messages import Refusal
@@ -97,9 +97,7 @@ class AccessLogWorkflow:
         await workflow.wait_condition(lambda: self._outbox.count >= SEGMENT_EVENTS)
         await workflow.wait_condition(workflow.all_handlers_finished)
         with as_temporal():
-            self._outbox.record(
-                AuditEventType.INSTANCE_SEALED, SYSTEM_ACTOR, {"segment": start.segment}
-            )
+            self._outbox.record(InstanceSealed(segment=start.segment), SYSTEM_ACTOR)
         await self._outbox.flush()
         workflow.continue_as_new(
             self._start.model_copy(update={"segment": self._start.segment + 1})
@@ -112,20 +110,19 @@ class AccessLogWorkflow:
         if attestation_problem("refused", ACCESS_LOG_ID, refusal) is not None:
             workflow.logger.warning("unattested refusal record dropped")
             return
-        payload = refusal.model_dump(mode="json", exclude={"actor", "attestation"})
-        if fields_problem({"refusal": payload}) is not None:
+        payload = refusal_payload(refusal)
+        if fields_problem({"refusal": payload.recorded()}) is not None:
             workflow.logger.warning("refusal record that is not I-JSON dropped")
             return
         with as_temporal():
-            self._outbox.record(AuditEventType.ACCESS_REFUSED, refusal.actor, payload)
+            self._outbox.record(payload, refusal.actor)
         await self._outbox.flush()
 
     @workflow.update
     async def admin_action(self, action: AdminAction) -> AdminActionReceipt:
         """Answered only once the event is durably stored by the sink (fail closed)."""
         with as_temporal():
-            payload = _admin_payload(action)
-            seq = self._outbox.record(AuditEventType.ADMIN_ACTION, action.actor, payload)
+            seq = self._outbox.record(admin_payload(action), action.actor)
         await self._outbox.flush()
         return AdminActionReceipt(segment_id=self._segment_id, seq=seq)
 
@@ -137,7 +134,7 @@ class AccessLogWorkflow:
             if action.actor.kind is not ActorKind.HUMAN:
                 raise forbidden(Reason.NOT_A_HUMAN, "administrator actions are taken by humans")
             try:
-                rfc8785.dumps(_admin_payload(action))
+                rfc8785.dumps(admin_payload(action).model_dump(exclude_unset=True))
             except rfc8785.CanonicalizationError as error:
                 raise invalid(
                     Reason.NOT_CANONICAL_JSON, f"detail is not I-JSON: {error}"
@@ -152,9 +149,16 @@ class AccessLogWorkflow:
         return self._segment_id
 
 
-def _admin_payload(action: AdminAction) -> dict[str, Any]:
-    return {
-        "action": action.action,
-        "detail": action.detail,
-        "attested": attested_record("admin_action", body_of(action), action.attestation),
-    }
+def refusal_payload(refusal: Refusal) -> AccessRefused:
+    """The ACCESS_REFUSED payload: the refusal, without who (the event's actor) or the
+    API's signature."""
+    dumped = refusal.model_dump(mode="json", exclude={"actor", "attestation"})
+    return AccessRefused.model_validate(dumped)
+
+
+def admin_payload(action: AdminAction) -> AdminActionRecorded:
+    return AdminActionRecorded(
+        action=action.action,
+        detail=action.detail,
+        attested=attested_record("admin_action", body_of(action), action.attestation),
+    )

@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from gantral.domain.actors import Actor
-from gantral.domain.audit_event import AuditEvent, AuditEventType, StoredEvent
-from gantral.domain.audit_payloads import check_payload
+from gantral.domain.audit_event import AuditEvent, StoredEvent
+from gantral.domain.audit_payloads import AuditPayload
 from gantral.domain.ijson import find_violation
 from gantral.errors import Reason
 from gantral.workflows.refusals import invalid
@@ -48,32 +48,29 @@ class AuditLog:
 
     def record(
         self,
-        type_: AuditEventType,
+        payload: AuditPayload,
         actor: Actor,
-        payload: dict[str, Any],
         at: datetime,
         snapshot: dict[str, Any] | None = None,
     ) -> int:
+        """Record one event; its type is its payload's (one model per type, one schema)."""
         event = AuditEvent(
             instance_id=self.instance_id,
             seq=self.count + 1,
-            type=type_,
+            type=payload.type,
             at=at,
             actor=actor,
-            payload=payload,
+            payload=payload.recorded(),
             snapshot=snapshot,
         )
-        # Every payload fits the one schema of its type (specs/audit-events.schema.json).
-        try:
-            check_payload(type_, payload)
-        except ValueError as error:
-            raise invalid(Reason.PAYLOAD_SCHEMA, f"audit event {type_}: {error}") from None
         # Nothing the sink's canonical encoder would refuse may enter the outbox: it would
         # block every later flush of the instance. Validators refuse such input first.
         stored = event.model_dump(mode="json", include={"payload", "snapshot"})
         violation = find_violation(stored, "$", max_depth=_EVENT_DEPTH)
         if violation is not None:
-            raise invalid(Reason(violation.reason), f"audit event {type_}: {violation.message}")
+            raise invalid(
+                Reason(violation.reason), f"audit event {payload.type}: {violation.message}"
+            )
         self._events.append(event)
         return event.seq
 

@@ -19,7 +19,8 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from gantral.domain.actors import Actor
-    from gantral.domain.audit_event import AppendAuditEvents, AuditEventType
+    from gantral.domain.audit_event import AppendAuditEvents
+    from gantral.domain.audit_payloads import AuditPayload
     from gantral.workflows.audit_append import append_audit_events
     from gantral.workflows.audit_log import AuditLog
 
@@ -49,13 +50,9 @@ class AuditOutbox:
         return self.log.head
 
     def record(
-        self,
-        type_: AuditEventType,
-        actor: Actor,
-        payload: dict[str, Any],
-        snapshot: dict[str, Any] | None = None,
+        self, payload: AuditPayload, actor: Actor, snapshot: dict[str, Any] | None = None
     ) -> int:
-        return self.log.record(type_, actor, payload, workflow.now(), snapshot)
+        return self.log.record(payload, actor, workflow.now(), snapshot)
 
     async def flush(self) -> None:
         async with self._lock:

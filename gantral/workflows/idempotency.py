@@ -22,7 +22,7 @@ from gantral.workflows.refusals import conflict
 __all__ = ["Outcomes", "fingerprint", "scope_of", "update_id"]
 
 # Not part of what a retry must repeat: who sent it is the scope, the signature is transport.
-_UNFINGERPRINTED = {"attestation", "actor"}
+_UNFINGERPRINTED = {"attestation", "actor", "standing"}
 
 
 def fingerprint(payload: BaseModel) -> str:

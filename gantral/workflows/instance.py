@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         Decide,
         DecisionResult,
         Finish,
+        HaltNotice,
         InstanceView,
         Started,
         StartedAsk,
@@ -88,6 +89,9 @@ class InstanceWorkflow:
         # them on the next run), so a busy instance still reaches a quiet point.
         self._continuing = False
         self._published: search.Published | None = None
+        # How long halts have frozen deadlines in this run: a timer started before a
+        # freeze is moved by it (`_decided_before`).
+        self._paused = timedelta(0)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -220,18 +224,71 @@ class InstanceWorkflow:
     async def _decided_before(
         self, request: HumanRequest, deadline: datetime | None, label: str
     ) -> bool:
-        timeout = None if deadline is None else max(deadline - workflow.now(), timedelta(0))
-        try:
-            await workflow.wait_condition(
-                lambda: not self._s.is_open(request) or self._continue_due(),
-                timeout=timeout,
-                timeout_summary=label,  # the timer's name in Temporal's Web UI
-            )
-        except TimeoutError:
-            return False
+        """Whether the request is decided (or handed to the next run) before `deadline`.
+        While a halt holds over it no timer runs; after the lift the deadline is moved by
+        the time it was frozen, so it has the time it had left (never EXPIRED by a halt)."""
+        paused_before = self._paused
+        while True:
+            self._sync_freeze()
+            if self._s.is_frozen(request):
+                await workflow.wait_condition(
+                    lambda: (
+                        not self._s.is_open(request)
+                        or self._continue_due()
+                        or not self._s.is_frozen(request)
+                    )
+                )
+                if self._s.is_open(request) and not self._continue_due():
+                    continue  # lifted: the timer runs again, moved
+                break
+            target = None if deadline is None else deadline + (self._paused - paused_before)
+            timeout = None if target is None else max(target - workflow.now(), timedelta(0))
+            try:
+                await workflow.wait_condition(
+                    lambda: (
+                        not self._s.is_open(request)
+                        or self._continue_due()
+                        or self._s.is_frozen(request)
+                    ),
+                    timeout=timeout,
+                    timeout_summary=label,  # the timer's name in Temporal's Web UI
+                )
+            except TimeoutError:
+                return False
+            if self._s.is_open(request) and not self._continue_due():
+                continue  # frozen by a halt
+            break
         if self._s.is_open(request):
             await self._continue_as_new()  # raises: the next run resumes supervising
         return True
+
+    # -- halts: delivered by the API as Signals -----------------------------------------
+
+    @workflow.signal
+    def halt(self, notice: HaltNotice) -> None:
+        """A halt raised or lifted over a scope that may cover this instance. A Signal
+        cannot be refused: one the API did not attest is dropped (and logged). Checked
+        when first run, never on replay (as a start is): a later key rotation must not
+        turn an accepted history into a non-deterministic one."""
+        problem = None
+        if not workflow.unsafe.is_replaying():
+            problem = attestation_problem("halt", self._s.start.instance_id, notice)
+        if problem is not None:
+            workflow.logger.warning("halt notice dropped: %s", problem)
+            return
+        self._s.note_halt(notice.halt_id, notice.scope, notice.lifted)
+        self._sync_freeze()
+
+    def _sync_freeze(self) -> None:
+        """Freeze or resume the pending request's deadline as the halts now say; what
+        changed is audited (in the background: a Signal handler answers nobody)."""
+        count = self._s.log.count
+        paused = self._s.sync_freeze(workflow.now())
+        if paused is not None:
+            self._paused += paused
+        if self._s.log.count != count:
+            self._publish()
+            self._in_background(self._outbox.flush())
 
     # -- admission: what every Update validator checks first ------------------------------
 
@@ -402,7 +459,7 @@ class InstanceWorkflow:
             self._admit("decide", d, {"context_delta": d.context_delta})
             if self._repeat(scope_of("decide", d.actor, d.idempotency_key, d.request_id), d):
                 return
-            self._s.check_decide(d)
+            self._s.check_decide(d, workflow.now())
 
     # -- reads --------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, computed_field, model_validator
 
 from gantral.attestation import Attestation
 from gantral.domain.actors import Actor
+from gantral.domain.delegation import Delegated
 from gantral.domain.digest import sha256_hex
 from gantral.domain.records import (
     Cost,
@@ -24,6 +25,8 @@ from gantral.domain.records import (
 )
 from gantral.domain.states import State
 from gantral.errors import Reason
+from gantral.governance.halts import HaltScope
+from gantral.governance.standing import StandingAsk, StandingGrant, StandingUse
 from gantral.policy.models import Materiality
 from gantral.policy.plan import RequestPlan
 from gantral.policy.templates import ShadowPin, WorkflowTemplate
@@ -70,6 +73,24 @@ class AuditChain(BaseModel):
     head: str | None = None
 
 
+class FrozenDeadline(BaseModel):
+    request_id: str
+    since: datetime
+    halt_ids: list[str] = Field(default_factory=list)
+
+
+class HaltNotice(BaseModel):
+    """A halt raised (or lifted) over a scope, sent by the API to every running instance
+    the scope may cover: the instance decides whether it does (its team, workflow and
+    version, its pending request's agent). While one holds, its pending request's
+    deadline is frozen; Signals, so an instance learns of it even with its worker down."""
+
+    halt_id: str
+    scope: HaltScope
+    lifted: bool = False
+    attestation: Attestation | None = None
+
+
 class InstanceData(BaseModel):
     """Everything an instance knows, as one value: what `InstanceState` changes, what its
     view is derived from, and what continue-as-new hands to the next run whole."""
@@ -95,6 +116,12 @@ class InstanceData(BaseModel):
     # Counts and sums of earlier authorizations that history-aware rules read
     # (`gantral.policy.history`); kept only when a pinned policy reads them.
     history: dict[str, int | float] = Field(default_factory=dict, exclude_if=lambda v: not v)
+    # Halts delivered to this instance (`HaltNotice`): those holding, by id (their scope),
+    # and those lifted (a lift that arrives before its raise must not let it hold later).
+    halts: dict[str, HaltScope] = Field(default_factory=dict, exclude_if=lambda v: not v)
+    lifted_halts: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
+    # The pending request whose deadline a halt has frozen, and since when.
+    frozen: FrozenDeadline | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @model_validator(mode="before")
     @classmethod
@@ -148,6 +175,8 @@ class AuthorizeStep(BaseModel):
     # Context paths removed by the API's data minimization before this was sent.
     redacted: list[str] = Field(default_factory=list)
     idempotency_key: str | None = None
+    # A standing grant the API matched and claimed a use of (a signed fact: replayable).
+    standing: StandingUse | None = Field(default=None, exclude_if=lambda v: v is None)
     attestation: Attestation | None = None
 
 
@@ -172,6 +201,8 @@ class AuthorizeResult(BaseModel):
     # counters_unavailable) and when to ask again.
     reason: str | None = None
     retry_after: float | None = None
+    # ALLOW without a human: the standing grant that served this call.
+    standing_id: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class Decide(BaseModel):
@@ -189,6 +220,11 @@ class Decide(BaseModel):
     # (a Slack message ts, a Jira issue key), recorded with the decision.
     channel: str = Field(default="api", pattern=r"^[a-z][a-z0-9_-]{0,31}$")
     channel_ref: str | None = Field(default=None, max_length=256)
+    # APPROVE only: also give a standing grant for later calls inside this pattern.
+    standing: StandingAsk | None = Field(default=None, exclude_if=lambda v: v is None)
+    # A deputy deciding for a delegator: the delegation the API resolved, checked and
+    # recorded by the workflow. Omitted when unset, so other decisions encode as before.
+    on_behalf_of: Delegated | None = Field(default=None, exclude_if=lambda v: v is None)
     attestation: Attestation | None = None
 
 
@@ -196,6 +232,8 @@ class DecisionResult(BaseModel):
     decision: Decision
     request: HumanRequest
     state: State
+    # The standing grant this APPROVE gave, if it asked for one.
+    standing_grant: StandingGrant | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class AgentEventKind(StrEnum):

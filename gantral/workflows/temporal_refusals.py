@@ -18,10 +18,11 @@ from gantral.errors import GantralError
 __all__ = ["as_temporal", "to_application_error"]
 
 
-def to_application_error(error: GantralError) -> ApplicationError:
+def to_application_error(error: GantralError, *, retryable: bool = False) -> ApplicationError:
+    """`retryable`: for an activity whose failure may pass (the audit sink's `Unavailable`)."""
     return ApplicationError(
         error.message, {"reason": error.reason, **error.details}, type=error.code,
-        non_retryable=True,
+        non_retryable=not retryable,
     )  # fmt: skip
 
 

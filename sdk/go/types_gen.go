@@ -64,6 +64,16 @@ type AnyOfInput struct {
 	AnyOf []any `json:"any_of"`
 }
 
+// One argument's constraint: exactly one of `equals`, `range`(`min`/`max`), `prefix`,
+// `one_of`.
+type ArgumentPattern struct {
+	Equals any      `json:"equals,omitempty"`
+	Max    *float64 `json:"max,omitempty"`
+	Min    *float64 `json:"min,omitempty"`
+	OneOf  []any    `json:"one_of,omitempty"`
+	Prefix *string  `json:"prefix,omitempty"`
+}
+
 // The API's signature over one call: which key signed, and the signature (hex).
 type Attestation struct {
 	KeyID     string `json:"key_id"`
@@ -113,6 +123,7 @@ type AuthorizeResult struct {
 	Reason      *string          `json:"reason,omitempty"`
 	Request     *HumanRequest    `json:"request,omitempty"`
 	RetryAfter  *float64         `json:"retry_after,omitempty"`
+	StandingID  *string          `json:"standing_id,omitempty"`
 	StepID      string           `json:"step_id"`
 }
 
@@ -146,6 +157,55 @@ type BacktestRequest struct {
 	WorkflowID string `json:"workflow_id"`
 }
 
+// One request of a batch, named as the human was shown it.
+type BatchDecisionItem struct {
+	InstanceID string `json:"instance_id"`
+	RequestID  string `json:"request_id"`
+	// The `args_digest` of this request as shown to the human; a request whose arguments changed since is refused as stale, alone.
+	SeenArgsDigest string `json:"seen_args_digest"`
+}
+
+// One decision for several requests, each decided exactly as if decided alone.
+type BatchDecisionRequest struct {
+	Channel      string `json:"channel,omitempty"`
+	DecisionType string `json:"decision_type"`
+	// Scoped to the caller and to each request decided: the same batch sent again answers the same outcomes; the key reused with a changed item refuses that item (409 `idempotency_key_reused`).
+	IdempotencyKey string `json:"idempotency_key"`
+	// At most 50 requests (more: 422 `batch_too_large`), each named once (else 422 `duplicate_in_batch`); nothing is decided then.
+	Items         []BatchDecisionItem `json:"items"`
+	Justification *string             `json:"justification,omitempty"`
+	// The role acted in; default: per request, the one it needs
+	Role *string `json:"role,omitempty"`
+}
+
+// Every item's outcome, in the order sent. Answered 200 only when every item was
+// decided; 207 when any was refused (`refused` > 0), so no refusal passes unseen.
+type BatchDecisionResult struct {
+	Decided int64              `json:"decided"`
+	Items   []BatchItemOutcome `json:"items"`
+	Refused int64              `json:"refused"`
+}
+
+// A refused item's error: the body the decision would have answered alone.
+type BatchItemError struct {
+	Details map[string]JsonValue `json:"details,omitempty"`
+	// invalid_input, not_found, conflict, forbidden, ...
+	Error   string `json:"error"`
+	Message string `json:"message"`
+	// An `ErrorReason` (specs/reasons.json): stale, ...
+	Reason string `json:"reason"`
+}
+
+// One request's outcome: decided (`result`), or refused (`error`), as alone.
+type BatchItemOutcome struct {
+	Error      *BatchItemError `json:"error,omitempty"`
+	InstanceID string          `json:"instance_id"`
+	RequestID  string          `json:"request_id"`
+	Result     *DecisionResult `json:"result,omitempty"`
+	// The HTTP status this decision would have answered alone: 200 when decided, else the error's (403, 404, 409, 422, 503).
+	Status int64 `json:"status"`
+}
+
 type BundleEvent struct {
 	Body     string `json:"body"`
 	Hash     string `json:"hash"`
@@ -168,14 +228,16 @@ type BundleSeal struct {
 
 // An evidence bundle (see `gantral.audit.bundle`); verify with `gantral audit verify`.
 type BundleView struct {
-	Checkpoint *Checkpoint            `json:"checkpoint"`
-	Decisions  []map[string]JsonValue `json:"decisions"`
-	Events     []BundleEvent          `json:"events"`
-	Format     string                 `json:"format"`
-	Inclusion  []BundleInclusion      `json:"inclusion"`
-	InstanceID string                 `json:"instance_id"`
-	Seal       *BundleSeal            `json:"seal"`
-	Snapshots  []map[string]JsonValue `json:"snapshots"`
+	Checkpoint *Checkpoint `json:"checkpoint"`
+	// The checkpoint as a C2SP signed note, verbatim, with any witness cosignatures (c2sp.org/tlog-checkpoint, tlog-cosignature); absent in bundles exported before notes existed.
+	CheckpointNote *string                `json:"checkpoint_note,omitempty"`
+	Decisions      []map[string]JsonValue `json:"decisions"`
+	Events         []BundleEvent          `json:"events"`
+	Format         string                 `json:"format"`
+	Inclusion      []BundleInclusion      `json:"inclusion"`
+	InstanceID     string                 `json:"instance_id"`
+	Seal           *BundleSeal            `json:"seal"`
+	Snapshots      []map[string]JsonValue `json:"snapshots"`
 }
 
 type CapacityCheck struct {
@@ -306,10 +368,12 @@ type Decision struct {
 	ContextSnapshotRef *string              `json:"context_snapshot_ref,omitempty"`
 	DecisionID         string               `json:"decision_id"`
 	DecisionType       DecisionType         `json:"decision_type"`
+	DelegationID       *string              `json:"delegation_id,omitempty"`
 	HumanActorID       string               `json:"human_actor_id"`
 	IdempotencyKey     string               `json:"idempotency_key"`
 	InstanceID         string               `json:"instance_id"`
 	Justification      *string              `json:"justification"`
+	OnBehalfOf         *string              `json:"on_behalf_of,omitempty"`
 	RequestID          string               `json:"request_id"`
 	Role               string               `json:"role"`
 }
@@ -340,17 +404,22 @@ type DecisionRequest struct {
 	DecisionType   DecisionType         `json:"decision_type"`
 	IdempotencyKey string               `json:"idempotency_key"`
 	Justification  *string              `json:"justification,omitempty"`
-	RequestID      string               `json:"request_id"`
+	// A deputy decides for this human, under their delegation in effect now (`PUT /v1/delegations/me`), with the roles delegated to them
+	OnBehalfOf *string `json:"on_behalf_of,omitempty"`
+	RequestID  string  `json:"request_id"`
 	// The role acted in; default: the caller's first role
 	Role *string `json:"role,omitempty"`
 	// The `args_digest` of the request as shown to the human; a request whose arguments changed since is refused as stale (409 `stale`).
 	SeenArgsDigest string `json:"seen_args_digest"`
+	// APPROVE only: also give a standing grant, a pattern that only narrows this request's arguments, for `ttl` and `max_uses` (bounded by the step's policy)
+	Standing *StandingAsk `json:"standing,omitempty"`
 }
 
 type DecisionResult struct {
-	Decision Decision     `json:"decision"`
-	Request  HumanRequest `json:"request"`
-	State    State        `json:"state"`
+	Decision      Decision       `json:"decision"`
+	Request       HumanRequest   `json:"request"`
+	StandingGrant *StandingGrant `json:"standing_grant,omitempty"`
+	State         State          `json:"state"`
 }
 
 type DecisionType string
@@ -360,6 +429,36 @@ const (
 	DecisionTypeReject   DecisionType = "REJECT"
 	DecisionTypeOverride DecisionType = "OVERRIDE"
 )
+
+// One delegation as stored and listed: who stands in for whom, with which roles,
+// when, and (once ended early) who ended it.
+type Delegation struct {
+	CreatedAt    string `json:"created_at"`
+	DelegationID string `json:"delegation_id"`
+	Delegator    string `json:"delegator"`
+	Deputy       string `json:"deputy"`
+	// Set when ended early
+	EndedAt  *string  `json:"ended_at,omitempty"`
+	EndedBy  *string  `json:"ended_by,omitempty"`
+	EndsAt   string   `json:"ends_at"`
+	Reason   *string  `json:"reason,omitempty"`
+	Roles    []string `json:"roles"`
+	StartsAt string   `json:"starts_at"`
+	Teams    []string `json:"teams,omitempty"`
+}
+
+type DelegationSet struct {
+	// Their subject
+	Deputy string `json:"deputy"`
+	// Bounded by the configured maximum
+	EndsAt string `json:"ends_at"`
+	// E.g. out of office
+	Reason *string `json:"reason,omitempty"`
+	// Roles handed over; default: every role the caller's token holds
+	Roles []string `json:"roles,omitempty"`
+	// Default: now
+	StartsAt *string `json:"starts_at,omitempty"`
+}
 
 // One disagreement: which records, at which event, and both sides.
 type Divergence struct {
@@ -385,180 +484,204 @@ type Error struct {
 type ErrorReason string
 
 const (
-	ErrorReasonAgentCannotDecide        ErrorReason = "agent_cannot_decide"
-	ErrorReasonAlgorithmMismatch        ErrorReason = "algorithm_mismatch"
-	ErrorReasonAlgorithmNotAllowed      ErrorReason = "algorithm_not_allowed"
-	ErrorReasonAlreadyApproved          ErrorReason = "already_approved"
-	ErrorReasonAlreadyDecided           ErrorReason = "already_decided"
-	ErrorReasonAlreadyLifted            ErrorReason = "already_lifted"
-	ErrorReasonArgsDigestMismatch       ErrorReason = "args_digest_mismatch"
-	ErrorReasonArgsDigestRequired       ErrorReason = "args_digest_required"
-	ErrorReasonArgumentsNotShown        ErrorReason = "arguments_not_shown"
-	ErrorReasonAuditDbUnavailable       ErrorReason = "audit_db_unavailable"
-	ErrorReasonAuditKeysInvalid         ErrorReason = "audit_keys_invalid"
-	ErrorReasonAuditSealed              ErrorReason = "audit_sealed"
-	ErrorReasonAuditSeqConflict         ErrorReason = "audit_seq_conflict"
-	ErrorReasonAuditSeqGap              ErrorReason = "audit_seq_gap"
-	ErrorReasonAuditUnavailable         ErrorReason = "audit_unavailable"
-	ErrorReasonBacktestTooLarge         ErrorReason = "backtest_too_large"
-	ErrorReasonBadPageToken             ErrorReason = "bad_page_token"
-	ErrorReasonBadPayload               ErrorReason = "bad_payload"
-	ErrorReasonBadSignature             ErrorReason = "bad_signature"
-	ErrorReasonBodyTooLarge             ErrorReason = "body_too_large"
-	ErrorReasonBudget                   ErrorReason = "budget"
-	ErrorReasonCallbackURLNotAllowed    ErrorReason = "callback_url_not_allowed"
-	ErrorReasonCancelled                ErrorReason = "cancelled"
-	ErrorReasonChannelNotConfigured     ErrorReason = "channel_not_configured"
-	ErrorReasonCodecKeyUnknown          ErrorReason = "codec_key_unknown"
-	ErrorReasonCodecNeedsAllTeams       ErrorReason = "codec_needs_all_teams"
-	ErrorReasonCodecNotConfigured       ErrorReason = "codec_not_configured"
-	ErrorReasonCodecNotEnabled          ErrorReason = "codec_not_enabled"
-	ErrorReasonCodecPayloadInvalid      ErrorReason = "codec_payload_invalid"
-	ErrorReasonConcurrency              ErrorReason = "concurrency"
-	ErrorReasonConflict                 ErrorReason = "conflict"
-	ErrorReasonContended                ErrorReason = "contended"
-	ErrorReasonContextDeltaRequired     ErrorReason = "context_delta_required"
-	ErrorReasonContinuingAsNew          ErrorReason = "continuing_as_new"
-	ErrorReasonCostRequired             ErrorReason = "cost_required"
-	ErrorReasonCostTooLarge             ErrorReason = "cost_too_large"
-	ErrorReasonCountersUnavailable      ErrorReason = "counters_unavailable"
-	ErrorReasonCurrencyMismatch         ErrorReason = "currency_mismatch"
-	ErrorReasonDecisionTimeout          ErrorReason = "decision_timeout"
-	ErrorReasonDelegationDisabled       ErrorReason = "delegation_disabled"
-	ErrorReasonDevIssuerDisabled        ErrorReason = "dev_issuer_disabled"
-	ErrorReasonDevIssuerInProduction    ErrorReason = "dev_issuer_in_production"
-	ErrorReasonDiscoveryMismatch        ErrorReason = "discovery_mismatch"
-	ErrorReasonEmptyBody                ErrorReason = "empty_body"
-	ErrorReasonError                    ErrorReason = "error"
-	ErrorReasonExpired                  ErrorReason = "expired"
-	ErrorReasonFairness                 ErrorReason = "fairness"
-	ErrorReasonFieldNotAFact            ErrorReason = "field_not_a_fact"
-	ErrorReasonFieldTooLarge            ErrorReason = "field_too_large"
-	ErrorReasonForbidden                ErrorReason = "forbidden"
-	ErrorReasonForeignWorkflow          ErrorReason = "foreign_workflow"
-	ErrorReasonGrantExpired             ErrorReason = "grant_expired"
-	ErrorReasonGrantNotActive           ErrorReason = "grant_not_active"
-	ErrorReasonGrantNotYours            ErrorReason = "grant_not_yours"
-	ErrorReasonGrantReused              ErrorReason = "grant_reused"
-	ErrorReasonGrantStepMismatch        ErrorReason = "grant_step_mismatch"
-	ErrorReasonHalted                   ErrorReason = "halted"
-	ErrorReasonHaltsUnavailable         ErrorReason = "halts_unavailable"
-	ErrorReasonHistoryArchiveMissing    ErrorReason = "history_archive_missing"
-	ErrorReasonHistoryArchiveTampered   ErrorReason = "history_archive_tampered"
-	ErrorReasonHistoryIncomplete        ErrorReason = "history_incomplete"
-	ErrorReasonHistoryNotArchived       ErrorReason = "history_not_archived"
-	ErrorReasonHistoryNotFound          ErrorReason = "history_not_found"
-	ErrorReasonIDMismatch               ErrorReason = "id_mismatch"
-	ErrorReasonIdempotencyKeyReused     ErrorReason = "idempotency_key_reused"
-	ErrorReasonIllegalTransition        ErrorReason = "illegal_transition"
-	ErrorReasonInconsistentSteps        ErrorReason = "inconsistent_steps"
-	ErrorReasonInconsistentTiming       ErrorReason = "inconsistent_timing"
-	ErrorReasonInternal                 ErrorReason = "internal"
-	ErrorReasonInvalid                  ErrorReason = "invalid"
-	ErrorReasonInvalidClients           ErrorReason = "invalid_clients"
-	ErrorReasonInvalidCodec             ErrorReason = "invalid_codec"
-	ErrorReasonInvalidCodecKey          ErrorReason = "invalid_codec_key"
-	ErrorReasonInvalidCost              ErrorReason = "invalid_cost"
-	ErrorReasonInvalidCurrency          ErrorReason = "invalid_currency"
-	ErrorReasonInvalidDocument          ErrorReason = "invalid_document"
-	ErrorReasonInvalidID                ErrorReason = "invalid_id"
-	ErrorReasonInvalidInput             ErrorReason = "invalid_input"
-	ErrorReasonInvalidOwner             ErrorReason = "invalid_owner"
-	ErrorReasonInvalidPermissions       ErrorReason = "invalid_permissions"
-	ErrorReasonInvalidQuery             ErrorReason = "invalid_query"
-	ErrorReasonInvalidSecretReference   ErrorReason = "invalid_secret_reference"
-	ErrorReasonInvalidWindow            ErrorReason = "invalid_window"
-	ErrorReasonJiraUnavailable          ErrorReason = "jira_unavailable"
-	ErrorReasonJustificationRequired    ErrorReason = "justification_required"
-	ErrorReasonJwksUnreachable          ErrorReason = "jwks_unreachable"
-	ErrorReasonLifterIsRaiser           ErrorReason = "lifter_is_raiser"
-	ErrorReasonMalformed                ErrorReason = "malformed"
-	ErrorReasonMalformedJson            ErrorReason = "malformed_json"
-	ErrorReasonMethodNotAllowed         ErrorReason = "method_not_allowed"
-	ErrorReasonMissingClaim             ErrorReason = "missing_claim"
-	ErrorReasonMissingKid               ErrorReason = "missing_kid"
-	ErrorReasonMissingSubject           ErrorReason = "missing_subject"
-	ErrorReasonMissingToken             ErrorReason = "missing_token"
-	ErrorReasonNegativeCost             ErrorReason = "negative_cost"
-	ErrorReasonNoCheckpointNote         ErrorReason = "no_checkpoint_note"
-	ErrorReasonNoConsistencyProof       ErrorReason = "no_consistency_proof"
-	ErrorReasonNoCore                   ErrorReason = "no_core"
-	ErrorReasonNoGrant                  ErrorReason = "no_grant"
-	ErrorReasonNoRole                   ErrorReason = "no_role"
-	ErrorReasonNoRoute                  ErrorReason = "no_route"
-	ErrorReasonNoTeams                  ErrorReason = "no_teams"
-	ErrorReasonNotAGateway              ErrorReason = "not_a_gateway"
-	ErrorReasonNotAHuman                ErrorReason = "not_a_human"
-	ErrorReasonNotAuthorized            ErrorReason = "not_authorized"
-	ErrorReasonNotCanonicalJson         ErrorReason = "not_canonical_json"
-	ErrorReasonNotFound                 ErrorReason = "not_found"
-	ErrorReasonNotGoverned              ErrorReason = "not_governed"
-	ErrorReasonNotHuman                 ErrorReason = "not_human"
-	ErrorReasonNotIJson                 ErrorReason = "not_i_json"
-	ErrorReasonNotRunning               ErrorReason = "not_running"
-	ErrorReasonNotThisGateway           ErrorReason = "not_this_gateway"
-	ErrorReasonNotWaiting               ErrorReason = "not_waiting"
-	ErrorReasonNotYetCheckpointed       ErrorReason = "not_yet_checkpointed"
-	ErrorReasonNotYetValid              ErrorReason = "not_yet_valid"
-	ErrorReasonNotYourTeam              ErrorReason = "not_your_team"
-	ErrorReasonPayloadSchema            ErrorReason = "payload_schema"
-	ErrorReasonPayloadTooLarge          ErrorReason = "payload_too_large"
-	ErrorReasonPending                  ErrorReason = "pending"
-	ErrorReasonPendingForOtherPrincipal ErrorReason = "pending_for_other_principal"
-	ErrorReasonPermissionNotGranted     ErrorReason = "permission_not_granted"
-	ErrorReasonPolicyHashMismatch       ErrorReason = "policy_hash_mismatch"
-	ErrorReasonQueryFailed              ErrorReason = "query_failed"
-	ErrorReasonRateLimit                ErrorReason = "rate_limit"
-	ErrorReasonReadinessNeedsDatabase   ErrorReason = "readiness_needs_database"
-	ErrorReasonReady                    ErrorReason = "ready"
-	ErrorReasonRejected                 ErrorReason = "rejected"
-	ErrorReasonRelayUnavailable         ErrorReason = "relay_unavailable"
-	ErrorReasonRoleNotAllowed           ErrorReason = "role_not_allowed"
-	ErrorReasonRoleNotHeld              ErrorReason = "role_not_held"
-	ErrorReasonScopeNotGranted          ErrorReason = "scope_not_granted"
-	ErrorReasonSecretEnvNotSet          ErrorReason = "secret_env_not_set"
-	ErrorReasonSecretFileNotFound       ErrorReason = "secret_file_not_found"
-	ErrorReasonSecretNotFound           ErrorReason = "secret_not_found"
-	ErrorReasonSeparationOfDuties       ErrorReason = "separation_of_duties"
-	ErrorReasonShadowReportTooLarge     ErrorReason = "shadow_report_too_large"
-	ErrorReasonStale                    ErrorReason = "stale"
-	ErrorReasonStaleDelivery            ErrorReason = "stale_delivery"
-	ErrorReasonStaleSignature           ErrorReason = "stale_signature"
-	ErrorReasonStepIDRequired           ErrorReason = "step_id_required"
-	ErrorReasonSuperseded               ErrorReason = "superseded"
-	ErrorReasonTeamNotGranted           ErrorReason = "team_not_granted"
-	ErrorReasonTemporalTimeout          ErrorReason = "temporal_timeout"
-	ErrorReasonTemporalUnavailable      ErrorReason = "temporal_unavailable"
-	ErrorReasonTerminal                 ErrorReason = "terminal"
-	ErrorReasonTooDeep                  ErrorReason = "too_deep"
-	ErrorReasonTooLarge                 ErrorReason = "too_large"
-	ErrorReasonTooManyRequests          ErrorReason = "too_many_requests"
-	ErrorReasonUnattested               ErrorReason = "unattested"
-	ErrorReasonUnauthenticated          ErrorReason = "unauthenticated"
-	ErrorReasonUnavailable              ErrorReason = "unavailable"
-	ErrorReasonUnknownHalt              ErrorReason = "unknown_halt"
-	ErrorReasonUnknownInstance          ErrorReason = "unknown_instance"
-	ErrorReasonUnknownIssue             ErrorReason = "unknown_issue"
-	ErrorReasonUnknownKey               ErrorReason = "unknown_key"
-	ErrorReasonUnknownPolicy            ErrorReason = "unknown_policy"
-	ErrorReasonUnknownRequest           ErrorReason = "unknown_request"
-	ErrorReasonUnknownStep              ErrorReason = "unknown_step"
-	ErrorReasonUnknownTreeSize          ErrorReason = "unknown_tree_size"
-	ErrorReasonUnknownUser              ErrorReason = "unknown_user"
-	ErrorReasonUnknownVersion           ErrorReason = "unknown_version"
-	ErrorReasonUnknownWorkflow          ErrorReason = "unknown_workflow"
-	ErrorReasonUnreadableFile           ErrorReason = "unreadable_file"
-	ErrorReasonUnsigned                 ErrorReason = "unsigned"
-	ErrorReasonValidationFailed         ErrorReason = "validation_failed"
-	ErrorReasonVaultDenied              ErrorReason = "vault_denied"
-	ErrorReasonVaultNotConfigured       ErrorReason = "vault_not_configured"
-	ErrorReasonVaultUnreachable         ErrorReason = "vault_unreachable"
-	ErrorReasonVersionConflict          ErrorReason = "version_conflict"
-	ErrorReasonVersionSuperseded        ErrorReason = "version_superseded"
-	ErrorReasonWindowTooLarge           ErrorReason = "window_too_large"
-	ErrorReasonWorkflowError            ErrorReason = "workflow_error"
-	ErrorReasonWrongAudience            ErrorReason = "wrong_audience"
-	ErrorReasonWrongIssuer              ErrorReason = "wrong_issuer"
+	ErrorReasonAgentCannotDecide         ErrorReason = "agent_cannot_decide"
+	ErrorReasonAlgorithmMismatch         ErrorReason = "algorithm_mismatch"
+	ErrorReasonAlgorithmNotAllowed       ErrorReason = "algorithm_not_allowed"
+	ErrorReasonAlreadyApproved           ErrorReason = "already_approved"
+	ErrorReasonAlreadyCounted            ErrorReason = "already_counted"
+	ErrorReasonAlreadyDecided            ErrorReason = "already_decided"
+	ErrorReasonAlreadyLifted             ErrorReason = "already_lifted"
+	ErrorReasonAlreadyRevoked            ErrorReason = "already_revoked"
+	ErrorReasonArgsDigestMismatch        ErrorReason = "args_digest_mismatch"
+	ErrorReasonArgsDigestRequired        ErrorReason = "args_digest_required"
+	ErrorReasonArgumentsNotShown         ErrorReason = "arguments_not_shown"
+	ErrorReasonAuditDbUnavailable        ErrorReason = "audit_db_unavailable"
+	ErrorReasonAuditKeysInvalid          ErrorReason = "audit_keys_invalid"
+	ErrorReasonAuditSealed               ErrorReason = "audit_sealed"
+	ErrorReasonAuditSeqConflict          ErrorReason = "audit_seq_conflict"
+	ErrorReasonAuditSeqGap               ErrorReason = "audit_seq_gap"
+	ErrorReasonAuditUnavailable          ErrorReason = "audit_unavailable"
+	ErrorReasonBacktestTooLarge          ErrorReason = "backtest_too_large"
+	ErrorReasonBadPageToken              ErrorReason = "bad_page_token"
+	ErrorReasonBadPayload                ErrorReason = "bad_payload"
+	ErrorReasonBadSignature              ErrorReason = "bad_signature"
+	ErrorReasonBatchTooLarge             ErrorReason = "batch_too_large"
+	ErrorReasonBodyTooLarge              ErrorReason = "body_too_large"
+	ErrorReasonBudget                    ErrorReason = "budget"
+	ErrorReasonCallbackURLNotAllowed     ErrorReason = "callback_url_not_allowed"
+	ErrorReasonCancelled                 ErrorReason = "cancelled"
+	ErrorReasonChannelNotConfigured      ErrorReason = "channel_not_configured"
+	ErrorReasonCodecKeyUnknown           ErrorReason = "codec_key_unknown"
+	ErrorReasonCodecNeedsAllTeams        ErrorReason = "codec_needs_all_teams"
+	ErrorReasonCodecNotConfigured        ErrorReason = "codec_not_configured"
+	ErrorReasonCodecNotEnabled           ErrorReason = "codec_not_enabled"
+	ErrorReasonCodecPayloadInvalid       ErrorReason = "codec_payload_invalid"
+	ErrorReasonConcurrency               ErrorReason = "concurrency"
+	ErrorReasonConflict                  ErrorReason = "conflict"
+	ErrorReasonContended                 ErrorReason = "contended"
+	ErrorReasonContextDeltaRequired      ErrorReason = "context_delta_required"
+	ErrorReasonContinuingAsNew           ErrorReason = "continuing_as_new"
+	ErrorReasonCostRequired              ErrorReason = "cost_required"
+	ErrorReasonCostTooLarge              ErrorReason = "cost_too_large"
+	ErrorReasonCountersUnavailable       ErrorReason = "counters_unavailable"
+	ErrorReasonCurrencyMismatch          ErrorReason = "currency_mismatch"
+	ErrorReasonDecisionTimeout           ErrorReason = "decision_timeout"
+	ErrorReasonDelegateToSelf            ErrorReason = "delegate_to_self"
+	ErrorReasonDelegationChain           ErrorReason = "delegation_chain"
+	ErrorReasonDelegationDisabled        ErrorReason = "delegation_disabled"
+	ErrorReasonDelegationNotInEffect     ErrorReason = "delegation_not_in_effect"
+	ErrorReasonDelegationTooLong         ErrorReason = "delegation_too_long"
+	ErrorReasonDelegationWindow          ErrorReason = "delegation_window"
+	ErrorReasonDelegationsUnavailable    ErrorReason = "delegations_unavailable"
+	ErrorReasonDeputyAway                ErrorReason = "deputy_away"
+	ErrorReasonDevIssuerDisabled         ErrorReason = "dev_issuer_disabled"
+	ErrorReasonDevIssuerInProduction     ErrorReason = "dev_issuer_in_production"
+	ErrorReasonDiscoveryMismatch         ErrorReason = "discovery_mismatch"
+	ErrorReasonDuplicateInBatch          ErrorReason = "duplicate_in_batch"
+	ErrorReasonEmptyBody                 ErrorReason = "empty_body"
+	ErrorReasonError                     ErrorReason = "error"
+	ErrorReasonExpired                   ErrorReason = "expired"
+	ErrorReasonFairness                  ErrorReason = "fairness"
+	ErrorReasonFieldNotAFact             ErrorReason = "field_not_a_fact"
+	ErrorReasonFieldTooLarge             ErrorReason = "field_too_large"
+	ErrorReasonForbidden                 ErrorReason = "forbidden"
+	ErrorReasonForeignWorkflow           ErrorReason = "foreign_workflow"
+	ErrorReasonGrantExpired              ErrorReason = "grant_expired"
+	ErrorReasonGrantNotActive            ErrorReason = "grant_not_active"
+	ErrorReasonGrantNotYours             ErrorReason = "grant_not_yours"
+	ErrorReasonGrantReused               ErrorReason = "grant_reused"
+	ErrorReasonGrantStepMismatch         ErrorReason = "grant_step_mismatch"
+	ErrorReasonHalted                    ErrorReason = "halted"
+	ErrorReasonHaltsUnavailable          ErrorReason = "halts_unavailable"
+	ErrorReasonHistoryArchiveMissing     ErrorReason = "history_archive_missing"
+	ErrorReasonHistoryArchiveTampered    ErrorReason = "history_archive_tampered"
+	ErrorReasonHistoryIncomplete         ErrorReason = "history_incomplete"
+	ErrorReasonHistoryNotArchived        ErrorReason = "history_not_archived"
+	ErrorReasonHistoryNotFound           ErrorReason = "history_not_found"
+	ErrorReasonIDMismatch                ErrorReason = "id_mismatch"
+	ErrorReasonIdempotencyKeyReused      ErrorReason = "idempotency_key_reused"
+	ErrorReasonIllegalTransition         ErrorReason = "illegal_transition"
+	ErrorReasonInconsistentSteps         ErrorReason = "inconsistent_steps"
+	ErrorReasonInconsistentTiming        ErrorReason = "inconsistent_timing"
+	ErrorReasonInternal                  ErrorReason = "internal"
+	ErrorReasonInvalid                   ErrorReason = "invalid"
+	ErrorReasonInvalidClients            ErrorReason = "invalid_clients"
+	ErrorReasonInvalidCodec              ErrorReason = "invalid_codec"
+	ErrorReasonInvalidCodecKey           ErrorReason = "invalid_codec_key"
+	ErrorReasonInvalidCost               ErrorReason = "invalid_cost"
+	ErrorReasonInvalidCurrency           ErrorReason = "invalid_currency"
+	ErrorReasonInvalidDocument           ErrorReason = "invalid_document"
+	ErrorReasonInvalidID                 ErrorReason = "invalid_id"
+	ErrorReasonInvalidInput              ErrorReason = "invalid_input"
+	ErrorReasonInvalidOwner              ErrorReason = "invalid_owner"
+	ErrorReasonInvalidPermissions        ErrorReason = "invalid_permissions"
+	ErrorReasonInvalidQuery              ErrorReason = "invalid_query"
+	ErrorReasonInvalidSecretReference    ErrorReason = "invalid_secret_reference"
+	ErrorReasonInvalidWindow             ErrorReason = "invalid_window"
+	ErrorReasonJiraUnavailable           ErrorReason = "jira_unavailable"
+	ErrorReasonJustificationRequired     ErrorReason = "justification_required"
+	ErrorReasonJwksUnreachable           ErrorReason = "jwks_unreachable"
+	ErrorReasonLiftAlreadyApproved       ErrorReason = "lift_already_approved"
+	ErrorReasonLiftRoleRequired          ErrorReason = "lift_role_required"
+	ErrorReasonLifterIsRaiser            ErrorReason = "lifter_is_raiser"
+	ErrorReasonMalformed                 ErrorReason = "malformed"
+	ErrorReasonMalformedJson             ErrorReason = "malformed_json"
+	ErrorReasonMethodNotAllowed          ErrorReason = "method_not_allowed"
+	ErrorReasonMissingClaim              ErrorReason = "missing_claim"
+	ErrorReasonMissingKid                ErrorReason = "missing_kid"
+	ErrorReasonMissingSubject            ErrorReason = "missing_subject"
+	ErrorReasonMissingToken              ErrorReason = "missing_token"
+	ErrorReasonNegativeCost              ErrorReason = "negative_cost"
+	ErrorReasonNoCheckpointNote          ErrorReason = "no_checkpoint_note"
+	ErrorReasonNoConsistencyProof        ErrorReason = "no_consistency_proof"
+	ErrorReasonNoCore                    ErrorReason = "no_core"
+	ErrorReasonNoDelegation              ErrorReason = "no_delegation"
+	ErrorReasonNoGrant                   ErrorReason = "no_grant"
+	ErrorReasonNoRole                    ErrorReason = "no_role"
+	ErrorReasonNoRoute                   ErrorReason = "no_route"
+	ErrorReasonNoTeams                   ErrorReason = "no_teams"
+	ErrorReasonNotAGateway               ErrorReason = "not_a_gateway"
+	ErrorReasonNotAHuman                 ErrorReason = "not_a_human"
+	ErrorReasonNotAuthorized             ErrorReason = "not_authorized"
+	ErrorReasonNotCanonicalJson          ErrorReason = "not_canonical_json"
+	ErrorReasonNotFound                  ErrorReason = "not_found"
+	ErrorReasonNotGoverned               ErrorReason = "not_governed"
+	ErrorReasonNotGrantApprover          ErrorReason = "not_grant_approver"
+	ErrorReasonNotHuman                  ErrorReason = "not_human"
+	ErrorReasonNotIJson                  ErrorReason = "not_i_json"
+	ErrorReasonNotRunning                ErrorReason = "not_running"
+	ErrorReasonNotThisGateway            ErrorReason = "not_this_gateway"
+	ErrorReasonNotWaiting                ErrorReason = "not_waiting"
+	ErrorReasonNotYetCheckpointed        ErrorReason = "not_yet_checkpointed"
+	ErrorReasonNotYetValid               ErrorReason = "not_yet_valid"
+	ErrorReasonNotYourTeam               ErrorReason = "not_your_team"
+	ErrorReasonPayloadSchema             ErrorReason = "payload_schema"
+	ErrorReasonPayloadTooLarge           ErrorReason = "payload_too_large"
+	ErrorReasonPending                   ErrorReason = "pending"
+	ErrorReasonPendingForOtherPrincipal  ErrorReason = "pending_for_other_principal"
+	ErrorReasonPermissionNotGranted      ErrorReason = "permission_not_granted"
+	ErrorReasonPolicyHashMismatch        ErrorReason = "policy_hash_mismatch"
+	ErrorReasonQueryFailed               ErrorReason = "query_failed"
+	ErrorReasonRaiseRoleRequired         ErrorReason = "raise_role_required"
+	ErrorReasonRateLimit                 ErrorReason = "rate_limit"
+	ErrorReasonReadinessNeedsDatabase    ErrorReason = "readiness_needs_database"
+	ErrorReasonReady                     ErrorReason = "ready"
+	ErrorReasonRejected                  ErrorReason = "rejected"
+	ErrorReasonRelayUnavailable          ErrorReason = "relay_unavailable"
+	ErrorReasonRoleNotAllowed            ErrorReason = "role_not_allowed"
+	ErrorReasonRoleNotHeld               ErrorReason = "role_not_held"
+	ErrorReasonScopeNotGranted           ErrorReason = "scope_not_granted"
+	ErrorReasonSecretEnvNotSet           ErrorReason = "secret_env_not_set"
+	ErrorReasonSecretFileNotFound        ErrorReason = "secret_file_not_found"
+	ErrorReasonSecretNotFound            ErrorReason = "secret_not_found"
+	ErrorReasonSelfApprovalNotAllowed    ErrorReason = "self_approval_not_allowed"
+	ErrorReasonSeparationOfDuties        ErrorReason = "separation_of_duties"
+	ErrorReasonShadowReportTooLarge      ErrorReason = "shadow_report_too_large"
+	ErrorReasonStale                     ErrorReason = "stale"
+	ErrorReasonStaleDelivery             ErrorReason = "stale_delivery"
+	ErrorReasonStaleSignature            ErrorReason = "stale_signature"
+	ErrorReasonStandingExceedsPolicy     ErrorReason = "standing_exceeds_policy"
+	ErrorReasonStandingNeedsSoleApprover ErrorReason = "standing_needs_sole_approver"
+	ErrorReasonStandingNotAllowed        ErrorReason = "standing_not_allowed"
+	ErrorReasonStandingPatternWidens     ErrorReason = "standing_pattern_widens"
+	ErrorReasonStandingRoleNotAllowed    ErrorReason = "standing_role_not_allowed"
+	ErrorReasonStandingUnavailable       ErrorReason = "standing_unavailable"
+	ErrorReasonStepIDRequired            ErrorReason = "step_id_required"
+	ErrorReasonSuperseded                ErrorReason = "superseded"
+	ErrorReasonTeamNotGranted            ErrorReason = "team_not_granted"
+	ErrorReasonTemporalTimeout           ErrorReason = "temporal_timeout"
+	ErrorReasonTemporalUnavailable       ErrorReason = "temporal_unavailable"
+	ErrorReasonTerminal                  ErrorReason = "terminal"
+	ErrorReasonTooDeep                   ErrorReason = "too_deep"
+	ErrorReasonTooLarge                  ErrorReason = "too_large"
+	ErrorReasonTooManyRequests           ErrorReason = "too_many_requests"
+	ErrorReasonUnattested                ErrorReason = "unattested"
+	ErrorReasonUnauthenticated           ErrorReason = "unauthenticated"
+	ErrorReasonUnavailable               ErrorReason = "unavailable"
+	ErrorReasonUnknownHalt               ErrorReason = "unknown_halt"
+	ErrorReasonUnknownInstance           ErrorReason = "unknown_instance"
+	ErrorReasonUnknownIssue              ErrorReason = "unknown_issue"
+	ErrorReasonUnknownKey                ErrorReason = "unknown_key"
+	ErrorReasonUnknownPolicy             ErrorReason = "unknown_policy"
+	ErrorReasonUnknownRequest            ErrorReason = "unknown_request"
+	ErrorReasonUnknownStandingGrant      ErrorReason = "unknown_standing_grant"
+	ErrorReasonUnknownStep               ErrorReason = "unknown_step"
+	ErrorReasonUnknownTreeSize           ErrorReason = "unknown_tree_size"
+	ErrorReasonUnknownUser               ErrorReason = "unknown_user"
+	ErrorReasonUnknownVersion            ErrorReason = "unknown_version"
+	ErrorReasonUnknownWorkflow           ErrorReason = "unknown_workflow"
+	ErrorReasonUnreadableFile            ErrorReason = "unreadable_file"
+	ErrorReasonUnsigned                  ErrorReason = "unsigned"
+	ErrorReasonValidationFailed          ErrorReason = "validation_failed"
+	ErrorReasonVaultDenied               ErrorReason = "vault_denied"
+	ErrorReasonVaultNotConfigured        ErrorReason = "vault_not_configured"
+	ErrorReasonVaultUnreachable          ErrorReason = "vault_unreachable"
+	ErrorReasonVersionConflict           ErrorReason = "version_conflict"
+	ErrorReasonVersionSuperseded         ErrorReason = "version_superseded"
+	ErrorReasonWindowTooLarge            ErrorReason = "window_too_large"
+	ErrorReasonWorkflowError             ErrorReason = "workflow_error"
+	ErrorReasonWrongAudience             ErrorReason = "wrong_audience"
+	ErrorReasonWrongIssuer               ErrorReason = "wrong_issuer"
 )
 
 // The facts a running step's policy reads, and the approvals to try.
@@ -623,15 +746,16 @@ type Grant struct {
 
 // A halt as stored and listed: who raised it, when, why; and its lift, once lifted.
 type Halt struct {
-	HaltID        string    `json:"halt_id"`
-	LiftByAnother bool      `json:"lift_by_another,omitempty"`
-	LiftReason    *string   `json:"lift_reason,omitempty"`
-	LiftedAt      *string   `json:"lifted_at,omitempty"`
-	LiftedBy      *string   `json:"lifted_by,omitempty"`
-	RaisedAt      string    `json:"raised_at"`
-	RaisedBy      string    `json:"raised_by"`
-	Reason        string    `json:"reason"`
-	Scope         HaltScope `json:"scope"`
+	HaltID        string         `json:"halt_id"`
+	LiftApprovals []LiftApproval `json:"lift_approvals,omitempty"`
+	LiftByAnother bool           `json:"lift_by_another,omitempty"`
+	LiftReason    *string        `json:"lift_reason,omitempty"`
+	LiftedAt      *string        `json:"lifted_at,omitempty"`
+	LiftedBy      *string        `json:"lifted_by,omitempty"`
+	RaisedAt      string         `json:"raised_at"`
+	RaisedBy      string         `json:"raised_by"`
+	Reason        string         `json:"reason"`
+	Scope         HaltScope      `json:"scope"`
 }
 
 type HaltLift struct {
@@ -676,8 +800,10 @@ type HumanRequest struct {
 	CreatedAt                   string               `json:"created_at"`
 	Deadline                    *string              `json:"deadline"`
 	DecidedBy                   *string              `json:"decided_by,omitempty"`
+	DecidedOnBehalfOf           *string              `json:"decided_on_behalf_of,omitempty"`
 	DecidedVia                  *string              `json:"decided_via,omitempty"`
 	DecisionID                  *string              `json:"decision_id,omitempty"`
+	Deputies                    map[string]string    `json:"deputies,omitempty"`
 	ExcludedApprovers           []string             `json:"excluded_approvers,omitempty"`
 	Grant                       *Grant               `json:"grant,omitempty"`
 	GrantHolder                 *string              `json:"grant_holder,omitempty"`
@@ -687,6 +813,7 @@ type HumanRequest struct {
 	RequestedBy                 string               `json:"requested_by,omitempty"`
 	RequiredApprovers           []string             `json:"required_approvers"`
 	ResolvedAt                  *string              `json:"resolved_at,omitempty"`
+	SelfApproval                bool                 `json:"self_approval,omitempty"`
 	SeparationOfDutiesWaivedFor []string             `json:"separation_of_duties_waived_for,omitempty"`
 	SLADeadline                 *string              `json:"sla_deadline,omitempty"`
 	Status                      RequestStatus        `json:"status,omitempty"`
@@ -707,6 +834,7 @@ type InboxItem struct {
 	CreatedAt         string               `json:"created_at"`
 	Deadline          *string              `json:"deadline"`
 	DecidableAs       []string             `json:"decidable_as"`
+	DeputyFor         []string             `json:"deputy_for,omitempty"`
 	InstanceID        string               `json:"instance_id"`
 	Materiality       Materiality          `json:"materiality"`
 	OwningTeamID      *string              `json:"owning_team_id"`
@@ -819,6 +947,15 @@ type LevelSettingsInput struct {
 	Timeouts                        *TimeoutsInput  `json:"timeouts,omitempty"`
 }
 
+// One human's approval of a lift that needs a quorum (`GANTRAL_HALTS__LIFT`): the
+// role they counted in. The lift takes effect with the approval that makes the quorum.
+type LiftApproval struct {
+	At     string `json:"at"`
+	Human  string `json:"human"`
+	Reason string `json:"reason"`
+	Role   string `json:"role"`
+}
+
 type Materiality string
 
 const (
@@ -849,6 +986,13 @@ type MaterialityRuleInput struct {
 	Level MaterialityInput `json:"level"`
 	Name  *string          `json:"name,omitempty"`
 	When  []ConditionInput `json:"when"`
+}
+
+type MyDelegations struct {
+	// The caller's delegation, now or upcoming
+	Given *Delegation `json:"given"`
+	// Delegations naming the caller as deputy
+	Received []Delegation `json:"received"`
 }
 
 // `n` of the rules in `of` must be satisfied: at most as many as there are (said in
@@ -984,8 +1128,10 @@ type Policy struct {
 	OverrideRoles                   []string                 `json:"override_roles,omitempty"`
 	Reminders                       []string                 `json:"reminders,omitempty"`
 	RequiresHumanApproval           bool                     `json:"requires_human_approval,omitempty"`
+	SelfApproval                    *string                  `json:"self_approval,omitempty"`
 	SeparationOfDuties              bool                     `json:"separation_of_duties,omitempty"`
 	SLA                             *string                  `json:"sla,omitempty"`
+	Standing                        *Standing                `json:"standing,omitempty"`
 	Tiers                           []TierSpec               `json:"tiers,omitempty"`
 	Timeouts                        *Timeouts                `json:"timeouts,omitempty"`
 }
@@ -1018,8 +1164,10 @@ type PolicyDocumentInput struct {
 	OverrideRoles                   []string               `json:"override_roles,omitempty"`
 	Reminders                       []any                  `json:"reminders,omitempty"`
 	RequiresHumanApproval           bool                   `json:"requires_human_approval,omitempty"`
+	SelfApproval                    *string                `json:"self_approval,omitempty"`
 	SeparationOfDuties              bool                   `json:"separation_of_duties,omitempty"`
 	SLA                             any                    `json:"sla,omitempty"`
+	Standing                        *StandingInput         `json:"standing,omitempty"`
 	Tiers                           []TierSpecInput        `json:"tiers,omitempty"`
 	Timeouts                        *TimeoutsInput         `json:"timeouts,omitempty"`
 }
@@ -1051,8 +1199,10 @@ type PolicyInput struct {
 	OverrideRoles                   []string               `json:"override_roles,omitempty"`
 	Reminders                       []any                  `json:"reminders,omitempty"`
 	RequiresHumanApproval           bool                   `json:"requires_human_approval,omitempty"`
+	SelfApproval                    *string                `json:"self_approval,omitempty"`
 	SeparationOfDuties              bool                   `json:"separation_of_duties,omitempty"`
 	SLA                             any                    `json:"sla,omitempty"`
+	Standing                        *StandingInput         `json:"standing,omitempty"`
 	Tiers                           []TierSpecInput        `json:"tiers,omitempty"`
 	Timeouts                        *TimeoutsInput         `json:"timeouts,omitempty"`
 }
@@ -1222,6 +1372,63 @@ type SnapshotRef struct {
 	Key    string `json:"key"`
 	Seq    int64  `json:"seq"`
 	Sha256 string `json:"sha256"`
+}
+
+// What an approver may grant standing on this step (issue 24): at most `max_ttl`
+// long, `max_uses` uses, given only by a human approving in one of `roles`. Absent:
+// no standing grant; never at CRITICAL materiality.
+type Standing struct {
+	MaxTTL  string   `json:"max_ttl"`
+	MaxUses int64    `json:"max_uses"`
+	Roles   []string `json:"roles"`
+}
+
+// What an approver asks for with an APPROVE: the pattern, how long, how many uses,
+// and whom it serves (the requesting agent, or every agent of the owning team).
+type StandingAsk struct {
+	MaxUses int64                      `json:"max_uses"`
+	Pattern map[string]ArgumentPattern `json:"pattern"`
+	Serves  string                     `json:"serves,omitempty"`
+	// A duration: '90s', '30m', '2h', '1d', '1h30m' (units in that order, a later one below the next unit, fraction on the last only), or seconds; below 10000 days.
+	TTL any `json:"ttl"`
+}
+
+// A standing grant as recorded (`STANDING_GRANT_GIVEN`), stored and listed.
+type StandingGrant struct {
+	Action       string                     `json:"action"`
+	Agent        *string                    `json:"agent"`
+	Approver     string                     `json:"approver"`
+	ApproverRole string                     `json:"approver_role"`
+	ExpiresAt    string                     `json:"expires_at"`
+	GivenAt      string                     `json:"given_at"`
+	InstanceID   string                     `json:"instance_id"`
+	Materiality  Materiality                `json:"materiality"`
+	MaxUses      int64                      `json:"max_uses"`
+	Pattern      map[string]ArgumentPattern `json:"pattern"`
+	RequestID    string                     `json:"request_id"`
+	RevokeReason *string                    `json:"revoke_reason,omitempty"`
+	RevokedAt    *string                    `json:"revoked_at,omitempty"`
+	RevokedBy    *string                    `json:"revoked_by,omitempty"`
+	StandingID   string                     `json:"standing_id"`
+	StepID       string                     `json:"step_id"`
+	Team         string                     `json:"team"`
+	Uses         int64                      `json:"uses,omitempty"`
+	WorkflowID   string                     `json:"workflow_id"`
+}
+
+// What an approver may grant standing on this step (issue 24): at most `max_ttl`
+// long, `max_uses` uses, given only by a human approving in one of `roles`. Absent:
+// no standing grant; never at CRITICAL materiality.
+type StandingInput struct {
+	// A duration: '90s', '30m', '2h', '1d', '1h30m' (units in that order, a later one below the next unit, fraction on the last only), or seconds; below 10000 days.
+	MaxTTL  any      `json:"max_ttl"`
+	MaxUses int64    `json:"max_uses"`
+	Roles   []string `json:"roles"`
+}
+
+type StandingRevoke struct {
+	// Why; audited
+	Reason string `json:"reason"`
 }
 
 type StartInstanceRequest struct {
@@ -1424,6 +1631,14 @@ type TriggerResult struct {
 	Started  []Started `json:"started"`
 }
 
+type Verdict string
+
+const (
+	VerdictValid        Verdict = "VALID"
+	VerdictInvalid      Verdict = "INVALID"
+	VerdictInconclusive Verdict = "INCONCLUSIVE"
+)
+
 type VerifyView struct {
 	Checkpoints       int64         `json:"checkpoints"`
 	Events            int64         `json:"events"`
@@ -1431,6 +1646,8 @@ type VerifyView struct {
 	OK                bool          `json:"ok"`
 	Problems          []ProblemView `json:"problems"`
 	SignaturesChecked bool          `json:"signatures_checked"`
+	// VALID: every check ran and held. INVALID: something is broken. INCONCLUSIVE: nothing broken, but a check could not run (no public key configured).
+	Verdict Verdict `json:"verdict"`
 }
 
 // A workflow template. Step ids are unique; each step's `depends_on` names other

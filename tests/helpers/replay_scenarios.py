@@ -4,6 +4,7 @@ replay and archive tests reuse them."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,7 +28,7 @@ from gantral.workflows.messages import (
     FinishKind,
 )
 from tests.helpers import governance as gov
-from tests.helpers.auth import AGENT, LEAD, SECURITY
+from tests.helpers.auth import ADMIN, AGENT, AUDITOR, LEAD, SECURITY
 from tests.helpers.lifecycle import authorize, decide, start
 from tests.helpers.session import TEMPLATES
 
@@ -115,6 +116,34 @@ async def escalation_expiry(api: httpx.AsyncClient) -> str:
     return iid
 
 
+async def halt_freeze(api: httpx.AsyncClient) -> str:
+    """A halt freezes the pending request's deadline (an attested Signal); after the lift
+    it expires, with the time it had left."""
+    pid = gov.uid("pol")
+    policy = (
+        "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\n"
+        "tiers:\n  - {name: leads, timeout: 3s}\non_timeout: EXPIRE\n"
+    )
+    await gov.put(api, f"/v1/policies/{pid}", policy)
+    wid = await gov.workflow_with(api, pid)
+    iid = await gov.start(api, wid)
+    rid = (await gov.authorize(api, iid, {"amount": 1}))["request"]["request_id"]
+    body = {"scope": {"workflow": wid}, "reason": "replay corpus"}
+    raised = await api.post("/v1/halts", json=body, headers=ADMIN)
+    assert raised.status_code == 201, raised.text
+    for _ in range(100):
+        trail = (await api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)).json()
+        if any(e["type"] == "DEADLINE_FROZEN" for e in trail.get("events", [])):
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(3.5)  # past the deadline it had
+    halt_id = raised.json()["halt_id"]
+    lift = {"reason": "replay corpus"}
+    await _ok(api.post(f"/v1/halts/{halt_id}:lift", json=lift, headers=ADMIN))
+    assert (await gov.outcome(api, iid, rid, wait=15))["status"] == "EXPIRED"
+    return iid
+
+
 async def cancel(api: httpx.AsyncClient) -> str:
     iid = str((await start(api))["instance_id"])
     await authorize(api, iid)
@@ -162,6 +191,42 @@ async def continue_as_new(api: httpx.AsyncClient, temporal: Client, settings: Se
     return iid
 
 
+async def standing(api: httpx.AsyncClient) -> str:
+    """An APPROVE that gives a standing grant (issue 24), its grant used, then the same
+    step authorized again inside the pattern: allowed by the standing grant, no human."""
+    pid = gov.uid("pol")
+    await gov.put(
+        api, f"/v1/policies/{pid}",
+        "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\n"
+        "standing: {max_ttl: 1h, max_uses: 5, roles: [TECH_LEAD]}\n",
+    )  # fmt: skip
+    wid = await gov.workflow_with(api, pid)
+    iid = str((await start(api, workflow=wid))["instance_id"])
+    args = {"amount": 5, "to": "acme-1"}
+    pending = await authorize(api, iid, step="act", args=args)
+    ask = {"pattern": {"amount": {"min": 0, "max": 5}, "to": {"prefix": "acme-"}},
+           "ttl": "30m", "max_uses": 5}  # fmt: skip
+    rid = pending["request"]["request_id"]
+    await _ok(decide(api, iid, rid, "APPROVE", LEAD, standing=ask))
+    grant = (await gov.outcome(api, iid, rid))["grant"]
+    for body in (
+        {"kind": "STEP_STARTED", "step_id": "act", "grant_id": grant["grant_id"],
+         "args_digest": pending["args_digest"]},
+        {"kind": "STEP_COMPLETED", "step_id": "act"},
+    ):  # fmt: skip
+        await _ok(api.post(f"/v1/instances/{iid}/events", json=body, headers=AGENT))
+    allowed = await authorize(api, iid, step="act", args={"amount": 3, "to": "acme-2"})
+    assert allowed["outcome"] == "ALLOW" and allowed["standing_id"], allowed
+    for body in (
+        {"kind": "STEP_STARTED", "step_id": "act", "grant_id": allowed["grant"]["grant_id"],
+         "args_digest": allowed["args_digest"]},
+        {"kind": "STEP_COMPLETED", "step_id": "act"},
+    ):  # fmt: skip
+        await _ok(api.post(f"/v1/instances/{iid}/events", json=body, headers=AGENT))
+    await _ok(api.post(f"/v1/instances/{iid}/complete", json={}, headers=AGENT))
+    return iid
+
+
 DRIVERS: dict[str, Scenario] = {
     "approve": approve,
     "reject": reject,
@@ -169,4 +234,6 @@ DRIVERS: dict[str, Scenario] = {
     "quorum": quorum,
     "escalation-expiry": escalation_expiry,
     "cancel": cancel,
+    "standing": standing,
+    "halt-freeze": halt_freeze,
 }

@@ -67,17 +67,17 @@ async def test_conflict_and_bad_batches_are_final_gaps_retry(acts: Any) -> None:
     forged = events[1].model_copy(update={"payload": {"forged": True}})
     with pytest.raises(ApplicationError) as conflict:
         await _call(activities, iid, [forged])
-    assert conflict.value.type == "Conflict" and conflict.value.non_retryable
+    assert conflict.value.type == "conflict" and conflict.value.non_retryable
     with pytest.raises(ApplicationError) as gap:
         await _call(activities, iid, events[4:])
-    assert gap.value.type == "SequenceGap" and not gap.value.non_retryable
+    assert gap.value.type == "sequence_gap" and not gap.value.non_retryable
     with pytest.raises(ApplicationError) as invalid:
         await _call(activities, iid, [events[3], events[5]])
-    assert invalid.value.type == "InvalidInput" and invalid.value.non_retryable
+    assert invalid.value.type == "invalid_input" and invalid.value.non_retryable
     other = make_events(unique("other"), 1, sealed=False)
     with pytest.raises(ApplicationError) as wrong_instance:
         await _call(activities, iid, other)
-    assert wrong_instance.value.type == "InvalidInput"
+    assert wrong_instance.value.type == "invalid_input"
 
 
 async def test_events_that_cannot_be_canonicalized_are_final(acts: Any) -> None:
@@ -86,7 +86,7 @@ async def test_events_that_cannot_be_canonicalized_are_final(acts: Any) -> None:
     event = make_events(iid, 1, sealed=False)[0].model_copy(update={"payload": {"n": 2**60}})
     with pytest.raises(ApplicationError) as error:
         await _call(activities, iid, [event])
-    assert error.value.type == "InvalidInput" and error.value.non_retryable
+    assert error.value.type == "invalid_input" and error.value.non_retryable
     assert "seq 1 is not canonical JSON" in str(error.value)
 
 
@@ -98,7 +98,7 @@ async def test_object_storage_down_fails_closed_and_retries(acts: Any) -> None:
     events = make_events(iid, 2, sealed=False, snapshot_every=2)
     with pytest.raises(ApplicationError) as error:
         await _call(AuditSinkActivities(sink, ANCHORS), iid, events)
-    assert error.value.type == "Unavailable" and not error.value.non_retryable
+    assert error.value.type == "unavailable" and not error.value.non_retryable
     assert await ts.queries.instance_events(iid) == []  # nothing stored without its snapshot
     result = await _call(
         AuditSinkActivities(ts.sink, ANCHORS), iid, events
@@ -144,7 +144,7 @@ async def test_batches_from_another_workflow_are_refused(acts: Any) -> None:
     for env in (_env("someone-else"), _env(iid, "AttackerWorkflow")):
         with pytest.raises(ApplicationError) as error:
             await env.run(activities.append, request)
-        assert error.value.type == "Forbidden" and error.value.non_retryable
+        assert error.value.type == "forbidden" and error.value.non_retryable
     assert await ts.queries.instance_events(iid) == []
 
 
@@ -163,7 +163,7 @@ async def test_decisions_must_carry_a_valid_attestation_for_their_actor(acts: An
         request = AppendAuditEvents(instance_id=iid, events=[event])
         with pytest.raises(ApplicationError) as error:
             await _env(iid).run(activities.append, request)
-        assert error.value.type == "Forbidden", event.actor
+        assert error.value.type == "forbidden", event.actor
     assert await ts.queries.instance_events(iid) == []
     good = AppendAuditEvents(instance_id=iid, events=[_decision(iid, API_KEY, carl)])
     stored = await _env(iid).run(activities.append, good)

@@ -187,3 +187,30 @@ async def test_cli_decisions_are_recorded_with_channel_cli(served_api: str) -> N
     [decision] = view["decisions"]
     assert decision["channel"] == "cli" and decision["human_actor_id"] == "cli-lead"
     assert view["requests"][0]["decided_via"] == "cli"
+
+
+async def test_decide_several_at_once_each_as_shown(served_api: str) -> None:
+    """`decide --approve`: one request bound by its digest, one shown and confirmed, and
+    one the agent changed after it was shown: two decided, the changed one refused, exit 1."""
+    workflow = f"cli-{uuid.uuid4().hex[:6]}"
+    async with httpx.AsyncClient(base_url=served_api) as http:
+        await publish_one_step(http, workflow, POLICY)
+    one, two, three = [await pending(served_api, workflow, n) for n in (10, 20, 30)]
+    shown_one = json.loads((await run(served_api, "show", one))[1])
+    shown_three = json.loads((await run(served_api, "show", three))[1])
+    await _reask(served_api, three, 99)
+
+    refs = [
+        f"{one}/{shown_one['request_id']}@{shown_one['args_digest']}",
+        two,  # shown here, decided once confirmed
+        f"{three}/{shown_three['request_id']}@{shown_three['args_digest']}",
+    ]
+    code, out = await run(served_api, "decide", "--approve", *refs, input="n\n")
+    assert code == 1 and '"amount": 20' in out and "nothing recorded" in out, out
+    code, out = await run(served_api, "decide", "--approve", *refs, input="y\n")
+    assert code == 1, out
+    assert f"APPROVE recorded on {one}/" in out and f"APPROVE recorded on {two}/" in out, out
+    assert f"refused, nothing recorded on {three}/" in out and "superseded" in out, out
+    assert "2 decided, 1 refused" in out, out
+    code, out = await run(served_api, "decide", two)
+    assert code == 2 and "--approve or --reject" in out, out

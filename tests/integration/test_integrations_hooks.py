@@ -278,3 +278,70 @@ async def test_hook_killed_while_waiting_cancels_the_request(
             await alice.decide(
                 item.instance_id, item.request_id, "APPROVE", seen_args_digest=item.args_digest
             )
+
+
+async def run_hook(harness: str, hook: Hook, payload: dict[str, Any]) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gantral.integrations.hooks", harness,
+        "--config", str(hook.config), env=hook.env, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(json.dumps(payload).encode()), 120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_cursor_conversation_is_one_instance_and_session_end_completes_it(
+    served_api: str, api: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    wid = await publish(api)
+    hook = Hook(tmp_path, served_api, wid)
+    config = yaml.safe_load(hook.config.read_text())
+    for rule in config["tools"]:
+        rule["match"] = "Shell"  # Cursor's name for a shell command
+    hook.config.write_text(yaml.safe_dump(config))
+    common = {"conversation_id": hook.session, "generation_id": "g-1",
+              "workspace_roots": [str(tmp_path)]}  # fmt: skip
+    shell = {**common, "hook_event_name": "beforeShellExecution", "command": "ls",
+             "cwd": str(tmp_path)}  # fmt: skip
+    code, out, err = await run_hook("cursor", hook, shell)
+    assert code == 0, err
+    answer = json.loads(out)
+    assert answer["permission"] == "allow" and "allowed by policy" in answer["agent_message"]
+    (instance,) = await instances(api, wid)
+    code, out, err = await run_hook("cursor", hook, {**common, "hook_event_name": "sessionEnd",
+                                                     "reason": "completed"})  # fmt: skip
+    assert (code, out) == (0, ""), err
+    view = (await api.get(f"/v1/instances/{instance['instance_id']}", headers=LEAD)).json()
+    assert view["state"] == State.COMPLETED
+    assert "GRANT_USED" in await audit_types(api, instance["instance_id"], "GRANT_USED")
+
+
+async def test_codex_cannot_run_an_edit_so_an_override_is_denied_and_its_grant_dies(
+    served_api: str, api: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    wid = await publish(api)
+    hook = Hook(tmp_path, served_api, wid)
+    payload = {**hook.payload("PreToolUse", tool_name="Bash",
+                              tool_input={"command": "git push --force origin main"},
+                              tool_use_id="call_1"),
+               "turn_id": "t-1", "model": "gpt-5-codex"}  # fmt: skip
+    async with alice_client(api) as alice:
+        asked = asyncio.create_task(run_hook("codex", hook, payload))
+        item = await next_request(alice, wid)
+        await alice.decide(
+            item.instance_id, item.request_id, "OVERRIDE", justification="no force",
+            context_delta={"command": "git push origin main"},
+            seen_args_digest=item.args_digest,
+        )  # fmt: skip
+        code, out, err = await asked
+    assert code == 0, err
+    answer = json.loads(out)["hookSpecificOutput"]
+    assert answer["permissionDecision"] == "deny"
+    assert "git push origin main" in answer["permissionDecisionReason"]
+    view = (await api.get(f"/v1/instances/{item.instance_id}", headers=LEAD)).json()
+    assert view["state"] == State.TERMINATED  # cancelled: the edit's grant cannot be used
+    assert "GRANT_USED" not in await audit_types(api, item.instance_id, "GRANT_USED", 0)
+    # Allowed by policy: Codex is told nothing (its own approval policy applies).
+    code, out, err = await run_hook("codex", hook, {**payload, "tool_input": {"command": "ls"}})
+    assert (code, out) == (0, ""), err

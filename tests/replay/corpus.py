@@ -29,6 +29,8 @@ SCENARIOS = (
     "escalation-expiry",
     "cancel",
     "continue-as-new",
+    "standing",
+    "halt-freeze",
 )
 
 

@@ -14,6 +14,7 @@ from gantral.errors import Conflict, Forbidden, Unavailable
 from gantral.governance.halt_book import HaltBook
 from gantral.governance.halt_store import InMemoryHaltStore
 from gantral.governance.halts import Halt, HaltScope, HaltTarget, covering, halted
+from gantral.settings.halts import HaltSettings
 
 T0 = datetime(2026, 12, 6, tzinfo=UTC)
 TARGET = HaltTarget(team="payments", workflow="deploy", version=2, agent="bot-1")
@@ -168,3 +169,74 @@ async def test_halts_that_cannot_be_read_refuse_instead_of_allowing() -> None:
     with pytest.raises(Unavailable) as refused:
         await HaltBook(Broken()).covering(TARGET)
     assert refused.value.reason == "halts_unavailable"
+
+
+def _rule(lift: str) -> Any:
+    return HaltBook(InMemoryHaltStore(), policy=HaltSettings(lift=lift)).lift_rule
+
+
+def test_the_lift_quorum_is_written_short_or_as_json_and_refused_at_start_when_wrong() -> None:
+    short = _rule("2_of(security, platform-admin)")
+    long = _rule('{"n_of": {"n": 2, "of": [{"role": "security"}, {"role": "platform-admin"}]}}')
+    assert short == long and short is not None
+    assert _rule("any_of(a, b)") == _rule('{"any_of": [{"role": "a"}, {"role": "b"}]}')
+    assert _rule("") is None
+    for unparsed in ("2_of()", "some(a)", "{broken", "[1]"):
+        with pytest.raises(ValidationError):
+            HaltSettings(lift=unparsed)
+    for no_rule in ("3_of(a, b)", '{"n_of": 2}', '{"role": ""}'):
+        with pytest.raises(ValidationError):  # the API does not start with it
+            _rule(no_rule)
+
+
+async def test_a_quorum_lift_counts_each_human_once_apart_from_the_raiser() -> None:
+    policy = HaltSettings(lift="2_of(security, platform-admin)", lift_separation=True)
+    book = HaltBook(InMemoryHaltStore(), policy=policy)
+    acts: list[tuple[str, str]] = []
+
+    async def record(actor: Actor, action: str, detail: dict[str, Any]) -> None:
+        acts.append((actor.id, action))
+
+    raised = await book.raise_halt(PAT, HaltScope(team="payments"), "loop", record)
+    with pytest.raises(Forbidden) as refused:  # separation: never the raiser
+        await book.lift(PAT, raised, "mine", record)
+    assert refused.value.reason == "lifter_is_raiser"
+    sid = Actor(id="sid", kind=ActorKind.HUMAN, roles=["security"])
+    sue = Actor(id="sue", kind=ActorKind.HUMAN, roles=["security"])
+    bo = Actor(id="bo", kind=ActorKind.HUMAN, roles=["security", "platform-admin"])
+    op = Actor(id="op", kind=ActorKind.HUMAN, roles=["operator"])
+    bot = Actor(id="bot", kind=ActorKind.AGENT, roles=["security"])
+    for outsider in (op, bot):
+        with pytest.raises(Forbidden) as refused:
+            book.check_lifter(outsider)
+        assert refused.value.reason == "lift_role_required"
+
+    halt = await book.lift(sid, raised, "checked", record)
+    assert halt.active and [(a.human, a.role) for a in halt.lift_approvals] == [("sid", "security")]
+    with pytest.raises(Conflict) as twice:  # the same human twice never makes a quorum
+        await book.lift(sid, halt, "again", record)
+    assert twice.value.reason == "lift_already_approved"
+    halt = await book.lift(sue, halt, "me too", record)  # a second security: not the quorum
+    assert halt.active
+    assert (await book.covering(TARGET)) is not None
+    # Holding both roles, bo counts as the one still needed, and the quorum lifts it.
+    lifted = await book.lift(bo, halt, "fixed", record)
+    assert not lifted.active and lifted.lifted_by == "bo"
+    assert lifted.lift_approvals[-1].role == "platform-admin"
+    assert (await book.covering(TARGET)) is None
+    assert acts == [
+        ("pat", "halt_raised"),
+        ("sid", "halt_lift_approved"),
+        ("sue", "halt_lift_approved"),
+        ("bo", "halt_lift_approved"),
+        ("bo", "halt_lifted"),
+    ]
+
+
+async def test_only_the_deployments_roles_raise_when_it_names_them() -> None:
+    book = HaltBook(InMemoryHaltStore(), policy=HaltSettings(raise_roles=["security"]))
+    with pytest.raises(Forbidden) as refused:
+        await book.raise_halt(PAT, HaltScope(team="payments"), "x", _recorded)
+    assert refused.value.reason == "raise_role_required"
+    sid = Actor(id="sid", kind=ActorKind.HUMAN, roles=["security"])
+    assert (await book.raise_halt(sid, HaltScope(team="payments"), "x", _recorded)).active

@@ -21,6 +21,7 @@ from gantral.domain.digest import args_digest
 from gantral.domain.records import DecisionType, RequestStatus
 from gantral.domain.states import State
 from gantral.errors import GantralError
+from gantral.governance.halts import HaltScope
 from gantral.policy.loading import load_template
 from gantral.workflows.messages import (
     AgentEvent,
@@ -270,3 +271,38 @@ def test_no_step_starts_without_a_settled_human_grant_for_exactly_its_arguments(
         if request.status is RequestStatus.APPROVED and request.materiality == "CRITICAL":
             assert set(request.approvals.values()) >= {"TECH_LEAD", "SECURITY_REVIEWER"}
             assert len(request.approvals) >= 2
+
+
+def test_a_halt_freezes_the_pending_deadline_and_its_lift_resumes_it_with_the_time_left() -> None:
+    s, ids = _state()
+    _ask(s, ids, 20_000)
+    request = s.pending
+    assert request is not None
+    s.enter_tier(request, 0, T0)
+    # Halts that do not cover the instance hold nothing; a lift seen before its raise wins.
+    s.note_halt("h-other", HaltScope(team="other"), lifted=False)
+    s.note_halt("h-late", HaltScope(team="payments"), lifted=True)
+    s.note_halt("h-late", HaltScope(team="payments"), lifted=False)
+    assert s.sync_freeze(T0) is None and not s.is_frozen(request)
+    assert s.data.halts == {} and s.data.lifted_halts == ["h-late"]  # nothing else kept
+
+    at = T0 + timedelta(minutes=20)
+    s.note_halt("h-team", HaltScope(team="payments"), lifted=False)
+    s.note_halt("h-agent", HaltScope(agent=AGENT.id), lifted=False)
+    assert s.sync_freeze(at) is None and s.is_frozen(request)
+    # One lift of two: still frozen.
+    s.note_halt("h-team", HaltScope(team="payments"), lifted=True)
+    assert s.sync_freeze(at + timedelta(hours=3)) is None and s.is_frozen(request)
+    s.note_halt("h-agent", HaltScope(agent=AGENT.id), lifted=True)
+    resumed_at = at + timedelta(hours=5)
+    assert s.sync_freeze(resumed_at) == timedelta(hours=5)
+    assert not s.is_frozen(request)
+    assert request.deadline == resumed_at + timedelta(minutes=40)  # the 40 min it had left
+    frozen, resumed = [
+        e.payload
+        for e in s.log.unsent()
+        if e.type in (AuditEventType.DEADLINE_FROZEN, AuditEventType.DEADLINE_RESUMED)
+    ]
+    assert frozen["halt_ids"] == ["h-agent", "h-team"]
+    assert frozen["remaining_seconds"] == 2400
+    assert resumed["remaining_seconds"] == 2400 and resumed["frozen_seconds"] == 5 * 3600

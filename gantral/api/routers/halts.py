@@ -15,18 +15,19 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from gantral.api.authz import CurrentCaller
 from gantral.api.deps import Core
-from gantral.errors import Forbidden, Reason
+from gantral.errors import Forbidden, NotFound, Reason
 from gantral.governance.halt_book import HaltBook
 from gantral.governance.halts import Halt, HaltScope
+from gantral.governance.standing_store import revoke_in_scope
 from gantral.identity import Permission
 
 router = APIRouter(prefix="/v1/halts", tags=["halts"])
 
 HaltId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 ERRORS: dict[int | str, dict[str, str]] = {
-    403: {"description": "The permission is not held on the halt's scope"},
+    403: {"description": "The permission (or the deployment's role) is not held"},
     404: {"description": "Unknown halt"},
-    409: {"description": "The halt is already lifted"},
+    409: {"description": "The halt is already lifted, or this human already approved"},
     503: {"description": "The act could not be audited, so it was not applied"},
 }
 
@@ -80,13 +81,21 @@ async def raise_halt(body: HaltRaise, caller: CurrentCaller, halts: Halts, core:
     (unused grants) are refused with 409 `halted` until the halt is lifted; requests
     already pending stay pending. In effect on every API replica within a second."""
     await _check_scope(caller, Permission.HALTS_RAISE, body.scope)
-    return await halts.raise_halt(
-        caller.actor,
-        body.scope,
-        body.reason,
-        core.record_admin_action,
-        lift_by_another=body.lift_by_another,
-    )
+    try:
+        halt = await halts.raise_halt(
+            caller.actor,
+            body.scope,
+            body.reason,
+            core.record_admin_action,
+            lift_by_another=body.lift_by_another,
+        )
+    except Forbidden as exc:  # a role the deployment's policy does not let raise
+        await caller.record(None, f"{caller.attempt} ({Permission.HALTS_RAISE})", exc)
+        raise
+    await core.deliver_halt(halt, lifted=False)  # pending requests' deadlines freeze
+    if core.standing is not None:  # a halt also ends the standing grants it reaches
+        await revoke_in_scope(core.standing, body.scope, caller.actor.id, f"halt {halt.halt_id}")
+    return halt
 
 
 @router.get("")
@@ -96,15 +105,27 @@ async def list_halts(
     include_lifted: Annotated[bool, Query(description="Lifted halts too")] = False,
 ) -> list[Halt]:
     """Halts in effect (with `include_lifted`, every halt), oldest first, with who raised
-    (and lifted) them, when and why."""
+    (and lifted) them, when and why. Team-scoped like other reads: a team's halt is
+    listed to those who may read that team's halts; an agent, workflow or deployment
+    halt, which may cover any team's instances, to every holder of `halts:read`."""
     await caller.check(Permission.HALTS_READ)
-    return await halts.store.read(active_only=not include_lifted)
+    every = await halts.store.read(active_only=not include_lifted)
+    return [h for h in every if _visible(caller, h)]
 
 
 @router.get("/{halt_id}", responses=ERRORS)
 async def get_halt(halt_id: HaltId, caller: CurrentCaller, halts: Halts) -> Halt:
     await caller.check(Permission.HALTS_READ)
-    return await halts.store.get(halt_id)
+    halt = await halts.store.get(halt_id)
+    if not _visible(caller, halt):  # another team's: as unknown, so ids cannot be probed
+        raise NotFound(f"unknown halt {halt_id!r}", reason=Reason.UNKNOWN_HALT)
+    return halt
+
+
+def _visible(caller: CurrentCaller, halt: Halt) -> bool:
+    if halt.scope.team is None:
+        return True
+    return halt.scope.team in caller.identity.visible_teams(caller.principal, Permission.HALTS_READ)
 
 
 @router.post("/{halt_id}:lift", responses=ERRORS)
@@ -112,12 +133,31 @@ async def lift_halt(
     halt_id: HaltId, body: HaltLift, caller: CurrentCaller, halts: Halts, core: Core
 ) -> Halt:
     """Lift a halt: calls in its scope are answered again (unless another halt holds).
-    A halt raised with `lift_by_another` refuses its raiser (403 `lifter_is_raiser`)."""
-    await caller.check(Permission.HALTS_LIFT)  # before the halt is read: no probing
+    A halt raised with `lift_by_another` (or any, with `GANTRAL_HALTS__LIFT_SEPARATION`)
+    refuses its raiser (403 `lifter_is_raiser`). When the deployment's lift needs a
+    quorum (`GANTRAL_HALTS__LIFT`), each call records one human's approval (listed in
+    `lift_approvals`; a second by the same human: 409 `lift_already_approved`) and the
+    approval that completes it lifts the halt."""
+    quorum = halts.lift_rule is not None
+    attempt = f"{caller.attempt} ({Permission.HALTS_LIFT})"
+    # Before the halt is read: no probing. With a quorum, the deployment's rule names who
+    # may lift, whatever the scope; otherwise the permission table does.
+    if quorum:
+        try:
+            halts.check_lifter(caller.actor)
+        except Forbidden as exc:
+            await caller.record(None, attempt, exc)
+            raise
+    else:
+        await caller.check(Permission.HALTS_LIFT)
     halt = await halts.store.get(halt_id)
-    await _check_scope(caller, Permission.HALTS_LIFT, halt.scope)
+    if not quorum:
+        await _check_scope(caller, Permission.HALTS_LIFT, halt.scope)
     try:
-        return await halts.lift(caller.actor, halt, body.reason, core.record_admin_action)
+        lifted = await halts.lift(caller.actor, halt, body.reason, core.record_admin_action)
     except Forbidden as exc:  # the raiser of a halt that someone else must lift
-        await caller.record(None, f"{caller.attempt} ({Permission.HALTS_LIFT})", exc)
+        await caller.record(None, attempt, exc)
         raise
+    if not lifted.active:  # (a lift short of its quorum holds on)
+        await core.deliver_halt(lifted, lifted=True)  # frozen deadlines run again
+    return lifted

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from gantral.api.authz import (
     AuthorizesSteps,
@@ -18,6 +18,7 @@ from gantral.api.authz import (
     ReadsInstance,
     ReportsEvents,
 )
+from gantral.api.deciding import decide_as
 from gantral.api.deps import Core
 from gantral.api.schemas import (
     AuthorizeRequest,
@@ -28,16 +29,14 @@ from gantral.api.schemas import (
 )
 from gantral.core import InstancePage
 from gantral.domain.actors import Actor
-from gantral.domain.records import DecisionType, HumanRequest
+from gantral.domain.records import HumanRequest
 from gantral.domain.states import State
-from gantral.errors import Conflict, Forbidden, InvalidInput
 from gantral.identity import Permission
 from gantral.workflows.messages import (
     AgentEvent,
     AgentEventResult,
     AuthorizeResult,
     AuthorizeStep,
-    Decide,
     DecisionResult,
     Finish,
     FinishKind,
@@ -170,33 +169,15 @@ async def get_request(
 
 @router.post("/{instance_id}/decisions", responses=ERRORS)
 async def decide(
-    instance_id: InstanceId, body: DecisionRequest, core: Core, access: Decides
+    instance_id: InstanceId, body: DecisionRequest, core: Core, access: Decides, request: Request
 ) -> DecisionResult:
     """APPROVE, REJECT or OVERRIDE a pending request. Racing decisions: one wins, others 409.
 
     Needs `decisions:decide` on the instance's team, and `decisions:override` to OVERRIDE;
-    the workflow then checks the role against the instance's pinned policy.
+    the workflow then checks the role against the instance's pinned policy. A deputy
+    names the delegator in `on_behalf_of` and decides with the delegated roles only.
     """
-    if body.decision_type is DecisionType.OVERRIDE:
-        await access.require(Permission.DECISIONS_OVERRIDE, body.request_id)
-    decision = Decide(
-        request_id=body.request_id,
-        decision_type=body.decision_type,
-        actor=access.actor,
-        role=body.role,
-        justification=body.justification,
-        context_delta=body.context_delta,
-        idempotency_key=body.idempotency_key,
-        seen_args_digest=body.seen_args_digest,
-        channel=body.channel,
-    )
-    try:
-        return await core.decide(instance_id, decision)
-    except (Forbidden, Conflict, InvalidInput) as refused:
-        # Refused by the instance's own checks (role, quorum, separation of duties...).
-        attempted = f"{decision.decision_type} as {body.role or 'any role'} on {body.request_id}"
-        await access.caller.record(instance_id, attempted, refused, body.request_id)
-        raise
+    return await decide_as(access, core, body, delegations=request.app.state.delegations)
 
 
 @router.post("/{instance_id}/events", responses=ERRORS)

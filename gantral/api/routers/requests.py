@@ -8,6 +8,8 @@ from fastapi import APIRouter, Query, Request
 
 from gantral.api.authz import CurrentCaller
 from gantral.channels.inbox import InboxPage, open_requests
+from gantral.domain.delegation import Delegated
+from gantral.governance.delegation_book import DelegationBook
 from gantral.identity import Permission
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
@@ -34,7 +36,8 @@ async def list_requests(
     """Open human requests, most urgent first (earliest deadline, then materiality, then age).
 
     With `pending_for=me`: those of teams the caller may decide for, which still need one
-    of the caller's roles, and which separation of duties does not keep from them.
+    of the caller's roles, and which separation of duties does not keep from them; and,
+    for a deputy, those their delegators could decide (`deputy_for` names them).
     Otherwise every open request of the teams the caller may read.
     """
     mine = pending_for == "me"
@@ -42,9 +45,14 @@ async def list_requests(
     teams = await caller.readable_teams(permission, team)
     if teams == []:
         return InboxPage(items=[], truncated=False)
+    delegated: list[Delegated] = []
+    if mine:  # out of office: the requests of those the caller stands in for, too
+        book: DelegationBook = request.app.state.delegations
+        delegated = await book.in_effect_for(caller.actor.id)
     return await open_requests(
         request.app.state.temporal,
         teams=teams,
         actor=caller.actor if mine else None,
         limit=limit,
+        delegated=delegated,
     )

@@ -1,9 +1,10 @@
-"""`gantral hook install|uninstall claude-code`: the hook entries in Claude Code's settings
-file (`.claude/settings.json` of a project, or `~/.claude/settings.json`).
+"""`gantral hook install|uninstall claude-code|cursor`: the hook entries in Claude Code's
+settings file (`.claude/settings.json` of a project, or `~/.claude/settings.json`) or in
+Cursor's hooks file (`.cursor/hooks.json`, or `~/.cursor/hooks.json`).
 
 Merged, never clobbered: other keys, other hooks and other matcher groups stay as they
 are. Installing twice leaves one entry per event (refreshed); uninstall removes only the
-entries whose command runs `gantral hook claude-code`, and the groups or event keys that
+entries whose command runs this hook for that harness, and the groups or event keys that
 became empty by that removal.
 """
 
@@ -16,7 +17,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EVENTS", "hook_command", "install", "is_ours", "uninstall"]
+__all__ = [
+    "CURSOR_EVENTS",
+    "EVENTS",
+    "hook_command",
+    "install",
+    "install_cursor",
+    "is_ours",
+    "uninstall",
+    "uninstall_cursor",
+]
 
 EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure", "SessionEnd")
 """The events the hook answers. Tool events match every tool: the mapping file decides."""
@@ -26,23 +36,27 @@ MARGIN = 30
 """Seconds the harness's timeout exceeds the hook's own wait: the hook must answer (deny)
 before the harness gives up on it, which would not block the call."""
 SESSION_END_TIMEOUT = 30
+CURSOR_EVENTS = ("beforeShellExecution", "beforeMCPExecution", "sessionEnd")
+"""Cursor's events the installed hook answers. `beforeReadFile` is governed too when added
+by hand; it is not installed, because every file read would then pass the mapping."""
 
 
 MODULE = "gantral.integrations.hooks"
 
 
-def hook_command(python: str, config: Path | None) -> str:
-    """`python -m gantral.integrations.hooks claude-code`: what `gantral hook claude-code`
+def hook_command(python: str, config: Path | None, harness: str = "claude-code") -> str:
+    """`python -m gantral.integrations.hooks <harness>`: what `gantral hook <harness>`
     runs, without the whole command's imports (it runs on every tool call)."""
-    parts = [python, "-m", MODULE, "claude-code"]
+    parts = [python, "-m", MODULE, harness]
     if config is not None:
         parts += ["--config", str(config)]
     return shlex.join(parts)
 
 
-def is_ours(hook: Any) -> bool:
-    """A command hook that runs `gantral hook claude-code` (or its module form)."""
-    if not isinstance(hook, dict) or hook.get("type") != "command":
+def is_ours(hook: Any, harness: str = "claude-code") -> bool:
+    """A command hook that runs `gantral hook <harness>` (or its module form). Cursor's
+    entries may leave out `type` (a command by default)."""
+    if not isinstance(hook, dict) or hook.get("type", "command") != "command":
         return False
     try:
         words = shlex.split(str(hook.get("command", "")))
@@ -50,11 +64,11 @@ def is_ours(hook: Any) -> bool:
         return False
     if not words:
         return False
-    if any(words[i : i + 3] == ["-m", MODULE, "claude-code"] for i in range(len(words))):
+    if any(words[i : i + 3] == ["-m", MODULE, harness] for i in range(len(words))):
         return True
     if not Path(words[0]).name.startswith("gantral"):
         return False
-    return any(words[i : i + 2] == ["hook", "claude-code"] for i in range(len(words)))
+    return any(words[i : i + 2] == ["hook", harness] for i in range(len(words)))
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -146,4 +160,46 @@ def uninstall(path: Path) -> int:
     if not hooks:
         del settings["hooks"]
     _write(path, settings)
+    return removed
+
+
+def install_cursor(path: Path, command: str, wait: float) -> bool:
+    """Add (or refresh) the hook in Cursor's hooks file at `path`. True if it changed."""
+    hooks_file = _read(path)
+    before = json.dumps(hooks_file, sort_keys=True)
+    hooks_file.setdefault("version", 1)
+    hooks = hooks_file.setdefault("hooks", {})
+    for event in CURSOR_EVENTS:
+        kept = [h for h in hooks.get(event, []) if not is_ours(h, "cursor")]
+        timeout = SESSION_END_TIMEOUT if event == "sessionEnd" else int(wait) + MARGIN
+        hooks[event] = [*kept, {"command": command, "timeout": timeout}]
+    if json.dumps(hooks_file, sort_keys=True) == before:
+        return False
+    _write(path, hooks_file)
+    return True
+
+
+def uninstall_cursor(path: Path) -> int:
+    """Remove the hook's entries from Cursor's hooks file; how many were removed."""
+    if not path.exists():
+        return 0
+    hooks_file = _read(path)
+    hooks = hooks_file.get("hooks")
+    if not hooks:
+        return 0
+    removed = 0
+    for event in list(hooks):
+        kept = [h for h in hooks[event] if not is_ours(h, "cursor")]
+        if len(kept) == len(hooks[event]):
+            continue
+        removed += len(hooks[event]) - len(kept)
+        if kept:
+            hooks[event] = kept
+        else:
+            del hooks[event]
+    if removed == 0:
+        return 0
+    if not hooks:
+        del hooks_file["hooks"]
+    _write(path, hooks_file)
     return removed

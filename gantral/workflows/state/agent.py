@@ -6,13 +6,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_payloads import (
+    AgentEventRecorded,
+    AllowedByStandingGrant,
+    CostReported,
+    GrantUsed,
+    PolicyEvaluated,
+    RequestSuperseded,
+    ShadowEvaluated,
+    ViolationRecorded,
+)
 from gantral.domain.costs import add_cost, cost_problem
 from gantral.domain.digest import args_digest
 from gantral.domain.records import Grant, HumanRequest, RequestStatus
 from gantral.domain.states import State
 from gantral.errors import Reason
+from gantral.governance.standing import StandingUse, matches
 from gantral.policy.evaluate import RequestPlan, plan_request
+from gantral.policy.materiality import Materiality
 from gantral.policy.shadow import outcome_of, shadow_outcome
 from gantral.workflows.messages import (
     AgentEvent,
@@ -81,26 +92,49 @@ class AgentProtocol(Requests):
         facts = self.facts(req.arguments)
         plan = plan_request(step.policy, facts)
         self.log.record(
-            AuditEventType.POLICY_EVALUATED,
+            PolicyEvaluated(
+                step_id=req.step_id,
+                args_digest=digest,
+                materiality=plan.materiality,
+                requires_human=plan.requires_human,
+                explanation=plan.explanation,
+            ),
             req.actor,
-            {
-                "step_id": req.step_id,
-                "args_digest": digest,
-                "materiality": plan.materiality,
-                "requires_human": plan.requires_human,
-                "explanation": plan.explanation,
-            },
             now,
         )
         shadow = self.start.shadows.get(req.step_id)
         if shadow is not None:  # recorded only: `plan` alone decides below
-            payload = {"step_id": req.step_id, "args_digest": digest}
-            payload |= shadow_outcome(shadow, facts, plan)
-            self.log.record(AuditEventType.SHADOW_EVALUATED, req.actor, payload, now)
+            outcome = shadow_outcome(shadow, facts, plan)
+            payload = ShadowEvaluated(step_id=req.step_id, args_digest=digest, **outcome)
+            self.log.record(payload, req.actor, now)
         self.remember(req.step_id, outcome_of(plan), req.arguments)
         pending = self.pending
         if pending is not None and pending.args_digest == digest:
             return Authorized(_pending_result(pending, plan))
+        standing = req.standing
+        served = plan.requires_human and pending is None and standing is not None
+        if served and standing is not None and self._standing_serves(req, plan, standing, now):
+            grant = self.issue_grant(
+                req.step_id, None, action, req.arguments, plan, req.actor.id, now, ids
+            )
+            used = AllowedByStandingGrant(
+                step_id=req.step_id, args_digest=digest, grant_id=grant.grant_id,
+                standing_id=standing.standing_id, approver=standing.approver,
+                approver_role=standing.approver_role, use=standing.use,
+                max_uses=standing.max_uses, expires_at=standing.expires_at,
+            )  # fmt: skip
+            self.log.record(used, req.actor, now)
+            explanation = [
+                *plan.explanation,
+                f"allowed without a human by standing grant {standing.standing_id} of "
+                f"{standing.approver} (use {standing.use} of {standing.max_uses})",
+            ]
+            result = AuthorizeResult(
+                outcome=AuthorizeOutcome.ALLOW, step_id=req.step_id, args_digest=digest,
+                materiality=plan.materiality, explanation=explanation, grant=grant,
+                standing_id=standing.standing_id,
+            )  # fmt: skip
+            return Authorized(result, grant)
         if not plan.requires_human:
             grant = self.issue_grant(
                 req.step_id, None, action, req.arguments, plan, req.actor.id, now, ids
@@ -124,9 +158,8 @@ class AgentProtocol(Requests):
             pending.superseded_by, pending.superseded_why = request.request_id, "reauthorized"
             pending.resolved_at = now
             self.log.record(
-                AuditEventType.REQUEST_SUPERSEDED,
+                RequestSuperseded(request_id=pending.request_id, superseded_by=request.request_id),
                 req.actor,
-                {"request_id": pending.request_id, "superseded_by": request.request_id},
                 now,
             )
         else:
@@ -138,6 +171,23 @@ class AgentProtocol(Requests):
                 request.request_id,
             )
         return Authorized(_pending_result(request, plan))
+
+    def _standing_serves(
+        self, req: AuthorizeStep, plan: RequestPlan, standing: StandingUse, now: datetime
+    ) -> bool:
+        """Whether the standing grant the API matched still serves this call, re-checked
+        against the pinned policy: allowed here, not CRITICAL, no more material than what
+        was approved, unexpired, and the arguments inside its pattern."""
+        step = self.start.template.step(req.step_id)
+        return (
+            step is not None
+            and step.policy.standing is not None
+            and plan.materiality is not Materiality.CRITICAL
+            and plan.materiality.rank <= standing.materiality.rank
+            and now < standing.expires_at
+            and standing.use <= standing.max_uses
+            and matches(standing.pattern, req.arguments)
+        )
 
     def check_report(self, event: AgentEvent) -> None:
         if self.terminal:
@@ -161,18 +211,18 @@ class AgentProtocol(Requests):
             dumped = event.model_dump(mode="json", exclude={"actor", "attestation"})
             if violation is not None:
                 reason, message = violation
-                payload = {"reason": reason, "message": message, "event": dumped}
-                self.log.record(AuditEventType.VIOLATION, event.actor, payload, now)
+                refused = ViolationRecorded(reason=reason, message=message, event=dumped)
+                self.log.record(refused, event.actor, now)
                 return violation
             if event.kind is AgentEventKind.STEP_STARTED and event.grant_id:
-                used = {"grant_id": event.grant_id, "step_id": event.step_id}
-                self.log.record(AuditEventType.GRANT_USED, event.actor, used, now)
-            self.log.record(AuditEventType.AGENT_EVENT, event.actor, dumped, now)
+                used = GrantUsed(grant_id=event.grant_id, step_id=event.step_id)
+                self.log.record(used, event.actor, now)
+            self.log.record(AgentEventRecorded.model_validate(dumped), event.actor, now)
         # Cost counts whichever event carries it: never dropped.
         if event.cost is not None:
             self.data.cost = add_cost(self.data.cost, event.cost)
-            cost = event.cost.model_dump(mode="json")
-            self.log.record(AuditEventType.COST_REPORTED, event.actor, cost, now)
+            cost = CostReported.model_validate(event.cost.model_dump())
+            self.log.record(cost, event.actor, now)
         return AgentEventResult(accepted=True, state=self.state, cost=self.data.cost)
 
     def _step_violation(self, event: AgentEvent, now: datetime) -> tuple[Reason, str] | None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from gantral.domain.actors import Actor
-from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_payloads import StateTransition
 from gantral.domain.records import HumanRequest, TransitionRecord
 from gantral.domain.states import TERMINAL_STATES, IllegalTransition, State, check_transition
 from gantral.errors import Reason
@@ -104,8 +104,5 @@ class StateCore:
         self.data.state = target
         self.data.updated_at = now
         self.log.record(
-            AuditEventType.STATE_TRANSITION,
-            actor,
-            record.model_dump(mode="json", exclude={"actor"}),
-            now,
+            StateTransition.model_validate(record.model_dump(exclude={"actor"})), actor, now
         )

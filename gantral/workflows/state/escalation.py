@@ -6,9 +6,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from gantral.domain.actors import SYSTEM_ACTOR
-from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_payloads import (
+    DeadlineFrozen,
+    DeadlineResumed,
+    Escalated,
+    ReminderSent,
+    TimedOut,
+)
 from gantral.domain.records import Grant, HumanRequest, RequestStatus
+from gantral.governance.halts import HaltScope, HaltTarget
 from gantral.policy.quorum import roles_in
+from gantral.workflows.messages import FrozenDeadline
 from gantral.workflows.state.core import IdSource
 from gantral.workflows.state.requests import Requests
 
@@ -34,13 +42,10 @@ class Escalation(Requests):
         if index > 0:
             request.tier = index
             self.log.record(
-                AuditEventType.ESCALATED,
+                Escalated(
+                    request_id=request.request_id, tier=index, approvers=roles_in(tier.approvers)
+                ),
                 SYSTEM_ACTOR,
-                {
-                    "request_id": request.request_id,
-                    "tier": index,
-                    "approvers": roles_in(tier.approvers),
-                },
                 now,
             )
         request.required_approvers = roles_in(tier.approvers)
@@ -55,9 +60,8 @@ class Escalation(Requests):
 
     def remind(self, request: HumanRequest, index: int, now: datetime) -> None:
         self.log.record(
-            AuditEventType.REMINDER_SENT,
+            ReminderSent(request_id=request.request_id, tier=index, deadline=request.deadline),
             SYSTEM_ACTOR,
-            {"request_id": request.request_id, "tier": index, "deadline": request.deadline},
             now,
         )
 
@@ -67,14 +71,85 @@ class Escalation(Requests):
         request.status = _TIMEOUT_STATUS[plan.on_timeout.value]
         request.decided_by, request.decided_via = SYSTEM_ACTOR.id, "timeout"
         self.log.record(
-            AuditEventType.TIMED_OUT,
+            TimedOut(
+                request_id=request.request_id, on_timeout=plan.on_timeout, outcome=request.status
+            ),
             SYSTEM_ACTOR,
-            {
-                "request_id": request.request_id,
-                "on_timeout": plan.on_timeout,
-                "outcome": request.status,
-            },
             now,
         )
         cause = f"timeout: on_timeout={plan.on_timeout}"
         return self.record_outcome(request, SYSTEM_ACTOR, cause, now, ids)
+
+    # -- halts: a pending request's deadline is frozen while one holds -------------------
+
+    def note_halt(self, halt_id: str, scope: HaltScope, lifted: bool) -> None:
+        """A halt raised (or lifted) over a scope that may cover this instance. A lift
+        seen before its raise (deliveries may cross) keeps the raise from holding."""
+        data, start = self.data, self.start
+        # Only what may hold here is kept: an agent's halt (it may have asked for the
+        # pending request) or one covering the instance whatever its agent.
+        anyone = HaltTarget(start.owning_team_id, start.template.id, start.template.version, "")
+        if scope.agent is None and not scope.covers(anyone):
+            return
+        if lifted:
+            if data.halts.pop(halt_id, None) is None and halt_id not in data.lifted_halts:
+                data.lifted_halts.append(halt_id)  # its raise may still be on its way
+        elif halt_id not in data.lifted_halts:
+            data.halts[halt_id] = scope
+
+    def holding(self, request: HumanRequest) -> list[str]:
+        """The halts that hold over `request`: its instance's team, workflow (version),
+        or the agent that asked for it."""
+        start = self.start
+        target = HaltTarget(
+            team=start.owning_team_id,
+            workflow=start.template.id,
+            version=start.template.version,
+            agent=request.requested_by,
+        )
+        return sorted(hid for hid, scope in self.data.halts.items() if scope.covers(target))
+
+    def is_frozen(self, request: HumanRequest) -> bool:
+        frozen = self.data.frozen
+        return frozen is not None and frozen.request_id == request.request_id
+
+    def sync_freeze(self, now: datetime) -> timedelta | None:
+        """Freeze the pending request's deadline if a halt holds over it, or run it again
+        once none does (moved by the time it was frozen, which is returned). Recorded."""
+        data, request = self.data, self.pending
+        if data.frozen is not None and (request is None or not self.is_frozen(request)):
+            data.frozen = None  # its request was decided or replaced meanwhile
+        if request is None or not self.is_open(request) or request.deadline is None:
+            return None
+        holding = self.holding(request)
+        if holding and data.frozen is None:
+            data.frozen = FrozenDeadline(request_id=request.request_id, since=now, halt_ids=holding)
+            frozen = DeadlineFrozen(
+                request_id=request.request_id,
+                halt_ids=holding,
+                deadline=request.deadline,
+                remaining_seconds=_seconds(request.deadline - now),
+            )
+            self.log.record(frozen, SYSTEM_ACTOR, now)
+            return None
+        if data.frozen is None:
+            return None
+        if holding:  # another halt may hold it too: its lift must also come first
+            data.frozen.halt_ids = sorted({*data.frozen.halt_ids, *holding})
+            return None
+        paused = max(now - data.frozen.since, timedelta(0))
+        lifted, data.frozen = data.frozen.halt_ids, None
+        request.deadline += paused
+        resumed = DeadlineResumed(
+            request_id=request.request_id,
+            halt_ids=lifted,
+            deadline=request.deadline,
+            remaining_seconds=_seconds(request.deadline - now),
+            frozen_seconds=_seconds(paused),
+        )
+        self.log.record(resumed, SYSTEM_ACTOR, now)
+        return paused
+
+
+def _seconds(span: timedelta) -> float:
+    return round(max(span.total_seconds(), 0.0), 3)

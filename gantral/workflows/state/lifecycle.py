@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from gantral.domain.actors import SYSTEM_ACTOR, Actor, ActorKind
-from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_payloads import InstanceSealed, InstanceStarted
 from gantral.domain.digest import sha256_hex
 from gantral.domain.records import RequestStatus
 from gantral.domain.states import State, is_allowed
@@ -28,15 +28,15 @@ class Lifecycle(StateCore):
     def begin(self, attested: dict[str, Any], now: datetime) -> None:
         """CREATED -> RUNNING, recording the start (`attested`: the API's signed start)."""
         start = self.start
-        payload = {
-            "workflow_id": start.template.id,
-            "workflow_version": start.template.version,
-            "template_hash": start.template_hash,
-            "owning_team_id": start.owning_team_id,
-            "trigger_context": start.trigger_context,
+        payload = InstanceStarted(
+            workflow_id=start.template.id,
+            workflow_version=start.template.version,
+            template_hash=start.template_hash,
+            owning_team_id=start.owning_team_id,
+            trigger_context=start.trigger_context,
             # The exact policy each governed step is pinned to, so the log alone says
             # what governed the instance (and a backtest can compare against it).
-            "pinned_policies": {
+            pinned_policies={
                 step.id: (
                     step.policy_ref.model_dump(mode="json")
                     if step.policy_ref is not None
@@ -49,19 +49,19 @@ class Lifecycle(StateCore):
                 if step.governed
             },
             **attested,
-        }
+        )
         if start.shadows:
-            payload["shadow_policies"] = {
+            payload.shadow_policies = {
                 step_id: pin.model_dump(mode="json", include={"ref", "error"}, exclude_none=True)
                 for step_id, pin in start.shadows.items()
             }
         if start.callback_url is not None:
-            payload["callback_url"] = start.callback_url
-        self.log.record(AuditEventType.INSTANCE_STARTED, start.started_by, payload, now)
+            payload.callback_url = start.callback_url
+        self.log.record(payload, start.started_by, now)
         self.move(State.RUNNING, "instance started", self.start.started_by, now)
 
     def seal(self, now: datetime) -> None:
-        self.log.record(AuditEventType.INSTANCE_SEALED, SYSTEM_ACTOR, {"state": self.state}, now)
+        self.log.record(InstanceSealed(state=self.state), SYSTEM_ACTOR, now)
 
     def check_finish(self, cmd: Finish) -> None:
         target = State.COMPLETED if cmd.kind is FinishKind.COMPLETE else State.TERMINATED

@@ -8,10 +8,17 @@ from datetime import datetime
 from typing import Any
 
 from gantral.domain.actors import SYSTEM_ACTOR, Actor
-from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_payloads import (
+    DecisionRecorded,
+    GrantIssued,
+    HumanRequested,
+    RequestSuperseded,
+    StandingGrantGiven,
+)
 from gantral.domain.digest import args_digest
 from gantral.domain.records import Decision, DecisionType, Grant, HumanRequest, RequestStatus
 from gantral.domain.states import State
+from gantral.governance.standing import StandingGrant
 from gantral.policy.evaluate import (
     RequestPlan,
     needs_more_authority,
@@ -19,7 +26,12 @@ from gantral.policy.evaluate import (
     second_signoff_plan,
 )
 from gantral.policy.quorum import progress
-from gantral.workflows.decision_checks import check_decision, choose_role
+from gantral.workflows.decision_checks import (
+    check_decision,
+    check_standing,
+    choose_role,
+    counted_as,
+)
 from gantral.workflows.messages import Decide, DecisionResult
 from gantral.workflows.state.core import IdSource, StateCore
 
@@ -106,6 +118,7 @@ class Requests(StateCore):
                 [] if plan.separation_of_duties else sorted(separated)
             ),
             grant_holder=spec.grant_holder or requested_by.id,
+            self_approval=plan.self_approval,
             created_at=now,
         )
         self.data.requests[request_id] = request
@@ -113,16 +126,15 @@ class Requests(StateCore):
         self.data.pending_id = request_id
         self._update_quorum(request, plan)
         seq = self.log.record(
-            AuditEventType.HUMAN_REQUESTED,
+            HumanRequested(
+                request_id=request_id,
+                step_id=step_id,
+                args_digest=digest,
+                approvers=roles,
+                separation_of_duties=plan.separation_of_duties,
+                grant_holder=request.grant_holder,
+            ),
             requested_by,
-            {
-                "request_id": request_id,
-                "step_id": step_id,
-                "args_digest": digest,
-                "approvers": roles,
-                "separation_of_duties": plan.separation_of_duties,
-                "grant_holder": request.grant_holder,
-            },
             now,
             snapshot=snapshot,
         )
@@ -152,10 +164,17 @@ class Requests(StateCore):
 
     # -- human decisions ----------------------------------------------------------------
 
-    def check_decide(self, d: Decide) -> None:
+    def check_decide(self, d: Decide, now: datetime | None = None) -> None:
+        """`now`: the workflow's clock, against which a deputy's window is checked."""
         request = self.data.requests.get(d.request_id)
         excluded = set(request.excluded_approvers) if request is not None else set()
-        check_decision(d, self.state, request, self.data.plans.get(d.request_id), excluded)
+        plan = self.data.plans.get(d.request_id)
+        team = self.start.owning_team_id
+        check_decision(d, self.state, request, plan, excluded, now, team)
+        if d.standing is not None:
+            assert request is not None and plan is not None  # check_decision refused otherwise
+            step = self.start.template.step(request.step_id)
+            check_standing(d, request, plan, step.policy.standing if step else None)
 
     def decide(
         self, signed: Decide, attested: dict[str, Any], now: datetime, ids: IdSource
@@ -182,31 +201,70 @@ class Requests(StateCore):
             at=now,
             channel=d.channel,
             channel_ref=d.channel_ref,
+            on_behalf_of=d.on_behalf_of.delegator if d.on_behalf_of else None,
+            delegation_id=d.on_behalf_of.delegation_id if d.on_behalf_of else None,
         )
         self.data.decisions.append(decision)
         self._resolve(request, plan, d, now, ids)
-        payload = {
-            **decision.model_dump(mode="json", exclude={"context_snapshot"}),
+        payload = DecisionRecorded(
+            **decision.model_dump(exclude={"context_snapshot"}),
             # Whether this decision settled the request (a superseding override does not).
-            "quorum_satisfied": request.status in _OUTCOME_STATE,
-            "still_needed": request.still_needed,
+            quorum_satisfied=request.status in _OUTCOME_STATE,
+            still_needed=request.still_needed,
             **attested,
-        }
+        )
         if d.actor.id in request.separation_of_duties_waived_for:
-            payload["separation_of_duties_waived"] = True
-        self.log.record(AuditEventType.DECISION_RECORDED, d.actor, payload, now)
+            payload.separation_of_duties_waived = True
+        self.log.record(payload, d.actor, now)
         grant = None
         # A superseding override leaves the instance waiting on its follow-up request.
         if request.status in _OUTCOME_STATE:
             request.decided_by, request.decided_via = d.actor.id, d.channel
             request.decision_id = decision.decision_id
+            request.decided_on_behalf_of = decision.on_behalf_of
+            by = d.actor.id + (f" for {decision.on_behalf_of}" if decision.on_behalf_of else "")
             grant = self.record_outcome(
-                request, d.actor, f"{d.decision_type} by {d.actor.id} as {d.role}", now, ids
+                request, d.actor, f"{d.decision_type} by {by} as {d.role}", now, ids
             )
+        standing = None
+        if d.standing is not None and request.status in _OUTCOME_STATE:
+            standing = self._give_standing(request, plan, d, decision.decision_id, now, ids)
         result = DecisionResult(
-            decision=decision, request=request.model_copy(deep=True), state=self.state
+            decision=decision,
+            request=request.model_copy(deep=True),
+            state=self.state,
+            standing_grant=standing,
         )
         return Decided(result, request, grant)
+
+    def _give_standing(
+        self, request: HumanRequest, plan: RequestPlan, d: Decide, decision_id: str,
+        now: datetime, ids: IdSource,
+    ) -> StandingGrant:  # fmt: skip
+        """The standing grant an APPROVE gave (checked by `check_standing`), recorded; the
+        API stores it once this is audited."""
+        ask = d.standing
+        assert ask is not None and d.role is not None
+        standing = StandingGrant(
+            standing_id=f"stg_{ids()}",
+            team=self.start.owning_team_id,
+            workflow_id=self.start.template.id,
+            step_id=request.step_id,
+            action=request.action,
+            pattern=ask.pattern,
+            agent=(request.grant_holder or request.requested_by) if ask.serves == "agent" else None,
+            approver=d.actor.id,
+            approver_role=d.role,
+            instance_id=self.start.instance_id,
+            request_id=request.request_id,
+            materiality=plan.materiality,
+            given_at=now,
+            expires_at=now + ask.ttl,
+            max_uses=ask.max_uses,
+        )
+        given = standing.model_dump(exclude={"uses", "revoked_by", "revoked_at", "revoke_reason"})
+        self.log.record(StandingGrantGiven(**given, decision_id=decision_id), d.actor, now)
+        return standing
 
     def _resolve(
         self, request: HumanRequest, plan: RequestPlan, d: Decide, now: datetime, ids: IdSource
@@ -217,7 +275,9 @@ class Requests(StateCore):
             self._resolve_override(request, plan, d, now, ids)
         else:
             assert d.role is not None
-            request.approvals[d.actor.id] = d.role
+            request.approvals[counted_as(d)] = d.role
+            if d.on_behalf_of is not None:
+                request.deputies[d.on_behalf_of.delegator] = d.actor.id
             self._update_quorum(request, plan)
 
     def _resolve_override(
@@ -251,14 +311,13 @@ class Requests(StateCore):
             why = "override needs more authority" if more else "second sign-off"
             request.superseded_by, request.superseded_why = new.request_id, why
             self.log.record(
-                AuditEventType.REQUEST_SUPERSEDED,
+                RequestSuperseded(
+                    request_id=request.request_id,
+                    superseded_by=new.request_id,
+                    why=why,
+                    materiality=edited.materiality,
+                ),
                 d.actor,
-                {
-                    "request_id": request.request_id,
-                    "superseded_by": new.request_id,
-                    "why": why,
-                    "materiality": edited.materiality,
-                },
                 now,
             )
             return
@@ -309,8 +368,8 @@ class Requests(StateCore):
             expires_at=now + plan.grant_ttl,
             holder=holder,
         )
-        payload = grant.model_dump(mode="json", exclude={"arguments"})
-        self.log.record(AuditEventType.GRANT_ISSUED, SYSTEM_ACTOR, payload, now)
+        payload = GrantIssued.model_validate(grant.model_dump(exclude={"arguments"}))
+        self.log.record(payload, SYSTEM_ACTOR, now)
         return grant
 
     def settle(self, request: HumanRequest | None, grant: Grant | None, now: datetime) -> None:

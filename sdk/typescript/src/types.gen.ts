@@ -52,6 +52,16 @@ export interface AnyOfInput {
   "any_of": Array<RoleRuleInput | AnyOfInput | AllOfInput | NOfRuleInput>;
 }
 
+/** One argument's constraint: exactly one of `equals`, `range`(`min`/`max`), `prefix`,
+`one_of`. */
+export interface ArgumentPattern {
+  "equals"?: boolean | string | number | Array<unknown> | Record<string, unknown>;
+  "max"?: number | null;
+  "min"?: number | null;
+  "one_of"?: Array<boolean | string | number | Array<unknown> | Record<string, unknown>> | null;
+  "prefix"?: string | null;
+}
+
 /** The API's signature over one call: which key signed, and the signature (hex). */
 export interface Attestation {
   "key_id": string;
@@ -96,6 +106,7 @@ export interface AuthorizeResult {
   "reason"?: string | null;
   "request"?: HumanRequest | null;
   "retry_after"?: number | null;
+  "standing_id"?: string | null;
   "step_id": string;
 }
 
@@ -127,6 +138,55 @@ export interface BacktestRequest {
   "version"?: number | null;
   /** Instances of this workflow */
   "workflow_id": string;
+}
+
+/** One request of a batch, named as the human was shown it. */
+export interface BatchDecisionItem {
+  "instance_id": string;
+  "request_id": string;
+  /** The `args_digest` of this request as shown to the human; a request whose arguments changed since is refused as stale, alone. */
+  "seen_args_digest": string;
+}
+
+/** One decision for several requests, each decided exactly as if decided alone. */
+export interface BatchDecisionRequest {
+  "channel"?: "api" | "cli";
+  "decision_type": "APPROVE" | "REJECT";
+  /** Scoped to the caller and to each request decided: the same batch sent again answers the same outcomes; the key reused with a changed item refuses that item (409 `idempotency_key_reused`). */
+  "idempotency_key": string;
+  /** At most 50 requests (more: 422 `batch_too_large`), each named once (else 422 `duplicate_in_batch`); nothing is decided then. */
+  "items": Array<BatchDecisionItem>;
+  "justification"?: string | null;
+  /** The role acted in; default: per request, the one it needs */
+  "role"?: string | null;
+}
+
+/** Every item's outcome, in the order sent. Answered 200 only when every item was
+decided; 207 when any was refused (`refused` > 0), so no refusal passes unseen. */
+export interface BatchDecisionResult {
+  "decided": number;
+  "items": Array<BatchItemOutcome>;
+  "refused": number;
+}
+
+/** A refused item's error: the body the decision would have answered alone. */
+export interface BatchItemError {
+  "details"?: Record<string, unknown> | null;
+  /** invalid_input, not_found, conflict, forbidden, ... */
+  "error": string;
+  "message": string;
+  /** An `ErrorReason` (specs/reasons.json): stale, ... */
+  "reason": string;
+}
+
+/** One request's outcome: decided (`result`), or refused (`error`), as alone. */
+export interface BatchItemOutcome {
+  "error"?: BatchItemError | null;
+  "instance_id": string;
+  "request_id": string;
+  "result"?: DecisionResult | null;
+  /** The HTTP status this decision would have answered alone: 200 when decided, else the error's (403, 404, 409, 422, 503). */
+  "status": number;
 }
 
 export interface BundleEvent {
@@ -291,10 +351,12 @@ export interface Decision {
   "context_snapshot_ref"?: string | null;
   "decision_id": string;
   "decision_type": DecisionType;
+  "delegation_id"?: string | null;
   "human_actor_id": string;
   "idempotency_key": string;
   "instance_id": string;
   "justification": string | null;
+  "on_behalf_of"?: string | null;
   "request_id": string;
   "role": string;
 }
@@ -320,26 +382,61 @@ export interface DecisionPath {
 }
 
 export interface DecisionRequest {
-  "channel"?: "api" | "cli";
+  "channel"?: "api" | "cli" | "mcp-elicitation";
   "context_delta"?: Record<string, unknown> | null;
   "decision_type": DecisionType;
   "idempotency_key": string;
   "justification"?: string | null;
+  /** A deputy decides for this human, under their delegation in effect now (`PUT /v1/delegations/me`), with the roles delegated to them */
+  "on_behalf_of"?: string | null;
   "request_id": string;
   /** The role acted in; default: the caller's first role */
   "role"?: string | null;
   /** The `args_digest` of the request as shown to the human; a request whose arguments changed since is refused as stale (409 `stale`). */
   "seen_args_digest": string;
+  /** APPROVE only: also give a standing grant, a pattern that only narrows this request's arguments, for `ttl` and `max_uses` (bounded by the step's policy) */
+  "standing"?: StandingAsk | null;
 }
 
 export interface DecisionResult {
   "decision": Decision;
   "request": HumanRequest;
+  "standing_grant"?: StandingGrant | null;
   "state": State;
 }
 
 export type DecisionType = "APPROVE" | "REJECT" | "OVERRIDE";
 export const DecisionTypeValues = ["APPROVE","REJECT","OVERRIDE"] as const;
+
+/** One delegation as stored and listed: who stands in for whom, with which roles,
+when, and (once ended early) who ended it. */
+export interface Delegation {
+  "created_at": string;
+  "delegation_id": string;
+  "delegator": string;
+  "deputy": string;
+  /** Set when ended early */
+  "ended_at"?: string | null;
+  "ended_by"?: string | null;
+  "ends_at": string;
+  "reason"?: string | null;
+  "roles": Array<string>;
+  "starts_at": string;
+  "teams"?: Array<string> | null;
+}
+
+export interface DelegationSet {
+  /** Their subject */
+  "deputy": string;
+  /** Bounded by the configured maximum */
+  "ends_at": string;
+  /** E.g. out of office */
+  "reason"?: string | null;
+  /** Roles handed over; default: every role the caller's token holds */
+  "roles"?: Array<string> | null;
+  /** Default: now */
+  "starts_at"?: string | null;
+}
 
 /** One disagreement: which records, at which event, and both sides. */
 export interface Divergence {
@@ -362,8 +459,8 @@ export interface Error {
 }
 
 /** Machine-readable cause: stable values, listed with their meaning in specs/reasons.json. */
-export type ErrorReason = "agent_cannot_decide" | "algorithm_mismatch" | "algorithm_not_allowed" | "already_approved" | "already_decided" | "already_lifted" | "args_digest_mismatch" | "args_digest_required" | "arguments_not_shown" | "audit_db_unavailable" | "audit_keys_invalid" | "audit_sealed" | "audit_seq_conflict" | "audit_seq_gap" | "audit_unavailable" | "backtest_too_large" | "bad_page_token" | "bad_payload" | "bad_signature" | "body_too_large" | "budget" | "callback_url_not_allowed" | "cancelled" | "channel_not_configured" | "codec_key_unknown" | "codec_needs_all_teams" | "codec_not_configured" | "codec_not_enabled" | "codec_payload_invalid" | "concurrency" | "conflict" | "contended" | "context_delta_required" | "continuing_as_new" | "cost_required" | "cost_too_large" | "counters_unavailable" | "currency_mismatch" | "decision_timeout" | "delegation_disabled" | "dev_issuer_disabled" | "dev_issuer_in_production" | "discovery_mismatch" | "empty_body" | "error" | "expired" | "fairness" | "field_not_a_fact" | "field_too_large" | "forbidden" | "foreign_workflow" | "grant_expired" | "grant_not_active" | "grant_not_yours" | "grant_reused" | "grant_step_mismatch" | "halted" | "halts_unavailable" | "history_archive_missing" | "history_archive_tampered" | "history_incomplete" | "history_not_archived" | "history_not_found" | "id_mismatch" | "idempotency_key_reused" | "illegal_transition" | "inconsistent_steps" | "inconsistent_timing" | "internal" | "invalid" | "invalid_clients" | "invalid_codec" | "invalid_codec_key" | "invalid_cost" | "invalid_currency" | "invalid_document" | "invalid_id" | "invalid_input" | "invalid_owner" | "invalid_permissions" | "invalid_query" | "invalid_secret_reference" | "invalid_window" | "jira_unavailable" | "justification_required" | "jwks_unreachable" | "lifter_is_raiser" | "malformed" | "malformed_json" | "method_not_allowed" | "missing_claim" | "missing_kid" | "missing_subject" | "missing_token" | "negative_cost" | "no_checkpoint_note" | "no_consistency_proof" | "no_core" | "no_grant" | "no_role" | "no_route" | "no_teams" | "not_a_gateway" | "not_a_human" | "not_authorized" | "not_canonical_json" | "not_found" | "not_governed" | "not_human" | "not_i_json" | "not_running" | "not_this_gateway" | "not_waiting" | "not_yet_checkpointed" | "not_yet_valid" | "not_your_team" | "payload_schema" | "payload_too_large" | "pending" | "pending_for_other_principal" | "permission_not_granted" | "policy_hash_mismatch" | "query_failed" | "rate_limit" | "readiness_needs_database" | "ready" | "rejected" | "relay_unavailable" | "role_not_allowed" | "role_not_held" | "scope_not_granted" | "secret_env_not_set" | "secret_file_not_found" | "secret_not_found" | "separation_of_duties" | "shadow_report_too_large" | "stale" | "stale_delivery" | "stale_signature" | "step_id_required" | "superseded" | "team_not_granted" | "temporal_timeout" | "temporal_unavailable" | "terminal" | "too_deep" | "too_large" | "too_many_requests" | "unattested" | "unauthenticated" | "unavailable" | "unknown_halt" | "unknown_instance" | "unknown_issue" | "unknown_key" | "unknown_policy" | "unknown_request" | "unknown_step" | "unknown_tree_size" | "unknown_user" | "unknown_version" | "unknown_workflow" | "unreadable_file" | "unsigned" | "validation_failed" | "vault_denied" | "vault_not_configured" | "vault_unreachable" | "version_conflict" | "version_superseded" | "window_too_large" | "workflow_error" | "wrong_audience" | "wrong_issuer";
-export const ErrorReasonValues = ["agent_cannot_decide","algorithm_mismatch","algorithm_not_allowed","already_approved","already_decided","already_lifted","args_digest_mismatch","args_digest_required","arguments_not_shown","audit_db_unavailable","audit_keys_invalid","audit_sealed","audit_seq_conflict","audit_seq_gap","audit_unavailable","backtest_too_large","bad_page_token","bad_payload","bad_signature","body_too_large","budget","callback_url_not_allowed","cancelled","channel_not_configured","codec_key_unknown","codec_needs_all_teams","codec_not_configured","codec_not_enabled","codec_payload_invalid","concurrency","conflict","contended","context_delta_required","continuing_as_new","cost_required","cost_too_large","counters_unavailable","currency_mismatch","decision_timeout","delegation_disabled","dev_issuer_disabled","dev_issuer_in_production","discovery_mismatch","empty_body","error","expired","fairness","field_not_a_fact","field_too_large","forbidden","foreign_workflow","grant_expired","grant_not_active","grant_not_yours","grant_reused","grant_step_mismatch","halted","halts_unavailable","history_archive_missing","history_archive_tampered","history_incomplete","history_not_archived","history_not_found","id_mismatch","idempotency_key_reused","illegal_transition","inconsistent_steps","inconsistent_timing","internal","invalid","invalid_clients","invalid_codec","invalid_codec_key","invalid_cost","invalid_currency","invalid_document","invalid_id","invalid_input","invalid_owner","invalid_permissions","invalid_query","invalid_secret_reference","invalid_window","jira_unavailable","justification_required","jwks_unreachable","lifter_is_raiser","malformed","malformed_json","method_not_allowed","missing_claim","missing_kid","missing_subject","missing_token","negative_cost","no_checkpoint_note","no_consistency_proof","no_core","no_grant","no_role","no_route","no_teams","not_a_gateway","not_a_human","not_authorized","not_canonical_json","not_found","not_governed","not_human","not_i_json","not_running","not_this_gateway","not_waiting","not_yet_checkpointed","not_yet_valid","not_your_team","payload_schema","payload_too_large","pending","pending_for_other_principal","permission_not_granted","policy_hash_mismatch","query_failed","rate_limit","readiness_needs_database","ready","rejected","relay_unavailable","role_not_allowed","role_not_held","scope_not_granted","secret_env_not_set","secret_file_not_found","secret_not_found","separation_of_duties","shadow_report_too_large","stale","stale_delivery","stale_signature","step_id_required","superseded","team_not_granted","temporal_timeout","temporal_unavailable","terminal","too_deep","too_large","too_many_requests","unattested","unauthenticated","unavailable","unknown_halt","unknown_instance","unknown_issue","unknown_key","unknown_policy","unknown_request","unknown_step","unknown_tree_size","unknown_user","unknown_version","unknown_workflow","unreadable_file","unsigned","validation_failed","vault_denied","vault_not_configured","vault_unreachable","version_conflict","version_superseded","window_too_large","workflow_error","wrong_audience","wrong_issuer"] as const;
+export type ErrorReason = "agent_cannot_decide" | "algorithm_mismatch" | "algorithm_not_allowed" | "already_approved" | "already_counted" | "already_decided" | "already_lifted" | "already_revoked" | "args_digest_mismatch" | "args_digest_required" | "arguments_not_shown" | "audit_db_unavailable" | "audit_keys_invalid" | "audit_sealed" | "audit_seq_conflict" | "audit_seq_gap" | "audit_unavailable" | "backtest_too_large" | "bad_page_token" | "bad_payload" | "bad_signature" | "batch_too_large" | "body_too_large" | "budget" | "callback_url_not_allowed" | "cancelled" | "channel_not_configured" | "codec_key_unknown" | "codec_needs_all_teams" | "codec_not_configured" | "codec_not_enabled" | "codec_payload_invalid" | "concurrency" | "conflict" | "contended" | "context_delta_required" | "continuing_as_new" | "cost_required" | "cost_too_large" | "counters_unavailable" | "currency_mismatch" | "decision_timeout" | "delegate_to_self" | "delegation_chain" | "delegation_disabled" | "delegation_not_in_effect" | "delegation_too_long" | "delegation_window" | "delegations_unavailable" | "deputy_away" | "dev_issuer_disabled" | "dev_issuer_in_production" | "discovery_mismatch" | "duplicate_in_batch" | "empty_body" | "error" | "expired" | "fairness" | "field_not_a_fact" | "field_too_large" | "forbidden" | "foreign_workflow" | "grant_expired" | "grant_not_active" | "grant_not_yours" | "grant_reused" | "grant_step_mismatch" | "halted" | "halts_unavailable" | "history_archive_missing" | "history_archive_tampered" | "history_incomplete" | "history_not_archived" | "history_not_found" | "id_mismatch" | "idempotency_key_reused" | "illegal_transition" | "inconsistent_steps" | "inconsistent_timing" | "internal" | "invalid" | "invalid_clients" | "invalid_codec" | "invalid_codec_key" | "invalid_cost" | "invalid_currency" | "invalid_document" | "invalid_id" | "invalid_input" | "invalid_owner" | "invalid_permissions" | "invalid_query" | "invalid_secret_reference" | "invalid_window" | "jira_unavailable" | "justification_required" | "jwks_unreachable" | "lift_already_approved" | "lift_role_required" | "lifter_is_raiser" | "malformed" | "malformed_json" | "method_not_allowed" | "missing_claim" | "missing_kid" | "missing_subject" | "missing_token" | "negative_cost" | "no_checkpoint_note" | "no_consistency_proof" | "no_core" | "no_delegation" | "no_grant" | "no_role" | "no_route" | "no_teams" | "not_a_gateway" | "not_a_human" | "not_authorized" | "not_canonical_json" | "not_found" | "not_governed" | "not_grant_approver" | "not_human" | "not_i_json" | "not_running" | "not_this_gateway" | "not_waiting" | "not_yet_checkpointed" | "not_yet_valid" | "not_your_team" | "payload_schema" | "payload_too_large" | "pending" | "pending_for_other_principal" | "permission_not_granted" | "policy_hash_mismatch" | "query_failed" | "raise_role_required" | "rate_limit" | "readiness_needs_database" | "ready" | "rejected" | "relay_unavailable" | "role_not_allowed" | "role_not_held" | "scope_not_granted" | "secret_env_not_set" | "secret_file_not_found" | "secret_not_found" | "self_approval_not_allowed" | "separation_of_duties" | "shadow_report_too_large" | "stale" | "stale_delivery" | "stale_signature" | "standing_exceeds_policy" | "standing_needs_sole_approver" | "standing_not_allowed" | "standing_pattern_widens" | "standing_role_not_allowed" | "standing_unavailable" | "step_id_required" | "superseded" | "team_not_granted" | "temporal_timeout" | "temporal_unavailable" | "terminal" | "too_deep" | "too_large" | "too_many_requests" | "unattested" | "unauthenticated" | "unavailable" | "unknown_halt" | "unknown_instance" | "unknown_issue" | "unknown_key" | "unknown_policy" | "unknown_request" | "unknown_standing_grant" | "unknown_step" | "unknown_tree_size" | "unknown_user" | "unknown_version" | "unknown_workflow" | "unreadable_file" | "unsigned" | "validation_failed" | "vault_denied" | "vault_not_configured" | "vault_unreachable" | "version_conflict" | "version_superseded" | "window_too_large" | "workflow_error" | "wrong_audience" | "wrong_issuer";
+export const ErrorReasonValues = ["agent_cannot_decide","algorithm_mismatch","algorithm_not_allowed","already_approved","already_counted","already_decided","already_lifted","already_revoked","args_digest_mismatch","args_digest_required","arguments_not_shown","audit_db_unavailable","audit_keys_invalid","audit_sealed","audit_seq_conflict","audit_seq_gap","audit_unavailable","backtest_too_large","bad_page_token","bad_payload","bad_signature","batch_too_large","body_too_large","budget","callback_url_not_allowed","cancelled","channel_not_configured","codec_key_unknown","codec_needs_all_teams","codec_not_configured","codec_not_enabled","codec_payload_invalid","concurrency","conflict","contended","context_delta_required","continuing_as_new","cost_required","cost_too_large","counters_unavailable","currency_mismatch","decision_timeout","delegate_to_self","delegation_chain","delegation_disabled","delegation_not_in_effect","delegation_too_long","delegation_window","delegations_unavailable","deputy_away","dev_issuer_disabled","dev_issuer_in_production","discovery_mismatch","duplicate_in_batch","empty_body","error","expired","fairness","field_not_a_fact","field_too_large","forbidden","foreign_workflow","grant_expired","grant_not_active","grant_not_yours","grant_reused","grant_step_mismatch","halted","halts_unavailable","history_archive_missing","history_archive_tampered","history_incomplete","history_not_archived","history_not_found","id_mismatch","idempotency_key_reused","illegal_transition","inconsistent_steps","inconsistent_timing","internal","invalid","invalid_clients","invalid_codec","invalid_codec_key","invalid_cost","invalid_currency","invalid_document","invalid_id","invalid_input","invalid_owner","invalid_permissions","invalid_query","invalid_secret_reference","invalid_window","jira_unavailable","justification_required","jwks_unreachable","lift_already_approved","lift_role_required","lifter_is_raiser","malformed","malformed_json","method_not_allowed","missing_claim","missing_kid","missing_subject","missing_token","negative_cost","no_checkpoint_note","no_consistency_proof","no_core","no_delegation","no_grant","no_role","no_route","no_teams","not_a_gateway","not_a_human","not_authorized","not_canonical_json","not_found","not_governed","not_grant_approver","not_human","not_i_json","not_running","not_this_gateway","not_waiting","not_yet_checkpointed","not_yet_valid","not_your_team","payload_schema","payload_too_large","pending","pending_for_other_principal","permission_not_granted","policy_hash_mismatch","query_failed","raise_role_required","rate_limit","readiness_needs_database","ready","rejected","relay_unavailable","role_not_allowed","role_not_held","scope_not_granted","secret_env_not_set","secret_file_not_found","secret_not_found","self_approval_not_allowed","separation_of_duties","shadow_report_too_large","stale","stale_delivery","stale_signature","standing_exceeds_policy","standing_needs_sole_approver","standing_not_allowed","standing_pattern_widens","standing_role_not_allowed","standing_unavailable","step_id_required","superseded","team_not_granted","temporal_timeout","temporal_unavailable","terminal","too_deep","too_large","too_many_requests","unattested","unauthenticated","unavailable","unknown_halt","unknown_instance","unknown_issue","unknown_key","unknown_policy","unknown_request","unknown_standing_grant","unknown_step","unknown_tree_size","unknown_user","unknown_version","unknown_workflow","unreadable_file","unsigned","validation_failed","vault_denied","vault_not_configured","vault_unreachable","version_conflict","version_superseded","window_too_large","workflow_error","wrong_audience","wrong_issuer"] as const;
 
 /** The facts a running step's policy reads, and the approvals to try. */
 export interface EvaluateRequest {
@@ -428,6 +525,7 @@ export interface Grant {
 /** A halt as stored and listed: who raised it, when, why; and its lift, once lifted. */
 export interface Halt {
   "halt_id": string;
+  "lift_approvals"?: Array<LiftApproval>;
   "lift_by_another"?: boolean;
   "lift_reason"?: string | null;
   "lifted_at"?: string | null;
@@ -480,8 +578,10 @@ export interface HumanRequest {
   "created_at": string;
   "deadline": string | null;
   "decided_by"?: string | null;
+  "decided_on_behalf_of"?: string | null;
   "decided_via"?: string | null;
   "decision_id"?: string | null;
+  "deputies"?: Record<string, string>;
   "excluded_approvers"?: Array<string>;
   "grant"?: Grant | null;
   "grant_holder"?: string | null;
@@ -491,6 +591,7 @@ export interface HumanRequest {
   "requested_by"?: string;
   "required_approvers": Array<string>;
   "resolved_at"?: string | null;
+  "self_approval"?: boolean;
   "separation_of_duties_waived_for"?: Array<string>;
   "sla_deadline"?: string | null;
   "status"?: RequestStatus;
@@ -511,6 +612,7 @@ export interface InboxItem {
   "created_at": string;
   "deadline": string | null;
   "decidable_as": Array<string>;
+  "deputy_for"?: Array<string>;
   "instance_id": string;
   "materiality": Materiality;
   "owning_team_id": string | null;
@@ -623,6 +725,15 @@ export interface LevelSettingsInput {
   "timeouts"?: TimeoutsInput | null;
 }
 
+/** One human's approval of a lift that needs a quorum (`GANTRAL_HALTS__LIFT`): the
+role they counted in. The lift takes effect with the approval that makes the quorum. */
+export interface LiftApproval {
+  "at": string;
+  "human": string;
+  "reason": string;
+  "role": string;
+}
+
 export type Materiality = "LOW" | "MEDIUM" | "HIGH" | "CRITICAL";
 export const MaterialityValues = ["LOW","MEDIUM","HIGH","CRITICAL"] as const;
 
@@ -641,6 +752,13 @@ export interface MaterialityRuleInput {
   "level": MaterialityInput;
   "name"?: string | null;
   "when": Array<ConditionInput>;
+}
+
+export interface MyDelegations {
+  /** The caller's delegation, now or upcoming */
+  "given": Delegation | null;
+  /** Delegations naming the caller as deputy */
+  "received": Array<Delegation>;
 }
 
 /** `n` of the rules in `of` must be satisfied: at most as many as there are (said in
@@ -742,8 +860,10 @@ export interface Policy {
   "override_roles"?: Array<string>;
   "reminders"?: Array<string> | null;
   "requires_human_approval"?: boolean;
+  "self_approval"?: "allowed" | null;
   "separation_of_duties"?: boolean;
   "sla"?: string | null;
+  "standing"?: Standing | null;
   "tiers"?: Array<TierSpec> | null;
   "timeouts"?: Timeouts;
 }
@@ -776,8 +896,10 @@ export interface PolicyDocumentInput {
   "override_roles"?: Array<string>;
   "reminders"?: Array<string | number> | null;
   "requires_human_approval"?: boolean;
+  "self_approval"?: "allowed" | null;
   "separation_of_duties"?: boolean;
   "sla"?: string | number | null;
+  "standing"?: StandingInput | null;
   "tiers"?: Array<TierSpecInput> | null;
   "timeouts"?: TimeoutsInput;
 }
@@ -809,8 +931,10 @@ export interface PolicyInput {
   "override_roles"?: Array<string>;
   "reminders"?: Array<string | number> | null;
   "requires_human_approval"?: boolean;
+  "self_approval"?: "allowed" | null;
   "separation_of_duties"?: boolean;
   "sla"?: string | number | null;
+  "standing"?: StandingInput | null;
   "tiers"?: Array<TierSpecInput> | null;
   "timeouts"?: TimeoutsInput;
 }
@@ -971,6 +1095,63 @@ export interface SnapshotRef {
   "key": string;
   "seq": number;
   "sha256": string;
+}
+
+/** What an approver may grant standing on this step (issue 24): at most `max_ttl`
+long, `max_uses` uses, given only by a human approving in one of `roles`. Absent:
+no standing grant; never at CRITICAL materiality. */
+export interface Standing {
+  "max_ttl": string;
+  "max_uses": number;
+  "roles": Array<string>;
+}
+
+/** What an approver asks for with an APPROVE: the pattern, how long, how many uses,
+and whom it serves (the requesting agent, or every agent of the owning team). */
+export interface StandingAsk {
+  "max_uses": number;
+  "pattern": Record<string, ArgumentPattern>;
+  "serves"?: "agent" | "team";
+  /** A duration: '90s', '30m', '2h', '1d', '1h30m' (units in that order, a later one below the next unit, fraction on the last only), or seconds; below 10000 days. */
+  "ttl": string | number;
+}
+
+/** A standing grant as recorded (`STANDING_GRANT_GIVEN`), stored and listed. */
+export interface StandingGrant {
+  "action": string;
+  "agent": string | null;
+  "approver": string;
+  "approver_role": string;
+  "expires_at": string;
+  "given_at": string;
+  "instance_id": string;
+  "materiality": Materiality;
+  "max_uses": number;
+  "pattern": Record<string, ArgumentPattern>;
+  "request_id": string;
+  "revoke_reason"?: string | null;
+  "revoked_at"?: string | null;
+  "revoked_by"?: string | null;
+  "standing_id": string;
+  "step_id": string;
+  "team": string;
+  "uses"?: number;
+  "workflow_id": string;
+}
+
+/** What an approver may grant standing on this step (issue 24): at most `max_ttl`
+long, `max_uses` uses, given only by a human approving in one of `roles`. Absent:
+no standing grant; never at CRITICAL materiality. */
+export interface StandingInput {
+  /** A duration: '90s', '30m', '2h', '1d', '1h30m' (units in that order, a later one below the next unit, fraction on the last only), or seconds; below 10000 days. */
+  "max_ttl": string | number;
+  "max_uses": number;
+  "roles": Array<string>;
+}
+
+export interface StandingRevoke {
+  /** Why; audited */
+  "reason": string;
 }
 
 export interface StartInstanceRequest {

@@ -38,6 +38,7 @@ Errors:
 
 from gantral_sdk._async_client import AsyncGantralClient
 from gantral_sdk._auth import BearerToken, ClientCredentials, TokenProvider
+from gantral_sdk._calls import BatchShown, batch_refusals
 from gantral_sdk._digest import args_digest
 from gantral_sdk._errors import (
     APIError,
@@ -70,10 +71,14 @@ from gantral_sdk._types_gen import (
     AgentEventResult,
     AuthorizeOutcome,
     AuthorizeResult,
+    BatchDecisionItem,
+    BatchDecisionResult,
+    BatchItemOutcome,
     Cost,
     Decision,
     DecisionResult,
     DecisionType,
+    Delegation,
     Grant,
     HumanRequest,
     InboxItem,
@@ -82,6 +87,7 @@ from gantral_sdk._types_gen import (
     InstanceSummary,
     InstanceView,
     RequestStatus,
+    StandingGrant,
     State,
 )
 from gantral_sdk._webhooks import verify_callback
@@ -94,6 +100,10 @@ __all__ = [
     "AsyncGantralClient",
     "AuthorizeOutcome",
     "AuthorizeResult",
+    "BatchDecisionItem",
+    "BatchDecisionResult",
+    "BatchItemOutcome",
+    "BatchShown",
     "BearerToken",
     "ClientCredentials",
     "Conflict",
@@ -102,6 +112,7 @@ __all__ = [
     "DecisionResult",
     "DecisionTimeout",
     "DecisionType",
+    "Delegation",
     "DigestMismatch",
     "Forbidden",
     "GantralClient",
@@ -118,6 +129,7 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "RequestStatus",
+    "StandingGrant",
     "State",
     "StepCancelled",
     "StepExpired",
@@ -130,6 +142,7 @@ __all__ = [
     "Unavailable",
     "WebhookVerificationError",
     "args_digest",
+    "batch_refusals",
     "check_grant",
     "verify_callback",
 ]

@@ -7,26 +7,32 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
-from gantral_sdk._errors import error_from_response
+from gantral_sdk._errors import APIError, error_from_body, error_from_response
 from gantral_sdk._types_gen import (
     AgentEventKind,
     AgentEventResult,
     AuditTrailView,
     AuthorizeResult,
+    BatchDecisionItem,
+    BatchDecisionResult,
     Cost,
     DecisionResult,
     DecisionType,
+    Delegation,
     HumanRequest,
     InboxItem,
     InboxPage,
     InstancePage,
     InstanceView,
+    MyDelegations,
+    StandingGrant,
     State,
     VerifyView,
 )
@@ -173,6 +179,8 @@ def decide(
     context_delta: dict[str, Any] | None,
     idempotency_key: str | None,
     channel: str | None = None,
+    standing: dict[str, Any] | None = None,
+    on_behalf_of: str | None = None,
 ) -> Call[DecisionResult]:
     body: dict[str, Any] = {
         "request_id": request_id,
@@ -186,9 +194,93 @@ def decide(
         "justification": justification,
         "context_delta": context_delta,
         "channel": channel,
+        "standing": standing,
+        "on_behalf_of": on_behalf_of,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     return Call("POST", _instance(instance_id, "decisions"), DecisionResult, json=body)
+
+
+BatchShown = InboxItem | BatchDecisionItem | tuple[str, Shown]
+"""A request of a batch as the human was shown it: an inbox item (it names its instance),
+(instance id, a `HumanRequest` or inbox item), or a `BatchDecisionItem` with the digest."""
+
+
+def batch_item(shown_item: BatchShown) -> BatchDecisionItem:
+    if isinstance(shown_item, BatchDecisionItem):
+        return shown_item
+    if isinstance(shown_item, tuple):
+        instance_id, request = shown_item
+    else:
+        instance_id, request = shown_item.instance_id, shown_item
+    return BatchDecisionItem(
+        instance_id=instance_id,
+        request_id=request.request_id,
+        seen_args_digest=request.args_digest,
+    )
+
+
+def decide_batch(
+    items: list[BatchDecisionItem],
+    decision_type: DecisionType | str,
+    role: str | None,
+    justification: str | None,
+    idempotency_key: str | None,
+    channel: str | None = None,
+) -> Call[BatchDecisionResult]:
+    body: dict[str, Any] = {
+        "decision_type": str(DecisionType(decision_type)),
+        "items": [i.model_dump(mode="json") for i in items],
+        "idempotency_key": idempotency_key or _key(),
+    }
+    optional = {"role": role, "justification": justification, "channel": channel}
+    body.update({k: v for k, v in optional.items() if v is not None})
+    return Call("POST", "/v1/decisions:batch", BatchDecisionResult, json=body)
+
+
+def batch_refusals(result: BatchDecisionResult) -> list[APIError]:
+    """Each refused item of a batch decision as the typed error it would have raised alone
+    (`Conflict` with reason `stale`, `Forbidden` ...); its `details` name the request."""
+    refused = []
+    for item in result.items:
+        if item.error is not None:
+            body = item.error.model_dump(mode="json", exclude_none=True)
+            error = error_from_body(item.status, body)
+            error.details.update(instance_id=item.instance_id, request_id=item.request_id)
+            refused.append(error)
+    return refused
+
+
+def delegate(
+    deputy: str,
+    ends_at: datetime,
+    roles: list[str] | None,
+    starts_at: datetime | None,
+    reason: str | None,
+) -> Call[Delegation]:
+    body: dict[str, Any] = {"deputy": deputy, "ends_at": _aware(ends_at).isoformat()}
+    if roles is not None:
+        body["roles"] = roles
+    if starts_at is not None:
+        body["starts_at"] = _aware(starts_at).isoformat()
+    if reason is not None:
+        body["reason"] = reason
+    return Call("PUT", "/v1/delegations/me", Delegation, json=body)
+
+
+def my_delegations() -> Call[MyDelegations]:
+    return Call("GET", "/v1/delegations/me", MyDelegations)
+
+
+def end_delegation() -> Call[Delegation]:
+    return Call("DELETE", "/v1/delegations/me", Delegation)
+
+
+def _aware(at: datetime) -> datetime:
+    """The server takes only times with an offset: a naive one is refused here, clearly."""
+    if at.tzinfo is None:
+        raise ValueError("a delegation's times need a timezone (e.g. datetime.now(UTC))")
+    return at
 
 
 def report(
@@ -235,6 +327,22 @@ def list_requests(pending_for_me: bool, team: str | None, limit: int) -> Call[In
     if team:
         params["team"] = team
     return Call("GET", "/v1/requests", InboxPage, params=params)
+
+
+class StandingGrants(RootModel[list[StandingGrant]]):
+    """A list of standing grants, oldest first."""
+
+
+def list_standing_grants(team: str | None, usable_only: bool) -> Call[StandingGrants]:
+    params: dict[str, str | int | float] = {"usable_only": "true" if usable_only else "false"}
+    if team is not None:
+        params["team"] = team
+    return Call("GET", "/v1/standing-grants", StandingGrants, params=params)
+
+
+def revoke_standing_grant(standing_id: str, reason: str) -> Call[StandingGrant]:
+    path = f"/v1/standing-grants/{_seg(standing_id)}:revoke"
+    return Call("POST", path, StandingGrant, json={"reason": reason})
 
 
 def get_audit(instance_id: str) -> Call[AuditTrailView]:

@@ -188,21 +188,24 @@ def error_from_response(response: httpx.Response) -> APIError:
         body = response.json()
     except ValueError:
         body = None
+    return error_from_body(response.status_code, body, response.reason_phrase or "request failed")
+
+
+def error_from_body(status_code: int, body: Any, fallback: str = "request failed") -> APIError:
+    """The typed error for an error body answered with `status_code` (a whole response's,
+    or one refused item's of a batch decision)."""
     if not isinstance(body, dict):
         body = {}
     code = body.get("error") if isinstance(body.get("error"), str) else None
     reason = body.get("reason") if isinstance(body.get("reason"), str) else None
     message = body.get("message")
     if not isinstance(message, str):
-        message = response.reason_phrase or "request failed"
+        message = fallback
     details = body.get("details") if isinstance(body.get("details"), dict) else None
     cls = Halted if reason == "halted" else _BY_CODE.get(code or "")
     if cls is None:
-        if response.is_server_error:
-            cls = Unavailable
-        else:
-            cls = _BY_STATUS.get(response.status_code, APIError)
-    return cls(message, status_code=response.status_code, reason=reason, code=code, details=details)
+        cls = Unavailable if status_code >= 500 else _BY_STATUS.get(status_code, APIError)
+    return cls(message, status_code=status_code, reason=reason, code=code, details=details)
 
 
 class WebhookVerificationError(GantralSDKError):

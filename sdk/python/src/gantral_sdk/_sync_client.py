@@ -7,7 +7,8 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 import httpx
@@ -22,15 +23,19 @@ from gantral_sdk._types_gen import (
     AuditTrailView,
     AuthorizeOutcome,
     AuthorizeResult,
+    BatchDecisionResult,
     Cost,
     Decision,
     DecisionResult,
     DecisionType,
+    Delegation,
     HumanRequest,
     InboxPage,
     InstancePage,
     InstanceView,
+    MyDelegations,
     RequestStatus,
+    StandingGrant,
     State,
     VerifyView,
 )
@@ -271,6 +276,8 @@ class GantralClient:
         idempotency_key: str | None = None,
         seen_args_digest: str | None = None,
         channel: str | None = None,
+        standing: dict[str, Any] | None = None,
+        on_behalf_of: str | None = None,
     ) -> DecisionResult: ...
 
     @overload
@@ -286,6 +293,8 @@ class GantralClient:
         context_delta: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         channel: str | None = None,
+        standing: dict[str, Any] | None = None,
+        on_behalf_of: str | None = None,
     ) -> DecisionResult: ...
 
     def decide(
@@ -300,6 +309,8 @@ class GantralClient:
         idempotency_key: str | None = None,
         seen_args_digest: str | None = None,
         channel: str | None = None,
+        standing: dict[str, Any] | None = None,
+        on_behalf_of: str | None = None,
     ) -> DecisionResult:
         """APPROVE, REJECT or OVERRIDE the request the human was shown, and only that.
 
@@ -311,6 +322,11 @@ class GantralClient:
             decision_type: APPROVE, REJECT or OVERRIDE.
             seen_args_digest: With a request id: the `args_digest` the human was shown.
             channel: `"cli"` for a terminal tool (recorded with the decision; default api).
+            standing: With APPROVE, also give a standing grant: `{"pattern": {...},
+                "ttl": "30m", "max_uses": 20, "serves": "agent"}`; a pattern that would
+                widen the request is refused (`InvalidInput`, `standing_pattern_widens`).
+            on_behalf_of: As a deputy: the human whose delegation in effect you decide
+                under (`delegate`), with their delegated roles only; both names are recorded.
 
         A request whose arguments changed since (the agent asked again) is refused:
         `Conflict` with reason `stale` or `superseded`. The SDK never reads the current
@@ -319,9 +335,74 @@ class GantralClient:
         request_id, digest = _calls.shown(request, seen_args_digest)
         call = _calls.decide(
             instance_id, request_id, digest, decision_type, role, justification,
-            context_delta, idempotency_key, channel,
+            context_delta, idempotency_key, channel, standing, on_behalf_of,
         )  # fmt: skip
         return self._run(call)
+
+    def decide_batch(
+        self,
+        requests: Sequence[_calls.BatchShown],
+        decision_type: DecisionType | str,
+        *,
+        role: str | None = None,
+        justification: str | None = None,
+        idempotency_key: str | None = None,
+        channel: str | None = None,
+    ) -> BatchDecisionResult:
+        """APPROVE or REJECT several requests at once, each exactly as it was shown.
+
+        Args:
+            requests: Each request as the human was shown it: inbox items, (instance id,
+                `HumanRequest`) pairs, or `BatchDecisionItem`s naming the digest seen.
+            decision_type: APPROVE or REJECT (an OVERRIDE is one request at a time).
+            idempotency_key: Pass your own to make a retry of the batch answer the same.
+
+        Every request is decided as if alone (its quorum, separation of duties, digest).
+        The result lists each outcome; `result.refused` counts the refused ones and
+        `batch_refusals(result)` gives their typed errors. Refusals do not raise: the
+        other requests were decided. A batch refused as a whole (too large, a request
+        named twice) raises `InvalidInput`.
+        """
+        items = [_calls.batch_item(r) for r in requests]
+        call = _calls.decide_batch(
+            items, decision_type, role, justification, idempotency_key, channel
+        )
+        return self._run(call)
+
+    def list_standing_grants(
+        self, team: str | None = None, *, usable_only: bool = False
+    ) -> list[StandingGrant]:
+        """Standing grants of the teams the caller may read, oldest first."""
+        return (self._run(_calls.list_standing_grants(team, usable_only))).root
+
+    def revoke_standing_grant(self, standing_id: str, reason: str) -> StandingGrant:
+        """Revoke a standing grant at once (its approver, or a supervisor of its team)."""
+        return self._run(_calls.revoke_standing_grant(standing_id, reason))
+
+    # -- deputies -------------------------------------------------------------------------
+
+    def delegate(
+        self,
+        deputy: str,
+        ends_at: datetime,
+        *,
+        roles: list[str] | None = None,
+        starts_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> Delegation:
+        """Hand your decision roles to `deputy` (their subject) until `ends_at` (from
+        `starts_at`, default now), replacing your current delegation. `roles` defaults
+        to every role your token holds; roles delegated to you cannot be passed on
+        (`Forbidden`, reason `delegation_chain`). Times need a timezone."""
+        return self._run(_calls.delegate(deputy, ends_at, roles, starts_at, reason))
+
+    def my_delegations(self) -> MyDelegations:
+        """The delegation you gave (in effect or upcoming) and those naming you deputy."""
+        return self._run(_calls.my_delegations())
+
+    def end_delegation(self) -> Delegation:
+        """End your delegation now (`NotFound`, reason `no_delegation`, if none)."""
+        return self._run(_calls.end_delegation())
 
     def get_audit_log(self, instance_id: str) -> AuditTrailView:
         """The instance's audit trail (events, chain hashes, seal), as the log stores it."""

@@ -15,15 +15,21 @@ __all__ = [
     "ActorKind",
     "AgentEventKind",
     "AgentEventResult",
+    "ArgumentPattern",
     "AuditTrailView",
     "AuthorizeOutcome",
     "AuthorizeResult",
+    "BatchDecisionItem",
+    "BatchDecisionResult",
+    "BatchItemError",
+    "BatchItemOutcome",
     "ClosedOutside",
     "ClosedRequest",
     "Cost",
     "Decision",
     "DecisionResult",
     "DecisionType",
+    "Delegation",
     "EventView",
     "Grant",
     "HumanRequest",
@@ -33,8 +39,10 @@ __all__ = [
     "InstanceSummary",
     "InstanceView",
     "Materiality",
+    "MyDelegations",
     "ProblemView",
     "RequestStatus",
+    "StandingGrant",
     "State",
     "TransitionRecord",
     "Verdict",
@@ -95,6 +103,18 @@ class AgentEventResult(BaseModel):
     accepted: bool
     cost: Cost
     state: State
+
+
+class ArgumentPattern(BaseModel):
+    """One argument's constraint: exactly one of `equals`, `range`(`min`/`max`), `prefix`,
+    `one_of`.
+    """
+
+    equals: bool | str | float | list[Any] | dict[str, Any] | None = None
+    max: float | None = Field(default=None, ge=-9007199254740991, le=9007199254740991)
+    min: float | None = Field(default=None, ge=-9007199254740991, le=9007199254740991)
+    one_of: list[bool | str | float | list[Any] | dict[str, Any]] | None = None
+    prefix: str | None = Field(default=None, min_length=1)
 
 
 class EventView(BaseModel):
@@ -165,8 +185,10 @@ class HumanRequest(BaseModel):
     created_at: datetime
     deadline: datetime | None
     decided_by: str | None = None
+    decided_on_behalf_of: str | None = None
     decided_via: str | None = None
     decision_id: str | None = None
+    deputies: dict[str, str] = Field(default_factory=dict)
     excluded_approvers: list[str] = Field(default_factory=list)
     grant: Grant | None = None
     grant_holder: str | None = None
@@ -176,6 +198,7 @@ class HumanRequest(BaseModel):
     requested_by: str = ""
     required_approvers: list[str]
     resolved_at: datetime | None = None
+    self_approval: bool = False
     separation_of_duties_waived_for: list[str] = Field(default_factory=list)
     sla_deadline: datetime | None = None
     status: RequestStatus = RequestStatus.PENDING
@@ -195,7 +218,102 @@ class AuthorizeResult(BaseModel):
     reason: str | None = None
     request: HumanRequest | None = None
     retry_after: float | None = Field(default=None, ge=-9007199254740991, le=9007199254740991)
+    standing_id: str | None = None
     step_id: str
+
+
+class BatchDecisionItem(BaseModel):
+    """One request of a batch, named as the human was shown it."""
+
+    instance_id: str = Field(min_length=1, max_length=200, pattern="^[A-Za-z0-9_.:-]+$")
+    request_id: str = Field(min_length=1, max_length=200)
+    seen_args_digest: str = Field(min_length=1, max_length=200)
+
+
+class BatchItemError(BaseModel):
+    """A refused item's error: the body the decision would have answered alone."""
+
+    details: dict[str, Any] | None = None
+    error: str
+    message: str
+    reason: str
+
+
+class DecisionType(StrEnum):
+    APPROVE = "APPROVE"
+    REJECT = "REJECT"
+    OVERRIDE = "OVERRIDE"
+
+
+class Decision(BaseModel):
+    args_digest: str
+    at: datetime
+    channel: str = "api"
+    channel_ref: str | None = None
+    context_delta: dict[str, Any] | None = None
+    context_snapshot: dict[str, Any] | None = None
+    context_snapshot_ref: str | None = None
+    decision_id: str
+    decision_type: DecisionType
+    delegation_id: str | None = None
+    human_actor_id: str
+    idempotency_key: str
+    instance_id: str
+    justification: str | None
+    on_behalf_of: str | None = None
+    request_id: str
+    role: str
+
+
+class StandingGrant(BaseModel):
+    """A standing grant as recorded (`STANDING_GRANT_GIVEN`), stored and listed."""
+
+    action: str
+    agent: str | None
+    approver: str
+    approver_role: str
+    expires_at: datetime
+    given_at: datetime
+    instance_id: str
+    materiality: Materiality
+    max_uses: int = Field(ge=-9007199254740991, le=9007199254740991)
+    pattern: dict[str, ArgumentPattern]
+    request_id: str
+    revoke_reason: str | None = None
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+    standing_id: str
+    step_id: str
+    team: str
+    uses: int = Field(default=0, ge=-9007199254740991, le=9007199254740991)
+    workflow_id: str
+
+
+class DecisionResult(BaseModel):
+    decision: Decision
+    request: HumanRequest
+    standing_grant: StandingGrant | None = None
+    state: State
+
+
+class BatchItemOutcome(BaseModel):
+    """One request's outcome: decided (`result`), or refused (`error`), as alone."""
+
+    error: BatchItemError | None = None
+    instance_id: str
+    request_id: str
+    result: DecisionResult | None = None
+    status: int = Field(ge=-9007199254740991, le=9007199254740991)
+
+
+class BatchDecisionResult(BaseModel):
+    """Every item's outcome, in the order sent. Answered 200 only when every item was
+    decided; 207 when any was refused (`refused` > 0), so no refusal passes unseen.
+    """
+
+    decided: int = Field(ge=-9007199254740991, le=9007199254740991)
+    items: list[BatchItemOutcome]
+    refused: int = Field(ge=-9007199254740991, le=9007199254740991)
 
 
 class ClosedOutside(BaseModel):
@@ -223,34 +341,22 @@ class ClosedRequest(BaseModel):
     workflow_id: str | None
 
 
-class DecisionType(StrEnum):
-    APPROVE = "APPROVE"
-    REJECT = "REJECT"
-    OVERRIDE = "OVERRIDE"
+class Delegation(BaseModel):
+    """One delegation as stored and listed: who stands in for whom, with which roles,
+    when, and (once ended early) who ended it.
+    """
 
-
-class Decision(BaseModel):
-    args_digest: str
-    at: datetime
-    channel: str = "api"
-    channel_ref: str | None = None
-    context_delta: dict[str, Any] | None = None
-    context_snapshot: dict[str, Any] | None = None
-    context_snapshot_ref: str | None = None
-    decision_id: str
-    decision_type: DecisionType
-    human_actor_id: str
-    idempotency_key: str
-    instance_id: str
-    justification: str | None
-    request_id: str
-    role: str
-
-
-class DecisionResult(BaseModel):
-    decision: Decision
-    request: HumanRequest
-    state: State
+    created_at: datetime
+    delegation_id: str
+    delegator: str
+    deputy: str
+    ended_at: datetime | None = None
+    ended_by: str | None = None
+    ends_at: datetime
+    reason: str | None = None
+    roles: list[str]
+    starts_at: datetime
+    teams: list[str] | None = None
 
 
 class InboxItem(BaseModel):
@@ -263,6 +369,7 @@ class InboxItem(BaseModel):
     created_at: datetime
     deadline: datetime | None
     decidable_as: list[str]
+    deputy_for: list[str] = Field(default_factory=list)
     instance_id: str
     materiality: Materiality
     owning_team_id: str | None
@@ -330,6 +437,11 @@ class InstanceView(BaseModel):
     updated_at: datetime
     workflow_id: str
     workflow_version: int = Field(ge=-9007199254740991, le=9007199254740991)
+
+
+class MyDelegations(BaseModel):
+    given: Delegation | None
+    received: list[Delegation]
 
 
 class ProblemView(BaseModel):

@@ -1,0 +1,121 @@
+"""The real control plane a benchmark measures, started in this process: PostgreSQL,
+Temporal (dev server, SQLite file), SeaweedFS, the audit sink, the instance worker and,
+when asked, a development issuer and the API on a real port.
+
+One definition for every benchmark, so their figures come from the same stack:
+
+    async with bench_stack("bench-decisions", TEMPLATE, api=True) as stack:
+        ...  # stack.settings, stack.client, stack.api_url, stack.data, stack.identity
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+
+@dataclass
+class BenchStack:
+    data: Path
+    database_url: str
+    settings: Any  # gantral.settings.Settings (imported lazily, like the rest of the stack)
+    client: Client
+    api_url: str | None
+    identity: Any  # the development issuer, when the API runs
+
+
+@contextlib.asynccontextmanager
+async def bench_stack(
+    name: str,
+    template: str | None = None,
+    *,
+    api: bool = False,
+    limit_concurrency: int | None = None,
+) -> AsyncIterator[BenchStack]:
+    """The stack, with `template` (YAML) published as workflow `name` when given.
+
+    Stops every process it started, whatever the benchmark raised."""
+    import uvicorn
+
+    from gantral.api.app import create_app
+    from gantral.audit.checkpoint import generate_key_pem
+    from gantral.devstack.process import free_port
+    from gantral.devstack.services import Postgres, start_seaweedfs, start_temporal
+    from gantral.settings import Settings
+    from gantral.settings.audit import AuditSettings
+    from gantral.workers.sink import run_sink
+    from gantral.workers.worker import build_worker
+
+    data = Path(tempfile.mkdtemp(prefix=f"gantral-{name}-"))
+    workflows = None
+    if template is not None:
+        workflows = data / "workflows"
+        workflows.mkdir()
+        (workflows / f"{name}.yaml").write_text(template)
+    postgres = Postgres(data / "postgres")
+    uri = postgres.start()
+    port, s3_port = free_port(), free_port()
+    temporal = start_temporal(data / "temporal", port, ui_port=None)
+    seaweed = start_seaweedfs(data / "s3", s3_port)
+    audit_key, audit_public = generate_key_pem()
+    stop = asyncio.Event()
+    try:
+        with contextlib.ExitStack() as issuer:
+            identity = None
+            if api:
+                from tests.helpers.auth import serve_dev_issuer  # needs the repo root on sys.path
+
+                identity = issuer.enter_context(serve_dev_issuer(data / "issuer"))
+            settings = Settings.model_validate(
+                {
+                    "temporal": {"address": f"127.0.0.1:{port}", "task_queue": name,
+                                 "audit_task_queue": f"{name}-audit"},
+                    "database": {"url": uri, "reader_url": uri},
+                    "s3": {"endpoint_url": f"http://127.0.0.1:{s3_port}", "bucket": "bench",
+                           "access_key_id": "b", "secret_access_key": "b", "retention_days": 1},
+                    "workflows_dir": str(workflows) if workflows else None,
+                    "audit": {"signing_key": audit_key, "public_keys": [audit_public]},
+                    "attestation": {"signing_key": generate_key_pem()[0]},
+                    **({"identity": identity} if identity is not None else {}),
+                }
+            )  # fmt: skip
+            client = await Client.connect(
+                settings.temporal.address, data_converter=pydantic_data_converter
+            )
+            sink = asyncio.create_task(run_sink(settings, stop, config=AuditSettings()))
+            server, serving, api_url = None, None, None
+            if api:
+                api_port = free_port()
+                api_url = f"http://127.0.0.1:{api_port}"
+                server = uvicorn.Server(
+                    uvicorn.Config(
+                        create_app(settings, client), host="127.0.0.1", port=api_port,
+                        log_level="warning", limit_concurrency=limit_concurrency,
+                    )
+                )  # fmt: skip
+                serving = asyncio.create_task(server.serve())
+                while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
+                    await asyncio.sleep(0.05)
+            try:
+                async with build_worker(client, settings):
+                    if template is not None:
+                        await asyncio.sleep(2.5)  # the watcher publishes the template
+                    yield BenchStack(data, uri, settings, client, api_url, identity)
+            finally:
+                if server is not None and serving is not None:
+                    server.should_exit = True
+                    await serving
+                stop.set()
+                await sink
+    finally:
+        temporal.stop()
+        seaweed.stop()
+        postgres.close()

@@ -1,0 +1,222 @@
+"""Where delegations are kept: PostgreSQL (shared by every API replica, surviving
+restarts), or memory for a single development process.
+
+Append-only, like halts: a delegation is one row, its early end another (a trigger
+refuses UPDATE, DELETE and TRUNCATE), so no code path rewrites who delegated what.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any, LiteralString
+
+import psycopg
+from psycopg import sql
+from psycopg.errors import UniqueViolation
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from gantral.errors import Conflict, Reason, Unavailable
+from gantral.governance.delegations import Delegation
+
+__all__ = ["MIGRATIONS", "DelegationStore", "InMemoryDelegationStore", "PostgresDelegationStore"]
+
+# Append only: a migration, once released, is never edited; add the next one instead.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE {schema}.delegations (
+        delegation_id text PRIMARY KEY,
+        delegator text NOT NULL,
+        deputy text NOT NULL,
+        roles jsonb NOT NULL,
+        teams jsonb,
+        starts_at timestamptz NOT NULL,
+        ends_at timestamptz NOT NULL,
+        reason text,
+        created_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX delegations_delegator ON {schema}.delegations (delegator, ends_at);
+    CREATE INDEX delegations_deputy ON {schema}.delegations (deputy, ends_at);
+    CREATE TABLE {schema}.delegation_ends (
+        delegation_id text PRIMARY KEY REFERENCES {schema}.delegations (delegation_id),
+        ended_by text NOT NULL,
+        ended_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE FUNCTION {schema}.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'delegations are append-only' USING ERRCODE = 'insufficient_privilege';
+    END $$;
+    CREATE TRIGGER delegations_immutable BEFORE UPDATE OR DELETE ON {schema}.delegations
+        FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
+    CREATE TRIGGER delegations_no_truncate BEFORE TRUNCATE ON {schema}.delegations
+        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
+    CREATE TRIGGER delegation_ends_immutable BEFORE UPDATE OR DELETE ON {schema}.delegation_ends
+        FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
+    CREATE TRIGGER delegation_ends_no_truncate BEFORE TRUNCATE ON {schema}.delegation_ends
+        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
+    """,
+]
+
+
+class DelegationStore(abc.ABC):
+    @abc.abstractmethod
+    async def add(self, delegation: Delegation) -> Delegation:
+        """Store a new delegation."""
+
+    @abc.abstractmethod
+    async def end(self, delegation_id: str, ended_by: str, at: datetime) -> None:
+        """End a delegation early (409 if it already was)."""
+
+    @abc.abstractmethod
+    async def current(self, now: datetime) -> list[Delegation]:
+        """Delegations not ended nor expired at `now` (in effect, or starting later)."""
+
+    @abc.abstractmethod
+    async def between(self, delegator: str, deputy: str) -> list[Delegation]:
+        """Every delegation, ended or not, from `delegator` to `deputy`, oldest first."""
+
+
+@contextlib.contextmanager
+def _database() -> Iterator[None]:
+    """A database that is down is 503 `delegations_unavailable`, never a 500."""
+    try:
+        yield
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise Unavailable(
+            f"the delegations database is unavailable: {exc}",
+            reason=Reason.DELEGATIONS_UNAVAILABLE,
+        ) from exc
+
+
+def _already_ended(delegation_id: str) -> Conflict:
+    return Conflict(
+        f"delegation {delegation_id} has already ended", reason=Reason.DELEGATION_NOT_IN_EFFECT
+    )
+
+
+class InMemoryDelegationStore(DelegationStore):
+    """Delegations in a dict: one process only, gone on restart (development, tests)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, Delegation] = {}
+
+    async def add(self, delegation: Delegation) -> Delegation:
+        self._rows[delegation.delegation_id] = delegation
+        return delegation
+
+    async def end(self, delegation_id: str, ended_by: str, at: datetime) -> None:
+        row = self._rows[delegation_id]
+        if row.ended_at is not None:
+            raise _already_ended(delegation_id)
+        self._rows[delegation_id] = row.model_copy(update={"ended_at": at, "ended_by": ended_by})
+
+    async def current(self, now: datetime) -> list[Delegation]:
+        return self._sorted(d for d in self._rows.values() if d.current(now))
+
+    async def between(self, delegator: str, deputy: str) -> list[Delegation]:
+        rows = self._rows.values()
+        return self._sorted(d for d in rows if (d.delegator, d.deputy) == (delegator, deputy))
+
+    @staticmethod
+    def _sorted(rows: Iterable[Delegation]) -> list[Delegation]:
+        return sorted(rows, key=lambda d: (d.created_at, d.delegation_id))
+
+
+class PostgresDelegationStore(DelegationStore):
+    """Delegations on a psycopg pool opened by the caller (the API lifespan)."""
+
+    def __init__(
+        self, pool: AsyncConnectionPool[Any], *, schema: str = "gantral_delegations"
+    ) -> None:
+        self._pool = pool
+        self._schema = sql.Identifier(schema)
+
+    def _sql(self, statement: str) -> sql.Composed:
+        return sql.SQL(statement).format(schema=self._schema)
+
+    async def migrate(self) -> int:
+        """Apply pending migrations (safe from many processes at once); how many were."""
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                (f"gantral_delegations_migrations:{self._schema.as_string(conn)}",),
+            )
+            await conn.execute(self._sql("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            await conn.execute(
+                self._sql(
+                    "CREATE TABLE IF NOT EXISTS {schema}.migrations "
+                    "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+            )
+            cur = await conn.execute(
+                self._sql("SELECT coalesce(max(version), 0) FROM {schema}.migrations")
+            )
+            row = await cur.fetchone()
+            done = int(row[0]) if row else 0
+            for number, statement in enumerate(MIGRATIONS[done:], start=done + 1):
+                await conn.execute(self._sql(statement))
+                await conn.execute(
+                    self._sql("INSERT INTO {schema}.migrations (version) VALUES (%s)"), (number,)
+                )
+            return len(MIGRATIONS) - done
+
+    async def add(self, delegation: Delegation) -> Delegation:
+        d = delegation
+        with _database():
+            async with self._pool.connection() as conn:
+                await conn.execute(
+                    self._sql(
+                        "INSERT INTO {schema}.delegations (delegation_id, delegator, deputy,"
+                        " roles, teams, starts_at, ends_at, reason, created_at)"
+                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    ),
+                    (
+                        d.delegation_id,
+                        d.delegator,
+                        d.deputy,
+                        Jsonb(d.roles),
+                        Jsonb(d.teams) if d.teams is not None else None,
+                        d.starts_at,
+                        d.ends_at,
+                        d.reason,
+                        d.created_at,
+                    ),
+                )
+        return delegation
+
+    async def end(self, delegation_id: str, ended_by: str, at: datetime) -> None:
+        try:
+            with _database():
+                async with self._pool.connection() as conn:
+                    await conn.execute(
+                        self._sql(
+                            "INSERT INTO {schema}.delegation_ends"
+                            " (delegation_id, ended_by, ended_at) VALUES (%s, %s, %s)"
+                        ),
+                        (delegation_id, ended_by, at),
+                    )
+        except UniqueViolation:
+            raise _already_ended(delegation_id) from None
+
+    async def current(self, now: datetime) -> list[Delegation]:
+        return await self._fetch("WHERE e.delegation_id IS NULL AND d.ends_at > %s", (now,))
+
+    async def between(self, delegator: str, deputy: str) -> list[Delegation]:
+        return await self._fetch("WHERE d.delegator = %s AND d.deputy = %s", (delegator, deputy))
+
+    async def _fetch(self, where: LiteralString, params: tuple[Any, ...]) -> list[Delegation]:
+        query = sql.SQL(
+            "SELECT d.delegation_id, d.delegator, d.deputy, d.roles, d.teams, d.starts_at,"
+            " d.ends_at, d.reason, d.created_at, e.ended_at, e.ended_by"
+            " FROM {schema}.delegations d"
+            " LEFT JOIN {schema}.delegation_ends e USING (delegation_id)"
+            " {where} ORDER BY d.created_at, d.delegation_id"
+        ).format(schema=self._schema, where=sql.SQL(where))
+        with _database():
+            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(query, params)
+                return [Delegation.model_validate(row) for row in await cur.fetchall()]

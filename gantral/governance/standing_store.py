@@ -1,0 +1,346 @@
+"""Where standing grants are kept: PostgreSQL (every API replica claims uses from the same
+rows, and they survive restarts), or memory for a single development process.
+
+A use is claimed before the `authorize` call reaches the workflow (so concurrent calls
+never spend more than `max_uses`) and released if the workflow did not need it. The
+grant's own facts (pattern, approver, bounds) are never updated; only its use count and
+its revocation are.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any, LiteralString
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from gantral.errors import Conflict, NotFound, Reason, Unavailable
+from gantral.governance.halts import HaltScope, HaltTarget
+from gantral.governance.standing import StandingGrant, matches
+from gantral.settings import Settings
+
+__all__ = [
+    "MIGRATIONS",
+    "InMemoryStandingStore",
+    "PostgresStandingStore",
+    "StandingStore",
+    "halt_covers",
+    "open_standing",
+    "revoke_in_scope",
+]
+
+log = logging.getLogger("gantral.governance.standing")
+
+# Append only: a migration, once released, is never edited; add the next one instead.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE {schema}.standing_grants (
+        standing_id text PRIMARY KEY,
+        team text NOT NULL,
+        workflow_id text NOT NULL,
+        step_id text NOT NULL,
+        grant_body jsonb NOT NULL,
+        expires_at timestamptz NOT NULL,
+        max_uses integer NOT NULL,
+        uses integer NOT NULL DEFAULT 0 CHECK (uses >= 0 AND uses <= max_uses),
+        revoked_by text,
+        revoked_at timestamptz,
+        revoke_reason text
+    );
+    CREATE INDEX standing_grants_step ON {schema}.standing_grants (team, workflow_id, step_id);
+    """,
+]
+
+
+def _unknown(standing_id: str) -> NotFound:
+    return NotFound(f"unknown standing grant {standing_id!r}", reason=Reason.UNKNOWN_STANDING_GRANT)
+
+
+class StandingStore(abc.ABC):
+    @abc.abstractmethod
+    async def add(self, grant: StandingGrant) -> None:
+        """Store a grant recorded by its instance (idempotent on its id)."""
+
+    @abc.abstractmethod
+    async def claim(
+        self, team: str, workflow_id: str, step_id: str, action: str, agent: str,
+        arguments: dict[str, Any], now: datetime,
+    ) -> StandingGrant | None:  # fmt: skip
+        """Claim one use of the oldest usable grant serving this call; the grant with its
+        use counted, or None."""
+
+    @abc.abstractmethod
+    async def release(self, standing_id: str) -> None:
+        """Give back a use the workflow did not need."""
+
+    @abc.abstractmethod
+    async def revoke(self, standing_id: str, by: str, reason: str) -> StandingGrant:
+        """Revoke at once: 404 if unknown, 409 `already_revoked` if revoked before."""
+
+    @abc.abstractmethod
+    async def read(self, team: str | None = None) -> list[StandingGrant]:
+        """Grants (of `team`), oldest first."""
+
+    async def get(self, standing_id: str) -> StandingGrant:
+        for grant in await self.read():
+            if grant.standing_id == standing_id:
+                return grant
+        raise _unknown(standing_id)
+
+
+def _already_revoked(standing_id: str) -> Conflict:
+    return Conflict(
+        f"standing grant {standing_id} is already revoked", reason=Reason.ALREADY_REVOKED
+    )
+
+
+class InMemoryStandingStore(StandingStore):
+    """Grants in a dict: one process only, gone on restart (development, unit tests)."""
+
+    def __init__(self) -> None:
+        self._grants: dict[str, StandingGrant] = {}
+        self._lock = asyncio.Lock()
+
+    async def add(self, grant: StandingGrant) -> None:
+        self._grants.setdefault(grant.standing_id, grant)
+
+    async def claim(
+        self, team: str, workflow_id: str, step_id: str, action: str, agent: str,
+        arguments: dict[str, Any], now: datetime,
+    ) -> StandingGrant | None:  # fmt: skip
+        async with self._lock:
+            for g in self._grants.values():
+                if (
+                    g.serves(team, workflow_id, step_id, action, agent)
+                    and g.usable(now)
+                    and matches(g.pattern, arguments)
+                ):
+                    used = g.model_copy(update={"uses": g.uses + 1})
+                    self._grants[g.standing_id] = used
+                    return used
+        return None
+
+    async def release(self, standing_id: str) -> None:
+        async with self._lock:
+            g = self._grants.get(standing_id)
+            if g is not None and g.uses > 0:
+                self._grants[standing_id] = g.model_copy(update={"uses": g.uses - 1})
+
+    async def revoke(self, standing_id: str, by: str, reason: str) -> StandingGrant:
+        async with self._lock:
+            g = self._grants.get(standing_id)
+            if g is None:
+                raise _unknown(standing_id)
+            if g.revoked_at is not None:
+                raise _already_revoked(standing_id)
+            update = {"revoked_by": by, "revoked_at": datetime.now(UTC), "revoke_reason": reason}
+            self._grants[standing_id] = revoked = g.model_copy(update=update)
+            return revoked
+
+    async def read(self, team: str | None = None) -> list[StandingGrant]:
+        grants = [g for g in self._grants.values() if team is None or g.team == team]
+        return sorted(grants, key=lambda g: (g.given_at, g.standing_id))
+
+
+@contextlib.contextmanager
+def _database() -> Iterator[None]:
+    """A database that is down is 503 `standing_unavailable`, never a 500."""
+    try:
+        yield
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise Unavailable(
+            f"the standing grants database is unavailable: {exc}",
+            reason=Reason.STANDING_UNAVAILABLE,
+        ) from exc
+
+
+def _grant(row: dict[str, Any]) -> StandingGrant:
+    body = dict(row["grant_body"])
+    body |= {k: row[k] for k in ("uses", "revoked_by", "revoked_at", "revoke_reason")}
+    return StandingGrant.model_validate(body)
+
+
+class PostgresStandingStore(StandingStore):
+    """Standing grants on a psycopg pool opened by the caller (the API lifespan)."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any], *, schema: str = "gantral_standing") -> None:
+        self._pool = pool
+        self._schema = sql.Identifier(schema)
+
+    def _sql(self, statement: str) -> sql.Composed:
+        return sql.SQL(statement).format(schema=self._schema)
+
+    async def migrate(self) -> int:
+        """Apply pending migrations (safe from many processes at once); how many were."""
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                (f"gantral_standing_migrations:{self._schema.as_string(conn)}",),
+            )
+            await conn.execute(self._sql("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            await conn.execute(
+                self._sql(
+                    "CREATE TABLE IF NOT EXISTS {schema}.migrations "
+                    "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+            )
+            cur = await conn.execute(
+                self._sql("SELECT coalesce(max(version), 0) FROM {schema}.migrations")
+            )
+            row = await cur.fetchone()
+            done = int(row[0]) if row else 0
+            for number, statement in enumerate(MIGRATIONS[done:], start=done + 1):
+                await conn.execute(self._sql(statement))
+                await conn.execute(
+                    self._sql("INSERT INTO {schema}.migrations (version) VALUES (%s)"), (number,)
+                )
+            return len(MIGRATIONS) - done
+
+    async def add(self, grant: StandingGrant) -> None:
+        body = grant.model_dump(
+            mode="json", exclude={"uses", "revoked_by", "revoked_at", "revoke_reason"}
+        )
+        with _database():
+            async with self._pool.connection() as conn:
+                await conn.execute(
+                    self._sql(
+                        "INSERT INTO {schema}.standing_grants (standing_id, team, workflow_id,"
+                        " step_id, grant_body, expires_at, max_uses)"
+                        " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+                    ),
+                    (grant.standing_id, grant.team, grant.workflow_id, grant.step_id,
+                     Jsonb(body), grant.expires_at, grant.max_uses),
+                )  # fmt: skip
+
+    async def claim(
+        self, team: str, workflow_id: str, step_id: str, action: str, agent: str,
+        arguments: dict[str, Any], now: datetime,
+    ) -> StandingGrant | None:  # fmt: skip
+        candidates = self._sql(
+            "SELECT standing_id, grant_body, uses, revoked_by, revoked_at, revoke_reason"
+            " FROM {schema}.standing_grants"
+            " WHERE team = %s AND workflow_id = %s AND step_id = %s AND revoked_at IS NULL"
+            " AND expires_at > %s AND uses < max_uses ORDER BY expires_at, standing_id"
+        )
+        take = self._sql(
+            "UPDATE {schema}.standing_grants SET uses = uses + 1 WHERE standing_id = %s"
+            " AND revoked_at IS NULL AND expires_at > %s AND uses < max_uses"
+            " RETURNING grant_body, uses, revoked_by, revoked_at, revoke_reason"
+        )
+        with _database():
+            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(candidates, (team, workflow_id, step_id, now))
+                for row in await cur.fetchall():
+                    g = _grant(row)
+                    if not (g.serves(team, workflow_id, step_id, action, agent)
+                            and matches(g.pattern, arguments)):  # fmt: skip
+                        continue
+                    # Atomic: a racing claim that took the last use leaves none here.
+                    await cur.execute(take, (g.standing_id, now))
+                    claimed = await cur.fetchone()
+                    if claimed is not None:
+                        return _grant(claimed)
+        return None
+
+    async def release(self, standing_id: str) -> None:
+        with _database():
+            async with self._pool.connection() as conn:
+                await conn.execute(
+                    self._sql(
+                        "UPDATE {schema}.standing_grants SET uses = uses - 1"
+                        " WHERE standing_id = %s AND uses > 0"
+                    ),
+                    (standing_id,),
+                )
+
+    async def revoke(self, standing_id: str, by: str, reason: str) -> StandingGrant:
+        with _database():
+            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(
+                    self._sql(
+                        "UPDATE {schema}.standing_grants SET revoked_by = %s,"
+                        " revoked_at = now(), revoke_reason = %s"
+                        " WHERE standing_id = %s AND revoked_at IS NULL"
+                        " RETURNING grant_body, uses, revoked_by, revoked_at, revoke_reason"
+                    ),
+                    (by, reason, standing_id),
+                )
+                row = await cur.fetchone()
+        if row is not None:
+            return _grant(row)
+        await self.get(standing_id)  # 404 if unknown
+        raise _already_revoked(standing_id)
+
+    async def get(self, standing_id: str) -> StandingGrant:
+        rows = await self._fetch("WHERE standing_id = %s", (standing_id,))
+        if not rows:
+            raise _unknown(standing_id)
+        return rows[0]
+
+    async def read(self, team: str | None = None) -> list[StandingGrant]:
+        if team is None:
+            return await self._fetch("", ())
+        return await self._fetch("WHERE team = %s", (team,))
+
+    async def _fetch(self, where: LiteralString, params: tuple[Any, ...]) -> list[StandingGrant]:
+        query = self._sql(
+            "SELECT grant_body, uses, revoked_by, revoked_at, revoke_reason "
+            "FROM {schema}.standing_grants "
+            + where
+            + " ORDER BY grant_body->>'given_at', standing_id"
+        )
+        with _database():
+            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(query, params)
+                return [_grant(row) for row in await cur.fetchall()]
+
+
+def halt_covers(scope: HaltScope, grant: StandingGrant) -> bool:
+    """Whether a halt on `scope` reaches `grant` (a team-wide grant serves every agent of
+    the team, so an agent's halt reaches it too; an unknown version is covered)."""
+    if scope.agent is not None:
+        return grant.agent in (None, scope.agent)
+    return scope.covers(HaltTarget(grant.team, grant.workflow_id, None, grant.agent or ""))
+
+
+async def revoke_in_scope(
+    store: StandingStore, scope: HaltScope, by: str, reason: str
+) -> list[str]:
+    """Revoke every usable standing grant a new halt reaches; their ids."""
+    now = datetime.now(UTC)
+    revoked = []
+    for grant in await store.read(scope.team):
+        if grant.usable(now) and halt_covers(scope, grant):
+            with contextlib.suppress(Conflict):  # revoked meanwhile
+                await store.revoke(grant.standing_id, by, reason)
+                revoked.append(grant.standing_id)
+    return revoked
+
+
+@contextlib.asynccontextmanager
+async def open_standing(settings: Settings) -> AsyncIterator[StandingStore]:
+    """PostgreSQL (the registry's database) when configured; memory otherwise."""
+    dsn = settings.database.registry_url.get_secret_value()
+    if not dsn:
+        log.warning("no GANTRAL_DATABASE__REGISTRY_URL: standing grants are kept in memory only")
+        yield InMemoryStandingStore()
+        return
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        dsn, open=False, min_size=1, max_size=4, check=AsyncConnectionPool.check_connection
+    )
+    await pool.open(wait=True, timeout=30)
+    try:
+        store = PostgresStandingStore(pool)
+        await store.migrate()
+        yield store
+    finally:
+        await pool.close()

@@ -1,0 +1,155 @@
+"""Halts freeze pending requests' deadlines on the real stack (issue 24): while a halt holds
+over an instance, its pending request never expires; after the lift it has the time it
+had left. The API delivers the halt to running instances as an attested Signal; the
+workflow's timers pause and resume, and both are audited."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import Client
+
+from gantral.governance.halts import HaltScope
+from gantral.workflows.messages import HaltNotice
+from tests.helpers.auth import ADMIN, AUDITOR
+from tests.integration.test_halts import Team, authorize, raise_halt, start, step_started, workflow
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+TIMEOUT = 4  # seconds: the request's deadline
+EXPIRING = (
+    "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\n"
+    f"tiers:\n  - {{name: leads, timeout: {TIMEOUT}s}}\non_timeout: EXPIRE\n"
+)
+
+
+async def events(
+    api: httpx.AsyncClient, iid: str, kind: str, count: int = 1
+) -> list[dict[str, Any]]:
+    """The instance's stored audit events of `kind`, once there are `count` of them."""
+    found: list[dict[str, Any]] = []
+    for _ in range(150):
+        resp = await api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)
+        if resp.status_code == 200:
+            found = [e for e in resp.json()["events"] if e["type"] == kind]
+            if len(found) >= count:
+                return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{count} {kind} event(s) not stored for {iid}: {found}")
+
+
+async def status(api: httpx.AsyncClient, iid: str, rid: str, team: Team) -> str:
+    resp = await api.get(f"/v1/instances/{iid}/requests/{rid}", headers=team.lead)
+    assert resp.status_code == 200, resp.text
+    return str(resp.json()["status"])
+
+
+async def deadline_of(api: httpx.AsyncClient, iid: str, team: Team) -> datetime:
+    for _ in range(100):
+        view = (await api.get(f"/v1/instances/{iid}", headers=team.lead)).json()
+        if (view.get("pending_request") or {}).get("deadline"):
+            return datetime.fromisoformat(view["pending_request"]["deadline"])
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{iid}'s pending request got no deadline")
+
+
+async def lift(api: httpx.AsyncClient, halt_id: str) -> None:
+    resp = await api.post(f"/v1/halts/{halt_id}:lift", json={"reason": "fixed"}, headers=ADMIN)
+    assert resp.status_code == 200, resp.text
+
+
+async def test_a_halt_freezes_a_pending_deadline_which_resumes_with_the_time_left(
+    api: httpx.AsyncClient, temporal: Client
+) -> None:
+    team = Team()
+    wid = await workflow(api, EXPIRING)
+    iid = (await start(api, wid, team)).json()["instance_id"]
+    pending = (await authorize(api, iid, team)).json()
+    assert pending["outcome"] == "PENDING", pending
+    rid = pending["request"]["request_id"]
+    deadline = await deadline_of(api, iid, team)  # set once the instance supervises it
+    # Hostile: a halt notice sent around the API (no attestation) is dropped.
+    forged = HaltNotice(halt_id="halt_forged", scope=HaltScope(team=team.name))
+    await temporal.get_workflow_handle(iid).signal("halt", forged)
+    await asyncio.sleep(1)
+
+    raised = await raise_halt(api, {"team": team.name}, team.operator)
+    assert raised.status_code == 201, raised.text
+    halt_id = raised.json()["halt_id"]
+    frozen = (await events(api, iid, "DEADLINE_FROZEN"))[0]["payload"]
+    assert (frozen["request_id"], frozen["halt_ids"]) == (rid, [halt_id])
+    assert 0 < frozen["remaining_seconds"] < TIMEOUT
+    left = frozen["remaining_seconds"]
+
+    # Well past the original deadline: still pending, nothing expired.
+    await asyncio.sleep(TIMEOUT + 1)
+    assert await status(api, iid, rid, team) == "PENDING"
+
+    lifted_at = time.monotonic()
+    await lift(api, halt_id)
+    resumed = (await events(api, iid, "DEADLINE_RESUMED"))[0]["payload"]
+    assert resumed["request_id"] == rid and resumed["halt_ids"] == [halt_id]
+    assert resumed["frozen_seconds"] >= TIMEOUT
+    assert abs(resumed["remaining_seconds"] - left) < 0.5, (resumed, left)
+    moved = datetime.fromisoformat(resumed["deadline"])
+    assert (moved - deadline).total_seconds() >= TIMEOUT
+    view = (await api.get(f"/v1/instances/{iid}", headers=team.lead)).json()
+    assert datetime.fromisoformat(view["pending_request"]["deadline"]) == moved
+
+    # It expires, but only once the time it had left has run out after the lift.
+    while await status(api, iid, rid, team) == "PENDING":
+        assert time.monotonic() - lifted_at < left + 15, "never expired after the lift"
+        await asyncio.sleep(0.1)
+    assert time.monotonic() - lifted_at >= left - 0.5
+    assert await status(api, iid, rid, team) == "EXPIRED"
+    kinds = [e["type"] for e in await events(api, iid, "TIMED_OUT")]
+    assert kinds == ["TIMED_OUT"]
+    trail = (await api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)).json()["events"]
+    order = [e["type"] for e in trail]
+    assert (
+        order.index("DEADLINE_FROZEN") < order.index("DEADLINE_RESUMED") < order.index("TIMED_OUT")
+    )
+
+
+async def test_a_halt_raised_while_calls_are_in_flight_leaves_no_way_through(
+    api: httpx.AsyncClient,
+) -> None:
+    """Hostile: a halt raised while an agent's authorize (to be PENDING) and a step start
+    with a grant are in flight. Whatever wins each race, no step starts under the halt and
+    no request expires because of it."""
+    team = Team()
+    allow = await workflow(api, "requires_human_approval: false\n")
+    ask = await workflow(api, EXPIRING)
+    granted_iid = (await start(api, allow, team)).json()["instance_id"]
+    grant = (await authorize(api, granted_iid, team)).json()["grant"]
+    asking_iid = (await start(api, ask, team)).json()["instance_id"]
+
+    asked, started, raised = await asyncio.gather(
+        authorize(api, asking_iid, team),
+        step_started(api, granted_iid, grant, team),
+        raise_halt(api, {"team": team.name}, team.operator),
+    )
+    assert raised.status_code == 201, raised.text
+    halt_id = raised.json()["halt_id"]
+    try:
+        # The step start either came first (200) or was refused: never after the halt.
+        if started.status_code != 200:
+            assert started.json()["reason"] == "halted", started.text
+            again = await step_started(api, granted_iid, grant, team)
+            assert again.status_code == 409 and again.json()["reason"] == "halted"
+        if asked.status_code == 409:
+            assert asked.json()["reason"] == "halted", asked.text
+            return
+        assert asked.json()["outcome"] == "PENDING", asked.text
+        rid = asked.json()["request"]["request_id"]
+        # The request that raced the halt is frozen too (once its workflow learns of it).
+        await events(api, asking_iid, "DEADLINE_FROZEN")
+        await asyncio.sleep(TIMEOUT + 1)
+        assert await status(api, asking_iid, rid, team) == "PENDING"
+    finally:
+        await lift(api, halt_id)

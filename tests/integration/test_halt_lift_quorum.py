@@ -1,0 +1,129 @@
+"""Who may raise and lift halts as the deployment's settings say (issue 24), on the real
+stack: a lift needing `2_of(security, platform-admin)` records each approval and lifts at
+the quorum, each human counted once and never the raiser; halts are listed to the teams
+they concern."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+
+from gantral.api.app import create_app
+from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
+from gantral.settings.halts import HaltSettings
+from tests.helpers.access_log import access_log_segment
+from tests.helpers.auth import ADMIN, AUDITOR, bearer
+from tests.integration.test_halts import Team, assert_halted, raise_halt, start, workflow
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+SID = bearer("sid", ["security"], teams=())
+SUE = bearer("sue", ["security"], teams=())
+BO = bearer("bo", ["security", "platform-admin"], teams=())
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def quorum_api(
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A replica whose deployment lifts halts by `2_of(security, platform-admin)`, never
+    by their raiser."""
+    policy = HaltSettings(lift="2_of(security, platform-admin)", lift_separation=True)
+    app = create_app(
+        settings.model_copy(update={"halts": policy}), temporal, audit_config=audit_config
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://quorum") as client:
+            yield client
+
+
+async def lift(api: httpx.AsyncClient, halt_id: str, who: dict[str, str]) -> httpx.Response:
+    return await api.post(f"/v1/halts/{halt_id}:lift", json={"reason": "checked"}, headers=who)
+
+
+async def test_a_lift_needing_a_quorum_counts_each_human_once_and_never_the_raiser(
+    quorum_api: httpx.AsyncClient, api: httpx.AsyncClient, temporal: Client
+) -> None:
+    team = Team()
+    wid = await workflow(quorum_api, "requires_human_approval: false\n")
+    raised = await raise_halt(quorum_api, {"team": team.name}, ADMIN)
+    assert raised.status_code == 201, raised.text
+    halt_id = raised.json()["halt_id"]
+
+    # Separation from the raiser, though pat holds a role of the quorum.
+    own = await lift(quorum_api, halt_id, ADMIN)
+    assert own.status_code == 403 and own.json()["reason"] == "lifter_is_raiser", own.text
+    # The permission table does not decide: an operator holds no role the quorum counts.
+    op = await lift(quorum_api, halt_id, team.operator)
+    assert op.status_code == 403 and op.json()["reason"] == "lift_role_required", op.text
+    bad = await quorum_api.post(f"/v1/halts/{halt_id}:lift", json={"reason": ""}, headers=SID)
+    assert bad.status_code == 422
+
+    first = await lift(quorum_api, halt_id, SID)
+    assert first.status_code == 200, first.text
+    assert first.json()["lifted_at"] is None
+    assert [(a["human"], a["role"]) for a in first.json()["lift_approvals"]] == [
+        ("sid", "security")
+    ]
+    twice = await lift(quorum_api, halt_id, SID)  # the same human twice
+    assert twice.status_code == 409 and twice.json()["reason"] == "lift_already_approved"
+    assert (await lift(quorum_api, halt_id, SUE)).json()["lifted_at"] is None  # 2 security
+    assert_halted(await start(quorum_api, wid, team), halt_id)
+
+    done = await lift(quorum_api, halt_id, BO)  # counts as platform-admin: the quorum
+    assert done.status_code == 200, done.text
+    assert (done.json()["lifted_by"], done.json()["lift_approvals"][-1]["role"]) == (
+        "bo",
+        "platform-admin",
+    )
+    assert (await start(quorum_api, wid, team)).status_code == 201
+    again = await lift(quorum_api, unknown := "halt_nope", SID)
+    assert again.status_code == 404 and again.json()["reason"] == "unknown_halt", unknown
+
+    # Every approval and the lift are in the access log, in order.
+    segment = await access_log_segment(temporal)
+    acts: list[dict[str, Any]] = []
+    for _ in range(100):
+        trail = (await api.get(f"/v1/audit/instances/{segment}", headers=AUDITOR)).json()
+        acts = [
+            e
+            for e in trail["events"]
+            if e["type"] == "ADMIN_ACTION" and e["payload"]["detail"].get("halt_id") == halt_id
+        ]
+        if len(acts) == 5:
+            break
+        await asyncio.sleep(0.1)
+    assert [(e["payload"]["action"], e["actor"]["id"]) for e in acts] == [
+        ("halt_raised", "pat"),
+        ("halt_lift_approved", "sid"),
+        ("halt_lift_approved", "sue"),
+        ("halt_lift_approved", "bo"),
+        ("halt_lifted", "bo"),
+    ]
+    assert acts[3]["payload"]["detail"]["satisfied"] is True
+
+
+async def test_halts_are_listed_to_the_teams_they_concern(api: httpx.AsyncClient) -> None:
+    team, other = Team(), Team()
+    mine = (await raise_halt(api, {"team": team.name}, team.operator)).json()["halt_id"]
+    theirs = (await raise_halt(api, {"team": other.name}, other.operator)).json()["halt_id"]
+    agent = (await raise_halt(api, {"agent": f"bot-{team.name}"}, ADMIN)).json()["halt_id"]
+    try:
+        seen = {h["halt_id"] for h in (await api.get("/v1/halts", headers=team.operator)).json()}
+        assert mine in seen and agent in seen and theirs not in seen
+        everything = {h["halt_id"] for h in (await api.get("/v1/halts", headers=AUDITOR)).json()}
+        assert {mine, theirs, agent} <= everything
+        hidden = await api.get(f"/v1/halts/{theirs}", headers=team.operator)
+        assert hidden.status_code == 404 and hidden.json()["reason"] == "unknown_halt"
+        assert (await api.get(f"/v1/halts/{mine}", headers=team.operator)).status_code == 200
+    finally:
+        for halt_id in (mine, theirs, agent):
+            assert (await lift(api, halt_id, ADMIN)).status_code == 200
