@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -33,11 +33,24 @@ def _unset(value: object) -> bool:
     return value is None  # a scope shows only what it names
 
 
+def _exactly_one(schema: dict[str, Any]) -> None:
+    """The published schema says what `_one` checks, so a client generated from it never
+    sends a scope the API refuses: one variant per kind of scope, the others null or absent."""
+    kinds = {"team": {"type": "string"}, "agent": {"type": "string"},
+             "workflow": {"type": "string"}, "deployment": {"const": True}}  # fmt: skip
+    variants = []
+    for kind, named in kinds.items():
+        others = [k for k in kinds if k != kind] + ([] if kind == "workflow" else ["version"])
+        props = {kind: named, **{other: {"type": "null"} for other in others}}
+        variants.append({"required": [kind], "properties": props})
+    schema["oneOf"] = variants
+
+
 class HaltScope(BaseModel):
     """Exactly one of `team`, `agent`, `workflow` (with an optional `version`) or
     `deployment: true`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_exactly_one)
 
     team: str | None = Field(
         default=None, exclude_if=_unset, min_length=1, max_length=200, pattern=_NAME

@@ -80,3 +80,45 @@ def test_operation_ids_are_meaningful_unique_and_pinned(document: dict[str, Any]
     assert by_route[("post", "/v1/instances/{instance_id}/decisions")] == "decide"
     assert by_route[("get", "/v1/instances/{instance_id}")] == "getInstance"
     assert by_route[("get", "/v1/audit/instances/{instance_id}")] == "getInstanceAudit"
+
+
+@pytest.mark.parametrize(
+    ("path", "served"),
+    [
+        ("/v1/halts/h1:lift", ["POST"]),
+        ("/v1/standing-grants/stg_1:revoke", ["POST"]),
+        ("/v1/policies/p:evaluate", ["POST"]),
+        ("/v1/halts/h1", ["GET"]),
+    ],
+)
+def test_a_custom_method_path_serves_only_its_own_methods(path: str, served: list[str]) -> None:
+    """`/{id}` must not match `h1:lift` (ids hold no colon): `Allow` on a 405 would list
+    GET for a path that has none (schemathesis ST205)."""
+    from gantral.api.errors import allowed_methods
+
+    assert allowed_methods(create_app(), path) == served
+
+
+def test_the_halt_scope_schema_says_exactly_one_kind(document: dict[str, Any]) -> None:
+    """The published HaltScope accepts exactly what the model accepts, so a client
+    generated from the contract never sends a scope the API refuses with 422."""
+    import itertools
+
+    import jsonschema
+    from pydantic import ValidationError
+
+    from gantral.governance.halts import HaltScope
+
+    schema = document["components"]["schemas"]["HaltScope"]
+    values = {"team": ["t", None], "agent": ["a", None], "workflow": ["w", None],
+              "version": [2, None], "deployment": [True, None]}  # fmt: skip
+    for present in itertools.product([False, True], repeat=len(values)):
+        keys = [k for k, p in zip(values, present, strict=True) if p]
+        for chosen in itertools.product(*(values[k] for k in keys)):
+            scope = dict(zip(keys, chosen, strict=True))
+            try:
+                HaltScope.model_validate(scope)
+                accepted = True
+            except ValidationError:
+                accepted = False
+            assert jsonschema.Draft202012Validator(schema).is_valid(scope) == accepted, scope

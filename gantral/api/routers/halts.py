@@ -113,7 +113,7 @@ async def list_halts(
     return [h for h in every if _visible(caller, h)]
 
 
-@router.get("/{halt_id}", responses=ERRORS)
+@router.get("/{halt_id:segment}", responses=ERRORS)
 async def get_halt(halt_id: HaltId, caller: CurrentCaller, halts: Halts) -> Halt:
     await caller.check(Permission.HALTS_READ)
     halt = await halts.store.get(halt_id)

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.convertors import StringConvertor, register_url_convertor
 
 from gantral.api.authz import PublishesPolicies, ReadsPolicies
 from gantral.api.routers.registry_body import DOCUMENT_BODY, read_document
@@ -20,16 +19,6 @@ from gantral.policy.registry import PolicyRegistry, StoredPolicy
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
 
-
-class _PolicyIdSegment(StringConvertor):
-    """A path segment without a colon: `/v1/policies/p:evaluate` is the custom method
-    `:evaluate` on policy `p`, never a policy named `p:evaluate` (policy ids have no
-    colon), so an unsupported method on it is 405, not a 422 about the id."""
-
-    regex = "[^/:]+"
-
-
-register_url_convertor("policy_id", _PolicyIdSegment())
 
 PolicyId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")]
 Version = Annotated[int, Path(ge=1)]
@@ -72,7 +61,7 @@ class EvaluateRequest(BaseModel):
 
 
 @router.put(
-    "/{policy_id:policy_id}",
+    "/{policy_id:segment}",
     status_code=status.HTTP_201_CREATED,
     responses=ERRORS,
     openapi_extra=DOCUMENT_BODY,
@@ -108,7 +97,7 @@ async def list_policies(registry: Registry, _: ReadsPolicies) -> list[StoredPoli
     return await registry.list_policies()
 
 
-@router.get("/{policy_id:policy_id}", responses=ERRORS)
+@router.get("/{policy_id:segment}", responses=ERRORS)
 async def get_policy(policy_id: PolicyId, registry: Registry, _: ReadsPolicies) -> StoredPolicy:
     return await registry.get_policy(policy_id)
 

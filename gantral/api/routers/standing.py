@@ -71,7 +71,7 @@ async def list_standing_grants(
     return grants
 
 
-@router.get("/{standing_id}", responses=ERRORS)
+@router.get("/{standing_id:segment}", responses=ERRORS)
 async def get_standing_grant(
     standing_id: StandingId, caller: CurrentCaller, store: Standing
 ) -> StandingGrant:
