@@ -40,6 +40,7 @@ from gantral.audit.verdict import EXIT_CODES, Verdict, summarize, verdict_of
 from gantral.audit.verifier import VerifyReport, verify_database
 from gantral.audit.verify import Problem
 from gantral.audit.views import RefusalView
+from gantral.cli.audit_stream import stream
 from gantral.cli.output import OutputFormat, OutputOpt
 from gantral.cli.witness import witness_cli
 from gantral.devstack.stack_file import with_local_stack
@@ -53,6 +54,7 @@ audit_app = typer.Typer(
 )
 
 audit_app.add_typer(witness_cli, name="witness")
+audit_app.command("stream")(stream)
 
 PublicKeyOpt = Annotated[
     list[str] | None,
