@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from gantral.audit.db import Database
 from gantral.audit.rows import EventRow
-from gantral.audit.siem_feed import DeadLetter, ExportState, committed_after
+from gantral.audit.siem_feed import DeadLetter, ExportLease, ExportState, committed_after
 from gantral.audit.siem_outputs import CloudEventsPoster, JsonLines
 from gantral.audit.siem_records import cloud_event, event_id, ocsf_record
 
@@ -56,6 +56,7 @@ class SiemExporter:
         batch_size: int = 200,
         poll_interval: float = 1.0,
         counters: ExportCounters | None = None,
+        lease: ExportLease | None = None,
     ) -> None:
         if (poster is None) == (lines is None):
             raise ValueError("give exactly one output: poster or lines")
@@ -68,18 +69,25 @@ class SiemExporter:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.counters = counters or ExportCounters()
+        self.lease = lease
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Export until `stop` is set; a failing read or cursor write is retried."""
-        while not stop.is_set():
-            try:
-                moved = await self.step(stop)
-            except Exception as error:  # the database is down: retry; the cursor holds
-                log.warning("export step failed: %s: %s", type(error).__name__, error)
+        """Export until `stop` is set; a failing read or cursor write is retried. With a
+        lease, only while it is held: a standby polls for it."""
+        try:
+            while not stop.is_set():
                 moved = 0
-            if moved == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.poll_interval)
+                if self.lease is None or await self.lease.hold():
+                    try:
+                        moved = await self.step(stop)
+                    except Exception as error:  # the database is down: the cursor holds
+                        log.warning("export step failed: %s: %s", type(error).__name__, error)
+                if moved == 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=self.poll_interval)
+        finally:
+            if self.lease is not None:
+                await self.lease.release()
 
     async def step(self, stop: asyncio.Event | None = None) -> int:
         """Export one batch; returns how many events the cursor moved past."""

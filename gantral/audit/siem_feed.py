@@ -9,10 +9,12 @@ index not yet visible) ends the batch: nothing after it is exported before it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
@@ -20,7 +22,7 @@ from gantral.audit.db import Database
 from gantral.audit.rows import EVENT_COLUMNS, EventRow, as_int, event_from_row
 from gantral.postgres_migrations import apply_migrations
 
-__all__ = ["DeadLetter", "ExportState", "committed_after"]
+__all__ = ["DeadLetter", "ExportLease", "ExportState", "committed_after"]
 
 _MIGRATIONS = [
     """CREATE TABLE {schema}.cursors (
@@ -130,3 +132,41 @@ class ExportState:
             DeadLetter(as_int(r[0]), str(r[1]), as_int(r[2]), str(r[3]), json.loads(str(r[4])))
             for r in rows
         ]
+
+
+class ExportLease:
+    """One active exporter per name: a PostgreSQL session lock on a connection of its own.
+    Replicas (or an old and a new pod during a rollout) wait as standbys, so two never
+    interleave deliveries and break an instance's order. A lost connection loses the lock,
+    and the next `hold` must win it again before exporting."""
+
+    def __init__(self, dsn: str, schema: str, name: str) -> None:
+        self._dsn = dsn
+        self._key = f"gantral_export:{schema}:{name}"
+        self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+        self._held = False
+
+    async def hold(self) -> bool:
+        """Whether this process is the active exporter now (trying to become it if not)."""
+        try:
+            if self._conn is None or self._conn.closed:
+                self._held = False
+                self._conn = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
+            if self._held:
+                await self._conn.execute("SELECT 1")  # still connected, so still locked
+                return True
+            cur = await self._conn.execute(
+                "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (self._key,)
+            )
+            row = await cur.fetchone()
+            self._held = bool(row and row[0])
+        except psycopg.Error:
+            await self.release()
+        return self._held
+
+    async def release(self) -> None:
+        self._held = False
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                await self._conn.close()
+            self._conn = None

@@ -16,7 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from gantral.audit.db import Database, open_pool
 from gantral.audit.siem_exporter import SiemExporter
-from gantral.audit.siem_feed import ExportState
+from gantral.audit.siem_feed import ExportLease, ExportState
 from gantral.audit.siem_outputs import CloudEventsPoster, JsonLines, RetryPolicy
 from gantral.observability.metrics import MetricsServer
 from gantral.observability.siem_metrics import ExporterMetrics
@@ -82,6 +82,7 @@ async def run_exporter(settings: Settings, stop: asyncio.Event) -> None:
             batch_size=own.batch_size,
             poll_interval=own.poll_interval_seconds,
             counters=metrics.counters(),
+            lease=ExportLease(state_dsn, own.schema_name, own.name),
         )
         log.info("exporter %s streaming the audit log to %s", own.name, own.to)
         if served:

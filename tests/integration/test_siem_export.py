@@ -391,3 +391,47 @@ async def test_killing_exporter_and_receiver_loses_nothing(
     assert order == {iid: list(range(1, per_instance + 1)) for iid in ids}
     assert kills >= 4
     assert await _dead_letters(stack.postgres_uri, settings) == []
+
+
+async def test_two_exporters_of_one_name_deliver_once(
+    stack: Any, ts: TestSink, receivers: Any
+) -> None:
+    """A rollout's old and new process (or two replicas): one exports, one stands by."""
+    receiver = receivers()
+    ids = [unique("inst") for _ in range(4)]
+    settings = _settings(stack, ts, to="cloudevents", url=receiver.url)
+    async with _exporting(settings), _exporting(settings):
+        for iid in ids:
+            for event in make_events(iid, 5):
+                await _append(ts, [event])
+        await _until(lambda: len(receiver.delivered()) >= 20)
+        await asyncio.sleep(0.5)  # a second deliverer would have sent its copies by now
+    delivered = receiver.delivered()
+    assert len(delivered) == 20
+    assert _in_order_once(delivered) == {iid: list(range(1, 6)) for iid in ids}
+
+
+async def test_stream_command_writes_ocsf_to_stdout(
+    stack: Any, ts: TestSink, tmp_path: Path
+) -> None:
+    """`gantral audit stream --to ocsf --file -`: records alone on stdout, logs on stderr."""
+    iid = unique("inst")
+    await _append(ts, make_events(iid, 4))
+    settings = _settings(stack, ts)
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    env = environment(settings, GANTRAL_LOG__FORMAT="json")
+    argv = [sys.executable, "-c", "from gantral.cli import main; main()", "audit", "stream"]
+    argv += ["--to", "ocsf", "--file", "-", "--name", settings.exporter.name]
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
+        try:
+            await _until(lambda: len(out.read_text().splitlines()) >= 4)
+            proc.terminate()
+            assert proc.wait(30) == 0, err.read_text()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["metadata"]["uid"] for r in records] == [f"{iid}:{seq}" for seq in range(1, 5)]
+    assert "streaming the audit log to ocsf" in err.read_text()
