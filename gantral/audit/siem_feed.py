@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ from gantral.audit.rows import EVENT_COLUMNS, EventRow, as_int, event_from_row
 from gantral.postgres_migrations import apply_migrations
 
 __all__ = ["DeadLetter", "ExportLease", "ExportState", "committed_after"]
+
+log = logging.getLogger("gantral.exporter")
 
 _MIGRATIONS = [
     """CREATE TABLE {schema}.cursors (
@@ -53,6 +56,9 @@ async def committed_after(db: Database, cursor: int, limit: int) -> list[EventRo
     contiguous: list[EventRow] = []
     for row in rows:
         if row.log_index != cursor + 1 + len(contiguous):
+            # Not yet visible (or, were it never to be, a broken log `gantral audit
+            # verify` reports): nothing after it goes out first.
+            log.info("waiting for audit log index %d", cursor + 1 + len(contiguous))
             break
         contiguous.append(row)
     return contiguous
