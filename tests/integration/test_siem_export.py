@@ -350,12 +350,17 @@ async def test_killing_exporter_and_receiver_loses_nothing(
     ids = [unique("inst") for _ in range(count)]
     rng = random.Random(26)
 
+    # As many appends in flight as the test sink's pool has connections (commits take
+    # one lock anyway): 200 instances at once would wait out the pool's timeout.
+    appending = asyncio.Semaphore(6)
+
     async def instance(iid: str) -> None:
         events = make_events(iid, per_instance)
         i = 0
         while i < per_instance:
             n = rng.randint(1, 3)
-            await _append(ts, events[i : i + n])
+            async with appending:
+                await _append(ts, events[i : i + n])
             i += n
             await asyncio.sleep(rng.uniform(0.0, 0.3))
 
