@@ -14,6 +14,7 @@ import json
 import os
 import random
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -84,7 +85,10 @@ class CloudEventsPoster:
         self.headers = {**(headers or {}), "Content-Type": CLOUDEVENTS_CONTENT_TYPE}
 
     async def deliver(
-        self, event: dict[str, Any], stop: asyncio.Event, on_retry: Any = None
+        self,
+        event: dict[str, Any],
+        stop: asyncio.Event,
+        on_retry: Callable[[], None] | None = None,
     ) -> Attempted | None:
         """None when `stop` was set before the event was delivered or given up."""
         body = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
