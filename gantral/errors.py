@@ -312,6 +312,26 @@ class Reason(StrEnum):
         "the deployment lets only some roles raise halts, and the caller holds none",
     )
 
+    # Break-glass (a quorum lets a scope pass a policy's human requirement for a while).
+    BREAK_GLASS_DISABLED = "break_glass_disabled", "this deployment configures no break-glass"
+    BREAK_GLASS_ROLE_REQUIRED = (
+        "break_glass_role_required",
+        "the caller holds no role the deployment's break-glass quorum counts",
+    )
+    BREAK_GLASS_ALREADY_APPROVED = (
+        "break_glass_already_approved",
+        "this human already approved the break-glass: each human counts once in its quorum",
+    )
+    BREAK_GLASS_TTL_TOO_LONG = (
+        "break_glass_ttl_too_long",
+        "the break-glass asks for longer than the deployment's maximum",
+    )
+    BREAK_GLASS_NOT_PENDING = (
+        "break_glass_not_pending",
+        "the break-glass is already in effect or has ended: a new one needs a new quorum",
+    )
+    UNKNOWN_BREAK_GLASS = "unknown_break_glass", "no break-glass has that id"
+
     # Standing grants (approvals that only narrow).
     STANDING_NOT_ALLOWED = "standing_not_allowed", "the step's policy allows no standing grant"
     STANDING_ROLE_NOT_ALLOWED = (

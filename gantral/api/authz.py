@@ -28,6 +28,8 @@
     POST /v1/halts                                 halts:raise          the scope's team; any
                                                    other scope: every team (audited first)
     POST /v1/halts/{id}:lift                       halts:lift           as for raising
+    GET  /v1/break-glass, /v1/break-glass/{id}     halts:read
+    POST /v1/break-glass, .../{id}:approve         the deployment's break-glass quorum's roles
 
 The permission table decides (`gantral.identity.permissions`); this module only says what
 to ask it. A refusal (403) on an existing instance is recorded in that instance's audit

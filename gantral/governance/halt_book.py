@@ -21,6 +21,8 @@ from pydantic import TypeAdapter
 
 from gantral.domain.actors import Actor, ActorKind
 from gantral.errors import Conflict, Forbidden, Reason, Unavailable
+from gantral.governance.break_glass_book import BreakGlassBook
+from gantral.governance.break_glass_store import PostgresBreakGlassStore
 from gantral.governance.halt_store import HaltStore, InMemoryHaltStore, PostgresHaltStore
 from gantral.governance.halts import Halt, HaltScope, HaltTarget, covering
 from gantral.policy import quorum
@@ -50,8 +52,11 @@ class HaltBook:
         max_age: float = MAX_AGE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         policy: HaltSettings | None = None,
+        glass: BreakGlassBook | None = None,
     ) -> None:
         self.store = store
+        # Break-glass, the mirror of a halt, kept beside the halts (in memory by default).
+        self.glass = glass or BreakGlassBook(policy=policy)
         # Who may raise and lift, as the deployment wrote it (beyond the permission table);
         # a lift rule that is no approval rule stops the process here, at start.
         self.policy = policy or HaltSettings()
@@ -214,6 +219,9 @@ async def open_halts(settings: Settings) -> AsyncIterator[HaltBook]:
     try:
         store = PostgresHaltStore(pool)
         await store.migrate()
-        yield HaltBook(store, policy=settings.halts)
+        glasses = PostgresBreakGlassStore(pool)
+        await glasses.migrate()
+        glass = BreakGlassBook(glasses, policy=settings.halts)
+        yield HaltBook(store, policy=settings.halts, glass=glass)
     finally:
         await pool.close()

@@ -115,16 +115,17 @@ type AuthorizeRequest struct {
 }
 
 type AuthorizeResult struct {
-	ArgsDigest  string           `json:"args_digest"`
-	Explanation []string         `json:"explanation"`
-	Grant       *Grant           `json:"grant,omitempty"`
-	Materiality *Materiality     `json:"materiality"`
-	Outcome     AuthorizeOutcome `json:"outcome"`
-	Reason      *string          `json:"reason,omitempty"`
-	Request     *HumanRequest    `json:"request,omitempty"`
-	RetryAfter  *float64         `json:"retry_after,omitempty"`
-	StandingID  *string          `json:"standing_id,omitempty"`
-	StepID      string           `json:"step_id"`
+	ArgsDigest   string           `json:"args_digest"`
+	BreakGlassID *string          `json:"break_glass_id,omitempty"`
+	Explanation  []string         `json:"explanation"`
+	Grant        *Grant           `json:"grant,omitempty"`
+	Materiality  *Materiality     `json:"materiality"`
+	Outcome      AuthorizeOutcome `json:"outcome"`
+	Reason       *string          `json:"reason,omitempty"`
+	Request      *HumanRequest    `json:"request,omitempty"`
+	RetryAfter   *float64         `json:"retry_after,omitempty"`
+	StandingID   *string          `json:"standing_id,omitempty"`
+	StepID       string           `json:"step_id"`
 }
 
 type BacktestReport struct {
@@ -204,6 +205,42 @@ type BatchItemOutcome struct {
 	Result     *DecisionResult `json:"result,omitempty"`
 	// The HTTP status this decision would have answered alone: 200 when decided, else the error's (403, 404, 409, 422, 503).
 	Status int64 `json:"status"`
+}
+
+// One human's approval: the role they counted in.
+type BreakGlassApproval struct {
+	At     string `json:"at"`
+	Human  string `json:"human"`
+	Reason string `json:"reason"`
+	Role   string `json:"role"`
+}
+
+type BreakGlassApprove struct {
+	// Why; audited
+	Reason string `json:"reason"`
+}
+
+type BreakGlassOpen struct {
+	// Why; audited and listed
+	Reason string `json:"reason"`
+	// One of {"team": T}, {"agent": A}, {"workflow": W, "version": V}, {"deployment": true}
+	Scope HaltScope `json:"scope"`
+	// How long it holds once its quorum is met (at most the deployment's maximum); never extended
+	TTL any `json:"ttl"`
+}
+
+// A break-glass and where it stands now: gathering approvals, in effect, or ended.
+type BreakGlassView struct {
+	ActiveFrom   *string              `json:"active_from,omitempty"`
+	Approvals    []BreakGlassApproval `json:"approvals,omitempty"`
+	BreakGlassID string               `json:"break_glass_id"`
+	ExpiresAt    *string              `json:"expires_at,omitempty"`
+	OpenedAt     string               `json:"opened_at"`
+	OpenedBy     string               `json:"opened_by"`
+	Reason       string               `json:"reason"`
+	Scope        HaltScope            `json:"scope"`
+	Status       string               `json:"status"`
+	TTLSeconds   float64              `json:"ttl_seconds"`
 }
 
 type BundleEvent struct {
@@ -507,6 +544,11 @@ const (
 	ErrorReasonBadSignature              ErrorReason = "bad_signature"
 	ErrorReasonBatchTooLarge             ErrorReason = "batch_too_large"
 	ErrorReasonBodyTooLarge              ErrorReason = "body_too_large"
+	ErrorReasonBreakGlassAlreadyApproved ErrorReason = "break_glass_already_approved"
+	ErrorReasonBreakGlassDisabled        ErrorReason = "break_glass_disabled"
+	ErrorReasonBreakGlassNotPending      ErrorReason = "break_glass_not_pending"
+	ErrorReasonBreakGlassRoleRequired    ErrorReason = "break_glass_role_required"
+	ErrorReasonBreakGlassTTLTooLong      ErrorReason = "break_glass_ttl_too_long"
 	ErrorReasonBudget                    ErrorReason = "budget"
 	ErrorReasonCallbackURLNotAllowed     ErrorReason = "callback_url_not_allowed"
 	ErrorReasonCancelled                 ErrorReason = "cancelled"
@@ -658,6 +700,7 @@ const (
 	ErrorReasonUnattested                ErrorReason = "unattested"
 	ErrorReasonUnauthenticated           ErrorReason = "unauthenticated"
 	ErrorReasonUnavailable               ErrorReason = "unavailable"
+	ErrorReasonUnknownBreakGlass         ErrorReason = "unknown_break_glass"
 	ErrorReasonUnknownHalt               ErrorReason = "unknown_halt"
 	ErrorReasonUnknownInstance           ErrorReason = "unknown_instance"
 	ErrorReasonUnknownIssue              ErrorReason = "unknown_issue"
