@@ -356,7 +356,8 @@ class GantralCore:
             return None
         workflow = await self.workflow_of(instance_id)
         version = None
-        if any(h.scope.workflow == workflow and h.scope.version for h in active):
+        scopes = [s for h in active for s in (h.scope, *(e.scope for e in h.exemptions))]
+        if any(s.workflow == workflow and s.version for s in scopes):
             version = (await self.get_instance(instance_id)).workflow_version
         target = HaltTarget(await self.owning_team(instance_id), workflow, version, actor.id)
         return covering(active, target)

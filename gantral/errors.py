@@ -311,6 +311,15 @@ class Reason(StrEnum):
         "raise_role_required",
         "the deployment lets only some roles raise halts, and the caller holds none",
     )
+    EXEMPTION_NOT_NARROWER = (
+        "exemption_not_narrower",
+        "an exemption must be a narrower part of the halt: otherwise lift the halt",
+    )
+    ALREADY_EXEMPTED = "already_exempted", "that scope is already exempted from the halt"
+    EXEMPTION_NEEDS_SINGLE_LIFTER = (
+        "exemption_needs_single_lifter",
+        "the deployment lifts halts by a quorum: a part of a halt is not exempted by one human",
+    )
 
     # Break-glass (a quorum lets a scope pass a policy's human requirement for a while).
     BREAK_GLASS_DISABLED = "break_glass_disabled", "this deployment configures no break-glass"
