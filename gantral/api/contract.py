@@ -86,6 +86,8 @@ _KNOWN: dict[tuple[str, str], tuple[int, ...]] = {
     ("get", "/v1/audit/instances/{instance_id}/events/{seq}/inclusion"): (404, 409),
     ("put", "/v1/workflows/{workflow_id}"): (409,),
     ("get", "/v1/audit/refusals"): (404,),
+    ("get", "/v1/audit/evidence"): (404, 409),
+    ("get", "/v1/audit/instances/{instance_id}/evidence"): (404, 409),
 }
 
 
