@@ -232,9 +232,9 @@ def _oversight(record: InstanceRecord) -> list[dict[str, Any]]:
         for grant in issued:
             uses = [u for u in used if u.payload.get("grant_id") == grant.payload.get("grant_id")]
             statement = (
-                f"Step {step} could start only with grant {grant.payload.get('grant_id')}, "
-                f"issued after that decision and bound to arguments digest "
-                f"{grant.payload.get('args_digest')}; it was used {len(uses)} time(s)."
+                f"After that decision, grant {grant.payload.get('grant_id')} for step {step} "
+                f"was issued, bound to arguments digest {grant.payload.get('args_digest')}; "
+                f"the agent presented it {len(uses)} time(s) to start the step."
             )
             claims.append(
                 _claim(record, "EU AI Act", "Art. 14(1)", statement, [event, grant, *uses],

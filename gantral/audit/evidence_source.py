@@ -17,7 +17,7 @@ from typing import Any
 from gantral.audit.evidence import MAX_EVIDENCE_INSTANCES, pack_evidence, write_archive
 from gantral.audit.reader import AuditReader
 from gantral.domain.audit_event import AuditEventType
-from gantral.errors import InvalidInput, NotFound, Reason
+from gantral.errors import Conflict, NotFound, Reason
 from gantral.policy.registry import PolicyRegistry
 
 __all__ = ["evidence_archive", "instances_in_window"]
@@ -32,8 +32,8 @@ async def instances_in_window(
 ) -> list[str]:
     """Instances started in [since, until), of `team` when given, and of `teams` (the
     caller's audit scope; None: every team). More than the pack limit is refused."""
-    if until <= since:
-        raise InvalidInput("until must be after since", reason=Reason.INVALID_WINDOW, field="until")
+    if until <= since:  # schema-valid, and nothing can have started in it
+        raise NotFound("the window [since, until) is empty", reason=Reason.NO_EVIDENCE)
     found = await reader.queries.started_instances(since, until, MAX_EVIDENCE_INSTANCES + 1)
     chosen = [
         iid
@@ -41,7 +41,7 @@ async def instances_in_window(
         if (team is None or owner == team) and (teams is None or owner in teams)
     ]
     if len(found) > MAX_EVIDENCE_INSTANCES:
-        raise InvalidInput(
+        raise Conflict(
             f"more than {MAX_EVIDENCE_INSTANCES} instances started in that window: narrow it",
             reason=Reason.EVIDENCE_TOO_LARGE,
         )

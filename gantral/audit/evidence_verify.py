@@ -76,6 +76,8 @@ def verify_evidence(
         report.not_checked += [
             f"{instance_id}: {g}" for g in bundle_gaps(bundle, witnesses, required)
         ]
+    if not ids:
+        report.not_checked.append("the pack covers no instance")
     if keys is None:
         report.not_checked.append("checkpoint signatures (--skip-signatures)")
     try:

@@ -266,6 +266,12 @@ def verify(
     public key, object storage skipped, fewer cosignatures than --witnesses requires).
     A broken instance is summarized in one line; --verbose lists every problem.
 
+    With --evidence: evidence packs (`gantral audit evidence`), offline: each file against
+    the manifest, each event's chain and its inclusion in the signed checkpoint note (the
+    bundle and the tlog-proof), each policy version against the hash its instance pinned,
+    and summary.md, claims.json and decisions.json rebuilt from the verified events. An
+    unsealed instance, or a pinned policy the pack lacks, is INCONCLUSIVE.
+
     With --output json: one document on stdout (`verdict`, `ok`, the counts,
     `signatures`, `not_checked` and each problem's `code`, `message`, `instance_id`,
     `seq`), the same exit codes.
@@ -285,6 +291,8 @@ def verify(
     if witnesses > len(cosigners):
         raise typer.BadParameter(f"--witnesses {witnesses} needs as many --witness keys")
     not_checked = [] if keys is not None else ["checkpoint signatures (--skip-signatures)"]
+    if evidence and bundle:
+        raise typer.BadParameter("verify --evidence or --bundle, one at a time")
     if evidence:
         _verify_evidence(evidence, keys, origin, cosigners, witnesses, not_checked, output, verbose)
     if bundle:

@@ -150,7 +150,8 @@ async def test_an_approved_instances_pack_holds_its_evidence_and_verifies_offlin
     # The policy version that decided, as the registry holds it, under the pinned hash.
     started = next(e for e in events if e["type"] == "INSTANCE_STARTED")
     pin = started["payload"]["pinned_policies"]["act"]
-    policy = json.loads(files[f"policies/{workflow}-policy@v{pin['version']}.json"])
+    policy_file = f"policies/{workflow}-policy@v{pin['version']}.json"
+    policy = json.loads(files[policy_file])
     assert policy["content_hash"] == pin["content_hash"]
     assert policy["policy"]["approvers"] == [{"role": "TECH_LEAD"}]
 
@@ -199,6 +200,7 @@ async def test_an_approved_instances_pack_holds_its_evidence_and_verifies_offlin
         ("summary.md", lambda b: _flip(b, at), "derived_mismatch"),
         ("claims.json", lambda b: b.replace(b"APPROVE", b"APPROVF"), "derived_mismatch"),
         ("decisions.json", lambda b: b.replace(b"alice", b"alicf"), "derived_mismatch"),
+        (policy_file, lambda b: b.replace(b"TECH_LEAD", b"TECH_LEAF"), "policy_mismatch"),
     ]
     tampered = [(_retar(files, "summary.md", lambda b: _flip(b, at)), "evidence_file_mismatch")]
     tampered += [(fix_manifest({**files, n: change(files[n])}), code) for n, change, code in edits]
@@ -248,7 +250,7 @@ async def test_a_window_of_instances_by_team_and_within_the_callers_teams(
         "/v1/audit/evidence", params={"since": window["until"], "until": window["since"]},
         headers=AUDITOR,
     )  # fmt: skip
-    assert inverted.status_code == 422 and inverted.json()["reason"] == "invalid_window"
+    assert inverted.status_code == 404 and inverted.json()["reason"] == "no_evidence"
 
     # The CLI writes the same pack from the audit database (every team's, --team filters).
     out = tmp_path / "cli.tar.gz"

@@ -17,6 +17,7 @@ from gantral.audit.evidence import (
     write_archive,
 )
 from gantral.audit.evidence_claims import InstanceRecord, claims_of, decisions_of
+from gantral.audit.evidence_verify import verify_evidence
 
 PIN = {"id": "deploy-policy", "version": 3, "content_hash": "sha256:abc"}
 DIGEST = "sha256:" + "d" * 64
@@ -90,7 +91,7 @@ def test_an_approved_instance_maps_to_each_control_with_its_events() -> None:
     assert [e["type"] for e in gated["events"]] == [
         "DECISION_RECORDED", "GRANT_ISSUED", "GRANT_USED",
     ]  # fmt: skip
-    assert "used 1 time(s)" in gated["statement"]
+    assert "presented it 1 time(s)" in gated["statement"]
     [access] = _of(claims, "CC6.1")
     assert "signed attestation" in access["statement"] and access["events"][0]["seq"] == 4
     [roles] = _of(claims, "CC6.3")
@@ -143,3 +144,19 @@ def test_a_pack_round_trips_and_its_summary_is_rebuilt_byte_for_byte() -> None:
         read_archive(archive[:-7])
     with pytest.raises(EvidenceFormatError):
         read_archive(b"not gzip")
+
+
+def test_a_file_not_in_the_manifest_or_not_a_pack_is_invalid() -> None:
+    assert [p.code for p in verify_evidence(b"junk", None, "o").problems] == ["bad_evidence"]
+    files = pack_evidence(
+        scope={"instance_ids": ["i-1"]}, generated_at="t", note="n\n", bundles=[_bundle()],
+        proofs={}, policies=[],
+    )  # fmt: skip
+    extra = verify_evidence(write_archive({**files, "extra.txt": b"x"}), None, "o")
+    assert "extra.txt is not listed in the manifest" in {p.message for p in extra.problems}
+    empty = pack_evidence(
+        scope={"instance_ids": []}, generated_at="t", note="n\n", bundles=[], proofs={},
+        policies=[],
+    )  # fmt: skip
+    report = verify_evidence(write_archive(empty), None, "o")
+    assert report.problems == [] and "the pack covers no instance" in report.not_checked

@@ -284,7 +284,7 @@ async def get_evidence(
 ) -> Response:
     """One evidence pack (as for one instance) for every instance started in [since,
     until), of `team` when given, and only of the teams the caller may `audit:read`.
-    Over 200 instances: 422 `evidence_too_large`; none: 404 `no_evidence`."""
+    Over 200 instances: 409 `evidence_too_large`; none: 404 `no_evidence`."""
     ids = await instances_in_window(access.reader, since, until, team, access.teams)
     scope = {"since": since.isoformat(), "until": until.isoformat(), "team": team}
     return _pack(await evidence_archive(access.reader, registry, ids, scope), "evidence")
