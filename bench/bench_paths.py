@@ -109,11 +109,12 @@ def report(a: argparse.Namespace, figures: dict[str, tuple[Figures, Figures]]) -
         print(row(label, pair[0].ms(name), pair[1].ms(name), "ms", target))
 
     load = os.getloadavg()[0]
-    print(f"{os.cpu_count()} cores, load average {load:.1f} at the end; Temporal dev server")
+    print(f"{os.cpu_count()} cores, load average {a.load:.1f} at the start and {load:.1f} at the "
+          "end; Temporal dev server")  # fmt: skip
     print("(SQLite file); API, worker and sink in this one process, clients in another;")
     print(f"p50 of {a.sequential} instances one at a time unless said; approvers decide")
     print(f"{a.think * 1000:.0f} ms after the request opens (not timed)")
-    print(f"  {'path':<34} {'Gantral':>8}      {'raw':>12}       {'ratio':>5}")
+    print(f"  {'path':<36} {'Gantral':>8}      {'raw':>12}       {'ratio':>5}")
     p50(decision, "answered", "decision answered", "target <= 1.3x")
     p50(decision, "to_grant", "decision -> grant seen by the agent", "target <= 1.5x")
     p50(allowed, "start", "start (for reference)", "no target")
@@ -135,4 +136,5 @@ if __name__ == "__main__":
     # The test helpers mint real tokens from a development-issuer key.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     args = parser().parse_args()
+    args.load = os.getloadavg()[0]  # how busy the machine was before this run
     report(args, asyncio.run(measure(args)))

@@ -83,7 +83,7 @@ async def loop(
 def row(label: str, governed: float, raw: float, unit: str, target: str) -> str:
     """One line of a table: Gantral's figure, the raw shape's, their ratio and the target."""
     ratio = f"{governed / raw:5.2f}x" if raw else "    -"
-    return f"  {label:<34} {governed:8.1f} {unit:<4} raw {raw:8.1f} {unit:<4} {ratio}  ({target})"
+    return f"  {label:<36} {governed:8.1f} {unit:<4} raw {raw:8.1f} {unit:<4} {ratio}  ({target})"
 
 
 def tokens() -> dict[str, dict[str, str]]:
