@@ -14,13 +14,15 @@ same Temporal server, their one durable row written to the same PostgreSQL:
 - governed step (authorize ALLOW, STEP_STARTED with the grant, STEP_COMPLETED): raw, that
   Update, then two Updates answered from memory;
 - steady-state authorize and governed step: every step but the first of 25 on one instance;
-- agents each looping start + governed step for a while: steps/s and p99 of one loop.
+- agents each looping start + governed step for a while: steps/s and p99 of one loop;
+- with --flows N, N concurrent approval flows (start, authorize, decide, grant, step,
+  complete): flows/s and decision p99 against RawDecision at the same load.
 
 Every figure is printed beside its raw shape's, their ratio and the issue's target (never
 asserted: the ratios depend on the machine and how busy it is).
 
     .venv/bin/python bench/bench_paths.py [--sequential 10] [--steps 25] [--agents 20]
-        [--seconds 10]
+        [--seconds 10] [--flows 100]
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import sys
 from pathlib import Path
 
 import psycopg
-from raw_shapes import DSN, Bare, RawAllowed, RawDecision, write_row
+from raw_shapes import DSN, RawAllowed, RawDecision, write_row
 from stack import bench_stack
 from temporalio.worker import Worker
 from timing import Drive, Figures, row, tokens
@@ -64,6 +66,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=25, help="steps on one steady-state instance")
     p.add_argument("--agents", type=int, default=20, help="agents looping under load")
     p.add_argument("--seconds", type=float, default=10.0, help="how long the agents loop")
+    p.add_argument("--flows", type=int, default=0,
+                   help="concurrent approval flows for the load rows (0: skipped; the "
+                   "issue's figure is at 100)")  # fmt: skip
     p.add_argument("--think", type=float, default=0.2,
                    help="seconds an approver takes before deciding (not timed)")  # fmt: skip
     return p
@@ -77,7 +82,7 @@ async def measure(a: argparse.Namespace) -> dict[str, tuple[Figures, Figures]]:
         async with await psycopg.AsyncConnection.connect(DSN["uri"], autocommit=True) as conn:
             await conn.execute("CREATE TABLE bench_rows (id serial PRIMARY KEY, value text)")
         raw_workers = Worker(
-            stack.client, task_queue="bench-raw", workflows=[RawDecision, RawAllowed, Bare],
+            stack.client, task_queue="bench-raw", workflows=[RawDecision, RawAllowed],
             activities=[write_row],
         )  # fmt: skip
         async with raw_workers:
@@ -95,9 +100,13 @@ async def measure(a: argparse.Namespace) -> dict[str, tuple[Figures, Figures]]:
                 ("allowed", {"instances": n}),
                 ("steady", {"instances": a.steady_instances, "steps": a.steps}),
                 ("loop", {"agents": a.agents, "seconds": a.seconds}),
+                ("flows", {"instances": a.flows, "concurrent": True, "think": a.think}),
             ]:
-                raw = await drive(f"{shape}-raw", **options)
-                figures[shape] = (await drive(shape, **options, **gov), raw)
+                if shape == "flows" and not a.flows:
+                    continue
+                governed = "decision" if shape == "flows" else shape
+                raw = await drive(f"{governed}-raw", **options)
+                figures[shape] = (await drive(governed, **options, **gov), raw)
             return figures
 
 
@@ -130,6 +139,12 @@ def report(a: argparse.Namespace, figures: dict[str, tuple[Figures, Figures]]) -
               "ms", "target <= 1.5x"))  # fmt: skip
     print(row("looping agents: p50 of one loop", gov.ms("loop"), raw.ms("loop"), "ms",
               "no target"))  # fmt: skip
+    if "flows" in figures:
+        gov, raw = figures["flows"]
+        flows = f"{a.flows} concurrent approval flows"
+        print(row("approval flows: flows/s", gov.rate, raw.rate, "/s", f"target >= 0.5x; {flows}"))
+        print(row("approval flows: decision p99", gov.ms("answered", 0.99),
+                  raw.ms("answered", 0.99), "ms", "target <= 2x"))  # fmt: skip
 
 
 if __name__ == "__main__":
