@@ -188,6 +188,8 @@ def _declare_ijson(node: Any) -> None:
             node["minimum"] = -MAX_SAFE_INTEGER
         if not isinstance(high, int | float) or high > MAX_SAFE_INTEGER:
             node["maximum"] = MAX_SAFE_INTEGER
+    if types == "array" and "items" not in node:  # an array of anything: of JSON values
+        node["items"] = {"$ref": _JSON_VALUE_REF}
     if (
         types == "object"
         and node.get("additionalProperties") is True

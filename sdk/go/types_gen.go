@@ -171,7 +171,7 @@ type BatchDecisionRequest struct {
 	DecisionType string `json:"decision_type"`
 	// Scoped to the caller and to each request decided: the same batch sent again answers the same outcomes; the key reused with a changed item refuses that item (409 `idempotency_key_reused`).
 	IdempotencyKey string `json:"idempotency_key"`
-	// At most 50 requests (more: 422 `batch_too_large`), each named once (else 422 `duplicate_in_batch`); nothing is decided then.
+	// At most 50 requests (more: 422 `batch_too_large`), each named once (else 409 `duplicate_in_batch`); nothing is decided then.
 	Items         []BatchDecisionItem `json:"items"`
 	Justification *string             `json:"justification,omitempty"`
 	// The role acted in; default: per request, the one it needs

@@ -55,10 +55,10 @@ export interface AnyOfInput {
 /** One argument's constraint: exactly one of `equals`, `range`(`min`/`max`), `prefix`,
 `one_of`. */
 export interface ArgumentPattern {
-  "equals"?: boolean | string | number | Array<unknown> | Record<string, unknown>;
+  "equals"?: boolean | string | number | Array<JsonValue> | Record<string, unknown>;
   "max"?: number | null;
   "min"?: number | null;
-  "one_of"?: Array<boolean | string | number | Array<unknown> | Record<string, unknown>> | null;
+  "one_of"?: Array<boolean | string | number | Array<JsonValue> | Record<string, unknown>> | null;
   "prefix"?: string | null;
 }
 
@@ -154,7 +154,7 @@ export interface BatchDecisionRequest {
   "decision_type": "APPROVE" | "REJECT";
   /** Scoped to the caller and to each request decided: the same batch sent again answers the same outcomes; the key reused with a changed item refuses that item (409 `idempotency_key_reused`). */
   "idempotency_key": string;
-  /** At most 50 requests (more: 422 `batch_too_large`), each named once (else 422 `duplicate_in_batch`); nothing is decided then. */
+  /** At most 50 requests (more: 422 `batch_too_large`), each named once (else 409 `duplicate_in_batch`); nothing is decided then. */
   "items": Array<BatchDecisionItem>;
   "justification"?: string | null;
   /** The role acted in; default: per request, the one it needs */
