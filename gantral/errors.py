@@ -266,6 +266,11 @@ class Reason(StrEnum):
     HISTORY_NOT_FOUND = "history_not_found", "Temporal holds no history for the instance"
     HISTORY_INCOMPLETE = "history_incomplete", "the history is incomplete"
     BACKTEST_TOO_LARGE = "backtest_too_large", "the backtest covers more than the limit"
+    EVIDENCE_TOO_LARGE = (
+        "evidence_too_large",
+        "the evidence pack covers more instances than allowed",
+    )
+    NO_EVIDENCE = "no_evidence", "no instance the caller may audit started in that window"
 
     # Channels and triggers.
     BAD_PAYLOAD = "bad_payload", "the channel's payload is not what it should be"

@@ -15,6 +15,8 @@
     GET  /v1/audit/refusals                        audit:read           filtered to the teams the
                                                    caller audits (refusals naming no instance:
                                                    all-teams readers only)
+    GET  /v1/audit/evidence                        audit:read           filtered to the teams the
+                                                   caller audits
     POST /v1/replay/{id}, GET .../history          audit:read           the team in its audit log
     GET  /v1/requests?pending_for=me               decisions:decide     teams the caller decides for
     POST /v1/policies/{id}:backtest                audit:read           the teams the caller audits

@@ -172,7 +172,7 @@ type BatchDecisionRequest struct {
 	DecisionType string `json:"decision_type"`
 	// Scoped to the caller and to each request decided: the same batch sent again answers the same outcomes; the key reused with a changed item refuses that item (409 `idempotency_key_reused`).
 	IdempotencyKey string `json:"idempotency_key"`
-	// At most 50 requests (more: 422 `batch_too_large`), each named once (else 422 `duplicate_in_batch`); nothing is decided then.
+	// At most 50 requests (more: 422 `batch_too_large`), each named once (else 409 `duplicate_in_batch`); nothing is decided then.
 	Items         []BatchDecisionItem `json:"items"`
 	Justification *string             `json:"justification,omitempty"`
 	// The role acted in; default: per request, the one it needs
@@ -583,6 +583,7 @@ const (
 	ErrorReasonDuplicateInBatch           ErrorReason = "duplicate_in_batch"
 	ErrorReasonEmptyBody                  ErrorReason = "empty_body"
 	ErrorReasonError                      ErrorReason = "error"
+	ErrorReasonEvidenceTooLarge           ErrorReason = "evidence_too_large"
 	ErrorReasonExemptionNeedsSingleLifter ErrorReason = "exemption_needs_single_lifter"
 	ErrorReasonExemptionNotNarrower       ErrorReason = "exemption_not_narrower"
 	ErrorReasonExpired                    ErrorReason = "expired"
@@ -641,6 +642,7 @@ const (
 	ErrorReasonNoConsistencyProof         ErrorReason = "no_consistency_proof"
 	ErrorReasonNoCore                     ErrorReason = "no_core"
 	ErrorReasonNoDelegation               ErrorReason = "no_delegation"
+	ErrorReasonNoEvidence                 ErrorReason = "no_evidence"
 	ErrorReasonNoGrant                    ErrorReason = "no_grant"
 	ErrorReasonNoRole                     ErrorReason = "no_role"
 	ErrorReasonNoRoute                    ErrorReason = "no_route"
