@@ -55,7 +55,7 @@ export interface AnyOfInput {
 /** One argument's constraint: exactly one of `equals`, `range`(`min`/`max`), `prefix`,
 `one_of`. */
 export interface ArgumentPattern {
-  "equals"?: boolean | string | number | Array<JsonValue> | Record<string, unknown>;
+  "equals"?: boolean | string | number | Array<JsonValue> | Record<string, unknown> | null;
   "max"?: number | null;
   "min"?: number | null;
   "one_of"?: Array<boolean | string | number | Array<JsonValue> | Record<string, unknown>> | null;
