@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from gantral.domain.actors import Actor, ActorKind
-from gantral.errors import Conflict, Forbidden, InvalidInput, Reason, Unavailable
+from gantral.errors import Conflict, Forbidden, Reason, Unavailable
 from gantral.governance.break_glass import BreakGlass, BreakGlassUse, covering_glass
 from gantral.governance.break_glass_store import BreakGlassStore, InMemoryBreakGlassStore
 from gantral.governance.halts import HaltScope, HaltTarget
@@ -83,7 +83,9 @@ class BreakGlassBook:
         self.check_member(actor)
         limit = self.policy.break_glass_max_ttl
         if ttl > limit:
-            raise InvalidInput(
+            # Valid alone, too long for this deployment's setting: 409, as a shadow
+            # report's window over its limit (no published schema can hold the setting).
+            raise Conflict(
                 f"a break-glass lasts at most {format_duration(limit)} in this deployment "
                 f"(asked: {format_duration(ttl)})",
                 reason=Reason.BREAK_GLASS_TTL_TOO_LONG,

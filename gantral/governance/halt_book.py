@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import TypeAdapter
 
 from gantral.domain.actors import Actor, ActorKind
-from gantral.errors import Conflict, Forbidden, InvalidInput, Reason, Unavailable
+from gantral.errors import Conflict, Forbidden, Reason, Unavailable
 from gantral.governance.break_glass_book import BreakGlassBook
 from gantral.governance.break_glass_store import PostgresBreakGlassStore
 from gantral.governance.halt_store import HaltStore, InMemoryHaltStore, PostgresHaltStore
@@ -201,7 +201,8 @@ class HaltBook:
             )
         problem = not_narrower(halt.scope, scope)
         if problem is not None:
-            raise InvalidInput(problem, reason=Reason.EXEMPTION_NOT_NARROWER)
+            # Both scopes are valid; only their relation is not: 409.
+            raise Conflict(problem, reason=Reason.EXEMPTION_NOT_NARROWER)
         if any(e.scope == scope for e in halt.exemptions):
             raise Conflict(
                 f"{scope.describe()} is already exempted from halt {halt.halt_id}",

@@ -193,7 +193,10 @@ class StandingAsk(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pattern: dict[str, ArgumentPattern] = Field(max_length=50)
+    # Keys are argument paths (`amount`, `target.region`), declared for generated clients.
+    pattern: dict[str, ArgumentPattern] = Field(
+        max_length=50, json_schema_extra={"propertyNames": {"pattern": _PATH}}
+    )
     ttl: Duration
     max_uses: int = Field(ge=1, le=10_000)
     serves: Literal["agent", "team"] = "agent"

@@ -90,7 +90,7 @@ async def test_a_quorum_lets_its_scope_pass_the_human_requirement_until_a_halt(
         assert refused.status_code == 403, refused.text
         assert refused.json()["reason"] == "break_glass_role_required"
     long = await open_glass(glass_api, {"team": team.name}, SID, ttl="11m")
-    assert long.status_code == 422 and long.json()["reason"] == "break_glass_ttl_too_long"
+    assert long.status_code == 409 and long.json()["reason"] == "break_glass_ttl_too_long"
     bad = await open_glass(glass_api, {"team": team.name, "agent": "x"}, SID)
     assert bad.status_code == 422, bad.text
 
@@ -200,7 +200,7 @@ async def test_the_cli_opens_approves_and_lists(glass_api: httpx.AsyncClient) ->
 
     sid, bo = token("sid", ["security"], teams=()), token("bo", ["platform-admin"], teams=())
     code, out = await run(sid, "open", "--team", team.name, "--ttl", "2h", "--reason", "INC")
-    assert code == 1 and "refused: 422 break_glass_ttl_too_long" in out, out
+    assert code == 1 and "refused: 409 break_glass_ttl_too_long" in out, out
     code, out = await run(
         sid, "open", "--team", team.name, "--ttl", "5m", "--reason", "INC", "--output", "json"
     )
@@ -230,7 +230,7 @@ async def test_staged_recovery_lets_one_agent_run_inside_a_team_halt(
 
     # Not narrower (a lift), the permission to lift, an agent: typed refusals.
     same = await exempt({"team": team.name}, ADMIN)
-    assert same.status_code == 422 and same.json()["reason"] == "exemption_not_narrower"
+    assert same.status_code == 409 and same.json()["reason"] == "exemption_not_narrower"
     assert (await exempt({"agent": f"bot-{team.name}"}, team.operator)).status_code == 403
     assert (await exempt({"agent": f"bot-{team.name}"}, team.agent)).status_code == 403
 

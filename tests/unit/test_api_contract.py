@@ -151,3 +151,16 @@ def test_the_standing_pattern_schema_says_exactly_one_kind(document: dict[str, A
             except ValidationError:
                 accepted = False
             assert jsonschema.Draft202012Validator(schema).is_valid(pattern) == accepted, pattern
+
+
+def test_a_standing_pattern_names_argument_paths_in_the_schema(
+    document: dict[str, Any],
+) -> None:
+    import jsonschema
+
+    components = document["components"]
+    schema = {**components["schemas"]["StandingAsk"], "components": components}
+    ask = {"pattern": {"amount": {"max": 5}}, "ttl": "10m", "max_uses": 2}
+    assert jsonschema.Draft202012Validator(schema).is_valid(ask)
+    bad = {**ask, "pattern": {"not a path!": {"max": 5}}}
+    assert not jsonschema.Draft202012Validator(schema).is_valid(bad)

@@ -82,7 +82,7 @@ async def open_break_glass(
     body: BreakGlassOpen, caller: CurrentCaller, halts: Halts, core: Core
 ) -> BreakGlassView:
     """Open a break-glass on a scope; the opener's approval counts first. Once the quorum
-    is met it holds for `ttl` (422 `break_glass_ttl_too_long` above the maximum), then
+    is met it holds for `ttl` (409 `break_glass_ttl_too_long` above the maximum), then
     ends by itself. While it holds, `authorize` calls in scope that a policy sends to a
     human are allowed without one (CRITICAL steps only if the deployment says so), each
     recorded as ALLOWED_BY_BREAK_GLASS; a halt in scope still refuses them."""

@@ -181,7 +181,7 @@ async def exempt_from_halt(
     """Staged recovery: let a narrower scope inside the halt (one agent, one workflow or
     version, a team of a deployment halt) run again while the rest stays halted; listed
     in the halt's `exemptions`. Needs `halts:lift` as a lift does; a scope that is not
-    narrower is 422 `exemption_not_narrower`; where the deployment lifts halts by a
+    narrower is 409 `exemption_not_narrower`; where the deployment lifts halts by a
     quorum, 403 `exemption_needs_single_lifter` (lift the halt instead)."""
     attempt = f"{caller.attempt} ({Permission.HALTS_LIFT})"
     await caller.check(Permission.HALTS_LIFT)
