@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from datetime import datetime
+from typing import Literal
 
 from psycopg import sql
 
@@ -12,7 +13,15 @@ from gantral.audit.db import Database
 from gantral.audit.rows import EVENT_COLUMNS, EventRow, SealRow, as_bytes, as_int, event_from_row
 from gantral.domain.audit_event import AuditEventType
 
-__all__ = ["REFUSAL_CHAIN_PREFIX", "AuditQueries"]
+__all__ = ["REFUSAL_CHAIN_PREFIX", "AuditQueries", "CheckpointKind"]
+
+CheckpointKind = Literal["checkpoint", "note", "cosigned"]
+"""What is stored per checkpoint: the JSON checkpoint, its signed note, its cosigned note."""
+_KIND_ROWS: dict[CheckpointKind, tuple[str, str]] = {
+    "checkpoint": ("checkpoints", "true"),
+    "note": ("checkpoints", "note IS NOT NULL"),
+    "cosigned": ("cosigned_checkpoints", "true"),
+}
 
 # Chains the access-log workflow writes (`gantral.workflows.access_log.segment_name`);
 # closure records (`gantral-access-log-closed-...`) hold no ACCESS_REFUSED events.
@@ -54,6 +63,15 @@ def _checkpoint(row: tuple[object, ...]) -> Checkpoint:
         key_id=str(kid),
         signature=str(sig),
     )
+
+
+def _of_sizes(sizes: Collection[int] | None) -> sql.Composable:
+    """The WHERE clause of a read of checkpoints: all, or those of the given sizes."""
+    return sql.SQL("WHERE true" if sizes is None else "WHERE size = ANY(%s)")
+
+
+def _sizes_param(sizes: Collection[int] | None) -> tuple[list[int], ...]:
+    return () if sizes is None else (sorted(sizes),)
 
 
 class AuditQueries:
@@ -138,12 +156,27 @@ class AuditQueries:
             rows = await (await conn.execute(query, params)).fetchall()
         return {str(i): SealRow(str(i), as_int(s), as_int(li), as_bytes(h)) for i, s, li, h in rows}
 
-    async def checkpoints(self) -> list[Checkpoint]:
+    async def checkpoints(self, sizes: Collection[int] | None = None) -> list[Checkpoint]:
+        """Every checkpoint, oldest first; only those of `sizes` when given."""
         query = sql.SQL(
-            "SELECT size, origin, root, timestamp, key_id, signature FROM {} ORDER BY size"
-        ).format(self.db.table("checkpoints"))
+            "SELECT size, origin, root, timestamp, key_id, signature FROM {} {} ORDER BY size"
+        ).format(self.db.table("checkpoints"), _of_sizes(sizes))
         async with self.db.connection() as conn:
-            return [_checkpoint(r) for r in await (await conn.execute(query)).fetchall()]
+            rows = await (await conn.execute(query, _sizes_param(sizes))).fetchall()
+        return [_checkpoint(r) for r in rows]
+
+    async def relied_on_sizes(self, kind: CheckpointKind, need: int) -> set[int]:
+        """The sizes of the newest stored checkpoint of `kind` and of the first one covering
+        `need` leaves: what checking the log's first `need` entries relies on (two index
+        reads, however long the log)."""
+        table, where = _KIND_ROWS[kind]
+        query = sql.SQL(
+            "SELECT max(size) FROM {t} WHERE {w}"
+            " UNION ALL SELECT min(size) FROM {t} WHERE {w} AND size >= %s"
+        ).format(t=self.db.table(table), w=sql.SQL(where))
+        async with self.db.connection() as conn:
+            rows = await (await conn.execute(query, (need,))).fetchall()
+        return {as_int(size) for (size,) in rows if size is not None}
 
     async def latest_checkpoint(self) -> Checkpoint | None:
         query = sql.SQL(
@@ -173,13 +206,16 @@ class AuditQueries:
             row = await (await conn.execute(query, (size,))).fetchone()
         return None if row is None else str(row[0])
 
-    async def cosigned_checkpoint_notes(self) -> list[tuple[int, str]]:
-        """(size, note) of every checkpoint stored with witness cosignatures, oldest first."""
-        query = sql.SQL("SELECT size, note FROM {} ORDER BY size").format(
-            self.db.table("cosigned_checkpoints")
+    async def cosigned_checkpoint_notes(
+        self, sizes: Collection[int] | None = None
+    ) -> list[tuple[int, str]]:
+        """(size, note) of every checkpoint stored with witness cosignatures, oldest first;
+        only those of `sizes` when given."""
+        query = sql.SQL("SELECT size, note FROM {} {} ORDER BY size").format(
+            self.db.table("cosigned_checkpoints"), _of_sizes(sizes)
         )
         async with self.db.connection() as conn:
-            rows = await (await conn.execute(query)).fetchall()
+            rows = await (await conn.execute(query, _sizes_param(sizes))).fetchall()
         return [(int(str(size)), str(note)) for size, note in rows]
 
     async def cosigned_checkpoint_note(self, size: int) -> str | None:
@@ -190,13 +226,14 @@ class AuditQueries:
             row = await (await conn.execute(query, (size,))).fetchone()
         return None if row is None else str(row[0])
 
-    async def checkpoint_notes(self) -> list[tuple[int, str]]:
-        """(size, note) of every checkpoint stored as a signed note, oldest first."""
-        query = sql.SQL("SELECT size, note FROM {} WHERE note IS NOT NULL ORDER BY size").format(
-            self.db.table("checkpoints")
+    async def checkpoint_notes(self, sizes: Collection[int] | None = None) -> list[tuple[int, str]]:
+        """(size, note) of every checkpoint stored as a signed note, oldest first; only
+        those of `sizes` when given."""
+        query = sql.SQL("SELECT size, note FROM {} {} AND note IS NOT NULL ORDER BY size").format(
+            self.db.table("checkpoints"), _of_sizes(sizes)
         )
         async with self.db.connection() as conn:
-            rows = await (await conn.execute(query)).fetchall()
+            rows = await (await conn.execute(query, _sizes_param(sizes))).fetchall()
         return [(int(str(size)), str(note)) for size, note in rows]
 
     async def refusals(

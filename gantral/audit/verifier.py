@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,7 +35,7 @@ from gantral.audit.cosignature import Cosigner
 from gantral.audit.merkle import MerkleTree
 from gantral.audit.note_verify import StoredNote, best_cosigned, note_verifiers, verify_notes
 from gantral.audit.objects import ObjectStore
-from gantral.audit.queries import AuditQueries
+from gantral.audit.queries import AuditQueries, CheckpointKind
 from gantral.audit.rows import EventRow, SealRow
 from gantral.audit.verdict import verdict_of
 from gantral.audit.verify import Problem, verify_chain, verify_checkpoints, verify_log_indices
@@ -97,6 +97,8 @@ async def verify_database(
     more than `max_unsealed_age` before `now` (`gantral.audit.closures`). The stored
     checkpoint notes are checked too (with the keys), and their cosignatures by
     `witnesses` counted (`cosignatures`); whether that count is enough is the caller's.
+    Given `instance_ids`, only the stored checkpoints and notes those instances rely on
+    are read (the first covering their events and the newest), however long the log.
     """
     keys = key_list(public_key) or None
     report = VerifyReport(signatures_checked=keys is not None)
@@ -126,8 +128,12 @@ async def verify_database(
         # Checkpoints and notes first, then the log: a checkpoint signed while this runs
         # covers events read after it, never before (the sink checkpoints committed
         # events only, and log indices commit in order).
-        labelled, unreadable = await _checkpoints(queries, objects, anchors)
-        plain, cosigned = await _notes(queries, objects) if keys is not None else ([], [])
+        # One instance relies on the checkpoints covering its events and on the newest
+        # (truncation, and every leaf below it): only those are read, so verifying one
+        # instance does not grow with the log's checkpoints. The whole log reads them all.
+        need = None if instance_ids is None else _covered_size(chains.values())
+        labelled, unreadable = await _checkpoints(queries, objects, anchors, need)
+        plain, cosigned = await _notes(queries, objects, need) if keys is not None else ([], [])
         leaves = await queries.leaves()
         tree = MerkleTree(row.hash for row in leaves)
         report.problems += unreadable + verify_log_indices(row.log_index for row in leaves)
@@ -202,37 +208,100 @@ async def _check_snapshots(objects: ObjectStore, iid: str, rows: list[EventRow])
     return problems
 
 
+def _covered_size(chains: Iterable[list[EventRow]]) -> int:
+    """The log size that covers every given event (0 when there are none)."""
+    return max((row.log_index + 1 for rows in chains for row in rows), default=0)
+
+
+def _relied_on(sizes: Iterable[int], need: int) -> set[int]:
+    """Of the stored checkpoint sizes, those checking the log's first `need` entries relies
+    on: the newest (a log shorter than it was truncated; its root covers every leaf below
+    it) and the first covering all `need` (the one the events were first signed under)."""
+    listed = sorted(sizes)
+    if not listed:
+        return set()
+    return {listed[-1], *[size for size in listed if size >= need][:1]}
+
+
 async def _checkpoints(
-    queries: AuditQueries, objects: ObjectStore | None, anchors: Sequence[Checkpoint]
+    queries: AuditQueries,
+    objects: ObjectStore | None,
+    anchors: Sequence[Checkpoint],
+    need: int | None,
 ) -> tuple[list[tuple[str, Checkpoint]], list[Problem]]:
-    """Every checkpoint to check, labelled by where it came from, and the unreadable ones."""
-    labelled = [("database", cp) for cp in await queries.checkpoints()]
+    """The checkpoints to check, labelled by where they came from, and the unreadable ones:
+    every stored one when `need` is None, else those `_relied_on` in either store (each
+    read from both, so the database and the object-locked copy are compared)."""
+    if need is None:
+        labelled = [("database", cp) for cp in await queries.checkpoints()]
+        labelled += [("pinned", cp) for cp in anchors]
+        if objects is None:
+            return labelled, []
+        stored, unreadable = await _stored_checkpoints(objects)
+        return labelled + [("object-storage", cp) for cp in stored], unreadable
+    listed = {} if objects is None else await _listed(objects, CHECKPOINT_PREFIX_KEY)
+    sizes = await queries.relied_on_sizes("checkpoint", need) | _relied_on(listed, need)
+    labelled = [("database", cp) for cp in await queries.checkpoints(sizes)]
     labelled += [("pinned", cp) for cp in anchors]
     if objects is None:
         return labelled, []
-    stored, unreadable = await _stored_checkpoints(objects)
+    stored, unreadable = await _read_checkpoints(objects, _chosen(listed, sizes))
     return labelled + [("object-storage", cp) for cp in stored], unreadable
 
 
 async def _notes(
-    queries: AuditQueries, objects: ObjectStore | None
+    queries: AuditQueries, objects: ObjectStore | None, need: int | None
 ) -> tuple[list[StoredNote], list[StoredNote]]:
-    """The stored checkpoint notes: plain, and cosigned by witnesses."""
-    plain = [StoredNote("database", n, t) for n, t in await queries.checkpoint_notes()]
-    cosigned = [StoredNote("database", n, t) for n, t in await queries.cosigned_checkpoint_notes()]
-    if objects is not None:
-        plain += await _stored_notes(objects, CHECKPOINT_NOTE_PREFIX_KEY)
-        cosigned += await _stored_notes(objects, COSIGNED_NOTE_PREFIX_KEY)
+    """The stored checkpoint notes, plain and cosigned by witnesses: all when `need` is
+    None, else those `_relied_on` (as for `_checkpoints`)."""
+    plain = await _notes_of("note", queries.checkpoint_notes, CHECKPOINT_NOTE_PREFIX_KEY,
+                            queries, objects, need)  # fmt: skip
+    cosigned = await _notes_of("cosigned", queries.cosigned_checkpoint_notes,
+                               COSIGNED_NOTE_PREFIX_KEY, queries, objects, need)  # fmt: skip
     return plain, cosigned
 
 
-async def _stored_notes(objects: ObjectStore, prefix: str) -> list[StoredNote]:
-    found = []
+async def _notes_of(
+    kind: CheckpointKind,
+    read: Callable[[set[int] | None], Awaitable[list[tuple[int, str]]]],
+    prefix: str,
+    queries: AuditQueries,
+    objects: ObjectStore | None,
+    need: int | None,
+) -> list[StoredNote]:
+    listed = {} if objects is None else await _listed(objects, prefix)
+    sizes = None
+    if need is not None:
+        sizes = await queries.relied_on_sizes(kind, need) | _relied_on(listed, need)
+    notes = [StoredNote("database", size, note) for size, note in await read(sizes)]
+    if objects is not None:
+        notes += await _read_notes(objects, _chosen(listed, sizes))
+    return notes
+
+
+async def _listed(objects: ObjectStore, prefix: str) -> dict[int, list[str]]:
+    """The object keys under `prefix` by the size their name gives (names only: listing
+    reads no object; keys whose name gives no size are left out, as they always were)."""
+    by_size: dict[int, list[str]] = {}
     for key in await objects.keys(prefix):
-        data = await objects.get(key)
         stem = key.rsplit("/", 1)[-1].split(".", 1)[0]
-        if data is not None and stem.isdigit():
-            found.append(StoredNote("object-storage", int(stem), data.decode("utf-8", "replace")))
+        if stem.isdigit():
+            by_size.setdefault(int(stem), []).append(key)
+    return by_size
+
+
+def _chosen(listed: dict[int, list[str]], sizes: set[int] | None) -> list[tuple[int, str]]:
+    """The (size, key) pairs to read: all, or those of `sizes`."""
+    pairs = [(size, key) for size, keys in listed.items() for key in keys]
+    return sorted(p for p in pairs if sizes is None or p[0] in sizes)
+
+
+async def _read_notes(objects: ObjectStore, keys: list[tuple[int, str]]) -> list[StoredNote]:
+    found = []
+    for size, key in keys:
+        data = await objects.get(key)
+        if data is not None:
+            found.append(StoredNote("object-storage", size, data.decode("utf-8", "replace")))
     return found
 
 
@@ -242,8 +311,15 @@ async def stored_checkpoints(objects: ObjectStore) -> list[Checkpoint]:
 
 
 async def _stored_checkpoints(objects: ObjectStore) -> tuple[list[Checkpoint], list[Problem]]:
+    keys = await objects.keys(CHECKPOINT_PREFIX_KEY)
+    return await _read_checkpoints(objects, list(enumerate(keys)))
+
+
+async def _read_checkpoints(
+    objects: ObjectStore, keys: list[tuple[int, str]]
+) -> tuple[list[Checkpoint], list[Problem]]:
     found, problems = [], []
-    for key in await objects.keys(CHECKPOINT_PREFIX_KEY):
+    for _, key in keys:
         data = await objects.get(key)
         if data is None:
             continue

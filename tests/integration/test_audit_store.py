@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,8 +14,9 @@ from botocore.exceptions import ClientError
 from psycopg import sql
 
 from gantral.audit.bundle_verify import verify_bundle
-from gantral.audit.checkpointer import CHECKPOINT_PREFIX_KEY
-from gantral.audit.db import open_pool
+from gantral.audit.checkpointer import CHECKPOINT_PREFIX_KEY, cosigned_note_key
+from gantral.audit.db import Database, open_pool
+from gantral.audit.queries import AuditQueries
 from gantral.audit.store import SequenceGap
 from gantral.audit.testing import TestSink, make_events, open_test_sink, unique
 from gantral.audit.verifier import verify_database
@@ -194,3 +196,86 @@ async def test_a_checkpoint_signed_during_verification_is_no_false_alarm(
         ts.queries, objects=ts.objects, public_key=ts.key.public_key(), instance_ids=[iid]
     )
     assert report.ok, report.problems
+
+
+async def _seal_and_checkpoint(ts: TestSink, iid: str) -> None:
+    """One sealed instance and a checkpoint covering it, also stored as a cosigned note
+    (by no witness: the reads are what is counted, not the cosignatures)."""
+    await ts.sink.append(_req(iid, make_events(iid, 3)))
+    cp = await ts.checkpointer.publish()
+    assert cp is not None
+    note = await ts.queries.checkpoint_note(cp.size)
+    assert note is not None
+    await ts.objects.put_locked(cosigned_note_key(cp.size), note.encode())
+    await ts.writer.record_cosigned_checkpoint(cp.size, note, 0)
+
+
+def _count_checkpoint_reads(ts: TestSink, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Checkpoints, notes and cosigned notes read, per store: database rows returned and
+    objects fetched."""
+    reads: Counter[str] = Counter()
+    for name in ("checkpoints", "checkpoint_notes", "cosigned_checkpoint_notes"):
+        original = getattr(ts.queries, name)
+
+        async def counted(*args: Any, _read: Any = original, _name: str = name) -> Any:
+            rows = await _read(*args)
+            reads[f"database {_name}"] += len(rows)
+            return rows
+
+        monkeypatch.setattr(ts.queries, name, counted)
+    get = ts.objects.get
+
+    async def counted_get(key: str) -> bytes | None:
+        reads[f"object {key.split('/', 1)[0]}"] += 1
+        return await get(key)
+
+    monkeypatch.setattr(ts.objects, "get", counted_get)
+    return reads
+
+
+async def test_verifying_one_instance_reads_only_the_checkpoints_it_relies_on(
+    ts: TestSink, stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many unrelated instances were sealed and checkpointed since, one instance's
+    verification reads the checkpoint first covering its events and the newest one (JSON,
+    note and cosigned note, from the database and the bucket): a constant, not the log."""
+    target = unique("inst")
+    await _seal_and_checkpoint(ts, target)
+    reads = _count_checkpoint_reads(ts, monkeypatch)
+    counts = []
+    for _ in range(2):
+        for _ in range(8):
+            await _seal_and_checkpoint(ts, unique("other"))
+        reads.clear()
+        report = await verify_database(
+            ts.queries, objects=ts.objects, public_key=ts.key.public_key(), instance_ids=[target]
+        )
+        assert report.ok, report.problems
+        assert (report.checkpoints, report.notes) == (4, 8)
+        counts.append(dict(reads))
+    assert counts[0] == counts[1], counts
+    assert set(counts[0].values()) == {2}, counts[0]  # the covering one and the newest
+    assert len(counts[0]) == 6  # each kind, from each store
+    reads.clear()
+    whole = await verify_database(ts.queries, objects=ts.objects, public_key=ts.key.public_key())
+    assert whole.ok, whole.problems
+    assert set(reads.values()) == {17}, reads  # the whole log still reads every one
+
+    # Fail closed: with the log truncated and the database's checkpoints gone, the
+    # object-locked newest note still shows it to one instance's verification.
+    schema = sql.Identifier(ts.config.schema_name)
+    connect = psycopg.AsyncConnection.connect(stack.postgres_uri)
+    async with await connect as conn, conn.transaction(force_rollback=True):
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        for table in ("events", "checkpoints", "cosigned_checkpoints"):
+            column = "log_index" if table == "events" else "size"
+            await conn.execute(
+                sql.SQL("DELETE FROM {}.{} WHERE {} >= 40").format(
+                    schema, sql.Identifier(table), sql.Identifier(column)
+                )
+            )
+        tampered = AuditQueries(Database(ts.config, conn=conn))
+        report = await verify_database(
+            tampered, objects=ts.objects, public_key=ts.key.public_key(), instance_ids=[target]
+        )
+    assert "log_truncated" in {p.code for p in report.problems}, report.problems
