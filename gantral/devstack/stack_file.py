@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gantral.settings import Settings
+from gantral.settings.audit import WitnessSettings
 
 __all__ = ["STACK_FILE", "local_issuer_url", "read_stack_file", "with_local_stack"]
 
@@ -32,19 +33,25 @@ def read_stack_file(data_dir: Path) -> dict[str, Any] | None:
 
 def with_local_stack(settings: Settings, data_dir: Path) -> Settings:
     """`settings`, completed from the local stack in `data_dir` when they name no audit
-    database: its database, S3, audit public keys and (unless set) Temporal address."""
+    database: its database, S3, audit public keys, its witness (when it runs one) and
+    (unless set) Temporal address."""
     database = settings.database
     if database.reader_url.get_secret_value() or database.url.get_secret_value():
         return settings
     stack = read_stack_file(data_dir)
     if stack is None:
         return settings
+    audit: dict[str, Any] = {
+        "public_keys": settings.audit.public_keys or stack["audit_public_keys"]
+    }
+    # The stack's own witness (`gantral dev --witness`), unless witnesses are configured.
+    witnesses = stack.get("audit_witnesses")
+    if witnesses and not settings.audit.witnesses:
+        audit["witnesses"] = [WitnessSettings.model_validate(w) for w in witnesses]
     update: dict[str, Any] = {
         "database": database.model_validate({"reader_url": stack["database_url"]}),
         "s3": settings.s3.model_validate(stack["s3"]),
-        "audit": settings.audit.model_copy(
-            update={"public_keys": settings.audit.public_keys or stack["audit_public_keys"]}
-        ),
+        "audit": settings.audit.model_copy(update=audit),
     }
     # Written since the stack file named Temporal; an older file leaves the setting as is.
     temporal = stack.get("temporal_address")

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from gantral.devstack.run import DevPorts, run_dev_stack
 api, temporal, ui, s3, base, issuer, worker, sink = (int(p) for p in sys.argv[2:10])
-ports = DevPorts(api, temporal, ui, s3, base, issuer, worker, sink)
+witness = int(sys.argv[11]) if len(sys.argv) > 11 else None  # `--witness`'s port
+ports = DevPorts(api, temporal, ui, s3, base, issuer, worker, sink, witness)
 run_dev_stack(Path(sys.argv[1]), ports, Path(sys.argv[10]))
 """
 

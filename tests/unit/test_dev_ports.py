@@ -36,3 +36,16 @@ def test_a_port_used_twice_is_named_with_both_options() -> None:
 def test_a_derived_port_out_of_range_is_named() -> None:
     with pytest.raises(StackError, match=r"75000 \(SeaweedFS internal .*\) is out of range"):
         check_ports(DevPorts.derived(s3=64000))
+
+
+def test_the_witness_port_is_taken_only_when_asked_for_and_follows_the_api_port() -> None:
+    assert DevPorts.derived().witness is None
+    assert all("witness" not in what for _, what in DevPorts.derived().listening())
+    first = DevPorts.derived(with_witness=True)
+    second = DevPorts.derived(
+        api=8100, temporal=7300, temporal_ui=8300, s3=8400, issuer=8700, with_witness=True
+    )
+    assert (first.witness, second.witness) == (9466, 9566)
+    assert {p for p, _ in first.listening()}.isdisjoint(p for p, _ in second.listening())
+    assert (9466, "witness (--witness-port, default --api-port + 1466)") in first.listening()
+    assert DevPorts.derived(with_witness=True, witness=20200).witness == 20200
