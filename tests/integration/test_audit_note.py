@@ -10,14 +10,19 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from gantral.audit.checkpointer import checkpoint_note_key
+from gantral.audit.cosignature import cosigner_key
 from gantral.audit.note import NoteError, NoteVerifier, open_checkpoint, parse_verifier_key
 from gantral.audit.testing import TestSink, make_events, open_test_sink, unique
+from gantral.audit.witness import Witness, WitnessState
+from gantral.audit.witness_server import witness_app
+from gantral.audit.witnessing import WitnessEndpoint, Witnessing
 from gantral.cli import app
 from gantral.domain.audit_event import AppendAuditEvents
 from tests.helpers.interop import go_checker
@@ -89,3 +94,53 @@ async def test_go_sumdb_note_opens_the_sinks_notes(ts: TestSink, tmp_path: Path)
         bad = subprocess.run([checker, vkey, path], capture_output=True, text=True, check=False)
         assert bad.returncode == 1, bad.stdout
         assert "note.Open" in bad.stderr
+
+
+async def test_go_sumdb_note_verifies_a_witness_cosignature(ts: TestSink, tmp_path: Path) -> None:
+    """The sink submits its checkpoint to our witness (its real HTTP app, in process) and
+    stores the cosigned note; Go's note.Open, given the log's key and the witness's,
+    verifies both lines. x/mod's own NewVerifier refuses a cosignature/v1 key (type 0x04):
+    the checker verifies it with a note.Verifier for that algorithm (note_check/main.go)."""
+    checker = await asyncio.to_thread(go_checker, tmp_path)
+    vkey = await asyncio.to_thread(_verifier_key_from_cli, ts)
+    witness_key = Ed25519PrivateKey.generate()
+    name = "witness.test/interop"
+    witness = Witness(
+        name, witness_key, {ts.config.origin: [parse_verifier_key(vkey)]}, WitnessState(),
+        lambda: 1_765_000_000,
+    )  # fmt: skip
+    app_ = witness_app(witness, tmp_path / "witness-state.json")
+    wkey = cosigner_key(name, witness_key.public_key())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app_), base_url="http://witness"
+    ) as http:
+        ts.checkpointer.witnessing = Witnessing(
+            [WitnessEndpoint.parse(wkey, "http://witness")], 1, http
+        )
+        _, cp = await _published_note(ts)
+    cosigned = await ts.queries.cosigned_checkpoint_note(cp.size)
+    assert cosigned is not None, ts.checkpointer.witnessing.refusals
+    path = tmp_path / "cosigned.note"
+
+    def check(note: str, *keys: str) -> subprocess.CompletedProcess[str]:
+        path.write_bytes(note.encode())
+        return subprocess.run([checker, *keys[:1], path, *keys[1:]],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+
+    run = check(cosigned, vkey, wkey)
+    assert run.returncode == 0, run.stderr
+    signed = [line for line in run.stdout.splitlines() if line.startswith("signed-by ")]
+    key_ids = ["+".join(k.split("+")[:2]) for k in (vkey, wkey)]
+    assert signed == [f"signed-by {k}" for k in key_ids], run.stdout
+    assert "x/mod note.NewVerifier(witness key): unknown verifier algorithm" in run.stderr
+
+    # Without the witness's key its line is an unknown signer: ignored, as the spec says.
+    alone = check(cosigned, vkey)
+    assert alone.returncode == 0 and "witness.test" not in alone.stdout, alone.stdout
+    # One changed character of the cosignature (inside its Ed25519 part, where every
+    # base64 bit counts) fails note.Open.
+    line = cosigned.rstrip("\n").rsplit("\n", 1)[1]
+    assert line.startswith(f"\u2014 {name} ")
+    flipped = line[:-20] + ("A" if line[-20] != "A" else "B") + line[-19:]
+    bad = check(cosigned.replace(line, flipped), vkey, wkey)
+    assert bad.returncode == 1 and "note.Open: invalid signature" in bad.stderr, bad.stderr
