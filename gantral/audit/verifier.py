@@ -102,7 +102,12 @@ async def verify_database(
     """
     keys = key_list(public_key) or None
     report = VerifyReport(signatures_checked=keys is not None)
-    seals = await queries.seals()
+    if instance_ids is None:
+        seals = await queries.seals()
+    else:  # the given instances' seals only, not one row per sealed instance
+        seals = {}
+        for iid in instance_ids:
+            seals.update(await queries.seals(iid))
     chains: dict[str, list[EventRow]] = {}
     if instance_ids is None:
         async for row in queries.all_events():

@@ -211,10 +211,10 @@ async def _seal_and_checkpoint(ts: TestSink, iid: str) -> None:
 
 
 def _count_checkpoint_reads(ts: TestSink, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """Checkpoints, notes and cosigned notes read, per store: database rows returned and
-    objects fetched."""
+    """Checkpoints, notes and cosigned notes read, per store (database rows returned and
+    objects fetched), and seal rows."""
     reads: Counter[str] = Counter()
-    for name in ("checkpoints", "checkpoint_notes", "cosigned_checkpoint_notes"):
+    for name in ("checkpoints", "checkpoint_notes", "cosigned_checkpoint_notes", "seals"):
         original = getattr(ts.queries, name)
 
         async def counted(*args: Any, _read: Any = original, _name: str = name) -> Any:
@@ -238,7 +238,8 @@ async def test_verifying_one_instance_reads_only_the_checkpoints_it_relies_on(
 ) -> None:
     """However many unrelated instances were sealed and checkpointed since, one instance's
     verification reads the checkpoint first covering its events and the newest one (JSON,
-    note and cosigned note, from the database and the bucket): a constant, not the log."""
+    note and cosigned note, from the database and the bucket) and its own seal: a constant,
+    not the log."""
     target = unique("inst")
     await _seal_and_checkpoint(ts, target)
     reads = _count_checkpoint_reads(ts, monkeypatch)
@@ -254,6 +255,7 @@ async def test_verifying_one_instance_reads_only_the_checkpoints_it_relies_on(
         assert (report.checkpoints, report.notes) == (4, 8)
         counts.append(dict(reads))
     assert counts[0] == counts[1], counts
+    assert counts[0].pop("database seals") == 1, counts[0]  # its own
     assert set(counts[0].values()) == {2}, counts[0]  # the covering one and the newest
     assert len(counts[0]) == 6  # each kind, from each store
     reads.clear()
