@@ -841,7 +841,7 @@ type HaltRaise struct {
 // `deployment: true`.
 type HaltScope struct {
 	Agent      *string `json:"agent,omitempty"`
-	Deployment *string `json:"deployment,omitempty"`
+	Deployment *bool   `json:"deployment,omitempty"`
 	Team       *string `json:"team,omitempty"`
 	// Only with `workflow`
 	Version  *int64  `json:"version,omitempty"`
