@@ -43,7 +43,10 @@ class Escalation(Requests):
             request.tier = index
             self.log.record(
                 Escalated(
-                    request_id=request.request_id, tier=index, approvers=roles_in(tier.approvers)
+                    request_id=request.request_id,
+                    tier=index,
+                    approvers=roles_in(tier.approvers),
+                    deadline=now + tier.timeout if tier.timeout else None,
                 ),
                 SYSTEM_ACTOR,
                 now,

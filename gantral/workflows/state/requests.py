@@ -133,6 +133,8 @@ class Requests(StateCore):
                 approvers=roles,
                 separation_of_duties=plan.separation_of_duties,
                 grant_holder=request.grant_holder,
+                deadline=now + plan.tiers[0].timeout if plan.tiers[0].timeout else None,
+                excluded_approvers=request.excluded_approvers,
             ),
             requested_by,
             now,
