@@ -19,13 +19,15 @@ from tests.helpers.publishing import publish_one_step
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
+# Teams of their own: the other inbox tests' approvers never page through these.
+TEAM, OTHER = "inbox-pages", "inbox-pages-risk"
 OWNER = "page-owner"
-AGENT = bearer("page-agent", agent=True, owner=OWNER)
-RISK_AGENT = bearer("page-risk-agent", teams=["risk"], agent=True)
-LEAD = bearer("page-lead", ["TECH_LEAD", "approver"])
-OWNER_LEAD = bearer(OWNER, ["TECH_LEAD", "approver"])
-SEC = bearer("page-sec", ["SECURITY_REVIEWER", "approver"])
-RISK_LEAD = bearer("page-risk-lead", ["TECH_LEAD", "approver"], teams=["risk"])
+AGENT = bearer("page-agent", teams=[TEAM], agent=True, owner=OWNER)
+RISK_AGENT = bearer("page-risk-agent", teams=[OTHER], agent=True)
+LEAD = bearer("page-lead", ["TECH_LEAD", "approver"], teams=[TEAM])
+OWNER_LEAD = bearer(OWNER, ["TECH_LEAD", "approver"], teams=[TEAM])
+SEC = bearer("page-sec", ["SECURITY_REVIEWER", "approver"], teams=[TEAM])
+RISK_LEAD = bearer("page-risk-lead", ["TECH_LEAD", "approver"], teams=[OTHER])
 # Without a deadline, then with deadlines (hours): 260 requests the lead may decide.
 PLAIN, TIMED, RISK, SECURITY = 230, (3, 1, 2), 15, 10
 
@@ -87,23 +89,19 @@ async def test_every_open_request_is_reachable_in_urgency_order(api: httpx.Async
     await publish_one_step(api, f"page-sec-{tag}", policy(None, "SECURITY_REVIEWER"))
     gate = asyncio.Semaphore(12)
     timed = {
-        hours: await open_request(api, gate, f"page-{hours}h-{tag}", "payments", AGENT)
-        for hours in TIMED
+        hours: await open_request(api, gate, f"page-{hours}h-{tag}", TEAM, AGENT) for hours in TIMED
     }
     plain = await asyncio.gather(
-        *(open_request(api, gate, f"page-plain-{tag}", "payments", AGENT) for _ in range(PLAIN))
+        *(open_request(api, gate, f"page-plain-{tag}", TEAM, AGENT) for _ in range(PLAIN))
     )
     risk = set(
         await asyncio.gather(
-            *(open_request(api, gate, f"page-plain-{tag}", "risk", RISK_AGENT) for _ in range(RISK))
+            *(open_request(api, gate, f"page-plain-{tag}", OTHER, RISK_AGENT) for _ in range(RISK))
         )
     )
     sec = set(
         await asyncio.gather(
-            *(
-                open_request(api, gate, f"page-sec-{tag}", "payments", AGENT)
-                for _ in range(SECURITY)
-            )
+            *(open_request(api, gate, f"page-sec-{tag}", TEAM, AGENT) for _ in range(SECURITY))
         )
     )
     lead = set(plain) | set(timed.values())
@@ -125,7 +123,7 @@ async def test_every_open_request_is_reachable_in_urgency_order(api: httpx.Async
     assert mine[:3] == [timed[1], timed[2], timed[3]]
     assert set(mine[3:]) == set(plain)
     item = next(i for i in items if i["instance_id"] == timed[1])
-    assert item["decidable_as"] == ["TECH_LEAD"] and item["owning_team_id"] == "payments"
+    assert item["decidable_as"] == ["TECH_LEAD"] and item["owning_team_id"] == TEAM
     assert item["quorum"].startswith("0 of 1") and item["arguments"] == {"n": 1}
 
     # Team and role: the risk lead sees the risk team's, the reviewer only theirs.
