@@ -24,7 +24,7 @@ PageKey = tuple[datetime | None, datetime, str]
 
 _OPEN = """
 SELECT request_id, instance_id, workflow_id, team_id, deadline, opened_at, roles_needed,
-       still_needed
+       still_needed, tier, approved_by
 FROM {requests}
 WHERE closed_at IS NULL
   AND (%(teams)s::text[] IS NULL OR team_id = ANY(%(teams)s::text[]))
@@ -51,10 +51,18 @@ class PendingRequest:
     opened_at: datetime
     roles_needed: list[str]
     still_needed: list[str]
+    tier: int
+    approved_by: list[str]
 
     @property
     def key(self) -> PageKey:
         return (self.deadline, self.opened_at, self.request_id)
+
+    @property
+    def version(self) -> tuple[object, ...]:
+        """What changes while the request is open (an approval, a deputy's, an escalation,
+        a deadline moved by a halt): a request read with another version is stale."""
+        return (self.tier, self.deadline, tuple(self.still_needed), tuple(self.approved_by))
 
 
 class PendingRequests:
@@ -90,7 +98,7 @@ class PendingRequests:
 
 
 def _pending(row: tuple[object, ...]) -> PendingRequest:
-    rid, iid, wid, team, deadline, opened, needed, still = row
+    rid, iid, wid, team, deadline, opened, needed, still, tier, approved = row
     return PendingRequest(
         request_id=str(rid),
         instance_id=str(iid),
@@ -100,6 +108,8 @@ def _pending(row: tuple[object, ...]) -> PendingRequest:
         opened_at=opened if isinstance(opened, datetime) else datetime.min,
         roles_needed=_texts(needed),
         still_needed=_texts(still),
+        tier=tier if isinstance(tier, int) else 0,
+        approved_by=_texts(approved),
     )
 
 

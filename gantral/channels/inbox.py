@@ -19,6 +19,7 @@ import base64
 import binascii
 import contextlib
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -63,6 +64,7 @@ __all__ = [
     "ClosedRequest",
     "InboxItem",
     "InboxPage",
+    "SeenRequests",
     "decidable_roles",
     "decode_page_token",
     "deputy_for",
@@ -298,6 +300,35 @@ def _item(
     )
 
 
+class SeenRequests:
+    """Requests read from their instances, kept while the read model lists them at the same
+    version: what an inbox item shows of a request (its step, action, arguments, digest,
+    materiality, creation) never changes, and what does (approvals, still needed, tier,
+    deadline) changes the version, so a listed request is queried once per change, not
+    once per inbox read. Bounded: the least recently listed are dropped first."""
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self._capacity = capacity
+        self._kept: OrderedDict[str, tuple[tuple[object, ...], HumanRequest]] = OrderedDict()
+
+    def get(self, row: PendingRequest) -> HumanRequest | None:
+        kept = self._kept.get(row.request_id)
+        if kept is None or kept[0] != row.version:
+            return None
+        self._kept.move_to_end(row.request_id)
+        return kept[1]
+
+    def put(self, row: PendingRequest, request: HumanRequest) -> None:
+        # The snapshot is the bulk of a request and no inbox item shows it.
+        self._kept[row.request_id] = (
+            row.version,
+            request.model_copy(update={"context_snapshot": {}}),
+        )
+        self._kept.move_to_end(row.request_id)
+        while len(self._kept) > self._capacity:
+            self._kept.popitem(last=False)
+
+
 def encode_page_token(key: PageKey) -> str:
     deadline, opened, request_id = key
     raw = json.dumps([deadline.isoformat() if deadline else None, opened.isoformat(), request_id])
@@ -332,12 +363,14 @@ async def pending_page(
     limit: int,
     delegated: Sequence[Delegated] = (),
     page_token: str | None = None,
+    seen: SeenRequests | None = None,
 ) -> InboxPage:
     """One page of the open requests of `teams` (None: every team), most urgent first,
     chosen from the request read model; with `actor`, only those they may decide,
     themselves or as a deputy (`delegated`). Each listed request is then read from its
     instance (the authority on quorum, exclusions and what the human is shown): a page
-    may hold fewer than `limit` items, never a request the caller cannot decide."""
+    may hold fewer than `limit` items, never a request the caller cannot decide. `seen`:
+    requests already read, at the version the read model lists (no query again)."""
     after = decode_page_token(page_token) if page_token else None
     roles: list[str] | None = None
     if actor is not None:
@@ -356,12 +389,16 @@ async def pending_page(
     gate = asyncio.Semaphore(_CONCURRENT_QUERIES)
 
     async def read(row: PendingRequest) -> InboxItem | None:
-        handle = temporal.get_workflow_handle_for(InstanceWorkflow.run, row.instance_id)
-        async with gate:
-            try:
-                request = await handle.query(InstanceWorkflow.request, row.request_id)
-            except (RPCError, WorkflowQueryFailedError):
-                return None  # closed or gone since the read model listed it
+        request = seen.get(row) if seen is not None else None
+        if request is None:
+            handle = temporal.get_workflow_handle_for(InstanceWorkflow.run, row.instance_id)
+            async with gate:
+                try:
+                    request = await handle.query(InstanceWorkflow.request, row.request_id)
+                except (RPCError, WorkflowQueryFailedError):
+                    return None  # closed or gone since the read model listed it
+            if request is not None and seen is not None:
+                seen.put(row, request)
         if request is None or request.status is not RequestStatus.PENDING:
             return None  # decided since (the read model lags the instance by its sink)
         return _item(row.instance_id, row.workflow_id, row.team_id, request, actor, delegated)
