@@ -176,7 +176,7 @@ async def migrate(dsn: str, config: AuditSettings) -> int:
                     _render("INSERT INTO {schema}.schema_migrations (version) VALUES (%s)", config),
                     (version,),
                 )
-            if current < 2:
+            if current < 2 <= max(MIGRATIONS):
                 # Backfill from the log as committed now (indices commit in order, so this
                 # is a prefix), once every read-model column exists; later events are
                 # applied by the sinks.

@@ -71,6 +71,7 @@ __all__ = [
     "encode_page_token",
     "open_requests",
     "pending_page",
+    "seen_on",
     "urgency",
 ]
 
@@ -318,6 +319,11 @@ class SeenRequests:
         self._kept.move_to_end(row.request_id)
         return kept[1]
 
+    def forget(self, request_id: str) -> None:
+        """A decision on it was relayed here: read it again (the read model lags by the
+        sink's commit, the instance does not)."""
+        self._kept.pop(request_id, None)
+
     def put(self, row: PendingRequest, request: HumanRequest) -> None:
         # The snapshot is the bulk of a request and no inbox item shows it.
         self._kept[row.request_id] = (
@@ -327,6 +333,18 @@ class SeenRequests:
         self._kept.move_to_end(row.request_id)
         while len(self._kept) > self._capacity:
             self._kept.popitem(last=False)
+
+
+def seen_on(state: Any) -> SeenRequests:
+    """The requests this API replica already read (kept on its `app.state`)."""
+    seen = getattr(state, "inbox_seen", None)
+    if not isinstance(seen, SeenRequests):
+        seen = SeenRequests()
+        state.inbox_seen = seen
+        core = getattr(state, "core", None)
+        if core is not None:  # decisions relayed by this replica
+            core.on_decision.append(seen.forget)
+    return seen
 
 
 def encode_page_token(key: PageKey) -> str:

@@ -55,3 +55,11 @@ def test_a_request_is_read_again_once_its_version_changes() -> None:
     assert seen.get(row()) is not None
     seen.put(row("req_3"), request(request_id="req_3"))
     assert seen.get(row("req_2")) is None and seen.get(row()) is not None
+
+
+def test_a_decision_relayed_here_forgets_the_request() -> None:
+    seen = SeenRequests()
+    seen.put(row(), request())
+    seen.forget("req_1")
+    assert seen.get(row()) is None
+    seen.forget("req_unknown")  # nothing read of it: nothing to forget

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from gantral.api.authz import CurrentCaller
 from gantral.audit.reader import AuditReader
-from gantral.channels.inbox import InboxPage, SeenRequests, open_requests, pending_page
+from gantral.channels.inbox import InboxPage, open_requests, pending_page, seen_on
 from gantral.domain.delegation import Delegated
 from gantral.errors import InvalidInput, Reason
 from gantral.governance.delegation_book import DelegationBook
@@ -67,7 +67,7 @@ async def list_requests(
             limit=limit,
             delegated=delegated,
             page_token=page_token,
-            seen=_seen(request),
+            seen=seen_on(request.app.state),
         )
     if page_token is not None:
         raise InvalidInput(
@@ -81,11 +81,3 @@ async def list_requests(
         limit=limit,
         delegated=delegated,
     )
-
-
-def _seen(request: Request) -> SeenRequests:
-    """This API replica's requests already read (see `SeenRequests`)."""
-    seen = getattr(request.app.state, "inbox_seen", None)
-    if not isinstance(seen, SeenRequests):
-        seen = request.app.state.inbox_seen = SeenRequests()
-    return seen
