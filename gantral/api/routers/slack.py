@@ -19,7 +19,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from gantral.api.routers.webhook_body import bounded_body, off
 from gantral.channels.decisions import principal_of
-from gantral.channels.inbox import open_requests, pending_page, seen_on
+from gantral.channels.inbox import open_requests
 from gantral.channels.slack.blocks import home_view
 from gantral.channels.slack.interactions import SlackInteractions
 from gantral.channels.slack.people import identify
@@ -131,14 +131,7 @@ async def events(request: Request, tasks: BackgroundTasks) -> Response | dict[st
                     teams = None if scope.any_team else sorted(scope.teams)
                     if teams != []:
                         actor = to_actor(principal)
-                        reader = request.app.state.audit_reader
-                        if reader is not None:  # the request read model, as the API's inbox
-                            page = await pending_page(
-                                reader, temporal, teams=teams, actor=actor, limit=200,
-                                seen=seen_on(request.app.state),
-                            )  # fmt: skip
-                        else:
-                            page = await open_requests(temporal, teams=teams, actor=actor)
+                        page = await open_requests(temporal, teams=teams, actor=actor)
                         items = page.items
                 try:
                     await handler.web.call(
