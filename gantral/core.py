@@ -57,6 +57,7 @@ from gantral.errors import (
     Reason,
     Unavailable,
 )
+from gantral.governance.break_glass_book import BreakGlassBook
 from gantral.governance.halt_book import HaltBook
 from gantral.governance.halts import Halt, HaltTarget, covering, halted
 from gantral.governance.standing import StandingUse
@@ -358,7 +359,8 @@ class GantralCore:
             return None
         workflow = await self.workflow_of(instance_id)
         version = None
-        if any(h.scope.workflow == workflow and h.scope.version for h in active):
+        scopes = [s for h in active for s in (h.scope, *(e.scope for e in h.exemptions))]
+        if any(s.workflow == workflow and s.version for s in scopes):
             version = (await self.get_instance(instance_id)).workflow_version
         target = HaltTarget(await self.owning_team(instance_id), workflow, version, actor.id)
         return covering(active, target)
@@ -477,6 +479,8 @@ class GantralCore:
         scope = scope_of("authorize", step.actor, step.idempotency_key, step.step_id)
         if self.standing is not None:
             step = await self._with_standing(instance_id, step)
+        if self._halts is not None and self._halts.glass.rule is not None:
+            step = await self._with_break_glass(instance_id, step, self._halts.glass)
         if self._readiness is None:
             return await self._standing_settled(
                 step, self._update(instance_id, InstanceWorkflow.authorize, step, scope)
@@ -533,6 +537,20 @@ class GantralCore:
             max_uses=claimed.max_uses,
         )
         return step.model_copy(update={"standing": use})
+
+    async def _with_break_glass(
+        self, instance_id: str, step: AuthorizeStep, glass: BreakGlassBook
+    ) -> AuthorizeStep:
+        """Pass the break-glass in effect over this call, if one is, into the workflow as
+        a signed fact (it re-checks the end and records the step as taken under it).
+        Called after the halts: a halt in scope has already refused the call."""
+        if not await glass.current():
+            return step
+        workflow = await self.workflow_of(instance_id)
+        version = (await self.get_instance(instance_id)).workflow_version
+        target = HaltTarget(await self.owning_team(instance_id), workflow, version, step.actor.id)
+        use = await glass.use_for(target)
+        return step if use is None else step.model_copy(update={"break_glass": use})
 
     async def _standing_settled(
         self, step: AuthorizeStep, answer: Awaitable[AuthorizeResult]

@@ -266,6 +266,11 @@ class Reason(StrEnum):
     HISTORY_NOT_FOUND = "history_not_found", "Temporal holds no history for the instance"
     HISTORY_INCOMPLETE = "history_incomplete", "the history is incomplete"
     BACKTEST_TOO_LARGE = "backtest_too_large", "the backtest covers more than the limit"
+    EVIDENCE_TOO_LARGE = (
+        "evidence_too_large",
+        "the evidence pack covers more instances than allowed",
+    )
+    NO_EVIDENCE = "no_evidence", "no instance the caller may audit started in that window"
 
     # Channels and triggers.
     BAD_PAYLOAD = "bad_payload", "the channel's payload is not what it should be"
@@ -311,6 +316,35 @@ class Reason(StrEnum):
         "raise_role_required",
         "the deployment lets only some roles raise halts, and the caller holds none",
     )
+    EXEMPTION_NOT_NARROWER = (
+        "exemption_not_narrower",
+        "an exemption must be a narrower part of the halt: otherwise lift the halt",
+    )
+    ALREADY_EXEMPTED = "already_exempted", "that scope is already exempted from the halt"
+    EXEMPTION_NEEDS_SINGLE_LIFTER = (
+        "exemption_needs_single_lifter",
+        "the deployment lifts halts by a quorum: a part of a halt is not exempted by one human",
+    )
+
+    # Break-glass (a quorum lets a scope pass a policy's human requirement for a while).
+    BREAK_GLASS_DISABLED = "break_glass_disabled", "this deployment configures no break-glass"
+    BREAK_GLASS_ROLE_REQUIRED = (
+        "break_glass_role_required",
+        "the caller holds no role the deployment's break-glass quorum counts",
+    )
+    BREAK_GLASS_ALREADY_APPROVED = (
+        "break_glass_already_approved",
+        "this human already approved the break-glass: each human counts once in its quorum",
+    )
+    BREAK_GLASS_TTL_TOO_LONG = (
+        "break_glass_ttl_too_long",
+        "the break-glass asks for longer than the deployment's maximum",
+    )
+    BREAK_GLASS_NOT_PENDING = (
+        "break_glass_not_pending",
+        "the break-glass is already in effect or has ended: a new one needs a new quorum",
+    )
+    UNKNOWN_BREAK_GLASS = "unknown_break_glass", "no break-glass has that id"
 
     # Standing grants (approvals that only narrow).
     STANDING_NOT_ALLOWED = "standing_not_allowed", "the step's policy allows no standing grant"

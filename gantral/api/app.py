@@ -17,6 +17,7 @@ from gantral.api import docs as api_docs
 from gantral.api.edge import EdgeMiddleware
 from gantral.api.routers import (
     audit,
+    break_glass,
     codec,
     decisions,
     delegations,
@@ -160,6 +161,7 @@ def create_app(
     app.include_router(requests.router)
     app.include_router(decisions.router)
     app.include_router(halts.router)
+    app.include_router(break_glass.router)
     app.include_router(standing.router)
     app.include_router(delegations.router)
     app.include_router(readiness.router)

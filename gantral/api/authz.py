@@ -15,6 +15,8 @@
     GET  /v1/audit/refusals                        audit:read           filtered to the teams the
                                                    caller audits (refusals naming no instance:
                                                    all-teams readers only)
+    GET  /v1/audit/evidence                        audit:read           filtered to the teams the
+                                                   caller audits
     POST /v1/replay/{id}, GET .../history          audit:read           the team in its audit log
     GET  /v1/requests?pending_for=me               decisions:decide     teams the caller decides for
     POST /v1/policies/{id}:backtest                audit:read           the teams the caller audits
@@ -28,6 +30,8 @@
     POST /v1/halts                                 halts:raise          the scope's team; any
                                                    other scope: every team (audited first)
     POST /v1/halts/{id}:lift                       halts:lift           as for raising
+    GET  /v1/break-glass, /v1/break-glass/{id}     halts:read
+    POST /v1/break-glass, .../{id}:approve         the deployment's break-glass quorum's roles
 
 The permission table decides (`gantral.identity.permissions`); this module only says what
 to ask it. A refusal (403) on an existing instance is recorded in that instance's audit

@@ -86,6 +86,8 @@ _KNOWN: dict[tuple[str, str], tuple[int, ...]] = {
     ("get", "/v1/audit/instances/{instance_id}/events/{seq}/inclusion"): (404, 409),
     ("put", "/v1/workflows/{workflow_id}"): (409,),
     ("get", "/v1/audit/refusals"): (404,),
+    ("get", "/v1/audit/evidence"): (404, 409),
+    ("get", "/v1/audit/instances/{instance_id}/evidence"): (404, 409),
 }
 
 
@@ -186,6 +188,8 @@ def _declare_ijson(node: Any) -> None:
             node["minimum"] = -MAX_SAFE_INTEGER
         if not isinstance(high, int | float) or high > MAX_SAFE_INTEGER:
             node["maximum"] = MAX_SAFE_INTEGER
+    if types == "array" and "items" not in node:  # an array of anything: of JSON values
+        node["items"] = {"$ref": _JSON_VALUE_REF}
     if (
         types == "object"
         and node.get("additionalProperties") is True

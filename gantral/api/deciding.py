@@ -144,7 +144,9 @@ def check_batch(body: BatchDecisionRequest) -> None:
     for item in body.items:
         ref = (item.instance_id, item.request_id)
         if ref in seen:
-            raise InvalidInput(
+            # Each item is valid alone; only their pairing contradicts: 409, as other
+            # cross-field rules (no schema can say "unique by request").
+            raise Conflict(
                 f"{item.instance_id}/{item.request_id} is named more than once in the batch",
                 reason=Reason.DUPLICATE_IN_BATCH,
                 instance_id=item.instance_id,

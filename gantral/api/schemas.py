@@ -184,8 +184,10 @@ class BatchDecisionRequest(_Body):
     decision_type: Literal[DecisionType.APPROVE, DecisionType.REJECT]
     items: list[BatchDecisionItem] = Field(
         min_length=1,
+        # Declared; checked by the decision path so that the error names its reason.
+        json_schema_extra={"maxItems": MAX_BATCH_DECISIONS},
         description=f"At most {MAX_BATCH_DECISIONS} requests (more: 422 `batch_too_large`),"
-        " each named once (else 422 `duplicate_in_batch`); nothing is decided then.",
+        " each named once (else 409 `duplicate_in_batch`); nothing is decided then.",
     )
     role: str | None = Field(
         default=None, description="The role acted in; default: per request, the one it needs"

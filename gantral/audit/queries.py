@@ -244,6 +244,20 @@ class AuditQueries:
             found.append((row, at, None if team is None else str(team)))
         return found
 
+    async def started_instances(
+        self, since: datetime, until: datetime, limit: int
+    ) -> list[tuple[str, str | None]]:
+        """Instances whose INSTANCE_STARTED was recorded in [since, until), in log order,
+        each with its owning team (at most `limit`)."""
+        query = sql.SQL(
+            "SELECT instance_id, convert_from(body, 'UTF8')::jsonb -> 'payload' ->>"
+            " 'owning_team_id' FROM {} WHERE type = 'INSTANCE_STARTED' AND at >= %s"
+            " AND at < %s ORDER BY log_index LIMIT %s"
+        ).format(self.db.table("events"))
+        async with self.db.connection() as conn:
+            rows = await (await conn.execute(query, (since, until, limit))).fetchall()
+        return [(str(i), None if team is None else str(team)) for i, team in rows]
+
     async def bundle_keys(self, instance_id: str) -> list[str]:
         query = sql.SQL(
             "SELECT object_key FROM {} WHERE instance_id = %s ORDER BY exported_at DESC"

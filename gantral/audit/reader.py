@@ -277,6 +277,38 @@ class AuditReader:
         return BundleView.model_validate(bundle)
 
     @_maps_outages
+    async def evidence_bundles(
+        self, instance_ids: list[str]
+    ) -> tuple[str, list[dict[str, Any]], dict[tuple[str, int], str]]:
+        """For an evidence pack: the latest checkpoint note, each instance's bundle built
+        against it, and each event's tlog-proof against it. Every event must be covered
+        by that checkpoint (else 409 `not_yet_checkpointed`: ask again shortly)."""
+        checkpoint = await self.queries.latest_checkpoint()
+        note = None
+        if checkpoint is not None:
+            note = await self.queries.cosigned_checkpoint_note(checkpoint.size)
+            note = note or await self.queries.checkpoint_note(checkpoint.size)
+        if checkpoint is None or note is None:
+            raise Conflict("no signed checkpoint note yet", reason=Reason.NO_CHECKPOINT_NOTE)
+        tree = await self._synced_tree()
+        bundles, proofs = [], {}
+        for instance_id in instance_ids:
+            seal = (await self.queries.seals(instance_id)).get(instance_id)
+            rows = await self.queries.instance_events(instance_id)
+            if not rows:
+                raise NotFound(f"no audit events for instance {instance_id}")
+            if max(r.log_index for r in rows) >= checkpoint.size:
+                raise Conflict(
+                    f"events of {instance_id} are not covered by the latest checkpoint yet",
+                    reason=Reason.NOT_YET_CHECKPOINTED,
+                )
+            bundles.append(build_bundle(instance_id, rows, seal, checkpoint, tree, note))
+            for row in rows:
+                path = tree.inclusion_proof(row.log_index, checkpoint.size)
+                proofs[(instance_id, row.seq)] = encode_tlog_proof(row.log_index, path, note)
+        return note, bundles, proofs
+
+    @_maps_outages
     async def latest_checkpoint(self) -> Checkpoint:
         checkpoint = await self.queries.latest_checkpoint()
         if checkpoint is None:

@@ -20,7 +20,7 @@ import psycopg
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from psycopg_pool import PoolTimeout
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from gantral.audit.bundle_verify import bundle_gaps, verify_bundle
 from gantral.audit.checkpoint import (
@@ -31,6 +31,8 @@ from gantral.audit.checkpoint import (
     load_verification_keys,
 )
 from gantral.audit.cosignature import Cosigner, parse_cosigner_key
+from gantral.audit.evidence_source import evidence_archive, instances_in_window
+from gantral.audit.evidence_verify import verify_evidence
 from gantral.audit.migrations import migrate
 from gantral.audit.note import NoteError, verifier_key
 from gantral.audit.note_verify import check_tlog_proof
@@ -40,9 +42,12 @@ from gantral.audit.verdict import EXIT_CODES, Verdict, summarize, verdict_of
 from gantral.audit.verifier import VerifyReport, verify_database
 from gantral.audit.verify import Problem
 from gantral.audit.views import RefusalView
+from gantral.cli.audit_stream import stream
 from gantral.cli.output import OutputFormat, OutputOpt
 from gantral.cli.witness import witness_cli
 from gantral.devstack.stack_file import with_local_stack
+from gantral.errors import GantralError
+from gantral.policy.registry_postgres import PostgresRegistry
 from gantral.settings import Settings
 from gantral.settings.audit import DEFAULT_SCHEMA, AuditSettings
 
@@ -53,6 +58,7 @@ audit_app = typer.Typer(
 )
 
 audit_app.add_typer(witness_cli, name="witness")
+audit_app.command("stream")(stream)
 
 PublicKeyOpt = Annotated[
     list[str] | None,
@@ -211,6 +217,10 @@ def verify(
     bundle: Annotated[
         list[Path] | None, typer.Option("--bundle", help="Verify exported bundle files offline.")
     ] = None,
+    evidence: Annotated[
+        list[Path] | None,
+        typer.Option("--evidence", help="Verify evidence packs (`audit evidence`) offline."),
+    ] = None,
     public_key: PublicKeyOpt = None,
     skip_signatures: SkipSignaturesOpt = False,
     origin: OriginOpt = None,
@@ -258,6 +268,12 @@ def verify(
     public key, object storage skipped, fewer cosignatures than --witnesses requires).
     A broken instance is summarized in one line; --verbose lists every problem.
 
+    With --evidence: evidence packs (`gantral audit evidence`), offline: each file against
+    the manifest, each event's chain and its inclusion in the signed checkpoint note (the
+    bundle and the tlog-proof), each policy version against the hash its instance pinned,
+    and summary.md, claims.json and decisions.json rebuilt from the verified events. An
+    unsealed instance, or a pinned policy the pack lacks, is INCONCLUSIVE.
+
     With --output json: one document on stdout (`verdict`, `ok`, the counts,
     `signatures`, `not_checked` and each problem's `code`, `message`, `instance_id`,
     `seq`), the same exit codes.
@@ -277,6 +293,10 @@ def verify(
     if witnesses > len(cosigners):
         raise typer.BadParameter(f"--witnesses {witnesses} needs as many --witness keys")
     not_checked = [] if keys is not None else ["checkpoint signatures (--skip-signatures)"]
+    if evidence and bundle:
+        raise typer.BadParameter("verify --evidence or --bundle, one at a time")
+    if evidence:
+        _verify_evidence(evidence, keys, origin, cosigners, witnesses, not_checked, output, verbose)
     if bundle:
         problems: list[Problem] = []
         for path in bundle:
@@ -316,6 +336,37 @@ def verify(
         events=report.events, checkpoints=report.checkpoints, notes=report.notes,
         cosignatures=report.cosignatures,
     )  # fmt: skip
+
+
+def _verify_evidence(
+    paths: list[Path],
+    keys: list[Ed25519PublicKey] | None,
+    origin: str,
+    cosigners: list[Cosigner],
+    witnesses: int,
+    not_checked: list[str],
+    output: OutputFormat,
+    verbose: bool,
+) -> None:
+    problems: list[Problem] = []
+    counts = {"packs": len(paths), "instances": 0, "events": 0, "decisions": 0, "claims": 0}
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            problems.append(Problem("bad_evidence", f"{path}: not readable: {error}"))
+            continue
+        report = verify_evidence(data, keys, origin, cosigners, witnesses)
+        problems += report.problems
+        not_checked += [f"{path}: {gap}" for gap in report.not_checked if "--skip-sig" not in gap]
+        for name in ("instances", "events", "decisions", "claims"):
+            counts[name] += getattr(report, name)
+    what = (
+        f"{len(paths)} evidence pack(s): {counts['instances']} instance(s), "
+        f"{counts['events']} event(s), {counts['decisions']} decision(s), "
+        f"{counts['claims']} claim(s)"
+    )
+    _conclude(problems, not_checked, keys, output, verbose, what, **counts)
 
 
 @audit_app.command("verify-proof")
@@ -427,6 +478,81 @@ def export(
 
     out.write_text(_run(run()))
     typer.echo(f"wrote {out}")
+
+
+@audit_app.command("evidence")
+def evidence(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the pack (tar.gz).")],
+    instance: Annotated[
+        list[str] | None, typer.Option("--instance", help="An instance to cover; repeatable.")
+    ] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option("--since", help="Cover instances started at or after this time (UTC)."),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option("--until", help="... and before this time (UTC)."),
+    ] = None,
+    team: Annotated[
+        str | None, typer.Option("--team", help="With --since/--until: only this team's.")
+    ] = None,
+    dsn: DsnOpt = None,
+    schema: SchemaOpt = DEFAULT_SCHEMA,
+    registry_dsn: Annotated[
+        str | None,
+        typer.Option(
+            "--registry-dsn",
+            help="The policy registry's PostgreSQL URI (default: GANTRAL_DATABASE__REGISTRY_URL,"
+            " else the audit database's).",
+        ),
+    ] = None,
+    data_dir: DataDirOpt = Path(".data"),
+) -> None:
+    """Write an evidence pack: the instances' events with the signed checkpoint note and
+    each event's tlog-proof, the policy versions that decided, the decisions and their
+    approvers, claims mapped to EU AI Act Art. 12/14 and SOC 2 CC6/CC7 (claims.json) and
+    summary.md. Reads the audit database as `audit export` does (every team's; the API's
+    `GET /v1/audit/evidence` scopes to the caller's teams). Check the pack offline with
+    `gantral audit verify --evidence OUT`."""
+    settings = _settings(data_dir)
+    if bool(instance) == (since is not None or until is not None):
+        raise typer.BadParameter("pass --instance, or --since with --until (not both)")
+    if not instance and (since is None or until is None):
+        raise typer.BadParameter("--since needs --until, and --until needs --since")
+    if team is not None and instance:
+        raise typer.BadParameter("--team filters a --since/--until window")
+    audit_dsn = _dsn(dsn, settings)
+    policies_dsn = registry_dsn or settings.database.registry_url.get_secret_value() or audit_dsn
+
+    async def run() -> bytes:
+        reader = await AuditReader.open(audit_dsn, config=AuditSettings(schema_name=schema))
+        try:
+            async with AsyncConnectionPool(policies_dsn, open=False, min_size=1) as pool:
+                registry = PostgresRegistry(pool)
+                if instance:
+                    return await evidence_archive(
+                        reader, registry, instance, {"instance_ids": instance}
+                    )
+                assert since is not None and until is not None
+                start, end = _utc(since), _utc(until)
+                ids = await instances_in_window(reader, start, end, team, None)
+                scope = {"since": start.isoformat(), "until": end.isoformat(), "team": team}
+                return await evidence_archive(reader, registry, ids, scope)
+        finally:
+            await reader.close()
+
+    try:
+        data = _run(run())
+    except GantralError as error:
+        _error(str(error))
+        return
+    out.write_bytes(data)
+    typer.echo(f"wrote {out} ({len(data)} bytes)")
+
+
+def _utc(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
 @audit_app.command("refusals")

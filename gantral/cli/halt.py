@@ -6,6 +6,7 @@
     gantral halt raise --deployment --reason "credential leak"
     gantral halt list [--all] [--output json]
     gantral halt lift halt_0123... --reason "fixed in agent v1.4"
+    gantral halt exempt halt_0123... --agent deploy-bot --reason "fixed; the rest waits"
 
 An API refusal is printed with its reason and the command exits 1.
 """
@@ -61,6 +62,9 @@ def _line(halt: dict[str, Any]) -> str:
     elif approvals := halt.get("lift_approvals"):  # a lift waiting for its quorum
         who = ", ".join(f"{a['human']} as {a['role']}" for a in approvals)
         text += f"  (lift approved by {who}; awaiting the quorum)"
+    for part in halt.get("exemptions") or []:
+        exempted = ", ".join(f"{k}={v}" for k, v in part["scope"].items())
+        text += f"  (except {exempted}, by {part['exempted_by']})"
     return text
 
 
@@ -102,6 +106,26 @@ def lift_halt(
 ) -> None:
     """Lift a halt (or, where the deployment's lift needs a quorum, approve its lift)."""
     halt = _call(api_url, token, "POST", f"/v1/halts/{halt_id}:lift", {"reason": reason})
+    typer.echo(json.dumps(halt, indent=2) if output is OutputFormat.json else _line(halt))
+
+
+@halt_app.command("exempt")
+def exempt_from_halt(
+    halt_id: Annotated[str, typer.Argument(help="The halt a part of which runs again.")],
+    reason: Reason,
+    team: Annotated[str | None, typer.Option(help="This team runs again.")] = None,
+    agent: Annotated[str | None, typer.Option(help="This agent runs again.")] = None,
+    workflow: Annotated[str | None, typer.Option(help="This workflow runs again.")] = None,
+    version: Annotated[int | None, typer.Option(help="Only this version of --workflow.")] = None,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = "",
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Staged recovery: a narrower scope inside the halt runs again; the rest stays halted."""
+    named = {"team": team, "agent": agent, "workflow": workflow, "version": version}
+    scope = {k: v for k, v in named.items() if v is not None}
+    body = {"scope": scope, "reason": reason}
+    halt = _call(api_url, token, "POST", f"/v1/halts/{halt_id}:exempt", body)
     typer.echo(json.dumps(halt, indent=2) if output is OutputFormat.json else _line(halt))
 
 

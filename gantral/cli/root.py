@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from gantral.cli.audit import audit_app
+from gantral.cli.break_glass import break_glass_app
 from gantral.cli.halt import halt_app
 from gantral.cli.hook import hook_app
 from gantral.cli.identity import identity_app
@@ -31,6 +32,7 @@ app.command("mcp-proxy")(mcp_proxy_command)
 app.add_typer(requests_app, name="requests", help="Approvers: list, show and decide requests.")
 app.add_typer(hook_app, name="hook", help="Coding-agent hooks (Claude Code, Codex, Cursor).")
 app.add_typer(halt_app, name="halt", help="The kill switch: raise, list and lift halts.")
+app.add_typer(break_glass_app, name="break-glass", help="Break-glass: open, approve, list.")
 app.add_typer(standing_app, name="standing", help="Standing grants: list and revoke.")
 
 

@@ -42,6 +42,8 @@ class AuditEventType(StrEnum):
     # An APPROVE that also gave a standing grant, and a later call it let through.
     STANDING_GRANT_GIVEN = "STANDING_GRANT_GIVEN"
     ALLOWED_BY_STANDING_GRANT = "ALLOWED_BY_STANDING_GRANT"
+    # A call a policy sends to a human, let through by a break-glass quorum's scope.
+    ALLOWED_BY_BREAK_GLASS = "ALLOWED_BY_BREAK_GLASS"
     AGENT_EVENT = "AGENT_EVENT"
     COST_REPORTED = "COST_REPORTED"
     VIOLATION = "VIOLATION"

@@ -245,6 +245,19 @@ class AllowedByStandingGrant(_Payload):
     expires_at: datetime
 
 
+class AllowedByBreakGlass(_Payload):
+    type: Literal[AuditEventType.ALLOWED_BY_BREAK_GLASS] = AuditEventType.ALLOWED_BY_BREAK_GLASS
+    step_id: str
+    args_digest: str
+    grant_id: str
+    break_glass_id: str
+    # human -> the role they counted in, as the quorum that opened it stands.
+    approvers: dict[str, str]
+    expires_at: datetime
+    # What the policy asked for: the human requirement passed.
+    materiality: str
+
+
 class AgentEventRecorded(_Payload):
     type: Literal[AuditEventType.AGENT_EVENT] = AuditEventType.AGENT_EVENT
     kind: str
@@ -343,6 +356,7 @@ AuditPayload = Annotated[
     | GrantUsed
     | StandingGrantGiven
     | AllowedByStandingGrant
+    | AllowedByBreakGlass
     | AgentEventRecorded
     | CostReported
     | ViolationRecorded

@@ -21,8 +21,10 @@ from pydantic import TypeAdapter
 
 from gantral.domain.actors import Actor, ActorKind
 from gantral.errors import Conflict, Forbidden, Reason, Unavailable
+from gantral.governance.break_glass_book import BreakGlassBook
+from gantral.governance.break_glass_store import PostgresBreakGlassStore
 from gantral.governance.halt_store import HaltStore, InMemoryHaltStore, PostgresHaltStore
-from gantral.governance.halts import Halt, HaltScope, HaltTarget, covering
+from gantral.governance.halts import Halt, HaltScope, HaltTarget, covering, not_narrower
 from gantral.policy import quorum
 from gantral.policy.rules import ApprovalRule, Rule
 from gantral.settings import Settings
@@ -50,8 +52,11 @@ class HaltBook:
         max_age: float = MAX_AGE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         policy: HaltSettings | None = None,
+        glass: BreakGlassBook | None = None,
     ) -> None:
         self.store = store
+        # Break-glass, the mirror of a halt, kept beside the halts (in memory by default).
+        self.glass = glass or BreakGlassBook(policy=policy)
         # Who may raise and lift, as the deployment wrote it (beyond the permission table);
         # a lift rule that is no approval rule stops the process here, at start.
         self.policy = policy or HaltSettings()
@@ -173,6 +178,48 @@ class HaltBook:
         self._read_at = None
         return lifted
 
+    async def exempt(
+        self, actor: Actor, halt: Halt, scope: HaltScope, reason: str, record: RecordAction
+    ) -> Halt:
+        """Staged recovery: record, then store, the exemption of `scope`, a narrower part
+        of `halt`, which runs again while the rest of the halt holds. One lifter's act,
+        refused where the deployment lifts halts by a quorum (one human must not undo,
+        part by part, what a quorum must lift), and, with separation, to the raiser."""
+        if not halt.active:
+            raise Conflict(f"halt {halt.halt_id} is already lifted", reason=Reason.ALREADY_LIFTED)
+        if self.lift_rule is not None:
+            raise Forbidden(
+                f"this deployment lifts halts by {quorum.describe(self.lift_rule)}: "
+                "lift the halt instead",
+                reason=Reason.EXEMPTION_NEEDS_SINGLE_LIFTER,
+            )
+        separated = halt.lift_by_another or self.policy.lift_separation
+        if separated and actor.id == halt.raised_by:
+            raise Forbidden(
+                f"halt {halt.halt_id} must be lifted by someone other than its raiser",
+                reason=Reason.LIFTER_IS_RAISER,
+            )
+        problem = not_narrower(halt.scope, scope)
+        if problem is not None:
+            # Both scopes are valid; only their relation is not: 409.
+            raise Conflict(problem, reason=Reason.EXEMPTION_NOT_NARROWER)
+        if any(e.scope == scope for e in halt.exemptions):
+            raise Conflict(
+                f"{scope.describe()} is already exempted from halt {halt.halt_id}",
+                reason=Reason.ALREADY_EXEMPTED,
+            )
+        detail: dict[str, Any] = {
+            "halt_id": halt.halt_id,
+            "scope": halt.scope.model_dump(mode="json", exclude_none=True),
+            "exempted": scope.model_dump(mode="json", exclude_none=True),
+            "raised_by": halt.raised_by,
+            "reason": reason,
+        }
+        await record(actor, "halt_exempted", detail)
+        exempted = await self.store.exempt(halt.halt_id, scope, actor.id, reason)
+        self._read_at = None
+        return exempted
+
 
 def _roles_of(rule: ApprovalRule, actor: Actor) -> list[str]:
     """The roles of the lift quorum that `actor`, a human, holds: at least one, or 403."""
@@ -214,6 +261,9 @@ async def open_halts(settings: Settings) -> AsyncIterator[HaltBook]:
     try:
         store = PostgresHaltStore(pool)
         await store.migrate()
-        yield HaltBook(store, policy=settings.halts)
+        glasses = PostgresBreakGlassStore(pool)
+        await glasses.migrate()
+        glass = BreakGlassBook(glasses, policy=settings.halts)
+        yield HaltBook(store, policy=settings.halts, glass=glass)
     finally:
         await pool.close()

@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from gantral.errors import Conflict, NotFound, Reason, Unavailable
-from gantral.governance.halts import Halt, HaltScope, LiftApproval
+from gantral.governance.halts import Halt, HaltExemption, HaltScope, LiftApproval
 from gantral.postgres_migrations import apply_migrations
 
 __all__ = ["MIGRATIONS", "HaltStore", "InMemoryHaltStore", "PostgresHaltStore"]
@@ -74,6 +74,23 @@ MIGRATIONS: list[str] = [
         ON {schema}.halt_lift_approvals
         FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
     """,
+    # Staged recovery: narrower scopes exempted from a halt, one row each.
+    """
+    CREATE TABLE {schema}.halt_exemptions (
+        halt_id text NOT NULL REFERENCES {schema}.halts (halt_id),
+        scope jsonb NOT NULL,
+        reason text NOT NULL,
+        exempted_by text NOT NULL,
+        at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        PRIMARY KEY (halt_id, scope)
+    );
+    CREATE TRIGGER halt_exemptions_immutable BEFORE UPDATE OR DELETE
+        ON {schema}.halt_exemptions
+        FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
+    CREATE TRIGGER halt_exemptions_no_truncate BEFORE TRUNCATE
+        ON {schema}.halt_exemptions
+        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
+    """,
 ]
 
 
@@ -97,6 +114,10 @@ class HaltStore(abc.ABC):
     async def approve_lift(self, halt_id: str, human: str, role: str, reason: str) -> Halt:
         """Store one human's approval of the halt's lift: 409 `lift_already_approved` if
         they approved it before."""
+
+    @abc.abstractmethod
+    async def exempt(self, halt_id: str, scope: HaltScope, exempted_by: str, reason: str) -> Halt:
+        """Store an exemption of a narrower scope: 409 `already_exempted` if stored before."""
 
     @abc.abstractmethod
     async def read(self, *, active_only: bool = False) -> list[Halt]:
@@ -128,6 +149,13 @@ def _approved_before(halt_id: str, human: str) -> Conflict:
     return Conflict(
         f"{human} already approved the lift of halt {halt_id}: each human counts once",
         reason=Reason.LIFT_ALREADY_APPROVED,
+    )
+
+
+def _exempted_before(halt_id: str, scope: HaltScope) -> Conflict:
+    return Conflict(
+        f"{scope.describe()} is already exempted from halt {halt_id}",
+        reason=Reason.ALREADY_EXEMPTED,
     )
 
 
@@ -174,6 +202,17 @@ class InMemoryHaltStore(HaltStore):
         approved = halt.model_copy(update={"lift_approvals": [*halt.lift_approvals, approval]})
         self._halts[halt_id] = approved
         return approved
+
+    async def exempt(self, halt_id: str, scope: HaltScope, exempted_by: str, reason: str) -> Halt:
+        halt = await self.get(halt_id)
+        if any(e.scope == scope for e in halt.exemptions):
+            raise _exempted_before(halt_id, scope)
+        exemption = HaltExemption(
+            scope=scope, reason=reason, exempted_by=exempted_by, at=datetime.now(UTC)
+        )
+        exempted = halt.model_copy(update={"exemptions": [*halt.exemptions, exemption]})
+        self._halts[halt_id] = exempted
+        return exempted
 
     async def read(self, *, active_only: bool = False) -> list[Halt]:
         return [h for h in self._halts.values() if h.active or not active_only]
@@ -250,6 +289,24 @@ class PostgresHaltStore(HaltStore):
             raise NotFound(f"unknown halt {halt_id!r}", reason=Reason.UNKNOWN_HALT) from None
         return await self.get(halt_id)
 
+    async def exempt(self, halt_id: str, scope: HaltScope, exempted_by: str, reason: str) -> Halt:
+        stored = Jsonb(scope.model_dump(mode="json", exclude_none=True))
+        try:
+            with _database():
+                async with self._pool.connection() as conn:
+                    await conn.execute(
+                        self._sql(
+                            "INSERT INTO {schema}.halt_exemptions "
+                            "(halt_id, scope, reason, exempted_by) VALUES (%s, %s, %s, %s)"
+                        ),
+                        (halt_id, stored, reason, exempted_by),
+                    )
+        except UniqueViolation:
+            raise _exempted_before(halt_id, scope) from None
+        except ForeignKeyViolation:
+            raise NotFound(f"unknown halt {halt_id!r}", reason=Reason.UNKNOWN_HALT) from None
+        return await self.get(halt_id)
+
     async def get(self, halt_id: str) -> Halt:
         rows = await self._fetch("WHERE h.halt_id = %s", (halt_id,))
         if not rows:
@@ -266,7 +323,12 @@ class PostgresHaltStore(HaltStore):
             "coalesce((SELECT jsonb_agg(jsonb_build_object('human', a.human, 'role', a.role, "
             "'reason', a.reason, 'at', a.at) ORDER BY a.at, a.human) "
             "FROM {schema}.halt_lift_approvals a WHERE a.halt_id = h.halt_id), '[]') "
-            "AS lift_approvals "
+            "AS lift_approvals, "
+            "coalesce((SELECT jsonb_agg(jsonb_build_object('scope', e.scope, "
+            "'reason', e.reason, 'exempted_by', e.exempted_by, 'at', e.at) "
+            "ORDER BY e.at, e.exempted_by) "
+            "FROM {schema}.halt_exemptions e WHERE e.halt_id = h.halt_id), '[]') "
+            "AS exemptions "
             "FROM {schema}.halts h LEFT JOIN {schema}.halt_lifts l USING (halt_id) "
             + where
             + " ORDER BY h.raised_at, h.halt_id"

@@ -19,11 +19,13 @@ from gantral.errors import Conflict, Reason
 
 __all__ = [
     "Halt",
+    "HaltExemption",
     "HaltScope",
     "HaltTarget",
     "LiftApproval",
     "covering",
     "halted",
+    "not_narrower",
 ]
 
 _NAME = r"^[A-Za-z0-9_.:@/-]+$"
@@ -123,6 +125,29 @@ class LiftApproval(BaseModel):
     at: datetime
 
 
+class HaltExemption(BaseModel):
+    """Staged recovery: a narrower scope inside a halt that runs again while the rest of
+    the halt holds (one agent or workflow of a halted team, say). Its own act, audited."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scope: HaltScope
+    reason: str
+    exempted_by: str
+    at: datetime
+
+
+def not_narrower(halt: HaltScope, part: HaltScope) -> str | None:
+    """Why `part` is no narrower part of `halt`, if it is not. An exemption covers what
+    both scopes cover, so any other kind of scope is narrower; the same scope, the whole
+    deployment, or a version-scoped halt's whole workflow is a lift, not a part of one."""
+    if part.deployment or part == halt:
+        return f"{part.describe()} is not narrower than {halt.describe()}: lift the halt"
+    if halt.workflow is not None and part.workflow == halt.workflow and part.version is None:
+        return f"{part.describe()} is not narrower than {halt.describe()}: lift the halt"
+    return None
+
+
 class Halt(BaseModel):
     """A halt as stored and listed: who raised it, when, why; and its lift, once lifted."""
 
@@ -140,15 +165,31 @@ class Halt(BaseModel):
     lift_reason: str | None = None
     # Approvals toward a lift that needs a quorum, oldest first (empty otherwise).
     lift_approvals: list[LiftApproval] = Field(default_factory=list)
+    # Narrower scopes recovered while the rest holds, oldest first.
+    exemptions: list[HaltExemption] = Field(default_factory=list)
 
     @property
     def active(self) -> bool:
         return self.lifted_at is None
 
+    def holds_over(self, target: HaltTarget) -> bool:
+        """In effect, covering `target`, and no exemption of it covering `target`."""
+        return (
+            self.active
+            and self.scope.covers(target)
+            and not any(_exempts(e.scope, target) for e in self.exemptions)
+        )
+
+
+def _exempts(part: HaltScope, target: HaltTarget) -> bool:
+    # Strict where a halt is lenient: a version-scoped exemption never frees an instance
+    # whose version is unknown (fail closed both ways).
+    return part.covers(target) and (part.version is None or target.version == part.version)
+
 
 def covering(halts: Iterable[Halt], target: HaltTarget) -> Halt | None:
     """The oldest active halt whose scope covers `target`, if any."""
-    held = [h for h in halts if h.active and h.scope.covers(target)]
+    held = [h for h in halts if h.holds_over(target)]
     return min(held, key=lambda h: (h.raised_at, h.halt_id), default=None)
 
 

@@ -49,15 +49,33 @@ _JSON_SCHEMA: dict[str, Any] = {
     ]
 }
 _Json = Annotated[Any, WithJsonSchema(_JSON_SCHEMA)]
+# `equals` may be null: not this kind of constraint, as if absent.
+_JsonOrNull = Annotated[Any, WithJsonSchema({"anyOf": [*_JSON_SCHEMA["anyOf"], {"type": "null"}]})]
+
+
+def _one_kind_schema(schema: dict[str, Any]) -> None:
+    """The published schema says what `_one_kind` checks, so a client generated from it
+    never sends a pattern the API refuses: one variant per kind, the others null or absent
+    (a range needs `max`; `min` is optional)."""
+    kinds: dict[str, dict[str, Any]] = {
+        "equals": _JSON_SCHEMA, "max": {"type": "number"},
+        "prefix": {"type": "string"}, "one_of": {"type": "array"},
+    }  # fmt: skip
+    variants = []
+    for kind, named in kinds.items():
+        others = [k for k in (*kinds, "min") if k != kind and not (kind == "max" and k == "min")]
+        props = {kind: named, **{other: {"type": "null"} for other in others}}
+        variants.append({"required": [kind], "properties": props})
+    schema["oneOf"] = variants
 
 
 class ArgumentPattern(BaseModel):
     """One argument's constraint: exactly one of `equals`, `range`(`min`/`max`), `prefix`,
     `one_of`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_one_kind_schema)
 
-    equals: _Json = Field(default=None, exclude_if=lambda v: v is None)
+    equals: _JsonOrNull = Field(default=None, exclude_if=lambda v: v is None)
     min: float | None = Field(default=None, exclude_if=lambda v: v is None)
     max: float | None = Field(default=None, exclude_if=lambda v: v is None)
     prefix: str | None = Field(default=None, min_length=1, exclude_if=lambda v: v is None)
@@ -75,10 +93,10 @@ class ArgumentPattern(BaseModel):
         ]
         if sum(kinds) != 1:
             raise ValueError("give exactly one of equals, min/max, prefix or one_of")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("min is above max")
         if (self.min is not None or self.max is not None) and self.max is None:
             raise ValueError("a range needs max: an open upper bound would widen")
+        # min above max is no error here: such a range holds no value, so the approved
+        # one is outside it and `wider_than` refuses the grant.
         return self
 
     def holds(self, value: Any) -> bool:
@@ -175,7 +193,10 @@ class StandingAsk(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pattern: dict[str, ArgumentPattern] = Field(max_length=50)
+    # Keys are argument paths (`amount`, `target.region`), declared for generated clients.
+    pattern: dict[str, ArgumentPattern] = Field(
+        max_length=50, json_schema_extra={"propertyNames": {"pattern": _PATH}}
+    )
     ttl: Duration
     max_uses: int = Field(ge=1, le=10_000)
     serves: Literal["agent", "team"] = "agent"

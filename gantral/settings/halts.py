@@ -10,15 +10,24 @@ may act at all; these settings add what a security team writes down beside it:
 `lift` is an approval rule as in a policy (`{"n_of": {"n": 2, "of": [{"role": ...}]}}`),
 or its short form: `ROLE`, `N_of(A, B, ...)`, `any_of(A, B)`, `all_of(A, B)` over roles.
 Each human counts once; unset, one holder of `halts:lift` lifts a halt alone.
+
+Break-glass, the mirror of a halt, is off unless its quorum is written down:
+
+    GANTRAL_HALTS__BREAK_GLASS='2_of(security, platform-admin)'   # who opens it, together
+    GANTRAL_HALTS__BREAK_GLASS_MAX_TTL=1h                          # the longest one may last
+    GANTRAL_HALTS__BREAK_GLASS_CRITICAL=false                      # CRITICAL steps stay human
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gantral.settings.durations import Duration
 
 __all__ = ["HaltSettings", "parse_rule"]
 
@@ -58,8 +67,15 @@ class HaltSettings(BaseModel):
     lift: str = Field(default="", max_length=2000)
     # The raiser never lifts, nor counts toward a lift (as `lift_by_another` on one halt).
     lift_separation: bool = False
+    # The quorum of humans that opens a break-glass (same forms as `lift`); empty: no
+    # break-glass in this deployment (the default: it widens authority).
+    break_glass: str = Field(default="", max_length=2000)
+    # The longest TTL a break-glass may ask for; it never lasts longer, nor is extended.
+    break_glass_max_ttl: Duration = timedelta(hours=1)
+    # Whether a break-glass also passes steps of CRITICAL materiality (never, unless said).
+    break_glass_critical: bool = False
 
-    @field_validator("lift")
+    @field_validator("lift", "break_glass")
     @classmethod
     def _parses(cls, value: str) -> str:
         if value.strip():
@@ -71,6 +87,11 @@ class HaltSettings(BaseModel):
         """The lift rule as data (an approval rule's JSON), or None for a single lifter."""
         return _spec(self.lift) if self.lift.strip() else None
 
+    @property
+    def break_glass_spec(self) -> dict[str, Any] | None:
+        """The break-glass quorum as data, or None when break-glass is off."""
+        return _spec(self.break_glass) if self.break_glass.strip() else None
+
 
 def _spec(text: str) -> dict[str, Any]:
     stripped = text.strip()
@@ -78,5 +99,5 @@ def _spec(text: str) -> dict[str, Any]:
         return parse_rule(stripped)
     spec = json.loads(stripped)
     if not isinstance(spec, dict):
-        raise ValueError("the lift rule must be a JSON object")
+        raise ValueError("an approval rule must be a JSON object")
     return spec

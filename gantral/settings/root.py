@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from gantral.settings.audit import AuditSettings
 from gantral.settings.callbacks import CallbackURLs
 from gantral.settings.channels import JiraSettings, SlackSettings, TriggerSettings
+from gantral.settings.exporter import ExporterSettings
 from gantral.settings.halts import HaltSettings
 from gantral.settings.identity import IdentitySettings, refuse_unsafe_production
 from gantral.settings.profile import Profile
@@ -277,6 +278,8 @@ class Settings(BaseSettings):
     callbacks: CallbackURLs = CallbackURLs()
     # Who may raise and lift halts beyond the permission table (gantral/settings/halts.py).
     halts: HaltSettings = HaltSettings()
+    # The SIEM exporter process (`gantral audit stream`): committed audit events out.
+    exporter: ExporterSettings = ExporterSettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

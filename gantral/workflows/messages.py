@@ -25,6 +25,7 @@ from gantral.domain.records import (
 )
 from gantral.domain.states import State
 from gantral.errors import Reason
+from gantral.governance.break_glass import BreakGlassUse
 from gantral.governance.halts import HaltScope
 from gantral.governance.standing import StandingAsk, StandingGrant, StandingUse
 from gantral.policy.models import Materiality
@@ -177,6 +178,8 @@ class AuthorizeStep(BaseModel):
     idempotency_key: str | None = None
     # A standing grant the API matched and claimed a use of (a signed fact: replayable).
     standing: StandingUse | None = Field(default=None, exclude_if=lambda v: v is None)
+    # A break-glass in effect over the call, as the API found it (a signed fact: replayable).
+    break_glass: BreakGlassUse | None = Field(default=None, exclude_if=lambda v: v is None)
     attestation: Attestation | None = None
 
 
@@ -203,6 +206,8 @@ class AuthorizeResult(BaseModel):
     retry_after: float | None = None
     # ALLOW without a human: the standing grant that served this call.
     standing_id: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    # ALLOW without a human: the break-glass that let this call through.
+    break_glass_id: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class Decide(BaseModel):

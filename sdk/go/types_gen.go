@@ -115,16 +115,17 @@ type AuthorizeRequest struct {
 }
 
 type AuthorizeResult struct {
-	ArgsDigest  string           `json:"args_digest"`
-	Explanation []string         `json:"explanation"`
-	Grant       *Grant           `json:"grant,omitempty"`
-	Materiality *Materiality     `json:"materiality"`
-	Outcome     AuthorizeOutcome `json:"outcome"`
-	Reason      *string          `json:"reason,omitempty"`
-	Request     *HumanRequest    `json:"request,omitempty"`
-	RetryAfter  *float64         `json:"retry_after,omitempty"`
-	StandingID  *string          `json:"standing_id,omitempty"`
-	StepID      string           `json:"step_id"`
+	ArgsDigest   string           `json:"args_digest"`
+	BreakGlassID *string          `json:"break_glass_id,omitempty"`
+	Explanation  []string         `json:"explanation"`
+	Grant        *Grant           `json:"grant,omitempty"`
+	Materiality  *Materiality     `json:"materiality"`
+	Outcome      AuthorizeOutcome `json:"outcome"`
+	Reason       *string          `json:"reason,omitempty"`
+	Request      *HumanRequest    `json:"request,omitempty"`
+	RetryAfter   *float64         `json:"retry_after,omitempty"`
+	StandingID   *string          `json:"standing_id,omitempty"`
+	StepID       string           `json:"step_id"`
 }
 
 type BacktestReport struct {
@@ -171,7 +172,7 @@ type BatchDecisionRequest struct {
 	DecisionType string `json:"decision_type"`
 	// Scoped to the caller and to each request decided: the same batch sent again answers the same outcomes; the key reused with a changed item refuses that item (409 `idempotency_key_reused`).
 	IdempotencyKey string `json:"idempotency_key"`
-	// At most 50 requests (more: 422 `batch_too_large`), each named once (else 422 `duplicate_in_batch`); nothing is decided then.
+	// At most 50 requests (more: 422 `batch_too_large`), each named once (else 409 `duplicate_in_batch`); nothing is decided then.
 	Items         []BatchDecisionItem `json:"items"`
 	Justification *string             `json:"justification,omitempty"`
 	// The role acted in; default: per request, the one it needs
@@ -204,6 +205,42 @@ type BatchItemOutcome struct {
 	Result     *DecisionResult `json:"result,omitempty"`
 	// The HTTP status this decision would have answered alone: 200 when decided, else the error's (403, 404, 409, 422, 503).
 	Status int64 `json:"status"`
+}
+
+// One human's approval: the role they counted in.
+type BreakGlassApproval struct {
+	At     string `json:"at"`
+	Human  string `json:"human"`
+	Reason string `json:"reason"`
+	Role   string `json:"role"`
+}
+
+type BreakGlassApprove struct {
+	// Why; audited
+	Reason string `json:"reason"`
+}
+
+type BreakGlassOpen struct {
+	// Why; audited and listed
+	Reason string `json:"reason"`
+	// One of {"team": T}, {"agent": A}, {"workflow": W, "version": V}, {"deployment": true}
+	Scope HaltScope `json:"scope"`
+	// How long it holds once its quorum is met (at most the deployment's maximum); never extended
+	TTL any `json:"ttl"`
+}
+
+// A break-glass and where it stands now: gathering approvals, in effect, or ended.
+type BreakGlassView struct {
+	ActiveFrom   *string              `json:"active_from,omitempty"`
+	Approvals    []BreakGlassApproval `json:"approvals,omitempty"`
+	BreakGlassID string               `json:"break_glass_id"`
+	ExpiresAt    *string              `json:"expires_at,omitempty"`
+	OpenedAt     string               `json:"opened_at"`
+	OpenedBy     string               `json:"opened_by"`
+	Reason       string               `json:"reason"`
+	Scope        HaltScope            `json:"scope"`
+	Status       string               `json:"status"`
+	TTLSeconds   float64              `json:"ttl_seconds"`
 }
 
 type BundleEvent struct {
@@ -484,204 +521,215 @@ type Error struct {
 type ErrorReason string
 
 const (
-	ErrorReasonAgentCannotDecide         ErrorReason = "agent_cannot_decide"
-	ErrorReasonAlgorithmMismatch         ErrorReason = "algorithm_mismatch"
-	ErrorReasonAlgorithmNotAllowed       ErrorReason = "algorithm_not_allowed"
-	ErrorReasonAlreadyApproved           ErrorReason = "already_approved"
-	ErrorReasonAlreadyCounted            ErrorReason = "already_counted"
-	ErrorReasonAlreadyDecided            ErrorReason = "already_decided"
-	ErrorReasonAlreadyLifted             ErrorReason = "already_lifted"
-	ErrorReasonAlreadyRevoked            ErrorReason = "already_revoked"
-	ErrorReasonArgsDigestMismatch        ErrorReason = "args_digest_mismatch"
-	ErrorReasonArgsDigestRequired        ErrorReason = "args_digest_required"
-	ErrorReasonArgumentsNotShown         ErrorReason = "arguments_not_shown"
-	ErrorReasonAuditDbUnavailable        ErrorReason = "audit_db_unavailable"
-	ErrorReasonAuditKeysInvalid          ErrorReason = "audit_keys_invalid"
-	ErrorReasonAuditSealed               ErrorReason = "audit_sealed"
-	ErrorReasonAuditSeqConflict          ErrorReason = "audit_seq_conflict"
-	ErrorReasonAuditSeqGap               ErrorReason = "audit_seq_gap"
-	ErrorReasonAuditUnavailable          ErrorReason = "audit_unavailable"
-	ErrorReasonBacktestTooLarge          ErrorReason = "backtest_too_large"
-	ErrorReasonBadPageToken              ErrorReason = "bad_page_token"
-	ErrorReasonBadPayload                ErrorReason = "bad_payload"
-	ErrorReasonBadSignature              ErrorReason = "bad_signature"
-	ErrorReasonBatchTooLarge             ErrorReason = "batch_too_large"
-	ErrorReasonBodyTooLarge              ErrorReason = "body_too_large"
-	ErrorReasonBudget                    ErrorReason = "budget"
-	ErrorReasonCallbackURLNotAllowed     ErrorReason = "callback_url_not_allowed"
-	ErrorReasonCancelled                 ErrorReason = "cancelled"
-	ErrorReasonChannelNotConfigured      ErrorReason = "channel_not_configured"
-	ErrorReasonCodecKeyUnknown           ErrorReason = "codec_key_unknown"
-	ErrorReasonCodecNeedsAllTeams        ErrorReason = "codec_needs_all_teams"
-	ErrorReasonCodecNotConfigured        ErrorReason = "codec_not_configured"
-	ErrorReasonCodecNotEnabled           ErrorReason = "codec_not_enabled"
-	ErrorReasonCodecPayloadInvalid       ErrorReason = "codec_payload_invalid"
-	ErrorReasonConcurrency               ErrorReason = "concurrency"
-	ErrorReasonConflict                  ErrorReason = "conflict"
-	ErrorReasonContended                 ErrorReason = "contended"
-	ErrorReasonContextDeltaRequired      ErrorReason = "context_delta_required"
-	ErrorReasonContinuingAsNew           ErrorReason = "continuing_as_new"
-	ErrorReasonCostRequired              ErrorReason = "cost_required"
-	ErrorReasonCostTooLarge              ErrorReason = "cost_too_large"
-	ErrorReasonCountersUnavailable       ErrorReason = "counters_unavailable"
-	ErrorReasonCurrencyMismatch          ErrorReason = "currency_mismatch"
-	ErrorReasonDecisionTimeout           ErrorReason = "decision_timeout"
-	ErrorReasonDelegateToSelf            ErrorReason = "delegate_to_self"
-	ErrorReasonDelegationChain           ErrorReason = "delegation_chain"
-	ErrorReasonDelegationDisabled        ErrorReason = "delegation_disabled"
-	ErrorReasonDelegationNotInEffect     ErrorReason = "delegation_not_in_effect"
-	ErrorReasonDelegationTooLong         ErrorReason = "delegation_too_long"
-	ErrorReasonDelegationWindow          ErrorReason = "delegation_window"
-	ErrorReasonDelegationsUnavailable    ErrorReason = "delegations_unavailable"
-	ErrorReasonDeputyAway                ErrorReason = "deputy_away"
-	ErrorReasonDevIssuerDisabled         ErrorReason = "dev_issuer_disabled"
-	ErrorReasonDevIssuerInProduction     ErrorReason = "dev_issuer_in_production"
-	ErrorReasonDiscoveryMismatch         ErrorReason = "discovery_mismatch"
-	ErrorReasonDuplicateInBatch          ErrorReason = "duplicate_in_batch"
-	ErrorReasonEmptyBody                 ErrorReason = "empty_body"
-	ErrorReasonError                     ErrorReason = "error"
-	ErrorReasonExpired                   ErrorReason = "expired"
-	ErrorReasonFairness                  ErrorReason = "fairness"
-	ErrorReasonFieldNotAFact             ErrorReason = "field_not_a_fact"
-	ErrorReasonFieldTooLarge             ErrorReason = "field_too_large"
-	ErrorReasonForbidden                 ErrorReason = "forbidden"
-	ErrorReasonForeignWorkflow           ErrorReason = "foreign_workflow"
-	ErrorReasonGrantExpired              ErrorReason = "grant_expired"
-	ErrorReasonGrantNotActive            ErrorReason = "grant_not_active"
-	ErrorReasonGrantNotYours             ErrorReason = "grant_not_yours"
-	ErrorReasonGrantReused               ErrorReason = "grant_reused"
-	ErrorReasonGrantStepMismatch         ErrorReason = "grant_step_mismatch"
-	ErrorReasonHalted                    ErrorReason = "halted"
-	ErrorReasonHaltsUnavailable          ErrorReason = "halts_unavailable"
-	ErrorReasonHistoryArchiveMissing     ErrorReason = "history_archive_missing"
-	ErrorReasonHistoryArchiveTampered    ErrorReason = "history_archive_tampered"
-	ErrorReasonHistoryIncomplete         ErrorReason = "history_incomplete"
-	ErrorReasonHistoryNotArchived        ErrorReason = "history_not_archived"
-	ErrorReasonHistoryNotFound           ErrorReason = "history_not_found"
-	ErrorReasonIDMismatch                ErrorReason = "id_mismatch"
-	ErrorReasonIdempotencyKeyReused      ErrorReason = "idempotency_key_reused"
-	ErrorReasonIllegalTransition         ErrorReason = "illegal_transition"
-	ErrorReasonInconsistentSteps         ErrorReason = "inconsistent_steps"
-	ErrorReasonInconsistentTiming        ErrorReason = "inconsistent_timing"
-	ErrorReasonInternal                  ErrorReason = "internal"
-	ErrorReasonInvalid                   ErrorReason = "invalid"
-	ErrorReasonInvalidClients            ErrorReason = "invalid_clients"
-	ErrorReasonInvalidCodec              ErrorReason = "invalid_codec"
-	ErrorReasonInvalidCodecKey           ErrorReason = "invalid_codec_key"
-	ErrorReasonInvalidCost               ErrorReason = "invalid_cost"
-	ErrorReasonInvalidCurrency           ErrorReason = "invalid_currency"
-	ErrorReasonInvalidDocument           ErrorReason = "invalid_document"
-	ErrorReasonInvalidID                 ErrorReason = "invalid_id"
-	ErrorReasonInvalidInput              ErrorReason = "invalid_input"
-	ErrorReasonInvalidOwner              ErrorReason = "invalid_owner"
-	ErrorReasonInvalidPermissions        ErrorReason = "invalid_permissions"
-	ErrorReasonInvalidQuery              ErrorReason = "invalid_query"
-	ErrorReasonInvalidSecretReference    ErrorReason = "invalid_secret_reference"
-	ErrorReasonInvalidWindow             ErrorReason = "invalid_window"
-	ErrorReasonJiraUnavailable           ErrorReason = "jira_unavailable"
-	ErrorReasonJustificationRequired     ErrorReason = "justification_required"
-	ErrorReasonJwksUnreachable           ErrorReason = "jwks_unreachable"
-	ErrorReasonLiftAlreadyApproved       ErrorReason = "lift_already_approved"
-	ErrorReasonLiftRoleRequired          ErrorReason = "lift_role_required"
-	ErrorReasonLifterIsRaiser            ErrorReason = "lifter_is_raiser"
-	ErrorReasonMalformed                 ErrorReason = "malformed"
-	ErrorReasonMalformedJson             ErrorReason = "malformed_json"
-	ErrorReasonMethodNotAllowed          ErrorReason = "method_not_allowed"
-	ErrorReasonMissingClaim              ErrorReason = "missing_claim"
-	ErrorReasonMissingKid                ErrorReason = "missing_kid"
-	ErrorReasonMissingSubject            ErrorReason = "missing_subject"
-	ErrorReasonMissingToken              ErrorReason = "missing_token"
-	ErrorReasonNegativeCost              ErrorReason = "negative_cost"
-	ErrorReasonNoCheckpointNote          ErrorReason = "no_checkpoint_note"
-	ErrorReasonNoConsistencyProof        ErrorReason = "no_consistency_proof"
-	ErrorReasonNoCore                    ErrorReason = "no_core"
-	ErrorReasonNoDelegation              ErrorReason = "no_delegation"
-	ErrorReasonNoGrant                   ErrorReason = "no_grant"
-	ErrorReasonNoRole                    ErrorReason = "no_role"
-	ErrorReasonNoRoute                   ErrorReason = "no_route"
-	ErrorReasonNoTeams                   ErrorReason = "no_teams"
-	ErrorReasonNotAGateway               ErrorReason = "not_a_gateway"
-	ErrorReasonNotAHuman                 ErrorReason = "not_a_human"
-	ErrorReasonNotAuthorized             ErrorReason = "not_authorized"
-	ErrorReasonNotCanonicalJson          ErrorReason = "not_canonical_json"
-	ErrorReasonNotFound                  ErrorReason = "not_found"
-	ErrorReasonNotGoverned               ErrorReason = "not_governed"
-	ErrorReasonNotGrantApprover          ErrorReason = "not_grant_approver"
-	ErrorReasonNotHuman                  ErrorReason = "not_human"
-	ErrorReasonNotIJson                  ErrorReason = "not_i_json"
-	ErrorReasonNotRunning                ErrorReason = "not_running"
-	ErrorReasonNotThisGateway            ErrorReason = "not_this_gateway"
-	ErrorReasonNotWaiting                ErrorReason = "not_waiting"
-	ErrorReasonNotYetCheckpointed        ErrorReason = "not_yet_checkpointed"
-	ErrorReasonNotYetValid               ErrorReason = "not_yet_valid"
-	ErrorReasonNotYourTeam               ErrorReason = "not_your_team"
-	ErrorReasonPayloadSchema             ErrorReason = "payload_schema"
-	ErrorReasonPayloadTooLarge           ErrorReason = "payload_too_large"
-	ErrorReasonPending                   ErrorReason = "pending"
-	ErrorReasonPendingForOtherPrincipal  ErrorReason = "pending_for_other_principal"
-	ErrorReasonPermissionNotGranted      ErrorReason = "permission_not_granted"
-	ErrorReasonPolicyHashMismatch        ErrorReason = "policy_hash_mismatch"
-	ErrorReasonQueryFailed               ErrorReason = "query_failed"
-	ErrorReasonRaiseRoleRequired         ErrorReason = "raise_role_required"
-	ErrorReasonRateLimit                 ErrorReason = "rate_limit"
-	ErrorReasonReadinessNeedsDatabase    ErrorReason = "readiness_needs_database"
-	ErrorReasonReady                     ErrorReason = "ready"
-	ErrorReasonRejected                  ErrorReason = "rejected"
-	ErrorReasonRelayUnavailable          ErrorReason = "relay_unavailable"
-	ErrorReasonRoleNotAllowed            ErrorReason = "role_not_allowed"
-	ErrorReasonRoleNotHeld               ErrorReason = "role_not_held"
-	ErrorReasonScopeNotGranted           ErrorReason = "scope_not_granted"
-	ErrorReasonSecretEnvNotSet           ErrorReason = "secret_env_not_set"
-	ErrorReasonSecretFileNotFound        ErrorReason = "secret_file_not_found"
-	ErrorReasonSecretNotFound            ErrorReason = "secret_not_found"
-	ErrorReasonSelfApprovalNotAllowed    ErrorReason = "self_approval_not_allowed"
-	ErrorReasonSeparationOfDuties        ErrorReason = "separation_of_duties"
-	ErrorReasonShadowReportTooLarge      ErrorReason = "shadow_report_too_large"
-	ErrorReasonStale                     ErrorReason = "stale"
-	ErrorReasonStaleDelivery             ErrorReason = "stale_delivery"
-	ErrorReasonStaleSignature            ErrorReason = "stale_signature"
-	ErrorReasonStandingExceedsPolicy     ErrorReason = "standing_exceeds_policy"
-	ErrorReasonStandingNeedsSoleApprover ErrorReason = "standing_needs_sole_approver"
-	ErrorReasonStandingNotAllowed        ErrorReason = "standing_not_allowed"
-	ErrorReasonStandingPatternWidens     ErrorReason = "standing_pattern_widens"
-	ErrorReasonStandingRoleNotAllowed    ErrorReason = "standing_role_not_allowed"
-	ErrorReasonStandingUnavailable       ErrorReason = "standing_unavailable"
-	ErrorReasonStepIDRequired            ErrorReason = "step_id_required"
-	ErrorReasonSuperseded                ErrorReason = "superseded"
-	ErrorReasonTeamNotGranted            ErrorReason = "team_not_granted"
-	ErrorReasonTemporalTimeout           ErrorReason = "temporal_timeout"
-	ErrorReasonTemporalUnavailable       ErrorReason = "temporal_unavailable"
-	ErrorReasonTerminal                  ErrorReason = "terminal"
-	ErrorReasonTooDeep                   ErrorReason = "too_deep"
-	ErrorReasonTooLarge                  ErrorReason = "too_large"
-	ErrorReasonTooManyRequests           ErrorReason = "too_many_requests"
-	ErrorReasonUnattested                ErrorReason = "unattested"
-	ErrorReasonUnauthenticated           ErrorReason = "unauthenticated"
-	ErrorReasonUnavailable               ErrorReason = "unavailable"
-	ErrorReasonUnknownHalt               ErrorReason = "unknown_halt"
-	ErrorReasonUnknownInstance           ErrorReason = "unknown_instance"
-	ErrorReasonUnknownIssue              ErrorReason = "unknown_issue"
-	ErrorReasonUnknownKey                ErrorReason = "unknown_key"
-	ErrorReasonUnknownPolicy             ErrorReason = "unknown_policy"
-	ErrorReasonUnknownRequest            ErrorReason = "unknown_request"
-	ErrorReasonUnknownStandingGrant      ErrorReason = "unknown_standing_grant"
-	ErrorReasonUnknownStep               ErrorReason = "unknown_step"
-	ErrorReasonUnknownTreeSize           ErrorReason = "unknown_tree_size"
-	ErrorReasonUnknownUser               ErrorReason = "unknown_user"
-	ErrorReasonUnknownVersion            ErrorReason = "unknown_version"
-	ErrorReasonUnknownWorkflow           ErrorReason = "unknown_workflow"
-	ErrorReasonUnreadableFile            ErrorReason = "unreadable_file"
-	ErrorReasonUnsigned                  ErrorReason = "unsigned"
-	ErrorReasonValidationFailed          ErrorReason = "validation_failed"
-	ErrorReasonVaultDenied               ErrorReason = "vault_denied"
-	ErrorReasonVaultNotConfigured        ErrorReason = "vault_not_configured"
-	ErrorReasonVaultUnreachable          ErrorReason = "vault_unreachable"
-	ErrorReasonVersionConflict           ErrorReason = "version_conflict"
-	ErrorReasonVersionSuperseded         ErrorReason = "version_superseded"
-	ErrorReasonWindowTooLarge            ErrorReason = "window_too_large"
-	ErrorReasonWorkflowError             ErrorReason = "workflow_error"
-	ErrorReasonWrongAudience             ErrorReason = "wrong_audience"
-	ErrorReasonWrongIssuer               ErrorReason = "wrong_issuer"
+	ErrorReasonAgentCannotDecide          ErrorReason = "agent_cannot_decide"
+	ErrorReasonAlgorithmMismatch          ErrorReason = "algorithm_mismatch"
+	ErrorReasonAlgorithmNotAllowed        ErrorReason = "algorithm_not_allowed"
+	ErrorReasonAlreadyApproved            ErrorReason = "already_approved"
+	ErrorReasonAlreadyCounted             ErrorReason = "already_counted"
+	ErrorReasonAlreadyDecided             ErrorReason = "already_decided"
+	ErrorReasonAlreadyExempted            ErrorReason = "already_exempted"
+	ErrorReasonAlreadyLifted              ErrorReason = "already_lifted"
+	ErrorReasonAlreadyRevoked             ErrorReason = "already_revoked"
+	ErrorReasonArgsDigestMismatch         ErrorReason = "args_digest_mismatch"
+	ErrorReasonArgsDigestRequired         ErrorReason = "args_digest_required"
+	ErrorReasonArgumentsNotShown          ErrorReason = "arguments_not_shown"
+	ErrorReasonAuditDbUnavailable         ErrorReason = "audit_db_unavailable"
+	ErrorReasonAuditKeysInvalid           ErrorReason = "audit_keys_invalid"
+	ErrorReasonAuditSealed                ErrorReason = "audit_sealed"
+	ErrorReasonAuditSeqConflict           ErrorReason = "audit_seq_conflict"
+	ErrorReasonAuditSeqGap                ErrorReason = "audit_seq_gap"
+	ErrorReasonAuditUnavailable           ErrorReason = "audit_unavailable"
+	ErrorReasonBacktestTooLarge           ErrorReason = "backtest_too_large"
+	ErrorReasonBadPageToken               ErrorReason = "bad_page_token"
+	ErrorReasonBadPayload                 ErrorReason = "bad_payload"
+	ErrorReasonBadSignature               ErrorReason = "bad_signature"
+	ErrorReasonBatchTooLarge              ErrorReason = "batch_too_large"
+	ErrorReasonBodyTooLarge               ErrorReason = "body_too_large"
+	ErrorReasonBreakGlassAlreadyApproved  ErrorReason = "break_glass_already_approved"
+	ErrorReasonBreakGlassDisabled         ErrorReason = "break_glass_disabled"
+	ErrorReasonBreakGlassNotPending       ErrorReason = "break_glass_not_pending"
+	ErrorReasonBreakGlassRoleRequired     ErrorReason = "break_glass_role_required"
+	ErrorReasonBreakGlassTTLTooLong       ErrorReason = "break_glass_ttl_too_long"
+	ErrorReasonBudget                     ErrorReason = "budget"
+	ErrorReasonCallbackURLNotAllowed      ErrorReason = "callback_url_not_allowed"
+	ErrorReasonCancelled                  ErrorReason = "cancelled"
+	ErrorReasonChannelNotConfigured       ErrorReason = "channel_not_configured"
+	ErrorReasonCodecKeyUnknown            ErrorReason = "codec_key_unknown"
+	ErrorReasonCodecNeedsAllTeams         ErrorReason = "codec_needs_all_teams"
+	ErrorReasonCodecNotConfigured         ErrorReason = "codec_not_configured"
+	ErrorReasonCodecNotEnabled            ErrorReason = "codec_not_enabled"
+	ErrorReasonCodecPayloadInvalid        ErrorReason = "codec_payload_invalid"
+	ErrorReasonConcurrency                ErrorReason = "concurrency"
+	ErrorReasonConflict                   ErrorReason = "conflict"
+	ErrorReasonContended                  ErrorReason = "contended"
+	ErrorReasonContextDeltaRequired       ErrorReason = "context_delta_required"
+	ErrorReasonContinuingAsNew            ErrorReason = "continuing_as_new"
+	ErrorReasonCostRequired               ErrorReason = "cost_required"
+	ErrorReasonCostTooLarge               ErrorReason = "cost_too_large"
+	ErrorReasonCountersUnavailable        ErrorReason = "counters_unavailable"
+	ErrorReasonCurrencyMismatch           ErrorReason = "currency_mismatch"
+	ErrorReasonDecisionTimeout            ErrorReason = "decision_timeout"
+	ErrorReasonDelegateToSelf             ErrorReason = "delegate_to_self"
+	ErrorReasonDelegationChain            ErrorReason = "delegation_chain"
+	ErrorReasonDelegationDisabled         ErrorReason = "delegation_disabled"
+	ErrorReasonDelegationNotInEffect      ErrorReason = "delegation_not_in_effect"
+	ErrorReasonDelegationTooLong          ErrorReason = "delegation_too_long"
+	ErrorReasonDelegationWindow           ErrorReason = "delegation_window"
+	ErrorReasonDelegationsUnavailable     ErrorReason = "delegations_unavailable"
+	ErrorReasonDeputyAway                 ErrorReason = "deputy_away"
+	ErrorReasonDevIssuerDisabled          ErrorReason = "dev_issuer_disabled"
+	ErrorReasonDevIssuerInProduction      ErrorReason = "dev_issuer_in_production"
+	ErrorReasonDiscoveryMismatch          ErrorReason = "discovery_mismatch"
+	ErrorReasonDuplicateInBatch           ErrorReason = "duplicate_in_batch"
+	ErrorReasonEmptyBody                  ErrorReason = "empty_body"
+	ErrorReasonError                      ErrorReason = "error"
+	ErrorReasonEvidenceTooLarge           ErrorReason = "evidence_too_large"
+	ErrorReasonExemptionNeedsSingleLifter ErrorReason = "exemption_needs_single_lifter"
+	ErrorReasonExemptionNotNarrower       ErrorReason = "exemption_not_narrower"
+	ErrorReasonExpired                    ErrorReason = "expired"
+	ErrorReasonFairness                   ErrorReason = "fairness"
+	ErrorReasonFieldNotAFact              ErrorReason = "field_not_a_fact"
+	ErrorReasonFieldTooLarge              ErrorReason = "field_too_large"
+	ErrorReasonForbidden                  ErrorReason = "forbidden"
+	ErrorReasonForeignWorkflow            ErrorReason = "foreign_workflow"
+	ErrorReasonGrantExpired               ErrorReason = "grant_expired"
+	ErrorReasonGrantNotActive             ErrorReason = "grant_not_active"
+	ErrorReasonGrantNotYours              ErrorReason = "grant_not_yours"
+	ErrorReasonGrantReused                ErrorReason = "grant_reused"
+	ErrorReasonGrantStepMismatch          ErrorReason = "grant_step_mismatch"
+	ErrorReasonHalted                     ErrorReason = "halted"
+	ErrorReasonHaltsUnavailable           ErrorReason = "halts_unavailable"
+	ErrorReasonHistoryArchiveMissing      ErrorReason = "history_archive_missing"
+	ErrorReasonHistoryArchiveTampered     ErrorReason = "history_archive_tampered"
+	ErrorReasonHistoryIncomplete          ErrorReason = "history_incomplete"
+	ErrorReasonHistoryNotArchived         ErrorReason = "history_not_archived"
+	ErrorReasonHistoryNotFound            ErrorReason = "history_not_found"
+	ErrorReasonIDMismatch                 ErrorReason = "id_mismatch"
+	ErrorReasonIdempotencyKeyReused       ErrorReason = "idempotency_key_reused"
+	ErrorReasonIllegalTransition          ErrorReason = "illegal_transition"
+	ErrorReasonInconsistentSteps          ErrorReason = "inconsistent_steps"
+	ErrorReasonInconsistentTiming         ErrorReason = "inconsistent_timing"
+	ErrorReasonInternal                   ErrorReason = "internal"
+	ErrorReasonInvalid                    ErrorReason = "invalid"
+	ErrorReasonInvalidClients             ErrorReason = "invalid_clients"
+	ErrorReasonInvalidCodec               ErrorReason = "invalid_codec"
+	ErrorReasonInvalidCodecKey            ErrorReason = "invalid_codec_key"
+	ErrorReasonInvalidCost                ErrorReason = "invalid_cost"
+	ErrorReasonInvalidCurrency            ErrorReason = "invalid_currency"
+	ErrorReasonInvalidDocument            ErrorReason = "invalid_document"
+	ErrorReasonInvalidID                  ErrorReason = "invalid_id"
+	ErrorReasonInvalidInput               ErrorReason = "invalid_input"
+	ErrorReasonInvalidOwner               ErrorReason = "invalid_owner"
+	ErrorReasonInvalidPermissions         ErrorReason = "invalid_permissions"
+	ErrorReasonInvalidQuery               ErrorReason = "invalid_query"
+	ErrorReasonInvalidSecretReference     ErrorReason = "invalid_secret_reference"
+	ErrorReasonInvalidWindow              ErrorReason = "invalid_window"
+	ErrorReasonJiraUnavailable            ErrorReason = "jira_unavailable"
+	ErrorReasonJustificationRequired      ErrorReason = "justification_required"
+	ErrorReasonJwksUnreachable            ErrorReason = "jwks_unreachable"
+	ErrorReasonLiftAlreadyApproved        ErrorReason = "lift_already_approved"
+	ErrorReasonLiftRoleRequired           ErrorReason = "lift_role_required"
+	ErrorReasonLifterIsRaiser             ErrorReason = "lifter_is_raiser"
+	ErrorReasonMalformed                  ErrorReason = "malformed"
+	ErrorReasonMalformedJson              ErrorReason = "malformed_json"
+	ErrorReasonMethodNotAllowed           ErrorReason = "method_not_allowed"
+	ErrorReasonMissingClaim               ErrorReason = "missing_claim"
+	ErrorReasonMissingKid                 ErrorReason = "missing_kid"
+	ErrorReasonMissingSubject             ErrorReason = "missing_subject"
+	ErrorReasonMissingToken               ErrorReason = "missing_token"
+	ErrorReasonNegativeCost               ErrorReason = "negative_cost"
+	ErrorReasonNoCheckpointNote           ErrorReason = "no_checkpoint_note"
+	ErrorReasonNoConsistencyProof         ErrorReason = "no_consistency_proof"
+	ErrorReasonNoCore                     ErrorReason = "no_core"
+	ErrorReasonNoDelegation               ErrorReason = "no_delegation"
+	ErrorReasonNoEvidence                 ErrorReason = "no_evidence"
+	ErrorReasonNoGrant                    ErrorReason = "no_grant"
+	ErrorReasonNoRole                     ErrorReason = "no_role"
+	ErrorReasonNoRoute                    ErrorReason = "no_route"
+	ErrorReasonNoTeams                    ErrorReason = "no_teams"
+	ErrorReasonNotAGateway                ErrorReason = "not_a_gateway"
+	ErrorReasonNotAHuman                  ErrorReason = "not_a_human"
+	ErrorReasonNotAuthorized              ErrorReason = "not_authorized"
+	ErrorReasonNotCanonicalJson           ErrorReason = "not_canonical_json"
+	ErrorReasonNotFound                   ErrorReason = "not_found"
+	ErrorReasonNotGoverned                ErrorReason = "not_governed"
+	ErrorReasonNotGrantApprover           ErrorReason = "not_grant_approver"
+	ErrorReasonNotHuman                   ErrorReason = "not_human"
+	ErrorReasonNotIJson                   ErrorReason = "not_i_json"
+	ErrorReasonNotRunning                 ErrorReason = "not_running"
+	ErrorReasonNotThisGateway             ErrorReason = "not_this_gateway"
+	ErrorReasonNotWaiting                 ErrorReason = "not_waiting"
+	ErrorReasonNotYetCheckpointed         ErrorReason = "not_yet_checkpointed"
+	ErrorReasonNotYetValid                ErrorReason = "not_yet_valid"
+	ErrorReasonNotYourTeam                ErrorReason = "not_your_team"
+	ErrorReasonPayloadSchema              ErrorReason = "payload_schema"
+	ErrorReasonPayloadTooLarge            ErrorReason = "payload_too_large"
+	ErrorReasonPending                    ErrorReason = "pending"
+	ErrorReasonPendingForOtherPrincipal   ErrorReason = "pending_for_other_principal"
+	ErrorReasonPermissionNotGranted       ErrorReason = "permission_not_granted"
+	ErrorReasonPolicyHashMismatch         ErrorReason = "policy_hash_mismatch"
+	ErrorReasonQueryFailed                ErrorReason = "query_failed"
+	ErrorReasonRaiseRoleRequired          ErrorReason = "raise_role_required"
+	ErrorReasonRateLimit                  ErrorReason = "rate_limit"
+	ErrorReasonReadinessNeedsDatabase     ErrorReason = "readiness_needs_database"
+	ErrorReasonReady                      ErrorReason = "ready"
+	ErrorReasonRejected                   ErrorReason = "rejected"
+	ErrorReasonRelayUnavailable           ErrorReason = "relay_unavailable"
+	ErrorReasonRoleNotAllowed             ErrorReason = "role_not_allowed"
+	ErrorReasonRoleNotHeld                ErrorReason = "role_not_held"
+	ErrorReasonScopeNotGranted            ErrorReason = "scope_not_granted"
+	ErrorReasonSecretEnvNotSet            ErrorReason = "secret_env_not_set"
+	ErrorReasonSecretFileNotFound         ErrorReason = "secret_file_not_found"
+	ErrorReasonSecretNotFound             ErrorReason = "secret_not_found"
+	ErrorReasonSelfApprovalNotAllowed     ErrorReason = "self_approval_not_allowed"
+	ErrorReasonSeparationOfDuties         ErrorReason = "separation_of_duties"
+	ErrorReasonShadowReportTooLarge       ErrorReason = "shadow_report_too_large"
+	ErrorReasonStale                      ErrorReason = "stale"
+	ErrorReasonStaleDelivery              ErrorReason = "stale_delivery"
+	ErrorReasonStaleSignature             ErrorReason = "stale_signature"
+	ErrorReasonStandingExceedsPolicy      ErrorReason = "standing_exceeds_policy"
+	ErrorReasonStandingNeedsSoleApprover  ErrorReason = "standing_needs_sole_approver"
+	ErrorReasonStandingNotAllowed         ErrorReason = "standing_not_allowed"
+	ErrorReasonStandingPatternWidens      ErrorReason = "standing_pattern_widens"
+	ErrorReasonStandingRoleNotAllowed     ErrorReason = "standing_role_not_allowed"
+	ErrorReasonStandingUnavailable        ErrorReason = "standing_unavailable"
+	ErrorReasonStepIDRequired             ErrorReason = "step_id_required"
+	ErrorReasonSuperseded                 ErrorReason = "superseded"
+	ErrorReasonTeamNotGranted             ErrorReason = "team_not_granted"
+	ErrorReasonTemporalTimeout            ErrorReason = "temporal_timeout"
+	ErrorReasonTemporalUnavailable        ErrorReason = "temporal_unavailable"
+	ErrorReasonTerminal                   ErrorReason = "terminal"
+	ErrorReasonTooDeep                    ErrorReason = "too_deep"
+	ErrorReasonTooLarge                   ErrorReason = "too_large"
+	ErrorReasonTooManyRequests            ErrorReason = "too_many_requests"
+	ErrorReasonUnattested                 ErrorReason = "unattested"
+	ErrorReasonUnauthenticated            ErrorReason = "unauthenticated"
+	ErrorReasonUnavailable                ErrorReason = "unavailable"
+	ErrorReasonUnknownBreakGlass          ErrorReason = "unknown_break_glass"
+	ErrorReasonUnknownHalt                ErrorReason = "unknown_halt"
+	ErrorReasonUnknownInstance            ErrorReason = "unknown_instance"
+	ErrorReasonUnknownIssue               ErrorReason = "unknown_issue"
+	ErrorReasonUnknownKey                 ErrorReason = "unknown_key"
+	ErrorReasonUnknownPolicy              ErrorReason = "unknown_policy"
+	ErrorReasonUnknownRequest             ErrorReason = "unknown_request"
+	ErrorReasonUnknownStandingGrant       ErrorReason = "unknown_standing_grant"
+	ErrorReasonUnknownStep                ErrorReason = "unknown_step"
+	ErrorReasonUnknownTreeSize            ErrorReason = "unknown_tree_size"
+	ErrorReasonUnknownUser                ErrorReason = "unknown_user"
+	ErrorReasonUnknownVersion             ErrorReason = "unknown_version"
+	ErrorReasonUnknownWorkflow            ErrorReason = "unknown_workflow"
+	ErrorReasonUnreadableFile             ErrorReason = "unreadable_file"
+	ErrorReasonUnsigned                   ErrorReason = "unsigned"
+	ErrorReasonValidationFailed           ErrorReason = "validation_failed"
+	ErrorReasonVaultDenied                ErrorReason = "vault_denied"
+	ErrorReasonVaultNotConfigured         ErrorReason = "vault_not_configured"
+	ErrorReasonVaultUnreachable           ErrorReason = "vault_unreachable"
+	ErrorReasonVersionConflict            ErrorReason = "version_conflict"
+	ErrorReasonVersionSuperseded          ErrorReason = "version_superseded"
+	ErrorReasonWindowTooLarge             ErrorReason = "window_too_large"
+	ErrorReasonWorkflowError              ErrorReason = "workflow_error"
+	ErrorReasonWrongAudience              ErrorReason = "wrong_audience"
+	ErrorReasonWrongIssuer                ErrorReason = "wrong_issuer"
 )
 
 // The facts a running step's policy reads, and the approvals to try.
@@ -746,16 +794,33 @@ type Grant struct {
 
 // A halt as stored and listed: who raised it, when, why; and its lift, once lifted.
 type Halt struct {
-	HaltID        string         `json:"halt_id"`
-	LiftApprovals []LiftApproval `json:"lift_approvals,omitempty"`
-	LiftByAnother bool           `json:"lift_by_another,omitempty"`
-	LiftReason    *string        `json:"lift_reason,omitempty"`
-	LiftedAt      *string        `json:"lifted_at,omitempty"`
-	LiftedBy      *string        `json:"lifted_by,omitempty"`
-	RaisedAt      string         `json:"raised_at"`
-	RaisedBy      string         `json:"raised_by"`
-	Reason        string         `json:"reason"`
-	Scope         HaltScope      `json:"scope"`
+	Exemptions    []HaltExemption `json:"exemptions,omitempty"`
+	HaltID        string          `json:"halt_id"`
+	LiftApprovals []LiftApproval  `json:"lift_approvals,omitempty"`
+	LiftByAnother bool            `json:"lift_by_another,omitempty"`
+	LiftReason    *string         `json:"lift_reason,omitempty"`
+	LiftedAt      *string         `json:"lifted_at,omitempty"`
+	LiftedBy      *string         `json:"lifted_by,omitempty"`
+	RaisedAt      string          `json:"raised_at"`
+	RaisedBy      string          `json:"raised_by"`
+	Reason        string          `json:"reason"`
+	Scope         HaltScope       `json:"scope"`
+}
+
+type HaltExempt struct {
+	// Why; audited
+	Reason string `json:"reason"`
+	// A narrower part of the halt's scope that runs again (e.g. one agent or workflow of a halted team)
+	Scope HaltScope `json:"scope"`
+}
+
+// Staged recovery: a narrower scope inside a halt that runs again while the rest of
+// the halt holds (one agent or workflow of a halted team, say). Its own act, audited.
+type HaltExemption struct {
+	At         string    `json:"at"`
+	ExemptedBy string    `json:"exempted_by"`
+	Reason     string    `json:"reason"`
+	Scope      HaltScope `json:"scope"`
 }
 
 type HaltLift struct {

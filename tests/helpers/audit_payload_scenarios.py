@@ -11,6 +11,7 @@ from typing import Any
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.audit_event import AuditEvent
 from gantral.domain.records import Cost, DecisionType
+from gantral.governance.break_glass import BreakGlassUse
 from gantral.governance.halts import HaltScope
 from gantral.governance.standing import ArgumentPattern, StandingAsk, StandingUse
 from gantral.policy.loading import load_policy, load_template
@@ -164,7 +165,23 @@ def instance_events() -> list[AuditEvent]:
     events += s.log.unsent()
     events += _standing_events()
     events += _halt_events()
+    events += _break_glass_events()
     return events
+
+
+def _break_glass_events() -> list[AuditEvent]:
+    """A call a policy sends to a human, let through by a break-glass in effect."""
+    s, ids = _state()
+    glass = BreakGlassUse(
+        break_glass_id="bg_1", approvers={"sam": "security", "maria": "platform-admin"},
+        expires_at=T1 + timedelta(minutes=30),
+    )  # fmt: skip
+    req = AuthorizeStep(
+        step_id="transfer", action="pay", arguments={"amount": 40}, actor=AGENT, break_glass=glass
+    )
+    s.check_authorize(req)
+    s.authorize(req, T1, ids)
+    return [e for e in s.log.unsent() if e.type == "ALLOWED_BY_BREAK_GLASS"]
 
 
 def _halt_events() -> list[AuditEvent]:

@@ -27,6 +27,7 @@ ARGV = {
     "api": [sys.executable, "-c", GANTRAL_CLI, "api"],
     "channels": [sys.executable, "-c", GANTRAL_CLI, "channels"],
     "callbacks": [sys.executable, "-m", "gantral.workers.callbacks"],
+    "exporter": [sys.executable, "-m", "gantral.workers.exporter"],
 }
 # What an ordinary stop must never leave in a log.
 FATAL_MARKERS = ("Fatal Python error", "Traceback", "Segmentation fault", "CRITICAL")

@@ -28,7 +28,7 @@ from gantral.workflows.messages import (
     FinishKind,
 )
 from tests.helpers import governance as gov
-from tests.helpers.auth import ADMIN, AGENT, AUDITOR, LEAD, SECURITY
+from tests.helpers.auth import ADMIN, AGENT, AUDITOR, LEAD, SECURITY, bearer
 from tests.helpers.lifecycle import authorize, decide, start
 from tests.helpers.session import TEMPLATES
 
@@ -223,6 +223,35 @@ async def standing(api: httpx.AsyncClient) -> str:
         {"kind": "STEP_COMPLETED", "step_id": "act"},
     ):  # fmt: skip
         await _ok(api.post(f"/v1/instances/{iid}/events", json=body, headers=AGENT))
+    await _ok(api.post(f"/v1/instances/{iid}/complete", json={}, headers=AGENT))
+    return iid
+
+
+async def break_glass(api: httpx.AsyncClient, glass_api: httpx.AsyncClient) -> str:
+    """A step whose policy asks for a human, allowed under a break-glass opened by a
+    `2_of(security, platform-admin)` quorum (issue 24) on `glass_api`, a replica that
+    configures it: ALLOWED_BY_BREAK_GLASS, the grant used, the instance completed."""
+    pid = gov.uid("pol")
+    policy = "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\n"
+    await gov.put(api, f"/v1/policies/{pid}", policy)
+    wid = await gov.workflow_with(api, pid)
+    iid = str((await start(api, workflow=wid))["instance_id"])
+    opener = bearer("sid", ["security"], teams=())
+    body = {"scope": {"workflow": wid}, "reason": "INC-9", "ttl": "10m"}
+    resp = await glass_api.post("/v1/break-glass", json=body, headers=opener)
+    assert resp.status_code == 201, resp.text
+    opened = resp.json()
+    approver = bearer("bo", ["platform-admin"], teams=())
+    path = f"/v1/break-glass/{opened['break_glass_id']}:approve"
+    await _ok(glass_api.post(path, json={"reason": "confirmed"}, headers=approver))
+    allowed = await authorize(glass_api, iid, step="act", args={"amount": 5})
+    assert allowed["outcome"] == "ALLOW" and allowed["break_glass_id"], allowed
+    for event in (
+        {"kind": "STEP_STARTED", "step_id": "act", "grant_id": allowed["grant"]["grant_id"],
+         "args_digest": allowed["args_digest"]},
+        {"kind": "STEP_COMPLETED", "step_id": "act"},
+    ):  # fmt: skip
+        await _ok(api.post(f"/v1/instances/{iid}/events", json=event, headers=AGENT))
     await _ok(api.post(f"/v1/instances/{iid}/complete", json={}, headers=AGENT))
     return iid
 

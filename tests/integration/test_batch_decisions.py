@@ -150,7 +150,7 @@ async def test_duplicate_and_oversize_batches_decide_nothing(
 ) -> None:
     iid, request = await pending(api, workflow, AGENT)
     resp = await batch(api, LEAD, [item(iid, request)] * 2, f"k-{uuid.uuid4().hex}")
-    assert resp.status_code == 422 and resp.json()["reason"] == "duplicate_in_batch", resp.text
+    assert resp.status_code == 409 and resp.json()["reason"] == "duplicate_in_batch", resp.text
 
     many = [
         {"instance_id": iid, "request_id": f"req_{i}", "seen_args_digest": "sha256:x"}

@@ -20,9 +20,12 @@ from gantral.audit.rows import EventRow
 from gantral.settings import Settings
 from tests.helpers.auth import AUDITOR
 from tests.helpers.lifecycle import sealed_audit
-from tests.helpers.replay_scenarios import DRIVERS, continue_as_new
+from tests.helpers.replay_scenarios import DRIVERS, break_glass, continue_as_new
+from tests.integration.test_break_glass import glass_api
 from tests.replay.corpus import SCENARIOS, save
 from tests.replay.record import RECORD_ENV
+
+__all__ = ["glass_api"]  # a replica that configures break-glass
 
 pytestmark = [
     pytest.mark.integration,
@@ -33,10 +36,16 @@ pytestmark = [
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 async def test_record(
-    scenario: str, api: httpx.AsyncClient, temporal: Client, settings: Settings
+    scenario: str,
+    api: httpx.AsyncClient,
+    glass_api: httpx.AsyncClient,
+    temporal: Client,
+    settings: Settings,
 ) -> None:
     if scenario == "continue-as-new":
         iid = await continue_as_new(api, temporal, settings)
+    elif scenario == "break-glass":
+        iid = await break_glass(api, glass_api)
     else:
         iid = await DRIVERS[scenario](api)
     await sealed_audit(api, iid)

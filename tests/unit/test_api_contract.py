@@ -122,3 +122,45 @@ def test_the_halt_scope_schema_says_exactly_one_kind(document: dict[str, Any]) -
             except ValidationError:
                 accepted = False
             assert jsonschema.Draft202012Validator(schema).is_valid(scope) == accepted, scope
+
+
+def test_the_standing_pattern_schema_says_exactly_one_kind(document: dict[str, Any]) -> None:
+    """The published ArgumentPattern accepts exactly what the model accepts (one kind;
+    a range needs `max`), so a schema-valid standing grant is never a 422."""
+    import itertools
+
+    import jsonschema
+    from pydantic import ValidationError
+
+    from gantral.governance.standing import ArgumentPattern
+
+    # Its free-form values refer to the document's JsonValue: resolve them there.
+    schema = {
+        **document["components"]["schemas"]["ArgumentPattern"],
+        "components": document["components"],
+    }
+    values = {"equals": [7, None], "min": [1, 9, None], "max": [5, None],
+              "prefix": ["ab", None], "one_of": [[1, 2], None]}  # fmt: skip
+    for present in itertools.product([False, True], repeat=len(values)):
+        keys = [k for k, p in zip(values, present, strict=True) if p]
+        for chosen in itertools.product(*(values[k] for k in keys)):
+            pattern = dict(zip(keys, chosen, strict=True))
+            try:
+                ArgumentPattern.model_validate(pattern)
+                accepted = True
+            except ValidationError:
+                accepted = False
+            assert jsonschema.Draft202012Validator(schema).is_valid(pattern) == accepted, pattern
+
+
+def test_a_standing_pattern_names_argument_paths_in_the_schema(
+    document: dict[str, Any],
+) -> None:
+    import jsonschema
+
+    components = document["components"]
+    schema = {**components["schemas"]["StandingAsk"], "components": components}
+    ask = {"pattern": {"amount": {"max": 5}}, "ttl": "10m", "max_uses": 2}
+    assert jsonschema.Draft202012Validator(schema).is_valid(ask)
+    bad = {**ask, "pattern": {"not a path!": {"max": 5}}}
+    assert not jsonschema.Draft202012Validator(schema).is_valid(bad)

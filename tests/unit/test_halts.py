@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from gantral.domain.actors import Actor, ActorKind
-from gantral.errors import Conflict, Forbidden, Unavailable
+from gantral.errors import Conflict, Forbidden, InvalidInput, Unavailable
 from gantral.governance.halt_book import HaltBook
 from gantral.governance.halt_store import InMemoryHaltStore
 from gantral.governance.halts import Halt, HaltScope, HaltTarget, covering, halted
@@ -240,3 +240,47 @@ async def test_only_the_deployments_roles_raise_when_it_names_them() -> None:
     assert refused.value.reason == "raise_role_required"
     sid = Actor(id="sid", kind=ActorKind.HUMAN, roles=["security"])
     assert (await book.raise_halt(sid, HaltScope(team="payments"), "x", _recorded)).active
+
+
+async def test_staged_recovery_exempts_a_narrower_part_while_the_rest_holds() -> None:
+    book = HaltBook(InMemoryHaltStore())
+    raised = await book.raise_halt(PAT, HaltScope(team="payments"), "loop", _recorded)
+    fixed = HaltTarget("payments", "pay", 3, "bot-fixed")
+    still = HaltTarget("payments", "pay", 3, "bot-other")
+    # Not narrower: the same scope, the deployment (those are lifts).
+    for wide in (HaltScope(team="payments"), HaltScope(deployment=True)):
+        with pytest.raises(InvalidInput) as refused:
+            await book.exempt(PAT, raised, wide, "all", _recorded)
+        assert refused.value.reason == "exemption_not_narrower"
+    exempted = await book.exempt(PAT, raised, HaltScope(agent="bot-fixed"), "fixed", _recorded)
+    assert RECORDED[-1][1] == "halt_exempted"
+    assert RECORDED[-1][2]["exempted"] == {"agent": "bot-fixed"}
+    assert await book.covering(fixed) is None
+    assert await book.covering(still) == exempted  # the rest stays halted
+    with pytest.raises(Conflict) as twice:
+        await book.exempt(PAT, exempted, HaltScope(agent="bot-fixed"), "again", _recorded)
+    assert twice.value.reason == "already_exempted"
+
+
+async def test_a_version_exemption_never_frees_an_unknown_version() -> None:
+    book = HaltBook(InMemoryHaltStore())
+    raised = await book.raise_halt(PAT, HaltScope(workflow="pay"), "bad", _recorded)
+    with pytest.raises(InvalidInput):  # the whole workflow: a lift, not a part
+        await book.exempt(PAT, raised, HaltScope(workflow="pay"), "x", _recorded)
+    await book.exempt(PAT, raised, HaltScope(workflow="pay", version=4), "v4 ok", _recorded)
+    assert await book.covering(HaltTarget("t", "pay", 4, "a")) is None
+    assert await book.covering(HaltTarget("t", "pay", 3, "a")) is not None
+    assert await book.covering(HaltTarget("t", "pay", None, "a")) is not None
+
+
+async def test_no_exemption_where_a_quorum_lifts_nor_by_a_separated_raiser() -> None:
+    quorum = HaltBook(InMemoryHaltStore(), policy=HaltSettings(lift="2_of(security, admin)"))
+    raised = await quorum.raise_halt(PAT, HaltScope(team="payments"), "x", _recorded)
+    with pytest.raises(Forbidden) as refused:
+        await quorum.exempt(PAT, raised, HaltScope(agent="a"), "x", _recorded)
+    assert refused.value.reason == "exemption_needs_single_lifter"
+    book = HaltBook(InMemoryHaltStore())
+    held = await book.raise_halt(PAT, HaltScope(team="p"), "x", _recorded, lift_by_another=True)
+    with pytest.raises(Forbidden) as own:
+        await book.exempt(PAT, held, HaltScope(agent="a"), "x", _recorded)
+    assert own.value.reason == "lifter_is_raiser"

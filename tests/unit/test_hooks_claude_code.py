@@ -10,10 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
 
+from gantral.integrations.hooks import claude_code
 from gantral.integrations.hooks.install import install, is_ours, uninstall
 
 GANTRAL = Path(sys.executable).parent / "gantral"
@@ -55,7 +57,11 @@ def pre(tool: str = "Bash", tool_input: Any = None, **extra: Any) -> dict[str, A
     }
 
 
-def run(tmp: Path, stdin: str, config: Path | None, **env: str) -> subprocess.CompletedProcess[str]:
+def run(
+    tmp: Path, stdin: str, config: Path | None, *, cli: bool = False, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The hook's answer to one event: in this process (each `gantral` start-up costs
+    seconds), or through the command itself where `cli` says so."""
     args = [str(GANTRAL), "hook", "claude-code"]
     if config is not None:
         args += ["--config", str(config)]
@@ -63,9 +69,13 @@ def run(tmp: Path, stdin: str, config: Path | None, **env: str) -> subprocess.Co
         "PATH": os.environ["PATH"], "HOME": str(tmp), "GANTRAL_TOKEN": "t",
         "GANTRAL_HOOK_STATE_DIR": str(tmp / "state"), **env,
     }  # fmt: skip
-    return subprocess.run(
-        args, input=stdin, capture_output=True, text=True, env=environment, timeout=60
-    )
+    if cli:
+        return subprocess.run(
+            args, input=stdin, capture_output=True, text=True, env=environment, timeout=60
+        )
+    with mock.patch.dict(os.environ, environment, clear=True):
+        result = claude_code.handle(stdin, config)
+    return subprocess.CompletedProcess(args, result.code, result.stdout, result.stderr)
 
 
 def answer(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -77,7 +87,7 @@ def answer(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 
 def test_malformed_input_blocks_with_exit_2(tmp_path: Path) -> None:
     for stdin in ("", "{not json", "[1, 2]", "null"):
-        done = run(tmp_path, stdin, mapping(tmp_path))
+        done = run(tmp_path, stdin, mapping(tmp_path), cli=stdin == "")
         assert done.returncode == 2 and done.stdout == "", stdin
         assert "blocked" in done.stderr
 

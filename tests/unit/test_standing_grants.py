@@ -82,11 +82,18 @@ def test_a_later_call_matches_only_inside_the_pattern() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [{}, {"equals": 1, "prefix": "a"}, {"min": 1}, {"min": 5, "max": 1}, {"prefix": ""}],
+    [{}, {"equals": 1, "prefix": "a"}, {"min": 1}, {"prefix": ""}],
 )
 def test_a_constraint_is_exactly_one_closed_kind(raw: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         ArgumentPattern.model_validate(raw)
+
+
+def test_an_inverted_range_holds_nothing_so_it_is_refused_as_widening() -> None:
+    # Accepted as a shape (a schema cannot order min and max), never as a grant.
+    inverted = ArgumentPattern.model_validate({"min": 5, "max": 1})
+    assert not inverted.holds(3)
+    assert inverted.wider_than(3) == "does not hold the approved value"
 
 
 def test_an_ask_is_bounded_and_positive() -> None:

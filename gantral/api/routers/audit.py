@@ -8,16 +8,17 @@ Every route needs `audit:read` (see `gantral.api.authz`); an instance's log, on 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from gantral.api.authz import AuditGlobalReader, AuditInstanceReader, AuditRefusalReader, InstanceId
 from gantral.api.metrics import ApiMetrics
 from gantral.api.times import Rfc3339Time
 from gantral.audit.checkpoint import Checkpoint, load_verification_keys
+from gantral.audit.evidence_source import evidence_archive, instances_in_window
 from gantral.audit.proofs import encode_consistency_lines
 from gantral.audit.verifier import verify_instance as verify_database_instance
 from gantral.audit.views import (
@@ -29,6 +30,7 @@ from gantral.audit.views import (
     VerifyView,
 )
 from gantral.errors import Reason, Unavailable
+from gantral.policy.registry import PolicyRegistry
 
 __all__ = ["router"]
 
@@ -232,3 +234,57 @@ async def list_refusals(
         teams=access.teams, instance_id=instance_id, actor=actor, since=since, until=until,
         page_token=page_token, limit=limit,
     )  # fmt: skip
+
+
+_GZIP = "application/gzip"
+_PACK: dict[int | str, dict[str, Any]] = {
+    200: {"content": {_GZIP: {"schema": {"type": "string", "format": "binary"}}}}
+}
+
+
+def _pack(data: bytes, name: str) -> Response:
+    disposition = f'attachment; filename="{name}.tar.gz"'
+    return Response(data, media_type=_GZIP, headers={"content-disposition": disposition})
+
+
+def _registry(request: Request) -> PolicyRegistry | None:
+    registry: PolicyRegistry | None = getattr(request.app.state, "registry", None)
+    return registry
+
+
+@router.get("/instances/{instance_id}/evidence", response_class=Response, responses=_PACK)
+async def get_instance_evidence(
+    instance_id: InstanceId,
+    reader: AuditInstanceReader,
+    registry: Annotated[PolicyRegistry | None, Depends(_registry)],
+) -> Response:
+    """The instance's evidence pack (tar.gz): its events, the signed checkpoint note and
+    every event's tlog-proof, the policy versions that decided, the decisions with their
+    approvers, claims mapped to EU AI Act Art. 12/14 and SOC 2 CC6/CC7, and summary.md.
+    Check it offline with `gantral audit verify --evidence FILE`. 409
+    `not_yet_checkpointed` until a checkpoint covers its last event."""
+    scope = {"instance_ids": [instance_id]}
+    return _pack(await evidence_archive(reader, registry, [instance_id], scope), "evidence")
+
+
+@router.get("/evidence", response_class=Response, responses=_PACK)
+async def get_evidence(
+    access: AuditRefusalReader,
+    registry: Annotated[PolicyRegistry | None, Depends(_registry)],
+    since: Annotated[
+        Rfc3339Time, Query(description="Instances started at or after this time (RFC 3339).")
+    ],
+    until: Annotated[
+        Rfc3339Time, Query(description="Instances started before this time (RFC 3339).")
+    ],
+    team: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="Only instances of this team."),
+    ] = None,
+) -> Response:
+    """One evidence pack (as for one instance) for every instance started in [since,
+    until), of `team` when given, and only of the teams the caller may `audit:read`.
+    Over 200 instances: 409 `evidence_too_large`; none: 404 `no_evidence`."""
+    ids = await instances_in_window(access.reader, since, until, team, access.teams)
+    scope = {"since": since.isoformat(), "until": until.isoformat(), "team": team}
+    return _pack(await evidence_archive(access.reader, registry, ids, scope), "evidence")

@@ -21,9 +21,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "model": BatchDecisionResult,
     },
     403: {"description": "The caller may decide for no team at all (nothing decided)"},
+    409: {"description": "A request named twice (`duplicate_in_batch`): nothing decided"},
     422: {
-        "description": f"Malformed, more than {MAX_BATCH_DECISIONS} requests "
-        "(`batch_too_large`), or a request named twice (`duplicate_in_batch`): nothing decided"
+        "description": f"Malformed, or more than {MAX_BATCH_DECISIONS} requests "
+        "(`batch_too_large`): nothing decided"
     },
 }
 

@@ -28,6 +28,7 @@ ERRORS: dict[int | str, dict[str, str]] = {
     403: {"description": "The permission (or the deployment's role) is not held"},
     404: {"description": "Unknown halt"},
     409: {"description": "The halt is already lifted, or this human already approved"},
+    422: {"description": "An exemption that is not narrower than the halt"},
     503: {"description": "The act could not be audited, so it was not applied"},
 }
 
@@ -56,6 +57,16 @@ class HaltRaise(BaseModel):
 class HaltLift(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    reason: str = Field(min_length=1, max_length=2000, description="Why; audited")
+
+
+class HaltExempt(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scope: HaltScope = Field(
+        description="A narrower part of the halt's scope that runs again (e.g. one agent or "
+        "workflow of a halted team)"
+    )
     reason: str = Field(min_length=1, max_length=2000, description="Why; audited")
 
 
@@ -161,3 +172,25 @@ async def lift_halt(
     if not lifted.active:  # (a lift short of its quorum holds on)
         await core.deliver_halt(lifted, lifted=True)  # frozen deadlines run again
     return lifted
+
+
+@router.post("/{halt_id}:exempt", responses=ERRORS)
+async def exempt_from_halt(
+    halt_id: HaltId, body: HaltExempt, caller: CurrentCaller, halts: Halts, core: Core
+) -> Halt:
+    """Staged recovery: let a narrower scope inside the halt (one agent, one workflow or
+    version, a team of a deployment halt) run again while the rest stays halted; listed
+    in the halt's `exemptions`. Needs `halts:lift` as a lift does; a scope that is not
+    narrower is 409 `exemption_not_narrower`; where the deployment lifts halts by a
+    quorum, 403 `exemption_needs_single_lifter` (lift the halt instead)."""
+    attempt = f"{caller.attempt} ({Permission.HALTS_LIFT})"
+    await caller.check(Permission.HALTS_LIFT)
+    halt = await halts.store.get(halt_id)
+    await _check_scope(caller, Permission.HALTS_LIFT, halt.scope)
+    try:
+        return await halts.exempt(
+            caller.actor, halt, body.scope, body.reason, core.record_admin_action
+        )
+    except Forbidden as exc:
+        await caller.record(None, attempt, exc)
+        raise

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from gantral.domain.audit_payloads import (
     AgentEventRecorded,
+    AllowedByBreakGlass,
     AllowedByStandingGrant,
     CostReported,
     GrantUsed,
@@ -21,6 +22,7 @@ from gantral.domain.digest import args_digest
 from gantral.domain.records import Grant, HumanRequest, RequestStatus
 from gantral.domain.states import State
 from gantral.errors import Reason
+from gantral.governance.break_glass import BreakGlassUse
 from gantral.governance.standing import StandingUse, matches
 from gantral.policy.evaluate import RequestPlan, plan_request
 from gantral.policy.materiality import Materiality
@@ -135,6 +137,10 @@ class AgentProtocol(Requests):
                 standing_id=standing.standing_id,
             )  # fmt: skip
             return Authorized(result, grant)
+        glass = req.break_glass
+        if plan.requires_human and pending is None and _glass_serves(glass, plan, now):
+            assert glass is not None
+            return self._allow_by_glass(req, plan, glass, digest, now, ids)
         if not plan.requires_human:
             grant = self.issue_grant(
                 req.step_id, None, action, req.arguments, plan, req.actor.id, now, ids
@@ -171,6 +177,39 @@ class AgentProtocol(Requests):
                 request.request_id,
             )
         return Authorized(_pending_result(request, plan))
+
+    def _allow_by_glass(
+        self,
+        req: AuthorizeStep,
+        plan: RequestPlan,
+        glass: BreakGlassUse,
+        digest: str,
+        now: datetime,
+        ids: IdSource,
+    ) -> Authorized:
+        """ALLOW without the human the policy asks for, marked in the log as a step
+        taken under the break-glass, with its quorum."""
+        action = req.action or req.step_id
+        grant = self.issue_grant(
+            req.step_id, None, action, req.arguments, plan, req.actor.id, now, ids
+        )
+        used = AllowedByBreakGlass(
+            step_id=req.step_id, args_digest=digest, grant_id=grant.grant_id,
+            break_glass_id=glass.break_glass_id, approvers=glass.approvers,
+            expires_at=glass.expires_at, materiality=str(plan.materiality),
+        )  # fmt: skip
+        self.log.record(used, req.actor, now)
+        explanation = [
+            *plan.explanation,
+            f"allowed without a human under break-glass {glass.break_glass_id} of "
+            f"{', '.join(sorted(glass.approvers))}",
+        ]
+        result = AuthorizeResult(
+            outcome=AuthorizeOutcome.ALLOW, step_id=req.step_id, args_digest=digest,
+            materiality=plan.materiality, explanation=explanation, grant=grant,
+            break_glass_id=glass.break_glass_id,
+        )  # fmt: skip
+        return Authorized(result, grant)
 
     def _standing_serves(
         self, req: AuthorizeStep, plan: RequestPlan, standing: StandingUse, now: datetime
@@ -253,6 +292,15 @@ class AgentProtocol(Requests):
                 f"step {event.step_id} needs an authorized start before completion",
             )
         return None
+
+
+def _glass_serves(glass: BreakGlassUse | None, plan: RequestPlan, now: datetime) -> bool:
+    """Whether the break-glass the API passed still serves, by the workflow's own clock:
+    unexpired, and CRITICAL only when the deployment said so."""
+    if glass is None:
+        return False
+    critical = plan.materiality is Materiality.CRITICAL
+    return now < glass.expires_at and (glass.critical or not critical)
 
 
 def _pending_result(request: HumanRequest, plan: RequestPlan) -> AuthorizeResult:

@@ -55,10 +55,10 @@ export interface AnyOfInput {
 /** One argument's constraint: exactly one of `equals`, `range`(`min`/`max`), `prefix`,
 `one_of`. */
 export interface ArgumentPattern {
-  "equals"?: boolean | string | number | Array<unknown> | Record<string, unknown>;
+  "equals"?: boolean | string | number | Array<JsonValue> | Record<string, unknown> | null;
   "max"?: number | null;
   "min"?: number | null;
-  "one_of"?: Array<boolean | string | number | Array<unknown> | Record<string, unknown>> | null;
+  "one_of"?: Array<boolean | string | number | Array<JsonValue> | Record<string, unknown>> | null;
   "prefix"?: string | null;
 }
 
@@ -99,6 +99,7 @@ export interface AuthorizeRequest {
 
 export interface AuthorizeResult {
   "args_digest": string;
+  "break_glass_id"?: string | null;
   "explanation": Array<string>;
   "grant"?: Grant | null;
   "materiality": Materiality | null;
@@ -154,7 +155,7 @@ export interface BatchDecisionRequest {
   "decision_type": "APPROVE" | "REJECT";
   /** Scoped to the caller and to each request decided: the same batch sent again answers the same outcomes; the key reused with a changed item refuses that item (409 `idempotency_key_reused`). */
   "idempotency_key": string;
-  /** At most 50 requests (more: 422 `batch_too_large`), each named once (else 422 `duplicate_in_batch`); nothing is decided then. */
+  /** At most 50 requests (more: 422 `batch_too_large`), each named once (else 409 `duplicate_in_batch`); nothing is decided then. */
   "items": Array<BatchDecisionItem>;
   "justification"?: string | null;
   /** The role acted in; default: per request, the one it needs */
@@ -187,6 +188,42 @@ export interface BatchItemOutcome {
   "result"?: DecisionResult | null;
   /** The HTTP status this decision would have answered alone: 200 when decided, else the error's (403, 404, 409, 422, 503). */
   "status": number;
+}
+
+/** One human's approval: the role they counted in. */
+export interface BreakGlassApproval {
+  "at": string;
+  "human": string;
+  "reason": string;
+  "role": string;
+}
+
+export interface BreakGlassApprove {
+  /** Why; audited */
+  "reason": string;
+}
+
+export interface BreakGlassOpen {
+  /** Why; audited and listed */
+  "reason": string;
+  /** One of {"team": T}, {"agent": A}, {"workflow": W, "version": V}, {"deployment": true} */
+  "scope": HaltScope;
+  /** How long it holds once its quorum is met (at most the deployment's maximum); never extended */
+  "ttl": string | number;
+}
+
+/** A break-glass and where it stands now: gathering approvals, in effect, or ended. */
+export interface BreakGlassView {
+  "active_from"?: string | null;
+  "approvals"?: Array<BreakGlassApproval>;
+  "break_glass_id": string;
+  "expires_at"?: string | null;
+  "opened_at": string;
+  "opened_by": string;
+  "reason": string;
+  "scope": HaltScope;
+  "status": "pending" | "active" | "ended";
+  "ttl_seconds": number;
 }
 
 export interface BundleEvent {
@@ -459,8 +496,8 @@ export interface Error {
 }
 
 /** Machine-readable cause: stable values, listed with their meaning in specs/reasons.json. */
-export type ErrorReason = "agent_cannot_decide" | "algorithm_mismatch" | "algorithm_not_allowed" | "already_approved" | "already_counted" | "already_decided" | "already_lifted" | "already_revoked" | "args_digest_mismatch" | "args_digest_required" | "arguments_not_shown" | "audit_db_unavailable" | "audit_keys_invalid" | "audit_sealed" | "audit_seq_conflict" | "audit_seq_gap" | "audit_unavailable" | "backtest_too_large" | "bad_page_token" | "bad_payload" | "bad_signature" | "batch_too_large" | "body_too_large" | "budget" | "callback_url_not_allowed" | "cancelled" | "channel_not_configured" | "codec_key_unknown" | "codec_needs_all_teams" | "codec_not_configured" | "codec_not_enabled" | "codec_payload_invalid" | "concurrency" | "conflict" | "contended" | "context_delta_required" | "continuing_as_new" | "cost_required" | "cost_too_large" | "counters_unavailable" | "currency_mismatch" | "decision_timeout" | "delegate_to_self" | "delegation_chain" | "delegation_disabled" | "delegation_not_in_effect" | "delegation_too_long" | "delegation_window" | "delegations_unavailable" | "deputy_away" | "dev_issuer_disabled" | "dev_issuer_in_production" | "discovery_mismatch" | "duplicate_in_batch" | "empty_body" | "error" | "expired" | "fairness" | "field_not_a_fact" | "field_too_large" | "forbidden" | "foreign_workflow" | "grant_expired" | "grant_not_active" | "grant_not_yours" | "grant_reused" | "grant_step_mismatch" | "halted" | "halts_unavailable" | "history_archive_missing" | "history_archive_tampered" | "history_incomplete" | "history_not_archived" | "history_not_found" | "id_mismatch" | "idempotency_key_reused" | "illegal_transition" | "inconsistent_steps" | "inconsistent_timing" | "internal" | "invalid" | "invalid_clients" | "invalid_codec" | "invalid_codec_key" | "invalid_cost" | "invalid_currency" | "invalid_document" | "invalid_id" | "invalid_input" | "invalid_owner" | "invalid_permissions" | "invalid_query" | "invalid_secret_reference" | "invalid_window" | "jira_unavailable" | "justification_required" | "jwks_unreachable" | "lift_already_approved" | "lift_role_required" | "lifter_is_raiser" | "malformed" | "malformed_json" | "method_not_allowed" | "missing_claim" | "missing_kid" | "missing_subject" | "missing_token" | "negative_cost" | "no_checkpoint_note" | "no_consistency_proof" | "no_core" | "no_delegation" | "no_grant" | "no_role" | "no_route" | "no_teams" | "not_a_gateway" | "not_a_human" | "not_authorized" | "not_canonical_json" | "not_found" | "not_governed" | "not_grant_approver" | "not_human" | "not_i_json" | "not_running" | "not_this_gateway" | "not_waiting" | "not_yet_checkpointed" | "not_yet_valid" | "not_your_team" | "payload_schema" | "payload_too_large" | "pending" | "pending_for_other_principal" | "permission_not_granted" | "policy_hash_mismatch" | "query_failed" | "raise_role_required" | "rate_limit" | "readiness_needs_database" | "ready" | "rejected" | "relay_unavailable" | "role_not_allowed" | "role_not_held" | "scope_not_granted" | "secret_env_not_set" | "secret_file_not_found" | "secret_not_found" | "self_approval_not_allowed" | "separation_of_duties" | "shadow_report_too_large" | "stale" | "stale_delivery" | "stale_signature" | "standing_exceeds_policy" | "standing_needs_sole_approver" | "standing_not_allowed" | "standing_pattern_widens" | "standing_role_not_allowed" | "standing_unavailable" | "step_id_required" | "superseded" | "team_not_granted" | "temporal_timeout" | "temporal_unavailable" | "terminal" | "too_deep" | "too_large" | "too_many_requests" | "unattested" | "unauthenticated" | "unavailable" | "unknown_halt" | "unknown_instance" | "unknown_issue" | "unknown_key" | "unknown_policy" | "unknown_request" | "unknown_standing_grant" | "unknown_step" | "unknown_tree_size" | "unknown_user" | "unknown_version" | "unknown_workflow" | "unreadable_file" | "unsigned" | "validation_failed" | "vault_denied" | "vault_not_configured" | "vault_unreachable" | "version_conflict" | "version_superseded" | "window_too_large" | "workflow_error" | "wrong_audience" | "wrong_issuer";
-export const ErrorReasonValues = ["agent_cannot_decide","algorithm_mismatch","algorithm_not_allowed","already_approved","already_counted","already_decided","already_lifted","already_revoked","args_digest_mismatch","args_digest_required","arguments_not_shown","audit_db_unavailable","audit_keys_invalid","audit_sealed","audit_seq_conflict","audit_seq_gap","audit_unavailable","backtest_too_large","bad_page_token","bad_payload","bad_signature","batch_too_large","body_too_large","budget","callback_url_not_allowed","cancelled","channel_not_configured","codec_key_unknown","codec_needs_all_teams","codec_not_configured","codec_not_enabled","codec_payload_invalid","concurrency","conflict","contended","context_delta_required","continuing_as_new","cost_required","cost_too_large","counters_unavailable","currency_mismatch","decision_timeout","delegate_to_self","delegation_chain","delegation_disabled","delegation_not_in_effect","delegation_too_long","delegation_window","delegations_unavailable","deputy_away","dev_issuer_disabled","dev_issuer_in_production","discovery_mismatch","duplicate_in_batch","empty_body","error","expired","fairness","field_not_a_fact","field_too_large","forbidden","foreign_workflow","grant_expired","grant_not_active","grant_not_yours","grant_reused","grant_step_mismatch","halted","halts_unavailable","history_archive_missing","history_archive_tampered","history_incomplete","history_not_archived","history_not_found","id_mismatch","idempotency_key_reused","illegal_transition","inconsistent_steps","inconsistent_timing","internal","invalid","invalid_clients","invalid_codec","invalid_codec_key","invalid_cost","invalid_currency","invalid_document","invalid_id","invalid_input","invalid_owner","invalid_permissions","invalid_query","invalid_secret_reference","invalid_window","jira_unavailable","justification_required","jwks_unreachable","lift_already_approved","lift_role_required","lifter_is_raiser","malformed","malformed_json","method_not_allowed","missing_claim","missing_kid","missing_subject","missing_token","negative_cost","no_checkpoint_note","no_consistency_proof","no_core","no_delegation","no_grant","no_role","no_route","no_teams","not_a_gateway","not_a_human","not_authorized","not_canonical_json","not_found","not_governed","not_grant_approver","not_human","not_i_json","not_running","not_this_gateway","not_waiting","not_yet_checkpointed","not_yet_valid","not_your_team","payload_schema","payload_too_large","pending","pending_for_other_principal","permission_not_granted","policy_hash_mismatch","query_failed","raise_role_required","rate_limit","readiness_needs_database","ready","rejected","relay_unavailable","role_not_allowed","role_not_held","scope_not_granted","secret_env_not_set","secret_file_not_found","secret_not_found","self_approval_not_allowed","separation_of_duties","shadow_report_too_large","stale","stale_delivery","stale_signature","standing_exceeds_policy","standing_needs_sole_approver","standing_not_allowed","standing_pattern_widens","standing_role_not_allowed","standing_unavailable","step_id_required","superseded","team_not_granted","temporal_timeout","temporal_unavailable","terminal","too_deep","too_large","too_many_requests","unattested","unauthenticated","unavailable","unknown_halt","unknown_instance","unknown_issue","unknown_key","unknown_policy","unknown_request","unknown_standing_grant","unknown_step","unknown_tree_size","unknown_user","unknown_version","unknown_workflow","unreadable_file","unsigned","validation_failed","vault_denied","vault_not_configured","vault_unreachable","version_conflict","version_superseded","window_too_large","workflow_error","wrong_audience","wrong_issuer"] as const;
+export type ErrorReason = "agent_cannot_decide" | "algorithm_mismatch" | "algorithm_not_allowed" | "already_approved" | "already_counted" | "already_decided" | "already_exempted" | "already_lifted" | "already_revoked" | "args_digest_mismatch" | "args_digest_required" | "arguments_not_shown" | "audit_db_unavailable" | "audit_keys_invalid" | "audit_sealed" | "audit_seq_conflict" | "audit_seq_gap" | "audit_unavailable" | "backtest_too_large" | "bad_page_token" | "bad_payload" | "bad_signature" | "batch_too_large" | "body_too_large" | "break_glass_already_approved" | "break_glass_disabled" | "break_glass_not_pending" | "break_glass_role_required" | "break_glass_ttl_too_long" | "budget" | "callback_url_not_allowed" | "cancelled" | "channel_not_configured" | "codec_key_unknown" | "codec_needs_all_teams" | "codec_not_configured" | "codec_not_enabled" | "codec_payload_invalid" | "concurrency" | "conflict" | "contended" | "context_delta_required" | "continuing_as_new" | "cost_required" | "cost_too_large" | "counters_unavailable" | "currency_mismatch" | "decision_timeout" | "delegate_to_self" | "delegation_chain" | "delegation_disabled" | "delegation_not_in_effect" | "delegation_too_long" | "delegation_window" | "delegations_unavailable" | "deputy_away" | "dev_issuer_disabled" | "dev_issuer_in_production" | "discovery_mismatch" | "duplicate_in_batch" | "empty_body" | "error" | "evidence_too_large" | "exemption_needs_single_lifter" | "exemption_not_narrower" | "expired" | "fairness" | "field_not_a_fact" | "field_too_large" | "forbidden" | "foreign_workflow" | "grant_expired" | "grant_not_active" | "grant_not_yours" | "grant_reused" | "grant_step_mismatch" | "halted" | "halts_unavailable" | "history_archive_missing" | "history_archive_tampered" | "history_incomplete" | "history_not_archived" | "history_not_found" | "id_mismatch" | "idempotency_key_reused" | "illegal_transition" | "inconsistent_steps" | "inconsistent_timing" | "internal" | "invalid" | "invalid_clients" | "invalid_codec" | "invalid_codec_key" | "invalid_cost" | "invalid_currency" | "invalid_document" | "invalid_id" | "invalid_input" | "invalid_owner" | "invalid_permissions" | "invalid_query" | "invalid_secret_reference" | "invalid_window" | "jira_unavailable" | "justification_required" | "jwks_unreachable" | "lift_already_approved" | "lift_role_required" | "lifter_is_raiser" | "malformed" | "malformed_json" | "method_not_allowed" | "missing_claim" | "missing_kid" | "missing_subject" | "missing_token" | "negative_cost" | "no_checkpoint_note" | "no_consistency_proof" | "no_core" | "no_delegation" | "no_evidence" | "no_grant" | "no_role" | "no_route" | "no_teams" | "not_a_gateway" | "not_a_human" | "not_authorized" | "not_canonical_json" | "not_found" | "not_governed" | "not_grant_approver" | "not_human" | "not_i_json" | "not_running" | "not_this_gateway" | "not_waiting" | "not_yet_checkpointed" | "not_yet_valid" | "not_your_team" | "payload_schema" | "payload_too_large" | "pending" | "pending_for_other_principal" | "permission_not_granted" | "policy_hash_mismatch" | "query_failed" | "raise_role_required" | "rate_limit" | "readiness_needs_database" | "ready" | "rejected" | "relay_unavailable" | "role_not_allowed" | "role_not_held" | "scope_not_granted" | "secret_env_not_set" | "secret_file_not_found" | "secret_not_found" | "self_approval_not_allowed" | "separation_of_duties" | "shadow_report_too_large" | "stale" | "stale_delivery" | "stale_signature" | "standing_exceeds_policy" | "standing_needs_sole_approver" | "standing_not_allowed" | "standing_pattern_widens" | "standing_role_not_allowed" | "standing_unavailable" | "step_id_required" | "superseded" | "team_not_granted" | "temporal_timeout" | "temporal_unavailable" | "terminal" | "too_deep" | "too_large" | "too_many_requests" | "unattested" | "unauthenticated" | "unavailable" | "unknown_break_glass" | "unknown_halt" | "unknown_instance" | "unknown_issue" | "unknown_key" | "unknown_policy" | "unknown_request" | "unknown_standing_grant" | "unknown_step" | "unknown_tree_size" | "unknown_user" | "unknown_version" | "unknown_workflow" | "unreadable_file" | "unsigned" | "validation_failed" | "vault_denied" | "vault_not_configured" | "vault_unreachable" | "version_conflict" | "version_superseded" | "window_too_large" | "workflow_error" | "wrong_audience" | "wrong_issuer";
+export const ErrorReasonValues = ["agent_cannot_decide","algorithm_mismatch","algorithm_not_allowed","already_approved","already_counted","already_decided","already_exempted","already_lifted","already_revoked","args_digest_mismatch","args_digest_required","arguments_not_shown","audit_db_unavailable","audit_keys_invalid","audit_sealed","audit_seq_conflict","audit_seq_gap","audit_unavailable","backtest_too_large","bad_page_token","bad_payload","bad_signature","batch_too_large","body_too_large","break_glass_already_approved","break_glass_disabled","break_glass_not_pending","break_glass_role_required","break_glass_ttl_too_long","budget","callback_url_not_allowed","cancelled","channel_not_configured","codec_key_unknown","codec_needs_all_teams","codec_not_configured","codec_not_enabled","codec_payload_invalid","concurrency","conflict","contended","context_delta_required","continuing_as_new","cost_required","cost_too_large","counters_unavailable","currency_mismatch","decision_timeout","delegate_to_self","delegation_chain","delegation_disabled","delegation_not_in_effect","delegation_too_long","delegation_window","delegations_unavailable","deputy_away","dev_issuer_disabled","dev_issuer_in_production","discovery_mismatch","duplicate_in_batch","empty_body","error","evidence_too_large","exemption_needs_single_lifter","exemption_not_narrower","expired","fairness","field_not_a_fact","field_too_large","forbidden","foreign_workflow","grant_expired","grant_not_active","grant_not_yours","grant_reused","grant_step_mismatch","halted","halts_unavailable","history_archive_missing","history_archive_tampered","history_incomplete","history_not_archived","history_not_found","id_mismatch","idempotency_key_reused","illegal_transition","inconsistent_steps","inconsistent_timing","internal","invalid","invalid_clients","invalid_codec","invalid_codec_key","invalid_cost","invalid_currency","invalid_document","invalid_id","invalid_input","invalid_owner","invalid_permissions","invalid_query","invalid_secret_reference","invalid_window","jira_unavailable","justification_required","jwks_unreachable","lift_already_approved","lift_role_required","lifter_is_raiser","malformed","malformed_json","method_not_allowed","missing_claim","missing_kid","missing_subject","missing_token","negative_cost","no_checkpoint_note","no_consistency_proof","no_core","no_delegation","no_evidence","no_grant","no_role","no_route","no_teams","not_a_gateway","not_a_human","not_authorized","not_canonical_json","not_found","not_governed","not_grant_approver","not_human","not_i_json","not_running","not_this_gateway","not_waiting","not_yet_checkpointed","not_yet_valid","not_your_team","payload_schema","payload_too_large","pending","pending_for_other_principal","permission_not_granted","policy_hash_mismatch","query_failed","raise_role_required","rate_limit","readiness_needs_database","ready","rejected","relay_unavailable","role_not_allowed","role_not_held","scope_not_granted","secret_env_not_set","secret_file_not_found","secret_not_found","self_approval_not_allowed","separation_of_duties","shadow_report_too_large","stale","stale_delivery","stale_signature","standing_exceeds_policy","standing_needs_sole_approver","standing_not_allowed","standing_pattern_widens","standing_role_not_allowed","standing_unavailable","step_id_required","superseded","team_not_granted","temporal_timeout","temporal_unavailable","terminal","too_deep","too_large","too_many_requests","unattested","unauthenticated","unavailable","unknown_break_glass","unknown_halt","unknown_instance","unknown_issue","unknown_key","unknown_policy","unknown_request","unknown_standing_grant","unknown_step","unknown_tree_size","unknown_user","unknown_version","unknown_workflow","unreadable_file","unsigned","validation_failed","vault_denied","vault_not_configured","vault_unreachable","version_conflict","version_superseded","window_too_large","workflow_error","wrong_audience","wrong_issuer"] as const;
 
 /** The facts a running step's policy reads, and the approvals to try. */
 export interface EvaluateRequest {
@@ -524,6 +561,7 @@ export interface Grant {
 
 /** A halt as stored and listed: who raised it, when, why; and its lift, once lifted. */
 export interface Halt {
+  "exemptions"?: Array<HaltExemption>;
   "halt_id": string;
   "lift_approvals"?: Array<LiftApproval>;
   "lift_by_another"?: boolean;
@@ -532,6 +570,22 @@ export interface Halt {
   "lifted_by"?: string | null;
   "raised_at": string;
   "raised_by": string;
+  "reason": string;
+  "scope": HaltScope;
+}
+
+export interface HaltExempt {
+  /** Why; audited */
+  "reason": string;
+  /** A narrower part of the halt's scope that runs again (e.g. one agent or workflow of a halted team) */
+  "scope": HaltScope;
+}
+
+/** Staged recovery: a narrower scope inside a halt that runs again while the rest of
+the halt holds (one agent or workflow of a halted team, say). Its own act, audited. */
+export interface HaltExemption {
+  "at": string;
+  "exempted_by": string;
   "reason": string;
   "scope": HaltScope;
 }

@@ -362,8 +362,8 @@ class AsyncGantralClient:
         Every request is decided as if alone (its quorum, separation of duties, digest).
         The result lists each outcome; `result.refused` counts the refused ones and
         `batch_refusals(result)` gives their typed errors. Refusals do not raise: the
-        other requests were decided. A batch refused as a whole (too large, a request
-        named twice) raises `InvalidInput`.
+        other requests were decided. A batch refused as a whole raises: too large
+        (`InvalidInput`), a request named twice (`Conflict`).
         """
         items = [_calls.batch_item(r) for r in requests]
         call = _calls.decide_batch(

@@ -211,6 +211,7 @@ class HumanRequest(BaseModel):
 
 class AuthorizeResult(BaseModel):
     args_digest: str
+    break_glass_id: str | None = None
     explanation: list[str]
     grant: Grant | None = None
     materiality: Materiality | None

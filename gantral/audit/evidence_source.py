@@ -1,0 +1,94 @@
+"""Assembling an evidence pack from the audit reader and the policy registry: the one path
+behind `GET /v1/audit/evidence` and `gantral audit evidence`.
+
+Which instances: the ones named, or those started in [since, until) (of one team, and only
+of the teams the caller may audit). Which policies: the versions pinned in each instance's
+INSTANCE_STARTED, as the registry stores them (a verifier checks them against the pinned
+content hash).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from gantral.audit.evidence import MAX_EVIDENCE_INSTANCES, pack_evidence, write_archive
+from gantral.audit.reader import AuditReader
+from gantral.domain.audit_event import AuditEventType
+from gantral.errors import Conflict, NotFound, Reason
+from gantral.policy.registry import PolicyRegistry
+
+__all__ = ["evidence_archive", "instances_in_window"]
+
+
+async def instances_in_window(
+    reader: AuditReader,
+    since: datetime,
+    until: datetime,
+    team: str | None,
+    teams: Sequence[str] | None,
+) -> list[str]:
+    """Instances started in [since, until), of `team` when given, and of `teams` (the
+    caller's audit scope; None: every team). More than the pack limit is refused."""
+    if until <= since:  # schema-valid, and nothing can have started in it
+        raise NotFound("the window [since, until) is empty", reason=Reason.NO_EVIDENCE)
+    found = await reader.queries.started_instances(since, until, MAX_EVIDENCE_INSTANCES + 1)
+    chosen = [
+        iid
+        for iid, owner in found
+        if (team is None or owner == team) and (teams is None or owner in teams)
+    ]
+    if len(found) > MAX_EVIDENCE_INSTANCES:
+        raise Conflict(
+            f"more than {MAX_EVIDENCE_INSTANCES} instances started in that window: narrow it",
+            reason=Reason.EVIDENCE_TOO_LARGE,
+        )
+    if not chosen:
+        raise NotFound(
+            "no instance you may audit started in that window", reason=Reason.NO_EVIDENCE
+        )
+    return chosen
+
+
+def _pins(bundles: Sequence[dict[str, Any]]) -> list[tuple[str, int]]:
+    pins: set[tuple[str, int]] = set()
+    for bundle in bundles:
+        for event in bundle["events"]:
+            if event["type"] != AuditEventType.INSTANCE_STARTED:
+                continue
+            payload = json.loads(event["body"]).get("payload") or {}
+            for pin in (payload.get("pinned_policies") or {}).values():
+                if isinstance(pin, dict) and not pin.get("inline") and pin.get("version"):
+                    pins.add((str(pin["id"]), int(pin["version"])))
+    return sorted(pins)
+
+
+async def evidence_archive(
+    reader: AuditReader,
+    registry: PolicyRegistry | None,
+    instance_ids: Sequence[str],
+    scope: dict[str, Any],
+) -> bytes:
+    """The pack's archive bytes (tar.gz). A pinned policy the registry no longer holds is
+    left out; the verifier then says it could not check it (INCONCLUSIVE)."""
+    note, bundles, proofs = await reader.evidence_bundles(list(instance_ids))
+    policies = []
+    for policy_id, version in _pins(bundles):
+        if registry is None:
+            break
+        try:
+            stored = await registry.get_policy(policy_id, version)
+        except NotFound:
+            continue
+        policies.append(stored.model_dump(mode="json"))
+    files = pack_evidence(
+        scope=scope,
+        generated_at=datetime.now(UTC).isoformat(),
+        note=note,
+        bundles=bundles,
+        proofs=proofs,
+        policies=policies,
+    )
+    return write_archive(files)
