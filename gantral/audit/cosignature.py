@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from gantral.audit.note import MAX_SIGNATURES, NoteError, check_key_name
+from gantral.audit.note import MAX_SIGNATURES, NoteError, check_key_name, parse_key
 
 __all__ = [
     "ALG_COSIGNATURE_V1",
@@ -70,21 +70,8 @@ class Cosigner:
 
 def parse_cosigner_key(vkey: str) -> Cosigner:
     """A witness verifier key (type 0x04); a hash that does not match the key is refused."""
-    name, _, rest = vkey.strip().partition("+")
-    hash16, _, key64 = rest.partition("+")
-    if len(hash16) != 8 or any(c not in "0123456789abcdefABCDEF" for c in hash16):
-        raise NoteError("malformed witness key: the key hash must be 8 hex digits")
-    check_key_name(name)
-    try:
-        key = base64.b64decode(key64, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise NoteError("malformed witness key: the key is not standard base64") from exc
-    if len(key) != 33 or key[0] != ALG_COSIGNATURE_V1:
-        raise NoteError("witness key is not an Ed25519 cosignature/v1 (type 0x04) key")
-    public_key = Ed25519PublicKey.from_public_bytes(key[1:])
-    if cosigner_key_hash(name, public_key) != int(hash16, 16):
-        raise NoteError("malformed witness key: the key hash does not match the key")
-    return Cosigner(name, int(hash16, 16), public_key)
+    kind = "Ed25519 cosignature/v1 (type 0x04)"
+    return Cosigner(*parse_key(vkey, ALG_COSIGNATURE_V1, cosigner_key_hash, "witness", kind))
 
 
 def _message(text: str, timestamp: int) -> bytes:

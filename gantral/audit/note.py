@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -92,24 +92,32 @@ class NoteVerifier:
     public_key: Ed25519PublicKey
 
 
-def parse_verifier_key(vkey: str) -> NoteVerifier:
-    """Reads a verifier key as Go's `note.NewVerifier` does, refusing a hash that does not
-    match the key (so a typo cannot silently distrust every note)."""
+def parse_key(
+    vkey: str, alg: int, hasher: Callable[[str, Ed25519PublicKey], int], what: str, kind: str
+) -> tuple[str, int, Ed25519PublicKey]:
+    """`name+hash+base64(alg || key)`, as Go's `note.NewVerifier` reads it: the name, the
+    key hash and the key, refusing a hash that does not match the key (so a typo cannot
+    silently distrust every note). `what` names the key in errors, `kind` its algorithm."""
     name, _, rest = vkey.strip().partition("+")
     hash16, _, key64 = rest.partition("+")
     if len(hash16) != 8 or any(c not in "0123456789abcdefABCDEF" for c in hash16):
-        raise NoteError("malformed verifier key: the key hash must be 8 hex digits")
+        raise NoteError(f"malformed {what} key: the key hash must be 8 hex digits")
     check_key_name(name)
     try:
         key = base64.b64decode(key64, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise NoteError("malformed verifier key: the key is not standard base64") from exc
-    if len(key) != 33 or key[0] != ALG_ED25519:
-        raise NoteError("verifier key is not an Ed25519 (type 0x01) key")
+        raise NoteError(f"malformed {what} key: the key is not standard base64") from exc
+    if len(key) != 33 or key[0] != alg:
+        raise NoteError(f"{what} key is not an {kind} key")
     public_key = Ed25519PublicKey.from_public_bytes(key[1:])
-    if key_hash(name, public_key) != int(hash16, 16):
-        raise NoteError("malformed verifier key: the key hash does not match the key")
-    return NoteVerifier(name, int(hash16, 16), public_key)
+    if hasher(name, public_key) != int(hash16, 16):
+        raise NoteError(f"malformed {what} key: the key hash does not match the key")
+    return name, int(hash16, 16), public_key
+
+
+def parse_verifier_key(vkey: str) -> NoteVerifier:
+    """A note verifier key (type 0x01)."""
+    return NoteVerifier(*parse_key(vkey, ALG_ED25519, key_hash, "verifier", "Ed25519 (type 0x01)"))
 
 
 def _check_text(text: str) -> None:

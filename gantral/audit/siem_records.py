@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from gantral.audit.rows import EventRow
+from gantral.domain.audit_event import AuditEventType
 
 __all__ = [
     "CLOUDEVENTS_CONTENT_TYPE",
@@ -32,17 +33,21 @@ OCSF_API_ACTIVITY = 6003
 _OCSF_APPLICATION_CATEGORY = 6
 # API Activity's activity ids: 1 Create, 2 Read, 3 Update, 4 Delete, 99 Other.
 _CREATE, _UPDATE, _OTHER = 1, 3, 99
-_ACTIVITY = {
-    "INSTANCE_STARTED": _CREATE,
-    "HUMAN_REQUESTED": _CREATE,
-    "GRANT_ISSUED": _CREATE,
-    "STANDING_GRANT_GIVEN": _CREATE,
-    "DECISION_RECORDED": _UPDATE,
-    "STATE_TRANSITION": _UPDATE,
-    "INSTANCE_SEALED": _UPDATE,
+_ACTIVITY: dict[str, int] = {
+    AuditEventType.INSTANCE_STARTED: _CREATE,
+    AuditEventType.HUMAN_REQUESTED: _CREATE,
+    AuditEventType.GRANT_ISSUED: _CREATE,
+    AuditEventType.STANDING_GRANT_GIVEN: _CREATE,
+    AuditEventType.DECISION_RECORDED: _UPDATE,
+    AuditEventType.STATE_TRANSITION: _UPDATE,
+    AuditEventType.INSTANCE_SEALED: _UPDATE,
 }
 # Refused and violating events are failures of what was attempted.
-_FAILED = {"ACCESS_REFUSED", "VIOLATION", "TIMED_OUT"}
+_FAILED: set[str] = {
+    AuditEventType.ACCESS_REFUSED,
+    AuditEventType.VIOLATION,
+    AuditEventType.TIMED_OUT,
+}
 
 
 def event_id(row: EventRow) -> str:

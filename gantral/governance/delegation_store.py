@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from gantral.errors import Conflict, Reason, Unavailable
 from gantral.governance.delegations import Delegation
+from gantral.postgres_migrations import apply_migrations
 
 __all__ = ["MIGRATIONS", "DelegationStore", "InMemoryDelegationStore", "PostgresDelegationStore"]
 
@@ -133,6 +134,7 @@ class PostgresDelegationStore(DelegationStore):
         self, pool: AsyncConnectionPool[Any], *, schema: str = "gantral_delegations"
     ) -> None:
         self._pool = pool
+        self._schema_name = schema
         self._schema = sql.Identifier(schema)
 
     def _sql(self, statement: str) -> sql.Composed:
@@ -140,29 +142,8 @@ class PostgresDelegationStore(DelegationStore):
 
     async def migrate(self) -> int:
         """Apply pending migrations (safe from many processes at once); how many were."""
-        async with self._pool.connection() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                (f"gantral_delegations_migrations:{self._schema.as_string(conn)}",),
-            )
-            await conn.execute(self._sql("CREATE SCHEMA IF NOT EXISTS {schema}"))
-            await conn.execute(
-                self._sql(
-                    "CREATE TABLE IF NOT EXISTS {schema}.migrations "
-                    "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-                )
-            )
-            cur = await conn.execute(
-                self._sql("SELECT coalesce(max(version), 0) FROM {schema}.migrations")
-            )
-            row = await cur.fetchone()
-            done = int(row[0]) if row else 0
-            for number, statement in enumerate(MIGRATIONS[done:], start=done + 1):
-                await conn.execute(self._sql(statement))
-                await conn.execute(
-                    self._sql("INSERT INTO {schema}.migrations (version) VALUES (%s)"), (number,)
-                )
-            return len(MIGRATIONS) - done
+        lock = f"gantral_delegations_migrations:{self._schema.as_string()}"
+        return await apply_migrations(self._pool, self._schema_name, MIGRATIONS, lock)
 
     async def add(self, delegation: Delegation) -> Delegation:
         d = delegation

@@ -126,6 +126,13 @@ def _flip(data: bytes, at: int) -> bytes:
     return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
 
 
+def _other_base64_char(data: bytes, at: int) -> bytes:
+    """Change one character of base64 text to another base64 character, so the text still
+    decodes and the change reaches the proof check (a bit flip can leave the alphabet)."""
+    new = b"B" if data[at : at + 1] == b"A" else b"A"
+    return data[:at] + new + data[at + 1 :]
+
+
 async def test_an_approved_instances_pack_holds_its_evidence_and_verifies_offline(
     api: httpx.AsyncClient, tmp_path: Path
 ) -> None:
@@ -196,7 +203,7 @@ async def test_an_approved_instances_pack_holds_its_evidence_and_verifies_offlin
     at = summary.index("alice")
     edits = [
         (bundle_file, lambda b: b.replace(b"alice", b"alicf"), "hash_mismatch"),
-        (proof_file, lambda b: _flip(b, 40), "not_included"),
+        (proof_file, lambda b: _other_base64_char(b, 40), "not_included"),
         ("summary.md", lambda b: _flip(b, at), "derived_mismatch"),
         ("claims.json", lambda b: b.replace(b"APPROVE", b"APPROVF"), "derived_mismatch"),
         ("decisions.json", lambda b: b.replace(b"alice", b"alicf"), "derived_mismatch"),

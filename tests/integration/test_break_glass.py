@@ -9,25 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from temporalio.client import Client
 from typer.testing import CliRunner
 
-from gantral.api.app import create_app
 from gantral.cli import app as cli
-from gantral.settings import Settings
-from gantral.settings.audit import AuditSettings
-from gantral.settings.halts import HaltSettings
 from tests.helpers.access_log import access_log_segment
+from tests.helpers.audit_reads import audit_of
 from tests.helpers.auth import ADMIN, AUDITOR, bearer, token
-from tests.helpers.serving import serve
-from tests.integration.test_halts import Team, assert_halted, authorize, raise_halt, start, workflow
-from tests.integration.test_standing_grants import audit_of
+from tests.helpers.break_glass import glass_api
+from tests.helpers.halting import Team, assert_halted, authorize, raise_halt, start, workflow
+
+__all__ = ["glass_api"]  # the fixture, used by name
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -36,24 +32,6 @@ SUE = bearer("sue", ["security"], teams=())
 BO = bearer("bo", ["platform-admin"], teams=())
 ASK_LEAD = "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\n"
 CRITICAL = "materiality: CRITICAL\n" + ASK_LEAD
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def glass_api(
-    settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A replica whose deployment opens break-glass by `2_of(security, platform-admin)`,
-    for at most 10 minutes."""
-    policy = HaltSettings(break_glass="2_of(security, platform-admin)", break_glass_max_ttl="10m")
-    app = create_app(
-        settings.model_copy(update={"halts": policy}), temporal, audit_config=audit_config
-    )
-    async with (
-        app.router.lifespan_context(app),
-        serve(app) as url,  # real HTTP: the CLI too
-        httpx.AsyncClient(base_url=url, timeout=60) as client,
-    ):
-        yield client
 
 
 async def open_glass(

@@ -17,7 +17,7 @@ from temporalio.client import Client
 from gantral.governance.halts import HaltScope
 from gantral.workflows.messages import HaltNotice
 from tests.helpers.auth import ADMIN, AUDITOR
-from tests.integration.test_halts import Team, authorize, raise_halt, start, step_started, workflow
+from tests.helpers.halting import Team, authorize, raise_halt, start, step_started, workflow
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -20,7 +20,7 @@ from gantral.settings.audit import AuditSettings
 from gantral.settings.halts import HaltSettings
 from tests.helpers.access_log import access_log_segment
 from tests.helpers.auth import ADMIN, AUDITOR, bearer
-from tests.integration.test_halts import Team, assert_halted, raise_halt, start, workflow
+from tests.helpers.halting import Team, assert_halted, raise_halt, start, workflow
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -29,7 +29,7 @@ from gantral.settings.identity import IdentitySettings
 from tests.helpers.auth import ADMIN, GATEWAY_RESOURCE, ISSUER, token
 from tests.helpers.integrations_support import alice_client, next_request
 from tests.helpers.mcp_bank import Bank
-from tests.integration.test_integrations_mcp_gateway import (
+from tests.helpers.mcp_gateway import (
     gateway_agent,
     listening,
     sealed_trail,

@@ -30,7 +30,6 @@ from gantral.integrations.mcp_proxy import (
     GOVERNANCE_META,
     Discovery,
     GatewayAuth,
-    OnBehalfOf,
     build_proxy,
     serve_http,
 )
@@ -44,27 +43,11 @@ from tests.helpers.integrations_support import (
     publish_tools_workflow,
 )
 from tests.helpers.mcp_bank import Bank
+from tests.helpers.mcp_gateway import gateway_agent, listening, sealed_trail
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 ROUTES = {"lookup": ToolRoute("lookup"), "transfer": ToolRoute("transfer", action="pay")}
-
-
-async def listening(url: str) -> None:
-    async with asyncio.timeout(20):
-        while True:  # until uvicorn listens
-            try:
-                async with httpx.AsyncClient() as probe:
-                    await probe.get(url)
-                return
-            except httpx.TransportError:
-                await asyncio.sleep(0.05)
-
-
-def gateway_agent(api: httpx.AsyncClient) -> sdk.AsyncGantralClient:
-    """The gateway's own service account, acting for each call's caller."""
-    own = sdk.BearerToken(token("mcp-gw", ["mcp-gateway"], agent=True))
-    return sdk.AsyncGantralClient(http=api, auth=OnBehalfOf(own), poll_wait=5)
 
 
 @asynccontextmanager
@@ -106,16 +89,6 @@ async def gateway(
         finally:
             serving.cancel()
             await asyncio.gather(serving, return_exceptions=True)
-
-
-async def sealed_trail(auditor: sdk.AsyncGantralClient, iid: str) -> Any:
-    """The instance's audit trail once the sink has stored all of it (it is sealed)."""
-    async with asyncio.timeout(30):
-        while True:
-            trail = await auditor.get_audit_log(iid)
-            if trail.sealed:
-                return trail
-            await asyncio.sleep(0.2)
 
 
 class Wire:

@@ -19,9 +19,9 @@ from gantral.audit.history_codec import fetch_runs
 from gantral.audit.rows import EventRow
 from gantral.settings import Settings
 from tests.helpers.auth import AUDITOR
+from tests.helpers.break_glass import glass_api
 from tests.helpers.lifecycle import sealed_audit
 from tests.helpers.replay_scenarios import DRIVERS, break_glass, continue_as_new
-from tests.integration.test_break_glass import glass_api
 from tests.replay.corpus import SCENARIOS, save
 from tests.replay.record import RECORD_ENV
 

@@ -170,7 +170,9 @@ async def _python(env: dict[str, str]) -> dict[str, Any]:
     async with (
         sdk.AsyncGantralClient(url, auth=auth, poll_wait=5) as agent,
         sdk.AsyncGantralClient(url, auth=sdk.BearerToken(HUMAN)) as human,
-        httpx.AsyncClient(base_url=url, headers=AUDITOR) as auditor,
+        # A verification reads the instance's chain and the stored checkpoint notes: on a
+        # busy CI machine that can take longer than httpx's 5 s default.
+        httpx.AsyncClient(base_url=url, headers=AUDITOR, timeout=60) as auditor,
     ):
         decisions: list[asyncio.Task[sdk.DecisionResult]] = []
 

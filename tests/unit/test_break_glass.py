@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gantral.domain.actors import Actor, ActorKind
-from gantral.errors import Conflict, Forbidden, InvalidInput, Reason
+from gantral.errors import Conflict, Forbidden, Reason
 from gantral.governance.break_glass import BreakGlassUse
 from gantral.governance.break_glass_book import BreakGlassBook
 from gantral.governance.halts import HaltScope, HaltTarget
@@ -87,7 +87,7 @@ def test_quorum_each_human_once_and_no_extension() -> None:
 def test_ttl_above_the_maximum_is_refused_unrecorded() -> None:
     RECORDED.clear()
     book = BreakGlassBook(policy=POLICY)
-    with pytest.raises(InvalidInput) as exc:
+    with pytest.raises(Conflict) as exc:
         _run(book.open(SAM, TEAM, "INC-7", timedelta(minutes=31), _record))
     assert exc.value.reason == Reason.BREAK_GLASS_TTL_TOO_LONG
     assert RECORDED == []

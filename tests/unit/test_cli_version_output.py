@@ -44,7 +44,7 @@ def test_shell_completion_completes_commands_and_subcommands() -> None:
     said = gantral(
         _GANTRAL_COMPLETE="complete_bash", COMP_WORDS="gantral requests ", COMP_CWORD="2"
     )
-    assert said.stdout.split() == ["list", "show", "approve", "reject", "override"], said
+    assert said.stdout.split() == ["list", "show", "approve", "reject", "override", "decide"], said
     said = gantral(_GANTRAL_COMPLETE="complete_bash", COMP_WORDS="gantral au", COMP_CWORD="1")
     assert said.stdout.split() == ["audit"], said
     script = gantral("--show-completion", "bash", _TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1")

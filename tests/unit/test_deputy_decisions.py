@@ -11,7 +11,7 @@ from gantral.domain.audit_event import AuditEventType
 from gantral.domain.delegation import Delegated
 from gantral.domain.records import DecisionType, RequestStatus
 from gantral.workflows.messages import Decide
-from tests.unit.test_instance_state import AGENT, LEAD, LEAD2, SEC, T0, _ask, _refused, _state
+from tests.helpers.instance_state import AGENT, LEAD, LEAD2, SEC, T0, _ask, _refused, _state
 
 # A deputy holds no policy role of their own.
 DEPUTY = Actor(id="dana", kind=ActorKind.HUMAN, roles=["approver"])

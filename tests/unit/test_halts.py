@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from gantral.domain.actors import Actor, ActorKind
-from gantral.errors import Conflict, Forbidden, InvalidInput, Unavailable
+from gantral.errors import Conflict, Forbidden, Unavailable
 from gantral.governance.halt_book import HaltBook
 from gantral.governance.halt_store import InMemoryHaltStore
 from gantral.governance.halts import Halt, HaltScope, HaltTarget, covering, halted
@@ -249,7 +249,7 @@ async def test_staged_recovery_exempts_a_narrower_part_while_the_rest_holds() ->
     still = HaltTarget("payments", "pay", 3, "bot-other")
     # Not narrower: the same scope, the deployment (those are lifts).
     for wide in (HaltScope(team="payments"), HaltScope(deployment=True)):
-        with pytest.raises(InvalidInput) as refused:
+        with pytest.raises(Conflict) as refused:
             await book.exempt(PAT, raised, wide, "all", _recorded)
         assert refused.value.reason == "exemption_not_narrower"
     exempted = await book.exempt(PAT, raised, HaltScope(agent="bot-fixed"), "fixed", _recorded)
@@ -265,7 +265,7 @@ async def test_staged_recovery_exempts_a_narrower_part_while_the_rest_holds() ->
 async def test_a_version_exemption_never_frees_an_unknown_version() -> None:
     book = HaltBook(InMemoryHaltStore())
     raised = await book.raise_halt(PAT, HaltScope(workflow="pay"), "bad", _recorded)
-    with pytest.raises(InvalidInput):  # the whole workflow: a lift, not a part
+    with pytest.raises(Conflict):  # the whole workflow: a lift, not a part
         await book.exempt(PAT, raised, HaltScope(workflow="pay"), "x", _recorded)
     await book.exempt(PAT, raised, HaltScope(workflow="pay", version=4), "v4 ok", _recorded)
     assert await book.covering(HaltTarget("t", "pay", 4, "a")) is None

@@ -7,11 +7,9 @@ and grants run here, where thousands of sequences take seconds.
 
 from __future__ import annotations
 
-import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,68 +20,29 @@ from gantral.domain.records import DecisionType, RequestStatus
 from gantral.domain.states import State
 from gantral.errors import GantralError
 from gantral.governance.halts import HaltScope
-from gantral.policy.loading import load_template
 from gantral.workflows.messages import (
     AgentEvent,
     AgentEventKind,
     AgentEventResult,
     AuthorizeOutcome,
-    AuthorizeStep,
     Decide,
-    StartInstance,
 )
 from gantral.workflows.state import InstanceState
+from tests.helpers.instance_state import (  # noqa: F401
+    AGENT,
+    LEAD,
+    LEAD2,
+    SEC,
+    T0,
+    TEMPLATE,
+    _ask,
+    _ids,
+    _refused,
+    _state,
+)
 
-T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-AGENT = Actor(id="agent-7", kind=ActorKind.AGENT, owner="olivia")
-LEAD = Actor(id="alice", kind=ActorKind.HUMAN, roles=["TECH_LEAD"])
-LEAD2 = Actor(id="bob", kind=ActorKind.HUMAN, roles=["TECH_LEAD"])
-SEC = Actor(id="sam", kind=ActorKind.HUMAN, roles=["SECURITY_REVIEWER"])
 BOSS = Actor(id="maria", kind=ActorKind.HUMAN, roles=["SRE_MANAGER"])
 OWNER = Actor(id="olivia", kind=ActorKind.HUMAN, roles=["TECH_LEAD"])
-
-TEMPLATE = """
-id: pay
-steps:
-  - id: plan
-  - id: transfer
-    policy:
-      requires_human_approval: true
-      approvers: [{role: TECH_LEAD}]
-      override_roles: [SRE_MANAGER]
-      grant_ttl: 1h
-      materiality_rules:
-        - {level: CRITICAL, when: [{field: arguments.amount, op: gt, value: 10000}]}
-      by_materiality:
-        CRITICAL:
-          approvers: [{role: TECH_LEAD}, {role: SECURITY_REVIEWER}]
-          timeouts: {primary: 1h}
-          on_timeout: EXPIRE
-"""
-
-
-def _ids() -> Any:
-    counter = itertools.count(1)
-    return lambda: f"{next(counter):032x}"
-
-
-def _state(template: str = TEMPLATE) -> tuple[InstanceState, Any]:
-    start = StartInstance(
-        instance_id="inst_1",
-        template=load_template(template),
-        template_hash="sha256:t",
-        owning_team_id="payments",
-        started_by=AGENT,
-    )
-    s = InstanceState(start, T0)
-    s.begin({}, T0)
-    return s, _ids()
-
-
-def _ask(s: InstanceState, ids: Any, amount: int, step: str = "transfer") -> Any:
-    req = AuthorizeStep(step_id=step, action="pay", arguments={"amount": amount}, actor=AGENT)
-    s.check_authorize(req)
-    return s.authorize(req, T0, ids)
 
 
 def _decide(s: InstanceState, ids: Any, who: Actor, kind: str = "APPROVE", **more: Any) -> Any:
@@ -110,12 +69,6 @@ def _start_step(s: InstanceState, grant: Any, digest: str | None = None) -> Any:
     )
     s.check_report(event)
     return s.report(event, T0 + timedelta(seconds=1))
-
-
-def _refused(call: Any) -> str:
-    with pytest.raises(GantralError) as info:
-        call()
-    return info.value.reason
 
 
 def test_approve_resumes_with_a_grant_usable_only_once_audited() -> None:

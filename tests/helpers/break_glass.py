@@ -1,0 +1,33 @@
+"""The API with break-glass configured, for the break-glass tests and the replay recorder."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest_asyncio
+from temporalio.client import Client
+
+from gantral.api.app import create_app
+from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
+from gantral.settings.halts import HaltSettings
+from tests.helpers.serving import serve
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def glass_api(
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A replica whose deployment opens break-glass by `2_of(security, platform-admin)`,
+    for at most 10 minutes."""
+    policy = HaltSettings(break_glass="2_of(security, platform-admin)", break_glass_max_ttl="10m")
+    app = create_app(
+        settings.model_copy(update={"halts": policy}), temporal, audit_config=audit_config
+    )
+    async with (
+        app.router.lifespan_context(app),
+        serve(app) as url,  # real HTTP: the CLI too
+        httpx.AsyncClient(base_url=url, timeout=60) as client,
+    ):
+        yield client
