@@ -10,7 +10,7 @@ import pytest
 from gantral.audit.pending import PendingRequest
 from gantral.channels.inbox import SeenRequests, decode_page_token, encode_page_token
 from gantral.errors import InvalidInput, Reason
-from tests.unit.test_channels_pure import request
+from tests.helpers.human_requests import request
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
