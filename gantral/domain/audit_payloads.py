@@ -108,6 +108,10 @@ class HumanRequested(_Payload):
     approvers: list[str]
     separation_of_duties: bool
     grant_holder: str | None
+    # For the approver inbox's read model: the first tier's deadline, and the humans kept
+    # from deciding. Written by runs with the read-model-fields-v1 patch; older lack them.
+    deadline: datetime | None = None
+    excluded_approvers: list[str] | None = None
 
 
 class RequestSuperseded(_Payload):
@@ -148,6 +152,8 @@ class Escalated(_Payload):
     request_id: str
     tier: int
     approvers: list[str]
+    # The new tier's deadline, for the inbox's read model (read-model-fields-v1 on).
+    deadline: datetime | None = None
 
 
 class ReminderSent(_Payload):

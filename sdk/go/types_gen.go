@@ -915,6 +915,7 @@ type InboxItem struct {
 type InboxPage struct {
 	ClosedOutside []ClosedRequest `json:"closed_outside,omitempty"`
 	Items         []InboxItem     `json:"items"`
+	NextPageToken *string         `json:"next_page_token,omitempty"`
 	Truncated     bool            `json:"truncated"`
 }
 

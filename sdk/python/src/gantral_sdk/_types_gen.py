@@ -446,6 +446,7 @@ class InboxItem(BaseModel):
 class InboxPage(BaseModel):
     closed_outside: list[ClosedRequest] = Field(default_factory=list)
     items: list[InboxItem]
+    next_page_token: str | None = None
     truncated: bool
 
 
