@@ -114,6 +114,10 @@ class HumanRequested(_Payload):
     # Both recorded since attested calls (67d3443): None in a request recorded before.
     separation_of_duties: bool | None = None
     grant_holder: str | None = None
+    # For the approver inbox's read model: the first tier's deadline, and the humans kept
+    # from deciding. Written by runs with the read-model-fields-v1 patch; older lack them.
+    deadline: datetime | None = None
+    excluded_approvers: list[str] | None = None
 
 
 class RequestSuperseded(_Payload):
@@ -156,6 +160,8 @@ class Escalated(_Payload):
     request_id: str
     tier: int
     approvers: list[str]
+    # The new tier's deadline, for the inbox's read model (read-model-fields-v1 on).
+    deadline: datetime | None = None
 
 
 class ReminderSent(_Payload):
