@@ -196,6 +196,9 @@ class GantralCore:
         # Long-polls of this process per (instance, request), woken when this process
         # relays a decision on that request (its grant follows within tens of milliseconds).
         self._waiting: dict[tuple[str, str], set[asyncio.Event]] = {}
+        # Told the request id of every decision this process relays (the inbox forgets
+        # what it read of that request: it changed before the sink stored why).
+        self.on_decision: list[Callable[[str], None]] = []
 
     def instance_id_for(self, team: str, actor: Actor, idempotency_key: str | None) -> str:
         """Stable per (team, caller, key), so a retried start never creates a second
@@ -618,6 +621,8 @@ class GantralCore:
             await self.standing.add(result.standing_grant)
         for waiter in self._waiting.get((instance_id, decision.request_id), ()):
             waiter.set()
+        for told in self.on_decision:
+            told(decision.request_id)
         return result
 
     async def record_access_refusal(self, refusal: Refusal) -> None:

@@ -38,6 +38,7 @@ ROOTS = (
     "DecisionType",
     "Delegation",
     "Grant",
+    "Halt",
     "HumanRequest",
     "InboxItem",
     "InboxPage",
@@ -52,6 +53,7 @@ ROOTS = (
 # Free-form JSON stays `Any` (what callers hold): a digest is computed over exactly the
 # values received, never over a model's coercion of them; the server checks I-JSON.
 _FREE_FORM = "JsonValue"
+_LINE = 100  # ruff's line length (pyproject.toml)
 _CONSTRAINTS = {
     "minimum": "ge",
     "maximum": "le",
@@ -186,7 +188,18 @@ def _field(name: str, schema: dict[str, Any], required: bool, enums: set[str]) -
         args = [first, *constraints]
     if not args:
         return f"    {name}: {annotation}"
-    return f"    {name}: {annotation} = Field({', '.join(args)})"
+    return _call(f"    {name}: {annotation} = Field(", args)
+
+
+def _call(head: str, args: list[str]) -> str:
+    """`head` + args + `)`, wrapped as ruff formats a call longer than a line."""
+    line = f"{head}{', '.join(args)})"
+    if len(line) <= _LINE:
+        return line
+    inner = f"        {', '.join(args)}"
+    if len(inner) <= _LINE:
+        return f"{head}\n{inner}\n    )"
+    return "\n".join([head, *(f"        {arg}," for arg in args), "    )"])
 
 
 def _literal(value: Any) -> str:

@@ -4,7 +4,9 @@ and Art. 14 and SOC 2 CC6/CC7, each tied to the events (seq, log index, hash) th
 Pure: derived only from the chained event bodies and the pinned policy references in them,
 so a verifier rebuilds the same bytes from a verified pack and any edit to the claims is
 caught. A claim says what the events record, never more: what the log cannot show is in
-docs/non-claims.md, and each claim names the checks that make it checkable.
+docs/non-claims.md, and each claim names the checks that make it checkable. Payloads are
+read through their models (`parse_payload`): an event none fits is `UnreadableEvent`,
+never passed over, so no pack is made, and none verifies, with a claim missing.
 """
 
 from __future__ import annotations
@@ -15,14 +17,34 @@ from dataclasses import dataclass
 from typing import Any
 
 from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_payloads import (
+    AuditPayload,
+    DecisionRecorded,
+    GrantIssued,
+    GrantUsed,
+    HumanRequested,
+    InstanceStarted,
+    PolicyEvaluated,
+    ViolationRecorded,
+    parse_payload,
+)
 
-__all__ = ["ChainedEvent", "InstanceRecord", "claims_of", "decisions_of"]
+__all__ = ["ChainedEvent", "InstanceRecord", "UnreadableEvent", "claims_of", "decisions_of"]
 
 NON_CLAIMS = "docs/non-claims.md"
 
 _CHAIN = "hash chain recomputed from the exact event bytes"
 _INCLUDED = "inclusion of every event in the signed checkpoint note"
 _POLICY = "policy version content hash equal to the hash pinned in INSTANCE_STARTED"
+
+
+class UnreadableEvent(ValueError):
+    """An event whose payload no model fits: evidence cannot say what it records."""
+
+    def __init__(self, instance_id: str, seq: int, error: ValueError) -> None:
+        super().__init__(f"the payload of seq {seq} does not parse: {error}")
+        self.instance_id = instance_id
+        self.seq = seq
 
 
 @dataclass(frozen=True)
@@ -32,14 +54,16 @@ class ChainedEvent:
     hash: str
     type: str
     body: dict[str, Any]
+    payload: AuditPayload
 
     def ref(self) -> dict[str, Any]:
         return {"seq": self.seq, "log_index": self.log_index, "hash": self.hash, "type": self.type}
 
-    @property
-    def payload(self) -> dict[str, Any]:
+    def spelled(self, field: str) -> object:
+        """A payload field as the log spells it: instants are quoted in the log's own
+        text, which the verifier rebuilds byte for byte whatever a parser would print."""
         payload = self.body.get("payload")
-        return payload if isinstance(payload, dict) else {}
+        return payload.get(field) if isinstance(payload, dict) else None
 
     @property
     def actor(self) -> dict[str, Any]:
@@ -58,16 +82,12 @@ class InstanceRecord:
 
     @classmethod
     def from_bundle(cls, bundle: dict[str, Any]) -> InstanceRecord:
-        events = [
-            ChainedEvent(
-                int(e["seq"]), int(e["log_index"]), str(e["hash"]), str(e["type"]),
-                _object(json.loads(str(e["body"]))),
-            )
-            for e in bundle["events"]
-        ]  # fmt: skip
+        """Raises `UnreadableEvent` for an event whose payload no model fits."""
+        instance_id = str(bundle["instance_id"])
+        events = [_chained(instance_id, e) for e in bundle["events"]]
         checkpoint = bundle.get("checkpoint")
         size = int(checkpoint["size"]) if isinstance(checkpoint, dict) else None
-        return cls(str(bundle["instance_id"]), events, bundle.get("seal") is not None, size)
+        return cls(instance_id, events, bundle.get("seal") is not None, size)
 
     def of_type(self, kind: AuditEventType) -> list[ChainedEvent]:
         return [e for e in self.events if e.type == kind]
@@ -76,21 +96,42 @@ class InstanceRecord:
         found = self.of_type(AuditEventType.INSTANCE_STARTED)
         return found[0] if found else None
 
-    def pinned_policy(self, step_id: str | None) -> dict[str, Any] | None:
+    def start(self) -> InstanceStarted | None:
         started = self.started()
-        pins = started.payload.get("pinned_policies") if started else None
-        pin = pins.get(step_id) if isinstance(pins, dict) and step_id is not None else None
-        return pin if isinstance(pin, dict) else None
+        return started.payload if started and isinstance(started.payload, InstanceStarted) else None
 
-    def request(self, request_id: object) -> ChainedEvent | None:
+    def pinned_policy(self, step_id: str | None) -> dict[str, Any] | None:
+        start = self.start()
+        return start.pinned_policies.get(step_id) if start and step_id is not None else None
+
+    def request(self, request_id: str) -> tuple[ChainedEvent, HumanRequested] | None:
         for event in self.of_type(AuditEventType.HUMAN_REQUESTED):
-            if event.payload.get("request_id") == request_id:
-                return event
+            p = event.payload
+            if isinstance(p, HumanRequested) and p.request_id == request_id:
+                return event, p
         return None
+
+
+def _chained(instance_id: str, e: dict[str, Any]) -> ChainedEvent:
+    seq, kind = int(e["seq"]), str(e["type"])
+    body = _object(json.loads(str(e["body"])))
+    try:
+        payload = parse_payload(kind, body.get("payload"))
+    except ValueError as error:
+        raise UnreadableEvent(instance_id, seq, error) from error
+    return ChainedEvent(seq, int(e["log_index"]), str(e["hash"]), kind, body, payload)
 
 
 def _object(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _decisions(record: InstanceRecord) -> list[tuple[ChainedEvent, DecisionRecorded]]:
+    return [
+        (e, e.payload)
+        for e in record.of_type(AuditEventType.DECISION_RECORDED)
+        if isinstance(e.payload, DecisionRecorded)
+    ]
 
 
 def decisions_of(records: Sequence[InstanceRecord]) -> list[dict[str, Any]]:
@@ -98,32 +139,29 @@ def decisions_of(records: Sequence[InstanceRecord]) -> list[dict[str, Any]]:
     digest decided on, the request and step it answered, and the pinned policy."""
     found = []
     for record in records:
-        for event in record.of_type(AuditEventType.DECISION_RECORDED):
-            p = event.payload
-            request = record.request(p.get("request_id"))
-            step_id = request.payload.get("step_id") if request else None
+        for event, p in _decisions(record):
+            request = record.request(p.request_id)
+            step_id = request[1].step_id if request else None
             found.append(
                 {
                     "instance_id": record.instance_id,
                     "event": event.ref(),
-                    "request_event": request.ref() if request else None,
-                    "decision_id": p.get("decision_id"),
-                    "request_id": p.get("request_id"),
+                    "request_event": request[0].ref() if request else None,
+                    "decision_id": p.decision_id,
+                    "request_id": p.request_id,
                     "step_id": step_id,
-                    "decision_type": p.get("decision_type"),
-                    "approver": p.get("human_actor_id"),
-                    "role": p.get("role"),
-                    "on_behalf_of": p.get("on_behalf_of"),
-                    "justification": p.get("justification"),
-                    "args_digest": p.get("args_digest"),
-                    "channel": p.get("channel"),
-                    "channel_ref": p.get("channel_ref"),
-                    "at": p.get("at"),
-                    "attested": p.get("attested") is not None,
-                    "quorum_satisfied": p.get("quorum_satisfied"),
-                    "separation_of_duties": (
-                        request.payload.get("separation_of_duties") if request else None
-                    ),
+                    "decision_type": p.decision_type,
+                    "approver": p.human_actor_id,
+                    "role": p.role,
+                    "on_behalf_of": p.on_behalf_of,
+                    "justification": p.justification,
+                    "args_digest": p.args_digest,
+                    "channel": p.channel,
+                    "channel_ref": p.channel_ref,
+                    "at": event.spelled("at"),
+                    "attested": p.attested is not None,
+                    "quorum_satisfied": p.quorum_satisfied,
+                    "separation_of_duties": request[1].separation_of_duties if request else None,
                     "policy": record.pinned_policy(step_id),
                 }
             )
@@ -183,11 +221,11 @@ def _record_keeping(record: InstanceRecord) -> list[dict[str, Any]]:
     ]  # fmt: skip
     for event in record.of_type(AuditEventType.POLICY_EVALUATED):
         p = event.payload
-        step = p.get("step_id")
+        assert isinstance(p, PolicyEvaluated)  # parsed by its type
         statement = (
-            f"Step {step} with arguments digest {p.get('args_digest')} was evaluated under "
-            f"{_policy_name(record.pinned_policy(step))}: materiality {p.get('materiality')}, "
-            f"human required: {p.get('requires_human')}."
+            f"Step {p.step_id} with arguments digest {p.args_digest} was evaluated under "
+            f"{_policy_name(record.pinned_policy(p.step_id))}: materiality {p.materiality}, "
+            f"human required: {p.requires_human}."
         )
         supports = [e for e in (record.started(), event) if e is not None]
         claims.append(
@@ -195,10 +233,11 @@ def _record_keeping(record: InstanceRecord) -> list[dict[str, Any]]:
                    [_CHAIN, _INCLUDED, _POLICY])
         )  # fmt: skip
     for event in record.of_type(AuditEventType.VIOLATION):
+        v = event.payload
+        assert isinstance(v, ViolationRecorded)  # parsed by its type
         claims.append(
             _claim(record, "SOC 2", "CC7.2",
-                   f"A deviation was detected and recorded: {event.payload.get('reason')}: "
-                   f"{event.payload.get('message')}",
+                   f"A deviation was detected and recorded: {v.reason}: {v.message}",
                    [event], [_CHAIN, _INCLUDED])
         )  # fmt: skip
     return claims
@@ -206,18 +245,19 @@ def _record_keeping(record: InstanceRecord) -> list[dict[str, Any]]:
 
 def _oversight(record: InstanceRecord) -> list[dict[str, Any]]:
     claims = []
-    grants = record.of_type(AuditEventType.GRANT_ISSUED)
-    used = record.of_type(AuditEventType.GRANT_USED)
-    for event in record.of_type(AuditEventType.DECISION_RECORDED):
-        p = event.payload
-        request = record.request(p.get("request_id"))
-        step = request.payload.get("step_id") if request else None
-        before = [request] if request else []
-        who = f"{p.get('human_actor_id')} (role {p.get('role')})"
+    grants = [(e, e.payload) for e in record.of_type(AuditEventType.GRANT_ISSUED)
+              if isinstance(e.payload, GrantIssued)]  # fmt: skip
+    used = [(e, e.payload) for e in record.of_type(AuditEventType.GRANT_USED)
+            if isinstance(e.payload, GrantUsed)]  # fmt: skip
+    for event, p in _decisions(record):
+        request = record.request(p.request_id)
+        step = request[1].step_id if request else None
+        before = [request[0]] if request else []
+        who = f"{p.human_actor_id} (role {p.role})"
         statement = (
-            f"A natural person, {who}, decided {p.get('decision_type')} on request "
-            f"{p.get('request_id')} for step {step} at {p.get('at')} through channel "
-            f"{p.get('channel')}, on arguments digest {p.get('args_digest')}, under "
+            f"A natural person, {who}, decided {p.decision_type} on request "
+            f"{p.request_id} for step {step} at {event.spelled('at')} through channel "
+            f"{p.channel}, on arguments digest {p.args_digest}, under "
             f"{_policy_name(record.pinned_policy(step))}; the step was held for this "
             "decision."
         )
@@ -226,14 +266,13 @@ def _oversight(record: InstanceRecord) -> list[dict[str, Any]]:
                    [_CHAIN, _INCLUDED, _POLICY])
         )  # fmt: skip
         issued = [
-            g for g in grants
-            if g.payload.get("request_id") == p.get("request_id") and g.seq > event.seq
-        ]  # fmt: skip
-        for grant in issued:
-            uses = [u for u in used if u.payload.get("grant_id") == grant.payload.get("grant_id")]
+            (g, gp) for g, gp in grants if gp.request_id == p.request_id and g.seq > event.seq
+        ]
+        for grant, gp in issued:
+            uses = [u for u, up in used if up.grant_id == gp.grant_id]
             statement = (
-                f"After that decision, grant {grant.payload.get('grant_id')} for step {step} "
-                f"was issued, bound to arguments digest {grant.payload.get('args_digest')}; "
+                f"After that decision, grant {gp.grant_id} for step {step} "
+                f"was issued, bound to arguments digest {gp.args_digest}; "
                 f"the agent presented it {len(uses)} time(s) to start the step."
             )
             claims.append(
@@ -244,18 +283,17 @@ def _oversight(record: InstanceRecord) -> list[dict[str, Any]]:
         claims.append(
             _claim(record, "SOC 2", "CC6.1",
                    f"The decision was made by the authenticated identity {who}"
-                   + (f", {attested}." if p.get("attested") is not None else "."),
+                   + (f", {attested}." if p.attested is not None else "."),
                    [event], [_CHAIN, _INCLUDED])
         )  # fmt: skip
         if request is not None:
-            approvers = request.payload.get("approvers")
-            sod = request.payload.get("separation_of_duties")
+            requested, r = request
             claims.append(
                 _claim(record, "SOC 2", "CC6.3",
                        f"Authority to decide was role-based: the request named approver "
-                       f"role(s) {approvers} (separation of duties: {sod}) and the decider "
-                       f"acted as {p.get('role')}.",
-                       [request, event], [_CHAIN, _INCLUDED])
+                       f"role(s) {r.approvers} (separation of duties: {r.separation_of_duties})"
+                       f" and the decider acted as {p.role}.",
+                       [requested, event], [_CHAIN, _INCLUDED])
             )  # fmt: skip
     return claims
 

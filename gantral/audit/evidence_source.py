@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gantral.audit.evidence import MAX_EVIDENCE_INSTANCES, pack_evidence, write_archive
+from gantral.audit.evidence_claims import UnreadableEvent
 from gantral.audit.reader import AuditReader
 from gantral.domain.audit_event import AuditEventType
 from gantral.errors import Conflict, NotFound, Reason
@@ -83,12 +84,22 @@ async def evidence_archive(
         except NotFound:
             continue
         policies.append(stored.model_dump(mode="json"))
-    files = pack_evidence(
-        scope=scope,
-        generated_at=datetime.now(UTC).isoformat(),
-        note=note,
-        bundles=bundles,
-        proofs=proofs,
-        policies=policies,
-    )
+    try:
+        files = pack_evidence(
+            scope=scope,
+            generated_at=datetime.now(UTC).isoformat(),
+            note=note,
+            bundles=bundles,
+            proofs=proofs,
+            policies=policies,
+        )
+    except UnreadableEvent as error:
+        # Evidence says only what the log records: a pack missing this event's claims
+        # would say less than the log and look complete.
+        raise Conflict(
+            f"no evidence pack: instance {error.instance_id}: {error}",
+            reason=Reason.PAYLOAD_SCHEMA,
+            instance_id=error.instance_id,
+            seq=error.seq,
+        ) from error
     return write_archive(files)

@@ -59,13 +59,12 @@ def render_summary(
         "|---|---|---|---|---|",
     ]
     for record in records:
-        started = record.started()
-        p = started.payload if started else {}
-        workflow = f"{p.get('workflow_id')} v{p.get('workflow_version')}" if started else None
+        start = record.start()
+        workflow = f"{start.workflow_id} v{start.workflow_version}" if start else None
         lines.append(
             f"| `{_cell(record.instance_id)}` | {len(record.events)} | "
             f"{'yes' if record.sealed else 'NO'} | {_cell(workflow)} | "
-            f"{_cell(p.get('owning_team_id'))} |"
+            f"{_cell(start.owning_team_id if start else None)} |"
         )
     lines += [
         "",

@@ -31,6 +31,7 @@ from gantral.audit.evidence import (
     policy_path,
     read_archive,
 )
+from gantral.audit.evidence_claims import UnreadableEvent
 from gantral.audit.note_verify import check_tlog_proof
 from gantral.audit.proofs import ProofFormatError, parse_tlog_proof
 from gantral.audit.verify import Problem
@@ -82,6 +83,10 @@ def verify_evidence(
         report.not_checked.append("checkpoint signatures (--skip-signatures)")
     try:
         rebuilt = derived_files(manifest, bundles)
+    except UnreadableEvent as error:
+        # Claims of an event no model reads would be guesses: the pack cannot hold.
+        report.problems.append(Problem("bad_evidence", str(error), error.instance_id, error.seq))
+        return report
     except (KeyError, TypeError, ValueError) as error:
         report.problems.append(Problem("bad_evidence", f"cannot rebuild the summary: {error!r}"))
         return report

@@ -25,7 +25,7 @@ import psycopg
 from psycopg import sql
 
 from gantral.audit.db import Database
-from gantral.audit.read_model import READ_MODEL_DDL, RequestProjection
+from gantral.audit.read_model import INBOX_DDL, READ_MODEL_DDL, RequestProjection
 from gantral.settings.audit import AuditSettings
 
 __all__ = ["MIGRATIONS", "migrate"]
@@ -111,7 +111,7 @@ CREATE TABLE IF NOT EXISTS {schema}.cosigned_checkpoints (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: _V1, 2: READ_MODEL_DDL, 3: _V3, 4: _V4}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: READ_MODEL_DDL, 3: _V3, 4: _V4, 5: INBOX_DDL}
 """Version -> DDL. Never edit a released version: append a new one."""
 
 
@@ -172,12 +172,13 @@ async def migrate(dsn: str, config: AuditSettings) -> int:
                             config,
                         )
                     )
-                if version == 2:
-                    # Backfill from the log as committed now (indices commit in order, so
-                    # this is a prefix); later events are applied by the sinks.
-                    await RequestProjection(Database(config, conn=conn)).catch_up(conn)
                 await conn.execute(
                     _render("INSERT INTO {schema}.schema_migrations (version) VALUES (%s)", config),
                     (version,),
                 )
+            if current < 2 <= max(MIGRATIONS):
+                # Backfill from the log as committed now (indices commit in order, so this
+                # is a prefix), once every read-model column exists; later events are
+                # applied by the sinks.
+                await RequestProjection(Database(config, conn=conn)).catch_up(conn)
     return latest

@@ -14,8 +14,9 @@ applied twice or skipped. The projection never blocks the audit log: it runs ins
 savepoint, and a failure rolls back only the projection (logged; the next append or
 refresh retries it).
 
-Deadlines: only REMINDER_SENT carries one today, so `deadline` is known once a reminder
-went out for the current tier (NULL otherwise).
+Deadlines: HUMAN_REQUESTED and ESCALATED carry their tier's (since migration 5), as do
+REMINDER_SENT and DEADLINE_RESUMED (a halt moved it); events of older releases leave it
+NULL until a reminder goes out.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from gantral.domain.states import TERMINAL_STATES
 
 __all__ = [
     "CATCH_UP_BATCH",
+    "INBOX_DDL",
     "READ_MODEL_DDL",
     "UNKNOWN",
     "InstanceLabels",
@@ -62,6 +64,7 @@ _PROJECTED = (
     AuditEventType.REQUEST_SUPERSEDED,
     AuditEventType.ESCALATED,
     AuditEventType.REMINDER_SENT,
+    AuditEventType.DEADLINE_RESUMED,
     AuditEventType.TIMED_OUT,
     AuditEventType.EXECUTION_CLOSED,
 )
@@ -115,6 +118,15 @@ GRANT SELECT ON {schema}.instances, {schema}.requests, {schema}.projection_state
 """
 """The tables (migration 2). Not append-only: they are derived, and the writer role may
 UPDATE them (never the evidence tables)."""
+
+INBOX_DDL = """
+ALTER TABLE {schema}.requests ADD COLUMN IF NOT EXISTS excluded text[] NOT NULL DEFAULT '{{}}';
+CREATE INDEX IF NOT EXISTS requests_open_by_urgency ON {schema}.requests
+  ((coalesce(deadline, 'infinity'::timestamptz)), opened_at, request_id) WHERE closed_at IS NULL;
+"""
+"""Migration 5, the approver inbox: who separation of duties keeps from each request
+(`excluded`), and the open requests in urgency order (deadline, none last; then age; then
+id), which the inbox pages through by key."""
 
 
 @dataclass(frozen=True)
@@ -356,8 +368,8 @@ class RequestProjection:
             await conn.execute(
                 sql.SQL(
                     "INSERT INTO {} (request_id, instance_id, workflow_id, team_id, step_id,"
-                    " materiality, roles_needed, still_needed, opened_at, opened_seq)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " materiality, roles_needed, still_needed, opened_at, opened_seq, deadline,"
+                    " excluded) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                     " ON CONFLICT (request_id) DO NOTHING"
                 ).format(requests),
                 (
@@ -371,6 +383,8 @@ class RequestProjection:
                     roles,
                     at,
                     row.seq,
+                    _parse_deadline(p.get("deadline")),
+                    _roles(p.get("excluded_approvers")),
                 ),
             )
             return _with(base, workflow, team, materiality or UNKNOWN)
@@ -435,9 +449,9 @@ class RequestProjection:
             await conn.execute(
                 sql.SQL(
                     "UPDATE {} SET tier = %s, roles_needed = %s, still_needed = %s,"
-                    " deadline = NULL WHERE request_id = %s AND closed_at IS NULL"
+                    " deadline = %s WHERE request_id = %s AND closed_at IS NULL"
                 ).format(requests),
-                (_tier(p.get("tier")), roles, roles, rid),
+                (_tier(p.get("tier")), roles, roles, _parse_deadline(p.get("deadline")), rid),
             )
         elif kind == AuditEventType.REMINDER_SENT:
             await conn.execute(
@@ -446,6 +460,13 @@ class RequestProjection:
                     " AND closed_at IS NULL"
                 ).format(requests),
                 (_parse_deadline(p.get("deadline")), rid, _tier(p.get("tier"))),
+            )
+        elif kind == AuditEventType.DEADLINE_RESUMED:  # a halt ended: the deadline moved
+            await conn.execute(
+                sql.SQL(
+                    "UPDATE {} SET deadline = %s WHERE request_id = %s AND closed_at IS NULL"
+                ).format(requests),
+                (_parse_deadline(p.get("deadline")), rid),
             )
         # Escalations, reminders, expiries and supersessions carry no materiality label.
         return _with(base, workflow, team, UNKNOWN)

@@ -17,7 +17,7 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import quote
@@ -31,6 +31,7 @@ from gantral.audit.checkpointer import sync_tree
 from gantral.audit.db import Conn, Database, open_pool
 from gantral.audit.merkle import MerkleTree, ProofError, leaf_hash
 from gantral.audit.objects import ObjectStore
+from gantral.audit.pending import PageKey, PendingRequest, PendingRequests
 from gantral.audit.proofs import encode_tlog_proof
 from gantral.audit.queries import AuditQueries
 from gantral.audit.rows import EventRow
@@ -136,6 +137,7 @@ class AuditReader:
     ) -> None:
         self._pool = pool
         self.queries = AuditQueries(Database(config, pool=pool))
+        self._pending = PendingRequests(Database(config, pool=pool))
         self.objects = objects
         self._tree = MerkleTree()
         self._lock = asyncio.Lock()
@@ -172,6 +174,21 @@ class AuditReader:
 
     async def close(self) -> None:
         await self._pool.close()
+
+    @_maps_outages
+    async def pending(
+        self,
+        *,
+        teams: Sequence[str] | None,
+        roles: Sequence[str] | None,
+        actor_id: str | None,
+        after: PageKey | None,
+        limit: int,
+    ) -> list[PendingRequest]:
+        """Open requests from the read model, most urgent first (the approver inbox)."""
+        return await self._pending.page(
+            teams=teams, roles=roles, actor_id=actor_id, after=after, limit=limit
+        )
 
     @_maps_outages
     async def instance(self, instance_id: str) -> AuditTrailView:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import datetime
 from typing import Any
 
 from gantral.audit.rows import EventRow
 from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_payloads import parse_payload
 
 __all__ = [
     "CLOUDEVENTS_CONTENT_TYPE",
@@ -26,6 +28,7 @@ __all__ = [
     "ocsf_record",
 ]
 
+log = logging.getLogger("gantral.exporter")
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 CLOUDEVENT_TYPE_PREFIX = "dev.gantral.audit."
 OCSF_VERSION = "1.4.0"
@@ -108,8 +111,6 @@ def ocsf_record(row: EventRow, source: str) -> dict[str, Any]:
     body = _body(row)
     actor = body.get("actor") if isinstance(body.get("actor"), dict) else {}
     assert isinstance(actor, dict)
-    payload = body.get("payload") if isinstance(body.get("payload"), dict) else {}
-    assert isinstance(payload, dict)
     activity_id = _ACTIVITY.get(row.type, _OTHER)
     failed = row.type in _FAILED
     record: dict[str, Any] = {
@@ -158,7 +159,21 @@ def ocsf_record(row: EventRow, source: str) -> dict[str, Any]:
             agent["owner"] = {"uid": actor.get("owner")}
         record["ai_agent"] = agent
         record["metadata"]["profiles"] = ["ai_operation"]
-    request_id = payload.get("request_id")
-    if isinstance(request_id, str):
+    request_id = _request_of(row, body)
+    if request_id is not None:
         record["api"]["request"] = {"uid": request_id}
     return record
+
+
+def _request_of(row: EventRow, body: dict[str, Any]) -> str | None:
+    """The request the event is about, read through its payload model. A payload none
+    fits is still exported whole (in `unmapped`), only without the request (logged)."""
+    try:
+        payload = parse_payload(row.type, body.get("payload"))
+    except ValueError as error:
+        log.warning("SIEM record of %s seq %s names no request: %s", row.instance_id, row.seq,
+                    error)  # fmt: skip
+        return None
+    # Each event type about a request names it `request_id` (some only optionally).
+    request_id = getattr(payload, "request_id", None)
+    return request_id if isinstance(request_id, str) else None

@@ -9,6 +9,7 @@ request carries it, `trigger_context["gantral:callback_url"]`).
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from psycopg import sql
@@ -16,11 +17,18 @@ from pydantic import BaseModel
 
 from gantral.audit.db import Database
 from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_payloads import (
+    DecisionRecorded,
+    InstanceStarted,
+    TimedOut,
+    parse_payload,
+)
 from gantral.domain.callback_url import CALLBACK_CONTEXT_KEY
 
 __all__ = ["CALLBACK_CONTEXT_KEY", "Batch", "Delivery", "ResolutionReader", "delivery_for"]
 
 EVENT_TYPE = "gantral.request.resolved"
+log = logging.getLogger("gantral.callbacks")
 _DECIDED = {"APPROVE": "APPROVED", "REJECT": "REJECTED", "OVERRIDE": "OVERRIDDEN"}
 
 
@@ -56,43 +64,56 @@ class Batch(BaseModel):
     more: bool
 
 
-def callback_url(started_payload: dict[str, Any]) -> str | None:
-    url = started_payload.get("callback_url")
-    if not isinstance(url, str):
-        context = started_payload.get("trigger_context")
-        url = context.get(CALLBACK_CONTEXT_KEY) if isinstance(context, dict) else None
+def callback_url(started: InstanceStarted) -> str | None:
+    url = started.callback_url
+    if url is None:
+        url = started.trigger_context.get(CALLBACK_CONTEXT_KEY)
     return url if isinstance(url, str) and url else None
 
 
 def delivery_for(
     instance_id: str, log_index: int, event_type: str, body: dict[str, Any], url: str
 ) -> Delivery | None:
-    """The delivery an event calls for, or None when it resolves nothing."""
-    payload = body.get("payload") or {}
-    actor = body.get("actor") or {}
-    request_id = payload.get("request_id")
-    if not isinstance(request_id, str):
+    """The delivery an event calls for, or None when it resolves nothing. An event whose
+    payload does not parse resolves nothing (logged): no callback says more than the log."""
+    if event_type not in (AuditEventType.DECISION_RECORDED, AuditEventType.TIMED_OUT):
         return None
-    if event_type == AuditEventType.DECISION_RECORDED:
-        if not payload.get("quorum_satisfied"):
+    try:
+        payload = parse_payload(event_type, body.get("payload"))
+    except ValueError as error:
+        log.warning("no callback for %s %s of %s: %s", event_type, log_index, instance_id, error)
+        return None
+    if isinstance(payload, DecisionRecorded):
+        if not payload.quorum_satisfied:
             return None  # an approval still waiting for others, or a superseding override
-        status = _DECIDED.get(str(payload.get("decision_type")))
-    elif event_type == AuditEventType.TIMED_OUT:
-        status = str(payload.get("outcome") or "EXPIRED")
+        status = _DECIDED.get(payload.decision_type)
+    elif isinstance(payload, TimedOut):
+        status = payload.outcome or "EXPIRED"
     else:
         return None
     if status is None:
         return None
+    actor = body.get("actor") or {}
     return Delivery(
-        msg_id=f"{instance_id}.{request_id}",
+        msg_id=f"{instance_id}.{payload.request_id}",
         url=url,
         instance_id=instance_id,
-        request_id=request_id,
+        request_id=payload.request_id,
         status=status,
         event=event_type,
         decided_by=str(actor.get("id", "")),
         log_index=log_index,
     )
+
+
+def _started_url(instance_id: str, body: dict[str, Any]) -> str | None:
+    try:
+        started = parse_payload(AuditEventType.INSTANCE_STARTED, body.get("payload"))
+    except ValueError as error:
+        log.warning("no callbacks for %s: its start does not parse: %s", instance_id, error)
+        return None
+    assert isinstance(started, InstanceStarted)
+    return callback_url(started)
 
 
 class ResolutionReader:
@@ -126,7 +147,7 @@ class ResolutionReader:
             rows = await (await conn.execute(query, (cursor, limit))).fetchall()
             ids = sorted({str(r[1]) for r in rows})
             started = await (await conn.execute(starts, (ids,))).fetchall() if ids else []
-        urls = {str(i): callback_url(_body(b).get("payload") or {}) for i, b in started}
+        urls = {str(i): _started_url(str(i), _body(b)) for i, b in started}
         deliveries = []
         for log_index, instance_id, event_type, body in rows:
             url = urls.get(str(instance_id))

@@ -15,10 +15,14 @@ silently.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
+import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 from temporalio.client import (
@@ -30,6 +34,7 @@ from temporalio.client import (
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
+from gantral.audit.pending import PageKey, PendingRequest
 from gantral.domain.actors import Actor
 from gantral.domain.delegation import Delegated
 from gantral.domain.records import HumanRequest, RequestStatus
@@ -40,13 +45,33 @@ from gantral.workflows import search
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import WORKFLOW_NAME
 
+
+class PendingSource(Protocol):
+    """Where the open requests are read from (the audit reader's request read model)."""
+
+    async def pending(
+        self,
+        *,
+        teams: Sequence[str] | None,
+        roles: Sequence[str] | None,
+        actor_id: str | None,
+        after: PageKey | None,
+        limit: int,
+    ) -> list[PendingRequest]: ...
+
+
 __all__ = [
     "ClosedRequest",
     "InboxItem",
     "InboxPage",
+    "SeenRequests",
     "decidable_roles",
+    "decode_page_token",
     "deputy_for",
+    "encode_page_token",
     "open_requests",
+    "pending_page",
+    "seen_on",
     "urgency",
 ]
 
@@ -97,8 +122,10 @@ class ClosedRequest(BaseModel):
 
 class InboxPage(BaseModel):
     items: list[InboxItem]
-    # More instances were waiting than were read: narrow by team or decide some first.
+    # More requests are open than this page holds: `next_page_token` lists the rest.
     truncated: bool
+    # The next page, in the same urgency order (None on the last page).
+    next_page_token: str | None = None
     # Instances that were waiting for a human when their execution was closed around
     # Gantral (terminated, timed out, failed in Temporal): nothing there can be decided.
     closed_outside: list[ClosedRequest] = Field(default_factory=list)
@@ -228,36 +255,180 @@ async def open_requests(
         if request is None:
             return None
         attrs = wf.typed_search_attributes
-        roles = decidable_roles(request, actor) if actor is not None else []
-        team = attrs.get(search.TEAM)
-        standing_in = deputy_for(request, actor, team, delegated) if actor is not None else []
-        if actor is not None and not roles and not standing_in:
-            return None
-        return InboxItem(
-            instance_id=wf.id,
-            request_id=request.request_id,
-            workflow_id=attrs.get(search.WORKFLOW),
-            owning_team_id=attrs.get(search.TEAM),
-            step_id=request.step_id,
-            action=request.action,
-            arguments=request.arguments,
-            args_digest=request.args_digest,
-            materiality=request.materiality,
-            deadline=request.deadline,
-            sla_deadline=request.sla_deadline,
-            created_at=request.created_at,
-            quorum=request.quorum,
-            required_approvers=request.required_approvers,
-            still_needed=request.still_needed,
-            approvals=len(request.approvals),
-            decidable_as=roles,
-            deputy_for=standing_in,
+        return _item(
+            wf.id, attrs.get(search.WORKFLOW), attrs.get(search.TEAM), request, actor, delegated
         )
 
     found = await asyncio.gather(*(read(wf) for wf in candidates))
     items = sorted((item for item in found if item is not None), key=urgency)
     closed = await _closed_outside(temporal, teams, actor, limit)
     return InboxPage(items=items, truncated=truncated, closed_outside=closed)
+
+
+def _item(
+    instance_id: str,
+    workflow_id: str | None,
+    team: str | None,
+    request: HumanRequest,
+    actor: Actor | None,
+    delegated: Sequence[Delegated],
+) -> InboxItem | None:
+    """The inbox item of `request`, or None when `actor` may not decide it now (the
+    instance's own request is the authority on quorum and exclusions)."""
+    roles = decidable_roles(request, actor) if actor is not None else []
+    standing_in = deputy_for(request, actor, team, delegated) if actor is not None else []
+    if actor is not None and not roles and not standing_in:
+        return None
+    return InboxItem(
+        instance_id=instance_id,
+        request_id=request.request_id,
+        workflow_id=workflow_id,
+        owning_team_id=team,
+        step_id=request.step_id,
+        action=request.action,
+        arguments=request.arguments,
+        args_digest=request.args_digest,
+        materiality=request.materiality,
+        deadline=request.deadline,
+        sla_deadline=request.sla_deadline,
+        created_at=request.created_at,
+        quorum=request.quorum,
+        required_approvers=request.required_approvers,
+        still_needed=request.still_needed,
+        approvals=len(request.approvals),
+        decidable_as=roles,
+        deputy_for=standing_in,
+    )
+
+
+class SeenRequests:
+    """Requests read from their instances, kept while the read model lists them at the same
+    version: what an inbox item shows of a request (its step, action, arguments, digest,
+    materiality, creation) never changes, and what does (approvals, still needed, tier,
+    deadline) changes the version, so a listed request is queried once per change, not
+    once per inbox read. Bounded: the least recently listed are dropped first."""
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self._capacity = capacity
+        self._kept: OrderedDict[str, tuple[tuple[object, ...], HumanRequest]] = OrderedDict()
+
+    def get(self, row: PendingRequest) -> HumanRequest | None:
+        kept = self._kept.get(row.request_id)
+        if kept is None or kept[0] != row.version:
+            return None
+        self._kept.move_to_end(row.request_id)
+        return kept[1]
+
+    def forget(self, request_id: str) -> None:
+        """A decision on it was relayed here: read it again (the read model lags by the
+        sink's commit, the instance does not)."""
+        self._kept.pop(request_id, None)
+
+    def put(self, row: PendingRequest, request: HumanRequest) -> None:
+        # The snapshot is the bulk of a request and no inbox item shows it.
+        self._kept[row.request_id] = (
+            row.version,
+            request.model_copy(update={"context_snapshot": {}}),
+        )
+        self._kept.move_to_end(row.request_id)
+        while len(self._kept) > self._capacity:
+            self._kept.popitem(last=False)
+
+
+def seen_on(state: Any) -> SeenRequests:
+    """The requests this API replica already read (kept on its `app.state`)."""
+    seen = getattr(state, "inbox_seen", None)
+    if not isinstance(seen, SeenRequests):
+        seen = SeenRequests()
+        state.inbox_seen = seen
+        core = getattr(state, "core", None)
+        if core is not None:  # decisions relayed by this replica
+            core.on_decision.append(seen.forget)
+    return seen
+
+
+def encode_page_token(key: PageKey) -> str:
+    deadline, opened, request_id = key
+    raw = json.dumps([deadline.isoformat() if deadline else None, opened.isoformat(), request_id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_page_token(token: str) -> PageKey:
+    """The position a `next_page_token` names; a malformed one is refused (422)."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        deadline, opened, request_id = json.loads(raw)
+        if not isinstance(request_id, str) or not isinstance(opened, str):
+            raise ValueError("bad key")
+        at = datetime.fromisoformat(opened)
+        due = datetime.fromisoformat(deadline) if deadline is not None else None
+        if at.tzinfo is None or (due is not None and due.tzinfo is None):
+            raise ValueError("naive time")
+    except (ValueError, TypeError, binascii.Error) as error:
+        raise InvalidInput(
+            "page_token is not a token this inbox issued: list again without it",
+            reason=Reason.BAD_PAGE_TOKEN,
+        ) from error
+    return (due, at, request_id)
+
+
+async def pending_page(
+    reader: PendingSource,
+    temporal: Client,
+    *,
+    teams: Sequence[str] | None,
+    actor: Actor | None,
+    limit: int,
+    delegated: Sequence[Delegated] = (),
+    page_token: str | None = None,
+    seen: SeenRequests | None = None,
+) -> InboxPage:
+    """One page of the open requests of `teams` (None: every team), most urgent first,
+    chosen from the request read model; with `actor`, only those they may decide,
+    themselves or as a deputy (`delegated`). Each listed request is then read from its
+    instance (the authority on quorum, exclusions and what the human is shown): a page
+    may hold fewer than `limit` items, never a request the caller cannot decide. `seen`:
+    requests already read, at the version the read model lists (no query again)."""
+    after = decode_page_token(page_token) if page_token else None
+    roles: list[str] | None = None
+    if actor is not None:
+        roles = sorted(set(actor.roles) | {r for d in delegated for r in d.roles})
+        if not roles:
+            return InboxPage(items=[], truncated=False)
+    rows = await reader.pending(
+        teams=teams,
+        roles=roles,
+        actor_id=actor.id if actor is not None else None,
+        after=after,
+        limit=limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    gate = asyncio.Semaphore(_CONCURRENT_QUERIES)
+
+    async def read(row: PendingRequest) -> InboxItem | None:
+        request = seen.get(row) if seen is not None else None
+        if request is None:
+            handle = temporal.get_workflow_handle_for(InstanceWorkflow.run, row.instance_id)
+            async with gate:
+                try:
+                    request = await handle.query(InstanceWorkflow.request, row.request_id)
+                except (RPCError, WorkflowQueryFailedError):
+                    return None  # closed or gone since the read model listed it
+            if request is not None and seen is not None:
+                seen.put(row, request)
+        if request is None or request.status is not RequestStatus.PENDING:
+            return None  # decided since (the read model lags the instance by its sink)
+        return _item(row.instance_id, row.workflow_id, row.team_id, request, actor, delegated)
+
+    found = await asyncio.gather(*(read(row) for row in rows))
+    closed = [] if page_token else await _closed_outside(temporal, teams, actor, limit)
+    return InboxPage(
+        items=[item for item in found if item is not None],
+        truncated=more,
+        next_page_token=encode_page_token(rows[-1].key) if more else None,
+        closed_outside=closed,
+    )
 
 
 async def _closed_outside(

@@ -114,12 +114,17 @@ def list_requests(
     all_open: Annotated[bool, typer.Option("--all", help="Every open request you may read.")] = (
         False
     ),
+    page_token: Annotated[
+        str | None, typer.Option(help="The next page, as the previous page named it.")
+    ] = None,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
     """Open requests you may decide (or, with --all, read), most urgent first."""
     params: dict[str, str | int | float] = {} if all_open else {"pending_for": "me"}
     if team:
         params["team"] = team
+    if page_token:
+        params["page_token"] = page_token
     with _client(api_url, _auth(token, token_url, client_id, client_secret)) as client:
         try:
             page = client._run(Call("GET", "/v1/requests", InboxPage, params=params))
@@ -135,7 +140,9 @@ def list_requests(
             f"{item.instance_id}/{item.request_id}\t{item.owning_team_id}\t"
             f"{item.workflow_id}:{item.step_id}\t{item.materiality}\t{deadline}\t{item.quorum}"
         )
-    if page.truncated:
+    if page.next_page_token:
+        typer.echo(f"(more requests are open: --page-token {page.next_page_token})", err=True)
+    elif page.truncated:
         typer.echo("(more requests are open: narrow with --team)", err=True)
 
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
 
 from gantral.domain.audit_event import AuditEventType, format_at
+from gantral.domain.materiality import Materiality
 from gantral.domain.states import State
 
 __all__ = ["AuditPayload", "ClosedStatus", "check_payload", "parse_payload", "payload_schema"]
@@ -27,7 +28,11 @@ _SinkAt = Annotated[datetime, PlainSerializer(format_at, return_type=str, when_u
 
 class _Payload(BaseModel):
     """One event type's payload. Fields in the order the log has always written them: the
-    stored (canonical) bytes do not depend on it, the JSON the workflow sends does."""
+    stored (canonical) bytes do not depend on it, the JSON the workflow sends does.
+
+    The log holds events of every earlier release and readers parse them through these
+    models: a field added after its event type was first written has a default (None
+    where the event did not record it), so an older event still parses."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -74,7 +79,7 @@ class PolicyEvaluated(_Payload):
     type: Literal[AuditEventType.POLICY_EVALUATED] = AuditEventType.POLICY_EVALUATED
     step_id: str
     args_digest: str
-    materiality: str
+    materiality: Materiality
     requires_human: bool
     explanation: list[str]
 
@@ -91,10 +96,10 @@ class ShadowEvaluated(_Payload):
     policy_version: int | None
     content_hash: str | None
     enforced_outcome: Literal["ALLOW", "PENDING"]
-    enforced_materiality: str
+    enforced_materiality: Materiality
     enforced_approvers: list[str]
     outcome: Literal["ALLOW", "PENDING"] | None = None
-    materiality: str | None = None
+    materiality: Materiality | None = None
     approvers: list[str] = Field(default_factory=list)
     explanation: list[str] = Field(default_factory=list)
     error: str | None = None
@@ -106,8 +111,13 @@ class HumanRequested(_Payload):
     step_id: str
     args_digest: str
     approvers: list[str]
-    separation_of_duties: bool
-    grant_holder: str | None
+    # Both recorded since attested calls (67d3443): None in a request recorded before.
+    separation_of_duties: bool | None = None
+    grant_holder: str | None = None
+    # For the approver inbox's read model: the first tier's deadline, and the humans kept
+    # from deciding. Written by runs with the read-model-fields-v1 patch; older lack them.
+    deadline: datetime | None = None
+    excluded_approvers: list[str] | None = None
 
 
 class RequestSuperseded(_Payload):
@@ -115,7 +125,7 @@ class RequestSuperseded(_Payload):
     request_id: str
     superseded_by: str
     why: str | None = None
-    materiality: str | None = None
+    materiality: Materiality | None = None
 
 
 class DecisionRecorded(_Payload):
@@ -127,13 +137,15 @@ class DecisionRecorded(_Payload):
     human_actor_id: str
     role: str
     justification: str | None
-    context_snapshot_ref: str | None
+    # Recorded since attested calls (67d3443); the channel since channels (916012f).
+    # None in a decision recorded before.
+    context_snapshot_ref: str | None = None
     args_digest: str
     context_delta: dict[str, Any] | None
     idempotency_key: str
     at: datetime
-    channel: str
-    channel_ref: str | None
+    channel: str | None = None
+    channel_ref: str | None = None
     # A deputy's decision: the delegator it decided for, under which delegation.
     on_behalf_of: str | None = None
     delegation_id: str | None = None
@@ -148,6 +160,8 @@ class Escalated(_Payload):
     request_id: str
     tier: int
     approvers: list[str]
+    # The new tier's deadline, for the inbox's read model (read-model-fields-v1 on).
+    deadline: datetime | None = None
 
 
 class ReminderSent(_Payload):
@@ -216,7 +230,7 @@ class StandingGrantGiven(_Payload):
     approver_role: str
     instance_id: str
     request_id: str
-    materiality: str
+    materiality: Materiality
     given_at: datetime
     expires_at: datetime
     max_uses: int
@@ -249,7 +263,7 @@ class AllowedByBreakGlass(_Payload):
     approvers: dict[str, str]
     expires_at: datetime
     # What the policy asked for: the human requirement passed.
-    materiality: str
+    materiality: Materiality
 
 
 class AgentEventRecorded(_Payload):
@@ -370,8 +384,14 @@ def check_payload(type_: AuditEventType, payload: dict[str, Any]) -> None:
     _ADAPTER.validate_python({**payload, "type": type_})
 
 
-def parse_payload(type_: AuditEventType | str, payload: dict[str, Any]) -> AuditPayload:
-    """A recorded payload as the model of its type (ValueError if it does not fit)."""
+def parse_payload(type_: AuditEventType | str, payload: object) -> AuditPayload:
+    """A recorded payload as the model of its type: any event an earlier release wrote
+    parses (tests/unit/test_audit_payload_parsing.py). ValueError if it does not fit: an
+    unknown type, a payload that is no object, a field missing or of another type. Each
+    reader decides what such an event means to it (evidence fails closed, a projection
+    skips it and says so)."""
+    if not isinstance(payload, dict):
+        raise ValueError(f"a {type_} payload is a JSON object, not {type(payload).__name__}")
     parsed: AuditPayload = _ADAPTER.validate_python({**payload, "type": type_})
     return parsed
 

@@ -35,6 +35,15 @@ from temporalio.runtime import (
 
 from gantral.audit.read_model import OpenRequests, Stored
 from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_payloads import (
+    AccessRefused,
+    AuditPayload,
+    DecisionRecorded,
+    StateTransition,
+    TimedOut,
+    ViolationRecorded,
+    parse_payload,
+)
 
 __all__ = [
     "CallbackMetrics",
@@ -48,7 +57,13 @@ __all__ = [
 
 log = logging.getLogger("gantral.metrics")
 _TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TERMINATED", "EXPIRED"}
-_UNKNOWN = "unknown"
+_LABELLED_BY_PAYLOAD = {
+    AuditEventType.STATE_TRANSITION,
+    AuditEventType.DECISION_RECORDED,
+    AuditEventType.TIMED_OUT,
+    AuditEventType.VIOLATION,
+    AuditEventType.ACCESS_REFUSED,
+}
 # Minutes to days: humans decide slowly.
 _DECISION_BUCKETS = (10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400, 259200)
 
@@ -308,19 +323,11 @@ class GantralMetrics:
         self.batches.labels("failed").inc()
 
     def _observe(self, event: Stored) -> None:
-        p, kind, materiality = event.payload, event.type, event.materiality
+        kind, materiality = event.type, event.materiality
         if kind == AuditEventType.INSTANCE_STARTED:
             self.instances_started.labels(event.workflow, event.team).inc()
-        elif kind == AuditEventType.STATE_TRANSITION and p.get("to_state") in _TERMINAL:
-            self.instances_finished.labels(event.workflow, event.team, str(p["to_state"])).inc()
         elif kind == AuditEventType.HUMAN_REQUESTED:
             self.requests_opened.labels(materiality).inc()
-        elif kind == AuditEventType.DECISION_RECORDED:
-            self.requests_decided.labels(str(p.get("decision_type")), materiality).inc()
-            if event.waited_seconds is not None:
-                self.decision_seconds.labels(materiality).observe(event.waited_seconds)
-        elif kind == AuditEventType.TIMED_OUT:
-            self.expiries.labels(str(p.get("outcome", _UNKNOWN))).inc()
         elif kind == AuditEventType.ESCALATED:
             self.escalations.inc()
         elif kind == AuditEventType.REMINDER_SENT:
@@ -329,15 +336,32 @@ class GantralMetrics:
             self.grants.labels("issued").inc()
         elif kind == AuditEventType.GRANT_USED:
             self.grants.labels("used").inc()
-        elif kind == AuditEventType.VIOLATION:
-            reason = str(p.get("reason", _UNKNOWN))
-            self.violations.labels(reason).inc()
-            if "grant" in reason:
+        elif kind in _LABELLED_BY_PAYLOAD:
+            # Parsed only where a label comes from the payload (the sink's hot path).
+            try:
+                payload = parse_payload(kind, event.payload)
+            except ValueError as error:
+                # Already stored: a payload no model reads only loses its labelled count.
+                log.warning("metrics skip a %s payload that does not parse: %s", kind, error)
+                return
+            self._observe_payload(payload, event)
+
+    def _observe_payload(self, p: AuditPayload, event: Stored) -> None:
+        if isinstance(p, StateTransition) and p.to_state in _TERMINAL:
+            self.instances_finished.labels(event.workflow, event.team, str(p.to_state)).inc()
+        elif isinstance(p, DecisionRecorded):
+            self.requests_decided.labels(p.decision_type, event.materiality).inc()
+            if event.waited_seconds is not None:
+                self.decision_seconds.labels(event.materiality).observe(event.waited_seconds)
+        elif isinstance(p, TimedOut):
+            self.expiries.labels(p.outcome).inc()
+        elif isinstance(p, ViolationRecorded):
+            self.violations.labels(p.reason).inc()
+            if "grant" in p.reason:
                 self.grants.labels("refused").inc()
-        elif kind == AuditEventType.ACCESS_REFUSED:
-            reason = str(p.get("reason", _UNKNOWN))
-            self.refusals.labels(str(p.get("attempted", _UNKNOWN)), reason).inc()
-            if reason in ("attestation", "unattested", "bad_signature"):
+        elif isinstance(p, AccessRefused):
+            self.refusals.labels(p.attempted, p.reason).inc()
+            if p.reason in ("attestation", "unattested", "bad_signature"):
                 self.attestation_refusals.labels("access_log").inc()
 
     def checkpoint(self, latest_timestamp: str | None, covered: int, stored: int) -> None:

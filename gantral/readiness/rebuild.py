@@ -7,6 +7,7 @@ Reading the audit log is fine; writing to it is what readiness never does.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,13 @@ from psycopg import sql
 from gantral.audit.db import Database
 from gantral.audit.rows import as_bytes
 from gantral.domain.audit_event import AuditEventType as T
+from gantral.domain.audit_payloads import (
+    AgentEventRecorded,
+    CostReported,
+    InstanceStarted,
+    StateTransition,
+    parse_payload,
+)
 from gantral.domain.states import TERMINAL_STATES
 from gantral.readiness.evaluate import RATE_WINDOW, period_bounds
 from gantral.readiness.gate import ReadinessGate
@@ -25,43 +33,44 @@ __all__ = ["audit_usages", "rebuild_from_audit", "rebuild_if_lost", "usage_from_
 
 _TYPES = [T.INSTANCE_STARTED, T.AGENT_EVENT, T.COST_REPORTED, T.STATE_TRANSITION, T.INSTANCE_SEALED]
 _ENDS = {"STEP_COMPLETED", "STEP_FAILED"}
+log = logging.getLogger("gantral.readiness")
 
 
 def usage_from_events(
     instance_id: str, events: Iterable[Mapping[str, Any]]
 ) -> InstanceUsage | None:
     """One instance's usage from its audit events (dicts with type, at, actor, payload),
-    in sequence order. None when the log has no start event (nothing to attribute)."""
+    in sequence order. None when the log has no start event (nothing to attribute). An
+    event whose payload does not parse is skipped (logged): the counters are a projection,
+    and one unreadable event must not stop the gate from starting."""
     team = workflow = None
     running: dict[str, RunningStep] = {}
     spend: list[SpendItem] = []
     ended = False
     for event in events:
-        kind, payload = event["type"], event.get("payload") or {}
-        at = _time(event["at"])
-        if kind == T.INSTANCE_STARTED:
-            team, workflow = payload.get("owning_team_id"), payload.get("workflow_id")
-        elif kind == T.AGENT_EVENT and payload.get("step_id"):
-            step = str(payload["step_id"])
-            if payload.get("kind") == "STEP_STARTED":
-                agent = str((event.get("actor") or {}).get("id", ""))
-                running[step] = RunningStep(step, agent, at)
-            elif payload.get("kind") in _ENDS:
-                running.pop(step, None)
-        elif kind == T.COST_REPORTED:
-            spend.append(
-                SpendItem(
-                    at,
-                    int(payload.get("tokens", 0)),
-                    float(payload.get("money", 0.0)),
-                    str(payload.get("currency", "USD")),
-                )
-            )
-        elif kind == T.INSTANCE_SEALED or (
-            kind == T.STATE_TRANSITION and payload.get("to_state") in TERMINAL_STATES
-        ):
+        kind = event["type"]
+        if kind == T.INSTANCE_SEALED:
             ended = True
-    if not isinstance(team, str) or not isinstance(workflow, str):
+            continue
+        try:
+            p = parse_payload(kind, event.get("payload") or {})
+        except ValueError as error:
+            log.warning("readiness rebuild skips %s of %s: %s", kind, instance_id, error)
+            continue
+        at = _time(event["at"])
+        if isinstance(p, InstanceStarted):
+            team, workflow = p.owning_team_id, p.workflow_id
+        elif isinstance(p, AgentEventRecorded) and p.step_id:
+            if p.kind == "STEP_STARTED":
+                agent = str((event.get("actor") or {}).get("id", ""))
+                running[p.step_id] = RunningStep(p.step_id, agent, at)
+            elif p.kind in _ENDS:
+                running.pop(p.step_id, None)
+        elif isinstance(p, CostReported):
+            spend.append(SpendItem(at, p.tokens, p.money, p.currency))
+        elif isinstance(p, StateTransition) and p.to_state in TERMINAL_STATES:
+            ended = True
+    if team is None or workflow is None:
         return None
     steps = () if ended else tuple(running.values())
     return InstanceUsage(instance_id, team, workflow, steps, tuple(spend))

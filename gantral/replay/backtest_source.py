@@ -15,6 +15,7 @@ inline one governed, unless the caller names the step.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +27,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
 from gantral.audit.rows import EventRow, as_bytes
-from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_payloads import (
+    AuditPayload,
+    HumanRequested,
+    InstanceStarted,
+    PolicyEvaluated,
+    parse_payload,
+)
 from gantral.domain.digest import args_digest
 from gantral.errors import GantralError, InvalidInput, Reason
 from gantral.policy.models import Policy
@@ -37,16 +44,19 @@ from gantral.workflows.messages import AuthorizeStep
 
 __all__ = ["decision_points", "governed_by", "run_backtest", "started_instances"]
 
+log = logging.getLogger("gantral.replay")
+
 # Bounds one backtest: instances read from the log.
 MAX_INSTANCES = 5_000
 
 
 async def started_instances(
     queries: AuditQueries, workflow_id: str, since: datetime | None, teams: list[str] | None
-) -> list[tuple[str, dict[str, Any]]]:
+) -> list[tuple[str, InstanceStarted]]:
     """(instance id, INSTANCE_STARTED payload) of the workflow's instances since `since`,
     of `teams` only when given. More than `MAX_INSTANCES` is refused, never cut short: a
-    partial backtest would report too few changes."""
+    partial backtest would report too few changes. A start whose payload does not parse
+    is left out (logged): nothing of its instance can be attributed."""
     # PostgreSQL's JSON types cannot hold U+0000, which a trigger context may (it is valid
     # JSON): such a body is never cast (the CASE keeps the order), but read and filtered
     # here, so one instance cannot make every backtest fail.
@@ -62,34 +72,42 @@ async def started_instances(
     params = (floor, workflow_id, teams, teams, MAX_INSTANCES + 1)
     async with queries.db.connection() as conn:
         rows = await (await conn.execute(query, params)).fetchall()
-    started = [
-        (str(instance_id), json.loads(as_bytes(body)).get("payload") or {})
-        for instance_id, body in rows
-    ]
-    if len(started) > MAX_INSTANCES:
+    if len(rows) > MAX_INSTANCES:
         raise InvalidInput(
             f"more than {MAX_INSTANCES} instances of {workflow_id} in the window: narrow it"
             " (since) or the step",
             reason=Reason.BACKTEST_TOO_LARGE,
         )
+    bodies = [(str(instance_id), json.loads(as_bytes(body))) for instance_id, body in rows]
+    started = [
+        (instance_id, start)
+        for instance_id, body in bodies
+        if isinstance(start := _parsed(instance_id, body), InstanceStarted)
+    ]
     return [
-        (instance_id, payload)
-        for instance_id, payload in started
-        if payload.get("workflow_id") == workflow_id
-        and (teams is None or payload.get("owning_team_id") in teams)
+        (instance_id, start)
+        for instance_id, start in started
+        if start.workflow_id == workflow_id and (teams is None or start.owning_team_id in teams)
     ]
 
 
-def governed_by(started: dict[str, Any], policy_id: str) -> set[str]:
+def _parsed(instance_id: str, body: object) -> AuditPayload | None:
+    """A decoded event body's payload through its model; None (logged) if it does not parse."""
+    kind = body.get("type") if isinstance(body, dict) else None
+    try:
+        return parse_payload(str(kind), body.get("payload") if isinstance(body, dict) else None)
+    except ValueError as error:
+        log.warning("backtest skips a %s of %s: %s", kind, instance_id, error)
+        return None
+
+
+def governed_by(started: InstanceStarted, policy_id: str) -> set[str]:
     """The steps `policy_id` governed in this instance, from its INSTANCE_STARTED payload
     (`pinned_policies`: step -> {id, version, content_hash}, or inline)."""
-    pinned = started.get("pinned_policies")
-    if not isinstance(pinned, dict):
-        return set()
     return {
-        str(step)
-        for step, ref in pinned.items()
-        if isinstance(ref, dict) and not ref.get("inline") and ref.get("id") == policy_id
+        step
+        for step, ref in started.pinned_policies.items()
+        if not ref.get("inline") and ref.get("id") == policy_id
     }
 
 
@@ -98,23 +116,21 @@ async def decision_points(
     objects: ObjectStore | None,
     temporal: Client | None,
     instance_id: str,
-    started: dict[str, Any],
+    started: InstanceStarted,
     step_id: str | None = None,
 ) -> list[DecisionPoint]:
     rows = await queries.instance_events(instance_id)
     runs = await _runs(queries, objects, temporal, instance_id)
     pinned = _pinned_policies(runs)
     called = _authorize_calls(runs)
-    bodies = [(row, json.loads(row.body)) for row in rows]
+    events = [(row, body, _parsed(instance_id, body)) for row in rows
+              if isinstance(body := json.loads(row.body), dict)]  # fmt: skip
     points = []
-    for i, (row, body) in enumerate(bodies):
-        payload = body.get("payload") or {}
-        if row.type != AuditEventType.POLICY_EVALUATED or (
-            step_id and payload.get("step_id") != step_id
-        ):
+    for i, (row, body, payload) in enumerate(events):
+        if not isinstance(payload, PolicyEvaluated) or (step_id and payload.step_id != step_id):
             continue
-        digest = str(payload.get("args_digest"))
-        request = _request_for(bodies, i, digest)
+        digest = payload.args_digest
+        request = _request_for(events, i, digest)
         arguments = await _snapshot_arguments(objects, request, digest)
         if arguments is None:
             arguments = called.get(digest)
@@ -123,16 +139,16 @@ async def decision_points(
                 instance_id=instance_id,
                 seq=row.seq,
                 at=str(body.get("at")),
-                step_id=str(payload.get("step_id")),
-                workflow_id=str(started.get("workflow_id")),
-                team=str(started.get("owning_team_id")),
-                trigger=dict(started.get("trigger_context") or {}),
+                step_id=payload.step_id,
+                workflow_id=started.workflow_id,
+                team=started.owning_team_id,
+                trigger=dict(started.trigger_context),
                 args_digest=digest,
                 arguments=arguments,
-                requires_human=bool(payload.get("requires_human")),
-                materiality=str(payload.get("materiality")),
-                approvers=(request[1].get("payload") or {}).get("approvers") if request else None,
-                pinned=pinned.get(str(payload.get("step_id"))),
+                requires_human=payload.requires_human,
+                materiality=str(payload.materiality),
+                approvers=request[1].approvers if request else None,
+                pinned=pinned.get(payload.step_id),
             )
         )
     return points
@@ -151,23 +167,20 @@ async def _runs(
 
 
 def _request_for(
-    bodies: list[tuple[EventRow, dict[str, Any]]], at: int, digest: str
-) -> tuple[EventRow, dict[str, Any]] | None:
+    events: list[tuple[EventRow, dict[str, Any], AuditPayload | None]], at: int, digest: str
+) -> tuple[EventRow, HumanRequested] | None:
     """The HUMAN_REQUESTED for this evaluation: the one it opened (next event), else the
     pending one with the same digest it was answered with (an earlier event)."""
-    following = bodies[at + 1] if at + 1 < len(bodies) else None
-    candidates = ([following] if following else []) + list(reversed(bodies[:at]))
-    for row, body in candidates:
-        if (
-            row.type == AuditEventType.HUMAN_REQUESTED
-            and (body.get("payload") or {}).get("args_digest") == digest
-        ):
-            return row, body
+    following = events[at + 1] if at + 1 < len(events) else None
+    candidates = ([following] if following else []) + list(reversed(events[:at]))
+    for row, _, payload in candidates:
+        if isinstance(payload, HumanRequested) and payload.args_digest == digest:
+            return row, payload
     return None
 
 
 async def _snapshot_arguments(
-    objects: ObjectStore | None, request: tuple[EventRow, dict[str, Any]] | None, digest: str
+    objects: ObjectStore | None, request: tuple[EventRow, HumanRequested] | None, digest: str
 ) -> dict[str, Any] | None:
     if objects is None or request is None or request[0].snapshot_key is None:
         return None

@@ -12,6 +12,7 @@ few examples per kind naming their instance. `flips` says which way outcomes cha
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,8 @@ from pydantic import BaseModel, Field
 
 from gantral.audit.queries import AuditQueries
 from gantral.audit.rows import as_bytes, as_int
+from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_payloads import InstanceStarted, ShadowEvaluated, parse_payload
 from gantral.errors import Conflict, InvalidInput, Reason
 from gantral.replay.backtest import MAX_EXAMPLES, Change, ChangeKind
 
@@ -32,6 +35,8 @@ __all__ = [
     "read_shadow_report",
     "shadow_report",
 ]
+
+log = logging.getLogger("gantral.replay")
 
 # Bounds one report: the window, and the events read from it (more is refused, never cut
 # short: a partial report would count too few flips).
@@ -73,33 +78,33 @@ class ShadowReport(BaseModel):
     error_examples: list[ShadowError] = Field(default_factory=list)
 
 
-def changes_of(instance_id: str, seq: int, payload: dict[str, Any]) -> list[Change]:
+def changes_of(instance_id: str, seq: int, payload: ShadowEvaluated) -> list[Change]:
     """How the shadow's outcome differs from the enforced one at one SHADOW_EVALUATED
     event: `recorded` is what the enforced policy decided, `candidate` the shadow."""
-    step_id = str(payload.get("step_id", ""))
 
     def change(kind: ChangeKind, recorded: Any, candidate: Any) -> Change:
-        return Change(kind=kind, instance_id=instance_id, seq=seq, step_id=step_id,
+        return Change(kind=kind, instance_id=instance_id, seq=seq, step_id=payload.step_id,
                       recorded=recorded, candidate=candidate)  # fmt: skip
 
-    enforced, shadow = payload.get("enforced_outcome"), payload.get("outcome")
+    enforced, shadow = payload.enforced_outcome, payload.outcome
     out = []
     if shadow != enforced:
         out.append(change("outcome", enforced, shadow))
-    if payload.get("materiality") != payload.get("enforced_materiality"):
-        out.append(
-            change("materiality", payload.get("enforced_materiality"), payload.get("materiality"))
-        )
+    if payload.materiality != payload.enforced_materiality:
+        out.append(change("materiality", payload.enforced_materiality, payload.materiality))
     # Approvers compare only where both would ask a human (else the outcome says it all).
     if shadow == enforced == "PENDING":
-        before, after = payload.get("enforced_approvers"), payload.get("approvers")
+        before, after = payload.enforced_approvers, payload.approvers
         if before != after:
             out.append(change("approvers", before, after))
     return out
 
 
 def shadow_report(
-    policy_id: str, since: datetime, until: datetime, events: list[tuple[str, int, dict[str, Any]]]
+    policy_id: str,
+    since: datetime,
+    until: datetime,
+    events: list[tuple[str, int, ShadowEvaluated]],
 ) -> ShadowReport:
     """The report over `events`: (instance id, seq, SHADOW_EVALUATED payload), log order."""
     report = ShadowReport(
@@ -111,14 +116,13 @@ def shadow_report(
     )  # fmt: skip
     versions: set[int] = set()
     for instance_id, seq, payload in events:
-        if isinstance(payload.get("policy_version"), int):
-            versions.add(payload["policy_version"])
-        if payload.get("error") is not None or payload.get("outcome") is None:
+        if payload.policy_version is not None:
+            versions.add(payload.policy_version)
+        if payload.error is not None or payload.outcome is None:
             report.errors += 1
             if len(report.error_examples) < MAX_EXAMPLES:
-                error = ShadowError(instance_id=instance_id, seq=seq,
-                                    step_id=str(payload.get("step_id", "")),
-                                    error=str(payload.get("error")))  # fmt: skip
+                error = ShadowError(instance_id=instance_id, seq=seq, step_id=payload.step_id,
+                                    error=str(payload.error))  # fmt: skip
                 report.error_examples.append(error)
             continue
         report.evaluated += 1
@@ -140,6 +144,23 @@ def shadow_report(
                 report.examples.append(change)
     report.versions = sorted(versions)
     return report
+
+
+def _shadow_evaluated(instance_id: object, seq: object, body: object) -> ShadowEvaluated | None:
+    """A SHADOW_EVALUATED row's payload; None (logged, left out of the report) when it
+    does not parse: the report counts what the log says, never guesses."""
+    try:
+        payload = parse_payload(AuditEventType.SHADOW_EVALUATED, _payload_of(body))
+    except ValueError as error:
+        log.warning("shadow report skips %s seq %s: %s", instance_id, seq, error)
+        return None
+    assert isinstance(payload, ShadowEvaluated)
+    return payload
+
+
+def _payload_of(body: object) -> object:
+    decoded = json.loads(as_bytes(body))
+    return decoded.get("payload") if isinstance(decoded, dict) else None
 
 
 def check_window(since: datetime, until: datetime) -> None:
@@ -192,17 +213,27 @@ async def read_shadow_report(
                 " narrow it (since, until)",
                 reason=Reason.SHADOW_REPORT_TOO_LARGE,
             )
-        found: list[tuple[str, int, dict[str, Any]]] = []
+        found: list[tuple[str, int, ShadowEvaluated]] = []
         for instance_id, seq, body in rows:
-            payload = json.loads(as_bytes(body)).get("payload") or {}
-            if payload.get("policy_id") == policy_id:
+            payload = _shadow_evaluated(instance_id, seq, body)
+            if payload is not None and payload.policy_id == policy_id:
                 found.append((str(instance_id), as_int(seq), payload))
         if teams is not None and found:
             ids = sorted({instance_id for instance_id, _, _ in found})
             started = await (await conn.execute(starts, (ids,))).fetchall()
-            team_of = {
-                str(i): (json.loads(as_bytes(b)).get("payload") or {}).get("owning_team_id")
-                for i, b in started
-            }
+            team_of = {str(i): _team_of(str(i), b) for i, b in started}
             found = [e for e in found if team_of.get(e[0]) in teams]
     return shadow_report(policy_id, since, until, found)
+
+
+def _team_of(instance_id: str, body: object) -> str | None:
+    """The owning team its INSTANCE_STARTED records; None (logged: the instance is left
+    out of a team-scoped report, never shown to a team it may not belong to)."""
+    try:
+        started = parse_payload(AuditEventType.INSTANCE_STARTED, _payload_of(body))
+    except ValueError as error:
+        log.warning("shadow report leaves out %s: its start does not parse: %s", instance_id,
+                    error)  # fmt: skip
+        return None
+    assert isinstance(started, InstanceStarted)
+    return started.owning_team_id

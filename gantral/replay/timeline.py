@@ -6,13 +6,17 @@ replay of it) sent, so "the log and the execution agree" is an equality of timel
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_payloads import CostReported, StateTransition, parse_payload
 
 __all__ = ["Timeline", "TimelineCost", "TimelineEntry", "build_timeline"]
+
+log = logging.getLogger("gantral.replay")
 
 _SECTIONS: dict[str, str] = {
     AuditEventType.STATE_TRANSITION: "transitions",
@@ -89,14 +93,26 @@ def build_timeline(instance_id: str, bodies: list[dict[str, Any]]) -> Timeline:
         section = _SECTIONS.get(kind)
         if section is not None:
             getattr(timeline, section).append(entry)
-        if kind == AuditEventType.STATE_TRANSITION:
-            timeline.final_state = str(entry.payload.get("to_state"))
-        elif kind == AuditEventType.COST_REPORTED:
-            p = entry.payload
-            timeline.cost = TimelineCost(
-                tokens=timeline.cost.tokens + int(p.get("tokens", 0)),
-                money=timeline.cost.money + float(p.get("money", 0.0)),
-                wall_time_seconds=timeline.cost.wall_time_seconds
-                + float(p.get("wall_time_seconds", 0.0)),
-            )
+        if kind in (AuditEventType.STATE_TRANSITION, AuditEventType.COST_REPORTED):
+            _apply(timeline, entry)
     return timeline
+
+
+def _apply(timeline: Timeline, entry: TimelineEntry) -> None:
+    """A transition's state and a cost report's amounts, read through their models. An
+    entry whose payload does not parse stays listed but changes neither (logged): the
+    timeline shows what the log holds, and comparing timelines still finds it."""
+    try:
+        p = parse_payload(entry.type, entry.payload)
+    except ValueError as error:
+        log.warning("timeline of %s: seq %s does not parse: %s", timeline.instance_id,
+                    entry.seq, error)  # fmt: skip
+        return
+    if isinstance(p, StateTransition):
+        timeline.final_state = str(p.to_state)
+    elif isinstance(p, CostReported):
+        timeline.cost = TimelineCost(
+            tokens=timeline.cost.tokens + p.tokens,
+            money=timeline.cost.money + p.money,
+            wall_time_seconds=timeline.cost.wall_time_seconds + p.wall_time_seconds,
+        )

@@ -71,6 +71,8 @@ _ATTESTED_START = "attested-start-v1"
 _PROMPT_ANSWERS = "prompt-answers-v1"
 # The visible state (search attributes, memo) is upserted only when it changed.
 _PUBLISH_ON_CHANGE = "publish-on-change-v1"
+# HUMAN_REQUESTED and ESCALATED carry the inbox read model's deadline and exclusions.
+_READ_MODEL_FIELDS = "read-model-fields-v1"
 
 
 def _ids() -> str:
@@ -82,6 +84,7 @@ class InstanceWorkflow:
     @workflow.init
     def __init__(self, start: StartInstance) -> None:
         self._s = InstanceState(start, workflow.now())
+        self._s.read_model_fields = workflow.patched(_READ_MODEL_FIELDS)
         self._outbox = AuditOutbox(start.instance_id, start.audit_task_queue, self._s.log)
         self._supervised_id: str | None = None
         self._background: list[asyncio.Future[None]] = []

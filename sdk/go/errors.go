@@ -7,6 +7,7 @@ package gantral
 //	*APIError         the API refused: Status, Code, Reason, Details; Kind is one of
 //	                  InvalidInput, Unauthenticated, Forbidden, NotFound, Conflict, Unavailable;
 //	                  errors.Is(err, ErrHalted) when a halt (the kill switch) covers the call
+//	*HaltedError      the same refusal, by errors.As: HaltID, HaltReason, Scope
 //	*StepRefused      a governed step must not run: Reason "rejected", "expired",
 //	                  "cancelled", "decision_timeout", "args_digest_mismatch",
 //	                  "not_ready", ...; Decision says who refused and why
@@ -60,6 +61,41 @@ func (e *APIError) HaltID() string { s, _ := e.Details["halt_id"].(string); retu
 
 // HaltReason is why the halt was raised ("" unless errors.Is(e, ErrHalted)).
 func (e *APIError) HaltReason() string { s, _ := e.Details["halt_reason"].(string); return s }
+
+// HaltedError is a halt's refusal (409, reason "halted") of any call it covers:
+// StartInstance, Authorize, GovernedStep, a step's start. Nothing ran, and retrying is
+// pointless until the halt is lifted (or the scope exempted). Find it with errors.As:
+//
+//	var halted *gantral.HaltedError
+//	if errors.As(err, &halted) {
+//		log.Printf("halt %s over %s: %s", halted.HaltID, halted.Scope, halted.HaltReason)
+//	}
+//
+// The call returns the *APIError itself (errors.As to *APIError keeps working); its As
+// method builds this view of it.
+type HaltedError struct {
+	HaltID     string    // the halt that refused the call
+	HaltReason string    // why it was raised
+	Scope      HaltScope // what it covers: one of Team, Agent, Workflow (Version), Deployment
+	API        *APIError // the answer as sent
+}
+
+func (e *HaltedError) Error() string { return e.API.Error() }
+func (e *HaltedError) Unwrap() error { return e.API }
+
+// As lets errors.As(err, &halted) find a *HaltedError in a halt's refusal.
+func (e *APIError) As(target any) bool {
+	out, ok := target.(**HaltedError)
+	if !ok || !e.Is(ErrHalted) {
+		return false
+	}
+	h := &HaltedError{HaltID: e.HaltID(), HaltReason: e.HaltReason(), API: e}
+	if raw, err := json.Marshal(e.Details["scope"]); err == nil {
+		_ = json.Unmarshal(raw, &h.Scope) // a scope not as documented stays zero
+	}
+	*out = h
+	return true
+}
 
 // TransportError: the API could not be reached, or did not answer in time.
 type TransportError struct {
@@ -126,18 +162,7 @@ func errorFromResponse(status int, body []byte) *APIError {
 	if parsed.Error != nil {
 		e.Code = *parsed.Error
 	}
-	switch Kind(e.Code) {
-	case InvalidInput, Unauthenticated, Forbidden, NotFound, Conflict, Unavailable:
-		e.Kind = Kind(e.Code)
-	default:
-		if status >= 500 {
-			e.Kind = Unavailable
-		} else if k, ok := kindByStatus[status]; ok {
-			e.Kind = k
-		} else {
-			e.Kind = OtherError
-		}
-	}
+	e.Kind = kindOf(e.Code, status)
 	if e.Code == "" {
 		e.Code = string(e.Kind)
 	}
@@ -153,4 +178,19 @@ func errorFromResponse(status int, body []byte) *APIError {
 		e.Details = map[string]any{}
 	}
 	return e
+}
+
+// kindOf: the server's `error` code picks the kind; the status is the fallback.
+func kindOf(code string, status int) Kind {
+	switch Kind(code) {
+	case InvalidInput, Unauthenticated, Forbidden, NotFound, Conflict, Unavailable:
+		return Kind(code)
+	}
+	if status >= 500 {
+		return Unavailable
+	}
+	if k, ok := kindByStatus[status]; ok {
+		return k
+	}
+	return OtherError
 }

@@ -841,7 +841,7 @@ type HaltRaise struct {
 // `deployment: true`.
 type HaltScope struct {
 	Agent      *string `json:"agent,omitempty"`
-	Deployment *string `json:"deployment,omitempty"`
+	Deployment *bool   `json:"deployment,omitempty"`
 	Team       *string `json:"team,omitempty"`
 	// Only with `workflow`
 	Version  *int64  `json:"version,omitempty"`
@@ -915,6 +915,7 @@ type InboxItem struct {
 type InboxPage struct {
 	ClosedOutside []ClosedRequest `json:"closed_outside,omitempty"`
 	Items         []InboxItem     `json:"items"`
+	NextPageToken *string         `json:"next_page_token,omitempty"`
 	Truncated     bool            `json:"truncated"`
 }
 

@@ -79,7 +79,9 @@ def _ids() -> Any:
     return lambda: f"{next(counter):032x}"
 
 
-def _state(template: str = TEMPLATE, *, shadow_error: bool = False) -> tuple[InstanceState, Any]:
+def _state(
+    template: str = TEMPLATE, *, shadow_error: bool = False, read_model_fields: bool = False
+) -> tuple[InstanceState, Any]:
     ref = PolicyRef(id="strict", version=2, content_hash=STRICT.content_hash())
     pin = (
         ShadowPin(ref=PolicyRef(id="gone"), error="unknown_policy: unknown policy 'gone'")
@@ -93,6 +95,7 @@ def _state(template: str = TEMPLATE, *, shadow_error: bool = False) -> tuple[Ins
         callback_url="https://example.com/hook",
     )  # fmt: skip
     s = InstanceState(start, T0)
+    s.read_model_fields = read_model_fields
     s.begin({"attested": {**_ATTESTED, "op": "start"}}, T0)
     return s, _ids()
 
@@ -120,11 +123,12 @@ def _report(s: InstanceState, now: datetime, **fields: Any) -> Any:
     return s.report(event, now)
 
 
-def instance_events() -> list[AuditEvent]:
-    """Every event the scenarios record, in order (several instances, one list)."""
+def instance_events(*, read_model_fields: bool = False) -> list[AuditEvent]:
+    """Every event the scenarios record, in order (several instances, one list); without
+    the read-model fields unless asked, as runs before the read-model-fields-v1 patch."""
     events: list[AuditEvent] = []
     # Approved, started with its grant, completed with a cost; a reused grant; a plain step.
-    s, ids = _state()
+    s, ids = _state(read_model_fields=read_model_fields)
     _ask(s, ids, 50)
     _ask(s, ids, 60)  # supersedes the pending request (reauthorized)
     decided = _decide(s, ids, LEAD, justification="fine", channel_ref="slack:1")
@@ -142,7 +146,7 @@ def instance_events() -> list[AuditEvent]:
     events += s.log.unsent()
     # An override needing more authority (superseded with why and materiality); escalation
     # through both tiers with reminders, then the timeout; a shadow that did not resolve.
-    s, ids = _state(shadow_error=True)
+    s, ids = _state(shadow_error=True, read_model_fields=read_model_fields)
     _ask(s, ids, 50)
     _decide(s, ids, BOSS, "OVERRIDE", justification="bigger", context_delta={"amount": 50_000})
     request = s.pending
@@ -158,20 +162,21 @@ def instance_events() -> list[AuditEvent]:
     events += s.log.unsent()
     # Separation of duties waived: the agent's owner decides and it is recorded.
     s, ids = _state(
-        TEMPLATE.replace("grant_ttl: 1h", "grant_ttl: 1h\n      separation_of_duties: false")
+        TEMPLATE.replace("grant_ttl: 1h", "grant_ttl: 1h\n      separation_of_duties: false"),
+        read_model_fields=read_model_fields,
     )
     _ask(s, ids, 50)
     _decide(s, ids, OWNER)
     events += s.log.unsent()
-    events += _standing_events()
-    events += _halt_events()
-    events += _break_glass_events()
+    events += _standing_events(read_model_fields)
+    events += _halt_events(read_model_fields)
+    events += _break_glass_events(read_model_fields)
     return events
 
 
-def _break_glass_events() -> list[AuditEvent]:
+def _break_glass_events(read_model_fields: bool) -> list[AuditEvent]:
     """A call a policy sends to a human, let through by a break-glass in effect."""
-    s, ids = _state()
+    s, ids = _state(read_model_fields=read_model_fields)
     glass = BreakGlassUse(
         break_glass_id="bg_1", approvers={"sam": "security", "maria": "platform-admin"},
         expires_at=T1 + timedelta(minutes=30),
@@ -184,9 +189,9 @@ def _break_glass_events() -> list[AuditEvent]:
     return [e for e in s.log.unsent() if e.type == "ALLOWED_BY_BREAK_GLASS"]
 
 
-def _halt_events() -> list[AuditEvent]:
+def _halt_events(read_model_fields: bool) -> list[AuditEvent]:
     """A pending request's deadline frozen by a halt over its team, then resumed."""
-    s, ids = _state()
+    s, ids = _state(read_model_fields=read_model_fields)
     _ask(s, ids, 50_000)
     request = s.pending
     assert request is not None
@@ -199,9 +204,10 @@ def _halt_events() -> list[AuditEvent]:
     return [e for e in s.log.unsent() if e.type.startswith("DEADLINE_")]
 
 
-def _standing_events() -> list[AuditEvent]:
+def _standing_events(read_model_fields: bool) -> list[AuditEvent]:
     """A standing grant given with an APPROVE, then a later call it serves."""
-    s, ids = _state(TEMPLATE.replace("grant_ttl: 1h", f"grant_ttl: 1h\n      {_STANDING}"))
+    standing = TEMPLATE.replace("grant_ttl: 1h", f"grant_ttl: 1h\n      {_STANDING}")
+    s, ids = _state(standing, read_model_fields=read_model_fields)
     _ask(s, ids, 50)
     ask = StandingAsk(
         pattern={"amount": ArgumentPattern(max=50)}, ttl=timedelta(minutes=90), max_uses=3

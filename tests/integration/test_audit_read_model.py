@@ -61,8 +61,10 @@ def opened(iid: str, rid: str, materiality: str = "high") -> list[AuditEvent]:
 def decided(iid: str, rid: str, seq: int = 4, seconds: float = 92) -> AuditEvent:
     return event(
         iid, seq, E.DECISION_RECORDED, seconds,
-        request_id=rid, decision_type="APPROVE", human_actor_id=LEAD.id,
-        quorum_satisfied=True, still_needed=[],
+        decision_id=f"dec_{seq}", instance_id=iid, request_id=rid, decision_type="APPROVE",
+        human_actor_id=LEAD.id, role="TEAM_LEAD", justification=None, args_digest="d",
+        context_delta=None, idempotency_key=f"k{seq}", quorum_satisfied=True, still_needed=[],
+        at=(T0 + timedelta(seconds=seconds)).isoformat(),
     )  # fmt: skip
 
 

@@ -124,14 +124,12 @@ async def test_on_timeout_approve_is_explicit_and_taken_by_the_system(
 async def test_grants_are_single_use_bound_to_arguments_and_expire(
     api: httpx.AsyncClient,
 ) -> None:
-    pid = uid("pol")
-    await put(
-        api,
-        f"/v1/policies/{pid}",
-        "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\ngrant_ttl: 1s\n",
-    )
-    wid = await workflow_with(api, pid)
-    iid = await start(api, wid)
+    # One policy whose grants outlive a slow machine, one whose grants expire in a second.
+    pid, short = uid("pol"), uid("pol")
+    rule = "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\ngrant_ttl: %s\n"
+    await put(api, f"/v1/policies/{pid}", rule % "1h")
+    await put(api, f"/v1/policies/{short}", rule % "1s")
+    iid = await start(api, await workflow_with(api, pid))
     args = {"amount": 100, "to": "acme"}
     pending = await authorize(api, iid, args)
     assert pending["args_digest"] == args_digest("pay", args)  # the agent can compute it too
@@ -147,7 +145,7 @@ async def test_grants_are_single_use_bound_to_arguments_and_expire(
     reused = await start_step(api, iid, grant["grant_id"], pending["args_digest"])
     assert reused.status_code == 409 and reused.json()["reason"] == "grant_reused"
 
-    late = await start(api, wid)
+    late = await start(api, await workflow_with(api, short))
     rid2 = (await authorize(api, late, args))["request"]["request_id"]
     assert (await decide(api, late, rid2, "APPROVE", LEAD)).status_code == 200
     grant2 = (await outcome(api, late, rid2))["grant"]

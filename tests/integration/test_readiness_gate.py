@@ -181,17 +181,20 @@ def _events(team: str, steps: list[tuple[str, str]], costs: list[int], ended: bo
     at = "2026-11-26T11:30:00Z"
     out: list[dict[str, object]] = [
         {"type": "INSTANCE_STARTED", "at": at, "actor": {"id": "bot"},
-         "payload": {"owning_team_id": team, "workflow_id": "deploy-service"}},
+         "payload": {"owning_team_id": team, "workflow_id": "deploy-service",
+                     "workflow_version": 1, "template_hash": "sha256:t", "trigger_context": {}}},
     ]  # fmt: skip
     for step, kind in steps:
         out.append({"type": "AGENT_EVENT", "at": at, "actor": {"id": "bot-1"},
                     "payload": {"kind": kind, "step_id": step}})  # fmt: skip
     for tokens in costs:
         out.append({"type": "COST_REPORTED", "at": at, "actor": {"id": "bot-1"},
-                    "payload": {"tokens": tokens, "money": 0.5, "currency": "USD"}})  # fmt: skip
+                    "payload": {"tokens": tokens, "money": 0.5, "currency": "USD",
+                                "wall_time_seconds": 1.0}})  # fmt: skip
     if ended:
         out.append({"type": "STATE_TRANSITION", "at": at, "actor": {"id": "bot"},
-                    "payload": {"to_state": "COMPLETED"}})  # fmt: skip
+                    "payload": {"seq": 4, "from_state": "RUNNING", "to_state": "COMPLETED",
+                                "cause": "done", "at": at}})  # fmt: skip
     return out
 
 

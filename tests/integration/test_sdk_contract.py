@@ -16,7 +16,10 @@ Each SDK, as an agent signed in with client credentials at the session's issuer:
     one waits the server's hint, asks again, and runs once the slot is freed;
   - callback: an instance started with a callback URL stops at PENDING; the callback
     worker POSTs the signed event when a human approves; the SDK verifies it (an altered
-    body is refused), resumes from its token and finishes the step.
+    body is refused), resumes from its token and finishes the step;
+  - halted: a platform admin halts the capacity workflow over the SDK; the agent's
+    authorize and start raise the SDK's own halted error naming the halt, its reason and
+    scope; the admin lifts it, and the step runs.
 The rejection's refusal says who refused and why, in every SDK (the message and
 the decision it carries). The TypeScript and Go scenarios (sdk/typescript/scenario/contract.ts,
 sdk/go/internal/scenario) print what happened as JSON; this test asserts the same of
@@ -50,7 +53,7 @@ from gantral.settings.audit import AuditSettings
 from gantral.settings.callbacks import CallbackSettings, CallbackURLs
 from gantral.settings.identity import IdentitySettings
 from gantral.workers.callbacks import callback_worker, follower_id
-from tests.helpers.auth import AUDITOR, CLIENT_ID, CLIENT_SECRET, LEAD, token
+from tests.helpers.auth import ADMIN, AUDITOR, CLIENT_ID, CLIENT_SECRET, LEAD, token
 from tests.helpers.sdk_builds import TS_DIR, build_typescript, run_process
 from tests.helpers.serving import serve, served_api
 
@@ -65,6 +68,7 @@ ARGS: dict[str, Any] = {"service": "billing", "version": "2.4.1", "replicas": 3}
 EDITED = {**ARGS, "version": "2.4.0"}
 HUMAN = token("alice", ["TECH_LEAD", "approver", "supervisor"])
 AUDITOR_TOKEN = AUDITOR["Authorization"].removeprefix("Bearer ")
+ADMIN_TOKEN = ADMIN["Authorization"].removeprefix("Bearer ")  # halts and lifts
 WEBHOOK_SECRET = signing.new_secret()
 # One governed `deploy` step at a time on the capacity API; NOT_READY says retry in 0.2 s.
 # Its own workflow: steps of `deploy` left open by other tests do not hold its one slot.
@@ -87,6 +91,7 @@ def _env(
         "GANTRAL_CLIENT_SECRET": CLIENT_SECRET,
         "GANTRAL_HUMAN_TOKEN": HUMAN,
         "GANTRAL_AUDITOR_TOKEN": AUDITOR_TOKEN,
+        "GANTRAL_ADMIN_TOKEN": ADMIN_TOKEN,
         "GANTRAL_CAPACITY_URL": capacity_url,
         "GANTRAL_CAPACITY_WORKFLOW": CAPACITY_WORKFLOW,
         "GANTRAL_CALLBACK_URL": callback_url,
@@ -276,7 +281,42 @@ async def _python(env: dict[str, str]) -> dict[str, Any]:
         await asyncio.gather(*decisions)
         result["not_ready"] = await _python_not_ready(env, auth)
         result["callback"] = await _python_callback(env, agent, human)
+        result["halted"] = await _python_halted(env, agent)
         return result
+
+
+async def _python_halted(env: dict[str, str], agent: sdk.AsyncGantralClient) -> dict[str, Any]:
+    async with sdk.AsyncGantralClient(
+        env["GANTRAL_URL"], auth=sdk.BearerToken(ADMIN_TOKEN)
+    ) as admin:
+        context = {"sdk": "python", "phase": "halted"}
+        iid = (await agent.start_instance(CAPACITY_WORKFLOW, "payments", context)).instance_id
+        halt = await admin.raise_halt({"workflow": CAPACITY_WORKFLOW}, "contract test: python")
+        out: dict[str, Any] = {
+            "instance_id": iid, "halt_id": halt.halt_id, "raised_by": halt.raised_by,
+            "scope": halt.scope.model_dump(mode="json", exclude_none=True),
+        }  # fmt: skip
+        try:
+            with pytest.raises(sdk.Halted) as refused:
+                await agent.authorize(iid, "plan", action="plan", arguments={})
+            scope = refused.value.scope
+            out["refusal"] = {
+                "typed": True, "status": refused.value.status_code,
+                "reason": refused.value.reason, "halt_id": refused.value.halt_id,
+                "halt_reason": refused.value.halt_reason,
+                "scope": scope.model_dump(mode="json", exclude_none=True) if scope else None,
+            }  # fmt: skip
+            with pytest.raises(sdk.Halted) as start_refused:
+                await agent.start_instance(CAPACITY_WORKFLOW, "payments", context)
+            out["start_halt_id"] = start_refused.value.halt_id
+            out["listed"] = halt.halt_id in {h.halt_id for h in await admin.list_halts()}
+        finally:  # never leave the workflow halted for the next scenario
+            out["lifted_by"] = (await admin.lift_halt(halt.halt_id, "contract test over")).lifted_by
+        ran = False
+        async with agent.governed_step(iid, "plan"):
+            ran = True
+        out["ran"], out["state"] = ran, str((await agent.complete(iid)).state)
+    return out
 
 
 class _NotReadyLog(logging.Handler):
@@ -445,6 +485,7 @@ async def test_one_scenario_through_every_sdk(
         await _check_other_arguments(api, result["other_arguments"])
         await _check_not_ready(api, result["not_ready"])
         await _check_callback(api, result["callback"])
+        await _check_halted(api, result["halted"], language)
 
 
 async def _instance(api: httpx.AsyncClient, iid: str) -> dict[str, Any]:
@@ -528,3 +569,23 @@ async def _check_other_arguments(api: httpx.AsyncClient, r: dict[str, Any]) -> N
     assert r["server_status"] == 409 and r["server_reason"] == "args_digest_mismatch"
     view = await _instance(api, r["instance_id"])
     assert view["state"] == "TERMINATED"
+
+
+async def _check_halted(api: httpx.AsyncClient, r: dict[str, Any], language: str) -> None:
+    scope = {"workflow": CAPACITY_WORKFLOW}
+    assert (r["raised_by"], r["scope"]) == ("pat", scope)
+    # authorize raised the SDK's own halted error, naming the halt, why and what it covers.
+    assert r["refusal"] == {
+        "typed": True, "status": 409, "reason": "halted", "halt_id": r["halt_id"],
+        "halt_reason": f"contract test: {language}", "scope": scope,
+    }  # fmt: skip
+    assert r["start_halt_id"] == r["halt_id"]  # a new instance too
+    assert r["listed"] is True and r["lifted_by"] == "pat"
+    # Lifted: the step ran.
+    assert r["ran"] is True and r["state"] == "COMPLETED"
+    halt = await api.get(f"/v1/halts/{r['halt_id']}", headers=ADMIN)
+    assert halt.status_code == 200, halt.text
+    assert (
+        halt.json()["lifted_at"] is not None and halt.json()["lift_reason"] == "contract test over"
+    )
+    assert (await _instance(api, r["instance_id"]))["state"] == "COMPLETED"

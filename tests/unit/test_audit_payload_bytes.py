@@ -121,3 +121,25 @@ def test_a_sink_record_spells_its_instants_like_the_event_at_and_the_workflow_it
     assert closed["closed_at"] == closed["detected_at"] == "2026-11-26T09:00:00.000000Z"
     transition = next(e for e in instance_events() if e.type is AuditEventType.STATE_TRANSITION)
     assert transition.payload["at"] == "2026-11-26T09:00:00Z"
+
+
+def test_with_the_read_model_patch_a_request_and_an_escalation_add_exactly_their_fields() -> None:
+    """Runs with read-model-fields-v1 record the old bytes plus the inbox's fields (the
+    deadline; who is kept from deciding): nothing else moves, and they parse back."""
+    old, new = instance_events(), instance_events(read_model_fields=True)
+    added = {
+        AuditEventType.HUMAN_REQUESTED: {"deadline", "excluded_approvers"},
+        AuditEventType.ESCALATED: {"deadline"},
+    }
+    assert [e.type for e in old] == [e.type for e in new]
+    for before, after in zip(old, new, strict=True):
+        extra = added.get(before.type, set())
+        assert set(after.payload) - set(before.payload) == extra, before.type
+        assert {k: v for k, v in after.payload.items() if k not in extra} == before.payload
+        parsed = parse_payload(after.type, json.loads(json.dumps(after.payload)))
+        assert parsed.recorded() == json.loads(json.dumps(after.payload))
+    # The escalating request: its first tier's 30 min, then the next tier's hour, from T1.
+    timed = [e.payload for e in new if e.type in added and e.payload["deadline"]]
+    assert [p["deadline"] for p in timed] == ["2026-11-26T09:33:00.120500Z",
+                                              "2026-11-26T10:03:00.120500Z"]  # fmt: skip
+    assert timed[0]["excluded_approvers"] == ["agent-7", "maria", "olivia"]

@@ -12,7 +12,9 @@ from pydantic import ValidationError
 
 from gantral.callbacks import signing
 from gantral.callbacks.resolutions import CALLBACK_CONTEXT_KEY, callback_url, delivery_for
+from gantral.domain.audit_payloads import InstanceStarted, parse_payload
 from gantral.settings.callbacks import CallbackSettings
+from tests.helpers.older_payloads import older
 
 pytest.importorskip("standardwebhooks")
 
@@ -60,7 +62,8 @@ def _body(event_payload: dict[str, Any], actor: str = "alice") -> dict[str, Any]
 
 def test_only_settling_events_are_delivered() -> None:
     url = "https://hooks.example.com/gantral"
-    approve = {"request_id": "r1", "decision_type": "APPROVE", "quorum_satisfied": True}
+    # A decision as the first release recorded it (no channel, no attestation) still settles.
+    approve = {**older("DECISION_RECORDED"), "request_id": "r1"}
     d = delivery_for("i1", 7, "DECISION_RECORDED", _body(approve), url)
     assert d is not None
     assert (d.msg_id, d.status, d.decided_by, d.url) == ("i1.r1", "APPROVED", "alice", url)
@@ -70,19 +73,39 @@ def test_only_settling_events_are_delivered() -> None:
     }  # fmt: skip
     partial = {**approve, "quorum_satisfied": False}
     assert delivery_for("i1", 8, "DECISION_RECORDED", _body(partial), url) is None
-    override = {"request_id": "r1", "decision_type": "OVERRIDE", "quorum_satisfied": True}
+    override = {**approve, "decision_type": "OVERRIDE"}
     assert delivery_for("i1", 9, "DECISION_RECORDED", _body(override), url).status == "OVERRIDDEN"  # type: ignore[union-attr]
-    timed_out = {"request_id": "r2", "outcome": "EXPIRED"}
+    timed_out = {"request_id": "r2", "on_timeout": "REJECT", "outcome": "EXPIRED"}
     t = delivery_for("i1", 10, "TIMED_OUT", _body(timed_out, "system"), url)
     assert t is not None and (t.msg_id, t.status) == ("i1.r2", "EXPIRED")
     assert delivery_for("i1", 11, "GRANT_ISSUED", _body(approve), url) is None
 
 
+def test_a_resolution_whose_payload_does_not_parse_delivers_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = "https://hooks.example.com/gantral"
+    # Once a partial dict was enough; now what the model does not read is not delivered.
+    foreign = {"request_id": "r1", "decision_type": "APPROVE", "quorum_satisfied": True}
+    assert delivery_for("i1", 7, "DECISION_RECORDED", _body(foreign), url) is None
+    assert delivery_for("i1", 8, "TIMED_OUT", {"payload": "EXPIRED"}, url) is None
+    assert "no callback for DECISION_RECORDED 7 of i1" in caplog.text
+
+
+def _started(**fields: Any) -> InstanceStarted:
+    started = parse_payload("INSTANCE_STARTED", {**older("INSTANCE_STARTED"), **fields})
+    assert isinstance(started, InstanceStarted)
+    return started
+
+
 def test_the_callback_url_comes_from_the_start() -> None:
-    assert callback_url({"callback_url": "https://a/"}) == "https://a/"
-    assert callback_url({"trigger_context": {CALLBACK_CONTEXT_KEY: "https://b/"}}) == "https://b/"
-    assert callback_url({"trigger_context": {"callback_url": "https://c/"}}) is None
-    assert callback_url({}) is None
+    assert callback_url(_started(callback_url="https://a/")) == "https://a/"
+    assert callback_url(_started(trigger_context={CALLBACK_CONTEXT_KEY: "https://b/"})) == (
+        "https://b/"
+    )
+    assert callback_url(_started(trigger_context={"callback_url": "https://c/"})) is None
+    # A start recorded before callback URLs existed names none.
+    assert callback_url(_started()) is None
 
 
 def test_allowed_prefixes_must_name_a_host() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,31 +16,12 @@ from gantral.channels.inbox import InboxItem, decidable_roles, urgency
 from gantral.channels.slack.blocks import APPROVE, OVERRIDE, home_view, modal, request_message
 from gantral.channels.slack.interactions import _delta
 from gantral.domain.actors import Actor, ActorKind
-from gantral.domain.records import HumanRequest, RequestStatus
+from gantral.domain.records import RequestStatus
 from gantral.errors import Unauthenticated
 from gantral.policy.materiality import Materiality
 from gantral.settings import Settings
 from gantral.settings.channels import JiraSettings, SlackSettings
-
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-
-def request(**changes: Any) -> HumanRequest:
-    base: dict[str, Any] = {
-        "request_id": "req_1",
-        "step_id": "deploy",
-        "action": "deploy.run",
-        "arguments": {"service": "billing", "version": "2.4.1"},
-        "args_digest": "d" * 64,
-        "materiality": Materiality.HIGH,
-        "required_approvers": ["TECH_LEAD"],
-        "still_needed": ["TECH_LEAD"],
-        "quorum": "0 of 1 approvals; still needed: TECH_LEAD",
-        "deadline": NOW + timedelta(hours=1),
-        "context_snapshot": {"context": {"env": "prod", "ticket": 7}, "redacted": ["$.prompt"]},
-        "created_at": NOW,
-    }
-    return HumanRequest.model_validate({**base, **changes})
+from tests.helpers.human_requests import NOW, request
 
 
 def test_open_request_message_shows_what_a_human_must_see_and_buttons() -> None:

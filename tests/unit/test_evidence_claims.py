@@ -5,6 +5,7 @@ byte for byte from the events."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +17,14 @@ from gantral.audit.evidence import (
     read_archive,
     write_archive,
 )
-from gantral.audit.evidence_claims import InstanceRecord, claims_of, decisions_of
+from gantral.audit.evidence_claims import (
+    InstanceRecord,
+    UnreadableEvent,
+    claims_of,
+    decisions_of,
+)
 from gantral.audit.evidence_verify import verify_evidence
+from tests.helpers.evidence_history import BUNDLES, MANIFEST
 
 PIN = {"id": "deploy-policy", "version": 3, "content_hash": "sha256:abc"}
 DIGEST = "sha256:" + "d" * 64
@@ -38,23 +45,29 @@ def _event(seq: int, kind: str, payload: dict[str, Any], actor: str = "bot") -> 
 def _bundle(decided: bool = True, sealed: bool = True) -> dict[str, Any]:
     events = [
         _event(1, "INSTANCE_STARTED", {"owning_team_id": "payments", "workflow_id": "deploy",
-                                       "workflow_version": 1, "pinned_policies": {"deploy": PIN}}),
+                                       "workflow_version": 1, "template_hash": "sha256:t",
+                                       "trigger_context": {}, "pinned_policies": {"deploy": PIN}}),
         _event(2, "POLICY_EVALUATED", {"step_id": "deploy", "args_digest": DIGEST,
-                                       "materiality": "HIGH", "requires_human": True}),
+                                       "materiality": "HIGH", "requires_human": True,
+                                       "explanation": []}),
         _event(3, "HUMAN_REQUESTED", {"request_id": "r1", "step_id": "deploy",
                                       "args_digest": DIGEST, "approvers": ["TECH_LEAD"],
-                                      "separation_of_duties": True}),
+                                      "separation_of_duties": True, "grant_holder": "bot"}),
     ]  # fmt: skip
     if decided:
         events += [
             _event(4, "DECISION_RECORDED", {
-                "decision_id": "d1", "request_id": "r1", "decision_type": "APPROVE",
-                "human_actor_id": "alice", "role": "TECH_LEAD", "args_digest": DIGEST,
+                "decision_id": "d1", "instance_id": "i-1", "request_id": "r1",
+                "decision_type": "APPROVE", "human_actor_id": "alice", "role": "TECH_LEAD",
+                "justification": None, "context_snapshot_ref": "audit:i-1/3",
+                "args_digest": DIGEST, "context_delta": None, "idempotency_key": "k",
                 "channel": "api", "channel_ref": None, "at": "2026-12-06T10:00:04Z",
-                "attested": {"op": "decide"}, "quorum_satisfied": True,
+                "attested": {"op": "decide", "body": {}, "attestation": None},
+                "quorum_satisfied": True, "still_needed": [],
             }, actor="alice"),
             _event(5, "GRANT_ISSUED", {"grant_id": "g1", "request_id": "r1", "step_id": "deploy",
-                                       "args_digest": DIGEST}),
+                                       "args_digest": DIGEST,
+                                       "expires_at": "2026-12-06T11:00:04Z"}),
             _event(6, "GRANT_USED", {"grant_id": "g1", "step_id": "deploy"}),
         ]  # fmt: skip
     events.append(_event(len(events) + 1, "INSTANCE_SEALED", {"state": "COMPLETED"}))
@@ -160,3 +173,43 @@ def test_a_file_not_in_the_manifest_or_not_a_pack_is_invalid() -> None:
     )  # fmt: skip
     report = verify_evidence(write_archive(empty), None, "o")
     assert report.problems == [] and "the pack covers no instance" in report.not_checked
+
+
+DERIVED_GOLDEN = json.loads((Path(__file__).parent / "evidence_derived_golden.json").read_text())
+
+
+def test_a_pack_an_earlier_release_made_is_rebuilt_byte_for_byte() -> None:
+    # Events as the first release wrote them (no channel, no separation of duties
+    # recorded) and as today's writers do: the derived files are the earlier release's.
+    rebuilt = derived_files(MANIFEST, BUNDLES)
+    assert {k: v.decode() for k, v in rebuilt.items()} == DERIVED_GOLDEN["files"]
+    [old, *_] = decisions_of([InstanceRecord.from_bundle(BUNDLES[0])])
+    assert (old["channel"], old["separation_of_duties"], old["attested"]) == (None, None, False)
+
+
+def _unreadable() -> dict[str, Any]:
+    bundle = _bundle()
+    request = bundle["events"][2]
+    body = json.loads(request["body"])
+    body["payload"].pop("approvers")  # a payload no model fits (foreign or corrupt)
+    request["body"] = json.dumps(body)
+    return bundle
+
+
+def test_an_event_no_model_reads_makes_no_pack_and_fails_verification() -> None:
+    with pytest.raises(UnreadableEvent) as refused:
+        pack_evidence(
+            scope={"instance_ids": ["i-1"]}, generated_at="t", note="n\n",
+            bundles=[_unreadable()], proofs={}, policies=[],
+        )  # fmt: skip
+    assert (refused.value.instance_id, refused.value.seq) == ("i-1", 3)
+    # A pack whose bundle was changed after packing: the claims cannot be rebuilt.
+    files = pack_evidence(
+        scope={"instance_ids": ["i-1"]}, generated_at="t", note="n\n", bundles=[_bundle()],
+        proofs={}, policies=[],
+    )  # fmt: skip
+    files["instances/i-1/bundle.json"] = (json.dumps(_unreadable()) + "\n").encode()
+    report = verify_evidence(write_archive(files), None, "o")
+    [unreadable] = [p for p in report.problems if p.code == "bad_evidence"]
+    assert (unreadable.instance_id, unreadable.seq) == ("i-1", 3)
+    assert "does not parse" in unreadable.message

@@ -11,7 +11,7 @@ import pytest
 
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.audit_event import AuditEventType
-from gantral.domain.audit_payloads import check_payload
+from gantral.domain.audit_payloads import ShadowEvaluated, check_payload, parse_payload
 from gantral.errors import Conflict, InvalidInput
 from gantral.policy.loading import load_policy, load_template
 from gantral.policy.templates import PolicyRef, ShadowPin
@@ -109,11 +109,14 @@ def test_without_a_shadow_nothing_is_recorded() -> None:
                                          ).model_dump(mode="json")["steps"][0]  # fmt: skip
 
 
-def _point(enforced: str, shadow: str | None, **more: Any) -> dict[str, Any]:
-    return {"step_id": "refund", "enforced_outcome": enforced, "outcome": shadow,
-            "enforced_materiality": "LOW", "materiality": "LOW",
-            "enforced_approvers": [], "approvers": [], "policy_id": "strict",
-            "policy_version": 2} | more  # fmt: skip
+def _point(enforced: str, shadow: str | None, **more: Any) -> ShadowEvaluated:
+    recorded = {"step_id": "refund", "args_digest": "sha256:a", "enforced_outcome": enforced,
+                "outcome": shadow, "enforced_materiality": "LOW", "materiality": "LOW",
+                "enforced_approvers": [], "approvers": [], "policy_id": "strict",
+                "policy_version": 2, "content_hash": "sha256:c"} | more  # fmt: skip
+    point = parse_payload(AuditEventType.SHADOW_EVALUATED, recorded)
+    assert isinstance(point, ShadowEvaluated)
+    return point
 
 
 def test_changes_are_classified_by_kind_and_direction() -> None:

@@ -19,6 +19,7 @@ from gantral.audit.testing import make_events
 from gantral.cli import app
 from gantral.domain.actors import Actor, ActorKind
 from gantral.settings.exporter import ExporterSettings
+from tests.helpers.older_payloads import older
 
 
 def _row(actor: Actor | None = None, type_index: int = 0) -> EventRow:
@@ -97,3 +98,25 @@ def test_stream_command_refuses_a_bad_destination() -> None:
     result = CliRunner().invoke(app, ["audit", "stream", "--to", "cloudevents"])
     assert result.exit_code == 2
     assert "exporter.url" in result.output
+
+
+def _raw_row(type_: str, payload: object) -> EventRow:
+    body = json.dumps({"type": type_, "at": "2026-11-25T12:55:00Z", "payload": payload,
+                       "actor": {"id": "bot", "kind": "agent"}}).encode()  # fmt: skip
+    return EventRow(42, "inst_1", 3, type_, body, GENESIS, chain_hash(GENESIS, body))
+
+
+def test_ocsf_names_the_request_of_an_event_an_earlier_release_wrote() -> None:
+    # HUMAN_REQUESTED before separation_of_duties and grant_holder were recorded.
+    record = ocsf_record(_raw_row("HUMAN_REQUESTED", older("HUMAN_REQUESTED")), "prod")
+    assert record["api"]["request"] == {"uid": "req_1"}
+
+
+def test_an_event_no_model_reads_is_exported_whole_without_its_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    row = _raw_row("HUMAN_REQUESTED", {"request_id": "req_1"})  # fields missing
+    record = ocsf_record(row, "prod")
+    assert "request" not in record["api"]
+    assert record["unmapped"]["gantral"]["event"] == json.loads(row.body)
+    assert "names no request" in caplog.text

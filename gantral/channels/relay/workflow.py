@@ -10,10 +10,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pydantic_core import to_jsonable_python
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_payloads import (
+    AuditPayload,
+    Escalated,
+    ReminderSent,
+    StateTransition,
+    parse_payload,
+)
+from gantral.domain.states import State
 
 with workflow.unsafe.imports_passed_through():
     from gantral.channels.relay.messages import (
@@ -34,7 +43,7 @@ _FOREVER = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=60)
 )
 _EVENTS_PER_RUN = 500
-_TERMINAL = {"COMPLETED", "TERMINATED"}
+_TERMINAL = {State.COMPLETED, State.TERMINATED}
 _SETTLED_KEPT = 1000
 
 
@@ -43,12 +52,27 @@ def relay_workflow_id(task_queue: str, channel: str) -> str:
     return f"gantral-relay-{channel}-{task_queue}"
 
 
-def _note(event: ChannelEvent) -> str | None:
-    if event.type == AuditEventType.REMINDER_SENT:
-        return f"Reminder: still waiting for a decision (deadline {event.payload.get('deadline')})."
-    if event.type == AuditEventType.ESCALATED:
-        approvers = ", ".join(map(str, event.payload.get("approvers") or []))
-        return f"Escalated to tier {event.payload.get('tier')}: now needs {approvers}."
+def _parsed(event: ChannelEvent) -> AuditPayload | None:
+    """The event's payload through its model; None (logged, the event passed over) when it
+    does not parse: one unreadable event must not stall the channel's cursor."""
+    try:
+        return parse_payload(event.type, event.payload)
+    except ValueError as error:
+        workflow.logger.warning(
+            "relay passes over %s %s: its payload does not parse: %s",
+            event.type, event.log_index, error,
+        )  # fmt: skip
+        return None
+
+
+def _note(payload: AuditPayload | None) -> str | None:
+    if isinstance(payload, ReminderSent):
+        # The deadline spelled as the log records it.
+        deadline = to_jsonable_python(payload.deadline)
+        return f"Reminder: still waiting for a decision (deadline {deadline})."
+    if isinstance(payload, Escalated):
+        approvers = ", ".join(payload.approvers)
+        return f"Escalated to tier {payload.tier}: now needs {approvers}."
     return None
 
 
@@ -132,10 +156,8 @@ class ChannelRelayWorkflow:
             if where is not None:
                 self._open[f"{event.instance_id}/{rid}"] = where
             return
-        if (
-            event.type == AuditEventType.STATE_TRANSITION
-            and event.payload.get("to_state") in _TERMINAL
-        ):
+        payload = _parsed(event)
+        if isinstance(payload, StateTransition) and payload.to_state in _TERMINAL:
             keys = [k for k in self._open if k.startswith(f"{event.instance_id}/")]
         else:
             keys = [f"{event.instance_id}/{rid}"] if rid else []
@@ -149,7 +171,7 @@ class ChannelRelayWorkflow:
                     instance_id=event.instance_id,
                     request_id=key.split("/", 1)[1],
                     where=where,
-                    note=_note(event),
+                    note=_note(payload),
                 ),
                 result_type=bool,
                 start_to_close_timeout=timedelta(seconds=30),

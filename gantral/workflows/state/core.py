@@ -37,6 +37,10 @@ class StateCore:
         pinned = [s.policy for s in start.template.steps]
         pinned += [p.policy for p in start.shadows.values() if p.policy is not None]
         self._history_sums = tracked_sums(pinned) if uses_history(pinned) else None
+        # Whether HUMAN_REQUESTED and ESCALATED carry the fields the approver inbox's read
+        # model needs (their deadline, who is excluded). The workflow sets it from a patch,
+        # so histories recorded before replay the payloads they recorded.
+        self.read_model_fields = True
 
     # -- reads ------------------------------------------------------------------------
 

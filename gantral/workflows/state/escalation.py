@@ -41,13 +41,13 @@ class Escalation(Requests):
         tier = self.data.plans[request.request_id].tiers[index]
         if index > 0:
             request.tier = index
-            self.log.record(
-                Escalated(
-                    request_id=request.request_id, tier=index, approvers=roles_in(tier.approvers)
-                ),
-                SYSTEM_ACTOR,
-                now,
+            escalated = Escalated(
+                request_id=request.request_id, tier=index, approvers=roles_in(tier.approvers)
             )
+            if self.read_model_fields:
+                deadline = now + tier.timeout if tier.timeout else None
+                escalated = escalated.model_copy(update={"deadline": deadline})
+            self.log.record(escalated, SYSTEM_ACTOR, now)
         request.required_approvers = roles_in(tier.approvers)
         request.deadline = now + tier.timeout if tier.timeout else None
 

@@ -125,19 +125,22 @@ class Requests(StateCore):
         self.data.plans[request_id] = plan
         self.data.pending_id = request_id
         self._update_quorum(request, plan)
-        seq = self.log.record(
-            HumanRequested(
-                request_id=request_id,
-                step_id=step_id,
-                args_digest=digest,
-                approvers=roles,
-                separation_of_duties=plan.separation_of_duties,
-                grant_holder=request.grant_holder,
-            ),
-            requested_by,
-            now,
-            snapshot=snapshot,
+        requested = HumanRequested(
+            request_id=request_id,
+            step_id=step_id,
+            args_digest=digest,
+            approvers=roles,
+            separation_of_duties=plan.separation_of_duties,
+            grant_holder=request.grant_holder,
         )
+        if self.read_model_fields:
+            first = plan.tiers[0].timeout
+            update = {
+                "deadline": now + first if first else None,
+                "excluded_approvers": request.excluded_approvers,
+            }
+            requested = requested.model_copy(update=update)
+        seq = self.log.record(requested, requested_by, now, snapshot=snapshot)
         request.context_snapshot_ref = f"audit:{self.start.instance_id}/{seq}"
         return request
 

@@ -6,7 +6,8 @@
 // agent), GANTRAL_HUMAN_TOKEN (a tech lead), GANTRAL_AUDITOR_TOKEN; GANTRAL_CAPACITY_URL
 // (an API of the same stack whose readiness rules allow one running `deploy` step);
 // GANTRAL_CALLBACK_URL (where this process listens for the callback) and
-// GANTRAL_WEBHOOK_SECRET (the callback worker's signing secret).
+// GANTRAL_WEBHOOK_SECRET (the callback worker's signing secret); GANTRAL_ADMIN_TOKEN (a
+// platform admin, who halts and lifts the capacity workflow).
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import {
   argsDigest,
@@ -18,6 +19,7 @@ import {
   encodeResumeToken,
   GantralClient,
   GantralError,
+  Halted,
   StepNotReady,
   StepRefused,
   verifyAuditChain,
@@ -312,6 +314,46 @@ async function callback(): Promise<Record<string, unknown>> {
   }
 }
 
+/** An operator halts a workflow: the agent's authorize and start throw `Halted` naming
+ *  the halt; once lifted, the step runs. */
+async function halted(): Promise<Record<string, unknown>> {
+  const admin = new GantralClient({ baseUrl: url, auth: new BearerToken(env("GANTRAL_ADMIN_TOKEN")) });
+  const workflow = env("GANTRAL_CAPACITY_WORKFLOW");
+  const begin = (): ReturnType<GantralClient["startInstance"]> =>
+    agent.startInstance(workflow, "payments", { sdk: "typescript", phase: "halted" });
+  const iid = (await begin()).instance_id;
+  const halt = await admin.raiseHalt({ workflow }, "contract test: typescript");
+  const out: Record<string, unknown> = { instance_id: iid, halt_id: halt.halt_id, raised_by: halt.raised_by, scope: halt.scope };
+  const refusal = async (call: Promise<unknown>): Promise<Halted> => {
+    try {
+      await call;
+    } catch (err) {
+      if (err instanceof Halted) return err;
+      throw err;
+    }
+    throw new Error("a call under a halt was answered");
+  };
+  try {
+    const refused = await refusal(agent.authorize(iid, "plan", { action: "plan" }));
+    out["refusal"] = {
+      typed: true, status: refused.status, reason: refused.reason,
+      halt_id: refused.haltId, halt_reason: refused.haltReason, scope: refused.scope,
+    };
+    out["start_halt_id"] = (await refusal(begin())).haltId;
+    out["listed"] = (await admin.listHalts()).some((h) => h.halt_id === halt.halt_id);
+  } finally {
+    // never leave the workflow halted for the next scenario
+    out["lifted_by"] = (await admin.liftHalt(halt.halt_id, "contract test over")).lifted_by;
+  }
+  let ran = false;
+  await agent.governedStep(iid, "plan", {}, () => {
+    ran = true;
+  });
+  out["ran"] = ran;
+  out["state"] = (await agent.complete(iid)).state;
+  return out;
+}
+
 const result = {
   approved: await approved(),
   rejected: await rejected(),
@@ -319,5 +361,6 @@ const result = {
   other_arguments: await otherArguments(),
   not_ready: await notReady(),
   callback: await callback(),
+  halted: await halted(),
 };
 process.stdout.write(JSON.stringify(result) + "\n");

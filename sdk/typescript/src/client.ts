@@ -29,15 +29,27 @@ import type {
   AuditTrailView,
   AuthorizeRequest,
   AuthorizeResult,
+  BatchDecisionItem,
+  BatchDecisionRequest,
+  BatchDecisionResult,
+  BreakGlassView,
   Cost,
   DecisionRequest,
   DecisionResult,
   Decision,
   DecisionType,
+  Delegation,
+  DelegationSet,
   EventRequest,
   FinishRequest,
+  Halt,
+  HaltRaise,
+  HaltScope,
   HumanRequest,
   InboxPage,
+  MyDelegations,
+  StandingAsk,
+  StandingGrant,
   InstancePage,
   InstanceView,
   StartInstanceRequest,
@@ -64,6 +76,35 @@ export interface DecideOptions {
   idempotencyKey?: string;
   /** With a request id: the `args_digest` the human was shown. */
   seenArgsDigest?: string;
+  /** With APPROVE, also give a standing grant: a pattern that only narrows this request's
+   *  arguments, a TTL and a use count (bounded by the step's policy). A pattern that
+   *  would widen the request is refused (`InvalidInput`, `standing_pattern_widens`). */
+  standing?: StandingAsk;
+  /** As a deputy: the human whose delegation in effect you decide under; both names
+   *  are recorded. */
+  onBehalfOf?: string;
+}
+
+/** A request of a batch as the human was shown it: an inbox item (it names its
+ *  instance), a `BatchDecisionItem`, or [instance id, the request shown]. */
+export type BatchShown =
+  | (ShownRequest & { instance_id: string })
+  | BatchDecisionItem
+  | readonly [string, ShownRequest];
+
+function batchItem(shown: BatchShown): BatchDecisionItem {
+  if (Array.isArray(shown)) {
+    const [instanceId, request] = shown as readonly [string, ShownRequest];
+    return { instance_id: instanceId, request_id: request.request_id, seen_args_digest: request.args_digest };
+  }
+  const item = shown as (ShownRequest & { instance_id: string }) | BatchDecisionItem;
+  const digest = "seen_args_digest" in item ? item.seen_args_digest : item.args_digest;
+  return { instance_id: item.instance_id, request_id: item.request_id, seen_args_digest: digest };
+}
+
+/** A time of a delegation window: a `Date`, or an RFC 3339 string with its offset. */
+function rfc3339(at: Date | string): string {
+  return typeof at === "string" ? at : at.toISOString();
 }
 
 /** [request id, digest the human saw] of a decision. */
@@ -96,7 +137,7 @@ export interface ClientOptions {
 }
 
 interface Call {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   path: string;
   body?: object;
   params?: Record<string, string | number>;
@@ -365,7 +406,119 @@ export class GantralClient {
     if (options.role !== undefined) body.role = options.role;
     if (options.justification !== undefined) body.justification = options.justification;
     if (options.contextDelta !== undefined) body.context_delta = options.contextDelta;
+    if (options.standing !== undefined) body.standing = options.standing;
+    if (options.onBehalfOf !== undefined) body.on_behalf_of = options.onBehalfOf;
     return this.#run({ method: "POST", path: instancePath(instanceId, "decisions"), body });
+  }
+
+  /** APPROVE or REJECT several requests at once (at most 50), each exactly as if decided
+   *  alone (its quorum, separation of duties, digest, staleness). Pass each request as the
+   *  human was shown it (an inbox item, or [instance id, request]). The result lists every
+   *  item's outcome in order (HTTP 200 when all were decided, 207 when any was refused);
+   *  refusals do not throw, the other requests were decided: `batchRefusals(result)` gives
+   *  their typed errors. A batch refused as a whole throws (`InvalidInput`
+   *  `batch_too_large`, `Conflict` `duplicate_in_batch`, ...). */
+  decideBatch(
+    requests: readonly BatchShown[],
+    decisionType: "APPROVE" | "REJECT",
+    options: { role?: string; justification?: string; idempotencyKey?: string } = {},
+  ): Promise<BatchDecisionResult> {
+    const body: BatchDecisionRequest = {
+      decision_type: decisionType,
+      items: requests.map(batchItem),
+      idempotency_key: options.idempotencyKey ?? idempotencyKey(),
+    };
+    if (options.role !== undefined) body.role = options.role;
+    if (options.justification !== undefined) body.justification = options.justification;
+    return this.#run({ method: "POST", path: "/v1/decisions:batch", body });
+  }
+
+  // -- fleet governance: halts, break-glass, standing grants, deputies ---------------
+
+  /** Halt everything in `scope` (one of `{team}`, `{agent}`, `{workflow, version?}`,
+   *  `{deployment: true}`): new instances, `authorize` calls and step starts in it are
+   *  refused with `Halted` until the halt is lifted. `liftByAnother`: only someone other
+   *  than the raiser may lift it. */
+  raiseHalt(scope: HaltScope, reason: string, options: { liftByAnother?: boolean } = {}): Promise<Halt> {
+    const body: HaltRaise = { scope, reason };
+    if (options.liftByAnother !== undefined) body.lift_by_another = options.liftByAnother;
+    return this.#run({ method: "POST", path: "/v1/halts", body });
+  }
+
+  /** Halts in effect (with `includeLifted`, every halt), oldest first, with who raised them. */
+  listHalts(options: { includeLifted?: boolean } = {}): Promise<Halt[]> {
+    const params: Record<string, string> = options.includeLifted ? { include_lifted: "true" } : {};
+    return this.#run({ method: "GET", path: "/v1/halts", params });
+  }
+
+  getHalt(haltId: string): Promise<Halt> {
+    return this.#run({ method: "GET", path: `/v1/halts/${seg(haltId)}` });
+  }
+
+  /** Lift a halt. Where the deployment lifts by a quorum, each call records one human's
+   *  approval (`lift_approvals`) and the halt stays active until the quorum is met. */
+  liftHalt(haltId: string, reason: string): Promise<Halt> {
+    return this.#run({ method: "POST", path: `/v1/halts/${seg(haltId)}:lift`, body: { reason } });
+  }
+
+  /** Staged recovery: let a narrower `scope` inside the halt run again while the rest
+   *  stays halted. */
+  exemptFromHalt(haltId: string, scope: HaltScope, reason: string): Promise<Halt> {
+    return this.#run({ method: "POST", path: `/v1/halts/${seg(haltId)}:exempt`, body: { scope, reason } });
+  }
+
+  /** Ask for a break-glass: once its quorum approves, `scope` passes policies' human
+   *  requirement for `ttl` (e.g. "30m", or seconds), never extended. */
+  openBreakGlass(scope: HaltScope, ttl: string | number, reason: string): Promise<BreakGlassView> {
+    return this.#run({ method: "POST", path: "/v1/break-glass", body: { scope, ttl, reason } });
+  }
+
+  /** One human's approval of a break-glass; the approval completing its quorum opens it. */
+  approveBreakGlass(breakGlassId: string, reason: string): Promise<BreakGlassView> {
+    return this.#run({ method: "POST", path: `/v1/break-glass/${seg(breakGlassId)}:approve`, body: { reason } });
+  }
+
+  listBreakGlass(options: { includeEnded?: boolean } = {}): Promise<BreakGlassView[]> {
+    const params: Record<string, string> = options.includeEnded ? { include_ended: "true" } : {};
+    return this.#run({ method: "GET", path: "/v1/break-glass", params });
+  }
+
+  /** Standing grants of the teams the caller may read, oldest first. */
+  listStandingGrants(options: { team?: string; usableOnly?: boolean } = {}): Promise<StandingGrant[]> {
+    const params: Record<string, string> = { usable_only: options.usableOnly ? "true" : "false" };
+    if (options.team !== undefined) params["team"] = options.team;
+    return this.#run({ method: "GET", path: "/v1/standing-grants", params });
+  }
+
+  /** Revoke a standing grant at once (its approver, or a supervisor of its team). */
+  revokeStandingGrant(standingId: string, reason: string): Promise<StandingGrant> {
+    return this.#run({ method: "POST", path: `/v1/standing-grants/${seg(standingId)}:revoke`, body: { reason } });
+  }
+
+  /** Delegate your decision roles to `deputy` until `endsAt` (from `startsAt`, default
+   *  now), replacing your current delegation. `roles` defaults to every role your token
+   *  holds; roles delegated to you cannot be passed on (`Forbidden`, `delegation_chain`).
+   *  A string time needs its offset (RFC 3339). */
+  delegate(
+    deputy: string,
+    endsAt: Date | string,
+    options: { roles?: string[]; startsAt?: Date | string; reason?: string } = {},
+  ): Promise<Delegation> {
+    const body: DelegationSet = { deputy, ends_at: rfc3339(endsAt) };
+    if (options.roles !== undefined) body.roles = options.roles;
+    if (options.startsAt !== undefined) body.starts_at = rfc3339(options.startsAt);
+    if (options.reason !== undefined) body.reason = options.reason;
+    return this.#run({ method: "PUT", path: "/v1/delegations/me", body });
+  }
+
+  /** The delegation you gave (in effect or upcoming) and those naming you deputy. */
+  myDelegations(): Promise<MyDelegations> {
+    return this.#run({ method: "GET", path: "/v1/delegations/me" });
+  }
+
+  /** End your delegation now (`NotFound`, reason `no_delegation`, if none). */
+  endDelegation(): Promise<Delegation> {
+    return this.#run({ method: "DELETE", path: "/v1/delegations/me" });
   }
 
   /** Open human requests, most urgent first. `pendingForMe`: only those the caller may

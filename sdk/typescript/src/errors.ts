@@ -13,7 +13,7 @@
 //   └── StepRefused           a governed step must not run; `request` and `decision` if any
 //       ├── StepRejected, StepExpired, StepCancelled, DecisionTimeout, DigestMismatch
 //       └── StepNotReady      NOT_READY (capacity, rate, budget) for longer than `wait`
-import type { Decision, HumanRequest } from "./types.gen.js";
+import type { BatchDecisionResult, Decision, HaltScope, HumanRequest } from "./types.gen.js";
 
 export class GantralError extends Error {
   readonly reason: string;
@@ -65,7 +65,8 @@ export class Conflict extends APIError {
   static override readonly code = "conflict";
 }
 /** A halt (the kill switch) covers the call: nothing ran. Retrying is pointless until it
- *  is lifted; `haltId` and `haltReason` say which halt and why. */
+ *  is lifted; `haltId`, `haltReason` and `scope` say which halt, why and what it covers.
+ *  Thrown by any call the halt refuses (`startInstance`, `authorize`, a governed step, ...). */
 export class Halted extends Conflict {
   get haltId(): string | undefined {
     const id = this.details["halt_id"];
@@ -74,6 +75,11 @@ export class Halted extends Conflict {
   get haltReason(): string | undefined {
     const why = this.details["halt_reason"];
     return typeof why === "string" ? why : undefined;
+  }
+  /** What the halt covers: one of `{team}`, `{agent}`, `{workflow, version?}`, `{deployment: true}`. */
+  get scope(): HaltScope | undefined {
+    const scope = this.details["scope"];
+    return scope && typeof scope === "object" && !Array.isArray(scope) ? (scope as HaltScope) : undefined;
   }
 }
 export class Unauthenticated extends APIError {
@@ -159,15 +165,20 @@ const BY_STATUS: Record<number, typeof APIError> = {
 /** The typed error for a non-2xx answer, keeping the server's code and reason. The
  *  body's `error` code picks the class; the status is the fallback for foreign bodies. */
 export function errorFromResponse(status: number, statusText: string, text: string): APIError {
-  let body: Record<string, unknown> = {};
+  let body: unknown;
   try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
-      body = parsed as Record<string, unknown>;
-    }
+    body = JSON.parse(text);
   } catch {
     // not JSON: a proxy's error page, say
   }
+  return errorFromBody(status, body, statusText || "request failed");
+}
+
+/** The typed error for an error body answered with `status` (a whole response's, or one
+ *  refused item's of a batch decision). */
+export function errorFromBody(status: number, parsed: unknown, fallback = "request failed"): APIError {
+  const body: Record<string, unknown> =
+    parsed && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
   const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
   const code = str(body["error"]);
   const details = body["details"];
@@ -176,13 +187,28 @@ export function errorFromResponse(status: number, statusText: string, text: stri
     byCode === Conflict && body["reason"] === "halted"
       ? Halted
       : (byCode ?? (status >= 500 ? Unavailable : (BY_STATUS[status] ?? APIError)));
-  return new cls(str(body["message"]) ?? (statusText || "request failed"), {
+  return new cls(str(body["message"]) ?? fallback, {
     status,
     code,
     reason: str(body["reason"]),
     details:
       details && typeof details === "object" && !Array.isArray(details)
-        ? (details as Record<string, unknown>)
+        ? { ...(details as Record<string, unknown>) }
         : undefined,
   });
+}
+
+/** Each refused item of a batch decision as the typed error it would have thrown alone
+ *  (`Conflict` with reason `stale`, `Forbidden`, ...); its `details` name the request
+ *  (`instance_id`, `request_id`). Empty when every item was decided. */
+export function batchRefusals(result: BatchDecisionResult): APIError[] {
+  const refused: APIError[] = [];
+  for (const item of result.items) {
+    if (item.error == null) continue;
+    const error = errorFromBody(item.status, item.error);
+    error.details["instance_id"] = item.instance_id;
+    error.details["request_id"] = item.request_id;
+    refused.push(error);
+  }
+  return refused;
 }

@@ -682,6 +682,7 @@ export interface InboxItem {
 export interface InboxPage {
   "closed_outside"?: Array<ClosedRequest>;
   "items": Array<InboxItem>;
+  "next_page_token"?: string | null;
   "truncated": boolean;
 }
 

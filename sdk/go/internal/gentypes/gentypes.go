@@ -97,6 +97,9 @@ func (g *gen) goType(s *Schema) (string, bool) {
 		return "any", true
 	}
 	if s.Const != nil {
+		if _, ok := s.Const.(bool); ok {
+			return "bool", false // {"deployment": true}: a string would be refused
+		}
 		return "string", false
 	}
 	switch s.Type {

@@ -7,7 +7,8 @@
 // agent), GANTRAL_HUMAN_TOKEN (a tech lead), GANTRAL_AUDITOR_TOKEN; GANTRAL_CAPACITY_URL and GANTRAL_CAPACITY_WORKFLOW
 // (an API of the same stack whose readiness rules allow one running `deploy` step);
 // GANTRAL_CALLBACK_URL (where this process listens for the callback) and
-// GANTRAL_WEBHOOK_SECRET (the callback worker's signing secret).
+// GANTRAL_WEBHOOK_SECRET (the callback worker's signing secret); GANTRAL_ADMIN_TOKEN (a
+// platform admin, who halts and lifts the capacity workflow).
 package main
 
 import (
@@ -316,6 +317,48 @@ func otherArguments() map[string]any {
 	return map[string]any{"instance_id": iid, "local_refusal": refusal(localErr), "server_status": api.Status, "server_reason": api.Reason}
 }
 
+// halted: an operator halts a workflow; the agent's authorize and start are refused with
+// a *HaltedError naming the halt; once lifted, the step runs.
+func halted() map[string]any {
+	admin := gantral.New(env("GANTRAL_URL"), gantral.StaticToken(env("GANTRAL_ADMIN_TOKEN")))
+	workflow := env("GANTRAL_CAPACITY_WORKFLOW")
+	begin := func() (*gantral.InstanceView, error) {
+		return agent.StartInstance(ctx, gantral.StartInstanceRequest{WorkflowID: workflow, OwningTeamID: "payments",
+			TriggerContext: map[string]any{"sdk": "go", "phase": "halted"}})
+	}
+	iid := must(begin()).InstanceID
+	halt := must(admin.RaiseHalt(ctx, gantral.HaltRaise{Scope: gantral.WorkflowScope(workflow, 0), Reason: "contract test: go"}))
+	out := map[string]any{"instance_id": iid, "halt_id": halt.HaltID, "raised_by": halt.RaisedBy, "scope": halt.Scope}
+	func() {
+		defer func() { // never leave the workflow halted for the next scenario
+			lifted := must(admin.LiftHalt(ctx, halt.HaltID, "contract test over"))
+			out["lifted_by"] = lifted.LiftedBy
+		}()
+		_, err := agent.Authorize(ctx, iid, "plan", gantral.AuthorizeRequest{Action: "plan"})
+		var refused *gantral.HaltedError
+		if !errors.As(err, &refused) {
+			fail(fmt.Errorf("authorize under a halt: expected a *HaltedError, got %v", err))
+		}
+		out["refusal"] = map[string]any{"typed": true, "status": refused.API.Status, "reason": refused.API.Reason,
+			"halt_id": refused.HaltID, "halt_reason": refused.HaltReason, "scope": refused.Scope}
+		_, err = begin()
+		if errors.As(err, &refused) {
+			out["start_halt_id"] = refused.HaltID
+		}
+		listed := false
+		for _, h := range must(admin.ListHalts(ctx, false)) {
+			listed = listed || h.HaltID == halt.HaltID
+		}
+		out["listed"] = listed
+	}()
+	ran := false
+	if err := agent.GovernedStep(ctx, iid, "plan", gantral.StepOptions{}, func(context.Context, *gantral.Step) error { ran = true; return nil }); err != nil {
+		fail(err)
+	}
+	out["ran"], out["state"] = ran, must(agent.Complete(ctx, iid, "")).State
+	return out
+}
+
 func main() {
 	url := env("GANTRAL_URL")
 	agent = gantral.New(url, gantral.NewClientCredentials(env("GANTRAL_TOKEN_URL"), env("GANTRAL_CLIENT_ID"), env("GANTRAL_CLIENT_SECRET")))
@@ -329,6 +372,7 @@ func main() {
 		"other_arguments": otherArguments(),
 		"not_ready":       notReady(),
 		"callback":        callback(),
+		"halted":          halted(),
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(result); err != nil {
 		fail(err)

@@ -26,6 +26,8 @@ from gantral_sdk._types_gen import (
     DecisionResult,
     DecisionType,
     Delegation,
+    Halt,
+    HaltScope,
     HumanRequest,
     InboxItem,
     InboxPage,
@@ -343,6 +345,46 @@ def list_standing_grants(team: str | None, usable_only: bool) -> Call[StandingGr
 def revoke_standing_grant(standing_id: str, reason: str) -> Call[StandingGrant]:
     path = f"/v1/standing-grants/{_seg(standing_id)}:revoke"
     return Call("POST", path, StandingGrant, json={"reason": reason})
+
+
+class Halts(RootModel[list[Halt]]):
+    """A list of halts, oldest first."""
+
+
+Scope = HaltScope | dict[str, Any]
+"""What a halt covers: exactly one of `{"team": T}`, `{"agent": A}`,
+`{"workflow": W, "version": V}` (version optional) or `{"deployment": True}`."""
+
+
+def _scope(scope: Scope) -> dict[str, Any]:
+    if isinstance(scope, HaltScope):
+        return scope.model_dump(mode="json", exclude_none=True)
+    return dict(scope)
+
+
+def raise_halt(scope: Scope, reason: str, lift_by_another: bool) -> Call[Halt]:
+    body: dict[str, Any] = {"scope": _scope(scope), "reason": reason}
+    if lift_by_another:
+        body["lift_by_another"] = True
+    return Call("POST", "/v1/halts", Halt, json=body)
+
+
+def list_halts(include_lifted: bool) -> Call[Halts]:
+    params: dict[str, str | int | float] = {"include_lifted": "true"} if include_lifted else {}
+    return Call("GET", "/v1/halts", Halts, params=params)
+
+
+def get_halt(halt_id: str) -> Call[Halt]:
+    return Call("GET", f"/v1/halts/{_seg(halt_id)}", Halt)
+
+
+def lift_halt(halt_id: str, reason: str) -> Call[Halt]:
+    return Call("POST", f"/v1/halts/{_seg(halt_id)}:lift", Halt, json={"reason": reason})
+
+
+def exempt_from_halt(halt_id: str, scope: Scope, reason: str) -> Call[Halt]:
+    body = {"scope": _scope(scope), "reason": reason}
+    return Call("POST", f"/v1/halts/{_seg(halt_id)}:exempt", Halt, json=body)
 
 
 def get_audit(instance_id: str) -> Call[AuditTrailView]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from gantral_sdk._types_gen import Decision, HumanRequest
+from gantral_sdk._types_gen import Decision, HaltScope, HumanRequest
 
 
 class GantralSDKError(Exception):
@@ -88,6 +88,7 @@ class Halted(Conflict):
     Attributes:
         halt_id: The halt that refused the call.
         halt_reason: Why it was raised.
+        scope: What it covers.
     """
 
     @property
@@ -99,6 +100,15 @@ class Halted(Conflict):
     def halt_reason(self) -> str | None:
         value = self.details.get("halt_reason")
         return value if isinstance(value, str) else None
+
+    @property
+    def scope(self) -> HaltScope | None:
+        """What the halt covers (one of team, agent, workflow and version, deployment)."""
+        value = self.details.get("scope")
+        try:
+            return HaltScope.model_validate(value) if isinstance(value, dict) else None
+        except ValueError:  # not as documented: the message still says it
+            return None
 
 
 class Unauthenticated(APIError):

@@ -29,6 +29,7 @@ from gantral_sdk._types_gen import (
     DecisionResult,
     DecisionType,
     Delegation,
+    Halt,
     HumanRequest,
     InboxPage,
     InstancePage,
@@ -378,6 +379,33 @@ class GantralClient:
     def revoke_standing_grant(self, standing_id: str, reason: str) -> StandingGrant:
         """Revoke a standing grant at once (its approver, or a supervisor of its team)."""
         return self._run(_calls.revoke_standing_grant(standing_id, reason))
+
+    # -- halts (the kill switch) ----------------------------------------------------------
+
+    def raise_halt(
+        self, scope: _calls.Scope, reason: str, *, lift_by_another: bool = False
+    ) -> Halt:
+        """Halt everything in `scope` (`{"team": T}`, `{"agent": A}`, `{"workflow": W,
+        "version": V}` or `{"deployment": True}`): new instances, `authorize` calls and
+        step starts in it raise `Halted` until the halt is lifted. `lift_by_another`:
+        only someone other than the raiser may lift it."""
+        return self._run(_calls.raise_halt(scope, reason, lift_by_another))
+
+    def list_halts(self, *, include_lifted: bool = False) -> list[Halt]:
+        """Halts in effect (with `include_lifted`, every halt), oldest first."""
+        return (self._run(_calls.list_halts(include_lifted))).root
+
+    def get_halt(self, halt_id: str) -> Halt:
+        return self._run(_calls.get_halt(halt_id))
+
+    def lift_halt(self, halt_id: str, reason: str) -> Halt:
+        """Lift a halt. Where the deployment lifts by a quorum, each call records one
+        human's approval (`lift_approvals`); the halt holds until the quorum is met."""
+        return self._run(_calls.lift_halt(halt_id, reason))
+
+    def exempt_from_halt(self, halt_id: str, scope: _calls.Scope, reason: str) -> Halt:
+        """Staged recovery: a narrower `scope` inside the halt runs again; the rest holds."""
+        return self._run(_calls.exempt_from_halt(halt_id, scope, reason))
 
     # -- deputies -------------------------------------------------------------------------
 

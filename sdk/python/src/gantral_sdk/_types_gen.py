@@ -32,12 +32,16 @@ __all__ = [
     "Delegation",
     "EventView",
     "Grant",
+    "Halt",
+    "HaltExemption",
+    "HaltScope",
     "HumanRequest",
     "InboxItem",
     "InboxPage",
     "InstancePage",
     "InstanceSummary",
     "InstanceView",
+    "LiftApproval",
     "Materiality",
     "MyDelegations",
     "ProblemView",
@@ -360,6 +364,62 @@ class Delegation(BaseModel):
     teams: list[str] | None = None
 
 
+class HaltScope(BaseModel):
+    """Exactly one of `team`, `agent`, `workflow` (with an optional `version`) or
+    `deployment: true`.
+    """
+
+    agent: str | None = Field(
+        default=None, min_length=1, max_length=256, pattern="^[A-Za-z0-9_.:@/-]+$"
+    )
+    deployment: bool | None = None
+    team: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern="^[A-Za-z0-9_.:@/-]+$"
+    )
+    version: int | None = Field(default=None, ge=1, le=9007199254740991)
+    workflow: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern="^[A-Za-z0-9_.:@/-]+$"
+    )
+
+
+class HaltExemption(BaseModel):
+    """Staged recovery: a narrower scope inside a halt that runs again while the rest of
+    the halt holds (one agent or workflow of a halted team, say). Its own act, audited.
+    """
+
+    at: datetime
+    exempted_by: str
+    reason: str
+    scope: HaltScope
+
+
+class LiftApproval(BaseModel):
+    """One human's approval of a lift that needs a quorum (`GANTRAL_HALTS__LIFT`): the
+    role they counted in. The lift takes effect with the approval that makes the quorum.
+    """
+
+    at: datetime
+    human: str
+    reason: str
+    role: str
+
+
+class Halt(BaseModel):
+    """A halt as stored and listed: who raised it, when, why; and its lift, once lifted."""
+
+    exemptions: list[HaltExemption] = Field(default_factory=list)
+    halt_id: str
+    lift_approvals: list[LiftApproval] = Field(default_factory=list)
+    lift_by_another: bool = False
+    lift_reason: str | None = None
+    lifted_at: datetime | None = None
+    lifted_by: str | None = None
+    raised_at: datetime
+    raised_by: str
+    reason: str
+    scope: HaltScope
+
+
 class InboxItem(BaseModel):
     """One open request, with what an approver needs to judge its urgency and act on it."""
 
@@ -386,6 +446,7 @@ class InboxItem(BaseModel):
 class InboxPage(BaseModel):
     closed_outside: list[ClosedRequest] = Field(default_factory=list)
     items: list[InboxItem]
+    next_page_token: str | None = None
     truncated: bool
 
 
