@@ -17,6 +17,10 @@ refresh retries it).
 Deadlines: HUMAN_REQUESTED and ESCALATED carry their tier's (since migration 5), as do
 REMINDER_SENT and DEADLINE_RESUMED (a halt moved it); events of older releases leave it
 NULL until a reminder goes out.
+
+Payloads are read through their models (`parse_payload`): events of every earlier release
+parse (fields added later have defaults); an event none fits is skipped with a log line,
+never raised on, so one event cannot hold the projection (or the log) back.
 """
 
 from __future__ import annotations
@@ -33,6 +37,21 @@ from psycopg import sql
 from gantral.audit.db import Conn, Database
 from gantral.audit.rows import EventRow, as_bytes, as_int
 from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_payloads import (
+    AuditPayload,
+    DeadlineResumed,
+    DecisionRecorded,
+    Escalated,
+    ExecutionClosed,
+    HumanRequested,
+    InstanceStarted,
+    PolicyEvaluated,
+    ReminderSent,
+    RequestSuperseded,
+    StateTransition,
+    TimedOut,
+    parse_payload,
+)
 from gantral.domain.states import TERMINAL_STATES
 
 __all__ = [
@@ -185,22 +204,15 @@ def parse_at(text: object) -> datetime | None:
         return None
 
 
-def _parse_deadline(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+def _aware(deadline: datetime | None) -> datetime | None:
+    """A deadline as an instant (one spelled without an offset is UTC)."""
+    if deadline is None or deadline.tzinfo:
+        return deadline
+    return deadline.replace(tzinfo=UTC)
 
 
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
-
-
-def _roles(value: object) -> list[str]:
-    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 class RequestProjection:
@@ -305,10 +317,11 @@ class RequestProjection:
         out: list[Stored] = []
         for row in rows:
             base = plain(row)
-            if row.type in _PROJECTED:
-                out.append(await self._apply_one(conn, row, base, facts))
-            else:
+            payload = _projected(row, base) if row.type in _PROJECTED else None
+            if payload is None:
                 out.append(base)
+            else:
+                out.append(await self._apply_one(conn, row, base, payload, facts))
         return out
 
     async def _instance(self, conn: Conn, instance_id: str, facts: _Facts) -> InstanceLabels:
@@ -317,12 +330,14 @@ class RequestProjection:
             facts.instances[instance_id] = instance_labels(await cur.fetchone())
         return facts.instances[instance_id]
 
-    async def _apply_one(self, conn: Conn, row: EventRow, base: Stored, facts: _Facts) -> Stored:
-        p, iid, at, kind = base.payload, row.instance_id, base.at, row.type
+    async def _apply_one(
+        self, conn: Conn, row: EventRow, base: Stored, p: AuditPayload, facts: _Facts
+    ) -> Stored:
+        iid, at = row.instance_id, base.at
         instances, requests = self._t("instances"), self._t("requests")
-        if kind == AuditEventType.INSTANCE_STARTED:
-            workflow = str(p.get("workflow_id") or UNKNOWN)
-            team = str(p.get("owning_team_id") or UNKNOWN)
+        if isinstance(p, InstanceStarted):
+            workflow = p.workflow_id or UNKNOWN
+            team = p.owning_team_id or UNKNOWN
             await conn.execute(
                 sql.SQL(
                     "INSERT INTO {} (instance_id, workflow_id, team_id, state, started_at)"
@@ -333,16 +348,16 @@ class RequestProjection:
             facts.instances[iid] = (workflow, team, None)
             return _with(base, workflow, team, UNKNOWN)
         workflow, team, materiality = await self._instance(conn, iid, facts)
-        if kind == AuditEventType.POLICY_EVALUATED:
-            materiality = _text(p.get("materiality")) or UNKNOWN
+        if isinstance(p, PolicyEvaluated):
+            materiality = str(p.materiality)
             await conn.execute(
                 sql.SQL("UPDATE {} SET materiality = %s WHERE instance_id = %s").format(instances),
                 (materiality, iid),
             )
             facts.instances[iid] = (workflow, team, materiality)
             return _with(base, workflow, team, materiality)
-        if kind == AuditEventType.STATE_TRANSITION:
-            state = str(p.get("to_state") or UNKNOWN)
+        if isinstance(p, StateTransition):
+            state = str(p.to_state)
             ended = state in _ENDED
             await conn.execute(
                 sql.SQL(
@@ -354,17 +369,10 @@ class RequestProjection:
             if ended:  # nothing of an ended instance waits for a human any more
                 await self._close_all(conn, iid, at, f"INSTANCE_{state}")
             return _with(base, workflow, team, materiality or UNKNOWN)
-        if (
-            kind == AuditEventType.EXECUTION_CLOSED
-        ):  # in its own chain; names the instance it closed
-            target = str(p.get("instance_id") or "")
-            await self._close_all(conn, target, at, "CLOSED_OUTSIDE")
+        if isinstance(p, ExecutionClosed):  # in its own chain; names the instance it closed
+            await self._close_all(conn, p.instance_id, at, "CLOSED_OUTSIDE")
             return base
-        rid = _text(p.get("request_id"))
-        if rid is None:
-            return _with(base, workflow, team, materiality or UNKNOWN)
-        if kind == AuditEventType.HUMAN_REQUESTED:
-            roles = _roles(p.get("approvers"))
+        if isinstance(p, HumanRequested):
             await conn.execute(
                 sql.SQL(
                     "INSERT INTO {} (request_id, instance_id, workflow_id, team_id, step_id,"
@@ -373,34 +381,32 @@ class RequestProjection:
                     " ON CONFLICT (request_id) DO NOTHING"
                 ).format(requests),
                 (
-                    rid,
+                    p.request_id,
                     iid,
                     workflow,
                     team,
-                    str(p.get("step_id") or ""),
+                    p.step_id,
                     materiality or UNKNOWN,
-                    roles,
-                    roles,
+                    p.approvers,
+                    p.approvers,
                     at,
                     row.seq,
-                    _parse_deadline(p.get("deadline")),
-                    _roles(p.get("excluded_approvers")),
+                    _aware(p.deadline),
+                    p.excluded_approvers or [],
                 ),
             )
             return _with(base, workflow, team, materiality or UNKNOWN)
-        return await self._request_event(conn, kind, rid, base, workflow, team)
+        return await self._request_event(conn, p, base, workflow, team)
 
     async def _request_event(
-        self, conn: Conn, kind: str, rid: str, base: Stored, workflow: str, team: str
+        self, conn: Conn, p: AuditPayload, base: Stored, workflow: str, team: str
     ) -> Stored:
-        p, at, requests = base.payload, base.at, self._t("requests")
+        at, requests = base.at, self._t("requests")
         waited: float | None = None
-        if kind == AuditEventType.DECISION_RECORDED:
-            approve = p.get("decision_type") == "APPROVE"
-            actor = _text(p.get("human_actor_id"))
+        if isinstance(p, DecisionRecorded):
             # quorum_satisfied: this decision settled the request (an approval short of the
             # quorum, or an override that needs a follow-up request, does not).
-            settles = bool(p.get("quorum_satisfied", True))
+            settles = p.quorum_satisfied
             cur = await conn.execute(
                 sql.SQL(
                     "UPDATE {t} SET still_needed = %(needed)s,"
@@ -412,61 +418,59 @@ class RequestProjection:
                     " RETURNING materiality, opened_at"
                 ).format(t=requests),
                 {
-                    "needed": _roles(p.get("still_needed")),
-                    "approve": approve,
-                    "actor": actor,
+                    "needed": p.still_needed,
+                    "approve": p.decision_type == "APPROVE",
+                    "actor": p.human_actor_id,
                     "settles": settles,
                     "at": at,
-                    "outcome": str(p.get("decision_type") or UNKNOWN),
-                    "rid": rid,
+                    "outcome": p.decision_type or UNKNOWN,
+                    "rid": p.request_id,
                 },
             )
             found = await cur.fetchone()
             if found is not None and settles and isinstance(found[1], datetime):
                 waited = max(0.0, (at - found[1]).total_seconds())
-            materiality = str(found[0]) if found else await self._materiality(conn, rid)
+            materiality = str(found[0]) if found else await self._materiality(conn, p.request_id)
             return _with(base, workflow, team, materiality, waited)
-        if kind in (AuditEventType.TIMED_OUT, AuditEventType.REQUEST_SUPERSEDED):
-            outcome = "TIMED_OUT" if kind == AuditEventType.TIMED_OUT else "SUPERSEDED"
+        if isinstance(p, TimedOut | RequestSuperseded):
+            outcome = "TIMED_OUT" if isinstance(p, TimedOut) else "SUPERSEDED"
             await conn.execute(
                 sql.SQL(
                     "UPDATE {} SET closed_at = %s, outcome = %s"
                     " WHERE request_id = %s AND closed_at IS NULL"
                 ).format(requests),
-                (at, outcome, rid),
+                (at, outcome, p.request_id),
             )
-            follow_up, edited = _text(p.get("superseded_by")), _text(p.get("materiality"))
-            if kind == AuditEventType.REQUEST_SUPERSEDED and follow_up and edited:
+            if isinstance(p, RequestSuperseded) and p.superseded_by and p.materiality:
                 # An override's follow-up request is as material as the edited arguments.
                 await conn.execute(
                     sql.SQL("UPDATE {} SET materiality = %s WHERE request_id = %s").format(
                         requests
                     ),
-                    (edited, follow_up),
+                    (str(p.materiality), p.superseded_by),
                 )
-        elif kind == AuditEventType.ESCALATED:
-            roles = _roles(p.get("approvers"))
+        elif isinstance(p, Escalated):
             await conn.execute(
                 sql.SQL(
                     "UPDATE {} SET tier = %s, roles_needed = %s, still_needed = %s,"
                     " deadline = %s WHERE request_id = %s AND closed_at IS NULL"
                 ).format(requests),
-                (_tier(p.get("tier")), roles, roles, _parse_deadline(p.get("deadline")), rid),
+                (p.tier, p.approvers, p.approvers, _aware(p.deadline), p.request_id),
             )
-        elif kind == AuditEventType.REMINDER_SENT:
+        elif isinstance(p, ReminderSent):
             await conn.execute(
                 sql.SQL(
                     "UPDATE {} SET deadline = %s WHERE request_id = %s AND tier = %s"
                     " AND closed_at IS NULL"
                 ).format(requests),
-                (_parse_deadline(p.get("deadline")), rid, _tier(p.get("tier"))),
+                (_aware(p.deadline), p.request_id, p.tier),
             )
-        elif kind == AuditEventType.DEADLINE_RESUMED:  # a halt ended: the deadline moved
+        elif isinstance(p, DeadlineResumed):  # a halt ended: the deadline moved
             await conn.execute(
                 sql.SQL(
                     "UPDATE {} SET deadline = %s WHERE request_id = %s AND closed_at IS NULL"
                 ).format(requests),
-                (_parse_deadline(p.get("deadline")), rid),
+                (_aware(p.deadline), p.request_id),
             )
         # Escalations, reminders, expiries and supersessions carry no materiality label.
         return _with(base, workflow, team, UNKNOWN)
@@ -519,8 +523,17 @@ class RequestProjection:
         return OpenRequests(as_int(counted[0]), oldest)
 
 
-def _tier(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+def _projected(row: EventRow, base: Stored) -> AuditPayload | None:
+    """The payload of an event the projection reads, through its model; None (logged) when
+    none fits: the event is passed over rather than guessed at or raised on."""
+    try:
+        return parse_payload(row.type, base.payload)
+    except ValueError as error:
+        log.warning(
+            "request read model skips %s at log index %s: its payload does not parse: %s",
+            row.type, row.log_index, error,
+        )  # fmt: skip
+        return None
 
 
 def _with(

@@ -24,6 +24,7 @@ from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.audit_event import AppendAuditEvents, AuditEvent, AuditEventType
 from gantral.observability.metrics import GantralMetrics
 from gantral.settings.audit import AuditSettings
+from tests.helpers.older_payloads import older
 
 pytestmark = pytest.mark.integration
 
@@ -46,11 +47,17 @@ def event(
     return AuditEvent(instance_id=iid, seq=seq, type=kind, at=at, actor=actor, payload=payload)
 
 
-def opened(iid: str, rid: str, materiality: str = "high") -> list[AuditEvent]:
+def opened(iid: str, rid: str, materiality: str = "HIGH") -> list[AuditEvent]:
     """Start, a policy evaluation, a request for a team lead (seq 1-3)."""
     return [
-        event(iid, 1, E.INSTANCE_STARTED, 0, workflow_id="deploy", owning_team_id="payments"),
-        event(iid, 2, E.POLICY_EVALUATED, 1, step_id="deploy", materiality=materiality),
+        event(
+            iid, 1, E.INSTANCE_STARTED, 0, workflow_id="deploy", workflow_version=1,
+            template_hash="sha256:t", owning_team_id="payments", trigger_context={},
+        ),
+        event(
+            iid, 2, E.POLICY_EVALUATED, 1, step_id="deploy", args_digest="d",
+            materiality=materiality, requires_human=True, explanation=[],
+        ),
         event(
             iid, 3, E.HUMAN_REQUESTED, 2,
             request_id=rid, step_id="deploy", approvers=["TEAM_LEAD"], args_digest="d",
@@ -58,13 +65,16 @@ def opened(iid: str, rid: str, materiality: str = "high") -> list[AuditEvent]:
     ]  # fmt: skip
 
 
-def decided(iid: str, rid: str, seq: int = 4, seconds: float = 92) -> AuditEvent:
+def decided(
+    iid: str, rid: str, seq: int = 4, seconds: float = 92, still_needed: list[str] | None = None
+) -> AuditEvent:
+    """An approval: settles the request unless roles are `still_needed`."""
     return event(
         iid, seq, E.DECISION_RECORDED, seconds,
         decision_id=f"dec_{seq}", instance_id=iid, request_id=rid, decision_type="APPROVE",
         human_actor_id=LEAD.id, role="TEAM_LEAD", justification=None, args_digest="d",
-        context_delta=None, idempotency_key=f"k{seq}", quorum_satisfied=True, still_needed=[],
-        at=(T0 + timedelta(seconds=seconds)).isoformat(),
+        context_delta=None, idempotency_key=f"k{seq}", quorum_satisfied=not still_needed,
+        still_needed=still_needed or [], at=(T0 + timedelta(seconds=seconds)).isoformat(),
     )  # fmt: skip
 
 
@@ -139,16 +149,16 @@ async def test_a_decision_stored_by_another_writer_closes_the_request_for_both(
     assert (decision.workflow, decision.team, decision.materiality) == (
         "deploy",
         "payments",
-        "high",
+        "HIGH",
     )
     assert decision.waited_seconds == 90
     metrics_b.committed(seen_b)
     count = metrics_b.registry.get_sample_value(
-        "gantral_decision_seconds_count", {"materiality": "high"}
+        "gantral_decision_seconds_count", {"materiality": "HIGH"}
     )
     assert count == 1
     row = await request_row(stack.postgres_uri, ts.config.schema_name, rid)
-    assert row == ("payments", "high", ["TEAM_LEAD"], [], [LEAD.id], True, "APPROVE")
+    assert row == ("payments", "HIGH", ["TEAM_LEAD"], [], [LEAD.id], True, "APPROVE")
 
 
 async def test_quorum_escalation_timeout_and_instance_end(ts: TestSink, stack: Any) -> None:
@@ -159,14 +169,10 @@ async def test_quorum_escalation_timeout_and_instance_end(ts: TestSink, stack: A
     seen: list[Stored] = []
     ts.writer.on_commit = seen.extend
     await ts.sink.append(batch(iid, opened(iid, rid)))
-    partial = event(
-        iid, 4, E.DECISION_RECORDED, 10,
-        request_id=rid, decision_type="APPROVE", human_actor_id=LEAD.id,
-        quorum_satisfied=False, still_needed=["SECURITY"],
-    )  # fmt: skip
+    partial = decided(iid, rid, seconds=10, still_needed=["SECURITY"])
     await ts.sink.append(batch(iid, [partial]))
     row = await request_row(stack.postgres_uri, ts.config.schema_name, rid)
-    assert row == ("payments", "high", ["TEAM_LEAD"], ["SECURITY"], [LEAD.id], False, None)
+    assert row == ("payments", "HIGH", ["TEAM_LEAD"], ["SECURITY"], [LEAD.id], False, None)
     escalated = event(iid, 5, E.ESCALATED, 20, request_id=rid, tier=1, approvers=["DIRECTOR"])
     reminded = event(
         iid, 6, E.REMINDER_SENT, 21, request_id=rid, tier=1, deadline="2026-11-25T13:00:00Z"
@@ -194,7 +200,8 @@ async def test_quorum_escalation_timeout_and_instance_end(ts: TestSink, stack: A
     assert (await ts.writer.projection.refresh()).count == 1
     ended = event(
         other, 4, E.STATE_TRANSITION, 40,
-        seq=4, from_state="WAITING_FOR_HUMAN", to_state="TERMINATED", cause="x", at="x",
+        seq=4, from_state="WAITING_FOR_HUMAN", to_state="TERMINATED", cause="x",
+        at=(T0 + timedelta(seconds=40)).isoformat(),
     )  # fmt: skip
     await ts.sink.append(batch(other, [ended]))
     assert (await ts.writer.projection.refresh()).count == 0
@@ -203,13 +210,77 @@ async def test_quorum_escalation_timeout_and_instance_end(ts: TestSink, stack: A
     await ts.sink.append(batch(closed, opened(closed, rid3)))
     assert (await ts.writer.projection.refresh()).count == 1
     chain = f"gantral-access-log-closed-{closed}-run"
-    record = event(chain, 1, E.EXECUTION_CLOSED, 50, instance_id=closed, status="TERMINATED")
+    record = event(
+        chain, 1, E.EXECUTION_CLOSED, 50, instance_id=closed, run_id="run", status="TERMINATED",
+        closed_at=None, detected_at=format_at(T0 + timedelta(seconds=50)), reason=None,
+        temporal_identity=None, audit_seq=3, audit_head=None,
+    )  # fmt: skip
     await ts.sink.append(batch(chain, [record]))
     assert (await ts.writer.projection.refresh()).count == 0
     row = await request_row(stack.postgres_uri, ts.config.schema_name, rid3)
     assert row is not None and row[5:] == (True, "CLOSED_OUTSIDE")
     finished = [s for s in seen if s.type == "STATE_TRANSITION"]
     assert [(s.workflow, s.team) for s in finished] == [("deploy", "payments")]
+
+
+async def test_events_an_earlier_release_wrote_are_projected(ts: TestSink, stack: Any) -> None:
+    """A first-release start (nothing pinned), a request recorded before deadlines and
+    excluded approvers, and a decision recorded before channels: the request opens and
+    closes as it did when they were written."""
+    iid, rid = unique("inst"), unique("req")
+    await ts.sink.append(
+        batch(
+            iid,
+            [
+                event(iid, 1, E.INSTANCE_STARTED, 0, **older("INSTANCE_STARTED")),
+                event(
+                    iid, 2, E.HUMAN_REQUESTED, 2, **{**older("HUMAN_REQUESTED"), "request_id": rid}
+                ),
+            ],
+        )
+    )
+    assert (await ts.writer.projection.refresh()).count == 1
+    row = await request_row(stack.postgres_uri, ts.config.schema_name, rid)
+    assert row == ("payments", "unknown", ["TECH_LEAD"], ["TECH_LEAD"], [], False, None)
+    decision = {**older("DECISION_RECORDED"), "instance_id": iid, "request_id": rid}
+    await ts.sink.append(batch(iid, [event(iid, 3, E.DECISION_RECORDED, 60, **decision)]))
+    row = await request_row(stack.postgres_uri, ts.config.schema_name, rid)
+    assert row == ("payments", "unknown", ["TECH_LEAD"], [], ["alice"], True, "APPROVE")
+
+
+async def test_an_event_no_model_reads_is_skipped_and_never_holds_the_log(
+    ts: TestSink, stack: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stored, counted by type, passed over by the projection (logged), which goes on with
+    the events after it, in an append and in a catch-up alike."""
+    iid, rid = unique("inst"), unique("req")
+    seen: list[Stored] = []
+    ts.writer.on_commit = seen.extend
+    await ts.sink.append(batch(iid, opened(iid, rid)))
+    unreadable = [
+        event(iid, 4, E.DECISION_RECORDED, 10, request_id=rid, decision_type="APPROVE"),
+        event(iid, 5, E.ESCALATED, 11, request_id=rid, tier="two", approvers=["DIRECTOR"]),
+    ]
+    await ts.sink.append(batch(iid, unreadable))
+    assert [r.seq for r in await ts.queries.instance_events(iid)] == [1, 2, 3, 4, 5]
+    assert [(s.type, s.team) for s in seen[3:]] == [
+        ("DECISION_RECORDED", "unknown"),
+        ("ESCALATED", "unknown"),
+    ]
+    row = await request_row(stack.postgres_uri, ts.config.schema_name, rid)
+    assert row == ("payments", "HIGH", ["TEAM_LEAD"], ["TEAM_LEAD"], [], False, None)
+    assert caplog.text.count("request read model skips") == 2
+    # A sink of an older release stores one more; the catch-up passes over it too.
+    other = unique("req")
+    broken = event(iid, 6, E.HUMAN_REQUESTED, 12, request_id=other)  # no step, no approvers
+    await old_release_append(stack.postgres_uri, ts.config.schema_name, iid, [broken])
+    await ts.sink.append(batch(iid, [decided(iid, rid, seq=7)]))
+    row = await request_row(stack.postgres_uri, ts.config.schema_name, rid)
+    assert row is not None and row[5:] == (True, "APPROVE")
+    assert await request_row(stack.postgres_uri, ts.config.schema_name, other) is None
+    assert caplog.text.count("request read model skips") == 3
+    async with ts.writer.db.connection() as conn:
+        assert await ts.writer.projection.watermark(conn) == 7
 
 
 async def old_release_append(dsn: str, schema: str, iid: str, events: list[AuditEvent]) -> None:
@@ -259,7 +330,7 @@ async def test_migration_backfills_and_sinks_catch_up_during_a_rolling_deploy(
         decided_iid,
         [*opened(decided_iid, decided_rid), decided(decided_iid, decided_rid)],
     )
-    await old_release_append(dsn, config.schema_name, open_iid, opened(open_iid, open_rid, "low"))
+    await old_release_append(dsn, config.schema_name, open_iid, opened(open_iid, open_rid, "LOW"))
     monkeypatch.undo()
 
     assert await migrations.migrate(dsn, config) == max(migrations.MIGRATIONS)  # backfill
@@ -286,7 +357,7 @@ async def test_migration_backfills_and_sinks_catch_up_during_a_rolling_deploy(
         new.on_commit = seen.extend
         await new.append(third, [prepare(e) for e in opened(third, rid3)[2:]])
         assert [(s.type, s.team, s.materiality) for s in seen] == [
-            ("HUMAN_REQUESTED", "payments", "high")
+            ("HUMAN_REQUESTED", "payments", "HIGH")
         ]
         assert (await new.projection.refresh()).count == 1
         # Every event is applied exactly once: the watermark is the log's end.
@@ -329,7 +400,7 @@ async def test_a_failing_projection_never_loses_a_batch(
     seen.clear()
     await ts.sink.append(batch(iid, [decided(iid, rid)]))
     assert [(s.type, s.materiality, s.waited_seconds) for s in seen] == [
-        ("DECISION_RECORDED", "high", 90)
+        ("DECISION_RECORDED", "HIGH", 90)
     ]
     assert (await projection.refresh()).count == 0
     async with ts.writer.db.connection() as conn:
