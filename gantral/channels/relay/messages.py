@@ -35,12 +35,8 @@ class ChannelEvent(BaseModel):
     log_index: int
     instance_id: str
     type: str
+    # As the log stores it; the relay reads it through its model (`parse_payload`).
     payload: dict[str, Any] = Field(default_factory=dict)
-
-    @property
-    def request_id(self) -> str | None:
-        value = self.payload.get("request_id")
-        return value if isinstance(value, str) else None
 
 
 class ReadEvents(BaseModel):

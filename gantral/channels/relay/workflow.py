@@ -8,18 +8,22 @@ limit (backing off to a minute), so an outage only delays this channel's copies.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from pydantic_core import to_jsonable_python
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from gantral.domain.audit_event import AuditEventType
 from gantral.domain.audit_payloads import (
     AuditPayload,
+    DecisionRecorded,
     Escalated,
+    HumanRequested,
     ReminderSent,
+    RequestSuperseded,
     StateTransition,
+    TimedOut,
     parse_payload,
 )
 from gantral.domain.states import State
@@ -45,6 +49,16 @@ _FOREVER = RetryPolicy(
 _EVENTS_PER_RUN = 500
 _TERMINAL = {State.COMPLETED, State.TERMINATED}
 _SETTLED_KEPT = 1000
+# The followed events (`FOLLOWED`) that name a request.
+_ABOUT_A_REQUEST = (
+    HumanRequested,
+    Escalated,
+    ReminderSent,
+    DecisionRecorded,
+    TimedOut,
+    RequestSuperseded,
+    StateTransition,
+)
 
 
 def relay_workflow_id(task_queue: str, channel: str) -> str:
@@ -65,7 +79,22 @@ def _parsed(event: ChannelEvent) -> AuditPayload | None:
         return None
 
 
-def _note(payload: AuditPayload | None) -> str | None:
+def _request_id(payload: AuditPayload) -> str | None:
+    return payload.request_id if isinstance(payload, _ABOUT_A_REQUEST) else None
+
+
+def _copies_to_refresh(
+    instance_id: str, payload: AuditPayload, open_keys: Iterable[str]
+) -> list[str]:
+    """The open copies ("instance/request") an event refreshes: every one of an instance
+    that ended, else its request's (if it names one)."""
+    if isinstance(payload, StateTransition) and payload.to_state in _TERMINAL:
+        return [k for k in open_keys if k.startswith(f"{instance_id}/")]
+    rid = _request_id(payload)
+    return [f"{instance_id}/{rid}"] if rid else []
+
+
+def _note(payload: AuditPayload) -> str | None:
     if isinstance(payload, ReminderSent):
         # The deadline spelled as the log records it.
         deadline = to_jsonable_python(payload.deadline)
@@ -144,8 +173,11 @@ class ChannelRelayWorkflow:
         return batch
 
     async def _dispatch(self, channel: str, event: ChannelEvent) -> None:
-        rid = event.request_id
-        if event.type == AuditEventType.HUMAN_REQUESTED and rid is not None:
+        payload = _parsed(event)
+        if payload is None:
+            return
+        if isinstance(payload, HumanRequested):
+            rid = payload.request_id
             where = await workflow.execute_activity(
                 f"{channel}_post_request",
                 PostRequest(instance_id=event.instance_id, request_id=rid),
@@ -156,11 +188,7 @@ class ChannelRelayWorkflow:
             if where is not None:
                 self._open[f"{event.instance_id}/{rid}"] = where
             return
-        payload = _parsed(event)
-        if isinstance(payload, StateTransition) and payload.to_state in _TERMINAL:
-            keys = [k for k in self._open if k.startswith(f"{event.instance_id}/")]
-        else:
-            keys = [f"{event.instance_id}/{rid}"] if rid else []
+        keys = _copies_to_refresh(event.instance_id, payload, self._open)
         for key in keys:
             where = self._open.get(key)
             if where is None:
