@@ -29,7 +29,14 @@ from gantral.domain.audit_payloads import (
     parse_payload,
 )
 
-__all__ = ["ChainedEvent", "InstanceRecord", "UnreadableEvent", "claims_of", "decisions_of"]
+__all__ = [
+    "ChainedEvent",
+    "InstanceRecord",
+    "UnreadableEvent",
+    "claims_of",
+    "decisions_of",
+    "pinned_policies",
+]
 
 NON_CLAIMS = "docs/non-claims.md"
 
@@ -112,14 +119,29 @@ class InstanceRecord:
         return None
 
 
+def pinned_policies(instance_id: str, events: Sequence[object]) -> dict[str, dict[str, Any]]:
+    """The policy references INSTANCE_STARTED pinned, by step ({} without a start, as in
+    a start of the first release). Raises `UnreadableEvent` if no model fits the start."""
+    for e in events:
+        if isinstance(e, dict) and e.get("type") == AuditEventType.INSTANCE_STARTED:
+            start = _payload(instance_id, e, _object(json.loads(str(e["body"]))))
+            return start.pinned_policies if isinstance(start, InstanceStarted) else {}
+    return {}
+
+
 def _chained(instance_id: str, e: dict[str, Any]) -> ChainedEvent:
-    seq, kind = int(e["seq"]), str(e["type"])
     body = _object(json.loads(str(e["body"])))
+    payload = _payload(instance_id, e, body)
+    return ChainedEvent(
+        int(e["seq"]), int(e["log_index"]), str(e["hash"]), str(e["type"]), body, payload
+    )
+
+
+def _payload(instance_id: str, e: dict[str, Any], body: dict[str, Any]) -> AuditPayload:
     try:
-        payload = parse_payload(kind, body.get("payload"))
+        return parse_payload(str(e["type"]), body.get("payload"))
     except ValueError as error:
-        raise UnreadableEvent(instance_id, seq, error) from error
-    return ChainedEvent(seq, int(e["log_index"]), str(e["hash"]), kind, body, payload)
+        raise UnreadableEvent(instance_id, int(e["seq"]), error) from error
 
 
 def _object(value: object) -> dict[str, Any]:

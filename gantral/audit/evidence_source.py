@@ -9,15 +9,13 @@ content hash).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from gantral.audit.evidence import MAX_EVIDENCE_INSTANCES, pack_evidence, write_archive
-from gantral.audit.evidence_claims import UnreadableEvent
+from gantral.audit.evidence_claims import UnreadableEvent, pinned_policies
 from gantral.audit.reader import AuditReader
-from gantral.domain.audit_event import AuditEventType
 from gantral.errors import Conflict, NotFound, Reason
 from gantral.policy.registry import PolicyRegistry
 
@@ -54,15 +52,13 @@ async def instances_in_window(
 
 
 def _pins(bundles: Sequence[dict[str, Any]]) -> list[tuple[str, int]]:
+    """The registry's policy versions the instances pinned (an inline policy is in the
+    template). Raises `UnreadableEvent` for a start no model reads."""
     pins: set[tuple[str, int]] = set()
     for bundle in bundles:
-        for event in bundle["events"]:
-            if event["type"] != AuditEventType.INSTANCE_STARTED:
-                continue
-            payload = json.loads(event["body"]).get("payload") or {}
-            for pin in (payload.get("pinned_policies") or {}).values():
-                if isinstance(pin, dict) and not pin.get("inline") and pin.get("version"):
-                    pins.add((str(pin["id"]), int(pin["version"])))
+        for pin in pinned_policies(str(bundle["instance_id"]), bundle["events"]).values():
+            if not pin.get("inline") and pin.get("version"):
+                pins.add((str(pin["id"]), int(pin["version"])))
     return sorted(pins)
 
 
@@ -75,16 +71,9 @@ async def evidence_archive(
     """The pack's archive bytes (tar.gz). A pinned policy the registry no longer holds is
     left out; the verifier then says it could not check it (INCONCLUSIVE)."""
     note, bundles, proofs = await reader.evidence_bundles(list(instance_ids))
-    policies = []
-    for policy_id, version in _pins(bundles):
-        if registry is None:
-            break
-        try:
-            stored = await registry.get_policy(policy_id, version)
-        except NotFound:
-            continue
-        policies.append(stored.model_dump(mode="json"))
     try:
+        pins = _pins(bundles)
+        policies = await _stored_policies(registry, pins)
         files = pack_evidence(
             scope=scope,
             generated_at=datetime.now(UTC).isoformat(),
@@ -103,3 +92,18 @@ async def evidence_archive(
             seq=error.seq,
         ) from error
     return write_archive(files)
+
+
+async def _stored_policies(
+    registry: PolicyRegistry | None, pins: Sequence[tuple[str, int]]
+) -> list[dict[str, Any]]:
+    policies: list[dict[str, Any]] = []
+    if registry is None:
+        return policies
+    for policy_id, version in pins:
+        try:
+            stored = await registry.get_policy(policy_id, version)
+        except NotFound:
+            continue
+        policies.append(stored.model_dump(mode="json"))
+    return policies

@@ -31,11 +31,10 @@ from gantral.audit.evidence import (
     policy_path,
     read_archive,
 )
-from gantral.audit.evidence_claims import UnreadableEvent
+from gantral.audit.evidence_claims import UnreadableEvent, pinned_policies
 from gantral.audit.note_verify import check_tlog_proof
 from gantral.audit.proofs import ProofFormatError, parse_tlog_proof
 from gantral.audit.verify import Problem
-from gantral.domain.audit_event import AuditEventType
 from gantral.policy.models import Policy
 
 __all__ = ["EvidenceReport", "verify_evidence"]
@@ -184,19 +183,12 @@ def _check_proof(
 def _check_policies(
     report: EvidenceReport, files: dict[str, bytes], instance_id: str, events: list[Any]
 ) -> None:
-    started = next(
-        (
-            e
-            for e in events
-            if isinstance(e, dict) and e.get("type") == AuditEventType.INSTANCE_STARTED
-        ),
-        None,
-    )
-    if started is None:
-        return
-    pins = (json.loads(str(started["body"])).get("payload") or {}).get("pinned_policies") or {}
+    try:
+        pins = pinned_policies(instance_id, events)
+    except UnreadableEvent:
+        return  # a problem at its seq: the derived files cannot be rebuilt without it
     for step, pin in sorted(pins.items()):
-        if not isinstance(pin, dict) or pin.get("inline"):
+        if pin.get("inline"):
             continue  # an inline policy is in the template, whose hash the event records
         path = policy_path(str(pin.get("id")), int(pin.get("version") or 0))
         data = files.get(path)

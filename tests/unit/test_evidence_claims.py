@@ -4,6 +4,7 @@ byte for byte from the events."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,11 @@ from gantral.audit.evidence_claims import (
     claims_of,
     decisions_of,
 )
+from gantral.audit.evidence_source import evidence_archive
 from gantral.audit.evidence_verify import verify_evidence
+from gantral.errors import Conflict, NotFound, Reason
 from tests.helpers.evidence_history import BUNDLES, MANIFEST
+from tests.helpers.older_payloads import older
 
 PIN = {"id": "deploy-policy", "version": 3, "content_hash": "sha256:abc"}
 DIGEST = "sha256:" + "d" * 64
@@ -213,3 +217,66 @@ def test_an_event_no_model_reads_makes_no_pack_and_fails_verification() -> None:
     [unreadable] = [p for p in report.problems if p.code == "bad_evidence"]
     assert (unreadable.instance_id, unreadable.seq) == ("i-1", 3)
     assert "does not parse" in unreadable.message
+
+
+class _Reader:
+    """The audit reader's one call a pack needs: the bundles, under a note, with proofs."""
+
+    def __init__(self, bundle: dict[str, Any]) -> None:
+        self.bundle = bundle
+
+    async def evidence_bundles(self, ids: list[str]) -> tuple[str, list[Any], dict[Any, str]]:
+        return "n\n", [self.bundle], {}
+
+
+class _Registry:
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, int]] = []
+
+    async def get_policy(self, policy_id: str, version: int) -> Any:
+        self.asked.append((policy_id, version))
+        raise NotFound("gone")
+
+
+def _with_start(payload: dict[str, Any]) -> dict[str, Any]:
+    bundle = _bundle()
+    bundle["events"][0] = _event(1, "INSTANCE_STARTED", payload)
+    return bundle
+
+
+def _pack(bundle: dict[str, Any]) -> tuple[bytes, list[tuple[str, int]]]:
+    registry = _Registry()
+    scope = {"instance_ids": ["i-1"]}
+    archive = asyncio.run(evidence_archive(_Reader(bundle), registry, ["i-1"], scope))  # type: ignore[arg-type]
+    return archive, registry.asked
+
+
+def test_the_policies_a_start_pinned_are_read_through_its_model() -> None:
+    archive, asked = _pack(_bundle())
+    assert asked == [("deploy-policy", 3)]  # the registry no longer holds it: not packed
+    report = verify_evidence(archive, None, "o")
+    assert "i-1: step deploy's policy policies/deploy-policy@v3.json is not in the pack" in (
+        report.not_checked
+    )
+    # A first-release start pinned nothing: nothing is asked for, nothing left unchecked.
+    archive, asked = _pack(_with_start(older("INSTANCE_STARTED")))
+    assert asked == []
+    assert not [n for n in verify_evidence(archive, None, "o").not_checked if "policy" in n]
+
+
+def test_a_start_no_model_reads_makes_no_pack_and_its_pins_are_not_guessed_at() -> None:
+    start = {**older("INSTANCE_STARTED"), "pinned_policies": {"deploy": PIN}}
+    unreadable = _with_start({**start, "workflow_version": "one"})
+    registry = _Registry()
+    with pytest.raises(Conflict) as refused:
+        asyncio.run(evidence_archive(_Reader(unreadable), registry, ["i-1"], {}))  # type: ignore[arg-type]
+    assert refused.value.reason == Reason.PAYLOAD_SCHEMA and refused.value.details["seq"] == 1
+    assert registry.asked == []
+    # A pack whose start was changed after packing: one problem, at the start's seq.
+    files = read_archive(_pack(_with_start(start))[0])
+    files["instances/i-1/bundle.json"] = (json.dumps(unreadable) + "\n").encode()
+    report = verify_evidence(write_archive(files), None, "o")
+    assert [(p.code, p.seq) for p in report.problems if p.code == "bad_evidence"] == [
+        ("bad_evidence", 1)
+    ]
+    assert not [n for n in report.not_checked if "policy" in n]
