@@ -44,6 +44,8 @@ from gantral.audit.views import (
     RefusalPage,
     RefusalView,
 )
+from gantral.domain.audit_event import AuditEventType
+from gantral.domain.audit_payloads import AccessRefused, parse_payload
 from gantral.errors import Conflict, InvalidInput, NotFound, Reason, Unavailable
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
@@ -110,8 +112,17 @@ def _open_refusal_token(token: str, filters: str) -> int:
 
 
 def _refusal_view(row: EventRow, at: datetime) -> RefusalView:
+    """A refusal read through its payload model. One no model fits is still listed, with
+    its exact bytes (`body`) but none of the payload's fields (logged): a listing of
+    refusals must not hide one, nor guess what it says."""
     body: dict[str, Any] = json.loads(row.body)
-    payload: dict[str, Any] = body.get("payload") or {}
+    try:
+        payload = parse_payload(AuditEventType.ACCESS_REFUSED, body.get("payload"))
+    except ValueError as error:
+        logger.warning("refusal %s seq %s listed without its payload: %s", row.instance_id,
+                       row.seq, error)  # fmt: skip
+        payload = None
+    refused = payload if isinstance(payload, AccessRefused) else None
     return RefusalView(
         chain_id=row.instance_id,
         seq=row.seq,
@@ -119,11 +130,11 @@ def _refusal_view(row: EventRow, at: datetime) -> RefusalView:
         hash=row.hash.hex(),
         at=str(body.get("at") or at.isoformat()),
         actor=body.get("actor") or {},
-        instance_id=payload.get("instance_id"),
-        request_id=payload.get("request_id"),
-        attempted=str(payload.get("attempted", "")),
-        reason=str(payload.get("reason", "")),
-        message=str(payload.get("message", "")),
+        instance_id=refused.instance_id if refused else None,
+        request_id=refused.request_id if refused else None,
+        attempted=refused.attempted if refused else "",
+        reason=refused.reason if refused else "",
+        message=refused.message if refused else "",
         body=row.body.decode(),
     )
 

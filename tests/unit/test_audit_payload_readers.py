@@ -4,12 +4,15 @@ they always did, and an event no model fits is skipped with a log line, never ra
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from gantral.audit.read_model import Stored
+from gantral.audit.reader import _refusal_view
+from gantral.audit.rows import EventRow
 from gantral.observability.metrics import GantralMetrics
 from gantral.readiness.rebuild import usage_from_events
 from gantral.replay.timeline import build_timeline
@@ -100,3 +103,29 @@ def test_metrics_count_old_events_and_skip_unreadable_ones(
     # Every stored event is counted by type, the unreadable one included.
     assert _count(metrics, "gantral_sink_events_total", type="ACCESS_REFUSED") == 2
     assert "metrics skip a ACCESS_REFUSED payload" in caplog.text
+
+
+def _refusal(payload: object) -> EventRow:
+    body = json.dumps({"type": "ACCESS_REFUSED", "at": AT, "actor": {"id": "eve"},
+                       "payload": payload}).encode()  # fmt: skip
+    return EventRow(7, "gantral-access-log", 3, "ACCESS_REFUSED", body, b"\0" * 32, b"\1" * 32)
+
+
+def test_refusals_list_old_events_and_unreadable_ones_without_their_fields(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    at = datetime(2026, 11, 25, 12, 55, tzinfo=UTC)
+    old = _refusal_view(_refusal(older("ACCESS_REFUSED")), at)  # before instance_id
+    assert (old.instance_id, old.request_id, old.attempted, old.reason, old.message) == (
+        None, "req_1", "decide", "forbidden", "no",
+    )  # fmt: skip
+    row = _refusal({"attempted": "decide", "reason": "forbidden", "request_id": 5})
+    unreadable = _refusal_view(row, at)
+    # Still listed, with the exact bytes to check; nothing taken from a payload no model fits.
+    assert (unreadable.seq, unreadable.actor, unreadable.body) == (
+        3,
+        {"id": "eve"},
+        row.body.decode(),
+    )
+    assert (unreadable.request_id, unreadable.attempted, unreadable.reason) == (None, "", "")
+    assert "refusal gantral-access-log seq 3 listed without its payload" in caplog.text
