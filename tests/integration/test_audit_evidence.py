@@ -22,7 +22,6 @@ import pytest_asyncio
 from temporalio.client import Client
 from typer.testing import CliRunner
 
-from gantral.api.app import create_app
 from gantral.audit.evidence import read_archive, write_archive
 from gantral.cli.audit import audit_app
 from gantral.settings import Settings
@@ -31,37 +30,20 @@ from tests.helpers.auth import AUDITOR, LEAD, bearer
 from tests.helpers.lifecycle import decide, sealed_audit
 from tests.helpers.publishing import publish_one_step
 from tests.helpers.session import AUDIT_PUBLIC
+from tests.helpers.team_audit import TEAM_AUDITORS, api_with_table
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 POLICY = "materiality: HIGH\nrequires_human_approval: true\napprovers: [{role: TECH_LEAD}]\n"
 ARGS = {"service": "billing", "version": "2.4.1"}
 
-TEAM_TABLE = """
-kind: gantral/permissions
-grants:
-  - kinds: [agent]
-    permissions: [instances:start, instances:authorize, instances:report, instances:read]
-  - roles: [team-auditor]
-    kinds: [human]
-    permissions: [audit:read, instances:read]
-"""
-
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def team_api(
     settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    table = tmp_path / "permissions.yaml"
-    table.write_text(TEAM_TABLE)
-    identity = settings.identity.model_copy(update={"permissions_file": table})
-    app = create_app(
-        settings.model_copy(update={"identity": identity}), temporal, audit_config=audit_config
-    )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gantral") as client:
-            yield client
+    async with api_with_table(settings, temporal, audit_config, TEAM_AUDITORS, tmp_path) as client:
+        yield client
 
 
 async def _approved(api: httpx.AsyncClient, workflow: str) -> tuple[str, str]:

@@ -18,45 +18,28 @@ import pytest_asyncio
 from temporalio.client import Client
 from typer.testing import CliRunner
 
-from gantral.api.app import create_app
 from gantral.cli.audit import audit_app
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from tests.helpers.auth import AUDITOR, bearer
 from tests.helpers.lifecycle import ARGS, decide
+from tests.helpers.team_audit import TEAM_AUDITORS, api_with_table
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 ROUTE = "/v1/audit/refusals"
 
 # Team auditors read their own team's audit log only; every person may try to decide.
-TEAM_TABLE = """
-kind: gantral/permissions
-grants:
-  - kinds: [agent]
-    permissions: [instances:start, instances:authorize, instances:report, instances:read]
-  - roles: [team-auditor]
-    kinds: [human]
-    permissions: [audit:read, instances:read]
-  - kinds: [human]
-    permissions: [decisions:decide, instances:read]
-"""
+DECIDERS = "  - {kinds: [human], permissions: [decisions:decide, instances:read]}\n"
+TEAM_TABLE = TEAM_AUDITORS + DECIDERS
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def team_api(
     settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    table = tmp_path / "permissions.yaml"
-    table.write_text(TEAM_TABLE)
-    identity = settings.identity.model_copy(update={"permissions_file": table})
-    app = create_app(
-        settings.model_copy(update={"identity": identity}), temporal, audit_config=audit_config
-    )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gantral") as client:
-            yield client
+    async with api_with_table(settings, temporal, audit_config, TEAM_TABLE, tmp_path) as client:
+        yield client
 
 
 async def _start(api: httpx.AsyncClient, team: str) -> str:

@@ -1,0 +1,46 @@
+"""The API under a permissions table of its own (GANTRAL_IDENTITY__PERMISSIONS_FILE), and
+the table the audit tests share: agents run instances, team auditors read their own
+team's audit log and nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client
+
+from gantral.api.app import create_app
+from gantral.settings import Settings
+from gantral.settings.audit import AuditSettings
+
+__all__ = ["TEAM_AUDITORS", "api_with_table"]
+
+TEAM_AUDITORS = """
+kind: gantral/permissions
+grants:
+  - kinds: [agent]
+    permissions: [instances:start, instances:authorize, instances:report, instances:read]
+  - roles: [team-auditor]
+    kinds: [human]
+    permissions: [audit:read, instances:read]
+"""
+
+
+@contextlib.asynccontextmanager
+async def api_with_table(
+    settings: Settings, temporal: Client, audit_config: AuditSettings, table: str, directory: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The session's API (its settings, workers and audit schema) reading its permissions
+    from `table`, written to `directory`; a client of it in the test's event loop."""
+    path = directory / "permissions.yaml"
+    path.write_text(table)
+    identity = settings.identity.model_copy(update={"permissions_file": path})
+    app = create_app(
+        settings.model_copy(update={"identity": identity}), temporal, audit_config=audit_config
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gantral") as client:
+            yield client
