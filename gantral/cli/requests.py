@@ -27,8 +27,10 @@ the exit code is 1 if any request was refused (the others are decided all the sa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import gantral_sdk as sdk
@@ -98,9 +100,40 @@ def _request(client: sdk.GantralClient, ref: str) -> tuple[str, sdk.HumanRequest
     return instance_id, client.get_request(instance_id, request_id)
 
 
+def _stale(exc: sdk.GantralSDKError) -> bool:
+    return isinstance(exc, sdk.Conflict) and exc.reason in ("stale", "superseded")
+
+
 def _fail(exc: sdk.GantralSDKError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
+    if _stale(exc):
+        typer.echo(
+            f"refused, nothing recorded: {exc.message}. The request is not what was "
+            "shown; run `gantral requests show` again.",
+            err=True,
+        )
+    else:
+        typer.echo(f"error: {exc}", err=True)
     return typer.Exit(code=1)
+
+
+@contextlib.contextmanager
+def _session(api_url: str, auth: httpx.Auth) -> Iterator[sdk.GantralClient]:
+    """A client of the API for one command; an SDK error in the block is printed and
+    the command exits 1."""
+    with _client(api_url, auth) as client:
+        try:
+            yield client
+        except sdk.GantralSDKError as exc:
+            raise _fail(exc) from None
+
+
+def _outcome(kind: sdk.DecisionType, ref: str, result: sdk.DecisionResult) -> None:
+    """One recorded decision: the request's and the instance's state after it."""
+    decided = result.request
+    typer.echo(
+        f"{kind} recorded on {ref}: request {decided.status}, "
+        f"instance {result.state} ({decided.quorum})"
+    )
 
 
 @requests_app.command("list")
@@ -125,11 +158,8 @@ def list_requests(
         params["team"] = team
     if page_token:
         params["page_token"] = page_token
-    with _client(api_url, _auth(token, token_url, client_id, client_secret)) as client:
-        try:
-            page = client._run(Call("GET", "/v1/requests", InboxPage, params=params))
-        except sdk.GantralSDKError as exc:
-            raise _fail(exc) from None
+    with _session(api_url, _auth(token, token_url, client_id, client_secret)) as client:
+        page = client._run(Call("GET", "/v1/requests", InboxPage, params=params))
     if output is OutputFormat.json:
         typer.echo(page.model_dump_json(indent=2))
         return
@@ -156,11 +186,8 @@ def show(
     client_secret: ClientSecret = None,
 ) -> None:
     """The request in full: action, arguments and digest, context, deadline, quorum."""
-    with _client(api_url, _auth(token, token_url, client_id, client_secret)) as client:
-        try:
-            instance_id, request = _request(client, ref)
-        except sdk.GantralSDKError as exc:
-            raise _fail(exc) from None
+    with _session(api_url, _auth(token, token_url, client_id, client_secret)) as client:
+        instance_id, request = _request(client, ref)
     _display(instance_id, request)
 
 
@@ -168,10 +195,6 @@ def _display(instance_id: str, request: sdk.HumanRequest) -> None:
     typer.echo(
         json.dumps({"instance_id": instance_id, **request.model_dump(mode="json")}, indent=2)
     )
-
-
-def _stale(exc: sdk.GantralSDKError) -> bool:
-    return isinstance(exc, sdk.Conflict) and exc.reason in ("stale", "superseded")
 
 
 def _decide(
@@ -184,44 +207,30 @@ def _decide(
     digest: str | None,
     delta: dict[str, Any] | None = None,
 ) -> None:
-    with _client(api_url, auth) as client:
-        try:
-            instance_id, request = _request(client, ref)
-            if digest is None:
-                # Show first, then bind the decision to exactly what was shown: a request
-                # the agent superseded while the human read it is refused, not decided.
-                _display(instance_id, request)
-                asked = f"{kind} {instance_id}/{request.request_id} with exactly these arguments?"
-                if not typer.confirm(asked, default=False):
-                    typer.echo("nothing recorded", err=True)
-                    raise typer.Exit(code=1)
-                digest = request.args_digest
-            result = client.decide(
-                instance_id,
-                request.request_id,
-                kind,
-                role=role,
-                justification=justification,
-                context_delta=delta,
-                idempotency_key=f"cli-{uuid.uuid4().hex}",
-                seen_args_digest=digest,
-                # Recorded with the decision; the identity is still the token's own.
-                channel="cli",
-            )
-        except sdk.GantralSDKError as exc:
-            if _stale(exc):
-                typer.echo(
-                    f"refused, nothing recorded: {exc.message}. The request is not what was "
-                    "shown; run `gantral requests show` again.",
-                    err=True,
-                )
-                raise typer.Exit(code=1) from None
-            raise _fail(exc) from None
-    decided = result.request
-    typer.echo(
-        f"{kind} recorded on {instance_id}/{decided.request_id}: request {decided.status}, "
-        f"instance {result.state} ({decided.quorum})"
-    )
+    with _session(api_url, auth) as client:
+        instance_id, request = _request(client, ref)
+        if digest is None:
+            # Show first, then bind the decision to exactly what was shown: a request
+            # the agent superseded while the human read it is refused, not decided.
+            _display(instance_id, request)
+            asked = f"{kind} {instance_id}/{request.request_id} with exactly these arguments?"
+            if not typer.confirm(asked, default=False):
+                typer.echo("nothing recorded", err=True)
+                raise typer.Exit(code=1)
+            digest = request.args_digest
+        result = client.decide(
+            instance_id,
+            request.request_id,
+            kind,
+            role=role,
+            justification=justification,
+            context_delta=delta,
+            idempotency_key=f"cli-{uuid.uuid4().hex}",
+            seen_args_digest=digest,
+            # Recorded with the decision; the identity is still the token's own.
+            channel="cli",
+        )
+    _outcome(kind, f"{instance_id}/{result.request.request_id}", result)
 
 
 @requests_app.command("approve")
@@ -336,33 +345,25 @@ def decide_many(
         raise typer.BadParameter("say --approve or --reject")
     kind = sdk.DecisionType.APPROVE if approve else sdk.DecisionType.REJECT
     auth = _auth(token, token_url, client_id, client_secret)
-    with _client(api_url, auth) as client:
-        try:
-            items, shown = _batch_refs(client, refs)
-            if shown and not typer.confirm(
-                f"{kind} these {len(items)} requests with exactly these arguments?",
-                default=False,
-            ):
-                typer.echo("nothing recorded", err=True)
-                raise typer.Exit(code=1)
-            result = client.decide_batch(
-                items,
-                kind,
-                role=role,
-                justification=justification,
-                idempotency_key=f"cli-{uuid.uuid4().hex}",
-                channel="cli",
-            )
-        except sdk.GantralSDKError as exc:
-            raise _fail(exc) from None
+    with _session(api_url, auth) as client:
+        items, shown = _batch_refs(client, refs)
+        if shown and not typer.confirm(
+            f"{kind} these {len(items)} requests with exactly these arguments?",
+            default=False,
+        ):
+            typer.echo("nothing recorded", err=True)
+            raise typer.Exit(code=1)
+        result = client.decide_batch(
+            items,
+            kind,
+            role=role,
+            justification=justification,
+            idempotency_key=f"cli-{uuid.uuid4().hex}",
+            channel="cli",
+        )
     for outcome in result.items:
-        ref = f"{outcome.instance_id}/{outcome.request_id}"
         if outcome.result is not None:
-            decided = outcome.result.request
-            typer.echo(
-                f"{kind} recorded on {ref}: request {decided.status}, "
-                f"instance {outcome.result.state} ({decided.quorum})"
-            )
+            _outcome(kind, f"{outcome.instance_id}/{outcome.request_id}", outcome.result)
     for refusal in sdk.batch_refusals(result):
         ref = f"{refusal.details['instance_id']}/{refusal.details['request_id']}"
         typer.echo(f"refused, nothing recorded on {ref}: {refusal}", err=True)
