@@ -1,6 +1,6 @@
 """The API under a permissions table of its own (GANTRAL_IDENTITY__PERMISSIONS_FILE), and
-the table the audit tests share: agents run instances, team auditors read their own
-team's audit log and nothing else."""
+the tables the audit and auth tests share: agents run instances, team auditors read their
+own team's audit log and nothing else."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from gantral.api.app import create_app
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 
-__all__ = ["TEAM_AUDITORS", "api_with_table"]
+__all__ = ["TEAM_AUDITORS", "TEAM_AUDITORS_AND_DECIDERS", "api_with_table"]
 
 TEAM_AUDITORS = """
 kind: gantral/permissions
@@ -26,6 +26,10 @@ grants:
     kinds: [human]
     permissions: [audit:read, instances:read]
 """
+# And every person may try to decide (the role check then refuses or lets them).
+TEAM_AUDITORS_AND_DECIDERS = (
+    TEAM_AUDITORS + "  - {kinds: [human], permissions: [decisions:decide, instances:read]}\n"
+)
 
 
 @contextlib.asynccontextmanager

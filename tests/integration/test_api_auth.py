@@ -20,7 +20,6 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 
-from gantral.api.app import create_app
 from gantral.errors import Forbidden
 from gantral.identity import Permission, Principal, PrincipalKind, default_permission_table
 from gantral.identity.dev_keys import SigningKey
@@ -38,6 +37,7 @@ from tests.helpers.auth import (
     token,
 )
 from tests.helpers.lifecycle import authorize, decide, start
+from tests.helpers.team_audit import TEAM_AUDITORS_AND_DECIDERS, api_with_table
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -368,18 +368,6 @@ async def test_permission_table_walk_through_the_api(
 
 # --- a replacement permission table ------------------------------------------------
 
-CUSTOM_TABLE = """
-kind: gantral/permissions
-grants:
-  - kinds: [agent]
-    permissions: [instances:start, instances:authorize, instances:report, instances:read]
-  - roles: [team-auditor]
-    kinds: [human]
-    permissions: [audit:read, instances:read]
-  - kinds: [human]
-    permissions: [decisions:decide, instances:read]
-"""
-
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def custom_api(
@@ -390,16 +378,9 @@ async def custom_api(
     tmp_path: Path,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The API with a table read from GANTRAL_IDENTITY__PERMISSIONS_FILE."""
-    table = tmp_path / "permissions.yaml"
-    table.write_text(CUSTOM_TABLE)
-    identity = settings.identity.model_copy(update={"permissions_file": table})
-    app = create_app(
-        settings.model_copy(update={"identity": identity}), temporal, audit_config=audit_config
-    )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gantral") as client:
-            yield client
+    table = TEAM_AUDITORS_AND_DECIDERS
+    async with api_with_table(settings, temporal, audit_config, table, tmp_path) as client:
+        yield client
 
 
 async def test_replacement_table_scopes_audit_reads_to_own_team(

@@ -23,22 +23,20 @@ from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from tests.helpers.auth import AUDITOR, bearer
 from tests.helpers.lifecycle import ARGS, decide
-from tests.helpers.team_audit import TEAM_AUDITORS, api_with_table
+from tests.helpers.team_audit import TEAM_AUDITORS_AND_DECIDERS, api_with_table
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 ROUTE = "/v1/audit/refusals"
-
-# Team auditors read their own team's audit log only; every person may try to decide.
-DECIDERS = "  - {kinds: [human], permissions: [decisions:decide, instances:read]}\n"
-TEAM_TABLE = TEAM_AUDITORS + DECIDERS
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def team_api(
     settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_with_table(settings, temporal, audit_config, TEAM_TABLE, tmp_path) as client:
+    # Team auditors read their own team's audit log only; every person may try to decide.
+    table = TEAM_AUDITORS_AND_DECIDERS
+    async with api_with_table(settings, temporal, audit_config, table, tmp_path) as client:
         yield client
 
 
