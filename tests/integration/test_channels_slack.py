@@ -2,7 +2,8 @@
 points at it) and the tests send what Slack sends, signed with Slack's v0 scheme.
 
 Covered: approve from Slack end to end; an override from the modal re-checked by policy;
-forged and stale signatures; unknown users; approvers by Slack user group (and a removal
+forged and stale signatures; unknown users; a deputy deciding for the delegator (and
+refused when the deputy requested it); approvers by Slack user group (and a removal
 from the group refused once the membership cache expires); the message updated after a
 decision in another channel; a race between Slack and the API; Slack down while an
 instance waits; long arguments (key fields first, the cut said, approving what could not
@@ -18,6 +19,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -184,6 +186,12 @@ async def world(
                             "U_SRE": {
                                 "actor": "slack-sre",
                                 "roles": ["approver", "SRE"],
+                                "teams": ["payments"],
+                            },
+                            # A deputy: decides the policy's requests only as someone's.
+                            "U_DEPUTY": {
+                                "actor": "slack-dep",
+                                "roles": ["approver"],
                                 "teams": ["payments"],
                             },
                         },
@@ -598,3 +606,67 @@ async def test_superseded_says_what_happened_not_someone(world: World) -> None:
         lambda: "SUPERSEDED*: the agent asked again" in str(world.slack.messages[ts]["blocks"]),
         "the old message does not say what happened",
     )
+
+
+async def delegate_to_slack_deputy(world: World) -> str:
+    """A TECH_LEAD of payments (unique per test) hands the role to slack-dep."""
+    delegator = f"away-{uuid.uuid4().hex[:6]}"
+    ends = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    body = {"deputy": "slack-dep", "roles": ["TECH_LEAD"], "ends_at": ends}
+    headers = bearer(delegator, ["TECH_LEAD", "approver"], teams=["payments"])
+    resp = await world.api.put("/v1/delegations/me", json=body, headers=headers)
+    assert resp.status_code == 200, resp.text
+    return delegator
+
+
+async def test_a_deputy_approves_from_slack_for_the_delegator(world: World) -> None:
+    iid, rid = await world.pending()
+    ts, _ = await world.message(rid)
+    # Before any delegation, slack-dep holds no role the policy names.
+    await world.click("U_DEPUTY", ts, "gantral_approve")
+    await world.replied("role approver is not an approver of this request")
+    assert (await world.outcome(iid, rid))["status"] == "PENDING"
+
+    delegator = await delegate_to_slack_deputy(world)
+    assert (await world.click("U_DEPUTY", ts, "gantral_approve")).status_code == 200
+    done = await world.outcome(iid, rid)
+    assert done["status"] == "APPROVED", done
+    assert (done["decided_by"], done["decided_on_behalf_of"]) == ("slack-dep", delegator)
+    assert done["approvals"] == {delegator: "TECH_LEAD"}
+    assert done["deputies"] == {delegator: "slack-dep"}
+    view = (await world.api.get(f"/v1/instances/{iid}", headers=API_LEAD)).json()
+    decision = view["decisions"][-1]
+    assert (decision["human_actor_id"], decision["on_behalf_of"]) == ("slack-dep", delegator)
+    assert decision["channel"] == "slack" and decision["channel_ref"] == ts
+    await world.replied(f"slack-dep as deputy for {delegator}")
+
+
+async def test_a_deputy_who_requested_it_is_refused_in_slack(
+    world: World, temporal: Client
+) -> None:
+    await delegate_to_slack_deputy(world)
+    # slack-dep drives the instance by hand through the API: its requester.
+    requester = bearer("slack-dep", ["operator", "approver"], teams=["payments"])
+    body = {"workflow_id": world.workflow, "owning_team_id": "payments"}
+    started = await world.api.post("/v1/instances", json=body, headers=requester)
+    assert started.status_code == 201, started.text
+    iid = started.json()["instance_id"]
+    ask = {"action": "pay", "arguments": {"amount": 7, "to": "acme"}}
+    asked = await world.api.post(
+        f"/v1/instances/{iid}/steps/act/authorize", json=ask, headers=requester
+    )
+    assert asked.json()["outcome"] == "PENDING", asked.text
+    rid = asked.json()["request"]["request_id"]
+    ts, _ = await world.message(rid)
+
+    before = len(world.slack.responses)
+    assert (await world.click("U_DEPUTY", ts, "gantral_approve")).status_code == 200
+    text = await world.replied("slack-dep requested or triggered this instance")
+    assert text.startswith("Not recorded: ")
+    reply = next(r for r in world.slack.responses[before:] if r.get("text") == text)
+    assert reply.get("response_type") == "ephemeral"
+    request = await world.outcome(iid, rid)
+    assert request["status"] == "PENDING" and request["approvals"] == {}
+    [refused] = await refusals_on(world.api, temporal, iid, 1)
+    assert refused["payload"]["reason"] == "separation_of_duties"
+    assert refused["actor"]["id"] == "slack-dep"

@@ -72,6 +72,7 @@ def _interactions(request: Request, settings: Settings) -> SlackInteractions:
         request.app.state.identity,
         web,
         request.app.state.temporal,
+        getattr(request.app.state, "delegations", None),
     )
 
 
@@ -131,7 +132,10 @@ async def events(request: Request, tasks: BackgroundTasks) -> Response | dict[st
                     teams = None if scope.any_team else sorted(scope.teams)
                     if teams != []:
                         actor = to_actor(principal)
-                        page = await open_requests(temporal, teams=teams, actor=actor)
+                        held = await handler.delegated_to(who)
+                        page = await open_requests(
+                            temporal, teams=teams, actor=actor, delegated=held
+                        )
                         items = page.items
                 try:
                     await handler.web.call(

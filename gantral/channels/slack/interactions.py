@@ -37,8 +37,10 @@ from gantral.channels.slack.checks import Seen, look, refusal
 from gantral.channels.slack.people import identify
 from gantral.channels.slack.web import SlackUnavailable, SlackWeb
 from gantral.core import GantralCore
+from gantral.domain.delegation import Delegated
 from gantral.domain.records import DecisionType
 from gantral.errors import Forbidden, GantralError, InvalidInput, Reason
+from gantral.governance.delegation_book import DelegationBook
 from gantral.identity import IdentityService, to_actor
 from gantral.policy.compiled import compiled
 from gantral.settings.channels import ChannelIdentity, SlackSettings
@@ -80,6 +82,8 @@ class SlackInteractions:
     identity: IdentityService
     web: SlackWeb
     temporal: Client
+    # Deputies: a user standing in for an absent approver decides on their behalf.
+    delegations: DelegationBook | None = None
 
     async def handle(self, payload: dict[str, Any], later: Later) -> dict[str, Any] | None:
         """The synchronous part; returns the body of the HTTP answer to Slack, if any."""
@@ -151,7 +155,8 @@ class SlackInteractions:
             problem = f"Not possible: {exc.message}"
             later(lambda: reply(problem))
             return
-        refused = refusal(seen, who, kind, self.identity)
+        held = await self.delegated_to(who)
+        refused = refusal(seen, who, kind, self.identity, held)
         if refused is not None:
             later(lambda: self._refused(who, kind, seen, refused, reply))
             return
@@ -166,6 +171,12 @@ class SlackInteractions:
         except SlackUnavailable as exc:
             problem = f"Could not open the form ({exc.code}); try again."
             later(lambda: reply(problem))
+
+    async def delegated_to(self, who: ChannelIdentity) -> list[Delegated]:
+        """The delegations in effect to `who` now (none without a delegation book)."""
+        if self.delegations is None:
+            return []
+        return await self.delegations.in_effect_for(who.actor)
 
     async def _refused(
         self,
@@ -262,12 +273,14 @@ class SlackInteractions:
         self, who: ChannelIdentity, cmd: ChannelDecision, reply: Callable[[str], Awaitable[None]]
     ) -> None:
         try:
-            result = await decide_via_channel(self.core, self.identity, who, cmd)
+            result = await decide_via_channel(self.core, self.identity, who, cmd, self.delegations)
         except GantralError as exc:
             await reply(f"Not recorded: {exc.message}")
             return
+        behalf = result.decision.on_behalf_of
+        by = f"{who.actor} as deputy for {behalf}" if behalf else who.actor
         await reply(
-            f"{cmd.decision_type} recorded for {who.actor}: request {result.request.status}"
+            f"{cmd.decision_type} recorded for {by}: request {result.request.status}"
             f" ({result.request.quorum})."
         )
 
