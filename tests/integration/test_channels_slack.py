@@ -3,7 +3,8 @@ points at it) and the tests send what Slack sends, signed with Slack's v0 scheme
 
 Covered: approve from Slack end to end; an override from the modal re-checked by policy;
 forged and stale signatures; unknown users; a deputy deciding for the delegator (and
-refused when the deputy requested it); approvers by Slack user group (and a removal
+refused when the deputy requested it); "approve these N" from App Home, each request
+bound to the digest its modal displayed; approvers by Slack user group (and a removal
 from the group refused once the membership cache expires); the message updated after a
 decision in another channel; a race between Slack and the API; Slack down while an
 instance waits; long arguments (key fields first, the cut said, approving what could not
@@ -41,6 +42,7 @@ from tests.helpers.serving import serve
 from tests.helpers.slack_stand_in import (
     SlackStandIn,
     block_action,
+    home_action,
     sign,
     signed,
     view_submission,
@@ -670,3 +672,70 @@ async def test_a_deputy_who_requested_it_is_refused_in_slack(
     [refused] = await refusals_on(world.api, temporal, iid, 1)
     assert refused["payload"]["reason"] == "separation_of_duties"
     assert refused["actor"]["id"] == "slack-dep"
+
+
+async def test_approve_these_n_from_app_home_refuses_only_the_stale_one(world: World) -> None:
+    action = f"refund-{uuid.uuid4().hex[:6]}"  # this test's own: no other request shares it
+
+    async def ask(iid: str, amount: int) -> dict[str, Any]:
+        body = {"action": action, "arguments": {"amount": amount, "to": "acme"}}
+        resp = await world.api.post(
+            f"/v1/instances/{iid}/steps/act/authorize", json=body, headers=AGENT
+        )
+        assert resp.json()["outcome"] == "PENDING", resp.text
+        return dict(resp.json()["request"])
+
+    iids = [await world.start(world.workflow) for _ in range(3)]
+    shown = {iid: await ask(iid, 10 + n) for n, iid in enumerate(iids)}
+    event = {"type": "event_callback", "team_id": "T1",
+             "event": {"type": "app_home_opened", "user": "U_ALICE", "tab": "home"}}  # fmt: skip
+    raw = json.dumps(event).encode()
+    label = f"Approve all 3 shown for {action}"
+
+    def home() -> dict[str, Any] | None:
+        views = [p["view"] for p in world.slack.of("views.publish") if label in str(p["view"])]
+        return views[-1] if views else None
+
+    for _ in range(60):  # until Temporal's visibility lists all three
+        headers = {**sign(SECRET, raw), "content-type": "application/json"}
+        await world.api.post("/v1/channels/slack/events", content=raw, headers=headers)
+        await asyncio.sleep(0.5)
+        if home() is not None:
+            break
+    view = home()
+    assert view is not None, "App Home offers no batch approval"
+    button = next(
+        e
+        for b in view["blocks"]
+        if b.get("type") == "actions"
+        for e in b["elements"]
+        if e["text"]["text"] == label
+    )
+    opened = len(world.slack.of("views.open"))
+    body, headers = signed(SECRET, home_action("U_ALICE", view, button["action_id"]))
+    assert (await world.api.post(INTERACTIONS, content=body, headers=headers)).status_code == 200
+    modal = (await until(lambda: world.slack.of("views.open")[opened:], "no modal"))[-1]["view"]
+    listing = str(modal["blocks"])
+    for iid, request in shown.items():  # each request, its arguments and digest prefix
+        assert f"{iid}/{request['request_id']}" in listing
+        assert request["args_digest"].split(":")[-1][:12] in listing
+        assert f'"amount":{request["arguments"]["amount"]}' in listing
+
+    # Between display and submit, the agent asks again for the second with other arguments.
+    stale = iids[1]
+    changed = await ask(stale, 99)
+    answer = await world.submit("U_ALICE", modal, {})
+    assert answer["response_action"] == "update" and "Deciding 3" in str(answer["view"])
+    done = await until(
+        lambda: [u for u in world.slack.of("views.update") if action in str(u["view"])],
+        "no outcomes listed",
+    )
+    outcome = str(done[-1]["view"]["blocks"])
+    assert "2 approved, 1 refused" in outcome, outcome
+    assert f"Refused `{stale}/{shown[stale]['request_id']}`" in outcome
+    for iid in (iids[0], iids[2]):
+        assert f"Approved `{iid}/{shown[iid]['request_id']}`" in outcome
+        request = await world.outcome(iid, shown[iid]["request_id"])
+        assert (request["status"], request["decided_by"]) == ("APPROVED", "slack-alice")
+    # The changed request is still waiting, as a refused single decision leaves it.
+    assert (await world.outcome(stale, changed["request_id"]))["status"] == "PENDING"
