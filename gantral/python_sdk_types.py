@@ -32,6 +32,7 @@ ROOTS = (
     "AuthorizeResult",
     "BatchDecisionItem",
     "BatchDecisionResult",
+    "BreakGlassView",
     "Cost",
     "Decision",
     "DecisionResult",

@@ -4,6 +4,11 @@ No business logic (invariant 6): the channel user is mapped to an identity by
 configuration, the permission table judges it as it judges a token, and
 `GantralCore.decide` runs the same validator, quorum, separation of duties, stale-digest
 check and audit as the API. Every refusal is recorded in the access log.
+
+A channel user who cannot decide a request themselves but stands in for someone who can
+(a delegation in effect) decides as their deputy: the delegation is resolved by the same
+`DelegationBook.resolve` the API's `on_behalf_of` uses, and the workflow checks it (one
+hop, separation of duties for deputy and delegator) and records both names.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from gantral.channels.inbox import decidable_roles
 from gantral.channels.outcomes import settled_text, what_happened
 from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
+from gantral.domain.delegation import Delegated
 from gantral.domain.records import DecisionType, HumanRequest
 from gantral.errors import Conflict, Forbidden, GantralError, Reason
+from gantral.governance.delegation_book import DelegationBook
 from gantral.identity import IdentityService, Permission, Principal, PrincipalKind, to_actor
 from gantral.settings.channels import ChannelIdentity
 from gantral.workflows.messages import Decide, DecisionResult, Refusal
@@ -27,6 +35,7 @@ __all__ = [
     "principal_of",
     "refuse",
     "settled_text",
+    "stands_in_for",
     "unknown_actor",
     "what_happened",
 ]
@@ -84,14 +93,34 @@ def _role(request: HumanRequest, actor: Actor, table_roles: frozenset[str]) -> s
     return next(iter(policy_roles or actor.roles), None)
 
 
+async def stands_in_for(
+    book: DelegationBook | None, request: HumanRequest, actor: Actor, team: str
+) -> Delegated | None:
+    """The delegation `actor` decides `request` under: only when they cannot decide it in
+    a role of their own, and a delegation in effect to them on `team` holds a role the
+    request still needs (the first such delegator's, resolved as the API resolves
+    `on_behalf_of`). None: `actor` decides as themselves. Separation of duties and each
+    human once are judged by the workflow, for deputy and delegator alike, so a deputy
+    kept from the request is told why rather than that they hold no role."""
+    if book is None or decidable_roles(request, actor):
+        return None
+    wanted = set(request.still_needed or request.required_approvers)
+    for held in await book.in_effect_for(actor.id):
+        if held.covers_team(team) and wanted & set(held.roles):
+            return await book.resolve(actor.id, held.delegator, team)
+    return None
+
+
 async def decide_via_channel(
     core: GantralCore,
     identity_service: IdentityService,
     who: ChannelIdentity,
     cmd: ChannelDecision,
+    delegations: DelegationBook | None = None,
 ) -> DecisionResult:
-    """Decide as `who`; raises the core's typed refusal (recorded) otherwise. A Conflict on
-    a request settled meanwhile says who settled it and through which channel."""
+    """Decide as `who` (or, see `stands_in_for`, as a deputy: `delegations`); raises the
+    core's typed refusal (recorded) otherwise. A Conflict on a request settled meanwhile
+    says who settled it and through which channel."""
     principal = principal_of(who, cmd.channel)
     actor = to_actor(principal)
     attempted = f"{cmd.decision_type} via {cmd.channel} on {cmd.instance_id}/{cmd.request_id}"
@@ -105,8 +134,13 @@ async def decide_via_channel(
         # A settled request still goes to the core: a redelivery of the very decision that
         # settled it gets its first outcome; anything else is refused there.
         request = next((r for r in view.requests if r.request_id == cmd.request_id), None)
+        deputy = None
+        if request is not None:
+            deputy = await stands_in_for(delegations, request, actor, view.owning_team_id)
         role = _role(request, actor, identity_service.table.roles()) if request else None
-        if role is None:
+        if deputy is not None:
+            role = None  # the workflow chooses among the delegated roles
+        elif role is None:
             raise Forbidden(f"{actor.id} holds no role to decide in", reason=Reason.NO_ROLE)
         decision = Decide(
             request_id=cmd.request_id,
@@ -119,6 +153,7 @@ async def decide_via_channel(
             seen_args_digest=cmd.seen_args_digest,
             channel=cmd.channel,
             channel_ref=cmd.channel_ref,
+            on_behalf_of=deputy,
         )
         try:
             return await core.decide(cmd.instance_id, decision)

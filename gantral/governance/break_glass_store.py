@@ -11,17 +11,12 @@ import abc
 from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString
 
-from psycopg import sql
-from psycopg.errors import ForeignKeyViolation, UniqueViolation
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
 
 from gantral.errors import Conflict, NotFound, Reason
 from gantral.governance.break_glass import BreakGlass, BreakGlassApproval
-from gantral.governance.halt_store import _database
 from gantral.governance.halts import HaltScope
-from gantral.postgres_migrations import apply_migrations
+from gantral.governance.postgres_store import PostgresStore, append_only, refuse_change
 
 __all__ = ["MIGRATIONS", "BreakGlassStore", "InMemoryBreakGlassStore", "PostgresBreakGlassStore"]
 
@@ -49,27 +44,9 @@ MIGRATIONS: list[str] = [
         active_from timestamptz NOT NULL,
         expires_at timestamptz NOT NULL
     );
-    CREATE FUNCTION {schema}.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        RAISE EXCEPTION 'break-glasses are append-only' USING ERRCODE = 'insufficient_privilege';
-    END $$;
-    CREATE TRIGGER break_glass_immutable BEFORE UPDATE OR DELETE ON {schema}.break_glass
-        FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
-    CREATE TRIGGER break_glass_no_truncate BEFORE TRUNCATE ON {schema}.break_glass
-        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
-    CREATE TRIGGER break_glass_approvals_immutable BEFORE UPDATE OR DELETE
-        ON {schema}.break_glass_approvals
-        FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
-    CREATE TRIGGER break_glass_approvals_no_truncate BEFORE TRUNCATE
-        ON {schema}.break_glass_approvals
-        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
-    CREATE TRIGGER break_glass_active_immutable BEFORE UPDATE OR DELETE
-        ON {schema}.break_glass_active
-        FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
-    CREATE TRIGGER break_glass_active_no_truncate BEFORE TRUNCATE
-        ON {schema}.break_glass_active
-        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
-    """,
+    """
+    + refuse_change("break-glasses are append-only")
+    + append_only("break_glass", "break_glass_approvals", "break_glass_active"),
 ]
 
 
@@ -156,33 +133,20 @@ class InMemoryBreakGlassStore(BreakGlassStore):
         return [g for g in self._glasses.values() if _current(g, since)]
 
 
-class PostgresBreakGlassStore(BreakGlassStore):
+class PostgresBreakGlassStore(PostgresStore, BreakGlassStore):
     """Break-glasses on a psycopg pool opened by the caller (the halts' pool)."""
 
-    def __init__(
-        self, pool: AsyncConnectionPool[Any], *, schema: str = "gantral_break_glass"
-    ) -> None:
-        self._pool = pool
-        self._schema_name = schema
-        self._schema = sql.Identifier(schema)
-
-    def _sql(self, statement: str) -> sql.Composed:
-        return sql.SQL(statement).format(schema=self._schema)
-
-    async def migrate(self) -> int:
-        lock = f"gantral_break_glass_migrations:{self._schema.as_string()}"
-        return await apply_migrations(self._pool, self._schema_name, MIGRATIONS, lock)
-
-    async def _insert(self, statement: str, params: tuple[Any, ...]) -> None:
-        with _database():
-            async with self._pool.connection() as conn:
-                await conn.execute(self._sql(statement), params)
+    MIGRATIONS = MIGRATIONS
+    SCHEMA = "gantral_break_glass"
+    # Beside the halts, in their database: down, it is the halts' outage.
+    WHAT = "halts"
+    UNAVAILABLE = Reason.HALTS_UNAVAILABLE
 
     async def add(
         self, break_glass_id: str, scope: HaltScope, reason: str, ttl: timedelta, opened_by: str
     ) -> BreakGlass:
         stored = Jsonb(scope.model_dump(mode="json", exclude_none=True))
-        await self._insert(
+        await self._execute(
             "INSERT INTO {schema}.break_glass "
             "(break_glass_id, scope, reason, ttl_seconds, opened_by) VALUES (%s, %s, %s, %s, %s)",
             (break_glass_id, stored, reason, ttl.total_seconds(), opened_by),
@@ -190,22 +154,19 @@ class PostgresBreakGlassStore(BreakGlassStore):
         return await self.get(break_glass_id)
 
     async def approve(self, break_glass_id: str, human: str, role: str, reason: str) -> BreakGlass:
-        try:
-            await self._insert(
-                "INSERT INTO {schema}.break_glass_approvals (break_glass_id, human, role, reason) "
-                "VALUES (%s, %s, %s, %s)",
-                (break_glass_id, human, role, reason),
-            )
-        except UniqueViolation:
-            raise _approved_before(break_glass_id, human) from None
-        except ForeignKeyViolation:
-            raise _unknown(break_glass_id) from None
+        await self._execute(
+            "INSERT INTO {schema}.break_glass_approvals (break_glass_id, human, role, reason) "
+            "VALUES (%s, %s, %s, %s)",
+            (break_glass_id, human, role, reason),
+            duplicate=_approved_before(break_glass_id, human),
+            missing=_unknown(break_glass_id),
+        )
         return await self.get(break_glass_id)
 
     async def activate(self, break_glass_id: str) -> BreakGlass:
         # The database's clock, as for the other instants: one clock for every replica.
         # A second activation (two approvals completing the quorum at once) changes nothing.
-        await self._insert(
+        await self._execute(
             "INSERT INTO {schema}.break_glass_active (break_glass_id, active_from, expires_at) "
             "SELECT break_glass_id, clock_timestamp(), "
             "clock_timestamp() + ttl_seconds * interval '1 second' "
@@ -242,7 +203,4 @@ class PostgresBreakGlassStore(BreakGlassStore):
             "FROM {schema}.break_glass g LEFT JOIN {schema}.break_glass_active a "
             "USING (break_glass_id) " + where + " ORDER BY g.opened_at, g.break_glass_id"
         )
-        with _database():
-            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(query, params)
-                return [BreakGlass.model_validate(row) for row in await cur.fetchall()]
+        return [BreakGlass.model_validate(row) for row in await self._rows(query, params)]

@@ -22,8 +22,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from psycopg_pool import AsyncConnectionPool
-
 from gantral.domain.actors import Actor
 from gantral.domain.delegation import Delegated
 from gantral.errors import Conflict, Forbidden, NotFound, Reason
@@ -33,6 +31,7 @@ from gantral.governance.delegation_store import (
     PostgresDelegationStore,
 )
 from gantral.governance.delegations import Delegation
+from gantral.governance.postgres_store import registry_pool
 from gantral.settings import Settings
 
 __all__ = ["BACKDATE_TOLERANCE", "DelegationBook", "RecordAction", "open_delegations"]
@@ -203,18 +202,10 @@ class DelegationBook:
 async def open_delegations(settings: Settings) -> AsyncIterator[DelegationBook]:
     """PostgreSQL (the registry's database) when configured; memory otherwise."""
     max_window = timedelta(days=settings.delegations.max_window_days)
-    dsn = settings.database.registry_url.get_secret_value()
-    if not dsn:
-        log.warning("no GANTRAL_DATABASE__REGISTRY_URL: delegations are kept in memory only")
-        yield DelegationBook(InMemoryDelegationStore(), max_window=max_window)
-        return
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        dsn, open=False, min_size=1, max_size=2, check=AsyncConnectionPool.check_connection
-    )
-    await pool.open(wait=True, timeout=30)
-    try:
+    async with registry_pool(settings, log, "delegations", max_size=2) as pool:
+        if pool is None:
+            yield DelegationBook(InMemoryDelegationStore(), max_window=max_window)
+            return
         store = PostgresDelegationStore(pool)
         await store.migrate()
         yield DelegationBook(store, max_window=max_window)
-    finally:
-        await pool.close()

@@ -8,21 +8,16 @@ refuses UPDATE, DELETE and TRUNCATE), so no code path rewrites who delegated wha
 from __future__ import annotations
 
 import abc
-import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, LiteralString
 
-import psycopg
 from psycopg import sql
-from psycopg.errors import UniqueViolation
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from gantral.errors import Conflict, Reason, Unavailable
+from gantral.errors import Conflict, Reason
 from gantral.governance.delegations import Delegation
-from gantral.postgres_migrations import apply_migrations
+from gantral.governance.postgres_store import PostgresStore, append_only, refuse_change
 
 __all__ = ["MIGRATIONS", "DelegationStore", "InMemoryDelegationStore", "PostgresDelegationStore"]
 
@@ -47,19 +42,9 @@ MIGRATIONS: list[str] = [
         ended_by text NOT NULL,
         ended_at timestamptz NOT NULL DEFAULT now()
     );
-    CREATE FUNCTION {schema}.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        RAISE EXCEPTION 'delegations are append-only' USING ERRCODE = 'insufficient_privilege';
-    END $$;
-    CREATE TRIGGER delegations_immutable BEFORE UPDATE OR DELETE ON {schema}.delegations
-        FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
-    CREATE TRIGGER delegations_no_truncate BEFORE TRUNCATE ON {schema}.delegations
-        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
-    CREATE TRIGGER delegation_ends_immutable BEFORE UPDATE OR DELETE ON {schema}.delegation_ends
-        FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
-    CREATE TRIGGER delegation_ends_no_truncate BEFORE TRUNCATE ON {schema}.delegation_ends
-        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
-    """,
+    """
+    + refuse_change("delegations are append-only")
+    + append_only("delegations", "delegation_ends"),
 ]
 
 
@@ -79,18 +64,6 @@ class DelegationStore(abc.ABC):
     @abc.abstractmethod
     async def between(self, delegator: str, deputy: str) -> list[Delegation]:
         """Every delegation, ended or not, from `delegator` to `deputy`, oldest first."""
-
-
-@contextlib.contextmanager
-def _database() -> Iterator[None]:
-    """A database that is down is 503 `delegations_unavailable`, never a 500."""
-    try:
-        yield
-    except (psycopg.OperationalError, PoolTimeout) as exc:
-        raise Unavailable(
-            f"the delegations database is unavailable: {exc}",
-            reason=Reason.DELEGATIONS_UNAVAILABLE,
-        ) from exc
 
 
 def _already_ended(delegation_id: str) -> Conflict:
@@ -127,61 +100,41 @@ class InMemoryDelegationStore(DelegationStore):
         return sorted(rows, key=lambda d: (d.created_at, d.delegation_id))
 
 
-class PostgresDelegationStore(DelegationStore):
+class PostgresDelegationStore(PostgresStore, DelegationStore):
     """Delegations on a psycopg pool opened by the caller (the API lifespan)."""
 
-    def __init__(
-        self, pool: AsyncConnectionPool[Any], *, schema: str = "gantral_delegations"
-    ) -> None:
-        self._pool = pool
-        self._schema_name = schema
-        self._schema = sql.Identifier(schema)
-
-    def _sql(self, statement: str) -> sql.Composed:
-        return sql.SQL(statement).format(schema=self._schema)
-
-    async def migrate(self) -> int:
-        """Apply pending migrations (safe from many processes at once); how many were."""
-        lock = f"gantral_delegations_migrations:{self._schema.as_string()}"
-        return await apply_migrations(self._pool, self._schema_name, MIGRATIONS, lock)
+    MIGRATIONS = MIGRATIONS
+    SCHEMA = "gantral_delegations"
+    WHAT = "delegations"
+    UNAVAILABLE = Reason.DELEGATIONS_UNAVAILABLE
 
     async def add(self, delegation: Delegation) -> Delegation:
         d = delegation
-        with _database():
-            async with self._pool.connection() as conn:
-                await conn.execute(
-                    self._sql(
-                        "INSERT INTO {schema}.delegations (delegation_id, delegator, deputy,"
-                        " roles, teams, starts_at, ends_at, reason, created_at)"
-                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                    ),
-                    (
-                        d.delegation_id,
-                        d.delegator,
-                        d.deputy,
-                        Jsonb(d.roles),
-                        Jsonb(d.teams) if d.teams is not None else None,
-                        d.starts_at,
-                        d.ends_at,
-                        d.reason,
-                        d.created_at,
-                    ),
-                )
+        await self._execute(
+            "INSERT INTO {schema}.delegations (delegation_id, delegator, deputy,"
+            " roles, teams, starts_at, ends_at, reason, created_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                d.delegation_id,
+                d.delegator,
+                d.deputy,
+                Jsonb(d.roles),
+                Jsonb(d.teams) if d.teams is not None else None,
+                d.starts_at,
+                d.ends_at,
+                d.reason,
+                d.created_at,
+            ),
+        )
         return delegation
 
     async def end(self, delegation_id: str, ended_by: str, at: datetime) -> None:
-        try:
-            with _database():
-                async with self._pool.connection() as conn:
-                    await conn.execute(
-                        self._sql(
-                            "INSERT INTO {schema}.delegation_ends"
-                            " (delegation_id, ended_by, ended_at) VALUES (%s, %s, %s)"
-                        ),
-                        (delegation_id, ended_by, at),
-                    )
-        except UniqueViolation:
-            raise _already_ended(delegation_id) from None
+        await self._execute(
+            "INSERT INTO {schema}.delegation_ends (delegation_id, ended_by, ended_at)"
+            " VALUES (%s, %s, %s)",
+            (delegation_id, ended_by, at),
+            duplicate=_already_ended(delegation_id),
+        )
 
     async def current(self, now: datetime) -> list[Delegation]:
         return await self._fetch("WHERE e.delegation_id IS NULL AND d.ends_at > %s", (now,))
@@ -197,7 +150,4 @@ class PostgresDelegationStore(DelegationStore):
             " LEFT JOIN {schema}.delegation_ends e USING (delegation_id)"
             " {where} ORDER BY d.created_at, d.delegation_id"
         ).format(schema=self._schema, where=sql.SQL(where))
-        with _database():
-            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(query, params)
-                return [Delegation.model_validate(row) for row in await cur.fetchall()]
+        return [Delegation.model_validate(row) for row in await self._rows(query, params)]

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from psycopg_pool import AsyncConnectionPool
 from pydantic import TypeAdapter
 
 from gantral.domain.actors import Actor, ActorKind
@@ -25,6 +24,7 @@ from gantral.governance.break_glass_book import BreakGlassBook
 from gantral.governance.break_glass_store import PostgresBreakGlassStore
 from gantral.governance.halt_store import HaltStore, InMemoryHaltStore, PostgresHaltStore
 from gantral.governance.halts import Halt, HaltScope, HaltTarget, covering, not_narrower
+from gantral.governance.postgres_store import registry_pool
 from gantral.policy import quorum
 from gantral.policy.rules import ApprovalRule, Rule
 from gantral.settings import Settings
@@ -248,22 +248,14 @@ def _counted_role(
 @contextlib.asynccontextmanager
 async def open_halts(settings: Settings) -> AsyncIterator[HaltBook]:
     """PostgreSQL (the registry's database) when configured; memory otherwise."""
-    dsn = settings.database.registry_url.get_secret_value()
-    if not dsn:
-        log.warning("no GANTRAL_DATABASE__REGISTRY_URL: halts are kept in memory only")
-        yield HaltBook(InMemoryHaltStore(), policy=settings.halts)
-        return
     # Small: one query per half second, and the rare raise or lift.
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        dsn, open=False, min_size=1, max_size=2, check=AsyncConnectionPool.check_connection
-    )
-    await pool.open(wait=True, timeout=30)
-    try:
+    async with registry_pool(settings, log, "halts", max_size=2) as pool:
+        if pool is None:
+            yield HaltBook(InMemoryHaltStore(), policy=settings.halts)
+            return
         store = PostgresHaltStore(pool)
         await store.migrate()
         glasses = PostgresBreakGlassStore(pool)
         await glasses.migrate()
         glass = BreakGlassBook(glasses, policy=settings.halts)
         yield HaltBook(store, policy=settings.halts, glass=glass)
-    finally:
-        await pool.close()

@@ -9,21 +9,14 @@ halt is lifted at most once (the lift's primary key is the halt id).
 from __future__ import annotations
 
 import abc
-import contextlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, LiteralString
 
-import psycopg
-from psycopg import sql
-from psycopg.errors import ForeignKeyViolation, UniqueViolation
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from gantral.errors import Conflict, NotFound, Reason, Unavailable
+from gantral.errors import Conflict, NotFound, Reason
 from gantral.governance.halts import Halt, HaltExemption, HaltScope, LiftApproval
-from gantral.postgres_migrations import apply_migrations
+from gantral.governance.postgres_store import PostgresStore, append_only, refuse_change
 
 __all__ = ["MIGRATIONS", "HaltStore", "InMemoryHaltStore", "PostgresHaltStore"]
 
@@ -44,19 +37,9 @@ MIGRATIONS: list[str] = [
         reason text NOT NULL,
         lifted_at timestamptz NOT NULL DEFAULT now()
     );
-    CREATE FUNCTION {schema}.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        RAISE EXCEPTION 'halts are append-only' USING ERRCODE = 'insufficient_privilege';
-    END $$;
-    CREATE TRIGGER halts_immutable BEFORE UPDATE OR DELETE ON {schema}.halts
-        FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
-    CREATE TRIGGER halts_no_truncate BEFORE TRUNCATE ON {schema}.halts
-        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
-    CREATE TRIGGER halt_lifts_immutable BEFORE UPDATE OR DELETE ON {schema}.halt_lifts
-        FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
-    CREATE TRIGGER halt_lifts_no_truncate BEFORE TRUNCATE ON {schema}.halt_lifts
-        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
-    """,
+    """
+    + refuse_change("halts are append-only")
+    + append_only("halts", "halt_lifts"),
     # Approvals of a lift that needs a quorum: one row per human per halt.
     """
     CREATE TABLE {schema}.halt_lift_approvals (
@@ -67,13 +50,8 @@ MIGRATIONS: list[str] = [
         at timestamptz NOT NULL DEFAULT clock_timestamp(),
         PRIMARY KEY (halt_id, human)
     );
-    CREATE TRIGGER halt_lift_approvals_immutable BEFORE UPDATE OR DELETE
-        ON {schema}.halt_lift_approvals
-        FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
-    CREATE TRIGGER halt_lift_approvals_no_truncate BEFORE TRUNCATE
-        ON {schema}.halt_lift_approvals
-        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
-    """,
+    """
+    + append_only("halt_lift_approvals"),
     # Staged recovery: narrower scopes exempted from a halt, one row each.
     """
     CREATE TABLE {schema}.halt_exemptions (
@@ -84,13 +62,8 @@ MIGRATIONS: list[str] = [
         at timestamptz NOT NULL DEFAULT clock_timestamp(),
         PRIMARY KEY (halt_id, scope)
     );
-    CREATE TRIGGER halt_exemptions_immutable BEFORE UPDATE OR DELETE
-        ON {schema}.halt_exemptions
-        FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
-    CREATE TRIGGER halt_exemptions_no_truncate BEFORE TRUNCATE
-        ON {schema}.halt_exemptions
-        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
-    """,
+    """
+    + append_only("halt_exemptions"),
 ]
 
 
@@ -127,18 +100,11 @@ class HaltStore(abc.ABC):
         for halt in await self.read():
             if halt.halt_id == halt_id:
                 return halt
-        raise NotFound(f"unknown halt {halt_id!r}", reason=Reason.UNKNOWN_HALT)
+        raise _unknown(halt_id)
 
 
-@contextlib.contextmanager
-def _database() -> Iterator[None]:
-    """A database that is down is 503 `halts_unavailable`, never a 500."""
-    try:
-        yield
-    except (psycopg.OperationalError, PoolTimeout) as exc:
-        raise Unavailable(
-            f"the halts database is unavailable: {exc}", reason=Reason.HALTS_UNAVAILABLE
-        ) from exc
+def _unknown(halt_id: str) -> NotFound:
+    return NotFound(f"unknown halt {halt_id!r}", reason=Reason.UNKNOWN_HALT)
 
 
 def _already_lifted(halt_id: str) -> Conflict:
@@ -218,21 +184,13 @@ class InMemoryHaltStore(HaltStore):
         return [h for h in self._halts.values() if h.active or not active_only]
 
 
-class PostgresHaltStore(HaltStore):
+class PostgresHaltStore(PostgresStore, HaltStore):
     """Halts on a psycopg pool opened by the caller (the API lifespan)."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any], *, schema: str = "gantral_halts") -> None:
-        self._pool = pool
-        self._schema_name = schema
-        self._schema = sql.Identifier(schema)
-
-    def _sql(self, statement: str) -> sql.Composed:
-        return sql.SQL(statement).format(schema=self._schema)
-
-    async def migrate(self) -> int:
-        """Apply pending migrations (safe from many processes at once); how many were."""
-        lock = f"gantral_halts_migrations:{self._schema.as_string()}"
-        return await apply_migrations(self._pool, self._schema_name, MIGRATIONS, lock)
+    MIGRATIONS = MIGRATIONS
+    SCHEMA = "gantral_halts"
+    WHAT = "halts"
+    UNAVAILABLE = Reason.HALTS_UNAVAILABLE
 
     async def add(
         self,
@@ -243,74 +201,52 @@ class PostgresHaltStore(HaltStore):
         lift_by_another: bool = False,
     ) -> Halt:
         stored = Jsonb(scope.model_dump(mode="json", exclude_none=True))
-        with _database():
-            async with self._pool.connection() as conn:
-                await conn.execute(
-                    self._sql(
-                        "INSERT INTO {schema}.halts "
-                        "(halt_id, scope, reason, raised_by, lift_by_another) "
-                        "VALUES (%s, %s, %s, %s, %s)"
-                    ),
-                    (halt_id, stored, reason, raised_by, lift_by_another),
-                )
+        await self._execute(
+            "INSERT INTO {schema}.halts (halt_id, scope, reason, raised_by, lift_by_another) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (halt_id, stored, reason, raised_by, lift_by_another),
+        )
         return await self.get(halt_id)
 
     async def lift(self, halt_id: str, lifted_by: str, reason: str) -> Halt:
-        try:
-            with _database():
-                async with self._pool.connection() as conn:
-                    await conn.execute(
-                        self._sql(
-                            "INSERT INTO {schema}.halt_lifts (halt_id, lifted_by, reason) "
-                            "VALUES (%s, %s, %s)"
-                        ),
-                        (halt_id, lifted_by, reason),
-                    )
-        except UniqueViolation:
-            raise _already_lifted(halt_id) from None
-        except ForeignKeyViolation:
-            raise NotFound(f"unknown halt {halt_id!r}", reason=Reason.UNKNOWN_HALT) from None
-        return await self.get(halt_id)
+        return await self._add_to(
+            halt_id,
+            "INSERT INTO {schema}.halt_lifts (halt_id, lifted_by, reason) VALUES (%s, %s, %s)",
+            (halt_id, lifted_by, reason),
+            _already_lifted(halt_id),
+        )
 
     async def approve_lift(self, halt_id: str, human: str, role: str, reason: str) -> Halt:
-        try:
-            with _database():
-                async with self._pool.connection() as conn:
-                    await conn.execute(
-                        self._sql(
-                            "INSERT INTO {schema}.halt_lift_approvals "
-                            "(halt_id, human, role, reason) VALUES (%s, %s, %s, %s)"
-                        ),
-                        (halt_id, human, role, reason),
-                    )
-        except UniqueViolation:
-            raise _approved_before(halt_id, human) from None
-        except ForeignKeyViolation:
-            raise NotFound(f"unknown halt {halt_id!r}", reason=Reason.UNKNOWN_HALT) from None
-        return await self.get(halt_id)
+        return await self._add_to(
+            halt_id,
+            "INSERT INTO {schema}.halt_lift_approvals (halt_id, human, role, reason) "
+            "VALUES (%s, %s, %s, %s)",
+            (halt_id, human, role, reason),
+            _approved_before(halt_id, human),
+        )
 
     async def exempt(self, halt_id: str, scope: HaltScope, exempted_by: str, reason: str) -> Halt:
         stored = Jsonb(scope.model_dump(mode="json", exclude_none=True))
-        try:
-            with _database():
-                async with self._pool.connection() as conn:
-                    await conn.execute(
-                        self._sql(
-                            "INSERT INTO {schema}.halt_exemptions "
-                            "(halt_id, scope, reason, exempted_by) VALUES (%s, %s, %s, %s)"
-                        ),
-                        (halt_id, stored, reason, exempted_by),
-                    )
-        except UniqueViolation:
-            raise _exempted_before(halt_id, scope) from None
-        except ForeignKeyViolation:
-            raise NotFound(f"unknown halt {halt_id!r}", reason=Reason.UNKNOWN_HALT) from None
+        return await self._add_to(
+            halt_id,
+            "INSERT INTO {schema}.halt_exemptions (halt_id, scope, reason, exempted_by) "
+            "VALUES (%s, %s, %s, %s)",
+            (halt_id, stored, reason, exempted_by),
+            _exempted_before(halt_id, scope),
+        )
+
+    async def _add_to(
+        self, halt_id: str, statement: str, params: tuple[Any, ...], duplicate: Conflict
+    ) -> Halt:
+        """A row about an existing halt (its lift, an approval, an exemption): 404 if the
+        halt is unknown, `duplicate` if the row is there already; the halt after."""
+        await self._execute(statement, params, duplicate=duplicate, missing=_unknown(halt_id))
         return await self.get(halt_id)
 
     async def get(self, halt_id: str) -> Halt:
         rows = await self._fetch("WHERE h.halt_id = %s", (halt_id,))
         if not rows:
-            raise NotFound(f"unknown halt {halt_id!r}", reason=Reason.UNKNOWN_HALT)
+            raise _unknown(halt_id)
         return rows[0]
 
     async def read(self, *, active_only: bool = False) -> list[Halt]:
@@ -333,7 +269,4 @@ class PostgresHaltStore(HaltStore):
             + where
             + " ORDER BY h.raised_at, h.halt_id"
         )
-        with _database():
-            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(query, params)
-                return [Halt.model_validate(row) for row in await cur.fetchall()]
+        return [Halt.model_validate(row) for row in await self._rows(query, params)]

@@ -13,20 +13,17 @@ import abc
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, LiteralString
 
-import psycopg
-from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from gantral.errors import Conflict, NotFound, Reason, Unavailable
+from gantral.errors import Conflict, NotFound, Reason
 from gantral.governance.halts import HaltScope, HaltTarget
+from gantral.governance.postgres_store import PostgresStore, registry_pool
 from gantral.governance.standing import StandingGrant, matches
-from gantral.postgres_migrations import apply_migrations
 from gantral.settings import Settings
 
 __all__ = [
@@ -152,55 +149,31 @@ class InMemoryStandingStore(StandingStore):
         return sorted(grants, key=lambda g: (g.given_at, g.standing_id))
 
 
-@contextlib.contextmanager
-def _database() -> Iterator[None]:
-    """A database that is down is 503 `standing_unavailable`, never a 500."""
-    try:
-        yield
-    except (psycopg.OperationalError, PoolTimeout) as exc:
-        raise Unavailable(
-            f"the standing grants database is unavailable: {exc}",
-            reason=Reason.STANDING_UNAVAILABLE,
-        ) from exc
-
-
 def _grant(row: dict[str, Any]) -> StandingGrant:
     body = dict(row["grant_body"])
     body |= {k: row[k] for k in ("uses", "revoked_by", "revoked_at", "revoke_reason")}
     return StandingGrant.model_validate(body)
 
 
-class PostgresStandingStore(StandingStore):
+class PostgresStandingStore(PostgresStore, StandingStore):
     """Standing grants on a psycopg pool opened by the caller (the API lifespan)."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any], *, schema: str = "gantral_standing") -> None:
-        self._pool = pool
-        self._schema_name = schema
-        self._schema = sql.Identifier(schema)
-
-    def _sql(self, statement: str) -> sql.Composed:
-        return sql.SQL(statement).format(schema=self._schema)
-
-    async def migrate(self) -> int:
-        """Apply pending migrations (safe from many processes at once); how many were."""
-        lock = f"gantral_standing_migrations:{self._schema.as_string()}"
-        return await apply_migrations(self._pool, self._schema_name, MIGRATIONS, lock)
+    MIGRATIONS = MIGRATIONS
+    SCHEMA = "gantral_standing"
+    WHAT = "standing grants"
+    UNAVAILABLE = Reason.STANDING_UNAVAILABLE
 
     async def add(self, grant: StandingGrant) -> None:
         body = grant.model_dump(
             mode="json", exclude={"uses", "revoked_by", "revoked_at", "revoke_reason"}
         )
-        with _database():
-            async with self._pool.connection() as conn:
-                await conn.execute(
-                    self._sql(
-                        "INSERT INTO {schema}.standing_grants (standing_id, team, workflow_id,"
-                        " step_id, grant_body, expires_at, max_uses)"
-                        " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
-                    ),
-                    (grant.standing_id, grant.team, grant.workflow_id, grant.step_id,
-                     Jsonb(body), grant.expires_at, grant.max_uses),
-                )  # fmt: skip
+        await self._execute(
+            "INSERT INTO {schema}.standing_grants (standing_id, team, workflow_id,"
+            " step_id, grant_body, expires_at, max_uses)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (grant.standing_id, grant.team, grant.workflow_id, grant.step_id,
+             Jsonb(body), grant.expires_at, grant.max_uses),
+        )  # fmt: skip
 
     async def claim(
         self, team: str, workflow_id: str, step_id: str, action: str, agent: str,
@@ -217,7 +190,7 @@ class PostgresStandingStore(StandingStore):
             " AND revoked_at IS NULL AND expires_at > %s AND uses < max_uses"
             " RETURNING grant_body, uses, revoked_by, revoked_at, revoke_reason"
         )
-        with _database():
+        with self._database():
             async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(candidates, (team, workflow_id, step_id, now))
                 for row in await cur.fetchall():
@@ -233,31 +206,24 @@ class PostgresStandingStore(StandingStore):
         return None
 
     async def release(self, standing_id: str) -> None:
-        with _database():
-            async with self._pool.connection() as conn:
-                await conn.execute(
-                    self._sql(
-                        "UPDATE {schema}.standing_grants SET uses = uses - 1"
-                        " WHERE standing_id = %s AND uses > 0"
-                    ),
-                    (standing_id,),
-                )
+        await self._execute(
+            "UPDATE {schema}.standing_grants SET uses = uses - 1"
+            " WHERE standing_id = %s AND uses > 0",
+            (standing_id,),
+        )
 
     async def revoke(self, standing_id: str, by: str, reason: str) -> StandingGrant:
-        with _database():
-            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(
-                    self._sql(
-                        "UPDATE {schema}.standing_grants SET revoked_by = %s,"
-                        " revoked_at = now(), revoke_reason = %s"
-                        " WHERE standing_id = %s AND revoked_at IS NULL"
-                        " RETURNING grant_body, uses, revoked_by, revoked_at, revoke_reason"
-                    ),
-                    (by, reason, standing_id),
-                )
-                row = await cur.fetchone()
-        if row is not None:
-            return _grant(row)
+        rows = await self._rows(
+            self._sql(
+                "UPDATE {schema}.standing_grants SET revoked_by = %s,"
+                " revoked_at = now(), revoke_reason = %s"
+                " WHERE standing_id = %s AND revoked_at IS NULL"
+                " RETURNING grant_body, uses, revoked_by, revoked_at, revoke_reason"
+            ),
+            (by, reason, standing_id),
+        )
+        if rows:
+            return _grant(rows[0])
         await self.get(standing_id)  # 404 if unknown
         raise _already_revoked(standing_id)
 
@@ -279,10 +245,7 @@ class PostgresStandingStore(StandingStore):
             + where
             + " ORDER BY grant_body->>'given_at', standing_id"
         )
-        with _database():
-            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(query, params)
-                return [_grant(row) for row in await cur.fetchall()]
+        return [_grant(row) for row in await self._rows(query, params)]
 
 
 def halt_covers(scope: HaltScope, grant: StandingGrant) -> bool:
@@ -310,18 +273,10 @@ async def revoke_in_scope(
 @contextlib.asynccontextmanager
 async def open_standing(settings: Settings) -> AsyncIterator[StandingStore]:
     """PostgreSQL (the registry's database) when configured; memory otherwise."""
-    dsn = settings.database.registry_url.get_secret_value()
-    if not dsn:
-        log.warning("no GANTRAL_DATABASE__REGISTRY_URL: standing grants are kept in memory only")
-        yield InMemoryStandingStore()
-        return
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        dsn, open=False, min_size=1, max_size=4, check=AsyncConnectionPool.check_connection
-    )
-    await pool.open(wait=True, timeout=30)
-    try:
+    async with registry_pool(settings, log, "standing grants", max_size=4) as pool:
+        if pool is None:
+            yield InMemoryStandingStore()
+            return
         store = PostgresStandingStore(pool)
         await store.migrate()
         yield store
-    finally:
-        await pool.close()

@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-__all__ = ["SlackStandIn", "block_action", "signed", "view_submission"]
+__all__ = ["SlackStandIn", "block_action", "home_action", "signed", "view_submission"]
 
 
 @dataclass
@@ -149,7 +149,7 @@ class SlackStandIn:
             if email is None:
                 return {"ok": False, "error": "user_not_found"}
             return {"ok": True, "user": {"id": body["user"], "profile": {"email": email}}}
-        if method in ("views.open", "views.publish"):
+        if method in ("views.open", "views.publish", "views.update"):
             return {"ok": True, "view": {"id": f"V{next(self._ts)}", **body.get("view", {})}}
         if method in _FORM_ONLY:
             return self._groups(method, body)
@@ -295,6 +295,35 @@ def block_action(
                 "type": "button",
                 "action_id": action_id,
                 "block_id": actions["block_id"],
+                "value": button["value"],
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+
+
+def home_action(user: str, view: dict[str, Any], action_id: str) -> dict[str, Any]:
+    """A click on a button of the App Home `view` (no message, no response_url)."""
+    block, button = next(
+        (b, e)
+        for b in view["blocks"]
+        if b.get("type") == "actions"
+        for e in b["elements"]
+        if e["action_id"] == action_id
+    )
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": "T1"},
+        "api_app_id": "A1",
+        "team": {"id": "T1", "domain": "example"},
+        "container": {"type": "view", "view_id": "VHOME"},
+        "view": {**view, "id": "VHOME"},
+        "trigger_id": f"trig-{time.time_ns()}",
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": block.get("block_id", ""),
                 "value": button["value"],
                 "action_ts": f"{time.time():.6f}",
             }

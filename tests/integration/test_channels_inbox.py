@@ -12,6 +12,7 @@ import pytest
 
 from tests.helpers.auth import ADMIN, bearer
 from tests.helpers.publishing import publish_one_step
+from tests.helpers.waiting import approval_policy, open_request
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -20,28 +21,6 @@ RISK_AGENT = bearer("inbox-risk-agent", teams=["risk"], agent=True)
 LEAD = bearer("inbox-lead", ["TECH_LEAD", "approver"])
 SEC = bearer("inbox-sec", ["SECURITY_REVIEWER", "approver"])
 RISK_LEAD = bearer("inbox-risk-lead", ["TECH_LEAD", "approver"], teams=["risk"])
-
-
-def policy(materiality: str, timeout: str | None, role: str = "TECH_LEAD") -> str:
-    text = f"materiality: {materiality}\nrequires_human_approval: true\n"
-    text += f"approvers: [{{role: {role}}}]\n"
-    if timeout:
-        text += f"timeouts: {{primary: {timeout}}}\n"
-    return text
-
-
-async def pending(api: httpx.AsyncClient, workflow: str, team: str, who: dict[str, str]) -> str:
-    body = {"workflow_id": workflow, "owning_team_id": team}
-    resp = await api.post("/v1/instances", json=body, headers=who)
-    assert resp.status_code == 201, resp.text
-    iid = str(resp.json()["instance_id"])
-    resp = await api.post(
-        f"/v1/instances/{iid}/steps/act/authorize",
-        json={"action": "act", "arguments": {"n": 1}},
-        headers=who,
-    )
-    assert resp.json()["outcome"] == "PENDING", resp.text
-    return iid
 
 
 async def inbox(
@@ -70,11 +49,15 @@ async def test_inbox_ordered_by_urgency_and_scoped_by_team_and_role(
         "none_low": ("LOW", None),
     }
     for name, (materiality, timeout) in flows.items():
-        await publish_one_step(api, f"inbox-{name}-{tag}", policy(materiality, timeout))
-    await publish_one_step(api, f"inbox-sec-{tag}", policy("HIGH", "1h", "SECURITY_REVIEWER"))
-    ids = {name: await pending(api, f"inbox-{name}-{tag}", "payments", AGENT) for name in flows}
-    sec = await pending(api, f"inbox-sec-{tag}", "payments", AGENT)
-    risk = await pending(api, f"inbox-late-{tag}", "risk", RISK_AGENT)
+        await publish_one_step(api, f"inbox-{name}-{tag}", approval_policy(materiality, timeout))
+    await publish_one_step(
+        api, f"inbox-sec-{tag}", approval_policy("HIGH", "1h", "SECURITY_REVIEWER")
+    )
+    ids = {
+        name: await open_request(api, f"inbox-{name}-{tag}", "payments", AGENT) for name in flows
+    }
+    sec = await open_request(api, f"inbox-sec-{tag}", "payments", AGENT)
+    risk = await open_request(api, f"inbox-late-{tag}", "risk", RISK_AGENT)
 
     # Most urgent first: the earliest deadline, then the most material of those without one.
     mine = await inbox(api, LEAD, set(ids.values()) | {sec, risk})
@@ -125,9 +108,9 @@ async def test_separation_of_duties_keeps_the_requester_out_of_their_own_inbox(
     api: httpx.AsyncClient,
 ) -> None:
     tag = uuid.uuid4().hex[:6]
-    await publish_one_step(api, f"inbox-sod-{tag}", policy("HIGH", "1h"))
+    await publish_one_step(api, f"inbox-sod-{tag}", approval_policy("HIGH", "1h"))
     requester = bearer("inbox-op-lead", ["TECH_LEAD", "approver", "operator"])
-    iid = await pending(api, f"inbox-sod-{tag}", "payments", requester)
+    iid = await open_request(api, f"inbox-sod-{tag}", "payments", requester)
     assert [i["instance_id"] for i in await inbox(api, LEAD, {iid})] == [iid]
     resp = await api.get("/v1/requests", params={"pending_for": "me"}, headers=requester)
     assert iid not in {i["instance_id"] for i in resp.json()["items"]}

@@ -2,7 +2,9 @@
 points at it) and the tests send what Slack sends, signed with Slack's v0 scheme.
 
 Covered: approve from Slack end to end; an override from the modal re-checked by policy;
-forged and stale signatures; unknown users; approvers by Slack user group (and a removal
+forged and stale signatures; unknown users; a deputy deciding for the delegator (and
+refused when the deputy requested it); "approve these N" from App Home, each request
+bound to the digest its modal displayed; approvers by Slack user group (and a removal
 from the group refused once the membership cache expires); the message updated after a
 decision in another channel; a race between Slack and the API; Slack down while an
 instance waits; long arguments (key fields first, the cut said, approving what could not
@@ -18,6 +20,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -39,6 +42,7 @@ from tests.helpers.serving import serve
 from tests.helpers.slack_stand_in import (
     SlackStandIn,
     block_action,
+    home_action,
     sign,
     signed,
     view_submission,
@@ -184,6 +188,12 @@ async def world(
                             "U_SRE": {
                                 "actor": "slack-sre",
                                 "roles": ["approver", "SRE"],
+                                "teams": ["payments"],
+                            },
+                            # A deputy: decides the policy's requests only as someone's.
+                            "U_DEPUTY": {
+                                "actor": "slack-dep",
+                                "roles": ["approver"],
                                 "teams": ["payments"],
                             },
                         },
@@ -598,3 +608,134 @@ async def test_superseded_says_what_happened_not_someone(world: World) -> None:
         lambda: "SUPERSEDED*: the agent asked again" in str(world.slack.messages[ts]["blocks"]),
         "the old message does not say what happened",
     )
+
+
+async def delegate_to_slack_deputy(world: World) -> str:
+    """A TECH_LEAD of payments (unique per test) hands the role to slack-dep."""
+    delegator = f"away-{uuid.uuid4().hex[:6]}"
+    ends = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    body = {"deputy": "slack-dep", "roles": ["TECH_LEAD"], "ends_at": ends}
+    headers = bearer(delegator, ["TECH_LEAD", "approver"], teams=["payments"])
+    resp = await world.api.put("/v1/delegations/me", json=body, headers=headers)
+    assert resp.status_code == 200, resp.text
+    return delegator
+
+
+async def test_a_deputy_approves_from_slack_for_the_delegator(world: World) -> None:
+    iid, rid = await world.pending()
+    ts, _ = await world.message(rid)
+    # Before any delegation, slack-dep holds no role the policy names.
+    await world.click("U_DEPUTY", ts, "gantral_approve")
+    await world.replied("role approver is not an approver of this request")
+    assert (await world.outcome(iid, rid))["status"] == "PENDING"
+
+    delegator = await delegate_to_slack_deputy(world)
+    assert (await world.click("U_DEPUTY", ts, "gantral_approve")).status_code == 200
+    done = await world.outcome(iid, rid)
+    assert done["status"] == "APPROVED", done
+    assert (done["decided_by"], done["decided_on_behalf_of"]) == ("slack-dep", delegator)
+    assert done["approvals"] == {delegator: "TECH_LEAD"}
+    assert done["deputies"] == {delegator: "slack-dep"}
+    view = (await world.api.get(f"/v1/instances/{iid}", headers=API_LEAD)).json()
+    decision = view["decisions"][-1]
+    assert (decision["human_actor_id"], decision["on_behalf_of"]) == ("slack-dep", delegator)
+    assert decision["channel"] == "slack" and decision["channel_ref"] == ts
+    await world.replied(f"slack-dep as deputy for {delegator}")
+
+
+async def test_a_deputy_who_requested_it_is_refused_in_slack(
+    world: World, temporal: Client
+) -> None:
+    await delegate_to_slack_deputy(world)
+    # slack-dep drives the instance by hand through the API: its requester.
+    requester = bearer("slack-dep", ["operator", "approver"], teams=["payments"])
+    body = {"workflow_id": world.workflow, "owning_team_id": "payments"}
+    started = await world.api.post("/v1/instances", json=body, headers=requester)
+    assert started.status_code == 201, started.text
+    iid = started.json()["instance_id"]
+    ask = {"action": "pay", "arguments": {"amount": 7, "to": "acme"}}
+    asked = await world.api.post(
+        f"/v1/instances/{iid}/steps/act/authorize", json=ask, headers=requester
+    )
+    assert asked.json()["outcome"] == "PENDING", asked.text
+    rid = asked.json()["request"]["request_id"]
+    ts, _ = await world.message(rid)
+
+    before = len(world.slack.responses)
+    assert (await world.click("U_DEPUTY", ts, "gantral_approve")).status_code == 200
+    text = await world.replied("slack-dep requested or triggered this instance")
+    assert text.startswith("Not recorded: ")
+    reply = next(r for r in world.slack.responses[before:] if r.get("text") == text)
+    assert reply.get("response_type") == "ephemeral"
+    request = await world.outcome(iid, rid)
+    assert request["status"] == "PENDING" and request["approvals"] == {}
+    [refused] = await refusals_on(world.api, temporal, iid, 1)
+    assert refused["payload"]["reason"] == "separation_of_duties"
+    assert refused["actor"]["id"] == "slack-dep"
+
+
+async def test_approve_these_n_from_app_home_refuses_only_the_stale_one(world: World) -> None:
+    action = f"refund-{uuid.uuid4().hex[:6]}"  # this test's own: no other request shares it
+
+    async def ask(iid: str, amount: int) -> dict[str, Any]:
+        body = {"action": action, "arguments": {"amount": amount, "to": "acme"}}
+        resp = await world.api.post(
+            f"/v1/instances/{iid}/steps/act/authorize", json=body, headers=AGENT
+        )
+        assert resp.json()["outcome"] == "PENDING", resp.text
+        return dict(resp.json()["request"])
+
+    iids = [await world.start(world.workflow) for _ in range(3)]
+    shown = {iid: await ask(iid, 10 + n) for n, iid in enumerate(iids)}
+    event = {"type": "event_callback", "team_id": "T1",
+             "event": {"type": "app_home_opened", "user": "U_ALICE", "tab": "home"}}  # fmt: skip
+    raw = json.dumps(event).encode()
+    label = f"Approve all 3 shown for {action}"
+
+    def home() -> dict[str, Any] | None:
+        views = [p["view"] for p in world.slack.of("views.publish") if label in str(p["view"])]
+        return views[-1] if views else None
+
+    for _ in range(60):  # until Temporal's visibility lists all three
+        headers = {**sign(SECRET, raw), "content-type": "application/json"}
+        await world.api.post("/v1/channels/slack/events", content=raw, headers=headers)
+        await asyncio.sleep(0.5)
+        if home() is not None:
+            break
+    view = home()
+    assert view is not None, "App Home offers no batch approval"
+    button = next(
+        e
+        for b in view["blocks"]
+        if b.get("type") == "actions"
+        for e in b["elements"]
+        if e["text"]["text"] == label
+    )
+    opened = len(world.slack.of("views.open"))
+    body, headers = signed(SECRET, home_action("U_ALICE", view, button["action_id"]))
+    assert (await world.api.post(INTERACTIONS, content=body, headers=headers)).status_code == 200
+    modal = (await until(lambda: world.slack.of("views.open")[opened:], "no modal"))[-1]["view"]
+    listing = str(modal["blocks"])
+    for iid, request in shown.items():  # each request, its arguments and digest prefix
+        assert f"{iid}/{request['request_id']}" in listing
+        assert request["args_digest"].split(":")[-1][:12] in listing
+        assert f'"amount":{request["arguments"]["amount"]}' in listing
+
+    # Between display and submit, the agent asks again for the second with other arguments.
+    stale = iids[1]
+    changed = await ask(stale, 99)
+    answer = await world.submit("U_ALICE", modal, {})
+    assert answer["response_action"] == "update" and "Deciding 3" in str(answer["view"])
+    done = await until(
+        lambda: [u for u in world.slack.of("views.update") if action in str(u["view"])],
+        "no outcomes listed",
+    )
+    outcome = str(done[-1]["view"]["blocks"])
+    assert "2 approved, 1 refused" in outcome, outcome
+    assert f"Refused `{stale}/{shown[stale]['request_id']}`" in outcome
+    for iid in (iids[0], iids[2]):
+        assert f"Approved `{iid}/{shown[iid]['request_id']}`" in outcome
+        request = await world.outcome(iid, shown[iid]["request_id"])
+        assert (request["status"], request["decided_by"]) == ("APPROVED", "slack-alice")
+    # The changed request is still waiting, as a refused single decision leaves it.
+    assert (await world.outcome(stale, changed["request_id"]))["status"] == "PENDING"

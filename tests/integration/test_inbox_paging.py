@@ -16,6 +16,7 @@ import pytest
 
 from tests.helpers.auth import ADMIN, bearer
 from tests.helpers.publishing import publish_one_step
+from tests.helpers.waiting import approval_policy, open_request
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -30,28 +31,6 @@ SEC = bearer("page-sec", ["SECURITY_REVIEWER", "approver"], teams=[TEAM])
 RISK_LEAD = bearer("page-risk-lead", ["TECH_LEAD", "approver"], teams=[OTHER])
 # Without a deadline, then with deadlines (hours): 260 requests the lead may decide.
 PLAIN, TIMED, RISK, SECURITY = 230, (3, 1, 2), 15, 10
-
-
-def policy(timeout: str | None, role: str = "TECH_LEAD") -> str:
-    text = f"materiality: LOW\nrequires_human_approval: true\napprovers: [{{role: {role}}}]\n"
-    return text + (f"timeouts: {{primary: {timeout}}}\n" if timeout else "")
-
-
-async def open_request(
-    api: httpx.AsyncClient, gate: asyncio.Semaphore, workflow: str, team: str, who: Any
-) -> str:
-    async with gate:
-        body = {"workflow_id": workflow, "owning_team_id": team}
-        resp = await api.post("/v1/instances", json=body, headers=who)
-        assert resp.status_code == 201, resp.text
-        iid = str(resp.json()["instance_id"])
-        resp = await api.post(
-            f"/v1/instances/{iid}/steps/act/authorize",
-            json={"action": "act", "arguments": {"n": 1}},
-            headers=who,
-        )
-        assert resp.json()["outcome"] == "PENDING", resp.text
-        return iid
 
 
 async def every_page(
@@ -83,25 +62,27 @@ def at(text: str) -> datetime:
 
 async def test_every_open_request_is_reachable_in_urgency_order(api: httpx.AsyncClient) -> None:
     tag = uuid.uuid4().hex[:6]
-    await publish_one_step(api, f"page-plain-{tag}", policy(None))
+    await publish_one_step(api, f"page-plain-{tag}", approval_policy("LOW", None))
     for hours in TIMED:
-        await publish_one_step(api, f"page-{hours}h-{tag}", policy(f"{hours}h"))
-    await publish_one_step(api, f"page-sec-{tag}", policy(None, "SECURITY_REVIEWER"))
+        await publish_one_step(api, f"page-{hours}h-{tag}", approval_policy("LOW", f"{hours}h"))
+    await publish_one_step(
+        api, f"page-sec-{tag}", approval_policy("LOW", None, "SECURITY_REVIEWER")
+    )
     gate = asyncio.Semaphore(12)
     timed = {
-        hours: await open_request(api, gate, f"page-{hours}h-{tag}", TEAM, AGENT) for hours in TIMED
+        hours: await open_request(api, f"page-{hours}h-{tag}", TEAM, AGENT, gate) for hours in TIMED
     }
     plain = await asyncio.gather(
-        *(open_request(api, gate, f"page-plain-{tag}", TEAM, AGENT) for _ in range(PLAIN))
+        *(open_request(api, f"page-plain-{tag}", TEAM, AGENT, gate) for _ in range(PLAIN))
     )
     risk = set(
         await asyncio.gather(
-            *(open_request(api, gate, f"page-plain-{tag}", OTHER, RISK_AGENT) for _ in range(RISK))
+            *(open_request(api, f"page-plain-{tag}", OTHER, RISK_AGENT, gate) for _ in range(RISK))
         )
     )
     sec = set(
         await asyncio.gather(
-            *(open_request(api, gate, f"page-sec-{tag}", TEAM, AGENT) for _ in range(SECURITY))
+            *(open_request(api, f"page-sec-{tag}", TEAM, AGENT, gate) for _ in range(SECURITY))
         )
     )
     lead = set(plain) | set(timed.values())

@@ -18,14 +18,11 @@ from fastapi import APIRouter, BackgroundTasks, Request, Response
 from slack_sdk.signature import SignatureVerifier
 
 from gantral.api.routers.webhook_body import bounded_body, off
-from gantral.channels.decisions import principal_of
-from gantral.channels.inbox import open_requests
 from gantral.channels.slack.blocks import home_view
 from gantral.channels.slack.interactions import SlackInteractions
 from gantral.channels.slack.people import identify
 from gantral.channels.slack.web import SlackUnavailable, SlackWeb
 from gantral.errors import InvalidInput, Reason, Unauthenticated
-from gantral.identity import Permission, to_actor
 from gantral.settings import Settings
 
 router = APIRouter(prefix="/v1/channels/slack", tags=["channels"])
@@ -72,6 +69,7 @@ def _interactions(request: Request, settings: Settings) -> SlackInteractions:
         request.app.state.identity,
         web,
         request.app.state.temporal,
+        getattr(request.app.state, "delegations", None),
     )
 
 
@@ -120,19 +118,10 @@ async def events(request: Request, tasks: BackgroundTasks) -> Response | dict[st
         user = event.get("user")
         if isinstance(user, str):
             handler = _interactions(request, settings)
-            temporal = request.app.state.temporal
 
             async def publish() -> None:
                 who = await identify(settings.slack, handler.web, user)
-                items = []
-                if who is not None:
-                    principal = principal_of(who, "slack")
-                    scope = handler.identity.visible_teams(principal, Permission.DECISIONS_DECIDE)
-                    teams = None if scope.any_team else sorted(scope.teams)
-                    if teams != []:
-                        actor = to_actor(principal)
-                        page = await open_requests(temporal, teams=teams, actor=actor)
-                        items = page.items
+                items = await handler.inbox(who) if who is not None else []
                 try:
                     await handler.web.call(
                         "views.publish",

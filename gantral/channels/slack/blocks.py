@@ -18,6 +18,7 @@ from gantral.channels.slack.arguments import (
     override_prefill,
     show,
 )
+from gantral.channels.slack.batch import batch_buttons
 from gantral.domain.records import HumanRequest, RequestStatus
 from gantral.policy.models import Policy
 
@@ -239,9 +240,11 @@ def modal(
 
 
 def home_view(items: list[InboxItem], who: str | None) -> dict[str, Any]:
-    """App Home: the approver's inbox, most urgent first."""
+    """App Home: the approver's inbox, most urgent first; above it, per action shared by
+    several requests, a button to approve them together (after a modal lists each)."""
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "Requests waiting for you"}}
+        {"type": "header", "text": {"type": "plain_text", "text": "Requests waiting for you"}},
+        *batch_buttons(items),
     ]
     if who is None:
         blocks.append(_section("Your Slack user is not mapped to a Gantral approver."))

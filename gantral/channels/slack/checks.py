@@ -10,6 +10,7 @@ names it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from temporalio.client import Client
@@ -20,6 +21,7 @@ from gantral.channels.relay.pinned import pinned_policy
 from gantral.channels.slack.arguments import approve_truncated, show
 from gantral.channels.slack.blocks import not_offered
 from gantral.core import GantralCore
+from gantral.domain.delegation import Delegated
 from gantral.domain.records import DecisionType, HumanRequest, RequestStatus
 from gantral.errors import Conflict, Forbidden, GantralError, NotFound, Reason
 from gantral.identity import IdentityService, Permission, to_actor
@@ -73,9 +75,14 @@ def _roles(seen: Seen, kind: DecisionType) -> set[str]:
 
 
 def refusal(
-    seen: Seen, who: ChannelIdentity, kind: DecisionType, identity: IdentityService
+    seen: Seen,
+    who: ChannelIdentity,
+    kind: DecisionType,
+    identity: IdentityService,
+    held: Sequence[Delegated] = (),
 ) -> GantralError | None:
-    """Why `who` cannot take `kind` on the request now; None: let the core judge."""
+    """Why `who` cannot take `kind` on the request now; None: let the core judge.
+    `held`: the delegations in effect to `who`, whose roles a deputy may decide in."""
     request = seen.request
     if request.status is not RequestStatus.PENDING or request.resolved_at is not None:
         return Conflict(settled_text(request, seen.view.decisions), reason=Reason.ALREADY_DECIDED)
@@ -94,7 +101,9 @@ def refusal(
             reason=Reason.SEPARATION_OF_DUTIES,
         )
     wanted = _roles(seen, kind)
-    if wanted and not wanted & set(actor.roles):
+    team = seen.view.owning_team_id
+    delegated = {r for d in held if d.covers_team(team) for r in d.roles}
+    if wanted and not wanted & (set(actor.roles) | delegated):
         return Forbidden(
             f"none of {actor.id}'s roles may {kind} this request (it needs "
             f"{' or '.join(sorted(wanted))})",

@@ -10,6 +10,7 @@ updated by the relay from the audit log, whichever channel decided.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,7 +25,20 @@ from gantral.channels.decisions import (
     refuse,
     unknown_actor,
 )
+from gantral.channels.inbox import InboxItem, open_requests
 from gantral.channels.slack.arguments import approve_truncated, override_prefill
+from gantral.channels.slack.batch import (
+    BATCH_CALLBACK,
+    BATCH_OPEN,
+    MAX_SHOWN,
+    Shown,
+    arguments_text,
+    batch_modal,
+    deciding_view,
+    encode,
+    outcomes_view,
+    parse_shown,
+)
 from gantral.channels.slack.blocks import (
     APPROVE,
     CALLBACK,
@@ -37,9 +51,11 @@ from gantral.channels.slack.checks import Seen, look, refusal
 from gantral.channels.slack.people import identify
 from gantral.channels.slack.web import SlackUnavailable, SlackWeb
 from gantral.core import GantralCore
+from gantral.domain.delegation import Delegated
 from gantral.domain.records import DecisionType
 from gantral.errors import Forbidden, GantralError, InvalidInput, Reason
-from gantral.identity import IdentityService, to_actor
+from gantral.governance.delegation_book import DelegationBook
+from gantral.identity import IdentityService, Permission, to_actor
 from gantral.policy.compiled import compiled
 from gantral.settings.channels import ChannelIdentity, SlackSettings
 
@@ -47,6 +63,8 @@ __all__ = ["Later", "SlackInteractions"]
 
 # Work to finish after Slack has its acknowledgement (FastAPI background task).
 Later = Callable[[Callable[[], Awaitable[None]]], None]
+# Requests of one batch decided at once (each one Temporal Update), as the API's batch.
+_CONCURRENCY = 8
 _KINDS = {
     APPROVE: DecisionType.APPROVE,
     REJECT: DecisionType.REJECT,
@@ -80,6 +98,8 @@ class SlackInteractions:
     identity: IdentityService
     web: SlackWeb
     temporal: Client
+    # Deputies: a user standing in for an absent approver decides on their behalf.
+    delegations: DelegationBook | None = None
 
     async def handle(self, payload: dict[str, Any], later: Later) -> dict[str, Any] | None:
         """The synchronous part; returns the body of the HTTP answer to Slack, if any."""
@@ -87,8 +107,11 @@ class SlackInteractions:
         if kind == "block_actions":
             await self._action(payload, later)
             return None
-        if kind == "view_submission" and (payload.get("view") or {}).get("callback_id") == CALLBACK:
+        callback = (payload.get("view") or {}).get("callback_id")
+        if kind == "view_submission" and callback == CALLBACK:
             return await self._submission(payload, later)
+        if kind == "view_submission" and callback == BATCH_CALLBACK:
+            return self._batch_submission(payload, later)
         return None  # other interactions are acknowledged and ignored
 
     async def _who(
@@ -117,6 +140,9 @@ class SlackInteractions:
         actions = payload.get("actions") or []
         action = actions[0] if actions and isinstance(actions[0], dict) else {}
         action_id = str(action.get("action_id"))
+        if action_id.startswith(f"{BATCH_OPEN}:"):
+            await self._batch_open(payload, action)
+            return
         kind = _KINDS.get(action_id)
         if kind is None:
             return
@@ -151,7 +177,8 @@ class SlackInteractions:
             problem = f"Not possible: {exc.message}"
             later(lambda: reply(problem))
             return
-        refused = refusal(seen, who, kind, self.identity)
+        held = await self.delegated_to(who)
+        refused = refusal(seen, who, kind, self.identity, held)
         if refused is not None:
             later(lambda: self._refused(who, kind, seen, refused, reply))
             return
@@ -166,6 +193,115 @@ class SlackInteractions:
         except SlackUnavailable as exc:
             problem = f"Could not open the form ({exc.code}); try again."
             later(lambda: reply(problem))
+
+    async def inbox(self, who: ChannelIdentity) -> list[InboxItem]:
+        """The requests waiting for `who`, themselves or as a deputy: App Home's list."""
+        principal = principal_of(who, "slack")
+        scope = self.identity.visible_teams(principal, Permission.DECISIONS_DECIDE)
+        teams = None if scope.any_team else sorted(scope.teams)
+        if teams == []:
+            return []
+        held = await self.delegated_to(who)
+        page = await open_requests(
+            self.temporal, teams=teams, actor=to_actor(principal), delegated=held
+        )
+        return page.items
+
+    async def _batch_open(self, payload: dict[str, Any], action: dict[str, Any]) -> None:
+        """App Home's "Approve all N shown for <action>": a modal listing each request
+        the submission would approve (views.open must use the trigger id within 3 s)."""
+        name = _field(action, "value")
+        trigger = _field(payload, "trigger_id")
+        who = await identify(self.settings, self.web, _field(payload, "user", "id"))
+        if who is None:
+            return  # App Home already told them they are not mapped
+        mine = [i for i in await self.inbox(who) if i.action == name and i.decidable_as]
+        listed: list[tuple[Shown, dict[str, Any]]] = []
+        for item in mine:
+            if arguments_text(item.arguments)[1]:  # cut in the modal: only if policy allows
+                try:
+                    seen = await look(self.core, self.temporal, item.instance_id, item.request_id)
+                except GantralError:
+                    continue
+                if not approve_truncated(seen.request, seen.policy):
+                    continue
+            ref = Shown(item.instance_id, item.request_id, item.args_digest)
+            listed.append((ref, item.arguments))
+        metadata, kept = encode(name, [ref for ref, _ in listed])
+        listed = listed[: len(kept)]
+        view = batch_modal(name, metadata, listed, len(mine) - len(listed))
+        try:
+            await self.web.call("views.open", trigger_id=trigger, view=view)
+        except SlackUnavailable:
+            return
+
+    def _batch_submission(self, payload: dict[str, Any], later: Later) -> dict[str, Any]:
+        """Acknowledge at once (the modal says it is deciding), decide after."""
+        view = payload.get("view") or {}
+        parsed = parse_shown(_field(view, "private_metadata"))
+        if parsed is None or len(parsed[1]) > MAX_SHOWN:
+            raise InvalidInput("the form carries no Gantral requests", reason=Reason.BAD_PAYLOAD)
+        action, shown = parsed
+        unique = list({(s.instance_id, s.request_id): s for s in shown}.values())
+        user_id, view_id = _field(payload, "user", "id"), _field(view, "id")
+        later(lambda: self._batch_decide(user_id, view_id, action, unique))
+        return {"response_action": "update", "view": deciding_view(len(unique))}
+
+    async def _batch_decide(
+        self, user_id: str, view_id: str, action: str, shown: list[Shown]
+    ) -> None:
+        """Approve each request as a single Slack approval would, bound to the digest the
+        modal displayed; then list every outcome in the modal, refusals named."""
+        lines: list[str] = []
+        decided = 0
+        who = await identify(self.settings, self.web, user_id)
+        if who is None:
+            lines = ["You are not mapped to a Gantral approver, so nothing was recorded."]
+            for s in shown:
+                refused = Forbidden(
+                    f"Slack user {user_id} is not mapped to a Gantral approver",
+                    reason=Reason.UNKNOWN_USER,
+                )
+                attempted = f"APPROVE via slack on {s.instance_id}/{s.request_id}"
+                actor = unknown_actor("slack", user_id)
+                await refuse(self.core, actor, attempted, refused, s.instance_id, s.request_id)
+        else:
+            gate, me = asyncio.Semaphore(_CONCURRENCY), who
+
+            async def one(s: Shown) -> tuple[bool, str]:
+                where = f"`{s.instance_id}/{s.request_id}`"
+                cmd = ChannelDecision(
+                    channel="slack",
+                    channel_ref=f"batch:{view_id}",
+                    instance_id=s.instance_id,
+                    request_id=s.request_id,
+                    decision_type=DecisionType.APPROVE,
+                    seen_args_digest=s.args_digest,
+                    idempotency_key=f"slack-{view_id}",
+                )
+                async with gate:
+                    try:
+                        # As themselves only: a deputy decides one request at a time.
+                        result = await decide_via_channel(self.core, self.identity, me, cmd)
+                    except GantralError as exc:
+                        return False, f"Refused {where} ({exc.reason}): {exc.message}"
+                request = result.request
+                return True, f"Approved {where}: request {request.status} ({request.quorum})"
+
+            outcomes = await asyncio.gather(*(one(s) for s in shown))
+            decided = sum(1 for ok, _ in outcomes if ok)
+            lines = [line for _, line in outcomes]
+        view = outcomes_view(action, lines, decided, len(shown) - decided)
+        try:
+            await self.web.call("views.update", view_id=view_id, view=view)
+        except SlackUnavailable:
+            return
+
+    async def delegated_to(self, who: ChannelIdentity) -> list[Delegated]:
+        """The delegations in effect to `who` now (none without a delegation book)."""
+        if self.delegations is None:
+            return []
+        return await self.delegations.in_effect_for(who.actor)
 
     async def _refused(
         self,
@@ -262,12 +398,14 @@ class SlackInteractions:
         self, who: ChannelIdentity, cmd: ChannelDecision, reply: Callable[[str], Awaitable[None]]
     ) -> None:
         try:
-            result = await decide_via_channel(self.core, self.identity, who, cmd)
+            result = await decide_via_channel(self.core, self.identity, who, cmd, self.delegations)
         except GantralError as exc:
             await reply(f"Not recorded: {exc.message}")
             return
+        behalf = result.decision.on_behalf_of
+        by = f"{who.actor} as deputy for {behalf}" if behalf else who.actor
         await reply(
-            f"{cmd.decision_type} recorded for {who.actor}: request {result.request.status}"
+            f"{cmd.decision_type} recorded for {by}: request {result.request.status}"
             f" ({result.request.quorum})."
         )
 

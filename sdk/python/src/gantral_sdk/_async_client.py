@@ -24,6 +24,7 @@ from gantral_sdk._types_gen import (
     AuthorizeOutcome,
     AuthorizeResult,
     BatchDecisionResult,
+    BreakGlassView,
     Cost,
     Decision,
     DecisionResult,
@@ -408,6 +409,23 @@ class AsyncGantralClient:
     async def exempt_from_halt(self, halt_id: str, scope: _calls.Scope, reason: str) -> Halt:
         """Staged recovery: a narrower `scope` inside the halt runs again; the rest holds."""
         return await self._run(_calls.exempt_from_halt(halt_id, scope, reason))
+
+    # -- break-glass ----------------------------------------------------------------------
+
+    async def open_break_glass(
+        self, scope: _calls.Scope, ttl: str | float, reason: str
+    ) -> BreakGlassView:
+        """Ask for a break-glass: once its quorum approves, `scope` passes policies' human
+        requirement for `ttl` ("30m", or seconds), never extended; it ends by itself."""
+        return await self._run(_calls.open_break_glass(scope, ttl, reason))
+
+    async def approve_break_glass(self, break_glass_id: str, reason: str) -> BreakGlassView:
+        """One human's approval of a break-glass; the one completing its quorum opens it."""
+        return await self._run(_calls.approve_break_glass(break_glass_id, reason))
+
+    async def list_break_glass(self, *, include_ended: bool = False) -> list[BreakGlassView]:
+        """Break-glasses pending or in effect (with `include_ended`, every one)."""
+        return (await self._run(_calls.list_break_glass(include_ended))).root
 
     # -- deputies -------------------------------------------------------------------------
 

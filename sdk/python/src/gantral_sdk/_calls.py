@@ -22,6 +22,7 @@ from gantral_sdk._types_gen import (
     AuthorizeResult,
     BatchDecisionItem,
     BatchDecisionResult,
+    BreakGlassView,
     Cost,
     DecisionResult,
     DecisionType,
@@ -385,6 +386,25 @@ def lift_halt(halt_id: str, reason: str) -> Call[Halt]:
 def exempt_from_halt(halt_id: str, scope: Scope, reason: str) -> Call[Halt]:
     body = {"scope": _scope(scope), "reason": reason}
     return Call("POST", f"/v1/halts/{_seg(halt_id)}:exempt", Halt, json=body)
+
+
+class BreakGlasses(RootModel[list[BreakGlassView]]):
+    """A list of break-glasses, oldest first."""
+
+
+def open_break_glass(scope: Scope, ttl: str | float, reason: str) -> Call[BreakGlassView]:
+    body = {"scope": _scope(scope), "ttl": ttl, "reason": reason}
+    return Call("POST", "/v1/break-glass", BreakGlassView, json=body)
+
+
+def approve_break_glass(break_glass_id: str, reason: str) -> Call[BreakGlassView]:
+    path = f"/v1/break-glass/{_seg(break_glass_id)}:approve"
+    return Call("POST", path, BreakGlassView, json={"reason": reason})
+
+
+def list_break_glass(include_ended: bool) -> Call[BreakGlasses]:
+    params: dict[str, str | int | float] = {"include_ended": "true"} if include_ended else {}
+    return Call("GET", "/v1/break-glass", BreakGlasses, params=params)
 
 
 def get_audit(instance_id: str) -> Call[AuditTrailView]:

@@ -24,6 +24,7 @@ from gantral_sdk._types_gen import (
     AuthorizeOutcome,
     AuthorizeResult,
     BatchDecisionResult,
+    BreakGlassView,
     Cost,
     Decision,
     DecisionResult,
@@ -406,6 +407,23 @@ class GantralClient:
     def exempt_from_halt(self, halt_id: str, scope: _calls.Scope, reason: str) -> Halt:
         """Staged recovery: a narrower `scope` inside the halt runs again; the rest holds."""
         return self._run(_calls.exempt_from_halt(halt_id, scope, reason))
+
+    # -- break-glass ----------------------------------------------------------------------
+
+    def open_break_glass(
+        self, scope: _calls.Scope, ttl: str | float, reason: str
+    ) -> BreakGlassView:
+        """Ask for a break-glass: once its quorum approves, `scope` passes policies' human
+        requirement for `ttl` ("30m", or seconds), never extended; it ends by itself."""
+        return self._run(_calls.open_break_glass(scope, ttl, reason))
+
+    def approve_break_glass(self, break_glass_id: str, reason: str) -> BreakGlassView:
+        """One human's approval of a break-glass; the one completing its quorum opens it."""
+        return self._run(_calls.approve_break_glass(break_glass_id, reason))
+
+    def list_break_glass(self, *, include_ended: bool = False) -> list[BreakGlassView]:
+        """Break-glasses pending or in effect (with `include_ended`, every one)."""
+        return (self._run(_calls.list_break_glass(include_ended))).root
 
     # -- deputies -------------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ __all__ = [
     "BatchDecisionResult",
     "BatchItemError",
     "BatchItemOutcome",
+    "BreakGlassApproval",
+    "BreakGlassView",
     "ClosedOutside",
     "ClosedRequest",
     "Cost",
@@ -321,6 +323,48 @@ class BatchDecisionResult(BaseModel):
     refused: int = Field(ge=-9007199254740991, le=9007199254740991)
 
 
+class BreakGlassApproval(BaseModel):
+    """One human's approval: the role they counted in."""
+
+    at: datetime
+    human: str
+    reason: str
+    role: str
+
+
+class HaltScope(BaseModel):
+    """Exactly one of `team`, `agent`, `workflow` (with an optional `version`) or
+    `deployment: true`.
+    """
+
+    agent: str | None = Field(
+        default=None, min_length=1, max_length=256, pattern="^[A-Za-z0-9_.:@/-]+$"
+    )
+    deployment: bool | None = None
+    team: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern="^[A-Za-z0-9_.:@/-]+$"
+    )
+    version: int | None = Field(default=None, ge=1, le=9007199254740991)
+    workflow: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern="^[A-Za-z0-9_.:@/-]+$"
+    )
+
+
+class BreakGlassView(BaseModel):
+    """A break-glass and where it stands now: gathering approvals, in effect, or ended."""
+
+    active_from: datetime | None = None
+    approvals: list[BreakGlassApproval] = Field(default_factory=list)
+    break_glass_id: str
+    expires_at: datetime | None = None
+    opened_at: datetime
+    opened_by: str
+    reason: str
+    scope: HaltScope
+    status: str
+    ttl_seconds: float = Field(ge=-9007199254740991, le=9007199254740991)
+
+
 class ClosedOutside(BaseModel):
     """The instance's Temporal execution was closed around Gantral (`temporal workflow
     terminate`, a reset, a run timeout, a failed run): no governed end was recorded and
@@ -362,24 +406,6 @@ class Delegation(BaseModel):
     roles: list[str]
     starts_at: datetime
     teams: list[str] | None = None
-
-
-class HaltScope(BaseModel):
-    """Exactly one of `team`, `agent`, `workflow` (with an optional `version`) or
-    `deployment: true`.
-    """
-
-    agent: str | None = Field(
-        default=None, min_length=1, max_length=256, pattern="^[A-Za-z0-9_.:@/-]+$"
-    )
-    deployment: bool | None = None
-    team: str | None = Field(
-        default=None, min_length=1, max_length=200, pattern="^[A-Za-z0-9_.:@/-]+$"
-    )
-    version: int | None = Field(default=None, ge=1, le=9007199254740991)
-    workflow: str | None = Field(
-        default=None, min_length=1, max_length=200, pattern="^[A-Za-z0-9_.:@/-]+$"
-    )
 
 
 class HaltExemption(BaseModel):
