@@ -2,6 +2,7 @@
 speaking Jira's REST API; Jira's webhook (signed with the shared secret) turns a transition
 into a decision; a request settled elsewhere transitions and comments the issue; an
 escalation is commented, and a timeout transitions the issue and says how it ended. A
+deputy's transition decides for their delegator, both names recorded. A
 transition that is not recorded (an unmapped user, a reject without a comment, a request
 already decided) moves the issue back with a comment saying why; a delivery that changes
 nothing answers 200 (Jira retries a 409)."""
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -24,7 +26,7 @@ from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.channels import JiraSettings
 from gantral.workers.channels import relay_id, run_channels
-from tests.helpers.access_log import refusals_of
+from tests.helpers.access_log import refusals_of, refusals_on
 from tests.helpers.auth import AUDITOR, bearer
 from tests.helpers.deciding import decide_as_shown
 from tests.helpers.jira_stand_in import JiraStandIn, issue_updated
@@ -54,16 +56,21 @@ class World:
         self.temporal, self.relay = temporal, relay
 
     async def pending(
-        self, workflow: str | None = None, step: str = "act", action: str = "pay"
+        self,
+        workflow: str | None = None,
+        step: str = "act",
+        action: str = "pay",
+        requester: dict[str, str] = AGENT,
     ) -> tuple[str, str, str]:
         """A request waiting on `step` of a new instance (of this world's workflow unless
-        named), and the key of the issue the relay opened for it."""
+        named; asked by `requester`), and the key of the issue the relay opened for it."""
         body = {"workflow_id": workflow or self.workflow, "owning_team_id": "payments"}
-        iid = (await self.api.post("/v1/instances", json=body, headers=AGENT)).json()["instance_id"]
+        started = await self.api.post("/v1/instances", json=body, headers=requester)
+        iid = started.json()["instance_id"]
         resp = await self.api.post(
             f"/v1/instances/{iid}/steps/{step}/authorize",
             json={"action": action, "arguments": {"amount": 5}},
-            headers=AGENT,
+            headers=requester,
         )
         rid = resp.json()["request"]["request_id"]
         key = await until(lambda: self._issue(iid, rid), "no issue was opened")
@@ -119,7 +126,13 @@ async def world(
                                 "actor": "jira-rita",
                                 "roles": ["TECH_LEAD", "approver"],
                                 "teams": ["payments"],
-                            }
+                            },
+                            # A deputy: decides the policy's requests only as someone's.
+                            "acct-dep": {
+                                "actor": "jira-dep",
+                                "roles": ["approver"],
+                                "teams": ["payments"],
+                            },
                         },
                     }
                 )
@@ -294,6 +307,77 @@ async def test_a_decision_names_what_its_issue_showed_and_a_superseded_one_is_re
     signed = event["payload"]["attested"]["body"]
     assert (signed["channel"], signed["channel_ref"]) == ("jira", new_key)
     assert signed["seen_args_digest"] == new_digest
+
+
+async def delegate_to_jira_deputy(world: World) -> str:
+    """A TECH_LEAD of payments (unique per test) hands the role to jira-dep."""
+    delegator = f"away-{uuid.uuid4().hex[:6]}"
+    ends = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    body = {"deputy": "jira-dep", "roles": ["TECH_LEAD"], "ends_at": ends}
+    headers = bearer(delegator, ["TECH_LEAD", "approver"], teams=["payments"])
+    resp = await world.api.put("/v1/delegations/me", json=body, headers=headers)
+    assert resp.status_code == 200, resp.text
+    return delegator
+
+
+async def test_a_deputy_approves_from_jira_for_the_delegator(world: World) -> None:
+    iid, rid, key = await world.pending()
+    # Before any delegation, jira-dep holds no role the policy names: refused, moved back.
+    body, headers = world.jira.human_moves(SECRET, key, "acct-dep", "Approved")
+    resp = await world.api.post(HOOK, content=body, headers=headers)
+    assert resp.status_code == 403, resp.text
+    assert world.jira.issues[key]["status"] == "To Do"
+    assert (await world.request(iid, rid, wait=0))["status"] == "PENDING"
+
+    delegator = await delegate_to_jira_deputy(world)
+    body, headers = world.jira.human_moves(SECRET, key, "acct-dep", "Approved")
+    resp = await world.api.post(HOOK, content=body, headers=headers)
+    assert resp.status_code == 200, resp.text
+    done = await world.request(iid, rid)
+    assert done["status"] == "APPROVED", done
+    assert (done["decided_by"], done["decided_on_behalf_of"]) == ("jira-dep", delegator)
+    assert done["approvals"] == {delegator: "TECH_LEAD"}
+    assert done["deputies"] == {delegator: "jira-dep"}
+    view = (await world.api.get(f"/v1/instances/{iid}", headers=API_LEAD)).json()
+    decision = view["decisions"][-1]
+    assert (decision["human_actor_id"], decision["on_behalf_of"]) == ("jira-dep", delegator)
+    assert (decision["channel"], decision["channel_ref"]) == ("jira", key)
+    assert world.jira.issues[key]["status"] == "Approved"
+
+    async def recorded() -> dict[str, Any] | None:
+        trail = await world.api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)
+        found = [e for e in trail.json()["events"] if e["type"] == "DECISION_RECORDED"]
+        return found[0] if found else None
+
+    for _ in range(100):
+        if (event := await recorded()) is not None:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the decision was not audited")
+    recorded_as = event["payload"]
+    assert (recorded_as["human_actor_id"], recorded_as["on_behalf_of"]) == ("jira-dep", delegator)
+    assert recorded_as["delegation_id"] and recorded_as["channel_ref"] == key
+
+
+async def test_a_deputy_who_requested_it_is_refused_in_jira(world: World, temporal: Client) -> None:
+    await delegate_to_jira_deputy(world)
+    # jira-dep drives the instance by hand through the API: its requester.
+    requester = bearer("jira-dep", ["operator", "approver"], teams=["payments"])
+    iid, rid, key = await world.pending(requester=requester)
+    body, headers = world.jira.human_moves(SECRET, key, "acct-dep", "Approved")
+    resp = await world.api.post(HOOK, content=body, headers=headers)
+    assert resp.status_code == 403 and resp.json()["reason"] == "separation_of_duties"
+    request = await world.request(iid, rid, wait=0)
+    assert request["status"] == "PENDING" and request["approvals"] == {}
+    # The issue does not claim an approval that did not happen: back, and why.
+    assert world.jira.issues[key]["status"] == "To Do"
+    said = world.jira.comments[key][-1]
+    assert said.startswith("Not recorded: ") and "jira-dep requested or triggered" in said
+    assert "The issue is back in To Do." in said
+    [refused] = await refusals_on(world.api, temporal, iid, 1)
+    assert refused["payload"]["reason"] == "separation_of_duties"
+    assert refused["actor"]["id"] == "jira-dep"
 
 
 async def test_escalation_commented_and_timeout_settles_the_issue(world: World) -> None:

@@ -73,5 +73,6 @@ async def webhook(
         temporal=request.app.state.temporal,
         relay_id=relay_workflow_id(settings.temporal.task_queue, "jira"),
         rest=JiraRest(settings.jira),
+        delegations=getattr(request.app.state, "delegations", None),
     )
     return result if result is not None else Response(status_code=204)

@@ -38,6 +38,7 @@ from gantral.channels.relay.workflow import ChannelRelayWorkflow
 from gantral.core import GantralCore
 from gantral.domain.records import DecisionType, RequestStatus
 from gantral.errors import Conflict, Forbidden, GantralError, NotFound, Reason, Unavailable
+from gantral.governance.delegation_book import DelegationBook
 from gantral.identity import IdentityService
 from gantral.settings.channels import JiraSettings
 from gantral.workflows.messages import DecisionResult
@@ -178,10 +179,12 @@ async def handle_issue_updated(
     temporal: Client,
     relay_id: str,
     rest: JiraRest,
+    delegations: DelegationBook | None = None,
 ) -> JiraOutcome:
     """The decision this delivery carries (None when it carries none). A refusal moves
     the issue back and comments why, then raises (recorded in the access log); a request
-    already settled answers `JiraUnchanged`."""
+    already settled answers `JiraUnchanged`. With `delegations`, a Jira user whom a
+    delegation in effect names as deputy decides for the delegator (both names recorded)."""
     if body.get("webhookEvent") != "jira:issue_updated":
         return None
     came_from, status = _status_change(body)
@@ -235,7 +238,7 @@ async def handle_issue_updated(
         idempotency_key=f"jira-{delivery}",
     )
     try:
-        return await decide_via_channel(core, identity, who, cmd)
+        return await decide_via_channel(core, identity, who, cmd, delegations)
     except Unavailable:
         raise  # Jira delivers again once Gantral is back
     except Conflict as exc:
