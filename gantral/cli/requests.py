@@ -11,6 +11,11 @@
     gantral requests override inst_1/req_2 --justification "smaller batch" --set batch=10
     gantral requests decide --approve inst_1/req_2 inst_3/req_4   # shows all, one confirmation
     gantral requests decide --approve inst_1/req_2@sha256:... inst_3/req_4@sha256:...
+    gantral requests approve inst_1/req_2 --on-behalf-of alice   # as alice's deputy
+
+A deputy (`PUT /v1/delegations/me` named them) sees the requests of their delegators who
+are away in `list` (the DEPUTY_FOR column names them) and decides one as theirs with
+`--on-behalf-of`: both names are recorded, and the delegated roles are the only ones used.
 
 A request is named `INSTANCE/REQUEST` (as `list` prints it), or by its instance alone for
 the one it is waiting on. A decision is bound to what the human saw: the request id and the
@@ -63,6 +68,14 @@ Digest = Annotated[
         "--digest",
         help="The arguments digest `show` printed: decide without a prompt, and only if the "
         "request still has exactly those arguments.",
+    ),
+]
+OnBehalfOf = Annotated[
+    str | None,
+    typer.Option(
+        "--on-behalf-of",
+        metavar="USER",
+        help="As a deputy: decide for USER, under their delegation in effect now.",
     ),
 ]
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -163,12 +176,17 @@ def list_requests(
     if output is OutputFormat.json:
         typer.echo(page.model_dump_json(indent=2))
         return
-    typer.echo("INSTANCE/REQUEST\tTEAM\tWORKFLOW:STEP\tMATERIALITY\tDEADLINE\tAPPROVALS")
+    typer.echo(
+        "INSTANCE/REQUEST\tTEAM\tWORKFLOW:STEP\tMATERIALITY\tDEADLINE\tAPPROVALS\tDEPUTY_FOR"
+    )
     for item in page.items:
         deadline = item.deadline.isoformat(timespec="seconds") if item.deadline else "-"
+        # The delegators this request routes to you for (decide with --on-behalf-of).
+        deputy_for = ",".join(item.deputy_for) or "-"
         typer.echo(
             f"{item.instance_id}/{item.request_id}\t{item.owning_team_id}\t"
             f"{item.workflow_id}:{item.step_id}\t{item.materiality}\t{deadline}\t{item.quorum}"
+            f"\t{deputy_for}"
         )
     if page.next_page_token:
         typer.echo(f"(more requests are open: --page-token {page.next_page_token})", err=True)
@@ -206,6 +224,7 @@ def _decide(
     role: str | None,
     digest: str | None,
     delta: dict[str, Any] | None = None,
+    on_behalf_of: str | None = None,
 ) -> None:
     with _session(api_url, auth) as client:
         instance_id, request = _request(client, ref)
@@ -229,6 +248,7 @@ def _decide(
             seen_args_digest=digest,
             # Recorded with the decision; the identity is still the token's own.
             channel="cli",
+            on_behalf_of=on_behalf_of,
         )
     _outcome(kind, f"{instance_id}/{result.request.request_id}", result)
 
@@ -239,6 +259,7 @@ def approve(
     justification: Justification = None,
     role: Role = None,
     digest: Digest = None,
+    on_behalf_of: OnBehalfOf = None,
     api_url: ApiUrl = DEFAULT_URL,
     token: Token = None,
     token_url: TokenUrl = None,
@@ -247,7 +268,10 @@ def approve(
 ) -> None:
     """Approve exactly the arguments shown (here, or by `show` with `--digest`)."""
     auth = _auth(token, token_url, client_id, client_secret)
-    _decide(sdk.DecisionType.APPROVE, ref, auth, api_url, justification, role, digest)
+    _decide(
+        sdk.DecisionType.APPROVE, ref, auth, api_url, justification, role, digest,
+        on_behalf_of=on_behalf_of,
+    )  # fmt: skip
 
 
 @requests_app.command("reject")
@@ -256,6 +280,7 @@ def reject(
     justification: Annotated[str, typer.Option(help="Why the step must not run.")],
     role: Role = None,
     digest: Digest = None,
+    on_behalf_of: OnBehalfOf = None,
     api_url: ApiUrl = DEFAULT_URL,
     token: Token = None,
     token_url: TokenUrl = None,
@@ -264,7 +289,10 @@ def reject(
 ) -> None:
     """Reject the request; the justification is recorded with the decision."""
     auth = _auth(token, token_url, client_id, client_secret)
-    _decide(sdk.DecisionType.REJECT, ref, auth, api_url, justification, role, digest)
+    _decide(
+        sdk.DecisionType.REJECT, ref, auth, api_url, justification, role, digest,
+        on_behalf_of=on_behalf_of,
+    )  # fmt: skip
 
 
 def _assignments(values: list[str]) -> dict[str, Any]:
@@ -290,6 +318,7 @@ def override(
     ],
     role: Role = None,
     digest: Digest = None,
+    on_behalf_of: OnBehalfOf = None,
     api_url: ApiUrl = DEFAULT_URL,
     token: Token = None,
     token_url: TokenUrl = None,
@@ -299,7 +328,10 @@ def override(
     """Override with edited arguments; the policy re-checks them before they count."""
     auth = _auth(token, token_url, client_id, client_secret)
     delta = _assignments(set_)
-    _decide(sdk.DecisionType.OVERRIDE, ref, auth, api_url, justification, role, digest, delta)
+    _decide(
+        sdk.DecisionType.OVERRIDE, ref, auth, api_url, justification, role, digest, delta,
+        on_behalf_of,
+    )  # fmt: skip
 
 
 def _batch_refs(
@@ -334,6 +366,7 @@ def decide_many(
     reject: Annotated[bool, typer.Option("--reject", help="Reject them all.")] = False,
     justification: Justification = None,
     role: Role = None,
+    on_behalf_of: OnBehalfOf = None,
     api_url: ApiUrl = DEFAULT_URL,
     token: Token = None,
     token_url: TokenUrl = None,
@@ -343,6 +376,12 @@ def decide_many(
     """Approve or reject several requests at once, each exactly as shown and as if alone."""
     if approve == reject:
         raise typer.BadParameter("say --approve or --reject")
+    if on_behalf_of is not None:
+        # The API resolves a delegation for one decision at a time, never a batch.
+        raise typer.BadParameter(
+            "a deputy decides one request at a time: `gantral requests approve` or "
+            "`reject` with --on-behalf-of"
+        )
     kind = sdk.DecisionType.APPROVE if approve else sdk.DecisionType.REJECT
     auth = _auth(token, token_url, client_id, client_secret)
     with _session(api_url, auth) as client:

@@ -1,11 +1,13 @@
-"""`gantral requests list|show|approve|reject|override` against the real API over HTTP,
-through the Python SDK, with a token from the environment."""
+"""`gantral requests list|show|approve|reject|override|decide` against the real API over
+HTTP, through the Python SDK, with a token from the environment; a deputy's inbox and
+decision (`--on-behalf-of`)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -68,7 +70,8 @@ async def test_cli_lists_shows_and_decides(served_api: str) -> None:
         await asyncio.sleep(0.1)
     assert code == 0 and one in out and "LOW" in out and "0 of 1 approvals" in out
     assert out.splitlines()[0].split("\t") == [
-        "INSTANCE/REQUEST", "TEAM", "WORKFLOW:STEP", "MATERIALITY", "DEADLINE", "APPROVALS"
+        "INSTANCE/REQUEST", "TEAM", "WORKFLOW:STEP", "MATERIALITY", "DEADLINE", "APPROVALS",
+        "DEPUTY_FOR",
     ]  # fmt: skip
 
     code, out = await run(served_api, "show", one)
@@ -214,3 +217,52 @@ async def test_decide_several_at_once_each_as_shown(served_api: str) -> None:
     assert "2 decided, 1 refused" in out, out
     code, out = await run(served_api, "decide", two)
     assert code == 2 and "--approve or --reject" in out, out
+
+
+async def test_a_deputy_lists_and_approves_on_behalf_of_the_delegator(served_api: str) -> None:
+    """Issue 24: the deputy's `list` names the delegator a request routes to them for;
+    `approve --on-behalf-of` records both names; without it the deputy holds no role."""
+    workflow = f"cli-{uuid.uuid4().hex[:6]}"
+    async with httpx.AsyncClient(base_url=served_api) as http:
+        await publish_one_step(http, workflow, POLICY)
+    iid = await pending(served_api, workflow, 10)
+    deputy = f"cli-dep-{uuid.uuid4().hex[:6]}"
+    delegator = f"cli-away-{uuid.uuid4().hex[:6]}"
+    as_deputy = token(deputy, ["approver"])
+    ends = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    body = {"deputy": deputy, "roles": ["TECH_LEAD"], "ends_at": ends}
+    async with httpx.AsyncClient(
+        base_url=served_api, headers=bearer(delegator, ["TECH_LEAD", "approver"])
+    ) as http:
+        resp = await http.put("/v1/delegations/me", json=body)
+    assert resp.status_code == 200, resp.text
+
+    for _ in range(100):
+        code, out = await run(served_api, "list", who=as_deputy)
+        if iid in out:
+            break
+        await asyncio.sleep(0.1)
+    [row] = [line.split("\t") for line in out.splitlines() if line.startswith(f"{iid}/")]
+    assert code == 0 and row[-1] == delegator, out
+
+    # As themselves: no role of their own that the policy names.
+    code, out = await run(served_api, "approve", iid, who=as_deputy, input="y\n")
+    assert code == 1 and "error" in out, out
+    code, out = await run(
+        served_api, "approve", iid, "--on-behalf-of", delegator, who=as_deputy, input="y\n"
+    )
+    assert code == 0 and "APPROVED" in out, out
+    async with httpx.AsyncClient(
+        base_url=served_api, headers=bearer("cli-lead", ["TECH_LEAD"])
+    ) as http:
+        view = (await http.get(f"/v1/instances/{iid}")).json()
+    [decision] = view["decisions"]
+    assert (decision["human_actor_id"], decision["on_behalf_of"]) == (deputy, delegator)
+    assert decision["channel"] == "cli"
+    assert view["requests"][0]["decided_on_behalf_of"] == delegator
+
+    # A batch never carries a delegation: a usage error, nothing sent.
+    code, out = await run(
+        served_api, "decide", "--approve", iid, "--on-behalf-of", delegator, who=as_deputy
+    )
+    assert code == 2 and "one request at a time" in out, out
