@@ -321,9 +321,9 @@ class Reason(StrEnum):
         "an exemption must be a narrower part of the halt: otherwise lift the halt",
     )
     ALREADY_EXEMPTED = "already_exempted", "that scope is already exempted from the halt"
-    EXEMPTION_NEEDS_SINGLE_LIFTER = (
-        "exemption_needs_single_lifter",
-        "the deployment lifts halts by a quorum: a part of a halt is not exempted by one human",
+    EXEMPTION_ALREADY_APPROVED = (
+        "exemption_already_approved",
+        "this human already approved exempting that part: each human counts once in its quorum",
     )
 
     # Break-glass (a quorum lets a scope pass a policy's human requirement for a while).

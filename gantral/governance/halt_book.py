@@ -182,17 +182,12 @@ class HaltBook:
         self, actor: Actor, halt: Halt, scope: HaltScope, reason: str, record: RecordAction
     ) -> Halt:
         """Staged recovery: record, then store, the exemption of `scope`, a narrower part
-        of `halt`, which runs again while the rest of the halt holds. One lifter's act,
-        refused where the deployment lifts halts by a quorum (one human must not undo,
-        part by part, what a quorum must lift), and, with separation, to the raiser."""
+        of `halt`, which runs again while the rest of the halt holds; with separation,
+        never by the raiser. Where the deployment lifts halts by a quorum, one human must
+        not undo part by part what a quorum must lift: each call records this human's
+        approval of that part, and the approval that completes the quorum exempts it."""
         if not halt.active:
             raise Conflict(f"halt {halt.halt_id} is already lifted", reason=Reason.ALREADY_LIFTED)
-        if self.lift_rule is not None:
-            raise Forbidden(
-                f"this deployment lifts halts by {quorum.describe(self.lift_rule)}: "
-                "lift the halt instead",
-                reason=Reason.EXEMPTION_NEEDS_SINGLE_LIFTER,
-            )
         separated = halt.lift_by_another or self.policy.lift_separation
         if separated and actor.id == halt.raised_by:
             raise Forbidden(
@@ -215,8 +210,33 @@ class HaltBook:
             "raised_by": halt.raised_by,
             "reason": reason,
         }
+        rule = self.lift_rule
+        if rule is not None:
+            approvals = {a.human: a.role for a in halt.exemption_approvals if a.scope == scope}
+            if separated:  # approvals stored before the setting changed never count
+                approvals.pop(halt.raised_by, None)
+            if actor.id in approvals:
+                raise Conflict(
+                    f"{actor.id} already approved exempting {scope.describe()} from halt "
+                    f"{halt.halt_id}: each human counts once",
+                    reason=Reason.EXEMPTION_ALREADY_APPROVED,
+                )
+            role, progress = _counted_role(rule, approvals, actor)
+            detail |= {"role": role, "quorum": quorum.describe(rule)}
+            detail |= {"approvals": {**approvals, actor.id: role}}
+            detail["satisfied"] = progress.satisfied
+            await record(actor, "halt_exemption_approved", detail)
+            halt = await self.store.approve_exemption(halt.halt_id, scope, actor.id, role, reason)
+            if not progress.satisfied:
+                return halt
         await record(actor, "halt_exempted", detail)
-        exempted = await self.store.exempt(halt.halt_id, scope, actor.id, reason)
+        try:
+            exempted = await self.store.exempt(halt.halt_id, scope, actor.id, reason)
+        except Conflict:
+            if rule is None:
+                raise
+            # Two approvals completed the quorum at once: the other stored the exemption.
+            exempted = await self.store.get(halt.halt_id)
         self._read_at = None
         return exempted
 

@@ -1,7 +1,7 @@
 """Where halts are kept: PostgreSQL (every API replica reads the same rows, and they
 survive restarts), or memory for a single development process.
 
-Both tables are append-only (a trigger refuses UPDATE, DELETE and TRUNCATE): a halt is
+Every table is append-only (a trigger refuses UPDATE, DELETE and TRUNCATE): a halt is
 one row, its lift another, so no code path can rewrite who raised or lifted what. A
 halt is lifted at most once (the lift's primary key is the halt id).
 """
@@ -15,7 +15,13 @@ from typing import Any, LiteralString
 from psycopg.types.json import Jsonb
 
 from gantral.errors import Conflict, NotFound, Reason
-from gantral.governance.halts import Halt, HaltExemption, HaltScope, LiftApproval
+from gantral.governance.halts import (
+    ExemptionApproval,
+    Halt,
+    HaltExemption,
+    HaltScope,
+    LiftApproval,
+)
 from gantral.governance.postgres_store import PostgresStore, append_only, refuse_change
 
 __all__ = ["MIGRATIONS", "HaltStore", "InMemoryHaltStore", "PostgresHaltStore"]
@@ -64,6 +70,19 @@ MIGRATIONS: list[str] = [
     );
     """
     + append_only("halt_exemptions"),
+    # Approvals of an exemption where the lift needs a quorum: one row per human per part.
+    """
+    CREATE TABLE {schema}.halt_exemption_approvals (
+        halt_id text NOT NULL REFERENCES {schema}.halts (halt_id),
+        scope jsonb NOT NULL,
+        human text NOT NULL,
+        role text NOT NULL,
+        reason text NOT NULL,
+        at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        PRIMARY KEY (halt_id, scope, human)
+    );
+    """
+    + append_only("halt_exemption_approvals"),
 ]
 
 
@@ -91,6 +110,13 @@ class HaltStore(abc.ABC):
     @abc.abstractmethod
     async def exempt(self, halt_id: str, scope: HaltScope, exempted_by: str, reason: str) -> Halt:
         """Store an exemption of a narrower scope: 409 `already_exempted` if stored before."""
+
+    @abc.abstractmethod
+    async def approve_exemption(
+        self, halt_id: str, scope: HaltScope, human: str, role: str, reason: str
+    ) -> Halt:
+        """Store one human's approval of exempting `scope`: 409
+        `exemption_already_approved` if they approved that part before."""
 
     @abc.abstractmethod
     async def read(self, *, active_only: bool = False) -> list[Halt]:
@@ -122,6 +148,14 @@ def _exempted_before(halt_id: str, scope: HaltScope) -> Conflict:
     return Conflict(
         f"{scope.describe()} is already exempted from halt {halt_id}",
         reason=Reason.ALREADY_EXEMPTED,
+    )
+
+
+def _exemption_approved_before(halt_id: str, scope: HaltScope, human: str) -> Conflict:
+    return Conflict(
+        f"{human} already approved exempting {scope.describe()} from halt {halt_id}: "
+        "each human counts once",
+        reason=Reason.EXEMPTION_ALREADY_APPROVED,
     )
 
 
@@ -180,6 +214,20 @@ class InMemoryHaltStore(HaltStore):
         self._halts[halt_id] = exempted
         return exempted
 
+    async def approve_exemption(
+        self, halt_id: str, scope: HaltScope, human: str, role: str, reason: str
+    ) -> Halt:
+        halt = await self.get(halt_id)
+        if any(a.scope == scope and a.human == human for a in halt.exemption_approvals):
+            raise _exemption_approved_before(halt_id, scope, human)
+        approval = ExemptionApproval(
+            scope=scope, human=human, role=role, reason=reason, at=datetime.now(UTC)
+        )
+        approvals = [*halt.exemption_approvals, approval]
+        approved = halt.model_copy(update={"exemption_approvals": approvals})
+        self._halts[halt_id] = approved
+        return approved
+
     async def read(self, *, active_only: bool = False) -> list[Halt]:
         return [h for h in self._halts.values() if h.active or not active_only]
 
@@ -235,6 +283,18 @@ class PostgresHaltStore(PostgresStore, HaltStore):
             _exempted_before(halt_id, scope),
         )
 
+    async def approve_exemption(
+        self, halt_id: str, scope: HaltScope, human: str, role: str, reason: str
+    ) -> Halt:
+        stored = Jsonb(scope.model_dump(mode="json", exclude_none=True))
+        return await self._add_to(
+            halt_id,
+            "INSERT INTO {schema}.halt_exemption_approvals (halt_id, scope, human, role, reason) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (halt_id, stored, human, role, reason),
+            _exemption_approved_before(halt_id, scope, human),
+        )
+
     async def _add_to(
         self, halt_id: str, statement: str, params: tuple[Any, ...], duplicate: Conflict
     ) -> Halt:
@@ -264,7 +324,11 @@ class PostgresHaltStore(PostgresStore, HaltStore):
             "'reason', e.reason, 'exempted_by', e.exempted_by, 'at', e.at) "
             "ORDER BY e.at, e.exempted_by) "
             "FROM {schema}.halt_exemptions e WHERE e.halt_id = h.halt_id), '[]') "
-            "AS exemptions "
+            "AS exemptions, "
+            "coalesce((SELECT jsonb_agg(jsonb_build_object('scope', x.scope, 'human', x.human, "
+            "'role', x.role, 'reason', x.reason, 'at', x.at) ORDER BY x.at, x.human) "
+            "FROM {schema}.halt_exemption_approvals x WHERE x.halt_id = h.halt_id), '[]') "
+            "AS exemption_approvals "
             "FROM {schema}.halts h LEFT JOIN {schema}.halt_lifts l USING (halt_id) "
             + where
             + " ORDER BY h.raised_at, h.halt_id"

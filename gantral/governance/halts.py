@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from gantral.errors import Conflict, Reason
 
 __all__ = [
+    "ExemptionApproval",
     "Halt",
     "HaltExemption",
     "HaltScope",
@@ -137,6 +138,20 @@ class HaltExemption(BaseModel):
     at: datetime
 
 
+class ExemptionApproval(BaseModel):
+    """One human's approval of an exemption where the deployment lifts halts by a
+    quorum: the part (`scope`) and the role they counted in. The exemption takes effect
+    with the approval that makes the quorum for that part."""
+
+    model_config = ConfigDict(frozen=True)
+
+    scope: HaltScope
+    human: str
+    role: str
+    reason: str
+    at: datetime
+
+
 def not_narrower(halt: HaltScope, part: HaltScope) -> str | None:
     """Why `part` is no narrower part of `halt`, if it is not. An exemption covers what
     both scopes cover, so any other kind of scope is narrower; the same scope, the whole
@@ -167,6 +182,9 @@ class Halt(BaseModel):
     lift_approvals: list[LiftApproval] = Field(default_factory=list)
     # Narrower scopes recovered while the rest holds, oldest first.
     exemptions: list[HaltExemption] = Field(default_factory=list)
+    # Approvals toward exemptions that need the lift quorum, oldest first: those whose
+    # scope is not yet in `exemptions` are waiting for more.
+    exemption_approvals: list[ExemptionApproval] = Field(default_factory=list)
 
     @property
     def active(self) -> bool:

@@ -1,7 +1,7 @@
 """Who may raise and lift halts as the deployment's settings say (issue 24), on the real
 stack: a lift needing `2_of(security, platform-admin)` records each approval and lifts at
-the quorum, each human counted once and never the raiser; halts are listed to the teams
-they concern."""
+the quorum, each human counted once and never the raiser; an exemption (staged recovery)
+needs the same quorum for its part; halts are listed to the teams they concern."""
 
 from __future__ import annotations
 
@@ -109,6 +109,74 @@ async def test_a_lift_needing_a_quorum_counts_each_human_once_and_never_the_rais
         ("halt_lifted", "bo"),
     ]
     assert acts[3]["payload"]["detail"]["satisfied"] is True
+
+
+async def exempt(
+    api: httpx.AsyncClient, halt_id: str, scope: dict[str, Any], who: dict[str, str]
+) -> httpx.Response:
+    body = {"scope": scope, "reason": "fixed"}
+    return await api.post(f"/v1/halts/{halt_id}:exempt", json=body, headers=who)
+
+
+async def test_an_exemption_needs_the_lift_quorum_for_its_part(
+    quorum_api: httpx.AsyncClient, api: httpx.AsyncClient, temporal: Client
+) -> None:
+    team = Team()
+    fixed = await workflow(quorum_api, "requires_human_approval: false\n")
+    other = await workflow(quorum_api, "requires_human_approval: false\n")
+    raised = await raise_halt(quorum_api, {"team": team.name}, ADMIN)
+    assert raised.status_code == 201, raised.text
+    halt_id = raised.json()["halt_id"]
+    part = {"workflow": fixed}
+
+    own = await exempt(quorum_api, halt_id, part, ADMIN)  # separation from the raiser
+    assert own.status_code == 403 and own.json()["reason"] == "lifter_is_raiser", own.text
+    op = await exempt(quorum_api, halt_id, part, team.operator)
+    assert op.status_code == 403 and op.json()["reason"] == "lift_role_required", op.text
+    wide = await exempt(quorum_api, halt_id, {"team": team.name}, SID)
+    assert wide.status_code == 409 and wide.json()["reason"] == "exemption_not_narrower"
+
+    first = await exempt(quorum_api, halt_id, part, SID)
+    assert first.status_code == 200, first.text
+    assert first.json()["exemptions"] == [] and first.json()["lifted_at"] is None
+    assert [(a["scope"], a["human"], a["role"]) for a in first.json()["exemption_approvals"]] == [
+        (part, "sid", "security")
+    ]
+    assert_halted(await start(quorum_api, fixed, team), halt_id)  # pending: still halted
+    twice = await exempt(quorum_api, halt_id, part, SID)
+    assert twice.status_code == 409 and twice.json()["reason"] == "exemption_already_approved"
+    seen = (await quorum_api.get(f"/v1/halts/{halt_id}", headers=AUDITOR)).json()
+    assert [a["human"] for a in seen["exemption_approvals"]] == ["sid"]  # what is waiting
+
+    done = await exempt(quorum_api, halt_id, part, BO)  # counts as platform-admin: the quorum
+    assert done.status_code == 200, done.text
+    assert [(e["scope"], e["exempted_by"]) for e in done.json()["exemptions"]] == [(part, "bo")]
+    assert done.json()["lifted_at"] is None
+    assert (await start(quorum_api, fixed, team)).status_code == 201  # the part runs again
+    assert_halted(await start(quorum_api, other, team), halt_id)  # the rest stays halted
+    again = await exempt(quorum_api, halt_id, part, SUE)
+    assert again.status_code == 409 and again.json()["reason"] == "already_exempted"
+
+    segment = await access_log_segment(temporal)
+    acts: list[dict[str, Any]] = []
+    for _ in range(100):
+        trail = (await api.get(f"/v1/audit/instances/{segment}", headers=AUDITOR)).json()
+        acts = [
+            e
+            for e in trail["events"]
+            if e["type"] == "ADMIN_ACTION" and e["payload"]["detail"].get("halt_id") == halt_id
+        ]
+        if len(acts) == 4:
+            break
+        await asyncio.sleep(0.1)
+    assert [(e["payload"]["action"], e["actor"]["id"]) for e in acts] == [
+        ("halt_raised", "pat"),
+        ("halt_exemption_approved", "sid"),
+        ("halt_exemption_approved", "bo"),
+        ("halt_exempted", "bo"),
+    ]
+    approved = acts[2]["payload"]["detail"]
+    assert (approved["exempted"], approved["satisfied"]) == (part, True)
 
 
 async def test_halts_are_listed_to_the_teams_they_concern(api: httpx.AsyncClient) -> None:

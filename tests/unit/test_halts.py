@@ -273,12 +273,64 @@ async def test_a_version_exemption_never_frees_an_unknown_version() -> None:
     assert await book.covering(HaltTarget("t", "pay", None, "a")) is not None
 
 
-async def test_no_exemption_where_a_quorum_lifts_nor_by_a_separated_raiser() -> None:
-    quorum = HaltBook(InMemoryHaltStore(), policy=HaltSettings(lift="2_of(security, admin)"))
-    raised = await quorum.raise_halt(PAT, HaltScope(team="payments"), "x", _recorded)
-    with pytest.raises(Forbidden) as refused:
-        await quorum.exempt(PAT, raised, HaltScope(agent="a"), "x", _recorded)
-    assert refused.value.reason == "exemption_needs_single_lifter"
+async def test_an_exemption_needs_the_lift_quorum_for_its_part() -> None:
+    policy = HaltSettings(lift="2_of(security, platform-admin)", lift_separation=True)
+    book = HaltBook(InMemoryHaltStore(), policy=policy)
+    acts: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def record(actor: Actor, action: str, detail: dict[str, Any]) -> None:
+        acts.append((actor.id, action, detail))
+
+    raised = await book.raise_halt(PAT, HaltScope(team="payments"), "loop", record)
+    part = HaltScope(agent="bot-1")
+    still = HaltTarget("payments", "deploy", 2, "bot-2")
+    with pytest.raises(Forbidden) as own:  # separation: never the raiser
+        await book.exempt(PAT, raised, part, "mine", record)
+    assert own.value.reason == "lifter_is_raiser"
+    op = Actor(id="op", kind=ActorKind.HUMAN, roles=["operator"])
+    with pytest.raises(Forbidden) as outsider:
+        await book.exempt(op, raised, part, "x", record)
+    assert outsider.value.reason == "lift_role_required"
+    sid = Actor(id="sid", kind=ActorKind.HUMAN, roles=["security"])
+    bo = Actor(id="bo", kind=ActorKind.HUMAN, roles=["security", "platform-admin"])
+    with pytest.raises(Conflict) as wide:
+        await book.exempt(sid, raised, HaltScope(team="payments"), "all", record)
+    assert wide.value.reason == "exemption_not_narrower"
+
+    pending = await book.exempt(sid, raised, part, "fixed", record)
+    assert pending.exemptions == []
+    assert [(a.scope, a.human, a.role) for a in pending.exemption_approvals] == [
+        (part, "sid", "security")
+    ]
+    assert (await book.covering(TARGET)) is not None  # one approval: still halted
+    with pytest.raises(Conflict) as twice:
+        await book.exempt(sid, pending, part, "again", record)
+    assert twice.value.reason == "exemption_already_approved"
+    # Another part's approvals count apart: sid may approve it too.
+    other = await book.exempt(sid, pending, HaltScope(agent="bot-2"), "also", record)
+    assert other.exemptions == [] and len(other.exemption_approvals) == 2
+
+    done = await book.exempt(bo, other, part, "checked", record)  # counts as platform-admin
+    assert [e.scope for e in done.exemptions] == [part] and done.active
+    assert done.exemptions[0].exempted_by == "bo"
+    assert (await book.covering(TARGET)) is None
+    assert (await book.covering(still)) == done  # the rest stays halted
+    with pytest.raises(Conflict) as again:
+        await book.exempt(sid, done, part, "again", record)
+    assert again.value.reason == "already_exempted"
+    assert [(who, action) for who, action, _ in acts] == [
+        ("pat", "halt_raised"),
+        ("sid", "halt_exemption_approved"),
+        ("sid", "halt_exemption_approved"),
+        ("bo", "halt_exemption_approved"),
+        ("bo", "halt_exempted"),
+    ]
+    approved = acts[3][2]
+    assert approved["exempted"] == {"agent": "bot-1"} and approved["satisfied"] is True
+    assert approved["approvals"] == {"sid": "security", "bo": "platform-admin"}
+
+
+async def test_no_exemption_by_a_separated_raiser() -> None:
     book = HaltBook(InMemoryHaltStore())
     held = await book.raise_halt(PAT, HaltScope(team="p"), "x", _recorded, lift_by_another=True)
     with pytest.raises(Forbidden) as own:

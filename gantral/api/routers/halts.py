@@ -149,21 +149,8 @@ async def lift_halt(
     quorum (`GANTRAL_HALTS__LIFT`), each call records one human's approval (listed in
     `lift_approvals`; a second by the same human: 409 `lift_already_approved`) and the
     approval that completes it lifts the halt."""
-    quorum = halts.lift_rule is not None
     attempt = f"{caller.attempt} ({Permission.HALTS_LIFT})"
-    # Before the halt is read: no probing. With a quorum, the deployment's rule names who
-    # may lift, whatever the scope; otherwise the permission table does.
-    if quorum:
-        try:
-            halts.check_lifter(caller.actor)
-        except Forbidden as exc:
-            await caller.record(None, attempt, exc)
-            raise
-    else:
-        await caller.check(Permission.HALTS_LIFT)
-    halt = await halts.store.get(halt_id)
-    if not quorum:
-        await _check_scope(caller, Permission.HALTS_LIFT, halt.scope)
+    halt = await _halt_to_lift(caller, halts, halt_id)
     try:
         lifted = await halts.lift(caller.actor, halt, body.reason, core.record_admin_action)
     except Forbidden as exc:  # the raiser of a halt that someone else must lift
@@ -181,12 +168,13 @@ async def exempt_from_halt(
     """Staged recovery: let a narrower scope inside the halt (one agent, one workflow or
     version, a team of a deployment halt) run again while the rest stays halted; listed
     in the halt's `exemptions`. Needs `halts:lift` as a lift does; a scope that is not
-    narrower is 409 `exemption_not_narrower`; where the deployment lifts halts by a
-    quorum, 403 `exemption_needs_single_lifter` (lift the halt instead)."""
+    narrower is 409 `exemption_not_narrower`. Where the deployment lifts halts by a
+    quorum (`GANTRAL_HALTS__LIFT`), an exemption needs the same quorum for that part:
+    each call records one human's approval (listed in `exemption_approvals`; a second
+    by the same human for the same part: 409 `exemption_already_approved`) and the
+    approval that completes it exempts the part."""
     attempt = f"{caller.attempt} ({Permission.HALTS_LIFT})"
-    await caller.check(Permission.HALTS_LIFT)
-    halt = await halts.store.get(halt_id)
-    await _check_scope(caller, Permission.HALTS_LIFT, halt.scope)
+    halt = await _halt_to_lift(caller, halts, halt_id)
     try:
         return await halts.exempt(
             caller.actor, halt, body.scope, body.reason, core.record_admin_action
@@ -194,3 +182,22 @@ async def exempt_from_halt(
     except Forbidden as exc:
         await caller.record(None, attempt, exc)
         raise
+
+
+async def _halt_to_lift(caller: CurrentCaller, halts: HaltBook, halt_id: str) -> Halt:
+    """The halt a caller may lift or exempt part of: checked before it is read (no
+    probing). With a quorum, the deployment's rule names who may take part, whatever the
+    scope; otherwise the permission table does, on the halt's teams."""
+    quorum = halts.lift_rule is not None
+    if quorum:
+        try:
+            halts.check_lifter(caller.actor)
+        except Forbidden as exc:
+            await caller.record(None, f"{caller.attempt} ({Permission.HALTS_LIFT})", exc)
+            raise
+    else:
+        await caller.check(Permission.HALTS_LIFT)
+    halt = await halts.store.get(halt_id)
+    if not quorum:
+        await _check_scope(caller, Permission.HALTS_LIFT, halt.scope)
+    return halt

@@ -33,6 +33,7 @@ __all__ = [
     "DecisionType",
     "Delegation",
     "EventView",
+    "ExemptionApproval",
     "Grant",
     "Halt",
     "HaltExemption",
@@ -408,6 +409,19 @@ class Delegation(BaseModel):
     teams: list[str] | None = None
 
 
+class ExemptionApproval(BaseModel):
+    """One human's approval of an exemption where the deployment lifts halts by a
+    quorum: the part (`scope`) and the role they counted in. The exemption takes effect
+    with the approval that makes the quorum for that part.
+    """
+
+    at: datetime
+    human: str
+    reason: str
+    role: str
+    scope: HaltScope
+
+
 class HaltExemption(BaseModel):
     """Staged recovery: a narrower scope inside a halt that runs again while the rest of
     the halt holds (one agent or workflow of a halted team, say). Its own act, audited.
@@ -433,6 +447,7 @@ class LiftApproval(BaseModel):
 class Halt(BaseModel):
     """A halt as stored and listed: who raised it, when, why; and its lift, once lifted."""
 
+    exemption_approvals: list[ExemptionApproval] = Field(default_factory=list)
     exemptions: list[HaltExemption] = Field(default_factory=list)
     halt_id: str
     lift_approvals: list[LiftApproval] = Field(default_factory=list)
