@@ -30,8 +30,9 @@ from temporalio.client import (
     WorkflowExecution,
     WorkflowExecutionStatus,
     WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
 )
-from temporalio.common import SearchAttributeKey
+from temporalio.common import QueryRejectCondition, SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
 from gantral.audit.pending import PageKey, PendingRequest
@@ -412,8 +413,14 @@ async def pending_page(
             handle = temporal.get_workflow_handle_for(InstanceWorkflow.run, row.instance_id)
             async with gate:
                 try:
-                    request = await handle.query(InstanceWorkflow.request, row.request_id)
-                except (RPCError, WorkflowQueryFailedError):
+                    # A closed execution still answers queries (from its history): one
+                    # closed around Gantral keeps its request PENDING there, undecidable.
+                    request = await handle.query(
+                        InstanceWorkflow.request,
+                        row.request_id,
+                        reject_condition=QueryRejectCondition.NOT_OPEN,
+                    )
+                except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):
                     return None  # closed or gone since the read model listed it
             if request is not None and seen is not None:
                 seen.put(row, request)
@@ -423,8 +430,11 @@ async def pending_page(
 
     found = await asyncio.gather(*(read(row) for row in rows))
     closed = [] if page_token else await _closed_outside(temporal, teams, actor, limit)
+    # Until the closure detector records it, the read model still has such a request
+    # open (and this replica may have read it while it was): it is listed as closed only.
+    gone = {c.instance_id for c in closed}
     return InboxPage(
-        items=[item for item in found if item is not None],
+        items=[item for item in found if item is not None and item.instance_id not in gone],
         truncated=more,
         next_page_token=encode_page_token(rows[-1].key) if more else None,
         closed_outside=closed,

@@ -61,9 +61,12 @@ class World:
         step: str = "act",
         action: str = "pay",
         requester: dict[str, str] = AGENT,
+        webhooks: bool = True,
     ) -> tuple[str, str, str]:
         """A request waiting on `step` of a new instance (of this world's workflow unless
-        named; asked by `requester`), and the key of the issue the relay opened for it."""
+        named; asked by `requester`), and the key of the issue the relay opened for it.
+        `webhooks`: the test sends webhooks about it, so wait until the relay answers for
+        the issue (a request settled by itself meanwhile would never be answered for)."""
         body = {"workflow_id": workflow or self.workflow, "owning_team_id": "payments"}
         started = await self.api.post("/v1/instances", json=body, headers=requester)
         iid = started.json()["instance_id"]
@@ -74,6 +77,8 @@ class World:
         )
         rid = resp.json()["request"]["request_id"]
         key = await until(lambda: self._issue(iid, rid), "no issue was opened")
+        if not webhooks:
+            return str(iid), str(rid), key
         # The stand-in holds the issue as soon as the relay's activity created it; the
         # relay records which request it shows only when that activity returns. A webhook
         # in between is (rightly) a 404 unknown_issue, so wait for what a webhook reads.
@@ -381,8 +386,16 @@ async def test_a_deputy_who_requested_it_is_refused_in_jira(world: World, tempor
 
 
 async def test_escalation_commented_and_timeout_settles_the_issue(world: World) -> None:
-    # fast-timeout (tests/integration/templates): escalates after 1 s, expires 1 s later.
-    _, _, key = await world.pending("fast-timeout", step="release", action="release")
+    # Escalates after 1 s and expires 5 s later: the relay comments an escalation only
+    # while the request is still open, so a busy machine gets time to relay it first.
+    workflow = f"jira-escalating-{uuid.uuid4().hex[:8]}"
+    policy = (
+        "materiality: MEDIUM\nrequires_human_approval: true\napprovers: [{role: TECH_LEAD}]\n"
+        "timeouts: {primary: 1s, escalation: 5s}\n"
+    )
+    await publish_one_step(world.api, workflow, policy)
+    # No webhook is sent: the request may escalate and expire before the relay is asked.
+    _, _, key = await world.pending(workflow, webhooks=False)
     await until(
         lambda: any("Escalated to tier 1" in c for c in world.jira.comments.get(key, [])),
         "the escalation was not commented on the issue",

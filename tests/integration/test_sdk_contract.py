@@ -184,9 +184,15 @@ async def _python(env: dict[str, str]) -> dict[str, Any]:
         listed: list[bool] = []
 
         async def approve_from_inbox(iid: str, request: sdk.HumanRequest) -> sdk.DecisionResult:
-            # The approver finds it in their inbox, then decides on the item as listed.
-            inbox = await human.list_requests(pending_for_me=True)
-            item = next((i for i in inbox.items if i.request_id == request.request_id), None)
+            # The approver finds it in their inbox, then decides on the item as listed. The
+            # inbox lists a request once the sink stored it, just after the agent's PENDING.
+            item = None
+            for _ in range(50):
+                inbox = await human.list_requests(pending_for_me=True)
+                item = next((i for i in inbox.items if i.request_id == request.request_id), None)
+                if item is not None:
+                    break
+                await asyncio.sleep(0.1)
             listed.append(item is not None)
             return await human.decide(iid, item or request, "APPROVE")
 

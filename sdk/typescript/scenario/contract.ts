@@ -82,9 +82,14 @@ async function approved(): Promise<Record<string, unknown>> {
       context: CONTEXT,
       wait: 60,
       onPending: async (request) => {
-        // The approver finds it in their inbox, then decides.
-        const inbox = await human.inbox({ pendingForMe: true });
-        const item = inbox.items.find((i) => i.request_id === request.request_id);
+        // The approver finds it in their inbox (once the sink stored the request, just
+        // after the agent's PENDING), then decides.
+        let item;
+        for (let tries = 0; tries < 50 && item === undefined; tries++) {
+          if (tries > 0) await new Promise((r) => setTimeout(r, 100));
+          const inbox = await human.inbox({ pendingForMe: true });
+          item = inbox.items.find((i) => i.request_id === request.request_id);
+        }
         inboxListed = item !== undefined;
         await human.decide(iid, item ?? request, "APPROVE"); // as shown: its id and digest
       },

@@ -107,12 +107,18 @@ func approved() map[string]any {
 		Action: action, Arguments: args, Wait: time.Minute,
 		Context: map[string]any{"env": "production", "change": "CHG-1042", "sdk": "go"},
 		OnPending: func(r *gantral.HumanRequest) {
-			// The approver finds it in their inbox, then decides.
-			inbox := must(human.Inbox(ctx, gantral.InboxOptions{PendingForMe: true}))
+			// The approver finds it in their inbox (once the sink stored the request, just
+			// after the agent's PENDING), then decides.
 			out["inbox_listed"] = false
-			for _, item := range inbox.Items {
-				if item.RequestID == r.RequestID {
-					out["inbox_listed"] = true
+			for tries := 0; tries < 50 && out["inbox_listed"] == false; tries++ {
+				if tries > 0 {
+					time.Sleep(100 * time.Millisecond)
+				}
+				inbox := must(human.Inbox(ctx, gantral.InboxOptions{PendingForMe: true}))
+				for _, item := range inbox.Items {
+					if item.RequestID == r.RequestID {
+						out["inbox_listed"] = true
+					}
 				}
 			}
 			decide(iid, r, gantral.DecisionTypeApprove, "", nil)
