@@ -5,7 +5,7 @@ retried after its Retry-After, a failing one dead-letters and the stream moves o
 the exporter and its receiver killed at random lose nothing.
 
 The kill test runs `GANTRAL_SIEM_KILL_INSTANCES` real governed instances through the API,
-the instance workflow and the sink (12 by default, to keep the suite's time); the issue's
+the instance workflow and the sink (20 by default, to keep the suite's time); the issue's
 200 is `GANTRAL_SIEM_KILL_INSTANCES=200`.
 """
 
@@ -386,7 +386,7 @@ async def test_killing_exporter_and_receiver_loses_nothing(
 ) -> None:
     """Real governed instances (API, workflow, sink) write the events streamed; the
     exporter and the receiver are SIGKILLed at random while they run."""
-    count = int(os.environ.get("GANTRAL_SIEM_KILL_INSTANCES", "12"))
+    count = int(os.environ.get("GANTRAL_SIEM_KILL_INSTANCES", "20"))
     batch = 10
     receiver = receivers()
     export = Settings(
