@@ -477,13 +477,15 @@ class GantralCore:
         if (halt := await self._halt_on(instance_id, step.actor)) is not None:
             raise halted(halt, f"authorizing step {step.step_id}")  # before readiness
         scope = scope_of("authorize", step.actor, step.idempotency_key, step.step_id)
+        # A keyed call's claim of a standing grant's use is kept under its key and body.
+        claim = None if scope is None else update_id(instance_id, scope, fingerprint(step))
         if self.standing is not None:
-            step = await self._with_standing(instance_id, step)
+            step = await self._with_standing(instance_id, step, claim)
         if self._halts is not None and self._halts.glass.rule is not None:
             step = await self._with_break_glass(instance_id, step, self._halts.glass)
         if self._readiness is None:
             return await self._standing_settled(
-                step, self._update(instance_id, InstanceWorkflow.authorize, step, scope)
+                step, self._update(instance_id, InstanceWorkflow.authorize, step, scope), claim
             )
         # Readiness is derived here, outside the workflow: a NOT_READY reaches no history
         # and no audit log. A ready verdict reserves a slot until the step runs.
@@ -502,7 +504,7 @@ class GantralCore:
             )
         try:
             result = await self._standing_settled(
-                step, self._update(instance_id, InstanceWorkflow.authorize, step, scope)
+                step, self._update(instance_id, InstanceWorkflow.authorize, step, scope), claim
             )
         except BaseException:
             await self._readiness.release(instance_id, step.step_id)
@@ -511,9 +513,12 @@ class GantralCore:
             await self._readiness.release(instance_id, step.step_id)
         return result
 
-    async def _with_standing(self, instance_id: str, step: AuthorizeStep) -> AuthorizeStep:
+    async def _with_standing(
+        self, instance_id: str, step: AuthorizeStep, claim: str | None
+    ) -> AuthorizeStep:
         """Claim a use of a standing grant serving this call, if one does, and pass it
-        into the workflow as a signed fact (recorded there, so a replay reproduces it)."""
+        into the workflow as a signed fact (recorded there, so a replay reproduces it).
+        A keyed call claims under its key: a retry of it spends no second use."""
         assert self.standing is not None
         claimed = await self.standing.claim(
             await self.owning_team(instance_id),
@@ -523,6 +528,7 @@ class GantralCore:
             step.actor.id,
             step.arguments,
             datetime.now(UTC),
+            claim,
         )
         if claimed is None:
             return step
@@ -553,7 +559,7 @@ class GantralCore:
         return step if use is None else step.model_copy(update={"break_glass": use})
 
     async def _standing_settled(
-        self, step: AuthorizeStep, answer: Awaitable[AuthorizeResult]
+        self, step: AuthorizeStep, answer: Awaitable[AuthorizeResult], claim: str | None
     ) -> AuthorizeResult:
         """The workflow's answer; a claimed use it did not spend is given back."""
         claimed = step.standing
@@ -561,10 +567,10 @@ class GantralCore:
             result = await answer
         except BaseException:
             if claimed is not None and self.standing is not None:
-                await self.standing.release(claimed.standing_id)
+                await self.standing.release(claimed.standing_id, claim)
             raise
         if claimed is not None and self.standing is not None and result.standing_id is None:
-            await self.standing.release(claimed.standing_id)
+            await self.standing.release(claimed.standing_id, claim)
         return result
 
     async def get_request(self, instance_id: str, request_id: str, wait: float = 0) -> HumanRequest:
