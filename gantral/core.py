@@ -59,7 +59,7 @@ from gantral.errors import (
 )
 from gantral.governance.break_glass_book import BreakGlassBook
 from gantral.governance.halt_book import HaltBook
-from gantral.governance.halts import Halt, HaltTarget, covering, halted
+from gantral.governance.halts import Halt, HaltScope, HaltTarget, covering, halted
 from gantral.governance.standing import StandingUse
 from gantral.governance.standing_store import StandingStore
 from gantral.policy.registry import PolicyRegistry, pin_template
@@ -645,11 +645,16 @@ class GantralCore:
                 start_signal_args=[refusal],
             )
 
-    async def deliver_halt(self, halt: Halt, *, lifted: bool) -> int:
-        """Tell the running instances `halt` may cover that it was raised (or lifted): their
-        pending requests' deadlines freeze (or resume). How many were told."""
+    async def deliver_halt(
+        self, halt: Halt, *, lifted: bool, exempted: HaltScope | None = None
+    ) -> int:
+        """Tell the running instances `halt` may cover that it was raised (or lifted), or
+        those a part of it `exempted` may cover that it was: their pending requests'
+        deadlines freeze (or resume). How many were told."""
         try:
-            return await halt_delivery.deliver(self._temporal, self._attestor, halt, lifted=lifted)
+            return await halt_delivery.deliver(
+                self._temporal, self._attestor, halt, lifted=lifted, exempted=exempted
+            )
         except RPCError as exc:  # visibility down: the halt still refuses every call
             log.warning("halt %s could not be delivered: %s", halt.halt_id, exc)
             return 0
