@@ -22,7 +22,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 from temporalio.client import (
@@ -36,7 +36,6 @@ from temporalio.common import QueryRejectCondition, SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
 from gantral.audit.pending import PageKey, PendingRequest
-from gantral.audit.reader import AuditReader
 from gantral.domain.actors import Actor
 from gantral.domain.delegation import Delegated
 from gantral.domain.records import HumanRequest, RequestStatus
@@ -46,6 +45,21 @@ from gantral.policy.materiality import Materiality
 from gantral.workflows import search
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import WORKFLOW_NAME
+
+
+class PendingSource(Protocol):
+    """Where the open requests are read from (the audit reader's request read model)."""
+
+    async def pending(
+        self,
+        *,
+        teams: Sequence[str] | None,
+        roles: Sequence[str] | None,
+        actor_id: str | None,
+        after: PageKey | None,
+        limit: int,
+    ) -> list[PendingRequest]: ...
+
 
 __all__ = [
     "ClosedRequest",
@@ -360,7 +374,7 @@ def decode_page_token(token: str) -> PageKey:
 
 
 async def pending_page(
-    reader: AuditReader,
+    reader: PendingSource,
     temporal: Client,
     *,
     teams: Sequence[str] | None,
