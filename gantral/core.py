@@ -65,6 +65,7 @@ from gantral.governance.standing_store import StandingStore
 from gantral.policy.registry import PolicyRegistry, pin_template
 from gantral.policy.shadow import pin_shadows
 from gantral.readiness import Ask, ReadinessGate
+from gantral.request_wakeups import RequestWakeups
 from gantral.settings import Settings, TemporalTLS
 from gantral.settings.callback_urls import url_problem
 from gantral.temporal_codec import data_converter
@@ -106,6 +107,7 @@ log = logging.getLogger("gantral.core")
 
 _FIRST_POLL_SECONDS = 0.01
 _WAIT_POLL_SECONDS = 0.25
+_LISTENING_POLL_SECONDS = 1.0
 _DECIDED_POLL_SECONDS = 0.01
 _SEAL_WAIT_SECONDS = 10.0
 # How long a call waits for an instance handing over to its next run (continue-as-new).
@@ -179,6 +181,7 @@ class GantralCore:
         readiness: ReadinessGate | None = None,
         halts: HaltBook | None = None,
         standing: StandingStore | None = None,
+        wakeups: RequestWakeups | None = None,
     ) -> None:
         self._temporal = temporal
         # Standing grants: a use is claimed here and passed into `authorize` as a fact.
@@ -193,9 +196,9 @@ class GantralCore:
         # Every call relayed to Temporal is signed: the workflow refuses unsigned ones.
         self._attestor = attestor_from(settings)
         self._teams: dict[str, str] = {}
-        # Long-polls of this process per (instance, request), woken when this process
-        # relays a decision on that request (its grant follows within tens of milliseconds).
-        self._waiting: dict[tuple[str, str], set[asyncio.Event]] = {}
+        # Long-polls per (instance, request), woken when any replica relays a decision on
+        # that request (its grant follows within tens of milliseconds).
+        self.wakeups = wakeups or RequestWakeups()
         # Told the request id of every decision this process relays (the inbox forgets
         # what it read of that request: it changed before the sink stored why).
         self.on_decision: list[Callable[[str], None]] = []
@@ -578,10 +581,7 @@ class GantralCore:
         deadline = time.monotonic() + wait
         handle = self._handle(instance_id)
         pause = _FIRST_POLL_SECONDS
-        decided = asyncio.Event()
-        waiting = self._waiting.setdefault((instance_id, request_id), set())
-        waiting.add(decided)
-        try:
+        with self.wakeups.waiter(instance_id, request_id) as decided:
             while True:
                 request = await self._call(
                     instance_id, handle.query(InstanceWorkflow.request, request_id)
@@ -601,11 +601,11 @@ class GantralCore:
                     decided.clear()
                     pause = _DECIDED_POLL_SECONDS
                 else:
-                    pause = min(pause * 1.25, _WAIT_POLL_SECONDS)
-        finally:
-            waiting.discard(decided)
-            if not waiting:
-                self._waiting.pop((instance_id, request_id), None)
+                    # Told of decisions by every replica: polls only for timers' outcomes.
+                    slowest = (
+                        _LISTENING_POLL_SECONDS if self.wakeups.listening else _WAIT_POLL_SECONDS
+                    )
+                    pause = min(pause * 1.25, slowest)
 
     async def decide(self, instance_id: str, decision: Decide) -> DecisionResult:
         # Every channel binds a decision to the arguments the human was shown; the
@@ -625,8 +625,7 @@ class GantralCore:
                 )
             # Recorded (STANDING_GRANT_GIVEN) by the instance; usable once stored here.
             await self.standing.add(result.standing_grant)
-        for waiter in self._waiting.get((instance_id, decision.request_id), ()):
-            waiter.set()
+        self.wakeups.decided(instance_id, decision.request_id)
         for told in self.on_decision:
             told(decision.request_id)
         return result
