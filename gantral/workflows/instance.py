@@ -73,6 +73,9 @@ _PROMPT_ANSWERS = "prompt-answers-v1"
 _PUBLISH_ON_CHANGE = "publish-on-change-v1"
 # HUMAN_REQUESTED and ESCALATED carry the inbox read model's deadline and exclusions.
 _READ_MODEL_FIELDS = "read-model-fields-v1"
+# Staged recovery reaches frozen deadlines: a halt notice carries the halt's exemptions,
+# and a pending request inside one runs again (before, only the lift resumed it).
+_HALT_EXEMPTIONS = "halt-exemptions-v1"
 
 
 def _ids() -> str:
@@ -279,7 +282,12 @@ class InstanceWorkflow:
         if problem is not None:
             workflow.logger.warning("halt notice dropped: %s", problem)
             return
-        self._s.note_halt(notice.halt_id, notice.scope, notice.lifted)
+        # Only a notice carrying exemptions asks for the patch: other histories keep
+        # their commands (and one recorded by an older worker, which ignored them, too).
+        exempted = bool(notice.exemptions) and workflow.patched(_HALT_EXEMPTIONS)
+        self._s.note_halt(
+            notice.halt_id, notice.scope, notice.lifted, notice.exemptions if exempted else ()
+        )
         self._sync_freeze()
 
     def _sync_freeze(self) -> None:

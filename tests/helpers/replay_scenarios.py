@@ -35,6 +35,7 @@ from tests.helpers.session import TEMPLATES
 Scenario = Callable[[httpx.AsyncClient], Awaitable[str]]
 
 AGENT_ACTOR = Actor(id="agent-1", kind=ActorKind.AGENT)
+AGENT_ID = "agent-7"  # who `AGENT` (the API scenarios' agent) is
 
 
 async def _ok(resp: Awaitable[httpx.Response]) -> dict[str, Any]:
@@ -141,6 +142,36 @@ async def halt_freeze(api: httpx.AsyncClient) -> str:
     lift = {"reason": "replay corpus"}
     await _ok(api.post(f"/v1/halts/{halt_id}:lift", json=lift, headers=ADMIN))
     assert (await gov.outcome(api, iid, rid, wait=15))["status"] == "EXPIRED"
+    return iid
+
+
+async def halt_exempt(api: httpx.AsyncClient) -> str:
+    """Staged recovery: the agent of a pending request is exempted from the halt that froze
+    its deadline (an attested Signal carrying the exemption); it expires on the time it
+    had left while the halt still holds."""
+    pid = gov.uid("pol")
+    policy = (
+        "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\n"
+        "tiers:\n  - {name: leads, timeout: 3s}\non_timeout: EXPIRE\n"
+    )
+    await gov.put(api, f"/v1/policies/{pid}", policy)
+    wid = await gov.workflow_with(api, pid)
+    iid = await gov.start(api, wid)
+    rid = (await gov.authorize(api, iid, {"amount": 1}))["request"]["request_id"]
+    body = {"scope": {"workflow": wid}, "reason": "replay corpus"}
+    raised = await api.post("/v1/halts", json=body, headers=ADMIN)
+    assert raised.status_code == 201, raised.text
+    for _ in range(100):
+        trail = (await api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)).json()
+        if any(e["type"] == "DEADLINE_FROZEN" for e in trail.get("events", [])):
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(3.5)  # past the deadline it had
+    halt_id = raised.json()["halt_id"]
+    exempt = {"scope": {"agent": AGENT_ID}, "reason": "replay corpus"}
+    await _ok(api.post(f"/v1/halts/{halt_id}:exempt", json=exempt, headers=ADMIN))
+    assert (await gov.outcome(api, iid, rid, wait=15))["status"] == "EXPIRED"
+    await _ok(api.post(f"/v1/halts/{halt_id}:lift", json={"reason": "done"}, headers=ADMIN))
     return iid
 
 
@@ -265,4 +296,5 @@ DRIVERS: dict[str, Scenario] = {
     "cancel": cancel,
     "standing": standing,
     "halt-freeze": halt_freeze,
+    "halt-exempt": halt_exempt,
 }
