@@ -90,6 +90,7 @@ from gantral.workflows.messages import (
     ClosedOutside,
     Decide,
     DecisionResult,
+    EscalateNow,
     Finish,
     InstanceView,
     Refusal,
@@ -657,6 +658,18 @@ class GantralCore:
         except RPCError as exc:  # visibility down: the halt still refuses every call
             log.warning("halt %s could not be delivered: %s", halt.halt_id, exc)
             return 0
+
+    async def escalate_now(
+        self, instance_id: str, request_id: str, tier: int, roles: Sequence[str]
+    ) -> None:
+        """Tell the instance, as an attested Signal, that no present human can decide
+        `roles` of its request at `tier`: it enters the next tier at once, if the request
+        is still open there and one follows (it checks both; otherwise nothing changes)."""
+        fact = EscalateNow(request_id=request_id, tier=tier, roles=list(roles))
+        fact.attestation = self._attestor.attest("escalate_now", instance_id, fact)
+        await self._call(
+            instance_id, self._handle(instance_id).signal(InstanceWorkflow.escalate_now, fact)
+        )
 
     async def record_admin_action(self, actor: Actor, action: str, detail: dict[str, Any]) -> None:
         """Record an administrator's choice in the access log before it may take effect.

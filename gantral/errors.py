@@ -394,6 +394,10 @@ class Reason(StrEnum):
         "the deputy or the human they stand in for already counted in this quorum",
     )
     DELEGATIONS_UNAVAILABLE = "delegations_unavailable", "the delegations cannot be read"
+    INVALID_ROLE_DIRECTORY = (
+        "invalid_role_directory",
+        "the role directory (team -> role -> human ids) is unreadable or malformed",
+    )
 
     # Shadow policies.
     INVALID_WINDOW = "invalid_window", "the report's window is empty or inverted"

@@ -16,6 +16,7 @@ from gantral import __version__
 from gantral.api import contract, drain, errors, metrics, request_context
 from gantral.api import docs as api_docs
 from gantral.api.edge import EdgeMiddleware
+from gantral.api.presence import PresenceWatch
 from gantral.api.routers import (
     audit,
     break_glass,
@@ -39,6 +40,7 @@ from gantral.audit.reader import AuditReader
 from gantral.core import GantralCore, connect_temporal
 from gantral.governance.delegation_book import open_delegations
 from gantral.governance.halt_book import open_halts
+from gantral.governance.role_directory import load_role_directory
 from gantral.governance.standing_store import open_standing
 from gantral.identity import IdentityService
 from gantral.observability.tracing import configure_tracing, traced
@@ -86,6 +88,9 @@ def create_app(
             standing = await stack.enter_async_context(open_standing(settings))
             # Deputies: who stands in for whom, shared through PostgreSQL like halts.
             app.state.delegations = await stack.enter_async_context(open_delegations(settings))
+            # Who holds which role, per team: requests nobody present can decide escalate.
+            directory_path = settings.delegations.role_directory
+            directory = None if directory_path is None else load_role_directory(directory_path)
             # Long polls woken by decisions relayed on any replica (LISTEN/NOTIFY).
             wakeups = RequestWakeups(settings.database.registry_url.get_secret_value())
             listening = asyncio.create_task(wakeups.listen())
@@ -105,6 +110,11 @@ def create_app(
                 reader = await AuditReader.from_settings(settings, audit_config)
                 stack.push_async_callback(reader.close)
             app.state.audit_reader = reader
+            app.state.presence = None
+            if directory is not None:
+                app.state.presence = PresenceWatch(
+                    directory, app.state.delegations, app.state.core, reader
+                )
             # Counters lost (a new or restored database): recomputed before serving.
             await restore_lost_counters(app.state.readiness, reader)
             # One HTTP client for the issuer's JWKS; the permission table is loaded now,

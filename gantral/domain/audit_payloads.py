@@ -162,6 +162,9 @@ class Escalated(_Payload):
     approvers: list[str]
     # The new tier's deadline, for the inbox's read model (read-model-fields-v1 on).
     deadline: datetime | None = None
+    # Why the tier was entered before the last one's deadline (escalate-now-v1): e.g. no
+    # present human can decide. Absent for an escalation by timeout.
+    cause: str | None = None
 
 
 class ReminderSent(_Payload):

@@ -243,6 +243,10 @@ class DelegationSettings(BaseModel):
 
     # The longest window a delegation may end after its creation (a typed 422 beyond).
     max_window_days: float = Field(default=30.0, gt=0, le=366)
+    # A YAML file of team -> role -> human ids (read when the API starts; a bad file stops
+    # it). Set, a request no present human can decide escalates at once to its next tier
+    # (docs/governance.md); unset, nothing changes.
+    role_directory: Path | None = None
 
 
 class Settings(BaseSettings):

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         AuthorizeStep,
         Decide,
         DecisionResult,
+        EscalateNow,
         Finish,
         HaltNotice,
         InstanceView,
@@ -76,6 +77,8 @@ _READ_MODEL_FIELDS = "read-model-fields-v1"
 # Staged recovery reaches frozen deadlines: a halt notice carries the halt's exemptions,
 # and a pending request inside one runs again (before, only the lift resumed it).
 _HALT_EXEMPTIONS = "halt-exemptions-v1"
+# A tier ends early when the API attests that no present human can decide its request.
+_ESCALATE_NOW = "escalate-now-v1"
 
 
 def _ids() -> str:
@@ -98,6 +101,9 @@ class InstanceWorkflow:
         # How long halts have frozen deadlines in this run: a timer started before a
         # freeze is moved by it (`_decided_before`).
         self._paused = timedelta(0)
+        # The escalate-now fact admitted for the pending request's current tier, if any:
+        # its supervisor enters the next tier as soon as it sees it.
+        self._escalate: EscalateNow | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -212,15 +218,20 @@ class InstanceWorkflow:
             if not self._s.is_open(request):
                 return
             if not resumed or index > request.tier:
-                self._s.enter_tier(request, index, workflow.now())
+                cause = self._escalation_cause(request, index)
+                self._s.enter_tier(request, index, workflow.now(), cause)
                 await self._flush()
             needs = ", ".join(request.required_approvers)
             for n, remind_at in enumerate(self._s.reminder_times(request, index, workflow.now())):
                 if await self._decided_before(request, remind_at, f"reminder {n + 1} for {needs}"):
                     return
+                if self._escalate_due(request):
+                    break
                 self._s.remind(request, index, workflow.now())
                 await self._flush()
             label = f"tier {index + 1} deadline for {needs}"
+            if self._escalate_due(request):
+                continue  # no present human can decide: the next tier begins now
             if await self._decided_before(request, request.deadline, label):
                 return
         if self._s.is_open(request):
@@ -255,18 +266,58 @@ class InstanceWorkflow:
                         not self._s.is_open(request)
                         or self._continue_due()
                         or self._s.is_frozen(request)
+                        or self._escalate_due(request)
                     ),
                     timeout=timeout,
                     timeout_summary=label,  # the timer's name in Temporal's Web UI
                 )
             except TimeoutError:
                 return False
+            if self._escalate_due(request):
+                return False  # the tier ends now, as if its deadline had passed
             if self._s.is_open(request) and not self._continue_due():
                 continue  # frozen by a halt
             break
         if self._s.is_open(request):
             await self._continue_as_new()  # raises: the next run resumes supervising
         return True
+
+    def _escalate_due(self, request: HumanRequest) -> bool:
+        """Whether an admitted escalate-now fact ends the request's current tier now (not
+        while a halt freezes its deadline: then once the halt is lifted)."""
+        fact = self._escalate
+        return (
+            fact is not None
+            and fact.request_id == request.request_id
+            and self._s.may_escalate_now(fact.request_id, fact.tier)
+            and not self._s.is_frozen(request)
+        )
+
+    def _escalation_cause(self, request: HumanRequest, index: int) -> str | None:
+        """Why tier `index` begins early (the fact that ended the tier before it), if so."""
+        fact = self._escalate
+        if fact is None or fact.request_id != request.request_id or fact.tier != index - 1:
+            return None
+        self._escalate = None
+        return f"no present human can decide {', '.join(fact.roles)}"
+
+    @workflow.signal
+    def escalate_now(self, fact: EscalateNow) -> None:
+        """The API found that no present human can decide the pending request's roles at
+        its tier. A Signal cannot be refused: one the API did not attest is dropped (and
+        logged), as is one for a request no longer open at that tier or with no tier
+        after it (its timeout still applies). Attestation is checked when first run,
+        never on replay (as a halt notice's)."""
+        problem = None
+        if not workflow.unsafe.is_replaying():
+            problem = attestation_problem("escalate_now", self._s.start.instance_id, fact)
+        if problem is not None:
+            workflow.logger.warning("escalate-now fact dropped: %s", problem)
+            return
+        if not self._s.may_escalate_now(fact.request_id, fact.tier):
+            return
+        if workflow.patched(_ESCALATE_NOW):
+            self._escalate = fact
 
     # -- halts: delivered by the API as Signals -----------------------------------------
 

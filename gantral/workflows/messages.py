@@ -94,6 +94,18 @@ class HaltNotice(BaseModel):
     attestation: Attestation | None = None
 
 
+class EscalateNow(BaseModel):
+    """Sent by the API when no present human can decide a request's still-needed roles
+    (`roles`) at its tier (each holder away, with no deputy who may stand in): the
+    instance enters the next tier at once, if the request is still open at `tier` and one
+    follows (otherwise nothing: the tier's timeout still applies). A Signal, attested."""
+
+    request_id: str = Field(min_length=1, max_length=200)
+    tier: int = Field(ge=0)
+    roles: list[str] = Field(min_length=1, max_length=100)
+    attestation: Attestation | None = None
+
+
 class InstanceData(BaseModel):
     """Everything an instance knows, as one value: what `InstanceState` changes, what its
     view is derived from, and what continue-as-new hands to the next run whole."""

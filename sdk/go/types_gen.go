@@ -622,6 +622,7 @@ const (
 	ErrorReasonInvalidOwner              ErrorReason = "invalid_owner"
 	ErrorReasonInvalidPermissions        ErrorReason = "invalid_permissions"
 	ErrorReasonInvalidQuery              ErrorReason = "invalid_query"
+	ErrorReasonInvalidRoleDirectory      ErrorReason = "invalid_role_directory"
 	ErrorReasonInvalidSecretReference    ErrorReason = "invalid_secret_reference"
 	ErrorReasonInvalidWindow             ErrorReason = "invalid_window"
 	ErrorReasonJiraUnavailable           ErrorReason = "jira_unavailable"

@@ -131,6 +131,44 @@ def test_a_missed_deadline_expires_and_ends_the_instance() -> None:
     assert request.status is RequestStatus.EXPIRED and s.state is State.TERMINATED
 
 
+def test_escalate_now_needs_an_open_request_at_that_tier_and_a_next_one() -> None:
+    s, ids = _state(
+        TEMPLATE.replace("timeouts: {primary: 1h}", "timeouts: {primary: 1h, escalation: 1h}")
+    )
+    _ask(s, ids, 20_000)
+    request = s.pending
+    assert request is not None
+    s.enter_tier(request, 0, T0)
+    assert s.may_escalate_now(request.request_id, 0)
+    assert not s.may_escalate_now(request.request_id, 1)
+    assert not s.may_escalate_now("req_other", 0)
+    s.enter_tier(request, 1, T0, "no present human can decide TECH_LEAD")
+    escalated = [e for e in s.log.unsent() if e.type is AuditEventType.ESCALATED]
+    assert escalated[0].payload["cause"] == "no present human can decide TECH_LEAD"
+    assert not s.may_escalate_now(request.request_id, 1)  # no tier after the last
+    # By a timeout, ESCALATED has no cause at all (its bytes as before).
+    s2, ids2 = _state(
+        TEMPLATE.replace("timeouts: {primary: 1h}", "timeouts: {primary: 1h, escalation: 1h}")
+    )
+    _ask(s2, ids2, 20_000)
+    assert s2.pending is not None
+    s2.enter_tier(s2.pending, 1, T0)
+    by_timeout = [e for e in s2.log.unsent() if e.type is AuditEventType.ESCALATED]
+    assert "cause" not in by_timeout[0].payload
+    # Once decided, nothing escalates.
+    s3, ids3 = _state(
+        TEMPLATE.replace("timeouts: {primary: 1h}", "timeouts: {primary: 1h, escalation: 1h}")
+    )
+    _ask(s3, ids3, 20_000)
+    decided = s3.pending
+    assert decided is not None
+    s3.enter_tier(decided, 0, T0)
+    _decide(s3, ids3, LEAD)
+    assert s3.may_escalate_now(decided.request_id, 0)  # still needs SECURITY_REVIEWER
+    _decide(s3, ids3, SEC)
+    assert not s3.may_escalate_now(decided.request_id, 0)
+
+
 def test_separation_of_duties_opt_out_is_honoured_and_recorded() -> None:
     s, ids = _state(
         TEMPLATE.replace("grant_ttl: 1h", "grant_ttl: 1h\n      separation_of_duties: false")

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gantral.api.authz import CurrentCaller
 from gantral.api.deps import Core
+from gantral.api.presence import PresenceWatch
 from gantral.api.times import Rfc3339Time
 from gantral.errors import Conflict, Reason
 from gantral.governance.delegation_book import DelegationBook
@@ -68,7 +69,7 @@ class MyDelegations(BaseModel):
 
 @router.put("/me", responses=ERRORS)
 async def put_delegation(
-    body: DelegationSet, caller: CurrentCaller, book: Delegations, core: Core
+    body: DelegationSet, caller: CurrentCaller, book: Delegations, core: Core, request: Request
 ) -> Delegation:
     """Delegate the caller's decision roles to `deputy` from `starts_at` until `ends_at`,
     replacing any current delegation. Roles delegated *to* the caller cannot be passed on
@@ -76,7 +77,7 @@ async def put_delegation(
     await caller.check(Permission.DECISIONS_DECIDE)
     scope = caller.identity.visible_teams(caller.principal, Permission.DECISIONS_DECIDE)
     teams = None if scope.any_team else sorted(scope.teams)
-    return await book.put(
+    given = await book.put(
         caller.actor,
         teams,
         deputy=body.deputy,
@@ -86,6 +87,10 @@ async def put_delegation(
         reason=body.reason,
         record=core.record_admin_action,
     )
+    presence: PresenceWatch | None = getattr(request.app.state, "presence", None)
+    if presence is not None:  # now away: requests only they could decide escalate
+        await presence.after_delegation(given)
+    return given
 
 
 @router.get("/me")

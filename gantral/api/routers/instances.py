@@ -20,6 +20,7 @@ from gantral.api.authz import (
 )
 from gantral.api.deciding import decide_as
 from gantral.api.deps import Core
+from gantral.api.presence import PresenceWatch
 from gantral.api.schemas import (
     AuthorizeRequest,
     DecisionRequest,
@@ -134,6 +135,7 @@ async def authorize_step(
     core: Core,
     access: AuthorizesSteps,
     response: Response,
+    request: Request,
 ) -> AuthorizeResult:
     """Ask before a governed step. ALLOW carries a grant; PENDING carries the human request;
     NOT_READY (capacity, rate, budget) says which rule blocks and when to ask again."""
@@ -146,6 +148,9 @@ async def authorize_step(
         idempotency_key=body.idempotency_key,
     )
     result = await core.authorize(instance_id, step)
+    presence: PresenceWatch | None = getattr(request.app.state, "presence", None)
+    if presence is not None:  # nobody present can decide it: the next tier, at once
+        await presence.after_authorize(instance_id, result)
     if result.retry_after is not None:
         # NOT_READY is an answer (200), not an error; generic clients still back off.
         response.headers["Retry-After"] = str(max(1, math.ceil(result.retry_after)))

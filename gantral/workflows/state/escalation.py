@@ -37,8 +37,11 @@ class Escalation(Requests):
         current = self.data.pending_id == request.request_id
         return request.status is RequestStatus.PENDING and current
 
-    def enter_tier(self, request: HumanRequest, index: int, now: datetime) -> None:
-        """Tier `index` of the request's escalation chain begins: its approvers, deadline."""
+    def enter_tier(
+        self, request: HumanRequest, index: int, now: datetime, cause: str | None = None
+    ) -> None:
+        """Tier `index` of the request's escalation chain begins: its approvers, deadline.
+        `cause`: why it begins before the last tier's deadline (recorded when given)."""
         tier = self.data.plans[request.request_id].tiers[index]
         if index > 0:
             request.tier = index
@@ -48,9 +51,20 @@ class Escalation(Requests):
             if self.read_model_fields:
                 deadline = now + tier.timeout if tier.timeout else None
                 escalated = escalated.model_copy(update={"deadline": deadline})
+            if cause is not None:
+                escalated = escalated.model_copy(update={"cause": cause})
             self.log.record(escalated, SYSTEM_ACTOR, now)
         request.required_approvers = roles_in(tier.approvers)
         request.deadline = now + tier.timeout if tier.timeout else None
+
+    def may_escalate_now(self, request_id: str, tier: int) -> bool:
+        """Whether the request is still open at `tier` and a next tier follows it: what an
+        escalate-now fact needs to end the tier early."""
+        request = self.pending
+        if request is None or request.request_id != request_id or not self.is_open(request):
+            return False
+        plan = self.data.plans.get(request_id)
+        return request.tier == tier and plan is not None and tier + 1 < len(plan.tiers)
 
     def reminder_times(self, request: HumanRequest, index: int, now: datetime) -> list[datetime]:
         before: list[timedelta] = self.data.plans[request.request_id].tiers[index].reminders
