@@ -59,12 +59,13 @@ from gantral.errors import (
 )
 from gantral.governance.break_glass_book import BreakGlassBook
 from gantral.governance.halt_book import HaltBook
-from gantral.governance.halts import Halt, HaltTarget, covering, halted
+from gantral.governance.halts import Halt, HaltScope, HaltTarget, covering, halted
 from gantral.governance.standing import StandingUse
 from gantral.governance.standing_store import StandingStore
 from gantral.policy.registry import PolicyRegistry, pin_template
 from gantral.policy.shadow import pin_shadows
 from gantral.readiness import Ask, ReadinessGate
+from gantral.request_wakeups import RequestWakeups
 from gantral.settings import Settings, TemporalTLS
 from gantral.settings.callback_urls import url_problem
 from gantral.temporal_codec import data_converter
@@ -106,6 +107,7 @@ log = logging.getLogger("gantral.core")
 
 _FIRST_POLL_SECONDS = 0.01
 _WAIT_POLL_SECONDS = 0.25
+_LISTENING_POLL_SECONDS = 1.0
 _DECIDED_POLL_SECONDS = 0.01
 _SEAL_WAIT_SECONDS = 10.0
 # How long a call waits for an instance handing over to its next run (continue-as-new).
@@ -179,6 +181,7 @@ class GantralCore:
         readiness: ReadinessGate | None = None,
         halts: HaltBook | None = None,
         standing: StandingStore | None = None,
+        wakeups: RequestWakeups | None = None,
     ) -> None:
         self._temporal = temporal
         # Standing grants: a use is claimed here and passed into `authorize` as a fact.
@@ -193,9 +196,9 @@ class GantralCore:
         # Every call relayed to Temporal is signed: the workflow refuses unsigned ones.
         self._attestor = attestor_from(settings)
         self._teams: dict[str, str] = {}
-        # Long-polls of this process per (instance, request), woken when this process
-        # relays a decision on that request (its grant follows within tens of milliseconds).
-        self._waiting: dict[tuple[str, str], set[asyncio.Event]] = {}
+        # Long-polls per (instance, request), woken when any replica relays a decision on
+        # that request (its grant follows within tens of milliseconds).
+        self.wakeups = wakeups or RequestWakeups()
         # Told the request id of every decision this process relays (the inbox forgets
         # what it read of that request: it changed before the sink stored why).
         self.on_decision: list[Callable[[str], None]] = []
@@ -477,13 +480,15 @@ class GantralCore:
         if (halt := await self._halt_on(instance_id, step.actor)) is not None:
             raise halted(halt, f"authorizing step {step.step_id}")  # before readiness
         scope = scope_of("authorize", step.actor, step.idempotency_key, step.step_id)
+        # A keyed call's claim of a standing grant's use is kept under its key and body.
+        claim = None if scope is None else update_id(instance_id, scope, fingerprint(step))
         if self.standing is not None:
-            step = await self._with_standing(instance_id, step)
+            step = await self._with_standing(instance_id, step, claim)
         if self._halts is not None and self._halts.glass.rule is not None:
             step = await self._with_break_glass(instance_id, step, self._halts.glass)
         if self._readiness is None:
             return await self._standing_settled(
-                step, self._update(instance_id, InstanceWorkflow.authorize, step, scope)
+                step, self._update(instance_id, InstanceWorkflow.authorize, step, scope), claim
             )
         # Readiness is derived here, outside the workflow: a NOT_READY reaches no history
         # and no audit log. A ready verdict reserves a slot until the step runs.
@@ -502,7 +507,7 @@ class GantralCore:
             )
         try:
             result = await self._standing_settled(
-                step, self._update(instance_id, InstanceWorkflow.authorize, step, scope)
+                step, self._update(instance_id, InstanceWorkflow.authorize, step, scope), claim
             )
         except BaseException:
             await self._readiness.release(instance_id, step.step_id)
@@ -511,9 +516,12 @@ class GantralCore:
             await self._readiness.release(instance_id, step.step_id)
         return result
 
-    async def _with_standing(self, instance_id: str, step: AuthorizeStep) -> AuthorizeStep:
+    async def _with_standing(
+        self, instance_id: str, step: AuthorizeStep, claim: str | None
+    ) -> AuthorizeStep:
         """Claim a use of a standing grant serving this call, if one does, and pass it
-        into the workflow as a signed fact (recorded there, so a replay reproduces it)."""
+        into the workflow as a signed fact (recorded there, so a replay reproduces it).
+        A keyed call claims under its key: a retry of it spends no second use."""
         assert self.standing is not None
         claimed = await self.standing.claim(
             await self.owning_team(instance_id),
@@ -523,6 +531,7 @@ class GantralCore:
             step.actor.id,
             step.arguments,
             datetime.now(UTC),
+            claim,
         )
         if claimed is None:
             return step
@@ -553,7 +562,7 @@ class GantralCore:
         return step if use is None else step.model_copy(update={"break_glass": use})
 
     async def _standing_settled(
-        self, step: AuthorizeStep, answer: Awaitable[AuthorizeResult]
+        self, step: AuthorizeStep, answer: Awaitable[AuthorizeResult], claim: str | None
     ) -> AuthorizeResult:
         """The workflow's answer; a claimed use it did not spend is given back."""
         claimed = step.standing
@@ -561,10 +570,10 @@ class GantralCore:
             result = await answer
         except BaseException:
             if claimed is not None and self.standing is not None:
-                await self.standing.release(claimed.standing_id)
+                await self.standing.release(claimed.standing_id, claim)
             raise
         if claimed is not None and self.standing is not None and result.standing_id is None:
-            await self.standing.release(claimed.standing_id)
+            await self.standing.release(claimed.standing_id, claim)
         return result
 
     async def get_request(self, instance_id: str, request_id: str, wait: float = 0) -> HumanRequest:
@@ -572,10 +581,7 @@ class GantralCore:
         deadline = time.monotonic() + wait
         handle = self._handle(instance_id)
         pause = _FIRST_POLL_SECONDS
-        decided = asyncio.Event()
-        waiting = self._waiting.setdefault((instance_id, request_id), set())
-        waiting.add(decided)
-        try:
+        with self.wakeups.waiter(instance_id, request_id) as decided:
             while True:
                 request = await self._call(
                     instance_id, handle.query(InstanceWorkflow.request, request_id)
@@ -595,11 +601,11 @@ class GantralCore:
                     decided.clear()
                     pause = _DECIDED_POLL_SECONDS
                 else:
-                    pause = min(pause * 1.25, _WAIT_POLL_SECONDS)
-        finally:
-            waiting.discard(decided)
-            if not waiting:
-                self._waiting.pop((instance_id, request_id), None)
+                    # Told of decisions by every replica: polls only for timers' outcomes.
+                    slowest = (
+                        _LISTENING_POLL_SECONDS if self.wakeups.listening else _WAIT_POLL_SECONDS
+                    )
+                    pause = min(pause * 1.25, slowest)
 
     async def decide(self, instance_id: str, decision: Decide) -> DecisionResult:
         # Every channel binds a decision to the arguments the human was shown; the
@@ -619,8 +625,7 @@ class GantralCore:
                 )
             # Recorded (STANDING_GRANT_GIVEN) by the instance; usable once stored here.
             await self.standing.add(result.standing_grant)
-        for waiter in self._waiting.get((instance_id, decision.request_id), ()):
-            waiter.set()
+        self.wakeups.decided(instance_id, decision.request_id)
         for told in self.on_decision:
             told(decision.request_id)
         return result
@@ -639,11 +644,16 @@ class GantralCore:
                 start_signal_args=[refusal],
             )
 
-    async def deliver_halt(self, halt: Halt, *, lifted: bool) -> int:
-        """Tell the running instances `halt` may cover that it was raised (or lifted): their
-        pending requests' deadlines freeze (or resume). How many were told."""
+    async def deliver_halt(
+        self, halt: Halt, *, lifted: bool, exempted: HaltScope | None = None
+    ) -> int:
+        """Tell the running instances `halt` may cover that it was raised (or lifted), or
+        those a part of it `exempted` may cover that it was: their pending requests'
+        deadlines freeze (or resume). How many were told."""
         try:
-            return await halt_delivery.deliver(self._temporal, self._attestor, halt, lifted=lifted)
+            return await halt_delivery.deliver(
+                self._temporal, self._attestor, halt, lifted=lifted, exempted=exempted
+            )
         except RPCError as exc:  # visibility down: the halt still refuses every call
             log.warning("halt %s could not be delivered: %s", halt.halt_id, exc)
             return 0

@@ -11,6 +11,8 @@ from typing import Any
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
+from gantral.postgres_transaction import transaction
+
 __all__ = ["apply_migrations"]
 
 
@@ -25,7 +27,7 @@ async def apply_migrations(
     def q(text: str) -> sql.Composed:
         return sql.SQL(text).format(schema=ident)
 
-    async with pool.connection() as conn, conn.transaction():
+    async with pool.connection() as conn, transaction(conn):
         # Serializes concurrent migrators (API and workers starting together).
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock,))
         await conn.execute(q("CREATE SCHEMA IF NOT EXISTS {schema}"))

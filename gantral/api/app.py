@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -43,6 +44,7 @@ from gantral.identity import IdentityService
 from gantral.observability.tracing import configure_tracing, traced
 from gantral.policy.runtime import open_registry
 from gantral.readiness.runtime import open_readiness, restore_lost_counters
+from gantral.request_wakeups import RequestWakeups
 from gantral.settings import Profile, Settings
 from gantral.settings.audit import AuditSettings
 from gantral.startup import configure_logging, install_masking, load_settings, resolve_secrets
@@ -84,6 +86,10 @@ def create_app(
             standing = await stack.enter_async_context(open_standing(settings))
             # Deputies: who stands in for whom, shared through PostgreSQL like halts.
             app.state.delegations = await stack.enter_async_context(open_delegations(settings))
+            # Long polls woken by decisions relayed on any replica (LISTEN/NOTIFY).
+            wakeups = RequestWakeups(settings.database.registry_url.get_secret_value())
+            listening = asyncio.create_task(wakeups.listen())
+            stack.push_async_callback(_cancelled, listening)
             app.state.core = GantralCore(
                 client,
                 settings,
@@ -91,6 +97,7 @@ def create_app(
                 readiness=app.state.readiness,
                 halts=app.state.halts,
                 standing=standing,
+                wakeups=wakeups,
             )
             # Without reader credentials the audit routes answer 503; the rest still serves.
             reader = None
@@ -169,3 +176,9 @@ def create_app(
     app.include_router(triggers.router)
     app.include_router(jira.router)
     return app
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

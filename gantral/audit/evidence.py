@@ -3,6 +3,8 @@
 A pack (`gantral audit evidence`, `GET /v1/audit/evidence`) is a gzipped tar of:
 
     manifest.json                      format, scope, checkpoint, SHA-256 of every other file
+    manifest.sig                       the manifest signed with the log's key, when the
+                                       builder holds it (`gantral.audit.evidence_scope`)
     checkpoint.note                    the C2SP signed checkpoint note every proof is against
     instances/<id>/bundle.json         the instance's evidence bundle (`gantral.audit.bundle`):
                                        its events with their exact bytes, seal, inclusion proofs
@@ -12,7 +14,7 @@ A pack (`gantral audit evidence`, `GET /v1/audit/evidence`) is a gzipped tar of:
 
 The bundles are the evidence; everything derived is rebuilt by the verifier
 (`gantral.audit.evidence_verify`) and must be byte-identical, so an edit anywhere is found.
-Only `generated_at` in the manifest is unchecked. Pure: no I/O.
+The scope, `generated_at` and the instance set are bound only by `manifest.sig`. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from gantral.audit.evidence_claims import InstanceRecord, claims_of, decisions_of
+from gantral.audit.evidence_scope import MANIFEST_SIGNATURE, sign_manifest
 from gantral.audit.evidence_summary import render_summary
 
 __all__ = [
@@ -90,10 +95,12 @@ def pack_evidence(
     bundles: Sequence[dict[str, Any]],
     proofs: Mapping[tuple[str, int], str],
     policies: Sequence[dict[str, Any]],
+    signer: tuple[Ed25519PrivateKey, str] | None = None,
 ) -> dict[str, bytes]:
     """Every file of a pack, by path. `bundles` are built against the checkpoint of
     `note`; `proofs` maps (instance, seq) to its tlog-proof; `policies` are stored policy
-    versions (`StoredPolicy.model_dump(mode="json")`)."""
+    versions (`StoredPolicy.model_dump(mode="json")`); `signer`, the log's checkpoint key
+    and origin, signs the manifest (`manifest.sig`)."""
     files: dict[str, bytes] = {NOTE: note.encode()}
     for bundle in bundles:
         base = instance_dir(str(bundle["instance_id"]))
@@ -118,7 +125,10 @@ def pack_evidence(
     manifest["files"] = {
         path: hashlib.sha256(data).hexdigest() for path, data in sorted(files.items())
     }
-    return {MANIFEST: _json(manifest), **files}
+    manifest_bytes = _json(manifest)
+    if signer is not None:
+        files[MANIFEST_SIGNATURE] = sign_manifest(manifest_bytes, *signer)
+    return {MANIFEST: manifest_bytes, **files}
 
 
 def write_archive(files: Mapping[str, bytes]) -> bytes:

@@ -9,17 +9,40 @@ content hash).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gantral.audit.checkpoint import load_private_key
 from gantral.audit.evidence import MAX_EVIDENCE_INSTANCES, pack_evidence, write_archive
 from gantral.audit.evidence_claims import UnreadableEvent, pinned_policies
 from gantral.audit.reader import AuditReader
 from gantral.errors import Conflict, NotFound, Reason
 from gantral.policy.registry import PolicyRegistry
+from gantral.settings.audit import AuditSettings
 
-__all__ = ["evidence_archive", "instances_in_window"]
+__all__ = ["evidence_archive", "instances_in_window", "pack_signer"]
+
+log = logging.getLogger("gantral.audit")
+
+
+def pack_signer(audit: AuditSettings) -> tuple[Ed25519PrivateKey, str] | None:
+    """The log's checkpoint key and origin, where this process is given the key
+    (`GANTRAL_AUDIT__SIGNING_KEY`) to sign a pack's manifest; None otherwise (an API holds
+    only public keys), or when the key cannot be read: the pack is then unsigned, and
+    its window verifies INCONCLUSIVE, never VALID."""
+    value = audit.signing_key.get_secret_value()
+    if not value:
+        return None
+    try:
+        return load_private_key(value), audit.origin
+    except (OSError, ValueError, TypeError) as error:
+        log.warning("evidence packs unsigned: GANTRAL_AUDIT__SIGNING_KEY is not readable (%s)",
+                    type(error).__name__)  # fmt: skip
+        return None
 
 
 async def instances_in_window(
@@ -67,9 +90,11 @@ async def evidence_archive(
     registry: PolicyRegistry | None,
     instance_ids: Sequence[str],
     scope: dict[str, Any],
+    signer: tuple[Ed25519PrivateKey, str] | None = None,
 ) -> bytes:
     """The pack's archive bytes (tar.gz). A pinned policy the registry no longer holds is
-    left out; the verifier then says it could not check it (INCONCLUSIVE)."""
+    left out; the verifier then says it could not check it (INCONCLUSIVE). `signer` (the
+    log's checkpoint key and origin, where the builder holds it) signs the manifest."""
     note, bundles, proofs = await reader.evidence_bundles(list(instance_ids))
     try:
         pins = _pins(bundles)
@@ -81,6 +106,7 @@ async def evidence_archive(
             bundles=bundles,
             proofs=proofs,
             policies=policies,
+            signer=signer,
         )
     except UnreadableEvent as error:
         # Evidence says only what the log records: a pack missing this event's claims

@@ -1,11 +1,14 @@
 """Offline verification of an evidence pack (`gantral.audit.evidence`) with only the log's
 public key: every file against the manifest, each instance's bundle (hash chain, seal,
 inclusion of every event in the signed checkpoint note: `verify_bundle`), each event's
-c2sp.org/tlog-proof, each pinned policy version against the hash its instance pinned, and
-the derived files (summary.md, claims.json, decisions.json) rebuilt byte for byte.
+c2sp.org/tlog-proof, each pinned policy version against the hash its instance pinned, the
+derived files (summary.md, claims.json, decisions.json) rebuilt byte for byte, the
+manifest's signature by the log's key (`manifest.sig`: its scope, generated_at and
+instance set), and the scope against the verified events (`evidence_scope`).
 
 Returns problems (any: INVALID) and what could not be checked (then INCONCLUSIVE): no
-key, an instance not sealed yet, a pinned policy the pack does not carry.
+key, an instance not sealed yet, a pinned policy the pack does not carry, a window pack
+whose manifest is not signed (an instance left out of it would not show).
 """
 
 from __future__ import annotations
@@ -31,7 +34,12 @@ from gantral.audit.evidence import (
     policy_path,
     read_archive,
 )
-from gantral.audit.evidence_claims import UnreadableEvent, pinned_policies
+from gantral.audit.evidence_claims import InstanceRecord, UnreadableEvent, pinned_policies
+from gantral.audit.evidence_scope import (
+    MANIFEST_SIGNATURE,
+    manifest_signature_problems,
+    scope_problems,
+)
 from gantral.audit.note_verify import check_tlog_proof
 from gantral.audit.proofs import ProofFormatError, parse_tlog_proof
 from gantral.audit.verify import Problem
@@ -70,6 +78,7 @@ def verify_evidence(
         report.problems.append(Problem("bad_evidence", f"not a readable evidence pack: {error!r}"))
         return report
     report.problems += _manifest_problems(files, listed)
+    _check_signature(report, files, manifest, keys, origin)
     note = files.get(NOTE, b"").decode(errors="replace")
     for instance_id, bundle in zip(ids, bundles, strict=True):
         _check_instance(report, files, instance_id, bundle, note, keys, origin, witnesses)
@@ -89,6 +98,7 @@ def verify_evidence(
     except (KeyError, TypeError, ValueError) as error:
         report.problems.append(Problem("bad_evidence", f"cannot rebuild the summary: {error!r}"))
         return report
+    report.problems += scope_problems(manifest, [InstanceRecord.from_bundle(b) for b in bundles])
     for name, expected in rebuilt.items():
         if files.get(name) != expected:
             report.problems.append(
@@ -104,9 +114,31 @@ def verify_evidence(
     return report
 
 
+def _check_signature(
+    report: EvidenceReport,
+    files: dict[str, bytes],
+    manifest: dict[str, Any],
+    keys: Sequence[Ed25519PublicKey] | None,
+    origin: str,
+) -> None:
+    """The manifest signed by the log's key; unsigned, a window's completeness is open."""
+    signature = files.get(MANIFEST_SIGNATURE)
+    if signature is None:
+        scope = manifest.get("scope")
+        if not (isinstance(scope, dict) and "instance_ids" in scope):
+            report.not_checked.append(
+                "the window's scope, instance set and generated_at: manifest.json is not"
+                " signed by the log's key, so an instance left out would not show"
+                " (docs/non-claims.md)"
+            )
+        return
+    if keys is not None:  # without keys: said once, with the checkpoint signatures
+        report.problems += manifest_signature_problems(files[MANIFEST], signature, keys, origin)
+
+
 def _manifest_problems(files: dict[str, bytes], listed: dict[str, Any]) -> list[Problem]:
     problems = []
-    present = set(files) - {MANIFEST}
+    present = set(files) - {MANIFEST, MANIFEST_SIGNATURE}
     for name in sorted(present ^ set(listed)):
         where = "not listed in" if name in present else "missing, though listed in"
         problems.append(Problem("evidence_file_mismatch", f"{name} is {where} the manifest"))

@@ -26,6 +26,7 @@ from psycopg import sql
 
 from gantral.audit.db import Database
 from gantral.audit.read_model import INBOX_DDL, READ_MODEL_DDL, RequestProjection
+from gantral.postgres_transaction import transaction
 from gantral.settings.audit import AuditSettings
 
 __all__ = ["MIGRATIONS", "migrate"]
@@ -144,7 +145,7 @@ async def migrate(dsn: str, config: AuditSettings) -> int:
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
         if await _current_version(conn, config.schema_name) >= latest:
             return latest
-        async with conn.transaction():
+        async with transaction(conn):
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('gantral_audit_migrate'))")
             await conn.execute(_render(_ROLES, config))
             await conn.execute(_render("CREATE SCHEMA IF NOT EXISTS {schema}", config))

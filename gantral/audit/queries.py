@@ -12,6 +12,7 @@ from gantral.audit.checkpoint import Checkpoint
 from gantral.audit.db import Database
 from gantral.audit.rows import EVENT_COLUMNS, EventRow, SealRow, as_bytes, as_int, event_from_row
 from gantral.domain.audit_event import AuditEventType
+from gantral.postgres_transaction import transaction
 
 __all__ = ["REFUSAL_CHAIN_PREFIX", "AuditQueries", "CheckpointKind"]
 
@@ -91,7 +92,7 @@ class AuditQueries:
         query = sql.SQL("SELECT {} FROM {} ORDER BY instance_id, seq").format(
             sql.SQL(EVENT_COLUMNS), self.db.table("events")
         )
-        async with self.db.connection() as conn, conn.transaction():
+        async with self.db.connection() as conn, transaction(conn):
             cur = conn.cursor(name="gantral_audit_all", withhold=False)
             cur.itersize = batch
             await cur.execute(query)

@@ -53,6 +53,7 @@ from gantral.domain.audit_payloads import (
     parse_payload,
 )
 from gantral.domain.states import TERMINAL_STATES
+from gantral.postgres_transaction import transaction
 
 __all__ = [
     "CATCH_UP_BATCH",
@@ -260,7 +261,7 @@ class RequestProjection:
         if not fresh:
             return []
         try:
-            async with conn.pipeline(), conn.transaction():  # a savepoint: never loses the batch
+            async with conn.pipeline(), transaction(conn):  # a savepoint: never loses the batch
                 done = await self._catch_up(conn, watermark, fresh[0].log_index)
                 if done < fresh[0].log_index:
                     return None  # far behind: the refresh catches up outside appends
@@ -496,7 +497,7 @@ class RequestProjection:
         """Catch up if behind (events stored by a sink of an older release), then count
         the open requests: the same answer on every replica."""
         events = self._t("events")
-        async with self.db.connection() as conn, conn.transaction():
+        async with self.db.connection() as conn, transaction(conn):
             behind = await conn.execute(
                 sql.SQL(
                     "SELECT EXISTS (SELECT 1 FROM {} WHERE log_index >= ("

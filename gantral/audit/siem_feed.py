@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from gantral.audit.db import Database
 from gantral.audit.rows import EVENT_COLUMNS, EventRow, as_int, event_from_row
 from gantral.postgres_migrations import apply_migrations
+from gantral.postgres_transaction import transaction
 
 __all__ = ["DeadLetter", "ExportLease", "ExportState", "committed_after"]
 
@@ -105,7 +106,7 @@ class ExportState:
             " DO UPDATE SET log_index = greatest({t}.log_index, excluded.log_index),"
             " updated_at = now()"
         ).format(t=self._table("cursors"))
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._pool.connection() as conn, transaction(conn):
             await conn.execute(query, (exporter, log_index))
 
     async def dead_letter(self, exporter: str, letter: DeadLetter) -> None:
@@ -113,7 +114,7 @@ class ExportState:
             "INSERT INTO {} (exporter, log_index, event_id, attempts, error, record)"
             " VALUES (%s, %s, %s, %s, %s, %s::jsonb) ON CONFLICT DO NOTHING"
         ).format(self._table("dead_letters"))
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._pool.connection() as conn, transaction(conn):
             await conn.execute(
                 query,
                 (

@@ -32,6 +32,7 @@ from gantral.audit.rows import (
 )
 from gantral.domain.audit_event import AuditEventType
 from gantral.errors import Conflict, Reason, Unavailable
+from gantral.postgres_transaction import transaction
 
 __all__ = ["SEAL_TYPE", "AuditWriter", "SequenceGap"]
 
@@ -68,7 +69,7 @@ class AuditWriter:
         )
         watermark_query = self.projection.watermark_query()
         committed: list[Stored] | None = None
-        async with self.db.connection() as conn, conn.transaction():
+        async with self.db.connection() as conn, transaction(conn):
             # One round trip: the lock, then (under it) the batch's neighbourhood, the
             # next log index and how far the read model got. Each statement's snapshot is
             # taken after the lock is held.
@@ -202,7 +203,7 @@ class AuditWriter:
             "INSERT INTO {} (instance_id, object_key, sha256) VALUES (%s, %s, %s)"
             " ON CONFLICT DO NOTHING"
         ).format(self.db.table("bundles"))
-        async with self.db.connection() as conn, conn.transaction():
+        async with self.db.connection() as conn, transaction(conn):
             await conn.execute(query, (instance_id, key, sha256))
 
     async def record_checkpoint(self, cp: Checkpoint, note: str) -> None:
@@ -212,7 +213,7 @@ class AuditWriter:
             "INSERT INTO {} (size, origin, root, timestamp, key_id, signature, note)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
         ).format(self.db.table("checkpoints"))
-        async with self.db.connection() as conn, conn.transaction():
+        async with self.db.connection() as conn, transaction(conn):
             await conn.execute(
                 query, (cp.size, cp.origin, cp.root, cp.timestamp, cp.key_id, cp.signature, note)
             )
@@ -222,5 +223,5 @@ class AuditWriter:
         query = sql.SQL(
             "INSERT INTO {} (size, note, cosigners) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
         ).format(self.db.table("cosigned_checkpoints"))
-        async with self.db.connection() as conn, conn.transaction():
+        async with self.db.connection() as conn, transaction(conn):
             await conn.execute(query, (size, note, cosigners))

@@ -31,7 +31,7 @@ from gantral.audit.checkpoint import (
     load_verification_keys,
 )
 from gantral.audit.cosignature import Cosigner, parse_cosigner_key
-from gantral.audit.evidence_source import evidence_archive, instances_in_window
+from gantral.audit.evidence_source import evidence_archive, instances_in_window, pack_signer
 from gantral.audit.evidence_verify import verify_evidence
 from gantral.audit.migrations import migrate
 from gantral.audit.note import NoteError, verifier_key
@@ -513,8 +513,10 @@ def evidence(
     each event's tlog-proof, the policy versions that decided, the decisions and their
     approvers, claims mapped to EU AI Act Art. 12/14 and SOC 2 CC6/CC7 (claims.json) and
     summary.md. Reads the audit database as `audit export` does (every team's; the API's
-    `GET /v1/audit/evidence` scopes to the caller's teams). Check the pack offline with
-    `gantral audit verify --evidence OUT`."""
+    `GET /v1/audit/evidence` scopes to the caller's teams). With the log's key
+    (GANTRAL_AUDIT__SIGNING_KEY) the manifest is signed (manifest.sig), binding the
+    scope and instance set; without it a window pack verifies INCONCLUSIVE. Check the
+    pack offline with `gantral audit verify --evidence OUT`."""
     settings = _settings(data_dir)
     if bool(instance) == (since is not None or until is not None):
         raise typer.BadParameter("pass --instance, or --since with --until (not both)")
@@ -530,15 +532,16 @@ def evidence(
         try:
             async with AsyncConnectionPool(policies_dsn, open=False, min_size=1) as pool:
                 registry = PostgresRegistry(pool)
+                signer = pack_signer(settings.audit)  # where this shell holds the log's key
                 if instance:
                     return await evidence_archive(
-                        reader, registry, instance, {"instance_ids": instance}
+                        reader, registry, instance, {"instance_ids": instance}, signer
                     )
                 assert since is not None and until is not None
                 start, end = _utc(since), _utc(until)
                 ids = await instances_in_window(reader, start, end, team, None)
                 scope = {"since": start.isoformat(), "until": end.isoformat(), "team": team}
-                return await evidence_archive(reader, registry, ids, scope)
+                return await evidence_archive(reader, registry, ids, scope, signer)
         finally:
             await reader.close()
 

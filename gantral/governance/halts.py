@@ -25,6 +25,7 @@ __all__ = [
     "HaltTarget",
     "LiftApproval",
     "covering",
+    "exempts",
     "halted",
     "not_narrower",
 ]
@@ -195,11 +196,12 @@ class Halt(BaseModel):
         return (
             self.active
             and self.scope.covers(target)
-            and not any(_exempts(e.scope, target) for e in self.exemptions)
+            and not any(exempts(e.scope, target) for e in self.exemptions)
         )
 
 
-def _exempts(part: HaltScope, target: HaltTarget) -> bool:
+def exempts(part: HaltScope, target: HaltTarget) -> bool:
+    """Whether an exemption of `part` frees `target` from its halt."""
     # Strict where a halt is lenient: a version-scoped exemption never frees an instance
     # whose version is unknown (fail closed both ways).
     return part.covers(target) and (part.version is None or target.version == part.version)

@@ -2,9 +2,11 @@
 rows, and they survive restarts), or memory for a single development process.
 
 A use is claimed before the `authorize` call reaches the workflow (so concurrent calls
-never spend more than `max_uses`) and released if the workflow did not need it. The
-grant's own facts (pattern, approver, bounds) are never updated; only its use count and
-its revocation are.
+never spend more than `max_uses`) and released if the workflow did not need it. A keyed
+call's claim is kept under its key (the instance, idempotency scope and body): a retry
+of the same call finds it and spends no second use, so the count is of calls, not of
+retries. The grant's own facts (pattern, approver, bounds) are never updated; only its
+use count and its revocation are.
 """
 
 from __future__ import annotations
@@ -56,6 +58,15 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX standing_grants_step ON {schema}.standing_grants (team, workflow_id, step_id);
     """,
+    # The use each keyed call claimed (one row per counted use, so at most `max_uses` a
+    # grant): its retries find it instead of claiming another.
+    """
+    CREATE TABLE {schema}.standing_claims (
+        claim_key text PRIMARY KEY,
+        standing_id text NOT NULL REFERENCES {schema}.standing_grants (standing_id),
+        use_number integer NOT NULL
+    );
+    """,
 ]
 
 
@@ -71,14 +82,16 @@ class StandingStore(abc.ABC):
     @abc.abstractmethod
     async def claim(
         self, team: str, workflow_id: str, step_id: str, action: str, agent: str,
-        arguments: dict[str, Any], now: datetime,
+        arguments: dict[str, Any], now: datetime, key: str | None = None,
     ) -> StandingGrant | None:  # fmt: skip
         """Claim one use of the oldest usable grant serving this call; the grant with its
-        use counted, or None."""
+        use counted, or None. With a `key` (a keyed call), a use claimed under that key
+        before is that grant again with the same use, nothing counted (None if the grant
+        was revoked or expired since)."""
 
     @abc.abstractmethod
-    async def release(self, standing_id: str) -> None:
-        """Give back a use the workflow did not need."""
+    async def release(self, standing_id: str, key: str | None = None) -> None:
+        """Give back a use the workflow did not need (the one claimed under `key`, once)."""
 
     @abc.abstractmethod
     async def revoke(self, standing_id: str, by: str, reason: str) -> StandingGrant:
@@ -106,6 +119,7 @@ class InMemoryStandingStore(StandingStore):
 
     def __init__(self) -> None:
         self._grants: dict[str, StandingGrant] = {}
+        self._claims: dict[str, tuple[str, int]] = {}  # key: (standing id, use)
         self._lock = asyncio.Lock()
 
     async def add(self, grant: StandingGrant) -> None:
@@ -113,9 +127,14 @@ class InMemoryStandingStore(StandingStore):
 
     async def claim(
         self, team: str, workflow_id: str, step_id: str, action: str, agent: str,
-        arguments: dict[str, Any], now: datetime,
+        arguments: dict[str, Any], now: datetime, key: str | None = None,
     ) -> StandingGrant | None:  # fmt: skip
         async with self._lock:
+            if key is not None and key in self._claims:
+                standing_id, use = self._claims[key]
+                g = self._grants[standing_id]
+                live = g.revoked_at is None and now < g.expires_at
+                return g.model_copy(update={"uses": use}) if live else None
             for g in self._grants.values():
                 if (
                     g.serves(team, workflow_id, step_id, action, agent)
@@ -124,11 +143,15 @@ class InMemoryStandingStore(StandingStore):
                 ):
                     used = g.model_copy(update={"uses": g.uses + 1})
                     self._grants[g.standing_id] = used
+                    if key is not None:
+                        self._claims[key] = (g.standing_id, used.uses)
                     return used
         return None
 
-    async def release(self, standing_id: str) -> None:
+    async def release(self, standing_id: str, key: str | None = None) -> None:
         async with self._lock:
+            if key is not None and self._claims.pop(key, None) is None:
+                return  # given back already (a concurrent retry of the same call)
             g = self._grants.get(standing_id)
             if g is not None and g.uses > 0:
                 self._grants[standing_id] = g.model_copy(update={"uses": g.uses - 1})
@@ -147,6 +170,14 @@ class InMemoryStandingStore(StandingStore):
     async def read(self, team: str | None = None) -> list[StandingGrant]:
         grants = [g for g in self._grants.values() if team is None or g.team == team]
         return sorted(grants, key=lambda g: (g.given_at, g.standing_id))
+
+
+# The grant a keyed call claimed a use of, with that use.
+_CLAIMED: LiteralString = (
+    "SELECT c.use_number, g.grant_body, g.revoked_by, g.revoked_at, g.revoke_reason"
+    " FROM {schema}.standing_claims c JOIN {schema}.standing_grants g USING (standing_id)"
+    " WHERE c.claim_key = %s"
+)
 
 
 def _grant(row: dict[str, Any]) -> StandingGrant:
@@ -177,7 +208,7 @@ class PostgresStandingStore(PostgresStore, StandingStore):
 
     async def claim(
         self, team: str, workflow_id: str, step_id: str, action: str, agent: str,
-        arguments: dict[str, Any], now: datetime,
+        arguments: dict[str, Any], now: datetime, key: str | None = None,
     ) -> StandingGrant | None:  # fmt: skip
         candidates = self._sql(
             "SELECT standing_id, grant_body, uses, revoked_by, revoked_at, revoke_reason"
@@ -191,7 +222,18 @@ class PostgresStandingStore(PostgresStore, StandingStore):
             " RETURNING grant_body, uses, revoked_by, revoked_at, revoke_reason"
         )
         with self._database():
-            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            async with (
+                self._pool.connection() as conn,
+                conn.transaction(),
+                conn.cursor(row_factory=dict_row) as cur,
+            ):
+                if key is not None:
+                    # Retries of one call claim one after the other, never side by side.
+                    await cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
+                    await cur.execute(self._sql(_CLAIMED), (key,))
+                    if (row := await cur.fetchone()) is not None:
+                        g = _grant(row | {"uses": row["use_number"]})
+                        return g if g.revoked_at is None and now < g.expires_at else None
                 await cur.execute(candidates, (team, workflow_id, step_id, now))
                 for row in await cur.fetchall():
                     g = _grant(row)
@@ -201,16 +243,34 @@ class PostgresStandingStore(PostgresStore, StandingStore):
                     # Atomic: a racing claim that took the last use leaves none here.
                     await cur.execute(take, (g.standing_id, now))
                     claimed = await cur.fetchone()
-                    if claimed is not None:
-                        return _grant(claimed)
+                    if claimed is None:
+                        continue
+                    used = _grant(claimed)
+                    if key is not None:
+                        await cur.execute(
+                            self._sql(
+                                "INSERT INTO {schema}.standing_claims"
+                                " (claim_key, standing_id, use_number) VALUES (%s, %s, %s)"
+                            ),
+                            (key, used.standing_id, used.uses),
+                        )
+                    return used
         return None
 
-    async def release(self, standing_id: str) -> None:
-        await self._execute(
+    async def release(self, standing_id: str, key: str | None = None) -> None:
+        give_back = (
             "UPDATE {schema}.standing_grants SET uses = uses - 1"
-            " WHERE standing_id = %s AND uses > 0",
-            (standing_id,),
+            " WHERE standing_id = %s AND uses > 0"
         )
+        if key is None:
+            await self._execute(give_back, (standing_id,))
+            return
+        forget = self._sql("DELETE FROM {schema}.standing_claims WHERE claim_key = %s")
+        with self._database():
+            async with self._pool.connection() as conn, conn.transaction():
+                # Once per claim: a concurrent retry of the same call finds it gone.
+                if (await conn.execute(forget, (key,))).rowcount:
+                    await conn.execute(self._sql(give_back), (standing_id,))
 
     async def revoke(self, standing_id: str, by: str, reason: str) -> StandingGrant:
         rows = await self._rows(

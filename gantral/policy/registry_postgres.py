@@ -30,6 +30,7 @@ from gantral.policy.registry import (
 )
 from gantral.policy.templates import WorkflowTemplate
 from gantral.postgres_migrations import apply_migrations
+from gantral.postgres_transaction import transaction
 
 __all__ = ["MIGRATIONS", "PostgresRegistry"]
 
@@ -176,7 +177,7 @@ class PostgresRegistry(KeepActive):
         for _ in range(_RETRIES):
             async with self._pool.connection() as conn:
                 try:
-                    async with conn.transaction():
+                    async with transaction(conn):
                         return await self._put_once(
                             conn, kind, doc_id, digest, body, source, expected
                         )

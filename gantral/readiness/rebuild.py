@@ -25,6 +25,7 @@ from gantral.domain.audit_payloads import (
     parse_payload,
 )
 from gantral.domain.states import TERMINAL_STATES
+from gantral.postgres_transaction import transaction
 from gantral.readiness.evaluate import RATE_WINDOW, period_bounds
 from gantral.readiness.gate import ReadinessGate
 from gantral.readiness.store import InstanceUsage, RunningStep, SpendItem
@@ -92,7 +93,7 @@ async def audit_usages(db: Database, since: datetime) -> AsyncIterator[InstanceU
     batch: list[dict[str, Any]] = []
     async with (
         db.connection() as conn,
-        conn.transaction(),
+        transaction(conn),
         conn.cursor(name="readiness_rebuild") as cur,
     ):
         await cur.execute(query, ([str(t) for t in _TYPES], since))

@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from gantral.errors import Reason
+from gantral.postgres_transaction import transaction
 from gantral.readiness import counts, fairness
 from gantral.readiness.evaluate import RATE_WINDOW, Usage, evaluate, limits_of, period_bounds
 from gantral.readiness.migrations import migrate
@@ -79,7 +80,7 @@ class CounterStore:
 
     async def admit(self, rules: CapacityRules, ask: Ask, now: datetime) -> Verdict:
         """Check, and when ready reserve a slot for the step; when not, queue it fairly."""
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._pool.connection() as conn, transaction(conn):
             await self._lock(conn)
             await counts.purge_lapsed(conn, self._sql, now)
             held = await self._one(
@@ -196,7 +197,7 @@ class CounterStore:
     async def started(self, ask: Ask, now: datetime) -> None:
         """STEP_STARTED accepted: the step runs. A step started on a human's grant holds no
         reservation; it is counted from now on (authority is not delayed by capacity)."""
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._pool.connection() as conn, transaction(conn):
             made_running = await self._one(
                 conn,
                 "UPDATE {schema}.slots SET running = true, expires_at = NULL"
@@ -222,14 +223,14 @@ class CounterStore:
 
     async def finished(self, instance_id: str) -> None:
         """The instance ended (completed, failed, cancelled): all its slots are free."""
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._pool.connection() as conn, transaction(conn):
             await counts.delete_slots(conn, self._sql, "instance", (instance_id,))
             await conn.execute(
                 self._sql("DELETE FROM {schema}.waiters WHERE instance_id = %s"), (instance_id,)
             )
 
     async def _delete(self, which: str, params: tuple[Any, ...]) -> None:
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._pool.connection() as conn, transaction(conn):
             await counts.delete_slots(conn, self._sql, which, params)
 
     async def cost(
@@ -237,7 +238,7 @@ class CounterStore:
     ) -> None:
         """The instance's running cost total. Only an increase is spent, so a repeated
         report (a retried event gets the same total) counts once."""
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._pool.connection() as conn, transaction(conn):
             prev = await self._one(
                 conn,
                 "SELECT tokens, money FROM {schema}.instance_cost WHERE instance_id = %s"
@@ -281,7 +282,7 @@ class CounterStore:
 
     async def clear(self) -> None:
         """Forget every counter (what losing them looks like)."""
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._pool.connection() as conn, transaction(conn):
             await self._lock(conn)
             await conn.execute(self._sql(_TRUNCATE))
 
@@ -294,13 +295,13 @@ class CounterStore:
         """Refill the counters from the instances: running steps hold slots (and count in
         the last minute's admissions when they started within it), reported cost is spent
         when it was reported. The fair queue restarts empty. Returns the instances read."""
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._pool.connection() as conn, transaction(conn):
             await self._lock(conn)
             return await self._refill(conn, usages, now)
 
     async def rebuild_if_empty(self, usages: Iterable[InstanceUsage], now: datetime) -> int | None:
         """`rebuild`, or None if, once locked, it is not empty (another replica was first)."""
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._pool.connection() as conn, transaction(conn):
             await self._lock(conn)
             if not (await self._one(conn, _EMPTY, ()))[0]:
                 return None
@@ -344,7 +345,7 @@ class CounterStore:
     async def record_rules(self, rules: CapacityRules, source: str | None) -> int:
         """The version number of this rules document: a new one for new content."""
         digest = rules_hash(rules)
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._pool.connection() as conn, transaction(conn):
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
                 (f"gantral_readiness_rules:{self._schema}",),

@@ -32,26 +32,42 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def visibility_query(scope: HaltScope) -> str:
-    """The running instances `scope` may cover. Agent and version scopes narrow no
-    further in visibility: the instance itself decides (its pending request's agent)."""
+def visibility_query(scope: HaltScope, *within: HaltScope) -> str:
+    """The running instances `scope` (and every scope `within`) may cover. Agent and
+    version scopes narrow no further in visibility: the instance itself decides (its
+    pending request's agent)."""
     clauses = [f"WorkflowType = '{WORKFLOW_NAME}'", "ExecutionStatus = 'Running'"]
-    if scope.team is not None:
-        clauses.append(f"GantralTeam = {_quote(scope.team)}")
-    if scope.workflow is not None:
-        clauses.append(f"GantralWorkflow = {_quote(scope.workflow)}")
+    for part in (scope, *within):
+        if part.team is not None:
+            clauses.append(f"GantralTeam = {_quote(part.team)}")
+        if part.workflow is not None:
+            clauses.append(f"GantralWorkflow = {_quote(part.workflow)}")
     return " AND ".join(clauses)
 
 
-async def deliver(temporal: Client, attestor: Attestor, halt: Halt, *, lifted: bool) -> int:
+async def deliver(
+    temporal: Client,
+    attestor: Attestor,
+    halt: Halt,
+    *,
+    lifted: bool,
+    exempted: HaltScope | None = None,
+) -> int:
     """Send the raise (or lift) of `halt` to every running instance it may cover; the
-    number sent. An instance that closed meanwhile is skipped; other failures are logged
-    (the halt itself is stored and refuses calls whatever the delivery)."""
-    ids = [wf.id async for wf in temporal.list_workflows(visibility_query(halt.scope))]
+    number sent. With `exempted` (a part of the halt just exempted), only to those that
+    part may cover, so their frozen deadlines run again. A raise carries the halt's
+    exemptions so far. An instance that closed meanwhile is skipped; other failures are
+    logged (the halt itself is stored and refuses calls whatever the delivery)."""
+    within = () if exempted is None else (exempted,)
+    query = visibility_query(halt.scope, *within)
+    ids = [wf.id async for wf in temporal.list_workflows(query)]
     gate = asyncio.Semaphore(_PARALLEL)
+    exemptions = [] if lifted else [e.scope for e in halt.exemptions]
 
     async def send(instance_id: str) -> bool:
-        notice = HaltNotice(halt_id=halt.halt_id, scope=halt.scope, lifted=lifted)
+        notice = HaltNotice(
+            halt_id=halt.halt_id, scope=halt.scope, lifted=lifted, exemptions=exemptions
+        )
         notice.attestation = attestor.attest(SIGNAL, instance_id, notice)
         async with gate:
             try:

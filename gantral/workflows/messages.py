@@ -89,6 +89,8 @@ class HaltNotice(BaseModel):
     halt_id: str
     scope: HaltScope
     lifted: bool = False
+    # Staged recovery: the parts of the halt exempted so far; it holds over none of them.
+    exemptions: list[HaltScope] = Field(default_factory=list, exclude_if=lambda v: not v)
     attestation: Attestation | None = None
 
 
@@ -121,6 +123,10 @@ class InstanceData(BaseModel):
     # and those lifted (a lift that arrives before its raise must not let it hold later).
     halts: dict[str, HaltScope] = Field(default_factory=dict, exclude_if=lambda v: not v)
     lifted_halts: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
+    # The parts of those halts exempted (staged recovery), by halt id.
+    halt_exemptions: dict[str, list[HaltScope]] = Field(
+        default_factory=dict, exclude_if=lambda v: not v
+    )
     # The pending request whose deadline a halt has frozen, and since when.
     frozen: FrozenDeadline | None = Field(default=None, exclude_if=lambda v: v is None)
 

@@ -11,13 +11,33 @@ from temporalio.client import Client
 from gantral.workflows.access_log import ACCESS_LOG_ID, AccessLogWorkflow
 from tests.helpers.auth import AUDITOR
 
-__all__ = ["access_log_segment", "refusals_of", "refusals_on"]
+__all__ = ["access_log_segment", "admin_actions", "refusals_of", "refusals_on"]
 
 
 async def access_log_segment(temporal: Client) -> str:
     """The audit instance id of the access log's current segment."""
     handle = temporal.get_workflow_handle_for(AccessLogWorkflow.run, ACCESS_LOG_ID)
     return await handle.query(AccessLogWorkflow.segment_id)
+
+
+async def admin_actions(
+    api: httpx.AsyncClient, temporal: Client, count: int, key: str, value: str
+) -> list[dict[str, Any]]:
+    """The ADMIN_ACTION events of the current segment whose detail has `key` = `value`,
+    once `count` are stored (or what is there after about 10 s)."""
+    segment = await access_log_segment(temporal)
+    acts: list[dict[str, Any]] = []
+    for _ in range(100):
+        trail = (await api.get(f"/v1/audit/instances/{segment}", headers=AUDITOR)).json()
+        acts = [
+            e
+            for e in trail["events"]
+            if e["type"] == "ADMIN_ACTION" and e["payload"]["detail"].get(key) == value
+        ]
+        if len(acts) == count:
+            break
+        await asyncio.sleep(0.1)
+    return acts
 
 
 async def refusals_of(

@@ -35,6 +35,7 @@ from tests.helpers.session import TEMPLATES
 Scenario = Callable[[httpx.AsyncClient], Awaitable[str]]
 
 AGENT_ACTOR = Actor(id="agent-1", kind=ActorKind.AGENT)
+AGENT_ID = "agent-7"  # who `AGENT` (the API scenarios' agent) is
 
 
 async def _ok(resp: Awaitable[httpx.Response]) -> dict[str, Any]:
@@ -116,9 +117,9 @@ async def escalation_expiry(api: httpx.AsyncClient) -> str:
     return iid
 
 
-async def halt_freeze(api: httpx.AsyncClient) -> str:
-    """A halt freezes the pending request's deadline (an attested Signal); after the lift
-    it expires, with the time it had left."""
+async def _frozen_past_its_deadline(api: httpx.AsyncClient) -> tuple[str, str, str]:
+    """A request with a 3 s deadline, frozen by a halt on its workflow, held past that
+    deadline: (instance, request, halt)."""
     pid = gov.uid("pol")
     policy = (
         "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\n"
@@ -138,9 +139,28 @@ async def halt_freeze(api: httpx.AsyncClient) -> str:
         await asyncio.sleep(0.1)
     await asyncio.sleep(3.5)  # past the deadline it had
     halt_id = raised.json()["halt_id"]
+    return iid, rid, halt_id
+
+
+async def halt_freeze(api: httpx.AsyncClient) -> str:
+    """A halt freezes the pending request's deadline (an attested Signal); after the lift
+    it expires, with the time it had left."""
+    iid, rid, halt_id = await _frozen_past_its_deadline(api)
     lift = {"reason": "replay corpus"}
     await _ok(api.post(f"/v1/halts/{halt_id}:lift", json=lift, headers=ADMIN))
     assert (await gov.outcome(api, iid, rid, wait=15))["status"] == "EXPIRED"
+    return iid
+
+
+async def halt_exempt(api: httpx.AsyncClient) -> str:
+    """Staged recovery: the agent of a pending request is exempted from the halt that froze
+    its deadline (an attested Signal carrying the exemption); it expires on the time it
+    had left while the halt still holds."""
+    iid, rid, halt_id = await _frozen_past_its_deadline(api)
+    exempt = {"scope": {"agent": AGENT_ID}, "reason": "replay corpus"}
+    await _ok(api.post(f"/v1/halts/{halt_id}:exempt", json=exempt, headers=ADMIN))
+    assert (await gov.outcome(api, iid, rid, wait=15))["status"] == "EXPIRED"
+    await _ok(api.post(f"/v1/halts/{halt_id}:lift", json={"reason": "done"}, headers=ADMIN))
     return iid
 
 
@@ -174,7 +194,7 @@ async def continue_as_new(api: httpx.AsyncClient, temporal: Client, settings: Se
             trigger_context={}, idempotency_key=None, actor=AGENT_ACTOR,
         )  # fmt: skip
         iid = view.instance_id
-        for i in range(3):
+        for i in range(5):
             cost = AgentEvent(kind=AgentEventKind.COST, cost=Cost(tokens=10), actor=AGENT_ACTOR,
                               idempotency_key=f"cost-{i}")  # fmt: skip
             await core.report(iid, cost)
@@ -265,4 +285,5 @@ DRIVERS: dict[str, Scenario] = {
     "cancel": cancel,
     "standing": standing,
     "halt-freeze": halt_freeze,
+    "halt-exempt": halt_exempt,
 }

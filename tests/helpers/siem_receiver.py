@@ -3,6 +3,7 @@
 
 Every request is one JSON line in FILE, written and fsynced before the answer:
 `{"t": epoch seconds, "status": answered, "content_type": ..., "event": the body}`.
+A body that is not a whole JSON object (its sender died sending it) is answered 400.
 Modes: `ok` answers 200; `throttle` answers 429 with `Retry-After: 1` to every event's
 first POST, then 200; `fail` answers 503 to everything.
 """
@@ -35,10 +36,16 @@ def main() -> None:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
-            body: Any = json.loads(self.rfile.read(length) or b"null")
+            raw = self.rfile.read(length)
+            try:
+                body: Any = json.loads(raw)
+            except ValueError:
+                body = None
             status, headers = 200, {}
             event_id = str(body.get("id")) if isinstance(body, dict) else ""
-            if args.mode == "fail":
+            if not isinstance(body, dict):  # a sender killed before its body was sent
+                status = 400
+            elif args.mode == "fail":
                 status = 503
             elif args.mode == "throttle" and event_id not in throttled:
                 throttled.add(event_id)

@@ -19,17 +19,19 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import Client
 from typer.testing import CliRunner
 
-from gantral.audit.evidence import read_archive, write_archive
+from gantral.audit.evidence import instance_dir, pack_evidence, read_archive, write_archive
+from gantral.audit.evidence_scope import sign_manifest
 from gantral.cli.audit import audit_app
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from tests.helpers.auth import AUDITOR, LEAD, bearer
 from tests.helpers.lifecycle import decide, sealed_audit
 from tests.helpers.publishing import publish_one_step
-from tests.helpers.session import AUDIT_PUBLIC
+from tests.helpers.session import AUDIT_KEY, AUDIT_PUBLIC
 from tests.helpers.team_audit import TEAM_AUDITORS, api_with_table
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -243,15 +245,128 @@ async def test_a_window_of_instances_by_team_and_within_the_callers_teams(
 
     # The CLI writes the same pack from the audit database (every team's, --team filters).
     out = tmp_path / "cli.tar.gz"
-    argv = [
+    argv = _cli_window_pack(window, out, settings, audit_config)
+    result = await asyncio.to_thread(CliRunner().invoke, audit_app, argv)
+    assert result.exit_code == 0, result.output
+    assert ours in covered(out.read_bytes()) and theirs not in covered(out.read_bytes())
+    # Without the log's key (GANTRAL_AUDIT__SIGNING_KEY) its scope is not signed.
+    unsigned = _verify(tmp_path, out.read_bytes())
+    assert unsigned.exit_code == 3 and unsigned.stdout.startswith("INCONCLUSIVE"), unsigned.output
+    with tarfile.open(fileobj=io.BytesIO(out.read_bytes()), mode="r:gz") as tar:
+        assert "summary.md" in tar.getnames()
+
+
+def _reforge(files: dict[str, bytes], drop: str | None = None, **manifest: Any) -> dict[str, bytes]:
+    """The pack rebuilt as a forger with the code but not the log's key would: every file
+    consistent with an edited manifest (`drop`: an instance left out), the old signature
+    kept. Only the signature can tell."""
+    old = json.loads(files["manifest.json"])
+    ids = [i for i in old["instances"] if i != drop]
+    bundles = [json.loads(files[f"{instance_dir(i)}/bundle.json"]) for i in ids]
+    proofs = {
+        (i, int(name.rsplit("/", 1)[1].split(".")[0])): data.decode()
+        for i in ids
+        for name, data in files.items()
+        if name.startswith(f"{instance_dir(i)}/proofs/")
+    }
+    policies = [json.loads(v) for k, v in files.items() if k.startswith("policies/")]
+    forged = pack_evidence(
+        scope=manifest.get("scope", old["scope"]),
+        generated_at=manifest.get("generated_at", old["generated_at"]),
+        note=files["checkpoint.note"].decode(),
+        bundles=bundles,
+        proofs=proofs,
+        policies=policies,
+    )
+    if "manifest.sig" in files:
+        forged["manifest.sig"] = files["manifest.sig"]
+    return forged
+
+
+async def test_a_window_packs_scope_is_signed_and_checked_against_its_events(
+    api: httpx.AsyncClient, settings: Settings, audit_config: AuditSettings, tmp_path: Path
+) -> None:
+    """The manifest (scope, generated_at, instance set) is signed with the log's key where
+    the builder holds it: an edited scope, generated_at or a dropped instance is INVALID;
+    unsigned, a window pack is INCONCLUSIVE, and a scope its events contradict INVALID."""
+    workflow = f"evidence-{uuid.uuid4().hex[:8]}"
+    await publish_one_step(api, workflow, POLICY)
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    first, second = [await _cancelled(api, workflow, "payments") for _ in range(2)]
+    for iid in (first, second):
+        await sealed_audit(api, iid)
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    window = {"since": since.isoformat(), "until": until.isoformat(), "team": "payments"}
+    files = read_archive(await _pack(api, "/v1/audit/evidence", AUDITOR, **window))
+    assert "manifest.sig" in files and "manifest.sig" not in json.loads(files["manifest.json"])
+    assert {first, second} <= set(json.loads(files["manifest.json"])["instances"])
+
+    def verdict(pack: dict[str, bytes]) -> dict[str, Any]:
+        result = _verify(tmp_path, write_archive(pack), "--output", "json")
+        return dict(json.loads(result.stdout))
+
+    assert verdict(files)["verdict"] == "VALID"
+    scope = json.loads(files["manifest.json"])["scope"]
+    later = (until + timedelta(days=1)).isoformat()
+    forgeries = {
+        "a widened window": _reforge(files, scope={**scope, "until": later}),
+        "another team": _reforge(files, scope={**scope, "team": None}),
+        "a later generated_at": _reforge(files, generated_at=later),
+        "a dropped instance": _reforge(files, drop=second),
+    }
+    for what, forged in forgeries.items():
+        report = verdict(forged)
+        assert report["verdict"] == "INVALID", (what, report)
+        codes = {p["code"] for p in report["problems"]}
+        assert codes == {"manifest_mismatch"}, (what, report["problems"])
+    other_key = _reforge(files)
+    other_key["manifest.sig"] = sign_manifest(
+        other_key["manifest.json"], Ed25519PrivateKey.generate(), settings.audit.origin
+    )
+    report = verdict(other_key)
+    assert report["verdict"] == "INVALID" and "bad_manifest_signature" in str(report)
+
+    # Unsigned (built without the log's key): a dropped instance cannot show, so never
+    # VALID; a scope the verified events contradict is INVALID all the same.
+    unsigned = {k: v for k, v in _reforge(files, drop=second).items() if k != "manifest.sig"}
+    report = verdict(unsigned)
+    assert report["verdict"] == "INCONCLUSIVE", report
+    assert "an instance left out would not show" in str(report["not_checked"])
+    narrowed = {**scope, "since": (until - timedelta(microseconds=1)).isoformat()}
+    report = verdict({k: v for k, v in _reforge(files, scope=narrowed).items()
+                      if k != "manifest.sig"})  # fmt: skip
+    assert report["verdict"] == "INVALID", report
+    assert {(p["code"], p["instance_id"]) for p in report["problems"]} >= {
+        ("scope_mismatch", first),
+        ("scope_mismatch", second),
+    }
+    # An instance pack's scope is its instance list, checked against the bundles.
+    one = read_archive(await _pack(api, f"/v1/audit/instances/{first}/evidence", AUDITOR))
+    bare = {k: v for k, v in one.items() if k != "manifest.sig"}
+    assert verdict(bare)["verdict"] == "VALID"
+    report = verdict(
+        {k: v for k, v in _reforge(one, scope={"instance_ids": [second]}).items()
+         if k != "manifest.sig"}
+    )  # fmt: skip
+    assert report["verdict"] == "INVALID" and "scope_mismatch" in str(report["problems"])
+
+    # The CLI signs where it is given the log's key, as the sink is.
+    out = tmp_path / "cli.tar.gz"
+    argv = _cli_window_pack(window, out, settings, audit_config)
+    env = {"GANTRAL_AUDIT__SIGNING_KEY": AUDIT_KEY}
+    result = await asyncio.to_thread(CliRunner().invoke, audit_app, argv, env=env)
+    assert result.exit_code == 0, result.output
+    assert "manifest.sig" in read_archive(out.read_bytes())
+    assert _verify(tmp_path, out.read_bytes()).exit_code == 0
+
+
+def _cli_window_pack(
+    window: dict[str, str], out: Path, settings: Settings, audit_config: AuditSettings
+) -> list[str]:
+    """`gantral audit evidence` for `window` of team payments, from the audit database."""
+    return [
         "evidence", "--since", window["since"], "--until", window["until"], "--team", "payments",
         "--out", str(out), "--dsn", settings.database.reader_url.get_secret_value(),
         "--schema", audit_config.schema_name,
         "--registry-dsn", settings.database.registry_url.get_secret_value(),
     ]  # fmt: skip
-    result = await asyncio.to_thread(CliRunner().invoke, audit_app, argv)
-    assert result.exit_code == 0, result.output
-    assert ours in covered(out.read_bytes()) and theirs not in covered(out.read_bytes())
-    assert _verify(tmp_path, out.read_bytes()).exit_code == 0
-    with tarfile.open(fileobj=io.BytesIO(out.read_bytes()), mode="r:gz") as tar:
-        assert "summary.md" in tar.getnames()

@@ -27,7 +27,8 @@ from gantral.settings.audit import AuditSettings
 from gantral.settings.channels import JiraSettings
 from gantral.workers.channels import relay_id, run_channels
 from tests.helpers.access_log import refusals_of, refusals_on
-from tests.helpers.auth import AUDITOR, bearer
+from tests.helpers.audit_reads import audit_of
+from tests.helpers.auth import bearer
 from tests.helpers.deciding import decide_as_shown
 from tests.helpers.jira_stand_in import JiraStandIn, issue_updated
 from tests.helpers.polling import long_poll
@@ -298,17 +299,7 @@ async def test_a_decision_names_what_its_issue_showed_and_a_superseded_one_is_re
     assert resp.status_code == 200, resp.text
     assert resp.json()["decision"]["request_id"] == new_rid
 
-    async def recorded() -> dict[str, Any] | None:
-        trail = await world.api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)
-        found = [e for e in trail.json()["events"] if e["type"] == "DECISION_RECORDED"]
-        return found[0] if found else None
-
-    for _ in range(100):
-        if (event := await recorded()) is not None:
-            break
-        await asyncio.sleep(0.1)
-    else:
-        raise AssertionError("the decision was not audited")
+    event = (await audit_of(world.api, iid, "DECISION_RECORDED"))[0]
     signed = event["payload"]["attested"]["body"]
     assert (signed["channel"], signed["channel_ref"]) == ("jira", new_key)
     assert signed["seen_args_digest"] == new_digest
@@ -349,17 +340,7 @@ async def test_a_deputy_approves_from_jira_for_the_delegator(world: World) -> No
     assert (decision["channel"], decision["channel_ref"]) == ("jira", key)
     assert world.jira.issues[key]["status"] == "Approved"
 
-    async def recorded() -> dict[str, Any] | None:
-        trail = await world.api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)
-        found = [e for e in trail.json()["events"] if e["type"] == "DECISION_RECORDED"]
-        return found[0] if found else None
-
-    for _ in range(100):
-        if (event := await recorded()) is not None:
-            break
-        await asyncio.sleep(0.1)
-    else:
-        raise AssertionError("the decision was not audited")
+    event = (await audit_of(world.api, iid, "DECISION_RECORDED"))[0]
     recorded_as = event["payload"]
     assert (recorded_as["human_actor_id"], recorded_as["on_behalf_of"]) == ("jira-dep", delegator)
     assert recorded_as["delegation_id"] and recorded_as["channel_ref"] == key

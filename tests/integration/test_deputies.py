@@ -22,7 +22,7 @@ from gantral.settings import Settings
 from gantral.temporal_codec import data_converter
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.sandbox import SANDBOX_RUNNER
-from tests.helpers.access_log import access_log_segment
+from tests.helpers.access_log import admin_actions
 from tests.helpers.auth import AUDITOR, bearer
 from tests.helpers.governance import put
 from tests.helpers.lifecycle import decide
@@ -160,19 +160,7 @@ async def test_a_deputy_decision_records_both_names(
     ended = await api.delete("/v1/delegations/me", headers=alice)
     assert ended.status_code == 200 and ended.json()["ended_by"] == alice_id, ended.text
     refused(await api.delete("/v1/delegations/me", headers=alice), 404, "no_delegation")
-    segment = await access_log_segment(temporal)
-    acts: list[dict[str, Any]] = []
-    for _ in range(100):
-        trail = (await api.get(f"/v1/audit/instances/{segment}", headers=AUDITOR)).json()
-        acts = [
-            e
-            for e in trail["events"]
-            if e["type"] == "ADMIN_ACTION"
-            and e["payload"]["detail"].get("delegation_id") == delegation["delegation_id"]
-        ]
-        if len(acts) == 2:
-            break
-        await asyncio.sleep(0.1)
+    acts = await admin_actions(api, temporal, 2, "delegation_id", delegation["delegation_id"])
     assert [(e["payload"]["action"], e["actor"]["id"]) for e in acts] == [
         ("delegation_set", alice_id),
         ("delegation_ended", alice_id),

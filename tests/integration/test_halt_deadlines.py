@@ -16,7 +16,7 @@ from temporalio.client import Client
 
 from gantral.governance.halts import HaltScope
 from gantral.workflows.messages import HaltNotice
-from tests.helpers.auth import ADMIN, AUDITOR
+from tests.helpers.auth import ADMIN, AUDITOR, bearer
 from tests.helpers.halting import Team, authorize, raise_halt, start, step_started, workflow
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -153,3 +153,59 @@ async def test_a_halt_raised_while_calls_are_in_flight_leaves_no_way_through(
         assert await status(api, asking_iid, rid, team) == "PENDING"
     finally:
         await lift(api, halt_id)
+
+
+async def test_an_exemption_resumes_the_deadlines_it_frees_and_no_others(
+    api: httpx.AsyncClient,
+) -> None:
+    """Staged recovery: exempting one agent from a team's halt runs its pending request's
+    deadline again, with the time it had left, while the rest of the team stays frozen."""
+    team = Team()
+    other_agent = bearer(f"bot2-{team.name}", teams=[team.name], agent=True)
+    wid = await workflow(api, EXPIRING)
+    freed = (await start(api, wid, team)).json()["instance_id"]
+    body = {"workflow_id": wid, "owning_team_id": team.name}
+    held = (await api.post("/v1/instances", json=body, headers=other_agent)).json()["instance_id"]
+    asked = (await authorize(api, freed, team)).json()
+    held_ask = await api.post(
+        f"/v1/instances/{held}/steps/act/authorize",
+        json={"action": "pay", "arguments": {"amount": 5}}, headers=other_agent,
+    )  # fmt: skip
+    assert asked["outcome"] == held_ask.json()["outcome"] == "PENDING", held_ask.text
+    rid, held_rid = asked["request"]["request_id"], held_ask.json()["request"]["request_id"]
+    for iid in (freed, held):
+        await deadline_of(api, iid, team)  # supervised, so a halt can freeze it
+
+    raised = await raise_halt(api, {"team": team.name}, team.operator)
+    assert raised.status_code == 201, raised.text
+    halt_id = raised.json()["halt_id"]
+    try:
+        left = (await events(api, freed, "DEADLINE_FROZEN"))[0]["payload"]["remaining_seconds"]
+        await events(api, held, "DEADLINE_FROZEN")
+        await asyncio.sleep(TIMEOUT + 1)
+        assert await status(api, freed, rid, team) == "PENDING"
+
+        exempted_at = time.monotonic()
+        exempt = await api.post(
+            f"/v1/halts/{halt_id}:exempt",
+            json={"scope": {"agent": f"bot-{team.name}"}, "reason": "bot is fixed"},
+            headers=ADMIN,
+        )
+        assert exempt.status_code == 200, exempt.text
+        resumed = (await events(api, freed, "DEADLINE_RESUMED"))[0]["payload"]
+        assert (resumed["request_id"], resumed["halt_ids"]) == (rid, [halt_id])
+        assert abs(resumed["remaining_seconds"] - left) < 0.5, (resumed, left)
+        while await status(api, freed, rid, team) == "PENDING":
+            assert time.monotonic() - exempted_at < left + 15, "never expired after exemption"
+            await asyncio.sleep(0.1)
+        assert time.monotonic() - exempted_at >= left - 0.5
+        assert await status(api, freed, rid, team) == "EXPIRED"
+
+        # The other agent's request is still frozen: no resume, still pending.
+        await asyncio.sleep(1)
+        assert await status(api, held, held_rid, team) == "PENDING"
+        trail = (await api.get(f"/v1/audit/instances/{held}", headers=AUDITOR)).json()["events"]
+        assert "DEADLINE_RESUMED" not in [e["type"] for e in trail]
+    finally:
+        await lift(api, halt_id)
+    await events(api, held, "DEADLINE_RESUMED")  # the lift frees the rest

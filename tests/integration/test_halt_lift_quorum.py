@@ -5,7 +5,6 @@ needs the same quorum for its part; halts are listed to the teams they concern."
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,7 +17,7 @@ from gantral.api.app import create_app
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.halts import HaltSettings
-from tests.helpers.access_log import access_log_segment
+from tests.helpers.access_log import admin_actions
 from tests.helpers.auth import ADMIN, AUDITOR, bearer
 from tests.helpers.halting import Team, assert_halted, raise_halt, start, workflow
 
@@ -89,18 +88,7 @@ async def test_a_lift_needing_a_quorum_counts_each_human_once_and_never_the_rais
     assert again.status_code == 404 and again.json()["reason"] == "unknown_halt", unknown
 
     # Every approval and the lift are in the access log, in order.
-    segment = await access_log_segment(temporal)
-    acts: list[dict[str, Any]] = []
-    for _ in range(100):
-        trail = (await api.get(f"/v1/audit/instances/{segment}", headers=AUDITOR)).json()
-        acts = [
-            e
-            for e in trail["events"]
-            if e["type"] == "ADMIN_ACTION" and e["payload"]["detail"].get("halt_id") == halt_id
-        ]
-        if len(acts) == 5:
-            break
-        await asyncio.sleep(0.1)
+    acts = await admin_actions(api, temporal, 5, "halt_id", halt_id)
     assert [(e["payload"]["action"], e["actor"]["id"]) for e in acts] == [
         ("halt_raised", "pat"),
         ("halt_lift_approved", "sid"),
@@ -157,18 +145,7 @@ async def test_an_exemption_needs_the_lift_quorum_for_its_part(
     again = await exempt(quorum_api, halt_id, part, SUE)
     assert again.status_code == 409 and again.json()["reason"] == "already_exempted"
 
-    segment = await access_log_segment(temporal)
-    acts: list[dict[str, Any]] = []
-    for _ in range(100):
-        trail = (await api.get(f"/v1/audit/instances/{segment}", headers=AUDITOR)).json()
-        acts = [
-            e
-            for e in trail["events"]
-            if e["type"] == "ADMIN_ACTION" and e["payload"]["detail"].get("halt_id") == halt_id
-        ]
-        if len(acts) == 4:
-            break
-        await asyncio.sleep(0.1)
+    acts = await admin_actions(api, temporal, 4, "halt_id", halt_id)
     assert [(e["payload"]["action"], e["actor"]["id"]) for e in acts] == [
         ("halt_raised", "pat"),
         ("halt_exemption_approved", "sid"),

@@ -28,7 +28,7 @@ from gantral.governance.halt_store import MIGRATIONS, PostgresHaltStore
 from gantral.governance.halts import HaltScope
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
-from tests.helpers.access_log import access_log_segment, refusals_on
+from tests.helpers.access_log import access_log_segment, admin_actions, refusals_on
 from tests.helpers.auth import ADMIN, AUDITOR, bearer, token
 from tests.helpers.halting import (
     Team,
@@ -120,18 +120,8 @@ async def test_a_team_halt_refuses_its_team_and_suspends_its_grants_until_lifted
     assert [h["lifted_by"] for h in every if h["halt_id"] == halt_id] == ["pat"]
 
     # Both acts are in the access log, and its chain verifies.
+    acts = await admin_actions(api, temporal, 2, "halt_id", halt_id)
     segment = await access_log_segment(temporal)
-    acts: list[dict[str, Any]] = []
-    for _ in range(100):
-        trail = (await api.get(f"/v1/audit/instances/{segment}", headers=AUDITOR)).json()
-        acts = [
-            e
-            for e in trail["events"]
-            if e["type"] == "ADMIN_ACTION" and e["payload"]["detail"].get("halt_id") == halt_id
-        ]
-        if len(acts) == 2:
-            break
-        await asyncio.sleep(0.1)
     assert [(e["payload"]["action"], e["actor"]["id"]) for e in acts] == [
         ("halt_raised", f"op-{team.name}"),
         ("halt_lifted", "pat"),

@@ -1,17 +1,23 @@
 """An agent long-polling its request while a human decides: the API process that relays
-the decision wakes the waiting poll, which then sees the grant as soon as the sink has
-stored the decision, instead of after its backed-off pause."""
+the decision wakes the waiting poll, here or on another replica (LISTEN/NOTIFY), which then
+sees the grant at once instead of after its backed-off pause."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+from temporalio.client import Client
 
 import gantral.core
+from gantral.api.app import create_app
 from gantral.api.routers.instances import MAX_HOLD_SECONDS
+from gantral.settings import AuditSettings, Settings
 from tests.helpers.auth import AGENT, LEAD
 from tests.helpers.lifecycle import authorize, decide, start
 
@@ -24,6 +30,7 @@ async def test_a_relayed_decision_wakes_the_waiting_long_poll(
     # Pauses far beyond the wait: only the wake-up can make the poll see the outcome.
     monkeypatch.setattr(gantral.core, "_FIRST_POLL_SECONDS", 120.0)
     monkeypatch.setattr(gantral.core, "_WAIT_POLL_SECONDS", 120.0)
+    monkeypatch.setattr(gantral.core, "_LISTENING_POLL_SECONDS", 120.0)
     iid = (await start(api))["instance_id"]
     rid = (await authorize(api, iid))["request"]["request_id"]
     url = f"/v1/instances/{iid}/requests/{rid}?wait=15"  # held at most MAX_HOLD_SECONDS
@@ -53,3 +60,44 @@ async def test_a_long_poll_is_held_at_most_the_cap_whatever_wait_asks(
     assert outcome.status_code == 200, outcome.text
     assert outcome.json()["status"] == "PENDING"
     assert MAX_HOLD_SECONDS - 0.5 <= held < 10.0
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def replica(
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """A second API replica of the same deployment (its own process state, same databases)."""
+    app = create_app(settings, temporal, audit_config=audit_config)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://replica") as client:
+            yield app, client
+
+
+async def test_a_decision_relayed_by_another_replica_wakes_the_long_poll(
+    api: httpx.AsyncClient,
+    replica: tuple[FastAPI, httpx.AsyncClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app, other = replica
+    for _ in range(100):  # its listener connects in the background of its start-up
+        if app.state.core.wakeups.listening:
+            break
+        await asyncio.sleep(0.05)
+    assert app.state.core.wakeups.listening
+    monkeypatch.setattr(gantral.core, "_FIRST_POLL_SECONDS", 120.0)
+    monkeypatch.setattr(gantral.core, "_LISTENING_POLL_SECONDS", 120.0)
+    iid = (await start(api))["instance_id"]
+    rid = (await authorize(api, iid))["request"]["request_id"]
+    asked_at = time.monotonic()
+    poll = asyncio.create_task(
+        other.get(f"/v1/instances/{iid}/requests/{rid}?wait=15", headers=AGENT)
+    )
+    await asyncio.sleep(0.5)
+    assert not poll.done()
+    # Decided through the first replica; the poll is held by the second.
+    assert (await decide(api, iid, rid, "APPROVE", LEAD)).status_code == 200
+    outcome = await poll
+    assert time.monotonic() - asked_at < MAX_HOLD_SECONDS - 1.0
+    assert outcome.status_code == 200, outcome.text
+    assert outcome.json()["status"] == "APPROVED" and outcome.json()["grant"] is not None

@@ -265,3 +265,50 @@ async def test_the_cli_lists_and_revokes(api: httpx.AsyncClient, served_api: str
     assert code == 0 and json.loads(out)["revoked_by"] == f"lead-{team.name}", out
     code, out = await run(lead, "list", "--team", team.name, "--usable")
     assert code == 0 and out.strip() == "no standing grants", out
+
+
+async def test_a_retried_keyed_call_spends_no_second_use(api: httpx.AsyncClient) -> None:
+    """A retry of an allowed call (same idempotency key and body) answers what the first
+    answered and counts no second use: the count is of calls, not of retries."""
+    team = Team()
+    wid = await workflow(api, STANDING)
+    sid = (await approve_standing(api, team, wid)).json()["standing_grant"]["standing_id"]
+    started = await api.post(
+        "/v1/instances", json={"workflow_id": wid, "owning_team_id": team.name},
+        headers=team.agent,
+    )  # fmt: skip
+    iid = started.json()["instance_id"]
+
+    async def call(key: str, amount: int = 3) -> dict[str, Any]:
+        resp = await api.post(
+            f"/v1/instances/{iid}/steps/act/authorize",
+            json={"action": "pay", "arguments": {"amount": amount, "to": "acme-9"},
+                  "idempotency_key": key},
+            headers=team.agent,
+        )  # fmt: skip
+        assert resp.status_code == 200, resp.text
+        body: dict[str, Any] = resp.json()
+        return body
+
+    async def uses() -> int:
+        got = await api.get(f"/v1/standing-grants/{sid}", headers=team.lead)
+        assert got.status_code == 200, got.text
+        count: int = got.json()["uses"]
+        return count
+
+    first = await call("pay-once")
+    assert (first["outcome"], first["standing_id"]) == ("ALLOW", sid), first
+    assert await uses() == 1
+    for _ in range(2):
+        assert await call("pay-once") == first
+        assert await uses() == 1
+    # Concurrent retries of the same call: still one use.
+    again = await asyncio.gather(*(call("pay-once") for _ in range(3)))
+    assert all(a == first for a in again) and await uses() == 1
+    allowed = await audit_of(api, iid, "ALLOWED_BY_STANDING_GRANT")
+    assert [e["payload"]["use"] for e in allowed] == [1]
+    # Another key is another call: the second (and last) use.
+    second = await call("pay-twice", amount=4)
+    assert (second["outcome"], second["standing_id"]) == ("ALLOW", sid), second
+    assert await uses() == 2
+    assert await call("pay-twice", amount=4) == second and await uses() == 2

@@ -31,6 +31,7 @@ SCENARIOS = (
     "continue-as-new",
     "standing",
     "halt-freeze",
+    "halt-exempt",
     "break-glass",
 )
 

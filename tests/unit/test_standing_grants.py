@@ -162,6 +162,24 @@ async def test_the_store_counts_uses_gives_back_unspent_ones_and_revokes() -> No
     assert await store.claim(*call, "bot", {"amount": 5}, T0) is None
 
 
+async def test_a_keyed_claim_counts_once_however_often_it_is_retried() -> None:
+    store = InMemoryStandingStore()
+    await store.add(grant())
+    call = ("pay", "wf", "act", "pay", "bot", {"amount": 5}, T0)
+    first = await store.claim(*call, key="k1")
+    assert first is not None and first.uses == 1
+    again = await store.claim(*call, key="k1")
+    assert again is not None and again.uses == 1 and (await store.get("stg_0")).uses == 1
+    # Given back once, whichever of the call's answers gives it back first.
+    await store.release("stg_0", "k1")
+    await store.release("stg_0", "k1")
+    assert (await store.get("stg_0")).uses == 0
+    assert (await store.claim(*call, key="k1")) and (await store.claim(*call, key="k2"))
+    assert (await store.get("stg_0")).uses == 2
+    await store.revoke("stg_0", "lee", "done")
+    assert await store.claim(*call, key="k1") is None  # revoked since: no use to repeat
+
+
 def test_a_halt_reaches_the_grants_of_its_scope() -> None:
     mine, teams = grant(agent="bot"), grant(agent=None)
     assert halt_covers(HaltScope(agent="bot"), mine) and halt_covers(HaltScope(agent="x"), teams)

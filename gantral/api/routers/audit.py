@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
@@ -18,7 +18,7 @@ from gantral.api.authz import AuditGlobalReader, AuditInstanceReader, AuditRefus
 from gantral.api.metrics import ApiMetrics
 from gantral.api.times import Rfc3339Time
 from gantral.audit.checkpoint import Checkpoint, load_verification_keys
-from gantral.audit.evidence_source import evidence_archive, instances_in_window
+from gantral.audit.evidence_source import evidence_archive, instances_in_window, pack_signer
 from gantral.audit.proofs import encode_consistency_lines
 from gantral.audit.verifier import verify_instance as verify_database_instance
 from gantral.audit.views import (
@@ -252,11 +252,22 @@ def _registry(request: Request) -> PolicyRegistry | None:
     return registry
 
 
+def _signer(request: Request) -> tuple[Ed25519PrivateKey, str] | None:
+    """The log's key, only where the API is given it (loaded once): packs are then signed
+    (`manifest.sig`). A production API holds public keys only."""
+    state = request.app.state
+    if not hasattr(state, "evidence_signer"):
+        state.evidence_signer = pack_signer(state.settings.audit)
+    signer: tuple[Ed25519PrivateKey, str] | None = state.evidence_signer
+    return signer
+
+
 @router.get("/instances/{instance_id}/evidence", response_class=Response, responses=_PACK)
 async def get_instance_evidence(
     instance_id: InstanceId,
     reader: AuditInstanceReader,
     registry: Annotated[PolicyRegistry | None, Depends(_registry)],
+    signer: Annotated[tuple[Ed25519PrivateKey, str] | None, Depends(_signer)],
 ) -> Response:
     """The instance's evidence pack (tar.gz): its events, the signed checkpoint note and
     every event's tlog-proof, the policy versions that decided, the decisions with their
@@ -264,13 +275,14 @@ async def get_instance_evidence(
     Check it offline with `gantral audit verify --evidence FILE`. 409
     `not_yet_checkpointed` until a checkpoint covers its last event."""
     scope = {"instance_ids": [instance_id]}
-    return _pack(await evidence_archive(reader, registry, [instance_id], scope), "evidence")
+    return _pack(await evidence_archive(reader, registry, [instance_id], scope, signer), "evidence")
 
 
 @router.get("/evidence", response_class=Response, responses=_PACK)
 async def get_evidence(
     access: AuditRefusalReader,
     registry: Annotated[PolicyRegistry | None, Depends(_registry)],
+    signer: Annotated[tuple[Ed25519PrivateKey, str] | None, Depends(_signer)],
     since: Annotated[
         Rfc3339Time, Query(description="Instances started at or after this time (RFC 3339).")
     ],
@@ -286,5 +298,7 @@ async def get_evidence(
     until), of `team` when given, and only of the teams the caller may `audit:read`.
     Over 200 instances: 409 `evidence_too_large`; none: 404 `no_evidence`."""
     ids = await instances_in_window(access.reader, since, until, team, access.teams)
-    scope = {"since": since.isoformat(), "until": until.isoformat(), "team": team}
-    return _pack(await evidence_archive(access.reader, registry, ids, scope), "evidence")
+    scope: dict[str, Any] = {"since": since.isoformat(), "until": until.isoformat(), "team": team}
+    if access.teams is not None:  # the caller's audit scope narrowed the window too
+        scope["teams"] = sorted(access.teams)
+    return _pack(await evidence_archive(access.reader, registry, ids, scope, signer), "evidence")

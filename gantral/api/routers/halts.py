@@ -176,12 +176,16 @@ async def exempt_from_halt(
     attempt = f"{caller.attempt} ({Permission.HALTS_LIFT})"
     halt = await _halt_to_lift(caller, halts, halt_id)
     try:
-        return await halts.exempt(
+        exempted = await halts.exempt(
             caller.actor, halt, body.scope, body.reason, core.record_admin_action
         )
     except Forbidden as exc:
         await caller.record(None, attempt, exc)
         raise
+    if any(e.scope == body.scope for e in exempted.exemptions):  # (not short of a quorum)
+        # The part's frozen deadlines run again, with the time they had left.
+        await core.deliver_halt(exempted, lifted=False, exempted=body.scope)
+    return exempted
 
 
 async def _halt_to_lift(caller: CurrentCaller, halts: HaltBook, halt_id: str) -> Halt:

@@ -3,6 +3,7 @@ the host keeps the time (it runs the timers)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from gantral.domain.actors import SYSTEM_ACTOR
@@ -14,7 +15,7 @@ from gantral.domain.audit_payloads import (
     TimedOut,
 )
 from gantral.domain.records import Grant, HumanRequest, RequestStatus
-from gantral.governance.halts import HaltScope, HaltTarget
+from gantral.governance.halts import HaltScope, HaltTarget, exempts
 from gantral.policy.quorum import roles_in
 from gantral.workflows.messages import FrozenDeadline
 from gantral.workflows.state.core import IdSource
@@ -82,9 +83,16 @@ class Escalation(Requests):
 
     # -- halts: a pending request's deadline is frozen while one holds -------------------
 
-    def note_halt(self, halt_id: str, scope: HaltScope, lifted: bool) -> None:
-        """A halt raised (or lifted) over a scope that may cover this instance. A lift
-        seen before its raise (deliveries may cross) keeps the raise from holding."""
+    def note_halt(
+        self,
+        halt_id: str,
+        scope: HaltScope,
+        lifted: bool,
+        exemptions: Sequence[HaltScope] = (),
+    ) -> None:
+        """A halt raised (or lifted) over a scope that may cover this instance, with the
+        parts of it exempted so far. A lift seen before its raise (deliveries may cross)
+        keeps the raise from holding."""
         data, start = self.data, self.start
         # Only what may hold here is kept: an agent's halt (it may have asked for the
         # pending request) or one covering the instance whatever its agent.
@@ -92,10 +100,13 @@ class Escalation(Requests):
         if scope.agent is None and not scope.covers(anyone):
             return
         if lifted:
+            data.halt_exemptions.pop(halt_id, None)
             if data.halts.pop(halt_id, None) is None and halt_id not in data.lifted_halts:
                 data.lifted_halts.append(halt_id)  # its raise may still be on its way
         elif halt_id not in data.lifted_halts:
             data.halts[halt_id] = scope
+            if exemptions:  # exemptions are only ever added: the newest notice has all
+                data.halt_exemptions[halt_id] = list(exemptions)
 
     def holding(self, request: HumanRequest) -> list[str]:
         """The halts that hold over `request`: its instance's team, workflow (version),
@@ -107,7 +118,12 @@ class Escalation(Requests):
             version=start.template.version,
             agent=request.requested_by,
         )
-        return sorted(hid for hid, scope in self.data.halts.items() if scope.covers(target))
+        exempted = self.data.halt_exemptions
+        return sorted(
+            hid
+            for hid, scope in self.data.halts.items()
+            if scope.covers(target) and not any(exempts(e, target) for e in exempted.get(hid, ()))
+        )
 
     def is_frozen(self, request: HumanRequest) -> bool:
         frozen = self.data.frozen

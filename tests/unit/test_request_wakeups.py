@@ -1,0 +1,41 @@
+"""Long-poll wake-ups without a reachable database: local waiters still wake, nothing
+raises, and the listener keeps retrying instead of ending."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from gantral.request_wakeups import RequestWakeups
+
+# Nothing listens on port 9 of the loopback: every connection is refused at once.
+UNREACHABLE = "postgresql://gantral@127.0.0.1:9/gantral?connect_timeout=1"
+
+
+async def test_a_decision_wakes_only_the_waiters_of_its_request() -> None:
+    wakeups = RequestWakeups()
+    with wakeups.waiter("i1", "r1") as mine, wakeups.waiter("i1", "r2") as other:
+        wakeups.decided("i1", "r1")
+        assert mine.is_set() and not other.is_set()
+    wakeups.decided("i1", "r1")  # nobody waits any more: nothing to wake, no error
+
+
+async def test_without_the_database_decisions_still_wake_here_and_nothing_raises(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wakeups = RequestWakeups(UNREACHABLE)
+    listening = asyncio.create_task(wakeups.listen())
+    try:
+        with wakeups.waiter("i1", "r1") as mine:
+            wakeups.decided("i1", "r1")
+            assert mine.is_set()
+        await asyncio.sleep(1.0)
+        assert not listening.done()  # still retrying
+        assert not wakeups.listening
+        assert "could not tell other replicas" in caplog.text
+    finally:
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
