@@ -140,43 +140,22 @@ class HaltBook:
             "raised_by": halt.raised_by,
             "reason": reason,
         }
-        if not halt.active:
-            raise Conflict(f"halt {halt.halt_id} is already lifted", reason=Reason.ALREADY_LIFTED)
-        separated = halt.lift_by_another or self.policy.lift_separation
-        if separated and actor.id == halt.raised_by:
-            raise Forbidden(
-                f"halt {halt.halt_id} must be lifted by someone other than its raiser",
-                reason=Reason.LIFTER_IS_RAISER,
-            )
+        separated = self._check_liftable(halt, actor)
         rule = self.lift_rule
         if rule is not None:
-            approvals = {a.human: a.role for a in halt.lift_approvals}
-            if separated:  # approvals stored before the setting changed never count
-                approvals.pop(halt.raised_by, None)
-            if actor.id in approvals:
-                raise Conflict(
-                    f"{actor.id} already approved the lift of halt {halt.halt_id}: "
-                    "each human counts once",
-                    reason=Reason.LIFT_ALREADY_APPROVED,
-                )
-            role, progress = _counted_role(rule, approvals, actor)
-            detail |= {"role": role, "quorum": quorum.describe(rule)}
-            detail |= {"approvals": {**approvals, actor.id: role}}
-            detail["satisfied"] = progress.satisfied
+            repeated = Conflict(
+                f"{actor.id} already approved the lift of halt {halt.halt_id}: "
+                "each human counts once",
+                reason=Reason.LIFT_ALREADY_APPROVED,
+            )
+            stored = {a.human: a.role for a in halt.lift_approvals}
+            role = _approval(rule, stored, halt, separated, actor, repeated, detail)
             await record(actor, "halt_lift_approved", detail)
             halt = await self.store.approve_lift(halt.halt_id, actor.id, role, reason)
-            if not progress.satisfied:
+            if not detail["satisfied"]:
                 return halt
         await record(actor, "halt_lifted", detail)
-        try:
-            lifted = await self.store.lift(halt.halt_id, actor.id, reason)
-        except Conflict:
-            if rule is None:
-                raise
-            # Two approvals completed the quorum at once: the other lifted it.
-            lifted = await self.store.get(halt.halt_id)
-        self._read_at = None
-        return lifted
+        return await self._completed(halt, self.store.lift(halt.halt_id, actor.id, reason))
 
     async def exempt(
         self, actor: Actor, halt: Halt, scope: HaltScope, reason: str, record: RecordAction
@@ -186,14 +165,7 @@ class HaltBook:
         never by the raiser. Where the deployment lifts halts by a quorum, one human must
         not undo part by part what a quorum must lift: each call records this human's
         approval of that part, and the approval that completes the quorum exempts it."""
-        if not halt.active:
-            raise Conflict(f"halt {halt.halt_id} is already lifted", reason=Reason.ALREADY_LIFTED)
-        separated = halt.lift_by_another or self.policy.lift_separation
-        if separated and actor.id == halt.raised_by:
-            raise Forbidden(
-                f"halt {halt.halt_id} must be lifted by someone other than its raiser",
-                reason=Reason.LIFTER_IS_RAISER,
-            )
+        separated = self._check_liftable(halt, actor)
         problem = not_narrower(halt.scope, scope)
         if problem is not None:
             # Both scopes are valid; only their relation is not: 409.
@@ -212,33 +184,44 @@ class HaltBook:
         }
         rule = self.lift_rule
         if rule is not None:
-            approvals = {a.human: a.role for a in halt.exemption_approvals if a.scope == scope}
-            if separated:  # approvals stored before the setting changed never count
-                approvals.pop(halt.raised_by, None)
-            if actor.id in approvals:
-                raise Conflict(
-                    f"{actor.id} already approved exempting {scope.describe()} from halt "
-                    f"{halt.halt_id}: each human counts once",
-                    reason=Reason.EXEMPTION_ALREADY_APPROVED,
-                )
-            role, progress = _counted_role(rule, approvals, actor)
-            detail |= {"role": role, "quorum": quorum.describe(rule)}
-            detail |= {"approvals": {**approvals, actor.id: role}}
-            detail["satisfied"] = progress.satisfied
+            repeated = Conflict(
+                f"{actor.id} already approved exempting {scope.describe()} from halt "
+                f"{halt.halt_id}: each human counts once",
+                reason=Reason.EXEMPTION_ALREADY_APPROVED,
+            )
+            stored = {a.human: a.role for a in halt.exemption_approvals if a.scope == scope}
+            role = _approval(rule, stored, halt, separated, actor, repeated, detail)
             await record(actor, "halt_exemption_approved", detail)
             halt = await self.store.approve_exemption(halt.halt_id, scope, actor.id, role, reason)
-            if not progress.satisfied:
+            if not detail["satisfied"]:
                 return halt
         await record(actor, "halt_exempted", detail)
+        return await self._completed(halt, self.store.exempt(halt.halt_id, scope, actor.id, reason))
+
+    def _check_liftable(self, halt: Halt, actor: Actor) -> bool:
+        """What every lift and exemption checks first (409 lifted, 403 the raiser where
+        separated); returns whether the raiser is kept out."""
+        if not halt.active:
+            raise Conflict(f"halt {halt.halt_id} is already lifted", reason=Reason.ALREADY_LIFTED)
+        separated = halt.lift_by_another or self.policy.lift_separation
+        if separated and actor.id == halt.raised_by:
+            raise Forbidden(
+                f"halt {halt.halt_id} must be lifted by someone other than its raiser",
+                reason=Reason.LIFTER_IS_RAISER,
+            )
+        return separated
+
+    async def _completed(self, halt: Halt, storing: Awaitable[Halt]) -> Halt:
+        """Store the lift or exemption; under a quorum, two approvals may complete it at
+        once, and the one that finds it already stored reads what the other stored."""
         try:
-            exempted = await self.store.exempt(halt.halt_id, scope, actor.id, reason)
+            done = await storing
         except Conflict:
-            if rule is None:
+            if self.lift_rule is None:
                 raise
-            # Two approvals completed the quorum at once: the other stored the exemption.
-            exempted = await self.store.get(halt.halt_id)
+            done = await self.store.get(halt.halt_id)
         self._read_at = None
-        return exempted
+        return done
 
 
 def _roles_of(rule: ApprovalRule, actor: Actor) -> list[str]:
@@ -250,6 +233,30 @@ def _roles_of(rule: ApprovalRule, actor: Actor) -> list[str]:
             reason=Reason.LIFT_ROLE_REQUIRED,
         )
     return candidates
+
+
+def _approval(
+    rule: ApprovalRule,
+    stored: dict[str, str],
+    halt: Halt,
+    separated: bool,
+    actor: Actor,
+    repeated: Conflict,
+    detail: dict[str, Any],
+) -> str:
+    """`actor`'s approval toward the quorum over the `stored` ones (never the raiser's where
+    separated, even if stored before the setting changed; `repeated` if they already
+    counted): the role they count in, with the quorum's state added to `detail`."""
+    approvals = dict(stored)
+    if separated:
+        approvals.pop(halt.raised_by, None)
+    if actor.id in approvals:
+        raise repeated
+    role, progress = _counted_role(rule, approvals, actor)
+    detail |= {"role": role, "quorum": quorum.describe(rule)}
+    detail |= {"approvals": {**approvals, actor.id: role}}
+    detail["satisfied"] = progress.satisfied
+    return role
 
 
 def _counted_role(

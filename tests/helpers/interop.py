@@ -3,9 +3,11 @@ Gantral's notes and proofs verify with the reference implementation."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,10 +26,17 @@ GOCODE_ROOTS = (
 
 NOTE_PACKAGE = Path("src/golang.org/x/mod/sumdb/note/note.go")
 
+_BUILT: dict[Path, Path] = {}  # checker source directory -> its binary, built this session
 
-def go_checker(tmp: Path, checker: Path = CHECKER) -> Path:
-    """Build a Go checker under tests/interop against Debian's golang.org/x/mod (skips
-    with the reason where Go or the package is missing)."""
+
+@functools.cache
+def _build_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="gantral-interop-"))
+
+
+def go_checker(checker: Path = CHECKER) -> Path:
+    """A Go checker under tests/interop, built once per session against Debian's
+    golang.org/x/mod (skips with the reason where Go or the package is missing)."""
     go = shutil.which("go")
     if go is None:
         pytest.skip("Go is not installed (Debian: apt-get install golang-go)")
@@ -37,13 +46,17 @@ def go_checker(tmp: Path, checker: Path = CHECKER) -> Path:
             "golang.org/x/mod/sumdb/note is missing: run `make interop-deps` (unpacks"
             " Debian's golang-golang-x-mod-dev) or apt-get install golang-golang-x-mod-dev"
         )
-    env = {
-        **os.environ,
-        "GO111MODULE": "off",
-        "GOPATH": f"{roots[0]}:{tmp / 'gopath'}",
-        "GOCACHE": str(tmp / "gocache"),
-        "GOFLAGS": "",
-    }
-    binary = tmp / checker.name
-    subprocess.run([go, "build", "-o", str(binary), "."], cwd=checker, env=env, check=True)
-    return binary
+    if checker not in _BUILT:
+        # Once per session, into one directory with one build cache: a fresh cache compiles
+        # the standard library's crypto again (about 8 s on a loaded CI machine).
+        env = {
+            **os.environ,
+            "GO111MODULE": "off",
+            "GOPATH": f"{roots[0]}:{_build_dir() / 'gopath'}",
+            "GOCACHE": str(_build_dir() / "gocache"),
+            "GOFLAGS": "",
+        }
+        binary = _build_dir() / checker.name
+        subprocess.run([go, "build", "-o", str(binary), "."], cwd=checker, env=env, check=True)
+        _BUILT[checker] = binary
+    return _BUILT[checker]

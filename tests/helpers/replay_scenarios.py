@@ -117,9 +117,9 @@ async def escalation_expiry(api: httpx.AsyncClient) -> str:
     return iid
 
 
-async def halt_freeze(api: httpx.AsyncClient) -> str:
-    """A halt freezes the pending request's deadline (an attested Signal); after the lift
-    it expires, with the time it had left."""
+async def _frozen_past_its_deadline(api: httpx.AsyncClient) -> tuple[str, str, str]:
+    """A request with a 3 s deadline, frozen by a halt on its workflow, held past that
+    deadline: (instance, request, halt)."""
     pid = gov.uid("pol")
     policy = (
         "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\n"
@@ -139,6 +139,13 @@ async def halt_freeze(api: httpx.AsyncClient) -> str:
         await asyncio.sleep(0.1)
     await asyncio.sleep(3.5)  # past the deadline it had
     halt_id = raised.json()["halt_id"]
+    return iid, rid, halt_id
+
+
+async def halt_freeze(api: httpx.AsyncClient) -> str:
+    """A halt freezes the pending request's deadline (an attested Signal); after the lift
+    it expires, with the time it had left."""
+    iid, rid, halt_id = await _frozen_past_its_deadline(api)
     lift = {"reason": "replay corpus"}
     await _ok(api.post(f"/v1/halts/{halt_id}:lift", json=lift, headers=ADMIN))
     assert (await gov.outcome(api, iid, rid, wait=15))["status"] == "EXPIRED"
@@ -149,25 +156,7 @@ async def halt_exempt(api: httpx.AsyncClient) -> str:
     """Staged recovery: the agent of a pending request is exempted from the halt that froze
     its deadline (an attested Signal carrying the exemption); it expires on the time it
     had left while the halt still holds."""
-    pid = gov.uid("pol")
-    policy = (
-        "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\n"
-        "tiers:\n  - {name: leads, timeout: 3s}\non_timeout: EXPIRE\n"
-    )
-    await gov.put(api, f"/v1/policies/{pid}", policy)
-    wid = await gov.workflow_with(api, pid)
-    iid = await gov.start(api, wid)
-    rid = (await gov.authorize(api, iid, {"amount": 1}))["request"]["request_id"]
-    body = {"scope": {"workflow": wid}, "reason": "replay corpus"}
-    raised = await api.post("/v1/halts", json=body, headers=ADMIN)
-    assert raised.status_code == 201, raised.text
-    for _ in range(100):
-        trail = (await api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)).json()
-        if any(e["type"] == "DEADLINE_FROZEN" for e in trail.get("events", [])):
-            break
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(3.5)  # past the deadline it had
-    halt_id = raised.json()["halt_id"]
+    iid, rid, halt_id = await _frozen_past_its_deadline(api)
     exempt = {"scope": {"agent": AGENT_ID}, "reason": "replay corpus"}
     await _ok(api.post(f"/v1/halts/{halt_id}:exempt", json=exempt, headers=ADMIN))
     assert (await gov.outcome(api, iid, rid, wait=15))["status"] == "EXPIRED"
@@ -205,7 +194,7 @@ async def continue_as_new(api: httpx.AsyncClient, temporal: Client, settings: Se
             trigger_context={}, idempotency_key=None, actor=AGENT_ACTOR,
         )  # fmt: skip
         iid = view.instance_id
-        for i in range(3):
+        for i in range(5):
             cost = AgentEvent(kind=AgentEventKind.COST, cost=Cost(tokens=10), actor=AGENT_ACTOR,
                               idempotency_key=f"cost-{i}")  # fmt: skip
             await core.report(iid, cost)

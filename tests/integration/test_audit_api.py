@@ -227,7 +227,7 @@ async def test_proofs_in_c2sp_text_formats_verify_here_and_in_go(api: Any, tmp_p
     assert lines.status_code == 200 and lines.headers["content-type"].startswith("text/plain")
     assert [p.hex() for p in parse_consistency_lines(lines.text)] == c_json["proof"]
 
-    checker = await asyncio.to_thread(go_checker, tmp_path, INTEROP / "proof_check")
+    checker = await asyncio.to_thread(go_checker, INTEROP / "proof_check")
     event_hash = (await client.get(f"/v1/audit/instances/{ids[1]}")).json()["events"][1]["hash"]
     (tmp_path / "inclusion.tlog-proof").write_text(response.text)
     (tmp_path / "consistency.txt").write_text(lines.text)

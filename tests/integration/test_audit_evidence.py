@@ -245,12 +245,7 @@ async def test_a_window_of_instances_by_team_and_within_the_callers_teams(
 
     # The CLI writes the same pack from the audit database (every team's, --team filters).
     out = tmp_path / "cli.tar.gz"
-    argv = [
-        "evidence", "--since", window["since"], "--until", window["until"], "--team", "payments",
-        "--out", str(out), "--dsn", settings.database.reader_url.get_secret_value(),
-        "--schema", audit_config.schema_name,
-        "--registry-dsn", settings.database.registry_url.get_secret_value(),
-    ]  # fmt: skip
+    argv = _cli_window_pack(window, out, settings, audit_config)
     result = await asyncio.to_thread(CliRunner().invoke, audit_app, argv)
     assert result.exit_code == 0, result.output
     assert ours in covered(out.read_bytes()) and theirs not in covered(out.read_bytes())
@@ -357,14 +352,21 @@ async def test_a_window_packs_scope_is_signed_and_checked_against_its_events(
 
     # The CLI signs where it is given the log's key, as the sink is.
     out = tmp_path / "cli.tar.gz"
-    argv = [
-        "evidence", "--since", window["since"], "--until", window["until"], "--team", "payments",
-        "--out", str(out), "--dsn", settings.database.reader_url.get_secret_value(),
-        "--schema", audit_config.schema_name,
-        "--registry-dsn", settings.database.registry_url.get_secret_value(),
-    ]  # fmt: skip
+    argv = _cli_window_pack(window, out, settings, audit_config)
     env = {"GANTRAL_AUDIT__SIGNING_KEY": AUDIT_KEY}
     result = await asyncio.to_thread(CliRunner().invoke, audit_app, argv, env=env)
     assert result.exit_code == 0, result.output
     assert "manifest.sig" in read_archive(out.read_bytes())
     assert _verify(tmp_path, out.read_bytes()).exit_code == 0
+
+
+def _cli_window_pack(
+    window: dict[str, str], out: Path, settings: Settings, audit_config: AuditSettings
+) -> list[str]:
+    """`gantral audit evidence` for `window` of team payments, from the audit database."""
+    return [
+        "evidence", "--since", window["since"], "--until", window["until"], "--team", "payments",
+        "--out", str(out), "--dsn", settings.database.reader_url.get_secret_value(),
+        "--schema", audit_config.schema_name,
+        "--registry-dsn", settings.database.registry_url.get_secret_value(),
+    ]  # fmt: skip

@@ -72,7 +72,7 @@ async def test_the_sink_stores_a_note_beside_each_checkpoint(ts: TestSink) -> No
 
 
 async def test_go_sumdb_note_opens_the_sinks_notes(ts: TestSink, tmp_path: Path) -> None:
-    checker = await asyncio.to_thread(go_checker, tmp_path)
+    checker = await asyncio.to_thread(go_checker)
     note, cp = await _published_note(ts)
     vkey = await asyncio.to_thread(_verifier_key_from_cli, ts)
     path = tmp_path / "checkpoint.note"
@@ -102,7 +102,7 @@ async def test_go_sumdb_note_verifies_a_witness_cosignature(ts: TestSink, tmp_pa
     stores the cosigned note; Go's note.Open, given the log's key and the witness's,
     verifies both lines. x/mod's own NewVerifier refuses a cosignature/v1 key (type 0x04):
     the checker verifies it with a note.Verifier for that algorithm (note_check/main.go)."""
-    checker = await asyncio.to_thread(go_checker, tmp_path)
+    checker = await asyncio.to_thread(go_checker)
     vkey = await asyncio.to_thread(_verifier_key_from_cli, ts)
     witness_key = Ed25519PrivateKey.generate()
     name = "witness.test/interop"

@@ -147,8 +147,10 @@ class World:
             if "not mapped" in r.get("text", "") and r.get("response_type") == "ephemeral"
         ]
 
-    async def outcome(self, iid: str, rid: str) -> dict[str, Any]:
-        return await long_poll(self.api, f"/v1/instances/{iid}/requests/{rid}", API_LEAD, 20)
+    async def outcome(self, iid: str, rid: str, wait: int = 20) -> dict[str, Any]:
+        """The request once decided (or as it stands after `wait` s); `wait=0` reads a
+        request that must still be PENDING as it stands, without holding the poll."""
+        return await long_poll(self.api, f"/v1/instances/{iid}/requests/{rid}", API_LEAD, wait)
 
 
 async def until(probe: Callable[[], Any], what: str, seconds: float = 30) -> Any:
@@ -511,7 +513,7 @@ async def test_long_arguments_key_fields_first_and_no_approve_at_high(
     assert f"gantral requests approve {iid}/{rid}" in told
     refused = await refusals_on(api, temporal, iid, 1)
     assert refused[-1]["payload"]["reason"] == "arguments_not_shown"
-    assert (await world.outcome(iid, rid))["status"] == "PENDING"
+    assert (await world.outcome(iid, rid, wait=0))["status"] == "PENDING"
 
 
 async def test_long_arguments_approvable_when_the_policy_says_and_override_fits(
@@ -561,7 +563,7 @@ async def test_blank_justification_is_answered_in_the_modal(world: World) -> Non
     answer = await world.submit("U_ALICE", view, {"justification": "  \n "})
     assert answer["response_action"] == "errors" and "justification" in answer["errors"]
     await asyncio.sleep(0.5)
-    assert (await world.outcome(iid, rid))["status"] == "PENDING"
+    assert (await world.outcome(iid, rid, wait=0))["status"] == "PENDING"
     assert await world.submit("U_ALICE", view, {"justification": "not today"}) is None
     assert (await world.outcome(iid, rid))["status"] == "REJECTED"
 
@@ -627,7 +629,7 @@ async def test_a_deputy_approves_from_slack_for_the_delegator(world: World) -> N
     # Before any delegation, slack-dep holds no role the policy names.
     await world.click("U_DEPUTY", ts, "gantral_approve")
     await world.replied("role approver is not an approver of this request")
-    assert (await world.outcome(iid, rid))["status"] == "PENDING"
+    assert (await world.outcome(iid, rid, wait=0))["status"] == "PENDING"
 
     delegator = await delegate_to_slack_deputy(world)
     assert (await world.click("U_DEPUTY", ts, "gantral_approve")).status_code == 200
@@ -667,7 +669,7 @@ async def test_a_deputy_who_requested_it_is_refused_in_slack(
     assert text.startswith("Not recorded: ")
     reply = next(r for r in world.slack.responses[before:] if r.get("text") == text)
     assert reply.get("response_type") == "ephemeral"
-    request = await world.outcome(iid, rid)
+    request = await world.outcome(iid, rid, wait=0)
     assert request["status"] == "PENDING" and request["approvals"] == {}
     [refused] = await refusals_on(world.api, temporal, iid, 1)
     assert refused["payload"]["reason"] == "separation_of_duties"
@@ -738,4 +740,4 @@ async def test_approve_these_n_from_app_home_refuses_only_the_stale_one(world: W
         request = await world.outcome(iid, shown[iid]["request_id"])
         assert (request["status"], request["decided_by"]) == ("APPROVED", "slack-alice")
     # The changed request is still waiting, as a refused single decision leaves it.
-    assert (await world.outcome(stale, changed["request_id"]))["status"] == "PENDING"
+    assert (await world.outcome(stale, changed["request_id"], wait=0))["status"] == "PENDING"

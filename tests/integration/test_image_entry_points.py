@@ -30,6 +30,7 @@ from gantral.settings.identity import IdentitySettings
 from tests.helpers.processes import Process, environment
 from tests.helpers.session import ATTESTATION_PUBLIC
 from tests.helpers.stack import Stack
+from tests.helpers.wheels import SDK, built_wheel
 
 pytestmark = pytest.mark.integration
 
@@ -78,11 +79,8 @@ def test_the_image_entry_points_boot_from_the_wheel_and_the_lock(
     stack: Stack, settings: Settings, dev_issuer: IdentitySettings, tmp_path: Path
 ) -> None:
     # The Dockerfile's install, step by step, into an empty virtualenv.
-    dist = tmp_path / "dist"
-    for source in (ROOT / "sdk" / "python", ROOT):  # the SDK the server depends on, then it
-        _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", dist, source)
-    (sdk_wheel,) = dist.glob("gantral_sdk-*.whl")
-    (wheel,) = dist.glob("gantral-*.whl")
+    sdk_wheel = built_wheel(SDK, "gantral_sdk")  # the SDK the server depends on, then it
+    wheel = built_wheel(ROOT, "gantral")
     venv = tmp_path / "image"
     _run(sys.executable, "-m", "venv", venv)
     python = venv / "bin" / "python"

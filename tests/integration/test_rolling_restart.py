@@ -142,7 +142,10 @@ async def test_sigterm_under_load_drains_every_process(deployment: Deployment) -
     before = len(load.done)
     await stop(sink)
     await asyncio.to_thread(d.start, "sink")
-    await asyncio.sleep(3)
+    for _ in range(600):  # until an instance completes again (at most a minute)
+        if len(load.done) > before:
+            break
+        await asyncio.sleep(0.1)
     assert len(load.done) > before
 
     # API: readiness fails first while requests are still served; a waiting long-poll

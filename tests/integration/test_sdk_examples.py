@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,26 +28,34 @@ __all__ = ["served_api"]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
+# Each example agent, built once per session (each test runs it): language -> its argv.
+_BUILT: dict[str, list[str]] = {}
+
+
 async def _typescript_agent() -> list[str]:
-    node = await build_typescript()  # the SDK's dist, which the example links to
-    example = EXAMPLES / "typescript"
-    tsc = example / "node_modules" / "typescript" / "bin" / "tsc"
-    if not tsc.exists():
-        pytest.fail("the TypeScript example needs `npm ci` in examples/typescript: `make sdk`")
-    await run_process(node, str(tsc), "-p", "tsconfig.json", cwd=example, env={})
-    return [node, str(example / "dist" / "agent-deploy.js")]
+    if "typescript" not in _BUILT:
+        node = await build_typescript()  # the SDK's dist, which the example links to
+        example = EXAMPLES / "typescript"
+        tsc = example / "node_modules" / "typescript" / "bin" / "tsc"
+        if not tsc.exists():
+            pytest.fail("the TypeScript example needs `npm ci` in examples/typescript: `make sdk`")
+        await run_process(node, str(tsc), "-p", "tsconfig.json", cwd=example, env={})
+        _BUILT["typescript"] = [node, str(example / "dist" / "agent-deploy.js")]
+    return _BUILT["typescript"]
 
 
-async def _go_agent(tmp: Path) -> list[str]:
-    go = shutil.which("go")
-    if go is None:
-        pytest.fail("the Go example needs Go (Debian's golang-go): `make sdk`")
-    binary = tmp / "agent-deploy"
-    await run_process(
-        go, "build", "-o", str(binary), "./agent-deploy", cwd=EXAMPLES / "go",
-        env={"GOPROXY": "off"},
-    )  # fmt: skip
-    return [str(binary)]
+async def _go_agent() -> list[str]:
+    if "go" not in _BUILT:
+        go = shutil.which("go")
+        if go is None:
+            pytest.fail("the Go example needs Go (Debian's golang-go): `make sdk`")
+        binary = Path(tempfile.mkdtemp(prefix="gantral-example-")) / "agent-deploy"
+        await run_process(
+            go, "build", "-o", str(binary), "./agent-deploy", cwd=EXAMPLES / "go",
+            env={"GOPROXY": "off"},
+        )  # fmt: skip
+        _BUILT["go"] = [str(binary)]
+    return _BUILT["go"]
 
 
 async def _waiting_for(api: httpx.AsyncClient, version: str) -> tuple[str, dict[str, Any]]:
@@ -73,9 +82,9 @@ async def _waiting_for(api: httpx.AsyncClient, version: str) -> tuple[str, dict[
 
 @pytest.mark.parametrize("language", ["typescript", "go"])
 async def test_example_agent_deploys_what_was_approved(
-    language: str, served_api: str, dev_issuer: IdentitySettings, tmp_path: Path
+    language: str, served_api: str, dev_issuer: IdentitySettings
 ) -> None:
-    argv = await (_typescript_agent() if language == "typescript" else _go_agent(tmp_path))
+    argv = await (_typescript_agent() if language == "typescript" else _go_agent())
     assert dev_issuer.jwks_url is not None
     version = f"7.{uuid.uuid4().int % 1000}.{uuid.uuid4().int % 1000}"
     agent = await asyncio.create_subprocess_exec(
@@ -110,8 +119,8 @@ async def test_example_agent_deploys_what_was_approved(
 
 
 @pytest.mark.parametrize("language", ["typescript", "go"])
-async def test_missing_credentials_are_a_usage_error(language: str, tmp_path: Path) -> None:
-    argv = await (_typescript_agent() if language == "typescript" else _go_agent(tmp_path))
+async def test_missing_credentials_are_a_usage_error(language: str) -> None:
+    argv = await (_typescript_agent() if language == "typescript" else _go_agent())
     env = {k: v for k, v in os.environ.items() if k != "GANTRAL_AGENT_CLIENT_SECRET"}
     for extra in ([], ["--client-id", "demo-agent"]):
         process = await asyncio.create_subprocess_exec(

@@ -22,6 +22,7 @@ import pytest
 
 from tests.helpers.auth import token
 from tests.helpers.serving import served_api
+from tests.helpers.wheels import SDK, built_wheel
 
 __all__ = ["served_api"]  # the API on a real port, served from the workers' event loop
 
@@ -84,10 +85,7 @@ def _run(*argv: str | Path, cwd: Path | None = None) -> subprocess.CompletedProc
 def sdk_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The `python` of an empty virtualenv holding only the SDK's wheel and its deps."""
     base = tmp_path_factory.mktemp("sdk-wheel")
-    dist = base / "dist"
-    _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", dist,
-         ROOT / "sdk" / "python")  # fmt: skip
-    (wheel,) = dist.glob("gantral_sdk-*.whl")
+    wheel = built_wheel(SDK, "gantral_sdk")
     venv = base / "venv"
     _run(sys.executable, "-m", "venv", venv)
     python = venv / "bin" / "python"

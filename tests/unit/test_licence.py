@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.wheels import SDK, built_wheel
+
 ROOT = Path(__file__).resolve().parents[2]
 # SHA-256 of https://www.apache.org/licenses/LICENSE-2.0.txt, the canonical text.
 APACHE_2_SHA256 = "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"
@@ -65,15 +67,10 @@ def test_the_built_wheel_contains_the_licence_and_notice(tmp_path: Path) -> None
     assert "License-File: LICENSE" in metadata and "License-File: NOTICE" in metadata
 
 
-def test_the_sdk_wheel_contains_the_licence_and_is_typed(tmp_path: Path) -> None:
-    sdk = tomllib.loads((ROOT / "sdk" / "python" / "pyproject.toml").read_text())["project"]
+def test_the_sdk_wheel_contains_the_licence_and_is_typed() -> None:
+    sdk = tomllib.loads((SDK / "pyproject.toml").read_text())["project"]
     assert sdk["license"] == "Apache-2.0" and sdk["license-files"] == ["LICENSE"]
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path),
-         str(ROOT / "sdk" / "python")],
-        check=True, timeout=600,
-    )  # fmt: skip
-    (wheel,) = tmp_path.glob("gantral_sdk-*.whl")
+    wheel = built_wheel(SDK, "gantral_sdk")
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         licence = next(n for n in names if n.endswith(".dist-info/licenses/LICENSE"))

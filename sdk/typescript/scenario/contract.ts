@@ -286,10 +286,13 @@ async function callback(): Promise<Record<string, unknown>> {
     if (!("pending" in first)) throw new Error("expected PENDING");
     const token = encodeResumeToken(first.resume);
     await human.decide(iid, first.request, "APPROVE");
+    let timer: NodeJS.Timeout | undefined;
     const hook = await Promise.race([
       delivered,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no callback within 90 s")), 90_000)),
-    ]);
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("no callback within 90 s")), 90_000);
+      }),
+    ]).finally(() => clearTimeout(timer)); // a pending timer keeps node from exiting for 90 s
     let forged = "";
     try {
       verifyWebhook(secret, hook.headers, hook.body.replace("APPROVED", "REJECTED"));
