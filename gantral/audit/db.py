@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from gantral.settings.audit import AuditSettings
 
@@ -66,8 +66,12 @@ def _set_role(role: str) -> Callable[[Conn], Awaitable[None]]:
     return configure
 
 
-async def open_pool(dsn: str, role: str, *, max_size: int = 8) -> AsyncConnectionPool[Conn]:
-    """A pool whose connections act as `role`; broken connections are replaced on checkout."""
+async def open_pool(
+    dsn: str, role: str, *, max_size: int = 8, wait_seconds: float = 30.0
+) -> AsyncConnectionPool[Conn]:
+    """A pool whose connections act as `role`; broken connections are replaced on checkout.
+    Waits up to `wait_seconds` for its first connection (a process starting beside its
+    database), then raises why it could not connect."""
     pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
         dsn,
         open=False,
@@ -77,5 +81,12 @@ async def open_pool(dsn: str, role: str, *, max_size: int = 8) -> AsyncConnectio
         check=AsyncConnectionPool.check_connection,
         timeout=10.0,
     )
-    await pool.open(wait=True, timeout=30.0)
+    try:
+        await pool.open(wait=True, timeout=wait_seconds)
+    except PoolTimeout:
+        await pool.close()
+        # The pool says only that it timed out; one direct attempt says why.
+        conn = await psycopg.AsyncConnection.connect(dsn, connect_timeout=5)
+        await conn.close()
+        raise
     return pool

@@ -58,6 +58,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 DEFAULT_CONNECT_TIMEOUT = 2.0
+# How long opening waits for a first connection: a command, or the API starting up.
+CLI_WAIT_SECONDS = 5.0
+SERVER_WAIT_SECONDS = 30.0
 
 
 def _maps_outages(
@@ -161,9 +164,12 @@ class AuditReader:
         config: AuditSettings | None = None,
         objects: ObjectStore | None = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        wait_seconds: float = CLI_WAIT_SECONDS,
     ) -> AuditReader:
+        """`wait_seconds`: how long to wait for the first connection (a command line
+        answers soon; a server starting beside its database waits longer)."""
         config = config or AuditSettings()
-        pool = await open_pool(dsn, config.reader_role)
+        pool = await open_pool(dsn, config.reader_role, wait_seconds=wait_seconds)
         # How long a read waits for a connection: while PostgreSQL is down, this is how
         # quickly the API answers 503.
         pool.timeout = connect_timeout
@@ -181,6 +187,7 @@ class AuditReader:
             config=config,
             objects=ObjectStore.from_settings(settings.s3, prefix=config.object_prefix),
             connect_timeout=settings.api.audit_connect_timeout_seconds,
+            wait_seconds=SERVER_WAIT_SECONDS,
         )
 
     async def close(self) -> None:
