@@ -21,10 +21,13 @@ __all__ = ["transaction"]
 
 
 @asynccontextmanager
-async def transaction(conn: psycopg.AsyncConnection[Any]) -> AsyncIterator[AsyncTransaction]:
+async def transaction(
+    conn: psycopg.AsyncConnection[Any], *, force_rollback: bool = False
+) -> AsyncIterator[AsyncTransaction]:
     """`conn.transaction()`, raising `psycopg.OperationalError` (an outage, retried as one)
-    when the block ended without its COMMIT (or savepoint release) reaching the server."""
-    async with conn.transaction() as tx:
+    when the block ended without its COMMIT (or savepoint release) reaching the server.
+    `force_rollback`: a read that must change nothing, rolled back at the end."""
+    async with conn.transaction(force_rollback=force_rollback) as tx:
         yield tx
     if tx.status is AsyncTransaction.Status.FAILED:
         raise psycopg.OperationalError(

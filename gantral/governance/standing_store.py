@@ -26,6 +26,7 @@ from gantral.errors import Conflict, NotFound, Reason
 from gantral.governance.halts import HaltScope, HaltTarget
 from gantral.governance.postgres_store import PostgresStore, registry_pool
 from gantral.governance.standing import StandingGrant, matches
+from gantral.postgres_transaction import transaction
 from gantral.settings import Settings
 
 __all__ = [
@@ -224,7 +225,7 @@ class PostgresStandingStore(PostgresStore, StandingStore):
         with self._database():
             async with (
                 self._pool.connection() as conn,
-                conn.transaction(),
+                transaction(conn),
                 conn.cursor(row_factory=dict_row) as cur,
             ):
                 if key is not None:
@@ -267,7 +268,7 @@ class PostgresStandingStore(PostgresStore, StandingStore):
             return
         forget = self._sql("DELETE FROM {schema}.standing_claims WHERE claim_key = %s")
         with self._database():
-            async with self._pool.connection() as conn, conn.transaction():
+            async with self._pool.connection() as conn, transaction(conn):
                 # Once per claim: a concurrent retry of the same call finds it gone.
                 if (await conn.execute(forget, (key,))).rowcount:
                     await conn.execute(self._sql(give_back), (standing_id,))

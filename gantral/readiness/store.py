@@ -107,7 +107,7 @@ class CounterStore:
 
     async def peek(self, rules: CapacityRules, ask: Ask, now: datetime) -> Verdict:
         """The verdict `admit` would give now, changing nothing (for explanations)."""
-        async with self._pool.connection() as conn, conn.transaction(force_rollback=True):
+        async with self._pool.connection() as conn, transaction(conn, force_rollback=True):
             held = await self._one(
                 conn,
                 "SELECT running FROM {schema}.slots WHERE instance_id = %s AND step_id = %s"
