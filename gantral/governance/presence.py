@@ -21,7 +21,7 @@ from gantral.domain.records import HumanRequest, RequestStatus
 from gantral.governance.delegations import Delegation
 from gantral.governance.role_directory import RoleDirectory
 
-__all__ = ["needed_roles", "undecidable_roles"]
+__all__ = ["needed_roles", "standing_in", "undecidable_roles"]
 
 # A still-needed entry is a role or a rule over roles (`2_of(A, B)`): its words.
 _WORD = re.compile(r"[^\s(),]+")
@@ -72,3 +72,28 @@ def undecidable_roles(
             ):
                 return None  # away, with a deputy who may stand in
     return roles
+
+
+def standing_in(
+    request: HumanRequest, team: str, in_effect: Iterable[Delegation]
+) -> list[Delegation]:
+    """The delegations in effect through which a deputy may decide `request` now: each
+    hands over a role it still needs, for `team`, from a delegator and to a deputy the
+    workflow would both take (neither kept out nor already counted; the deputy present).
+    What the channels say, so a request reaches who stands in for an absent approver."""
+    if request.status is not RequestStatus.PENDING or request.resolved_at is not None:
+        return []
+    delegations = list(in_effect)
+    roles = set(needed_roles(request))
+    used = set(request.excluded_approvers) | set(request.approvals)
+    used |= set(request.deputies.values())
+    away = {d.delegator for d in delegations}
+    return [
+        d
+        for d in delegations
+        if roles & set(d.roles)
+        and (d.teams is None or team in d.teams)
+        and d.delegator not in used
+        and d.deputy not in used
+        and d.deputy not in away
+    ]

@@ -23,6 +23,7 @@ from gantral.channels.relay.messages import RelayStart
 from gantral.channels.relay.slack import SlackRelay
 from gantral.channels.relay.workflow import ChannelRelayWorkflow, relay_workflow_id
 from gantral.channels.slack.web import SlackWeb
+from gantral.governance.delegation_book import open_delegations
 from gantral.observability.metrics import ChannelMetrics, MetricsServer
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
@@ -59,23 +60,30 @@ async def run_channels(
     config = config or settings.audit
     metrics = metrics or ChannelMetrics()
     channels = enabled(settings)
-    pool = await open_pool(settings.database.reader_url.get_secret_value(), config.reader_role)
-    activities: list[object] = [AuditFollower(pool).read_events]
-    if "slack" in channels:
-        relay = SlackRelay(
-            settings.slack, temporal, SlackWeb(settings.slack, sdk_retries=False), metrics
+    async with contextlib.AsyncExitStack() as exits:
+        pool = await open_pool(settings.database.reader_url.get_secret_value(), config.reader_role)
+        exits.push_async_callback(pool.close)
+        # Delegations, as the API keeps them (the registry's database, when given): messages
+        # name who stands in for whom. Without it, they go without the names.
+        delegations = None
+        if settings.database.registry_url.get_secret_value():
+            delegations = await exits.enter_async_context(open_delegations(settings))
+        activities: list[object] = [AuditFollower(pool).read_events]
+        if "slack" in channels:
+            relay = SlackRelay(
+                settings.slack, temporal, SlackWeb(settings.slack, sdk_retries=False), metrics,
+                delegations,
+            )  # fmt: skip
+            activities += [relay.post_request, relay.refresh]
+        if "jira" in channels:
+            jira = JiraRelay(settings.jira, temporal, JiraRest(settings.jira), metrics, delegations)
+            activities += [jira.post_request, jira.refresh]
+        worker = Worker(
+            temporal,
+            task_queue=task_queue(settings),
+            workflows=[ChannelRelayWorkflow],
+            activities=activities,  # type: ignore[arg-type]
         )
-        activities += [relay.post_request, relay.refresh]
-    if "jira" in channels:
-        jira = JiraRelay(settings.jira, temporal, JiraRest(settings.jira), metrics)
-        activities += [jira.post_request, jira.refresh]
-    worker = Worker(
-        temporal,
-        task_queue=task_queue(settings),
-        workflows=[ChannelRelayWorkflow],
-        activities=activities,  # type: ignore[arg-type]
-    )
-    try:
         async with worker:
             for channel in channels:
                 await temporal.start_workflow(
@@ -86,8 +94,6 @@ async def run_channels(
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 )
             yield channels
-    finally:
-        await pool.close()
 
 
 def main() -> None:

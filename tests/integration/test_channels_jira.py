@@ -346,6 +346,13 @@ async def test_a_deputy_approves_from_jira_for_the_delegator(world: World) -> No
     assert recorded_as["delegation_id"] and recorded_as["channel_ref"] == key
 
 
+async def test_an_issue_names_who_stands_in_for_an_absent_approver(world: World) -> None:
+    delegator = await delegate_to_jira_deputy(world)
+    _, _, key = await world.pending()
+    said = f"Out of office: jira-dep stands in for {delegator} (TECH_LEAD)."
+    assert said in str(world.jira.issues[key]["description"])
+
+
 async def test_a_deputy_who_requested_it_is_refused_in_jira(world: World, temporal: Client) -> None:
     await delegate_to_jira_deputy(world)
     # jira-dep drives the instance by hand through the API: its requester.

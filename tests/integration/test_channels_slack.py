@@ -645,6 +645,22 @@ async def test_a_deputy_approves_from_slack_for_the_delegator(world: World) -> N
     await world.replied(f"slack-dep as deputy for {delegator}")
 
 
+async def test_a_message_names_who_stands_in_while_the_request_is_open(world: World) -> None:
+    delegator = await delegate_to_slack_deputy(world)
+    iid, rid = await world.pending()
+    ts, posted = await world.message(rid)
+    # The deputy is mentioned (the Slack user mapping names them), with whom they stand in for.
+    said = f"<@U_DEPUTY> slack-dep stands in for {delegator} (TECH_LEAD)"
+    assert said in str(posted["blocks"]), posted["blocks"]
+    assert (await world.click("U_DEPUTY", ts, "gantral_approve")).status_code == 200
+    assert (await world.outcome(iid, rid))["status"] == "APPROVED"
+    # Settled: the message no longer asks anyone to stand in.
+    await until(
+        lambda: "Out of office" not in str(world.slack.messages[ts]["blocks"]),
+        "the settled message still names deputies",
+    )
+
+
 async def test_a_deputy_who_requested_it_is_refused_in_slack(
     world: World, temporal: Client
 ) -> None:

@@ -12,7 +12,7 @@ from gantral.domain.materiality import Materiality
 from gantral.domain.records import HumanRequest, RequestStatus
 from gantral.errors import InvalidInput
 from gantral.governance.delegations import Delegation
-from gantral.governance.presence import needed_roles, undecidable_roles
+from gantral.governance.presence import needed_roles, standing_in, undecidable_roles
 from gantral.governance.role_directory import RoleDirectory, load_role_directory
 
 NOW = datetime(2026, 12, 7, 9, tzinfo=UTC)
@@ -125,3 +125,17 @@ def test_the_directory_file_is_validated(tmp_path: Path) -> None:
         assert says in str(caught.value) and str(bad) in str(caught.value)
     with pytest.raises(InvalidInput, match="cannot read it"):
         load_role_directory(tmp_path / "missing.yaml")
+
+
+def test_the_channels_name_only_deputies_the_workflow_would_take() -> None:
+    given = [
+        away("lee", "dana", ["TECH_LEAD"]),  # named
+        away("kim", "rita", ["TECH_LEAD"]),  # the requester: kept out
+        away("olga", "dora", ["TECH_LEAD"]),  # an excluded delegator hands nothing over
+        away("carl", "cy", ["CFO"]),  # a role the request does not need
+        away("pat", "dana2", ["TECH_LEAD"], teams=["ops"]),  # another team's
+        away("sam", "lee", ["TECH_LEAD"]),  # a deputy who is away themselves
+    ]
+    assert [d.deputy for d in standing_in(request(), "pay", given)] == ["dana"]
+    assert standing_in(request(status=RequestStatus.APPROVED), "pay", given) == []
+    assert standing_in(request(approvals={"lee": "TECH_LEAD"}), "pay", given) == []

@@ -18,11 +18,13 @@ from temporalio import activity
 from temporalio.client import Client
 
 from gantral.channels.jira.rest import JiraRest, JiraUnavailable
+from gantral.channels.relay.deputies import deputies_for
 from gantral.channels.relay.failures import Failures, log
 from gantral.channels.relay.messages import MessageRef, PostRequest, Refresh
 from gantral.channels.relay.slack import load
 from gantral.domain.records import RequestStatus
 from gantral.domain.states import TERMINAL_STATES
+from gantral.governance.delegation_book import DelegationBook
 from gantral.observability.metrics import ChannelMetrics
 from gantral.settings.channels import JiraSettings
 
@@ -38,11 +40,14 @@ class JiraRelay:
         temporal: Client,
         rest: JiraRest,
         metrics: ChannelMetrics | None = None,
+        delegations: DelegationBook | None = None,
     ) -> None:
         self._settings = settings
         self._temporal = temporal
         self._rest = rest
         self._failures = Failures("jira", metrics or ChannelMetrics())
+        # Who stands in for whom: an issue names the deputies who may decide it.
+        self._delegations = delegations
 
     @activity.defn(name="jira_post_request")
     async def post_request(self, ask: PostRequest) -> MessageRef | None:
@@ -65,6 +70,10 @@ class JiraRelay:
             f"Gantral request {name} (all of it: `{see}`).",
             f"Transition to {self._settings.approve_status} or "
             f"{self._settings.reject_status} to decide.",
+        ]
+        head += [
+            f"Out of office: {d.deputy} stands in for {d.delegator} ({', '.join(d.roles)})."
+            for d in await deputies_for(self._delegations, "jira", view, request)
         ]
         # Last, so that a cut (Jira's field limit) takes only from the arguments.
         arguments = f"Arguments: {json.dumps(request.arguments, sort_keys=True)}"

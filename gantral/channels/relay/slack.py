@@ -28,13 +28,15 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from gantral.channels.relay.deputies import deputies_for
 from gantral.channels.relay.failures import Failures, log
 from gantral.channels.relay.messages import MessageRef, PostRequest, Refresh
 from gantral.channels.relay.pinned import pinned_policy
-from gantral.channels.slack.blocks import request_message
+from gantral.channels.slack.blocks import StandingIn, request_message
 from gantral.channels.slack.web import SlackUnavailable, SlackWeb
 from gantral.domain.records import HumanRequest, RequestStatus
 from gantral.domain.states import TERMINAL_STATES
+from gantral.governance.delegation_book import DelegationBook
 from gantral.observability.metrics import ChannelMetrics
 from gantral.policy.models import Policy
 from gantral.settings.channels import SlackSettings
@@ -96,11 +98,14 @@ class SlackRelay:
         temporal: Client,
         web: SlackWeb,
         metrics: ChannelMetrics | None = None,
+        delegations: DelegationBook | None = None,
     ) -> None:
         self._settings = settings
         self._temporal = temporal
         self._web = web
         self._failures = Failures("slack", metrics or ChannelMetrics())
+        # Who stands in for whom: a message names the deputies who may decide it.
+        self._delegations = delegations
 
     @activity.defn(name="slack_post_request")
     async def post_request(self, ask: PostRequest) -> MessageRef | None:
@@ -116,14 +121,24 @@ class SlackRelay:
         if channel is None:
             return None
         text, blocks = request_message(
-            view.instance_id, view.workflow_id, view.owning_team_id, request, policy
-        )
+            view.instance_id, view.workflow_id, view.owning_team_id, request, policy,
+            await self._standing_in(view, request),
+        )  # fmt: skip
         try:
             return await self._post(channel, view, request, COPY, text=text, blocks=blocks)
         except SlackUnavailable as exc:
             if not exc.permanent:
                 raise self._failures.retry("post", exc) from None
             return await self._post_fallback(channel, view, request, exc, text, blocks)
+
+    async def _standing_in(self, view: InstanceView, request: HumanRequest) -> list[StandingIn]:
+        """The deputies who may decide `request` now, each mentioned when the Slack user
+        mapping names them."""
+        deputies = await deputies_for(self._delegations, "slack", view, request)
+        slack_ids = {who.actor: user for user, who in self._settings.users.items()}
+        return [
+            StandingIn(d.deputy, d.delegator, d.roles, slack_ids.get(d.deputy)) for d in deputies
+        ]
 
     def _channel(self, view: InstanceView, policy: Policy | None) -> str | None:
         if policy is not None and policy.notify is not None and policy.notify.slack is not None:
@@ -276,8 +291,9 @@ class SlackRelay:
             request = request.model_copy(update={"status": RequestStatus.CANCELLED})
         policy = await pinned_policy(self._temporal, view.instance_id, request.step_id)
         text, blocks = request_message(
-            view.instance_id, view.workflow_id, view.owning_team_id, request, policy
-        )
+            view.instance_id, view.workflow_id, view.owning_team_id, request, policy,
+            await self._standing_in(view, request),
+        )  # fmt: skip
         try:
             await self._web.call(
                 "chat.update", channel=where.channel, ts=where.ref, text=text, blocks=blocks

@@ -7,7 +7,8 @@ their digest, materiality, context snapshot summary, deadline and quorum progres
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from gantral.channels.inbox import InboxItem
 from gantral.channels.outcomes import what_happened
@@ -28,6 +29,7 @@ __all__ = [
     "OVERRIDE",
     "REJECT",
     "ActionRef",
+    "StandingIn",
     "home_view",
     "modal",
     "not_offered",
@@ -104,11 +106,13 @@ def request_message(
     team: str,
     request: HumanRequest,
     policy: Policy | None = None,
+    standing_in: Sequence[StandingIn] = (),
 ) -> tuple[str, list[dict[str, Any]]]:
     """The message for `request`: buttons while it is open, the outcome once settled.
 
     `policy` (the step's pinned policy) names the key fields shown first and whether
-    arguments cut to fit Slack may be approved from here."""
+    arguments cut to fit Slack may be approved from here. `standing_in`: deputies who
+    may decide it for an absent approver, named (and mentioned) while it is open."""
     shown = show(request.arguments, list(policy.key_fields) if policy else [])
     deadline = request.deadline.isoformat(timespec="seconds") if request.deadline else "none"
     fallback = (
@@ -123,6 +127,8 @@ def request_message(
             f"*Deadline* {deadline} · *Quorum* {request.quorum or '-'}"
         ),
     ]
+    if standing_in and request.status is RequestStatus.PENDING and request.resolved_at is None:
+        blocks.append(_section(_out_of_office(standing_in)))
     if shown.key_fields is not None:
         blocks.append(_section(shown.key_fields))
     blocks.append(_section(shown.arguments))
@@ -163,6 +169,24 @@ def request_message(
         blocks.append(_section(_outcome(request)))
         fallback = f"{fallback}: {request.status}"
     return fallback, blocks
+
+
+class StandingIn(NamedTuple):
+    """A deputy who may decide for an absent approver; `mention`: their Slack user id."""
+
+    deputy: str
+    delegator: str
+    roles: list[str]
+    mention: str | None = None
+
+
+def _out_of_office(standing_in: Sequence[StandingIn]) -> str:
+    lines = [
+        f"{f'<@{s.mention}> ' if s.mention else ''}{escape(s.deputy)} stands in for "
+        f"{escape(s.delegator)} ({', '.join(escape(r) for r in s.roles)})"
+        for s in standing_in
+    ]
+    return "*Out of office* · " + "\n".join(lines)
 
 
 def _button(text: str, action_id: str, value: str, style: str | None) -> dict[str, Any]:
