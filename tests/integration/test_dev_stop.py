@@ -125,8 +125,15 @@ def _dev_stack(home: Path, env: dict[str, str] | None = None) -> Iterator[DevSta
             time.sleep(0.3)
         yield stack
     finally:
+        # Stopped as a user stops it (SIGTERM stops every service it started): a SIGKILL
+        # would leave Temporal, SeaweedFS and the Gantral processes running for the rest
+        # of the suite.
         if proc.poll() is None:
-            proc.kill()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 @pytest.fixture(scope="module")
