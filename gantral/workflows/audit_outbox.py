@@ -54,11 +54,6 @@ class AuditOutbox:
     ) -> int:
         return self.log.record(payload, actor, workflow.now(), snapshot)
 
-    @property
-    def sending(self) -> bool:
-        """A batch is on its way to the sink (the events recorded before it was sent)."""
-        return self._lock.locked()
-
     async def flush(self) -> None:
         async with self._lock:
             pending = self.log.unsent()

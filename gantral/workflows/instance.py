@@ -16,7 +16,6 @@ right after, and only then do the grant, the RESUMED transition and long-polls s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -80,10 +79,6 @@ _READ_MODEL_FIELDS = "read-model-fields-v1"
 _HALT_EXEMPTIONS = "halt-exemptions-v1"
 # A tier ends early when the API attests that no present human can decide its request.
 _ESCALATE_NOW = "escalate-now-v1"
-# The start's audit batch waits briefly for the first call, whose batch then carries it:
-# one activity (one sink transaction) for both instead of two in a row.
-_FOLD_START = "fold-start-batch-v1"
-_FOLD_WINDOW = timedelta(milliseconds=250)
 
 
 def _ids() -> str:
@@ -125,14 +120,6 @@ class InstanceWorkflow:
         if start.carried is None:
             signed = attested_record("start", start.attested_body(), start.attestation)
             self._s.begin({"attested": signed}, workflow.now())
-            if workflow.patched(_FOLD_START):
-                self._publish()
-                # An agent's first call comes within tens of milliseconds of the start.
-                # Until its flush sends the start too, or the window ends.
-                with contextlib.suppress(TimeoutError):
-                    await workflow.wait_condition(
-                        lambda: self._outbox.sending or self._s.terminal, timeout=_FOLD_WINDOW
-                    )
             await self._flush()
         try:
             await self._govern()

@@ -194,7 +194,7 @@ async def continue_as_new(api: httpx.AsyncClient, temporal: Client, settings: Se
             trigger_context={}, idempotency_key=None, actor=AGENT_ACTOR,
         )  # fmt: skip
         iid = view.instance_id
-        for i in range(5):
+        for i in range(3):
             cost = AgentEvent(kind=AgentEventKind.COST, cost=Cost(tokens=10), actor=AGENT_ACTOR,
                               idempotency_key=f"cost-{i}")  # fmt: skip
             await core.report(iid, cost)
