@@ -10,6 +10,7 @@ at its parent's line.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,6 +38,18 @@ __all__ = [
 ]
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1's float rule needs a dot, so JSON's exponent form (`1e-05`, `2E3`) read as
+    a string: a JSON body's number must stay a number. JSON's own number grammar is added."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?[eE][-+]?[0-9]+$"),
+    list("-0123456789"),
+)
+
+
 def parse(text: str | bytes, *, source: str = "<input>") -> tuple[Any, yaml.Node | None]:
     """Parse YAML (JSON is YAML) into plain data plus the node tree for line lookups."""
     if isinstance(text, bytes):
@@ -44,7 +57,7 @@ def parse(text: str | bytes, *, source: str = "<input>") -> tuple[Any, yaml.Node
             text = text.decode("utf-8")
         except UnicodeDecodeError as e:
             raise InvalidInput(f"{source}: not UTF-8 text", reason=Reason.INVALID_DOCUMENT) from e
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         _refuse_duplicate_keys(node, source)

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from gantral.errors import Conflict, InvalidInput
-from gantral.policy.loading import load_document, load_file, load_policy, load_template, validate
+from gantral.policy.loading import (
+    load_document,
+    load_file,
+    load_policy,
+    load_template,
+    parse,
+    validate,
+)
 from gantral.policy.models import Materiality, Policy
 from gantral.policy.templates import WorkflowTemplate
 
@@ -254,3 +261,12 @@ def test_a_document_holding_nul_is_refused_naming_the_field() -> None:
         load_policy('description: ok\noverride_roles: ["a\\0b"]\n')
     assert caught.value.details["field"] == "override_roles[0]"
     assert caught.value.details["line"] == 2
+
+
+def test_json_numbers_in_exponent_form_stay_numbers() -> None:
+    # YAML 1.1 reads `1e-05` (no dot) as a string; a JSON body's number is a number.
+    data, _ = parse('{"sla": 1e-05, "n": 2E3, "m": -1.5e+2, "quoted": "1e5", "i": 3}')
+    assert data == {"sla": 1e-05, "n": 2000.0, "m": -150.0, "quoted": "1e5", "i": 3}
+    policy = {"requires_human_approval": False, "sla": 1e-05}
+    loaded = load_policy(json.dumps(policy))
+    assert loaded.sla is not None and loaded.sla.total_seconds() == pytest.approx(1e-05)
