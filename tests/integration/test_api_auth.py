@@ -214,7 +214,8 @@ async def authorize_as(api: httpx.AsyncClient, iid: str, who: dict[str, str]) ->
 
 
 async def listed(api: httpx.AsyncClient, iid: str, who: dict[str, str]) -> bool:
-    for _ in range(50):
+    # Visibility is eventually consistent; a busy Temporal dev server lags by seconds.
+    for _ in range(150):
         page = await api.get(ROUTE, params={"workflow": "deploy", "page_size": 500}, headers=who)
         assert page.status_code == 200, page.text
         if iid in {item["instance_id"] for item in page.json()["items"]}:
