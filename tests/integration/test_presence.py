@@ -3,7 +3,9 @@ present human can decide escalates at once instead of waiting out its tier. Here
 only TECH_LEAD of a team delegates to the requester, whom separation of duties keeps from
 the request: nobody present can decide it, and it is ESCALATED well before the tier's
 hour. With a second lead present, nothing changes; an escalate-now fact the API did not
-attest is dropped; with no tier after the first, the timeout alone applies."""
+attest is dropped; with no tier after the first, the timeout alone applies. A delegation
+whose window starts later is watched by the presence clock: at its start the request is
+escalated without anyone asking again, also by an API started after it was stored."""
 
 from __future__ import annotations
 
@@ -49,7 +51,11 @@ ONE_TIER = (
 )
 
 # Each test's team, listed in the directory the API below starts with.
-ALONE, PAIR, FORGED, LAST, LATER = (f"pr-{uuid.uuid4().hex[:8]}" for _ in range(5))
+ALONE, PAIR, FORGED, LAST, LATER, STARTS, KEPT, STORED = (
+    f"pr-{uuid.uuid4().hex[:8]}" for _ in range(8)
+)
+# Teams with two leads, the others have one.
+TWO_LEADS = (PAIR, KEPT)
 
 
 def _people(team: str, who: str) -> str:
@@ -60,6 +66,7 @@ def _people(team: str, who: str) -> str:
 class Deployed:
     client: httpx.AsyncClient
     app: FastAPI
+    settings: Settings
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -73,18 +80,20 @@ async def present(
     """An API of its own with a role directory, on the session's workers and databases."""
     path = tmp_path_factory.mktemp("presence") / "roles.yaml"
     lines = []
-    for team in (ALONE, PAIR, FORGED, LAST, LATER):
-        leads = [_people(team, "lee")] + ([_people(team, "kim")] if team == PAIR else [])
+    for team in (ALONE, PAIR, FORGED, LAST, LATER, STARTS, KEPT, STORED):
+        leads = [_people(team, "lee")] + ([_people(team, "kim")] if team in TWO_LEADS else [])
         lines.append(f"{team}:\n  TECH_LEAD: [{', '.join(leads)}]\n")
     path.write_text("".join(lines))
-    own = settings.model_copy(
-        update={"delegations": settings.delegations.model_copy(update={"role_directory": path})}
+    # The periodic sweep as rare as allowed: what the clock does here, a window's start did.
+    delegations = settings.delegations.model_copy(
+        update={"role_directory": path, "presence_sweep_seconds": 3600}
     )
+    own = settings.model_copy(update={"delegations": delegations})
     app = create_app(own, temporal, audit_config=audit_config)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gantral") as client:
-            yield Deployed(client, app)
+            yield Deployed(client, app, own)
 
 
 def human(team: str, who: str, *roles: str) -> dict[str, str]:
@@ -118,9 +127,13 @@ async def ask(api: httpx.AsyncClient, wid: str, team: str) -> tuple[str, dict[st
     return iid, asked.json()["request"]
 
 
-async def away(api: httpx.AsyncClient, team: str, who: str, deputy: str) -> dict[str, Any]:
+async def away(
+    api: httpx.AsyncClient, team: str, who: str, deputy: str, starts_at: datetime | None = None
+) -> dict[str, Any]:
     ends = (datetime.now(UTC) + timedelta(hours=8)).isoformat()
     body = {"deputy": deputy, "ends_at": ends, "reason": "out of office"}
+    if starts_at is not None:
+        body["starts_at"] = starts_at.isoformat()
     given = await api.put("/v1/delegations/me", json=body, headers=human(team, who, "TECH_LEAD"))
     assert given.status_code == 200, given.text
     return dict(given.json())
@@ -289,3 +302,50 @@ async def test_a_malformed_directory_stops_the_api(
         async with app.router.lifespan_context(app):
             pass
     assert caught.value.reason == "invalid_role_directory"
+
+
+async def test_a_window_starting_later_escalates_at_its_start_without_a_call(
+    present: Deployed,
+) -> None:
+    api = present.client
+    wid = await workflow(api, TIERED)
+    # STARTS: lee is the only lead; KEPT: kim stays present beside lee.
+    asked = {team: await ask(api, wid, team) for team in (STARTS, KEPT)}
+    for team, (_, request) in asked.items():
+        await listed(api, team, request["request_id"])
+    # Both leads named lee go away in 2 s, to rita, the requester: nobody asks again.
+    starts = datetime.now(UTC) + timedelta(seconds=2)
+    for team in (STARTS, KEPT):
+        await away(api, team, "lee", _people(team, "rita"), starts_at=starts)
+    alone, kept = asked[STARTS][0], asked[KEPT][0]
+    assert await escalations(api, alone) == []  # not before the window starts
+    event = await escalated(api, alone, wait=20)
+    assert (event["payload"]["tier"], event["payload"]["cause"]) == (
+        1,
+        "no present human can decide TECH_LEAD",
+    )
+    assert datetime.fromisoformat(event["at"]) >= starts
+    # The same pass looked at KEPT's request: kim may decide it, so its tier holds.
+    assert present.app.state.presence_clock.passes >= 2
+    assert await escalations(api, kept) == []
+    assert (await tier_of(api, kept, asked[KEPT][1]["request_id"], KEPT))["tier"] == 0
+
+
+async def test_a_window_stored_before_the_api_started_is_watched_from_the_store(
+    present: Deployed,
+    api: httpx.AsyncClient,
+    temporal: Client,
+    audit_config: AuditSettings,
+) -> None:
+    wid = await workflow(present.client, TIERED)
+    iid, request = await ask(present.client, wid, STORED)
+    await listed(present.client, STORED, request["request_id"])
+    # Set through an API without the directory (another replica, before a restart):
+    # nothing in this process was told of it.
+    starts = datetime.now(UTC) + timedelta(seconds=2)
+    await away(api, STORED, "lee", _people(STORED, "rita"), starts_at=starts)
+    restarted = create_app(present.settings, temporal, audit_config=audit_config)
+    async with restarted.router.lifespan_context(restarted):
+        event = await escalated(present.client, iid, wait=20)
+    assert event["payload"]["cause"] == "no present human can decide TECH_LEAD"
+    assert datetime.fromisoformat(event["at"]) >= starts
