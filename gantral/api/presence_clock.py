@@ -31,8 +31,8 @@ class PresenceClock:
     def __init__(self, watch: PresenceWatch, interval: float) -> None:
         self.watch = watch
         self.interval = interval
-        # Sweeps completed (each a pass over the open requests, failed or not): tests and
-        # logs tell a pass that found nothing from one that has not run.
+        # Sweeps completed (failed or not): tells a pass that found nothing from one that
+        # has not run yet.
         self.passes = 0
 
     async def run(self) -> None:
