@@ -17,7 +17,7 @@ from temporalio.client import Client
 
 from gantral.channels.jira.rest import JiraRest, JiraUnavailable
 from gantral.channels.jira.standing import EXAMPLE, arguments_line
-from gantral.channels.relay.deputies import deputies_for
+from gantral.channels.relay.deputies import Deputies
 from gantral.channels.relay.failures import Failures, log
 from gantral.channels.relay.messages import MessageRef, PostRequest, Refresh
 from gantral.channels.relay.pinned import pinned_policy
@@ -48,7 +48,7 @@ class JiraRelay:
         self._rest = rest
         self._failures = Failures("jira", metrics or ChannelMetrics())
         # Who stands in for whom: an issue names the deputies who may decide it.
-        self._delegations = delegations
+        self._deputies = Deputies(delegations, "jira")
 
     @activity.defn(name="jira_post_request")
     async def post_request(self, ask: PostRequest) -> MessageRef | None:
@@ -74,7 +74,7 @@ class JiraRelay:
         ]
         head += [
             f"Out of office: {d.deputy} stands in for {d.delegator} ({', '.join(d.roles)})."
-            for d in await deputies_for(self._delegations, "jira", view, request)
+            for d in await self._deputies.of(view, request)
         ]
         policy = await pinned_policy(self._temporal, view.instance_id, request.step_id)
         bounds = offered(policy, request)

@@ -196,14 +196,16 @@ class SlackInteractions:
             return
         channel = _field(payload, "channel", "id")
         metadata = json.dumps({**ref, "k": action_id, "ts": ts, "c": channel})
-        form = modal(action_id, metadata, seen.request.arguments, seen.key_fields)
-        if action_id == STANDING:
-            try:
-                form = _standing_form(seen, metadata)
-            except GantralError as exc:
-                problem = f"Not possible: {exc.message}"
-                later(lambda: reply(problem))
-                return
+        try:
+            form = (
+                _standing_form(seen, metadata)
+                if action_id == STANDING
+                else modal(action_id, metadata, seen.request.arguments, seen.key_fields)
+            )
+        except GantralError as exc:
+            problem = f"Not possible: {exc.message}"
+            later(lambda: reply(problem))
+            return
         try:
             await self.web.call("views.open", trigger_id=_field(payload, "trigger_id"), view=form)
         except SlackUnavailable as exc:
