@@ -172,3 +172,55 @@ async def test_halts_are_listed_to_the_teams_they_concern(api: httpx.AsyncClient
     finally:
         for halt_id in (mine, theirs, agent):
             assert (await lift(api, halt_id, ADMIN)).status_code == 200
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def owners_api(
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A replica whose deployment lets an agent's owner halt it; others raise as security."""
+    policy = HaltSettings(owners_may_halt=True, raise_roles=["security"])
+    app = create_app(
+        settings.model_copy(update={"halts": policy}), temporal, audit_config=audit_config
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://owners") as client:
+            yield client
+
+
+async def test_an_agents_owner_halts_that_agent_and_nothing_else(
+    owners_api: httpx.AsyncClient, api: httpx.AsyncClient, temporal: Client
+) -> None:
+    team = Team()
+    bot = f"bot-{team.name}"
+    team.agent = bearer(bot, teams=[team.name], agent=True, owner="olive")
+    olive = bearer("olive", teams=[team.name])  # no role, no `halts:raise`
+    wid = await workflow(owners_api, "requires_human_approval: false\n")
+    assert (await start(owners_api, wid, team)).status_code == 201  # its token names olive
+
+    # Not her agent, nor a wider scope; and where owners may not, not this one either.
+    for scope in ({"agent": "bot-of-someone-else"}, {"team": team.name}):
+        other = await raise_halt(owners_api, scope, olive)
+        assert other.status_code == 403, other.text
+    assert (await raise_halt(api, {"agent": bot}, olive)).status_code == 403
+    sam = bearer("sam-sec", ["security"], teams=())  # holds the raise role, not the permission
+    assert (await raise_halt(owners_api, {"agent": bot}, sam)).status_code == 403
+
+    raised = await raise_halt(owners_api, {"agent": bot}, olive)
+    assert raised.status_code == 201, raised.text
+    halt_id = raised.json()["halt_id"]
+    assert raised.json()["raised_by"] == "olive"
+    assert_halted(await start(owners_api, wid, team), halt_id)
+    acts = await admin_actions(api, temporal, 1, "halt_id", halt_id)
+    assert acts[0]["payload"]["detail"]["raised_as"] == "agent_owner"
+
+    # The identity provider names a new owner: the agent's next call moves the power.
+    team.agent = bearer(bot, teams=[team.name], agent=True, owner="otto")
+    assert_halted(await start(owners_api, wid, team), halt_id)
+    again = await raise_halt(owners_api, {"agent": bot}, olive)
+    assert again.status_code == 403, again.text
+    otto = bearer("otto", teams=[team.name])
+    assert (await raise_halt(owners_api, {"agent": bot}, otto)).status_code == 201
+    # An agent cannot halt on its own owner's behalf.
+    assert (await raise_halt(owners_api, {"agent": bot}, team.agent)).status_code == 403
