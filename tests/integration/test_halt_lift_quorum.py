@@ -13,13 +13,13 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 
-from gantral.api.app import create_app
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.halts import HaltSettings
 from tests.helpers.access_log import admin_actions
 from tests.helpers.auth import ADMIN, AUDITOR, bearer
 from tests.helpers.halting import Team, assert_halted, raise_halt, start, workflow
+from tests.helpers.serving import api_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -35,13 +35,8 @@ async def quorum_api(
     """A replica whose deployment lifts halts by `2_of(security, platform-admin)`, never
     by their raiser."""
     policy = HaltSettings(lift="2_of(security, platform-admin)", lift_separation=True)
-    app = create_app(
-        settings.model_copy(update={"halts": policy}), temporal, audit_config=audit_config
-    )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://quorum") as client:
-            yield client
+    async with api_client(settings, temporal, audit_config, halts=policy) as c:
+        yield c
 
 
 async def lift(api: httpx.AsyncClient, halt_id: str, who: dict[str, str]) -> httpx.Response:
@@ -180,13 +175,8 @@ async def owners_api(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A replica whose deployment lets an agent's owner halt it; others raise as security."""
     policy = HaltSettings(owners_may_halt=True, raise_roles=["security"])
-    app = create_app(
-        settings.model_copy(update={"halts": policy}), temporal, audit_config=audit_config
-    )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://owners") as client:
-            yield client
+    async with api_client(settings, temporal, audit_config, halts=policy) as c:
+        yield c
 
 
 async def test_an_agents_owner_halts_that_agent_and_nothing_else(
