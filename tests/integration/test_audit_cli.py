@@ -29,6 +29,7 @@ async def logged(stack: Any) -> AsyncIterator[tuple[TestSink, list[str]]]:
             events = make_events(iid, 6, snapshot_every=2)
             await ts.sink.append(AppendAuditEvents(instance_id=iid, events=events))
         checkpoint = await ts.checkpointer.publish()
+        await ts.sink.exports.drain()
         yield ts, ids, checkpoint
 
 
