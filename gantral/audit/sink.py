@@ -51,6 +51,10 @@ class AuditSink:
         if rows and rows[-1].type == SEAL_TYPE:
             # A retried seal wakes it again: the export checks for a recorded bundle.
             self.exports.wake(request.instance_id)
+            if self.checkpointer.divergence is not None:
+                # Tampering detected: nothing is signed, and a seal waits (retried) until
+                # an operator has looked, as when its export ran here.
+                raise self.checkpointer.divergence
         return AppendResult(
             stored=[
                 StoredEvent(

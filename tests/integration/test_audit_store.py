@@ -16,7 +16,12 @@ from psycopg import sql
 
 from gantral.audit.bundle import BUNDLE_PREFIX
 from gantral.audit.bundle_verify import verify_bundle
-from gantral.audit.checkpointer import CHECKPOINT_PREFIX_KEY, Checkpointer, cosigned_note_key
+from gantral.audit.checkpointer import (
+    CHECKPOINT_PREFIX_KEY,
+    Checkpointer,
+    LogDivergence,
+    cosigned_note_key,
+)
 from gantral.audit.db import Database, open_pool
 from gantral.audit.queries import AuditQueries
 from gantral.audit.sink import AuditSink
@@ -111,6 +116,21 @@ async def test_a_seal_is_answered_before_its_export_then_exported_once(ts: TestS
     assert await ts.sink.exports.sweep() == []
     assert await ts.queries.bundle_keys(iid) == keys
     assert await ts.queries.unexported_seals() == []
+
+
+async def test_a_seal_waits_while_the_log_contradicts_a_signed_checkpoint(ts: TestSink) -> None:
+    """Tampering detected (by the last publish): other batches are stored, but a seal's
+    append raises after its commit, so the instance retries it until an operator looks."""
+    iid = unique("inst")
+    events = make_events(iid, 4)
+    ts.checkpointer.divergence = LogDivergence("log no longer matches signed checkpoint 3")
+    await ts.sink.append(_req(iid, events[:3]))
+    with pytest.raises(LogDivergence):
+        await ts.sink.append(_req(iid, events[3:]))
+    with pytest.raises(LogDivergence):  # the retry, the same
+        await ts.sink.append(_req(iid, events[3:]))
+    ts.checkpointer.divergence = None  # an operator restored the log; the next publish says
+    assert [s.seq for s in (await ts.sink.append(_req(iid, events[3:]))).stored] == [4]
 
 
 def _restarted(ts: TestSink, pool: Any = None) -> AuditSink:
