@@ -61,8 +61,8 @@ class SealExports:
         return list(self._woken)
 
     async def drain(self) -> list[str]:
-        """Export every woken chain; returns those this call exported. One that fails is
-        left to the sweep (logged), so a broken chain never holds up the others."""
+        """Export every woken chain; returns those whose bundle is now recorded. One that
+        fails is left to the sweep (logged), so a broken chain never holds up the others."""
         exported = []
         while self._woken:
             instance_id = next(iter(self._woken))
@@ -72,7 +72,8 @@ class SealExports:
         return exported
 
     async def sweep(self) -> list[str]:
-        """Export every sealed chain with no recorded bundle, oldest seal first."""
+        """Export every sealed chain with no recorded bundle, oldest seal first; returns
+        those whose bundle is now recorded."""
         exported = []
         for instance_id in await self.queries.unexported_seals():
             self._woken.pop(instance_id, None)
@@ -117,8 +118,8 @@ class SealExports:
     async def _export_logged(self, instance_id: str) -> bool:
         try:
             return await self.export(instance_id) is not None
-        except Exception as error:
-            log.warning("exporting the bundle of %s failed: %s", instance_id, error)
+        except Exception as error:  # logged like the sink's other background work
+            log.warning("exporting the bundle of %s failed: %s", instance_id, type(error).__name__)
             return False
 
     async def _write(self, instance_id: str, seal_index: int) -> str:
