@@ -22,7 +22,7 @@ Every figure is printed beside its raw shape's, their ratio and the issue's targ
 asserted: the ratios depend on the machine and how busy it is).
 
     .venv/bin/python bench/bench_paths.py [--sequential 10] [--steps 25] [--agents 20]
-        [--seconds 10] [--flows 100]
+        [--seconds 10] [--flows 100] [--sinks 2]
 """
 
 from __future__ import annotations
@@ -69,6 +69,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--flows", type=int, default=0,
                    help="concurrent approval flows for the load rows (0: skipped; the "
                    "issue's figure is at 100)")  # fmt: skip
+    p.add_argument("--sinks", type=int, default=1,
+                   help="audit sink replicas (tasks of the plane's process; 2 measures their "
+                   "contention on the log's lock)")  # fmt: skip
     p.add_argument("--think", type=float, default=0.2,
                    help="seconds an approver takes before deciding (not timed)")  # fmt: skip
     return p
@@ -77,7 +80,9 @@ def parser() -> argparse.ArgumentParser:
 async def measure(a: argparse.Namespace) -> dict[str, tuple[Figures, Figures]]:
     """(governed, raw) figures of every shape, each raw shape measured just before its
     governed one."""
-    async with bench_stack(NAME, TEMPLATE, api=True, limit_concurrency=1000) as stack:
+    async with bench_stack(
+        NAME, TEMPLATE, api=True, limit_concurrency=1000, sinks=a.sinks
+    ) as stack:
         DSN["uri"] = stack.database_url
         async with await psycopg.AsyncConnection.connect(DSN["uri"], autocommit=True) as conn:
             await conn.execute("CREATE TABLE bench_rows (id serial PRIMARY KEY, value text)")
@@ -120,7 +125,8 @@ def report(a: argparse.Namespace, figures: dict[str, tuple[Figures, Figures]]) -
     load = os.getloadavg()[0]
     print(f"{os.cpu_count()} cores, load average {a.load:.1f} at the start and {load:.1f} at the "
           "end; Temporal dev server")  # fmt: skip
-    print("(SQLite file); API, worker and sink in this one process, clients in another;")
+    sinks = "sink" if a.sinks == 1 else f"{a.sinks} sink replicas"
+    print(f"(SQLite file); API, worker and {sinks} in this one process, clients in another;")
     print(f"p50 of {a.sequential} instances one at a time unless said; approvers decide")
     print(f"{a.think * 1000:.0f} ms after the request opens (not timed)")
     print(f"  {'path':<36} {'Gantral':>8}      {'raw':>12}       {'ratio':>5}")

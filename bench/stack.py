@@ -39,8 +39,10 @@ async def bench_stack(
     *,
     api: bool = False,
     limit_concurrency: int | None = None,
+    sinks: int = 1,
 ) -> AsyncIterator[BenchStack]:
-    """The stack, with `template` (YAML) published as workflow `name` when given.
+    """The stack, with `template` (YAML) published as workflow `name` when given, and
+    `sinks` audit sink replicas (tasks of this process, on one task queue and database).
 
     Stops every process it started, whatever the benchmark raised."""
     import uvicorn
@@ -90,7 +92,10 @@ async def bench_stack(
             client = await Client.connect(
                 settings.temporal.address, data_converter=pydantic_data_converter
             )
-            sink = asyncio.create_task(run_sink(settings, stop, config=AuditSettings()))
+            replicas = [
+                asyncio.create_task(run_sink(settings, stop, config=AuditSettings()))
+                for _ in range(sinks)
+            ]
             server, serving, api_url = None, None, None
             if api:
                 api_port = free_port()
@@ -114,7 +119,7 @@ async def bench_stack(
                     server.should_exit = True
                     await serving
                 stop.set()
-                await sink
+                await asyncio.gather(*replicas)
     finally:
         temporal.stop()
         seaweed.stop()

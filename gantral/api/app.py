@@ -17,6 +17,7 @@ from gantral.api import contract, drain, errors, metrics, request_context
 from gantral.api import docs as api_docs
 from gantral.api.edge import EdgeMiddleware
 from gantral.api.presence import PresenceWatch
+from gantral.api.presence_clock import PresenceClock
 from gantral.api.routers import (
     audit,
     break_glass,
@@ -110,11 +111,18 @@ def create_app(
                 reader = await AuditReader.from_settings(settings, audit_config)
                 stack.push_async_callback(reader.close)
             app.state.audit_reader = reader
-            app.state.presence = None
+            app.state.presence = app.state.presence_clock = None
             if directory is not None:
                 app.state.presence = PresenceWatch(
                     directory, app.state.delegations, app.state.core, reader
                 )
+            if app.state.presence is not None and reader is not None:
+                # Requests nobody asks about again: swept when windows start, and often.
+                clock = PresenceClock(
+                    app.state.presence, settings.delegations.presence_sweep_seconds
+                )
+                app.state.presence_clock = clock
+                stack.push_async_callback(_cancelled, asyncio.create_task(clock.run()))
             # Counters lost (a new or restored database): recomputed before serving.
             await restore_lost_counters(app.state.readiness, reader)
             # One HTTP client for the issuer's JWKS; the permission table is loaded now,

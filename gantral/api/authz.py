@@ -58,6 +58,7 @@ from gantral.domain.actors import Actor
 from gantral.domain.audit_event import AuditEventType
 from gantral.domain.records import MCP_ELICITATION
 from gantral.errors import Forbidden, GantralError, NotFound, Reason, Unavailable
+from gantral.governance.halt_book import HaltBook
 from gantral.identity import IdentityService, Permission, Principal, to_actor
 from gantral.identity.service import ON_BEHALF_OF
 from gantral.workflows.messages import Refusal
@@ -198,7 +199,10 @@ class Caller:
         )
 
 
-def get_caller(request: Request, principal: CurrentPrincipal, identity: Identity) -> Caller:
+async def get_caller(request: Request, principal: CurrentPrincipal, identity: Identity) -> Caller:
+    halts: HaltBook | None = getattr(request.app.state, "halts", None)
+    if halts is not None and principal.is_agent:
+        await halts.note_agent(to_actor(principal))  # whom it may be halted by, if owners may
     return Caller(
         principal=principal,
         identity=identity,

@@ -2,9 +2,11 @@
 
 With a role directory configured (`GANTRAL_DELEGATIONS__ROLE_DIRECTORY`), the API, which
 knows the delegations, looks at a request when it may have become undecidable: when
-`authorize` answers PENDING with it, and when a human sets a delegation (for the open
+`authorize` answers PENDING with it, when a human sets a delegation (for the open
 requests they, or those they stand in for, could decide; found in the request read
-model). If every holder of each role it still needs is away with no deputy who may
+model), and in a sweep over the open requests of the directory's teams, which the
+presence clock (`gantral.api.presence_clock`) runs when a delegation's window starts and
+periodically. If every holder of each role it still needs is away with no deputy who may
 stand in (`gantral.governance.presence`), the instance is sent an attested escalate-now
 fact; the workflow checks the request is still open at that tier and enters the next one,
 recording ESCALATED with the cause. Ending a delegation only brings a human back, so it
@@ -21,14 +23,14 @@ import logging
 
 from temporalio.service import RPCError
 
-from gantral.audit.pending import PageKey
+from gantral.audit.pending import PageKey, PendingRequest
 from gantral.audit.reader import AuditReader
 from gantral.core import GantralCore
 from gantral.domain.records import HumanRequest
 from gantral.errors import GantralError
 from gantral.governance.delegation_book import DelegationBook
 from gantral.governance.delegations import Delegation
-from gantral.governance.presence import undecidable_roles
+from gantral.governance.presence import may_be_undecidable, needed_of, undecidable_roles
 from gantral.governance.role_directory import RoleDirectory
 from gantral.workflows.messages import AuthorizeOutcome, AuthorizeResult
 
@@ -40,6 +42,11 @@ log = logging.getLogger("gantral.governance.presence")
 _MOST = 1000
 _PAGE = 200
 _PARALLEL = 8
+# Open requests a sweep screens in the read model (each page one query).
+_SWEEP_MOST = 20_000
+
+# A request's position in its escalation: (instance id, request id, tier).
+_Tier = tuple[str, str, int]
 
 
 class PresenceWatch:
@@ -54,11 +61,29 @@ class PresenceWatch:
         self.book = book
         self.core = core
         self.reader = reader
+        # Set when a delegation is set here: the presence clock looks again at when the
+        # next window starts.
+        self.changed = asyncio.Event()
+        # Tiers a sweep sent escalate-now for: not sent again while they stay open (a
+        # fact for a tier with none after it is dropped by the workflow, every time).
+        self._sent: set[_Tier] = set()
 
-    async def check(self, instance_id: str, team: str, request: HumanRequest) -> bool:
-        """Send escalate-now when no present human can decide `request`; whether sent."""
+    async def in_effect(self) -> list[Delegation]:
+        """The delegations in effect now: one read of the store per pass."""
         now = self.book.now()
-        in_effect = [d for d in await self.book.store.current(now) if d.in_effect(now)]
+        return [d for d in await self.book.store.current(now) if d.in_effect(now)]
+
+    async def check(
+        self,
+        instance_id: str,
+        team: str,
+        request: HumanRequest,
+        in_effect: list[Delegation] | None = None,
+    ) -> bool:
+        """Send escalate-now when no present human can decide `request`; whether sent.
+        `in_effect`: the delegations in effect now, when the caller has read them."""
+        if in_effect is None:
+            in_effect = await self.in_effect()
         roles = undecidable_roles(request, team, self.directory, in_effect)
         if roles is None:
             return False
@@ -82,7 +107,9 @@ class PresenceWatch:
 
     async def after_delegation(self, given: Delegation) -> int:
         """Look at the open requests the delegator (or those they stand in for) could
-        decide, now that they are away; how many were escalated."""
+        decide, now that they are away; how many were escalated. A window starting later
+        is left to the presence clock, told here that one was set."""
+        self.changed.set()
         if self.reader is None:
             log.info("presence not checked after a delegation: no audit reader configured")
             return 0
@@ -95,22 +122,20 @@ class PresenceWatch:
     async def _after_delegation(self, reader: AuditReader, given: Delegation) -> int:
         now = self.book.now()
         if not given.in_effect(now):
-            return 0  # starts later: looked at when its requests are next asked for
-        covered = [given, *(d for d in await self.book.received_by(given.delegator))]
+            return 0  # starts later: the presence clock looks when it starts
+        current = await self.book.store.current(now)
+        in_effect = [d for d in current if d.in_effect(now)]
+        received = [d for d in current if d.deputy == given.delegator]
+        covered = [given, *received]
         roles = sorted({r for d in covered for r in d.roles})
         teams = None
         if all(d.teams is not None for d in covered):
             teams = sorted({t for d in covered for t in d.teams or ()})
         gate = asyncio.Semaphore(_PARALLEL)
 
-        async def look(instance_id: str, request_id: str, team: str) -> bool:
+        async def look(row: PendingRequest) -> bool:
             async with gate:
-                try:
-                    request = await self.core.get_request(instance_id, request_id)
-                    return await self.check(instance_id, team, request)
-                except (GantralError, RPCError) as exc:  # closed or gone since listed
-                    log.info("presence of %s/%s not checked: %s", instance_id, request_id, exc)
-                    return False
+                return await self._look(row, in_effect) is not None
 
         escalated, after, seen = 0, None, 0
         while seen < _MOST:
@@ -120,12 +145,75 @@ class PresenceWatch:
             if not rows:
                 break
             seen += len(rows)
-            found = await asyncio.gather(
-                *(look(r.instance_id, r.request_id, r.team_id) for r in rows)
-            )
-            escalated += sum(found)
+            escalated += sum(await asyncio.gather(*(look(r) for r in rows)))
             last: PageKey = rows[-1].key
             after = last
             if len(rows) < _PAGE:
                 break
         return escalated
+
+    async def _look(
+        self, row: PendingRequest, in_effect: list[Delegation], *, once: bool = False
+    ) -> _Tier | None:
+        """Check the listed request as the workflow holds it now: the tier escalate-now
+        was sent for, if it was. `once`: not for a tier this process already sent for."""
+        try:
+            request = await self.core.get_request(row.instance_id, row.request_id)
+            tier = (row.instance_id, row.request_id, request.tier)
+            if once and tier in self._sent:
+                return None
+            sent = await self.check(row.instance_id, row.team_id, request, in_effect)
+            return tier if sent else None
+        except (GantralError, RPCError) as exc:  # closed or gone since listed
+            log.info("presence of %s/%s not checked: %s", row.instance_id, row.request_id, exc)
+            return None
+
+    async def sweep(self) -> int:
+        """Look at every open request of the directory's teams (the request read model)
+        that may have nobody present, and escalate those that have nobody; how many.
+
+        Only requests the read model shows without a present holder who may decide are
+        read from their instance, and each tier is sent escalate-now once by this
+        process. Another replica's sweep may send the same fact: the workflow takes one
+        for the tier the request is at, and drops the rest."""
+        if self.reader is None:
+            return 0
+        in_effect = await self.in_effect()
+        away = {d.delegator for d in in_effect}
+        gate = asyncio.Semaphore(_PARALLEL)
+        still_open: set[tuple[str, str]] = set()
+
+        async def look(row: PendingRequest) -> bool:
+            async with gate:
+                sent = await self._look(row, in_effect, once=True)
+                if sent is not None:
+                    self._sent.add(sent)
+                return sent is not None
+
+        escalated, after, seen, complete = 0, None, 0, False
+        while seen < _SWEEP_MOST:
+            rows = await self.reader.pending(
+                teams=self.directory.teams(), roles=None, actor_id=None, after=after, limit=_PAGE
+            )
+            seen += len(rows)
+            still_open |= {(r.instance_id, r.request_id) for r in rows}
+            candidates = [r for r in rows if self._screen(r, away)]
+            escalated += sum(await asyncio.gather(*(look(r) for r in candidates)))
+            if len(rows) < _PAGE:
+                complete = True
+                break
+            after = rows[-1].key
+        if complete:  # forget tiers no longer open (a cut-short sweep keeps them all)
+            self._sent = {t for t in self._sent if t[:2] in still_open}
+        return escalated
+
+    def _screen(self, row: PendingRequest, away: set[str]) -> bool:
+        """Whether the listed request is worth reading from its instance. The read model
+        knows who may not decide it and who approved (a deputy by their own name), not
+        a delegator who approved through a deputy and has come back since: such a
+        request waits for its tier's timeout."""
+        if (row.instance_id, row.request_id, row.tier) in self._sent:
+            return False
+        roles = needed_of(row.roles_needed, row.still_needed)
+        used = {*row.excluded, *row.approved_by}
+        return may_be_undecidable(row.team_id, roles, used, away, self.directory)

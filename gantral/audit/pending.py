@@ -10,7 +10,7 @@ as it is stored.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from psycopg import sql
@@ -24,7 +24,7 @@ PageKey = tuple[datetime | None, datetime, str]
 
 _OPEN = """
 SELECT request_id, instance_id, workflow_id, team_id, deadline, opened_at, roles_needed,
-       still_needed, tier, approved_by
+       still_needed, tier, approved_by, excluded
 FROM {requests}
 WHERE closed_at IS NULL
   AND (%(teams)s::text[] IS NULL OR team_id = ANY(%(teams)s::text[]))
@@ -53,6 +53,8 @@ class PendingRequest:
     still_needed: list[str]
     tier: int
     approved_by: list[str]
+    # Separation of duties: the humans who may not decide it.
+    excluded: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> PageKey:
@@ -98,7 +100,7 @@ class PendingRequests:
 
 
 def _pending(row: tuple[object, ...]) -> PendingRequest:
-    rid, iid, wid, team, deadline, opened, needed, still, tier, approved = row
+    rid, iid, wid, team, deadline, opened, needed, still, tier, approved, excluded = row
     return PendingRequest(
         request_id=str(rid),
         instance_id=str(iid),
@@ -110,6 +112,7 @@ def _pending(row: tuple[object, ...]) -> PendingRequest:
         still_needed=_texts(still),
         tier=tier if isinstance(tier, int) else 0,
         approved_by=_texts(approved),
+        excluded=_texts(excluded),
     )
 
 

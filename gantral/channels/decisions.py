@@ -25,6 +25,7 @@ from gantral.domain.delegation import Delegated
 from gantral.domain.records import DecisionType, HumanRequest
 from gantral.errors import Conflict, Forbidden, GantralError, Reason
 from gantral.governance.delegation_book import DelegationBook
+from gantral.governance.standing import StandingAsk
 from gantral.identity import IdentityService, Permission, Principal, PrincipalKind, to_actor
 from gantral.settings.channels import ChannelIdentity
 from gantral.workflows.messages import Decide, DecisionResult, Refusal
@@ -53,6 +54,8 @@ class ChannelDecision:
     context_delta: dict[str, Any] | None = None
     # Unique per human act (a click, a webhook delivery): a resend records nothing new.
     idempotency_key: str | None = None
+    # APPROVE only: also give this standing grant (judged by the core as from the API).
+    standing: StandingAsk | None = None
 
 
 def principal_of(identity: ChannelIdentity, channel: str) -> Principal:
@@ -154,6 +157,7 @@ async def decide_via_channel(
             channel=cmd.channel,
             channel_ref=cmd.channel_ref,
             on_behalf_of=deputy,
+            standing=cmd.standing,
         )
         try:
             return await core.decide(cmd.instance_id, decision)

@@ -67,6 +67,8 @@ class HaltBook:
         self._active: list[Halt] = []
         self._read_at: float | None = None
         self._lock = asyncio.Lock()
+        # Agents' owners this process stored (or found stored): a write only on a change.
+        self._owners: dict[str, str] = {}
 
     async def active(self) -> list[Halt]:
         """The halts in effect, at most `max_age` seconds old. Fails closed: when they
@@ -94,6 +96,32 @@ class HaltBook:
     async def covering(self, target: HaltTarget) -> Halt | None:
         return covering(await self.active(), target)
 
+    async def note_agent(self, actor: Actor) -> None:
+        """Where owners may halt their agents: keep `actor`'s owner (an agent's, as its
+        token names it) for `owns`. Best effort: a registry that is down leaves the last
+        owner stored, and the agent's call goes on (it is refused anyway when halts cannot
+        be read)."""
+        if not self.policy.owners_may_halt or actor.kind is not ActorKind.AGENT:
+            return
+        owner = actor.owner
+        if owner is None or self._owners.get(actor.id) == owner:
+            return
+        try:
+            await self.store.note_owner(actor.id, owner)
+        except Unavailable as exc:
+            log.warning("the owner of agent %s could not be stored: %s", actor.id, exc)
+            return
+        self._owners[actor.id] = owner
+
+    async def owns(self, actor: Actor, scope: HaltScope) -> bool:
+        """Whether `actor` may halt `scope` as its agent's owner: owners may, the scope
+        is one agent, and that agent's tokens last named this human as its owner."""
+        if not self.policy.owners_may_halt or scope.agent is None:
+            return False
+        if actor.kind is not ActorKind.HUMAN:
+            return False
+        return await self.store.owner_of(scope.agent) == actor.id
+
     async def raise_halt(
         self,
         actor: Actor,
@@ -102,10 +130,12 @@ class HaltBook:
         record: RecordAction,
         *,
         lift_by_another: bool = False,
+        as_owner: bool = False,
     ) -> Halt:
-        """Record, then store, a new halt; in effect at once in this process."""
+        """Record, then store, a new halt; in effect at once in this process. `as_owner`:
+        the caller owns the halted agent (`owns`), which needs no raise role."""
         roles = self.policy.raise_roles
-        if roles and not set(roles) & set(actor.roles):
+        if roles and not as_owner and not set(roles) & set(actor.roles):
             raise Forbidden(
                 f"only {', '.join(roles)} may raise a halt in this deployment",
                 reason=Reason.RAISE_ROLE_REQUIRED,
@@ -118,6 +148,8 @@ class HaltBook:
         }
         if lift_by_another:
             detail["lift_by_another"] = True
+        if as_owner:
+            detail["raised_as"] = "agent_owner"
         await record(actor, "halt_raised", detail)
         halt = await self.store.add(halt_id, scope, reason, actor.id, lift_by_another)
         self._read_at = None

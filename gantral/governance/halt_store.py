@@ -83,6 +83,17 @@ MIGRATIONS: list[str] = [
     );
     """
     + append_only("halt_exemption_approvals"),
+    # Each agent's owner as its tokens named it, a row per change (the latest counts):
+    # who may halt the agent where owners may (`GANTRAL_HALTS__OWNERS_MAY_HALT`).
+    """
+    CREATE TABLE {schema}.agent_owners (
+        agent text NOT NULL,
+        owner text NOT NULL,
+        seen_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        PRIMARY KEY (agent, seen_at)
+    );
+    """
+    + append_only("agent_owners"),
 ]
 
 
@@ -121,6 +132,14 @@ class HaltStore(abc.ABC):
     @abc.abstractmethod
     async def read(self, *, active_only: bool = False) -> list[Halt]:
         """Halts, oldest first."""
+
+    @abc.abstractmethod
+    async def note_owner(self, agent: str, owner: str) -> None:
+        """Store `owner` as `agent`'s owner, unless it is already the latest one stored."""
+
+    @abc.abstractmethod
+    async def owner_of(self, agent: str) -> str | None:
+        """The owner `agent`'s tokens named last, or None for an agent never noted."""
 
     async def get(self, halt_id: str) -> Halt:
         for halt in await self.read():
@@ -164,6 +183,13 @@ class InMemoryHaltStore(HaltStore):
 
     def __init__(self) -> None:
         self._halts: dict[str, Halt] = {}
+        self._owners: dict[str, str] = {}
+
+    async def note_owner(self, agent: str, owner: str) -> None:
+        self._owners[agent] = owner
+
+    async def owner_of(self, agent: str) -> str | None:
+        return self._owners.get(agent)
 
     async def add(
         self,
@@ -302,6 +328,22 @@ class PostgresHaltStore(PostgresStore, HaltStore):
         halt is unknown, `duplicate` if the row is there already; the halt after."""
         await self._execute(statement, params, duplicate=duplicate, missing=_unknown(halt_id))
         return await self.get(halt_id)
+
+    async def note_owner(self, agent: str, owner: str) -> None:
+        # Replicas noting the same owner at once may each add a row: harmless, same owner.
+        await self._execute(
+            "INSERT INTO {schema}.agent_owners (agent, owner) SELECT %s, %s "
+            "WHERE (SELECT owner FROM {schema}.agent_owners WHERE agent = %s "
+            "ORDER BY seen_at DESC LIMIT 1) IS DISTINCT FROM %s",
+            (agent, owner, agent, owner),
+        )
+
+    async def owner_of(self, agent: str) -> str | None:
+        query = self._sql(
+            "SELECT owner FROM {schema}.agent_owners WHERE agent = %s ORDER BY seen_at DESC LIMIT 1"
+        )
+        rows = await self._rows(query, (agent,))
+        return str(rows[0]["owner"]) if rows else None
 
     async def get(self, halt_id: str) -> Halt:
         rows = await self._fetch("WHERE h.halt_id = %s", (halt_id,))

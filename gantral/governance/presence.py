@@ -15,13 +15,13 @@ it means "unknown", never "nobody".
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 
 from gantral.domain.records import HumanRequest, RequestStatus
 from gantral.governance.delegations import Delegation
 from gantral.governance.role_directory import RoleDirectory
 
-__all__ = ["needed_roles", "standing_in", "undecidable_roles"]
+__all__ = ["may_be_undecidable", "needed_of", "needed_roles", "standing_in", "undecidable_roles"]
 
 # A still-needed entry is a role or a rule over roles (`2_of(A, B)`): its words.
 _WORD = re.compile(r"[^\s(),]+")
@@ -30,10 +30,38 @@ _WORD = re.compile(r"[^\s(),]+")
 def needed_roles(request: HumanRequest) -> list[str]:
     """The roles whose holders could still count: those of the tier's approvers named in
     what the quorum still needs (all of them before any approval)."""
-    if not request.still_needed:
-        return list(request.required_approvers)
-    named = {w for entry in request.still_needed for w in _WORD.findall(entry)}
-    return [role for role in request.required_approvers if role in named]
+    return needed_of(request.required_approvers, request.still_needed)
+
+
+def needed_of(required: Sequence[str], still_needed: Sequence[str]) -> list[str]:
+    """`needed_roles` of a tier's approver roles and what its quorum still needs."""
+    if not still_needed:
+        return list(required)
+    named = {w for entry in still_needed for w in _WORD.findall(entry)}
+    return [role for role in required if role in named]
+
+
+def may_be_undecidable(
+    team: str,
+    roles: Sequence[str],
+    used: Collection[str],
+    away: Collection[str],
+    directory: RoleDirectory,
+) -> bool:
+    """A cheap screen on what the request read model holds, before the exact check
+    (`undecidable_roles`) on the request itself: False when one of the still-needed
+    `roles` has a holder who is present and not in `used` (kept from the request or
+    counted in it), or when the directory does not list one (unknown); True otherwise.
+    `away`: the delegators of the delegations in effect."""
+    if not roles:
+        return False
+    for role in roles:
+        holders = directory.holders(team, role)
+        if holders is None:
+            return False
+        if any(h not in away and h not in used for h in holders):
+            return False
+    return True
 
 
 def undecidable_roles(

@@ -40,6 +40,10 @@ class RoleDirectory(RootModel[dict[_Name, dict[_Name, list[_Name]]]]):
                     raise ValueError(f"{team}.{role} lists a human more than once")
         return teams
 
+    def teams(self) -> list[str]:
+        """The teams the directory lists (only their requests can be found undecidable)."""
+        return sorted(self.root)
+
     def holders(self, team: str, role: str) -> list[str] | None:
         """Who holds `role` in `team`; None when the directory does not list that role
         for that team (then nothing is known, and nothing is concluded)."""

@@ -31,6 +31,7 @@ __all__ = [
     "StandingAsk",
     "StandingGrant",
     "StandingUse",
+    "exact_pattern",
     "leaf_paths",
     "matches",
     "widening",
@@ -156,6 +157,24 @@ def leaf_paths(arguments: dict[str, Any], prefix: str = "") -> list[str]:
         else:
             paths.append(path)
     return paths
+
+
+def exact_pattern(arguments: dict[str, Any], prefix: str = "") -> dict[str, ArgumentPattern]:
+    """A pattern pinning every argument to exactly its value, the narrowest there is: what
+    a channel asks for, where the human sees the arguments but writes no pattern.
+
+    Raises ValueError for a null argument: no constraint holds exactly null (an `equals`
+    of null is no constraint, and `one_of: [null]` also admits a list of nulls)."""
+    pattern: dict[str, ArgumentPattern] = {}
+    for key, value in arguments.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            pattern.update(exact_pattern(value, path + "."))
+        elif value is None:
+            raise ValueError(f"{path} is null, which no pattern pins exactly")
+        else:
+            pattern[path] = ArgumentPattern(equals=value)
+    return pattern
 
 
 def _covered(leaf: str, pattern: dict[str, ArgumentPattern]) -> bool:

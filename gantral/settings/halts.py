@@ -6,10 +6,15 @@ may act at all; these settings add what a security team writes down beside it:
     GANTRAL_HALTS__RAISE_ROLES='["operator", "security"]'     # a raiser holds one of them
     GANTRAL_HALTS__LIFT='2_of(security, platform-admin)'        # a quorum of humans lifts
     GANTRAL_HALTS__LIFT_SEPARATION=true                         # never by the raiser
+    GANTRAL_HALTS__OWNERS_MAY_HALT=true                         # an agent's owner halts it
 
 `lift` is an approval rule as in a policy (`{"n_of": {"n": 2, "of": [{"role": ...}]}}`),
 or its short form: `ROLE`, `N_of(A, B, ...)`, `any_of(A, B)`, `all_of(A, B)` over roles.
 Each human counts once; unset, one holder of `halts:lift` lifts a halt alone.
+
+`owners_may_halt` lets the human an agent's tokens name as its owner (the identity
+provider's owner claim, as the agent last presented it) halt that agent (`{"agent": A}`)
+without `halts:raise` or a raise role: stopping one's own agent never widens authority.
 
 Break-glass, the mirror of a halt, is off unless its quorum is written down:
 
@@ -61,6 +66,8 @@ class HaltSettings(BaseModel):
 
     # When set, raising a halt also needs one of these roles (beyond `halts:raise`).
     raise_roles: list[str] = Field(default_factory=list)
+    # An agent's owner may halt that agent alone (the scope `{"agent": A}`), beyond both.
+    owners_may_halt: bool = False
     # The quorum of humans that lifts a halt (short form or JSON); empty: one holder of
     # `halts:lift`. Text, so an environment variable holds either form. Checked as an
     # approval rule when the API starts (`gantral.governance.halt_book`).

@@ -247,6 +247,9 @@ class DelegationSettings(BaseModel):
     # it). Set, a request no present human can decide escalates at once to its next tier
     # (docs/governance.md); unset, nothing changes.
     role_directory: Path | None = None
+    # With the directory, the API also sweeps the open requests for those nobody present
+    # can decide at least this often (and when a delegation's window starts).
+    presence_sweep_seconds: float = Field(default=60.0, ge=1, le=3600)
 
 
 class Settings(BaseSettings):

@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest_asyncio
 import uvicorn
 from temporalio.client import Client
@@ -17,7 +18,25 @@ from gantral.devstack.process import free_port
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 
-__all__ = ["serve", "served_api"]
+__all__ = ["api_client", "serve", "served_api"]
+
+
+@contextlib.asynccontextmanager
+async def api_client(
+    settings: Settings,
+    temporal: Client,
+    audit_config: AuditSettings,
+    *,
+    base_url: str = "http://gantral",
+    **updates: Any,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An API replica of the session (its settings with `updates`, e.g. `halts=...`) in
+    the test's event loop, and a client of it over ASGI."""
+    app = create_app(settings.model_copy(update=updates), temporal, audit_config=audit_config)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
 
 
 @contextlib.asynccontextmanager

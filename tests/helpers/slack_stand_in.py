@@ -332,10 +332,24 @@ def home_action(user: str, view: dict[str, Any], action_id: str) -> dict[str, An
 
 
 def view_submission(user: str, view: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
-    """Submitting a modal opened with `view`: plain_text_input values by block id."""
-    state = {
-        block: {"value": {"type": "plain_text_input", "value": v}} for block, v in values.items()
+    """Submitting a modal opened with `view`: values by block id, in the state shape of
+    each block's element (typed text and numbers as `value`, a chosen option of a select
+    or radio buttons as `selected_option`); a block not in the view is a text input."""
+    elements = {
+        block.get("block_id"): block.get("element") or {}
+        for block in view.get("blocks") or []
+        if block.get("type") == "input"
     }
+    state = {}
+    for block, v in values.items():
+        element = elements.get(block) or {}
+        kind = str(element.get("type", "plain_text_input"))
+        shown: dict[str, Any] = {"type": kind}
+        if kind in ("static_select", "radio_buttons"):
+            shown["selected_option"] = {"text": {"type": "plain_text", "text": v}, "value": v}
+        else:
+            shown["value"] = v
+        state[block] = {str(element.get("action_id", "value")): shown}
     return {
         "type": "view_submission",
         "user": {"id": user, "team_id": "T1"},

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 from temporalio.client import Client
 
-from gantral.api.app import create_app
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
+from tests.helpers.serving import api_client
 
 __all__ = ["TEAM_AUDITORS", "TEAM_AUDITORS_AND_DECIDERS", "api_with_table"]
 
@@ -41,10 +41,5 @@ async def api_with_table(
     path = directory / "permissions.yaml"
     path.write_text(table)
     identity = settings.identity.model_copy(update={"permissions_file": path})
-    app = create_app(
-        settings.model_copy(update={"identity": identity}), temporal, audit_config=audit_config
-    )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gantral") as client:
-            yield client
+    async with api_client(settings, temporal, audit_config, identity=identity) as client:
+        yield client

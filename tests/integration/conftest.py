@@ -18,7 +18,6 @@ import pytest_asyncio
 from psycopg.conninfo import make_conninfo
 from temporalio.client import Client
 
-from gantral.api.app import create_app
 from gantral.audit.testing import TEST_BUCKET
 from gantral.devstack.process import free_port
 from gantral.settings import Settings
@@ -30,6 +29,7 @@ from gantral.workers.worker import build_worker
 from tests.helpers.auth import serve_dev_issuer
 from tests.helpers.deployment import API_DELAY, Deployment
 from tests.helpers.processes import environment
+from tests.helpers.serving import api_client
 from tests.helpers.session import (
     ATTESTATION_KEY,
     ATTESTATION_PUBLIC,
@@ -124,11 +124,8 @@ async def workers(
 async def api(
     settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, temporal, audit_config=audit_config)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gantral") as client:
-            yield client
+    async with api_client(settings, temporal, audit_config) as client:
+        yield client
 
 
 @pytest.fixture

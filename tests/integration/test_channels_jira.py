@@ -394,3 +394,84 @@ async def test_escalation_commented_and_timeout_settles_the_issue(world: World) 
     comments = world.jira.comments[key]
     assert "Escalated to tier 1" in comments[0], comments
     assert comments[-1] == "EXPIRED by gantral via timeout.", comments
+
+
+STANDING = POLICY + "standing: {max_ttl: 1h, max_uses: 5, roles: [TECH_LEAD]}\n"
+
+
+async def test_an_approve_with_a_standing_line_serves_a_later_identical_call(
+    world: World,
+) -> None:
+    *_, plain_key = await world.pending(webhooks=False)
+    assert "standing:" not in str(world.jira.issues[plain_key]["description"])
+    wid = f"jira-sg-{uuid.uuid4().hex[:6]}"
+    await publish_one_step(world.api, wid, STANDING)
+    iid, _, key = await world.pending(workflow=wid)
+    # The issue says how, and within which bounds.
+    said = str(world.jira.issues[key]["description"])
+    assert "standing: ttl=30m uses=5 serves=agent" in said and "at most 1h and 5 uses" in said
+
+    comment = "routine payout\nstanding: ttl=30m uses=2 serves=agent"
+    body, headers = world.jira.human_moves(SECRET, key, "acct-rita", "Approved", comment)
+    resp = await world.api.post(HOOK, content=body, headers=headers)
+    assert resp.status_code == 200, resp.text
+    decided = resp.json()
+    assert decided["decision"]["justification"] == "routine payout"
+    grant = decided["standing_grant"]
+    assert (grant["approver"], grant["agent"], grant["max_uses"]) == ("jira-rita", "jira-agent", 2)
+    assert grant["pattern"] == {"amount": {"equals": 5}}
+    given = await audit_of(world.api, iid, "STANDING_GRANT_GIVEN")
+    assert given[0]["payload"]["standing_id"] == grant["standing_id"]
+
+    # A later call of the agent with the same arguments: allowed without a human.
+    started = await world.api.post(
+        "/v1/instances", json={"workflow_id": wid, "owning_team_id": "payments"}, headers=AGENT
+    )
+    later_iid = started.json()["instance_id"]
+    later = await world.api.post(
+        f"/v1/instances/{later_iid}/steps/act/authorize",
+        json={"action": "pay", "arguments": {"amount": 5}},
+        headers=AGENT,
+    )
+    assert (later.json()["outcome"], later.json()["standing_id"]) == (
+        "ALLOW", grant["standing_id"],
+    ), later.text  # fmt: skip
+    allowed = await audit_of(world.api, later_iid, "ALLOWED_BY_STANDING_GRANT")
+    assert allowed[0]["payload"]["approver"] == "jira-rita"
+
+
+async def test_a_standing_line_refused_moves_the_issue_back_and_says_why(
+    world: World, api: httpx.AsyncClient, temporal: Client
+) -> None:
+    wid = f"jira-sg-{uuid.uuid4().hex[:6]}"
+    await publish_one_step(world.api, wid, STANDING)
+    iid, rid, key = await world.pending(workflow=wid)
+    # A line Gantral cannot read: nothing is approved (not even without the grant).
+    body, headers = world.jira.human_moves(
+        SECRET, key, "acct-rita", "Approved", "standing: ttl=30m forever"
+    )
+    resp = await world.api.post(HOOK, content=body, headers=headers)
+    assert resp.status_code == 422 and resp.json()["reason"] == "invalid_input", resp.text
+    assert world.jira.issues[key]["status"] == "To Do"
+    assert "write the line as `standing: ttl=30m uses=5" in world.jira.comments[key][-1]
+    # A TTL beyond the policy's: the core refuses, the issue goes back, the comment says why.
+    body, headers = world.jira.human_moves(
+        SECRET, key, "acct-rita", "Approved", "standing: ttl=2h uses=5"
+    )
+    resp = await world.api.post(HOOK, content=body, headers=headers)
+    assert resp.status_code == 422 and resp.json()["reason"] == "standing_exceeds_policy"
+    assert world.jira.issues[key]["status"] == "To Do"
+    assert "Not recorded: the policy allows at most" in world.jira.comments[key][-1]
+    assert (await world.request(iid, rid, wait=0))["status"] == "PENDING"
+    refused = await refusals_of(api, temporal, "jira-rita")
+    reasons = {r["payload"]["reason"] for r in refused}
+    assert {"invalid_input", "standing_exceeds_policy"} <= reasons
+
+    # A policy that allows none: the core refuses the line, as from the API.
+    iid, rid, key = await world.pending()
+    body, headers = world.jira.human_moves(
+        SECRET, key, "acct-rita", "Approved", "standing: ttl=30m uses=2"
+    )
+    resp = await world.api.post(HOOK, content=body, headers=headers)
+    assert resp.status_code == 403 and resp.json()["reason"] == "standing_not_allowed"
+    assert (await world.request(iid, rid, wait=0))["status"] == "PENDING"

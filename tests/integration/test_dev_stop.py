@@ -31,24 +31,11 @@ from gantral.callbacks import signing
 from gantral.channels.relay.workflow import relay_workflow_id
 from gantral.devstack.process import free_port
 from gantral.settings import Settings
-from tests.helpers.dev_stack import GANTRAL, RUN, SEAWEED_OFFSETS, free_base
+from tests.helpers.dev_stack import GANTRAL, DevStack, dev_stack
 from tests.helpers.processes import FATAL_MARKERS, ROOT
 from tests.helpers.slack_stand_in import SlackStandIn
 
 pytestmark = pytest.mark.integration
-
-
-def _distinct_ports(n: int, offsets: tuple[int, ...], base: int) -> list[int]:
-    """`n` free ports, all different and none in SeaweedFS's range: a port the OS hands
-    out twice, or one SeaweedFS takes later, would give two servers one port."""
-    taken = {base + offset for offset in offsets}
-    ports: list[int] = []
-    while len(ports) < n:
-        port = free_port()
-        if port not in taken:
-            taken.add(port)
-            ports.append(port)
-    return ports
 
 
 def _children(pid: int) -> set[int]:
@@ -76,69 +63,9 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@dataclass
-class DevStack:
-    home: Path  # the directory `make run` is run from: .data is here
-    proc: subprocess.Popen[bytes]
-    out: Path
-    api: str
-    issuer: str
-    temporal: str
-
-    def gantral(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*GANTRAL, *args],
-            cwd=self.home,
-            env={"PATH": os.environ["PATH"], "HOME": str(self.home), **env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-
-@contextlib.contextmanager
-def _dev_stack(home: Path, env: dict[str, str] | None = None) -> Iterator[DevStack]:
-    """`gantral dev` in a child process, with `env` added to this environment."""
-    base = free_base()
-    api, temporal, ui, s3, issuer, worker, sink = _distinct_ports(7, SEAWEED_OFFSETS, base)
-    ports = [api, temporal, ui, s3, base, issuer, worker, sink]
-    workflows = ROOT / "examples" / "workflows"  # what `make run` publishes
-    out = home / "dev.out"
-    with out.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", RUN, str(home / ".data"), *map(str, ports), str(workflows)],
-            cwd=ROOT,
-            env={**os.environ, **(env or {})},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    stack = DevStack(
-        home, proc, out, f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[5]}",
-        f"127.0.0.1:{ports[1]}",
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while b"Gantral is up" not in out.read_bytes():
-            assert proc.poll() is None, out.read_text()
-            assert time.monotonic() < deadline, out.read_text()
-            time.sleep(0.3)
-        yield stack
-    finally:
-        # Stopped as a user stops it (SIGTERM stops every service it started): a SIGKILL
-        # would leave Temporal, SeaweedFS and the Gantral processes running for the rest
-        # of the suite.
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    with _dev_stack(tmp_path_factory.mktemp("dev")) as stack:
+    with dev_stack(tmp_path_factory.mktemp("dev")) as stack:
         yield stack
 
 
@@ -315,7 +242,7 @@ def test_configured_channel_relay_and_callbacks_start_and_stop_with_the_stack(
             "GANTRAL_CALLBACKS__SECRET": secret,
             "GANTRAL_CALLBACKS__ALLOWED_URL_PREFIXES": json.dumps([f"{hooks_url}/"]),
         }
-        with _dev_stack(tmp_path, env) as dev:
+        with dev_stack(tmp_path, env) as dev:
             text = dev.out.read_text()
             assert "Processes        issuer, sink, worker, api, channels, callbacks (" in text
             assert "Channel relay    slack:" in text and f"under {hooks_url}/" in text

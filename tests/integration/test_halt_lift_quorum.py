@@ -13,13 +13,13 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 
-from gantral.api.app import create_app
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.halts import HaltSettings
 from tests.helpers.access_log import admin_actions
 from tests.helpers.auth import ADMIN, AUDITOR, bearer
 from tests.helpers.halting import Team, assert_halted, raise_halt, start, workflow
+from tests.helpers.serving import api_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -35,13 +35,8 @@ async def quorum_api(
     """A replica whose deployment lifts halts by `2_of(security, platform-admin)`, never
     by their raiser."""
     policy = HaltSettings(lift="2_of(security, platform-admin)", lift_separation=True)
-    app = create_app(
-        settings.model_copy(update={"halts": policy}), temporal, audit_config=audit_config
-    )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://quorum") as client:
-            yield client
+    async with api_client(settings, temporal, audit_config, halts=policy) as c:
+        yield c
 
 
 async def lift(api: httpx.AsyncClient, halt_id: str, who: dict[str, str]) -> httpx.Response:
@@ -172,3 +167,50 @@ async def test_halts_are_listed_to_the_teams_they_concern(api: httpx.AsyncClient
     finally:
         for halt_id in (mine, theirs, agent):
             assert (await lift(api, halt_id, ADMIN)).status_code == 200
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def owners_api(
+    settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A replica whose deployment lets an agent's owner halt it; others raise as security."""
+    policy = HaltSettings(owners_may_halt=True, raise_roles=["security"])
+    async with api_client(settings, temporal, audit_config, halts=policy) as c:
+        yield c
+
+
+async def test_an_agents_owner_halts_that_agent_and_nothing_else(
+    owners_api: httpx.AsyncClient, api: httpx.AsyncClient, temporal: Client
+) -> None:
+    team = Team()
+    bot = f"bot-{team.name}"
+    team.agent = bearer(bot, teams=[team.name], agent=True, owner="olive")
+    olive = bearer("olive", teams=[team.name])  # no role, no `halts:raise`
+    wid = await workflow(owners_api, "requires_human_approval: false\n")
+    assert (await start(owners_api, wid, team)).status_code == 201  # its token names olive
+
+    # Not her agent, nor a wider scope; and where owners may not, not this one either.
+    for scope in ({"agent": "bot-of-someone-else"}, {"team": team.name}):
+        other = await raise_halt(owners_api, scope, olive)
+        assert other.status_code == 403, other.text
+    assert (await raise_halt(api, {"agent": bot}, olive)).status_code == 403
+    sam = bearer("sam-sec", ["security"], teams=())  # holds the raise role, not the permission
+    assert (await raise_halt(owners_api, {"agent": bot}, sam)).status_code == 403
+
+    raised = await raise_halt(owners_api, {"agent": bot}, olive)
+    assert raised.status_code == 201, raised.text
+    halt_id = raised.json()["halt_id"]
+    assert raised.json()["raised_by"] == "olive"
+    assert_halted(await start(owners_api, wid, team), halt_id)
+    acts = await admin_actions(api, temporal, 1, "halt_id", halt_id)
+    assert acts[0]["payload"]["detail"]["raised_as"] == "agent_owner"
+
+    # The identity provider names a new owner: the agent's next call moves the power.
+    team.agent = bearer(bot, teams=[team.name], agent=True, owner="otto")
+    assert_halted(await start(owners_api, wid, team), halt_id)
+    again = await raise_halt(owners_api, {"agent": bot}, olive)
+    assert again.status_code == 403, again.text
+    otto = bearer("otto", teams=[team.name])
+    assert (await raise_halt(owners_api, {"agent": bot}, otto)).status_code == 201
+    # An agent cannot halt on its own owner's behalf.
+    assert (await raise_halt(owners_api, {"agent": bot}, team.agent)).status_code == 403

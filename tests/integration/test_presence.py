@@ -3,7 +3,9 @@ present human can decide escalates at once instead of waiting out its tier. Here
 only TECH_LEAD of a team delegates to the requester, whom separation of duties keeps from
 the request: nobody present can decide it, and it is ESCALATED well before the tier's
 hour. With a second lead present, nothing changes; an escalate-now fact the API did not
-attest is dropped; with no tier after the first, the timeout alone applies."""
+attest is dropped; with no tier after the first, the timeout alone applies. A delegation
+whose window starts later is watched by the presence clock: at its start the request is
+escalated without anyone asking again, also by an API started after it was stored."""
 
 from __future__ import annotations
 
@@ -49,7 +51,11 @@ ONE_TIER = (
 )
 
 # Each test's team, listed in the directory the API below starts with.
-ALONE, PAIR, FORGED, LAST, LATER = (f"pr-{uuid.uuid4().hex[:8]}" for _ in range(5))
+ALONE, PAIR, FORGED, LAST, LATER, STARTS, KEPT, STORED = (
+    f"pr-{uuid.uuid4().hex[:8]}" for _ in range(8)
+)
+# Teams with two leads, the others have one.
+TWO_LEADS = (PAIR, KEPT)
 
 
 def _people(team: str, who: str) -> str:
@@ -60,6 +66,7 @@ def _people(team: str, who: str) -> str:
 class Deployed:
     client: httpx.AsyncClient
     app: FastAPI
+    settings: Settings
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -73,18 +80,20 @@ async def present(
     """An API of its own with a role directory, on the session's workers and databases."""
     path = tmp_path_factory.mktemp("presence") / "roles.yaml"
     lines = []
-    for team in (ALONE, PAIR, FORGED, LAST, LATER):
-        leads = [_people(team, "lee")] + ([_people(team, "kim")] if team == PAIR else [])
+    for team in (ALONE, PAIR, FORGED, LAST, LATER, STARTS, KEPT, STORED):
+        leads = [_people(team, "lee")] + ([_people(team, "kim")] if team in TWO_LEADS else [])
         lines.append(f"{team}:\n  TECH_LEAD: [{', '.join(leads)}]\n")
     path.write_text("".join(lines))
-    own = settings.model_copy(
-        update={"delegations": settings.delegations.model_copy(update={"role_directory": path})}
+    # The periodic sweep as rare as allowed: what the clock does here, a window's start did.
+    delegations = settings.delegations.model_copy(
+        update={"role_directory": path, "presence_sweep_seconds": 3600}
     )
+    own = settings.model_copy(update={"delegations": delegations})
     app = create_app(own, temporal, audit_config=audit_config)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gantral") as client:
-            yield Deployed(client, app)
+            yield Deployed(client, app, own)
 
 
 def human(team: str, who: str, *roles: str) -> dict[str, str]:
@@ -118,9 +127,13 @@ async def ask(api: httpx.AsyncClient, wid: str, team: str) -> tuple[str, dict[st
     return iid, asked.json()["request"]
 
 
-async def away(api: httpx.AsyncClient, team: str, who: str, deputy: str) -> dict[str, Any]:
+async def away(
+    api: httpx.AsyncClient, team: str, who: str, deputy: str, starts_at: datetime | None = None
+) -> dict[str, Any]:
     ends = (datetime.now(UTC) + timedelta(hours=8)).isoformat()
     body = {"deputy": deputy, "ends_at": ends, "reason": "out of office"}
+    if starts_at is not None:
+        body["starts_at"] = starts_at.isoformat()
     given = await api.put("/v1/delegations/me", json=body, headers=human(team, who, "TECH_LEAD"))
     assert given.status_code == 200, given.text
     return dict(given.json())
@@ -255,9 +268,10 @@ async def test_an_unattested_escalate_now_fact_is_dropped(
     await asyncio.sleep(3)
     assert await escalations(api, iid) == []
     assert (await tier_of(api, iid, rid, FORGED))["tier"] == 0
-    # The same fact, attested by the API, is taken.
+    # The same fact, attested by the API, is taken; sent twice at once (two replicas'
+    # sweeps), it escalates the tier once.
     core: GantralCore = present.app.state.core
-    await core.escalate_now(iid, rid, 0, ["TECH_LEAD"])
+    await asyncio.gather(*(core.escalate_now(iid, rid, 0, ["TECH_LEAD"]) for _ in range(2)))
     assert (await escalated(api, iid))["payload"]["tier"] == 1
     # A stale one (for tier 0, now over) changes nothing more.
     await core.escalate_now(iid, rid, 0, ["TECH_LEAD"])
@@ -265,15 +279,28 @@ async def test_an_unattested_escalate_now_fact_is_dropped(
     assert len(await escalations(api, iid)) == 1
 
 
-async def test_with_no_next_tier_the_timeout_alone_applies(present: Deployed) -> None:
+async def test_with_no_next_tier_the_timeout_alone_applies(
+    present: Deployed, temporal: Client
+) -> None:
     api = present.client
     wid = await workflow(api, ONE_TIER)
     await away(api, LAST, "lee", _people(LAST, "rita"))
     iid, request = await ask(api, wid, LAST)
+    await listed(api, LAST, request["request_id"])
+    # Sweeps find it undecidable each time; this API sends its fact for the tier once.
+    for _ in range(3):
+        await present.app.state.presence.sweep()
     await asyncio.sleep(3)
     assert await escalations(api, iid) == []
     now = await tier_of(api, iid, request["request_id"], LAST)
     assert (now["status"], now["tier"]) == ("PENDING", 0)
+    history = await temporal.get_workflow_handle(iid).fetch_history()
+    facts = [
+        e
+        for e in history.events
+        if e.workflow_execution_signaled_event_attributes.signal_name == "escalate_now"
+    ]
+    assert len(facts) == 2  # the one `authorize` sent, and the sweeps' one
 
 
 async def test_a_malformed_directory_stops_the_api(
@@ -289,3 +316,50 @@ async def test_a_malformed_directory_stops_the_api(
         async with app.router.lifespan_context(app):
             pass
     assert caught.value.reason == "invalid_role_directory"
+
+
+async def test_a_window_starting_later_escalates_at_its_start_without_a_call(
+    present: Deployed,
+) -> None:
+    api = present.client
+    wid = await workflow(api, TIERED)
+    # STARTS: lee is the only lead; KEPT: kim stays present beside lee.
+    asked = {team: await ask(api, wid, team) for team in (STARTS, KEPT)}
+    for team, (_, request) in asked.items():
+        await listed(api, team, request["request_id"])
+    # Both leads named lee go away in 2 s, to rita, the requester: nobody asks again.
+    starts = datetime.now(UTC) + timedelta(seconds=2)
+    for team in (STARTS, KEPT):
+        await away(api, team, "lee", _people(team, "rita"), starts_at=starts)
+    alone, kept = asked[STARTS][0], asked[KEPT][0]
+    assert await escalations(api, alone) == []  # not before the window starts
+    event = await escalated(api, alone, wait=20)
+    assert (event["payload"]["tier"], event["payload"]["cause"]) == (
+        1,
+        "no present human can decide TECH_LEAD",
+    )
+    assert datetime.fromisoformat(event["at"]) >= starts
+    # The same pass looked at KEPT's request: kim may decide it, so its tier holds.
+    assert present.app.state.presence_clock.passes >= 2
+    assert await escalations(api, kept) == []
+    assert (await tier_of(api, kept, asked[KEPT][1]["request_id"], KEPT))["tier"] == 0
+
+
+async def test_a_window_stored_before_the_api_started_is_watched_from_the_store(
+    present: Deployed,
+    api: httpx.AsyncClient,
+    temporal: Client,
+    audit_config: AuditSettings,
+) -> None:
+    wid = await workflow(present.client, TIERED)
+    iid, request = await ask(present.client, wid, STORED)
+    await listed(present.client, STORED, request["request_id"])
+    # Set through an API without the directory (another replica, before a restart):
+    # nothing in this process was told of it.
+    starts = datetime.now(UTC) + timedelta(seconds=2)
+    await away(api, STORED, "lee", _people(STORED, "rita"), starts_at=starts)
+    restarted = create_app(present.settings, temporal, audit_config=audit_config)
+    async with restarted.router.lifespan_context(restarted):
+        event = await escalated(present.client, iid, wait=20)
+    assert event["payload"]["cause"] == "no present human can decide TECH_LEAD"
+    assert datetime.fromisoformat(event["at"]) >= starts

@@ -498,9 +498,20 @@ def test_the_enabled_relay_runs_every_configured_channel_with_its_secrets_only(
     (rule,) = extras[("NetworkPolicy", "gantral-channels")]["spec"]["ingress"]
     assert rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
     assert settings.database.reader_url.get_secret_value().startswith("postgresql://gantral_api")
-    # ... and holds nothing else: no writer, no private key, no object storage.
+    # The registry's credentials, as the API gets them (a mounted Secret file), so the
+    # relay reads the delegations and names deputies in its messages ...
+    env = container_env(container)
+    assert secret_file_of(pod, env["GANTRAL_DATABASE__REGISTRY_URL"]) == (
+        "gantral-db-registry",
+        "url",
+    )
+    assert (
+        settings.database.registry_url.get_secret_value()
+        == EXTRA_FILES[("gantral-db-registry", "url")]
+    )
+    # ... and nothing else: no writer, no private key, no object storage.
     text = yaml.safe_dump(pod)
-    for other in ("gantral-db-writer", "gantral-db-registry", "gantral-attestation-key",
+    for other in ("gantral-db-writer", "gantral-attestation-key",
                   "gantral-audit-signing-key", "gantral-s3", "gantral-callbacks"):  # fmt: skip
         assert other not in text, other
     # The API verifies Slack's and Jira's calls with the same Secrets.
@@ -508,6 +519,35 @@ def test_the_enabled_relay_runs_every_configured_channel_with_its_secrets_only(
     assert api.slack.enabled and api.jira.enabled
     assert "gantral-slack" not in yaml.safe_dump(deployment_pod(extras, "worker"))
     assert "gantral-slack" not in yaml.safe_dump(deployment_pod(extras, "sink"))
+
+
+def test_without_a_registry_the_relay_gets_no_registry_credentials() -> None:
+    # Development: the API keeps its registry in memory, and the relay names no deputies.
+    values = merge_values(
+        WITH_EXTRAS, {"profile": "development", "database": {"registry": {"existingSecret": ""}}}
+    )
+    pod = deployment_pod(objects_of(values), "channels")
+    assert "GANTRAL_DATABASE__REGISTRY_URL" not in container_env(pod["containers"][0])
+    assert "db-registry" not in yaml.safe_dump(pod)
+
+
+def test_a_select_only_delegations_login_replaces_the_registrys_in_the_relay() -> None:
+    # Least privilege: the relay only reads delegations; the API keeps the registry's login.
+    reader = {"existingSecret": "gantral-db-delegations", "key": "dsn"}
+    values = merge_values(WITH_EXTRAS, {"database": {"delegationsReader": reader}})
+    objects = objects_of(values)
+    relay = deployment_pod(objects, "channels")
+    env = container_env(relay["containers"][0])
+    assert secret_file_of(relay, env["GANTRAL_DATABASE__REGISTRY_URL"]) == (
+        "gantral-db-delegations",
+        "dsn",
+    )
+    assert "gantral-db-registry" not in yaml.safe_dump(relay)
+    api = deployment_pod(objects, "api")
+    api_env = container_env(api["containers"][0])
+    assert secret_file_of(api, api_env["GANTRAL_DATABASE__REGISTRY_URL"])[0] == (
+        "gantral-db-registry"
+    )
 
 
 def test_the_enabled_callback_worker_signs_and_calls_only_allowed_urls(

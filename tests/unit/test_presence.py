@@ -12,7 +12,12 @@ from gantral.domain.materiality import Materiality
 from gantral.domain.records import HumanRequest, RequestStatus
 from gantral.errors import InvalidInput
 from gantral.governance.delegations import Delegation
-from gantral.governance.presence import needed_roles, standing_in, undecidable_roles
+from gantral.governance.presence import (
+    may_be_undecidable,
+    needed_roles,
+    standing_in,
+    undecidable_roles,
+)
 from gantral.governance.role_directory import RoleDirectory, load_role_directory
 
 NOW = datetime(2026, 12, 7, 9, tzinfo=UTC)
@@ -139,3 +144,19 @@ def test_the_channels_name_only_deputies_the_workflow_would_take() -> None:
     assert [d.deputy for d in standing_in(request(), "pay", given)] == ["dana"]
     assert standing_in(request(status=RequestStatus.APPROVED), "pay", given) == []
     assert standing_in(request(approvals={"lee": "TECH_LEAD"}), "pay", given) == []
+
+
+def test_the_read_model_screen_passes_only_requests_that_may_have_nobody() -> None:
+    screen = may_be_undecidable
+    # lee is present and may decide: not worth reading from the instance.
+    assert not screen("pay", ["TECH_LEAD"], {"rita"}, set(), DIRECTORY)
+    # Both leads away (deputies are judged on the request itself), or kept out, or counted.
+    assert screen("pay", ["TECH_LEAD"], {"rita"}, {"lee", "kim"}, DIRECTORY)
+    assert screen("pay", ["TECH_LEAD"], {"lee"}, {"kim"}, DIRECTORY)
+    assert screen("pay", ["TECH_LEAD"], {"lee", "kim"}, set(), DIRECTORY)
+    # One still-needed role with a present holder is enough; unknown concludes nothing.
+    assert not screen("pay", ["TECH_LEAD", "CFO"], set(), {"lee", "kim"}, DIRECTORY)
+    assert not screen("pay", ["SRE"], set(), {"lee", "kim"}, DIRECTORY)
+    assert not screen("nowhere", ["TECH_LEAD"], set(), {"lee"}, DIRECTORY)
+    assert not screen("pay", [], set(), {"lee", "kim"}, DIRECTORY)
+    assert DIRECTORY.teams() == ["ops", "pay"]

@@ -90,8 +90,12 @@ async def _check_scope(caller: CurrentCaller, permission: Permission, scope: Hal
 async def raise_halt(body: HaltRaise, caller: CurrentCaller, halts: Halts, core: Core) -> Halt:
     """Halt everything in the scope: new instances, `authorize` calls and step starts
     (unused grants) are refused with 409 `halted` until the halt is lifted; requests
-    already pending stay pending. In effect on every API replica within a second."""
-    await _check_scope(caller, Permission.HALTS_RAISE, body.scope)
+    already pending stay pending. In effect on every API replica within a second.
+    Where the deployment lets owners halt their agents, an agent's owner may halt it
+    without `halts:raise`."""
+    as_owner = await halts.owns(caller.actor, body.scope)
+    if not as_owner:
+        await _check_scope(caller, Permission.HALTS_RAISE, body.scope)
     try:
         halt = await halts.raise_halt(
             caller.actor,
@@ -99,6 +103,7 @@ async def raise_halt(body: HaltRaise, caller: CurrentCaller, halts: Halts, core:
             body.reason,
             core.record_admin_action,
             lift_by_another=body.lift_by_another,
+            as_owner=as_owner,
         )
     except Forbidden as exc:  # a role the deployment's policy does not let raise
         await caller.record(None, f"{caller.attempt} ({Permission.HALTS_RAISE})", exc)

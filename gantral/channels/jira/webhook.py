@@ -3,7 +3,9 @@
 The issue is found among the relay's open copies (the relay created it), never from
 fields an editor of the issue could change. A status change to the configured approve or
 reject status is the decision of the Jira user who made it, mapped by configuration; a
-reject needs a comment on the transition (its justification), as in every channel. The
+reject needs a comment on the transition (its justification), as in every channel. An
+approve whose comment has a `standing:` line also gives a standing grant
+(gantral.channels.jira.standing). The
 decision names the request and the arguments digest the issue showed, as the relay
 recorded it when it opened the issue: a request the agent has since asked again with
 other arguments is refused (superseded or stale), not decided.
@@ -29,17 +31,27 @@ from temporalio.service import RPCError
 from gantral.channels.decisions import (
     ChannelDecision,
     decide_via_channel,
+    principal_of,
     refuse,
     unknown_actor,
 )
 from gantral.channels.jira.rest import JiraRest, JiraUnavailable
+from gantral.channels.jira.standing import asks_standing, standing_asked
 from gantral.channels.relay.messages import ShownCopy
 from gantral.channels.relay.workflow import ChannelRelayWorkflow
 from gantral.core import GantralCore
 from gantral.domain.records import DecisionType, RequestStatus
-from gantral.errors import Conflict, Forbidden, GantralError, NotFound, Reason, Unavailable
+from gantral.errors import (
+    Conflict,
+    Forbidden,
+    GantralError,
+    InvalidInput,
+    NotFound,
+    Reason,
+    Unavailable,
+)
 from gantral.governance.delegation_book import DelegationBook
-from gantral.identity import IdentityService
+from gantral.identity import IdentityService, to_actor
 from gantral.settings.channels import JiraSettings
 from gantral.workflows.messages import DecisionResult
 
@@ -223,6 +235,16 @@ async def handle_issue_updated(
             "another channel.",
         )
         raise refused
+    justification, standing = _comment(body), None
+    if kind is DecisionType.APPROVE and asks_standing(justification):
+        try:
+            request = await core.get_request(instance_id, request_id)
+            justification, standing = standing_asked(justification, request.arguments)
+        except (InvalidInput, Forbidden) as exc:
+            actor = to_actor(principal_of(who, "jira"))
+            await refuse(core, actor, f"jira {kind} on {key}", exc, instance_id, request_id)
+            await _put_back(rest, key, came_from, f"Not recorded: {exc.message}.")
+            raise
     cmd = ChannelDecision(
         channel="jira",
         channel_ref=key,
@@ -234,8 +256,9 @@ async def handle_issue_updated(
         seen_args_digest=shown.args_digest,
         # No comment, no justification: the core refuses a reject without one, as it
         # does from every channel.
-        justification=_comment(body),
+        justification=justification,
         idempotency_key=f"jira-{delivery}",
+        standing=standing,
     )
     try:
         return await decide_via_channel(core, identity, who, cmd, delegations)

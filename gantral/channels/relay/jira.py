@@ -12,16 +12,17 @@ show`).
 
 from __future__ import annotations
 
-import json
-
 from temporalio import activity
 from temporalio.client import Client
 
 from gantral.channels.jira.rest import JiraRest, JiraUnavailable
-from gantral.channels.relay.deputies import deputies_for
+from gantral.channels.jira.standing import EXAMPLE, arguments_line
+from gantral.channels.relay.deputies import Deputies
 from gantral.channels.relay.failures import Failures, log
 from gantral.channels.relay.messages import MessageRef, PostRequest, Refresh
+from gantral.channels.relay.pinned import pinned_policy
 from gantral.channels.relay.slack import load
+from gantral.channels.standing import bounds_text, offered
 from gantral.domain.records import RequestStatus
 from gantral.domain.states import TERMINAL_STATES
 from gantral.governance.delegation_book import DelegationBook
@@ -47,7 +48,7 @@ class JiraRelay:
         self._rest = rest
         self._failures = Failures("jira", metrics or ChannelMetrics())
         # Who stands in for whom: an issue names the deputies who may decide it.
-        self._delegations = delegations
+        self._deputies = Deputies(delegations, "jira")
 
     @activity.defn(name="jira_post_request")
     async def post_request(self, ask: PostRequest) -> MessageRef | None:
@@ -73,10 +74,19 @@ class JiraRelay:
         ]
         head += [
             f"Out of office: {d.deputy} stands in for {d.delegator} ({', '.join(d.roles)})."
-            for d in await deputies_for(self._delegations, "jira", view, request)
+            for d in await self._deputies.of(view, request)
         ]
+        policy = await pinned_policy(self._temporal, view.instance_id, request.step_id)
+        bounds = offered(policy, request)
+        if bounds is not None:
+            head.append(
+                "To also let later calls with exactly these arguments through without a "
+                f"human, transition to {self._settings.approve_status} with a comment line "
+                f"`{EXAMPLE}` (serves: agent or team; this step allows "
+                f"{bounds_text(bounds)})."
+            )
         # Last, so that a cut (Jira's field limit) takes only from the arguments.
-        arguments = f"Arguments: {json.dumps(request.arguments, sort_keys=True)}"
+        arguments = arguments_line(request.arguments)
         summary = f"Approve {request.action} ({request.materiality}) for {view.workflow_id}"
         # The team's project with everything; then the default project; then a short one.
         attempts = [(project, "\n".join([*head, arguments]))]

@@ -28,7 +28,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from gantral.channels.relay.deputies import deputies_for
+from gantral.channels.relay.deputies import Deputies
 from gantral.channels.relay.failures import Failures, log
 from gantral.channels.relay.messages import MessageRef, PostRequest, Refresh
 from gantral.channels.relay.pinned import pinned_policy
@@ -105,7 +105,9 @@ class SlackRelay:
         self._web = web
         self._failures = Failures("slack", metrics or ChannelMetrics())
         # Who stands in for whom: a message names the deputies who may decide it.
-        self._delegations = delegations
+        self._deputies = Deputies(delegations, "slack")
+        # Gantral actor -> Slack user id, to mention a deputy the user mapping names.
+        self._slack_ids = {who.actor: user for user, who in settings.users.items()}
 
     @activity.defn(name="slack_post_request")
     async def post_request(self, ask: PostRequest) -> MessageRef | None:
@@ -134,10 +136,9 @@ class SlackRelay:
     async def _standing_in(self, view: InstanceView, request: HumanRequest) -> list[StandingIn]:
         """The deputies who may decide `request` now, each mentioned when the Slack user
         mapping names them."""
-        deputies = await deputies_for(self._delegations, "slack", view, request)
-        slack_ids = {who.actor: user for user, who in self._settings.users.items()}
         return [
-            StandingIn(d.deputy, d.delegator, d.roles, slack_ids.get(d.deputy)) for d in deputies
+            StandingIn(d.deputy, d.delegator, d.roles, self._slack_ids.get(d.deputy))
+            for d in await self._deputies.of(view, request)
         ]
 
     def _channel(self, view: InstanceView, policy: Policy | None) -> str | None:

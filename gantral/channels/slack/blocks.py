@@ -20,6 +20,8 @@ from gantral.channels.slack.arguments import (
     show,
 )
 from gantral.channels.slack.batch import batch_buttons
+from gantral.channels.slack.standing import STANDING
+from gantral.channels.standing import offered
 from gantral.domain.records import HumanRequest, RequestStatus
 from gantral.policy.models import Policy
 
@@ -156,6 +158,9 @@ def request_message(
         buttons = [_button("Reject", REJECT, value, "danger")]
         if approvable:
             buttons.insert(0, _button("Approve", APPROVE, value, "primary"))
+            # A standing grant repeats what the human saw: only of arguments shown in full.
+            if offered(policy, request) is not None and not shown.truncated:
+                buttons.insert(1, _button("Approve and allow the same…", STANDING, value, None))
             buttons.append(_button("Override", OVERRIDE, value, None))
         else:
             blocks.append(

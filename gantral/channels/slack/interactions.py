@@ -1,8 +1,10 @@
 """A verified Slack interaction -> a decision through the core, answered within 3 seconds.
 
-    block_actions   Approve: decided after the acknowledgement; Reject/Override: a modal
-                    (views.open must use the trigger id at once)
-    view_submission the modal's justification (and edited arguments) -> the decision
+    block_actions   Approve: decided after the acknowledgement; Reject/Override and
+                    "Approve and allow the same…": a modal (views.open must use the
+                    trigger id at once)
+    view_submission the modal's justification (and edited arguments, or the standing
+                    grant's TTL, uses and whom it serves) -> the decision
 
 The outcome reaches the clicking user as an ephemeral reply; the message itself is
 updated by the relay from the audit log, whichever channel decided.
@@ -49,7 +51,14 @@ from gantral.channels.slack.blocks import (
 )
 from gantral.channels.slack.checks import Seen, look, refusal
 from gantral.channels.slack.people import identify
+from gantral.channels.slack.standing import (
+    STANDING,
+    STANDING_CALLBACK,
+    StandingInput,
+    standing_modal,
+)
 from gantral.channels.slack.web import SlackUnavailable, SlackWeb
+from gantral.channels.standing import offered, pinned_ask
 from gantral.core import GantralCore
 from gantral.domain.delegation import Delegated
 from gantral.domain.records import DecisionType
@@ -67,6 +76,7 @@ Later = Callable[[Callable[[], Awaitable[None]]], None]
 _CONCURRENCY = 8
 _KINDS = {
     APPROVE: DecisionType.APPROVE,
+    STANDING: DecisionType.APPROVE,
     REJECT: DecisionType.REJECT,
     OVERRIDE: DecisionType.OVERRIDE,
 }
@@ -110,6 +120,8 @@ class SlackInteractions:
         callback = (payload.get("view") or {}).get("callback_id")
         if kind == "view_submission" and callback == CALLBACK:
             return await self._submission(payload, later)
+        if kind == "view_submission" and callback == STANDING_CALLBACK:
+            return await self._standing_submission(payload, later)
         if kind == "view_submission" and callback == BATCH_CALLBACK:
             return self._batch_submission(payload, later)
         return None  # other interactions are acknowledged and ignored
@@ -157,7 +169,7 @@ class SlackInteractions:
         who = await self._who(user_id, str(kind), ref, reply)
         if who is None:
             return
-        if kind is DecisionType.APPROVE:
+        if action_id == APPROVE:
             cmd = ChannelDecision(
                 channel="slack",
                 channel_ref=ts,
@@ -185,11 +197,17 @@ class SlackInteractions:
         channel = _field(payload, "channel", "id")
         metadata = json.dumps({**ref, "k": action_id, "ts": ts, "c": channel})
         try:
-            await self.web.call(
-                "views.open",
-                trigger_id=_field(payload, "trigger_id"),
-                view=modal(action_id, metadata, seen.request.arguments, seen.key_fields),
+            form = (
+                _standing_form(seen, metadata)
+                if action_id == STANDING
+                else modal(action_id, metadata, seen.request.arguments, seen.key_fields)
             )
+        except GantralError as exc:
+            problem = f"Not possible: {exc.message}"
+            later(lambda: reply(problem))
+            return
+        try:
+            await self.web.call("views.open", trigger_id=_field(payload, "trigger_id"), view=form)
         except SlackUnavailable as exc:
             problem = f"Could not open the form ({exc.code}); try again."
             later(lambda: reply(problem))
@@ -369,14 +387,8 @@ class SlackInteractions:
         if errors:
             return {"response_action": "errors", "errors": errors}
         user_id = _field(payload, "user", "id")
-        channel, ts = meta.get("c", ""), meta.get("ts", "")
-
-        async def reply(text: str) -> None:
-            try:
-                await self.web.call("chat.postEphemeral", channel=channel, user=user_id, text=text)
-            except SlackUnavailable:
-                return
-
+        ts = meta.get("ts", "")
+        reply = self._ephemeral(meta.get("c", ""), user_id)
         who = await self._who(user_id, str(kind), meta, reply)
         if who is None:
             return None
@@ -394,6 +406,72 @@ class SlackInteractions:
         later(lambda: self._decide(who, cmd, reply))
         return None
 
+    def _ephemeral(self, channel: str, user_id: str) -> Callable[[str], Awaitable[None]]:
+        """A reply only `user_id` sees, in the channel of the message decided on."""
+
+        async def reply(text: str) -> None:
+            try:
+                await self.web.call("chat.postEphemeral", channel=channel, user=user_id, text=text)
+            except SlackUnavailable:
+                return
+
+        return reply
+
+    async def _standing_submission(
+        self, payload: dict[str, Any], later: Later
+    ) -> dict[str, Any] | None:
+        """ "Approve and allow the same…" submitted: a form problem is answered in the
+        modal; the decision is taken after the acknowledgement, its outcome (a refusal
+        by the core included) told to the user ephemerally."""
+        view = payload.get("view") or {}
+        meta = _ref(_field(view, "private_metadata"))
+        form = StandingInput((view.get("state") or {}).get("values") or {})
+        if form.errors:
+            return {"response_action": "errors", "errors": form.errors}
+        user_id, view_id = _field(payload, "user", "id"), _field(view, "id")
+        reply = self._ephemeral(meta.get("c", ""), user_id)
+        who = await self._who(user_id, str(DecisionType.APPROVE), meta, reply)
+        if who is None:
+            return None
+        later(lambda: self._approve_standing(who, meta, form, view_id, reply))
+        return None
+
+    async def _approve_standing(
+        self,
+        who: ChannelIdentity,
+        meta: dict[str, str],
+        form: StandingInput,
+        view_id: str,
+        reply: Callable[[str], Awaitable[None]],
+    ) -> None:
+        """APPROVE with a standing grant pinning the arguments, bound to the digest the
+        message showed (a request changed since is refused as stale by the core)."""
+        try:
+            seen = await look(self.core, self.temporal, meta["i"], meta["r"])
+            if seen.truncated:
+                refused = Forbidden(
+                    "a standing grant is given only for arguments Slack showed in full",
+                    reason=Reason.ARGUMENTS_NOT_SHOWN,
+                )
+                await self._refused(who, DecisionType.APPROVE, seen, refused, reply)
+                return
+            ask = pinned_ask(seen.request.arguments, form.ttl, form.uses, form.serves)
+        except GantralError as exc:
+            await reply(f"Not recorded: {exc.message}")
+            return
+        cmd = ChannelDecision(
+            channel="slack",
+            channel_ref=meta.get("ts", ""),
+            instance_id=meta["i"],
+            request_id=meta["r"],
+            decision_type=DecisionType.APPROVE,
+            seen_args_digest=meta.get("d"),
+            justification=form.justification,
+            idempotency_key=f"slack-{view_id}",
+            standing=ask,
+        )
+        await self._decide(who, cmd, reply)
+
     async def _decide(
         self, who: ChannelIdentity, cmd: ChannelDecision, reply: Callable[[str], Awaitable[None]]
     ) -> None:
@@ -404,10 +482,20 @@ class SlackInteractions:
             return
         behalf = result.decision.on_behalf_of
         by = f"{who.actor} as deputy for {behalf}" if behalf else who.actor
-        await reply(
+        text = (
             f"{cmd.decision_type} recorded for {by}: request {result.request.status}"
             f" ({result.request.quorum})."
         )
+        given = result.standing_grant
+        if given is not None:
+            serves = given.agent or f"any agent of {given.team}"
+            text += (
+                f" Standing grant `{given.standing_id}`: {given.max_uses} more `{given.action}`"
+                f" calls with exactly these arguments, for {serves}, until"
+                f" {given.expires_at.isoformat(timespec='seconds')}"
+                f" (revoke: `gantral standing revoke {given.standing_id} --reason ...`)."
+            )
+        await reply(text)
 
 
 def _override_needs_reason(seen: Seen) -> bool:
@@ -440,3 +528,20 @@ def _delta(
     if not delta:
         return None, "nothing changed: approve instead"
     return delta, None
+
+
+def _standing_form(seen: Seen, metadata: str) -> dict[str, Any]:
+    """The "Approve and allow the same…" modal, or why it cannot be offered (a message
+    posted under another policy, arguments no pattern can pin exactly)."""
+    bounds = offered(seen.policy, seen.request)
+    if bounds is None:
+        raise Forbidden(
+            "this step's policy allows no standing grant", reason=Reason.STANDING_NOT_ALLOWED
+        )
+    if seen.truncated:
+        raise Forbidden(
+            "a standing grant is given only for arguments Slack showed in full",
+            reason=Reason.ARGUMENTS_NOT_SHOWN,
+        )
+    pattern = pinned_ask(seen.request.arguments, bounds.max_ttl, 1, "agent").pattern
+    return standing_modal(metadata, seen.instance_id, seen.request, bounds, pattern)

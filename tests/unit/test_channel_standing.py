@@ -1,0 +1,89 @@
+"""A standing grant asked for from a channel, pure (issue 24): every argument pinned
+exactly as shown, offered only where the policy allows, and Jira's comment line read
+strictly (anything it cannot read asks for nothing and is refused)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gantral.channels.jira.standing import asks_standing, standing_asked
+from gantral.channels.standing import offered, pinned_ask
+from gantral.domain.materiality import Materiality
+from gantral.domain.records import HumanRequest
+from gantral.errors import Forbidden, InvalidInput
+from gantral.governance.standing import exact_pattern, matches, widening
+from gantral.policy.models import Policy
+
+ARGS = {"amount": 5, "to": "acme", "tags": ["a", "b"], "opts": {"fast": True, "x": {}}}
+POLICY = {"requires_human_approval": True, "approvers": [{"role": "TECH_LEAD"}]}
+BOUNDS = {"max_ttl": "1h", "max_uses": 5, "roles": ["TECH_LEAD"]}
+
+
+def test_the_exact_pattern_pins_every_argument_and_nothing_else() -> None:
+    pattern = exact_pattern(ARGS)
+    assert set(pattern) == {"amount", "to", "tags", "opts.fast", "opts.x"}
+    assert widening(pattern, ARGS) is None and matches(pattern, ARGS)
+    for other in (
+        {**ARGS, "amount": 4},
+        {**ARGS, "tags": ["a"]},
+        {**ARGS, "opts": {"fast": 1, "x": {}}},  # True is not 1
+        {**ARGS, "extra": 1},
+    ):
+        assert not matches(pattern, other), other
+
+
+@pytest.mark.parametrize(
+    "arguments", [{"a": None}, {"bad key": 1}, {f"k{i}": i for i in range(51)}]
+)
+def test_arguments_no_pattern_pins_exactly_are_refused(arguments: dict[str, object]) -> None:
+    with pytest.raises(InvalidInput):
+        pinned_ask(arguments, "30m", 2, "agent")
+
+
+def test_offered_only_where_the_policy_allows_and_never_at_critical() -> None:
+    allowing = Policy.model_validate({**POLICY, "standing": BOUNDS})
+    low = HumanRequest.model_construct(materiality=Materiality.LOW)
+    critical = HumanRequest.model_construct(materiality=Materiality.CRITICAL)
+    assert offered(allowing, low) is allowing.standing
+    assert offered(allowing, critical) is None
+    assert offered(Policy.model_validate(POLICY), low) is None
+    assert offered(None, low) is None
+
+
+def test_jiras_line_asks_and_the_rest_of_the_comment_is_the_justification() -> None:
+    comment = "routine\nStanding: ttl=30m, uses=3 serves=team\nthanks"
+    assert asks_standing(comment) and not asks_standing("standing by")
+    justification, ask = standing_asked(comment, {"amount": 5})
+    assert justification == "routine\n\nthanks"
+    assert ask is not None and (ask.max_uses, ask.serves) == (3, "team")
+    assert ask.ttl.total_seconds() == 1800
+    assert standing_asked("just ok", {"amount": 5}) == ("just ok", None)
+    assert standing_asked(None, {"amount": 5}) == (None, None)
+    assert standing_asked("standing: ttl=1h uses=1", {"a": 1})[0] is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "standing: ttl=30m",
+        "standing: uses=3",
+        "standing: ttl=30m uses=three",
+        "standing: ttl=30m uses=3 forever",
+        "standing: ttl=30m uses=3 ttl=1h",
+        "standing: ttl=30m uses=3 serves=everyone",
+        "standing: ttl=soon uses=3",
+        "standing: ttl=30m uses=3\nstanding: ttl=1m uses=1",
+    ],
+)
+def test_a_line_jira_cannot_read_is_refused(line: str) -> None:
+    with pytest.raises(InvalidInput):
+        standing_asked(line, {"amount": 5})
+
+
+def test_arguments_too_long_for_an_issue_get_no_standing_grant_from_jira() -> None:
+    long = {"blob": "x" * 40_000}
+    assert len(json.dumps(long)) > 32_767
+    with pytest.raises(Forbidden):
+        standing_asked("standing: ttl=30m uses=2", long)
