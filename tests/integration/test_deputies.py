@@ -18,18 +18,15 @@ from psycopg import errors
 from psycopg.conninfo import make_conninfo
 from pydantic import SecretStr
 from temporalio.client import Client
-from temporalio.worker import Replayer
 
 from gantral.errors import Unavailable
 from gantral.governance.delegation_book import open_delegations
 from gantral.settings import Settings
-from gantral.temporal_codec import data_converter
-from gantral.workflows.instance import InstanceWorkflow
-from gantral.workflows.sandbox import SANDBOX_RUNNER
 from tests.helpers.access_log import admin_actions
 from tests.helpers.auth import AUDITOR, bearer
 from tests.helpers.governance import put
 from tests.helpers.lifecycle import decide
+from tests.helpers.replaying import replay_instance
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -152,13 +149,7 @@ async def test_a_deputy_decision_records_both_names(
     assert verified.status_code == 200 and verified.json()["ok"], verified.text
     # The delegation is a fact in the instance's history: a replay reproduces the
     # decision without the delegation store (ended below, it would refuse it now).
-    history = await temporal.get_workflow_handle(iid).fetch_history()
-    replayer = Replayer(
-        workflows=[InstanceWorkflow],
-        workflow_runner=SANDBOX_RUNNER,
-        data_converter=data_converter(settings),
-    )
-    await replayer.replay_workflow(history)
+    await replay_instance(temporal, settings, iid)
 
     # Setting and ending the delegation are both in the access log.
     ended = await api.delete("/v1/delegations/me", headers=alice)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowHistory
-from temporalio.worker import Replayer
 
 from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
@@ -20,9 +19,8 @@ from gantral.policy.registry import InMemoryRegistry
 from gantral.settings import Settings
 from gantral.workers.worker import build_worker
 from gantral.workflows import search
-from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import AuthorizeStep, Decide, Finish, FinishKind
-from gantral.workflows.sandbox import SANDBOX_RUNNER
+from tests.helpers.replaying import replay
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -74,7 +72,7 @@ async def test_waiting_instance_survives_worker_restart_and_replays(
         await temporal.get_workflow_handle(iid).result()
 
     history = await temporal.get_workflow_handle(iid).fetch_history()
-    await _replay(history)
+    await replay(history)
     if os.environ.get("GANTRAL_RECORD_HISTORIES"):
         # Re-record after a deliberate change to the workflow (nothing deployed runs it).
         (HISTORIES / "approve-after-restart.json").write_text(history.to_json())
@@ -85,15 +83,4 @@ async def test_committed_histories_still_replay() -> None:
     files = sorted(HISTORIES.glob("*.json"))
     assert files, "no committed histories"
     for path in files:
-        await _replay(WorkflowHistory.from_json(path.stem, path.read_text()))
-
-
-async def _replay(history: WorkflowHistory) -> None:
-    from temporalio.contrib.pydantic import pydantic_data_converter
-
-    replayer = Replayer(
-        workflows=[InstanceWorkflow],
-        workflow_runner=SANDBOX_RUNNER,
-        data_converter=pydantic_data_converter,
-    )
-    await replayer.replay_workflow(history)
+        await replay(WorkflowHistory.from_json(path.stem, path.read_text()))
