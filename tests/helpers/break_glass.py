@@ -8,11 +8,10 @@ import httpx
 import pytest_asyncio
 from temporalio.client import Client
 
-from gantral.api.app import create_app
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.halts import HaltSettings
-from tests.helpers.serving import serve
+from tests.helpers.serving import api_replica, serve
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -22,11 +21,8 @@ async def glass_api(
     """A replica whose deployment opens break-glass by `2_of(security, platform-admin)`,
     for at most 10 minutes."""
     policy = HaltSettings(break_glass="2_of(security, platform-admin)", break_glass_max_ttl="10m")
-    app = create_app(
-        settings.model_copy(update={"halts": policy}), temporal, audit_config=audit_config
-    )
     async with (
-        app.router.lifespan_context(app),
+        api_replica(settings, temporal, audit_config, halts=policy) as app,
         serve(app) as url,  # real HTTP: the CLI too
         httpx.AsyncClient(base_url=url, timeout=60) as client,
     ):

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
 import pytest_asyncio
 import uvicorn
+from fastapi import FastAPI
 from temporalio.client import Client
 
 from gantral.api.app import create_app
@@ -18,25 +19,40 @@ from gantral.devstack.process import free_port
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 
-__all__ = ["api_client", "serve", "served_api"]
+__all__ = ["api_client", "api_replica", "asgi_client", "request_body", "serve", "served_api"]
+
+
+@contextlib.asynccontextmanager
+async def api_replica(
+    settings: Settings, temporal: Client | None, audit_config: AuditSettings, **updates: Any
+) -> AsyncIterator[FastAPI]:
+    """An API replica of the session (its settings with `updates`, e.g. `halts=...`) in
+    the test's event loop, its lifespan running."""
+    app = create_app(settings.model_copy(update=updates), temporal, audit_config=audit_config)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def asgi_client(app: FastAPI, base_url: str = "http://gantral") -> httpx.AsyncClient:
+    """A client of `app` over ASGI (no port)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
 
 
 @contextlib.asynccontextmanager
 async def api_client(
     settings: Settings,
-    temporal: Client,
+    temporal: Client | None,
     audit_config: AuditSettings,
     *,
     base_url: str = "http://gantral",
     **updates: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """An API replica of the session (its settings with `updates`, e.g. `halts=...`) in
-    the test's event loop, and a client of it over ASGI."""
-    app = create_app(settings.model_copy(update=updates), temporal, audit_config=audit_config)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
-            yield client
+    """`api_replica`, and a client of it over ASGI."""
+    async with (
+        api_replica(settings, temporal, audit_config, **updates) as app,
+        asgi_client(app, base_url) as client,
+    ):
+        yield client
 
 
 @contextlib.asynccontextmanager
@@ -63,11 +79,20 @@ async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
         await asyncio.wait_for(serving, timeout=30)
 
 
+async def request_body(receive: Callable[[], Awaitable[Mapping[str, Any]]]) -> bytes:
+    """The whole body of an ASGI request, for a stand-in server's app."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def served_api(
     settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings
 ) -> AsyncIterator[str]:
     """The session's API (its settings, workers and audit schema) on a real port."""
-    app = create_app(settings, temporal, audit_config=audit_config)
-    async with app.router.lifespan_context(app), serve(app) as url:
+    async with api_replica(settings, temporal, audit_config) as app, serve(app) as url:
         yield url

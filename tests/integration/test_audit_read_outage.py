@@ -18,12 +18,12 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import SecretStr
 from temporalio.client import Client
 
-from gantral.api.app import create_app
 from gantral.audit.reader import AuditReader
 from gantral.errors import NotFound, Unavailable
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from tests.helpers.auth import AUDITOR
+from tests.helpers.serving import api_client
 from tests.helpers.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -103,23 +103,18 @@ async def test_api_audit_read_is_503_quickly_while_the_database_is_down(
     stack: Stack, settings: Settings, temporal: Client, audit_config: AuditSettings, workers: None
 ) -> None:
     async with proxied_dsn(stack) as (dsn, proxy):
-        own = settings.model_copy(
-            update={
-                "database": settings.database.model_copy(update={"reader_url": SecretStr(dsn)}),
-                "api": settings.api.model_copy(update={"audit_connect_timeout_seconds": TIMEOUT}),
-            }
-        )
-        app = create_app(own, temporal, audit_config=audit_config)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://gantral") as api:
-                up = await api.get("/v1/audit/instances/inst_absent", headers=AUDITOR)
-                assert up.status_code == 404, up.text
-                await proxy.kill()
-                for path in ("/v1/audit/instances/inst_absent", "/v1/audit/checkpoints/latest"):
-                    started = time.monotonic()
-                    down = await api.get(path, headers=AUDITOR)
-                    elapsed = time.monotonic() - started
-                    assert down.status_code == 503, down.text
-                    assert down.json()["reason"] == "audit_db_unavailable"
-                    assert elapsed < TIMEOUT + 1.5
+        database = settings.database.model_copy(update={"reader_url": SecretStr(dsn)})
+        timeout = settings.api.model_copy(update={"audit_connect_timeout_seconds": TIMEOUT})
+        async with api_client(
+            settings, temporal, audit_config, database=database, api=timeout
+        ) as api:
+            up = await api.get("/v1/audit/instances/inst_absent", headers=AUDITOR)
+            assert up.status_code == 404, up.text
+            await proxy.kill()
+            for path in ("/v1/audit/instances/inst_absent", "/v1/audit/checkpoints/latest"):
+                started = time.monotonic()
+                down = await api.get(path, headers=AUDITOR)
+                elapsed = time.monotonic() - started
+                assert down.status_code == 503, down.text
+                assert down.json()["reason"] == "audit_db_unavailable"
+                assert elapsed < TIMEOUT + 1.5

@@ -26,7 +26,6 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from gantral.api.app import create_app
 from gantral.callbacks import signing
 from gantral.devstack.process import free_port
 from gantral.settings import Settings
@@ -36,7 +35,7 @@ from gantral.settings.identity import IdentitySettings
 from gantral.workers.callbacks import callback_worker, follower_id
 from tests.helpers.auth import AGENT, CLIENT_ID, CLIENT_SECRET, LEAD
 from tests.helpers.sdk_builds import TS_DIR, build_typescript, run_process
-from tests.helpers.serving import serve
+from tests.helpers.serving import api_replica, request_body, serve
 
 pytest.importorskip("standardwebhooks")
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -60,12 +59,7 @@ class Platform:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         if self.fail_first and not self.calls:
             status = 503  # the function's cold start failed: Gantral must retry
@@ -109,10 +103,10 @@ async def served(
 ) -> AsyncIterator[Served]:
     """The API on a real port, allowing callbacks under the platform's /hooks/ only."""
     allowed = CallbackURLs(allowed_url_prefixes=[platform_url + "/hooks/"])
-    app = create_app(
-        settings.model_copy(update={"callbacks": allowed}), temporal, audit_config=audit_config
-    )
-    async with app.router.lifespan_context(app), serve(app) as url:
+    async with (
+        api_replica(settings, temporal, audit_config, callbacks=allowed) as app,
+        serve(app) as url,
+    ):
         yield Served(url, app)
 
 

@@ -20,7 +20,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from psycopg.conninfo import make_conninfo
 from temporalio.client import Client
 
-from gantral.api.app import create_app
 from gantral.callbacks import signing
 from gantral.devstack.process import free_port
 from gantral.settings import Settings
@@ -32,7 +31,7 @@ from gantral.workers.worker import build_worker
 from tests.helpers.auth import AGENT, LEAD
 from tests.helpers.lifecycle import decide
 from tests.helpers.processes import FATAL_MARKERS, Process, environment
-from tests.helpers.serving import serve
+from tests.helpers.serving import api_client, serve
 from tests.helpers.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -98,12 +97,12 @@ async def deployment(
     stop = asyncio.Event()
     sink = asyncio.create_task(run_sink(own, stop, config=config))
     try:
-        async with build_worker(temporal, own), serve(receiver, port):
-            app = create_app(own, temporal, audit_config=config)
-            async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://g") as api:
-                    yield Deployment(own, api, receiver, url)
+        async with (
+            build_worker(temporal, own),
+            serve(receiver, port),
+            api_client(own, temporal, config, base_url="http://g") as api,
+        ):
+            yield Deployment(own, api, receiver, url)
     finally:
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):

@@ -24,7 +24,6 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 
-from gantral.api.app import create_app
 from gantral.observability.metrics import ChannelMetrics
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
@@ -34,7 +33,7 @@ from tests.helpers.auth import bearer
 from tests.helpers.deciding import decide_as_shown
 from tests.helpers.jira_stand_in import TEXT_LIMIT, JiraStandIn
 from tests.helpers.publishing import publish_one_step
-from tests.helpers.serving import serve
+from tests.helpers.serving import api_client, serve
 from tests.helpers.slack_stand_in import SlackStandIn
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -124,10 +123,8 @@ async def slack_world(
                 )
             }
         )
-        app = create_app(configured, temporal, audit_config=audit_config)
         async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as api,
+            api_client(configured, temporal, audit_config, base_url="http://g") as api,
             run_channels(temporal, configured, audit_config, metrics),
         ):
             workflow = f"deliver-{uuid.uuid4().hex[:6]}"
@@ -302,10 +299,8 @@ async def jira_world(
                 )
             }
         )
-        app = create_app(configured, temporal, audit_config=audit_config)
         async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as api,
+            api_client(configured, temporal, audit_config, base_url="http://g") as api,
             run_channels(temporal, configured, audit_config, metrics),
         ):
             workflow = f"deliver-j-{uuid.uuid4().hex[:6]}"

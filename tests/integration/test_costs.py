@@ -19,7 +19,6 @@ import pytest_asyncio
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from gantral.api.app import create_app
 from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.limits import MAX_COST_MONEY
@@ -30,6 +29,7 @@ from gantral.settings.audit import AuditSettings
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import AgentEvent, AgentEventKind, AgentEventResult
 from tests.helpers.auth import bearer
+from tests.helpers.serving import api_replica, asgi_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -97,13 +97,11 @@ async def served(
     conf = settings.readiness.model_copy(
         update={"rules_file": rules, "schema_name": f"readiness_{uuid.uuid4().hex[:10]}"}
     )
-    app = create_app(
-        settings.model_copy(update={"readiness": conf}), temporal, audit_config=audit_config
-    )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gantral") as client:
-            yield Served(app, client, budgeted, free)
+    async with (
+        api_replica(settings, temporal, audit_config, readiness=conf) as app,
+        asgi_client(app) as client,
+    ):
+        yield Served(app, client, budgeted, free)
 
 
 def _refused(resp: httpx.Response, reason: str | None = None) -> dict[str, Any]:

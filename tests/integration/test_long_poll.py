@@ -15,11 +15,11 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 import gantral.core
-from gantral.api.app import create_app
 from gantral.api.routers.instances import MAX_HOLD_SECONDS
 from gantral.settings import AuditSettings, Settings
 from tests.helpers.auth import AGENT, LEAD
 from tests.helpers.lifecycle import authorize, decide, start
+from tests.helpers.serving import api_replica, asgi_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -67,11 +67,11 @@ async def replica(
     settings: Settings, temporal: Client, workers: None, audit_config: AuditSettings
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """A second API replica of the same deployment (its own process state, same databases)."""
-    app = create_app(settings, temporal, audit_config=audit_config)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://replica") as client:
-            yield app, client
+    async with (
+        api_replica(settings, temporal, audit_config) as app,
+        asgi_client(app, "http://replica") as client,
+    ):
+        yield app, client
 
 
 async def test_a_decision_relayed_by_another_replica_wakes_the_long_poll(

@@ -31,6 +31,7 @@ from gantral.readiness.verdict import Ask
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from tests.helpers.auth import AUDITOR, bearer, token
+from tests.helpers.serving import api_replica, asgi_client
 
 RULES = """
 teams:
@@ -98,13 +99,12 @@ async def served(
     conf = settings.readiness.model_copy(
         update={"rules_file": rules, "schema_name": f"readiness_{uuid.uuid4().hex[:10]}"}
     )
-    app = create_app(settings.model_copy(update={"readiness": conf}), temporal,
-                     audit_config=audit_config)  # fmt: skip
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gantral") as client:
-            agent = bearer(f"bot-{team}", teams=[team], agent=True)
-            yield Served(app, client, team, rules, agent)
+    async with (
+        api_replica(settings, temporal, audit_config, readiness=conf) as app,
+        asgi_client(app) as client,
+    ):
+        agent = bearer(f"bot-{team}", teams=[team], agent=True)
+        yield Served(app, client, team, rules, agent)
 
 
 async def _audit_events(api: httpx.AsyncClient, iid: str, needed: str) -> list[dict[str, Any]]:

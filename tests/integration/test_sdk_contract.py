@@ -45,7 +45,6 @@ import pytest_asyncio
 from gantral_sdk import _governed
 from temporalio.client import Client
 
-from gantral.api.app import create_app
 from gantral.callbacks import signing
 from gantral.devstack.process import free_port
 from gantral.settings import Settings
@@ -55,7 +54,7 @@ from gantral.settings.identity import IdentitySettings
 from gantral.workers.callbacks import callback_worker, follower_id
 from tests.helpers.auth import ADMIN, AUDITOR, CLIENT_ID, CLIENT_SECRET, LEAD, token
 from tests.helpers.sdk_builds import TS_DIR, build_typescript, run_process
-from tests.helpers.serving import serve, served_api
+from tests.helpers.serving import api_replica, request_body, serve, served_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -110,9 +109,10 @@ async def capacity_api(
     readiness = settings.readiness.model_copy(
         update={"rules_file": rules, "schema_name": f"readiness_{uuid.uuid4().hex[:10]}"}
     )
-    app = create_app(settings.model_copy(update={"readiness": readiness}), temporal,
-                     audit_config=audit_config)  # fmt: skip
-    async with app.router.lifespan_context(app), serve(app) as url:
+    async with (
+        api_replica(settings, temporal, audit_config, readiness=readiness) as app,
+        serve(app) as url,
+    ):
         yield url
 
 
@@ -123,9 +123,10 @@ async def _api_allowing(
     """An API of the session's stack that lets instances name `callback_url` (the session's
     API refuses a callback URL outside its allow-list at start), on a real port."""
     allowed = CallbackURLs(allowed_url_prefixes=[callback_url])
-    app = create_app(settings.model_copy(update={"callbacks": allowed}), temporal,
-                     audit_config=audit_config)  # fmt: skip
-    async with app.router.lifespan_context(app), serve(app) as url:
+    async with (
+        api_replica(settings, temporal, audit_config, callbacks=allowed) as app,
+        serve(app) as url,
+    ):
         yield url
 
 
@@ -404,12 +405,7 @@ class _Receiver:
     ) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         if scope["method"] == "POST" and scope["path"] == self.path and not self.delivered.done():
             headers = {k.decode(): v.decode() for k, v in scope["headers"]}
             self.delivered.set_result((headers, body))

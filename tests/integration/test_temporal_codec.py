@@ -22,7 +22,6 @@ import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from gantral.api.app import create_app
 from gantral.audit.history_codec import decode_archive, fetch_runs
 from gantral.audit.objects import ObjectStore
 from gantral.core import connect_temporal
@@ -37,7 +36,7 @@ from gantral.workflows.sandbox import SANDBOX_RUNNER
 from tests.helpers.archive import archive_record
 from tests.helpers.auth import AGENT, AUDITOR, LEAD, LEAD2
 from tests.helpers.lifecycle import decide, sealed_audit
-from tests.helpers.serving import serve
+from tests.helpers.serving import api_client, serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -74,12 +73,11 @@ async def gantral(settings: Settings, audit: AuditSettings) -> AsyncIterator[htt
     stop = asyncio.Event()
     sink = asyncio.create_task(run_sink(settings, stop, config=audit))
     try:
-        async with build_worker(await connect_temporal(settings), settings):
-            app = create_app(settings, None, audit_config=audit)
-            async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://g") as api:
-                    yield api
+        async with (
+            build_worker(await connect_temporal(settings), settings),
+            api_client(settings, None, audit, base_url="http://g") as api,
+        ):
+            yield api
     finally:
         stop.set()
         await asyncio.wait_for(sink, timeout=30)

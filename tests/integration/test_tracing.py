@@ -21,13 +21,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.client import Client
 
-from gantral.api.app import create_app
 from gantral.observability.tracing import GantralSpanProcessor, instrument_psycopg
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.workers.sink import run_sink
 from gantral.workers.worker import build_worker
 from tests.helpers.auth import AGENT, LEAD
+from tests.helpers.serving import api_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -63,12 +63,9 @@ async def traced_api(
     )
     stop = asyncio.Event()
     sink = asyncio.create_task(run_sink(own, stop, config=audit_config))
-    app = create_app(own, temporal, audit_config=audit_config)
     try:
-        async with build_worker(temporal, own), app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://gantral") as c:
-                yield c
+        async with build_worker(temporal, own), api_client(own, temporal, audit_config) as c:
+            yield c
     finally:
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
