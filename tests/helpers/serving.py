@@ -33,9 +33,11 @@ async def api_replica(
         yield app
 
 
-def asgi_client(app: FastAPI, base_url: str = "http://gantral") -> httpx.AsyncClient:
-    """A client of `app` over ASGI (no port)."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
+def asgi_client(
+    app: FastAPI, base_url: str = "http://gantral", **options: Any
+) -> httpx.AsyncClient:
+    """A client of `app` over ASGI (no port); `options` as for `httpx.AsyncClient`."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url, **options)
 
 
 @contextlib.asynccontextmanager

@@ -18,7 +18,6 @@ from fastapi import FastAPI
 from standardwebhooks.webhooks import Webhook
 from temporalio.client import Client
 
-from gantral.api.app import create_app
 from gantral.channels.triggers import github_digest
 from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
@@ -26,6 +25,7 @@ from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.channels import TriggerSettings
 from tests.helpers.auth import bearer
+from tests.helpers.serving import api_replica, asgi_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -68,17 +68,13 @@ async def app(
             },
         }
     )
-    created = create_app(
-        settings.model_copy(update={"triggers": triggers}), temporal, audit_config=audit_config
-    )
-    async with created.router.lifespan_context(created):
+    async with api_replica(settings, temporal, audit_config, triggers=triggers) as created:
         yield created
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://g") as client:
+    async with asgi_client(app, "http://g") as client:
         yield client
 
 

@@ -21,7 +21,6 @@ from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
 from typer.testing import CliRunner
 
-from gantral.api.app import create_app
 from gantral.cli import app as cli
 from gantral.errors import Conflict, NotFound, Unavailable
 from gantral.governance.halt_store import MIGRATIONS, PostgresHaltStore
@@ -40,7 +39,7 @@ from tests.helpers.halting import (
     workflow,
 )
 from tests.helpers.lifecycle import decide
-from tests.helpers.serving import served_api
+from tests.helpers.serving import api_client, api_replica, asgi_client, served_api
 from tests.helpers.stack import Stack
 
 __all__ = ["served_api"]  # the API on a real port, for the CLI
@@ -172,13 +171,7 @@ async def test_another_replica_sees_a_halt_within_a_second_and_after_a_restart(
 ) -> None:
     team = Team()
     wid = await workflow(api, ALLOW)
-    replica = create_app(settings, temporal, audit_config=audit_config)
-    async with (
-        replica.router.lifespan_context(replica),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=replica), base_url="http://replica"
-        ) as other,
-    ):
+    async with api_client(settings, temporal, audit_config, base_url="http://replica") as other:
         assert (await start(other, wid, team)).status_code == 201  # its cache holds no halt
         raised_at = time.monotonic()
         version = {"workflow": wid, "version": 1}
@@ -188,13 +181,7 @@ async def test_another_replica_sees_a_halt_within_a_second_and_after_a_restart(
             await asyncio.sleep(0.05)
         assert_halted(resp, halt_id, "bad release")
     # A process started after the halt (an API restart) holds it from its first call.
-    restarted = create_app(settings, temporal, audit_config=audit_config)
-    async with (
-        restarted.router.lifespan_context(restarted),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=restarted), base_url="http://restarted"
-        ) as fresh,
-    ):
+    async with api_client(settings, temporal, audit_config, base_url="http://restarted") as fresh:
         assert_halted(await start(fresh, wid, team), halt_id, "bad release")
         listed = (await fresh.get("/v1/halts", headers=ADMIN)).json()
         assert [h["scope"] for h in listed if h["halt_id"] == halt_id] == [version]
@@ -224,7 +211,6 @@ async def test_fifty_calling_agents_are_stopped_within_a_second_on_another_repli
             return str(resp.json()["instance_id"])
 
     instances = await asyncio.gather(*(start_one(agent) for agent in agents))
-    replica = create_app(settings, temporal, audit_config=audit_config)
     allowed: list[float] = []
     refused: list[float] = []
     halted_ids: set[str] = set()
@@ -247,10 +233,8 @@ async def test_fifty_calling_agents_are_stopped_within_a_second_on_another_repli
             await asyncio.sleep(0.1)
 
     async with (
-        replica.router.lifespan_context(replica),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=replica), base_url="http://replica", timeout=60
-        ) as other,
+        api_replica(settings, temporal, audit_config) as replica,
+        asgi_client(replica, "http://replica", timeout=60) as other,
     ):
         pairs = zip(instances, agents, strict=True)
         callers = [asyncio.create_task(call(other, i, a)) for i, a in pairs]
