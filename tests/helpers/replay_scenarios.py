@@ -5,18 +5,14 @@ replay and archive tests reuse them."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 from temporalio.client import Client
 
-from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.records import Cost, DecisionType
-from gantral.policy.loading import load_template
-from gantral.policy.registry import InMemoryRegistry
 from gantral.settings import Settings
 from gantral.workers.worker import build_worker
 from gantral.workflows.messages import (
@@ -30,7 +26,7 @@ from gantral.workflows.messages import (
 from tests.helpers import governance as gov
 from tests.helpers.auth import ADMIN, AGENT, AUDITOR, LEAD, SECURITY, bearer
 from tests.helpers.lifecycle import authorize, decide, start
-from tests.helpers.session import TEMPLATES
+from tests.helpers.own_queue import deploy_core, start_deploy
 
 Scenario = Callable[[httpx.AsyncClient], Awaitable[str]]
 
@@ -175,25 +171,9 @@ async def cancel(api: httpx.AsyncClient) -> str:
 async def continue_as_new(api: httpx.AsyncClient, temporal: Client, settings: Settings) -> str:
     """A long-lived instance: its runs continue as new every few events (own worker with a
     tiny threshold), across a cost report, a human approval and completion."""
-    own = settings.model_copy(
-        update={
-            "temporal": settings.temporal.model_copy(
-                update={
-                    "task_queue": f"can-{uuid.uuid4().hex[:8]}",
-                    "continue_as_new_after_events": 10,
-                }
-            )
-        }
-    )
-    registry = InMemoryRegistry()
-    await registry.put_template(load_template((TEMPLATES / "deploy.yaml").read_text()))
-    core = GantralCore(temporal, own, registry)
+    own, core = await deploy_core(temporal, settings, "can", continue_as_new_after_events=10)
     async with build_worker(temporal, own):
-        view, _ = await core.start_instance(
-            workflow_id="deploy", workflow_version=None, owning_team_id="payments",
-            trigger_context={}, idempotency_key=None, actor=AGENT_ACTOR,
-        )  # fmt: skip
-        iid = view.instance_id
+        iid = await start_deploy(core, AGENT_ACTOR)
         for i in range(3):
             cost = AgentEvent(kind=AgentEventKind.COST, cost=Cost(tokens=10), actor=AGENT_ACTOR,
                               idempotency_key=f"cost-{i}")  # fmt: skip

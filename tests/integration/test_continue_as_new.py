@@ -4,20 +4,15 @@ and the audit chain runs on across runs as if nothing happened."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from temporalio.client import Client
 
-from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.records import Cost, DecisionType
 from gantral.domain.states import State
-from gantral.policy.loading import load_template
-from gantral.policy.registry import InMemoryRegistry
 from gantral.settings import Settings
 from gantral.workers.worker import build_worker
 from gantral.workflows.messages import (
@@ -29,6 +24,7 @@ from gantral.workflows.messages import (
     FinishKind,
 )
 from tests.helpers.auth import AUDITOR
+from tests.helpers.own_queue import deploy_core, start_deploy
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -51,26 +47,9 @@ async def _runs(temporal: Client, iid: str, at_least: int = 2) -> int:
 async def test_an_instance_decided_across_several_runs_keeps_one_verified_chain(
     api: httpx.AsyncClient, temporal: Client, settings: Settings, workers: None
 ) -> None:
-    own = settings.model_copy(
-        update={
-            "temporal": settings.temporal.model_copy(
-                update={
-                    "task_queue": f"can-{uuid.uuid4().hex[:8]}",
-                    "continue_as_new_after_events": 10,
-                }
-            )
-        }
-    )
-    registry = InMemoryRegistry()
-    template = (Path(__file__).parent / "templates" / "deploy.yaml").read_text()
-    await registry.put_template(load_template(template))
-    core = GantralCore(temporal, own, registry)
+    own, core = await deploy_core(temporal, settings, "can", continue_as_new_after_events=10)
     async with build_worker(temporal, own):
-        view, _ = await core.start_instance(
-            workflow_id="deploy", workflow_version=None, owning_team_id="payments",
-            trigger_context={}, idempotency_key=None, actor=AGENT,
-        )  # fmt: skip
-        iid = view.instance_id
+        iid = await start_deploy(core, AGENT)
         for i in range(4):  # each report grows the history; runs continue as new
             cost = AgentEvent(
                 kind=AgentEventKind.COST, cost=Cost(tokens=10), actor=AGENT,

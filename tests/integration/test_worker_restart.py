@@ -10,16 +10,14 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client, WorkflowHistory
 
-from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.records import DecisionType
 from gantral.domain.states import State
-from gantral.policy.loading import load_template
-from gantral.policy.registry import InMemoryRegistry
 from gantral.settings import Settings
 from gantral.workers.worker import build_worker
 from gantral.workflows import search
 from gantral.workflows.messages import AuthorizeStep, Decide, Finish, FinishKind
+from tests.helpers.own_queue import deploy_core, start_deploy
 from tests.helpers.replaying import replay
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -33,24 +31,9 @@ async def test_waiting_instance_survives_worker_restart_and_replays(
     temporal: Client, settings: Settings, workers: None
 ) -> None:
     # Its own instance queue, so only this test's worker serves it; the audit sink is shared.
-    own = settings.model_copy(
-        update={
-            "temporal": settings.temporal.model_copy(
-                update={"task_queue": f"restart-{uuid.uuid4().hex[:8]}"}
-            )
-        }
-    )
-    registry = InMemoryRegistry()
-    template = (Path(__file__).parent / "templates" / "deploy.yaml").read_text()
-    await registry.put_template(load_template(template))
-    core = GantralCore(temporal, own, registry)
-
+    own, core = await deploy_core(temporal, settings, "restart")
     async with build_worker(temporal, own):
-        view, _ = await core.start_instance(
-            workflow_id="deploy", workflow_version=None, owning_team_id="payments",
-            trigger_context={}, idempotency_key=None, actor=AGENT,
-        )  # fmt: skip
-        iid = view.instance_id
+        iid = await start_deploy(core, AGENT)
         pending = await core.authorize(iid, AuthorizeStep(step_id="deploy", actor=AGENT))
         assert pending.request is not None
     # No worker runs now; the instance waits in Temporal, not in any process.
