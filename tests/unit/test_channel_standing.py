@@ -75,11 +75,18 @@ def test_jiras_line_asks_and_the_rest_of_the_comment_is_the_justification() -> N
         "standing: ttl=30m uses=3 serves=everyone",
         "standing: ttl=soon uses=3",
         "standing: ttl=30m uses=3\nstanding: ttl=1m uses=1",
+        # Digits `str.isdigit` takes and `int` refuses, or more than `int` reads.
+        "standing: ttl=30m uses=\u00b2",
+        "standing: ttl=30m uses=" + "9" * 5000,
+        "standing: ttl=30m uses=-1",
+        "standing: ttl=" + "9" * 5000 + "d uses=1",
     ],
 )
 def test_a_line_jira_cannot_read_is_refused(line: str) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as refused:
         standing_asked(line, {"amount": 5})
+    # The refusal becomes a Jira comment: it quotes a huge line only in part.
+    assert len(refused.value.message) < 400
 
 
 def test_arguments_too_long_for_an_issue_get_no_standing_grant_from_jira() -> None:

@@ -26,6 +26,9 @@ __all__ = ["EXAMPLE", "arguments_line", "asks_standing", "standing_asked"]
 EXAMPLE = "standing: ttl=30m uses=5 serves=agent"
 _LINE = re.compile(r"^[ \t]*standing[ \t]*:(.*)$", re.IGNORECASE | re.MULTILINE)
 _KEYS = {"ttl", "uses", "serves"}
+# Digits as people type them (`str.isdigit` also takes `²`, which `int` refuses), and few
+# enough that `int` reads them: the core's bound then says how many are allowed.
+_USES = re.compile(r"[0-9]{1,9}")
 # What the lines above the arguments in an issue's description take, at most.
 _HEAD_ROOM = 4096
 
@@ -38,6 +41,11 @@ def arguments_line(arguments: dict[str, Any]) -> str:
 def asks_standing(comment: str | None) -> bool:
     """Whether the comment carries a `standing:` line."""
     return comment is not None and _LINE.search(comment) is not None
+
+
+def _quoted(text: str) -> str:
+    """`text` as a refusal quotes it: cut, so a huge line makes no huge comment."""
+    return repr(text if len(text) <= 40 else text[:40] + "…")
 
 
 def _bad(why: str) -> InvalidInput:
@@ -65,12 +73,12 @@ def standing_asked(
         key, sep, value = part.partition("=")
         key = key.strip().lower()
         if not sep or key not in _KEYS or key in settings or not value:
-            raise _bad(f"cannot read {part!r}")
+            raise _bad(f"cannot read {_quoted(part)}")
         settings[key] = value
     if "ttl" not in settings or "uses" not in settings:
         raise _bad("the standing line needs ttl and uses")
-    if not settings["uses"].isdigit():
-        raise _bad(f"uses must be a whole number, not {settings['uses']!r}")
+    if not _USES.fullmatch(settings["uses"]):
+        raise _bad(f"uses must be a whole number, not {_quoted(settings['uses'])}")
     if adf_size(arguments_line(arguments)) > JIRA_TEXT_LIMIT - _HEAD_ROOM:
         raise Forbidden(
             "the arguments are too long for the issue to have shown them in full: give a "
