@@ -9,12 +9,15 @@ import json
 import pytest
 
 from gantral.channels.jira.standing import asks_standing, standing_asked
-from gantral.channels.standing import offered, pinned_ask
+from gantral.channels.slack.blocks import request_message
+from gantral.channels.slack.standing import STANDING, StandingInput
+from gantral.channels.standing import needs_several, offered, pinned_ask
 from gantral.domain.materiality import Materiality
 from gantral.domain.records import HumanRequest
 from gantral.errors import Forbidden, InvalidInput
 from gantral.governance.standing import exact_pattern, matches, widening
 from gantral.policy.models import Policy
+from tests.helpers.human_requests import request
 
 ARGS = {"amount": 5, "to": "acme", "tags": ["a", "b"], "opts": {"fast": True, "x": {}}}
 POLICY = {"requires_human_approval": True, "approvers": [{"role": "TECH_LEAD"}]}
@@ -50,6 +53,45 @@ def test_offered_only_where_the_policy_allows_and_never_at_critical() -> None:
     assert offered(allowing, critical) is None
     assert offered(Policy.model_validate(POLICY), low) is None
     assert offered(None, low) is None
+
+
+@pytest.mark.parametrize(
+    ("approvers", "alone"),
+    [
+        ([{"role": "TECH_LEAD"}], True),
+        ({"any_of": [{"role": "TECH_LEAD"}, {"role": "CFO"}]}, True),
+        ([{"role": "TECH_LEAD"}, {"role": "CFO"}], False),  # every listed role approves
+        ({"n_of": {"n": 2, "of": [{"role": "TECH_LEAD"}, {"role": "CFO"}]}}, False),
+        ({"all_of": [{"role": "TECH_LEAD"}, {"role": "CFO"}]}, False),
+    ],
+)
+def test_no_standing_grant_is_offered_where_one_approver_cannot_decide_alone(
+    approvers: object, alone: bool
+) -> None:
+    # The core refuses such an ask (standing_needs_sole_approver): no button, no hint.
+    policy = Policy.model_validate({**POLICY, "approvers": approvers, "standing": BOUNDS})
+    open_ = request(materiality=Materiality.LOW, required_approvers=["TECH_LEAD"])
+    assert needs_several(policy, open_) is not alone
+    assert (offered(policy, open_) is not None) is alone
+    _, blocks = request_message("i", "w", "payments", open_, policy)
+    actions = next(b for b in blocks if b["type"] == "actions")["elements"]
+    assert (STANDING in [a["action_id"] for a in actions]) is alone
+
+
+@pytest.mark.parametrize(
+    ("uses", "error"),
+    [("3", None), ("0", "At least 1 use."), ("-2", "A whole number of uses."),
+     ("\u00b2", "A whole number of uses."), ("1_000", "A whole number of uses."),
+     ("9" * 5000, "A whole number of uses.")],
+)  # fmt: skip
+def test_slacks_form_takes_only_plain_positive_uses(uses: str, error: str | None) -> None:
+    values = {
+        "ttl": {"value": {"selected_option": {"value": "30m"}}},
+        "uses": {"value": {"value": uses}},
+    }
+    form = StandingInput(values)
+    assert form.errors.get("uses") == error
+    assert form.uses == (int(uses) if error is None else 0)
 
 
 def test_jiras_line_asks_and_the_rest_of_the_comment_is_the_justification() -> None:

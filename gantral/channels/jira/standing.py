@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from gantral.channels.jira.rest import JIRA_TEXT_LIMIT, adf_size
-from gantral.channels.standing import pinned_ask
+from gantral.channels.standing import pinned_ask, typed_uses
 from gantral.errors import Forbidden, InvalidInput, Reason
 from gantral.governance.standing import StandingAsk
 
@@ -26,9 +26,6 @@ __all__ = ["EXAMPLE", "arguments_line", "asks_standing", "standing_asked"]
 EXAMPLE = "standing: ttl=30m uses=5 serves=agent"
 _LINE = re.compile(r"^[ \t]*standing[ \t]*:(.*)$", re.IGNORECASE | re.MULTILINE)
 _KEYS = {"ttl", "uses", "serves"}
-# Digits as people type them (`str.isdigit` also takes `²`, which `int` refuses), and few
-# enough that `int` reads them: the core's bound then says how many are allowed.
-_USES = re.compile(r"[0-9]{1,9}")
 # What the lines above the arguments in an issue's description take, at most.
 _HEAD_ROOM = 4096
 
@@ -77,7 +74,8 @@ def standing_asked(
         settings[key] = value
     if "ttl" not in settings or "uses" not in settings:
         raise _bad("the standing line needs ttl and uses")
-    if not _USES.fullmatch(settings["uses"]):
+    uses = typed_uses(settings["uses"])
+    if uses is None:
         raise _bad(f"uses must be a whole number, not {_quoted(settings['uses'])}")
     if adf_size(arguments_line(arguments)) > JIRA_TEXT_LIMIT - _HEAD_ROOM:
         raise Forbidden(
@@ -85,8 +83,6 @@ def standing_asked(
             "standing grant through the API or the CLI after seeing them all",
             reason=Reason.ARGUMENTS_NOT_SHOWN,
         )
-    ask = pinned_ask(
-        arguments, settings["ttl"], int(settings["uses"]), settings.get("serves", "agent")
-    )
+    ask = pinned_ask(arguments, settings["ttl"], uses, settings.get("serves", "agent"))
     rest = _LINE.sub("", comment).strip()
     return rest or None, ask

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from gantral.channels.slack.arguments import escape
+from gantral.channels.standing import typed_uses
 from gantral.domain.records import HumanRequest
 from gantral.governance.standing import ArgumentPattern
 from gantral.policy.models import Standing
@@ -153,10 +154,13 @@ class StandingInput:
         self.uses = 0
         if not self.ttl:
             self.errors["ttl"] = "Choose how long."
-        try:
-            self.uses = int(raw_uses)
-        except ValueError:
+        uses = typed_uses(raw_uses)
+        if uses is None:
             self.errors["uses"] = "A whole number of uses."
+        elif uses < 1:  # the most is the core's to bound (and to say)
+            self.errors["uses"] = "At least 1 use."
+        else:
+            self.uses = uses
         if self.serves not in ("agent", "team"):
             self.errors["serves"] = "Choose this agent or the team."
 
