@@ -109,7 +109,10 @@ class HaltBook:
         if not self.policy.owners_may_halt or actor.kind is not ActorKind.AGENT:
             return
         owner = actor.owner
-        if owner is None:
+        # An agent named its own owner is a human calling through a gateway (the caller
+        # is their own accountable human): no agent's owner to keep, and none overwritten
+        # by a subject that happens to equal an agent's id.
+        if owner is None or owner == actor.id:
             return
         noted = self._owners.get(actor.id)
         now = self._clock()

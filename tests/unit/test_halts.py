@@ -355,3 +355,17 @@ async def test_an_owner_stored_by_another_replica_is_corrected_by_the_agents_nex
     await first.note_agent(bot("olive"))
     assert await store.owner_of("bot-1") == "olive"
     assert await first.owns(olive, HaltScope(agent="bot-1"))
+
+
+async def test_a_human_calling_through_a_gateway_is_no_agents_owner() -> None:
+    # Through a gateway, a human's call is an agent's named after them and owned by them
+    # (gantral.identity.service.act_for): nothing to keep, and a real agent's owner kept.
+    store = InMemoryHaltStore()
+    book = HaltBook(store, policy=HaltSettings(owners_may_halt=True))
+    await book.note_agent(Actor(id="bot-1", kind=ActorKind.AGENT, owner="olive"))
+    await book.note_agent(Actor(id="bot-1", kind=ActorKind.AGENT, owner="bot-1"))
+    await book.note_agent(Actor(id="alice", kind=ActorKind.AGENT, owner="alice"))
+    assert await store.owner_of("bot-1") == "olive"
+    assert await store.owner_of("alice") is None
+    alice = Actor(id="alice", kind=ActorKind.HUMAN)
+    assert not await book.owns(alice, HaltScope(agent="alice"))
