@@ -9,8 +9,9 @@ import json
 import pytest
 
 from gantral.channels.jira.standing import asks_standing, standing_asked
+from gantral.channels.slack.arguments import show
 from gantral.channels.slack.blocks import request_message
-from gantral.channels.slack.standing import STANDING, StandingInput
+from gantral.channels.slack.standing import STANDING, StandingInput, standing_modal
 from gantral.channels.standing import needs_several, offered, pinned_ask
 from gantral.domain.materiality import Materiality
 from gantral.domain.records import HumanRequest
@@ -136,3 +137,26 @@ def test_arguments_too_long_for_an_issue_get_no_standing_grant_from_jira() -> No
     assert len(json.dumps(long)) > 32_767
     with pytest.raises(Forbidden):
         standing_asked("standing: ttl=30m uses=2", long)
+
+
+def test_slacks_form_lists_every_pinned_argument_never_cut() -> None:
+    # Nested paths repeat their prefix: the listing outgrows the message's JSON, which
+    # showed every argument. The form lists them all, over several sections.
+    prefix = "p" * 40
+    arguments = {prefix: {f"k{i:02}": "v" * 40 for i in range(49)}}
+    open_ = request(materiality=Materiality.LOW, arguments=arguments)
+    assert not show(arguments, []).truncated
+    bounds = Policy.model_validate({**POLICY, "standing": BOUNDS}).standing
+    assert bounds is not None
+    pattern = exact_pattern(arguments)
+    view = standing_modal("{}", "i", open_, bounds, pattern)
+    listed = [
+        b["text"]["text"]
+        for b in view["blocks"]
+        if b.get("type") == "section" and b["text"]["text"].startswith("```")
+    ]
+    assert len(listed) > 1 and all(len(t) <= 3000 for t in listed)
+    text = "\n".join(listed)
+    assert "…" not in text
+    for i in range(49):
+        assert f'{prefix}.k{i:02} = "{"v" * 40}"' in text

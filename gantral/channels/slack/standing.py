@@ -18,6 +18,7 @@ from typing import Any
 from gantral.channels.slack.arguments import escape
 from gantral.channels.standing import typed_uses
 from gantral.domain.records import HumanRequest
+from gantral.errors import Forbidden, Reason
 from gantral.governance.standing import ArgumentPattern
 from gantral.policy.models import Standing
 from gantral.settings.durations import format_duration
@@ -64,15 +65,12 @@ def standing_modal(
         f"{escape(format_duration(bounds.max_ttl))} and {bounds.max_uses} uses at most, "
         f"given as {escape(' or '.join(bounds.roles))}; Gantral checks it all again."
     )
-    pinned = escape(
-        "\n".join(
-            f"{path} = {json.dumps(c.equals, sort_keys=True, ensure_ascii=False)}"
+    pinned = _listed(
+        [
+            escape(f"{path} = {json.dumps(c.equals, sort_keys=True, ensure_ascii=False)}")
             for path, c in pattern.items()
-        )
+        ]
     )
-    fence = f"```{pinned}```"
-    if len(fence) > _SECTION_LIMIT:
-        fence = f"```{pinned[: _SECTION_LIMIT - 7]}…```"
     ttls = _ttls(bounds)
     default = max((t for t in ttls if t <= _DEFAULT_TTL), default=ttls[0])
     ttl_options = [_option(format_duration(t), format_duration(t)) for t in ttls]
@@ -82,7 +80,7 @@ def standing_modal(
     ]
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": head}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": fence}},
+        *({"type": "section", "text": {"type": "mrkdwn", "text": t}} for t in pinned),
         {
             "type": "input",
             "block_id": "ttl",
@@ -139,6 +137,28 @@ def standing_modal(
         "close": _text("Cancel"),
         "blocks": blocks,
     }
+
+
+def _listed(lines: list[str]) -> list[str]:
+    """`lines` in code blocks of one section each, never cut: the human sees every
+    argument the grant pins (a listing longer than the message's JSON, as nested paths
+    repeat their prefix, takes several sections). Forbidden when one line cannot fit."""
+    sections: list[str] = []
+    current: list[str] = []
+    for line in lines:
+        if len(line) + 6 > _SECTION_LIMIT:
+            raise Forbidden(
+                "an argument is too long for the form to list in full: give a standing "
+                "grant through the API or the CLI after seeing them all",
+                reason=Reason.ARGUMENTS_NOT_SHOWN,
+            )
+        if current and len("\n".join([*current, line])) + 6 > _SECTION_LIMIT:
+            sections.append("```" + "\n".join(current) + "```")
+            current = []
+        current.append(line)
+    if current:
+        sections.append("```" + "\n".join(current) + "```")
+    return sections
 
 
 class StandingInput:
