@@ -286,6 +286,12 @@ async def test_a_form_shows_only_what_the_message_showed_and_a_late_one_decides_
     # Out of bounds: answered in the modal, which stays open.
     answer = await world.submit("U_ALICE", view, {"ttl": "30m", "uses": "0", "serves": "agent"})
     assert answer == {"response_action": "errors", "errors": {"uses": "At least 1 use."}}
+    # A shape Slack never sends (signed all the same): answered in the modal, not a 500.
+    odd = view_submission("U_ALICE", view, {})
+    odd["view"]["state"] = "x"
+    body, headers = signed(SECRET, odd)
+    resp = await world.api.post(INTERACTIONS, content=body, headers=headers)
+    assert resp.status_code == 200 and set(resp.json()["errors"]) == {"ttl", "uses"}, resp.text
     # Decided elsewhere before the form is submitted: nothing more is recorded.
     resp = await decide_as_shown(world.api, iid, rid, READER, justification="by API")
     assert resp.status_code == 200, resp.text

@@ -160,3 +160,15 @@ def test_slacks_form_lists_every_pinned_argument_never_cut() -> None:
     assert "…" not in text
     for i in range(49):
         assert f'{prefix}.k{i:02} = "{"v" * 40}"' in text
+
+
+@pytest.mark.parametrize(
+    "values",
+    [None, [], "x", {"ttl": "30m", "uses": 5}, {"ttl": {"value": []}, "uses": {"value": 7}},
+     {"ttl": {"value": {"selected_option": "30m"}}, "uses": {"value": {"value": 5}}}],
+)  # fmt: skip
+def test_slacks_form_of_a_shape_slack_never_sends_is_answered_not_a_crash(
+    values: object,
+) -> None:
+    form = StandingInput(values)
+    assert set(form.errors) == {"ttl", "uses"}

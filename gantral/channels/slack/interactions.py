@@ -425,7 +425,8 @@ class SlackInteractions:
         by the core included) told to the user ephemerally."""
         view = payload.get("view") or {}
         meta = _ref(_field(view, "private_metadata"))
-        form = StandingInput((view.get("state") or {}).get("values") or {})
+        state = view.get("state")
+        form = StandingInput(state.get("values") if isinstance(state, dict) else None)
         if form.errors:
             return {"response_action": "errors", "errors": form.errors}
         user_id, view_id = _field(payload, "user", "id"), _field(view, "id")

@@ -164,7 +164,7 @@ def _listed(lines: list[str]) -> list[str]:
 class StandingInput:
     """What the submitted form says, or `errors` by block for the modal to show."""
 
-    def __init__(self, values: dict[str, Any]) -> None:
+    def __init__(self, values: object) -> None:
         self.errors: dict[str, str] = {}
         self.ttl = read_input(values, "ttl")
         raw_uses = read_input(values, "uses")
@@ -185,9 +185,17 @@ class StandingInput:
             self.errors["serves"] = "Choose this agent or the team."
 
 
-def read_input(values: dict[str, Any], block: str) -> str:
-    """An input's value by block id: typed text and numbers, or the chosen option."""
-    state = (values.get(block) or {}).get("value") or {}
-    chosen = state.get("selected_option") or {}
-    value = chosen.get("value") if isinstance(chosen, dict) and chosen else state.get("value")
-    return value if isinstance(value, str) else ""
+def read_input(values: object, block: str) -> str:
+    """An input's value by block id: typed text and numbers, or the chosen option; ""
+    for anything else (a shape Slack never sends reads as nothing, never as an error)."""
+    chosen = _at(values, block, "value", "selected_option", "value")
+    if isinstance(chosen, str):
+        return chosen
+    typed = _at(values, block, "value", "value")
+    return typed if isinstance(typed, str) else ""
+
+
+def _at(obj: object, *path: str) -> object:
+    for key in path:
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    return obj
