@@ -220,9 +220,9 @@ class PresenceWatch:
 
     def _screen(self, row: PendingRequest, away: set[str]) -> bool:
         """Whether the listed request is worth reading from its instance. The read model
-        knows who may not decide it and who approved (a deputy by their own name), not
-        a delegator who approved through a deputy and has come back since: such a
-        request waits for its tier's timeout."""
+        knows who may not decide it and who counted in its quorum: each approver, and a
+        deputy's delegator beside the deputy, so a delegator who approved through a
+        deputy and has come back since is not taken for a present holder."""
         if (row.instance_id, row.request_id, row.tier) in self._sent:
             return False
         roles = needed_of(row.roles_needed, row.still_needed)

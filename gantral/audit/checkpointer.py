@@ -91,6 +91,8 @@ class Checkpointer:
         self.witnessing = witnessing
         self._lock = asyncio.Lock()
         self._latest: Checkpoint | None = None
+        # Set while the stored log contradicts what was signed (as of the last publish).
+        self.divergence: LogDivergence | None = None
 
     async def publish(self, min_size: int = 0) -> Checkpoint | None:
         """A checkpoint covering at least `min_size` leaves (and everything committed)."""
@@ -98,7 +100,12 @@ class Checkpointer:
             if self._latest is None:
                 self._latest = await self._load_latest()
             await sync_tree(self.tree, self._queries)
-            self._refuse_divergence()
+            try:
+                self._refuse_divergence()
+            except LogDivergence as error:
+                self.divergence = error
+                raise
+            self.divergence = None
             if min_size and self._latest is not None and self._latest.size >= min_size:
                 return self._latest
             if self.tree.size == 0:

@@ -158,12 +158,12 @@ class ClosureDetector:
         at = format_at(now)
         events = [_event(chain, 1, CLOSED_TYPE, at, payload), _event(chain, 2, SEAL_TYPE, at, {})]
         try:
-            stored = await self._sink.writer.append(chain, events)
+            await self._sink.writer.append(chain, events)
         except Conflict:
             # Another sink recorded it first (with its own detection time).
             await self._export_once(chain)
             return False
-        await self._sink.export(chain, stored[-1].log_index)
+        await self._sink.exports.export(chain)
         self._done.add(chain)
         self._closed.add(instance_id)
         log.error(
@@ -180,10 +180,9 @@ class ClosureDetector:
         return True
 
     async def _export_once(self, chain: str) -> None:
-        """A record stored by a round that stopped before its bundle was written."""
-        if not await self._sink.queries.bundle_keys(chain):
-            seal = (await self._sink.queries.seals(chain))[chain]
-            await self._sink.export(chain, seal.log_index)
+        """A record stored by a round that stopped before its bundle was written (the
+        exporter's sweep would find it too; exporting twice is a no-op)."""
+        await self._sink.exports.export(chain)
         self._done.add(chain)
 
     async def _close_event(

@@ -17,6 +17,11 @@ cover the new column.
 Version 4 adds `cosigned_checkpoints`: checkpoint notes with the witnesses'
 cosignatures (c2sp.org/tlog-cosignature), verbatim, append-only like the rest. Sinks of
 the previous release neither read nor write it.
+
+Version 6: the read model's `approved_by` names a deputy's delegator beside the deputy
+(`gantral.audit.read_model.counted`); the open requests get the delegators of deputies'
+approvals applied before it. A sink of the previous release still running in a rolling
+deploy projects a deputy's approval with the deputy alone.
 """
 
 from __future__ import annotations
@@ -25,7 +30,12 @@ import psycopg
 from psycopg import sql
 
 from gantral.audit.db import Database
-from gantral.audit.read_model import INBOX_DDL, READ_MODEL_DDL, RequestProjection
+from gantral.audit.read_model import (
+    COUNTED_DDL,
+    INBOX_DDL,
+    READ_MODEL_DDL,
+    RequestProjection,
+)
 from gantral.postgres_transaction import transaction
 from gantral.settings.audit import AuditSettings
 
@@ -112,7 +122,14 @@ CREATE TABLE IF NOT EXISTS {schema}.cosigned_checkpoints (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: _V1, 2: READ_MODEL_DDL, 3: _V3, 4: _V4, 5: INBOX_DDL}
+MIGRATIONS: dict[int, str] = {
+    1: _V1,
+    2: READ_MODEL_DDL,
+    3: _V3,
+    4: _V4,
+    5: INBOX_DDL,
+    6: COUNTED_DDL,
+}
 """Version -> DDL. Never edit a released version: append a new one."""
 
 
@@ -182,4 +199,7 @@ async def migrate(dsn: str, config: AuditSettings) -> int:
                 # is a prefix), once every read-model column exists; later events are
                 # applied by the sinks.
                 await RequestProjection(Database(config, conn=conn)).catch_up(conn)
+            elif current < 6 <= max(MIGRATIONS):
+                # Rows projected before: a backfill above applies `counted` itself.
+                await RequestProjection(Database(config, conn=conn)).count_delegators(conn)
     return latest

@@ -52,6 +52,7 @@ class PendingRequest:
     roles_needed: list[str]
     still_needed: list[str]
     tier: int
+    # Who counted in the quorum: each approver, and a deputy's delegator beside the deputy.
     approved_by: list[str]
     # Separation of duties: the humans who may not decide it.
     excluded: list[str] = field(default_factory=list)
@@ -82,7 +83,8 @@ class PendingRequests:
     ) -> list[PendingRequest]:
         """Up to `limit` open requests after `after`, of `teams` (None: all), which still
         need one of `roles` (None: any), and which `actor_id` is neither kept from
-        (separation of duties) nor has already approved."""
+        (separation of duties) nor has already counted in (an approval, theirs or their
+        deputy's)."""
         query = sql.SQL(_OPEN).format(requests=self.db.table("requests"))
         params = {
             "teams": list(teams) if teams is not None else None,

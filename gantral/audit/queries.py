@@ -296,6 +296,15 @@ class AuditQueries:
             rows = await (await conn.execute(query, (since, until, limit))).fetchall()
         return [(str(i), None if team is None else str(team)) for i, team in rows]
 
+    async def unexported_seals(self) -> list[str]:
+        """Ids of the sealed chains with no recorded bundle, oldest seal first."""
+        query = sql.SQL(
+            "SELECT instance_id FROM {} s WHERE NOT EXISTS"
+            " (SELECT 1 FROM {} b WHERE b.instance_id = s.instance_id) ORDER BY log_index"
+        ).format(self.db.table("seals"), self.db.table("bundles"))
+        async with self.db.connection() as conn:
+            return [str(r[0]) for r in await (await conn.execute(query)).fetchall()]
+
     async def bundle_keys(self, instance_id: str) -> list[str]:
         query = sql.SQL(
             "SELECT object_key FROM {} WHERE instance_id = %s ORDER BY exported_at DESC"

@@ -14,6 +14,10 @@ applied twice or skipped. The projection never blocks the audit log: it runs ins
 savepoint, and a failure rolls back only the projection (logged; the next append or
 refresh retries it).
 
+Who counted (`approved_by`): each approver, and for a deputy's approval the delegator it
+counted for too (`on_behalf_of`), as the workflow counts both in the quorum (migration 6
+adds the delegators of deputies' approvals applied before it to the open requests).
+
 Deadlines: HUMAN_REQUESTED and ESCALATED carry their tier's (since migration 5), as do
 REMINDER_SENT and DEADLINE_RESUMED (a halt moved it); events of older releases leave it
 NULL until a reminder goes out.
@@ -57,6 +61,7 @@ from gantral.postgres_transaction import transaction
 
 __all__ = [
     "CATCH_UP_BATCH",
+    "COUNTED_DDL",
     "INBOX_DDL",
     "READ_MODEL_DDL",
     "UNKNOWN",
@@ -64,6 +69,7 @@ __all__ = [
     "OpenRequests",
     "RequestProjection",
     "Stored",
+    "counted",
     "instance_labels",
     "parse_at",
     "plain",
@@ -113,7 +119,7 @@ CREATE TABLE {schema}.requests (
   tier         int NOT NULL DEFAULT 0,
   roles_needed text[] NOT NULL,                -- the current tier's approver roles
   still_needed text[] NOT NULL,                -- quorum: roles still to approve
-  approved_by  text[] NOT NULL DEFAULT '{{}}',  -- humans whose approval is recorded
+  approved_by  text[] NOT NULL DEFAULT '{{}}',  -- humans counted (migration 6: delegators too)
   opened_at    timestamptz NOT NULL,
   deadline     timestamptz,                    -- the current tier's, once known
   closed_at    timestamptz,                    -- NULL while it waits for a human
@@ -147,6 +153,13 @@ CREATE INDEX IF NOT EXISTS requests_open_by_urgency ON {schema}.requests
 """Migration 5, the approver inbox: who separation of duties keeps from each request
 (`excluded`), and the open requests in urgency order (deadline, none last; then age; then
 id), which the inbox pages through by key."""
+
+COUNTED_DDL = """
+COMMENT ON COLUMN {schema}.requests.approved_by IS
+  'humans counted in the quorum: each approver, and a deputy''s delegator';
+"""
+"""Migration 6: `approved_by` names the delegator of a deputy's approval beside the deputy
+(`counted`); the migration adds them to the open requests (`count_delegators`)."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +223,15 @@ def _aware(deadline: datetime | None) -> datetime | None:
     if deadline is None or deadline.tzinfo:
         return deadline
     return deadline.replace(tzinfo=UTC)
+
+
+def counted(p: DecisionRecorded) -> list[str]:
+    """The humans a decision counts in its request's quorum (`approved_by`): none unless
+    it approves; its approver; and, for a deputy's, the delegator it counted for, whom
+    the workflow will not take again either."""
+    if p.decision_type != "APPROVE" or not p.human_actor_id:
+        return []
+    return [p.human_actor_id, *([p.on_behalf_of] if p.on_behalf_of else [])]
 
 
 def _text(value: object) -> str | None:
@@ -306,6 +328,35 @@ class RequestProjection:
             if len(rows) < CATCH_UP_BATCH:
                 break
         return position
+
+    async def count_delegators(self, conn: Conn) -> int:
+        """Migration 6: add to each open request the delegators of the deputies' approvals
+        applied to it before `counted` named them (log index below the watermark; later
+        ones are applied with them); how many requests changed. Under the log's lock, so
+        no append moves the watermark meanwhile."""
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.db.config.schema_name}.log",)
+        )
+        start = await self.watermark(conn)
+        query = sql.SQL(
+            "SELECT log_index, instance_id, seq, type, body FROM {events} WHERE log_index < %s"
+            " AND type = %s AND instance_id IN"
+            " (SELECT instance_id FROM {requests} WHERE closed_at IS NULL) ORDER BY log_index"
+        ).format(events=self._t("events"), requests=self._t("requests"))
+        add = sql.SQL(
+            "UPDATE {} SET approved_by = array_append(approved_by, %(who)s::text)"
+            " WHERE request_id = %(rid)s AND closed_at IS NULL"
+            " AND NOT (%(who)s::text = ANY(approved_by))"
+        ).format(self._t("requests"))
+        cur = await conn.execute(query, (start, str(AuditEventType.DECISION_RECORDED)))
+        changed = 0
+        for li, iid, seq, t, b in await cur.fetchall():
+            row = EventRow(as_int(li), str(iid), as_int(seq), str(t), as_bytes(b), b"", b"")
+            p = _projected(row, plain(row))
+            if isinstance(p, DecisionRecorded) and p.on_behalf_of and counted(p):
+                done = await conn.execute(add, {"who": p.on_behalf_of, "rid": p.request_id})
+                changed += done.rowcount
+        return changed
 
     async def _set_watermark(self, conn: Conn, position: int) -> None:
         query = sql.SQL("UPDATE {} SET next_log_index = %s WHERE name = %s")
@@ -411,8 +462,7 @@ class RequestProjection:
             cur = await conn.execute(
                 sql.SQL(
                     "UPDATE {t} SET still_needed = %(needed)s,"
-                    " approved_by = CASE WHEN %(approve)s AND %(actor)s::text IS NOT NULL"
-                    "   THEN array_append(approved_by, %(actor)s::text) ELSE approved_by END,"
+                    " approved_by = approved_by || %(counted)s::text[],"
                     " closed_at = CASE WHEN %(settles)s THEN %(at)s ELSE closed_at END,"
                     " outcome = CASE WHEN %(settles)s THEN %(outcome)s ELSE outcome END"
                     " WHERE request_id = %(rid)s AND closed_at IS NULL"
@@ -420,8 +470,7 @@ class RequestProjection:
                 ).format(t=requests),
                 {
                     "needed": p.still_needed,
-                    "approve": p.decision_type == "APPROVE",
-                    "actor": p.human_actor_id,
+                    "counted": counted(p),
                     "settles": settles,
                     "at": at,
                     "outcome": p.decision_type or UNKNOWN,

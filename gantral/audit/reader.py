@@ -274,7 +274,10 @@ class AuditReader:
 
     @_maps_outages
     async def bundle(self, instance_id: str) -> BundleView:
-        """The exported (object-locked) bundle when sealed, else one built from the database."""
+        """The exported (object-locked) bundle when there is one, else one built from the
+        database. A sealed chain is exported just after its seal is stored (by the sink, in
+        the background): until then its bundle is built from the database once a
+        checkpoint covers the seal, and before that it is 409 `not_yet_checkpointed`."""
         if self.objects is not None:
             for key in await self.queries.bundle_keys(instance_id):
                 data = await self.objects.get(key)
@@ -286,6 +289,13 @@ class AuditReader:
         if not rows:
             raise NotFound(f"no audit events for instance {instance_id}")
         checkpoint = await self.queries.latest_checkpoint()
+        if seal is not None and (checkpoint is None or checkpoint.size <= seal.log_index):
+            # A sealed bundle proves every event's inclusion: never one that cannot.
+            raise Conflict(
+                f"instance {instance_id} is sealed and its bundle is being exported:"
+                " ask again shortly",
+                reason=Reason.NOT_YET_CHECKPOINTED,
+            )
         tree = await self._synced_tree()
         note = None
         if checkpoint is not None:

@@ -1,22 +1,23 @@
 """The sink service behind the `gantral.audit.append` activity.
 
 Order matters for fail-closed behaviour: snapshots are written to object storage, then
-the batch is committed to PostgreSQL, and only then does the call return. A seal also
-forces a checkpoint covering it and exports the evidence bundle; if any step fails the
-call raises and the (idempotent) retry redoes only what is missing.
+the batch is committed to PostgreSQL, and only then does the call return; if any step
+fails the call raises and the (idempotent) retry redoes only what is missing. A batch
+ending in a seal is answered on its commit too: the checkpoint covering the seal and the
+evidence bundle are written after, by `gantral.audit.seal_exports`, which this wakes.
 """
 
 from __future__ import annotations
 
 import rfc8785
 
-from gantral.audit.bundle import build_bundle, bundle_key, encode_bundle
 from gantral.audit.checkpointer import Checkpointer
 from gantral.audit.encoding import encode_body, format_at
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
 from gantral.audit.redaction import parse_path
 from gantral.audit.rows import PreparedEvent
+from gantral.audit.seal_exports import SealExports
 from gantral.audit.snapshots import store_snapshot
 from gantral.audit.store import SEAL_TYPE, AuditWriter
 from gantral.domain.audit_event import AppendAuditEvents, AppendResult, AuditEvent, StoredEvent
@@ -38,6 +39,7 @@ class AuditSink:
         self.queries = queries
         self.objects = objects
         self.checkpointer = checkpointer
+        self.exports = SealExports(writer, queries, objects, checkpointer)
         for path in redact_paths:
             parse_path(path)  # a bad path is a configuration error: refuse to start
         self.redact_paths = list(redact_paths)
@@ -46,8 +48,13 @@ class AuditSink:
         _check_batch(request)
         prepared = [await self._prepare(event) for event in request.events]
         rows = await self.writer.append(request.instance_id, prepared)
-        if rows and rows[-1].type == SEAL_TYPE and not await self._exported(request.instance_id):
-            await self.export(request.instance_id, rows[-1].log_index)
+        if rows and rows[-1].type == SEAL_TYPE:
+            # A retried seal wakes it again: the export checks for a recorded bundle.
+            self.exports.wake(request.instance_id)
+            if self.checkpointer.divergence is not None:
+                # Tampering detected: nothing is signed, and a seal waits (retried) until
+                # an operator has looked, as when its export ran here.
+                raise self.checkpointer.divergence
         return AppendResult(
             stored=[
                 StoredEvent(
@@ -59,10 +66,6 @@ class AuditSink:
                 for row in rows
             ]
         )
-
-    async def _exported(self, instance_id: str) -> bool:
-        """A retried seal must not export a second bundle once one is recorded."""
-        return bool(await self.queries.bundle_keys(instance_id))
 
     async def _prepare(self, event: AuditEvent) -> PreparedEvent:
         try:
@@ -83,24 +86,6 @@ class AuditSink:
             snapshot_key=None if ref is None else str(ref["key"]),
             snapshot_hash=None if ref is None else str(ref["sha256"]),
         )
-
-    async def export(self, instance_id: str, seal_index: int) -> str:
-        """Checkpoint past the seal, then write the evidence bundle; returns its key."""
-        checkpoint = await self.checkpointer.publish(min_size=seal_index + 1)
-        rows = await self.queries.instance_events(instance_id)
-        seals = await self.queries.seals(instance_id)
-        note = None
-        if checkpoint is not None:
-            note = await self.queries.cosigned_checkpoint_note(checkpoint.size)
-            note = note or await self.queries.checkpoint_note(checkpoint.size)
-        bundle = build_bundle(
-            instance_id, rows, seals.get(instance_id), checkpoint, self.checkpointer.tree, note
-        )
-        data, digest = encode_bundle(bundle)
-        key = bundle_key(instance_id, digest)
-        await self.objects.put_locked(key, data)
-        await self.writer.record_bundle(instance_id, key, digest)
-        return key
 
 
 def _check_batch(request: AppendAuditEvents) -> None:

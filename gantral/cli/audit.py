@@ -476,7 +476,12 @@ def export(
         finally:
             await reader.close()
 
-    out.write_text(_run(run()))
+    try:
+        text = _run(run())
+    except GantralError as error:  # no such instance; sealed, its bundle not yet exported
+        _error(str(error))
+        return
+    out.write_text(text)
     typer.echo(f"wrote {out}")
 
 

@@ -199,13 +199,18 @@ class DelegationBook:
 
 
 @contextlib.asynccontextmanager
-async def open_delegations(settings: Settings) -> AsyncIterator[DelegationBook]:
-    """PostgreSQL (the registry's database) when configured; memory otherwise."""
+async def open_delegations(
+    settings: Settings, *, migrate: bool = True
+) -> AsyncIterator[DelegationBook]:
+    """PostgreSQL (the registry's database) when configured; memory otherwise. A reader
+    that only reads (the channel relay) passes `migrate=False`: its login needs nothing but
+    SELECT on the delegations, and the API, which writes them, creates the schema."""
     max_window = timedelta(days=settings.delegations.max_window_days)
     async with registry_pool(settings, log, "delegations", max_size=2) as pool:
         if pool is None:
             yield DelegationBook(InMemoryDelegationStore(), max_window=max_window)
             return
         store = PostgresDelegationStore(pool)
-        await store.migrate()
+        if migrate:
+            await store.migrate()
         yield DelegationBook(store, max_window=max_window)

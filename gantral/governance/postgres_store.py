@@ -12,7 +12,12 @@ from typing import Any, ClassVar
 
 import psycopg
 from psycopg import sql
-from psycopg.errors import ForeignKeyViolation, UniqueViolation
+from psycopg.errors import (
+    ForeignKeyViolation,
+    InsufficientPrivilege,
+    UndefinedTable,
+    UniqueViolation,
+)
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -94,12 +99,18 @@ class PostgresStore:
 
     @contextlib.contextmanager
     def _database(self) -> Iterator[None]:
-        """A database that is down is a 503, never a 500."""
+        """A database that is down is a 503, never a 500; so are tables not created yet and
+        a login not allowed to read them (a reader that does not migrate, such as the
+        channel relay, before the API created them, or under a misconfigured role)."""
         try:
             yield
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise Unavailable(
                 f"the {self.WHAT} database is unavailable: {exc}", reason=self.UNAVAILABLE
+            ) from exc
+        except (UndefinedTable, InsufficientPrivilege) as exc:
+            raise Unavailable(
+                f"the {self.WHAT} tables cannot be read: {exc}", reason=self.UNAVAILABLE
             ) from exc
 
     async def _execute(

@@ -64,10 +64,12 @@ async def run_channels(
         pool = await open_pool(settings.database.reader_url.get_secret_value(), config.reader_role)
         exits.push_async_callback(pool.close)
         # Delegations, as the API keeps them (the registry's database, when given): messages
-        # name who stands in for whom. Without it, they go without the names.
+        # name who stands in for whom. Without it, they go without the names. Only read:
+        # a login with SELECT on them is enough (docs/deployment.md).
         delegations = None
         if settings.database.registry_url.get_secret_value():
-            delegations = await exits.enter_async_context(open_delegations(settings))
+            opened = open_delegations(settings, migrate=False)
+            delegations = await exits.enter_async_context(opened)
         activities: list[object] = [AuditFollower(pool).read_events]
         if "slack" in channels:
             relay = SlackRelay(

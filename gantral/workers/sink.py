@@ -4,7 +4,8 @@ Separate from the instance worker so only this process holds the audit database'
 writer credentials and the checkpoint signing key. Stops cleanly on SIGTERM/SIGINT: the
 Temporal worker stops polling and lets in-flight appends finish (each batch is one
 transaction: it commits and its activity completes, or it rolls back and Temporal retries it
-whole), then a last checkpoint is published and the pools are closed.
+whole), then the seals stored meanwhile are exported, a last checkpoint is published and
+the pools are closed.
 """
 
 from __future__ import annotations
@@ -127,6 +128,9 @@ async def run_sink(
             graceful_shutdown_timeout=timedelta(seconds=settings.sink.graceful_shutdown_seconds),
         )
         interval = settings.audit.checkpoint_interval_seconds
+        # Seals' checkpoints and bundles, off the append path: woken by each seal, and a
+        # sweep at start and on the checkpoint cadence for any left by a stopped sink.
+        exporting = asyncio.create_task(deps.sink.exports.run(stop, interval))
         publisher = asyncio.create_task(
             _publish_periodically(deps.checkpointer, interval, stop, metrics)
         )
@@ -151,10 +155,14 @@ async def run_sink(
                 log.info("audit sink draining")
                 if served:
                     served.ready = False
+            await exporting
             await publisher
             await counting
             await archiving
             await detecting
+            # The seals stored while the worker drained (a failure is logged and left to
+            # the next start's sweep).
+            await deps.sink.exports.drain()
             await deps.checkpointer.publish()
         finally:
             if served:

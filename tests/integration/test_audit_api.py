@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -45,6 +46,7 @@ async def api(stack: Any) -> AsyncIterator[tuple[httpx.AsyncClient, TestSink, li
             AppendAuditEvents(instance_id=ids[1], events=make_events(ids[1], 4, sealed=False))
         )
         await ts.checkpointer.publish()
+        await ts.sink.exports.drain()
         app = FastAPI()
         install(app)
         app.include_router(router)
@@ -254,3 +256,24 @@ async def test_proofs_in_c2sp_text_formats_verify_here_and_in_go(api: Any, tmp_p
     (tmp_path / "consistency.txt").write_text(lines.text.replace(first, flipped, 1))
     bad_cons = await asyncio.to_thread(go, *cons, tmp_path / "consistency.txt")
     assert bad_cons.returncode == 1 and "tlog.CheckTree" in bad_cons.stderr, bad_cons.stderr
+
+
+async def test_a_sealed_bundle_not_yet_exported_is_a_clear_409_then_served(api: Any) -> None:
+    client, ts, _, _ = api
+    iid = unique("api")
+    await ts.sink.append(AppendAuditEvents(instance_id=iid, events=make_events(iid, 5)))
+    # Sealed, not yet covered by a checkpoint: no bundle could prove its events' inclusion.
+    early = await client.get(f"/v1/audit/instances/{iid}/bundle")
+    assert early.status_code == 409, early.text
+    assert early.json()["reason"] == "not_yet_checkpointed"
+    # Covered, not yet exported: built from the database, and it verifies.
+    await ts.checkpointer.publish()
+    built = (await client.get(f"/v1/audit/instances/{iid}/bundle")).json()
+    assert built["seal"]["seq"] == 5 and verify_bundle(built, ts.key.public_key()) == []
+    assert (await client.get(f"/v1/audit/instances/{iid}")).json()["bundle_keys"] == []
+    # Exported: the object-locked one.
+    assert await ts.sink.exports.drain() == [iid]
+    [key] = (await client.get(f"/v1/audit/instances/{iid}")).json()["bundle_keys"]
+    served = (await client.get(f"/v1/audit/instances/{iid}/bundle")).json()
+    stored = json.loads(await ts.objects.get(key) or b"{}")
+    assert served["checkpoint"] == stored["checkpoint"] and served["events"] == stored["events"]

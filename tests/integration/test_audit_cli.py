@@ -29,6 +29,7 @@ async def logged(stack: Any) -> AsyncIterator[tuple[TestSink, list[str]]]:
             events = make_events(iid, 6, snapshot_every=2)
             await ts.sink.append(AppendAuditEvents(instance_id=iid, events=events))
         checkpoint = await ts.checkpointer.publish()
+        await ts.sink.exports.drain()
         yield ts, ids, checkpoint
 
 
@@ -191,6 +192,22 @@ def test_keygen_writes_a_private_and_public_key(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (tmp_path / "k.pem").stat().st_mode & 0o777 == 0o600
     assert "PUBLIC KEY" in (tmp_path / "k.pem.pub").read_text()
+
+
+async def test_export_of_a_seal_not_yet_exported_is_a_clear_error_then_the_bundle(
+    stack: Any, logged: Any, tmp_path: Path
+) -> None:
+    ts, *_ = logged
+    iid = unique("cli")
+    await ts.sink.append(AppendAuditEvents(instance_id=iid, events=make_events(iid, 4)))
+    out = tmp_path / "bundle.json"
+    early = await _run_in_thread(stack, ts, "export", iid, "--out", str(out))
+    assert early.exit_code == 2 and "its bundle is being exported" in early.output, early.output
+    assert "Traceback" not in early.output and not out.exists()
+    assert await ts.sink.exports.drain() == [iid]
+    exported = await _run_in_thread(stack, ts, "export", iid, "--out", str(out))
+    assert exported.exit_code == 0, exported.output
+    assert json.loads(out.read_text())["seal"]["seq"] == 4
 
 
 async def test_tampered_database_fails_with_instance_and_seq(stack: Any, logged: Any) -> None:

@@ -31,11 +31,13 @@ from temporalio.common import RetryPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from gantral.audit.bundle_verify import verify_bundle
 from gantral.audit.checkpoint import generate_key_pem, load_private_key
 from gantral.audit.db import Database
 from gantral.audit.history_archive import history_chain_id
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
+from gantral.audit.service import open_sink
 from gantral.audit.testing import (
     TEST_BUCKET,
     make_events,
@@ -176,6 +178,8 @@ async def _assert_exactly_once(
             queries, objects=objects, public_key=load_private_key(pem).public_key()
         )
         assert report.ok, report.problems
+        # Every seal's bundle is exported, however the sink stopped in between.
+        assert await queries.unexported_seals() == []
         # A closed instance's history is archived in a chain of its own (two events, once).
         archived = [len(await queries.instance_events(history_chain_id(iid))) for iid in expected]
         assert set(archived) <= {0, 2}
@@ -215,6 +219,43 @@ async def test_postgres_stopped_and_restarted_while_appends_retry(
         stop.set()
         if not sink.done():
             await asyncio.wait_for(sink, 30)
+
+
+async def test_a_seal_left_unexported_by_a_stopped_sink_is_exported_at_start(
+    stack: Any,
+) -> None:
+    pem, _ = generate_key_pem()
+    schema = unique("audit_sweep")
+    config = AuditSettings(schema_name=schema, object_prefix=f"{schema}/")
+    settings = _settings(stack, unique("audit-q"), pem)
+    iid = unique("sealed")
+    # What a sink killed between a seal's commit and its export leaves behind: the sealed
+    # chain, answered to its workflow, with no checkpoint covering it and no bundle.
+    async with open_sink(settings, config) as deps:
+        await deps.sink.append(AppendAuditEvents(instance_id=iid, events=make_events(iid, 6)))
+        assert deps.sink.exports.pending == [iid]  # and lost with the process
+        assert await deps.queries.bundle_keys(iid) == []
+    stop = asyncio.Event()
+    sink = asyncio.create_task(run_sink(settings, stop, config=config))
+    try:
+        async with await psycopg.AsyncConnection.connect(stack.postgres_uri) as conn:
+            queries = AuditQueries(Database(config, conn=conn))
+            deadline = time.monotonic() + 60
+            while not await queries.bundle_keys(iid):
+                assert time.monotonic() < deadline, "the restarted sink did not export the seal"
+                assert not sink.done(), sink
+                await asyncio.sleep(0.2)
+                await conn.rollback()  # a fresh snapshot for the next look
+            [key] = await queries.bundle_keys(iid)
+        objects = ObjectStore.from_settings(
+            s3_settings(stack.s3_endpoint), prefix=config.object_prefix
+        )
+        bundle = json.loads(await objects.get(key) or b"{}")
+        public = load_private_key(pem).public_key()
+        assert bundle["seal"]["seq"] == 6 and verify_bundle(bundle, public) == []
+    finally:
+        stop.set()
+        await asyncio.wait_for(sink, 30)
 
 
 async def _fresh_database(stack: Any) -> str:

@@ -369,6 +369,51 @@ async def test_migration_backfills_and_sinks_catch_up_during_a_rolling_deploy(
     assert await migrations.migrate(dsn, config) == max(migrations.MIGRATIONS)
 
 
+async def test_a_deputys_delegator_is_counted_and_migration_6_adds_them_to_open_requests(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dsn = stack.postgres_uri
+    config = AuditSettings(schema_name=unique("audit_rm"))
+    monkeypatch.setattr(
+        migrations, "MIGRATIONS", {v: d for v, d in migrations.MIGRATIONS.items() if v < 6}
+    )
+    assert await migrations.migrate(dsn, config) == 5
+    monkeypatch.undo()
+
+    def for_lee(e: AuditEvent) -> AuditEvent:  # the approver stood in for lee
+        return e.model_copy(update={"payload": {**e.payload, "on_behalf_of": "lee"}})
+
+    # Open: a deputy's approval short of the quorum; closed: one that settled the request.
+    open_iid, open_rid = unique("inst"), unique("req")
+    closed_iid, closed_rid = unique("inst"), unique("req")
+    pool = await open_pool(dsn, config.writer_role)
+    try:
+        writer = AuditWriter(Database(config, pool=pool))
+        partial = for_lee(decided(open_iid, open_rid, still_needed=["SECURITY"]))
+        await writer.append(open_iid, [prepare(e) for e in [*opened(open_iid, open_rid), partial]])
+        settled = for_lee(decided(closed_iid, closed_rid))
+        events = [*opened(closed_iid, closed_rid), settled]
+        await writer.append(closed_iid, [prepare(e) for e in events])
+    finally:
+        await pool.close()
+    for rid in (open_rid, closed_rid):  # both names, as the workflow counts them
+        assert (await request_row(dsn, config.schema_name, rid) or ())[4] == [LEAD.id, "lee"]
+
+    # As the previous release projected them: the deputy alone.
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        await conn.execute(
+            sql.SQL("UPDATE {}.requests SET approved_by = %s").format(
+                sql.Identifier(config.schema_name)
+            ),
+            ([LEAD.id],),
+        )
+    assert await migrations.migrate(dsn, config) == 6
+    assert (await request_row(dsn, config.schema_name, open_rid) or ())[4] == [LEAD.id, "lee"]
+    # Closed requests are read by nobody who asks who counted: left as they were.
+    assert (await request_row(dsn, config.schema_name, closed_rid) or ())[4] == [LEAD.id]
+    assert await migrations.migrate(dsn, config) == 6  # a no-op once current
+
+
 async def test_a_failing_projection_never_loses_a_batch(
     ts: TestSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections import Counter
@@ -13,11 +14,18 @@ import pytest
 from botocore.exceptions import ClientError
 from psycopg import sql
 
+from gantral.audit.bundle import BUNDLE_PREFIX
 from gantral.audit.bundle_verify import verify_bundle
-from gantral.audit.checkpointer import CHECKPOINT_PREFIX_KEY, cosigned_note_key
+from gantral.audit.checkpointer import (
+    CHECKPOINT_PREFIX_KEY,
+    Checkpointer,
+    LogDivergence,
+    cosigned_note_key,
+)
 from gantral.audit.db import Database, open_pool
 from gantral.audit.queries import AuditQueries
-from gantral.audit.store import SequenceGap
+from gantral.audit.sink import AuditSink
+from gantral.audit.store import AuditWriter, SequenceGap
 from gantral.audit.testing import TestSink, make_events, open_test_sink, unique
 from gantral.audit.verifier import verify_database
 from gantral.domain.audit_event import AppendAuditEvents
@@ -78,11 +86,20 @@ async def test_nothing_may_follow_a_seal(ts: TestSink) -> None:
         await ts.sink.append(_req(iid, make_events(iid, 1, start=4, sealed=False)))
 
 
-async def test_seal_exports_a_bundle_verifiable_offline(ts: TestSink) -> None:
+async def test_a_seal_is_answered_before_its_export_then_exported_once(ts: TestSink) -> None:
     iid = unique("inst")
     events = make_events(iid, 12, snapshot_every=3)
-    await ts.sink.append(_req(iid, events))
-    await ts.sink.append(_req(iid, events[9:]))  # a retried seal exports nothing new
+    result = await ts.sink.append(_req(iid, events))
+    # Answered on the commit: no checkpoint signed, no bundle written, the export queued.
+    assert result.stored[-1].seq == 12 and (await ts.queries.seals(iid))[iid].seq == 12
+    assert await ts.objects.keys(CHECKPOINT_PREFIX_KEY) == []
+    assert await ts.queries.bundle_keys(iid) == []
+    assert await ts.queries.unexported_seals() == [iid]
+    assert ts.sink.exports.pending == [iid]
+    await ts.sink.append(_req(iid, events[9:]))  # a retried seal queues it once
+    assert ts.sink.exports.pending == [iid]
+
+    assert await ts.sink.exports.drain() == [iid]
     keys = await ts.queries.bundle_keys(iid)
     assert len(keys) == 1
     data = await ts.objects.get(keys[0])
@@ -93,6 +110,86 @@ async def test_seal_exports_a_bundle_verifiable_offline(ts: TestSink) -> None:
     assert len(bundle["snapshots"]) == 3
     assert verify_bundle(bundle, ts.key.public_key()) == []
     assert await ts.objects.keys(CHECKPOINT_PREFIX_KEY)
+    # Nothing left, and exporting again (a retried seal) writes nothing new.
+    await ts.sink.append(_req(iid, events[9:]))
+    assert await ts.sink.exports.drain() == [iid]
+    assert await ts.sink.exports.sweep() == []
+    assert await ts.queries.bundle_keys(iid) == keys
+    assert await ts.queries.unexported_seals() == []
+
+
+async def test_a_seal_waits_while_the_log_contradicts_a_signed_checkpoint(ts: TestSink) -> None:
+    """Tampering detected (by the last publish): other batches are stored, but a seal's
+    append raises after its commit, so the instance retries it until an operator looks."""
+    iid = unique("inst")
+    events = make_events(iid, 4)
+    ts.checkpointer.divergence = LogDivergence("log no longer matches signed checkpoint 3")
+    await ts.sink.append(_req(iid, events[:3]))
+    with pytest.raises(LogDivergence):
+        await ts.sink.append(_req(iid, events[3:]))
+    with pytest.raises(LogDivergence):  # the retry, the same
+        await ts.sink.append(_req(iid, events[3:]))
+    ts.checkpointer.divergence = None  # an operator restored the log; the next publish says
+    assert [s.seq for s in (await ts.sink.append(_req(iid, events[3:]))).stored] == [4]
+
+
+def _restarted(ts: TestSink, pool: Any = None) -> AuditSink:
+    """A new sink process on the same log: nothing in memory, its own checkpointer."""
+    db = ts.writer.db if pool is None else Database(ts.config, pool=pool)
+    queries, writer = AuditQueries(db), AuditWriter(db)
+    checkpointer = Checkpointer(queries, writer, ts.objects, ts.key, ts.config.origin)
+    return AuditSink(writer, queries, ts.objects, checkpointer, ["$.prompt"])
+
+
+async def test_a_seal_whose_export_was_lost_is_exported_by_the_sweep(
+    ts: TestSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    killed, failed = unique("killed"), unique("failed")
+    # The sink stops between the commit and the export: the queue dies with it.
+    await ts.sink.append(_req(killed, make_events(killed, 5)))
+    # The export fails (object storage refuses the bundle): left for the sweep.
+    put_locked = ts.objects.put_locked
+
+    async def refusing(key: str, data: bytes) -> None:
+        if key.startswith(BUNDLE_PREFIX):
+            raise ClientError({"Error": {"Code": "ServiceUnavailable"}}, "PutObject")
+        await put_locked(key, data)
+
+    monkeypatch.setattr(ts.objects, "put_locked", refusing)
+    await ts.sink.append(_req(failed, make_events(failed, 4)))
+    assert [i for i in await ts.sink.exports.drain() if i == failed] == []
+    assert set(await ts.queries.unexported_seals()) == {killed, failed}
+    monkeypatch.setattr(ts.objects, "put_locked", put_locked)
+
+    restarted = _restarted(ts)
+    assert restarted.exports.pending == []
+    assert sorted(await restarted.exports.sweep()) == sorted([killed, failed])
+    for iid in (killed, failed):
+        [key] = await ts.queries.bundle_keys(iid)
+        bundle = json.loads(await ts.objects.get(key) or b"{}")
+        assert bundle["seal"]["seq"] == len(bundle["events"])
+        assert verify_bundle(bundle, ts.key.public_key()) == []
+    assert await ts.queries.unexported_seals() == []
+
+
+async def test_two_replicas_sweeping_together_export_each_seal_once(
+    stack: Any, ts: TestSink
+) -> None:
+    ids = [unique("both") for _ in range(6)]
+    for iid in ids:
+        await ts.sink.append(_req(iid, make_events(iid, 3)))
+    pool = await open_pool(stack.postgres_uri, ts.config.writer_role)
+    try:
+        # Separate checkpointers sign different checkpoints: two exports of one chain
+        # would be two different bundles.
+        one, two = _restarted(ts), _restarted(ts, pool)
+        for _ in range(3):
+            await asyncio.gather(one.exports.sweep(), two.exports.sweep())
+    finally:
+        await pool.close()
+    for iid in ids:
+        assert len(await ts.queries.bundle_keys(iid)) == 1, iid
+    assert await ts.queries.unexported_seals() == []
 
 
 async def test_snapshot_is_redacted_locked_and_referenced(ts: TestSink) -> None:
@@ -155,6 +252,7 @@ async def test_audit_roles_cannot_rewrite_history(stack: Any, ts: TestSink, role
 async def test_triggers_refuse_changes_even_to_the_owner(stack: Any, ts: TestSink) -> None:
     iid = unique("inst")
     await ts.sink.append(_req(iid, make_events(iid, 3)))
+    await ts.sink.exports.drain()  # a checkpoint and a bundle row: the triggers are per row
     async with await psycopg.AsyncConnection.connect(stack.postgres_uri) as conn:
         for table in ("events", "seals", "checkpoints", "bundles"):
             name = sql.SQL("{}.{}").format(

@@ -56,6 +56,7 @@ async def world(stack: Any) -> AsyncIterator[World]:
             for chunk in (events[:3], events[3:6], events[6:]):
                 await ts.sink.append(AppendAuditEvents(instance_id=iid, events=chunk))
         await ts.checkpointer.publish()
+        await ts.sink.exports.drain()  # the sealed ones' bundles pinpoint rewritten events
         anchors = await stored_checkpoints(ts.objects)
         assert anchors and anchors[-1].size == INSTANCES * EVENTS
         yield World(ts, ids, anchors)

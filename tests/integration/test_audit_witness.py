@@ -182,6 +182,7 @@ async def test_checkpoints_are_cosigned_stored_and_counted(
         _witnessed(ts, witness, http)
         iid = await _append(ts)
         first = await ts.checkpointer.publish()
+        assert await ts.sink.exports.drain() == [iid]  # its bundle, against `first`
         await _append(ts, 4)
         second = await ts.checkpointer.publish()
         assert first is not None and second is not None and second.size > first.size

@@ -15,9 +15,13 @@ import httpx
 import psycopg
 import pytest
 from psycopg import errors
+from psycopg.conninfo import make_conninfo
+from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.worker import Replayer
 
+from gantral.errors import Unavailable
+from gantral.governance.delegation_book import open_delegations
 from gantral.settings import Settings
 from gantral.temporal_codec import data_converter
 from gantral.workflows.instance import InstanceWorkflow
@@ -298,6 +302,41 @@ async def test_delegations_are_append_only_rows_in_postgresql(settings: Settings
             conn.execute("DELETE FROM gantral_delegations.delegations")
         with pytest.raises(errors.InsufficientPrivilege):
             conn.execute("UPDATE gantral_delegations.delegation_ends SET ended_by = 'x'")
+
+
+async def test_the_relay_reads_delegations_with_a_select_only_login(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    """The channel relay only reads delegations: a login with SELECT on them suffices (it
+    does not migrate), and one without it is an unavailable store, never a crash."""
+    suffix = uuid.uuid4().hex[:8]
+    lead = bearer(f"ro-lead-{suffix}", ["TECH_LEAD", "approver"])
+    assert (await delegate(api, lead, f"ro-deputy-{suffix}")).status_code == 200
+    dsn = settings.database.registry_url.get_secret_value()
+    reader, none = f"relay_ro_{suffix}", f"relay_none_{suffix}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        database = conn.info.dbname
+        for role in (reader, none):
+            conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'x'")
+            conn.execute(f"GRANT CONNECT ON DATABASE {database} TO {role}")
+        conn.execute(f"GRANT USAGE ON SCHEMA gantral_delegations TO {reader}")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA gantral_delegations TO {reader}")
+
+    def as_role(role: str) -> Settings:
+        url = make_conninfo(dsn, user=role, password="x")
+        database_settings = settings.database.model_copy(update={"registry_url": SecretStr(url)})
+        return settings.model_copy(update={"database": database_settings})
+
+    # The delegations in effect, as the API's own login reads them at one instant.
+    since = datetime.now(UTC)
+    async with open_delegations(settings, migrate=False) as book:
+        stored = await book.store.current(since)
+    assert f"ro-deputy-{suffix}" in {d.deputy for d in stored}
+    async with open_delegations(as_role(reader), migrate=False) as book:
+        assert await book.store.current(since) == stored
+    async with open_delegations(as_role(none), migrate=False) as book:
+        with pytest.raises(Unavailable, match="cannot be read"):
+            await book.store.current(book.now())
 
 
 async def test_out_of_office_routes_the_delegators_requests_to_the_deputy(

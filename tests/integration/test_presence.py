@@ -5,7 +5,9 @@ the request: nobody present can decide it, and it is ESCALATED well before the t
 hour. With a second lead present, nothing changes; an escalate-now fact the API did not
 attest is dropped; with no tier after the first, the timeout alone applies. A delegation
 whose window starts later is watched by the presence clock: at its start the request is
-escalated without anyone asking again, also by an API started after it was stored."""
+escalated without anyone asking again, also by an API started after it was stored. A
+delegator whose deputy approved for them, back since, is still counted: the sweep finds
+the request's other role with nobody present and escalates it."""
 
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from gantral.workflows.messages import EscalateNow
 from gantral.workflows.sandbox import SANDBOX_RUNNER
 from tests.helpers.auth import AUDITOR, bearer
 from tests.helpers.governance import put
+from tests.helpers.lifecycle import decide
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -46,13 +49,20 @@ tiers:
   - {name: leads, timeout: 1h}
   - {name: managers, approvers: {role: SRE_MANAGER}, timeout: 1h}
 """
+TWO_ROLES = """
+requires_human_approval: true
+approvers: [{role: TECH_LEAD}, {role: SECURITY_REVIEWER}]
+tiers:
+  - {name: leads, timeout: 1h}
+  - {name: managers, approvers: {role: SRE_MANAGER}, timeout: 1h}
+"""
 ONE_TIER = (
     "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\ntimeouts: {primary: 1h}\n"
 )
 
 # Each test's team, listed in the directory the API below starts with.
-ALONE, PAIR, FORGED, LAST, LATER, STARTS, KEPT, STORED = (
-    f"pr-{uuid.uuid4().hex[:8]}" for _ in range(8)
+ALONE, PAIR, FORGED, LAST, LATER, STARTS, KEPT, STORED, BACK = (
+    f"pr-{uuid.uuid4().hex[:8]}" for _ in range(9)
 )
 # Teams with two leads, the others have one.
 TWO_LEADS = (PAIR, KEPT)
@@ -80,9 +90,12 @@ async def present(
     """An API of its own with a role directory, on the session's workers and databases."""
     path = tmp_path_factory.mktemp("presence") / "roles.yaml"
     lines = []
-    for team in (ALONE, PAIR, FORGED, LAST, LATER, STARTS, KEPT, STORED):
+    for team in (ALONE, PAIR, FORGED, LAST, LATER, STARTS, KEPT, STORED, BACK):
         leads = [_people(team, "lee")] + ([_people(team, "kim")] if team in TWO_LEADS else [])
         lines.append(f"{team}:\n  TECH_LEAD: [{', '.join(leads)}]\n")
+    # BACK: lee also reviews, beside sam.
+    reviewers = ", ".join(_people(BACK, who) for who in ("lee", "sam"))
+    lines.append(f"  SECURITY_REVIEWER: [{reviewers}]\n")
     path.write_text("".join(lines))
     # The periodic sweep as rare as allowed: what the clock does here, a window's start did.
     delegations = settings.delegations.model_copy(
@@ -363,3 +376,47 @@ async def test_a_window_stored_before_the_api_started_is_watched_from_the_store(
         event = await escalated(present.client, iid, wait=20)
     assert event["payload"]["cause"] == "no present human can decide TECH_LEAD"
     assert datetime.fromisoformat(event["at"]) >= starts
+
+
+async def test_a_delegator_back_after_their_deputy_approved_still_counted_by_the_sweep(
+    present: Deployed,
+) -> None:
+    api = present.client
+    wid = await workflow(api, TWO_ROLES)
+    lee_id, lee = _people(BACK, "lee"), human(BACK, "lee", "TECH_LEAD", "SECURITY_REVIEWER")
+    sam = human(BACK, "sam", "SECURITY_REVIEWER")
+    ends = (datetime.now(UTC) + timedelta(hours=8)).isoformat()
+    for who, deputy in ((sam, "rita"), (lee, "dana")):  # sam's deputy will be the requester
+        body = {"deputy": _people(BACK, deputy), "ends_at": ends}
+        given = await api.put("/v1/delegations/me", json=body, headers=who)
+        assert given.status_code == 200, given.text
+    # dana may decide for lee: the request keeps its tier.
+    iid, request = await ask(api, wid, BACK)
+    rid = request["request_id"]
+    approved = await decide(
+        api, iid, rid, "APPROVE", human(BACK, "dana"), on_behalf_of=lee_id, role="TECH_LEAD"
+    )
+    assert approved.status_code == 200, approved.text
+    # lee comes back (nothing looks at a return). SECURITY_REVIEWER is still needed: lee
+    # counted already, and sam is away to rita, whom separation of duties keeps out.
+    assert (await api.delete("/v1/delegations/me", headers=lee)).status_code == 200
+    reader = present.app.state.presence.reader
+    deadline = time.monotonic() + 20
+    while True:  # until the sink's read model holds the approval
+        rows = await reader.pending(teams=[BACK], roles=None, actor_id=None, after=None, limit=5)
+        row = next((r for r in rows if r.request_id == rid), None)
+        if row is not None and row.still_needed == ["SECURITY_REVIEWER"]:
+            break
+        assert time.monotonic() < deadline, "the approval never reached the read model"
+        await asyncio.sleep(0.2)
+    # Both names counted: lee's inbox no longer lists it either.
+    assert sorted(row.approved_by) == sorted([_people(BACK, "dana"), lee_id])
+    for_lee = await reader.pending(teams=[BACK], roles=None, actor_id=lee_id, after=None, limit=5)
+    assert rid not in {r.request_id for r in for_lee}
+    assert await escalations(api, iid) == []
+    assert await present.app.state.presence.sweep() == 1
+    event = await escalated(api, iid)
+    assert (event["payload"]["tier"], event["payload"]["cause"]) == (
+        1,
+        "no present human can decide SECURITY_REVIEWER",
+    )

@@ -23,6 +23,7 @@ from gantral.replay.report import ReplayReport
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from tests.helpers.archive import archive_record, delete_history
+from tests.helpers.audit_reads import exported_bundle
 from tests.helpers.auth import AUDITOR
 from tests.helpers.replay_cli import approved_and_completed
 from tests.helpers.replay_scenarios import continue_as_new
@@ -68,7 +69,7 @@ async def test_history_is_archived_and_replayed_after_temporal_drops_it(
     assert after.timeline == before.timeline
 
     # Offline: the record chain's bundle verifies with the public key, and names the file.
-    bundle = (await api.get(f"/v1/audit/instances/{chain}/bundle", headers=AUDITOR)).json()
+    bundle = await exported_bundle(api, chain)
     assert verify_bundle(bundle, load_verification_keys([AUDIT_PUBLIC])) == []
     assert verify_history_archive(bundle, archive) == []
     altered = json.loads(archive)
@@ -79,7 +80,7 @@ async def test_history_is_archived_and_replayed_after_temporal_drops_it(
     # An auditor's own copy: the archive as the API serves it, both bundles, the public key.
     served = await api.get(f"/v1/replay/{iid}/history", headers=AUDITOR)
     assert served.status_code == 200 and served.content == archive
-    instance_bundle = (await api.get(f"/v1/audit/instances/{iid}/bundle", headers=AUDITOR)).json()
+    instance_bundle = await exported_bundle(api, iid)
     files = {
         "archive": archive,
         "bundle": json.dumps(instance_bundle).encode(),

@@ -531,6 +531,25 @@ def test_without_a_registry_the_relay_gets_no_registry_credentials() -> None:
     assert "db-registry" not in yaml.safe_dump(pod)
 
 
+def test_a_select_only_delegations_login_replaces_the_registrys_in_the_relay() -> None:
+    # Least privilege: the relay only reads delegations; the API keeps the registry's login.
+    reader = {"existingSecret": "gantral-db-delegations", "key": "dsn"}
+    values = merge_values(WITH_EXTRAS, {"database": {"delegationsReader": reader}})
+    objects = objects_of(values)
+    relay = deployment_pod(objects, "channels")
+    env = container_env(relay["containers"][0])
+    assert secret_file_of(relay, env["GANTRAL_DATABASE__REGISTRY_URL"]) == (
+        "gantral-db-delegations",
+        "dsn",
+    )
+    assert "gantral-db-registry" not in yaml.safe_dump(relay)
+    api = deployment_pod(objects, "api")
+    api_env = container_env(api["containers"][0])
+    assert secret_file_of(api, api_env["GANTRAL_DATABASE__REGISTRY_URL"])[0] == (
+        "gantral-db-registry"
+    )
+
+
 def test_the_enabled_callback_worker_signs_and_calls_only_allowed_urls(
     extras: dict, tmp_path: Path
 ) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from gantral.audit.read_model import counted
+from gantral.domain.audit_payloads import DecisionRecorded
 from gantral.domain.materiality import Materiality
 from gantral.domain.records import HumanRequest, RequestStatus
 from gantral.errors import InvalidInput
@@ -160,3 +162,25 @@ def test_the_read_model_screen_passes_only_requests_that_may_have_nobody() -> No
     assert not screen("nowhere", ["TECH_LEAD"], set(), {"lee"}, DIRECTORY)
     assert not screen("pay", [], set(), {"lee", "kim"}, DIRECTORY)
     assert DIRECTORY.teams() == ["ops", "pay"]
+
+
+def deputy_approval(**update: object) -> DecisionRecorded:
+    base = DecisionRecorded(
+        decision_id="dec_1", instance_id="inst_1", request_id="req_1", decision_type="APPROVE",
+        human_actor_id="dana", role="TECH_LEAD", justification=None, args_digest="d",
+        context_delta=None, idempotency_key="k", at=NOW, on_behalf_of="lee",
+        delegation_id="dlg_lee", quorum_satisfied=False, still_needed=["TECH_LEAD"],
+    )  # fmt: skip
+    return base.model_copy(update=update)
+
+
+def test_the_read_model_counts_a_deputys_delegator_so_the_screen_does_not_take_them_back() -> None:
+    # dana approved for lee, who is back: lee counted, kim is away; nobody may be left.
+    assert counted(deputy_approval()) == ["dana", "lee"]
+    used = {"rita", *counted(deputy_approval())}
+    assert may_be_undecidable("pay", ["TECH_LEAD"], used, {"kim"}, DIRECTORY)
+    # Named by the deputy alone, lee would pass for a present holder: the gap closed here.
+    assert not may_be_undecidable("pay", ["TECH_LEAD"], {"rita", "dana"}, {"kim"}, DIRECTORY)
+    # An approval of one's own counts its approver; a rejection counts nobody.
+    assert counted(deputy_approval(on_behalf_of=None, delegation_id=None)) == ["dana"]
+    assert counted(deputy_approval(decision_type="REJECT")) == []

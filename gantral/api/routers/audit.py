@@ -89,7 +89,10 @@ async def verify_instance(
 
 @router.get("/instances/{instance_id}/bundle")
 async def get_bundle(instance_id: InstanceId, reader: AuditInstanceReader) -> BundleView:
-    """The evidence bundle, verifiable offline with `gantral audit verify --bundle`."""
+    """The evidence bundle, verifiable offline with `gantral audit verify --bundle`: the
+    exported (object-locked) one once the sink has written it, just after the seal; until
+    then built from the database, and 409 `not_yet_checkpointed` while no checkpoint
+    covers the seal (ask again shortly)."""
     return await reader.bundle(instance_id)
 
 
