@@ -12,6 +12,9 @@ against the same decision on a fresh instance.
 
     .venv/bin/python bench/bench_scale.py                       # 0, 500, 2000; 500 steps
     .venv/bin/python bench/bench_scale.py --counts 0,1000,4000,10000 --steps 5000
+
+The long-lived instance is measured first, with nothing waiting; every figure is printed
+as soon as it is measured.
 """
 
 from __future__ import annotations
@@ -147,11 +150,41 @@ async def fill(c: Client, n: int, opened: list[tuple[str, str, str]]) -> None:
 
 async def main(counts: list[int], samples: int, steps: int) -> None:
     rows: list[tuple[int, dict[str, list[float]], dict[str, float]]] = []
+    # Each figure is printed as soon as it is measured (a run cut short keeps what it had).
+    print("scale; Temporal dev server (SQLite file), PostgreSQL, SeaweedFS; API, worker and")
+    print(f"sink in this one process; {samples} samples per figure, ms p50/p99", flush=True)
     async with bench_stack("bench-scale", TEMPLATE, api=True) as stack:
         assert stack.api_url is not None
         limits = httpx.Limits(max_connections=40)
         async with httpx.AsyncClient(base_url=stack.api_url, timeout=120, limits=limits) as api:
             c = Client(api, tokens())
+
+            async def decide_on(iid: str, i: int) -> None:
+                asked = await c.authorize(iid, "deploy", 1_000_000 + i)
+                await c.decide(iid, asked["request"]["request_id"], asked["args_digest"])
+
+            # First, with nothing waiting: a long-lived instance against a fresh one, the
+            # same decision.
+            if steps:
+                old = await c.start()
+                began = time.perf_counter()
+                for i in range(steps):
+                    await c.allowed_step(old, i)
+                ran = time.perf_counter() - began
+                long_lived = await timed(samples, lambda i: decide_on(old, i))
+                fresh_ids = [await c.start() for _ in range(samples)]
+                fresh = await timed(samples, lambda i: decide_on(fresh_ids[i], i))
+                print(f"long-lived instance: {steps} allowed steps in {ran:.1f} s "
+                      f"({steps / ran if ran else 0:.1f} steps/s)")  # fmt: skip
+                ratio = ms(long_lived) / ms(fresh) if ms(fresh) else 0.0
+                print(f"  decide p50/p99 on it {ms(long_lived):.1f}/{ms(long_lived, 0.99):.1f} "
+                      f"ms, on a fresh one {ms(fresh):.1f}/{ms(fresh, 0.99):.1f} ms: "
+                      f"{ratio:.2f}x (target: about 1x)", flush=True)  # fmt: skip
+
+            head = f"{'waiting':>8}" + "".join(
+                f"{k:>16}" for k in ("list", "get", "inbox", "decide")
+            )
+            print(head, flush=True)
             opened: list[tuple[str, str, str]] = []
             for count in sorted(counts):
                 # Every sample decides one request: keep `count` waiting while it is timed.
@@ -168,47 +201,19 @@ async def main(counts: list[int], samples: int, steps: int) -> None:
                 }  # fmt: skip
                 picked = [opened.pop() for _ in range(samples)]
                 figures["decide"] = await timed(samples, lambda i, p=picked: c.decide(*p[i]))
-                rows.append((count, figures, memory(stack.data)))
+                mem = memory(stack.data)
+                rows.append((count, figures, mem))
+                cells = "".join(
+                    f"{ms(figures[k]):>8.1f}/{ms(figures[k], 0.99):<7.1f}"
+                    for k in ("list", "get", "inbox", "decide")
+                )
+                sizes = ", ".join(f"{k} {v:.0f}" for k, v in sorted(mem.items()))
+                print(f"{count:>8}{cells}  memory MiB: {sizes}", flush=True)
 
-            # A long-lived instance against a fresh one, the same decision.
-            old = await c.start()
-            began = time.perf_counter()
-            for i in range(steps):
-                await c.allowed_step(old, i)
-            ran = time.perf_counter() - began
-
-            async def decide_on(iid: str, i: int) -> None:
-                asked = await c.authorize(iid, "deploy", 1_000_000 + i)
-                await c.decide(iid, asked["request"]["request_id"], asked["args_digest"])
-
-            long_lived = await timed(samples, lambda i: decide_on(old, i))
-            fresh_ids = [await c.start() for _ in range(samples)]
-            fresh = await timed(samples, lambda i: decide_on(fresh_ids[i], i))
-
-    print("scale; Temporal dev server (SQLite file), PostgreSQL, SeaweedFS; API, worker and")
-    print(f"sink in this one process; {samples} samples per figure, ms p50/p99")
-    head = f"{'waiting':>8}" + "".join(f"{k:>16}" for k in ("list", "get", "inbox", "decide"))
-    print(head)
-    for count, figures, _ in rows:
-        cells = "".join(
-            f"{ms(figures[k]):>8.1f}/{ms(figures[k], 0.99):<7.1f}"
-            for k in ("list", "get", "inbox", "decide")
-        )
-        print(f"{count:>8}{cells}")
-    print("memory (proportional set size), MiB")
-    labels = sorted({k for _, _, m in rows for k in m})
-    print(f"{'waiting':>8}" + "".join(f"{k:>20}" for k in labels))
-    for count, _, mem in rows:
-        print(f"{count:>8}" + "".join(f"{mem.get(k, 0.0):>20.0f}" for k in labels))
     first, last = rows[0], rows[-1]
     if last[0] > first[0]:
         grew = sum(last[2].values()) - sum(first[2].values())
         print(f"  per 1,000 waiting: {grew * 1000 / (last[0] - first[0]):.0f} MiB in all")
-    print(f"long-lived instance: {steps} allowed steps in {ran:.1f} s "
-          f"({steps / ran if ran else 0:.1f} steps/s)")  # fmt: skip
-    ratio = ms(long_lived) / ms(fresh) if ms(fresh) else 0.0
-    print(f"  decide p50 on it {ms(long_lived):.1f} ms, on a fresh one {ms(fresh):.1f} ms: "
-          f"{ratio:.2f}x (target: about 1x)")  # fmt: skip
 
 
 if __name__ == "__main__":

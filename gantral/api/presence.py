@@ -67,6 +67,10 @@ class PresenceWatch:
         # Tiers a sweep sent escalate-now for: not sent again while they stay open (a
         # fact for a tier with none after it is dropped by the workflow, every time).
         self._sent: set[_Tier] = set()
+        # A sweep screens at most `_SWEEP_MOST` open requests: where the last one stopped
+        # (None: at the start), and the requests seen open since the first of its passes.
+        self._resume: PageKey | None = None
+        self._seen_open: set[tuple[str, str]] = set()
 
     async def in_effect(self) -> list[Delegation]:
         """The delegations in effect now: one read of the store per pass."""
@@ -175,13 +179,16 @@ class PresenceWatch:
         Only requests the read model shows without a present holder who may decide are
         read from their instance, and each tier is sent escalate-now once by this
         process. Another replica's sweep may send the same fact: the workflow takes one
-        for the tier the request is at, and drops the rest."""
+        for the tier the request is at, and drops the rest.
+
+        A pass screens at most `_SWEEP_MOST` requests, and the next goes on after the
+        last one screened (a failed pass from where it started): however many are open,
+        each is screened within a few passes, none left out for good."""
         if self.reader is None:
             return 0
         in_effect = await self.in_effect()
         away = {d.delegator for d in in_effect}
         gate = asyncio.Semaphore(_PARALLEL)
-        still_open: set[tuple[str, str]] = set()
 
         async def look(row: PendingRequest) -> bool:
             async with gate:
@@ -190,21 +197,25 @@ class PresenceWatch:
                     self._sent.add(sent)
                 return sent is not None
 
-        escalated, after, seen, complete = 0, None, 0, False
-        while seen < _SWEEP_MOST:
+        escalated, after, seen = 0, self._resume, 0
+        while True:
             rows = await self.reader.pending(
                 teams=self.directory.teams(), roles=None, actor_id=None, after=after, limit=_PAGE
             )
             seen += len(rows)
-            still_open |= {(r.instance_id, r.request_id) for r in rows}
+            self._seen_open |= {(r.instance_id, r.request_id) for r in rows}
             candidates = [r for r in rows if self._screen(r, away)]
             escalated += sum(await asyncio.gather(*(look(r) for r in candidates)))
             if len(rows) < _PAGE:
-                complete = True
+                after = None  # the end: the next pass starts again at the start
                 break
             after = rows[-1].key
-        if complete:  # forget tiers no longer open (a cut-short sweep keeps them all)
-            self._sent = {t for t in self._sent if t[:2] in still_open}
+            if seen >= _SWEEP_MOST:
+                break
+        self._resume = after
+        if after is None:  # all screened: forget tiers no longer open
+            self._sent = {t for t in self._sent if t[:2] in self._seen_open}
+            self._seen_open = set()
         return escalated
 
     def _screen(self, row: PendingRequest, away: set[str]) -> bool:

@@ -30,13 +30,17 @@ from gantral.policy.rules import ApprovalRule, Rule
 from gantral.settings import Settings
 from gantral.settings.halts import HaltSettings
 
-__all__ = ["MAX_AGE_SECONDS", "HaltBook", "RecordAction", "open_halts"]
+__all__ = ["MAX_AGE_SECONDS", "OWNER_RECHECK_SECONDS", "HaltBook", "RecordAction", "open_halts"]
 
 log = logging.getLogger("gantral.governance.halts")
 
 # How stale a replica's view of the halts may be: well inside the 1 s a halt has to hold
 # everywhere, at one small query per replica per half second.
 MAX_AGE_SECONDS = 0.5
+# How long a process trusts that the owner it stored last for an agent is still the one
+# stored last: another replica may have stored a newer one since (the agent presented
+# another token there), which the next of this agent's calls here then corrects.
+OWNER_RECHECK_SECONDS = 30.0
 
 _RULE: TypeAdapter[ApprovalRule] = TypeAdapter(Rule)
 
@@ -67,8 +71,9 @@ class HaltBook:
         self._active: list[Halt] = []
         self._read_at: float | None = None
         self._lock = asyncio.Lock()
-        # Agents' owners this process stored (or found stored): a write only on a change.
-        self._owners: dict[str, str] = {}
+        # Agents' owners this process stored, and when: a write only on a change, or
+        # once `OWNER_RECHECK_SECONDS` have passed (another replica may have stored one).
+        self._owners: dict[str, tuple[str, float]] = {}
 
     async def active(self) -> list[Halt]:
         """The halts in effect, at most `max_age` seconds old. Fails closed: when they
@@ -104,14 +109,21 @@ class HaltBook:
         if not self.policy.owners_may_halt or actor.kind is not ActorKind.AGENT:
             return
         owner = actor.owner
-        if owner is None or self._owners.get(actor.id) == owner:
+        # An agent named its own owner is a human calling through a gateway (the caller
+        # is their own accountable human): no agent's owner to keep, and none overwritten
+        # by a subject that happens to equal an agent's id.
+        if owner is None or owner == actor.id:
+            return
+        noted = self._owners.get(actor.id)
+        now = self._clock()
+        if noted is not None and noted[0] == owner and now - noted[1] < OWNER_RECHECK_SECONDS:
             return
         try:
             await self.store.note_owner(actor.id, owner)
         except Unavailable as exc:
             log.warning("the owner of agent %s could not be stored: %s", actor.id, exc)
             return
-        self._owners[actor.id] = owner
+        self._owners[actor.id] = (owner, now)
 
     async def owns(self, actor: Actor, scope: HaltScope) -> bool:
         """Whether `actor` may halt `scope` as its agent's owner: owners may, the scope

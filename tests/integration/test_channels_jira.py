@@ -475,3 +475,29 @@ async def test_a_standing_line_refused_moves_the_issue_back_and_says_why(
     resp = await world.api.post(HOOK, content=body, headers=headers)
     assert resp.status_code == 403 and resp.json()["reason"] == "standing_not_allowed"
     assert (await world.request(iid, rid, wait=0))["status"] == "PENDING"
+
+
+async def test_a_standing_line_on_a_reject_or_unreadable_is_refused_never_a_500(
+    world: World,
+) -> None:
+    wid = f"jira-sg-{uuid.uuid4().hex[:6]}"
+    await publish_one_step(world.api, wid, STANDING)
+    iid, rid, key = await world.pending(workflow=wid)
+    # A reject whose comment asks for a standing grant: the line is not read as its
+    # reason, nor dropped; the reject is refused and the issue goes back, saying why.
+    comment = "no thanks\nstanding: ttl=30m uses=2"
+    body, headers = world.jira.human_moves(SECRET, key, "acct-rita", "Rejected", comment)
+    resp = await world.api.post(HOOK, content=body, headers=headers)
+    assert resp.status_code == 422 and resp.json()["reason"] == "standing_not_allowed", resp.text
+    assert world.jira.issues[key]["status"] == "To Do"
+    assert "only an approve gives a standing grant" in world.jira.comments[key][-1]
+    # Uses Python's `isdigit` takes and `int` refuses: a clear 422, not a 500.
+    for uses in ("\u00b2", "9" * 5000):
+        body, headers = world.jira.human_moves(
+            SECRET, key, "acct-rita", "Approved", f"standing: ttl=30m uses={uses}"
+        )
+        resp = await world.api.post(HOOK, content=body, headers=headers)
+        assert resp.status_code == 422 and resp.json()["reason"] == "invalid_input", resp.text
+        assert "uses must be a whole number" in world.jira.comments[key][-1]
+        assert len(world.jira.comments[key][-1]) < 400
+    assert (await world.request(iid, rid, wait=0))["status"] == "PENDING"

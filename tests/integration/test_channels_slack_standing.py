@@ -10,6 +10,7 @@ no such button, and a forged click opens nothing.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -26,6 +27,7 @@ from gantral.settings.channels import SlackSettings
 from gantral.workers.channels import relay_id, run_channels
 from tests.helpers.audit_reads import audit_of
 from tests.helpers.auth import bearer
+from tests.helpers.deciding import decide_as_shown
 from tests.helpers.polling import long_poll
 from tests.helpers.publishing import publish_one_step
 from tests.helpers.serving import serve
@@ -41,6 +43,12 @@ INTERACTIONS = "/v1/channels/slack/interactions"
 APPROVERS = "requires_human_approval: true\napprovers: [{role: TECH_LEAD}]\n"
 STANDING = APPROVERS + "standing: {max_ttl: 1h, max_uses: 5, roles: [TECH_LEAD]}\n"
 CFO_STANDING = APPROVERS + "standing: {max_ttl: 1h, max_uses: 5, roles: [CFO]}\n"
+# Two humans must approve: no one human's standing word can stand for them.
+TWO_STANDING = (
+    "requires_human_approval: true\n"
+    "approvers: {n_of: {n: 2, of: [{role: TECH_LEAD}, {role: approver}]}}\n"
+    "standing: {max_ttl: 1h, max_uses: 5, roles: [TECH_LEAD]}\n"
+)
 BUTTON = "gantral_approve_standing"
 ARGS = {"amount": 10, "to": "acme", "memo": {"ref": "INV-7"}}
 
@@ -83,15 +91,17 @@ class World:
         return None
 
     async def click(
-        self, user: str, ts: str, action: str, *, as_: str = ""
+        self, user: str, ts: str, action: str, *, as_: str = "", value: str = ""
     ) -> list[dict[str, Any]]:
         """`user` clicks `action`'s button (`as_`: the click carries another action id,
-        as a forged client's); the views opened since."""
+        `value` another button value, as a forged client's); the views opened since."""
         before = len(self.slack.of("views.open"))
         url = f"{self.url}/respond/{uuid.uuid4().hex}"
         payload = block_action(user, self.slack.messages[ts], ts, action, url)
         if as_:
             payload["actions"][0]["action_id"] = as_
+        if value:
+            payload["actions"][0]["value"] = value
         body, headers = signed(SECRET, payload)
         resp = await self.api.post(INTERACTIONS, content=body, headers=headers)
         assert resp.status_code == 200, resp.text
@@ -248,3 +258,45 @@ async def test_no_button_when_the_policy_allows_none(world: World) -> None:
     assert await world.click("U_ALICE", ts, "gantral_approve", as_=BUTTON) == []
     await world.replied("allows no standing grant")
     assert (await world.request(iid, rid, wait=0))["status"] == "PENDING"
+
+
+async def test_no_button_where_the_request_needs_more_than_one_approver(world: World) -> None:
+    wid = await world.workflow(TWO_STANDING)
+    iid, rid, ts, message = await world.pending(wid)
+    assert BUTTON not in buttons(message) and "gantral_approve" in buttons(message)
+    # A forged click opens no form and says why.
+    assert await world.click("U_ALICE", ts, "gantral_approve", as_=BUTTON) == []
+    await world.replied("needs more than one approver")
+    assert (await world.request(iid, rid, wait=0))["status"] == "PENDING"
+
+
+async def test_a_form_shows_only_what_the_message_showed_and_a_late_one_decides_nothing(
+    world: World,
+) -> None:
+    wid = await world.workflow(STANDING)
+    iid, rid, ts, _ = await world.pending(wid)
+    # A click naming a digest other than the request's (a forged or outdated message):
+    # no form listing arguments other than those the message showed.
+    forged = json.dumps({"i": iid, "r": rid, "d": "0" * 64})
+    assert await world.click("U_ALICE", ts, BUTTON, value=forged) == []
+    await world.replied("changed since this message showed it")
+
+    [view] = await world.click("U_ALICE", ts, BUTTON)
+    assert json.loads(view["private_metadata"])["d"] in str(view["blocks"])
+    # Out of bounds: answered in the modal, which stays open.
+    answer = await world.submit("U_ALICE", view, {"ttl": "30m", "uses": "0", "serves": "agent"})
+    assert answer == {"response_action": "errors", "errors": {"uses": "At least 1 use."}}
+    # A shape Slack never sends (signed all the same): answered in the modal, not a 500.
+    odd = view_submission("U_ALICE", view, {})
+    odd["view"]["state"] = "x"
+    body, headers = signed(SECRET, odd)
+    resp = await world.api.post(INTERACTIONS, content=body, headers=headers)
+    assert resp.status_code == 200 and set(resp.json()["errors"]) == {"ttl", "uses"}, resp.text
+    # Decided elsewhere before the form is submitted: nothing more is recorded.
+    resp = await decide_as_shown(world.api, iid, rid, READER, justification="by API")
+    assert resp.status_code == 200, resp.text
+    await world.submit("U_ALICE", view, {"ttl": "30m", "uses": "2", "serves": "agent"})
+    told = await world.replied("Not recorded")
+    assert "Standing grant" not in told
+    listed = (await world.api.get("/v1/standing-grants?team=payments", headers=READER)).json()
+    assert [g for g in listed if g["instance_id"] == iid] == []

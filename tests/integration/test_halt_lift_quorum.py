@@ -194,6 +194,13 @@ async def test_an_agents_owner_halts_that_agent_and_nothing_else(
         other = await raise_halt(owners_api, scope, olive)
         assert other.status_code == 403, other.text
     assert (await raise_halt(api, {"agent": bot}, olive)).status_code == 403
+    # Ids are compared exactly: another case or spacing names someone, or something, else.
+    assert (await raise_halt(owners_api, {"agent": bot.upper()}, olive)).status_code == 403
+    for variant in ("Olive", "olive "):
+        as_variant = await raise_halt(
+            owners_api, {"agent": bot}, bearer(variant, teams=[team.name])
+        )
+        assert as_variant.status_code == 403, as_variant.text
     sam = bearer("sam-sec", ["security"], teams=())  # holds the raise role, not the permission
     assert (await raise_halt(owners_api, {"agent": bot}, sam)).status_code == 403
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from gantral.domain.actors import Actor, ActorKind
 from gantral.errors import Conflict, Forbidden, Unavailable
-from gantral.governance.halt_book import HaltBook
+from gantral.governance.halt_book import OWNER_RECHECK_SECONDS, HaltBook
 from gantral.governance.halt_store import InMemoryHaltStore
 from gantral.governance.halts import Halt, HaltScope, HaltTarget, covering, halted
 from gantral.settings.halts import HaltSettings
@@ -336,3 +336,36 @@ async def test_no_exemption_by_a_separated_raiser() -> None:
     with pytest.raises(Forbidden) as own:
         await book.exempt(PAT, held, HaltScope(agent="a"), "x", _recorded)
     assert own.value.reason == "lifter_is_raiser"
+
+
+async def test_an_owner_stored_by_another_replica_is_corrected_by_the_agents_next_call() -> None:
+    # Two replicas, one registry: the agent presents olive's token on one, otto's on the
+    # other, then olive's again on the first. The owner its tokens named last counts.
+    store, now = InMemoryHaltStore(), [0.0]
+    policy = HaltSettings(owners_may_halt=True)
+    first, second = (HaltBook(store, policy=policy, clock=lambda: now[0]) for _ in range(2))
+
+    def bot(owner: str) -> Actor:
+        return Actor(id="bot-1", kind=ActorKind.AGENT, owner=owner)
+
+    olive = Actor(id="olive", kind=ActorKind.HUMAN)
+    await first.note_agent(bot("olive"))
+    await second.note_agent(bot("otto"))
+    now[0] += OWNER_RECHECK_SECONDS
+    await first.note_agent(bot("olive"))
+    assert await store.owner_of("bot-1") == "olive"
+    assert await first.owns(olive, HaltScope(agent="bot-1"))
+
+
+async def test_a_human_calling_through_a_gateway_is_no_agents_owner() -> None:
+    # Through a gateway, a human's call is an agent's named after them and owned by them
+    # (gantral.identity.service.act_for): nothing to keep, and a real agent's owner kept.
+    store = InMemoryHaltStore()
+    book = HaltBook(store, policy=HaltSettings(owners_may_halt=True))
+    await book.note_agent(Actor(id="bot-1", kind=ActorKind.AGENT, owner="olive"))
+    await book.note_agent(Actor(id="bot-1", kind=ActorKind.AGENT, owner="bot-1"))
+    await book.note_agent(Actor(id="alice", kind=ActorKind.AGENT, owner="alice"))
+    assert await store.owner_of("bot-1") == "olive"
+    assert await store.owner_of("alice") is None
+    alice = Actor(id="alice", kind=ActorKind.HUMAN)
+    assert not await book.owns(alice, HaltScope(agent="alice"))

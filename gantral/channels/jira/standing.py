@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from gantral.channels.jira.rest import JIRA_TEXT_LIMIT, adf_size
-from gantral.channels.standing import pinned_ask
+from gantral.channels.standing import pinned_ask, typed_uses
 from gantral.errors import Forbidden, InvalidInput, Reason
 from gantral.governance.standing import StandingAsk
 
@@ -38,6 +38,11 @@ def arguments_line(arguments: dict[str, Any]) -> str:
 def asks_standing(comment: str | None) -> bool:
     """Whether the comment carries a `standing:` line."""
     return comment is not None and _LINE.search(comment) is not None
+
+
+def _quoted(text: str) -> str:
+    """`text` as a refusal quotes it: cut, so a huge line makes no huge comment."""
+    return repr(text if len(text) <= 40 else text[:40] + "…")
 
 
 def _bad(why: str) -> InvalidInput:
@@ -65,20 +70,19 @@ def standing_asked(
         key, sep, value = part.partition("=")
         key = key.strip().lower()
         if not sep or key not in _KEYS or key in settings or not value:
-            raise _bad(f"cannot read {part!r}")
+            raise _bad(f"cannot read {_quoted(part)}")
         settings[key] = value
     if "ttl" not in settings or "uses" not in settings:
         raise _bad("the standing line needs ttl and uses")
-    if not settings["uses"].isdigit():
-        raise _bad(f"uses must be a whole number, not {settings['uses']!r}")
+    uses = typed_uses(settings["uses"])
+    if uses is None:
+        raise _bad(f"uses must be a whole number, not {_quoted(settings['uses'])}")
     if adf_size(arguments_line(arguments)) > JIRA_TEXT_LIMIT - _HEAD_ROOM:
         raise Forbidden(
             "the arguments are too long for the issue to have shown them in full: give a "
             "standing grant through the API or the CLI after seeing them all",
             reason=Reason.ARGUMENTS_NOT_SHOWN,
         )
-    ask = pinned_ask(
-        arguments, settings["ttl"], int(settings["uses"]), settings.get("serves", "agent")
-    )
+    ask = pinned_ask(arguments, settings["ttl"], uses, settings.get("serves", "agent"))
     rest = _LINE.sub("", comment).strip()
     return rest or None, ask

@@ -5,7 +5,7 @@ fields an editor of the issue could change. A status change to the configured ap
 reject status is the decision of the Jira user who made it, mapped by configuration; a
 reject needs a comment on the transition (its justification), as in every channel. An
 approve whose comment has a `standing:` line also gives a standing grant
-(gantral.channels.jira.standing). The
+(gantral.channels.jira.standing); a reject with one is refused, not read as a reason. The
 decision names the request and the arguments digest the issue showed, as the relay
 recorded it when it opened the issue: a request the agent has since asked again with
 other arguments is refused (superseded or stale), not decided.
@@ -236,8 +236,14 @@ async def handle_issue_updated(
         )
         raise refused
     justification, standing = _comment(body), None
-    if kind is DecisionType.APPROVE and asks_standing(justification):
+    if asks_standing(justification):
         try:
+            if kind is not DecisionType.APPROVE:  # never dropped unsaid: the human meant it
+                raise InvalidInput(
+                    "only an approve gives a standing grant: reject without the `standing:` "
+                    "line, or approve with it",
+                    reason=Reason.STANDING_NOT_ALLOWED,
+                )
             request = await core.get_request(instance_id, request_id)
             justification, standing = standing_asked(justification, request.arguments)
         except (InvalidInput, Forbidden) as exc:

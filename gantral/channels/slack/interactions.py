@@ -58,11 +58,11 @@ from gantral.channels.slack.standing import (
     standing_modal,
 )
 from gantral.channels.slack.web import SlackUnavailable, SlackWeb
-from gantral.channels.standing import offered, pinned_ask
+from gantral.channels.standing import needs_several, offered, pinned_ask
 from gantral.core import GantralCore
 from gantral.domain.delegation import Delegated
 from gantral.domain.records import DecisionType
-from gantral.errors import Forbidden, GantralError, InvalidInput, Reason
+from gantral.errors import Conflict, Forbidden, GantralError, InvalidInput, Reason
 from gantral.governance.delegation_book import DelegationBook
 from gantral.identity import IdentityService, Permission, to_actor
 from gantral.policy.compiled import compiled
@@ -198,7 +198,7 @@ class SlackInteractions:
         metadata = json.dumps({**ref, "k": action_id, "ts": ts, "c": channel})
         try:
             form = (
-                _standing_form(seen, metadata)
+                _standing_form(seen, metadata, ref.get("d"))
                 if action_id == STANDING
                 else modal(action_id, metadata, seen.request.arguments, seen.key_fields)
             )
@@ -425,7 +425,8 @@ class SlackInteractions:
         by the core included) told to the user ephemerally."""
         view = payload.get("view") or {}
         meta = _ref(_field(view, "private_metadata"))
-        form = StandingInput((view.get("state") or {}).get("values") or {})
+        state = view.get("state")
+        form = StandingInput(state.get("values") if isinstance(state, dict) else None)
         if form.errors:
             return {"response_action": "errors", "errors": form.errors}
         user_id, view_id = _field(payload, "user", "id"), _field(view, "id")
@@ -530,13 +531,28 @@ def _delta(
     return delta, None
 
 
-def _standing_form(seen: Seen, metadata: str) -> dict[str, Any]:
+def _standing_form(seen: Seen, metadata: str, shown_digest: str | None) -> dict[str, Any]:
     """The "Approve and allow the same…" modal, or why it cannot be offered (a message
-    posted under another policy, arguments no pattern can pin exactly)."""
+    posted under another policy, a request that needs several approvers, arguments no
+    pattern can pin exactly, or other than the message showed)."""
     bounds = offered(seen.policy, seen.request)
+    if bounds is None and seen.policy is not None and needs_several(seen.policy, seen.request):
+        raise Forbidden(
+            "this request needs more than one approver: no standing grant can stand for them",
+            reason=Reason.STANDING_NEEDS_SOLE_APPROVER,
+        )
     if bounds is None:
         raise Forbidden(
             "this step's policy allows no standing grant", reason=Reason.STANDING_NOT_ALLOWED
+        )
+    # The modal lists the arguments as they are now, and its submission is bound to the
+    # digest the message showed: they must be the same, or the human would be shown one
+    # thing and decide on another.
+    if shown_digest != seen.request.args_digest:
+        raise Conflict(
+            "the request changed since this message showed it (the agent asked again with "
+            "other arguments): decide on what its message shows now",
+            reason=Reason.STALE,
         )
     if seen.truncated:
         raise Forbidden(

@@ -16,7 +16,9 @@ from datetime import timedelta
 from typing import Any
 
 from gantral.channels.slack.arguments import escape
+from gantral.channels.standing import typed_uses
 from gantral.domain.records import HumanRequest
+from gantral.errors import Forbidden, Reason
 from gantral.governance.standing import ArgumentPattern
 from gantral.policy.models import Standing
 from gantral.settings.durations import format_duration
@@ -63,15 +65,12 @@ def standing_modal(
         f"{escape(format_duration(bounds.max_ttl))} and {bounds.max_uses} uses at most, "
         f"given as {escape(' or '.join(bounds.roles))}; Gantral checks it all again."
     )
-    pinned = escape(
-        "\n".join(
-            f"{path} = {json.dumps(c.equals, sort_keys=True, ensure_ascii=False)}"
+    pinned = _listed(
+        [
+            escape(f"{path} = {json.dumps(c.equals, sort_keys=True, ensure_ascii=False)}")
             for path, c in pattern.items()
-        )
+        ]
     )
-    fence = f"```{pinned}```"
-    if len(fence) > _SECTION_LIMIT:
-        fence = f"```{pinned[: _SECTION_LIMIT - 7]}…```"
     ttls = _ttls(bounds)
     default = max((t for t in ttls if t <= _DEFAULT_TTL), default=ttls[0])
     ttl_options = [_option(format_duration(t), format_duration(t)) for t in ttls]
@@ -81,7 +80,7 @@ def standing_modal(
     ]
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": head}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": fence}},
+        *({"type": "section", "text": {"type": "mrkdwn", "text": t}} for t in pinned),
         {
             "type": "input",
             "block_id": "ttl",
@@ -140,10 +139,32 @@ def standing_modal(
     }
 
 
+def _listed(lines: list[str]) -> list[str]:
+    """`lines` in code blocks of one section each, never cut: the human sees every
+    argument the grant pins (a listing longer than the message's JSON, as nested paths
+    repeat their prefix, takes several sections). Forbidden when one line cannot fit."""
+    sections: list[str] = []
+    current: list[str] = []
+    for line in lines:
+        if len(line) + 6 > _SECTION_LIMIT:
+            raise Forbidden(
+                "an argument is too long for the form to list in full: give a standing "
+                "grant through the API or the CLI after seeing them all",
+                reason=Reason.ARGUMENTS_NOT_SHOWN,
+            )
+        if current and len("\n".join([*current, line])) + 6 > _SECTION_LIMIT:
+            sections.append("```" + "\n".join(current) + "```")
+            current = []
+        current.append(line)
+    if current:
+        sections.append("```" + "\n".join(current) + "```")
+    return sections
+
+
 class StandingInput:
     """What the submitted form says, or `errors` by block for the modal to show."""
 
-    def __init__(self, values: dict[str, Any]) -> None:
+    def __init__(self, values: object) -> None:
         self.errors: dict[str, str] = {}
         self.ttl = read_input(values, "ttl")
         raw_uses = read_input(values, "uses")
@@ -153,17 +174,28 @@ class StandingInput:
         self.uses = 0
         if not self.ttl:
             self.errors["ttl"] = "Choose how long."
-        try:
-            self.uses = int(raw_uses)
-        except ValueError:
+        uses = typed_uses(raw_uses)
+        if uses is None:
             self.errors["uses"] = "A whole number of uses."
+        elif uses < 1:  # the most is the core's to bound (and to say)
+            self.errors["uses"] = "At least 1 use."
+        else:
+            self.uses = uses
         if self.serves not in ("agent", "team"):
             self.errors["serves"] = "Choose this agent or the team."
 
 
-def read_input(values: dict[str, Any], block: str) -> str:
-    """An input's value by block id: typed text and numbers, or the chosen option."""
-    state = (values.get(block) or {}).get("value") or {}
-    chosen = state.get("selected_option") or {}
-    value = chosen.get("value") if isinstance(chosen, dict) and chosen else state.get("value")
-    return value if isinstance(value, str) else ""
+def read_input(values: object, block: str) -> str:
+    """An input's value by block id: typed text and numbers, or the chosen option; ""
+    for anything else (a shape Slack never sends reads as nothing, never as an error)."""
+    chosen = _at(values, block, "value", "selected_option", "value")
+    if isinstance(chosen, str):
+        return chosen
+    typed = _at(values, block, "value", "value")
+    return typed if isinstance(typed, str) else ""
+
+
+def _at(obj: object, *path: str) -> object:
+    for key in path:
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    return obj
