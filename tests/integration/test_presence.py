@@ -25,20 +25,17 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 from temporalio.client import Client
-from temporalio.worker import Replayer
 
 from gantral.api.app import create_app
 from gantral.core import GantralCore
 from gantral.errors import InvalidInput
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
-from gantral.temporal_codec import data_converter
-from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import EscalateNow
-from gantral.workflows.sandbox import SANDBOX_RUNNER
 from tests.helpers.auth import AUDITOR, bearer
 from tests.helpers.governance import put
 from tests.helpers.lifecycle import decide
+from tests.helpers.replaying import replay_instance
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -214,13 +211,7 @@ async def test_the_only_lead_away_to_the_requester_escalates_at_once(
     verified = await api.get(f"/v1/audit/instances/{iid}/verify", headers=AUDITOR)
     assert verified.status_code == 200 and verified.json()["ok"], verified.text
     # The fact is in the instance's history: a replay reproduces the early escalation.
-    history = await temporal.get_workflow_handle(iid).fetch_history()
-    replayer = Replayer(
-        workflows=[InstanceWorkflow],
-        workflow_runner=SANDBOX_RUNNER,
-        data_converter=data_converter(settings),
-    )
-    await replayer.replay_workflow(history)
+    await replay_instance(temporal, settings, iid)
 
 
 async def test_a_present_lead_keeps_the_tier_and_a_delegation_set_later_escalates(
