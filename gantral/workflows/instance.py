@@ -85,6 +85,19 @@ def _ids() -> str:
     return workflow.uuid4().hex
 
 
+def _signal_problem(op: str, instance_id: str, payload: HaltNotice | EscalateNow) -> str | None:
+    """Why an API-only Signal is dropped, or None. The signature is checked when the
+    Signal is first run, never on replay (a later key rotation must not turn an accepted
+    history into a non-deterministic one); a Signal carrying no attestation at all was
+    dropped when first run and is dropped on replay too, or the replay would act on
+    what the run ignored."""
+    if payload.attestation is None:
+        return f"{op} carries no attestation: only the Gantral API may send it"
+    if workflow.unsafe.is_replaying():
+        return None
+    return attestation_problem(op, instance_id, payload)
+
+
 @workflow.defn(name=WORKFLOW_NAME)
 class InstanceWorkflow:
     @workflow.init
@@ -308,9 +321,7 @@ class InstanceWorkflow:
         logged), as is one for a request no longer open at that tier or with no tier
         after it (its timeout still applies). Attestation is checked when first run,
         never on replay (as a halt notice's)."""
-        problem = None
-        if not workflow.unsafe.is_replaying():
-            problem = attestation_problem("escalate_now", self._s.start.instance_id, fact)
+        problem = _signal_problem("escalate_now", self._s.start.instance_id, fact)
         if problem is not None:
             workflow.logger.warning("escalate-now fact dropped: %s", problem)
             return
@@ -327,9 +338,7 @@ class InstanceWorkflow:
         cannot be refused: one the API did not attest is dropped (and logged). Checked
         when first run, never on replay (as a start is): a later key rotation must not
         turn an accepted history into a non-deterministic one."""
-        problem = None
-        if not workflow.unsafe.is_replaying():
-            problem = attestation_problem("halt", self._s.start.instance_id, notice)
+        problem = _signal_problem("halt", self._s.start.instance_id, notice)
         if problem is not None:
             workflow.logger.warning("halt notice dropped: %s", problem)
             return

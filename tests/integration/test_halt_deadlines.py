@@ -15,9 +15,11 @@ import pytest
 from temporalio.client import Client
 
 from gantral.governance.halts import HaltScope
+from gantral.settings import Settings
 from gantral.workflows.messages import HaltNotice
 from tests.helpers.auth import ADMIN, AUDITOR, bearer
 from tests.helpers.halting import Team, authorize, raise_halt, start, step_started, workflow
+from tests.helpers.replaying import replay_instance
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -64,7 +66,7 @@ async def lift(api: httpx.AsyncClient, halt_id: str) -> None:
 
 
 async def test_a_halt_freezes_a_pending_deadline_which_resumes_with_the_time_left(
-    api: httpx.AsyncClient, temporal: Client
+    api: httpx.AsyncClient, temporal: Client, settings: Settings
 ) -> None:
     team = Team()
     wid = await workflow(api, EXPIRING)
@@ -114,6 +116,9 @@ async def test_a_halt_freezes_a_pending_deadline_which_resumes_with_the_time_lef
     assert (
         order.index("DEADLINE_FROZEN") < order.index("DEADLINE_RESUMED") < order.index("TIMED_OUT")
     )
+    # The forged notice, dropped when first run, stays dropped on replay: the history
+    # replays to the same commands (it did not, when replay skipped every check).
+    await replay_instance(temporal, settings, iid)
 
 
 async def test_a_halt_raised_while_calls_are_in_flight_leaves_no_way_through(
