@@ -42,6 +42,12 @@ async def test_the_visible_state_follows_each_change_and_only_changes(
     api: httpx.AsyncClient, temporal: Client
 ) -> None:
     iid = (await start(api))["instance_id"]
+    # The start's own workflow task shows RUNNING; an authorize handled in that same task
+    # would go straight to WAITING (one visible change fewer), so ask once it is shown.
+    for _ in range(100):
+        if (await _visible(temporal, iid))[0] == "RUNNING":
+            break
+        await asyncio.sleep(0.05)
     pending = await authorize(api, iid)
     # Supervision then enters the first tier and shows its deadline.
     for _ in range(100):
