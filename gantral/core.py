@@ -293,6 +293,7 @@ class GantralCore:
             return await self._finished_start(start.instance_id, asked), False
         except RPCError as exc:
             raise _translate_rpc(exc, start.instance_id) from exc
+        self._remember(started.view)
         return started.view, started.created
 
     def _check_callback_urls(self, callback_url: str | None, context: dict[str, Any]) -> None:
@@ -335,15 +336,21 @@ class GantralCore:
     async def _fixed(
         self, cache: dict[str, str], instance_id: str, query: Callable[[InstanceWorkflow], str]
     ) -> str:
-        """A fact fixed at start: read once through its small Query, then cached."""
+        """A fact fixed at start: known from the start this process relayed, else read
+        once through its small Query; then cached."""
         value = cache.get(instance_id)
         if value is None:
             await self._require_instance(instance_id)
             value = await self._call(instance_id, self._handle(instance_id).query(query))
-            if len(cache) >= _TEAM_CACHE:
-                cache.pop(next(iter(cache)))
-            cache[instance_id] = value
+            _keep(cache, instance_id, value)
         return value
+
+    def _remember(self, view: InstanceView) -> None:
+        """Keep the facts fixed at start from the instance's own answer to its start, so
+        the agent's first calls on it (authorization, standing grants, readiness) cost no
+        describe and Query round trips. An instance id is never reused, so they hold."""
+        _keep(self._teams, view.instance_id, view.owning_team_id)
+        _keep(self._workflows, view.instance_id, view.workflow_id)
 
     async def _require_instance(self, instance_id: str) -> None:
         """404 unless `instance_id` names a governed instance. Gantral's own workflows (the
@@ -902,6 +909,12 @@ def _translate_failure(cause: BaseException | None) -> GantralError:
         reason = details.get("reason") if isinstance(details, dict) else None
         return BY_CODE[cause.type](cause.message, reason=Reason.of(reason))
     return Unavailable(f"workflow refused the request: {cause}", reason=Reason.WORKFLOW_ERROR)
+
+
+def _keep(cache: dict[str, str], instance_id: str, value: str) -> None:
+    if instance_id not in cache and len(cache) >= _TEAM_CACHE:
+        cache.pop(next(iter(cache)))
+    cache[instance_id] = value
 
 
 def _translate_rpc(exc: RPCError, instance_id: str) -> GantralError:

@@ -26,6 +26,18 @@ SEARCH_ATTRIBUTES = {
 }
 
 
+# The dev server has one history shard, so each per-shard limit is the whole server's: its
+# transfer queue (every activity and workflow task after an activity or timer) is read at
+# most 20 times a second by default, and under any load each task waited 25-50 ms for
+# that read. A cluster spreads instances over hundreds of shards; these give the one
+# shard the headroom a cluster's shards have between them. Measured in bench_paths.py.
+DEV_SERVER_CONFIG: dict[str, object] = {
+    "history.transferProcessorMaxPollRPS": 1000,
+    "history.timerProcessorMaxPollRPS": 1000,
+    "history.visibilityProcessorMaxPollRPS": 1000,
+}
+
+
 def start_temporal(data_dir: Path, port: int, ui_port: int | None) -> ManagedProcess:
     """Temporal dev server persisting to SQLite, so a restart keeps every instance."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -38,6 +50,8 @@ def start_temporal(data_dir: Path, port: int, ui_port: int | None) -> ManagedPro
     argv += ["--headless"] if ui_port is None else ["--ui-port", str(ui_port)]
     for name, kind in SEARCH_ATTRIBUTES.items():
         argv += ["--search-attribute", f"{name}={kind}"]
+    for key, value in DEV_SERVER_CONFIG.items():
+        argv += ["--dynamic-config-value", f"{key}={value}"]
     proc = ManagedProcess("temporal", argv, data_dir / "temporal.log", stop_timeout=5.0)
     proc.start(lambda: port_open(port), timeout=60)
     return proc

@@ -46,6 +46,11 @@ class AuditLog:
     def all_stored(self) -> bool:
         return len(self._stored) >= len(self._events)
 
+    @property
+    def stored_upto(self) -> int:
+        """The seq every event up to which is stored."""
+        return self._after + len(self._stored)
+
     def record(
         self,
         payload: AuditPayload,
@@ -78,4 +83,8 @@ class AuditLog:
         return self._events[len(self._stored) :]
 
     def mark_stored(self, stored: list[StoredEvent]) -> None:
-        self._stored.extend(stored)
+        """Take the sink's answer for a batch. Batches may overlap (one sent while another
+        is in flight repeats its events): rows already taken are skipped."""
+        for row in stored:
+            if row.seq == self.stored_upto + 1:
+                self._stored.append(row)

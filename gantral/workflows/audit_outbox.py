@@ -3,14 +3,22 @@
 `AuditLog` (`gantral.workflows.audit_log`) is the pure part: events get their sequence
 number synchronously when recorded, so concurrent handlers cannot interleave a chain.
 `AuditOutbox` is the Temporal part: `flush` sends everything not yet stored, in order,
-as one batch (one activity, one transaction in the sink) under a lock, and only returns
-once the sink has durably stored it. Concurrent flushes coalesce: whoever holds the lock
-sends every event recorded so far, and the others find them stored.
+as one batch (one activity, one transaction in the sink), and only returns once the sink
+has durably stored it. Concurrent flushes coalesce: a batch carries every event recorded
+so far, and a flush whose events an earlier batch carries waits for that batch.
+
+A flush someone waits on (`urgent`: a grant, a start) does not queue behind a batch in
+flight: it sends at once every event not yet stored, repeating the in-flight ones. The
+sink stores one batch after the other under its lock and finds the repeated events stored
+(identical events are no-ops), so the chain keeps its order and a grant waits for one
+sink round trip, not two. Background flushes (reports, refusals) still wait their turn,
+so under load they merge into few batches.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -36,14 +44,32 @@ _RETRY = RetryPolicy(
 
 
 class AuditOutbox:
-    def __init__(self, instance_id: str, task_queue: str, log: AuditLog | None = None) -> None:
+    def __init__(
+        self,
+        instance_id: str,
+        task_queue: str,
+        log: AuditLog | None = None,
+        *,
+        overlapping: bool = False,
+    ) -> None:
+        """`overlapping`: urgent flushes may send while a batch is in flight (histories
+        recorded before that send strictly one batch after the other)."""
         self.log = log or AuditLog(instance_id)
         self._task_queue = task_queue
         self._lock = asyncio.Lock()
+        self._overlapping = overlapping
+        # The highest seq some batch carried (in flight or stored), and how many are out.
+        self._sent = self.log.stored_upto
+        self._in_flight = 0
+        self._hurry = False
 
     @property
     def count(self) -> int:
         return self.log.count
+
+    @property
+    def overlapping(self) -> bool:
+        return self._overlapping
 
     @property
     def head(self) -> str | None:
@@ -54,12 +80,49 @@ class AuditOutbox:
     ) -> int:
         return self.log.record(payload, actor, workflow.now(), snapshot)
 
-    async def flush(self) -> None:
-        async with self._lock:
-            pending = self.log.unsent()
-            if not pending:
-                return
-            first, last = pending[0].seq, pending[-1].seq
+    async def flush(self, *, urgent: bool = True) -> None:
+        """Return once every event recorded so far is stored (raises what the sink
+        refused). `urgent=False`: a background delivery nobody waits on."""
+        if not self._overlapping:
+            async with self._lock:
+                if self.log.unsent():
+                    await self._send()
+            return
+        target = self.log.count
+
+        def may_send() -> bool:
+            return self._sent < target and (urgent or self._in_flight == 0)
+
+        while self.log.stored_upto < target:
+            if may_send():
+                await self._send()
+            else:
+                await workflow.wait_condition(lambda: self.log.stored_upto >= target or may_send())
+
+    async def flush_soon(self, delay: timedelta) -> None:
+        """A background flush that first waits up to `delay` for a batch to carry these
+        events anyway (the next call's), so a report opening a step and the one closing
+        it travel together. A timer, cancelled when not needed: no round trip of its own."""
+        target = self.log.count
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._sent >= target or self._hurry,
+                timeout=delay,
+                timeout_summary="audit batch deferred",
+            )
+        await self.flush(urgent=False)
+
+    def hurry(self) -> None:
+        """Deferred flushes go now: the run is about to end or continue as new."""
+        self._hurry = True
+
+    async def _send(self) -> None:
+        """One batch: every event not yet stored."""
+        pending = self.log.unsent()
+        first, last = pending[0].seq, pending[-1].seq
+        self._sent = max(self._sent, last)
+        self._in_flight += 1
+        try:
             result = await workflow.execute_activity(
                 append_audit_events,
                 AppendAuditEvents(instance_id=self.log.instance_id, events=pending),
@@ -71,4 +134,10 @@ class AuditOutbox:
                 retry_policy=_RETRY,
                 summary=f"audit batch seq {first}-{last}",
             )
-            self.log.mark_stored(result.stored)
+        except BaseException:
+            # Not carried after all: a waiting flush sends again (and meets the refusal).
+            self._sent = self.log.stored_upto
+            raise
+        finally:
+            self._in_flight -= 1
+        self.log.mark_stored(result.stored)

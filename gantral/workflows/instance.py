@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         CONTINUING,
         WORKFLOW_NAME,
         AgentEvent,
+        AgentEventKind,
         AgentEventResult,
         AuthorizeResult,
         AuthorizeStep,
@@ -79,6 +80,14 @@ _READ_MODEL_FIELDS = "read-model-fields-v1"
 _HALT_EXEMPTIONS = "halt-exemptions-v1"
 # A tier ends early when the API attests that no present human can decide its request.
 _ESCALATE_NOW = "escalate-now-v1"
+# Every behaviour above, and what came with it: a grant's audit batch is sent at once,
+# not after a report's batch in flight, and a step's start is stored with the report
+# ending it (or after `_STEP_START_DEFERRAL`). One marker for all: the SDK records each
+# patch as a marker and a `TemporalChangeVersion` upsert (a visibility write), so a run
+# asking for each behaviour separately paid five of each. Runs recorded before it still
+# ask for each (`_since`). A later behaviour gets a patch of its own, as before.
+_RELEASE_2026_12 = "instance-2026-12"
+_STEP_START_DEFERRAL = timedelta(seconds=1)
 
 
 def _ids() -> str:
@@ -102,9 +111,13 @@ def _signal_problem(op: str, instance_id: str, payload: HaltNotice | EscalateNow
 class InstanceWorkflow:
     @workflow.init
     def __init__(self, start: StartInstance) -> None:
+        # Asked first, before any other patch, in every run (see `_RELEASE_2026_12`).
+        self._current = workflow.patched(_RELEASE_2026_12)
         self._s = InstanceState(start, workflow.now())
-        self._s.read_model_fields = workflow.patched(_READ_MODEL_FIELDS)
-        self._outbox = AuditOutbox(start.instance_id, start.audit_task_queue, self._s.log)
+        self._s.read_model_fields = self._since(_READ_MODEL_FIELDS)
+        self._outbox = AuditOutbox(
+            start.instance_id, start.audit_task_queue, self._s.log, overlapping=self._current
+        )
         self._supervised_id: str | None = None
         self._background: list[asyncio.Future[None]] = []
         # Set once the run hands over to the next: new calls are refused (the API retries
@@ -118,6 +131,11 @@ class InstanceWorkflow:
         # its supervisor enters the next tier as soon as it sees it.
         self._escalate: EscalateNow | None = None
 
+    def _since(self, patch: str) -> bool:
+        """Whether this run has the behaviour `patch` introduced: every run started by
+        this release has them all; an earlier run has those its history recorded."""
+        return self._current or workflow.patched(patch)
+
     # -- lifecycle ----------------------------------------------------------------------
 
     @workflow.run
@@ -128,7 +146,7 @@ class InstanceWorkflow:
     async def _run(self, start: StartInstance) -> InstanceView:
         # Checked when the start is first run, never on replay: a later key rotation must
         # not turn an accepted history into a non-deterministic one.
-        if workflow.patched(_ATTESTED_START) and not workflow.unsafe.is_replaying():
+        if self._since(_ATTESTED_START) and not workflow.unsafe.is_replaying():
             _check_start(start, workflow.info().workflow_id)
         if start.carried is None:
             signed = attested_record("start", start.attested_body(), start.attestation)
@@ -181,6 +199,7 @@ class InstanceWorkflow:
         """Until no handler runs, no background delivery is pending and (with `store`)
         every recorded event is stored: a handler may start a delivery while an earlier
         one is awaited."""
+        self._outbox.hurry()
         while True:
             await workflow.wait_condition(workflow.all_handlers_finished)
             pending = [f for f in self._background if not f.done()]
@@ -210,7 +229,7 @@ class InstanceWorkflow:
 
     def _publish(self) -> None:
         # Histories recorded before publish-on-change-v1 upsert on every call.
-        last = self._published if workflow.patched(_PUBLISH_ON_CHANGE) else None
+        last = self._published if self._since(_PUBLISH_ON_CHANGE) else None
         self._published = search.publish(self._s.start, self._s.state, self._s.pending, last)
 
     # -- escalation: the state decides, the host keeps the time ---------------------------
@@ -327,7 +346,7 @@ class InstanceWorkflow:
             return
         if not self._s.may_escalate_now(fact.request_id, fact.tier):
             return
-        if workflow.patched(_ESCALATE_NOW):
+        if self._since(_ESCALATE_NOW):
             self._escalate = fact
 
     # -- halts: delivered by the API as Signals -----------------------------------------
@@ -344,7 +363,7 @@ class InstanceWorkflow:
             return
         # Only a notice carrying exemptions asks for the patch: other histories keep
         # their commands (and one recorded by an older worker, which ignored them, too).
-        exempted = bool(notice.exemptions) and workflow.patched(_HALT_EXEMPTIONS)
+        exempted = bool(notice.exemptions) and self._since(_HALT_EXEMPTIONS)
         self._s.note_halt(
             notice.halt_id, notice.scope, notice.lifted, notice.exemptions if exempted else ()
         )
@@ -359,7 +378,7 @@ class InstanceWorkflow:
             self._paused += paused
         if self._s.log.count != count:
             self._publish()
-            self._in_background(self._outbox.flush())
+            self._in_background(self._outbox.flush(urgent=False))
 
     # -- admission: what every Update validator checks first ------------------------------
 
@@ -436,9 +455,9 @@ class InstanceWorkflow:
     async def _authorize(self, req: AuthorizeStep) -> AuthorizeResult:
         authorized = self._s.authorize(req, workflow.now(), _ids)
         self._publish()
-        if authorized.grant is None and workflow.patched(_PROMPT_ANSWERS):
+        if authorized.grant is None and self._since(_PROMPT_ANSWERS):
             # No authority given (PENDING, DENY): answered now, audited right after, in order.
-            self._in_background(self._outbox.flush())
+            self._in_background(self._outbox.flush(urgent=False))
             return authorized.result
         # An ALLOW's grant is usable, and returned, only once its facts are stored.
         await self._settle(None, authorized.grant)
@@ -464,11 +483,15 @@ class InstanceWorkflow:
         if isinstance(outcome, tuple):
             await self._flush()
             raise conflict(*outcome)  # recorded as a VIOLATION first
-        if workflow.patched(_PROMPT_ANSWERS):
+        if self._since(_PROMPT_ANSWERS):
             # A report grants nothing: answered now; its batch follows (merged with the
-            # agent's next calls while one is in flight).
+            # agent's next calls while one is in flight). A step's start waits up to a
+            # second for the report ending it, or the next authorize, to carry it.
             self._publish()
-            self._in_background(self._outbox.flush())
+            if event.kind is AgentEventKind.STEP_STARTED and self._outbox.overlapping:
+                self._in_background(self._outbox.flush_soon(_STEP_START_DEFERRAL))
+            else:
+                self._in_background(self._outbox.flush(urgent=False))
         else:
             await self._flush()
         return outcome
@@ -490,7 +513,7 @@ class InstanceWorkflow:
 
     async def _finish(self, cmd: Finish) -> InstanceView:
         self._s.finish(cmd, workflow.now())
-        if workflow.patched(_PROMPT_ANSWERS):
+        if self._since(_PROMPT_ANSWERS):
             # The run seals next and stores the end and the seal as one batch; the API
             # answers once the run has returned (`GantralCore.finish`).
             self._publish()

@@ -1,0 +1,161 @@
+"""How an instance's audit batches travel to the sink (issue 28): a grant's batch is sent
+at once, repeating a report's batch still in flight, so the grant waits for one sink round
+trip, not two; a step's start waits up to a second for a batch that carries it anyway.
+
+The sink here is a stand-in on the instance's own audit queue that the test holds and
+releases, so which batch is in flight when is decided by the test, not by timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+
+import pytest
+from temporalio import activity
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from gantral.core import GantralCore
+from gantral.domain.actors import Actor, ActorKind
+from gantral.domain.audit_event import (
+    AUDIT_APPEND_ACTIVITY,
+    AppendAuditEvents,
+    AppendResult,
+    StoredEvent,
+)
+from gantral.domain.records import Grant
+from gantral.settings import Settings
+from gantral.workers.worker import build_worker
+from gantral.workflows.messages import AgentEvent, AgentEventKind, AuthorizeOutcome, AuthorizeStep
+from tests.helpers.own_queue import deploy_core, start_deploy
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+AGENT = Actor(id="agent-1", kind=ActorKind.AGENT)
+
+
+class HeldSink:
+    """The audit append activity: records each batch's seqs and answers it once released
+    (at once while not `holding`). Heartbeats while held, as the real sink does."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.answered: set[int] = set()
+        self.holding = False
+        self._gates: dict[int, asyncio.Event] = {}
+
+    def _gate(self, index: int) -> asyncio.Event:
+        return self._gates.setdefault(index, asyncio.Event())
+
+    def release(self, index: int) -> None:
+        self._gate(index).set()
+
+    async def batch(self, index: int, timeout: float = 20.0) -> list[int]:
+        """The `index`th batch, once it arrived."""
+        async with asyncio.timeout(timeout):
+            while len(self.batches) <= index:
+                await asyncio.sleep(0.02)
+        return self.batches[index]
+
+    @activity.defn(name=AUDIT_APPEND_ACTIVITY)
+    async def append(self, request: AppendAuditEvents) -> AppendResult:
+        index = len(self.batches)
+        self.batches.append([e.seq for e in request.events])
+        gate = self._gate(index)
+        if not self.holding:
+            gate.set()
+        while not gate.is_set():
+            activity.heartbeat()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(gate.wait(), 1.0)
+        self.answered.add(index)
+        stored = [StoredEvent(seq=e.seq, hash=f"{e.seq:064x}") for e in request.events]
+        return AppendResult(stored=stored)
+
+
+async def _own_stack(
+    temporal: Client, settings: Settings
+) -> tuple[Settings, GantralCore, HeldSink, contextlib.AsyncExitStack]:
+    own, core = await deploy_core(
+        temporal, settings, "batches", audit_task_queue=f"held-audit-{uuid.uuid4().hex[:8]}"
+    )
+    sink = HeldSink()
+    stack = contextlib.AsyncExitStack()
+    await stack.enter_async_context(build_worker(temporal, own))
+    await stack.enter_async_context(
+        Worker(temporal, task_queue=own.temporal.audit_task_queue, activities=[sink.append])
+    )
+    return own, core, sink, stack
+
+
+def _started(grant: Grant) -> AgentEvent:
+    return AgentEvent(
+        kind=AgentEventKind.STEP_STARTED, step_id="plan", grant_id=grant.grant_id,
+        args_digest=grant.args_digest, actor=AGENT,
+    )  # fmt: skip
+
+
+async def test_a_grant_is_stored_at_once_while_a_reports_batch_is_in_flight(
+    temporal: Client, settings: Settings
+) -> None:
+    _, core, sink, stack = await _own_stack(temporal, settings)
+    async with stack:
+        iid = await start_deploy(core, AGENT)
+        first = await core.authorize(iid, AuthorizeStep(step_id="plan", actor=AGENT))
+        assert first.grant is not None
+        before = len(sink.batches)
+        sink.holding = True
+        await core.report(iid, _started(first.grant))
+        await core.report(iid, AgentEvent(kind=AgentEventKind.STEP_COMPLETED, step_id="plan",
+                                          actor=AGENT))  # fmt: skip
+        held = await sink.batch(before)  # the reports' batch, held by the sink
+        step = AuthorizeStep(step_id="plan", actor=AGENT, arguments={"n": 2})
+        second = asyncio.create_task(core.authorize(iid, step))
+        grants_batch = await sink.batch(before + 1)
+        # Sent while the reports' batch is in flight, repeating it from its first event.
+        assert grants_batch[0] == held[0] and grants_batch[-1] > held[-1]
+        sink.release(before + 1)
+        allowed = await asyncio.wait_for(second, 20)
+        assert allowed.outcome is AuthorizeOutcome.ALLOW and allowed.grant is not None
+        assert before not in sink.answered  # the grant never waited for the held batch
+        sink.holding = False
+        for index in range(len(sink.batches)):
+            sink.release(index)
+        view = await core.get_instance(iid)
+        async with asyncio.timeout(20):
+            while view.audit_head != f"{view.audit_events:064x}":
+                await asyncio.sleep(0.05)
+                view = await core.get_instance(iid)
+        # Every event stored once, in order: the chain's head is the last event's.
+        assert view.audit_events == grants_batch[-1]
+
+
+async def test_a_step_start_alone_is_stored_after_its_deferral(
+    temporal: Client, settings: Settings
+) -> None:
+    _, core, sink, stack = await _own_stack(temporal, settings)
+    async with stack:
+        iid = await start_deploy(core, AGENT)
+        allowed = await core.authorize(iid, AuthorizeStep(step_id="plan", actor=AGENT))
+        assert allowed.grant is not None
+        before = len(sink.batches)
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        await core.report(iid, _started(allowed.grant))
+        batch = await sink.batch(before)
+        assert loop.time() - sent >= 0.9  # waited for a batch to carry it, then went alone
+        assert batch[-1] == (await core.get_instance(iid)).audit_events  # the step's start
+        events = [e async for e in temporal.get_workflow_handle(iid).fetch_history_events()]
+        deferred = [
+            e for e in events
+            if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+            and "audit batch deferred" in e.user_metadata.summary.data.decode()
+        ]  # fmt: skip
+        assert len(deferred) == 1
+        fired = [e for e in events if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED]
+        assert [e.timer_fired_event_attributes.timer_id for e in fired] == [
+            deferred[0].timer_started_event_attributes.timer_id
+        ]
