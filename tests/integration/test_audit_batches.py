@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 from temporalio import activity
@@ -76,19 +77,22 @@ class HeldSink:
         return AppendResult(stored=stored)
 
 
-async def _own_stack(
+@contextlib.asynccontextmanager
+async def _granted(
     temporal: Client, settings: Settings
-) -> tuple[Settings, GantralCore, HeldSink, contextlib.AsyncExitStack]:
+) -> AsyncIterator[tuple[GantralCore, HeldSink, str, Grant]]:
+    """An instance on queues of its own, served by the instance worker and the held sink,
+    with the grant of its first authorize (the sink not holding yet)."""
     own, core = await deploy_core(
         temporal, settings, "batches", audit_task_queue=f"held-audit-{uuid.uuid4().hex[:8]}"
     )
     sink = HeldSink()
-    stack = contextlib.AsyncExitStack()
-    await stack.enter_async_context(build_worker(temporal, own))
-    await stack.enter_async_context(
-        Worker(temporal, task_queue=own.temporal.audit_task_queue, activities=[sink.append])
-    )
-    return own, core, sink, stack
+    audit = Worker(temporal, task_queue=own.temporal.audit_task_queue, activities=[sink.append])
+    async with build_worker(temporal, own), audit:
+        iid = await start_deploy(core, AGENT)
+        allowed = await core.authorize(iid, AuthorizeStep(step_id="plan", actor=AGENT))
+        assert allowed.grant is not None
+        yield core, sink, iid, allowed.grant
 
 
 def _started(grant: Grant) -> AgentEvent:
@@ -101,14 +105,10 @@ def _started(grant: Grant) -> AgentEvent:
 async def test_a_grant_is_stored_at_once_while_a_reports_batch_is_in_flight(
     temporal: Client, settings: Settings
 ) -> None:
-    _, core, sink, stack = await _own_stack(temporal, settings)
-    async with stack:
-        iid = await start_deploy(core, AGENT)
-        first = await core.authorize(iid, AuthorizeStep(step_id="plan", actor=AGENT))
-        assert first.grant is not None
+    async with _granted(temporal, settings) as (core, sink, iid, grant):
         before = len(sink.batches)
         sink.holding = True
-        await core.report(iid, _started(first.grant))
+        await core.report(iid, _started(grant))
         await core.report(iid, AgentEvent(kind=AgentEventKind.STEP_COMPLETED, step_id="plan",
                                           actor=AGENT))  # fmt: skip
         held = await sink.batch(before)  # the reports' batch, held by the sink
@@ -136,15 +136,11 @@ async def test_a_grant_is_stored_at_once_while_a_reports_batch_is_in_flight(
 async def test_a_step_start_alone_is_stored_after_its_deferral(
     temporal: Client, settings: Settings
 ) -> None:
-    _, core, sink, stack = await _own_stack(temporal, settings)
-    async with stack:
-        iid = await start_deploy(core, AGENT)
-        allowed = await core.authorize(iid, AuthorizeStep(step_id="plan", actor=AGENT))
-        assert allowed.grant is not None
+    async with _granted(temporal, settings) as (core, sink, iid, grant):
         before = len(sink.batches)
         loop = asyncio.get_running_loop()
         sent = loop.time()
-        await core.report(iid, _started(allowed.grant))
+        await core.report(iid, _started(grant))
         batch = await sink.batch(before)
         assert loop.time() - sent >= 0.9  # waited for a batch to carry it, then went alone
         assert batch[-1] == (await core.get_instance(iid)).audit_events  # the step's start
