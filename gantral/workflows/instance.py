@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         body_of,
         installed_anchors,
     )
+    from gantral.domain.digest import sha256_hex
     from gantral.domain.limits import fields_problem
     from gantral.domain.records import Grant, HumanRequest
     from gantral.domain.states import State
@@ -130,6 +131,8 @@ class InstanceWorkflow:
         # The escalate-now fact admitted for the pending request's current tier, if any:
         # its supervisor enters the next tier as soon as it sees it.
         self._escalate: EscalateNow | None = None
+        # The verdict markers of the API-only Signals this run accepted (`_signal_accepted`).
+        self._accepted: set[str] = set()
 
     def _since(self, patch: str) -> bool:
         """Whether this run has the behaviour `patch` introduced: every run started by
@@ -340,9 +343,7 @@ class InstanceWorkflow:
         logged), as is one for a request no longer open at that tier or with no tier
         after it (its timeout still applies). Attestation is checked when first run,
         never on replay (as a halt notice's)."""
-        problem = _signal_problem("escalate_now", self._s.start.instance_id, fact)
-        if problem is not None:
-            workflow.logger.warning("escalate-now fact dropped: %s", problem)
+        if not self._signal_accepted("escalate_now", fact):
             return
         if not self._s.may_escalate_now(fact.request_id, fact.tier):
             return
@@ -357,9 +358,7 @@ class InstanceWorkflow:
         cannot be refused: one the API did not attest is dropped (and logged). Checked
         when first run, never on replay (as a start is): a later key rotation must not
         turn an accepted history into a non-deterministic one."""
-        problem = _signal_problem("halt", self._s.start.instance_id, notice)
-        if problem is not None:
-            workflow.logger.warning("halt notice dropped: %s", problem)
+        if not self._signal_accepted("halt", notice):
             return
         # Only a notice carrying exemptions asks for the patch: other histories keep
         # their commands (and one recorded by an older worker, which ignored them, too).
@@ -368,6 +367,32 @@ class InstanceWorkflow:
             notice.halt_id, notice.scope, notice.lifted, notice.exemptions if exempted else ()
         )
         self._sync_freeze()
+
+    def _signal_accepted(self, op: str, payload: HaltNotice | EscalateNow) -> bool:
+        """Whether an API-only Signal is acted on (one the API did not attest is dropped
+        and logged). Its attestation is checked when first run; runs started by this
+        release record an accepted Signal's verdict in history (a marker named after the
+        Signal, attestation included), so a replay acts on exactly what the run accepted,
+        whatever keys it trusts by then. Earlier runs replay as they always did."""
+        instance_id = self._s.start.instance_id
+        if not self._current:
+            problem = _signal_problem(op, instance_id, payload)
+            if problem is not None:
+                workflow.logger.warning("%s dropped: %s", op, problem)
+            return problem is None
+        verdict = f"gantral-{op}-accepted-{sha256_hex(payload.model_dump(mode='json'))[:32]}"
+        if verdict in self._accepted:  # the same Signal again: the same verdict
+            return True
+        if not workflow.unsafe.is_replaying():
+            problem = attestation_problem(op, instance_id, payload)
+            if problem is not None:
+                workflow.logger.warning("%s dropped: %s", op, problem)
+                return False
+        # First run: records the marker. Replay: whether the run recorded it.
+        if not workflow.patched(verdict):
+            return False
+        self._accepted.add(verdict)
+        return True
 
     def _sync_freeze(self) -> None:
         """Freeze or resume the pending request's deadline as the halts now say; what

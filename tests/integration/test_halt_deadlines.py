@@ -12,8 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import Client
 
+from gantral.attestation import Attestor
 from gantral.governance.halts import HaltScope
 from gantral.settings import Settings
 from gantral.workflows.messages import HaltNotice
@@ -78,6 +80,10 @@ async def test_a_halt_freezes_a_pending_deadline_which_resumes_with_the_time_lef
     # Hostile: a halt notice sent around the API (no attestation) is dropped.
     forged = HaltNotice(halt_id="halt_forged", scope=HaltScope(team=team.name))
     await temporal.get_workflow_handle(iid).signal("halt", forged)
+    # Signed, but not by the API: dropped too.
+    elsewhere = HaltNotice(halt_id="halt_signed_elsewhere", scope=HaltScope(team=team.name))
+    elsewhere.attestation = Attestor(Ed25519PrivateKey.generate()).attest("halt", iid, elsewhere)
+    await temporal.get_workflow_handle(iid).signal("halt", elsewhere)
     await asyncio.sleep(1)
 
     raised = await raise_halt(api, {"team": team.name}, team.operator)
@@ -116,8 +122,9 @@ async def test_a_halt_freezes_a_pending_deadline_which_resumes_with_the_time_lef
     assert (
         order.index("DEADLINE_FROZEN") < order.index("DEADLINE_RESUMED") < order.index("TIMED_OUT")
     )
-    # The forged notice, dropped when first run, stays dropped on replay: the history
-    # replays to the same commands (it did not, when replay skipped every check).
+    # The forged notices, dropped when first run, stay dropped on replay: the history
+    # replays to the same commands (it did not, when replay skipped every check, nor
+    # for the one signed elsewhere, when replay checked only that it was signed).
     await replay_instance(temporal, settings, iid)
 
 
