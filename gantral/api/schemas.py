@@ -21,7 +21,7 @@ from gantral.domain.callback_url import (
     callback_url_problem,
 )
 from gantral.domain.costs import cost_problem
-from gantral.domain.limits import fields_problem
+from gantral.domain.limits import MAX_JUSTIFICATION_CHARS, fields_problem
 from gantral.domain.records import Cost, DecisionType
 from gantral.governance.standing import StandingAsk
 from gantral.workflows.messages import AgentEventKind
@@ -104,7 +104,7 @@ class DecisionRequest(_Body):
     role: str | None = Field(
         default=None, description="The role acted in; default: the caller's first role"
     )
-    justification: str | None = Field(default=None, max_length=10_000)
+    justification: str | None = Field(default=None, max_length=MAX_JUSTIFICATION_CHARS)
     context_delta: dict[str, Any] | None = None
     idempotency_key: str = Field(min_length=1, max_length=200)
     # A human decides on exactly what they were shown: no digest, no decision.
@@ -192,7 +192,7 @@ class BatchDecisionRequest(_Body):
     role: str | None = Field(
         default=None, description="The role acted in; default: per request, the one it needs"
     )
-    justification: str | None = Field(default=None, max_length=10_000)
+    justification: str | None = Field(default=None, max_length=MAX_JUSTIFICATION_CHARS)
     idempotency_key: str = Field(
         min_length=1,
         max_length=200,

@@ -22,8 +22,9 @@ from gantral.channels.outcomes import settled_text, what_happened
 from gantral.core import GantralCore
 from gantral.domain.actors import Actor, ActorKind
 from gantral.domain.delegation import Delegated
+from gantral.domain.limits import MAX_JUSTIFICATION_CHARS
 from gantral.domain.records import DecisionType, HumanRequest
-from gantral.errors import Conflict, Forbidden, GantralError, Reason
+from gantral.errors import Conflict, Forbidden, GantralError, InvalidInput, Reason
 from gantral.governance.delegation_book import DelegationBook
 from gantral.governance.standing import StandingAsk
 from gantral.identity import IdentityService, Permission, Principal, PrincipalKind, to_actor
@@ -128,6 +129,14 @@ async def decide_via_channel(
     actor = to_actor(principal)
     attempted = f"{cmd.decision_type} via {cmd.channel} on {cmd.instance_id}/{cmd.request_id}"
     try:
+        length = len(cmd.justification or "")
+        if length > MAX_JUSTIFICATION_CHARS:  # as the API refuses it: one limit everywhere
+            raise InvalidInput(
+                f"the justification is {length:,} characters long; a decision records at "
+                f"most {MAX_JUSTIFICATION_CHARS:,}",
+                reason=Reason.FIELD_TOO_LARGE,
+                field="justification",
+            )
         view = await core.get_instance(cmd.instance_id)
         identity_service.authorize(principal, Permission.DECISIONS_DECIDE, view.owning_team_id)
         if cmd.decision_type is DecisionType.OVERRIDE:

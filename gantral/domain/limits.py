@@ -20,12 +20,17 @@ __all__ = [
     "MAX_COST_SECONDS",
     "MAX_COST_TOKENS",
     "MAX_FIELD_BYTES",
+    "MAX_JUSTIFICATION_CHARS",
     "fields_problem",
 ]
 
 MAX_FIELD_BYTES = 64 * 1024
 """Largest JSON encoding of one free-form field: well under Temporal's 2 MB payload limit
 even with the arguments held by a request, its grant and the snapshot a human is shown."""
+
+MAX_JUSTIFICATION_CHARS = 10_000
+"""Longest justification a decision records, whichever way it came (the API, Slack, Jira:
+a Jira comment may hold 32,767 characters)."""
 
 # Bounds of an instance's running cost total (and so of any one report): far above any
 # real spend, far below where a float loses cents or a sum overflows to infinity, and

@@ -22,6 +22,7 @@ from temporalio.client import Client
 
 from gantral.api.app import create_app
 from gantral.channels.relay.workflow import ChannelRelayWorkflow
+from gantral.domain.limits import MAX_JUSTIFICATION_CHARS
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.channels import JiraSettings
@@ -256,6 +257,29 @@ async def test_reject_without_a_comment_is_refused_and_moved_back(
     assert resp.json()["decision"]["justification"] == "not now"
     view = (await world.api.get(f"/v1/instances/{iid}", headers=API_LEAD)).json()
     assert [d["justification"] for d in view["decisions"]] == ["not now"]
+
+
+async def test_a_comment_longer_than_a_decision_records_is_refused_and_moved_back(
+    world: World, api: httpx.AsyncClient, temporal: Client
+) -> None:
+    iid, rid, key = await world.pending()
+    essay = "x" * (MAX_JUSTIFICATION_CHARS + 1)  # Jira takes comments of 32,767 characters
+    body, headers = world.jira.human_moves(SECRET, key, "acct-rita", "Rejected", essay)
+    resp = await world.api.post(HOOK, content=body, headers=headers)
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["reason"] == "field_too_large", resp.json()
+    assert (await world.request(iid, rid, wait=0))["status"] == "PENDING"
+    assert world.jira.issues[key]["status"] == "To Do"
+    assert "a decision records at most 10,000" in world.jira.comments[key][-1]
+    refused = await refusals_of(api, temporal, "jira-rita")
+    assert any(r["payload"]["reason"] == "field_too_large" for r in refused)
+    # The longest one recorded is taken whole.
+    most = "y" * MAX_JUSTIFICATION_CHARS
+    body, headers = world.jira.human_moves(SECRET, key, "acct-rita", "Rejected", most)
+    resp = await world.api.post(HOOK, content=body, headers=headers)
+    assert resp.status_code == 200, resp.text
+    view = (await world.api.get(f"/v1/instances/{iid}", headers=API_LEAD)).json()
+    assert [d["justification"] for d in view["decisions"]] == [most]
 
 
 async def test_a_decision_names_what_its_issue_showed_and_a_superseded_one_is_refused(
