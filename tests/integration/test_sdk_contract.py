@@ -46,13 +46,13 @@ from gantral_sdk import _governed
 from temporalio.client import Client
 
 from gantral.callbacks import signing
-from gantral.devstack.process import free_port
 from gantral.settings import Settings
 from gantral.settings.audit import AuditSettings
 from gantral.settings.callbacks import CallbackSettings, CallbackURLs
 from gantral.settings.identity import IdentitySettings
 from gantral.workers.callbacks import callback_worker, follower_id
 from tests.helpers.auth import ADMIN, AUDITOR, CLIENT_ID, CLIENT_SECRET, LEAD, token
+from tests.helpers.ports import quiet_port
 from tests.helpers.sdk_builds import TS_DIR, build_typescript, run_process
 from tests.helpers.serving import api_replica, request_body, serve, served_api
 
@@ -467,7 +467,7 @@ async def test_one_scenario_through_every_sdk(
     settings: Settings,
     audit_config: AuditSettings,
 ) -> None:
-    callback_url = f"http://127.0.0.1:{free_port()}/hooks/{language}"
+    callback_url = f"http://127.0.0.1:{quiet_port()}/hooks/{language}"
     async with (
         _api_allowing(temporal, settings, audit_config, callback_url) as api_url,
         _callbacks(temporal, settings, audit_config, callback_url),
