@@ -50,6 +50,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
+from gantral.api.audit_first_batch import first_batch
 from gantral.api.deps import CurrentPrincipal, Identity
 from gantral.api.refusal_limit import RefusalLimiter
 from gantral.audit.reader import AuditReader
@@ -314,6 +315,7 @@ async def _audit_instance(
     reader: Annotated[AuditReader, Depends(_audit_reader)],
 ) -> AuditReader:
     await caller.check(Permission.AUDIT_READ)
+    await first_batch(reader.queries, caller.core, instance_id)
     scope = caller.identity.visible_teams(caller.principal, Permission.AUDIT_READ)
     if not scope.any_team:
         team = await _audit_team(reader, instance_id)

@@ -87,6 +87,16 @@ class AuditQueries:
             cur = await conn.execute(query, (instance_id,))
             return [event_from_row(r) for r in await cur.fetchall()]
 
+    async def has_events(self, instance_id: str) -> bool:
+        """Whether any event of the instance is stored (its first batch arrived)."""
+        query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE instance_id = %s)").format(
+            self.db.table("events")
+        )
+        async with self.db.connection() as conn:
+            cur = await conn.execute(query, (instance_id,))
+            row = await cur.fetchone()
+            return bool(row and row[0])
+
     async def all_events(self, batch: int = 10_000) -> AsyncIterator[EventRow]:
         """Every event ordered by instance then seq, streamed with a server-side cursor."""
         query = sql.SQL("SELECT {} FROM {} ORDER BY instance_id, seq").format(

@@ -99,7 +99,7 @@ class AuditOutbox:
             else:
                 await workflow.wait_condition(lambda: self.log.stored_upto >= target or may_send())
 
-    async def flush_soon(self, delay: timedelta) -> None:
+    async def flush_soon(self, delay: timedelta, what: str) -> None:
         """A background flush that first waits up to `delay` for a batch to carry these
         events anyway (the next call's), so a report opening a step and the one closing
         it travel together. A timer, cancelled when not needed: no round trip of its own."""
@@ -108,7 +108,7 @@ class AuditOutbox:
             await workflow.wait_condition(
                 lambda: self._sent >= target or self._hurry,
                 timeout=delay,
-                timeout_summary="audit batch deferred",
+                timeout_summary=f"audit batch deferred: {what}",
             )
         await self.flush(urgent=False)
 

@@ -82,13 +82,15 @@ _HALT_EXEMPTIONS = "halt-exemptions-v1"
 # A tier ends early when the API attests that no present human can decide its request.
 _ESCALATE_NOW = "escalate-now-v1"
 # Every behaviour above, and what came with it: a grant's audit batch is sent at once,
-# not after a report's batch in flight, and a step's start is stored with the report
-# ending it (or after `_STEP_START_DEFERRAL`). One marker for all: the SDK records each
+# not after a report's batch in flight; a step's start is stored with the report ending
+# it (or after `_STEP_START_DEFERRAL`), and the instance's start with the first call's
+# batch (or after `_START_DEFERRAL`). One marker for all: the SDK records each
 # patch as a marker and a `TemporalChangeVersion` upsert (a visibility write), so a run
 # asking for each behaviour separately paid five of each. Runs recorded before it still
 # ask for each (`_since`). A later behaviour gets a patch of its own, as before.
 _RELEASE_2026_12 = "instance-2026-12"
 _STEP_START_DEFERRAL = timedelta(seconds=1)
+_START_DEFERRAL = timedelta(milliseconds=250)
 
 
 def _ids() -> str:
@@ -154,7 +156,14 @@ class InstanceWorkflow:
         if start.carried is None:
             signed = attested_record("start", start.attested_body(), start.attestation)
             self._s.begin({"attested": signed}, workflow.now())
-            await self._flush()
+            if self._current:
+                # Stored with the agent's first call (its batch carries it), or alone after
+                # `_START_DEFERRAL`: one sink round trip fewer per instance. The audit
+                # routes wait for a live instance's first batch (`api/audit_first_batch`).
+                self._publish()
+                self._in_background(self._outbox.flush_soon(_START_DEFERRAL, "the start"))
+            else:
+                await self._flush()
         try:
             await self._govern()
         except asyncio.CancelledError:
@@ -514,7 +523,7 @@ class InstanceWorkflow:
             # second for the report ending it, or the next authorize, to carry it.
             self._publish()
             if event.kind is AgentEventKind.STEP_STARTED and self._outbox.overlapping:
-                self._in_background(self._outbox.flush_soon(_STEP_START_DEFERRAL))
+                self._in_background(self._outbox.flush_soon(_STEP_START_DEFERRAL, "a step's start"))
             else:
                 self._in_background(self._outbox.flush(urgent=False))
         else:

@@ -13,6 +13,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
@@ -31,6 +32,8 @@ from gantral.domain.records import Grant
 from gantral.settings import Settings
 from gantral.workers.worker import build_worker
 from gantral.workflows.messages import AgentEvent, AgentEventKind, AuthorizeOutcome, AuthorizeStep
+from tests.helpers.auth import AUDITOR
+from tests.helpers.lifecycle import start
 from tests.helpers.own_queue import deploy_core, start_deploy
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -148,10 +151,39 @@ async def test_a_step_start_alone_is_stored_after_its_deferral(
         deferred = [
             e for e in events
             if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
-            and "audit batch deferred" in e.user_metadata.summary.data.decode()
+            and "audit batch deferred: a step's start" in e.user_metadata.summary.data.decode()
         ]  # fmt: skip
         assert len(deferred) == 1
         fired = [e for e in events if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED]
         assert [e.timer_fired_event_attributes.timer_id for e in fired] == [
             deferred[0].timer_started_event_attributes.timer_id
         ]
+
+
+async def test_a_start_travels_with_the_first_calls_batch(
+    temporal: Client, settings: Settings
+) -> None:
+    own, core = await deploy_core(
+        temporal, settings, "batches", audit_task_queue=f"held-audit-{uuid.uuid4().hex[:8]}"
+    )
+    sink = HeldSink()
+    audit = Worker(temporal, task_queue=own.temporal.audit_task_queue, activities=[sink.append])
+    async with build_worker(temporal, own), audit:
+        iid = await start_deploy(core, AGENT)
+        allowed = await core.authorize(iid, AuthorizeStep(step_id="plan", actor=AGENT))
+        assert allowed.grant is not None
+        events = [e async for e in temporal.get_workflow_handle(iid).fetch_history_events()]
+        fired = any(e.event_type == EventType.EVENT_TYPE_TIMER_FIRED for e in events)
+        if not fired:  # the authorize came within the start's deferral: one batch for both
+            assert sink.batches == [list(range(1, sink.batches[0][-1] + 1))]
+        else:  # a slow machine: the start went alone when its deferral ran out
+            assert sink.batches[0][0] == 1 and len(sink.batches) == 2
+
+
+async def test_the_trail_read_right_after_a_start_holds_the_start(api: httpx.AsyncClient) -> None:
+    iid = (await start(api))["instance_id"]
+    trail = await api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)
+    assert trail.status_code == 200, trail.text
+    assert trail.json()["events"][0]["type"] == "INSTANCE_STARTED"
+    unknown = await api.get("/v1/audit/instances/inst_unknown", headers=AUDITOR)
+    assert unknown.status_code == 404, unknown.text

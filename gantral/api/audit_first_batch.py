@@ -1,0 +1,39 @@
+"""A live instance's first audit batch, waited for by the audit routes.
+
+An instance's start is stored with its agent's first call, or on its own a quarter of a
+second after the start (`InstanceWorkflow._run`): one sink round trip fewer per instance.
+A client reading the trail right after a start (a link from the start's answer, an
+auditor's script) would find no event, so the audit routes wait for the first batch of an
+instance that exists; an unknown id is answered at once, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from gantral.audit.queries import AuditQueries
+from gantral.core import GantralCore
+from gantral.errors import GantralError
+
+__all__ = ["FIRST_BATCH_WAIT", "first_batch"]
+
+FIRST_BATCH_WAIT = 2.0
+"""Seconds: the start's deferral (0.25 s) and the sink's round trip, with room for load."""
+_POLL = 0.05
+
+
+async def first_batch(queries: AuditQueries, core: GantralCore | None, instance_id: str) -> None:
+    """Return once the instance has a stored event, it is no instance this API knows, or
+    `FIRST_BATCH_WAIT` passed (the route then answers as the log stands)."""
+    if core is None or await queries.has_events(instance_id):
+        return
+    try:
+        await core.owning_team(instance_id)  # a governed instance (cached once known)
+    except GantralError:  # unknown, another workflow's id, Temporal unreachable
+        return
+    deadline = time.monotonic() + FIRST_BATCH_WAIT
+    while time.monotonic() < deadline:
+        await asyncio.sleep(_POLL)
+        if await queries.has_events(instance_id):
+            return
