@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from gantral.audit.queries import AuditQueries
+from gantral.audit.reader import AuditReader
 from gantral.core import GantralCore
 from gantral.errors import GantralError
 
@@ -23,10 +23,11 @@ FIRST_BATCH_WAIT = 2.0
 _POLL = 0.05
 
 
-async def first_batch(queries: AuditQueries, core: GantralCore | None, instance_id: str) -> None:
+async def first_batch(reader: AuditReader, core: GantralCore | None, instance_id: str) -> None:
     """Return once the instance has a stored event, it is no instance this API knows, or
-    `FIRST_BATCH_WAIT` passed (the route then answers as the log stands)."""
-    if core is None or await queries.has_events(instance_id):
+    `FIRST_BATCH_WAIT` passed (the route then answers as the log stands). The database
+    down is the reader's 503, as for every audit read."""
+    if core is None or await reader.has_events(instance_id):
         return
     try:
         await core.owning_team(instance_id)  # a governed instance (cached once known)
@@ -35,5 +36,5 @@ async def first_batch(queries: AuditQueries, core: GantralCore | None, instance_
     deadline = time.monotonic() + FIRST_BATCH_WAIT
     while time.monotonic() < deadline:
         await asyncio.sleep(_POLL)
-        if await queries.has_events(instance_id):
+        if await reader.has_events(instance_id):
             return

@@ -315,7 +315,7 @@ async def _audit_instance(
     reader: Annotated[AuditReader, Depends(_audit_reader)],
 ) -> AuditReader:
     await caller.check(Permission.AUDIT_READ)
-    await first_batch(reader.queries, caller.core, instance_id)
+    await first_batch(reader, caller.core, instance_id)
     scope = caller.identity.visible_teams(caller.principal, Permission.AUDIT_READ)
     if not scope.any_team:
         team = await _audit_team(reader, instance_id)

@@ -209,6 +209,11 @@ class AuditReader:
         )
 
     @_maps_outages
+    async def has_events(self, instance_id: str) -> bool:
+        """Whether any event of the instance is stored (its first batch arrived)."""
+        return await self.queries.has_events(instance_id)
+
+    @_maps_outages
     async def instance(self, instance_id: str) -> AuditTrailView:
         # Seal first: a seal seen implies its event is committed and in the rows read next.
         seal = (await self.queries.seals(instance_id)).get(instance_id)
