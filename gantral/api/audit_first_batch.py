@@ -21,6 +21,7 @@ __all__ = ["FIRST_BATCH_WAIT", "first_batch"]
 FIRST_BATCH_WAIT = 2.0
 """Seconds: the start's deferral (0.25 s) and the sink's round trip, with room for load."""
 _POLL = 0.05
+_LOOKUP = 1.0
 
 
 async def first_batch(reader: AuditReader, core: GantralCore | None, instance_id: str) -> None:
@@ -30,8 +31,10 @@ async def first_batch(reader: AuditReader, core: GantralCore | None, instance_id
     if core is None or await reader.has_events(instance_id):
         return
     try:
-        await core.owning_team(instance_id)  # a governed instance (cached once known)
-    except GantralError:  # unknown, another workflow's id, Temporal unreachable
+        # A governed instance (cached once known)? The log outlives Temporal: while it is
+        # unreachable the route answers as the log stands, after a second at most.
+        await asyncio.wait_for(core.owning_team(instance_id), _LOOKUP)
+    except (GantralError, TimeoutError):  # unknown, another workflow's id, no Temporal
         return
     deadline = time.monotonic() + FIRST_BATCH_WAIT
     while time.monotonic() < deadline:
