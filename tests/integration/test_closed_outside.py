@@ -44,9 +44,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 
 
 async def _waiting(api: httpx.AsyncClient) -> tuple[str, str]:
+    """An instance waiting for a human, its start and request stored in the audit log
+    (its trail read waits for the first batch)."""
     iid = (await start(api))["instance_id"]
     pending = await authorize(api, iid)
     assert pending["outcome"] == "PENDING"
+    trail = await api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)
+    assert trail.status_code == 200, trail.text
     return iid, pending["request"]["request_id"]
 
 

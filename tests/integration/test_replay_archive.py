@@ -110,6 +110,9 @@ async def test_replay_without_history_or_archive_is_404(
 
     iid = str((await start(api))["instance_id"])
     await authorize(api, iid)
+    # Known to the audit log first (its trail read waits for the first batch).
+    trail = await api.get(f"/v1/audit/instances/{iid}", headers=AUDITOR)
+    assert trail.status_code == 200, trail.text
     await delete_history(temporal, iid)
     resp = await api.post(f"/v1/replay/{iid}", headers=AUDITOR)
     assert resp.status_code == 404, resp.text
