@@ -68,10 +68,6 @@ class AuditOutbox:
         return self.log.count
 
     @property
-    def overlapping(self) -> bool:
-        return self._overlapping
-
-    @property
     def head(self) -> str | None:
         return self.log.head
 

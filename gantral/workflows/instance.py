@@ -522,7 +522,7 @@ class InstanceWorkflow:
             # agent's next calls while one is in flight). A step's start waits up to a
             # second for the report ending it, or the next authorize, to carry it.
             self._publish()
-            if event.kind is AgentEventKind.STEP_STARTED and self._outbox.overlapping:
+            if event.kind is AgentEventKind.STEP_STARTED and self._current:
                 self._in_background(self._outbox.flush_soon(_STEP_START_DEFERRAL, "a step's start"))
             else:
                 self._in_background(self._outbox.flush(urgent=False))

@@ -163,15 +163,7 @@ async def test_a_step_start_alone_is_stored_after_its_deferral(
 async def test_a_start_travels_with_the_first_calls_batch(
     temporal: Client, settings: Settings
 ) -> None:
-    own, core = await deploy_core(
-        temporal, settings, "batches", audit_task_queue=f"held-audit-{uuid.uuid4().hex[:8]}"
-    )
-    sink = HeldSink()
-    audit = Worker(temporal, task_queue=own.temporal.audit_task_queue, activities=[sink.append])
-    async with build_worker(temporal, own), audit:
-        iid = await start_deploy(core, AGENT)
-        allowed = await core.authorize(iid, AuthorizeStep(step_id="plan", actor=AGENT))
-        assert allowed.grant is not None
+    async with _granted(temporal, settings) as (_, sink, iid, _):
         events = [e async for e in temporal.get_workflow_handle(iid).fetch_history_events()]
         fired = any(e.event_type == EventType.EVENT_TYPE_TIMER_FIRED for e in events)
         if not fired:  # the authorize came within the start's deferral: one batch for both
