@@ -8,6 +8,9 @@ history Temporal no longer has, is recorded once per run in the access log (layo
 `gantral.audit.closures`). A reset shows as a terminated earlier run of a workflow that
 runs on: those are found in visibility and recorded the same way.
 
+Each round reads only the chains started since the last and checks the ones it left for a
+seal (`gantral.audit.log_rounds`); the first after a start reads the whole log.
+
 Idempotent and restart-safe: the record chain's id is a function of (instance, run), a
 second attempt finds it sealed (or collides on it and stops), and a seal that arrives
 after the chain was listed is checked for again just before anything is written.
@@ -34,6 +37,7 @@ from gantral.audit.closures import (
     is_governed_chain,
 )
 from gantral.audit.encoding import BODY_VERSION, format_at
+from gantral.audit.log_rounds import Backlog
 from gantral.audit.rows import PreparedEvent
 from gantral.audit.sink import AuditSink
 from gantral.audit.store import SEAL_TYPE
@@ -72,6 +76,9 @@ class ClosureDetector:
         self._sink = sink
         self._temporal = temporal
         self._on_recorded = on_recorded
+        # What the rounds have read of the log, and the governed chains found unsealed:
+        # each round reads the chains started since and checks those left for seals.
+        self._unsealed = Backlog()
         # Record chains known to be stored and exported: never looked at again.
         self._done: set[str] = set()
         # Instances with a recorded closure: not described again (visibility still finds
@@ -80,9 +87,13 @@ class ClosureDetector:
 
     async def detect(self) -> list[str]:
         """One round; returns the record chains written in it."""
-        unsealed = {
-            iid for iid in await self._sink.queries.unsealed_chains() if is_governed_chain(iid)
-        }
+        queries, chains = self._sink.queries, self._unsealed
+        top = await queries.log_top()
+        started = await queries.unsealed_chains(chains.upto, top)
+        chains.read(((iid, index) for iid, index in started if is_governed_chain(iid)), top)
+        for sealed in await queries.sealed_among(chains.pending()):
+            chains.done(sealed)
+        unsealed = set(chains.pending())
         if not unsealed:
             return []
         found: list[Closure] = []

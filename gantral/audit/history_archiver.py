@@ -20,11 +20,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from gantral.audit.encoding import BODY_VERSION, format_at
 from gantral.audit.history_archive import (
     ARCHIVED_TYPE,
+    HISTORY_CHAIN_PREFIX,
     archive_key,
     history_chain_id,
     is_history_chain,
 )
 from gantral.audit.history_codec import encode_archive, fetch_runs
+from gantral.audit.log_rounds import Backlog
 from gantral.audit.rows import PreparedEvent
 from gantral.audit.sink import AuditSink
 from gantral.audit.store import SEAL_TYPE
@@ -45,25 +47,29 @@ class HistoryArchiver:
     def __init__(self, sink: AuditSink, temporal: Client) -> None:
         self._sink = sink
         self._temporal = temporal
-        # Sealed instances with nothing (more) to archive: done, or history already gone.
-        self._settled: set[str] = set()
+        # What the rounds have read of the log, and the sealed instances left to archive
+        # (their workflow still finishing, or Temporal unreachable): read only what is new.
+        self._rounds = Backlog()
 
     async def archive_pending(self) -> list[str]:
         """Archive every sealed instance whose workflow has closed; returns those archived."""
-        seals = await self._sink.queries.seals()
+        queries, rounds = self._sink.queries, self._rounds
+        top = await queries.log_top()
+        found = await queries.unarchived_seals(HISTORY_CHAIN_PREFIX, rounds.upto, top)
+        rounds.read(((chain, index) for chain, index in found if _is_instance(chain)), top)
         archived = []
-        for instance_id in sorted(seals):
-            if instance_id in self._settled or not _is_instance(instance_id):
-                continue
-            if history_chain_id(instance_id) in seals:
-                self._settled.add(instance_id)
-                continue
-            if await self.archive(instance_id):
+        for instance_id in rounds.pending():
+            outcome = await self.archive(instance_id)
+            if outcome is not None:
+                rounds.done(instance_id)
+            if outcome:
                 archived.append(instance_id)
         return archived
 
-    async def archive(self, instance_id: str) -> bool:
-        """True once the instance's history is archived and recorded (now or before)."""
+    async def archive(self, instance_id: str) -> bool | None:
+        """True once the instance's history is archived and recorded (now or before);
+        False when there is none to archive (Temporal no longer has it); None while its
+        workflow is still finishing (a later round tries again)."""
         handle = self._temporal.get_workflow_handle(instance_id)
         try:
             described = await handle.describe()
@@ -71,14 +77,12 @@ class HistoryArchiver:
             if error.status is not RPCStatusCode.NOT_FOUND:
                 raise
             log.warning("history of sealed %s is no longer on Temporal: not archived", instance_id)
-            self._settled.add(instance_id)
             return False
         if described.status in (None, WorkflowExecutionStatus.RUNNING) or not described.close_time:
-            return False  # sealed, still finishing its last workflow task: next round
+            return None  # sealed, still finishing its last workflow task: next round
         try:
             runs = await fetch_runs(self._temporal, instance_id)
         except NotFound:
-            self._settled.add(instance_id)
             return False
         data, sha256 = encode_archive(instance_id, runs)
         key = archive_key(instance_id, sha256)
@@ -96,12 +100,10 @@ class HistoryArchiver:
             await self._sink.writer.append(chain, events)
         except Conflict:
             # Another sink recorded it first (a different close time cannot happen).
-            self._settled.add(instance_id)
             return True
         # Exported here, in the archiver's own round; a round that stops before this is
         # covered by the exporter's sweep (`gantral.audit.seal_exports`).
         await self._sink.exports.export(chain)
-        self._settled.add(instance_id)
         log.info("archived the history of %s (%d bytes, %s)", instance_id, len(data), sha256)
         return True
 

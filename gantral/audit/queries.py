@@ -10,11 +10,15 @@ from psycopg import sql
 
 from gantral.audit.checkpoint import Checkpoint
 from gantral.audit.db import Database
+from gantral.audit.log_rounds import Found
 from gantral.audit.rows import EVENT_COLUMNS, EventRow, SealRow, as_bytes, as_int, event_from_row
 from gantral.domain.audit_event import AuditEventType
 from gantral.postgres_transaction import transaction
 
 __all__ = ["REFUSAL_CHAIN_PREFIX", "AuditQueries", "CheckpointKind"]
+
+# Above every log index: a read of the log "up to now".
+_NO_TOP = 2**62
 
 CheckpointKind = Literal["checkpoint", "note", "cosigned"]
 """What is stored per checkpoint: the JSON checkpoint, its signed note, its cosigned note."""
@@ -148,14 +152,63 @@ class AuditQueries:
                 chains.setdefault(row.instance_id, []).append(row)
         return chains
 
-    async def unsealed_chains(self) -> list[str]:
-        """Ids of the chains that hold events but no seal."""
-        query = sql.SQL(
-            "SELECT instance_id FROM {} e WHERE seq = 1 AND NOT EXISTS"
-            " (SELECT 1 FROM {} s WHERE s.instance_id = e.instance_id) ORDER BY 1"
-        ).format(self.db.table("events"), self.db.table("seals"))
+    async def log_top(self) -> int:
+        """The highest log index stored (-1: the log is empty); the primary key's last entry."""
+        query = sql.SQL("SELECT coalesce(max(log_index), -1) FROM {}").format(
+            self.db.table("events")
+        )
         async with self.db.connection() as conn:
-            return [str(r[0]) for r in await (await conn.execute(query)).fetchall()]
+            row = await (await conn.execute(query)).fetchone()
+        return as_int(row[0]) if row else -1
+
+    async def unsealed_chains(self, after: int = -1, upto: int = _NO_TOP) -> list[Found]:
+        """The chains started in (`after`, `upto`] of the log that hold no seal, each with
+        its start's log index, oldest first. A range of the primary key, so a round that
+        reads only what is new (`gantral.audit.log_rounds`) reads only that."""
+        query = sql.SQL(
+            "SELECT e.instance_id, e.log_index FROM {} e WHERE e.log_index > %s"
+            " AND e.log_index <= %s AND e.seq = 1 AND NOT EXISTS"
+            " (SELECT 1 FROM {} s WHERE s.instance_id = e.instance_id) ORDER BY e.log_index"
+        ).format(self.db.table("events"), self.db.table("seals"))
+        return await self._found(query, (after, upto))
+
+    async def sealed_among(self, chains: Collection[str]) -> set[str]:
+        """Those of `chains` that hold a seal."""
+        if not chains:
+            return set()
+        query = sql.SQL("SELECT instance_id FROM {} WHERE instance_id = ANY(%s)").format(
+            self.db.table("seals")
+        )
+        async with self.db.connection() as conn:
+            rows = await (await conn.execute(query, (list(chains),))).fetchall()
+        return {str(r[0]) for r in rows}
+
+    async def _found(self, query: sql.Composed, params: tuple[object, ...]) -> list[Found]:
+        async with self.db.connection() as conn:
+            rows = await (await conn.execute(query, params)).fetchall()
+        return [(str(chain), as_int(index)) for chain, index in rows]
+
+    def _seals_in(self, after: int, unless: sql.Composable) -> sql.Composed:
+        """Seals stored in (after, upto] whose chain has no `unless` row (`s` is the seal).
+        The first round (`after` < 0) reads the seals table; later ones read the events
+        appended since, through the primary key, instead of every seal ever stored."""
+        if after < 0:
+            shape = (
+                "SELECT s.instance_id, s.log_index FROM {seals} s WHERE %s < s.log_index"
+                " AND s.log_index <= %s AND NOT EXISTS ({unless}) ORDER BY s.log_index"
+            )
+        else:
+            shape = (
+                "SELECT s.instance_id, s.log_index FROM {events} s WHERE s.log_index > %s"
+                " AND s.log_index <= %s AND s.type = {sealed}"
+                " AND NOT EXISTS ({unless}) ORDER BY s.log_index"
+            )
+        return sql.SQL(shape).format(
+            seals=self.db.table("seals"),
+            events=self.db.table("events"),
+            sealed=sql.Literal(str(AuditEventType.INSTANCE_SEALED)),
+            unless=unless,
+        )
 
     async def seals(self, instance_id: str | None = None) -> dict[str, SealRow]:
         where = sql.SQL("") if instance_id is None else sql.SQL("WHERE instance_id = %s")
@@ -306,14 +359,23 @@ class AuditQueries:
             rows = await (await conn.execute(query, (since, until, limit))).fetchall()
         return [(str(i), None if team is None else str(team)) for i, team in rows]
 
-    async def unexported_seals(self) -> list[str]:
-        """Ids of the sealed chains with no recorded bundle, oldest seal first."""
-        query = sql.SQL(
-            "SELECT instance_id FROM {} s WHERE NOT EXISTS"
-            " (SELECT 1 FROM {} b WHERE b.instance_id = s.instance_id) ORDER BY log_index"
-        ).format(self.db.table("seals"), self.db.table("bundles"))
-        async with self.db.connection() as conn:
-            return [str(r[0]) for r in await (await conn.execute(query)).fetchall()]
+    async def unexported_seals(self, after: int = -1, upto: int = _NO_TOP) -> list[Found]:
+        """The chains sealed in (`after`, `upto`] of the log with no recorded bundle, each
+        with its seal's log index, oldest first."""
+        unless = sql.SQL("SELECT 1 FROM {} b WHERE b.instance_id = s.instance_id").format(
+            self.db.table("bundles")
+        )
+        return await self._found(self._seals_in(after, unless), (after, upto))
+
+    async def unarchived_seals(
+        self, history_prefix: str, after: int = -1, upto: int = _NO_TOP
+    ) -> list[Found]:
+        """The chains sealed in (`after`, `upto`] of the log whose history chain (its id
+        after `history_prefix`) holds no seal, each with its seal's log index."""
+        unless = sql.SQL("SELECT 1 FROM {} h WHERE h.instance_id = {} || s.instance_id").format(
+            self.db.table("seals"), sql.Literal(history_prefix)
+        )
+        return await self._found(self._seals_in(after, unless), (after, upto))
 
     async def bundle_keys(self, instance_id: str) -> list[str]:
         query = sql.SQL(

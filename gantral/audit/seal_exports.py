@@ -9,9 +9,10 @@ Nothing is lost when the sink dies in between: the work is a function of Postgre
 state, a sealed chain with no recorded bundle. Each append that stores a seal wakes the
 exporter with its chain (the prompt path), and a sweep of every such chain runs when the
 sink starts and periodically (the durable path); an export that fails is retried by the
-next sweep. Two sink replicas never export one chain twice: an export holds a PostgreSQL
-advisory lock on the chain (the other replica skips it) and checks for a recorded bundle
-under it.
+next sweep. A sweep reads only the seals stored since the last one and retries those
+left (`gantral.audit.log_rounds`); the first after a start reads them all. Two sink
+replicas never export one chain twice: an export holds a PostgreSQL advisory lock on the
+chain (the other replica skips it) and checks for a recorded bundle under it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import logging
 
 from gantral.audit.bundle import build_bundle, bundle_key, encode_bundle
 from gantral.audit.checkpointer import Checkpointer
+from gantral.audit.log_rounds import Backlog
 from gantral.audit.objects import ObjectStore
 from gantral.audit.queries import AuditQueries
 from gantral.audit.store import AuditWriter
@@ -49,6 +51,8 @@ class SealExports:
         # Chains woken by their seal's append, in arrival order (a dict as an ordered set).
         self._woken: dict[str, None] = {}
         self._wake = asyncio.Event()
+        # What the sweeps have read of the log, and the chains whose export failed.
+        self._swept = Backlog()
 
     def wake(self, instance_id: str) -> None:
         """A seal of `instance_id` is committed: export it soon."""
@@ -74,11 +78,15 @@ class SealExports:
     async def sweep(self) -> list[str]:
         """Export every sealed chain with no recorded bundle, oldest seal first; returns
         those whose bundle is now recorded."""
+        top = await self.queries.log_top()
+        swept = self._swept
+        swept.read(await self.queries.unexported_seals(swept.upto, top), top)
         exported = []
-        for instance_id in await self.queries.unexported_seals():
+        for instance_id in swept.pending():
             self._woken.pop(instance_id, None)
             if await self._export_logged(instance_id):
                 exported.append(instance_id)
+                swept.done(instance_id)
         return exported
 
     async def run(self, stop: asyncio.Event, every: float) -> None:

@@ -103,8 +103,9 @@ async def run_sink(
     *,
     config: AuditSettings | None = None,
     temporal_metrics_url: str | None = None,
+    ready: asyncio.Event | None = None,
 ) -> None:
-    """Run until `stop` is set (or forever)."""
+    """Run until `stop` is set (or forever); `ready` is set once appends are served."""
     stop = stop or asyncio.Event()
     metrics = GantralMetrics()
     own = settings.sink
@@ -151,6 +152,8 @@ async def run_sink(
             async with worker:
                 if served:
                     served.ready = True
+                if ready is not None:
+                    ready.set()
                 await stop.wait()
                 log.info("audit sink draining")
                 if served:

@@ -18,6 +18,7 @@ import pytest_asyncio
 from psycopg.conninfo import make_conninfo
 from temporalio.client import Client
 
+from gantral.audit.objects import ObjectStore
 from gantral.audit.testing import TEST_BUCKET
 from gantral.devstack.process import free_port
 from gantral.settings import Settings
@@ -109,9 +110,21 @@ async def workers(
     temporal: Client, settings: Settings, audit_config: AuditSettings
 ) -> AsyncIterator[None]:
     """The instance worker and the real audit sink (PostgreSQL + SeaweedFS)."""
-    stop = asyncio.Event()
-    sink = asyncio.create_task(run_sink(settings, stop, config=audit_config))
+    stop, ready = asyncio.Event(), asyncio.Event()
+    sink = asyncio.create_task(run_sink(settings, stop, config=audit_config, ready=ready))
     try:
+        # Serving before the first test: its first batch must not wait on the migrations.
+        serving = asyncio.create_task(ready.wait())
+        await asyncio.wait({sink, serving}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.is_set():
+            serving.cancel()
+            raise RuntimeError("the audit sink did not start serving within 60 s") from (
+                sink.exception() if sink.done() else None
+            )
+        # SeaweedFS takes seconds to place a bucket's first object with content (it grows
+        # the bucket's volumes and asks again): here, not in the first test's first batch.
+        warm = ObjectStore.from_settings(settings.s3, prefix="tests-warm-up/")
+        await warm.put_locked(uuid.uuid4().hex, b"{}" * 1024)
         async with build_worker(temporal, settings):
             yield
     finally:

@@ -179,7 +179,7 @@ async def _assert_exactly_once(
         )
         assert report.ok, report.problems
         # Every seal's bundle is exported, however the sink stopped in between.
-        assert await queries.unexported_seals() == []
+        assert [c for c, _ in await queries.unexported_seals()] == []
         # A closed instance's history is archived in a chain of its own (two events, once).
         archived = [len(await queries.instance_events(history_chain_id(iid))) for iid in expected]
         assert set(archived) <= {0, 2}

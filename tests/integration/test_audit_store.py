@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import psycopg
@@ -94,7 +95,7 @@ async def test_a_seal_is_answered_before_its_export_then_exported_once(ts: TestS
     assert result.stored[-1].seq == 12 and (await ts.queries.seals(iid))[iid].seq == 12
     assert await ts.objects.keys(CHECKPOINT_PREFIX_KEY) == []
     assert await ts.queries.bundle_keys(iid) == []
-    assert await ts.queries.unexported_seals() == [iid]
+    assert _unexported(await ts.queries.unexported_seals()) == [iid]
     assert ts.sink.exports.pending == [iid]
     await ts.sink.append(_req(iid, events[9:]))  # a retried seal queues it once
     assert ts.sink.exports.pending == [iid]
@@ -115,7 +116,7 @@ async def test_a_seal_is_answered_before_its_export_then_exported_once(ts: TestS
     assert await ts.sink.exports.drain() == [iid]
     assert await ts.sink.exports.sweep() == []
     assert await ts.queries.bundle_keys(iid) == keys
-    assert await ts.queries.unexported_seals() == []
+    assert _unexported(await ts.queries.unexported_seals()) == []
 
 
 async def test_a_seal_waits_while_the_log_contradicts_a_signed_checkpoint(ts: TestSink) -> None:
@@ -148,18 +149,10 @@ async def test_a_seal_whose_export_was_lost_is_exported_by_the_sweep(
     # The sink stops between the commit and the export: the queue dies with it.
     await ts.sink.append(_req(killed, make_events(killed, 5)))
     # The export fails (object storage refuses the bundle): left for the sweep.
-    put_locked = ts.objects.put_locked
-
-    async def refusing(key: str, data: bytes) -> None:
-        if key.startswith(BUNDLE_PREFIX):
-            raise ClientError({"Error": {"Code": "ServiceUnavailable"}}, "PutObject")
-        await put_locked(key, data)
-
-    monkeypatch.setattr(ts.objects, "put_locked", refusing)
-    await ts.sink.append(_req(failed, make_events(failed, 4)))
-    assert [i for i in await ts.sink.exports.drain() if i == failed] == []
-    assert set(await ts.queries.unexported_seals()) == {killed, failed}
-    monkeypatch.setattr(ts.objects, "put_locked", put_locked)
+    with _bundles_refused(ts, monkeypatch):
+        await ts.sink.append(_req(failed, make_events(failed, 4)))
+        assert [i for i in await ts.sink.exports.drain() if i == failed] == []
+    assert set(_unexported(await ts.queries.unexported_seals())) == {killed, failed}
 
     restarted = _restarted(ts)
     assert restarted.exports.pending == []
@@ -169,7 +162,65 @@ async def test_a_seal_whose_export_was_lost_is_exported_by_the_sweep(
         bundle = json.loads(await ts.objects.get(key) or b"{}")
         assert bundle["seal"]["seq"] == len(bundle["events"])
         assert verify_bundle(bundle, ts.key.public_key()) == []
-    assert await ts.queries.unexported_seals() == []
+    assert _unexported(await ts.queries.unexported_seals()) == []
+
+
+async def test_a_later_sweep_reads_only_the_seals_stored_since_and_retries_the_rest(
+    ts: TestSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep's read of the log starts where the last one ended (it would otherwise grow
+    with every seal ever stored); a chain whose export failed is retried from memory."""
+    sweeper = _restarted(ts)  # woken by nothing: only its sweeps export
+    reads: list[tuple[int, int, list[str]]] = []
+    read = sweeper.queries.unexported_seals
+
+    async def reading(after: int = -1, upto: int = 2**62) -> list[tuple[str, int]]:
+        found = await read(after, upto)
+        reads.append((after, upto, _unexported(found)))
+        return found
+
+    monkeypatch.setattr(sweeper.queries, "unexported_seals", reading)
+    first, failed, later = unique("first"), unique("failed"), unique("later")
+    await ts.sink.append(_req(first, make_events(first, 3)))
+    assert await sweeper.exports.sweep() == [first]
+
+    with _bundles_refused(ts, monkeypatch):
+        await ts.sink.append(_req(failed, make_events(failed, 3)))
+        assert await sweeper.exports.sweep() == []
+    await ts.sink.append(_req(later, make_events(later, 3)))
+    assert await sweeper.exports.sweep() == [failed, later]
+    assert await sweeper.exports.sweep() == []
+
+    # Each read starts where the previous ended, at the log's top when it began; the
+    # failed chain came back from memory, not from reading its seal again.
+    tops = [upto for _, upto, _ in reads]
+    assert [after for after, _, _ in reads] == [-1, *tops[:-1]]
+    assert tops == sorted(tops) and tops[1] > tops[0] and tops[2] > tops[1]
+    assert [found for _, _, found in reads] == [[first], [failed], [later], []]
+    assert _unexported(await ts.queries.unexported_seals()) == []
+
+
+async def test_reads_of_the_log_since_a_round_hold_only_that_range(ts: TestSink) -> None:
+    """The periodic rounds' reads (`gantral.audit.log_rounds`) by log index: the whole
+    log from -1, else only what lies in (after, upto]."""
+    old, new, open_ = unique("old"), unique("new"), unique("open")
+    await ts.sink.append(_req(old, make_events(old, 3)))
+    middle = await ts.queries.log_top()
+    await ts.sink.append(_req(open_, make_events(open_, 2, sealed=False)))
+    await ts.sink.append(_req(new, make_events(new, 3)))
+    top = await ts.queries.log_top()
+    assert top == 7 and middle == 2
+    q = ts.queries
+    assert _unexported(await q.unexported_seals()) == [old, new]
+    assert _unexported(await q.unexported_seals(middle, top)) == [new]
+    assert _unexported(await q.unexported_seals(-1, middle)) == [old]
+    assert await q.unexported_seals(top, top) == []
+    # Seals (at indexes 2 and 7) and starts (0, 3, 5), each with its own log index.
+    assert await q.unarchived_seals("gantral-history-", middle, top) == [(new, 7)]
+    assert await q.unarchived_seals("gantral-history-") == [(old, 2), (new, 7)]
+    assert await q.unsealed_chains() == [(open_, 3)]
+    assert await q.unsealed_chains(3, top) == []
+    assert await q.sealed_among([old, new, open_, unique("never")]) == {old, new}
 
 
 async def test_two_replicas_sweeping_together_export_each_seal_once(
@@ -189,7 +240,7 @@ async def test_two_replicas_sweeping_together_export_each_seal_once(
         await pool.close()
     for iid in ids:
         assert len(await ts.queries.bundle_keys(iid)) == 1, iid
-    assert await ts.queries.unexported_seals() == []
+    assert _unexported(await ts.queries.unexported_seals()) == []
 
 
 async def test_snapshot_is_redacted_locked_and_referenced(ts: TestSink) -> None:
@@ -379,3 +430,25 @@ async def test_verifying_one_instance_reads_only_the_checkpoints_it_relies_on(
             tampered, objects=ts.objects, public_key=ts.key.public_key(), instance_ids=[target]
         )
     assert "log_truncated" in {p.code for p in report.problems}, report.problems
+
+
+def _unexported(found: list[tuple[str, int]]) -> list[str]:
+    """The chains of a read of sealed chains without a bundle."""
+    return [chain for chain, _ in found]
+
+
+@contextlib.contextmanager
+def _bundles_refused(ts: TestSink, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Object storage refuses every bundle (503) meanwhile; other objects are written."""
+    put_locked = ts.objects.put_locked
+
+    async def refusing(key: str, data: bytes) -> None:
+        if key.startswith(BUNDLE_PREFIX):
+            raise ClientError({"Error": {"Code": "ServiceUnavailable"}}, "PutObject")
+        await put_locked(key, data)
+
+    monkeypatch.setattr(ts.objects, "put_locked", refusing)
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(ts.objects, "put_locked", put_locked)
