@@ -31,9 +31,11 @@ async def heartbeating(every: float = HEARTBEAT_EVERY_SECONDS) -> AsyncIterator[
     """Heartbeat the running activity every `every` seconds while the block runs."""
 
     async def _beat() -> None:
+        # Not at once: an append done within `every` (nearly all) sends none. Each heartbeat
+        # is a write on the server, and the timeout counts from the attempt's start anyway.
         while True:
-            activity.heartbeat()
             await asyncio.sleep(every)
+            activity.heartbeat()
 
     beats = asyncio.create_task(_beat())
     try:
