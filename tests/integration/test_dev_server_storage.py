@@ -1,6 +1,7 @@
 """The Temporal dev server Gantral starts (`make run`, the tests, the benchmarks) keeps its
-SQLite file in write-ahead-log mode (`DEV_SERVER_SQLITE_PRAGMAS`), and what it
-acknowledged survives the server killed outright and started again on the same file."""
+SQLite file in write-ahead-log mode (`DEV_SERVER_SQLITE_PRAGMAS`), what it acknowledged
+survives the server killed outright and started again on the same file, and a short timer
+fires on time (`DEV_SERVER_CONFIG`)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import shutil
 import signal
 import sqlite3
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
 import pytest
+from temporalio import workflow
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.worker import Worker
 
 from gantral.devstack.process import free_port
 from gantral.devstack.services import start_temporal
@@ -65,3 +69,26 @@ async def test_what_the_dev_server_acknowledged_survives_it_killed() -> None:
     finally:
         server.stop()
         shutil.rmtree(data.parent, ignore_errors=True)
+
+
+@workflow.defn(name="GantralDevServerTimer", sandboxed=False)
+class _Sleeps:
+    @workflow.run
+    async def run(self, seconds: float) -> None:
+        await workflow.sleep(seconds)
+
+
+async def test_a_short_timer_fires_on_time(stack: Stack) -> None:
+    """The dev server fires a 200 ms timer (a deferred audit batch's) in well under the
+    second its default floor would make it (`history.timerProcessorMaxTimeShift`)."""
+    client = await Client.connect(stack.temporal_address)
+    queue = f"timers-{uuid.uuid4().hex}"
+    async with Worker(client, task_queue=queue, workflows=[_Sleeps]):
+        took = []
+        for _ in range(3):
+            started = time.monotonic()
+            await client.execute_workflow(
+                _Sleeps.run, 0.2, id=f"timer-{uuid.uuid4().hex}", task_queue=queue
+            )
+            took.append(time.monotonic() - started)
+    assert min(took) < 0.8, took
