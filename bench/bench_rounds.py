@@ -19,18 +19,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from psycopg import sql
+from stack import sink_stack
 
 from gantral.audit.history_archive import HISTORY_CHAIN_PREFIX
-from gantral.audit.testing import make_events, open_test_sink, unique
-from gantral.devstack.process import free_port
-from gantral.devstack.services import Postgres, start_seaweedfs
+from gantral.audit.testing import make_events, unique
 from gantral.domain.audit_event import AppendAuditEvents
 
 # Three events per chain: its first (of a type the read model ignores), one more, its seal;
@@ -124,20 +121,12 @@ async def _measure(
 async def main(a: argparse.Namespace) -> None:
     load = os.getloadavg()[0]
     results = []
-    with tempfile.TemporaryDirectory(prefix="gantral-bench-") as tmp:
-        pg, s3_port = Postgres(Path(tmp) / "pg"), free_port()
-        dsn = pg.start()
-        seaweed = start_seaweedfs(Path(tmp) / "s3", s3_port)
-        try:
-            async with open_test_sink(dsn, f"http://127.0.0.1:{s3_port}") as ts:
-                filled = 0
-                for n in sorted(a.chains):
-                    rows = await _measure(ts, dsn, n - filled, a.recent, a.repeat)
-                    filled = n
-                    results.append((n, rows))
-        finally:
-            seaweed.stop()
-            pg.stop()
+    async with sink_stack() as (ts, dsn):
+        filled = 0
+        for n in sorted(a.chains):
+            rows = await _measure(ts, dsn, n - filled, a.recent, a.repeat)
+            filled = n
+            results.append((n, rows))
     print(f"{os.cpu_count()} cores, load average {load:.1f} at the start and "
           f"{os.getloadavg()[0]:.1f} at the end; embedded PostgreSQL, median of "
           f"{a.repeat} reads; {a.recent} chains appended since the last round")  # fmt: skip

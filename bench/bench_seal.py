@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import tempfile
 import time
-from pathlib import Path
 
-from gantral.audit.testing import make_events, open_test_sink, unique
-from gantral.devstack.process import free_port
-from gantral.devstack.services import Postgres, start_seaweedfs
+from stack import sink_stack
+
+from gantral.audit.testing import make_events, unique
 from gantral.domain.audit_event import AppendAuditEvents
 
 
@@ -61,30 +59,22 @@ def _ms(values: list[float], q: float) -> float:
 
 async def main(a: argparse.Namespace) -> None:
     load = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="gantral-bench-") as tmp:
-        pg, s3_port = Postgres(Path(tmp) / "pg"), free_port()
-        dsn = pg.start()
-        seaweed = start_seaweedfs(Path(tmp) / "s3", s3_port)
-        try:
-            async with open_test_sink(dsn, f"http://127.0.0.1:{s3_port}") as ts:
-                await _measure(ts.sink, 5, True, 1)  # warm up pools, bucket, tree
-                await _measure(ts.sink, 5, False, 1)
-                rows = []
-                for label, at_once, n in (
-                    ("one at a time", 1, a.instances),
-                    (f"{a.concurrent} at once", a.concurrent, a.concurrent * 3),
-                ):
-                    plain = await _measure(ts.sink, n, False, at_once)
-                    sealed = await _measure(ts.sink, n, True, at_once)
-                    rows.append((label, sealed, plain))
-                exports = getattr(ts.sink, "exports", None)
-                if exports is not None:  # exported after the answers: not timed above
-                    t = time.perf_counter()
-                    done = await exports.drain()
-                    print(f"then {len(done)} bundles exported in {time.perf_counter() - t:.1f} s")
-        finally:
-            seaweed.stop()
-            pg.stop()
+    async with sink_stack() as (ts, _):
+        await _measure(ts.sink, 5, True, 1)  # warm up pools, bucket, tree
+        await _measure(ts.sink, 5, False, 1)
+        rows = []
+        for label, at_once, n in (
+            ("one at a time", 1, a.instances),
+            (f"{a.concurrent} at once", a.concurrent, a.concurrent * 3),
+        ):
+            plain = await _measure(ts.sink, n, False, at_once)
+            sealed = await _measure(ts.sink, n, True, at_once)
+            rows.append((label, sealed, plain))
+        exports = getattr(ts.sink, "exports", None)
+        if exports is not None:  # exported after the answers: not timed above
+            t = time.perf_counter()
+            done = await exports.drain()
+            print(f"then {len(done)} bundles exported in {time.perf_counter() - t:.1f} s")
     print(f"{os.cpu_count()} cores, load average {load:.1f} at the start and "
           f"{os.getloadavg()[0]:.1f} at the end; the sink service, in this process")  # fmt: skip
     print(f"  {'last batch (end + seal)':<32} {'sealed':>10} {'unsealed':>10}  ratio")

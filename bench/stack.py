@@ -6,6 +6,11 @@ One definition for every benchmark, so their figures come from the same stack:
 
     async with bench_stack("bench-decisions", TEMPLATE, api=True) as stack:
         ...  # stack.settings, stack.client, stack.api_url, stack.data, stack.identity
+
+and, for benchmarks of the audit sink service alone, its own PostgreSQL and SeaweedFS:
+
+    async with sink_stack() as (ts, dsn):
+        ...  # ts: gantral.audit.testing.TestSink; dsn: the database's URL
 """
 
 from __future__ import annotations
@@ -124,3 +129,24 @@ async def bench_stack(
         temporal.stop()
         seaweed.stop()
         postgres.close()
+
+
+@contextlib.asynccontextmanager
+async def sink_stack() -> AsyncIterator[tuple[Any, str]]:
+    """The audit sink service (`gantral.audit.testing.TestSink`) on an embedded PostgreSQL
+    and SeaweedFS of its own, and the database's URL. Stops both whatever the benchmark
+    raised."""
+    from gantral.audit.testing import open_test_sink
+    from gantral.devstack.process import free_port
+    from gantral.devstack.services import Postgres, start_seaweedfs
+
+    with tempfile.TemporaryDirectory(prefix="gantral-bench-") as tmp:
+        pg, s3_port = Postgres(Path(tmp) / "pg"), free_port()
+        dsn = pg.start()
+        seaweed = start_seaweedfs(Path(tmp) / "s3", s3_port)
+        try:
+            async with open_test_sink(dsn, f"http://127.0.0.1:{s3_port}") as ts:
+                yield ts, dsn
+        finally:
+            seaweed.stop()
+            pg.stop()

@@ -91,9 +91,9 @@ class ClosureDetector:
         top = await queries.log_top()
         started = await queries.unsealed_chains(chains.upto, top)
         chains.read(((iid, index) for iid, index in started if is_governed_chain(iid)), top)
-        for sealed in await queries.sealed_among(chains.pending()):
+        for sealed in await queries.sealed_among(chains.left):
             chains.done(sealed)
-        unsealed = set(chains.pending())
+        unsealed = set(chains.left)
         if not unsealed:
             return []
         found: list[Closure] = []
