@@ -24,7 +24,9 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 import time
+import traceback
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -283,7 +285,13 @@ async def shape(a: argparse.Namespace) -> Figures:
 
 
 if __name__ == "__main__":
-    print(json.dumps(asdict(asyncio.run(shape(parser().parse_args())))), flush=True)
-    # Skip finalization: the Temporal client's native threads can abort it (SIGABRT in
-    # PyGILState_Release) after the figures are out.
+    # Skip finalization either way: the Temporal client's native threads can abort it
+    # (SIGABRT in PyGILState_Release) or hang it after the figures are out, or after a
+    # failure, which would leave the benchmark waiting for this process forever.
+    try:
+        print(json.dumps(asdict(asyncio.run(shape(parser().parse_args())))), flush=True)
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
     os._exit(0)

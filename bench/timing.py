@@ -20,6 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 AGENTS = Path(__file__).with_name("agents.py")
+# A driver that neither prints its figures nor exits this long after its shape's own
+# `--seconds` is stuck (the longest shape, 100 flows on a slow machine, takes about two
+# minutes): stopped, and the benchmark fails instead of waiting forever.
+DRIVER_TIMEOUT_SECONDS = 900.0
 
 
 @dataclass
@@ -119,7 +123,13 @@ class Drive:
             env={**os.environ, "BENCH_TOKENS": json.dumps(self.tokens)},
             stdout=asyncio.subprocess.PIPE,
         )
-        out, _ = await proc.communicate()
+        limit = DRIVER_TIMEOUT_SECONDS + float(str(options.get("seconds", 0)))
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), limit)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise RuntimeError(f"the {shape} driver gave no figures within {limit:.0f} s") from None
         if proc.returncode != 0:
             raise RuntimeError(f"the {shape} driver failed ({proc.returncode})")
         return Figures(**json.loads(out.decode().strip().splitlines()[-1]))

@@ -103,13 +103,18 @@ T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
 # A signed call the API relays as an Update: the handler's parameter type.
 A = TypeVar("A", bound=AuthorizeStep | AgentEvent | Finish | Decide)
-# A long-poll's first pause and its longest; after a decision relayed here, quick again.
 log = logging.getLogger("gantral.core")
 
+# A long-poll's pauses between polls of the instance: without decision notifications, the
+# first and the longest (backing off between); told of every decision on any replica,
+# every pause; after being woken by a decision without the request handed over.
 _FIRST_POLL_SECONDS = 0.01
 _WAIT_POLL_SECONDS = 0.25
 _LISTENING_POLL_SECONDS = 1.0
 _DECIDED_POLL_SECONDS = 0.01
+# How long the relaying process waits for a decision to be stored before it wakes the
+# long polls to poll (the sink may be down: the instance waits for it, the polls go on).
+_SETTLED_WAIT_SECONDS = 10.0
 _SEAL_WAIT_SECONDS = 10.0
 # How long a call waits for an instance handing over to its next run (continue-as-new).
 _HANDOVER_SECONDS = 30.0
@@ -200,6 +205,7 @@ class GantralCore:
         # Long-polls per (instance, request), woken when any replica relays a decision on
         # that request (its grant follows within tens of milliseconds).
         self.wakeups = wakeups or RequestWakeups()
+        self._relaying: set[asyncio.Task[None]] = set()
         # Told the request id of every decision this process relays (the inbox forgets
         # what it read of that request: it changed before the sink stored why).
         self.on_decision: list[Callable[[str], None]] = []
@@ -588,7 +594,10 @@ class GantralCore:
         """The request, long-polling up to `wait` seconds for its outcome to be applied."""
         deadline = time.monotonic() + wait
         handle = self._handle(instance_id)
-        pause = _FIRST_POLL_SECONDS
+        # Told of every decision on any replica, a waiter polls only for what no decision
+        # settles (a timer's outcome, a supersession, the instance's end): once a second.
+        # Without that, quick at first, then backing off.
+        pause = _LISTENING_POLL_SECONDS if self.wakeups.listening else _FIRST_POLL_SECONDS
         with self.wakeups.waiter(instance_id, request_id) as decided:
             while True:
                 request = await self._call(
@@ -601,19 +610,20 @@ class GantralCore:
                 left = deadline - time.monotonic()
                 if request.resolved_at is not None or left <= 0:
                     return request
-                # Quick at first, then backing off, so long waits cost little; quick again
-                # once this process relays a decision on it (its grant is imminent).
+                # A decision relayed here hands over the request as stored (no poll); one
+                # relayed elsewhere makes the next poll quick (its grant is usable).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(decided.wait(), timeout=min(pause, left))
-                if decided.is_set():
-                    decided.clear()
+                    await asyncio.wait_for(decided.event.wait(), timeout=min(pause, left))
+                settled = decided.request
+                if settled is not None and settled.resolved_at is not None:
+                    return settled
+                if decided.event.is_set():
+                    decided.event.clear()
                     pause = _DECIDED_POLL_SECONDS
+                elif self.wakeups.listening:
+                    pause = _LISTENING_POLL_SECONDS
                 else:
-                    # Told of decisions by every replica: polls only for timers' outcomes.
-                    slowest = (
-                        _LISTENING_POLL_SECONDS if self.wakeups.listening else _WAIT_POLL_SECONDS
-                    )
-                    pause = min(pause * 1.25, slowest)
+                    pause = min(pause * 1.25, _WAIT_POLL_SECONDS)
 
     async def decide(self, instance_id: str, decision: Decide) -> DecisionResult:
         # Every channel binds a decision to the arguments the human was shown; the
@@ -633,10 +643,31 @@ class GantralCore:
                 )
             # Recorded (STANDING_GRANT_GIVEN) by the instance; usable once stored here.
             await self.standing.add(result.standing_grant)
-        self.wakeups.decided(instance_id, decision.request_id)
+        self._relay_settled(instance_id, decision.request_id)
         for told in self.on_decision:
             told(decision.request_id)
         return result
+
+    def _relay_settled(self, instance_id: str, request_id: str) -> None:
+        """Once the decision is stored, hand the request to the long polls waiting on it
+        (`RequestWakeups`), without holding up the decision's answer."""
+        task = asyncio.create_task(self._settled(instance_id, request_id))
+        self._relaying.add(task)
+        task.add_done_callback(self._relaying.discard)
+
+    async def _settled(self, instance_id: str, request_id: str) -> None:
+        request: HumanRequest | None = None
+        try:
+            async with asyncio.timeout(_SETTLED_WAIT_SECONDS):
+                request = await self._call(
+                    instance_id,
+                    self._handle(instance_id).execute_update(InstanceWorkflow.settled, request_id),
+                )
+        except (GantralError, TimeoutError) as error:
+            # A sink that is down, a run handing over, a worker of an earlier release:
+            # the waiters are woken to poll, as before.
+            log.info("request %s not settled in time: %s", request_id, type(error).__name__)
+        self.wakeups.decided(instance_id, request_id, request)
 
     async def record_access_refusal(self, refusal: Refusal) -> None:
         """Record a refused attempt in the access log (never in an instance's history)."""

@@ -135,6 +135,8 @@ class InstanceWorkflow:
         self._escalate: EscalateNow | None = None
         # The verdict markers of the API-only Signals this run accepted (`_signal_accepted`).
         self._accepted: set[str] = set()
+        # Decisions per request whose audit batch is still being stored (`settled`).
+        self._settling: dict[str, int] = {}
 
     def _since(self, patch: str) -> bool:
         """Whether this run has the behaviour `patch` introduced: every run started by
@@ -578,8 +580,34 @@ class InstanceWorkflow:
         self._publish()
         # Answered now, with the outcome the validator and the quorum computed; the audit
         # batch follows at once, and the grant and long-polls wait for the sink.
-        self._in_background(self._settle(decided.request, decided.grant))
+        self._in_background(self._settle_decision(d.request_id, decided.request, decided.grant))
         return decided.result
+
+    async def _settle_decision(
+        self, request_id: str, request: HumanRequest | None, grant: Grant | None
+    ) -> None:
+        self._settling[request_id] = self._settling.get(request_id, 0) + 1
+        try:
+            await self._settle(request, grant)
+        finally:
+            self._settling[request_id] -= 1
+            if not self._settling[request_id]:
+                del self._settling[request_id]
+
+    @workflow.update
+    async def settled(self, request_id: str) -> HumanRequest | None:
+        """The request once no decision on it is still being stored: asked by the API
+        that relayed a decision, which hands the answer (the grant, once usable) to its
+        long-polls in the workflow task that stores it, not at their next poll. Records
+        nothing; not attested, as it gives nothing a Query would not."""
+        await workflow.wait_condition(lambda: request_id not in self._settling)
+        return self._s.data.requests.get(request_id)
+
+    @settled.validator
+    def _validate_settled(self, request_id: str) -> None:
+        with as_temporal():
+            if self._continuing:
+                raise refuse(Unavailable, CONTINUING, "the instance is moving to its next run")
 
     @decide.validator
     def _validate_decide(self, d: Decide) -> None:

@@ -1,18 +1,21 @@
 """An agent long-polling its request while a human decides: the API process that relays
-the decision wakes the waiting poll, here or on another replica (LISTEN/NOTIFY), which then
-sees the grant at once instead of after its backed-off pause."""
+the decision hands the request, once stored, to the waiting poll, and wakes the polls on
+other replicas (LISTEN/NOTIFY), which then see the grant at once instead of after their
+backed-off pause."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 import gantral.core
 from gantral.api.routers.instances import MAX_HOLD_SECONDS
@@ -45,6 +48,77 @@ async def test_a_relayed_decision_wakes_the_waiting_long_poll(
     assert outcome.status_code == 200, outcome.text
     assert outcome.json()["status"] == "APPROVED"
     assert outcome.json()["grant"] is not None
+
+
+async def test_the_relaying_process_hands_the_stored_decision_to_its_long_poll(
+    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every pause far beyond the wait, the one after a wake too: only the request handed
+    # over by the decision's relay (the instance's `settled` Update) can answer the poll.
+    for pause in ("_FIRST_POLL_SECONDS", "_WAIT_POLL_SECONDS", "_LISTENING_POLL_SECONDS",
+                  "_DECIDED_POLL_SECONDS"):  # fmt: skip
+        monkeypatch.setattr(gantral.core, pause, 120.0)
+    iid = (await start(api))["instance_id"]
+    rid = (await authorize(api, iid))["request"]["request_id"]
+    polling: contextvars.ContextVar[bool] = contextvars.ContextVar("polling", default=False)
+
+    async def long_poll() -> httpx.Response:
+        polling.set(True)  # seen by every task the in-process app starts for this call
+        return await api.get(f"/v1/instances/{iid}/requests/{rid}?wait=15", headers=AGENT)
+
+    poll = asyncio.create_task(long_poll())
+    await asyncio.sleep(0.5)
+    assert not poll.done()
+    # Every Query the poll sends from here on.
+    queries: list[str] = []
+    real_query = WorkflowHandle.query
+
+    def counted(handle: WorkflowHandle[Any, Any], query: Any, *args: Any, **kw: Any) -> Any:
+        if polling.get():
+            queries.append(str(getattr(query, "__name__", query)))
+        return real_query(handle, query, *args, **kw)
+
+    monkeypatch.setattr(WorkflowHandle, "query", counted)
+    decided_at = time.monotonic()
+    assert (await decide(api, iid, rid, "APPROVE", LEAD)).status_code == 200
+    outcome = await poll
+    assert time.monotonic() - decided_at < MAX_HOLD_SECONDS - 1.0
+    assert queries == []  # handed over, not polled for
+    assert outcome.status_code == 200, outcome.text
+    body = outcome.json()
+    assert body["status"] == "APPROVED" and body["resolved_at"] is not None
+    # Handed over only once usable: the grant is there, and the agent can start with it.
+    grant = body["grant"]
+    assert grant is not None
+    started = await api.post(
+        f"/v1/instances/{iid}/events",
+        json={"kind": "STEP_STARTED", "step_id": "deploy", "grant_id": grant["grant_id"],
+              "args_digest": grant["args_digest"]},
+        headers=AGENT,
+    )  # fmt: skip
+    assert started.is_success, started.text
+
+
+async def test_without_the_handover_the_woken_long_poll_polls_the_instance(
+    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The relay gives up waiting for the decision to be stored (as with a worker of an
+    # earlier release, or the sink down): the poll is only woken, and finds the outcome
+    # by polling quickly.
+    monkeypatch.setattr(gantral.core, "_SETTLED_WAIT_SECONDS", 0.0)
+    for pause in ("_FIRST_POLL_SECONDS", "_WAIT_POLL_SECONDS", "_LISTENING_POLL_SECONDS"):
+        monkeypatch.setattr(gantral.core, pause, 120.0)
+    iid = (await start(api))["instance_id"]
+    rid = (await authorize(api, iid))["request"]["request_id"]
+    poll = asyncio.create_task(
+        api.get(f"/v1/instances/{iid}/requests/{rid}?wait=15", headers=AGENT)
+    )
+    await asyncio.sleep(0.5)
+    decided_at = time.monotonic()
+    assert (await decide(api, iid, rid, "APPROVE", LEAD)).status_code == 200
+    outcome = await poll
+    assert time.monotonic() - decided_at < MAX_HOLD_SECONDS - 1.0
+    assert outcome.json()["status"] == "APPROVED" and outcome.json()["grant"] is not None
 
 
 async def test_a_long_poll_is_held_at_most_the_cap_whatever_wait_asks(
