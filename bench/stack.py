@@ -85,7 +85,9 @@ async def bench_stack(
                 {
                     "temporal": {"address": f"127.0.0.1:{port}", "task_queue": name,
                                  "audit_task_queue": f"{name}-audit"},
-                    "database": {"url": uri, "reader_url": uri},
+                    # The registry too, as under `make run`: policies, halts, standing
+                    # grants, delegations and the replicas' decision notifications.
+                    "database": {"url": uri, "reader_url": uri, "registry_url": uri},
                     "s3": {"endpoint_url": f"http://127.0.0.1:{s3_port}", "bucket": "bench",
                            "access_key_id": "b", "secret_access_key": "b", "retention_days": 1},
                     "workflows_dir": str(workflows) if workflows else None,

@@ -62,6 +62,10 @@ class AuditOutbox:
         self._sent = self.log.stored_upto
         self._in_flight = 0
         self._hurry = False
+        # Deferred flushes waiting (`flush_soon`), and whether a hurry drops them because
+        # the caller's own batch carries their events (`hurry(carried=True)`).
+        self._deferred = 0
+        self._carried = False
 
     @property
     def count(self) -> int:
@@ -100,17 +104,31 @@ class AuditOutbox:
         events anyway (the next call's), so a report opening a step and the one closing
         it travel together. A timer, cancelled when not needed: no round trip of its own."""
         target = self.log.count
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: self._sent >= target or self._hurry,
-                timeout=delay,
-                timeout_summary=f"audit batch deferred: {what}",
-            )
+        self._deferred += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._sent >= target or self._hurry,
+                    timeout=delay,
+                    timeout_summary=f"audit batch deferred: {what}",
+                )
+        finally:
+            self._deferred -= 1
+        if self._hurry and self._carried:
+            return  # the batch that hurried it carries these events
         await self.flush(urgent=False)
 
-    def hurry(self) -> None:
-        """Deferred flushes go now: the run is about to end or continue as new."""
+    @property
+    def deferring(self) -> bool:
+        """Whether a deferred flush is waiting for its batch."""
+        return self._deferred > 0
+
+    def hurry(self, *, carried: bool = False) -> None:
+        """Deferred flushes go now: the run is about to end or continue as new. With
+        `carried`, they send nothing: the caller's next flush carries their events (the
+        end with the seal, or the hand-over's batch)."""
         self._hurry = True
+        self._carried = self._carried or carried
 
     async def _send(self) -> None:
         """One batch: every event not yet stored."""

@@ -89,6 +89,9 @@ _ESCALATE_NOW = "escalate-now-v1"
 # asking for each behaviour separately paid five of each. Runs recorded before it still
 # ask for each (`_since`). A later behaviour gets a patch of its own, as before.
 _RELEASE_2026_12 = "instance-2026-12"
+# A batch deferred when the run ends (or continues as new) is carried by the end's batch
+# (with the seal) or the hand-over's, not sent alone first. Asked only then.
+_CARRIED = "deferred-batch-carried-v1"
 _STEP_START_DEFERRAL = timedelta(seconds=1)
 _START_DEFERRAL = timedelta(milliseconds=250)
 
@@ -213,7 +216,9 @@ class InstanceWorkflow:
         """Until no handler runs, no background delivery is pending and (with `store`)
         every recorded event is stored: a handler may start a delivery while an earlier
         one is awaited."""
-        self._outbox.hurry()
+        # A deferred batch (a step's start) pending at the end or the hand-over goes with
+        # the batch that follows (the end's, with the seal), not in one of its own.
+        self._outbox.hurry(carried=self._outbox.deferring and workflow.patched(_CARRIED))
         while True:
             await workflow.wait_condition(workflow.all_handlers_finished)
             pending = [f for f in self._background if not f.done()]
