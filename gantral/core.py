@@ -643,25 +643,31 @@ class GantralCore:
                 )
             # Recorded (STANDING_GRANT_GIVEN) by the instance; usable once stored here.
             await self.standing.add(result.standing_grant)
-        self._relay_settled(instance_id, decision.request_id)
+        self._relay_settled(instance_id, decision.request_id, result.decision.decision_id)
         for told in self.on_decision:
             told(decision.request_id)
         return result
 
-    def _relay_settled(self, instance_id: str, request_id: str) -> None:
+    def _relay_settled(self, instance_id: str, request_id: str, decision_id: str) -> None:
         """Once the decision is stored, hand the request to the long polls waiting on it
         (`RequestWakeups`), without holding up the decision's answer."""
-        task = asyncio.create_task(self._settled(instance_id, request_id))
+        task = asyncio.create_task(self._settled(instance_id, request_id, decision_id))
         self._relaying.add(task)
         task.add_done_callback(self._relaying.discard)
 
-    async def _settled(self, instance_id: str, request_id: str) -> None:
+    async def _settled(self, instance_id: str, request_id: str, decision_id: str) -> None:
         request: HumanRequest | None = None
         try:
             async with asyncio.timeout(_SETTLED_WAIT_SECONDS):
                 request = await self._call(
                     instance_id,
-                    self._handle(instance_id).execute_update(InstanceWorkflow.settled, request_id),
+                    # One Update per decision, whoever relays it and however often (a
+                    # retried decision has the same id): while the sink is down, retries
+                    # wait on the one Update instead of piling up in the instance, which
+                    # takes only so many Updates in flight.
+                    self._handle(instance_id).execute_update(
+                        InstanceWorkflow.settled, request_id, id=f"settled-{decision_id}"
+                    ),
                 )
         except (GantralError, TimeoutError) as error:
             # A sink that is down, a run handing over, a worker of an earlier release:

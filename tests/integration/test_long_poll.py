@@ -15,6 +15,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 import gantral.core
@@ -119,6 +120,35 @@ async def test_without_the_handover_the_woken_long_poll_polls_the_instance(
     outcome = await poll
     assert time.monotonic() - decided_at < MAX_HOLD_SECONDS - 1.0
     assert outcome.json()["status"] == "APPROVED" and outcome.json()["grant"] is not None
+
+
+async def test_a_retried_decision_waits_on_the_same_settled_update(
+    api: httpx.AsyncClient, temporal: Client
+) -> None:
+    # While the sink is slow or down, each relay's Update stays in flight in the instance
+    # (which takes only so many); retries of one decision share one.
+    iid = (await start(api))["instance_id"]
+    rid = (await authorize(api, iid))["request"]["request_id"]
+    key = f"once-{iid}"
+    first = await decide(api, iid, rid, "APPROVE", LEAD, key=key)
+    again = await decide(api, iid, rid, "APPROVE", LEAD, key=key)
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.json()["decision"] == first.json()["decision"]
+
+    async def settled_updates() -> int:
+        events = [e async for e in temporal.get_workflow_handle(iid).fetch_history_events()]
+        return sum(
+            1 for e in events
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+            and e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+            == "settled"
+        )  # fmt: skip
+
+    async with asyncio.timeout(10):
+        while await settled_updates() < 1:
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)  # the second relay has had its answer
+    assert await settled_updates() == 1
 
 
 async def test_a_long_poll_is_held_at_most_the_cap_whatever_wait_asks(
