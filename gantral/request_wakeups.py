@@ -88,7 +88,8 @@ class RequestWakeups:
 
     def _wake(self, instance_id: str, request_id: str, request: HumanRequest | None) -> None:
         for waiter in self._waiting.get((instance_id, request_id), ()):
-            waiter.request = request or waiter.request
+            if request is not None:
+                waiter.request = request
             waiter.event.set()
 
     async def _notify(self, payload: str) -> None:

@@ -588,6 +588,14 @@ class InstanceWorkflow:
         self._in_background(self._settle_decision(d.request_id, decided.request, decided.grant))
         return decided.result
 
+    @decide.validator
+    def _validate_decide(self, d: Decide) -> None:
+        with as_temporal():
+            self._admit("decide", d, {"context_delta": d.context_delta})
+            if self._repeat(scope_of("decide", d.actor, d.idempotency_key, d.request_id), d):
+                return
+            self._s.check_decide(d, workflow.now())
+
     async def _settle_decision(
         self, request_id: str, request: HumanRequest | None, grant: Grant | None
     ) -> None:
@@ -613,14 +621,6 @@ class InstanceWorkflow:
         with as_temporal():
             if self._continuing:
                 raise refuse(Unavailable, CONTINUING, "the instance is moving to its next run")
-
-    @decide.validator
-    def _validate_decide(self, d: Decide) -> None:
-        with as_temporal():
-            self._admit("decide", d, {"context_delta": d.context_delta})
-            if self._repeat(scope_of("decide", d.actor, d.idempotency_key, d.request_id), d):
-                return
-            self._s.check_decide(d, workflow.now())
 
     # -- reads --------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ import gantral.core
 from gantral.api.routers.instances import MAX_HOLD_SECONDS
 from gantral.settings import AuditSettings, Settings
 from tests.helpers.auth import AGENT, LEAD
+from tests.helpers.governance import start_step
 from tests.helpers.lifecycle import authorize, decide, start
 from tests.helpers.serving import api_replica, asgi_client
 
@@ -91,12 +92,7 @@ async def test_the_relaying_process_hands_the_stored_decision_to_its_long_poll(
     # Handed over only once usable: the grant is there, and the agent can start with it.
     grant = body["grant"]
     assert grant is not None
-    started = await api.post(
-        f"/v1/instances/{iid}/events",
-        json={"kind": "STEP_STARTED", "step_id": "deploy", "grant_id": grant["grant_id"],
-              "args_digest": grant["args_digest"]},
-        headers=AGENT,
-    )  # fmt: skip
+    started = await start_step(api, iid, grant["grant_id"], grant["args_digest"], "deploy")
     assert started.is_success, started.text
 
 
