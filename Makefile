@@ -29,6 +29,11 @@ ifeq ($(HOME),)
 export GOCACHE ?= $(CURDIR)/.data/go-build
 endif
 
+# `make test` runs the test files in two processes (pytest-xdist), each file whole in one
+# of them, each process with its own session stack (Temporal, PostgreSQL, SeaweedFS on
+# free ports). PYTEST_PARALLEL= (empty) runs them in one; -n 4 on a bigger machine.
+PYTEST_PARALLEL ?= -n 2 --dist loadfile
+
 .PHONY: replay-record run test lint typecheck unit integration contract bench specs clean sdk \
 	sdk-types go-toolchain node-toolchain needs interop-deps claude-code
 
@@ -58,7 +63,7 @@ run: $(LOCAL_STAMP)
 ## test: lint, type-check, the TypeScript and Go SDKs' own tests, then every test against
 ## real servers started by the suite (the SDK contract test among them)
 test: needs ci-tools lint typecheck sdk interop-deps claude-code
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=30
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=30 $(PYTEST_PARALLEL)
 
 needs:
 	@echo "make test needs: Python 3.11+ and make; Node.js 20+ with npm and Go 1.19+ (each" \

@@ -40,7 +40,7 @@ from gantral.domain.actors import Actor
 from gantral.domain.delegation import Delegated
 from gantral.domain.records import HumanRequest, RequestStatus
 from gantral.domain.states import State
-from gantral.errors import InvalidInput, Reason, Unavailable
+from gantral.errors import InvalidInput, NotFound, Reason, Unavailable
 from gantral.policy.materiality import Materiality
 from gantral.workflows import search
 from gantral.workflows.instance import InstanceWorkflow
@@ -366,7 +366,8 @@ def decode_page_token(token: str) -> PageKey:
         if at.tzinfo is None or (due is not None and due.tzinfo is None):
             raise ValueError("naive time")
     except (ValueError, TypeError, binascii.Error) as error:
-        raise InvalidInput(
+        # 404 like every listing's unknown page token (instances, the audit log).
+        raise NotFound(
             "page_token is not a token this inbox issued: list again without it",
             reason=Reason.BAD_PAGE_TOKEN,
         ) from error

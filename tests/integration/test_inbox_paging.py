@@ -143,6 +143,6 @@ async def test_a_bad_page_token_is_refused(api: httpx.AsyncClient, token: str) -
     resp = await api.get(
         "/v1/requests", params={"pending_for": "me", "page_token": token}, headers=LEAD
     )
-    assert resp.status_code == 422, resp.text
+    assert resp.status_code == 404, resp.text
     assert resp.json()["reason"] == "bad_page_token"
     assert "page_token" in resp.json()["message"]

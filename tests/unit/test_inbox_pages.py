@@ -9,7 +9,7 @@ import pytest
 
 from gantral.audit.pending import PendingRequest
 from gantral.channels.inbox import SeenRequests, decode_page_token, encode_page_token
-from gantral.errors import InvalidInput, Reason
+from gantral.errors import NotFound, Reason
 from tests.helpers.human_requests import request
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -36,7 +36,7 @@ def test_a_page_token_names_the_key_it_was_made_from(deadline: datetime | None) 
      "W251bGwsICIyMDI2LTEyLTA2VDEyOjAwOjAwIiwgInIiXQ"],  # naive time
 )  # fmt: skip
 def test_a_malformed_page_token_is_refused_by_name(token: str) -> None:
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(NotFound) as refused:
         decode_page_token(token)
     assert refused.value.reason is Reason.BAD_PAGE_TOKEN and "page_token" in str(refused.value)
 

@@ -147,12 +147,18 @@ def test_decode_in_place_reads_a_raw_history_event() -> None:
         K1.hex().upper(),
         f"  {_b64(K1)}\n",
     ],
+    # The keys are random: ids that name the form keep the test ids stable across runs.
+    ids=["base64", "unpadded", "urlsafe", "hex", "hex-upper", "spaced"],
 )
 def test_keys_are_base64_or_hex(text: str) -> None:
     assert parse_key("k1", text) == K1
 
 
-@pytest.mark.parametrize("text", ["", "short", _b64(os.urandom(16)), "zz" * 32, _b64(K1) + "!"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "short", _b64(os.urandom(16)), "zz" * 32, _b64(K1) + "!"],
+    ids=["empty", "short", "16-bytes", "not-base64", "trailing-junk"],
+)
 def test_a_key_that_is_not_32_bytes_is_refused_without_showing_it(text: str) -> None:
     with pytest.raises(InvalidInput) as raised:
         parse_key("k1", text)

@@ -20,7 +20,8 @@ router = APIRouter(prefix="/v1/requests", tags=["requests"])
 ERRORS: dict[int | str, dict[str, str]] = {
     401: {"description": "No valid bearer token (the reason says why)"},
     403: {"description": "Not allowed to read (or decide for) the team asked for"},
-    422: {"description": "Malformed query, or a page_token this inbox did not issue"},
+    404: {"description": "A page_token this inbox did not issue (`bad_page_token`)"},
+    422: {"description": "Malformed query"},
     503: {"description": "Temporal is unavailable"},
 }
 
