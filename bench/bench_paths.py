@@ -3,8 +3,9 @@ the decision path, the allowed path every agent pays on every tool call, and thr
 under load.
 
 Governed: the API on a real port with real bearer tokens, the instance worker and the
-audit sink (PostgreSQL, S3). Raw: the same shapes built by hand (`raw_shapes.py`) on the
-same Temporal server, their one durable row written to the same PostgreSQL:
+audit sink (PostgreSQL, S3), each a process of its own as `make run` starts them. Raw:
+the same shapes built by hand (`raw_shapes.py`) on the same Temporal server, their one
+durable row written to the same PostgreSQL:
 
 - decision answered: raw, an Update with a validator answered from memory;
 - decision -> grant seen by the agent: raw, that Update, one activity, completion;
@@ -70,8 +71,10 @@ def parser() -> argparse.ArgumentParser:
                    help="concurrent approval flows for the load rows (0: skipped; the "
                    "issue's figure is at 100)")  # fmt: skip
     p.add_argument("--sinks", type=int, default=1,
-                   help="audit sink replicas (tasks of the plane's process; 2 measures their "
-                   "contention on the log's lock)")  # fmt: skip
+                   help="audit sink replicas (2: their contention on the log's lock)")  # fmt: skip
+    p.add_argument("--one-process", action="store_true",
+                   help="the API, worker and sink as tasks of this process instead of a "
+                   "process each (as `make run` starts them)")  # fmt: skip
     p.add_argument("--think", type=float, default=0.2,
                    help="seconds an approver takes before deciding (not timed)")  # fmt: skip
     return p
@@ -81,8 +84,9 @@ async def measure(a: argparse.Namespace) -> dict[str, tuple[Figures, Figures]]:
     """(governed, raw) figures of every shape, each raw shape measured just before its
     governed one."""
     async with bench_stack(
-        NAME, TEMPLATE, api=True, limit_concurrency=1000, sinks=a.sinks
-    ) as stack:
+        NAME, TEMPLATE, api=True, limit_concurrency=1000, sinks=a.sinks,
+        processes=not a.one_process,
+    ) as stack:  # fmt: skip
         DSN["uri"] = stack.database_url
         async with await psycopg.AsyncConnection.connect(DSN["uri"], autocommit=True) as conn:
             await conn.execute("CREATE TABLE bench_rows (id serial PRIMARY KEY, value text)")
@@ -126,7 +130,9 @@ def report(a: argparse.Namespace, figures: dict[str, tuple[Figures, Figures]]) -
     print(f"{os.cpu_count()} cores, load average {a.load:.1f} at the start and {load:.1f} at the "
           "end; Temporal dev server")  # fmt: skip
     sinks = "sink" if a.sinks == 1 else f"{a.sinks} sink replicas"
-    print(f"(SQLite file); API, worker and {sinks} in this one process, clients in another;")
+    where = "in this one process" if a.one_process else "each a process (as `make run`)"
+    print(f"(SQLite file); API, worker and {sinks} {where}, raw worker in this one,")
+    print("clients in another;")
     print(f"p50 of {a.sequential} instances one at a time unless said; approvers decide")
     print(f"{a.think * 1000:.0f} ms after the request opens (not timed)")
     print(f"  {'path':<36} {'Gantral':>8}      {'raw':>12}       {'ratio':>5}")

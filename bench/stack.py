@@ -45,9 +45,15 @@ async def bench_stack(
     api: bool = False,
     limit_concurrency: int | None = None,
     sinks: int = 1,
+    processes: bool = False,
 ) -> AsyncIterator[BenchStack]:
     """The stack, with `template` (YAML) published as workflow `name` when given, and
-    `sinks` audit sink replicas (tasks of this process, on one task queue and database).
+    `sinks` audit sink replicas (on one task queue and database).
+
+    The API, the worker and the sinks are tasks of this process; with `processes` (and
+    `api`) each is a process of its own started from its entry point, configured by
+    `GANTRAL_*` variables as `make run` starts them (the API alone holds the attestation
+    signing key).
 
     Stops every process it started, whatever the benchmark raised."""
     import uvicorn
@@ -73,6 +79,7 @@ async def bench_stack(
     temporal = start_temporal(data / "temporal", port, ui_port=None)
     seaweed = start_seaweedfs(data / "s3", s3_port)
     audit_key, audit_public = generate_key_pem()
+    attestation_key, attestation_public = generate_key_pem()
     stop = asyncio.Event()
     try:
         with contextlib.ExitStack() as issuer:
@@ -92,13 +99,20 @@ async def bench_stack(
                            "access_key_id": "b", "secret_access_key": "b", "retention_days": 1},
                     "workflows_dir": str(workflows) if workflows else None,
                     "audit": {"signing_key": audit_key, "public_keys": [audit_public]},
-                    "attestation": {"signing_key": generate_key_pem()[0]},
+                    "attestation": {"signing_key": attestation_key},
                     **({"identity": identity} if identity is not None else {}),
                 }
             )  # fmt: skip
             client = await Client.connect(
                 settings.temporal.address, data_converter=pydantic_data_converter
             )
+            if processes:
+                assert api, "the processes of a stack are served through its API"
+                async with _as_processes(settings, attestation_public, data, sinks) as api_url:
+                    if template is not None:
+                        await asyncio.sleep(2.5)  # the watcher publishes the template
+                    yield BenchStack(data, uri, settings, client, api_url, identity)
+                return
             replicas = [
                 asyncio.create_task(run_sink(settings, stop, config=AuditSettings()))
                 for _ in range(sinks)
@@ -131,6 +145,44 @@ async def bench_stack(
         temporal.stop()
         seaweed.stop()
         postgres.close()
+
+
+@contextlib.asynccontextmanager
+async def _as_processes(
+    settings: Any, attestation_public: str, data: Path, sinks: int
+) -> AsyncIterator[str]:
+    """The sinks, the worker and the API as child processes (`tests.helpers.processes`);
+    the API's URL once every one is serving. Each gets its own metrics port."""
+    from gantral.devstack.process import free_port
+    from tests.helpers.deployment import Deployment
+    from tests.helpers.processes import environment
+
+    api_port = free_port()
+    verifier = settings.model_copy(
+        update={
+            "attestation": settings.attestation.model_validate(
+                {"public_keys": [attestation_public]}
+            )
+        }
+    )
+    quiet = {"GANTRAL_LOG__FORMAT": "json", "GANTRAL_API__PORT": str(api_port)}
+    env = {
+        "api": environment(settings, **quiet),
+        "worker": environment(verifier, **quiet),
+        "sink": environment(verifier, **quiet),
+    }
+    deployment = Deployment(settings, env, data / "logs", f"http://127.0.0.1:{api_port}", "")
+    try:
+        for _ in range(sinks):
+            await asyncio.to_thread(deployment.start, "sink")
+        await asyncio.to_thread(deployment.start, "worker")
+        await asyncio.to_thread(deployment.start, "api")
+        yield deployment.api_url
+    finally:
+        for proc in reversed(deployment.procs):
+            proc.terminate()
+        for proc in deployment.procs:
+            await asyncio.to_thread(proc.wait, 60)
 
 
 @contextlib.asynccontextmanager

@@ -68,7 +68,7 @@ from gantral.readiness import Ask, ReadinessGate
 from gantral.request_wakeups import RequestWakeups
 from gantral.settings import Settings, TemporalTLS
 from gantral.settings.callback_urls import url_problem
-from gantral.temporal_codec import data_converter
+from gantral.temporal_codec import data_converter, memo_of
 from gantral.workflows import halt_delivery, search
 from gantral.workflows.access_log import (
     ACCESS_LOG_ID,
@@ -450,7 +450,7 @@ class GantralCore:
                 workflow_id=wf.typed_search_attributes.get(search.WORKFLOW),
                 owning_team_id=wf.typed_search_attributes.get(search.TEAM),
                 materiality=wf.typed_search_attributes.get(search.MATERIALITY),
-                summary=await _memo_summary(wf.memo()),
+                summary=await _memo_summary(memo_of(wf)),
                 started_at=wf.start_time,
                 closed=wf.status is not WorkflowExecutionStatus.RUNNING,
                 closed_outside=_closed_outside(wf.status, wf.typed_search_attributes),

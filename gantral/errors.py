@@ -225,6 +225,10 @@ class Reason(StrEnum):
     # Policies, workflows and other documents.
     UNKNOWN_POLICY = "unknown_policy", "no policy with this id"
     UNKNOWN_WORKFLOW = "unknown_workflow", "no workflow with this id"
+    REGISTRY_UNAVAILABLE = (
+        "registry_unavailable",
+        "the policy registry's database is unavailable; retry",
+    )
     UNKNOWN_VERSION = "unknown_version", "the document has no such version"
     INVALID_ID = "invalid_id", "the document id is not well-formed"
     ID_MISMATCH = "id_mismatch", "the document's id differs from the path's"

@@ -26,13 +26,14 @@ import dataclasses
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import httpx
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecution
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import (
     DataConverter,
@@ -223,6 +224,22 @@ def converter_with(codec: AesGcmCodec | None) -> DataConverter:
         payload_codec=codec,
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
+
+
+async def memo_of(execution: WorkflowExecution) -> Mapping[str, Any]:
+    """An execution's memo, as listed by visibility. A listing may meet an instance whose
+    memo this process cannot read: encrypted by Gantral's codec where this process has it
+    off (Temporal's converter raises a bare KeyError), or under a key it does not know.
+    Either is `CodecKeyUnknown` (503, naming the setting), never a 500."""
+    try:
+        return await execution.memo()
+    except KeyError as error:
+        raise CodecKeyUnknown(
+            f"instance {execution.id}'s memo is encrypted with Gantral's payload codec, which"
+            " this process has off: set GANTRAL_TEMPORAL__CODEC__ENABLED and its keys as the"
+            " worker has them",
+            reason=Reason.CODEC_KEY_UNKNOWN,
+        ) from error
 
 
 def client_codec(client: Client) -> AesGcmCodec | None:

@@ -42,6 +42,7 @@ from gantral.domain.records import HumanRequest, RequestStatus
 from gantral.domain.states import State
 from gantral.errors import InvalidInput, NotFound, Reason, Unavailable
 from gantral.policy.materiality import Materiality
+from gantral.temporal_codec import memo_of
 from gantral.workflows import search
 from gantral.workflows.instance import InstanceWorkflow
 from gantral.workflows.messages import WORKFLOW_NAME
@@ -205,7 +206,7 @@ def visibility_query(teams: Sequence[str] | None, *, closed: bool = False) -> st
 async def _pending(temporal: Client, wf: WorkflowExecution) -> HumanRequest | None:
     """The pending request named in the memo, read from the instance itself (the authority
     on its quorum and exclusions); None once it moved on."""
-    request_id = (await wf.memo()).get("pending_request_id")
+    request_id = (await memo_of(wf)).get("pending_request_id")
     if not isinstance(request_id, str):
         return None
     handle = temporal.get_workflow_handle_for(InstanceWorkflow.run, wf.id)
@@ -457,7 +458,7 @@ async def _closed_outside(
             if actor is not None and needs is not None and not set(needs) & set(actor.roles):
                 continue
             status = _OUTSIDE.get(wf.status) if wf.status is not None else None
-            request_id = (await wf.memo()).get("pending_request_id")
+            request_id = (await memo_of(wf)).get("pending_request_id")
             attrs = wf.typed_search_attributes
             closed.append(
                 ClosedRequest(

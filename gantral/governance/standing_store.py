@@ -222,6 +222,15 @@ class PostgresStandingStore(PostgresStore, StandingStore):
             " AND revoked_at IS NULL AND expires_at > %s AND uses < max_uses"
             " RETURNING grant_body, uses, revoked_by, revoked_at, revoke_reason"
         )
+        # Most steps have no grant at all: one statement says so, without the transaction,
+        # the key's lock and the claim lookup. Grants are never deleted, so a call whose
+        # step has none claimed no use under its key either.
+        any_grant = self._sql(
+            "SELECT 1 AS found FROM {schema}.standing_grants"
+            " WHERE team = %s AND workflow_id = %s AND step_id = %s LIMIT 1"
+        )
+        if not await self._rows(any_grant, (team, workflow_id, step_id)):
+            return None
         with self._database():
             async with (
                 self._pool.connection() as conn,

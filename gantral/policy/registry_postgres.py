@@ -8,15 +8,18 @@ sees the winner's version, which makes PUT idempotent under concurrency too.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any, Literal
 
+import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.errors import UniqueViolation
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from gantral.errors import Conflict, NotFound, Reason
+from gantral.errors import Conflict, NotFound, Reason, Unavailable
 from gantral.policy.activation import ActivationChoice, KeepActive
 from gantral.policy.models import Policy
 from gantral.policy.registry import (
@@ -175,14 +178,15 @@ class PostgresRegistry(KeepActive):
         expected: int | None,
     ) -> tuple[dict[str, Any], bool]:
         for _ in range(_RETRIES):
-            async with self._pool.connection() as conn:
-                try:
-                    async with transaction(conn):
-                        return await self._put_once(
-                            conn, kind, doc_id, digest, body, source, expected
-                        )
-                except UniqueViolation:
-                    continue  # a concurrent PUT took this version: look again
+            with _reachable():
+                async with self._pool.connection() as conn:
+                    try:
+                        async with transaction(conn):
+                            return await self._put_once(
+                                conn, kind, doc_id, digest, body, source, expected
+                            )
+                    except UniqueViolation:
+                        continue  # a concurrent PUT took this version: look again
         raise Conflict(f"{kind} {doc_id}: too many concurrent writers", reason=Reason.CONTENDED)
 
     async def _put_once(
@@ -262,10 +266,24 @@ class PostgresRegistry(KeepActive):
         )
 
     async def _fetch(self, query: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(self._sql(query), params)
-            rows: list[dict[str, Any]] = await cur.fetchall()
-            return rows
+        with _reachable():
+            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(self._sql(query), params)
+                rows: list[dict[str, Any]] = await cur.fetchall()
+                return rows
+
+
+@contextlib.contextmanager
+def _reachable() -> Iterator[None]:
+    """A database that is down (or a pool still reconnecting after it came back) is a 503
+    naming the registry, never a 500: starts and policy reads are retried by the caller."""
+    try:
+        yield
+    except (psycopg.OperationalError, PoolTimeout) as error:
+        raise Unavailable(
+            f"the policy registry's database is unavailable: {error}",
+            reason=Reason.REGISTRY_UNAVAILABLE,
+        ) from error
 
 
 def _policy(row: dict[str, Any]) -> StoredPolicy:

@@ -674,6 +674,7 @@ const (
 	ErrorReasonRateLimit                 ErrorReason = "rate_limit"
 	ErrorReasonReadinessNeedsDatabase    ErrorReason = "readiness_needs_database"
 	ErrorReasonReady                     ErrorReason = "ready"
+	ErrorReasonRegistryUnavailable       ErrorReason = "registry_unavailable"
 	ErrorReasonRejected                  ErrorReason = "rejected"
 	ErrorReasonRelayUnavailable          ErrorReason = "relay_unavailable"
 	ErrorReasonRoleNotAllowed            ErrorReason = "role_not_allowed"

@@ -8,13 +8,14 @@ Afterwards every event must be stored exactly once and every chain must verify.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from gantral.audit.testing import (
     without_attested_kinds,
 )
 from gantral.audit.verifier import verify_database
+from gantral.devstack.services import Postgres
 from gantral.domain.audit_event import (
     AUDIT_APPEND_ACTIVITY,
     AppendAuditEvents,
@@ -60,6 +62,7 @@ from gantral.settings import (
     TemporalSettings,
 )
 from gantral.workers.sink import run_sink
+from tests.helpers.stack import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -186,9 +189,23 @@ async def _assert_exactly_once(
         assert report.events == sum(len(h) for h in expected.values()) + sum(archived)
 
 
+@pytest.fixture
+def own_postgres(stack: Stack, tmp_path: Path) -> Iterator[Stack]:
+    """The session's stack with a PostgreSQL of this test's own: stopping it leaves the
+    session's API, sink and their pools alone (their pools back off after an outage and
+    would keep the next tests waiting on a connection)."""
+    postgres = Postgres(tmp_path / "postgres")
+    postgres.start()
+    try:
+        yield dataclasses.replace(stack, postgres=postgres)
+    finally:
+        postgres.close()
+
+
 async def test_postgres_stopped_and_restarted_while_appends_retry(
-    stack: Any, client: Client, driver: str
+    own_postgres: Stack, client: Client, driver: str
 ) -> None:
+    stack = own_postgres
     pem, _ = generate_key_pem()
     schema = unique("audit_pg")
     config = AuditSettings(schema_name=schema, object_prefix=f"{schema}/")

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.api.common.v1 import Memo, Payload, Payloads
+from temporalio.api.common.v1 import WorkflowExecution as CommonExecution
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.workflow.v1 import WorkflowExecutionInfo
+from temporalio.client import WorkflowExecution
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 
@@ -29,6 +32,7 @@ from gantral.temporal_codec import (
     converter_with,
     data_converter,
     decode_in_place,
+    memo_of,
     parse_key,
 )
 
@@ -218,3 +222,25 @@ def test_a_missing_environment_reference_is_named(monkeypatch: pytest.MonkeyPatc
     )
     with pytest.raises(Exception, match="NO_SUCH_CODEC_KEY"):
         codec_from(settings)
+
+
+def _listed(memo: dict[str, Payload], codec: AesGcmCodec | None) -> WorkflowExecution:
+    """An execution as visibility lists it, read through a process with `codec`."""
+    info = WorkflowExecutionInfo(
+        execution=CommonExecution(workflow_id="i-1"), memo=Memo(fields=memo)
+    )
+    return WorkflowExecution._from_raw_info(info, "default", converter_with(codec))
+
+
+def test_a_listed_memo_encrypted_where_the_codec_is_off_is_refused_by_name() -> None:
+    [sealed] = _encode(AesGcmCodec({"k1": K1}, "k1"), "a summary")
+    with pytest.raises(CodecKeyUnknown) as refused:
+        asyncio.run(memo_of(_listed({"summary": sealed}, None)))
+    assert "i-1" in refused.value.message
+    assert "GANTRAL_TEMPORAL__CODEC__ENABLED" in refused.value.message
+    # The same memo reads where the codec has the key; a plain one reads anywhere.
+    assert asyncio.run(memo_of(_listed({"summary": sealed}, AesGcmCodec({"k1": K1}, "k1")))) == {
+        "summary": "a summary"
+    }
+    [plain] = asyncio.run(pydantic_data_converter.encode(["a summary"]))
+    assert asyncio.run(memo_of(_listed({"summary": plain}, None))) == {"summary": "a summary"}
