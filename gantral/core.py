@@ -13,7 +13,7 @@ import hmac
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowExecution,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
@@ -68,7 +69,7 @@ from gantral.readiness import Ask, ReadinessGate
 from gantral.request_wakeups import RequestWakeups
 from gantral.settings import Settings, TemporalTLS
 from gantral.settings.callback_urls import url_problem
-from gantral.temporal_codec import data_converter, memo_of
+from gantral.temporal_codec import CodecError, data_converter, memo_of
 from gantral.workflows import halt_delivery, search
 from gantral.workflows.access_log import (
     ACCESS_LOG_ID,
@@ -450,7 +451,7 @@ class GantralCore:
                 workflow_id=wf.typed_search_attributes.get(search.WORKFLOW),
                 owning_team_id=wf.typed_search_attributes.get(search.TEAM),
                 materiality=wf.typed_search_attributes.get(search.MATERIALITY),
-                summary=await _memo_summary(memo_of(wf)),
+                summary=await _memo_summary(wf),
                 started_at=wf.start_time,
                 closed=wf.status is not WorkflowExecutionStatus.RUNNING,
                 closed_outside=_closed_outside(wf.status, wf.typed_search_attributes),
@@ -975,8 +976,15 @@ def _state_or_none(value: str | None) -> State | None:
     return State(value) if value is not None and value in State.__members__ else None
 
 
-async def _memo_summary(memo: Awaitable[Mapping[str, Any]]) -> str | None:
-    value = (await memo).get("summary")
+async def _memo_summary(execution: WorkflowExecution) -> str | None:
+    """The listed instance's summary. One this process cannot decrypt (the codec off here,
+    or a key it does not know) is listed without it, and said in the log: the summary is
+    for display, and one such instance must not take the whole listing down."""
+    try:
+        value = (await memo_of(execution)).get("summary")
+    except CodecError as error:
+        log.warning("instance %s listed without its summary: %s", execution.id, error.message)
+        return None
     return value if isinstance(value, str) else None
 
 

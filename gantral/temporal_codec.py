@@ -229,16 +229,16 @@ def converter_with(codec: AesGcmCodec | None) -> DataConverter:
 async def memo_of(execution: WorkflowExecution) -> Mapping[str, Any]:
     """An execution's memo, as listed by visibility. A listing may meet an instance whose
     memo this process cannot read: encrypted by Gantral's codec where this process has it
-    off (Temporal's converter raises a bare KeyError), or under a key it does not know.
-    Either is `CodecKeyUnknown` (503, naming the setting), never a 500."""
+    off (Temporal's converter raises a bare KeyError: `codec_not_configured` here), or
+    under a key it does not know (`CodecKeyUnknown`). Either is a `CodecError`, never a
+    500."""
     try:
         return await execution.memo()
     except KeyError as error:
-        raise CodecKeyUnknown(
-            f"instance {execution.id}'s memo is encrypted with Gantral's payload codec, which"
-            " this process has off: set GANTRAL_TEMPORAL__CODEC__ENABLED and its keys as the"
-            " worker has them",
-            reason=Reason.CODEC_KEY_UNKNOWN,
+        raise CodecError(
+            f"the memo of {execution.id} is encrypted with Gantral's payload codec:"
+            " give this process GANTRAL_TEMPORAL__CODEC__* like the others",
+            reason=Reason.CODEC_NOT_CONFIGURED,
         ) from error
 
 

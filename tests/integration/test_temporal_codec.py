@@ -191,6 +191,10 @@ async def test_history_holds_ciphertext_and_the_api_works_end_to_end(
     raw, metadata = await _raw_history(on.temporal.address, iid)
     _absent(raw, marks)
     assert metadata and all(m["encoding"] == ENCODING for m in metadata), metadata
+    # An API without the codec on the same namespace still lists it, without its summary
+    # (its memo is ciphertext there), instead of failing the whole listing.
+    async with api_client(settings, temporal, audit_config, base_url="http://plain") as plain:
+        assert await _listed_summary(plain, iid) is None
     assert {m[KEY_ID] for m in metadata} == {b"k1"}
     # The same instance through a client with the keys: every marker is there.
     with_keys = await connect_temporal(on)
