@@ -29,9 +29,10 @@ ifeq ($(HOME),)
 export GOCACHE ?= $(CURDIR)/.data/go-build
 endif
 
-# `make test` runs the test files in two processes (pytest-xdist), each file whole in one
-# of them, each process with its own session stack (Temporal, PostgreSQL, SeaweedFS on
-# free ports). PYTEST_PARALLEL= (empty) runs them in one; -n 4 on a bigger machine.
+# `make test` (and `make unit`, `make integration`) runs the test files in two processes
+# (pytest-xdist), each file whole in one of them, each process with its own session stack
+# (Temporal, PostgreSQL, SeaweedFS on free ports). PYTEST_PARALLEL= (empty) runs them in
+# one; -n 4 on a bigger machine.
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
 .PHONY: replay-record run test lint typecheck unit integration contract bench specs clean sdk \
@@ -84,10 +85,10 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q tests/unit
+	$(BIN)/python -m pytest -q tests/unit $(PYTEST_PARALLEL)
 
 integration: $(STAMP)
-	$(BIN)/python -m pytest -q tests/integration
+	$(BIN)/python -m pytest -q tests/integration $(PYTEST_PARALLEL)
 
 ## contract: a larger schemathesis run over specs/openapi.json (the suite runs a small one)
 contract: $(STAMP)

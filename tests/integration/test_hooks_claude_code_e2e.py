@@ -100,10 +100,14 @@ class Project:
 
     async def claude(self, model: ScriptedModel) -> dict[str, Any]:
         """One headless run (`claude -p`); its JSON result."""
+        # In a session of its own: a signal the CLI or its hooks send their process group
+        # never reaches the test process, whose in-process servers (the API it calls)
+        # stop on SIGINT and SIGTERM.
         proc = await asyncio.create_subprocess_exec(
             claude_binary(), "-p", "Do the task.", "--output-format", "json",
             "--max-turns", "3", cwd=self.dir, env={**self.env, "ANTHROPIC_BASE_URL": model.url},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
         )  # fmt: skip
         out, err = await asyncio.wait_for(proc.communicate(), 180)
         assert proc.returncode == 0, (out.decode()[-2000:], err.decode()[-2000:])
