@@ -116,12 +116,19 @@ async def _reject(api: httpx.AsyncClient, iid: str, rid: str, marks: dict[str, s
 
 
 async def _listed_summary(api: httpx.AsyncClient, iid: str) -> str | None:
+    """The instance's summary as the listing gives it, paging through every page (running
+    instances are listed before ended ones, and the session has many)."""
     for _ in range(100):  # visibility follows the start within moments
-        page = await api.get("/v1/instances?team=payments&page_size=100", headers=LEAD)
-        assert page.status_code == 200, page.text
-        for item in page.json()["items"]:
-            if item["instance_id"] == iid:
-                return str(item["summary"]) if item["summary"] is not None else None
+        params = {"team": "payments", "page_size": "500"}
+        while True:
+            page = await api.get("/v1/instances", params=params, headers=LEAD)
+            assert page.status_code == 200, page.text
+            for item in page.json()["items"]:
+                if item["instance_id"] == iid:
+                    return str(item["summary"]) if item["summary"] is not None else None
+            if not page.json()["next_page_token"]:
+                break
+            params["page_token"] = page.json()["next_page_token"]
         await asyncio.sleep(0.1)
     raise AssertionError(f"{iid} is not listed")
 
