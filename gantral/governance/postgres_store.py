@@ -7,22 +7,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar
 
-import psycopg
 from psycopg import sql
 from psycopg.errors import (
     ForeignKeyViolation,
-    InsufficientPrivilege,
-    UndefinedTable,
     UniqueViolation,
 )
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
-from gantral.errors import GantralError, Reason, Unavailable
+from gantral.errors import GantralError, Reason
 from gantral.postgres_migrations import apply_migrations
+from gantral.postgres_outage import database_reachable
 from gantral.settings import Settings
 
 __all__ = ["PostgresStore", "append_only", "refuse_change", "registry_pool"]
@@ -97,21 +95,9 @@ class PostgresStore:
         lock = f"{self.SCHEMA}_migrations:{self._schema.as_string()}"
         return await apply_migrations(self._pool, self._schema_name, self.MIGRATIONS, lock)
 
-    @contextlib.contextmanager
-    def _database(self) -> Iterator[None]:
-        """A database that is down is a 503, never a 500; so are tables not created yet and
-        a login not allowed to read them (a reader that does not migrate, such as the
-        channel relay, before the API created them, or under a misconfigured role)."""
-        try:
-            yield
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            raise Unavailable(
-                f"the {self.WHAT} database is unavailable: {exc}", reason=self.UNAVAILABLE
-            ) from exc
-        except (UndefinedTable, InsufficientPrivilege) as exc:
-            raise Unavailable(
-                f"the {self.WHAT} tables cannot be read: {exc}", reason=self.UNAVAILABLE
-            ) from exc
+    def _database(self) -> contextlib.AbstractContextManager[None]:
+        """An outage of this store's database is a 503 with its reason, never a 500."""
+        return database_reachable(self.WHAT, self.UNAVAILABLE)
 
     async def _execute(
         self,

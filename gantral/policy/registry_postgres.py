@@ -8,18 +8,15 @@ sees the winner's version, which makes PUT idempotent under concurrency too.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any, Literal
 
-import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.errors import UniqueViolation
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
-from gantral.errors import Conflict, NotFound, Reason, Unavailable
+from gantral.errors import Conflict, NotFound, Reason
 from gantral.policy.activation import ActivationChoice, KeepActive
 from gantral.policy.models import Policy
 from gantral.policy.registry import (
@@ -33,6 +30,7 @@ from gantral.policy.registry import (
 )
 from gantral.policy.templates import WorkflowTemplate
 from gantral.postgres_migrations import apply_migrations
+from gantral.postgres_outage import database_reachable
 from gantral.postgres_transaction import transaction
 
 __all__ = ["MIGRATIONS", "PostgresRegistry"]
@@ -178,7 +176,7 @@ class PostgresRegistry(KeepActive):
         expected: int | None,
     ) -> tuple[dict[str, Any], bool]:
         for _ in range(_RETRIES):
-            with _reachable():
+            with database_reachable("policy registry", Reason.REGISTRY_UNAVAILABLE):
                 async with self._pool.connection() as conn:
                     try:
                         async with transaction(conn):
@@ -266,24 +264,11 @@ class PostgresRegistry(KeepActive):
         )
 
     async def _fetch(self, query: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-        with _reachable():
+        with database_reachable("policy registry", Reason.REGISTRY_UNAVAILABLE):
             async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(self._sql(query), params)
                 rows: list[dict[str, Any]] = await cur.fetchall()
                 return rows
-
-
-@contextlib.contextmanager
-def _reachable() -> Iterator[None]:
-    """A database that is down (or a pool still reconnecting after it came back) is a 503
-    naming the registry, never a 500: starts and policy reads are retried by the caller."""
-    try:
-        yield
-    except (psycopg.OperationalError, PoolTimeout) as error:
-        raise Unavailable(
-            f"the policy registry's database is unavailable: {error}",
-            reason=Reason.REGISTRY_UNAVAILABLE,
-        ) from error
 
 
 def _policy(row: dict[str, Any]) -> StoredPolicy:
