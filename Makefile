@@ -32,10 +32,7 @@ endif
 # The suite runs its files in two processes (pytest-xdist), each file whole in one of them,
 # each process with its own session stack (Temporal, PostgreSQL, SeaweedFS on free ports):
 # about 12 minutes instead of 20 on 2 cores. `make test PYTEST_PARALLEL=` runs it in one.
-# Tests marked `alone` (Claude Code's end-to-end run, which lost its in-process API in two
-# of six runs beside another process, cause not found) run afterwards, by themselves.
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
-PYTEST_ALONE = $(BIN)/python -m pytest -q -p no:cacheprovider -m alone
 
 .PHONY: replay-record run test lint typecheck unit integration contract bench specs clean sdk \
 	sdk-types go-toolchain node-toolchain needs interop-deps claude-code
@@ -66,8 +63,7 @@ run: $(LOCAL_STAMP)
 ## test: lint, type-check, the TypeScript and Go SDKs' own tests, then every test against
 ## real servers started by the suite (the SDK contract test among them)
 test: needs ci-tools lint typecheck sdk interop-deps claude-code
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=30 -m "not alone" $(PYTEST_PARALLEL)
-	$(PYTEST_ALONE)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=30 $(PYTEST_PARALLEL)
 
 needs:
 	@echo "make test needs: Python 3.11+ and make; Node.js 20+ with npm and Go 1.19+ (each" \
@@ -91,8 +87,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit $(PYTEST_PARALLEL)
 
 integration: $(STAMP)
-	$(BIN)/python -m pytest -q tests/integration -m "not alone" $(PYTEST_PARALLEL)
-	$(PYTEST_ALONE) tests/integration
+	$(BIN)/python -m pytest -q tests/integration $(PYTEST_PARALLEL)
 
 ## contract: a larger schemathesis run over specs/openapi.json (the suite runs a small one)
 contract: $(STAMP)

@@ -361,10 +361,11 @@ func (c *Client) Decide(ctx context.Context, instanceID string, req DecisionRequ
 type InboxOptions struct {
 	PendingForMe bool   // only requests the caller may decide now
 	Team         string // one team's
-	Limit        int    // instances read at most (server default 200)
+	Limit        int    // requests per page at most (server default 200)
+	PageToken    string // NextPageToken of the previous page
 }
 
-// Inbox lists open human requests, most urgent first.
+// Inbox lists open human requests, most urgent first; pass NextPageToken back for the next page.
 func (c *Client) Inbox(ctx context.Context, opts InboxOptions) (*InboxPage, error) {
 	params := url.Values{}
 	if opts.PendingForMe {
@@ -375,6 +376,9 @@ func (c *Client) Inbox(ctx context.Context, opts InboxOptions) (*InboxPage, erro
 	}
 	if opts.Limit > 0 {
 		params.Set("limit", strconv.Itoa(opts.Limit))
+	}
+	if opts.PageToken != "" {
+		params.Set("page_token", opts.PageToken)
 	}
 	var out InboxPage
 	return &out, c.run(ctx, call{method: http.MethodGet, path: "/v1/requests", params: params, retrySafe: true}, &out)

@@ -417,4 +417,10 @@ func TestInbox(t *testing.T) {
 	if f.calls[0].Path != "/v1/requests" || f.calls[0].Query != "limit=5&pending_for=me" {
 		t.Fatalf("%s?%s", f.calls[0].Path, f.calls[0].Query)
 	}
+	if _, err := New(f.URL, nil).Inbox(context.Background(), InboxOptions{PageToken: "next-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if f.calls[1].Query != "page_token=next-1" {
+		t.Fatalf("%s?%s", f.calls[1].Path, f.calls[1].Query)
+	}
 }

@@ -67,14 +67,26 @@ async def alice_client(api: httpx.AsyncClient) -> AsyncIterator[sdk.AsyncGantral
         yield client
 
 
+async def whole_inbox(human: sdk.AsyncGantralClient) -> list[InboxItem]:
+    """Every open request in the human's inbox, every page read: a busy session keeps more
+    requests open than one page holds."""
+    items: list[InboxItem] = []
+    token: str | None = None
+    while True:
+        page = await human.list_requests(page_token=token)
+        items += page.items
+        token = page.next_page_token
+        if token is None:
+            return items
+
+
 async def next_request(
     human: sdk.AsyncGantralClient, workflow_id: str, timeout: float = 30
 ) -> InboxItem:
     """The first open request of `workflow_id` in the human's inbox, once there is one."""
     async with asyncio.timeout(timeout):
         while True:
-            page = await human.list_requests()
-            for item in page.items:
+            for item in await whole_inbox(human):
                 if item.workflow_id == workflow_id:
                     return item
             await asyncio.sleep(0.2)

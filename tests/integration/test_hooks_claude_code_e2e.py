@@ -29,12 +29,7 @@ from tests.helpers.integrations_support import AGENT_ID, alice_client, next_requ
 from tests.helpers.scripted_model import ScriptedModel, scripted_model
 from tests.helpers.serving import served_api
 
-# Alone: beside another pytest process it lost its in-process API twice (Makefile).
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.alone,
-    pytest.mark.asyncio(loop_scope="session"),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 __all__ = ["served_api"]
 

@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import gantral_sdk as sdk
 import httpx
 import pytest
 
@@ -93,6 +94,18 @@ async def test_every_open_request_is_reachable_in_urgency_order(api: httpx.Async
     assert lead <= set(ids), f"{len(lead - set(ids))} open requests unreachable"
     assert not (risk | sec) & set(ids)  # another team's; a role the lead does not hold
     assert pages >= len(lead) // 40
+    # The SDK pages the same way: `next_page_token` back as `page_token`.
+    lead_token = sdk.BearerToken(LEAD["Authorization"].removeprefix("Bearer "))
+    async with sdk.AsyncGantralClient(http=api, auth=lead_token) as lead_sdk:
+        listed: list[str] = []
+        page_token: str | None = None
+        while True:
+            page = await lead_sdk.list_requests(limit=40, page_token=page_token)
+            listed += [i.instance_id for i in page.items]
+            page_token = page.next_page_token
+            if page_token is None:
+                break
+    assert listed == ids
     # Urgency: every request with a deadline (the earliest first) before those without;
     # then the oldest first.
     keys = [

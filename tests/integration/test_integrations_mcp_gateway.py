@@ -41,6 +41,7 @@ from tests.helpers.integrations_support import (
     decide_next,
     next_request,
     publish_tools_workflow,
+    whole_inbox,
 )
 from tests.helpers.mcp_bank import Bank
 from tests.helpers.mcp_gateway import gateway_agent, listening, sealed_trail
@@ -265,8 +266,8 @@ async def test_each_caller_is_the_principal_of_their_own_calls(
 
                 async def approve_when_bob_cannot() -> None:
                     item = await next_request(lead, wid)
-                    mine = await bob_inbox.list_requests()
-                    assert item.request_id not in {i.request_id for i in mine.items}
+                    mine = await whole_inbox(bob_inbox)
+                    assert item.request_id not in {i.request_id for i in mine}
                     seen = sdk.args_digest(item.action, item.arguments)
                     with pytest.raises(sdk.GantralSDKError) as own:
                         await bob_inbox.decide(

@@ -52,6 +52,7 @@ from gantral.settings.callbacks import CallbackSettings, CallbackURLs
 from gantral.settings.identity import IdentitySettings
 from gantral.workers.callbacks import callback_worker, follower_id
 from tests.helpers.auth import ADMIN, AUDITOR, CLIENT_ID, CLIENT_SECRET, LEAD, token
+from tests.helpers.integrations_support import whole_inbox
 from tests.helpers.ports import quiet_port
 from tests.helpers.sdk_builds import TS_DIR, build_typescript, run_process
 from tests.helpers.serving import api_replica, request_body, serve, served_api
@@ -189,8 +190,8 @@ async def _python(env: dict[str, str]) -> dict[str, Any]:
             # inbox lists a request once the sink stored it, just after the agent's PENDING.
             item = None
             for _ in range(50):
-                inbox = await human.list_requests(pending_for_me=True)
-                item = next((i for i in inbox.items if i.request_id == request.request_id), None)
+                inbox = await whole_inbox(human)
+                item = next((i for i in inbox if i.request_id == request.request_id), None)
                 if item is not None:
                     break
                 await asyncio.sleep(0.1)

@@ -523,11 +523,14 @@ export class GantralClient {
 
   /** Open human requests, most urgent first. `pendingForMe`: only those the caller may
    *  decide now (its teams, its roles, not kept from it by separation of duties). */
-  inbox(options: { pendingForMe?: boolean; team?: string; limit?: number } = {}): Promise<InboxPage> {
+  inbox(
+    options: { pendingForMe?: boolean; team?: string; limit?: number; pageToken?: string } = {},
+  ): Promise<InboxPage> {
     const params: Record<string, string | number> = {};
     if (options.pendingForMe) params["pending_for"] = "me";
     if (options.team) params["team"] = options.team;
     if (options.limit !== undefined) params["limit"] = options.limit;
+    if (options.pageToken) params["page_token"] = options.pageToken;
     return this.#run({ method: "GET", path: "/v1/requests", params });
   }
 

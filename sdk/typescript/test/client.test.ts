@@ -365,7 +365,12 @@ test("the inbox asks for the caller's requests", async () => {
     const client = new GantralClient({ baseUrl: fake.url });
     assert.deepEqual(await client.inbox({ pendingForMe: true, team: "payments", limit: 5 }), { items: [], truncated: false });
     await client.inbox();
-    assert.deepEqual(fake.seen.map((s) => s.path), ["/v1/requests?pending_for=me&team=payments&limit=5", "/v1/requests"]);
+    await client.inbox({ pageToken: "next-1" });
+    assert.deepEqual(fake.seen.map((s) => s.path), [
+      "/v1/requests?pending_for=me&team=payments&limit=5",
+      "/v1/requests",
+      "/v1/requests?page_token=next-1",
+    ]);
   } finally {
     await fake.close();
   }

@@ -323,12 +323,16 @@ def _key() -> str:
     return f"sdk-{uuid.uuid4().hex}"
 
 
-def list_requests(pending_for_me: bool, team: str | None, limit: int) -> Call[InboxPage]:
+def list_requests(
+    pending_for_me: bool, team: str | None, limit: int, page_token: str | None
+) -> Call[InboxPage]:
     params: dict[str, str | int | float] = {"limit": limit}
     if pending_for_me:
         params["pending_for"] = "me"
     if team:
         params["team"] = team
+    if page_token:
+        params["page_token"] = page_token
     return Call("GET", "/v1/requests", InboxPage, params=params)
 
 

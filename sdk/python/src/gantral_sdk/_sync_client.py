@@ -459,10 +459,16 @@ class GantralClient:
         return self._run(_calls.verify_audit(instance_id))
 
     def list_requests(
-        self, *, pending_for_me: bool = True, team: str | None = None, limit: int = 200
+        self,
+        *,
+        pending_for_me: bool = True,
+        team: str | None = None,
+        limit: int = 200,
+        page_token: str | None = None,
     ) -> InboxPage:
-        """The approver inbox: open requests the caller may decide, most urgent first."""
-        return self._run(_calls.list_requests(pending_for_me, team, limit))
+        """The approver inbox: open requests the caller may decide, most urgent first,
+        `limit` per page; pass `next_page_token` back as `page_token` for the next page."""
+        return self._run(_calls.list_requests(pending_for_me, team, limit, page_token))
 
     # -- governed steps -------------------------------------------------------------------
 
