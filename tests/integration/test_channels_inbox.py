@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.helpers.auth import ADMIN, bearer
+from tests.helpers.inbox_pages import every_page
 from tests.helpers.publishing import publish_one_step
 from tests.helpers.waiting import approval_policy, open_request
 
@@ -35,9 +36,8 @@ async def inbox(
     were (waiting for one that must never come would only burn the whole wait)."""
     items: list[dict[str, Any]] = []
     for _ in range(100):
-        resp = await api.get("/v1/requests", params={"pending_for": "me", **params}, headers=who)
-        assert resp.status_code == 200, resp.text
-        items = [i for i in resp.json()["items"] if i["instance_id"] in expect | among]
+        listed, _ = await every_page(api, who, 200, pending_for="me", **params)
+        items = [i for i in listed if i["instance_id"] in expect | among]
         if expect <= {i["instance_id"] for i in items}:
             return items
         await asyncio.sleep(0.1)
@@ -95,8 +95,8 @@ async def test_inbox_ordered_by_urgency_and_scoped_by_team_and_role(
     assert resp.status_code == 200, resp.text
     for _ in range(100):
         left = await inbox(api, LEAD, {ids["late"]})
-        listed = await api.get("/v1/requests", params={"pending_for": "me"}, headers=LEAD)
-        if ids["soon"] not in {i["instance_id"] for i in listed.json()["items"]}:
+        listed, _ = await every_page(api, LEAD, 200, pending_for="me")
+        if ids["soon"] not in {i["instance_id"] for i in listed}:
             break
         await asyncio.sleep(0.1)
     else:

@@ -9,13 +9,13 @@ import asyncio
 import time
 import uuid
 from datetime import datetime
-from typing import Any
 
 import gantral_sdk as sdk
 import httpx
 import pytest
 
 from tests.helpers.auth import ADMIN, bearer
+from tests.helpers.inbox_pages import every_page
 from tests.helpers.publishing import publish_one_step
 from tests.helpers.waiting import approval_policy, open_request
 
@@ -32,29 +32,6 @@ SEC = bearer("page-sec", ["SECURITY_REVIEWER", "approver"], teams=[TEAM])
 RISK_LEAD = bearer("page-risk-lead", ["TECH_LEAD", "approver"], teams=[OTHER])
 # Without a deadline, then with deadlines (hours): 260 requests the lead may decide.
 PLAIN, TIMED, RISK, SECURITY = 230, (3, 1, 2), 15, 10
-
-
-async def every_page(
-    api: httpx.AsyncClient, who: dict[str, str], limit: int, **params: Any
-) -> tuple[list[dict[str, Any]], int]:
-    """Every item of the caller's inbox, page after page; and how many pages."""
-    items: list[dict[str, Any]] = []
-    token: str | None = None
-    pages = 0
-    while True:
-        query: dict[str, Any] = {"limit": limit, **params}
-        if token:
-            query["page_token"] = token
-        resp = await api.get("/v1/requests", params=query, headers=who)
-        assert resp.status_code == 200, resp.text
-        page = resp.json()
-        pages += 1
-        assert len(page["items"]) <= limit
-        items += page["items"]
-        token = page["next_page_token"]
-        assert page["truncated"] == (token is not None)
-        if token is None:
-            return items, pages
 
 
 def at(text: str) -> datetime:
