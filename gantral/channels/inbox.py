@@ -19,9 +19,10 @@ import base64
 import binascii
 import contextlib
 import json
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
@@ -80,7 +81,12 @@ __all__ = [
 # Asked of the instance workflow (see /tmp/notes/requests-12.md): when published, the roles
 # a pending request still needs let visibility narrow the candidates before any query.
 NEEDS_ROLES = SearchAttributeKey.for_keyword_list("GantralNeedsRoles")
+log = logging.getLogger("gantral.channels.inbox")
+
 _CONCURRENT_QUERIES = 16
+# An instance whose workers are all down answers no Query (Temporal holds it about 30 s):
+# each inbox read gives up on it after this long and lists the rest without it.
+QUERY_TIMEOUT = timedelta(seconds=3)
 
 
 class InboxItem(BaseModel):
@@ -211,7 +217,7 @@ async def _pending(temporal: Client, wf: WorkflowExecution) -> HumanRequest | No
         return None
     handle = temporal.get_workflow_handle_for(InstanceWorkflow.run, wf.id)
     with contextlib.suppress(WorkflowQueryFailedError):
-        return await handle.query(InstanceWorkflow.request, request_id)
+        return await handle.query(InstanceWorkflow.request, request_id, rpc_timeout=QUERY_TIMEOUT)
     return None
 
 
@@ -252,8 +258,9 @@ async def open_requests(
         async with gate:
             try:
                 request = await _pending(temporal, wf)
-            except RPCError:
-                return None  # closed or gone since visibility listed it
+            except RPCError as exc:
+                _unanswered(wf.id, exc)  # closed or gone since visibility listed it
+                return None
         if request is None:
             return None
         attrs = wf.typed_search_attributes
@@ -421,8 +428,12 @@ async def pending_page(
                         InstanceWorkflow.request,
                         row.request_id,
                         reject_condition=QueryRejectCondition.NOT_OPEN,
+                        rpc_timeout=QUERY_TIMEOUT,
                     )
-                except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):
+                except RPCError as exc:
+                    _unanswered(row.instance_id, exc)
+                    return None
+                except (WorkflowQueryFailedError, WorkflowQueryRejectedError):
                     return None  # closed or gone since the read model listed it
             if request is not None and seen is not None:
                 seen.put(row, request)
@@ -441,6 +452,17 @@ async def pending_page(
         next_page_token=encode_page_token(rows[-1].key) if more else None,
         closed_outside=closed,
     )
+
+
+def _unanswered(instance_id: str, exc: RPCError) -> None:
+    """An instance left out of an inbox page because it did not answer: gone, or no
+    worker of its task queue running (then every read names it until one is back)."""
+    if exc.status is RPCStatusCode.NOT_FOUND:
+        return  # gone since it was listed: nothing to report
+    log.warning(
+        "inbox: instance %s did not answer its request query (%s: %s); listed without it",
+        instance_id, exc.status.name if exc.status else "error", exc.message,
+    )  # fmt: skip
 
 
 async def _closed_outside(

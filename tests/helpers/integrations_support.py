@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import gantral_sdk as sdk
 import httpx
 
 from gantral.channels.inbox import InboxItem
 from tests.helpers.auth import ADMIN, token
+
+T = TypeVar("T")
 
 TEMPLATE = """\
 id: {wid}
@@ -65,6 +67,17 @@ async def alice_client(api: httpx.AsyncClient) -> AsyncIterator[sdk.AsyncGantral
     auth = sdk.BearerToken(token("alice", ["TECH_LEAD", "approver", "supervisor"]))
     async with sdk.AsyncGantralClient(http=api, auth=auth) as client:
         yield client
+
+
+async def alongside(decider: asyncio.Task[Any], agent: Awaitable[T]) -> T:
+    """The agent's run while `decider` decides for it; a decider that fails ends the run
+    with its error at once (an agent waits up to its own wait, which may be half an hour)."""
+    running = asyncio.ensure_future(agent)
+    await asyncio.wait({decider, running}, return_when=asyncio.FIRST_COMPLETED)
+    if decider.done() and decider.exception() is not None:
+        running.cancel()
+        raise AssertionError("the approver failed while the agent waited") from decider.exception()
+    return await running
 
 
 async def whole_inbox(human: sdk.AsyncGantralClient) -> list[InboxItem]:

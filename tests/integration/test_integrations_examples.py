@@ -10,7 +10,12 @@ import httpx
 import pytest
 
 from tests.helpers.examples import deploy_workflow, load
-from tests.helpers.integrations_support import agent_client, alice_client, decide_next
+from tests.helpers.integrations_support import (
+    agent_client,
+    alice_client,
+    alongside,
+    decide_next,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -27,7 +32,7 @@ async def test_the_langgraph_example(api: httpx.AsyncClient) -> None:
                 alice, wid, "OVERRIDE", justification="canary", context_delta={"version": "2.4.0"}
             )
         )
-        replies = await example.run(agent, wid, "payments")
+        replies = await alongside(override, example.run(agent, wid, "payments"))
         item, _ = await override
     assert item.arguments == RELEASE
     assert [(r.name, r.content) for r in replies] == [
@@ -42,7 +47,7 @@ async def test_the_openai_agents_example(api: httpx.AsyncClient) -> None:
     wid = await deploy_workflow(api)
     async with agent_client(api) as agent, alice_client(api) as alice:
         approval = asyncio.create_task(decide_next(alice, wid, "APPROVE"))
-        output, decided = await example.run(agent, wid, "payments")
+        output, decided = await alongside(approval, example.run(agent, wid, "payments"))
         await approval
     assert output == "released"
     assert decided.outcome == "APPROVED" and decided.arguments == RELEASE

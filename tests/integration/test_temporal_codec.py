@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from gantral.audit.history_codec import decode_archive, fetch_runs
@@ -67,20 +67,38 @@ def codec_settings(base: Settings, suffix: str, codec: dict[str, Any]) -> Settin
 
 
 @contextlib.asynccontextmanager
-async def gantral(settings: Settings, audit: AuditSettings) -> AsyncIterator[httpx.AsyncClient]:
+async def gantral(
+    settings: Settings, audit: AuditSettings, *, hand_over: bool = False
+) -> AsyncIterator[httpx.AsyncClient]:
     """The instance worker, the audit sink and the API, each connected as its process
-    connects (`connect_temporal`: the codec from the settings)."""
+    connects (`connect_temporal`: the codec from the settings). Instances still running
+    at the end are cancelled, unless `hand_over` (the next deployment on the same task
+    queue carries them on)."""
     stop = asyncio.Event()
     sink = asyncio.create_task(run_sink(settings, stop, config=audit))
     try:
+        client = await connect_temporal(settings)
         async with (
-            build_worker(await connect_temporal(settings), settings),
+            build_worker(client, settings),
             api_client(settings, None, audit, base_url="http://g") as api,
         ):
             yield api
+            if not hand_over:
+                await _end_what_runs(client, settings.temporal.task_queue)
     finally:
         stop.set()
         await asyncio.wait_for(sink, timeout=30)
+
+
+async def _end_what_runs(client: Client, task_queue: str) -> None:
+    """Cancel the instances still running on `task_queue` while its worker runs: once it
+    stops, nothing answers their queries (the session's inboxes would wait on them)."""
+    query = f"TaskQueue = '{task_queue}' AND ExecutionStatus = 'Running'"
+    async for listed in client.list_workflows(query):
+        handle = client.get_workflow_handle(listed.id)
+        await handle.cancel()
+        with contextlib.suppress(WorkflowFailureError):
+            await asyncio.wait_for(handle.result(), timeout=30)
 
 
 async def _start_and_ask(api: httpx.AsyncClient, marks: dict[str, str]) -> tuple[str, str]:
@@ -231,9 +249,9 @@ async def test_keys_rotate_and_histories_from_before_the_codec_still_run(
     dropped = codec_settings(settings, suffix, {"enabled": True, "keys": {"k2": K2}})
     plain_marks, a_marks, b_marks = _markers(), _markers(), _markers()
 
-    async with gantral(off, audit_config) as api:
+    async with gantral(off, audit_config, hand_over=True) as api:
         plain_iid, plain_rid = await _start_and_ask(api, plain_marks)
-    async with gantral(first, audit_config) as api:
+    async with gantral(first, audit_config, hand_over=True) as api:
         # Written before the codec was on: decoded as it is, and it carries on.
         await _reject(api, plain_iid, plain_rid, plain_marks)
         a_iid, a_rid = await _start_and_ask(api, a_marks)
