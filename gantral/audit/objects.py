@@ -26,8 +26,12 @@ __all__ = ["ObjectStore"]
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
 
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
 def _missing(error: ClientError) -> bool:
-    return str(error.response.get("Error", {}).get("Code", "")) in _MISSING
+    return _code(error) in _MISSING
 
 
 class ObjectStore:
@@ -80,26 +84,25 @@ class ObjectStore:
         await asyncio.to_thread(self._put_locked, key, data, overwrite)
 
     def _put_locked(self, key: str, data: bytes, overwrite: bool) -> None:
-        if not overwrite and self._exists(key):
-            return
         retain = datetime.now(UTC) + timedelta(days=self.retention_days)
-        self._client.put_object(
-            Bucket=self.bucket,
-            Key=self.prefix + key,
-            Body=data,
-            ContentType="application/json",
-            ObjectLockMode="COMPLIANCE",
-            ObjectLockRetainUntilDate=retain,
-        )
-
-    def _exists(self, key: str) -> bool:
+        # Write-once by a conditional PUT (`If-None-Match: *`, answered 412 when the key
+        # exists): one request, not a HEAD and then a PUT. AWS S3, MinIO and SeaweedFS
+        # honour it (docs/deployment.md).
+        once: dict[str, Any] = {} if overwrite else {"IfNoneMatch": "*"}
         try:
-            self._client.head_object(Bucket=self.bucket, Key=self.prefix + key)
+            self._client.put_object(
+                Bucket=self.bucket,
+                Key=self.prefix + key,
+                Body=data,
+                ContentType="application/json",
+                ObjectLockMode="COMPLIANCE",
+                ObjectLockRetainUntilDate=retain,
+                **once,
+            )
         except ClientError as error:
-            if _missing(error):
-                return False
+            if not overwrite and _code(error) == "PreconditionFailed":
+                return  # already there: left alone
             raise
-        return True
 
     async def get(self, key: str) -> bytes | None:
         return await asyncio.to_thread(self._get, key)

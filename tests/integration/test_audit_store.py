@@ -243,6 +243,20 @@ async def test_two_replicas_sweeping_together_export_each_seal_once(
     assert _unexported(await ts.queries.unexported_seals()) == []
 
 
+async def test_a_locked_object_is_written_once_unless_overwritten(ts: TestSink) -> None:
+    # One conditional PUT (If-None-Match: *): a second write of the key is left alone and
+    # adds no version; `overwrite` writes a new one.
+    key = f"once/{unique('key')}"
+    await ts.objects.put_locked(key, b"first")
+    await ts.objects.put_locked(key, b"second")
+    assert await ts.objects.get(key) == b"first"
+    raw = ts.objects.raw_client()
+    listed = raw.list_object_versions(Bucket=ts.objects.bucket, Prefix=ts.objects.full_key(key))
+    assert len(listed.get("Versions", [])) == 1
+    await ts.objects.put_locked(key, b"third", overwrite=True)
+    assert await ts.objects.get(key) == b"third"
+
+
 async def test_snapshot_is_redacted_locked_and_referenced(ts: TestSink) -> None:
     iid = unique("inst")
     result = await ts.sink.append(_req(iid, make_events(iid, 3, sealed=False, snapshot_every=3)))
