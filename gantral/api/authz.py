@@ -302,7 +302,7 @@ async def _audit_team(reader: AuditReader, instance_id: str) -> str | None:
     return team if isinstance(team, str) else None
 
 
-def _audit_reader(request: Request) -> AuditReader:
+async def _audit_reader(request: Request) -> AuditReader:
     reader = getattr(request.app.state, "audit_reader", None)
     if not isinstance(reader, AuditReader):
         raise Unavailable("the audit reader is not configured")

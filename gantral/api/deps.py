@@ -39,17 +39,17 @@ _BEARER = HTTPBearer(
 )
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_core(request: Request) -> GantralCore:
+async def get_core(request: Request) -> GantralCore:
     core: GantralCore = request.app.state.core
     return core
 
 
-def get_identity(request: Request) -> IdentityService:
+async def get_identity(request: Request) -> IdentityService:
     identity: IdentityService = request.app.state.identity
     return identity
 

@@ -43,7 +43,7 @@ async def get_instance(instance_id: InstanceId, reader: AuditInstanceReader) -> 
     return await reader.instance(instance_id)
 
 
-def _trust(request: Request) -> tuple[list[Ed25519PublicKey], str]:
+async def _trust(request: Request) -> tuple[list[Ed25519PublicKey], str]:
     """The configured public keys and origin, loaded once. Never the sink's private key:
     the API verifies with what an outside auditor would hold."""
     trust: tuple[list[Ed25519PublicKey], str] | None = getattr(
@@ -250,12 +250,12 @@ def _pack(data: bytes, name: str) -> Response:
     return Response(data, media_type=_GZIP, headers={"content-disposition": disposition})
 
 
-def _registry(request: Request) -> PolicyRegistry | None:
+async def _registry(request: Request) -> PolicyRegistry | None:
     registry: PolicyRegistry | None = getattr(request.app.state, "registry", None)
     return registry
 
 
-def _signer(request: Request) -> tuple[Ed25519PrivateKey, str] | None:
+async def _signer(request: Request) -> tuple[Ed25519PrivateKey, str] | None:
     """The log's key, only where the API is given it (loaded once): packs are then signed
     (`manifest.sig`). A production API holds public keys only."""
     state = request.app.state

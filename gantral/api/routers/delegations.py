@@ -40,7 +40,7 @@ ERRORS: dict[int | str, dict[str, str]] = {
 _NAME = r"^[^\x00-\x1f\x7f]+$"
 
 
-def get_delegations(request: Request) -> DelegationBook:
+async def get_delegations(request: Request) -> DelegationBook:
     book: DelegationBook = request.app.state.delegations
     return book
 

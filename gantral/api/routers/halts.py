@@ -33,7 +33,7 @@ ERRORS: dict[int | str, dict[str, str]] = {
 }
 
 
-def get_halts(request: Request) -> HaltBook:
+async def get_halts(request: Request) -> HaltBook:
     halts: HaltBook = request.app.state.halts
     return halts
 

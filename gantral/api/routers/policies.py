@@ -32,7 +32,7 @@ ERRORS: dict[int | str, dict[str, str]] = {
 }
 
 
-def get_registry(request: Request) -> PolicyRegistry:
+async def get_registry(request: Request) -> PolicyRegistry:
     registry: PolicyRegistry = request.app.state.registry
     return registry
 

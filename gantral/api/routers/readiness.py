@@ -29,7 +29,7 @@ ERRORS: dict[int | str, dict[str, str]] = {
 _NAME = r"^[A-Za-z0-9_.:@-]+$"
 
 
-def get_gate(request: Request) -> ReadinessGate:
+async def get_gate(request: Request) -> ReadinessGate:
     gate: ReadinessGate = request.app.state.readiness
     return gate
 

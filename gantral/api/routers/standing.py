@@ -34,7 +34,7 @@ ERRORS: dict[int | str, dict[str, str]] = {
 StandingId = Annotated[str, Path(max_length=200, pattern=r"^stg_[A-Za-z0-9_-]+$")]
 
 
-def get_standing(request: Request) -> StandingStore:
+async def get_standing(request: Request) -> StandingStore:
     store: StandingStore | None = request.app.state.core.standing
     if store is None:
         raise Unavailable("standing grants are not kept here", reason=Reason.STANDING_UNAVAILABLE)
