@@ -19,6 +19,10 @@ durable row written to the same PostgreSQL:
 - with --flows N, N concurrent approval flows (start, authorize, decide, grant, step,
   complete): flows/s and decision p99 against RawDecision at the same load.
 
+Under the load rows, the CPU each loop and each flow cost, by part of the stack (Temporal,
+PostgreSQL, S3, sink, worker, API; `bench/cpu.py`), Gantral's beside the raw shape's: on a
+machine the load saturates, the throughput ratio can be no better than their ratio.
+
 Every figure is printed beside its raw shape's, their ratio and the issue's target (never
 asserted: the ratios depend on the machine and how busy it is).
 
@@ -35,6 +39,7 @@ import sys
 from pathlib import Path
 
 import psycopg
+from cpu import CpuSample, cpu_by_part, spent
 from raw_shapes import DSN, RawAllowed, RawDecision, write_row
 from stack import bench_stack
 from temporalio.worker import Worker
@@ -114,9 +119,28 @@ async def measure(a: argparse.Namespace) -> dict[str, tuple[Figures, Figures]]:
                 if shape == "flows" and not a.flows:
                     continue
                 governed = "decision" if shape == "flows" else shape
+                before = cpu_by_part(stack.data)
                 raw = await drive(f"{governed}-raw", **options)
+                between = cpu_by_part(stack.data)
                 figures[shape] = (await drive(governed, **options, **gov), raw)
+                CPU[shape] = (spent(between, cpu_by_part(stack.data)), spent(before, between))
             return figures
+
+
+# CPU seconds of each part of the stack while each shape ran: (governed, raw).
+CPU: dict[str, tuple[CpuSample, CpuSample]] = {}
+
+
+def cpu_row(label: str, shape: str, units: tuple[int, int]) -> None:
+    """Milliseconds of CPU per unit (a loop, a flow) by part, governed then raw."""
+    if shape not in CPU:
+        return
+    for side, sample, count in (("Gantral", CPU[shape][0], units[0]),
+                                ("raw", CPU[shape][1], units[1])):  # fmt: skip
+        each = {part: 1000 * s / max(count, 1) for part, s in sample.items()}
+        parts = ", ".join(f"{part} {ms:.0f}" for part, ms in each.items() if ms >= 0.5)
+        total = sum(each.values())
+        print(f"    {label}, {side}: {total:.0f} ms CPU each ({parts})")
 
 
 def report(a: argparse.Namespace, figures: dict[str, tuple[Figures, Figures]]) -> None:
@@ -151,12 +175,15 @@ def report(a: argparse.Namespace, figures: dict[str, tuple[Figures, Figures]]) -
               "ms", "target <= 1.5x"))  # fmt: skip
     print(row("looping agents: p50 of one loop", gov.ms("loop"), raw.ms("loop"), "ms",
               "no target"))  # fmt: skip
+    cpu_row("one loop", "loop", (gov.count, raw.count))
     if "flows" in figures:
         gov, raw = figures["flows"]
         flows = f"{a.flows} concurrent approval flows"
         print(row("approval flows: flows/s", gov.rate, raw.rate, "/s", f"target >= 0.5x; {flows}"))
         print(row("approval flows: decision p99", gov.ms("answered", 0.99),
                   raw.ms("answered", 0.99), "ms", "target <= 2x"))  # fmt: skip
+        cpu_row("one flow", "flows", (a.flows, a.flows))
+    print("CPU by part: the raw shapes' worker runs in this process; the clients are not counted.")
 
 
 if __name__ == "__main__":
