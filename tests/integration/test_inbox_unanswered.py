@@ -5,6 +5,7 @@ few seconds and lists the rest, instead of every approver of the team waiting on
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 
@@ -38,7 +39,11 @@ async def stored(api: httpx.AsyncClient, iid: str) -> None:
 
 
 async def test_a_request_whose_worker_is_down_does_not_hold_up_the_inbox(
-    api: httpx.AsyncClient, settings: Settings, temporal: Client, audit_config: AuditSettings
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal: Client,
+    audit_config: AuditSettings,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     tag = uuid.uuid4().hex[:8]
     team = f"unanswered-{tag}"
@@ -58,12 +63,16 @@ async def test_a_request_whose_worker_is_down_does_not_hold_up_the_inbox(
     await stored(api, served)
 
     began = time.monotonic()
-    items, _ = await every_page(api, lead, 50, pending_for="me")
+    with caplog.at_level(logging.WARNING, logger="gantral.channels.inbox"):
+        items, _ = await every_page(api, lead, 50, pending_for="me")
     took = time.monotonic() - began
     listed = {i["instance_id"] for i in items}
     assert served in listed and orphan not in listed
     # Temporal alone would have held the read about 30 s.
     assert took < QUERY_TIMEOUT.total_seconds() + 10, took
+    # Named in the log, so an operator finds the task queue nobody serves.
+    assert any(orphan in r.getMessage() and "did not answer" in r.getMessage()
+               for r in caplog.records)  # fmt: skip
 
     # Not left running on a queue nobody serves: its worker back, it is cancelled.
     async with build_worker(temporal, own):
