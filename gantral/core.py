@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -117,6 +117,9 @@ _DECIDED_POLL_SECONDS = 0.01
 # long polls to poll (the sink may be down: the instance waits for it, the polls go on).
 _SETTLED_WAIT_SECONDS = 10.0
 _SEAL_WAIT_SECONDS = 10.0
+# A Query to an instance no worker serves is held by Temporal about 30 s: answered 503
+# (`temporal_timeout`) after this long instead.
+_QUERY_TIMEOUT = timedelta(seconds=10)
 # How long a call waits for an instance handing over to its next run (continue-as-new).
 _HANDOVER_SECONDS = 30.0
 _TEAM_CACHE = 100_000
@@ -323,7 +326,10 @@ class GantralCore:
 
     async def _finished_start(self, instance_id: str, asked: str) -> InstanceView:
         handle = self._handle(instance_id)
-        first = await self._call(instance_id, handle.query(InstanceWorkflow.start_fingerprint))
+        first = await self._call(
+            instance_id,
+            handle.query(InstanceWorkflow.start_fingerprint, rpc_timeout=_QUERY_TIMEOUT),
+        )
         if first != asked:
             raise Conflict(
                 "this idempotency key was already used by this caller to start an instance "
@@ -348,7 +354,9 @@ class GantralCore:
         value = cache.get(instance_id)
         if value is None:
             await self._require_instance(instance_id)
-            value = await self._call(instance_id, self._handle(instance_id).query(query))
+            value = await self._call(
+                instance_id, self._handle(instance_id).query(query, rpc_timeout=_QUERY_TIMEOUT)
+            )
             _keep(cache, instance_id, value)
         return value
 
@@ -395,11 +403,17 @@ class GantralCore:
             # Running (the common case): one query. Closed: Temporal names the status.
             return await self._call(
                 instance_id,
-                handle.query(InstanceWorkflow.view, reject_condition=QueryRejectCondition.NOT_OPEN),
+                handle.query(
+                    InstanceWorkflow.view,
+                    reject_condition=QueryRejectCondition.NOT_OPEN,
+                    rpc_timeout=_QUERY_TIMEOUT,
+                ),
             )
         except WorkflowQueryRejectedError as rejected:
             status = rejected.status
-        view = await self._call(instance_id, handle.query(InstanceWorkflow.view))
+        view = await self._call(
+            instance_id, handle.query(InstanceWorkflow.view, rpc_timeout=_QUERY_TIMEOUT)
+        )
         outside = _OUTSIDE.get(status) if status is not None else None
         if outside is None or view.state in TERMINAL_STATES:
             return view  # ended through Gantral (its end and seal are recorded)
@@ -602,7 +616,8 @@ class GantralCore:
         with self.wakeups.waiter(instance_id, request_id) as decided:
             while True:
                 request = await self._call(
-                    instance_id, handle.query(InstanceWorkflow.request, request_id)
+                    instance_id,
+                    handle.query(InstanceWorkflow.request, request_id, rpc_timeout=_QUERY_TIMEOUT),
                 )
                 if request is None:
                     raise NotFound(
@@ -886,7 +901,9 @@ class GantralCore:
     ) -> dict[str, Any] | None:
         """The recorded result of a keyed call on a closed instance (queries replay it)."""
         with contextlib.suppress(GantralError, RPCError, WorkflowQueryFailedError):
-            stored = await self._handle(instance_id).query(InstanceWorkflow.outcome, scope)
+            stored = await self._handle(instance_id).query(
+                InstanceWorkflow.outcome, scope, rpc_timeout=_QUERY_TIMEOUT
+            )
             if stored is not None and stored.fingerprint == print_:
                 return stored.result
         return None
@@ -965,6 +982,15 @@ def _translate_rpc(exc: RPCError, instance_id: str) -> GantralError:
         return NotFound(f"unknown instance {instance_id!r}", reason=Reason.UNKNOWN_INSTANCE)
     if exc.status is RPCStatusCode.INVALID_ARGUMENT:
         return InvalidInput(exc.message, reason=Reason.INVALID_QUERY)
+    if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+        # A Query nobody picked up within `_QUERY_TIMEOUT`: no worker of the instance's
+        # task queue is running (or all are stalled). The server answers DEADLINE_EXCEEDED,
+        # or the client's own deadline cancels the call first.
+        return Unavailable(
+            f"instance {instance_id} did not answer in time ({exc.message}): is a worker of"
+            " its task queue running? Retry later",
+            reason=Reason.TEMPORAL_TIMEOUT,
+        )
     return Unavailable(f"Temporal unavailable: {exc.message}", reason=Reason.TEMPORAL_UNAVAILABLE)
 
 

@@ -1,6 +1,7 @@
 """An instance whose workers are all down answers no Query (Temporal holds one about 30 s
 before saying no poller was seen): the inbox leaves such a request out of the page after a
-few seconds and lists the rest, instead of every approver of the team waiting on it."""
+few seconds and lists the rest, instead of every approver of the team waiting on it; the
+instance's own reads answer a typed 503 after 10 s."""
 
 from __future__ import annotations
 
@@ -73,6 +74,13 @@ async def test_a_request_whose_worker_is_down_does_not_hold_up_the_inbox(
     # Named in the log, so an operator finds the task queue nobody serves.
     assert any(orphan in r.getMessage() and "did not answer" in r.getMessage()
                for r in caplog.records)  # fmt: skip
+
+    # The instance itself: a typed 503 naming the likely cause, not Temporal's 30 s hold.
+    began = time.monotonic()
+    resp = await api.get(f"/v1/instances/{orphan}", headers=lead)
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["reason"] == "temporal_timeout" and "worker" in resp.json()["message"], resp.text
+    assert time.monotonic() - began < 25
 
     # Not left running on a queue nobody serves: its worker back, it is cancelled.
     async with build_worker(temporal, own):
