@@ -80,13 +80,13 @@ async def alongside(decider: asyncio.Task[Any], agent: Awaitable[T]) -> T:
     return await running
 
 
-async def whole_inbox(human: sdk.AsyncGantralClient) -> list[InboxItem]:
-    """Every open request in the human's inbox, every page read: a busy session keeps more
-    requests open than one page holds."""
+async def whole_inbox(human: sdk.AsyncGantralClient, limit: int = 200) -> list[InboxItem]:
+    """Every open request in the human's inbox, `limit` a page, every page read: a busy
+    session keeps more requests open than one page holds."""
     items: list[InboxItem] = []
     token: str | None = None
     while True:
-        page = await human.list_requests(page_token=token)
+        page = await human.list_requests(limit=limit, page_token=token)
         items += page.items
         token = page.next_page_token
         if token is None:

@@ -16,6 +16,7 @@ import pytest
 
 from tests.helpers.auth import ADMIN, bearer
 from tests.helpers.inbox_pages import every_page
+from tests.helpers.integrations_support import whole_inbox
 from tests.helpers.publishing import publish_one_step
 from tests.helpers.waiting import approval_policy, open_request
 
@@ -74,14 +75,7 @@ async def test_every_open_request_is_reachable_in_urgency_order(api: httpx.Async
     # The SDK pages the same way: `next_page_token` back as `page_token`.
     lead_token = sdk.BearerToken(LEAD["Authorization"].removeprefix("Bearer "))
     async with sdk.AsyncGantralClient(http=api, auth=lead_token) as lead_sdk:
-        listed: list[str] = []
-        page_token: str | None = None
-        while True:
-            page = await lead_sdk.list_requests(limit=40, page_token=page_token)
-            listed += [i.instance_id for i in page.items]
-            page_token = page.next_page_token
-            if page_token is None:
-                break
+        listed = [i.instance_id for i in await whole_inbox(lead_sdk, limit=40)]
     assert listed == ids
     # Urgency: every request with a deadline (the earliest first) before those without;
     # then the oldest first.
